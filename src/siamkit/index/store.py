@@ -190,6 +190,33 @@ class GalleryDamagedError(ValueError):
     way, or overwritten in part): what it holds cannot be read, at the open or in a search."""
 
 
+def is_corrupt(err: sqlite3.DatabaseError) -> bool:
+    """Whether ``err`` is SQLite's "database disk image is malformed" (``SQLITE_CORRUPT``): the
+    file that raised it is damaged (only that connection's statement says which file it was)."""
+    code = getattr(err, "sqlite_errorcode", None)  # Python >= 3.11; the text before
+    return (code & 0xFF) == 11 if isinstance(code, int) else "malformed" in str(err)
+
+
+class _ElsewhereError(Exception):
+    """An SQLite error of another file (the thumbnail side file), raised by a caller's callback
+    inside a transaction of the gallery: carried through the transaction's translation
+    (:meth:`GalleryStore._locked`), which would otherwise call the gallery damaged for it."""
+
+    def __init__(self, error: sqlite3.DatabaseError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@contextmanager
+def _elsewhere() -> Iterator[None]:
+    """Around a caller's callback in a transaction: its own SQLite errors are another file's
+    (the store's own statements in it are translated already, by their own :meth:`_locked`)."""
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        raise _ElsewhereError(err) from None
+
+
 def damaged_error(path: str, err: sqlite3.DatabaseError) -> GalleryDamagedError | None:
     """The :class:`GalleryDamagedError` of ``err`` when it is SQLite's "database disk image is
     malformed" (``SQLITE_CORRUPT``) on the gallery ``path``; None for any other error (a lock,
@@ -198,9 +225,7 @@ def damaged_error(path: str, err: sqlite3.DatabaseError) -> GalleryDamagedError 
     SQLite raised it as a bare ``DatabaseError`` naming no file and nothing to do, and where it
     came at the open it was called "not a siamkit gallery", which it is: a damaged one.
     """
-    code = getattr(err, "sqlite_errorcode", None)  # Python >= 3.11; the text before
-    corrupt = (code & 0xFF) == 11 if isinstance(code, int) else "malformed" in str(err)
-    if not corrupt:
+    if not is_corrupt(err):
         return None
     return GalleryDamagedError(
         f"the gallery {path} is damaged ({err}): SQLite cannot read what it holds, so it was "
@@ -478,7 +503,7 @@ class GalleryStore:
         takes it over, as nothing in it could be compared with that model's embeddings. In
         the enrollment's transaction, so that the items are counted where they are written.
         """
-        with self._lock:
+        with self._locked():  # in a callback (_elsewhere): its own damage named here
             if not self._conn.in_transaction:
                 raise RuntimeError("replace_meta_if_empty runs inside a transaction")
             c = self._conn
@@ -494,7 +519,7 @@ class GalleryStore:
     def set_meta_in_transaction(self, values: Mapping[str, str]) -> None:
         """Inside a transaction of this store (an enrollment's ``before``): store ``values`` in
         ``meta``, replacing earlier ones, committed (or rolled back) with that transaction."""
-        with self._lock:
+        with self._locked():  # in a callback (_elsewhere): its own damage named here
             if not self._conn.in_transaction:
                 raise RuntimeError("set_meta_in_transaction runs inside a transaction")
             self._conn.executemany(
@@ -569,13 +594,38 @@ class GalleryStore:
             raise ValueError(f"embeddings must have shape (N, D) with N >= 1, got {tuple(x.shape)}")
         if sources is not None and len(sources) != len(x):
             raise ValueError(f"got {len(sources)} sources for {len(x)} embeddings")
-        now = time.time()
+        try:
+            ids, skip, added_column = self._add_in(
+                label, meta_text, x, time.time(), skip_repeats, repeats, written, sources, before
+            )
+        except _ElsewhereError as wrapped:  # a callback's, of another file: not the gallery's
+            raise wrapped.error from None
+        if added_column:  # only once committed: a rollback (a full disk, a failed thumbnail,
+            self._source_column = True  # Ctrl-C) takes the ALTER TABLE back with it
+        return ids, skip
+
+    def _add_in(
+        self,
+        label: str,
+        meta_text: str | None,
+        x: np.ndarray,
+        now: float,
+        skip_repeats: bool,
+        repeats: RepeatRule | None,
+        written: Callable[[list[int]], None] | None,
+        sources: Sequence[str | None] | None,
+        before: Callable[[], None] | None,
+    ) -> tuple[list[int], np.ndarray, bool]:
+        """:meth:`_add`'s transaction; returns the new ids, the rows skipped, and whether it
+        added the ``source`` column. The callbacks' SQLite errors come out as
+        :class:`_ElsewhereError` (the thumbnail side file's), not as the gallery's damage."""
         ids: list[int] = []
         skip = np.zeros(len(x), dtype=bool)
         added_column = False
         with self.transaction() as c:
             if before is not None:  # before the label's rows are read as this size
-                before()
+                with _elsewhere():
+                    before()
             if skip_repeats:
                 from siamkit.index.repeats import repeated  # numpy only, as this module
 
@@ -589,7 +639,9 @@ class GalleryStore:
                     skip = repeated(x, known)
                 else:
                     stored = np.array([r[0] for r in rows], dtype=np.int64)
-                    skip = np.asarray(repeats(stored, known), dtype=bool).reshape(len(x))
+                    with _elsewhere():  # a text's rule reads its previews, in the side file
+                        found = repeats(stored, known)
+                    skip = np.asarray(found, dtype=bool).reshape(len(x))
             # asked inside the transaction: no other process can add the column in between
             if sources is not None and not self._has_source_column():
                 c.execute("ALTER TABLE items ADD COLUMN source TEXT")  # a gallery from before
@@ -608,10 +660,9 @@ class GalleryStore:
                     )
                 ids.append(int(cur.lastrowid or 0))
             if written is not None and ids:
-                written(list(ids))
-        if added_column:  # only once committed: a rollback (a full disk, a failed thumbnail,
-            self._source_column = True  # Ctrl-C) takes the ALTER TABLE back with it
-        return ids, skip
+                with _elsewhere():  # the previews or thumbnails written in the side file
+                    written(list(ids))
+        return ids, skip, added_column
 
     def _has_source_column(self) -> bool:
         """Whether ``items`` has the ``source`` column. A True answer is kept (the column is
@@ -672,14 +723,18 @@ class GalleryStore:
         missing)``: the ids stored, by id, and those not. With any ``missing``, nothing is
         deleted. ``written`` is called with the ids before the transaction commits (the gallery
         deletes their thumbnails there); when it raises, nothing is deleted."""
-        with self.transaction() as c:
-            found = self.labels_of(ids)  # the lock is re-entrant: read inside the transaction
-            missing = [int(i) for i in ids if int(i) not in found]
-            if missing or not found:
-                return {i: found[i] for i in sorted(found)}, missing
-            if written is not None:
-                written(sorted(found))
-            c.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in found])
+        try:
+            with self.transaction() as c:
+                found = self.labels_of(ids)  # the lock is re-entrant: read in the transaction
+                missing = [int(i) for i in ids if int(i) not in found]
+                if missing or not found:
+                    return {i: found[i] for i in sorted(found)}, missing
+                if written is not None:
+                    with _elsewhere():  # deletes in the side file: its errors are not ours
+                        written(sorted(found))
+                c.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in found])
+        except _ElsewhereError as wrapped:
+            raise wrapped.error from None
         return {i: found[i] for i in sorted(found)}, []
 
     def load(self, after_id: int = -1, label: str | None = None) -> StoredItems:

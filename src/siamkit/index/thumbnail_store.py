@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from siamkit.index.store import MAX_ITEM_ID, retry_locked
+from siamkit.index.store import MAX_ITEM_ID, damaged_error, is_corrupt, retry_locked
 
 if TYPE_CHECKING:
     from siamkit.index.results import EnrolledIds
@@ -57,6 +57,31 @@ def not_a_thumbnail_file(path: str, err: Exception) -> ValueError:
     )
 
 
+class ThumbnailsDamagedError(ValueError):
+    """SQLite found a gallery's thumbnail side file (``staff.db.thumbs``) damaged. The gallery
+    itself is another file and may be sound: this is not its
+    :class:`~siamkit.index.store.GalleryDamagedError`."""
+
+
+def damaged_thumbnails(path: str, err: sqlite3.DatabaseError) -> ThumbnailsDamagedError | None:
+    """The :class:`ThumbnailsDamagedError` of ``err`` when it is SQLite's "database disk image
+    is malformed" on the thumbnail file ``path``; None for any other error.
+
+    A text enrollment reads and writes its previews here inside the gallery's transaction, and
+    this file's damage was called the gallery's ("the gallery txt.db is damaged ... enroll its
+    images again into a new gallery file") while the gallery was sound; at the open it was
+    called "not a siamkit thumbnail file".
+    """
+    if not is_corrupt(err):
+        return None
+    return ThumbnailsDamagedError(
+        f"the thumbnail file {path} is damaged ({err}): SQLite cannot read what it holds, so "
+        "it was left as it is; the gallery's items are not in it, only their thumbnails (a "
+        "text's first characters): restore it from a backup, or move it aside and run again "
+        "(a new one is made there, without the thumbnails of the items enrolled so far)"
+    )
+
+
 class ThumbnailStore:
     """``item_id -> PNG`` in one SQLite file; every statement parameterised, one lock.
 
@@ -77,10 +102,26 @@ class ThumbnailStore:
             retry_locked(self._setup, self.path, _OPEN_TIMEOUT)
         except sqlite3.DatabaseError as err:
             self._conn.close()
-            raise not_a_thumbnail_file(self.path, err) from None
+            raise damaged_thumbnails(self.path, err) or not_a_thumbnail_file(
+                self.path, err
+            ) from None
         except BaseException:
             self._conn.close()
             raise
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The lock, around SQL on the connection: SQLite's "malformed" of this file becomes a
+        :class:`ThumbnailsDamagedError` naming it (not the gallery, whose transaction a text's
+        previews are read and written in)."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as err:
+                damage = damaged_thumbnails(self.path, err)
+                if damage is None:
+                    raise
+                raise damage from None
 
     def _setup(self) -> None:
         rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -97,7 +138,7 @@ class ThumbnailStore:
         if len(item_ids) != len(pngs):
             raise ValueError(f"got {len(item_ids)} item ids but {len(pngs)} thumbnails")
         rows = [(int(i), label, sqlite3.Binary(p)) for i, p in zip(item_ids, pngs)]
-        with self._lock:
+        with self._locked():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.executemany(
@@ -151,7 +192,7 @@ class ThumbnailStore:
         asked for 1,000 at a time, under SQLite's limit on bound parameters)."""
         ids = [int(i) for i in item_ids]
         rows = []
-        with self._lock:
+        with self._locked():
             for s in range(0, len(ids), 1000):
                 chunk = ids[s : s + 1000]
                 marks = ",".join("?" * len(chunk))  # only '?' placeholders go into the SQL text
@@ -168,7 +209,7 @@ class ThumbnailStore:
         ``gallery`` (the gallery file these are the thumbnails of), of its items only (see
         :meth:`of_label`)."""
         top = MAX_ITEM_ID if max_item_id is None else int(max_item_id)
-        with self._lock, self._items_of(gallery) as live:
+        with self._locked(), self._items_of(gallery) as live:
             # each label's thumbnails are read in id order (the label index) until one is live
             sql = (
                 "SELECT label, png FROM thumbnails WHERE item_id IN (SELECT (SELECT t.item_id"
@@ -194,7 +235,7 @@ class ThumbnailStore:
         back, an older siamkit's removal, items deleted by hand) stays, and once the label is
         enrolled again it would show a removed item's picture as the label's."""
         top = MAX_ITEM_ID if max_item_id is None else int(max_item_id)
-        with self._lock, self._items_of(gallery) as live:
+        with self._locked(), self._items_of(gallery) as live:
             rows = self._conn.execute(
                 f"SELECT item_id, png FROM thumbnails t WHERE label = ? AND item_id <= ?{live}"
                 " ORDER BY item_id LIMIT ?",
@@ -216,18 +257,31 @@ class ThumbnailStore:
                 " AND EXISTS (SELECT 1 FROM items_of.items i"
                 " WHERE i.id = t.item_id AND i.label = t.label)"
             )
+        except sqlite3.DatabaseError as err:  # "malformed" names no file: this one, or the
+            if is_corrupt(err) and self._sound():  # gallery read with it
+                raise damaged_error(str(gallery), err) or err from None
+            raise
         finally:
             self._conn.execute("DETACH DATABASE items_of")
+
+    def _sound(self) -> bool:
+        """Whether SQLite's quick check finds this file (``main``) sound: on a "malformed"
+        of a statement that also read the gallery, which of the two is damaged."""
+        try:
+            rows = self._conn.execute("PRAGMA main.quick_check").fetchall()
+        except sqlite3.DatabaseError:
+            return False
+        return rows == [("ok",)]
 
     def remove_items(self, item_ids: Sequence[int]) -> None:
         """Forget the thumbnails of these item ids (those without one are ignored)."""
         ids = [(int(i),) for i in item_ids]
-        with self._lock:
+        with self._locked():
             self._conn.executemany("DELETE FROM thumbnails WHERE item_id = ?", ids)
 
     def remove_label(self, label: str) -> None:
         """Forget the thumbnails of ``label``."""
-        with self._lock:
+        with self._locked():
             self._conn.execute("DELETE FROM thumbnails WHERE label = ?", (label,))
 
     def close(self) -> None:
@@ -288,6 +342,6 @@ def _delete_beside(
     except sqlite3.OperationalError:  # locked past the wait, a full disk: the gallery's failure
         raise  # (the service's 503, the CLI's store errors), not a foreign file
     except sqlite3.DatabaseError as err:
-        raise not_a_thumbnail_file(path, err) from None
+        raise damaged_thumbnails(path, err) or not_a_thumbnail_file(path, err) from None
     finally:
         conn.close()
