@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from siamkit.index import Gallery
+from siamkit.index.store import GalleryStore
 
 DIM = 64
 
@@ -63,3 +64,34 @@ def test_a_gallery_overwritten_in_part_is_named_damaged_in_any_call(
     with pytest.raises(ValueError) as info, Gallery.open(path, create=False) as gallery:
         gallery.identify_embeddings(np.zeros((1, DIM), np.float32))
     _says_damaged(info.value, path)
+
+
+def test_a_write_into_a_label_on_a_damaged_page_is_named_damaged_and_rolled_back(
+    sound: Path, tmp_path: Path
+) -> None:
+    """The writes too (an enrollment that reads the label's items for repeats, a label's
+    removal), in their transaction: SQLite's bare "malformed" came out of them, and the file
+    stays byte for byte as it was."""
+    path = tmp_path / "hole.db"
+    shutil.copy(sound, path)
+    with open(path, "r+b") as f:
+        f.seek(200_000)
+        f.write(b"\xff" * 4096)
+    with GalleryStore(path, create=False) as store:  # read only: which labels it damaged
+        hit = []
+        for i in range(300):
+            try:
+                store.load(label=f"L{i}")
+            except ValueError:
+                hit.append(f"L{i}")
+    assert hit, "the 4 KiB written should hold some label's items"
+    before = path.read_bytes()
+    z = np.random.default_rng(1).normal(size=(1, DIM)).astype(np.float32)
+    with Gallery.open(path, create=False) as gallery:
+        with pytest.raises(ValueError) as info:
+            gallery.enroll_embeddings(hit[0], z, skip_repeats=True)
+        _says_damaged(info.value, path)
+        with pytest.raises(ValueError) as info:
+            gallery.remove(hit[0])
+        _says_damaged(info.value, path)
+    assert path.read_bytes() == before
