@@ -47,3 +47,31 @@ def test_the_check_finds_the_gallery_of_another_version_wrong(newer: Path) -> No
     assert not found.ok
     assert found.problems == (f"{newer} {SAID}",)
     assert (found.num_items, found.embedding_dim) == (2, 4)  # what it holds is still told
+
+
+def test_another_versions_gallery_with_a_table_of_its_own_is_named_so_by_open_and_check(
+    newer: Path,
+) -> None:
+    """A later schema may add a table: the open called such a file "not a siamkit gallery (it
+    has tables [...])", while the check named its schema; both name the schema now. Another
+    program's file with a ``meta`` of its own is still no gallery."""
+    conn = sqlite3.connect(newer)
+    with conn:
+        conn.execute("CREATE TABLE sources (id INTEGER PRIMARY KEY, path TEXT)")
+    conn.close()
+    before = newer.read_bytes()
+    with pytest.raises(ValueError) as info:
+        Gallery.open(newer, create=False)
+    assert str(info.value) == f"{newer} {SAID}"
+    assert check_gallery_file(newer).problems == (f"{newer} {SAID}",)
+    assert newer.read_bytes() == before
+
+    other = newer.parent / "other.db"
+    conn = sqlite3.connect(other)
+    with conn:
+        conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '7')")
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.close()
+    with pytest.raises(ValueError, match="is an SQLite database but not a siamkit gallery"):
+        Gallery.open(other, create=False)

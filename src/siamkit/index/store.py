@@ -427,6 +427,8 @@ class GalleryStore:
         """Check the file read-only first, so a refused file is left exactly as it was."""
         c = self._conn
         tables = self._tables()  # raises DatabaseError for a file that is not SQLite
+        if {"meta", "items"} <= tables:  # another version's gallery, with a table of its own,
+            self._check_recorded_version()  # is one (as the check says), not a foreign file
         self._check_tables(tables)
         if not tables and not create_schema:
             raise ValueError(
@@ -446,6 +448,22 @@ class GalleryStore:
                 (SCHEMA_VERSION,),
             )
         self._check_version()
+
+    def _check_recorded_version(self) -> None:
+        """Refuse the schema another siamkit recorded (:func:`schema_problem`), read before
+        the tables are judged, as :func:`~siamkit.index.store_files.check_gallery_file` reads
+        it in a file with ``meta`` and ``items``: a later schema may add a table, and was
+        called "not a siamkit gallery" by the open while the check named its schema. A
+        ``meta`` without one (another program's) is left to :meth:`_check_tables`."""
+        try:
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no key/value columns: another program's meta
+            return
+        problem = None if row is None else schema_problem(self.path, str(row[0]))
+        if problem is not None:
+            raise ValueError(problem)
 
     def _check_version(self) -> None:
         problem = schema_problem(self.path, self.meta().get("schema_version"))
