@@ -404,27 +404,64 @@ class GalleryBackup(NamedTuple):
     thumbnails: str | None
 
 
+#: The endings of the files a gallery keeps beside it (as ``staff.db`` + ending), and what each is
+_SIDES = (
+    (".thumbs", "the gallery's thumbnail file, where it keeps its items' thumbnails"),
+    *((end, "a file SQLite keeps beside the gallery") for end in _BESIDE),
+    *(
+        (f".thumbs{end}", "a file SQLite keeps beside the gallery's thumbnail file")
+        for end in _BESIDE
+    ),
+)
+
+
+def _part_of_gallery(target: Path, src: Path) -> str | None:
+    """What ``target`` is of the gallery ``src`` (the gallery itself, or one of the files it
+    keeps beside it), under any spelling of either; None when it is none of them.
+
+    Those files are named after the path the gallery is opened by: through a symlink
+    ``link.db -> data/staff.db``, the service started with ``link.db`` keeps its thumbnails in
+    ``link.db.thumbs`` while SQLite keeps its log at ``data/staff.db-wal``. So ``target`` is
+    one when, less its ending, it names the gallery (a symlink, a hard link, ``..``); or when
+    it is the same file as one named after ``src`` as given or resolved (a link to it).
+    """
+    if same_file(target, src):
+        return "the gallery itself"
+    name = str(target)
+    for end, what in _SIDES:
+        if name.endswith(end) and same_file(name[: -len(end)], src):
+            return what
+    for base in (src, src.resolve()):
+        for end, what in _SIDES:
+            if same_file(f"{base}{end}", target):
+                return what
+    return None
+
+
 def backup_targets(path: str | Path, out: str | Path) -> tuple[Path, Path, Path, Path]:
     """``(gallery, its thumbnails, out, out's thumbnails)`` of a backup of ``path`` to ``out``,
-    checked: the gallery is a file, ``out`` is another file in a folder this user can write."""
+    checked: the gallery is a file, ``out`` is another file in a folder this user can write,
+    and neither ``out`` nor a file the backup writes or deletes beside it is the gallery or
+    one of its files (:func:`_part_of_gallery`)."""
     src = _existing_file(path, "the gallery")
     dest = Path(out)
-    if same_file(src, dest):
-        raise ValueError(f"{dest} is the gallery itself; give another path for the backup")
     src_thumbs, dest_thumbs = Path(thumbnails_path_for(src)), Path(thumbnails_path_for(dest))
     # the gallery's side file, and SQLite's files beside either: a backup written there (with
     # force, as its "already exists" refusal advised) replaced the gallery's thumbnails by a
-    # copy of the gallery, or the log of committed enrollments
-    for own, what in (
-        (src_thumbs, "the gallery's thumbnail file, where it keeps its items' thumbnails"),
-        *(
-            (Path(f"{f}{end}"), "a file SQLite keeps beside the gallery")
-            for f in (src, src_thumbs)
-            for end in _BESIDE
-        ),
-    ):
-        if same_file(own, dest):
-            raise ValueError(f"{dest} is {what}; give another path for the backup")
+    # copy of the gallery, or the log of committed enrollments; a symlinked spelling of the
+    # gallery got past a check of the names as spelled
+    what = _part_of_gallery(dest, src)
+    if what is not None:
+        raise ValueError(f"{dest} is {what}; give another path for the backup")
+    # and what the backup writes or deletes beside out: for a gallery named staff.thumbs, a
+    # backup to staff wrote staff.thumbs (or deleted it, the gallery having no side file)
+    for name in (dest_thumbs, *(Path(f"{n}{end}") for n in (dest, dest_thumbs) for end in _BESIDE)):
+        what = _part_of_gallery(name, src)
+        if what is not None:
+            raise ValueError(
+                f"the backup {dest} would write or delete {name} beside it, which is {what}; "
+                "give another path for the backup"
+            )
     check_writable_file(dest, f"the backup {dest}")
     return src, src_thumbs, dest, dest_thumbs
 
