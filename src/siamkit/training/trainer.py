@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 
 from siamkit.progress import progress_bar
@@ -193,6 +194,8 @@ class Trainer:
             loss = train_step(
                 self.forward, batch, self.objective, self.optimizer, **self.step_kwargs
             )
+            if self.ctx.enabled and self.step_kwargs["gather"] is None:
+                loss = self._mean_over_processes(loss)
             losses.append(loss)
             for cb in self.callbacks:
                 cb.on_step_end(self)
@@ -200,6 +203,14 @@ class Trainer:
             total += loss
             bar.set_postfix(loss=f"{total / len(losses):.4f}")
         return float(np.mean(losses)) if losses else float("nan")
+
+    def _mean_over_processes(self, loss: float) -> float:
+        """The mean of every process's ``loss``: without a gather (offline mining) each process's
+        loss is its own batch's, and DistributedDataParallel trains their mean; the epoch's line
+        reported the first process's alone."""
+        t = torch.tensor([loss], dtype=torch.float64, device=self.ctx.device)
+        dist.all_reduce(t)
+        return float(t.item()) / self.ctx.world
 
     def seconds(self) -> float:
         """The run's time so far: this process's since ``fit(started=...)``, plus the earlier
