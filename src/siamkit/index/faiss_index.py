@@ -231,8 +231,13 @@ class FaissIndex:
         """Remove the given ids (unknown ones are ignored); returns how many were removed."""
         drop = np.unique(np.asarray(ids, dtype=np.int64).ravel())
         with self._lock:
-            if self.kind != "hnsw":  # IVF's hashtable direct map needs an IDSelectorArray
+            if isinstance(self._index, self._faiss.IndexIVF):  # its hashtable direct map
                 sel = self._faiss.IDSelectorArray(drop.size, self._faiss.swig_ptr(drop))
+                return int(self._index.remove_ids(sel))  # looks each id up: needs an array
+            if self.kind != "hnsw":  # a flat scan asks the selector about every stored id:
+                # hashed (an IDSelectorArray's linear scan of ``drop`` took 4.4 s for 25,000
+                # ids among 100,000)
+                sel = self._faiss.IDSelectorBatch(drop.size, self._faiss.swig_ptr(drop))
                 return int(self._index.remove_ids(sel))
             stored = self._faiss.vector_to_array(self._index.id_map)
             hit = set(np.intersect1d(stored, drop).tolist()) - self._removed
