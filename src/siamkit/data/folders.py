@@ -98,25 +98,81 @@ def _suffixes(extensions: Iterable[str]) -> set[str]:
 
 def _visible_files(folder: str | os.PathLike[str]) -> Iterator[Path]:
     """Every file anywhere under ``folder`` as the walk finds it (unsorted), hidden files and
-    those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk.
+    those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk
+    (:func:`walked_folders`' rule).
 
-    Folders below it that are symbolic links are walked too, as a class folder that is one is
-    (and as torchvision's ``ImageFolder`` walks them): ``Path.rglob`` stepped over them, so the
-    photos of ``photos/cat/2019 -> /archive/cat-2019`` were left out of the class without a
-    word. A folder already walked (a link back to one above it, or a second link to the same
-    one) is not walked again, so a link loop ends and no image is counted twice."""
-    walked: set[str] = set()
-    for where, folders, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(where)
-        if real in walked:
-            folders[:] = []
-            continue
-        walked.add(real)
-        folders[:] = [d for d in folders if not d.startswith(".")]
+    Warns:
+        LeftOutFilesWarning: a folder below it is a link back to the folder walked or one above
+            it (``cat/up -> ..``, ``cat/all -> /``): it is left out, and named.
+    """
+    loops: list[str] = []
+    for where, files in _walk(folder, loops):
         base = Path(where)
         for name in files:
             if not name.startswith(".") and (base / name).is_file():
                 yield base / name
+    if loops:
+        warnings.warn(_loop_note(loops), LeftOutFilesWarning, stacklevel=2)
+
+
+def walked_folders(folder: str | os.PathLike[str]) -> Iterator[str]:
+    """The real path (``os.path.realpath``) of every folder the image-folder walk of ``folder``
+    reads files from (``folder`` itself first): the rule a question "are these images read?"
+    must follow, e.g. whether a self-supervised run trains on a labelled folder reached through
+    a link under its root."""
+    for where, _ in _walk(folder, []):
+        yield os.path.realpath(where)
+
+
+def _walk(folder: str | os.PathLike[str], loops: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """``(folder's path, its file names)`` for ``folder`` and every folder below it the image
+    walk reads, hidden folders skipped; the folder links that lead back up are added to
+    ``loops``.
+
+    Folders below it that are symbolic links are walked too, as a class folder that is one is
+    (and as torchvision's ``ImageFolder`` walks them): ``Path.rglob`` stepped over them, so the
+    photos of ``photos/cat/2019 -> /archive/cat-2019`` were left out of the class without a
+    word. A link to a folder that holds the one it sits in (the folder walked or one above it:
+    ``cat/up -> cat``, ``cat/up -> ..``, ``cat/all -> /``) is a loop and not walked: its folders
+    are either walked already or not the class's (``..`` would add every other class's images
+    to this one, ``/`` the whole disk). A folder reached twice (a second link to it) is walked
+    once, so no image is counted twice. Sub-folders are walked in name order, so which of two
+    routes to one folder is listed does not depend on the file system's directory order."""
+    walked: set[str] = set()
+    routes: dict[str, tuple[str, ...]] = {}  # a folder's path -> the real paths leading to it
+    for where, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(where)
+        route = routes.pop(where, ())
+        if any(os.path.commonpath([real, up]) == real for up in route):
+            loops.append(where)
+            folders[:] = []
+            continue
+        if real in walked:
+            folders[:] = []
+            continue
+        walked.add(real)
+        folders[:] = sorted(d for d in folders if not d.startswith("."))
+        for d in folders:
+            routes[os.path.join(where, d)] = (*route, real)
+        yield where, files
+
+
+def _loop_note(loops: Sequence[str]) -> str:
+    """The sentence for the folder links ``loops`` the walk leaves out as leading back up."""
+    names = [text_name(f) for f in sorted(loops)]
+    if len(names) == 1:
+        return (
+            f"left out the folder {names[0]}: it is a link to "
+            f"{text_name(os.path.realpath(loops[0]))}, which is or holds the folder it is in, "
+            "and following it would read that folder again or the folders beside it (a link "
+            "loop); link to the images' own folder instead to include them"
+        )
+    return (
+        f"left out {len(names)} folders that are links to a folder that is or holds the one they "
+        f"are in, e.g. {', '.join(names[:2])}: following them would read those folders again or "
+        "the folders beside them (a link loop); link to the images' own folders instead to "
+        "include them"
+    )
 
 
 def left_out_note(files: Sequence[str | os.PathLike[str]], shown: int = 2) -> str:
