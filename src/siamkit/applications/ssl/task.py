@@ -128,18 +128,20 @@ def _fewer_neighbours(knn_k: int, val_y: Tensor) -> str:
 
 
 def val_root_under_root(val_root: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
-    """Whether the labelled folder ``val_root`` (``data.val_root``) lies under ``data.root``
-    ``root``, both resolved: a self-supervised run trains on every image under ``data.root``, so
-    that folder's images are trained on too (without their labels), and figures measured on them
-    (the kNN monitor's, or ``siamkit calibrate``/``evaluate``'s on the run's labelled folder) are
-    not held out. A folder below ``data.root`` whose path there has a hidden part
-    (``root/.labelled``) is not: training skips hidden files and folders (``sort_files`` in
-    :mod:`siamkit.data.folders`), so its images are not trained on."""
+    """Whether the labelled folder ``val_root`` (``data.val_root``) is read by the walk of
+    ``data.root`` ``root`` that training reads its images with: a self-supervised run trains on
+    every image under ``data.root``, so that folder's images are trained on too (without their
+    labels), and figures measured on them (the kNN monitor's, or ``siamkit calibrate``/
+    ``evaluate``'s on the run's labelled folder) are not held out. The walk's own rule
+    (:func:`~siamkit.data.folders.walked_folders`) decides: a folder below ``data.root`` whose
+    path there has a hidden part (``root/.labelled``) is not read, one reached through a folder
+    link under it (``root/labelled -> ../elsewhere/labelled``) is."""
+    from siamkit.data.folders import walked_folders
+
     val, top = Path(val_root).resolve(), Path(root).resolve()
-    if not val.is_relative_to(top):
-        return False
-    # the rule of the training walk (folders._visible_files): a part below root starting with "."
-    return not any(part.startswith(".") for part in val.relative_to(top).parts)
+    if val.is_relative_to(top) and not any(p.startswith(".") for p in val.relative_to(top).parts):
+        return True  # the walk reaches it without a link (a quick answer, the walk's too)
+    return any(Path(real) == val for real in walked_folders(top))
 
 
 def _monitor_trained_on(cfg: SSLConfig, val_y: Tensor | None) -> str | None:
