@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from siamkit.progress import Progress, progress_off
@@ -68,6 +69,12 @@ from siamkit.tuning.study import (
 class RefusedCombination(ValueError):
     """A trial's values together make a config that the config (``apply_overrides``) or the
     model's build and checks refuse; the trial fails with the reason and the study goes on."""
+
+
+class Diverged(Exception):
+    """A trial's network weights became NaN or inf in training: the trial fails with the reason
+    (its values do not train) and the study goes on, where the validation metric's refusal of
+    NaN embeddings stopped the whole study."""
 
 
 class StudyInterrupted(KeyboardInterrupt):
@@ -122,7 +129,17 @@ def _validator(
         nonlocal epoch, metric_of
         if metric_of is None:
             metric_of = make_validator(cfg, data, next(net.parameters()).device)
-        metric = metric_of(net)
+        try:
+            metric = metric_of(net)
+        except ValueError:  # NaN embeddings are refused by the metric: this trial's, not a bug
+            state = [w for w in net.state_dict().values() if w.is_floating_point()]
+            if all(bool(torch.isfinite(w).all()) for w in state):  # batch norm's statistics too
+                raise
+            raise Diverged(
+                "training diverged: the network's weights or statistics became NaN or inf by "
+                f"epoch {epoch + 1}, so no validation metric could be measured (a lower "
+                "optim.lr trains)"
+            ) from None
         epoch += 1
         on_epoch(epoch, metric)
         return metric
@@ -270,6 +287,9 @@ def run_study(
         except KeyboardInterrupt:  # wherever in the trial: not a failure of its values
             trial.set_user_attr(INTERRUPTED, True)
             raise
+        except Diverged as err:  # a failure of its values: Optuna fails a NaN-valued trial
+            trial.set_user_attr(FAILED, str(err))
+            return math.nan
         if not math.isfinite(value):  # Optuna fails the trial, saying so in its log only
             trial.set_user_attr(FAILED, f"the validation metric was {value}, not a number")
         return value
