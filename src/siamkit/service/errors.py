@@ -13,6 +13,9 @@ every failure of the service itself a 500 with a generic body and its traceback 
   so (:data:`TAKEN_OVER`); where the service's model was to take over a gallery that held no
   item and the model it records enrolled first, a 409 saying that
   (:data:`RECORDED_MODEL_ENROLLED`).
+* The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while the
+  service ran) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the
+  operator (:data:`GALLERY_DAMAGED`), without the server's paths, which the log gives.
 * Anything else (a ``ValueError`` or ``TypeError`` from deep inside a model, a plug-in or the
   gallery included) is a bug, not the client's mistake: a 500 whose body names the request's
   id (its ``X-Request-ID``, or one made up for it) and says the log has the details, with the
@@ -233,6 +236,33 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+GALLERY_DAMAGED = (
+    "The service's gallery file is damaged (SQLite: database disk image is malformed), so it "
+    "cannot be read; sending the request again will not help until the operator runs "
+    "`siamkit gallery FILE check` on the gallery file and restores it from a backup, or "
+    "enrolls again into a new gallery file (the server log names the file)."
+)
+"""The 503 of a request that met a damaged gallery file
+(:class:`~siamkit.index.store.GalleryDamagedError`: cut short, or overwritten in part, while
+the service ran)."""
+
+
+async def _on_gallery_damaged(request: Request, exc: Exception) -> JSONResponse:
+    """The gallery file turned out damaged (:class:`~siamkit.index.store.GalleryDamagedError`, a
+    ``ValueError``): not the client's mistake, nor a bug, but the server's file, which only its
+    operator can mend. A 503 saying so and naming ``siamkit gallery FILE check``, in a sentence
+    without the server's paths; the log line gives the operator the file and what to do (the
+    error's own sentence), with no traceback, as it is no bug.
+
+    Answered as any error, it was a 500 "Internal error" that told neither the client nor, in
+    its place, anything beyond a traceback."""
+    rid = request_id(request.scope)
+    said = f" (id={rid})" if rid else ""
+    path = logged_path(request.scope)
+    log.error("%s %s failed%s: %s", request.method, path, said, exc)
+    return JSONResponse({"detail": GALLERY_DAMAGED}, status_code=503)
+
+
 TAKEN_OVER = (
     "The gallery held no item and was taken over by another model (an enrollment with it, such "
     "as siamkit enroll's) while this service had it open, so this service's model cannot "
@@ -279,9 +309,11 @@ async def _on_gallery_taken_over(request: Request, exc: Exception) -> JSONRespon
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app`` (most specific first)."""
     from siamkit.index.results import GalleryMismatchError
+    from siamkit.index.store import GalleryDamagedError
 
     app.add_exception_handler(RequestError, _on_request_error)
     app.add_exception_handler(GalleryMismatchError, _on_gallery_taken_over)
+    app.add_exception_handler(GalleryDamagedError, _on_gallery_damaged)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(sqlite3.OperationalError, _on_gallery_failure)

@@ -1,0 +1,70 @@
+"""A gallery file damaged while the service runs (cut short, or overwritten in part) raised the
+store's ``GalleryDamagedError`` (a ValueError), which the service answered as a bug: a 500
+"Internal error", though no retry and no bug fix helps, only the operator mending the file. It is
+a 503 saying the gallery file is damaged and naming ``siamkit gallery FILE check``, without the
+server's paths, with the file and what to do in the log."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from _service_helpers import make_model, pattern, png_bytes
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*httpx2")
+    from fastapi.testclient import TestClient
+
+from siamkit.index.store import GalleryDamagedError
+from siamkit.service import create_app
+from siamkit.service.errors import GALLERY_DAMAGED
+
+
+def test_a_gallery_damaged_while_serving_is_a_503_naming_the_check(siamkit_log, tmp_path):
+    path = tmp_path / "shop.db"
+    model = make_model()
+    app = create_app(model, path)
+    gallery = app.state.engine.gallery
+    rng = np.random.default_rng(0)
+    for i in range(300):  # about 45 pages of 4 KiB
+        gallery.enroll_embeddings(f"L{i}", rng.normal(size=(5, gallery.embedding_dim)))
+    gallery.close()
+    app = create_app(model, path)
+    with TestClient(app) as client:
+        assert client.get("/gallery").status_code == 200
+        with open(path, "r+b") as f:  # a page of the items overwritten while the service runs
+            f.seek(140_000)
+            f.write(b"\xff" * 4096)
+        before = path.read_bytes()
+        # forget the pages read so far, as a service that ran a while would have
+        app.state.engine.gallery._store._conn.execute("PRAGMA shrink_memory")
+        answer = client.get("/gallery", headers={"X-Request-ID": "lb-3"})
+    assert answer.status_code == 503, answer.text
+    assert answer.json() == {"detail": GALLERY_DAMAGED}
+    assert "damaged" in GALLERY_DAMAGED and "`siamkit gallery FILE check`" in GALLERY_DAMAGED
+    assert str(tmp_path) not in answer.text
+    lines = [r.getMessage() for r in siamkit_log.errors()]
+    assert len(lines) == 1 and lines[0].startswith("GET /gallery failed (id=lb-3): the gallery ")
+    assert f"{path} is damaged" in lines[0] and f"siamkit gallery {path} check" in lines[0]
+    assert '"GET /gallery HTTP/1.1" 503 Service Unavailable' in siamkit_log.access()[-1]
+    assert path.read_bytes() == before
+
+
+def test_a_damaged_gallery_is_no_client_mistake_nor_a_bug(tmp_path):
+    """Any request that meets the damage gets the same answer: an identify, an enrollment."""
+
+    def damaged(*args, **kwargs):
+        raise GalleryDamagedError(f"the gallery {tmp_path / 'shop.db'} is damaged (...)")
+
+    app = create_app(make_model(), tmp_path / "shop.db")
+    app.state.engine.gallery.identify_embeddings = damaged
+    app.state.engine.gallery.enroll_embeddings = damaged
+    png = png_bytes(pattern("disc"))
+    with TestClient(app) as client:
+        found = client.post("/identify", files={"file": ("a.png", png, "image/png")})
+        enrolled = client.post(
+            "/enroll", data={"label": "a"}, files={"files": ("a.png", png, "image/png")}
+        )
+    for answer in (found, enrolled):
+        assert answer.status_code == 503, answer.text
+        assert answer.json() == {"detail": GALLERY_DAMAGED}
