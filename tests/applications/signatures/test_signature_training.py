@@ -623,3 +623,39 @@ def test_validation_without_skilled_forgeries_chooses_by_the_random_eer(monkeypa
     assert each["mean"] > min(each.values())  # the first reduction is not the best here
     assert auto.random.eer == min(each.values()) and each[auto.reduce] == min(each.values())
     assert train_mod.selection_score(auto) == auto.random.eer
+
+
+@pytest.mark.parametrize(
+    ("genuine", "forged", "refused"),
+    [
+        ([5, 2], [0, 3], True),  # the only skilled forgeries are of a writer not evaluated
+        ([5, 2], [3, 0], False),  # the writer evaluated has its own
+        ([5, 5], [0, 0], False),  # two writers evaluated: random forgeries
+        ([5, 4], [0, 3], False),  # 4 genuine (> 3 references): both evaluated
+    ],
+)
+def test_the_refusal_counts_the_skilled_forgeries_of_the_writers_evaluated(
+    genuine: list[int], forged: list[int], refused: bool
+) -> None:
+    """It counted every validation writer's: a writer with too few genuine signatures to be
+    evaluated lent the one evaluated its forgeries, the check passed, and the run failed at its
+    first validation check (reviewer s52_R2). It refuses exactly when validation has no forgery
+    to measure an EER with, as evaluate_signatures (what validation runs) finds it."""
+    from siamkit.applications.signatures.evaluate import evaluate_signatures
+    from siamkit.applications.signatures.task import _check_references
+    from siamkit.data.signature_set import SignatureSet
+
+    writer = torch.tensor([w for w, n in enumerate(np.add(genuine, forged)) for _ in range(n)])
+    forged_t = torch.tensor([i >= g for g, f in zip(genuine, forged) for i in range(g + f)])
+    data = SignatureSet(torch.rand(len(writer), 1, 8, 8), writer, forged_t, ["a", "b"])
+    z = torch.randn(len(writer), 4, generator=torch.Generator().manual_seed(0))
+    if refused:
+        with pytest.raises(ValueError, match="no forgery to choose a threshold against"):
+            evaluate_signatures(z, writer, forged_t, 3)
+        with pytest.raises(
+            ValueError, match=r"only one of them .* and it has no skilled forgeries"
+        ):
+            _check_references(data, "validation", 3)
+    else:
+        evaluate_signatures(z, writer, forged_t, 3)
+        _check_references(data, "validation", 3)

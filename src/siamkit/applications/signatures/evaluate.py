@@ -163,9 +163,9 @@ def _eer_threshold(scores: dict[str, np.ndarray]) -> tuple[float, str]:
             threshold = float(eer(scores["genuine"], scores[kind]).threshold)
             return threshold, f"{kind} EER of these scores"
     raise ValueError(
-        "there is no forgery to choose a threshold against: no skilled forgeries, and one "
-        "writer evaluated (no other writer's signature is a random forgery); give a threshold, "
-        "or signatures with skilled forgeries or of a second writer."
+        "there is no forgery to choose a threshold against: one writer evaluated (no other "
+        "writer's signature is a random forgery), and no skilled forgeries of it; give a "
+        "threshold, or signatures with skilled forgeries or of a second writer."
     )
 
 

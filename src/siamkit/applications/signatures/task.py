@@ -164,11 +164,13 @@ def _check_references(data: SignatureSet, group: str, references: int) -> None:
             f"eval.references = {references} needs more (one left to test): lower "
             "eval.references or give more genuine signatures per writer"
         )
-    one = len(evaluable_writers(data.writer, data.forged, references)) == 1
-    if group == "validation" and one and not bool(data.forged.any()):
+    evaluated = evaluable_writers(data.writer, data.forged, references)
+    # only the writers evaluated have their skilled forgeries scored (signature_scores)
+    skilled = bool(data.forged[torch.isin(data.writer, torch.tensor(evaluated))].any())
+    if group == "validation" and len(evaluated) == 1 and not skilled:
         raise ValueError(  # validation would have no EER to choose weights by, nor a threshold
-            "the validation writers give no forgery to measure an EER with: one of them has "
-            f"more than eval.references = {references} genuine signatures, and there are no "
+            "the validation writers give no forgery to measure an EER with: only one of them has "
+            f"more than eval.references = {references} genuine signatures, and it has no "
             "skilled forgeries; give more writers (or data.split a larger validation share), or "
             "skilled forgeries"
         )
