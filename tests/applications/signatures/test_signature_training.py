@@ -659,3 +659,27 @@ def test_the_refusal_counts_the_skilled_forgeries_of_the_writers_evaluated(
     else:
         evaluate_signatures(z, writer, forged_t, 3)
         _check_references(data, "validation", 3)
+
+
+def test_training_keeps_the_weights_of_the_best_validation_check(tmp_path: Path) -> None:
+    """With one validation writer there are no random forgeries, and the skilled + random EER
+    was NaN: training kept the first check's weights (EER 0.5) over the second's (0.25). The
+    model saved, and the validation figures, are now the best check's (reviewer s52_R2)."""
+    from siamkit.training.checkpoint import load_checkpoint
+
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("writers: 12", "writers: 4"))  # 1 validation writer
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    history, val = metrics["history"], metrics["validation"]
+    assert [h["step"] for h in history] == [3, 6] and all(
+        h["val_eer_random"] is None for h in history
+    )
+    skilled = [h["val_eer_skilled"] for h in history]  # selection_score: the skilled EER alone
+    assert skilled[1] < skilled[0]  # the first check is not the best one here
+    assert val["skilled"]["eer"] == min(skilled) and val["random"]["eer"] is None
+    assert load_checkpoint(out / "checkpoint.pt")["best_score"] == min(skilled)
+    model = siamkit.load_model(out / "model")  # its threshold: the best weights' validation
+    assert model.threshold == pytest.approx(val["skilled"]["eer_threshold"])
