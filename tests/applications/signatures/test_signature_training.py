@@ -683,3 +683,51 @@ def test_training_keeps_the_weights_of_the_best_validation_check(tmp_path: Path)
     assert load_checkpoint(out / "checkpoint.pt")["best_score"] == min(skilled)
     model = siamkit.load_model(out / "model")  # its threshold: the best weights' validation
     assert model.threshold == pytest.approx(val["skilled"]["eer_threshold"])
+
+
+def test_a_checkpoint_written_before_selection_score_resumes_to_valid_json(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A checkpoint of 7b9e1b2d^ holds NaN for a kind of forgery with none to score (here the
+    random EER: one validation writer) and best_score NaN: resumed, metrics.json held NaN (no
+    JSON) and the run kept the first check's weights. NaN is now None in the history, a NaN best
+    is none, and metrics.json is written without NaN (reviewer s52_R2)."""
+    import math
+
+    import siamkit.applications.signatures.train as train_mod
+    from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY.replace("writers: 12", "writers: 4"))
+    out = tmp_path / "run"
+    real, calls = train_mod.sample_batch, {"n": 0}
+
+    def stop_at_step_4(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # after the step-3 checkpoint
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_4)
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out)])
+    assert res.exit_code == 130, res.output
+    monkeypatch.setattr(train_mod, "sample_batch", real)
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["history"][0]["val_eer_random"] is None
+    state["history"][0]["val_eer_random"] = math.nan  # as 7b9e1b2d^ wrote them
+    state["best_score"] = math.nan
+    save_checkpoint(state, out / "checkpoint.pt")
+    res = CliRunner().invoke(
+        cli, ["train", str(out / "config.yaml"), "--out", str(out), "--resume"]
+    )
+    assert res.exit_code == 0, res.output
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"metrics.json holds {name}, which is no JSON")
+
+    metrics = json.loads((out / "metrics.json").read_text(), parse_constant=no_constant)
+    history = metrics["history"]
+    assert [h["val_eer_random"] for h in history] == [None, None]
+    skilled = [h["val_eer_skilled"] for h in history]
+    assert skilled[1] < skilled[0]  # the first check's weights are not the best
+    assert metrics["validation"]["skilled"]["eer"] == min(skilled)

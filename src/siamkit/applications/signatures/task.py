@@ -148,7 +148,7 @@ def run_signatures(
             **({"init_from": init_from} if init_from else {}),
         }
         save_model(model, out_dir / "model", metadata=meta)
-        atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+        atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False))
     return metrics
 
 

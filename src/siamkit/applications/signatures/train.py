@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -173,6 +174,10 @@ def selection_score(ev: SignatureEvaluation) -> float:
     return float(sum(e for e in (ev.skilled.eer, ev.random.eer) if e == e))
 
 
+def _none_for_nan(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
 def _generator_state(rng: np.random.Generator) -> dict[str, Any]:
     """A numpy Generator's state with its 128-bit integers as text (checkpoints hold plain values)."""
     return json.loads(json.dumps(rng.bit_generator.state, default=str), parse_int=str)
@@ -253,10 +258,12 @@ def train_signatures(
         sched.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         _set_generator_state(rng, state["sampler"])
-        if state["best"] is not None:
+        # a checkpoint from before selection_score held NaN where a kind of forgery had none to
+        # score: NaN in metrics.json is no JSON, and a NaN best compares false with every score
+        if state["best"] is not None and not math.isnan(float(state["best_score"])):
             best = (float(state["best_score"]), state["best"])
         history, running, start = (
-            list(state["history"]),
+            [{k: _none_for_nan(v) for k, v in row.items()} for row in state["history"]],
             float(state["running"]),
             int(state["epoch"]),
         )
