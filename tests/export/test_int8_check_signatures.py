@@ -268,3 +268,43 @@ def test_a_copied_model_that_records_no_run_says_what_is_missing(tmp_path: Path)
     ) in " ".join(res.output.split())
     assert "pass --calib-data signatures:DIR" in res.output
     assert not (model / "model.onnx").exists()
+
+
+def _fake_onnx(power: int):
+    """A stand-in for an :class:`~siamkit.export.OnnxModel`: 8 means of stripes of pixels**power."""
+    from types import SimpleNamespace
+
+    embed = lambda x: (x.reshape(len(x), 8, -1) ** power).mean(-1)  # noqa: E731
+    return SimpleNamespace(embedder=SimpleNamespace(embed=embed, distance_name="euclidean"))
+
+
+@pytest.mark.parametrize(("writers", "forged"), [(1, 3), (3, 0), (1, 0)])
+def test_the_signature_check_needs_no_threshold_and_says_when_there_is_no_forgery(
+    writers: int, forged: int
+) -> None:
+    """Without skilled forgeries and with one writer, the check reported evaluate_signatures'
+    'give a threshold', which export has no option for (reviewer s52_R2): it needs the EERs
+    only. It says now there is no forgery to measure an EER against; else the EERs are
+    evaluate_signatures' own, skilled and random, where there are forgeries of the kind."""
+    from siamkit.applications.signatures.evaluate import evaluate_signatures
+    from siamkit.cli._int8_check import SignatureCheck, signature_change
+    from siamkit.data.signature_set import synthetic_signature_set
+
+    sigs = synthetic_signature_set(writers, n_genuine=6, n_forged=forged, seed=0, size=SIZE)
+    check = SignatureCheck(sigs, 3, "mean", "the given writers", 0)
+    models = (_fake_onnx(1), _fake_onnx(2))
+    got = signature_change(models, check)["signatures"]
+    if writers == 1 and forged == 0:
+        assert isinstance(got, str) and "threshold" not in got
+        assert got.startswith("there is no forgery to measure an EER against")
+        return
+    for name, model in zip(("fp32", "int8"), models):
+        z = torch.from_numpy(model.embedder.embed(sigs.images.numpy()))
+        ev = evaluate_signatures(z, sigs.writer, sigs.forged, 3, "mean", seed=0)
+        want = {
+            k: None if v != v else v
+            for k, v in (("skilled", ev.skilled.eer), ("random", ev.random.eer))
+        }
+        assert got[name] == want
+        assert (want["skilled"] is None) == (forged == 0)
+        assert (want["random"] is None) == (writers == 1)

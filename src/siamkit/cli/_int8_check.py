@@ -772,13 +772,20 @@ def signature_change(models: Any, check: SignatureCheck) -> dict[str, Any]:
     }
     for name, model in zip(("fp32", "int8"), models, strict=True):
         z = torch.from_numpy(model.embedder.embed(x))
-        try:
+        try:  # any threshold: the EERs do not depend on it, and none is to be chosen here
             ev = evaluate_signatures(
                 z, sigs.writer, sigs.forged, check.references, check.reduce,
-                model.embedder.distance_name, seed=check.seed,
+                model.embedder.distance_name, threshold=0.0, seed=check.seed,
             )  # fmt: skip
         except ValueError as err:
             return {"signatures": str(err).strip().rstrip(".")}
         rates = ev.to_dict()
         out[name] = {k: (rates.get(k) or {}).get("eer") for k in ("skilled", "random")}
+        if all(v is None for v in out[name].values()):
+            return {
+                "signatures": "there is no forgery to measure an EER against: one writer "
+                "evaluated (no other writer's signature is a random forgery), and no skilled "
+                "forgeries of it; check with signatures that have skilled forgeries or of a "
+                "second writer (--check-data signatures:DIR)"
+            }
     return {"signatures": out}
