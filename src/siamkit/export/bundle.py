@@ -91,6 +91,9 @@ def save_model(
             decides as the saved one does.
         metadata: JSON-serialisable extras (training data, metrics, ...).
 
+    Raises:
+        ValueError: the threshold is not a finite number (NaN or inf; load_model refuses it).
+
     >>> save_model(net, "out/model")  # doctest: +SKIP
     """
     if not is_model(model):
@@ -100,6 +103,11 @@ def save_model(
         )
     model = cast(Model, model)  # a registered kind has a Model's members (config, threshold, ...)
     threshold = model.threshold if threshold is None else float(threshold)
+    if threshold is not None and not math.isfinite(threshold):  # load_model would refuse it
+        raise ValueError(
+            f"save_model: the threshold is {threshold!r}; it must be a finite number (or None "
+            "for a model without one)"
+        )
     config = model.config()
     dest = Path(path)
     tmp = temp_folder(dest.parent, prefix=f".{dest.name}.")  # a model folder's usual permissions
