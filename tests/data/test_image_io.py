@@ -177,6 +177,39 @@ class TestToImageBatch:
         x = torch.rand(4, 5, 1)  # four 5x1 images, as the model's input (1, 5, 1) is
         assert to_image_batch(x, (1, 5, 1)).shape == (4, 1, 5, 1)
 
+    @pytest.mark.parametrize(
+        ("mode", "input_shape", "batch"),
+        [("RGB", (1, 28, 28), False), ("RGBA", (1, 28, 28), False), ("RGB", (1, 28, 28), True),
+         ("L", (3, 20, 20), False), ("L", (3, 20, 20), True), ("RGBA", (3, 28, 28), True)],
+    )  # fmt: skip
+    @pytest.mark.parametrize("resize", [False, True])
+    def test_a_photo_of_another_channel_count_given_channels_last_is_refused(
+        self, mode, input_shape, batch, resize
+    ):
+        # np.asarray of an RGB photo, (H, W, 3), given to a grayscale model was read as H images
+        # of W x 3 pixels: resize=True stretched them into H images of stripes without a word
+        # (reviewer s52_R3); (N, H, W, 3) was told to "convert to grayscale", not reordered
+        photo = Image.fromarray(
+            np.random.default_rng(0).integers(0, 256, size=(24, 28, 3), dtype=np.uint8)
+        ).convert(mode)
+        x = np.asarray(photo)
+        x = x[..., None] if x.ndim == 2 else x  # (H, W, 1), as OpenCV and torchvision keep it
+        x = x[None].repeat(2, 0) if batch else x
+        target = "L" if input_shape[0] == 1 else "RGB"
+        with pytest.raises(ValueError, match=r"channel\(s\) last") as err:
+            to_image_batch(x, input_shape, resize=resize)
+        assert f"convert them to {'grayscale' if target == 'L' else 'RGB'}" in str(err.value)
+        # as it advises: converted (and, for one channel, no channel axis left), then taken
+        fixed = np.asarray(photo.convert(target))
+        fixed = fixed.transpose(2, 0, 1) if fixed.ndim == 3 else fixed
+        got = to_image_batch(fixed, input_shape, resize=True)
+        assert got.shape == (1, *input_shape)
+
+    @pytest.mark.parametrize("width", [3, 4])
+    def test_a_grayscale_batch_as_wide_as_the_model_is_not_taken_for_channels_last(self, width):
+        x = torch.rand(6, 5, width)  # six 5 x width images, as the model's input is
+        torch.testing.assert_close(to_image_batch(x, (1, 5, width))[:, 0], x)
+
     @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
     def test_nan_inf(self, bad):
         x = torch.rand(1, 1, 4, 4)

@@ -298,22 +298,35 @@ def _refuse_channels_last(x: torch.Tensor, channels: int, width: int) -> None:
     OpenCV and ``np.asarray(image)`` give): read as channels first, a grayscale ``(H, W, 1)``
     image was taken for H images of W×1 pixels, which ``resize=True`` stretched to H images of
     stripes, and the others were refused for their size or channel count, with advice
-    (resize them, convert to RGB) that does not help."""
+    (resize them, convert to RGB) that does not help. An RGB or RGBA array given to a model of
+    another channel count (``np.asarray`` of an RGB photo for a grayscale model) is one too:
+    its last size is 1, 3 or 4 (a channel count), not the model's width, while its first size
+    is not the model's channel count, which a channels-first image's is."""
     shape = tuple(x.shape)
-    if x.ndim == 4:
-        last = shape[1] != channels and shape[3] == channels
-    elif x.ndim == 3:  # (C, H, W) or, for grayscale, (N, H, W): W == 1 may be its width
-        last = shape[0] != channels and shape[2] == channels and (channels != 1 or width != 1)
-    else:
+    if x.ndim not in (3, 4):
         return
-    if last:
-        dims = "(N, H, W, C)" if x.ndim == 4 else "(H, W, C)"
-        order = "(0, 3, 1, 2)" if x.ndim == 4 else "(2, 0, 1)"
-        raise ValueError(
-            f"Images of shape {shape} have their {channels} channel(s) last, {dims}, and "
-            f"siamkit takes them first, (N, C, H, W) or (C, H, W): reorder them with "
-            f"x.permute{order} (a tensor) or x.transpose{order} (a NumPy array)."
+    first, last = shape[1] if x.ndim == 4 else shape[0], shape[-1]
+    if first == channels or not (last == channels or (last in (1, 3, 4) and last != width)):
+        return
+    if x.ndim == 3 and channels == 1 and last == width:
+        return  # an (N, H, W) grayscale batch as wide as the model's images (W of 1, 3, 4)
+    dims = "(N, H, W, C)" if x.ndim == 4 else "(H, W, C)"
+    order = "(0, 3, 1, 2)" if x.ndim == 4 else "(2, 0, 1)"
+    convert = ""
+    if last != channels:  # an RGB photo for a grayscale model, or the other way round
+        kind, mode = ("grayscale", "L") if channels == 1 else ("RGB", "RGB")
+        convert = f", and convert them to {kind} (PIL's image.convert('{mode}'))"
+    batch = ""
+    if x.ndim == 3 and channels == 1:  # (N, H, W) is a grayscale batch too
+        batch = (
+            f"; {shape[0]} grayscale images {last} pixel(s) wide are read as this too: resize "
+            f"them to the model's width, {width}, first"
         )
+    raise ValueError(
+        f"Images of shape {shape} have their {last} channel(s) last, {dims}, and siamkit "
+        f"takes them first, (N, C, H, W) or (C, H, W): reorder them with x.permute{order} (a "
+        f"tensor) or x.transpose{order} (a NumPy array){convert}{batch}."
+    )
 
 
 def to_image_batch(x: Any, input_shape: Sequence[int], resize: bool = False) -> torch.Tensor:

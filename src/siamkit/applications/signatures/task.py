@@ -2,9 +2,10 @@
 
 Loads the signatures (a corpus folder, or the synthetic generator), splits the *writers* into
 train / validation / test, trains (:func:`train_signatures`), fixes the decision threshold at the
-validation writers' skilled-forgery EER, then evaluates the test writers once with it. Writes
-``OUT/config.yaml`` (resolved, once every check has passed, before training),
-``OUT/checkpoint.pt``, ``OUT/model/`` (a siamkit bundle) and ``OUT/metrics.json``. It trains on
+validation writers' skilled-forgery EER (their random-forgery EER where they have no skilled
+forgeries), then evaluates the test writers once with it. Writes ``OUT/config.yaml``
+(resolved, once every check has passed, before training), ``OUT/checkpoint.pt``,
+``OUT/model/`` (a siamkit bundle) and ``OUT/metrics.json``. It trains on
 ``train.device`` (``auto``: CUDA when available; ``siamkit train --device`` overrides it) in one
 process: ``torchrun`` is refused.
 
@@ -155,7 +156,8 @@ def run_signatures(
 def _check_references(data: SignatureSet, group: str, references: int) -> None:
     """Refuse writers too few genuine signatures to evaluate with ``references`` references (the
     validation and test evaluations after training would fail on them), and validation writers
-    without a forgery of either kind (one writer, no skilled forgeries): no EER to validate by."""
+    without a forgery of either kind (one writer evaluated, and no skilled forgeries of its own):
+    no EER to validate by."""
     if not evaluable_writers(data.writer, data.forged, references):  # what evaluation will need
         genuine = data.writer[~data.forged]
         most = int(torch.bincount(genuine).max()) if len(genuine) else 0

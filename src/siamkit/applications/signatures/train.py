@@ -6,9 +6,10 @@ writer (similar) against as many dissimilar pairs, of which ``1 - random_fractio
 × skilled forgery of the same writer and the rest genuine × another writer's genuine (a random
 forgery). The loss is siamkit's :func:`~siamkit.losses.contrastive_loss` (``loss:
 contrastive``) or, as the peer recipe, pytorch-metric-learning's ``ContrastiveLoss`` on the
-very same pairs (``loss: pml``). Every ``eval_every`` steps the skilled-forgery EER on the
-*validation* writers is measured; the best weights are kept (model selection never sees test
-writers).
+very same pairs (``loss: pml``). Every ``eval_every`` steps the skilled- and random-forgery
+EERs on the *validation* writers are measured; the weights with the lowest sum of those measured
+are kept (:func:`selection_score`: the random EER alone without skilled forgeries, the skilled
+one alone with one validation writer; model selection never sees test writers).
 
 With ``checkpoint`` set, the whole state (weights, optimizer, schedule, the batch sampler's and
 torch's random generators, the best weights so far, the history and the config) is written
@@ -151,7 +152,8 @@ def embed_signatures(model: SignatureModel, images: Tensor, batch_size: int = 25
 def validate(
     model: SignatureModel, data: SignatureSet, cfg: SignatureEvalConfig
 ) -> SignatureEvaluation:
-    """Evaluate ``model`` on ``data``'s writers with the eval config (threshold: skilled EER).
+    """Evaluate ``model`` on ``data``'s writers with the eval config (threshold: skilled EER, or
+    the random one where there are no skilled forgeries).
 
     With ``cfg.reduce == "auto"`` every reduction is tried and the one with the lowest skilled
     + random EER on ``data`` (:func:`selection_score`) is returned (use validation writers only).
