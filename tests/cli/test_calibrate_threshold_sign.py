@@ -108,3 +108,36 @@ def test_a_far_fit_with_an_impostor_pair_at_distance_0_is_refused_in_one_sentenc
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "model" / "siamkit.json").read_text())
     assert saved["threshold"] >= 0 and saved["metadata"]["calibration"]["far"] == 1 / 16
+
+
+def test_a_far_fit_below_a_near_duplicate_impostor_rejects_it_in_float32(tmp_path: Path) -> None:
+    """The same image under two classes, whose batched distance is 3.45e-4 rather than 0 (rng
+    seed 18): the far fit's threshold was the float64 number just below it, which rounds back up
+    to it in float32, so calibrate saved FAR 0.062 for --far 0.001 (reviewer s52_R5)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(18)
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8).eval()
+    net.embed(torch.rand(2, 1, 16, 16))  # records the input shape
+    save_model(net, tmp_path / "model")
+    same = rng.integers(0, 255, (16, 16)).astype(np.uint8)
+    classes = [
+        [same, *(rng.integers(0, 255, (16, 16)).astype(np.uint8) for _ in range(3))]
+        for _ in range(2)
+    ]
+    data = _folder(tmp_path / "val", classes)
+    x = torch.tensor(np.stack([im for images in classes for im in images]))[:, None] / 255.0
+    with torch.no_grad():
+        pd = pair_distances(net.embed(x), torch.tensor([0] * 4 + [1] * 4), net.scoring_distance)
+    assert 0 < pd.impostor.min() < pd.genuine.min()  # the case: the duplicate is not at 0
+    args = ["calibrate", str(tmp_path / "model"), "--data", str(data), "--target", "far"]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "model" / "siamkit.json").read_text())
+    t, info = saved["threshold"], saved["metadata"]["calibration"]
+    # the reference: every float32 threshold (each distance and the float32 number below it)
+    values = np.unique(np.concatenate([pd.genuine, pd.impostor]))
+    tried = np.concatenate([values, np.nextafter(values, np.float32(-np.inf))])
+    fits = [(np.mean(pd.genuine <= c), np.mean(pd.impostor <= c)) for c in tried]
+    best = max(tar for tar, far in fits if far <= 0.001)
+    assert info["far"] == np.mean(pd.impostor <= np.float32(t)) == 0.0 <= info["far_target"]
+    assert info["tar"] == np.mean(pd.genuine <= np.float32(t)) == best

@@ -95,7 +95,21 @@ class SortedScores:
             i = int(np.searchsorted(arr, value, side="left"))
             if i > 0:
                 cands.append(float(arr[i - 1]))
-        return max(cands) if cands else float(np.nextafter(value, -np.inf))
+        return max(cands) if cands else step_below(value, self.impostor.dtype)
+
+
+def step_below(value: float, dtype: np.dtype) -> float:
+    """The largest number of the scores' own float ``dtype`` below ``value``. A step taken in
+    float64 below a float32 distance rounds back up to it when compared in float32 (as
+    ``siamkit calibrate`` measures its FAR and ``siamkit verify`` decides), so it would accept
+    the very pair it is meant to reject.
+
+    >>> t = step_below(3e-4, np.dtype(np.float32))
+    >>> bool(np.float32(3e-4) <= t), bool(np.float32(3e-4) <= float(np.nextafter(3e-4, 0)))
+    (False, True)
+    """
+    kind = dtype.type if dtype.kind == "f" else np.float64
+    return float(np.nextafter(kind(value), kind(-np.inf)))
 
 
 def _scores(genuine: ArrayLike | SortedScores, impostor: ArrayLike | None) -> SortedScores:
@@ -272,5 +286,5 @@ def best_accuracy(
     best = int(np.argmax(num))
     if num[best] < num_none:  # rejecting everything is best
         lowest = float(min(s.genuine[0], s.impostor[0]))
-        return OperatingPoint(num_none / den, float(np.nextafter(lowest, -np.inf)))
+        return OperatingPoint(num_none / den, step_below(lowest, s.impostor.dtype))
     return OperatingPoint(float(num[best] / den), float(values[best]))

@@ -29,7 +29,7 @@ from siamkit.evaluation._common import (
 )
 from siamkit.evaluation.pairs import pair_blocks
 from siamkit.evaluation.rank_select import RankSelector
-from siamkit.evaluation.roc import OperatingPoint, RocCurve, false_accepts_allowed
+from siamkit.evaluation.roc import OperatingPoint, RocCurve, false_accepts_allowed, step_below
 
 
 class StreamedPairs:
@@ -160,7 +160,7 @@ class StreamedPairs:
         tar = np.searchsorted(self.genuine, value, side="left") / self.n_genuine
         t = self._below(float(value), below)
         return OperatingPoint(
-            float(tar), float(np.nextafter(float(value), -np.inf)) if t is None else t
+            float(tar), step_below(float(value), self.genuine.dtype) if t is None else t
         )
 
     def _eer_rank(self) -> tuple[int, int, int]:
@@ -213,7 +213,7 @@ class StreamedPairs:
         best = int(np.argmax(num))
         if num[best] < num_none:  # rejecting everything is best
             lowest = float(min(self.genuine[0], self.impostor_min))
-            return OperatingPoint(num_none / den, float(np.nextafter(lowest, -np.inf)))
+            return OperatingPoint(num_none / den, step_below(lowest, self.genuine.dtype))
         return OperatingPoint(float(num[best] / den), float(self._values[best]))
 
     def _union_ranks(self, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
