@@ -541,15 +541,17 @@ def _at_least(rate: float) -> float:
     return max(rate, math.ceil(round(rate * 10**places, 9)) / 10**places)
 
 
-def _nothing_accepted(impostor: Any, target: str, far: float) -> ValueError:
+def _nothing_accepted(impostor: Any, target: str, far: float, slack: float = 0.0) -> ValueError:
     """The error for a fit whose threshold accepts no pair at all, which a distance of 0 makes
     negative: no model of distances >= 0 takes it (its reader refuses it), and 0 would accept
-    the pairs at 0."""
-    n, zero = int(impostor.size), int((impostor <= 0).sum())
+    the pairs at 0. ``slack``: how far above its threshold the model still calls a pair the
+    same (a text model's float32 rounding), so pairs that close to 0 count as at 0."""
+    n, zero = int(impostor.size), int((impostor <= slack).sum())
     if target == "far" and zero:
+        at = "at distance 0" + (" (within float32 rounding)" if slack else "")
         return ValueError(
             f"no threshold keeps the false accept rate within --far {far:g}: {zero:,} of the "
-            f"{n:,} impostor pairs {'is' if zero == 1 else 'are'} at distance 0 (the two sides "
+            f"{n:,} impostor pairs {'is' if zero == 1 else 'are'} {at} (the two sides "
             "embed as one, e.g. the same image or text given as different), and every threshold "
             f"accepts {'it' if zero == 1 else 'them'}; remove {'it' if zero == 1 else 'them'} "
             f"from --data, or allow {'it' if zero == 1 else 'them'} with --far "
@@ -569,20 +571,36 @@ def _fit(
     far: float,
     where: dict[str, Any],
     signed: bool = False,
+    slack: float = 0.0,
 ) -> dict[str, Any]:
     """Fit the threshold on genuine and impostor distances (numpy arrays): the record saved
     under ``metadata.calibration``, with ``where`` (what the pairs came from) and the fit's TAR
     and FAR. ``signed``: the values are a score-normalised model's scores, which may be
     negative, and so may its threshold; a distance's threshold below 0 is refused
-    (:func:`_nothing_accepted`)."""
+    (:func:`_nothing_accepted`). ``slack``: a text model calls a pair the same up to
+    ``dedup.ROUNDING`` above its threshold, so a far fit is checked as it will decide: one that
+    would accept more impostor pairs than ``far`` allows is refused, never saved."""
     import numpy as np
 
+    from siamkit.evaluation.roc import false_accepts_allowed
     from siamkit.evaluation.threshold import Target, ThresholdCalibrator
 
     cal = ThresholdCalibrator(cast(Target, target), far=far).fit(genuine, impostor)  # a Choice
     t = float(cal.threshold_)
     if t < 0 and not signed:  # below every distance, one of them 0: it accepts nothing
-        raise _nothing_accepted(impostor, target, far)
+        raise _nothing_accepted(impostor, target, far, slack)
+    n, accepted = int(impostor.size), int((impostor <= t + slack).sum())  # in their float32
+    if target == "far" and not signed and accepted > false_accepts_allowed(far, n):
+        if (impostor <= slack).sum() > false_accepts_allowed(far, n):
+            raise _nothing_accepted(impostor, target, far, slack)
+        near = (
+            f", within float32 rounding ({slack:g}) above it as the model decides" if slack else ""
+        )
+        raise ValueError(
+            f"the threshold {t:.7g} fitted for --far {far:g} accepts {accepted:,} of the {n:,} "
+            f"impostor pairs{near}, more than that allows; allow them with --far "
+            f"{_at_least(accepted / n):g} or more, or fit another --target"
+        )
     info: dict[str, Any] = {
         "threshold": t, "target": target, **where, "genuine_pairs": int(genuine.size),
         "impostor_pairs": int(impostor.size), "tar": float(np.mean(genuine <= t)),
@@ -626,6 +644,7 @@ def _calibrate_text(
     import numpy as np
 
     from siamkit.applications.text import load_text_model
+    from siamkit.applications.text.dedup import ROUNDING
     from siamkit.applications.text.embedding import embed_texts
     from siamkit.applications.text.pairs import read_labelled_pairs
     from siamkit.training.ddp import resolve_device
@@ -658,7 +677,7 @@ def _calibrate_text(
     zb = vectors(b, "document")
     d = np.clip(1.0 - (vectors(a, "query") * zb).sum(1), 0.0, 2.0)
     genuine, impostor = d[y == 1], d[y == 0]
-    info = _fit(genuine, impostor, target, far, {"data": data})
+    info = _fit(genuine, impostor, target, far, {"data": data}, slack=ROUNDING)
     if not getattr(net, "share_weights", True):  # a half-twin: its dedup threshold as well
         dd = np.clip(1.0 - (vectors(a, "document") * zb).sum(1), 0.0, 2.0)
         info.update(_documents_fit(dd[y == 1], dd[y == 0], target, far))
@@ -704,7 +723,9 @@ def _documents_fit(genuine: Any, impostor: Any, target: str, far: float) -> dict
     as ``siamkit text dedup`` compares them), fit on the distances of the same labelled pairs
     as its query-document threshold with the same target: ``document_threshold``,
     ``document_tar`` and ``document_far``, recorded beside the other's."""
-    fit = _fit(genuine, impostor, target, far, {})
+    from siamkit.applications.text.dedup import ROUNDING
+
+    fit = _fit(genuine, impostor, target, far, {}, slack=ROUNDING)
     return {f"document_{k}": fit[k] for k in ("threshold", "tar", "far")}
 
 
