@@ -308,3 +308,17 @@ def test_the_signature_check_needs_no_threshold_and_says_when_there_is_no_forger
         assert got[name] == want
         assert (want["skilled"] is None) == (forged == 0)
         assert (want["random"] is None) == (writers == 1)
+
+
+def test_writers_of_too_few_genuine_signatures_are_named_in_exports_own_words() -> None:
+    """The check reported evaluate_signatures' 'use fewer references (--references)', an option
+    export does not have: the references are the model's. It names --check-data now."""
+    from siamkit.cli._int8_check import SignatureCheck, signature_change
+    from siamkit.data.signature_set import synthetic_signature_set
+
+    sigs = synthetic_signature_set(4, n_genuine=3, n_forged=2, seed=0, size=SIZE)
+    check = SignatureCheck(sigs, 3, "mean", "the given writers", 0)
+    got = signature_change((_fake_onnx(1), _fake_onnx(2)), check)["signatures"]
+    assert isinstance(got, str) and "--references" not in got
+    assert got.startswith("no writer has more than 3 genuine signatures, the references a writer")
+    assert got.endswith("(--check-data signatures:DIR)")

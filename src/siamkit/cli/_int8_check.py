@@ -762,9 +762,15 @@ def signature_change(models: Any, check: SignatureCheck) -> dict[str, Any]:
     the run's ``seed``); under ``"signatures"``, or why it could not be measured (a sentence)."""
     import torch
 
-    from siamkit.applications.signatures.evaluate import evaluate_signatures
+    from siamkit.applications.signatures.evaluate import evaluable_writers, evaluate_signatures
 
     sigs = check.sigs
+    if not evaluable_writers(sigs.writer, sigs.forged, check.references):  # export's own words
+        return {
+            "signatures": f"no writer has more than {check.references} genuine signatures, the "
+            "references a writer the model records (one must be left to question); check with "
+            "writers of more genuine signatures (--check-data signatures:DIR)"
+        }
     x = sigs.images.numpy()
     out: dict[str, Any] = {
         "data": f"{len(sigs.writer)} signatures (genuine and skilled forgeries) of "
