@@ -55,6 +55,8 @@ from siamkit.index.store import (
     LabelInfo,
     RepeatRule,
     StoredItems,
+    _elsewhere,  # the side file's errors inside a gallery transaction, as the store's own
+    _ElsewhereError,
     check_label_text,
     validate_label,
 )
@@ -332,8 +334,11 @@ class Gallery:
     def remove(self, label: str) -> int:
         """Remove every item of ``label`` and its thumbnails; returns how many items.
 
-        The thumbnails beside the gallery (``staff.db.thumbs``, kept by the service) go first,
-        so an interrupted removal never leaves a picture of a label that is gone.
+        All or none, as :meth:`remove_items`: the thumbnails beside the gallery
+        (``staff.db.thumbs``, kept by the service) are deleted inside the transaction that
+        deletes the items, after their deletion and before its commit, so a removal that fails
+        (a damaged page, a lock held) leaves the label with its pictures, and one whose
+        thumbnails cannot be deleted leaves its items.
         :class:`UnknownLabelError` if the label is absent; :class:`GalleryMismatchError`,
         nothing removed, when another model took the gallery over since it was opened.
         """
@@ -341,8 +346,7 @@ class Gallery:
         with self._lock:
             # another model's items, had it taken the gallery over, are not this one's to remove
             check_not_taken_over(self)
-            remove_thumbnails(self._store.path, label)
-            ids = self._store.remove_label(label)
+            ids = self._remove_label(label)
             if not ids:
                 raise self._unknown(label)
             if self._loaded:
@@ -350,6 +354,21 @@ class Gallery:
                 for i in ids:
                     self._label_of.pop(i, None)
         return len(ids)
+
+    def _remove_label(self, label: str) -> list[int]:
+        """Delete the items of ``label`` and then its thumbnails in one transaction of the
+        gallery; returns the item ids (empty: none, the label's stray thumbnails deleted all the
+        same). :meth:`GalleryStore.remove_label` takes no callback, and deleting the thumbnails
+        before it, as this did, lost a label's pictures whenever its items' deletion failed."""
+        try:
+            with self._store.transaction() as c:
+                rows = c.execute("SELECT id FROM items WHERE label = ?", (label,)).fetchall()
+                c.execute("DELETE FROM items WHERE label = ?", (label,))
+                with _elsewhere():  # deletes in the side file: its errors are not the gallery's
+                    remove_thumbnails(self._store.path, label)
+        except _ElsewhereError as wrapped:
+            raise wrapped.error from None
+        return [int(r[0]) for r in rows]
 
     def remove_items(self, item_ids: Iterable[int]) -> dict[int, str]:
         """Remove these items (ids from identify's matches, :meth:`items`, recommend) and their
