@@ -317,9 +317,15 @@ def refuse_fashion_mnist_options(ctx: click.Context, data: str) -> None:
 
 class DistanceThreshold(click.ParamType):
     """A ``--threshold`` on a distance: a finite number >= 0 (NaN, infinity and negative values
-    would accept everything or nothing); used by every command with a distance ``--threshold``."""
+    would accept everything or nothing); used by every command with a distance ``--threshold``.
+    ``signed``: the command may load a score-normalised model, whose scores (z-scores) and own
+    calibrated threshold may be negative, so any finite number is taken here and a negative one
+    is checked against the model once it is loaded (:func:`check_threshold_sign`)."""
 
     name = "float"
+
+    def __init__(self, signed: bool = False) -> None:
+        self.signed = signed
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         try:
@@ -328,13 +334,26 @@ class DistanceThreshold(click.ParamType):
             self.fail(
                 f"{value!r} is not a number; give a distance threshold such as 0.6.", param, ctx
             )
-        if not math.isfinite(number) or number < 0:
+        if not math.isfinite(number) or (number < 0 and not self.signed):
             self.fail(
                 f"{value} is not a distance threshold; give a finite number of at least 0.",
                 param,
                 ctx,
             )
         return number
+
+
+def check_threshold_sign(threshold: float | None, net: Any) -> None:
+    """Refuse a negative ``--threshold`` (taken by ``DistanceThreshold(signed=True)``) for a
+    model that is not score-normalised: its distances are >= 0, so it would accept no pair. The
+    same rule as the model's own threshold (``bundle._check_threshold``)."""
+    if threshold is not None and threshold < 0 and getattr(net, "score_norm", None) is None:
+        raise click.BadParameter(
+            f"{threshold:g} is below 0, and this model's distances are >= 0, so it would accept "
+            "no pair; give a finite number of at least 0 (only a score-normalised model's "
+            "threshold is negative).",
+            param_hint="'--threshold'",
+        )
 
 
 class OnceOption(click.Option):

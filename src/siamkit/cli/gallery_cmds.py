@@ -33,6 +33,7 @@ from siamkit.cli._inputs import (
     PROGRESS,
     DistanceThreshold,
     OnceOption,
+    check_threshold_sign,
     photos_named,
     store_errors,
 )
@@ -51,7 +52,7 @@ _GALLERY = click.option(
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 _THRESHOLD = click.option(
     "--threshold",
-    type=DistanceThreshold(),
+    type=DistanceThreshold(signed=True),  # a score-normalised model's: checked once loaded
     default=None,
     help="Decision threshold on the distance (default: the model's calibrated threshold).",
 )
@@ -424,6 +425,7 @@ def identify(
     from siamkit.index.store import storable
 
     net = _load_model(model, gallery_path)
+    check_threshold_sign(threshold, net)
     photos = getattr(net, "input_kind", None) == "photo"
     x = _read_images(net, queries, model, lazy=photos)  # a face model's: a chunk at a time
     with _open(gallery_path, net, threshold=threshold, index=index, folder=model) as gallery:
@@ -494,6 +496,7 @@ def verify(
     if (other is None) == (gallery_path is None) or (gallery_path is None) != (label is None):
         raise click.UsageError("give either a second image, or --gallery and --label")
     net = _load_model(model, gallery_path)
+    check_threshold_sign(threshold, net)
     if other is not None:
         from siamkit.index import verify_pair
 
