@@ -112,3 +112,52 @@ def test_a_large_power_gives_the_exact_probabilities_not_nan(power: int) -> None
     want = [float(w / sum(weights)) for w in weights]
     np.testing.assert_allclose(s.class_probabilities(), want, rtol=1e-9, atol=1e-300)
     assert len(s.plan()) == 3
+
+
+def _set_probabilities(weights: list, p: int) -> dict[frozenset[int], object]:
+    """Exact probability (Python fractions) of each set of ``p`` classes drawn one after
+    another, each in proportion to the weights of those not drawn yet."""
+    from fractions import Fraction
+    from itertools import permutations
+
+    total = sum(weights)
+    out: dict[frozenset[int], Fraction] = Counter()  # type: ignore[assignment]
+    for order in permutations(range(len(weights)), p):
+        prob, left = Fraction(1), total
+        for c in order:
+            prob *= weights[c] / left
+            left -= weights[c]
+        out[frozenset(order)] += prob
+    return out  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("counts", "power"),
+    [((1, 6000, 3000), 100), ((1, 6000, 3000), -100), ((1, 2, 6000, 3000), 100),
+     ((1, 2, 6000, 3000), -100), ((1, 5000, 5100, 5200), -100)],
+)  # fmt: skip
+def test_classes_whose_weight_underflows_are_still_drawn_by_their_weights(
+    counts: tuple[int, ...], power: int
+) -> None:
+    # exp of a log weight below e**-745 of the largest is 0: with fewer than p classes left not 0,
+    # the plan failed in numpy ("Fewer non-zero entries in p than size"). The draw is compared
+    # with the exact probability of each set of p classes (fractions): with counts 1, 5000,
+    # 5100, 5200 at -100, {1, 5000, 5100} is drawn in 87 % of the batches, not one in three as
+    # weights floored to one smallest number would give
+    from fractions import Fraction
+
+    labels = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
+    n = 1400
+    s = PKSampler(labels, p=3, k=2, seed=0, class_power=power, batches_per_epoch=n)
+    got = Counter(frozenset(labels[b].tolist()) for b in s.plan())
+    want = _set_probabilities([Fraction(c) ** power for c in counts], 3)
+    for classes, prob in want.items():
+        expected = float(prob) * n  # type: ignore[arg-type]
+        assert abs(got[classes] - expected) <= 4 * (expected + 1) ** 0.5, (classes, got, want)
+    assert sum(got.values()) == n
+
+
+def test_a_power_beyond_floating_point_even_in_logs_is_refused() -> None:
+    labels = np.repeat([0, 1, 2], [1, 6000, 30])
+    with pytest.raises(ValueError, match=r"class_power 1e\+308 is too large"):
+        PKSampler(labels, p=2, k=2, class_power=1e308)

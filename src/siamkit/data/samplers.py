@@ -113,6 +113,12 @@ class PKSampler:
         self.class_power = None if class_power is None else float(class_power)
         if self.class_power is not None and not np.isfinite(self.class_power):
             raise ValueError(f"class_power must be a finite number, got {class_power!r}")
+        if self.class_power is not None and not np.isfinite(self._log_weights()).all():
+            raise ValueError(
+                f"class_power {class_power!r} is too large: count ** class_power is beyond "
+                "floating point even in logs; give a power near 0 to 1 (0 draws the classes "
+                "uniformly, 1 by their size, a negative one favours the small classes)"
+            )
         default_batches = max(1, len(self.labels) // (self.p * self.k))
         self.batches_per_epoch = (
             default_batches
@@ -180,14 +186,31 @@ class PKSampler:
         extra = rng.choice(members, self.k - len(members), replace=True)
         return list(map(int, rng.permutation(np.concatenate([members, extra]))))
 
+    def _log_weights(self) -> np.ndarray:
+        """``(C,)`` ``log(count ** class_power)`` of each class: in logs, because the weight
+        itself overflows to inf for a large power (6,000 ** 90), and the probabilities were then
+        NaN."""
+        counts = np.array([len(m) for m in self._members], dtype=np.float64)
+        return np.log(counts) * (self.class_power if self.class_power is not None else 1.0)
+
     def class_probabilities(self) -> np.ndarray:
         """``(C,)`` probability of drawing each class (in ``classes`` order) under ``class_power``."""
-        counts = np.array([len(m) for m in self._members], dtype=np.float64)
-        # in logs, scaled to the largest weight: count ** power itself overflows to inf for a
-        # large power (6,000 ** 90), and the probabilities were then NaN
-        logw = np.log(counts) * (self.class_power if self.class_power is not None else 1.0)
-        w = np.exp(logw - logw.max())
+        logw = self._log_weights()
+        w = np.exp(logw - logw.max())  # scaled to the largest weight
         return w / w.sum()  # type: ignore[no-any-return]
+
+    def _draw_classes(self, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``p`` distinct classes drawn one after another, each in proportion to the weights of
+        those not drawn yet (NumPy's ``choice`` without replacement). Where fewer than ``p``
+        classes have a probability that is not 0 in floating point (a weight below ``e**-745``
+        of the largest: counts 1 and 6,000 at a power of 100), NumPy refuses ("Fewer non-zero
+        entries in p than size"); the same draw is then made in logs, as the largest ``p`` of
+        the log weights plus Gumbel noise (Gumbel top-k), so the classes that are left are still
+        drawn by their own weights, not floored to one another."""
+        if np.count_nonzero(probs) >= self.p:  # NumPy's own draw: the plans as they were
+            return rng.choice(len(probs), size=self.p, replace=False, p=probs)
+        keys = self._log_weights() + rng.gumbel(size=len(probs))
+        return np.argsort(-keys, kind="stable")[: self.p]
 
     def _weighted_plan(self, rng: np.random.Generator) -> list[list[int]]:
         """``batches_per_epoch`` batches of ``p`` distinct classes drawn by ``count ** power``."""
@@ -197,7 +220,7 @@ class PKSampler:
         batches: list[list[int]] = []
         for _ in range(self.batches_per_epoch):
             batch: list[int] = []
-            for c in rng.choice(len(probs), size=self.p, replace=False, p=probs):
+            for c in self._draw_classes(probs, rng):
                 c = int(c)
                 if len(orders[c]) < self.k:
                     batch.extend(self._draw(c, rng))
