@@ -63,7 +63,15 @@ from siamkit.heads.appearance import hog_features
 from siamkit.models import SiameseNetwork
 from siamkit.training import Trainer, build_model
 from siamkit.training.trainer import seed_everything
-from val_folds import embedding_rows, fold_arguments, fold_data, fold_result, run_folds
+from val_folds import (
+    T_FOLD_LIMITS,
+    embedding_rows,
+    fold_arguments,
+    fold_data,
+    fold_result,
+    run_folds,
+    stop_at_failing_fold,
+)
 
 HOG = {"bins": 12, "cell": 7, "signed": True, "levels": 2}  # configs/demo.yaml's appearance
 
@@ -145,10 +153,6 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     return fold_result(fold, time.time() - t0, rows, result.history)
 
 
-# the rule's limits: T's EER on each fold + 0.005; a candidate stops at the first fold above
-FOLD_LIMITS = {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
-
-
 def main() -> None:
     ap = fold_arguments(__doc__.splitlines()[0], "configs/hypercolumn.yaml", "2,5;0,3;1,4")
     ap.add_argument("--distill-weight", type=float, required=True, help="0: the recipe alone")
@@ -176,24 +180,7 @@ def main() -> None:
         )
         return
 
-    def ruled(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-        out = run_fold(args, fold)
-        row = out["rows"][args.name]
-        eer = row["val_eer"]
-        limit = FOLD_LIMITS.get((fold[0], fold[1]))
-        if (limit is not None and eer > limit) or row["spread"] < 0.05:
-            for name, r in out["rows"].items():
-                figures = ", ".join(f"{k} {v:.4f}" for k, v in r.items())
-                print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
-            print(
-                f"{args.name} | fold {fold} | EER {eer:.4f} (limit {limit}), spread "
-                f"{row['spread']:.4f}: fails the rule",
-                flush=True,
-            )
-            raise SystemExit(0)
-        return out
-
-    run_folds(ap, args, ruled)
+    run_folds(ap, args, stop_at_failing_fold(run_fold, T_FOLD_LIMITS))
 
 
 if __name__ == "__main__":

@@ -348,6 +348,41 @@ def run_folds(
                 fh.write(json.dumps({"name": args.name, "sets": args.sets, **out}) + "\n")
 
 
+#: Rounds 12 and 13's rule: the taps recipe T's EER on each fold (round 7) + 0.005
+T_FOLD_LIMITS = {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
+
+
+def stop_at_failing_fold(
+    run_fold: Callable[[argparse.Namespace, list[int]], dict[str, Any]],
+    limits: dict[tuple[int, int], float],
+    min_spread: float | None = 0.05,
+) -> Callable[[argparse.Namespace, list[int]], dict[str, Any]]:
+    """``run_fold`` under a round's rule: a fold whose EER (of the candidate ``args.name``) is
+    above its limit, or whose spread is below ``min_spread`` (``None``: no spread rule, as in
+    round 9), prints its rows and that it fails, and ends the script, so that a candidate
+    stops at its first failing fold (rounds 9, 12 and 13)."""
+
+    def ruled(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
+        out = run_fold(args, fold)
+        row = out["rows"][args.name]
+        eer = row["val_eer"]
+        limit = limits.get((fold[0], fold[1]))
+        thin = min_spread is not None and row["spread"] < min_spread
+        if (limit is not None and eer > limit) or thin:
+            for name, r in out["rows"].items():
+                figures = ", ".join(f"{k} {v:.4f}" for k, v in r.items())
+                print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
+            spread = "" if min_spread is None else f", spread {row['spread']:.4f}"
+            print(
+                f"{args.name} | fold {fold} | EER {eer:.4f} (limit {limit}){spread}: fails the rule",
+                flush=True,
+            )
+            raise SystemExit(0)
+        return out
+
+    return ruled
+
+
 def main() -> None:
     ap = fold_arguments(__doc__.splitlines()[0], "configs/demo.yaml", "2,5;0,3")
     ap.add_argument(

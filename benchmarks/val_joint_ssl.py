@@ -51,7 +51,15 @@ from siamkit.models import SiameseNetwork
 from siamkit.training import Trainer, build_model
 from siamkit.training.builders import build_optimizer, build_scheduler
 from siamkit.training.trainer import seed_everything
-from val_folds import embedding_rows, fold_arguments, fold_data, fold_result, run_folds
+from val_folds import (
+    T_FOLD_LIMITS,
+    embedding_rows,
+    fold_arguments,
+    fold_data,
+    fold_result,
+    run_folds,
+    stop_at_failing_fold,
+)
 
 SIMCLR_VIEWS = ViewConfig(  # configs/simclr.yaml's views section
     crop_scale=(0.5, 1.0), flip=True, jitter=0.4, jitter_p=0.8, gray_p=0.2, blur_p=0.5, erase_p=0.25
@@ -110,31 +118,13 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     return fold_result(fold, time.time() - t0, rows, result.history)
 
 
-# the rule's limits: T's EER on each fold + 0.005; a candidate stops at the first fold above
-FOLD_LIMITS = {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
-
-
 def main() -> None:
     ap = fold_arguments(__doc__.splitlines()[0], "configs/hypercolumn.yaml", "2,5;0,3;1,4")
     ap.add_argument("--ssl-weight", type=float, required=True, help="0: the recipe alone")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    def ruled(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-        out = run_fold(args, fold)
-        eer = out["rows"][args.name]["val_eer"]
-        limit = FOLD_LIMITS.get((fold[0], fold[1]))
-        if limit is not None and eer > limit:
-            for name, row in out["rows"].items():
-                figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
-                print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
-            print(
-                f"{args.name} | fold {fold} | EER {eer:.4f} > {limit}: fails the rule", flush=True
-            )
-            raise SystemExit(0)
-        return out
-
-    run_folds(ap, args, ruled)
+    run_folds(ap, args, stop_at_failing_fold(run_fold, T_FOLD_LIMITS, min_spread=None))
 
 
 if __name__ == "__main__":

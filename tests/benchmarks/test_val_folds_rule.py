@@ -1,0 +1,70 @@
+"""benchmarks/val_folds.py's stop_at_failing_fold: the rule rounds 9, 12 and 13 ran their
+candidates under (a fold's EER above its limit, or its spread too small, ends the candidate
+there), shared by val_distill.py, val_joint_ssl.py and val_rho.py."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    sys.path.insert(0, str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def folds():
+    return _load("val_folds")
+
+
+def _fold(eer: float, spread: float):
+    def run_fold(args: argparse.Namespace, fold: list[int]) -> dict:
+        rows = {"T": {"val_eer": 0.5, "spread": 0.0}, args.name: {"val_eer": eer, "spread": spread}}
+        return {"rows": rows, "seconds": 1, "history": []}
+
+    return run_fold
+
+
+@pytest.mark.parametrize(
+    ("eer", "spread", "min_spread", "fails"),
+    [
+        (0.061, 0.09, 0.05, False),  # at the limit passes
+        (0.0611, 0.09, 0.05, True),  # above it fails
+        (0.050, 0.049, 0.05, True),  # a thin spread fails
+        (0.050, 0.049, None, False),  # round 9's rule has no spread
+    ],
+)
+def test_a_candidate_stops_at_its_first_failing_fold(
+    folds, capsys, eer: float, spread: float, min_spread: float | None, fails: bool
+) -> None:
+    ruled = folds.stop_at_failing_fold(_fold(eer, spread), folds.T_FOLD_LIMITS, min_spread)
+    args = argparse.Namespace(name="cand")
+    if fails:
+        with pytest.raises(SystemExit) as stop:
+            ruled(args, [2, 5])
+        assert stop.value.code == 0
+        out = capsys.readouterr().out
+        assert out.splitlines()[-1].startswith("cand | fold [2, 5] | EER ")
+        assert out.splitlines()[-1].endswith(": fails the rule") and "T | fold [2, 5]" in out
+    else:
+        assert ruled(args, [2, 5])["rows"]["cand"]["val_eer"] == eer
+        assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("script", ["val_distill", "val_joint_ssl", "val_rho"])
+def test_the_rounds_scripts_use_the_shared_rule(script: str) -> None:
+    mod = _load(script)
+    assert mod.stop_at_failing_fold.__module__ == "val_folds"
+    # round 7's T (EER 0.056 / 0.333 / 0.167) + 0.005, as each round's docstring states
+    assert mod.T_FOLD_LIMITS == {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
