@@ -159,3 +159,108 @@ def test_a_damaged_gallery_read_with_its_sound_side_file_is_named_the_gallery(
         previews.close()
     assert said, "the 4 KiB written should hold some label's item"
     assert all(s.startswith(f"the gallery {path} is damaged (database disk") for s in said)
+
+
+def _copy(texts: Path, tmp_path: Path) -> tuple[Path, Path]:
+    path = tmp_path / "txt.db"
+    side = Path(thumbnails_path_for(path))
+    shutil.copy(texts, path)
+    shutil.copy(thumbnails_path_for(texts), side)
+    return path, side
+
+
+def test_a_damaged_side_file_read_with_its_sound_gallery_is_named_not_the_gallery(
+    texts: Path, tmp_path: Path
+) -> None:
+    """The listing's statement reads both files, so its "malformed" may be either's: a damaged
+    side file, read with the gallery attached, is named, and the sound gallery is not."""
+    path, side = _copy(texts, tmp_path)
+    with open(side, "r+b") as f:  # past the pages the open reads
+        f.seek(side.stat().st_size // 2)
+        f.write(b"\xff" * 4096)
+    before = _digest(path), _digest(side)
+    previews = ThumbnailStore(side)
+    try:
+        said = []
+        for i in range(300):
+            try:
+                previews.of_label(f"T{i}", gallery=path)
+            except ValueError as err:
+                _says_thumbnails_damaged(err, side)
+                said.append(i)
+        assert said, "the 4 KiB written should hold some label's preview"
+    finally:
+        previews.close()
+    assert (_digest(path), _digest(side)) == before
+    with GalleryStore(path, create=False) as store:
+        assert store.integrity_check() == "ok"
+
+
+def test_a_side_file_index_its_quick_check_cannot_see_is_named_not_the_gallery(
+    texts: Path, tmp_path: Path
+) -> None:
+    """An index out of step with its table (one row gone from ``thumbnails``, its entry in
+    ``thumbnails_label`` kept, as a lost write of one page leaves it) passes SQLite's quick
+    check, and a label's listing then meets "malformed": that was named the sound gallery's
+    ("enroll its images again into a new gallery file")."""
+    path, side = _copy(texts, tmp_path)
+    conn = sqlite3.connect(side, isolation_level=None)
+    index = conn.execute(
+        "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master"
+        " WHERE name = 'thumbnails_label'"
+    ).fetchone()
+    conn.execute("PRAGMA writable_schema=ON")  # the row deleted behind the index's back
+    conn.execute("DELETE FROM sqlite_master WHERE name = 'thumbnails_label'")
+    conn.close()
+    conn = sqlite3.connect(side, isolation_level=None)
+    conn.execute("DELETE FROM thumbnails WHERE label = 'T7'")
+    conn.execute("PRAGMA writable_schema=ON")
+    conn.execute("INSERT INTO sqlite_master VALUES (?, ?, ?, ?, ?)", index)
+    conn.close()
+    conn = sqlite3.connect(side)
+    try:  # the damage this test is about: the quick check passes, the full check does not
+        assert conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA integrity_check").fetchall() != [("ok",)]
+    finally:
+        conn.close()
+    previews = ThumbnailStore(side)
+    try:
+        for gallery in (None, path):
+            with pytest.raises(ValueError) as info:
+                previews.of_label("T7", gallery=gallery)
+            _says_thumbnails_damaged(info.value, side)
+        assert [i for i, _ in previews.of_label("T8", gallery=path)] == [9]  # T8's item: id 9
+    finally:
+        previews.close()
+    with GalleryStore(path, create=False) as store:
+        assert store.integrity_check() == "ok"
+
+
+def test_a_gallery_damaged_where_its_attach_reads_is_named_the_gallery(
+    texts: Path, tmp_path: Path
+) -> None:
+    """Attaching the gallery reads its schema: damage there was called the thumbnail file's
+    ("restore it from a backup, or move it aside"), whose thumbnails moving it aside drops.
+    Nothing is left attached: once the gallery is restored, the listing reads it again."""
+    path, side = _copy(texts, tmp_path)
+    previews = ThumbnailStore(side)  # opened while the gallery is sound, as a service holds it
+    try:
+        with open(path, "r+b") as f:  # the gallery's schema page
+            f.seek(100)
+            f.write(b"\xff" * 3000)
+        before = _digest(path), _digest(side)
+        calls = (
+            lambda: previews.of_label("T3", gallery=path),
+            lambda: previews.first_per_label(gallery=path),
+        )
+        for call in calls:
+            with pytest.raises(ValueError) as info:
+                call()
+            assert str(info.value).startswith(f"the gallery {path} is damaged (")
+            assert "thumbnail file" not in str(info.value)
+        assert (_digest(path), _digest(side)) == before
+        shutil.copy(texts, path)
+        assert [i for i, _ in previews.of_label("T3", gallery=path)] == [4]
+        assert len(previews.first_per_label(gallery=path)) == 300
+    finally:
+        previews.close()

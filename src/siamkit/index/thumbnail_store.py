@@ -247,31 +247,45 @@ class ThumbnailStore:
     def _items_of(self, gallery: str | Path | None) -> Iterator[str]:
         """The condition (on ``t``, a thumbnails row) that its item is in ``gallery`` under its
         label, with the file attached as ``items_of`` meanwhile; ``""`` (no condition) without
-        a gallery file. Called under the lock."""
+        a gallery file. Called under the lock.
+
+        SQLite's "malformed" names no file. One from the ``ATTACH`` (it reads the gallery's
+        schema) is the gallery's; one from the statement is named the gallery's only when the
+        gallery's own check finds it damaged (:meth:`_gallery_damaged`), else this file's: its
+        quick check cannot see an index out of step with its table (``thumbnails_label``, which
+        the statement reads), and the statement reads the gallery's items by id only, through
+        no index, so the gallery's check sees what the statement could meet there."""
         if gallery is None or str(gallery) == ":memory:" or not Path(gallery).is_file():
             yield ""  # (a file missing: attached, SQLite would create an empty one there)
             return
-        self._conn.execute("ATTACH DATABASE ? AS items_of", (str(gallery),))
+        try:
+            self._conn.execute("ATTACH DATABASE ? AS items_of", (str(gallery),))
+        except sqlite3.DatabaseError as err:  # not attached: nothing to detach
+            raise damaged_error(str(gallery), err) or err from None
         try:
             yield (
                 " AND EXISTS (SELECT 1 FROM items_of.items i"
                 " WHERE i.id = t.item_id AND i.label = t.label)"
             )
-        except sqlite3.DatabaseError as err:  # "malformed" names no file: this one, or the
-            if is_corrupt(err) and self._sound():  # gallery read with it
+        except sqlite3.DatabaseError as err:
+            if is_corrupt(err) and self._gallery_damaged():
                 raise damaged_error(str(gallery), err) or err from None
-            raise
+            raise  # this file's (the lock's translation names it)
         finally:
             self._conn.execute("DETACH DATABASE items_of")
 
-    def _sound(self) -> bool:
-        """Whether SQLite's quick check finds this file (``main``) sound: on a "malformed"
-        of a statement that also read the gallery, which of the two is damaged."""
+    def _gallery_damaged(self) -> bool:
+        """Whether SQLite's quick check finds the attached gallery (``items_of``) damaged: the
+        evidence against it on a "malformed" of a statement that read both files. It reads the
+        gallery, usually much smaller than this file of pictures. Another error of the check
+        (a lock) is raised: it cannot tell which file is damaged."""
         try:
-            rows = self._conn.execute("PRAGMA main.quick_check").fetchall()
-        except sqlite3.DatabaseError:
-            return False
-        return rows == [("ok",)]
+            rows = self._conn.execute("PRAGMA items_of.quick_check").fetchall()
+        except sqlite3.DatabaseError as err:
+            if is_corrupt(err):
+                return True
+            raise
+        return rows != [("ok",)]
 
     def remove_items(self, item_ids: Sequence[int]) -> None:
         """Forget the thumbnails of these item ids (those without one are ignored)."""
