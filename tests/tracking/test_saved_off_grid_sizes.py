@@ -136,3 +136,36 @@ def test_a_run_checkpointed_at_an_off_grid_size_resumes(tmp_path: Path) -> None:
         ValueError, match=r"\(the checkpoint's values: --set tracker.instance_size=247\)"
     ):
         run({**RUN, "tracker": {"instance_size": 255}}, tmp_path / "run250", resume)
+
+
+@pytest.mark.parametrize("backbone", ["tiny", "alexnet"])
+def test_the_warning_says_the_cells_the_network_gave_and_gives(backbone: str) -> None:
+    """A saved gap under 8 pixels (130 with exemplar 127, which an older siamkit trained with
+    1x1 labels) is read as 135, one stride up, not down: the warning said 'the same 2 response
+    cells' where 130 gave 1. The counts it says are the network's own, at both sizes."""
+    from siamkit.applications.tracking.params import read_saved_sizes
+
+    torch.manual_seed(0)
+    net = SiamFCNet(backbone).eval()
+
+    def cells(exemplar: int, instance: int) -> int:
+        with torch.no_grad():
+            z, x = torch.rand(1, 3, exemplar, exemplar), torch.rand(1, 3, instance, instance)
+            return int(net(z, x).shape[-1])
+
+    for exemplar, instance, read_as in ((127, 130, 135), (127, 250, 247), (128, 143, 136)):
+        with pytest.warns(OffGridSizeWarning) as said:
+            tracker = read_saved_sizes({"exemplar_size": exemplar, "instance_size": instance}, "M")
+        assert tracker["instance_size"] == read_as
+        before, after = cells(exemplar, instance), cells(exemplar, read_as)
+        if before == after:
+            read = f"the same {after} response cells"
+        else:
+            way = "widened" if after > before else "narrowed"
+            s = "s" if before > 1 else ""
+            read = f"{way} to {after} response cells centred on the search crop from the {before}"
+            read += f" cell{s} {instance} gave"
+        message = str(said[0].message)
+        assert f"so it is read as {read_as}, {read}" in message, message
+        assert ("no fewer than 2" in message) == (instance - exemplar < 8)
+    assert (cells(127, 130), cells(127, 135), cells(128, 143)) == (1, 2, 3)  # the cases' point

@@ -29,15 +29,24 @@ class OffGridSizeWarning(UserWarning):
 
 
 def grid_instance_size(exemplar_size: int, instance_size: int) -> int:
-    """The part of an ``instance_size`` search crop the response cells come from:
-    ``exemplar_size`` plus the whole strides between the two (at least one). A crop of this size
-    gives the same cells at the same pixel scale as the larger one, centred on the crop; the
-    larger crop's last pixels (fewer than ``STRIDE``) only pushed them off its centre.
+    """The ``instance_size`` on the backbones' grid that an off-grid one is read as:
+    ``exemplar_size`` plus the whole strides between the two, and at least one, the smallest
+    search crop the tracker takes. From a gap of a stride or more, it is the part of the larger
+    crop the response cells come from, centred on the crop; the larger crop's last pixels (fewer
+    than ``STRIDE``) only pushed them off its centre (a model trained so gave as many cells: its
+    labels had that many). A gap under a stride is widened: 130 with exemplar 127 gave one cell,
+    and 135 gives two.
 
-    >>> grid_instance_size(127, 250), grid_instance_size(127, 255)
-    (247, 255)
+    >>> grid_instance_size(127, 250), grid_instance_size(127, 255), grid_instance_size(127, 130)
+    (247, 255, 135)
     """
     return exemplar_size + STRIDE * max((instance_size - exemplar_size) // STRIDE, 1)
+
+
+def _cells(exemplar_size: int, instance_size: int) -> int:
+    """How many response cells (a side) the backbones give for these crops, on the grid or off
+    it: a crop of ``size`` pixels gives ``(size - SMALLEST_CROP) // STRIDE + 1`` feature cells."""
+    return (instance_size - SMALLEST_CROP) // STRIDE - (exemplar_size - SMALLEST_CROP) // STRIDE + 1
 
 
 def read_saved_sizes(tracker: dict[str, Any], where: str, warn: bool = True) -> dict[str, Any]:
@@ -54,11 +63,19 @@ def read_saved_sizes(tracker: dict[str, Any], where: str, warn: bool = True) -> 
     size = grid_instance_size(exemplar, instance)
     if size == instance or not warn:
         return tracker if size == instance else {**tracker, "instance_size": size}
+    cells, before = (size - exemplar) // STRIDE + 1, _cells(exemplar, instance)
+    if cells == before:
+        read = f"the same {cells} response cells centred on the search crop"
+    else:  # a gap under a stride (widened), or cells a model could not have trained with
+        read = (
+            f"{'widened' if cells > before else 'narrowed'} to {cells} response cells centred "
+            f"on the search crop from the {before} cell{'s' * (before != 1)} {instance} gave"
+        )
+    least = "the tracker takes no fewer than 2; " if instance - exemplar < STRIDE else ""
     warnings.warn(
         f"{where} has instance_size {instance}, off the backbones' {STRIDE}-pixel grid "
-        f"from exemplar_size {exemplar}, so it is read as {size}, the same "
-        f"{(size - exemplar) // STRIDE + 1} response cells centred on the search crop (the "
-        f"weights do not depend on it); set its instance_size to {size} to silence this",
+        f"from exemplar_size {exemplar}, so it is read as {size}, {read} ({least}the weights "
+        f"do not depend on it); set its instance_size to {size} to silence this",
         OffGridSizeWarning,
         stacklevel=3,
     )
