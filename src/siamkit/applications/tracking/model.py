@@ -124,8 +124,9 @@ class SiamFCNet(nn.Module):
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> SiamFCNet:
         """Rebuild the network (untrained weights) from :meth:`config`; an ``instance_size`` off
-        the backbones' grid (a model trained before it was refused) is read as the nearest
-        smaller one on it, with a warning (:func:`~.params.read_saved_sizes`)."""
+        the backbones' grid (a model trained before it was refused) is read as one on it (the
+        nearest smaller one; a gap under one stride is widened to two response cells), with a
+        warning (:func:`~.params.read_saved_sizes`)."""
         tracker = read_saved_sizes(cfg.get("tracker", {}), "the saved tracker's siamkit.json")
         return cls(cfg["backbone"], cfg.get("backbone_kwargs"), TrackerParams.from_dict(tracker))
 
