@@ -739,18 +739,21 @@ class GalleryStore:
     ) -> tuple[dict[int, str], list[int]]:
         """Delete the items ``ids`` in one transaction, all or none; returns ``({id: label},
         missing)``: the ids stored, by id, and those not. With any ``missing``, nothing is
-        deleted. ``written`` is called with the ids before the transaction commits (the gallery
-        deletes their thumbnails there); when it raises, nothing is deleted."""
+        deleted. ``written`` is called with the ids after their deletion and before the
+        transaction commits (the gallery deletes their thumbnails there, committing the side
+        file); when it raises, nothing is deleted. Called before the deletion, as it was, a
+        deletion that then failed (a damaged page, a lock held) kept the items and lost their
+        pictures."""
         try:
             with self.transaction() as c:
                 found = self.labels_of(ids)  # the lock is re-entrant: read in the transaction
                 missing = [int(i) for i in ids if int(i) not in found]
                 if missing or not found:
                     return {i: found[i] for i in sorted(found)}, missing
+                c.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in found])
                 if written is not None:
                     with _elsewhere():  # deletes in the side file: its errors are not ours
                         written(sorted(found))
-                c.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in found])
         except _ElsewhereError as wrapped:
             raise wrapped.error from None
         return {i: found[i] for i in sorted(found)}, []
