@@ -97,9 +97,10 @@ _GALLERY_IN = click.option(
     help="Gallery file (SQLite) that `siamkit text enroll` filled, e.g. tickets.db.",
 )
 _GALLERY_THRESHOLD = _threshold_option(
-    "Cosine similarity at or above which a query is taken to be an enrolled label, or 'auto': "
-    "the model's calibrated threshold, else all-MiniLM-L6-v2's sentence default, as `siamkit "
-    "text similarity` and `siamkit serve` decide (the output says which)."
+    "Cosine similarity at or above which (within float32 rounding) a query is taken to be an "
+    "enrolled label, or 'auto': the model's calibrated threshold, else all-MiniLM-L6-v2's "
+    "sentence default, as `siamkit text similarity` and `siamkit serve` decide (the output "
+    "says which)."
 )
 
 

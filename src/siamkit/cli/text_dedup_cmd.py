@@ -35,8 +35,9 @@ from siamkit.cli._text_common import (
 
 # 0.88 and 0.68: 1 - model.DOCUMENT_THRESHOLD and dedup.COVERAGE_SIMILARITY (a test checks)
 _DEDUP_THRESHOLD = _threshold_option(
-    "The score at or above which two texts are near-duplicates: their cosine similarity with "
-    "--by documents, their passage coverage with --by passages. 'auto': with --by documents, "
+    "The score at or above which (within float32 rounding) two texts are near-duplicates: "
+    "their cosine similarity with --by documents, their passage coverage with --by passages. "
+    "'auto': with --by documents, "
     "the model's calibrated threshold, else all-MiniLM-L6-v2's document default 0.88; with "
     "--by passages, all-MiniLM-L6-v2's passage-coverage default 0.68 whatever the model (a "
     "calibrated threshold is a cosine of whole texts, not a coverage), two one-sentence texts "

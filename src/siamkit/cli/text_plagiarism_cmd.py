@@ -33,8 +33,9 @@ from siamkit.cli._text_common import (
 
 # 0.72: 1 - model.PASSAGE_THRESHOLD (a test checks)
 _PLAGIARISM_THRESHOLD = _threshold_option(
-    "Cosine similarity at or above which a sentence of SUSPECT matches a source sentence, or "
-    "'auto': the model's calibrated threshold, else all-MiniLM-L6-v2's sentence default 0.72. "
+    "Cosine similarity at or above which (within float32 rounding) a sentence of SUSPECT "
+    "matches a source sentence, or 'auto': the model's calibrated threshold, else "
+    "all-MiniLM-L6-v2's sentence default 0.72. "
     "The output and the report say the threshold used and where it came from."
 )
 

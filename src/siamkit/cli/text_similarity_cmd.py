@@ -22,8 +22,9 @@ from siamkit.cli._text_common import (
 )
 
 _THRESHOLD = _threshold_option(
-    "Cosine similarity at or above which texts count as the same, or 'auto': the model's "
-    "calibrated threshold, else all-MiniLM-L6-v2's default (the output says which)."
+    "Cosine similarity at or above which (within float32 rounding) texts count as the same, "
+    "or 'auto': the model's calibrated threshold, else all-MiniLM-L6-v2's default (the output "
+    "says which)."
 )
 
 

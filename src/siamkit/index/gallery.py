@@ -18,6 +18,7 @@ import torch
 
 from siamkit.distances import Distance
 from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
+from siamkit.index.decision import accepts
 from siamkit.index.embedding import (
     embed_inputs,
 )
@@ -442,7 +443,7 @@ class Gallery:
                 self._warned_no_threshold = True
                 warnings.warn(NO_THRESHOLD, UserWarning, stacklevel=4)
             return None
-        return bool(distance <= self.threshold)
+        return bool(accepts(distance, self.threshold))  # within float32 rounding
 
     def verify(self, x: Any, label: str) -> VerifyResult:
         """Is this ``label``? Distance to the label's closest enrolled item, against the threshold."""

@@ -85,7 +85,8 @@ class Match:
         label: the item's label.
         distance: distance from the query (smaller = more similar).
         item_id: the item's id in the gallery store.
-        accepted: ``distance <= threshold``; ``None`` when the gallery has no threshold.
+        accepted: ``distance <= threshold`` within float32 rounding
+            (:func:`siamkit.index.decision.accepts`); ``None`` when the gallery has no threshold.
     """
 
     label: str
@@ -119,7 +120,8 @@ class VerifyResult:
     """Answer to "is this the same?".
 
     Attributes:
-        same: ``distance <= threshold``; ``None`` when there is no threshold to decide with.
+        same: ``distance <= threshold`` within float32 rounding
+            (:func:`siamkit.index.decision.accepts`); ``None`` when there is no threshold.
         distance: distance between the two inputs, or from the input to the label's closest item.
         threshold: the decision threshold used, or ``None``.
         label: the claimed label (gallery verification), ``None`` for a 1:1 pair.

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from siamkit.index.decision import accepts
 from siamkit.index.embedding import as_photo_list, embed_inputs, model_distance, model_threshold
 from siamkit.index.results import VerifyResult
 
@@ -45,10 +46,11 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
 def verify_embedded(model: Any, za: Any, zb: Any, threshold: float | None) -> VerifyResult:
     """:func:`verify_pair`'s decision on embeddings ``za`` and ``zb`` (``(1, D)`` arrays) that
     ``model`` made: their distance under the model's distance, ``same`` when it is at most
-    ``threshold`` (``None`` without one)."""
+    ``threshold`` within float32 rounding (:func:`siamkit.index.decision.accepts`, as every
+    command decides), ``None`` without a threshold."""
     with torch.inference_mode():
         d = float(model_distance(model).pairwise(torch.from_numpy(za), torch.from_numpy(zb))[0])
-    same = None if threshold is None else bool(d <= float(threshold))
+    same = None if threshold is None else bool(accepts(d, float(threshold)))
     return VerifyResult(same, d, None if threshold is None else float(threshold), None)
 
 

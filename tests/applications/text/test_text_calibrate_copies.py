@@ -61,13 +61,13 @@ def test_an_impostor_within_rounding_above_the_far_threshold_is_refused() -> Non
     # an image model's fit (decided at d <= t): FAR 0 at the genuine distance just below 0.3
     info = _fit(genuine, impostor, "far", 0.0, {})
     assert info["threshold"] == np.float32(0.2999995) and info["far"] == 0.0
-    # a text model accepts the impostor at 0.3 there (0.3 <= 0.2999995 + 1e-6)
+    # a text model accepts the impostor at 0.3 there (0.3 <= 0.2999995 + ROUNDING)
     assert (impostor <= info["threshold"] + ROUNDING).sum() == 1
     with pytest.raises(ValueError) as err:
         _fit(genuine, impostor, "far", 0.0, {}, slack=ROUNDING)
     assert str(err.value) == (
         "the threshold 0.2999995 fitted for --far 0 accepts 1 of the 4 impostor pairs, within float32 "
-        "rounding (1e-06) above it as the model decides, more than that allows; allow them with "
-        "--far 0.25 or more, or fit another --target"
+        f"rounding ({ROUNDING:g}) above it as the model decides, more than that allows; allow them "
+        "with --far 0.25 or more, or fit another --target"
     )
     assert _fit(genuine, impostor, "far", 0.25, {}, slack=ROUNDING)["far"] == 0.25

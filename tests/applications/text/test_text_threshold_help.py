@@ -42,7 +42,8 @@ def test_plagiarism_threshold_help_says_it_matches_sentences() -> None:
 
     said = _help("plagiarism")
     assert (
-        "Cosine similarity at or above which a sentence of SUSPECT matches a source sentence, or "
+        "Cosine similarity at or above which (within float32 rounding) a sentence of SUSPECT "
+        "matches a source sentence, or "
         "'auto': the model's calibrated threshold, else all-MiniLM-L6-v2's sentence default "
         f"{1 - PASSAGE_THRESHOLD:.2f}."
     ) in said

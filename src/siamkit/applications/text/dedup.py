@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from siamkit.index.decision import ROUNDING as DECISION_ROUNDING
+from siamkit.index.decision import reaches
+
 RULES = ("components", "clique", "centroid")
 # passage coverage at or above which two texts are near-duplicates (all-MiniLM-L6-v2): best
 # F1 on synthetic edits of Lee background documents 0-149 (both edit mixtures chose it),
@@ -26,10 +29,9 @@ RULES = ("components", "clique", "centroid")
 COVERAGE_SIMILARITY = 0.68
 # pairs whose mean-passage vectors are below this cosine are not scored by coverage at all
 CANDIDATE_SIMILARITY = 0.6
-# how far under a threshold a float32 score may fall and still reach it: two copies of one text
-# have unit vectors whose dot product lies within 4e-7 of 1 either way, so at a threshold of 1.0
-# ("identical texts only") a strict comparison linked 174 of 300 copied pairs, not all of them
-ROUNDING = 1e-6
+# how far under a threshold a float32 score may fall and still reach it: the rule every verdict
+# shares (siamkit.index.decision), so that dedup links the pairs verify calls the same
+ROUNDING = DECISION_ROUNDING
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def _exact_pairs(z: np.ndarray, sim: float, block: int, tick: Callable[[int], No
     found = []
     for s in range(0, len(z), block):
         s_block = z[s : s + block] @ z.T  # (B, N)
-        rows, cols = np.nonzero(s_block >= sim - ROUNDING)
+        rows, cols = np.nonzero(reaches(s_block, sim))
         rows = rows + s
         keep = cols > rows
         found.append(np.stack([rows[keep], cols[keep]], 1))
@@ -64,7 +66,7 @@ def _faiss_pairs(z: np.ndarray, sim: float, k: int, tick: Callable[[int], None])
     for s in range(0, len(z), 8192):
         d, i = index.search(z[s : s + 8192], k + 1)  # (B, k+1) similarities, ids
         rows = np.repeat(np.arange(s, s + len(i)), i.shape[1]).reshape(i.shape)
-        ok = (d >= sim - ROUNDING) & (i >= 0) & (i != rows)
+        ok = reaches(d, sim) & (i >= 0) & (i != rows)
         a, b = rows[ok], i[ok]
         found.append(np.stack([np.minimum(a, b), np.maximum(a, b)], 1))
         tick(len(i))
@@ -174,7 +176,7 @@ def covered_pairs(
         scores[n] = passages.coverage(a, b)
         score_tick(n + 1, len(several))
     cov[~single] = scores
-    keep = np.where(single, cov >= single_t - ROUNDING, cov >= min_coverage - ROUNDING)
+    keep = np.where(single, reaches(cov, single_t), reaches(cov, min_coverage))
     return cand[keep], cov[keep]
 
 

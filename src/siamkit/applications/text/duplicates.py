@@ -198,8 +198,9 @@ def find_duplicates(
     """Groups of near-duplicate ``texts``, as ``siamkit text dedup`` finds them.
 
     ``threshold``: the cosine similarity (``by="passages"``: the passage coverage) at or above
-    which two texts are linked, or ``"auto"``: the model's calibrated threshold, else
-    all-MiniLM-L6-v2's default (0.88 for documents, a coverage of 0.68 for passages).
+    which (within float32 rounding, :mod:`siamkit.index.decision`) two texts are linked, or
+    ``"auto"``: the model's calibrated threshold, else all-MiniLM-L6-v2's default (0.88 for
+    documents, a coverage of 0.68 for passages).
     ``by``: ``"documents"`` scores a pair by the cosine of its whole-text embeddings;
     ``"passages"`` splits texts into sentences and scores a pair by passage coverage (two
     one-sentence texts are held to the document threshold). ``rule``: ``"components"`` (linked

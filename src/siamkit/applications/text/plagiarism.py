@@ -1,9 +1,10 @@
 """Plagiarism search: align the suspect's sentences with the sources' sentences, merge into spans.
 
 Each suspect sentence is matched to its most similar source sentence; matches at or above the
-similarity threshold are kept, and consecutive suspect sentences matched to the same source, in
-order and close together there, merge into one span. A source's score is the share of the
-suspect's sentence characters its spans cover.
+similarity threshold (within float32 rounding, :mod:`siamkit.index.decision`) are kept, and
+consecutive suspect sentences matched to the same source, in order and close together there,
+merge into one span. A source's score is the share of the suspect's sentence characters its
+spans cover.
 
 Suspect sentences whose best match falls just under the threshold (within
 :data:`NEAR_MISS_MARGIN` below it) are listed apart, as near misses: the
@@ -20,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from siamkit.applications.text.corpus_ids import refuse_repeated_ids
-from siamkit.applications.text.dedup import ROUNDING
 from siamkit.applications.text.documents import Document
 from siamkit.applications.text.embedding import embed_texts
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.passages import Passage, split_sentences
 from siamkit.applications.text.similarity import check_dim
+from siamkit.index.decision import reaches
 
 NEAR_MISS_MARGIN = 0.05  # a near miss's similarity lies in [threshold - this, threshold)
 NEAR_MISSES = 5  # the most near misses a report lists, closest to the threshold first
@@ -210,9 +211,13 @@ def find_plagiarism(
     )
     sims = np.minimum(a.vectors @ b.vectors.T, 1.0)  # (S, M); rounding can pass 1 by 1e-7
     best = sims.argmax(1)
-    # within float32 rounding: a copied sentence scores 1 +- 4e-7, and 1.0 asks for copies
-    reached = min_similarity - ROUNDING
-    matches = [(i, int(j), float(sims[i, j])) for i, j in enumerate(best) if sims[i, j] >= reached]
+    # within float32 rounding (siamkit.index.decision, as every verdict): a copied sentence
+    # scores a few float32 steps either side of 1, and 1.0 asks for copies
+    matches = [
+        (i, int(j), float(sims[i, j]))
+        for i, j in enumerate(best)
+        if reaches(sims[i, j], min_similarity)
+    ]
     spans = _merge(matches, sus, src, max_gap)
     return PlagiarismReport(
         suspect,
@@ -221,7 +226,7 @@ def find_plagiarism(
         _scores(spans, sus),
         min_similarity,
         a.chunked + b.chunked,
-        _near_misses(sims, best, sus, src, reached),
+        _near_misses(sims, best, sus, src, min_similarity),
     )
 
 
@@ -233,11 +238,13 @@ def _near_misses(
     min_similarity: float,
 ) -> list[NearMiss]:
     """The :data:`NEAR_MISSES` suspect sentences whose best similarity ``sims[i, best[i]]`` lies
-    within :data:`NEAR_MISS_MARGIN` under ``min_similarity``, closest to it first."""
+    within :data:`NEAR_MISS_MARGIN` under ``min_similarity`` and does not reach it (within
+    float32 rounding, as matches do: never both), closest to it first."""
     near = [
         (float(sims[i, j]), i, int(j))
         for i, j in enumerate(best)
-        if min_similarity - NEAR_MISS_MARGIN <= sims[i, j] < min_similarity
+        if sims[i, j] >= min_similarity - NEAR_MISS_MARGIN
+        and not reaches(sims[i, j], min_similarity)
     ]
     near.sort(key=lambda t: (-t[0], t[1]))
     return [

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from siamkit.applications.text.dedup import ROUNDING
 from siamkit.applications.text.losses import truncate_embeddings
 from siamkit.applications.text.model import (
     DOCUMENT_THRESHOLD,
@@ -14,6 +13,7 @@ from siamkit.applications.text.model import (
     check_texts,
 )
 from siamkit.applications.text.score_map import mapped_score
+from siamkit.index.decision import accepts
 from siamkit.index.embedding import CALIBRATED
 
 # How a user fits a model's threshold with the installed CLI (siamkit.cli.calibrate_cmd): said
@@ -36,7 +36,8 @@ class SimilarityResult:
         threshold: the *distance* at or below which the texts are "the same" (a similarity
             threshold of 0.72 is a distance threshold of 0.28).
         threshold_source: where the threshold came from (given, calibrated, or a default).
-        same: ``distance <= threshold`` (within float32 rounding, ``dedup.ROUNDING``).
+        same: ``distance <= threshold`` within float32 rounding
+            (:func:`siamkit.index.decision.accepts`, as every command decides).
         chunked: how many of the two texts were longer than the model's window (embedded as
             averaged windows).
         score: the similarity on the scale of the graded scores the model was fine-tuned on (its
@@ -227,7 +228,8 @@ def compare_texts(
         za, zb = truncate_embeddings(za, dim), truncate_embeddings(zb, dim)  # type: ignore[arg-type]
     d = float(model.distance.pairwise(za, zb)[0])  # >= 0: the distances hold their rounding
     score = None if cut else mapped_score(model, d)
-    # within float32 rounding: a text and its copy lie 4e-7 apart as often as 0, and a
-    # threshold of 1.0 (identical texts only) called 3 of 20 such pairs different
-    same = d <= threshold + ROUNDING
+    # within float32 rounding, by the rule verify and the gallery share: a text and its copy
+    # lie a few float32 steps from 0, and a threshold of 1.0 (identical texts only) with a
+    # strict comparison called 3 of 20 such pairs different
+    same = bool(accepts(d, threshold))
     return SimilarityResult(1.0 - d, d, threshold, source, same, chunked, score)
