@@ -691,7 +691,8 @@ def test_a_checkpoint_written_before_selection_score_resumes_to_valid_json(
     """A checkpoint of 7b9e1b2d^ holds NaN for a kind of forgery with none to score (here the
     random EER: one validation writer) and best_score NaN: resumed, metrics.json held NaN (no
     JSON) and the run kept the first check's weights. NaN is now None in the history, a NaN best
-    is none, and metrics.json is written without NaN (reviewer s52_R2)."""
+    is scored from history[0] (its weights are the first check's), a later better check replaces
+    it, and metrics.json is written without NaN (reviewers s52_R2, s52_R11)."""
     import math
 
     import siamkit.applications.signatures.train as train_mod
@@ -731,3 +732,53 @@ def test_a_checkpoint_written_before_selection_score_resumes_to_valid_json(
     skilled = [h["val_eer_skilled"] for h in history]
     assert skilled[1] < skilled[0]  # the first check's weights are not the best
     assert metrics["validation"]["skilled"]["eer"] == min(skilled)
+
+
+def test_a_resumed_checkpoint_from_before_selection_score_keeps_its_first_checks_weights(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A NaN best_score (7b9e1b2d^) compared false with every score, so the checkpoint's best
+    weights are its first check's. Resuming dropped them as no best: where the first check was
+    the best, the run ended with a later check's worse weights (reviewer s52_R11: history
+    [0.25, 0.75, 0.5], validation EER 0.5). They are kept, scored from history[0]."""
+    import math
+
+    import siamkit.applications.signatures.train as train_mod
+    from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(
+        TINY.replace("writers: 12", "writers: 4")
+        .replace("split: [0.5, 0.25, 0.25]}", "split: [0.5, 0.25, 0.25], seed: 5}")
+        .replace("steps: 6", "steps: 9")
+        .replace("eval_every: 3}", "eval_every: 3, lr: 0.003}")
+    )
+    out = tmp_path / "run"
+    real, calls = train_mod.sample_batch, {"n": 0}
+
+    def stop_at_step_4(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt  # after the step-3 checkpoint
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_4)
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out)])
+    assert res.exit_code == 130, res.output
+    monkeypatch.setattr(train_mod, "sample_batch", real)
+    state = load_checkpoint(out / "checkpoint.pt")
+    first = state["history"][0]["val_eer_skilled"]
+    assert state["best_score"] == first and state["history"][0]["val_eer_random"] is None
+    state["history"][0]["val_eer_random"] = math.nan  # as 7b9e1b2d^ wrote them
+    state["best_score"] = math.nan
+    save_checkpoint(state, out / "checkpoint.pt")
+    res = CliRunner().invoke(
+        cli, ["train", str(out / "config.yaml"), "--out", str(out), "--resume"]
+    )
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    skilled = [h["val_eer_skilled"] for h in metrics["history"]]
+    assert len(skilled) == 3 and skilled[0] == first
+    assert first < min(skilled[1:])  # the first check is the best here
+    assert metrics["validation"]["skilled"]["eer"] == first
+    assert load_checkpoint(out / "checkpoint.pt")["best_score"] == first

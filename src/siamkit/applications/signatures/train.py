@@ -261,9 +261,17 @@ def train_signatures(
         set_rng_state(state["rng"])
         _set_generator_state(rng, state["sampler"])
         # a checkpoint from before selection_score held NaN where a kind of forgery had none to
-        # score: NaN in metrics.json is no JSON, and a NaN best compares false with every score
-        if state["best"] is not None and not math.isnan(float(state["best_score"])):
-            best = (float(state["best_score"]), state["best"])
+        # score: NaN in metrics.json is no JSON. Its best_score was NaN too, which compared false
+        # with every score, so its best weights are the first check's: scored again from
+        # history[0] as selection_score scores them (reviewer s52_R11)
+        if state["best"] is not None:
+            score = float(state["best_score"])
+            if math.isnan(score) and state["history"]:
+                first = state["history"][0]
+                measured = (first.get(f"val_eer_{k}") for k in ("skilled", "random"))
+                score = float(sum(e for e in measured if e is not None and e == e))
+            if not math.isnan(score):
+                best = (score, state["best"])
         history, running, start = (
             [{k: _none_for_nan(v) for k, v in row.items()} for row in state["history"]],
             float(state["running"]),
