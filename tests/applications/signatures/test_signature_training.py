@@ -782,3 +782,64 @@ def test_a_resumed_checkpoint_from_before_selection_score_keeps_its_first_checks
     assert first < min(skilled[1:])  # the first check is the best here
     assert metrics["validation"]["skilled"]["eer"] == first
     assert load_checkpoint(out / "checkpoint.pt")["best_score"] == first
+
+
+@pytest.mark.parametrize("margin", ["1.0e+20", ".inf", "0", "-1"])
+def test_a_margin_that_is_not_positive_or_overflows_float32_is_refused(margin: str) -> None:
+    """train.margin was not checked: 1e20 squared is inf in float32, a similar pair's 0 * inf made
+    the loss NaN, and the finished run failed writing metrics.json (reviewer s52_R11)."""
+    doc = yaml.safe_load(TINY)
+    doc.pop("task")
+    with pytest.raises(ValueError, match=r"^train\.margin must be a positive number no larger"):
+        signature_config_from_dict(doc, (f"train.margin={margin}",))
+    signature_config_from_dict(doc, ("train.margin=1.0e+9",))  # the largest taken
+    big = torch.tensor([1e9], dtype=torch.float32)  # whose square, even times many pairs, fits
+    assert torch.isfinite(torch.relu(big).pow(2).repeat(10_000).sum())
+
+
+def test_a_nan_loss_is_none_in_the_history_and_the_log_says_nan() -> None:
+    """A NaN loss with finite weights (a margin whose square overflows float32, given past the
+    config's check) went into the history as NaN, which metrics.json refuses: the finished run
+    failed, and the same run resumed (whose history is mended) did not (reviewer s52_R11)."""
+    from siamkit.applications.signatures.config import SignatureEvalConfig
+    from siamkit.applications.signatures.model import build_signature_model
+    from siamkit.applications.signatures.train import train_signatures
+
+    data = synthetic_signature_set(4, n_genuine=5, n_forged=2, seed=0, size=(40, 56))
+    torch.manual_seed(0)
+    model = build_signature_model(
+        (1, 40, 56), 16, {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}
+    )
+    cfg = SignatureTrainConfig(
+        steps=2, writers_per_batch=4, genuine_per_writer=3, forged_per_writer=2, eval_every=2,
+        margin=1e20,
+    )  # fmt: skip
+    lines: list[str] = []
+    _, history = train_signatures(
+        model, data, data, cfg, SignatureEvalConfig(references=3), lines.append
+    )
+    assert "loss nan," in lines[-1]  # the loss was NaN: a check that the case is reached
+    assert history[0]["loss"] is None
+    json.dumps(history, allow_nan=False)
+
+
+def test_metrics_that_are_no_json_leave_no_model_behind(tmp_path: Path, monkeypatch) -> None:
+    """metrics.json was written after save_model, so a NaN that made it fail left model/ without
+    its metrics.json (reviewer s52_R11). The JSON is made first, and the failure names where."""
+    import siamkit.applications.signatures.task as task_mod
+
+    real = task_mod.train_signatures
+
+    def nan_loss(*args, **kwargs):
+        model, history = real(*args, **kwargs)
+        history[0]["loss"] = float("nan")
+        return model, history
+
+    monkeypatch.setattr(task_mod, "train_signatures", nan_loss)
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out)])
+    assert res.exit_code != 0
+    assert "metrics.json cannot hold history[0].loss = nan" in res.output
+    assert not (out / "model").exists() and not (out / "metrics.json").exists()

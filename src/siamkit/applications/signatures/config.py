@@ -31,6 +31,9 @@ from siamkit.training.config_sections import unknown_sections_message
 
 __all__ = ["SignatureDataConfig", "SignatureRunConfig", "signature_config_from_dict"]
 
+# the largest train.margin: its square, summed over a batch's pairs, stays far inside float32
+MAX_MARGIN = 1e9
+
 
 @dataclass(frozen=True)
 class SignatureDataConfig:
@@ -146,6 +149,12 @@ def _check(cfg: SignatureRunConfig) -> None:
         raise ValueError("train.writers_per_batch and train.genuine_per_writer must be at least 2.")
     if not t.lr > 0:
         raise ValueError(f"train.lr must be positive, got {t.lr}.")
+    if not 0 < t.margin <= MAX_MARGIN:  # inf too: relu(margin - d) ** 2 overflows float32 to inf,
+        # and a similar pair's 0 * inf makes the loss NaN (reviewer s52_R11)
+        raise ValueError(
+            f"train.margin must be a positive number no larger than {MAX_MARGIN:g} (the loss "
+            f"squares it in float32), got {t.margin}."
+        )
     if not 0.0 <= t.random_fraction <= 1.0:
         raise ValueError(f"train.random_fraction must be in [0, 1], got {t.random_fraction}.")
     if len(d.image_size) != 2 or min(d.image_size) < 32:

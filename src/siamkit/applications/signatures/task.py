@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,33 @@ def run_signatures(
             },
             **({"init_from": init_from} if init_from else {}),
         }
+        # the metrics' text before the model: a value that is no JSON leaves no model without
+        # its metrics.json (reviewer s52_R11)
+        try:
+            text = json.dumps(metrics, indent=2, allow_nan=False)
+        except ValueError:
+            raise ValueError(
+                f"metrics.json cannot hold {_not_finite(metrics) or 'the run metrics'} (no JSON "
+                "number), so no model was saved; this is a bug: please report it with the config"
+            ) from None
         save_model(model, out_dir / "model", metadata=meta)
-        atomic_write(out_dir / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False))
+        atomic_write(out_dir / "metrics.json", text)
     return metrics
+
+
+def _not_finite(value: Any, where: str = "") -> str:
+    """Where the first NaN or infinite number in ``value`` is, and what it is (``history[0].loss
+    = nan``); ``""``: none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where} = {value}"
+    if not isinstance(value, (dict, list, tuple)):
+        return ""
+    for key, v in value.items() if isinstance(value, dict) else enumerate(value):
+        at = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else key
+        found = _not_finite(v, at)
+        if found:
+            return found
+    return ""
 
 
 def _check_references(data: SignatureSet, group: str, references: int) -> None:

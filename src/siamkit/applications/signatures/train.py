@@ -177,7 +177,8 @@ def selection_score(ev: SignatureEvaluation) -> float:
 
 
 def _none_for_nan(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
+    """``None`` for a float that is NaN or infinite (no JSON: metrics.json), else ``value``."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _generator_state(rng: np.random.Generator) -> dict[str, Any]:
@@ -297,9 +298,10 @@ def train_signatures(
         running += loss.item()
         if step % cfg.eval_every == 0 or step == cfg.steps:
             ev = validate(model, val_set, eval_cfg)
+            mean_loss = running / (step - (history[-1]["step"] if history else 0))
             row = {
                 "step": step,
-                "loss": running / (step - (history[-1]["step"] if history else 0)),
+                "loss": _none_for_nan(mean_loss),  # None where NaN or infinite, as on resume
                 # None for a kind of forgery with none to score (NaN is no JSON: metrics.json)
                 **{f"val_eer_{k}": ev.to_dict()[k]["eer"] for k in ("skilled", "random")},
             }
@@ -307,7 +309,7 @@ def train_signatures(
             running = 0.0
             if log is not None:
                 log(
-                    f"step {step}: loss {row['loss']:.4f}, validation EER skilled "
+                    f"step {step}: loss {mean_loss:.4f}, validation EER skilled "
                     f"{ev.skilled.eer:.3f}, random {ev.random.eer:.3f}"
                 )
             score = selection_score(ev)
