@@ -322,3 +322,30 @@ def test_writers_of_too_few_genuine_signatures_are_named_in_exports_own_words() 
     assert isinstance(got, str) and "--references" not in got
     assert got.startswith("no writer has more than 3 genuine signatures, the references a writer")
     assert got.endswith("(--check-data signatures:DIR)")
+
+
+@pytest.mark.parametrize(
+    ("signatures", "references"), [({}, 5), ({"references": 3}, 3), ({"references": 9}, 9)]
+)
+def test_the_too_few_genuines_sentence_says_5_is_the_default_where_the_model_records_none(
+    signatures: dict, references: int
+) -> None:
+    """It said the references were those 'a writer the model records', false for a model that
+    records none (an image model given --check-data signatures:DIR), which is checked with 5
+    (reviewer s52_R11). It names where they come from, and the default."""
+    from types import SimpleNamespace
+
+    from siamkit.cli._int8_check import signature_change, signature_check
+    from siamkit.data.signature_set import synthetic_signature_set
+
+    sigs = synthetic_signature_set(4, n_genuine=references, n_forged=2, seed=0, size=SIZE)
+    data = SimpleNamespace(sigs=sigs, test=None, where="signatures:DIR", seed=0)
+    meta = {"task": "image", **({"signatures": signatures} if signatures else {})}
+    check = signature_check(data, {"metadata": meta})  # type: ignore[arg-type]
+    assert check.references == references
+    got = signature_change((_fake_onnx(1), _fake_onnx(2)), check)["signatures"]
+    assert got.startswith(
+        f"no writer has more than {references} genuine signatures, the references a writer the "
+        "check uses (the model's metadata.signatures.references; 5 where it records none)"
+    )
+    assert "the model records" not in got

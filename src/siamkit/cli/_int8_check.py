@@ -768,8 +768,9 @@ def signature_change(models: Any, check: SignatureCheck) -> dict[str, Any]:
     if not evaluable_writers(sigs.writer, sigs.forged, check.references):  # export's own words
         return {
             "signatures": f"no writer has more than {check.references} genuine signatures, the "
-            "references a writer the model records (one must be left to question); check with "
-            "writers of more genuine signatures (--check-data signatures:DIR)"
+            "references a writer the check uses (the model's metadata.signatures.references; 5 "
+            "where it records none), and one must be left to question; check with writers of "
+            "more genuine signatures (--check-data signatures:DIR)"
         }
     x = sigs.images.numpy()
     out: dict[str, Any] = {
