@@ -179,7 +179,9 @@ def check_gallery_file(path: str | Path, wanted: Mapping[str, str] | None = None
     the number of items and labels, and that every stored embedding has the recorded dimension
     and only finite values (a NaN or infinite one matches nothing, or everything). ``wanted``:
     the meta a model's gallery must have (:func:`~siamkit.index.provenance.wanted_meta`), to
-    check also that this model made it (its fingerprint, distance and embedding size).
+    check also that this model made it (its fingerprint, distance and embedding size). The
+    thumbnail file beside it (``path.thumbs``) gets SQLite's quick check: damaged, or no
+    thumbnail file, it is a problem too (the gallery itself may be sound).
 
     The file is only read. Returns what was found; its ``problems`` say what is wrong.
 
@@ -270,8 +272,12 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
     (:meth:`~siamkit.index.thumbnail_store.ThumbnailStore.put_enrolled_live`), so one is left
     only by a kill between the two, an older siamkit, or items deleted by hand; their ids are
     never handed out again, so no enrollment deletes them. Only read, never deleted here: an
-    enrollment under way writes its previews just before its commit. A side file that cannot
-    be read is left to the commands that use it."""
+    enrollment under way writes its previews just before its commit.
+
+    A side file that SQLite's quick check finds damaged, or that is no thumbnail file (no
+    database, another program's tables), is a problem: every command and every request of the
+    service that shows or deletes thumbnails is refused for it, and the check said "ok". One
+    that cannot be read now (a lock held) is left to the commands that use it."""
     thumbs = Path(thumbnails_path_for(file))
     if not thumbs.is_file():
         return
@@ -280,10 +286,16 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
         # only SELECTs, on the gallery's connection with the side file attached, so both counts
         # come from one statement and the two files are read as they are at one moment (a
         # removal deletes the thumbnails first, so none of an item being removed is counted)
-        conn.execute("ATTACH DATABASE ? AS side", (str(thumbs),))
         try:
-            tables = conn.execute("SELECT name FROM side.sqlite_master WHERE type='table'")
-            if "thumbnails" not in {r[0] for r in tables}:
+            conn.execute("ATTACH DATABASE ? AS side", (str(thumbs),))
+        except sqlite3.OperationalError:
+            raise  # a lock held: left to the commands that use the file
+        except sqlite3.DatabaseError as err:  # no database at all; nothing was attached
+            found.problems.append(_not_thumbnails(thumbs, str(err)))
+            return
+        try:
+            tables = _sound_side_file(conn, thumbs, found)
+            if tables is None or "thumbnails" not in tables:
                 return
             row = conn.execute(
                 "SELECT COALESCE(SUM(item_id > ?1), 0), COALESCE(SUM(item_id <= ?1 AND NOT EXISTS"
@@ -310,6 +322,45 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
             "siamkit, or by hand); no enrollment deletes them, as their ids are never handed "
             "out again"
         )
+
+
+def _not_thumbnails(thumbs: Path, why: str) -> str:
+    """The problem of a file at the thumbnail path that is none (as ThumbnailStore refuses it)."""
+    return (
+        f"{thumbs}, at the path where the gallery keeps its thumbnails, is not a siamkit "
+        f"thumbnail file ({why}); the gallery is not in it: move or rename it, and a new one is "
+        "made there at the next enrollment or start of the service (without the thumbnails of "
+        "the items enrolled so far)"
+    )
+
+
+def _sound_side_file(conn: sqlite3.Connection, thumbs: Path, found: _Findings) -> set[str] | None:
+    """The tables of the side file ``thumbs`` attached as ``side``; None, with a problem in
+    ``found``, when SQLite's quick check finds it damaged (its "malformed" raised by the check
+    too) or it holds other tables than ``thumbnails``. A lock held is raised as it is."""
+    try:
+        rows = conn.execute("PRAGMA side.quick_check(10)").fetchall()
+        messages = [m for r in rows for m in str(r[0]).splitlines() if not m.startswith("*** ")]
+        if messages == ["ok"]:
+            named = conn.execute("SELECT name FROM side.sqlite_master WHERE type='table'")
+            tables = {r[0] for r in named}
+            if not tables - {"thumbnails"}:
+                return tables
+            found.problems.append(_not_thumbnails(thumbs, f"it has other tables: {sorted(tables)}"))
+            return None
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as err:
+        messages = [str(err)]
+    more = f" and {len(messages) - 1} more" if len(messages) > 1 else ""
+    found.problems.append(
+        f"SQLite's quick check finds {thumbs}, the thumbnail file beside the gallery, damaged "
+        f"({messages[0]}{more}): the gallery's items are not in it, only their thumbnails (a "
+        "text's first characters), yet the service and the commands that show or delete them "
+        "refuse while it is so: restore it from a backup, or move it aside (a new one is made "
+        "there, without the thumbnails of the items enrolled so far)"
+    )
+    return None
 
 
 def _not_a_gallery(conn: sqlite3.Connection, file: Path) -> str | None:
