@@ -20,6 +20,7 @@ from siamkit.distances import (
     MahalanobisDistance,
     get_distance,
 )
+from siamkit.miners._common import NonFiniteEmbeddings
 from siamkit.progress import progress
 
 #: A torch tensor, numpy array or nested sequence of numbers.
@@ -77,7 +78,9 @@ def as_embeddings(z: ArrayLike, name: str = "embeddings") -> Tensor:
     checked = _CHECKED.get()
     known = checked is not None and _same_view(checked[0], t) and checked[1] == _version(t)
     if not known and not torch.isfinite(t).all():
-        raise ValueError(f"{name} contain NaN or inf; check the model output before evaluating")
+        raise NonFiniteEmbeddings(
+            f"{name} contain NaN or inf; check the model output before evaluating"
+        )
     return t
 
 
@@ -131,7 +134,7 @@ def as_scores(x: ArrayLike, name: str) -> np.ndarray:
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
-        raise ValueError(
+        raise NonFiniteEmbeddings(
             f"{name} distances contain NaN or inf; check the embeddings and the distance (a "
             "learned metric's weights may have become NaN)"
         )

@@ -13,6 +13,12 @@ WINDOW_STRATEGIES = ("hard", "semihard", "easy", "all")
 TRIPLET_STRATEGIES = (*WINDOW_STRATEGIES, "batch_hard", "random", "distance_weighted")
 
 
+class NonFiniteEmbeddings(ValueError):
+    """Embeddings (or distances between them) with a NaN or inf, refused by a loss, a miner or
+    a metric: usually a network whose training diverged, which a caller (a tuning trial) can
+    tell apart from a refusal of its input by this class."""
+
+
 def check_batch(embeddings: Tensor, labels: Tensor) -> Tensor:
     """Validate ``(B, D)`` embeddings with ``(B,)`` labels; return the labels on the embeddings' device."""
     if not isinstance(embeddings, Tensor) or not isinstance(labels, Tensor):
@@ -34,7 +40,7 @@ def check_batch(embeddings: Tensor, labels: Tensor) -> Tensor:
             f"embeddings must be floating point (a model's output), got dtype {embeddings.dtype}"
         )
     if not bool(torch.isfinite(embeddings.detach()).all()):
-        raise ValueError(
+        raise NonFiniteEmbeddings(
             "embeddings contain NaN or inf; check the encoder output and learning rate"
         )
     return labels.to(device=embeddings.device)

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from siamkit.miners._common import NonFiniteEmbeddings
 from siamkit.progress import Progress, progress_off
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
 from siamkit.training.config_io import config_to_dict
@@ -72,9 +73,32 @@ class RefusedCombination(ValueError):
 
 
 class Diverged(Exception):
-    """A trial's network weights became NaN or inf in training: the trial fails with the reason
-    (its values do not train) and the study goes on, where the validation metric's refusal of
-    NaN embeddings stopped the whole study."""
+    """A trial's training diverged: its loss, its embeddings (in training or validation) or its
+    network's weights became NaN or inf. The trial fails with the reason (its values do not
+    train; Optuna's warning says it) and the study goes on, where the refusal of the NaN loss or
+    embeddings stopped the whole study."""
+
+
+def _diverged(net: nn.Module, epoch: int, err: Exception) -> Diverged | None:
+    """:class:`Diverged` for ``err`` raised in ``epoch`` (counted from 1), when it is a
+    divergence: a NaN or inf loss (``FloatingPointError``), embeddings or distances
+    (:class:`NonFiniteEmbeddings`, whatever the weights: huge finite weights overflow them), or
+    any ``ValueError`` once a weight or a batch norm's statistic is NaN or inf. ``None`` for
+    another error, which is raised as it is (a bug, not the trial's values)."""
+    state = [w for w in net.state_dict().values() if w.is_floating_point()]
+    finite = all(bool(torch.isfinite(w).all()) for w in state)  # batch norm's statistics too
+    if isinstance(err, FloatingPointError):
+        what = "the training loss became NaN or inf"
+    elif not finite:
+        what = "the network's weights or statistics became NaN or inf"
+    elif isinstance(err, NonFiniteEmbeddings):
+        what = "the network's embeddings became NaN or inf"
+    else:
+        return None
+    return Diverged(
+        f"training diverged: {what} in epoch {epoch}, so the trial has no validation metric "
+        "(a lower optim.lr trains)"
+    )
 
 
 class StudyInterrupted(KeyboardInterrupt):
@@ -131,15 +155,11 @@ def _validator(
             metric_of = make_validator(cfg, data, next(net.parameters()).device)
         try:
             metric = metric_of(net)
-        except ValueError:  # NaN embeddings are refused by the metric: this trial's, not a bug
-            state = [w for w in net.state_dict().values() if w.is_floating_point()]
-            if all(bool(torch.isfinite(w).all()) for w in state):  # batch norm's statistics too
+        except ValueError as err:  # NaN embeddings are refused by the metric: this trial's
+            diverged = _diverged(net, epoch + 1, err)
+            if diverged is None:  # a refusal with finite weights and embeddings: not divergence
                 raise
-            raise Diverged(
-                "training diverged: the network's weights or statistics became NaN or inf by "
-                f"epoch {epoch + 1}, so no validation metric could be measured (a lower "
-                "optim.lr trains)"
-            ) from None
+            raise diverged from None
         epoch += 1
         on_epoch(epoch, metric)
         return metric
@@ -287,9 +307,9 @@ def run_study(
         except KeyboardInterrupt:  # wherever in the trial: not a failure of its values
             trial.set_user_attr(INTERRUPTED, True)
             raise
-        except Diverged as err:  # a failure of its values: Optuna fails a NaN-valued trial
-            trial.set_user_attr(FAILED, str(err))
-            return math.nan
+        except Diverged as err:  # a failure of its values, raised so that Optuna's warning
+            trial.set_user_attr(FAILED, str(err))  # says why (a NaN value: "nan is not acceptable")
+            raise
         if not math.isfinite(value):  # Optuna fails the trial, saying so in its log only
             trial.set_user_attr(FAILED, f"the validation metric was {value}, not a number")
         return value
@@ -337,7 +357,15 @@ def run_study(
         except ValueError as err:
             trial.set_user_attr("refused", str(err))
             raise RefusedCombination(str(err)) from None
-        result = trainer.fit()
+        try:  # mid-epoch too: the loss or its check_batch refuses NaN embeddings (any weights)
+            result = trainer.fit()
+        except RefusedCombination:  # a refused miner, say: the objective says why
+            raise
+        except (ValueError, FloatingPointError) as err:
+            diverged = _diverged(net, len(trainer.history) + 1, err)
+            if diverged is None:
+                raise
+            raise diverged from None
         scores = [h["val_metric"] for h in result.history if h["val_metric"] is not None]
         if not scores:
             raise ValueError("the trial reported no validation metric")
@@ -373,8 +401,9 @@ def run_study(
                 "failures",
                 f"the study stopped after {cap} trials in a row failed, with "
                 f"{finished + ran['finished']} of {n_trials} trials finished: the space's "
-                "values keep failing with this config (each failed trial's warning says why); "
-                "change the space or the config, and give a new --out",
+                "values keep failing with this config (each failed trial's warning says why, "
+                f"as does {out / 'trials.csv'}); change the space or the config, and give a new "
+                "--out",
             ))  # fmt: skip
             study.stop()
 
@@ -389,7 +418,7 @@ def run_study(
                     n_trials=None,
                     timeout=timeout,
                     callbacks=[tick],
-                    catch=(RefusedCombination,),
+                    catch=(RefusedCombination, Diverged),
                 )
         except (KeyboardInterrupt, SystemExit) as stop:
             # Optuna fails a trial on Ctrl-C but lets a SystemExit (SIGTERM's handler) through,
@@ -445,8 +474,8 @@ def _say_once(log: Callable[[str], None] | None) -> Callable[[str], None]:
 
 class _TrialFailures(logging.Filter):
     """Optuna's "Trial N failed" warnings without what is not news: an interrupted trial's
-    (the command says the study was interrupted) and a refused combination's traceback (its
-    message says it all)."""
+    (the command says the study was interrupted) and a refused combination's or a diverged
+    trial's traceback (its message says it all)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -458,6 +487,6 @@ class _TrialFailures(logging.Filter):
         if isinstance(exc, KeyboardInterrupt):
             self.interrupted.add(trial)
             return False
-        if isinstance(exc, RefusedCombination):
+        if isinstance(exc, (RefusedCombination, Diverged)):
             record.exc_info, record.exc_text = None, None
         return trial not in self.interrupted
