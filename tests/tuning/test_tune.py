@@ -1578,6 +1578,39 @@ def test_a_timeout_that_ends_the_study_early_is_said(tmp_path: Path, monkeypatch
     assert res.exit_code == 0 and "its timeout" not in res.output, res.output
 
 
+def test_a_timeout_with_no_trial_completed_and_some_failed_exits_1(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """--timeout that ended a study whose every trial had failed (none completed: every value
+    refused, or every trial diverged) exited with status 0, so a script took the search that
+    found nothing for a success (reviewer s52_R8); it exits 1 with one sentence."""
+    import time
+
+    _refusing_lrs_above(monkeypatch, 0.0)
+
+    class SlowRefusing(search_mod.Trainer):  # type: ignore[misc,name-defined]
+        def fit(self) -> Any:
+            time.sleep(1.0)  # past the timeout: one failed trial, not 10 in a row
+            return super().fit()
+
+    monkeypatch.setattr(search_mod, "Trainer", SlowRefusing)
+    out = tmp_path / "s"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "5", "--space", str(_space_file(tmp_path)),
+         "--no-progress", "--set", "data.val_classes=[4, 5]", "--set", "train.epochs=1",
+         "--out", str(out), "--timeout", "0.5"],
+    )  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert res.output.splitlines()[-2:] == [
+        "no trial completed; nothing to recommend",
+        "Error: no trial completed before the timeout and 1 failed (each failed trial's warning "
+        f"says why, as does {out / 'trials.csv'}); change the space or the config, or run the "
+        "same command again to continue the study",
+    ], res.output
+    assert [r["state"] for r in _rows(out / "trials.csv")] == ["fail"]
+
+
 def test_timeout_help_says_a_stopped_study_is_said_and_continues() -> None:
     """--timeout's help did not say what the end of a study it stopped says (1f6cb52)."""
     help_text = " ".join(CliRunner().invoke(cli, ["tune", "--help"]).output.split())

@@ -51,7 +51,8 @@ from siamkit.cli._metric_tables import format_table
     "--timeout",
     type=float,
     help="Stop starting trials after this many seconds (a running trial finishes). A study it "
-    "stops before --trials finished says so at its end; run the same command again to continue it.",
+    "stops before --trials finished says so at its end; run the same command again to continue it. "
+    "When no trial completed and some failed, it exits with status 1.",
 )
 @click.option(
     "--progress/--no-progress",
@@ -186,6 +187,12 @@ def tune(
         click.echo("no trial completed; nothing to recommend")
         if gave_up:
             raise click.ClickException(gave_up)
+        if result.failed:  # the timeout came first: the search failed all the same (exit 1)
+            raise click.ClickException(
+                f"no trial completed before the timeout and {result.failed} failed (each failed "
+                f"trial's warning says why, as does {out_dir / 'trials.csv'}); change the space "
+                "or the config, or run the same command again to continue the study"
+            )
         return
     # 4 significant digits (0.0001628, not 0.00016283591083632567); best.yaml has them all.
     # A choice as the trial trained it (a ConvNet's encoder_kwargs with the config's taps)
