@@ -541,14 +541,18 @@ def _at_least(rate: float) -> float:
     return max(rate, math.ceil(round(rate * 10**places, 9)) / 10**places)
 
 
-def _nothing_accepted(impostor: Any, target: str, far: float, slack: float = 0.0) -> ValueError:
+def _nothing_accepted(impostor: Any, target: str, far: float) -> ValueError:
     """The error for a fit whose threshold accepts no pair at all, which a distance of 0 makes
     negative: no model of distances >= 0 takes it (its reader refuses it), and 0 would accept
-    the pairs at 0. ``slack``: how far above its threshold the model still calls a pair the
-    same (a text model's float32 rounding), so pairs that close to 0 count as at 0."""
-    n, zero = int(impostor.size), int((impostor <= slack).sum())
+    the pairs at 0. A far fit stays twice float32 rounding under the first impostor it rejects,
+    as every model decides within that rounding (:func:`siamkit.index.decision.accepts`), so
+    pairs that close to 0 count as at 0."""
+    from siamkit.index.decision import ROUNDING
+
+    n, zero = int(impostor.size), int((impostor < 2 * ROUNDING).sum())
+    exact = bool((impostor[impostor < 2 * ROUNDING] <= 0).all())
     if target == "far" and zero:
-        at = "at distance 0" + (" (within float32 rounding)" if slack else "")
+        at = "at distance 0" + ("" if exact else " (within float32 rounding)")
         return ValueError(
             f"no threshold keeps the false accept rate within --far {far:g}: {zero:,} of the "
             f"{n:,} impostor pairs {'is' if zero == 1 else 'are'} {at} (the two sides "
@@ -571,28 +575,33 @@ def _fit(
     far: float,
     where: dict[str, Any],
     signed: bool = False,
-    slack: float = 0.0,
+    slack: float | None = None,
 ) -> dict[str, Any]:
     """Fit the threshold on genuine and impostor distances (numpy arrays): the record saved
     under ``metadata.calibration``, with ``where`` (what the pairs came from) and the fit's TAR
     and FAR. ``signed``: the values are a score-normalised model's scores, which may be
     negative, and so may its threshold; a distance's threshold below 0 is refused
-    (:func:`_nothing_accepted`). ``slack``: a text model calls a pair the same up to
-    ``dedup.ROUNDING`` above its threshold, so a far fit is checked as it will decide: one that
-    would accept more impostor pairs than ``far`` allows is refused, never saved."""
+    (:func:`_nothing_accepted`). ``slack``: how far above its threshold the model calls a pair
+    the same, by default float32 rounding as every model decides
+    (:data:`siamkit.index.decision.ROUNDING`), so a far fit is checked as it will decide: one
+    that would accept more impostor pairs than ``far`` allows is refused, never saved (the
+    calibrator already stays that far under the first impostor it rejects: a safety net)."""
     import numpy as np
 
     from siamkit.evaluation.roc import false_accepts_allowed
     from siamkit.evaluation.threshold import Target, ThresholdCalibrator
+    from siamkit.index.decision import ROUNDING
+
+    slack = ROUNDING if slack is None else slack
 
     cal = ThresholdCalibrator(cast(Target, target), far=far).fit(genuine, impostor)  # a Choice
     t = float(cal.threshold_)
     if t < 0 and not signed:  # below every distance, one of them 0: it accepts nothing
-        raise _nothing_accepted(impostor, target, far, slack)
+        raise _nothing_accepted(impostor, target, far)
     n, accepted = int(impostor.size), int((impostor <= t + slack).sum())  # in their float32
     if target == "far" and not signed and accepted > false_accepts_allowed(far, n):
         if (impostor <= slack).sum() > false_accepts_allowed(far, n):
-            raise _nothing_accepted(impostor, target, far, slack)
+            raise _nothing_accepted(impostor, target, far)
         near = (
             f", within float32 rounding ({slack:g}) above it as the model decides" if slack else ""
         )

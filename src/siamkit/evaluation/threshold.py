@@ -14,7 +14,14 @@ from torch import Tensor
 
 from siamkit.evaluation._common import ArrayLike, DistanceLike, as_scores
 from siamkit.evaluation.pairs import pair_distances
-from siamkit.evaluation.roc import SortedScores, best_accuracy, eer, far_operating_point
+from siamkit.evaluation.roc import (
+    OperatingPoint,
+    SortedScores,
+    best_accuracy,
+    eer,
+    false_accepts_allowed,
+    far_operating_point,
+)
 
 Target = Literal["eer", "accuracy", "far"]
 _TARGETS = ("eer", "accuracy", "far")
@@ -70,7 +77,7 @@ class ThresholdCalibrator:
         elif self.target == "accuracy":
             point = best_accuracy(s)
         else:
-            point = far_operating_point(s, None, self.far)
+            point = _as_decided(s, far_operating_point(s, None, self.far), self.far)
         self.threshold_ = float(point.threshold)
         self.score_ = float(point.value)
         return self
@@ -99,6 +106,33 @@ class ThresholdCalibrator:
     def __repr__(self) -> str:
         fitted = f", threshold_={self.threshold_:.6g}" if hasattr(self, "threshold_") else ""
         return f"ThresholdCalibrator(target={self.target!r}, far={self.far}{fitted})"
+
+
+def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> OperatingPoint:
+    """A FAR fit's ``point`` as siamkit decides with it: verify, a gallery and the text commands
+    accept a distance up to the threshold *within float32 rounding*
+    (:data:`siamkit.index.decision.ROUNDING`), so a threshold less than that under the first
+    impostor the fit rejects would accept it when deployed, one more false accept than ``far``
+    allows. Such a threshold is lowered to twice the rounding under that impostor (float32
+    steps are far smaller at the distances of unit embeddings), and the TAR is the share of
+    genuine distances the deployed rule then accepts; any other is kept as it is.
+
+    >>> s = SortedScores(np.array([0.1, 0.299996]), np.array([0.3, 0.9]))
+    >>> far_operating_point(s, None, 0.0).threshold  # accepts 0.3 within the rounding
+    0.299996
+    >>> point = _as_decided(s, far_operating_point(s, None, 0.0), 0.0)
+    >>> round(point.threshold, 6), point.value  # 0.299996 is then rejected too
+    (0.29998, 0.5)
+    """
+    from siamkit.index.decision import ROUNDING, accepts
+
+    k = false_accepts_allowed(far, s.n_impostor)
+    if k >= s.n_impostor:
+        return point
+    highest = float(s.impostor[k]) - 2 * ROUNDING
+    if point.threshold <= highest:
+        return point
+    return OperatingPoint(float(np.mean(accepts(s.genuine, highest))), highest)
 
 
 def calibrate_threshold(
