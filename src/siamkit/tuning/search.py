@@ -295,6 +295,15 @@ def run_study(
                f"{finished} trials finished, {n_trials} wanted: none to go (give a larger "
                "--trials to run more)")
         )  # fmt: skip
+        if old := _pruned_at_their_end(study, base, space):
+            log(
+                f"note: {old} trial{' was' if old == 1 else 's were'} pruned at the last epoch "
+                "by an older siamkit, which asked the pruner there (this one scores a trial that "
+                "ran all its epochs), so best.yaml leaves "
+                f"{'it' if old == 1 else 'them'} out; trials.csv has "
+                f"{'its score' if old == 1 else 'their scores'}, and a study in a new --out "
+                "ranks every finished trial"
+            )  # fmt: skip
     t0 = time.perf_counter()
 
     def objective(trial: Any) -> float:
@@ -446,6 +455,22 @@ def run_study(
     result = _finish(study, base, space, out, time.perf_counter() - t0, plugins)
     by, why = stopped[0] if stopped else (None, None)
     return dataclasses.replace(result, stopped=why, stopped_by=by)
+
+
+def _pruned_at_their_end(study: Any, base: RunConfig, space: SearchSpace) -> int:
+    """How many of ``study``'s pruned trials reported every one of their epochs (the drawn
+    ``train.epochs``, else ``base``'s): only a siamkit before fc369217 pruned a trial at its last
+    epoch, and such a trial stays pruned, out of best.yaml, in a study continued since."""
+    from optuna.trial import TrialState
+
+    drawn = next((p for p in space.params if p.key == "train.epochs"), None)
+    count = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,)):
+        epochs = base.train.epochs
+        if drawn is not None and drawn.key in t.params:
+            epochs = drawn.value(t.params[drawn.key])
+        count += int(len(t.intermediate_values) >= int(epochs))
+    return count
 
 
 def _trial_note(line: str, note: Callable[[str], None]) -> None:
