@@ -417,13 +417,30 @@ class OnnxEmbedder:
         if len(xa) != len(xb):  # before embedding either batch
             raise ValueError(_pair_sizes_message(len(xa), len(xb)))
         d = self.distance(self.embed(xa), self.embed(xb))
-        return d, d <= self.threshold
+        return d, accepts(d, self.threshold)
 
     def __repr__(self) -> str:
         return (
             f"OnnxEmbedder({str(self.path)!r}, precision={self.precision!r}, "
             f"embedding_dim={self.embedding_dim}, distance={self.distance_name!r})"
         )
+
+
+#: siamkit.index.decision.ROUNDING, the float32 rounding within which every siamkit "same"
+#: verdict meets its threshold, copied so that this runtime imports neither torch nor the index
+#: (tests/export/test_runtime_decision.py checks that the two agree)
+ROUNDING = 1e-5
+
+
+def accepts(distance: Any, threshold: float) -> Any:
+    """``distance <= threshold`` within float32 rounding, as :func:`siamkit.index.decision.accepts`
+    decides for ``siamkit verify``, a gallery and the service, so that the exported model calls
+    a pair what siamkit calls it.
+
+    >>> accepts(np.float32([0.3000004, 0.31]), 0.3).tolist()
+    [True, False]
+    """
+    return distance <= threshold + ROUNDING
 
 
 _ROLES = {

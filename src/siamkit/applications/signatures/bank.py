@@ -34,6 +34,7 @@ from siamkit.data.signature_preprocess import preprocess_batch
 from siamkit.data.signature_set import read_signature
 from siamkit.encode import encode
 from siamkit.index import Gallery
+from siamkit.index.decision import accepts
 from siamkit.index.results import EnrolledIds, UnknownLabelError, unknown_label_hint
 from siamkit.model_protocol import as_embedding_model
 
@@ -181,7 +182,8 @@ class SignatureBank:
         z = self._embed([scan])  # (1, D)
         dist = self.model.distance.matrix(z, refs)[0]  # (K,)
         score = float(reference_scores(z, refs, self.model.distance, self.reduce)[0])
-        genuine = None if self.threshold is None else bool(score <= self.threshold)
+        # the one rule of every siamkit verdict: at most the threshold within float32 rounding
+        genuine = None if self.threshold is None else bool(accepts(score, self.threshold))
         item_ids = [int(i) for i in ids]
         known = self.gallery.sources(item_ids)
         return SignatureDecision(

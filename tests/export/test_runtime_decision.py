@@ -1,0 +1,42 @@
+"""The torch-free runtime's verify decides as siamkit does (index.decision): at most the
+threshold within float32 rounding. It kept a strict d <= t after edd28c5c made every other
+verdict tolerant, so an exported model called a pair 'different' that siamkit verify, a gallery
+and the service called 'same' (a copy at threshold 0, or a pair within 1e-5 of a threshold)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from siamkit.export import runtime
+from siamkit.index import decision
+
+
+def test_the_runtime_decides_as_siamkit_does() -> None:
+    assert runtime.ROUNDING == decision.ROUNDING
+    rng = np.random.default_rng(0)
+    for t in (0.0, 0.3, 1.0, 1.2):
+        d = np.float32(t) + rng.uniform(-3e-5, 3e-5, 2000).astype(np.float32)
+        assert (runtime.accepts(d, t) == decision.accepts(d, t)).all()
+        assert runtime.accepts(d, t).sum() > (d <= t).sum()  # the band is decided alike
+
+
+def test_a_pair_within_rounding_over_the_threshold_is_the_same_as_siamkit_verify_says(
+    bundle, exported, fmnist_images
+) -> None:
+    """OnnxEmbedder.verify and siamkit's verify_pair give one verdict for a pair whose distance
+    lies 5e-6 over the threshold (and the other for 1e-4 over)."""
+    import torch
+
+    import siamkit
+    from siamkit.index.verify import verify_pair
+
+    emb = runtime.OnnxEmbedder(exported)
+    net = siamkit.load_model(bundle)
+    a, b = fmnist_images[:1], fmnist_images[1:2]
+    emb.threshold = 1.0
+    d = float(emb.verify(a, b)[0][0])
+    for over, same in ((5e-6, True), (1e-4, False)):
+        emb.threshold = d - over
+        assert bool(emb.verify(a, b)[1][0]) is same
+        res = verify_pair(net, torch.from_numpy(a), torch.from_numpy(b), threshold=d - over)
+        assert res.same is same
