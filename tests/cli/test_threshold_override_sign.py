@@ -63,3 +63,21 @@ def test_a_negative_threshold_for_distances_is_refused_in_one_sentence(tmp_path:
         )
     run = CliRunner().invoke(cli, ["verify", str(model), a, b, "--threshold", "nan"])
     assert run.exit_code == 2 and "is not a distance threshold" in run.output
+
+
+def test_face_commands_check_the_sign_against_the_model_too(tmp_path: Path) -> None:
+    """face verify and face identify refused any negative --threshold when it was parsed, even
+    for a score-normalised siamkit model whose own threshold is negative (reviewer s52_R12); the
+    sign is now checked against the model, as verify and identify check it: dlib's encoder
+    scores distances >= 0, so -1 is refused in the same sentence, before any face is looked for
+    (face identify makes the same call after opening its gallery's model)."""
+    _, (a, b, _) = _model(tmp_path, snorm=False)
+    run = CliRunner().invoke(cli, ["face", "verify", a, b, "--threshold", "-1"])
+    assert run.exit_code == 2, run.output
+    assert (
+        run.output.strip()
+        .splitlines()[-1]
+        .startswith(
+            "Error: Invalid value for '--threshold': -1 is below 0, and this model's distances "
+        )
+    )

@@ -23,7 +23,7 @@ _GALLERY = click.option(
 )
 _THRESHOLD = click.option(
     "--threshold",
-    type=DistanceThreshold(),
+    type=DistanceThreshold(signed=True),  # checked against the model (check_threshold_sign)
     default=None,
     help="Decision threshold on the distance (default: the model's; dlib's published 0.6 for dlib).",
 )

@@ -32,7 +32,7 @@ from siamkit.cli._face_common import (
     gallery_pipeline,
     refuse_missing_store,
 )
-from siamkit.cli._inputs import PROGRESS, OnceOption
+from siamkit.cli._inputs import PROGRESS, OnceOption, check_threshold_sign
 from siamkit.cli.gallery_cmds import _friendly, _match_doc, source_note
 from siamkit.progress import track
 
@@ -192,6 +192,7 @@ def verify(
     from siamkit.applications.faces.recognize import face_record, verify_faces
 
     pipe = _pipeline(model, detector, upsample, store=False)
+    check_threshold_sign(threshold, pipe.embedder)  # negative: a score-normalised model's only
     if detector == "cnn":  # 15 s for two 512x512 photos here, with nothing to count
         from siamkit.progress import step
 
@@ -264,6 +265,7 @@ def identify(
 
     refuse_missing_store(gallery_path, "gallery", "enroll faces first")
     model, pipe = gallery_pipeline(model, gallery_path, detector, upsample)
+    check_threshold_sign(threshold, pipe.embedder)  # negative: a score-normalised model's only
     hint = _no_face_hint(detector, upsample)
     docs = []
     opened = _open_gallery(gallery_path, model, pipe.embedder, create=False, threshold=threshold)

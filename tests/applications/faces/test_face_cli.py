@@ -567,13 +567,23 @@ def test_verify_with_the_cnn_detector_says_it_searches_first(photos, monkeypatch
 @pytest.mark.parametrize("bad", ["nan", "-1", "inf", "-0.01"])
 @pytest.mark.parametrize("command", ["verify", "identify"])
 def test_threshold_must_be_a_finite_distance(tmp_path, photos, command, bad):
+    """NaN and inf are refused when parsed; a negative value once the model is known (only a
+    score-normalised model's threshold may be negative: dlib's encoder scores distances)."""
     db = tmp_path / "staff.db"
     images = [photos["messi"], photos["messi"]] if command == "verify" else [photos["messi"]]
     gallery = ["--gallery", db] if command == "identify" else []
+    if command == "identify":  # a gallery to identify in: the model is its
+        assert run("enroll", "--gallery", db, "--label", "m", photos["messi"]).exit_code == 0
+    before = db.read_bytes() if db.exists() else None
     res = run(command, *gallery, f"--threshold={bad}", *images)
     assert res.exit_code == 2, res.output
-    assert f"{bad} is not a distance threshold; give a finite number of at least 0." in res.output
-    assert not db.exists()
+    said = (
+        f"{bad} is not a distance threshold; give a finite number"
+        if bad in ("nan", "inf")
+        else f"{bad} is below 0, and this model's distances are >= 0, so it would accept no pair"
+    )
+    assert said in res.output
+    assert (db.read_bytes() if db.exists() else None) == before
 
 
 def test_crop_into_an_existing_folder_stages_inside_it(tmp_path, photos, monkeypatch):
