@@ -349,3 +349,21 @@ def test_the_too_few_genuines_sentence_says_5_is_the_default_where_the_model_rec
         "check uses (the model's metadata.signatures.references; 5 where it records none)"
     )
     assert "the model records" not in got
+
+
+def test_an_older_models_run_config_is_read_for_its_data_alone(tmp_path: Path) -> None:
+    """A model saved before models recorded their run's data, whose run's config.yaml has a
+    train.margin of 0 (accepted until 2b282886): its data and eval.seed are still read, since the
+    margin has nothing to do with finding them (reviewer s52_R16 finding 1)."""
+    from siamkit.applications.signatures.run_record import RecordedRun, recorded_run
+
+    model = _run(tmp_path, None)
+    config = yaml.safe_load((model.parent / "config.yaml").read_text())
+    config["train"] = {"margin": 0.0}
+    config["eval"] = {"seed": 3}
+    (model.parent / "config.yaml").write_text(yaml.safe_dump(config))
+    run = recorded_run(model)
+    assert isinstance(run, RecordedRun), run
+    assert (run.data.synthetic_writers, run.data.genuine, run.data.forged) == (12, 7, 4)
+    assert run.eval_seed == 3
+    assert run.source == str(model.parent.resolve() / "config.yaml")
