@@ -264,3 +264,37 @@ def test_a_gallery_damaged_where_its_attach_reads_is_named_the_gallery(
         assert len(previews.first_per_label(gallery=path)) == 300
     finally:
         previews.close()
+
+
+def test_a_side_file_schema_damaged_while_open_is_named_not_the_gallery(
+    texts: Path, tmp_path: Path
+) -> None:
+    """The gallery was judged on the side file's connection (reviewer s52_R15): once that
+    connection must read its own damaged schema again (page 1, its cookie changed), the
+    ``ATTACH`` and the gallery's quick check there fail alike, and the sound gallery was named
+    ("enroll its images again into a new gallery file"). It is judged on a connection of its own."""
+    path, side = _copy(texts, tmp_path)
+    previews = ThumbnailStore(side)  # opened while sound, as a service holds it
+    try:
+        assert [i for i, _ in previews.of_label("T3", gallery=path)] == [4]
+        raw = bytearray(side.read_bytes())
+        page_size = int.from_bytes(raw[16:18], "big")
+        raw[40:44] = (int.from_bytes(raw[40:44], "big") + 1).to_bytes(4, "big")  # schema cookie
+        raw[page_size // 2 : page_size] = b"\xff" * (page_size - page_size // 2)  # schema cells
+        side.write_bytes(bytes(raw))
+        previews._conn.execute("PRAGMA shrink_memory")  # its cached pages dropped
+        before = _digest(path), _digest(side)
+        calls = (
+            lambda: previews.of_label("T3", gallery=path),
+            lambda: previews.first_per_label(gallery=path),
+        )
+        for call in calls:
+            with pytest.raises(ValueError) as info:
+                call()
+            assert str(info.value).startswith(f"the thumbnail file {side} is damaged (")
+            assert "the gallery's items are not in it" in str(info.value)
+        assert (_digest(path), _digest(side)) == before
+    finally:
+        previews.close()
+    with GalleryStore(path, create=False) as store:
+        assert store.integrity_check() == "ok"

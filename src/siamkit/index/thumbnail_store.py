@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -249,43 +249,34 @@ class ThumbnailStore:
         label, with the file attached as ``items_of`` meanwhile; ``""`` (no condition) without
         a gallery file. Called under the lock.
 
-        SQLite's "malformed" names no file. One from the ``ATTACH`` (it reads the gallery's
-        schema) is the gallery's; one from the statement is named the gallery's only when the
-        gallery's own check finds it damaged (:meth:`_gallery_damaged`), else this file's: its
-        quick check cannot see an index out of step with its table (``thumbnails_label``, which
-        the statement reads), and the statement reads the gallery's items by id only, through
-        no index, so the gallery's check sees what the statement could meet there."""
+        SQLite's "malformed" names no file. One from the ``ATTACH`` or the statement is named
+        the gallery's only when the gallery's own check finds it damaged
+        (:func:`_gallery_damaged`), else this file's: its quick check cannot see an index out of
+        step with its table (``thumbnails_label``, which the statement reads), and the statement
+        reads the gallery's items by id only, through no index, so the gallery's check sees what
+        the statement could meet there. The check runs on a connection of its own: on this
+        file's, a damaged schema of this file (its page 1) fails the ``ATTACH`` and the check
+        alike, and a sound gallery was named."""
         if gallery is None or str(gallery) == ":memory:" or not Path(gallery).is_file():
             yield ""  # (a file missing: attached, SQLite would create an empty one there)
             return
         try:
             self._conn.execute("ATTACH DATABASE ? AS items_of", (str(gallery),))
         except sqlite3.DatabaseError as err:  # not attached: nothing to detach
-            raise damaged_error(str(gallery), err) or err from None
+            if _gallery_damaged(gallery):
+                raise damaged_error(str(gallery), err) or err from None
+            raise  # this file's (the lock's translation names it)
         try:
             yield (
                 " AND EXISTS (SELECT 1 FROM items_of.items i"
                 " WHERE i.id = t.item_id AND i.label = t.label)"
             )
         except sqlite3.DatabaseError as err:
-            if is_corrupt(err) and self._gallery_damaged():
+            if is_corrupt(err) and _gallery_damaged(gallery):
                 raise damaged_error(str(gallery), err) or err from None
             raise  # this file's (the lock's translation names it)
         finally:
             self._conn.execute("DETACH DATABASE items_of")
-
-    def _gallery_damaged(self) -> bool:
-        """Whether SQLite's quick check finds the attached gallery (``items_of``) damaged: the
-        evidence against it on a "malformed" of a statement that read both files. It reads the
-        gallery, usually much smaller than this file of pictures. Another error of the check
-        (a lock) is raised: it cannot tell which file is damaged."""
-        try:
-            rows = self._conn.execute("PRAGMA items_of.quick_check").fetchall()
-        except sqlite3.DatabaseError as err:
-            if is_corrupt(err):
-                return True
-            raise
-        return rows != [("ok",)]
 
     def remove_items(self, item_ids: Sequence[int]) -> None:
         """Forget the thumbnails of these item ids (those without one are ignored)."""
@@ -359,3 +350,20 @@ def _delete_beside(
         raise damaged_thumbnails(path, err) or not_a_thumbnail_file(path, err) from None
     finally:
         conn.close()
+
+
+def _gallery_damaged(gallery: str | Path) -> bool:
+    """Whether SQLite's quick check finds the gallery file damaged (or no database): the
+    evidence against it on an error of a statement that read both files. It runs on a
+    read-only connection of its own, which reads the gallery only (it is usually much smaller
+    than the file of pictures). Another error of the check (a lock) is raised: it cannot tell
+    which file is damaged."""
+    uri = f"{Path(gallery).resolve().as_uri()}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as err:
+        if is_corrupt(err) or "not a database" in str(err):
+            return True
+        raise
+    return rows != [("ok",)]
