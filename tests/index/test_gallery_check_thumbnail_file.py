@@ -1,7 +1,7 @@
 """``siamkit gallery FILE check`` printed "ok" (exit status 0) for a gallery whose thumbnail file
 (``FILE.thumbs``) was damaged, though the service then answered 503 to every request that shows
 or deletes thumbnails, and the commands that do refused (reviewer s52_R10): a side file that
-could not be read was left to them. The check now runs SQLite's quick check on the side file
+could not be read was left to them. The check now runs SQLite's integrity check on the side file
 too, and a damaged one, or a file there that is no thumbnail file, is a problem naming it."""
 
 from __future__ import annotations
@@ -55,10 +55,10 @@ def test_a_damaged_thumbnail_file_is_a_problem_of_the_check(gallery):
     assert found.integrity == "ok" and found.num_items == 5  # the gallery is sound
     assert not found.ok and len(found.problems) == 1
     problem = found.problems[0]
-    assert problem.startswith(f"SQLite's quick check finds {side}, the thumbnail file beside")
+    assert problem.startswith(f"SQLite's integrity check finds {side}, the thumbnail file beside")
     assert "move it aside" in problem and "the gallery's items are not in it" in problem
     code, output = _check(gallery)
-    assert code == 1 and f"Error: SQLite's quick check finds {side}" in output, output
+    assert code == 1 and f"Error: SQLite's integrity check finds {side}" in output, output
     assert "\nok" not in output
 
 
@@ -94,3 +94,29 @@ def test_a_side_file_without_the_table_yet_is_no_problem(gallery):
     with contextlib.closing(sqlite3.connect(side)) as conn:
         conn.execute("PRAGMA user_version = 0")
     assert check_gallery_file(gallery).problems == ()
+
+
+def test_an_index_out_of_step_with_its_table_is_a_problem_of_the_check(gallery):
+    """One thumbnails row gone, its ``thumbnails_label`` entry kept (reviewer s52_R15): SQLite's
+    quick check sees nothing, the listings refuse the file; the check said "ok"."""
+    side = thumbnails_path_for(gallery)
+    sql = "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master WHERE name = ?"
+    with contextlib.closing(sqlite3.connect(side, isolation_level=None)) as conn:
+        index = conn.execute(sql, ("thumbnails_label",)).fetchone()
+        conn.execute("PRAGMA writable_schema = ON")  # the row deleted with its index unseen
+        conn.execute("DELETE FROM sqlite_master WHERE name = 'thumbnails_label'")
+    with contextlib.closing(sqlite3.connect(side, isolation_level=None)) as conn:
+        conn.execute("DELETE FROM thumbnails WHERE item_id = (SELECT min(item_id) FROM thumbnails)")
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("INSERT INTO sqlite_master VALUES (?, ?, ?, ?, ?)", index)
+    with contextlib.closing(sqlite3.connect(side)) as conn:  # what SQLite itself says of it
+        assert conn.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA integrity_check").fetchall() != [("ok",)]
+    store = ThumbnailStore(side)  # the listings refuse it
+    with contextlib.closing(store), pytest.raises(Exception, match="is damaged"):
+        store.of_label("alice", gallery=gallery)
+    found = check_gallery_file(gallery)
+    assert found.integrity == "ok" and found.num_items == 5  # the gallery is sound
+    assert not found.ok and len(found.problems) == 1
+    assert found.problems[0].startswith(f"SQLite's integrity check finds {side}, the thumbnail")
+    assert "thumbnails_label" in found.problems[0]

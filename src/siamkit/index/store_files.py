@@ -180,7 +180,7 @@ def check_gallery_file(path: str | Path, wanted: Mapping[str, str] | None = None
     and only finite values (a NaN or infinite one matches nothing, or everything). ``wanted``:
     the meta a model's gallery must have (:func:`~siamkit.index.provenance.wanted_meta`), to
     check also that this model made it (its fingerprint, distance and embedding size). The
-    thumbnail file beside it (``path.thumbs``) gets SQLite's quick check: damaged, or no
+    thumbnail file beside it (``path.thumbs``) gets SQLite's integrity check: damaged, or no
     thumbnail file, it is a problem too (the gallery itself may be sound).
 
     The file is only read. Returns what was found; its ``problems`` say what is wrong.
@@ -274,7 +274,7 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
     never handed out again, so no enrollment deletes them. Only read, never deleted here: an
     enrollment under way writes its previews just before its commit.
 
-    A side file that SQLite's quick check finds damaged, or that is no thumbnail file (no
+    A side file that SQLite's integrity check finds damaged, or that is no thumbnail file (no
     database, another program's tables), is a problem: every command and every request of the
     service that shows or deletes thumbnails is refused for it, and the check said "ok". One
     that cannot be read now (a lock held) is left to the commands that use it."""
@@ -336,10 +336,12 @@ def _not_thumbnails(thumbs: Path, why: str) -> str:
 
 def _sound_side_file(conn: sqlite3.Connection, thumbs: Path, found: _Findings) -> set[str] | None:
     """The tables of the side file ``thumbs`` attached as ``side``; None, with a problem in
-    ``found``, when SQLite's quick check finds it damaged (its "malformed" raised by the check
-    too) or it holds other tables than ``thumbnails``. A lock held is raised as it is."""
+    ``found``, when SQLite's integrity check finds it damaged (its "malformed" raised by the
+    check too) or it holds other tables than ``thumbnails``. A lock held is raised as it is.
+    The integrity check, not the quick one: only it sees an index out of step with its table
+    (``thumbnails_label``), which the listings read and then refuse; it costs about the same."""
     try:
-        rows = conn.execute("PRAGMA side.quick_check(10)").fetchall()
+        rows = conn.execute("PRAGMA side.integrity_check(10)").fetchall()
         messages = [m for r in rows for m in str(r[0]).splitlines() if not m.startswith("*** ")]
         if messages == ["ok"]:
             named = conn.execute("SELECT name FROM side.sqlite_master WHERE type='table'")
@@ -354,7 +356,7 @@ def _sound_side_file(conn: sqlite3.Connection, thumbs: Path, found: _Findings) -
         messages = [str(err)]
     more = f" and {len(messages) - 1} more" if len(messages) > 1 else ""
     found.problems.append(
-        f"SQLite's quick check finds {thumbs}, the thumbnail file beside the gallery, damaged "
+        f"SQLite's integrity check finds {thumbs}, the thumbnail file beside the gallery, damaged "
         f"({messages[0]}{more}): the gallery's items are not in it, only their thumbnails (a "
         "text's first characters), yet the service and the commands that show or delete them "
         "refuse while it is so: restore it from a backup, or move it aside (a new one is made "
