@@ -112,8 +112,8 @@ def test_a_divergence_with_finite_weights_fails_the_trial(
     reasons = {r["reason"] for r in _rows(tmp_path / "trials.csv")}
     assert reasons == {
         f"training diverged: {what} became NaN or inf in epoch 3, so the trial has no validation "
-        "metric (a lower optim.lr trains)"
-    }
+        f"metric (a lower optim.lr trains): {error}"
+    }  # the original error's advice kept (reviewer s52_R16)
     assert f"(each failed trial's warning says why, as does {tmp_path / 'trials.csv'})" in (
         result.stopped or ""
     )

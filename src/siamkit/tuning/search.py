@@ -95,9 +95,11 @@ def _diverged(net: nn.Module, epoch: int, err: Exception) -> Diverged | None:
         what = "the network's embeddings became NaN or inf"
     else:
         return None
+    said = str(err).strip().rstrip(".")  # its own advice (check the data, the encoder) kept:
+    # a NaN that is not the lr's is told the same way in every trial (reviewer s52_R16)
     return Diverged(
         f"training diverged: {what} in epoch {epoch}, so the trial has no validation metric "
-        "(a lower optim.lr trains)"
+        f"(a lower optim.lr trains){': ' + said if said else ''}"
     )
 
 
