@@ -59,7 +59,7 @@ def test_trials_pruned_at_their_last_epoch_by_an_older_siamkit_are_named(
         "note: 2 trials were pruned at the last epoch by an older siamkit, which asked the "
         "pruner there (this one scores a trial that ran all its epochs), so best.yaml leaves "
         "them out; trials.csv has their scores, and a study in a new --out ranks every "
-        "finished trial"
+        "trial that ran all its epochs"
     ) in said, said
     # a study whose pruned trials all stopped before their last epoch says nothing of them
     said.clear()

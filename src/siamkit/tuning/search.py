@@ -304,8 +304,8 @@ def run_study(
                 "ran all its epochs), so best.yaml leaves "
                 f"{'it' if old == 1 else 'them'} out; trials.csv has "
                 f"{'its score' if old == 1 else 'their scores'}, and a study in a new --out "
-                "ranks every finished trial"
-            )  # fmt: skip
+                "ranks every trial that ran all its epochs"
+            )  # fmt: skip  # not 'finished': a trial pruned earlier is not ranked (s52_R16)
     t0 = time.perf_counter()
 
     def objective(trial: Any) -> float:
