@@ -161,3 +161,22 @@ def test_a_power_beyond_floating_point_even_in_logs_is_refused() -> None:
     labels = np.repeat([0, 1, 2], [1, 6000, 30])
     with pytest.raises(ValueError, match=r"class_power 1e\+308 is too large"):
         PKSampler(labels, p=2, k=2, class_power=1e308)
+
+
+@pytest.mark.parametrize("power", [1e16, -1e16, 1e6 * 1.5])
+def test_a_power_whose_draw_would_break_ties_by_class_index_is_refused(power: float) -> None:
+    # at |class_power| ~1e16 the Gumbel noise is below one ulp of the log weights: of two classes
+    # of one size the lower index was always drawn (reviewer s52_R13); beyond 1e6 it is refused
+    labels = np.repeat(np.arange(5), [6000, 6000, 3000, 3000, 1])
+    with pytest.raises(ValueError, match=r"is too large: give a power between -1e\+06 and 1e\+06"):
+        PKSampler(labels, p=3, k=2, class_power=power)
+
+
+def test_at_the_largest_power_classes_of_one_size_are_still_drawn_at_random() -> None:
+    # the two 6000 classes are certain, the third is class 2 or 3 with exact chance 1/2 each
+    labels = np.repeat(np.arange(5), [6000, 6000, 3000, 3000, 1])
+    n = 400
+    s = PKSampler(labels, p=3, k=2, seed=0, class_power=1e6, batches_per_epoch=n)
+    third = Counter(int(c) for b in s.plan() for c in set(labels[b].tolist()) - {0, 1})
+    assert sum(third.values()) == n and set(third) <= {2, 3}
+    assert abs(third[2] - n / 2) <= 4 * (n / 4) ** 0.5, third  # binomial, 4 sd

@@ -61,6 +61,10 @@ def _positive_int(name: str, value: int) -> int:
     return int(value)
 
 
+MAX_CLASS_POWER = 1e6
+"""The largest ``|class_power|``: see :class:`PKSampler`'s refusal."""
+
+
 class PKSampler:
     """Batch sampler yielding lists of ``p * k`` dataset indices (``p`` classes × ``k`` samples).
 
@@ -113,11 +117,18 @@ class PKSampler:
         self.class_power = None if class_power is None else float(class_power)
         if self.class_power is not None and not np.isfinite(self.class_power):
             raise ValueError(f"class_power must be a finite number, got {class_power!r}")
-        if self.class_power is not None and not np.isfinite(self._log_weights()).all():
+        if self.class_power is not None and (
+            abs(self.class_power) > MAX_CLASS_POWER or not np.isfinite(self._log_weights()).all()
+        ):  # the bound: beyond about 1e15 the Gumbel noise of the draw is lost in the log
+            # weights' rounding and classes of one size were always drawn lowest index first
+            # (reviewer s52_R13); at 1e6 a class one image larger than another of up to 1e5 is
+            # already drawn first all but surely, so no larger power draws differently
             raise ValueError(
-                f"class_power {class_power!r} is too large: count ** class_power is beyond "
-                "floating point even in logs; give a power near 0 to 1 (0 draws the classes "
-                "uniformly, 1 by their size, a negative one favours the small classes)"
+                f"class_power {class_power!r} is too large: give a power between "
+                f"{-MAX_CLASS_POWER:g} and {MAX_CLASS_POWER:g}, usually near 0 to 1 (0 draws the "
+                "classes uniformly, 1 by their size, a negative one favours the small classes); "
+                "a larger one draws no differently and loses the random order of classes of one "
+                "size to rounding"
             )
         default_batches = max(1, len(self.labels) // (self.p * self.k))
         self.batches_per_epoch = (
