@@ -111,7 +111,7 @@ class ThresholdCalibrator:
 def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> OperatingPoint:
     """A FAR fit's ``point`` as siamkit decides with it: verify, a gallery and the text commands
     accept a distance up to the threshold *within float32 rounding*
-    (:data:`siamkit.index.decision.ROUNDING`), so a threshold less than that under the first
+    (:data:`siamkit.decision.ROUNDING`), so a threshold less than that under the first
     impostor the fit rejects would accept it when deployed, one more false accept than ``far``
     allows. Such a threshold is lowered to twice the rounding under that impostor (float32
     steps are far smaller at the distances of unit embeddings), and the TAR is the share of
@@ -124,7 +124,7 @@ def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> Operating
     >>> round(point.threshold, 6), point.value  # 0.299996 is then rejected too
     (0.29998, 0.5)
     """
-    from siamkit.index.decision import ROUNDING, accepts
+    from siamkit.decision import ROUNDING, accepts
 
     k = false_accepts_allowed(far, s.n_impostor)
     if k >= s.n_impostor:
