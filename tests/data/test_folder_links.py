@@ -112,3 +112,90 @@ def test_which_route_to_a_folder_is_listed_does_not_depend_on_the_directory_orde
         listings[order] = [p.relative_to(cat).as_posix() for p in find_images(cat)]
         monkeypatch.undo()
     assert listings["forward"] == listings["reverse"] == [f"link{i}/x.png" for i in range(8)]
+
+
+@pytest.mark.parametrize("target", ["../dog", "../dog/2019"])
+def test_a_link_into_another_class_folder_is_left_out_and_named(
+    tmp_path: Path, target: str
+) -> None:
+    """cat/dogs -> ../dog read dog's images into cat too, without a word: each of them counted
+    as two classes, so a pair of one dog's photos was both genuine and impostor (reviewer s53_c6
+    finding 1). Checked against os.walk(followlinks=True), which reads them into both; the link
+    is now left out and named, as a loop is."""
+    root = tmp_path / "photos"
+    _images(root, "cat/0.png", "dog/1.png", "dog/2019/2.png")
+    os.symlink(target, root / "cat" / "dogs")
+    walked = {
+        os.path.realpath(os.path.join(w, f))
+        for w, _, fs in os.walk(root / "cat", followlinks=True)
+        for f in fs
+    }
+    assert os.path.realpath(root / "dog" / "2019" / "2.png") in walked  # the reference reads it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = ImageFolderDataset(root, (1, 8, 8))
+    got = sorted((data.classes[y], p.relative_to(root).as_posix()) for p, y in data.samples)
+    assert got == [("cat", "cat/0.png"), ("dog", "dog/1.png"), ("dog", "dog/2019/2.png")]
+    notes = [str(w.message) for w in caught if issubclass(w.category, LeftOutFilesWarning)]
+    assert len(notes) == 1, notes
+    assert f"left out the folder {root / 'cat' / 'dogs'}: it is a link to" in notes[0]
+    assert "folder of another class" in notes[0] and "count as both classes" in notes[0]
+
+
+def test_a_class_folder_that_is_a_link_into_a_folder_beside_is_still_read(tmp_path: Path) -> None:
+    """The other classes' folders are only refused below a class folder: a class folder that
+    is itself a link (photos/cat -> archive/cat) and one whose link holds another's archive are
+    read as before, without a left-out line."""
+    root, archive = tmp_path / "photos", tmp_path / "archive"
+    _images(archive, "cat/0.png", "cat/1.png")
+    _images(root, "dog/2.png")
+    root.mkdir(exist_ok=True)
+    os.symlink(archive / "cat", root / "cat")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = ImageFolderDataset(root, (1, 8, 8))
+    assert sorted(data.classes[y] for _, y in data.samples) == ["cat", "cat", "dog"]
+
+
+def test_a_file_the_walk_cannot_read_is_named_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link to /proc (cat/p -> /proc) ended in a bare PermissionError traceback from
+    Path.is_file on /proc/1/cwd (reviewer s53_c6 finding 2); the error now names the file and
+    what to do. Simulated (root reads any file): os.stat refuses one path."""
+    root = tmp_path / "photos"
+    _images(root, "cat/0.png", "cat/1.png")
+    locked = str(root / "cat" / "1.png")
+    real_stat = os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if os.fspath(path) == locked:  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", locked)
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(PermissionError) as err:
+        sort_files(root / "cat")
+    assert str(err.value).startswith(f"cannot read {locked} in the image folder {root / 'cat'}")
+    assert "give read access to it" in str(err.value)
+
+
+def test_a_folder_the_walk_cannot_list_is_named_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.walk skipped a folder it could not list (no read access) without a word, so its
+    images were lost from the class; it is now named in a PermissionError. Simulated (root
+    lists any folder): os.scandir refuses one folder."""
+    root = tmp_path / "photos"
+    _images(root, "cat/0.png", "cat/2019/1.png")
+    locked = str(root / "cat" / "2019")
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if os.fspath(path) == locked:
+            raise PermissionError(13, "Permission denied", locked)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(PermissionError, match=f"cannot read {locked} in the image folder"):
+        find_images(root / "cat")

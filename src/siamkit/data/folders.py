@@ -78,15 +78,21 @@ def iter_images(
 
 
 def sort_files(
-    folder: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS
+    folder: str | os.PathLike[str],
+    extensions: Iterable[str] = IMAGE_EXTENSIONS,
+    *,
+    beside: Iterable[str | os.PathLike[str]] = (),
 ) -> tuple[list[Path], list[Path]]:
     """``(images, others)`` under ``folder`` (recursive, each sorted, hidden files and folders
     skipped): :func:`find_images`' files, and those it leaves out for their extension (none, or
-    not an image's: ``scan_0042``, ``notes.txt``), which :func:`left_out_note` names, in one walk."""
+    not an image's: ``scan_0042``, ``notes.txt``), which :func:`left_out_note` names, in one walk.
+
+    ``beside``: the other class folders of the data set ``folder`` is a class of; a folder link
+    below ``folder`` that leads into one of them is left out and named (:func:`_walk`)."""
     exts = _suffixes(extensions)
     images: list[Path] = []
     others: list[Path] = []
-    for f in _visible_files(folder):
+    for f in _visible_files(folder, beside):
         (images if f.suffix.lower() in exts else others).append(f)
     return sorted(images), sorted(others)
 
@@ -96,23 +102,52 @@ def _suffixes(extensions: Iterable[str]) -> set[str]:
     return {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
 
 
-def _visible_files(folder: str | os.PathLike[str]) -> Iterator[Path]:
+def _visible_files(
+    folder: str | os.PathLike[str], beside: Iterable[str | os.PathLike[str]] = ()
+) -> Iterator[Path]:
     """Every file anywhere under ``folder`` as the walk finds it (unsorted), hidden files and
     those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk
     (:func:`walked_folders`' rule).
 
+    Raises:
+        PermissionError: a file or folder below it cannot be read (``cat/p -> /proc``), named
+            in one sentence: leaving it out would lose its images without a word.
+
     Warns:
         LeftOutFilesWarning: a folder below it is a link back to the folder walked or one above
-            it (``cat/up -> ..``, ``cat/all -> /``): it is left out, and named.
+            it (``cat/up -> ..``, ``cat/all -> /``), or into a folder of ``beside``
+            (``cat/dogs -> ../dog``): it is left out, and named.
     """
     loops: list[str] = []
-    for where, files in _walk(folder, loops):
+    crossed: list[tuple[str, str]] = []
+    for where, files in _walk(folder, loops, beside, crossed):
         base = Path(where)
         for name in files:
-            if not name.startswith(".") and (base / name).is_file():
+            if not name.startswith(".") and _is_file(base / name, folder):
                 yield base / name
     if loops:
         warnings.warn(_loop_note(loops), LeftOutFilesWarning, stacklevel=2)
+    if crossed:
+        warnings.warn(_crossed_note(crossed), LeftOutFilesWarning, stacklevel=2)
+
+
+def _is_file(path: Path, folder: str | os.PathLike[str]) -> bool:
+    """``path.is_file()``, or the sentence :func:`_unreadable` says where it cannot be told
+    (``cat/p/1/cwd`` of a link to /proc raised a bare PermissionError traceback)."""
+    try:
+        return path.is_file()
+    except PermissionError as e:
+        raise _unreadable(os.fspath(path), folder, e) from None
+
+
+def _unreadable(path: str, folder: str | os.PathLike[str], e: OSError) -> PermissionError:
+    """The error for ``path`` below ``folder`` that the image walk cannot read."""
+    why = (e.strerror or "permission denied").lower()
+    return PermissionError(
+        f"cannot read {text_name(path)} in the image folder {text_name(os.fspath(folder))} "
+        f"({why}): give read access to it, or move it (or the folder link that leads to it, "
+        "e.g. one to /proc) out of the image folder"
+    )
 
 
 def walked_folders(folder: str | os.PathLike[str]) -> Iterator[str]:
@@ -124,10 +159,15 @@ def walked_folders(folder: str | os.PathLike[str]) -> Iterator[str]:
         yield os.path.realpath(where)
 
 
-def _walk(folder: str | os.PathLike[str], loops: list[str]) -> Iterator[tuple[str, list[str]]]:
+def _walk(
+    folder: str | os.PathLike[str],
+    loops: list[str],
+    beside: Iterable[str | os.PathLike[str]] = (),
+    crossed: list[tuple[str, str]] | None = None,
+) -> Iterator[tuple[str, list[str]]]:
     """``(folder's path, its file names)`` for ``folder`` and every folder below it the image
     walk reads, hidden folders skipped; the folder links that lead back up are added to
-    ``loops``.
+    ``loops``, those that lead into a folder of ``beside`` to ``crossed`` (with that folder).
 
     Folders below it that are symbolic links are walked too, as a class folder that is one is
     (and as torchvision's ``ImageFolder`` walks them): ``Path.rglob`` stepped over them, so the
@@ -137,14 +177,37 @@ def _walk(folder: str | os.PathLike[str], loops: list[str]) -> Iterator[tuple[st
     are either walked already or not the class's (``..`` would add every other class's images
     to this one, ``/`` the whole disk). A folder reached twice (a second link to it) is walked
     once, so no image is counted twice. Sub-folders are walked in name order, so which of two
-    routes to one folder is listed does not depend on the file system's directory order."""
+    routes to one folder is listed does not depend on the file system's directory order.
+
+    ``beside`` are a data set's other class folders: a link in class ``cat`` to ``dog``'s
+    folder (``cat/dogs -> ../dog``) read dog's images as cats too, so each of them counted as
+    two classes (a genuine pair called an impostor one) without a word. A folder below
+    ``folder`` whose real path is one of them or inside one is left out (one that holds
+    ``folder`` itself is not counted: ``folder`` is then read as the class it was named).
+
+    A folder that cannot be listed (no read access) raised nothing: ``os.walk`` skipped it and
+    its images were lost without a word; it is now named in a PermissionError."""
+
+    def refuse(e: OSError) -> None:
+        if isinstance(e, PermissionError):
+            raise _unreadable(e.filename or os.fspath(folder), folder, e) from None
+
     walked: set[str] = set()
     routes: dict[str, tuple[str, ...]] = {}  # a folder's path -> the real paths leading to it
-    for where, folders, files in os.walk(folder, followlinks=True):
+    top = os.path.realpath(folder)
+    others = [os.path.realpath(b) for b in beside]
+    others = [b for b in others if os.path.commonpath([top, b]) != b]
+    for where, folders, files in os.walk(folder, onerror=refuse, followlinks=True):
         real = os.path.realpath(where)
         route = routes.pop(where, ())
         if any(os.path.commonpath([real, up]) == real for up in route):
             loops.append(where)
+            folders[:] = []
+            continue
+        into = [b for b in others if os.path.commonpath([real, b]) == b]
+        if into:
+            if crossed is not None:
+                crossed.append((where, into[0]))
             folders[:] = []
             continue
         if real in walked:
@@ -172,6 +235,30 @@ def _loop_note(loops: Sequence[str]) -> str:
         f"are in, e.g. {', '.join(names[:2])}: following them would read those folders again or "
         "the folders beside them (a link loop); link to the images' own folders instead to "
         "include them"
+    )
+
+
+def _crossed_note(crossed: Sequence[tuple[str, str]]) -> str:
+    """The sentence for the folder links ``crossed`` (each with the other class folder it leads
+    into) the walk leaves out."""
+    got = sorted(crossed)
+    if len(got) == 1:
+        where, into = got[0]
+        real = os.path.realpath(where)
+        target = (
+            f"{text_name(into)}, the folder of another class"
+            if real == into
+            else f"{text_name(real)}, inside the folder of another class ({text_name(into)})"
+        )
+        return (
+            f"left out the folder {text_name(where)}: it is a link to {target}, and its images "
+            "would count as both classes; copy them to include them in both, or remove the link"
+        )
+    names = [text_name(where) for where, _ in got]
+    return (
+        f"left out {len(names)} folders that are links into the folder of another class, e.g. "
+        f"{', '.join(names[:2])}: their images would count as two classes; copy them to "
+        "include them in both, or remove the links"
     )
 
 
@@ -407,7 +494,8 @@ class ImageFolderDataset(FileImageDataset):
         #: warning names a few: 2 photos of 12 lost without a word change what is measured)
         self.left_out: list[Path] = []
         for folder in class_dirs:
-            files, others = sort_files(folder, extensions)
+            beside = [d for d in class_dirs if d != folder]
+            files, others = sort_files(folder, extensions, beside=beside)
             if files:  # an empty folder's files are its own warning's ("holds no images")
                 self.left_out += others
                 samples += [(f, len(classes)) for f in files]
