@@ -15,6 +15,7 @@ import numpy as np
 
 from siamkit.applications.faces.errors import NoFaceError
 from siamkit.applications.faces.pipeline import Face, FacePipeline
+from siamkit.decision import accepts
 
 if TYPE_CHECKING:
     from siamkit.index import Gallery, IdentifyResult
@@ -44,7 +45,8 @@ def several_faces_note(faces_found: int, name: str) -> str | None:
 
 @dataclass(frozen=True)
 class FaceVerification:
-    """``same`` is ``distance <= threshold`` (``None`` without a threshold)."""
+    """``same`` is ``distance <= threshold`` within float32 rounding
+    (:func:`siamkit.decision.accepts`), ``None`` without a threshold."""
 
     same: bool | None
     distance: float
@@ -70,11 +72,13 @@ def verify_faces(
     names: tuple[str, str] = ("the first image", "the second image"),
 ) -> FaceVerification:
     """Do two ``(H, W, 3)`` uint8 RGB photos show the same person? Their largest faces compared
-    with the model's distance against ``threshold`` (default: the model's, 0.6 for dlib)."""
+    with the model's distance against ``threshold`` (default: the model's, 0.6 for dlib), by the
+    rule of every siamkit verdict (:func:`siamkit.decision.accepts`), so that a pair gets the
+    verdict ``face identify`` and the service give it."""
     a, b = largest_face_of(pipe, image_a, names[0]), largest_face_of(pipe, image_b, names[1])
     distance, name = pipe.distance(a.face.embedding, b.face.embedding)
     used = threshold if threshold is not None else pipe.threshold
-    same = None if used is None else bool(distance <= used)
+    same = None if used is None else bool(accepts(distance, used))
     return FaceVerification(same, distance, used, name, a, b)
 
 
