@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from siamkit.applications.faces import FacePipeline
 from siamkit.applications.faces.evaluate import evaluate_identities, evaluate_lfw
@@ -118,6 +119,57 @@ def test_open_set_matches_naive_loops():
         assert got.dir_at_far[far] == pytest.approx(dir_)
     assert got.num_known + got.num_unknown == 300
     assert got.dir_at_far[0.05] <= got.dir_at_far[0.2] <= got.rank1
+
+
+class _RecordingEuclidean:
+    """The Euclidean distance, noting the shape of every matrix it is asked for."""
+
+    name = "euclidean"
+
+    def __init__(self):
+        self.shapes = []
+
+    def pairwise(self, x, y):
+        return (x - y).norm(dim=1)
+
+    def matrix(self, x, y):
+        self.shapes.append((len(x), len(y)))
+        return torch.cdist(x, y)
+
+
+def test_open_set_compares_probes_a_block_at_a_time_as_the_naive_loop_does(monkeypatch):
+    """20,000 probes x 20,000 gallery faces, the sizes the identities protocol serves, held one
+    (Q, G) matrix (1.6 GB, 4.6 GB with the distance's temporaries); probes now meet the gallery a
+    block of rows at a time, with the naive loop's rank-1 and DIR."""
+    import siamkit.applications.faces.open_set as open_set
+
+    rng = np.random.default_rng(5)
+    centers = rng.normal(size=(12, 8))
+    gy = [f"id{i}" for i in range(8)]
+    gz = centers[:8] + 0.3 * rng.normal(size=(8, 8))
+    py = [f"id{i}" for i in rng.integers(0, 12, 203)]
+    pz = centers[[int(y[2:]) for y in py]] + 0.6 * rng.normal(size=(203, 8))
+    # blocks of 50 probes and one of 3 (raising=False: before the fix, no blocks)
+    monkeypatch.setattr(open_set, "_BLOCK_DISTANCES", 8 * 50, raising=False)
+    dist = _RecordingEuclidean()
+    got = open_set_identification(gz, gy, pz, py, fars=(0.05, 0.2), distance=dist)
+    assert dist.shapes == [(50, 8)] * 4 + [(3, 8)]
+    for far in (0.05, 0.2):
+        rank1, dir_ = _naive_open_set(gz, gy, pz, py, far)
+        assert got.rank1 == pytest.approx(rank1)
+        assert got.dir_at_far[far] == pytest.approx(dir_)
+
+
+def test_a_probe_equally_near_two_identities_is_matched_to_the_first_in_gallery_order():
+    """Ties go to the first gallery row (argmin's rule), whatever the labels' names or hashes:
+    the same result on every run, and the reverse when the gallery order is reversed."""
+    gallery = np.asarray([[1.0, 0.0], [-1.0, 0.0]], np.float32)
+    probes = np.asarray([[0.0, 0.0], [0.0, 5.0], [1.0, 0.0]], np.float32)  # two tied, one known
+    labels = ["b", "u", "b"]
+    first = open_set_identification(gallery, ["b", "a"], probes, labels, fars=(0.5,))
+    assert first.rank1 == 1.0  # the tied known probe goes to "b", the first row
+    again = open_set_identification(gallery[::-1].copy(), ["a", "b"], probes, labels, fars=(0.5,))
+    assert again.rank1 == 0.5  # now "a" comes first and takes the tie
 
 
 def test_split_identities_is_seeded_and_disjoint():
