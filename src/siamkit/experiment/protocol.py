@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from siamkit.data.image_io import load_images
+from siamkit.decision import accepts
 from siamkit.encode import encode
 from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.few_shot import max_queries
@@ -50,12 +51,14 @@ def calibrate(z: Tensor, labels: Tensor, net: Model, target: str, seed: int) -> 
 
 
 def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float) -> Rates:
-    """TAR, FAR and balanced accuracy of a fixed threshold on (a sample of) the pairs of ``z``."""
+    """TAR, FAR and balanced accuracy of a fixed threshold on (a sample of) the pairs of ``z``,
+    a pair accepted as the model accepts it (:func:`siamkit.decision.accepts`, within float32
+    rounding of the threshold), so that metrics.json's rates are those of its verdicts."""
     n = labels.numel()
     max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
     pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=0)
-    tar = float(np.mean(np.asarray(pd.genuine) <= threshold))
-    far = float(np.mean(np.asarray(pd.impostor) <= threshold))
+    tar = float(np.mean(accepts(np.asarray(pd.genuine), threshold)))
+    far = float(np.mean(accepts(np.asarray(pd.impostor), threshold)))
     return Rates(tar, far, (tar + 1 - far) / 2)
 
 
