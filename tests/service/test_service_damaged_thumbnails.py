@@ -1,6 +1,6 @@
 """The thumbnail file beside the service's gallery (``shop.db.thumbs``) found damaged
 (``ThumbnailsDamagedError``), or replaced by a file that is no database at all
-(``not_a_thumbnail_file``, a plain ValueError), made every endpoint that shows or deletes
+(``not_a_thumbnail_file``), made every endpoint that shows or deletes
 thumbnails a 500 "Internal error" (/gallery, /gallery/images, /identify, /enroll, the DELETEs;
 reviewer s52_R10 finding 1), and ``GALLERY_DAMAGED`` would be false for it: the gallery is sound.
 It is a 503 of its own, saying so and that the operator moves the file aside, without the
@@ -19,7 +19,11 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient
 
-from siamkit.index.thumbnail_store import thumbnails_path_for
+from siamkit.index.thumbnail_store import (
+    ThumbnailsUnreadableError,
+    not_a_thumbnail_file,
+    thumbnails_path_for,
+)
 from siamkit.service import create_app
 from siamkit.service.errors import GALLERY_DAMAGED, THUMBNAILS_UNREADABLE
 
@@ -126,3 +130,30 @@ def test_any_other_value_error_is_still_a_500(tmp_path):
         answer = client.get("/gallery")
     assert answer.status_code == 500, answer.text
     assert answer.json()["detail"].startswith("Internal error")
+
+
+def test_the_thumbnail_files_refusal_is_told_by_its_class_not_its_wording(siamkit_log, tmp_path):
+    """The foreign file's refusal was a plain ValueError that the service told by its sentence,
+    through a handler for every ValueError: a bug's ValueError that happened to read so was
+    called an unreadable thumbnail file, and a reworded refusal would be a 500. It is a
+    ThumbnailsUnreadableError (as the damaged file's is), and the service maps that class."""
+    side = str(tmp_path / "shop.db.thumbs")
+    refusal = not_a_thumbnail_file(side, Exception("file is not a database"))
+    assert isinstance(refusal, ThumbnailsUnreadableError) and isinstance(refusal, ValueError)
+    reworded = type(refusal)(f"{side} holds something else entirely")
+    look_alike = ValueError(str(refusal))  # a bug's, worded as the refusal
+    app = create_app(make_model(), tmp_path / "shop.db")
+    answers = {}
+    with TestClient(app) as client:
+        for name, err in (("refusal", refusal), ("reworded", reworded), ("bug", look_alike)):
+
+            def failing(*args, err=err, **kwargs):
+                raise err
+
+            app.state.engine.gallery.labels = failing
+            answers[name] = client.get("/gallery")
+    for name in ("refusal", "reworded"):
+        assert answers[name].status_code == 503, (name, answers[name].text)
+        assert answers[name].json() == {"detail": THUMBNAILS_UNREADABLE}
+    assert answers["bug"].status_code == 500, answers["bug"].text
+    assert answers["bug"].json()["detail"].startswith("Internal error")

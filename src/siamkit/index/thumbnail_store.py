@@ -45,19 +45,31 @@ def thumbnails_path_for(gallery_path: str | Path) -> str:
     return ":memory:" if text == ":memory:" else text + ".thumbs"
 
 
-def not_a_thumbnail_file(path: str, err: Exception) -> ValueError:
+class ThumbnailsUnreadableError(ValueError):
+    """A gallery's thumbnail side file (``staff.db.thumbs``) cannot be read: damaged
+    (:class:`ThumbnailsDamagedError`) or no thumbnail file at all (:class:`NotAThumbnailFileError`).
+    The gallery itself is another file and may be sound; the caller that tells its user what to
+    do (the service's 503) takes this class, not the sentence's wording."""
+
+
+class NotAThumbnailFileError(ThumbnailsUnreadableError):
+    """Another program's file (or no database) at a gallery's thumbnail path
+    (:func:`not_a_thumbnail_file`)."""
+
+
+def not_a_thumbnail_file(path: str, err: Exception) -> NotAThumbnailFileError:
     """The refusal of a file at a gallery's thumbnail path (``staff.db.thumbs``) that is no
     thumbnail file (another program's database, or no database): what it is and what to do. It
     is left as it was; moved aside, the next use makes a new one (the gallery's items are not
     in it: only their thumbnails, or a text's first characters, which new ones replace)."""
-    return ValueError(
+    return NotAThumbnailFileError(
         f"{path} is not a siamkit thumbnail file ({err}); it was left unchanged: move or "
         "rename it (that name, beside the gallery, is where the gallery keeps its items' "
         "thumbnails) and run again: a new one is made there"
     )
 
 
-class ThumbnailsDamagedError(ValueError):
+class ThumbnailsDamagedError(ThumbnailsUnreadableError):
     """SQLite found a gallery's thumbnail side file (``staff.db.thumbs``) damaged. The gallery
     itself is another file and may be sound: this is not its
     :class:`~siamkit.index.store.GalleryDamagedError`."""

@@ -16,9 +16,9 @@ every failure of the service itself a 500 with a generic body and its traceback 
 * The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while the
   service ran) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the
   operator (:data:`GALLERY_DAMAGED`), without the server's paths, which the log gives.
-* The thumbnail file beside the gallery (``shop.db.thumbs``) found damaged
-  (``ThumbnailsDamagedError``) or not a thumbnail file at all (another program's file at its
-  place) becomes a 503 of its own (:data:`THUMBNAILS_UNREADABLE`): the gallery is sound, and
+* The thumbnail file beside the gallery (``shop.db.thumbs``) found damaged or not a thumbnail
+  file at all (another program's file at its place), ``ThumbnailsUnreadableError``, becomes a
+  503 of its own (:data:`THUMBNAILS_UNREADABLE`): the gallery is sound, and
   the operator moves that file aside; no server path either.
 * Anything else (a ``ValueError`` or ``TypeError`` from deep inside a model, a plug-in or the
   gallery included) is a bug, not the client's mistake: a 500 whose body names the request's
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -251,20 +252,23 @@ GALLERY_DAMAGED = (
 the service ran)."""
 
 
-async def _on_gallery_damaged(request: Request, exc: Exception) -> JSONResponse:
-    """The gallery file turned out damaged (:class:`~siamkit.index.store.GalleryDamagedError`, a
-    ``ValueError``): not the client's mistake, nor a bug, but the server's file, which only its
-    operator can mend. A 503 saying so and naming ``siamkit gallery FILE check``, in a sentence
-    without the server's paths; the log line gives the operator the file and what to do (the
-    error's own sentence), with no traceback, as it is no bug.
+def _operator_must_mend(detail: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """The handler of a file of the server's that cannot be read (the gallery damaged, its
+    thumbnail side file unreadable): not the client's mistake, nor a bug, but a file only the
+    operator can mend. A 503 with ``detail``, a sentence without the server's paths; the log
+    line gives the operator the file and what to do (the error's own sentence), with no
+    traceback, as it is no bug.
 
     Answered as any error, it was a 500 "Internal error" that told neither the client nor, in
     its place, anything beyond a traceback."""
-    rid = request_id(request.scope)
-    said = f" (id={rid})" if rid else ""
-    path = logged_path(request.scope)
-    log.error("%s %s failed%s: %s", request.method, path, said, exc)
-    return JSONResponse({"detail": GALLERY_DAMAGED}, status_code=503)
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        rid = request_id(request.scope)
+        said = f" (id={rid})" if rid else ""
+        log.error("%s %s failed%s: %s", request.method, logged_path(request.scope), said, exc)
+        return JSONResponse({"detail": detail}, status_code=503)
+
+    return handler
 
 
 THUMBNAILS_UNREADABLE = (
@@ -275,45 +279,12 @@ THUMBNAILS_UNREADABLE = (
     "the thumbnails (a text model's previews) of the items enrolled so far (the server log "
     "names the file)."
 )
-"""The 503 of a request that met the gallery's thumbnail side file damaged
-(:class:`~siamkit.index.thumbnail_store.ThumbnailsDamagedError`) or found another program's
-file at its place (:func:`~siamkit.index.thumbnail_store.not_a_thumbnail_file`)."""
-
-
-def _is_foreign_thumbnail_file(exc: Exception) -> bool:
-    """Whether ``exc`` is :func:`~siamkit.index.thumbnail_store.not_a_thumbnail_file`'s refusal,
-    a plain ``ValueError``: its sentence is ``<path><middle><SQLite's error><end>``, and the
-    middle and the end are read from that function itself, so a rewording there is followed."""
-    from siamkit.index.thumbnail_store import not_a_thumbnail_file
-
-    if type(exc) is not ValueError:
-        return False
-    start, _, rest = str(not_a_thumbnail_file("\0", Exception("\1"))).partition("\0")
-    middle, _, end = rest.partition("\1")
-    text = str(exc)
-    return text.startswith(start) and middle in text and text.endswith(end)
-
-
-async def _on_thumbnails_unreadable(request: Request, exc: Exception) -> JSONResponse:
-    """The gallery's thumbnail side file cannot be read (:data:`THUMBNAILS_UNREADABLE`): as
-    :func:`_on_gallery_damaged`, the server's file, not the client's mistake nor a bug, a 503
-    without the server's paths and the error's own sentence (the file, what to do) in the log.
-    Answered as any error, it made every endpoint that shows or deletes thumbnails
-    (``/identify``, ``/enroll``, ``/gallery``, the removals) a 500 "Internal error" for a side
-    file of pictures, and :data:`GALLERY_DAMAGED` would be false: the gallery is sound, and its
-    check says ok.
-
-    Registered for ``ValueError`` as well, for the foreign file's refusal, a plain one: any
-    other ``ValueError`` is raised again, for GuardMiddleware to answer as the bug it is."""
-    from siamkit.index.thumbnail_store import ThumbnailsDamagedError
-
-    if not isinstance(exc, ThumbnailsDamagedError) and not _is_foreign_thumbnail_file(exc):
-        raise exc
-    rid = request_id(request.scope)
-    said = f" (id={rid})" if rid else ""
-    path = logged_path(request.scope)
-    log.error("%s %s failed%s: %s", request.method, path, said, exc)
-    return JSONResponse({"detail": THUMBNAILS_UNREADABLE}, status_code=503)
+"""The 503 of a request that met the gallery's thumbnail side file unreadable
+(:class:`~siamkit.index.thumbnail_store.ThumbnailsUnreadableError`: damaged, or another
+program's file at its place). It made every endpoint that shows or deletes thumbnails
+(``/identify``, ``/enroll``, ``/gallery``, the removals) a 500 "Internal error" for a side file
+of pictures, and :data:`GALLERY_DAMAGED` would be false: the gallery is sound, and its check
+says ok."""
 
 
 TAKEN_OVER = (
@@ -363,13 +334,12 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app`` (most specific first)."""
     from siamkit.index.results import GalleryMismatchError
     from siamkit.index.store import GalleryDamagedError
-    from siamkit.index.thumbnail_store import ThumbnailsDamagedError
+    from siamkit.index.thumbnail_store import ThumbnailsUnreadableError
 
     app.add_exception_handler(RequestError, _on_request_error)
     app.add_exception_handler(GalleryMismatchError, _on_gallery_taken_over)
-    app.add_exception_handler(GalleryDamagedError, _on_gallery_damaged)
-    app.add_exception_handler(ThumbnailsDamagedError, _on_thumbnails_unreadable)
-    app.add_exception_handler(ValueError, _on_thumbnails_unreadable)  # re-raises all others
+    app.add_exception_handler(GalleryDamagedError, _operator_must_mend(GALLERY_DAMAGED))
+    app.add_exception_handler(ThumbnailsUnreadableError, _operator_must_mend(THUMBNAILS_UNREADABLE))
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(sqlite3.OperationalError, _on_gallery_failure)
