@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from siamkit.data.samplers import MAX_CLASS_POWER
 from siamkit.data.sources import DATA_SOURCES, FIXED_SIZES
 from siamkit.distances.cohort import SCORE_NORMS
 from siamkit.distances.registry import DISTANCES as DISTANCE_REGISTRY
@@ -226,8 +227,16 @@ def _check_run_numbers(cfg: RunConfig) -> None:
             t.early_stopping,
             note="epochs without a better validation metric; null never stops early",
         )
-    if t.class_power is not None:  # a negative power favours the small classes
-        number("train.class_power", t.class_power, note="0 uniform, 1 by class size")
+    if t.class_power is not None:  # a negative power favours the small classes; PKSampler's
+        # bound, here so that train and tune refuse it before the data load (they loaded first)
+        number(
+            "train.class_power",
+            t.class_power,
+            -MAX_CLASS_POWER,
+            MAX_CLASS_POWER,
+            note="0 uniform, 1 by class size; a larger power draws no differently and loses the "
+            "random order of classes of one size to rounding",
+        )
     count("model.metric_hidden", m.metric_hidden, note="the learned distance's hidden width")
     for i, width in enumerate(m.head_hidden):
         count(f"model.head_hidden[{i}]", width, note="a hidden layer's width")
