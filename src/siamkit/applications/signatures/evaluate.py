@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from siamkit.applications.signatures.decision import check_reduce, reference_scores
+from siamkit.decision import accepts
 from siamkit.distances import Distance
 from siamkit.evaluation.roc import eer
 
@@ -136,16 +137,18 @@ def signature_scores(
 
 
 def _rates(genuine: np.ndarray, forged: np.ndarray, threshold: float) -> ErrorRates:
+    # FAR and FRR count the verdicts a SignatureBank gives at this threshold: a score within
+    # float32 rounding above it is accepted (siamkit.decision.accepts, the one rule)
     if len(genuine) == 0 or len(forged) == 0:  # no EER or FAR; FRR needs only genuines
         nan = float("nan")
-        frr = float(np.mean(genuine > threshold)) if len(genuine) else nan
+        frr = float(np.mean(~accepts(genuine, threshold))) if len(genuine) else nan
         return ErrorRates(nan, nan, nan, frr, len(genuine), len(forged))
     op = eer(genuine, forged)
     return ErrorRates(
         eer=float(op.value),
         eer_threshold=float(op.threshold),
-        far=float(np.mean(forged <= threshold)),
-        frr=float(np.mean(genuine > threshold)),
+        far=float(np.mean(accepts(forged, threshold))),
+        frr=float(np.mean(~accepts(genuine, threshold))),
         n_genuine=len(genuine),
         n_forged=len(forged),
     )
@@ -189,7 +192,9 @@ def evaluate_signatures(
         n_references: genuine references enrolled per writer.
         reduce: ``"mean"``, ``"min"`` or ``"max"`` distance to the references.
         distance: the model's distance.
-        threshold: accept when score <= threshold; ``None`` uses the skilled EER threshold
+        threshold: accept when score <= threshold, within float32 rounding as a
+            :class:`~siamkit.applications.signatures.SignatureBank` decides
+            (:func:`siamkit.decision.accepts`); ``None`` uses the skilled EER threshold
             (the random one where there are no skilled forgeries).
         seed: which genuines become references.
         threshold_source: where ``threshold`` came from, as reported: ``"given"`` (the user's)
