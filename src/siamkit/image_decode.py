@@ -64,20 +64,40 @@ def image_mode(channels: int) -> str:
     return _MODES[channels]
 
 
-def _to_8bit(img: Image.Image) -> Image.Image:
+_SIXTEEN_BIT_I = ("PNG", "PPM")
+"""Formats whose ``I`` images are 16-bit data whatever their values: a 16-bit PGM opens as
+``I`` (its maxval scaled to 65535 by Pillow), and a 16-bit PNG in older Pillows (PNG holds no 32-bit data)."""
+
+
+def _sixteen_bit(img: Image.Image) -> bool:
+    """Whether an ``I`` image is 16-bit data by its file (a 16-bit PGM or PNG, a TIFF of 16
+    bits a sample), which its values alone cannot tell when they are all small."""
+    if img.format in _SIXTEEN_BIT_I:
+        return True
+    if img.format == "TIFF":
+        bits = getattr(img, "tag_v2", {}).get(258, (32,))  # BitsPerSample
+        return max(bits if isinstance(bits, tuple) else (bits,)) <= 16
+    return False
+
+
+def _to_8bit(img: Image.Image, sixteen: bool = False) -> Image.Image:
     """A 16-bit, 32-bit integer or float image as 8-bit ``L``; any other image unchanged.
 
     ``I;16*`` (16-bit PNG, TIFF): value >> 8, i.e. value / 257. ``I`` (32-bit signed): 16-bit
-    data (a 16-bit PGM opens so) unless a value exceeds 65535, then the range 0..2**31-1;
-    negative values are 0. ``F`` (float): the range 0..1, or 0..255, or 0..65535 (the smallest
-    that holds every value; beyond, the image's maximum); negative and NaN values are 0.
+    data when ``sixteen`` (the file says so, :func:`_sixteen_bit`: a 16-bit PGM opens as
+    ``I``); otherwise the range 0..255, or 0..65535, or 0..2**31-1, the smallest that holds
+    every value, as for float: an int32 TIFF of 0-255 values was read as 16-bit data and came
+    out black (value >> 8 = 0), where Pillow's ``convert`` keeps them. Negative values are 0.
+    ``F`` (float): the range 0..1, or 0..255, or 0..65535 (the smallest that holds every value;
+    beyond, the image's maximum); negative and NaN values are 0.
     """
     mode = img.mode
     if mode.startswith("I;16"):
         eight = np.asarray(img).astype(np.uint16) >> 8
     elif mode == "I":
         values = np.clip(np.asarray(img).astype(np.int64), 0, None)
-        eight = values >> (8 if values.max(initial=0) <= 0xFFFF else 23)
+        peak = int(values.max(initial=0))
+        eight = values >> (8 if sixteen or 0xFF < peak <= 0xFFFF else 0 if peak <= 0xFF else 23)
     elif mode == "F":
         values = np.nan_to_num(np.asarray(img).astype(np.float64), nan=0.0, neginf=0.0)
         values = np.clip(values, 0.0, np.finfo(np.float64).max)
@@ -101,12 +121,13 @@ def convert_image(img: Image.Image, mode: str) -> Image.Image:
         >>> np.asarray(convert_image(g16, "L"))[0, 0]
         np.uint8(128)
     """
+    sixteen = img.mode == "I" and _sixteen_bit(img)  # the file's word, before a turn drops it
     try:
         turned = img.getexif().get(_ORIENTATION, 1) not in (1, None)
         upright = ImageOps.exif_transpose(img) if turned else img  # no copy when upright
     except (OSError, SyntaxError, ValueError, TypeError, KeyError, struct.error):
         upright = img  # a damaged EXIF block: the pixels as stored
-    return _to_8bit(upright).convert(mode)
+    return _to_8bit(upright, sixteen).convert(mode)
 
 
 def read_source_bytes(source: ImageSource) -> bytes:

@@ -42,6 +42,30 @@ def test_deep_images_decode_to_their_8_bit_version(array, fmt, mode):
             np.testing.assert_array_equal(out[:, :, c], A8)
 
 
+def test_an_int32_tiff_of_8_bit_values_decodes_as_pillow_reads_it():
+    """An int32 TIFF (mode I) holding 0-255 values was read as 16-bit data, value >> 8, and
+    came out black (reviewer s53_c6 finding 3); Pillow's convert("L") keeps those values, and
+    the image's own range (0..255, the smallest that holds them) now decides, as for float."""
+    data = _encoded(Image.fromarray(A8.astype(np.int32)), "TIFF")
+    img = Image.open(io.BytesIO(data))
+    assert img.mode == "I" and img.tag_v2[258] == (32,)
+    pillow = np.asarray(img.convert("L"))
+    np.testing.assert_array_equal(pillow, A8)  # the reference keeps them
+    for channels in (1, 3):
+        out = decode_image(data, channels=channels)
+        for c in range(channels):
+            np.testing.assert_array_equal(out[:, :, c], pillow)
+
+
+def test_a_dark_16_bit_pgm_stays_16_bit_data():
+    """A 16-bit PGM opens as I too, but its file says 16 bits: one whose values are all
+    below 256 is a dark 16-bit image (value >> 8, here 0), not an 8-bit one."""
+    array = (A8 // 2).astype(np.uint16)  # 0..127 of 65535
+    data = _encoded(Image.fromarray(array), "PPM")
+    assert Image.open(io.BytesIO(data)).mode == "I"
+    np.testing.assert_array_equal(decode_image(data, channels=1)[:, :, 0], array >> 8)
+
+
 def test_16_bit_file_is_not_white(tmp_path):
     path = tmp_path / "g16.png"
     Image.fromarray(A8.astype(np.uint16) * 257).save(path)
