@@ -269,9 +269,11 @@ class ScoredPairs:
 def pairs_metrics(scored: ScoredPairs, source: PairsSource) -> tuple[Any, dict[str, Any]]:
     """The :class:`~siamkit.evaluation.VerificationReport` of listed pairs (the FARs of ``siamkit
     evaluate``) and the metrics JSON: verification, data, what is not computed and, with a
-    threshold, its TAR, FAR and (balanced) accuracy on these pairs."""
+    threshold, its TAR, FAR and (balanced) accuracy on these pairs, each pair accepted as the
+    model's verdict accepts it (:func:`siamkit.decision.accepts`)."""
     import numpy as np
 
+    from siamkit.decision import accepts
     from siamkit.evaluation.verification import verification_report
 
     g, i = scored.genuine, scored.impostor
@@ -282,9 +284,10 @@ def pairs_metrics(scored: ScoredPairs, source: PairsSource) -> tuple[Any, dict[s
         "not_computed": {"few_shot": NOT_COMPUTED, "retrieval": NOT_COMPUTED},
     }
     if scored.threshold is not None:
-        t = scored.threshold
-        tar, far = float(np.mean(g <= t)), float(np.mean(i <= t))
-        right = int((g <= t).sum() + (i > t).sum())
+        t = scored.threshold  # a pair accepted as the model accepts it, within float32 rounding
+        same_g, same_i = accepts(g, t), accepts(i, t)
+        tar, far = float(np.mean(same_g)), float(np.mean(same_i))
+        right = int(same_g.sum() + (~same_i).sum())
         metrics["calibration"] = {
             "threshold": t,
             "test": {"tar": tar, "far": far, "balanced_accuracy": (tar + 1 - far) / 2,
