@@ -1,5 +1,5 @@
 """run_study's sampler, pruner and direction against Optuna used directly: a bare
-``optuna.create_study(sampler=TPESampler(seed), pruner=MedianPruner(5, 1))`` over the same
+``optuna.create_study(sampler=TPESampler(seed), pruner=MedianPruner(5, 2))`` over the same
 distributions, reporting the same per-epoch metric at the same steps, draws the same values and
 prunes the same trials, through the random start-up trials and TPE's own. One rule of its own: a
 trial is never pruned at its last epoch (it has trained; pruning would only leave it out of
@@ -117,7 +117,8 @@ def test_a_study_draws_and_prunes_as_bare_optuna(
     bare = optuna.create_study(
         direction=direction,
         sampler=optuna.samplers.TPESampler(seed=SEED),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        # epochs are steps 1, 2, ...: never pruned at the first (study.PRUNE_FROM_EPOCH)
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
     )
     bare.optimize(_bare_objective, n_trials=TRIALS)
     theirs = bare.get_trials()
@@ -135,10 +136,10 @@ def test_a_study_draws_and_prunes_as_bare_optuna(
 
 def test_a_trial_is_not_pruned_at_its_last_epoch(tmp_path: Path, monkeypatch) -> None:
     """A trial that had run all its epochs was pruned when its last epoch's metric was below the
-    median of the other trials' at that epoch, and left out of best.yaml: here the 1-epoch trials
-    end at 0.6, below the 3-epoch trials' 0.9 at epoch 1, but those end at 0.3 (no restore_best:
-    scored by their last epoch), so a 1-epoch trial is the best; best.yaml took one of the first
-    five (before the pruner starts), not the best."""
+    median of the other trials' at that epoch, and left out of best.yaml: here the 2-epoch trials
+    end at 0.6, below the 4-epoch trials' 0.9 at epoch 2 (the first the pruner is asked at), but
+    those end at 0.3 (no restore_best: scored by their last epoch), so a 2-epoch trial is the
+    best; best.yaml took one of the first five (before the pruner starts), not the best."""
 
     def validator(cfg: Any, data: Any, on_epoch: Any) -> Any:
         epoch = 0
@@ -146,7 +147,7 @@ def test_a_trial_is_not_pruned_at_its_last_epoch(tmp_path: Path, monkeypatch) ->
         def validate(_net: Any) -> float:
             nonlocal epoch
             epoch += 1
-            m = (0.9, 0.5, 0.3)[epoch - 1] if cfg.train.epochs == 3 else 0.6
+            m = (0.9, 0.9, 0.5, 0.3)[epoch - 1] if cfg.train.epochs == 4 else 0.6
             m += cfg.optim.lr  # tells the trials apart
             on_epoch(epoch, m)
             return m
@@ -156,7 +157,7 @@ def test_a_trial_is_not_pruned_at_its_last_epoch(tmp_path: Path, monkeypatch) ->
     monkeypatch.setattr(search_mod, "_validator", validator)
     monkeypatch.setattr(search_mod, "Trainer", _NoTraining)
     base = apply_overrides(load_config(TINY), ["data.val_classes=[4, 5]"])
-    space = {"train.epochs": {"choice": [1, 3]}, "optim.lr": {"float": [1e-4, 1e-3]}}
+    space = {"train.epochs": {"choice": [2, 4]}, "optim.lr": {"float": [1e-4, 1e-3]}}
     result = run_study(base, space, tmp_path, n_trials=16, progress=False)
     trials = optuna.load_study(
         study_name=study_mod.STUDY_NAME, storage=study_mod.storage_url(tmp_path / "study.db")
@@ -164,7 +165,7 @@ def test_a_trial_is_not_pruned_at_its_last_epoch(tmp_path: Path, monkeypatch) ->
     ran_all = [t for t in trials if len(t.intermediate_values) == int(t.params["train.epochs"])]
     assert all(t.state.name == "COMPLETE" for t in ran_all)
     pruned = [t for t in trials if t.state.name == "PRUNED"]
-    assert pruned and all(len(t.intermediate_values) < 3 for t in pruned)  # the pruner ran
+    assert pruned and all(len(t.intermediate_values) < 4 for t in pruned)  # the pruner ran
     # the best of the trials that ran all their epochs, each scored by its last
     assert result.best_value == max(
         t.intermediate_values[max(t.intermediate_values)] for t in ran_all

@@ -4,8 +4,9 @@ Each trial trains the config with the trial's values and is scored by the valida
 (``train.val_metric``) on the **validation classes** (``data.val_classes``), which the network
 does not train on; the test classes are never loaded into a score. The study maximises the
 metric, or minimises it when lower is better (``eer``). Every epoch's metric is
-reported to the pruner, so hopeless trials stop early (before their last epoch: a trial that
-has trained is scored, not pruned). The study lives in ``DIR/study.db``
+reported to the pruner, so hopeless trials stop early (from their second epoch, the first's
+score ranking recipes poorly: :data:`~siamkit.tuning.study.PRUNE_FROM_EPOCH`; before their last
+epoch: a trial that has trained is scored, not pruned). The study lives in ``DIR/study.db``
 (SQLite): a killed study continues where it stopped when run again with the same arguments.
 
 >>> result = run_study(load_config("configs/demo.yaml"), load_space(None), "runs/tune", n_trials=20)  # doctest: +SKIP

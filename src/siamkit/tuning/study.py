@@ -149,6 +149,13 @@ def storage_url(db: Path) -> str:
     return URL.create("sqlite", database=str(db)).render_as_string(hide_password=False)
 
 
+#: The first epoch at whose end a trial may be pruned: the first epoch's score, of a network one
+#: epoch from its random start (or still in its learning-rate warm-up), ranks recipes poorly.
+#: Epochs are reported as steps counted from 1, and Optuna's ``MedianPruner`` prunes from step
+#: ``n_warmup_steps`` on, so the ``n_warmup_steps=1`` meant for this pruned at epoch 1 all the same.
+PRUNE_FROM_EPOCH = 2
+
+
 def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
     import optuna
 
@@ -164,7 +171,7 @@ def _open_study(base: RunConfig, space: SearchSpace, out: Path) -> Any:
         load_if_exists=True,
         direction="minimize" if base.train.val_metric in VAL_METRICS_LOWER_BETTER else "maximize",
         sampler=optuna.samplers.TPESampler(seed=base.train.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=PRUNE_FROM_EPOCH),
     )
     saved = _read_signature(study.user_attrs.get("signature"), config)
     # a new study, or one saved with the key names alone whose trials are of this same space
