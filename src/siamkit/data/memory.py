@@ -24,23 +24,68 @@ from siamkit.progress import human_bytes
 STATS_CHUNK_BYTES = 32 * 2**20
 
 
-def channel_stats(x: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+#: the most images :func:`channel_stats` reads, drawn by :func:`stats_sample`
+STATS_IMAGES = 20_000
+
+#: the seed of :func:`stats_sample`'s draw: the same images give the same statistics
+STATS_SEED = 0
+
+
+def stats_sample(
+    n: int, labels: Tensor | None = None, most: int = STATS_IMAGES, seed: int = STATS_SEED
+) -> Tensor:
+    """``min(n, most)`` distinct indices of ``range(n)``, ascending, drawn with ``seed``: each
+    class of ``labels`` ``(n,)`` gets its share of them (``most`` times its share of the
+    images, the largest remainders rounded up), drawn at random within it; without labels, a
+    plain seeded draw.
+
+    The images a run's normalisation is measured on: the first 20,000 of an image folder are
+    its first classes (its images are in class order), so a folder whose later classes are
+    darker or of other colours was normalised by the first classes' statistics alone.
+
+    >>> stats_sample(6, torch.tensor([0, 0, 0, 0, 1, 1]), most=3).tolist()[-1] >= 4
+    True
+    """
+    if n <= most:
+        return torch.arange(n)
+    keys = torch.rand(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    order = keys.argsort()  # a random order of all the images
+    if labels is None:
+        return order[:most].sort().values
+    _, cls, counts = labels.reshape(-1).unique(return_inverse=True, return_counts=True)
+    exact = counts.to(torch.float64) * most / n
+    quota = exact.floor().to(torch.int64)
+    short = most - int(quota.sum())
+    quota[(exact - quota).argsort(descending=True, stable=True)[:short]] += 1
+    order = order[cls[order].argsort(stable=True)]  # grouped by class, at random within each
+    rank = torch.arange(n) - (counts.cumsum(0) - counts)[cls[order]]
+    return order[rank < quota[cls[order]]].sort().values
+
+
+def channel_stats(
+    x: Tensor, labels: Tensor | None = None, most: int | None = None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std of images ``(N, C, H, W)`` (uint8 or float in [0, 1]; uint8
-    scaled to [0, 1]), rounded to 4 places.
+    scaled to [0, 1]), rounded to 4 places; with ``most``, of at most that many of them, a
+    seeded draw in which each class of ``labels`` has its share (:func:`stats_sample`).
 
     Summed in float64 over chunks of at most :data:`STATS_CHUNK_BYTES`, not over one float32
     copy of them all: that copy is 4 times the uint8 images :func:`check_images_fit` counts
     (20,000 photos at 224 px in colour: 11 GiB more), and a run the check let through died
-    of PyTorch's allocator error after reading every photo."""
+    of PyTorch's allocator error after reading every photo. The drawn images are gathered a
+    chunk at a time too, not copied out first."""
     n, c, h, w = x.shape
+    pick = stats_sample(n, labels, most) if most is not None and n > most else None
+    used = n if pick is None else len(pick)
     per_chunk = max(1, STATS_CHUNK_BYTES // max(1, c * h * w * 8))
     total = torch.zeros(c, dtype=torch.float64)
     squares = torch.zeros(c, dtype=torch.float64)
-    for start in range(0, n, per_chunk):
-        part = _float64(x[start : start + per_chunk])
+    for start in range(0, used, per_chunk):
+        rows = slice(start, start + per_chunk)
+        part = _float64(x[rows] if pick is None else x[pick[rows]])
         total += part.sum(dim=(0, 2, 3))
         squares += part.square_().sum(dim=(0, 2, 3))
-    count = n * h * w
+    count = used * h * w
     mean = total / count
     # the unbiased variance, as Tensor.std gives it
     var = (squares - count * mean.square()).clamp_min(0) / max(count - 1, 1)

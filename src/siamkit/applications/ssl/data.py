@@ -25,7 +25,7 @@ from torch import Tensor
 from siamkit.applications.ssl.config import SSLDataConfig
 from siamkit.data.folders import ImageFolderDataset, images_under
 from siamkit.data.image_io import load_images
-from siamkit.data.memory import channel_stats, check_images_fit
+from siamkit.data.memory import STATS_IMAGES, channel_stats, check_images_fit
 from siamkit.training.config import DataConfig
 from siamkit.training.data import SPLIT_SEED, load_run_data, seeded_sample
 
@@ -54,8 +54,9 @@ class SSLData(NamedTuple):
         """Per-channel mean and std of (up to 20,000) training images, rounded to 4 places.
 
         Summed in float64 chunks (:func:`siamkit.data.memory.channel_stats`), not over one
-        float32 copy of them all."""
-        return channel_stats(self.train_x[:20000])
+        float32 copy of them all. Past 20,000, a seeded draw from them all: the first 20,000 of
+        a folder are those of its first sub-folders."""
+        return channel_stats(self.train_x, most=STATS_IMAGES)
 
 
 def folder_id(root: str | os.PathLike[str], paths: list[Path]) -> str:
