@@ -6,6 +6,7 @@ server's paths, with the file and what to do in the log."""
 
 from __future__ import annotations
 
+import sqlite3
 import warnings
 
 import numpy as np
@@ -68,3 +69,40 @@ def test_a_damaged_gallery_is_no_client_mistake_nor_a_bug(tmp_path):
     for answer in (found, enrolled):
         assert answer.status_code == 503, answer.text
         assert answer.json() == {"detail": GALLERY_DAMAGED}
+
+
+def test_an_embedding_of_the_wrong_size_is_the_damaged_gallerys_503(siamkit_log, tmp_path):
+    """Another program wrote items of the wrong size into the served gallery: the requests
+    that read them (/identify's and /recommend's reading of new items, /enroll's check for
+    repeats in its label) answered a 500 "Internal error", a bug's answer, for the file's damage. They answer
+    GALLERY_DAMAGED, and the log names the item and its size."""
+    path = tmp_path / "shop.db"
+    png = [png_bytes(pattern("noise", seed=s)) for s in range(4)]
+    with TestClient(create_app(make_model(), path)) as client:
+        for label, s in (("a", 0), ("b", 1)):
+            answer = client.post(
+                "/enroll", data={"label": label}, files={"files": ("x.png", png[s], "image/png")}
+            )
+            assert answer.status_code == 201, answer.text
+        item = answer.json()["item_ids"][0]
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE items SET embedding = ? WHERE id = ?", (b"\0" * 12, item))
+            added = conn.execute(  # an item the service has not read yet: /identify's refresh
+                "INSERT INTO items (label, embedding, created) VALUES ('c', ?, 0)", (b"\0" * 10,)
+            ).lastrowid
+        conn.close()
+        answers = {
+            "identify": client.post("/identify", files={"file": ("q.png", png[2], "image/png")}),
+            "enroll": client.post(
+                "/enroll", data={"label": "b"}, files={"files": ("y.png", png[3], "image/png")}
+            ),
+            "recommend": client.post("/recommend", json={"like": [f"#{item}"]}),
+        }
+    for name, answer in answers.items():
+        assert answer.status_code == 503, (name, answer.text)
+        assert answer.json() == {"detail": GALLERY_DAMAGED}
+    lines = [r.getMessage() for r in siamkit_log.errors()]
+    assert len(lines) == 3 and lines[0].startswith("POST /identify failed: the gallery ")
+    assert f"(item {added}: 10 bytes)" in lines[0], lines  # read as new, as /recommend's
+    assert f"(item {item}: 12 bytes)" in lines[1] and f"(item {added}: 10 bytes)" in lines[2]
+    assert "Internal error" not in " ".join(a.text for a in answers.values())

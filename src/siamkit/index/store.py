@@ -187,7 +187,9 @@ def encode_metadata(metadata: Mapping[str, Any] | None) -> str | None:
 
 class GalleryDamagedError(ValueError):
     """SQLite found the gallery file damaged (cut short by a full disk or a copy stopped half
-    way, or overwritten in part): what it holds cannot be read, at the open or in a search."""
+    way, or overwritten in part), or an item's stored embedding is not of the size the gallery
+    records (written by hand or by another program): what it holds cannot be read, at the open
+    or in a search, until it is mended."""
 
 
 def is_corrupt(err: sqlite3.DatabaseError) -> bool:
@@ -258,17 +260,34 @@ def embeddings_from_blobs(
 
     An item whose blob is not ``dim`` float32 values (written by hand, or by a program other
     than siamkit) made numpy's "cannot reshape array of size 95938 into shape (1500,64)" the
-    answer of every search; it is named instead, with the command that lists and removes it.
+    answer of every search; it is named instead, with its size and the command that lists and
+    removes it, as the gallery's damage (:class:`GalleryDamagedError`: no retry reads it, and a
+    plain ``ValueError`` was the service's 500 "Internal error", a bug's answer).
     """
-    wrong = [int(i) for i, b in zip(ids, blobs) if not isinstance(b, bytes) or len(b) != 4 * dim]
+    wrong = [
+        (int(i), b) for i, b in zip(ids, blobs) if not isinstance(b, bytes) or len(b) != 4 * dim
+    ]
     if wrong:
-        raise ValueError(
-            f"the gallery {path} has {len(wrong)} item(s) whose embedding is not {dim} float32 "
-            f"values, the size it records (item ids {listing(wrong, limit=5)}), so it cannot be "
-            f"searched; `siamkit gallery {path} check` names them and how to remove them"
+        sizes = "; ".join(f"item {i}: {_blob_size(b)}" for i, b in wrong[:5]) + (
+            f"; and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+        )
+        raise GalleryDamagedError(
+            f"the gallery {path} is damaged: {len(wrong)} item(s) hold an embedding that is not "
+            f"{dim} float32 values ({4 * dim} bytes), the size it records ({sizes}), so it "
+            f"cannot be searched; `siamkit gallery {path} check` names them and how to remove "
+            "them"
         )
     blob = b"".join(blobs)
     return np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(blobs), dim)
+
+
+def _blob_size(blob: object) -> str:
+    """A stored embedding's size for a message: ``12 bytes``, or what SQLite holds instead of a
+    blob (``a TEXT value``)."""
+    if isinstance(blob, bytes):
+        return f"{len(blob)} byte{'' if len(blob) == 1 else 's'}"
+    kind = {str: "TEXT", int: "INTEGER", float: "REAL"}.get(type(blob), type(blob).__name__)
+    return f"a {kind} value, not a blob"
 
 
 def _decode_metadata(text: str | None) -> dict[str, Any] | None:

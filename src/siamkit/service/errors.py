@@ -14,7 +14,7 @@ every failure of the service itself a 500 with a generic body and its traceback 
   item and the model it records enrolled first, a 409 saying that
   (:data:`RECORDED_MODEL_ENROLLED`).
 * The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while the
-  service ran) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the
+  service ran, or holds an item's embedding of the wrong size) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the
   operator (:data:`GALLERY_DAMAGED`), without the server's paths, which the log gives.
 * The thumbnail file beside the gallery (``shop.db.thumbs``) found damaged or not a thumbnail
   file at all (another program's file at its place), ``ThumbnailsUnreadableError``, becomes a
@@ -242,14 +242,15 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
 
 
 GALLERY_DAMAGED = (
-    "The service's gallery file is damaged (SQLite: database disk image is malformed), so it "
-    "cannot be read; sending the request again will not help until the operator runs "
+    "The service's gallery file is damaged (SQLite found it malformed, or an item's stored "
+    "embedding is not of the size the gallery records), so it cannot be read; sending the "
+    "request again will not help until the operator runs "
     "`siamkit gallery FILE check` on the gallery file and restores it from a backup, or "
     "enrolls again into a new gallery file (the server log names the file)."
 )
 """The 503 of a request that met a damaged gallery file
 (:class:`~siamkit.index.store.GalleryDamagedError`: cut short, or overwritten in part, while
-the service ran)."""
+the service ran, or an item's embedding of the wrong size written into it by another program)."""
 
 
 def _operator_must_mend(detail: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
