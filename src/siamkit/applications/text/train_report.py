@@ -12,6 +12,7 @@ import torch
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.pairs import TextExamples
 from siamkit.applications.text.score_map import ScoreMap
+from siamkit.decision import accepts
 
 
 def history_from_here_line(ckpt: Path, epoch: int, step: int, epochs: int) -> str:
@@ -131,8 +132,8 @@ def write_run_report(
         ver = verification_report(d[same], d[~same])
         data += f" ({int(same.sum()):,} same / {int((~same).sum()):,} different)"
         if threshold is not None:
-            t = float(threshold)
-            tar, far = float(np.mean(d[same] <= t)), float(np.mean(d[~same] <= t))
+            t = float(threshold)  # a pair accepted as the model's verdict accepts it
+            tar, far = float(np.mean(accepts(d[same], t))), float(np.mean(accepts(d[~same], t)))
             calibration = {
                 "threshold": t,
                 "test": {"tar": tar, "far": far, "balanced_accuracy": (tar + 1 - far) / 2},
