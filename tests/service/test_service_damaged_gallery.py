@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import warnings
+from pathlib import Path
 
 import numpy as np
 from _service_helpers import make_model, pattern, png_bytes
@@ -18,7 +19,7 @@ with warnings.catch_warnings():
 
 from siamkit.index.store import GalleryDamagedError
 from siamkit.service import create_app
-from siamkit.service.errors import GALLERY_DAMAGED
+from siamkit.service.errors import GALLERY_DAMAGED, RETRY_AFTER_S
 
 
 def test_a_gallery_damaged_while_serving_is_a_503_naming_the_check(siamkit_log, tmp_path):
@@ -74,8 +75,8 @@ def test_a_damaged_gallery_is_no_client_mistake_nor_a_bug(tmp_path):
 def test_an_embedding_of_the_wrong_size_is_the_damaged_gallerys_503(siamkit_log, tmp_path):
     """Another program wrote items of the wrong size into the served gallery: the requests
     that read them (/identify's and /recommend's reading of new items, /enroll's check for
-    repeats in its label) answered a 500 "Internal error", a bug's answer, for the file's damage. They answer
-    GALLERY_DAMAGED, and the log names the item and its size."""
+    repeats in its label) answered a 500 "Internal error", a bug's answer, for the file's
+    damage. They answer GALLERY_DAMAGED, and the log names the item and its size."""
     path = tmp_path / "shop.db"
     png = [png_bytes(pattern("noise", seed=s)) for s in range(4)]
     with TestClient(create_app(make_model(), path)) as client:
@@ -106,3 +107,38 @@ def test_an_embedding_of_the_wrong_size_is_the_damaged_gallerys_503(siamkit_log,
     assert f"(item {added}: 10 bytes)" in lines[0], lines  # read as new, as /recommend's
     assert f"(item {item}: 12 bytes)" in lines[1] and f"(item {added}: 10 bytes)" in lines[2]
     assert "Internal error" not in " ".join(a.text for a in answers.values())
+
+
+def test_only_the_503_a_client_may_retry_says_when(tmp_path):
+    """A busy gallery (a lock held past SQLite's wait) and a damaged one both answered 503 with
+    no other sign, so a client could not tell "retry later" from "retrying will not help". The
+    retryable one sends the standard Retry-After (seconds); the damaged gallery's and the
+    unreadable thumbnail file's send none, and keep their status and sentences."""
+    from siamkit.index.thumbnail_store import ThumbnailsDamagedError
+    from siamkit.service.errors import THUMBNAILS_UNREADABLE
+
+    busy = sqlite3.OperationalError("database is locked")
+    busy.sqlite_errorname = "SQLITE_BUSY"  # as sqlite3 sets it
+    app = create_app(make_model(), tmp_path / "shop.db")
+    answers = {}
+    with TestClient(app) as client:
+        for name, err in (
+            ("busy", busy),
+            ("damaged", GalleryDamagedError("the gallery shop.db is damaged (...)")),
+            ("thumbnails", ThumbnailsDamagedError("the thumbnail file is damaged (...)")),
+        ):
+
+            def failing(*args, err=err, **kwargs):
+                raise err
+
+            app.state.engine.gallery.labels = failing
+            answers[name] = client.get("/gallery")
+    assert {name: a.status_code for name, a in answers.items()} == dict.fromkeys(answers, 503)
+    wait = answers["busy"].headers.get("Retry-After")
+    assert wait == str(RETRY_AFTER_S) and RETRY_AFTER_S > 0, answers["busy"].headers
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"`Retry-After: {RETRY_AFTER_S}`" in readme  # the serving notes give the number
+    assert "send the request again later" in answers["busy"].json()["detail"]
+    for name, detail in (("damaged", GALLERY_DAMAGED), ("thumbnails", THUMBNAILS_UNREADABLE)):
+        assert "Retry-After" not in answers[name].headers, (name, answers[name].headers)
+        assert answers[name].json() == {"detail": detail}

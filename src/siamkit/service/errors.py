@@ -13,13 +13,17 @@ every failure of the service itself a 500 with a generic body and its traceback 
   so (:data:`TAKEN_OVER`); where the service's model was to take over a gallery that held no
   item and the model it records enrolled first, a 409 saying that
   (:data:`RECORDED_MODEL_ENROLLED`).
-* The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while the
-  service ran, or holds an item's embedding of the wrong size) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the
-  operator (:data:`GALLERY_DAMAGED`), without the server's paths, which the log gives.
+* SQLite unable to read or write the gallery now (a lock held past the wait, a full disk)
+  becomes a 503 naming SQLite's reason, the one 503 a client may retry: it alone sends
+  ``Retry-After`` (:data:`RETRY_AFTER_S`).
+* The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while
+  the service ran, or holds an item's embedding of the wrong size) becomes a 503 saying so
+  and naming ``siamkit gallery FILE check`` for the operator (:data:`GALLERY_DAMAGED`),
+  without the server's paths, which the log gives, and without ``Retry-After``: no retry helps.
 * The thumbnail file beside the gallery (``shop.db.thumbs``) found damaged or not a thumbnail
   file at all (another program's file at its place), ``ThumbnailsUnreadableError``, becomes a
-  503 of its own (:data:`THUMBNAILS_UNREADABLE`): the gallery is sound, and
-  the operator moves that file aside; no server path either.
+  503 of its own (:data:`THUMBNAILS_UNREADABLE`): the gallery is sound, and the operator moves
+  that file aside; no server path and no ``Retry-After`` either.
 * Anything else (a ``ValueError`` or ``TypeError`` from deep inside a model, a plug-in or the
   gallery included) is a bug, not the client's mistake: a 500 whose body names the request's
   id (its ``X-Request-ID``, or one made up for it) and says the log has the details, with the
@@ -219,12 +223,21 @@ _GALLERY_STATES = (
 )
 
 
+RETRY_AFTER_S = 10
+"""The ``Retry-After`` (seconds) of the one 503 a client may retry (:func:`_on_gallery_failure`):
+SQLite waited 30 s for the lock already, so an immediate retry would mostly wait again. The
+503s of a damaged file (:data:`GALLERY_DAMAGED`, :data:`THUMBNAILS_UNREADABLE`) send none: no
+retry helps them, and a client told so by the standard header (urllib3's ``Retry`` retries a
+503 only with one) stops instead of retrying a file only the operator can mend."""
+
+
 async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
     """SQLite could not read or write the gallery (the disk is full, another process held its
-    lock past the 30 s wait, the file turned read-only): 503, which a client may retry, in a
-    sentence naming SQLite's reason, and the reason in the log for the operator (with the
-    traceback, should it be a bug's). An OperationalError SQLite names as no such passing state
-    (``no such column``, a syntax error: a bug) is a 500, as any other failure."""
+    lock past the 30 s wait, the file turned read-only): 503, which a client may retry (its
+    ``Retry-After`` says when, :data:`RETRY_AFTER_S`), in a sentence naming SQLite's reason,
+    and the reason in the log for the operator (with the traceback, should it be a bug's). An
+    OperationalError SQLite names as no such passing state (``no such column``, a syntax error:
+    a bug) is a 500, as any other failure."""
     name = getattr(exc, "sqlite_errorname", None)  # set by sqlite3 itself (Python >= 3.11)
     if name is not None and not str(name).startswith(_GALLERY_STATES):
         return await _on_unexpected(request, exc)
@@ -238,6 +251,7 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
             "again later (the server log says the same to its operator)."
         },
         status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 
 
@@ -250,15 +264,16 @@ GALLERY_DAMAGED = (
 )
 """The 503 of a request that met a damaged gallery file
 (:class:`~siamkit.index.store.GalleryDamagedError`: cut short, or overwritten in part, while
-the service ran, or an item's embedding of the wrong size written into it by another program)."""
+the service ran, or an item's embedding of the wrong size written by another program)."""
 
 
 def _operator_must_mend(detail: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     """The handler of a file of the server's that cannot be read (the gallery damaged, its
     thumbnail side file unreadable): not the client's mistake, nor a bug, but a file only the
-    operator can mend. A 503 with ``detail``, a sentence without the server's paths; the log
-    line gives the operator the file and what to do (the error's own sentence), with no
-    traceback, as it is no bug.
+    operator can mend. A 503 with ``detail``, a sentence without the server's paths, and no
+    ``Retry-After``, which tells it from the 503 a client may retry; the log line gives the
+    operator the file and what to do (the error's own sentence), with no traceback, as it is
+    no bug.
 
     Answered as any error, it was a 500 "Internal error" that told neither the client nor, in
     its place, anything beyond a traceback."""
