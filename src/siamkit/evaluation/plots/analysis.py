@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from siamkit.decision import accepts
 from siamkit.evaluation._common import value_tag
 from siamkit.evaluation.failures import Pair
 from siamkit.evaluation.per_class import ClassifierReport
@@ -59,7 +60,8 @@ def plot_failure_pairs(
         labels: ``(N,)`` integer labels indexing ``class_names``.
         class_names: names of the labels.
         title: figure title.
-        threshold: shown in the title, with whether each pair would be accepted.
+        threshold: shown in the title, with whether each pair would be accepted (as the model
+            accepts it, within float32 rounding: :func:`siamkit.decision.accepts`).
         score: what the pairs' values are (:func:`~siamkit.evaluation._common.score_kind`):
             ``d=`` for a distance, ``score=`` for a normalised score.
     """
@@ -77,7 +79,7 @@ def plot_failure_pairs(
             ax.set_xlabel(str(class_names[int(labels[item])]), fontsize=7)
         verdict = ""
         if threshold is not None:
-            verdict = "\naccepted" if p.distance <= threshold else "\nrejected"
+            verdict = "\naccepted" if accepts(p.distance, threshold) else "\nrejected"
         axes[0, c].set_title(f"{value_tag(score)}={p.distance:.3f}{verdict}", fontsize=7)
     if not pairs:
         axes[0, 0].text(0.5, 0.5, "none", ha="center", va="center")
