@@ -103,6 +103,28 @@ def test_a_suspect_without_a_sentence_says_what_to_give() -> None:
     )
 
 
+def test_no_sources_or_only_empty_ones_are_named_as_such() -> None:
+    """No source, or sources of no visible text, were refused as 'the sources hold no sentence
+    to compare with': neither said that none was given nor which ones were empty."""
+    from siamkit.applications.text.documents import Document
+    from siamkit.applications.text.plagiarism import find_plagiarism
+
+    essay = Document("essay", "The cat sat on the mat all day long.")
+    with pytest.raises(ValueError) as err:  # checked before any model is needed
+        find_plagiarism(None, essay, [], 0.7)  # type: ignore[arg-type]
+    assert str(err.value) == "no source document was given to compare essay with; give at least one"
+    blank = [Document("a.txt", ""), Document("b.txt", " \n\t ")]
+    with pytest.raises(ValueError) as err:
+        find_plagiarism(None, essay, blank, 0.7)  # type: ignore[arg-type]
+    assert str(err.value) == (
+        "every source document is empty (a.txt, b.txt: no visible text), so essay has no "
+        "sentence to be compared with; give sources that hold text"
+    )
+    many = [Document(f"s{i}", "") for i in range(5)]
+    with pytest.raises(ValueError, match=r"\(s0, s1, s2 and 2 more: no visible text\)"):
+        find_plagiarism(None, essay, many, 0.7)  # type: ignore[arg-type]
+
+
 def test_the_similarity_help_points_to_no_runtime_it_lacks() -> None:
     sim = CliRunner().invoke(cli, ["text", "similarity", "--help"])
     assert sim.exit_code == 0 and "--runtime" not in sim.output, sim.output

@@ -194,8 +194,17 @@ def find_plagiarism(
         raise ValueError(
             f"{suspect.id} has no sentence to check; give a text with at least one sentence"
         )
+    if not sources:  # "the sources hold no sentence" sent the user to look at texts not given
+        raise ValueError(
+            f"no source document was given to compare {suspect.id} with; give at least one"
+        )
     if not src:
-        raise ValueError("the sources hold no sentence to compare with")
+        ids = [d.id for d in sources]
+        names = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        raise ValueError(
+            f"every source document is empty ({names}: no visible text), so {suspect.id} has "
+            "no sentence to be compared with; give sources that hold text"
+        )
     net = model if runtime is None else runtime
     a = embed_texts(
         net, [p.text for p in sus], progress=progress, desc="suspect", dim=dim, unit="sentences"
