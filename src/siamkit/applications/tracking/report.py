@@ -96,7 +96,8 @@ NOT_SCORED = "none scored"
 
 
 def _cells(s: TrackingScores) -> str:
-    """A table row's score cells: success AUC, precision@20px, frames lost, frames, fps."""
+    """A table row's score cells: success AUC, precision@20px, frames lost, frames scored
+    (``n_frames``: the first frame and frames without a ground-truth box are not), fps."""
     auc, p20 = (
         (f"{s.success_auc:.3f}", f"{s.precision_20:.3f}") if s.n_frames else (NOT_SCORED,) * 2
     )
@@ -122,7 +123,11 @@ def write_tracking_report(
         f"<h3>{html.escape(n)}</h3><p>{''.join(_img(j, 'image/jpeg', n) for j in jpgs)}</p>"
         for n, jpgs in frames
     )
-    cols = "<tr><th></th><th>success AUC</th><th>precision@20px</th><th>frames lost</th><th>frames</th><th>fps</th></tr>"
+    # "frames scored", not "frames": --json's "frames" of a sequence counts its first frame too
+    cols = (
+        "<tr><th></th><th>success AUC</th><th>precision@20px</th><th>frames lost</th>"
+        "<th>frames scored</th><th>fps</th></tr>"
+    )
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}td,th{{padding:2px 10px;text-align:right}}
 img{{margin:2px}}</style></head><body>
