@@ -61,6 +61,7 @@ from siamkit.tuning.study import (
     FAILED,
     INTERRUPTED,
     STUDY_FILE,
+    StudyLock,
     _fail_stale,
     _open_study,
     _remember_plugins,
@@ -247,7 +248,27 @@ def run_study(
             first; running it again continues it).
         StudyTerminated: a ``SystemExit`` (a SIGTERM handler's) stopped the study, written
             first as on :class:`StudyInterrupted`.
+        ~siamkit.tuning.study.StudyInUse: a ``ValueError``: another process runs a study in
+            ``out_dir`` (it holds its lock, :class:`~siamkit.tuning.study.StudyLock`); said
+            before the data load when the folder is there, else once it is made.
     """
+    with StudyLock(Path(out_dir)) as lock:  # released however the study ends
+        return _run_study(base, space, lock, n_trials, timeout, progress, log, plugins)
+
+
+def _run_study(
+    base: RunConfig,
+    space: SearchSpace | Mapping[str, Any] | str | os.PathLike[str],
+    lock: StudyLock,
+    n_trials: int,
+    timeout: float | None,
+    progress: bool,
+    log: Callable[[str], None] | None,
+    plugins: Sequence[str],
+) -> StudyResult:
+    """:func:`run_study` in ``lock.out``, taking ``lock`` as soon as that is a folder checked as
+    a study's: two studies in one folder failed each other's running trials (a study opened
+    marks them interrupted) and overwrote each other's ``best.yaml`` and ``trials.csv``."""
     import optuna
     from optuna.trial import TrialState
 
@@ -256,8 +277,9 @@ def run_study(
         raise ValueError(
             f"run_study needs at least one trial to run, got n_trials={n_trials}: give 1 or more"
         )
-    out = Path(out_dir)
+    out = lock.out
     check_out_dir(out)
+    lock.take()  # a folder already there: before the data load (a new one once it is made)
     check_tunable(base, space)
     cache: dict[str, RunData] = {}
 
@@ -286,6 +308,7 @@ def run_study(
     _check_model_choices(base, space, base_data, note)
     _check_data_choices(base, space, base_data, load)  # a searched data.* or eval.* value
     out.mkdir(parents=True, exist_ok=True)
+    lock.take()  # before the study is opened: it would fail another study's running trials
     study = _open_study(base, space, out)
     plugins = _remember_plugins(study, plugins)
     done = (TrialState.COMPLETE, TrialState.PRUNED)

@@ -3,8 +3,11 @@ it was started with another config or space, and the plug-ins and trial states i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,76 @@ def _fail_stale(study: Any) -> None:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study._storage.set_trial_user_attr(t._trial_id, INTERRUPTED, True)
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+
+
+#: The file in a study's folder that a running study holds an OS lock on (:class:`StudyLock`).
+STUDY_LOCK = "tune.lock"
+
+
+class StudyInUse(ValueError):
+    """Another process runs a study in the folder: it holds the folder's :data:`STUDY_LOCK`."""
+
+
+class StudyLock:
+    """An exclusive ``flock`` on ``out/tune.lock``, held while one process runs the study in
+    ``out``. Two studies in one folder failed each other's running trials (a study opened marks
+    every running trial interrupted: :func:`_fail_stale`) and overwrote each other's
+    ``best.yaml`` and ``trials.csv``. The operating system drops the lock when the process ends,
+    however it ends, so a killed study never leaves its folder locked (as a PID file would); the
+    file is removed on release, and one a crash left behind is taken over."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._fd: int | None = None
+
+    def __enter__(self) -> StudyLock:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+    def take(self) -> None:
+        """Lock the folder, if it is there and not yet locked by this one.
+
+        Raises:
+            StudyInUse: another process holds the lock (one sentence naming the folder).
+        """
+        if self._fd is not None or not self.out.is_dir() or sys.platform == "win32":
+            return
+        import fcntl
+
+        path = self.out / STUDY_LOCK
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise StudyInUse(
+                    f"--out {self.out} is in use: another siamkit tune is running a study in it "
+                    f"(it holds {path}); wait for it to end, or give another --out"
+                ) from None
+            except OSError:  # a file system without flock (some network mounts): unlocked
+                os.close(fd)
+                return
+            try:  # the file a releasing study removed after this one opened it: open it anew
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fd = fd
+                return
+            os.close(fd)
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (removed first: a study that opened the file
+        meanwhile finds it gone once it holds the lock, and opens a new one)."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            (self.out / STUDY_LOCK).unlink()
+        os.close(self._fd)
+        self._fd = None
 
 
 #: The user attribute of a trial that failed for a reason other than a refused combination.
