@@ -2,7 +2,9 @@
 
 A pair is *accepted* (predicted "same") when its distance is ``<= threshold``. With ``t`` the
 threshold: TAR(t) = share of genuine pairs accepted, FAR(t) = share of impostor pairs accepted,
-FRR(t) = 1 - TAR(t). Everything works on sorted copies of the two score arrays with
+FRR(t) = 1 - TAR(t). These curves are exact in ``t``; a model's verdict at its threshold also
+accepts a distance within float32 rounding above it (see :mod:`siamkit.decision`), and the rates
+siamkit reports at one given threshold count by that rule. Everything works on sorted copies of the two score arrays with
 ``searchsorted``, so millions of pairs take well under a second and no Python loop runs per pair.
 """
 

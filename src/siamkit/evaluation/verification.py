@@ -1,6 +1,7 @@
 """1:1 verification report: ROC AUC, EER, TAR at FAR and the best-accuracy threshold.
 
-Positive = same class; a pair is accepted when ``distance <= threshold``. The metric functions
+Positive = same class; a pair is accepted when ``distance <= threshold`` (a model's verdict: within
+float32 rounding, see :mod:`siamkit.decision`). The metric functions
 (:func:`roc_curve`, :func:`roc_auc`, :func:`eer`, :func:`tar_at_far`, :func:`best_accuracy`) live
 in :mod:`siamkit.evaluation.roc` and are re-exported here.
 """

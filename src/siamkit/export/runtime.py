@@ -391,7 +391,8 @@ class OnnxEmbedder:
 
     def verify(self, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
         """Compare two image batches pair by pair, as ``siamkit verify`` does: the distances
-        ``(N,)`` and whether each pair is the same, ``distance <= threshold`` ``(N,)`` bool.
+        ``(N,)`` and whether each pair is the same, ``distance <= threshold`` within float32
+        rounding (:func:`accepts`) ``(N,)`` bool.
 
         Raises:
             ValueError: the file carries no threshold (calibrate the model with ``siamkit

@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from siamkit.decision import ROUNDING
+
 
 class JsonBody(BaseModel):
     """A JSON request body whose keys it does not know ("likes", "txt") are refused by name
@@ -138,11 +140,15 @@ class VerifyFields(BaseModel):
     """``/verify``'s answer, as the image (:class:`VerifyResponse`) and the text service
     (``TextVerifyResponse``, with more fields) both give it."""
 
-    same: bool | None = Field(description="distance <= threshold; null without a threshold.")
+    same: bool | None = Field(
+        description=f"distance <= threshold within float32 rounding ({ROUNDING:g} over it is "
+        "still the same); null without a threshold."
+    )
     distance: float = Field(description="Smaller is more similar.")
     threshold: float | None
     margin: float | None = Field(
-        description="threshold - distance: how far inside (> 0) or outside (< 0) the threshold."
+        description="threshold - distance: how far inside (> 0) or outside (< 0) the threshold; "
+        f"a margin down to -{ROUNDING:g} is float32 rounding and still the same."
     )
     label: str | None = Field(description="The claimed label, or null for two uploaded images.")
 
@@ -178,8 +184,14 @@ class MatchOut(BaseModel):
     label: str
     distance: float
     item_id: int
-    accepted: bool | None = Field(description="distance <= threshold; null without a threshold.")
-    margin: float | None = Field(description="threshold - distance; > 0 inside the threshold.")
+    accepted: bool | None = Field(
+        description=f"distance <= threshold within float32 rounding ({ROUNDING:g} over it is "
+        "still accepted); null without a threshold."
+    )
+    margin: float | None = Field(
+        description=f"threshold - distance; > 0 inside the threshold (down to -{ROUNDING:g}: "
+        "float32 rounding, still accepted)."
+    )
     thumbnail: str | None = Field(description="data:image/png;base64 URL of the matched image.")
     source: str | None = source_field("matched item")
 
