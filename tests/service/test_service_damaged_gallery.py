@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 from _service_helpers import make_model, pattern, png_bytes
 
 with warnings.catch_warnings():
@@ -142,3 +143,39 @@ def test_only_the_503_a_client_may_retry_says_when(tmp_path):
     for name, detail in (("damaged", GALLERY_DAMAGED), ("thumbnails", THUMBNAILS_UNREADABLE)):
         assert "Retry-After" not in answers[name].headers, (name, answers[name].headers)
         assert answers[name].json() == {"detail": detail}
+
+
+def test_a_gallery_whose_header_is_overwritten_while_serving_is_the_same_503(siamkit_log, tmp_path):
+    """The gallery's first page (its SQLite header) overwritten while the service ran: SQLite
+    says "file is not a database", which the store passed on bare, so every request answered a
+    500 "Internal error". The service read that file as its gallery at its start: it is the
+    gallery's damage, GALLERY_DAMAGED, as the library's GalleryDamagedError says."""
+    path = tmp_path / "shop.db"
+    png = [png_bytes(pattern("noise", seed=s)) for s in range(3)]
+    app = create_app(make_model(), path)
+    with TestClient(app) as client:
+        for label, s in (("a", 0), ("b", 1)):
+            answer = client.post(
+                "/enroll", data={"label": label}, files={"files": ("x.png", png[s], "image/png")}
+            )
+            assert answer.status_code == 201, answer.text
+        store = app.state.engine.gallery._store
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with open(path, "r+b") as f:
+            f.write(b"\xff" * 100)
+        store._conn.execute("PRAGMA shrink_memory")  # forget the pages read so far
+        with pytest.raises(GalleryDamagedError, match=f"the gallery {path} is damaged"):
+            app.state.engine.gallery.labels()
+        answers = {
+            "gallery": client.get("/gallery"),
+            "images": client.get("/gallery/images", params={"label": "a"}),
+            "identify": client.post("/identify", files={"file": ("q.png", png[2], "image/png")}),
+            "remove": client.delete("/gallery/b"),
+        }
+    for name, answer in answers.items():
+        assert answer.status_code == 503, (name, answer.text)
+        assert answer.json() == {"detail": GALLERY_DAMAGED}
+    lines = [r.getMessage() for r in siamkit_log.errors()]
+    assert len(lines) == 4 and all(
+        f"{path} is damaged (file is not a database)" in s for s in lines
+    )

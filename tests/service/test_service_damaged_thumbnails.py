@@ -157,3 +157,34 @@ def test_the_thumbnail_files_refusal_is_told_by_its_class_not_its_wording(siamki
         assert answers[name].json() == {"detail": THUMBNAILS_UNREADABLE}
     assert answers["bug"].status_code == 500, answers["bug"].text
     assert answers["bug"].json()["detail"].startswith("Internal error")
+
+
+def test_a_thumbnail_file_whose_header_is_overwritten_while_open_is_the_same_503(
+    siamkit_log, tmp_path
+):
+    """The thumbnail file's first page (its SQLite header) overwritten while the service held it
+    open: SQLite's "file is not a database" was passed on bare, a 500 "Internal error" for
+    /gallery, /gallery/images and /identify. It is the file's damage (THUMBNAILS_UNREADABLE),
+    not the gallery's, which is sound."""
+    path = tmp_path / "shop.db"
+    model = make_model()
+    _enrolled(model, path)
+    side = thumbnails_path_for(path)
+    png = png_bytes(pattern("noise", seed=0))
+    app = create_app(model, path)
+    with TestClient(app) as client:
+        assert client.get("/gallery").status_code == 200
+        with open(side, "r+b") as f:
+            f.write(b"\xff" * 100)
+        app.state.engine.thumbnails._conn.execute("PRAGMA shrink_memory")
+        answers = {
+            "gallery": client.get("/gallery"),
+            "images": client.get("/gallery/images", params={"label": "L1"}),
+            "identify": client.post("/identify", files={"file": ("a.png", png, "image/png")}),
+        }
+    for name, answer in answers.items():
+        assert answer.status_code == 503, (name, answer.text)
+        assert answer.json() == {"detail": THUMBNAILS_UNREADABLE}, name
+    lines = [r.getMessage() for r in siamkit_log.errors()]
+    assert len(lines) == 3 and all(f"the thumbnail file {side} is damaged" in s for s in lines)
+    assert _labels(path) == {"L0": 2, "L1": 2, "L2": 2}

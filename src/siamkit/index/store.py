@@ -219,15 +219,28 @@ def _elsewhere() -> Iterator[None]:
         raise _ElsewhereError(err) from None
 
 
-def damaged_error(path: str, err: sqlite3.DatabaseError) -> GalleryDamagedError | None:
+def is_not_a_database(err: sqlite3.DatabaseError) -> bool:
+    """Whether ``err`` is SQLite's "file is not a database" (``SQLITE_NOTADB``): the file's
+    header is no SQLite header (another program's file, or a database's first page
+    overwritten)."""
+    code = getattr(err, "sqlite_errorcode", None)  # Python >= 3.11; the text before
+    return (code & 0xFF) == 26 if isinstance(code, int) else "not a database" in str(err)
+
+
+def damaged_error(
+    path: str, err: sqlite3.DatabaseError, opened: bool = False
+) -> GalleryDamagedError | None:
     """The :class:`GalleryDamagedError` of ``err`` when it is SQLite's "database disk image is
-    malformed" (``SQLITE_CORRUPT``) on the gallery ``path``; None for any other error (a lock,
-    a full disk, a file that is no database at all).
+    malformed" (``SQLITE_CORRUPT``) on the gallery ``path``, or, for a gallery ``opened``
+    (read as one already), its "file is not a database" (its header overwritten since); None
+    for any other error (a lock, a full disk, a file given to the open that is no database).
 
     SQLite raised it as a bare ``DatabaseError`` naming no file and nothing to do, and where it
-    came at the open it was called "not a siamkit gallery", which it is: a damaged one.
+    came at the open it was called "not a siamkit gallery", which it is: a damaged one. An open
+    gallery whose first page was overwritten (its header) was a bare "file is not a database"
+    too, the service's 500 "Internal error".
     """
-    if not is_corrupt(err):
+    if not (is_corrupt(err) or (opened and is_not_a_database(err))):
         return None
     return GalleryDamagedError(
         f"the gallery {path} is damaged ({err}): SQLite cannot read what it holds, so it was "
@@ -491,13 +504,14 @@ class GalleryStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        """The lock, around SQL on the connection: SQLite's "malformed" of a damaged file
+        """The lock, around SQL on the connection: SQLite's "malformed" of a damaged file, or
+        its "not a database" (the open read it as a gallery: its header overwritten since),
         becomes a :class:`GalleryDamagedError` naming the file and what to do."""
         with self._lock:
             try:
                 yield
             except sqlite3.DatabaseError as err:
-                damage = damaged_error(self.path, err)
+                damage = damaged_error(self.path, err, opened=True)
                 if damage is None:
                     raise
                 raise damage from None

@@ -25,7 +25,13 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from siamkit.index.store import MAX_ITEM_ID, damaged_error, is_corrupt, retry_locked
+from siamkit.index.store import (
+    MAX_ITEM_ID,
+    damaged_error,
+    is_corrupt,
+    is_not_a_database,
+    retry_locked,
+)
 
 if TYPE_CHECKING:
     from siamkit.index.results import EnrolledIds
@@ -75,16 +81,20 @@ class ThumbnailsDamagedError(ThumbnailsUnreadableError):
     :class:`~siamkit.index.store.GalleryDamagedError`."""
 
 
-def damaged_thumbnails(path: str, err: sqlite3.DatabaseError) -> ThumbnailsDamagedError | None:
+def damaged_thumbnails(
+    path: str, err: sqlite3.DatabaseError, opened: bool = False
+) -> ThumbnailsDamagedError | None:
     """The :class:`ThumbnailsDamagedError` of ``err`` when it is SQLite's "database disk image
-    is malformed" on the thumbnail file ``path``; None for any other error.
+    is malformed" on the thumbnail file ``path``, or, for a file ``opened`` (read as a thumbnail
+    file already), its "file is not a database" (its header overwritten since, which was a bare
+    ``DatabaseError``, the service's 500); None for any other error.
 
     A text enrollment reads and writes its previews here inside the gallery's transaction, and
     this file's damage was called the gallery's ("the gallery txt.db is damaged ... enroll its
     images again into a new gallery file") while the gallery was sound; at the open it was
     called "not a siamkit thumbnail file".
     """
-    if not is_corrupt(err):
+    if not (is_corrupt(err) or (opened and is_not_a_database(err))):
         return None
     return ThumbnailsDamagedError(
         f"the thumbnail file {path} is damaged ({err}): SQLite cannot read what it holds, so "
@@ -123,14 +133,15 @@ class ThumbnailStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        """The lock, around SQL on the connection: SQLite's "malformed" of this file becomes a
+        """The lock, around SQL on the connection: SQLite's "malformed" of this file, or its
+        "not a database" (its header overwritten since the open), becomes a
         :class:`ThumbnailsDamagedError` naming it (not the gallery, whose transaction a text's
         previews are read and written in)."""
         with self._lock:
             try:
                 yield
             except sqlite3.DatabaseError as err:
-                damage = damaged_thumbnails(self.path, err)
+                damage = damaged_thumbnails(self.path, err, opened=True)
                 if damage is None:
                     raise
                 raise damage from None
@@ -276,7 +287,7 @@ class ThumbnailStore:
             self._conn.execute("ATTACH DATABASE ? AS items_of", (str(gallery),))
         except sqlite3.DatabaseError as err:  # not attached: nothing to detach
             if _gallery_damaged(gallery):
-                raise damaged_error(str(gallery), err) or err from None
+                raise damaged_error(str(gallery), err, opened=True) or err from None
             raise  # this file's (the lock's translation names it)
         try:
             yield (
@@ -284,8 +295,8 @@ class ThumbnailStore:
                 " WHERE i.id = t.item_id AND i.label = t.label)"
             )
         except sqlite3.DatabaseError as err:
-            if is_corrupt(err) and _gallery_damaged(gallery):
-                raise damaged_error(str(gallery), err) or err from None
+            if (is_corrupt(err) or is_not_a_database(err)) and _gallery_damaged(gallery):
+                raise damaged_error(str(gallery), err, opened=True) or err from None
             raise  # this file's (the lock's translation names it)
         finally:
             self._conn.execute("DETACH DATABASE items_of")

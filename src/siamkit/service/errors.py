@@ -256,11 +256,11 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
 
 
 GALLERY_DAMAGED = (
-    "The service's gallery file is damaged (SQLite found it malformed, or an item's stored "
-    "embedding is not of the size the gallery records), so it cannot be read; sending the "
-    "request again will not help until the operator runs "
-    "`siamkit gallery FILE check` on the gallery file and restores it from a backup, or "
-    "enrolls again into a new gallery file (the server log names the file)."
+    "The service's gallery file is damaged (SQLite cannot read what it holds, or an item's "
+    "stored embedding is not of the size the gallery records); sending the request again will "
+    "not help until the operator runs `siamkit gallery FILE check` on the gallery file and "
+    "restores it from a backup, or enrolls again into a new gallery file (the server log names "
+    "the file)."
 )
 """The 503 of a request that met a damaged gallery file
 (:class:`~siamkit.index.store.GalleryDamagedError`: cut short, or overwritten in part, while
