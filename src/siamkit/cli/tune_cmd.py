@@ -26,7 +26,8 @@ from siamkit.cli._metric_tables import format_table
     "--out",
     "out",
     type=click.Path(file_okay=False),
-    help="Study folder: study.db (resumable), trials.csv, best.yaml [default: runs/tune-<config name>].",
+    help="Study folder: study.db (resumable), trials.csv, best.yaml [default: runs/tune-<config "
+    "name>]. One study runs in it at a time: a second run on it is refused while the first runs.",
 )
 @click.option(
     "--space",
