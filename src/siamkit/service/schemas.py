@@ -213,7 +213,10 @@ class FaceOut(BaseModel):
 
 
 class IdentifyResponse(BaseModel):
-    threshold: float | None = Field(description="Matches at or under it are accepted.")
+    threshold: float | None = Field(
+        description=f"Matches at or under it, within float32 rounding ({ROUNDING:g} over it), "
+        "are accepted."
+    )
     label: str | None = Field(
         description="The accepted best label; null for an unknown face/object, and when there "
         "is no threshold to accept one (hint says so; matches still rank the nearest). For a "

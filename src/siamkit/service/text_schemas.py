@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from siamkit.decision import ROUNDING
 from siamkit.service.schemas import (
     EmbedResponse,
     EnrollFields,
@@ -96,7 +97,10 @@ class TextMatchOut(MatchOut):
 
 
 class TextIdentifyResponse(BaseModel):
-    threshold: float | None = Field(description="Matches at or under it are accepted.")
+    threshold: float | None = Field(
+        description=f"Matches at or under it, within float32 rounding ({ROUNDING:g} over it), "
+        "are accepted."
+    )
     label: str | None = Field(
         description="The accepted best label; null when none is close, or without a threshold "
         "to accept one (hint says so; matches still rank the nearest)."
