@@ -133,6 +133,41 @@ def test_a_phones_multi_picture_jpeg_is_shrunk_too(tmp_path, monkeypatch):
     assert (got - _reference(path, 3, (64, 64))).abs().mean().item() < TOLERANCE
 
 
+def _disc(size: tuple[int, int]) -> Image.Image:
+    """A bright disc on black, sharp-edged as a retina scan's rim: a shift of a fraction of a
+    pixel shows at its rim."""
+    w, h = size
+    yy, xx = np.mgrid[:h, :w]
+    inside = (xx - w / 2) ** 2 + (yy - h / 2) ** 2 < (0.45 * min(w, h)) ** 2
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[inside] = (230, 120, 40)
+    return Image.fromarray(rgb)
+
+
+@pytest.mark.parametrize(
+    ("size", "shrunk"),
+    [((1411, 1411), (1411, 1411)), ((1412, 1410), (706, 705)), ((2000, 1124), (500, 281))],
+)
+def test_a_jpeg_whose_sides_are_no_multiple_of_the_scale_reads_as_its_full_decode(
+    tmp_path, monkeypatch, size, shrunk
+):
+    """libjpeg decodes a 1411 px side at 1/8 to ceil(1411 / 8) = 177 px, the last one standing
+    for a part-block, so the resize squeezed the photo by up to 7 px: a sharp-edged JPEG was
+    1.0/255 off its full decode and resize on average and 49/255 at its rim (reviewer s53_c6
+    finding 6). It is now shrunk only by a scale that divides both sides (1412×1410: by 2;
+    2000×1124, a 16:9 photo: by 4) or decoded whole (1411: odd)."""
+    path = tmp_path / "disc.jpg"
+    _disc(size).save(path, quality=90)
+    spy = _DraftSpy(monkeypatch)
+    got = load_images([path], (3, 64, 64))[0]
+    ref = _reference(path, 3, (64, 64))
+    assert (got - ref).abs().mean().item() < TOLERANCE
+    assert (got - ref).abs().max().item() < 4 / 255
+    assert [after for _, after, _ in spy.calls] in ([], [shrunk])
+    if shrunk != size:  # shrunk, and exactly
+        assert [before for before, _, _ in spy.calls] == [size]
+
+
 def test_images_not_far_larger_than_the_target_are_decoded_whole(tmp_path):
     """A JPEG under twice the margin (2 × 2 × 64 = 256 px on its short side) and a PNG are
     decoded at full size, as before: pixel for pixel what decode_image gives."""

@@ -63,7 +63,9 @@ CACHE_FOLDER = "image-cache"
 
 #: Raised when :func:`~siamkit.data.image_io.read_image_resized` would give other pixels for the
 #: same file (another draft rule, resize or rounding): a cache made before is then not used.
-DECODE_VERSION = 1
+#: 2: a JPEG is shrunk only by a scale that divides both its sides, and an int32 TIFF of 0-255
+#: values is no longer read as 16-bit data (reviewer s53_c6).
+DECODE_VERSION = 2
 
 Log = Callable[[str], None]
 
