@@ -56,3 +56,15 @@ def test_the_config_bound_is_the_samplers() -> None:
             apply_overrides(load_config(TINY), [f"train.class_power={power}"])
         with pytest.raises(ValueError, match="too large"):
             PKSampler(labels, p=2, k=2, class_power=power)
+
+
+def test_a_space_reaching_past_the_bound_is_refused_before_the_study(tmp_path: Path) -> None:
+    """siamkit tune's space check applies each end of a searched range: a class_power range
+    past the bound is refused before the study (every trial drawing above 1e6 failed)."""
+    from siamkit.tuning import run_study
+
+    base = apply_overrides(load_config(TINY), ["data.val_classes=[4, 5]"])
+    space = {"train.class_power": {"float": [0.0, 1.0e7]}}
+    with pytest.raises(ValueError, match=r"train\.class_power must be a number in \[-1e\+06"):
+        run_study(base, space, tmp_path / "tune", n_trials=1, progress=False)
+    assert not (tmp_path / "tune").exists()
