@@ -32,7 +32,9 @@ MATRYOSHKA_DIMS = (384, 256, 128, 64)  # loss matryoshka without loss.dims: all-
 class ModelSection:
     path: str | None = None  # a local Hugging Face folder or siamkit text bundle; None = MiniLM
     share_weights: bool = True  # False: query and document towers (half-twin)
-    max_length: int = 256
+    # tokens per window; None: the start model's own (sentence-transformers' max_seq_length,
+    # 256 for all-MiniLM-L6-v2; see siamkit.applications.text.model.own_window)
+    max_length: int | None = None
     overlap: int = 32
 
 
@@ -191,7 +193,8 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     if not 0 <= cfg.data.val_fraction < 1:
         raise ValueError(f"data.val_fraction lies in [0, 1), got {cfg.data.val_fraction}")
     # before any model is loaded; the transformer's own limit is checked once it is
-    check_window(cfg.model.max_length, cfg.model.overlap, prefix="model.")
+    if cfg.model.max_length is not None:  # None: checked against the model's own window
+        check_window(cfg.model.max_length, cfg.model.overlap, prefix="model.")
     sr = cfg.data.score_range
     if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
         raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")

@@ -200,8 +200,10 @@ def _setup(
     checkpoint describes (``start``: its :func:`start_files` and a folder for them)."""
     m = cfg.model
     model = _load_start(m.path, init_from) if start is None else _rebuild(*start)
-    if (model.encoder.max_length, model.encoder.overlap) != (m.max_length, m.overlap):
-        model.encoder.set_window(m.max_length, m.overlap)
+    # no model.max_length: the start model's own window (its saved one, or its folder's)
+    size = model.encoder.max_length if m.max_length is None else m.max_length
+    if (model.encoder.max_length, model.encoder.overlap) != (size, m.overlap):
+        model.encoder.set_window(size, m.overlap)
     if not m.share_weights and model.share_weights:
         lexical = model.lexical
         model = TextSiameseNetwork(model.encoder, share_weights=False, distance=model.distance_name)
