@@ -39,11 +39,16 @@ def _img(data: bytes, mime: str, alt: str) -> str:
 
 
 def plots_png(curves: dict[str, TrackingScores]) -> tuple[bytes, bytes]:
-    """PNG success and precision plots with one line per tracker (AUC / P@20 in the legend)."""
+    """PNG success and precision plots with one line per tracker (AUC / P@20 in the legend).
+
+    A tracker's name (its model folder's) is drawn literally: each ``$`` escaped, as matplotlib
+    reads the text between two of them as mathtext (``a$}$`` failed the report after the
+    evaluation, ``run$1$`` was drawn as an italic 1)."""
+    drawn = {name: name.replace("$", r"\$") for name in curves}
     fig = new_figure(5.5, 4.2)
     ax = fig.add_subplot()
     for name, s in curves.items():
-        ax.plot(SUCCESS_THRESHOLDS, s.success, label=f"{name} [AUC {s.success_auc:.3f}]")
+        ax.plot(SUCCESS_THRESHOLDS, s.success, label=f"{drawn[name]} [AUC {s.success_auc:.3f}]")
     ax.set(
         xlabel="overlap threshold (IoU)",
         ylabel="success rate",
@@ -56,7 +61,9 @@ def plots_png(curves: dict[str, TrackingScores]) -> tuple[bytes, bytes]:
     fig = new_figure(5.5, 4.2)
     ax = fig.add_subplot()
     for name, s in curves.items():
-        ax.plot(PRECISION_THRESHOLDS, s.precision, label=f"{name} [P@20 {s.precision_20:.3f}]")
+        ax.plot(
+            PRECISION_THRESHOLDS, s.precision, label=f"{drawn[name]} [P@20 {s.precision_20:.3f}]"
+        )
     ax.axvline(20, color="grey", lw=0.5)
     ax.set(
         xlabel="centre error threshold (px)",
