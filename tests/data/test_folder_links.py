@@ -138,7 +138,7 @@ def test_a_link_into_another_class_folder_is_left_out_and_named(
     assert got == [("cat", "cat/0.png"), ("dog", "dog/1.png"), ("dog", "dog/2019/2.png")]
     notes = [str(w.message) for w in caught if issubclass(w.category, LeftOutFilesWarning)]
     assert len(notes) == 1, notes
-    assert f"left out the folder {root / 'cat' / 'dogs'}: it is a link to" in notes[0]
+    assert f"left out the folder {root / 'cat' / 'dogs'}: it leads to" in notes[0]
     assert "folder of another class" in notes[0] and "count as both classes" in notes[0]
 
 
@@ -199,3 +199,53 @@ def test_a_folder_the_walk_cannot_list_is_named_not_skipped(
     monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(PermissionError, match=f"cannot read {locked} in the image folder"):
         find_images(root / "cat")
+
+
+@pytest.mark.parametrize(
+    ("link", "target", "kept"),
+    [
+        ("kitty", "cat", "cat"),  # a second name for a class
+        ("acat", "cat", "cat"),  # one that sorts first: the real folder is kept
+        ("cat2019", "cat/2019", "cat"),  # a folder inside a class
+        ("all", ".", None),  # the data set's folder: every class
+    ],
+)
+def test_a_class_folder_that_is_a_link_to_another_class_is_left_out_and_named(
+    tmp_path: Path, link: str, target: str, kept: str | None
+) -> None:
+    """A class folder that is a link to another class's folder, one inside it, or the data
+    set's folder (kitty -> cat, cat2019 -> cat/2019, all -> .) read those images as a class of
+    its own too: each counted as two classes without a word. It is now left out and named;
+    the classes are what the real folders hold (os.walk of each, the reference)."""
+    root = tmp_path / "photos"
+    _images(root, "cat/0.png", "cat/2019/1.png", "dog/2.png")
+    want = sorted(
+        (cls, os.path.relpath(os.path.join(w, f), root))
+        for cls in ("cat", "dog")
+        for w, _, fs in os.walk(root / cls)
+        for f in fs
+    )
+    os.symlink(target, root / link)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = ImageFolderDataset(root, (1, 8, 8))
+    got = sorted((data.classes[y], p.relative_to(root).as_posix()) for p, y in data.samples)
+    assert got == want and data.classes == ["cat", "dog"]
+    notes = [str(w.message) for w in caught if issubclass(w.category, LeftOutFilesWarning)]
+    assert len(notes) == 1, notes
+    assert notes[0].startswith(f"left out the class folder {root / link}: it is a link to ")
+    if kept is None:
+        assert "which holds the data set's folder" in notes[0]
+    else:
+        assert f"the folder of the class {kept}, and its images would count as two" in notes[0]
+
+
+def test_of_two_links_to_one_outside_folder_the_first_is_kept(tmp_path: Path) -> None:
+    root, archive = tmp_path / "photos", tmp_path / "archive"
+    _images(archive, "cat/0.png")
+    _images(root, "dog/1.png")
+    os.symlink(archive / "cat", root / "cat")
+    os.symlink(archive / "cat", root / "kitty")
+    with pytest.warns(LeftOutFilesWarning, match="left out the class folder .*kitty: it is a"):
+        data = ImageFolderDataset(root, (1, 8, 8))
+    assert data.classes == ["cat", "dog"] and len(data) == 2

@@ -251,7 +251,7 @@ def _crossed_note(crossed: Sequence[tuple[str, str]]) -> str:
             else f"{text_name(real)}, inside the folder of another class ({text_name(into)})"
         )
         return (
-            f"left out the folder {text_name(where)}: it is a link to {target}, and its images "
+            f"left out the folder {text_name(where)}: it leads to {target}, and its images "
             "would count as both classes; copy them to include them in both, or remove the link"
         )
     names = [text_name(where) for where, _ in got]
@@ -369,6 +369,54 @@ def empty_folders_note(
     return (
         f"{len(names)} {kind} folders of {parent} hold no {holding} ({exts}) and are left out "
         f"({shown_names(names, shown)}): add their {holding}, or remove the folders"
+    )
+
+
+def _linked_classes(root: Path, class_dirs: Sequence[Path]) -> dict[Path, Path]:
+    """The class folders that are links to another class's folder or one inside it, each with
+    that class's folder, or to ``root`` or a folder above it, each with ``root``: ``kitty ->
+    cat``, ``cat2019 -> cat/2019`` and ``all -> .`` read other classes' images as a class of
+    their own too, so each counted as two classes without a word. Of two links to one folder
+    the first by name is kept; a real folder is kept before a link to it."""
+    top = os.path.realpath(root)
+    real = {d: os.path.realpath(d) for d in class_dirs}
+
+    def holds(outer: str, inner: str) -> bool:
+        return os.path.commonpath([outer, inner]) == outer
+
+    dropped = {d: root for d in class_dirs if holds(real[d], top)}
+    for d in class_dirs:
+        if d in dropped:
+            continue
+        for other in class_dirs:
+            if other == d or other in dropped or not holds(real[other], real[d]):
+                continue
+            if real[d] != real[other] or (d.is_symlink() and (not other.is_symlink() or other < d)):
+                dropped[d] = other
+                break
+    return dropped
+
+
+def _linked_classes_note(root: Path, dropped: dict[Path, Path]) -> str:
+    """The sentence for the class folders :func:`_linked_classes` leaves out."""
+    got = sorted(dropped.items())
+    if len(got) == 1:
+        d, other = got[0]
+        into = (
+            "holds the data set's folder (every class's)"
+            if other == root
+            else f"is or is inside the folder of the class {text_name(other.name)}"
+        )
+        return (
+            f"left out the class folder {text_name(os.fspath(d))}: it is a link to "
+            f"{text_name(os.path.realpath(d))}, which {into}, and its images would count as two "
+            "classes; copy them to include them in both, or remove the link"
+        )
+    names = ", ".join(text_name(os.fspath(d)) for d, _ in got[:2])
+    return (
+        f"left out {len(got)} class folders that are links to another class's folder, one "
+        f"inside it or the data set's folder, e.g. {names}: their images would count as two "
+        "classes; copy them to include them in both, or remove the links"
     )
 
 
@@ -493,6 +541,12 @@ class ImageFolderDataset(FileImageDataset):
         #: the files of the kept class folders left out as not images by their extension (a
         #: warning names a few: 2 photos of 12 lost without a word change what is measured)
         self.left_out: list[Path] = []
+        dropped = _linked_classes(self.root, class_dirs)
+        if dropped:
+            warnings.warn(
+                _linked_classes_note(self.root, dropped), LeftOutFilesWarning, stacklevel=2
+            )
+        class_dirs = [d for d in class_dirs if d not in dropped]
         for folder in class_dirs:
             beside = [d for d in class_dirs if d != folder]
             files, others = sort_files(folder, extensions, beside=beside)
