@@ -249,3 +249,23 @@ def test_of_two_links_to_one_outside_folder_the_first_is_kept(tmp_path: Path) ->
     with pytest.warns(LeftOutFilesWarning, match="left out the class folder .*kitty: it is a"):
         data = ImageFolderDataset(root, (1, 8, 8))
     assert data.classes == ["cat", "dog"] and len(data) == 2
+
+
+def test_a_file_link_into_another_class_folder_is_left_out_and_named(tmp_path: Path) -> None:
+    """cat/x.png -> ../dog/1.png put one dog photo in both classes without a word, as a folder
+    link did; it is left out and named too. A file link to a photo outside the data set is
+    read (control)."""
+    root, archive = tmp_path / "photos", tmp_path / "archive"
+    _images(root, "cat/0.png", "dog/1.png")
+    _images(archive, "9.png")
+    os.symlink("../dog/1.png", root / "cat" / "x.png")
+    os.symlink(archive / "9.png", root / "cat" / "y.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = ImageFolderDataset(root, (1, 8, 8))
+    got = sorted((data.classes[y], p.relative_to(root).as_posix()) for p, y in data.samples)
+    assert got == [("cat", "cat/0.png"), ("cat", "cat/y.png"), ("dog", "dog/1.png")]
+    notes = [str(w.message) for w in caught if issubclass(w.category, LeftOutFilesWarning)]
+    assert len(notes) == 1, notes
+    assert notes[0].startswith(f"left out the file {root / 'cat' / 'x.png'}: it leads to ")
+    assert "the image would count as both classes" in notes[0]

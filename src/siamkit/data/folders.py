@@ -116,19 +116,34 @@ def _visible_files(
     Warns:
         LeftOutFilesWarning: a folder below it is a link back to the folder walked or one above
             it (``cat/up -> ..``, ``cat/all -> /``), or into a folder of ``beside``
-            (``cat/dogs -> ../dog``): it is left out, and named.
+            (``cat/dogs -> ../dog``), or a file below it is a link into one
+            (``cat/x.png -> ../dog/1.png``): it is left out, and named.
     """
     loops: list[str] = []
     crossed: list[tuple[str, str]] = []
-    for where, files in _walk(folder, loops, beside, crossed):
+    top = os.path.realpath(folder)
+    others = [os.path.realpath(b) for b in beside]
+    others = [b for b in others if os.path.commonpath([top, b]) != b]
+    linked: list[tuple[str, str]] = []
+    for where, files in _walk(folder, loops, others, crossed):
         base = Path(where)
         for name in files:
-            if not name.startswith(".") and _is_file(base / name, folder):
-                yield base / name
+            path = base / name
+            if name.startswith(".") or not _is_file(path, folder):
+                continue
+            if others and path.is_symlink():  # an lstat, only where other classes are named
+                real = os.path.realpath(path)
+                into = [b for b in others if os.path.commonpath([real, b]) == b]
+                if into:
+                    linked.append((os.fspath(path), into[0]))
+                    continue
+            yield path
     if loops:
         warnings.warn(_loop_note(loops), LeftOutFilesWarning, stacklevel=2)
     if crossed:
         warnings.warn(_crossed_note(crossed), LeftOutFilesWarning, stacklevel=2)
+    if linked:
+        warnings.warn(_crossed_note(linked, "file"), LeftOutFilesWarning, stacklevel=2)
 
 
 def _is_file(path: Path, folder: str | os.PathLike[str]) -> bool:
@@ -238,25 +253,26 @@ def _loop_note(loops: Sequence[str]) -> str:
     )
 
 
-def _crossed_note(crossed: Sequence[tuple[str, str]]) -> str:
-    """The sentence for the folder links ``crossed`` (each with the other class folder it leads
-    into) the walk leaves out."""
+def _crossed_note(crossed: Sequence[tuple[str, str]], kind: str = "folder") -> str:
+    """The sentence for the ``kind`` (folder or file) links ``crossed`` (each with the other
+    class folder it leads into) the walk leaves out."""
     got = sorted(crossed)
     if len(got) == 1:
         where, into = got[0]
         real = os.path.realpath(where)
+        what, them = ("its images", "them") if kind == "folder" else ("the image", "it")
         target = (
             f"{text_name(into)}, the folder of another class"
             if real == into
             else f"{text_name(real)}, inside the folder of another class ({text_name(into)})"
         )
         return (
-            f"left out the folder {text_name(where)}: it leads to {target}, and its images "
-            "would count as both classes; copy them to include them in both, or remove the link"
+            f"left out the {kind} {text_name(where)}: it leads to {target}, and {what} would "
+            f"count as both classes; copy {them} to include {them} in both, or remove the link"
         )
     names = [text_name(where) for where, _ in got]
     return (
-        f"left out {len(names)} folders that are links into the folder of another class, e.g. "
+        f"left out {len(names)} {kind}s that are links into the folder of another class, e.g. "
         f"{', '.join(names[:2])}: their images would count as two classes; copy them to "
         "include them in both, or remove the links"
     )
