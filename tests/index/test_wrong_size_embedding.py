@@ -76,3 +76,39 @@ def test_each_wrong_size_is_named_and_the_check_names_the_items(tmp_path: Path) 
     assert sizes in str(info.value)
     report = check_gallery_file(path)
     assert sorted(report.bad_item_ids) == sorted(ids[:7])
+
+
+def test_an_embedding_with_nan_is_named_as_the_check_names_it(tmp_path: Path) -> None:
+    """An item of the right size holding NaN or infinite values (written by another program):
+    the search index refused it in "embeddings contain NaN or infinite values", naming neither
+    the gallery nor the item, a plain ValueError (the service's 500). It is the gallery's damage
+    naming the items check_gallery_file names, and removed, the gallery searches as a NumPy
+    brute-force search of the items left."""
+    from siamkit.index.store_files import check_gallery_file
+
+    path = tmp_path / "g.db"
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(5, DIM)).astype(np.float32)
+    with Gallery.open(path, embedding_dim=DIM, distance="euclidean") as gallery:
+        ids = [gallery.enroll_embeddings(f"L{i}", z[i : i + 1])[0] for i in range(5)]
+    nan, inf = z[1].copy(), z[3].copy()
+    nan[4], inf[0] = np.nan, -np.inf
+    with sqlite3.connect(path) as conn:
+        for item, x in ((ids[1], nan), (ids[3], inf)):
+            conn.execute("UPDATE items SET embedding = ? WHERE id = ?", (x.tobytes(), item))
+    conn.close()
+    assert sorted(check_gallery_file(path).bad_item_ids) == [ids[1], ids[3]]
+    query = rng.normal(size=(1, DIM)).astype(np.float32)
+    with Gallery.open(path, create=False, threshold=1.0) as gallery:
+        with pytest.raises(GalleryDamagedError) as info:
+            gallery.identify_embeddings(query)
+        assert str(info.value) == (
+            f"the gallery {path} is damaged: 2 item(s) hold an embedding with NaN or infinite "
+            f"values, which no search can rank (item ids {ids[1]}, {ids[3]}); `siamkit gallery "
+            f"{path} check` names them and how to remove them"
+        )
+        gallery.remove_items([ids[1], ids[3]])
+        found = gallery.identify_embeddings(query, k=5)[0]
+    kept = [0, 2, 4]
+    d = np.linalg.norm(z[kept] - query, axis=1)
+    assert [m.label for m in found.matches] == [f"L{kept[j]}" for j in np.argsort(d)]

@@ -179,3 +179,30 @@ def test_a_gallery_whose_header_is_overwritten_while_serving_is_the_same_503(sia
     assert len(lines) == 4 and all(
         f"{path} is damaged (file is not a database)" in s for s in lines
     )
+
+
+def test_an_embedding_with_nan_written_while_serving_is_the_same_503(siamkit_log, tmp_path):
+    """An item of the right size holding NaN, written by another program while the service ran:
+    /identify's reading of new items answered a 500 "Internal error" (the index's "embeddings
+    contain NaN or infinite values"). It is the gallery's damage, naming the item in the log."""
+    path = tmp_path / "shop.db"
+    png = png_bytes(pattern("noise", seed=0))
+    with TestClient(create_app(make_model(), path)) as client:
+        answer = client.post(
+            "/enroll", data={"label": "a"}, files={"files": ("x.png", png, "image/png")}
+        )
+        assert answer.status_code == 201, answer.text
+        with sqlite3.connect(path) as conn:
+            blob = np.full(16, np.nan, dtype="<f4").tobytes()  # make_model's 16 values
+            added = conn.execute(
+                "INSERT INTO items (label, embedding, created) VALUES ('b', ?, 0)", (blob,)
+            ).lastrowid
+        conn.close()
+        found = client.post("/identify", files={"file": ("q.png", png, "image/png")})
+    assert found.status_code == 503, found.text
+    assert found.json() == {"detail": GALLERY_DAMAGED}
+    lines = [r.getMessage() for r in siamkit_log.errors()]
+    assert (
+        len(lines) == 1
+        and f"NaN or infinite values, which no search can rank (item ids {added})" in lines[0]
+    )

@@ -275,7 +275,9 @@ def embeddings_from_blobs(
     than siamkit) made numpy's "cannot reshape array of size 95938 into shape (1500,64)" the
     answer of every search; it is named instead, with its size and the command that lists and
     removes it, as the gallery's damage (:class:`GalleryDamagedError`: no retry reads it, and a
-    plain ``ValueError`` was the service's 500 "Internal error", a bug's answer).
+    plain ``ValueError`` was the service's 500 "Internal error", a bug's answer). So is one
+    with NaN or infinite values (as ``siamkit gallery check`` calls it), which the search index
+    refused in a sentence naming neither the gallery nor the item.
     """
     wrong = [
         (int(i), b) for i, b in zip(ids, blobs) if not isinstance(b, bytes) or len(b) != 4 * dim
@@ -291,7 +293,16 @@ def embeddings_from_blobs(
             "them"
         )
     blob = b"".join(blobs)
-    return np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(blobs), dim)
+    emb = np.frombuffer(blob, dtype="<f4").astype(np.float32).reshape(len(blobs), dim)
+    finite = np.isfinite(emb).all(axis=1)
+    if not finite.all():
+        bad = [int(ids[int(i)]) for i in np.flatnonzero(~finite)]
+        raise GalleryDamagedError(
+            f"the gallery {path} is damaged: {len(bad)} item(s) hold an embedding with NaN or "
+            f"infinite values, which no search can rank (item ids {listing(bad, limit=5)}); "
+            f"`siamkit gallery {path} check` names them and how to remove them"
+        )
+    return emb
 
 
 def _blob_size(blob: object) -> str:

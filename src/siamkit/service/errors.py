@@ -17,9 +17,10 @@ every failure of the service itself a 500 with a generic body and its traceback 
   becomes a 503 naming SQLite's reason, the one 503 a client may retry: it alone sends
   ``Retry-After`` (:data:`RETRY_AFTER_S`).
 * The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while
-  the service ran, or holds an item's embedding of the wrong size) becomes a 503 saying so
-  and naming ``siamkit gallery FILE check`` for the operator (:data:`GALLERY_DAMAGED`),
-  without the server's paths, which the log gives, and without ``Retry-After``: no retry helps.
+  the service ran, or holds an item's embedding of the wrong size or with NaN values) becomes
+  a 503 saying so and naming ``siamkit gallery FILE check`` for the operator
+  (:data:`GALLERY_DAMAGED`), without the server's paths, which the log gives, and without
+  ``Retry-After``: no retry helps.
 * The thumbnail file beside the gallery (``shop.db.thumbs``) found damaged or not a thumbnail
   file at all (another program's file at its place), ``ThumbnailsUnreadableError``, becomes a
   503 of its own (:data:`THUMBNAILS_UNREADABLE`): the gallery is sound, and the operator moves
@@ -257,14 +258,15 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
 
 GALLERY_DAMAGED = (
     "The service's gallery file is damaged (SQLite cannot read what it holds, or an item's "
-    "stored embedding is not of the size the gallery records); sending the request again will "
+    "stored embedding is of the wrong size or holds NaN values); sending the request again will "
     "not help until the operator runs `siamkit gallery FILE check` on the gallery file and "
     "restores it from a backup, or enrolls again into a new gallery file (the server log names "
     "the file)."
 )
 """The 503 of a request that met a damaged gallery file
 (:class:`~siamkit.index.store.GalleryDamagedError`: cut short, or overwritten in part, while
-the service ran, or an item's embedding of the wrong size written by another program)."""
+the service ran, or an item's embedding of the wrong size, or with NaN or infinite values,
+written by another program)."""
 
 
 def _operator_must_mend(detail: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
