@@ -108,28 +108,90 @@ class ThresholdCalibrator:
         return f"ThresholdCalibrator(target={self.target!r}, far={self.far}{fitted})"
 
 
+def rejects(distance: ArrayLike, threshold: float) -> np.ndarray:
+    """Whether the one verdict rule (:func:`siamkit.decision.accepts`) rejects ``distance`` at
+    ``threshold`` however the two are held: each as float32 (a distance as the model computes
+    it, a threshold in a float32 tensor) and as float64 (``siamkit verify``'s float, the
+    threshold as ``siamkit.json`` stores it), so that no reader accepts it; an array of bools.
+
+    >>> rejects(np.float32([0.3, 0.31]), 0.29999).tolist()  # 0.3 lies 1e-5 above it
+    [False, True]
+    """
+    from siamkit.decision import accepts
+
+    d = np.asarray(distance.detach().cpu() if isinstance(distance, Tensor) else distance)
+    d64, d32 = d.astype(np.float64), d.astype(np.float32)
+    t64, t32 = float(threshold), np.float32(threshold)
+    accepted = accepts(d64, t64) | accepts(d32, t32) | accepts(d32, t64) | accepts(d64, t32)
+    return np.asarray(~accepted)
+
+
+def highest_rejecting(distance: float) -> float:
+    """The largest threshold at which every reader rejects ``distance`` (:func:`rejects`):
+    :data:`siamkit.decision.ROUNDING` under it, and then as few float32 steps lower
+    (``np.nextafter`` in float32) as float32 and float64 both need to reject it. A float32
+    number, so the float64 that ``siamkit.json`` stores and the float32 a tensor holds are the
+    same threshold. Found by bisection over the float32 numbers in order, not step by step: near
+    0 a float32 step is as small as 1e-45, and an impostor within ROUNDING of 0 needs a
+    threshold below 0.
+
+    >>> t = highest_rejecting(0.3)
+    >>> bool(rejects(0.3, t)[()]), bool(rejects(0.3, float(np.nextafter(np.float32(t), 1)))[()])
+    (True, False)
+    """
+    from siamkit.decision import ROUNDING
+
+    d = float(distance)
+    hi = _float32_rank(np.float32(d) if np.isfinite(np.float32(d)) else np.float32(ROUNDING))
+    reach = 2 * ROUNDING
+    lo = _float32_rank(np.float32(d - reach))
+    while not rejects(d, float(_ranked_float32(lo))):  # a float32 step above 2 x ROUNDING
+        reach *= 2
+        lo = _float32_rank(np.float32(d - reach))
+    while hi - lo > 1:  # lo rejects, hi does not: the rule is monotone in the threshold
+        mid = (lo + hi) // 2
+        if rejects(d, float(_ranked_float32(mid))):
+            lo = mid
+        else:
+            hi = mid
+    return float(_ranked_float32(lo))
+
+
+def _float32_rank(x: np.float32) -> int:
+    """The place of float32 ``x`` among the float32 numbers in order (0.0 and -0.0 at 0)."""
+    bits = int(np.float32(x).view(np.int32))
+    return bits if bits >= 0 else -(bits & 0x7FFFFFFF)
+
+
+def _ranked_float32(rank: int) -> np.float32:
+    """The float32 number at ``rank`` (:func:`_float32_rank`'s inverse)."""
+    bits = rank if rank >= 0 else (-rank) | 0x80000000
+    return np.array([bits], dtype=np.uint32).view(np.float32)[0]
+
+
 def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> OperatingPoint:
     """A FAR fit's ``point`` as siamkit decides with it: verify, a gallery and the text commands
     accept a distance up to the threshold *within float32 rounding*
     (:data:`siamkit.decision.ROUNDING`), so a threshold less than that under the first
     impostor the fit rejects would accept it when deployed, one more false accept than ``far``
-    allows. Such a threshold is lowered to twice the rounding under that impostor (float32
-    steps are far smaller at the distances of unit embeddings), and the TAR is the share of
-    genuine distances the deployed rule then accepts; any other is kept as it is.
+    allows. Such a threshold is lowered by the least that has every reader reject that
+    impostor (:func:`highest_rejecting`): any more would reject genuine pairs for nothing. The
+    TAR is then the share of genuine distances the deployed rule accepts; any other point is
+    kept as it is.
 
-    >>> s = SortedScores(np.array([0.1, 0.299996]), np.array([0.3, 0.9]))
+    >>> s = SortedScores(np.float32([0.1, 0.299996]), np.float32([0.3, 0.9]))
     >>> far_operating_point(s, None, 0.0).threshold  # accepts 0.3 within the rounding
-    0.299996
+    0.2999959886074066
     >>> point = _as_decided(s, far_operating_point(s, None, 0.0), 0.0)
-    >>> round(point.threshold, 6), point.value  # 0.299996 is then rejected too
-    (0.29998, 0.5)
+    >>> round(point.threshold, 8), point.value  # 0.299996 is still accepted, 0.3 is not
+    (0.29998997, 1.0)
     """
-    from siamkit.decision import ROUNDING, accepts
+    from siamkit.decision import accepts
 
     k = false_accepts_allowed(far, s.n_impostor)
     if k >= s.n_impostor:
         return point
-    highest = float(s.impostor[k]) - 2 * ROUNDING
+    highest = highest_rejecting(float(s.impostor[k]))
     if point.threshold <= highest:
         return point
     return OperatingPoint(float(np.mean(accepts(s.genuine, highest))), highest)
@@ -168,4 +230,4 @@ def calibrate_threshold(
     return ThresholdCalibrator(target, far=far).fit(pd.genuine, pd.impostor).threshold_
 
 
-__all__ = ["Target", "ThresholdCalibrator", "calibrate_threshold"]
+__all__ = ["Target", "ThresholdCalibrator", "calibrate_threshold", "highest_rejecting", "rejects"]

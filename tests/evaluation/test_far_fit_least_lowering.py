@@ -1,0 +1,117 @@
+"""A far fit's threshold under the first impostor it must reject is lowered by the least that has
+every reader reject that impostor under the one verdict rule (d <= t + ROUNDING): ROUNDING, then
+float32 steps until float32 and float64 both reject it. It was lowered by 2 x ROUNDING, which
+rejected every genuine pair within 1e-5 under the impostor for nothing (4 to 13 of 300,000 in
+reviewer s52's test)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siamkit.evaluation.roc import false_accepts_allowed
+from siamkit.evaluation.threshold import ThresholdCalibrator, highest_rejecting, rejects
+
+ROUNDING = 1e-5  # siamkit.decision.ROUNDING, written out for an independent reference
+
+
+def _accepted_by_some_reader(d: np.float32, c: np.float32) -> bool:
+    """The rule with the distance ``d`` and the threshold ``c`` held as float32 numbers (float32
+    arithmetic) or as Python floats, each way round: accepted if any of them accepts."""
+    f32 = np.float32
+    return (
+        float(d) <= float(c) + ROUNDING
+        or bool(f32(d) <= f32(c) + f32(ROUNDING))
+        or bool(f32(d) <= f32(float(c) + ROUNDING))
+        or float(d) <= float(f32(c) + f32(ROUNDING))
+    )
+
+
+def _naive_highest(m: np.float32) -> float:
+    """The largest float32 threshold no reader accepts ``m`` at, by a walk down the float32
+    numbers from 64 steps above ``m - ROUNDING`` (where some reader still accepts it)."""
+    c = np.float32(float(m) - ROUNDING)
+    for _ in range(64):
+        c = np.nextafter(c, np.float32(np.inf))
+    assert _accepted_by_some_reader(m, c)  # the walk starts above the answer
+    while _accepted_by_some_reader(m, c):
+        c = np.nextafter(c, np.float32(-np.inf))
+    return float(c)
+
+
+def _impostors_to_reject() -> list[np.float32]:
+    """Distances of unit embeddings (cosine and euclidean), at and near the ends of float32's
+    binades, and down to 1.5e-5, where the threshold is near 0 (a walk over the float32 numbers
+    below 1.2e-5 would take longer than the universe: they are 1e-45 apart at 0)."""
+    rng = np.random.default_rng(0)
+    fixed = [0.3, 0.5, 1.0, 2.0, 1.7320508, 1e-3, 2e-5, 1.5e-5, 0.7071068, 0.25000003]
+    drawn = rng.uniform(1e-4, 2.0, 60).tolist() + rng.uniform(2e-5, 1e-3, 20).tolist()
+    return [np.float32(v) for v in fixed + drawn]
+
+
+def test_the_threshold_is_the_highest_at_which_no_reader_accepts_the_impostor() -> None:
+    for m in _impostors_to_reject():
+        expected = _naive_highest(m)
+        assert highest_rejecting(float(m)) == expected, m
+        # genuine pairs from one float32 step under the impostor down to 2 x ROUNDING under
+        # it; the impostor is the first of far 0's to reject, and the second of 1/3's
+        step = float(m) - float(np.nextafter(m, np.float32(0)))
+        ladder = np.float32(float(m) - np.geomspace(step, 2 * ROUNDING, 40))
+        genuine = np.concatenate([ladder, np.float32([float(m) * 0.5])])
+        for far, impostor in ((0.0, [m, m * 3]), (1 / 3, [m * 0.5, m, m * 3])):
+            cal = ThresholdCalibrator("far", far=far).fit(genuine, np.float32(impostor))
+            assert cal.threshold_ == expected, (m, far)
+            accepted = sum(_accepted_by_some_reader(d, np.float32(expected)) for d in impostor)
+            assert accepted == false_accepts_allowed(far, len(impostor))
+            # the TAR at that threshold, counted as the fit counts it (float32 distances)
+            kept = [d for d in genuine if np.float32(d) <= np.float32(expected + ROUNDING)]
+            assert cal.score_ == len(kept) / len(genuine)
+
+
+def test_a_genuine_pair_just_under_the_bound_is_kept() -> None:
+    """The pairs the 2 x ROUNDING lowering lost: genuine distances in the last 1e-5 under the
+    impostor, up to the largest every reader accepts at the least lowered threshold."""
+    for m in _impostors_to_reject():
+        t = _naive_highest(m)
+        top = np.nextafter(m, np.float32(0))  # the largest float32 every reader keeps at t
+        while not (float(top) <= t + ROUNDING and top <= np.float32(t) + np.float32(ROUNDING)):
+            top = np.nextafter(top, np.float32(0))
+        assert float(m) - float(top) < 0.1 * ROUNDING  # the case: they were rejected at 2e-5
+        genuine = np.float32([float(m) * 0.5, top, float(m) - 0.6 * ROUNDING])
+        cal = ThresholdCalibrator("far", far=0.0).fit(genuine, np.float32([m, m * 2]))
+        assert cal.score_ == 1.0, m
+        t = cal.threshold_
+        for d in genuine:  # kept by every reader
+            assert float(d) <= t + ROUNDING and d <= np.float32(t) + np.float32(ROUNDING)
+        assert not _accepted_by_some_reader(m, np.float32(t))
+
+
+def test_near_0_the_threshold_rejects_the_impostor_and_the_next_float32_does_not() -> None:
+    """Where no walk reaches: an impostor within a few ROUNDING of 0, the answer checked on both
+    sides (the rule is monotone in the threshold, so that makes it the largest)."""
+    values = [1e-5, 1.0000001e-5, 1.1e-5, 9.9e-6, 5e-6, 1e-7, 1e-30, 0.0, 2.5e-5, 3.3e-5]
+    for m in np.float32(values):
+        t = highest_rejecting(float(m))
+        assert np.float32(t) == t
+        assert not _accepted_by_some_reader(m, np.float32(t))
+        assert _accepted_by_some_reader(m, np.nextafter(np.float32(t), np.float32(np.inf)))
+        # below 0 exactly when threshold 0 accepts the impostor: m <= ROUNDING
+        assert (t < 0) == _accepted_by_some_reader(m, np.float32(0.0)) == (m <= ROUNDING)
+
+
+@pytest.mark.parametrize("m", [1e-5, 5e-6, 0.0])
+def test_an_impostor_within_rounding_of_0_leaves_no_threshold_at_or_above_0(m: float) -> None:
+    """Every threshold >= 0 accepts an impostor at ROUNDING or less: the fit's is below 0."""
+    t = ThresholdCalibrator("far", far=0.0).fit([0.2, 0.3], np.float32([m, 0.9])).threshold_
+    assert t < 0 and not _accepted_by_some_reader(np.float32(m), np.float32(t))
+    assert _accepted_by_some_reader(np.float32(m), np.float32(0.0))
+
+
+def test_rejects_is_the_rule_in_every_float_type() -> None:
+    rng = np.random.default_rng(1)
+    for t in np.float32(rng.uniform(0, 2, 20)):
+        near = np.float32(float(t) + ROUNDING + rng.uniform(-3e-7, 3e-7, 200))
+        expected = [not _accepted_by_some_reader(x, t) for x in near]
+        assert any(expected) and not all(expected)  # the case: both sides of the rule
+        assert rejects(near, float(t)).tolist() == expected
+        assert rejects(near.astype(np.float64), float(t)).tolist() == expected
