@@ -543,22 +543,30 @@ def _at_least(rate: float) -> float:
 
 def _nothing_accepted(impostor: Any, target: str, far: float) -> ValueError:
     """The error for a fit whose threshold accepts no pair at all, which a distance of 0 makes
-    negative: no model of distances >= 0 takes it (its reader refuses it), and 0 would accept
-    the pairs at 0. A far fit stays twice float32 rounding under the first impostor it rejects,
-    as every model decides within that rounding (:func:`siamkit.index.decision.accepts`), so
-    pairs that close to 0 count as at 0."""
-    from siamkit.index.decision import ROUNDING
+    negative: no model of distances >= 0 takes it (its reader refuses it). For a far fit, the
+    impostor pairs it cannot reject: every model calls a pair the same up to float32 rounding
+    (:data:`siamkit.decision.ROUNDING`) above its threshold, so a pair at that distance or less
+    is accepted at every threshold >= 0 (:func:`siamkit.evaluation.threshold.rejects` at 0:
+    in float32 or float64)."""
+    from siamkit.decision import ROUNDING
+    from siamkit.evaluation.threshold import rejects
 
-    n, zero = int(impostor.size), int((impostor < 2 * ROUNDING).sum())
-    exact = bool((impostor[impostor < 2 * ROUNDING] <= 0).all())
+    always = ~rejects(impostor, 0.0)
+    n, zero, exact = int(impostor.size), int(always.sum()), bool((impostor[always] <= 0).all())
     if target == "far" and zero:
-        at = "at distance 0" + ("" if exact else " (within float32 rounding)")
+        at = "at distance 0" if exact else f"at distance {ROUNDING:g} or less"
+        them = "it" if zero == 1 else "them"
+        within = (
+            ""
+            if exact
+            else f", as a model calls a pair the same up to {ROUNDING:g} (float32 rounding) above "
+            "its threshold"
+        )
         return ValueError(
             f"no threshold keeps the false accept rate within --far {far:g}: {zero:,} of the "
             f"{n:,} impostor pairs {'is' if zero == 1 else 'are'} {at} (the two sides "
-            "embed as one, e.g. the same image or text given as different), and every threshold "
-            f"accepts {'it' if zero == 1 else 'them'}; remove {'it' if zero == 1 else 'them'} "
-            f"from --data, or allow {'it' if zero == 1 else 'them'} with --far "
+            f"embed as one, e.g. the same image or text given as different), and every threshold "
+            f"accepts {them}{within}; remove {them} from --data, or allow {them} with --far "
             f"{_at_least(zero / n):g} or more"
         )
     return ValueError(
@@ -575,45 +583,30 @@ def _fit(
     far: float,
     where: dict[str, Any],
     signed: bool = False,
-    slack: float | None = None,
 ) -> dict[str, Any]:
     """Fit the threshold on genuine and impostor distances (numpy arrays): the record saved
     under ``metadata.calibration``, with ``where`` (what the pairs came from) and the fit's TAR
-    and FAR. ``signed``: the values are a score-normalised model's scores, which may be
-    negative, and so may its threshold; a distance's threshold below 0 is refused
-    (:func:`_nothing_accepted`). ``slack``: how far above its threshold the model calls a pair
-    the same, by default float32 rounding as every model decides
-    (:data:`siamkit.index.decision.ROUNDING`), so a far fit is checked as it will decide: one
-    that would accept more impostor pairs than ``far`` allows is refused, never saved (the
-    calibrator already stays that far under the first impostor it rejects: a safety net)."""
+    and FAR as the model decides with it (:func:`siamkit.decision.accepts`: up to float32
+    rounding above the threshold). ``signed``: the values are a score-normalised model's
+    scores, which may be negative, and so may its threshold; a distance's threshold below 0 is
+    refused (:func:`_nothing_accepted`). A far fit never accepts more impostor pairs than
+    ``far`` allows as the model decides: the calibrator stays under the first impostor it
+    rejects by the least that has every reader reject it
+    (:func:`siamkit.evaluation.threshold.highest_rejecting`), below 0 only when that pair is at
+    float32 rounding of 0 or less."""
     import numpy as np
 
-    from siamkit.evaluation.roc import false_accepts_allowed
+    from siamkit.decision import accepts
     from siamkit.evaluation.threshold import Target, ThresholdCalibrator
-    from siamkit.index.decision import ROUNDING
-
-    slack = ROUNDING if slack is None else slack
 
     cal = ThresholdCalibrator(cast(Target, target), far=far).fit(genuine, impostor)  # a Choice
     t = float(cal.threshold_)
     if t < 0 and not signed:  # below every distance, one of them 0: it accepts nothing
         raise _nothing_accepted(impostor, target, far)
-    n, accepted = int(impostor.size), int((impostor <= t + slack).sum())  # in their float32
-    if target == "far" and not signed and accepted > false_accepts_allowed(far, n):
-        if (impostor <= slack).sum() > false_accepts_allowed(far, n):
-            raise _nothing_accepted(impostor, target, far)
-        near = (
-            f", within float32 rounding ({slack:g}) above it as the model decides" if slack else ""
-        )
-        raise ValueError(
-            f"the threshold {t:.7g} fitted for --far {far:g} accepts {accepted:,} of the {n:,} "
-            f"impostor pairs{near}, more than that allows; allow them with --far "
-            f"{_at_least(accepted / n):g} or more, or fit another --target"
-        )
     info: dict[str, Any] = {
         "threshold": t, "target": target, **where, "genuine_pairs": int(genuine.size),
-        "impostor_pairs": int(impostor.size), "tar": float(np.mean(genuine <= t)),
-        "far": float(np.mean(impostor <= t)),
+        "impostor_pairs": int(impostor.size), "tar": float(np.mean(accepts(genuine, t))),
+        "far": float(np.mean(accepts(impostor, t))),
     }  # fmt: skip
     if target == "far":
         info["far_target"] = far
@@ -653,7 +646,6 @@ def _calibrate_text(
     import numpy as np
 
     from siamkit.applications.text import load_text_model
-    from siamkit.applications.text.dedup import ROUNDING
     from siamkit.applications.text.embedding import embed_texts
     from siamkit.applications.text.pairs import read_labelled_pairs
     from siamkit.training.ddp import resolve_device
@@ -686,7 +678,7 @@ def _calibrate_text(
     zb = vectors(b, "document")
     d = np.clip(1.0 - (vectors(a, "query") * zb).sum(1), 0.0, 2.0)
     genuine, impostor = d[y == 1], d[y == 0]
-    info = _fit(genuine, impostor, target, far, {"data": data}, slack=ROUNDING)
+    info = _fit(genuine, impostor, target, far, {"data": data})
     if not getattr(net, "share_weights", True):  # a half-twin: its dedup threshold as well
         dd = np.clip(1.0 - (vectors(a, "document") * zb).sum(1), 0.0, 2.0)
         info.update(_documents_fit(dd[y == 1], dd[y == 0], target, far))
@@ -732,9 +724,7 @@ def _documents_fit(genuine: Any, impostor: Any, target: str, far: float) -> dict
     as ``siamkit text dedup`` compares them), fit on the distances of the same labelled pairs
     as its query-document threshold with the same target: ``document_threshold``,
     ``document_tar`` and ``document_far``, recorded beside the other's."""
-    from siamkit.applications.text.dedup import ROUNDING
-
-    fit = _fit(genuine, impostor, target, far, {}, slack=ROUNDING)
+    fit = _fit(genuine, impostor, target, far, {})
     return {f"document_{k}": fit[k] for k in ("threshold", "tar", "far")}
 
 
