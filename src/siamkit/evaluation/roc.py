@@ -101,10 +101,13 @@ class SortedScores:
 
 
 def step_below(value: float, dtype: np.dtype) -> float:
-    """The largest number of the scores' own float ``dtype`` below ``value``. A step taken in
-    float64 below a float32 distance rounds back up to it when compared in float32 (as
-    ``siamkit calibrate`` measures its FAR and ``siamkit verify`` decides), so it would accept
-    the very pair it is meant to reject.
+    """The largest number of the scores' own float ``dtype`` below ``value``: a threshold at
+    which ``value`` is strictly rejected (``value <= t`` is false) in that dtype too, as the
+    exact curves here count; a step taken in float64 below a float32 distance rounds back up to
+    it when compared in float32. It is one step, not a verdict: siamkit decides "same" up to
+    :data:`siamkit.decision.ROUNDING` above a threshold, so a model still accepts ``value`` at
+    ``t``; a far fit that must reject a pair as models decide is lowered further
+    (:func:`siamkit.evaluation.threshold.highest_rejecting`).
 
     >>> t = step_below(3e-4, np.dtype(np.float32))
     >>> bool(np.float32(3e-4) <= t), bool(np.float32(3e-4) <= float(np.nextafter(3e-4, 0)))
