@@ -86,3 +86,19 @@ def test_bad_settings_raise():
         ThresholdCalibrator("far", far=2.0)
     with pytest.raises(ValueError, match="not fitted"):
         ThresholdCalibrator().predict(np.array([0.1]))
+
+
+def test_predict_decides_as_the_model_within_float32_rounding():
+    """predict compared d <= t strictly, where every siamkit model (verify, a gallery, the text
+    commands) accepts up to ROUNDING (1e-5) above its threshold, and the far fit's score_
+    counted so: a genuine pair 5e-7 under the impostor it rejects, kept by the fit (score_ 1.0),
+    was predicted "different" (predict's mean 0.5)."""
+    g, m = np.float32([0.1, 0.2999995]), np.float32([0.3, 0.9])
+    cal = ThresholdCalibrator("far", far=0.0).fit(g, m)
+    t = cal.threshold_
+    naive = [float(d) <= t + 1e-5 for d in np.float32([*g, *m, t + 9e-6, t + 1.1e-5])]
+    assert naive == [True, True, False, False, True, False]  # the case
+    given = np.float32([*g, *m, t + 9e-6, t + 1.1e-5])
+    assert cal.predict(given).tolist() == naive
+    assert cal.predict(torch.from_numpy(given)).tolist() == naive
+    assert cal.score_ == float(np.mean(cal.predict(g))) == 1.0

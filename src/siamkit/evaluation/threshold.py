@@ -1,7 +1,8 @@
 """Decision-threshold calibration for 1:1 verification (scikit-learn style ``fit`` / ``predict``).
 
-A pair is predicted "same" when its distance is ``<= threshold_``. Calibrate on validation
-embeddings, never on the test set you report.
+A pair is predicted "same" when its distance is ``<= threshold_`` within float32 rounding
+(:func:`siamkit.decision.accepts`), as every siamkit model decides with it. Calibrate on
+validation embeddings, never on the test set you report.
 """
 
 from __future__ import annotations
@@ -89,10 +90,15 @@ class ThresholdCalibrator:
     def predict(self, distances: np.ndarray) -> np.ndarray: ...
 
     def predict(self, distances: ArrayLike) -> ArrayLike:
-        """``distances <= threshold_`` ("same"); a tensor gives a bool tensor, else a bool array.
+        """``distances <= threshold_`` ("same") within float32 rounding, by the rule every
+        siamkit model decides with (:func:`siamkit.decision.accepts`), so that a far fit's
+        ``score_`` is the share of its genuine pairs predicted "same"; a tensor gives a bool
+        tensor, else a bool array.
 
         NaN or inf is refused for both, as :meth:`fit` refuses it: a NaN compares false, so it
         would read as a confident "different"."""
+        from siamkit.decision import accepts
+
         if not hasattr(self, "threshold_"):
             raise ValueError(
                 "this ThresholdCalibrator is not fitted yet; call fit(genuine, impostor) first"
@@ -100,8 +106,10 @@ class ThresholdCalibrator:
         if isinstance(distances, Tensor):
             if distances.is_floating_point() and not bool(torch.isfinite(distances).all()):
                 raise ValueError(_NOT_FINITE)
-            return distances <= self.threshold_
-        return as_scores(np.atleast_1d(np.asarray(distances)), "the given") <= self.threshold_
+            return accepts(distances, self.threshold_)
+        return accepts(
+            as_scores(np.atleast_1d(np.asarray(distances)), "the given"), self.threshold_
+        )
 
     def __repr__(self) -> str:
         fitted = f", threshold_={self.threshold_:.6g}" if hasattr(self, "threshold_") else ""
