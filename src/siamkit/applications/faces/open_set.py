@@ -3,7 +3,8 @@ rate at a false alarm rate), and the identities-folder protocol that feeds them.
 
 Probes whose identity is enrolled are "known"; the others are "unknown" and must be rejected.
 At a FAR, the threshold lets that fraction of unknown probes' best distances through; DIR is the
-fraction of known probes identified correctly at rank 1 within that threshold.
+fraction of known probes identified correctly at rank 1 within that threshold. Both as a gallery
+at that threshold decides (:func:`siamkit.decision.accepts`, within float32 rounding).
 
 Example:
     >>> r = open_set_identification(gal_z, gal_y, probe_z, probe_y, fars=(0.01, 0.1))  # doctest: +SKIP
@@ -18,8 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from siamkit.decision import accepts
 from siamkit.distances import Distance, get_distance
 from siamkit.evaluation.roc import false_accepts_allowed
+from siamkit.evaluation.threshold import highest_rejecting
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,14 @@ def open_set_identification(
         if impostor.size == 0:
             continue
         # the largest threshold letting at most k unknown probes through, k the most with
-        # k / n <= far (not floor(far * n): 0.29 * 100 is just below 29): just below the first
-        # unknown distance that would exceed that count
+        # k / n <= far (not floor(far * n): 0.29 * 100 is just below 29), as a gallery decides
+        # with it: a gallery accepts a distance within float32 rounding above its threshold
+        # (siamkit.decision.accepts), so the threshold lies that far under the first unknown
+        # distance that would exceed the count, and DIR counts the known probes it accepts
         k = false_accepts_allowed(far, impostor.size)  # < n, as far < 1
-        t = float(np.nextafter(impostor[k], -np.inf))
+        t = highest_rejecting(float(impostor[k]))
         out.thresholds[far] = t
-        out.dir_at_far[far] = float((correct & (dist <= t))[known].mean())
+        out.dir_at_far[far] = float((correct & accepts(dist, t))[known].mean())
     return out
 
 
