@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from siamkit.atomic import read_utf8
+from siamkit.decision import ROUNDING, accepts
 
 
 @dataclass(frozen=True)
@@ -109,18 +110,21 @@ def read_lfw_pairs(pairs_txt: str | os.PathLike[str], root: str | os.PathLike[st
 
 
 def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
-    """The threshold ``t`` maximising the accuracy of ``distance <= t``: the smallest best one
-    among the midpoints between sorted distinct distances (and just outside both ends)."""
+    """The threshold ``t`` maximising the accuracy of ``distance <= t`` as a model decides it,
+    within float32 rounding (:func:`siamkit.decision.accepts`: ``distance <= t + ROUNDING``):
+    :data:`~siamkit.decision.ROUNDING` under the smallest best of the midpoints between sorted
+    distinct distances (and just outside both ends), so that a model given ``t`` splits the
+    pairs at that midpoint."""
     d = np.unique(distances)
-    candidates = np.concatenate([[d[0] - 1.0], (d[:-1] + d[1:]) / 2, [d[-1] + 1.0]])
+    bounds = np.concatenate([[d[0] - 1.0], (d[:-1] + d[1:]) / 2, [d[-1] + 1.0]])
     order = np.argsort(distances, kind="stable")
     ds, ss = distances[order], same[order].astype(np.int64)
-    # accepted = d <= t: correct = positives accepted + negatives rejected
-    accepted = np.searchsorted(ds, candidates, side="right")  # (T,)
+    # accepted = d <= bound: correct = positives accepted + negatives rejected
+    accepted = np.searchsorted(ds, bounds, side="right")  # (T,)
     pos_acc = np.concatenate([[0], np.cumsum(ss)])[accepted]
     neg_acc = accepted - pos_acc
     correct = pos_acc + (len(ss) - ss.sum() - neg_acc)
-    return float(candidates[int(np.argmax(correct))])
+    return float(bounds[int(np.argmax(correct))]) - ROUNDING
 
 
 def kfold_accuracy(distances: np.ndarray, same: np.ndarray, fold: np.ndarray) -> KFoldAccuracy:
@@ -144,6 +148,6 @@ def kfold_accuracy(distances: np.ndarray, same: np.ndarray, fold: np.ndarray) ->
     for k in folds:
         test = fold == k
         t = best_threshold(distances[~test], same[~test])
-        acc.append(float(((distances[test] <= t) == same[test]).mean()))
+        acc.append(float((accepts(distances[test], t) == same[test]).mean()))  # as decided
         thr.append(t)
     return KFoldAccuracy(np.asarray(acc), np.asarray(thr))
