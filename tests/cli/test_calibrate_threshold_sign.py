@@ -111,18 +111,22 @@ def test_a_far_fit_with_an_impostor_pair_at_distance_0_is_refused_in_one_sentenc
 
 
 def test_a_far_fit_below_a_near_duplicate_impostor_rejects_it_in_float32(tmp_path: Path) -> None:
-    """The same image under two classes, whose batched distance is 3.45e-4 rather than 0 (rng
-    seed 18): the far fit's threshold was the float64 number just below it, which rounds back up
-    to it in float32, so calibrate saved FAR 0.062 for --far 0.001 (reviewer s52_R5)."""
+    """An image under one class and a near-copy of it (one pixel 40 grey levels off) under
+    another, at a batched distance of 7.9e-4: the far fit's threshold was the float64 number
+    just below it, which rounds back up to it in float32, so calibrate saved FAR 0.062 for
+    --far 0.001 (reviewer s52_R5; found with the same image under two classes, which the
+    float32 matrix product then put 3.45e-4 apart rather than at 0)."""
     torch.manual_seed(0)
     rng = np.random.default_rng(18)
     net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8).eval()
     net.embed(torch.rand(2, 1, 16, 16))  # records the input shape
     save_model(net, tmp_path / "model")
     same = rng.integers(0, 255, (16, 16)).astype(np.uint8)
+    near = same.copy()
+    near[0, 0] = (int(near[0, 0]) + 40) % 256
     classes = [
-        [same, *(rng.integers(0, 255, (16, 16)).astype(np.uint8) for _ in range(3))]
-        for _ in range(2)
+        [first, *(rng.integers(0, 255, (16, 16)).astype(np.uint8) for _ in range(3))]
+        for first in (same, near)
     ]
     data = _folder(tmp_path / "val", classes)
     x = torch.tensor(np.stack([im for images in classes for im in images]))[:, None] / 255.0
@@ -141,3 +145,31 @@ def test_a_far_fit_below_a_near_duplicate_impostor_rejects_it_in_float32(tmp_pat
     best = max(tar for tar, far in fits if far <= 0.001)
     assert info["far"] == np.mean(pd.impostor <= np.float32(t)) == 0.0 <= info["far_target"]
     assert info["tar"] == np.mean(pd.genuine <= np.float32(t)) == best
+
+
+def test_the_same_image_under_two_classes_is_at_distance_0_as_verify_puts_it(
+    tmp_path: Path,
+) -> None:
+    """The all-pairs distances calibrate fits on came from the float32 expansion |x|^2 + |y|^2
+    - 2 x.y, which put the same image under two classes 3.45e-4 apart (rng seed 18), where
+    siamkit verify gives 0: calibrate saved a threshold under it instead of saying that no
+    threshold rejects the pair."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(18)
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8).eval()
+    net.embed(torch.rand(2, 1, 16, 16))  # records the input shape
+    save_model(net, tmp_path / "model")
+    same = rng.integers(0, 255, (16, 16)).astype(np.uint8)
+    classes = [
+        [same, *(rng.integers(0, 255, (16, 16)).astype(np.uint8) for _ in range(3))]
+        for _ in range(2)
+    ]
+    data = _folder(tmp_path / "val", classes)
+    image = torch.tensor(same)[None, None] / 255.0
+    with torch.no_grad():
+        verify = net.scoring_distance.pairwise(net.embed(image), net.embed(image.clone()))
+    assert float(verify[0]) == 0.0
+    args = ["calibrate", str(tmp_path / "model"), "--data", str(data), "--target", "far"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "1 of the 16 impostor pairs is at distance 0 (the two sides" in result.output
