@@ -119,12 +119,21 @@ class VerificationReport:
     histogram: DistanceHistogram = field(repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready metrics; ``threshold`` is the EER threshold, FAR keys are strings."""
+        """JSON-ready metrics; ``threshold`` is the EER threshold, FAR keys are strings.
+
+        ``tar_at_far`` keeps every value as computed; ``tar_at_far_measured`` says, under the
+        same keys, whether the ``n_impostor`` pairs can measure that FAR (:func:`far_resolved`):
+        30 pairs give TAR@FAR=1e-3 a value but cannot measure it, and the printed tables and the
+        report say "not measured" there, while a script reading only the value could not tell.
+        """
         return {
             "roc_auc": self.roc_auc,
             "eer": self.eer,
             "threshold": self.eer_threshold,
             "tar_at_far": {str(float(f)): t for f, t in self.tar_at_far.items()},
+            "tar_at_far_measured": {
+                str(float(f)): far_resolved(f, self.n_impostor) for f in self.tar_at_far
+            },
             "best_accuracy": self.best_accuracy,
             "best_threshold": self.best_threshold,
             "n_genuine": self.n_genuine,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from siamkit.evaluation.plots._figure import new_figure
-from siamkit.evaluation.verification import VerificationReport
+from siamkit.evaluation.verification import VerificationReport, far_resolved
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,14 +38,19 @@ def plot_roc(
 def draw_roc(
     ax: Any, report: VerificationReport, log_far: bool = False, mark: OperatingMark | None = None
 ) -> None:
-    """Draw :func:`plot_roc`'s curve and points on ``ax``."""
+    """Draw :func:`plot_roc`'s curve and points on ``ax``.
+
+    A TAR@FAR point whose FAR the impostor pairs cannot measure
+    (:func:`~siamkit.evaluation.verification.far_resolved`) is left out, as the report's table
+    says "not measured" for it: its value would sit in the legend, off the axis.
+    """
     c = report.curve
     ax.plot(c.far, c.tar, lw=2, color="C0", label=f"ROC (AUC = {report.roc_auc:.4f})")
     if not log_far:
         ax.plot([0, 1], [0, 1], ls=":", color="grey", lw=1, label="chance")
     ax.plot(report.eer, 1 - report.eer, "o", color="C3", label=f"EER = {report.eer:.4f}")
     for far, tar in report.tar_at_far.items():
-        if far > 0:
+        if far > 0 and far_resolved(far, report.n_impostor):
             ax.plot(far, tar, "s", ms=6, label=f"TAR = {tar:.3f} @ FAR = {far:g}")
     if mark is not None:
         ax.plot(mark[0], mark[1], "*", ms=12, color="black", label=mark[2])
