@@ -1,0 +1,81 @@
+"""The orders of events the study lock (``OUT/tune.lock``, :class:`StudyLock`) must survive,
+forced in one process (two ``flock`` opens of one file exclude each other there too), so that
+each is a fast test: the lock of a new --out was tested only by a slow two-process test that
+``make test`` never runs, and the inode re-check in ``take`` by none (reviewer s53_R7)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _tiny_study import tiny_base
+
+from siamkit.tuning import run_study, search
+from siamkit.tuning.study import STUDY_FILE, STUDY_LOCK, StudyInUse, StudyLock
+
+SPACE = {"optim.lr": {"float": [1e-3, 1e-2]}}
+
+
+def test_a_taker_that_opened_the_file_a_study_then_released_locks_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B opens A's tune.lock; before B's flock, A releases (removes the file, drops the lock)
+    and C creates a new tune.lock and locks it. B's flock on A's old file then succeeds: without
+    the re-check that the path is still B's file, B and C both ran a study in the folder."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    first, third = StudyLock(out), StudyLock(out)
+    first.take()
+    real = fcntl.flock
+    calls: list[int] = []
+
+    def flock(fd: int, op: int) -> Any:
+        calls.append(fd)
+        if len(calls) == 1:  # B holds A's file open, not yet locked: A ends, C begins
+            first.release()
+            third.take()
+            assert third._fd is not None
+            assert os.stat(out / STUDY_LOCK).st_ino == os.fstat(third._fd).st_ino
+            assert os.fstat(fd).st_ino != os.fstat(third._fd).st_ino  # B's is A's old file
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    second = StudyLock(out)
+    try:
+        with pytest.raises(StudyInUse, match=r"is in use: another siamkit tune is running"):
+            second.take()
+        assert len(calls) >= 2  # B's flock on A's old file, then on C's
+        assert second._fd is None
+    finally:
+        monkeypatch.setattr(fcntl, "flock", real)
+        second.release()
+        third.release()
+
+
+def test_a_new_folder_made_and_locked_during_the_data_load_is_refused_before_the_study(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A --out not there yet is locked once it is made, after the data load: a study that made
+    and locked that folder meanwhile (another ``siamkit tune``, started a moment later, whose
+    data loaded sooner) keeps it, and this one is refused before its study is opened."""
+    out = tmp_path / "tune"
+    other = StudyLock(out)
+    load = search.load_run_data
+
+    def loaded_while_another_began(*args: Any, **kwargs: Any) -> Any:
+        out.mkdir(exist_ok=True)
+        other.take()  # the other study, running in the new folder
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(search, "load_run_data", loaded_while_another_began)
+    try:
+        with pytest.raises(StudyInUse, match=r"is in use: another siamkit tune is running"):
+            run_study(tiny_base(), SPACE, out, n_trials=1, progress=False)
+        assert other._fd is not None
+        assert not (out / STUDY_FILE).exists()
+        assert (out / STUDY_LOCK).exists()  # the other's file, left to it
+    finally:
+        other.release()
