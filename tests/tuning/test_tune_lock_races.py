@@ -79,3 +79,39 @@ def test_a_new_folder_made_and_locked_during_the_data_load_is_refused_before_the
         assert (out / STUDY_LOCK).exists()  # the other's file, left to it
     finally:
         other.release()
+
+
+def test_a_study_ending_leaves_the_lock_file_of_another_that_replaced_it(tmp_path: Path) -> None:
+    """Someone removes tune.lock while study A runs; study B then takes a new file and runs.
+    A's release removed B's file, so a third study C made another and ran beside B: A removes
+    only its own file now, and C is refused while B runs."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    a, b, c = StudyLock(out), StudyLock(out), StudyLock(out)
+    a.take()
+    os.unlink(out / STUDY_LOCK)  # by hand, or a cleaner of old files
+    b.take()
+    try:
+        a.release()
+        assert b._fd is not None
+        assert os.stat(out / STUDY_LOCK).st_ino == os.fstat(b._fd).st_ino  # B's, still there
+        with pytest.raises(StudyInUse, match=r"is in use: another siamkit tune is running"):
+            c.take()
+    finally:
+        c.release()
+        b.release()
+    assert not (out / STUDY_LOCK).exists()  # B removed its own
+    with StudyLock(out) as d:
+        d.take()
+        assert d._fd is not None
+
+
+def test_a_study_whose_lock_file_someone_removed_ends_cleanly(tmp_path: Path) -> None:
+    """Its file gone (and none in its place), release still drops the lock without an error."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    a = StudyLock(out)
+    a.take()
+    os.unlink(out / STUDY_LOCK)
+    a.release()
+    assert a._fd is None and list(out.iterdir()) == []

@@ -96,11 +96,16 @@ class StudyLock:
 
     def release(self) -> None:
         """Remove the lock file and drop the lock (removed first: a study that opened the file
-        meanwhile finds it gone once it holds the lock, and opens a new one)."""
+        meanwhile finds it gone once it holds the lock, and opens a new one). Removed only if
+        it is still this lock's file: one removed by hand while the study ran was replaced by
+        the next study's, and removing that let a third study lock a new file beside it."""
         if self._fd is None:
             return
-        with contextlib.suppress(OSError):
-            (self.out / STUDY_LOCK).unlink()
+        path = self.out / STUDY_LOCK
+        with contextlib.suppress(OSError):  # gone already, or cannot be removed: still unlock
+            held, there = os.fstat(self._fd), os.stat(path)
+            if (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+                path.unlink()
         os.close(self._fd)
         self._fd = None
 
