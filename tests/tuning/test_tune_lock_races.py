@@ -5,6 +5,7 @@ each is a fast test: the lock of a new --out was tested only by a slow two-proce
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
@@ -115,3 +116,63 @@ def test_a_study_whose_lock_file_someone_removed_ends_cleanly(tmp_path: Path) ->
     os.unlink(out / STUDY_LOCK)
     a.release()
     assert a._fd is None and list(out.iterdir()) == []
+
+
+def test_a_folder_in_place_of_the_lock_file_is_one_sentence(tmp_path: Path) -> None:
+    """A folder named tune.lock gave a bare ``IsADirectoryError: [Errno 21] Is a directory``."""
+    out = tmp_path / "tune"
+    (out / STUDY_LOCK).mkdir(parents=True)
+    with pytest.raises(ValueError) as err:
+        StudyLock(out).take()
+    assert str(err.value) == (
+        f"--out {out} cannot be locked for the study: {out / STUDY_LOCK} is a folder, where a "
+        "study keeps its lock file; remove it, or give another --out"
+    )
+    assert (out / STUDY_LOCK).is_dir()  # not removed for the user
+
+
+def test_a_lock_file_this_user_may_not_open_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tune.lock another user left (read-only to this one; forced here, as root may open any
+    file) gave a bare ``PermissionError``."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / STUDY_LOCK).touch()
+    real = os.open
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == out / STUDY_LOCK:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(ValueError) as err:
+        StudyLock(out).take()
+    assert str(err.value) == (
+        f"--out {out} cannot be locked for the study: {out / STUDY_LOCK} cannot be opened "
+        "(Permission denied); remove it if no siamkit tune runs in the folder, or give another "
+        "--out"
+    )
+
+
+def test_a_folder_this_user_may_not_write_in_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No tune.lock there, and none may be made (a folder read-only to this user; forced)."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    real = os.open
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == out / STUDY_LOCK:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(ValueError) as err:
+        StudyLock(out).take()
+    assert str(err.value) == (
+        f"--out {out} cannot be locked for the study: {out / STUDY_LOCK} cannot be made "
+        "(Permission denied); let this user write in the folder, or give another --out"
+    )

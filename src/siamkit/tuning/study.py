@@ -66,6 +66,7 @@ class StudyLock:
 
         Raises:
             StudyInUse: another process holds the lock (one sentence naming the folder).
+            ValueError: the lock file cannot be opened (:meth:`_open`).
         """
         if self._fd is not None or not self.out.is_dir() or sys.platform == "win32":
             return
@@ -73,7 +74,7 @@ class StudyLock:
 
         path = self.out / STUDY_LOCK
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = self._open(path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -93,6 +94,28 @@ class StudyLock:
                 self._fd = fd
                 return
             os.close(fd)
+
+    def _open(self, path: Path) -> int:
+        """``path`` opened to lock (made if not there).
+
+        Raises:
+            ValueError: a folder there, or a file this user may not open (one another user
+                left): one sentence, not the bare ``OSError``.
+        """
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except IsADirectoryError:
+            why = "is a folder, where a study keeps its lock file; remove it"
+        except PermissionError as err:
+            why = (
+                f"cannot be opened ({err.strerror}); remove it if no siamkit tune runs in the "
+                "folder"
+                if path.exists()
+                else f"cannot be made ({err.strerror}); let this user write in the folder"
+            )
+        raise ValueError(
+            f"--out {self.out} cannot be locked for the study: {path} {why}, or give another --out"
+        ) from None
 
     def release(self) -> None:
         """Remove the lock file and drop the lock (removed first: a study that opened the file
