@@ -112,9 +112,9 @@ def sqeuclidean_matrix(x: Tensor, y: Tensor) -> Tensor:
     grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
     exact = not grad and x.dtype == y.dtype == torch.float32
     if exact and x.device.type == "cpu":
-        x64, y64 = x.double(), y.double()
-        sq = x64.pow(2).sum(1, keepdim=True) + y64.pow(2).sum(1) - 2.0 * (x64 @ y64.T)
-        sq = sq.clamp_min_(0).float()
+        x64, y64 = x.double(), y.double()  # in place: one (N, M) float64 block at a time
+        sq64 = (x64 @ y64.T).mul_(-2.0).add_(x64.pow(2).sum(1, keepdim=True))
+        sq = sq64.add_(y64.pow(2).sum(1)).clamp_min_(0).float()
     else:
         nx, ny = x.pow(2).sum(1, keepdim=True), y.pow(2).sum(1).unsqueeze(0)
         sq = (nx + ny - 2.0 * (x @ y.T)).clamp_min(0)
