@@ -485,8 +485,8 @@ def test_a_loss_parameter_that_is_not_finite_is_refused_by_name(
         (
             {"train": {"class_power": float("inf")}},
             "train.class_power must be a number in [-1e+06, 1e+06] (0 uniform, 1 by class "
-            "size; a larger power draws no differently and loses the random order of classes "
-            "of one size to rounding), got inf.",
+            "size; a power further from 0 draws no differently in practice, and from about 1e15 "
+            "would lose the random order of classes of one size to rounding), got inf.",
         ),
         (
             {"model": {"metric_hidden": 0}},

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from siamkit.data.samplers import MAX_CLASS_POWER
+from siamkit.data.samplers import CLASS_POWER_PAST_THE_BOUND, MAX_CLASS_POWER
 from siamkit.data.sources import DATA_SOURCES, FIXED_SIZES
 from siamkit.distances.cohort import SCORE_NORMS
 from siamkit.distances.registry import DISTANCES as DISTANCE_REGISTRY
@@ -234,8 +234,7 @@ def _check_run_numbers(cfg: RunConfig) -> None:
             t.class_power,
             -MAX_CLASS_POWER,
             MAX_CLASS_POWER,
-            note="0 uniform, 1 by class size; a larger power draws no differently and loses the "
-            "random order of classes of one size to rounding",
+            note=f"0 uniform, 1 by class size; {CLASS_POWER_PAST_THE_BOUND}",
         )
     count("model.metric_hidden", m.metric_hidden, note="the learned distance's hidden width")
     for i, width in enumerate(m.head_hidden):
