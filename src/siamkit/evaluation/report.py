@@ -280,8 +280,7 @@ def render_report_html(
         sections += rs.analysis_sections(
             report, z, labels, images, class_names, distance, threshold
         )
-    drawn = None if class_names is None else rs.plot_labels(class_names)  # in the figures
-    fig = plots.plot_embedding_map(z, labels, drawn, method=projection, seed=seed)
+    fig = plots.plot_embedding_map(z, labels, class_names, method=projection, seed=seed)
     caption = "Test embeddings in 2-D, coloured by class"
     sections.append(("embedding-map", "Embedding map", _figure_html(fig, caption, "fig-map")))
     if images is not None:
@@ -292,7 +291,7 @@ def render_report_html(
             distance or report.distance,
             n_queries=n_queries,
             k=k,
-            class_names=drawn,
+            class_names=class_names,
             seed=seed,
         )
         caption = "Queries and their nearest neighbours (green: same class, red: different)"

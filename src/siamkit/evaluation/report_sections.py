@@ -131,18 +131,6 @@ def run_line(run_info: Mapping[str, Any] | None) -> str:
     return " · ".join(html.escape(p) for p in parts)
 
 
-def plot_labels(names: Sequence[Any]) -> list[str]:
-    r"""``names`` (classes named by the user: folders, a data set's names) as matplotlib draws
-    them, literally: each ``$`` escaped, since two in one name made the text between them
-    mathtext (a class ``$5-$10`` drawn as an italic ``5-``), and mathtext that does not parse
-    (``a$}$``) failed the report, at the end of a run.
-
-    >>> plot_labels(["$5-$10", "cat"])
-    ['\\$5-\\$10', 'cat']
-    """
-    return [str(n).replace("$", r"\$") for n in names]
-
-
 def _rows(rows: Sequence[tuple[str, str]]) -> str:
     body = "".join(
         f"<tr><td>{html.escape(k)}</td><td class='num'>{html.escape(v)}</td></tr>" for k, v in rows
@@ -240,7 +228,7 @@ def per_class_section(per_class: Any, class_names: Sequence[str]) -> Section:
             for v in (rep.precision, rep.recall, rep.f1)
         )
         body += f"<tr><td>{html.escape(name)}</td>{cells}</tr>"
-    fig = plot_confusions([per_class.knn, per_class.prototype], plot_labels(names))
+    fig = plot_confusions([per_class.knn, per_class.prototype], names)
     caption = "Confusion matrices, rows normalised (true class down, predicted across)"
     inner = f"<table>{head}</tr>{body}</table>" + _figure_html(fig, caption, "fig-confusion")
     return ("per-class", "Per class", inner)
@@ -264,7 +252,6 @@ def failures_section(
     else:  # labels of any kind: show them as they are
         uniques, y = np.unique(y, return_inverse=True)
         names = [str(u) for u in uniques]
-    names = plot_labels(names)  # drawn in the figures alone
     figs = [
         _figure_html(
             plot_failure_pairs(pairs.closest_impostors, images, y, names,

@@ -29,7 +29,7 @@ from siamkit.applications.tracking.metrics import (
 )
 from siamkit.atomic import atomic_write
 from siamkit.data.tracking_sequences import TrackingSequence
-from siamkit.evaluation.plots._figure import figure_to_png, new_figure
+from siamkit.evaluation.plots._figure import figure_to_png, literal_legend, new_figure
 
 
 def _img(data: bytes, mime: str, alt: str) -> str:
@@ -41,14 +41,13 @@ def _img(data: bytes, mime: str, alt: str) -> str:
 def plots_png(curves: dict[str, TrackingScores]) -> tuple[bytes, bytes]:
     """PNG success and precision plots with one line per tracker (AUC / P@20 in the legend).
 
-    A tracker's name (its model folder's) is drawn literally: each ``$`` escaped, as matplotlib
-    reads the text between two of them as mathtext (``a$}$`` failed the report after the
-    evaluation, ``run$1$`` was drawn as an italic 1)."""
-    drawn = {name: name.replace("$", r"\$") for name in curves}
+    A tracker's name (its model folder's) is drawn as written, without mathtext
+    (:func:`~siamkit.evaluation.plots._figure.literal_legend`: ``a$}$`` failed the report after
+    the evaluation, ``run$1$`` was drawn as an italic 1), and one starting with ``_`` keeps its
+    entry."""
     fig = new_figure(5.5, 4.2)
     ax = fig.add_subplot()
-    for name, s in curves.items():
-        ax.plot(SUCCESS_THRESHOLDS, s.success, label=f"{drawn[name]} [AUC {s.success_auc:.3f}]")
+    lines = [ax.plot(SUCCESS_THRESHOLDS, s.success)[0] for s in curves.values()]
     ax.set(
         xlabel="overlap threshold (IoU)",
         ylabel="success rate",
@@ -56,14 +55,12 @@ def plots_png(curves: dict[str, TrackingScores]) -> tuple[bytes, bytes]:
         xlim=(0, 1),
         ylim=(0, 1.02),
     )
-    ax.legend(loc="lower left", fontsize=8)
+    labels = [f"{name} [AUC {s.success_auc:.3f}]" for name, s in curves.items()]
+    literal_legend(ax, lines, labels, loc="lower left", fontsize=8)
     success = figure_to_png(fig)
     fig = new_figure(5.5, 4.2)
     ax = fig.add_subplot()
-    for name, s in curves.items():
-        ax.plot(
-            PRECISION_THRESHOLDS, s.precision, label=f"{drawn[name]} [P@20 {s.precision_20:.3f}]"
-        )
+    lines = [ax.plot(PRECISION_THRESHOLDS, s.precision)[0] for s in curves.values()]
     ax.axvline(20, color="grey", lw=0.5)
     ax.set(
         xlabel="centre error threshold (px)",
@@ -72,7 +69,8 @@ def plots_png(curves: dict[str, TrackingScores]) -> tuple[bytes, bytes]:
         xlim=(0, 50),
         ylim=(0, 1.02),
     )
-    ax.legend(loc="lower right", fontsize=8)
+    labels = [f"{name} [P@20 {s.precision_20:.3f}]" for name, s in curves.items()]
+    literal_legend(ax, lines, labels, loc="lower right", fontsize=8)
     return success, figure_to_png(fig)
 
 

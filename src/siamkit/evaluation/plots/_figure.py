@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
 
 #: Enough distinct colours for up to 20 classes; more classes cycle.
 CLASS_CMAP = "tab10"
@@ -42,3 +44,23 @@ def class_colors(n: int) -> list[Any]:
 
     cmap = colormaps[CLASS_CMAP if n <= 10 else CLASS_CMAP_MANY]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+#: Text properties that draw a name (a class folder's, a model folder's) as written: matplotlib
+#: reads the text between two ``$`` as mathtext, which drew a class ``$5-$10`` as an italic
+#: ``5-`` and failed on one that does not parse (``a$}$``). Turning the parsing off, rather than
+#: escaping each ``$``, keeps the name exact whatever the user's ``text.parse_math`` (with it
+#: off, an escape was drawn as a visible backslash) and whoever calls the plot.
+LITERAL: dict[str, Any] = {"parse_math": False}
+
+
+def literal_legend(ax: Any, handles: Sequence[Any], labels: Sequence[str], **kwargs: Any) -> Legend:
+    """``ax.legend`` of exactly these entries, each label drawn as written (:data:`LITERAL`).
+
+    Handles and labels are given, not collected from the artists: matplotlib leaves out an
+    artist whose label starts with ``_``, and a class folder ``_background`` had no entry.
+    """
+    legend = ax.legend(list(handles), [str(s) for s in labels], **kwargs)
+    for text in legend.get_texts():
+        text.set(**LITERAL)
+    return legend

@@ -11,7 +11,7 @@ from siamkit.decision import accepts
 from siamkit.evaluation._common import value_tag
 from siamkit.evaluation.failures import Pair
 from siamkit.evaluation.per_class import ClassifierReport
-from siamkit.evaluation.plots._figure import new_figure
+from siamkit.evaluation.plots._figure import LITERAL, new_figure
 from siamkit.evaluation.plots.embeddings import as_display_images
 
 if TYPE_CHECKING:
@@ -35,8 +35,9 @@ def plot_confusions(reports: Sequence[ClassifierReport], class_names: Sequence[s
             if n <= 20:
                 color = "white" if v > 0.5 else "black"
                 ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=6, color=color)
-        ax.set_xticks(range(n), [str(s) for s in class_names], rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(n), [str(s) for s in class_names], fontsize=8)
+        names = [str(s) for s in class_names]
+        ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8, **LITERAL)
+        ax.set_yticks(range(n), names, fontsize=8, **LITERAL)
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         ax.set_title(f"{rep.name}: accuracy {rep.accuracy:.3f}", fontsize=10)
@@ -76,7 +77,7 @@ def plot_failure_pairs(
             ax.imshow(pics[item], cmap="gray" if gray else None, vmin=0.0, vmax=1.0)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_xlabel(str(class_names[int(labels[item])]), fontsize=7)
+            ax.set_xlabel(str(class_names[int(labels[item])]), fontsize=7, **LITERAL)
         verdict = ""
         if threshold is not None:
             verdict = "\naccepted" if accepts(p.distance, threshold) else "\nrejected"

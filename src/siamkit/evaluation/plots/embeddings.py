@@ -18,7 +18,7 @@ from siamkit.evaluation._common import (
     score_kind,
     value_tag,
 )
-from siamkit.evaluation.plots._figure import class_colors, new_figure
+from siamkit.evaluation.plots._figure import LITERAL, class_colors, literal_legend, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -95,7 +95,8 @@ def plot_embedding_map(
 
     Args:
         z: ``(N, D)`` embeddings; labels: ``(N,)`` classes.
-        class_names: names indexed by integer label (e.g. Fashion-MNIST class names).
+        class_names: names indexed by integer label (e.g. Fashion-MNIST class names); names
+            and labels are drawn as written, never as mathtext (``$5-$10``, ``_background``).
         method: ``"pca"`` (fast, linear) or ``"tsne"`` (slower, shows clusters better).
         max_points: a seeded random subset of at most this many points is drawn.
     """
@@ -111,16 +112,27 @@ def plot_embedding_map(
     colors = class_colors(len(names))
     fig = new_figure(7.2, 5.6)
     ax = fig.add_subplot()
+    handles, shown = [], []
     for c, (name, color) in enumerate(zip(names, colors)):
         sel = (codes == c).numpy()
         if sel.any():
-            ax.scatter(xy[sel, 0], xy[sel, 1], s=6, alpha=0.6, color=color, label=name, lw=0)
+            handles.append(
+                ax.scatter(xy[sel, 0], xy[sel, 1], s=6, alpha=0.6, color=color, label=name, lw=0)
+            )
+            shown.append(name)
     what = "t-SNE" if method == "tsne" else "PCA"
     ax.set_title(f"Embeddings ({what}, {xy.shape[0]:,} points)")
     ax.set_xlabel(f"{what} 1")
     ax.set_ylabel(f"{what} 2")
-    ax.legend(
-        markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
+    literal_legend(
+        ax,
+        handles,
+        shown,
+        markerscale=3,
+        fontsize=8,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        frameon=False,
     )
     ax.grid(alpha=0.2)
     return fig
@@ -227,7 +239,7 @@ def plot_neighbor_grid(
         for c, (item, caption, color) in enumerate(cells):
             ax = axes[r, c]
             ax.imshow(pics[item], cmap="gray" if gray else None, vmin=0.0, vmax=1.0)
-            ax.set_xlabel(caption, fontsize=7)
+            ax.set_xlabel(caption, fontsize=7, **LITERAL)
             _frame(ax, color)
     fig.suptitle(f"Nearest neighbours (green = same class, red = different; k = {k})", fontsize=10)
     return fig
