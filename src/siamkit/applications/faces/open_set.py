@@ -40,26 +40,73 @@ class OpenSetResult:
 # 20,000 probes x 20,000 gallery faces take 64 MB a block, not the 1.6 GB matrix (and the
 # distance's temporaries of that size: 4.6 GB in all)
 _BLOCK_DISTANCES = 1 << 24
+_EPS32 = float(np.finfo(np.float32).eps)
 
 
 def _best_per_identity(
     gallery: np.ndarray, gallery_labels: Sequence[str], probes: np.ndarray, distance: Distance
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Closest gallery identity of each probe and its distance (min over that identity's items).
+    """Closest gallery identity of each probe and its distance (min over that identity's items),
+    the distance as a gallery measures it.
 
     Of gallery items at one distance from a probe, the first in gallery order is its match (what
     ``argmin`` keeps), so a tie between two identities always goes the same way for one order.
+    A gallery (:class:`siamkit.index.ExactIndex`) takes a Euclidean distance as ``|q - g|`` in
+    float32, which the matrix (from a float64 product) often misses by a float32 step: a
+    threshold just under an unknown probe's matrix distance let a gallery, measuring it a step
+    lower, accept it. So those are re-measured here as the gallery does.
     """
     rows = max(1, _BLOCK_DISTANCES // max(1, len(gallery)))
     best: list[np.ndarray] = []
     dist: list[np.ndarray] = []
     g = torch.from_numpy(gallery)
+    name = getattr(distance, "name", None)
+    # the distances a gallery re-measures from the difference (the others it takes as the
+    # matrix does: cosine from the product of unit vectors)
+    remeasure = name in ("euclidean", "sqeuclidean") and distance is get_distance(str(name))
+    g_sq = g.double().pow(2).sum(1)
     with torch.inference_mode():
         for s in range(0, len(probes), rows):
-            d = distance.matrix(torch.from_numpy(probes[s : s + rows]), g).numpy()  # (rows, G)
-            best.append(d.argmin(axis=1))
-            dist.append(d[np.arange(len(d)), best[-1]])
+            q = torch.from_numpy(probes[s : s + rows])
+            d = distance.matrix(q, g)  # (rows, G)
+            pos = d.argmin(dim=1)
+            near = d[torch.arange(len(d)), pos]
+            if remeasure:
+                _remeasure_nearest(q, g, g_sq, d, distance, name == "euclidean", pos, near)
+            best.append(pos.numpy())
+            dist.append(near.numpy())
     return np.asarray(gallery_labels)[np.concatenate(best)], np.concatenate(dist)
+
+
+def _remeasure_nearest(
+    q: torch.Tensor,
+    g: torch.Tensor,
+    g_sq: torch.Tensor,
+    d: torch.Tensor,
+    distance: Distance,
+    root: bool,
+    pos: torch.Tensor,
+    near: torch.Tensor,
+) -> None:
+    """Set ``pos``/``near`` in place to each probe's nearest item and distance as ``|q - g|``
+    (``distance.pairwise``, the float32 difference a gallery's search takes), over every item
+    the matrix ``d`` puts within float32 rounding of the probe's smallest (ties: first item)."""
+    sq = d.double().pow(2) if root else d.double()
+    q_sq = q.double().pow(2).sum(1)
+    # the float32 error of a squared distance of D terms, as ExactIndex bounds its search keys'
+    tol = (2 * q.shape[1] + 16) * _EPS32 * (q_sq + g_sq.max())
+    r, c = (sq <= (sq.amin(dim=1) + tol)[:, None]).nonzero(as_tuple=True)  # row-major
+    step = max(1, _BLOCK_DISTANCES // max(1, q.shape[1]))
+    exact = torch.cat(
+        [distance.pairwise(q[r[p : p + step]], g[c[p : p + step]]) for p in range(0, len(r), step)]
+    ).numpy()
+    r_np, c_np = r.numpy(), c.numpy()
+    order = np.lexsort((c_np, exact, r_np))  # by probe, then distance, then gallery order
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = r_np[order][1:] != r_np[order][:-1]
+    keep = order[first]
+    pos[r[keep]] = c[keep]
+    near[r[keep]] = torch.from_numpy(exact[keep])
 
 
 def open_set_identification(
