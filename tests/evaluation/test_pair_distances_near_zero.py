@@ -32,7 +32,8 @@ def images_and_copies(n: int = 240, dim: int = 128) -> tuple[np.ndarray, np.ndar
 def naive(z: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Genuine and impostor distances of every pair ``i < j``, row-major, in float64."""
     z64 = z.astype(np.float64)
-    genuine, impostor = [], []
+    genuine: list[float] = []
+    impostor: list[float] = []
     for i in range(len(z)):
         for j in range(i + 1, len(z)):
             a, b = z64[i], z64[j]
