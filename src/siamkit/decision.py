@@ -8,12 +8,15 @@ dedup and plagiarism. A pair is the same when its distance is at most the thresh
 float32 rounding*, :data:`ROUNDING`: embeddings and their products are float32, so a text and
 its own copy lie a few float32 steps from a cosine of 1 (distance 0) on either side, and a
 strict comparison at a threshold of 1.0 ("identical texts only") called about one copy in seven
-different. One rule, so that one pair gets one verdict whichever command scores it.
+different. One rule, so that one pair gets one verdict whichever command scores it, decided in
+float64 whatever the scores' dtype (:func:`_float64`), as ``siamkit verify`` compares floats.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 __all__ = ["ROUNDING", "accepts", "reaches"]
 
@@ -25,14 +28,36 @@ __all__ = ["ROUNDING", "accepts", "reaches"]
 ROUNDING = 1e-5
 
 
+def _float64(x: Any) -> Any:
+    """``x`` as float64 for a verdict: a tensor as a float64 tensor (on the CPU where its device
+    has no float64), a NumPy array or scalar as float64, a Python number as it is.
+
+    A float32 array compared with a Python float is compared in float32 (NumPy 2, NEP 50), so
+    the bound ``threshold + ROUNDING`` was rounded to float32 there and, where that rounded
+    up, a distance equal to it was counted accepted (metrics, pairs, open-set DIR, ``predict``,
+    the ONNX runtime) while ``siamkit verify``, comparing Python floats, said different.
+
+    >>> _float64(np.float32([0.5])).dtype, _float64(0.5)
+    (dtype('float64'), 0.5)
+    """
+    if isinstance(x, (bool, int, float)):
+        return x
+    if isinstance(x, (np.ndarray, np.generic)) or not hasattr(x, "double"):
+        return np.asarray(x, dtype=np.float64)
+    if x.device.type == "mps":  # no float64 there
+        x = x.cpu()
+    return x.double()  # a torch tensor, without importing torch here
+
+
 def accepts(distance: Any, threshold: Any) -> Any:
-    """``distance <= threshold`` within float32 rounding (:data:`ROUNDING`): a bool for numbers,
-    an array of bools for arrays.
+    """``distance <= threshold`` within float32 rounding (:data:`ROUNDING`), compared in
+    float64 (:func:`_float64`): a bool for numbers, an array (tensor) of bools for arrays
+    (tensors).
 
     >>> accepts(0.3000004, 0.3), accepts(0.31, 0.3)
     (True, False)
     """
-    return distance <= threshold + ROUNDING
+    return _float64(distance) <= _float64(threshold) + ROUNDING
 
 
 def reaches(similarity: Any, min_similarity: Any) -> Any:
@@ -42,4 +67,4 @@ def reaches(similarity: Any, min_similarity: Any) -> Any:
     >>> reaches(0.9999995, 1.0), reaches(0.99, 1.0)
     (True, False)
     """
-    return similarity >= min_similarity - ROUNDING
+    return _float64(similarity) >= _float64(min_similarity) - ROUNDING

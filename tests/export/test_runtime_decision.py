@@ -40,3 +40,20 @@ def test_a_pair_within_rounding_over_the_threshold_is_the_same_as_siamkit_verify
         assert bool(emb.verify(a, b)[1][0]) is same
         res = verify_pair(net, torch.from_numpy(a), torch.from_numpy(b), threshold=d - over)
         assert res.same is same
+
+
+def test_the_runtime_decides_float32_distances_in_float64_as_siamkit_verify_does() -> None:
+    """runtime.accepts compared a float32 array with ``t + ROUNDING`` in float32 (NumPy 2),
+    where the bound can round up to a distance that siamkit verify (Python floats) rejects: at
+    t a quarter float32 step under d - ROUNDING it said [True], verify False (reviewer s53_R1's
+    rates_dtype.py). OnnxEmbedder.verify's own distances are float64, so only float32 input
+    (an embedding's own float32 arithmetic) met it."""
+    for v in (0.3, 0.7, 1.2, 1e-3):
+        d = np.float32(v)
+        t = float(d) - runtime.ROUNDING - float(np.spacing(d)) / 4
+        assert np.float32(t + runtime.ROUNDING) == d  # the case: rounded to float32, the bound is d
+        verdict = bool(decision.accepts(float(d), t))  # as siamkit verify decides
+        assert verdict is False
+        assert runtime.accepts(np.float32([d, d]), t).tolist() == [verdict, verdict]
+        assert bool(runtime.accepts(d, t)) is verdict
+        assert runtime.accepts(float(d), t) is verdict

@@ -125,12 +125,20 @@ def rejects(distance: ArrayLike, threshold: float) -> np.ndarray:
     >>> rejects(np.float32([0.3, 0.31]), 0.29999).tolist()  # 0.3 lies 1e-5 above it
     [False, True]
     """
-    from siamkit.decision import accepts
+    from siamkit.decision import ROUNDING
 
     d = np.asarray(distance.detach().cpu() if isinstance(distance, Tensor) else distance)
     d64, d32 = d.astype(np.float64), d.astype(np.float32)
     t64, t32 = float(threshold), np.float32(threshold)
-    accepted = accepts(d64, t64) | accepts(d32, t32) | accepts(d32, t64) | accepts(d64, t32)
+    # siamkit.decision.accepts compares in float64 (the first); the others are the rule in
+    # float32 arithmetic, as a reader of a float32 model's scores outside siamkit may compare
+    # (NumPy 2 compares a float32 array with a Python float in float32), so that none accepts
+    accepted = (
+        (d64 <= t64 + ROUNDING)
+        | (d32 <= t32 + np.float32(ROUNDING))
+        | (d32 <= np.float32(t64 + ROUNDING))
+        | (d64 <= float(t32 + np.float32(ROUNDING)))
+    )
     return np.asarray(~accepted)
 
 
@@ -146,22 +154,37 @@ def highest_rejecting(distance: float) -> float:
     >>> t = highest_rejecting(0.3)
     >>> bool(rejects(0.3, t)[()]), bool(rejects(0.3, float(np.nextafter(np.float32(t), 1)))[()])
     (True, False)
+
+    Raises:
+        ValueError: ``distance`` is not a finite float32 number (nan, inf, or beyond float32's
+            range, where the float32 readers see inf), or is so near -3.4e38 that only -inf
+            rejects it: no float32 threshold answers.
     """
     from siamkit.decision import ROUNDING
 
     d = float(distance)
-    hi = _float32_rank(np.float32(d) if np.isfinite(np.float32(d)) else np.float32(ROUNDING))
+    if not np.isfinite(np.float32(d)):
+        raise ValueError(
+            f"no float32 threshold rejects a distance of {d:g}, which is not a finite float32 "
+            "number: give distances within float32's range (about 3.4e38)"
+        )
+    hi, bottom = _float32_rank(np.float32(d)), _float32_rank(np.float32(-np.inf))
     reach = 2 * ROUNDING
-    lo = _float32_rank(np.float32(d - reach))
+    lo = max(_float32_rank(np.float32(d - reach)), bottom)
     while not rejects(d, float(_ranked_float32(lo))):  # a float32 step above 2 x ROUNDING
-        reach *= 2
-        lo = _float32_rank(np.float32(d - reach))
+        reach *= 2  # -inf rejects every finite d: the loop ends there at the latest
+        lo = max(_float32_rank(np.float32(d - reach)), bottom)
     while hi - lo > 1:  # lo rejects, hi does not: the rule is monotone in the threshold
         mid = (lo + hi) // 2
         if rejects(d, float(_ranked_float32(mid))):
             lo = mid
         else:
             hi = mid
+    if lo == bottom:
+        raise ValueError(
+            f"no float32 threshold rejects a distance of {d:g}: every finite one accepts it "
+            "within float32 rounding; give distances within float32's range (about 3.4e38)"
+        )
     return float(_ranked_float32(lo))
 
 
@@ -182,24 +205,30 @@ def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> Operating
     accept a distance up to the threshold *within float32 rounding*
     (:data:`siamkit.decision.ROUNDING`), so a threshold less than that under the first
     impostor the fit rejects would accept it when deployed, one more false accept than ``far``
-    allows. Such a threshold is lowered by the least that has every reader reject that
-    impostor (:func:`highest_rejecting`): any more would reject genuine pairs for nothing. The
-    TAR is then the share of genuine distances the deployed rule accepts; any other point is
-    kept as it is.
+    allows. Such a threshold is lowered until every reader rejects that impostor
+    (:func:`highest_rejecting`) *a further ROUNDING above it*: the readers recompute the
+    distance their own way (verify a float32 difference or cosine, the ONNX runtime in float64,
+    a FAISS gallery), several float32 steps off the float64 product the fit was given
+    (:func:`siamkit.evaluation.pairs.pair_distances`), and with no room for that a 64-D cosine
+    fit's rejected impostor was accepted by verify in 54 of 300 fits. Not below 0 for that
+    room, though, when the impostor itself is rejected at 0 (above ROUNDING): 0 keeps what room
+    there is, where a threshold below 0 would be refused. The TAR is then the share of genuine
+    distances the deployed rule accepts; any other point is kept as it is.
 
-    >>> s = SortedScores(np.float32([0.1, 0.299996]), np.float32([0.3, 0.9]))
+    >>> s = SortedScores(np.float32([0.1, 0.29999]), np.float32([0.3, 0.9]))
     >>> far_operating_point(s, None, 0.0).threshold  # accepts 0.3 within the rounding
-    0.2999959886074066
+    0.2999899983406067
     >>> point = _as_decided(s, far_operating_point(s, None, 0.0), 0.0)
-    >>> round(point.threshold, 8), point.value  # 0.299996 is still accepted, 0.3 is not
-    (0.29998997, 1.0)
+    >>> round(point.threshold, 8), point.value  # 0.29999 is still accepted, 0.3 is not
+    (0.29997998, 1.0)
     """
-    from siamkit.decision import accepts
+    from siamkit.decision import ROUNDING, accepts
 
     k = false_accepts_allowed(far, s.n_impostor)
     if k >= s.n_impostor:
         return point
-    highest = highest_rejecting(float(s.impostor[k]))
+    d = float(s.impostor[k])
+    highest = max(highest_rejecting(d - ROUNDING), min(highest_rejecting(d), 0.0))
     if point.threshold <= highest:
         return point
     return OperatingPoint(float(np.mean(accepts(s.genuine, highest))), highest)

@@ -438,10 +438,16 @@ def accepts(distance: Any, threshold: float) -> Any:
     decides for ``siamkit verify``, a gallery and the service, so that the exported model calls
     a pair what siamkit calls it.
 
+    Compared in float64, as :func:`siamkit.decision.accepts` compares: a float32 array
+    compared with a Python float is compared in float32 (NumPy 2), where the bound
+    ``threshold + ROUNDING`` may round up and accept a distance siamkit verify rejects.
+
     >>> accepts(np.float32([0.3000004, 0.31]), 0.3).tolist()
     [True, False]
     """
-    return distance <= threshold + ROUNDING
+    if isinstance(distance, (bool, int, float)):
+        return distance <= float(threshold) + ROUNDING
+    return np.asarray(distance, dtype=np.float64) <= float(threshold) + ROUNDING
 
 
 _ROLES = {
