@@ -26,9 +26,10 @@ from siamkit.cli.text_similarity_cmd import similarity
 def text() -> None:
     """Text similarity, near-duplicate groups and plagiarism reports with a Siamese transformer.
 
-    Texts longer than the model's window (its own, as sentence-transformers reads it: 256 tokens
-    for all-MiniLM-L6-v2; a saved model's, the one it was saved with) are embedded as
-    overlapping windows whose embeddings are averaged; the commands say when that happened.
+    Texts longer than the model's window (256 tokens, or the model's own limit where less; a
+    saved model's, the one it was saved with, so a larger one is set by training with
+    model.max_length) are embedded as overlapping windows whose embeddings are averaged; the
+    commands say when that happened.
     """
 
 

@@ -13,6 +13,7 @@ sub-folder (``0_Transformer/``, the older layout): :mod:`siamkit.encoders.text_l
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -147,10 +148,28 @@ def cls_pool(token_embeddings: Tensor, attention_mask: Tensor) -> Tensor:
 _OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet", "longformer"})
 
 
-def check_window(max_length: int, overlap: int, limit: int | None = None, prefix: str = "") -> None:
+DEFAULT_WINDOW = 256  # tokens per window unless told: the most, for a model that takes more
+DEFAULT_OVERLAP = 32  # tokens consecutive windows share unless told (an eighth of a smaller one)
+_NO_LIMIT = 1_000_000  # a tokenizer limit or position count past this: none known
+
+
+def default_overlap(max_length: int) -> int:
+    """The overlap of a window of ``max_length`` tokens when none is given: 32, or an eighth of
+    a window under 256 tokens (a window of 64 takes no overlap of 32, half of it)."""
+    return min(DEFAULT_OVERLAP, max_length // 8)
+
+
+def check_window(
+    max_length: int,
+    overlap: int,
+    limit: int | None = None,
+    prefix: str = "",
+    optional: bool = False,
+) -> None:
     """Refuse, naming ``prefix + "max_length"`` / ``prefix + "overlap"``, a window of fewer than 8
     tokens or more than ``limit`` (the transformer's positions, when known), or an overlap that
-    would not advance through a long text (half the window or more)."""
+    would not advance through a long text (half the window or more). ``optional``: the keys
+    may be left out (a config's), and the sentence says what that gives."""
     size, step = f"{prefix}max_length", f"{prefix}overlap"
     if max_length < 8 or (limit is not None and max_length > limit):
         bound = (
@@ -158,11 +177,23 @@ def check_window(max_length: int, overlap: int, limit: int | None = None, prefix
             if limit is None
             else f"lie in [8, {limit}] (the transformer's positions)"
         )
-        raise ValueError(f"{size} must {bound}, got {max_length}")
+        unset = (
+            f", or leave it out for the model's default (the least of {DEFAULT_WINDOW} and its "
+            "own limit)"
+            if optional
+            else ""
+        )
+        raise ValueError(f"{size} must {bound}, got {max_length}; set {size} within that{unset}")
     if not 0 <= overlap < max_length // 2:
+        unset = (
+            f", or leave it out for the default ({DEFAULT_OVERLAP}, or an eighth of a window "
+            f"under {DEFAULT_WINDOW} tokens)"
+            if optional
+            else ""
+        )
         raise ValueError(
             f"{step} lies in [0, {max_length // 2 - 1}] (under half of {size} {max_length}), "
-            f"got {overlap}; set {step} within that"
+            f"got {overlap}; set {step} within that{unset}"
         )
 
 
@@ -206,7 +237,7 @@ class TextEncoder(nn.Module):
         config = getattr(self.transformer, "config", None)
         limit = int(getattr(config, "max_position_embeddings", 0) or 0)
         if limit <= 0:
-            return 1_000_000  # no position table (e.g. relative positions): no limit known
+            return _NO_LIMIT  # no position table (e.g. relative positions): no limit known
         if getattr(config, "model_type", "") in _OFFSET_POSITIONS:
             limit -= int(getattr(config, "pad_token_id", 1) or 0) + 1
         return limit
@@ -301,9 +332,51 @@ def transformer_from_folder(folder: str | os.PathLike[str], weights: bool = True
     return tf.AutoModel.from_config(config)  # type: ignore[no-any-return]
 
 
-def text_encoder(path: str | None = None, max_length: int = 256, overlap: int = 32) -> TextEncoder:
+def own_window(encoder: TextEncoder, folder: str | os.PathLike[str] | None = None) -> int:
+    """The most tokens per window ``encoder`` (loaded from ``folder``, default all-MiniLM-L6-v2)
+    was made for: sentence-transformers' ``max_seq_length``, i.e. the
+    ``sentence_bert_config.json`` beside the transformer's when the folder has one, else the
+    tokenizer's ``model_max_length``; both capped at the transformer's position table, past
+    which a window fails or wraps (a plain Hugging Face folder: its positions)."""
+    limit = encoder.max_positions()
+    where = read_layout(folder if folder is not None else default_text_model_path()).transformer
+    config = where / "sentence_bert_config.json"
+    if config.is_file():
+        try:
+            given = json.loads(config.read_bytes()).get("max_seq_length")
+        except (ValueError, OSError, AttributeError) as err:
+            raise ValueError(
+                f"{config} cannot be read as sentence-transformers' JSON config ({err}); copy "
+                "it again from where the model came from"
+            ) from None
+        if isinstance(given, int) and not isinstance(given, bool) and given > 0:
+            return min(given, limit)
+    tokenizer = int(getattr(encoder.tokenizer, "model_max_length", 0) or 0)
+    if 0 < tokenizer < _NO_LIMIT:
+        return min(tokenizer, limit)
+    return limit if limit < _NO_LIMIT else DEFAULT_WINDOW
+
+
+def default_window(encoder: TextEncoder, folder: str | os.PathLike[str] | None = None) -> int:
+    """The tokens per window of ``encoder`` (from ``folder``) when none is given: 256, or the
+    model's own limit (:func:`own_window`) where that is less. 256, not the model's own, for
+    every model that takes it: galleries, bundles and checkpoints were made at 256, and a
+    gallery's model fingerprint holds the window (all-mpnet-base-v2's own 384 refused every
+    gallery enrolled with it); a model of 128 positions, or trained at 128, runs at 128 (it
+    was refused, or embedded more tokens at once than sentence-transformers' encode). A larger
+    window, up to the model's limit, is set explicitly."""
+    return min(DEFAULT_WINDOW, own_window(encoder, folder))
+
+
+def text_encoder(
+    path: str | None = None, max_length: int | None = None, overlap: int | None = None
+) -> TextEncoder:
     """The registered ``"text"`` encoder: a local Hugging Face folder (default all-MiniLM-L6-v2),
     or a named model of :mod:`siamkit.encoders.text_zoo` (``"all-mpnet-base-v2"``).
+
+    ``max_length``: tokens per window; ``None``, :func:`default_window` (256, or the model's
+    own limit where less). ``overlap``: tokens consecutive windows share; ``None``,
+    :func:`default_overlap` of the window (32, or an eighth of a window under 256).
 
     >>> enc = text_encoder()  # doctest: +SKIP
     """
@@ -314,4 +387,9 @@ def text_encoder(path: str | None = None, max_length: int = 256, overlap: int = 
     layout = read_layout(folder)  # the transformer's sub-folder, if any, and the pooling
     tokenizer = load_tokenizer(layout.transformer)
     transformer = transformer_from_folder(layout.transformer)
-    return TextEncoder(transformer, tokenizer, max_length, overlap, pooling=layout.pooling)
+    # the model's own limit is known once its transformer is loaded: built at the least
+    # window, then set (the overlap is checked against the window it will run at)
+    enc = TextEncoder(transformer, tokenizer, 8, 0, pooling=layout.pooling)
+    size = default_window(enc, folder) if max_length is None else max_length
+    enc.set_window(size, default_overlap(size) if overlap is None else overlap)
+    return enc

@@ -1,7 +1,10 @@
-"""A text model's window is its own, as sentence-transformers reads it (sentence_bert_config.json's
-max_seq_length, else the tokenizer's limit capped at the position table), not 256 tokens for
-every model: a model of 128 positions was refused unless told a window, and one trained at 128
-embedded 256 tokens at once, unlike sentence-transformers' own encode of it."""
+"""A text model's default window is the least of 256 tokens and the model's own limit, as
+sentence-transformers reads it (sentence_bert_config.json's max_seq_length, else the tokenizer's
+limit, capped at the position table): a model of 128 positions was refused unless told a window,
+and one trained at 64 embedded 256 tokens at once, unlike sentence-transformers' own encode of
+it. Not the model's own where that is more (ead28caa made it so): every gallery, bundle and
+checkpoint was made at 256, and a gallery's fingerprint holds the window, so all-mpnet-base-v2's
+384 refused every gallery enrolled with it; a larger window is set explicitly."""
 
 from __future__ import annotations
 
@@ -58,16 +61,18 @@ def _bert(folder: Path, positions: int, max_seq_length: int | None = None) -> Pa
 
 
 @pytest.mark.parametrize(
-    ("positions", "max_seq_length"), [(128, None), (512, None), (512, 64), (128, 1000)]
+    ("positions", "max_seq_length"),
+    [(128, None), (512, None), (512, 64), (128, 1000), (512, 384)],
 )
-def test_the_window_is_the_models_own_as_sentence_transformers_reads_it(
+def test_the_window_is_256_or_the_models_own_limit_where_less(
     tmp_path, positions, max_seq_length
 ) -> None:
     folder = _bert(tmp_path / "m", positions, max_seq_length)
     model = TextSiameseNetwork.pretrained(folder)
     ref = st.SentenceTransformer(str(folder), device="cpu")
     # never past the position table, where sentence-transformers itself would fail
-    assert model.max_length == min(ref.max_seq_length, positions)
+    assert model.max_length == min(256, ref.max_seq_length, positions)
+    assert model.overlap == min(32, model.max_length // 8)
     text = " ".join(f"word{i}" for i in range(400))  # past every window here
     windows, _ = model.encoder.chunk([text])
     assert len(windows) > 1 and max(len(w) for w in windows) == model.max_length
@@ -83,6 +88,42 @@ def test_a_window_given_is_kept_and_the_default_models_stays_256(tmp_path) -> No
     assert TextSiameseNetwork.pretrained().max_length == 256  # its sentence_bert_config's
     own = TextSiameseNetwork.pretrained(folder)  # a window of 64 takes no overlap of 32
     assert (own.max_length, own.overlap) == (64, 8)
+    # past 256, up to the model's limit, when given
+    wide = TextSiameseNetwork.pretrained(_bert(tmp_path / "w", 512, 384), max_length=384)
+    assert (wide.max_length, wide.overlap) == (384, 32)
+    small = TextSiameseNetwork.pretrained(folder, max_length=64)  # the overlap's one rule
+    assert (small.max_length, small.overlap) == (64, 8)
+
+
+@pytest.mark.parametrize(("positions", "max_seq_length"), [(512, None), (512, 384)])
+def test_a_model_whose_own_limit_is_past_256_keeps_the_fingerprint_of_its_old_galleries(
+    tmp_path, positions, max_seq_length
+) -> None:
+    """A gallery enrolled before ead28caa holds the fingerprint of the model at 256/32; at its
+    own window (384 for all-mpnet-base-v2, 512 for a plain folder) every such gallery was refused
+    as 'enrolled with an earlier model ... since retrained or replaced'."""
+    from siamkit import model_fingerprint
+
+    folder = _bert(tmp_path / "m", positions, max_seq_length)
+    enrolled = TextSiameseNetwork.pretrained(folder, max_length=256, overlap=32)
+    assert model_fingerprint(TextSiameseNetwork.pretrained(folder)) == model_fingerprint(enrolled)
+
+
+@pytest.mark.parametrize(
+    ("positions", "max_seq_length", "window"), [(128, None, (128, 16)), (512, 384, (256, 32))]
+)
+def test_create_encoder_takes_the_window_pretrained_takes(
+    tmp_path, positions, max_seq_length, window
+) -> None:
+    """``create_encoder("text", path=...)`` ran every model at 256/32: a model of 128 positions
+    was refused ('max_length must lie in [8, 128]'), and it disagreed with ``pretrained``."""
+    from siamkit.encoders import create_encoder
+
+    folder = _bert(tmp_path / "m", positions, max_seq_length)
+    enc = create_encoder("text", path=str(folder))
+    assert (enc.max_length, enc.overlap) == window
+    net = TextSiameseNetwork.pretrained(folder)
+    assert (net.encoder.max_length, net.encoder.overlap) == window
 
 
 def test_training_without_model_max_length_keeps_the_start_models_window(tmp_path) -> None:
@@ -94,3 +135,60 @@ def test_training_without_model_max_length_keeps_the_start_models_window(tmp_pat
     cfg.model = ModelSection(path=str(folder))
     cfg.train = type("Train", (), {"gradient_checkpointing": False})()
     assert _setup(cfg, torch.device("cpu")).max_length == 128  # was refused: 256 > 128
+
+
+def _setup_of(folder: Path, **model: int):
+    from siamkit.applications.text.train_config import ModelSection
+    from siamkit.applications.text.train_resume import _setup
+
+    cfg = type("Cfg", (), {})()
+    cfg.model = ModelSection(path=str(folder), **model)
+    cfg.train = type("Train", (), {"gradient_checkpointing": False})()
+    return _setup(cfg, torch.device("cpu"))
+
+
+@pytest.mark.parametrize(("positions", "max_seq_length", "window"),
+                         [(128, None, (128, 16)), (512, 64, (64, 8)), (512, None, (256, 32))])  # fmt: skip
+def test_training_takes_the_window_and_overlap_the_text_commands_run_the_model_at(
+    tmp_path, positions, max_seq_length, window
+) -> None:
+    """A run without model.max_length and model.overlap took 32 whatever the window: refused at
+    a model's own 64 ('overlap lies in [0, 31] ...', naming no key the user had set), and a
+    128-position model trained at 128/32 where the text commands run it at 128/16."""
+    folder = _bert(tmp_path / "m", positions, max_seq_length)
+    model = _setup_of(folder)
+    assert (model.encoder.max_length, model.encoder.overlap) == window
+    pretrained = TextSiameseNetwork.pretrained(folder)
+    assert (pretrained.encoder.max_length, pretrained.encoder.overlap) == window
+    given = _setup_of(folder, max_length=48)  # a window given: its overlap by the same rule
+    assert (given.encoder.max_length, given.encoder.overlap) == (48, 6)
+
+
+def test_a_window_the_model_cannot_take_is_refused_naming_the_config_key(tmp_path) -> None:
+    folder = _bert(tmp_path / "m", 128)
+    with pytest.raises(ValueError, match=r"^model\.max_length must lie in \[8, 128\]") as err:
+        _setup_of(folder, max_length=256)
+    assert "set model.max_length within that, or leave it out" in str(err.value)
+    with pytest.raises(ValueError, match=r"^model\.overlap lies in \[0, 31\]") as err:
+        _setup_of(_bert(tmp_path / "s", 512, 64), overlap=32)
+    assert "set model.overlap within that, or leave it out" in str(err.value)
+
+
+def test_the_shipped_text_config_trains_a_128_position_model(tmp_path) -> None:
+    """configs/text-pairs.yaml said max_length: 256, so `--set model.path=` a model of 128
+    positions was refused after the data was read ('max_length must lie in [8, 128] ...')."""
+    import yaml
+
+    from siamkit.applications.text.train_config import parse_config
+    from siamkit.applications.text.train_resume import _setup
+
+    shipped = Path(__file__).resolve().parents[3] / "configs" / "text-pairs.yaml"
+    doc = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    doc.pop("task")
+    folder = _bert(tmp_path / "m", 128)
+    cfg = parse_config(doc, (f"model.path={folder}",))
+    model = _setup(cfg, torch.device("cpu"))
+    assert (model.encoder.max_length, model.encoder.overlap) == (128, 16)
+    minilm = _setup(parse_config(doc), torch.device("cpu"))  # MiniLM as before: 256/32
+    assert (minilm.encoder.max_length, minilm.encoder.overlap) == (256, 32)
+

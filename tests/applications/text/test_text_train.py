@@ -467,9 +467,10 @@ def test_metrics_json_is_whole_or_absent_when_the_run_is_stopped_writing_it(
 def test_a_window_the_model_cannot_take_is_refused_before_training(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path
 ) -> None:
-    # max_length 32 with the default overlap 32 trained, then saved a model no command could load
+    # max_length 32 with an overlap of 16 trained, then saved a model no command could load (left
+    # out, the overlap is an eighth of a window under 256: 4)
     cfg = _config(tiny_hf, pairs_csv)
-    del cfg["model"]["overlap"]
+    cfg["model"]["overlap"] = 16
     with pytest.raises(ValueError, match=r"model\.overlap lies in \[0, 15\]"):
         parse_config(cfg)
     # a window past the transformer's 512 positions trained on short pairs, then crashed in

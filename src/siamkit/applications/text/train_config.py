@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from siamkit.applications.text.pairs import FORMATS
-from siamkit.encoders.text import check_window
+from siamkit.encoders.text import check_window, default_overlap
 from siamkit.params import count, number
 from siamkit.training.config_io import without_plugins
 from siamkit.training.config_sections import _section as config_section
@@ -32,10 +32,12 @@ MATRYOSHKA_DIMS = (384, 256, 128, 64)  # loss matryoshka without loss.dims: all-
 class ModelSection:
     path: str | None = None  # a local Hugging Face folder or siamkit text bundle; None = MiniLM
     share_weights: bool = True  # False: query and document towers (half-twin)
-    # tokens per window; None: the start model's own (sentence-transformers' max_seq_length,
-    # 256 for all-MiniLM-L6-v2; see siamkit.applications.text.model.own_window)
+    # tokens per window; None: the start model's (a saved model's own; a Hugging Face folder's
+    # 256, or its own limit where less: siamkit.encoders.text.default_window)
     max_length: int | None = None
-    overlap: int = 32
+    # tokens consecutive windows share; None: the start model's with max_length None, else 32,
+    # or an eighth of a window under 256 (siamkit.encoders.text.default_overlap)
+    overlap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,9 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
         raise ValueError(f"data.val_fraction lies in [0, 1), got {cfg.data.val_fraction}")
     # before any model is loaded; the transformer's own limit is checked once it is
     if cfg.model.max_length is not None:  # None: checked against the model's own window
-        check_window(cfg.model.max_length, cfg.model.overlap, prefix="model.")
+        size, step = cfg.model.max_length, cfg.model.overlap
+        check_window(size, default_overlap(size) if step is None else step, prefix="model.",
+                     optional=True)  # fmt: skip
     sr = cfg.data.score_range
     if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
         raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")

@@ -14,6 +14,7 @@ import torch
 from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
 from siamkit.applications.text.train_config import TextTrainConfig
 from siamkit.atomic import same_file, sha256_file
+from siamkit.encoders.text import check_window, default_overlap
 from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.preflight import resumed_init_from
 
@@ -190,6 +191,23 @@ def _rebuild(start: dict[str, Any], folder: Path) -> TextSiameseNetwork:
     return TextSiameseNetwork.from_bundle(start["config"], folder)
 
 
+def run_window(cfg: TextTrainConfig, model: TextSiameseNetwork) -> tuple[int, int]:
+    """The window and overlap a run of ``cfg`` trains ``model`` (its start model) at, refused
+    naming ``model.max_length`` / ``model.overlap`` when the transformer cannot take them.
+    Left out: the start model's (a saved model's own; a Hugging Face folder's
+    :func:`~siamkit.encoders.text.default_window`); an overlap left out with a window given,
+    :func:`~siamkit.encoders.text.default_overlap` of it, as ``pretrained`` gives (a run took
+    32 whatever the window: refused at 64, where the text commands run the model at 64/8)."""
+    m, enc = cfg.model, model.encoder
+    size = enc.max_length if m.max_length is None else m.max_length
+    if m.overlap is not None:
+        step = m.overlap
+    else:
+        step = enc.overlap if m.max_length is None else default_overlap(size)
+    check_window(size, step, enc.max_positions(), prefix="model.", optional=True)
+    return size, step
+
+
 def _setup(
     cfg: TextTrainConfig,
     device: torch.device,
@@ -200,10 +218,7 @@ def _setup(
     checkpoint describes (``start``: its :func:`start_files` and a folder for them)."""
     m = cfg.model
     model = _load_start(m.path, init_from) if start is None else _rebuild(*start)
-    # no model.max_length: the start model's own window (its saved one, or its folder's)
-    size = model.encoder.max_length if m.max_length is None else m.max_length
-    if (model.encoder.max_length, model.encoder.overlap) != (size, m.overlap):
-        model.encoder.set_window(size, m.overlap)
+    model.encoder.set_window(*run_window(cfg, model))
     if not m.share_weights and model.share_weights:
         lexical = model.lexical
         model = TextSiameseNetwork(model.encoder, share_weights=False, distance=model.distance_name)
