@@ -192,3 +192,34 @@ def test_the_shipped_text_config_trains_a_128_position_model(tmp_path) -> None:
     minilm = _setup(parse_config(doc), torch.device("cpu"))  # MiniLM as before: 256/32
     assert (minilm.encoder.max_length, minilm.encoder.overlap) == (256, 32)
 
+
+@pytest.mark.parametrize("start_files", [True, False])
+def test_a_run_checkpointed_when_the_window_was_always_recorded_resumes_with_the_same_config(
+    tiny_hf, pairs_csv, tmp_path, monkeypatch, start_files
+) -> None:
+    """A checkpoint made before model.max_length could be left out recorded 256 (and overlap
+    32); the same config, which leaves both out, now reads them as unset, and the resume was
+    refused ('the checkpoint was made with a different config (model.max_length)') though the
+    user changed nothing. The run goes on at the checkpoint's window; without the start model's
+    files in the checkpoint (older still) too, where the start folder read again could give
+    another window."""
+    from _text_runs import cut_run, text_config
+
+    from siamkit.applications.text import train as text_train
+    from siamkit.applications.text.train_resume import START
+    from siamkit.training.tasks import TaskOptions, get_task
+
+    cfg = text_config(pairs_csv, tiny_hf)
+    del cfg["model"]["max_length"], cfg["model"]["overlap"]  # as configs/text-pairs.yaml now
+    out = tmp_path / "run"
+    cut_run(cfg, out, monkeypatch)
+    ckpt = out / text_train.CHECKPOINT
+    state = torch.load(ckpt, weights_only=False)
+    assert state["config"]["model"]["max_length"] is None  # (what this run records)
+    state["config"]["model"].update(max_length=256, overlap=32)  # what the config gave then
+    if not start_files:
+        del state[START]
+    torch.save(state, ckpt)
+    summary = get_task("text")(cfg, out, TaskOptions(progress=False, resume=True))
+    saved = json.loads((summary.model_dir / "siamkit.json").read_text())["model"]
+    assert (saved["max_length"], saved["overlap"]) == (256, 32)

@@ -39,9 +39,30 @@ def start_model(
         named = init_from is not None and path is not None  # (the same model: refused otherwise)
         init_from = resumed_init_from(saved, None if named else init_from)
         _refuse_two_models(path, init_from)  # the checkpoint's
+    if resume:
+        cfg = _saved_window(cfg, saved)
     if init_from is None:
         return cfg, None
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, path=init_from)), init_from
+
+
+def _saved_window(cfg: TextTrainConfig, saved: Any) -> TextTrainConfig:
+    """``cfg`` with ``model.max_length`` and ``model.overlap`` it leaves out taken from the
+    checkpoint's config (``saved``), as its run trained: a checkpoint made while they could not
+    be left out recorded their defaults then (256 and 32), and the same config now reads them
+    as unset, which the config guard refused ('a different config (model.max_length)') though
+    nothing was changed; the start folder read again may give another window by today's rule."""
+    model = saved.get("model") if isinstance(saved, dict) else None
+    if not isinstance(model, dict):
+        return cfg
+    keep = {
+        key: model[key]
+        for key in ("max_length", "overlap")
+        if getattr(cfg.model, key) is None
+        and isinstance(model.get(key), int)
+        and not isinstance(model.get(key), bool)
+    }
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **keep)) if keep else cfg
 
 
 def _refuse_two_models(path: str | None, init_from: str | None) -> None:
