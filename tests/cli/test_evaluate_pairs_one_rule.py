@@ -31,8 +31,14 @@ def _net() -> siamkit.SiameseNetwork:
     return siamkit.SiameseNetwork(enc, embedding_dim=8, preprocess=pre).eval()
 
 
-@pytest.mark.parametrize("over", [0.5e-5, 1e-4])
-def test_the_thresholds_rates_count_the_models_verdicts(tmp_path: Path, over: float) -> None:
+@pytest.mark.parametrize("over", [0.5e-5, 2e-5, 1e-4])
+@pytest.mark.parametrize("edge", [1, 3])  # a genuine pair, an impostor pair
+def test_the_thresholds_rates_count_the_models_verdicts(
+    tmp_path: Path, edge: int, over: float
+) -> None:
+    """The threshold ``over`` under pair ``edge``'s distance: an impostor 0.5e-5 over it is a
+    false accept (a strict count of the impostors passed the genuine case alone), one 2e-5 over
+    it is not."""
     rng = np.random.default_rng(0)
     for i in range(3):
         noise = rng.integers(0, 256, (20, 20))
@@ -44,7 +50,7 @@ def test_the_thresholds_rates_count_the_models_verdicts(tmp_path: Path, over: fl
     net = _net()
     x = {n: load_images([tmp_path / f"{n}.png"], SHAPE) for pair in PAIRS for n in pair[:2]}
     d = [verify_pair(net, x[a][0], x[b][0]).distance for a, b, _ in PAIRS]
-    t = d[1] - over  # a genuine pair `over` beyond the threshold
+    t = d[edge] - over  # that pair `over` beyond the threshold
     model = siamkit.save_model(net, tmp_path / "model", threshold=t)
     res = CliRunner().invoke(cli, ["evaluate", str(model), "--data", str(tmp_path / "pairs.csv"),
                                    "--json"])  # fmt: skip
@@ -53,7 +59,7 @@ def test_the_thresholds_rates_count_the_models_verdicts(tmp_path: Path, over: fl
     # the reference: the saved model's own verdict on each pair, as siamkit verify gives it
     saved = siamkit.load_model(model)
     same = np.array([bool(verify_pair(saved, x[a][0], x[b][0]).same) for a, b, _ in PAIRS])
-    assert same[1] == (over < 1e-5)  # within the rounding the model calls it the same
+    assert same[edge] == (over < 1e-5)  # within the rounding the model calls it the same
     label = np.array([s for *_, s in PAIRS]) == 1
     assert test["tar"] == pytest.approx(same[label].mean())
     assert test["far"] == pytest.approx(same[~label].mean())

@@ -34,3 +34,19 @@ def test_far_and_frr_count_the_banks_verdicts(kind: str, over: float) -> None:
     for name, rates in (("skilled", ev.skilled), ("random", ev.random)):
         assert rates.far == pytest.approx(said[name].mean())
         assert rates.frr == pytest.approx(1 - said["genuine"].mean())
+
+
+@pytest.mark.parametrize("over", [0.5e-5, 2e-5])
+def test_frr_without_skilled_forgeries_counts_the_banks_verdicts(over: float) -> None:
+    """With no skilled forgeries the rates take another branch (no EER, no FAR: FRR from the
+    genuine scores alone); a strict count there passed the test above, whose writers all have
+    forgeries (reviewer s53_R1 finding 3)."""
+    z, writer, _ = _toy()
+    none = torch.zeros(len(writer), dtype=torch.bool)
+    s = signature_scores(z, writer, none, n_references=3, seed=1)
+    t = float(np.sort(s["genuine"])[len(s["genuine"]) // 2]) - over  # a genuine `over` beyond
+    ev = evaluate_signatures(z, writer, none, n_references=3, threshold=t, seed=1)
+    assert ev.skilled.n_forged == 0 and np.isnan(ev.skilled.far)  # the case: that branch
+    said = np.array([bool(accepts(float(x), t)) for x in s["genuine"]])
+    assert ev.skilled.frr == pytest.approx(1 - said.mean())
+    assert ev.random.frr == pytest.approx(1 - said.mean())

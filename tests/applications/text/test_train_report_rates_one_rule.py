@@ -25,13 +25,16 @@ PAIRS = [
 ]
 
 
-@pytest.mark.parametrize("over", [0.5e-5, 1e-4])
+@pytest.mark.parametrize("over", [0.5e-5, 2e-5, 1e-4])
+@pytest.mark.parametrize("edge", [1, 3])  # a same pair, a different pair
 def test_the_reports_rates_count_the_models_verdicts(
-    text_model, tmp_path, monkeypatch, over: float
+    text_model, tmp_path, monkeypatch, edge: int, over: float
 ) -> None:  # type: ignore[no-untyped-def]
+    """The threshold ``over`` under pair ``edge``'s distance: a different pair 0.5e-5 over it
+    is a false accept (a strict FAR passed the same-pair case alone), one 2e-5 over it is not."""
     monkeypatch.setattr(text_model, "threshold", None)
     d = [verify_pair(text_model, a, b).distance for a, b, _ in PAIRS]
-    t = d[1] - over  # a same pair `over` beyond the threshold
+    t = d[edge] - over  # that pair `over` beyond the threshold
     said: dict[str, Any] = {}
     monkeypatch.setattr(
         siamkit.evaluation.report,
@@ -45,7 +48,7 @@ def test_the_reports_rates_count_the_models_verdicts(
     write_run_report(tmp_path / "report.html", text_model, val, False, [], {}, threshold=t)
     # the reference: the model's own verdict on each pair, as the service's /verify gives it
     same = np.array([bool(verify_pair(text_model, a, b, threshold=t).same) for a, b, _ in PAIRS])
-    assert same[1] == (over < 1e-5)
+    assert same[edge] == (over < 1e-5)
     label = np.array([s for *_, s in PAIRS]) == 1
     test = said["calibration"]["test"]
     assert (test["tar"], test["far"]) == (
