@@ -64,7 +64,7 @@ function verdictText(r) {
       "same or different: calibrate it first)";
   }
   return (r.same ? "Same" : "Different") + against + " \u2014 distance " + fmt(r.distance) +
-    ", " + marginText(r.margin, r.threshold);
+    ", " + marginText(r.margin, r.threshold, r.same);
 }
 
 async function onVerify(event) {
@@ -108,7 +108,7 @@ function matchRow(m, rank, threshold) {
   text.append(name);
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
   text.append(el("div", "dist", "#" + m.item_id + " \u2014 distance " + fmt(m.distance) +
-    verdict + marginText(m.margin, threshold)));
+    verdict + marginText(m.margin, threshold, m.accepted)));
   const source = sourceLine(m.source);
   if (source) text.append(source);
   text.append(matchActions(m.label, "images", showLabel));

@@ -66,11 +66,15 @@ function fmt(x) {
   return x === null || x === undefined ? "none" : Number(x).toFixed(4);
 }
 
-// "0.0400 under the threshold 0.2500" (accepted side) or "0.0600 over ..." (rejected side)
-function marginText(margin, threshold) {
+// "0.0400 under the threshold 0.2500" (accepted side) or "0.0600 over ..." (rejected side). The
+// side is the server's verdict (`accepted`: /verify's same, a match's accepted), not the margin's
+// sign: the model accepts a distance up to 1e-5 (float32 rounding) over its threshold, which
+// reads "at the threshold", never "0.0000 over" beside "Same".
+function marginText(margin, threshold, accepted) {
   if (margin === null || margin === undefined) return "";
-  const side = margin >= 0 ? "under" : "over";
-  return fmt(Math.abs(margin)) + " " + side + " the threshold " + fmt(threshold);
+  const under = accepted === true || accepted === false ? accepted : margin >= 0;
+  if (under && margin < 0) return "at the threshold " + fmt(threshold) + " (within rounding)";
+  return fmt(Math.abs(margin)) + " " + (under ? "under" : "over") + " the threshold " + fmt(threshold);
 }
 
 async function busy(button, work) {

@@ -14,11 +14,17 @@ function windowNote(chunked) {
 
 // The margin to the threshold on the page's scale, similarity (1 - distance), as the model line
 // words the threshold: "0.1088 above the similarity threshold 0.7200". The API's margin
-// (threshold - distance) is also similarity - (1 - threshold).
-function similarityMargin(margin, threshold) {
+// (threshold - distance) is also similarity - (1 - threshold). The side is the server's verdict
+// (`accepted`), as in marginText: a similarity up to 1e-5 (float32 rounding) under the threshold
+// is accepted, and reads "at the similarity threshold".
+function similarityMargin(margin, threshold, accepted) {
   if (margin === null || margin === undefined) return "";
-  const side = margin >= 0 ? "above" : "below";
-  return fmt(Math.abs(margin)) + " " + side + " the similarity threshold " + fmt(1 - threshold);
+  const above = accepted === true || accepted === false ? accepted : margin >= 0;
+  if (above && margin < 0) {
+    return "at the similarity threshold " + fmt(1 - threshold) + " (within rounding)";
+  }
+  return fmt(Math.abs(margin)) + " " + (above ? "above" : "below") + " the similarity threshold " +
+    fmt(1 - threshold);
 }
 
 // ---------------------------------------------------------------- enroll
@@ -86,7 +92,7 @@ async function onVerify(event) {
       const text = r.same === null
         ? "Distance " + fmt(r.distance) + against + " (no threshold to decide)"
         : (r.same ? "Same" : "Different") + against + " \u2014 similarity " +
-          fmt(1 - r.distance) + ", " + similarityMargin(r.margin, r.threshold);
+          fmt(1 - r.distance) + ", " + similarityMargin(r.margin, r.threshold, r.same);
       // the model's score map: the similarity on the scale of the scores it was fine-tuned on
       const score = r.score === null || r.score === undefined
         ? "" : "; score " + fmt(r.score) + " on the fine-tuning scores' scale";
@@ -117,7 +123,7 @@ function matchRow(m, rank, threshold) {
   box.append(name);
   const verdict = m.accepted === null ? "" : m.accepted ? " \u2014 accepted, " : " \u2014 too far, ";
   box.append(el("div", "dist", "#" + m.item_id + " \u2014 similarity " + fmt(1 - m.distance) +
-    verdict + similarityMargin(m.margin, threshold)));
+    verdict + similarityMargin(m.margin, threshold, m.accepted)));
   box.append(snippet(m.text));
   const source = sourceLine(m.source);  // "from tickets.jsonl:3"; nothing when unknown
   if (source) box.append(source);
@@ -150,7 +156,8 @@ async function onIdentify(event) {
         "No enrolled label is close enough.");
       show("identify-result", verdict + windowNote(r.chunked), kind);
       showMatches(r, "No threshold: these are the nearest labels, none is accepted or refused.",
-        matchRow, (t) => "Green: similarity at or above " + fmt(1 - t) + " (accepted). Grey: too far.");
+        matchRow, (t) => "Green: similarity at or above " + fmt(1 - t) + " within rounding (accepted). " +
+          "Grey: too far.");
     } catch (err) { show("identify-result", err.message, "error"); }
   });
 }
