@@ -337,11 +337,13 @@ def own_window(encoder: TextEncoder, folder: str | os.PathLike[str] | None = Non
     was made for: sentence-transformers' ``max_seq_length``, i.e. the
     ``sentence_bert_config.json`` beside the transformer's when the folder has one, else the
     tokenizer's ``model_max_length``; both capped at the transformer's position table, past
-    which a window fails or wraps (a plain Hugging Face folder: its positions)."""
+    which a window fails or wraps (a plain Hugging Face folder: its positions). A
+    ``sentence_bert_config.json`` in a folder without ``modules.json`` is not read:
+    sentence-transformers loads such a folder as a plain one and ignores it."""
     limit = encoder.max_positions()
-    where = read_layout(folder if folder is not None else default_text_model_path()).transformer
-    config = where / "sentence_bert_config.json"
-    if config.is_file():
+    root = Path(folder if folder is not None else default_text_model_path())
+    config = read_layout(root).transformer / "sentence_bert_config.json"
+    if (root / MODULES).is_file() and config.is_file():
         try:
             given = json.loads(config.read_bytes()).get("max_seq_length")
         except (ValueError, OSError, AttributeError) as err:

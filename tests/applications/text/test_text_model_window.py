@@ -223,3 +223,18 @@ def test_a_run_checkpointed_when_the_window_was_always_recorded_resumes_with_the
     summary = get_task("text")(cfg, out, TaskOptions(progress=False, resume=True))
     saved = json.loads((summary.model_dir / "siamkit.json").read_text())["model"]
     assert (saved["max_length"], saved["overlap"]) == (256, 32)
+
+
+def test_a_sentence_bert_config_without_modules_json_is_ignored_as_sentence_transformers_does(
+    tmp_path,
+) -> None:
+    """sentence-transformers loads a folder without modules.json as a plain Hugging Face one and
+    ignores its sentence_bert_config.json; siamkit read it (max_seq_length 64: a window of 64
+    where sentence-transformers runs 512)."""
+    folder = _bert(tmp_path / "m", 512, 64)
+    (folder / "modules.json").unlink()
+    shutil.rmtree(folder / "1_Pooling")
+    ref = st.SentenceTransformer(str(folder), device="cpu")
+    assert ref.max_seq_length == 512
+    model = TextSiameseNetwork.pretrained(folder)
+    assert (model.max_length, model.overlap) == (min(256, ref.max_seq_length), 32)
