@@ -43,10 +43,12 @@ def test_the_saved_tar_and_far_count_what_the_model_accepts() -> None:
     assert t == pytest.approx(0.2)
     assert info["far"] == sum(float(d) <= t + ROUNDING for d in impostor) / 3 == 1 / 3
     assert info["tar"] == sum(float(d) <= t + ROUNDING for d in genuine) / 3 == 2 / 3
-    # a far fit keeps the genuine pair 4e-6 under the impostor it rejects, and counts it
-    info = _fit(np.float32([0.1, 0.299996, 0.8]), np.float32([0.3, 0.9]), "far", 0.0, {})
+    # a far fit keeps the genuine pair 4e-6 under the bound it leaves (ROUNDING under the
+    # impostor it rejects, room for the readers' own distance), and counts it
+    info = _fit(np.float32([0.1, 0.299986, 0.8]), np.float32([0.3, 0.9]), "far", 0.0, {})
     assert info["tar"] == 2 / 3 and info["far"] == 0.0
-    assert float(np.float32(0.299996)) <= info["threshold"] + ROUNDING
+    assert float(np.float32(0.299986)) <= info["threshold"] + ROUNDING
+    assert not _accepted(0.3 - ROUNDING, info["threshold"])
 
 
 def test_an_impostor_rejected_at_threshold_0_is_no_refusal() -> None:
@@ -61,13 +63,23 @@ def test_an_impostor_rejected_at_threshold_0_is_no_refusal() -> None:
 
 
 @pytest.mark.parametrize(
-    ("near", "said"),
-    [(0.0, "at distance 0"), (1e-5, "at distance 1e-05 or less"), (4e-6, "at distance 1e-05")],
+    ("near", "second", "said"),
+    [
+        (0.0, 0.5, "at distance 0"),
+        (1e-5, 0.5, "at distance 1e-05 or less"),
+        (4e-6, 0.5, "at distance 1e-05"),
+        # one within ROUNDING of 0 and one in (ROUNDING, 2 x ROUNDING), which threshold 0
+        # rejects: the count is 1, not 2 (a refusal from 2 x ROUNDING said 2, --far 0.5)
+        (5e-6, 1.5e-5, "at distance 1e-05 or less"),
+    ],
 )
-def test_an_impostor_at_rounding_or_less_is_refused_by_name(near: float, said: str) -> None:
-    genuine, impostor = np.float32([0.1, 0.2]), np.float32([near, 0.5, 0.7, 0.9])
-    # the reference: every threshold >= 0 (0, each distance) accepts it
+def test_an_impostor_at_rounding_or_less_is_refused_by_name(
+    near: float, second: float, said: str
+) -> None:
+    genuine, impostor = np.float32([0.1, 0.2]), np.float32([near, second, 0.7, 0.9])
+    # the reference: every threshold >= 0 (0, each distance) accepts it, and 0 rejects the rest
     assert all(_accepted(near, t) for t in (0.0, *genuine, *impostor))
+    assert not any(_accepted(d, 0.0) for d in impostor[1:])
     with pytest.raises(ValueError) as err:
         _fit(genuine, impostor, "far", 0.0, {})
     message = str(err.value)

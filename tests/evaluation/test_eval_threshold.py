@@ -93,7 +93,8 @@ def test_predict_decides_as_the_model_within_float32_rounding():
     commands) accepts up to ROUNDING (1e-5) above its threshold, and the far fit's score_
     counted so: a genuine pair 5e-7 under the impostor it rejects, kept by the fit (score_ 1.0),
     was predicted "different" (predict's mean 0.5)."""
-    g, m = np.float32([0.1, 0.2999995]), np.float32([0.3, 0.9])
+    # 2e-5 under the impostor: above the threshold, which leaves ROUNDING of room under 0.3
+    g, m = np.float32([0.1, 0.29998]), np.float32([0.3, 0.9])
     cal = ThresholdCalibrator("far", far=0.0).fit(g, m)
     t = cal.threshold_
     naive = [float(d) <= t + 1e-5 for d in np.float32([*g, *m, t + 9e-6, t + 1.1e-5])]

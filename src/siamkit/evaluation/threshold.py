@@ -163,17 +163,17 @@ def highest_rejecting(distance: float) -> float:
     from siamkit.decision import ROUNDING
 
     d = float(distance)
-    if not np.isfinite(np.float32(d)):
+    if not np.isfinite(_float32(d)):
         raise ValueError(
             f"no float32 threshold rejects a distance of {d:g}, which is not a finite float32 "
             "number: give distances within float32's range (about 3.4e38)"
         )
     hi, bottom = _float32_rank(np.float32(d)), _float32_rank(np.float32(-np.inf))
     reach = 2 * ROUNDING
-    lo = max(_float32_rank(np.float32(d - reach)), bottom)
+    lo = max(_float32_rank(_float32(d - reach)), bottom)
     while not rejects(d, float(_ranked_float32(lo))):  # a float32 step above 2 x ROUNDING
         reach *= 2  # -inf rejects every finite d: the loop ends there at the latest
-        lo = max(_float32_rank(np.float32(d - reach)), bottom)
+        lo = max(_float32_rank(_float32(d - reach)), bottom)
     while hi - lo > 1:  # lo rejects, hi does not: the rule is monotone in the threshold
         mid = (lo + hi) // 2
         if rejects(d, float(_ranked_float32(mid))):
@@ -186,6 +186,12 @@ def highest_rejecting(distance: float) -> float:
             "within float32 rounding; give distances within float32's range (about 3.4e38)"
         )
     return float(_ranked_float32(lo))
+
+
+def _float32(x: float) -> np.float32:
+    """``x`` as float32, inf beyond float32's range without NumPy's overflow warning."""
+    with np.errstate(over="ignore"):
+        return np.float32(x)
 
 
 def _float32_rank(x: np.float32) -> int:
@@ -215,12 +221,12 @@ def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> Operating
     there is, where a threshold below 0 would be refused. The TAR is then the share of genuine
     distances the deployed rule accepts; any other point is kept as it is.
 
-    >>> s = SortedScores(np.float32([0.1, 0.29999]), np.float32([0.3, 0.9]))
+    >>> s = SortedScores(np.float32([0.1, 0.29998]), np.float32([0.3, 0.9]))
     >>> far_operating_point(s, None, 0.0).threshold  # accepts 0.3 within the rounding
-    0.2999899983406067
+    0.2999800145626068
     >>> point = _as_decided(s, far_operating_point(s, None, 0.0), 0.0)
-    >>> round(point.threshold, 8), point.value  # 0.29999 is still accepted, 0.3 is not
-    (0.29997998, 1.0)
+    >>> round(point.threshold, 8), point.value  # 0.29998 is still accepted, 0.3 is not
+    (0.29997995, 1.0)
     """
     from siamkit.decision import ROUNDING, accepts
 
