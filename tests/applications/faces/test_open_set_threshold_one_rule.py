@@ -87,3 +87,40 @@ def test_a_gallery_of_128_d_unit_embeddings_at_the_reported_threshold_keeps_the_
     assert false_alarms <= false_accepts_allowed(0.2, len(unknown)) == 2
     # DIR: the known probes the gallery identifies at that threshold
     assert got.dir_at_far[0.2] == pytest.approx(np.mean([s == y for s, y in zip(said, labels[:6])]))
+
+
+def test_a_probe_whose_two_nearest_the_matrix_and_a_gallery_order_apart_keeps_the_far(
+    tmp_path,
+) -> None:  # type: ignore[no-untyped-def]
+    """A probe q with two gallery items q + v and q + v permuted, equally far in exact arithmetic:
+    the matrix (float64 product) and |q - g| in float32 (a gallery's) often rank the two the other
+    way round, so re-measuring only the matrix's nearest gave the farther of the two, a float32
+    step or two over the gallery's distance, and a threshold just under it let the gallery accept
+    the probe. Every item within float32 rounding of the nearest is re-measured."""
+    rng = np.random.default_rng(0)
+    dist = get_distance("euclidean")
+    qs, items = [], []
+    while len(qs) < 8:
+        q = rng.normal(size=128).astype(np.float32)
+        v = (0.1 * rng.normal(size=128)).astype(np.float32)
+        pair = np.stack([q + v, q + v[rng.permutation(128)]]).astype(np.float32)
+        m = dist.matrix(torch.from_numpy(q[None]), torch.from_numpy(pair)).numpy()[0]
+        p = dist.pairwise(torch.from_numpy(np.stack([q, q])), torch.from_numpy(pair)).numpy()
+        # the case: the two orders differ, and by so little that a threshold just under the
+        # matrix's nearest re-measured accepts the gallery's distance
+        if np.argmin(m) != np.argmin(p) and accepts(p.min(), highest_rejecting(p[np.argmin(m)])):
+            qs.append(q)
+            items.append(pair)
+    gal = np.concatenate(items)
+    glab = [f"p{i}" for i in range(len(gal))]
+    unknown = np.stack(qs)
+    known = gal[:2] + np.float32(0.01)
+    fars = tuple(k / 8 + 0.001 for k in range(7))
+    labels = glab[:2] + [f"u{i}" for i in range(len(unknown))]
+    got = open_set_identification(gal, glab, np.concatenate([known, unknown]), labels, fars=fars)
+    # the reference: a real gallery's distances, decided by its rule
+    found = _gallery_best(tmp_path, "a.db", gal, glab, unknown, 1.0)
+    measured = np.array([r.matches[0].distance for r in found])
+    for far in fars:
+        false_alarms = int(accepts(measured, got.thresholds[far]).sum())
+        assert false_alarms <= false_accepts_allowed(far, len(unknown)), far

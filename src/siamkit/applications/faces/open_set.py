@@ -91,11 +91,13 @@ def _remeasure_nearest(
     """Set ``pos``/``near`` in place to each probe's nearest item and distance as ``|q - g|``
     (``distance.pairwise``, the float32 difference a gallery's search takes), over every item
     the matrix ``d`` puts within float32 rounding of the probe's smallest (ties: first item)."""
-    sq = d.double().pow(2) if root else d.double()
     q_sq = q.double().pow(2).sum(1)
     # the float32 error of a squared distance of D terms, as ExactIndex bounds its search keys'
     tol = (2 * q.shape[1] + 16) * _EPS32 * (q_sq + g_sq.max())
-    r, c = (sq <= (sq.amin(dim=1) + tol)[:, None]).nonzero(as_tuple=True)  # row-major
+    low = d.amin(dim=1).double()
+    bound = (low.pow(2) + tol).sqrt() if root else low + tol  # per probe, in d's units
+    bound = torch.nextafter(bound.float(), torch.tensor(float("inf")))  # rounded up to float32
+    r, c = (d <= bound[:, None]).nonzero(as_tuple=True)  # row-major
     step = max(1, _BLOCK_DISTANCES // max(1, q.shape[1]))
     exact = torch.cat(
         [distance.pairwise(q[r[p : p + step]], g[c[p : p + step]]) for p in range(0, len(r), step)]
