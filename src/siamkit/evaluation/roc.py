@@ -261,6 +261,58 @@ def tar_at_far(
     return {float(f): far_operating_point(s, None, float(f)).value for f in targets}
 
 
+def best_accuracy_as_decided(
+    genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None, balanced: bool = True
+) -> OperatingPoint:
+    """:func:`best_accuracy` as a model decides at the threshold: a pair is "same" up to
+    float32 rounding above it (:func:`siamkit.decision.accepts`, in float64), so a genuine
+    distance taken as the threshold also accepts every impostor within ROUNDING above it, and
+    the strict curve's best may be worse deployed (genuine 0.1, 0.2, 0.7 and impostor
+    0.200005, 0.5, 0.9: 0.8333 strictly at 0.2, 0.6667 as decided; 0.8333 is reached as decided
+    just under 0.2). The candidates are every genuine distance, and for every impostor
+    distance the largest float64 threshold that rejects it, and one that rejects everything;
+    each is counted by the rule. Of the best, the smallest genuine distance is kept, as
+    :func:`best_accuracy` keeps it, else the smallest threshold.
+
+    Example:
+        >>> point = best_accuracy_as_decided([0.1, 0.2, 0.7], [0.200005, 0.5, 0.9])
+        >>> round(point.value, 4), round(point.threshold, 6)
+        (0.8333, 0.199995)
+    """
+    from siamkit.decision import ROUNDING
+
+    s = _scores(genuine, impostor)
+    g64, i64 = s.genuine.astype(np.float64), s.impostor.astype(np.float64)
+    values = np.unique(i64)
+    below = values - ROUNDING  # then the largest float64 t with t + ROUNDING < value
+    for _ in range(8):
+        over = below + ROUNDING >= values
+        if not over.any():
+            break
+        below[over] = np.nextafter(below[over], -np.inf)
+    for _ in range(8):
+        up = np.nextafter(below, np.inf)
+        fits = up + ROUNDING < values
+        if not fits.any():
+            break
+        below[fits] = up[fits]
+    lowest = min(float(g64[0]), float(i64[0]))
+    nothing = lowest - 2 * ROUNDING  # below every distance: accepts none
+    cands = np.unique(np.concatenate([g64, below, [nothing]]))
+    bound = cands + ROUNDING  # as accepts compares: float64(d) <= float64(t) + ROUNDING
+    ta = np.searchsorted(g64, bound, side="right")
+    fa = np.searchsorted(i64, bound, side="right")
+    n_g, n_i = s.n_genuine, s.n_impostor
+    if balanced:  # integer numerators, so equal accuracies compare equal
+        num, den = ta * n_i + (n_i - fa) * n_g, 2 * n_g * n_i
+    else:
+        num, den = ta + n_i - fa, n_g + n_i
+    top = num == num.max()  # of the best, a genuine distance first (best_accuracy's choice)
+    at_genuine = top & np.isin(cands, g64)
+    best = int(np.argmax(at_genuine if at_genuine.any() else top))
+    return OperatingPoint(float(num[best] / den), float(cands[best]))
+
+
 def best_accuracy(
     genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None, balanced: bool = True
 ) -> OperatingPoint:

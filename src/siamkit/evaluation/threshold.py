@@ -18,7 +18,7 @@ from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.roc import (
     OperatingPoint,
     SortedScores,
-    best_accuracy,
+    best_accuracy_as_decided,
     eer,
     false_accepts_allowed,
     far_operating_point,
@@ -75,8 +75,8 @@ class ThresholdCalibrator:
         s = SortedScores(genuine, impostor)
         if self.target == "eer":
             point = eer(s)
-        elif self.target == "accuracy":
-            point = best_accuracy(s)
+        elif self.target == "accuracy":  # as predict decides (best_accuracy counts strictly)
+            point = best_accuracy_as_decided(s)
         else:
             point = _as_decided(s, far_operating_point(s, None, self.far), self.far)
         self.threshold_ = float(point.threshold)

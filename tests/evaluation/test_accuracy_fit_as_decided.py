@@ -1,0 +1,77 @@
+"""An accuracy fit chooses its threshold as the model decides with it: a pair is "same" up to
+ROUNDING above the threshold (siamkit.decision.accepts). best_accuracy counts d <= t strictly,
+so the fit took genuine 0.2 as the threshold for genuine 0.1, 0.2, 0.7 and impostor 0.200005,
+0.5, 0.9 with score_ 0.8333, where the model at 0.2 also accepts 0.200005 (predict's balanced
+accuracy 0.6667) and a threshold just under 0.2 reaches 0.8333 as decided (reviewer s53_R2
+finding 2). The reference is a loop over candidate thresholds around every distance, each pair
+judged by accepts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siamkit.decision import accepts
+from siamkit.evaluation.roc import best_accuracy_as_decided
+from siamkit.evaluation.threshold import ThresholdCalibrator
+
+ROUNDING = 1e-5  # siamkit.decision.ROUNDING, written out for an independent reference
+
+
+def _accuracy(genuine: np.ndarray, impostor: np.ndarray, t: float, balanced: bool) -> float:
+    """The accuracy of a model at threshold ``t``, one pair at a time by the rule."""
+    ta = sum(bool(accepts(float(d), t)) for d in genuine)
+    tr = sum(not accepts(float(d), t) for d in impostor)
+    if balanced:
+        return (ta / len(genuine) + tr / len(impostor)) / 2
+    return (ta + tr) / (len(genuine) + len(impostor))
+
+
+def _naive_best(genuine: np.ndarray, impostor: np.ndarray, balanced: bool = True) -> float:
+    """The best accuracy over thresholds at, and a few float64 and float32 steps around, every
+    distance and every distance less ROUNDING, and one under them all."""
+    cands = [float(min(genuine.min(), impostor.min())) - 1.0]
+    for x in np.concatenate([genuine, impostor]).astype(np.float64):
+        for c in (x, x - ROUNDING):
+            for kind in (np.float64, np.float32):
+                lo = hi = kind(c)
+                cands += [float(lo)]
+                for _ in range(3):
+                    lo, hi = np.nextafter(lo, kind(-np.inf)), np.nextafter(hi, kind(np.inf))
+                    cands += [float(lo), float(hi)]
+    return max(_accuracy(genuine, impostor, t, balanced) for t in cands)
+
+
+def test_the_reviewers_case() -> None:
+    g, i = np.float32([0.1, 0.2, 0.7]), np.float32([0.200005, 0.5, 0.9])
+    cal = ThresholdCalibrator("accuracy").fit(g, i)
+    predicted = (np.mean(cal.predict(g)) + 1 - np.mean(cal.predict(i))) / 2
+    assert cal.score_ == pytest.approx(predicted) == pytest.approx(5 / 6)
+    assert cal.score_ == pytest.approx(_naive_best(g, i))
+    assert accepts(float(g[1]), cal.threshold_) and not accepts(float(i[0]), cal.threshold_)
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_the_best_accuracy_as_decided_is_the_naive_best_on_data_on_the_rules_edge(
+    balanced: bool,
+) -> None:
+    rng = np.random.default_rng(0)
+    offsets = np.array([0.0, 3e-6, 5e-6, 1e-5, 1.2e-5, 2e-5, 1e-3])
+    for trial in range(150):
+        base = rng.choice([2e-6, 0.05, 0.3, 1.0], 3)
+        values = np.clip(base[:, None] + rng.choice(offsets, (3, 4)), 0.0, 2.0).ravel()
+        values = np.float32(values + rng.integers(-2, 3, values.size) * np.spacing(values))
+        is_genuine = rng.random(values.size) < 0.5
+        g, i = values[is_genuine], values[~is_genuine]
+        if g.size == 0 or i.size == 0:
+            continue
+        if trial % 2:
+            g, i = g.astype(np.float64), i.astype(np.float64)
+        point = best_accuracy_as_decided(g, i, balanced=balanced)
+        # the value is what a model at the threshold reaches, and none does better
+        assert point.value == pytest.approx(_accuracy(g, i, point.threshold, balanced)), trial
+        assert point.value == pytest.approx(_naive_best(g, i, balanced)), trial
+        if balanced:
+            cal = ThresholdCalibrator("accuracy").fit(g, i)
+            predicted = (np.mean(cal.predict(g)) + 1 - np.mean(cal.predict(i))) / 2
+            assert cal.score_ == pytest.approx(predicted) == pytest.approx(point.value)
