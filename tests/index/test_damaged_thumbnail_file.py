@@ -19,7 +19,7 @@ import pytest
 from siamkit.applications.text.documents import Document
 from siamkit.applications.text.gallery import enroll_documents
 from siamkit.index import Gallery
-from siamkit.index.store import GalleryStore
+from siamkit.index.store import GalleryDamagedError, GalleryStore
 from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
 
 DIM = 16
@@ -262,6 +262,37 @@ def test_a_gallery_damaged_where_its_attach_reads_is_named_the_gallery(
         shutil.copy(texts, path)
         assert [i for i, _ in previews.of_label("T3", gallery=path)] == [4]
         assert len(previews.first_per_label(gallery=path)) == 300
+    finally:
+        previews.close()
+
+
+def test_a_gallery_whose_header_is_overwritten_after_the_open_is_named_the_gallery(
+    texts: Path, tmp_path: Path
+) -> None:
+    """The ``ATTACH`` of a gallery whose header was overwritten since the side file was opened
+    meets SQLite's "file is not a database", which counts as damage only for a file opened as
+    a gallery before (``opened=True``): without it the sound side file was named, and moving it
+    aside as told loses every thumbnail (reviewer s53_R4 finding 1). The service reads the
+    gallery before its thumbnails and so names it first; this library call did not."""
+    path, side = _copy(texts, tmp_path)
+    previews = ThumbnailStore(side)  # opened while the gallery is sound, as a service holds it
+    try:
+        assert [i for i, _ in previews.of_label("T3", gallery=path)] == [4]
+        with open(path, "r+b") as f:  # the gallery's header, not a page its statements read
+            f.write(b"\xff" * 100)
+        before = _digest(path), _digest(side)
+        calls = (
+            lambda: previews.of_label("T3", gallery=path),
+            lambda: previews.first_per_label(gallery=path),
+        )
+        for call in calls:
+            with pytest.raises(GalleryDamagedError) as info:
+                call()
+            assert str(info.value).startswith(
+                f"the gallery {path} is damaged (file is not a database)"
+            )
+            assert str(side) not in str(info.value) and "thumbnail file" not in str(info.value)
+        assert (_digest(path), _digest(side)) == before
     finally:
         previews.close()
 

@@ -295,6 +295,8 @@ class ThumbnailStore:
                 " WHERE i.id = t.item_id AND i.label = t.label)"
             )
         except sqlite3.DatabaseError as err:
+            # "not a database" here only in the race where the gallery's header breaks between
+            # the ATTACH (which reads it, answered above) and this statement; kept for it
             if (is_corrupt(err) or is_not_a_database(err)) and _gallery_damaged(gallery):
                 raise damaged_error(str(gallery), err, opened=True) or err from None
             raise  # this file's (the lock's translation names it)
