@@ -110,6 +110,38 @@ def test_an_embedding_of_the_wrong_size_is_the_damaged_gallerys_503(siamkit_log,
     assert "Internal error" not in " ".join(a.text for a in answers.values())
 
 
+def test_the_damaged_503_offers_removing_the_named_items_which_mends_the_gallery(tmp_path):
+    """GALLERY_DAMAGED offered only restoring a backup or enrolling everything again, both of
+    which lose enrollments, for one bad item that removing mends (as the check, the log and
+    the README say; reviewer s53_R4 finding 3). It says so, and the removal it names works
+    while the service runs."""
+    assert "removes the items it names" in GALLERY_DAMAGED
+    assert "`siamkit gallery FILE remove --id N`" in GALLERY_DAMAGED
+    assert "DELETE /gallery/items/N" in GALLERY_DAMAGED
+    assert "restores it from a backup" in GALLERY_DAMAGED  # for a file SQLite cannot read
+    path = tmp_path / "shop.db"
+    png = [png_bytes(pattern("noise", seed=s)) for s in range(3)]
+    app = create_app(make_model(), path)
+    with TestClient(app) as client:
+        answer = client.post(
+            "/enroll", data={"label": "a"}, files={"files": ("x.png", png[0], "image/png")}
+        )
+        assert answer.status_code == 201, answer.text
+        good = answer.json()["item_ids"][0]
+        nan = np.full(app.state.engine.gallery.embedding_dim, np.nan, "<f4").tobytes()
+        with sqlite3.connect(path) as conn:
+            bad = conn.execute(
+                "INSERT INTO items (label, embedding, created) VALUES ('b', ?, 0)", (nan,)
+            ).lastrowid
+        conn.close()
+        query = {"file": ("q.png", png[1], "image/png")}
+        assert client.post("/identify", files=query).json() == {"detail": GALLERY_DAMAGED}
+        assert client.delete(f"/gallery/items/{bad}").status_code == 200
+        found = client.post("/identify", files=query)
+        assert found.status_code == 200, found.text
+        assert [m["item_id"] for m in found.json()["matches"]] == [good]
+
+
 def test_only_the_503_a_client_may_retry_says_when(tmp_path):
     """A busy gallery (a lock held past SQLite's wait) and a damaged one both answered 503 with
     no other sign, so a client could not tell "retry later" from "retrying will not help". The

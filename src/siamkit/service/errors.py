@@ -260,13 +260,16 @@ GALLERY_DAMAGED = (
     "The service's gallery file is damaged (SQLite cannot read what it holds, or an item's "
     "stored embedding is of the wrong size or holds NaN values); sending the request again will "
     "not help until the operator runs `siamkit gallery FILE check` on the gallery file and "
-    "restores it from a backup, or enrolls again into a new gallery file (the server log names "
-    "the file)."
+    "removes the items it names, where it names some (`siamkit gallery FILE remove --id N`, or "
+    "DELETE /gallery/items/N), or restores it from a backup, or enrolls again into a new "
+    "gallery file (the server log names the file)."
 )
 """The 503 of a request that met a damaged gallery file
 (:class:`~siamkit.index.store.GalleryDamagedError`: cut short, or overwritten in part, while
 the service ran, or an item's embedding of the wrong size, or with NaN or infinite values,
-written by another program)."""
+written by another program). Removing the items the check names mends the last two, and
+loses nothing else; restoring or enrolling again loses what was enrolled since the backup, or
+everything, so the sentence offers it too (reviewer s53_R4 finding 3)."""
 
 
 def _operator_must_mend(detail: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
