@@ -14,6 +14,7 @@ import pytest
 from siamkit.decision import accepts
 from siamkit.evaluation.roc import best_accuracy_as_decided
 from siamkit.evaluation.threshold import ThresholdCalibrator
+from siamkit.evaluation.verification import verification_report
 
 ROUNDING = 1e-5  # siamkit.decision.ROUNDING, written out for an independent reference
 
@@ -75,3 +76,27 @@ def test_the_best_accuracy_as_decided_is_the_naive_best_on_data_on_the_rules_edg
             cal = ThresholdCalibrator("accuracy").fit(g, i)
             predicted = (np.mean(cal.predict(g)) + 1 - np.mean(cal.predict(i))) / 2
             assert cal.score_ == pytest.approx(predicted) == pytest.approx(point.value)
+
+
+def test_evaluates_best_threshold_reaches_its_best_accuracy_as_the_model_decides() -> None:
+    """verification_report (siamkit evaluate) gave best_accuracy 0.8333 at best_threshold 0.2
+    for the reviewer's case, where a model at 0.2 reaches 0.6667; its best_threshold is now
+    where a model reaches the best accuracy it reports, and that is the naive best."""
+    g, i = np.float32([0.1, 0.2, 0.7]), np.float32([0.200005, 0.5, 0.9])
+    report = verification_report(g, i, fars=(0.0,))
+    assert report.best_accuracy == pytest.approx(5 / 6)
+    assert _accuracy(g, i, report.best_threshold, True) == pytest.approx(5 / 6)
+    rng = np.random.default_rng(1)
+    offsets = np.array([0.0, 3e-6, 5e-6, 1e-5, 1.2e-5, 2e-5, 1e-3])
+    for trial in range(100):
+        base = rng.choice([2e-6, 0.05, 0.3, 1.0], 3)
+        values = np.clip(base[:, None] + rng.choice(offsets, (3, 4)), 0.0, 2.0).ravel()
+        values = np.float32(values + rng.integers(-2, 3, values.size) * np.spacing(values))
+        is_genuine = rng.random(values.size) < 0.5
+        g, i = values[is_genuine], values[~is_genuine]
+        if g.size == 0 or i.size == 0:
+            continue
+        report = verification_report(g, i, fars=(0.0,))
+        reached = _accuracy(g, i, report.best_threshold, True)
+        assert reached == pytest.approx(report.best_accuracy), trial
+        assert reached == pytest.approx(_naive_best(g, i)), trial

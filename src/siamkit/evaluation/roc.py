@@ -261,6 +261,37 @@ def tar_at_far(
     return {float(f): far_operating_point(s, None, float(f)).value for f in targets}
 
 
+def decided_threshold(strict: float, lowest: float) -> float:
+    """The threshold at which a model, accepting up to ROUNDING above it
+    (:func:`siamkit.decision.accepts`, in float64), accepts the distances a strict count
+    (``d <= strict``) accepts: the smallest float64 ``t`` with ``t + ROUNDING >= strict``, or,
+    for a ``strict`` below every distance (``lowest``: accept nothing), the largest ``t`` with
+    ``t + ROUNDING < lowest``. Exact for float32 distances (the next one lies a float32 step
+    away, far more than the float64 rounding of ``t + ROUNDING``). For
+    :func:`best_accuracy`'s threshold, which a model taken at its face value may reach less
+    well: an impostor within ROUNDING above it is accepted too.
+
+    >>> t = decided_threshold(0.2, 0.1)
+    >>> t + 1e-5 >= 0.2 > float(np.nextafter(t, 0)) + 1e-5
+    True
+    """
+    from siamkit.decision import ROUNDING
+
+    if strict < lowest:
+        t = lowest - ROUNDING
+        while t + ROUNDING >= lowest:
+            t = float(np.nextafter(t, -np.inf))
+        while float(np.nextafter(t, np.inf)) + ROUNDING < lowest:
+            t = float(np.nextafter(t, np.inf))
+        return t
+    t = strict - ROUNDING
+    while t + ROUNDING < strict:
+        t = float(np.nextafter(t, np.inf))
+    while float(np.nextafter(t, -np.inf)) + ROUNDING >= strict:
+        t = float(np.nextafter(t, -np.inf))
+    return t
+
+
 def best_accuracy_as_decided(
     genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None, balanced: bool = True
 ) -> OperatingPoint:

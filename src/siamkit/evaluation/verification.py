@@ -27,6 +27,7 @@ from siamkit.evaluation.roc import (
     RocCurve,
     SortedScores,
     best_accuracy,
+    decided_threshold,
     eer,
     far_operating_point,
     roc_auc,
@@ -102,7 +103,10 @@ def distance_histogram(
 class VerificationReport:
     """Verification metrics over a set of genuine and impostor pairs.
 
-    ``best_accuracy`` is the balanced accuracy ``(TAR + 1 - FAR) / 2`` at ``best_threshold``.
+    ``best_accuracy`` is the balanced accuracy ``(TAR + 1 - FAR) / 2`` a model reaches at
+    ``best_threshold``, as it decides (up to float32 rounding above it: the best exact curve
+    point's distance less ROUNDING, :func:`~siamkit.evaluation.roc.decided_threshold`; at the
+    distance itself the model also accepts the impostors within ROUNDING above it).
     ``curve`` (about 2,000 exact ROC points) and ``histogram`` are for plots and stay out of
     :meth:`to_dict`.
     """
@@ -160,7 +164,9 @@ def verification_report(
         eer_threshold=eer_point.threshold,
         tar_at_far=tar_at_far(s, fars=fars),
         best_accuracy=acc_point.value,
-        best_threshold=acc_point.threshold,
+        best_threshold=decided_threshold(
+            acc_point.threshold, float(min(s.genuine[0], s.impostor[0]))
+        ),
         n_genuine=s.n_genuine,
         n_impostor=s.n_impostor,
         curve=roc_curve(s, None, max_points=CURVE_POINTS),
@@ -220,7 +226,9 @@ def streamed_verification_report(
         eer_threshold=eer_point.threshold,
         tar_at_far={float(f): pairs.far_operating_point(float(f)).value for f in fars},
         best_accuracy=acc_point.value,
-        best_threshold=acc_point.threshold,
+        best_threshold=decided_threshold(
+            acc_point.threshold, float(min(pairs.genuine[0], pairs.impostor_min))
+        ),
         n_genuine=pairs.n_genuine,
         n_impostor=pairs.n_impostor,
         curve=pairs.roc_curve(CURVE_POINTS),
