@@ -66,6 +66,23 @@ def test_a_dark_16_bit_pgm_stays_16_bit_data():
     np.testing.assert_array_equal(decode_image(data, channels=1)[:, :, 0], array >> 8)
 
 
+def test_a_dark_signed_16_bit_tiff_stays_16_bit_data():
+    """A signed 16-bit TIFF (tifffile's int16) opens as I, as an int32 one does; its file says
+    16 bits a sample (BitsPerSample), so values all below 256 are a dark 16-bit image (value
+    >> 8, as the unsigned TIFF of the same values reads), not an 8-bit one (reviewer s53_R6
+    finding 5: a _sixteen_bit that ignored the TIFF's word passed every test)."""
+    tifffile = pytest.importorskip("tifffile")
+    array = (A8 // 2).astype(np.int16)  # 0..127
+    signed, unsigned = io.BytesIO(), io.BytesIO()
+    tifffile.imwrite(signed, array)
+    tifffile.imwrite(unsigned, array.astype(np.uint16))
+    img = Image.open(io.BytesIO(signed.getvalue()))
+    assert img.mode == "I" and img.tag_v2[258] == (16,)
+    out = decode_image(signed.getvalue(), channels=1)[:, :, 0]
+    np.testing.assert_array_equal(out, array >> 8)
+    np.testing.assert_array_equal(out, decode_image(unsigned.getvalue(), channels=1)[:, :, 0])
+
+
 def test_16_bit_file_is_not_white(tmp_path):
     path = tmp_path / "g16.png"
     Image.fromarray(A8.astype(np.uint16) * 257).save(path)
