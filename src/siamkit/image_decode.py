@@ -88,6 +88,11 @@ def _to_8bit(img: Image.Image, sixteen: bool = False) -> Image.Image:
     ``I``); otherwise the range 0..255, or 0..65535, or 0..2**31-1, the smallest that holds
     every value, as for float: an int32 TIFF of 0-255 values was read as 16-bit data and came
     out black (value >> 8 = 0), where Pillow's ``convert`` keeps them. Negative values are 0.
+    The range is each image's own, not the data set's: of two int32 frames of one 12-bit
+    camera, a dark one whose values all fit 0..255 reads as 8-bit and comes out brighter than
+    a bright one read as 16-bit data (mean 104.7 against 7.7; reviewer s53_R6 finding 4), as
+    for float, and as skimage's ``img_as_ubyte`` does. Scale such a data set to one range
+    (8-bit, or 16-bit TIFFs, which are read by their file's word) before reading it.
     ``F`` (float): the range 0..1, or 0..255, or 0..65535 (the smallest that holds every value;
     beyond, the image's maximum); negative and NaN values are 0.
     """
