@@ -43,3 +43,27 @@ def test_a_similarity_reaches_its_minimum_in_float64() -> None:
     assert reaches(float(s), m) is False
     assert reaches(np.float32([s]), m).tolist() == [False]
     assert reaches(torch.tensor([s]), m).tolist() == [False]
+
+
+@pytest.mark.parametrize("kind", ["array", "tensor"])
+def test_float32_scores_are_decided_as_their_float64_values_are(kind: str) -> None:
+    """A float32 block is compared in place against the float32 next to the bound (no float64
+    copy of a (B, N) block): every float32 number around 200 bounds gets the verdict of its
+    float64 value, for accepts and reaches, with a Python and a NumPy float32 threshold."""
+    rng = np.random.default_rng(0)
+    for t in np.concatenate([rng.uniform(-2, 2, 100), rng.uniform(0, 1e-4, 50), [0.0, 1.0]]):
+        for bound in (t + ROUNDING, t - ROUNDING):
+            centre = np.float32(bound)
+            band = [centre]
+            for _ in range(4):
+                band = [np.nextafter(band[0], np.float32(-1e9)), *band]
+                band = [*band, np.nextafter(band[-1], np.float32(1e9))]
+            x = np.float32(band)
+            as64 = x.astype(np.float64)
+            for thr in (float(t), np.float32(t)):
+                tf = float(thr)
+                scores = torch.from_numpy(x) if kind == "tensor" else x
+                got_a = np.asarray(accepts(scores, thr)).tolist()
+                got_r = np.asarray(reaches(scores, thr)).tolist()
+                assert got_a == (as64 <= tf + ROUNDING).tolist(), (t, thr)
+                assert got_r == (as64 >= tf - ROUNDING).tolist(), (t, thr)
