@@ -54,11 +54,15 @@ def _channels_problem(shape: tuple[int, ...]) -> str:
     last = shape[-1]
     if last not in (1, 3, 4) or last >= min(shape[1], shape[2]):  # (N, 2, 4, 4): 2 channels
         return f"images must have 1 or 3 channels, got {shape[1]} (shape {shape})."
-    rgba = " and drop the alpha channel (x[..., :3])" if last == 4 else ""
+    # one expression each: "reorder, then drop the alpha (x[..., :3])" taken in that order cut
+    # the width to 3 instead (reviewer s53_R6 finding 6)
+    step, x = ("reorder them", "x")
+    if last == 4:
+        step, x = ("drop the alpha channel and reorder them", "x[..., :3]")
     return (
         f"images of shape {shape} have their {last} channel(s) last, (N, H, W, C), and siamkit "
-        "takes them first, (N, C, H, W): reorder them with x.permute(0, 3, 1, 2) (a tensor) or "
-        f"x.transpose(0, 3, 1, 2) (a NumPy array){rgba}."
+        f"takes them first, (N, C, H, W): {step} with {x}.permute(0, 3, 1, 2) (a tensor) or "
+        f"{x}.transpose(0, 3, 1, 2) (a NumPy array)."
     )
 
 
