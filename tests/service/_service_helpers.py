@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import threading
 import time
@@ -33,6 +34,20 @@ def require_browser() -> None:
     if not os.environ.get("CI"):
         pytest.importorskip("playwright.sync_api")
     pytest.importorskip("uvicorn")
+
+
+def require_node() -> str:
+    """The path of Node.js, which runs the web page's scripts in the page tests. Missing, the
+    calling test is skipped, unless the CI variable is set: there it fails, as a missing browser
+    does (``.ci/run`` installs Debian's nodejs)."""
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("CI"):
+            pytest.fail(
+                "Node.js is not installed (apt-get install nodejs): the page's script cannot run"
+            )
+        pytest.skip("Node.js is not installed: the page's script cannot run")
+    return node
 
 
 def make_model(threshold: float | None = 0.5) -> siamkit.SiameseNetwork:

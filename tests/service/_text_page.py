@@ -6,12 +6,11 @@ them, refuses innerHTML (server text goes in as text), and api() is answered fro
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from _service_helpers import require_node
 
 import siamkit.service
 
@@ -99,9 +98,7 @@ START = {
 def run_text_page(answers: dict[str, Any], steps: str, show: list[str]) -> dict[str, Any]:
     """Start the text page against ``answers`` (over :data:`START`), run ``steps``, and return
     the requests sent and the trees of the elements in ``show``."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the page's script cannot run")
+    node = require_node()
     args = [str(STATIC / "common.js"), str(STATIC / "text.js"), {**START, **answers}, steps, show]
     done = subprocess.run(
         [node, "-e", HARNESS], input=json.dumps(args), capture_output=True, text=True, timeout=60

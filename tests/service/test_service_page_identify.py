@@ -9,11 +9,11 @@ The pages' scripts run in Node with a stand-in for the few DOM calls they make."
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from _service_helpers import require_node
 
 import siamkit.service
 
@@ -60,9 +60,7 @@ vm.runInContext(fs.readFileSync(page, "utf8"), context);
 
 
 def _verdicts(page: str, answers: list[dict]) -> list[list[str]]:  # type: ignore[type-arg]
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the page's script cannot run")
+    node = require_node()
     args = [str(STATIC / "common.js"), str(STATIC / page), answers, "a printer that jams"]
     done = subprocess.run(
         [node, "-e", HARNESS], input=json.dumps(args), capture_output=True, text=True, timeout=60

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from typing import Any
 
 import pytest
+from _service_helpers import require_node
 from _text_page import HARNESS, START, STATIC, texts
 
 THRESHOLD, OVER = 0.25, 0.250005  # accepted: within ROUNDING over the threshold
@@ -83,9 +83,7 @@ await box("identify-form").listeners.submit({{ preventDefault() {{}} }});
 def _run(page: str, distance: float, same: bool) -> tuple[str, str, str]:
     """The page's verify result, identify match row and identify legend, for an answer at
     ``distance`` with the verdict ``same``."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the page's script cannot run")
+    node = require_node()
     start, verify, identify = PAGES[page]
     answers = {**start, "/verify": _verify(distance, same), "/identify": _identify(distance, same)}
     steps = STEPS.format(verify=verify, identify=identify)

@@ -10,11 +10,11 @@ page's script), as the other page tests do."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from typing import Any
 
 import pytest
+from _service_helpers import require_node
 from _text_page import HARNESS, START, STATIC, texts
 
 ODD = '<img src=x onerror="alert(1)">'  # a label is shown as text, never as markup
@@ -77,9 +77,7 @@ const action = (row, i) => rows[row].children.at(-1).children.at(-1).children[i]
 
 
 def _run(page: str, answers: dict[str, Any], then: str, show: list[str]) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the page's script cannot run")
+    node = require_node()
     start, _, fill = PAGES[page]
     steps = STEPS.format(fill=fill, then=then)
     args = [str(STATIC / "common.js"), str(STATIC / page), {**start, **answers}, steps, show]

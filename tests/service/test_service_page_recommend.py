@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from _service_helpers import require_node
 
 import siamkit.service
 
@@ -104,9 +103,7 @@ INFO = {
 
 
 def _run(form: dict[str, Any], answer: Any, after: str = "", info: Any = None) -> Any:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the page's script cannot run")
+    node = require_node()
     answers = {**(info or INFO), "/recommend": answer}
     args = [str(STATIC / "common.js"), str(STATIC / "app.js"), form, answers, after]
     done = subprocess.run(

@@ -10,11 +10,11 @@ do."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from typing import Any
 
 import pytest
+from _service_helpers import require_node
 from _text_page import HARNESS, START, STATIC, texts
 
 LABEL = '<img src=x onerror="alert(1)">'  # a label is shown as text, never as markup
@@ -75,9 +75,7 @@ box("asked").textContent = asked.join("|");
 
 
 def _run(page: str, answers: dict[str, Any], answer: str = "true", row: int = 1) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the page's script cannot run")
+    node = require_node()
     start, _, panel, fill = PAGES[page]
     steps = STEPS.format(answer=answer, fill=fill, label=json.dumps(LABEL), panel=panel, row=row)
     show = [panel, f"{panel}-note", f"{panel}-list", "identify-matches", "asked", "button"]

@@ -7,12 +7,11 @@ The page's scripts run in Node with a stand-in DOM that keeps the nodes it is gi
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from _service_helpers import require_node
 
 import siamkit.service
 
@@ -66,9 +65,7 @@ ODD = '<img src=x onerror="alert(1)">.png'  # a file name is shown as it is, nev
 
 
 def _run(identify: dict[str, Any], images: dict[str, Any]) -> list[Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed: the page's script cannot run")
+    node = require_node()
     args = [str(STATIC / "common.js"), str(STATIC / "app.js"), identify, images]
     done = subprocess.run(
         [node, "-e", HARNESS], input=json.dumps(args), capture_output=True, text=True, timeout=60
