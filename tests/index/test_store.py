@@ -89,6 +89,45 @@ def test_add_new_takes_another_rule_and_writes_beside_in_its_transaction(tmp_pat
     assert store.count() == (2, 1)
 
 
+def test_embeddings_of_another_size_are_refused_not_called_the_gallerys_damage(tmp_path):
+    """add_new read the label's stored embeddings at the caller's size: 3-value rows into a
+    gallery recording 2 were answered "the gallery is damaged" (the service's 503), and add
+    stored them in a new label for the next load to call damaged. A plain ValueError naming
+    both sizes now, before anything is stored (reviewer s53_R4 finding 2)."""
+    store = new_store(tmp_path / "g.db", dim=2)
+    first = store.add_new("a", np.ones((1, 2), np.float32))[0]
+    for add in (store.add_new, store.add):
+        for label in ("a", "b"):  # of a label holding items, and of a new one
+            with pytest.raises(ValueError) as info:
+                add(label, np.ones((1, 3), np.float32))
+            assert type(info.value) is ValueError  # not GalleryDamagedError, a subclass
+            text = str(info.value)
+            assert "have 3 values each" in text and "records embeddings of 2" in text
+            assert "damaged" not in text and "nothing was stored" in text
+    assert store.count() == (1, 1)
+    loaded = store.load()  # the gallery is as sound as it was
+    assert loaded.ids.tolist() == first and loaded.embeddings.tolist() == [[1.0, 1.0]]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_embeddings_with_nan_or_infinite_values_are_refused_before_they_are_stored(tmp_path, bad):
+    """add stored a NaN row that the next load then called the gallery's damage "written by
+    another program" (reviewer s53_R4 finding 2); it is refused, naming the rows."""
+    store = new_store(tmp_path / "g.db", dim=2)
+    rows = np.array([[0.5, 1.0], [bad, 1.0], [1.0, 1.0], [1.0, bad]], np.float32)
+    for add in (store.add_new, store.add):
+        with pytest.raises(ValueError) as info:
+            add("a", rows)
+        assert type(info.value) is ValueError
+        assert str(info.value) == (
+            "2 of the 4 embeddings hold NaN or infinite values (rows 1, 3), which no search "
+            "can rank; nothing was stored"
+        )
+    assert store.count() == (0, 0)
+    store.add("a", rows[[0, 2]])
+    assert store.load().embeddings.tolist() == [[0.5, 1.0], [1.0, 1.0]]
+
+
 def test_sql_text_in_labels_and_metadata_is_only_data(tmp_path):
     store = new_store(tmp_path / "g.db")
     evil = "x'); DROP TABLE items; --"

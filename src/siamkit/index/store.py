@@ -656,6 +656,13 @@ class GalleryStore:
             raise ValueError(f"embeddings must have shape (N, D) with N >= 1, got {tuple(x.shape)}")
         if sources is not None and len(sources) != len(x):
             raise ValueError(f"got {len(sources)} sources for {len(x)} embeddings")
+        finite = np.isfinite(x).all(axis=1)
+        if not finite.all():  # stored, the next load would call the gallery damaged for them
+            bad = np.flatnonzero(~finite).tolist()
+            raise ValueError(
+                f"{len(bad)} of the {len(x)} embeddings hold NaN or infinite values (rows "
+                f"{listing(bad, limit=5)}), which no search can rank; nothing was stored"
+            )
         try:
             ids, skip, added_column = self._add_in(
                 label, meta_text, x, time.time(), skip_repeats, repeats, written, sources, before
@@ -688,6 +695,16 @@ class GalleryStore:
             if before is not None:  # before the label's rows are read as this size
                 with _elsewhere():
                     before()
+            # read after ``before``: an enrollment's takeover of an empty gallery records its
+            # model's size there, in this transaction
+            recorded = self.meta().get("embedding_dim")
+            dim = x.shape[1] if recorded is None else int(recorded)
+            if x.shape[1] != dim:  # stored, the next load would call the gallery damaged
+                raise ValueError(
+                    f"the embeddings have {x.shape[1]} values each, but the gallery {self.path} "
+                    f"records embeddings of {dim}; nothing was stored: embed them with the model "
+                    "the gallery records, or enroll them into a new gallery file"
+                )
             if skip_repeats:
                 from siamkit.index.repeats import repeated  # numpy only, as this module
 
@@ -695,7 +712,7 @@ class GalleryStore:
                     "SELECT id, embedding FROM items WHERE label = ? ORDER BY id", (label,)
                 ).fetchall()
                 known = embeddings_from_blobs(
-                    self.path, [r[0] for r in rows], [r[1] for r in rows], x.shape[1]
+                    self.path, [r[0] for r in rows], [r[1] for r in rows], dim
                 )
                 if repeats is None:
                     skip = repeated(x, known)
