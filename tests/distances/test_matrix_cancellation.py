@@ -56,16 +56,35 @@ def test_an_identical_pair_stays_apart_by_rounding_only_at_larger_norms() -> Non
     assert float(np.abs(mat - reference(x, y, "euclidean")).max()) < 30 * 1e-6
 
 
-def test_the_accelerator_path_takes_the_close_pairs_from_their_difference() -> None:
-    """On an accelerator (no float64 product there, or a slow one) the close pairs are computed
-    again from their rows: this runs that path on the CPU."""
-    x, y = close_rows(seed=2)
+def float32_product(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The float32 expansion the matrix took before the float64 product, squared."""
     nx, ny = x.pow(2).sum(1, keepdim=True), y.pow(2).sum(1).unsqueeze(0)
     sq = (nx + ny - 2.0 * (x @ y.T)).clamp_min(0)
-    F._close_from_differences(sq, x, y, sq < (nx + ny) * F.CLOSE_SHARE)
-    assert float(np.abs(sq.sqrt().numpy() - reference(x, y, "euclidean")).max()) < 1e-6
-    same = torch.arange(0, len(x), 3)
-    assert sq[same, same].max().item() == 0.0
+    return sq * (1 - torch.eye(len(x))) if x is y else sq
+
+
+@pytest.mark.parametrize("float64_there", [True, False])
+def test_the_public_matrix_takes_the_product_the_device_allows(
+    float64_there: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both branches of the device decision, run on the CPU through the named distance: where
+    float64 exists the exact product, where not (MPS) the float32 one."""
+    monkeypatch.setattr(F, "float64_product_on", lambda device: float64_there)
+    x, y = close_rows(seed=2)
+    with torch.no_grad():
+        mat = get_distance("euclidean").matrix(x, y)
+    if float64_there:
+        assert float(np.abs(mat.numpy() - reference(x, y, "euclidean")).max()) < 1e-6
+        assert mat.diagonal()[::3].max().item() < 1e-6  # identical rows
+    else:
+        assert torch.equal(mat, float32_product(x, y).sqrt())
+        assert mat.diagonal()[::3].max().item() > 1e-5  # the float32 product's rounding
+
+
+def test_mps_keeps_the_float32_product_and_cuda_takes_float64() -> None:
+    assert F.float64_product_on(torch.device("cpu"))
+    assert F.float64_product_on(torch.device("cuda"))
+    assert not F.float64_product_on(torch.device("mps"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

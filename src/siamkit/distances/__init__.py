@@ -1,6 +1,12 @@
 """Distances: functional ``pairwise_*`` (N,) and ``*_matrix`` (N, M), named lookups, learned metrics."""
 
-from siamkit.distances.base import Distance, FixedDistance, get_distance, list_distances
+from siamkit.distances.base import (
+    Distance,
+    FixedDistance,
+    get_distance,
+    list_distances,
+    training_matrix,
+)
 from siamkit.distances.cohort import SCORE_NORMS, CohortNormalized
 from siamkit.distances.functional import (
     cosine_matrix,
@@ -33,4 +39,5 @@ __all__ = [
     "pairwise_sqeuclidean",
     "safe_sqrt",
     "sqeuclidean_matrix",
+    "training_matrix",
 ]

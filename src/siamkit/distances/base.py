@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 from torch import Tensor
 
 from siamkit.distances import functional as F
+from siamkit.distances.learned import MahalanobisDistance
 
 
 @runtime_checkable
@@ -36,16 +37,20 @@ class FixedDistance:
 
     name: str
     _pairwise: Callable[[Tensor, Tensor], Tensor]
-    _matrix: Callable[[Tensor, Tensor], Tensor]
+    _matrix: Callable[..., Tensor]
     is_metric: bool
 
     def pairwise(self, x: Tensor, y: Tensor) -> Tensor:
         """``(N, D), (N, D) -> (N,)``."""
         return self._pairwise(x, y)
 
-    def matrix(self, x: Tensor, y: Tensor) -> Tensor:
-        """``(N, D), (M, D) -> (N, M)``."""
-        return self._matrix(x, y)
+    def matrix(self, x: Tensor, y: Tensor, *, exact: bool = True) -> Tensor:
+        """``(N, D), (M, D) -> (N, M)``. ``exact=False`` keeps the Euclidean distances' float32
+        product outside autograd (:func:`~siamkit.distances.sqeuclidean_matrix`); the others
+        have no such choice and ignore it."""
+        if exact or self._matrix not in (F.euclidean_matrix, F.sqeuclidean_matrix):
+            return self._matrix(x, y)
+        return self._matrix(x, y, exact=False)
 
     def __repr__(self) -> str:
         return f"get_distance({self.name!r})"
@@ -59,6 +64,17 @@ _DISTANCES: dict[str, FixedDistance] = {
     "cosine": FixedDistance("cosine", F.pairwise_cosine, F.cosine_matrix, False),
     "manhattan": FixedDistance("manhattan", F.pairwise_manhattan, F.manhattan_matrix, True),
 }
+
+
+def training_matrix(distance: Distance, x: Tensor, y: Tensor) -> Tensor:
+    """``distance.matrix(x, y)`` as training takes it (every loss and miner, offline mining),
+    also without a graph (mining, the fused Euclidean triplet losses, a validation loss): a
+    named or Mahalanobis Euclidean distance keeps its float32 product (``exact=False``), whose
+    1e-3 near 0 moves no loss, instead of evaluation's float64 one; any other distance is
+    called as it is."""
+    if isinstance(distance, (FixedDistance, MahalanobisDistance)):
+        return distance.matrix(x, y, exact=False)
+    return distance.matrix(x, y)
 
 
 def list_distances() -> list[str]:

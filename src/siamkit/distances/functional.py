@@ -81,63 +81,54 @@ def pairwise_manhattan(x: Tensor, y: Tensor) -> Tensor:
     return (x - y).abs().sum(dim=1)
 
 
-#: Share of ``|x|^2 + |y|^2`` under which :func:`sqeuclidean_matrix` of float32 embeddings on an
-#: accelerator (without autograd) takes a pair's value from its difference instead of the matrix
-#: product. The product's float32 rounding of ``|x|^2 + |y|^2 - 2 x.y`` stays within about
-#: ``5 eps (|x|^2 + |y|^2)`` (measured from 8 to 4,544 dimensions), no small error near 0: two
-#: identical images of unit-norm embeddings came out up to ~1e-3 apart, where
-#: :func:`pairwise_euclidean` (``siamkit verify``) gives 0. Above this share a Euclidean
-#: distance is within ``6e-7 sqrt(|x|^2 + |y|^2)`` of its exact value (8e-7 at unit norm).
-CLOSE_SHARE = 0.25
-
-#: Values of the gathered pairs one step of that recomputation takes per side (2 MB of float32).
-_CLOSE_ELEMENTS = 1 << 19
+def float64_product_on(device: torch.device) -> bool:
+    """Whether :func:`sqeuclidean_matrix` takes its exact (float64) product on ``device``: on
+    the CPU and CUDA, not on Apple's MPS, which has no float64 (there the float32 product stays,
+    ~1e-3 apart for identical unit-norm rows)."""
+    return device.type != "mps"
 
 
-def sqeuclidean_matrix(x: Tensor, y: Tensor) -> Tensor:
+def sqeuclidean_matrix(x: Tensor, y: Tensor, *, exact: bool = True) -> Tensor:
     """All squared Euclidean distances. ``(N, D), (M, D) -> (N, M)``.
 
     Uses one matrix product (``|x|^2 + |y|^2 - 2 x.y``), clamped at 0; where ``x is y`` the
     diagonal is set to exactly 0. In float32 that product's rounding cancels, near 0, into an
-    error as large as the distance (two identical images ~1e-3 apart). Without autograd a
-    float32 matrix is therefore taken on the CPU from a float64 product (a Euclidean distance
-    within ~1e-7 of its exact value at unit norm, for ~1.3 times the float32 product's time),
-    and on an accelerator the pairs the product puts close (:data:`CLOSE_SHARE`) are taken
-    from their difference, as :func:`pairwise_sqeuclidean` does. A pair's value then agrees
-    with 1:1 verification's within 1e-6 (unit-norm embeddings), so a threshold fitted on the
-    matrix decides as verification does. Training (autograd) keeps the float32 product: its
-    rounding moves no loss.
+    error as large as the distance (two identical unit-norm images ~1e-3 apart). So with
+    ``exact=True`` (the default) and without autograd, a float32 matrix is taken from a float64
+    product, on the CPU and CUDA (:func:`float64_product_on`; MPS keeps the float32 product): a
+    Euclidean distance within ~1e-7 of its exact value at unit norm, and within 1e-6 of 1:1
+    verification's (:func:`pairwise_sqeuclidean`), so a threshold fitted on the matrix decides
+    as verification does. Every caller but training's takes this: evaluation, calibration,
+    retrieval, the cohort norms, the faces and signatures applications, the indexes.
+
+    ``exact=False``, and every call under autograd, keeps the float32 product (as
+    pytorch-metric-learning's ``LpDistance``), 1.4-1.7x faster at miner sizes (512-2048 rows).
+    Training passes it (:func:`~siamkit.distances.training_matrix`: every loss and miner, and
+    offline mining), also where it computes without a graph (mining, the fused Euclidean
+    triplet losses, a validation loss), so its losses are those before the float64 product:
+    a batch's 1e-3 near 0 moves no loss.
     """
     _check_pair(x, y, same_rows=False)
     grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
-    exact = not grad and x.dtype == y.dtype == torch.float32
-    if exact and x.device.type == "cpu":
-        x64, y64 = x.double(), y.double()  # in place: one (N, M) float64 block at a time
+    if exact and not grad and x.dtype == y.dtype == torch.float32 and float64_product_on(x.device):
+        x64 = x.double()
+        y64 = x64 if x is y else y.double()
+        ny64 = y64.pow(2).sum(1)
+        # in place: one (N, M) float64 block at a time
         sq64 = (x64 @ y64.T).mul_(-2.0).add_(x64.pow(2).sum(1, keepdim=True))
-        sq = sq64.add_(y64.pow(2).sum(1)).clamp_min_(0).float()
+        sq = sq64.add_(ny64).clamp_min_(0).float()
     else:
         nx, ny = x.pow(2).sum(1, keepdim=True), y.pow(2).sum(1).unsqueeze(0)
         sq = (nx + ny - 2.0 * (x @ y.T)).clamp_min(0)
-        if exact:
-            _close_from_differences(sq, x, y, sq < (nx + ny).mul_(CLOSE_SHARE))
     if x is y:
         sq = sq * (1 - torch.eye(x.shape[0], dtype=sq.dtype, device=sq.device))
     return sq
 
 
-def _close_from_differences(sq: Tensor, x: Tensor, y: Tensor, close: Tensor) -> None:
-    """Replace in place the ``close`` entries of ``sq`` by ``|x_i - y_j|^2``, from the rows'
-    differences in steps of about ``_CLOSE_ELEMENTS`` gathered values per side."""
-    i, j = close.nonzero(as_tuple=True)
-    step = max(1, _CLOSE_ELEMENTS // max(1, x.shape[1]))
-    for s in range(0, i.numel(), step):
-        a, b = i[s : s + step], j[s : s + step]
-        sq[a, b] = (x[a] - y[b]).pow(2).sum(dim=1)
-
-
-def euclidean_matrix(x: Tensor, y: Tensor) -> Tensor:
-    """All Euclidean distances. ``(N, D), (M, D) -> (N, M)``."""
-    return safe_sqrt(sqeuclidean_matrix(x, y))
+def euclidean_matrix(x: Tensor, y: Tensor, *, exact: bool = True) -> Tensor:
+    """All Euclidean distances. ``(N, D), (M, D) -> (N, M)``; ``exact`` as in
+    :func:`sqeuclidean_matrix`."""
+    return safe_sqrt(sqeuclidean_matrix(x, y, exact=exact))
 
 
 def cosine_matrix(x: Tensor, y: Tensor) -> Tensor:

@@ -100,15 +100,15 @@ class MahalanobisDistance(nn.Module):
         return self._finish(((x - y) @ self.L.T).pow(2).sum(1))
 
     @_on_own_device
-    def matrix(self, x: Tensor, y: Tensor) -> Tensor:
+    def matrix(self, x: Tensor, y: Tensor, *, exact: bool = True) -> Tensor:
         """``(N, D), (M, D) -> (N, M)``: the Euclidean matrix of the projections ``L x``, ``L y``
-        (:func:`~siamkit.distances.sqeuclidean_matrix`), so a batch compared with itself
-        (``y is x``) has exactly 0 on the diagonal, as :meth:`pairwise` gives, not the rounding
-        of ``|Lx|^2 + |Lx|^2 - 2 Lx.Lx``."""
+        (:func:`~siamkit.distances.sqeuclidean_matrix`, ``exact`` as there), so a batch compared
+        with itself (``y is x``) has exactly 0 on the diagonal, as :meth:`pairwise` gives, not
+        the rounding of ``|Lx|^2 + |Lx|^2 - 2 Lx.Lx``."""
         _check_pair(x, y, same_rows=False)
         _check_width("the Mahalanobis distance", self.dim, x)
         px = x @ self.L.T
-        return self._finish(sqeuclidean_matrix(px, px if y is x else y @ self.L.T))
+        return self._finish(sqeuclidean_matrix(px, px if y is x else y @ self.L.T, exact=exact))
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         return self.pairwise(x, y)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance, get_distance, training_matrix
 from siamkit.losses.functional import at_least_float32, contrastive_loss
 from siamkit.losses.indices import Indices, as_pairs
 from siamkit.miners._common import check_batch, check_strategy
@@ -94,7 +94,7 @@ class ContrastiveLoss(nn.Module):
     def forward(self, embeddings: Tensor, labels: Tensor, indices: Indices | None = None) -> Tensor:
         labels = check_batch(embeddings, labels)
         z = at_least_float32(embeddings)  # the pairs are chosen and summed from this matrix
-        dist = self.distance.matrix(z, z)  # (B, B)
+        dist = training_matrix(self.distance, z, z)  # (B, B)
         chosen = (
             as_pairs(indices, labels)
             if indices is not None

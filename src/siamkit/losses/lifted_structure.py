@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance, get_distance, training_matrix
 from siamkit.losses.functional import _masked_logsumexp, at_least_float32, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch, label_masks
@@ -86,7 +86,7 @@ class GeneralizedLiftedStructureLoss(nn.Module):
         labels = check_batch(embeddings, labels)
         pos, neg = (None, None) if indices is None else pair_masks(indices, labels)
         z = at_least_float32(embeddings)
-        dist = self.distance.matrix(z, z)  # (B, B)
+        dist = training_matrix(self.distance, z, z)  # (B, B)
         return generalized_lifted_structure_loss(
             dist, labels, self.neg_margin, self.pos_margin, pos, neg
         )

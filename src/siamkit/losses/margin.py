@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamkit.distances import Distance
+from siamkit.distances import Distance, training_matrix
 from siamkit.losses.class_rows import class_lookup, class_rows
 from siamkit.losses.functional import at_least_float32, check_tensors
 from siamkit.losses.indices import Indices, pair_masks
@@ -175,7 +175,7 @@ class MarginLoss(_TripletBase):
         if indices is None or isinstance(indices, Pairs):
             pos, neg = pair_masks(indices, labels)
             z = at_least_float32(embeddings)
-            dist = self.distance.matrix(z, z)  # (B, B)
+            dist = training_matrix(self.distance, z, z)  # (B, B)
             return all_triplets_margin_loss(dist, beta, pos, neg, self.margin, nu)
         t = _check_triplets(indices, labels.shape[0])
         d_ap, d_an = self._triplet_distances(embeddings, t)

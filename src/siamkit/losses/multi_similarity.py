@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance, get_distance, training_matrix
 from siamkit.losses.functional import at_least_float32, multi_similarity_loss
 from siamkit.losses.indices import Indices, pair_masks
 from siamkit.miners._common import check_batch
@@ -62,7 +62,7 @@ class MultiSimilarityLoss(nn.Module):
             indices = self.mining(embeddings, labels)
         pos, neg = pair_masks(indices, labels)
         z = at_least_float32(embeddings)
-        sim = 1.0 - self.distance.matrix(z, z)  # (B, B)
+        sim = 1.0 - training_matrix(self.distance, z, z)  # (B, B)
         return multi_similarity_loss(sim, labels, self.alpha, self.beta, self.base, pos, neg)
 
     def extra_repr(self) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance, get_distance, training_matrix
 from siamkit.losses.functional import (
     at_least_float32,
     check_reduction,
@@ -54,11 +54,11 @@ def _matrix_and_weighted_sum(
     """The detached ``(B, B)`` matrix and ``W -> sum(W * D)`` (float64) carrying the gradient."""
     kind = analytic_kind(dist_fn)
     if kind is None:  # generic: autograd through the matrix
-        dist = dist_fn.matrix(embeddings, embeddings)  # (B, B)
+        dist = training_matrix(dist_fn, embeddings, embeddings)  # (B, B)
         return dist.detach(), lambda w: (w * dist).sum(dtype=torch.float64)
     with torch.no_grad():  # stock Euclidean: no graph; weighted_distance_sum writes the gradient
         zd = embeddings.detach()
-        d = dist_fn.matrix(zd, zd)
+        d = training_matrix(dist_fn, zd, zd)
     return d, lambda w: weighted_distance_sum(embeddings, w, d, kind)
 
 
@@ -157,7 +157,7 @@ class _TripletBase(nn.Module):
         if m is None or isinstance(m, str):
             with torch.no_grad():  # float32 for half precision, where distances tie by the dozen
                 z = at_least_float32(embeddings.detach())
-                dist = self.distance.matrix(z, z)
+                dist = training_matrix(self.distance, z, z)
             return mine_triplets_from_matrix(dist, labels, m or "all", margin)
         return _check_triplets(m(embeddings, labels), labels.shape[0])
 
@@ -171,7 +171,7 @@ class _TripletBase(nn.Module):
         a, p, n = t
         if a.shape[0] * dim <= b * b:
             return self.distance.pairwise(z[a], z[p]), self.distance.pairwise(z[a], z[n])
-        dist = self.distance.matrix(z, z)  # (B, B)
+        dist = training_matrix(self.distance, z, z)  # (B, B)
         return dist[a, p], dist[a, n]
 
     def _fused_strategy(self, margin: float) -> tuple[str, float] | None:

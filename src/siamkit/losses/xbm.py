@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from siamkit.distances import training_matrix
 from siamkit.losses.angular import AngularLoss
 from siamkit.losses.contrastive import ContrastiveLoss, masked_contrastive_loss
 from siamkit.losses.functional import (
@@ -148,7 +149,7 @@ def reference_loss(
     if isinstance(loss, _TRIPLET_LOSSES):
         strategy = _triplet_strategy(loss)
         margin = loss.mining_margin if isinstance(loss, SoftMarginTripletLoss) else loss.margin
-        dist = loss.distance.matrix(embeddings, ref)  # (B, R)
+        dist = training_matrix(loss.distance, embeddings, ref)  # (B, R)
         if isinstance(loss, TripletMarginLoss) and strategy in WINDOW_STRATEGIES:
             return _window_triplet_loss(dist, pos, neg, strategy, margin, loss.reduction)
         if isinstance(loss, MarginLoss):
@@ -173,7 +174,7 @@ def reference_loss(
             return triplet_margin_loss(d_ap, d_an, loss.margin, loss.reduction)
         return soft_margin_triplet_loss(d_ap, d_an)
     if isinstance(loss, GeneralizedLiftedStructureLoss):
-        dist = loss.distance.matrix(embeddings, ref)  # (B, R)
+        dist = training_matrix(loss.distance, embeddings, ref)  # (B, R)
         per_anchor = _masked_logsumexp(dist - loss.pos_margin, pos)
         per_anchor = per_anchor + _masked_logsumexp(loss.neg_margin - dist, neg)
         return _mean_or_zero(torch.relu(per_anchor))  # 0, not NaN, for an empty batch
@@ -189,7 +190,7 @@ def reference_loss(
             x = loss.scale * (z[pa] @ r.T - torch.cos(theta - loss.margin))  # (P, R)
         return _mean_or_zero(_masked_logsumexp_plus_one(x, neg[pa])) + z.sum() * 0.0
     if isinstance(loss, MultiSimilarityLoss):
-        sim = 1.0 - loss.distance.matrix(embeddings, ref)  # (B, R)
+        sim = 1.0 - training_matrix(loss.distance, embeddings, ref)  # (B, R)
         if isinstance(loss.mining, MultiSimilarityMiner):
             if sim.shape[1] > 0:  # an empty batch and memory: no pairs (amin() needs a column)
                 s, eps = sim.detach(), loss.mining.epsilon
@@ -206,7 +207,7 @@ def reference_loss(
         per_anchor = per_anchor + _masked_logsumexp_plus_one(be * (sim - base), neg) / be
         return _mean_or_zero(per_anchor)
     if isinstance(loss, ContrastiveLoss):
-        dist = loss.distance.matrix(embeddings, ref)  # (B, R)
+        dist = training_matrix(loss.distance, embeddings, ref)  # (B, R)
         m = loss.mining
         if m is not None and not isinstance(m, str):
             raise ValueError(

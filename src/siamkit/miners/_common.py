@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance, get_distance, training_matrix
 
 #: Strategies whose selected set is a union of per-(anchor, positive) windows over sorted negatives.
 WINDOW_STRATEGIES = ("hard", "semihard", "easy", "all")
@@ -107,7 +107,7 @@ def distance_matrix(
     """``(A, D), (R, D) -> (A, R)`` distances; ``ref=None`` compares the batch with itself."""
     dist = get_distance(distance)
     embeddings = at_least_float32(embeddings)  # half precision ties distances (at_least_float32)
-    return dist.matrix(embeddings, embeddings if ref is None else at_least_float32(ref))
+    return training_matrix(dist, embeddings, embeddings if ref is None else at_least_float32(ref))
 
 
 def empty_long(device: torch.device | str) -> Tensor:

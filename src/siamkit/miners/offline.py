@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 import torch
 from torch import Tensor
 
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance, get_distance, training_matrix
 from siamkit.encode import encode
 from siamkit.miners._common import (
     WINDOW_STRATEGIES,
@@ -119,7 +119,7 @@ def offline_mine_triplets(
         z = at_least_float32(embeddings.detach())
         for start, end in _chunks(z.shape[0], chunk_size):
             own = torch.arange(start, end, device=z.device)
-            dist = dist_fn.matrix(z[start:end], z)  # (c, N)
+            dist = training_matrix(dist_fn, z[start:end], z)  # (c, N)
             pos, neg = label_masks(labels[start:end], labels, anchor_index=own)
             if strategy == "batch_hard":
                 a, p, n = batch_hard_triplets(dist, pos, neg)
@@ -162,7 +162,7 @@ def offline_mine_pairs(
             if strategy == "all":
                 sel = own.unsqueeze(1) < torch.arange(n_all, device=z.device).unsqueeze(0)
             else:
-                dist = dist_fn.matrix(z[start:end], z)
+                dist = training_matrix(dist_fn, z[start:end], z)
                 pos, neg = label_masks(labels[start:end], labels, anchor_index=own)
                 sel = select_pairs(dist, pos, neg, strategy, margin)
             f, s = sel.nonzero(as_tuple=True)
