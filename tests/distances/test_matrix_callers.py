@@ -1,18 +1,22 @@
 """Which product each caller of the Euclidean matrix takes (``sqeuclidean_matrix``'s ``exact``):
 training's (the miners, the triplet losses, offline mining) the float32 one, bit for bit as
-before the float64 product."""
+before the float64 product, evaluation's the exact one, with a gallery widened once a pass."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from test_matrix_cancellation import close_rows, float32_product
 
-from siamkit.distances import MahalanobisDistance, get_distance
+from siamkit.applications.faces.open_set import open_set_identification
+from siamkit.distances import CohortNormalized, MahalanobisDistance, get_distance
 from siamkit.distances import functional as F
+from siamkit.evaluation._common import distance_rows
+from siamkit.evaluation.retrieval import knn_classify
 from siamkit.losses import TripletMarginLoss
 from siamkit.losses.triplet import _matrix_and_weighted_sum, window_triplet_margin_loss
 from siamkit.miners import (
@@ -28,13 +32,14 @@ from siamkit.miners.offline import offline_mine_pairs, offline_mine_triplets
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[bool, bool]]]:
-    """Each no-grad call of ``sqeuclidean_matrix``: (exact, unused)."""
+    """Each no-grad float32 call of ``sqeuclidean_matrix``: (exact, y widened once)."""
     seen: list[tuple[bool, bool]] = []
     real = F.sqeuclidean_matrix
 
     def spy(x: torch.Tensor, y: torch.Tensor, *, exact: bool = True) -> torch.Tensor:
         if not (torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)):
-            seen.append((exact, False))
+            wide = F._WIDENED.get() if hasattr(F, "_WIDENED") else None
+            seen.append((exact, wide is not None and wide.rows(y) is not None))
         return real(x, y) if exact else real(x, y, exact=False)
 
     monkeypatch.setattr(F, "sqeuclidean_matrix", spy)
@@ -83,3 +88,37 @@ def test_every_training_caller_asks_for_the_float32_product(calls: list[Any]) ->
         TripletMarginLoss(mining=None)(z, labels)
     assert len(calls) >= 12
     assert all(not exact for exact, _ in calls)
+
+
+def test_evaluation_callers_take_the_exact_product_with_the_gallery_widened_once(
+    calls: list[Any],
+) -> None:
+    z, labels = batch()
+    for upper in (False, True):
+        for _ in distance_rows(z, get_distance("euclidean"), upper=upper):
+            pass
+    knn_classify(z, labels, z[:7], k=3)
+    gallery = z.numpy()
+    open_set_identification(
+        gallery, [str(int(c)) for c in labels], gallery[:9], ["0"] * 9, fars=(0.5,)
+    )
+    assert len(calls) >= 4
+    assert all(exact and widened for exact, widened in calls), calls
+    calls.clear()
+    CohortNormalized("euclidean", z[:40], k=3).matrix(z[40:50], z[50:60])
+    # the pair's own (N, M), and each side's distances to the cohort (widened)
+    assert sorted(calls) == [(True, False), (True, True), (True, True)]
+
+
+def test_a_widened_gallery_gives_the_values_of_widening_per_call() -> None:
+    x, y = close_rows(n=60, seed=6)
+    with torch.no_grad():
+        alone = [F.sqeuclidean_matrix(x[:7], y), F.sqeuclidean_matrix(x[7:], y[13:41])]
+        with F.widened_once(y):
+            kept = [F.sqeuclidean_matrix(x[:7], y), F.sqeuclidean_matrix(x[7:], y[13:41])]
+            y[0] += 1.0  # changed in place: not served from the stale copy
+            changed = F.sqeuclidean_matrix(x[:1], y)
+        assert torch.equal(changed, F.sqeuclidean_matrix(x[:1], y))
+    for a, b in zip(alone, kept):
+        assert torch.equal(a, b)
+    assert float(np.abs(alone[0].numpy() - changed.numpy()).max()) > 0.1

@@ -18,6 +18,7 @@ from siamkit.distances.functional import (
     pairwise_sqeuclidean,
     safe_sqrt,
     sqeuclidean_matrix,
+    widened_once,
 )
 from siamkit.distances.learned import MahalanobisDistance, MLPMetric
 
@@ -40,4 +41,5 @@ __all__ = [
     "safe_sqrt",
     "sqeuclidean_matrix",
     "training_matrix",
+    "widened_once",
 ]

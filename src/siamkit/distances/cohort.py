@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.distances.base import Distance, get_distance
+from siamkit.distances.functional import widened_once
 
 SCORE_NORMS = ("snorm", "csls")
 _CHUNK_ELEMENTS = 1 << 22  # rows x cohort distances held at once while taking the k nearest
@@ -110,12 +111,12 @@ class CohortNormalized(nn.Module):
         cohort = self.cohort.to(device=x.device, dtype=x.dtype)
         step = max(1, _CHUNK_ELEMENTS // cohort.shape[0])
         means, stds = [], []
-        for s in range(0, x.shape[0], step):
-            near = (
-                self.base.matrix(x[s : s + step], cohort).topk(self.k, dim=1, largest=False).values
-            )
-            means.append(near.mean(1))
-            stds.append(near.std(1) if self.k > 1 else torch.zeros_like(near[:, 0]))
+        with widened_once(cohort):  # the cohort's float64 copy once, not per block
+            for s in range(0, x.shape[0], step):
+                near = self.base.matrix(x[s : s + step], cohort)
+                near = near.topk(self.k, dim=1, largest=False).values
+                means.append(near.mean(1))
+                stds.append(near.std(1) if self.k > 1 else torch.zeros_like(near[:, 0]))
         if not means:
             empty = x.new_zeros(0)
             return empty, empty

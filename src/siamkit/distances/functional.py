@@ -7,6 +7,8 @@ of ``y`` and returns ``(N,)``; ``*_matrix(x, y)`` compares every row of ``x`` wi
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
+
 import torch
 from torch import Tensor
 
@@ -88,6 +90,65 @@ def float64_product_on(device: torch.device) -> bool:
     return device.type != "mps"
 
 
+class Widened:
+    """The context of :func:`widened_once`: ``y``, its float64 copy and squared norms (made on
+    first use). It can be entered again and again, e.g. around each block of a generator,
+    which must not hold a context across its ``yield``."""
+
+    def __init__(self, y: Tensor) -> None:
+        # an inference tensor keeps no version: it is widened per call, as without this
+        self.y, self.version = y, (None if y.is_inference() else y._version)
+        self.y64: Tensor | None = None
+        self.n64: Tensor | None = None
+        self._tokens: list[Token[Widened | None]] = []
+
+    def __enter__(self) -> Widened:
+        self._tokens.append(_WIDENED.set(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _WIDENED.reset(self._tokens.pop())
+
+    def rows(self, y: Tensor) -> tuple[Tensor, Tensor] | None:
+        """The float64 rows and norms of ``y`` when ``y`` is ``self.y`` or a run of its rows."""
+        base, start = self.y, 0
+        if y is not base:
+            if (
+                y.dim() != 2
+                or y.dtype != base.dtype
+                or y.device != base.device
+                or y.shape[1] != base.shape[1]
+                or y.stride() != base.stride()
+                or not base.is_contiguous()
+                or y.untyped_storage().data_ptr() != base.untyped_storage().data_ptr()
+            ):
+                return None
+            offset = y.storage_offset() - base.storage_offset()
+            width = max(1, base.shape[1])
+            start = offset // width
+            if offset % width or start < 0 or start + y.shape[0] > base.shape[0]:
+                return None
+        if self.version is None or y.is_inference() or y._version != self.version:
+            return None
+        if self.y64 is None or self.n64 is None:
+            self.y64 = base.double()
+            self.n64 = self.y64.pow(2).sum(1)
+        return self.y64[start : start + y.shape[0]], self.n64[start : start + y.shape[0]]
+
+
+_WIDENED: ContextVar[Widened | None] = ContextVar("siamkit_widened", default=None)
+
+
+def widened_once(y: Tensor) -> Widened:
+    """A context inside which :func:`sqeuclidean_matrix` (and the Euclidean distances built on
+    it) takes the float64 copy of ``y`` and its squared norms once, for every call whose second
+    argument is ``y`` or a run of its rows, instead of once per call: a caller that compares
+    row blocks with a whole gallery otherwise widened all of it per block (2.6-2.9x the
+    float32 time at 50,000 x 128 in 80-row blocks). The values are the same; any other
+    argument is widened as usual, and so is ``y`` once changed in place."""
+    return Widened(y)
+
+
 def sqeuclidean_matrix(x: Tensor, y: Tensor, *, exact: bool = True) -> Tensor:
     """All squared Euclidean distances. ``(N, D), (M, D) -> (N, M)``.
 
@@ -111,9 +172,14 @@ def sqeuclidean_matrix(x: Tensor, y: Tensor, *, exact: bool = True) -> Tensor:
     _check_pair(x, y, same_rows=False)
     grad = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
     if exact and not grad and x.dtype == y.dtype == torch.float32 and float64_product_on(x.device):
+        widened = _WIDENED.get()
+        kept = None if widened is None else widened.rows(y)
         x64 = x.double()
-        y64 = x64 if x is y else y.double()
-        ny64 = y64.pow(2).sum(1)
+        if kept is None:
+            y64 = x64 if x is y else y.double()
+            ny64 = y64.pow(2).sum(1)
+        else:
+            y64, ny64 = kept
         # in place: one (N, M) float64 block at a time
         sq64 = (x64 @ y64.T).mul_(-2.0).add_(x64.pow(2).sum(1, keepdim=True))
         sq = sq64.add_(ny64).clamp_min_(0).float()

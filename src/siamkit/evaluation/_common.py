@@ -19,6 +19,7 @@ from siamkit.distances import (
     FixedDistance,
     MahalanobisDistance,
     get_distance,
+    widened_once,
 )
 from siamkit.miners._common import NonFiniteEmbeddings
 from siamkit.progress import progress
@@ -297,8 +298,10 @@ def _block_rows(
         size = sum(min(step, n - s) * (n - s if upper else n) for s in starts)
         keep = keep_new and shared.used + size * max(4, z.element_size()) <= shared.max_bytes
     blocks = []
+    wide = widened_once(z)  # z's float64 copy once, not per block (entered per block: a yield)
     for s in starts:
-        block = distance.matrix(z[s : s + step], z[s:] if upper else z).cpu()
+        with wide:
+            block = distance.matrix(z[s : s + step], z[s:] if upper else z).cpu()
         if keep:
             blocks.append((s, block))
             block = block.clone()

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from siamkit.distances import widened_once
 from siamkit.evaluation._common import (
     ArrayLike,
     DistanceLike,
@@ -364,12 +365,13 @@ def knn_classify(
     te = te.to(tr.device, tr.dtype)
     step = row_chunk(tr.shape[0])
     preds = []
-    for s in range(0, te.shape[0], step):
-        d = dist.matrix(te[s : s + step], tr)  # (rows, M)
-        nn = d.topk(int(k), dim=1, largest=False).indices  # (rows, k)
-        votes = torch.zeros(nn.shape[0], classes.size, device=tr.device)
-        votes.scatter_add_(1, codes[nn], torch.ones(nn.shape, device=tr.device))
-        preds.append(votes.argmax(dim=1).cpu())  # first max = smallest label
+    with widened_once(tr):  # tr's float64 copy once, not per block
+        for s in range(0, te.shape[0], step):
+            d = dist.matrix(te[s : s + step], tr)  # (rows, M)
+            nn = d.topk(int(k), dim=1, largest=False).indices  # (rows, k)
+            votes = torch.zeros(nn.shape[0], classes.size, device=tr.device)
+            votes.scatter_add_(1, codes[nn], torch.ones(nn.shape, device=tr.device))
+            preds.append(votes.argmax(dim=1).cpu())  # first max = smallest label
     return classes[torch.cat(preds).numpy()]
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from siamkit.decision import accepts
-from siamkit.distances import Distance, get_distance
+from siamkit.distances import Distance, get_distance, widened_once
 from siamkit.evaluation.roc import false_accepts_allowed
 from siamkit.evaluation.threshold import highest_rejecting
 
@@ -65,7 +65,7 @@ def _best_per_identity(
     # matrix does: cosine from the product of unit vectors)
     remeasure = name in ("euclidean", "sqeuclidean") and distance is get_distance(str(name))
     g_sq = g.double().pow(2).sum(1)
-    with torch.inference_mode():
+    with torch.inference_mode(), widened_once(g):  # g's float64 copy once, not per block
         for s in range(0, len(probes), rows):
             q = torch.from_numpy(probes[s : s + rows])
             d = distance.matrix(q, g)  # (rows, G)
