@@ -139,10 +139,19 @@ def convert_image(img: Image.Image, mode: str) -> Image.Image:
 def _photo_extent(img: Image.Image) -> Image.Image:
     """A JPEG :func:`draft_jpeg` shrank by a scale that does not divide its sides, resampled
     from the region that is the photo (``box``, Pillow's ``draft``'s answer: ``(0, 0, width /
-    scale, height / scale)``) to the nearest whole size; any other image as it is."""
-    box = img.info.get(_DRAFT_BOX)
-    if box is None:
+    scale, height / scale)``) to the nearest whole size; any other image as it is.
+
+    The box is kept in ``img.info`` with the drafted size and used only while the image still
+    has that size: Pillow copies ``info`` on ``crop``, ``copy``, ``thumbnail`` and
+    ``transpose``, so a drafted photo cropped or shrunk before :func:`convert_image` raised
+    "box can't exceed original image size", or was resampled from the wrong region (reviewer
+    s53_RR2 finding 3). A change that keeps the size (a flip) cannot be told this way."""
+    drafted = img.info.get(_DRAFT_BOX)
+    if drafted is None:
         return img
+    box, drafted_size = drafted
+    if tuple(img.size) != tuple(drafted_size):
+        return img  # cropped, shrunk or turned since: the box no longer marks its photo
     size = (max(1, round(box[2])), max(1, round(box[3])))
     exact = img.resize(size, Image.Resampling.BICUBIC, box=box)
     exact.info.pop(_DRAFT_BOX, None)
@@ -248,7 +257,7 @@ def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
         return False
     box = drafted[1]
     if box[2] != img.width or box[3] != img.height:  # a part-block at the right or bottom
-        img.info[_DRAFT_BOX] = box
+        img.info[_DRAFT_BOX] = (box, img.size)  # the size it applies to, see _photo_extent
     return True
 
 

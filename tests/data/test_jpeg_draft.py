@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, JpegImagePlugin
 
 from siamkit.data.folders import ImageFolderDataset, OmniglotDataset
 from siamkit.data.image_io import load_images
-from siamkit.image_decode import decode_image, draft_jpeg
+from siamkit.image_decode import convert_image, decode_image, draft_jpeg
 
 BIG = (4000, 3000)  # (width, height): a 12-MP phone photo
 TOLERANCE = 0.5 / 255  # mean |difference| allowed, half of one 8-bit step (see the test)
@@ -205,6 +205,37 @@ def test_a_turned_odd_sized_jpeg_comes_out_upright_and_whole(tmp_path, monkeypat
     ref = _reference(path, 3, (48, 64))
     assert (got - ref).abs().mean().item() < TOLERANCE
     assert (got - ref).abs().max().item() < 10 / 255
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda img: img.crop((0, 0, 100, 80)),
+        lambda img: img.resize((400, 300)),  # holds the box: was resampled from its corner
+        lambda img: img.transpose(Image.Transpose.ROTATE_90),
+        "thumbnail",
+    ],
+    ids=["crop", "enlarge", "turn", "thumbnail"],
+)
+def test_a_drafted_jpeg_changed_before_its_conversion_converts_as_it_is_now(tmp_path, change):
+    """Pillow copies ``info`` (and the photo's region draft_jpeg keeps there) on crop, copy,
+    thumbnail and transpose, so convert_image on a cropped drafted photo raised "box can't
+    exceed original image size" or resampled the wrong region (reviewer s53_RR2 finding 3):
+    the region is used only while the image has the drafted size, and an unchanged drafted
+    photo is still resampled to it."""
+    path = tmp_path / "odd.jpg"
+    _photo((2011, 1507)).save(path, quality=90)
+    with Image.open(path) as img:
+        assert draft_jpeg(img, (64, 64)) and img.size == (252, 189)
+        img.load()
+        assert convert_image(img, "RGB").size == (251, 188)  # 2011 / 8 = 251.375 px of photo
+        if change == "thumbnail":
+            changed = img.copy()
+            changed.thumbnail((60, 60))
+        else:
+            changed = change(img)
+    got = np.asarray(convert_image(changed, "RGB"))
+    assert np.array_equal(got, np.asarray(changed.convert("RGB")))
 
 
 def test_images_not_far_larger_than_the_target_are_decoded_whole(tmp_path):
