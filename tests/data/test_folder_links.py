@@ -236,6 +236,33 @@ def test_a_data_root_with_an_unreadable_lost_and_found_still_reads(
         assert len(find_images(root)) == 3
 
 
+def test_an_unreadable_folder_reached_by_two_routes_is_named_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.walk reports a folder it cannot list on every route to it, so one unreadable folder
+    with a link to it (cat/zz -> deep/locked) was counted as two folders (reviewer s53_RR2
+    finding 2). It is counted once and named by its first route."""
+    root = tmp_path / "photos"
+    _images(root, "cat/0.png", "cat/deep/locked/1.png", "dog/0.png", "locked/2.png")
+    os.symlink("deep/locked", root / "cat" / "zz")
+    os.symlink("locked", root / "alias")
+    real = {str(root / "cat" / "deep" / "locked"), str(root / "locked")}
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if os.path.realpath(path) in real:  # refused whichever route leads to it
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.warns(LeftOutFilesWarning) as got:
+        assert find_images(root / "cat") == [root / "cat" / "0.png"]
+    (note,) = [str(w.message) for w in got]
+    assert note.startswith(f"left out the folder {root / 'cat' / 'deep' / 'locked'}: it cannot")
+    with pytest.warns(LeftOutFilesWarning, match="left out 2 folders that cannot be read"):
+        assert len(find_images(root)) == 2  # cat/0.png, dog/0.png
+
+
 def test_several_unreadable_folders_are_named_in_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -128,6 +128,30 @@ def test_embeddings_with_nan_or_infinite_values_are_refused_before_they_are_stor
     assert store.load().embeddings.tolist() == [[0.5, 1.0], [1.0, 1.0]]
 
 
+def test_a_store_that_records_no_embedding_size_refuses_rows_instead_of_storing_any_size(
+    tmp_path,
+):
+    """A store made without init_meta took 2-value rows, then 3-value rows, with no check;
+    add_new then called it damaged and load() said "not 0 float32 values (0 bytes), the size
+    it records", false: it records none (reviewer s53_RR4 finding 1). The add is refused and
+    says what to do; Gallery records the size when it opens, so its enrollments are unchanged."""
+    path = tmp_path / "g.db"
+    with GalleryStore(path) as store:
+        for add in (store.add, store.add_new):
+            with pytest.raises(ValueError) as info:
+                add("a", np.ones((1, 2), np.float32))
+            assert str(info.value) == (
+                f"the gallery {path} records no embedding size; nothing was stored: "
+                'call init_meta({"embedding_dim": ...}) on it before adding embeddings'
+            )
+        assert store.count() == (0, 0) and "embedding_dim" not in store.meta()
+        store.init_meta({"embedding_dim": "2"})
+        store.add("a", np.ones((1, 2), np.float32))
+        with pytest.raises(ValueError, match="records embeddings of 2"):
+            store.add("a", np.ones((1, 3), np.float32))
+        assert store.load().embeddings.tolist() == [[1.0, 1.0]]
+
+
 def test_sql_text_in_labels_and_metadata_is_only_data(tmp_path):
     store = new_store(tmp_path / "g.db")
     evil = "x'); DROP TABLE items; --"

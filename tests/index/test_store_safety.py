@@ -230,5 +230,6 @@ def test_a_file_name_that_is_not_utf8_is_kept_as_a_source_and_utf8_names_intact(
     latin = os.fsdecode(b"/photos/bild \xe9.png")
     nfc, nfd = "/My Photos/Café 2024/ü ñ.PNG", "/My Photos/Cafe\u0301/x"
     with GalleryStore(tmp_path / "g.db") as store:
+        store.init_meta({"embedding_dim": "2"})  # a store records its size before its rows
         ids = store.add("p", np.eye(3, 2, dtype=np.float32), sources=[latin, nfc, nfd])
         assert store.sources_of(ids) == dict(zip(ids, ["/photos/bild \\xe9.png", nfc, nfd]))

@@ -257,9 +257,17 @@ def _walk(
     a user can neither read nor move a disk's root-owned ``lost+found``, and refusing it
     refused every data set at a disk's root (reviewer s53_R6 finding 2)."""
 
+    refused: set[str] = set()  # the real paths of the folders in ``locked``
+
     def skip(e: OSError) -> None:
+        # a folder reached by two routes (cat/deep/locked and the link cat/zz to it) is
+        # refused on each: it is named once, by its first route (reviewer s53_RR2 finding 2)
         if isinstance(e, PermissionError) and locked is not None:
-            locked.append(e.filename or os.fspath(folder))
+            where = e.filename or os.fspath(folder)
+            real = os.path.realpath(where)
+            if real not in refused:
+                refused.add(real)
+                locked.append(where)
 
     walked: set[str] = set()
     routes: dict[str, tuple[str, ...]] = {}  # a folder's path -> the real paths leading to it

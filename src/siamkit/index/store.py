@@ -698,7 +698,12 @@ class GalleryStore:
             # read after ``before``: an enrollment's takeover of an empty gallery records its
             # model's size there, in this transaction
             recorded = self.meta().get("embedding_dim")
-            dim = x.shape[1] if recorded is None else int(recorded)
+            if recorded is None:  # nothing to check the rows' size against (Gallery records it)
+                raise ValueError(
+                    f"the gallery {self.path} records no embedding size; nothing was stored: "
+                    'call init_meta({"embedding_dim": ...}) on it before adding embeddings'
+                )
+            dim = int(recorded)
             if x.shape[1] != dim:  # stored, the next load would call the gallery damaged
                 raise ValueError(
                     f"the embeddings have {x.shape[1]} values each, but the gallery {self.path} "
