@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import warnings
 
 import numpy as np
 import pytest
@@ -126,6 +127,31 @@ def test_embeddings_with_nan_or_infinite_values_are_refused_before_they_are_stor
     assert store.count() == (0, 0)
     store.add("a", rows[[0, 2]])
     assert store.load().embeddings.tolist() == [[0.5, 1.0], [1.0, 1.0]]
+
+
+def test_float64_rows_past_float32s_range_are_refused_as_too_large_without_a_warning(tmp_path):
+    """A finite float64 row of 1e39 was refused as holding "NaN or infinite values" (it only
+    overflows in the float32 cast, with numpy's "overflow encountered in cast" warning on top;
+    reviewer s53_RR4 finding 2a). The refusal says which of the two it is, and nothing else."""
+    store = new_store(tmp_path / "g.db", dim=2)
+    cases = [  # a row finite as given but past 3.4e38, one NaN/inf, then one of each
+        ("1 of the 2", "values too large for float32 (rows 1)", [[0.5, 1.0], [1e39, 0.0]]),
+        ("1 of the 2", "NaN or infinite values (rows 0)", [[np.nan, 1.0], [1e30, 1.0]]),
+        (
+            "2 of the 2",
+            "NaN or infinite values, or values too large for float32 (rows 0, 1)",
+            [[np.inf, 1.0], [1.0, -1e39]],
+        ),
+    ]
+    for count, what, rows in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the cast's RuntimeWarning would raise here
+            with pytest.raises(ValueError) as info:
+                store.add("a", np.array(rows, np.float64))
+        assert str(info.value) == (
+            f"{count} embeddings hold {what}, which no search can rank; nothing was stored"
+        )
+    assert store.count() == (0, 0)
 
 
 def test_a_store_that_records_no_embedding_size_refuses_rows_instead_of_storing_any_size(

@@ -651,7 +651,8 @@ class GalleryStore:
     ) -> tuple[list[int], np.ndarray]:
         label = validate_label(label)
         meta_text = encode_metadata(metadata)
-        x = np.ascontiguousarray(embeddings, dtype="<f4")
+        with np.errstate(over="ignore"):  # finite float64 past float32's range: refused below
+            x = np.ascontiguousarray(embeddings, dtype="<f4")
         if x.ndim != 2 or x.shape[0] == 0:
             raise ValueError(f"embeddings must have shape (N, D) with N >= 1, got {tuple(x.shape)}")
         if sources is not None and len(sources) != len(x):
@@ -659,8 +660,13 @@ class GalleryStore:
         finite = np.isfinite(x).all(axis=1)
         if not finite.all():  # stored, the next load would call the gallery damaged for them
             bad = np.flatnonzero(~finite).tolist()
+            with np.errstate(over="ignore"):  # rows finite as given only overflowed the cast
+                large = np.isfinite(np.asarray(embeddings, dtype=np.float64)[bad]).all(axis=1)
+            what = {0: "NaN or infinite values", len(bad): "values too large for float32"}.get(
+                int(large.sum()), "NaN or infinite values, or values too large for float32"
+            )
             raise ValueError(
-                f"{len(bad)} of the {len(x)} embeddings hold NaN or infinite values (rows "
+                f"{len(bad)} of the {len(x)} embeddings hold {what} (rows "
                 f"{listing(bad, limit=5)}), which no search can rank; nothing was stored"
             )
         try:
