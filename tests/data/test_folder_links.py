@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from siamkit.data.folders import ImageFolderDataset, LeftOutFilesWarning, find_images, sort_files
+from siamkit.data.folders import (
+    EmptyFoldersWarning,
+    ImageFolderDataset,
+    LeftOutFilesWarning,
+    find_images,
+    sort_files,
+)
 
 
 def _images(root: Path, *rels: str) -> None:
@@ -234,6 +240,35 @@ def test_a_data_root_with_an_unreadable_lost_and_found_still_reads(
     ]
     with pytest.warns(LeftOutFilesWarning, match="cannot be read"):
         assert len(find_images(root)) == 3
+
+
+def test_an_unreadable_class_folder_is_not_said_to_hold_no_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A class folder the walk cannot list (one holding an image, and a disk's root-owned
+    lost+found) was named twice: as unreadable, and as a class folder that "holds no images
+    ... add their images, or remove the folders", false for the one and advice a user cannot
+    follow for the other (reviewer s53_RR2 finding 1). Only the unreadable sentence names it;
+    a class folder that is readable and empty is still said to hold no images."""
+    root = tmp_path / "disk"
+    _images(root, "cat/0.png", "dog/0.png", "locked/4.png")
+    os.mkdir(root / "lost+found")
+    os.mkdir(root / "empty")
+    locked = (str(root / "locked"), str(root / "lost+found"))
+    monkeypatch.setattr(os, "scandir", _scandir_refusing(*locked))
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        data = ImageFolderDataset(root, (1, 8, 8))
+    assert data.classes == ["cat", "dog"] and data.empty_folders == ["empty"]
+    empty = [str(w.message) for w in got if w.category is EmptyFoldersWarning]
+    assert len(empty) == 1 and "empty" in empty[0]
+    assert "locked" not in empty[0] and "lost+found" not in empty[0]
+    unread = [str(w.message) for w in got if "cannot be read" in str(w.message)]
+    assert sorted(unread) == [
+        f"left out the folder {folder}: it cannot be read (permission denied); give read "
+        "access to it to include its images"
+        for folder in locked
+    ]
 
 
 def test_an_unreadable_folder_reached_by_two_routes_is_named_once(

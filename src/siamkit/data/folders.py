@@ -82,6 +82,7 @@ def sort_files(
     extensions: Iterable[str] = IMAGE_EXTENSIONS,
     *,
     beside: Iterable[str | os.PathLike[str]] | ClassFolders = (),
+    locked: list[str] | None = None,
 ) -> tuple[list[Path], list[Path]]:
     """``(images, others)`` under ``folder`` (recursive, each sorted, hidden files and folders
     skipped): :func:`find_images`' files, and those it leaves out for their extension (none, or
@@ -90,11 +91,15 @@ def sort_files(
     ``beside``: the other class folders of the data set ``folder`` is a class of (or a
     :class:`ClassFolders` of all of them, which a data set of many classes builds once); a
     folder link below ``folder`` that leads into one of them is left out and named
-    (:func:`_walk`)."""
+    (:func:`_walk`).
+
+    ``locked``: the folders (``folder`` itself too) the walk cannot list are added to it (a
+    warning names them), so a caller can tell a folder that holds no images from one whose
+    images cannot be read."""
     exts = _suffixes(extensions)
     images: list[Path] = []
     others: list[Path] = []
-    for f in _visible_files(folder, beside):
+    for f in _visible_files(folder, beside, locked):
         (images if f.suffix.lower() in exts else others).append(f)
     return sorted(images), sorted(others)
 
@@ -138,6 +143,7 @@ def _holds(outer: str, inner: str) -> bool:
 def _visible_files(
     folder: str | os.PathLike[str],
     beside: Iterable[str | os.PathLike[str]] | ClassFolders = (),
+    unread: list[str] | None = None,
 ) -> Iterator[Path]:
     """Every file anywhere under ``folder`` as the walk finds it (unsorted), hidden files and
     those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk
@@ -152,7 +158,8 @@ def _visible_files(
             it (``cat/up -> ..``, ``cat/all -> /``), or into a folder of ``beside``
             (``cat/dogs -> ../dog``), or a file below it is a link into one
             (``cat/x.png -> ../dog/1.png``), or a folder (``folder`` itself too) cannot be
-            listed (no read access: a disk's ``lost+found``): it is left out, and named.
+            listed (no read access: a disk's ``lost+found``): it is left out, and named (and
+            added to ``unread``).
     """
     loops: list[str] = []
     crossed: list[tuple[str, str]] = []
@@ -173,6 +180,8 @@ def _visible_files(
                     continue
             yield path
     if locked:
+        if unread is not None:
+            unread += locked
         warnings.warn(_locked_note(locked), LeftOutFilesWarning, stacklevel=2)
     if loops:
         warnings.warn(_loop_note(loops), LeftOutFilesWarning, stacklevel=2)
@@ -628,19 +637,24 @@ class ImageFolderDataset(FileImageDataset):
             )
         class_dirs = [d for d in class_dirs if d not in dropped]
         beside = ClassFolders(class_dirs)  # each class's real path once (a folder's own is not
+        unread: list[str] = []  # class folders without images as some folders cannot be read
         for folder in class_dirs:  # counted: it holds the folder walked, see _walk)
-            files, others = sort_files(folder, extensions, beside=beside)
+            locked: list[str] = []
+            files, others = sort_files(folder, extensions, beside=beside, locked=locked)
             if files:  # an empty folder's files are its own warning's ("holds no images")
                 self.left_out += others
                 samples += [(f, len(classes)) for f in files]
                 classes.append(text_name(folder.name))
+            elif locked:  # not "holds no images" (a false sentence, reviewer s53_RR2 finding
+                unread.append(text_name(folder.name))  # 1): the walk's warning names them
             else:
                 self.empty_folders.append(text_name(folder.name))
         if not samples:
+            names = self.empty_folders + unread
             raise ValueError(
                 f"No images with extensions {', '.join(extensions)} in the class folders of "
-                f"'{self.root}' ({', '.join(self.empty_folders[:10])}"
-                f"{', ...' if len(self.empty_folders) > 10 else ''}): put each class's images in "
+                f"'{self.root}' ({', '.join(names[:10])}"
+                f"{', ...' if len(names) > 10 else ''}): put each class's images in "
                 "its sub-folder."
             )
         if self.empty_folders:
