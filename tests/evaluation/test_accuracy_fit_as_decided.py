@@ -100,3 +100,41 @@ def test_evaluates_best_threshold_reaches_its_best_accuracy_as_the_model_decides
         reached = _accuracy(g, i, report.best_threshold, True)
         assert reached == pytest.approx(report.best_accuracy), trial
         assert reached == pytest.approx(_naive_best(g, i)), trial
+
+
+def _naive_best_as_decided(g: np.ndarray, i: np.ndarray, balanced: bool) -> float:
+    """The best accuracy as a model decides, over every genuine distance, thresholds a little
+    under each impostor's rounding bound (v - 1e-5 - delta, delta from 1e-22 to 1e-7: this
+    data's distances lie 5e-6 apart or more, so some delta rejects v and loses nothing else),
+    and one threshold under everything."""
+    cands = set(np.asarray(g, np.float64).tolist())
+    for v in np.asarray(i, np.float64):
+        cands.update(float(v) - 1e-5 - 10.0**-e for e in range(7, 23))
+    cands.add(float(min(np.min(g), np.min(i))) - 1.0)
+    best = 0.0
+    for t in cands:
+        ta, fa = accepts(np.asarray(g), t), accepts(np.asarray(i), t)
+        if balanced:
+            acc = (ta.mean() + 1 - fa.mean()) / 2
+        else:
+            acc = (ta.sum() + (~fa).sum()) / (ta.size + fa.size)
+        best = max(best, float(acc))
+    return best
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+def test_an_impostor_at_the_rounding_itself_is_rejected_by_the_best_threshold(
+    balanced: bool,
+) -> None:
+    """An impostor at 1e-5: the threshold rejecting it lies below 0, and eight float64 steps
+    down from 0 never moved t + 1e-5 under it, so the best was missed (0.75 where 1.0 is
+    reached; reviewer s53_RR1 finding 2)."""
+    cases = [
+        ([5e-6], [2e-5, 1e-5, 2.5e-5, 1e-5]),
+        ([0.0, -0.09999, 0.10001, -0.09999], [2.5e-5, 1e-5]),
+    ]
+    for g, i in cases:
+        got = best_accuracy_as_decided(np.float64(g), np.float64(i), balanced=balanced)
+        assert got.value == pytest.approx(
+            _naive_best_as_decided(np.float64(g), np.float64(i), balanced)
+        )

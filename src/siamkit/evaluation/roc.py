@@ -275,21 +275,52 @@ def decided_threshold(strict: float, lowest: float) -> float:
     >>> t + 1e-5 >= 0.2 > float(np.nextafter(t, 0)) + 1e-5
     True
     """
+    if strict < lowest:
+        return float(largest_rejecting(np.array([lowest], np.float64))[0])
+    # the smallest t accepting ``strict``: the next float64 after the largest rejecting it
+    return float(np.nextafter(largest_rejecting(np.array([strict], np.float64))[0], np.inf))
+
+
+def _order_key(x: np.ndarray) -> np.ndarray:
+    """float64 values as int64 keys in the same order, one key a float64 apart (-0.0 and 0.0
+    share 0), so that a bisection over the keys ends in at most 64 halvings wherever the
+    values lie (a walk one float64 at a time near 0 takes ~1e300 steps to move t + ROUNDING)."""
+    bits = x.view(np.int64)
+    return np.where(bits < 0, -(bits & np.int64(0x7FFFFFFFFFFFFFFF)), bits)
+
+
+def _from_order_key(key: np.ndarray) -> np.ndarray:
+    """The float64 values of :func:`_order_key`'s keys."""
+    bits = np.where(key < 0, (-key) | np.int64(-0x8000000000000000), key)
+    return bits.view(np.float64)
+
+
+def largest_rejecting(values: np.ndarray) -> np.ndarray:
+    """For each finite float64 distance in ``values``, the largest float64 threshold ``t`` at
+    which a model (:func:`siamkit.decision.accepts`, in float64: ``d <= t + ROUNDING``) rejects
+    it, i.e. ``t + ROUNDING < value``; by bisection over the floats' order.
+
+    >>> t = largest_rejecting(np.array([0.3, 1e-5, 0.0]))
+    >>> bool(np.all(t + 1e-5 < [0.3, 1e-5, 0.0]))
+    True
+    >>> bool(np.all(np.nextafter(t, np.inf) + 1e-5 >= [0.3, 1e-5, 0.0]))
+    True
+    """
     from siamkit.decision import ROUNDING
 
-    if strict < lowest:
-        t = lowest - ROUNDING
-        while t + ROUNDING >= lowest:
-            t = float(np.nextafter(t, -np.inf))
-        while float(np.nextafter(t, np.inf)) + ROUNDING < lowest:
-            t = float(np.nextafter(t, np.inf))
-        return t
-    t = strict - ROUNDING
-    while t + ROUNDING < strict:
-        t = float(np.nextafter(t, np.inf))
-    while float(np.nextafter(t, -np.inf)) + ROUNDING >= strict:
-        t = float(np.nextafter(t, -np.inf))
-    return t
+    v = np.asarray(values, np.float64)
+    if not np.isfinite(v).all():
+        raise ValueError("distances must be finite to find a threshold rejecting them")
+    lo = v - 2 * ROUNDING - np.abs(v) * 1e-12  # rejects v: lo + ROUNDING < v, at any scale
+    lo_key, hi_key = _order_key(lo), _order_key(v)  # v itself is accepted: v <= v + ROUNDING
+    while True:
+        gap = hi_key - lo_key
+        if not (gap > 1).any():
+            return _from_order_key(lo_key)
+        mid = lo_key + gap // 2
+        rejected = _from_order_key(mid) + ROUNDING < v
+        lo_key = np.where(rejected, mid, lo_key)
+        hi_key = np.where(rejected, hi_key, mid)
 
 
 def best_accuracy_as_decided(
@@ -314,19 +345,7 @@ def best_accuracy_as_decided(
 
     s = _scores(genuine, impostor)
     g64, i64 = s.genuine.astype(np.float64), s.impostor.astype(np.float64)
-    values = np.unique(i64)
-    below = values - ROUNDING  # then the largest float64 t with t + ROUNDING < value
-    for _ in range(8):
-        over = below + ROUNDING >= values
-        if not over.any():
-            break
-        below[over] = np.nextafter(below[over], -np.inf)
-    for _ in range(8):
-        up = np.nextafter(below, np.inf)
-        fits = up + ROUNDING < values
-        if not fits.any():
-            break
-        below[fits] = up[fits]
+    below = largest_rejecting(np.unique(i64))  # the largest float64 t with t + ROUNDING < value
     lowest = min(float(g64[0]), float(i64[0]))
     nothing = lowest - 2 * ROUNDING  # below every distance: accepts none
     cands = np.unique(np.concatenate([g64, below, [nothing]]))
