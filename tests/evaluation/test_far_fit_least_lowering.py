@@ -169,3 +169,24 @@ def test_the_far_ends_of_float32_still_have_an_answer() -> None:
         t = highest_rejecting(d)
         assert np.isfinite(t) and not _accepted_by_some_reader(d, np.float32(t)), d
         assert _accepted_by_some_reader(d, np.nextafter(np.float32(t), np.float32(np.inf)))
+
+
+@pytest.mark.parametrize("impostor", [-0.5, -1e-3, 3e-6])
+def test_a_far_fit_on_scores_below_rounding_keeps_the_readers_room(impostor: float) -> None:
+    """feb335ab kept a further ROUNDING of room under the first rejected impostor except that
+    it took ``min(highest_rejecting(d), 0)`` when that was higher, which for every impostor
+    under ROUNDING (score-normalised models' negative scores) was the no-room bound again: a
+    reader measuring that impostor 4 float32 steps lower accepted it (reviewer s53_RR1
+    finding 3)."""
+    from siamkit.decision import ROUNDING, accepts
+    from siamkit.evaluation.threshold import highest_rejecting
+
+    d = np.float32(impostor)
+    fit = ThresholdCalibrator("far", far=0.0).fit(
+        np.float32([impostor - 0.2, impostor - 5e-6]), np.float32([impostor, impostor + 1.0])
+    )
+    assert fit.threshold_ <= highest_rejecting(float(d) - ROUNDING)
+    lower = d
+    for _ in range(4):  # a reader's own computation a few float32 steps lower
+        lower = np.nextafter(lower, np.float32(-np.inf))
+    assert not accepts(float(lower), fit.threshold_)

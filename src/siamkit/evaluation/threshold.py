@@ -234,7 +234,9 @@ def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> Operating
     if k >= s.n_impostor:
         return point
     d = float(s.impostor[k])
-    highest = max(highest_rejecting(d - ROUNDING), min(highest_rejecting(d), 0.0))
+    highest = highest_rejecting(d - ROUNDING)
+    if highest < 0 <= highest_rejecting(d):  # not below 0 for the room alone (see above)
+        highest = 0.0
     if point.threshold <= highest:
         return point
     return OperatingPoint(float(np.mean(accepts(s.genuine, highest))), highest)
