@@ -331,15 +331,14 @@ def transformer_from_folder(folder: str | os.PathLike[str], weights: bool = True
     return tf.AutoModel.from_config(config)  # type: ignore[no-any-return]
 
 
-def default_window(encoder: TextEncoder, folder: str | os.PathLike[str] | None = None) -> int:
+def default_window(encoder: TextEncoder) -> int:
     """The tokens per window of ``encoder`` when none is given: 256, or the transformer's
     position table where that is less (:meth:`TextEncoder.max_positions`; a 128-position model
     was refused). Not the model's own ``max_seq_length`` (sentence-transformers' window): every
     gallery, bundle and checkpoint was made at 256 wherever the positions allow it, and a
     gallery's model fingerprint holds the window, so a model trained at 128 or 384 running at
     its own would refuse every gallery enrolled with it. A larger or smaller window, up to the
-    positions, is set explicitly. ``folder`` is accepted for the callers' one signature."""
-    del folder
+    positions, is set explicitly."""
     return min(DEFAULT_WINDOW, encoder.max_positions())
 
 
@@ -365,6 +364,6 @@ def text_encoder(
     # the transformer's positions are known once it is loaded: built at the least
     # window, then set (the overlap is checked against the window it will run at)
     enc = TextEncoder(transformer, tokenizer, 8, 0, pooling=layout.pooling)
-    size = default_window(enc, folder) if max_length is None else max_length
+    size = default_window(enc) if max_length is None else max_length
     enc.set_window(size, default_overlap(size) if overlap is None else overlap)
     return enc

@@ -195,7 +195,7 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     if not 0 <= cfg.data.val_fraction < 1:
         raise ValueError(f"data.val_fraction lies in [0, 1), got {cfg.data.val_fraction}")
     # before any model is loaded; the transformer's own limit is checked once it is
-    if cfg.model.max_length is not None:  # None: checked against the model's own window
+    if cfg.model.max_length is not None:  # None: the default window, within the positions
         size, step = cfg.model.max_length, cfg.model.overlap
         check_window(size, default_overlap(size) if step is None else step, prefix="model.",
                      optional=True)  # fmt: skip
