@@ -238,3 +238,28 @@ def test_an_embedding_with_nan_written_while_serving_is_the_same_503(siamkit_log
         len(lines) == 1
         and f"NaN or infinite values, which no search can rank (item ids {added})" in lines[0]
     )
+
+
+def test_the_damaged_sentences_say_nan_or_infinite_as_the_check_does(tmp_path):
+    """The store calls an item with an infinite value damaged as it does one with NaN ("NaN or
+    infinite values"); the service's 503 and the README's serving notes said "NaN values", which
+    sent an operator looking for NaN past the +inf that was there."""
+    path = tmp_path / "shop.db"
+    with TestClient(create_app(make_model(), path)) as client:
+        assert client.get("/gallery").status_code == 200
+        with sqlite3.connect(path) as conn:
+            blob = np.full(16, np.inf, dtype="<f4").tobytes()  # make_model's 16 values, no NaN
+            conn.execute(
+                "INSERT INTO items (label, embedding, created) VALUES ('b', ?, 0)", (blob,)
+            )
+        conn.close()
+        found = client.post(
+            "/identify", files={"file": ("q.png", png_bytes(pattern("noise")), "image/png")}
+        )
+    assert found.status_code == 503 and found.json() == {"detail": GALLERY_DAMAGED}
+    assert "NaN or infinite values" in GALLERY_DAMAGED
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    notes = " ".join(readme.split("**Several processes, one gallery**")[1].split()[:120])
+    assert "with NaN or infinite values" in notes and "NaN values" not in notes.replace(
+        "NaN or infinite values", ""
+    )

@@ -17,8 +17,8 @@ every failure of the service itself a 500 with a generic body and its traceback 
   becomes a 503 naming SQLite's reason, the one 503 a client may retry: it alone sends
   ``Retry-After`` (:data:`RETRY_AFTER_S`).
 * The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while
-  the service ran, or holds an item's embedding of the wrong size or with NaN values) becomes
-  a 503 saying so and naming ``siamkit gallery FILE check`` for the operator
+  the service ran, or holds an item's embedding of the wrong size or with NaN or infinite
+  values) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the operator
   (:data:`GALLERY_DAMAGED`), without the server's paths, which the log gives, and without
   ``Retry-After``: no retry helps.
 * The thumbnail file beside the gallery (``shop.db.thumbs``) found damaged or not a thumbnail
@@ -258,11 +258,11 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
 
 GALLERY_DAMAGED = (
     "The service's gallery file is damaged (SQLite cannot read what it holds, or an item's "
-    "stored embedding is of the wrong size or holds NaN values); sending the request again will "
-    "not help until the operator runs `siamkit gallery FILE check` on the gallery file and "
-    "removes the items it names, where it names some (`siamkit gallery FILE remove --id N`, or "
-    "DELETE /gallery/items/N), or restores it from a backup, or enrolls again into a new "
-    "gallery file (the server log names the file)."
+    "stored embedding is of the wrong size or holds NaN or infinite values); sending the request "
+    "again will not help until the operator runs `siamkit gallery FILE check` on the gallery "
+    "file and removes the items it names, where it names some (`siamkit gallery FILE remove "
+    "--id N`, or DELETE /gallery/items/N), or restores it from a backup, or enrolls again into "
+    "a new gallery file (the server log names the file)."
 )
 """The 503 of a request that met a damaged gallery file
 (:class:`~siamkit.index.store.GalleryDamagedError`: cut short, or overwritten in part, while
