@@ -64,14 +64,17 @@ def _best_per_identity(
     # the distances a gallery re-measures from the difference (the others it takes as the
     # matrix does: cosine from the product of unit vectors)
     remeasure = name in ("euclidean", "sqeuclidean") and distance is get_distance(str(name))
-    g_sq = g.double().pow(2).sum(1)
-    with torch.inference_mode(), widened_once(g):  # g's float64 copy once, not per block
+    g_sq: torch.Tensor | None = None  # the gallery's squared norms, where re-measured
+    with torch.inference_mode(), widened_once(g) as wide:  # g's float64 copy once, not per block
         for s in range(0, len(probes), rows):
             q = torch.from_numpy(probes[s : s + rows])
             d = distance.matrix(q, g)  # (rows, G)
             pos = d.argmin(dim=1)
             near = d[torch.arange(len(d)), pos]
             if remeasure:
+                if g_sq is None:  # the norms the matrix widened g for, not a second copy
+                    kept = wide.rows(g)
+                    g_sq = kept[1] if kept is not None else g.double().pow(2).sum(1)
                 _remeasure_nearest(q, g, g_sq, d, distance, name == "euclidean", pos, near)
             best.append(pos.numpy())
             dist.append(near.numpy())
