@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageReadError",
     "ImageSource",
+    "channels_last_problem",
     "load_images",
     "read_image",
     "read_image_resized",
@@ -293,15 +294,58 @@ def _to_nchw(x: torch.Tensor, channels: int) -> torch.Tensor:
     )
 
 
+def channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
+    """The one sentence refusing images of ``shape`` whose channels come last (``(H, W, C)``,
+    ``(N, H, W, C)``: what PIL, OpenCV and ``np.asarray(image)`` give) for a model or data set
+    of ``channels`` (1 or 3); ``shape[-1]`` is 1, 3 or 4. :func:`to_image_batch` and
+    :class:`~siamkit.data.tensor_dataset.TensorImageDataset` both refuse with it: they once said
+    it in their own words, and only the latter had the RGBA fix (reviewer s53_FB finding 4).
+
+    Its expressions are whole: evaluated on the array as written they give images that are
+    taken as they are meant, for a tensor and for a NumPy array (the tests run them). An RGBA
+    array drops its alpha before the reorder, ``x[..., :3].permute(...)`` (reordered first, the
+    ``[..., :3]`` cut the width to 3: reviewer s53_R6 finding 6); a grayscale array for an RGB
+    model repeats its channel; a colour array for a grayscale model is converted as Pillow's
+    ``convert('L')`` does, and as ``(H, W)`` / ``(N, H, W)`` needs no reorder.
+
+    Example:
+        >>> channels_last_problem((2, 8, 8, 4), 3).split(": ")[1]
+        'drop the alpha channel and reorder them with x[..., :3].permute(0, 3, 1, 2) (a tensor) or x[..., :3].transpose(0, 3, 1, 2) (a NumPy array).'
+    """
+    last, one = shape[-1], len(shape) == 3
+    dims, first = ("(H, W, C)", "(C, H, W)") if one else ("(N, H, W, C)", "(N, C, H, W)")
+    head = (
+        f"Images of shape {shape} have their {last} channel(s) last, {dims}, and siamkit takes "
+        f"them first, {first}"
+    )
+    if channels == 1 and last != 1:
+        return (
+            f"{head}: convert each image to grayscale, as PIL's image.convert('L') does "
+            f"({'an RGBA image drops its alpha' if last == 4 else 'from its RGB'}); grayscale "
+            f"images, {'(H, W)' if one else '(N, H, W)'}, need no reorder."
+        )
+    order = "(2, 0, 1)" if one else "(0, 3, 1, 2)"
+    x = "x[..., :3]" if last == 4 else "x"
+    tensor, array = f"{x}.permute{order}", f"{x}.transpose{order}"
+    steps = ["drop the alpha channel"] if last == 4 else []
+    if channels == 3 and last == 1:
+        steps.append("repeat their one channel as R, G and B")
+        tensor += ".expand(3, -1, -1)" if one else ".expand(-1, 3, -1, -1)"
+        array += f".repeat(3, axis={0 if one else 1})"
+    steps.append("reorder them")
+    return f"{head}: {' and '.join(steps)} with {tensor} (a tensor) or {array} (a NumPy array)."
+
+
 def _refuse_channels_last(x: torch.Tensor, channels: int, width: int) -> None:
     """Refuse images whose channels come last (``(H, W, C)``, ``(N, H, W, C)``: what PIL,
-    OpenCV and ``np.asarray(image)`` give): read as channels first, a grayscale ``(H, W, 1)``
-    image was taken for H images of W×1 pixels, which ``resize=True`` stretched to H images of
-    stripes, and the others were refused for their size or channel count, with advice
-    (resize them, convert to RGB) that does not help. An RGB or RGBA array given to a model of
-    another channel count (``np.asarray`` of an RGB photo for a grayscale model) is one too:
-    its last size is 1, 3 or 4 (a channel count), not the model's width, while its first size
-    is not the model's channel count, which a channels-first image's is."""
+    OpenCV and ``np.asarray(image)`` give), with :func:`channels_last_problem`: read as
+    channels first, a grayscale ``(H, W, 1)`` image was taken for H images of W×1 pixels, which
+    ``resize=True`` stretched to H images of stripes, and the others were refused for their
+    size or channel count, with advice (resize them, convert to RGB) that does not help. An RGB
+    or RGBA array given to a model of another channel count (``np.asarray`` of an RGB photo for
+    a grayscale model) is one too: its last size is 1, 3 or 4 (a channel count), not the model's
+    width, while its first size is not the model's channel count, which a channels-first
+    image's is."""
     shape = tuple(x.shape)
     if x.ndim not in (3, 4):
         return
@@ -310,23 +354,13 @@ def _refuse_channels_last(x: torch.Tensor, channels: int, width: int) -> None:
         return
     if x.ndim == 3 and channels == 1 and last == width:
         return  # an (N, H, W) grayscale batch as wide as the model's images (W of 1, 3, 4)
-    dims = "(N, H, W, C)" if x.ndim == 4 else "(H, W, C)"
-    order = "(0, 3, 1, 2)" if x.ndim == 4 else "(2, 0, 1)"
-    convert = ""
-    if last != channels:  # an RGB photo for a grayscale model, or the other way round
-        kind, mode = ("grayscale", "L") if channels == 1 else ("RGB", "RGB")
-        convert = f", and convert them to {kind} (PIL's image.convert('{mode}'))"
-    batch = ""
+    problem = channels_last_problem(shape, channels)
     if x.ndim == 3 and channels == 1:  # (N, H, W) is a grayscale batch too
-        batch = (
-            f"; {shape[0]} grayscale images {last} pixel(s) wide are read as this too: resize "
-            f"them to the model's width, {width}, first"
+        problem = (
+            f"{problem[:-1]}; {shape[0]} grayscale images {last} pixel(s) wide are read as this "
+            f"too: resize them to the model's width, {width}, first."
         )
-    raise ValueError(
-        f"Images of shape {shape} have their {last} channel(s) last, {dims}, and siamkit "
-        f"takes them first, (N, C, H, W) or (C, H, W): reorder them with x.permute{order} (a "
-        f"tensor) or x.transpose{order} (a NumPy array){convert}{batch}."
-    )
+    raise ValueError(problem)
 
 
 def to_image_batch(x: Any, input_shape: Sequence[int], resize: bool = False) -> torch.Tensor:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from siamkit.data.image_io import to_image_batch
+from siamkit.data.image_io import channels_last_problem, to_image_batch
 
 __all__ = ["TensorImageDataset", "as_label_tensor"]
 
@@ -50,20 +50,13 @@ def as_label_tensor(labels: Any, n: int | None = None) -> torch.Tensor:
 def _channels_problem(shape: tuple[int, ...]) -> str:
     """The sentence refusing images ``(N, C, H, W)`` whose C is not 1 or 3: channels-last images
     ``(N, H, W, C)`` (what PIL, OpenCV and ``np.asarray(image)`` give) were refused as having
-    "28 channels", which names neither the cause nor the fix (reviewer s53_c6 finding 5)."""
+    "28 channels", which names neither the cause nor the fix (reviewer s53_c6 finding 5); they
+    get :func:`~siamkit.data.image_io.channels_last_problem`'s sentence, as
+    :func:`~siamkit.data.image_io.to_image_batch` gives it (an RGBA array is read as RGB)."""
     last = shape[-1]
     if last not in (1, 3, 4) or last >= min(shape[1], shape[2]):  # (N, 2, 4, 4): 2 channels
         return f"images must have 1 or 3 channels, got {shape[1]} (shape {shape})."
-    # one expression each: "reorder, then drop the alpha (x[..., :3])" taken in that order cut
-    # the width to 3 instead (reviewer s53_R6 finding 6)
-    step, x = ("reorder them", "x")
-    if last == 4:
-        step, x = ("drop the alpha channel and reorder them", "x[..., :3]")
-    return (
-        f"images of shape {shape} have their {last} channel(s) last, (N, H, W, C), and siamkit "
-        f"takes them first, (N, C, H, W): {step} with {x}.permute(0, 3, 1, 2) (a tensor) or "
-        f"{x}.transpose(0, 3, 1, 2) (a NumPy array)."
-    )
+    return channels_last_problem(shape, 3 if last == 4 else last)
 
 
 class TensorImageDataset(Dataset):
