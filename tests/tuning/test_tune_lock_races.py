@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from _tiny_study import tiny_base
 
 from siamkit.tuning import run_study, search
-from siamkit.tuning.study import STUDY_FILE, STUDY_LOCK, StudyInUse, StudyLock
+from siamkit.tuning.study import STUDY_FILE, STUDY_LOCK, StudyInUse, StudyLock, StudyNotLocked
 
 SPACE = {"optim.lr": {"float": [1e-3, 1e-2]}}
 
@@ -176,3 +177,50 @@ def test_a_folder_this_user_may_not_write_in_is_one_sentence(
         f"--out {out} cannot be locked for the study: {out / STUDY_LOCK} cannot be made "
         "(Permission denied); let this user write in the folder, or give another --out"
     )
+
+
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.EOPNOTSUPP])
+def test_a_folder_whose_file_system_refuses_flock_runs_the_study_and_says_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    """A file system without flock (an NFS mount without its lock daemon: ENOLCK; some FUSE
+    mounts: EOPNOTSUPP) ran the study unlocked without a word, while the README and --help
+    said one study runs in a folder at a time. It still runs, and says once, naming the folder,
+    that it is not locked: ``take`` is called twice for a folder that is there."""
+    out = tmp_path / "tune"
+    out.mkdir()
+
+    def refused(fd: int, op: int) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    lines: list[str] = []
+    result = run_study(tiny_base(), SPACE, out, n_trials=1, progress=False, log=lines.append)
+    assert (out / STUDY_FILE).exists() and result.complete + result.pruned == 1  # it ran
+    said = [line for line in lines if "cannot be locked" in line]
+    assert said == [
+        f"warning: --out {out} cannot be locked for the study (its file system refuses flock: "
+        f"{os.strerror(code)}), so a second siamkit tune started in it would not be refused and "
+        "would fail this study's running trials; run one study in the folder at a time"
+    ]
+
+
+def test_without_a_log_the_unlocked_folder_is_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From Python without ``log`` (and on Windows, where no lock is tried), a
+    :class:`StudyNotLocked` warning naming the folder, once however often ``take`` is called."""
+    out = tmp_path / "tune"
+    out.mkdir()
+    monkeypatch.setattr(sys, "platform", "win32")
+    lock = StudyLock(out)
+    with pytest.warns(StudyNotLocked) as caught:
+        lock.take()
+        lock.take()
+    assert [str(w.message) for w in caught] == [
+        f"--out {out} cannot be locked for the study (Windows has no flock), so a second siamkit "
+        "tune started in it would not be refused and would fail this study's running trials; "
+        "run one study in the folder at a time"
+    ]
+    assert lock._fd is None and not (out / STUDY_LOCK).exists()
+    lock.release()

@@ -27,7 +27,9 @@ from siamkit.cli._metric_tables import format_table
     "out",
     type=click.Path(file_okay=False),
     help="Study folder: study.db (resumable), trials.csv, best.yaml [default: runs/tune-<config "
-    "name>]. One study runs in it at a time: a second run on it is refused while the first runs.",
+    "name>]. One study runs in it at a time: a second run on it is refused while the first runs "
+    "(where its file system supports flock; elsewhere, as on Windows, the run warns that the "
+    "folder is not locked).",
 )
 @click.option(
     "--space",

@@ -250,9 +250,12 @@ def run_study(
             first as on :class:`StudyInterrupted`.
         ~siamkit.tuning.study.StudyInUse: a ``ValueError``: another process runs a study in
             ``out_dir`` (it holds its lock, :class:`~siamkit.tuning.study.StudyLock`); said
-            before the data load when the folder is there, else once it is made.
+            before the data load when the folder is there, else once it is made. Where the
+            folder cannot be locked (Windows, a file system without ``flock``) the study runs,
+            and ``log`` (else a :class:`~siamkit.tuning.study.StudyNotLocked` warning) says so
+            once.
     """
-    with StudyLock(Path(out_dir)) as lock:  # released however the study ends
+    with StudyLock(Path(out_dir), log) as lock:  # released however the study ends
         return _run_study(base, space, lock, n_trials, timeout, progress, log, plugins)
 
 

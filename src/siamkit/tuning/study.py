@@ -8,7 +8,8 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +44,29 @@ class StudyInUse(ValueError):
     """Another process runs a study in the folder: it holds the folder's :data:`STUDY_LOCK`."""
 
 
+class StudyNotLocked(UserWarning):
+    """The folder could not be locked (Windows, or a file system without ``flock``): the study
+    runs, but nothing keeps a second one out of the folder."""
+
+
 class StudyLock:
     """An exclusive ``flock`` on ``out/tune.lock``, held while one process runs the study in
     ``out``. Two studies in one folder failed each other's running trials (a study opened marks
     every running trial interrupted: :func:`_fail_stale`) and overwrote each other's
     ``best.yaml`` and ``trials.csv``. The operating system drops the lock when the process ends,
     however it ends, so a killed study never leaves its folder locked (as a PID file would); the
-    file is removed on release, and one a crash left behind is taken over."""
+    file is removed on release, and one a crash left behind is taken over.
 
-    def __init__(self, out: Path) -> None:
+    Where ``flock`` does not work (Windows; a file system without it, as some network mounts)
+    the study runs unlocked, and ``say`` (or a :class:`StudyNotLocked` warning without it) says
+    so once: the lock was skipped silently, while the README and ``--help`` promised one study
+    in a folder at a time."""
+
+    def __init__(self, out: Path, say: Callable[[str], None] | None = None) -> None:
         self.out = out
         self._fd: int | None = None
+        self._say = say
+        self._unlocked = False  # said once; not tried again (``take`` is called twice a study)
 
     def __enter__(self) -> StudyLock:
         return self
@@ -62,13 +75,17 @@ class StudyLock:
         self.release()
 
     def take(self) -> None:
-        """Lock the folder, if it is there and not yet locked by this one.
+        """Lock the folder, if it is there and not yet locked by this one (where it cannot be
+        locked, say so once and go on unlocked).
 
         Raises:
             StudyInUse: another process holds the lock (one sentence naming the folder).
             ValueError: the lock file cannot be opened (:meth:`_open`).
         """
-        if self._fd is not None or not self.out.is_dir() or sys.platform == "win32":
+        if self._fd is not None or self._unlocked or not self.out.is_dir():
+            return
+        if sys.platform == "win32":
+            self._not_locked("Windows has no flock")
             return
         import fcntl
 
@@ -83,8 +100,9 @@ class StudyLock:
                     f"--out {self.out} is in use: another siamkit tune is running a study in it "
                     f"(it holds {path}); wait for it to end, or give another --out"
                 ) from None
-            except OSError:  # a file system without flock (some network mounts): unlocked
+            except OSError as err:  # a file system without flock (some network mounts)
                 os.close(fd)
+                self._not_locked(f"its file system refuses flock: {err.strerror or err}")
                 return
             try:  # the file a releasing study removed after this one opened it: open it anew
                 same = os.stat(path).st_ino == os.fstat(fd).st_ino
@@ -94,6 +112,19 @@ class StudyLock:
                 self._fd = fd
                 return
             os.close(fd)
+
+    def _not_locked(self, why: str) -> None:
+        """Say once that the study runs in its folder unlocked, and why."""
+        self._unlocked = True
+        msg = (
+            f"--out {self.out} cannot be locked for the study ({why}), so a second siamkit tune "
+            "started in it would not be refused and would fail this study's running trials; "
+            "run one study in the folder at a time"
+        )
+        if self._say is not None:
+            self._say(f"warning: {msg}")
+        else:
+            warnings.warn(msg, StudyNotLocked, stacklevel=3)
 
     def _open(self, path: Path) -> int:
         """``path`` opened to lock (made if not there).
