@@ -10,7 +10,7 @@ siamkit reports at one given threshold count by that rule. Everything works on s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 import numpy as np
@@ -282,45 +282,133 @@ def decided_threshold(strict: float, lowest: float) -> float:
 
 
 def _order_key(x: np.ndarray) -> np.ndarray:
-    """float64 values as int64 keys in the same order, one key a float64 apart (-0.0 and 0.0
-    share 0), so that a bisection over the keys ends in at most 64 halvings wherever the
-    values lie (a walk one float64 at a time near 0 takes ~1e300 steps to move t + ROUNDING)."""
+    """float32 or float64 values as int64 keys in the same order, one key a step of their own
+    dtype apart (-0.0 and 0.0 share 0), so that a bisection over the keys ends in at most 64
+    halvings wherever the values lie (a walk one float at a time near 0 takes ~1e300 steps to
+    move t + ROUNDING)."""
+    if x.dtype == np.float32:
+        bits = x.view(np.int32).astype(np.int64)
+        return np.where(bits < 0, -(bits & np.int64(0x7FFFFFFF)), bits)
     bits = x.view(np.int64)
     return np.where(bits < 0, -(bits & np.int64(0x7FFFFFFFFFFFFFFF)), bits)
 
 
-def _from_order_key(key: np.ndarray) -> np.ndarray:
-    """The float64 values of :func:`_order_key`'s keys."""
+def _from_order_key(key: np.ndarray, dtype: type[np.floating]) -> np.ndarray:
+    """The values of :func:`_order_key`'s keys, of ``dtype`` (float32 or float64)."""
+    if dtype is np.float32:
+        bits32 = np.where(key < 0, (-key) | np.int64(0x80000000), key)
+        return bits32.astype(np.uint32).view(np.float32)
     bits = np.where(key < 0, (-key) | np.int64(-0x8000000000000000), key)
     return bits.view(np.float64)
 
 
-def largest_rejecting(values: np.ndarray) -> np.ndarray:
-    """For each finite float64 distance in ``values``, the largest float64 threshold ``t`` at
-    which a model (:func:`siamkit.decision.accepts`, in float64: ``d <= t + ROUNDING``) rejects
-    it, i.e. ``t + ROUNDING < value``; by bisection over the floats' order.
+def rejected_by_every_reader(distance: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """Whether the one verdict rule (:func:`siamkit.decision.accepts`) rejects each float64
+    ``distance`` at each ``threshold`` (broadcast) however a reader holds the two: each as
+    float32 (a distance as a float32 model computes it, a threshold in a float32 tensor) and
+    as float64 (``siamkit verify``'s float, the threshold as ``siamkit.json`` stores it).
+    The first clause is :func:`~siamkit.decision.accepts` itself (float64); the others are the
+    rule in float32 arithmetic, as a reader of a float32 model's scores outside siamkit may
+    compare (NumPy 2 compares a float32 array with a Python float in float32)."""
+    from siamkit.decision import ROUNDING
+
+    d64 = np.asarray(distance, np.float64)
+    t64 = np.asarray(threshold, np.float64)
+    with np.errstate(over="ignore"):
+        d32, t32 = d64.astype(np.float32), t64.astype(np.float32)
+        accepted = (
+            (d64 <= t64 + ROUNDING)
+            | (d32 <= t32 + np.float32(ROUNDING))
+            | (d32 <= (t64 + ROUNDING).astype(np.float32))
+            | (d64 <= (t32 + np.float32(ROUNDING)).astype(np.float64))
+        )
+    return np.asarray(~accepted)
+
+
+def largest_rejecting(values: ArrayLike, every_reader: bool = False) -> np.ndarray:
+    """For each distance in ``values``, the largest threshold at which the verdict rule
+    (:func:`siamkit.decision.accepts`: ``d <= t + ROUNDING``) rejects it. The one search both
+    kinds of fit use: a bisection over the floats' order (:func:`_order_key`), at most 64
+    halvings at any scale, the rule being monotone in the threshold.
+
+    The guarantee, by ``every_reader``:
+
+    - ``False`` (a curve's threshold, :func:`decided_threshold`): the largest **float64**
+      ``t`` with ``accepts(d, t)`` False, i.e. ``t + ROUNDING < d`` in float64. ``accepts``
+      decides in float64 whatever the distance's dtype, so this holds for a float32 distance
+      as for a float64 one.
+    - ``True`` (a saved fit's threshold): the largest **float32** number ``t`` at which every
+      reader rejects ``d`` (:func:`rejected_by_every_reader`: the distance and the threshold
+      each held as float32 or float64, the rule in float32 or float64 arithmetic). A float32
+      number, so the float64 that ``siamkit.json`` stores and the float32 a tensor holds are
+      the same threshold. Near 0 a float32 step is as small as 1e-45, and a distance within
+      ROUNDING of 0 needs a threshold below 0.
 
     >>> t = largest_rejecting(np.array([0.3, 1e-5, 0.0]))
     >>> bool(np.all(t + 1e-5 < [0.3, 1e-5, 0.0]))
     True
     >>> bool(np.all(np.nextafter(t, np.inf) + 1e-5 >= [0.3, 1e-5, 0.0]))
     True
+    >>> t32 = largest_rejecting(np.array([0.3]), every_reader=True)
+    >>> bool(t32[0] == np.float32(t32[0])), bool(t32[0] < t[0])
+    (True, True)
+
+    Raises:
+        ValueError: a value is not finite; or, with ``every_reader``, is beyond float32's
+            range (the float32 readers see inf) or so near -3.4e38 that only -inf rejects it:
+            no float32 threshold answers.
     """
     from siamkit.decision import ROUNDING
 
-    v = np.asarray(values, np.float64)
-    if not np.isfinite(v).all():
-        raise ValueError("distances must be finite to find a threshold rejecting them")
-    lo = v - 2 * ROUNDING - np.abs(v) * 1e-12  # rejects v: lo + ROUNDING < v, at any scale
-    lo_key, hi_key = _order_key(lo), _order_key(v)  # v itself is accepted: v <= v + ROUNDING
+    v = np.atleast_1d(np.asarray(values, np.float64))
+    if not every_reader:
+        if not np.isfinite(v).all():
+            raise ValueError("distances must be finite to find a threshold rejecting them")
+        lo = v - 2 * ROUNDING - np.abs(v) * 1e-12  # rejects v: lo + ROUNDING < v, at any scale
+        lo_key, hi_key = _order_key(lo), _order_key(v)  # v itself is accepted: v <= v + ROUNDING
+        return _bisect(lo_key, hi_key, np.float64, lambda t: t + ROUNDING < v)
+    with np.errstate(over="ignore"):
+        v32 = v.astype(np.float32)
+    for d in v[~np.isfinite(v32)][:1]:
+        raise ValueError(
+            f"no float32 threshold rejects a distance of {d:g}, which is not a finite float32 "
+            "number: give distances within float32's range (about 3.4e38)"
+        )
+    bottom = _order_key(np.array([-np.inf], np.float32))[0]
+    hi_key = _order_key(v32)  # every reader accepts v at float32(v)
+    reach = np.full(v.shape, 2 * ROUNDING)
+    while True:  # a float32 step above 2 x ROUNDING: widen until every reader rejects
+        with np.errstate(over="ignore"):
+            lo_key = np.maximum(_order_key((v - reach).astype(np.float32)), bottom)
+        short = ~rejected_by_every_reader(v, _from_order_key(lo_key, np.float32))
+        if not short.any():  # -inf rejects every finite v: the loop ends there at the latest
+            break
+        reach = np.where(short, reach * 2, reach)
+    t = _bisect(lo_key, hi_key, np.float32, lambda t: rejected_by_every_reader(v, t))
+    for d in v[_order_key(t) == bottom][:1]:
+        raise ValueError(
+            f"no float32 threshold rejects a distance of {d:g}: every finite one accepts it "
+            "within float32 rounding; give distances within float32's range (about 3.4e38)"
+        )
+    return t.astype(np.float64)
+
+
+def _bisect(
+    lo_key: np.ndarray,
+    hi_key: np.ndarray,
+    dtype: type[np.floating],
+    rejected: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The largest value of ``dtype`` between the keys at which ``rejected`` holds, for each
+    element: ``lo_key`` rejects, ``hi_key`` does not, and the rule is monotone between."""
     while True:
         gap = hi_key - lo_key
         if not (gap > 1).any():
-            return _from_order_key(lo_key)
+            return _from_order_key(lo_key, dtype)
         mid = lo_key + gap // 2
-        rejected = _from_order_key(mid) + ROUNDING < v
-        lo_key = np.where(rejected, mid, lo_key)
-        hi_key = np.where(rejected, hi_key, mid)
+        yes = rejected(_from_order_key(mid, dtype))
+        lo_key = np.where(yes, mid, lo_key)
+        hi_key = np.where(yes, hi_key, mid)
 
 
 def best_accuracy_as_decided(

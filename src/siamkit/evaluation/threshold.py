@@ -22,6 +22,8 @@ from siamkit.evaluation.roc import (
     eer,
     false_accepts_allowed,
     far_operating_point,
+    largest_rejecting,
+    rejected_by_every_reader,
 )
 
 Target = Literal["eer", "accuracy", "far"]
@@ -120,36 +122,20 @@ def rejects(distance: ArrayLike, threshold: float) -> np.ndarray:
     """Whether the one verdict rule (:func:`siamkit.decision.accepts`) rejects ``distance`` at
     ``threshold`` however the two are held: each as float32 (a distance as the model computes
     it, a threshold in a float32 tensor) and as float64 (``siamkit verify``'s float, the
-    threshold as ``siamkit.json`` stores it), so that no reader accepts it; an array of bools.
+    threshold as ``siamkit.json`` stores it), so that no reader accepts it; an array of bools
+    (:func:`~siamkit.evaluation.roc.rejected_by_every_reader`).
 
     >>> rejects(np.float32([0.3, 0.31]), 0.29999).tolist()  # 0.3 lies 1e-5 above it
     [False, True]
     """
-    from siamkit.decision import ROUNDING
-
     d = np.asarray(distance.detach().cpu() if isinstance(distance, Tensor) else distance)
-    d64, d32 = d.astype(np.float64), d.astype(np.float32)
-    t64, t32 = float(threshold), np.float32(threshold)
-    # siamkit.decision.accepts compares in float64 (the first); the others are the rule in
-    # float32 arithmetic, as a reader of a float32 model's scores outside siamkit may compare
-    # (NumPy 2 compares a float32 array with a Python float in float32), so that none accepts
-    accepted = (
-        (d64 <= t64 + ROUNDING)
-        | (d32 <= t32 + np.float32(ROUNDING))
-        | (d32 <= np.float32(t64 + ROUNDING))
-        | (d64 <= float(t32 + np.float32(ROUNDING)))
-    )
-    return np.asarray(~accepted)
+    return rejected_by_every_reader(d.astype(np.float64), np.float64(threshold))
 
 
 def highest_rejecting(distance: float) -> float:
-    """The largest threshold at which every reader rejects ``distance`` (:func:`rejects`):
-    :data:`siamkit.decision.ROUNDING` under it, and then as few float32 steps lower
-    (``np.nextafter`` in float32) as float32 and float64 both need to reject it. A float32
-    number, so the float64 that ``siamkit.json`` stores and the float32 a tensor holds are the
-    same threshold. Found by bisection over the float32 numbers in order, not step by step: near
-    0 a float32 step is as small as 1e-45, and an impostor within ROUNDING of 0 needs a
-    threshold below 0.
+    """The largest float32 threshold at which every reader rejects ``distance``
+    (:func:`rejects`): :func:`~siamkit.evaluation.roc.largest_rejecting` with
+    ``every_reader=True`` (its guarantee is stated there), for one distance.
 
     >>> t = highest_rejecting(0.3)
     >>> bool(rejects(0.3, t)[()]), bool(rejects(0.3, float(np.nextafter(np.float32(t), 1)))[()])
@@ -160,50 +146,7 @@ def highest_rejecting(distance: float) -> float:
             range, where the float32 readers see inf), or is so near -3.4e38 that only -inf
             rejects it: no float32 threshold answers.
     """
-    from siamkit.decision import ROUNDING
-
-    d = float(distance)
-    if not np.isfinite(_float32(d)):
-        raise ValueError(
-            f"no float32 threshold rejects a distance of {d:g}, which is not a finite float32 "
-            "number: give distances within float32's range (about 3.4e38)"
-        )
-    hi, bottom = _float32_rank(np.float32(d)), _float32_rank(np.float32(-np.inf))
-    reach = 2 * ROUNDING
-    lo = max(_float32_rank(_float32(d - reach)), bottom)
-    while not rejects(d, float(_ranked_float32(lo))):  # a float32 step above 2 x ROUNDING
-        reach *= 2  # -inf rejects every finite d: the loop ends there at the latest
-        lo = max(_float32_rank(_float32(d - reach)), bottom)
-    while hi - lo > 1:  # lo rejects, hi does not: the rule is monotone in the threshold
-        mid = (lo + hi) // 2
-        if rejects(d, float(_ranked_float32(mid))):
-            lo = mid
-        else:
-            hi = mid
-    if lo == bottom:
-        raise ValueError(
-            f"no float32 threshold rejects a distance of {d:g}: every finite one accepts it "
-            "within float32 rounding; give distances within float32's range (about 3.4e38)"
-        )
-    return float(_ranked_float32(lo))
-
-
-def _float32(x: float) -> np.float32:
-    """``x`` as float32, inf beyond float32's range without NumPy's overflow warning."""
-    with np.errstate(over="ignore"):
-        return np.float32(x)
-
-
-def _float32_rank(x: np.float32) -> int:
-    """The place of float32 ``x`` among the float32 numbers in order (0.0 and -0.0 at 0)."""
-    bits = int(np.float32(x).view(np.int32))
-    return bits if bits >= 0 else -(bits & 0x7FFFFFFF)
-
-
-def _ranked_float32(rank: int) -> np.float32:
-    """The float32 number at ``rank`` (:func:`_float32_rank`'s inverse)."""
-    bits = rank if rank >= 0 else (-rank) | 0x80000000
-    return np.array([bits], dtype=np.uint32).view(np.float32)[0]
+    return float(largest_rejecting(np.float64(distance), every_reader=True)[0])
 
 
 def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> OperatingPoint:
