@@ -149,12 +149,20 @@ _OFFSET_POSITIONS = frozenset({"roberta", "xlm-roberta", "camembert", "mpnet", "
 
 DEFAULT_WINDOW = 256  # tokens per window unless told: the most, for a model that takes more
 DEFAULT_OVERLAP = 32  # tokens consecutive windows share unless told (an eighth of a smaller one)
-_NO_LIMIT = 1_000_000  # a tokenizer limit or position count past this: none known
+_NO_LIMIT = 1_000_000  # max_positions of a transformer without a position table: none known
 
 
-def default_overlap(max_length: int) -> int:
+def default_overlap(max_length: int, given: bool = False) -> int:
     """The overlap of a window of ``max_length`` tokens when none is given: 32, or an eighth of
-    a window under 256 tokens (a window of 64 takes no overlap of 32, half of it)."""
+    a window under 256 tokens (a window of 64 takes no overlap of 32, half of it).
+
+    ``given``: the window was set explicitly (``max_length=`` of ``pretrained``, a training
+    config's ``model.max_length``). Such a window keeps 32 wherever it takes it (under half of
+    it), as every window given did before the default followed the model: a gallery enrolled
+    with ``pretrained(max_length=128)`` holds 128/32 in its model fingerprint, so 16 would refuse
+    it as another model's. Only a window too small for 32 gets an eighth."""
+    if given and max_length // 2 > DEFAULT_OVERLAP:
+        return DEFAULT_OVERLAP
     return min(DEFAULT_OVERLAP, max_length // 8)
 
 
@@ -164,11 +172,13 @@ def check_window(
     limit: int | None = None,
     prefix: str = "",
     optional: bool = False,
+    default_step: int | None = None,
 ) -> None:
     """Refuse, naming ``prefix + "max_length"`` / ``prefix + "overlap"``, a window of fewer than 8
     tokens or more than ``limit`` (the transformer's positions, when known), or an overlap that
     would not advance through a long text (half the window or more). ``optional``: the keys
-    may be left out (a config's), and the sentence says what that gives."""
+    may be left out (a config's), and the sentence says what that gives: for the overlap,
+    ``default_step`` (what leaving it out gives with this window) where known."""
     size, step = f"{prefix}max_length", f"{prefix}overlap"
     if max_length < 8 or (limit is not None and max_length > limit):
         bound = (
@@ -184,12 +194,12 @@ def check_window(
         )
         raise ValueError(f"{size} must {bound}, got {max_length}; set {size} within that{unset}")
     if not 0 <= overlap < max_length // 2:
-        unset = (
-            f", or leave it out for the default ({DEFAULT_OVERLAP}, or an eighth of a window "
-            f"under {DEFAULT_WINDOW} tokens)"
-            if optional
-            else ""
+        default = (
+            f"{DEFAULT_OVERLAP}, or an eighth of a window too small for it"
+            if default_step is None
+            else f"{default_step} with this window"
         )
+        unset = f", or leave it out for the default ({default})" if optional else ""
         raise ValueError(
             f"{step} lies in [0, {max_length // 2 - 1}] (under half of {size} {max_length}), "
             f"got {overlap}; set {step} within that{unset}"
@@ -202,8 +212,10 @@ class TextEncoder(nn.Module):
     Args:
         transformer: a Hugging Face ``PreTrainedModel`` returning ``last_hidden_state``.
         tokenizer: its (fast) tokenizer.
-        max_length: tokens per window, special tokens included (256 for all-MiniLM-L6-v2).
-        overlap: tokens shared by consecutive windows of a long text.
+        max_length: tokens per window, special tokens included; ``None``,
+            :func:`default_window` (256, or the transformer's positions where less).
+        overlap: tokens shared by consecutive windows of a long text; ``None``,
+            :func:`default_overlap` of the window.
         pooling: ``"mean"`` of the token vectors, or the ``"cls"`` token's vector (as the
             model's sentence-transformers pooling module says).
 
@@ -216,8 +228,8 @@ class TextEncoder(nn.Module):
         self,
         transformer: nn.Module,
         tokenizer: Any,
-        max_length: int = 256,
-        overlap: int = 32,
+        max_length: int | None = None,
+        overlap: int | None = None,
         pooling: str = "mean",
     ):
         super().__init__()
@@ -226,7 +238,11 @@ class TextEncoder(nn.Module):
         self.transformer = transformer
         self.tokenizer = tokenizer
         self.pooling = pooling
-        self.set_window(max_length, overlap)
+        # the defaults need the transformer's positions (max_positions), known from here on
+        size = default_window(self) if max_length is None else max_length
+        self.set_window(
+            size, default_overlap(size, max_length is not None) if overlap is None else overlap
+        )
         self.num_features: int = int(getattr(transformer, "config").hidden_size)  # noqa: B009
         self.last_chunked = 0  # how many texts of the last call were split into windows
 
@@ -350,7 +366,8 @@ def text_encoder(
 
     ``max_length``: tokens per window; ``None``, :func:`default_window` (256, or the
     transformer's positions where less). ``overlap``: tokens consecutive windows share; ``None``,
-    :func:`default_overlap` of the window (32, or an eighth of a window under 256).
+    :func:`default_overlap` of the window (32, or an eighth of a window under 256 that was left
+    out or cannot take 32).
 
     >>> enc = text_encoder()  # doctest: +SKIP
     """
@@ -361,9 +378,4 @@ def text_encoder(
     layout = read_layout(folder)  # the transformer's sub-folder, if any, and the pooling
     tokenizer = load_tokenizer(layout.transformer)
     transformer = transformer_from_folder(layout.transformer)
-    # the transformer's positions are known once it is loaded: built at the least
-    # window, then set (the overlap is checked against the window it will run at)
-    enc = TextEncoder(transformer, tokenizer, 8, 0, pooling=layout.pooling)
-    size = default_window(enc) if max_length is None else max_length
-    enc.set_window(size, default_overlap(size) if overlap is None else overlap)
-    return enc
+    return TextEncoder(transformer, tokenizer, max_length, overlap, pooling=layout.pooling)

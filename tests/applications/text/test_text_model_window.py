@@ -111,6 +111,52 @@ def test_a_model_whose_own_limit_is_past_256_keeps_the_fingerprint_of_its_old_ga
     assert model_fingerprint(TextSiameseNetwork.pretrained(folder)) == model_fingerprint(enrolled)
 
 
+@pytest.mark.parametrize("window", [128, 100, 66])
+def test_a_gallery_enrolled_from_python_at_a_window_given_opens_with_the_same_call(
+    tmp_path, window
+) -> None:
+    """``pretrained(max_length=128)`` ran at 128/32 until the overlap followed the window (71a83b0f)
+    and then at 128/16: a new fingerprint, so a gallery enrolled with that call was refused as
+    another model's. A window given keeps 32 wherever it takes it (over 64 tokens)."""
+    from siamkit import model_fingerprint
+    from siamkit.index import Gallery
+    from siamkit.index.results import GalleryMismatchError
+
+    folder = _bert(tmp_path / "m", 512)
+    before = TextSiameseNetwork.pretrained(folder, max_length=window, overlap=32)  # as it was
+    db = tmp_path / "g.db"
+    with Gallery.open(db, before, threshold=0.5) as g:
+        g.enroll("guitar", ["A man is playing guitar."])
+    now = TextSiameseNetwork.pretrained(folder, max_length=window)
+    assert (now.max_length, now.overlap) == (window, 32)
+    assert model_fingerprint(now) == model_fingerprint(before)
+    with Gallery.open(db, now, threshold=0.5, create=False) as g:
+        assert g.identify("A man is playing guitar.").label == "guitar"
+    other = TextSiameseNetwork.pretrained(folder, max_length=window, overlap=16)
+    with pytest.raises(GalleryMismatchError), Gallery.open(db, other, create=False) as g:
+        g.identify("A man is playing guitar.")  # the check itself still refuses another window
+
+
+def test_a_text_encoder_built_without_a_window_takes_the_default_rule(tmp_path) -> None:
+    """``TextEncoder``'s own defaults were the literals 256/32: one built directly on a
+    128-position transformer was refused ('max_length must lie in [8, 128]') where
+    ``pretrained`` runs it at 128/16 (default_window, default_overlap)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from siamkit.encoders.text import TextEncoder
+
+    for positions, window in [(128, (128, 16)), (512, (256, 32))]:
+        folder = _bert(tmp_path / str(positions), positions)
+        enc = TextEncoder(AutoModel.from_pretrained(folder), AutoTokenizer.from_pretrained(folder))
+        assert (enc.max_length, enc.overlap) == window
+        net = TextSiameseNetwork.pretrained(folder)
+        assert (net.max_length, net.overlap) == window
+    given = TextEncoder(
+        AutoModel.from_pretrained(folder), AutoTokenizer.from_pretrained(folder), 128
+    )
+    assert (given.max_length, given.overlap) == (128, 32)  # as pretrained(max_length=128)
+
+
 @pytest.mark.parametrize(
     ("positions", "max_seq_length", "window"), [(128, None, (128, 16)), (512, 384, (256, 32))]
 )
@@ -174,6 +220,20 @@ def test_a_window_the_model_cannot_take_is_refused_naming_the_config_key(tmp_pat
     with pytest.raises(ValueError, match=r"^model\.overlap lies in \[0, 31\]") as err:
         _setup_of(_bert(tmp_path / "s", 512), max_length=64, overlap=32)
     assert "set model.overlap within that, or leave it out" in str(err.value)
+
+
+def test_an_overlap_refused_says_what_leaving_it_out_gives_with_that_window(tmp_path) -> None:
+    """The sentence said 'leave it out for the default (32, or an eighth of a window under 256
+    tokens)' whatever the window: with a 128-position model's own window leaving it out gives
+    16, and with a window of 128 given, 32."""
+    folder = _bert(tmp_path / "m", 128)
+    with pytest.raises(ValueError, match=r"^model\.overlap lies in \[0, 63\]") as err:
+        _setup_of(folder, overlap=64)
+    assert str(err.value).endswith("leave it out for the default (16 with this window)")
+    with pytest.raises(ValueError, match=r"^model\.overlap lies in \[0, 63\]") as err:
+        _setup_of(folder, max_length=128, overlap=64)
+    assert str(err.value).endswith("leave it out for the default (32 with this window)")
+    assert (_setup_of(folder, max_length=128).encoder.overlap) == 32
 
 
 def test_the_shipped_text_config_trains_a_128_position_model(tmp_path) -> None:

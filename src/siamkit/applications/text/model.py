@@ -175,8 +175,8 @@ class TextSiameseNetwork(nn.Module):
         ``max_length``: tokens per window; ``None``, 256, or the transformer's positions where
         those are fewer (:func:`~siamkit.encoders.text.default_window`; a larger window, up to the
         model's limit, is given here). ``overlap``: tokens consecutive windows share; ``None``,
-        32, or an eighth of a window under 256 tokens
-        (:func:`~siamkit.encoders.text.default_overlap`).
+        32, or an eighth of a default window under 256 tokens or of a window given too small
+        for 32 (:func:`~siamkit.encoders.text.default_overlap`).
         """
         try:
             enc = text_encoder(str(path) if path else None, max_length, overlap)

@@ -36,7 +36,7 @@ class ModelSection:
     # 256, or its positions where fewer: siamkit.encoders.text.default_window)
     max_length: int | None = None
     # tokens consecutive windows share; None: the start model's with max_length None, else 32,
-    # or an eighth of a window under 256 (siamkit.encoders.text.default_overlap)
+    # or an eighth of a window too small for it (siamkit.encoders.text.default_overlap)
     overlap: int | None = None
 
 
@@ -197,8 +197,9 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     # before any model is loaded; the transformer's own limit is checked once it is
     if cfg.model.max_length is not None:  # None: the default window, within the positions
         size, step = cfg.model.max_length, cfg.model.overlap
-        check_window(size, default_overlap(size) if step is None else step, prefix="model.",
-                     optional=True)  # fmt: skip
+        default = default_overlap(size, given=True)
+        check_window(size, default if step is None else step, prefix="model.", optional=True,
+                     default_step=default)  # fmt: skip
     sr = cfg.data.score_range
     if sr is not None and (len(sr) != 2 or not sr[0] < sr[1]):
         raise ValueError(f"data.score_range is [low, high] with low < high, got {sr}")

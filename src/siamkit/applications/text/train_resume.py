@@ -217,15 +217,16 @@ def run_window(cfg: TextTrainConfig, model: TextSiameseNetwork) -> tuple[int, in
     naming ``model.max_length`` / ``model.overlap`` when the transformer cannot take them.
     Left out: the start model's (a saved model's own; a Hugging Face folder's
     :func:`~siamkit.encoders.text.default_window`); an overlap left out with a window given,
-    :func:`~siamkit.encoders.text.default_overlap` of it, as ``pretrained`` gives (a run took
-    32 whatever the window: refused at 64, where the text commands run the model at 64/8)."""
+    :func:`~siamkit.encoders.text.default_overlap` of the given window, as ``pretrained`` gives
+    (32 where the window takes it; a run took 32 whatever the window: refused at 64, where the
+    text commands run the model at 64/8)."""
     m, enc = cfg.model, model.encoder
     size = enc.max_length if m.max_length is None else m.max_length
-    if m.overlap is not None:
-        step = m.overlap
-    else:
-        step = enc.overlap if m.max_length is None else default_overlap(size)
-    check_window(size, step, enc.max_positions(), prefix="model.", optional=True)
+    default = enc.overlap if m.max_length is None else default_overlap(size, given=True)
+    step = default if m.overlap is None else m.overlap
+    check_window(
+        size, step, enc.max_positions(), prefix="model.", optional=True, default_step=default
+    )
     return size, step
 
 
