@@ -19,6 +19,7 @@ import io
 import os
 import struct
 import warnings
+import weakref
 from pathlib import Path
 from typing import BinaryIO
 
@@ -141,17 +142,25 @@ def _photo_extent(img: Image.Image) -> Image.Image:
     from the region that is the photo (``box``, Pillow's ``draft``'s answer: ``(0, 0, width /
     scale, height / scale)``) to the nearest whole size; any other image as it is.
 
-    The box is kept in ``img.info`` with the drafted size and used only while the image still
-    has that size: Pillow copies ``info`` on ``crop``, ``copy``, ``thumbnail`` and
-    ``transpose``, so a drafted photo cropped or shrunk before :func:`convert_image` raised
-    "box can't exceed original image size", or was resampled from the wrong region (reviewer
-    s53_RR2 finding 3). A change that keeps the size (a flip) cannot be told this way."""
+    The box is kept in ``img.info`` with the drafted size and the drafted image itself (by a
+    weak reference), and used on an image of that size whose pixels are the drafted image's: the
+    drafted image, or a copy of it (``ImageOps.exif_transpose`` of an upright photo is one).
+    Pillow copies ``info`` on ``crop``, ``copy``, ``thumbnail`` and ``transpose``, so a drafted
+    photo cropped or shrunk before :func:`convert_image` raised "box can't exceed original image
+    size" (reviewer s53_RR2 finding 3), and one flipped or turned 180° (the caller's
+    ``exif_transpose`` for orientations 2-4) keeps its size and was resampled from the wrong
+    corner. Such an image, or one whose drafted image is gone, converts as it is."""
     drafted = img.info.get(_DRAFT_BOX)
     if drafted is None:
         return img
-    box, drafted_size = drafted
+    box, drafted_size = drafted.box, drafted.size
     if tuple(img.size) != tuple(drafted_size):
         return img  # cropped, shrunk or turned since: the box no longer marks its photo
+    original = drafted.image()
+    if original is None or (
+        original is not img and (original.mode != img.mode or original.tobytes() != img.tobytes())
+    ):
+        return img  # flipped or turned 180 degrees (or its drafted image is gone)
     size = (max(1, round(box[2])), max(1, round(box[3])))
     exact = img.resize(size, Image.Resampling.BICUBIC, box=box)
     exact.info.pop(_DRAFT_BOX, None)
@@ -219,6 +228,27 @@ _JPEG_FORMATS = ("JPEG", "MPO")  # Pillow's names for a JPEG file and a multi-pi
 _DRAFT_BOX = "siamkit.draft_box"  # img.info's key for the photo's region in a drafted JPEG
 
 
+class _Drafted:
+    """The photo's region ``box`` in a JPEG drafted to ``size``, and that drafted image (a weak
+    reference: ``info`` is copied into every image made from it). Pickled (an image's ``info``
+    is), it keeps no image, so the region is then not used."""
+
+    __slots__ = ("_image", "box", "size")
+
+    def __init__(
+        self, box: tuple[float, ...], size: tuple[int, int], image: Image.Image | None
+    ) -> None:
+        self.box, self.size = box, size
+        self._image = None if image is None else weakref.ref(image)
+
+    def image(self) -> Image.Image | None:
+        """The drafted image, or ``None`` once it is gone."""
+        return None if self._image is None else self._image()
+
+    def __reduce__(self) -> tuple[type[_Drafted], tuple[object, ...]]:
+        return type(self), (self.box, self.size, None)
+
+
 def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
     """Let libjpeg shrink an opened, not yet loaded JPEG while decoding it (DCT scaling by 1/2,
     1/4 or 1/8, Pillow's ``draft``) when it is at least twice :data:`DRAFT_MARGIN` times
@@ -257,7 +287,7 @@ def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
         return False
     box = drafted[1]
     if box[2] != img.width or box[3] != img.height:  # a part-block at the right or bottom
-        img.info[_DRAFT_BOX] = (box, img.size)  # the size it applies to, see _photo_extent
+        img.info[_DRAFT_BOX] = _Drafted(box, img.size, img)  # see _photo_extent
     return True
 
 

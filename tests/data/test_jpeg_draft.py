@@ -8,6 +8,7 @@ antialiased bilinear resize of the full-size pixels), not through siamkit's read
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -214,15 +215,18 @@ def test_a_turned_odd_sized_jpeg_comes_out_upright_and_whole(tmp_path, monkeypat
         lambda img: img.resize((400, 300)),  # holds the box: was resampled from its corner
         lambda img: img.transpose(Image.Transpose.ROTATE_90),
         "thumbnail",
+        lambda img: img.transpose(Image.Transpose.FLIP_LEFT_RIGHT),  # same size: wrong corner
+        lambda img: img.transpose(Image.Transpose.ROTATE_180),
     ],
-    ids=["crop", "enlarge", "turn", "thumbnail"],
+    ids=["crop", "enlarge", "turn", "thumbnail", "flip", "turn-180"],
 )
 def test_a_drafted_jpeg_changed_before_its_conversion_converts_as_it_is_now(tmp_path, change):
     """Pillow copies ``info`` (and the photo's region draft_jpeg keeps there) on crop, copy,
     thumbnail and transpose, so convert_image on a cropped drafted photo raised "box can't
-    exceed original image size" or resampled the wrong region (reviewer s53_RR2 finding 3):
-    the region is used only while the image has the drafted size, and an unchanged drafted
-    photo is still resampled to it."""
+    exceed original image size" or resampled the wrong region (reviewer s53_RR2 finding 3),
+    and a flip or 180° turn, which keeps the size, still took its region from the wrong corner:
+    the region is the drafted image object's alone, and an unchanged drafted photo is still
+    resampled to it."""
     path = tmp_path / "odd.jpg"
     _photo((2011, 1507)).save(path, quality=90)
     with Image.open(path) as img:
@@ -236,6 +240,36 @@ def test_a_drafted_jpeg_changed_before_its_conversion_converts_as_it_is_now(tmp_
             changed = change(img)
     got = np.asarray(convert_image(changed, "RGB"))
     assert np.array_equal(got, np.asarray(changed.convert("RGB")))
+
+
+@pytest.mark.parametrize("orientation", [1, 2, 3, 4])
+def test_a_drafted_jpeg_the_caller_turns_upright_keeps_its_region_only_where_it_is_one(
+    tmp_path, orientation
+):
+    """A caller that applies the EXIF orientation itself (``ImageOps.exif_transpose``, as
+    Pillow's users do) before :func:`convert_image`: for orientations 2-4 the drafted photo
+    keeps its size, and its stored self's region was resampled from the wrong corner (its
+    part-block, 7/8 of a block of black at the right or bottom, came in on the other side); now
+    the turned image converts as it is, and convert_image turns nothing more (the tag is gone).
+    Upright (orientation 1), exif_transpose gives a copy, whose pixels are the drafted photo's:
+    its region is still resampled."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "odd.jpg"
+    _photo((2011, 1507)).save(path, quality=90, exif=exif)
+    with Image.open(path) as img:
+        assert draft_jpeg(img, (64, 64)) and img.size == (252, 189)
+        img.load()
+        upright = ImageOps.exif_transpose(img)
+        assert upright is not None and upright is not img and upright.size == img.size
+        got = np.asarray(convert_image(upright, "RGB"))
+        if orientation == 1:
+            assert np.array_equal(got, np.asarray(convert_image(img, "RGB")))
+            assert got.shape == (188, 251, 3)
+        else:
+            assert np.array_equal(got, np.asarray(upright.convert("RGB")))
+    again = pickle.loads(pickle.dumps(upright))  # info is pickled; the drafted image is not
+    assert np.asarray(convert_image(again, "RGB")).shape[:2] in ((189, 252), (188, 251))
 
 
 def test_images_not_far_larger_than_the_target_are_decoded_whole(tmp_path):
