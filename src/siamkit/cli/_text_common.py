@@ -37,6 +37,16 @@ def _threshold_value(ctx: click.Context, param: click.Parameter, value: str) -> 
         raise click.BadParameter(
             f"a cosine similarity lies in [-1, 1], got {value}; give one within it", ctx, param
         )
+    from siamkit.decision import ROUNDING
+
+    if 1.0 - similarity <= 2 * ROUNDING:  # the rounding widens what it allows by half or more
+        click.echo(
+            f"warning: --threshold {value} lies within 2e-5 of 1, where the float32 rounding "
+            f"every verdict allows ({ROUNDING:g}: a text and its own copy score up to ~1e-6 "
+            f"either side of 1) takes pairs from {similarity - ROUNDING:.6f} on, not only from "
+            f"{value}",
+            err=True,
+        )
     return similarity
 
 
