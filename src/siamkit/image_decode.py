@@ -84,16 +84,22 @@ def _sixteen_bit(img: Image.Image) -> bool:
 def _to_8bit(img: Image.Image, sixteen: bool = False) -> Image.Image:
     """A 16-bit, 32-bit integer or float image as 8-bit ``L``; any other image unchanged.
 
-    ``I;16*`` (16-bit PNG, TIFF): value >> 8, i.e. value / 257. ``I`` (32-bit signed): 16-bit
-    data when ``sixteen`` (the file says so, :func:`_sixteen_bit`: a 16-bit PGM opens as
-    ``I``); otherwise the range 0..255, or 0..65535, or 0..2**31-1, the smallest that holds
-    every value, as for float: an int32 TIFF of 0-255 values was read as 16-bit data and came
-    out black (value >> 8 = 0), where Pillow's ``convert`` keeps them. Negative values are 0.
+    ``I;16*`` (16-bit PNG, TIFF): value >> 8 (value / 256 rounded down), as OpenCV's
+    ``imread`` reads a 16-bit file to 8 bits. ``I`` (32-bit signed): 16-bit data when
+    ``sixteen`` (the file says so, :func:`_sixteen_bit`: a 16-bit PGM or signed 16-bit TIFF
+    opens as ``I``; OpenCV reads both so too); otherwise the range 0..255, or 0..65535, or
+    0..2**31-1, the smallest that holds every value, as for float: an int32 TIFF of 0-255 values
+    was read as 16-bit data and came out black (value >> 8 = 0), where Pillow's ``convert``
+    (which clips at 255) and skimage's ``img_as_ubyte`` keep them, and OpenCV reads such a file
+    only unchanged (``IMREAD_UNCHANGED``, int32). Negative values are 0.
     The range is each image's own, not the data set's: of two int32 frames of one 12-bit
     camera, a dark one whose values all fit 0..255 reads as 8-bit and comes out brighter than
     a bright one read as 16-bit data (mean 104.7 against 7.7; reviewer s53_R6 finding 4), as
-    for float, and as skimage's ``img_as_ubyte`` does. Scale such a data set to one range
-    (8-bit, or 16-bit TIFFs, which are read by their file's word) before reading it.
+    for float, and as ``img_as_ubyte`` does. Reading every ``I`` image whose values fit 0..65535
+    as 16-bit data would make those frames agree, but would read the int32 TIFF of 0-255 values
+    black again, unlike every one of those readers, so it is left so (stop 54). Scale such a
+    data set to one range (8-bit, or 16-bit TIFFs, which are read by their file's word) before
+    reading it.
     ``F`` (float): the range 0..1, or 0..255, or 0..65535 (the smallest that holds every value;
     beyond, the image's maximum); negative and NaN values are 0.
     """

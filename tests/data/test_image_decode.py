@@ -83,6 +83,74 @@ def test_a_dark_signed_16_bit_tiff_stays_16_bit_data():
     np.testing.assert_array_equal(out, decode_image(unsigned.getvalue(), channels=1)[:, :, 0])
 
 
+def _tiff(array: np.ndarray) -> bytes:
+    tifffile = pytest.importorskip("tifffile")
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, array)
+    return buf.getvalue()
+
+
+def _png48(rgb: np.ndarray) -> bytes:
+    """A 16-bit-a-channel RGB PNG (Pillow writes none; OpenCV's 48-bit TIFF reading rounds
+    differently from its own PNG reading, by 1 in a quarter of the values)."""
+    cv2 = pytest.importorskip("cv2")
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    assert ok
+    return png.tobytes()
+
+
+_DEEP = (np.arange(24 * 32).reshape(24, 32) * 2731 % 65536).astype(np.uint16)  # 0..65535
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda: _encoded(Image.fromarray(_DEEP), "PNG"),  # I;16
+        lambda: _encoded(Image.fromarray(_DEEP // 7), "PNG"),  # dark: still 16-bit data
+        lambda: _tiff(_DEEP),  # I;16
+        lambda: _tiff((_DEEP // 2).astype(np.int16)),  # signed: opens as I, 16 bits a sample
+        lambda: _encoded(Image.fromarray(_DEEP), "PPM"),  # 16-bit PGM: opens as I
+        lambda: _png48(np.dstack([_DEEP, _DEEP[::-1], _DEEP[:, ::-1]])),  # 48-bit RGB
+    ],
+    ids=["png", "dark-png", "tiff", "signed-tiff", "pgm", "rgb48-png"],
+)
+def test_a_16_bit_file_reads_as_opencv_reads_it_to_8_bits(encode):
+    """Stop 54's check of deep images against the readers users know: every 16-bit file, mode
+    ``I;16`` or ``I`` by its file's word, dark or not, reads as OpenCV's ``imread`` gives it in
+    8 bits (value >> 8), for grey and RGB."""
+    cv2 = pytest.importorskip("cv2")
+    data = encode()
+    buffer = np.frombuffer(data, np.uint8)
+    grey = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
+    rgb = cv2.cvtColor(cv2.imdecode(buffer, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert grey is not None and grey.dtype == np.uint8
+    np.testing.assert_array_equal(decode_image(data, channels=3), rgb)
+    if rgb.std(axis=2).max() == 0:  # a grey file: no RGB-to-grey weights in between
+        np.testing.assert_array_equal(decode_image(data, channels=1)[:, :, 0], grey)
+
+
+@pytest.mark.parametrize("peak", [255, 4095, 65535])
+def test_an_int32_tiff_reads_by_its_own_range_where_no_reader_maps_8_bit_values_to_black(peak):
+    """An int32 TIFF says nothing of its range (OpenCV reads it only unchanged, as int32):
+    values that fit 0..255 are kept, as Pillow's convert('L') and skimage's img_as_ubyte keep
+    them; values past 255 (a 12-bit camera's) are read as 16-bit data, value >> 8, where
+    convert('L') would clip them to white. The 16-bit range for every such image would make
+    one camera's dark and bright frames agree, but would read the 8-bit ones black."""
+    cv2 = pytest.importorskip("cv2")
+    skimage_dtype = pytest.importorskip("skimage.util.dtype")
+    values = (A8.astype(np.int64) * peak // 255).astype(np.int32)
+    data = _encoded(Image.fromarray(values), "TIFF")
+    unchanged = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(unchanged, values)  # OpenCV: the int32 values, no 8 bits
+    got = decode_image(data, channels=1)[:, :, 0]
+    if peak <= 255:
+        with pytest.warns(UserWarning):  # "Downcasting int32 to uint8 without scaling"
+            np.testing.assert_array_equal(got, skimage_dtype.img_as_ubyte(values))
+        np.testing.assert_array_equal(got, np.asarray(Image.open(io.BytesIO(data)).convert("L")))
+    else:
+        np.testing.assert_array_equal(got, values >> 8)
+
+
 def test_16_bit_file_is_not_white(tmp_path):
     path = tmp_path / "g16.png"
     Image.fromarray(A8.astype(np.uint16) * 257).save(path)
