@@ -37,41 +37,24 @@ how it was trained either way.
 Round 12's result (same day): nothing passed (mean EER w=10 0.180, w=100 0.181; w=1000 failed
 {2,5} at 0.063); the test classes were not run. BENCHMARKS.md "Issue 20, round 12".
 
-Run:  OMP_NUM_THREADS=1 nice python benchmarks/val_distill.py NAME --config configs/hypercolumn.yaml \
-          --folds "2,5;0,3;1,4" --set train.epochs=10 --set train.steps_per_epoch=50 \
-          --set train.val_metric=none --distill-weight 10
+Run: as ``val_taps.py`` says, with ``--distill-weight 10`` (``--help`` prints the command).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from val_taps import run_taps_folds, start_fold, taps_arguments  # isort: skip (sets sys.path)
 
 from siamkit.encoders.convnet import ConvNet
 from siamkit.heads.appearance import hog_features
 from siamkit.models import SiameseNetwork
-from siamkit.training import Trainer, build_model
-from siamkit.training.trainer import seed_everything
-from val_folds import (
-    T_FOLD_LIMITS,
-    embedding_rows,
-    fold_arguments,
-    fold_data,
-    fold_result,
-    run_folds,
-    stop_at_failing_fold,
-)
 
 HOG = {"bins": 12, "cell": 7, "signed": True, "levels": 2}  # configs/demo.yaml's appearance
 
@@ -130,13 +113,8 @@ class DistillObjective(nn.Module):
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-    t0 = time.time()
-    cfg, data = fold_data(args, fold, args.seed)
-    seed_everything(cfg.train.seed)
-    net = build_model(cfg.model, data.input_shape, *data.channel_stats())
-    log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
-    trainer = Trainer.from_config(net, cfg, data, progress=False, log=log)
-    assert isinstance(net, SiameseNetwork) and trainer.forward is net  # one process, no DDP
+    run = start_fold(args, fold)
+    net, trainer = run.net, run.trainer
     objective = None
     if args.distill_weight > 0:
         fwd = DistillForward(net, args.distill_weight)
@@ -146,15 +124,14 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     result = trainer.fit()
     if objective is not None and objective.parts:  # loss sizes at the first and last steps
         first, last = objective.parts[0], objective.parts[-1]
-        log(
+        run.log(
             f"tuplet, rkd-d: first step {first[0]:.3f}, {first[1]:.4f}; last {last[0]:.3f}, {last[1]:.4f}"
         )
-    rows = embedding_rows(args, net, data.val_x, data.val_y, None)
-    return fold_result(fold, time.time() - t0, rows, result.history)
+    return run.result(args, result.history)
 
 
 def main() -> None:
-    ap = fold_arguments(__doc__.splitlines()[0], "configs/hypercolumn.yaml", "2,5;0,3;1,4")
+    ap = taps_arguments(__doc__, "val_distill.py", "--distill-weight 10")
     ap.add_argument("--distill-weight", type=float, required=True, help="0: the recipe alone")
     ap.add_argument(
         "--sizes-only",
@@ -163,24 +140,21 @@ def main() -> None:
         "(no validation image is embedded)",
     )
     args = ap.parse_args()
-    torch.set_num_threads(1)
     if args.sizes_only:
+        torch.set_num_threads(1)
         fold = [int(c) for c in args.folds.split(";")[0].split(",")]
-        cfg, data = fold_data(args, fold, args.seed)
-        seed_everything(cfg.train.seed)
-        net = build_model(cfg.model, data.input_shape, *data.channel_stats())
-        trainer = Trainer.from_config(net, cfg, data, progress=False, log=print)
-        fwd = DistillForward(net, 1.0)
-        objective = DistillObjective(trainer.objective, fwd)
-        x, y = next(iter(trainer.batches.epoch(0)))[:2]
-        net.train()
+        run = start_fold(args, fold, log=print)
+        fwd = DistillForward(run.net, 1.0)
+        objective = DistillObjective(run.trainer.objective, fwd)
+        x, y = next(iter(run.trainer.batches.epoch(0)))[:2]
+        run.net.train()
         objective(fwd.embed(x), y)
         print(
             f"first training batch of {fold}: tuplet {objective.parts[0][0]:.3f}, rkd-d {objective.parts[0][1]:.4f}"
         )
         return
 
-    run_folds(ap, args, stop_at_failing_fold(run_fold, T_FOLD_LIMITS))
+    run_taps_folds(ap, args, run_fold)
 
 
 if __name__ == "__main__":

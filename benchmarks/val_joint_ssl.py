@@ -26,40 +26,23 @@ the test classes (three splits, seeds 0-2, ``bench_fmnist.py``) as round 7's pic
 the main split then meets issue 20's target (1-shot ≥ 0.80, EER ≤ 0.16). If none passes,
 nothing changes and the test classes are not run.
 
-Run:  OMP_NUM_THREADS=1 nice python benchmarks/val_joint_ssl.py NAME --config configs/hypercolumn.yaml \
-          --folds "2,5;0,3;1,4" --set train.epochs=10 --set train.steps_per_epoch=50 \
-          --set train.val_metric=none --ssl-weight 1.0
+Run: as ``val_taps.py`` says, with ``--ssl-weight 1.0`` (``--help`` prints the command).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from val_taps import run_taps_folds, start_fold, taps_arguments  # isort: skip (sets sys.path)
 
 from siamkit.applications.ssl.methods import SelfSupervised, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig, ViewMaker
 from siamkit.models import SiameseNetwork
-from siamkit.training import Trainer, build_model
 from siamkit.training.builders import build_optimizer, build_scheduler
-from siamkit.training.trainer import seed_everything
-from val_folds import (
-    T_FOLD_LIMITS,
-    embedding_rows,
-    fold_arguments,
-    fold_data,
-    fold_result,
-    run_folds,
-    stop_at_failing_fold,
-)
 
 SIMCLR_VIEWS = ViewConfig(  # configs/simclr.yaml's views section
     crop_scale=(0.5, 1.0), flip=True, jitter=0.4, jitter_p=0.8, gray_p=0.2, blur_p=0.5, erase_p=0.25
@@ -97,13 +80,8 @@ class JointObjective(nn.Module):
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-    t0 = time.time()
-    cfg, data = fold_data(args, fold, args.seed)
-    seed_everything(cfg.train.seed)
-    net = build_model(cfg.model, data.input_shape, *data.channel_stats())
-    log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
-    trainer = Trainer.from_config(net, cfg, data, progress=False, log=log)
-    assert isinstance(net, SiameseNetwork) and trainer.forward is net  # one process, no DDP
+    run = start_fold(args, fold)
+    net, trainer, cfg = run.net, run.trainer, run.cfg
     if args.ssl_weight > 0:
         joint = JointForward(net, args.ssl_weight, args.seed)
         trainer.forward = joint
@@ -114,17 +92,14 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         steps = cfg.train.epochs * trainer.batches.steps  # type: ignore[attr-defined]
         trainer.step_kwargs["scheduler"] = build_scheduler(cfg.optim, trainer.optimizer, steps)
     result = trainer.fit()
-    rows = embedding_rows(args, net, data.val_x, data.val_y, None)
-    return fold_result(fold, time.time() - t0, rows, result.history)
+    return run.result(args, result.history)
 
 
 def main() -> None:
-    ap = fold_arguments(__doc__.splitlines()[0], "configs/hypercolumn.yaml", "2,5;0,3;1,4")
+    ap = taps_arguments(__doc__, "val_joint_ssl.py", "--ssl-weight 1.0")
     ap.add_argument("--ssl-weight", type=float, required=True, help="0: the recipe alone")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-
-    run_folds(ap, args, stop_at_failing_fold(run_fold, T_FOLD_LIMITS, min_spread=None))
+    run_taps_folds(ap, args, run_fold, min_spread=None)
 
 
 if __name__ == "__main__":

@@ -59,39 +59,22 @@ passed: every candidate failed fold {2,5} (EER p 0.1 0.081, p 0.2 0.070, p 0.4 0
 limit 0.061), though ``rho_head`` fell from T's 0.732 to 0.60-0.64; the test classes were not run.
 BENCHMARKS.md "Issue 20, round 13".
 
-Run:  OMP_NUM_THREADS=1 nice -n 5 python benchmarks/val_rho.py NAME --config configs/hypercolumn.yaml \
-          --folds "2,5;0,3;1,4" --set train.epochs=10 --set train.steps_per_epoch=50 \
-          --set train.val_metric=none --rho-p 0.2
+Run: as ``val_taps.py`` says, with ``--rho-p 0.2`` (``--help`` prints the command).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from val_taps import run_taps_folds, start_fold, taps_arguments  # isort: skip (sets sys.path)
 
 from siamkit.encode import encode
 from siamkit.models import SiameseNetwork
-from siamkit.training import Trainer, build_model
-from siamkit.training.trainer import seed_everything
-from val_folds import (
-    T_FOLD_LIMITS,
-    centre_sample,
-    embedding_rows,
-    fold_arguments,
-    fold_data,
-    fold_result,
-    run_folds,
-    stop_at_failing_fold,
-)
+from val_folds import centre_sample
 
 RHO_IMAGES = 4000  # training images embedded for the rho measure
 
@@ -152,33 +135,23 @@ def rho_measures(net: SiameseNetwork, train_x: Tensor) -> dict[str, float]:
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-    t0 = time.time()
-    cfg, data = fold_data(args, fold, args.seed)
-    seed_everything(cfg.train.seed)
-    net = build_model(cfg.model, data.input_shape, *data.channel_stats())
-    log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
-    trainer = Trainer.from_config(net, cfg, data, progress=False, log=log)
-    assert isinstance(net, SiameseNetwork) and trainer.forward is net  # one process, no DDP
-    objective = RhoObjective(trainer.objective, args.rho_p, args.seed)
-    trainer.objective = objective
-    result = trainer.fit()
-    log(f"relabelled {objective.switched} of {objective.seen} samples")
-    rows = embedding_rows(args, net, data.val_x, data.val_y, None)
-    rows[args.name].update(rho_measures(net, data.train_x))
-    return fold_result(fold, time.time() - t0, rows, result.history)
+    run = start_fold(args, fold)
+    objective = RhoObjective(run.trainer.objective, args.rho_p, args.seed)
+    run.trainer.objective = objective
+    result = run.trainer.fit()
+    run.log(f"relabelled {objective.switched} of {objective.seen} samples")
+    return run.result(args, result.history, lambda: rho_measures(run.net, run.data.train_x))
 
 
 def main() -> None:
-    ap = fold_arguments(__doc__.splitlines()[0], "configs/hypercolumn.yaml", "2,5;0,3;1,4")
+    ap = taps_arguments(__doc__, "val_rho.py", "--rho-p 0.2")
     ap.add_argument(
         "--rho-p", type=float, required=True, help="each sample's relabelling chance; 0: T alone"
     )
     args = ap.parse_args()
     if not 0.0 <= args.rho_p <= 1.0:
         ap.error(f"--rho-p must be a probability in [0, 1], got {args.rho_p}")
-    torch.set_num_threads(1)
-
-    run_folds(ap, args, stop_at_failing_fold(run_fold, T_FOLD_LIMITS))
+    run_taps_folds(ap, args, run_fold)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,30 @@ def test_a_candidate_stops_at_its_first_failing_fold(
 @pytest.mark.parametrize("script", ["val_distill", "val_joint_ssl", "val_rho"])
 def test_the_rounds_scripts_use_the_shared_rule(script: str) -> None:
     mod = _load(script)
-    assert mod.stop_at_failing_fold.__module__ == "val_folds"
+    assert mod.run_taps_folds.__module__ == "val_taps"  # val_taps.py: their shared start and end
+    taps = _load("val_taps")
+    assert taps.stop_at_failing_fold.__module__ == "val_folds"
     # round 7's T (EER 0.056 / 0.333 / 0.167) + 0.005, as each round's docstring states
-    assert mod.T_FOLD_LIMITS == {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
+    assert taps.T_FOLD_LIMITS == {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
+
+
+@pytest.mark.parametrize(
+    ("script", "option"),
+    [("val_distill", "--distill-weight 10"), ("val_joint_ssl", "--ssl-weight 1.0"),
+     ("val_rho", "--rho-p 0.2")],
+)  # fmt: skip
+def test_the_rounds_scripts_help_prints_the_command_each_round_ran(
+    script: str, option: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each docstring held its own copy of the command; val_taps.RUN holds it once."""
+    mod = _load(script)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", "--help"])
+    with pytest.raises(SystemExit):
+        mod.main()
+    out = " ".join(capsys.readouterr().out.split())
+    want = (
+        f"Run: OMP_NUM_THREADS=1 nice python benchmarks/{script}.py NAME --config "
+        'configs/hypercolumn.yaml --folds "2,5;0,3;1,4" --set train.epochs=10 --set '
+        f"train.steps_per_epoch=50 --set train.val_metric=none {option}"
+    )
+    assert want in out
