@@ -146,7 +146,7 @@ def test_save_load_roundtrip(tmp_path):
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (np.zeros((2, 5)), "dimension 5"),
+        (np.zeros((2, 5)), "have 5 values each, but this index holds embeddings of 4"),
         (np.full((1, 4), np.nan), "NaN"),
         (np.zeros((2, 2, 4)), "shape"),
         ("text", "numpy array"),

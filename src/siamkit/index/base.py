@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from siamkit.index.results import listing
+
 ArrayLike = Tensor | np.ndarray
 
 INDEX_CONFIG_FILE = "index.json"
@@ -66,26 +68,76 @@ class SearchIndex(Protocol):
     def __len__(self) -> int: ...
 
 
-def as_float32_matrix(x: ArrayLike, dim: int, what: str = "embeddings") -> np.ndarray:
-    """Check and convert ``(N, D)`` (or one ``(D,)`` vector) into a C-contiguous float32 array."""
-    if isinstance(x, Tensor):
-        x = x.detach().to("cpu", torch.float32).numpy()
+class UnrankableEmbeddingsError(ValueError):
+    """Embeddings that hold NaN, an infinite value or one past float32's range, refused by
+    :func:`finite_float32` before any search or store: a class of its own, so that the service
+    answers it in its sentence (the model's embeddings of what a request sent), not as a bug's
+    500."""
+
+
+def as_float32_matrix(
+    x: ArrayLike,
+    dim: int,
+    what: str = "embeddings",
+    holder: str = "this index",
+    then: str = "",
+    width_then: str | None = None,
+) -> np.ndarray:
+    """Check and convert ``(N, D)`` (or one ``(D,)`` vector) into a C-contiguous float32 array:
+    the size by :func:`check_width` (``holder``, and ``width_then`` or else ``then``, end its
+    sentence), the values by :func:`finite_float32` (``then`` ends its sentence), so that a
+    gallery's refusal reads as its store's."""
+    if isinstance(x, Tensor):  # float64 kept: a value past float32's range is named as such
+        x = x.detach().to("cpu", torch.float64 if x.dtype == torch.float64 else torch.float32)
+        x = x.numpy()
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{what} must be a torch tensor or numpy array, got {type(x).__name__}")
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2:
         raise ValueError(f"{what} must have shape (N, {dim}), got shape {tuple(x.shape)}")
-    if x.shape[1] != dim:
-        raise ValueError(
-            f"{what} have dimension {x.shape[1]} but this index holds {dim}-d embeddings"
-        )
+    check_width(x.shape[1], dim, what, holder, then if width_then is None else width_then)
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise TypeError(f"{what} must be real numbers, got dtype {x.dtype}")
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if not np.isfinite(x).all():
-        raise ValueError(f"{what} contain NaN or infinite values")
-    return x
+    return finite_float32(x, what, then)
+
+
+def check_width(
+    width: int, dim: int, what: str = "embeddings", holder: str = "this index", then: str = ""
+) -> None:
+    """Refuse rows of ``width`` values where ``holder`` (``"this index"``, ``"the gallery
+    shop.db records"``) holds embeddings of ``dim``, in the one sentence every index and the
+    gallery's store use; ``then`` ends it (``"; nothing was stored: ..."``)."""
+    if width != dim:
+        raise ValueError(
+            f"the {what} have {width} values each, but {holder} holds embeddings of {dim}{then}"
+        )
+
+
+def finite_float32(x: np.ndarray, what: str = "embeddings", then: str = "") -> np.ndarray:
+    """``(N, D)`` ``x`` as a C-contiguous float32 array, refusing the rows that hold NaN, an
+    infinite value, or a finite value past float32's range (``1e39`` as float64), by their
+    positions, in one sentence that says which of these it is; ``then`` ends it.
+
+    The search indexes, the gallery and its store all check here: the store's own wording,
+    alone, never met the rows a gallery refused first as "NaN or infinite" (with numpy's
+    overflow warning) for values only too large (reviewer s53_FB finding 1). The cast runs
+    without that warning: the rows it overflows are refused here, named as too large."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(x, dtype=np.float32)
+    finite = np.isfinite(out).all(axis=1)
+    if finite.all():
+        return out
+    bad = np.flatnonzero(~finite).tolist()
+    with np.errstate(over="ignore", invalid="ignore"):  # the rows as given, before the cast
+        large = np.isfinite(np.asarray(x, dtype=np.float64)[bad]).all(axis=1)
+    kind = {0: "NaN or infinite values", len(bad): "values too large for float32"}.get(
+        int(large.sum()), "NaN or infinite values, or values too large for float32"
+    )
+    raise UnrankableEmbeddingsError(
+        f"{len(bad)} of the {len(out)} {what} hold {kind} (rows {listing(bad, limit=5)}), "
+        f"which no search can rank{then}"
+    )
 
 
 def as_ids(ids: ArrayLike, n: int) -> np.ndarray:

@@ -52,6 +52,8 @@ from siamkit.index.results import (
 )
 from siamkit.index.store import (
     MAX_ITEM_ID,
+    NOTHING_STORED,
+    WIDTH_ADVICE,
     GalleryStore,
     LabelInfo,
     RepeatRule,
@@ -273,7 +275,13 @@ class Gallery:
         >>> g.enroll_embeddings("alice", z[:3], skip_repeats=True).skipped  # doctest: +SKIP
         [0, 1]
         """
-        z = as_float32_matrix(embeddings, self.embedding_dim)
+        z = as_float32_matrix(  # refused in the store's own sentences, before any write
+            embeddings,
+            self.embedding_dim,
+            holder=f"the gallery {self._store.path}",
+            then=NOTHING_STORED,
+            width_then=WIDTH_ADVICE,
+        )
         if z.shape[0] == 0:
             raise ValueError("nothing to enroll: embeddings have 0 rows")
 

@@ -37,6 +37,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from siamkit.atomic import can_write_in, check_writable_file
+from siamkit.index.base import check_width, finite_float32
 from siamkit.index.results import listing
 
 SCHEMA_VERSION = "1"
@@ -183,6 +184,18 @@ def encode_metadata(metadata: Mapping[str, Any] | None) -> str | None:
     if len(text.encode()) > MAX_METADATA_BYTES:
         raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES // 1024} KiB as JSON")
     return text
+
+
+NOTHING_STORED = "; nothing was stored"
+"""The end of the sentence refusing rows that hold NaN, infinite or too large values
+(:func:`~siamkit.index.base.finite_float32`), the gallery's as its store's."""
+
+WIDTH_ADVICE = (
+    "; nothing was stored: embed them with the model the gallery records, or enroll them into "
+    "a new gallery file"
+)
+"""The end of the sentence refusing rows of another size than the gallery records
+(:func:`~siamkit.index.base.check_width`), the gallery's as its store's."""
 
 
 class GalleryDamagedError(ValueError):
@@ -651,24 +664,14 @@ class GalleryStore:
     ) -> tuple[list[int], np.ndarray]:
         label = validate_label(label)
         meta_text = encode_metadata(metadata)
-        with np.errstate(over="ignore"):  # finite float64 past float32's range: refused below
-            x = np.ascontiguousarray(embeddings, dtype="<f4")
+        x = np.asarray(embeddings)
         if x.ndim != 2 or x.shape[0] == 0:
             raise ValueError(f"embeddings must have shape (N, D) with N >= 1, got {tuple(x.shape)}")
         if sources is not None and len(sources) != len(x):
             raise ValueError(f"got {len(sources)} sources for {len(x)} embeddings")
-        finite = np.isfinite(x).all(axis=1)
-        if not finite.all():  # stored, the next load would call the gallery damaged for them
-            bad = np.flatnonzero(~finite).tolist()
-            with np.errstate(over="ignore"):  # rows finite as given only overflowed the cast
-                large = np.isfinite(np.asarray(embeddings, dtype=np.float64)[bad]).all(axis=1)
-            what = {0: "NaN or infinite values", len(bad): "values too large for float32"}.get(
-                int(large.sum()), "NaN or infinite values, or values too large for float32"
-            )
-            raise ValueError(
-                f"{len(bad)} of the {len(x)} embeddings hold {what} (rows "
-                f"{listing(bad, limit=5)}), which no search can rank; nothing was stored"
-            )
+        # stored, the next load would call the gallery damaged for them: refused as a gallery
+        # refuses them (one sentence, index.base), before anything is read or written
+        x = finite_float32(x, then=NOTHING_STORED).astype("<f4", copy=False)
         try:
             ids, skip, added_column = self._add_in(
                 label, meta_text, x, time.time(), skip_repeats, repeats, written, sources, before
@@ -710,12 +713,7 @@ class GalleryStore:
                     'call init_meta({"embedding_dim": ...}) on it before adding embeddings'
                 )
             dim = int(recorded)
-            if x.shape[1] != dim:  # stored, the next load would call the gallery damaged
-                raise ValueError(
-                    f"the embeddings have {x.shape[1]} values each, but the gallery {self.path} "
-                    f"records embeddings of {dim}; nothing was stored: embed them with the model "
-                    "the gallery records, or enroll them into a new gallery file"
-                )
+            check_width(x.shape[1], dim, holder=f"the gallery {self.path}", then=WIDTH_ADVICE)
             if skip_repeats:
                 from siamkit.index.repeats import repeated  # numpy only, as this module
 

@@ -13,6 +13,9 @@ every failure of the service itself a 500 with a generic body and its traceback 
   so (:data:`TAKEN_OVER`); where the service's model was to take over a gallery that held no
   item and the model it records enrolled first, a 409 saying that
   (:data:`RECORDED_MODEL_ENROLLED`).
+* The model's embeddings of what a request sent holding NaN, infinite or too large values,
+  which the gallery refuses (``UnrankableEmbeddingsError``), become a 422 in the gallery's own
+  sentence, naming the inputs by their order, with nothing stored (:func:`unrankable_detail`).
 * SQLite unable to read or write the gallery now (a lock held past the wait, a full disk)
   becomes a 503 naming SQLite's reason, the one 503 a client may retry: it alone sends
   ``Retry-After`` (:data:`RETRY_AFTER_S`).
@@ -351,14 +354,37 @@ async def _on_gallery_taken_over(request: Request, exc: Exception) -> JSONRespon
     )
 
 
+async def _on_unrankable(request: Request, exc: Exception) -> JSONResponse:
+    """The model's embeddings of what a request sent hold NaN, infinite or too large values
+    (:class:`~siamkit.index.base.UnrankableEmbeddingsError`): a 422 in the gallery's own
+    sentence, whose rows are the inputs in the order sent, and nothing stored. It was a 500
+    "Internal error" that named neither the input nor that nothing was enrolled."""
+    rid = request_id(request.scope)
+    said = f" (id={rid})" if rid else ""
+    log.warning("%s %s refused%s: %s", request.method, logged_path(request.scope), said, exc)
+    return JSONResponse({"detail": unrankable_detail(exc)}, status_code=422)
+
+
+def unrankable_detail(exc: Exception) -> str:
+    """The 422 sentence of :func:`_on_unrankable`: the gallery's refusal, then what to do."""
+    text = str(exc)
+    return (
+        f"The model's embeddings of the inputs sent cannot be searched: {text} (the rows are the "
+        "inputs in the order sent); send other inputs, or tell the service's operator, whose "
+        "model made them."
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on ``app`` (most specific first)."""
+    from siamkit.index.base import UnrankableEmbeddingsError
     from siamkit.index.results import GalleryMismatchError
     from siamkit.index.store import GalleryDamagedError
     from siamkit.index.thumbnail_store import ThumbnailsUnreadableError
 
     app.add_exception_handler(RequestError, _on_request_error)
     app.add_exception_handler(GalleryMismatchError, _on_gallery_taken_over)
+    app.add_exception_handler(UnrankableEmbeddingsError, _on_unrankable)
     app.add_exception_handler(GalleryDamagedError, _operator_must_mend(GALLERY_DAMAGED))
     app.add_exception_handler(ThumbnailsUnreadableError, _operator_must_mend(THUMBNAILS_UNREADABLE))
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -1,0 +1,73 @@
+"""One refusal of rows a gallery cannot rank or store, whichever way they come in.
+
+The store's sentence (rows named, "NaN or infinite" told from "too large for float32", no numpy
+warning) lived only in ``GalleryStore._add``, which ``Gallery.enroll_embeddings`` never reached
+with such rows: ``index.base.as_float32_matrix`` refused them first as "embeddings contain NaN
+or infinite values", for a finite float64 row of 1e39 too, after numpy's "overflow encountered
+in cast" warning; its size refusal was another sentence as well, and the service's /enroll
+answered a 500 "Internal error" (reviewer s53_FB finding 1). All three now give the one
+sentence of ``index.base``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from _unrankable_rows import CASES, DIM, naive_refusal
+from siamkit.index import Gallery, GalleryStore
+from siamkit.index.base import UnrankableEmbeddingsError
+
+
+def _refusal(add, rows) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning would raise here
+        with pytest.raises(UnrankableEmbeddingsError) as info:
+            add(rows)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_gallery_and_its_store_refuse_unrankable_rows_in_one_sentence(tmp_path, case):
+    rows = np.array(CASES[case], np.float64)
+    expected = naive_refusal(rows, "; nothing was stored")
+    store = GalleryStore(tmp_path / "s.db")
+    store.init_meta({"embedding_dim": str(DIM)})
+    with Gallery.open(tmp_path / "g.db", embedding_dim=DIM) as gallery:
+        said = {
+            "store": _refusal(lambda r: store.add("a", r), rows),
+            "store add_new": _refusal(lambda r: store.add_new("a", r), rows),
+            "gallery": _refusal(lambda r: gallery.enroll_embeddings("a", r), rows),
+            "gallery, a float64 tensor": _refusal(
+                lambda r: gallery.enroll_embeddings("a", torch.from_numpy(r)), rows
+            ),
+            "gallery skipping repeats": _refusal(
+                lambda r: gallery.enroll_embeddings("a", r, skip_repeats=True), rows
+            ),
+        }
+        assert len(gallery) == 0
+    assert said == dict.fromkeys(said, expected)
+    assert store.count() == (0, 0)
+
+
+def test_the_gallery_and_its_store_refuse_another_size_in_one_sentence(tmp_path):
+    store = GalleryStore(tmp_path / "s.db")
+    store.init_meta({"embedding_dim": str(DIM)})
+    rows = np.ones((2, DIM + 1), np.float32)
+    with Gallery.open(tmp_path / "g.db", embedding_dim=DIM) as gallery:
+        said = []
+        for where, add in (
+            (store.path, lambda: store.add("a", rows)),
+            (gallery._store.path, lambda: gallery.enroll_embeddings("a", rows)),
+        ):
+            with pytest.raises(ValueError) as info:
+                add()
+            said.append((where, str(info.value)))
+    for where, text in said:
+        assert text == (
+            f"the embeddings have {DIM + 1} values each, but the gallery {where} holds "
+            f"embeddings of {DIM}; nothing was stored: embed them with the model the gallery "
+            "records, or enroll them into a new gallery file"
+        )
