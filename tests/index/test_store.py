@@ -179,6 +179,37 @@ def test_a_store_that_records_no_embedding_size_refuses_rows_instead_of_storing_
         assert store.load().embeddings.tolist() == [[1.0, 1.0]]
 
 
+def test_a_store_holding_rows_but_no_recorded_size_says_so_when_read(tmp_path):
+    """Rows written with no size recorded (another program, or an add before fab78129 refused
+    it): load() read them with size 0 and said every item was "not 0 float32 values (0 bytes),
+    the size it records", false, as it records none; embeddings_of raised a bare KeyError
+    'embedding_dim'. Both say the size was never recorded and what to do; an empty store
+    without a size still loads as empty."""
+    path = tmp_path / "g.db"
+    with GalleryStore(path) as store:
+        assert len(store.load().ids) == 0
+    with sqlite3.connect(path) as conn:  # what another program writes
+        conn.execute(
+            "INSERT INTO items (label, embedding, created) VALUES ('a', ?, 0)",
+            (np.ones(2, "<f4").tobytes(),),
+        )
+    conn.close()
+    expected = (
+        f"the gallery {path} is damaged: it holds items but never recorded the size of their "
+        "embeddings (its meta table has no embedding_dim), so none can be read; record the "
+        'size they were made with, init_meta({"embedding_dim": ...}) (the length of the '
+        "model's embeddings), or enroll them again into a new gallery file"
+    )
+    with GalleryStore(path) as store:
+        (item,) = store.ids().tolist()
+        for read in (store.load, lambda: store.embeddings_of([item])):
+            with pytest.raises(GalleryDamagedError) as info:
+                read()
+            assert str(info.value) == expected
+        store.init_meta({"embedding_dim": "2"})  # what the sentence says mends it
+        assert store.load().embeddings.tolist() == [[1.0, 1.0]]
+
+
 def test_sql_text_in_labels_and_metadata_is_only_data(tmp_path):
     store = new_store(tmp_path / "g.db")
     evil = "x'); DROP TABLE items; --"

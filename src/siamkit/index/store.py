@@ -836,7 +836,7 @@ class GalleryStore:
             sql, params = sql + " AND label = ?", (*params, label)
         with self._locked():
             rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
-        dim = int(self.meta().get("embedding_dim", 0))
+        dim = self._recorded_dim(len(rows))
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         emb = embeddings_from_blobs(self.path, ids.tolist(), [r[2] for r in rows], dim)
         return StoredItems(ids, [r[1] for r in rows], emb)
@@ -847,8 +847,27 @@ class GalleryStore:
         missing = [i for i in ids if int(i) not in found]
         if missing:
             raise KeyError(f"item ids not in the gallery: {listing(missing)}")
-        dim = int(self.meta()["embedding_dim"])
+        dim = self._recorded_dim(len(ids))
         return embeddings_from_blobs(self.path, ids, [found[int(i)] for i in ids], dim)
+
+    def _recorded_dim(self, rows: int) -> int:
+        """The embedding size the gallery records, to read ``rows`` stored embeddings with.
+
+        A file holding items but no size (rows added by another program, or through this class
+        without :meth:`init_meta` before fab78129 refused that) was read with size 0, which
+        called every item "not 0 float32 values (0 bytes), the size it records": false, it
+        records none. It is refused as damaged, in a sentence saying so and what to do."""
+        recorded = self.meta().get("embedding_dim")
+        if recorded is not None:
+            return int(recorded)
+        if rows == 0:
+            return 0
+        raise GalleryDamagedError(
+            f"the gallery {self.path} is damaged: it holds items but never recorded the size of "
+            "their embeddings (its meta table has no embedding_dim), so none can be read; "
+            'record the size they were made with, init_meta({"embedding_dim": ...}) (the '
+            "length of the model's embeddings), or enroll them again into a new gallery file"
+        )
 
     def ids(self) -> np.ndarray:
         """All item ids ``(N,)``, ascending."""
