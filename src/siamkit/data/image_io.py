@@ -320,9 +320,9 @@ def channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
     )
     if channels == 1 and last != 1:
         return (
-            f"{head}: convert each image to grayscale, as PIL's image.convert('L') does "
-            f"({'an RGBA image drops its alpha' if last == 4 else 'from its RGB'}); grayscale "
-            f"images, {'(H, W)' if one else '(N, H, W)'}, need no reorder."
+            f"{head}: convert each image to grayscale, as PIL's image.convert('L') does"
+            f"{' (dropping the alpha)' if last == 4 else ''}; grayscale images, "
+            f"{'(H, W)' if one else '(N, H, W)'}, need no reorder."
         )
     order = "(2, 0, 1)" if one else "(0, 3, 1, 2)"
     x = "x[..., :3]" if last == 4 else "x"
