@@ -93,6 +93,21 @@ class LazyGroup(click.Group):
             if sentence is None:
                 raise
             raise click.ClickException(sentence) from None
+        except RuntimeError as err:
+            sentence = _lost_process(err)
+            if sentence is None:
+                raise
+            raise click.ClickException(sentence) from None
+
+
+def _lost_process(err: RuntimeError) -> str | None:
+    """Under torchrun, the one sentence for a collective that failed because another process of
+    the launch stopped, in place of the backend's traceback (``None``: any other error)."""
+    if os.environ.get("WORLD_SIZE", "1").strip() in ("", "0", "1"):
+        return None  # one process: nothing to lose, and no torch import for it
+    from siamkit.training.ddp import lost_process_sentence
+
+    return lost_process_sentence(err)
 
 
 @dataclass(frozen=True)

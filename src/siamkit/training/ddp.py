@@ -209,3 +209,47 @@ def broadcast_float(value: float | None, ctx: DistContext) -> float | None:
     dist.broadcast(t, src=0)
     out = float(t.item())
     return None if out != out else out
+
+
+#: What a collective says when the process at its other end is gone: gloo's "Connection closed
+#: by peer" / "Connection reset by peer ... typically caused by a remote worker crashing", NCCL's
+#: "remote process exited".
+_PEER_GONE = ("closed by peer", "reset by peer", "remote worker", "remote process exited")
+
+
+def lost_process_sentence(err: BaseException) -> str | None:
+    """One sentence for a process of a torchrun launch whose collective failed because another
+    process of the launch stopped; ``None`` for any other error.
+
+    Each survivor printed the backend's traceback (gloo's "Connection closed by peer", a page of
+    frames) under the dead process's own error, so the cause was lost in the noise. The dead
+    process says why itself (its error, above), or says nothing if it was killed; this sentence
+    names it where it can be known (a two-process launch) and points there.
+
+    >>> import os
+    >>> os.environ.update(RANK="0", WORLD_SIZE="2")
+    >>> print(lost_process_sentence(RuntimeError("[pair.cc:553] Connection closed by peer")))
+    process 1 of this 2-process torchrun launch stopped, so process 0 stopped too: process 1's own error, above, says why (none above: it was killed, for example for want of memory, and torchrun's summary gives its exit code)
+    >>> lost_process_sentence(RuntimeError("CUDA out of memory")) is None
+    True
+    >>> del os.environ["RANK"], os.environ["WORLD_SIZE"]
+    """
+    if not isinstance(err, RuntimeError):
+        return None
+    said = str(err)
+    if not (isinstance(err, dist.DistNetworkError) or any(p in said for p in _PEER_GONE)):
+        return None
+    try:
+        rank = int(os.environ.get("RANK", "0"))
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return None
+    if world <= 1:
+        return None
+    other = f"process {1 - rank}" if world == 2 else "another process"
+    whose = f"{other}'s" if world == 2 else "its"
+    return (
+        f"{other} of this {world}-process torchrun launch stopped, so process {rank} stopped "
+        f"too: {whose} own error, above, says why (none above: it was killed, for example for "
+        "want of memory, and torchrun's summary gives its exit code)"
+    )
