@@ -236,6 +236,25 @@ def test_an_overlap_refused_says_what_leaving_it_out_gives_with_that_window(tmp_
     assert (_setup_of(folder, max_length=128).encoder.overlap) == 32
 
 
+def test_a_run_resumed_keeps_the_overlap_its_checkpoint_trained_at(tmp_path) -> None:
+    """A run checkpointed while a window given got an eighth (model.max_length 128, overlap left
+    out: 128/16) went on at 128/32 once a window given kept 32: the checkpoint's start model holds
+    the window the run trained at, and a left-out overlap keeps it."""
+    from siamkit.applications.text.train_config import ModelSection
+    from siamkit.applications.text.train_resume import _setup, start_files
+
+    folder = _bert(tmp_path / "m", 512)
+    then = TextSiameseNetwork.pretrained(folder, max_length=128, overlap=16)
+    start = (start_files(then), tmp_path / "start")
+    (tmp_path / "start").mkdir()
+    cfg = type("Cfg", (), {})()
+    cfg.model = ModelSection(path=str(folder), max_length=128)
+    cfg.train = type("Train", (), {"gradient_checkpointing": False})()
+    resumed = _setup(cfg, torch.device("cpu"), start=start)
+    assert (resumed.encoder.max_length, resumed.encoder.overlap) == (128, 16)
+    assert (_setup_of(folder, max_length=128).encoder.overlap) == 32  # a new run: 32
+
+
 def test_the_shipped_text_config_trains_a_128_position_model(tmp_path) -> None:
     """configs/text-pairs.yaml said max_length: 256, so `--set model.path=` a model of 128
     positions was refused after the data was read ('max_length must lie in [8, 128] ...')."""

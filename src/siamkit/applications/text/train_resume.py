@@ -212,17 +212,22 @@ def _rebuild(start: dict[str, Any], folder: Path) -> TextSiameseNetwork:
     return TextSiameseNetwork.from_bundle(start["config"], folder)
 
 
-def run_window(cfg: TextTrainConfig, model: TextSiameseNetwork) -> tuple[int, int]:
+def run_window(
+    cfg: TextTrainConfig, model: TextSiameseNetwork, resumed: bool = False
+) -> tuple[int, int]:
     """The window and overlap a run of ``cfg`` trains ``model`` (its start model) at, refused
     naming ``model.max_length`` / ``model.overlap`` when the transformer cannot take them.
     Left out: the start model's (a saved model's own; a Hugging Face folder's
     :func:`~siamkit.encoders.text.default_window`); an overlap left out with a window given,
     :func:`~siamkit.encoders.text.default_overlap` of the given window, as ``pretrained`` gives
     (32 where the window takes it; a run took 32 whatever the window: refused at 64, where the
-    text commands run the model at 64/8)."""
+    text commands run the model at 64/8). ``resumed``: ``model`` was rebuilt from the
+    checkpoint at the window its run trained at, whose overlap a left-out one keeps (a run
+    checkpointed when a window given got an eighth, 128/16, went on at 128/32)."""
     m, enc = cfg.model, model.encoder
     size = enc.max_length if m.max_length is None else m.max_length
-    default = enc.overlap if m.max_length is None else default_overlap(size, given=True)
+    own = m.max_length is None or (resumed and size == enc.max_length)
+    default = enc.overlap if own else default_overlap(size, given=True)
     step = default if m.overlap is None else m.overlap
     check_window(
         size, step, enc.max_positions(), prefix="model.", optional=True, default_step=default
@@ -240,7 +245,7 @@ def _setup(
     checkpoint describes (``start``: its :func:`start_files` and a folder for them)."""
     m = cfg.model
     model = _load_start(m.path, init_from) if start is None else _rebuild(*start)
-    model.encoder.set_window(*run_window(cfg, model))
+    model.encoder.set_window(*run_window(cfg, model, resumed=start is not None))
     if not m.share_weights and model.share_weights:
         lexical = model.lexical
         model = TextSiameseNetwork(model.encoder, share_weights=False, distance=model.distance_name)
