@@ -4,7 +4,9 @@ rate at a false alarm rate), and the identities-folder protocol that feeds them.
 Probes whose identity is enrolled are "known"; the others are "unknown" and must be rejected.
 At a FAR, the threshold lets that fraction of unknown probes' best distances through; DIR is the
 fraction of known probes identified correctly at rank 1 within that threshold. Both as a gallery
-at that threshold decides (:func:`siamkit.decision.accepts`, within float32 rounding).
+at that threshold decides (:func:`siamkit.decision.accepts`, within float32 rounding); where a
+gallery's measure of a distance moves with its batch (cosine), the threshold keeps a calibrated
+far fit's room (:data:`~siamkit.decision.ROUNDING`) under the first unknown it must reject.
 
 Example:
     >>> r = open_set_identification(gal_z, gal_y, probe_z, probe_y, fars=(0.01, 0.1))  # doctest: +SKIP
@@ -20,8 +22,8 @@ import numpy as np
 import torch
 
 from siamkit.decision import accepts
-from siamkit.distances import Distance, get_distance, widened_once
-from siamkit.evaluation.roc import false_accepts_allowed
+from siamkit.distances import CohortNormalized, Distance, get_distance, widened_once
+from siamkit.evaluation.roc import false_accepts_allowed, rejecting_with_room
 from siamkit.evaluation.threshold import highest_rejecting
 
 
@@ -61,9 +63,7 @@ def _best_per_identity(
     dist: list[np.ndarray] = []
     g = torch.from_numpy(gallery)
     name = getattr(distance, "name", None)
-    # the distances a gallery re-measures from the difference (the others it takes as the
-    # matrix does: cosine from the product of unit vectors)
-    remeasure = name in ("euclidean", "sqeuclidean") and distance is get_distance(str(name))
+    remeasure = _remeasured(distance)
     g_sq: torch.Tensor | None = None  # the gallery's squared norms, where re-measured
     with torch.inference_mode(), widened_once(g) as wide:  # g's float64 copy once, not per block
         for s in range(0, len(probes), rows):
@@ -79,6 +79,16 @@ def _best_per_identity(
             best.append(pos.numpy())
             dist.append(near.numpy())
     return np.asarray(gallery_labels)[np.concatenate(best)], np.concatenate(dist)
+
+
+def _remeasured(distance: Distance) -> bool:
+    """Whether a gallery measures ``distance`` pair by pair, from the difference, so that the
+    probes' nearest are re-measured here as it does (Euclidean). Others it takes from a block
+    product as the matrix does (cosine from the product of unit vectors), whose float32 rounding
+    moves with how many probes are searched at once: one probe alone and in a batch of 200
+    come out a float32 step or two apart in a quarter to half of the probes."""
+    name = getattr(distance, "name", None)
+    return name in ("euclidean", "sqeuclidean") and distance is get_distance(str(name))
 
 
 def _remeasure_nearest(
@@ -143,7 +153,9 @@ def open_set_identification(
     known = np.asarray([y in enrolled for y in probe_labels])
     if not known.any():
         raise ValueError("no probe belongs to an enrolled identity")
-    pred, dist = _best_per_identity(gallery, gallery_labels, probes, get_distance(distance))
+    measure = get_distance(distance)
+    pred, dist = _best_per_identity(gallery, gallery_labels, probes, measure)
+    exact, signed = _remeasured(measure), isinstance(measure, CohortNormalized)
     correct = known & (pred == np.asarray(probe_labels))
     out = OpenSetResult(
         float(correct[known].mean()), num_known=int(known.sum()), num_unknown=int((~known).sum())
@@ -158,9 +170,14 @@ def open_set_identification(
         # k / n <= far (not floor(far * n): 0.29 * 100 is just below 29), as a gallery decides
         # with it: a gallery accepts a distance within float32 rounding above its threshold
         # (siamkit.decision.accepts), so the threshold lies that far under the first unknown
-        # distance that would exceed the count, and DIR counts the known probes it accepts
+        # distance that would exceed the count, and DIR counts the known probes it accepts.
+        # Where a gallery's own measure moves by a float32 step with the batch (cosine), that
+        # unknown measured a step lower passed a threshold just under it: one false alarm more
+        # than the FAR allows. There the threshold keeps the room a far fit keeps under the
+        # impostor it rejects (roc.rejecting_with_room, ROUNDING)
         k = false_accepts_allowed(far, impostor.size)  # < n, as far < 1
-        t = highest_rejecting(float(impostor[k]))
+        edge = float(impostor[k])
+        t = highest_rejecting(edge) if exact else float(rejecting_with_room([edge], signed)[0])
         out.thresholds[far] = t
         out.dir_at_far[far] = float((correct & accepts(dist, t))[known].mean())
     return out
