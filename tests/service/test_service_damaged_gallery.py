@@ -259,7 +259,71 @@ def test_the_damaged_sentences_say_nan_or_infinite_as_the_check_does(tmp_path):
     assert found.status_code == 503 and found.json() == {"detail": GALLERY_DAMAGED}
     assert "NaN or infinite values" in GALLERY_DAMAGED
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    notes = " ".join(readme.split("**Several processes, one gallery**")[1].split()[:120])
+    notes = readme.split("**Several processes, one gallery**")[1].split("**Another model**")[0]
+    notes = " ".join(notes.split())
     assert "with NaN or infinite values" in notes and "NaN values" not in notes.replace(
         "NaN or infinite values", ""
     )
+
+
+def test_a_gallery_the_service_may_not_write_is_a_503_no_retry_mends(siamkit_log, tmp_path):
+    """A gallery file made read-only while the service ran (a read-only mount, chattr +i, a
+    permission change) answered the retryable 503: "send the request again later", with
+    ``Retry-After: 10``, so a client retried a write only the operator can make possible. So did
+    SQLite's "unable to open database file" and its permission error. They are a 503 of their
+    own, without ``Retry-After``, saying what the operator makes writable; searches still answer.
+    The errors are SQLite's own: the store's connection swapped for a read-only one to the same
+    file (as a read-only mount is, for SQLite), and an open of a file in a missing folder."""
+    from siamkit.service.errors import GALLERY_UNWRITABLE
+
+    path = tmp_path / "shop.db"
+    png = [png_bytes(pattern("noise", seed=s)) for s in range(2)]
+    app = create_app(make_model(), path)
+    with TestClient(app) as client:
+        first = client.post(
+            "/enroll", data={"label": "a"}, files={"files": ("x.png", png[0], "image/png")}
+        )
+        assert first.status_code == 201, first.text
+        store = app.state.engine.gallery._store
+        writable = store._conn
+        store._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            answers = {
+                "enroll": client.post(
+                    "/enroll", data={"label": "b"}, files={"files": ("y.png", png[1], "image/png")}
+                ),
+                "remove": client.delete("/gallery/a"),
+            }
+            listed = client.get("/gallery")
+        finally:
+            store._conn.close()
+            store._conn = writable
+        try:
+            sqlite3.connect(f"file:{tmp_path / 'gone' / 'shop.db'}?mode=rw", uri=True)
+        except sqlite3.OperationalError as err:
+            cannot_open = err
+        perm = sqlite3.OperationalError("access permission denied")
+        perm.sqlite_errorname = "SQLITE_PERM"  # as sqlite3 sets it; root cannot be refused here
+        for name, err in (("cannot open", cannot_open), ("permission", perm)):
+
+            def failing(*args, err=err, **kwargs):
+                raise err
+
+            app.state.engine.gallery.labels = failing
+            answers[name] = client.get("/gallery")
+    assert cannot_open.sqlite_errorname == "SQLITE_CANTOPEN"
+    assert listed.status_code == 200 and listed.json()["num_items"] == 1
+    reasons = {
+        "enroll": "attempt to write a readonly database",
+        "remove": "attempt to write a readonly database",
+        "cannot open": "unable to open database file",
+        "permission": "access permission denied",
+    }
+    for name, answer in answers.items():
+        assert answer.status_code == 503, (name, answer.text)
+        assert "Retry-After" not in answer.headers, (name, answer.headers)
+        assert answer.json() == {"detail": GALLERY_UNWRITABLE.format(reason=reasons[name])}
+    lines = [r.getMessage() for r in siamkit_log.errors() if "readonly" in r.getMessage()]
+    assert len(lines) == 2 and all(f"the gallery {path} or a file beside it" in x for x in lines)
+    assert "send the request again later" not in GALLERY_UNWRITABLE
+    assert "sending the request again will not help" in GALLERY_UNWRITABLE

@@ -18,7 +18,9 @@ every failure of the service itself a 500 with a generic body and its traceback 
   sentence, naming the inputs by their order, with nothing stored (:func:`unrankable_detail`).
 * SQLite unable to read or write the gallery now (a lock held past the wait, a full disk)
   becomes a 503 naming SQLite's reason, the one 503 a client may retry: it alone sends
-  ``Retry-After`` (:data:`RETRY_AFTER_S`).
+  ``Retry-After`` (:data:`RETRY_AFTER_S`). SQLite refusing the gallery's files until the
+  operator acts (read-only, no permission, cannot open them) is a 503 without it, saying what
+  the operator makes writable (:data:`GALLERY_UNWRITABLE`).
 * The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while
   the service ran, or holds an item's embedding of the wrong size or with NaN or infinite
   values) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the operator
@@ -214,17 +216,33 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 #: SQLite's error names (``sqlite_errorname``, by prefix) for a gallery that cannot be read or
-#: written now and may be later: a lock held, a full disk, a read-only or unreachable file.
+#: written now and may be later: a lock held, a full disk, a failed read or write.
 _GALLERY_STATES = (
     "SQLITE_BUSY",
     "SQLITE_LOCKED",
     "SQLITE_FULL",
-    "SQLITE_READONLY",
-    "SQLITE_CANTOPEN",
     "SQLITE_IOERR",
-    "SQLITE_PERM",
     "SQLITE_PROTOCOL",
 )
+
+#: SQLite's error names for a gallery file that the service may not write or open: read-only
+#: (a file, folder or disk made read-only), no permission, or a file it cannot open (its folder
+#: moved or its permissions changed). Waiting does not change them, the operator does
+#: (:data:`GALLERY_UNWRITABLE`); they were the retryable 503, whose ``Retry-After`` had a
+#: client retry a write that could never succeed.
+_GALLERY_REFUSALS = ("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN")
+
+GALLERY_UNWRITABLE = (
+    "The service may not write or open its gallery files ({reason}): the gallery file, the "
+    "files beside it (its -wal, -shm and .thumbs files) or their folder are read-only, or the "
+    "service's user may not write them, or they were moved; sending the request again will "
+    "not help until the operator makes them writable by the service's user again (or mounts "
+    "their disk read-write), or restarts the service where they were moved (the server log "
+    "names the file)."
+)
+"""The 503 of a write (or an open) the gallery's files refuse until the operator acts: no
+``Retry-After``, as for the damaged gallery, and a sentence saying what the operator fixes;
+``{reason}`` is SQLite's (``attempt to write a readonly database``, which names no path)."""
 
 
 RETRY_AFTER_S = 10
@@ -237,12 +255,15 @@ retry helps them, and a client told so by the standard header (urllib3's ``Retry
 
 async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
     """SQLite could not read or write the gallery (the disk is full, another process held its
-    lock past the 30 s wait, the file turned read-only): 503, which a client may retry (its
-    ``Retry-After`` says when, :data:`RETRY_AFTER_S`), in a sentence naming SQLite's reason,
-    and the reason in the log for the operator (with the traceback, should it be a bug's). An
-    OperationalError SQLite names as no such passing state (``no such column``, a syntax error:
-    a bug) is a 500, as any other failure."""
+    lock past the 30 s wait): 503, which a client may retry (its ``Retry-After`` says when,
+    :data:`RETRY_AFTER_S`), in a sentence naming SQLite's reason, and the reason in the log for
+    the operator (with the traceback, should it be a bug's). SQLite refusing the files until
+    the operator acts (read-only, no permission, cannot open) is :data:`GALLERY_UNWRITABLE`,
+    which a client may not retry. An OperationalError SQLite names as no such state (``no such column``, a syntax
+    error: a bug) is a 500, as any other failure."""
     name = getattr(exc, "sqlite_errorname", None)  # set by sqlite3 itself (Python >= 3.11)
+    if name is not None and str(name).startswith(_GALLERY_REFUSALS):
+        return _unwritable(request, exc, str(exc))
     if name is not None and not str(name).startswith(_GALLERY_STATES):
         return await _on_unexpected(request, exc)
     rid = request_id(request.scope)
@@ -257,6 +278,19 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+def _unwritable(request: Request, exc: Exception, reason: str) -> JSONResponse:
+    """:data:`GALLERY_UNWRITABLE` for ``exc``: a 503 without ``Retry-After``, and the error in
+    the log for the operator, naming the gallery file, with no traceback, as it is no bug."""
+    rid = request_id(request.scope)
+    said = f" (id={rid})" if rid else ""
+    file = getattr(getattr(request.app.state, "engine", None), "_gallery_file", None)
+    log.error(
+        "%s %s failed%s: the gallery %s or a file beside it: %s",
+        request.method, logged_path(request.scope), said, file, exc,
+    )  # fmt: skip
+    return JSONResponse({"detail": GALLERY_UNWRITABLE.format(reason=reason)}, status_code=503)
 
 
 GALLERY_DAMAGED = (
