@@ -87,7 +87,7 @@ def test_each_route_documents_its_own_errors(client):
     assert "404" in codes("/verify", "post") and "404" not in codes("/identify", "post")
     assert "413" in codes("/embed", "post") and "413" not in codes("/gallery", "get")
     assert "409" not in codes("/embed", "post") and "409" in codes("/enroll", "post")
-    assert codes("/info", "get") == {"401", "409", "422"}  # 422: a query parameter; 409: taken over
+    assert codes("/info", "get") == {"401", "409", "422", "503"}  # 422: a query; 409: taken over
     assert "takes none" in paths["/info"]["get"]["responses"]["422"]["description"]
     assert len({frozenset(codes(p, m)) for p in paths for m in paths[p]}) >= 5
     verify_404 = paths["/verify"]["post"]["responses"]["404"]["description"]

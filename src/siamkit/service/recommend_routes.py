@@ -51,6 +51,7 @@ async def _json_only(request: Request) -> None:
         400,
         404,
         409,
+        503,
         415,
         422,
         bad="A distance that is not a finite number (a broken model).",

@@ -28,7 +28,19 @@ GENERIC = {
     415: "The request has the wrong content type: a text model's service takes JSON with text "
     "fields, an image model's upload endpoints take multipart/form-data.",
     422: "A field is missing, unknown or has the wrong type (the message names it).",
+    503: "The gallery cannot be read or written now (another process held its lock past "
+    "SQLite's wait, or the disk is full): send the request again after the Retry-After header's "
+    "seconds. Without Retry-After, sending it again will not help until the service's operator "
+    "mends the gallery's files: the gallery file is damaged, its thumbnail file is unreadable, "
+    "or the service may not write or open them (read-only, not its user's, or moved); the "
+    "message says which.",
 }
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before sending the request again; sent only with the 503 "
+    "that a retry can mend.",
+    "schema": {"type": "integer"},
+}
+"""The 503's ``Retry-After`` header in the OpenAPI docs (``siamkit.service.errors``)."""
 QUERY_ONLY = "A query parameter was sent: this endpoint takes none."
 """The 422 of an endpoint that lists no 422 of its own: every endpoint refuses query parameters
 it does not take (:data:`siamkit.service.route_checks.KNOWN_QUERY`)."""
@@ -61,6 +73,10 @@ def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:
 
     ``wording`` keys are words naming the status: ``bad``, ``cross``, ``label``, ``slow``,
     ``nogallery``, ``large``, ``field`` (for 400, 403, 404, 408, 409, 413, 422).
+
+    A route that reads or writes the gallery lists 503 (the errors of
+    :mod:`siamkit.service.errors`: the retryable one, with its ``Retry-After`` header, and the
+    ones only the operator mends); the OpenAPI docs listed it on no route.
     """
     names = {
         "bad": 400,
@@ -76,7 +92,10 @@ def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:
         text[422] = QUERY_ONLY
     for key, value in wording.items():
         text[names[key]] = value
-    return {
+    out: dict[int | str, dict[str, Any]] = {
         code: {"model": ErrorResponse, "description": text[code]}
         for code in sorted({401, 422, *codes})
     }
+    if 503 in out:
+        out[503]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+    return out

@@ -122,6 +122,7 @@ async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) ->
         **errors(
             *UPLOAD,
             409,
+            503,
             field="The label or the files are missing, the label is unusable, a field is "
             "unknown, or (a half-twin) an image is at tower f's size, not g's.",
         ),
@@ -156,6 +157,7 @@ async def enroll(
         *UPLOAD,
         404,
         409,
+        503,
         **VERIFY_LABEL,
         field="Neither file_a + file_b nor file + label was sent, the label is unusable, a "
         "field is unknown, or (a half-twin) file_a or file is at tower g's size or file_b at f's.",
@@ -197,6 +199,7 @@ async def verify(
     responses=errors(
         *UPLOAD,
         409,
+        503,
         field="The file is missing, k is not 1 to the limit, a field is unknown, or (a "
         "half-twin) the file is at tower g's size, not f's.",
     ),
@@ -253,7 +256,9 @@ async def embed(engine: Engine, files: ImageFiles) -> EmbedResponse:
     return EmbedResponse(embeddings=z.tolist(), dim=int(z.shape[1]), distance=engine.distance_name)
 
 
-@router.get("/gallery", response_model=GalleryResponse, tags=["gallery"], responses=errors(409))
+@router.get(
+    "/gallery", response_model=GalleryResponse, tags=["gallery"], responses=errors(409, 503)
+)
 async def gallery(engine: Engine) -> GalleryResponse:
     """Every enrolled label with its image count and a thumbnail."""
     labels = await engine.call(engine.labels)
@@ -272,7 +277,7 @@ async def gallery(engine: Engine) -> GalleryResponse:
     "/gallery/images",
     response_model=LabelImagesResponse,
     tags=["gallery"],
-    responses=errors(404, 409, 422, field=LABEL_QUERY),
+    responses=errors(404, 409, 503, 422, field=LABEL_QUERY),
 )
 async def label_images(
     engine: Engine, label: Annotated[str, Query(description="An enrolled label.")]
@@ -294,7 +299,7 @@ async def label_images(
     response_model=RemoveItemResponse,
     tags=["gallery"],
     responses=errors(
-        403, 404, 409, label="No item has this id: it was never enrolled, or removed already."
+        403, 404, 409, 503, label="No item has this id: it was never enrolled, or removed already."
     ),
 )
 async def remove_item(engine: Engine, request: Request, item_id: int) -> Any:
@@ -318,6 +323,7 @@ async def remove_item(engine: Engine, request: Request, item_id: int) -> Any:
         403,
         404,
         409,
+        503,
         422,
         field="The label is too long or unusable, or a query parameter was sent.",
     ),
@@ -336,6 +342,7 @@ async def remove(engine: Engine, label: str) -> RemoveResponse:
     tags=["service"],
     responses=errors(
         409,
+        503,
         nogallery="The service's gallery, which held no item, was taken over by another model "
         "(siamkit enroll with it) after it started, or the model it recorded enrolled items "
         "into it before the service's model did: its counts are not this model's.",

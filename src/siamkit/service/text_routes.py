@@ -332,7 +332,7 @@ def _text_verify_out(
     tags=["gallery"],
     responses={
         **enrolled_before(TextEnrollResponse),
-        **errors(*TEXT_ERRORS, 409, field="The label or the texts are missing or unusable."),
+        **errors(*TEXT_ERRORS, 409, 503, field="The label or the texts are missing or unusable."),
     },
 )
 async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) -> TextEnrollResponse:
@@ -356,6 +356,7 @@ async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) ->
         *TEXT_ERRORS,
         404,
         409,
+        503,
         **VERIFY_LABEL,
         field="Neither text_a + text_b nor text + label was sent, or one is unusable.",
     ),
@@ -393,7 +394,9 @@ async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
     response_model=TextIdentifyResponse,
     response_model_exclude_unset=True,  # `hint` only on an empty gallery: other answers unchanged
     tags=["recognition"],
-    responses=errors(*TEXT_ERRORS, 409, field="The text is missing, or k is not 1 to the limit."),
+    responses=errors(
+        *TEXT_ERRORS, 409, 503, field="The text is missing, or k is not 1 to the limit."
+    ),
 )
 async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyResponse:
     """Which enrolled texts is this like? The `k` nearest labels with distances, texts and
@@ -457,7 +460,7 @@ def _labels(engine: ServiceEngine) -> list[TextLabelOut]:
 
 
 @text_router.get(
-    "/gallery", response_model=TextGalleryResponse, tags=["gallery"], responses=errors(409)
+    "/gallery", response_model=TextGalleryResponse, tags=["gallery"], responses=errors(409, 503)
 )
 async def gallery(engine: Engine) -> TextGalleryResponse:
     """Every enrolled label with its item count and its first text."""
@@ -471,7 +474,7 @@ async def gallery(engine: Engine) -> TextGalleryResponse:
     "/gallery/images",
     response_model=TextLabelItemsResponse,
     tags=["gallery"],
-    responses=errors(404, 409, 422, field=LABEL_QUERY),
+    responses=errors(404, 409, 503, 422, field=LABEL_QUERY),
 )
 async def label_texts(
     engine: Engine, label: str = Query(description="An enrolled label.")
@@ -495,6 +498,7 @@ async def label_texts(
     tags=["service"],
     responses=errors(
         409,
+        503,
         nogallery="The service's gallery, which held no item, was taken over by another model "
         "(siamkit text enroll with it) after it started, or the model it recorded enrolled items "
         "into it before the service's model did: its counts are not this model's.",
