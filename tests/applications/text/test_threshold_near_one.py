@@ -34,11 +34,12 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, threshol
         "dedup": ["dedup", str(corpus), "--out", str(tmp_path / "g.jsonl")],
         "similarity": ["similarity", "one text", "another text"],
         "plagiarism": ["plagiarism", str(corpus), str(corpus)],
+        "verify": ["verify", "one text", "--gallery", str(tmp_path / "g.db"), "--label", "a"],
     }[command]
     return CliRunner().invoke(cli, ["text", *args, "--threshold", threshold])
 
 
-@pytest.mark.parametrize("command", ["dedup", "similarity", "plagiarism"])
+@pytest.mark.parametrize("command", ["dedup", "similarity", "plagiarism", "verify"])
 @pytest.mark.parametrize("threshold", ["0.99999", "0.999985", "1.0", "1"])
 def test_a_threshold_within_2e_5_of_1_is_warned_once_with_where_pairs_are_taken_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, threshold: str
