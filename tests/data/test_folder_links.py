@@ -164,27 +164,39 @@ def test_a_class_folder_that_is_a_link_into_a_folder_beside_is_still_read(tmp_pa
     assert sorted(data.classes[y] for _, y in data.samples) == ["cat", "cat", "dog"]
 
 
-def test_a_file_the_walk_cannot_read_is_named_in_one_sentence(
+def test_a_file_the_walk_cannot_read_is_left_out_and_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A link to /proc (cat/p -> /proc) ended in a bare PermissionError traceback from
-    Path.is_file on /proc/1/cwd (reviewer s53_c6 finding 2); the error now names the file and
-    what to do. Simulated (root reads any file): os.stat refuses one path."""
+    Path.is_file on /proc/1/cwd (reviewer s53_c6 finding 2), then in a PermissionError that
+    refused the whole data set, where a folder the walk cannot list is left out with a warning
+    (reviewer s53_FB finding 3): one rule now, the file is left out and named. Simulated, as
+    this machine runs as root and chmod does not bite: os.lstat and os.stat refuse one path."""
     root = tmp_path / "photos"
-    _images(root, "cat/0.png", "cat/1.png")
+    _images(root, "cat/0.png", "cat/1.png", "dog/2.png")
     locked = str(root / "cat" / "1.png")
-    real_stat = os.stat
+    monkeypatch.setattr(os, "lstat", _refusing(os.lstat, lambda p: p == locked))
+    monkeypatch.setattr(os, "stat", _refusing(os.stat, lambda p: p == locked))
+    with pytest.warns(LeftOutFilesWarning) as got:
+        assert sort_files(root / "cat") == ([root / "cat" / "0.png"], [])
+    assert [str(w.message) for w in got] == [
+        f"left out the file {locked}: it cannot be read (permission denied); give read access "
+        "to it to include it"
+    ]
+    with pytest.warns(LeftOutFilesWarning, match="left out the file .*1.png: it cannot be read"):
+        data = ImageFolderDataset(root, (1, 8, 8))
+    assert [p.relative_to(root).as_posix() for p, _ in data.samples] == ["cat/0.png", "dog/2.png"]
 
-    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
-        if os.fspath(path) == locked:  # type: ignore[call-overload]
-            raise PermissionError(13, "Permission denied", locked)
-        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(os, "stat", stat)
-    with pytest.raises(PermissionError) as err:
-        sort_files(root / "cat")
-    assert str(err.value).startswith(f"cannot read {locked} in the image folder {root / 'cat'}")
-    assert "give read access to it" in str(err.value)
+def _refusing(real: Callable[..., object], refused: Callable[[str], bool]) -> object:
+    """``real`` (os.stat, os.lstat) raising PermissionError for the paths ``refused`` names."""
+
+    def call(path: object, *args: object, **kwargs: object) -> object:
+        if refused(os.fspath(path)):  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[call-overload]
+        return real(path, *args, **kwargs)
+
+    return call
 
 
 def _scandir_refusing(*locked: str) -> object:

@@ -26,12 +26,14 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     {'alice': [PosixPath('staff/alice/1.png')], 'bob': [PosixPath('staff/bob/1.png')]}
     """
     from siamkit.cli._image_files import collect_images, say_left_out
+    from siamkit.cli._inputs import data_warnings_as_lines
     from siamkit.data.folders import (
         IMAGE_EXTENSIONS,
         empty_folders_note,
+        list_images,
         shown_names,
-        sort_files,
         text_name,
+        walk_classes,
     )
     from siamkit.index.store import looks_like_item_id, validate_label
 
@@ -47,21 +49,25 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
                 f"{item} is a file: name its label with --label, or give a folder with one "
                 "sub-folder per label"
             )
-        loose = [p for p in sort_files(item)[0] if p.parent == item]
+        with data_warnings_as_lines():  # not a walk of the whole folder: walk_classes makes it
+            loose = list_images(item)
         if loose:
             raise click.UsageError(
                 f"{item} holds images directly ({loose[0].name}, ...): give --label for them, or "
                 "move them into one sub-folder per label"
             )
-        for sub in sorted(p for p in item.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            files, others = sort_files(sub)
+        # the label folders as training reads a folder of classes (its link, unreadable-folder
+        # and shared-file rules, each left out and named in a warning line), so a photo is
+        # enrolled under the label it would be trained as
+        with data_warnings_as_lines():
+            walk = walk_classes(item)
+        for sub, files in walk.files.items():
             name = text_name(sub.name)  # a name that is not UTF-8: its bytes as \xe9 escapes
-            if files:  # an empty folder's files are its own warning's ("holds no images")
-                left_out += others
-                _check_one_spelling(named.setdefault(name, sub), sub, name)
-                groups.setdefault(name, []).extend(files)
-            else:
-                empty.setdefault(item, []).append(name)
+            _check_one_spelling(named.setdefault(name, sub), sub, name)
+            groups.setdefault(name, []).extend(files)
+        left_out += walk.left_out
+        if walk.empty:
+            empty.setdefault(item, []).extend(text_name(sub.name) for sub in walk.empty)
     if not groups and empty:
         folders = [text_name(str(item / name)) for item, names in empty.items() for name in names]
         raise click.UsageError(
