@@ -230,3 +230,42 @@ def test_the_python_evaluation_and_gallery_block_runs(readme_run):
     assert ns["threshold"] > 0 and gallery.threshold == ns["threshold"]
     assert sorted(info.label for info in gallery.labels()) == ["6", "7", "8"]
     assert (root / "shop.db").is_file()
+
+
+def test_the_readme_model_exports_to_int8_and_its_runtime_decides_as_verify(readme_run, tmp_path):
+    """The walk of stop 54: `siamkit export --int8` and `evaluate --report` on the model the
+    README's Python makes, which the test above leaves out, and the torch-free runtime's
+    verdicts against `siamkit verify`'s on the same image files."""
+    import shutil
+
+    from siamkit.data.image_io import load_images
+    from siamkit.export.runtime import OnnxEmbedder
+
+    pytest.importorskip("onnxruntime")
+    root, _, _ = readme_run
+    model = tmp_path / "model"
+    shutil.copytree(root / "out" / "model", model)
+    unseen = write_folder(tmp_path / "unseen", range(6, 10), per_class=4)
+    out = run(["export", model, "--format", "onnx", "--int8"])
+    assert "within 1e-04: the export embeds as the torch model" in out.output, out.output
+    assert "EER" in out.output and (model / "model.int8.onnx").is_file()
+
+    files = sorted(unseen.rglob("*.png"))
+    x = load_images(files, (1, 28, 28)).numpy()
+    fp32, int8 = (
+        OnnxEmbedder(str(model / "model.onnx")),
+        OnnxEmbedder(str(model / "model.int8.onnx")),
+    )
+    assert fp32.threshold == pytest.approx(siamkit.load_model(model).threshold)
+    for i, j in ((0, 1), (0, 5), (4, 12), (9, 10), (15, 3)):
+        said = json.loads(run(["verify", model, files[i], files[j], "--json"]).stdout)
+        d, same = fp32.verify(x[i : i + 1], x[j : j + 1])
+        assert bool(same[0]) == said["same"] and float(d[0]) == pytest.approx(
+            said["distance"], abs=1e-5
+        )
+        assert float(int8.verify(x[i : i + 1], x[j : j + 1])[0][0]) == pytest.approx(
+            said["distance"], abs=0.05
+        )
+
+    run(["evaluate", model, "--data", unseen, "--episodes", "5", "--report", tmp_path / "r.html"])
+    assert "<html" in (tmp_path / "r.html").read_text()[:500].lower()
