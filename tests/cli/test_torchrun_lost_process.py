@@ -82,3 +82,33 @@ def test_a_runtime_error_of_its_own_keeps_its_traceback(monkeypatch) -> None:
     )
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert lost_process_sentence(RuntimeError("Connection closed by peer")) is None
+
+
+def test_an_error_only_a_later_process_met_names_that_process(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """An error met by process 1 alone (its data, its disk) was said as rank 0 would say a
+    shared one, "Error: ...", so nothing told which process of the launch stopped, or why the
+    others' sentences said that process 1 had."""
+    import sys
+
+    import pytest
+
+    import siamkit.cli.main as main
+    import siamkit.experiment
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise ValueError("the folder /data/x holds no images")
+
+    monkeypatch.setattr(siamkit.experiment, "run_experiment", fails)
+    monkeypatch.setattr(main, "OTHER_RANK_ERROR_DELAY_S", 0.0)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    config = str(ROOT / "configs" / "digits-tiny.yaml")
+    monkeypatch.setattr(sys, "argv", ["siamkit", "train", config, "--out", str(tmp_path / "run")])
+    with pytest.raises(SystemExit) as stop:
+        main.main()
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: process 1 of 2 stopped: the folder /data/x holds no images\n"
+    )

@@ -97,7 +97,11 @@ class LazyGroup(click.Group):
             sentence = _lost_process(err)
             if sentence is None:
                 raise
-            raise click.ClickException(sentence) from None
+            raise LostProcess(sentence) from None
+
+
+class LostProcess(click.ClickException):
+    """This process of a torchrun launch stops because another one did (the sentence says so)."""
 
 
 def _lost_process(err: RuntimeError) -> str | None:
@@ -293,12 +297,20 @@ def _main_other_rank() -> None:
     """Run the command as a non-first rank: a user's error (a bad config, a refused --resume) is
     met by every rank, and rank 0 says it; torchrun then ends this process. So this rank says
     its error only if it is still running after :data:`OTHER_RANK_ERROR_DELAY_S` (an error of
-    its own), and the run ends with one sentence, not one per process."""
+    its own), and the run ends with one sentence, not one per process. Said that late, the error
+    is this process's alone, so the sentence names the process: the others say only that
+    process N stopped."""
     try:
         code = cli(prog_name="siamkit", standalone_mode=False)
     except click.ClickException as err:
         time.sleep(OTHER_RANK_ERROR_DELAY_S)
-        err.show()
+        said = err
+        if not isinstance(err, LostProcess):
+            rank, world = os.environ.get("RANK", "?"), os.environ.get("WORLD_SIZE", "?")
+            said = click.ClickException(
+                f"process {rank} of {world} stopped: {err.format_message()}"
+            )
+        said.show()
         sys.exit(err.exit_code)
     except click.exceptions.Abort:
         sys.exit(1)
