@@ -5,6 +5,7 @@ findings 2 and 3, and the hard links s53_c6 left)."""
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from siamkit.cli._enroll import group_images
 from siamkit.data.folders import (
     ImageFolderDataset,
     LeftOutFilesWarning,
+    UnreadableFolderError,
     list_images,
     walk_classes,
 )
@@ -186,3 +188,29 @@ def test_list_images_leaves_out_and_names_a_file_it_cannot_stat(
     monkeypatch.setattr(os, "listdir", _refusing(os.listdir, lambda p: p == str(folder)))
     with pytest.warns(LeftOutFilesWarning, match=f"left out the folder {folder}: it cannot be"):
         assert list_images(folder) == []
+
+
+def test_a_data_set_folder_that_cannot_be_read_is_refused_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data set's own folder that cannot be listed (or entered) ended in a bare
+    PermissionError: a traceback from training, and from siamkit enroll "the gallery file
+    cannot be used", false. It is refused in one sentence naming the folder, a ValueError too,
+    so each command's handler says it. Simulated: this machine runs as root, chmod does not
+    bite; os.listdir and os.scandir refuse it (or os.stat whatever is in it)."""
+    root = tmp_path / "staff"
+    _images(root, "alice/0.png", "bob/1.png")
+    want = re.escape(f"cannot read the folder {root} (permission denied): give read access to it")
+    for patch in ("listdir", "stat"):
+        monkeypatch.undo()
+        if patch == "listdir":
+            for name in ("listdir", "scandir"):
+                refused = _refusing(getattr(os, name), lambda p: p == str(root))
+                monkeypatch.setattr(os, name, refused)
+        else:
+            _cannot_enter(monkeypatch, root)
+        with pytest.raises(UnreadableFolderError, match=want) as err:
+            ImageFolderDataset(root, (1, 8, 8))
+        assert isinstance(err.value, ValueError) and isinstance(err.value, PermissionError)
+        with pytest.raises(UnreadableFolderError, match=want):
+            group_images([str(root)], None)

@@ -49,18 +49,18 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
                 f"{item} is a file: name its label with --label, or give a folder with one "
                 "sub-folder per label"
             )
-        with data_warnings_as_lines():  # not a walk of the whole folder: walk_classes makes it
-            loose = list_images(item)
+        # the label folders as training reads a folder of classes (its link, unreadable-folder
+        # and shared-file rules, each left out and named in a warning line), so a photo is
+        # enrolled under the label it would be trained as; a folder that cannot be read is
+        # refused by it (UnreadableFolderError), before the loose images are looked for
+        with data_warnings_as_lines():
+            walk = walk_classes(item)
+            loose = list_images(item)  # not a second walk of the whole folder
         if loose:
             raise click.UsageError(
                 f"{item} holds images directly ({loose[0].name}, ...): give --label for them, or "
                 "move them into one sub-folder per label"
             )
-        # the label folders as training reads a folder of classes (its link, unreadable-folder
-        # and shared-file rules, each left out and named in a warning line), so a photo is
-        # enrolled under the label it would be trained as
-        with data_warnings_as_lines():
-            walk = walk_classes(item)
         for sub, files in walk.files.items():
             name = text_name(sub.name)  # a name that is not UTF-8: its bytes as \xe9 escapes
             _check_one_spelling(named.setdefault(name, sub), sub, name)

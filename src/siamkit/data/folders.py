@@ -29,6 +29,7 @@ __all__ = [
     "ImageFolderDataset",
     "LeftOutFilesWarning",
     "OmniglotDataset",
+    "UnreadableFolderError",
     "list_images",
     "missing_folder",
 ]
@@ -681,7 +682,43 @@ def _twins_note(twins: Sequence[tuple[str, str]]) -> str:
 
 
 def _subdirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The visible sub-folders of ``folder`` (a data set's root), sorted. One that cannot be
+    told a folder (no access: a link to /proc) is left out and named, as the walk leaves it
+    (:func:`_visible_files`); a root that cannot be listed, or none of whose entries can be
+    told, is refused (:class:`UnreadableFolderError`), not a bare PermissionError that
+    ``siamkit enroll`` called "the gallery file cannot be used"."""
+    try:
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    except PermissionError as e:
+        raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
+    found: list[Path] = []
+    denied: list[str] = []
+    for p in entries:
+        try:
+            if p.is_dir():
+                found.append(p)
+        except PermissionError as e:
+            if len(denied) == len(entries) - 1:  # none can be: the folder cannot be entered
+                raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
+            denied.append(os.fspath(p))
+    if denied:
+        warnings.warn(_locked_note([], denied), LeftOutFilesWarning, stacklevel=3)
+    return sorted(found)
+
+
+class UnreadableFolderError(PermissionError, ValueError):
+    """A data set's folder that cannot be read (no read or no search access). A ValueError
+    too, so that every command's handler of a user's mistake says its sentence: as a bare
+    PermissionError, ``siamkit enroll`` said "the gallery file cannot be used" of it."""
+
+
+def _unreadable_folder(folder: Path, e: OSError) -> str:
+    """The sentence of :class:`UnreadableFolderError` for ``folder``."""
+    why = (e.strerror or "permission denied").lower()
+    return (
+        f"cannot read the folder {text_name(os.fspath(folder))} ({why}): give read access to "
+        "it (and to the folders in it)"
+    )
 
 
 def _existing_dir(root: str | os.PathLike, what: str) -> Path:
