@@ -112,3 +112,40 @@ def test_an_error_only_a_later_process_met_names_that_process(
     assert capsys.readouterr().err == (
         "Error: process 1 of 2 stopped: the folder /data/x holds no images\n"
     )
+
+
+def test_a_later_process_that_lost_the_first_says_so_at_once(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """When process 0 of two was killed, process 1 held its sentence back as if process 0 would
+    say it, and torchrun stopped it first: the launch ended with no word but torchrun's."""
+    import sys
+    import time
+
+    import pytest
+
+    import siamkit.cli.main as main
+    import siamkit.experiment
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("[pair.cc:537] Read error [127.0.0.1]:5510: Connection reset by peer")
+
+    held: list[float] = []
+    monkeypatch.setattr(siamkit.experiment, "run_experiment", lost)
+    monkeypatch.setattr(time, "sleep", held.append)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    config = str(ROOT / "configs" / "digits-tiny.yaml")
+    monkeypatch.setattr(sys, "argv", ["siamkit", "train", config, "--out", str(tmp_path / "run")])
+    with pytest.raises(SystemExit) as stop:
+        main.main()
+    assert stop.value.code == 1 and held == []
+    assert capsys.readouterr().err == (
+        "Error: process 0 of this 2-process torchrun launch stopped, so process 1 stopped too: "
+        "process 0's own error, above, says why (none above: it was killed, for example for "
+        "want of memory, and torchrun's summary gives its exit code)\n"
+    )
+    monkeypatch.setenv("WORLD_SIZE", "3")  # another of three may be the one lost: held back
+    with pytest.raises(SystemExit):
+        main.main()
+    assert held == [main.OTHER_RANK_ERROR_DELAY_S]

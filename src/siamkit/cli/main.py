@@ -303,7 +303,9 @@ def _main_other_rank() -> None:
     try:
         code = cli(prog_name="siamkit", standalone_mode=False)
     except click.ClickException as err:
-        time.sleep(OTHER_RANK_ERROR_DELAY_S)
+        if not (isinstance(err, LostProcess) and os.environ.get("WORLD_SIZE") == "2"):
+            # held back, unless the one process lost is rank 0: no other would say it
+            time.sleep(OTHER_RANK_ERROR_DELAY_S)
         said = err
         if not isinstance(err, LostProcess):
             rank, world = os.environ.get("RANK", "?"), os.environ.get("WORLD_SIZE", "?")
