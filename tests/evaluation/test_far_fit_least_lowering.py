@@ -190,3 +190,21 @@ def test_a_far_fit_on_scores_below_rounding_keeps_the_readers_room(impostor: flo
     for _ in range(4):  # a reader's own computation a few float32 steps lower
         lower = np.nextafter(lower, np.float32(-np.inf))
     assert not accepts(float(lower), fit.threshold_)
+
+
+@pytest.mark.parametrize("impostor", [1.1e-5, 1.5e-5, 1.9e-5])
+def test_a_signed_far_fit_keeps_the_whole_room_under_an_impostor_near_0(impostor: float) -> None:
+    """The fit raised a bound below 0 to 0 for every fit (reviewer s53_FA finding 7): for
+    distances that is right (a threshold below 0 is refused, 0 keeps what room there is), but a
+    score-normalised model's threshold may be negative, and at 0 its impostor kept less than
+    ROUNDING of room. calibrate's _fit passes signed for such models."""
+    from siamkit.cli.calibrate_cmd import _fit
+    from siamkit.decision import ROUNDING
+
+    g, m = np.float64([-0.5, 1e-6]), np.float64([impostor, 0.5])
+    room = highest_rejecting(impostor - ROUNDING)
+    assert room < 0
+    signed = ThresholdCalibrator("far", far=0.0, signed=True).fit(g, m)
+    assert signed.threshold_ == room and rejects(impostor - ROUNDING, room).all()
+    assert _fit(g, m, "far", 0.0, {}, signed=True)["threshold"] == room
+    assert ThresholdCalibrator("far", far=0.0).fit(g, m).threshold_ == 0.0  # distances: 0

@@ -600,7 +600,8 @@ def _fit(
     from siamkit.decision import accepts
     from siamkit.evaluation.threshold import Target, ThresholdCalibrator
 
-    cal = ThresholdCalibrator(cast(Target, target), far=far).fit(genuine, impostor)  # a Choice
+    cal = ThresholdCalibrator(cast(Target, target), far=far, signed=signed)  # a Choice
+    cal = cal.fit(genuine, impostor)
     t = float(cal.threshold_)
     if t < 0 and not signed:  # below every distance, one of them 0: it accepts nothing
         raise _nothing_accepted(impostor, target, far)

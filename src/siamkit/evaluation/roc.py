@@ -411,32 +411,75 @@ def _bisect(
         hi_key = np.where(yes, hi_key, mid)
 
 
+def rejecting_with_room(values: ArrayLike, signed: bool = False) -> np.ndarray:
+    """For each distance, the highest threshold a fit may take while it counts that distance
+    rejected: the largest float32 ``t`` at which every reader rejects it even computed
+    :data:`~siamkit.decision.ROUNDING` lower (:func:`largest_rejecting` of ``d - ROUNDING``,
+    ``every_reader=True``). The readers recompute a distance their own way (verify a float32
+    difference or cosine, the ONNX runtime in float64, a FAISS gallery), several float32 steps
+    off the float64 product a fit is given (:func:`siamkit.evaluation.pairs.pair_distances`);
+    with no room a 64-D cosine far fit's rejected impostor was accepted by verify in 54 of 300
+    fits. For distances (not ``signed``), not below 0 for that room when ``d`` itself is
+    rejected at 0: 0 keeps what room there is, where a threshold below 0 would be refused. A
+    score-normalised model's scores (``signed``) may take a threshold below 0, so they keep
+    the whole room. Non-decreasing in ``d``.
+
+    >>> rejecting_with_room(np.array([0.3])).round(8).tolist()
+    [0.29997995]
+    >>> rejecting_with_room(np.array([1.5e-5])).tolist(), bool(rejecting_with_room([1.5e-5], True)[0] < 0)
+    ([0.0], True)
+    """
+    from siamkit.decision import ROUNDING
+
+    v = np.atleast_1d(np.asarray(values, np.float64))
+    t = largest_rejecting(v - ROUNDING, every_reader=True)
+    low = np.flatnonzero(t < 0)
+    if not signed and low.size:
+        t[low[largest_rejecting(v[low], every_reader=True) >= 0]] = 0.0
+    return t
+
+
 def best_accuracy_as_decided(
-    genuine: ArrayLike | SortedScores, impostor: ArrayLike | None = None, balanced: bool = True
+    genuine: ArrayLike | SortedScores,
+    impostor: ArrayLike | None = None,
+    balanced: bool = True,
+    signed: bool = False,
 ) -> OperatingPoint:
-    """:func:`best_accuracy` as a model decides at the threshold: a pair is "same" up to
-    float32 rounding above it (:func:`siamkit.decision.accepts`, in float64), so a genuine
-    distance taken as the threshold also accepts every impostor within ROUNDING above it, and
-    the strict curve's best may be worse deployed (genuine 0.1, 0.2, 0.7 and impostor
-    0.200005, 0.5, 0.9: 0.8333 strictly at 0.2, 0.6667 as decided; 0.8333 is reached as decided
-    just under 0.2). The candidates are every genuine distance, and for every impostor
-    distance the largest float64 threshold that rejects it, and one that rejects everything;
-    each is counted by the rule. Of the best, the smallest genuine distance is kept, as
-    :func:`best_accuracy` keeps it, else the smallest threshold.
+    """:func:`best_accuracy` as readers decide at the threshold, for a fit to save: a pair is
+    "same" up to float32 rounding above it (:func:`siamkit.decision.accepts`, in float64), and
+    each reader recomputes the distance its own way, a few float32 steps off.
+
+    Each candidate keeps ROUNDING of room for the pair it is built on, as a far fit keeps it
+    under the impostor it rejects: every distance as the threshold (a genuine one, or an
+    impostor one accepted with those below it where that is better: accepted ROUNDING above
+    it), for every impostor the far fit's bound under it (:func:`rejecting_with_room`: every
+    reader rejects it even ROUNDING lower), and that bound under the lowest distance (accept
+    nothing); each is counted by the rule. The no-room candidate (the largest float64 rejecting
+    an impostor) stood on the rule's edge, and a reader computing that impostor one float32
+    step lower accepted it, one false accept the saved FAR did not count. So pairs closer than
+    about ROUNDING are not told apart on the fit's word: genuine 0.1, 0.2, 0.7 and impostor
+    0.200005, 0.5, 0.9 give 0.6667, not the 0.8333 that a threshold in the 5e-6 between 0.2 and
+    0.200005 reaches only while no reader's distance moves. Other pairs that happen to lie
+    within a few float32 steps of a threshold's edge can still flip, as for a far fit's TAR;
+    asking room of them too would leave no candidate in dense data (2M impostors: ~10 within
+    any ROUNDING), and cost accuracy there for a flip of a pair or two. Of the best, the
+    smallest genuine distance is kept, as :func:`best_accuracy` keeps it, else the smallest
+    threshold. ``signed``: as for :func:`rejecting_with_room`.
 
     Example:
-        >>> point = best_accuracy_as_decided([0.1, 0.2, 0.7], [0.200005, 0.5, 0.9])
-        >>> round(point.value, 4), round(point.threshold, 6)
-        (0.8333, 0.199995)
+        >>> point = best_accuracy_as_decided([0.1, 0.19998, 0.7], [0.2, 0.5, 0.9])
+        >>> round(point.value, 4), round(point.threshold, 8)
+        (0.8333, 0.19998)
     """
     from siamkit.decision import ROUNDING
 
     s = _scores(genuine, impostor)
     g64, i64 = s.genuine.astype(np.float64), s.impostor.astype(np.float64)
-    below = largest_rejecting(np.unique(i64))  # the largest float64 t with t + ROUNDING < value
+    values = np.unique(i64)
+    room = rejecting_with_room(values, signed)  # (U,) non-decreasing
     lowest = min(float(g64[0]), float(i64[0]))
-    nothing = lowest - 2 * ROUNDING  # below every distance: accepts none
-    cands = np.unique(np.concatenate([g64, below, [nothing]]))
+    nothing = rejecting_with_room(np.array([lowest]), signed)  # accepts none
+    cands = np.unique(np.concatenate([g64, values, room, nothing]))
     bound = cands + ROUNDING  # as accepts compares: float64(d) <= float64(t) + ROUNDING
     ta = np.searchsorted(g64, bound, side="right")
     fa = np.searchsorted(i64, bound, side="right")

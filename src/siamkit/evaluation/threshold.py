@@ -24,6 +24,7 @@ from siamkit.evaluation.roc import (
     far_operating_point,
     largest_rejecting,
     rejected_by_every_reader,
+    rejecting_with_room,
 )
 
 Target = Literal["eer", "accuracy", "far"]
@@ -42,6 +43,10 @@ class ThresholdCalibrator:
         target: ``"eer"`` (FAR = FRR), ``"accuracy"`` (best balanced accuracy) or ``"far"``
             (highest TAR with FAR <= ``far``).
         far: the false accept rate allowed when ``target="far"``.
+        signed: the values are a score-normalised model's scores, which may be negative, and
+            so may the threshold; distances (the default) keep a fit's threshold at or above 0
+            where room for the readers alone would take it below
+            (:func:`~siamkit.evaluation.roc.rejecting_with_room`).
 
     Attributes:
         threshold_: the fitted threshold (a float), set by :meth:`fit`.
@@ -54,7 +59,7 @@ class ThresholdCalibrator:
         (0.25, [True, False])
     """
 
-    def __init__(self, target: Target = "eer", far: float = 1e-3) -> None:
+    def __init__(self, target: Target = "eer", far: float = 1e-3, signed: bool = False) -> None:
         if target not in _TARGETS:
             raise ValueError(
                 f"unknown threshold target {target!r}; choose one of {', '.join(_TARGETS)}"
@@ -63,6 +68,7 @@ class ThresholdCalibrator:
             raise ValueError(f"far must be a rate in [0, 1], got {far}")
         self.target = target
         self.far = far
+        self.signed = signed
 
     def fit(self: _Self, genuine: ArrayLike, impostor: ArrayLike) -> _Self:
         """Fit ``threshold_`` on genuine ``(G,)`` and impostor ``(I,)`` distances; returns ``self``.
@@ -77,10 +83,10 @@ class ThresholdCalibrator:
         s = SortedScores(genuine, impostor)
         if self.target == "eer":
             point = eer(s)
-        elif self.target == "accuracy":  # as predict decides (best_accuracy counts strictly)
-            point = best_accuracy_as_decided(s)
+        elif self.target == "accuracy":  # as readers decide (best_accuracy counts strictly)
+            point = best_accuracy_as_decided(s, signed=self.signed)
         else:
-            point = _as_decided(s, far_operating_point(s, None, self.far), self.far)
+            point = _as_decided(s, far_operating_point(s, None, self.far), self.far, self.signed)
         self.threshold_ = float(point.threshold)
         self.score_ = float(point.value)
         return self
@@ -149,37 +155,32 @@ def highest_rejecting(distance: float) -> float:
     return float(largest_rejecting(np.float64(distance), every_reader=True)[0])
 
 
-def _as_decided(s: SortedScores, point: OperatingPoint, far: float) -> OperatingPoint:
+def _as_decided(
+    s: SortedScores, point: OperatingPoint, far: float, signed: bool = False
+) -> OperatingPoint:
     """A FAR fit's ``point`` as siamkit decides with it: verify, a gallery and the text commands
     accept a distance up to the threshold *within float32 rounding*
     (:data:`siamkit.decision.ROUNDING`), so a threshold less than that under the first
     impostor the fit rejects would accept it when deployed, one more false accept than ``far``
-    allows. Such a threshold is lowered until every reader rejects that impostor
-    (:func:`highest_rejecting`) *a further ROUNDING above it*: the readers recompute the
-    distance their own way (verify a float32 difference or cosine, the ONNX runtime in float64,
-    a FAISS gallery), several float32 steps off the float64 product the fit was given
-    (:func:`siamkit.evaluation.pairs.pair_distances`), and with no room for that a 64-D cosine
-    fit's rejected impostor was accepted by verify in 54 of 300 fits. Not below 0 for that
-    room, though, when the impostor itself is rejected at 0 (above ROUNDING): 0 keeps what room
-    there is, where a threshold below 0 would be refused. The TAR is then the share of genuine
+    allows. Such a threshold is lowered to the bound at which every reader rejects that
+    impostor *a further ROUNDING above it* (:func:`~siamkit.evaluation.roc.rejecting_with_room`:
+    room for the readers' own computation of the distance; for distances, not below 0 for that
+    room alone; ``signed`` scores keep the whole room). The TAR is then the share of genuine
     distances the deployed rule accepts; any other point is kept as it is.
 
     >>> s = SortedScores(np.float32([0.1, 0.29998]), np.float32([0.3, 0.9]))
-    >>> far_operating_point(s, None, 0.0).threshold  # accepts 0.3 within the rounding
+    >>> far_operating_point(s, None, 0.0).threshold  # rejects 0.3 with no room for a reader
     0.2999800145626068
     >>> point = _as_decided(s, far_operating_point(s, None, 0.0), 0.0)
     >>> round(point.threshold, 8), point.value  # 0.29998 is still accepted, 0.3 is not
     (0.29997995, 1.0)
     """
-    from siamkit.decision import ROUNDING, accepts
+    from siamkit.decision import accepts
 
     k = false_accepts_allowed(far, s.n_impostor)
     if k >= s.n_impostor:
         return point
-    d = float(s.impostor[k])
-    highest = highest_rejecting(d - ROUNDING)
-    if highest < 0 <= highest_rejecting(d):  # not below 0 for the room alone (see above)
-        highest = 0.0
+    highest = float(rejecting_with_room(np.array([float(s.impostor[k])]), signed)[0])
     if point.threshold <= highest:
         return point
     return OperatingPoint(float(np.mean(accepts(s.genuine, highest))), highest)
