@@ -19,8 +19,9 @@ every failure of the service itself a 500 with a generic body and its traceback 
 * SQLite unable to read or write the gallery now (a lock held past the wait, a full disk)
   becomes a 503 naming SQLite's reason, the one 503 a client may retry: it alone sends
   ``Retry-After`` (:data:`RETRY_AFTER_S`). SQLite refusing the gallery's files until the
-  operator acts (read-only, no permission, cannot open them) is a 503 without it, saying what
-  the operator makes writable (:data:`GALLERY_UNWRITABLE`).
+  operator acts (read-only, no permission, cannot open them while they are not there or not
+  writable) is a 503 without it, saying what the operator makes writable
+  (:data:`GALLERY_UNWRITABLE`).
 * The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while
   the service ran, or holds an item's embedding of the wrong size or with NaN or infinite
   values) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the operator
@@ -39,8 +40,10 @@ every failure of the service itself a 500 with a generic body and its traceback 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -229,7 +232,9 @@ _GALLERY_STATES = (
 #: (a file, folder or disk made read-only), no permission, or a file it cannot open (its folder
 #: moved or its permissions changed). Waiting does not change them, the operator does
 #: (:data:`GALLERY_UNWRITABLE`); they were the retryable 503, whose ``Retry-After`` had a
-#: client retry a write that could never succeed.
+#: client retry a write that could never succeed. ``SQLITE_CANTOPEN`` is one only while the
+#: files are not there or not writable (:func:`_files_writable`): out of file descriptors, it
+#: is the retryable 503.
 _GALLERY_REFUSALS = ("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN")
 
 GALLERY_UNWRITABLE = (
@@ -262,8 +267,11 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
     which a client may not retry. An OperationalError SQLite names as no such state (``no such column``, a syntax
     error: a bug) is a 500, as any other failure."""
     name = getattr(exc, "sqlite_errorname", None)  # set by sqlite3 itself (Python >= 3.11)
-    if name is not None and str(name).startswith(_GALLERY_REFUSALS):
+    refused = name is not None and str(name).startswith(_GALLERY_REFUSALS)
+    if refused and not (str(name).startswith("SQLITE_CANTOPEN") and _files_writable(request)):
         return _unwritable(request, exc, str(exc))
+    if refused:  # CANTOPEN with the files there and writable: out of file descriptors for now
+        name = None
     if name is not None and not str(name).startswith(_GALLERY_STATES):
         return await _on_unexpected(request, exc)
     rid = request_id(request.scope)
@@ -278,6 +286,29 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+def _files_writable(request: Request) -> bool:
+    """Whether the service's gallery file, its folder and the files SQLite keeps beside it
+    (``-wal``, ``-shm``, the ``.thumbs`` file and its own), where present, are there and
+    writable by the service's user (``os.access``: a read-only mount, ``chattr +i`` and the
+    permissions all say no).
+
+    SQLite's ``SQLITE_CANTOPEN`` names no reason: a file moved or made unwritable, which only
+    the operator mends, or a process out of file descriptors for a moment (``EMFILE``: a
+    flood of connections, a leak elsewhere), which passes as they close, and the same
+    request answers again. It was always the first (e1c94479), so a client was told no retry
+    helps and the operator sent to look for read-only files that were not (s54_R2 finding 1);
+    the files decide it now."""
+    engine = getattr(request.app.state, "engine", None)
+    file = getattr(engine, "_gallery_file", None)
+    if file is None:
+        return False
+    path = Path(file).resolve()
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        return False
+    beside = [f"{path}{end}" for end in ("-wal", "-shm", ".thumbs", ".thumbs-wal", ".thumbs-shm")]
+    return all(os.access(f, os.W_OK) for f in beside if os.path.lexists(f))
 
 
 def _unwritable(request: Request, exc: Exception, reason: str) -> JSONResponse:
