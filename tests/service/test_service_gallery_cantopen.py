@@ -96,3 +96,52 @@ def test_cantopen_is_the_operators_503_only_while_the_files_are_not_writable(tmp
         assert answers[name].status_code == 503, (name, answers[name].text)
         assert "Retry-After" not in answers[name].headers, (name, answers[name].headers)
         assert answers[name].json() == {"detail": unwritable}, name
+
+
+def test_on_python_3_10_sqlites_errors_are_told_by_their_fixed_messages(tmp_path):
+    """Python 3.10's sqlite3 sets no ``sqlite_errorname``, so e1c94479 told nothing there: a
+    read-only gallery kept the retryable 503 with Retry-After (s54_R2 finding 2). The errors
+    below are made as 3.10 raises them, with SQLite's own message and no name; a bug's message
+    stays a 500, as SQLite's name makes it on 3.11."""
+    app, client = _enrolled(tmp_path)
+    answers = {}
+    try:
+        for key in (
+            "attempt to write a readonly database",
+            "access permission denied",
+            "database is locked",
+            "database table is locked: items",
+            "database or disk is full",
+            "unable to open database file",
+            "no such column: embedding",
+            "moved",  # unable to open, the gallery file not there
+        ):
+            if key == "moved":
+                (tmp_path / "shop.db").rename(tmp_path / "moved.db")
+            err = sqlite3.OperationalError(
+                "unable to open database file" if key == "moved" else key
+            )
+            assert getattr(err, "sqlite_errorname", None) is None  # as 3.10 raises it
+
+            def failing(*args, err=err, **kwargs):
+                raise err
+
+            app.state.engine.gallery.labels = failing
+            answers[key] = client.get("/gallery")
+    finally:
+        client.__exit__(None, None, None)
+    said = {text: (a.status_code, a.headers.get("Retry-After")) for text, a in answers.items()}
+    retry = (503, str(RETRY_AFTER_S))
+    assert said == {
+        "attempt to write a readonly database": (503, None),
+        "access permission denied": (503, None),
+        "database is locked": retry,
+        "database table is locked: items": retry,
+        "database or disk is full": retry,
+        "unable to open database file": retry,  # the files are there and writable
+        "no such column: embedding": (500, None),
+        "moved": (503, None),
+    }
+    for text in ("attempt to write a readonly database", "moved"):
+        reason = "unable to open database file" if text == "moved" else text
+        assert answers[text].json() == {"detail": GALLERY_UNWRITABLE.format(reason=reason)}

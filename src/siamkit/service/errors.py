@@ -264,15 +264,15 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
     :data:`RETRY_AFTER_S`), in a sentence naming SQLite's reason, and the reason in the log for
     the operator (with the traceback, should it be a bug's). SQLite refusing the files until
     the operator acts (read-only, no permission, cannot open) is :data:`GALLERY_UNWRITABLE`,
-    which a client may not retry. An OperationalError SQLite names as no such state (``no such column``, a syntax
-    error: a bug) is a 500, as any other failure."""
-    name = getattr(exc, "sqlite_errorname", None)  # set by sqlite3 itself (Python >= 3.11)
-    refused = name is not None and str(name).startswith(_GALLERY_REFUSALS)
-    if refused and not (str(name).startswith("SQLITE_CANTOPEN") and _files_writable(request)):
+    which a client may not retry. An OperationalError SQLite names as no such state (``no such
+    column``, a syntax error: a bug) is a 500, as any other failure, on Python 3.10 too
+    (:func:`sqlite_error_name`)."""
+    name = sqlite_error_name(exc) or ""
+    if name.startswith("SQLITE_CANTOPEN") and _files_writable(request):
+        name = "SQLITE_IOERR"  # the files are there and writable: out of descriptors for now
+    if name.startswith(_GALLERY_REFUSALS):
         return _unwritable(request, exc, str(exc))
-    if refused:  # CANTOPEN with the files there and writable: out of file descriptors for now
-        name = None
-    if name is not None and not str(name).startswith(_GALLERY_STATES):
+    if not name.startswith(_GALLERY_STATES):
         return await _on_unexpected(request, exc)
     rid = request_id(request.scope)
     said = f" (id={rid})" if rid else ""
@@ -286,6 +286,41 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+#: SQLite's fixed message of each error code that :func:`_on_gallery_failure` tells apart
+#: (``sqlite3ErrStr``; a code's extended codes say their primary code's), by which Python 3.10,
+#: whose errors carry no ``sqlite_errorname``, tells them.
+_SQLITE_TEXTS = {
+    "attempt to write a readonly database": "SQLITE_READONLY",
+    "access permission denied": "SQLITE_PERM",
+    "unable to open database file": "SQLITE_CANTOPEN",
+    "database is locked": "SQLITE_BUSY",
+    "database table is locked": "SQLITE_LOCKED",
+    "database schema is locked": "SQLITE_LOCKED",
+    "database or disk is full": "SQLITE_FULL",
+    "disk I/O error": "SQLITE_IOERR",
+    "locking protocol": "SQLITE_PROTOCOL",
+}
+
+
+def sqlite_error_name(exc: BaseException) -> str | None:
+    """SQLite's name of the error ``exc`` (``SQLITE_READONLY_DBMOVED``): its
+    ``sqlite_errorname``, which sqlite3 sets from Python 3.11 on, else, on Python 3.10, the
+    primary code whose fixed message ``exc`` says (a locked table's names the table after a
+    colon); None for another message (``no such column: x``, a bug's).
+
+    Read from the attribute alone, every 3.10 error was nameless, and answered the retryable
+    503: a read-only gallery kept its ``Retry-After`` there (s54_R2 finding 2).
+
+    >>> import sqlite3
+    >>> sqlite_error_name(sqlite3.OperationalError("attempt to write a readonly database"))
+    'SQLITE_READONLY'
+    """
+    name = getattr(exc, "sqlite_errorname", None)
+    if name is not None:
+        return str(name)
+    return _SQLITE_TEXTS.get(str(exc).split(":")[0].strip())
 
 
 def _files_writable(request: Request) -> bool:
