@@ -19,6 +19,7 @@ that evaluation, verification and thresholds accept unchanged. It is symmetric b
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,10 +28,13 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.distances.base import Distance, get_distance
-from siamkit.distances.functional import widened_once
+from siamkit.distances.functional import Widened, float64_product_on, widened_once
 
 SCORE_NORMS = ("snorm", "csls")
 _CHUNK_ELEMENTS = 1 << 22  # rows x cohort distances held at once while taking the k nearest
+# Held only while a cohort's float64 copy is made, so that threads scoring with one model at once
+# make it once (a lock of its own would stop a model being deep-copied or pickled).
+_WIDENING = threading.Lock()
 
 
 class CohortNormalized(nn.Module):
@@ -39,7 +43,9 @@ class CohortNormalized(nn.Module):
     Args:
         base: the raw distance (a name such as ``"euclidean"`` or a ``Distance`` object).
         cohort: ``(C, D)`` embeddings of inputs unlike those to be compared (for example of the
-            training images); kept as a buffer, so it is saved with a model's weights.
+            training images); kept as a buffer, so it is saved with a model's weights. Its
+            float64 copy, which exact Euclidean distances to it are taken from, is kept too once
+            first used (twice the cohort's memory), not saved.
         k: nearest cohort items per side (``1 <= k <= C``; ``"snorm"`` needs ``k >= 2``).
         method: ``"snorm"`` or ``"csls"`` (see the module docstring).
 
@@ -79,6 +85,17 @@ class CohortNormalized(nn.Module):
         self.register_buffer("cohort", cohort.detach().float().clone())
         self._memo: tuple[dict[bytes, int], Tensor, Tensor] | None = None
         self._memo_of: tuple[Any, ...] | None = None
+        # the cohort on a device, its float64 copy and squared norms, and what they were made of
+        self._wide: tuple[tuple[Any, ...], Tensor, Tensor, Tensor] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_wide"] = None  # a copy's cohort is another tensor: made again on first use
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("_wide", None)  # pickled before it was kept
+        super().__setstate__(state)
 
     @property
     def base(self) -> Distance:
@@ -107,11 +124,47 @@ class CohortNormalized(nn.Module):
             mean[miss], std[miss] = self._stats(x[miss])
         return mean, std
 
+    def _widened(self, x: Tensor) -> tuple[Tensor, Widened]:
+        """The cohort on ``x``'s device and dtype, and the :func:`widened_once` context of it.
+
+        The cohort's float64 copy and squared norms are kept across calls: evaluation asks for
+        the statistics of each few-shot episode's prototypes (means, so not memoised), 1,001 calls
+        per evaluation, and widening the whole cohort for each cost S-norm evaluation a quarter of
+        its time. They are made again when the cohort is replaced, changed in place (its version:
+        ``load_state_dict`` copies into it) or moved, so scores are those of widening per call.
+        """
+        source = self.cohort
+        if (
+            x.dtype != torch.float32
+            or source.is_inference()  # keeps no version: widened per call, as without this
+            or not float64_product_on(x.device)
+        ):
+            cohort = source.to(device=x.device, dtype=x.dtype)
+            return cohort, widened_once(cohort)
+        key = (source.data_ptr(), source._version, source.shape, source.stride(), x.device)
+        kept = self._wide
+        if kept is None or kept[0][0] is not source or kept[0][1:] != key:
+            with _WIDENING:
+                kept = self._wide
+                if kept is None or kept[0][0] is not source or kept[0][1:] != key:
+                    # normal tensors even under inference mode (the index scores there), so
+                    # that a copy moved to another device keeps a version to be checked by
+                    with torch.no_grad(), torch.inference_mode(False):
+                        cohort = source.to(device=x.device, dtype=x.dtype)
+                        y64 = cohort.double()  # as Widened.rows makes them: the same values
+                        n64 = y64.pow(2).sum(1)
+                    kept = ((source, *key), cohort, y64, n64)
+                    self._wide = kept
+        _, cohort, y64, n64 = kept
+        wide = widened_once(cohort)
+        wide.y64, wide.n64 = y64, n64
+        return cohort, wide
+
     def _stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        cohort = self.cohort.to(device=x.device, dtype=x.dtype)
+        cohort, wide = self._widened(x)
         step = max(1, _CHUNK_ELEMENTS // cohort.shape[0])
         means, stds = [], []
-        with widened_once(cohort):  # the cohort's float64 copy once, not per block
+        with wide:  # the cohort's float64 copy once per cohort, not per call or block
             for s in range(0, x.shape[0], step):
                 near = self.base.matrix(x[s : s + step], cohort)
                 near = near.topk(self.k, dim=1, largest=False).values
