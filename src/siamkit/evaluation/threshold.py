@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from siamkit.evaluation._common import ArrayLike, DistanceLike, as_scores
+from siamkit.evaluation._common import ArrayLike, DistanceLike, as_scores, resolve_distance
 from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.roc import (
     OperatingPoint,
@@ -121,7 +121,8 @@ class ThresholdCalibrator:
 
     def __repr__(self) -> str:
         fitted = f", threshold_={self.threshold_:.6g}" if hasattr(self, "threshold_") else ""
-        return f"ThresholdCalibrator(target={self.target!r}, far={self.far}{fitted})"
+        signed = ", signed=True" if self.signed else ""
+        return f"ThresholdCalibrator(target={self.target!r}, far={self.far}{signed}{fitted})"
 
 
 def rejects(distance: ArrayLike, threshold: float) -> np.ndarray:
@@ -194,6 +195,7 @@ def calibrate_threshold(
     far: float = 1e-3,
     max_pairs: int | None = None,
     seed: int = 0,
+    signed: bool | None = None,
 ) -> float:
     """A verification threshold fitted on validation embeddings (all pairs ``i < j``).
 
@@ -205,6 +207,10 @@ def calibrate_threshold(
         far: FAR allowed for ``target="far"``.
         max_pairs: use a seeded sample of this many pairs instead of all of them.
         seed: seed for that sample.
+        signed: the values are scores that may be negative (see :class:`ThresholdCalibrator`);
+            ``None`` (the default) takes them as signed when ``distance`` is cohort-normalised
+            (:class:`~siamkit.distances.CohortNormalized`), as ``siamkit calibrate`` and
+            training fit a score-normalised model.
 
     Returns:
         The threshold as a float (store it with the model).
@@ -215,8 +221,13 @@ def calibrate_threshold(
         >>> round(calibrate_threshold(z, [0, 0, 1, 1], target="accuracy"), 3)
         0.2
     """
+    from siamkit.distances import CohortNormalized
+
+    if signed is None:
+        signed = isinstance(resolve_distance(distance), CohortNormalized)
     pd = pair_distances(z, labels, distance, max_pairs=max_pairs, seed=seed)
-    return ThresholdCalibrator(target, far=far).fit(pd.genuine, pd.impostor).threshold_
+    fit = ThresholdCalibrator(target, far=far, signed=signed)
+    return fit.fit(pd.genuine, pd.impostor).threshold_
 
 
 __all__ = ["Target", "ThresholdCalibrator", "calibrate_threshold", "highest_rejecting", "rejects"]

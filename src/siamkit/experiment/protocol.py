@@ -43,11 +43,16 @@ Model = SiameseNetwork | JoinedEmbedding
 
 
 def calibrate(z: Tensor, labels: Tensor, net: Model, target: str, seed: int) -> float:
-    """Verification threshold fitted on validation pairs (a seeded sample when there are many)."""
+    """Verification threshold fitted on validation pairs (a seeded sample when there are many).
+
+    With score normalisation the pairs' values are cohort-normalised scores, which may be
+    negative, so the fit is ``signed`` (as ``siamkit calibrate`` fits them): it keeps the whole
+    room under an impostor, where a fit of distances stops at 0."""
     n = labels.numel()
     max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
     pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=seed)
-    return ThresholdCalibrator(target).fit(pd.genuine, pd.impostor).threshold_  # type: ignore[arg-type]
+    fit = ThresholdCalibrator(target, signed=net.score_norm is not None)  # type: ignore[arg-type]
+    return fit.fit(pd.genuine, pd.impostor).threshold_
 
 
 def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float) -> Rates:
