@@ -19,7 +19,6 @@ import io
 import os
 import struct
 import warnings
-import weakref
 from pathlib import Path
 from typing import BinaryIO
 
@@ -148,29 +147,52 @@ def _photo_extent(img: Image.Image) -> Image.Image:
     from the region that is the photo (``box``, Pillow's ``draft``'s answer: ``(0, 0, width /
     scale, height / scale)``) to the nearest whole size; any other image as it is.
 
-    The box is kept in ``img.info`` with the drafted size and the drafted image itself (by a
-    weak reference), and used on an image of that size whose pixels are the drafted image's: the
-    drafted image, or a copy of it (``ImageOps.exif_transpose`` of an upright photo is one).
-    Pillow copies ``info`` on ``crop``, ``copy``, ``thumbnail`` and ``transpose``, so a drafted
-    photo cropped or shrunk before :func:`convert_image` raised "box can't exceed original image
-    size" (reviewer s53_RR2 finding 3), and one flipped or turned 180° (the caller's
-    ``exif_transpose`` for orientations 2-4) keeps its size and was resampled from the wrong
-    corner. Such an image, or one whose drafted image is gone, converts as it is."""
+    The box is kept in ``img.info`` (plain values: ``(box, size, orientation)``) with the
+    drafted size and the EXIF orientation tag the drafted image had, and used only while the
+    image still has both. Pillow copies ``info`` on ``crop``, ``copy``, ``convert``,
+    ``thumbnail`` and ``transpose``, and into a pickled image, so:
+
+    - a copy or a conversion (``convert``, ``ImageOps.exif_transpose`` of an upright photo,
+      which is a copy) keeps its region, as the drafted image's pixels stay where they were;
+    - a drafted photo cropped, shrunk or turned 90° before :func:`convert_image` has another
+      size (it raised "box can't exceed original image size": reviewer s53_RR2 finding 3);
+    - the caller's ``ImageOps.exif_transpose`` (a copy or ``in_place=True``) of a photo stored
+      flipped or turned (orientations 2-8, including a square photo's 90° turn) removes the
+      tag, where the flip or 180° turn keeps the size and would take the region from the wrong
+      corner (the part-block coming in on the other side; reviewer s54_R4 finding 1).
+
+    Such an image converts as it is. A change that keeps both the size and the tag cannot be
+    told from these values: a flip or turn by ``transpose``, ``ImageOps.mirror`` or
+    ``ImageOps.flip`` (or a 90° turn of a square photo) still takes the region from the stored
+    photo's corner, up to ``scale - 1`` pixels off at one side; make such a change after
+    :func:`convert_image`, which drops the region once it has used it."""
     drafted = img.info.get(_DRAFT_BOX)
-    if drafted is None:
-        return img
-    box, drafted_size = drafted.box, drafted.size
+    if not (isinstance(drafted, tuple) and len(drafted) == 3):
+        return img  # not drafted, or an entry of an older siamkit's
+    box, drafted_size, orientation = drafted
     if tuple(img.size) != tuple(drafted_size):
         return img  # cropped, shrunk or turned since: the box no longer marks its photo
-    original = drafted.image()
-    if original is None or (
-        original is not img and (original.mode != img.mode or original.tobytes() != img.tobytes())
-    ):
-        return img  # flipped or turned 180 degrees (or its drafted image is gone)
+    if _orientation(img) != orientation:
+        return img  # flipped or turned upright by exif_transpose: the box is in another corner
     size = (max(1, round(box[2])), max(1, round(box[3])))
     exact = img.resize(size, Image.Resampling.BICUBIC, box=box)
     exact.info.pop(_DRAFT_BOX, None)
     return exact
+
+
+def _orientation(img: Image.Image) -> int | str | None:
+    """The EXIF orientation tag as ``img.getexif()`` reads it (``None``: no tag;
+    ``"unreadable"``: a damaged EXIF block), as a plain value. Pillow keeps what ``getexif``
+    read on the image, even half of a damaged block after it raised, so that is put back as it
+    was: :func:`convert_image` then meets the image's EXIF as it would without this look."""
+    cached = img._exif
+    try:
+        tag = img.getexif().get(_ORIENTATION)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, struct.error):
+        return "unreadable"
+    finally:
+        img._exif = cached
+    return tag if tag is None or isinstance(tag, int) else repr(tag)
 
 
 def read_source_bytes(source: ImageSource) -> bytes:
@@ -234,27 +256,6 @@ _JPEG_FORMATS = ("JPEG", "MPO")  # Pillow's names for a JPEG file and a multi-pi
 _DRAFT_BOX = "siamkit.draft_box"  # img.info's key for the photo's region in a drafted JPEG
 
 
-class _Drafted:
-    """The photo's region ``box`` in a JPEG drafted to ``size``, and that drafted image (a weak
-    reference: ``info`` is copied into every image made from it). Pickled (an image's ``info``
-    is), it keeps no image, so the region is then not used."""
-
-    __slots__ = ("_image", "box", "size")
-
-    def __init__(
-        self, box: tuple[float, ...], size: tuple[int, int], image: Image.Image | None
-    ) -> None:
-        self.box, self.size = box, size
-        self._image = None if image is None else weakref.ref(image)
-
-    def image(self) -> Image.Image | None:
-        """The drafted image, or ``None`` once it is gone."""
-        return None if self._image is None else self._image()
-
-    def __reduce__(self) -> tuple[type[_Drafted], tuple[object, ...]]:
-        return type(self), (self.box, self.size, None)
-
-
 def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
     """Let libjpeg shrink an opened, not yet loaded JPEG while decoding it (DCT scaling by 1/2,
     1/4 or 1/8, Pillow's ``draft``) when it is at least twice :data:`DRAFT_MARGIN` times
@@ -275,7 +276,9 @@ def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
     (reviewer s53_R6 finding 3); it is now decoded at the scale still, and
     :func:`convert_image` resamples the region that is the photo (``width / scale`` by
     ``height / scale`` pixels, kept in ``img.info``) to the nearest whole size, about as
-    close to a full decode as a photo whose sides divide.
+    close to a full decode as a photo whose sides divide. Copies and conversions keep that
+    region; a crop, resize or ``ImageOps.exif_transpose`` before :func:`convert_image` drops
+    it, but a flip by ``transpose`` is not told (:func:`_photo_extent`): flip after converting.
 
     Returns:
         Whether the decoder was asked to shrink the image.
@@ -293,7 +296,7 @@ def draft_jpeg(img: Image.Image, size: tuple[int, int]) -> bool:
         return False
     box = drafted[1]
     if box[2] != img.width or box[3] != img.height:  # a part-block at the right or bottom
-        img.info[_DRAFT_BOX] = _Drafted(box, img.size, img)  # see _photo_extent
+        img.info[_DRAFT_BOX] = (tuple(box), img.size, _orientation(img))  # see _photo_extent
     return True
 
 
