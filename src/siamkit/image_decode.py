@@ -85,8 +85,11 @@ def _to_8bit(img: Image.Image, sixteen: bool = False) -> Image.Image:
 
     ``I;16*`` (16-bit PNG, TIFF): value >> 8 (value / 256 rounded down), as OpenCV's
     ``imread`` reads a 16-bit file to 8 bits. ``I`` (32-bit signed): 16-bit data when
-    ``sixteen`` (the file says so, :func:`_sixteen_bit`: a 16-bit PGM or signed 16-bit TIFF
-    opens as ``I``; OpenCV reads both so too); otherwise the range 0..255, or 0..65535, or
+    ``sixteen`` (the file says so, :func:`_sixteen_bit`), for a PGM deeper than 8 bits (its
+    values already scaled by Pillow from its maxval to 0..65535: OpenCV reads it so only at a
+    maxval of 65535, and a 12-bit one's raw values >> 8, 16 times darker) and a signed 16-bit
+    TIFF (read so by OpenCV too, but for its negative values: 0 here, their bits read as
+    unsigned there, -1 as 255); otherwise the range 0..255, or 0..65535, or
     0..2**31-1, the smallest that holds every value, as for float: an int32 TIFF of 0-255 values
     was read as 16-bit data and came out black (value >> 8 = 0), where Pillow's ``convert``
     (which clips at 255) and skimage's ``img_as_ubyte`` keep them, and OpenCV reads such a file

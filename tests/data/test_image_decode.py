@@ -151,6 +151,38 @@ def test_an_int32_tiff_reads_by_its_own_range_where_no_reader_maps_8_bit_values_
         np.testing.assert_array_equal(got, values >> 8)
 
 
+def test_a_12_bit_pgm_reads_by_its_maxval_where_opencv_reads_it_16_times_darker():
+    """README and _to_8bit's docstring said a PGM reads as OpenCV's value >> 8 (reviewer s54_R4
+    finding 4): that holds at a maxval of 65535 only. A 12-bit PGM (maxval 4095) reads by its
+    maxval, 4095 as white (value * 255 / 4095, within Pillow's rounding of its scaling to
+    0..65535), where OpenCV reads its raw value >> 8."""
+    cv2 = pytest.importorskip("cv2")
+    values = (np.arange(24 * 32).reshape(24, 32) * 173 % 4096).astype(np.int64)
+    values[0, 0] = 4095
+    data = b"P5\n32 24\n4095\n" + values.astype(">u2").tobytes()  # Pillow writes no 12-bit PGM
+    got = decode_image(data, channels=1)[:, :, 0].astype(np.int64)
+    assert np.abs(got - np.rint(values * 255 / 4095)).max() <= 1 and got[0, 0] == 255
+    opencv = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(opencv, values >> 8)  # 4095 as 15
+
+
+def test_a_signed_16_bit_tiffs_negative_values_read_as_0_where_opencv_reads_them_unsigned():
+    """The other exception to "as OpenCV reads it" (reviewer s54_R4 finding 4): a signed 16-bit
+    TIFF's values of 0 and up read as value >> 8, as OpenCV reads them, its negative ones as 0,
+    where OpenCV reads their bits as unsigned (-1 as 255)."""
+    cv2 = pytest.importorskip("cv2")
+    values = (np.arange(24 * 32).reshape(24, 32) * 2731 % 65536 - 32768).astype(np.int16)
+    data = _tiff(values)
+    got = decode_image(data, channels=1)[:, :, 0]
+    negative = values < 0
+    assert negative.any() and (~negative).any()
+    np.testing.assert_array_equal(got[negative], 0)
+    np.testing.assert_array_equal(got[~negative], values[~negative] >> 8)
+    opencv = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(opencv[~negative], got[~negative])
+    np.testing.assert_array_equal(opencv[negative], values[negative].view(np.uint16) >> 8)
+
+
 def test_16_bit_file_is_not_white(tmp_path):
     path = tmp_path / "g16.png"
     Image.fromarray(A8.astype(np.uint16) * 257).save(path)
