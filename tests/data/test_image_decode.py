@@ -115,9 +115,10 @@ _DEEP = (np.arange(24 * 32).reshape(24, 32) * 2731 % 65536).astype(np.uint16)  #
     ids=["png", "dark-png", "tiff", "signed-tiff", "pgm", "rgb48-png"],
 )
 def test_a_16_bit_file_reads_as_opencv_reads_it_to_8_bits(encode):
-    """Stop 54's check of deep images against the readers users know: every 16-bit file, mode
+    """Stop 54's check of deep images against the readers users know: a 16-bit file, mode
     ``I;16`` or ``I`` by its file's word, dark or not, reads as OpenCV's ``imread`` gives it in
-    8 bits (value >> 8), for grey and RGB."""
+    8 bits (value >> 8), for grey and RGB; a PGM here has a maxval of 65535 and the signed TIFF
+    no negative values (the two exceptions: the 12-bit PGM and negative-value tests below)."""
     cv2 = pytest.importorskip("cv2")
     data = encode()
     buffer = np.frombuffer(data, np.uint8)
