@@ -1,43 +1,189 @@
-"""The service's /enroll refuses the model's embeddings of the uploads that no search can rank
-in the gallery's own sentence (tests/index/test_enroll_value_checks.py), as a 422."""
+"""The service's model making NaN or infinite embeddings, through the model's real embed path,
+is one answer on every route and for every kind of model: a 500 whose body carries the
+refusal's sentence, logged as an error, with nothing stored.
+
+The service takes no embeddings from clients, so the fault is always its model's. s54_c2 made
+it a 422 telling the client to "send other inputs" (logged as a refusal at WARNING) for text and
+face models, while an image model's stayed the 500 "Internal error", a text model's /verify of
+two texts was a 400 and its /embed a 200 of JSON nulls (s54_R2 finding 3); the test then swapped
+the gallery's embedding function for the rows, so it never met the model's own path."""
 
 from __future__ import annotations
 
+import io
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from _service_helpers import make_model, pattern, png_bytes
-
-from _unrankable_rows import CASES, naive_refusal
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2")
     from fastapi.testclient import TestClient
 
-from siamkit.index.base import UnrankableEmbeddingsError
 from siamkit.service import create_app
-from siamkit.service.errors import unrankable_detail
 
 
-@pytest.mark.parametrize("case", ["too large", "nan"])
-def test_the_services_enroll_answers_the_same_sentence(tmp_path, case):
-    """The model's embeddings of the uploads holding NaN (a model's failure on one image) were
-    the service's 500 "Internal error", which named neither the image nor that nothing was
-    stored: a 422 in the gallery's sentence now."""
-    rows = np.array(CASES[case][:2], np.float64)
-    app = create_app(make_model(), tmp_path / "shop.db")
-    gallery = app.state.engine.gallery
-    gallery._embed = lambda inputs, role: torch.from_numpy(rows)  # the model's failure
-    files = [
-        ("files", (f"{i}.png", png_bytes(pattern("noise", seed=i)), "image/png")) for i in (0, 1)
-    ]
-    with TestClient(app) as client:
-        answer = client.post("/enroll", data={"label": "a"}, files=files)
+def _answers(client: Any, calls: dict[str, Any]) -> dict[str, Any]:
+    return {name: call() for name, call in calls.items()}
+
+
+def _check(answers: dict[str, Any], rows: dict[str, str], siamkit_log: Any) -> None:
+    """Every answer a 500 naming the model, carrying the refusal of the rows ``rows[name]``
+    names, and its request's id, which an error line of the log names too."""
+    errors = [r.getMessage() for r in siamkit_log.errors()]
+    for name, answer in answers.items():
+        assert answer.status_code == 500, (name, answer.status_code, answer.text)
+        body = answer.json()
+        detail = body["detail"]
+        assert detail.startswith("The service's model made embeddings that no search can rank, a")
+        assert rows[name] in detail, (name, detail)
+        assert "which no search can rank" in detail and "send other inputs" not in detail
+        assert f"id {body['request_id']})" in detail
+        assert any(f"(id={body['request_id']})" in e and rows[name] in e for e in errors), name
+    assert not [r for r in siamkit_log.records if r.levelname == "WARNING"]
+
+
+def test_an_image_models_nan_is_the_same_500_on_every_route(siamkit_log, tmp_path):
+    model = make_model()
+    app = create_app(model, tmp_path / "shop.db", api_key=None)
+    png = [png_bytes(pattern("noise", seed=s)) for s in range(3)]
+
+    def file(i: int, field: str = "file") -> tuple[str, tuple[str, bytes, str]]:
+        return (field, (f"{i}.png", png[i], "image/png"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sound = client.post("/enroll", data={"label": "a"}, files=[file(0, "files")])
+        assert sound.status_code == 201, sound.text
+        hook = model.encoder.register_forward_hook(lambda m, i, o: o * float("nan"))
+        try:
+            answers = _answers(
+                client,
+                {
+                    "enroll": lambda: client.post(
+                        "/enroll", data={"label": "b"}, files=[file(1, "files"), file(2, "files")]
+                    ),
+                    "identify": lambda: client.post("/identify", files=[file(1)]),
+                    "verify label": lambda: client.post(
+                        "/verify", data={"label": "a"}, files=[file(1)]
+                    ),
+                    "verify pair": lambda: client.post(
+                        "/verify", files=[file(1, "file_a"), file(2, "file_b")]
+                    ),
+                    "embed": lambda: client.post("/embed", files=[file(1, "files")]),
+                },
+            )
+        finally:
+            hook.remove()
         listed = client.get("/gallery").json()
-    expected = naive_refusal(rows, "; nothing was stored")
-    assert answer.status_code == 422, answer.text
-    assert answer.json() == {"detail": unrankable_detail(UnrankableEmbeddingsError(expected))}
-    assert expected in answer.json()["detail"]
-    assert listed["num_items"] == 0, listed
+    one = "1 of the 1 embeddings the model made of the inputs hold NaN or infinite values (rows 0)"
+    two = (
+        "2 of the 2 embeddings the model made of the inputs hold NaN or infinite values (rows 0, 1)"
+    )
+    rows = {"enroll": two, "identify": one, "verify label": one, "verify pair": one, "embed": one}
+    _check(answers, rows, siamkit_log)
+    assert listed["num_items"] == 1, listed
+
+
+def test_a_face_models_nan_names_the_faces_of_the_photo_not_inputs_sent(siamkit_log, tmp_path):
+    """/identify with a face model searches every face of the one photo sent: the refusal's
+    rows are those faces, which s54_c2's 422 called "the inputs in the order sent". The model's
+    descriptor of the last face is made NaN; its other routes use each photo's largest face."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    from siamkit.applications.faces import DlibFaceEncoder
+
+    face = skimage_data.astronaut()
+    photos = []
+    for img in (face, np.concatenate([face, face], axis=1)):  # one face, then two
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, "PNG")
+        photos.append(buf.getvalue())
+    model = DlibFaceEncoder()
+    app = create_app(model, tmp_path / "faces.db", api_key=None)
+    real = model.embed_chips
+
+    def broken(chips: np.ndarray) -> np.ndarray:
+        z = np.array(real(chips), dtype=np.float32)
+        z[-1, 0] = np.nan
+        return z
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sound = client.post(
+            "/enroll", data={"label": "eileen"}, files=[("files", ("a.png", photos[0]))]
+        )
+        assert sound.status_code == 201, sound.text
+        faces = len(model.faces_in(np.asarray(Image.open(io.BytesIO(photos[1])))[..., :3])[0])
+        model.embed_chips = broken
+        answers = _answers(
+            client,
+            {
+                "identify": lambda: client.post(
+                    "/identify", files=[("file", ("q.png", photos[1]))]
+                ),
+                "enroll": lambda: client.post(
+                    "/enroll", data={"label": "b"}, files=[("files", ("b.png", photos[0]))]
+                ),
+                "verify label": lambda: client.post(
+                    "/verify", data={"label": "eileen"}, files=[("file", ("q.png", photos[0]))]
+                ),
+            },
+        )
+        model.embed_chips = real
+        listed = client.get("/gallery").json()
+    assert faces >= 2
+    found = "embeddings the model made of the faces found in the photo (largest first) hold"
+    largest = "1 of the 1 embeddings the model made of the photos' largest faces hold NaN"
+    rows = {
+        "identify": f"1 of the {faces} {found} NaN or infinite values (rows {faces - 1})",
+        "enroll": largest,
+        "verify label": largest,
+    }
+    _check(answers, rows, siamkit_log)
+    assert "in the order sent" not in answers["identify"].json()["detail"]
+    assert listed["num_items"] == 1, listed
+
+
+def test_a_text_models_nan_is_the_same_500_on_every_route(siamkit_log, tmp_path):
+    """A text model's embeddings were not checked at all: /embed answered NaN as JSON nulls and
+    /verify of two texts a 400 "The distance is not a finite number"."""
+    pytest.importorskip("transformers", reason="the text extra is not installed")
+    from siamkit.applications.text import load_text_model
+
+    model = load_text_model()
+    app = create_app(model, tmp_path / "t.db", api_key=None)
+    real = model.embed
+    with TestClient(app, raise_server_exceptions=False) as client:
+        sound = client.post("/enroll", json={"label": "a", "texts": ["hello there"]})
+        assert sound.status_code == 201, sound.text
+        model.embed = lambda texts, **kw: real(texts, **kw) * float("nan")
+        try:
+            answers = _answers(
+                client,
+                {
+                    "enroll": lambda: client.post(
+                        "/enroll", json={"label": "b", "texts": ["one text", "two text"]}
+                    ),
+                    "identify": lambda: client.post("/identify", json={"text": "hi"}),
+                    "verify label": lambda: client.post(
+                        "/verify", json={"text": "hi", "label": "a"}
+                    ),
+                    "verify pair": lambda: client.post(
+                        "/verify", json={"text_a": "hi", "text_b": "ho"}
+                    ),
+                    "embed": lambda: client.post("/embed", json={"texts": ["hi"]}),
+                },
+            )
+        finally:
+            model.embed = real
+        listed = client.get("/gallery").json()
+    one = "1 of the 1 embeddings the model made of the inputs hold NaN or infinite values (rows 0)"
+    two = (
+        "2 of the 2 embeddings the model made of the inputs hold NaN or infinite values (rows 0, 1)"
+    )
+    rows = {"enroll": two, "identify": one, "verify label": one, "embed": one}
+    rows["verify pair"] = "embeddings the model made of the inputs hold NaN or infinite values"
+    _check(answers, rows, siamkit_log)
+    assert listed["num_items"] == 1, listed

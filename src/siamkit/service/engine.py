@@ -32,6 +32,7 @@ from siamkit.index.embedding import (
     embed_inputs,
     model_distance,
     model_embedding_dim,
+    model_embeddings,
     model_threshold,
     one_branch_refusal,
 )
@@ -329,7 +330,7 @@ class ServiceEngine:
         names = [u.filename for u in uploads]
         sources = names if any(n is not None for n in names) else None
         if self.counts_faces:
-            z, counts = self.model.largest_faces(x)
+            z, counts = self.largest_faces(x)
             ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True, sources=sources)
         else:
             ids, counts = self.gallery.enroll(label, x, skip_repeats=True, sources=sources), None
@@ -337,6 +338,13 @@ class ServiceEngine:
         # items in between (another request, another process) leaves none under an id never reused
         self.thumbnails.put_enrolled_live(self.gallery, label, ids, thumbnails)
         return list(ids), self.label_count(label, len(ids)), len(ids.skipped), counts
+
+    def largest_faces(self, x: Any) -> tuple[np.ndarray, list[int]]:
+        """A face model's embeddings of the largest face of each photo, refused as
+        :func:`~siamkit.index.embedding.embed_inputs` refuses any model's NaN or infinite ones,
+        and how many faces each photo showed."""
+        z, counts = self.model.largest_faces(x)
+        return model_embeddings(z, "the photos' largest faces"), counts
 
     def verify_pair(self, x: Any) -> VerifyResult:
         """1:1 verification of the two ``(2, C, H, W)`` images, or of a probe and a reference
@@ -352,7 +360,7 @@ class ServiceEngine:
         if not self.counts_faces:
             return self.verify_pair(x), None
         threshold, _ = model_threshold(self.model)
-        z, counts = self.model.largest_faces(x)
+        z, counts = self.largest_faces(x)
         return verify_embedded(self.model, z[:1], z[1:], threshold), counts
 
     def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:
@@ -367,7 +375,7 @@ class ServiceEngine:
         largest is compared; None for other models)."""
         if not self.counts_faces:
             return self.verify_label(x, label), None
-        z, counts = self.model.largest_faces(x)
+        z, counts = self.largest_faces(x)
         try:
             return self.gallery.verify_embedding(z, label), counts
         except UnknownLabelError:
@@ -387,6 +395,7 @@ class ServiceEngine:
         boxes, z = self.model.faces_in(x[0])
         if not boxes:
             return IdentifyResult([], None), {}, []
+        z = model_embeddings(z, "the faces found in the photo (largest first)")
         results = self.gallery.identify_embeddings(z, k=k)
         thumbs = self.thumbnails.get([m.item_id for r in results for m in r.matches])
         faces = [FoundFace(b.as_dict(), r) for b, r in zip(boxes, results)]

@@ -13,9 +13,10 @@ every failure of the service itself a 500 with a generic body and its traceback 
   so (:data:`TAKEN_OVER`); where the service's model was to take over a gallery that held no
   item and the model it records enrolled first, a 409 saying that
   (:data:`RECORDED_MODEL_ENROLLED`).
-* The model's embeddings of what a request sent holding NaN, infinite or too large values,
-  which the gallery refuses (``UnrankableEmbeddingsError``), become a 422 in the gallery's own
-  sentence, naming the inputs by their order, with nothing stored (:func:`unrankable_detail`).
+* The service's model making embeddings that hold NaN or infinite values
+  (``UnrankableEmbeddingsError``, whichever model: image, face or text) is a 500 whose body
+  carries the refusal's sentence, the model's fault, not the client's, logged as an error
+  (:func:`unrankable_detail`).
 * SQLite unable to read or write the gallery now (a lock held past the wait, a full disk)
   becomes a 503 naming SQLite's reason, the one 503 a client may retry: it alone sends
   ``Retry-After`` (:data:`RETRY_AFTER_S`). SQLite refusing the gallery's files until the
@@ -51,7 +52,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siamkit.service.middleware import log_failure, logged_path, request_id
+from siamkit.service.middleware import internal_error, log_failure, logged_path, request_id
 
 log = logging.getLogger("siamkit.service")
 
@@ -455,23 +456,33 @@ async def _on_gallery_taken_over(request: Request, exc: Exception) -> JSONRespon
 
 
 async def _on_unrankable(request: Request, exc: Exception) -> JSONResponse:
-    """The model's embeddings of what a request sent hold NaN, infinite or too large values
-    (:class:`~siamkit.index.base.UnrankableEmbeddingsError`): a 422 in the gallery's own
-    sentence, whose rows are the inputs in the order sent, and nothing stored. It was a 500
-    "Internal error" that named neither the input nor that nothing was enrolled."""
-    rid = request_id(request.scope)
-    said = f" (id={rid})" if rid else ""
-    log.warning("%s %s refused%s: %s", request.method, logged_path(request.scope), said, exc)
-    return JSONResponse({"detail": unrankable_detail(exc)}, status_code=422)
+    """The service's model made embeddings that hold NaN or infinite values
+    (:class:`~siamkit.index.base.UnrankableEmbeddingsError`, from
+    :func:`~siamkit.index.embedding.embed_inputs` or the gallery's check): a 500 whose body
+    carries the refusal's sentence (:func:`unrankable_detail`) and the request's id, logged as an
+    error without a traceback.
+
+    The service takes no embeddings from its clients, so these are always its model's: a 422
+    (s54_c2) told the client to "send other inputs", which cannot help a model that fails on
+    every input, and logged a refusal at WARNING, where 5xx alerting never sees it (s54_R2
+    finding 3). It was, before, the 500 "Internal error", which named neither the rows nor the
+    model."""
+    body = internal_error(request.scope)
+    log.error(
+        "%s %s failed (id=%s): %s", request.method, logged_path(request.scope),
+        body["request_id"], exc,
+    )  # fmt: skip
+    body["detail"] = unrankable_detail(exc, body["request_id"])
+    return JSONResponse(body, status_code=500)
 
 
-def unrankable_detail(exc: Exception) -> str:
-    """The 422 sentence of :func:`_on_unrankable`: the gallery's refusal, then what to do."""
-    text = str(exc)
+def unrankable_detail(exc: Exception, rid: str) -> str:
+    """The 500 sentence of :func:`_on_unrankable`: the model's fault, the refusal's sentence,
+    and who mends it."""
     return (
-        f"The model's embeddings of the inputs sent cannot be searched: {text} (the rows are the "
-        "inputs in the order sent); send other inputs, or tell the service's operator, whose "
-        "model made them."
+        f"The service's model made embeddings that no search can rank, a fault of the model, not "
+        f"of the request: {exc}; sending the request again will not help until the service's "
+        f"operator checks the model (the server log names this request, id {rid})."
     )
 
 
