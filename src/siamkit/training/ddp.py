@@ -122,10 +122,18 @@ def finish_distributed() -> None:
     teardown_distributed()
 
 
+#: Whether :func:`teardown_distributed` left a process group: a process other than rank 0 leaves
+#: it on its way out of an error, before the error reaches the command's handler, which must
+#: still know that a group was joined (:func:`lost_process_sentence`).
+_left_group = False
+
+
 def teardown_distributed() -> None:
     """Leave the process group (if one was joined)."""
+    global _left_group
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+        _left_group = True
 
 
 class Embedder(nn.Module):
@@ -211,10 +219,27 @@ def broadcast_float(value: float | None, ctx: DistContext) -> float | None:
     return None if out != out else out
 
 
-#: What a collective says when the process at its other end is gone: gloo's "Connection closed
-#: by peer" / "Connection reset by peer ... typically caused by a remote worker crashing", NCCL's
-#: "remote process exited".
-_PEER_GONE = ("closed by peer", "reset by peer", "remote worker", "remote process exited")
+#: What gloo says when the process at the other end of a collective is gone ("Connection closed
+#: by peer ... typically caused by a remote worker crashing", "Read error ...: Connection reset
+#: by peer"), each from its transport's source file, whose path it names ("[.../gloo/transport/
+#: tcp/pair.cc:553] ..."): the words alone are no proof, a data reader or a plugin says them too.
+_GLOO_PEER_GONE = ("closed by peer", "reset by peer")
+
+#: What NCCL says then: ncclRemoteError, "remote process exited or there was a network error"
+#: ("... possibly due to a network error or a remote process exiting prematurely"). It cannot
+#: tell a stopped process from a failed link, so neither can the sentence.
+_NCCL_PEER_GONE = ("remote process exited", "remote process exiting")
+
+
+def _peer_gone(said: str) -> str | None:
+    """``"gloo"`` or ``"nccl"`` when ``said`` is that backend's own word that the process at the
+    other end of a collective is gone, else ``None``."""
+    said = said.replace("\\", "/")  # a Windows build's source path
+    if "gloo/transport/" in said and any(p in said for p in _GLOO_PEER_GONE):
+        return "gloo"
+    if "NCCL" in said and any(p in said for p in _NCCL_PEER_GONE):
+        return "nccl"
+    return None
 
 
 def lost_process_sentence(err: BaseException) -> str | None:
@@ -226,18 +251,22 @@ def lost_process_sentence(err: BaseException) -> str | None:
     process says why itself (its error, above), or says nothing if it was killed; this sentence
     names it where it can be known (a two-process launch) and points there.
 
+    Only the backend's own error counts, and only once this process joined a process group: a
+    process's own RuntimeError that merely says "Connection reset by peer" (a data reader's) is
+    a bug whose traceback is the thing to read, and a DistNetworkError of its own rendezvous (a
+    port taken) names no peer at all. NCCL's error does not tell a stopped process from a failed
+    network, so its sentence names both.
+
     >>> import os
     >>> os.environ.update(RANK="0", WORLD_SIZE="2")
-    >>> print(lost_process_sentence(RuntimeError("[pair.cc:553] Connection closed by peer")))
-    process 1 of this 2-process torchrun launch stopped, so process 0 stopped too: process 1's own error, above, says why (none above: it was killed, for example for want of memory, and torchrun's summary gives its exit code)
-    >>> lost_process_sentence(RuntimeError("CUDA out of memory")) is None
+    >>> lost_process_sentence(RuntimeError("reading shard 3: Connection reset by peer")) is None
     True
     >>> del os.environ["RANK"], os.environ["WORLD_SIZE"]
     """
     if not isinstance(err, RuntimeError):
         return None
-    said = str(err)
-    if not (isinstance(err, dist.DistNetworkError) or any(p in said for p in _PEER_GONE)):
+    backend = _peer_gone(str(err))
+    if backend is None or not _group_joined():
         return None
     try:
         rank = int(os.environ.get("RANK", "0"))
@@ -248,8 +277,22 @@ def lost_process_sentence(err: BaseException) -> str | None:
         return None
     other = f"process {1 - rank}" if world == 2 else "another process"
     whose = f"{other}'s" if world == 2 else "its"
+    if backend == "nccl":
+        return (
+            f"{other} of this {world}-process torchrun launch stopped or the network between "
+            f"the processes failed (NCCL cannot tell which), so process {rank} stopped too: if "
+            f"{other} stopped, {whose} own error, above, says why (none above: it was killed, "
+            "for example for want of memory, or the network failed; torchrun's summary gives "
+            "the exit codes)"
+        )
     return (
         f"{other} of this {world}-process torchrun launch stopped, so process {rank} stopped "
         f"too: {whose} own error, above, says why (none above: it was killed, for example for "
         "want of memory, and torchrun's summary gives its exit code)"
     )
+
+
+def _group_joined() -> bool:
+    """This process joined a process group: it is in one now, or left it on its way out of the
+    error (:func:`teardown_distributed`)."""
+    return _left_group or (dist.is_available() and dist.is_initialized())
