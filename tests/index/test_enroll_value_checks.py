@@ -67,7 +67,7 @@ def test_the_gallery_and_its_store_refuse_another_size_in_one_sentence(tmp_path)
             said.append((where, str(info.value)))
     for where, text in said:
         assert text == (
-            f"the embeddings have {DIM + 1} values each, but the gallery {where} holds "
+            f"the embeddings have {DIM + 1} values each, but the gallery {where} records "
             f"embeddings of {DIM}; nothing was stored: embed them with the model the gallery "
             "records, or enroll them into a new gallery file"
         )
@@ -94,3 +94,23 @@ def test_the_refusal_of_a_few_rows_reads_only_those_rows_again(tmp_path):
         tracemalloc.stop()
     assert str(info.value) == expected
     assert peak < rows.nbytes // 2, f"{peak} bytes to refuse {rows.nbytes} bytes of rows"
+
+
+def test_the_refusals_of_an_empty_gallery_and_of_one_query_read_as_sentences(tmp_path):
+    """An empty gallery's size refusal said it "holds embeddings of 4", though it holds none
+    (it records the size), and verify's refusal of a NaN query read "1 of the 1 the query
+    embedding hold" (s54_R2 finding 5)."""
+    with Gallery.open(tmp_path / "g.db", embedding_dim=4) as gallery:
+        assert len(gallery) == 0
+        with pytest.raises(ValueError) as size:
+            gallery.enroll_embeddings("a", np.ones((1, 5), np.float32))
+        gallery.enroll_embeddings("a", np.ones((1, 4), np.float32))
+        with pytest.raises(UnrankableEmbeddingsError) as nan:
+            gallery.verify_embedding(np.array([np.nan, 0, 0, 0]), "a")
+    assert str(size.value).startswith(
+        f"the embeddings have 5 values each, but the gallery {tmp_path / 'g.db'} records "
+        "embeddings of 4; nothing was stored"
+    )
+    assert str(nan.value) == (
+        "1 of the 1 query embeddings hold NaN or infinite values (rows 0), which no search can rank"
+    )

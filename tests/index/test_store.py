@@ -104,7 +104,7 @@ def test_embeddings_of_another_size_are_refused_not_called_the_gallerys_damage(t
                 add(label, np.ones((1, 3), np.float32))
             assert type(info.value) is ValueError  # not GalleryDamagedError, a subclass
             text = str(info.value)
-            assert "have 3 values each" in text and "holds embeddings of 2" in text
+            assert "have 3 values each" in text and "records embeddings of 2" in text
             assert "damaged" not in text and "nothing was stored" in text
     assert store.count() == (1, 1)
     loaded = store.load()  # the gallery is as sound as it was
@@ -174,7 +174,7 @@ def test_a_store_that_records_no_embedding_size_refuses_rows_instead_of_storing_
         assert store.count() == (0, 0) and "embedding_dim" not in store.meta()
         store.init_meta({"embedding_dim": "2"})
         store.add("a", np.ones((1, 2), np.float32))
-        with pytest.raises(ValueError, match="holds embeddings of 2"):
+        with pytest.raises(ValueError, match="records embeddings of 2"):
             store.add("a", np.ones((1, 3), np.float32))
         assert store.load().embeddings.tolist() == [[1.0, 1.0]]
 

@@ -79,7 +79,7 @@ def as_float32_matrix(
     x: ArrayLike,
     dim: int,
     what: str = "embeddings",
-    holder: str = "this index",
+    holder: str = "this index holds",
     then: str = "",
     width_then: str | None = None,
 ) -> np.ndarray:
@@ -103,14 +103,15 @@ def as_float32_matrix(
 
 
 def check_width(
-    width: int, dim: int, what: str = "embeddings", holder: str = "this index", then: str = ""
+    width: int, dim: int, what: str = "embeddings", holder: str = "this index holds", then: str = ""
 ) -> None:
-    """Refuse rows of ``width`` values where ``holder`` (``"this index"``, ``"the gallery
-    shop.db records"``) holds embeddings of ``dim``, in the one sentence every index and the
-    gallery's store use; ``then`` ends it (``"; nothing was stored: ..."``)."""
+    """Refuse rows of ``width`` values where ``holder`` (``"this index holds"``, ``"the gallery
+    shop.db records"``: a gallery that holds none yet records the size) embeddings of ``dim``,
+    in the one sentence every index and the gallery's store use; ``then`` ends it (``"; nothing
+    was stored: ..."``)."""
     if width != dim:
         raise ValueError(
-            f"the {what} have {width} values each, but {holder} holds embeddings of {dim}{then}"
+            f"the {what} have {width} values each, but {holder} embeddings of {dim}{then}"
         )
 
 

@@ -278,7 +278,7 @@ class Gallery:
         z = as_float32_matrix(  # refused in the store's own sentences, before any write
             embeddings,
             self.embedding_dim,
-            holder=f"the gallery {self._store.path}",
+            holder=f"the gallery {self._store.path} records",  # it may hold none yet
             then=NOTHING_STORED,
             width_then=WIDTH_ADVICE,
         )
@@ -459,7 +459,7 @@ class Gallery:
 
     def verify_embedding(self, embedding: ArrayLike, label: str) -> VerifyResult:
         """:meth:`verify` for one precomputed ``(D,)`` / ``(1, D)`` embedding."""
-        z = as_float32_matrix(embedding, self.embedding_dim, what="the query embedding")
+        z = as_float32_matrix(embedding, self.embedding_dim, what="query embeddings")
         if z.shape[0] != 1:
             raise ValueError(f"verify takes one input, got {z.shape[0]}")
         enrolled = torch.from_numpy(self.items(label).embeddings)

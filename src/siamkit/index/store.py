@@ -713,7 +713,9 @@ class GalleryStore:
                     'call init_meta({"embedding_dim": ...}) on it before adding embeddings'
                 )
             dim = int(recorded)
-            check_width(x.shape[1], dim, holder=f"the gallery {self.path}", then=WIDTH_ADVICE)
+            check_width(
+                x.shape[1], dim, holder=f"the gallery {self.path} records", then=WIDTH_ADVICE
+            )
             if skip_repeats:
                 from siamkit.index.repeats import repeated  # numpy only, as this module
 
