@@ -59,6 +59,8 @@ def open_gallery(
         version = store.data_version()
         meta = store.meta()
         if "embedding_dim" not in meta:
+            if wanted is None and store.count()[0]:  # not new: it holds items, no size
+                raise store.unsized_error()
             if wanted is None:
                 raise ValueError(
                     f"{path} is a new gallery: open it with a model (or embedding_dim=...) to create it"

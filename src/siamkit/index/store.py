@@ -864,11 +864,19 @@ class GalleryStore:
             return int(recorded)
         if rows == 0:
             return 0
-        raise GalleryDamagedError(
+        raise self.unsized_error()
+
+    def unsized_error(self) -> GalleryDamagedError:
+        """The refusal of a gallery that holds items but records no embedding size, read
+        (:meth:`load`) or opened without a model (``siamkit gallery FILE list``, which called it
+        "a new gallery"). Its first advice is a command's: the other, ``init_meta``, is a
+        library call that no ``siamkit`` command offers (s54_R2)."""
+        return GalleryDamagedError(
             f"the gallery {self.path} is damaged: it holds items but never recorded the size of "
             "their embeddings (its meta table has no embedding_dim), so none can be read; "
-            'record the size they were made with, init_meta({"embedding_dim": ...}) (the '
-            "length of the model's embeddings), or enroll them again into a new gallery file"
+            "enroll their images again into a new gallery file (`siamkit enroll MODEL --gallery "
+            "NEW.db IMAGES`), or, from Python, record the size the model made them with: "
+            f"GalleryStore({str(self.path)!r}).init_meta({{\"embedding_dim\": \"N\"}})"
         )
 
     def ids(self) -> np.ndarray:
