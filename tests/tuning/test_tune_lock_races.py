@@ -224,3 +224,33 @@ def test_without_a_log_the_unlocked_folder_is_one_warning(
     ]
     assert lock._fd is None and not (out / STUDY_LOCK).exists()
     lock.release()
+
+
+def test_a_folder_that_cannot_be_locked_is_left_without_the_lock_file_the_study_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where flock is refused, the tune.lock made for the attempt stayed behind (no release
+    removes it, as none was held): after every study, a refused one in an empty folder too, so
+    another user's later study in the folder was refused, as a file it may not open (0644,
+    this user's). It is removed at once; one that was there before (another study's, which a
+    host where flock works may hold) is left."""
+    out = tmp_path / "tune"
+    out.mkdir()
+
+    def refused(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", refused)
+    with pytest.warns(StudyNotLocked), pytest.raises(ValueError, match=r"data\.val_classes"):
+        run_study(  # taken, then refused
+            tiny_base("data.val_classes=null"), SPACE, out, n_trials=1, progress=False
+        )
+    assert list(out.iterdir()) == []
+    lines: list[str] = []
+    run_study(tiny_base(), SPACE, out, n_trials=1, progress=False, log=lines.append)
+    assert sum("cannot be locked" in line for line in lines) == 1
+    assert (out / STUDY_FILE).exists() and not (out / STUDY_LOCK).exists()
+    (out / STUDY_LOCK).write_text("another's")
+    with pytest.warns(StudyNotLocked), StudyLock(out) as lock:
+        lock.take()
+    assert (out / STUDY_LOCK).read_text() == "another's"

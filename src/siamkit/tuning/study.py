@@ -60,7 +60,9 @@ class StudyLock:
     Where ``flock`` does not work (Windows; a file system without it, as some network mounts)
     the study runs unlocked, and ``say`` (or a :class:`StudyNotLocked` warning without it) says
     so once: the lock was skipped silently, while the README and ``--help`` promised one study
-    in a folder at a time."""
+    in a folder at a time. A lock file made for the attempt is removed at once: it locks
+    nothing, and left there (no release removes it) it refused every other user's later study
+    in the folder, as a file they may not open."""
 
     def __init__(self, out: Path, say: Callable[[str], None] | None = None) -> None:
         self.out = out
@@ -91,7 +93,7 @@ class StudyLock:
 
         path = self.out / STUDY_LOCK
         while True:
-            fd = self._open(path)
+            fd, made = self._open(path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -101,6 +103,8 @@ class StudyLock:
                     f"(it holds {path}); wait for it to end, or give another --out"
                 ) from None
             except OSError as err:  # a file system without flock (some network mounts)
+                if made:  # only this one's: another's may be locked by a host where flock works
+                    self._remove_if_held(path, fd)
                 os.close(fd)
                 self._not_locked(f"its file system refuses flock: {err.strerror or err}")
                 return
@@ -126,15 +130,18 @@ class StudyLock:
         else:
             warnings.warn(msg, StudyNotLocked, stacklevel=3)
 
-    def _open(self, path: Path) -> int:
-        """``path`` opened to lock (made if not there).
+    def _open(self, path: Path) -> tuple[int, bool]:
+        """``path`` opened to lock (made if not there), and whether this call made it.
 
         Raises:
             ValueError: a folder there, or a file this user may not open (one another user
                 left): one sentence, not the bare ``OSError``.
         """
         try:
-            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
+            except FileExistsError:
+                return os.open(path, os.O_RDWR | os.O_CREAT, 0o644), False
         except IsADirectoryError:
             why = "is a folder, where a study keeps its lock file; remove it"
         except PermissionError as err:
@@ -155,13 +162,17 @@ class StudyLock:
         the next study's, and removing that let a third study lock a new file beside it."""
         if self._fd is None:
             return
-        path = self.out / STUDY_LOCK
-        with contextlib.suppress(OSError):  # gone already, or cannot be removed: still unlock
-            held, there = os.fstat(self._fd), os.stat(path)
-            if (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
-                path.unlink()
+        self._remove_if_held(self.out / STUDY_LOCK, self._fd)
         os.close(self._fd)
         self._fd = None
+
+    @staticmethod
+    def _remove_if_held(path: Path, fd: int) -> None:
+        """Remove ``path`` if it is still the file ``fd`` is open on."""
+        with contextlib.suppress(OSError):  # gone already, or cannot be removed: still unlock
+            held, there = os.fstat(fd), os.stat(path)
+            if (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+                path.unlink()
 
 
 #: The user attribute of a trial that failed for a reason other than a refused combination.
