@@ -162,6 +162,7 @@ def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
     from siamkit.export.bundle import WEIGHTS_FILE, read_model_config, recover_model_folder
     from siamkit.index import GalleryStore
     from siamkit.index.provenance import ENROLLED_TOWER_KEY
+    from siamkit.models import model_class
     from siamkit.models.fingerprint import fingerprint_of
 
     try:
@@ -188,7 +189,12 @@ def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
     ):
         return None
     try:  # ... and so it is now: hash what loading would build from
-        digest = fingerprint_of(config, load_file(str(Path(model) / WEIGHTS_FILE)))
+        tensors = load_file(str(Path(model) / WEIGHTS_FILE))
+        digests = {fingerprint_of(config, tensors)}  # a kind's only formula, or its former one
+        # a kind that hashes a part of its description (a text model: not its files' place)
+        describe = getattr(model_class(str(config.get("kind"))), "fingerprint_description", None)
+        if describe is not None:
+            digests.add(fingerprint_of(describe(config), tensors))
     except Exception:  # unreadable, or no numpy dtype (bfloat16): the full load says
         return None
-    return str(distance) if digest == meta["model_fingerprint"] else None
+    return str(distance) if meta["model_fingerprint"] in digests else None

@@ -68,7 +68,7 @@ def open_gallery(
             meta = store.init_meta(wanted)
         takeover: dict[str, str] | None = None
         try:
-            check_same_model(path, meta, wanted)
+            check_same_model(path, meta, wanted, model)
         except GalleryMismatchError:
             # no item to compare with (a first enrollment killed before its commit, every
             # label removed): this model may take it over, but only its enrollment records

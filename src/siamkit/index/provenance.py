@@ -90,10 +90,25 @@ def wanted_meta(
 
 
 def check_same_model(
-    path: str | Path, meta: Mapping[str, str], wanted: Mapping[str, str] | None
+    path: str | Path,
+    meta: Mapping[str, str],
+    wanted: Mapping[str, str] | None,
+    model: Any = None,
 ) -> None:
-    """Raise :class:`GalleryMismatchError` unless ``meta`` was made by the wanted model."""
+    """Raise :class:`GalleryMismatchError` unless ``meta`` was made by the wanted model.
+
+    ``model``: the model ``wanted`` describes. A kind whose fingerprint formula changed names
+    the fingerprints it had before (``former_fingerprints()``, as that formula gives them
+    today), which are accepted too."""
     if wanted is None:
+        return
+    if (
+        model is not None
+        and meta["model_fingerprint"] != wanted["model_fingerprint"]
+        and meta["distance"] == wanted["distance"]
+        and meta["embedding_dim"] == wanted["embedding_dim"]
+        and meta["model_fingerprint"] in getattr(model, "former_fingerprints", tuple)()
+    ):
         return
     if meta["embedding_dim"] != wanted["embedding_dim"]:
         raise GalleryMismatchError(

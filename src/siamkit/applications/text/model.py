@@ -7,6 +7,7 @@ With ``share_weights=False`` it is a half-twin (seed 003): a query tower ``f`` a
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -123,6 +124,67 @@ def refuse_damaged_weights(folder: Path, err: Exception) -> None:
                 "loaded: the file is cut short or damaged; copy it again from where the model "
                 "came from"
             ) from err
+
+
+# Keys of a transformer's Hugging Face config that say where its files were read from, which
+# transformers wrote or read them, and switches for what it returns, caches or was initialised
+# with: none changes an embedding, yet ``_name_or_path`` is the folder as the caller spelled it
+# and ``transformers_version`` the version installed now, so a fingerprint that hashed them
+# refused a gallery after the venv moved, the folder was copied or transformers was upgraded.
+_PLACE_KEYS = frozenset(
+    {
+        "_name_or_path",
+        "transformers_version",
+        "_commit_hash",
+        "architectures",
+        "torch_dtype",  # the weights' bytes are hashed as loaded
+        "dtype",
+        "_attn_implementation",
+        "_attn_implementation_autoset",
+        "use_cache",
+        "gradient_checkpointing",
+        "output_attentions",
+        "output_hidden_states",
+        "return_dict",
+        "torchscript",
+        "initializer_range",
+        "id2label",
+        "label2id",
+        "problem_type",
+    }
+)
+TOKENIZER_KEY = "tokenizer_sha256"
+# Text whose tokens (mixed case, accents, ligature, CJK, punctuation, tab, digits) tell apart
+# tokenizers that share a vocabulary but normalise or split differently (lower-casing, accents).
+_TOKENIZER_PROBE = "Hello, WORLD! Ünïcödé café naïve ﬁne 東京 — don't\ttabs  3.14 e-mail@x.org"
+
+
+def transformer_description(hf_config: dict[str, Any]) -> dict[str, Any]:
+    """What of a transformer's Hugging Face config (``config.to_dict()``) decides its outputs,
+    for the fingerprint: without :data:`_PLACE_KEYS`, and without the keys every transformers
+    config has (``PretrainedConfig``'s) where they hold its default (a new transformers adds
+    and drops such keys); ``model_type`` always kept."""
+    from siamkit.encoders.text import _transformers
+
+    generic = _transformers().PretrainedConfig().to_dict()
+    return {
+        k: v
+        for k, v in hf_config.items()
+        if k == "model_type" or (k not in _PLACE_KEYS and not (k in generic and generic[k] == v))
+    }
+
+
+def tokenizer_digest(tokenizer: Any) -> str:
+    """SHA-256 of what decides a tokenizer's tokens: its vocabulary (added tokens included),
+    its special tokens' ids, and the tokens of a probe text (its normalisation and splitting),
+    not the files' format or place, for the fingerprint."""
+    special = {
+        name: getattr(tokenizer, f"{name}_token_id", None)
+        for name in ("cls", "sep", "pad", "bos", "eos", "unk", "mask")
+    }
+    probe = tokenizer(_TOKENIZER_PROBE, add_special_tokens=False)["input_ids"]
+    doc = [sorted(tokenizer.get_vocab().items()), special, list(probe)]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 class TextSiameseNetwork(nn.Module):
@@ -297,7 +359,33 @@ class TextSiameseNetwork(nn.Module):
             cfg["matryoshka_dims"] = list(self.matryoshka_dims)
         if self.encoder.pooling != "mean":  # absent for mean pooling (and all older bundles)
             cfg["pooling"] = self.encoder.pooling
+        # absent in older bundles; saved so that siamkit recommend hashes the fingerprint from
+        # siamkit.json without loading the tokenizer
+        cfg[TOKENIZER_KEY] = tokenizer_digest(self.encoder.tokenizer)
         return cfg
+
+    @staticmethod
+    def fingerprint_description(cfg: dict[str, Any]) -> dict[str, Any]:
+        """What :func:`~siamkit.models.model_fingerprint` hashes (with the weights) of a text
+        model's :meth:`config`, as saved in ``siamkit.json``: all of it (the window, pooling,
+        towers, tokenizer digest, ...) except the transformer config's keys that name where
+        its files lay or which transformers read them (:func:`transformer_description`)."""
+        return {**cfg, "transformer": transformer_description(dict(cfg["transformer"]))}
+
+    def fingerprint_config(self) -> dict[str, Any]:
+        """:meth:`fingerprint_description` of :meth:`config`."""
+        return self.fingerprint_description(self.config())
+
+    def former_fingerprints(self) -> tuple[str, ...]:
+        """The fingerprint this model had by the formula before :meth:`fingerprint_config`
+        (its whole :meth:`config`, the transformer's folder path and transformers version
+        included; no tokenizer digest): what a gallery, bundle or export made with it then
+        records, which :meth:`~siamkit.index.Gallery.open` accepts too as long as this formula
+        gives it today (same folder path spelling, same transformers version)."""
+        from siamkit.models.fingerprint import fingerprint_of
+
+        cfg = {k: v for k, v in self.config().items() if k != TOKENIZER_KEY}
+        return (fingerprint_of(cfg, self.state_dict()),)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TextSiameseNetwork:

@@ -250,7 +250,10 @@ def _checked_runtime(
     threads: int = 0,
     model_path: str | os.PathLike[str] | None = None,
     default_model: bool = False,
+    former: Any = None,
 ) -> TextOnnxEmbedder:
+    """``former``: the model whose ``former_fingerprints()`` (the fingerprints it had before
+    its formula changed, as exported then) are accepted too."""
     path, name = Path(folder), INT8_NAME if int8 else ONNX_NAME
     # --force replaces an export already there (an fp32 one without int8)
     force = (path / META_NAME).exists() or (path / name).exists()
@@ -262,7 +265,10 @@ def _checked_runtime(
     runtime = TextOnnxEmbedder(
         path, int8=int8, threads=threads, model_path=model_path, default_model=default_model
     )
-    if runtime.fingerprint != fingerprint:
+    if (
+        runtime.fingerprint != fingerprint
+        and runtime.fingerprint not in getattr(former, "former_fingerprints", tuple)()
+    ):
         raise ValueError(
             f"{path} was exported from another model (its fingerprint differs); export this "
             f"model again with {_export_command(path, model_path, default_model, True)}"
@@ -288,5 +294,10 @@ def open_text_runtime(
     from siamkit.models import model_fingerprint
 
     return _checked_runtime(
-        folder, int8, model_fingerprint(model), model_path=model_path, default_model=default_model
+        folder,
+        int8,
+        model_fingerprint(model),
+        model_path=model_path,
+        default_model=default_model,
+        former=model,
     )

@@ -122,14 +122,20 @@ def load_text_onnx_model(
     from siamkit.export.bundle import read_model_config
 
     doc = read_model_config(model_dir)
-    fingerprint = doc.get("fingerprint")
+    fingerprint, model = doc.get("fingerprint"), None
     if not isinstance(fingerprint, str) or not fingerprint:
         from siamkit.export.bundle import load_model
         from siamkit.models import model_fingerprint
 
-        fingerprint = model_fingerprint(load_model(model_dir))  # an older bundle: compute it
+        model = load_model(model_dir)  # an older bundle: compute it (its export, the former)
+        fingerprint = model_fingerprint(model)
     runtime = _checked_runtime(
-        Path(model_dir) / EXPORT_DIR, int8, fingerprint, threads or 0, model_path=model_dir
+        Path(model_dir) / EXPORT_DIR,
+        int8,
+        fingerprint,
+        threads or 0,
+        model_path=model_dir,
+        former=model,
     )
     threshold = doc.get("threshold")
     score_map = doc["model"].get("score_map")

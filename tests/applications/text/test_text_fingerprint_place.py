@@ -1,0 +1,157 @@
+"""A Hugging Face folder model's fingerprint hashed its whole transformers config, whose
+``_name_or_path`` is the folder as the caller spelled it and whose ``transformers_version`` is
+the version installed now: a gallery enrolled with the default model was refused (the CLI said
+"since retrained or replaced") after the venv moved, the same folder was given as a relative
+path or a copy, or transformers was upgraded. It now hashes what decides the embeddings (the
+weights, the transformer's own settings, the tokenizer, pooling, window); galleries recorded
+under the former formula still open where that formula gives their fingerprint today."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from _tiny_bert import save_tiny_bert
+from siamkit import model_fingerprint
+from siamkit.applications.text import TextSiameseNetwork
+from siamkit.index import Gallery
+from siamkit.index.results import GalleryMismatchError
+
+pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_bert(tmp_path_factory.mktemp("fp") / "bert", layers=1)
+
+
+def _enroll(path: Path, net: TextSiameseNetwork) -> None:
+    with Gallery.open(path, net) as g:
+        g.enroll("guitar", ["A man is playing guitar."])
+        g.enroll("sink", ["The sink is leaking."])
+
+
+def _identifies(path: Path, net: TextSiameseNetwork) -> str | None:
+    with Gallery.open(path, net, threshold=2.0) as g:
+        return g.identify(["A man plays the guitar."]).label
+
+
+def _former_formula(net: TextSiameseNetwork) -> str:
+    """The fingerprint as model_fingerprint computed it before (a naive copy of its loop): the
+    whole config (transformer dict as transformers gives it now), then each tensor's bytes."""
+    cfg = {k: v for k, v in net.config().items() if k != "tokenizer_sha256"}
+    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
+    for name, tensor in sorted(net.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_a_copied_folder_and_a_relative_path_give_the_same_fingerprint(
+    bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net = TextSiameseNetwork.pretrained(bert)
+    _enroll(tmp_path / "g.db", net)
+    copy = shutil.copytree(bert, tmp_path / "copy")
+    monkeypatch.chdir(tmp_path)
+    for other in (copy, Path("copy"), Path("copy/../copy")):
+        moved = TextSiameseNetwork.pretrained(other)
+        assert model_fingerprint(moved) == model_fingerprint(net), other
+        assert _identifies(tmp_path / "g.db", moved) == "guitar"
+
+
+def test_another_transformers_version_gives_the_same_fingerprint(
+    bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config written by another transformers, read by another (what an upgrade does: its
+    config's to_dict writes the version installed)."""
+    import transformers.configuration_utils as cu
+
+    net = TextSiameseNetwork.pretrained(bert)
+    _enroll(tmp_path / "g.db", net)
+    copy = shutil.copytree(bert, tmp_path / "copy")
+    doc = json.loads((copy / "config.json").read_text())
+    doc["transformers_version"] = "4.40.0"
+    (copy / "config.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(cu, "__version__", "9.1.0")
+    later = TextSiameseNetwork.pretrained(copy)
+    assert later.config()["transformer"]["transformers_version"] == "9.1.0"  # it did move
+    assert model_fingerprint(later) == model_fingerprint(net)
+    assert _identifies(tmp_path / "g.db", later) == "guitar"
+
+
+def test_a_saved_bundle_keeps_the_folders_fingerprint(bert: Path, tmp_path: Path) -> None:
+    import siamkit
+
+    net = TextSiameseNetwork.pretrained(bert)
+    folder = siamkit.save_model(net, tmp_path / "model")
+    assert model_fingerprint(siamkit.load_model(folder)) == model_fingerprint(net)
+
+
+def test_what_decides_the_embeddings_still_moves_the_fingerprint(
+    bert: Path, tmp_path: Path
+) -> None:
+    """Weights, the tokenizer (its lower-casing off: other tokens), pooling and window."""
+    base = model_fingerprint(TextSiameseNetwork.pretrained(bert))
+    other_weights = save_tiny_bert(tmp_path / "other", layers=1, seed=1)
+    cased = shutil.copytree(bert, tmp_path / "cased")
+    doc = json.loads((cased / "tokenizer_config.json").read_text())
+    doc["do_lower_case"] = False  # the same vocabulary: Hello and WORLD read as [UNK] now
+    (cased / "tokenizer_config.json").write_text(json.dumps(doc))
+    cls = TextSiameseNetwork.pretrained(bert)
+    cls.encoder.pooling = "cls"
+    prints = [
+        model_fingerprint(TextSiameseNetwork.pretrained(other_weights)),
+        model_fingerprint(TextSiameseNetwork.pretrained(cased)),
+        model_fingerprint(cls),
+        model_fingerprint(TextSiameseNetwork.pretrained(bert, max_length=128)),
+        model_fingerprint(TextSiameseNetwork.pretrained(bert, overlap=16)),
+    ]
+    assert len({base, *prints}) == 6
+
+
+def test_a_gallery_recorded_under_the_former_formula_still_opens(
+    bert: Path, tmp_path: Path
+) -> None:
+    """Its recorded fingerprint is the former formula's (computed here by a naive copy of it);
+    another model's former fingerprint is still refused."""
+    from siamkit.index import GalleryStore
+
+    net = TextSiameseNetwork.pretrained(bert)
+    assert net.former_fingerprints() == (_former_formula(net),)
+    old = tmp_path / "old.db"
+    _enroll(old, net)
+    with GalleryStore(old, create=False) as store:
+        assert store.meta()["model_fingerprint"] == model_fingerprint(net)
+        store.set_meta("model_fingerprint", _former_formula(net))
+    assert _identifies(old, net) == "guitar"
+    other = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "other", layers=1, seed=1))
+    with GalleryStore(old, create=False) as store:
+        store.set_meta("model_fingerprint", _former_formula(other))
+    with pytest.raises(GalleryMismatchError, match="built by a different model"):
+        _identifies(old, net)
+
+
+def test_an_export_recorded_under_the_former_formula_still_runs(bert: Path, tmp_path: Path) -> None:
+    """A text export records the fingerprint of the model it was exported from; one exported
+    before, with the former formula, is still this model's (another model's is refused)."""
+    pytest.importorskip("onnxruntime")
+    from siamkit.applications.text.onnx import META_NAME, open_text_runtime
+    from siamkit.applications.text.onnx_export import export_text_bundle
+
+    net = TextSiameseNetwork.pretrained(bert)
+    export_text_bundle(net, tmp_path / "edge", int8=False)
+    meta = json.loads((tmp_path / "edge" / META_NAME).read_text())
+    assert meta["fingerprint"] == model_fingerprint(net)
+    for recorded, runs in ((_former_formula(net), True), ("0" * 64, False)):
+        meta["fingerprint"] = recorded
+        (tmp_path / "edge" / META_NAME).write_text(json.dumps(meta))
+        if runs:
+            assert open_text_runtime(net, tmp_path / "edge", int8=False).fingerprint == recorded
+        else:
+            with pytest.raises(ValueError, match="exported from another model"):
+                open_text_runtime(net, tmp_path / "edge", int8=False)
