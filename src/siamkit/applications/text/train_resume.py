@@ -245,7 +245,12 @@ def _setup(
     checkpoint describes (``start``: its :func:`start_files` and a folder for them)."""
     m = cfg.model
     model = _load_start(m.path, init_from) if start is None else _rebuild(*start)
-    model.encoder.set_window(*run_window(cfg, model, resumed=start is not None))
+    window = run_window(cfg, model, resumed=start is not None)
+    # both towers of a half-twin: the document tower kept the start model's window for the
+    # whole run (validation, calibration), which its saved model does not record
+    for tower in (model.encoder, model.doc_encoder):
+        if tower is not None:
+            tower.set_window(*window)
     if not m.share_weights and model.share_weights:
         lexical = model.lexical
         model = TextSiameseNetwork(model.encoder, share_weights=False, distance=model.distance_name)
