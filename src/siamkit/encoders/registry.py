@@ -52,6 +52,11 @@ def create_encoder(name: str, **kwargs: Any) -> nn.Module:
     encoder = ENCODERS.build(name, **kwargs)
     if not isinstance(getattr(encoder, "num_features", None), int):
         raise TypeError(f"encoder {name!r} must expose an integer `num_features`")
+    # the arguments its defaults resolved to (a text encoder's window): a saved model rebuilds
+    # the encoder it ran, not whatever a later default rule would make of the arguments given
+    resolved = getattr(encoder, "resolved_kwargs", None)
+    if callable(resolved):
+        kwargs = {**kwargs, **resolved()}
     spec: dict[str, Any] = {"name": name, "kwargs": _jsonable(kwargs)}
     if module := plugin_module(ENCODERS.get(name)):  # a user's encoder: where to find it again
         spec["module"] = module

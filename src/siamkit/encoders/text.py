@@ -264,6 +264,14 @@ class TextEncoder(nn.Module):
         self.max_length = int(max_length)
         self.overlap = int(overlap)
 
+    def resolved_kwargs(self) -> dict[str, Any]:
+        """The window this encoder runs at, as ``text_encoder``'s arguments: what
+        :func:`~siamkit.encoders.create_encoder` records in the encoder's spec, so a saved model
+        is rebuilt at that window whatever the default rule is then (one created with
+        ``max_length=128`` while a window given got an eighth, 16, as its overlap was rebuilt
+        at 128/32 once it got 32 again)."""
+        return {"max_length": self.max_length, "overlap": self.overlap}
+
     def hf_config(self) -> dict[str, Any]:
         """The transformer's Hugging Face config as a JSON-able dict (rebuilds the architecture)."""
         return dict(getattr(self.transformer, "config").to_dict())  # noqa: B009
