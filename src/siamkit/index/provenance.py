@@ -99,7 +99,8 @@ def check_same_model(
 
     ``model``: the model ``wanted`` describes. A kind whose fingerprint formula changed names
     the fingerprints it had before (``former_fingerprints()``, as that formula gives them
-    today), which are accepted too."""
+    today), which are accepted too; and it may add to the refusal what would open the gallery
+    (``fingerprint_advice(recorded)``, a sentence or ``None``)."""
     if wanted is None:
         return
     if (
@@ -123,8 +124,16 @@ def check_same_model(
             f"{path} was built by a different model (fingerprint {meta['model_fingerprint'][:12]}, "
             f"distance {meta['distance']}) than this one ({wanted['model_fingerprint'][:12]}, "
             f"{wanted['distance']}); its embeddings are not comparable. Use the original model "
-            "or enroll into a new gallery file"
+            f"or enroll into a new gallery file{_advice(model, meta['model_fingerprint'])}"
         )
+
+
+def _advice(model: Any, recorded: str) -> str:
+    """The model's sentence on what would open a gallery recording ``recorded``, as a clause
+    (``fingerprint_advice``), or nothing."""
+    advise = getattr(model, "fingerprint_advice", None) if model is not None else None
+    said = advise(recorded) if advise is not None else None
+    return f" ({said})" if said else ""
 
 
 def check_enrolled_tower(

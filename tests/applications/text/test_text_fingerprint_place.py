@@ -136,6 +136,35 @@ def test_a_gallery_recorded_under_the_former_formula_still_opens(
         _identifies(old, net)
 
 
+def test_a_gallery_enrolled_at_an_eighth_overlap_says_the_overlap_that_opens_it(
+    bert: Path, tmp_path: Path
+) -> None:
+    """A window given under 256 without an overlap got an eighth for a while (128/16), and now
+    32 again: such a gallery, opened with the same call, is refused, and the refusal says that
+    overlap=16 opens it (checked against the fingerprint it records, either formula); a gallery
+    of another model gets no such advice."""
+    from siamkit.index import GalleryStore
+
+    eighth = TextSiameseNetwork.pretrained(bert, max_length=128, overlap=16)
+    _enroll(tmp_path / "g.db", eighth)
+    now = TextSiameseNetwork.pretrained(bert, max_length=128)
+    assert now.encoder.overlap == 32
+    for recorded in (model_fingerprint(eighth), _former_formula(eighth)):
+        with GalleryStore(tmp_path / "g.db", create=False) as store:
+            store.set_meta("model_fingerprint", recorded)
+        with pytest.raises(GalleryMismatchError) as err:
+            _identifies(tmp_path / "g.db", now)
+        assert "open it with overlap=16" in str(err.value), err.value
+        assert _identifies(tmp_path / "g.db", eighth) == "guitar"  # what the advice says
+    other = TextSiameseNetwork.pretrained(
+        save_tiny_bert(tmp_path / "other", layers=1, seed=1), max_length=128, overlap=16
+    )
+    _enroll(tmp_path / "o.db", other)
+    with pytest.raises(GalleryMismatchError) as err:
+        _identifies(tmp_path / "o.db", now)
+    assert "overlap" not in str(err.value)
+
+
 def test_an_export_recorded_under_the_former_formula_still_runs(bert: Path, tmp_path: Path) -> None:
     """A text export records the fingerprint of the model it was exported from; one exported
     before, with the former formula, is still this model's (another model's is refused)."""

@@ -387,6 +387,34 @@ class TextSiameseNetwork(nn.Module):
         cfg = {k: v for k, v in self.config().items() if k != TOKENIZER_KEY}
         return (fingerprint_of(cfg, self.state_dict()),)
 
+    def fingerprint_advice(self, recorded: str) -> str | None:
+        """What opens a gallery that refuses this model for recording ``recorded``, where that
+        can be told: the fingerprint (this formula's or the former one) of this very model at
+        an overlap of an eighth of its window, where it runs at 32 because the window was given:
+        a window given under 256 tokens took an eighth for a while, so a gallery enrolled then
+        recorded that; else ``None``. Hashed from the description: the model, which another
+        thread may be using, is left as it is."""
+        from siamkit.encoders.text import default_overlap
+        from siamkit.models.fingerprint import fingerprint_of
+
+        size, step = self.encoder.max_length, self.encoder.overlap
+        eighth = size // 8
+        if step == eighth or step != default_overlap(size, given=True):
+            return None
+        cfg = {**self.config(), "overlap": eighth}
+        weights = self.state_dict()
+        former = {k: v for k, v in cfg.items() if k != TOKENIZER_KEY}
+        if recorded not in (
+            fingerprint_of(self.fingerprint_description(cfg), weights),
+            fingerprint_of(former, weights),
+        ):
+            return None
+        return (
+            f"this model built it at an overlap of {eighth} tokens, not {step}: open it with "
+            f"overlap={eighth}, as TextSiameseNetwork.pretrained(..., max_length={size}, "
+            f"overlap={eighth})"
+        )
+
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TextSiameseNetwork:
         """Always ``ValueError``: a text model needs the tokenizer saved beside its weights, so
