@@ -657,12 +657,13 @@ def check(path: str, model: str | None, as_json: bool) -> None:
     """
     from siamkit.index.store_files import check_gallery_file
 
-    wanted = None
+    wanted, net = None, None
     if model is not None:
         from siamkit.index.provenance import wanted_meta
 
-        wanted = wanted_meta(_load_model(model, path), None, None)
-    found = check_gallery_file(path, wanted)
+        net = _load_model(model, path)
+        wanted = wanted_meta(net, None, None)
+    found = check_gallery_file(path, wanted, net)
     # a sound file that holds nothing (enrolled into by no one, or every label removed) is no
     # fault, but "ok" alone reads as a gallery to search; say so plainly
     empty = found.ok and found.num_items == 0

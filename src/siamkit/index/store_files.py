@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -174,12 +174,16 @@ def _existing_file(path: str | Path, what: str) -> Path:
     return file
 
 
-def check_gallery_file(path: str | Path, wanted: Mapping[str, str] | None = None) -> GalleryCheck:
+def check_gallery_file(
+    path: str | Path, wanted: Mapping[str, str] | None = None, model: Any = None
+) -> GalleryCheck:
     """Check the gallery file ``path``: SQLite's integrity check, the gallery's tables and meta,
     the number of items and labels, and that every stored embedding has the recorded dimension
     and only finite values (a NaN or infinite one matches nothing, or everything). ``wanted``:
     the meta a model's gallery must have (:func:`~siamkit.index.provenance.wanted_meta`), to
-    check also that this model made it (its fingerprint, distance and embedding size). The
+    check also that this model made it (its fingerprint, distance and embedding size);
+    ``model``, the model ``wanted`` describes, as Gallery.open checks it (a fingerprint it
+    had by a former formula is its own too). The
     thumbnail file beside it (``path.thumbs``) gets SQLite's integrity check: damaged, or no
     thumbnail file, it is a problem too (the gallery itself may be sound).
 
@@ -195,7 +199,7 @@ def check_gallery_file(path: str | Path, wanted: Mapping[str, str] | None = None
     found = _Findings(str(file))
     conn = sqlite3.connect(str(file), isolation_level=None, timeout=30.0)
     try:
-        _check_open_file(conn, file, found, wanted)
+        _check_open_file(conn, file, found, wanted, model)
     except sqlite3.DatabaseError as err:  # a damaged header, schema or table
         if found.integrity not in ("ok", "not checked"):
             return found.result()  # the integrity check's sentence says it already
@@ -211,7 +215,11 @@ def check_gallery_file(path: str | Path, wanted: Mapping[str, str] | None = None
 
 
 def _check_open_file(
-    conn: sqlite3.Connection, file: Path, found: _Findings, wanted: Mapping[str, str] | None
+    conn: sqlite3.Connection,
+    file: Path,
+    found: _Findings,
+    wanted: Mapping[str, str] | None,
+    model: Any = None,
 ) -> None:
     """The checks of :func:`check_gallery_file` on its open connection, into ``found``."""
     rows = conn.execute("PRAGMA integrity_check(10)")
@@ -247,7 +255,7 @@ def _check_open_file(
         return
     found.bad = _check_embeddings(conn, file, found.dim, found.problems)
     if wanted is not None:
-        _check_model(found, file, wanted)
+        _check_model(found, file, wanted, model)
     _count_orphan_thumbnails(conn, file, found)
 
 
@@ -425,14 +433,16 @@ def _fix(file: Path, items: list[tuple[int, str]]) -> str:
     )
 
 
-def _check_model(found: _Findings, file: Path, wanted: Mapping[str, str]) -> None:
+def _check_model(
+    found: _Findings, file: Path, wanted: Mapping[str, str], model: Any = None
+) -> None:
     """What :meth:`Gallery.open <siamkit.index.gallery.Gallery.open>` checks before the model
     that ``wanted`` describes opens the gallery (the same functions), as problems. A gallery
     that holds no item takes any model (its enrollment records it): nothing to compare."""
     meta = {"model_fingerprint": "none", "distance": "none", **found.meta}  # a damaged meta too
     try:
         if found.counts[0]:
-            check_same_model(file, meta, wanted)
+            check_same_model(file, meta, wanted, model)
         check_enrolled_tower(file, meta, wanted, found.counts[0])
     except ValueError as err:  # GalleryMismatchError is one
         found.problems.append(str(err))

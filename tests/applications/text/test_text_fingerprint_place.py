@@ -184,3 +184,26 @@ def test_an_export_recorded_under_the_former_formula_still_runs(bert: Path, tmp_
         else:
             with pytest.raises(ValueError, match="exported from another model"):
                 open_text_runtime(net, tmp_path / "edge", int8=False)
+
+
+def test_gallery_check_with_the_model_finds_a_former_fingerprint_sound(
+    bert: Path, tmp_path: Path
+) -> None:
+    """`siamkit gallery check --model` checks what Gallery.open checks: a gallery recorded
+    under the former formula opens, so it is no problem; another model's still is."""
+    from click.testing import CliRunner
+
+    import siamkit
+    from siamkit.cli.main import cli
+    from siamkit.index import GalleryStore
+
+    net = TextSiameseNetwork.pretrained(bert)
+    model = siamkit.save_model(net, tmp_path / "model")
+    _enroll(tmp_path / "g.db", net)
+    args = ["gallery", "check", "--model", str(model), str(tmp_path / "g.db"), "--json"]
+    for recorded, ok in ((_former_formula(net), True), ("0" * 64, False)):
+        with GalleryStore(tmp_path / "g.db", create=False) as store:
+            store.set_meta("model_fingerprint", recorded)
+        res = CliRunner().invoke(cli, args)
+        doc = json.loads(res.stdout)
+        assert doc["ok"] is ok, doc["problems"]
