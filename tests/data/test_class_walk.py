@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import pytest
 from PIL import Image
 
@@ -87,29 +88,95 @@ def test_enroll_and_training_list_the_same_files_per_class(
     assert len(notes) == 1 and notes[0].startswith(f"{named} {root / link}: "), notes
 
 
-def test_a_hard_link_into_another_class_is_left_out_and_named(
+def _unshared(root: Path, extensions: tuple[str, ...] = (".png",)) -> dict[str, list[str]]:
+    """The reference for shared files: each class's images as os.walk lists them (links
+    followed), less those whose (st_dev, st_ino) two classes or more hold, by a naive loop."""
+    held: dict[tuple[int, int], set[str]] = {}
+    found: dict[str, list[tuple[str, tuple[int, int]]]] = {}
+    for c in sorted(os.listdir(root)):
+        for w, _, fs in os.walk(root / c, followlinks=True):
+            for f in fs:
+                if os.path.splitext(f)[1].lower() in extensions:
+                    st = os.stat(os.path.join(w, f))
+                    key = (st.st_dev, st.st_ino)
+                    held.setdefault(key, set()).add(c)
+                    found.setdefault(c, []).append((os.path.relpath(os.path.join(w, f), root), key))
+    kept = {c: sorted(f for f, key in fs if len(held[key]) == 1) for c, fs in found.items()}
+    return {c: fs for c, fs in kept.items() if fs}
+
+
+def test_a_file_several_classes_hold_is_left_out_of_every_class_and_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A hard link in bob to a photo of alice was read into both classes (reviewer s53_c6 left
-    it: no cheap way to see it). The walk stats each file anyway; its (st_dev, st_ino) finds
-    the file another class holds, kept in the first class by name and left out of the later
-    one, named. Two links from both classes to one photo outside are the same case. A hard link
-    within one class is not the classes' confusion and is kept (control)."""
-    root, archive = tmp_path / "staff", tmp_path / "archive"
-    _images(root, "alice/0.png", "bob/1.png")
+    """A hard link has no original, so keeping it in the class first by name (s54_c3) moved
+    dog's only photo, hard-linked by mistake as cat/dup.png, to cat and dropped the class dog,
+    with a warning that called dog's real photo the link and said dog holds no images (reviewer
+    s54_R3 finding 1). A file two classes hold (a hard link, or links from both to one photo
+    outside) is now left out of every class that holds it, all its paths named in one
+    sentence, and a class left without images by it is not said to hold none. A hard link
+    within one class is kept (control); a reference by a naive loop over (st_dev, st_ino)."""
+    root, archive = tmp_path / "pets", tmp_path / "archive"
+    _images(root, "cat/c1.png", "dog/d1.png", "eel/e1.png", "fox/f1.png")
     _images(archive, "9.png")
-    os.link(root / "alice" / "0.png", root / "bob" / "0.png")
-    os.link(root / "bob" / "1.png", root / "bob" / "1b.png")
-    os.symlink(archive / "9.png", root / "alice" / "9.png")
-    os.symlink(archive / "9.png", root / "bob" / "9.png")
+    os.link(root / "dog" / "d1.png", root / "cat" / "dup.png")
+    os.link(root / "eel" / "e1.png", root / "eel" / "e1b.png")
+    os.symlink(archive / "9.png", root / "eel" / "9.png")
+    os.symlink(archive / "9.png", root / "fox" / "9.png")
     trained, enrolled, notes = _per_class(root, capsys)
-    want = {"alice": ["alice/0.png", "alice/9.png"], "bob": ["bob/1.png", "bob/1b.png"]}
-    assert enrolled == trained == want
+    want = {"cat": ["cat/c1.png"], "eel": ["eel/e1.png", "eel/e1b.png"], "fox": ["fox/f1.png"]}
+    assert enrolled == trained == want == _unshared(root)
     assert notes == [
-        f"left out 2 files that are files of another class too (hard links, or links to the same "
-        f"files), e.g. {root / 'bob' / '0.png'}, {root / 'bob' / '9.png'}: their images would "
-        "count as two classes; copy them to include them in both, or remove the links"
+        f"left out 2 images that are each one file in several classes (hard links, or links to "
+        f"one file), e.g. {root / 'cat' / 'dup.png'} and {root / 'dog' / 'd1.png'}: each counts "
+        "as no class because it is in several; keep each in one class's folder only to include "
+        "it in that class"
     ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        walk = walk_classes(root)
+    assert walk.shared == [root / "dog"] and walk.empty == []
+    assert not [w for w in caught if "holds no images" in str(w.message)]
+    os.remove(root / "eel" / "9.png")  # one shared file: one sentence naming all its paths
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(root)
+    assert [str(w.message) for w in got] == [
+        f"left out the image {root / 'cat' / 'dup.png'} and {root / 'dog' / 'd1.png'}: they "
+        "are one file (hard links, or links to one file) in several classes, and it counts as "
+        "no class because it is in several; keep it in one class's folder only to include it "
+        "in that class"
+    ]
+
+
+def test_a_file_that_is_no_image_does_not_take_an_image_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shared-file check ran before the extension test (reviewer s54_R3 finding 2):
+    bob/photo.png hard-linked as alice/photo.bak, or a LICENSE.txt hard-linked into each class
+    (a dedupe tool's work), was taken for an image of two classes, and bob's photo was lost
+    from every class, "the image would count as both classes" said of files never read. Only
+    images are checked: the .bak and .txt are left out by their extension, as any such file."""
+    root = tmp_path / "staff"
+    _images(root, "alice/0.png", "bob/1.png", "bob/photo.png")
+    os.link(root / "bob" / "photo.png", root / "alice" / "photo.bak")
+    (root / "alice" / "LICENSE.txt").write_text("CC-BY")
+    os.link(root / "alice" / "LICENSE.txt", root / "bob" / "LICENSE.txt")
+    trained, enrolled, notes = _per_class(root, capsys)
+    want = {"alice": ["alice/0.png"], "bob": ["bob/1.png", "bob/photo.png"]}
+    assert enrolled == trained == want == _unshared(root)
+    assert len(notes) == 1 and notes[0].startswith("left out 3 files that are not images by "), (
+        notes
+    )
+    # a .jpg the data set's extensions leave out is no image either
+    Image.new("L", (8, 8), 50).save(root / "bob" / "2.jpg")
+    os.link(root / "bob" / "2.jpg", root / "alice" / "2.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        walk = walk_classes(root, (".png",))
+    assert {d.name: [f.name for f in fs] for d, fs in walk.files.items()} == {
+        "alice": ["0.png", "2.png"],
+        "bob": ["1.png", "photo.png"],
+    }
+    assert not [w for w in caught if "several classes" in str(w.message)]
 
 
 def _refusing(real: Callable[..., object], refused: Callable[[str], bool]) -> object:
@@ -166,19 +233,27 @@ def test_list_images_leaves_out_and_names_a_file_it_cannot_stat(
 ) -> None:
     """list_images (Omniglot's characters, a folder of loose images) raised a bare
     PermissionError on a link it cannot stat (/proc/1/cwd, as another user): the same rule as
-    the walk now, the file is left out and named; a folder none of whose files can be stat'ed
-    (r--) is named as the folder, and one that cannot be listed too. Simulated: root reads all."""
+    the walk now, the link is left out and named as a link (its folder can be read, what it
+    leads to cannot: reviewer s54_R3 finding 4), its folder's only entry too; a folder none of
+    whose files can be lstat'ed (r--) is named as the folder, and one that cannot be listed
+    too. Simulated: root reads all."""
     folder = tmp_path / "chars"
     _images(folder, "0.png", "1.png")
     os.symlink("/proc/1/cwd", folder / "cwd")
     refused = str(folder / "cwd")
     monkeypatch.setattr(os, "stat", _refusing(os.stat, lambda p: p == refused))
+    note = (
+        f"left out the link {refused}: what it leads to cannot be read (permission denied); "
+        "give read access to it to include its images"
+    )
     with pytest.warns(LeftOutFilesWarning) as got:
         assert list_images(folder) == [folder / "0.png", folder / "1.png"]
-    assert [str(w.message) for w in got] == [
-        f"left out the file {refused}: it cannot be read (permission denied); give read access "
-        "to it to include it"
-    ]
+    assert [str(w.message) for w in got] == [note]
+    os.remove(folder / "0.png")
+    os.remove(folder / "1.png")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        assert list_images(folder) == []
+    assert [str(w.message) for w in got] == [note]
     monkeypatch.undo()
     _cannot_enter(monkeypatch, folder)
     with pytest.warns(LeftOutFilesWarning, match=f"left out the folder {folder}: it cannot be"):
@@ -214,3 +289,91 @@ def test_a_data_set_folder_that_cannot_be_read_is_refused_in_one_sentence(
         assert isinstance(err.value, ValueError) and isinstance(err.value, PermissionError)
         with pytest.raises(UnreadableFolderError, match=want):
             group_images([str(root)], None)
+
+
+def _link_beyond_reach(monkeypatch: pytest.MonkeyPatch, link: Path, target: str) -> None:
+    """``link`` -> ``target`` whose target cannot be reached (another user's 0700 folder): the
+    link itself can be lstat'ed, os.stat through it is refused (simulated, as this machine runs
+    as root; the reviewer's run as nobody showed the kernel does the same)."""
+    os.symlink(target, link)
+    monkeypatch.setattr(os, "stat", _refusing(os.stat, lambda p: p == str(link)))
+
+
+def test_a_link_whose_target_cannot_be_read_is_named_as_the_link_not_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A readable folder whose only entry is a link to a file it cannot reach was called "the
+    folder ... cannot be read" (a data set's root whose only entry is such a link was refused
+    as unreadable), as none of its entries could be stat'ed (reviewer s54_R3 finding 4). Only
+    an entry that cannot be lstat'ed means the folder cannot be entered; a link that cannot be
+    followed is named as the link, and its class is still not said to hold no images."""
+    root, secret = tmp_path / "staff", tmp_path / "secret"
+    _images(root, "alice/0.png", "bob/1.png")
+    _images(secret, "s.png", "d/2.png")
+    (root / "carol").mkdir()
+    link = root / "carol" / "x.png"
+    _link_beyond_reach(monkeypatch, link, str(secret / "s.png"))
+    trained, enrolled, notes = _per_class(root, capsys)
+    assert enrolled == trained == {"alice": ["alice/0.png"], "bob": ["bob/1.png"]}
+    assert notes == [
+        f"left out the link {link}: what it leads to cannot be read (permission denied); give "
+        "read access to it to include its images"
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        walk = walk_classes(root)
+    assert walk.unread == [root / "carol"] and walk.empty == []
+    monkeypatch.undo()
+    only = tmp_path / "only"
+    only.mkdir()
+    _link_beyond_reach(monkeypatch, only / "alice", str(secret / "d"))
+    named = pytest.warns(LeftOutFilesWarning, match=f"left out the link {only / 'alice'}: what")
+    with named, pytest.raises(ValueError, match="has no sub-folders") as err:
+        ImageFolderDataset(only, (1, 8, 8))
+    assert not isinstance(err.value, UnreadableFolderError)
+
+
+def test_an_entry_of_the_root_that_cannot_be_read_is_named_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A root entry that cannot be stat'ed was named twice (reviewer s54_R3 finding 3): by
+    enroll's class walk, then by its look for loose images; by training's look for loose images
+    (image_folder's refusal of a folder of unlabeled photos), then by its data set. Once now."""
+    from siamkit.data.sources import image_folder
+
+    root = tmp_path / "staff"
+    _images(root, "alice/0.png", "bob/1.png")
+    link = root / "dave"
+    _link_beyond_reach(monkeypatch, link, str(tmp_path / "secret" / "d"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        group_images([str(root)], None)
+    said = [line for line in capsys.readouterr().err.splitlines() if str(link) in line]
+    assert len(said) == 1, said
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        source = image_folder(str(root), image_size=8, grayscale=True)
+    assert source.class_names == ("alice", "bob")
+    assert len([w for w in caught if str(link) in str(w.message)]) == 1, caught
+
+
+def test_enroll_says_its_label_folders_cannot_be_read_not_that_the_layout_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every label folder unreadable (r--): enroll named each in a warning, then ended with "no
+    labelled images found ...: expected one sub-folder of images per label", though the layout
+    is one sub-folder per label (reviewer s54_R3 finding 5). It says they cannot be read."""
+    root = tmp_path / "staff"
+    _images(root, "alice/0.png", "bob/1.png")
+    below = lambda p: any(p.startswith(str(root / c) + os.sep) for c in ("alice", "bob"))  # noqa: E731
+    for name in ("lstat", "stat", "scandir"):
+        monkeypatch.setattr(os, name, _refusing(getattr(os, name), below))
+    want = (
+        f"nothing to enroll: none of the label folders could be read ({root / 'alice'}, "
+        f"{root / 'bob'}; permission denied): give read access to them"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(click.UsageError) as err:
+            group_images([str(root)], None)
+    assert err.value.message == want

@@ -29,8 +29,8 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     from siamkit.cli._inputs import data_warnings_as_lines
     from siamkit.data.folders import (
         IMAGE_EXTENSIONS,
+        _list_images,
         empty_folders_note,
-        list_images,
         shown_names,
         text_name,
         walk_classes,
@@ -43,6 +43,8 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     named: dict[str, Path] = {}  # each label's first folder: another name read so is refused
     empty: dict[Path, list[str]] = {}  # label folders without images, by the folder given
     left_out: list[Path] = []  # files not images by their extension, said in one line
+    unread: list[str] = []  # label folders without images because they cannot be read
+    shared: list[str] = []  # label folders whose every image another label holds too
     for item in map(Path, inputs):
         if not item.is_dir():
             raise click.UsageError(
@@ -52,10 +54,11 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
         # the label folders as training reads a folder of classes (its link, unreadable-folder
         # and shared-file rules, each left out and named in a warning line), so a photo is
         # enrolled under the label it would be trained as; a folder that cannot be read is
-        # refused by it (UnreadableFolderError), before the loose images are looked for
+        # refused by it (UnreadableFolderError), before the loose images are looked for; what
+        # in the folder cannot be read is named by the walk, not again (s54_R3 finding 3)
         with data_warnings_as_lines():
             walk = walk_classes(item)
-            loose = list_images(item)  # not a second walk of the whole folder
+        loose = _list_images(item)[0]  # not a second walk of the whole folder
         if loose:
             raise click.UsageError(
                 f"{item} holds images directly ({loose[0].name}, ...): give --label for them, or "
@@ -66,6 +69,8 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
             _check_one_spelling(named.setdefault(name, sub), sub, name)
             groups.setdefault(name, []).extend(files)
         left_out += walk.left_out
+        unread += [text_name(str(sub)) for sub in walk.unread]
+        shared += [text_name(str(sub)) for sub in walk.shared]
         if walk.empty:
             empty.setdefault(item, []).extend(text_name(sub.name) for sub in walk.empty)
     if not groups and empty:
@@ -79,6 +84,22 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     for item, names in empty.items():  # a label lost without a word would surprise later
         click.echo(f"warning: {empty_folders_note(item, names, 'label')}", err=True)
     say_left_out(left_out)
+    if not groups and (unread or shared):  # the layout is right: say what the warnings said
+        if not shared:
+            raise click.UsageError(
+                f"nothing to enroll: none of the label folders could be read "
+                f"({shown_names(unread)}; permission denied): give read access to them"
+            )
+        some = "s" if len(shared) > 1 else ""
+        why = f"every image of the label folder{some} {shown_names(shared)} is one file in "
+        why += "several label folders"
+        fix = "keep each image in its own label's folder only"
+        if unread:
+            why = f"the label folder{'s' if len(unread) > 1 else ''} {shown_names(unread)} "
+            why += "cannot be read (permission denied), and every image of the others "
+            why += f"({shown_names(shared)}) is one file in several label folders"
+            fix = f"give read access to the unread ones, and {fix}"
+        raise click.UsageError(f"nothing to enroll: {why}: {fix}")
     if not groups:
         raise click.UsageError(
             f"no labelled images found in {', '.join(inputs)}: expected one sub-folder of "
