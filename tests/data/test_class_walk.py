@@ -377,3 +377,26 @@ def test_enroll_says_its_label_folders_cannot_be_read_not_that_the_layout_is_wro
         with pytest.raises(click.UsageError) as err:
             group_images([str(root)], None)
     assert err.value.message == want
+
+
+def test_classes_whose_every_image_is_shared_are_not_said_to_hold_none(tmp_path: Path) -> None:
+    """Every image one file in two classes: training and enroll end in one sentence that says
+    so, not "no images" or a wrong layout (the folders hold images; s54_R3 finding 1)."""
+    root = tmp_path / "pets"
+    _images(root, "cat/1.png")
+    (root / "dog").mkdir()
+    os.link(root / "cat" / "1.png", root / "dog" / "1.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError) as err:
+            ImageFolderDataset(root, (1, 8, 8))
+        assert str(err.value).startswith(
+            f"No class folder of '{root}' holds images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
+            ".tiff, .webp) that can be read and that no other class holds (cat, dog; "
+        )
+        with pytest.raises(click.UsageError) as used:
+            group_images([str(root)], None)
+    assert used.value.message == (
+        f"nothing to enroll: every image of the label folders {root / 'cat'}, {root / 'dog'} is "
+        "one file in several label folders: keep each image in its own label's folder only"
+    )
