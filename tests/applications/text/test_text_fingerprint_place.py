@@ -207,3 +207,22 @@ def test_gallery_check_with_the_model_finds_a_former_fingerprint_sound(
         res = CliRunner().invoke(cli, args)
         doc = json.loads(res.stdout)
         assert doc["ok"] is ok, doc["problems"]
+
+
+def test_a_bundle_saved_under_the_former_formula_exports_and_runs_by_onnx(
+    bert: Path, tmp_path: Path
+) -> None:
+    """A text bundle's siamkit.json records the fingerprint of when it was saved; exported now
+    into its onnx/ folder, the export records that one, so ``--runtime onnx`` (which compares
+    the two without loading the model) still runs it."""
+    pytest.importorskip("onnxruntime")
+    import siamkit
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
+
+    net = TextSiameseNetwork.pretrained(bert)
+    folder = siamkit.save_model(net, tmp_path / "model")
+    doc = json.loads((folder / "siamkit.json").read_text())
+    doc["fingerprint"] = _former_formula(net)  # as the former main saved it
+    (folder / "siamkit.json").write_text(json.dumps(doc))
+    siamkit.load_model(folder).export_onnx_folder(folder / "onnx")
+    assert load_text_onnx_model(folder).fingerprint == _former_formula(net)

@@ -116,6 +116,23 @@ def _trace_encoder(enc: Any, path: Path, tower: str = "") -> None:
         ) from err
 
 
+def _bundle_fingerprint(model: Any, folder: Path, fingerprint: str) -> str:
+    """The fingerprint an export into ``folder/onnx`` records: the one the model folder's
+    siamkit.json records where that is this model's by the former formula (a bundle saved
+    before text fingerprints left out the folder's path), so that the folder's model and its
+    export still agree (``--runtime onnx`` compares the two without loading the model); else
+    ``fingerprint``, the model's."""
+    from siamkit.export.bundle import read_model_config
+
+    try:
+        recorded = read_model_config(folder).get("fingerprint")
+    except (OSError, ValueError):  # no model folder: an export elsewhere
+        return fingerprint
+    former = getattr(model, "former_fingerprints", tuple)
+    same = isinstance(recorded, str) and recorded != fingerprint and recorded in former()
+    return str(recorded) if same else fingerprint
+
+
 def _write_export_meta(model: Any, out: Path, int8: bool) -> None:
     """The tokenizer, the lexical tower and ``text_onnx.json`` of ``model``'s export."""
     from siamkit.models import model_fingerprint
@@ -134,7 +151,7 @@ def _write_export_meta(model: Any, out: Path, int8: bool) -> None:
         "embedding_dim": model.embedding_dim,
         "lexical": model.lexical is not None,
         "threshold": model.threshold,
-        "fingerprint": model_fingerprint(model),
+        "fingerprint": _bundle_fingerprint(model, out.parent, model_fingerprint(model)),
     }
     if not model.share_weights:  # absent for one tower (and all older exports)
         meta["document_tower"] = True
