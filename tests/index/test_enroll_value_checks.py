@@ -114,3 +114,20 @@ def test_the_refusals_of_an_empty_gallery_and_of_one_query_read_as_sentences(tmp
     assert str(nan.value) == (
         "1 of the 1 query embeddings hold NaN or infinite values (rows 0), which no search can rank"
     )
+
+
+def test_a_gallerys_query_of_another_size_names_the_gallery_not_an_index(tmp_path):
+    """identify_embeddings and verify_embedding refused a query of another size in the index's
+    words, "this index holds embeddings of 4": an object the caller never met, and false of a
+    gallery holding none. They name the gallery and the size it records, as enroll does."""
+    path = tmp_path / "g.db"
+    with Gallery.open(path, embedding_dim=4) as gallery:
+        assert len(gallery) == 0
+        with pytest.raises(ValueError) as identify:
+            gallery.identify_embeddings(np.ones((1, 5), np.float32))
+        gallery.enroll_embeddings("a", np.ones((1, 4), np.float32))
+        with pytest.raises(ValueError) as verify:
+            gallery.verify_embedding(np.ones(3, np.float32), "a")
+    records = f"the gallery {path} records embeddings of 4"
+    assert str(identify.value) == f"the queries have 5 values each, but {records}"
+    assert str(verify.value) == f"the query embeddings have 3 values each, but {records}"

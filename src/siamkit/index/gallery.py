@@ -278,7 +278,7 @@ class Gallery:
         z = as_float32_matrix(  # refused in the store's own sentences, before any write
             embeddings,
             self.embedding_dim,
-            holder=f"the gallery {self._store.path} records",  # it may hold none yet
+            holder=self._records,
             then=NOTHING_STORED,
             width_then=WIDTH_ADVICE,
         )
@@ -425,7 +425,9 @@ class Gallery:
 
     def identify_embeddings(self, embeddings: ArrayLike, k: int = 5) -> list[IdentifyResult]:
         """Identify ``(Q, D)`` precomputed embeddings: up to ``k`` distinct labels each."""
-        z = as_float32_matrix(embeddings, self.embedding_dim, what="queries")
+        z = as_float32_matrix(  # "this index holds" was false of a gallery holding none
+            embeddings, self.embedding_dim, what="queries", holder=self._records
+        )
         k = check_k(k)
         with self._lock:
             sync_index(self)
@@ -459,7 +461,9 @@ class Gallery:
 
     def verify_embedding(self, embedding: ArrayLike, label: str) -> VerifyResult:
         """:meth:`verify` for one precomputed ``(D,)`` / ``(1, D)`` embedding."""
-        z = as_float32_matrix(embedding, self.embedding_dim, what="query embeddings")
+        z = as_float32_matrix(
+            embedding, self.embedding_dim, what="query embeddings", holder=self._records
+        )
         if z.shape[0] != 1:
             raise ValueError(f"verify takes one input, got {z.shape[0]}")
         enrolled = torch.from_numpy(self.items(label).embeddings)
@@ -611,6 +615,13 @@ class Gallery:
         )
 
     # ---------------------------------------------------------------- internals
+    @property
+    def _records(self) -> str:
+        """Who a size refusal names: the gallery, which records its size whether or not it
+        holds an item (the index's "this index holds" named an object the caller never met,
+        and was false of a gallery holding none)."""
+        return f"the gallery {self._store.path} records"
+
     def _embed(self, inputs: Any, role: str = "query") -> np.ndarray:
         """``inputs`` embedded by the gallery's model: what is enrolled as ``role="document"``,
         what is searched with as ``"query"`` (a two-tower model's towers: a text half-twin's
