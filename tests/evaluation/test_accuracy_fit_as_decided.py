@@ -60,15 +60,37 @@ def _every_reader_rejects(d: np.ndarray, t: float) -> np.ndarray:
     )
 
 
+def _key(x: np.float32) -> int:
+    """The float32 ``x``'s place among the float32 numbers in order (0.0 and -0.0 at 0)."""
+    i = int(np.array([x], np.float32).view(np.int32)[0])
+    return i if i >= 0 else -(i & 0x7FFFFFFF)
+
+
+def _float(k: int) -> float:
+    """The float32 number at place ``k`` (:func:`_key`), as a Python float."""
+    i = k if k >= 0 else (-k) | -0x80000000
+    return float(np.array([i], np.int32).view(np.float32)[0])
+
+
 def _naive_room(d: float, signed: bool) -> float:
     """The largest float32 threshold at which every reader rejects ``d - ROUNDING``, found by
-    walking float32 steps (for distances, 0 where that is below 0 but 0 rejects ``d``)."""
+    walking the float32 numbers in order (for distances, 0 where that is below 0 but 0 rejects
+    ``d``)."""
     t = np.float32(d - 2 * ROUNDING - 1e-6 * abs(d))
     while not _every_reader_rejects(np.array([d - ROUNDING]), float(t))[0]:
         t = np.nextafter(t, np.float32(-np.inf))
-    up = np.nextafter(t, np.float32(np.inf))
-    while _every_reader_rejects(np.array([d - ROUNDING]), float(up))[0]:
-        t, up = up, np.nextafter(up, np.float32(np.inf))
+    # up from there over the float32 numbers in order: near 0 they are 1e-45 apart, so runs of
+    # steps that double while every reader still rejects, then halve (one step at a time from
+    # -2e-11 to 0 took ~3e8 steps: the test never ended)
+    k, run = _key(t), 1
+    while _every_reader_rejects(np.array([d - ROUNDING]), _float(k + run))[0]:
+        k, run = k + run, run * 2
+    while run > 1:
+        run //= 2
+        if _every_reader_rejects(np.array([d - ROUNDING]), _float(k + run))[0]:
+            k += run
+    t = np.float32(_float(k))
+    assert not _every_reader_rejects(np.array([d - ROUNDING]), _float(k + 1))[0]
     if not signed and t < 0 and _every_reader_rejects(np.array([d]), 0.0)[0]:
         return 0.0
     return float(t)
@@ -103,13 +125,15 @@ def test_the_reviewers_case() -> None:
     predicted = (np.mean(cal.predict(g)) + 1 - np.mean(cal.predict(i))) / 2
     assert cal.score_ == pytest.approx(predicted) == pytest.approx(4 / 6)
     assert cal.score_ == pytest.approx(_naive_best_with_room(g, i))
-    # 2e-5 apart there is room: 0.19998 accepted, 0.2 rejected even ROUNDING lower
+    # 2e-5 apart (as float32, 1.9997e-5: a plateau a little narrower than 2 x ROUNDING) the
+    # threshold sits in its middle: each of the two keeps half the gap, up to a float32 step
     g, i = np.float32([0.1, 0.19998, 0.7]), np.float32([0.2, 0.5, 0.9])
     cal = ThresholdCalibrator("accuracy").fit(g, i)
     assert cal.score_ == pytest.approx(5 / 6) == pytest.approx(_naive_best_with_room(g, i))
-    assert accepts(float(g[1]), cal.threshold_) and not accepts(
-        float(i[0]) - ROUNDING, cal.threshold_
-    )
+    half = (float(i[0]) - float(g[1])) / 2 - float(np.spacing(np.float32(0.2)))
+    assert half > 0.99 * ROUNDING
+    assert accepts(float(g[1]) + half, cal.threshold_)
+    assert not accepts(float(i[0]) - half, cal.threshold_)
 
 
 def _edge_data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -174,14 +198,18 @@ def test_a_reader_a_few_float32_steps_off_gets_the_saved_accuracy_and_far() -> N
 
 
 def test_a_signed_fit_keeps_the_whole_room_below_0() -> None:
-    """Scores may go below 0: an impostor at 1.5e-5 is rejected with ROUNDING of room only by
-    a negative threshold, which distances raise to 0 (what room there is) and scores need not."""
+    """Scores may go below 0: an impostor at 1.5e-5 keeps more than 5e-6 of room only under a
+    negative threshold, which distances raise to 0 (what room there is) and scores need not."""
     g, i = np.float64([2e-6]), np.float64([1.5e-5, 0.5])
     for signed in (False, True):
         point = best_accuracy_as_decided(g, i, signed=signed)
         assert point.value == pytest.approx(_naive_best_with_room(g, i, signed=signed))
         assert (point.threshold < 0) == signed
-        assert _every_reader_rejects(np.array([1.5e-5 - ROUNDING]), point.threshold)[0] == signed
+        # 2e-6 and 1.5e-5 lie 1.3e-5 apart, less than 2 x ROUNDING: scores take the middle,
+        # 6.5e-6 of room each; distances stop at 0 (8e-6 for the genuine, 5e-6 for the impostor)
+        room = (6.5e-6 if signed else 5e-6) - 1e-9
+        assert _every_reader_rejects(np.array([1.5e-5 - room]), point.threshold)[0]
+        assert accepts(2e-6 + room, point.threshold)
 
 
 def test_evaluates_best_threshold_reaches_its_best_accuracy_as_the_model_decides() -> None:

@@ -456,20 +456,32 @@ def best_accuracy_as_decided(
     reader rejects it even ROUNDING lower), and that bound under the lowest distance (accept
     nothing); each is counted by the rule. The no-room candidate (the largest float64 rejecting
     an impostor) stood on the rule's edge, and a reader computing that impostor one float32
-    step lower accepted it, one false accept the saved FAR did not count. So pairs closer than
-    about ROUNDING are not told apart on the fit's word: genuine 0.1, 0.2, 0.7 and impostor
-    0.200005, 0.5, 0.9 give 0.6667, not the 0.8333 that a threshold in the 5e-6 between 0.2 and
-    0.200005 reaches only while no reader's distance moves. Other pairs that happen to lie
-    within a few float32 steps of a threshold's edge can still flip, as for a far fit's TAR;
-    asking room of them too would leave no candidate in dense data (2M impostors: ~10 within
-    any ROUNDING), and cost accuracy there for a flip of a pair or two. Of the best, the
-    smallest genuine distance is kept, as :func:`best_accuracy` keeps it, else the smallest
-    threshold. ``signed``: as for :func:`rejecting_with_room`.
+    step lower accepted it, one false accept the saved FAR did not count. Of the best, the
+    smallest genuine distance is taken, as :func:`best_accuracy` takes it, else the smallest
+    threshold; then, where either of its two edge pairs (the largest distance it accepts and
+    the smallest it rejects) has less than ROUNDING of room, the threshold moves to the middle
+    of its plateau, counting the same pairs (:func:`_centred`).
+
+    The margin this guarantees is that of the saved threshold's two edge pairs: each keeps
+    ``min(ROUNDING, gap / 2)`` of room from the rule's edge (up to a float32 step of the
+    threshold), ``gap`` the distance between them, and every other pair lies further from it;
+    distances (not ``signed``) stop at 0. A reader computing each distance less than that off
+    gets the saved counts. In dense data the gap, and so the margin, can be a few float32
+    steps: asking ROUNDING of it would leave no candidate there (2M impostors: ~10 within any
+    ROUNDING) and cost accuracy for a flip of a pair or two. Nor is the fit the best over every
+    threshold with a given margin, or one that refuses to part pairs closer than ROUNDING: the
+    candidates are built on the pairs present, so an unrelated impostor can add one that parts
+    two pairs less than 2 x ROUNDING apart (genuine 0.1, 0.2, 0.7 and impostor 0.200005, 0.5,
+    0.9 give 0.6667; with an impostor at 0.2000125 added, 0.8333, with 0.2 and 0.200005 each
+    2.5e-6 from the edge). ``signed``: as for :func:`rejecting_with_room`.
 
     Example:
         >>> point = best_accuracy_as_decided([0.1, 0.19998, 0.7], [0.2, 0.5, 0.9])
-        >>> round(point.value, 4), round(point.threshold, 8)
+        >>> round(point.value, 4), round(point.threshold, 7)
         (0.8333, 0.19998)
+        >>> point = best_accuracy_as_decided([0.1, 0.5], [0.500012, 0.9])  # 1.2e-5 apart
+        >>> point.value, round(point.threshold, 7)  # their middle, 0.500006, less ROUNDING
+        (1.0, 0.499996)
     """
     from siamkit.decision import ROUNDING
 
@@ -491,7 +503,44 @@ def best_accuracy_as_decided(
     top = num == num.max()  # of the best, a genuine distance first (best_accuracy's choice)
     at_genuine = top & np.isin(cands, g64)
     best = int(np.argmax(at_genuine if at_genuine.any() else top))
-    return OperatingPoint(float(num[best] / den), float(cands[best]))
+    t = _centred(g64, i64, float(cands[best]), signed)
+    return OperatingPoint(float(num[best] / den), t)
+
+
+def _centred(g64: np.ndarray, i64: np.ndarray, t: float, signed: bool) -> float:
+    """``t``, or the middle of its plateau where one of its two edge pairs has less than
+    ROUNDING of room: the largest distance ``a`` it accepts lies above ``t`` (a reader
+    computing it higher rejects it), or every reader computing the smallest distance ``r`` it
+    rejects ROUNDING lower does not reject it (:func:`rejecting_with_room`). A candidate keeps
+    the room of the pair it is built on only; a genuine distance taken as the threshold left
+    an impostor 2 float32 steps above its edge, accepted by a reader 2 steps off (s54_R1
+    finding 1). The middle, ``float32((a + r) / 2 - ROUNDING)``, gives both edge pairs the
+    same room, ``min(ROUNDING, (r - a) / 2)`` within float32 rounding; it is kept only where
+    the rule counts the same pairs there (the plateau is the set of thresholds that do), so
+    the saved value is unchanged. Sorted float64 ``g64`` and ``i64``."""
+    from siamkit.decision import ROUNDING
+
+    bound = t + ROUNDING
+    ka, ki = np.searchsorted(g64, bound, side="right"), np.searchsorted(i64, bound, side="right")
+    below = [x[k - 1] for x, k in ((g64, ka), (i64, ki)) if k > 0]
+    above = [x[k] for x, k in ((g64, ka), (i64, ki)) if k < x.size]
+    a = float(max(below)) if below else -np.inf
+    r = float(min(above)) if above else np.inf
+    if not above:  # accepts every pair: up to the largest keeps its room, nothing else changes
+        return max(t, a)
+    room = float(rejecting_with_room(np.array([r]), signed)[0])
+    if not below:  # accepts none: the lowest's room bound, as the accept-nothing candidate
+        return min(t, room)
+    if a <= t <= room:
+        return t
+    mid = float(np.float32((a + r) / 2 - ROUNDING))
+    if not signed and mid < 0 <= t:  # distances: not below 0 for room alone, as the far fit
+        mid = 0.0
+    b = mid + ROUNDING
+    same = (
+        np.searchsorted(g64, b, side="right") == ka and np.searchsorted(i64, b, side="right") == ki
+    )
+    return mid if same else t
 
 
 def best_accuracy(

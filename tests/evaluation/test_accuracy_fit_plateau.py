@@ -1,0 +1,99 @@
+"""The accuracy fit's threshold keeps room for both pairs on its edges (s54_R1 finding 1): a
+genuine distance taken as the threshold left an impostor a float32 step or two above the rule's
+edge (``d <= t + ROUNDING``), which a reader computing it a few float32 steps lower accepted, a
+false accept the saved FAR and accuracy did not count. Where an edge pair has less than ROUNDING
+of room the threshold moves to the middle of its plateau, counting the same pairs.
+
+The reference is written out here: a fine grid of thresholds (float32 steps around each
+distance's edge, and the middles between them), at each the pairs every reader gets right, a
+reader holding the threshold as float64 or float32, deciding in either arithmetic, and
+computing each distance up to 4 float32 steps off."""
+
+import numpy as np
+
+from siamkit.evaluation.threshold import ThresholdCalibrator
+
+R = 1e-5
+f32 = np.float32
+
+
+def _moved(d: np.ndarray, k: int = 4) -> np.ndarray:
+    """``(n, 2k + 2)``: each distance as float64 and its float32 moved -k..k float32 steps."""
+    x = d.astype(f32)
+    cols, up, dn = [d.astype(np.float64), x.astype(np.float64)], x.copy(), x.copy()
+    for _ in range(k):
+        up, dn = np.nextafter(up, f32(np.inf)), np.nextafter(dn, f32(-np.inf))
+        cols += [up.astype(np.float64), dn.astype(np.float64)]
+    return np.stack(cols, 1)
+
+
+def _accepted(d: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``(T, n, P, 4)``: each reader's verdict on each moved distance ``d (n, P)`` at ``t``."""
+    t = t[:, None, None]
+    t32, d32 = t.astype(f32), d.astype(f32)[None]
+    return np.stack(
+        [
+            d[None] <= t + R,
+            d32 <= t32 + f32(R),
+            d32 <= (t + R).astype(f32),
+            d[None] <= (t32 + f32(R)).astype(np.float64),
+        ],
+        -1,
+    )
+
+
+def _readers(g: np.ndarray, i: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Balanced accuracy numerators (x 2 G I) that every reader gets at each threshold."""
+    mg, mi = _moved(g), _moved(i)
+    ok_g = np.ones((t.size, g.size), bool)
+    ok_i = np.ones((t.size, i.size), bool)
+    for tt in (t, t.astype(f32).astype(np.float64)):
+        ok_g &= _accepted(mg, tt).all((2, 3))
+        ok_i &= ~_accepted(mi, tt).any((2, 3))
+    return ok_g.sum(1) * i.size + ok_i.sum(1) * g.size
+
+
+def _grid(d: np.ndarray) -> np.ndarray:
+    c = [d.min() - 1.0]
+    for x in d.astype(np.float64):
+        for base in (x - R, x, x - 2 * R):
+            lo = hi = f32(base)
+            c.append(float(lo))
+            for _ in range(12):
+                lo, hi = np.nextafter(lo, f32(-np.inf)), np.nextafter(hi, f32(np.inf))
+                c += [float(lo), float(hi)]
+    s = np.unique(d.astype(np.float64) - R)
+    c += list((s[1:] + s[:-1]) / 2)
+    return np.unique(np.array(c, np.float64))
+
+
+def _check(g: np.ndarray, i: np.ndarray) -> None:
+    cal = ThresholdCalibrator("accuracy").fit(g, i)
+    t = cal.threshold_
+    g64, i64 = g.astype(np.float64), i.astype(np.float64)
+    rule = ((g64 <= t + R).mean() + 1 - (i64 <= t + R).mean()) / 2  # accepts, written out
+    assert abs(rule - cal.score_) < 1e-12
+    den = 2 * g.size * i.size
+    every_reader = _readers(g, i, np.array([t]))[0] / den
+    best_every_reader = _readers(g, i, _grid(np.concatenate([g, i]))).max() / den
+    assert every_reader == cal.score_ == best_every_reader
+
+
+def test_an_impostor_two_float32_steps_above_the_edge_of_a_genuine_threshold():
+    g = f32([0.1, 0.5])
+    imp = f32(0.5 + R)
+    while float(imp) <= 0.5 + R:
+        imp = np.nextafter(imp, f32(1))
+    _check(g, np.array([np.nextafter(imp, f32(1)), 0.9], f32))
+
+
+def test_near_impostors_just_above_a_genuine_distance_plus_rounding():
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        g = f32(rng.uniform(0.05, 1.5, 12))
+        near = g[rng.choice(g.size, 4, replace=False)].astype(np.float64)
+        edge = f32(near + R)
+        edge = np.where(edge.astype(np.float64) <= near + R, np.nextafter(edge, f32(9)), edge)
+        for _ in range(rng.integers(0, 3)):  # 1 to 3 float32 steps above the rule's edge
+            edge = np.nextafter(edge, f32(9))
+        _check(g, f32(np.concatenate([edge, rng.uniform(0.4, 2, 12)])))
