@@ -107,6 +107,12 @@ class VerificationReport:
     ``best_threshold``, as it decides (up to float32 rounding above it: the best exact curve
     point's distance less ROUNDING, :func:`~siamkit.evaluation.roc.decided_threshold`; at the
     distance itself the model also accepts the impostors within ROUNDING above it).
+    ``best_threshold`` keeps no room for the readers: its best genuine distance lies on the
+    rule's edge, so a reader computing that pair one float32 step higher (verify's float32
+    distance) rejects it and gets less than ``best_accuracy``. It describes the curve; the fit
+    to save is ``siamkit calibrate --target accuracy``
+    (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`), which keeps the edge pairs'
+    room and may differ from it by a pair or two and ~1e-5 in the threshold.
     ``curve`` (about 2,000 exact ROC points) and ``histogram`` are for plots and stay out of
     :meth:`to_dict`.
     """
