@@ -246,6 +246,26 @@ def test_a_replaced_changed_or_loaded_cohort_is_widened_again() -> None:
     assert torch.equal(torch.stack(dist.cohort_stats(x)), _stats_widened_per_call(x, mixed, 5))
 
 
+def test_a_moved_cohort_lets_go_of_the_copies_kept_of_it() -> None:
+    """The kept float64 copy held the cohort it was made of, so after ``model.cpu()`` (here a
+    move to float64, which replaces the buffer as a device move does) the old cohort and its
+    copy stayed alive, on the GPU for a model moved back, until the next score."""
+    import gc
+    import weakref
+
+    g = torch.Generator().manual_seed(11)
+    cohort, x = torch.randn(60, 16, generator=g), _prototypes(4, n=1)[0]
+    dist = CohortNormalized("euclidean", cohort, k=5)
+    dist.cohort_stats(x)
+    assert dist._wide is not None
+    old, wide = weakref.ref(dist.cohort), weakref.ref(dist._wide[2])
+    dist.to(torch.float64)
+    gc.collect()
+    assert old() is None and wide() is None
+    want = _stats_widened_per_call(x, cohort, 5)  # the moved cohort still scores as before
+    assert torch.equal(torch.stack(dist.cohort_stats(x)), want)
+
+
 def test_threads_scoring_at_once_widen_the_cohort_once(monkeypatch: pytest.MonkeyPatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -97,6 +97,13 @@ class CohortNormalized(nn.Module):
         state.setdefault("_wide", None)  # pickled before it was kept
         super().__setstate__(state)
 
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``to``, ``cuda``, ``cpu``, ``half``...: the cohort's kept copies are dropped with the
+        cohort they were made of. Kept until the next score, they held the old cohort and its
+        float64 copy alive, on the GPU after ``model.cpu()`` (three times the cohort's memory)."""
+        self._wide = None
+        return super()._apply(fn, *args, **kwargs)
+
     @property
     def base(self) -> Distance:
         """The raw distance being normalised."""
