@@ -400,3 +400,48 @@ def test_classes_whose_every_image_is_shared_are_not_said_to_hold_none(tmp_path:
         f"nothing to enroll: every image of the label folders {root / 'cat'}, {root / 'dog'} is "
         "one file in several label folders: keep each image in its own label's folder only"
     )
+
+
+def test_enroll_with_a_label_folder_without_images_says_the_others_reasons_too(
+    tmp_path: Path,
+) -> None:
+    """A label folder without images beside folders whose every image is one file in two: enroll
+    said only that that folder "holds no images; put each label's images in its sub-folder",
+    though the others hold images, left out for another reason (5ae6e26a's shared rule); it now
+    names every reason, with what to do for each."""
+    root = tmp_path / "pets"
+    _images(root, "cat/1.png")
+    (root / "dog").mkdir()
+    (root / "fish").mkdir()
+    os.link(root / "cat" / "1.png", root / "dog" / "1.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(click.UsageError) as used:
+            group_images([str(root)], None)
+    assert used.value.message == (
+        f"nothing to enroll: the label folder {root / 'fish'} holds no images (.png, .jpg, "
+        ".jpeg, .bmp, .gif, .tif, .tiff, .webp), and every image of the others "
+        f"({root / 'cat'}, {root / 'dog'}) is one file in several label folders: put each "
+        "label's images in its sub-folder, and keep each image in its own label's folder only"
+    )
+
+
+def test_enroll_with_a_label_folder_without_images_says_the_others_cannot_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, with the other label folder unreadable (r--): "bob holds no images" alone hid
+    that alice cannot be read."""
+    root = tmp_path / "staff"
+    _images(root, "alice/0.png")
+    (root / "bob").mkdir()
+    _cannot_enter(monkeypatch, root / "alice")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(click.UsageError) as used:
+            group_images([str(root)], None)
+    assert used.value.message == (
+        f"nothing to enroll: the label folder {root / 'bob'} holds no images (.png, .jpg, "
+        f".jpeg, .bmp, .gif, .tif, .tiff, .webp), and the label folder {root / 'alice'} cannot "
+        "be read (permission denied): put each label's images in its sub-folder, and give read "
+        "access to the unread ones"
+    )

@@ -73,8 +73,8 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
         shared += [text_name(str(sub)) for sub in walk.shared]
         if walk.empty:
             empty.setdefault(item, []).extend(text_name(sub.name) for sub in walk.empty)
-    if not groups and empty:
-        folders = [text_name(str(item / name)) for item, names in empty.items() for name in names]
+    folders = [text_name(str(item / name)) for item, names in empty.items() for name in names]
+    if not groups and empty and not (unread or shared):
         raise click.UsageError(
             f"nothing to enroll: the label folder{'s' if len(folders) > 1 else ''} "
             f"{shown_names(folders)} "
@@ -85,21 +85,35 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
         click.echo(f"warning: {empty_folders_note(item, names, 'label')}", err=True)
     say_left_out(left_out)
     if not groups and (unread or shared):  # the layout is right: say what the warnings said
-        if not shared:
+        if not shared and not folders:
             raise click.UsageError(
                 f"nothing to enroll: none of the label folders could be read "
                 f"({shown_names(unread)}; permission denied): give read access to them"
             )
-        some = "s" if len(shared) > 1 else ""
-        why = f"every image of the label folder{some} {shown_names(shared)} is one file in "
-        why += "several label folders"
-        fix = "keep each image in its own label's folder only"
+        # every reason, the folders without images too: said alone, they hid the others
+        why: list[str] = []
+        fix: list[str] = []
+        if folders:
+            some = "s" if len(folders) > 1 else ""
+            why.append(
+                f"the label folder{some} {shown_names(folders)} hold{'' if some else 's'} no "
+                f"images ({', '.join(IMAGE_EXTENSIONS)})"
+            )
+            fix.append("put each label's images in its sub-folder")
         if unread:
-            why = f"the label folder{'s' if len(unread) > 1 else ''} {shown_names(unread)} "
-            why += "cannot be read (permission denied), and every image of the others "
-            why += f"({shown_names(shared)}) is one file in several label folders"
-            fix = f"give read access to the unread ones, and {fix}"
-        raise click.UsageError(f"nothing to enroll: {why}: {fix}")
+            some = "s" if len(unread) > 1 else ""
+            why.append(
+                f"the label folder{some} {shown_names(unread)} cannot be read (permission denied)"
+            )
+            fix.append("give read access to the unread ones")
+        if shared:
+            some = "s" if len(shared) > 1 else ""
+            whose = f"the label folder{some} {shown_names(shared)}"
+            if why:
+                whose = f"the others ({shown_names(shared)})"
+            why.append(f"every image of {whose} is one file in several label folders")
+            fix.append("keep each image in its own label's folder only")
+        raise click.UsageError(f"nothing to enroll: {_and(why)}: {_and(fix)}")
     if not groups:
         raise click.UsageError(
             f"no labelled images found in {', '.join(inputs)}: expected one sub-folder of "
@@ -115,6 +129,11 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
             )
         validate_label(name)
     return groups
+
+
+def _and(parts: list[str]) -> str:
+    """``parts`` as one list: "a", "a, and b", "a, b, and c"."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}, and {parts[-1]}"
 
 
 def _check_one_spelling(first: Path, sub: Path, label: str) -> None:
