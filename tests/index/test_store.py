@@ -196,9 +196,11 @@ def test_a_store_holding_rows_but_no_recorded_size_says_so_when_read(tmp_path):
     conn.close()
     expected = (
         f"the gallery {path} is damaged: it holds items but never recorded the size of their "
-        "embeddings (its meta table has no embedding_dim), so none can be read; enroll their "
-        "images again into a new gallery file (`siamkit enroll MODEL --gallery NEW.db "
-        "IMAGES`), or, from Python, record the size the model made them with: "
+        "embeddings (its meta table has no embedding_dim), so none can be read; enroll them "
+        "again into a new gallery file (`siamkit enroll MODEL --gallery NEW.db IMAGES`; texts: "
+        "`siamkit text enroll CORPUS --gallery NEW.db`; faces: `siamkit face enroll --gallery "
+        "NEW.db --label LABEL IMAGES`), or, from Python, record the size the model made them "
+        "with: "
         f'GalleryStore({str(path)!r}).init_meta({{"embedding_dim": "N"}})'
     )
     with GalleryStore(path) as store:

@@ -5,6 +5,7 @@ the store's own refusal advised ``init_meta``, a library call (s54_R2, beside it
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import numpy as np
@@ -24,9 +25,11 @@ def test_list_and_remove_say_the_gallery_is_damaged_and_what_a_command_can_do(tm
     conn.close()
     expected = (
         f"the gallery {path} is damaged: it holds items but never recorded the size of their "
-        "embeddings (its meta table has no embedding_dim), so none can be read; enroll their "
-        "images again into a new gallery file (`siamkit enroll MODEL --gallery NEW.db "
-        "IMAGES`), or, from Python, record the size the model made them with: "
+        "embeddings (its meta table has no embedding_dim), so none can be read; enroll them "
+        "again into a new gallery file (`siamkit enroll MODEL --gallery NEW.db IMAGES`; texts: "
+        "`siamkit text enroll CORPUS --gallery NEW.db`; faces: `siamkit face enroll --gallery "
+        "NEW.db --label LABEL IMAGES`), or, from Python, record the size the model made them "
+        "with: "
         f'GalleryStore({str(path)!r}).init_meta({{"embedding_dim": "N"}})'
     )
     said = {}
@@ -39,3 +42,29 @@ def test_list_and_remove_say_the_gallery_is_damaged_and_what_a_command_can_do(tm
         store.init_meta({"embedding_dim": "4"})  # the sentence's other advice mends it
     with Gallery.open(path) as gallery:
         assert len(gallery) == 4 and [i.label for i in gallery.labels()] == ["a", "b"]
+
+
+def test_the_advice_names_each_kind_of_gallerys_enroll_command_as_it_runs(tmp_path):
+    """The file records no kind of model, so the advice named `siamkit enroll ... IMAGES` for a
+    text or face gallery too, a command that cannot enroll texts or embed faces with dlib. Each
+    kind's command is named now, with options its own --help lists."""
+    path = tmp_path / "g.db"
+    with Gallery.open(path, embedding_dim=4) as gallery:
+        gallery.enroll_embeddings("a", np.ones((1, 4), np.float32))
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'embedding_dim'")
+    conn.close()
+    result = CliRunner().invoke(cli, ["gallery", str(path), "list"])
+    assert result.exit_code == 1
+    commands = re.findall(r"`(siamkit [^`]+)`", result.output)
+    assert [c.split(" --")[0].split()[:3] for c in commands] == [
+        ["siamkit", "enroll", "MODEL"],
+        ["siamkit", "text", "enroll"],
+        ["siamkit", "face", "enroll"],
+    ], commands
+    for command in commands:
+        words = command.split()[1:]
+        group = words[: 2 if words[0] in ("text", "face") else 1]
+        shown = CliRunner().invoke(cli, [*group, "--help"])
+        assert shown.exit_code == 0, shown.output
+        assert all(w in shown.output for w in words if w.startswith("--")), (command, shown.output)

@@ -870,13 +870,17 @@ class GalleryStore:
         """The refusal of a gallery that holds items but records no embedding size, read
         (:meth:`load`) or opened without a model (``siamkit gallery FILE list``, which called it
         "a new gallery"). Its first advice is a command's: the other, ``init_meta``, is a
-        library call that no ``siamkit`` command offers (s54_R2)."""
+        library call that no ``siamkit`` command offers (s54_R2). The file does not say which
+        kind of model made it, so each kind's command is named: ``siamkit enroll ... IMAGES``
+        alone sent a text or face gallery's user to the wrong command."""
         return GalleryDamagedError(
             f"the gallery {self.path} is damaged: it holds items but never recorded the size of "
             "their embeddings (its meta table has no embedding_dim), so none can be read; "
-            "enroll their images again into a new gallery file (`siamkit enroll MODEL --gallery "
-            "NEW.db IMAGES`), or, from Python, record the size the model made them with: "
-            f"GalleryStore({str(self.path)!r}).init_meta({{\"embedding_dim\": \"N\"}})"
+            "enroll them again into a new gallery file (`siamkit enroll MODEL --gallery NEW.db "
+            "IMAGES`; texts: `siamkit text enroll CORPUS --gallery NEW.db`; faces: `siamkit face "
+            "enroll --gallery NEW.db --label LABEL IMAGES`), or, from Python, record the size the "
+            "model made them with: "
+            f'GalleryStore({str(self.path)!r}).init_meta({{"embedding_dim": "N"}})'
         )
 
     def ids(self) -> np.ndarray:
