@@ -39,7 +39,9 @@ def _threshold_value(ctx: click.Context, param: click.Parameter, value: str) -> 
         )
     from siamkit.decision import ROUNDING
 
-    if 1.0 - similarity <= 2 * ROUNDING:  # the rounding widens what it allows by half or more
+    # the rounding widens what it allows by half or more; the 1e-12 takes in a threshold written
+    # 2e-5 from 1 (0.99998), which float64 puts a hair over 2e-5 away
+    if 1.0 - similarity <= 2 * ROUNDING + 1e-12:
         click.echo(
             f"warning: --threshold {value} lies within 2e-5 of 1, where the float32 rounding "
             f"every verdict allows ({ROUNDING:g}: a text and its own copy score up to ~1e-6 "

@@ -40,7 +40,7 @@ def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, threshol
 
 
 @pytest.mark.parametrize("command", ["dedup", "similarity", "plagiarism", "verify"])
-@pytest.mark.parametrize("threshold", ["0.99999", "0.999985", "1.0", "1"])
+@pytest.mark.parametrize("threshold", ["0.99999", "0.999985", "0.99998", "1.0", "1"])
 def test_a_threshold_within_2e_5_of_1_is_warned_once_with_where_pairs_are_taken_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, threshold: str
 ) -> None:
