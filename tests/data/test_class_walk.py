@@ -128,8 +128,9 @@ def test_a_file_several_classes_hold_is_left_out_of_every_class_and_named(
     assert notes == [
         f"left out 2 images that are each one file in several classes (hard links, or links to "
         f"one file), e.g. {root / 'cat' / 'dup.png'} and {root / 'dog' / 'd1.png'}: each counts "
-        "as no class because it is in several; keep each in one class's folder only to include "
-        "it in that class"
+        f"as no class because it is in several, and the class folder {root / 'dog'} holds no "
+        "other image, so it is left out; keep each in one class's folder only to include it in "
+        "that class"
     ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -142,8 +143,9 @@ def test_a_file_several_classes_hold_is_left_out_of_every_class_and_named(
     assert [str(w.message) for w in got] == [
         f"left out the image {root / 'cat' / 'dup.png'} and {root / 'dog' / 'd1.png'}: they "
         "are one file (hard links, or links to one file) in several classes, and it counts as "
-        "no class because it is in several; keep it in one class's folder only to include it "
-        "in that class"
+        f"no class because it is in several, and the class folder {root / 'dog'} holds no other "
+        "image, so it is left out; keep it in one class's folder only to include it in that "
+        "class"
     ]
 
 

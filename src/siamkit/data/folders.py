@@ -740,30 +740,43 @@ def walk_classes(
             else:  # named by the warning, holds no image of its own: not "holds no images"
                 del walk.files[folder]
                 walk.shared.append(folder)
-        warnings.warn(_shared_note(shared), LeftOutFilesWarning, stacklevel=2)
+        warnings.warn(_shared_note(shared, walk.shared), LeftOutFilesWarning, stacklevel=2)
     for folder in walk.files:
         walk.left_out.extend(others_of[folder])
     return walk
 
 
-def _shared_note(shared: Sequence[Sequence[str | os.PathLike[str]]]) -> str:
+def _shared_note(
+    shared: Sequence[Sequence[str | os.PathLike[str]]],
+    emptied: Sequence[str | os.PathLike[str]] = (),
+) -> str:
     """The sentence for the images ``shared`` (each as all its paths) that several classes
-    hold, which :func:`walk_classes` leaves out of every class."""
+    hold, which :func:`walk_classes` leaves out of every class, and for the class folders
+    ``emptied`` that hold no other image, so are left out of the classes: a class lost was
+    said only as its image left out (dog's one photo hard-linked as cat/dup.png dropped the
+    class dog without a word for it)."""
 
     def paths(group: Sequence[str | os.PathLike[str]]) -> str:
         names = [text_name(os.fspath(f)) for f in group]
         return f"{', '.join(names[:-1])} and {names[-1]}"
 
+    lost = ""
+    if emptied:
+        names = [text_name(os.fspath(f)) for f in emptied]
+        lost = f", and the class folder {names[0]} holds no other image, so it is left out"
+        if len(names) > 1:
+            lost = f", and the class folders {shown_names(names)} hold no other image, so they "
+            lost += "are left out"
     if len(shared) == 1:
         return (
             f"left out the image {paths(shared[0])}: they are one file (hard links, or links to "
-            "one file) in several classes, and it counts as no class because it is in several; "
-            "keep it in one class's folder only to include it in that class"
+            "one file) in several classes, and it counts as no class because it is in several"
+            f"{lost}; keep it in one class's folder only to include it in that class"
         )
     return (
         f"left out {len(shared)} images that are each one file in several classes (hard links, "
         f"or links to one file), e.g. {paths(shared[0])}: each counts as no class because it "
-        "is in several; keep each in one class's folder only to include it in that class"
+        f"is in several{lost}; keep each in one class's folder only to include it in that class"
     )
 
 
