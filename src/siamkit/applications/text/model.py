@@ -157,6 +157,20 @@ TOKENIZER_KEY = "tokenizer_sha256"
 # Text whose tokens (mixed case, accents, ligature, CJK, punctuation, tab, digits) tell apart
 # tokenizers that share a vocabulary but normalise or split differently (lower-casing, accents).
 _TOKENIZER_PROBE = "Hello, WORLD! Ünïcödé café naïve ﬁne 東京 — don't\ttabs  3.14 e-mail@x.org"
+# Texts a tokenizer's settings split differently though the probe does not show it: control
+# characters and a zero-width space (kept or dropped by the normaliser's ``clean_text``), and
+# words longer than a word piece's ``max_input_chars_per_word`` (100 in BERT: [UNK] beyond it),
+# at lengths that part any two limits from 8 to 1024 a factor of 2 or more apart.
+_LONG_WORDS = tuple("x" * n for n in (9, 17, 33, 65, 101, 129, 257, 513, 1025))
+_TOKENIZER_EXTRA_PROBES = ("a\x07b\x00c\u200bd\x7fe\x1bf", *_LONG_WORDS)
+
+
+def _added_token_probes(tokenizer: Any) -> list[str]:
+    """Texts that show how each added token is matched (its ``single_word``, ``lstrip`` and
+    ``rstrip`` and ``normalized`` flags, which the vocabulary does not hold): inside a word,
+    between spaces, upper- and lower-cased."""
+    added = sorted(tokenizer.get_added_vocab())
+    return [f"x{t}x a {t} b {t.upper()} {t.lower()}y" for t in added]
 
 
 def transformer_description(hf_config: dict[str, Any]) -> dict[str, Any]:
@@ -176,14 +190,17 @@ def transformer_description(hf_config: dict[str, Any]) -> dict[str, Any]:
 
 def tokenizer_digest(tokenizer: Any) -> str:
     """SHA-256 of what decides a tokenizer's tokens: its vocabulary (added tokens included),
-    its special tokens' ids, and the tokens of a probe text (its normalisation and splitting),
-    not the files' format or place, for the fingerprint."""
+    its special tokens' ids, and the tokens of probe texts (its normalisation and splitting,
+    control characters, over-long words, how each added token is matched), not the files'
+    format or place, for the fingerprint."""
     special = {
         name: getattr(tokenizer, f"{name}_token_id", None)
         for name in ("cls", "sep", "pad", "bos", "eos", "unk", "mask")
     }
     probe = tokenizer(_TOKENIZER_PROBE, add_special_tokens=False)["input_ids"]
-    doc = [sorted(tokenizer.get_vocab().items()), special, list(probe)]
+    texts = [*_TOKENIZER_EXTRA_PROBES, *_added_token_probes(tokenizer)]
+    more = [list(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    doc = [sorted(tokenizer.get_vocab().items()), special, list(probe), more]
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
