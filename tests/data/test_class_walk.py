@@ -447,3 +447,24 @@ def test_enroll_with_a_label_folder_without_images_says_the_others_cannot_be_rea
         "be read (permission denied): put each label's images in its sub-folder, and give read "
         "access to the unread ones"
     )
+
+
+def test_training_names_a_class_folder_without_images_apart_from_those_the_warnings_explain(
+    tmp_path: Path,
+) -> None:
+    """Every image shared by two classes and a third class folder without images: the refusal
+    listed all three as folders "the warnings above say why" of, though no warning names the
+    empty one (its note comes only with samples). It is named apart, as holding no images."""
+    root = tmp_path / "pets"
+    _images(root, "cat/1.png")
+    (root / "dog").mkdir()
+    (root / "eel").mkdir()
+    os.link(root / "cat" / "1.png", root / "dog" / "1.png")
+    with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ValueError) as err:
+        ImageFolderDataset(root, (1, 8, 8))
+    assert not [w for w in got if "eel" in str(w.message)]  # no warning names eel
+    assert str(err.value) == (
+        f"No class folder of '{root}' holds images (.png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, "
+        ".webp) that can be read and that no other class holds (cat, dog; the warnings above "
+        "say why; eel holds no images at all): put each class's images in its sub-folder."
+    )

@@ -948,10 +948,17 @@ class ImageFolderDataset(FileImageDataset):
             names = self.empty_folders + named
             listed = f"{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
             if named:  # not "no images": some hold images, the warnings say why none counts
+                # the empty ones apart: no warning above names them (it comes with samples)
+                why = f"{', '.join(named[:10])}{', ...' if len(named) > 10 else ''}"
+                why += "; the warnings above say why"
+                if self.empty_folders:
+                    none = self.empty_folders
+                    why += f"; {', '.join(none[:10])}{', ...' if len(none) > 10 else ''} "
+                    why += f"hold{'' if len(none) > 1 else 's'} no images at all"
                 raise ValueError(
                     f"No class folder of '{self.root}' holds images ({', '.join(extensions)}) "
-                    f"that can be read and that no other class holds ({listed}; the warnings "
-                    "above say why): put each class's images in its sub-folder."
+                    f"that can be read and that no other class holds ({why}): put each "
+                    "class's images in its sub-folder."
                 )
             raise ValueError(
                 f"No images with extensions {', '.join(extensions)} in the class folders of "
