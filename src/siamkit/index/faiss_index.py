@@ -14,11 +14,14 @@ Two details make the approximate indexes usable under a live gallery:
   that crossed the quarter: searches, adds and removals go on meanwhile on the old graph and its
   tombstones, and the new graph takes over, with what changed meanwhile, once built. Past half
   removed (a removal that large, or many more while a rebuild runs) the removal rebuilds before
-  it returns, so a search never filters out most of the graph.
+  it returns, so a search never filters out most of the graph. The thread builds in chunks and
+  stops between two when the process exits (an exit hook waits for it): a thread still inside
+  FAISS when Python finalises aborted the process (SIGABRT) in about one exit of five.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -47,7 +50,49 @@ _log = logging.getLogger(__name__)
 
 FAISS_KINDS = ("flat", "ivf", "hnsw")
 ADD_CHUNK = 20_000  # vectors added at once (progress of long builds)
+# vectors a background rebuild adds at once: it checks between two whether to stop, so an exit
+# or a save waits for one chunk at most (a few seconds at 64-D: 73,000 took 43 s on two busy
+# cores)
+REBUILD_CHUNK = 5_000
 _FAISS_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
+
+
+class _Rebuild:
+    """One HNSW rebuild running behind removals: its thread, the flag that stops it between two
+    chunks (an exit, a save, or a graph replaced meanwhile), the adds made meanwhile, which the
+    new graph takes before it replaces the old, and the generation of the graph it replaces."""
+
+    def __init__(self, generation: int) -> None:
+        self.stop = threading.Event()
+        self.added: list[tuple[np.ndarray, np.ndarray]] = []
+        self.generation = generation
+        self.thread: threading.Thread | None = None
+
+
+# the rebuilds running in this process, and whether it exits: Python finalising while a thread
+# is inside FAISS aborts the process (the thread's return from the SWIG call hits
+# std::terminate), so at exit every rebuild is stopped between two chunks and waited for
+_running: set[_Rebuild] = set()
+_running_lock = threading.Lock()
+_exiting = threading.Event()
+
+
+@atexit.register
+def _stop_rebuilds() -> None:
+    """Stop every background rebuild and wait for it, before Python finalises."""
+    _exiting.set()
+    while True:
+        with _running_lock:
+            jobs = list(_running)
+        if not jobs:
+            return
+        for job in jobs:
+            job.stop.set()
+        for job in jobs:
+            if job.thread is not None and job.thread is not threading.current_thread():
+                job.thread.join()
+            with _running_lock:
+                _running.discard(job)
 
 
 def import_faiss() -> Any:
@@ -127,12 +172,9 @@ class FaissIndex:
             self._faiss.METRIC_INNER_PRODUCT if name == "cosine" else self._faiss.METRIC_L2
         )
         self._removed: set[int] = set()  # HNSW tombstones
-        # the HNSW rebuild running behind removals: its thread, and the adds made meanwhile,
-        # which the new graph takes before it replaces the old; _generation counts replaced
-        # graphs, so a rebuild of a graph replaced while it ran (save, an id added again) is
-        # dropped
-        self._rebuilding: threading.Thread | None = None
-        self._added_meanwhile: list[tuple[np.ndarray, np.ndarray]] = []
+        # the HNSW rebuild running behind removals; _generation counts replaced graphs, so a
+        # rebuild of a graph replaced while it ran (save, an id added again) is dropped
+        self._rebuilding: _Rebuild | None = None
         self._generation = 0
         self._max_id: int | None = -1  # largest id ever added; None: not known (loaded)
         self._trained = kind != "ivf"
@@ -140,7 +182,8 @@ class FaissIndex:
         self._index = self._new_index("flat" if kind == "ivf" else kind)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal) - len(self._removed)
+        with self._lock:  # a rebuild's takeover swaps the graph and its tombstones under it
+            return int(self._index.ntotal) - len(self._removed)
 
     def __repr__(self) -> str:
         return f"FaissIndex(dim={self.dim}, kind={self.kind!r}, distance={self.distance_name!r}, n={len(self)})"
@@ -190,7 +233,7 @@ class FaissIndex:
             for s in track(chunks, f"FAISS {self.kind} index", x.shape[0], "vectors", weight):
                 self._index.add_with_ids(x[s : s + step], new_ids[s : s + step])
             if self._rebuilding is not None:
-                self._added_meanwhile.append((x, new_ids))
+                self._rebuilding.added.append((x, new_ids))
 
     def _check_new_ids(self, new_ids: np.ndarray) -> None:
         """Refuse ids the index holds, as :class:`~siamkit.index.exact.ExactIndex` does (FAISS
@@ -278,53 +321,92 @@ class FaissIndex:
         return np.ascontiguousarray(x[keep]), ids[keep]
 
     def _rebuild_hnsw(self) -> None:
-        """Rebuild the graph without its tombstones now (the caller holds the lock)."""
+        """Rebuild the graph without its tombstones now (the caller holds the lock); a rebuild
+        running behind is stopped, as its graph would be dropped, and the next removal past a
+        quarter of the new graph starts another."""
+        self._stop_behind()
         x, ids = self._live_vectors()
         self._index, self._removed = self._build_hnsw(x, ids), set()
         self._generation += 1
 
-    def _build_hnsw(self, x: np.ndarray, ids: np.ndarray) -> Any:
+    def _stop_behind(self) -> _Rebuild | None:
+        """Tell the rebuild running behind, if any, to stop after its chunk, and let go of it
+        (the caller holds the lock); returns it, for a caller that waits for it."""
+        job, self._rebuilding = self._rebuilding, None
+        if job is not None:
+            job.stop.set()
+        return job
+
+    def _build_hnsw(
+        self, x: np.ndarray, ids: np.ndarray, stop: threading.Event | None = None
+    ) -> Any:
+        """The graph of ``x``, or None where ``stop`` was set between two chunks."""
         graph = self._new_index("hnsw")
-        if ids.size:
-            graph.add_with_ids(x, ids)
+        step = REBUILD_CHUNK if stop is not None else max(1, ids.size)
+        for s in range(0, ids.size, step):
+            if stop is not None and stop.is_set():
+                return None
+            graph.add_with_ids(x[s : s + step], ids[s : s + step])
         return graph
 
     def _start_rebuild(self) -> None:
-        """Copy the live vectors (the caller holds the lock) and build their graph in a thread."""
+        """Copy the live vectors (the caller holds the lock) and build their graph in a thread;
+        not once the process exits (the tombstones keep searches right)."""
+        job = _Rebuild(self._generation)
+        with _running_lock:
+            if _exiting.is_set():
+                return
+            _running.add(job)
         x, ids = self._live_vectors()
         gone = set(self._removed)
-        self._added_meanwhile = []
-        self._rebuilding = threading.Thread(
+        job.thread = threading.Thread(
             target=self._rebuild_behind,
-            args=(x, ids, gone, self._generation),
+            args=(job, x, ids, gone),
             name="siamkit-hnsw-rebuild",
             daemon=True,
         )
+        self._rebuilding = job
         _log.info(
             "rebuilding the HNSW graph without its %d removed items (%d left) behind searches",
             len(gone),
             ids.size,
         )
-        self._rebuilding.start()
+        job.thread.start()
 
     def _rebuild_behind(
-        self, x: np.ndarray, ids: np.ndarray, gone: set[int], generation: int
+        self, job: _Rebuild, x: np.ndarray, ids: np.ndarray, gone: set[int]
     ) -> None:
         """Build the graph of ``x`` without the lock (FAISS lets go of the GIL), then, under
         it, add what was added meanwhile and take over; the items removed meanwhile stay
         tombstones. A failed build leaves the old graph and its tombstones, which answer
-        right; the next removal tries again."""
+        right; the next removal tries again. A stopped one just ends."""
+        try:
+            self._build_and_take_over(job, x, ids, gone)
+        finally:
+            with _running_lock:
+                _running.discard(job)
+
+    def _build_and_take_over(
+        self, job: _Rebuild, x: np.ndarray, ids: np.ndarray, gone: set[int]
+    ) -> None:
         start = time.perf_counter()
         try:
-            graph = self._build_hnsw(x, ids)
+            graph = self._build_hnsw(x, ids, job.stop)
         except Exception:  # a thread has no caller to raise to
             _log.exception("the HNSW graph's rebuild failed; its removed items stay filtered")
             graph = None
+        if job.stop.is_set():  # whoever stopped it let go of it
+            return
         with self._lock:
-            added, self._added_meanwhile, self._rebuilding = self._added_meanwhile, [], None
-            if graph is None or generation != self._generation:
+            if job.stop.is_set() or self._rebuilding is not job:
                 return
-            for ax, aid in added:
+            self._rebuilding = None
+            if graph is None:
+                return
+            if job.generation != self._generation:  # replaced meanwhile: the new graph's
+                self._after_removal()  # tombstones may be past a quarter, with none running
+                return
+            for ax, aid in job.added:
                 graph.add_with_ids(ax, aid)
             self._index, self._removed = graph, self._removed - gone
             self._generation += 1
@@ -332,13 +414,20 @@ class FaissIndex:
             self._after_removal()  # many more removed meanwhile
 
     def wait_rebuilt(self, timeout: float | None = None) -> bool:
-        """Wait for the HNSW rebuild running behind removals, if any; False if it is still
-        running after ``timeout`` seconds. Searches need no wait: they are right meanwhile."""
-        thread = self._rebuilding
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        """Wait for the HNSW rebuilds running behind removals (one may start another); False if
+        one is still running after ``timeout`` seconds. Searches need no wait: they are right
+        meanwhile."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self._rebuilding
+            if job is None or job.thread is None:
+                return True
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            job.thread.join(left)
+            if job.thread.is_alive():
+                return False
+            if self._rebuilding is job:  # ended without letting go (stopped at exit)
+                return True
 
     def search(self, queries: ArrayLike, k: int) -> SearchResult:
         """The ``k`` nearest items of each ``(Q, D)`` query; see :class:`SearchResult`."""
@@ -394,7 +483,14 @@ class FaissIndex:
         }
 
     def save(self, path: str | Path) -> None:
-        """Write ``index.json`` + ``index.faiss`` (FAISS's own format, no pickle) into ``path``."""
+        """Write ``index.json`` + ``index.faiss`` (FAISS's own format, no pickle) into ``path``.
+
+        A rebuild running behind is stopped, and waited for, before the graph is rebuilt here
+        without its tombstones: two builds at once took twice the memory and the cores."""
+        with self._lock:
+            job = self._stop_behind()
+        if job is not None and job.thread is not None:
+            job.thread.join()  # without the lock: it stops after its chunk
         with self._lock:
             if self._removed:
                 self._rebuild_hnsw()
