@@ -122,6 +122,7 @@ class TextOnnxEmbedder:
                 str(doc), opts, providers=["CPUExecutionProvider"]
             )
         self.fingerprint = self.meta["fingerprint"]
+        self._former = tuple(str(f) for f in self.meta.get("former_fingerprints", ()))
         self.threshold = self.meta["threshold"]
         self.embedding_dim = int(self.meta["embedding_dim"])
         self.lexical: LexicalTower | None = (
@@ -130,6 +131,12 @@ class TextOnnxEmbedder:
         # the graph's output: the embedding less the lexical tower joined after it
         self.pooled_dim = self.embedding_dim - (self.lexical.dim if self.lexical else 0)
         self.last_chunked = 0  # how many texts of the last ``embed`` were split into windows
+
+    def former_fingerprints(self) -> tuple[str, ...]:
+        """The exported model's other fingerprints (its former formula's: a text model's once
+        hashed its folder's path), which :meth:`~siamkit.index.Gallery.open` accepts as the
+        PyTorch model does; none for an export made before they were recorded."""
+        return self._former
 
     def _windows(self, ids: list[int]) -> list[list[int]]:
         m = self.meta

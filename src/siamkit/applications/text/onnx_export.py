@@ -153,6 +153,13 @@ def _write_export_meta(model: Any, out: Path, int8: bool) -> None:
         "threshold": model.threshold,
         "fingerprint": _bundle_fingerprint(model, out.parent, model_fingerprint(model)),
     }
+    # the model's other fingerprints (its former formula's, or this formula's where the export
+    # records the former one): a gallery recording one was made by this very model, and opens
+    # with the PyTorch model, so it opens with the export too (absent in older exports)
+    former = getattr(model, "former_fingerprints", tuple)
+    others = {model_fingerprint(model), *former()} - {meta["fingerprint"]}
+    if others:
+        meta["former_fingerprints"] = sorted(others)
     if not model.share_weights:  # absent for one tower (and all older exports)
         meta["document_tower"] = True
     if int8:  # exports before issue 16's fix lack it: their int8 graph is batch-dependent

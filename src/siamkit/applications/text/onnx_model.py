@@ -87,6 +87,11 @@ class TextOnnxModel:
         """``None``: the model embeds strings, not tensors of one shape."""
         return None
 
+    def former_fingerprints(self) -> tuple[str, ...]:
+        """The exported model's other fingerprints, which a gallery may record
+        (:meth:`TextOnnxEmbedder.former_fingerprints`)."""
+        return self.runtime.former_fingerprints()
+
     def token_stats(self, texts: Sequence[str]) -> tuple[list[int], int]:
         return self.runtime.token_stats(texts)
 

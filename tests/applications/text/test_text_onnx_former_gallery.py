@@ -1,0 +1,90 @@
+"""A gallery recorded under a text model's former fingerprint formula (before 9d52db86) opens
+with the PyTorch model (its ``former_fingerprints()``), but the model's fresh ONNX export
+recorded one fingerprint only, so ``--runtime onnx`` refused the very galleries the model opens
+as another model's; and a re-export of an old bundle (recording the former fingerprint)
+refused the galleries its model enrolls now. An export now records the model's other
+fingerprints and the runtime accepts them as the model does, and nothing more."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+import siamkit
+from _tiny_bert import save_tiny_bert
+from siamkit import model_fingerprint
+from siamkit.applications.text import TextSiameseNetwork
+from siamkit.index import Gallery, GalleryStore
+from siamkit.index.results import GalleryMismatchError
+
+pytest.importorskip("transformers")
+pytest.importorskip("onnxruntime")
+
+
+def _former_formula(net: TextSiameseNetwork) -> str:
+    """The fingerprint as model_fingerprint computed it before 9d52db86 (a naive copy of its
+    loop): the whole config, then each tensor's bytes in name order."""
+    cfg = {k: v for k, v in net.config().items() if k != "tokenizer_sha256"}
+    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
+    for name, tensor in sorted(net.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _gallery(path: Path, net: TextSiameseNetwork, fingerprint: str | None = None) -> Path:
+    with Gallery.open(path, net) as g:
+        g.enroll("guitar", ["A man is playing guitar."])
+        g.enroll("sink", ["The sink is leaking."])
+    if fingerprint is not None:
+        with GalleryStore(path, create=False) as store:
+            store.set_meta("model_fingerprint", fingerprint)
+    return path
+
+
+def _identifies(path: Path, model: object) -> str | None:
+    with Gallery.open(path, model, threshold=2.0) as g:
+        return g.identify(["A man plays the guitar."]).label
+
+
+@pytest.fixture(scope="module")
+def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_bert(tmp_path_factory.mktemp("onnxformer") / "bert", layers=1)
+
+
+def test_a_fresh_export_opens_the_galleries_its_model_opens(bert: Path, tmp_path: Path) -> None:
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
+
+    folder = siamkit.save_model(TextSiameseNetwork.pretrained(bert), tmp_path / "model")
+    net = siamkit.load_model(folder)
+    net.export_onnx_folder(folder / "onnx")
+    runtime = load_text_onnx_model(folder)
+    assert runtime.fingerprint == model_fingerprint(net)
+    old = _gallery(tmp_path / "old.db", net, _former_formula(net))
+    assert _identifies(old, net) == "guitar"  # the PyTorch model opens it ...
+    assert _identifies(old, runtime) == "guitar"  # ... and so does its export
+    other = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "other", layers=1, seed=1))
+    foreign = _gallery(tmp_path / "foreign.db", net, _former_formula(other))
+    for model in (net, runtime):  # another model's former fingerprint: refused by both
+        with pytest.raises(GalleryMismatchError, match="built by a different model"):
+            _identifies(foreign, model)
+
+
+def test_a_re_export_of_an_old_bundle_opens_the_galleries_its_model_enrolls_now(
+    bert: Path, tmp_path: Path
+) -> None:
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
+
+    folder = siamkit.save_model(TextSiameseNetwork.pretrained(bert), tmp_path / "model")
+    doc = json.loads((folder / "siamkit.json").read_text())
+    net = siamkit.load_model(folder)
+    doc["fingerprint"] = _former_formula(net)  # as the former main saved it
+    (folder / "siamkit.json").write_text(json.dumps(doc))
+    net.export_onnx_folder(folder / "onnx")
+    runtime = load_text_onnx_model(folder)
+    assert runtime.fingerprint == _former_formula(net)
+    new = _gallery(tmp_path / "new.db", net)  # recording this formula's fingerprint
+    assert _identifies(new, runtime) == "guitar"
