@@ -78,6 +78,27 @@ def test_the_removal_that_crosses_a_quarter_returns_before_the_rebuild_and_nothi
     np.testing.assert_allclose(got.distances, want.distances, rtol=1e-5, atol=1e-5)
 
 
+def test_rows_added_meanwhile_from_a_buffer_the_caller_reuses_are_found_after_the_takeover():
+    """The rows added while the graph is rebuilt behind are kept for the new graph as they were
+    at the add: a caller that refills its buffer afterwards (a float32 array goes into the
+    index as it is) must not change what the new graph holds (s54_FA)."""
+    x = clustered(600, 8, seed=12)
+    index = FaissIndex(8, "hnsw", ef_search=600)
+    index.add(x[:500], np.arange(500))
+    started, release = held_build(index)
+    assert index.remove(np.arange(0, 140)) == 140
+    assert started.wait(10)
+    buf = x[500:].copy()
+    index.add(buf, np.arange(500, 600))
+    buf[:] = 100.0  # the caller reuses its buffer
+    release.set()
+    assert index.wait_rebuilt(30)
+    live = np.arange(140, 600)
+    got, want = index.search(x[500:], 1), reference(x, live).search(x[500:], 1)
+    np.testing.assert_array_equal(got.ids, want.ids)
+    np.testing.assert_allclose(got.distances, 0.0, atol=1e-5)
+
+
 def test_a_save_while_the_rebuild_runs_takes_over_and_the_late_graph_is_dropped(tmp_path):
     x = clustered(400, 8, seed=12)
     index = FaissIndex(8, "hnsw", ef_search=400)

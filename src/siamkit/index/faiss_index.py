@@ -233,7 +233,10 @@ class FaissIndex:
             for s in track(chunks, f"FAISS {self.kind} index", x.shape[0], "vectors", weight):
                 self._index.add_with_ids(x[s : s + step], new_ids[s : s + step])
             if self._rebuilding is not None:
-                self._rebuilding.added.append((x, new_ids))
+                # copies: FAISS copied the vectors into the old graph, but ``x`` may be the
+                # caller's own buffer (a float32 array passes through as it is), refilled
+                # before the new graph takes these rows over
+                self._rebuilding.added.append((x.copy(), new_ids.copy()))
 
     def _check_new_ids(self, new_ids: np.ndarray) -> None:
         """Refuse ids the index holds, as :class:`~siamkit.index.exact.ExactIndex` does (FAISS
