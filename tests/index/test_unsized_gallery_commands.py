@@ -9,10 +9,12 @@ import re
 import sqlite3
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
 from siamkit.index import Gallery, GalleryStore
+from siamkit.index.store import GalleryDamagedError
 
 
 def test_list_and_remove_say_the_gallery_is_damaged_and_what_a_command_can_do(tmp_path):
@@ -68,3 +70,25 @@ def test_the_advice_names_each_kind_of_gallerys_enroll_command_as_it_runs(tmp_pa
         shown = CliRunner().invoke(cli, [*group, "--help"])
         assert shown.exit_code == 0, shown.output
         assert all(w in shown.output for w in words if w.startswith("--")), (command, shown.output)
+
+
+def test_opening_it_with_a_model_writes_nothing_and_leaves_the_advice_open(tmp_path):
+    """Opened with a model (or embedding_dim=...), the gallery wrote that size into the file
+    before it read the items: a wrong size then refused the gallery as damaged at "the size it
+    records", which it had just written, and the advice (init_meta, INSERT OR IGNORE) could no
+    longer mend it; a right one silently took items of an unknown model as its own (s54_FA)."""
+    path = tmp_path / "g.db"
+    with Gallery.open(path, embedding_dim=4) as gallery:
+        gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'embedding_dim'")
+    conn.close()
+    for dim in (2, 4):
+        with pytest.raises(GalleryDamagedError, match="never recorded the size"):
+            Gallery.open(path, embedding_dim=dim)
+        with GalleryStore(path) as store:
+            assert "embedding_dim" not in store.meta()  # nothing written
+    with GalleryStore(path) as store:
+        store.init_meta({"embedding_dim": "4"})  # the advice still mends it
+    with Gallery.open(path, embedding_dim=4) as gallery:
+        assert len(gallery) == 2

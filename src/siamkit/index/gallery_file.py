@@ -59,7 +59,10 @@ def open_gallery(
         version = store.data_version()
         meta = store.meta()
         if "embedding_dim" not in meta:
-            if wanted is None and store.count()[0]:  # not new: it holds items, no size
+            # not new: it holds items, no size. Refused with a model too: init_meta wrote the
+            # model's size into the file first, and a wrong one then made the store's own
+            # advice (init_meta, INSERT OR IGNORE) unable to mend it (s54_FA)
+            if store.count()[0]:
                 raise store.unsized_error()
             if wanted is None:
                 raise ValueError(
