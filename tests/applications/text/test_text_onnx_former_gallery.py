@@ -88,3 +88,35 @@ def test_a_re_export_of_an_old_bundle_opens_the_galleries_its_model_enrolls_now(
     assert runtime.fingerprint == _former_formula(net)
     new = _gallery(tmp_path / "new.db", net)  # recording this formula's fingerprint
     assert _identifies(new, runtime) == "guitar"
+
+
+def test_an_export_made_before_the_formula_changed_opens_the_galleries_its_model_enrolls_now(
+    bert: Path, tmp_path: Path
+) -> None:
+    """An old bundle and its old export (both recording the former fingerprint, the export no
+    list of others, as cec6be32 wrote them): a gallery the bundle's PyTorch model enrolls now
+    records its current fingerprint, and the export refused it as "built by a different model"
+    (s54_FB). It opens now; another model's gallery is still refused."""
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
+
+    folder = siamkit.save_model(TextSiameseNetwork.pretrained(bert), tmp_path / "model")
+    net = siamkit.load_model(folder)
+    old = _former_formula(net)
+    doc = json.loads((folder / "siamkit.json").read_text())
+    doc["fingerprint"] = old
+    (folder / "siamkit.json").write_text(json.dumps(doc))
+    net.export_onnx_folder(folder / "onnx")
+    meta_path = folder / "onnx" / "text_onnx.json"
+    meta = json.loads(meta_path.read_text())
+    meta["fingerprint"] = old
+    meta.pop("former_fingerprints", None)
+    meta_path.write_text(json.dumps(meta))
+    runtime = load_text_onnx_model(folder)
+    assert runtime.fingerprint == old
+    new = _gallery(tmp_path / "new.db", net)  # enrolled now: the current fingerprint
+    assert _identifies(new, net) == "guitar"
+    assert _identifies(new, runtime) == "guitar"
+    other = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "other", layers=1, seed=1))
+    foreign = _gallery(tmp_path / "foreign.db", other)
+    with pytest.raises(GalleryMismatchError, match="built by a different model"):
+        _identifies(foreign, runtime)

@@ -40,6 +40,7 @@ class TextOnnxModel:
         int8: bool,
         score_map: ScoreMap | None = None,
         transformer_config: dict[str, Any] | None = None,
+        model_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         from siamkit.distances import get_distance
 
@@ -55,6 +56,10 @@ class TextOnnxModel:
         self.max_length = int(runtime.meta["max_length"])
         self.overlap = int(runtime.meta["overlap"])
         self.last_chunked = 0
+        # the bundle this export was checked against (load_text_onnx_model), for an export
+        # that records no former fingerprints; its PyTorch model's own, computed on first need
+        self._model_dir = model_dir
+        self._bundle_fingerprint: str | None = None
 
     @property
     def embedding_dim(self) -> int:
@@ -89,8 +94,24 @@ class TextOnnxModel:
 
     def former_fingerprints(self) -> tuple[str, ...]:
         """The exported model's other fingerprints, which a gallery may record
-        (:meth:`TextOnnxEmbedder.former_fingerprints`)."""
-        return self.runtime.former_fingerprints()
+        (:meth:`TextOnnxEmbedder.former_fingerprints`). An export made before they were
+        recorded names none, while its bundle's PyTorch model now enrolls under its current
+        formula's fingerprint: such an export refused, as "built by a different model", every
+        gallery that same model enrolled after the formula changed (s54_FB). For those, the
+        bundle's model's own fingerprint is added, computed once, and only when a gallery's
+        fingerprint differs (the only time this is asked); the export was checked to be that
+        bundle's at load."""
+        former = self.runtime.former_fingerprints()
+        if self._model_dir is None or "former_fingerprints" in self.runtime.meta:
+            return former
+        if self._bundle_fingerprint is None:
+            from siamkit.export.bundle import load_model
+            from siamkit.models import model_fingerprint
+
+            self._bundle_fingerprint = model_fingerprint(load_model(self._model_dir))
+        if self._bundle_fingerprint in (*former, self.fingerprint):
+            return former
+        return (*former, self._bundle_fingerprint)
 
     def token_stats(self, texts: Sequence[str]) -> tuple[list[int], int]:
         return self.runtime.token_stats(texts)
@@ -151,4 +172,5 @@ def load_text_onnx_model(
         int8,
         None if score_map is None else ScoreMap.from_dict(score_map),
         doc["model"].get("transformer"),
+        model_dir=model_dir,
     )
