@@ -300,6 +300,8 @@ def channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
     of ``channels`` (1 or 3); ``shape[-1]`` is 1, 3 or 4. :func:`to_image_batch` and
     :class:`~siamkit.data.tensor_dataset.TensorImageDataset` both refuse with it: they once said
     it in their own words, and only the latter had the RGBA fix (reviewer s53_FB finding 4).
+    The torch-free ONNX runtime, which imports nothing of siamkit, refuses with a copy of it
+    (``siamkit.export.runtime._channels_last_problem``) that a test holds equal.
 
     Its expressions are whole: evaluated on the array as written they give images that are
     taken as they are meant, for a tensor and for a NumPy array (the tests run them). An RGBA

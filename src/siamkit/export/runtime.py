@@ -209,6 +209,46 @@ def _pair_sizes_message(first: int, second: int) -> str:
     )
 
 
+def _channels_last(shape: tuple[int, ...], want: Sequence[int]) -> bool:
+    """Whether a batch of ``shape`` for a model of input ``want = (C, H, W)`` has its channels
+    last, ``(N, H, W, C)`` (Pillow's, OpenCV's and ``np.asarray(image)``'s pixels stacked as they
+    come), as :func:`siamkit.data.image_io.to_image_batch` tells it: its second size is not the
+    model's channel count, and its last is, or is another channel count (1, 3 or 4) that is not
+    the model's width."""
+    channels, width = want[0], want[2]
+    if len(shape) != 4 or channels not in (1, 3) or shape[1] == channels:
+        return False
+    return shape[-1] == channels or (shape[-1] in (1, 3, 4) and shape[-1] != width)
+
+
+def _channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
+    # siamkit.data.image_io.channels_last_problem, the one sentence refusing channels-last
+    # images (this file imports nothing of siamkit): the runtime said "got 32 channels" of a
+    # (N, 32, 32, 3) batch (reviewer s54_FB finding 3); a test holds the two equal
+    last, one = shape[-1], len(shape) == 3
+    dims, first = ("(H, W, C)", "(C, H, W)") if one else ("(N, H, W, C)", "(N, C, H, W)")
+    head = (
+        f"Images of shape {shape} have their {last} channel(s) last, {dims}, and siamkit takes "
+        f"them first, {first}"
+    )
+    if channels == 1 and last != 1:
+        return (
+            f"{head}: convert each image to grayscale, as PIL's image.convert('L') does"
+            f"{' (dropping the alpha)' if last == 4 else ''}; grayscale images, "
+            f"{'(H, W)' if one else '(N, H, W)'}, need no reorder."
+        )
+    order = "(2, 0, 1)" if one else "(0, 3, 1, 2)"
+    x = "x[..., :3]" if last == 4 else "x"
+    tensor, array = f"{x}.permute{order}", f"{x}.transpose{order}"
+    steps = ["drop the alpha channel"] if last == 4 else []
+    if channels == 3 and last == 1:
+        steps.append("repeat their one channel as R, G and B")
+        tensor += ".expand(3, -1, -1)" if one else ".expand(-1, 3, -1, -1)"
+        array += f".repeat(3, axis={0 if one else 1})"
+    steps.append("reorder them")
+    return f"{head}: {' and '.join(steps)} with {tensor} (a tensor) or {array} (a NumPy array)."
+
+
 def pairwise_distance(name: str, a: Any, b: Any) -> np.ndarray:
     """Distances between matching rows of two embedding batches, as siamkit computes them:
     ``(N, D), (N, D) -> (N,)`` float64.
@@ -322,12 +362,12 @@ class OnnxEmbedder:
             raise ValueError(
                 f"expected a batch shaped {layout} = (N, {', '.join(map(str, want))}), got {arr.shape}"
             )
+        if len(want) == 3 and _channels_last(arr.shape, want):
+            problem = _channels_last_problem(tuple(arr.shape), want[0])
+            if want[0] == 1 and arr.shape[-1] != 1:  # converted, they are (N, H, W)
+                problem = f"{problem[:-1]}; this model takes them as (N, 1, H, W): x[:, None]."
+            raise ValueError(problem)
         if len(want) == 3 and arr.shape[1] != want[0]:
-            if tuple(arr.shape[2:]) == (want[2], want[0]) and arr.shape[1] == want[1]:
-                raise ValueError(  # Pillow's (H, W, C) pixels stacked as they come
-                    f"expected a batch shaped (N, C, H, W) = (N, {', '.join(map(str, want))}), "
-                    f"got {arr.shape}, channels last: give x.transpose(0, 3, 1, 2)"
-                )
             mode = "grey ('L')" if want[0] == 1 else "RGB ('RGB')"
             raise ValueError(
                 f"the model takes {want[0]}-channel images, got {arr.shape[1]} channels; "
