@@ -238,7 +238,9 @@ def enroll_groups(
     shows what matched; they are made with the embeddings, before anything is written.
 
     ``chunk``: images embedded (and held) at once; by default :data:`CHUNK`, or
-    :data:`PHOTO_CHUNK` for a model that takes whole photos (a face model).
+    :data:`PHOTO_CHUNK` for a model that takes whole photos (a face model). Embeddings that hold
+    NaN or infinite values are refused once every chunk is embedded, in the gallery's sentence,
+    by the files they were made of and counted against all the images given.
 
     ``stored``: counts each label once its transaction is committed (that of
     :func:`stored_labels_kept_on_interrupt`, which says what an interruption kept).
@@ -251,7 +253,8 @@ def enroll_groups(
     import numpy as np
 
     from siamkit.cli._inputs import photos_named
-    from siamkit.index.embedding import embed_inputs
+    from siamkit.index.base import UnrankableEmbeddingsError
+    from siamkit.index.embedding import embed_inputs, model_embeddings
     from siamkit.index.store import validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore
     from siamkit.progress import progress_off, track
@@ -273,11 +276,26 @@ def enroll_groups(
         with photos_named(files, start=s), progress_off():
             # what is enrolled is searched for: a half-twin embeds it with branch g, as
             # Gallery.enroll does (the gallery records the document tower as the enrolling one)
-            return embed_inputs(model, x[s : s + chunk], role="document")
+            try:
+                return embed_inputs(model, x[s : s + chunk], role="document")
+            except UnrankableEmbeddingsError as err:  # refused below, once all are embedded
+                if err.embeddings is None:
+                    raise
+                return err.embeddings
 
     starts = range(0, n, chunk)
     weight = lambda s: min(chunk, n - s)  # noqa: E731
-    z = np.concatenate([embed(s) for s in track(starts, "embedding", n, "images", weight)])
+    parts = [embed(s) for s in track(starts, "embedding", n, "images", weight)]
+    # a chunk's refusal numbered its rows from the chunk's start ("rows 2" for image 259 of
+    # 300, s54_FA finding 3): the rows no search can rank are named here by their files,
+    # counted against every image given, before anything is written
+    photo = getattr(model, "input_kind", None) == "photo"
+    z = model_embeddings(
+        np.concatenate(parts),
+        "the photos' largest faces" if photo else "the images",
+        names=[repr(str(p)) for p in files],
+        then="; nothing was enrolled",
+    )
     ids: dict[str, list[int]] = {}
     skipped: dict[str, list[Path]] = {}
     start = 0

@@ -9,6 +9,7 @@ exist the row is padded with id ``-1`` and distance ``inf``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -72,7 +73,15 @@ class UnrankableEmbeddingsError(ValueError):
     """Embeddings that hold NaN, an infinite value or one past float32's range, refused by
     :func:`finite_float32` before any search or store: a class of its own, so that the service
     answers it in its sentence (the model's embeddings of what a request sent), not as a bug's
-    500."""
+    500.
+
+    ``embeddings``: the array refused, as it was given, so that a caller that checked its inputs'
+    embeddings in parts (``siamkit enroll``'s chunks) can refuse them once, counted against all
+    it was given (s54_FA finding 3)."""
+
+    def __init__(self, message: str, embeddings: np.ndarray | None = None) -> None:
+        super().__init__(message)
+        self.embeddings = embeddings
 
 
 def as_float32_matrix(
@@ -115,10 +124,13 @@ def check_width(
         )
 
 
-def finite_float32(x: np.ndarray, what: str = "embeddings", then: str = "") -> np.ndarray:
+def finite_float32(
+    x: np.ndarray, what: str = "embeddings", then: str = "", names: Sequence[str] | None = None
+) -> np.ndarray:
     """``(N, D)`` ``x`` as a C-contiguous float32 array, refusing the rows that hold NaN, an
     infinite value, or a finite value past float32's range (``1e39`` as float64), by their
-    positions, in one sentence that says which of these it is; ``then`` ends it.
+    positions (or by ``names``, one per row: the files they were made of), in one sentence that
+    says which of these it is; ``then`` ends it.
 
     The search indexes, the gallery and its store all check here: the store's own wording,
     alone, never met the rows a gallery refused first as "NaN or infinite" (with numpy's
@@ -136,9 +148,10 @@ def finite_float32(x: np.ndarray, what: str = "embeddings", then: str = "") -> n
     kind = {0: "NaN or infinite values", len(bad): "values too large for float32"}.get(
         int(large.sum()), "NaN or infinite values, or values too large for float32"
     )
+    rows = f"rows {listing(bad, limit=5)}" if names is None else listing([names[i] for i in bad], 5)
     raise UnrankableEmbeddingsError(
-        f"{len(bad)} of the {len(out)} {what} hold {kind} (rows {listing(bad, limit=5)}), "
-        f"which no search can rank{then}"
+        f"{len(bad)} of the {len(out)} {what} hold {kind} ({rows}), which no search can rank{then}",
+        x,
     )
 
 

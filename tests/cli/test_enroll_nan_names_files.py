@@ -1,0 +1,98 @@
+"""``siamkit enroll`` embeds in chunks (:data:`~siamkit.cli._enroll.CHUNK` images at once), and
+a model's NaN embeddings were refused by each chunk's own count and row numbers: "1 of the 44
+embeddings ... (rows 2)" for image 259 of 300, which names the third file given (s54_FA finding
+3). The refusal now names the files, counted against every image given, and nothing is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+from siamkit.cli import _enroll
+from siamkit.cli.main import cli
+from siamkit.index import Gallery
+from siamkit.index.base import UnrankableEmbeddingsError
+from siamkit.models import SiameseNetwork
+
+WHITE = 255  # the model below breaks on an all-white image; the others stay below 200
+
+
+def _nan_for_white_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every SiameseNetwork embeds an all-white image as NaN (a plain loop marks the rows)."""
+    real = SiameseNetwork.embed
+
+    def embed(self, x, *args, **kwargs):
+        z = real(self, x, *args, **kwargs).clone()
+        flat = x.float().flatten(1)
+        top = flat.max()
+        for i in range(len(flat)):
+            if bool((flat[i] == top).all()) and float(top) > 0:
+                z[i] = float("nan")
+        return z
+
+    monkeypatch.setattr(SiameseNetwork, "embed", embed)
+
+
+def _photos(root: Path, white: set[int]) -> tuple[dict[str, list[Path]], torch.Tensor]:
+    """Twelve 28x28 photos in two labels (six each), those numbered in ``white`` all white."""
+    rng = np.random.default_rng(0)
+    groups: dict[str, list[Path]] = {}
+    pixels = []
+    for i in range(12):
+        label = "boot" if i < 6 else "bag"
+        (root / label).mkdir(parents=True, exist_ok=True)
+        img = (
+            np.full((28, 28), WHITE, np.uint8)
+            if i in white
+            else rng.integers(0, 200, (28, 28), dtype=np.uint8)
+        )
+        path = root / label / f"{i:02d}.png"
+        Image.fromarray(img).save(path)
+        groups.setdefault(label, []).append(path)
+        pixels.append(img)
+    return groups, torch.from_numpy(np.stack(pixels)[:, None].astype(np.float32) / 255)
+
+
+def _net() -> SiameseNetwork:
+    torch.manual_seed(0)
+    encoder = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))
+    pre = siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 28, 28))
+    return SiameseNetwork(encoder, embedding_dim=4, preprocess=pre)
+
+
+def test_enroll_names_the_files_whose_embeddings_hold_nan_across_chunks(tmp_path, monkeypatch):
+    groups, x = _photos(tmp_path / "photos", white={2, 10})
+    files = [p for paths in groups.values() for p in paths]
+    net = _net()
+    _nan_for_white_images(monkeypatch)
+    with Gallery.open(tmp_path / "g.db", net, create=True) as gallery:
+        with pytest.raises(UnrankableEmbeddingsError) as err:
+            _enroll.enroll_groups(gallery, net, groups, x, None, chunk=4)
+        assert len(gallery) == 0
+    # images 3 and 11 of 12, rows 2 of the first and of the third chunk of four
+    assert str(err.value) == (
+        f"2 of the 12 embeddings the model made of the images hold NaN or infinite values "
+        f"({str(files[2])!r}, {str(files[10])!r}), which no search can rank; nothing was "
+        "enrolled"
+    )
+
+
+def test_the_cli_names_the_file_of_a_late_images_nan_embedding(tmp_path, monkeypatch):
+    _photos(tmp_path / "photos", white={10})
+    siamkit.save_model(_net(), tmp_path / "model")
+    monkeypatch.setattr(_enroll, "CHUNK", 4)  # bag/10.png, the fifth file, was "rows 0" of 4
+    _nan_for_white_images(monkeypatch)
+    db = tmp_path / "g.db"
+    res = CliRunner().invoke(
+        cli, ["enroll", str(tmp_path / "model"), "--gallery", str(db), str(tmp_path / "photos")]
+    )
+    assert res.exit_code == 1, res.output
+    assert "1 of the 12 embeddings the model made of the images hold NaN" in res.output
+    assert "bag/10.png" in res.output and "rows" not in res.output
+    assert not db.exists()  # a gallery it created is removed again: nothing was stored
