@@ -279,8 +279,9 @@ def test_a_gallery_of_another_model_is_refused(cli, files, tmp_path):
         assert run(cli, args, code=1).output.strip() == said
     siamkit.save_model(other, mine)  # retrained in place
     out = run(cli, ["identify", mine, "--gallery", db, files["c0_0"]], code=1).output
-    assert f"enrolled with an earlier model in {mine}, since retrained or replaced" in out
-    assert "enroll the images again into a new gallery file with the new model" in out
+    assert f"records a fingerprint that the model in {mine}, which enrolled it, does not" in out
+    assert "the model there was retrained or replaced since, or the gallery was enrolled" in out
+    assert "enroll them again into a new gallery file with this model" in out
     shutil.rmtree(mine)
     out = run(cli, ["identify", tmp_path / "other", "--gallery", db, files["c0_0"]], code=1)
     assert out.output.strip() == (

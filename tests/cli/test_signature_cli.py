@@ -478,9 +478,12 @@ def test_a_bank_of_another_model_names_the_folder_that_enrolled_it(
     shutil.copytree(other, model)  # retrained in place
     code, out = _run("verify", "--gallery", bank, "--writer", "w", ref)
     assert code == 1 and out.strip().splitlines()[-1] == (
-        f"Error: {bank} was enrolled with an earlier model in {model.resolve()}, since retrained "
-        "or replaced, and its signatures cannot be compared with another model's: enroll the "
-        "signatures again into a new bank file with the new model."
+        f"Error: {bank} records a fingerprint that the model in {model.resolve()}, which "
+        "enrolled it, does not give now: the model there was retrained or replaced since, or the "
+        "bank was enrolled under an earlier siamkit that fingerprinted it otherwise; its "
+        "signatures cannot be compared with another model's, so enroll them again into a new "
+        "bank file with this model, or open it with the model that enrolled them (restored from "
+        "a copy, or under the siamkit that enrolled them)."
     ), out
 
 

@@ -85,7 +85,8 @@ def other_models_refusal(
 ) -> ValueError | None:
     """The refusal of the store at ``store_path`` (a ``store``: "gallery", "bank"), which
     another model than the command's enrolled, naming the model folder it recorded
-    (``remember_model_path``): gone, retrained in place, or another folder. ``None`` when it
+    (``remember_model_path``): gone, the same folder (retrained in place, or fingerprinted
+    otherwise by an earlier siamkit), or another folder. ``None`` when it
     recorded none (enrolled from Python, with dlib, or without --model): the caller keeps its
     own refusal.
 
@@ -115,14 +116,32 @@ def other_models_refusal(
         option = option or ("--model" if "--model" in use_it else "MODEL")
         todo = f"{_moved(option)}; else restore it and {use}"
     elif folder is not None and same_file(recorded, folder):
-        what = f"an earlier model in {recorded}, since retrained or replaced"
-        todo = f"enroll the {things} again into a new {store} file with the new model"
+        return GalleryMismatchError(_same_folder_refusal(store_path, recorded, things, store))
     else:
         what = f"the model in {recorded}, not {model}"
         todo = use
     return GalleryMismatchError(
         f"{store_path} was enrolled with {what}, and its {things} cannot be compared with "
         f"another model's: {todo}."
+    )
+
+
+def _same_folder_refusal(store_path: str, recorded: str, things: str, store: str) -> str:
+    """The refusal of a store that the model folder ``recorded``, the command's own, enrolled,
+    though that model does not give the fingerprint it records now. Whether the folder's model
+    was retrained or replaced since, or the store was enrolled under a siamkit (for texts: or a
+    transformers) that fingerprinted the same model otherwise, cannot be told (a text gallery
+    enrolled while the fingerprint hashed the transformers version and the folder's path as
+    spelled then records neither), so both are said, not the first alone."""
+    earlier = "an earlier siamkit or transformers" if things == "texts" else "an earlier siamkit"
+    versions = "siamkit and transformers" if things == "texts" else "siamkit"
+    return (
+        f"{store_path} records a fingerprint that the model in {recorded}, which enrolled it, "
+        f"does not give now: the model there was retrained or replaced since, or the {store} "
+        f"was enrolled under {earlier} that fingerprinted it otherwise; its {things} cannot be "
+        f"compared with another model's, so enroll them again into a new {store} file with this "
+        f"model, or open it with the model that enrolled them (restored from a copy, or under "
+        f"the {versions} that enrolled them)."
     )
 
 

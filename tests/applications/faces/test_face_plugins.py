@@ -146,8 +146,10 @@ def test_another_models_gallery_is_refused_naming_the_recorded_folder(tmp_path, 
     siamkit.save_model(other, model_dir)  # retrained in place
     res = face("identify", "--gallery", db, photo)
     assert res.exit_code == 1, res.output
-    assert f"enrolled with an earlier model in {model_dir}, since retrained" in res.output
-    assert "enroll the faces again into a new gallery file" in res.output
+    said = f"records a fingerprint that the model in {model_dir}, which enrolled it, does not"
+    assert said in " ".join(res.output.split())
+    assert "the model there was retrained or replaced since, or the gallery was" in res.output
+    assert "enroll them again into a new gallery file" in res.output
     shutil.rmtree(model_dir)  # gone: --model other_dir was given, so say to leave it out
     res = face("identify", "--gallery", db, "--model", str(other_dir), photo)
     assert res.exit_code == 1, res.output
@@ -284,9 +286,9 @@ def test_serve_refuses_another_models_face_gallery_as_the_face_commands_do(
     siamkit.save_model(other, model_dir)  # retrained in place
     res = serve(str(model_dir))
     assert res.exit_code == 1 and not served, res.output
-    assert f"enrolled with an earlier model in {model_dir}, since retrained" in res.output
+    assert f"records a fingerprint that the model in {model_dir}, which enrolled it" in res.output
     res = CliRunner().invoke(cli, ["face", "identify", "--gallery", db, photo])
-    assert res.exit_code == 1 and "earlier model" in res.output  # the face commands' sentence
+    assert res.exit_code == 1 and "which enrolled it" in res.output  # the face commands' sentence
 
 
 def test_a_face_command_checks_its_model_once(tmp_path, astronaut, monkeypatch):

@@ -402,7 +402,7 @@ def test_enroll_with_another_model_names_the_model_the_gallery_recorded(tiny_hf,
     shutil.rmtree(first)
     shutil.copytree(other, first)  # retrained in place
     res = enroll(db, first)
-    said = f"{db} was enrolled with an earlier model in {first.resolve()}, since retrained or "
+    said = f"{db} records a fingerprint that the model in {first.resolve()}, which enrolled it,"
     assert said in " ".join(res.output.split()), res.output
     first.rename(tmp_path / "moved")
     res = enroll(db, other)

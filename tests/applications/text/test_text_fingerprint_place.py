@@ -226,3 +226,54 @@ def test_a_bundle_saved_under_the_former_formula_exports_and_runs_by_onnx(
     (folder / "siamkit.json").write_text(json.dumps(doc))
     siamkit.load_model(folder).export_onnx_folder(folder / "onnx")
     assert load_text_onnx_model(folder).fingerprint == _former_formula(net)
+
+
+def test_a_former_formula_gallery_that_cannot_be_recognised_is_not_called_retrained(
+    bert: Path, tmp_path: Path
+) -> None:
+    """A gallery enrolled under the former formula with the transformers version and folder
+    spelling of then (a venv since moved, transformers since upgraded) records a fingerprint
+    that nothing can reproduce now; the CLI said the folder's model was 'since retrained or
+    replaced', which it was not. It now says what is known: the fingerprint differs, and
+    either the model changed or an earlier siamkit or transformers fingerprinted it."""
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+    from siamkit.index import GalleryStore
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "a cat"}\n')
+    db = tmp_path / "g.db"
+    args = ["--gallery", str(db), "--model", str(bert), "--device", "cpu"]
+    res = CliRunner().invoke(cli, ["text", "enroll", str(corpus), *args, "--no-progress"])
+    assert res.exit_code == 0, res.output
+    net = TextSiameseNetwork.pretrained(bert)
+    then = net.config()
+    then["transformer"] = {
+        **then["transformer"],
+        "transformers_version": "4.46.0",
+        "_name_or_path": "/old/venv/site-packages/bert",
+    }
+    old = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in then.items() if k != "tokenizer_sha256"}, sort_keys=True
+        ).encode()
+    )
+    for name, tensor in sorted(net.state_dict().items()):
+        old.update(name.encode())
+        old.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    assert old.hexdigest() not in (model_fingerprint(net), *net.former_fingerprints())
+    with GalleryStore(db, create=False) as store:
+        store.set_meta("model_fingerprint", old.hexdigest())
+    res = CliRunner().invoke(cli, ["text", "identify", *args, "a cat"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1, res.output
+    assert "since retrained or replaced" not in said
+    assert (
+        f"{db} records a fingerprint that the model in {bert.resolve()}, which enrolled it, "
+        "does not give now: the model there was retrained or replaced since, or the gallery was enrolled "
+        "under an earlier siamkit or transformers that fingerprinted it otherwise; its texts "
+        "cannot be compared with another model's, so enroll them again into a new gallery file "
+        "with this model, or open it with the model that enrolled them (restored from a copy, "
+        "or under the siamkit and transformers that enrolled them)."
+    ) in said
