@@ -6,6 +6,7 @@ A command's module is imported only when that command runs (or ``--help`` lists 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
@@ -281,6 +282,32 @@ def exit_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _exit)
 
 
+def _exit_status(code: object) -> int:
+    """The exit status Python gives ``SystemExit(code)``: 0 for ``None``, 1 for a message."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+def exit_at_once_on_sigterm(status: int) -> None:
+    """Once the command is over, end the process at once on SIGTERM, quietly, with ``status``
+    (the command's own, or 143 where it was 0: it did not end by itself).
+
+    :func:`exit_on_sigterm`'s exception, raised while Python runs its atexit callbacks or a
+    finaliser (torchrun's SIGTERM reaching a process that had said its sentence and was
+    ending), was printed as "Exception ignored in atexit callback ... Terminated: 143" and
+    dropped: the process went on ending with the status it had, 0 for a finished command."""
+
+    def _exit(signum: int, frame: object) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say
+                stream.flush()
+        os._exit(status or Terminated.STATUS)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _exit)
+
+
 #: How long a process other than rank 0 of a torchrun launch holds back its error sentence.
 OTHER_RANK_ERROR_DELAY_S = 10.0
 
@@ -323,10 +350,18 @@ def _main_other_rank() -> None:
 
 def main() -> None:
     exit_on_sigterm()
-    if _other_rank():
-        _main_other_rank()
-        return
-    cli(prog_name="siamkit")
+    status = 1  # an exception other than SystemExit: Python prints it and ends with 1
+    try:
+        if _other_rank():
+            _main_other_rank()
+        else:
+            cli(prog_name="siamkit")
+        status = 0
+    except SystemExit as stop:
+        status = _exit_status(stop.code)
+        raise
+    finally:
+        exit_at_once_on_sigterm(status)
 
 
 if __name__ == "__main__":
