@@ -251,6 +251,47 @@ def test_the_exit_hook_stops_a_running_rebuild_between_two_chunks_and_waits_for_
     np.testing.assert_array_equal(index.search(x, 3).ids, reference(x, live).search(x, 3).ids)
 
 
+@pytest.mark.timeout(60)
+def test_an_exit_hook_that_runs_while_a_rebuild_is_set_up_leaves_no_thread_to_start_after_it():
+    """The job was registered for the exit hook before its thread was set: a hook that ran in
+    between (the process exiting while another thread's removal copied the live vectors) found
+    a job with no thread, let go of it and returned, and the thread then started as Python
+    finalised, the SIGABRT the hook is there to prevent (s54_FA). Now the job is registered and
+    its thread started in one step, after which an exiting process starts none."""
+    x = clustered(400, 8, seed=18)
+    index = FaissIndex(8, "hnsw", ef_search=400)
+    index.add(x, np.arange(400))
+    copy = index._live_vectors
+    hooked: list[bool] = []
+
+    def exit_meanwhile():
+        hook = threading.Thread(target=faiss_index._stop_rebuilds)
+        hook.start()
+        hook.join(10)
+        hooked.append(not hook.is_alive())
+        return copy()
+
+    index._live_vectors = exit_meanwhile  # type: ignore[method-assign]
+    started: list[threading.Thread] = []
+    behind = index._rebuild_behind
+
+    def recorded(*args):
+        started.append(threading.current_thread())
+        return behind(*args)
+
+    index._rebuild_behind = recorded  # type: ignore[method-assign]
+    try:
+        assert index.remove(np.arange(120)) == 120
+    finally:
+        faiss_index._exiting.clear()
+    assert hooked == [True]
+    assert started == [] and index._rebuilding is None  # no thread outlives the hook
+    assert index.wait_rebuilt(0)
+    live = np.arange(120, 400)
+    assert len(index) == live.size
+    np.testing.assert_array_equal(index.search(x, 3).ids, reference(x, live).search(x, 3).ids)
+
+
 _EXIT_MID_BUILD = textwrap.dedent(
     """
     import os, sys, time

@@ -356,10 +356,6 @@ class FaissIndex:
         """Copy the live vectors (the caller holds the lock) and build their graph in a thread;
         not once the process exits (the tombstones keep searches right)."""
         job = _Rebuild(self._generation)
-        with _running_lock:
-            if _exiting.is_set():
-                return
-            _running.add(job)
         x, ids = self._live_vectors()
         gone = set(self._removed)
         job.thread = threading.Thread(
@@ -368,13 +364,20 @@ class FaissIndex:
             name="siamkit-hnsw-rebuild",
             daemon=True,
         )
-        self._rebuilding = job
+        # registered and started in one step under the exit hook's lock: a job registered
+        # first, its thread set and started after, was let go by a hook that ran in between
+        # (a job with no thread to wait for), and its thread then started as Python finalised
+        with _running_lock:
+            if _exiting.is_set():
+                return
+            _running.add(job)
+            self._rebuilding = job
+            job.thread.start()
         _log.info(
             "rebuilding the HNSW graph without its %d removed items (%d left) behind searches",
             len(gone),
             ids.size,
         )
-        job.thread.start()
 
     def _rebuild_behind(
         self, job: _Rebuild, x: np.ndarray, ids: np.ndarray, gone: set[int]
