@@ -4,14 +4,18 @@ runs there is checked against the full siamkit on the same image files."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -91,6 +95,48 @@ def test_readmes_load_reads_a_16_bit_png_as_siamkit_does(exported, fmnist_images
     got = np.load(tmp_path / "x.npy")
     assert 0.05 < float(want.mean()) < 0.5  # grey levels, not a white or a black image
     assert float(np.abs(got - want).max()) <= 1e-5, float(np.abs(got - want).max())
+
+
+def _readmes_load(channels: int, size: tuple[int, int]) -> Callable[[str], np.ndarray]:
+    """The device block's ``load``, with the functions it calls, for a model of ``channels``
+    and input ``size``: its ``def`` statements and imports run here, without its model."""
+    tree = ast.parse(_device_block())
+    keep = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.Import))]
+    keep += [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module != "runtime"]
+    namespace: dict[str, Any] = {"c": channels, "h": size[0], "w": size[1]}
+    exec(compile(ast.Module(body=keep, type_ignores=[]), "README.md", "exec"), namespace)
+    return namespace["load"]
+
+
+def test_readmes_load_reads_deep_integer_and_float_images_as_siamkit_does(tmp_path):
+    """README's load() read every I* image as value >> 8: an int32 TIFF of 0-255 values came out
+    black and one beyond 0..65535 white, and a float TIFF (mode F) went through convert(), which
+    rounds 0..1 to black, where siamkit reads each by its own range (image_decode._to_8bit). A
+    16-bit file read as I (a PGM, a signed 16-bit TIFF, turned by its EXIF tag) is 16-bit data
+    by its file, whatever its values."""
+    rng = np.random.default_rng(5)
+    grey = rng.integers(0, 256, (20, 24))
+    Image.fromarray((grey * 257).astype(np.uint16)).save(tmp_path / "wide.png")  # I;16
+    for name, values in (("small", grey), ("mid", grey * 200), ("big", grey * 1000)):
+        Image.fromarray(values.astype(np.int32), mode="I").save(tmp_path / f"{name}.tif")
+    Image.fromarray((grey / 255).astype(np.float32), mode="F").save(tmp_path / "float.tif")
+    Image.fromarray(grey.astype(np.float32) * 3, mode="F").save(tmp_path / "float16.tif")
+    header = b"P5\n24 20\n65535\n"  # 16-bit data of values that all fit 0..255
+    (tmp_path / "deep.pgm").write_bytes(header + grey.astype(">u2").tobytes())
+    names = ["wide.png", "small.tif", "mid.tif", "big.tif", "float.tif", "float16.tif", "deep.pgm"]
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "turned.tif", grey.astype(np.int16), extratags=[(274, 3, 1, 6)])
+    names.append("turned.tif")  # a signed 16-bit TIFF opens as I; orientation 6 turns it
+    modes = {Image.open(tmp_path / n).mode for n in names}
+    assert modes == {"I;16", "I", "F"}, modes
+    for channels in (1, 3):
+        for size in ((20, 24), (24, 20)):
+            load = _readmes_load(channels, size)
+            for name in names:
+                got = load(str(tmp_path / name))
+                want = load_images([tmp_path / name], (channels, *size))[0].numpy()
+                gap = float(np.abs(got - want).max())
+                assert gap <= 1e-5, (name, channels, size, gap)
 
 
 def _text_device_commands() -> tuple[str, str]:
