@@ -91,8 +91,11 @@ def held_out_images(
     it had; said when it lies under the folder the run trained on), the image folder it
     trained on while that is still there (its test classes,
     :func:`~siamkit.cli._eval_data.run_data_default`), or, for a 1×28×28 model that records
-    no data of its own, Fashion-MNIST's test split (the int8 calibration used the train
-    split). At most :data:`CHECK_IMAGES`, a seeded sample.
+    no data of its own, Fashion-MNIST's train split (of the training classes the model records,
+    else all ten; :func:`_fashion_mnist_training_classes`): its test split holds the test
+    classes 6-9, kept for the final check, which a default must not read. At most
+    :data:`CHECK_IMAGES`, a seeded sample (there, from the far end of the seed-0 permutation
+    whose near end the default calibration on all ten classes takes: not its images).
 
     Raises:
         ValueError: ``check_data`` was given and cannot be used with this model (no such
@@ -114,6 +117,7 @@ def held_out_images(
     from siamkit.cli._inputs import BUILTIN_SHAPES, DATASET_NAMES
 
     given = check_data
+    fallback: list[str] | None = None  # the Fashion-MNIST classes of a model without data
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
     root, _ = training_folder(meta)
@@ -129,7 +133,9 @@ def held_out_images(
     elif check_data is None and root is not None and Path(root).is_dir():
         check_data = root  # a self-supervised run's photos: refused below, and said
     elif check_data is None and root is None and tuple(shape) == BUILTIN_SHAPES["fashion-mnist"]:
-        # only a model that records no data of its own: Fashion-MNIST is not one it learned on
+        # only a model that records no data of its own: Fashion-MNIST is not one it learned on;
+        # its train split, as the calibration: the test split holds the test classes 6-9
+        fallback = _fashion_mnist_training_classes(run)
         check_data, meta = "fashion-mnist", {}
     if given is not None and len(shape) != 3:
         raise ValueError(
@@ -159,15 +165,18 @@ def held_out_images(
     ev = load_eval_data(
         check_data,
         meta,
-        classes,
-        "test",
+        fallback or classes,
+        "test" if fallback is None else "train",
         None,
         tuple(shape),  # type: ignore[arg-type]
         option="--check-data",
     )
     if own is not None:  # the class list it recorded, or no known test set there
         own_folder_test_set(own, ev, meta, "--check-data")
-    pick = torch.randperm(len(ev.y), generator=torch.Generator().manual_seed(0))[:CHECK_IMAGES]
+    pick = torch.randperm(len(ev.y), generator=torch.Generator().manual_seed(0))
+    # the train split's: from the permutation's far end, as the default calibration (seed 0,
+    # export.calibration) takes its images from the near end
+    pick = pick[:CHECK_IMAGES] if fallback is None else pick[-CHECK_IMAGES:]
     # in the set's order: the episodes a seed draws depend on it (and EER does not)
     pick = pick.sort().values
     x = ev.x[pick]
@@ -179,6 +188,11 @@ def held_out_images(
         ev = replace(ev, source=val_root_source(val_root))
         differs: str | None = "its run's labelled validation images (data.val_root)"
         seen = val_root_trained_on(meta, val_root, "these figures", "--check-data")
+    elif fallback is not None:  # said in the line: training images, not held out
+        ev = replace(
+            ev, source="fashion-mnist (train split, as the model records no data of its own)"
+        )
+        differs = "Fashion-MNIST training images, the model recording no data of its own"
     elif not _runs_test_set(check_data, meta, ev):
         differs = "other images than its test classes"
     elif len(pick) < len(ev.y):
@@ -192,6 +206,28 @@ def held_out_images(
         differs,
         in_sample=seen,
     )
+
+
+def _fashion_mnist_training_classes(run: dict[str, Any]) -> list[str]:
+    """The Fashion-MNIST classes the int8 check of a model that records no data of its own reads
+    (in the train split): the training classes its run records, where they are Fashion-MNIST
+    labels (0-9) and the run names no other data set, else all ten.
+
+    >>> _fashion_mnist_training_classes({"train_classes": [0, 1, 2, 3, 4, 5]})
+    ['0', '1', '2', '3', '4', '5']
+    >>> len(_fashion_mnist_training_classes({}))
+    10
+    """
+    recorded = run.get("train_classes")
+    labels = range(10)
+    if (
+        run.get("dataset") in (None, "fashion-mnist")
+        and isinstance(recorded, list)
+        and recorded
+        and all(isinstance(c, int) and not isinstance(c, bool) and c in labels for c in recorded)
+    ):
+        return [str(c) for c in sorted(set(recorded))]
+    return [str(c) for c in labels]
 
 
 def val_root_trained_on(
