@@ -9,6 +9,8 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -99,6 +101,57 @@ def test_the_process_left_when_the_other_dies_says_so_in_one_sentence(tmp_path: 
     assert not (tmp_path / "run").exists()
 
 
+def _rank_of_three(rank: int, port: int, out: str) -> None:
+    """Process ``rank`` of three joined by gloo: process 2 dies at once; processes 0 and 1 run
+    ``siamkit train``, whose first collective then fails, and write what they said to
+    OUT/said-RANK."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE="3", LOCAL_RANK=str(rank), OMP_NUM_THREADS="1")
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=3)
+    if rank == 2:
+        os._exit(1)
+    from click.testing import CliRunner
+
+    import siamkit.experiment
+    from siamkit.cli.main import cli
+
+    def all_reduce(*args: object, **kwargs: object) -> None:
+        dist.all_reduce(torch.ones(3))  # the training's first gradient all-reduce
+
+    siamkit.experiment.run_experiment = all_reduce  # type: ignore[assignment]
+    args = ["train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(Path(out) / "run")]
+    res = CliRunner().invoke(cli, args)
+    (Path(out) / f"said-{rank}").write_text(json.dumps([res.exit_code, res.output]))
+    os._exit(0)  # not destroy_process_group: its peer is gone
+
+
+@pytest.mark.slow  # three processes that import torch: about 20 s on two loaded cores
+def test_a_survivor_of_three_says_one_of_the_other_two_stopped(tmp_path: Path) -> None:
+    """With more than two processes a survivor said that "another process" of the launch had
+    stopped. Neither gloo nor NCCL names the rank at the other end (gloo names a connection's
+    port), so it now says which set it was among: one of the other two."""
+    spawn = multiprocessing.get_context("spawn")
+    port = _free_port()
+    ranks = [spawn.Process(target=_rank_of_three, args=(r, port, str(tmp_path))) for r in range(3)]
+    for p in ranks:
+        p.start()
+    for p in ranks:
+        p.join(timeout=120)
+        assert p.exitcode is not None, "a process hung"
+    for rank in (0, 1):
+        said = json.loads((tmp_path / f"said-{rank}").read_text())
+        assert said == [
+            1,
+            "Error: one of the other 2 processes of this 3-process torchrun launch stopped, so "
+            f"process {rank} stopped too: its own error, above, says why (none above: it was "
+            "killed, for example for want of memory, and torchrun's summary gives the exit "
+            "codes)\n",
+        ]
+
+
 def test_a_runtime_error_of_its_own_keeps_its_traceback(monkeypatch) -> None:
     """Only a lost process is said in one sentence: a process's own RuntimeError (a bug) still
     reaches the traceback under torchrun, and in one process too. Words alone were taken for a
@@ -141,9 +194,15 @@ def test_a_runtime_error_of_its_own_keeps_its_traceback(monkeypatch) -> None:
         assert ddp.lost_process_sentence(dist.DistNetworkError(own)) is None, own
     assert ddp.lost_process_sentence(ValueError(gloo)) is None
     assert ddp.lost_process_sentence(RuntimeError(gloo)) == (
-        "another process of this 4-process torchrun launch stopped, so process 1 stopped too: "
-        "its own error, above, says why (none above: it was killed, for example for want of "
-        "memory, and torchrun's summary gives its exit code)"
+        "one of the other 3 processes of this 4-process torchrun launch stopped, so process 1 "
+        "stopped too: its own error, above, says why (none above: it was killed, for example "
+        "for want of memory, and torchrun's summary gives the exit codes)"
+    )
+    assert ddp.lost_process_sentence(dist.DistBackendError(nccl)) == (
+        "one of the other 3 processes of this 4-process torchrun launch stopped or the network "
+        "between the processes failed (NCCL cannot tell which), so process 1 stopped too: if "
+        "one stopped, its own error, above, says why (none above: it was killed, for example "
+        "for want of memory, or the network failed; torchrun's summary gives the exit codes)"
     )
     assert ddp.lost_process_sentence(dist.DistNetworkError(gloo.replace("/", "\\"))) is not None
     # NCCL's error may be the network's: the sentence does not say a process died

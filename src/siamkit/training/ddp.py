@@ -275,20 +275,25 @@ def lost_process_sentence(err: BaseException) -> str | None:
         return None
     if world <= 1:
         return None
-    other = f"process {1 - rank}" if world == 2 else "another process"
-    whose = f"{other}'s" if world == 2 else "its"
+    if world == 2:
+        other, whose, codes = f"process {1 - rank}", f"process {1 - rank}'s", "its exit code"
+    else:
+        # neither backend names the rank at the other end (gloo: "closed by peer
+        # [127.0.0.1]:PORT", that connection's port), and that peer may be a survivor ending
+        # in turn: the sentence names the others as a set
+        other, whose, codes = f"one of the other {world - 1} processes", "its", "the exit codes"
     if backend == "nccl":
         return (
             f"{other} of this {world}-process torchrun launch stopped or the network between "
             f"the processes failed (NCCL cannot tell which), so process {rank} stopped too: if "
-            f"{other} stopped, {whose} own error, above, says why (none above: it was killed, "
-            "for example for want of memory, or the network failed; torchrun's summary gives "
-            "the exit codes)"
+            f"{other if world == 2 else 'one'} stopped, {whose} own error, above, says why "
+            "(none above: it was killed, for example for want of memory, or the network "
+            "failed; torchrun's summary gives the exit codes)"
         )
     return (
         f"{other} of this {world}-process torchrun launch stopped, so process {rank} stopped "
         f"too: {whose} own error, above, says why (none above: it was killed, for example for "
-        "want of memory, and torchrun's summary gives its exit code)"
+        f"want of memory, and torchrun's summary gives {codes})"
     )
 
 
