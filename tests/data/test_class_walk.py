@@ -468,3 +468,119 @@ def test_training_names_a_class_folder_without_images_apart_from_those_the_warni
         ".webp) that can be read and that no other class holds (cat, dog; the warnings above "
         "say why; eel holds no images at all): put each class's images in its sub-folder."
     )
+
+
+def _enrolled(
+    roots: list[Path], base: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """``(enroll's files per label, relative to base; its warning lines)`` for the folders
+    ``roots`` given to one ``siamkit enroll``."""
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        groups = group_images([str(r) for r in roots], None)
+    said = [line[len("warning: ") :] for line in capsys.readouterr().err.splitlines()]
+    got = {k: sorted(p.relative_to(base).as_posix() for p in v) for k, v in groups.items()}
+    return got, said
+
+
+def _labels_across(roots: list[Path], base: Path) -> dict[str, list[str]]:
+    """The reference for several folders: each label's images (a label is a sub-folder's name,
+    in whichever folder given) as os.walk lists its real folders (no link followed), less those
+    whose (st_dev, st_ino) two labels or more hold, by a naive loop."""
+    held: dict[tuple[int, int], set[str]] = {}
+    found: dict[str, list[tuple[str, tuple[int, int]]]] = {}
+    for root in roots:
+        for label in sorted(os.listdir(root)):
+            if os.path.islink(root / label):
+                continue
+            for w, _, fs in os.walk(root / label):
+                for f in fs:
+                    path = os.path.join(w, f)
+                    if os.path.islink(path):
+                        continue
+                    st = os.stat(path)
+                    held.setdefault((st.st_dev, st.st_ino), set()).add(label)
+                    found.setdefault(label, []).append(
+                        (os.path.relpath(path, base), (st.st_dev, st.st_ino))
+                    )
+    kept = {k: sorted(f for f, key in fs if len(held[key]) == 1) for k, fs in found.items()}
+    return {k: fs for k, fs in kept.items() if fs}
+
+
+@pytest.mark.parametrize(
+    ("link", "target", "named"),
+    [
+        ("s2/bob/al", "../../s1/alice", "left out the folder"),  # into another folder's label
+        ("s2/bob/x.png", "../../s1/alice/0.png", "left out the file"),
+        ("s2/ally", "../s1/alice", "left out the class folder"),  # a label folder linked
+    ],
+)
+def test_enroll_of_several_folders_keeps_the_link_rules_across_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], link: str, target: str, named: str
+) -> None:
+    """``siamkit enroll MODEL s1 s2`` walked each folder apart, so a link in s2's bob to s1's
+    alice enrolled Alice's photo under Bob too, without a word (reviewer s54_FB finding 2): the
+    rules held within one folder only. One walk of both now leaves it out and names it, as it
+    does within one folder; reference: each label's real files (os.walk, no link followed)."""
+    s1, s2 = tmp_path / "s1", tmp_path / "s2"
+    _images(s1, "alice/0.png", "bob/1.png")
+    _images(s2, "bob/2.png", "carol/3.png")
+    (tmp_path / link).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, tmp_path / link)
+    enrolled, notes = _enrolled([s1, s2], tmp_path, capsys)
+    assert enrolled == _labels_across([s1, s2], tmp_path)
+    assert enrolled["alice"] == ["s1/alice/0.png"]
+    assert enrolled["bob"] == ["s1/bob/1.png", "s2/bob/2.png"]  # one label in both folders
+    assert len(notes) == 1 and notes[0].startswith(f"{named} {tmp_path / link}: "), notes
+
+
+def test_enroll_of_several_folders_leaves_out_a_file_two_of_their_labels_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A photo hard-linked as s1/alice/a.png and s2/bob/dup.png was enrolled under both labels
+    by ``siamkit enroll MODEL s1 s2`` (each folder was walked with its own seen-files), though
+    within one folder it is left out of both and named (reviewer s54_FB finding 2). It is now
+    left out across the folders too. One file under one label in both folders (s1/dan and
+    s2/dan, a dedupe tool's hard link) is that label's in both and kept (control); reference: a
+    naive loop over (st_dev, st_ino) per label."""
+    s1, s2 = tmp_path / "s1", tmp_path / "s2"
+    _images(s1, "alice/a.png", "alice/b.png", "dan/d.png")
+    _images(s2, "bob/b.png", "dan/e.png")
+    os.link(s1 / "alice" / "a.png", s2 / "bob" / "dup.png")
+    os.link(s1 / "dan" / "d.png", s2 / "dan" / "d.png")
+    enrolled, notes = _enrolled([s1, s2], tmp_path, capsys)
+    assert enrolled == _labels_across([s1, s2], tmp_path)
+    assert enrolled == {
+        "alice": ["s1/alice/b.png"],
+        "dan": ["s1/dan/d.png", "s2/dan/d.png", "s2/dan/e.png"],
+        "bob": ["s2/bob/b.png"],
+    }
+    assert notes == [
+        f"left out the image {s1 / 'alice' / 'a.png'} and {s2 / 'bob' / 'dup.png'}: they are one "
+        "file (hard links, or links to one file) in several classes, and it counts as no class "
+        "because it is in several; keep it in one class's folder only to include it in that "
+        "class"
+    ]
+    # one folder given twice is one folder: nothing is two labels', nor listed twice
+    assert _enrolled([s1, s1], tmp_path, capsys) == _enrolled([s1], tmp_path, capsys)
+
+
+def test_enroll_of_several_folders_keeps_a_link_to_the_same_label_in_another_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A link from one folder's label to the same label in another folder (s2/alice ->
+    ../s1/alice, s2/bob/old -> ../../s1/bob) leads into no other class: its images are that
+    label's in both, as they were when each folder was walked apart, and nothing is said
+    (control for the rules that now hold across the folders; enroll skips the repeats)."""
+    s1, s2 = tmp_path / "s1", tmp_path / "s2"
+    _images(s1, "alice/0.png", "bob/1.png")
+    _images(s2, "bob/2.png")
+    os.symlink("../s1/alice", s2 / "alice")
+    os.symlink("../../s1/bob", s2 / "bob" / "old")
+    enrolled, notes = _enrolled([s1, s2], tmp_path, capsys)
+    assert notes == []
+    assert enrolled == {
+        "alice": ["s1/alice/0.png", "s2/alice/0.png"],
+        "bob": ["s1/bob/1.png", "s2/bob/2.png", "s2/bob/old/1.png"],
+    }

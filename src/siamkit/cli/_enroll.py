@@ -45,34 +45,38 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     left_out: list[Path] = []  # files not images by their extension, said in one line
     unread: list[str] = []  # label folders without images because they cannot be read
     shared: list[str] = []  # label folders whose every image another label holds too
-    for item in map(Path, inputs):
+    items = list(map(Path, inputs))
+    for item in items:
         if not item.is_dir():
             raise click.UsageError(
                 f"{item} is a file: name its label with --label, or give a folder with one "
                 "sub-folder per label"
             )
-        # the label folders as training reads a folder of classes (its link, unreadable-folder
-        # and shared-file rules, each left out and named in a warning line), so a photo is
-        # enrolled under the label it would be trained as; a folder that cannot be read is
-        # refused by it (UnreadableFolderError), before the loose images are looked for; what
-        # in the folder cannot be read is named by the walk, not again (s54_R3 finding 3)
-        with data_warnings_as_lines():
-            walk = walk_classes(item)
+    # the label folders as training reads a folder of classes (its link, unreadable-folder and
+    # shared-file rules, each left out and named in a warning line), so a photo is enrolled
+    # under the label it would be trained as; one walk of every folder given, so the rules hold
+    # across them (a photo hard-linked as s1/alice/a.png and s2/bob/dup.png was enrolled under
+    # both: s54_FB finding 2); a folder that cannot be read is refused by it
+    # (UnreadableFolderError), before the loose images are looked for; what in the folder
+    # cannot be read is named by the walk, not again (s54_R3 finding 3)
+    with data_warnings_as_lines():
+        walk = walk_classes(items)
+    for item in items:
         loose = _list_images(item)[0]  # not a second walk of the whole folder
         if loose:
             raise click.UsageError(
                 f"{item} holds images directly ({loose[0].name}, ...): give --label for them, or "
                 "move them into one sub-folder per label"
             )
-        for sub, files in walk.files.items():
-            name = text_name(sub.name)  # a name that is not UTF-8: its bytes as \xe9 escapes
-            _check_one_spelling(named.setdefault(name, sub), sub, name)
-            groups.setdefault(name, []).extend(files)
-        left_out += walk.left_out
-        unread += [text_name(str(sub)) for sub in walk.unread]
-        shared += [text_name(str(sub)) for sub in walk.shared]
-        if walk.empty:
-            empty.setdefault(item, []).extend(text_name(sub.name) for sub in walk.empty)
+    for sub, files in walk.files.items():
+        name = text_name(sub.name)  # a name that is not UTF-8: its bytes as \xe9 escapes
+        _check_one_spelling(named.setdefault(name, sub), sub, name)
+        groups.setdefault(name, []).extend(files)
+    left_out += walk.left_out
+    unread += [text_name(str(sub)) for sub in walk.unread]
+    shared += [text_name(str(sub)) for sub in walk.shared]
+    for sub in walk.empty:  # by the folder given (each label folder is one of a folder's)
+        empty.setdefault(sub.parent, []).append(text_name(sub.name))
     folders = [text_name(str(item / name)) for item, names in empty.items() for name in names]
     if not groups and empty and not (unread or shared):
         raise click.UsageError(

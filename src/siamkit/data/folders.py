@@ -186,20 +186,25 @@ class ClassFolders:
     the walk of one class asks in O(depth) whether a folder or file it reaches lies in another
     (:meth:`holding`): comparing it with every other class (a realpath and a commonpath each,
     per class and per folder walked) made listing 1,000 classes take 130 s instead of 0.1 s,
-    and a face data set's 10,000 identities hours (reviewer s53_R6 finding 1)."""
+    and a face data set's 10,000 identities hours (reviewer s53_R6 finding 1). Each with the
+    names of the class folders it is the real path of: folders of one name in several data set
+    folders are one class (``siamkit enroll MODEL s1 s2``, each with ``alice/``)."""
 
     def __init__(self, folders: Iterable[str | os.PathLike[str]]) -> None:
-        self.reals = frozenset(os.path.realpath(f) for f in folders)
+        self._names: dict[str, set[str]] = {}
+        for f in folders:
+            self._names.setdefault(os.path.realpath(f), set()).add(Path(f).name)
+        self.reals = frozenset(self._names)
 
-    def holding(self, real: str, top: str) -> str | None:
+    def holding(self, real: str, top: str, name: str = "") -> str | None:
         """The class folder (its real path) that is or holds the real path ``real``, leaving out
         those that are or hold ``top``, the real path of the class walked (its own folder, or
-        one a link puts it in: ``top`` is then read as the class it was named); ``None`` if
-        none does."""
+        one a link puts it in: ``top`` is then read as the class it was named), and those of
+        its ``name`` (the same class, in another data set folder); ``None`` if none does."""
         if not self.reals:
             return None
         while True:
-            if real in self.reals and not _holds(real, top):
+            if real in self.reals and not _holds(real, top) and name not in self._names[real]:
                 return real
             up = os.path.dirname(real)
             if up == real:
@@ -242,6 +247,7 @@ def _visible_files(
     unreached: list[str] = []  # the links whose target it cannot stat
     top = os.path.realpath(folder)
     others = beside if isinstance(beside, ClassFolders) else ClassFolders(beside)
+    name = Path(folder).name  # the class walked, in every data set folder that holds it
     linked: list[tuple[str, str]] = []
     for where, files in _walk(folder, loops, others, crossed, locked):
         base = Path(where)
@@ -271,7 +277,7 @@ def _visible_files(
             if not stat.S_ISREG(st.st_mode):
                 continue
             if link and others.reals:
-                into = others.holding(os.path.realpath(path), top)
+                into = others.holding(os.path.realpath(path), top, name)
                 if into is not None:
                     linked.append((os.fspath(path), into))
                     continue
@@ -330,8 +336,9 @@ class SeenFiles:
         self._first: dict[int, dict[int, Path]] = {}  # st_dev -> st_ino -> the first path
         self._more: dict[tuple[int, int], list[Path]] = {}  # the later paths of a file met again
         self._shared: set[tuple[int, int]] = set()  # those of them two classes or more hold
-        #: the class folder walked now (``os.path.join(folder, "")``, as its walk's paths begin)
-        self.folder = ""
+        #: the class folders walked now (each ``os.path.join(folder, "")``, as its walk's paths
+        #: begin): its folder, or those of its name in every data set folder walked together
+        self.folder: str | tuple[str, ...] = ""
 
     def add(self, st: os.stat_result, path: Path) -> None:
         """Count ``path`` (of stat ``st``) as a file of the class walked now, if an image."""
@@ -441,6 +448,7 @@ def _walk(
     walked: set[str] = set()
     routes: dict[str, tuple[str, ...]] = {}  # a folder's path -> the real paths leading to it
     top = os.path.realpath(folder)
+    name = Path(folder).name  # the class walked (:meth:`ClassFolders.holding`)
     for where, folders, files in os.walk(folder, onerror=skip, followlinks=True):
         real = os.path.realpath(where)
         route = routes.pop(where, ())
@@ -448,7 +456,7 @@ def _walk(
             loops.append(where)
             folders[:] = []
             continue
-        into = beside.holding(real, top) if beside is not None else None
+        into = beside.holding(real, top, name) if beside is not None else None
         if into is not None:
             if crossed is not None:
                 crossed.append((where, into))
@@ -617,18 +625,20 @@ def empty_folders_note(
     )
 
 
-def _linked_classes(root: Path, class_dirs: Sequence[Path]) -> dict[Path, Path]:
+def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
     """The class folders that are links to another class's folder or one inside it, each with
-    that class's folder, or to ``root`` or a folder above it, each with ``root``: ``kitty ->
-    cat``, ``cat2019 -> cat/2019`` and ``all -> .`` read other classes' images as a class of
-    their own too, so each counted as two classes without a word. Of two links to one folder
-    the first by name is kept; a real folder is kept before a link to it."""
-    top = os.path.realpath(root)
+    that class's folder, or to the data set's folder they are in or a folder above it, each
+    with that folder: ``kitty -> cat``, ``cat2019 -> cat/2019`` and ``all -> .`` read other
+    classes' images as a class of their own too, so each counted as two classes without a
+    word. Of two links to one folder the first by name is kept; a real folder is kept before a
+    link to it. A folder of the same name in another data set folder is the same class (its
+    images are that class's in both)."""
+    tops = {r: os.path.realpath(r) for r in {d.parent for d in class_dirs}}
     real = {d: os.path.realpath(d) for d in class_dirs}
     by_real: dict[str, list[Path]] = {}  # each class folder's real path once: O(depth) lookups
     for d in class_dirs:
         by_real.setdefault(real[d], []).append(d)
-    dropped = {d: root for d in class_dirs if _holds(real[d], top)}
+    dropped = {d: d.parent for d in class_dirs if _holds(real[d], tops[d.parent])}
     for d in class_dirs:
         if d in dropped:
             continue
@@ -636,7 +646,7 @@ def _linked_classes(root: Path, class_dirs: Sequence[Path]) -> dict[Path, Path]:
         up, at = "", real[d]
         while up != at:  # real[d] and each folder above it
             for other in by_real.get(at, ()):
-                if other == d or other in dropped:
+                if other == d or other in dropped or other.name == d.name:
                     continue
                 if at != real[d] or (d.is_symlink() and (not other.is_symlink() or other < d)):
                     found.append(other)
@@ -646,14 +656,14 @@ def _linked_classes(root: Path, class_dirs: Sequence[Path]) -> dict[Path, Path]:
     return dropped
 
 
-def _linked_classes_note(root: Path, dropped: dict[Path, Path]) -> str:
+def _linked_classes_note(dropped: dict[Path, Path]) -> str:
     """The sentence for the class folders :func:`_linked_classes` leaves out."""
     got = sorted(dropped.items())
     if len(got) == 1:
         d, other = got[0]
         into = (
             "holds the data set's folder (every class's)"
-            if other == root
+            if other == d.parent
             else f"is or is inside the folder of the class {text_name(other.name)}"
         )
         return (
@@ -688,7 +698,7 @@ class ClassWalk:
 
 
 def walk_classes(
-    root: Path,
+    root: Path | Sequence[Path],
     extensions: Iterable[str] = IMAGE_EXTENSIONS,
     class_dirs: Sequence[Path] | None = None,
 ) -> ClassWalk:
@@ -699,6 +709,13 @@ def walk_classes(
     enroll`` had its own loop without the class rules, so ``alice/bob -> ../bob`` enrolled
     Bob's photos under Alice too (reviewer s53_FB finding 2).
 
+    ``root`` may be several folders (``siamkit enroll MODEL s1 s2``), walked as one data set:
+    the sub-folders of one name in several of them are one class (each listed in
+    :attr:`ClassWalk.files` under its own folder), and the rules hold across them all. Walked
+    one by one, a photo hard-linked as ``s1/alice/a.png`` and ``s2/bob/dup.png``, or linked
+    into ``s1/alice`` from ``s2/bob``, was enrolled under both labels without a word (reviewer
+    s54_FB finding 2).
+
     Warns:
         LeftOutFilesWarning: left out and named: a class folder that is a link to another
             class's folder, one inside it or ``root`` (:func:`_linked_classes`); a folder or
@@ -708,20 +725,25 @@ def walk_classes(
             that holds it, as no class can be told its own.
     """
     extensions = tuple(extensions)
-    class_dirs = _subdirs(root) if class_dirs is None else list(class_dirs)
-    dropped = _linked_classes(root, class_dirs)
+    roots = [root] if isinstance(root, Path) else list(root)
+    if class_dirs is None:  # a folder given twice is walked once
+        class_dirs = list(dict.fromkeys(d for top in roots for d in _subdirs(top)))
+    dropped = _linked_classes(class_dirs)
     if dropped:
-        warnings.warn(_linked_classes_note(root, dropped), LeftOutFilesWarning, stacklevel=2)
+        warnings.warn(_linked_classes_note(dropped), LeftOutFilesWarning, stacklevel=2)
     class_dirs = [d for d in class_dirs if d not in dropped]
     # each class's real path once (a folder's own is not counted: it holds the folder walked,
     # see _walk)
     beside = ClassFolders(class_dirs)
     seen = SeenFiles(extensions)
+    of_name: dict[str, tuple[str, ...]] = {}  # each class's folders (several roots: several)
+    for d in class_dirs:
+        of_name[d.name] = (*of_name.get(d.name, ()), os.path.join(d, ""))
     walk = ClassWalk({}, [], [], [])
     others_of: dict[Path, list[Path]] = {}
     for folder in class_dirs:
         locked: list[str] = []
-        seen.folder = os.path.join(folder, "")
+        seen.folder = of_name[folder.name]
         files, others = sort_files(folder, extensions, beside=beside, locked=locked, seen=seen)
         if files:  # an empty folder's files are its own warning's ("holds no images")
             others_of[folder] = others
