@@ -139,6 +139,27 @@ def test_readmes_load_reads_deep_integer_and_float_images_as_siamkit_does(tmp_pa
                 assert gap <= 1e-5, (name, channels, size, gap)
 
 
+def test_readmes_load_reads_a_large_jpeg_as_siamkit_does(tmp_path):
+    """siamkit reads a JPEG far larger than the model's input at a reduced scale (libjpeg's DCT
+    scaling, image_decode.draft_jpeg), its part-block edge resampled to the photo's region;
+    README's load() decoded it whole, 1.5e-3 off siamkit's pixels at 64x80 (a phone photo on
+    the device embedded unlike the same photo enrolled with siamkit)."""
+    yy, xx = np.mgrid[0:1203, 0:1601]  # sides no multiple of 8: a part-block at two edges
+    photo = np.stack([xx // 7 * 13, yy // 5 * 11, (xx + yy) // 9 * 7], -1) % 256
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways
+    Image.fromarray(photo.astype(np.uint8)).save(tmp_path / "a.jpg", quality=92)
+    Image.fromarray(photo.astype(np.uint8)).save(tmp_path / "b.jpg", quality=92, exif=exif)
+    for channels in (1, 3):
+        for size in ((28, 28), (64, 80)):
+            load = _readmes_load(channels, size)
+            for name in ("a.jpg", "b.jpg"):
+                got = load(str(tmp_path / name))
+                want = load_images([tmp_path / name], (channels, *size))[0].numpy()
+                gap = float(np.abs(got - want).max())
+                assert gap <= 1e-5, (name, channels, size, gap)
+
+
 def _text_device_commands() -> tuple[str, str]:
     """The text section's build command (run in this checkout) and device install command."""
     section = _section("## Text: Siamese transformers (`pip install 'siamkit[text]'`)")
