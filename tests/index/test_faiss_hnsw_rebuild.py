@@ -4,7 +4,9 @@ stay right meanwhile and after, and what is added or removed meanwhile is kept."
 from __future__ import annotations
 
 import ast
+import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -290,6 +292,88 @@ def test_an_exit_hook_that_runs_while_a_rebuild_is_set_up_leaves_no_thread_to_st
     live = np.arange(120, 400)
     assert len(index) == live.size
     np.testing.assert_array_equal(index.search(x, 3).ids, reference(x, live).search(x, 3).ids)
+
+
+def _in_a_child(work, timeout: float = 15.0) -> dict:
+    """Run ``work()`` in a forked child and return the dict it returns; the child is killed
+    (and the test fails) past ``timeout`` seconds, as a hang in C code ignores Python."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child never returns into pytest
+        code = 1
+        try:
+            os.close(r)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)  # not pytest-timeout's handler
+            signal.alarm(int(timeout))
+            os.write(w, json.dumps(work()).encode())
+            code = 0
+        except BaseException as err:
+            os.write(w, json.dumps({"error": repr(err)}).encode())
+        finally:
+            os._exit(code)
+    os.close(w)
+    deadline = time.monotonic() + timeout + 5
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            done = os.waitpid(pid, 0)
+            break
+        time.sleep(0.05)
+    with os.fdopen(r) as out:
+        said = out.read()
+    status = os.waitstatus_to_exitcode(done[1])
+    assert status == 0 and said, f"the child ended with {status}: {said or 'no answer'}"
+    return json.loads(said)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="a forked child")
+def test_a_child_forked_while_the_rebuild_runs_searches_adds_and_rebuilds_on_its_own():
+    """A process forked (a DataLoader worker, a prefork server) while a rebuild ran behind,
+    and a takeover held the index's lock: the child's first search waited forever, for the
+    lock of a thread it does not have and for GNU OpenMP's pool threads (faiss-cpu's libgomp);
+    stepped past those, it kept every add for a graph that never came and started no rebuild
+    of its own. Now the fork waits for the takeover, and the child lets go of the job and runs
+    FAISS on one thread."""
+    x = clustered(700, 8, seed=19)
+    index = FaissIndex(8, "hnsw", ef_search=700)
+    index.add(x[:500], np.arange(500))
+    index.search(x[:50], 3)  # the parent's OpenMP pool
+    started, release = held_build(index)
+    assert index.remove(np.arange(140)) == 140
+    assert started.wait(10)
+    holding = threading.Event()
+
+    def take_over() -> None:  # the takeover's moment, as the fork comes
+        with index._lock:
+            holding.set()
+            time.sleep(0.3)
+
+    holder = threading.Thread(target=take_over)
+    holder.start()
+    assert holding.wait(10)
+    before = reference(x, np.arange(140, 500)).search(x, 5).ids
+    after = reference(x, np.r_[340:700]).search(x, 5).ids
+
+    def child() -> dict:
+        del index._build_hnsw  # not held here
+        seen = {"first": index.search(x, 5).ids.tolist() == before.tolist()}
+        index.add(x[500:], np.arange(500, 700))
+        index.remove(np.arange(140, 340))  # 340 of 700: past a quarter, not half
+        seen["rebuilt"] = index.wait_rebuilt(20) and not index._removed
+        seen["after"] = index.search(x, 5).ids.tolist() == after.tolist()
+        return seen
+
+    try:
+        seen = _in_a_child(child)
+    finally:
+        release.set()
+        holder.join(10)
+    assert seen == {"first": True, "rebuilt": True, "after": True}
+    assert index.wait_rebuilt(30)  # the parent's own rebuild goes on
+    live = np.arange(140, 500)
+    assert not index._removed and len(index) == live.size
+    np.testing.assert_array_equal(index.search(x, 5).ids, before)
 
 
 _EXIT_MID_BUILD = textwrap.dedent(

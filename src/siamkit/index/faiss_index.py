@@ -17,6 +17,11 @@ Two details make the approximate indexes usable under a live gallery:
   it returns, so a search never filters out most of the graph. The thread builds in chunks and
   stops between two when the process exits (an exit hook waits for it): a thread still inside
   FAISS when Python finalises aborted the process (SIGABRT) in about one exit of five.
+  A process forked meanwhile waits for a takeover under way; the child lets go of the rebuild
+  (its thread is not there) and starts its own at its next removal past a quarter.
+
+A forked child runs FAISS on one thread: GNU OpenMP's thread pool does not survive a fork, and
+the child's first search waited forever for the parent's pool threads.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +69,12 @@ class _Rebuild:
     chunks (an exit, a save, or a graph replaced meanwhile), the adds made meanwhile, which the
     new graph takes before it replaces the old, and the generation of the graph it replaces."""
 
-    def __init__(self, generation: int) -> None:
+    def __init__(self, index: FaissIndex, generation: int) -> None:
         self.stop = threading.Event()
         self.added: list[tuple[np.ndarray, np.ndarray]] = []
         self.generation = generation
         self.thread: threading.Thread | None = None
+        self.index = weakref.ref(index)  # for a forked child, which lets go of the job
 
 
 # the rebuilds running in this process, and whether it exits: Python finalising while a thread
@@ -93,6 +101,58 @@ def _stop_rebuilds() -> None:
                 job.thread.join()
             with _running_lock:
                 _running.discard(job)
+
+
+# the locks of the indexes rebuilt behind, held across a fork (see _before_fork)
+_held_at_fork: list[Any] = []
+
+
+def _before_fork() -> None:
+    """Wait for the takeovers under way and hold their indexes' locks across the fork: a child
+    forked while a rebuild thread held an index's lock found it held by a thread it does not
+    have, and its first search, add or removal waited forever."""
+    with _running_lock:
+        jobs = list(_running)
+    for job in jobs:
+        index = job.index()
+        if index is not None:
+            index._lock.acquire()
+            _held_at_fork.append(index._lock)
+    _running_lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _running_lock.release()
+    while _held_at_fork:
+        _held_at_fork.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of its parent's threads: it lets go of the rebuilds running
+    behind (their graphs would never come, and each add was kept for them meanwhile), so its
+    next removal past a quarter starts one of its own, and its FAISS runs on one thread: GNU
+    OpenMP's thread pool does not survive a fork, and a child's first search or add waited
+    forever for the parent's pool threads (faiss-cpu ships libgomp)."""
+    global _running_lock
+    _running_lock = threading.Lock()
+    for job in _running:
+        index = job.index()
+        if index is not None and index._rebuilding is job:
+            index._rebuilding = None
+    _running.clear()
+    while _held_at_fork:
+        _held_at_fork.pop().release()
+    faiss = sys.modules.get("faiss")
+    if faiss is not None:
+        faiss.omp_set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 def import_faiss() -> Any:
@@ -355,7 +415,7 @@ class FaissIndex:
     def _start_rebuild(self) -> None:
         """Copy the live vectors (the caller holds the lock) and build their graph in a thread;
         not once the process exits (the tombstones keep searches right)."""
-        job = _Rebuild(self._generation)
+        job = _Rebuild(self, self._generation)
         x, ids = self._live_vectors()
         gone = set(self._removed)
         job.thread = threading.Thread(
