@@ -738,11 +738,7 @@ def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monke
     logging.getLogger("optuna").addHandler(handler)
     out = tmp_path / "study"
     try:
-        res = CliRunner().invoke(
-            cli,
-            ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
-             "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
-        )  # fmt: skip
+        res = CliRunner().invoke(cli, _study(tmp_path, out, 3))
     finally:
         logging.getLogger("optuna").removeHandler(handler)
     assert res.exit_code == 130, res.output
@@ -759,21 +755,13 @@ def test_ctrl_c_says_the_study_resumes_without_a_traceback(tmp_path: Path, monke
     # the stopped trial is not a failure of its values: named for what it was
     assert [r["state"] for r in _rows(out / "trials.csv")] == ["complete", "interrupted"]
     started.append(-1)  # no more interrupts
-    res = CliRunner().invoke(
-        cli,
-        ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
-         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
-    )  # fmt: skip
+    res = CliRunner().invoke(cli, _study(tmp_path, out, 3))
     assert res.exit_code == 0, res.output
     assert res.output.splitlines()[0] == (
         f"continuing the study in {out / 'study.db'}: 1 of 3 trials finished, 2 to go"
     )
     assert "3 trials finished (3 complete, 0 pruned), 0 failed, 1 interrupted in " in res.output
-    res = CliRunner().invoke(
-        cli,
-        ["tune", str(TINY), "--trials", "2", "--out", str(out), "--no-progress",
-         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
-    )  # fmt: skip
+    res = CliRunner().invoke(cli, _study(tmp_path, out, 2))
     assert res.exit_code == 0, res.output
     assert res.output.splitlines()[0] == (
         f"continuing the study in {out / 'study.db'}: 3 trials finished, 2 wanted: none to go "
@@ -785,11 +773,7 @@ def test_the_best_values_table_shows_floats_to_four_digits(tmp_path: Path, monke
     """The table printed a searched float as 0.00016283591083632567; best.yaml keeps it whole."""
     _fake_training(monkeypatch)
     out = tmp_path / "study"
-    res = CliRunner().invoke(
-        cli,
-        ["tune", str(TINY), "--trials", "1", "--out", str(out), "--no-progress",
-         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
-    )  # fmt: skip
+    res = CliRunner().invoke(cli, _study(tmp_path, out, 1))
     assert res.exit_code == 0, res.output
     lr = _completed_lrs(out)[0]
     row = next(line for line in res.output.splitlines() if line.startswith("optim.lr "))
@@ -806,31 +790,32 @@ def test_ctrl_c_before_any_trial_completes_writes_no_best_config(
 ) -> None:
     _fake_training(monkeypatch, interrupt_at=0)
     out = tmp_path / "study"
-    res = CliRunner().invoke(
-        cli,
-        ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
-         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
-    )  # fmt: skip
+    res = CliRunner().invoke(cli, _study(tmp_path, out, 3))
     assert res.exit_code == 130, res.output
     assert res.output.strip().splitlines()[-1].startswith("study interrupted; ")
     assert "best config" not in res.output and not (out / "best.yaml").exists()
 
 
-def test_ctrl_c_while_the_data_loads_says_nothing_was_written(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_a_stop_while_the_data_loads_says_nothing_was_written(
+    tmp_path: Path, monkeypatch, stop: str
+) -> None:
     """Ctrl-C before the study began (loading the data) said its study.db "keeps its finished
-    trials: run the same command again to continue it", and there was no study.db."""
+    trials: run the same command again to continue it", and there was no study.db. SIGTERM
+    (siamkit's handler raises Terminated) says what Ctrl-C says, with its own status."""
+    from siamkit.cli.main import Terminated
 
-    def interrupted(*args: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
+    error, status = (
+        (KeyboardInterrupt, 130) if stop == "ctrl-c" else (Terminated, Terminated.STATUS)
+    )
 
-    monkeypatch.setattr(search_mod, "load_run_data", interrupted)
+    def stopped(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(search_mod, "load_run_data", stopped)
     out = tmp_path / "study"
-    res = CliRunner().invoke(
-        cli,
-        ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
-         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
-    )  # fmt: skip
-    assert res.exit_code == 130, res.output
+    res = CliRunner().invoke(cli, _study(tmp_path, out, 3))
+    assert res.exit_code == status, res.output
     assert res.output.strip().splitlines() == [
         "study interrupted before it began; nothing was written"
     ]
@@ -847,8 +832,7 @@ def test_sigterm_says_what_ctrl_c_says_and_writes_the_study_so_far(
 
     started = _fake_training(monkeypatch, interrupt_at=1, stop=Terminated)
     out = tmp_path / "study"
-    args = ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
-            "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"]  # fmt: skip
+    args = _study(tmp_path, out, 3)
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == Terminated.STATUS, res.output
     best = out / "best.yaml"
@@ -863,26 +847,6 @@ def test_sigterm_says_what_ctrl_c_says_and_writes_the_study_so_far(
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     assert "3 trials finished (3 complete, 0 pruned), 0 failed, 1 interrupted in " in res.output
-
-
-def test_sigterm_while_the_data_loads_says_nothing_was_written(tmp_path: Path, monkeypatch) -> None:
-    from siamkit.cli.main import Terminated
-
-    def terminated(*args: Any, **kwargs: Any) -> Any:
-        raise Terminated
-
-    monkeypatch.setattr(search_mod, "load_run_data", terminated)
-    out = tmp_path / "study"
-    res = CliRunner().invoke(
-        cli,
-        ["tune", str(TINY), "--trials", "3", "--out", str(out), "--no-progress",
-         "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"],
-    )  # fmt: skip
-    assert res.exit_code == Terminated.STATUS, res.output
-    assert res.output.strip().splitlines() == [
-        "study interrupted before it began; nothing was written"
-    ]
-    assert not out.exists()
 
 
 @pytest.mark.slow
@@ -946,6 +910,13 @@ def _space_file(
     path = tmp_path / "space.yaml"
     path.write_text(text)
     return path
+
+
+def _study(tmp_path: Path, out: Path, trials: int) -> list[str]:
+    """``siamkit tune`` of the tiny config for ``trials`` trials into ``out``, searching optim.lr
+    (:func:`_space_file`) with validation classes 4 and 5, without progress bars."""
+    return ["tune", str(TINY), "--trials", str(trials), "--out", str(out), "--no-progress",
+            "--space", str(_space_file(tmp_path)), "--set", "data.val_classes=[4, 5]"]  # fmt: skip
 
 
 def test_tune_names_the_task_of_an_application_config(tmp_path: Path) -> None:
