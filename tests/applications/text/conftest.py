@@ -4,7 +4,9 @@ graded ticket pairs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,19 +58,32 @@ def pairs_csv(tmp_path: Path, graded_pairs: list[tuple[str, str, float]]) -> Pat
     return path
 
 
-@pytest.fixture
-def half_twin(tiny_hf: Path, tmp_path: Path) -> Path:
-    """A saved half-twin text model of the tiny BERT whose document tower differs from its query
-    tower, so that one tower used for both sides of a pair gives other cosines."""
-    import torch
+@pytest.fixture(scope="session")
+def half_twin_net(tiny_hf: Path) -> Callable[[float], Any]:
+    """Makes a tiny half-twin (a ``TextSiameseNetwork`` of the tiny BERT, towers not shared) whose
+    document tower is moved by ``noise`` × N(0, 1) noise (seed 1) from its query tower, so that
+    one tower used for both sides of a pair gives other cosines; a new network each call."""
 
-    from siamkit.applications.text.model import TextSiameseNetwork
+    def make(noise: float) -> Any:
+        import torch
+
+        from siamkit.applications.text.model import TextSiameseNetwork
+
+        net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
+        assert net.doc_encoder is not None
+        g = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for p in net.doc_encoder.parameters():
+                p.add_(noise * torch.randn(p.shape, generator=g))
+        return net
+
+    return make
+
+
+@pytest.fixture
+def half_twin(half_twin_net: Callable[[float], Any], tmp_path: Path) -> Path:
+    """A saved half-twin text model of the tiny BERT whose document tower differs from its query
+    tower (:func:`half_twin_net`, noise 0.05)."""
     from siamkit.export.bundle import save_model
 
-    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
-    assert net.doc_encoder is not None
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in net.doc_encoder.parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g))
-    return save_model(net, tmp_path / "model")
+    return save_model(half_twin_net(0.05), tmp_path / "model")

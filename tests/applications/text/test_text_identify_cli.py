@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,19 +155,15 @@ def test_queries_from_a_file_are_named_by_their_ids(model: Path, tmp_path: Path)
     assert "is read as one query, whatever its lines" in res.stderr
 
 
-def test_a_half_twin_searches_with_its_query_tower(tiny_hf: Path, tmp_path: Path) -> None:
+def test_a_half_twin_searches_with_its_query_tower(
+    half_twin_net: Callable[[float], Any], tmp_path: Path
+) -> None:
     """The gallery holds the document tower's embeddings of the answers; the questions must be
     embedded with the query tower, as the service's /identify does (not the document tower)."""
     from siamkit.applications.text import load_text_model
-    from siamkit.applications.text.model import TextSiameseNetwork
     from siamkit.export.bundle import save_model
 
-    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
-    assert net.doc_encoder is not None
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in net.doc_encoder.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    net = half_twin_net(0.2)
     model = save_model(net, tmp_path / "model")
     net = load_text_model(model)
     with torch.inference_mode():
@@ -392,20 +389,14 @@ def test_a_recorded_model_folder_that_is_gone_is_named_with_what_to_pass(
 
 
 def test_identify_and_verify_embed_with_the_onnx_export_of_the_query_tower(
-    tiny_hf: Path, tmp_path: Path
+    half_twin_net: Callable[[float], Any], tmp_path: Path
 ) -> None:
     """--runtime onnx (the export's query graph text.onnx; enroll embeds with text.document.onnx)
     ranks as PyTorch does, the distances within export precision."""
     pytest.importorskip("onnxruntime")
-    from siamkit.applications.text.model import TextSiameseNetwork
     from siamkit.export.bundle import save_model
 
-    net = TextSiameseNetwork.pretrained(tiny_hf, share_weights=False, max_length=32, overlap=8)
-    assert net.doc_encoder is not None
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in net.doc_encoder.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    net = half_twin_net(0.2)
     model = save_model(net, tmp_path / "model")
     net.export_onnx_folder(model / "onnx", int8=True)
     faq = {f"FAQ-{i}": a for i, a in enumerate([*ANSWERS, *TICKETS.values()])}
