@@ -38,3 +38,62 @@ def test_a_saved_text_encoder_reloads_at_the_window_it_ran_at(
     assert siamkit.model_fingerprint(reloaded) == siamkit.model_fingerprint(net)
     with torch.no_grad():
         torch.testing.assert_close(reloaded.encoder.encode_texts(long), before)
+
+
+def _spec_as_given(net: SiameseNetwork, given: dict[str, object]) -> str:
+    """The fingerprint as create_encoder's spec gave it before it recorded the window (a naive
+    copy of the loop, over the description with the spec holding the given arguments only)."""
+    import hashlib
+    import json
+
+    cfg = {**net.config(), "encoder": {"name": "text", "kwargs": given}}
+    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
+    for name, tensor in sorted(net.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("window", "opens"),
+    [({}, True), ({"max_length": 300}, True), ({"max_length": 128, "overlap": 16}, True),
+     ({"max_length": 128}, False)],
+)  # fmt: skip
+def test_a_model_built_in_python_opens_the_galleries_it_enrolled_before_the_window_was_recorded(
+    tmp_path: Path, window: dict[str, int], opens: bool
+) -> None:
+    """The same ``SiameseNetwork(create_encoder("text", path=P))``, never saved, got a new
+    fingerprint when the spec began to record the window, and a gallery it had enrolled was
+    refused as another model's. It opens again where that call ran at the same window then (a
+    window given under 256 without an overlap ran at an eighth then, at 32 now: refused);
+    another model's is still refused."""
+    from siamkit.index import Gallery, GalleryStore
+    from siamkit.index.results import GalleryMismatchError
+
+    bert = save_tiny_bert(tmp_path / "bert", layers=1)
+
+    def build(seed: int) -> SiameseNetwork:
+        torch.manual_seed(seed)
+        return SiameseNetwork(create_encoder("text", path=str(bert), **window), embedding_dim=8)
+
+    net, other = build(0), build(1)
+    given = {"path": str(bert), **window}
+    moved = siamkit.model_fingerprint(net) != _spec_as_given(net, given)
+    assert moved == (len(window) < 2)  # the spec moved, unless the whole window was given
+    db = tmp_path / "g.db"
+    with Gallery.open(db, net) as g:
+        g.enroll_embeddings("a", torch.randn(1, 8))
+    for recorded, ok in (
+        (_spec_as_given(net, given), opens),
+        (_spec_as_given(other, given), False),
+    ):
+        with GalleryStore(db, create=False) as store:
+            store.set_meta("model_fingerprint", recorded)
+        if ok:
+            with Gallery.open(db, build(0)) as g:
+                assert len(g) == 1
+        else:
+            with pytest.raises(GalleryMismatchError, match="different model"):
+                Gallery.open(db, build(0))
+    reloaded = siamkit.load_model(siamkit.save_model(net, tmp_path / "model"))
+    assert reloaded.former_fingerprints() == ()  # the saved spec records the window

@@ -54,13 +54,19 @@ def create_encoder(name: str, **kwargs: Any) -> nn.Module:
         raise TypeError(f"encoder {name!r} must expose an integer `num_features`")
     # the arguments its defaults resolved to (a text encoder's window): a saved model rebuilds
     # the encoder it ran, not whatever a later default rule would make of the arguments given
-    resolved = getattr(encoder, "resolved_kwargs", None)
+    given, resolved = kwargs, getattr(encoder, "resolved_kwargs", None)
     if callable(resolved):
         kwargs = {**kwargs, **resolved()}
     spec: dict[str, Any] = {"name": name, "kwargs": _jsonable(kwargs)}
     if module := plugin_module(ENCODERS.get(name)):  # a user's encoder: where to find it again
         spec["module"] = module
     encoder.siamkit_spec = spec  # type: ignore[assignment]
+    # the spec recorded before the resolved arguments were (only the given ones), where it
+    # describes the same encoder: a model built from it and never saved has that spec's
+    # fingerprint as a former one (former_encoder_spec), so its earlier galleries still open
+    former = getattr(encoder, "former_kwargs", None)
+    if kwargs != given and callable(former) and (before := former(given)) is not None:
+        encoder.siamkit_former_spec = {**spec, "kwargs": _jsonable(before)}  # type: ignore[assignment]
     return encoder
 
 
@@ -87,6 +93,17 @@ def encoder_spec(encoder: nn.Module) -> dict[str, Any]:
             "could not rebuild it; register its factory with register_encoder(name, factory) and create it by name"
         )
     return dict(spec)
+
+
+def former_encoder_spec(encoder: nn.Module) -> dict[str, Any] | None:
+    """The spec an encoder's :func:`create_encoder` call recorded before it recorded the
+    arguments the defaults resolved to (a text encoder's window), where that describes the same
+    encoder; ``None`` if there is none, or it is the spec the encoder keeps (one rebuilt from a
+    saved spec keeps that spec)."""
+    former = getattr(encoder, "siamkit_former_spec", None)
+    if former is None or former == getattr(encoder, "siamkit_spec", None):
+        return None
+    return dict(former)
 
 
 def _jsonable(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -272,6 +272,19 @@ class TextEncoder(nn.Module):
         at 128/32 once it got 32 again)."""
         return {"max_length": self.max_length, "overlap": self.overlap}
 
+    def former_kwargs(self, given: dict[str, Any]) -> dict[str, Any] | None:
+        """The arguments :func:`~siamkit.encoders.create_encoder` recorded in the spec of an
+        encoder created with ``given`` before it recorded the window resolved
+        (:meth:`resolved_kwargs`): ``given`` itself, where the window those arguments resolved
+        to then is the one this encoder runs at, so that a model built in Python and never
+        saved still opens the galleries it enrolled then (its fingerprint hashes the spec); else
+        ``None``. A window left out was 256, or the positions where less, as now; an overlap
+        left out was an eighth of the window up to 32, which a window given under 256 no longer
+        takes (it keeps 32): that model embeds long texts otherwise, so it is another model."""
+        if "overlap" not in given and self.overlap != min(DEFAULT_OVERLAP, self.max_length // 8):
+            return None
+        return dict(given)
+
     def hf_config(self) -> dict[str, Any]:
         """The transformer's Hugging Face config as a JSON-able dict (rebuilds the architecture)."""
         return dict(getattr(self.transformer, "config").to_dict())  # noqa: B009

@@ -219,6 +219,21 @@ class SiameseNetwork(PairScoring, nn.Module):
             "score_norm": self.score_norm.config() if self.score_norm is not None else None,
         }
 
+    def former_fingerprints(self) -> tuple[str, ...]:
+        """The fingerprint this model had when :func:`~siamkit.encoders.create_encoder`
+        recorded only the arguments given in the encoder's spec, not the window a text encoder
+        resolved them to, where that is the same encoder: what a gallery enrolled then by the
+        same model built in Python and never saved records, which
+        :meth:`~siamkit.index.Gallery.open` accepts too. None for others (a model rebuilt from
+        a saved folder keeps the spec saved)."""
+        from siamkit.encoders.registry import former_encoder_spec
+        from siamkit.models.fingerprint import fingerprint_of
+
+        spec = former_encoder_spec(self.encoder)
+        if spec is None:
+            return ()
+        return (fingerprint_of({**self.config(), "encoder": spec}, self.state_dict()),)
+
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> SiameseNetwork | JoinedEmbedding:
         """Rebuild from :meth:`config`. A description with an ``appearance_skip`` (model folders
