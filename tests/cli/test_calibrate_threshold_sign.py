@@ -34,6 +34,28 @@ def _folder(root: Path, classes: list[list[np.ndarray]]) -> Path:
     return root
 
 
+def _one_image_in_two_classes(
+    tmp_path: Path, seed: int, nudge: int = 0
+) -> tuple[SiameseNetwork, np.ndarray, list[list[np.ndarray]], Path]:
+    """A tiny untrained convnet (torch seed 0) saved as ``tmp_path/model``, and a folder
+    ``tmp_path/val`` of two classes of four random 16x16 images (NumPy ``seed``) whose first
+    images are one image ``same``: the second class's with its first pixel ``nudge`` grey levels
+    off (0: the same image). Returns the network, ``same``, the classes' images and the folder."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(seed)
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8).eval()
+    net.embed(torch.rand(2, 1, 16, 16))  # records the input shape
+    save_model(net, tmp_path / "model")
+    same = rng.integers(0, 255, (16, 16)).astype(np.uint8)
+    other = same.copy()
+    other[0, 0] = (int(other[0, 0]) + nudge) % 256
+    classes = [
+        [first, *(rng.integers(0, 255, (16, 16)).astype(np.uint8) for _ in range(3))]
+        for first in (same, other)
+    ]
+    return net, same, classes, _folder(tmp_path / "val", classes)
+
+
 def _naive_eer_threshold(genuine: list[float], impostor: list[float]) -> float:
     """FAR and FRR at every observed value (and -inf), linearly interpolated where they cross."""
     g, m = np.asarray(genuine), np.asarray(impostor)
@@ -81,17 +103,7 @@ def test_a_far_fit_with_an_impostor_pair_at_distance_0_is_refused_in_one_sentenc
     """With the same image under two classes (an impostor pair at distance 0) and --far allowing
     no false accept, the fit's threshold lay below 0 (-5e-324) and calibrate said 'a threshold is
     a finite distance >= 0, got -5e-324', naming nothing to change."""
-    torch.manual_seed(0)
-    rng = np.random.default_rng(1)
-    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8).eval()
-    net.embed(torch.rand(2, 1, 16, 16))  # records the input shape
-    save_model(net, tmp_path / "model")
-    same = rng.integers(0, 255, (16, 16)).astype(np.uint8)
-    classes = [
-        [same, *(rng.integers(0, 255, (16, 16)).astype(np.uint8) for _ in range(3))]
-        for _ in range(2)
-    ]
-    data = _folder(tmp_path / "val", classes)
+    *_, data = _one_image_in_two_classes(tmp_path, seed=1)
     before = (tmp_path / "model" / "siamkit.json").read_text()
     args = ["calibrate", str(tmp_path / "model"), "--data", str(data), "--target", "far"]
     result = CliRunner().invoke(cli, args)
@@ -116,19 +128,7 @@ def test_a_far_fit_below_a_near_duplicate_impostor_rejects_it_in_float32(tmp_pat
     just below it, which rounds back up to it in float32, so calibrate saved FAR 0.062 for
     --far 0.001 (reviewer s52_R5; found with the same image under two classes, which the
     float32 matrix product then put 3.45e-4 apart rather than at 0)."""
-    torch.manual_seed(0)
-    rng = np.random.default_rng(18)
-    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8).eval()
-    net.embed(torch.rand(2, 1, 16, 16))  # records the input shape
-    save_model(net, tmp_path / "model")
-    same = rng.integers(0, 255, (16, 16)).astype(np.uint8)
-    near = same.copy()
-    near[0, 0] = (int(near[0, 0]) + 40) % 256
-    classes = [
-        [first, *(rng.integers(0, 255, (16, 16)).astype(np.uint8) for _ in range(3))]
-        for first in (same, near)
-    ]
-    data = _folder(tmp_path / "val", classes)
+    net, _, classes, data = _one_image_in_two_classes(tmp_path, seed=18, nudge=40)
     x = torch.tensor(np.stack([im for images in classes for im in images]))[:, None] / 255.0
     with torch.no_grad():
         pd = pair_distances(net.embed(x), torch.tensor([0] * 4 + [1] * 4), net.scoring_distance)
@@ -154,17 +154,7 @@ def test_the_same_image_under_two_classes_is_at_distance_0_as_verify_puts_it(
     - 2 x.y, which put the same image under two classes 3.45e-4 apart (rng seed 18), where
     siamkit verify gives 0: calibrate saved a threshold under it instead of saying that no
     threshold rejects the pair."""
-    torch.manual_seed(0)
-    rng = np.random.default_rng(18)
-    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4, 8]), 8).eval()
-    net.embed(torch.rand(2, 1, 16, 16))  # records the input shape
-    save_model(net, tmp_path / "model")
-    same = rng.integers(0, 255, (16, 16)).astype(np.uint8)
-    classes = [
-        [same, *(rng.integers(0, 255, (16, 16)).astype(np.uint8) for _ in range(3))]
-        for _ in range(2)
-    ]
-    data = _folder(tmp_path / "val", classes)
+    net, same, _, data = _one_image_in_two_classes(tmp_path, seed=18)
     image = torch.tensor(same)[None, None] / 255.0
     with torch.no_grad():
         verify = net.scoring_distance.pairwise(net.embed(image), net.embed(image.clone()))
