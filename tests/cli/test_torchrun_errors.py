@@ -193,3 +193,67 @@ def test_sigterm_in_one_process_says_run_it_again(tmp_path: Path, monkeypatch) -
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 143
     assert res.output == "interrupted (SIGTERM) before the command finished; run it again\n"
+
+
+#: A plug-in that makes process 1 of a two-process launch stop with an error of its own once
+#: both joined the group, while process 0 waits in a collective (the hold-back shortened).
+RANK_1_FAILS = """
+import siamkit.cli.main as entry
+import siamkit.experiment
+
+entry.OTHER_RANK_ERROR_DELAY_S = 0.5
+
+
+def run(*args, **kwargs):
+    import torch
+    import torch.distributed as dist
+
+    from siamkit.training.ddp import setup_distributed
+
+    setup_distributed("cpu")
+    if dist.get_rank() == 1:
+        raise ValueError("the folder /data/shard-1 holds no images")
+    dist.all_reduce(torch.ones(3))
+
+
+siamkit.experiment.run_experiment = run
+"""
+
+#: What torchrun itself prints under siamkit's sentences, each as the README quotes it.
+TORCHRUN_SAYS = (
+    "closing signal SIGTERM",
+    "failed (exitcode: 1) local_rank: 1 (pid:",
+    "torch.distributed.elastic.multiprocessing.errors.ChildFailedError",
+    "siamkit FAILED",
+    "Root Cause (first observed failure)",
+    "traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html",
+)
+
+
+def test_what_torchrun_prints_under_a_stopped_process_is_what_the_readme_says(
+    tmp_path: Path,
+) -> None:
+    """torchrun's own report (its SIGTERM warning, ChildFailedError's traceback, the summary)
+    came under siamkit's one sentence, and nothing said what it was, or that its 'To enable
+    traceback see ...' needs nothing enabled. siamkit does not start torchrun, so it cannot
+    quiet it: the README says what each part is, and this checks that a real launch prints it,
+    after siamkit's sentences."""
+    plugin = tmp_path / "rank_1_fails.py"
+    plugin.write_text(RANK_1_FAILS)
+    config = str(ROOT / "configs" / "digits-tiny.yaml")
+    res = torchrun_siamkit(
+        "--plugin", str(plugin), "train", config, "--out", str(tmp_path / "run"), timeout=300
+    )
+    out = res.stdout + res.stderr
+    said = "Error: process 1 of 2 stopped: the folder /data/shard-1 holds no images\n"
+    assert res.returncode == 1 and out.count(said) == 1, out
+    readme = " ".join((ROOT / "README.md").read_text().split())  # its lines wrapped
+    for says in TORCHRUN_SAYS:
+        assert out.index(said) < out.index(says), says
+        assert says in readme, says
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    helped = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
+    assert "ChildFailedError traceback and a 'siamkit FAILED' summary" in helped

@@ -95,7 +95,9 @@ def train(
     Writes OUT/config.yaml (the resolved config), OUT/checkpoint.pt (every epoch, atomically),
     OUT/model/ (weights + calibrated threshold), OUT/metrics.json, OUT/history.json and
     OUT/report.html. Launch with `torchrun --nproc_per_node=N -m siamkit train CONFIG` for
-    data-parallel training.
+    data-parallel training. If one process stops, the others say so in one sentence; torchrun's
+    own report follows (a ChildFailedError traceback and a 'siamkit FAILED' summary, whose 'To
+    enable traceback' needs nothing enabled: siamkit's Error: line above gives the reason).
 
     A config with a top-level `task:` trains that application instead and writes its own
     outputs (the summary at the end lists them): `task: text`
