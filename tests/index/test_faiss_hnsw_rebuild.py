@@ -376,6 +376,52 @@ def test_a_child_forked_while_the_rebuild_runs_searches_adds_and_rebuilds_on_its
     np.testing.assert_array_equal(index.search(x, 5).ids, before)
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("fails", ["copy", "thread", "past half"])
+def test_a_rebuild_that_cannot_start_warns_and_the_removal_it_follows_is_done(
+    fails, monkeypatch, caplog
+):
+    """The copy of the live vectors for a rebuild behind, its thread's start, or the rebuild
+    past half (no memory, no thread) raised out of the removal, after its items were removed
+    and a gallery's store had committed their deletion: the caller was told a removal failed
+    that was done. The removal now returns, a warning says the graph keeps its tombstones, and
+    the next removal tries again."""
+    x = clustered(400, 8, seed=20)
+    index = FaissIndex(8, "hnsw", ef_search=400)
+    index.add(x, np.arange(400))
+    once = [True]
+
+    def failing_once(real):
+        def call(*args, **kwargs):
+            if once[0] and (fails != "thread" or args[0].name == "siamkit-hnsw-rebuild"):
+                once[0] = False
+                raise (
+                    RuntimeError("can't start new thread") if fails == "thread" else MemoryError()
+                )
+            return real(*args, **kwargs)
+
+        return call
+
+    if fails == "copy":
+        index._live_vectors = failing_once(index._live_vectors)  # type: ignore[method-assign]
+    elif fails == "thread":
+        monkeypatch.setattr(threading.Thread, "start", failing_once(threading.Thread.start))
+    else:
+        index._build_hnsw = failing_once(index._build_hnsw)  # type: ignore[method-assign]
+    n = 250 if fails == "past half" else 120
+    with caplog.at_level("WARNING", logger=faiss_index.__name__):
+        assert index.remove(np.arange(n)) == n
+    assert not once[0] and index._rebuilding is None
+    assert all(job.index() is not index for job in faiss_index._running)
+    assert f"could not be rebuilt without its {n} removed items" in caplog.text
+    live = np.arange(n, 400)
+    assert len(index) == live.size
+    np.testing.assert_array_equal(index.search(x, 3).ids, reference(x, live).search(x, 3).ids)
+    assert index.remove([n]) == 1  # tries again
+    assert index.wait_rebuilt(30) and not index._removed and index._index.ntotal == live.size - 1
+    np.testing.assert_array_equal(index.search(x, 3).ids, reference(x, live[1:]).search(x, 3).ids)
+
+
 _EXIT_MID_BUILD = textwrap.dedent(
     """
     import os, sys, time

@@ -371,12 +371,25 @@ class FaissIndex:
 
     def _after_removal(self) -> None:
         """Past a quarter of the graph removed, start its rebuild behind the caller; past half,
-        rebuild now (under the lock, as before)."""
+        rebuild now (under the lock, as before).
+
+        A rebuild that cannot start or be built here (no memory for the copy or the graph, no
+        thread) is said in a warning, not raised: the removal is done, its tombstones answer
+        right, and the next removal tries again. Raised, it told the caller that a removal
+        failed whose items were gone (and a gallery's store had committed their deletion)."""
         n = int(self._index.ntotal)
-        if len(self._removed) > max(64, n // 2):
-            self._rebuild_hnsw()
-        elif len(self._removed) > max(64, n // 4) and self._rebuilding is None:
-            self._start_rebuild()
+        try:
+            if len(self._removed) > max(64, n // 2):
+                self._rebuild_hnsw()
+            elif len(self._removed) > max(64, n // 4) and self._rebuilding is None:
+                self._start_rebuild()
+        except Exception as err:
+            _log.warning(
+                "the HNSW graph could not be rebuilt without its %d removed items (%s); "
+                "they stay filtered out of searches, and the next removal tries again",
+                len(self._removed),
+                f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
+            )
 
     def _live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         x, ids = self._all_vectors()
@@ -430,9 +443,9 @@ class FaissIndex:
         with _running_lock:
             if _exiting.is_set():
                 return
+            job.thread.start()  # first: a thread that cannot start leaves nothing registered
             _running.add(job)
             self._rebuilding = job
-            job.thread.start()
         _log.info(
             "rebuilding the HNSW graph without its %d removed items (%d left) behind searches",
             len(gone),
