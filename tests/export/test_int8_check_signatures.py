@@ -171,18 +171,17 @@ def test_a_signature_corpus_as_a_plain_calibration_folder_names_signatures_dir(
     assert not (model / "model.onnx").exists()
 
 
-def test_on_its_runs_test_writers_the_fp32_figures_are_its_metrics(
-    tmp_path: Path, corpus: Path
-) -> None:
-    """A 4-step run on the corpus: the check's fp32 forgery EERs are metrics.json's test ones
-    (the same writers, references, reduction and seed), so the change is int8's alone."""
+def _train(tmp_path: Path, root: str, steps: int) -> None:
+    """``siamkit train`` of a tiny signature run on the corpus ``root`` (as the config names it)
+    for ``steps`` steps, validated at the last, eval.references 3 and eval.seed 3, into
+    ``tmp_path/run`` (its config ``tmp_path/sig.yaml``)."""
     config = {
         "task": "signatures",
-        "data": {"root": str(corpus), "image_size": list(SIZE), "split": SPLIT, "seed": 0},
+        "data": {"root": root, "image_size": list(SIZE), "split": SPLIT, "seed": 0},
         "model": {"embedding_dim": 16,
                   "encoder_kwargs": {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}},
-        "train": {"steps": 4, "writers_per_batch": 4, "genuine_per_writer": 3,
-                  "forged_per_writer": 2, "eval_every": 4},
+        "train": {"steps": steps, "writers_per_batch": 4, "genuine_per_writer": 3,
+                  "forged_per_writer": 2, "eval_every": steps},
         "eval": {"references": 3, "seed": 3},
     }  # fmt: skip
     (tmp_path / "sig.yaml").write_text(yaml.safe_dump(config))
@@ -190,6 +189,14 @@ def test_on_its_runs_test_writers_the_fp32_figures_are_its_metrics(
         cli, ["train", str(tmp_path / "sig.yaml"), "--out", str(tmp_path / "run")]
     )
     assert res.exit_code == 0, res.output
+
+
+def test_on_its_runs_test_writers_the_fp32_figures_are_its_metrics(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """A 4-step run on the corpus: the check's fp32 forgery EERs are metrics.json's test ones
+    (the same writers, references, reduction and seed), so the change is int8's alone."""
+    _train(tmp_path, str(corpus), steps=4)
     res = _export(tmp_path / "run" / "model")
     assert res.exit_code == 0, res.output
     sig = json.loads(res.output[res.output.index("{") :])["int8_check"]["signatures"]
@@ -206,20 +213,7 @@ def test_a_model_copied_out_of_its_run_folder_finds_its_runs_signatures(
     its run folder, and exported from another folder, it calibrates and checks on its run's
     writers as in place (it asked for --calib-data signatures:DIR: its config.yaml was gone)."""
     monkeypatch.chdir(corpus.parent)  # data.root relative to where the run started
-    config = {
-        "task": "signatures",
-        "data": {"root": corpus.name, "image_size": list(SIZE), "split": SPLIT, "seed": 0},
-        "model": {"embedding_dim": 16,
-                  "encoder_kwargs": {"widths": [4, 8, 8, 8], "fc": 16, "stem_stride": 1}},
-        "train": {"steps": 2, "writers_per_batch": 4, "genuine_per_writer": 3,
-                  "forged_per_writer": 2, "eval_every": 2},
-        "eval": {"references": 3, "seed": 3},
-    }  # fmt: skip
-    (tmp_path / "sig.yaml").write_text(yaml.safe_dump(config))
-    res = CliRunner().invoke(
-        cli, ["train", str(tmp_path / "sig.yaml"), "--out", str(tmp_path / "run")]
-    )
-    assert res.exit_code == 0, res.output
+    _train(tmp_path, corpus.name, steps=2)
     test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
     model = shutil.copytree(tmp_path / "run" / "model", tmp_path / "elsewhere" / "model")
     shutil.rmtree(tmp_path / "run")
