@@ -1,6 +1,7 @@
-"""OnnxEmbedder refuses channels-last batches with siamkit's one channels-last sentence: it had a
-sentence of its own that called a (N, 32, 32, 3) batch "32 channels" and advised Pillow's
-img.convert, which an array cannot take (reviewer s54_FB finding 3)."""
+"""OnnxEmbedder and the torch model's embed refuse channels-last batches with siamkit's one
+channels-last sentence: the runtime had a sentence of its own that called a (N, 32, 32, 3) batch
+"32 channels" and advised Pillow's img.convert, which an array cannot take (reviewer s54_FB
+finding 3), and the torch model's Preprocess said "got 32 channels" too."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from siamkit.data.image_io import channels_last_problem
+from siamkit.data.image_io import batch_channels_last_problem, channels_last_problem
 from siamkit.export import runtime
 from siamkit.export.runtime import OnnxEmbedder, OnnxModelInfo
+from siamkit.models import Preprocess
 
 
 def _stub(input_shape: tuple[int, ...]) -> OnnxEmbedder:
@@ -32,6 +35,11 @@ def test_the_runtimes_copy_is_siamkits_sentence():
         assert runtime._channels_last_problem(shape, channels) == channels_last_problem(
             shape, channels
         )
+    sizes = (1, 3, 4, 5, 28)
+    for shape in itertools.product((2,), sizes, sizes, sizes):
+        for want in itertools.product((1, 3), (5, 28), (1, 3, 4, 28)):
+            got = runtime._batch_channels_last_problem(shape, want)
+            assert got == batch_channels_last_problem(shape, want), (shape, want)
 
 
 @pytest.mark.parametrize("last", [1, 3, 4])
@@ -54,7 +62,7 @@ def test_a_channels_last_batch_is_named_and_its_fix_is_taken(last, channels):
     want = np.stack([np.asarray(p.convert(target), np.float32).reshape(32, 32, channels)
                      for p in photos]).transpose(0, 3, 1, 2) / 255  # fmt: skip
     if channels == 1 and last != 1:
-        assert "image.convert('L')" in message and "x[:, None]" in message, message
+        assert "image.convert('L')" in message and "(N, 1, H, W): x[:, None]" in message, message
         grey = np.stack([np.asarray(p.convert("L"), np.float32) / 255 for p in photos])
         fixed = emb.check(grey[:, None])  # converted as it says, then given their channel axis
     else:
@@ -71,3 +79,36 @@ def test_a_channels_first_batch_of_other_channels_is_not_called_channels_last():
     with pytest.raises(ValueError, match=r"inputs of shape \(1, 32, 32\), got \(1, 28, 3\)"):
         emb.check(np.zeros((2, 1, 28, 3), np.float32))  # its channel first: another size
     assert emb.check(np.zeros((2, 1, 32, 32), np.float32)).shape == (2, 1, 32, 32)
+
+
+@pytest.mark.parametrize("last", [1, 3, 4])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_torch_model_refuses_a_channels_last_batch_as_the_runtime_does(last, channels):
+    """The torch model's embed (Preprocess.check) said "the model takes 3-channel images, got
+    32 channels" of the same batches; it says what the exported model says of them."""
+    x = np.random.default_rng(0).random((2, 32, 32, last), dtype=np.float32)
+    prep = Preprocess(mean=(0.5,) * channels, std=(0.5,) * channels, input_shape=(channels, 32, 32))
+    with pytest.raises(ValueError) as torch_err:
+        prep.check(torch.from_numpy(x))
+    with pytest.raises(ValueError) as onnx_err:
+        _stub((channels, 32, 32)).check(x)
+    assert str(torch_err.value) == str(onnx_err.value)
+    assert "channel(s) last, (N, H, W, C)" in str(torch_err.value)
+    with pytest.raises(ValueError, match=r"^the model takes 1-channel images, got 3 channels$"):
+        Preprocess(mean=(0.5,), std=(0.5,), input_shape=(1, 32, 32)).check(torch.rand(2, 3, 32, 32))
+
+
+def test_a_model_that_has_not_seen_a_batch_refuses_a_channels_last_one_by_name():
+    """Without an input shape the encoder's check answered "(28 channels)" of (2, 28, 28, 3)."""
+    from siamkit.encoders import create_encoder
+    from siamkit.models import SiameseNetwork
+
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[8]), embedding_dim=4)
+    for last in (1, 3):
+        x = torch.rand(2, 28, 28, last)
+        with pytest.raises(ValueError) as err:
+            net.eval().embed(x)
+        assert str(err.value) == batch_channels_last_problem(tuple(x.shape), (1, 28, 28))
+    with pytest.raises(ValueError, match=r"takes 1-channel images, got .*\(3 channels\)"):
+        net.embed(torch.rand(2, 3, 28, 28))
+    assert net.input_shape is None

@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageReadError",
     "ImageSource",
+    "batch_channels_last_problem",
     "channels_last_problem",
     "load_images",
     "read_image",
@@ -301,7 +302,8 @@ def channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
     :class:`~siamkit.data.tensor_dataset.TensorImageDataset` both refuse with it: they once said
     it in their own words, and only the latter had the RGBA fix (reviewer s53_FB finding 4).
     The torch-free ONNX runtime, which imports nothing of siamkit, refuses with a copy of it
-    (``siamkit.export.runtime._channels_last_problem``) that a test holds equal.
+    (``siamkit.export.runtime._channels_last_problem``, and of
+    :func:`batch_channels_last_problem`) that a test holds equal.
 
     Its expressions are whole: evaluated on the array as written they give images that are
     taken as they are meant, for a tensor and for a NumPy array (the tests run them). An RGBA
@@ -336,6 +338,36 @@ def channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
         array += f".repeat(3, axis={0 if one else 1})"
     steps.append("reorder them")
     return f"{head}: {' and '.join(steps)} with {tensor} (a tensor) or {array} (a NumPy array)."
+
+
+def batch_channels_last_problem(shape: tuple[int, ...], input_shape: Sequence[int]) -> str | None:
+    """The sentence refusing a batch of ``shape`` given to a model's ``embed`` (which takes
+    ``(N, C, H, W)`` batches only, :class:`~siamkit.models.Preprocess`, and the ONNX runtime's
+    copy of this) for ``input_shape = (C, H, W)`` when its channels come last, ``(N, H, W, C)``,
+    as :func:`to_image_batch` tells it: its second size is not the model's channel count, and
+    its last is, or is another channel count (1, 3 or 4) that is not the model's width. ``None``
+    for any other batch. Both said "the model takes 3-channel images, got 32 channels" of a
+    ``(N, 32, 32, 3)`` batch (reviewer s54_FB finding 3). It is :func:`channels_last_problem`'s
+    sentence; for a grayscale model given colour, the converted ``(N, H, W)`` images take an
+    axis too.
+
+    Example:
+        >>> batch_channels_last_problem((2, 32, 32, 3), (3, 32, 32)).split(": ")[1]
+        'reorder them with x.permute(0, 3, 1, 2) (a tensor) or x.transpose(0, 3, 1, 2) (a NumPy array).'
+        >>> batch_channels_last_problem((2, 3, 32, 32), (3, 32, 32)) is None
+        True
+    """
+    if len(shape) != 4 or len(input_shape) != 3:
+        return None
+    channels, width = input_shape[0], input_shape[2]
+    if channels not in (1, 3) or shape[1] == channels:
+        return None
+    if not (shape[-1] == channels or (shape[-1] in (1, 3, 4) and shape[-1] != width)):
+        return None
+    problem = channels_last_problem(shape, channels)
+    if channels == 1 and shape[-1] != 1:  # converted to grayscale, they are (N, H, W)
+        problem = f"{problem[:-1]}; the model takes them as (N, 1, H, W): x[:, None]."
+    return problem
 
 
 def _refuse_channels_last(x: torch.Tensor, channels: int, width: int) -> None:

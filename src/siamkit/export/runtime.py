@@ -209,16 +209,21 @@ def _pair_sizes_message(first: int, second: int) -> str:
     )
 
 
-def _channels_last(shape: tuple[int, ...], want: Sequence[int]) -> bool:
-    """Whether a batch of ``shape`` for a model of input ``want = (C, H, W)`` has its channels
-    last, ``(N, H, W, C)`` (Pillow's, OpenCV's and ``np.asarray(image)``'s pixels stacked as they
-    come), as :func:`siamkit.data.image_io.to_image_batch` tells it: its second size is not the
-    model's channel count, and its last is, or is another channel count (1, 3 or 4) that is not
-    the model's width."""
+def _batch_channels_last_problem(shape: tuple[int, ...], want: Sequence[int]) -> str | None:
+    # siamkit.data.image_io.batch_channels_last_problem (this file imports nothing of siamkit;
+    # a test holds the two equal): the sentence refusing a (N, H, W, C) batch for a model of
+    # input want = (C, H, W), None for any other batch
+    if len(shape) != 4 or len(want) != 3:
+        return None
     channels, width = want[0], want[2]
-    if len(shape) != 4 or channels not in (1, 3) or shape[1] == channels:
-        return False
-    return shape[-1] == channels or (shape[-1] in (1, 3, 4) and shape[-1] != width)
+    if channels not in (1, 3) or shape[1] == channels:
+        return None
+    if not (shape[-1] == channels or (shape[-1] in (1, 3, 4) and shape[-1] != width)):
+        return None
+    problem = _channels_last_problem(shape, channels)
+    if channels == 1 and shape[-1] != 1:  # converted to grayscale, they are (N, H, W)
+        problem = f"{problem[:-1]}; the model takes them as (N, 1, H, W): x[:, None]."
+    return problem
 
 
 def _channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
@@ -362,10 +367,8 @@ class OnnxEmbedder:
             raise ValueError(
                 f"expected a batch shaped {layout} = (N, {', '.join(map(str, want))}), got {arr.shape}"
             )
-        if len(want) == 3 and _channels_last(arr.shape, want):
-            problem = _channels_last_problem(tuple(arr.shape), want[0])
-            if want[0] == 1 and arr.shape[-1] != 1:  # converted, they are (N, H, W)
-                problem = f"{problem[:-1]}; this model takes them as (N, 1, H, W): x[:, None]."
+        problem = _batch_channels_last_problem(tuple(arr.shape), want)
+        if problem is not None:
             raise ValueError(problem)
         if len(want) == 3 and arr.shape[1] != want[0]:
             mode = "grey ('L')" if want[0] == 1 else "RGB ('RGB')"

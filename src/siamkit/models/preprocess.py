@@ -87,8 +87,12 @@ class Preprocess(nn.Module):
                     f"expected a batch shaped {layout} = (N, {', '.join(map(str, want))}), got {tuple(x.shape)}"
                 )
             if len(want) == 3 and x.shape[1] != want[0]:
+                from siamkit.data.image_io import batch_channels_last_problem
+
+                problem = batch_channels_last_problem(tuple(x.shape), want)
                 raise ValueError(
-                    f"the model takes {want[0]}-channel images, got {x.shape[1]} channels"
+                    problem
+                    or f"the model takes {want[0]}-channel images, got {x.shape[1]} channels"
                 )
             if tuple(x.shape[1:]) != want:
                 raise ValueError(
@@ -130,6 +134,12 @@ def check_encoder_input(encoder: nn.Module, x: Tensor) -> None:
     ):
         want = getattr(encoder, attr, None)
         if x.dim() == dim and isinstance(want, int) and x.shape[1] != want:
+            if dim == 4:  # (N, H, W, C) pixels: W is their third size
+                from siamkit.data.image_io import batch_channels_last_problem
+
+                problem = batch_channels_last_problem(tuple(x.shape), (want, *x.shape[1:3]))
+                if problem is not None:
+                    raise EncoderInputError(problem)
             raise EncoderInputError(
                 f"the encoder takes {want}-{what}, got a batch shaped {tuple(x.shape)} "
                 f"({x.shape[1]} {what.split()[0]}s)"
