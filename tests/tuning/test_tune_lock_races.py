@@ -132,6 +132,19 @@ def test_a_folder_in_place_of_the_lock_file_is_one_sentence(tmp_path: Path) -> N
     assert (out / STUDY_LOCK).is_dir()  # not removed for the user
 
 
+def _refuse_opening(lock: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``os.open`` of ``lock`` raises this user's PermissionError (EACCES), as for a file or
+    folder of another user (forced: root may open any file); other paths open as before."""
+    real = os.open
+
+    def refused(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == lock:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refused)
+
+
 def test_a_lock_file_this_user_may_not_open_is_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -140,14 +153,7 @@ def test_a_lock_file_this_user_may_not_open_is_one_sentence(
     out = tmp_path / "tune"
     out.mkdir()
     (out / STUDY_LOCK).touch()
-    real = os.open
-
-    def refused(path: Any, *args: Any, **kwargs: Any) -> int:
-        if Path(path) == out / STUDY_LOCK:
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", refused)
+    _refuse_opening(out / STUDY_LOCK, monkeypatch)
     with pytest.raises(ValueError) as err:
         StudyLock(out).take()
     assert str(err.value) == (
@@ -163,14 +169,7 @@ def test_a_folder_this_user_may_not_write_in_is_one_sentence(
     """No tune.lock there, and none may be made (a folder read-only to this user; forced)."""
     out = tmp_path / "tune"
     out.mkdir()
-    real = os.open
-
-    def refused(path: Any, *args: Any, **kwargs: Any) -> int:
-        if Path(path) == out / STUDY_LOCK:
-            raise PermissionError(errno.EACCES, "Permission denied", str(path))
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", refused)
+    _refuse_opening(out / STUDY_LOCK, monkeypatch)
     with pytest.raises(ValueError) as err:
         StudyLock(out).take()
     assert str(err.value) == (
