@@ -214,6 +214,26 @@ def test_a_threshold_fit_on_the_validation_folder_without_data_is_said_to_be_in_
     assert json.loads(res.stdout)["calibration"]["fit_on"] == said
 
 
+def _grey_28x28_model(folder: Path, meta: dict[str, Any]) -> Path:
+    """An untrained grey 28x28 model (the shape Fashion-MNIST would fit) saved in ``folder``
+    with ``meta``."""
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8])
+    net = siamkit.SiameseNetwork(
+        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 28, 28))
+    )
+    return siamkit.save_model(net.eval(), folder, metadata=meta)
+
+
+def _no_labels_refusal(photos: Path) -> str:
+    """evaluate's refusal, without --data, of a model that learned from ``photos`` unlabelled."""
+    return (
+        f"Error: no --data given: it learned from the folder {photos} without labels, and "
+        "evaluation needs classes: give a folder with one sub-folder of images per class "
+        "(--data DIR, e.g. DIR/cat/1.png, DIR/dog/2.png; its images are resized to the model's "
+        "size), or --data fashion-mnist"
+    )
+
+
 def test_without_data_or_a_validation_folder_a_grey_photo_model_is_not_measured_on_fashion_mnist(
     tmp_path: Path,
 ) -> None:
@@ -221,21 +241,12 @@ def test_without_data_or_a_validation_folder_a_grey_photo_model_is_not_measured_
     measured, a data set the model never saw; it is now refused, offering what to give."""
     photos = tmp_path / "photos"
     photos.mkdir()
-    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8])
-    net = siamkit.SiameseNetwork(
-        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 28, 28))
-    )
     run = {"dataset": "image-folder", "data_root": str(photos), "labels_used": False}
     meta = {"run": run, "config": {"data": {"dataset": "image-folder", "root": str(photos)}}}
-    model = siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+    model = _grey_28x28_model(tmp_path / "model", meta)
     res = _evaluate(model)
     assert res.exit_code == 1, res.output
-    assert res.output.strip().splitlines() == [
-        f"Error: no --data given: it learned from the folder {photos} without labels, and "
-        "evaluation needs classes: give a folder with one sub-folder of images per class "
-        "(--data DIR, e.g. DIR/cat/1.png, DIR/dog/2.png; its images are resized to the model's "
-        "size), or --data fashion-mnist"
-    ]
+    assert res.output.strip().splitlines() == [_no_labels_refusal(photos)]
 
 
 def test_a_self_supervised_model_saved_before_labels_used_was_recorded_is_not_measured_on_fmnist(
@@ -247,28 +258,19 @@ def test_a_self_supervised_model_saved_before_labels_used_was_recorded_is_not_me
     evaluated on the labelled folder its config names (an absolute path) where there is one."""
     photos = tmp_path / "photos"
     photos.mkdir()
-    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8])
-    net = siamkit.SiameseNetwork(
-        enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 28, 28))
-    )
     data: dict[str, Any] = {"dataset": "image-folder", "root": str(photos)}
     meta = {"self_supervised": {"method": "simclr"}, "config": {"data": data}}
-    model = siamkit.save_model(net.eval(), tmp_path / "model", metadata=meta)
+    model = _grey_28x28_model(tmp_path / "model", meta)
     res = _evaluate(model)
     assert res.exit_code == 1, res.output
-    assert res.output.strip().splitlines() == [
-        f"Error: no --data given: it learned from the folder {photos} without labels, and "
-        "evaluation needs classes: give a folder with one sub-folder of images per class "
-        "(--data DIR, e.g. DIR/cat/1.png, DIR/dog/2.png; its images are resized to the model's "
-        "size), or --data fashion-mnist"
-    ]
+    assert res.output.strip().splitlines() == [_no_labels_refusal(photos)]
 
     val = tmp_path / "labelled"
     rng = np.random.default_rng(1)
     for c in ("cat", "dog", "owl"):
         save_images(val / c, 8, rng)
     data["val_root"] = str(val)
-    model = siamkit.save_model(net.eval(), tmp_path / "model2", metadata=meta)
+    model = _grey_28x28_model(tmp_path / "model2", meta)
     res = _evaluate(model)
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[:2] == [
