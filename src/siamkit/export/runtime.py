@@ -185,7 +185,10 @@ def _text_export_message(path: Path) -> str:
 
 def _as_float_batch(x: Any) -> np.ndarray:
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, without importing torch
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        if str(getattr(x, "dtype", "")) == "torch.bfloat16":  # NumPy has no bfloat16: its
+            x = x.float()  # .numpy() raised "unsupported ScalarType", the torch model takes it
+        x = x.numpy()
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as err:
