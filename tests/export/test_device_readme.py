@@ -160,6 +160,22 @@ def test_readmes_load_reads_a_large_jpeg_as_siamkit_does(tmp_path):
                 assert gap <= 1e-5, (name, channels, size, gap)
 
 
+def test_readmes_load_refuses_a_lab_image_as_siamkit_does(tmp_path):
+    """siamkit refuses a CIELAB image by name (image_decode.UNCONVERTED_MODES); README's load()
+    embedded Pillow's LAB-to-RGB conversion of it for an RGB model and failed for a grey one
+    with Pillow's "conversion from LAB to RGB not supported"."""
+    from siamkit.image_decode import ImageReadError
+
+    rgb = np.random.default_rng(0).integers(0, 256, (20, 24, 3), np.uint8)
+    Image.fromarray(rgb).convert("LAB").save(tmp_path / "lab.tif")
+    assert Image.open(tmp_path / "lab.tif").mode == "LAB"
+    for channels in (1, 3):
+        with pytest.raises(ImageReadError, match=r"CIELAB \(LAB\) image"):
+            load_images([tmp_path / "lab.tif"], (channels, 20, 24))
+        with pytest.raises(ValueError, match=r"lab\.tif is a CIELAB \(LAB\) image; save it as"):
+            _readmes_load(channels, (20, 24))(str(tmp_path / "lab.tif"))
+
+
 def _text_device_commands() -> tuple[str, str]:
     """The text section's build command (run in this checkout) and device install command."""
     section = _section("## Text: Siamese transformers (`pip install 'siamkit[text]'`)")
