@@ -524,30 +524,39 @@ def test_too_few_genuine_for_the_references_is_refused_before_training(
     assert not out.exists()
 
 
-def test_a_run_stopped_after_its_first_checkpoint_has_its_config(tmp_path: Path, monkeypatch):
-    """config.yaml (resolved) is written before training, as the other tasks write it, not at
-    the end: a run stopped after its step-3 checkpoint holds it, and resuming with it (the
-    command a stopped run's folder offers) finishes the run."""
+def _stopped_at_step_4(cfg: Path, out: Path, monkeypatch, *more: str):
+    """``siamkit train cfg --out out`` (and ``more``) stopped by Ctrl-C as step 4 draws its
+    batch, as if killed after the step-3 checkpoint; its result. Batches are drawn as before
+    once it returns."""
     import siamkit.applications.signatures.train as train_mod
 
-    cfg = tmp_path / "sig.yaml"
-    cfg.write_text(TINY)
-    out = tmp_path / "run"
     real, calls = train_mod.sample_batch, {"n": 0}
 
     def stop_at_step_4(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 4:
-            raise KeyboardInterrupt  # as if killed after the step-3 checkpoint
+            raise KeyboardInterrupt  # after the step-3 checkpoint
         return real(*args, **kwargs)
 
     monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_4)
-    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), "--device", "cpu"])
+    try:
+        return CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out), *more])
+    finally:
+        monkeypatch.setattr(train_mod, "sample_batch", real)
+
+
+def test_a_run_stopped_after_its_first_checkpoint_has_its_config(tmp_path: Path, monkeypatch):
+    """config.yaml (resolved) is written before training, as the other tasks write it, not at
+    the end: a run stopped after its step-3 checkpoint holds it, and resuming with it (the
+    command a stopped run's folder offers) finishes the run."""
+    cfg = tmp_path / "sig.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "run"
+    res = _stopped_at_step_4(cfg, out, monkeypatch, "--device", "cpu")
     assert res.exit_code == 130 and (out / "checkpoint.pt").is_file(), res.output
     written = yaml.safe_load((out / "config.yaml").read_text())
     assert written["task"] == "signatures" and written["train"]["device"] == "cpu"  # resolved
     assert written["train"]["steps"] == 6 and written["data"]["image_size"] == [40, 56]
-    monkeypatch.setattr(train_mod, "sample_batch", real)
     res = CliRunner().invoke(
         cli, ["train", str(out / "config.yaml"), "--out", str(out), "--resume"]
     )
@@ -695,24 +704,13 @@ def test_a_checkpoint_written_before_selection_score_resumes_to_valid_json(
     it, and metrics.json is written without NaN (reviewers s52_R2, s52_R11)."""
     import math
 
-    import siamkit.applications.signatures.train as train_mod
     from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
 
     cfg = tmp_path / "sig.yaml"
     cfg.write_text(TINY.replace("writers: 12", "writers: 4"))
     out = tmp_path / "run"
-    real, calls = train_mod.sample_batch, {"n": 0}
-
-    def stop_at_step_4(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt  # after the step-3 checkpoint
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_4)
-    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out)])
+    res = _stopped_at_step_4(cfg, out, monkeypatch)
     assert res.exit_code == 130, res.output
-    monkeypatch.setattr(train_mod, "sample_batch", real)
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["history"][0]["val_eer_random"] is None
     state["history"][0]["val_eer_random"] = math.nan  # as 7b9e1b2d^ wrote them
@@ -743,7 +741,6 @@ def test_a_resumed_checkpoint_from_before_selection_score_keeps_its_first_checks
     [0.25, 0.75, 0.5], validation EER 0.5). They are kept, scored from history[0]."""
     import math
 
-    import siamkit.applications.signatures.train as train_mod
     from siamkit.training.checkpoint import load_checkpoint, save_checkpoint
 
     cfg = tmp_path / "sig.yaml"
@@ -754,18 +751,8 @@ def test_a_resumed_checkpoint_from_before_selection_score_keeps_its_first_checks
         .replace("eval_every: 3}", "eval_every: 3, lr: 0.003}")
     )
     out = tmp_path / "run"
-    real, calls = train_mod.sample_batch, {"n": 0}
-
-    def stop_at_step_4(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt  # after the step-3 checkpoint
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(train_mod, "sample_batch", stop_at_step_4)
-    res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(out)])
+    res = _stopped_at_step_4(cfg, out, monkeypatch)
     assert res.exit_code == 130, res.output
-    monkeypatch.setattr(train_mod, "sample_batch", real)
     state = load_checkpoint(out / "checkpoint.pt")
     first = state["history"][0]["val_eer_skilled"]
     assert state["best_score"] == first and state["history"][0]["val_eer_random"] is None
