@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch.utils.data import Dataset
@@ -105,27 +106,40 @@ def _entries(
         if p.name.startswith("."):
             continue
         shown += 1
-        try:
-            st = os.lstat(p)
-        except PermissionError:
-            denied.append(os.fspath(p))
+        st = _entry_stat(p)
+        if isinstance(st, str):
+            if st == "denied":
+                denied.append(os.fspath(p))
             continue
-        except OSError as e:
-            if e.errno in _NOT_A_FILE:
-                continue
-            raise
         if stat.S_ISLNK(st.st_mode):
-            try:
-                st = os.stat(p)
-            except PermissionError:
-                links.append(os.fspath(p))
+            st = _entry_stat(p, follow=True)
+            if isinstance(st, str):
+                if st == "denied":
+                    links.append(os.fspath(p))
                 continue
-            except OSError as e:
-                if e.errno in _NOT_A_FILE:
-                    continue
-                raise
         entries.append((p, st))
     return entries, None if denied and len(denied) == shown else denied, links
+
+
+def _entry_stat(
+    path: str | os.PathLike[str], follow: bool = False
+) -> os.stat_result | Literal["denied", "gone"]:
+    """``os.lstat(path)`` (``os.stat`` when ``follow``: through a link), ``"denied"`` when it
+    is refused (permission denied), or ``"gone"`` for an entry that is no file as
+    ``Path.is_file`` takes it (a broken link, a loop, one gone since listed): the one rule of
+    :func:`_entries` and :func:`_visible_files` for each entry and each link's target.
+
+    Raises:
+        OSError: any other error (an I/O error), which no listing should take as no file.
+    """
+    try:
+        return os.stat(path) if follow else os.lstat(path)
+    except PermissionError:
+        return "denied"
+    except OSError as e:
+        if e.errno in _NOT_A_FILE:
+            return "gone"
+        raise
 
 
 def find_images(
@@ -258,22 +272,19 @@ def _visible_files(
                 continue
             shown += 1
             path = base / name
-            try:  # one lstat of each file (whether it is one, and which: seen), a stat of a link
-                st = os.lstat(path)
-                link = stat.S_ISLNK(st.st_mode)
-                if link:
-                    try:
-                        st = os.stat(path)
-                    except PermissionError:  # the folder can be entered, the target cannot
-                        unreached.append(os.fspath(path))
-                        continue
-            except PermissionError:
-                denied.append(os.fspath(path))
+            # one lstat of each file (whether it is one, and which: seen), a stat of a link
+            st = _entry_stat(path)
+            if isinstance(st, str):  # denied, or none: a broken link, a loop, a file gone since
+                if st == "denied":
+                    denied.append(os.fspath(path))
                 continue
-            except OSError as e:  # a broken link, a loop, a file gone since listed: none
-                if e.errno in _NOT_A_FILE:  # (as Path.is_file takes them)
+            link = stat.S_ISLNK(st.st_mode)
+            if link:
+                st = _entry_stat(path, follow=True)
+                if isinstance(st, str):
+                    if st == "denied":  # the folder can be entered, the target cannot
+                        unreached.append(os.fspath(path))
                     continue
-                raise
             if not stat.S_ISREG(st.st_mode):
                 continue
             if link and others.reals:
