@@ -180,8 +180,9 @@ def sort_files(
     files it cannot tell files, are added to it (a warning names them), so a caller can tell a
     folder that holds no images from one whose images cannot be read.
 
-    ``seen``: the files a data set's other classes hold (:class:`SeenFiles`, of
-    :func:`walk_classes`); one of them met again here is left out."""
+    ``seen``: the images of a data set's classes (:class:`SeenFiles`, of :func:`walk_classes`):
+    each image found here is added to it, and none is left out here; :func:`walk_classes`
+    leaves out those that several classes hold once every class is walked."""
     exts = _suffixes(extensions)
     images: list[Path] = []
     others: list[Path] = []
