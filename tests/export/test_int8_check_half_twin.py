@@ -12,6 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from tests.export._paired_reference import paired_figures
 
 import siamkit
 from siamkit.cli._int8_check import describe
@@ -20,8 +21,6 @@ from siamkit.data.fashion_mnist import load_fashion_mnist
 from siamkit.data.folders import ImageFolderDataset
 from siamkit.data.image_io import load_images
 from siamkit.evaluation import evaluate_embeddings
-from siamkit.evaluation.few_shot import sample_episodes
-from siamkit.evaluation.roc import eer
 from siamkit.export.runtime import OnnxEmbedder
 from siamkit.models import HalfTwinNetwork, Preprocess
 
@@ -54,24 +53,7 @@ def _paired_figures(
     own, seed 0) with support through g and queries through f, in plain loops."""
     zf = OnnxEmbedder(f_file).embed(load_images(paths, (1, 28, 28)).numpy())
     zg = OnnxEmbedder(g_file).embed(load_images(paths, (1, 32, 32)).numpy())
-    genuine, impostor = [], []
-    for i in range(len(y)):
-        for j in range(len(y)):
-            if i != j:
-                d = float(np.linalg.norm(zf[i] - zg[j]))  # euclidean, the net's distance
-                (genuine if y[i] == y[j] else impostor).append(d)
-    out = {"eer": eer(genuine, impostor).value}
-    for s in settings:
-        ep = sample_episodes(y, s["n_way"], s["k_shot"], s["n_query"], episodes, seed=0)
-        right = total = 0
-        for sup, qry in zip(ep.support.tolist(), ep.query.tolist()):
-            protos = [zg[way].mean(axis=0) for way in sup]
-            for truth, way in enumerate(qry):
-                for q in way:
-                    near = min(range(len(protos)), key=lambda n: np.linalg.norm(zf[q] - protos[n]))
-                    right, total = right + (near == truth), total + 1
-        out[f"{s['n_way']}way{s['k_shot']}shot"] = right / total
-    return out
+    return paired_figures(zf, zg, y, settings, episodes)
 
 
 def test_the_int8_check_scores_a_half_twin_f_against_g_in_both_precisions(tmp_path: Path) -> None:

@@ -12,13 +12,12 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from tests.export._paired_reference import paired_figures
 
 import siamkit
 from siamkit.applications.half_twin.task import HalfTwinData, _split
 from siamkit.cli._int8_check import describe
 from siamkit.cli.export_cmd import export
-from siamkit.evaluation.few_shot import sample_episodes
-from siamkit.evaluation.roc import eer
 from siamkit.export.runtime import OnnxEmbedder
 from siamkit.models import HalfTwinNetwork, Preprocess
 
@@ -66,24 +65,7 @@ def _figures(
     """Every ordered pair i != j as f(x_i) against g(y_j), and nearest-prototype episodes with
     support through g and queries through f, in plain loops (euclidean, the net's distance)."""
     zf, zg = OnnxEmbedder(f_file).embed(x), OnnxEmbedder(g_file).embed(y)
-    genuine, impostor = [], []
-    for i in range(len(labels)):
-        for j in range(len(labels)):
-            if i != j:
-                d = float(np.linalg.norm(zf[i] - zg[j]))
-                (genuine if labels[i] == labels[j] else impostor).append(d)
-    out = {"eer": eer(genuine, impostor).value}
-    for s in check["few_shot"]:
-        ep = sample_episodes(labels, s["n_way"], s["k_shot"], s["n_query"], check["episodes"], 0)
-        right = total = 0
-        for sup, qry in zip(ep.support.tolist(), ep.query.tolist()):
-            protos = [zg[way].mean(axis=0) for way in sup]
-            for truth, way in enumerate(qry):
-                for q in way:
-                    near = min(range(len(protos)), key=lambda n: np.linalg.norm(zf[q] - protos[n]))
-                    right, total = right + (near == truth), total + 1
-        out[f"{s['n_way']}way{s['k_shot']}shot"] = right / total
-    return out
+    return paired_figures(zf, zg, labels, check["few_shot"], check["episodes"])
 
 
 def _check(folder: Path, *extra: str) -> dict | str:
