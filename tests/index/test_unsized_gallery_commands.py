@@ -5,6 +5,7 @@ the store's own refusal advised ``init_meta``, a library call (s54_R2, beside it
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 
@@ -92,3 +93,24 @@ def test_opening_it_with_a_model_writes_nothing_and_leaves_the_advice_open(tmp_p
         store.init_meta({"embedding_dim": "4"})  # the advice still mends it
     with Gallery.open(path, embedding_dim=4) as gallery:
         assert len(gallery) == 2
+
+
+def test_gallery_check_names_the_problem_in_the_stores_sentence(tmp_path):
+    """`siamkit gallery FILE check` said such a gallery "was never opened with a model, so
+    enroll into a new gallery file": false for items an old siamkit or another program wrote,
+    and without the command to run or the size to record (s54_FA). It reports the refusal
+    every other command gives now, word for word; an empty gallery without a size is as before."""
+    path = tmp_path / "g.db"
+    with Gallery.open(path, embedding_dim=4) as gallery:
+        gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'embedding_dim'")
+    conn.close()
+    with pytest.raises(GalleryDamagedError) as refused:  # what opening it says
+        Gallery.open(path)
+    result = CliRunner().invoke(cli, ["gallery", str(path), "check", "--json"])
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["problems"] == [str(refused.value)]
+    assert "never opened" not in result.output
+    with GalleryStore(path) as store:
+        assert "embedding_dim" not in store.meta()  # the check wrote nothing

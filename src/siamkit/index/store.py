@@ -205,6 +205,25 @@ class GalleryDamagedError(ValueError):
     or in a search, until it is mended."""
 
 
+def unsized_problem(path: str | Path) -> str:
+    """What is wrong with the gallery ``path`` that holds items but records no embedding size,
+    and what to do: the store's refusal (:meth:`GalleryStore.unsized_error`) and ``siamkit
+    gallery FILE check``'s problem, which said "it was never opened with a model" (s54_FA).
+    Its first advice is a command's: the other, ``init_meta``, is a library call that no
+    ``siamkit`` command offers (s54_R2). The file does not say which kind of model made it, so
+    each kind's command is named: ``siamkit enroll ... IMAGES`` alone sent a text or face
+    gallery's user to the wrong command."""
+    return (
+        f"the gallery {path} is damaged: it holds items but never recorded the size of "
+        "their embeddings (its meta table has no embedding_dim), so none can be read; "
+        "enroll them again into a new gallery file (`siamkit enroll MODEL --gallery NEW.db "
+        "IMAGES`; texts: `siamkit text enroll CORPUS --gallery NEW.db`; faces: `siamkit face "
+        "enroll --gallery NEW.db --label LABEL IMAGES`), or, from Python, record the size the "
+        "model made them with: "
+        f'GalleryStore({str(path)!r}).init_meta({{"embedding_dim": "N"}})'
+    )
+
+
 def is_corrupt(err: sqlite3.DatabaseError) -> bool:
     """Whether ``err`` is SQLite's "database disk image is malformed" (``SQLITE_CORRUPT``): the
     file that raised it is damaged (only that connection's statement says which file it was)."""
@@ -869,19 +888,8 @@ class GalleryStore:
     def unsized_error(self) -> GalleryDamagedError:
         """The refusal of a gallery that holds items but records no embedding size, read
         (:meth:`load`) or opened without a model (``siamkit gallery FILE list``, which called it
-        "a new gallery"). Its first advice is a command's: the other, ``init_meta``, is a
-        library call that no ``siamkit`` command offers (s54_R2). The file does not say which
-        kind of model made it, so each kind's command is named: ``siamkit enroll ... IMAGES``
-        alone sent a text or face gallery's user to the wrong command."""
-        return GalleryDamagedError(
-            f"the gallery {self.path} is damaged: it holds items but never recorded the size of "
-            "their embeddings (its meta table has no embedding_dim), so none can be read; "
-            "enroll them again into a new gallery file (`siamkit enroll MODEL --gallery NEW.db "
-            "IMAGES`; texts: `siamkit text enroll CORPUS --gallery NEW.db`; faces: `siamkit face "
-            "enroll --gallery NEW.db --label LABEL IMAGES`), or, from Python, record the size the "
-            "model made them with: "
-            f'GalleryStore({str(self.path)!r}).init_meta({{"embedding_dim": "N"}})'
-        )
+        "a new gallery"), in :func:`unsized_problem`'s sentence."""
+        return GalleryDamagedError(unsized_problem(self.path))
 
     def ids(self) -> np.ndarray:
         """All item ids ``(N,)``, ascending."""

@@ -22,7 +22,7 @@ import numpy as np
 from siamkit.atomic import atomic_path, check_writable_file, same_file
 from siamkit.index.provenance import check_enrolled_tower, check_same_model
 from siamkit.index.results import listing
-from siamkit.index.store import existing_store_problem, schema_problem
+from siamkit.index.store import existing_store_problem, schema_problem, unsized_problem
 from siamkit.index.thumbnail_store import thumbnails_path_for
 
 #: The files SQLite keeps beside a database: its write-ahead log, the log's shared-memory
@@ -247,6 +247,11 @@ def _check_open_file(
     try:
         found.dim = int(found.meta["embedding_dim"])
     except (KeyError, ValueError):
+        if "embedding_dim" not in found.meta and found.counts[0]:
+            # the store's refusal of it, in its words: "never opened with a model" was false
+            # for items another program or an old siamkit wrote, and named no command (s54_FA)
+            found.problems.append(unsized_problem(file))
+            return
         found.problems.append(
             f"{file} records no embedding size (its meta embedding_dim is "
             f"{found.meta.get('embedding_dim')!r}); it was never opened with a model, so enroll "
