@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from siamkit.service.schemas import ErrorResponse
+from siamkit.service.schemas import ErrorResponse, ServerErrorResponse
 
 GENERIC = {
     400: "An upload that is not a readable image, an empty file, or another bad value.",
@@ -34,6 +34,10 @@ GENERIC = {
     "mends the gallery's files: the gallery file is damaged, its thumbnail file is unreadable, "
     "or the service may not write or open them (read-only, not its user's, or moved); the "
     "message says which.",
+    500: "The service's model made embeddings that hold NaN or infinite values, which no search "
+    "can rank: a fault of the model, not of the request (the message gives the model's refusal "
+    "in a sentence, naming the rows). Sending the request again will not help until the "
+    "service's operator checks the model; the server log names the request by its request_id.",
 }
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before sending the request again; sent only with the 503 "
@@ -46,6 +50,8 @@ QUERY_ONLY = "A query parameter was sent: this endpoint takes none."
 it does not take (:data:`siamkit.service.route_checks.KNOWN_QUERY`)."""
 UPLOAD = (400, 403, 408, 413, 415, 422)
 """What any endpoint that takes images can answer."""
+MODEL = 500
+"""What any endpoint that runs the model can answer: its NaN or infinite embeddings."""
 VERIFY_LABEL = {
     "label": "The claimed label is not enrolled.",
     "nogallery": "A label was sent but the service has no gallery, or its gallery, which held "
@@ -76,7 +82,9 @@ def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:
 
     A route that reads or writes the gallery lists 503 (the errors of
     :mod:`siamkit.service.errors`: the retryable one, with its ``Retry-After`` header, and the
-    ones only the operator mends); the OpenAPI docs listed it on no route.
+    ones only the operator mends); the OpenAPI docs listed it on no route. A route that runs
+    the model lists 500 (:data:`MODEL`): its model's NaN or infinite embeddings, answered in a
+    sentence (``siamkit.service.errors``), which the docs listed on none (s54_RR1).
     """
     names = {
         "bad": 400,
@@ -98,4 +106,6 @@ def errors(*codes: int, **wording: str) -> dict[int | str, dict[str, Any]]:
     }
     if 503 in out:
         out[503]["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+    if 500 in out:  # its body names the request's id, which the log names
+        out[500]["model"] = ServerErrorResponse
     return out

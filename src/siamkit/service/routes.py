@@ -12,7 +12,7 @@ from siamkit.index.embedding import two_towers
 from siamkit.service.engine import ServiceEngine, no_threshold_hint
 from siamkit.service.errors import RequestError
 from siamkit.service.recommend_routes import recommend_router
-from siamkit.service.responses import UPLOAD, VERIFY_LABEL, enrolled_before, errors
+from siamkit.service.responses import MODEL, UPLOAD, VERIFY_LABEL, enrolled_before, errors
 from siamkit.service.route_answers import (
     _identify_out,
     _noted,
@@ -121,6 +121,7 @@ async def _read(engine: ServiceEngine, uploads: list[UploadFile], field: str) ->
         **enrolled_before(EnrollResponse),  # with `notes`
         **errors(
             *UPLOAD,
+            MODEL,
             409,
             503,
             field="The label or the files are missing, the label is unusable, a field is "
@@ -155,6 +156,7 @@ async def enroll(
     tags=["recognition"],
     responses=errors(
         *UPLOAD,
+        MODEL,
         404,
         409,
         503,
@@ -198,6 +200,7 @@ async def verify(
     tags=["recognition"],
     responses=errors(
         *UPLOAD,
+        MODEL,
         409,
         503,
         field="The file is missing, k is not 1 to the limit, a field is unknown, or (a "
@@ -248,7 +251,7 @@ async def identify(
     dependencies=UPLOADS_ONLY,
     response_model=EmbedResponse,
     tags=["recognition"],
-    responses=errors(*UPLOAD, large="Too many files, or a file or image over the limits."),
+    responses=errors(*UPLOAD, MODEL, large="Too many files, or a file or image over the limits."),
 )
 async def embed(engine: Engine, files: ImageFiles) -> EmbedResponse:
     """The model's embeddings of the uploaded images, one row per file."""

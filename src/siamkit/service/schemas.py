@@ -46,6 +46,21 @@ class ErrorResponse(BaseModel):
     )
 
 
+class ServerErrorResponse(BaseModel):
+    """A 500: the service's own failure, not the request's."""
+
+    detail: str = Field(
+        description="What failed: the model's refusal of its own embeddings in a sentence, or "
+        "'Internal error' for any other failure; either way the request's id, which the server "
+        "log names."
+    )
+    request_id: str = Field(
+        description="The request's X-Request-ID, or one made up for it: the server log's lines "
+        "about the request name it.",
+        examples=["5f0c2a9d1b7e4c33"],
+    )
+
+
 class HealthResponse(BaseModel):
     status: str = Field(examples=["ok"])
     version: str

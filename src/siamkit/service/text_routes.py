@@ -32,7 +32,7 @@ from siamkit.index.embedding import embed_inputs, two_towers
 from siamkit.service.engine import ServiceEngine, no_threshold_hint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
-from siamkit.service.responses import VERIFY_LABEL, enrolled_before, errors
+from siamkit.service.responses import MODEL, VERIFY_LABEL, enrolled_before, errors
 from siamkit.service.route_answers import (
     _match_out,
     _verify_out,
@@ -332,7 +332,9 @@ def _text_verify_out(
     tags=["gallery"],
     responses={
         **enrolled_before(TextEnrollResponse),
-        **errors(*TEXT_ERRORS, 409, 503, field="The label or the texts are missing or unusable."),
+        **errors(
+            *TEXT_ERRORS, MODEL, 409, 503, field="The label or the texts are missing or unusable."
+        ),
     },
 )
 async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) -> TextEnrollResponse:
@@ -354,6 +356,7 @@ async def enroll(engine: Engine, response: Response, body: TextEnrollRequest) ->
     tags=["recognition"],
     responses=errors(
         *TEXT_ERRORS,
+        MODEL,
         404,
         409,
         503,
@@ -395,7 +398,7 @@ async def verify(engine: Engine, body: TextVerifyRequest) -> TextVerifyResponse:
     response_model_exclude_unset=True,  # `hint` only on an empty gallery: other answers unchanged
     tags=["recognition"],
     responses=errors(
-        *TEXT_ERRORS, 409, 503, field="The text is missing, or k is not 1 to the limit."
+        *TEXT_ERRORS, MODEL, 409, 503, field="The text is missing, or k is not 1 to the limit."
     ),
 )
 async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyResponse:
@@ -428,7 +431,7 @@ async def identify(engine: Engine, body: TextIdentifyRequest) -> TextIdentifyRes
     "/embed",
     response_model=TextEmbedResponse,
     tags=["recognition"],
-    responses=errors(*TEXT_ERRORS, large="Too many texts, or a text over the length limit."),
+    responses=errors(*TEXT_ERRORS, MODEL, large="Too many texts, or a text over the length limit."),
 )
 async def embed(engine: Engine, body: TextEmbedRequest) -> TextEmbedResponse:
     """The model's embeddings of the texts, one row per text, with their token counts; a
