@@ -235,7 +235,11 @@ _GALLERY_STATES = (
 #: (:data:`GALLERY_UNWRITABLE`); they were the retryable 503, whose ``Retry-After`` had a
 #: client retry a write that could never succeed. ``SQLITE_CANTOPEN`` is one only while the
 #: files are not there or not writable (:func:`_files_writable`): out of file descriptors, it
-#: is the retryable 503.
+#: is the retryable 503. So is a temp file SQLite cannot create (a large sort or temp table):
+#: it skips a temp folder it may not write (``SQLITE_TMPDIR``, ``TMPDIR``, /var/tmp, ...), and
+#: none left is ``SQLITE_IOERR_GETTEMPPATH``, so its ``SQLITE_CANTOPEN`` means a folder out of
+#: inodes or a process out of descriptors, which pass as a full disk does (checked as nobody
+#: with SQLite 3.40: s55_c2).
 _GALLERY_REFUSALS = ("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN")
 
 GALLERY_UNWRITABLE = (
