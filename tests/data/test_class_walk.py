@@ -584,3 +584,28 @@ def test_enroll_of_several_folders_keeps_a_link_to_the_same_label_in_another_fol
         "alice": ["s1/alice/0.png", "s2/alice/0.png"],
         "bob": ["s1/bob/1.png", "s2/bob/2.png", "s2/bob/old/1.png"],
     }
+
+
+def test_enroll_refuses_a_folder_given_inside_another_one_given(tmp_path: Path) -> None:
+    """``siamkit enroll MODEL people people/alice``: people/alice/2019's photos are alice's in
+    the one folder and the label 2019's in the other. Walked apart they were enrolled under
+    both without a word; walked as one, the folder 2019 was left out with a false sentence
+    ("it is a link to ..."). The command is refused, in either order, before anything is read;
+    one folder given by two spellings is one folder (control)."""
+    people = tmp_path / "people"
+    _images(people, "alice/2019/b.png", "bob/c.png")
+    want = (
+        f"{people / 'alice'} is inside {people}, also given: the photos in its sub-folders would "
+        f"be enrolled under their own labels and under the label alice of {people}; give only "
+        "one of the two folders"
+    )
+    for order in ([people, people / "alice"], [people / "alice", people]):
+        with pytest.raises(click.UsageError) as err:
+            group_images([str(p) for p in order], None)
+        assert err.value.message == want
+    groups = group_images([str(people), str(people / "alice" / "..")], None)
+    real = {k: sorted({p.resolve() for p in v}) for k, v in groups.items()}  # enroll skips repeats
+    assert real == {
+        "alice": [people / "alice" / "2019" / "b.png"],
+        "bob": [people / "bob" / "c.png"],
+    }

@@ -52,6 +52,7 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
                 f"{item} is a file: name its label with --label, or give a folder with one "
                 "sub-folder per label"
             )
+    _refuse_nested(items)
     # the label folders as training reads a folder of classes (its link, unreadable-folder and
     # shared-file rules, each left out and named in a warning line), so a photo is enrolled
     # under the label it would be trained as; one walk of every folder given, so the rules hold
@@ -133,6 +134,28 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
             )
         validate_label(name)
     return groups
+
+
+def _refuse_nested(items: Sequence[Path]) -> None:
+    """Refuse a folder given inside another one given (``people`` and ``people/alice``): its
+    sub-folders would be labels and photos of a label of the other at once (the photos of
+    ``people/alice/2019`` enrolled under both alice and 2019), and the label rules of one walk
+    of both cannot say which. One folder given twice (``s1 s1``, ``s1 ./s1``) is one folder."""
+    import os
+
+    from siamkit.data.folders import text_name
+
+    reals = [os.path.join(os.path.realpath(item), "") for item in items]
+    for inner, real in zip(items, reals):
+        for outer, held in zip(items, reals):
+            if real != held and real.startswith(held):
+                label = text_name(Path(os.path.relpath(real, held)).parts[0])
+                raise click.UsageError(
+                    f"{text_name(str(inner))} is inside {text_name(str(outer))}, also given: "
+                    "the photos in its sub-folders would be enrolled under their own labels and "
+                    f"under the label {label} of {text_name(str(outer))}; give only one of the "
+                    "two folders"
+                )
 
 
 def _and(parts: list[str]) -> str:
