@@ -56,3 +56,31 @@ def cut_run(
     with pytest.raises(KeyboardInterrupt):
         get_task("text")(cfg, out, options or TaskOptions(progress=False))
     monkeypatch.setattr(train_loop, "_save_checkpoint", real)
+
+
+def finished_text_run(data: Path, path: Path, folder: Path) -> tuple[Path, Path, list[str]]:
+    """A one-epoch ``task: text`` run fine-tuning ``path`` on the graded pairs ``data``
+    (:func:`text_config`), trained to its end by ``siamkit train`` into ``folder/run``: its
+    config (``folder/text.yaml``), that folder, and the command's arguments (without --resume)."""
+    import yaml
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import cli
+
+    cfg = folder / "text.yaml"
+    cfg.write_text(yaml.safe_dump({"task": "text", **text_config(data, path, epochs=1)}))
+    out = folder / "run"
+    args = ["train", str(cfg), "--out", str(out), "--no-progress"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    return cfg, out, args
+
+
+def finished_line(out: Path) -> str:
+    """What ``--resume`` of :func:`finished_text_run`'s run (in ``out``) says of it."""
+    return (
+        f"{out / 'checkpoint.pt'} holds a finished run (epochs 1 of 1): the run is already "
+        "complete, so nothing was trained and none of its files changed; to train longer, start "
+        f"a new run from its model (--init-from {out}/model --set model.path=null --out NEW): a "
+        "text run's warm-up and decay span its train.epochs, which a resume cannot change"
+    )

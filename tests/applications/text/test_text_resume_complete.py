@@ -11,8 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
-from _text_runs import cut_run, text_config
+from _text_runs import cut_run, finished_line, finished_text_run, text_config
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
@@ -31,21 +30,12 @@ def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
 def test_a_finished_text_run_resumed_is_complete_and_changes_nothing(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path
 ) -> None:
-    cfg = tmp_path / "text.yaml"
-    cfg.write_text(yaml.safe_dump({"task": "text", **text_config(pairs_csv, tiny_hf, epochs=1)}))
-    out = tmp_path / "run"
-    args = ["train", str(cfg), "--out", str(out), "--no-progress"]
-    first = CliRunner().invoke(cli, args)
-    assert first.exit_code == 0, first.output
+    _, out, args = finished_text_run(pairs_csv, tiny_hf, tmp_path)
     before = _files(out)
     again = CliRunner().invoke(cli, [*args, "--resume"])
     assert again.exit_code == 0, again.output
-    assert [line for line in again.output.splitlines() if "holds a finished run" in line] == [
-        f"{out / 'checkpoint.pt'} holds a finished run (epochs 1 of 1): the run is already "
-        "complete, so nothing was trained and none of its files changed; to train longer, start "
-        f"a new run from its model (--init-from {out}/model --set model.path=null --out NEW): a "
-        "text run's warm-up and decay span its train.epochs, which a resume cannot change"
-    ]
+    said = [line for line in again.output.splitlines() if "holds a finished run" in line]
+    assert said == [finished_line(out)]
     assert _files(out) == before
     as_json = CliRunner().invoke(cli, [*args, "--resume", "--json"])  # the run's metrics
     assert as_json.exit_code == 0, as_json.output

@@ -8,8 +8,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-import yaml
-from _text_runs import text_config
+from _text_runs import finished_line, finished_text_run
 from click.testing import CliRunner
 
 from siamkit.cli.main import cli
@@ -24,21 +23,11 @@ def _advised(line: str) -> list[str]:
 def test_a_finished_text_run_resumed_says_how_to_train_longer_and_that_works(
     tiny_hf: Path, pairs_csv: Path, tmp_path: Path
 ) -> None:
-    cfg = tmp_path / "text.yaml"
-    cfg.write_text(yaml.safe_dump({"task": "text", **text_config(pairs_csv, tiny_hf, epochs=1)}))
-    out = tmp_path / "run"
-    args = ["train", str(cfg), "--out", str(out), "--no-progress"]
-    first = CliRunner().invoke(cli, args)
-    assert first.exit_code == 0, first.output
+    cfg, out, args = finished_text_run(pairs_csv, tiny_hf, tmp_path)
     again = CliRunner().invoke(cli, [*args, "--resume"])
     assert again.exit_code == 0, again.output
     said = [line for line in again.output.splitlines() if "holds a finished run" in line]
-    assert said == [  # (it ends there: test_text_resume_complete.py)
-        f"{out / 'checkpoint.pt'} holds a finished run (epochs 1 of 1): the run is already "
-        "complete, so nothing was trained and none of its files changed; to train longer, start "
-        f"a new run from its model (--init-from {out}/model --set model.path=null --out NEW): a "
-        "text run's warm-up and decay span its train.epochs, which a resume cannot change"
-    ]
+    assert said == [finished_line(out)]  # (it ends there: test_text_resume_complete.py)
     # a resume with more epochs is refused, as the line says ...
     longer = CliRunner().invoke(cli, [*args, "--set", "train.epochs=2", "--resume"])
     assert longer.exit_code != 0 and "train.epochs" in longer.output, longer.output
