@@ -245,6 +245,7 @@ def dedup(
         dim=dim,
         runtime=onnx,
         log=lambda line: click.echo(line, err=True),
+        ids=[d.id for d in docs],  # a model's NaN refused by the texts' ids, not their rows
     )
     groups, chunked = found.groups, found.chunked
     measure = "passage coverage" if scoring == "passages" else "similarity"

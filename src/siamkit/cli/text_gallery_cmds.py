@@ -142,6 +142,7 @@ def enroll(
                 [d.text for d in new],
                 role="document",
                 batch_size=batch_size,
+                names=[repr(d.id) for d in new],  # a NaN refused by id: not every text is new
             )
             if new
             else None

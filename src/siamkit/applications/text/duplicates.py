@@ -194,6 +194,7 @@ def find_duplicates(
     runtime: TextOnnxEmbedder | None = None,
     progress: bool | None = None,
     log: Callable[[str], None] | None = None,
+    ids: Sequence[str] | None = None,
 ) -> DedupResult:
     """Groups of near-duplicate ``texts``, as ``siamkit text dedup`` finds them.
 
@@ -217,6 +218,8 @@ def find_duplicates(
     (:func:`~siamkit.applications.text.onnx.open_text_runtime`) to embed with instead of PyTorch.
     ``progress``: report each step (``None``: as :func:`siamkit.progress.set_enabled` says, off
     in the library); ``log``: called with a line before a FAISS graph is built (``None``: silent).
+    ``ids``: one per text, as the user knows them (the command's corpus ids): a model's NaN or
+    infinite embeddings are refused naming these (their rows without).
 
     >>> from siamkit.applications.text import find_duplicates, load_text_model  # doctest: +SKIP
     >>> texts = ["The cat sat on the mat.", "A cat sat on the mat.", "Stocks fell sharply."]
@@ -239,11 +242,24 @@ def find_duplicates(
     # tower (its query tower is for the questions searched with, not for what is compared)
     if by == "passages":
         vectors, chunked = embed_passages(
-            encoder, texts, batch_size=batch_size, progress=progress, dim=dim, role="document"
+            encoder,
+            texts,
+            batch_size=batch_size,
+            progress=progress,
+            dim=dim,
+            role="document",
+            names=ids,
         )
     else:
+        names = None if ids is None else [repr(i) for i in ids]
         emb = embed_texts(
-            encoder, texts, "document", batch_size=batch_size, progress=progress, dim=dim
+            encoder,
+            texts,
+            "document",
+            batch_size=batch_size,
+            progress=progress,
+            dim=dim,
+            names=names,
         )
         vectors, chunked = emb.vectors, emb.chunked
     n = len(vectors.means if isinstance(vectors, PassageVectors) else vectors)

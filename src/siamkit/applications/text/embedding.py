@@ -13,6 +13,7 @@ import torch
 from siamkit.applications.text.dedup import PassageVectors
 from siamkit.applications.text.model import TextSiameseNetwork, check_texts
 from siamkit.applications.text.passages import split_sentences
+from siamkit.index.embedding import model_embeddings
 from siamkit.progress import Progress, is_enabled
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def embed_texts(
     desc: str = "embedding",
     dim: int | None = None,
     unit: str = "texts",
+    names: Sequence[str] | None = None,
 ) -> Embedded:
     """Embed ``texts`` in batches of ``batch_size`` (longest first, so padding stays small;
     the ONNX runtime sorts the token windows of all texts at once).
@@ -53,6 +55,11 @@ def embed_texts(
     a model fine-tuned with loss matryoshka embeds at its trained sizes). ``unit``: what the
     progress counts ``texts`` as (``"sentences"`` where they are a text's sentences).
 
+    Embeddings that hold NaN or infinite values (a broken model) are refused in the gallery's
+    sentence and class (:func:`~siamkit.index.embedding.model_embeddings`), naming their rows,
+    or their ``names`` (one per text, as the user knows it: an id, a file) where given: text
+    dedup and plagiarism passed them on, and linked, matched or missed texts by NaN (s54_RR1).
+
     >>> embed_texts(load_text_model(), ["a", "b"]).vectors.shape  # doctest: +SKIP
     (2, 384)
     """
@@ -60,6 +67,7 @@ def embed_texts(
     if not isinstance(model, TextSiameseNetwork):  # the ONNX runtime sorts all windows itself
         with progress_ticks(desc, "windows", progress) as tick:
             vectors = model.embed(items, batch_size=batch_size, progress=tick, role=role)
+        vectors = model_embeddings(vectors, f"the {unit}", names)
         return Embedded(truncate_rows(vectors, dim), model.last_chunked)
     order = np.argsort([-len(t) for t in items], kind="stable")
     out = np.empty((len(items), model.embedding_dim), dtype=np.float32)
@@ -76,7 +84,7 @@ def embed_texts(
                 tick(s + len(idx), len(items))
     finally:
         model.train(was_training)
-    return Embedded(truncate_rows(out, dim), chunked)
+    return Embedded(truncate_rows(model_embeddings(out, f"the {unit}", names), dim), chunked)
 
 
 def truncate_rows(vectors: np.ndarray, dim: int | None) -> np.ndarray:
@@ -122,10 +130,12 @@ def embed_passages(
     progress: bool | None = None,
     dim: int | None = None,
     role: str = "query",
+    names: Sequence[str] | None = None,
 ) -> tuple[PassageVectors, int]:
     """Split each text into sentences (:func:`~siamkit.applications.text.passages.split_sentences`)
     and embed them all, for passage-coverage dedup; also returns how many sentences were longer
-    than the model's window. ``dim`` and ``role``: as :func:`embed_texts`.
+    than the model's window. ``dim`` and ``role``: as :func:`embed_texts`; ``names``: one per
+    text, a refused sentence is named by its text's (``'a.txt' sentence 2``).
 
     >>> embed_passages(load_text_model(), ["One two three four. Five six seven eight."])[0].offsets  # doctest: +SKIP
     array([0, 2])
@@ -142,5 +152,12 @@ def embed_passages(
         desc="embedding sentences",
         dim=dim,
         unit="sentences",
+        names=None if names is None else sentence_names(names, [len(ps) for ps in parts]),
     )
     return PassageVectors.from_rows(emb.vectors, [len(ps) for ps in parts]), emb.chunked
+
+
+def sentence_names(names: Sequence[str], counts: Sequence[int]) -> list[str]:
+    """``'a.txt' sentence 2``: each sentence by its text's name (``counts``: each text's number
+    of sentences), for a refusal that names them."""
+    return [f"{name!r} sentence {k + 1}" for name, n in zip(names, counts) for k in range(n)]

@@ -22,7 +22,7 @@ import numpy as np
 
 from siamkit.applications.text.corpus_ids import refuse_repeated_ids
 from siamkit.applications.text.documents import Document
-from siamkit.applications.text.embedding import embed_texts
+from siamkit.applications.text.embedding import embed_texts, sentence_names
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.passages import Passage, split_sentences
 from siamkit.applications.text.similarity import check_dim
@@ -206,8 +206,16 @@ def find_plagiarism(
             "no sentence to be compared with; give sources that hold text"
         )
     net = model if runtime is None else runtime
+    # a broken model's NaN or infinite embeddings are refused naming each sentence by its text
+    # (passed on, they matched nothing and the report said 0 spans: s54_RR1)
     a = embed_texts(
-        net, [p.text for p in sus], progress=progress, desc="suspect", dim=dim, unit="sentences"
+        net,
+        [p.text for p in sus],
+        progress=progress,
+        desc="suspect",
+        dim=dim,
+        unit="sentences",
+        names=sentence_names([suspect.id], [len(sus)]),
     )
     b = embed_texts(
         net,
@@ -217,6 +225,7 @@ def find_plagiarism(
         desc="sources",
         dim=dim,
         unit="sentences",
+        names=[f"{i!r} sentence {k + 1}" for i, _, k in src],
     )
     sims = np.minimum(a.vectors @ b.vectors.T, 1.0)  # (S, M); rounding can pass 1 by 1e-7
     best = sims.argmax(1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from siamkit.applications.text.losses import truncate_embeddings
 from siamkit.applications.text.model import (
     DOCUMENT_THRESHOLD,
@@ -14,7 +16,7 @@ from siamkit.applications.text.model import (
 )
 from siamkit.applications.text.score_map import mapped_score
 from siamkit.index.decision import accepts
-from siamkit.index.embedding import CALIBRATED
+from siamkit.index.embedding import CALIBRATED, model_embeddings
 
 # How a user fits a model's threshold with the installed CLI (siamkit.cli.calibrate_cmd): said
 # where a default threshold is used. A siamkit model's threshold is saved in its folder; a named
@@ -223,6 +225,11 @@ def compare_texts(
     chunked = model.last_chunked
     zb = model.embed([b], role="document")
     chunked += model.last_chunked
+    # a broken model's NaN was scored "similarity nan: different" (s54_RR1): refused in the
+    # gallery's sentence, as the service's /verify of two texts refuses it
+    model_embeddings(
+        torch.cat([za, zb]).detach().float().cpu().numpy(), "A and B", names=["A", "B"]
+    )
     cut = dim is not None and dim < za.shape[1]
     if cut:
         za, zb = truncate_embeddings(za, dim), truncate_embeddings(zb, dim)  # type: ignore[arg-type]

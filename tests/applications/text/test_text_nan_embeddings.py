@@ -1,0 +1,128 @@
+"""A text model whose embeddings hold NaN (a broken fine-tune) was passed on by the text commands
+that embed on their own path: ``siamkit text similarity`` printed "similarity nan: different",
+``text dedup`` and ``text plagiarism`` finished with exit 0 and wrote their groups and report
+(s54_RR1). Each now refuses in the gallery's sentence (``UnrankableEmbeddingsError``), naming
+the texts by what the user gave (A or B, a corpus id, a text's sentence), and writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from siamkit.applications.text.model import TextSiameseNetwork
+from siamkit.cli import _text_common
+from siamkit.cli.main import cli
+
+BROKEN = "Zyxwv"  # a text holding this word is embedded as NaN by the model below
+
+
+@pytest.fixture
+def run(text_model, monkeypatch):  # type: ignore[no-untyped-def]
+    """The text commands with a model that embeds every text holding BROKEN as NaN."""
+    real = TextSiameseNetwork.embed
+
+    def embed(self, texts, role="query"):  # type: ignore[no-untyped-def]
+        z = real(self, texts, role).clone()
+        items = [texts] if isinstance(texts, str) else list(texts)
+        for i, t in enumerate(items):
+            if BROKEN in t:
+                z[i, 0] = float("nan")
+        return z
+
+    monkeypatch.setattr(TextSiameseNetwork, "embed", embed)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: text_model)
+    return lambda *args: CliRunner().invoke(cli, ["text", *[str(a) for a in args]])
+
+
+def _error(res) -> str:  # type: ignore[no-untyped-def]
+    assert res.exit_code == 1, res.output
+    return res.output.strip().splitlines()[-1]
+
+
+def test_similarity_refuses_a_nan_embedding(run) -> None:
+    res = run("similarity", "The printer is out of toner.", f"The {BROKEN} printer needs toner.")
+    assert _error(res) == (
+        "Error: 1 of the 2 embeddings the model made of A and B hold NaN or infinite values (B), "
+        "which no search can rank"
+    )
+    assert "similarity" not in res.output
+
+
+def _corpus(tmp_path):  # type: ignore[no-untyped-def]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    texts = {
+        "a.txt": "The cat sat on the mat. It purred all day.",
+        "b.txt": "The cat sat on a mat. It purred all day.",
+        "c.txt": f"Rain fell all day. The {BROKEN} river rose.",
+        "d.txt": "Stocks fell sharply on Tuesday. Markets were calm later.",
+    }
+    for name, text in texts.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("by", "named"), [("documents", "'c.txt'"), ("passages", "'c.txt' sentence 2")]
+)
+def test_dedup_refuses_a_nan_embedding_and_writes_nothing(run, tmp_path, by, named) -> None:
+    docs = _corpus(tmp_path)
+    earlier = tmp_path / "earlier.jsonl"  # an earlier dedup's groups, kept as they were
+    earlier.write_text('{"group": 0, "size": 2, "members": []}\n')
+    for out in (tmp_path / "new.jsonl", earlier):
+        before = out.read_bytes() if out.exists() else None
+        res = run("dedup", docs, "--out", out, "--by", by)
+        what = "texts" if by == "documents" else "sentences"
+        n = 4 if by == "documents" else 8
+        assert _error(res) == (
+            f"Error: 1 of the {n} embeddings the model made of the {what} hold NaN or infinite "
+            f"values ({named}), which no search can rank"
+        )
+        assert (out.read_bytes() if out.exists() else None) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "earlier.jsonl"]
+
+
+def test_plagiarism_refuses_a_nan_embedding_and_writes_no_report(run, tmp_path) -> None:
+    docs = _corpus(tmp_path)
+    essay = tmp_path / "essay.txt"
+    essay.write_text("My essay is about cats. The cat sat on the mat.")
+    out = tmp_path / "report.html"
+    res = run("plagiarism", essay, "--corpus", docs, "--out", out)
+    assert _error(res) == (
+        "Error: 1 of the 8 embeddings the model made of the sentences hold NaN or infinite "
+        "values ('c.txt' sentence 2), which no search can rank"
+    )
+    assert not out.exists()
+    essay.write_text(f"My essay is about cats. The {BROKEN} cat sat on the mat.")
+    res = run("plagiarism", essay, "--corpus", docs, "--out", out)
+    assert _error(res) == (
+        "Error: 1 of the 2 embeddings the model made of the sentences hold NaN or infinite "
+        "values ('essay.txt' sentence 2), which no search can rank"
+    )
+    assert not out.exists()
+
+
+def test_the_library_calls_raise_the_gallerys_class(text_model, run) -> None:
+    from siamkit.applications.text import find_duplicates
+    from siamkit.applications.text.similarity import compare_texts
+    from siamkit.index.base import UnrankableEmbeddingsError
+
+    with pytest.raises(UnrankableEmbeddingsError, match=r"\(rows 1\)"):
+        find_duplicates(["a cat", f"a {BROKEN} cat", "a dog"], text_model)
+    with pytest.raises(UnrankableEmbeddingsError, match=r"\(A\)"):
+        compare_texts(text_model, f"{BROKEN} here", "fine")
+    assert torch.isfinite(text_model.embed(["fine"])).all()  # only the marked texts break
+
+
+def test_text_enroll_names_the_text_by_its_id_and_stores_nothing(run, tmp_path) -> None:
+    """Its texts a label holds already are not embedded: rows counted among the others would
+    name another text, so the refusal names the text's id."""
+    docs = _corpus(tmp_path)
+    db = tmp_path / "t.db"
+    res = run("enroll", docs, "--gallery", db)
+    assert _error(res) == (
+        "Error: 1 of the 4 embeddings the model made of the texts hold NaN or infinite values "
+        "('c.txt'), which no search can rank"
+    )
+    assert not db.exists()
