@@ -34,11 +34,13 @@ def test_a_gallery_at_the_reported_threshold_keeps_the_far(tmp_path, far: float)
     false_alarms = sum(said[len(known) :])
     assert false_alarms == false_accepts_allowed(far, 100)  # the most FAR allows, no more
     assert got.dir_at_far[far] == pytest.approx(np.mean(said[: len(known)]))
-    # the known probe within float32 rounding under the first unknown rejected is accepted: a
-    # threshold lowered further still keeps the FAR but rejects it and understates DIR
+    # the known probe 5e-6 under the first unknown rejected is rejected too: the threshold
+    # keeps the far fit's ROUNDING of room under that unknown, for a reader that measures it
+    # lower (the ONNX runtime's float64 Euclidean: test_open_set_threshold_onnx_reader), and
+    # DIR counts it as the gallery decides, not identified
     k = false_accepts_allowed(far, 100)
     just_under = [i for i, x in enumerate(known) if k + 1 - 1e-5 < x < k + 1]
-    assert len(just_under) == (far != 0.57) and all(said[i] for i in just_under)
+    assert len(just_under) == (far != 0.57) and not any(said[i] for i in just_under)
 
 
 def _gallery_best(

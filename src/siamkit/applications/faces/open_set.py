@@ -4,9 +4,10 @@ rate at a false alarm rate), and the identities-folder protocol that feeds them.
 Probes whose identity is enrolled are "known"; the others are "unknown" and must be rejected.
 At a FAR, the threshold lets that fraction of unknown probes' best distances through; DIR is the
 fraction of known probes identified correctly at rank 1 within that threshold. Both as a gallery
-at that threshold decides (:func:`siamkit.decision.accepts`, within float32 rounding); where a
-gallery's measure of a distance moves with its batch (cosine), the threshold keeps a calibrated
-far fit's room (:data:`~siamkit.decision.ROUNDING`) under the first unknown it must reject.
+at that threshold decides (:func:`siamkit.decision.accepts`, within float32 rounding); the
+threshold keeps a calibrated far fit's room (:data:`~siamkit.decision.ROUNDING`) under the first
+unknown it must reject, for the readers that measure it otherwise: a gallery's cosine moves with
+its batch, and the ONNX runtime computes a Euclidean distance in float64.
 
 Example:
     >>> r = open_set_identification(gal_z, gal_y, probe_z, probe_y, fars=(0.01, 0.1))  # doctest: +SKIP
@@ -24,7 +25,6 @@ import torch
 from siamkit.decision import accepts
 from siamkit.distances import CohortNormalized, Distance, get_distance, widened_once
 from siamkit.evaluation.roc import false_accepts_allowed, rejecting_with_room
-from siamkit.evaluation.threshold import highest_rejecting
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def open_set_identification(
         raise ValueError("no probe belongs to an enrolled identity")
     measure = get_distance(distance)
     pred, dist = _best_per_identity(gallery, gallery_labels, probes, measure)
-    exact, signed = _remeasured(measure), isinstance(measure, CohortNormalized)
+    signed = isinstance(measure, CohortNormalized)
     correct = known & (pred == np.asarray(probe_labels))
     out = OpenSetResult(
         float(correct[known].mean()), num_known=int(known.sum()), num_unknown=int((~known).sum())
@@ -171,13 +171,14 @@ def open_set_identification(
         # with it: a gallery accepts a distance within float32 rounding above its threshold
         # (siamkit.decision.accepts), so the threshold lies that far under the first unknown
         # distance that would exceed the count, and DIR counts the known probes it accepts.
-        # Where a gallery's own measure moves by a float32 step with the batch (cosine), that
-        # unknown measured a step lower passed a threshold just under it: one false alarm more
-        # than the FAR allows. There the threshold keeps the room a far fit keeps under the
+        # A reader measuring that unknown otherwise passed a threshold just under it, one
+        # false alarm more than the FAR allows: a gallery's cosine moves by a float32 step with
+        # the batch, and the ONNX runtime's float64 Euclidean lies up to half a float32 step
+        # under the gallery's float32 one (so the Euclidean threshold just under the gallery's
+        # measure let it through too). The threshold keeps the room a far fit keeps under the
         # impostor it rejects (roc.rejecting_with_room, ROUNDING)
         k = false_accepts_allowed(far, impostor.size)  # < n, as far < 1
-        edge = float(impostor[k])
-        t = highest_rejecting(edge) if exact else float(rejecting_with_room([edge], signed)[0])
+        t = float(rejecting_with_room([float(impostor[k])], signed)[0])
         out.thresholds[far] = t
         out.dir_at_far[far] = float((correct & accepts(dist, t))[known].mean())
     return out
