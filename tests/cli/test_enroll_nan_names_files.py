@@ -96,3 +96,29 @@ def test_the_cli_names_the_file_of_a_late_images_nan_embedding(tmp_path, monkeyp
     assert "1 of the 12 embeddings the model made of the images hold NaN" in res.output
     assert "bag/10.png" in res.output and "rows" not in res.output
     assert not db.exists()  # a gallery it created is removed again: nothing was stored
+
+
+class _PhotoModel:
+    """A face model's shape: whole photos at their own sizes; a photo whose pixels are all 7
+    gets a NaN embedding."""
+
+    input_kind = "photo"
+
+    def embed_photos(self, photos: list[torch.Tensor]) -> np.ndarray:
+        z = np.stack([float(p.mean()) + np.arange(4.0) for p in photos]).astype(np.float32)
+        z[[i for i, p in enumerate(photos) if bool((p == 7).all())]] = np.nan
+        return z
+
+
+def test_a_photo_models_nan_is_named_by_file_across_its_chunks_of_eight(tmp_path):
+    files = [tmp_path / f"p{i + 1:02d}.png" for i in range(12)]
+    photos = [torch.rand(3, 20 + i, 20) for i in range(12)]
+    photos[10] = torch.full((3, 9, 9), 7.0)  # photo 11 of 12: row 2 of the second chunk
+    with Gallery.open(tmp_path / "g.db", embedding_dim=4) as gallery:
+        with pytest.raises(UnrankableEmbeddingsError) as err:
+            _enroll.enroll_groups(gallery, _PhotoModel(), {"a": files}, photos, None)
+        assert len(gallery) == 0
+    assert str(err.value) == (
+        "1 of the 12 embeddings the model made of the photos' largest faces hold NaN or "
+        f"infinite values ({str(files[10])!r}), which no search can rank; nothing was enrolled"
+    )
