@@ -122,7 +122,7 @@ def test_a_gallery_recorded_under_the_former_formula_still_opens(
     from siamkit.index import GalleryStore
 
     net = TextSiameseNetwork.pretrained(bert)
-    assert net.former_fingerprints() == (_former_formula(net),)
+    assert net.former_fingerprints()[0] == _former_formula(net)
     old = tmp_path / "old.db"
     _enroll(old, net)
     with GalleryStore(old, create=False) as store:
@@ -277,3 +277,102 @@ def test_a_former_formula_gallery_that_cannot_be_recognised_is_not_called_retrai
         "with this model, or open it with the model that enrolled them (restored from a copy, "
         "or under the siamkit and transformers that enrolled them)."
     ) in said
+
+
+# PretrainedConfig()'s defaults under transformers 4.46.3 that a BERT's to_dict() holds there
+# (5.x moved is_decoder, add_cross_attention, tie_word_embeddings and the bos/eos ids into each
+# model's config and dropped the rest); 4.x's BERT also holds position_embedding_type
+_FOUR_DEFAULTS = {
+    "add_cross_attention": False,
+    "is_decoder": False,
+    "tie_word_embeddings": True,
+    "bos_token_id": None,
+    "eos_token_id": None,
+    "pad_token_id": None,
+    "sep_token_id": None,
+    "chunk_size_feed_forward": 0,
+    "is_encoder_decoder": False,
+    "max_length": 20,
+    "num_beams": 1,
+    "temperature": 1.0,
+    "top_k": 50,
+    "pruned_heads": {},
+    "tie_encoder_decoder": False,
+    "torchscript": False,
+    "use_bfloat16": False,
+    "tokenizer_class": None,
+    "task_specific_params": None,
+}
+
+
+def _first_placeless(net: TextSiameseNetwork) -> str:
+    """The fingerprint as 9d52db86 hashed it (a naive copy): the config, its transformer
+    without the place keys and the keys at the installed PretrainedConfig()'s defaults."""
+    import transformers
+
+    cfg = net.config()
+    generic = transformers.PretrainedConfig().to_dict()
+    place = {"_name_or_path", "transformers_version", "architectures", "dtype", "use_cache"}
+    place |= {"initializer_range", "id2label", "label2id", "problem_type", "torch_dtype"}
+    cfg["transformer"] = {
+        k: v
+        for k, v in cfg["transformer"].items()
+        if k == "model_type" or (k not in place and not (k in generic and generic[k] == v))
+    }
+    h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
+    for name, tensor in sorted(net.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_the_fingerprint_does_not_follow_the_installed_transformers_defaults(
+    bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It left out the config keys at the installed PretrainedConfig()'s defaults, so the same
+    folder was fingerprinted 4e36919f0b00 under transformers 4.46.3 and 2e133ba0c526 under
+    5.25.0 (5.x moved is_decoder & co. out of the generic defaults into BERT's own config, and
+    dropped BERT's position_embedding_type), and a later transformers that changed a default
+    would move every fingerprint. Simulated here: 4.x's defaults and 4.x's BERT config, and a
+    changed default; the fingerprint stays. A gallery recorded under the former formula still
+    opens, and another model's is still refused."""
+    import transformers
+
+    from siamkit.index import GalleryStore
+    from siamkit.models.fingerprint import fingerprint_of
+
+    net = TextSiameseNetwork.pretrained(bert)
+    now, weights = model_fingerprint(net), net.state_dict()
+    first = _first_placeless(net)
+    assert first != now  # the formula moved once more, ...
+    db = tmp_path / "g.db"
+    _enroll(db, net)
+    with GalleryStore(db, create=False) as store:
+        store.set_meta("model_fingerprint", first)
+    assert _identifies(db, net) == "guitar"  # ... and its galleries open
+    other = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "other", layers=1, seed=1))
+    with GalleryStore(db, create=False) as store:
+        store.set_meta("model_fingerprint", _first_placeless(other))
+    with pytest.raises(GalleryMismatchError, match="built by a different model"):
+        _identifies(db, net)
+
+    class Four(transformers.PretrainedConfig):  # PretrainedConfig() as 4.46.3 gives it
+        def to_dict(self) -> dict[str, object]:
+            return {**super().to_dict(), **_FOUR_DEFAULTS}
+
+    monkeypatch.setattr(transformers, "PretrainedConfig", Four)
+    cfg = net.config()
+    cfg["transformer"] = {  # as 4.x's BERT gives it: its own pad_token_id, 0, kept
+        **{k: v for k, v in _FOUR_DEFAULTS.items() if k != "pad_token_id"},
+        **cfg["transformer"],
+        "position_embedding_type": "absolute",
+        "transformers_version": "4.46.3",
+    }
+    assert fingerprint_of(TextSiameseNetwork.fingerprint_description(cfg), weights) == now
+
+    class Later(transformers.PretrainedConfig):  # a later transformers changes two defaults
+        def to_dict(self) -> dict[str, object]:
+            return {**super().to_dict(), "chunk_size_feed_forward": 1, "is_decoder": True}
+
+    monkeypatch.setattr(transformers, "PretrainedConfig", Later)
+    assert model_fingerprint(net) == now

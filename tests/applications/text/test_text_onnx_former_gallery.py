@@ -120,3 +120,34 @@ def test_an_export_made_before_the_formula_changed_opens_the_galleries_its_model
     foreign = _gallery(tmp_path / "foreign.db", other)
     with pytest.raises(GalleryMismatchError, match="built by a different model"):
         _identifies(foreign, runtime)
+
+
+def test_an_export_listing_the_formula_before_the_inert_keys_opens_what_its_model_enrolls_now(
+    bert: Path, tmp_path: Path
+) -> None:
+    """A bundle and export made while the text fingerprint kept the config keys at a value that
+    changes nothing (is_decoder false, ...): the export records that fingerprint and, as its
+    others, the oldest formula's. The bundle's PyTorch model enrolls now under the current
+    formula, and the export refused those galleries: its list was taken as complete. Its
+    bundle's model's fingerprint is now added for it too; another model's is still refused."""
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
+
+    folder = siamkit.save_model(TextSiameseNetwork.pretrained(bert), tmp_path / "model")
+    net = siamkit.load_model(folder)
+    oldest, then = net.former_fingerprints()
+    assert model_fingerprint(net) not in (oldest, then)
+    doc = json.loads((folder / "siamkit.json").read_text())
+    doc["fingerprint"] = then
+    (folder / "siamkit.json").write_text(json.dumps(doc))
+    net.export_onnx_folder(folder / "onnx")
+    meta_path = folder / "onnx" / "text_onnx.json"
+    meta = json.loads(meta_path.read_text())
+    meta["fingerprint"], meta["former_fingerprints"] = then, [oldest]  # as it was written then
+    meta_path.write_text(json.dumps(meta))
+    runtime = load_text_onnx_model(folder)
+    new = _gallery(tmp_path / "new.db", net)  # enrolled now: the current fingerprint
+    assert _identifies(new, runtime) == "guitar"
+    assert _identifies(_gallery(tmp_path / "then.db", net, then), runtime) == "guitar"
+    other = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "other", layers=1, seed=1))
+    with pytest.raises(GalleryMismatchError, match="built by a different model"):
+        _identifies(_gallery(tmp_path / "foreign.db", other), runtime)

@@ -153,6 +153,60 @@ _PLACE_KEYS = frozenset(
         "problem_type",
     }
 )
+# Keys of a transformer's config at a value that changes nothing it computes, as transformers
+# 4.46 and 5.25 set them (``PretrainedConfig()``'s defaults, which 5.x moved into each model's
+# own config: a BERT's ``is_decoder`` was a generic default under 4.x, so left out, and is its
+# own key under 5.x, so kept; and ``position_embedding_type``, which 5.x's BERT no longer
+# holds). Fixed here, not read from the transformers installed, so that another version gives
+# the same description: the same folder was fingerprinted 4e36919f0b00 under 4.46.3 and
+# 2e133ba0c526 under 5.25.0 while the installed defaults decided.
+_INERT_VALUES: dict[str, tuple[Any, ...]] = {
+    "add_cross_attention": (False,),
+    "bad_words_ids": (None,),
+    "begin_suppress_tokens": (None,),
+    "bos_token_id": (None,),
+    "chunk_size_feed_forward": (0,),
+    "cross_attention_hidden_size": (None,),
+    "decoder_start_token_id": (None,),
+    "diversity_penalty": (0.0,),
+    "do_sample": (False,),
+    "early_stopping": (False,),
+    "encoder_no_repeat_ngram_size": (0,),
+    "eos_token_id": (None,),
+    "exponential_decay_length_penalty": (None,),
+    "finetuning_task": (None,),
+    "forced_bos_token_id": (None,),
+    "forced_eos_token_id": (None,),
+    "is_decoder": (False,),
+    "is_encoder_decoder": (False,),
+    "length_penalty": (1.0,),
+    "max_length": (20,),
+    "min_length": (0,),
+    "no_repeat_ngram_size": (0,),
+    "num_beam_groups": (1,),
+    "num_beams": (1,),
+    "num_return_sequences": (1,),
+    "output_scores": (False,),
+    "pad_token_id": (None,),
+    "position_embedding_type": ("absolute",),
+    "prefix": (None,),
+    "pruned_heads": ({},),
+    "remove_invalid_values": (False,),
+    "repetition_penalty": (1.0,),
+    "return_dict_in_generate": (False,),
+    "sep_token_id": (None,),
+    "suppress_tokens": (None,),
+    "task_specific_params": (None,),
+    "temperature": (1.0,),
+    "tf_legacy_loss": (False,),
+    "tie_encoder_decoder": (False,),
+    "tie_word_embeddings": (True,),
+    "tokenizer_class": (None,),
+    "top_k": (50,),
+    "top_p": (1.0,),
+    "typical_p": (1.0,),
+    "use_bfloat16": (False,),
+}
 TOKENIZER_KEY = "tokenizer_sha256"
 # Text whose tokens (mixed case, accents, ligature, CJK, punctuation, tab, digits) tell apart
 # tokenizers that share a vocabulary but normalise or split differently (lower-casing, accents).
@@ -173,19 +227,23 @@ def _added_token_probes(tokenizer: Any) -> list[str]:
     return [f"x{t}x a {t} b {t.upper()} {t.lower()}y" for t in added]
 
 
-def transformer_description(hf_config: dict[str, Any]) -> dict[str, Any]:
+def transformer_description(hf_config: dict[str, Any], inert: bool = True) -> dict[str, Any]:
     """What of a transformer's Hugging Face config (``config.to_dict()``) decides its outputs,
-    for the fingerprint: without :data:`_PLACE_KEYS`, and without the keys every transformers
-    config has (``PretrainedConfig``'s) where they hold its default (a new transformers adds
-    and drops such keys); ``model_type`` always kept."""
+    for the fingerprint: without :data:`_PLACE_KEYS`, without the keys at a value that changes
+    nothing (:data:`_INERT_VALUES`, fixed: ``inert=False`` leaves them, the formula of the
+    first placeless fingerprints), and without the keys every transformers config has
+    (``PretrainedConfig``'s) where they hold the installed one's default (a later transformers
+    adds such keys); ``model_type`` always kept."""
     from siamkit.encoders.text import _transformers
 
     generic = _transformers().PretrainedConfig().to_dict()
-    return {
-        k: v
-        for k, v in hf_config.items()
-        if k == "model_type" or (k not in _PLACE_KEYS and not (k in generic and generic[k] == v))
-    }
+
+    def left_out(k: str, v: Any) -> bool:
+        if k in _PLACE_KEYS or (k in generic and generic[k] == v):
+            return True
+        return inert and any(type(v) is type(w) and v == w for w in _INERT_VALUES.get(k, ()))
+
+    return {k: v for k, v in hf_config.items() if k == "model_type" or not left_out(k, v)}
 
 
 def tokenizer_digest(tokenizer: Any) -> str:
@@ -394,15 +452,23 @@ class TextSiameseNetwork(nn.Module):
         return self.fingerprint_description(self.config())
 
     def former_fingerprints(self) -> tuple[str, ...]:
-        """The fingerprint this model had by the formula before :meth:`fingerprint_config`
-        (its whole :meth:`config`, the transformer's folder path and transformers version
-        included; no tokenizer digest): what a gallery, bundle or export made with it then
-        records, which :meth:`~siamkit.index.Gallery.open` accepts too as long as this formula
-        gives it today (same folder path spelling, same transformers version)."""
+        """The fingerprints this model had by the formulas before :meth:`fingerprint_config`:
+        its whole :meth:`config` (the transformer's folder path and transformers version
+        included; no tokenizer digest), and the first placeless one, which kept the keys at a
+        value that changes nothing where the installed transformers does not default them
+        (:func:`transformer_description`'s ``inert=False``): what a gallery, bundle or export
+        made with it then records, which :meth:`~siamkit.index.Gallery.open` accepts too as
+        long as that formula gives it today (same folder path spelling, same transformers
+        version)."""
         from siamkit.models.fingerprint import fingerprint_of
 
-        cfg = {k: v for k, v in self.config().items() if k != TOKENIZER_KEY}
-        return (fingerprint_of(cfg, self.state_dict()),)
+        cfg = self.config()
+        weights = self.state_dict()
+        whole = {k: v for k, v in cfg.items() if k != TOKENIZER_KEY}
+        first = {**cfg, "transformer": transformer_description(dict(cfg["transformer"]), False)}
+        prints = (fingerprint_of(whole, weights), fingerprint_of(first, weights))
+        now = fingerprint_of(self.fingerprint_config(), weights)
+        return tuple(dict.fromkeys(p for p in prints if p != now))
 
     def fingerprint_advice(self, recorded: str) -> str | None:
         """What opens a gallery that refuses this model for recording ``recorded``, where that

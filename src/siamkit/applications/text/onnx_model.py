@@ -57,7 +57,8 @@ class TextOnnxModel:
         self.overlap = int(runtime.meta["overlap"])
         self.last_chunked = 0
         # the bundle this export was checked against (load_text_onnx_model), for an export
-        # that records no former fingerprints; its PyTorch model's own, computed on first need
+        # that records no (or older) former fingerprints; its PyTorch model's own, computed on
+        # first need
         self._model_dir = model_dir
         self._bundle_fingerprint: str | None = None
 
@@ -100,9 +101,11 @@ class TextOnnxModel:
         gallery that same model enrolled after the formula changed (s54_FB). For those, the
         bundle's model's own fingerprint is added, computed once, and only when a gallery's
         fingerprint differs (the only time this is asked); the export was checked to be that
-        bundle's at load."""
+        bundle's at load. So it is for an export whose list is older than the formula the
+        model enrolls under now (one made while text fingerprints kept the keys at a value
+        that changes nothing)."""
         former = self.runtime.former_fingerprints()
-        if self._model_dir is None or "former_fingerprints" in self.runtime.meta:
+        if self._model_dir is None:
             return former
         if self._bundle_fingerprint is None:
             from siamkit.export.bundle import load_model
