@@ -467,7 +467,7 @@ class TextSiameseNetwork(nn.Module):
         whole = {k: v for k, v in cfg.items() if k != TOKENIZER_KEY}
         first = {**cfg, "transformer": transformer_description(dict(cfg["transformer"]), False)}
         prints = (fingerprint_of(whole, weights), fingerprint_of(first, weights))
-        now = fingerprint_of(self.fingerprint_config(), weights)
+        now = fingerprint_of(self.fingerprint_description(cfg), weights)
         return tuple(dict.fromkeys(p for p in prints if p != now))
 
     def fingerprint_advice(self, recorded: str) -> str | None:
