@@ -262,7 +262,7 @@ def _visible_files(
     unreached: list[str] = []  # the links whose target it cannot stat
     top = os.path.realpath(folder)
     others = beside if isinstance(beside, ClassFolders) else ClassFolders(beside)
-    name = Path(folder).name  # the class walked, in every data set folder that holds it
+    label = Path(folder).name  # the class walked, in every data set folder that holds it
     linked: list[tuple[str, str]] = []
     for where, files in _walk(folder, loops, others, crossed, locked):
         base = Path(where)
@@ -289,7 +289,7 @@ def _visible_files(
             if not stat.S_ISREG(st.st_mode):
                 continue
             if link and others.reals:
-                into = others.holding(os.path.realpath(path), top, name)
+                into = others.holding(os.path.realpath(path), top, label)
                 if into is not None:
                     linked.append((os.fspath(path), into))
                     continue
