@@ -183,11 +183,16 @@ def _text_export_message(path: Path) -> str:
     )
 
 
+_NUMPY_FLOATS = ("torch.float16", "torch.float32", "torch.float64")
+
+
 def _as_float_batch(x: Any) -> np.ndarray:
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, without importing torch
         x = x.detach().cpu()
-        if str(getattr(x, "dtype", "")) == "torch.bfloat16":  # NumPy has no bfloat16: its
-            x = x.float()  # .numpy() raised "unsupported ScalarType", the torch model takes it
+        # NumPy has no bfloat16 nor float8: .numpy() raised "unsupported ScalarType" of both,
+        # where the torch model casts them to float32, so every float NumPy lacks is cast here
+        if x.is_floating_point() and str(x.dtype) not in _NUMPY_FLOATS:
+            x = x.float()
         x = x.numpy()
     try:
         arr = np.asarray(x)
