@@ -6,6 +6,7 @@ finding 3), and the torch model's Preprocess said "got 32 channels" too."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -13,9 +14,11 @@ import torch
 from PIL import Image
 
 from siamkit.data.image_io import batch_channels_last_problem, channels_last_problem
-from siamkit.export import runtime
+from siamkit.encoders import create_encoder
+from siamkit.export import ModelFileError, load_model, runtime, save_model
+from siamkit.export.bundle import CONFIG_FILE
 from siamkit.export.runtime import OnnxEmbedder, OnnxModelInfo
-from siamkit.models import Preprocess
+from siamkit.models import Preprocess, SiameseNetwork
 
 
 def _stub(input_shape: tuple[int, ...]) -> OnnxEmbedder:
@@ -112,3 +115,49 @@ def test_a_model_that_has_not_seen_a_batch_refuses_a_channels_last_one_by_name()
     with pytest.raises(ValueError, match=r"takes 1-channel images, got .*\(3 channels\)"):
         net.embed(torch.rand(2, 3, 28, 28))
     assert net.input_shape is None
+
+
+@pytest.mark.parametrize(
+    ("want", "shape"),
+    [((3, 28, 3), (2, 1, 28, 3)), ((1, 28, 1), (2, 3, 28, 1)), ((3, 5, 3), (2, 4, 5, 3))],
+)
+def test_a_channels_first_batch_of_the_models_size_is_not_called_channels_last(want, shape):
+    """A model as wide as its channel count (W == 3 for RGB): a channels-first batch of its H and
+    W with another channel count was called channels-last, and the permute it advised was
+    refused in turn (reviewer s55_R4 finding 2). Both the torch model and the runtime name the
+    channel count it has, as they do for a model of any other width."""
+    x = np.zeros(shape, np.float32)
+    prep = Preprocess(mean=(0.5,) * want[0], std=(0.5,) * want[0], input_shape=want)
+    got = f"the model takes {want[0]}-channel images, got {shape[1]} channels"
+    with pytest.raises(ValueError, match=rf"^{got}$"):
+        prep.check(torch.from_numpy(x))
+    with pytest.raises(ValueError, match=rf"^{got}; "):
+        _stub(want).check(x)
+    for sizes in itertools.product((1, 3, 4), (1, 3, 4, 28), (1, 3, 4, 28)):  # every such pair
+        for channels in (1, 3, 4):
+            batch = (2, channels, *sizes[1:])
+            if channels != sizes[0]:
+                assert batch_channels_last_problem(batch, sizes) is None, (batch, sizes)
+                assert runtime._batch_channels_last_problem(batch, sizes) is None, (batch, sizes)
+
+
+@pytest.mark.parametrize("input_shape", [[3, 28, 1], [4, 28, 3], [3, 28, 3]])
+def test_a_hand_edited_input_shape_is_named_by_its_channels_not_as_channels_last(
+    tmp_path, input_shape
+):
+    """The bundle's dry run embeds a zero batch of the config's own (C, H, W), channels first by
+    construction; for a grayscale encoder, [3, 28, 1] was refused with "have their 1 channel(s)
+    last ... x.permute(0, 3, 1, 2)", advice for an array that is no help in a config file."""
+    prep = Preprocess(input_shape=(1, 28, 28))
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=[4]), 4, preprocess=prep)
+    dest = save_model(net, tmp_path / "model")
+    doc = json.loads((dest / CONFIG_FILE).read_text())
+    doc["model"]["preprocess"]["input_shape"] = input_shape
+    (dest / CONFIG_FILE).write_text(json.dumps(doc))
+    shape = (1, *input_shape)
+    with pytest.raises(ModelFileError) as err:
+        load_model(dest)
+    assert f"takes 1-channel images, got a batch shaped {shape} ({input_shape[0]} channels)" in str(
+        err.value
+    ), str(err.value)
+    assert "last" not in str(err.value)

@@ -346,10 +346,13 @@ def batch_channels_last_problem(shape: tuple[int, ...], input_shape: Sequence[in
     copy of this) for ``input_shape = (C, H, W)`` when its channels come last, ``(N, H, W, C)``,
     as :func:`to_image_batch` tells it: its second size is not the model's channel count, and
     its last is, or is another channel count (1, 3 or 4) that is not the model's width. ``None``
-    for any other batch. Both said "the model takes 3-channel images, got 32 channels" of a
-    ``(N, 32, 32, 3)`` batch (reviewer s54_FB finding 3). It is :func:`channels_last_problem`'s
-    sentence; for a grayscale model given colour, the converted ``(N, H, W)`` images take an
-    axis too.
+    for any other batch, and for one whose last two sizes are the model's ``(H, W)``: that is a
+    channels-first batch with another channel count (a ``(2, 1, 28, 3)`` batch for a
+    ``(3, 28, 3)`` model was called channels-last, and the permute advised was refused in turn,
+    reviewer s55_R4 finding 2). Both said "the model takes 3-channel images, got 32 channels" of
+    a ``(N, 32, 32, 3)`` batch (reviewer s54_FB finding 3). It is
+    :func:`channels_last_problem`'s sentence; for a grayscale model given colour, the converted
+    ``(N, H, W)`` images take an axis too.
 
     Example:
         >>> batch_channels_last_problem((2, 32, 32, 3), (3, 32, 32)).split(": ")[1]
@@ -362,6 +365,8 @@ def batch_channels_last_problem(shape: tuple[int, ...], input_shape: Sequence[in
     channels, width = input_shape[0], input_shape[2]
     if channels not in (1, 3) or shape[1] == channels:
         return None
+    if tuple(shape[2:]) == tuple(input_shape[1:]):  # the model's H and W where channels-first
+        return None  # puts them: another channel count, not channels last
     if not (shape[-1] == channels or (shape[-1] in (1, 3, 4) and shape[-1] != width)):
         return None
     problem = channels_last_problem(shape, channels)

@@ -226,6 +226,8 @@ def _batch_channels_last_problem(shape: tuple[int, ...], want: Sequence[int]) ->
     channels, width = want[0], want[2]
     if channels not in (1, 3) or shape[1] == channels:
         return None
+    if tuple(shape[2:]) == tuple(want[1:]):  # the model's H and W where channels-first puts
+        return None  # them: another channel count, not channels last
     if not (shape[-1] == channels or (shape[-1] in (1, 3, 4) and shape[-1] != width)):
         return None
     problem = _channels_last_problem(shape, channels)

@@ -151,7 +151,7 @@ class HalfTwinNetwork(nn.Module):
         if check:
             self._refuse_other_kind(x, "f")
             self.preprocess_f.check(x)
-            check_encoder_input(self.encoder_f, x)
+            check_encoder_input(self.encoder_f, x, self.preprocess_f.input_shape)
         with one_item_batch_named():
             return self.head_f(self.encoder_f(self.preprocess_f(x)))
 
@@ -160,7 +160,7 @@ class HalfTwinNetwork(nn.Module):
         if check:
             self._refuse_other_kind(y, "g")
             self.preprocess_g.check(y)
-            check_encoder_input(self.encoder_g, y)
+            check_encoder_input(self.encoder_g, y, self.preprocess_g.input_shape)
         with one_item_batch_named():
             return self.head_g(self.encoder_g(self.preprocess_g(y)))
 

@@ -129,20 +129,32 @@ class EncoderInputError(ValueError):
     unlike a ``ValueError`` about what an input shows, e.g. no face found)."""
 
 
-def check_encoder_input(encoder: nn.Module, x: Tensor) -> None:
+def check_encoder_input(
+    encoder: nn.Module, x: Tensor, input_shape: Sequence[int] | None = None
+) -> None:
     """Raise an :class:`EncoderInputError` naming the problem if ``x`` has not the channels
     (``(N, C, H, W)``) or features (``(N, F)``) that ``encoder`` declares as ``in_channels`` /
-    ``in_features``; an encoder that declares neither is not checked."""
+    ``in_features``; an encoder that declares neither is not checked.
+
+    ``input_shape`` is the model's recorded ``(C, H, W)``, if any: a batch of that shape (its
+    :class:`Preprocess` took it) is channels-first by the model's own record, so a channel count
+    the encoder does not take is named as such. Without it, ``(N, H, W, C)`` was guessed from
+    the batch, and a config's ``input_shape`` [3, 28, 1] on a grayscale encoder (the bundle's
+    dry run embeds a zero batch of that shape) was called channels-last, with a permute to do.
+    """
     for dim, attr, what in (
         (4, "in_channels", "channel images"),
         (2, "in_features", "feature vectors"),
     ):
         want = getattr(encoder, attr, None)
         if x.dim() == dim and isinstance(want, int) and x.shape[1] != want:
-            if dim == 4:  # (N, H, W, C) pixels: W is their third size
+            if dim == 4:  # the model's (H, W), else those of (N, H, W, C) pixels
                 from siamkit.data.image_io import batch_channels_last_problem
 
-                problem = batch_channels_last_problem(tuple(x.shape), (want, *x.shape[1:3]))
+                hw = tuple(x.shape[1:3])
+                if input_shape is not None and len(input_shape) == 3:
+                    hw = tuple(input_shape[1:])
+                problem = batch_channels_last_problem(tuple(x.shape), (want, *hw))
                 if problem is not None:
                     raise EncoderInputError(problem)
             raise EncoderInputError(

@@ -189,7 +189,7 @@ class SiameseNetwork(PairScoring, nn.Module):
         """
         if check:
             self.preprocess.check(x)
-            check_encoder_input(self.encoder, x)
+            check_encoder_input(self.encoder, x, self.preprocess.input_shape)
         with one_item_batch_named():
             return self.head(self.encoder(self.preprocess(x)))  # type: ignore[no-any-return]
 
