@@ -99,15 +99,19 @@ def test_sigterm_in_the_siamkit_command_removes_the_temporary(tmp_path: Path) ->
 
 
 def test_the_siamkit_entry_point_installs_the_sigterm_handler(monkeypatch) -> None:
+    """While its command runs, and only then: the caller's handler is back once main() returns
+    (the at-once handler main() left behind took a later SIGTERM from the program that went
+    on, tests/cli/test_sigterm_at_exit.py)."""
     import signal
 
     import siamkit.cli.main as entry
 
-    installed: dict[int, object] = {}
-    monkeypatch.setattr(signal, "signal", lambda sig, handler: installed.update({sig: handler}))
-    monkeypatch.setattr(entry, "cli", lambda **kw: None)
+    before = signal.getsignal(signal.SIGTERM)
+    during: list[object] = []
+    monkeypatch.setattr(entry, "cli", lambda **kw: during.append(signal.getsignal(signal.SIGTERM)))
     entry.main()
-    assert callable(installed.get(signal.SIGTERM))
+    assert callable(during[0]) and during[0] is not before
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_read_utf8_names_the_file_line_and_byte_of_latin1_text(tmp_path: Path) -> None:

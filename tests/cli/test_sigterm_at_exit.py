@@ -1,11 +1,14 @@
 """A SIGTERM that reaches ``siamkit`` once its command is over (torchrun stopping a process
-that had said its sentence and was ending): the process ends quietly, and not with status 0."""
+that had said its sentence and was ending): the process ends quietly, and not with status 0.
+A program that called ``main()`` in-process and went on gets its own SIGTERM handler back."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +51,80 @@ def test_a_sigterm_after_the_command_ends_it_quietly_and_not_with_0(
     assert "still running" not in res.stderr
     if status == 143:
         assert res.stdout.startswith("siamkit, version")  # what it said before is kept
+
+
+#: A program that runs ``siamkit ARGS`` in-process, catches its SystemExit and goes on: it
+#: writes a result through atomic_path, and is SIGTERMed (systemctl stop, docker stop) meanwhile.
+#: With ``graceful`` as argv[2] it installs its own SIGTERM handler first, which unwinds.
+GOES_ON = textwrap.dedent(
+    """
+    import atexit, os, signal, sys, time
+    from siamkit.atomic import atomic_path
+    from siamkit.cli.main import main
+
+    def graceful(signum, frame):
+        print("graceful handler ran", file=sys.stderr)
+        sys.exit(143)
+
+    out, mode = sys.argv[1], sys.argv[2]
+    if mode == "graceful":
+        signal.signal(signal.SIGTERM, graceful)
+    before = signal.getsignal(signal.SIGTERM)
+    atexit.register(lambda: print("atexit ran", file=sys.stderr))
+    sys.argv = ["siamkit", *sys.argv[3:]]
+    try:
+        main()
+    except SystemExit:
+        pass
+    print("handler back:", signal.getsignal(signal.SIGTERM) is before, file=sys.stderr)
+    try:
+        with atomic_path(os.path.join(out, "result.bin")) as tmp:
+            tmp.write_bytes(b"half")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+            print("still running after SIGTERM", file=sys.stderr)
+    finally:
+        print("finally ran", file=sys.stderr)
+    """
+)
+
+ARGS = pytest.mark.parametrize(
+    "args", [["--version"], ["configs", "--format", "nope"]], ids=["finished", "refused"]
+)
+
+
+@ARGS
+def test_a_program_that_called_main_gets_its_sigterm_handler_back(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """main() left its at-once handler (flush, os._exit) in place when it returned, for
+    whatever the program did next: a later SIGTERM skipped the program's ``finally`` blocks and
+    atexit callbacks, left atomic_path's temporary file behind, and ended with the old
+    command's status (2 after a refused one). The program's own handler is back now."""
+    res = subprocess.run(
+        [sys.executable, "-c", GOES_ON, str(tmp_path), "graceful", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 143, res.stderr
+    assert "handler back: True" in res.stderr
+    assert "graceful handler ran" in res.stderr and "still running" not in res.stderr
+    assert "finally ran" in res.stderr and "atexit ran" in res.stderr
+    assert list(tmp_path.iterdir()) == []  # the half-written result rolled back
+
+
+@ARGS
+def test_a_program_that_left_sigterm_alone_gets_the_default_back(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """Python's default: the process ends at once, killed by SIGTERM, as it would had it never
+    called siamkit (not exiting with siamkit's status, 2 after a refused command)."""
+    res = subprocess.run(
+        [sys.executable, "-c", GOES_ON, str(tmp_path), "default", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == -signal.SIGTERM, res.stderr
+    assert "handler back: True" in res.stderr and "still running" not in res.stderr

@@ -6,6 +6,7 @@ A command's module is imported only when that command runs (or ``--help`` lists 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import importlib
@@ -308,6 +309,33 @@ def exit_at_once_on_sigterm(status: int) -> None:
         signal.signal(signal.SIGTERM, _exit)
 
 
+#: The status :func:`_exit_at_once_from_now` ends the process with: the last command's.
+_status_at_exit = 0
+
+
+def _exit_at_once_from_now() -> None:
+    """The atexit callback :func:`exit_at_once_at_exit` registers."""
+    exit_at_once_on_sigterm(_status_at_exit)
+
+
+def exit_at_once_at_exit(status: int) -> None:
+    """End the process at once on SIGTERM, with ``status``, once Python runs its atexit
+    callbacks (:func:`exit_at_once_on_sigterm`), and not before.
+
+    Installed when :func:`main` returned, the handler stayed for whatever the process did next:
+    a program that called ``main()`` in-process and went on (a script, a service, pytest) lost
+    its ``finally`` blocks, atexit callbacks, buffered writes and
+    :func:`~siamkit.atomic.atomic_path` clean-up to a later SIGTERM, and ended with that old
+    command's status. An atexit callback runs only when the process is ending; registered last,
+    it runs first, before the callbacks (torch's, the index rebuilds') during which a late
+    SIGTERM comes. Registered once however often ``main()`` runs, with the last command's
+    status; until then the caller's own handler is back (:func:`main`)."""
+    global _status_at_exit
+    _status_at_exit = status
+    atexit.unregister(_exit_at_once_from_now)
+    atexit.register(_exit_at_once_from_now)
+
+
 #: How long a process other than rank 0 of a torchrun launch holds back its error sentence.
 OTHER_RANK_ERROR_DELAY_S = 10.0
 
@@ -349,6 +377,9 @@ def _main_other_rank() -> None:
 
 
 def main() -> None:
+    # a program that calls main() in-process gets its own SIGTERM handler back when it returns
+    # (None: one not installed from Python, which cannot be put back; ours stays, as it unwinds)
+    caller_handler = signal.getsignal(signal.SIGTERM)
     exit_on_sigterm()
     status = 1  # an exception other than SystemExit: Python prints it and ends with 1
     try:
@@ -361,7 +392,9 @@ def main() -> None:
         status = _exit_status(stop.code)
         raise
     finally:
-        exit_at_once_on_sigterm(status)
+        if caller_handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, caller_handler)
+        exit_at_once_at_exit(status)
 
 
 if __name__ == "__main__":
