@@ -198,6 +198,10 @@ def _as_float_batch(x: Any) -> np.ndarray:
         arr = np.asarray(x)
     except (TypeError, ValueError) as err:
         raise TypeError(f"expected an array of images, got {type(x).__name__} ({err})") from None
+    if arr.dtype.name.startswith(("bfloat", "float")) and not np.issubdtype(arr.dtype, np.floating):
+        # ml_dtypes' bfloat16 and float8s (np.asarray of a JAX array): floats NumPy itself
+        # lacks, which were refused as "expected a numeric array"; taken as float16 is
+        arr = arr.astype(np.float32)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"expected a numeric array of images, got dtype {arr.dtype}")
     if not np.issubdtype(arr.dtype, np.floating):
