@@ -462,3 +462,178 @@ def test_a_process_exiting_while_the_rebuild_runs_exits_cleanly():
     codes = ast.literal_eval(res.stdout.strip().splitlines()[-1])
     assert len(codes) == 20 and set(codes) <= {0, 3}, (codes, res.stderr[-2000:])
     assert codes.count(3) >= 5, codes  # most exits came while the rebuild ran
+
+
+# The fork scenarios below run in a fresh process under a timeout: a lock left held by a thread
+# that ended, in pytest's own process, would hang its exit hook (which joins the rebuild threads
+# waiting for that lock), and a fork in a thread of pytest's process is no place for a test.
+_FORK_SCENE = textwrap.dedent(
+    """
+    import json, os, signal, sys, threading, time
+    import numpy as np
+    from siamkit.index import FaissIndex, faiss_index
+
+    release = threading.Event()
+    unraisable = []
+    sys.unraisablehook = lambda u: unraisable.append(type(u.exc_value).__name__)
+
+    def held_index(seed):
+        # an HNSW index of 400 whose rebuild behind waits for `release`
+        x = np.random.default_rng(seed).standard_normal((400, 8)).astype(np.float32)
+        index = FaissIndex(8, "hnsw", ef_search=400)
+        index.add(x, np.arange(400))
+        build = index._build_hnsw
+
+        def held(x, ids, stop=None):
+            if threading.current_thread().name == "siamkit-hnsw-rebuild":
+                release.wait(60)
+            return build(x, ids) if stop is None else build(x, ids, stop)
+
+        index._build_hnsw = held
+        return index
+
+    def free(lock):
+        # whether another thread can take `lock`
+        got = []
+
+        def take():
+            if lock.acquire(timeout=5):
+                got.append(True)
+                lock.release()
+
+        taker = threading.Thread(target=take, daemon=True)
+        taker.start()
+        taker.join(10)
+        return bool(got)
+
+    def reaped(pid):
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        return "hung"
+
+    def fork_again():
+        # whether a later fork goes through (and its child ends)
+        codes = []
+
+        def fork():
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            codes.append(reaped(pid))
+
+        forker = threading.Thread(target=fork, daemon=True)
+        forker.start()
+        forker.join(20)
+        return codes == [0]
+
+    def done(seen):
+        print(json.dumps(seen), flush=True)
+        os._exit(0)  # no exit hook: a rebuild left waiting would hang it
+    """
+)
+
+
+def _fork_scene(script: str) -> dict:
+    res = subprocess.run(
+        [sys.executable, "-c", _FORK_SCENE + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_two_threads_forking_at_once_leave_every_index_lock_free():
+    """Two threads forked at once (a Pool's handler thread starting workers while another
+    thread starts a Process): thread A waited in the at-fork handler for one index's lock (a
+    takeover, a long call), a rebuild started on a second index, and thread B, forking too,
+    took that second index's lock and waited for the first. The handlers shared one list of
+    the locks held: A's let go of B's lock ('cannot release un-acquired lock', printed as
+    ignored, its child's handler stopped short too), and B's no longer found it, so the second
+    index stayed locked by a thread that had ended, and every call on it waited forever. Now
+    one fork at a time goes through the handlers."""
+    seen = _fork_scene(
+        """
+        i1, i2 = held_index(1), held_index(2)
+
+        class Watched:  # i1's lock, telling when the forking threads wait for it
+            def __init__(self, lock):
+                self.lock, self.waits = lock, {"A": threading.Event(), "B": threading.Event()}
+
+            def acquire(self, *args, **kwargs):
+                if threading.current_thread().name in self.waits:
+                    self.waits[threading.current_thread().name].set()
+                return self.lock.acquire(*args, **kwargs)
+
+            def release(self):
+                self.lock.release()
+
+            def __enter__(self):
+                self.acquire()
+
+            def __exit__(self, *exc):
+                self.release()
+
+        class I1Last(set):  # B's handler meets i2 before i1
+            def __iter__(self):
+                return iter(sorted(set.__iter__(self), key=lambda job: job.index() is i1))
+
+        watched = i1._lock = Watched(i1._lock)
+        faiss_index._running = I1Last(faiss_index._running)
+        i1.remove(np.arange(120))  # a rebuild runs behind, held
+        holding, go = threading.Event(), threading.Event()
+
+        def hold():  # a takeover or a long call on i1, as A forks
+            with i1._lock:
+                holding.set()
+                go.wait(30)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        holding.wait(10)
+        children = []
+
+        def fork():
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            children.append(pid)
+
+        a = threading.Thread(target=fork, name="A", daemon=True)
+        a.start()
+        seen = {"A waits": watched.waits["A"].wait(10)}
+        i2.remove(np.arange(120))  # meanwhile a rebuild starts behind on i2
+        b = threading.Thread(target=fork, name="B", daemon=True)
+        b.start()
+        watched.waits["B"].wait(2)  # B waits for i1, or for A's fork to end
+        go.set()
+        for thread in (holder, a, b):
+            thread.join(20)
+        seen["forked"] = not a.is_alive() and not b.is_alive()
+        seen["children"] = [reaped(pid) for pid in children]
+        seen["free"] = [free(watched.lock), free(i2._lock), free(faiss_index._running_lock)]
+        release.set()
+        seen["rebuilt"] = all(seen["free"]) and i1.wait_rebuilt(30) and i2.wait_rebuilt(30)
+        seen["again"] = all(seen["free"]) and fork_again()
+        seen["unraisable"] = unraisable
+        done(seen)
+        """
+    )
+    assert seen == {
+        "A waits": True,
+        "forked": True,
+        "children": [0, 0],
+        "free": [True, True, True],
+        "rebuilt": True,
+        "again": True,
+        "unraisable": [],
+    }

@@ -105,12 +105,17 @@ def _stop_rebuilds() -> None:
 
 # the locks of the indexes rebuilt behind, held across a fork (see _before_fork)
 _held_at_fork: list[Any] = []
+# one fork at a time goes through these handlers: two threads forking at once each took their
+# snapshot's locks and let go of the other's (a lock left held by a thread that had ended), or
+# waited for each other's (two snapshots in different orders)
+_fork_lock = threading.Lock()
 
 
 def _before_fork() -> None:
     """Wait for the takeovers under way and hold their indexes' locks across the fork: a child
     forked while a rebuild thread held an index's lock found it held by a thread it does not
     have, and its first search, add or removal waited forever."""
+    _fork_lock.acquire()
     with _running_lock:
         jobs = list(_running)
     for job in jobs:
@@ -125,6 +130,7 @@ def _after_fork_in_parent() -> None:
     _running_lock.release()
     while _held_at_fork:
         _held_at_fork.pop().release()
+    _fork_lock.release()
 
 
 def _after_fork_in_child() -> None:
@@ -133,8 +139,9 @@ def _after_fork_in_child() -> None:
     next removal past a quarter starts one of its own, and its FAISS runs on one thread: GNU
     OpenMP's thread pool does not survive a fork, and a child's first search or add waited
     forever for the parent's pool threads (faiss-cpu ships libgomp)."""
-    global _running_lock
+    global _running_lock, _fork_lock
     _running_lock = threading.Lock()
+    _fork_lock = threading.Lock()
     for job in _running:
         index = job.index()
         if index is not None and index._rebuilding is job:
