@@ -4,6 +4,7 @@ A program that called ``main()`` in-process and went on gets its own SIGTERM han
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ LATE_SIGTERM = textwrap.dedent(
     from siamkit.cli.main import main
 
     def late():
+        sys.stdout.write("said at exit, not yet flushed\\n")
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
         print("still running after SIGTERM", file=sys.stderr)
@@ -43,14 +45,21 @@ def test_a_sigterm_after_the_command_ends_it_quietly_and_not_with_0(
     ignored in atexit callback ... siamkit.cli.main.Terminated: 143" and drops it: the process
     went on to end with the command's status, 0 for one that had finished. Now it ends at once,
     with the command's own status, or 143 (SIGTERM's) in place of 0."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered
     res = subprocess.run(
-        [sys.executable, "-c", LATE_SIGTERM, *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", LATE_SIGTERM, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert res.returncode == status, res.stderr
     assert "Terminated" not in res.stderr and "Exception ignored" not in res.stderr
     assert "still running" not in res.stderr
     if status == 143:
         assert res.stdout.startswith("siamkit, version")  # what it said before is kept
+    # what was said at exit and not yet flushed is flushed before the process ends
+    assert res.stdout.endswith("said at exit, not yet flushed\n"), res.stdout
 
 
 #: A program that runs ``siamkit ARGS`` in-process, catches its SystemExit and goes on: it
