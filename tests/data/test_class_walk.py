@@ -485,16 +485,18 @@ def _enrolled(
 
 
 def _labels_across(roots: list[Path], base: Path) -> dict[str, list[str]]:
-    """The reference for several folders: each label's images (a label is a sub-folder's name,
-    in whichever folder given) as os.walk lists its real folders (no link followed), less those
-    whose (st_dev, st_ino) two labels or more hold, by a naive loop."""
+    """The reference for several folders: each label's images (a label is a visible
+    sub-folder's name, in whichever folder given) as os.walk lists its real folders (no link
+    followed, hidden ones skipped), less those whose (st_dev, st_ino) two labels or more hold,
+    by a naive loop."""
     held: dict[tuple[int, int], set[str]] = {}
     found: dict[str, list[tuple[str, tuple[int, int]]]] = {}
     for root in roots:
         for label in sorted(os.listdir(root)):
-            if os.path.islink(root / label):
+            if os.path.islink(root / label) or label.startswith("."):
                 continue
-            for w, _, fs in os.walk(root / label):
+            for w, ds, fs in os.walk(root / label):
+                ds[:] = [d for d in ds if not d.startswith(".")]
                 for f in fs:
                     path = os.path.join(w, f)
                     if os.path.islink(path):
@@ -653,3 +655,59 @@ def test_enroll_of_several_folders_keeps_a_file_link_to_the_same_label_in_anothe
         "alice": ["s1/alice/0.png", "s2/alice/x.png"],
         "bob": ["s1/bob/1.png", "s2/bob/1.png", "s2/bob/2.png"],
     }
+
+
+def test_enroll_refuses_a_folder_given_inside_a_label_link_of_another_one_given(
+    tmp_path: Path,
+) -> None:
+    """``siamkit enroll MODEL ppl ext/alice`` with ppl/alice -> ext/alice: ext/alice/2019's
+    photos are the label alice's through the link and the label 2019's of ext/alice, as with
+    ``people people/alice``, but only the real paths of the folders given were compared, so it
+    was not refused and the walk left out ext/alice/2019 as "a link", which it is not
+    (reviewer s55_R3 finding 2). It is refused, in either order, naming the link; a label link
+    the walk leaves out for holding its own folder (ppl2/up -> ..) makes nothing nested
+    (control)."""
+    ppl, ext = tmp_path / "ppl", tmp_path / "ext"
+    _images(ext, "alice/2019/e.png")
+    _images(ppl, "bob/q.png")
+    os.symlink(ext / "alice", ppl / "alice")
+    want = (
+        f"{ext / 'alice'} is inside {ppl}, also given, through its label folder {ppl / 'alice'} "
+        f"(a link to {ext / 'alice'}): the photos in its sub-folders would be enrolled under "
+        f"their own labels and under the label alice of {ppl}; give only one of the two folders"
+    )
+    for order in ([ppl, ext / "alice"], [ext / "alice", ppl]):
+        with pytest.raises(click.UsageError) as err:
+            group_images([str(p) for p in order], None)
+        assert err.value.message == want
+    ppl2 = tmp_path / "ppl2"
+    _images(ppl2, "carol/c.png")
+    os.symlink("..", ppl2 / "up")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ppl2/up is left out, and named, by the walk
+        groups = group_images([str(ppl2), str(ext / "alice")], None)
+    assert {k: [p.relative_to(tmp_path).as_posix() for p in v] for k, v in groups.items()} == {
+        "carol": ["ppl2/carol/c.png"],
+        "2019": ["ext/alice/2019/e.png"],
+    }
+
+
+@pytest.mark.parametrize("inner", [".trash", "alice/.cache"])
+def test_enroll_of_a_folder_inside_a_hidden_folder_of_another_is_not_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], inner: str
+) -> None:
+    """``siamkit enroll MODEL people people/.trash`` was refused as "the photos ... would be
+    enrolled ... under the label .trash of people", but people's walk skips hidden folders: .trash
+    is no label and nothing is enrolled twice (reviewer s55_R3 finding 3); the same for a folder
+    inside a label's hidden folder (people/alice/.cache). Each is enrolled as given;
+    reference: each label's real files, by os.walk."""
+    people = tmp_path / "people"
+    _images(people, "alice/a.png", "bob/b.png", f"{inner}/zed/z.png")
+    enrolled, notes = _enrolled([people, people / inner], tmp_path, capsys)
+    assert notes == []
+    assert enrolled == {
+        "alice": ["people/alice/a.png"],
+        "bob": ["people/bob/b.png"],
+        "zed": [f"people/{inner}/zed/z.png"],
+    }
+    assert enrolled == _labels_across([people, people / inner], tmp_path)

@@ -137,25 +137,58 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
 
 
 def _refuse_nested(items: Sequence[Path]) -> None:
-    """Refuse a folder given inside another one given (``people`` and ``people/alice``): its
-    sub-folders would be labels and photos of a label of the other at once (the photos of
-    ``people/alice/2019`` enrolled under both alice and 2019), and the label rules of one walk
-    of both cannot say which. One folder given twice (``s1 s1``, ``s1 ./s1``) is one folder."""
+    """Refuse a folder given inside a label folder of another one given (``people`` and
+    ``people/alice``): its sub-folders would be labels and photos of a label of the other at
+    once (the photos of ``people/alice/2019`` enrolled under both alice and 2019), and the label
+    rules of one walk of both cannot say which. A label folder is read where it leads, so one
+    given inside a label's link counts too (``ppl/alice -> /ext/alice`` with ``ext/alice``
+    given: the walk left out ext/alice/2019 as "a link", which it is not: reviewer s55_R3
+    finding 2); one inside a hidden folder does not, since the walk skips those (``people``
+    with ``people/.trash`` given was refused as "the label .trash": finding 3), nor one inside
+    a label link the walk leaves out for holding its own data set's folder (``all -> .``). One
+    folder given twice (``s1 s1``, ``s1 ./s1``, a link to it) is one folder."""
     import os
 
-    from siamkit.data.folders import text_name
+    from siamkit.data.folders import UnreadableFolderError, _subdirs, text_name
 
-    reals = [os.path.join(os.path.realpath(item), "") for item in items]
+    reals = [os.path.realpath(item) for item in items]
+    # each label folder's real path, with the folder given that holds it and the label folder
+    labels: dict[str, list[tuple[Path, str, Path]]] = {}
+    firsts: dict[str, Path] = {}  # each folder once, by its first spelling
+    for real, item in zip(reals, items):
+        firsts.setdefault(real, item)
+    if len(firsts) < 2:  # one folder: its labels are not listed an extra time
+        return
+    for top, item in firsts.items():
+        try:
+            subs = _subdirs(item, warn=False)
+        except UnreadableFolderError:  # refused by the walk, in its own sentence
+            continue
+        for sub in subs:
+            real = os.path.realpath(sub)
+            if top == real or top.startswith(real.rstrip(os.sep) + os.sep):
+                continue  # a link to its own folder or one above: the walk leaves it out
+            labels.setdefault(real, []).append((item, top, sub))
     for inner, real in zip(items, reals):
-        for outer, held in zip(items, reals):
-            if real != held and real.startswith(held):
-                label = text_name(Path(os.path.relpath(real, held)).parts[0])
+        at = real
+        while True:  # real and each folder above it, as long as none is hidden below it
+            for outer, held, sub in labels.get(at, ()):
+                if held == real:
+                    continue
+                through = ""
+                if at != os.path.join(held, sub.name):
+                    link = f"{text_name(str(sub))} (a link to {text_name(at)})"
+                    through = f", through its label folder {link}"
                 raise click.UsageError(
-                    f"{text_name(str(inner))} is inside {text_name(str(outer))}, also given: "
-                    "the photos in its sub-folders would be enrolled under their own labels and "
-                    f"under the label {label} of {text_name(str(outer))}; give only one of the "
-                    "two folders"
+                    f"{text_name(str(inner))} is inside {text_name(str(outer))}, also given"
+                    f"{through}: the photos in its sub-folders would be enrolled under their own "
+                    f"labels and under the label {text_name(sub.name)} of "
+                    f"{text_name(str(outer))}; give only one of the two folders"
                 )
+            up = os.path.dirname(at)
+            if up == at or os.path.basename(at).startswith("."):
+                break
+            at = up
 
 
 def _and(parts: list[str]) -> str:

@@ -644,7 +644,9 @@ def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
     classes' images as a class of their own too, so each counted as two classes without a
     word. Of two links to one folder the first by name is kept; a real folder is kept before a
     link to it. A folder of the same name in another data set folder is the same class (its
-    images are that class's in both)."""
+    images are that class's in both). A folder inside a hidden folder of a class
+    (``people/alice/.cache/zed`` of ``siamkit enroll MODEL people people/alice/.cache``) is
+    not inside it: the class's walk skips hidden folders (reviewer s55_R3 finding 3)."""
     tops = {r: os.path.realpath(r) for r in {d.parent for d in class_dirs}}
     real = {d: os.path.realpath(d) for d in class_dirs}
     by_real: dict[str, list[Path]] = {}  # each class folder's real path once: O(depth) lookups
@@ -662,6 +664,8 @@ def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
                     continue
                 if at != real[d] or (d.is_symlink() and (not other.is_symlink() or other < d)):
                     found.append(other)
+            if os.path.basename(at).startswith("."):
+                break  # a class's walk skips its hidden folders: nothing above reads this one
             up, at = at, os.path.dirname(at)
         if found:
             dropped[d] = min(found)  # the first by name, as a scan of every class kept
