@@ -711,3 +711,22 @@ def test_enroll_of_a_folder_inside_a_hidden_folder_of_another_is_not_refused(
         "zed": [f"people/{inner}/zed/z.png"],
     }
     assert enrolled == _labels_across([people, people / inner], tmp_path)
+
+
+def test_enroll_of_one_folder_given_by_two_spellings_walks_it_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``siamkit enroll MODEL s1 s1link`` (s1link -> s1) or ``s1 s1/../s1`` walked the folder
+    once per spelling: every warning was said twice and the shared-file sentence named four
+    paths for one pair, each image listed twice (reviewer s55_R3 finding 4). One folder is
+    walked once, by its first spelling: the same as ``siamkit enroll MODEL s1``."""
+    s1 = tmp_path / "s1"
+    _images(s1, "alice/0.png", "bob/1.png", "bob/2.png")
+    (s1 / "eve").mkdir()
+    os.symlink("..", s1 / "bob" / "up")
+    os.link(s1 / "bob" / "2.png", s1 / "alice" / "dup.png")
+    os.symlink("s1", tmp_path / "s1link")
+    alone = _enrolled([s1], tmp_path, capsys)
+    assert len(alone[1]) == 3  # the loop, the shared file and eve, each once
+    for again in (tmp_path / "s1link", s1 / ".." / "s1"):
+        assert _enrolled([s1, again], tmp_path, capsys) == alone

@@ -742,8 +742,14 @@ def walk_classes(
     """
     extensions = tuple(extensions)
     roots = [root] if isinstance(root, Path) else list(root)
-    if class_dirs is None:  # a folder given twice is walked once
-        class_dirs = list(dict.fromkeys(d for top in roots for d in _subdirs(top)))
+    if class_dirs is None:
+        # a folder given twice, by any spelling (s1 s1/x/.., a link to it), is walked once, by
+        # its first: walked by each, its images were listed twice and each warning said twice
+        # (reviewer s55_R3 finding 4)
+        firsts: dict[str, Path] = {}
+        for top in roots:
+            firsts.setdefault(os.path.realpath(top), top)
+        class_dirs = [d for top in firsts.values() for d in _subdirs(top)]
     dropped = _linked_classes(class_dirs)
     if dropped:
         warnings.warn(_linked_classes_note(dropped), LeftOutFilesWarning, stacklevel=2)
