@@ -637,3 +637,52 @@ def test_two_threads_forking_at_once_leave_every_index_lock_free():
         "again": True,
         "unraisable": [],
     }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_ctrl_c_while_a_fork_waits_for_an_index_leaves_every_lock_free():
+    """Ctrl-C while os.fork() waited in the at-fork handler for a second index's lock: CPython
+    prints the handler's KeyboardInterrupt as ignored and forks regardless. The first index's
+    lock stayed taken, and the parent's handler raised at once ('release unlocked lock', of a
+    lock the fork never took) before letting go of it: that index's takeover, and every call
+    on it after, waited forever. Now an interrupted handler lets go of what it took, and the
+    after-fork handlers release only what their fork took."""
+    seen = _fork_scene(
+        """
+        first, second = held_index(1), held_index(2)
+        first.remove(np.arange(120))
+        second.remove(np.arange(120))
+        first, second = [job.index() for job in faiss_index._running]  # as the handler meets them
+        holding, go = threading.Event(), threading.Event()
+
+        def hold():  # another thread's long call on the second index, as the fork comes
+            with second._lock:
+                holding.set()
+                go.wait(30)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        holding.wait(10)
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+        pid = os.fork()  # waits for the second index's lock: Ctrl-C comes
+        if pid == 0:
+            os._exit(0)
+        seen = {"child": reaped(pid)}
+        go.set()
+        holder.join(20)
+        seen["free"] = [free(first._lock), free(second._lock), free(faiss_index._running_lock)]
+        release.set()
+        seen["rebuilt"] = all(seen["free"]) and first.wait_rebuilt(30) and second.wait_rebuilt(30)
+        seen["again"] = all(seen["free"]) and fork_again()
+        seen["unraisable"] = unraisable
+        done(seen)
+        """
+    )
+    assert seen == {
+        "child": 0,
+        "free": [True, True, True],
+        "rebuilt": True,
+        "again": True,
+        "unraisable": ["KeyboardInterrupt"],  # CPython's, of the interrupted handler
+    }

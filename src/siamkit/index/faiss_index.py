@@ -103,34 +103,51 @@ def _stop_rebuilds() -> None:
                 _running.discard(job)
 
 
-# the locks of the indexes rebuilt behind, held across a fork (see _before_fork)
-_held_at_fork: list[Any] = []
-# one fork at a time goes through these handlers: two threads forking at once each took their
-# snapshot's locks and let go of the other's (a lock left held by a thread that had ended), or
-# waited for each other's (two snapshots in different orders)
+# one fork at a time goes through the handlers below: two threads forking at once each took
+# their snapshot's locks and let go of the other's (a lock left held by a thread that had
+# ended), or waited for each other's (two snapshots in different orders)
 _fork_lock = threading.Lock()
+# what this thread's fork holds across it (the indexes' locks, then _running_lock), set only
+# once _before_fork took all of it: a handler's exception is printed and the fork goes on, and
+# the after-handlers then release only what this fork took
+_this_fork = threading.local()
 
 
 def _before_fork() -> None:
     """Wait for the takeovers under way and hold their indexes' locks across the fork: a child
     forked while a rebuild thread held an index's lock found it held by a thread it does not
-    have, and its first search, add or removal waited forever."""
+    have, and its first search, add or removal waited forever.
+
+    Interrupted (Ctrl-C while it waits for a lock), it lets go of what it took: CPython prints
+    the interrupt as ignored and forks regardless, and an index it left locked waited forever."""
+    held: list[Any] = []
+    _this_fork.held = None
     _fork_lock.acquire()
-    with _running_lock:
-        jobs = list(_running)
-    for job in jobs:
-        index = job.index()
-        if index is not None:
-            index._lock.acquire()
-            _held_at_fork.append(index._lock)
-    _running_lock.acquire()
+    try:
+        with _running_lock:
+            jobs = list(_running)
+        for job in jobs:
+            index = job.index()
+            if index is not None:
+                index._lock.acquire()
+                held.append(index._lock)
+        _running_lock.acquire()
+        held.append(_running_lock)
+        _this_fork.held = held
+    except BaseException:
+        while held:
+            held.pop().release()
+        _fork_lock.release()
+        raise
 
 
 def _after_fork_in_parent() -> None:
-    _running_lock.release()
-    while _held_at_fork:
-        _held_at_fork.pop().release()
-    _fork_lock.release()
+    held = getattr(_this_fork, "held", None)
+    _this_fork.held = None
+    if held is not None:
+        while held:
+            held.pop().release()
+        _fork_lock.release()
 
 
 def _after_fork_in_child() -> None:
@@ -140,6 +157,8 @@ def _after_fork_in_child() -> None:
     OpenMP's thread pool does not survive a fork, and a child's first search or add waited
     forever for the parent's pool threads (faiss-cpu ships libgomp)."""
     global _running_lock, _fork_lock
+    held = getattr(_this_fork, "held", None)
+    _this_fork.held = None
     _running_lock = threading.Lock()
     _fork_lock = threading.Lock()
     for job in _running:
@@ -147,8 +166,10 @@ def _after_fork_in_child() -> None:
         if index is not None and index._rebuilding is job:
             index._rebuilding = None
     _running.clear()
-    while _held_at_fork:
-        _held_at_fork.pop().release()
+    if held is not None:
+        held.pop()  # the parent's _running_lock, replaced above
+        while held:
+            held.pop().release()
     faiss = sys.modules.get("faiss")
     if faiss is not None:
         faiss.omp_set_num_threads(1)
