@@ -20,8 +20,9 @@ Two details make the approximate indexes usable under a live gallery:
   A process forked meanwhile waits for a takeover under way; the child lets go of the rebuild
   (its thread is not there) and starts its own at its next removal past a quarter.
 
-A forked child runs FAISS on one thread: GNU OpenMP's thread pool does not survive a fork, and
-the child's first search waited forever for the parent's pool threads.
+In a forked child, the thread that forked runs FAISS on one thread: GNU OpenMP's thread pool does
+not survive a fork, and the child's first search waited forever for the parent's pool threads.
+Threads the child starts later get a pool of their own.
 """
 
 from __future__ import annotations
@@ -153,9 +154,10 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     """A forked child has none of its parent's threads: it lets go of the rebuilds running
     behind (their graphs would never come, and each add was kept for them meanwhile), so its
-    next removal past a quarter starts one of its own, and its FAISS runs on one thread: GNU
-    OpenMP's thread pool does not survive a fork, and a child's first search or add waited
-    forever for the parent's pool threads (faiss-cpu ships libgomp)."""
+    next removal past a quarter starts one of its own, and the thread that forked runs FAISS on
+    one thread: GNU OpenMP's thread pool does not survive a fork, and a child's first search or
+    add waited forever for the parent's pool threads (faiss-cpu ships libgomp). Threads the
+    child starts get a pool of their own."""
     global _running_lock, _fork_lock
     held = getattr(_this_fork, "held", None)
     _this_fork.held = None
