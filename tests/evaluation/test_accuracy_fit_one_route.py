@@ -4,9 +4,10 @@ distances: evaluate took the best genuine distance less ROUNDING (no room for a 
 calibrate counted only candidates built on one pair each, so a plateau narrower than
 2 x ROUNDING never got one and it saved up to a pair or two less than a threshold every reader
 agrees on (s54_RR4 finding A: 148 of 938 adversarial fits; s54_R1: 22 of 200 realistic ones).
-Now both save the best accuracy over every threshold, at the middle of its plateau where that
-is narrower than 2 x ROUNDING. References: a loop over thresholds around every distance (each
-pair judged by ``accepts``), and readers that compute every distance up to 4 float32 steps off."""
+Now both save the best accuracy over the plateaus wide enough for a reader 4 float32 steps off
+(12 steps, or 2 x ROUNDING), at the middle of the plateau where that is narrower than
+2 x ROUNDING. References: a loop over thresholds around every distance (each pair judged by
+``accepts``), and readers that compute every distance up to 4 float32 steps off."""
 
 from __future__ import annotations
 
@@ -98,26 +99,26 @@ def _cases(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 @pytest.mark.parametrize("signed", [False, True])
-def test_the_fit_saves_the_best_accuracy_over_every_threshold_as_readers_get_it(
+def test_the_fit_saves_an_accuracy_every_reader_gets(
     signed: bool,
 ) -> None:
     rng = np.random.default_rng(55)
     for n, (g, i) in enumerate(_cases(rng)):
         point = best_accuracy_as_decided(g, i, signed=signed)
-        # what the rule counts at the saved threshold, and no threshold does better
+        # what the rule counts at the saved threshold, and no threshold counts more
         assert point.value == pytest.approx(_accuracy(g, i, point.threshold), abs=1e-12), n
-        assert point.value == pytest.approx(_naive_best(g, i, signed), abs=1e-12), n
+        assert point.value <= _naive_best(g, i, signed) + 1e-12, n
         if not signed and point.value > 0.5:  # a distance model's threshold accepting pairs
             assert point.threshold >= 0, n
-        # the plateau's edge pairs: every reader up to 4 float32 steps off gets the saved
-        # value where they lie further apart than 2 x 6 float32 steps (4, and 2 for rounding)
-        d = np.concatenate([g, i]).astype(np.float64)
-        acc, rej = d[accepts(d, point.threshold)], d[~accepts(d, point.threshold)]
-        if acc.size and rej.size and (signed or point.threshold != 0.0):  # 0: no more room
-            gap = rej.min() - acc.max()
-            if gap > 12 * float(np.spacing(np.float32(max(abs(rej.min()), abs(acc.max()))))):
-                got = _readers(g, i, point.threshold, 4)
-                assert got == pytest.approx([point.value] * 4, abs=1e-12), n
+        # every reader up to 4 float32 steps off gets the saved value (but at a distances
+        # fit's 0, which can keep no more room)
+        if signed or point.threshold != 0.0:
+            got = _readers(g, i, point.threshold, 4)
+            assert got == pytest.approx([point.value] * 4, abs=1e-12), n
+    # the reviewers' cases: the best that every reader gets (s54_RR4 case 462: 0.7 saved)
+    best = [1.0, 1.0, 1.0, 5 / 6, 1.0 if signed else 0.75]
+    got = [best_accuracy_as_decided(g, i, signed=signed).value for g, i in _cases(rng)[:5]]
+    assert got == pytest.approx(best)
     # the calibrator is this fit
     for g, i in _cases(np.random.default_rng(56))[:40]:
         cal = ThresholdCalibrator("accuracy", signed=signed).fit(g, i)
@@ -138,7 +139,7 @@ def _embeddings(rng: np.random.Generator, n: int) -> tuple[torch.Tensor, np.ndar
 def test_evaluate_streamed_evaluate_and_calibrate_are_one_fit(monkeypatch) -> None:
     """The same pairs give the same best-accuracy threshold and accuracy through evaluate in
     memory, evaluate streamed (blocks of 60 distances, so a plateau's next impostor often lies
-    in another block than its genuine pair) and calibrate, and that is the naive best."""
+    in another block than its genuine pair) and calibrate, and every reader gets it."""
     monkeypatch.setattr(common, "BLOCK_ELEMENTS", 60)
     rng = np.random.default_rng(5)
     for trial in range(12):
@@ -151,6 +152,7 @@ def test_evaluate_streamed_evaluate_and_calibrate_are_one_fit(monkeypatch) -> No
         assert (memory.best_threshold, memory.best_accuracy) == want, trial
         assert (streamed.best_threshold, streamed.best_accuracy) == want, trial
         assert calibrate_threshold(z, y, target="accuracy") == cal.threshold_, trial
-        best = _naive_best(pd.genuine, pd.impostor, signed=False)
-        assert cal.score_ == pytest.approx(best, abs=1e-12), trial
-        assert _accuracy(pd.genuine, pd.impostor, cal.threshold_) == pytest.approx(best), trial
+        assert cal.score_ <= _naive_best(pd.genuine, pd.impostor, signed=False) + 1e-12
+        assert _accuracy(pd.genuine, pd.impostor, cal.threshold_) == pytest.approx(cal.score_)
+        got = _readers(pd.genuine, pd.impostor, cal.threshold_, 4)
+        assert got == pytest.approx([cal.score_] * 4, abs=1e-12), trial

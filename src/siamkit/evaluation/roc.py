@@ -445,26 +445,29 @@ def best_accuracy_as_decided(
     balanced: bool = True,
     signed: bool = False,
 ) -> OperatingPoint:
-    """:func:`best_accuracy` with a threshold to save: the best accuracy over every threshold
-    (:func:`best_accuracy`'s value, its plateau: the smallest genuine distance reaching it, or
-    none), at the threshold inside that plateau that gives its two edge pairs the most room
-    the rule allows (:func:`accuracy_threshold`). The one fit of "the best-accuracy
-    threshold": ``siamkit calibrate --target accuracy`` saves it and ``siamkit evaluate``
-    reports it, in memory and streamed alike
+    """The best accuracy a reader gets, with the threshold to save for it: the one fit of "the
+    best-accuracy threshold", which ``siamkit calibrate --target accuracy`` saves and
+    ``siamkit evaluate`` reports, in memory and streamed alike
     (:meth:`~siamkit.evaluation.streamed.StreamedPairs.best_accuracy_as_decided`).
 
     A pair is "same" up to float32 rounding above the threshold (:func:`siamkit.decision.accepts`,
-    in float64), and each reader recomputes a distance its own way, a few float32 steps off. The
-    margin this guarantees is that of the plateau's two edge pairs, the largest distance ``a``
-    it accepts and the smallest ``r`` it rejects: each keeps ``min(ROUNDING, (r - a) / 2)`` of
-    room from the rule's edge, up to a float32 step of the threshold, and every other pair more;
-    a reader computing each distance less than that off gets the saved counts. Where ``r - a``
-    is a float32 step or two (dense data: 2M impostors put ~10 in any ROUNDING), no threshold
-    gives every reader the same verdict on both, and a reader computing one of the two that far
-    off counts a pair more or less than the saved value. Pairs closer than ROUNDING are parted
-    where the best accuracy parts them: a fit that skipped such plateaus saved up to a pair or
-    two less than a threshold every reader agrees on (s54_RR4, s54_R1). Distances (not
-    ``signed``) keep the threshold at or above 0 where they can (:func:`rejecting_with_room`).
+    in float64), and each reader recomputes a distance its own way, a few float32 steps off. So
+    the fit takes the best of the plateaus (the thresholds that count the same pairs) whose two
+    edge pairs, the largest distance ``a`` accepted and the smallest ``r`` rejected, lie
+    :data:`READER_STEPS` float32 steps apart (or 2 x ROUNDING): a plateau up to each genuine
+    distance (:func:`best_accuracy`'s), the one a threshold of 0 has, or none accepted; of the
+    best, the smallest genuine distance. Its threshold gives both edge pairs the most room
+    (:func:`accuracy_threshold`: ``min(ROUNDING, (r - a) / 2)``, up to a float32 step of the
+    threshold), so a reader computing every distance up to 4 float32 steps off gets the saved
+    counts. A narrower plateau, where no threshold gives every reader one count (dense data:
+    2M impostors put ~10 in any ROUNDING), is passed over, at a cost of a pair or two against
+    :func:`best_accuracy`; so is a plateau that ends at an impostor distance other than the
+    one at 0 (so that the streamed counts suffice), which can leave a threshold every reader
+    agrees on a pair better. Pairs closer than ROUNDING are parted where the plateau allows:
+    the former fit, which built each candidate on one pair with ROUNDING of room, never gave
+    a plateau narrower than 2 x ROUNDING one, and saved less than a threshold every reader
+    agrees on (s54_RR4, s54_R1). Distances (not ``signed``) keep the threshold at or above 0
+    and take no plateau only a threshold below 0 parts (:func:`rejecting_with_room`).
 
     Example:
         >>> point = best_accuracy_as_decided([0.1, 0.19998, 0.7], [0.2, 0.5, 0.9])
@@ -550,10 +553,12 @@ def _accuracy_fit(
 
     num, num_none = numerator(ta, fa), int(numerator(0, 0))
     den = 2 * n_g * n_i if balanced else n_g + n_i
+    num = np.where(_wide(values.astype(np.float64), rejected), num, -1)
     if not signed:
         num = np.where(rejected > ROUNDING, num, -1)  # 0 accepts within ROUNDING of 0
     best = int(np.argmax(num))
-    if not signed and at_zero.genuine:
+    wide_zero = bool(_wide(np.array([at_zero.accepted]), np.array([at_zero.rejected]))[0])
+    if not signed and at_zero.genuine and wide_zero:
         num_zero = int(numerator(at_zero.genuine, at_zero.impostor))
         if num_zero > num[best] and num_zero >= num_none:  # its plateau ends at an impostor
             t = accuracy_threshold(at_zero.accepted, at_zero.rejected, signed)
@@ -562,6 +567,24 @@ def _accuracy_fit(
         return OperatingPoint(num_none / den, accuracy_threshold(None, lowest, signed))
     a, r = float(values[best]), float(rejected[best])
     return OperatingPoint(float(num[best] / den), accuracy_threshold(a, r, signed))
+
+
+#: How many float32 steps apart a plateau's two edge pairs must lie for the accuracy fit to take
+#: it: a reader computing either up to 4 float32 steps off, and the threshold's own float32
+#: rounding, keep the count within half of it (or 2 x ROUNDING, the room a far fit keeps).
+READER_STEPS = 12
+
+
+def _wide(accepted: np.ndarray, rejected: np.ndarray) -> np.ndarray:
+    """Whether each plateau from ``accepted`` to ``rejected`` (float64, inf: nothing above) is
+    :data:`READER_STEPS` float32 steps wide at its scale, or 2 x ROUNDING."""
+    from siamkit.decision import ROUNDING
+
+    top = np.where(np.isinf(rejected), accepted, rejected)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.maximum(np.abs(accepted), np.abs(top)).astype(np.float32)
+        need = np.minimum(READER_STEPS * np.spacing(scale).astype(np.float64), 2 * ROUNDING)
+        return np.asarray(rejected - accepted >= need)
 
 
 def accuracy_threshold(accepted: float | None, rejected: float, signed: bool = False) -> float:

@@ -104,11 +104,11 @@ def distance_histogram(
 class VerificationReport:
     """Verification metrics over a set of genuine and impostor pairs.
 
-    ``best_accuracy`` is the best balanced accuracy ``(TAR + 1 - FAR) / 2`` over every
-    threshold, and ``best_threshold`` the threshold ``siamkit calibrate --target accuracy``
-    saves for it (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`, the one fit, in
-    memory and streamed alike), which keeps the plateau's two edge pairs ``min(ROUNDING,
-    gap / 2)`` of room for a reader's own float32 distance on each side.
+    ``best_accuracy`` is the best balanced accuracy ``(TAR + 1 - FAR) / 2`` a reader gets, and
+    ``best_threshold`` the threshold ``siamkit calibrate --target accuracy`` saves for it
+    (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`, the one fit, in memory and
+    streamed alike), which keeps room for a reader's own float32 distance on both sides of it
+    (where the best over every threshold leaves none, a pair or two below that best).
     ``curve`` (about 2,000 exact ROC points) and ``histogram`` are for plots and stay out of
     :meth:`to_dict`.
     """
