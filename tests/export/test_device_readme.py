@@ -5,9 +5,11 @@ runs there is checked against the full siamkit on the same image files."""
 from __future__ import annotations
 
 import ast
+import io
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 import siamkit
 from siamkit.data.image_io import load_images
@@ -174,6 +176,41 @@ def test_readmes_load_refuses_a_lab_image_as_siamkit_does(tmp_path):
             load_images([tmp_path / "lab.tif"], (channels, 20, 24))
         with pytest.raises(ValueError, match=r"lab\.tif is a CIELAB \(LAB\) image; save it as"):
             _readmes_load(channels, (20, 24))(str(tmp_path / "lab.tif"))
+
+
+def _jpeg_with_exif(path: Path, entries: list[tuple[int, int, bytes]]) -> None:
+    """A JPEG whose EXIF block (little-endian, one IFD) holds ``(tag, type, value)`` entries,
+    written byte by byte: Pillow's own Exif writer makes no damaged block."""
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, value in sorted(entries):
+        ifd += struct.pack("<HHI", tag, kind, 1) + value
+    payload = b"Exif\x00\x00II" + struct.pack("<HI", 42, 8) + ifd + struct.pack("<I", 0)
+    rgb = np.random.default_rng(3).integers(0, 256, (20, 30, 3), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=95)
+    jpeg = buffer.getvalue()
+    path.write_bytes(
+        jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+    )
+
+
+def test_readmes_load_reads_a_damaged_exif_block_as_siamkit_does(tmp_path):
+    """An EXIF IFD or GPS offset stored as a negative number: ImageOps.exif_transpose raises
+    "negative seek value" rewriting the block after the turn. siamkit reads such a file's pixels
+    as stored (image_decode.convert_image); README's load() raised, so the device refused a
+    photo that siamkit enrolls."""
+    turned = (0x0112, 3, struct.pack("<HH", 6, 0))  # orientation 6, a SHORT
+    for name, pointer in (("exif", (0x8769, 9, struct.pack("<i", -1))),  # SLONG
+                          ("gps", (0x8825, 8, struct.pack("<hh", -3, 0)))):  # SSHORT  # fmt: skip
+        path = tmp_path / f"{name}.jpg"
+        _jpeg_with_exif(path, [turned, pointer])
+        with pytest.raises(ValueError, match="negative seek value"):
+            ImageOps.exif_transpose(Image.open(path))  # the damage this test is about
+        for channels in (1, 3):
+            want = load_images([path], (channels, 20, 30))[0].numpy()
+            got = _readmes_load(channels, (20, 30))(str(path))
+            gap = float(np.abs(got - want).max())
+            assert gap <= 1e-5, (name, channels, gap)
 
 
 def _text_device_commands() -> tuple[str, str]:
