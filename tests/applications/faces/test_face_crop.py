@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from siamkit.applications.faces.align import FaceAligner
 from siamkit.applications.faces.crop import crop_folder
 from siamkit.applications.faces.detect import FaceDetector
 from siamkit.applications.faces.pipeline import read_rgb
+from siamkit.data.folders import ImageFolderDataset
 
 
 def test_chips_are_the_aligned_faces_with_no_temporaries_left(face_folder, tmp_path) -> None:
@@ -195,3 +197,36 @@ def test_photos_directly_in_source_are_refused_before_any_face_is_searched(
     with pytest.raises(ValueError, match=r"give a folder of one sub-folder of photos per person"):
         crop_folder(tmp_path / "empty", tmp_path / "chips")
     assert not (tmp_path / "chips").exists()
+
+
+def test_people_are_listed_as_training_lists_the_classes(face_folder, tmp_path) -> None:
+    """crop_folder listed SOURCE with find_images, every file under it without the class walk's
+    rules: a photo hard-linked into two people (Eileen_Collins/b.jpg as Mega_Mind/dup.jpg) was
+    cropped into a chip in each, then trained as two classes, and a link from one person into
+    another's folder made a chip of Eileen's face in Mega_Mind's (reviewers s55_c3 and s55_R3,
+    left). It lists through the class walk now, as face evaluate --identities does: the chips
+    (and the photos without a face) are training's images of SOURCE, the same sentences name
+    what is left out. Reference: ImageFolderDataset of SOURCE."""
+    src = _two_people(face_folder, tmp_path)
+    second = face_folder / "Eileen_Collins" / "Eileen_Collins_0002.jpg"
+    (src / "Eileen_Collins" / "b.jpg").write_bytes(second.read_bytes())
+    os.link(src / "Eileen_Collins" / "b.jpg", src / "Mega_Mind" / "dup.jpg")
+    os.symlink("../Eileen_Collins/Eileen_Collins_0001.jpg", src / "Mega_Mind" / "x.jpg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written, skipped = crop_folder(src, tmp_path / "chips")
+    with warnings.catch_warnings(record=True) as trained:
+        warnings.simplefilter("always")
+        data = ImageFolderDataset(src, (3, 8, 8))
+    chips = [p.relative_to(src).with_suffix(".png").as_posix() for p, _ in data.samples]
+    missed = [p.relative_to(src).with_suffix(".png").as_posix() for p in skipped]
+    assert sorted(_tree(tmp_path / "chips") + missed) == sorted(
+        ["Eileen_Collins", "Mega_Mind", *chips]
+    )
+    assert sorted(chips) == [
+        "Eileen_Collins/Eileen_Collins_0001.png",
+        "Mega_Mind/Mega_Mind_0001.png",
+    ]
+    assert written == 2 - len(skipped)
+    said = [str(w.message).replace("person folder", "class folder") for w in caught]
+    assert said == [str(w.message) for w in trained] and len(said) == 2  # the link, the shared

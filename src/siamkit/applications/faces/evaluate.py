@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from siamkit.applications.faces.crop import refuse_loose_photos
+from siamkit.applications.faces.crop import read_people
 from siamkit.applications.faces.detect import FaceBox
 from siamkit.applications.faces.lfw import KFoldAccuracy, LfwPairs, kfold_accuracy
 from siamkit.applications.faces.open_set import (
@@ -28,16 +27,6 @@ from siamkit.applications.faces.open_set import (
     split_identities,
 )
 from siamkit.applications.faces.pipeline import FacePipeline, read_rgb
-from siamkit.data.folders import (
-    EmptyFoldersWarning,
-    LeftOutFilesWarning,
-    _list_images,
-    empty_folders_note,
-    left_out_note,
-    shown_names,
-    text_name,
-    walk_classes,
-)
 from siamkit.image_decode import probe_image
 from siamkit.index.embedding import model_distance
 from siamkit.progress import track
@@ -114,36 +103,13 @@ def evaluate_lfw(pipe: FacePipeline, pairs: LfwPairs) -> LfwEvaluation:
 
 def read_identities(root: str | Path) -> tuple[list[Path], list[str]]:
     """Image files of ``root/<identity>/...`` and their identities (sorted), listed by the class
-    walk training and ``siamkit enroll`` list a folder of classes with
-    (:func:`~siamkit.data.folders.walk_classes`): a photo two identities hold (a hard link, or
-    links to one file) is left out of both, a link into another identity's folder or a link
-    loop is left out, and each is named in a warning, as are the identity folders without
-    images and the files that are no images by their extension. Listed by a plain walk of every
-    file, such a photo was counted as two identities (a genuine pair scored as an impostor
-    one), and ``bob/alice -> ../alice`` read Alice's photos as Bob's too, without a word."""
-    base = Path(root)
-    if not base.is_dir():
-        raise ValueError(f"no images found under {root} (expected a folder per identity)")
-    walk = walk_classes(base)  # warns (LeftOutFilesWarning) of what it leaves out, and why
-    # each an identity of one photo: unsearchable (a probe, not a second walk of the folder)
-    refuse_loose_photos(root, _list_images(base)[0], "identity")
-    if not walk.files and (walk.unread or walk.shared):  # the warnings above say why
-        folders = shown_names([text_name(d.name) for d in [*walk.unread, *walk.shared]])
-        raise ValueError(
-            f"no identity folder of {root} holds images that can be read and that no other "
-            f"identity holds ({folders}; the warnings above say why): keep each identity's "
-            "photos in its own folder, readable"
-        )
-    if not walk.files:
-        raise ValueError(f"no images found under {root} (expected a folder per identity)")
-    if walk.empty:  # an identity lost without a word would change what is measured
-        names = [text_name(d.name) for d in walk.empty]
-        note = empty_folders_note(root, names, "identity")
-        warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
-    if walk.left_out:
-        warnings.warn(left_out_note(walk.left_out), LeftOutFilesWarning, stacklevel=2)
-    paths = [f for files in walk.files.values() for f in files]
-    return paths, [f.relative_to(base).parts[0] for f in paths]
+    walk training and ``siamkit enroll`` list a folder of classes with, as ``face crop`` lists
+    its people (:func:`~siamkit.applications.faces.crop.read_people`): a photo two identities
+    hold is left out of both, and named. Listed by a plain walk of every file, such a photo was
+    counted as two identities (a genuine pair scored as an impostor one), and ``bob/alice ->
+    ../alice`` read Alice's photos as Bob's too, without a word."""
+    none = f"no images found under {root} (expected a folder per identity)"
+    return read_people(root, "identity", none)
 
 
 def _refuse_no_known_probe(
