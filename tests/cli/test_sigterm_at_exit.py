@@ -137,3 +137,22 @@ def test_a_program_that_left_sigterm_alone_gets_the_default_back(
     )
     assert res.returncode == -signal.SIGTERM, res.stderr
     assert "handler back: True" in res.stderr and "still running" not in res.stderr
+
+
+def test_only_a_command_that_answered_sigterm_keeps_its_0_at_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A command that finished with 0 by itself ends with 143 on a late SIGTERM; serve, whose 0
+    answers the SIGTERM that stopped it (answered_sigterm), ended with 143 too on a second one
+    (tests/service/test_serve_operations.py runs serve so). The next main() starts afresh."""
+    import siamkit.cli.main as entry
+
+    at_exit: list[int] = []
+    monkeypatch.setattr(entry, "exit_at_once_at_exit", at_exit.append)
+    answers = iter([True, False])
+    monkeypatch.setattr(
+        entry, "cli", lambda **kw: entry.answered_sigterm() if next(answers) else None
+    )
+    entry.main()
+    entry.main()
+    assert at_exit == [0, 143]

@@ -61,6 +61,50 @@ def test_sigterm_stops_serve_cleanly_with_status_0(tmp_path: Path) -> None:
     assert not Path(f"{gallery}-wal").exists()  # closed: its log checkpointed into g.db
 
 
+@pytest.mark.slow  # a serve process for ~8 s
+def test_a_second_sigterm_while_serve_ends_keeps_its_status_0(tmp_path: Path) -> None:
+    """serve's 0 answers the SIGTERM that stopped it; a second one, arriving while the process
+    ends (its atexit callbacks: an index rebuild joined, here a slow one of the test's), ended it
+    with 143, as if it had finished by itself and not been stopped."""
+    import textwrap
+
+    model = siamkit.save_model(make_model(), tmp_path / "model")
+    port = free_port()
+    program = textwrap.dedent(
+        f"""
+        import atexit, sys, time
+        atexit.register(lambda: (print("ending", file=sys.stderr, flush=True), time.sleep(30)))
+        from siamkit.cli.main import main
+        sys.argv = ["siamkit", "serve", {str(model)!r}, "--port", "{port}"]
+        main()
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", program], stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(90, proc.kill)
+    watchdog.start()
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/", proc)
+        proc.send_signal(signal.SIGTERM)
+        said = []
+        for line in proc.stderr or ():
+            said.append(line)
+            if line.startswith("ending"):
+                proc.send_signal(signal.SIGTERM)  # the atexit callback sleeps 30 s
+                break
+        second = time.monotonic()
+        said.append(proc.communicate(timeout=60)[1])
+        ended_in = time.monotonic() - second
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = "".join(said)
+    assert "siamkit serve stopped (SIGTERM)" in err and "ending" in err
+    assert proc.returncode == 0, err
+    assert ended_in < 20  # at once, not after the callback's 30 s
+
+
 def test_the_stop_line_says_it_closed_the_gallery_only_when_it_served_one() -> None:
     """Serve without --gallery said "and closed the gallery" when stopped, as if it had one."""
     from siamkit.cli.serve_cmd import stopped_line

@@ -292,7 +292,7 @@ def _exit_status(code: object) -> int:
 
 def exit_at_once_on_sigterm(status: int) -> None:
     """Once the command is over, end the process at once on SIGTERM, quietly, with ``status``
-    (the command's own, or 143 where it was 0: it did not end by itself).
+    (:func:`main` gives the command's own, or 143 where it was 0: it did not end by itself).
 
     :func:`exit_on_sigterm`'s exception, raised while Python runs its atexit callbacks or a
     finaliser (torchrun's SIGTERM reaching a process that had said its sentence and was
@@ -303,7 +303,7 @@ def exit_at_once_on_sigterm(status: int) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say
                 stream.flush()
-        os._exit(status or Terminated.STATUS)
+        os._exit(status)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _exit)
@@ -311,6 +311,18 @@ def exit_at_once_on_sigterm(status: int) -> None:
 
 #: The status :func:`_exit_at_once_from_now` ends the process with: the last command's.
 _status_at_exit = 0
+
+#: Whether the command running said its status answers a SIGTERM (:func:`answered_sigterm`).
+_sigterm_answered = False
+
+
+def answered_sigterm() -> None:
+    """Say that this command ends, with its own status, because a SIGTERM stopped it, as it
+    was asked to: ``serve`` exits 0 then, so systemd records a clean stop. A second SIGTERM
+    while the process ends keeps that status: it ended with 143 in place of the 0, as a
+    command that had finished by itself and was not stopped does (:func:`main`)."""
+    global _sigterm_answered
+    _sigterm_answered = True
 
 
 def _exit_at_once_from_now() -> None:
@@ -380,6 +392,8 @@ def main() -> None:
     # a program that calls main() in-process gets its own SIGTERM handler back when it returns
     # (None: one not installed from Python, which cannot be put back; ours stays, as it unwinds)
     caller_handler = signal.getsignal(signal.SIGTERM)
+    global _sigterm_answered
+    _sigterm_answered = False
     exit_on_sigterm()
     status = 1  # an exception other than SystemExit: Python prints it and ends with 1
     try:
@@ -394,7 +408,7 @@ def main() -> None:
     finally:
         if caller_handler is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, caller_handler)
-        exit_at_once_at_exit(status)
+        exit_at_once_at_exit(status if _sigterm_answered else status or Terminated.STATUS)
 
 
 if __name__ == "__main__":

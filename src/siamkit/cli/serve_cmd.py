@@ -274,12 +274,13 @@ def serve(
     said = no_threshold_line(net, model)
     if said is not None:
         click.echo(said, err=True)
-    from siamkit.cli.main import Terminated
+    from siamkit.cli.main import Terminated, answered_sigterm
 
     try:
         with _threshold_said_here():  # said above, not in the log at the first /identify
             run_server(app, sock, log_level)
     except Terminated:  # systemctl stop, docker stop, kill: the way a service is stopped
+        answered_sigterm()  # a second SIGTERM while it ends keeps the 0
         click.echo(stopped_line("SIGTERM", gallery), err=True)  # status 0: not a failed unit
     except KeyboardInterrupt:
         click.echo(stopped_line("Ctrl-C", gallery), err=True)
