@@ -686,3 +686,79 @@ def test_ctrl_c_while_a_fork_waits_for_an_index_leaves_every_lock_free():
         "again": True,
         "unraisable": ["KeyboardInterrupt"],  # CPython's, of the interrupted handler
     }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_two_forks_meeting_two_indexes_in_different_orders_both_go_through():
+    """Two threads forking at once, whose at-fork handlers met two rebuilding indexes in
+    different orders (the set of running rebuilds changed between their two looks): A took
+    the first index's lock and waited for the second's, B took the second's and waited for the
+    first's, and both forks waited forever. One fork at a time goes through the handlers."""
+    seen = _fork_scene(
+        """
+        i1, i2 = held_index(1), held_index(2)
+        b_holds_i2 = threading.Event()
+
+        class Watched:  # A waits before i2's lock until B holds it
+            def __init__(self, lock, name):
+                self.lock, self.name = lock, name
+
+            def acquire(self, *args, **kwargs):
+                me = threading.current_thread().name
+                if self.name == "i2" and me == "A":
+                    b_holds_i2.wait(3)
+                got = self.lock.acquire(*args, **kwargs)
+                if self.name == "i2" and me == "B":
+                    b_holds_i2.set()
+                return got
+
+            def release(self):
+                self.lock.release()
+
+            def __enter__(self):
+                self.acquire()
+
+            def __exit__(self, *exc):
+                self.release()
+
+        class Crossed(set):  # A meets i1 first, B meets i2 first
+            def __iter__(self):
+                back = threading.current_thread().name == "B"
+                return iter(sorted(set.__iter__(self), key=lambda job: (job.index() is i1) == back))
+
+        i1._lock, i2._lock = Watched(i1._lock, "i1"), Watched(i2._lock, "i2")
+        faiss_index._running = Crossed(faiss_index._running)
+        i1.remove(np.arange(120))
+        i2.remove(np.arange(120))  # two rebuilds run behind, held
+        children = []
+
+        def fork():
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0)
+            children.append(pid)
+
+        a = threading.Thread(target=fork, name="A", daemon=True)
+        b = threading.Thread(target=fork, name="B", daemon=True)
+        a.start()
+        time.sleep(0.2)
+        b.start()
+        a.join(20)
+        b.join(20)
+        seen = {"forked": not a.is_alive() and not b.is_alive()}
+        seen["children"] = [reaped(pid) for pid in children]
+        seen["free"] = [free(i1._lock.lock), free(i2._lock.lock)]
+        release.set()
+        seen["rebuilt"] = all(seen["free"]) and i1.wait_rebuilt(30) and i2.wait_rebuilt(30)
+        seen["unraisable"] = unraisable
+        done(seen)
+        """
+    )
+    assert seen == {
+        "forked": True,
+        "children": [0, 0],
+        "free": [True, True],
+        "rebuilt": True,
+        "unraisable": [],
+    }
