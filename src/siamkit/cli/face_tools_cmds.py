@@ -19,7 +19,7 @@ from siamkit.cli._face_common import (
     _pipeline,
     detector_options,
 )
-from siamkit.cli._inputs import PROGRESS
+from siamkit.cli._inputs import PROGRESS, data_warnings_as_lines
 from siamkit.cli.gallery_cmds import _friendly
 
 
@@ -51,7 +51,8 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     except ValueError as err:
         raise click.UsageError(str(err)) from None
     try:
-        written, skipped = crop_folder(Path(source), Path(dest), detector, upsample)
+        with data_warnings_as_lines():  # what the listing leaves out: one line each, as enroll
+            written, skipped = crop_folder(Path(source), Path(dest), detector, upsample)
     except PermissionError as err:  # not a gallery's problem, as the shared handler would say
         raise click.ClickException(
             f"cannot write the chips into {dest}: {err.strerror or err} ({err.filename}); "
@@ -203,7 +204,8 @@ def evaluate(
         }
         text = f"LFW {len(acc.fold_accuracy)}-fold accuracy {acc.mean:.4f} ± {acc.std:.4f}"
     else:
-        out, no_face = evaluate_identities(pipe, identities, unknown_fraction, 1, fars, seed)  # type: ignore[arg-type]
+        with data_warnings_as_lines():  # what the listing leaves out: one line each, as enroll
+            out, no_face = evaluate_identities(pipe, identities, unknown_fraction, 1, fars, seed)  # type: ignore[arg-type]
         doc = {
             "identification": {
                 "rank1": out.rank1,

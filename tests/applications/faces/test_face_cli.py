@@ -632,3 +632,35 @@ def test_the_no_face_hint_names_what_the_options_have_not_tried():
     assert _no_face_hint("hog", 1).endswith("or find smaller faces with --upsample 2")
     assert _no_face_hint("hog", 4).endswith("clearly visible, or try --detector cnn")
     assert _no_face_hint("cnn", 4) == "use a photo in which a face is clearly visible"
+
+
+def test_crop_and_evaluate_identities_say_what_their_listing_leaves_out_in_one_line(
+    tmp_path, face_folder
+) -> None:
+    """face crop and face evaluate --identities list through the class walk, whose warnings
+    (a photo two people hold, a folder without images) came out as Python's
+    'FILE:LINE: LeftOutFilesWarning: ...' and a line of siamkit's source; they are one
+    'warning: ...' line each now, as siamkit enroll and train say them."""
+    import shutil
+
+    people = tmp_path / "people"
+    shutil.copytree(face_folder, people)
+    (people / "Nobody").mkdir()
+    res = run("evaluate", "--identities", people, "--unknown-fraction", "0.34", "--far", "0.5")
+    assert res.exit_code == 0, res.output
+    empty = f"warning: the identity folder {people / 'Nobody'} holds no images"
+    assert [line for line in res.stderr.splitlines() if "Warning" in line or "warn" in line] == [
+        line for line in res.stderr.splitlines() if line.startswith(empty)
+    ]
+    assert any(line.startswith(empty) for line in res.stderr.splitlines()), res.stderr
+    src = tmp_path / "blank"
+    (src / "a").mkdir(parents=True)
+    (src / "b").mkdir()
+    Image.new("RGB", (64, 64), (10, 20, 30)).save(src / "a" / "1.jpg")
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(src / "b" / "2.jpg")
+    (src / "b" / "dup.jpg").hardlink_to(src / "a" / "1.jpg")
+    res = run("crop", src, tmp_path / "chips")
+    assert res.exit_code == 0, res.output
+    shared = f"warning: left out the image {src / 'a' / '1.jpg'} and {src / 'b' / 'dup.jpg'}: "
+    said = [line for line in res.stderr.splitlines() if "Warning" in line or "warn" in line]
+    assert len(said) == 1 and said[0].startswith(shared), res.stderr
