@@ -730,3 +730,25 @@ def test_enroll_of_one_folder_given_by_two_spellings_walks_it_once(
     assert len(alone[1]) == 3  # the loop, the shared file and eve, each once
     for again in (tmp_path / "s1link", s1 / ".." / "s1"):
         assert _enrolled([s1, again], tmp_path, capsys) == alone
+
+
+def test_a_class_folder_linked_into_a_hidden_folder_of_another_class_is_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kitty -> cat/.old: cat's walk skips its hidden folder .old, so kitty's photos are no
+    cat's and count as one class; 9f1a9644 stopped _linked_classes calling such a folder
+    "inside the folder of the class cat" (it left kitty out, its photos in no class). Training
+    and enroll keep kitty, without a word; reference: os.walk of each class, hidden folders
+    skipped, links followed."""
+    root = tmp_path / "pets"
+    _images(root, "cat/1.png", "cat/.old/2.png", "dog/3.png")
+    os.symlink("cat/.old", root / "kitty")
+    trained, enrolled, notes = _per_class(root, capsys)
+    want: dict[str, list[str]] = {}
+    for c in ("cat", "dog", "kitty"):
+        for w, ds, fs in os.walk(root / c, followlinks=True):
+            ds[:] = [d for d in ds if not d.startswith(".")]
+            want.setdefault(c, []).extend(os.path.relpath(os.path.join(w, f), root) for f in fs)
+    assert enrolled == trained == want
+    assert want == {"cat": ["cat/1.png"], "dog": ["dog/3.png"], "kitty": ["kitty/2.png"]}
+    assert notes == []
