@@ -204,7 +204,10 @@ def test_readme_quotes_the_int8_check_line_and_its_json_as_export_writes_them():
     assert other, "README no longer quotes the bracket on other images"
     pattern = ".*".join(re.escape(part) for part in other.group(1).split("..."))
     assert re.fullmatch(pattern, _int8_check.check_settings(y, run, differs)[1])
-    assert f"or `on a sample of {_int8_check.CHECK_IMAGES} of its 4,000 test images`" in text
+    assert f"`on a sample of {_int8_check.CHECK_IMAGES} of its 4,000 test images`, or" in text
+    # the Fashion-MNIST fallback's two variants (s55_R8: the second was not quoted)
+    assert "`on Fashion-MNIST training images, the model recording no data of its own`" in text
+    assert "(`..., not its run's test set` where the model records data" in text
     assert f"at most {_int8_check.CHECK_IMAGES} images, its fp32 figures are" in text
     assert f"its own {_int8_check.CHECK_EPISODES} episodes of up to" in text
     assert f"up to {_int8_check.CHECK_QUERIES} queries a class and seed 0" in text

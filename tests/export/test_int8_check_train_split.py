@@ -66,3 +66,15 @@ def test_the_check_images_are_not_the_default_calibration_images() -> None:
     calib = calibration_images("fashion-mnist", (1, 28, 28), count=300)
     calibrated = _rows(np.rint(np.asarray(calib) * 255).astype(np.uint8))
     assert not _rows(np.rint(np.asarray(images.x) * 255).astype(np.uint8)) & calibrated
+
+
+def test_a_half_twin_whose_data_is_gone_is_not_said_to_record_none() -> None:
+    """A half-twin records its run's data.path: with the .npz gone the check falls back to
+    Fashion-MNIST, and its line said "as the model records no data of its own" next to the
+    clause naming that data.path (s55_R8 finding 1)."""
+    meta = {"task": "half_twin", "config": {"data": {"path": "/no/such/dir/pairs.npz"}}}
+    images = held_out_images("model", {"metadata": meta}, (1, 28, 28), None)
+    assert images is not None
+    assert images.source.endswith("from fashion-mnist (train split)")
+    assert "no data" not in images.source + str(images.differs)
+    assert images.differs == "Fashion-MNIST training images, not its run's test set"

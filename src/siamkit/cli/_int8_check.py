@@ -91,11 +91,13 @@ def held_out_images(
     it had; said when it lies under the folder the run trained on), the image folder it
     trained on while that is still there (its test classes,
     :func:`~siamkit.cli._eval_data.run_data_default`), or, for a 1×28×28 model that records
-    no data of its own, Fashion-MNIST's train split (of the training classes the model records,
-    else all ten; :func:`_fashion_mnist_training_classes`): its test split holds the test
-    classes 6-9, kept for the final check, which a default must not read. At most
-    :data:`CHECK_IMAGES`, a seeded sample (there, from the far end of the seed-0 permutation
-    whose near end the default calibration on all ten classes takes: not its images).
+    no data of its own (or none of these: a half-twin's ``.npz``, gone, say; the line then does
+    not say it records none, :func:`_records_data`), Fashion-MNIST's train split (of the
+    training classes the model records, else all ten; :func:`_fashion_mnist_training_classes`):
+    its test split holds the test classes 6-9, kept for the final check, which a default must
+    not read. At most :data:`CHECK_IMAGES`, a seeded sample (there, from the far end of the
+    seed-0 permutation whose near end the default calibration on all ten classes takes: not its
+    images).
 
     Raises:
         ValueError: ``check_data`` was given and cannot be used with this model (no such
@@ -118,6 +120,7 @@ def held_out_images(
 
     given = check_data
     fallback: list[str] | None = None  # the Fashion-MNIST classes of a model without data
+    recorded = False  # that model records data of its own all the same, which is not read
     meta = model_doc.get("metadata") or {}
     run = meta.get("run") or {}
     root, _ = training_folder(meta)
@@ -133,9 +136,11 @@ def held_out_images(
     elif check_data is None and root is not None and Path(root).is_dir():
         check_data = root  # a self-supervised run's photos: refused below, and said
     elif check_data is None and root is None and tuple(shape) == BUILTIN_SHAPES["fashion-mnist"]:
-        # only a model that records no data of its own: Fashion-MNIST is not one it learned on;
+        # a model that records no data of its own, or none read here (a half-twin's .npz gone):
+        # Fashion-MNIST is not one it learned on;
         # its train split, as the calibration: the test split holds the test classes 6-9
         fallback = _fashion_mnist_training_classes(run)
+        recorded = _records_data(meta)  # a half-twin's data.path gone, say: not "no data"
         check_data, meta = "fashion-mnist", {}
     if given is not None and len(shape) != 3:
         raise ValueError(
@@ -188,11 +193,14 @@ def held_out_images(
         ev = replace(ev, source=val_root_source(val_root))
         differs: str | None = "its run's labelled validation images (data.val_root)"
         seen = val_root_trained_on(meta, val_root, "these figures", "--check-data")
-    elif fallback is not None:  # said in the line: training images, not held out
+    elif fallback is not None and not recorded:  # said in the line: training images
         ev = replace(
             ev, source="fashion-mnist (train split, as the model records no data of its own)"
         )
         differs = "Fashion-MNIST training images, the model recording no data of its own"
+    elif fallback is not None:  # its recorded data is not read (a half-twin's clause says why)
+        ev = replace(ev, source="fashion-mnist (train split)")
+        differs = "Fashion-MNIST training images, not its run's test set"
     elif not _runs_test_set(check_data, meta, ev):
         differs = "other images than its test classes"
     elif len(pick) < len(ev.y):
@@ -206,6 +214,24 @@ def held_out_images(
         differs,
         in_sample=seen,
     )
+
+
+def _records_data(meta: dict[str, Any]) -> bool:
+    """Whether a model's metadata names data its run trained on: a data set, a folder or a
+    half-twin's ``data.path`` (in its ``run`` or its config's ``data``), whether or not it can
+    be read now. The int8 check's Fashion-MNIST fallback says "the model records no data of
+    its own" only where this is false: a half-twin whose ``.npz`` is gone records one.
+
+    >>> _records_data({"task": "half_twin", "config": {"data": {"path": "/gone/pairs.npz"}}})
+    True
+    >>> _records_data({"run": {"train_classes": [0, 1, 2]}})
+    False
+    """
+    run = meta.get("run") or {}
+    data = (meta.get("config") or {}).get("data") or {}
+    named = [run.get("dataset"), run.get("data_root")]
+    named += [data.get(k) for k in ("dataset", "root", "path")]
+    return any(isinstance(v, str) and bool(v) for v in named)
 
 
 def _fashion_mnist_training_classes(run: dict[str, Any]) -> list[str]:
