@@ -78,3 +78,21 @@ def test_a_half_twin_whose_data_is_gone_is_not_said_to_record_none() -> None:
     assert images.source.endswith("from fashion-mnist (train split)")
     assert "no data" not in images.source + str(images.differs)
     assert images.differs == "Fashion-MNIST training images, not its run's test set"
+
+
+@pytest.mark.parametrize("count", [300, 20_000])
+def test_the_recorded_training_classes_images_are_not_the_calibration_images(count) -> None:
+    """The default calibration takes the near end of the whole train split's seed-0
+    permutation; the check's images of six classes came from a permutation of those classes
+    alone, another order, so 4 of the default 300 (336 of 20,000) were among them (s55_R8
+    finding 4). They are now the six classes' images nearest that permutation's far end."""
+    from siamkit.export.calibration import calibration_images
+
+    doc = {"metadata": {"run": {"train_classes": [0, 1, 2, 3, 4, 5]}}}
+    images = held_out_images("model", doc, (1, 28, 28), None)
+    assert images is not None
+    assert len(images.y) == CHECK_IMAGES
+    assert sorted(set(np.asarray(images.y).tolist())) == [0, 1, 2, 3, 4, 5]
+    calib = calibration_images("fashion-mnist", (1, 28, 28), count=count)
+    calibrated = _rows(np.rint(np.asarray(calib) * 255).astype(np.uint8))
+    assert not _rows(np.rint(np.asarray(images.x) * 255).astype(np.uint8)) & calibrated

@@ -95,9 +95,9 @@ def held_out_images(
     not say it records none, :func:`_records_data`), Fashion-MNIST's train split (of the
     training classes the model records, else all ten; :func:`_fashion_mnist_training_classes`):
     its test split holds the test classes 6-9, kept for the final check, which a default must
-    not read. At most :data:`CHECK_IMAGES`, a seeded sample (there, from the far end of the
-    seed-0 permutation whose near end the default calibration on all ten classes takes: not its
-    images).
+    not read. At most :data:`CHECK_IMAGES`, a seeded sample (there, the images of those classes
+    nearest the far end of the whole split's seed-0 permutation, whose near end the default
+    calibration takes: not its images, unless it takes nearly all of the split).
 
     Raises:
         ValueError: ``check_data`` was given and cannot be used with this model (no such
@@ -170,7 +170,7 @@ def held_out_images(
     ev = load_eval_data(
         check_data,
         meta,
-        fallback or classes,
+        classes,  # the fallback's too: all ten, the calibration's order (picked below)
         "test" if fallback is None else "train",
         None,
         tuple(shape),  # type: ignore[arg-type]
@@ -179,9 +179,17 @@ def held_out_images(
     if own is not None:  # the class list it recorded, or no known test set there
         own_folder_test_set(own, ev, meta, "--check-data")
     pick = torch.randperm(len(ev.y), generator=torch.Generator().manual_seed(0))
-    # the train split's: from the permutation's far end, as the default calibration (seed 0,
-    # export.calibration) takes its images from the near end
-    pick = pick[:CHECK_IMAGES] if fallback is None else pick[-CHECK_IMAGES:]
+    if fallback is None:
+        pick = pick[:CHECK_IMAGES]
+    else:
+        # the whole train split's seed-0 permutation, whose near end the default calibration
+        # (export.calibration, all ten classes) takes: the images of these classes nearest its
+        # far end, so not the calibration's images unless it takes nearly all 60,000 (a
+        # permutation of these classes alone is another order: it met the calibration's)
+        far = pick.flip(0)
+        pick = far[torch.isin(ev.y[far], torch.tensor([int(c) for c in fallback]))]
+        pick = pick[:CHECK_IMAGES]
+        ev = replace(ev, chosen=tuple(int(c) for c in fallback))
     # in the set's order: the episodes a seed draws depend on it (and EER does not)
     pick = pick.sort().values
     x = ev.x[pick]
