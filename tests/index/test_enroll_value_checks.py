@@ -96,6 +96,41 @@ def test_the_refusal_of_a_few_rows_reads_only_those_rows_again(tmp_path):
     assert peak < rows.nbytes // 2, f"{peak} bytes to refuse {rows.nbytes} bytes of rows"
 
 
+@pytest.mark.parametrize(
+    ("dtype", "value", "kind"),
+    [
+        (np.float32, np.nan, "NaN or infinite values"),
+        (np.float64, 1e39, "values too large for float32"),
+    ],
+)
+def test_the_refusal_of_every_row_copies_none_of_them(dtype, value, kind):
+    """A broken model makes every row NaN, and the refusal read every refused row again as
+    float64 to tell NaN from too large: 929 MB over 200,000 x 384 float32 and 8-20 s, which
+    ``siamkit enroll`` now pays once every chunk is embedded (s55_R2 finding 1). The rows are
+    read in blocks, in their own dtype, now: beyond the float32 result (the input itself when
+    it is float32), a fraction of the input."""
+    import tracemalloc
+
+    from siamkit.index.base import finite_float32
+
+    rows = np.full((4_000, 384), value, dtype)  # a text model's width
+    rows[5:, 1:] = 1.0  # a value in every row: the first five as given, the others as well
+    result = 0 if dtype == np.float32 else rows.size * 4
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnrankableEmbeddingsError) as info:
+            finite_float32(rows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == (
+        f"4000 of the 4000 embeddings hold {kind} (rows 0, 1, 2, 3, 4 and 3995 more), "
+        "which no search can rank"
+    )
+    assert naive_refusal(rows[:6], "").startswith(f"6 of the 6 embeddings hold {kind} (rows")
+    assert peak - result < rows.nbytes // 4, f"{peak} bytes to refuse {rows.nbytes} bytes of rows"
+
+
 def test_the_refusals_of_an_empty_gallery_and_of_one_query_read_as_sentences(tmp_path):
     """An empty gallery's size refusal said it "holds embeddings of 4", though it holds none
     (it records the size), and verify's refusal of a NaN query read "1 of the 1 the query

@@ -137,14 +137,22 @@ def finite_float32(
     overflow warning) for values only too large (reviewer s53_FB finding 1). The cast runs
     without that warning: the rows it overflows are refused here, named as too large. Only the
     refused rows are read again as float64: the whole input cast first took 615 MB to word the
-    refusal of one row in 200,000 x 384 (s54_R2 finding 4)."""
+    refusal of one row in 200,000 x 384 (s54_R2 finding 4). Nor are those rows copied: a broken
+    model's rows are all refused, and reading 200,000 x 384 NaN rows as float64 took 8-20 s and
+    929 MB over the array to tell NaN from too large (s55_R2 finding 1); both checks now read
+    the values in blocks, each in its own dtype, and only a dtype wider than float32 can hold a
+    value too large for it."""
     with np.errstate(over="ignore"):
         out = np.ascontiguousarray(x, dtype=np.float32)
-    if np.isfinite(out).all():  # the whole array at once: the rows are named only on a refusal
+    finite = _finite_rows(out)
+    if finite.all():
         return out
-    bad = np.flatnonzero(~np.isfinite(out).all(axis=1)).tolist()
-    with np.errstate(over="ignore", invalid="ignore"):  # the bad rows as given, before the cast
-        large = np.isfinite(np.asarray(x[bad], dtype=np.float64)).all(axis=1)
+    bad = np.flatnonzero(~finite)
+    if x.dtype.kind in "biu" or (x.dtype.kind == "f" and x.dtype.itemsize <= 4):
+        large = np.zeros(len(bad), dtype=bool)  # float32's range holds every such value
+    else:  # the bad rows as given, before the cast
+        large = _finite_rows(x, bad)
+    bad = bad.tolist()
     kind = {0: "NaN or infinite values", len(bad): "values too large for float32"}.get(
         int(large.sum()), "NaN or infinite values, or values too large for float32"
     )
@@ -153,6 +161,23 @@ def finite_float32(
         f"{len(bad)} of the {len(out)} {what} hold {kind} ({rows}), which no search can rank{then}",
         x,
     )
+
+
+def _finite_rows(a: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Whether each row of ``a`` (of ``a[rows]`` where given) holds only finite values, read 65,536
+    values at a time so that nothing as large as ``a`` is made to say so; a float in its
+    own dtype, any other (objects) as float64."""
+    a = a.reshape(1, 1) if a.ndim == 0 else a.reshape(len(a), int(np.prod(a.shape[1:])))
+    n = len(a) if rows is None else len(rows)
+    step = max(1, (1 << 16) // max(1, a.shape[1]))
+    ok = np.empty(n, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(0, n, step):
+            block = a[i : i + step] if rows is None else a[rows[i : i + step]]
+            if block.dtype.kind != "f":
+                block = np.asarray(block, dtype=np.float64)
+            ok[i : i + step] = np.isfinite(block).all(axis=1)
+    return ok
 
 
 def as_ids(ids: ArrayLike, n: int) -> np.ndarray:
