@@ -752,3 +752,30 @@ def test_a_class_folder_linked_into_a_hidden_folder_of_another_class_is_kept(
     assert enrolled == trained == want
     assert want == {"cat": ["cat/1.png"], "dog": ["dog/3.png"], "kitty": ["kitty/2.png"]}
     assert notes == []
+
+
+def test_a_link_into_a_hidden_folder_of_another_class_is_its_own_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cat/x.png -> ../dog/.old/3.png and cat/sub -> ../dog/.old/sub were left out as links
+    into dog's folder whose images "would count as both classes", but dog's walk skips its
+    hidden folder .old: they are dog's in no way, and the sentence was false. They are cat's
+    now, without a word; a link to a photo dog reads (cat/y.png -> ../dog/2.png) is still left
+    out (control). Reference: os.walk of each class, links followed, hidden folders skipped,
+    less the link into dog's own photos."""
+    root = tmp_path / "pets"
+    _images(root, "cat/1.png", "dog/2.png", "dog/.old/3.png", "dog/.old/sub/4.png")
+    os.symlink("../dog/.old/3.png", root / "cat" / "x.png")
+    os.symlink("../dog/.old/sub", root / "cat" / "sub")
+    os.symlink("../dog/2.png", root / "cat" / "y.png")
+    trained, enrolled, notes = _per_class(root, capsys)
+    want: dict[str, list[str]] = {}
+    for c in ("cat", "dog"):
+        for w, ds, fs in os.walk(root / c, followlinks=True):
+            ds[:] = [d for d in ds if not d.startswith(".")]
+            found = (os.path.relpath(os.path.join(w, f), root) for f in fs)
+            want.setdefault(c, []).extend(f for f in found if f != "cat/y.png")
+    want = {c: sorted(fs) for c, fs in want.items()}
+    assert enrolled == trained == want
+    assert want["cat"] == ["cat/1.png", "cat/sub/4.png", "cat/x.png"]
+    assert len(notes) == 1 and notes[0].startswith(f"left out the file {root / 'cat' / 'y.png'}: ")

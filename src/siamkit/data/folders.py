@@ -215,12 +215,17 @@ class ClassFolders:
         """The class folder (its real path) that is or holds the real path ``real``, leaving out
         those that are or hold ``top``, the real path of the class walked (its own folder, or
         one a link puts it in: ``top`` is then read as the class it was named), and those of
-        its ``name`` (the same class, in another data set folder); ``None`` if none does."""
+        its ``name`` (the same class, in another data set folder); ``None`` if none does. A
+        hidden file or folder is in none above it: a class's walk skips them, so a link to
+        ``dog/.old/3.png`` reads no image of dog's (it was left out as one that "would count as
+        both classes")."""
         if not self.reals:
             return None
         while True:
             if real in self.reals and not _holds(real, top) and name not in self._names[real]:
                 return real
+            if os.path.basename(real).startswith("."):
+                return None
             up = os.path.dirname(real)
             if up == real:
                 return None
