@@ -703,10 +703,11 @@ def _int8_check(
     "run's test writers' genuine signatures, and its skilled- and random-forgery EER on them "
     "as `siamkit signature evaluate` scores them; a half-twin (task: "
     "half_twin, vectors too): its run's validation rows, x through f and y through g, while "
-    "its data.path is still there; a 1-channel 28x28 model that records no data of its own: "
-    "Fashion-MNIST's train split (its recorded training classes, else all ten), never the test "
-    "split's test classes]. Any other vector model's int8 change is not measured: "
-    "compare its embeddings on held-out vectors yourself.",
+    "its data.path is still there; a 1-channel 28x28 model that records no data of its own (or "
+    "none the check reads, such as a half-twin's gone data.path): Fashion-MNIST's train split "
+    "(its recorded training classes, else all ten), never the test split's test classes]. Any "
+    "other vector model's int8 change is not measured: compare its embeddings on held-out "
+    "vectors yourself.",
 )
 @click.option(
     "--branch",
