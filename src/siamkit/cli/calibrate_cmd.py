@@ -665,24 +665,32 @@ def _calibrate_text(
     ex = read_labelled_pairs(data, "calibration", columns, columns_key="--columns")
     y = np.asarray(ex.targets)
     a, b = np.asarray(ex.texts[0], dtype=object), np.asarray(ex.texts[1], dtype=object)
+    numbers = np.arange(1, len(y) + 1)  # each pair's number in the file, which a refusal names
     if len(y) > max_pairs:  # a seeded sample, as for images (the file holds both labels)
         whole = (int((y == 1).sum()), int((y == 0).sum()))
         keep = np.sort(np.random.default_rng(0).choice(len(y), max_pairs, replace=False))
-        a, b, y = a[keep], b[keep], y[keep]
+        a, b, y, numbers = a[keep], b[keep], y[keep], numbers[keep]
         if not (y == 1).any() or not (y == 0).any():  # refused before the model loads
             raise _cap_too_small(max_pairs, (int((y == 1).sum()), int((y == 0).sum())), whole)
     net = load_text_model(model).to(dev)
     progress = False if as_json else None  # a bar on a terminal, none in JSON mode
 
-    def vectors(texts: np.ndarray, role: str) -> np.ndarray:
-        return np.asarray(embed_texts(net, list(texts), role=role, progress=progress).vectors)
+    def vectors(column: str, role: str) -> np.ndarray:
+        # a NaN embedding is named by its pair and column, not by its row of the sample
+        # (s55_R2 finding 2)
+        texts = a if column == "a" else b
+        names = [f"pair {n}'s {column}" for n in numbers.tolist()]
+        emb = embed_texts(
+            net, list(texts), role=role, progress=progress, unit=f"{column} texts", names=names
+        )
+        return np.asarray(emb.vectors)
 
-    zb = vectors(b, "document")
-    d = np.clip(1.0 - (vectors(a, "query") * zb).sum(1), 0.0, 2.0)
+    zb = vectors("b", "document")
+    d = np.clip(1.0 - (vectors("a", "query") * zb).sum(1), 0.0, 2.0)
     genuine, impostor = d[y == 1], d[y == 0]
     info = _fit(genuine, impostor, target, far, {"data": data})
     if not getattr(net, "share_weights", True):  # a half-twin: its dedup threshold as well
-        dd = np.clip(1.0 - (vectors(a, "document") * zb).sum(1), 0.0, 2.0)
+        dd = np.clip(1.0 - (vectors("a", "document") * zb).sum(1), 0.0, 2.0)
         info.update(_documents_fit(dd[y == 1], dd[y == 0], target, far))
         net.document_threshold = info["document_threshold"]
     if out is not None:  # one atomic save: no model folder without its threshold, even on kill -9

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -230,9 +231,19 @@ def embed_pairs(
     from siamkit.applications.text.embedding import embed_texts
 
     a, b = list(ex.texts[0]), list(ex.texts[1])
+    # a broken model's NaN is refused naming the pair and column where each text is first
+    # given: the rows of the distinct texts were a list the user never sees (s55_R2 finding 2)
+    where = first_given(a, b)
     if net.share_weights:
         texts = list(dict.fromkeys(a + b))
-        emb = embed_texts(net, texts, role="query", progress=progress)
+        emb = embed_texts(
+            net,
+            texts,
+            role="query",
+            progress=progress,
+            unit="distinct texts",
+            names=[where[t] for t in texts],
+        )
         row = {t: i for i, t in enumerate(texts)}
         za = emb.vectors[[row[t] for t in a]]
         zb = emb.vectors[[row[t] for t in b]]
@@ -241,11 +252,27 @@ def embed_pairs(
     sides = []
     for texts_of_side, role in ((a, "query"), (b, "document")):
         distinct = list(dict.fromkeys(texts_of_side))
-        emb = embed_texts(net, distinct, role=role, progress=progress)
+        names = [where[t] for t in distinct]  # a text of both sides: where it is first given
+        emb = embed_texts(
+            net, distinct, role=role, progress=progress, unit="distinct texts", names=names
+        )
         row = {t: i for i, t in enumerate(distinct)}
         sides.append(emb.vectors[[row[t] for t in texts_of_side]])
         chunked += emb.chunked
     return sides[0], sides[1], len(set(a) | set(b)), chunked
+
+
+def first_given(
+    a: Sequence[str], b: Sequence[str], numbers: Sequence[int] | None = None
+) -> dict[str, str]:
+    """Each text of the pairs ``(a[i], b[i])`` -> where it is first given, ``"pair 8's b"``: the
+    pair's number in the file (``numbers[i]``, 1-based; by default ``i + 1``), then its column."""
+    where: dict[str, str] = {}
+    for i, pair in enumerate(zip(a, b)):
+        n = i + 1 if numbers is None else numbers[i]
+        for column, text in zip("ab", pair):
+            where.setdefault(text, f"pair {n}'s {column}")
+    return where
 
 
 def _labelled(

@@ -126,3 +126,67 @@ def test_text_enroll_names_the_text_by_its_id_and_stores_nothing(run, tmp_path) 
         "('c.txt'), which no search can rank"
     )
     assert not db.exists()
+
+
+def _labelled_pairs(tmp_path):  # type: ignore[no-untyped-def]
+    """Labelled pairs whose broken text is given only as the b of pairs 7 and 9, after the
+    distinct texts of pairs 1-6 (which it would be numbered among)."""
+    pairs = [
+        ("printer out of toner", "printer needs toner", 1),
+        ("vpn fails", "cannot reach vpn", 1),
+        ("printer out of toner", "vpn fails", 0),
+        ("printer needs toner", "cannot reach vpn", 0),
+        ("vpn fails", "printer out of toner", 0),
+        ("cannot reach vpn", "printer needs toner", 0),
+        ("vpn fails", f"the {BROKEN} vpn", 1),
+        ("printer out of toner", "cannot reach vpn", 0),
+        ("cannot reach vpn", f"the {BROKEN} vpn", 1),
+    ]
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("a,b,label\n" + "".join(f"{a},{b},{y}\n" for a, b, y in pairs))
+    return csv, pairs
+
+
+@pytest.fixture
+def tiny_folder(tmp_path_factory):  # type: ignore[no-untyped-def]
+    from _tiny_bert import save_tiny_bert
+
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny") / "bert")
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "said"),
+    [
+        ("evaluate", (), "1 of the 5 embeddings the model made of the distinct texts"),
+        ("calibrate", (), "2 of the 9 embeddings the model made of the b texts"),
+        ("calibrate", ("--max-pairs", "8"), "of the 8 embeddings the model made of the b texts"),
+    ],
+)
+def test_evaluate_and_calibrate_name_the_pair_and_column_of_a_nan_text(
+    run, tmp_path, tiny_folder, command, args, said
+) -> None:
+    """``siamkit evaluate`` of a text model named the rows of the distinct texts it embeds
+    ("1 of the 5 ... (rows 4)": the fifth distinct text, read as a pair a sound one), and
+    ``calibrate`` the rows of its --max-pairs sample; both now name the pair of the file, from 1,
+    and its column (s55_R2 finding 2)."""
+    import re
+
+    csv, pairs = _labelled_pairs(tmp_path)
+    out = ("--out", str(tmp_path / "calibrated")) if command == "calibrate" else ()
+    res = CliRunner().invoke(cli, [command, str(tiny_folder), "--data", str(csv), *args, *out])
+    error = _error(res)
+    assert not (tmp_path / "calibrated").exists()
+    assert said in error
+    named = re.fullmatch(
+        r"Error: .*NaN or infinite values \((.*)\), which no search can rank", error
+    )
+    assert named is not None, error
+    shown = named.group(1).split(", ")
+    wanted = ["pair 7's b"] if command == "evaluate" else ["pair 7's b", "pair 9's b"]
+    if args:  # the sample of 8 kept one or both; each is named by its number in the file
+        assert shown and set(shown) <= set(wanted), shown
+    else:
+        assert shown == wanted
+    for name in shown:  # an independent read: the pair named holds the broken text there
+        n, column = re.fullmatch(r"pair (\d+)'s ([ab])", name).groups()  # type: ignore[union-attr]
+        assert BROKEN in pairs[int(n) - 1]["ab".index(column)]
