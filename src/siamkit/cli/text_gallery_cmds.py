@@ -142,7 +142,9 @@ def enroll(
                 [d.text for d in new],
                 role="document",
                 batch_size=batch_size,
-                names=[repr(d.id) for d in new],  # a NaN refused by id: not every text is new
+                # a NaN refused by where the text is (a file, path:line): not every text is new,
+                # and an id is a label that several texts share (s55_R2 finding 3)
+                names=[repr(s) for s in new_sources],
             )
             if new
             else None

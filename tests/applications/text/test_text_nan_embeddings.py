@@ -115,17 +115,41 @@ def test_the_library_calls_raise_the_gallerys_class(text_model, run) -> None:
     assert torch.isfinite(text_model.embed(["fine"])).all()  # only the marked texts break
 
 
-def test_text_enroll_names_the_text_by_its_id_and_stores_nothing(run, tmp_path) -> None:
+def test_text_enroll_names_the_text_by_its_file_and_stores_nothing(run, tmp_path) -> None:
     """Its texts a label holds already are not embedded: rows counted among the others would
-    name another text, so the refusal names the text's id."""
+    name another text, so the refusal names the text by where it is (its source)."""
     docs = _corpus(tmp_path)
     db = tmp_path / "t.db"
     res = run("enroll", docs, "--gallery", db)
     assert _error(res) == (
         "Error: 1 of the 4 embeddings the model made of the texts hold NaN or infinite values "
-        "('c.txt'), which no search can rank"
+        f"({str(docs / 'c.txt')!r}), which no search can rank"
     )
     assert not db.exists()
+
+
+def test_text_enroll_names_a_text_of_a_shared_label_by_its_line(run, tmp_path) -> None:
+    """A text's id is its label in ``text enroll``, which several texts share: the refusal named
+    '(printer)' for the third of three printer texts (s55_R2 finding 3). It names the line, as
+    ``text identify`` shows a match's source; one of the label's texts already enrolled is not
+    embedded again, and does not shift it."""
+    import json
+
+    corpus = tmp_path / "tickets.jsonl"
+    db = tmp_path / "t.db"
+    rows = [("printer", "The printer is out of toner."), ("vpn", "VPN fails at home.")]
+    corpus.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
+    assert run("enroll", corpus, "--gallery", db).exit_code == 0
+    before = db.read_bytes()
+    rows[1:1] = [("printer", "Printer jams on page two."), ("printer", f"The {BROKEN} printer.")]
+    corpus.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
+    res = run("enroll", corpus, "--gallery", db)
+    assert _error(res) == (
+        "Error: 1 of the 2 embeddings the model made of the texts hold NaN or infinite values "
+        f"({str(corpus) + ':3'!r}), which no search can rank"
+    )
+    assert json.loads(corpus.read_text().splitlines()[2])["text"] == f"The {BROKEN} printer."
+    assert db.read_bytes() == before
 
 
 def _labelled_pairs(tmp_path):  # type: ignore[no-untyped-def]
