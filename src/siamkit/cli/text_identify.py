@@ -209,13 +209,13 @@ def _first_thumbnail(gallery_path: str) -> bytes | None:
     file; ``None`` without a side file, an entry, or a readable one (only read)."""
     import sqlite3
 
-    from siamkit.index.thumbnail_store import thumbnails_path_for
+    from siamkit.index.thumbnail_store import reading_connection, thumbnails_path_for
 
     side = Path(thumbnails_path_for(gallery_path))
     if not side.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"{side.resolve().as_uri()}?mode=ro", uri=True)
+        conn = reading_connection(side)  # leaves no -shm/-wal beside it
         try:
             row = conn.execute("SELECT png FROM thumbnails ORDER BY item_id LIMIT 1").fetchone()
         finally:

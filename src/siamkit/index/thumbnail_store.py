@@ -319,6 +319,22 @@ class ThumbnailStore:
             self._conn.close()
 
 
+def reading_connection(path: str | Path) -> sqlite3.Connection:
+    """A connection to the existing SQLite file ``path`` that only reads it and leaves nothing
+    beside it: a read-only one (``mode=ro``) of a WAL file makes its ``-shm`` and ``-wal`` and
+    cannot remove them when it closes, so reading a gallery's first thumbnail before a refusal
+    left both beside it (reviewer s55_R2 finding 4). ``mode=rw`` creates no file (a missing one
+    is an error), the last connection's close removes them, and ``query_only`` refuses any
+    write; a file the system lets no one write is still opened read-only."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def remove_thumbnails(gallery_path: str | Path, label: str, timeout: float = 30.0) -> int:
     """Delete every thumbnail of ``label`` beside the gallery file; returns how many.
 

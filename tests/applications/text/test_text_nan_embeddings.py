@@ -214,3 +214,22 @@ def test_evaluate_and_calibrate_name_the_pair_and_column_of_a_nan_text(
     for name in shown:  # an independent read: the pair named holds the broken text there
         n, column = re.fullmatch(r"pair (\d+)'s ([ab])", name).groups()  # type: ignore[union-attr]
         assert BROKEN in pairs[int(n) - 1]["ab".index(column)]
+
+
+def test_a_refused_text_enroll_leaves_nothing_beside_an_existing_gallery(run, tmp_path) -> None:
+    """Before the refusal, the check of what the gallery keeps read its side file's first
+    thumbnail through a read-only connection, which left ``-shm`` and ``-wal`` beside it; a
+    read of the texts its labels hold, or the enrollment's own connection, removed them later,
+    but for texts of new labels the refusal now comes first (s55_R2 finding 4)."""
+    docs = _corpus(tmp_path)
+    (docs / "c.txt").unlink()  # the broken one
+    db = tmp_path / "g" / "t.db"
+    assert run("enroll", docs, "--gallery", db).exit_code == 0
+    before = {p.name: p.read_bytes() for p in db.parent.iterdir()}
+    assert sorted(before) == ["t.db", "t.db.thumbs"]
+    more = tmp_path / "more"  # labels the gallery does not hold yet
+    more.mkdir()
+    (more / "e.txt").write_text(f"The {BROKEN} text.")
+    (more / "f.txt").write_text("A sound text.")
+    assert "NaN or infinite" in _error(run("enroll", more, "--gallery", db))
+    assert {p.name: p.read_bytes() for p in db.parent.iterdir()} == before
