@@ -114,3 +114,41 @@ def test_gallery_check_names_the_problem_in_the_stores_sentence(tmp_path):
     assert "never opened" not in result.output
     with GalleryStore(path) as store:
         assert "embedding_dim" not in store.meta()  # the check wrote nothing
+
+
+def test_a_size_that_is_no_number_is_refused_in_the_same_sentence_and_its_advice_mends_it(
+    tmp_path,
+):
+    """With ``embedding_dim`` set by hand to 'abc', `gallery FILE check` still said the gallery
+    "was never opened with a model", `gallery FILE list` said "invalid literal for int()", and a
+    library read the same (s55_R2 finding 6). Each now gives the store's sentence, saying what
+    the value is, and its Python advice (``set_meta``: ``init_meta`` keeps a value already there)
+    mends the file."""
+    path = tmp_path / "g.db"
+    with Gallery.open(path, embedding_dim=4) as gallery:
+        gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = 'abc' WHERE key = 'embedding_dim'")
+    conn.close()
+    with pytest.raises(GalleryDamagedError) as refused:
+        Gallery.open(path)
+    said = str(refused.value)
+    assert "its meta embedding_dim is 'abc', not a number" in said
+    with GalleryStore(path) as store, pytest.raises(GalleryDamagedError) as read:
+        store.load()
+    assert str(read.value) == said
+    check = CliRunner().invoke(cli, ["gallery", str(path), "check", "--json"])
+    assert check.exit_code == 1, check.output
+    assert json.loads(check.stdout)["problems"] == [said]
+    listed = CliRunner().invoke(cli, ["gallery", str(path), "list"])
+    assert listed.exit_code == 1
+    assert listed.output.strip().splitlines()[-1] == f"Error: {said}"
+    assert said.endswith(
+        f"from Python, record the size the model made them with: GalleryStore({str(path)!r})"
+        '.set_meta("embedding_dim", "N")'
+    )
+    with GalleryStore(path) as store:
+        assert store.meta()["embedding_dim"] == "abc"  # nothing written by the refusals
+        store.set_meta("embedding_dim", "4")  # the advice, followed
+    with Gallery.open(path) as gallery:
+        assert len(gallery) == 2

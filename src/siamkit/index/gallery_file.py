@@ -21,7 +21,7 @@ from siamkit.index.provenance import (
     wanted_meta,
 )
 from siamkit.index.results import GalleryMismatchError, GalleryStats
-from siamkit.index.store import GalleryStore
+from siamkit.index.store import GalleryStore, recorded_size
 
 if TYPE_CHECKING:
     from siamkit.index.gallery import Gallery
@@ -58,12 +58,13 @@ def open_gallery(
         # takeover as checked and acted on the other model's items as its own)
         version = store.data_version()
         meta = store.meta()
+        # not new: it holds items, no size (or one that is no number: s55_R2 finding 6).
+        # Refused with a model too: init_meta wrote the model's size into the file first, and a
+        # wrong one then made the store's own advice (init_meta, INSERT OR IGNORE) unable to
+        # mend it (s54_FA)
+        if recorded_size(meta) is None and store.count()[0]:
+            raise store.unsized_error()
         if "embedding_dim" not in meta:
-            # not new: it holds items, no size. Refused with a model too: init_meta wrote the
-            # model's size into the file first, and a wrong one then made the store's own
-            # advice (init_meta, INSERT OR IGNORE) unable to mend it (s54_FA)
-            if store.count()[0]:
-                raise store.unsized_error()
             if wanted is None:
                 raise ValueError(
                     f"{path} is a new gallery: open it with a model (or embedding_dim=...) to create it"

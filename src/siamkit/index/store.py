@@ -205,23 +205,41 @@ class GalleryDamagedError(ValueError):
     or in a search, until it is mended."""
 
 
-def unsized_problem(path: str | Path) -> str:
-    """What is wrong with the gallery ``path`` that holds items but records no embedding size,
-    and what to do: the store's refusal (:meth:`GalleryStore.unsized_error`) and ``siamkit
-    gallery FILE check``'s problem, which said "it was never opened with a model" (s54_FA).
-    Its first advice is a command's: the other, ``init_meta``, is a library call that no
-    ``siamkit`` command offers (s54_R2). The file does not say which kind of model made it, so
-    each kind's command is named: ``siamkit enroll ... IMAGES`` alone sent a text or face
+def unsized_problem(path: str | Path, recorded: str | None = None) -> str:
+    """What is wrong with the gallery ``path`` that holds items but records no embedding size
+    (``recorded``: the meta's ``embedding_dim`` where it holds one that is no number), and what
+    to do: the store's refusal (:meth:`GalleryStore.unsized_error`) and ``siamkit gallery FILE
+    check``'s problem, which said "it was never opened with a model" (s54_FA), and still did for
+    a value that is no number, where ``gallery FILE list`` said "invalid literal for int()"
+    (s55_R2 finding 6). Its first advice is a command's: the other, a library call, is one that
+    no ``siamkit`` command offers (s54_R2). The file does not say which kind of model made it,
+    so each kind's command is named: ``siamkit enroll ... IMAGES`` alone sent a text or face
     gallery's user to the wrong command."""
+    if recorded is None:
+        what = "never recorded the size of their embeddings (its meta table has no embedding_dim)"
+        mend = 'init_meta({"embedding_dim": "N"})'
+    else:  # init_meta keeps a value already there
+        what = (
+            "records no size of their embeddings that can be read (its meta embedding_dim is "
+            f"{recorded!r}, not a number)"
+        )
+        mend = 'set_meta("embedding_dim", "N")'
     return (
-        f"the gallery {path} is damaged: it holds items but never recorded the size of "
-        "their embeddings (its meta table has no embedding_dim), so none can be read; "
+        f"the gallery {path} is damaged: it holds items but {what}, so none can be read; "
         "enroll them again into a new gallery file (`siamkit enroll MODEL --gallery NEW.db "
         "IMAGES`; texts: `siamkit text enroll CORPUS --gallery NEW.db`; faces: `siamkit face "
         "enroll --gallery NEW.db --label LABEL IMAGES`), or, from Python, record the size the "
-        "model made them with: "
-        f'GalleryStore({str(path)!r}).init_meta({{"embedding_dim": "N"}})'
+        f"model made them with: GalleryStore({str(path)!r}).{mend}"
     )
+
+
+def recorded_size(meta: Mapping[str, str]) -> int | None:
+    """The embedding size the gallery's ``meta`` records; ``None`` where it records none, or one
+    that is no number (written by hand or by another program)."""
+    try:
+        return int(meta["embedding_dim"])
+    except (KeyError, ValueError):
+        return None
 
 
 def is_corrupt(err: sqlite3.DatabaseError) -> bool:
@@ -878,18 +896,18 @@ class GalleryStore:
         without :meth:`init_meta` before fab78129 refused that) was read with size 0, which
         called every item "not 0 float32 values (0 bytes), the size it records": false, it
         records none. It is refused as damaged, in a sentence saying so and what to do."""
-        recorded = self.meta().get("embedding_dim")
-        if recorded is not None:
-            return int(recorded)
+        size = recorded_size(self.meta())
+        if size is not None:
+            return size
         if rows == 0:
             return 0
         raise self.unsized_error()
 
     def unsized_error(self) -> GalleryDamagedError:
-        """The refusal of a gallery that holds items but records no embedding size, read
-        (:meth:`load`) or opened without a model (``siamkit gallery FILE list``, which called it
-        "a new gallery"), in :func:`unsized_problem`'s sentence."""
-        return GalleryDamagedError(unsized_problem(self.path))
+        """The refusal of a gallery that holds items but records no embedding size (or one that
+        is no number), read (:meth:`load`) or opened without a model (``siamkit gallery FILE
+        list``, which called it "a new gallery"), in :func:`unsized_problem`'s sentence."""
+        return GalleryDamagedError(unsized_problem(self.path, self.meta().get("embedding_dim")))
 
     def ids(self) -> np.ndarray:
         """All item ids ``(N,)``, ascending."""

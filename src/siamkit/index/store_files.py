@@ -247,10 +247,11 @@ def _check_open_file(
     try:
         found.dim = int(found.meta["embedding_dim"])
     except (KeyError, ValueError):
-        if "embedding_dim" not in found.meta and found.counts[0]:
+        if found.counts[0]:
             # the store's refusal of it, in its words: "never opened with a model" was false
-            # for items another program or an old siamkit wrote, and named no command (s54_FA)
-            found.problems.append(unsized_problem(file))
+            # for items another program or an old siamkit wrote, and named no command (s54_FA),
+            # whatever the value that is no number (s55_R2 finding 6)
+            found.problems.append(unsized_problem(file, found.meta.get("embedding_dim")))
             return
         found.problems.append(
             f"{file} records no embedding size (its meta embedding_dim is "
