@@ -166,3 +166,54 @@ def test_a_gallerys_query_of_another_size_names_the_gallery_not_an_index(tmp_pat
     records = f"the gallery {path} records embeddings of 4"
     assert str(identify.value) == f"the queries have 5 values each, but {records}"
     assert str(verify.value) == f"the query embeddings have 3 values each, but {records}"
+
+
+def test_a_refusal_carries_its_sentence_not_the_array_it_refused(tmp_path):
+    """The refusal kept the whole array it refused (for siamkit enroll's chunks), so a pickle of
+    it, which a process pool sends back to its caller, shipped 307 MB for one NaN row in
+    200,000 x 384, and it held the array once its traceback was let go (reviewer s55_R2 finding
+    5). It carries its sentence only; enroll embeds its chunks unchecked and refuses once."""
+    import gc
+    import pickle
+    import tracemalloc
+
+    from siamkit.index.embedding import embed_inputs
+
+    def refusal(gallery):  # the array is made here, so only the exception could keep it
+        rows = np.ones((20_000, DIM), np.float32)
+        rows[15_000, 3] = np.nan
+        with pytest.raises(UnrankableEmbeddingsError) as info:
+            gallery.enroll_embeddings("a", rows)
+        return info.value
+
+    with Gallery.open(tmp_path / "g.db", embedding_dim=DIM) as gallery:
+        tracemalloc.start()
+        try:
+            err = refusal(gallery)
+            err.__traceback__ = None
+            gc.collect()
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert held < 20_000 * DIM, f"{held} bytes held by the refusal of {20_000 * DIM * 4}"
+    again = pickle.loads(pickle.dumps(err))
+    assert len(pickle.dumps(err)) < 2_000
+    assert type(again) is UnrankableEmbeddingsError and str(again) == str(err)
+    assert "1 of the 20000 embeddings hold NaN or infinite values (rows 15000)" in str(err)
+
+    photos = torch.zeros(3, 3, 4, 4)  # embed_inputs: refused by default, else as made
+    with pytest.raises(UnrankableEmbeddingsError, match=r"\(rows 1\)"):
+        embed_inputs(_NanForSecondPhoto(), photos)
+    z = embed_inputs(_NanForSecondPhoto(), photos, refuse=False)
+    assert z.dtype == np.float64 and np.isnan(z[1]).all() and (z[[0, 2]] == 1.0).all()
+
+
+class _NanForSecondPhoto:
+    """A face model's stand-in, whose embedding of a batch's second photo is NaN (float64)."""
+
+    input_kind = "photo"
+
+    def embed_photos(self, photos):  # type: ignore[no-untyped-def]
+        z = np.ones((len(photos), DIM))
+        z[1] = np.nan
+        return z

@@ -313,7 +313,6 @@ def enroll_groups(
     import numpy as np
 
     from siamkit.cli._inputs import photos_named
-    from siamkit.index.base import UnrankableEmbeddingsError
     from siamkit.index.embedding import embed_inputs, model_embeddings
     from siamkit.index.store import validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore
@@ -335,13 +334,9 @@ def enroll_groups(
         # batches)" line, shown when a chunk takes seconds, would interleave with this count
         with photos_named(files, start=s), progress_off():
             # what is enrolled is searched for: a half-twin embeds it with branch g, as
-            # Gallery.enroll does (the gallery records the document tower as the enrolling one)
-            try:
-                return embed_inputs(model, x[s : s + chunk], role="document")
-            except UnrankableEmbeddingsError as err:  # refused below, once all are embedded
-                if err.embeddings is None:
-                    raise
-                return err.embeddings
+            # Gallery.enroll does (the gallery records the document tower as the enrolling one);
+            # a NaN is refused below, once all are embedded
+            return embed_inputs(model, x[s : s + chunk], role="document", refuse=False)
 
     starts = range(0, n, chunk)
     weight = lambda s: min(chunk, n - s)  # noqa: E731

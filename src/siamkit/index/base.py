@@ -75,13 +75,9 @@ class UnrankableEmbeddingsError(ValueError):
     answers it in its sentence (the model's embeddings of what a request sent), not as a bug's
     500.
 
-    ``embeddings``: the array refused, as it was given, so that a caller that checked its inputs'
-    embeddings in parts (``siamkit enroll``'s chunks) can refuse them once, counted against all
-    it was given (s54_FA finding 3)."""
-
-    def __init__(self, message: str, embeddings: np.ndarray | None = None) -> None:
-        super().__init__(message)
-        self.embeddings = embeddings
+    It carries no more than its sentence: the array refused went with it to wherever it went
+    (307 MB in a pickle of one 200,000 x 384 refusal, reviewer s55_R2 finding 5); a caller that
+    embeds in parts takes them unchecked (``embed_inputs(..., refuse=False)``) and refuses once."""
 
 
 def as_float32_matrix(
@@ -158,8 +154,7 @@ def finite_float32(
     )
     rows = f"rows {listing(bad, limit=5)}" if names is None else listing([names[i] for i in bad], 5)
     raise UnrankableEmbeddingsError(
-        f"{len(bad)} of the {len(out)} {what} hold {kind} ({rows}), which no search can rank{then}",
-        x,
+        f"{len(bad)} of the {len(out)} {what} hold {kind} ({rows}), which no search can rank{then}"
     )
 
 

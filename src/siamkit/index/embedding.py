@@ -153,8 +153,17 @@ def one_branch_refusal(model: object) -> str | None:
     )
 
 
-def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "query") -> np.ndarray:
+def embed_inputs(
+    model: Any, inputs: Any, batch_size: int = 256, role: str = "query", refuse: bool = True
+) -> np.ndarray:
     """Embed inputs with ``model.embed`` in eval mode, without gradients. Returns ``(N, D)`` float32.
+
+    ``refuse``: refuse embeddings that hold NaN or infinite values here
+    (:func:`model_embeddings`); ``False`` returns them as the model made them, in its dtype, for
+    a caller that embeds its inputs in parts and refuses them once, counted against all
+    (``siamkit enroll``'s chunks). Each part's refusal carried its whole array to that caller,
+    and so to wherever the exception went: 307 MB in a pickle of one 200,000 x 384 refusal
+    (reviewer s55_R2 finding 5).
 
     ``role``: :data:`ROLES`, ``"query"`` (what is searched with) or ``"document"`` (what is
     enrolled and searched); a two-tower model (:func:`two_towers`) embeds each with its own
@@ -172,12 +181,19 @@ def embed_inputs(model: Any, inputs: Any, batch_size: int = 256, role: str = "qu
             raise ValueError("inputs hold no texts (an empty list); give at least one text")
         with torch.inference_mode():
             z = model.embed(texts, role=role) if role != "query" else model.embed(texts)
-            return model_embeddings(z.float().cpu().numpy())
-    if kind == "photo":  # a face model: whole photos, each at its own size
-        return _embed_photos(model, inputs)
-    model = role_tower(model, role)  # a half-twin: f embeds queries, g references
-    x = as_input_batch(model, inputs)
-    return model_embeddings(encode(model, x, batch_size, check=True).numpy())
+            z = z.float().cpu().numpy()
+    elif kind == "photo":  # a face model: whole photos, each at its own size
+        photos = as_photo_list(inputs)
+        if not photos:
+            raise ValueError("inputs hold no photos")
+        with torch.inference_mode():
+            z = np.asarray(model.embed_photos(photos))
+        return model_embeddings(z, "the photos' largest faces") if refuse else z
+    else:
+        model = role_tower(model, role)  # a half-twin: f embeds queries, g references
+        x = as_input_batch(model, inputs)
+        z = encode(model, x, batch_size, check=True).numpy()
+    return model_embeddings(z) if refuse else z
 
 
 def model_embeddings(
@@ -213,12 +229,3 @@ def as_photo_list(inputs: Any) -> list[Any]:
     if isinstance(inputs, (list, tuple)):
         return [torch.from_numpy(i) if isinstance(i, np.ndarray) else i for i in inputs]
     raise TypeError(f"photos are image tensors or a list of them, got {type(inputs).__name__}")
-
-
-def _embed_photos(model: Any, inputs: Any) -> np.ndarray:
-    photos = as_photo_list(inputs)
-    if not photos:
-        raise ValueError("inputs hold no photos")
-    with torch.inference_mode():
-        z = np.asarray(model.embed_photos(photos))
-    return model_embeddings(z, "the photos' largest faces")
