@@ -151,3 +151,35 @@ def test_an_export_listing_the_formula_before_the_inert_keys_opens_what_its_mode
     other = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "other", layers=1, seed=1))
     with pytest.raises(GalleryMismatchError, match="built by a different model"):
         _identifies(_gallery(tmp_path / "foreign.db", other), runtime)
+
+
+def test_a_fresh_export_refuses_another_models_gallery_without_building_its_model(
+    bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gallery whose fingerprint differs asks for the export's other fingerprints, and the
+    export's bundle's model was built (tokenizer, transformer, weights) to add its own, even
+    for an export made now, whose list holds it by construction: ``serve --runtime onnx``
+    built the PyTorch model to refuse another model's gallery (s55_R5 finding 1). The folder's
+    files hash to a fingerprint the list holds, so nothing is built; what opens is unchanged."""
+    import siamkit.export.bundle as bundle
+    from siamkit.applications.text.onnx_model import load_text_onnx_model
+
+    folder = siamkit.save_model(TextSiameseNetwork.pretrained(bert), tmp_path / "model")
+    net = siamkit.load_model(folder)
+    net.export_onnx_folder(folder / "onnx")
+    runtime = load_text_onnx_model(folder)
+    built: list[object] = []
+    real = bundle.load_model
+
+    def counted(*args: object, **kwargs: object) -> object:
+        built.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bundle, "load_model", counted)
+    other = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "other", layers=1, seed=1))
+    with pytest.raises(GalleryMismatchError, match="built by a different model"):
+        _identifies(_gallery(tmp_path / "foreign.db", other), runtime)
+    assert _identifies(_gallery(tmp_path / "old.db", net, _former_formula(net)), runtime) == (
+        "guitar"
+    )
+    assert built == []

@@ -103,9 +103,18 @@ class TextOnnxModel:
         fingerprint differs (the only time this is asked); the export was checked to be that
         bundle's at load. So it is for an export whose list is older than the formula the
         model enrolls under now (one made while text fingerprints kept the keys at a value
-        that changes nothing)."""
+        that changes nothing). The model is built only where its folder's files do not hash
+        (:func:`_files_fingerprint`) to a fingerprint the export lists already: every export
+        made since then lists it, and building a text model (tokenizer, transformer, weights)
+        to check another model's gallery, which is refused anyway, took seconds on the route
+        meant to embed without it (s55_R5 finding 1)."""
         former = self.runtime.former_fingerprints()
         if self._model_dir is None:
+            return former
+        if self._bundle_fingerprint is None and _files_fingerprint(self._model_dir) in (
+            *former,
+            self.fingerprint,
+        ):
             return former
         if self._bundle_fingerprint is None:
             from siamkit.export.bundle import load_model
@@ -139,6 +148,30 @@ class TextOnnxModel:
 
     def __repr__(self) -> str:
         return f"TextOnnxModel({self.precision}, fingerprint {self.fingerprint[:12]}...)"
+
+
+def _files_fingerprint(model_dir: str | os.PathLike[str]) -> str | None:
+    """The fingerprint the text model saved in ``model_dir`` has now, hashed from its files
+    (``siamkit.json``'s description, the weights file's tensors) without building it, as
+    ``siamkit recommend`` does; ``None`` where they cannot be read. It is the fingerprint of
+    the model :func:`~siamkit.export.bundle.load_model` builds wherever the built model
+    describes itself as the folder does (a folder saved under the current formula); a folder
+    saved before may hash otherwise, and then the model is built. Left to the build's word: a
+    later transformers or tokenizers that describes the same folder otherwise moves the built
+    model's fingerprint, and an export listing the files' one is then taken as complete, as
+    every export recording a list was before 379c3872."""
+    from safetensors.torch import load_file
+
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.export.bundle import WEIGHTS_FILE, read_model_config
+    from siamkit.models.fingerprint import fingerprint_of
+
+    try:
+        cfg = read_model_config(model_dir)["model"]
+        tensors = load_file(str(Path(model_dir) / WEIGHTS_FILE))
+        return fingerprint_of(TextSiameseNetwork.fingerprint_description(cfg), tensors)
+    except Exception:  # unreadable, or no numpy dtype (bfloat16): the model is built
+        return None
 
 
 def load_text_onnx_model(
