@@ -119,11 +119,7 @@ def metrics_tables(
                 for f, t in v.tar_at_far.items()
             ],
             ("best balanced accuracy", _fmt(v.best_accuracy)),
-            (
-                "best-accuracy threshold (calibrate --target accuracy's, with room for a "
-                "reader's own float32 distance)",
-                _fmt(v.best_threshold),
-            ),
+            ("best-accuracy threshold", _fmt(v.best_threshold)),
             ("pairs (genuine / impostor)", f"{v.n_genuine:,} / {v.n_impostor:,}"),
         ]
         parts.append("<h3>Verification (all pairs)</h3>" + _table(rows))

@@ -445,179 +445,102 @@ def best_accuracy_as_decided(
     balanced: bool = True,
     signed: bool = False,
 ) -> OperatingPoint:
-    """The best accuracy a reader gets, with the threshold to save for it: the one fit of "the
-    best-accuracy threshold", which ``siamkit calibrate --target accuracy`` saves and
-    ``siamkit evaluate`` reports, in memory and streamed alike
-    (:meth:`~siamkit.evaluation.streamed.StreamedPairs.best_accuracy_as_decided`).
+    """:func:`best_accuracy` as readers decide at the threshold, for a fit to save: a pair is
+    "same" up to float32 rounding above it (:func:`siamkit.decision.accepts`, in float64), and
+    each reader recomputes the distance its own way, a few float32 steps off.
 
-    A pair is "same" up to float32 rounding above the threshold (:func:`siamkit.decision.accepts`,
-    in float64), and each reader recomputes a distance its own way, a few float32 steps off. So
-    the fit takes the best of the plateaus (the thresholds that count the same pairs) whose two
-    edge pairs, the largest distance ``a`` accepted and the smallest ``r`` rejected, lie
-    :data:`READER_STEPS` float32 steps apart (or 2 x ROUNDING): a plateau up to each genuine
-    distance (:func:`best_accuracy`'s), the one a threshold of 0 has, or none accepted; of the
-    best, the smallest genuine distance. Its threshold gives both edge pairs the most room
-    (:func:`accuracy_threshold`: ``min(ROUNDING, (r - a) / 2)``, up to a float32 step of the
-    threshold), so a reader computing every distance up to 4 float32 steps off gets the saved
-    counts. A narrower plateau, where no threshold gives every reader one count (dense data:
-    2M impostors put ~10 in any ROUNDING), is passed over, at a cost of a pair or two against
-    :func:`best_accuracy`; so is a plateau that ends at an impostor distance other than the
-    one at 0 (so that the streamed counts suffice), which can leave a threshold every reader
-    agrees on a pair better. Pairs closer than ROUNDING are parted where the plateau allows:
-    the former fit, which built each candidate on one pair with ROUNDING of room, never gave
-    a plateau narrower than 2 x ROUNDING one, and saved less than a threshold every reader
-    agrees on (s54_RR4, s54_R1). Distances (not ``signed``) keep the threshold at or above 0
-    and take no plateau only a threshold below 0 parts (:func:`rejecting_with_room`).
+    Each candidate keeps ROUNDING of room for the pair it is built on, as a far fit keeps it
+    under the impostor it rejects: every distance as the threshold (a genuine one, or an
+    impostor one accepted with those below it where that is better: accepted ROUNDING above
+    it), for every impostor the far fit's bound under it (:func:`rejecting_with_room`: every
+    reader rejects it even ROUNDING lower), and that bound under the lowest distance (accept
+    nothing); each is counted by the rule. The no-room candidate (the largest float64 rejecting
+    an impostor) stood on the rule's edge, and a reader computing that impostor one float32
+    step lower accepted it, one false accept the saved FAR did not count. Of the best, the
+    smallest genuine distance is taken, as :func:`best_accuracy` takes it, else the smallest
+    threshold; then, where either of its two edge pairs (the largest distance it accepts and
+    the smallest it rejects) has less than ROUNDING of room, the threshold moves to the middle
+    of its plateau, counting the same pairs (:func:`_centred`).
+
+    The margin this guarantees is that of the saved threshold's two edge pairs: each keeps
+    ``min(ROUNDING, gap / 2)`` of room from the rule's edge (up to a float32 step of the
+    threshold), ``gap`` the distance between them, and every other pair lies further from it;
+    distances (not ``signed``) stop at 0. A reader computing each distance less than that off
+    gets the saved counts. In dense data the gap, and so the margin, can be a few float32
+    steps: asking ROUNDING of it would leave no candidate there (2M impostors: ~10 within any
+    ROUNDING) and cost accuracy for a flip of a pair or two. Nor is the fit the best over every
+    threshold with a given margin, or one that refuses to part pairs closer than ROUNDING: the
+    candidates are built on the pairs present, so an unrelated impostor can add one that parts
+    two pairs less than 2 x ROUNDING apart (genuine 0.1, 0.2, 0.7 and impostor 0.200005, 0.5,
+    0.9 give 0.6667; with an impostor at 0.2000125 added, 0.8333, with 0.2 and 0.200005 each
+    2.5e-6 from the edge). ``signed``: as for :func:`rejecting_with_room`.
 
     Example:
         >>> point = best_accuracy_as_decided([0.1, 0.19998, 0.7], [0.2, 0.5, 0.9])
-        >>> round(point.value, 4), round(point.threshold, 7)  # 0.19998 and 0.2: their middle
+        >>> round(point.value, 4), round(point.threshold, 7)
         (0.8333, 0.19998)
         >>> point = best_accuracy_as_decided([0.1, 0.5], [0.500012, 0.9])  # 1.2e-5 apart
         >>> point.value, round(point.threshold, 7)  # their middle, 0.500006, less ROUNDING
         (1.0, 0.499996)
     """
+    from siamkit.decision import ROUNDING
+
     s = _scores(genuine, impostor)
-    values, counts = np.unique(s.genuine, return_counts=True)
-    ta = np.cumsum(counts)
-    fa = np.searchsorted(s.impostor, values, side="right")
-    nxt = s.impostor[np.minimum(fa, s.n_impostor - 1)].astype(np.float64)
-    nxt[fa >= s.n_impostor] = np.inf  # the smallest impostor above each genuine value
-    lowest = float(min(s.genuine[0], s.impostor[0]))
-    at_zero = ZeroPlateau.of(s.genuine, s.impostor)
-    return _accuracy_fit(
-        values, ta, fa, nxt, s.n_genuine, s.n_impostor, lowest, balanced, signed, at_zero
+    g64, i64 = s.genuine.astype(np.float64), s.impostor.astype(np.float64)
+    values = np.unique(i64)
+    room = rejecting_with_room(values, signed)  # (U,) non-decreasing
+    lowest = min(float(g64[0]), float(i64[0]))
+    nothing = rejecting_with_room(np.array([lowest]), signed)  # accepts none
+    cands = np.unique(np.concatenate([g64, values, room, nothing]))
+    bound = cands + ROUNDING  # as accepts compares: float64(d) <= float64(t) + ROUNDING
+    ta = np.searchsorted(g64, bound, side="right")
+    fa = np.searchsorted(i64, bound, side="right")
+    n_g, n_i = s.n_genuine, s.n_impostor
+    if balanced:  # integer numerators, so equal accuracies compare equal
+        num, den = ta * n_i + (n_i - fa) * n_g, 2 * n_g * n_i
+    else:
+        num, den = ta + n_i - fa, n_g + n_i
+    top = num == num.max()  # of the best, a genuine distance first (best_accuracy's choice)
+    at_genuine = top & np.isin(cands, g64)
+    best = int(np.argmax(at_genuine if at_genuine.any() else top))
+    t = _centred(g64, i64, float(cands[best]), signed)
+    return OperatingPoint(float(num[best] / den), t)
+
+
+def _centred(g64: np.ndarray, i64: np.ndarray, t: float, signed: bool) -> float:
+    """``t``, or the middle of its plateau where one of its two edge pairs has less than
+    ROUNDING of room: the largest distance ``a`` it accepts lies above ``t`` (a reader
+    computing it higher rejects it), or every reader computing the smallest distance ``r`` it
+    rejects ROUNDING lower does not reject it (:func:`rejecting_with_room`). A candidate keeps
+    the room of the pair it is built on only; a genuine distance taken as the threshold left
+    an impostor 2 float32 steps above its edge, accepted by a reader 2 steps off (s54_R1
+    finding 1). The middle, ``float32((a + r) / 2 - ROUNDING)``, gives both edge pairs the
+    same room, ``min(ROUNDING, (r - a) / 2)`` within float32 rounding; it is kept only where
+    the rule counts the same pairs there (the plateau is the set of thresholds that do), so
+    the saved value is unchanged. Sorted float64 ``g64`` and ``i64``."""
+    from siamkit.decision import ROUNDING
+
+    bound = t + ROUNDING
+    ka, ki = np.searchsorted(g64, bound, side="right"), np.searchsorted(i64, bound, side="right")
+    below = [x[k - 1] for x, k in ((g64, ka), (i64, ki)) if k > 0]
+    above = [x[k] for x, k in ((g64, ka), (i64, ki)) if k < x.size]
+    a = float(max(below)) if below else -np.inf
+    r = float(min(above)) if above else np.inf
+    if not above:  # accepts every pair: up to the largest keeps its room, nothing else changes
+        return max(t, a)
+    room = float(rejecting_with_room(np.array([r]), signed)[0])
+    if not below:  # accepts none: the lowest's room bound, as the accept-nothing candidate
+        return min(t, room)
+    if a <= t <= room:
+        return t
+    mid = float(np.float32((a + r) / 2 - ROUNDING))
+    if not signed and mid < 0 <= t:  # distances: not below 0 for room alone, as the far fit
+        mid = 0.0
+    b = mid + ROUNDING
+    same = (
+        np.searchsorted(g64, b, side="right") == ka and np.searchsorted(i64, b, side="right") == ki
     )
-
-
-class ZeroPlateau(NamedTuple):
-    """What the verdict rule accepts at a threshold of 0 (every distance within ROUNDING of 0):
-    ``genuine`` and ``impostor`` counts, the largest distance ``accepted`` and the smallest
-    ``rejected`` (-inf, inf where none), for a distances fit that keeps its threshold at or
-    above 0."""
-
-    genuine: int
-    impostor: int
-    accepted: float
-    rejected: float
-
-    @classmethod
-    def of(cls, genuine: np.ndarray, impostor: np.ndarray) -> ZeroPlateau:
-        """The plateau of sorted ``genuine`` and ``impostor`` distances (a block of them)."""
-        from siamkit.decision import accepts
-
-        k = [int(np.count_nonzero(accepts(x, 0.0))) for x in (genuine, impostor)]
-        below = [float(x[n - 1]) for x, n in zip((genuine, impostor), k, strict=True) if n]
-        above = [float(x[n]) for x, n in zip((genuine, impostor), k, strict=True) if n < x.size]
-        return cls(k[0], k[1], max(below, default=-np.inf), min(above, default=np.inf))
-
-    def join(self, other: ZeroPlateau) -> ZeroPlateau:
-        """The plateau of both sets of distances."""
-        return ZeroPlateau(
-            self.genuine + other.genuine,
-            self.impostor + other.impostor,
-            max(self.accepted, other.accepted),
-            min(self.rejected, other.rejected),
-        )
-
-
-def _accuracy_fit(
-    values: np.ndarray,
-    ta: np.ndarray,
-    fa: np.ndarray,
-    next_impostor: np.ndarray,
-    n_g: int,
-    n_i: int,
-    lowest: float,
-    balanced: bool,
-    signed: bool,
-    at_zero: ZeroPlateau,
-) -> OperatingPoint:
-    """:func:`best_accuracy_as_decided` from counts at the distinct genuine ``values``: genuine
-    ``ta`` and impostors ``fa`` at most each, and the smallest impostor above each
-    (``next_impostor``, inf where none), and the pairs a threshold of 0 accepts, as
-    :class:`~siamkit.evaluation.streamed.StreamedPairs` keeps them too, so that both routes are
-    one fit. Distances (not ``signed``) take no plateau that only a threshold below 0 parts
-    (its next distance within ROUNDING of 0: a distance model's threshold below 0 accepts
-    nothing, and is refused where it is saved); the plateau a threshold of 0 has stands in for
-    them."""
-    from siamkit.decision import ROUNDING
-
-    after = np.append(values[1:].astype(np.float64), np.inf)
-    rejected = np.minimum(after, next_impostor)  # the smallest distance each plateau rejects
-
-    def numerator(ta: np.ndarray | int, fa: np.ndarray | int) -> np.ndarray:
-        if balanced:  # integer numerators, so equal accuracies compare equal
-            return np.asarray(ta * n_i + (n_i - fa) * n_g)
-        return np.asarray(ta + n_i - fa)
-
-    num, num_none = numerator(ta, fa), int(numerator(0, 0))
-    den = 2 * n_g * n_i if balanced else n_g + n_i
-    num = np.where(_wide(values.astype(np.float64), rejected), num, -1)
-    if not signed:
-        num = np.where(rejected > ROUNDING, num, -1)  # 0 accepts within ROUNDING of 0
-    best = int(np.argmax(num))
-    wide_zero = bool(_wide(np.array([at_zero.accepted]), np.array([at_zero.rejected]))[0])
-    if not signed and at_zero.genuine and wide_zero:
-        num_zero = int(numerator(at_zero.genuine, at_zero.impostor))
-        if num_zero > num[best] and num_zero >= num_none:  # its plateau ends at an impostor
-            t = accuracy_threshold(at_zero.accepted, at_zero.rejected, signed)
-            return OperatingPoint(num_zero / den, t)
-    if num[best] < num_none:  # rejecting everything is best
-        return OperatingPoint(num_none / den, accuracy_threshold(None, lowest, signed))
-    a, r = float(values[best]), float(rejected[best])
-    return OperatingPoint(float(num[best] / den), accuracy_threshold(a, r, signed))
-
-
-#: How many float32 steps apart a plateau's two edge pairs must lie for the accuracy fit to take
-#: it: a reader computing either up to 4 float32 steps off, and the threshold's own float32
-#: rounding, keep the count within half of it (or 2 x ROUNDING, the room a far fit keeps).
-READER_STEPS = 12
-
-
-def _wide(accepted: np.ndarray, rejected: np.ndarray) -> np.ndarray:
-    """Whether each plateau from ``accepted`` to ``rejected`` (float64, inf: nothing above) is
-    :data:`READER_STEPS` float32 steps wide at its scale, or 2 x ROUNDING."""
-    from siamkit.decision import ROUNDING
-
-    top = np.where(np.isinf(rejected), accepted, rejected)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scale = np.maximum(np.abs(accepted), np.abs(top)).astype(np.float32)
-        need = np.minimum(READER_STEPS * np.spacing(scale).astype(np.float64), 2 * ROUNDING)
-        return np.asarray(rejected - accepted >= need)
-
-
-def accuracy_threshold(accepted: float | None, rejected: float, signed: bool = False) -> float:
-    """The threshold at which the rule (:func:`siamkit.decision.accepts`) accepts every distance
-    up to ``accepted`` and none from ``rejected`` on, with the most room for both that it
-    allows: ``accepted`` itself where ``rejected`` keeps ROUNDING of room for every reader
-    there (:func:`rejecting_with_room`), else the middle, ``float32((a + r) / 2 - ROUNDING)``,
-    which gives both ``min(ROUNDING, (r - a) / 2)`` within float32 rounding; the smallest
-    threshold accepting ``accepted`` where the middle rounds off the plateau (one float32
-    step). ``accepted=None`` accepts nothing: the bound under ``rejected`` (the lowest
-    distance). Distances (not ``signed``) stop at 0 where 0 still parts the two, as the far fit
-    stops (:func:`rejecting_with_room`). ``rejected`` is inf where everything is accepted.
-
-    >>> accuracy_threshold(0.2, 0.5), accuracy_threshold(0.5, 0.500012)
-    (0.2, 0.49999600648880005)
-    """
-    from siamkit.decision import ROUNDING
-
-    if accepted is None:
-        return float(rejecting_with_room(np.array([rejected]), signed)[0])
-    a, r = accepted, rejected
-    if r == np.inf or a <= float(rejecting_with_room(np.array([r]), signed)[0]):
-        return a
-
-    def parts(t: float) -> bool:  # as accepts compares: float64(d) <= float64(t) + ROUNDING
-        return a <= t + ROUNDING < r
-
-    for t in (float(np.float32((a + r) / 2 - ROUNDING)), decided_threshold(a, a)):
-        if not signed and t < 0:  # distances: not below 0 for room alone
-            t = 0.0
-        if parts(t):
-            return t
-    return decided_threshold(a, a)  # float64 distances closer than t + ROUNDING's rounding
+    return mid if same else t
 
 
 def best_accuracy(

@@ -5,8 +5,7 @@
 keeps the genuine distances (``sum n_c (n_c - 1) / 2`` of them, few) and streams the impostors
 block by block, as :func:`~siamkit.evaluation.all_pair_distances` computes them (same blocks,
 so the same values): per block it counts the impostors below and at each genuine distance and
-the impostor histogram (and the smallest impostor above each genuine distance, the edge of
-the best-accuracy plateau), and the few impostor distances a metric reads by rank (TAR@FAR's first
+the impostor histogram, and the few impostor distances a metric reads by rank (TAR@FAR's first
 rejected impostor, the EER crossing, the ROC curve's sampled thresholds) are found exactly by
 :class:`~siamkit.evaluation.rank_select.RankSelector` in one or more further passes (more for
 float64 or ties). Every metric equals the in-memory one's (same definitions, same float
@@ -30,14 +29,7 @@ from siamkit.evaluation._common import (
 )
 from siamkit.evaluation.pairs import pair_blocks
 from siamkit.evaluation.rank_select import RankSelector
-from siamkit.evaluation.roc import (
-    OperatingPoint,
-    RocCurve,
-    ZeroPlateau,
-    _accuracy_fit,
-    false_accepts_allowed,
-    step_below,
-)
+from siamkit.evaluation.roc import OperatingPoint, RocCurve, false_accepts_allowed, step_below
 
 
 class StreamedPairs:
@@ -98,13 +90,10 @@ class StreamedPairs:
                 yield m
 
     def _count_impostors(self, bins: int) -> None:
-        """One pass: impostors ``<`` and ``<=`` each genuine value, the smallest impostor above
-        each, the histogram, rank counts."""
+        """One pass: impostors ``<`` and ``<=`` each genuine value, the histogram, rank counts."""
         v = self._values
         lt = np.zeros(v.size, dtype=np.int64)
         le = np.zeros(v.size, dtype=np.int64)
-        nxt = np.full(v.size, np.inf)
-        at_zero = ZeroPlateau.of(self.genuine, self.genuine[:0])
         lo = float(min(self.genuine[0], self.impostor_min))
         hi = float(max(self.genuine[-1], self.impostor_max))
         span = (lo, hi if hi > lo else lo + 1.0)
@@ -119,13 +108,10 @@ class StreamedPairs:
             right[hit] = np.searchsorted(ms, v[hit], side="right")
             lt += left
             le += right
-            above = right < ms.size
-            nxt[above] = np.minimum(nxt[above], ms[right[above]])
-            at_zero = at_zero.join(ZeroPlateau.of(ms[:0], ms))
             del ms
             self._i_hist += np.histogram(m, bins=bins, range=span)[0]  # in blocks of 65,536
             self._selector.add(m)
-        self._i_lt, self._i_le, self._i_next, self._at_zero = lt, le, nxt, at_zero
+        self._i_lt, self._i_le = lt, le
 
     # -- impostors by rank -------------------------------------------------------------
 
@@ -229,23 +215,6 @@ class StreamedPairs:
             lowest = float(min(self.genuine[0], self.impostor_min))
             return OperatingPoint(num_none / den, step_below(lowest, self.genuine.dtype))
         return OperatingPoint(float(num[best] / den), float(self._values[best]))
-
-    def best_accuracy_as_decided(self, signed: bool = False) -> OperatingPoint:
-        """:func:`~siamkit.evaluation.roc.best_accuracy_as_decided` (balanced) of the pairs: the
-        same fit from the same counts."""
-        lowest = float(min(self.genuine[0], self.impostor_min))
-        return _accuracy_fit(
-            self._values,
-            self._g_le,
-            self._i_le,
-            self._i_next,
-            self.n_genuine,
-            self.n_impostor,
-            lowest,
-            True,
-            signed,
-            self._at_zero,
-        )
 
     def _union_ranks(self, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For ranks of all distances sorted: ``(genuine value index or -1, impostor rank or -1)``."""

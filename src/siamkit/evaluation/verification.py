@@ -20,7 +20,6 @@ from siamkit.evaluation._common import (
     as_embeddings,
     as_sequence,
     checked_embeddings,
-    resolve_distance,
 )
 from siamkit.evaluation.pairs import PairDistances, n_pairs, pair_distances
 from siamkit.evaluation.roc import (
@@ -28,7 +27,7 @@ from siamkit.evaluation.roc import (
     RocCurve,
     SortedScores,
     best_accuracy,
-    best_accuracy_as_decided,
+    decided_threshold,
     eer,
     far_operating_point,
     roc_auc,
@@ -104,11 +103,16 @@ def distance_histogram(
 class VerificationReport:
     """Verification metrics over a set of genuine and impostor pairs.
 
-    ``best_accuracy`` is the best balanced accuracy ``(TAR + 1 - FAR) / 2`` a reader gets, and
-    ``best_threshold`` the threshold ``siamkit calibrate --target accuracy`` saves for it
-    (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`, the one fit, in memory and
-    streamed alike), which keeps room for a reader's own float32 distance on both sides of it
-    (where the best over every threshold leaves none, a pair or two below that best).
+    ``best_accuracy`` is the balanced accuracy ``(TAR + 1 - FAR) / 2`` a model reaches at
+    ``best_threshold``, as it decides (up to float32 rounding above it: the best exact curve
+    point's distance less ROUNDING, :func:`~siamkit.evaluation.roc.decided_threshold`; at the
+    distance itself the model also accepts the impostors within ROUNDING above it).
+    ``best_threshold`` keeps no room for the readers: its best genuine distance lies on the
+    rule's edge, so a reader computing that pair one float32 step higher (verify's float32
+    distance) rejects it and gets less than ``best_accuracy``. It describes the curve; the fit
+    to save is ``siamkit calibrate --target accuracy``
+    (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`), which keeps the edge pairs'
+    room and may differ from it by a pair or two and ~1e-5 in the threshold.
     ``curve`` (about 2,000 exact ROC points) and ``histogram`` are for plots and stay out of
     :meth:`to_dict`.
     """
@@ -148,14 +152,9 @@ class VerificationReport:
 
 
 def verification_report(
-    genuine: ArrayLike,
-    impostor: ArrayLike,
-    fars: Iterable[float] = (1e-2, 1e-3),
-    signed: bool = False,
+    genuine: ArrayLike, impostor: ArrayLike, fars: Iterable[float] = (1e-2, 1e-3)
 ) -> VerificationReport:
-    """All verification metrics from genuine ``(G,)`` and impostor ``(I,)`` distances;
-    ``signed``: they are a score-normalised model's scores, whose best-accuracy threshold may
-    lie below 0 (:class:`~siamkit.evaluation.threshold.ThresholdCalibrator`).
+    """All verification metrics from genuine ``(G,)`` and impostor ``(I,)`` distances.
 
     Example:
         >>> r = verification_report([0.1, 0.2, 0.3], [0.25, 0.8, 0.9])
@@ -164,14 +163,16 @@ def verification_report(
     """
     s = SortedScores(genuine, impostor)
     eer_point = eer(s)
-    acc_point = best_accuracy_as_decided(s, signed=signed)
+    acc_point = best_accuracy(s)
     return VerificationReport(
         roc_auc=roc_auc(s),
         eer=eer_point.value,
         eer_threshold=eer_point.threshold,
         tar_at_far=tar_at_far(s, fars=fars),
         best_accuracy=acc_point.value,
-        best_threshold=acc_point.threshold,
+        best_threshold=decided_threshold(
+            acc_point.threshold, float(min(s.genuine[0], s.impostor[0]))
+        ),
         n_genuine=s.n_genuine,
         n_impostor=s.n_impostor,
         curve=roc_curve(s, None, max_points=CURVE_POINTS),
@@ -208,33 +209,32 @@ def verification_from_embeddings(
         >>> verification_from_embeddings(z, [0, 0, 1, 1]).roc_auc
         1.0
     """
-    from siamkit.distances import CohortNormalized
-
-    signed = isinstance(resolve_distance(distance), CohortNormalized)  # as calibrate_threshold
     zt = as_embeddings(z)
     with checked_embeddings(zt):
         if max_pairs is not None or n_pairs(zt.shape[0]) <= STREAM_PAIRS:
             pd: PairDistances = pair_distances(zt, labels, distance, max_pairs=max_pairs, seed=seed)
-            return verification_report(pd.genuine, pd.impostor, fars=fars, signed=signed)
-        return streamed_verification_report(StreamedPairs(zt, labels, distance), fars, signed)
+            return verification_report(pd.genuine, pd.impostor, fars=fars)
+        return streamed_verification_report(StreamedPairs(zt, labels, distance), fars)
 
 
 def streamed_verification_report(
-    pairs: StreamedPairs, fars: Iterable[float] = (1e-2, 1e-3), signed: bool = False
+    pairs: StreamedPairs, fars: Iterable[float] = (1e-2, 1e-3)
 ) -> VerificationReport:
     """:func:`verification_report` of all pairs, from counts kept while streaming them: the
     same numbers, without holding the ``N(N-1)/2`` distances (:mod:`siamkit.evaluation.streamed`)."""
     fars = as_sequence(fars, "fars", "(0.01,)")
     pairs.plan(fars, CURVE_POINTS)
     eer_point = pairs.eer()
-    acc_point = pairs.best_accuracy_as_decided(signed)
+    acc_point = pairs.best_accuracy()
     return VerificationReport(
         roc_auc=pairs.roc_auc(),
         eer=eer_point.value,
         eer_threshold=eer_point.threshold,
         tar_at_far={float(f): pairs.far_operating_point(float(f)).value for f in fars},
         best_accuracy=acc_point.value,
-        best_threshold=acc_point.threshold,
+        best_threshold=decided_threshold(
+            acc_point.threshold, float(min(pairs.genuine[0], pairs.impostor_min))
+        ),
         n_genuine=pairs.n_genuine,
         n_impostor=pairs.n_impostor,
         curve=pairs.roc_curve(CURVE_POINTS),
