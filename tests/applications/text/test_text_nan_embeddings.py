@@ -233,3 +233,16 @@ def test_a_refused_text_enroll_leaves_nothing_beside_an_existing_gallery(run, tm
     (more / "f.txt").write_text("A sound text.")
     assert "NaN or infinite" in _error(run("enroll", more, "--gallery", db))
     assert {p.name: p.read_bytes() for p in db.parent.iterdir()} == before
+
+
+def test_evaluate_of_a_half_twin_names_the_pair_and_column_of_a_nan_text(
+    run, tmp_path, half_twin
+) -> None:
+    """A half-twin embeds each column's distinct texts with its own tower: the b column's are
+    named by where the file first gives them too (s55_R2 finding 2)."""
+    csv, _ = _labelled_pairs(tmp_path)
+    res = CliRunner().invoke(cli, ["evaluate", str(half_twin), "--data", str(csv)])
+    assert _error(res) == (
+        "Error: 1 of the 5 embeddings the model made of the distinct texts hold NaN or infinite "
+        "values (pair 7's b), which no search can rank"
+    )
