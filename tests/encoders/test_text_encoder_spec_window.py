@@ -95,5 +95,55 @@ def test_a_model_built_in_python_opens_the_galleries_it_enrolled_before_the_wind
         else:
             with pytest.raises(GalleryMismatchError, match="different model"):
                 Gallery.open(db, build(0))
+    # the very model, saved and loaded again (and again): it opens what it opened unsaved
+    # (s55_R5 finding 2: a model rebuilt from its folder kept the saved spec only)
     reloaded = siamkit.load_model(siamkit.save_model(net, tmp_path / "model"))
-    assert reloaded.former_fingerprints() == ()  # the saved spec records the window
+    reloaded = siamkit.load_model(siamkit.save_model(reloaded, tmp_path / "again"))
+    assert siamkit.model_fingerprint(reloaded) == siamkit.model_fingerprint(net)
+    for recorded, ok in (
+        (_spec_as_given(net, given), opens),
+        (_spec_as_given(other, given), False),
+    ):
+        with GalleryStore(db, create=False) as store:
+            store.set_meta("model_fingerprint", recorded)
+        if ok:
+            with Gallery.open(db, reloaded) as g:
+                assert len(g) == 1
+        else:
+            with pytest.raises(GalleryMismatchError, match="different model"):
+                Gallery.open(db, reloaded)
+
+
+def test_a_recorded_former_spec_is_kept_only_where_it_is_one(tmp_path: Path) -> None:
+    """save_model records the former spec outside the hashed description, and load_model gives
+    it back only where it is this encoder's: arguments other than the saved ones, or ones that
+    resolved then to another window than the encoder runs at, are dropped (such a spec's
+    fingerprint is another model's, which the loaded one would then open)."""
+    import json
+
+    bert = save_tiny_bert(tmp_path / "bert", layers=1)
+    net = SiameseNetwork(create_encoder("text", path=str(bert), max_length=300))
+    folder = siamkit.save_model(net, tmp_path / "model")
+    doc = json.loads((folder / "siamkit.json").read_text())
+    given = {"path": str(bert), "max_length": 300}
+    assert doc["model"]["encoder"]["kwargs"] == {**given, "overlap": 32}
+    assert doc["former_encoder"] == {"name": "text", "kwargs": given}
+    assert siamkit.load_model(folder).former_fingerprints() == (_spec_as_given(net, given),)
+    for kwargs in (
+        {"path": str(bert)},  # a window left out: 256 then, not 300
+        {"path": str(bert), "overlap": 32},  # the same
+        {"max_length": 300},  # the default model's folder
+        {"path": str(tmp_path / "elsewhere"), "max_length": 300},
+        {"path": str(bert), "max_length": 300, "overlap": 32},  # the saved spec itself
+    ):
+        doc["former_encoder"]["kwargs"] = kwargs
+        (folder / "siamkit.json").write_text(json.dumps(doc))
+        assert siamkit.load_model(folder).former_fingerprints() == ()
+    # a window given under 256 without an overlap ran at an eighth then, at 32 now: none
+    small = SiameseNetwork(create_encoder("text", path=str(bert), max_length=128))
+    folder = siamkit.save_model(small, tmp_path / "small")
+    doc = json.loads((folder / "siamkit.json").read_text())
+    assert "former_encoder" not in doc
+    doc["former_encoder"] = {"name": "text", "kwargs": {"path": str(bert), "max_length": 128}}
+    (folder / "siamkit.json").write_text(json.dumps(doc))
+    assert siamkit.load_model(folder).former_fingerprints() == ()

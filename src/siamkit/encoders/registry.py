@@ -106,6 +106,36 @@ def former_encoder_spec(encoder: nn.Module) -> dict[str, Any] | None:
     return dict(former)
 
 
+def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
+    """Give an encoder rebuilt from a saved folder the former spec (:func:`former_encoder_spec`)
+    that :func:`~siamkit.export.bundle.save_model` recorded beside its spec: without it, the
+    model that opened the galleries it enrolled under that spec refused them once saved and
+    loaded (s55_R5 finding 2). Kept only where it is such a spec: the same encoder's name and
+    module, arguments that are the saved spec's own less only some it resolved
+    (``resolved_kwargs``), which the encoder's ``former_kwargs`` gives back as they are (the
+    window they resolved to then is the one it runs at); anything else is dropped, as a folder
+    saved without one."""
+    spec = getattr(encoder, "siamkit_spec", None)
+    check, resolved = (getattr(encoder, a, None) for a in ("former_kwargs", "resolved_kwargs"))
+    if not isinstance(spec, dict) or not isinstance(former, dict):
+        return
+    if not callable(check) or not callable(resolved):
+        return
+    given, saved = former.get("kwargs"), spec.get("kwargs")
+    if (
+        former == spec
+        or former.keys() != spec.keys()
+        or any(former[k] != spec[k] for k in spec if k != "kwargs")
+        or not isinstance(given, dict)
+        or not isinstance(saved, dict)
+        or any(k not in saved or saved[k] != v for k, v in given.items())
+        or any(k not in given and k not in resolved() for k in saved)
+        or check(dict(given)) != given
+    ):
+        return
+    encoder.siamkit_former_spec = dict(former)
+
+
 def _jsonable(kwargs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in kwargs.items():

@@ -280,7 +280,12 @@ class TextEncoder(nn.Module):
         saved still opens the galleries it enrolled then (its fingerprint hashes the spec); else
         ``None``. A window left out was 256, or the positions where less, as now; an overlap
         left out was an eighth of the window up to 32, which a window given under 256 no longer
-        takes (it keeps 32): that model embeds long texts otherwise, so it is another model."""
+        takes (it keeps 32): that model embeds long texts otherwise, so it is another model.
+        (A window left out resolves to this encoder's wherever ``create_encoder`` asks; a spec
+        ``save_model`` recorded is asked too, by
+        :func:`~siamkit.encoders.registry.keep_former_encoder_spec`.)"""
+        if "max_length" not in given and self.max_length != default_window(self):
+            return None
         if "overlap" not in given and self.overlap != min(DEFAULT_OVERLAP, self.max_length // 8):
             return None
         return dict(given)

@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
+from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
 from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
@@ -57,6 +58,10 @@ FORMAT = "siamkit-model"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "siamkit.json"
+#: ``siamkit.json``'s key for the spec a generic model's encoder recorded before it recorded
+#: the window it resolved (:func:`~siamkit.encoders.registry.former_encoder_spec`), absent
+#: where there is none; older siamkit reads past it.
+FORMER_ENCODER_KEY = "former_encoder"
 
 Model = SiameseNetwork | HalfTwinNetwork | JoinedEmbedding
 M = TypeVar("M", bound=torch.nn.Module)
@@ -130,6 +135,11 @@ def save_model(
         }
         if plugins := model_plugins(config):
             doc["plugins"] = plugins
+        # outside the hashed description: the spec an unsaved model's former fingerprint
+        # hashes (SiameseNetwork.former_fingerprints), which load_model gives back to it
+        encoder = getattr(model, "encoder", None)
+        if isinstance(encoder, torch.nn.Module) and (former := former_encoder_spec(encoder)):
+            doc[FORMER_ENCODER_KEY] = former
         (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
         mode = umask_mode(0o666)  # safetensors writes 0600: follow the umask
         for file in (WEIGHTS_FILE, CONFIG_FILE):
@@ -518,6 +528,8 @@ def load_model(
             f"{Path(path)} describes a model that cannot be rebuilt: {err}"
         ) from None
     model.threshold = doc.get("threshold")
+    if FORMER_ENCODER_KEY in doc:  # save_model's record, checked before it is kept
+        keep_former_encoder_spec(getattr(model, "encoder", None), doc[FORMER_ENCODER_KEY])
     model = model.to(map_location).eval()
     if expect is not None and not isinstance(model, expect):  # a kind whose rebuild says otherwise
         raise ModelFileError(_not_expected(Path(path), doc["model"]["kind"], type(model), expect))
