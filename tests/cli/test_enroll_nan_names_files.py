@@ -67,7 +67,7 @@ def _net() -> SiameseNetwork:
 
 
 def test_enroll_names_the_files_whose_embeddings_hold_nan_across_chunks(tmp_path, monkeypatch):
-    groups, x = _photos(tmp_path / "photos", white={2, 10})
+    groups, x = _photos(tmp_path / "photos", white={6, 10})
     files = [p for paths in groups.values() for p in paths]
     net = _net()
     _nan_for_white_images(monkeypatch)
@@ -75,11 +75,35 @@ def test_enroll_names_the_files_whose_embeddings_hold_nan_across_chunks(tmp_path
         with pytest.raises(UnrankableEmbeddingsError) as err:
             _enroll.enroll_groups(gallery, net, groups, x, None, chunk=4)
         assert len(gallery) == 0
-    # images 3 and 11 of 12, rows 2 of the first and of the third chunk of four
+    # image 7 of 12, row 2 of the second chunk of four: refused there, before the third chunk
+    # (image 11) is embedded, counted against the eight embedded and the twelve given
     assert str(err.value) == (
-        f"2 of the 12 embeddings the model made of the images hold NaN or infinite values "
-        f"({str(files[2])!r}, {str(files[10])!r}), which no search can rank; nothing was "
-        "enrolled"
+        "1 of the 8 embeddings the model made of the first 8 of the 12 images hold NaN or "
+        f"infinite values ({str(files[6])!r}), which no search can rank; nothing was enrolled"
+    )
+
+
+def test_a_broken_model_is_refused_at_its_first_chunk(tmp_path, monkeypatch):
+    """A model that embeds everything as NaN was refused only once every image was embedded
+    (reviewer s55_FB finding 2: 40 of 40 with chunks of 4; a face model's folder took hours)."""
+    files = [tmp_path / f"{i:02d}.png" for i in range(40)]
+    net = _net()
+    embedded: list[int] = []
+    real = SiameseNetwork.embed
+
+    def embed(self, x, *args, **kwargs):
+        embedded.append(len(x))
+        return real(self, x, *args, **kwargs) * float("nan")
+
+    monkeypatch.setattr(SiameseNetwork, "embed", embed)
+    with Gallery.open(tmp_path / "g.db", net, create=True) as gallery:
+        with pytest.raises(UnrankableEmbeddingsError) as err:
+            _enroll.enroll_groups(gallery, net, {"a": files}, torch.rand(40, 1, 28, 28), None, 4)
+        assert len(gallery) == 0
+    assert sum(embedded) == 4
+    assert str(err.value).startswith(
+        "4 of the 4 embeddings the model made of the first 4 of the 40 images hold NaN or "
+        f"infinite values ({str(files[0])!r}, "
     )
 
 
@@ -93,7 +117,10 @@ def test_the_cli_names_the_file_of_a_late_images_nan_embedding(tmp_path, monkeyp
         cli, ["enroll", str(tmp_path / "model"), "--gallery", str(db), str(tmp_path / "photos")]
     )
     assert res.exit_code == 1, res.output
-    assert "1 of the 12 embeddings the model made of the images hold NaN" in res.output
+    # refused in the second chunk, before the third is embedded
+    assert "1 of the 8 embeddings the model made of the first 8 of the 12 images hold NaN" in (
+        res.output
+    )
     assert "bag/10.png" in res.output and "rows" not in res.output
     assert not db.exists()  # a gallery it created is removed again: nothing was stored
 
@@ -104,7 +131,11 @@ class _PhotoModel:
 
     input_kind = "photo"
 
+    def __init__(self) -> None:
+        self.embedded = 0  # photos embedded, all calls together
+
     def embed_photos(self, photos: list[torch.Tensor]) -> np.ndarray:
+        self.embedded += len(photos)
         z = np.stack([float(p.mean()) + np.arange(4.0) for p in photos]).astype(np.float32)
         z[[i for i, p in enumerate(photos) if bool((p == 7).all())]] = np.nan
         return z
@@ -121,4 +152,21 @@ def test_a_photo_models_nan_is_named_by_file_across_its_chunks_of_eight(tmp_path
     assert str(err.value) == (
         "1 of the 12 embeddings the model made of the photos' largest faces hold NaN or "
         f"infinite values ({str(files[10])!r}), which no search can rank; nothing was enrolled"
+    )
+
+
+def test_a_photo_models_nan_in_its_first_chunk_is_refused_before_the_next_is_embedded(tmp_path):
+    files = [tmp_path / f"p{i + 1:02d}.png" for i in range(20)]
+    photos = [torch.rand(3, 20 + i, 20) for i in range(20)]
+    photos[2] = torch.full((3, 9, 9), 7.0)  # photo 3 of 20, in the first chunk of eight
+    model = _PhotoModel()
+    with Gallery.open(tmp_path / "g.db", embedding_dim=4) as gallery:
+        with pytest.raises(UnrankableEmbeddingsError) as err:
+            _enroll.enroll_groups(gallery, model, {"a": files}, photos, None)
+        assert len(gallery) == 0
+    assert model.embedded == _enroll.PHOTO_CHUNK == 8
+    assert str(err.value) == (
+        "1 of the 8 embeddings the model made of the largest faces of the first 8 of the 20 "
+        f"photos hold NaN or infinite values ({str(files[2])!r}), which no search can rank; "
+        "nothing was enrolled"
     )

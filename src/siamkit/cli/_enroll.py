@@ -299,8 +299,10 @@ def enroll_groups(
 
     ``chunk``: images embedded (and held) at once; by default :data:`CHUNK`, or
     :data:`PHOTO_CHUNK` for a model that takes whole photos (a face model). Embeddings that hold
-    NaN or infinite values are refused once every chunk is embedded, in the gallery's sentence,
-    by the files they were made of and counted against all the images given.
+    NaN or infinite values are refused at the first chunk that holds one, in the gallery's
+    sentence, by the files they were made of and counted against the images embedded so far and
+    all those given: a broken model is refused after its first chunk, not after hours of a face
+    detector over the whole folder (reviewer s55_FB finding 2).
 
     ``stored``: counts each label once its transaction is committed (that of
     :func:`stored_labels_kept_on_interrupt`, which says what an interruption kept).
@@ -313,6 +315,7 @@ def enroll_groups(
     import numpy as np
 
     from siamkit.cli._inputs import photos_named
+    from siamkit.index.base import UnrankableEmbeddingsError
     from siamkit.index.embedding import embed_inputs, model_embeddings
     from siamkit.index.store import validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore
@@ -335,22 +338,32 @@ def enroll_groups(
         with photos_named(files, start=s), progress_off():
             # what is enrolled is searched for: a half-twin embeds it with branch g, as
             # Gallery.enroll does (the gallery records the document tower as the enrolling one);
-            # a NaN is refused below, once all are embedded
+            # a NaN is refused below, by its file
             return embed_inputs(model, x[s : s + chunk], role="document", refuse=False)
 
     starts = range(0, n, chunk)
     weight = lambda s: min(chunk, n - s)  # noqa: E731
-    parts = [embed(s) for s in track(starts, "embedding", n, "images", weight)]
-    # a chunk's refusal numbered its rows from the chunk's start ("rows 2" for image 259 of
-    # 300, s54_FA finding 3): the rows no search can rank are named here by their files,
-    # counted against every image given, before anything is written
     photo = getattr(model, "input_kind", None) == "photo"
-    z = model_embeddings(
-        np.concatenate(parts),
-        "the photos' largest faces" if photo else "the images",
-        names=[repr(str(p)) for p in files],
-        then="; nothing was enrolled",
-    )
+    names = [repr(str(p)) for p in files]
+    parts: list[np.ndarray] = []
+    for s in track(starts, "embedding", n, "images", weight):
+        part = embed(s)
+        try:
+            parts.append(model_embeddings(part))
+        except UnrankableEmbeddingsError:
+            # a chunk's refusal numbered its rows from the chunk's start ("rows 2" for image
+            # 259 of 300, s54_FA finding 3): the rows no search can rank are named by their
+            # files, counted against the images embedded so far, before anything is written
+            end = min(s + chunk, n)
+            noun = "photos" if photo else "images"
+            of = f"the {noun}" if end == n else f"the first {end} of the {n} {noun}"
+            if photo:  # "the photos' largest faces", "the largest faces of the first 8 of ..."
+                of = "the photos' largest faces" if end == n else f"the largest faces of {of}"
+            model_embeddings(
+                np.concatenate([*parts, part]), of, names[:end], "; nothing was enrolled"
+            )
+            raise  # not reached: the rows refused alone are refused among the others
+    z = np.concatenate(parts)
     ids: dict[str, list[int]] = {}
     skipped: dict[str, list[Path]] = {}
     start = 0
