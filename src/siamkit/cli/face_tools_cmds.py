@@ -45,6 +45,7 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     """
     from siamkit.applications.faces.crop import crop_folder
     from siamkit.atomic import check_writable_folder
+    from siamkit.data.folders import UnreadableFolderError
 
     try:
         check_writable_folder(dest, f"DEST {dest}")  # before any face is detected
@@ -53,6 +54,8 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     try:
         with data_warnings_as_lines():  # what the listing leaves out: one line each, as enroll
             written, skipped = crop_folder(Path(source), Path(dest), detector, upsample)
+    except UnreadableFolderError as err:  # SOURCE's sentence: a PermissionError, DEST is fine
+        raise click.ClickException(str(err)) from None
     except PermissionError as err:  # not a gallery's problem, as the shared handler would say
         raise click.ClickException(
             f"cannot write the chips into {dest}: {err.strerror or err} ({err.filename}); "

@@ -625,6 +625,35 @@ def test_crop_that_cannot_write_says_so_without_blaming_a_gallery(tmp_path, phot
     assert "gallery" not in res.output and "Traceback" not in res.output
 
 
+def test_crop_of_a_source_it_cannot_read_names_the_source_not_dest(tmp_path, monkeypatch):
+    """An unreadable SOURCE was said as "cannot write the chips into DEST: cannot read the folder
+    SRC ... (None); choose a DEST you can write to": the listing's UnreadableFolderError is a
+    PermissionError, which crop took for DEST's (reviewer s55_FB finding 1). Root ignores chmod,
+    so SOURCE is denied by patching the listing's reads."""
+    import os
+
+    src, dest = tmp_path / "people", tmp_path / "chips"
+    (src / "eileen").mkdir(parents=True)
+    scandir, listdir = os.scandir, os.listdir
+
+    def denied(real):  # type: ignore[no-untyped-def]
+        def read(path="."):  # type: ignore[no-untyped-def]
+            if os.path.realpath(path) == os.path.realpath(src):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real(path)
+
+        return read
+
+    monkeypatch.setattr(os, "scandir", denied(scandir))
+    monkeypatch.setattr(os, "listdir", denied(listdir))
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), str(dest)])
+    assert res.exit_code == 1, res.output
+    assert f"cannot read the folder {src} (permission denied): give read access" in res.output
+    assert "cannot write the chips" not in res.output and "DEST" not in res.output
+    assert "(None)" not in res.output and "Traceback" not in res.output
+    assert not dest.exists() or not any(dest.iterdir())
+
+
 def test_the_no_face_hint_names_what_the_options_have_not_tried():
     """'no face found in X' named the problem but not what to do about it."""
     from siamkit.cli.face_cmds import _no_face_hint
