@@ -315,8 +315,7 @@ def enroll_groups(
     import numpy as np
 
     from siamkit.cli._inputs import photos_named
-    from siamkit.index.base import UnrankableEmbeddingsError
-    from siamkit.index.embedding import embed_inputs, model_embeddings
+    from siamkit.index.embedding import embed_inputs
     from siamkit.index.store import validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore
     from siamkit.progress import progress_off, track
@@ -347,22 +346,8 @@ def enroll_groups(
     names = [repr(str(p)) for p in files]
     parts: list[np.ndarray] = []
     for s in track(starts, "embedding", n, "images", weight):
-        part = embed(s)
-        try:
-            parts.append(model_embeddings(part))
-        except UnrankableEmbeddingsError:
-            # a chunk's refusal numbered its rows from the chunk's start ("rows 2" for image
-            # 259 of 300, s54_FA finding 3): the rows no search can rank are named by their
-            # files, counted against the images embedded so far, before anything is written
-            end = min(s + chunk, n)
-            noun = "photos" if photo else "images"
-            of = f"the {noun}" if end == n else f"the first {end} of the {n} {noun}"
-            if photo:  # "the photos' largest faces", "the largest faces of the first 8 of ..."
-                of = "the photos' largest faces" if end == n else f"the largest faces of {of}"
-            model_embeddings(
-                np.concatenate([*parts, part]), of, names[:end], "; nothing was enrolled"
-            )
-            raise  # not reached: the rows refused alone are refused among the others
+        # refused before anything is written, by file
+        parts.append(checked_chunk(parts, embed(s), names, photo, "; nothing was enrolled"))
     z = np.concatenate(parts)
     ids: dict[str, list[int]] = {}
     skipped: dict[str, list[Path]] = {}
@@ -389,6 +374,37 @@ def enroll_groups(
             if new:
                 ids[label] = list(new)
     return EnrolledImages(ids, skipped)
+
+
+def checked_chunk(
+    parts: Sequence[Any], part: Any, names: Sequence[str], photo: bool, then: str = ""
+) -> Any:
+    """The embeddings ``part`` a model made of a chunk of inputs, those of the chunks before it
+    (``parts``, checked) already made, as ``(M, D)`` float32; refused where a row holds NaN or
+    infinite values (:func:`~siamkit.index.embedding.model_embeddings`), at this chunk, by
+    ``names`` (one per input, of all the inputs), counted against the inputs embedded so far
+    and all of them: "1 of the 8 embeddings the model made of the first 8 of the 12 images
+    hold NaN ... ('bag/06.png')". ``photo``: a face model's, of "the photos' largest faces".
+
+    A chunk's own refusal numbered its rows from the chunk's start ("rows 2" for image 259 of
+    300: s54_FA finding 3, and for query 11 of 12 in ``siamkit identify``: s55_FB finding 3);
+    refused only once every chunk was embedded, a broken model took the whole folder's time to
+    be refused, hours for a face model's detector (s55_FB finding 2)."""
+    import numpy as np
+
+    from siamkit.index.base import UnrankableEmbeddingsError
+    from siamkit.index.embedding import model_embeddings
+
+    try:
+        return model_embeddings(part)
+    except UnrankableEmbeddingsError:
+        end, n = sum(len(p) for p in parts) + len(part), len(names)
+        noun = "photos" if photo else "images"
+        of = f"the {noun}" if end == n else f"the first {end} of the {n} {noun}"
+        if photo:  # "the photos' largest faces", "the largest faces of the first 8 of ..."
+            of = "the photos' largest faces" if end == n else f"the largest faces of {of}"
+        model_embeddings(np.concatenate([*parts, part]), of, names[:end], then)
+        raise  # not reached: the rows refused alone are refused among the others
 
 
 def _thumbnail(path: Path) -> bytes:

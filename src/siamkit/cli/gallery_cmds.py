@@ -138,22 +138,28 @@ def _read_images(
 
 
 def _identify_queries(gallery: Any, x: Any, queries: Sequence[str], k: int) -> list[Any]:
-    """``gallery.identify_batch`` of the queries ``x``: in one call for a batch, and for a face
-    model's :class:`~siamkit.cli._image_files.PhotoFiles` a chunk of photos at a time (each
-    query is searched on its own, so the results are the same), so that a shell glob of
-    thousands of full-size photos holds one chunk; a photo without a face is named by its
-    file."""
-    from siamkit.cli._enroll import PHOTO_CHUNK
+    """``gallery.identify_batch`` of the queries ``x``: in one call for a batch; for a face
+    model's :class:`~siamkit.cli._image_files.PhotoFiles` embedded a chunk of photos at a time,
+    then searched in one call (each query is searched on its own, so the results are the
+    same), so that a shell glob of thousands of full-size photos holds one chunk; a photo
+    without a face is named by its file, and a NaN embedding too, counted against the queries
+    given, at the first chunk that holds one (:func:`~siamkit.cli._enroll.checked_chunk`)."""
+    import numpy as np
+
+    from siamkit.cli._enroll import PHOTO_CHUNK, checked_chunk
     from siamkit.cli._image_files import PhotoFiles
+    from siamkit.index.embedding import embed_inputs
 
     if not isinstance(x, PhotoFiles):
         with photos_named(queries):
             return list(gallery.identify_batch(x, k=k))
-    results: list[Any] = []
+    names = [repr(q) for q in queries]
+    parts: list[Any] = []
     for s in range(0, len(x), PHOTO_CHUNK):
         with photos_named(queries, start=s):
-            results.extend(gallery.identify_batch(x[s : s + PHOTO_CHUNK], k=k))
-    return results
+            part = embed_inputs(gallery.model, x[s : s + PHOTO_CHUNK], refuse=False)
+        parts.append(checked_chunk(parts, part, names, photo=True))
+    return list(gallery.identify_embeddings(np.concatenate(parts), k))
 
 
 NO_THRESHOLD = (
