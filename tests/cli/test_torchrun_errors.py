@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -230,6 +231,15 @@ TORCHRUN_SAYS = (
 )
 
 
+def _as_printed(says: str) -> str:
+    """A pattern of what torchrun prints for the README's quote ``says``. Its line names the
+    local rank it saw stop first, by whole-second timestamps: where process 0 ends in the same
+    0.1 s poll as process 1, the tie goes to local rank 0 (reviewer s55_FA finding 3), so either
+    rank is what the README's 'local_rank: 1' quotes; and then its SIGTERM line is not printed,
+    which the test allows only so."""
+    return re.escape(says).replace(re.escape("local_rank: 1 "), re.escape("local_rank: ") + "[01] ")
+
+
 def test_what_torchrun_prints_under_a_stopped_process_is_what_the_readme_says(
     tmp_path: Path,
 ) -> None:
@@ -249,8 +259,14 @@ def test_what_torchrun_prints_under_a_stopped_process_is_what_the_readme_says(
     assert res.returncode == 1 and out.count(said) == 1, out
     readme = " ".join((ROOT / "README.md").read_text().split())  # its lines wrapped
     for says in TORCHRUN_SAYS:
-        assert out.index(said) < out.index(says), says
         assert says in readme, says
+        printed = re.search(_as_printed(says), out)
+        if printed is None and says == "closing signal SIGTERM":
+            # no process was left to stop: process 0 ended in the poll that saw process 1's
+            # end, so each exit code in torchrun's lines and summary is 1, none a signal's
+            assert set(re.findall(r"exitcode\s*: (-?\d+)", out)) == {"1"}, out
+            continue
+        assert printed is not None and out.index(said) < printed.start(), (says, out)
     from click.testing import CliRunner
 
     from siamkit.cli.main import cli
