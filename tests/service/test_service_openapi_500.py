@@ -76,6 +76,8 @@ def test_the_routes_that_answer_a_models_nan_with_500_list_it(tmp_path):
         assert set(body) == set(schema["properties"]), (body, schema)  # the body as documented
         said = spec["paths"][path][method]["responses"]["500"]
         assert "NaN or infinite values" in said["description"]
+        # a 500 is also the generic 'Internal error' of any other fault (ServerErrorResponse)
+        assert "'Internal error'" in said["description"]
         assert said["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/ServerErrorResponse"
         }

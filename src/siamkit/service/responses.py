@@ -34,10 +34,11 @@ GENERIC = {
     "mends the gallery's files: the gallery file is damaged, its thumbnail file is unreadable, "
     "or the service may not write or open them (read-only, not its user's, or moved); the "
     "message says which.",
-    500: "The service's model made embeddings that hold NaN or infinite values, which no search "
-    "can rank: a fault of the model, not of the request (the message gives the model's refusal "
-    "in a sentence, naming the rows). Sending the request again will not help until the "
-    "service's operator checks the model; the server log names the request by its request_id.",
+    500: "The service failed, not the request: either its model made embeddings that hold NaN "
+    "or infinite values, which no search can rank (the message gives the model's refusal in a "
+    "sentence, naming the rows; sending the request again will not help until the service's "
+    "operator checks the model), or another fault, answered 'Internal error'. Either way the "
+    "server log names the request by its request_id.",
 }
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before sending the request again; sent only with the 503 "
