@@ -680,8 +680,14 @@ def _calibrate_text(
         # (s55_R2 finding 2)
         texts = a if column == "a" else b
         names = [f"pair {n}'s {column}" for n in numbers.tolist()]
-        emb = embed_texts(
-            net, list(texts), role=role, progress=progress, unit=f"{column} texts", names=names
+        emb = embed_texts(  # calibrate runs no search: it fits a threshold
+            net,
+            list(texts),
+            role=role,
+            progress=progress,
+            unit=f"{column} texts",
+            names=names,
+            which="no threshold can be fitted on",
         )
         return np.asarray(emb.vectors)
 

@@ -220,6 +220,11 @@ def _read_pairs(
     return ex
 
 
+#: what a text evaluation cannot do with a broken model's NaN embeddings: it runs no search,
+#: so the gallery's "which no search can rank" was false of it (s55_R2 finding 2's aside)
+NO_EVALUATION = "no evaluation can score"
+
+
 def embed_pairs(
     net: TextSiameseNetwork, ex: TextExamples, progress: bool | None = None
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -243,6 +248,7 @@ def embed_pairs(
             progress=progress,
             unit="distinct texts",
             names=[where[t] for t in texts],
+            which=NO_EVALUATION,
         )
         row = {t: i for i, t in enumerate(texts)}
         za = emb.vectors[[row[t] for t in a]]
@@ -254,7 +260,13 @@ def embed_pairs(
         distinct = list(dict.fromkeys(texts_of_side))
         names = [where[t] for t in distinct]  # a text of both sides: where it is first given
         emb = embed_texts(
-            net, distinct, role=role, progress=progress, unit="distinct texts", names=names
+            net,
+            distinct,
+            role=role,
+            progress=progress,
+            unit="distinct texts",
+            names=names,
+            which=NO_EVALUATION,
         )
         row = {t: i for i, t in enumerate(distinct)}
         sides.append(emb.vectors[[row[t] for t in texts_of_side]])

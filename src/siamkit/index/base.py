@@ -121,12 +121,17 @@ def check_width(
 
 
 def finite_float32(
-    x: np.ndarray, what: str = "embeddings", then: str = "", names: Sequence[str] | None = None
+    x: np.ndarray,
+    what: str = "embeddings",
+    then: str = "",
+    names: Sequence[str] | None = None,
+    which: str = "no search can rank",
 ) -> np.ndarray:
     """``(N, D)`` ``x`` as a C-contiguous float32 array, refusing the rows that hold NaN, an
     infinite value, or a finite value past float32's range (``1e39`` as float64), by their
     positions (or by ``names``, one per row: the files they were made of), in one sentence that
-    says which of these it is; ``then`` ends it.
+    says which of these it is; ``then`` ends it. ``which``: what the caller cannot do with them
+    ("no search can rank"; "no threshold can be fitted on" for calibrate, which runs no search).
 
     The search indexes, the gallery and its store all check here: the store's own wording,
     alone, never met the rows a gallery refused first as "NaN or infinite" (with numpy's
@@ -154,7 +159,7 @@ def finite_float32(
     )
     rows = f"rows {listing(bad, limit=5)}" if names is None else listing([names[i] for i in bad], 5)
     raise UnrankableEmbeddingsError(
-        f"{len(bad)} of the {len(out)} {what} hold {kind} ({rows}), which no search can rank{then}"
+        f"{len(bad)} of the {len(out)} {what} hold {kind} ({rows}), which {which}{then}"
     )
 
 

@@ -192,7 +192,8 @@ def test_evaluate_and_calibrate_name_the_pair_and_column_of_a_nan_text(
     """``siamkit evaluate`` of a text model named the rows of the distinct texts it embeds
     ("1 of the 5 ... (rows 4)": the fifth distinct text, read as a pair a sound one), and
     ``calibrate`` the rows of its --max-pairs sample; both now name the pair of the file, from 1,
-    and its column (s55_R2 finding 2)."""
+    and its column (s55_R2 finding 2). Both said "which no search can rank", though neither
+    runs a search: each now says what it cannot do (final35 "NaN wording")."""
     import re
 
     csv, pairs = _labelled_pairs(tmp_path)
@@ -201,10 +202,11 @@ def test_evaluate_and_calibrate_name_the_pair_and_column_of_a_nan_text(
     error = _error(res)
     assert not (tmp_path / "calibrated").exists()
     assert said in error
-    named = re.fullmatch(
-        r"Error: .*NaN or infinite values \((.*)\), which no search can rank", error
-    )
+    named = re.fullmatch(r"Error: .*NaN or infinite values \((.*)\), which (.*)", error)
     assert named is not None, error
+    # neither command runs a search: each says what it cannot do, not "no search can rank"
+    cannot = {"evaluate": "no evaluation can score", "calibrate": "no threshold can be fitted on"}
+    assert named.group(2) == cannot[command], error
     shown = named.group(1).split(", ")
     wanted = ["pair 7's b"] if command == "evaluate" else ["pair 7's b", "pair 9's b"]
     if args:  # the sample of 8 kept one or both; each is named by its number in the file
@@ -244,5 +246,5 @@ def test_evaluate_of_a_half_twin_names_the_pair_and_column_of_a_nan_text(
     res = CliRunner().invoke(cli, ["evaluate", str(half_twin), "--data", str(csv)])
     assert _error(res) == (
         "Error: 1 of the 5 embeddings the model made of the distinct texts hold NaN or infinite "
-        "values (pair 7's b), which no search can rank"
+        "values (pair 7's b), which no evaluation can score"
     )

@@ -39,6 +39,7 @@ def embed_texts(
     dim: int | None = None,
     unit: str = "texts",
     names: Sequence[str] | None = None,
+    which: str = "no search can rank",
 ) -> Embedded:
     """Embed ``texts`` in batches of ``batch_size`` (longest first, so padding stays small;
     the ONNX runtime sorts the token windows of all texts at once).
@@ -58,7 +59,8 @@ def embed_texts(
     Embeddings that hold NaN or infinite values (a broken model) are refused in the gallery's
     sentence and class (:func:`~siamkit.index.embedding.model_embeddings`), naming their rows,
     or their ``names`` (one per text, as the user knows it: an id, a file) where given: text
-    dedup and plagiarism passed them on, and linked, matched or missed texts by NaN (s54_RR1).
+    dedup and plagiarism passed them on, and linked, matched or missed texts by NaN (s54_RR1);
+    ``which`` says what the caller cannot do with them (``"no threshold can be fitted on"``).
 
     >>> embed_texts(load_text_model(), ["a", "b"]).vectors.shape  # doctest: +SKIP
     (2, 384)
@@ -67,7 +69,7 @@ def embed_texts(
     if not isinstance(model, TextSiameseNetwork):  # the ONNX runtime sorts all windows itself
         with progress_ticks(desc, "windows", progress) as tick:
             vectors = model.embed(items, batch_size=batch_size, progress=tick, role=role)
-        vectors = model_embeddings(vectors, f"the {unit}", names)
+        vectors = model_embeddings(vectors, f"the {unit}", names, which=which)
         return Embedded(truncate_rows(vectors, dim), model.last_chunked)
     order = np.argsort([-len(t) for t in items], kind="stable")
     out = np.empty((len(items), model.embedding_dim), dtype=np.float32)
@@ -84,7 +86,9 @@ def embed_texts(
                 tick(s + len(idx), len(items))
     finally:
         model.train(was_training)
-    return Embedded(truncate_rows(model_embeddings(out, f"the {unit}", names), dim), chunked)
+    return Embedded(
+        truncate_rows(model_embeddings(out, f"the {unit}", names, which=which), dim), chunked
+    )
 
 
 def truncate_rows(vectors: np.ndarray, dim: int | None) -> np.ndarray:
