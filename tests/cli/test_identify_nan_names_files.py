@@ -95,3 +95,48 @@ def test_identify_in_chunks_finds_what_one_search_of_all_finds(tmp_path):
         assert [(m.label, m.item_id, m.distance) for m in a.matches] == [
             (m.label, m.item_id, m.distance) for m in b.matches
         ]
+
+
+def test_identify_with_an_image_model_names_the_query_file_of_a_nan(tmp_path, monkeypatch):
+    """Without a face model, ``siamkit identify`` searched the batch in one call and the gallery
+    refused a NaN by its row ("(rows 2)"); it names the query's file now, as ``siamkit enroll``
+    names an image's (final35 "NaN wording")."""
+    import torch
+    from click.testing import CliRunner
+
+    import siamkit
+    from siamkit.cli.main import cli
+    from siamkit.models import SiameseNetwork
+
+    torch.manual_seed(0)
+    encoder = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))
+    pre = siamkit.models.Preprocess(mean=(0.5,), std=(0.25,), input_shape=(1, 28, 28))
+    siamkit.save_model(SiameseNetwork(encoder, embedding_dim=4, preprocess=pre), tmp_path / "m")
+    rng = np.random.default_rng(0)
+    (tmp_path / "photos" / "a").mkdir(parents=True)
+    for i in range(2):
+        img = rng.integers(0, 200, (28, 28), dtype=np.uint8)
+        Image.fromarray(img).save(tmp_path / "photos" / "a" / f"{i}.png")
+    queries = [tmp_path / f"q{i}.png" for i in range(4)]
+    for i, path in enumerate(queries):  # the third all white, which the model breaks on
+        img = np.full((28, 28), 255, np.uint8) if i == 2 else rng.integers(0, 200, (28, 28))
+        Image.fromarray(img.astype(np.uint8)).save(path)
+    db, model = str(tmp_path / "g.db"), str(tmp_path / "m")
+    run = CliRunner().invoke
+    assert run(cli, ["enroll", model, "--gallery", db, str(tmp_path / "photos")]).exit_code == 0
+    real = SiameseNetwork.embed
+
+    def embed(self, x, *args, **kwargs):  # an all-white image's row is NaN (a plain loop)
+        z = real(self, x, *args, **kwargs).clone()
+        for i in range(len(x)):
+            if bool((x[i] == 1.0).all()):
+                z[i] = float("nan")
+        return z
+
+    monkeypatch.setattr(SiameseNetwork, "embed", embed)
+    res = run(cli, ["identify", model, "--gallery", db, *map(str, queries)])
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == (
+        "Error: 1 of the 4 embeddings the model made of the images hold NaN or infinite values "
+        f"({str(queries[2])!r}), which no search can rank"
+    )

@@ -143,17 +143,19 @@ def _identify_queries(gallery: Any, x: Any, queries: Sequence[str], k: int) -> l
     then searched in one call (each query is searched on its own, so the results are the
     same), so that a shell glob of thousands of full-size photos holds one chunk; a photo
     without a face is named by its file, and a NaN embedding too, counted against the queries
-    given, at the first chunk that holds one (:func:`~siamkit.cli._enroll.checked_chunk`)."""
+    given, at the first chunk that holds one (:func:`~siamkit.cli._enroll.checked_chunk`). A
+    batch's NaN is named by its query's file as well, where the gallery said "(rows 2)"
+    (final35 "NaN wording")."""
     import numpy as np
 
     from siamkit.cli._enroll import PHOTO_CHUNK, checked_chunk
     from siamkit.cli._image_files import PhotoFiles
     from siamkit.index.embedding import embed_inputs
 
-    if not isinstance(x, PhotoFiles):
-        with photos_named(queries):
-            return list(gallery.identify_batch(x, k=k))
     names = [repr(q) for q in queries]
+    if not isinstance(x, PhotoFiles):  # a NaN named by its query's file, not its row
+        z = embed_inputs(gallery.model, x, refuse=False)
+        return list(gallery.identify_embeddings(checked_chunk([], z, names, photo=False), k))
     parts: list[Any] = []
     for s in range(0, len(x), PHOTO_CHUNK):
         with photos_named(queries, start=s):
