@@ -22,7 +22,8 @@ every failure of the service itself a 500 with a generic body and its traceback 
   ``Retry-After`` (:data:`RETRY_AFTER_S`). SQLite refusing the gallery's files until the
   operator acts (read-only, no permission, cannot open them while they are not there or not
   writable) is a 503 without it, saying what the operator makes writable
-  (:data:`GALLERY_UNWRITABLE`).
+  (:data:`GALLERY_UNWRITABLE`). SQLite finding no temp folder it may write is a 503 without
+  it too, naming the temp folders as what the operator makes writable (:data:`NO_TEMP_FOLDER`).
 * The gallery's ``GalleryDamagedError`` (its file was cut short or overwritten in part while
   the service ran, or holds an item's embedding of the wrong size or with NaN or infinite
   values) becomes a 503 saying so and naming ``siamkit gallery FILE check`` for the operator
@@ -237,9 +238,9 @@ _GALLERY_STATES = (
 #: files are not there or not writable (:func:`_files_writable`): out of file descriptors, it
 #: is the retryable 503. So is a temp file SQLite cannot create (a large sort or temp table):
 #: it skips a temp folder it may not write (``SQLITE_TMPDIR``, ``TMPDIR``, /var/tmp, ...), and
-#: none left is ``SQLITE_IOERR_GETTEMPPATH``, so its ``SQLITE_CANTOPEN`` means a folder out of
-#: inodes or a process out of descriptors, which pass as a full disk does (checked as nobody
-#: with SQLite 3.40: s55_c2).
+#: none left is ``SQLITE_IOERR_GETTEMPPATH`` (:data:`NO_TEMP_FOLDER`), so its
+#: ``SQLITE_CANTOPEN`` means a folder out of inodes or a process out of descriptors, which pass
+#: as a full disk does (checked as nobody with SQLite 3.40: s55_c2).
 _GALLERY_REFUSALS = ("SQLITE_READONLY", "SQLITE_PERM", "SQLITE_CANTOPEN")
 
 GALLERY_UNWRITABLE = (
@@ -253,6 +254,23 @@ GALLERY_UNWRITABLE = (
 """The 503 of a write (or an open) the gallery's files refuse until the operator acts: no
 ``Retry-After``, as for the damaged gallery, and a sentence saying what the operator fixes;
 ``{reason}`` is SQLite's (``attempt to write a readonly database``, which names no path)."""
+
+
+NO_TEMP_FOLDER = (
+    "The service has no temp folder it may write, where SQLite keeps the temp files of a large "
+    "sort or search ({reason}): SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp and the "
+    "service's working folder are all missing, read-only or not writable by the service's "
+    "user; sending the request again will not help until the operator makes one of them "
+    "writable by that user (or sets SQLITE_TMPDIR to a folder it may write and restarts the "
+    "service)."
+)
+"""The 503 of SQLite's ``SQLITE_IOERR_GETTEMPPATH``: SQLite looked for a folder to write a temp
+file in and found none it may write. A disk I/O error by SQLite's message, it was the retryable
+503 ("send the request again later", with ``Retry-After``), though no retry finds a folder the
+operator has not made writable, and that sentence named no folder (final reader's note of stop
+55). No ``Retry-After``, as for :data:`GALLERY_UNWRITABLE`; SQLite reads ``SQLITE_TMPDIR`` and
+``TMPDIR`` once, when the process starts, hence the restart. Python 3.10 names no error, and its
+``disk I/O error`` stays the retryable 503 there."""
 
 
 RETRY_AFTER_S = 10
@@ -277,6 +295,8 @@ async def _on_gallery_failure(request: Request, exc: Exception) -> JSONResponse:
         name = "SQLITE_IOERR"  # the files are there and writable: out of descriptors for now
     if name.startswith(_GALLERY_REFUSALS):
         return _unwritable(request, exc, str(exc))
+    if name == "SQLITE_IOERR_GETTEMPPATH":
+        return _no_temp_folder(request, exc)
     if not name.startswith(_GALLERY_STATES):
         return await _on_unexpected(request, exc)
     rid = request_id(request.scope)
@@ -362,6 +382,25 @@ def _unwritable(request: Request, exc: Exception, reason: str) -> JSONResponse:
         request.method, logged_path(request.scope), said, file, exc,
     )  # fmt: skip
     return JSONResponse({"detail": GALLERY_UNWRITABLE.format(reason=reason)}, status_code=503)
+
+
+def _no_temp_folder(request: Request, exc: Exception) -> JSONResponse:
+    """:data:`NO_TEMP_FOLDER` for ``exc``: a 503 without ``Retry-After``; the log names the
+    folders the service's environment gives SQLite (``SQLITE_TMPDIR``, ``TMPDIR``) and its
+    working folder, with no traceback, as it is no bug."""
+    rid = request_id(request.scope)
+    said = f" (id={rid})" if rid else ""
+    env = ", ".join(f"{k}={os.environ.get(k)!r}" for k in ("SQLITE_TMPDIR", "TMPDIR"))
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working folder was removed
+        cwd = "(removed)"
+    log.error(
+        "%s %s failed%s: SQLite found no temp folder it may write (%s, /var/tmp, /usr/tmp, "
+        "/tmp, working folder %s): %s",
+        request.method, logged_path(request.scope), said, env, cwd, exc,
+    )  # fmt: skip
+    return JSONResponse({"detail": NO_TEMP_FOLDER.format(reason=exc)}, status_code=503)
 
 
 GALLERY_DAMAGED = (
