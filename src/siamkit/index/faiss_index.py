@@ -266,6 +266,10 @@ class FaissIndex:
         # rebuild of a graph replaced while it ran (save, an id added again) is dropped
         self._rebuilding: _Rebuild | None = None
         self._generation = 0
+        # after a failed rebuild, the removed count the next try waits for (0: none failed):
+        # a build that fails every time (a graph too large for the memory left) was tried
+        # again, with a full copy of the vectors, at every removal past a quarter
+        self._retry_at = 0
         self._max_id: int | None = -1  # largest id ever added; None: not known (loaded)
         self._trained = kind != "ivf"
         self._lock = threading.RLock()
@@ -405,21 +409,39 @@ class FaissIndex:
 
         A rebuild that cannot start or be built here (no memory for the copy or the graph, no
         thread) is said in a warning, not raised: the removal is done, its tombstones answer
-        right, and the next removal tries again. Raised, it told the caller that a removal
-        failed whose items were gone (and a gallery's store had committed their deletion)."""
+        right. Raised, it told the caller that a removal failed whose items were gone (and a
+        gallery's store had committed their deletion). After a failure the next try waits for
+        more removals (see :meth:`_rebuild_failed`)."""
         n = int(self._index.ntotal)
+        if len(self._removed) < self._retry_at:
+            return
         try:
             if len(self._removed) > max(64, n // 2):
                 self._rebuild_hnsw()
             elif len(self._removed) > max(64, n // 4) and self._rebuilding is None:
                 self._start_rebuild()
         except Exception as err:
-            _log.warning(
-                "the HNSW graph could not be rebuilt without its %d removed items (%s); "
-                "they stay filtered out of searches, and the next removal tries again",
-                len(self._removed),
-                f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
-            )
+            self._rebuild_failed(err, len(self._removed))
+
+    def _rebuild_failed(self, err: BaseException, removed: int, traceback: bool = False) -> None:
+        """Put off the next rebuild after one failed with ``removed`` items removed (the caller
+        holds the lock): it waits until twice as many are removed, or half of the items left
+        when that comes first, so a build that fails every time is tried a few times over a
+        graph's removals (about 20 over 1,000 removed one by one), not at each. Said in a
+        warning once; the failures after it, until a rebuild succeeds, at debug level."""
+        n = int(self._index.ntotal)
+        first = self._retry_at == 0
+        self._retry_at = removed + max(1, min(removed, (n - removed) // 2))
+        _log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "the HNSW graph could not be rebuilt without its %d removed items (%s); the current "
+            "graph keeps them, filtered out of searches, and the rebuild is tried again once %d "
+            "are removed",
+            removed,
+            f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
+            self._retry_at,
+            exc_info=err if traceback and first else None,
+        )
 
     def _live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         x, ids = self._all_vectors()
@@ -434,6 +456,7 @@ class FaissIndex:
         x, ids = self._live_vectors()
         self._index, self._removed = self._build_hnsw(x, ids), set()
         self._generation += 1
+        self._retry_at = 0
 
     def _stop_behind(self) -> _Rebuild | None:
         """Tell the rebuild running behind, if any, to stop after its chunk, and let go of it
@@ -487,8 +510,10 @@ class FaissIndex:
     ) -> None:
         """Build the graph of ``x`` without the lock (FAISS lets go of the GIL), then, under
         it, add what was added meanwhile and take over; the items removed meanwhile stay
-        tombstones. A failed build leaves the old graph and its tombstones, which answer
-        right; the next removal tries again. A stopped one just ends."""
+        tombstones. A failed build or takeover leaves the old graph and its tombstones, which
+        answer right, and is said in siamkit's log (an exception out of the thread went to
+        ``threading.excepthook``, on stderr only); a later removal tries again. A stopped one
+        just ends."""
         try:
             self._build_and_take_over(job, x, ids, gone)
         finally:
@@ -499,26 +524,34 @@ class FaissIndex:
         self, job: _Rebuild, x: np.ndarray, ids: np.ndarray, gone: set[int]
     ) -> None:
         start = time.perf_counter()
+        error: Exception | None = None
         try:
             graph = self._build_hnsw(x, ids, job.stop)
-        except Exception:  # a thread has no caller to raise to
-            _log.exception("the HNSW graph's rebuild failed; its removed items stay filtered")
-            graph = None
+        except Exception as err:  # a thread has no caller to raise to
+            graph, error = None, err
         if job.stop.is_set():  # whoever stopped it let go of it
             return
         with self._lock:
             if job.stop.is_set() or self._rebuilding is not job:
                 return
             self._rebuilding = None
+            if error is not None:
+                self._rebuild_failed(error, len(gone), traceback=True)
+                return
             if graph is None:
                 return
             if job.generation != self._generation:  # replaced meanwhile: the new graph's
                 self._after_removal()  # tombstones may be past a quarter, with none running
                 return
-            for ax, aid in job.added:
-                graph.add_with_ids(ax, aid)
+            try:  # the old graph stays until the new one has every row added meanwhile
+                for ax, aid in job.added:
+                    graph.add_with_ids(ax, aid)
+            except Exception as err:
+                self._rebuild_failed(err, len(gone), traceback=True)
+                return
             self._index, self._removed = graph, self._removed - gone
             self._generation += 1
+            self._retry_at = 0
             _log.info("the HNSW graph was rebuilt in %.1f s", time.perf_counter() - start)
             self._after_removal()  # many more removed meanwhile
 
