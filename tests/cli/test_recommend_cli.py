@@ -374,3 +374,61 @@ def test_recommend_on_a_text_gallery_shows_each_items_text(tmp_path):
     res = CliRunner().invoke(cli, [*args, "--json"])
     (item,) = json.loads(res.stdout)["items"]
     assert item["text"] == "the vpn drops every hour" and item["label"] == "T-2"
+
+
+def test_a_text_folder_saved_under_the_former_formula_is_not_built(tmp_path, monkeypatch):
+    """A text folder saved before the fingerprint left out the transformer config's keys at a
+    value that changes nothing records that formula's fingerprint, as do the galleries it
+    enrolled then; recommend's no-build check hashed the current and the oldest formula only,
+    so it built the model (tokenizer, transformer, weights) for every such folder (s55_FB
+    finding 4). It now hashes every formula the built model answers to (its
+    former_fingerprints'): nothing is built for the folder's galleries, old or new, and the
+    answers are the built model's; another model's gallery is still loaded and refused."""
+    pytest.importorskip("transformers", reason="the text extra is not installed")
+    from _tiny_bert import save_tiny_bert
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.index import GalleryStore
+
+    (tmp_path / "bert").mkdir()
+    save_tiny_bert(tmp_path / "bert", layers=1)
+    net = TextSiameseNetwork.pretrained(tmp_path / "bert", max_length=16, overlap=4).eval()
+    model = siamkit.save_model(net, tmp_path / "model")
+    oldest, then = net.former_fingerprints()
+    doc = json.loads((model / "siamkit.json").read_text())
+    doc["fingerprint"] = then  # as the folder was saved before stop 55
+    (model / "siamkit.json").write_text(json.dumps(doc))
+    texts = ["red shoe", "blue shoe", "green tea", "black tea"]
+    galleries = {}
+    for name, recorded in (("then", then), ("oldest", oldest), ("now", None)):
+        path = tmp_path / f"{name}.db"
+        with Gallery.open(path, net) as g:
+            for i, text in enumerate(texts):
+                g.enroll(f"item-{i}", [text])
+        if recorded is not None:
+            with GalleryStore(path, create=False) as store:
+                store.set_meta("model_fingerprint", recorded)
+        galleries[name] = path
+    real, built = siamkit.load_model, []
+
+    def counted(*args, **kwargs):
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(siamkit, "load_model", counted)
+    for name, path in galleries.items():
+        args = ["recommend", str(model), "--gallery", str(path), "--json", "--like", "item-0"]
+        res = CliRunner().invoke(cli, [*args, "--k", "3"])
+        assert res.exit_code == 0, (name, res.output)
+        with Gallery.open(path, net) as g:  # the built model's answers
+            expected = g.recommend([1], k=3)
+        got = json.loads(res.stdout)["items"]
+        assert [it["item_id"] for it in got] == [m.item_id for m in expected], name
+        assert [it["distance"] for it in got] == pytest.approx([m.distance for m in expected])
+        assert built == [], name
+    other = TextSiameseNetwork.pretrained(save_tiny_bert(tmp_path / "other", layers=1, seed=1))
+    with Gallery.open(tmp_path / "other.db", other) as g:
+        g.enroll("item-0", ["red shoe"])
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "other.db"), "--like", "item-0"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and len(built) == 1, res.output
+

@@ -185,16 +185,21 @@ def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
         or distance not in list_distances()
         or distance != doc.get("distance")
         or meta.get("embedding_dim") != str(doc.get("embedding_dim"))
-        or meta.get("model_fingerprint") != doc.get("fingerprint")  # recorded when saved
     ):
         return None
-    try:  # ... and so it is now: hash what loading would build from
+    try:  # hash what loading would build from, by each formula the loaded model answers to
         tensors = load_file(str(Path(model) / WEIGHTS_FILE))
-        digests = {fingerprint_of(config, tensors)}  # a kind's only formula, or its former one
-        # a kind that hashes a part of its description (a text model: not its files' place)
-        describe = getattr(model_class(str(config.get("kind"))), "fingerprint_description", None)
-        if describe is not None:
-            digests.add(fingerprint_of(describe(config), tensors))
+        cls = model_class(str(config.get("kind")))
+        # a kind that hashes a part of its description (a text model: not its files' place),
+        # and its former formulas (TextSiameseNetwork.former_fingerprints'), which a gallery
+        # enrolled before them, or by a folder saved before them, records
+        describe = getattr(cls, "fingerprint_description", None)
+        formers = getattr(cls, "former_descriptions", None)
+        if describe is None:  # a kind's only formula
+            descriptions = [config]
+        else:
+            descriptions = [describe(config), *(formers(config) if formers else ())]
+        digests = {fingerprint_of(d, tensors) for d in descriptions}
     except Exception:  # unreadable, or no numpy dtype (bfloat16): the full load says
         return None
-    return str(distance) if meta["model_fingerprint"] in digests else None
+    return str(distance) if meta.get("model_fingerprint") in digests else None

@@ -447,6 +447,19 @@ class TextSiameseNetwork(nn.Module):
         its files lay or which transformers read them (:func:`transformer_description`)."""
         return {**cfg, "transformer": transformer_description(dict(cfg["transformer"]))}
 
+    @staticmethod
+    def former_descriptions(cfg: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+        """What the formulas before :meth:`fingerprint_description` hashed (with the weights)
+        of a text model's :meth:`config`, oldest first: the whole config without the tokenizer
+        digest, and the first placeless description, which kept the transformer config's keys
+        at a value that changes nothing (:func:`transformer_description`'s ``inert=False``).
+        One list for :meth:`former_fingerprints` and ``siamkit recommend``'s no-build check of
+        a saved folder, which lacked the second and built the model for every folder saved
+        under it (s55_FB finding 4)."""
+        whole = {k: v for k, v in cfg.items() if k != TOKENIZER_KEY}
+        first = {**cfg, "transformer": transformer_description(dict(cfg["transformer"]), False)}
+        return whole, first
+
     def fingerprint_config(self) -> dict[str, Any]:
         """:meth:`fingerprint_description` of :meth:`config`."""
         return self.fingerprint_description(self.config())
@@ -464,9 +477,7 @@ class TextSiameseNetwork(nn.Module):
 
         cfg = self.config()
         weights = self.state_dict()
-        whole = {k: v for k, v in cfg.items() if k != TOKENIZER_KEY}
-        first = {**cfg, "transformer": transformer_description(dict(cfg["transformer"]), False)}
-        prints = (fingerprint_of(whole, weights), fingerprint_of(first, weights))
+        prints = [fingerprint_of(d, weights) for d in self.former_descriptions(cfg)]
         now = fingerprint_of(self.fingerprint_description(cfg), weights)
         return tuple(dict.fromkeys(p for p in prints if p != now))
 
