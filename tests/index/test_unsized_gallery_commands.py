@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,14 +19,30 @@ from siamkit.index import Gallery, GalleryStore
 from siamkit.index.store import GalleryDamagedError
 
 
-def test_list_and_remove_say_the_gallery_is_damaged_and_what_a_command_can_do(tmp_path):
-    path = tmp_path / "g.db"
+def _gallery_that_lost_its_size(path: Path, size: str | None = None, **items: int) -> Path:
+    """A gallery at ``path`` holding ``items[label]`` embeddings of 4 values under each label
+    (two under 'a' by default), whose meta then lost its ``embedding_dim`` (another program's
+    write, or an old siamkit's) or, with ``size``, had it set by hand to that."""
     with Gallery.open(path, embedding_dim=4) as gallery:
-        gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
-        gallery.enroll_embeddings("b", np.eye(4, dtype=np.float32)[:2])
-    with sqlite3.connect(path) as conn:  # another program's write, or an old siamkit's
-        conn.execute("DELETE FROM meta WHERE key = 'embedding_dim'")
+        for label, count in (items or {"a": 2}).items():
+            gallery.enroll_embeddings(label, np.ones((count, 4), np.float32))
+    with sqlite3.connect(path) as conn:
+        if size is None:
+            conn.execute("DELETE FROM meta WHERE key = 'embedding_dim'")
+        else:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'embedding_dim'", (size,))
     conn.close()
+    return path
+
+
+@pytest.fixture
+def unsized(tmp_path: Path) -> Path:
+    """A gallery of two items under 'a' that records no embedding size."""
+    return _gallery_that_lost_its_size(tmp_path / "g.db")
+
+
+def test_list_and_remove_say_the_gallery_is_damaged_and_what_a_command_can_do(tmp_path):
+    path = _gallery_that_lost_its_size(tmp_path / "g.db", a=2, b=2)
     expected = (
         f"the gallery {path} is damaged: it holds items but never recorded the size of their "
         "embeddings (its meta table has no embedding_dim), so none can be read; enroll them "
@@ -47,17 +64,11 @@ def test_list_and_remove_say_the_gallery_is_damaged_and_what_a_command_can_do(tm
         assert len(gallery) == 4 and [i.label for i in gallery.labels()] == ["a", "b"]
 
 
-def test_the_advice_names_each_kind_of_gallerys_enroll_command_as_it_runs(tmp_path):
+def test_the_advice_names_each_kind_of_gallerys_enroll_command_as_it_runs(unsized):
     """The file records no kind of model, so the advice named `siamkit enroll ... IMAGES` for a
     text or face gallery too, a command that cannot enroll texts or embed faces with dlib. Each
     kind's command is named now, with options its own --help lists."""
-    path = tmp_path / "g.db"
-    with Gallery.open(path, embedding_dim=4) as gallery:
-        gallery.enroll_embeddings("a", np.ones((1, 4), np.float32))
-    with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM meta WHERE key = 'embedding_dim'")
-    conn.close()
-    result = CliRunner().invoke(cli, ["gallery", str(path), "list"])
+    result = CliRunner().invoke(cli, ["gallery", str(unsized), "list"])
     assert result.exit_code == 1
     commands = re.findall(r"`(siamkit [^`]+)`", result.output)
     assert [c.split(" --")[0].split()[:3] for c in commands] == [
@@ -73,17 +84,12 @@ def test_the_advice_names_each_kind_of_gallerys_enroll_command_as_it_runs(tmp_pa
         assert all(w in shown.output for w in words if w.startswith("--")), (command, shown.output)
 
 
-def test_opening_it_with_a_model_writes_nothing_and_leaves_the_advice_open(tmp_path):
+def test_opening_it_with_a_model_writes_nothing_and_leaves_the_advice_open(unsized):
     """Opened with a model (or embedding_dim=...), the gallery wrote that size into the file
     before it read the items: a wrong size then refused the gallery as damaged at "the size it
     records", which it had just written, and the advice (init_meta, INSERT OR IGNORE) could no
     longer mend it; a right one silently took items of an unknown model as its own (s54_FA)."""
-    path = tmp_path / "g.db"
-    with Gallery.open(path, embedding_dim=4) as gallery:
-        gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
-    with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM meta WHERE key = 'embedding_dim'")
-    conn.close()
+    path = unsized
     for dim in (2, 4):
         with pytest.raises(GalleryDamagedError, match="never recorded the size"):
             Gallery.open(path, embedding_dim=dim)
@@ -95,17 +101,12 @@ def test_opening_it_with_a_model_writes_nothing_and_leaves_the_advice_open(tmp_p
         assert len(gallery) == 2
 
 
-def test_gallery_check_names_the_problem_in_the_stores_sentence(tmp_path):
+def test_gallery_check_names_the_problem_in_the_stores_sentence(unsized):
     """`siamkit gallery FILE check` said such a gallery "was never opened with a model, so
     enroll into a new gallery file": false for items an old siamkit or another program wrote,
     and without the command to run or the size to record (s54_FA). It reports the refusal
     every other command gives now, word for word; an empty gallery without a size is as before."""
-    path = tmp_path / "g.db"
-    with Gallery.open(path, embedding_dim=4) as gallery:
-        gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
-    with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM meta WHERE key = 'embedding_dim'")
-    conn.close()
+    path = unsized
     with pytest.raises(GalleryDamagedError) as refused:  # what opening it says
         Gallery.open(path)
     result = CliRunner().invoke(cli, ["gallery", str(path), "check", "--json"])
@@ -124,12 +125,7 @@ def test_a_size_that_is_no_number_is_refused_in_the_same_sentence_and_its_advice
     library read the same (s55_R2 finding 6). Each now gives the store's sentence, saying what
     the value is, and its Python advice (``set_meta``: ``init_meta`` keeps a value already there)
     mends the file."""
-    path = tmp_path / "g.db"
-    with Gallery.open(path, embedding_dim=4) as gallery:
-        gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = 'abc' WHERE key = 'embedding_dim'")
-    conn.close()
+    path = _gallery_that_lost_its_size(tmp_path / "g.db", size="abc")
     with pytest.raises(GalleryDamagedError) as refused:
         Gallery.open(path)
     said = str(refused.value)
