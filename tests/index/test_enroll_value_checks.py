@@ -11,6 +11,7 @@ sentence of ``index.base``."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -29,42 +30,64 @@ def _refusal(add, rows) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_the_gallery_and_its_store_refuse_unrankable_rows_in_one_sentence(tmp_path, case):
-    rows = np.array(CASES[case], np.float64)
-    expected = naive_refusal(rows, "; nothing was stored")
+@pytest.fixture
+def store_and_gallery(tmp_path) -> Iterator[tuple[GalleryStore, Gallery]]:
+    """A bare store and a gallery, each recording embeddings of ``DIM`` values."""
     store = GalleryStore(tmp_path / "s.db")
     store.init_meta({"embedding_dim": str(DIM)})
     with Gallery.open(tmp_path / "g.db", embedding_dim=DIM) as gallery:
-        said = {
-            "store": _refusal(lambda r: store.add("a", r), rows),
-            "store add_new": _refusal(lambda r: store.add_new("a", r), rows),
-            "gallery": _refusal(lambda r: gallery.enroll_embeddings("a", r), rows),
-            "gallery, a float64 tensor": _refusal(
-                lambda r: gallery.enroll_embeddings("a", torch.from_numpy(r)), rows
-            ),
-            "gallery skipping repeats": _refusal(
-                lambda r: gallery.enroll_embeddings("a", r, skip_repeats=True), rows
-            ),
-        }
-        assert len(gallery) == 0
+        yield store, gallery
+
+
+def _refused_under_tracemalloc(rows: np.ndarray) -> tuple[str, int]:
+    """``finite_float32``'s refusal of ``rows``, and the peak bytes it allocated (numpy reports
+    its buffers to tracemalloc)."""
+    import tracemalloc
+
+    from siamkit.index.base import finite_float32
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(UnrankableEmbeddingsError) as info:
+            finite_float32(rows)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return str(info.value), peak
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_gallery_and_its_store_refuse_unrankable_rows_in_one_sentence(store_and_gallery, case):
+    rows = np.array(CASES[case], np.float64)
+    expected = naive_refusal(rows, "; nothing was stored")
+    store, gallery = store_and_gallery
+    said = {
+        "store": _refusal(lambda r: store.add("a", r), rows),
+        "store add_new": _refusal(lambda r: store.add_new("a", r), rows),
+        "gallery": _refusal(lambda r: gallery.enroll_embeddings("a", r), rows),
+        "gallery, a float64 tensor": _refusal(
+            lambda r: gallery.enroll_embeddings("a", torch.from_numpy(r)), rows
+        ),
+        "gallery skipping repeats": _refusal(
+            lambda r: gallery.enroll_embeddings("a", r, skip_repeats=True), rows
+        ),
+    }
+    assert len(gallery) == 0
     assert said == dict.fromkeys(said, expected)
     assert store.count() == (0, 0)
 
 
-def test_the_gallery_and_its_store_refuse_another_size_in_one_sentence(tmp_path):
-    store = GalleryStore(tmp_path / "s.db")
-    store.init_meta({"embedding_dim": str(DIM)})
+def test_the_gallery_and_its_store_refuse_another_size_in_one_sentence(store_and_gallery):
+    store, gallery = store_and_gallery
     rows = np.ones((2, DIM + 1), np.float32)
-    with Gallery.open(tmp_path / "g.db", embedding_dim=DIM) as gallery:
-        said = []
-        for where, add in (
-            (store.path, lambda: store.add("a", rows)),
-            (gallery._store.path, lambda: gallery.enroll_embeddings("a", rows)),
-        ):
-            with pytest.raises(ValueError) as info:
-                add()
-            said.append((where, str(info.value)))
+    said = []
+    for where, add in (
+        (store.path, lambda: store.add("a", rows)),
+        (gallery._store.path, lambda: gallery.enroll_embeddings("a", rows)),
+    ):
+        with pytest.raises(ValueError) as info:
+            add()
+        said.append((where, str(info.value)))
     for where, text in said:
         assert text == (
             f"the embeddings have {DIM + 1} values each, but the gallery {where} records "
@@ -78,21 +101,10 @@ def test_the_refusal_of_a_few_rows_reads_only_those_rows_again(tmp_path):
     word the refusal of one NaN row in 200,000 x 384 float32 (s54_R2 finding 4). Only the refused
     rows are read again now; the check itself needs no more than a bool per value (numpy reports
     its buffers to tracemalloc)."""
-    import tracemalloc
-
-    from siamkit.index.base import finite_float32
-
     rows = np.ones((20_000, 64), np.float32)
     rows[7, 3] = np.nan
-    expected = naive_refusal(rows, "")
-    tracemalloc.start()
-    try:
-        with pytest.raises(UnrankableEmbeddingsError) as info:
-            finite_float32(rows)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert str(info.value) == expected
+    said, peak = _refused_under_tracemalloc(rows)
+    assert said == naive_refusal(rows, "")
     assert peak < rows.nbytes // 2, f"{peak} bytes to refuse {rows.nbytes} bytes of rows"
 
 
@@ -109,21 +121,11 @@ def test_the_refusal_of_every_row_copies_none_of_them(dtype, value, kind):
     ``siamkit enroll`` now pays once every chunk is embedded (s55_R2 finding 1). The rows are
     read in blocks, in their own dtype, now: beyond the float32 result (the input itself when
     it is float32), a fraction of the input."""
-    import tracemalloc
-
-    from siamkit.index.base import finite_float32
-
     rows = np.full((4_000, 384), value, dtype)  # a text model's width
     rows[5:, 1:] = 1.0  # a value in every row: the first five as given, the others as well
     result = 0 if dtype == np.float32 else rows.size * 4
-    tracemalloc.start()
-    try:
-        with pytest.raises(UnrankableEmbeddingsError) as info:
-            finite_float32(rows)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert str(info.value) == (
+    said, peak = _refused_under_tracemalloc(rows)
+    assert said == (
         f"4000 of the 4000 embeddings hold {kind} (rows 0, 1, 2, 3, 4 and 3995 more), "
         "which no search can rank"
     )
