@@ -102,3 +102,27 @@ def test_an_existing_bank_is_kept_whole_when_an_enroll_is_stopped(
     assert res.exit_code == 130, res.output
     assert items_of(db) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bank.db"]
+
+
+def test_signature_enroll_names_the_scan_whose_embedding_holds_nan(setup, tmp_path, monkeypatch):
+    """A NaN was refused by its row among the scans given, "(rows 1)", where ``siamkit enroll``
+    names the file (final35 "NaN wording"): the scan's file is named, nothing is enrolled."""
+    model, _, scans = setup
+    refs = sorted(scans.glob("*.png"))
+    assert len(refs) == 3
+    real = SignatureBank._embed
+
+    def embed(self, batch):  # the second scan's embedding is NaN
+        z = real(self, batch).clone()
+        z[1] = float("nan")
+        return z
+
+    monkeypatch.setattr(SignatureBank, "_embed", embed)
+    db = tmp_path / "bank.db"
+    res = enroll(db, model, "0042", *refs)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == (
+        "Error: 1 of the 3 embeddings the model made of the images hold NaN or infinite values "
+        f"({str(refs[1])!r}), which no search can rank; nothing was enrolled"
+    )
+    assert not db.exists()

@@ -89,7 +89,7 @@ def enroll(
 
     from siamkit.applications.faces import read_rgb
     from siamkit.applications.faces.recognize import face_record, largest_face_of
-    from siamkit.cli._enroll import _thumbnail
+    from siamkit.cli._enroll import _thumbnail, checked_chunk
     from siamkit.cli._new_gallery import new_gallery_removed_if_unused
     from siamkit.index.store import encode_metadata, validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
@@ -118,7 +118,10 @@ def enroll(
         chosen = [largest_face_of(pipe, read_rgb(p), p) for p in found]
     # the whole photo's thumbnail, as the service's /enroll keeps a face model's, before any write
     pngs = [_thumbnail(Path(p)) for p in images]
+    # a NaN refused by its photo's file, as siamkit enroll names it, not by its row
+    names = [repr(str(p)) for p in images]
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
+    z = checked_chunk([], z, names, photo=True, then="; nothing was enrolled")
     with (
         new_gallery_removed_if_unused(gallery_path),  # a first enrollment stopped: no file left
         _open_gallery(gallery_path, model, pipe.embedder, create=True) as gallery,

@@ -193,6 +193,7 @@ def enroll(
     Example:
       siamkit signature enroll --gallery bank.db --writer 0042 ref1.png ref2.png ref3.png
     """
+    from siamkit.cli._enroll import checked_chunk
     from siamkit.cli._new_gallery import new_gallery_removed_if_unused
     from siamkit.index.store import validate_label
 
@@ -203,14 +204,19 @@ def enroll(
     model_dir, note = _model_dir(model_path, gallery_path)
     model, _ = _load(model_dir, note, warn=True, given=model_path and "--model")
     scans = _scans(images)
+    names = [repr(p) for p in images]
     # a first enrollment stopped (Ctrl-C, SIGTERM, a scan the model cannot embed) before its
     # references were stored leaves no bank file behind (the bank closed first)
     with new_gallery_removed_if_unused(gallery_path):
         bank = _open_bank(gallery_path, model, model_dir)
         try:
+            # a NaN is refused by its scan's file, as siamkit enroll names it, where the bank's
+            # gallery said "(rows 1)": embedded here, checked, then enrolled as bank.enroll does
+            z = bank._embed(scans).numpy()
+            z = checked_chunk([], z, names, photo=False, then="; nothing was enrolled")
             # each reference keeps its scan's file (the path as given), so that a verdict names
             # the scans it was compared with
-            ids = bank.enroll(writer, scans, skip_repeats=True, sources=list(images))
+            ids = bank.gallery.enroll_embeddings(writer, z, skip_repeats=True, sources=list(images))
             bank.gallery.remember_model_path(model_dir)
             total = len(bank.references(writer))
         finally:
