@@ -432,3 +432,44 @@ def test_a_text_folder_saved_under_the_former_formula_is_not_built(tmp_path, mon
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 1 and len(built) == 1, res.output
 
+
+def test_recommend_takes_a_hugging_face_folder_and_a_named_model_as_text_identify_does(
+    tmp_path, monkeypatch
+):
+    """`text enroll` and `serve` take a local Hugging Face folder or a named model
+    (all-MiniLM-L6-v2), and recommend refused both ('does not exist', 'has no siamkit.json')
+    for the galleries they enrolled (s55_R5 finding 4). It resolves and loads them as
+    `text identify` does now: the built model's answers, each with its text."""
+    pytest.importorskip("transformers", reason="the text extra is not installed")
+    import siamkit.encoders.text as text_encoders
+    from _tiny_bert import save_tiny_bert
+    from siamkit.applications.text import load_text_model
+
+    hf = save_tiny_bert(tmp_path / "hf", layers=1)
+    # the named default model is this folder here (the real one is slow to build in a test)
+    monkeypatch.setattr(text_encoders, "default_text_model_path", lambda: hf)
+    monkeypatch.chdir(tmp_path)
+    net = load_text_model(hf).eval()
+    texts = ["red shoe", "blue shoe", "green tea", "black tea"]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"id": f"item-{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    for name in (str(hf), "all-MiniLM-L6-v2"):
+        gallery = tmp_path / f"{len(name)}.db"
+        enrolled = CliRunner().invoke(
+            cli, ["text", "enroll", str(corpus), "--gallery", str(gallery), "--model", name]
+        )
+        assert enrolled.exit_code == 0, enrolled.output
+        args = ["recommend", name, "--gallery", str(gallery), "--json", "--like", "item-0"]
+        res = CliRunner().invoke(cli, [*args, "--k", "3"])
+        assert res.exit_code == 0, (name, res.output)
+        items = json.loads(res.stdout)["items"]
+        # a naive loop: the other texts by cosine distance to the liked one's, nearest first
+        z = net.embed(texts).detach().numpy()
+        naive = sorted(range(1, len(texts)), key=lambda i: 1 - float(z[0] @ z[i]))[:3]
+        assert [it["label"] for it in items] == [f"item-{i}" for i in naive], name
+        assert [it["text"] for it in items] == [texts[i] for i in naive], name
+        assert [it["distance"] for it in items] == pytest.approx(
+            [1 - float(z[0] @ z[i]) for i in naive], abs=1e-5
+        )

@@ -13,11 +13,15 @@ from typing import Any
 
 import click
 
+from siamkit.cli._inputs import text_model_folder
 from siamkit.cli.gallery_cmds import _friendly, _load_model, _open, _score_kind, source_note
 
 
+# a text model as `text identify` and `serve` take it too: a local Hugging Face folder or a named
+# pretrained model (all-MiniLM-L6-v2, ...), which recommend refused ("does not exist", "has no
+# siamkit.json") for the galleries those enrolled (s55_R5 finding 4)
 @click.command()
-@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.argument("model", callback=text_model_folder)
 @click.option(
     "--gallery",
     "gallery_path",
@@ -58,7 +62,9 @@ def recommend(
     as_json: bool,
 ) -> None:
     """The K gallery items nearest to any liked item (liked ones excluded), nearest first;
-    with --per-label, the K nearest labels, each by its nearest item.
+    with --per-label, the K nearest labels, each by its nearest item. MODEL is a saved model
+    folder, or a text model as `siamkit text identify --model` takes it: a local Hugging Face
+    folder or a named model (all-MiniLM-L6-v2, all-mpnet-base-v2).
 
     \b
     Examples:
@@ -74,7 +80,7 @@ def recommend(
     if distance is not None:  # the bundle's files hash to the gallery's fingerprint
         net, kind = None, score_kind(get_distance(distance))
     else:  # a tracker said "unknown distance 'cross_correlation'"
-        net = _load_model(model, gallery_path)
+        net = _recommend_model(model, gallery_path)
         kind = _score_kind(net)  # a cohort-normalised model's numbers are no distances
     with _open(gallery_path, net, folder=model) as gallery:  # another model's: names its folder
         if len(gallery) == 0:  # every like is unknown: say why, not which (as identify)
@@ -120,6 +126,25 @@ def recommend(
     click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)
 
 
+def _pretrained_text(folder: str) -> bool:
+    """Whether ``folder`` is a Hugging Face (or sentence-transformers) text model, which has no
+    ``siamkit.json``: the text commands and `serve` load it as a text model."""
+    from siamkit.encoders.text import is_pretrained_text_folder
+
+    return is_pretrained_text_folder(folder)
+
+
+def _recommend_model(folder: str, gallery_path: str) -> Any:
+    """The model at ``folder`` as the command that enrolled ``gallery_path`` loaded it: a
+    Hugging Face folder as `text enroll` does (:func:`~siamkit.applications.text.
+    load_text_model`), a saved model folder as the gallery commands do."""
+    if _pretrained_text(folder):
+        from siamkit.applications.text import load_text_model
+
+        return load_text_model(folder)
+    return _load_model(folder, gallery_path)
+
+
 def _stored_texts(model: str, gallery_path: str, item_ids: list[int]) -> dict[int, str] | None:
     """The texts `siamkit text enroll` kept of ``item_ids`` (an item without one is left out)
     when ``model`` is a text model; ``None`` for any other model (its side file holds
@@ -127,7 +152,7 @@ def _stored_texts(model: str, gallery_path: str, item_ids: list[int]) -> dict[in
     identify` and the service's `/recommend` show each item's text."""
     from siamkit.cli._model_kind import is_text_model
 
-    if not is_text_model(model):
+    if not is_text_model(model) and not _pretrained_text(model):
         return None
     from siamkit.cli.text_identify import stored_texts
 
@@ -139,7 +164,7 @@ def _enroll_first(model: str, gallery_path: str) -> str:
     model's is filled by `siamkit text enroll` (the image command was named for it too)."""
     from siamkit.cli._model_kind import is_text_model
 
-    if is_text_model(model):
+    if is_text_model(model) or _pretrained_text(model):
         return (
             f"enroll texts first (siamkit text enroll CORPUS --gallery {gallery_path} "
             f"--model {model})"
