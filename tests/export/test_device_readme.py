@@ -178,6 +178,27 @@ def test_readmes_load_refuses_a_lab_image_as_siamkit_does(tmp_path):
             _readmes_load(channels, (20, 24))(str(tmp_path / "lab.tif"))
 
 
+def test_readmes_load_refuses_an_image_over_40_megapixels_as_siamkit_does(tmp_path):
+    """siamkit refuses an image over 40,000,000 pixels (image_decode.DEFAULT_MAX_PIXELS, a
+    decompression bomb's guard) by its size alone; README's load() decoded it, so the device
+    embedded files the torch model refuses. One-bit files of blank pixels: a few kB each."""
+    from siamkit.image_decode import DEFAULT_MAX_PIXELS, ImageReadError
+
+    assert DEFAULT_MAX_PIXELS == 40_000_000  # the README's figure
+    for name, size in (("wide.png", (8001, 5000)), ("tall.tif", (5000, 8001))):
+        Image.new("1", size).save(tmp_path / name)
+        with pytest.raises(ImageReadError, match=r"more than the limit of 40000000"):
+            load_images([tmp_path / name], (1, 20, 24))
+        with pytest.raises(ValueError, match=rf"{name} is {size[0]}x{size[1]} pixels, more than"):
+            _readmes_load(1, (20, 24))(str(tmp_path / name))
+    # at the limit both read it: the same pixels
+    Image.new("1", (8000, 5000), 1).save(tmp_path / "edge.png")
+    want = load_images([tmp_path / "edge.png"], (1, 20, 24))[0].numpy()
+    np.testing.assert_allclose(
+        _readmes_load(1, (20, 24))(str(tmp_path / "edge.png")), want, atol=1e-5
+    )
+
+
 def _jpeg_with_exif(path: Path, entries: list[tuple[int, int, bytes]]) -> None:
     """A JPEG whose EXIF block (little-endian, one IFD) holds ``(tag, type, value)`` entries,
     written byte by byte: Pillow's own Exif writer makes no damaged block."""
