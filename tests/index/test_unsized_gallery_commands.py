@@ -117,19 +117,22 @@ def test_gallery_check_names_the_problem_in_the_stores_sentence(unsized):
         assert "embedding_dim" not in store.meta()  # the check wrote nothing
 
 
+@pytest.mark.parametrize("size", ["abc", "0", "-3"])
 def test_a_size_that_is_no_number_is_refused_in_the_same_sentence_and_its_advice_mends_it(
-    tmp_path,
+    tmp_path, size
 ):
     """With ``embedding_dim`` set by hand to 'abc', `gallery FILE check` still said the gallery
     "was never opened with a model", `gallery FILE list` said "invalid literal for int()", and a
     library read the same (s55_R2 finding 6). Each now gives the store's sentence, saying what
     the value is, and its Python advice (``set_meta``: ``init_meta`` keeps a value already there)
-    mends the file."""
-    path = _gallery_that_lost_its_size(tmp_path / "g.db", size="abc")
+    mends the file. A '0' or '-3' was read as a size: the open and `list` said "dim must be a
+    positive integer, got 0", a read and `check` that every item is "not 0 float32 values",
+    and `check` advised removing them all (final35 "NaN wording"); the same sentence now."""
+    path = _gallery_that_lost_its_size(tmp_path / "g.db", size=size)
     with pytest.raises(GalleryDamagedError) as refused:
         Gallery.open(path)
     said = str(refused.value)
-    assert "its meta embedding_dim is 'abc', not a number" in said
+    assert f"its meta embedding_dim is {size!r}, not a positive whole number" in said
     with GalleryStore(path) as store, pytest.raises(GalleryDamagedError) as read:
         store.load()
     assert str(read.value) == said
@@ -144,7 +147,7 @@ def test_a_size_that_is_no_number_is_refused_in_the_same_sentence_and_its_advice
         '.set_meta("embedding_dim", "N")'
     )
     with GalleryStore(path) as store:
-        assert store.meta()["embedding_dim"] == "abc"  # nothing written by the refusals
+        assert store.meta()["embedding_dim"] == size  # nothing written by the refusals
         store.set_meta("embedding_dim", "4")  # the advice, followed
     with Gallery.open(path) as gallery:
         assert len(gallery) == 2

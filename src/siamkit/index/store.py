@@ -207,7 +207,7 @@ class GalleryDamagedError(ValueError):
 
 def unsized_problem(path: str | Path, recorded: str | None = None) -> str:
     """What is wrong with the gallery ``path`` that holds items but records no embedding size
-    (``recorded``: the meta's ``embedding_dim`` where it holds one that is no number), and what
+    (``recorded``: the meta's ``embedding_dim`` where it holds one that is no size), and what
     to do: the store's refusal (:meth:`GalleryStore.unsized_error`) and ``siamkit gallery FILE
     check``'s problem, which said "it was never opened with a model" (s54_FA), and still did for
     a value that is no number, where ``gallery FILE list`` said "invalid literal for int()"
@@ -221,7 +221,7 @@ def unsized_problem(path: str | Path, recorded: str | None = None) -> str:
     else:  # init_meta keeps a value already there
         what = (
             "records no size of their embeddings that can be read (its meta embedding_dim is "
-            f"{recorded!r}, not a number)"
+            f"{recorded!r}, not a positive whole number)"
         )
         mend = 'set_meta("embedding_dim", "N")'
     return (
@@ -235,11 +235,14 @@ def unsized_problem(path: str | Path, recorded: str | None = None) -> str:
 
 def recorded_size(meta: Mapping[str, str]) -> int | None:
     """The embedding size the gallery's ``meta`` records; ``None`` where it records none, or one
-    that is no number (written by hand or by another program)."""
+    that is no size: no number, or none above 0 (written by hand or by another program). A '0'
+    was read as a size, so the items were "not 0 float32 values (0 bytes)" and `gallery FILE
+    check` advised removing them all, where 'abc' got :func:`unsized_problem`'s sentence."""
     try:
-        return int(meta["embedding_dim"])
+        size = int(meta["embedding_dim"])
     except (KeyError, ValueError):
         return None
+    return size if size > 0 else None
 
 
 def is_corrupt(err: sqlite3.DatabaseError) -> bool:

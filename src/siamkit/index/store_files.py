@@ -22,7 +22,12 @@ import numpy as np
 from siamkit.atomic import atomic_path, check_writable_file, same_file
 from siamkit.index.provenance import check_enrolled_tower, check_same_model
 from siamkit.index.results import listing
-from siamkit.index.store import existing_store_problem, schema_problem, unsized_problem
+from siamkit.index.store import (
+    existing_store_problem,
+    recorded_size,
+    schema_problem,
+    unsized_problem,
+)
 from siamkit.index.thumbnail_store import thumbnails_path_for
 
 #: The files SQLite keeps beside a database: its write-ahead log, the log's shared-memory
@@ -241,16 +246,15 @@ def _check_open_file(
     other_schema = schema_problem(file, found.meta.get("schema_version"))
     if other_schema is not None:  # the open refuses it: no siamkit command here can use it
         found.problems.append(other_schema)
-        with contextlib.suppress(KeyError, ValueError):  # still shown, as the counts are
-            found.dim = int(found.meta["embedding_dim"])
+        found.dim = recorded_size(found.meta)  # still shown, as the counts are
         return
-    try:
-        found.dim = int(found.meta["embedding_dim"])
-    except (KeyError, ValueError):
+    found.dim = recorded_size(found.meta)
+    if found.dim is None:
         if found.counts[0]:
             # the store's refusal of it, in its words: "never opened with a model" was false
             # for items another program or an old siamkit wrote, and named no command (s54_FA),
-            # whatever the value that is no number (s55_R2 finding 6)
+            # whatever the value that is no size: no number (s55_R2 finding 6), or '0', which
+            # called every item "not 0 float32 values" and advised removing them all
             found.problems.append(unsized_problem(file, found.meta.get("embedding_dim")))
             return
         found.problems.append(
