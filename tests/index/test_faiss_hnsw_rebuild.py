@@ -637,6 +637,49 @@ def _fork_scene(script: str) -> dict:
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_a_child_forked_while_a_thread_searches_an_index_with_no_rebuild_does_not_hang():
+    """A child forked while another thread was inside a call on an index (a search, an add)
+    with no rebuild running found that index's lock held by a thread it does not have, and its
+    first search waited forever (the fork held only the locks of indexes that rebuild). The
+    fork now holds every index's lock: it waits for that call, and the child's search runs."""
+    seen = _fork_scene(
+        """
+        index = held_index(1)  # no removal: no rebuild
+        holding, go = threading.Event(), threading.Event()
+
+        def hold():  # another thread's search or add, as the fork comes
+            with index._lock:
+                holding.set()
+                go.wait(30)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        holding.wait(10)
+        threading.Timer(0.5, go.set).start()  # the call ends
+        pid = os.fork()
+        waited = go.is_set()  # the fork returned once the call had ended
+        if pid == 0:
+            signal.alarm(10)  # a hang ends the child with SIGALRM
+            os._exit(0 if index.search(np.zeros((1, 8), np.float32), 1).ids[0, 0] >= 0 else 1)
+        seen = {"child": reaped(pid), "waited": waited}
+        holder.join(20)
+        seen["free"] = [free(index._lock), free(faiss_index._running_lock)]
+        seen["again"] = all(seen["free"]) and fork_again()
+        seen["unraisable"] = unraisable
+        done(seen)
+        """
+    )
+    assert seen == {
+        "child": 0,
+        "waited": True,
+        "free": [True, True],
+        "again": True,
+        "unraisable": [],
+    }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
 def test_two_threads_forking_at_once_leave_every_index_lock_free():
     """Two threads forked at once (a Pool's handler thread starting workers while another
     thread starts a Process): thread A waited in the at-fork handler for one index's lock (a
@@ -668,13 +711,14 @@ def test_two_threads_forking_at_once_leave_every_index_lock_free():
             def __exit__(self, *exc):
                 self.release()
 
-        class I1Last(set):  # B's handler meets i2 before i1
+        class I1Last(set):  # the handlers meet i2 before i1
             def __iter__(self):
-                return iter(sorted(set.__iter__(self), key=lambda job: job.index() is i1))
+                return iter(sorted(set.__iter__(self), key=lambda index: index is i1))
 
         watched = i1._lock = Watched(i1._lock)
-        faiss_index._running = I1Last(faiss_index._running)
+        faiss_index._indexes = I1Last(faiss_index._indexes)
         i1.remove(np.arange(120))  # a rebuild runs behind, held
+        i2.remove(np.arange(120))  # and on i2
         holding, go = threading.Event(), threading.Event()
 
         def hold():  # a takeover or a long call on i1, as A forks
@@ -695,8 +739,7 @@ def test_two_threads_forking_at_once_leave_every_index_lock_free():
 
         a = threading.Thread(target=fork, name="A", daemon=True)
         a.start()
-        seen = {"A waits": watched.waits["A"].wait(10)}
-        i2.remove(np.arange(120))  # meanwhile a rebuild starts behind on i2
+        seen = {"A waits": watched.waits["A"].wait(10)}  # holding i2's lock
         b = threading.Thread(target=fork, name="B", daemon=True)
         b.start()
         watched.waits["B"].wait(2)  # B waits for i1, or for A's fork to end
@@ -738,7 +781,7 @@ def test_ctrl_c_while_a_fork_waits_for_an_index_leaves_every_lock_free():
         first, second = held_index(1), held_index(2)
         first.remove(np.arange(120))
         second.remove(np.arange(120))
-        first, second = [job.index() for job in faiss_index._running]  # as the handler meets them
+        first, second = list(faiss_index._indexes)  # as the handler meets them
         holding, go = threading.Event(), threading.Event()
 
         def hold():  # another thread's long call on the second index, as the fork comes
@@ -810,10 +853,10 @@ def test_two_forks_meeting_two_indexes_in_different_orders_both_go_through():
         class Crossed(set):  # A meets i1 first, B meets i2 first
             def __iter__(self):
                 back = threading.current_thread().name == "B"
-                return iter(sorted(set.__iter__(self), key=lambda job: (job.index() is i1) == back))
+                return iter(sorted(set.__iter__(self), key=lambda index: (index is i1) == back))
 
         i1._lock, i2._lock = Watched(i1._lock, "i1"), Watched(i2._lock, "i2")
-        faiss_index._running = Crossed(faiss_index._running)
+        faiss_index._indexes = Crossed(faiss_index._indexes)
         i1.remove(np.arange(120))
         i2.remove(np.arange(120))  # two rebuilds run behind, held
         children = []

@@ -20,9 +20,20 @@ Two details make the approximate indexes usable under a live gallery:
   A process forked meanwhile waits for a takeover under way; the child lets go of the rebuild
   (its thread is not there) and starts its own at its next removal past a quarter.
 
+A fork waits for the call under way on every index of the process (a search, an add, a
+takeover, in another thread), as the indexes' locks are held across it: a child forked while
+another thread held one found it held by a thread it does not have, and waited forever. A fork
+can thus wait as long as that call (an add of a million vectors, a rebuild past half removed).
 In a forked child, the thread that forked runs FAISS on one thread: GNU OpenMP's thread pool does
 not survive a fork, and the child's first search waited forever for the parent's pool threads.
 Threads the child starts later get a pool of their own.
+
+What stays: Ctrl-C while a fork waits for an index is lost. CPython prints an at-fork handler's
+``KeyboardInterrupt`` as "Exception ignored" and forks regardless (the handler lets go of what it
+took first); sending it again from the parent's handler raised inside that handler or the next
+module's, and was lost too. And only siamkit's own locks are held: a lock of the caller's, of
+FAISS or of another library held by another thread at a fork can still hang a child, as with any
+threads and ``fork``; a ``spawn`` or ``forkserver`` start method has none of it.
 """
 
 from __future__ import annotations
@@ -108,6 +119,8 @@ def _stop_rebuilds() -> None:
 # their snapshot's locks and let go of the other's (a lock left held by a thread that had
 # ended), or waited for each other's (two snapshots in different orders)
 _fork_lock = threading.Lock()
+# every FaissIndex of this process (added under _running_lock): a fork holds all their locks
+_indexes: weakref.WeakSet[FaissIndex] = weakref.WeakSet()
 # what this thread's fork holds across it (the indexes' locks, then _running_lock), set only
 # once _before_fork took all of it: a handler's exception is printed and the fork goes on, and
 # the after-handlers then release only what this fork took
@@ -115,9 +128,11 @@ _this_fork = threading.local()
 
 
 def _before_fork() -> None:
-    """Wait for the takeovers under way and hold their indexes' locks across the fork: a child
-    forked while a rebuild thread held an index's lock found it held by a thread it does not
-    have, and its first search, add or removal waited forever.
+    """Wait for the calls under way on every index (a takeover, a search, an add in another
+    thread) and hold the indexes' locks across the fork: a child forked while another thread
+    held an index's lock found it held by a thread it does not have, and its first search, add
+    or removal on that index waited forever. The fork waits for those calls to end (a search
+    takes milliseconds, an add of a million vectors or a rebuild past half removed minutes).
 
     Interrupted (Ctrl-C while it waits for a lock), it lets go of what it took: CPython prints
     the interrupt as ignored and forks regardless, and an index it left locked waited forever."""
@@ -126,12 +141,10 @@ def _before_fork() -> None:
     _fork_lock.acquire()
     try:
         with _running_lock:
-            jobs = list(_running)
-        for job in jobs:
-            index = job.index()
-            if index is not None:
-                index._lock.acquire()
-                held.append(index._lock)
+            indexes = list(_indexes)
+        for index in indexes:
+            index._lock.acquire()
+            held.append(index._lock)
         _running_lock.acquire()
         held.append(_running_lock)
         _this_fork.held = held
@@ -274,6 +287,8 @@ class FaissIndex:
         self._trained = kind != "ivf"
         self._lock = threading.RLock()
         self._index = self._new_index("flat" if kind == "ivf" else kind)
+        with _running_lock:
+            _indexes.add(self)
 
     def __len__(self) -> int:
         with self._lock:  # a rebuild's takeover swaps the graph and its tombstones under it
