@@ -95,6 +95,43 @@ START = {
 }
 
 
+def _gallery(labels: dict[str, int], items: int | None, shown: dict[str, Any]) -> dict[str, Any]:
+    """GET /gallery's answer: ``labels[label]`` items under each label (``items`` in all, their
+    sum unless given), each label shown with ``shown`` (its thumbnail or its text)."""
+    return {
+        "num_labels": len(labels),
+        "num_items": sum(labels.values()) if items is None else items,
+        "labels": [{"label": label, "count": n, **shown} for label, n in labels.items()],
+    }
+
+
+def image_start(
+    labels: dict[str, int], threshold: float = 0.5, items: int | None = None
+) -> dict[str, Any]:
+    """What the image service answers on start: no key, an image model (euclidean, 1 x 8 x 8,
+    ``threshold``), and a gallery of ``labels`` (as :func:`_gallery`), for the image page
+    (app.js) run in the same stand-in DOM."""
+    gallery = _gallery(labels, items, {"thumbnail": None})
+    return {
+        "/health": {"auth_required": False},
+        "/info": {
+            "gallery": {"num_items": gallery["num_items"]},
+            "model": {
+                "embedding_dim": 4,
+                "distance": "euclidean",
+                "threshold": threshold,
+                "input_shape": [1, 8, 8],
+            },
+        },
+        "/gallery": gallery,
+    }
+
+
+def text_start(labels: dict[str, int], items: int | None = None) -> dict[str, Any]:
+    """:data:`START` with a gallery of ``labels`` instead (as :func:`_gallery`)."""
+    return {**START, "/gallery": _gallery(labels, items, {"text": "a text"})}
+
+
 def run_text_page(answers: dict[str, Any], steps: str, show: list[str]) -> dict[str, Any]:
     """Start the text page against ``answers`` (over :data:`START`), run ``steps``, and return
     the requests sent and the trees of the elements in ``show``."""

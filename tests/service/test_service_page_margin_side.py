@@ -17,34 +17,11 @@ from typing import Any
 
 import pytest
 from _service_helpers import require_node
-from _text_page import HARNESS, START, STATIC, texts
+from _text_page import HARNESS, STATIC, image_start, text_start, texts
 
 THRESHOLD, OVER = 0.25, 0.250005  # accepted: within ROUNDING over the threshold
-IMAGE_START = {
-    "/health": {"auth_required": False},
-    "/info": {
-        "gallery": {"num_items": 1},
-        "model": {
-            "embedding_dim": 4,
-            "distance": "euclidean",
-            "threshold": THRESHOLD,
-            "input_shape": [1, 8, 8],
-        },
-    },
-    "/gallery": {
-        "num_labels": 1,
-        "num_items": 1,
-        "labels": [{"label": "a", "count": 1, "thumbnail": None}],
-    },
-}
-TEXT_START = {
-    **START,
-    "/gallery": {
-        "num_labels": 1,
-        "num_items": 1,
-        "labels": [{"label": "a", "count": 1, "text": "a text"}],
-    },
-}
+IMAGE_START = image_start({"a": 1}, threshold=THRESHOLD)
+TEXT_START = text_start({"a": 1})
 
 
 def _verify(distance: float, same: bool) -> dict[str, Any]:

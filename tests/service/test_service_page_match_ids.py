@@ -15,36 +15,13 @@ from typing import Any
 
 import pytest
 from _service_helpers import require_node
-from _text_page import HARNESS, START, STATIC, texts
+from _text_page import HARNESS, STATIC, image_start, text_start, texts
 
 ODD = '<img src=x onerror="alert(1)">'  # a label is shown as text, never as markup
 LABELS = ("brick, red", ODD)
 
-IMAGE_START = {
-    "/health": {"auth_required": False},
-    "/info": {
-        "gallery": {"num_items": 3},
-        "model": {
-            "embedding_dim": 4,
-            "distance": "euclidean",
-            "threshold": 0.5,
-            "input_shape": [1, 8, 8],
-        },
-    },
-    "/gallery": {
-        "num_labels": 2,
-        "num_items": 3,
-        "labels": [{"label": label, "count": 1, "thumbnail": None} for label in LABELS],
-    },
-}
-TEXT_START = {
-    **START,
-    "/gallery": {
-        "num_labels": 2,
-        "num_items": 3,
-        "labels": [{"label": label, "count": 1, "text": "a text"} for label in LABELS],
-    },
-}
+IMAGE_START = image_start(dict.fromkeys(LABELS, 1), items=3)
+TEXT_START = text_start(dict.fromkeys(LABELS, 1), items=3)
 
 
 def _match(item_id: int, label: str, distance: float, accepted: bool) -> dict[str, Any]:

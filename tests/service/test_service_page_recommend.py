@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from _service_helpers import require_node
+from _text_page import image_start
 
 import siamkit.service
 
@@ -81,25 +82,7 @@ const tree = (n) => ({ tag: n.tag, cls: n.className, text: n.textContent, title:
 """
 
 ODD = '<img src=x onerror="alert(1)">.png'  # a file name is shown as it is, never as markup
-INFO = {
-    "/health": {"auth_required": False},
-    "/info": {
-        "gallery": {"num_items": 3},
-        "model": {
-            "embedding_dim": 4,
-            "distance": "euclidean",
-            "threshold": 0.5,
-            "input_shape": [1, 8, 8],
-        },
-    },
-    "/gallery": {
-        "num_labels": 3,
-        "num_items": 3,
-        "labels": [
-            {"label": label, "count": 1, "thumbnail": None} for label in ("brick, red", "tile", ODD)
-        ],
-    },
-}
+INFO = image_start(dict.fromkeys(("brick, red", "tile", ODD), 1))
 
 
 def _run(form: dict[str, Any], answer: Any, after: str = "", info: Any = None) -> Any:

@@ -15,34 +15,11 @@ from typing import Any
 
 import pytest
 from _service_helpers import require_node
-from _text_page import HARNESS, START, STATIC, texts
+from _text_page import HARNESS, STATIC, image_start, text_start, texts
 
 LABEL = '<img src=x onerror="alert(1)">'  # a label is shown as text, never as markup
-IMAGE_START = {
-    "/health": {"auth_required": False},
-    "/info": {
-        "gallery": {"num_items": 2},
-        "model": {
-            "embedding_dim": 4,
-            "distance": "euclidean",
-            "threshold": 0.5,
-            "input_shape": [1, 8, 8],
-        },
-    },
-    "/gallery": {
-        "num_labels": 1,
-        "num_items": 2,
-        "labels": [{"label": LABEL, "count": 2, "thumbnail": None}],
-    },
-}
-TEXT_START = {
-    **START,
-    "/gallery": {
-        "num_labels": 1,
-        "num_items": 2,
-        "labels": [{"label": LABEL, "count": 2, "text": "a text"}],
-    },
-}
+IMAGE_START = image_start({LABEL: 2})
+TEXT_START = text_start({LABEL: 2})
 ITEMS = [
     {"item_id": 12, "thumbnail": "data:image/png;base64,AA==", "text": "toner", "source": None},
     {"item_id": 13, "thumbnail": "data:image/png;base64,AA==", "text": "ink", "source": None},
