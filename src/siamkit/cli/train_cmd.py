@@ -75,8 +75,20 @@ from siamkit.cli._run_folder import (
 )
 @progress_option(" (training and evaluation)", expose_value=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as JSON.")
+@click.option(
+    "--nproc-per-node",
+    "nproc_per_node",
+    type=int,
+    metavar="N",
+    help="Train data-parallel on N processes of this machine: siamkit starts torchrun "
+    "(--standalone) for you, one process a CUDA GPU (NCCL) or, on the CPU, up to one a core "
+    "(gloo); their output comes as it is printed, and a failed launch ends with one sentence "
+    "naming the process that failed and its exit code.",
+)
 @friendly_errors
+@click.pass_context
 def train(
+    ctx: click.Context,
     config: str,
     out: str | None,
     resume: bool,
@@ -87,6 +99,7 @@ def train(
     episodes: int | None,
     progress: bool,
     as_json: bool,
+    nproc_per_node: int | None,
 ) -> None:
     """Train a Siamese network as CONFIG (a YAML file) says, then evaluate it on the test classes.
 
@@ -94,10 +107,12 @@ def train(
     out for an installed siamkit); unknown keys are errors.
     Writes OUT/config.yaml (the resolved config), OUT/checkpoint.pt (every epoch, atomically),
     OUT/model/ (weights + calibrated threshold), OUT/metrics.json, OUT/history.json and
-    OUT/report.html. Launch with `torchrun --nproc_per_node=N -m siamkit train CONFIG` for
-    data-parallel training. If one process stops, the others say so in one sentence; torchrun's
-    own report follows (a ChildFailedError traceback and a 'siamkit FAILED' summary, whose 'To
-    enable traceback' needs nothing enabled: siamkit's Error: line above gives the reason).
+    OUT/report.html. `--nproc-per-node N` trains data-parallel on N processes of this machine:
+    siamkit starts torchrun, as `torchrun --nproc_per_node=N -m siamkit train CONFIG` does by
+    hand. If one process stops, the others say so in one sentence; --nproc-per-node ends with
+    one naming it and its exit code, where a hand-started torchrun's own report follows (a
+    ChildFailedError traceback and a 'siamkit FAILED' summary, whose 'To enable traceback'
+    needs nothing enabled: siamkit's Error: line above gives the reason).
 
     A config with a top-level `task:` trains that application instead and writes its own
     outputs (the summary at the end lists them): `task: text`
@@ -127,6 +142,12 @@ def train(
     """
     if resume and overwrite:
         raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
+    if nproc_per_node is not None:
+        from siamkit.cli._launch import child_arguments, launch, refuse_launch
+
+        refuse_launch(nproc_per_node, config, overrides, device)
+        launch(nproc_per_node, child_arguments(ctx))  # each process checks and runs the rest
+        return
     folder = init_from is not None and not _named_start(config, init_from)
     if folder and not resume and not Path(str(init_from)).exists():
         # (a resume does not read it: the checkpoint's weights replace the ones it gave)

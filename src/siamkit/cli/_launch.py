@@ -1,0 +1,209 @@
+"""``siamkit train --nproc-per-node N``: siamkit starts torchrun itself.
+
+Launched by hand (``torchrun --nproc_per_node=N -m siamkit train ...``), torchrun runs in its own
+process: siamkit could not say which of the processes failed, and torchrun's report (a
+ChildFailedError traceback, a summary whose "To enable traceback" needs nothing enabled) was the
+last thing printed. Here torchrun's launcher runs in siamkit's process
+(``torch.distributed.run``'s own API, ``--standalone``): the processes print to this terminal as
+they run, and a failed launch ends with one sentence naming the process that failed and its exit
+code, taken from torchrun's own record of it (``ChildFailedError.failures``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+#: The signals torchrun's launcher takes over while its processes run (its
+#: ``TORCHELASTIC_SIGNALS_TO_HANDLE`` default); siamkit's handlers are put back after.
+_LAUNCHER_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
+
+
+def cpu_count() -> int:
+    """The CPU cores this process may run on (its affinity where the system says it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _launch_device(config: str, overrides: Sequence[str], device: str) -> str:
+    """The device the launched processes will train on, as far as the command line and CONFIG
+    say: ``--device``, else the last ``--set train.device=``, else CONFIG's ``train.device``."""
+    if device != "auto":
+        return device
+    for item in reversed(overrides):
+        key, _, value = item.partition("=")
+        if key.strip() == "train.device":
+            return value.strip().strip("'\"") or "auto"
+    with contextlib.suppress(Exception):  # an unreadable CONFIG: the processes will say why
+        import yaml
+
+        train = (yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}).get("train")
+        if isinstance(train, dict) and isinstance(train.get("device"), str):
+            return str(train["device"])
+    return "auto"
+
+
+def _processes(count: int) -> str:
+    return f"{count} process" if count == 1 else f"{count} processes"
+
+
+def refuse_launch(count: int, config: str, overrides: Sequence[str], device: str) -> None:
+    """Refuse ``--nproc-per-node COUNT`` before torchrun starts, in one sentence: a count below
+    1, more processes than the CPU cores (gloo) or CUDA GPUs (NCCL, one GPU a process) the run
+    would train on, or a process that a launcher already started (``RANK`` is set: torchrun
+    inside torchrun would start N processes in each)."""
+    if "RANK" in os.environ:
+        raise click.UsageError(
+            f"--nproc-per-node starts torchrun, and this process was itself started by a "
+            f"launcher (RANK={os.environ['RANK']} is set): give the process count to that "
+            "launcher only, or run siamkit train --nproc-per-node N outside it"
+        )
+    if count < 1:
+        raise click.BadParameter(
+            f"{_processes(count)} cannot train: give 1 or more", param_hint="'--nproc-per-node'"
+        )
+    import torch
+
+    where = _launch_device(config, overrides, device)
+    if where.startswith("cuda") or (where == "auto" and torch.cuda.is_available()):
+        gpus = torch.cuda.device_count()
+        if count > gpus:
+            fewer = f"use at most {gpus}, or " if gpus else ""
+            raise click.BadParameter(
+                f"{_processes(count)} on {where} need {count} CUDA GPU(s) (NCCL gives each "
+                f"process its own), and this machine has {gpus}: {fewer}train on the CPU with "
+                "--device cpu",
+                param_hint="'--nproc-per-node'",
+            )
+        return
+    cores = cpu_count()
+    if count > cores:
+        raise click.BadParameter(
+            f"{_processes(count)} are more than the {cores} CPU core(s) this process may use "
+            f"(gloo runs one process a core, more only wait on each other): use at most {cores}",
+            param_hint="'--nproc-per-node'",
+        )
+
+
+def child_arguments(ctx: click.Context, skip: str = "nproc_per_node") -> list[str]:
+    """The command line each launched process runs (``siamkit ... train ...``): the group's
+    options and the command's, as given on this one, less ``--nproc-per-node``."""
+    from click.core import ParameterSource
+
+    args: list[str] = []
+    for level in (ctx.parent, ctx):
+        if level is None:
+            continue
+        if level is ctx:
+            args.append(ctx.info_name or "train")
+        for param in level.command.params:
+            name = param.name
+            if name is None or name == skip:
+                continue
+            value = level.params.get(name)
+            if isinstance(param, click.Argument):
+                args.append(str(value))
+                continue
+            if level.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+                continue  # a default, or the environment the processes inherit
+            assert isinstance(param, click.Option)
+            args.extend(_option_arguments(param, value))
+    return args
+
+
+def _option_arguments(param: click.Option, value: Any) -> list[str]:
+    """``param`` given as ``value`` on a command line."""
+    if param.is_flag:
+        if param.secondary_opts and not value:
+            return [param.secondary_opts[0]]
+        return [param.opts[0]] if value else []
+    values = value if param.multiple else (value,)
+    return [part for one in values for part in (param.opts[0], str(one))]
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Put back this process's handlers of the signals torchrun's launcher takes over."""
+    kept = {}
+    for name in _LAUNCHER_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            kept[sig] = signal.getsignal(sig)
+    try:
+        yield
+    finally:
+        for sig, handler in kept.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
+def failure_sentence(failures: dict[int, Any], count: int) -> str:
+    """One sentence naming the processes that failed and each one's exit code or signal.
+
+    torchrun's record (``ChildFailedError.failures``) holds the processes it stopped with
+    SIGTERM once one had failed too, and its "first observed failure" is by whole-second
+    timestamps, so it names a process it stopped where both ended within a second. The
+    processes that ended by SIGTERM are therefore named apart, as stopped, where another ended
+    otherwise; where every one did, torchrun's SIGTERM cannot be told from another's, and each
+    is named as stopped by SIGTERM."""
+
+    def ended(failure: Any) -> str:
+        code = int(failure.exitcode)
+        if code < 0:
+            return f"was killed by {failure.signal_name()}"
+        return f"exited with code {code}"
+
+    def named(ranks: list[int], what: Any) -> str:
+        each = [
+            f"process {r} (local rank {failures[r].local_rank}) {what(failures[r])}" for r in ranks
+        ]
+        return each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
+
+    sigterm = -int(signal.SIGTERM)
+    stopped = sorted(r for r, f in failures.items() if int(f.exitcode) == sigterm)
+    failed = sorted(r for r in failures if r not in stopped)
+    if not failed:
+        return (
+            f"torchrun's launch of {_processes(count)} failed: "
+            f"{named(stopped, lambda f: 'was stopped by SIGTERM')} (torchrun stops the others "
+            "with it once one fails, and does not say which had it first)"
+        )
+    said = f"torchrun's launch of {_processes(count)} failed: {named(failed, ended)}"
+    if stopped:
+        others = " and ".join(str(r) for r in stopped)
+        said += f"; torchrun then stopped process{'es' if len(stopped) > 1 else ''} {others}"
+    return said
+
+
+def launch(count: int, child_args: Sequence[str]) -> None:
+    """Run ``siamkit CHILD_ARGS`` on ``count`` processes of one machine under torchrun
+    (``--standalone``: a free port of its own), their output streamed as it comes; a failure
+    ends in one :class:`click.ClickException` sentence naming the failed process(es)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    from siamkit.cli.main import Terminated
+
+    args = parse_args(["--standalone", f"--nproc-per-node={count}", "-m", "siamkit", *child_args])
+    for stream in (sys.stdout, sys.stderr):  # ours first, then the processes'
+        stream.flush()
+    try:
+        with _signal_handlers_kept():
+            run(args)
+    except ChildFailedError as err:
+        raise click.ClickException(failure_sentence(err.failures, count)) from None
+    except SignalException as err:  # torchrun stopped its processes, as asked
+        if err.sigval == signal.SIGTERM:
+            raise Terminated from None
+        if err.sigval == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise SystemExit(128 + int(err.sigval)) from None

@@ -1,0 +1,212 @@
+"""``siamkit train --nproc-per-node N``: siamkit starts torchrun, and names the process that failed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from _gloo import torchrun_siamkit
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = str(ROOT / "configs" / "digits-tiny.yaml")
+
+
+def _siamkit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m siamkit ARGS`` with this checkout's src first, one thread a process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(name, None)
+    cmd = [sys.executable, "-m", "siamkit", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_a_launch_trains_the_model_the_raw_torchrun_form_trains(tmp_path: Path) -> None:
+    """`siamkit train --nproc-per-node 2` is `torchrun --nproc_per_node=2 -m siamkit train`:
+    the same weights, byte for byte, and the same figures (two gloo processes, ~70 s here)."""
+    args = [CONFIG, "--no-progress", "--episodes", "5", "--device", "cpu"]
+    args += ["--set", "train.epochs=1"]
+    ours = _siamkit("train", *args, "--out", str(tmp_path / "a"), "--nproc-per-node", "2")
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    raw = torchrun_siamkit("train", *args, "--out", str(tmp_path / "b"), timeout=300)
+    assert raw.returncode == 0, raw.stdout + raw.stderr
+    a, b = tmp_path / "a", tmp_path / "b"
+    weights = "model/model.safetensors"
+    assert (a / weights).read_bytes() == (b / weights).read_bytes()
+
+    def figures(value: object) -> object:  # metrics.json less its timings (train_seconds, ...)
+        if isinstance(value, dict):
+            return {k: figures(v) for k, v in value.items() if not k.endswith("_seconds")}
+        return value
+
+    def metrics(run: Path) -> object:
+        return figures(json.loads((run / "metrics.json").read_text()))
+
+    assert metrics(a) == metrics(b) and "retrieval" in json.dumps(metrics(a))
+    assert (a / "checkpoint.pt").is_file() and (a / "report.html").is_file()
+    assert "MRR" in ours.stdout  # process 0's table, streamed through
+
+
+#: A plug-in that makes process 1 of a two-process launch stop with an error of its own once
+#: both joined the group, while process 0 waits in a collective (the hold-back shortened).
+RANK_1_FAILS = """
+import siamkit.cli.main as entry
+import siamkit.experiment
+
+entry.OTHER_RANK_ERROR_DELAY_S = 0.5
+
+
+def run(*args, **kwargs):
+    import torch
+    import torch.distributed as dist
+
+    from siamkit.training.ddp import setup_distributed
+
+    setup_distributed("cpu")
+    if dist.get_rank() == 1:
+        raise ValueError("the folder /data/shard-1 holds no images")
+    dist.all_reduce(torch.ones(3))
+
+
+siamkit.experiment.run_experiment = run
+"""
+
+
+def test_a_launch_where_process_1_fails_ends_naming_process_1(tmp_path: Path) -> None:
+    """Launched by hand, torchrun's report came last and siamkit could not say which process
+    failed; launched by siamkit, the last line names process 1 and its exit code, after what
+    the processes said."""
+    plugin = tmp_path / "rank_1_fails.py"
+    plugin.write_text(RANK_1_FAILS)
+    res = _siamkit(
+        "--plugin", str(plugin), "train", CONFIG, "--out", str(tmp_path / "run"),
+        "--nproc-per-node", "2", timeout=300,
+    )  # fmt: skip
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "Error: torchrun's launch of 2 processes failed: process 1 (local rank 1) exited with "
+        "code 1"
+    ), out
+    # process 0 stopped for process 1 (its own sentence, or torchrun's SIGTERM): said so, if so
+    assert last.endswith(("exited with code 1", "; torchrun then stopped process 0")), out
+    said = "Error: process 1 of 2 stopped: the folder /data/shard-1 holds no images"
+    assert out.count(said) == 1 and res.stderr.index(said) < res.stderr.index(last), out
+    assert "ChildFailedError" not in out and "To enable traceback" not in out, out
+
+
+def _failure(local_rank: int, exitcode: int) -> object:
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    return ProcessFailure(local_rank=local_rank, pid=100 + local_rank, exitcode=exitcode,
+                          error_file="<N/A>")  # fmt: skip
+
+
+def test_the_failure_sentence_names_what_failed_apart_from_what_torchrun_stopped() -> None:
+    """torchrun's record holds the processes it stopped too, and its first-observed failure is
+    by whole seconds, so it may name one it stopped: the sentence names each by how it ended."""
+    from siamkit.cli._launch import failure_sentence
+
+    said = failure_sentence({0: _failure(0, -15), 1: _failure(1, 1)}, 2)
+    assert said == (
+        "torchrun's launch of 2 processes failed: process 1 (local rank 1) exited with code 1; "
+        "torchrun then stopped process 0"
+    )
+    assert said in " ".join((ROOT / "README.md").read_text().split())  # its example
+    said = failure_sentence({0: _failure(0, -15), 1: _failure(1, -15), 2: _failure(2, -9)}, 3)
+    assert said == (
+        "torchrun's launch of 3 processes failed: process 2 (local rank 2) was killed by "
+        "SIGKILL; torchrun then stopped processes 0 and 1"
+    )
+    said = failure_sentence({0: _failure(0, 1), 1: _failure(1, 2)}, 2)
+    assert said.endswith("process 0 (local rank 0) exited with code 1 and process 1 (local "
+                         "rank 1) exited with code 2")  # fmt: skip
+    said = failure_sentence({1: _failure(1, -15)}, 2)
+    assert said.startswith(
+        "torchrun's launch of 2 processes failed: process 1 (local rank 1) was stopped by SIGTERM"
+    )
+
+
+def _refused(*args: str, env: dict[str, str] | None = None) -> str:
+    from siamkit.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["train", CONFIG, *args], env=env)
+    assert res.exit_code == 2, res.output
+    return " ".join(res.output.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--nproc-per-node", "0"], {}, "'--nproc-per-node': 0 processes cannot train: give 1 or more"),
+        (["--nproc-per-node", "-3"], {}, "'--nproc-per-node': -3 processes cannot train"),
+        (
+            ["--nproc-per-node", "2"], {"RANK": "1"},
+            "Error: --nproc-per-node starts torchrun, and this process was itself started by a "
+            "launcher (RANK=1 is set)",
+        ),
+    ],
+    ids=["zero", "negative", "under-torchrun"],
+)  # fmt: skip
+def test_a_launch_refuses_a_count_below_one_and_a_launch_inside_a_launch(
+    args: list[str], env: dict[str, str], says: str, monkeypatch
+) -> None:
+    import siamkit.cli._launch as launcher
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    assert says in _refused(*args, env=env)
+
+
+def test_a_launch_refuses_more_processes_than_cores_or_gpus(monkeypatch) -> None:
+    import torch
+
+    import siamkit.cli._launch as launcher
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setattr(launcher, "cpu_count", lambda: 2)
+    said = _refused("--nproc-per-node", "3", "--device", "cpu")
+    assert "3 processes are more than the 2 CPU core(s) this process may use" in said, said
+    assert "use at most 2" in said
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    said = _refused("--nproc-per-node", "2", "--device", "cuda")
+    assert "2 processes on cuda need 2 CUDA GPU(s)" in said and "use at most 1" in said, said
+    said = _refused("--nproc-per-node", "3", "--set", "train.device=cpu")  # the config's device
+    assert "CPU core(s)" in said, said
+
+
+def test_a_launch_gives_each_process_the_command_line_less_the_count(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Each process runs the command as given (the group's options, the command's, as typed),
+    without --nproc-per-node."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    got: list[tuple[int, list[str]]] = []
+    monkeypatch.setattr(launcher, "launch", lambda n, a: got.append((n, list(a))))
+    monkeypatch.delenv("RANK", raising=False)
+    plugin = tmp_path / "nothing.py"
+    plugin.write_text("")
+    args = ["--plugin", str(plugin), "train", CONFIG, "--out", "runs/x", "--set", "a.b=1"]
+    args += ["--set", "c.d=2", "--no-progress", "--device", "cpu", "--nproc-per-node", "2"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert got == [(2, [*args[:8], "--set", "c.d=2", "--device", "cpu", "--no-progress"])]
+
+
+def test_the_help_says_what_the_launch_does() -> None:
+    from siamkit.cli.main import cli
+
+    helped = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
+    assert "--nproc-per-node N" in helped
+    assert "siamkit starts torchrun (--standalone) for you" in helped
+    assert "naming the process that failed and its exit code" in helped
