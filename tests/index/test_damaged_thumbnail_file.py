@@ -20,7 +20,7 @@ from siamkit.applications.text.documents import Document
 from siamkit.applications.text.gallery import enroll_documents
 from siamkit.index import Gallery
 from siamkit.index.store import GalleryDamagedError, GalleryStore
-from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
+from siamkit.index.thumbnail_store import ThumbnailStore, _gallery_damaged, thumbnails_path_for
 
 DIM = 16
 
@@ -329,3 +329,24 @@ def test_a_side_file_schema_damaged_while_open_is_named_not_the_gallery(
         previews.close()
     with GalleryStore(path, create=False) as store:
         assert store.integrity_check() == "ok"
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_the_galleries_check_leaves_its_folder_as_it_found_it(
+    texts: Path, tmp_path: Path, damaged: bool
+) -> None:
+    """The gallery's quick check (run when a statement that read the side file and the gallery
+    fails, to tell which is damaged) read the gallery through a read-only connection, which
+    makes the ``-shm`` and ``-wal`` of a WAL file and cannot remove them: a gallery that nothing
+    else had open kept both beside it, a file it only read (final35 "NaN wording"). Listed
+    before and after, the folder is the same, and the gallery's bytes too, sound or damaged."""
+    path, _ = _copy(texts, tmp_path)
+    if damaged:
+        with open(path, "r+b") as f:  # past the pages an open reads
+            f.seek(path.stat().st_size // 2)
+            f.write(b"\xff" * 4096)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    digest = _digest(path)
+    assert _gallery_damaged(path) is damaged
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert _digest(path) == digest

@@ -398,10 +398,22 @@ def _gallery_damaged(gallery: str | Path) -> bool:
     evidence against it on an error of a statement that read both files. It runs on a
     read-only connection of its own, which reads the gallery only (it is usually much smaller
     than the file of pictures). Another error of the check (a lock) is raised: it cannot tell
-    which file is damaged."""
-    uri = f"{Path(gallery).resolve().as_uri()}?mode=ro"
+    which file is damaged.
+
+    A read-only connection of a WAL file makes its ``-shm`` and ``-wal`` and cannot remove them:
+    a check of a gallery no one had open left both beside it (final35 "NaN wording"). Where no
+    ``-wal`` is there, the check reads through :func:`reading_connection`, whose close removes
+    what its open made and, the log being empty, writes nothing into the gallery; where one is
+    there (another connection's, or one a crash left), or a ``-journal`` (a rollback-mode file's,
+    which a read-write open would roll back), read-only as before, so that a possibly damaged
+    gallery is not written by a checkpoint or a rollback."""
+    path = Path(gallery).resolve()
     try:
-        with closing(sqlite3.connect(uri, uri=True)) as conn:
+        if any(Path(f"{path}{end}").exists() for end in ("-wal", "-journal")):
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        else:
+            conn = reading_connection(path)
+        with closing(conn):
             rows = conn.execute("PRAGMA quick_check").fetchall()
     except sqlite3.DatabaseError as err:
         if is_corrupt(err) or "not a database" in str(err):
