@@ -168,7 +168,7 @@ def test_too_few_classes_left_by_empty_folders_is_refused_naming_them(model, fol
     res = run(["enroll", model, "--gallery", tmp_path / "g.db", data], code=2)
     assert res.stderr.splitlines()[-1] == (
         f"Error: nothing to enroll: the label folders {data / 'ann'}, {data / 'bob'}, "
-        f"{data / 'cy'}, {data / 'dee'} hold no images ({exts}); put each label's images in its "
+        f"{data / 'cy'}, {data / 'dee'} hold no images ({exts}): put each label's images in its "
         "sub-folder"
     )
     assert not (tmp_path / "g.db").exists()

@@ -597,9 +597,9 @@ def test_enroll_refuses_a_folder_given_inside_another_one_given(tmp_path: Path) 
     people = tmp_path / "people"
     _images(people, "alice/2019/b.png", "bob/c.png")
     want = (
-        f"{people / 'alice'} is inside {people}, also given: the photos in its sub-folders would "
-        f"be enrolled under their own labels and under the label alice of {people}; give only "
-        "one of the two folders"
+        f"{people / 'alice'} is inside {people}, also given: each of its sub-folders would be a "
+        f"label of its own, and its images also of the label alice of {people}; give only one "
+        "of the two folders"
     )
     for order in ([people, people / "alice"], [people / "alice", people]):
         with pytest.raises(click.UsageError) as err:
@@ -673,8 +673,8 @@ def test_enroll_refuses_a_folder_given_inside_a_label_link_of_another_one_given(
     os.symlink(ext / "alice", ppl / "alice")
     want = (
         f"{ext / 'alice'} is inside {ppl}, also given, through its label folder {ppl / 'alice'} "
-        f"(a link to {ext / 'alice'}): the photos in its sub-folders would be enrolled under "
-        f"their own labels and under the label alice of {ppl}; give only one of the two folders"
+        f"(a link to {ext / 'alice'}): each of its sub-folders would be a label of its own, and "
+        f"its images also of the label alice of {ppl}; give only one of the two folders"
     )
     for order in ([ppl, ext / "alice"], [ext / "alice", ppl]):
         with pytest.raises(click.UsageError) as err:

@@ -25,26 +25,15 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
     >>> group_images(["staff/"], None)  # doctest: +SKIP
     {'alice': [PosixPath('staff/alice/1.png')], 'bob': [PosixPath('staff/bob/1.png')]}
     """
-    from siamkit.cli._image_files import collect_images, say_left_out
+    from siamkit.cli._image_files import collect_images
     from siamkit.cli._inputs import data_warnings_as_lines
-    from siamkit.data.folders import (
-        IMAGE_EXTENSIONS,
-        _list_images,
-        empty_folders_note,
-        shown_names,
-        text_name,
-        walk_classes,
-    )
+    from siamkit.data.folders import ClassFoldersError, read_class_folders, text_name
     from siamkit.index.store import looks_like_item_id, validate_label
 
     if label is not None:  # refused before the gallery is opened, so no empty one is created
         return {validate_label(label): collect_images(inputs)[0]}
     groups: dict[str, list[Path]] = {}
     named: dict[str, Path] = {}  # each label's first folder: another name read so is refused
-    empty: dict[Path, list[str]] = {}  # label folders without images, by the folder given
-    left_out: list[Path] = []  # files not images by their extension, said in one line
-    unread: list[str] = []  # label folders without images because they cannot be read
-    shared: list[str] = []  # label folders whose every image another label holds too
     items = list(map(Path, inputs))
     for item in items:
         if not item.is_dir():
@@ -52,78 +41,31 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
                 f"{item} is a file: name its label with --label, or give a folder with one "
                 "sub-folder per label"
             )
-    _refuse_nested(items)
     # the label folders as training reads a folder of classes (its link, unreadable-folder and
     # shared-file rules, each left out and named in a warning line), so a photo is enrolled
     # under the label it would be trained as; one walk of every folder given, so the rules hold
     # across them (a photo hard-linked as s1/alice/a.png and s2/bob/dup.png was enrolled under
-    # both: s54_FB finding 2); a folder that cannot be read is refused by it
-    # (UnreadableFolderError), before the loose images are looked for; what in the folder
-    # cannot be read is named by the walk, not again (s54_R3 finding 3)
+    # both: s54_FB finding 2); a folder given inside another, loose images and label folders
+    # that all count for nothing are refused by it, as face crop's people are (one route:
+    # read_class_folders); a folder that cannot be read is refused by it
+    # (UnreadableFolderError); what in the folder cannot be read is named by the walk, not
+    # again (s54_R3 finding 3)
     with data_warnings_as_lines():
-        walk = walk_classes(items)
-    for item in items:
-        loose = _list_images(item)[0]  # not a second walk of the whole folder
-        if loose:
-            raise click.UsageError(
-                f"{item} holds images directly ({loose[0].name}, ...): give --label for them, or "
-                "move them into one sub-folder per label"
+        try:
+            walk = read_class_folders(
+                items,
+                "label",
+                none_found=f"no labelled images found in {', '.join(inputs)}: expected one "
+                "sub-folder of images per label",
+                nothing="nothing to enroll",
             )
+        except ClassFoldersError as e:
+            more = ", or give --label to enroll them under one label" if e.kind == "loose" else ""
+            raise click.UsageError(f"{e}{more}") from None
     for sub, files in walk.files.items():
         name = text_name(sub.name)  # a name that is not UTF-8: its bytes as \xe9 escapes
         _check_one_spelling(named.setdefault(name, sub), sub, name)
         groups.setdefault(name, []).extend(files)
-    left_out += walk.left_out
-    unread += [text_name(str(sub)) for sub in walk.unread]
-    shared += [text_name(str(sub)) for sub in walk.shared]
-    for sub in walk.empty:  # by the folder given (each label folder is one of a folder's)
-        empty.setdefault(sub.parent, []).append(text_name(sub.name))
-    folders = [text_name(str(item / name)) for item, names in empty.items() for name in names]
-    if not groups and empty and not (unread or shared):
-        raise click.UsageError(
-            f"nothing to enroll: the label folder{'s' if len(folders) > 1 else ''} "
-            f"{shown_names(folders)} "
-            f"hold{'' if len(folders) > 1 else 's'} no images ({', '.join(IMAGE_EXTENSIONS)}); "
-            "put each label's images in its sub-folder"
-        )
-    for item, names in empty.items():  # a label lost without a word would surprise later
-        click.echo(f"warning: {empty_folders_note(item, names, 'label')}", err=True)
-    say_left_out(left_out)
-    if not groups and (unread or shared):  # the layout is right: say what the warnings said
-        if not shared and not folders:
-            raise click.UsageError(
-                f"nothing to enroll: none of the label folders could be read "
-                f"({shown_names(unread)}; permission denied): give read access to them"
-            )
-        # every reason, the folders without images too: said alone, they hid the others
-        why: list[str] = []
-        fix: list[str] = []
-        if folders:
-            some = "s" if len(folders) > 1 else ""
-            why.append(
-                f"the label folder{some} {shown_names(folders)} hold{'' if some else 's'} no "
-                f"images ({', '.join(IMAGE_EXTENSIONS)})"
-            )
-            fix.append("put each label's images in its sub-folder")
-        if unread:
-            some = "s" if len(unread) > 1 else ""
-            why.append(
-                f"the label folder{some} {shown_names(unread)} cannot be read (permission denied)"
-            )
-            fix.append("give read access to the unread ones")
-        if shared:
-            some = "s" if len(shared) > 1 else ""
-            whose = f"the label folder{some} {shown_names(shared)}"
-            if why:
-                whose = f"the others ({shown_names(shared)})"
-            why.append(f"every image of {whose} is one file in several label folders")
-            fix.append("keep each image in its own label's folder only")
-        raise click.UsageError(f"nothing to enroll: {_and(why)}: {_and(fix)}")
-    if not groups:
-        raise click.UsageError(
-            f"no labelled images found in {', '.join(inputs)}: expected one sub-folder of "
-            "images per label"
-        )
     for name in groups:
         if looks_like_item_id(name):  # validate_label's "choose another label" is no help here
             folder, renamed = named[name], named[name].parent / f"item-{name[1:]}"
@@ -134,66 +76,6 @@ def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Pat
             )
         validate_label(name)
     return groups
-
-
-def _refuse_nested(items: Sequence[Path]) -> None:
-    """Refuse a folder given inside a label folder of another one given (``people`` and
-    ``people/alice``): its sub-folders would be labels and photos of a label of the other at
-    once (the photos of ``people/alice/2019`` enrolled under both alice and 2019), and the label
-    rules of one walk of both cannot say which. A label folder is read where it leads, so one
-    given inside a label's link counts too (``ppl/alice -> /ext/alice`` with ``ext/alice``
-    given: the walk left out ext/alice/2019 as "a link", which it is not: reviewer s55_R3
-    finding 2); one inside a hidden folder does not, since the walk skips those (``people``
-    with ``people/.trash`` given was refused as "the label .trash": finding 3), nor one inside
-    a label link the walk leaves out for holding its own data set's folder (``all -> .``). One
-    folder given twice (``s1 s1``, ``s1 ./s1``, a link to it) is one folder."""
-    import os
-
-    from siamkit.data.folders import UnreadableFolderError, _subdirs, text_name
-
-    reals = [os.path.realpath(item) for item in items]
-    # each label folder's real path, with the folder given that holds it and the label folder
-    labels: dict[str, list[tuple[Path, str, Path]]] = {}
-    firsts: dict[str, Path] = {}  # each folder once, by its first spelling
-    for real, item in zip(reals, items):
-        firsts.setdefault(real, item)
-    if len(firsts) < 2:  # one folder: its labels are not listed an extra time
-        return
-    for top, item in firsts.items():
-        try:
-            subs = _subdirs(item, warn=False)
-        except UnreadableFolderError:  # refused by the walk, in its own sentence
-            continue
-        for sub in subs:
-            real = os.path.realpath(sub)
-            if top == real or top.startswith(real.rstrip(os.sep) + os.sep):
-                continue  # a link to its own folder or one above: the walk leaves it out
-            labels.setdefault(real, []).append((item, top, sub))
-    for inner, real in zip(items, reals):
-        at = real
-        while True:  # real and each folder above it, as long as none is hidden below it
-            for outer, held, sub in labels.get(at, ()):
-                if held == real:
-                    continue
-                through = ""
-                if at != os.path.join(held, sub.name):
-                    link = f"{text_name(str(sub))} (a link to {text_name(at)})"
-                    through = f", through its label folder {link}"
-                raise click.UsageError(
-                    f"{text_name(str(inner))} is inside {text_name(str(outer))}, also given"
-                    f"{through}: the photos in its sub-folders would be enrolled under their own "
-                    f"labels and under the label {text_name(sub.name)} of "
-                    f"{text_name(str(outer))}; give only one of the two folders"
-                )
-            up = os.path.dirname(at)
-            if up == at or os.path.basename(at).startswith("."):
-                break
-            at = up
-
-
-def _and(parts: list[str]) -> str:
-    """``parts`` as one list: "a", "a, and b", "a, b, and c"."""
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}, and {parts[-1]}"
 
 
 def _check_one_spelling(first: Path, sub: Path, label: str) -> None:
@@ -398,13 +280,15 @@ def checked_chunk(
     try:
         return model_embeddings(part)
     except UnrankableEmbeddingsError:
-        end, n = sum(len(p) for p in parts) + len(part), len(names)
+        start = sum(len(p) for p in parts)
+        end, n = start + len(part), len(names)
         noun = "photos" if photo else "images"
         of = f"the {noun}" if end == n else f"the first {end} of the {n} {noun}"
         if photo:  # "the photos' largest faces", "the largest faces of the first 8 of ..."
             of = "the photos' largest faces" if end == n else f"the largest faces of {of}"
-        model_embeddings(np.concatenate([*parts, part]), of, names[:end], then)
-        raise  # not reached: the rows refused alone are refused among the others
+        # counted over the chunks before it, which were checked: not joined and checked again
+        model_embeddings(part, of, names[:end], then, before=start)
+        raise  # not reached: the rows refused alone are refused again
 
 
 def _thumbnail(path: Path) -> bytes:

@@ -25,6 +25,7 @@ from siamkit.data.image_io import load_images
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "ClassFoldersError",
     "EmptyFoldersWarning",
     "FileImageDataset",
     "ImageFolderDataset",
@@ -33,6 +34,7 @@ __all__ = [
     "UnreadableFolderError",
     "list_images",
     "missing_folder",
+    "read_class_folders",
 ]
 
 IMAGE_EXTENSIONS: tuple[str, ...] = (
@@ -722,6 +724,8 @@ def walk_classes(
     root: Path | Sequence[Path],
     extensions: Iterable[str] = IMAGE_EXTENSIONS,
     class_dirs: Sequence[Path] | None = None,
+    *,
+    noun: str = "class",
 ) -> ClassWalk:
     """The images of each class folder of ``root`` (``class_dirs``, by default its visible
     sub-folders), read by the rules of a data set of classes: training's
@@ -735,7 +739,11 @@ def walk_classes(
     :attr:`ClassWalk.files` under its own folder), and the rules hold across them all. Walked
     one by one, a photo hard-linked as ``s1/alice/a.png`` and ``s2/bob/dup.png``, or linked
     into ``s1/alice`` from ``s2/bob``, was enrolled under both labels without a word (reviewer
-    s54_FB finding 2).
+    s54_FB finding 2). A folder given inside a class folder of another one given is refused
+    (:class:`ClassFoldersError`, worded with ``noun``: "class", "label", "person"), as its
+    sub-folders would be classes and folders of a class at once; checked here, not by each
+    command, so a library call of ``walk_classes([people, people / "alice"])`` is refused too
+    (it listed people/alice/2019's photos under both alice and 2019).
 
     Warns:
         LeftOutFilesWarning: left out and named: a class folder that is a link to another
@@ -754,6 +762,7 @@ def walk_classes(
         firsts: dict[str, Path] = {}
         for top in roots:
             firsts.setdefault(os.path.realpath(top), top)
+        _refuse_nested(roots, firsts, noun)
         class_dirs = [d for top in firsts.values() for d in _subdirs(top)]
     dropped = _linked_classes(class_dirs)
     if dropped:
@@ -789,21 +798,208 @@ def walk_classes(
             else:  # named by the warning, holds no image of its own: not "holds no images"
                 del walk.files[folder]
                 walk.shared.append(folder)
-        warnings.warn(_shared_note(shared, walk.shared), LeftOutFilesWarning, stacklevel=2)
+        # a folder emptied so whose class another folder given still holds (s1/alice, with
+        # s2/alice): its class is not lost, and was said to be ("so it is left out")
+        alive = {folder.name for folder in walk.files}
+        emptied = [f for f in walk.shared if f.name not in alive]
+        kept = [f for f in walk.shared if f.name in alive]
+        note = _shared_note(shared, emptied, kept)
+        warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     for folder in walk.files:
         walk.left_out.extend(others_of[folder])
     return walk
 
 
+def read_class_folders(
+    roots: Path | Sequence[Path],
+    noun: str = "class",
+    photo: str = "image",
+    *,
+    none_found: str | None = None,
+    nothing: str | None = None,
+    extensions: Iterable[str] = IMAGE_EXTENSIONS,
+) -> ClassWalk:
+    """:func:`walk_classes` of ``roots`` (folders of one sub-folder per ``noun``: "class",
+    "label", "person"), checked as a command that reads them needs: the one route of ``siamkit
+    enroll FOLDER...``, ``face crop`` and ``face evaluate --identities``, which each ran the
+    walk and these checks in their own words (and disagreed: the face commands said "no images
+    found" of a folder whose person folders are all empty, without naming them).
+
+    Raises:
+        ClassFoldersError: a folder given inside a class folder of another (``"nested"``);
+            ``photo`` files directly in a folder given, of no ``noun`` (``"loose"``); no class
+            folder holds an image that can be read and that no other class holds (``"none"``:
+            ``none_found`` where there are no class folders at all, else a sentence that begins
+            with ``nothing`` and names every class folder and why it counts for nothing: empty,
+            unreadable, or every image another's).
+        UnreadableFolderError: a folder given cannot be read.
+
+    Warns:
+        EmptyFoldersWarning: class folders that hold no images (one line per folder given).
+        LeftOutFilesWarning: files left out as not images by their extension, and what the
+            walk leaves out (:func:`walk_classes`).
+    """
+    extensions = tuple(extensions)
+    tops = [roots] if isinstance(roots, Path) else list(roots)
+    where = ", ".join(text_name(str(top)) for top in tops)
+    walk = walk_classes(tops, extensions, noun=noun)
+    for top in tops:  # a probe of each folder, not a second walk
+        loose = _list_images(top, extensions)[0]
+        if loose:  # of no class: each would be read as a class of one image, or lost
+            n = len(loose)
+            raise ClassFoldersError(
+                f"{text_name(str(top))} holds {n} {photo}{'s' if n > 1 else ''} directly (e.g. "
+                f"{text_name(loose[0].name)}); it needs a folder per {noun}: move each {noun}'s "
+                f"{photo}s into {text_name(str(top / '<name>'))}/",
+                "loose",
+            )
+    empty: dict[Path, list[str]] = {}  # the folders without images, by the folder given
+    for d in walk.empty:
+        empty.setdefault(d.parent, []).append(text_name(d.name))
+    if not walk.files:
+        _refuse_nothing(walk, noun, photo, extensions, none_found, nothing, where)
+    for parent, names in empty.items():  # a class lost without a word would surprise later
+        note = empty_folders_note(parent, names, noun, extensions)
+        warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
+    if walk.left_out:
+        warnings.warn(left_out_note(sorted(set(walk.left_out))), LeftOutFilesWarning, stacklevel=2)
+    return walk
+
+
+def _refuse_nothing(
+    walk: ClassWalk,
+    noun: str,
+    photo: str,
+    extensions: Sequence[str],
+    none_found: str | None,
+    nothing: str | None,
+    where: str,
+) -> None:
+    """The :class:`ClassFoldersError` of :func:`read_class_folders` for a ``walk`` that holds
+    no image: every reason is named (said alone, the folders without images hid the others)."""
+    folders = [text_name(str(d)) for d in walk.empty]
+    unread = [text_name(str(d)) for d in walk.unread]
+    shared = [text_name(str(d)) for d in walk.shared]
+    if not (folders or unread or shared):
+        raise ClassFoldersError(
+            none_found or f"no {photo}s found in {where}: expected one sub-folder per {noun}",
+            "none",
+        )
+    lead = nothing or (
+        f"no {noun} folder of {where} holds {photo}s that can be read and that no other {noun} "
+        "holds"
+    )
+    if unread and not (shared or folders):
+        raise ClassFoldersError(
+            f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
+            "permission denied): give read access to them",
+            "none",
+        )
+    why: list[str] = []
+    fix: list[str] = []
+    if folders:
+        some = "s" if len(folders) > 1 else ""
+        why.append(
+            f"the {noun} folder{some} {shown_names(folders)} hold{'' if some else 's'} no "
+            f"images ({', '.join(extensions)})"
+        )
+        fix.append(f"put each {noun}'s {photo}s in its sub-folder")
+    if unread:
+        some = "s" if len(unread) > 1 else ""
+        why.append(
+            f"the {noun} folder{some} {shown_names(unread)} cannot be read (permission denied)"
+        )
+        fix.append("give read access to the unread ones")
+    if shared:
+        some = "s" if len(shared) > 1 else ""
+        whose = f"the {noun} folder{some} {shown_names(shared)}"
+        if why:
+            whose = f"the others ({shown_names(shared)})"
+        why.append(f"every {photo} of {whose} is one file in several {noun} folders")
+        fix.append(f"keep each {photo} in its own {noun}'s folder only")
+    raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
+
+
+def _and(parts: list[str]) -> str:
+    """``parts`` as one list: "a", "a, and b", "a, b, and c"."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}, and {parts[-1]}"
+
+
+class ClassFoldersError(ValueError):
+    """Folders that cannot be read as one data set of classes (:func:`walk_classes`,
+    :func:`read_class_folders`): one given inside a class folder of another, images lying
+    directly in a folder given, or no class folder holding an image that can be read and that
+    no other class holds. One class, so that each command says its sentence as its own kind of
+    error (``siamkit enroll`` as a usage error); :attr:`kind` tells which it is
+    (``"nested"``, ``"loose"``, ``"none"``)."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _refuse_nested(roots: Sequence[Path], firsts: dict[str, Path], noun: str) -> None:
+    """Refuse a folder given inside a ``noun`` folder of another one given (``people`` and
+    ``people/alice``): its sub-folders would be classes and folders of a class of the other at
+    once (the photos of ``people/alice/2019`` listed under both alice and 2019), and the class
+    rules of one walk of both cannot say which. A class folder is read where it leads, so one
+    given inside a class's link counts too (``ppl/alice -> /ext/alice`` with ``ext/alice``
+    given: the walk left out ext/alice/2019 as "a link", which it is not: reviewer s55_R3
+    finding 2); one inside a hidden folder does not, since the walk skips those (``people``
+    with ``people/.trash`` given was refused as "the label .trash": finding 3), nor one inside
+    a class link the walk leaves out for holding its own data set's folder (``all -> .``).
+    ``firsts``: each folder given once (its real path, its first spelling: ``s1 s1``, ``s1
+    ./s1`` and a link to it are one folder). Moved here from ``siamkit enroll``, which alone
+    checked it."""
+    if len(firsts) < 2:  # one folder: its classes are not listed an extra time
+        return
+    # each class folder's real path, with the folder given that holds it and the class folder
+    labels: dict[str, list[tuple[Path, str, Path]]] = {}
+    for top, item in firsts.items():
+        try:
+            subs = _subdirs(item, warn=False)
+        except UnreadableFolderError:  # refused by the walk, in its own sentence
+            continue
+        for sub in subs:
+            real = os.path.realpath(sub)
+            if _holds(real, top):
+                continue  # a link to its own folder or one above: the walk leaves it out
+            labels.setdefault(real, []).append((item, top, sub))
+    for inner in roots:
+        real = at = os.path.realpath(inner)
+        while True:  # real and each folder above it, as long as none is hidden below it
+            for outer, held, sub in labels.get(at, ()):
+                if held == real:
+                    continue
+                through = ""
+                if at != os.path.join(held, sub.name):
+                    link = f"{text_name(str(sub))} (a link to {text_name(at)})"
+                    through = f", through its {noun} folder {link}"
+                raise ClassFoldersError(
+                    f"{text_name(str(inner))} is inside {text_name(str(outer))}, also given"
+                    f"{through}: each of its sub-folders would be a {noun} of its own, and its "
+                    f"images also of the {noun} {text_name(sub.name)} of "
+                    f"{text_name(str(outer))}; give only one of the two folders",
+                    "nested",
+                )
+            up = os.path.dirname(at)
+            if up == at or os.path.basename(at).startswith("."):
+                break
+            at = up
+
+
 def _shared_note(
     shared: Sequence[Sequence[str | os.PathLike[str]]],
     emptied: Sequence[str | os.PathLike[str]] = (),
+    kept: Sequence[str | os.PathLike[str]] = (),
 ) -> str:
     """The sentence for the images ``shared`` (each as all its paths) that several classes
     hold, which :func:`walk_classes` leaves out of every class, and for the class folders
     ``emptied`` that hold no other image, so are left out of the classes: a class lost was
     said only as its image left out (dog's one photo hard-linked as cat/dup.png dropped the
-    class dog without a word for it)."""
+    class dog without a word for it). ``kept``: folders that hold no other image either, of a
+    class that keeps the images of its folder in another data set folder given (``s1/alice``
+    beside ``s2/alice``): said to be "left out" as a class folder, they read as a class lost."""
 
     def paths(group: Sequence[str | os.PathLike[str]]) -> str:
         names = [text_name(os.fspath(f)) for f in group]
@@ -816,6 +1012,18 @@ def _shared_note(
         if len(names) > 1:
             lost = f", and the class folders {shown_names(names)} hold no other image, so they "
             lost += "are left out"
+    if kept:
+        names = [text_name(os.fspath(f)) for f in kept]
+        if len(names) == 1:
+            lost += (
+                f", and the folder {names[0]} holds no other image, though its class keeps the "
+                "images of its folder in another folder given"
+            )
+        else:
+            lost += (
+                f", and the folders {shown_names(names)} hold no other image, though their "
+                "classes keep the images of their folders in other folders given"
+            )
     if len(shared) == 1:
         return (
             f"left out the image {paths(shared[0])}: they are one file (hard links, or links to "

@@ -190,7 +190,7 @@ def test_photos_directly_in_source_are_refused_before_any_face_is_searched(
     with pytest.raises(ValueError) as err:
         crop_folder(one, tmp_path / "chips")
     assert str(err.value) == (
-        f"{one} holds 2 photo(s) directly (e.g. Eileen_Collins_0001.jpg); it needs a folder per "
+        f"{one} holds 2 photos directly (e.g. Eileen_Collins_0001.jpg); it needs a folder per "
         f"person: move each person's photos into {one / '<name>'}/"
     )
     (tmp_path / "empty").mkdir()

@@ -255,7 +255,7 @@ def test_an_identities_folder_of_loose_photos_is_refused_before_any_face_is_sear
     monkeypatch.setattr(ev, "read_rgb", lambda path: read.append(path))
     with pytest.raises(
         ValueError,
-        match=r"holds 1 photo\(s\) directly \(e\.g\. bob\.png\); it needs a folder per identity",
+        match=r"holds 1 photo directly \(e\.g\. bob\.png\); it needs a folder per identity",
     ):
         evaluate_identities(object(), root)  # type: ignore[arg-type]
     assert read == []

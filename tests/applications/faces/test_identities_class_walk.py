@@ -74,7 +74,7 @@ def test_a_folder_whose_every_photo_another_identity_holds_is_refused_in_one_sen
         with pytest.raises(ValueError) as err:
             read_identities(root)
     assert str(err.value) == (
-        f"no identity folder of {root} holds images that can be read and that no other identity "
-        "holds (ann, bob; the warnings above say why): keep each identity's photos in its own "
-        "folder, readable"
+        f"no identity folder of {root} holds photos that can be read and that no other identity "
+        f"holds: every photo of the identity folders {root / 'ann'}, {root / 'bob'} is one file "
+        "in several identity folders: keep each photo in its own identity's folder only"
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -19,72 +18,36 @@ from siamkit.applications.faces.align import FaceAligner
 from siamkit.applications.faces.detect import FaceDetector
 from siamkit.applications.faces.pipeline import read_rgb
 from siamkit.atomic import remove_stale_temp_folders, temp_folder
-from siamkit.data.folders import (
-    EmptyFoldersWarning,
-    LeftOutFilesWarning,
-    _list_images,
-    empty_folders_note,
-    left_out_note,
-    shown_names,
-    text_name,
-    walk_classes,
-)
+from siamkit.data.folders import read_class_folders
 from siamkit.image_decode import probe_image
 from siamkit.progress import track
-
-
-def refuse_loose_photos(root: str | os.PathLike[str], paths: list[Path], noun: str) -> None:
-    """A ``ValueError`` when some of ``paths`` (images found under ``root``) lie directly in
-    ``root``, not in a folder per ``noun`` ("person", "identity") below it."""
-    loose = [p for p in paths if len(p.relative_to(root).parts) == 1]
-    if loose:
-        raise ValueError(
-            f"{root} holds {len(loose)} photo(s) directly (e.g. {loose[0].name}); it needs a "
-            f"folder per {noun}: move each person's photos into {Path(root) / '<name>'}/"
-        )
 
 
 def read_people(
     root: str | os.PathLike[str], noun: str, none_found: str
 ) -> tuple[list[Path], list[str]]:
     """Image files of ``root/<person>/...`` and their person (the name of their folder in
-    ``root``), in order, listed by the class walk training and ``siamkit enroll`` list a folder
-    of classes with (:func:`~siamkit.data.folders.walk_classes`): a photo two people's folders
-    hold (a hard link, or links to one file) is left out of both, a link into another person's
-    folder or a link loop is left out, and each is named in a warning, as are the folders of
-    ``noun`` ("person", "identity") without images and the files that are no images by their
-    extension. ``face crop`` and ``face evaluate --identities`` list through it: listed by a
-    plain walk of every file, a photo hard-linked into two people was cropped into a chip for
-    each (then trained as two classes) or counted as two identities, and ``bob/alice ->
-    ../alice`` read Alice's photos as Bob's too, without a word.
+    ``root``), in order, listed and checked as ``siamkit enroll`` lists a folder of labels
+    (:func:`~siamkit.data.folders.read_class_folders`, training's class walk): a photo two
+    people's folders hold (a hard link, or links to one file) is left out of both, a link into
+    another person's folder or a link loop is left out, and each is named in a warning, as are
+    the folders of ``noun`` ("person", "identity") without images and the files that are no
+    images by their extension. ``face crop`` and ``face evaluate --identities`` list through
+    it: listed by a plain walk of every file, a photo hard-linked into two people was cropped
+    into a chip for each (then trained as two classes) or counted as two identities, and
+    ``bob/alice -> ../alice`` read Alice's photos as Bob's too, without a word.
 
     Raises:
-        ValueError: ``root`` is no folder or holds no images (``none_found``), photos lie
-            directly in it (of no person), or no folder holds an image that can be read and
-            that no other holds.
+        ValueError: ``root`` is no folder or holds no folder of ``noun`` (``none_found``);
+            :class:`~siamkit.data.folders.ClassFoldersError`: photos lie directly in it (of no
+            person), or no folder holds an image that can be read and that no other holds
+            (each folder named, with why).
     """
     base = Path(root)
     if not base.is_dir():
         raise ValueError(none_found)
-    walk = walk_classes(base)  # warns (LeftOutFilesWarning) of what it leaves out, and why
-    # their chips would be of no person, each an identity of one photo (a probe of the root,
-    # not a second walk of the folder)
-    refuse_loose_photos(root, _list_images(base)[0], noun)
-    if not walk.files and (walk.unread or walk.shared):  # the warnings above say why
-        folders = shown_names([text_name(d.name) for d in [*walk.unread, *walk.shared]])
-        raise ValueError(
-            f"no {noun} folder of {root} holds images that can be read and that no other "
-            f"{noun} holds ({folders}; the warnings above say why): keep each {noun}'s "
-            "photos in its own folder, readable"
-        )
-    if not walk.files:
-        raise ValueError(none_found)
-    if walk.empty:  # a person lost without a word would change what is cropped or measured
-        names = [text_name(d.name) for d in walk.empty]
-        note = empty_folders_note(root, names, noun)
-        warnings.warn(note, EmptyFoldersWarning, stacklevel=3)
-    if walk.left_out:
-        warnings.warn(left_out_note(walk.left_out), LeftOutFilesWarning, stacklevel=3)
+    # warns (LeftOutFilesWarning, EmptyFoldersWarning) of what it leaves out, and why
+    walk = read_class_folders(base, noun, "photo", none_found=none_found)
     paths = [f for files in walk.files.values() for f in files]
     return paths, [f.relative_to(base).parts[0] for f in paths]
 
