@@ -280,15 +280,13 @@ def checked_chunk(
     try:
         return model_embeddings(part)
     except UnrankableEmbeddingsError:
-        start = sum(len(p) for p in parts)
-        end, n = start + len(part), len(names)
+        end, n = sum(len(p) for p in parts) + len(part), len(names)
         noun = "photos" if photo else "images"
         of = f"the {noun}" if end == n else f"the first {end} of the {n} {noun}"
         if photo:  # "the photos' largest faces", "the largest faces of the first 8 of ..."
             of = "the photos' largest faces" if end == n else f"the largest faces of {of}"
-        # counted over the chunks before it, which were checked: not joined and checked again
-        model_embeddings(part, of, names[:end], then, before=start)
-        raise  # not reached: the rows refused alone are refused again
+        model_embeddings(np.concatenate([*parts, part]), of, names[:end], then)
+        raise  # not reached: the rows refused alone are refused among the others
 
 
 def _thumbnail(path: Path) -> bytes:
