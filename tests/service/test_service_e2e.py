@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 import torch
+from _browser_page import enroll_on_page as _enroll
+from _browser_page import launched_browser, page_on
 from _service_helpers import (
     API_KEY,
-    CHROMIUM,
     as_tensor,
     make_model,
     pattern,
@@ -30,17 +31,6 @@ from _service_helpers import (
 )
 
 import siamkit
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 require_browser()
 
@@ -80,35 +70,15 @@ def server_url(tmp_path_factory: pytest.TempPathFactory, model_and_distances) ->
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched_browser() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser, server_url: str) -> Iterator[object]:
     """A fresh browser context (no stored key) on the service's page."""
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server_url + "/")
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def _enroll(page, label: str, files: list[Path]) -> None:
-    page.fill("#enroll-label", label)
-    page.set_input_files("#enroll-files", [str(f) for f in files])
-    page.click("#enroll-submit")
-    # answered: an earlier message naming the label (enrolled into again) is no answer to this
-    page.wait_for_selector("#enroll-submit:not([disabled])")
-    page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
+    with page_on(browser, server_url) as page:
+        yield page
 
 
 def _remove(page, label: str, left: str) -> None:

@@ -10,44 +10,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _service_helpers import (
-    CHROMIUM,
-    make_model,
-    pattern,
-    png_bytes,
-    require_browser,
-    serve_in_thread,
-)
+from _browser_page import enroll_on_page as _enroll
+from _browser_page import launched_browser, page_on
+from _service_helpers import make_model, pattern, png_bytes, require_browser, serve_in_thread
 
 require_browser()
 
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
+    """A page on a service of its own, whose gallery starts empty."""
     from siamkit.service import create_app
 
     app = create_app(make_model(), tmp_path / "gallery.db")
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    with serve_in_thread(app) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.set_default_timeout(20_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(url + "/")
+    with serve_in_thread(app) as url, launched_browser() as browser, page_on(browser, url) as page:
         yield page
-        browser.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def _enroll(page, label: str, files: list[Path]) -> None:
-    page.fill("#enroll-label", label)
-    page.set_input_files("#enroll-files", [str(f) for f in files])
-    page.click("#enroll-submit")
-    page.wait_for_selector("#enroll-submit:not([disabled])")
-    page.wait_for_selector(f"#enroll-result.ok:has-text('{label}')")
 
 
 def test_a_listed_image_is_removed_alone_after_the_confirm(page, tmp_path):
