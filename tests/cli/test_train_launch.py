@@ -210,3 +210,39 @@ def test_the_help_says_what_the_launch_does() -> None:
     assert "--nproc-per-node N" in helped
     assert "siamkit starts torchrun (--standalone) for you" in helped
     assert "naming the process that failed and its exit code" in helped
+
+
+@pytest.mark.slow
+def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Path) -> None:
+    """A SIGTERM to `siamkit train --nproc-per-node 2` (a scheduler's) reaches torchrun's
+    launcher, which stops the processes: process 0 says --resume continues the run, and the
+    launching process then said 'interrupted (SIGTERM) before the command finished; run it
+    again' under it. It ends with 143 and says nothing of its own."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(name, None)
+    cmd = [sys.executable, "-m", "siamkit", "train", CONFIG, "--out", str(out), "--no-progress"]
+    cmd += ["--device", "cpu", "--set", "train.epochs=40", "--nproc-per-node", "2"]
+    run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "checkpoint.pt").exists() and run.poll() is None:
+            assert time.monotonic() < deadline, "no checkpoint written"
+            time.sleep(0.05)
+        run.send_signal(signal.SIGTERM)
+        said, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert run.returncode == 143, said + err
+    resume = (
+        f"interrupted (SIGTERM); {out / 'checkpoint.pt'} keeps the run so far: run the same "
+        "command with --resume to continue it"
+    )
+    assert err.count(resume) == 1, err
+    assert "run it again" not in err and "Traceback" not in err, err

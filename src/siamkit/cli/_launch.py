@@ -191,8 +191,6 @@ def launch(count: int, child_args: Sequence[str]) -> None:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
 
-    from siamkit.cli.main import Terminated
-
     args = parse_args(["--standalone", f"--nproc-per-node={count}", "-m", "siamkit", *child_args])
     for stream in (sys.stdout, sys.stderr):  # ours first, then the processes'
         stream.flush()
@@ -201,9 +199,8 @@ def launch(count: int, child_args: Sequence[str]) -> None:
             run(args)
     except ChildFailedError as err:
         raise click.ClickException(failure_sentence(err.failures, count)) from None
-    except SignalException as err:  # torchrun stopped its processes, as asked
-        if err.sigval == signal.SIGTERM:
-            raise Terminated from None
-        if err.sigval == signal.SIGINT:
-            raise KeyboardInterrupt from None
-        raise SystemExit(128 + int(err.sigval)) from None
+    except SignalException as err:
+        # torchrun stopped its processes, as asked, and each said what it says then (process 0
+        # "--resume continues it" where the run has a checkpoint): the shell's status for the
+        # signal, and no word of this process's ("run it again" would contradict it)
+        raise click.exceptions.Exit(128 + int(err.sigval)) from None
