@@ -271,22 +271,24 @@ def checked_chunk(
     A chunk's own refusal numbered its rows from the chunk's start ("rows 2" for image 259 of
     300: s54_FA finding 3, and for query 11 of 12 in ``siamkit identify``: s55_FB finding 3);
     refused only once every chunk was embedded, a broken model took the whole folder's time to
-    be refused, hours for a face model's detector (s55_FB finding 2)."""
-    import numpy as np
-
+    be refused, hours for a face model's detector (s55_FB finding 2). The refusal is worded
+    over the chunks before it without joining them and checking them again (a copy of every
+    embedding made so far: final35 "Work on the refusal path only")."""
     from siamkit.index.base import UnrankableEmbeddingsError
     from siamkit.index.embedding import model_embeddings
 
     try:
         return model_embeddings(part)
     except UnrankableEmbeddingsError:
-        end, n = sum(len(p) for p in parts) + len(part), len(names)
+        start = sum(len(p) for p in parts)
+        end, n = start + len(part), len(names)
         noun = "photos" if photo else "images"
         of = f"the {noun}" if end == n else f"the first {end} of the {n} {noun}"
         if photo:  # "the photos' largest faces", "the largest faces of the first 8 of ..."
             of = "the photos' largest faces" if end == n else f"the largest faces of {of}"
-        model_embeddings(np.concatenate([*parts, part]), of, names[:end], then)
-        raise  # not reached: the rows refused alone are refused among the others
+        # counted over the chunks before it, which were checked: not joined and checked again
+        model_embeddings(part, of, names[:end], then, before=start)
+        raise  # not reached: the rows refused alone are refused again
 
 
 def _thumbnail(path: Path) -> bytes:

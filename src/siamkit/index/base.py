@@ -127,12 +127,16 @@ def finite_float32(
     then: str = "",
     names: Sequence[str] | None = None,
     which: str = "no search can rank",
+    before: int = 0,
 ) -> np.ndarray:
     """``(N, D)`` ``x`` as a C-contiguous float32 array, refusing the rows that hold NaN, an
     infinite value, or a finite value past float32's range (``1e39`` as float64), by their
     positions (or by ``names``, one per row: the files they were made of), in one sentence that
     says which of these it is; ``then`` ends it. ``which``: what the caller cannot do with them
     ("no search can rank"; "no threshold can be fitted on" for calibrate, which runs no search).
+    ``before``: rows checked already ahead of ``x`` (a caller's earlier chunks), counted and
+    numbered with it (``names`` then holds theirs first), so that a chunk's refusal is worded
+    over all the rows without checking those again.
 
     The search indexes, the gallery and its store all check here: the store's own wording,
     alone, never met the rows a gallery refused first as "NaN or infinite" (with numpy's
@@ -160,9 +164,10 @@ def finite_float32(
     kind = {0: "NaN or infinite values", len(bad): "values too large for float32"}.get(
         int(large.sum()), "NaN or infinite values, or values too large for float32"
     )
-    rows = f"rows {listing(bad, limit=5)}" if names is None else listing([names[i] for i in bad], 5)
+    at = [before + i for i in bad]  # counted over the rows checked before x too
+    rows = f"rows {listing(at, limit=5)}" if names is None else listing([names[i] for i in at], 5)
     raise UnrankableEmbeddingsError(
-        f"{len(bad)} of the {len(out)} {what} hold {kind} ({rows}), which {which}{then}"
+        f"{len(bad)} of the {before + len(out)} {what} hold {kind} ({rows}), which {which}{then}"
     )
 
 

@@ -202,20 +202,24 @@ def model_embeddings(
     names: Sequence[str] | None = None,
     then: str = "",
     which: str = "no search can rank",
+    before: int = 0,
 ) -> np.ndarray:
     """The embeddings ``z`` a model made of ``of`` (one row each, in their order) as ``(N, D)``
     float32, refused in the gallery's sentence and class,
     :class:`~siamkit.index.base.UnrankableEmbeddingsError`, naming the rows that hold NaN or
     infinite values (by ``names``, one per row, where given: the files or texts they were made
     of); ``then`` ends the sentence, ``which`` says what cannot be done with them
-    (:func:`~siamkit.index.base.finite_float32`).
+    (:func:`~siamkit.index.base.finite_float32`); ``before``: rows checked already ahead of
+    ``z``, counted and named with it.
 
     An image model's were a plain ``ValueError`` naming no row, a text model's were not checked
     at all (the service's /embed answered them as JSON nulls, its /verify of two texts a 400),
     and the gallery refused a face model's: one broken model got a 500, a 422, a 400 or a 200
     by the service's kind and route (s54_R2 finding 3). One class now, which the service answers
     as its model's fault."""
-    return finite_float32(np.asarray(z), f"embeddings the model made of {of}", then, names, which)
+    return finite_float32(
+        np.asarray(z), f"embeddings the model made of {of}", then, names, which, before
+    )
 
 
 def as_photo_list(inputs: Any) -> list[Any]:
