@@ -602,22 +602,75 @@ _FORK_SCENE = textwrap.dedent(
         os.waitpid(pid, 0)
         return "hung"
 
-    def fork_again():
-        # whether a later fork goes through (and its child ends)
-        codes = []
-
+    def forking(name, children):
+        # a thread `name` that forks a child ending at once; the child's pid goes to `children`
         def fork():
             pid = os.fork()
             if pid == 0:
                 os._exit(0)
-            codes.append(reaped(pid))
+            children.append(pid)
 
-        forker = threading.Thread(target=fork, daemon=True)
-        forker.start()
-        forker.join(20)
-        return codes == [0]
+        thread = threading.Thread(target=fork, name=name, daemon=True)
+        thread.start()
+        return thread
 
-    def done(seen):
+    def fork_again():
+        # whether a later fork goes through (and its child ends)
+        children = []
+        forking("again", children).join(20)
+        return len(children) == 1 and reaped(children[0]) == 0
+
+    def holding(lock):
+        # another thread's call holding `lock` (a takeover, a search) until `go` is set
+        held, go = threading.Event(), threading.Event()
+
+        def hold():
+            with lock:
+                held.set()
+                go.wait(30)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        held.wait(10)
+        return holder, go
+
+    class Watched:
+        # an index's lock that calls `before` and `after` (with the thread's name) around each
+        # acquire
+        def __init__(self, lock, before=lambda me: None, after=lambda me: None):
+            self.lock, self.before, self.after = lock, before, after
+
+        def acquire(self, *args, **kwargs):
+            me = threading.current_thread().name
+            self.before(me)
+            got = self.lock.acquire(*args, **kwargs)
+            self.after(me)
+            return got
+
+        def release(self):
+            self.lock.release()
+
+        def __enter__(self):
+            self.acquire()
+
+        def __exit__(self, *exc):
+            self.release()
+
+    def met_in_order(key):
+        # the at-fork handler meets the indexes sorted by key(index), in the thread that forks
+        class Ordered(set):
+            def __iter__(self):
+                return iter(sorted(set.__iter__(self), key=key))
+
+        faiss_index._indexes = Ordered(faiss_index._indexes)
+
+    def done(seen, locks, indexes=()):
+        # whether `locks` are free, then the held rebuilds of `indexes` end and a fork goes on
+        seen["free"] = [free(lock) for lock in locks]
+        release.set()
+        seen["rebuilt"] = all(seen["free"]) and all(i.wait_rebuilt(30) for i in indexes)
+        seen["again"] = all(seen["free"]) and fork_again()
+        seen["unraisable"] = unraisable
         print(json.dumps(seen), flush=True)
         os._exit(0)  # no exit hook: a rebuild left waiting would hang it
     """
@@ -645,16 +698,7 @@ def test_a_child_forked_while_a_thread_searches_an_index_with_no_rebuild_does_no
     seen = _fork_scene(
         """
         index = held_index(1)  # no removal: no rebuild
-        holding, go = threading.Event(), threading.Event()
-
-        def hold():  # another thread's search or add, as the fork comes
-            with index._lock:
-                holding.set()
-                go.wait(30)
-
-        holder = threading.Thread(target=hold, daemon=True)
-        holder.start()
-        holding.wait(10)
+        holder, go = holding(index._lock)  # another thread's search or add, as the fork comes
         threading.Timer(0.5, go.set).start()  # the call ends
         pid = os.fork()
         waited = go.is_set()  # the fork returned once the call had ended
@@ -663,16 +707,14 @@ def test_a_child_forked_while_a_thread_searches_an_index_with_no_rebuild_does_no
             os._exit(0 if index.search(np.zeros((1, 8), np.float32), 1).ids[0, 0] >= 0 else 1)
         seen = {"child": reaped(pid), "waited": waited}
         holder.join(20)
-        seen["free"] = [free(index._lock), free(faiss_index._running_lock)]
-        seen["again"] = all(seen["free"]) and fork_again()
-        seen["unraisable"] = unraisable
-        done(seen)
+        done(seen, [index._lock, faiss_index._running_lock])
         """
     )
     assert seen == {
         "child": 0,
         "waited": True,
         "free": [True, True],
+        "rebuilt": True,
         "again": True,
         "unraisable": [],
     }
@@ -692,68 +734,24 @@ def test_two_threads_forking_at_once_leave_every_index_lock_free():
     seen = _fork_scene(
         """
         i1, i2 = held_index(1), held_index(2)
-
-        class Watched:  # i1's lock, telling when the forking threads wait for it
-            def __init__(self, lock):
-                self.lock, self.waits = lock, {"A": threading.Event(), "B": threading.Event()}
-
-            def acquire(self, *args, **kwargs):
-                if threading.current_thread().name in self.waits:
-                    self.waits[threading.current_thread().name].set()
-                return self.lock.acquire(*args, **kwargs)
-
-            def release(self):
-                self.lock.release()
-
-            def __enter__(self):
-                self.acquire()
-
-            def __exit__(self, *exc):
-                self.release()
-
-        class I1Last(set):  # the handlers meet i2 before i1
-            def __iter__(self):
-                return iter(sorted(set.__iter__(self), key=lambda index: index is i1))
-
-        watched = i1._lock = Watched(i1._lock)
-        faiss_index._indexes = I1Last(faiss_index._indexes)
+        waits = {"A": threading.Event(), "B": threading.Event()}  # for i1's lock
+        tell = lambda me: waits[me].set() if me in waits else None  # noqa: E731
+        watched = i1._lock = Watched(i1._lock, before=tell)
+        met_in_order(lambda index: index is i1)  # the handlers meet i2 before i1
         i1.remove(np.arange(120))  # a rebuild runs behind, held
         i2.remove(np.arange(120))  # and on i2
-        holding, go = threading.Event(), threading.Event()
-
-        def hold():  # a takeover or a long call on i1, as A forks
-            with i1._lock:
-                holding.set()
-                go.wait(30)
-
-        holder = threading.Thread(target=hold, daemon=True)
-        holder.start()
-        holding.wait(10)
+        holder, go = holding(i1._lock)  # a takeover or a long call on i1, as A forks
         children = []
-
-        def fork():
-            pid = os.fork()
-            if pid == 0:
-                os._exit(0)
-            children.append(pid)
-
-        a = threading.Thread(target=fork, name="A", daemon=True)
-        a.start()
-        seen = {"A waits": watched.waits["A"].wait(10)}  # holding i2's lock
-        b = threading.Thread(target=fork, name="B", daemon=True)
-        b.start()
-        watched.waits["B"].wait(2)  # B waits for i1, or for A's fork to end
+        a = forking("A", children)
+        seen = {"A waits": waits["A"].wait(10)}  # holding i2's lock
+        b = forking("B", children)
+        waits["B"].wait(2)  # B waits for i1, or for A's fork to end
         go.set()
         for thread in (holder, a, b):
             thread.join(20)
         seen["forked"] = not a.is_alive() and not b.is_alive()
         seen["children"] = [reaped(pid) for pid in children]
-        seen["free"] = [free(watched.lock), free(i2._lock), free(faiss_index._running_lock)]
-        release.set()
-        seen["rebuilt"] = all(seen["free"]) and i1.wait_rebuilt(30) and i2.wait_rebuilt(30)
-        seen["again"] = all(seen["free"]) and fork_again()
-        seen["unraisable"] = unraisable
-        done(seen)
+        done(seen, [watched.lock, i2._lock, faiss_index._running_lock], [i1, i2])
         """
     )
     assert seen == {
@@ -782,16 +780,7 @@ def test_ctrl_c_while_a_fork_waits_for_an_index_leaves_every_lock_free():
         first.remove(np.arange(120))
         second.remove(np.arange(120))
         first, second = list(faiss_index._indexes)  # as the handler meets them
-        holding, go = threading.Event(), threading.Event()
-
-        def hold():  # another thread's long call on the second index, as the fork comes
-            with second._lock:
-                holding.set()
-                go.wait(30)
-
-        holder = threading.Thread(target=hold, daemon=True)
-        holder.start()
-        holding.wait(10)
+        holder, go = holding(second._lock)  # another thread's long call, as the fork comes
         threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
         pid = os.fork()  # waits for the second index's lock: Ctrl-C comes
         if pid == 0:
@@ -799,12 +788,7 @@ def test_ctrl_c_while_a_fork_waits_for_an_index_leaves_every_lock_free():
         seen = {"child": reaped(pid)}
         go.set()
         holder.join(20)
-        seen["free"] = [free(first._lock), free(second._lock), free(faiss_index._running_lock)]
-        release.set()
-        seen["rebuilt"] = all(seen["free"]) and first.wait_rebuilt(30) and second.wait_rebuilt(30)
-        seen["again"] = all(seen["free"]) and fork_again()
-        seen["unraisable"] = unraisable
-        done(seen)
+        done(seen, [first._lock, second._lock, faiss_index._running_lock], [first, second])
         """
     )
     assert seen == {
@@ -826,61 +810,26 @@ def test_two_forks_meeting_two_indexes_in_different_orders_both_go_through():
     seen = _fork_scene(
         """
         i1, i2 = held_index(1), held_index(2)
-        b_holds_i2 = threading.Event()
-
-        class Watched:  # A waits before i2's lock until B holds it
-            def __init__(self, lock, name):
-                self.lock, self.name = lock, name
-
-            def acquire(self, *args, **kwargs):
-                me = threading.current_thread().name
-                if self.name == "i2" and me == "A":
-                    b_holds_i2.wait(3)
-                got = self.lock.acquire(*args, **kwargs)
-                if self.name == "i2" and me == "B":
-                    b_holds_i2.set()
-                return got
-
-            def release(self):
-                self.lock.release()
-
-            def __enter__(self):
-                self.acquire()
-
-            def __exit__(self, *exc):
-                self.release()
-
-        class Crossed(set):  # A meets i1 first, B meets i2 first
-            def __iter__(self):
-                back = threading.current_thread().name == "B"
-                return iter(sorted(set.__iter__(self), key=lambda index: (index is i1) == back))
-
-        i1._lock, i2._lock = Watched(i1._lock, "i1"), Watched(i2._lock, "i2")
-        faiss_index._indexes = Crossed(faiss_index._indexes)
+        b_holds_i2 = threading.Event()  # A waits before i2's lock until B holds it
+        i1._lock = Watched(i1._lock)
+        i2._lock = Watched(
+            i2._lock,
+            before=lambda me: b_holds_i2.wait(3) if me == "A" else None,
+            after=lambda me: b_holds_i2.set() if me == "B" else None,
+        )
+        # A meets i1 first, B meets i2 first
+        met_in_order(lambda index: (index is i1) == (threading.current_thread().name == "B"))
         i1.remove(np.arange(120))
         i2.remove(np.arange(120))  # two rebuilds run behind, held
         children = []
-
-        def fork():
-            pid = os.fork()
-            if pid == 0:
-                os._exit(0)
-            children.append(pid)
-
-        a = threading.Thread(target=fork, name="A", daemon=True)
-        b = threading.Thread(target=fork, name="B", daemon=True)
-        a.start()
+        a = forking("A", children)
         time.sleep(0.2)
-        b.start()
+        b = forking("B", children)
         a.join(20)
         b.join(20)
         seen = {"forked": not a.is_alive() and not b.is_alive()}
         seen["children"] = [reaped(pid) for pid in children]
-        seen["free"] = [free(i1._lock.lock), free(i2._lock.lock)]
-        release.set()
-        seen["rebuilt"] = all(seen["free"]) and i1.wait_rebuilt(30) and i2.wait_rebuilt(30)
-        seen["unraisable"] = unraisable
-        done(seen)
+        done(seen, [i1._lock.lock, i2._lock.lock], [i1, i2])
         """
     )
     assert seen == {
@@ -888,5 +837,6 @@ def test_two_forks_meeting_two_indexes_in_different_orders_both_go_through():
         "children": [0, 0],
         "free": [True, True],
         "rebuilt": True,
+        "again": True,
         "unraisable": [],
     }
