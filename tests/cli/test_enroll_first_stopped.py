@@ -6,8 +6,6 @@ before is never removed, and keeps exactly what it held."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,8 @@ from PIL import Image
 import siamkit
 import siamkit.index.embedding as embedding_module
 import siamkit.index.gallery as gallery_module
-from siamkit.cli.main import Terminated, cli
+from _first_stopped import STOPS, items_of, stopping
+from siamkit.cli.main import cli
 
 
 def tiny_model(path: Path, seed: int) -> Path:
@@ -47,24 +46,15 @@ def enroll(model: Path, db: Path, photos: Path):
     return CliRunner().invoke(cli, ["enroll", str(model), "--gallery", str(db), str(photos)])
 
 
-def items_of(db: Path) -> list[tuple[int, str, bytes]]:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        return conn.execute("SELECT id, label, embedding FROM items ORDER BY id").fetchall()
-
-
-STOPS = [(KeyboardInterrupt, 130), (Terminated, 143), (ValueError, 1)]
-
-
 @pytest.mark.parametrize(("stop", "code"), STOPS)
 def test_a_first_enroll_stopped_while_embedding_leaves_no_file(
     tmp_path, photos, monkeypatch, stop, code
 ):
-    def embedding_fails(*args, **kwargs):
-        raise stop("cannot read the first batch") if stop is ValueError else stop()
-
     model = tiny_model(tmp_path / "m", 0)
     db = tmp_path / "new" / "shop" / "shop.db"  # its folders too are made by the enroll
-    monkeypatch.setattr(embedding_module, "embed_inputs", embedding_fails)
+    monkeypatch.setattr(
+        embedding_module, "embed_inputs", stopping(stop, "cannot read the first batch")
+    )
     res = enroll(model, db, photos)
     assert res.exit_code == code, res.output
     assert "Traceback" not in res.output
@@ -82,10 +72,7 @@ def test_a_first_enroll_stopped_inside_its_first_transaction_leaves_no_file(
 ):
     # stopped after the first label's rows were written, before its commit: rolled back, so
     # nothing was committed and the new file goes (thumbnail side file too)
-    def stopped(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(gallery_module, "remove_thumbnails_from", stopped)
+    monkeypatch.setattr(gallery_module, "remove_thumbnails_from", stopping(KeyboardInterrupt))
     db = tmp_path / "shop.db"
     res = enroll(tiny_model(tmp_path / "m", 0), db, photos)
     assert res.exit_code == 130, res.output
@@ -103,10 +90,7 @@ def test_an_existing_gallery_is_kept_whole_when_an_enroll_is_stopped(
     (photos / "bag" / "0.png").rename(first / "bag" / "0.png")
     assert enroll(model, db, first).exit_code == 0
     before = items_of(db)
-
-    def stopped(*args, **kwargs):
-        raise KeyboardInterrupt
-
+    stopped = stopping(KeyboardInterrupt)
     if where == "embedding":
         monkeypatch.setattr(embedding_module, "embed_inputs", stopped)
     else:  # the first label's rows written, not committed

@@ -6,8 +6,6 @@ enroll` does; a gallery that was there before keeps exactly what it held."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,9 +14,8 @@ from PIL import Image
 
 import siamkit
 import siamkit.index.gallery as gallery_module
-from siamkit.cli.main import Terminated, cli
-
-STOPS = [(KeyboardInterrupt, 130), (Terminated, 143), (ValueError, 1)]
+from _first_stopped import STOPS, items_of, stopping
+from siamkit.cli.main import cli
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +40,6 @@ def tiny_face_model(path: Path) -> Path:
 def enroll(db: Path, label: str, photo: Path, *model: str):
     args = ["face", "enroll", "--gallery", str(db), "--label", label, str(photo), *model]
     return CliRunner().invoke(cli, args)
-
-
-def items_of(db: Path) -> list[tuple[int, str, bytes]]:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        return conn.execute("SELECT id, label, embedding FROM items ORDER BY id").fetchall()
-
-
-def stopping(stop: type[BaseException]):
-    def stopped(*args, **kwargs):
-        raise stop("the disk went away") if stop is ValueError else stop()
-
-    return stopped
 
 
 @pytest.mark.parametrize(("stop", "code"), STOPS)

@@ -6,17 +6,14 @@ that was there before keeps exactly what it held."""
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import siamkit.index.gallery as gallery_module
-from siamkit.cli.main import Terminated, cli
-
-STOPS = [(KeyboardInterrupt, 130), (Terminated, 143), (ValueError, 1)]
+from _first_stopped import STOPS, items_of, stopping
+from siamkit.cli.main import cli
 
 
 def corpus(path: Path, *rows: tuple[str, str]) -> Path:
@@ -27,18 +24,6 @@ def corpus(path: Path, *rows: tuple[str, str]) -> Path:
 def enroll(corpus: Path, db: Path, model: Path):
     args = ["text", "enroll", str(corpus), "--gallery", str(db), "--model", str(model)]
     return CliRunner().invoke(cli, [*args, "--device", "cpu", "--no-progress"])
-
-
-def items_of(db: Path) -> list[tuple[int, str, bytes]]:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        return conn.execute("SELECT id, label, embedding FROM items ORDER BY id").fetchall()
-
-
-def stopping(stop: type[BaseException]):
-    def stopped(*args, **kwargs):
-        raise stop("the disk went away") if stop is ValueError else stop()
-
-    return stopped
 
 
 @pytest.mark.parametrize(("stop", "code"), STOPS)
