@@ -67,6 +67,10 @@ def create_encoder(name: str, **kwargs: Any) -> nn.Module:
     former = getattr(encoder, "former_kwargs", None)
     if kwargs != given and callable(former) and (before := former(given)) is not None:
         encoder.siamkit_former_spec = {**spec, "kwargs": _jsonable(before)}  # type: ignore[assignment]
+    # the spec recorded with the window resolved but the arguments given as typed (a text
+    # encoder's folder path as the caller spelled it: ./m, m/): that fingerprint is a former one
+    if (typed := {**kwargs, **given}) != kwargs:
+        encoder.siamkit_typed_spec = {**spec, "kwargs": _jsonable(typed)}  # type: ignore[assignment]
     return encoder
 
 
@@ -106,6 +110,21 @@ def former_encoder_spec(encoder: nn.Module) -> dict[str, Any] | None:
     return dict(former)
 
 
+def former_encoder_specs(encoder: nn.Module) -> list[dict[str, Any]]:
+    """Every spec an encoder's former fingerprints hash, oldest first: the one recorded before
+    the window was (:func:`former_encoder_spec`), and the one recorded with the window but the
+    arguments as given, before a text encoder's folder path was resolved (the same folder
+    given as ``./m``, ``m/`` and its absolute path gave three fingerprints); none that is the
+    spec the encoder keeps."""
+    spec = getattr(encoder, "siamkit_spec", None)
+    specs = [getattr(encoder, a, None) for a in ("siamkit_former_spec", "siamkit_typed_spec")]
+    out: list[dict[str, Any]] = []
+    for s in specs:
+        if s is not None and s != spec and s not in out:
+            out.append(dict(s))
+    return out
+
+
 def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
     """Give an encoder rebuilt from a saved folder the former spec (:func:`former_encoder_spec`)
     that :func:`~siamkit.export.bundle.save_model` recorded beside its spec: without it, the
@@ -113,8 +132,10 @@ def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
     loaded (s55_R5 finding 2). Kept only where it is such a spec: the same encoder's name and
     module, arguments that are the saved spec's own less only some it resolved
     (``resolved_kwargs``), which the encoder's ``former_kwargs`` gives back as they are (the
-    window they resolved to then is the one it runs at); anything else is dropped, as a folder
-    saved without one."""
+    window they resolved to then is the one it runs at), a text encoder's ``path`` as typed
+    then where it names the saved folder here (:func:`_same_argument`); anything else is
+    dropped, as a folder saved without one. The spec with the saved window and that path as
+    typed (:func:`former_encoder_specs`) is given back with it."""
     spec = getattr(encoder, "siamkit_spec", None)
     check, resolved = (getattr(encoder, a, None) for a in ("former_kwargs", "resolved_kwargs"))
     if not isinstance(spec, dict) or not isinstance(former, dict):
@@ -128,12 +149,29 @@ def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
         or any(former[k] != spec[k] for k in spec if k != "kwargs")
         or not isinstance(given, dict)
         or not isinstance(saved, dict)
-        or any(k not in saved or saved[k] != v for k, v in given.items())
-        or any(k not in given and k not in resolved() for k in saved)
+        or any(k not in saved or not _same_argument(k, saved[k], v) for k, v in given.items())
+        # left out: only a resolved argument that had a default (the window), not the path
+        or any(k not in given and (k not in resolved() or k == "path") for k in saved)
         or check(dict(given)) != given
     ):
         return
     encoder.siamkit_former_spec = dict(former)
+    typed = {**saved, **given}  # the window saved, the folder's path as typed then
+    if typed != saved:
+        encoder.siamkit_typed_spec = {**spec, "kwargs": typed}
+
+
+def _same_argument(name: str, saved: Any, given: Any) -> bool:
+    """Whether a former spec's argument ``given`` is the saved spec's ``saved``: equal, or, for
+    a text encoder's ``path``, a spelling of the folder the saved (resolved) path names, as
+    resolved here and now (a relative one typed elsewhere that names no folder here is not)."""
+    if saved == given:
+        return True
+    if name != "path" or not isinstance(saved, str) or not isinstance(given, str):
+        return False
+    from pathlib import Path
+
+    return Path(given).exists() and Path(given).resolve() == Path(saved).resolve()
 
 
 def _jsonable(kwargs: dict[str, Any]) -> dict[str, Any]:

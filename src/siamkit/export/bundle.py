@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
-from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
+from siamkit.encoders.registry import former_encoder_specs, keep_former_encoder_spec
 from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
@@ -138,8 +138,8 @@ def save_model(
         # outside the hashed description: the spec an unsaved model's former fingerprint
         # hashes (SiameseNetwork.former_fingerprints), which load_model gives back to it
         encoder = getattr(model, "encoder", None)
-        if isinstance(encoder, torch.nn.Module) and (former := former_encoder_spec(encoder)):
-            doc[FORMER_ENCODER_KEY] = former
+        if isinstance(encoder, torch.nn.Module) and (former := former_encoder_specs(encoder)):
+            doc[FORMER_ENCODER_KEY] = former[0]  # load_model derives the path-as-typed one
         (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
         mode = umask_mode(0o666)  # safetensors writes 0600: follow the umask
         for file in (WEIGHTS_FILE, CONFIG_FILE):
