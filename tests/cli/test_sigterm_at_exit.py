@@ -156,3 +156,46 @@ def test_only_a_command_that_answered_sigterm_keeps_its_0_at_exit(
     entry.main()
     entry.main()
     assert at_exit == [0, 143]
+
+
+#: A plug-in whose non-daemon thread SIGTERMs the process once the main thread is done: Python
+#: then waits for the thread before its atexit callbacks, the instant between ``main()``
+#: returning and siamkit's atexit callback installing the at-once handler.
+IN_THE_GAP = textwrap.dedent(
+    """
+    import os, signal, threading, time
+
+    def in_the_gap():
+        main = threading.main_thread()
+        while main.is_alive():  # False once Python's shutdown waits for this thread
+            time.sleep(0.005)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(20)
+
+    threading.Thread(target=in_the_gap, daemon=False).start()
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [(["configs", "--help"], 143), (["configs", "--format", "nope"], 2)],
+    ids=["finished", "refused"],
+)
+def test_a_sigterm_between_main_returning_and_atexit_keeps_the_status(
+    tmp_path: Path, args: list[str], status: int
+) -> None:
+    """`python -m siamkit` (what torchrun starts) gave the caller's SIGTERM default back when
+    the command ended and installed the at-once handler only from an atexit callback: a SIGTERM
+    in between (Python waiting for non-daemon threads) killed it, -15, the command's status
+    lost. The process ends with the command, so the handler is installed as it ends."""
+    plugin = tmp_path / "in_the_gap.py"
+    plugin.write_text(IN_THE_GAP)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    res = subprocess.run(
+        [sys.executable, "-m", "siamkit", "--plugin", str(plugin), *args],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert res.returncode == status, (res.returncode, res.stderr)
+    assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr

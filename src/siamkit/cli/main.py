@@ -388,7 +388,15 @@ def _main_other_rank() -> None:
     sys.exit(code if type(code) is int else 0)
 
 
-def main() -> None:
+def main(*, ends_process: bool = False) -> None:
+    """Run the ``siamkit`` command line (``sys.argv``).
+
+    ``ends_process``: the process ends when this returns (``python -m siamkit``, the form
+    torchrun starts): the at-once SIGTERM handler (:func:`exit_at_once_on_sigterm`) is
+    installed as the command ends, where a program that calls ``main()`` in-process gets its
+    own handler back, and the at-once one only from an atexit callback. Between the two, while
+    Python waits for non-daemon threads before its atexit callbacks, the restored default
+    ended a process that torchrun stopped late with -15, its command's status lost."""
     # a program that calls main() in-process gets its own SIGTERM handler back when it returns
     # (None: one not installed from Python, which cannot be put back; ours stays, as it unwinds)
     caller_handler = signal.getsignal(signal.SIGTERM)
@@ -406,9 +414,12 @@ def main() -> None:
         status = _exit_status(stop.code)
         raise
     finally:
-        if caller_handler is not None and threading.current_thread() is threading.main_thread():
+        final = status if _sigterm_answered else status or Terminated.STATUS
+        if ends_process:  # no caller goes on: nothing to give back
+            exit_at_once_on_sigterm(final)
+        elif caller_handler is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, caller_handler)
-        exit_at_once_at_exit(status if _sigterm_answered else status or Terminated.STATUS)
+        exit_at_once_at_exit(final)
 
 
 if __name__ == "__main__":
