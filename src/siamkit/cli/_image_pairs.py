@@ -274,10 +274,12 @@ def pairs_metrics(scored: ScoredPairs, source: PairsSource) -> tuple[Any, dict[s
     import numpy as np
 
     from siamkit.decision import accepts
+    from siamkit.evaluation._common import score_kind
     from siamkit.evaluation.verification import verification_report
 
     g, i = scored.genuine, scored.impostor
-    ver = verification_report(g, i)
+    # a score-normalised model's scores may be negative, as calibrate fits them (signed)
+    ver = verification_report(g, i, signed=score_kind(scored.distance) != "distance")
     metrics: dict[str, Any] = {
         "verification": ver.to_dict(),
         "data": source.entry,

@@ -118,8 +118,8 @@ def metrics_tables(
                 )
                 for f, t in v.tar_at_far.items()
             ],
-            ("best balanced accuracy", _fmt(v.best_accuracy)),
-            ("best-accuracy threshold", _fmt(v.best_threshold)),
+            ("best balanced accuracy (as models decide)", _fmt(v.best_accuracy)),
+            ("best-accuracy threshold (calibrate --target accuracy's)", _fmt(v.best_threshold)),
             ("pairs (genuine / impostor)", f"{v.n_genuine:,} / {v.n_impostor:,}"),
         ]
         parts.append("<h3>Verification (all pairs)</h3>" + _table(rows))

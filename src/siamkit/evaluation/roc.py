@@ -439,41 +439,112 @@ def rejecting_with_room(values: ArrayLike, signed: bool = False) -> np.ndarray:
     return t
 
 
+READER_STEPS = 4
+"""How many float32 steps off a reader may compute a distance (verify's float32, the ONNX
+runtime's float64, torch's own order of sums) and still count as the fit counted it."""
+
+
+def reader_slack(values: np.ndarray) -> np.ndarray:
+    """:data:`READER_STEPS` float32 steps at the scale of each float64 value."""
+    return READER_STEPS * np.spacing(np.abs(values).astype(np.float32)).astype(np.float64)
+
+
+def worst_case_bounds(values: np.ndarray, signed: bool = True) -> np.ndarray:
+    """For each genuine value ``v``: the largest distance a reader may accept at a threshold
+    every reader accepts ``v`` at (``v`` at ``t + ROUNDING - slack``, that one at ``v + 2 x
+    slack``), with two float32 steps more for the float32 threshold's rounding, all at the
+    larger scale of the two (float64). Distances (not ``signed``) take no threshold below 0,
+    at which a reader may accept up to :func:`zero_bound`."""
+    v = values.astype(np.float64)
+
+    def step(x: np.ndarray) -> np.ndarray:
+        return np.spacing(np.abs(x).astype(np.float32)).astype(np.float64)
+
+    up = v + 2 * READER_STEPS * step(v)
+    bounds = v + (2 * READER_STEPS + 2) * step(np.maximum(np.abs(v), np.abs(up)))
+    return bounds if signed else np.maximum(bounds, zero_bound())
+
+
+def zero_bound() -> float:
+    """The largest distance a reader may accept at a threshold of 0: ROUNDING and the slack."""
+    from siamkit.decision import ROUNDING
+
+    return float(ROUNDING + (READER_STEPS + 2) * np.spacing(np.float32(ROUNDING)))
+
+
+def worst_case_fit(
+    values: np.ndarray,
+    g_le: np.ndarray,
+    i_le_slack: np.ndarray,
+    n_genuine: int,
+    n_impostor: int,
+    balanced: bool = True,
+) -> tuple[int, int, int]:
+    """The best worst-case reader count over the distinct genuine ``values`` (sorted), given
+    the genuine pairs ``<=`` each and the impostor pairs ``<=`` each one's
+    :func:`worst_case_bounds`: ``(k, numerator, denominator)``, ``k = -1`` where accepting
+    nothing is best. Of equal counts the smallest value is taken."""
+    n_g, n_i = n_genuine, n_impostor
+    ta, fa = g_le.astype(np.int64), i_le_slack.astype(np.int64)
+    if balanced:  # integer numerators, so equal accuracies compare equal
+        num, num_none, den = ta * n_i + (n_i - fa) * n_g, n_i * n_g, 2 * n_g * n_i
+    else:
+        num, num_none, den = ta + n_i - fa, n_i, n_g + n_i
+    best = int(np.argmax(num))
+    if num[best] < num_none:
+        return -1, int(num_none), int(den)
+    return best, int(num[best]), int(den)
+
+
+def worst_case_threshold(value: float, rejected: float, signed: bool) -> float:
+    """Where to put the threshold of a worst-case fit that accepts the genuine ``value`` and
+    must reject the distance ``rejected`` (the smallest impostor above its bound; ``inf`` for
+    none): at ``value`` itself where every reader still rejects ``rejected`` ROUNDING lower
+    there (:func:`rejecting_with_room`: both keep ROUNDING of room, as in a far fit), else at
+    their middle less ROUNDING, which gives both ``(rejected - value) / 2`` of room (at least
+    the readers' slack, by the bound); distances (not ``signed``) stop at 0. Where ROUNDING is
+    less than the slack (distances above ~32), always the middle, or the slack above
+    ``value`` where nothing is to be rejected."""
+    from siamkit.decision import ROUNDING
+
+    # above ~32 (sqeuclidean, manhattan, un-normalised embeddings) ROUNDING is less than the
+    # readers' slack: the genuine edge keeps room only above the threshold, so never at it
+    wide = float(reader_slack(np.array([value]))[0]) > ROUNDING / 2
+    if not np.isfinite(rejected):
+        return value + float(reader_slack(np.array([value]))[0]) if wide else value
+    if not wide and value <= rejecting_with_room(np.array([rejected]), signed)[0]:
+        return value
+    mid = float(np.float32((value + rejected) / 2 - ROUNDING))
+    if not signed and mid < 0 <= value:
+        mid = 0.0
+    return mid
+
+
 def best_accuracy_as_decided(
     genuine: ArrayLike | SortedScores,
     impostor: ArrayLike | None = None,
     balanced: bool = True,
     signed: bool = False,
 ) -> OperatingPoint:
-    """:func:`best_accuracy` as readers decide at the threshold, for a fit to save: a pair is
-    "same" up to float32 rounding above it (:func:`siamkit.decision.accepts`, in float64), and
-    each reader recomputes the distance its own way, a few float32 steps off.
+    """The best-accuracy threshold as readers decide at it, for a fit to save and for
+    evaluate's ``best_threshold`` alike (:func:`~siamkit.evaluation.verification_report` and
+    the streamed report take the same counts, so the three agree): a pair is "same" up to
+    ROUNDING above the threshold (:func:`siamkit.decision.accepts`, in float64), and each
+    reader computes the distance its own way, up to :data:`READER_STEPS` float32 steps off.
 
-    Each candidate keeps ROUNDING of room for the pair it is built on, as a far fit keeps it
-    under the impostor it rejects: every distance as the threshold (a genuine one, or an
-    impostor one accepted with those below it where that is better: accepted ROUNDING above
-    it), for every impostor the far fit's bound under it (:func:`rejecting_with_room`: every
-    reader rejects it even ROUNDING lower), and that bound under the lowest distance (accept
-    nothing); each is counted by the rule. The no-room candidate (the largest float64 rejecting
-    an impostor) stood on the rule's edge, and a reader computing that impostor one float32
-    step lower accepted it, one false accept the saved FAR did not count. Of the best, the
-    smallest genuine distance is taken, as :func:`best_accuracy` takes it, else the smallest
-    threshold; then, where either of its two edge pairs (the largest distance it accepts and
-    the smallest it rejects) has less than ROUNDING of room, the threshold moves to the middle
-    of its plateau, counting the same pairs (:func:`_centred`).
-
-    The margin this guarantees is that of the saved threshold's two edge pairs: each keeps
-    ``min(ROUNDING, gap / 2)`` of room from the rule's edge (up to a float32 step of the
-    threshold), ``gap`` the distance between them, and every other pair lies further from it;
-    distances (not ``signed``) stop at 0. A reader computing each distance less than that off
-    gets the saved counts. In dense data the gap, and so the margin, can be a few float32
-    steps: asking ROUNDING of it would leave no candidate there (2M impostors: ~10 within any
-    ROUNDING) and cost accuracy for a flip of a pair or two. Nor is the fit the best over every
-    threshold with a given margin, or one that refuses to part pairs closer than ROUNDING: the
-    candidates are built on the pairs present, so an unrelated impostor can add one that parts
-    two pairs less than 2 x ROUNDING apart (genuine 0.1, 0.2, 0.7 and impostor 0.200005, 0.5,
-    0.9 give 0.6667; with an impostor at 0.2000125 added, 0.8333, with 0.2 and 0.200005 each
-    2.5e-6 from the edge). ``signed``: as for :func:`rejecting_with_room`.
+    The fit maximises the worst-case reader count: at a threshold ``t`` every reader accepts
+    the genuine pairs up to ``t + ROUNDING - slack`` and any reader may accept the impostors up
+    to ``t + ROUNDING + slack``. That count is best where ``t + ROUNDING - slack`` is a genuine
+    distance ``v``, so the candidates are the genuine distances (and accepting nothing), each
+    counting the genuine pairs ``<= v`` and the impostors ``<= v + 2 * slack``
+    (:func:`worst_case_bounds`). The value is that worst-case accuracy, so it can lie below
+    :func:`best_accuracy`'s strict curve point by the impostors within a few float32 steps of
+    its edge (a few in 16M); unlike a filter on wide plateaus, it never walks away from the
+    best in dense data. The threshold is then placed by :func:`worst_case_threshold`: at ``v``
+    where the smallest impostor above the bound keeps ROUNDING of room there, else at their
+    middle less ROUNDING. ``signed``: score-normalised scores may be negative; distances stop
+    at 0 (a threshold of 0 lets a reader accept up to :func:`zero_bound`, counted so). Far and
+    EER fits are not this fit and do not move.
 
     Example:
         >>> point = best_accuracy_as_decided([0.1, 0.19998, 0.7], [0.2, 0.5, 0.9])
@@ -483,64 +554,18 @@ def best_accuracy_as_decided(
         >>> point.value, round(point.threshold, 7)  # their middle, 0.500006, less ROUNDING
         (1.0, 0.499996)
     """
-    from siamkit.decision import ROUNDING
-
     s = _scores(genuine, impostor)
     g64, i64 = s.genuine.astype(np.float64), s.impostor.astype(np.float64)
-    values = np.unique(i64)
-    room = rejecting_with_room(values, signed)  # (U,) non-decreasing
-    lowest = min(float(g64[0]), float(i64[0]))
-    nothing = rejecting_with_room(np.array([lowest]), signed)  # accepts none
-    cands = np.unique(np.concatenate([g64, values, room, nothing]))
-    bound = cands + ROUNDING  # as accepts compares: float64(d) <= float64(t) + ROUNDING
-    ta = np.searchsorted(g64, bound, side="right")
-    fa = np.searchsorted(i64, bound, side="right")
-    n_g, n_i = s.n_genuine, s.n_impostor
-    if balanced:  # integer numerators, so equal accuracies compare equal
-        num, den = ta * n_i + (n_i - fa) * n_g, 2 * n_g * n_i
-    else:
-        num, den = ta + n_i - fa, n_g + n_i
-    top = num == num.max()  # of the best, a genuine distance first (best_accuracy's choice)
-    at_genuine = top & np.isin(cands, g64)
-    best = int(np.argmax(at_genuine if at_genuine.any() else top))
-    t = _centred(g64, i64, float(cands[best]), signed)
-    return OperatingPoint(float(num[best] / den), t)
-
-
-def _centred(g64: np.ndarray, i64: np.ndarray, t: float, signed: bool) -> float:
-    """``t``, or the middle of its plateau where one of its two edge pairs has less than
-    ROUNDING of room: the largest distance ``a`` it accepts lies above ``t`` (a reader
-    computing it higher rejects it), or every reader computing the smallest distance ``r`` it
-    rejects ROUNDING lower does not reject it (:func:`rejecting_with_room`). A candidate keeps
-    the room of the pair it is built on only; a genuine distance taken as the threshold left
-    an impostor 2 float32 steps above its edge, accepted by a reader 2 steps off (s54_R1
-    finding 1). The middle, ``float32((a + r) / 2 - ROUNDING)``, gives both edge pairs the
-    same room, ``min(ROUNDING, (r - a) / 2)`` within float32 rounding; it is kept only where
-    the rule counts the same pairs there (the plateau is the set of thresholds that do), so
-    the saved value is unchanged. Sorted float64 ``g64`` and ``i64``."""
-    from siamkit.decision import ROUNDING
-
-    bound = t + ROUNDING
-    ka, ki = np.searchsorted(g64, bound, side="right"), np.searchsorted(i64, bound, side="right")
-    below = [x[k - 1] for x, k in ((g64, ka), (i64, ki)) if k > 0]
-    above = [x[k] for x, k in ((g64, ka), (i64, ki)) if k < x.size]
-    a = float(max(below)) if below else -np.inf
-    r = float(min(above)) if above else np.inf
-    if not above:  # accepts every pair: up to the largest keeps its room, nothing else changes
-        return max(t, a)
-    room = float(rejecting_with_room(np.array([r]), signed)[0])
-    if not below:  # accepts none: the lowest's room bound, as the accept-nothing candidate
-        return min(t, room)
-    if a <= t <= room:
-        return t
-    mid = float(np.float32((a + r) / 2 - ROUNDING))
-    if not signed and mid < 0 <= t:  # distances: not below 0 for room alone, as the far fit
-        mid = 0.0
-    b = mid + ROUNDING
-    same = (
-        np.searchsorted(g64, b, side="right") == ka and np.searchsorted(i64, b, side="right") == ki
-    )
-    return mid if same else t
+    values, counts = np.unique(g64, return_counts=True)
+    g_le = np.cumsum(counts)
+    i_le = np.searchsorted(i64, worst_case_bounds(values, signed), side="right")
+    k, num, den = worst_case_fit(values, g_le, i_le, s.n_genuine, s.n_impostor, balanced)
+    if k < 0:
+        lowest = min(float(g64[0]), float(i64[0]))
+        return OperatingPoint(num / den, float(rejecting_with_room(np.array([lowest]), signed)[0]))
+    c = int(i_le[k])
+    rejected = float(i64[c]) if c < i64.size else np.inf
+    return OperatingPoint(num / den, worst_case_threshold(float(values[k]), rejected, signed))
 
 
 def best_accuracy(

@@ -29,7 +29,17 @@ from siamkit.evaluation._common import (
 )
 from siamkit.evaluation.pairs import pair_blocks
 from siamkit.evaluation.rank_select import RankSelector
-from siamkit.evaluation.roc import OperatingPoint, RocCurve, false_accepts_allowed, step_below
+from siamkit.evaluation.roc import (
+    OperatingPoint,
+    RocCurve,
+    false_accepts_allowed,
+    rejecting_with_room,
+    step_below,
+    worst_case_bounds,
+    worst_case_fit,
+    worst_case_threshold,
+    zero_bound,
+)
 
 
 class StreamedPairs:
@@ -94,6 +104,9 @@ class StreamedPairs:
         v = self._values
         lt = np.zeros(v.size, dtype=np.int64)
         le = np.zeros(v.size, dtype=np.int64)
+        le_slack = np.zeros(v.size, dtype=np.int64)
+        bounds = worst_case_bounds(v)  # the accuracy fit's, as roc.best_accuracy_as_decided
+        at_zero = 0  # impostors <= zero_bound(): where a distance's fit takes no threshold below 0
         lo = float(min(self.genuine[0], self.impostor_min))
         hi = float(max(self.genuine[-1], self.impostor_max))
         span = (lo, hi if hi > lo else lo + 1.0)
@@ -108,10 +121,12 @@ class StreamedPairs:
             right[hit] = np.searchsorted(ms, v[hit], side="right")
             lt += left
             le += right
+            le_slack += np.searchsorted(ms.astype(np.float64), bounds, side="right")
+            at_zero += int(np.searchsorted(ms.astype(np.float64), zero_bound(), side="right"))
             del ms
             self._i_hist += np.histogram(m, bins=bins, range=span)[0]  # in blocks of 65,536
             self._selector.add(m)
-        self._i_lt, self._i_le = lt, le
+        self._i_lt, self._i_le, self._i_le_slack, self._i_at_zero = lt, le, le_slack, at_zero
 
     # -- impostors by rank -------------------------------------------------------------
 
@@ -216,6 +231,29 @@ class StreamedPairs:
             return OperatingPoint(num_none / den, step_below(lowest, self.genuine.dtype))
         return OperatingPoint(float(num[best] / den), float(self._values[best]))
 
+    def _accuracy_counts(self, signed: bool) -> np.ndarray:
+        """Impostors ``<=`` each genuine value's :func:`~siamkit.evaluation.roc.worst_case_bounds`."""
+        le = self._i_le_slack
+        return le if signed else np.maximum(le, self._i_at_zero)
+
+    def _accuracy_fit(self, signed: bool) -> tuple[int, int, int]:
+        counts = self._accuracy_counts(signed)
+        return worst_case_fit(self._values, self._g_le, counts, self.n_genuine, self.n_impostor)
+
+    def best_accuracy_as_decided(self, signed: bool = False) -> OperatingPoint:
+        """:func:`~siamkit.evaluation.roc.best_accuracy_as_decided` (balanced) of the pairs:
+        the same counts, and the impostor above the chosen bound found by rank."""
+        k, num, den = self._accuracy_fit(signed)
+        if k < 0:
+            lowest = float(min(self.genuine[0], self.impostor_min))
+            return OperatingPoint(
+                num / den, float(rejecting_with_room(np.array([lowest]), signed)[0])
+            )
+        c = int(self._accuracy_counts(signed)[k])
+        rejected = float(self._rank(c)[0]) if c < self.n_impostor else np.inf
+        value = float(self._values[k])
+        return OperatingPoint(num / den, worst_case_threshold(value, rejected, signed))
+
     def _union_ranks(self, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For ranks of all distances sorted: ``(genuine value index or -1, impostor rank or -1)``."""
         j = np.searchsorted(self._g_le + self._i_le, ranks, side="right")  # first value past r
@@ -274,6 +312,11 @@ class StreamedPairs:
         j, _, c = self._eer_rank()
         tied += [c - 1] if c else []
         union_imp, imp, _ = self.curve_ranks(points)
-        first = [*tied, *(r - 1 for r in tied), int(self._i_lt[j]) - 1, *union_imp, *imp]
+        fit = []  # the accuracy fit's rejected impostor, signed and not
+        for signed in (False, True):
+            k = self._accuracy_fit(signed)[0]
+            c = int(self._accuracy_counts(signed)[k]) if k >= 0 else self.n_impostor
+            fit += [c] if c < self.n_impostor else []
+        first = [*tied, *(r - 1 for r in tied), int(self._i_lt[j]) - 1, *union_imp, *imp, *fit]
         self.prefetch(r for r in first if r >= 0)
         self.prefetch(self._known[r][1] - 1 for r in tied if self._known[r][1] > 0)

@@ -20,6 +20,7 @@ from siamkit.evaluation._common import (
     as_embeddings,
     as_sequence,
     checked_embeddings,
+    score_kind,
 )
 from siamkit.evaluation.pairs import PairDistances, n_pairs, pair_distances
 from siamkit.evaluation.roc import (
@@ -27,7 +28,7 @@ from siamkit.evaluation.roc import (
     RocCurve,
     SortedScores,
     best_accuracy,
-    decided_threshold,
+    best_accuracy_as_decided,
     eer,
     far_operating_point,
     roc_auc,
@@ -103,16 +104,13 @@ def distance_histogram(
 class VerificationReport:
     """Verification metrics over a set of genuine and impostor pairs.
 
-    ``best_accuracy`` is the balanced accuracy ``(TAR + 1 - FAR) / 2`` a model reaches at
-    ``best_threshold``, as it decides (up to float32 rounding above it: the best exact curve
-    point's distance less ROUNDING, :func:`~siamkit.evaluation.roc.decided_threshold`; at the
-    distance itself the model also accepts the impostors within ROUNDING above it).
-    ``best_threshold`` keeps no room for the readers: its best genuine distance lies on the
-    rule's edge, so a reader computing that pair one float32 step higher (verify's float32
-    distance) rejects it and gets less than ``best_accuracy``. It describes the curve; the fit
-    to save is ``siamkit calibrate --target accuracy``
-    (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`), which keeps the edge pairs'
-    room and may differ from it by a pair or two and ~1e-5 in the threshold.
+    ``best_accuracy`` and ``best_threshold`` are the best-accuracy fit that ``siamkit
+    calibrate --target accuracy`` saves (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`),
+    one route for both, in memory and streamed: the balanced accuracy ``(TAR + 1 - FAR) / 2``
+    that every reader computing the distances a few float32 steps off reaches at the
+    threshold, as models decide (up to ROUNDING above it). It lies at most a few pairs below
+    the strict best curve point (:func:`~siamkit.evaluation.roc.best_accuracy`): the impostors
+    within a few float32 steps of its edge, which some reader may accept.
     ``curve`` (about 2,000 exact ROC points) and ``histogram`` are for plots and stay out of
     :meth:`to_dict`.
     """
@@ -152,9 +150,14 @@ class VerificationReport:
 
 
 def verification_report(
-    genuine: ArrayLike, impostor: ArrayLike, fars: Iterable[float] = (1e-2, 1e-3)
+    genuine: ArrayLike,
+    impostor: ArrayLike,
+    fars: Iterable[float] = (1e-2, 1e-3),
+    signed: bool = False,
 ) -> VerificationReport:
-    """All verification metrics from genuine ``(G,)`` and impostor ``(I,)`` distances.
+    """All verification metrics from genuine ``(G,)`` and impostor ``(I,)`` distances;
+    ``signed`` for a score-normalised model's scores, which may take a threshold below 0 (as
+    ``calibrate`` fits them).
 
     Example:
         >>> r = verification_report([0.1, 0.2, 0.3], [0.25, 0.8, 0.9])
@@ -163,16 +166,14 @@ def verification_report(
     """
     s = SortedScores(genuine, impostor)
     eer_point = eer(s)
-    acc_point = best_accuracy(s)
+    acc_point = best_accuracy_as_decided(s, signed=signed)
     return VerificationReport(
         roc_auc=roc_auc(s),
         eer=eer_point.value,
         eer_threshold=eer_point.threshold,
         tar_at_far=tar_at_far(s, fars=fars),
         best_accuracy=acc_point.value,
-        best_threshold=decided_threshold(
-            acc_point.threshold, float(min(s.genuine[0], s.impostor[0]))
-        ),
+        best_threshold=acc_point.threshold,
         n_genuine=s.n_genuine,
         n_impostor=s.n_impostor,
         curve=roc_curve(s, None, max_points=CURVE_POINTS),
@@ -210,31 +211,30 @@ def verification_from_embeddings(
         1.0
     """
     zt = as_embeddings(z)
+    signed = score_kind(distance) != "distance"  # an S-norm score may be negative
     with checked_embeddings(zt):
         if max_pairs is not None or n_pairs(zt.shape[0]) <= STREAM_PAIRS:
             pd: PairDistances = pair_distances(zt, labels, distance, max_pairs=max_pairs, seed=seed)
-            return verification_report(pd.genuine, pd.impostor, fars=fars)
-        return streamed_verification_report(StreamedPairs(zt, labels, distance), fars)
+            return verification_report(pd.genuine, pd.impostor, fars=fars, signed=signed)
+        return streamed_verification_report(StreamedPairs(zt, labels, distance), fars, signed)
 
 
 def streamed_verification_report(
-    pairs: StreamedPairs, fars: Iterable[float] = (1e-2, 1e-3)
+    pairs: StreamedPairs, fars: Iterable[float] = (1e-2, 1e-3), signed: bool = False
 ) -> VerificationReport:
     """:func:`verification_report` of all pairs, from counts kept while streaming them: the
     same numbers, without holding the ``N(N-1)/2`` distances (:mod:`siamkit.evaluation.streamed`)."""
     fars = as_sequence(fars, "fars", "(0.01,)")
     pairs.plan(fars, CURVE_POINTS)
     eer_point = pairs.eer()
-    acc_point = pairs.best_accuracy()
+    acc_point = pairs.best_accuracy_as_decided(signed)
     return VerificationReport(
         roc_auc=pairs.roc_auc(),
         eer=eer_point.value,
         eer_threshold=eer_point.threshold,
         tar_at_far={float(f): pairs.far_operating_point(float(f)).value for f in fars},
         best_accuracy=acc_point.value,
-        best_threshold=decided_threshold(
-            acc_point.threshold, float(min(pairs.genuine[0], pairs.impostor_min))
-        ),
+        best_threshold=acc_point.threshold,
         n_genuine=pairs.n_genuine,
         n_impostor=pairs.n_impostor,
         curve=pairs.roc_curve(CURVE_POINTS),
