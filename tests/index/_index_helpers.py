@@ -6,6 +6,9 @@ They are not in ``conftest.py`` because ``from conftest import ...`` gets whiche
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -28,3 +31,31 @@ def clustered(n: int, dim: int, centers: int = 20, noise: float = 0.1, seed: int
     c = rng.standard_normal((centers, dim))
     x = c[rng.integers(0, centers, n)] + noise * rng.standard_normal((n, dim))
     return x.astype(np.float32)
+
+
+def emptied(path: Path, dim: int) -> None:
+    """A gallery of raw ``dim``-d embeddings at ``path`` that holds no item (every label removed)."""
+    from siamkit.index import Gallery
+
+    with Gallery.open(path, embedding_dim=dim) as g:
+        g.enroll_embeddings("gone", np.ones((1, dim), np.float32))
+        g.remove("gone")
+
+
+def taken_over_while_opened(monkeypatch: Any, path: Path, *, emptied_again: bool) -> None:
+    """Have the next ``Gallery.open`` of ``path`` meet another process's takeover after it read
+    the meta (while it builds its index): a 4-d model enrolls 'b' there, and removes it again
+    with ``emptied_again``."""
+    from siamkit.index import Gallery, gallery_file
+
+    real = gallery_file.create_index
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(gallery_file, "create_index", real)
+        with Gallery.open(path, embedding_dim=4) as other:
+            other.enroll_embeddings("b", np.ones((1, 4), np.float32))
+            if emptied_again:
+                other.remove("b")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gallery_file, "create_index", meanwhile)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _index_helpers import make_model
+from _index_helpers import emptied, make_model, taken_over_while_opened
 
-from siamkit.index import Gallery, GalleryMismatchError, gallery_file
+from siamkit.index import Gallery, GalleryMismatchError
 
 
 def _taken_over(tmp_path: Path, model, fmnist, dim: int) -> tuple[Gallery, Gallery]:
@@ -89,18 +89,11 @@ def _meta_of(path: Path) -> dict[str, str]:
         return dict(conn.execute("SELECT key, value FROM meta").fetchall())
 
 
-def _emptied(path: Path, dim: int) -> None:
-    """A gallery of raw ``dim``-d embeddings at ``path`` that holds no item (every label removed)."""
-    with Gallery.open(path, embedding_dim=dim) as g:
-        g.enroll_embeddings("gone", np.ones((1, dim), np.float32))
-        g.remove("gone")
-
-
 def test_an_enrollment_checks_the_model_before_it_reads_the_labels_rows(tmp_path: Path) -> None:
     # a 4-d Gallery open on the empty gallery; a 2-d one takes it over with a row of label a:
     # that row, read as 4-d before the check, was a ValueError (the service's 500)
     path = tmp_path / "g.db"
-    _emptied(path, 4)
+    emptied(path, 4)
     with Gallery.open(path, embedding_dim=4) as mine, Gallery.open(path, embedding_dim=2) as other:
         other.enroll_embeddings("a", np.ones((1, 2), np.float32))
         with pytest.raises(GalleryMismatchError, match="taken over by another model"):
@@ -112,7 +105,7 @@ def test_an_enrollment_of_repeats_only_is_refused_after_a_takeover(tmp_path: Pat
     # every row a repeat of the other model's items stored nothing: the check, made only when
     # a row was written, never ran, and the old model was told they were enrolled already
     path = tmp_path / "g.db"
-    _emptied(path, 2)
+    emptied(path, 2)
     z = np.array([[1.0, 2.0]], np.float32)
     with Gallery.open(path, embedding_dim=2) as mine:
         with Gallery.open(path, embedding_dim=2, distance="cosine") as other:
@@ -125,17 +118,8 @@ def test_a_gallery_keeps_the_meta_its_open_checked(tmp_path: Path, monkeypatch) 
     # another process takes the empty gallery over (4-d) after the open checked its 2-d meta:
     # the Gallery adopted the meta it read again, and stored 2-d rows under the 4-d meta
     path = tmp_path / "g.db"
-    _emptied(path, 2)
-    real = gallery_file.create_index
-
-    def meanwhile(*args, **kwargs):
-        monkeypatch.setattr(gallery_file, "create_index", real)
-        with Gallery.open(path, embedding_dim=4) as other:
-            other.enroll_embeddings("b", np.ones((1, 4), np.float32))
-            other.remove("b")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gallery_file, "create_index", meanwhile)
+    emptied(path, 2)
+    taken_over_while_opened(monkeypatch, path, emptied_again=True)
     with Gallery.open(path, embedding_dim=2) as mine, pytest.raises(GalleryMismatchError):
         mine.enroll_embeddings("a", np.ones((1, 2), np.float32))
     assert _meta_of(path)["embedding_dim"] == "4"
@@ -147,7 +131,7 @@ def test_an_open_to_search_takes_nothing_over(tmp_path: Path) -> None:
     # Gallery.open with another model rewrote an empty gallery's meta: a search or a listing
     # (siamkit identify, text identify) evicted the model that serves it
     path = tmp_path / "g.db"
-    _emptied(path, 2)
+    emptied(path, 2)
     before = _meta_of(path)
     with Gallery.open(path, embedding_dim=2, threshold=1.0) as served:
         with Gallery.open(path, embedding_dim=4, threshold=1.0) as reader:
@@ -163,7 +147,7 @@ def test_an_enrollment_takes_over_an_empty_gallery_opened_with_another_model(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "g.db"
-    _emptied(path, 2)
+    emptied(path, 2)
     with (
         Gallery.open(path, embedding_dim=4, threshold=1.0) as taker,
         Gallery.open(path, embedding_dim=2, threshold=1.0) as old,
@@ -179,7 +163,7 @@ def test_an_enrollment_takes_over_an_empty_gallery_opened_with_another_model(
 
 def test_the_recorded_models_items_first_refuse_a_takeover(tmp_path: Path) -> None:
     path = tmp_path / "g.db"
-    _emptied(path, 2)
+    emptied(path, 2)
     with (
         Gallery.open(path, embedding_dim=4, threshold=1.0) as taker,
         Gallery.open(path, embedding_dim=2, threshold=1.0) as old,

@@ -8,16 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _index_helpers import emptied, taken_over_while_opened
 
-from siamkit.index import Gallery, GalleryMismatchError, gallery_file
+from siamkit.index import Gallery, GalleryMismatchError
 from siamkit.index.store import GalleryStore
-
-
-def _emptied(path: Path, dim: int) -> None:
-    """A gallery of raw ``dim``-d embeddings at ``path`` that holds no item (every label removed)."""
-    with Gallery.open(path, embedding_dim=dim) as g:
-        g.enroll_embeddings("gone", np.ones((1, dim), np.float32))
-        g.remove("gone")
 
 
 def test_a_takeover_between_the_opens_meta_and_its_version_is_seen(
@@ -27,16 +21,8 @@ def test_a_takeover_between_the_opens_meta_and_its_version_is_seen(
     # the version read afterwards counted it as checked, so the 2-d Gallery listed the 4-d
     # model's items as its own and removed them
     path = tmp_path / "g.db"
-    _emptied(path, 2)
-    real = gallery_file.create_index
-
-    def meanwhile(*args, **kwargs):
-        monkeypatch.setattr(gallery_file, "create_index", real)
-        with Gallery.open(path, embedding_dim=4) as other:
-            other.enroll_embeddings("b", np.ones((1, 4), np.float32))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gallery_file, "create_index", meanwhile)
+    emptied(path, 2)
+    taken_over_while_opened(monkeypatch, path, emptied_again=False)
     with Gallery.open(path, embedding_dim=2) as mine:
         with pytest.raises(GalleryMismatchError):
             mine.labels()
@@ -71,7 +57,7 @@ def test_the_recorded_models_rows_read_before_their_removal_are_refused(
     # enrolls, and removes after the 4-d Gallery read its rows: counted after them, the gallery held none, and the 2-d rows reached the
     # 4-d Gallery's index (a failure deep in it) or its items
     path = tmp_path / "g.db"
-    _emptied(path, 2)
+    emptied(path, 2)
     with Gallery.open(path, embedding_dim=4, threshold=1.0) as taker:
         with Gallery.open(path, embedding_dim=2) as old:
             old.enroll_embeddings("a", np.ones((1, 2), np.float32))
@@ -88,7 +74,7 @@ def test_a_pending_takeovers_search_says_the_recorded_model_enrolled(tmp_path: P
     # it said the gallery "was taken over by another model", though it still records the model
     # it recorded: that model enrolled before this one took it over
     path = tmp_path / "g.db"
-    _emptied(path, 2)
+    emptied(path, 2)
     with Gallery.open(path, embedding_dim=4, threshold=1.0) as taker:
         with Gallery.open(path, embedding_dim=2) as old:
             old.enroll_embeddings("a", np.ones((1, 2), np.float32))
@@ -104,7 +90,7 @@ def test_stats_of_a_pending_takeover_describe_its_model(tmp_path: Path) -> None:
     # stats() described the gallery the 2-d model records, though this 4-d Gallery searches
     # and enrolls 4-d embeddings, and its first enrollment records the 4-d model
     path = tmp_path / "g.db"
-    _emptied(path, 2)
+    emptied(path, 2)
     with Gallery.open(path, embedding_dim=4, distance="cosine") as taker:
         stats = taker.stats()
         assert (
@@ -126,7 +112,7 @@ def test_a_pending_model_path_is_recorded_after_another_gallery_of_its_model_too
     # the model folder remember_model_path kept for this Gallery's takeover was lost when
     # another Gallery of the same model took the gallery over first (recording none)
     path = tmp_path / "g.db"
-    _emptied(path, 2)
+    emptied(path, 2)
     with Gallery.open(path, embedding_dim=4) as mine, Gallery.open(path, embedding_dim=4) as first:
         mine.remember_model_path(tmp_path / "model")
         first.enroll_embeddings("a", np.ones((1, 4), np.float32))
