@@ -1,7 +1,8 @@
 """Every endpoint that reads or writes the gallery can answer 503 (the gallery busy past
 SQLite's wait or the disk full, with ``Retry-After``; or its files damaged, unreadable or not
-writable, without), yet the OpenAPI docs listed 503 on no route, so a client generated from
-them had none to expect. Each such route lists it, with the header; the others do not."""
+writable, or no temp folder SQLite may write, without), yet the OpenAPI docs listed 503 on no
+route, so a client generated from them had none to expect. Each such route lists it, with the
+header; the others do not."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ def test_the_routes_that_answer_503_list_it_in_the_openapi_docs(tmp_path):
         method, path = key
         said = spec["paths"][path][method]["responses"]["503"]
         assert "Retry-After" in said["headers"] and "Without Retry-After" in said["description"]
+        # each 503 without Retry-After is named, the temp-folder one (NO_TEMP_FOLDER) too
+        for case in ("damaged", "thumbnail", "read-only", "temp folder", "SQLITE_TMPDIR"):
+            assert case in said["description"], (key, case)
 
 
 def test_the_text_services_gallery_routes_list_the_503_too(tmp_path):
@@ -59,4 +63,5 @@ def test_the_text_services_gallery_routes_list_the_503_too(tmp_path):
     assert {("post", "/enroll"), ("post", "/identify"), ("get", "/gallery")} <= gallery
     assert {key for key, codes in listed.items() if "503" in codes} == gallery
     for method, path in gallery:
-        assert "Retry-After" in spec["paths"][path][method]["responses"]["503"]["headers"]
+        said = spec["paths"][path][method]["responses"]["503"]
+        assert "Retry-After" in said["headers"] and "temp folder" in said["description"]

@@ -31,9 +31,10 @@ GENERIC = {
     503: "The gallery cannot be read or written now (another process held its lock past "
     "SQLite's wait, or the disk is full): send the request again after the Retry-After header's "
     "seconds. Without Retry-After, sending it again will not help until the service's operator "
-    "mends the gallery's files: the gallery file is damaged, its thumbnail file is unreadable, "
-    "or the service may not write or open them (read-only, not its user's, or moved); the "
-    "message says which.",
+    "acts: the gallery file is damaged, its thumbnail file is unreadable, the service may not "
+    "write or open them (read-only, not its user's, or moved), or SQLite has no temp folder the "
+    "service may write (SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp and its working folder "
+    "all missing or read-only); the message says which.",
     500: "The service failed, not the request: either its model made embeddings that hold NaN "
     "or infinite values, which no search can rank (the message gives the model's refusal in a "
     "sentence, naming the rows; sending the request again will not help until the service's "
