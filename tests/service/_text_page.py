@@ -135,8 +135,14 @@ def text_start(labels: dict[str, int], items: int | None = None) -> dict[str, An
 def run_text_page(answers: dict[str, Any], steps: str, show: list[str]) -> dict[str, Any]:
     """Start the text page against ``answers`` (over :data:`START`), run ``steps``, and return
     the requests sent and the trees of the elements in ``show``."""
+    return run_page("text.js", {**START, **answers}, steps, show)
+
+
+def run_page(script: str, answers: dict[str, Any], steps: str, show: list[str]) -> dict[str, Any]:
+    """Start the page of ``script`` (text.js, or app.js: the image page) against ``answers``,
+    run ``steps``, and return the requests sent and the trees of the elements in ``show``."""
     node = require_node()
-    args = [str(STATIC / "common.js"), str(STATIC / "text.js"), {**START, **answers}, steps, show]
+    args = [str(STATIC / "common.js"), str(STATIC / script), answers, steps, show]
     done = subprocess.run(
         [node, "-e", HARNESS], input=json.dumps(args), capture_output=True, text=True, timeout=60
     )

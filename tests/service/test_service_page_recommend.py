@@ -3,97 +3,49 @@ to it): liked labels or #IDs one a line, k and one-per-label sent as /recommend'
 item shown as identify's matches are (thumbnail, label, distance, 'from <file>' as text), with
 its #ID to like it in turn.
 
-The page's scripts run in Node with a stand-in DOM that keeps the nodes it is given and the
-listeners added to them, as in test_service_page_sources.py."""
+The page's scripts run in Node with the stand-in DOM of _text_page.py (it keeps the nodes it is
+given and the listeners added to them), as the other page tests do."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-from pathlib import Path
 from typing import Any
 
-from _service_helpers import require_node
-from _text_page import image_start
-
-import siamkit.service
-
-STATIC = Path(siamkit.service.__file__).parent / "static"
-
-# Loads common.js and app.js as index.html does, starts the page (app.js's DOMContentLoaded), fills
-# the Recommend form from `form`, answers api() from `answers` by path (an answer {"error": text}
-# is thrown as the service's refusal), submits the form through its listener, then runs `after`
-# (page code, e.g. a gallery change) and prints what /recommend was sent, the listed items as
-# trees of tag, class, text, title, and the result box.
-HARNESS = r"""
-const fs = require("fs"), vm = require("vm");
-const [common, page, form, answers, after] = JSON.parse(fs.readFileSync(0, "utf8"));
-function node(tag) {
-  const n = {
-    tag, textContent: "", className: "", hidden: false, value: "", files: [], dataset: {},
-    disabled: false, checked: false, title: "", children: [], listeners: {},
-    set innerHTML(_) { throw new Error("innerHTML used: server text must go in as text"); },
-    append(...c) { this.children.push(...c); },
-    replaceChildren(...c) { this.children = c; },
-    addEventListener(kind, f) { this.listeners[kind] = f; },
-    querySelector(sel) { return this.children.find((c) => "." + c.className === sel) || null; },
-    get classList() { return { contains: (c) => n.className.split(" ").includes(c) }; },
-  };
-  return n;
-}
-const nodes = {};
-const box = (id) => (nodes[id] = nodes[id] || node("div"));
-const sent = [];
-const handlers = {};  // the page's DOMContentLoaded: startPage with app.js's own page
-const context = {
-  document: { getElementById: box, createElement: (tag) => node(tag), body: node("body"),
-              addEventListener: (kind, f) => { handlers[kind] = f; } },
-  FormData: class { append() {} }, console, sessionStorage: { getItem: () => null },
-};
-vm.createContext(context);
-vm.runInContext(fs.readFileSync(common, "utf8"), context);
-vm.runInContext(fs.readFileSync(page, "utf8"), context);
-context.fake = async (method, path, body) => {
-  if (path === "/recommend") sent.push([method, path, body]);
-  const a = answers[path];
-  if (a && a.error) throw new Error(a.error);
-  return a;
-};
-vm.runInContext("api = fake;", context);
-const tree = (n) => ({ tag: n.tag, cls: n.className, text: n.textContent, title: n.title,
-                       children: (n.children || []).map(tree) });
-(async () => {
-  await handlers.DOMContentLoaded();
-  for (const option of box("recommend-labels").children) {
-    option.selected = form.labels.includes(option.value);
-  }
-  box("recommend-ids").value = form.ids;
-  box("recommend-k").value = form.k;
-  box("recommend-per-label").checked = form.per_label;
-  await box("recommend-form").listeners.submit({ preventDefault() {} });
-  if (after) vm.runInContext(after, context);
-  process.stdout.write(JSON.stringify({
-    sent, items: box("recommend-items").children.map(tree),
-    result: tree(box("recommend-result")), hidden: box("recommend-card").hidden,
-    options: box("recommend-labels").children.map((o) => [o.value, Boolean(o.selected)]),
-  }));
-})().catch((err) => { process.stderr.write(String(err.stack || err)); process.exit(1); });
-"""
+from _text_page import STATIC, image_start, run_page
 
 ODD = '<img src=x onerror="alert(1)">.png'  # a file name is shown as it is, never as markup
 INFO = image_start(dict.fromkeys(("brick, red", "tile", ODD), 1))
 
 
 def _run(form: dict[str, Any], answer: Any, after: str = "", info: Any = None) -> Any:
-    node = require_node()
-    answers = {**(info or INFO), "/recommend": answer}
-    args = [str(STATIC / "common.js"), str(STATIC / "app.js"), form, answers, after]
-    done = subprocess.run(
-        [node, "-e", HARNESS], input=json.dumps(args), capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    """Start the image page against ``info`` (:data:`INFO`), fill the Recommend form from
+    ``form``, submit it through its listener with ``answer`` as /recommend's (an answer
+    {"error": text} is thrown as the service's refusal), then run ``after`` (page code, e.g. a
+    gallery change); return what was sent, the listed items as trees of tag, class, text and
+    title, the result box, whether the section is hidden, and each label option's choice."""
+    steps = f"""
+const form = {json.dumps(form)};
+for (const option of box("recommend-labels").children) {{
+  option.selected = form.labels.includes(option.value);
+}}
+box("recommend-ids").value = form.ids;
+box("recommend-k").value = form.k;
+box("recommend-per-label").checked = form.per_label;
+await box("recommend-form").listeners.submit({{ preventDefault() {{}} }});
+{after};
+box("options").textContent = JSON.stringify(
+  box("recommend-labels").children.map((o) => [o.value, Boolean(o.selected)]));
+"""
+    show = ["recommend-items", "recommend-result", "recommend-card", "options"]
+    got = run_page("app.js", {**(info or INFO), "/recommend": answer}, steps, show)
+    return {
+        "sent": got["sent"],
+        "items": got["recommend-items"]["children"],
+        "result": got["recommend-result"],
+        "hidden": got["recommend-card"]["hidden"],
+        "options": json.loads(got["options"]["text"]),
+    }
 
 
 def _texts(tree: dict[str, Any], cls: str) -> list[str]:
