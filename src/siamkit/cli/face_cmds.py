@@ -91,6 +91,7 @@ def enroll(
     from siamkit.applications.faces.recognize import face_record, largest_face_of
     from siamkit.cli._enroll import _thumbnail, checked_chunk
     from siamkit.cli._new_gallery import new_gallery_removed_if_unused
+    from siamkit.index.base import UnrankableEmbeddingsError
     from siamkit.index.store import encode_metadata, validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
 
@@ -113,13 +114,24 @@ def enroll(
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--metadata") from None
     model, pipe = gallery_pipeline(model, gallery_path, detector, upsample)
-    with _hint_no_face(detector, upsample):  # every face found before any write
-        found = track(images, "finding faces", unit="images")
-        chosen = [largest_face_of(pipe, read_rgb(p), p) for p in found]
-    # the whole photo's thumbnail, as the service's /enroll keeps a face model's, before any write
-    pngs = [_thumbnail(Path(p)) for p in images]
     # a NaN refused by its photo's file, as siamkit enroll names it, not by its row
     names = [repr(str(p)) for p in images]
+    chosen: list[Any] = []
+    with _hint_no_face(detector, upsample):  # every face found before any write
+        for p in track(images, "finding faces", unit="images"):
+            try:
+                chosen.append(largest_face_of(pipe, read_rgb(p), p))
+            except UnrankableEmbeddingsError:
+                # a siamkit model's pipeline refuses the photo's largest face itself, as "1 of
+                # the 1 embeddings ... of the inputs ... (rows 0)": refused again by its file,
+                # counted against the photos so far, with a NaN row in its place (its float32
+                # rows can hold nothing else that is refused: "NaN or infinite values")
+                made = [np.stack([c.face.embedding for c in chosen])] if chosen else []
+                nan = np.full((1, 1), np.nan, np.float32)
+                checked_chunk(made, nan, names, photo=True, then="; nothing was enrolled")
+                raise  # not reached
+    # the whole photo's thumbnail, as the service's /enroll keeps a face model's, before any write
+    pngs = [_thumbnail(Path(p)) for p in images]
     z = np.stack([c.face.embedding for c in chosen])  # (N, D)
     z = checked_chunk([], z, names, photo=True, then="; nothing was enrolled")
     with (
