@@ -121,8 +121,10 @@ class StreamedPairs:
             right[hit] = np.searchsorted(ms, v[hit], side="right")
             lt += left
             le += right
-            le_slack += np.searchsorted(ms.astype(np.float64), bounds, side="right")
-            at_zero += int(np.searchsorted(ms.astype(np.float64), zero_bound(), side="right"))
+            ms64 = ms.astype(np.float64)  # the bounds are float64, as in memory
+            le_slack += np.searchsorted(ms64, bounds, side="right")
+            at_zero += int(np.searchsorted(ms64, zero_bound(), side="right"))
+            del ms64
             del ms
             self._i_hist += np.histogram(m, bins=bins, range=span)[0]  # in blocks of 65,536
             self._selector.add(m)
