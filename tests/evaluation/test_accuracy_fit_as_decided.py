@@ -33,22 +33,6 @@ def _accuracy(genuine: np.ndarray, impostor: np.ndarray, t: float, balanced: boo
     return (ta + tr) / (len(genuine) + len(impostor))
 
 
-def _naive_best(genuine: np.ndarray, impostor: np.ndarray, balanced: bool = True) -> float:
-    """The best accuracy over thresholds at, and a few float64 and float32 steps around, every
-    distance and every distance less ROUNDING, and one under them all (no room kept: what
-    evaluate's best_threshold reaches)."""
-    cands = [float(min(genuine.min(), impostor.min())) - 1.0]
-    for x in np.concatenate([genuine, impostor]).astype(np.float64):
-        for c in (x, x - ROUNDING):
-            for kind in (np.float64, np.float32):
-                lo = hi = kind(c)
-                cands += [float(lo)]
-                for _ in range(3):
-                    lo, hi = np.nextafter(lo, kind(-np.inf)), np.nextafter(hi, kind(np.inf))
-                    cands += [float(lo), float(hi)]
-    return max(_accuracy(genuine, impostor, t, balanced) for t in cands)
-
-
 def _every_reader_rejects(d: np.ndarray, t: float) -> np.ndarray:
     """The rule by each reader, distances and threshold each as float32 or float64."""
     d64 = np.asarray(d, np.float64)
