@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass
+from itertools import islice
 
 
 def listing(values: Iterable[object], limit: int = 10) -> str:
@@ -12,10 +13,15 @@ def listing(values: Iterable[object], limit: int = 10) -> str:
 
     >>> listing([4, 9, 15], limit=2)
     '4, 9 and 1 more'
+
+    Only the values shown are turned into strings, the rest only counted: a refusal of 200,000
+    rows made 200,000 strings to show five of them, half its peak (s56_R4 finding 4).
     """
-    items = [str(v) for v in values]
-    more = len(items) - limit
-    return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+    it = iter(values)
+    shown = [str(v) for v in islice(it, limit)]
+    count = len(values) if isinstance(values, Sized) else len(shown) + sum(1 for _ in it)
+    more = count - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def unknown_label_hint(label: str, labels: Sequence[str], noun: str = "labels") -> str:
