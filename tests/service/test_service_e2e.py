@@ -612,98 +612,86 @@ def test_a_verify_answer_arriving_after_its_label_was_removed_is_dropped(
             context.close()
 
 
-def test_a_long_label_without_spaces_keeps_its_gallery_card_one_line_high(
-    browser, model_and_distances, images, tmp_path
-):
-    """A 256-character label with no space broke into a column of letters many lines high: the
-    card shows it on one line, cut with an ellipsis, the whole label in its tooltip (title)."""
+LONG = "x" * 128 + "y" * 128  # a 256-character label with no space
+
+
+@pytest.fixture
+def long_label_page(browser, model_and_distances, images, tmp_path: Path) -> Iterator[object]:
+    """A page on a service of its own, whose gallery holds 'bob' and a :data:`LONG` label
+    enrolled through it."""
     from siamkit.service import create_app
 
-    net, _ = model_and_distances
-    long = "x" * 128 + "y" * 128
-    with serve_in_thread(create_app(net, tmp_path / "gallery.db")) as url:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        try:
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            page.goto(url + "/")
-            _enroll(page, "bob", [images["checker"]])
-            _enroll(page, long, [images["stripes"]])
-            page.wait_for_selector("#gallery-list li >> nth=1")
-            cards = page.locator("#gallery-list li")
-            # (the grid stretches the cards of a row alike: their names' heights tell)
-            short, name = (cards.filter(has_text=t).locator(".name") for t in ("bob", "xxxx"))
-            short_box, long_box = short.bounding_box(), name.bounding_box()
-            assert short_box is not None and long_box is not None
-            assert long_box["height"] == short_box["height"], (long_box, short_box)
-            card = cards.filter(has_text="xxxx").bounding_box()
-            assert card is not None and card["height"] < 120, card  # about the thumbnail's
-            assert card["width"] == cards.filter(has_text="bob").bounding_box()["width"]  # type: ignore[index]
-            assert name.get_attribute("title") == long
-            assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, not wrapped
-            assert name.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
-        finally:
-            context.close()
+    app = create_app(model_and_distances[0], tmp_path / "gallery.db")
+    with serve_in_thread(app) as url, page_on(browser, url) as page:
+        _enroll(page, "bob", [images["checker"]])
+        _enroll(page, LONG, [images["stripes"]])
+        yield page
+
+
+def test_a_long_label_without_spaces_keeps_its_gallery_card_one_line_high(long_label_page):
+    """A 256-character label with no space broke into a column of letters many lines high: the
+    card shows it on one line, cut with an ellipsis, the whole label in its tooltip (title)."""
+    page, long = long_label_page, LONG
+    page.wait_for_selector("#gallery-list li >> nth=1")
+    cards = page.locator("#gallery-list li")
+    # (the grid stretches the cards of a row alike: their names' heights tell)
+    short, name = (cards.filter(has_text=t).locator(".name") for t in ("bob", "xxxx"))
+    short_box, long_box = short.bounding_box(), name.bounding_box()
+    assert short_box is not None and long_box is not None
+    assert long_box["height"] == short_box["height"], (long_box, short_box)
+    card = cards.filter(has_text="xxxx").bounding_box()
+    assert card is not None and card["height"] < 120, card  # about the thumbnail's
+    assert card["width"] == cards.filter(has_text="bob").bounding_box()["width"]  # type: ignore[index]
+    assert name.get_attribute("title") == long
+    assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, not wrapped
+    assert name.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
 
 
 def test_a_long_label_without_spaces_keeps_the_rest_of_the_page_one_line_high(
-    browser, model_and_distances, images, tmp_path
+    long_label_page, images
 ):
     """Past the gallery cards, a 256-character label with no space still made the "Images of"
     heading two lines high, broke the identify rows into lines of letters, and ran the messages
     quoting it far past their cards (the page scrolled sideways): the heading and the rows show
     it on one line, cut with an ellipsis, the whole label in a title; a message wraps it."""
-    from siamkit.service import create_app
-
-    net, _ = model_and_distances
-    long = "x" * 128 + "y" * 128
     one_line = (
         "e => e.getBoundingClientRect().height < 1.5 * parseFloat(getComputedStyle(e).lineHeight)"
     )
     sideways = "() => document.documentElement.scrollWidth - window.innerWidth"
-    with serve_in_thread(create_app(net, tmp_path / "gallery.db")) as url:
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        try:
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            page.goto(url + "/")
-            _enroll(page, "bob", [images["checker"]])
-            _enroll(page, long, [images["stripes"]])
-            cards = [page.locator(f"#{c}-card") for c in ("enroll", "verify", "identify")]
-            widths = [c.bounding_box()["width"] for c in cards]  # type: ignore[index]
+    page, long = long_label_page, LONG
+    cards = [page.locator(f"#{c}-card") for c in ("enroll", "verify", "identify")]
+    widths = [c.bounding_box()["width"] for c in cards]  # type: ignore[index]
 
-            page.set_input_files("#identify-file", str(images["stripes"]))
-            page.click("#identify-submit")
-            page.wait_for_selector("#identify-matches li >> nth=1")
-            rows = page.locator("#identify-matches li")
-            name = rows.filter(has_text="xxxx").locator(".name")
-            assert name.get_attribute("title") == long
-            assert name.evaluate(one_line), name.bounding_box()
-            assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, not wrapped
-            assert name.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
-            short = rows.filter(has_text="bob").bounding_box()
-            row = rows.filter(has_text="xxxx").bounding_box()
-            assert short is not None and row is not None and row["height"] == short["height"]
+    page.set_input_files("#identify-file", str(images["stripes"]))
+    page.click("#identify-submit")
+    page.wait_for_selector("#identify-matches li >> nth=1")
+    rows = page.locator("#identify-matches li")
+    name = rows.filter(has_text="xxxx").locator(".name")
+    assert name.get_attribute("title") == long
+    assert name.evaluate(one_line), name.bounding_box()
+    assert name.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, not wrapped
+    assert name.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
+    short = rows.filter(has_text="bob").bounding_box()
+    row = rows.filter(has_text="xxxx").bounding_box()
+    assert short is not None and row is not None and row["height"] == short["height"]
 
-            page.check("#verify-mode-label")
-            page.select_option("#verify-label", long)
-            select = page.locator("#verify-label").bounding_box()
-            card = cards[1].bounding_box()
-            assert select is not None and card is not None
-            assert select["x"] + select["width"] <= card["x"] + card["width"], (select, card)
-            page.set_input_files("#verify-a", str(images["stripes"]))
-            page.click("#verify-submit")
-            page.wait_for_selector("#verify-result.ok")
-            assert [c.bounding_box()["width"] for c in cards] == widths  # type: ignore[index]
-            assert page.evaluate(sideways) == 0  # the enroll, verify and identify messages
+    page.check("#verify-mode-label")
+    page.select_option("#verify-label", long)
+    select = page.locator("#verify-label").bounding_box()
+    card = cards[1].bounding_box()
+    assert select is not None and card is not None
+    assert select["x"] + select["width"] <= card["x"] + card["width"], (select, card)
+    page.set_input_files("#verify-a", str(images["stripes"]))
+    page.click("#verify-submit")
+    page.wait_for_selector("#verify-result.ok")
+    assert [c.bounding_box()["width"] for c in cards] == widths  # type: ignore[index]
+    assert page.evaluate(sideways) == 0  # the enroll, verify and identify messages
 
-            page.locator("#gallery-list li", has_text="xxxx").locator("button.show").click()
-            page.wait_for_selector("#label-images-list img")
-            title = page.locator("#label-images-title")
-            assert title.get_attribute("title") == long
-            assert title.evaluate(one_line), title.bounding_box()
-            assert title.evaluate("e => e.scrollWidth > e.clientWidth")
-            assert title.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
-            assert page.evaluate(sideways) == 0
-        finally:
-            context.close()
+    page.locator("#gallery-list li", has_text="xxxx").locator("button.show").click()
+    page.wait_for_selector("#label-images-list img")
+    title = page.locator("#label-images-title")
+    assert title.get_attribute("title") == long
+    assert title.evaluate(one_line), title.bounding_box()
+    assert title.evaluate("e => e.scrollWidth > e.clientWidth")
+    assert title.evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
+    assert page.evaluate(sideways) == 0
