@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,25 +38,36 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 120.0)
     raise AssertionError("serve did not answer /health in time")
 
 
-def test_sigterm_stops_serve_cleanly_with_status_0(tmp_path: Path) -> None:
-    """systemctl stop sends SIGTERM: serve finishes, says it stopped and exits 0 (it said
-    "interrupted (SIGTERM) before the command finished; run it again" and exited 143, so
-    systemd recorded every stop as a failed unit)."""
-    model = siamkit.save_model(make_model(), tmp_path / "model")
+@contextmanager
+def _serving(
+    gallery: Path, stdout: int = subprocess.PIPE
+) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``siamkit serve`` of a new model (saved beside ``gallery``) with ``gallery`` on a free
+    port, in a process of its own, and the port; the process is killed if it is still running
+    at the end."""
+    model = siamkit.save_model(make_model(), gallery.parent / "model")
     port = free_port()
-    gallery = tmp_path / "g.db"
     cmd = [sys.executable, "-m", "siamkit", "serve", str(model), "--gallery", str(gallery)]
     proc = subprocess.Popen(
-        [*cmd, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*cmd, "--port", str(port)], stdout=stdout, stderr=subprocess.PIPE, text=True
     )
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/", proc)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        yield proc, port
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sigterm_stops_serve_cleanly_with_status_0(tmp_path: Path) -> None:
+    """systemctl stop sends SIGTERM: serve finishes, says it stopped and exits 0 (it said
+    "interrupted (SIGTERM) before the command finished; run it again" and exited 143, so
+    systemd recorded every stop as a failed unit)."""
+    gallery = tmp_path / "g.db"
+    with _serving(gallery) as (proc, port):
+        _wait_healthy(f"http://127.0.0.1:{port}/", proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "run it again" not in err
     assert err.strip().splitlines()[-1].startswith("siamkit serve stopped (SIGTERM)")
@@ -125,13 +138,7 @@ def test_a_slow_request_in_flight_at_sigterm_is_answered_and_kept(tmp_path: Path
 
     from _service_helpers import pattern, png_bytes
 
-    model = siamkit.save_model(make_model(), tmp_path / "model")
-    port = free_port()
     gallery = tmp_path / "g.db"
-    cmd = [sys.executable, "-m", "siamkit", "serve", str(model), "--gallery", str(gallery)]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
     boundary = "b0undary"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="label"\r\n\r\nlate\r\n'
@@ -140,7 +147,7 @@ def test_a_slow_request_in_flight_at_sigterm_is_answered_and_kept(tmp_path: Path
     ).encode()
     body = head + png_bytes(pattern("disc")) + f"\r\n--{boundary}--\r\n".encode()
     answer: list[bytes] = []
-    try:
+    with _serving(gallery) as (proc, port):
         _wait_healthy(f"http://127.0.0.1:{port}/", proc)
         with socket.create_connection(("127.0.0.1", port)) as conn:
             conn.sendall(
@@ -159,10 +166,6 @@ def test_a_slow_request_in_flight_at_sigterm_is_answered_and_kept(tmp_path: Path
             reader.start()
             reader.join(35)
         _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert answer and answer[0].startswith(b"HTTP/1.1 201"), answer
     assert proc.returncode == 0, err
     with siamkit.index.Gallery.open(gallery, make_model()) as g:
@@ -281,14 +284,8 @@ def test_kill_9_during_an_enroll_burst_keeps_every_answered_item(tmp_path: Path)
 
     from _service_helpers import pattern, png_bytes
 
-    model = siamkit.save_model(make_model(), tmp_path / "model")
-    port = free_port()
     gallery = tmp_path / "shop.db"
-    cmd = [sys.executable, "-m", "siamkit", "serve", str(model), "--gallery", str(gallery)]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    url = f"http://127.0.0.1:{port}/"
+    url = ""  # once it serves
     answered: list[int] = []
     stop = threading.Event()
 
@@ -318,7 +315,8 @@ def test_kill_9_during_an_enroll_burst_keeps_every_answered_item(tmp_path: Path)
             except OSError:
                 return  # killed
 
-    try:
+    with _serving(gallery, stdout=subprocess.DEVNULL) as (proc, port):
+        url = f"http://127.0.0.1:{port}/"
         _wait_healthy(url, proc)
         workers = [threading.Thread(target=enroll, args=(w,)) for w in range(3)]
         for w in workers:
@@ -331,10 +329,6 @@ def test_kill_9_during_an_enroll_burst_keeps_every_answered_item(tmp_path: Path)
         stop.set()
         for w in workers:
             w.join(15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert len(answered) >= 20
     with sqlite3.connect(gallery) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
