@@ -133,6 +133,39 @@ def test_the_refusal_of_every_row_copies_none_of_them(dtype, value, kind):
     assert peak - result < rows.nbytes // 4, f"{peak} bytes to refuse {rows.nbytes} bytes of rows"
 
 
+@pytest.mark.parametrize("named", [False, True])
+@pytest.mark.parametrize("before", [0, 7])
+def test_the_refusal_of_every_row_makes_no_python_object_per_row(named, before):
+    """A broken model's refusal of 200,000 rows made a Python int per row twice over (the rows
+    refused, then numbered after ``before``) and a string per row to show five (s56_R4 finding
+    4): 28.7 MB over 200,000 x 384. Beyond numpy's arrays of a few bytes per row, it makes none
+    now; the sentence is the same."""
+    import tracemalloc
+
+    from siamkit.index.base import finite_float32
+
+    n = 200_000
+    rows = np.full((n, 4), np.nan, np.float32)
+    names = [f"img{i}.png" for i in range(before + n)] if named else None
+    first = [before + i for i in range(5)]
+    shown = ", ".join(f"img{i}.png" if named else str(i) for i in first)
+    shown = shown if named else f"rows {shown}"
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        with pytest.raises(UnrankableEmbeddingsError) as info:
+            finite_float32(rows, names=names, before=before)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == (
+        f"{n} of the {before + n} embeddings hold NaN or infinite values ({shown} and "
+        f"{n - 5} more), which no search can rank"
+    )
+    assert peak < 16 * n, f"{peak} bytes to refuse {n} rows"  # a Python int per row: 36 bytes
+
+
 def test_the_refusals_of_an_empty_gallery_and_of_one_query_read_as_sentences(tmp_path):
     """An empty gallery's size refusal said it "holds embeddings of 4", though it holds none
     (it records the size), and verify's refusal of a NaN query read "1 of the 1 the query

@@ -162,12 +162,15 @@ def finite_float32(
         large = np.zeros(len(bad), dtype=bool)  # float32's range holds every such value
     else:  # the bad rows as given, before the cast
         large = _finite_rows(x, bad)
-    bad = bad.tolist()
     kind = {0: "NaN or infinite values", len(bad): "values too large for float32"}.get(
         int(large.sum()), "NaN or infinite values, or values too large for float32"
     )
-    at = [before + i for i in bad]  # counted over the rows checked before x too
-    rows = f"rows {listing(at, limit=5)}" if names is None else listing([names[i] for i in at], 5)
+    # numbered after the rows checked before x, in place and as numpy ints, which listing turns
+    # into strings only where shown: two lists of 200,000 Python ints (the rows, then numbered)
+    # were 14 MB of a broken model's refusal (s56_m4, after s56_R4 finding 4)
+    bad += before
+    named = None if names is None else (names[int(i)] for i in bad)
+    rows = f"rows {listing(bad, limit=5)}" if named is None else listing(named, 5)
     raise UnrankableEmbeddingsError(
         f"{len(bad)} of the {before + len(out)} {what} hold {kind} ({rows}), which {which}{then}"
     )
