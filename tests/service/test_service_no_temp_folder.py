@@ -60,6 +60,8 @@ def test_no_writable_temp_folder_is_the_operators_503_naming_the_temp_folders(
     logged = [r.getMessage() for r in siamkit_log.errors() if "temp folder" in r.getMessage()]
     assert len(logged) == 1, siamkit_log.text
     assert "'/nonexistent/sqlite-tmp'" in logged[0] and "(id=SQLITE_IOERR_GETTEMPPATH)" in logged[0]
+    # set after sqlite3 was imported, as here, SQLite never read it: the line says the value is now
+    assert "in the environment now, which SQLite read at start" in logged[0]
     # another disk I/O error may pass (a failed write): still the 503 a client may retry
     other = answers["SQLITE_IOERR_WRITE"]
     assert other.status_code == 503

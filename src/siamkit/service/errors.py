@@ -387,7 +387,9 @@ def _unwritable(request: Request, exc: Exception, reason: str) -> JSONResponse:
 def _no_temp_folder(request: Request, exc: Exception) -> JSONResponse:
     """:data:`NO_TEMP_FOLDER` for ``exc``: a 503 without ``Retry-After``; the log names the
     folders the service's environment gives SQLite (``SQLITE_TMPDIR``, ``TMPDIR``) and its
-    working folder, with no traceback, as it is no bug."""
+    working folder, with no traceback, as it is no bug. It gives the environment's values as
+    they are now and says so: SQLite read them once, when the service started, so a value set
+    since inside the process is not where it looked (s56_R4 suspicion 5)."""
     rid = request_id(request.scope)
     said = f" (id={rid})" if rid else ""
     env = ", ".join(f"{k}={os.environ.get(k)!r}" for k in ("SQLITE_TMPDIR", "TMPDIR"))
@@ -396,8 +398,8 @@ def _no_temp_folder(request: Request, exc: Exception) -> JSONResponse:
     except OSError:  # the working folder was removed
         cwd = "(removed)"
     log.error(
-        "%s %s failed%s: SQLite found no temp folder it may write (%s, /var/tmp, /usr/tmp, "
-        "/tmp, working folder %s): %s",
+        "%s %s failed%s: SQLite found no temp folder it may write (%s in the environment now, "
+        "which SQLite read at start; /var/tmp, /usr/tmp, /tmp, working folder %s): %s",
         request.method, logged_path(request.scope), said, env, cwd, exc,
     )  # fmt: skip
     return JSONResponse({"detail": NO_TEMP_FOLDER.format(reason=exc)}, status_code=503)
