@@ -45,10 +45,11 @@ def _notes(fn: Callable[..., T], *args: object, **kw: object) -> tuple[T, list[s
 
 
 def test_walk_classes_refuses_a_folder_given_inside_another_one_given(tmp_path: Path) -> None:
-    """``walk_classes([people, people / "alice"])`` (a library call) listed people/alice/2019's
-    photo under both alice and 2019: only ``siamkit enroll`` refused the two folders. The walk
-    refuses them itself now, in either order, worded with the caller's noun; one folder by two
-    spellings is one folder (control), and enroll still refuses as a usage error."""
+    """``walk_classes([people, people / "alice"])`` (a library call) left people/alice/2019 out
+    with a warning that called it a link to another class's folder, which it is not, and
+    listed its photo under alice only: only ``siamkit enroll`` refused the two folders. The
+    walk refuses them itself now, in either order, worded with the caller's noun; one folder by
+    two spellings is one folder (control), and enroll still refuses as a usage error."""
     people = tmp_path / "people"
     _images(people, "alice/2019/b.png", "bob/c.png")
     for order in ([people, people / "alice"], [people / "alice", people]):

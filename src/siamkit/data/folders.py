@@ -743,7 +743,9 @@ def walk_classes(
     (:class:`ClassFoldersError`, worded with ``noun``: "class", "label", "person"), as its
     sub-folders would be classes and folders of a class at once; checked here, not by each
     command, so a library call of ``walk_classes([people, people / "alice"])`` is refused too
-    (it listed people/alice/2019's photos under both alice and 2019).
+    (it left people/alice/2019 and each other sub-folder of alice out with a warning that
+    called them links to another class's folder, which they are not, and listed their photos
+    under alice only: reviewer s56_R2 finding 1).
 
     Warns:
         LeftOutFilesWarning: left out and named: a class folder that is a link to another
@@ -941,16 +943,17 @@ class ClassFoldersError(ValueError):
 def _refuse_nested(roots: Sequence[Path], firsts: dict[str, Path], noun: str) -> None:
     """Refuse a folder given inside a ``noun`` folder of another one given (``people`` and
     ``people/alice``): its sub-folders would be classes and folders of a class of the other at
-    once (the photos of ``people/alice/2019`` listed under both alice and 2019), and the class
-    rules of one walk of both cannot say which. A class folder is read where it leads, so one
-    given inside a class's link counts too (``ppl/alice -> /ext/alice`` with ``ext/alice``
-    given: the walk left out ext/alice/2019 as "a link", which it is not: reviewer s55_R3
-    finding 2); one inside a hidden folder does not, since the walk skips those (``people``
-    with ``people/.trash`` given was refused as "the label .trash": finding 3), nor one inside
-    a class link the walk leaves out for holding its own data set's folder (``all -> .``).
-    ``firsts``: each folder given once (its real path, its first spelling: ``s1 s1``, ``s1
-    ./s1`` and a link to it are one folder). Moved here from ``siamkit enroll``, which alone
-    checked it."""
+    once (walked apart, as ``siamkit enroll`` did before 22f658b9, the photos of
+    ``people/alice/2019`` were enrolled under both alice and 2019; walked as one, unchecked,
+    2019 was left out as "a link", which it is not), and the class rules of one walk of both
+    cannot say which. A class folder is read where it leads, so one given inside a class's
+    link counts too (``ppl/alice -> /ext/alice`` with ``ext/alice`` given: the walk left out
+    ext/alice/2019 as "a link", which it is not: reviewer s55_R3 finding 2); one inside a
+    hidden folder does not, since the walk skips those (``people`` with ``people/.trash``
+    given was refused as "the label .trash": finding 3), nor one inside a class link the walk
+    leaves out for holding its own data set's folder (``all -> .``). ``firsts``: each folder
+    given once (its real path, its first spelling: ``s1 s1``, ``s1 ./s1`` and a link to it
+    are one folder). Moved here from ``siamkit enroll``, which alone checked it."""
     if len(firsts) < 2:  # one folder: its classes are not listed an extra time
         return
     # each class folder's real path, with the folder given that holds it and the class folder
