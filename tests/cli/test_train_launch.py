@@ -86,7 +86,7 @@ def test_a_launch_where_process_1_fails_ends_naming_process_1(tmp_path: Path) ->
     plugin.write_text(RANK_1_FAILS)
     res = _siamkit(
         "--plugin", str(plugin), "train", CONFIG, "--out", str(tmp_path / "run"),
-        "--nproc-per-node", "2", timeout=300,
+        "--device", "cpu", "--nproc-per-node", "2", timeout=300,
     )  # fmt: skip
     out = res.stdout + res.stderr
     assert res.returncode == 1, out
