@@ -8,7 +8,9 @@ exception"). ``work`` must be a module-level function (it is pickled into the ne
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +49,36 @@ def run_ranks(work: Callable[[int, int, str], None], out: Path, world: int = 2) 
     )
 
 
+def run_in_session(
+    cmd: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(cmd, capture_output=True, text=True)`` in a session of its own, whose
+    whole process group is killed if it outlives ``timeout`` (then raises ``TimeoutExpired``).
+
+    ``subprocess.run``'s timeout kills the process it started only: a launcher's (torchrun's)
+    processes went on running, burning the cores or waiting in a collective until gloo's own
+    timeout (reviewer s56_R7 finding 6)."""
+    with subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    ) as proc:  # fmt: skip
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            out, err = proc.communicate()
+            raise subprocess.TimeoutExpired(cmd, timeout, out, err) from None
+        finally:
+            kill_group(proc)  # what it left behind (its group outlives it)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def kill_group(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group of ``proc``, started with ``start_new_session=True``."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def torchrun_siamkit(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """``torchrun --nproc_per_node=2 -m siamkit ARGS`` on a free port, one thread per process,
     with this checkout's ``src`` first on the path; the finished process (not checked)."""
@@ -56,4 +88,4 @@ def torchrun_siamkit(*args: str, timeout: float = 600) -> subprocess.CompletedPr
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
         f"--master_port={_free_port()}", "-m", "siamkit", *args,
     ]  # fmt: skip
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    return run_in_session(cmd, env, timeout)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from _gloo import torchrun_siamkit
+from _gloo import kill_group, run_in_session, torchrun_siamkit
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "configs" / "digits-tiny.yaml")
@@ -22,8 +24,7 @@ def _siamkit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[st
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
         env.pop(name, None)
-    cmd = [sys.executable, "-m", "siamkit", *args]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    return run_in_session([sys.executable, "-m", "siamkit", *args], env, timeout)
 
 
 @pytest.mark.slow
@@ -227,7 +228,10 @@ def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Pa
         env.pop(name, None)
     cmd = [sys.executable, "-m", "siamkit", "train", CONFIG, "--out", str(out), "--no-progress"]
     cmd += ["--device", "cpu", "--set", "train.epochs=40", "--nproc-per-node", "2"]
-    run = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 240
         while not (out / "checkpoint.pt").exists() and run.poll() is None:
@@ -236,9 +240,8 @@ def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Pa
         run.send_signal(signal.SIGTERM)
         said, err = run.communicate(timeout=120)
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.communicate()
+        kill_group(run)  # torchrun's processes too, where the launcher hung or the test failed
+        run.communicate()
     assert run.returncode == 143, said + err
     resume = (
         f"interrupted (SIGTERM); {out / 'checkpoint.pt'} keeps the run so far: run the same "
@@ -246,3 +249,35 @@ def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Pa
     )
     assert err.count(resume) == 1, err
     assert "run it again" not in err and "Traceback" not in err, err
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, killed and not yet reaped by init, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_launch_that_outlives_its_timeout_is_killed_with_the_processes_it_started(
+    tmp_path: Path,
+) -> None:
+    """subprocess.run's timeout killed the launcher only: torchrun's processes went on running
+    (reviewer s56_R7 finding 6). The launch tests' helper kills the launcher's process group."""
+    import time
+
+    pid_file = tmp_path / "pid"
+    launcher = ["sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"]
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_in_session(launcher, dict(os.environ), timeout=1.5)
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert not _running(child), "the launcher's process outlived the timeout"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
