@@ -159,3 +159,16 @@ def test_listed_pairs_of_a_score_normalised_model_fit_signed_as_calibrate() -> N
     assert ver.best_accuracy >= _sklearn_best(g, i) - 1e-4
     assert _as_decided(g, i, ver.best_threshold) >= ver.best_accuracy - 1e-12
     assert metrics["verification"]["best_threshold"] == cal.threshold_
+
+
+def test_a_cosine_reader_near_0_keeps_the_saved_accuracy() -> None:
+    """``1 - dot`` of unit float32 vectors is off by about a float32 step of 1.0 (1.2e-7) at
+    any size: near 1e-4 that is ~17,000 steps of the distance. A genuine pair at 1e-4 and an
+    impostor 3e-7 above it were parted at their middle, 1.5e-7 of room each, which such a
+    reader crosses; the fit counts the impostor as a reader may accept it instead."""
+    g, i = np.float64([1e-4, 0.3]), np.float64([1e-4 + 3e-7, 0.9])
+    cal = ThresholdCalibrator("accuracy").fit(g, i)
+    off = 1.5 * float(np.spacing(np.float32(1.0)))
+    for dg, di in ((off, -off), (-off, off), (off, off), (-off, -off)):
+        assert _as_decided(g + dg, i + di, cal.threshold_) >= cal.score_ - 1e-12
+    assert verification_report(g, i).best_accuracy == cal.score_

@@ -441,12 +441,22 @@ def rejecting_with_room(values: ArrayLike, signed: bool = False) -> np.ndarray:
 
 READER_STEPS = 4
 """How many float32 steps off a reader may compute a distance (verify's float32, the ONNX
-runtime's float64, torch's own order of sums) and still count as the fit counted it."""
+runtime's float64, torch's own order of sums) and still count as the fit counted it; steps at
+the distance's scale, and never smaller than at 1.0 (:func:`reader_step`)."""
+
+
+def reader_step(values: np.ndarray) -> np.ndarray:
+    """A float32 step at the scale of each float64 value, or at 1.0 below it: a cosine
+    distance ``1 - dot`` of unit float32 vectors is off by about a float32 step of 1.0 (up to
+    1.3 measured, 64-D and 384-D) however small it is, thousands of steps of a distance near
+    1e-4."""
+    scale = np.maximum(np.abs(values), 1.0).astype(np.float32)
+    return np.spacing(scale).astype(np.float64)
 
 
 def reader_slack(values: np.ndarray) -> np.ndarray:
-    """:data:`READER_STEPS` float32 steps at the scale of each float64 value."""
-    return READER_STEPS * np.spacing(np.abs(values).astype(np.float32)).astype(np.float64)
+    """:data:`READER_STEPS` of :func:`reader_step` at each float64 value."""
+    return READER_STEPS * reader_step(values)
 
 
 def worst_case_bounds(values: np.ndarray, signed: bool = True) -> np.ndarray:
@@ -456,12 +466,8 @@ def worst_case_bounds(values: np.ndarray, signed: bool = True) -> np.ndarray:
     larger scale of the two (float64). Distances (not ``signed``) take no threshold below 0,
     at which a reader may accept up to :func:`zero_bound`."""
     v = values.astype(np.float64)
-
-    def step(x: np.ndarray) -> np.ndarray:
-        return np.spacing(np.abs(x).astype(np.float32)).astype(np.float64)
-
-    up = v + 2 * READER_STEPS * step(v)
-    bounds = v + (2 * READER_STEPS + 2) * step(np.maximum(np.abs(v), np.abs(up)))
+    up = v + 2 * READER_STEPS * reader_step(v)
+    bounds = v + (2 * READER_STEPS + 2) * reader_step(np.maximum(np.abs(v), np.abs(up)))
     return bounds if signed else np.maximum(bounds, zero_bound())
 
 
@@ -469,7 +475,7 @@ def zero_bound() -> float:
     """The largest distance a reader may accept at a threshold of 0: ROUNDING and the slack."""
     from siamkit.decision import ROUNDING
 
-    return float(ROUNDING + (READER_STEPS + 2) * np.spacing(np.float32(ROUNDING)))
+    return float(ROUNDING + (READER_STEPS + 2) * reader_step(np.array([ROUNDING]))[0])
 
 
 def worst_case_fit(
