@@ -166,7 +166,7 @@ def test_a_cosine_reader_near_0_keeps_the_saved_accuracy() -> None:
     any size: near 1e-4 that is ~17,000 steps of the distance. A genuine pair at 1e-4 and an
     impostor 3e-7 above it were parted at their middle, 1.5e-7 of room each, which such a
     reader crosses; the fit counts the impostor as a reader may accept it instead."""
-    g, i = np.float64([1e-4, 0.3]), np.float64([1e-4 + 3e-7, 0.9])
+    g, i = np.array([1e-4, 0.3]), np.array([1e-4 + 3e-7, 0.9])
     cal = ThresholdCalibrator("accuracy").fit(g, i)
     off = 1.5 * float(np.spacing(np.float32(1.0)))
     for dg, di in ((off, -off), (-off, off), (off, off), (-off, -off)):
