@@ -103,6 +103,47 @@ def test_a_launch_where_process_1_fails_ends_naming_process_1(tmp_path: Path) ->
     assert "ChildFailedError" not in out and "To enable traceback" not in out, out
 
 
+#: A plug-in that makes process 0 of a two-process launch stop with an error of its own once
+#: both joined the group, while process 1 sleeps until torchrun stops it with SIGTERM.
+RANK_0_FAILS = """
+import time
+
+import siamkit.experiment
+
+
+def run(*args, **kwargs):
+    import torch.distributed as dist
+
+    from siamkit.training.ddp import setup_distributed
+
+    setup_distributed("cpu")
+    if dist.get_rank() == 0:
+        raise ValueError("the folder /data/shard-0 holds no images")
+    time.sleep(120)
+
+
+siamkit.experiment.run_experiment = run
+"""
+
+
+def test_a_launch_where_process_0_fails_names_process_1_as_stopped(tmp_path: Path) -> None:
+    """A siamkit process that torchrun's SIGTERM stops exits with 143 (Terminated), not -15:
+    the sentence called process 1 a failure, 'exited with code 143', where it was stopped."""
+    plugin = tmp_path / "rank_0_fails.py"
+    plugin.write_text(RANK_0_FAILS)
+    res = _siamkit(
+        "--plugin", str(plugin), "train", CONFIG, "--out", str(tmp_path / "run"),
+        "--device", "cpu", "--nproc-per-node", "2", timeout=300,
+    )  # fmt: skip
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out
+    assert res.stderr.strip().splitlines()[-1] == (
+        "Error: torchrun's launch of 2 processes failed: process 0 (local rank 0) exited with "
+        "code 1; torchrun then stopped process 1"
+    ), out
+    assert out.count("the folder /data/shard-0 holds no images") == 1, out
+
+
 def _failure(local_rank: int, exitcode: int) -> object:
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 
@@ -125,6 +166,16 @@ def test_the_failure_sentence_names_what_failed_apart_from_what_torchrun_stopped
     assert said == (
         "torchrun's launch of 3 processes failed: process 2 (local rank 2) was killed by "
         "SIGKILL; torchrun then stopped processes 0 and 1"
+    )
+    said = failure_sentence({0: _failure(0, 1), 1: _failure(1, 143)}, 2)  # Terminated's 143
+    assert said == (
+        "torchrun's launch of 2 processes failed: process 0 (local rank 0) exited with code 1; "
+        "torchrun then stopped process 1"
+    )
+    said = failure_sentence({0: _failure(0, 143), 1: _failure(1, -15)}, 2)
+    assert said.startswith(
+        "torchrun's launch of 2 processes failed: process 0 (local rank 0) was stopped by "
+        "SIGTERM and process 1 (local rank 1) was stopped by SIGTERM"
     )
     said = failure_sentence({0: _failure(0, 1), 1: _failure(1, 2)}, 2)
     assert said.endswith("process 0 (local rank 0) exited with code 1 and process 1 (local "

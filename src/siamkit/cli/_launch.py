@@ -151,9 +151,10 @@ def failure_sentence(failures: dict[int, Any], count: int) -> str:
     torchrun's record (``ChildFailedError.failures``) holds the processes it stopped with
     SIGTERM once one had failed too, and its "first observed failure" is by whole-second
     timestamps, so it names a process it stopped where both ended within a second. The
-    processes that ended by SIGTERM are therefore named apart, as stopped, where another ended
-    otherwise; where every one did, torchrun's SIGTERM cannot be told from another's, and each
-    is named as stopped by SIGTERM."""
+    processes that ended by SIGTERM (killed by it, or exiting with 143, as siamkit does on it)
+    are therefore named apart, as stopped, where another ended otherwise; where every one did,
+    torchrun's SIGTERM cannot be told from another's, and each is named as stopped by
+    SIGTERM."""
 
     def ended(failure: Any) -> str:
         code = int(failure.exitcode)
@@ -167,8 +168,10 @@ def failure_sentence(failures: dict[int, Any], count: int) -> str:
         ]
         return each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
 
-    sigterm = -int(signal.SIGTERM)
-    stopped = sorted(r for r, f in failures.items() if int(f.exitcode) == sigterm)
+    # -15: killed by it; 143: a siamkit process's Terminated (exit_on_sigterm), the usual way
+    # one stopped by torchrun ends, as it sleeps through its hold-back of a shared error
+    sigterm = {-int(signal.SIGTERM), 128 + int(signal.SIGTERM)}
+    stopped = sorted(r for r, f in failures.items() if int(f.exitcode) in sigterm)
     failed = sorted(r for r in failures if r not in stopped)
     if not failed:
         return (
