@@ -248,11 +248,50 @@ def test_a_launch_gives_each_process_the_command_line_less_the_count(
     monkeypatch.delenv("RANK", raising=False)
     plugin = tmp_path / "nothing.py"
     plugin.write_text("")
-    args = ["--plugin", str(plugin), "train", CONFIG, "--out", "runs/x", "--set", "a.b=1"]
-    args += ["--set", "c.d=2", "--no-progress", "--device", "cpu", "--nproc-per-node", "2"]
+    out = str(tmp_path / "x")
+    args = ["--plugin", str(plugin), "train", CONFIG, "--out", out, "--set", "train.epochs=1"]
+    args += ["--set", "train.seed=2", "--no-progress", "--device", "cpu", "--nproc-per-node", "2"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
-    assert got == [(2, [*args[:8], "--set", "c.d=2", "--device", "cpu", "--no-progress"])]
+    assert got == [(2, [*args[:8], "--set", "train.seed=2", "--device", "cpu", "--no-progress"])]
+    assert list(tmp_path.iterdir()) == [plugin]  # the launcher's checks wrote nothing
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
+        (["--set", "train.epochs=many"], "train.epochs"),
+        (["--out", "{held}"], "already holds a run (checkpoint.pt): continue it with --resume"),
+        (["--config", "{missing}"], "{missing}"),
+    ],
+    ids=["unknown-key", "bad-value", "out-holds-a-run", "no-config"],
+)
+def test_a_launch_refuses_what_every_process_would_before_starting_them(
+    tmp_path: Path, monkeypatch, args: list[str], says: str
+) -> None:
+    """A bad CONFIG, --set or OUT was met by every launched process: about 20 s and N torch
+    imports later, process 0 said it and the launch ended with a second Error line naming it
+    (s56_R7's suggestion under finding 1). The launcher refuses it first, as one process does."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    held, missing = tmp_path / "held", tmp_path / "missing.yaml"
+    held.mkdir()
+    (held / "checkpoint.pt").write_bytes(b"")
+    given = [a.format(held=held, missing=missing) for a in args]
+    config = CONFIG
+    if given[0] == "--config":
+        config, given = given[1], []
+    cmd = ["train", config, "--out", str(tmp_path / "run"), "--device", "cpu", *given]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    said = " ".join(res.output.split())
+    assert res.exit_code != 0 and says.format(missing=missing) in said, said
+    alone = CliRunner().invoke(cli, cmd)  # one process refuses it in the same words
+    assert alone.exit_code == res.exit_code and alone.output == res.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_the_help_says_what_the_launch_does() -> None:

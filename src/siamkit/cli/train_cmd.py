@@ -143,11 +143,9 @@ def train(
     if resume and overwrite:
         raise click.UsageError("--resume continues a run and --overwrite starts it again: pick one")
     if nproc_per_node is not None:
-        from siamkit.cli._launch import child_arguments, launch, refuse_launch
+        from siamkit.cli._launch import refuse_launch
 
         refuse_launch(nproc_per_node, config, overrides, device)
-        launch(nproc_per_node, child_arguments(ctx))  # each process checks and runs the rest
-        return
     folder = init_from is not None and not _named_start(config, init_from)
     if folder and not resume and not Path(str(init_from)).exists():
         # (a resume does not read it: the checkpoint's weights replace the ones it gave)
@@ -171,13 +169,21 @@ def train(
             f"--init-from {init_from} is inside {out_dir}, whose earlier run --overwrite sets "
             f"aside: copy that model elsewhere first (e.g. cp -r {init_from} runs/base-model)"
         )
+    if nproc_per_node is not None:
+        # the checks every process would meet, made here once, before N processes import torch
+        # and start (a bad --set took about 20 s to be said): OUT's above, CONFIG's and --set's
+        if _config_task(config) is None:
+            _embedding_config(config, out_dir, resume, overrides, device, init_from)
+        from siamkit.cli._launch import child_arguments, launch
+
+        launch(nproc_per_node, child_arguments(ctx))  # each process checks and runs the rest
+        return
     with (
         _resume_hint_on_interrupt(out_dir, enabled=not resume and not overwrite),
         _earlier_run_set_aside(out_dir, enabled=overwrite),
         _failed_new_run_removed(out_dir, enabled=not resume and not overwrite),
     ):
         from siamkit.experiment import run_experiment
-        from siamkit.training import apply_overrides, load_config
 
         task = _config_task(config)
         if task is not None:
@@ -185,13 +191,7 @@ def train(
                 task, config, out_dir, resume, overrides, device, progress, as_json, init_from
             )
             return
-        if init_from is not None:
-            overrides = (*overrides, f"model.init_from={json.dumps(init_from)}")
-        plugins = _run_plugins(config, out_dir, resume)
-        cfg = load_config(config)
-        cfg = apply_overrides(
-            cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
-        )
+        cfg, plugins = _embedding_config(config, out_dir, resume, overrides, device, init_from)
         if resume and _resume_is_complete(cfg, out_dir):
             if as_json and (out_dir / "metrics.json").is_file():  # the run's, as it finished
                 click.echo((out_dir / "metrics.json").read_text(encoding="utf-8").rstrip())
@@ -216,6 +216,28 @@ def train(
             click.echo(json.dumps(metrics, indent=2))
             return
         _say_run(cfg, metrics, result.model_dir, result.metrics_path, result.report_path)
+
+
+def _embedding_config(
+    config: str,
+    out_dir: Path,
+    resume: bool,
+    overrides: tuple[str, ...],
+    device: str,
+    init_from: str | None,
+) -> tuple[Any, list[str]]:
+    """An embedding run's config (CONFIG with ``--set``, ``--device`` and ``--init-from``) and
+    the plug-ins it records, their modules imported first; a bad key or value refused."""
+    from siamkit.training import apply_overrides, load_config
+
+    if init_from is not None:
+        overrides = (*overrides, f"model.init_from={json.dumps(init_from)}")
+    plugins = _run_plugins(config, out_dir, resume)
+    cfg = load_config(config)
+    cfg = apply_overrides(
+        cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
+    )
+    return cfg, plugins
 
 
 def _resolved_out(out: Path) -> Path:
