@@ -175,3 +175,79 @@ def test_a_link_inside_a_label_to_another_folder_given_is_left_out_not_refused(
         f"{s1 / 'alice' / 'more' / 'bob'}, {s1 / 'alice' / 'more' / 'carol'}: their images would "
         "count as two classes; copy them to include them in both, or remove the links"
     ]
+
+
+def _unreadable(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
+    """``folders`` of mode r-- (listed, not entered), simulated: this machine runs as root, so
+    chmod does not bite; os.lstat, os.stat and os.scandir refuse what lies below them."""
+    below = tuple(str(f) + os.sep for f in folders)
+
+    def refusing(real: Callable[..., object]) -> Callable[..., object]:
+        def call(path: object, *args: object, **kwargs: object) -> object:
+            if os.fspath(path).startswith(below):  # type: ignore[call-overload]
+                raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[call-overload]
+            return real(path, *args, **kwargs)
+
+        return call
+
+    for name in ("lstat", "stat", "scandir"):
+        monkeypatch.setattr(os, name, refusing(getattr(os, name)))
+
+
+def test_training_refuses_class_folders_that_count_for_nothing_in_the_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Training's ImageFolderDataset (also ``siamkit eval --data FOLDER``, the kNN monitor)
+    refused a folder whose class folders all count for nothing in a third wording of its own
+    (s56_R2 "left undone"), which said false or half-written things: every image shared by two
+    classes, or every class folder unreadable, it said "put each class's images in its
+    sub-folder" (they are in it: the fix is one class per image, or read access) and "the
+    warnings above say why", which folder_class_images silences; every class folder a link left
+    out, it listed "()". It now says read_class_folders' sentence (noun "class"), which names
+    each folder with its own reason and fix."""
+    from siamkit.data.folders import ImageFolderDataset
+
+    shared = tmp_path / "shared"
+    _images(shared, "cat/1.png")
+    (shared / "dog").mkdir()
+    os.link(shared / "cat" / "1.png", shared / "dog" / "1.png")
+    mixed = tmp_path / "mixed"
+    _images(mixed, "cat/1.png")
+    (mixed / "dog").mkdir()
+    (mixed / "eel").mkdir()
+    os.link(mixed / "cat" / "1.png", mixed / "dog" / "1.png")
+    links = tmp_path / "links"
+    links.mkdir()
+    os.symlink(".", links / "all")
+    unread = tmp_path / "unread"
+    _images(unread, "alice/0.png", "bob/1.png")
+    empty = tmp_path / "empty"
+    (empty / "a").mkdir(parents=True)
+    (empty / "b").mkdir()
+    _unreadable(monkeypatch, unread / "alice", unread / "bob")
+    said: dict[str, str] = {}
+    for root in (shared, mixed, links, unread, empty):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(ClassFoldersError) as want:
+                read_class_folders(root)
+            with pytest.raises(ClassFoldersError) as got:
+                ImageFolderDataset(root, (1, 8, 8))
+        assert str(got.value) == str(want.value) and got.value.kind == "none"
+        said[root.name] = str(got.value)
+    lead = "holds images that can be read and that no other class holds"
+    exts = ".png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp"
+    assert said == {
+        "shared": f"no class folder of {shared} {lead}: every image of the class folders "
+        f"{shared / 'cat'}, {shared / 'dog'} is one file in several class folders: keep each "
+        "image in its own class's folder only",
+        "mixed": f"no class folder of {mixed} {lead}: the class folder {mixed / 'eel'} holds no "
+        f"images ({exts}), and every image of the others ({mixed / 'cat'}, {mixed / 'dog'}) is "
+        "one file in several class folders: put each class's images in its sub-folder, and keep "
+        "each image in its own class's folder only",
+        "links": f"no images found in {links}: expected one sub-folder per class",
+        "unread": f"no class folder of {unread} {lead}: none of the class folders could be read "
+        f"({unread / 'alice'}, {unread / 'bob'}; permission denied): give read access to them",
+        "empty": f"no class folder of {empty} {lead}: the class folders {empty / 'a'}, "
+        f"{empty / 'b'} hold no images ({exts}): put each class's images in its sub-folder",
+    }

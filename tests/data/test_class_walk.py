@@ -392,9 +392,10 @@ def test_classes_whose_every_image_is_shared_are_not_said_to_hold_none(tmp_path:
         warnings.simplefilter("ignore")
         with pytest.raises(ValueError) as err:
             ImageFolderDataset(root, (1, 8, 8))
-        assert str(err.value).startswith(
-            f"No class folder of '{root}' holds images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
-            ".tiff, .webp) that can be read and that no other class holds (cat, dog; "
+        assert str(err.value) == (
+            f"no class folder of {root} holds images that can be read and that no other class "
+            f"holds: every image of the class folders {root / 'cat'}, {root / 'dog'} is one file "
+            "in several class folders: keep each image in its own class's folder only"
         )
         with pytest.raises(click.UsageError) as used:
             group_images([str(root)], None)
@@ -454,7 +455,8 @@ def test_training_names_a_class_folder_without_images_apart_from_those_the_warni
 ) -> None:
     """Every image shared by two classes and a third class folder without images: the refusal
     listed all three as folders "the warnings above say why" of, though no warning names the
-    empty one (its note comes only with samples). It is named apart, as holding no images."""
+    empty one (its note comes only with samples). It is named apart, as holding no images (in
+    read_class_folders' sentence since, which says each folder's reason itself)."""
     root = tmp_path / "pets"
     _images(root, "cat/1.png")
     (root / "dog").mkdir()
@@ -464,9 +466,11 @@ def test_training_names_a_class_folder_without_images_apart_from_those_the_warni
         ImageFolderDataset(root, (1, 8, 8))
     assert not [w for w in got if "eel" in str(w.message)]  # no warning names eel
     assert str(err.value) == (
-        f"No class folder of '{root}' holds images (.png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, "
-        ".webp) that can be read and that no other class holds (cat, dog; the warnings above "
-        "say why; eel holds no images at all): put each class's images in its sub-folder."
+        f"no class folder of {root} holds images that can be read and that no other class holds: "
+        f"the class folder {root / 'eel'} holds no images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
+        f".tiff, .webp), and every image of the others ({root / 'cat'}, {root / 'dog'}) is one "
+        "file in several class folders: put each class's images in its sub-folder, and keep each "
+        "image in its own class's folder only"
     )
 
 

@@ -877,8 +877,9 @@ def _refuse_nothing(
     nothing: str | None,
     where: str,
 ) -> None:
-    """The :class:`ClassFoldersError` of :func:`read_class_folders` for a ``walk`` that holds
-    no image: every reason is named (said alone, the folders without images hid the others)."""
+    """The :class:`ClassFoldersError` of :func:`read_class_folders` and training's
+    :class:`ImageFolderDataset` for a ``walk`` that holds no image: every reason is named (said
+    alone, the folders without images hid the others)."""
     folders = [text_name(str(d)) for d in walk.empty]
     unread = [text_name(str(d)) for d in walk.unread]
     shared = [text_name(str(d)) for d in walk.shared]
@@ -1158,7 +1159,10 @@ class ImageFolderDataset(FileImageDataset):
 
     Raises:
         FileNotFoundError: ``root`` does not exist.
-        ValueError: no class folders, or no images in them (the message lists what was found).
+        ValueError: no class folders.
+        ClassFoldersError: no class folder holds an image that can be read and that no other
+            class holds (a ValueError, in :func:`read_class_folders`' sentence: each folder
+            named with why it counts for nothing).
 
     Warns:
         EmptyFoldersWarning: some class folders hold no images; they are left out of the
@@ -1201,29 +1205,14 @@ class ImageFolderDataset(FileImageDataset):
             classes.append(text_name(folder.name))
         self.empty_folders += [text_name(d.name) for d in walk.empty]
         self.left_out += walk.left_out
-        # named by the walk's warnings: folders that cannot be read, or whose images are all
-        # other classes' too
-        named = [text_name(d.name) for d in [*walk.unread, *walk.shared]]
         if not samples:
-            names = self.empty_folders + named
-            listed = f"{', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
-            if named:  # not "no images": some hold images, the warnings say why none counts
-                # the empty ones apart: no warning above names them (it comes with samples)
-                why = f"{', '.join(named[:10])}{', ...' if len(named) > 10 else ''}"
-                why += "; the warnings above say why"
-                if self.empty_folders:
-                    none = self.empty_folders
-                    why += f"; {', '.join(none[:10])}{', ...' if len(none) > 10 else ''} "
-                    why += f"hold{'' if len(none) > 1 else 's'} no images at all"
-                raise ValueError(
-                    f"No class folder of '{self.root}' holds images ({', '.join(extensions)}) "
-                    f"that can be read and that no other class holds ({why}): put each "
-                    "class's images in its sub-folder."
-                )
-            raise ValueError(
-                f"No images with extensions {', '.join(extensions)} in the class folders of "
-                f"'{self.root}' ({listed}): put each class's images in its sub-folder."
-            )
+            # enroll's and the face commands' sentence (read_class_folders), which names each
+            # folder with its own reason and fix: training's own said "put each class's images
+            # in its sub-folder" of folders that cannot be read or whose images are all another
+            # class's too, sent the reader to warnings that folder_class_images silences, and
+            # listed "()" where every class folder is a link left out (s56_R2 "left undone")
+            where = text_name(str(self.root))
+            _refuse_nothing(walk, "class", "image", extensions, None, None, where)
         if self.empty_folders:
             note = empty_folders_note(self.root, self.empty_folders, extensions=extensions)
             warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
