@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from _gloo import run_in_session
+
+ROOT = Path(__file__).resolve().parents[2]
+
 #: ``siamkit ARGS`` through the entry point, with an atexit callback that SIGTERMs the process
 #: while Python runs it, as torchrun's SIGTERM does when it comes late.
 LATE_SIGTERM = textwrap.dedent(
@@ -177,25 +181,78 @@ IN_THE_GAP = textwrap.dedent(
 )
 
 
+#: How ``siamkit`` is started: ``python -m siamkit`` (what torchrun starts), and the console
+#: script pip writes for pyproject's ``siamkit.cli.main:main``.
+FORMS = {
+    "module": ["-m", "siamkit"],
+    "console-script": [
+        "-c",
+        "import sys; from siamkit.cli.main import main; sys.argv[0] = 'siamkit'; sys.exit(main())",
+    ],
+}
+
+
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(
     ("args", "status"),
     [(["configs", "--help"], 143), (["configs", "--format", "nope"], 2)],
     ids=["finished", "refused"],
 )
 def test_a_sigterm_between_main_returning_and_atexit_keeps_the_status(
-    tmp_path: Path, args: list[str], status: int
+    tmp_path: Path, args: list[str], status: int, form: str
 ) -> None:
-    """`python -m siamkit` (what torchrun starts) gave the caller's SIGTERM default back when
-    the command ended and installed the at-once handler only from an atexit callback: a SIGTERM
-    in between (Python waiting for non-daemon threads) killed it, -15, the command's status
-    lost. The process ends with the command, so the handler is installed as it ends."""
+    """main() gives the caller's SIGTERM default back when the command ends and installed the
+    at-once handler only from an atexit callback: a SIGTERM in between (Python waiting for
+    non-daemon threads) killed the process, -15, the command's status lost. da4c142b closed
+    that for `python -m siamkit` alone (the console script kept it); the handler is now
+    installed from threading's own exit callbacks, which run before that wait."""
     plugin = tmp_path / "in_the_gap.py"
     plugin.write_text(IN_THE_GAP)
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(root / "src")}
-    res = subprocess.run(
-        [sys.executable, "-m", "siamkit", "--plugin", str(plugin), *args],
-        capture_output=True, text=True, timeout=60, env=env,
-    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    res = run_in_session(
+        [sys.executable, *FORMS[form], "--plugin", str(plugin), *args], env, timeout=60
+    )
     assert res.returncode == status, (res.returncode, res.stderr)
     assert "Traceback" not in res.stderr and "Exception ignored" not in res.stderr
+
+
+#: A program (an IDE's runner, a harness) that runs ``siamkit configs --format nope`` through
+#: ``runpy`` as ``python -m siamkit`` would, catches its SystemExit and goes on with its own
+#: SIGTERM handler, ``finally`` block and atexit callback, then is SIGTERMed.
+RUNPY_CALLER = textwrap.dedent(
+    """
+    import atexit, os, runpy, signal, sys, time
+
+    def mine(signum, frame):
+        print("caller handler ran", file=sys.stderr, flush=True)
+        sys.exit(5)
+
+    signal.signal(signal.SIGTERM, mine)
+    atexit.register(lambda: print("caller atexit ran", file=sys.stderr, flush=True))
+    sys.argv = ["siamkit", "configs", "--format", "nope"]
+    try:
+        runpy.run_module("siamkit", run_name="__main__", alter_sys=True)
+    except SystemExit as stop:
+        print("caught", stop.code, file=sys.stderr, flush=True)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        print("still running after SIGTERM", file=sys.stderr)
+    finally:
+        print("caller finally ran", file=sys.stderr, flush=True)
+    """
+)
+
+
+def test_a_program_running_siamkits_main_module_through_runpy_keeps_its_sigterm_handler() -> None:
+    """siamkit/__main__.py installed the at-once handler (os._exit with siamkit's status) as
+    the command ended, for a process that would end with it: a program that ran it through
+    runpy and went on lost its own handler, its finally blocks and atexit callbacks to a later
+    SIGTERM, and ended with the refused command's 2 (reviewer s56_R7 finding 3)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    res = run_in_session([sys.executable, "-c", RUNPY_CALLER], env, timeout=60)
+    assert "caught 2" in res.stderr, res.stderr
+    assert res.returncode == 5, (res.returncode, res.stderr)
+    for said in ("caller handler ran", "caller finally ran", "caller atexit ran"):
+        assert said in res.stderr, res.stderr
+    assert "still running" not in res.stderr

@@ -341,11 +341,30 @@ def exit_at_once_at_exit(status: int) -> None:
     command's status. An atexit callback runs only when the process is ending; registered last,
     it runs first, before the callbacks (torch's, the index rebuilds') during which a late
     SIGTERM comes. Registered once however often ``main()`` runs, with the last command's
-    status; until then the caller's own handler is back (:func:`main`)."""
-    global _status_at_exit
+    status; until then the caller's own handler is back (:func:`main`).
+
+    It is also registered once with ``threading._register_atexit``, whose callbacks Python runs
+    as the process ends, before it waits for non-daemon threads and then runs the atexit
+    callbacks: a SIGTERM while it waited (torchrun stopping a process late) found the caller's
+    handler, Python's default, and killed the process with -15, its command's status lost.
+    ``python -m siamkit`` installed the at-once handler as main() returned instead, which a
+    program running siamkit/__main__.py in-process through runpy (an IDE's runner, a harness
+    catching SystemExit) kept for the rest of its life (reviewer s56_R7 finding 3), and which
+    left the gap open for the console script. (Private CPython, used by concurrent.futures
+    since 3.9; where it is missing the atexit callback alone installs it.)"""
+    global _status_at_exit, _threading_hooked
     _status_at_exit = status
     atexit.unregister(_exit_at_once_from_now)
     atexit.register(_exit_at_once_from_now)
+    register = getattr(threading, "_register_atexit", None)
+    if not _threading_hooked and register is not None:
+        with contextlib.suppress(RuntimeError):  # main() run while Python ends: atexit only
+            register(_exit_at_once_from_now)
+            _threading_hooked = True
+
+
+#: Whether :func:`_exit_at_once_from_now` is registered with ``threading._register_atexit``.
+_threading_hooked = False
 
 
 #: How long a process other than rank 0 of a torchrun launch holds back its error sentence.
@@ -388,15 +407,12 @@ def _main_other_rank() -> None:
     sys.exit(code if type(code) is int else 0)
 
 
-def main(*, ends_process: bool = False) -> None:
+def main() -> None:
     """Run the ``siamkit`` command line (``sys.argv``).
 
-    ``ends_process``: the process ends when this returns (``python -m siamkit``, the form
-    torchrun starts): the at-once SIGTERM handler (:func:`exit_at_once_on_sigterm`) is
-    installed as the command ends, where a program that calls ``main()`` in-process gets its
-    own handler back, and the at-once one only from an atexit callback. Between the two, while
-    Python waits for non-daemon threads before its atexit callbacks, the restored default
-    ended a process that torchrun stopped late with -15, its command's status lost."""
+    A program that calls it in-process gets its own SIGTERM handler back when it returns; the
+    at-once one (:func:`exit_at_once_on_sigterm`) is installed only as the process ends
+    (:func:`exit_at_once_at_exit`)."""
     # a program that calls main() in-process gets its own SIGTERM handler back when it returns
     # (None: one not installed from Python, which cannot be put back; ours stays, as it unwinds)
     caller_handler = signal.getsignal(signal.SIGTERM)
@@ -414,12 +430,9 @@ def main(*, ends_process: bool = False) -> None:
         status = _exit_status(stop.code)
         raise
     finally:
-        final = status if _sigterm_answered else status or Terminated.STATUS
-        if ends_process:  # no caller goes on: nothing to give back
-            exit_at_once_on_sigterm(final)
-        elif caller_handler is not None and threading.current_thread() is threading.main_thread():
+        if caller_handler is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, caller_handler)
-        exit_at_once_at_exit(final)
+        exit_at_once_at_exit(status if _sigterm_answered else status or Terminated.STATUS)
 
 
 if __name__ == "__main__":
