@@ -406,7 +406,15 @@ def _gallery_damaged(gallery: str | Path) -> bool:
     what its open made and, the log being empty, writes nothing into the gallery; where one is
     there (another connection's, or one a crash left), or a ``-journal`` (a rollback-mode file's,
     which a read-write open would roll back), read-only as before, so that a possibly damaged
-    gallery is not written by a checkpoint or a rollback."""
+    gallery is not written by a checkpoint or a rollback.
+
+    One window is left: another connection that opens the gallery after the look for a
+    ``-wal``, commits, and closes before the check does leaves its frames in the log (its close
+    was not the last), and the check's close, the last, checkpoints them into the gallery and
+    removes the ``-wal`` (s56_R3 finding 4, staged). What is written is that connection's
+    committed data, which its own close would have written had the check not been open: nothing
+    is lost, but in that window the check does write the gallery. Python 3.12's
+    ``SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`` would stop that write and leave the ``-wal`` instead."""
     path = Path(gallery).resolve()
     try:
         if any(Path(f"{path}{end}").exists() for end in ("-wal", "-journal")):
