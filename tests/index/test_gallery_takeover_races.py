@@ -19,10 +19,12 @@ def test_a_takeover_between_the_opens_meta_and_its_version_is_seen(
 ) -> None:
     # the 4-d model takes the empty gallery over and enrolls after the 2-d open read the meta:
     # the version read afterwards counted it as checked, so the 2-d Gallery listed the 4-d
-    # model's items as its own and removed them
+    # model's items as its own and removed them. The takeover lands right after the open's
+    # meta() read: landed later (while it built its index), both reads came before it, and
+    # the test passed with the version read after the meta (s56_R8 finding 1)
     path = tmp_path / "g.db"
     emptied(path, 2)
-    taken_over_while_opened(monkeypatch, path, emptied_again=False)
+    taken_over_while_opened(monkeypatch, path, emptied_again=False, right_after_meta=True)
     with Gallery.open(path, embedding_dim=2) as mine:
         with pytest.raises(GalleryMismatchError):
             mine.labels()
