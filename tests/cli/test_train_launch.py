@@ -371,3 +371,44 @@ def test_a_launch_that_outlives_its_timeout_is_killed_with_the_processes_it_star
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
+
+
+def test_a_launch_in_process_leaves_the_environment_thread_name_and_handlers_as_they_were(
+    monkeypatch,
+) -> None:
+    """torchrun's run() sets OMP_NUM_THREADS=1 where unset, names the thread pt_elastic and
+    takes over the signals TORCHELASTIC_SIGNALS_TO_HANDLE names: a program that launched
+    in-process and went on kept the first two, and any signal beyond torchrun's default four
+    (reviewer s56_R7 finding 5). Its processes are stubbed: the rest is torchrun's own run()."""
+    import signal as signals
+
+    import torch.distributed.run as torchrun
+    import torch.multiprocessing as tmp
+
+    import siamkit.cli._launch as launcher
+
+    taken: list[str] = []
+
+    def processes(config: object, entrypoint: object) -> object:
+        def started(*args: object) -> None:  # what torchrun's process context does on start
+            names = os.environ["TORCHELASTIC_SIGNALS_TO_HANDLE"].split(",")
+            for name in names:
+                signals.signal(getattr(signals, name), lambda *a: None)
+            taken.append(os.environ.get("OMP_NUM_THREADS", "unset"))
+            taken.append(tmp._get_thread_name())
+
+        return started
+
+    monkeypatch.setattr(torchrun, "elastic_launch", processes)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("TORCHELASTIC_SIGNALS_TO_HANDLE", "SIGTERM,SIGINT,SIGUSR1")
+    usr1 = signals.getsignal(signals.SIGUSR1)
+    name = tmp._get_thread_name()
+    launcher.launch(2, ["--version"])
+    assert taken == ["1", "pt_elastic"]  # torchrun's own changes, while it ran
+    assert "OMP_NUM_THREADS" not in os.environ
+    assert tmp._get_thread_name() == name
+    assert signals.getsignal(signals.SIGUSR1) is usr1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    launcher.launch(2, ["--version"])
+    assert os.environ["OMP_NUM_THREADS"] == "3" and taken[2] == "3"

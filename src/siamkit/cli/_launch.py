@@ -22,7 +22,8 @@ from typing import Any
 import click
 
 #: The signals torchrun's launcher takes over while its processes run (its
-#: ``TORCHELASTIC_SIGNALS_TO_HANDLE`` default); siamkit's handlers are put back after.
+#: ``TORCHELASTIC_SIGNALS_TO_HANDLE`` default, which names others); siamkit's handlers are put
+#: back after.
 _LAUNCHER_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
 
 
@@ -130,19 +131,40 @@ def _option_arguments(param: click.Option, value: Any) -> list[str]:
 
 
 @contextlib.contextmanager
-def _signal_handlers_kept() -> Iterator[None]:
-    """Put back this process's handlers of the signals torchrun's launcher takes over."""
+def _launcher_state_kept() -> Iterator[None]:
+    """Put back what torchrun's launcher changes in this process: the handlers of the signals
+    it takes over (its default four, and any more ``TORCHELASTIC_SIGNALS_TO_HANDLE`` names),
+    ``OMP_NUM_THREADS`` (set to 1 for the processes where unset) and this thread's name
+    (``pt_elastic``). A program that ran the launch in-process and went on ran every process
+    it started later on one thread, and was listed by ps as pt_elastic (reviewer s56_R7
+    finding 5)."""
+    import torch.multiprocessing as tmp
+
+    names = [*_LAUNCHER_SIGNALS]
+    names += os.environ.get("TORCHELASTIC_SIGNALS_TO_HANDLE", "").split(",")
     kept = {}
-    for name in _LAUNCHER_SIGNALS:
-        sig = getattr(signal, name, None)
-        if sig is not None:
+    for name in names:
+        sig = getattr(signal, name.strip(), None)
+        if isinstance(sig, signal.Signals):
             kept[sig] = signal.getsignal(sig)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    get_name = getattr(tmp, "_get_thread_name", None)
+    set_name = getattr(tmp, "_set_thread_name", None)
+    thread = get_name() if get_name is not None and set_name is not None else None
     try:
         yield
     finally:
         for sig, handler in kept.items():
             if handler is not None:
-                signal.signal(sig, handler)
+                with contextlib.suppress(OSError, ValueError):  # SIGKILL named: not taken
+                    signal.signal(sig, handler)
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
+        if thread is not None and set_name is not None:
+            with contextlib.suppress(Exception):  # (a name the system refuses: ours stays)
+                set_name(thread)
 
 
 def failure_sentence(failures: dict[int, Any], count: int) -> str:
@@ -198,7 +220,7 @@ def launch(count: int, child_args: Sequence[str]) -> None:
     for stream in (sys.stdout, sys.stderr):  # ours first, then the processes'
         stream.flush()
     try:
-        with _signal_handlers_kept():
+        with _launcher_state_kept():
             run(args)
     except ChildFailedError as err:
         raise click.ClickException(failure_sentence(err.failures, count)) from None
