@@ -27,6 +27,9 @@ CALIBRATE = (
     "named or Hugging Face model add --out DIR and use DIR as the model)"
 )
 
+NO_SIMILARITY = "no similarity can be scored from"
+"""What a NaN embedding stops in ``siamkit text similarity``, which runs no search."""
+
 
 @dataclass(frozen=True)
 class SimilarityResult:
@@ -226,10 +229,10 @@ def compare_texts(
     zb = model.embed([b], role="document")
     chunked += model.last_chunked
     # a broken model's NaN was scored "similarity nan: different" (s54_RR1): refused in the
-    # gallery's sentence, as the service's /verify of two texts refuses it
-    model_embeddings(
-        torch.cat([za, zb]).detach().float().cpu().numpy(), "A and B", names=["A", "B"]
-    )
+    # gallery's sentence, as the service's /verify of two texts refuses it, saying what this
+    # command cannot do ("no search can rank" of a command that runs none: s56_R3 finding 2)
+    z = torch.cat([za, zb]).detach().float().cpu().numpy()
+    model_embeddings(z, "A and B", names=["A", "B"], which=NO_SIMILARITY)
     cut = dim is not None and dim < za.shape[1]
     if cut:
         za, zb = truncate_embeddings(za, dim), truncate_embeddings(zb, dim)  # type: ignore[arg-type]
