@@ -91,7 +91,6 @@ def enroll(
     from siamkit.applications.faces.recognize import face_record, largest_face_of
     from siamkit.cli._enroll import _thumbnail, checked_chunk
     from siamkit.cli._new_gallery import new_gallery_removed_if_unused
-    from siamkit.index.base import UnrankableEmbeddingsError
     from siamkit.index.store import encode_metadata, validate_label
     from siamkit.index.thumbnail_store import ThumbnailStore, thumbnails_path_for
 
@@ -114,26 +113,20 @@ def enroll(
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--metadata") from None
     model, pipe = gallery_pipeline(model, gallery_path, detector, upsample)
-    # a NaN refused by its photo's file, as siamkit enroll names it, not by its row
+    # a NaN refused by its photo's file, as siamkit enroll names it, not by its row, at the
+    # photo that made it (not after every photo's faces were searched), counted against the
+    # photos so far: the pipeline leaves the refusal to its callers (largest_face_of)
     names = [repr(str(p)) for p in images]
     chosen: list[Any] = []
+    rows: list[np.ndarray] = []  # each photo's (1, D), checked
     with _hint_no_face(detector, upsample):  # every face found before any write
         for p in track(images, "finding faces", unit="images"):
-            try:
-                chosen.append(largest_face_of(pipe, read_rgb(p), p))
-            except UnrankableEmbeddingsError:
-                # a siamkit model's pipeline refuses the photo's largest face itself, as "1 of
-                # the 1 embeddings ... of the inputs ... (rows 0)": refused again by its file,
-                # counted against the photos so far, with a NaN row in its place (its float32
-                # rows can hold nothing else that is refused: "NaN or infinite values")
-                made = [np.stack([c.face.embedding for c in chosen])] if chosen else []
-                nan = np.full((1, 1), np.nan, np.float32)
-                checked_chunk(made, nan, names, photo=True, then="; nothing was enrolled")
-                raise  # not reached
+            chosen.append(largest_face_of(pipe, read_rgb(p), p))
+            row = chosen[-1].face.embedding[None]
+            rows.append(checked_chunk(rows, row, names, photo=True, then="; nothing was enrolled"))
     # the whole photo's thumbnail, as the service's /enroll keeps a face model's, before any write
     pngs = [_thumbnail(Path(p)) for p in images]
-    z = np.stack([c.face.embedding for c in chosen])  # (N, D)
-    z = checked_chunk([], z, names, photo=True, then="; nothing was enrolled")
+    z = np.concatenate(rows)  # (N, D)
     with (
         new_gallery_removed_if_unused(gallery_path),  # a first enrollment stopped: no file left
         _open_gallery(gallery_path, model, pipe.embedder, create=True) as gallery,
@@ -288,7 +281,7 @@ def identify(
         if len(gallery) == 0:
             raise click.ClickException(f"{gallery_path} has no enrolled faces; enroll faces first")
         for path in track(images, "identifying faces", unit="images"):
-            found = identify_faces(pipe, gallery, read_rgb(path), k=k)
+            found = identify_faces(pipe, gallery, read_rgb(path), k=k, name=repr(str(path)))
             sources = gallery.sources([m.item_id for _, r in found for m in r.matches])
             faces = [_face_doc(f, r, sources) for f, r in found]
             doc: dict[str, Any] = {"image": path, "faces": faces}

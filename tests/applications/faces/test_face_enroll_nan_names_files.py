@@ -34,10 +34,12 @@ def test_face_enroll_names_the_photo_whose_embedding_holds_nan(
     res = CliRunner().invoke(
         cli, ["face", "enroll", "--gallery", str(db), "--label", "x", *map(str, photos)]
     )
-    assert len(calls) == 3 and res.exit_code == 1, res.output
+    # refused at the photo that made it, as a siamkit model's is (the third is never searched)
+    assert len(calls) == 2 and res.exit_code == 1, res.output
     assert res.output.strip().splitlines()[-1] == (  # after any progress lines
-        "Error: 1 of the 3 embeddings the model made of the photos' largest faces hold NaN or "
-        f"infinite values ({str(photos[1])!r}), which no search can rank; nothing was enrolled"
+        "Error: 1 of the 2 embeddings the model made of the largest faces of the first 2 of the "
+        f"3 photos hold NaN or infinite values ({str(photos[1])!r}), which no search can rank; "
+        "nothing was enrolled"
     )
     assert not db.exists()
 

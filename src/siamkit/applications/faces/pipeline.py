@@ -150,8 +150,14 @@ class FacePipeline:
         """The embedder's distance threshold (``None`` when it has none)."""
         return getattr(self.embedder, "threshold", None)
 
-    def embed_chips(self, chips: np.ndarray) -> np.ndarray:
-        """``(F, S, S, 3)`` uint8 aligned chips -> ``(F, D)`` float32 embeddings."""
+    def embed_chips(self, chips: np.ndarray, refuse: bool = True) -> np.ndarray:
+        """``(F, S, S, 3)`` uint8 aligned chips -> ``(F, D)`` float32 embeddings; a siamkit
+        model's are refused here where a row holds NaN or infinite values, by its row.
+        ``refuse=False`` returns them unchecked, for :meth:`faces` and :meth:`largest_face`,
+        whose callers refuse them by the photo (:mod:`~siamkit.applications.faces.recognize`):
+        refused here, ``siamkit face identify`` and ``verify`` named "the inputs (rows 0, 1)",
+        face positions inside one photo, and verify said "no search" of a command that runs
+        none (s56_R3 finding 1)."""
         if self._chips:
             return np.asarray(self.embedder.embed_chips(chips))
         import torch
@@ -164,7 +170,7 @@ class FacePipeline:
         if c == 1:
             weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
             x = (x * weights).sum(1, keepdim=True)
-        return embed_inputs(self.embedder, resize_images(x, (h, w)))
+        return embed_inputs(self.embedder, resize_images(x, (h, w)), refuse=refuse)
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> tuple[float, str]:
         """The embedder's distance between two ``(D,)`` embeddings, and the distance's name."""
@@ -184,17 +190,21 @@ class FacePipeline:
         return self.detector(image)
 
     def faces(self, image: np.ndarray) -> list[Face]:
-        """Every face of an ``(H, W, 3)`` uint8 RGB image, largest first, with its embedding."""
+        """Every face of an ``(H, W, 3)`` uint8 RGB image, largest first, with its embedding as
+        the model made it, unchecked (:func:`~siamkit.applications.faces.recognize.identify_faces`
+        refuses NaN by the photo and the face's box)."""
         boxes = self.detector(image)
         if not boxes:
             return []
-        z = self.embed_chips(self.aligner.chips(image, boxes))
+        z = self.embed_chips(self.aligner.chips(image, boxes), refuse=False)
         return [Face(b, z[i]) for i, b in enumerate(boxes)]
 
     def largest_face(self, image: np.ndarray) -> tuple[Face | None, int]:
-        """The largest face (``None`` if there is none) and how many faces were found."""
+        """The largest face (``None`` if there is none) and how many faces were found; its
+        embedding as the model made it, unchecked (:func:`~siamkit.applications.faces.recognize.
+        verify_faces` and ``siamkit face enroll`` refuse NaN by the photo)."""
         boxes = self.detector(image)
         if not boxes:
             return None, 0
-        z = self.embed_chips(self.aligner.chips(image, boxes[:1]))
+        z = self.embed_chips(self.aligner.chips(image, boxes[:1]), refuse=False)
         return Face(boxes[0], z[0]), len(boxes)

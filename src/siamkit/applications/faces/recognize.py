@@ -56,8 +56,33 @@ class FaceVerification:
     b: ChosenFace
 
 
+NO_VERDICT = "no verdict can be given on"
+"""What a NaN embedding stops in ``siamkit face verify``, which runs no search."""
+
+
+def checked_faces(
+    z: np.ndarray, of: str, names: list[str], which: str = "no search can rank"
+) -> np.ndarray:
+    """The embeddings ``z`` a face model made of ``of`` (one row a face, named by ``names``: a
+    photo, or a face's box in one) as float32, refused where a row holds NaN or infinite values
+    in the gallery's sentence and class
+    (:func:`~siamkit.index.embedding.model_embeddings`); ``which``: what the caller cannot do
+    with them. The face pipeline refused a siamkit model's rows itself, as "the inputs (rows 0,
+    1)", naming neither the photo nor the face (s56_R3 finding 1); dlib's were not refused at
+    all (verify gave a NaN distance's "different people"). :mod:`siamkit.index` (torch) is
+    imported only to word a refusal: ``siamkit face verify`` with dlib starts without torch."""
+    z = np.asarray(z)
+    if z.dtype == np.float32 and np.isfinite(z).all():
+        return z
+    from siamkit.index.embedding import model_embeddings
+
+    return model_embeddings(z, of, names, which=which)
+
+
 def largest_face_of(pipe: FacePipeline, image: np.ndarray, name: str) -> ChosenFace:
-    """The largest face of ``image``; :class:`NoFaceError` naming ``name`` if there is none."""
+    """The largest face of ``image``; :class:`NoFaceError` naming ``name`` if there is none. Its
+    embedding is unchecked: :func:`verify_faces` and ``siamkit face enroll`` refuse a NaN by the
+    photo, counted against the photos they embed."""
     face, n = pipe.largest_face(image)
     if face is None:
         raise NoFaceError(f"no face found in {name}")
@@ -74,8 +99,12 @@ def verify_faces(
     """Do two ``(H, W, 3)`` uint8 RGB photos show the same person? Their largest faces compared
     with the model's distance against ``threshold`` (default: the model's, 0.6 for dlib), by the
     rule of every siamkit verdict (:func:`siamkit.decision.accepts`), so that a pair gets the
-    verdict ``face identify`` and the service give it."""
+    verdict ``face identify`` and the service give it. A NaN or infinite embedding is refused
+    by its photo's name (:class:`~siamkit.index.base.UnrankableEmbeddingsError`): its distance
+    was NaN, and no pair is the same person at NaN."""
     a, b = largest_face_of(pipe, image_a, names[0]), largest_face_of(pipe, image_b, names[1])
+    pair = np.stack([a.face.embedding, b.face.embedding])
+    checked_faces(pair, "the photos' largest faces", [repr(str(n)) for n in names], NO_VERDICT)
     distance, name = pipe.distance(a.face.embedding, b.face.embedding)
     used = threshold if threshold is not None else pipe.threshold
     same = None if used is None else bool(accepts(distance, used))
@@ -83,14 +112,18 @@ def verify_faces(
 
 
 def identify_faces(
-    pipe: FacePipeline, gallery: Gallery, image: np.ndarray, k: int = 3
+    pipe: FacePipeline, gallery: Gallery, image: np.ndarray, k: int = 3, name: str = "the image"
 ) -> list[tuple[Face, IdentifyResult]]:
     """Every face of ``image`` (largest first) with its ``k`` nearest enrolled labels; an
-    ``IdentifyResult.label`` of ``None`` is an unknown face. Empty when there is no face."""
+    ``IdentifyResult.label`` of ``None`` is an unknown face. Empty when there is no face. A NaN
+    or infinite embedding is refused by ``name`` (the photo's) and the face's box, as
+    ``siamkit face identify`` prints it."""
     faces = pipe.faces(image)
     if not faces:
         return []
-    results = gallery.identify_embeddings(np.stack([f.embedding for f in faces]), k=k)
+    boxes = [f"box ({b.left}, {b.top})-({b.right}, {b.bottom})" for b in (f.box for f in faces)]
+    z = checked_faces(np.stack([f.embedding for f in faces]), f"the faces found in {name}", boxes)
+    results = gallery.identify_embeddings(z, k=k)
     return list(zip(faces, results))
 
 
