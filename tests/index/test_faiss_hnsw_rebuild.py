@@ -602,12 +602,18 @@ _FORK_SCENE = textwrap.dedent(
         os.waitpid(pid, 0)
         return "hung"
 
-    def forking(name, children):
-        # a thread `name` that forks a child ending at once; the child's pid goes to `children`
+    def forking(name, children, child=None, then=lambda: None):
+        # a thread `name` that forks a child ending at once, or once `child()` returned (a
+        # hang ends it with SIGALRM); the child's pid goes to `children`, and the thread calls
+        # `then()` as the fork returns
         def fork():
             pid = os.fork()
             if pid == 0:
+                if child is not None:
+                    signal.alarm(10)
+                    child()
                 os._exit(0)
+            then()
             children.append(pid)
 
         thread = threading.Thread(target=fork, name=name, daemon=True)
@@ -649,6 +655,9 @@ _FORK_SCENE = textwrap.dedent(
 
         def release(self):
             self.lock.release()
+
+        def _is_owned(self):
+            return self.lock._is_owned()
 
         def __enter__(self):
             self.acquire()
@@ -836,6 +845,156 @@ def test_two_forks_meeting_two_indexes_in_different_orders_both_go_through():
         "forked": True,
         "children": [0, 0],
         "free": [True, True],
+        "rebuilt": True,
+        "again": True,
+        "unraisable": [],
+    }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_a_fork_from_inside_a_call_on_an_index_and_a_fork_beside_it_both_go_through():
+    """Thread T forked from inside a call on an index (foreign code under its lock: a logging
+    handler, a progress bar) while thread M forked too: M's handler held the fork lock and
+    waited for the index's lock, which T holds until its fork is through, and T's handler
+    waited for the fork lock; both waited forever. M now lets T's fork through first."""
+    seen = _fork_scene(
+        """
+        index = held_index(1)  # no removal: no rebuild
+        m_waits = threading.Event()  # M's handler waits for the index's lock
+        index._lock = Watched(index._lock, before=lambda me: m_waits.set() if me == "M" else None)
+        search = lambda: index.search(np.zeros((1, 8), np.float32), 1)  # noqa: E731
+        children, inside, seen = [], threading.Event(), {}
+
+        def call_that_forks():
+            with index._lock:  # T's call on the index, whose callback forks
+                inside.set()
+                seen["M waits"] = m_waits.wait(10)
+                time.sleep(0.2)
+                pid = os.fork()
+                if pid == 0:
+                    signal.alarm(10)
+                    search()
+                    os._exit(0)
+                children.append(pid)
+
+        t = threading.Thread(target=call_that_forks, name="T", daemon=True)
+        t.start()
+        inside.wait(10)
+        m = forking("M", children, search)
+        t.join(20)
+        m.join(20)
+        seen["forked"] = not t.is_alive() and not m.is_alive()
+        seen["children"] = [reaped(pid) for pid in children]
+        done(seen, [index._lock.lock, faiss_index._running_lock])
+        """
+    )
+    assert seen == {
+        "M waits": True,
+        "forked": True,
+        "children": [0, 0],
+        "free": [True, True],
+        "rebuilt": True,
+        "again": True,
+        "unraisable": [],
+    }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_two_forks_each_from_inside_a_call_on_its_own_index_both_go_through():
+    """Threads T1 and T2 each forked from inside a call on an index of its own: T1's handler
+    held the fork lock and waited for T2's index, T2's waited for the fork lock, both forever.
+    Neither can let go of its own index before its fork, so the first forks without the
+    other's index's lock (its child must not use that index), and each child uses its own."""
+    seen = _fork_scene(
+        """
+        i1, i2 = held_index(1), held_index(2)
+        t1_waits = threading.Event()  # T1's handler waits for i2's lock
+        i2._lock = Watched(i2._lock, before=lambda me: t1_waits.set() if me == "T1" else None)
+        children, seen = [], {}
+        inside = {"T1": threading.Event(), "T2": threading.Event()}
+
+        def call_that_forks(index, name):
+            with index._lock:  # a call on the index, whose callback forks
+                inside[name].set()
+                if name == "T1":
+                    inside["T2"].wait(10)
+                else:
+                    seen["T1 waits"] = t1_waits.wait(10)
+                    time.sleep(0.2)
+                pid = os.fork()
+                if pid == 0:
+                    signal.alarm(10)
+                    index.search(np.zeros((1, 8), np.float32), 1)
+                    os._exit(0)
+                children.append(pid)
+
+        threads = [
+            threading.Thread(target=call_that_forks, args=(i, n), name=n, daemon=True)
+            for i, n in ((i2, "T2"), (i1, "T1"))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        seen["forked"] = not any(thread.is_alive() for thread in threads)
+        seen["children"] = [reaped(pid) for pid in children]
+        done(seen, [i1._lock, i2._lock.lock, faiss_index._running_lock])
+        """
+    )
+    assert seen == {
+        "T1 waits": True,
+        "forked": True,
+        "children": [0, 0],
+        "free": [True, True, True],
+        "rebuilt": True,
+        "again": True,
+        "unraisable": [],
+    }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_an_index_created_while_a_fork_waits_is_held_across_the_fork_too():
+    """The at-fork handler took the indexes it met as it began, then waited for their locks
+    (a call under way, possibly minutes): an index created meanwhile (a Gallery's sync_index
+    builds one and adds every item) was not held, and a child forked while a thread was inside
+    a call on it found its lock held by a thread it does not have and waited forever. The
+    handler now looks again once it holds the locks it met, and waits for the new ones too."""
+    seen = _fork_scene(
+        """
+        a = held_index(1)
+        f_waits = threading.Event()  # F's handler waits for a's lock
+        a._lock = Watched(a._lock, before=lambda me: f_waits.set() if me == "F" else None)
+        holder, go = holding(a._lock)  # a call on a, as the fork comes
+        box, children = {}, []
+        f = forking(
+            "F",
+            children,
+            lambda: box["b"].search(np.zeros((1, 8), np.float32), 1),
+            then=lambda: box.setdefault("waited", box["go b"].is_set()),
+        )
+        seen = {"F waits": f_waits.wait(10)}
+        box["b"] = b = held_index(2)  # created while the fork waits
+        holder_b, box["go b"] = holding(b._lock)  # a long add on it, as the fork comes
+        go.set()  # the call on a ends
+        threading.Timer(0.5, box["go b"].set).start()  # and the one on b half a second later
+        f.join(20)
+        seen["forked"] = not f.is_alive()
+        seen["waited"] = box.get("waited")  # the fork returned once the call on b had ended
+        seen["children"] = [reaped(pid) for pid in children]
+        holder.join(20)
+        holder_b.join(20)
+        done(seen, [a._lock.lock, b._lock, faiss_index._running_lock])
+        """
+    )
+    assert seen == {
+        "F waits": True,
+        "forked": True,
+        "waited": True,
+        "children": [0],
+        "free": [True, True, True],
         "rebuilt": True,
         "again": True,
         "unraisable": [],

@@ -20,10 +20,15 @@ Two details make the approximate indexes usable under a live gallery:
   A process forked meanwhile waits for a takeover under way; the child lets go of the rebuild
   (its thread is not there) and starts its own at its next removal past a quarter.
 
-A fork waits for the call under way on every index of the process (a search, an add, a
-takeover, in another thread), as the indexes' locks are held across it: a child forked while
-another thread held one found it held by a thread it does not have, and waited forever. A fork
-can thus wait as long as that call (an add of a million vectors, a rebuild past half removed).
+A fork waits for the call under way on every FaissIndex of the process (a search, an add, a
+takeover, in another thread), those created while it waits included, as their locks are held
+across it: a child forked while another thread held one found it held by a thread it does not
+have, and waited forever. A fork can thus wait as long as that call (an add of a million
+vectors, a rebuild past half removed). A thread that forks from inside a call on an index
+(foreign code run under its lock: a logging handler, a progress bar) goes first, as it cannot
+let go of that lock before its fork; of two such threads forking at once, each inside a call
+on its own index, the first forks without the other's index's lock, and its child must not
+use that index.
 In a forked child, the thread that forked runs FAISS on one thread: GNU OpenMP's thread pool does
 not survive a fork, and the child's first search waited forever for the parent's pool threads.
 Threads the child starts later get a pool of their own.
@@ -115,9 +120,9 @@ def _stop_rebuilds() -> None:
                 _running.discard(job)
 
 
-# one fork at a time goes through the handlers below: two threads forking at once each took
-# their snapshot's locks and let go of the other's (a lock left held by a thread that had
-# ended), or waited for each other's (two snapshots in different orders)
+# one fork at a time takes the indexes' locks: two threads forking at once each took their
+# snapshot's locks and let go of the other's (a lock left held by a thread that had ended), or
+# waited for each other's (two snapshots in different orders)
 _fork_lock = threading.Lock()
 # every FaissIndex of this process (added under _running_lock): a fork holds all their locks
 _indexes: weakref.WeakSet[FaissIndex] = weakref.WeakSet()
@@ -125,6 +130,15 @@ _indexes: weakref.WeakSet[FaissIndex] = weakref.WeakSet()
 # once _before_fork took all of it: a handler's exception is printed and the fork goes on, and
 # the after-handlers then release only what this fork took
 _this_fork = threading.local()
+# the forks in _before_fork whose thread was already inside a call on an index (a logging
+# handler or a progress bar that forks, under the index's lock): thread id -> the index locks
+# it holds. Such a fork cannot let go of them until it is through, so the fork taking the
+# locks must not wait for them (it waited forever, and they for its _fork_lock). Its lock is
+# held for a look or a change only, never while waiting.
+_owned_by_forks: dict[int, list[Any]] = {}
+_owned_lock = threading.Lock()
+# how long a fork waits for one index's lock before it looks whether a fork holds it
+_FORK_LOOK_S = 0.05
 
 
 def _before_fork() -> None:
@@ -134,25 +148,93 @@ def _before_fork() -> None:
     or removal on that index waited forever. The fork waits for those calls to end (a search
     takes milliseconds, an add of a million vectors or a rebuild past half removed minutes).
 
+    Lock order: _fork_lock, then the indexes' locks, then _running_lock, as index code takes
+    an index's lock, then _running_lock, and never two indexes' locks. The one break is a
+    thread that forks from inside a call on an index (foreign code under its lock: a logging
+    handler, a progress bar): it holds that lock before _fork_lock. A fork that waits for such
+    a lock therefore never blocks on it: it looks every _FORK_LOOK_S whether a fork holds it,
+    and if one does it lets go of all it took, _fork_lock included, and tries again once that
+    fork is through; a fork that holds index locks itself cannot let go of them, and forks
+    without that one lock (its child finds that index locked, see the module docstring).
+
     Interrupted (Ctrl-C while it waits for a lock), it lets go of what it took: CPython prints
     the interrupt as ignored and forks regardless, and an index it left locked waited forever."""
-    held: list[Any] = []
     _this_fork.held = None
+    me = threading.get_ident()
+    with _running_lock:
+        indexes = list(_indexes)
+    owned = [index._lock for index in indexes if _owns(index._lock)]
+    if owned:
+        with _owned_lock:
+            _owned_by_forks[me] = owned
+    try:
+        while (held := _take_fork_locks(indexes, skip_forks=bool(owned))) is None:
+            time.sleep(_FORK_LOOK_S)  # a fork that holds what this one waited for goes first
+            with _running_lock:
+                indexes = list(_indexes)
+        _this_fork.held = held
+    finally:
+        if owned:
+            with _owned_lock:
+                del _owned_by_forks[me]
+
+
+def _owns(lock: Any) -> bool:
+    """Whether this thread holds the RLock ``lock``."""
+    return bool(lock._is_owned())
+
+
+def _take_fork_locks(indexes: list[FaissIndex], skip_forks: bool) -> list[Any] | None:
+    """Take _fork_lock, the lock of each index (those created meanwhile too), then
+    _running_lock, and return the locks to let go of after the fork; or None, having let go of
+    all it took, when a lock it waits for is held by another fork waiting in _before_fork,
+    unless ``skip_forks`` (this thread holds index locks itself): it then skips that lock."""
+    held: list[Any] = []
     _fork_lock.acquire()
     try:
-        with _running_lock:
-            indexes = list(_indexes)
-        for index in indexes:
-            index._lock.acquire()
-            held.append(index._lock)
-        _running_lock.acquire()
-        held.append(_running_lock)
-        _this_fork.held = held
+        met = list(indexes)  # kept alive: an id is not reused while this fork looks at ids
+        met_ids = {id(index) for index in met}
+        while True:
+            for index in indexes:
+                if _wait_for(index._lock):
+                    held.append(index._lock)
+                elif not skip_forks:
+                    while held:
+                        held.pop().release()
+                    _fork_lock.release()
+                    return None
+            # an index created while this fork waited (a Gallery's sync_index builds one and
+            # adds every item to it) was not met above, and its lock could be held at the fork:
+            # under _running_lock no index is created, as FaissIndex.__init__ registers under it
+            _running_lock.acquire()
+            held.append(_running_lock)
+            indexes = [index for index in _indexes if id(index) not in met_ids]
+            if not indexes:
+                return held
+            held.pop().release()
+            met += indexes
+            met_ids.update(id(index) for index in indexes)
     except BaseException:
         while held:
             held.pop().release()
         _fork_lock.release()
         raise
+
+
+def _wait_for(lock: Any) -> bool:
+    """Take an index's ``lock`` once the call under way lets go of it; False, without it, if
+    another fork waiting in _before_fork holds it (it cannot let go of it before its fork)."""
+    me = threading.get_ident()
+    while not lock.acquire(timeout=_FORK_LOOK_S):
+        with _owned_lock:
+            if any(
+                lock is other
+                for thread, locks in _owned_by_forks.items()
+                if thread != me
+                for other in locks
+            ):
+                return False
+    return True
 
 
 def _after_fork_in_parent() -> None:
@@ -171,11 +253,13 @@ def _after_fork_in_child() -> None:
     one thread: GNU OpenMP's thread pool does not survive a fork, and a child's first search or
     add waited forever for the parent's pool threads (faiss-cpu ships libgomp). Threads the
     child starts get a pool of their own."""
-    global _running_lock, _fork_lock
+    global _running_lock, _fork_lock, _owned_lock
     held = getattr(_this_fork, "held", None)
     _this_fork.held = None
     _running_lock = threading.Lock()
     _fork_lock = threading.Lock()
+    _owned_lock = threading.Lock()  # another thread's fork may have held it
+    _owned_by_forks.clear()  # those forks' threads are not here
     for job in _running:
         index = job.index()
         if index is not None and index._rebuilding is job:
