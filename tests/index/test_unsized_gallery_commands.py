@@ -151,3 +151,38 @@ def test_a_size_that_is_no_number_is_refused_in_the_same_sentence_and_its_advice
         store.set_meta("embedding_dim", "4")  # the advice, followed
     with Gallery.open(path) as gallery:
         assert len(gallery) == 2
+
+
+@pytest.mark.parametrize("size", ["abc", "0", "-3"])
+def test_an_empty_gallery_whose_size_is_no_number_is_refused_in_one_true_sentence(tmp_path, size):
+    """A gallery that holds no items, whose ``embedding_dim`` was set by hand to '0', '-3' or
+    'abc' after a model opened it: `gallery FILE check` said "it was never opened with a model"
+    (false: it was), `list` said "dim must be a positive integer, got 0" or "invalid literal for
+    int()" (s56_R3 finding 3). Both now give one sentence, and its advice (enroll into it with a
+    model) mends the file."""
+    path = tmp_path / "g.db"
+    with Gallery.open(path, embedding_dim=4):
+        pass
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'embedding_dim'", (size,))
+    conn.close()
+    said = (
+        f"the gallery {path} holds no items and records no embedding size that can be read (its "
+        f"meta embedding_dim is {size!r}, not a positive whole number): enroll into it with a "
+        "model, which records the model's size, or into a new gallery file"
+    )
+    with pytest.raises(ValueError) as refused:
+        Gallery.open(path)
+    assert str(refused.value) == said
+    check = CliRunner().invoke(cli, ["gallery", str(path), "check", "--json"])
+    assert check.exit_code == 1, check.output
+    assert json.loads(check.stdout)["problems"] == [said]
+    listed = CliRunner().invoke(cli, ["gallery", str(path), "list"])
+    assert listed.exit_code == 1
+    assert listed.output.strip().splitlines()[-1] == f"Error: {said}"
+    with GalleryStore(path) as store:
+        assert store.meta()["embedding_dim"] == size  # nothing written by the refusals
+    with Gallery.open(path, embedding_dim=4) as gallery:  # the advice, followed
+        gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
+    with Gallery.open(path) as gallery:
+        assert len(gallery) == 2 and gallery.embedding_dim == 4

@@ -21,7 +21,7 @@ from siamkit.index.provenance import (
     wanted_meta,
 )
 from siamkit.index.results import GalleryMismatchError, GalleryStats
-from siamkit.index.store import GalleryStore, recorded_size
+from siamkit.index.store import GalleryStore, recorded_size, unreadable_size_problem
 
 if TYPE_CHECKING:
     from siamkit.index.gallery import Gallery
@@ -64,6 +64,10 @@ def open_gallery(
         # mend it (s54_FA)
         if recorded_size(meta) is None and store.count()[0]:
             raise store.unsized_error()
+        if wanted is None and "embedding_dim" in meta and recorded_size(meta) is None:
+            # no items, a size that is no size: the index was built with it ("dim must be a
+            # positive integer, got 0"), where gallery FILE check words it (s56_R3 finding 3)
+            raise ValueError(unreadable_size_problem(path, meta["embedding_dim"]))
         if "embedding_dim" not in meta:
             if wanted is None:
                 raise ValueError(

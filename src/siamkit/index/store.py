@@ -233,6 +233,21 @@ def unsized_problem(path: str | Path, recorded: str | None = None) -> str:
     )
 
 
+def unreadable_size_problem(path: str | Path, recorded: str) -> str:
+    """What is wrong with the gallery ``path`` that holds no items and whose meta records an
+    ``embedding_dim`` (``recorded``) that is no size, and what to do: the refusal of its open
+    without a model (``siamkit gallery FILE list``, which said "dim must be a positive integer,
+    got 0" or "invalid literal for int()") and ``siamkit gallery FILE check``'s problem, which
+    said "it was never opened with a model", false of a gallery opened with one whose size was
+    changed since (s56_R3 finding 3). An enrollment with a model records its size in it (it
+    takes over a gallery that holds no items), so that mends it."""
+    return (
+        f"the gallery {path} holds no items and records no embedding size that can be read "
+        f"(its meta embedding_dim is {recorded!r}, not a positive whole number): "
+        "enroll into it with a model, which records the model's size, or into a new gallery file"
+    )
+
+
 def recorded_size(meta: Mapping[str, str]) -> int | None:
     """The embedding size the gallery's ``meta`` records; ``None`` where it records none, or one
     that is no size: no number, or none above 0 (written by hand or by another program). A '0'

@@ -26,6 +26,7 @@ from siamkit.index.store import (
     existing_store_problem,
     recorded_size,
     schema_problem,
+    unreadable_size_problem,
     unsized_problem,
 )
 from siamkit.index.thumbnail_store import thumbnails_path_for
@@ -256,6 +257,9 @@ def _check_open_file(
             # whatever the value that is no size: no number (s55_R2 finding 6), or '0', which
             # called every item "not 0 float32 values" and advised removing them all
             found.problems.append(unsized_problem(file, found.meta.get("embedding_dim")))
+            return
+        if "embedding_dim" in found.meta:  # opened with a model; its size changed since
+            found.problems.append(unreadable_size_problem(file, found.meta["embedding_dim"]))
             return
         found.problems.append(
             f"{file} records no embedding size (its meta embedding_dim is "
