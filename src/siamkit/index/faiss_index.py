@@ -36,9 +36,14 @@ Threads the child starts later get a pool of their own.
 What stays: Ctrl-C while a fork waits for an index is lost. CPython prints an at-fork handler's
 ``KeyboardInterrupt`` as "Exception ignored" and forks regardless (the handler lets go of what it
 took first); sending it again from the parent's handler raised inside that handler or the next
-module's, and was lost too. And only siamkit's own locks are held: a lock of the caller's, of
-FAISS or of another library held by another thread at a fork can still hang a child, as with any
-threads and ``fork``; a ``spawn`` or ``forkserver`` start method has none of it.
+module's, and was lost too. And only FaissIndex's own locks are held, nothing around it: not a
+:class:`~siamkit.index.gallery.Gallery`'s (its own lock, its store's, its thumbnails'), nor an
+:class:`~siamkit.index.exact.ExactIndex`'s or an :class:`~siamkit.index.lsh.LSHIndex`'s, nor a
+lock of the caller's, of FAISS or of another library. One held by another thread at a fork (a
+Gallery's, while that thread identifies or enrolls) hangs a child that takes it, as with any
+threads and ``fork``, and SQLite forbids using in the child a connection opened before the fork.
+Open the Gallery in the child (``Gallery.open``), not before the fork, or use a ``spawn`` or
+``forkserver`` start method, which has none of it.
 """
 
 from __future__ import annotations
@@ -203,8 +208,8 @@ def _take_fork_locks(indexes: list[FaissIndex], skip_forks: bool) -> list[Any] |
                         held.pop().release()
                     _fork_lock.release()
                     return None
-            # an index created while this fork waited (a Gallery's sync_index builds one and
-            # adds every item to it) was not met above, and its lock could be held at the fork:
+            # an index created while this fork waited (by a Gallery opened meanwhile, whose
+            # first call adds every item to it) was not met above, and its lock could be held:
             # under _running_lock no index is created, as FaissIndex.__init__ registers under it
             _running_lock.acquire()
             held.append(_running_lock)
