@@ -99,3 +99,49 @@ def test_a_saved_model_keeps_the_path_as_typed_as_a_former_fingerprint(
     edited = siamkit.load_model(folder)
     assert edited.former_fingerprints() == ()
     assert not _opens(db, _typed(net, {"path": "n", **window}), edited)
+
+
+def test_a_project_moved_whole_loads_its_saved_model_as_at_ebdc710b(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model built with ``./m`` and saved beside ``m`` loaded, at ebdc710b, in the project
+    moved or copied whole, from its new place: the spec held ``./m``, read from the working
+    directory, and its fingerprint stayed the same. Since the spec records the folder resolved,
+    the folder it names is gone after the move and the load failed ('... is not a folder',
+    s56_R5 finding 2). The path as typed, recorded beside the spec, is now read where the
+    resolved one is gone: the model loads from the moved ``m`` with the fingerprint it was
+    saved with, and still opens the galleries enrolled while the spec held ``./m``."""
+    project = tmp_path / "project"
+    save_tiny_bert(project / "m", layers=1)
+    monkeypatch.chdir(project)
+    net = _build("./m")
+    window = {k: v for k, v in net.config()["encoder"]["kwargs"].items() if k != "path"}
+    with Gallery.open(project / "g.db", net) as g:
+        g.enroll_embeddings("a", torch.randn(1, 8))
+    siamkit.save_model(net, "f")
+    before = siamkit.model_fingerprint(siamkit.load_model("f"))
+    assert before == siamkit.model_fingerprint(net)
+    monkeypatch.chdir(tmp_path)
+    moved = project.rename(tmp_path / "moved")
+    monkeypatch.chdir(moved)
+    loaded = siamkit.load_model("f")
+    assert isinstance(loaded, SiameseNetwork)
+    assert siamkit.model_fingerprint(loaded) == before
+    assert loaded.config()["encoder"] == net.config()["encoder"]  # as saved, for the next save
+    assert loaded.encoder.folder == os.path.realpath(moved / "m")
+    ids = loaded.encoder.tokenizer("a moved project")["input_ids"]
+    assert ids == net.encoder.tokenizer("a moved project")["input_ids"]
+    # the galleries enrolled before the move, and those enrolled while the spec held ./m
+    # (by the model unsaved, with and without the window: what ebdc710b's folder opened)
+    assert _opens(moved / "g.db", before, loaded)
+    for old in ({"path": "./m", **window}, {"path": "./m"}):
+        assert _opens(moved / "g.db", _typed(net, old), loaded), old
+    assert not _opens(moved / "g.db", _typed(net, {"path": "n", **window}), loaded)
+    # saved again where it lies, it still loads and keeps the path as typed beside its spec
+    again = siamkit.load_model(siamkit.save_model(loaded, "f2"))
+    assert siamkit.model_fingerprint(again) == before
+    assert _opens(moved / "g.db", _typed(net, {"path": "./m", **window}), again)
+    # from a folder where ./m names nothing, it fails as at ebdc710b, naming the folder
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(siamkit.ModelFileError, match="is not a folder"):
+        siamkit.load_model(moved / "f")
