@@ -244,7 +244,7 @@ def test_a_launch_gives_each_process_the_command_line_less_the_count(
     from siamkit.cli.main import cli
 
     got: list[tuple[int, list[str]]] = []
-    monkeypatch.setattr(launcher, "launch", lambda n, a: got.append((n, list(a))))
+    monkeypatch.setattr(launcher, "launch", lambda n, a, *rest: got.append((n, list(a))))
     monkeypatch.delenv("RANK", raising=False)
     plugin = tmp_path / "nothing.py"
     plugin.write_text("")
@@ -412,3 +412,69 @@ def test_a_launch_in_process_leaves_the_environment_thread_name_and_handlers_as_
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     launcher.launch(2, ["--version"])
     assert os.environ["OMP_NUM_THREADS"] == "3" and taken[2] == "3"
+
+
+#: A plug-in whose processes, once both joined the group, sleep until stopped; process 0 says
+#: when it sleeps (``SIAMKIT_TEST_MARK``), before any checkpoint.
+BOTH_SLEEP = """
+import os
+import time
+from pathlib import Path
+
+import siamkit.experiment
+
+
+def run(*args, **kwargs):
+    import torch.distributed as dist
+
+    from siamkit.training.ddp import setup_distributed
+
+    setup_distributed("cpu")
+    if dist.get_rank() == 0:
+        Path(os.environ["SIAMKIT_TEST_MARK"]).write_text("asleep")
+    time.sleep(120)
+
+
+siamkit.experiment.run_experiment = run
+"""
+
+
+def test_a_sigterm_to_a_launch_before_its_checkpoint_ends_with_the_launchers_line(
+    tmp_path: Path,
+) -> None:
+    """Under torchrun no process says anything on the SIGTERM that stops it, save process 0 of
+    a new run with its checkpoint (--resume continues it): stopped before then, or as a
+    --resume or --overwrite run, the launch ended with 143 and torchrun's log lines alone,
+    where one process says 'interrupted (SIGTERM) before the command finished; run it again'
+    (reviewer s56_R7 finding 4)."""
+    import time
+
+    plugin, mark = tmp_path / "both_sleep.py", tmp_path / "asleep"
+    plugin.write_text(BOTH_SLEEP)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    env["SIAMKIT_TEST_MARK"] = str(mark)
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(name, None)
+    cmd = [sys.executable, "-m", "siamkit", "--plugin", str(plugin), "train", CONFIG]
+    cmd += ["--out", str(tmp_path / "run"), "--device", "cpu", "--nproc-per-node", "2"]
+    run = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists() and run.poll() is None:
+            assert time.monotonic() < deadline, "the processes never started"
+            time.sleep(0.05)
+        run.send_signal(signal.SIGTERM)
+        said, err = run.communicate(timeout=120)
+    finally:
+        kill_group(run)
+        run.communicate()
+    assert run.returncode == 143, said + err
+    line = (
+        "interrupted (SIGTERM) before the command finished: torchrun stopped the 2 processes; "
+        "run it again"
+    )
+    assert err.strip().splitlines()[-1] == line and err.count(line) == 1, err
+    assert "Traceback" not in err and "--resume" not in err, err

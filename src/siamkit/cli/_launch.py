@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,10 +208,16 @@ def failure_sentence(failures: dict[int, Any], count: int) -> str:
     return said
 
 
-def launch(count: int, child_args: Sequence[str]) -> None:
+def launch(
+    count: int, child_args: Sequence[str], hinted: Callable[[], bool] = lambda: False
+) -> None:
     """Run ``siamkit CHILD_ARGS`` on ``count`` processes of one machine under torchrun
     (``--standalone``: a free port of its own), their output streamed as it comes; a failure
-    ends in one :class:`click.ClickException` sentence naming the failed process(es)."""
+    ends in one :class:`click.ClickException` sentence naming the failed process(es).
+    ``hinted``: whether process 0, stopped now, said how to continue (a new run with its
+    checkpoint: "--resume continues it"); where it did not, a SIGTERM to this process ends with
+    this process's own line, as one process's does, where it ended with 143 and none: the
+    processes say nothing on the SIGTERM torchrun stops them with (reviewer s56_R7 finding 4)."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
@@ -225,7 +231,13 @@ def launch(count: int, child_args: Sequence[str]) -> None:
     except ChildFailedError as err:
         raise click.ClickException(failure_sentence(err.failures, count)) from None
     except SignalException as err:
-        # torchrun stopped its processes, as asked, and each said what it says then (process 0
-        # "--resume continues it" where the run has a checkpoint): the shell's status for the
-        # signal, and no word of this process's ("run it again" would contradict it)
+        # torchrun stopped its processes, as asked: the shell's status for the signal, and no
+        # word of this process's where process 0 said "--resume continues it" ("run it again"
+        # would contradict it)
+        if err.sigval == signal.SIGTERM and not hinted():
+            click.echo(
+                f"interrupted (SIGTERM) before the command finished: torchrun stopped the "
+                f"{_processes(count)}; run it again",
+                err=True,
+            )
         raise click.exceptions.Exit(128 + int(err.sigval)) from None

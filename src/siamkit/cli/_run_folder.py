@@ -93,6 +93,13 @@ def _the_runs_own(path: Path) -> bool:
     return written_here(path) or (path.is_dir() and not path.is_symlink())
 
 
+def resume_hint_due(out_dir: Path, enabled: bool) -> bool:
+    """Whether a run stopped now says that --resume continues it: a new run (``enabled``)
+    that has written its checkpoint (:func:`_resume_hint_on_interrupt`). The launcher of
+    ``--nproc-per-node`` asks it too, to say a line of its own where process 0 says none."""
+    return enabled and (out_dir / "checkpoint.pt").exists()
+
+
 @contextlib.contextmanager
 def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
     """Ctrl-C or SIGTERM (``kill``, a scheduler, torchrun stopping its processes) in a new run
@@ -106,7 +113,7 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
         yield
     except (KeyboardInterrupt, Terminated) as stop:
         checkpoint = out_dir / "checkpoint.pt"
-        if not enabled or not checkpoint.exists():
+        if not resume_hint_due(out_dir, enabled):
             raise
         term = isinstance(stop, Terminated)
         code, signame = (Terminated.STATUS, "SIGTERM") if term else (130, "Ctrl-C")

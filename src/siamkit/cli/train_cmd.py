@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from siamkit.cli._run_folder import (
     _refuse_study_folder,
     _refuse_unmakeable_folder,
     _resume_hint_on_interrupt,
+    resume_hint_due,
 )
 
 
@@ -176,7 +178,9 @@ def train(
             _embedding_config(config, out_dir, resume, overrides, device, init_from)
         from siamkit.cli._launch import child_arguments, launch
 
-        launch(nproc_per_node, child_arguments(ctx))  # each process checks and runs the rest
+        # each process checks and runs the rest
+        hinted = partial(resume_hint_due, out_dir, not resume and not overwrite)
+        launch(nproc_per_node, child_arguments(ctx), hinted)
         return
     with (
         _resume_hint_on_interrupt(out_dir, enabled=not resume and not overwrite),
