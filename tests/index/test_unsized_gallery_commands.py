@@ -186,3 +186,28 @@ def test_an_empty_gallery_whose_size_is_no_number_is_refused_in_one_true_sentenc
         gallery.enroll_embeddings("a", np.ones((2, 4), np.float32))
     with Gallery.open(path) as gallery:
         assert len(gallery) == 2 and gallery.embedding_dim == 4
+
+
+@pytest.mark.parametrize("items", [0, 2])
+@pytest.mark.parametrize("size", ["abc", "0", "-3"])
+def test_the_stores_add_refuses_a_size_that_is_no_size_in_the_opens_sentence(tmp_path, size, items):
+    """``GalleryStore.add`` read ``embedding_dim`` with ``int()``: '0' or '-3' refused the rows
+    as "the gallery records embeddings of 0", 'abc' raised "invalid literal for int()" (s56_R3's
+    suspicion; ``Gallery.open`` refuses such a gallery first, so only a store's own user met it).
+    It now says what the open and `gallery FILE check` say of the same file, storing nothing."""
+    path = tmp_path / "g.db"
+    with Gallery.open(path, embedding_dim=4) as gallery:
+        if items:
+            gallery.enroll_embeddings("a", np.ones((items, 4), np.float32))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'embedding_dim'", (size,))
+    conn.close()
+    with pytest.raises(ValueError) as opened:
+        Gallery.open(path)
+    with GalleryStore(path) as store, pytest.raises(ValueError) as added:
+        store.add("b", np.ones((1, 4), np.float32))
+    assert type(added.value) is type(opened.value)  # GalleryDamagedError where it holds items
+    assert str(added.value) == str(opened.value)
+    assert f"its meta embedding_dim is {size!r}, not a positive whole number" in str(added.value)
+    with GalleryStore(path) as store:
+        assert store.count()[0] == items and store.meta()["embedding_dim"] == size

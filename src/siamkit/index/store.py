@@ -767,7 +767,13 @@ class GalleryStore:
                     f"the gallery {self.path} records no embedding size; nothing was stored: "
                     'call init_meta({"embedding_dim": ...}) on it before adding embeddings'
                 )
-            dim = int(recorded)
+            dim = recorded_size({"embedding_dim": recorded})
+            if dim is None:  # '0', '-3', 'abc' by hand: read as a size, the rows were refused
+                # as "not 0 values", or int()'s "invalid literal" (s56_R3's suspicion); the
+                # sentences of the open, list and check of such a gallery
+                if c.execute("SELECT COUNT(*) FROM items").fetchone()[0]:
+                    raise self.unsized_error()
+                raise ValueError(unreadable_size_problem(self.path, recorded))
             check_width(
                 x.shape[1], dim, holder=f"the gallery {self.path} records", then=WIDTH_ADVICE
             )
