@@ -27,7 +27,7 @@ OWN = "reading shard 17 from the feature store failed: Connection reset by peer"
 LOST_1 = (
     "Error: process 1 of this 2-process torchrun launch stopped, so process 0 stopped too: "
     "process 1's own error, above, says why (none above: it was killed, for example for "
-    "want of memory, and torchrun's summary gives its exit code)\n"
+    "want of memory, and the launch's last lines give its exit code)\n"
 )
 
 
@@ -147,8 +147,8 @@ def test_a_survivor_of_three_says_one_of_the_other_two_stopped(tmp_path: Path) -
             1,
             "Error: one of the other 2 processes of this 3-process torchrun launch stopped, so "
             f"process {rank} stopped too: its own error, above, says why (none above: it was "
-            "killed, for example for want of memory, and torchrun's summary gives the exit "
-            "codes)\n",
+            "killed, for example for want of memory, and the launch's last lines give the "
+            "exit codes)\n",
         ]
 
 
@@ -196,13 +196,13 @@ def test_a_runtime_error_of_its_own_keeps_its_traceback(monkeypatch) -> None:
     assert ddp.lost_process_sentence(RuntimeError(gloo)) == (
         "one of the other 3 processes of this 4-process torchrun launch stopped, so process 1 "
         "stopped too: its own error, above, says why (none above: it was killed, for example "
-        "for want of memory, and torchrun's summary gives the exit codes)"
+        "for want of memory, and the launch's last lines give the exit codes)"
     )
     assert ddp.lost_process_sentence(dist.DistBackendError(nccl)) == (
         "one of the other 3 processes of this 4-process torchrun launch stopped or the network "
         "between the processes failed (NCCL cannot tell which), so process 1 stopped too: if "
         "one stopped, its own error, above, says why (none above: it was killed, for example "
-        "for want of memory, or the network failed; torchrun's summary gives the exit codes)"
+        "for want of memory, or the network failed; the launch's last lines give the exit codes)"
     )
     assert ddp.lost_process_sentence(dist.DistNetworkError(gloo.replace("/", "\\"))) is not None
     # NCCL's error may be the network's: the sentence does not say a process died
@@ -211,8 +211,8 @@ def test_a_runtime_error_of_its_own_keeps_its_traceback(monkeypatch) -> None:
         "process 0 of this 2-process torchrun launch stopped or the network between the "
         "processes failed (NCCL cannot tell which), so process 1 stopped too: if process 0 "
         "stopped, process 0's own error, above, says why (none above: it was killed, for "
-        "example for want of memory, or the network failed; torchrun's summary gives the exit "
-        "codes)"
+        "example for want of memory, or the network failed; the launch's last lines give the "
+        "exit codes)"
     )
     monkeypatch.setenv("WORLD_SIZE", "1")
     assert ddp.lost_process_sentence(RuntimeError(gloo)) is None
@@ -337,7 +337,7 @@ def test_a_later_process_that_lost_the_first_says_so_at_once(
     assert capsys.readouterr().err == (
         "Error: process 0 of this 2-process torchrun launch stopped, so process 1 stopped too: "
         "process 0's own error, above, says why (none above: it was killed, for example for "
-        "want of memory, and torchrun's summary gives its exit code)\n"
+        "want of memory, and the launch's last lines give its exit code)\n"
     )
     monkeypatch.setenv("WORLD_SIZE", "3")  # another of three may be the one lost: held back
     with pytest.raises(SystemExit):

@@ -288,12 +288,12 @@ def lost_process_sentence(err: BaseException) -> str | None:
             f"the processes failed (NCCL cannot tell which), so process {rank} stopped too: if "
             f"{other if world == 2 else 'one'} stopped, {whose} own error, above, says why "
             "(none above: it was killed, for example for want of memory, or the network "
-            "failed; torchrun's summary gives the exit codes)"
+            "failed; the launch's last lines give the exit codes)"
         )
     return (
         f"{other} of this {world}-process torchrun launch stopped, so process {rank} stopped "
         f"too: {whose} own error, above, says why (none above: it was killed, for example for "
-        f"want of memory, and torchrun's summary gives {codes})"
+        f"want of memory, and the launch's last lines give {codes})"
     )
 
 
