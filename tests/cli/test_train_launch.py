@@ -233,6 +233,9 @@ def test_a_launch_refuses_more_processes_than_cores_or_gpus(monkeypatch) -> None
     assert "2 processes on cuda need 2 CUDA GPU(s)" in said and "use at most 1" in said, said
     said = _refused("--nproc-per-node", "3", "--set", "train.device=cpu")  # the config's device
     assert "CPU core(s)" in said, said
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # device auto: CUDA's
+    said = _refused("--nproc-per-node", "2")
+    assert "2 processes on CUDA (device auto) need 2 CUDA GPU(s)" in said, said  # not "on auto"
 
 
 def test_a_launch_gives_each_process_the_command_line_less_the_count(

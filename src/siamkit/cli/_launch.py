@@ -78,8 +78,9 @@ def refuse_launch(count: int, config: str, overrides: Sequence[str], device: str
         gpus = torch.cuda.device_count()
         if count > gpus:
             fewer = f"use at most {gpus}, or " if gpus else ""
+            shown = "CUDA (device auto)" if where == "auto" else where
             raise click.BadParameter(
-                f"{_processes(count)} on {where} need {count} CUDA GPU(s) (NCCL gives each "
+                f"{_processes(count)} on {shown} need {count} CUDA GPU(s) (NCCL gives each "
                 f"process its own), and this machine has {gpus}: {fewer}train on the CPU with "
                 "--device cpu",
                 param_hint="'--nproc-per-node'",
