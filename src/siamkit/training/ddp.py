@@ -84,13 +84,16 @@ def refuse_torchrun(task: str) -> None:
     """Refuse a launch by ``torchrun`` (``WORLD_SIZE`` > 1) for a task that trains in one process:
     every process would train the whole run alone and write the same files."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ValueError(f"task {task} trains in one process: run `siamkit train` without torchrun")
+        raise ValueError(f"task {task} trains in one process: run {launch_form(1)}")
 
 
-def _launch(world: int) -> str:
-    return (
-        "`siamkit train` without torchrun" if world == 1 else f"torchrun --nproc_per_node={world}"
-    )
+def launch_form(world: int) -> str:
+    """The command that trains on ``world`` processes, in each form that launches them: a
+    refusal named torchrun's alone, which a user of ``siamkit train --nproc-per-node`` never
+    typed (reviewer s56_R7's answer on --resume with the option)."""
+    if world == 1:
+        return "`siamkit train` without --nproc-per-node or torchrun"
+    return f"`siamkit train --nproc-per-node {world}` or torchrun --nproc_per_node={world}"
 
 
 def check_resumed_world(saved: Any, world: int) -> None:
@@ -102,7 +105,7 @@ def check_resumed_world(saved: Any, world: int) -> None:
         return
     raise ValueError(
         f"the checkpoint was made by {int(saved)} process(es), not {world}: resume with "
-        f"{_launch(int(saved))} (the process count sets an embedding run's batch, epoch "
+        f"{launch_form(int(saved))} (the process count sets an embedding run's batch, epoch "
         "length and learning-rate schedule)"
     )
 

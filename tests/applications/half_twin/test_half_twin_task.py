@@ -122,7 +122,10 @@ def test_a_misspelt_key_is_refused_not_ignored(tmp_path, override, named):
 def test_torchrun_is_refused_before_anything_is_written(tmp_path, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     res = _train(tmp_path)
-    assert res.exit_code != 0 and "run `siamkit train` without torchrun" in res.output
+    assert (
+        res.exit_code != 0
+        and "run `siamkit train` without --nproc-per-node or torchrun" in res.output
+    )
     assert not (tmp_path / "run").exists()
 
 

@@ -190,13 +190,9 @@ class SameProcessCount(Callback):
         saved, world = trainer.resumed_world, trainer.ctx.world
         if not resumed or saved is None or saved == world:
             return
-        launch = (
-            "`siamkit train` without torchrun"
-            if saved == 1
-            else f"torchrun --nproc_per_node={saved}"
-        )
         raise ValueError(
-            f"the checkpoint was made by {saved} process(es), not {world}: resume with {launch} "
+            f"the checkpoint was made by {saved} process(es), not {world}: resume with "
+            f"{ddp.launch_form(saved)} "
             "(each process draws its share of a tracker run's frame pairs from a stream seeded "
             "by the process count, so another count would not continue the run's pairs)"
         )
