@@ -433,6 +433,72 @@ def test_a_text_folder_saved_under_the_former_formula_is_not_built(tmp_path, mon
     assert res.exit_code == 1 and len(built) == 1, res.output
 
 
+def test_a_text_folder_whose_tokenizer_was_swapped_is_built_as_the_full_route_builds_it(
+    tmp_path, monkeypatch
+):
+    """recommend's no-build check hashed the tokenizer digest siamkit.json records, where
+    loading (text identify, serve, recommend's full route) computes it from the tokenizer/
+    folder it reads: a copy of a model whose tokenizer/ was swapped for another's (one token
+    added) was answered for on its galleries, which every other command refuses as another
+    model's (s56_R5 finding 1), under the current formula and the one before stop 55.
+    save_model now records the SHA-256 of the files beside the weights, and the check leaves
+    a folder whose files differ to the full route: built, and refused as it refuses it. The
+    same folder untouched, and one saved without the record (before it), are not built."""
+    pytest.importorskip("transformers", reason="the text extra is not installed")
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    from _tiny_bert import save_tiny_bert
+    from siamkit.applications.text.model import TextSiameseNetwork
+    from siamkit.index import GalleryStore
+    from siamkit.index.results import GalleryMismatchError
+
+    bert = save_tiny_bert(tmp_path / "bert", layers=1)
+    net = TextSiameseNetwork.pretrained(bert, max_length=16, overlap=4).eval()
+    model = siamkit.save_model(net, tmp_path / "model")
+    swapped = Path(shutil.copytree(model, tmp_path / "swapped"))
+    tokenizer = AutoTokenizer.from_pretrained(str(bert))
+    tokenizer.add_tokens(["zzqqx"])
+    shutil.rmtree(swapped / "tokenizer")
+    tokenizer.save_pretrained(str(swapped / "tokenizer"))
+    unrecorded = Path(shutil.copytree(model, tmp_path / "unrecorded"))  # as saved before
+    doc = json.loads((unrecorded / "siamkit.json").read_text())
+    doc.pop("extra_files_sha256", None)
+    (unrecorded / "siamkit.json").write_text(json.dumps(doc))
+    _, then = net.former_fingerprints()
+    galleries = {}
+    for name, recorded in (("now", None), ("then", then)):
+        path = tmp_path / f"{name}.db"
+        with Gallery.open(path, net) as g:
+            for i, text in enumerate(["red shoe", "blue shoe", "green tea"]):
+                g.enroll(f"item-{i}", [text])
+        if recorded is not None:
+            with GalleryStore(path, create=False) as store:
+                store.set_meta("model_fingerprint", recorded)
+        galleries[name] = path
+    real, built = siamkit.load_model, []
+
+    def counted(*args, **kwargs):
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(siamkit, "load_model", counted)
+    for name, path in galleries.items():
+        with pytest.raises(GalleryMismatchError):  # the full route's answer, independently
+            Gallery.open(path, real(swapped)).close()
+        args = ["recommend", str(swapped), "--gallery", str(path), "--like", "item-0"]
+        built.clear()
+        res = CliRunner().invoke(cli, args)
+        assert res.exit_code == 1 and "different model" in res.output, (name, res.output)
+        assert built == [(str(swapped),)], name
+        for kept in (model, unrecorded):
+            built.clear()
+            args = ["recommend", str(kept), "--gallery", str(path), "--like", "item-0"]
+            res = CliRunner().invoke(cli, args)
+            assert res.exit_code == 0 and built == [], (name, kept, res.output)
+
+
 def test_recommend_takes_a_hugging_face_folder_and_a_named_model_as_text_identify_does(
     tmp_path, monkeypatch
 ):

@@ -179,12 +179,18 @@ def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
     model_fingerprint` gives the loaded model, hashed from ``siamkit.json``'s model description
     and the weights file's tensors, with its distance and size. ``None`` where that cannot tell
     (another model, a cohort-normalised or learned distance, a two-tower model's gallery that
-    does not record its enrolling tower, a kind that fingerprints itself otherwise, a file that
-    is not a model's or a gallery's): the model is then loaded, and refused or used, as before."""
+    does not record its enrolling tower, a kind that fingerprints itself otherwise, files beside
+    the weights, a text model's tokenizer, no longer the ones saved, a file that is not a
+    model's or a gallery's): the model is then loaded, and refused or used, as before."""
     from safetensors.torch import load_file
 
     from siamkit.distances import list_distances
-    from siamkit.export.bundle import WEIGHTS_FILE, read_model_config, recover_model_folder
+    from siamkit.export.bundle import (
+        WEIGHTS_FILE,
+        extra_files_as_saved,
+        read_model_config,
+        recover_model_folder,
+    )
     from siamkit.index import GalleryStore
     from siamkit.index.provenance import ENROLLED_TOWER_KEY
     from siamkit.models import model_class
@@ -210,6 +216,9 @@ def _bundle_made_gallery(model: str, gallery_path: str) -> str | None:
         or distance not in list_distances()
         or distance != doc.get("distance")
         or meta.get("embedding_dim") != str(doc.get("embedding_dim"))
+        # a tokenizer/ swapped or edited since the save: siamkit.json's digest of it is not
+        # the one loading computes, which may refuse the gallery (s56_R5 finding 1)
+        or not extra_files_as_saved(model, doc)
     ):
         return None
     try:  # hash what loading would build from, by each formula the loaded model answers to

@@ -16,6 +16,7 @@ ones not yet imported before it builds the model, for model folders you trust.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -67,6 +68,11 @@ CONFIG_FILE = "siamkit.json"
 #: the window it resolved (:func:`~siamkit.encoders.registry.former_encoder_spec`), absent
 #: where there is none; older siamkit reads past it.
 FORMER_ENCODER_KEY = "former_encoder"
+#: ``siamkit.json``'s key for the SHA-256 of each file or folder a kind writes beside its
+#: weights (a text model's ``tokenizer/`` and lexical files), by name
+#: (:func:`extra_files_as_saved`); absent in folders saved before it and in kinds that write
+#: none. Outside the hashed description; older siamkit reads past it.
+EXTRA_FILES_KEY = "extra_files_sha256"
 
 Model = SiameseNetwork | HalfTwinNetwork | JoinedEmbedding
 M = TypeVar("M", bound=torch.nn.Module)
@@ -124,8 +130,11 @@ def save_model(
     try:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(tensors, str(tmp / WEIGHTS_FILE))
+        extras: dict[str, str] = {}
         if callable(extra := getattr(model, "save_extra_files", None)):
             extra(tmp)  # files a kind needs beside its weights (a text model's tokenizer)
+            names = sorted(p.name for p in tmp.iterdir() if p.name != WEIGHTS_FILE)
+            extras = {name: d for name in names if (d := _entry_digest(tmp / name)) is not None}
         doc = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -140,6 +149,8 @@ def save_model(
         }
         if plugins := model_plugins(config):
             doc["plugins"] = plugins
+        if extras:
+            doc[EXTRA_FILES_KEY] = extras
         # outside the hashed description: the spec an unsaved model's former fingerprint
         # hashes (SiameseNetwork.former_fingerprints), which load_model gives back to it
         encoder = getattr(model, "encoder", None)
@@ -166,6 +177,45 @@ def save_model(
         raise
     model.threshold = threshold
     return dest
+
+
+def _entry_digest(path: Path) -> str | None:
+    """SHA-256 of a file, or of a folder's files (each one's path within it and SHA-256, in
+    path order); ``None`` for anything else (gone, a socket)."""
+    if path.is_file():
+        return sha256_file(path)
+    if not path.is_dir():
+        return None
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
+    return h.hexdigest()
+
+
+def extra_files_as_saved(path: str | os.PathLike[str], doc: dict[str, Any]) -> bool:
+    """Whether the files a kind wrote beside a saved folder's weights (a text model's
+    ``tokenizer/`` and lexical files) are still the ones ``save_model`` recorded in ``doc``
+    (:data:`EXTRA_FILES_KEY`), byte for byte: what ``siamkit recommend`` checks before it takes
+    ``siamkit.json``'s tokenizer digest for the one loading would compute (a ``tokenizer/``
+    swapped or edited after the save is another model to the full load, s56_R5 finding 1).
+    ``True`` for a folder saved without the record (before it, or writing no such files),
+    trusted as before; ``False`` for a record that is not one (a name that is not a plain
+    file or folder name in the folder)."""
+    recorded = doc.get(EXTRA_FILES_KEY)
+    if recorded is None:
+        return True
+    if not isinstance(recorded, dict):
+        return False
+    folder = Path(path)
+    for name, digest in recorded.items():
+        if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
+            return False
+        try:
+            if not isinstance(digest, str) or _entry_digest(folder / name) != digest:
+                return False
+        except OSError:  # unreadable: the full load says what
+            return False
+    return True
 
 
 def _part_modules(node: Any) -> list[str]:
