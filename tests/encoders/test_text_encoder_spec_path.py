@@ -145,3 +145,32 @@ def test_a_project_moved_whole_loads_its_saved_model_as_at_ebdc710b(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(siamkit.ModelFileError, match="is not a folder"):
         siamkit.load_model(moved / "f")
+
+
+def test_a_folder_saved_with_the_path_as_typed_opens_what_the_same_model_built_now_enrolls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder saved while the spec held ``./m`` (before the folder was recorded resolved)
+    keeps that spec, so its fingerprint; the same model built now from ``./m``, with its
+    weights, records the folder resolved: at ebdc710b both held ``./m`` and the folder opened
+    the galleries such a build enrolls, since then it refused them as another model's (s56_R5
+    suspicion 3). The loaded folder now answers to the fingerprint its encoder, built anew,
+    records; a build from another folder with the same weights is still refused."""
+    save_tiny_bert(tmp_path / "m", layers=1)
+    save_tiny_bert(tmp_path / "n", layers=1, seed=1)
+    monkeypatch.chdir(tmp_path)
+    folder = siamkit.save_model(_build("./m"), tmp_path / "old")
+    doc = json.loads((folder / "siamkit.json").read_text())
+    doc["model"]["encoder"]["kwargs"]["path"] = "./m"  # as saved before, weights the same
+    (folder / "siamkit.json").write_text(json.dumps(doc))
+    old = siamkit.load_model(folder)
+    assert isinstance(old, SiameseNetwork)
+    assert old.config()["encoder"]["kwargs"]["path"] == "./m"
+    for path, opens in (("./m", True), ("m/", True), ("n", False)):
+        now = _build(path, seed=2)
+        now.load_state_dict(old.state_dict())
+        assert siamkit.model_fingerprint(now) != siamkit.model_fingerprint(old)
+        db = tmp_path / f"g{len(path)}{path[0]}.db"
+        with Gallery.open(db, now) as g:
+            g.enroll_embeddings("a", torch.randn(1, 8))
+        assert _opens(db, siamkit.model_fingerprint(now), old) is opens, path

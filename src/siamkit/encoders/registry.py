@@ -85,7 +85,10 @@ def rebuild_encoder(spec: dict[str, Any]) -> nn.Module:
     if name not in ENCODERS and spec.get("module"):
         raise not_imported("encoder", name, spec["module"])
     encoder = create_encoder(name, **spec["kwargs"])
+    built = encoder.siamkit_spec
     encoder.siamkit_spec = dict(spec)  # type: ignore[assignment]  # as saved: same fingerprint
+    if built != spec:  # what the same encoder built now records (:func:`accepted_encoder_specs`)
+        encoder.siamkit_built_spec = built  # type: ignore[assignment]
     return encoder
 
 
@@ -123,6 +126,21 @@ def former_encoder_specs(encoder: nn.Module) -> list[dict[str, Any]]:
     for s in specs:
         if s is not None and s != spec and s not in out:
             out.append(dict(s))
+    return out
+
+
+def accepted_encoder_specs(encoder: nn.Module) -> list[dict[str, Any]]:
+    """Every spec other than its own that an encoder's model answers to the fingerprint of
+    (``SiameseNetwork.former_fingerprints``): :func:`former_encoder_specs`, and, for one
+    rebuilt from a saved spec, the spec :func:`create_encoder` records for the very encoder it
+    built from it (a text folder saved with ``./m`` before its path was recorded resolved:
+    that folder resolved), which a model built now from the same arguments and weights holds,
+    so the old folder opens the galleries it enrolls, as it did while both recorded ``./m``
+    (s56_R5 suspicion 3). Not recorded by ``save_model``: loading derives it again."""
+    out = former_encoder_specs(encoder)
+    built = getattr(encoder, "siamkit_built_spec", None)
+    if built is not None and built != getattr(encoder, "siamkit_spec", None) and built not in out:
+        out.append(dict(built))
     return out
 
 

@@ -226,12 +226,14 @@ class SiameseNetwork(PairScoring, nn.Module):
         same model built in Python and never saved records, which
         :meth:`~siamkit.index.Gallery.open` accepts too; and the one it had while the spec
         recorded a text encoder's folder path as typed (``./m``, ``m/``), not resolved
-        (:func:`~siamkit.encoders.registry.former_encoder_specs`). None for others (a model
+        (:func:`~siamkit.encoders.registry.former_encoder_specs`); and, rebuilt from a folder
+        saved while it did, the one the same model built now has
+        (:func:`~siamkit.encoders.registry.accepted_encoder_specs`). None for others (a model
         rebuilt from a saved folder keeps the spec saved)."""
-        from siamkit.encoders.registry import former_encoder_specs
+        from siamkit.encoders.registry import accepted_encoder_specs
         from siamkit.models.fingerprint import fingerprint_of
 
-        specs = former_encoder_specs(self.encoder)
+        specs = accepted_encoder_specs(self.encoder)
         if not specs:
             return ()
         cfg, weights = self.config(), self.state_dict()
