@@ -999,3 +999,105 @@ def test_an_index_created_while_a_fork_waits_is_held_across_the_fork_too():
         "again": True,
         "unraisable": [],
     }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_a_fork_lets_a_call_that_uses_another_index_through_before_it_holds_both():
+    """Foreign code run under one index's lock (a logging handler, a progress bar) that
+    searched a second index, while another thread forked: the fork held the second index's lock
+    and waited for the first's, and the call waited for the second's, both forever. A lock that
+    does not come at once is now waited for with no index lock held."""
+    seen = _fork_scene(
+        """
+        x, y = held_index(1), held_index(2)
+        f_waits = threading.Event()  # F's handler waits for x's lock
+        x._lock = Watched(x._lock, before=lambda me: f_waits.set() if me == "F" else None)
+        met_in_order(lambda index: index is x)  # the fork meets y, then x
+        q = np.zeros((1, 8), np.float32)
+        inside = threading.Event()
+
+        def call_using_another():
+            with x._lock:  # a call on x whose callback searches y
+                inside.set()
+                f_waits.wait(10)
+                time.sleep(0.2)
+                y.search(q, 1)
+
+        t = threading.Thread(target=call_using_another, name="T", daemon=True)
+        t.start()
+        inside.wait(10)
+        children = []
+        f = forking("F", children, lambda: (x.search(q, 1), y.search(q, 1)))
+        t.join(20)
+        f.join(20)
+        seen = {"F waits": f_waits.is_set(), "forked": not t.is_alive() and not f.is_alive()}
+        seen["children"] = [reaped(pid) for pid in children]
+        done(seen, [x._lock.lock, y._lock, faiss_index._running_lock])
+        """
+    )
+    assert seen == {
+        "F waits": True,
+        "forked": True,
+        "children": [0],
+        "free": [True, True, True],
+        "rebuilt": True,
+        "again": True,
+        "unraisable": [],
+    }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_a_fork_from_inside_a_call_stops_waiting_for_a_call_that_waits_for_its_index():
+    """Thread T forked from inside a call on index a while thread U's call on index b, from a
+    callback under b's lock, waited for a: T's fork waited for b's lock and U for a's, both
+    forever (T cannot let go of a before its fork). A fork from inside a call waits for the
+    other calls under way a bounded time, then forks without their locks (its child uses a)."""
+    seen = _fork_scene(
+        """
+        a, b = held_index(1), held_index(2)
+        t_waits = threading.Event()  # T's handler waits for b's lock
+        b._lock = Watched(b._lock, before=lambda me: t_waits.set() if me == "T" else None)
+        q = np.zeros((1, 8), np.float32)
+        children, seen = [], {}
+        inside = {"T": threading.Event(), "U": threading.Event()}
+
+        def call_that_forks():
+            with a._lock:  # T's call on a, whose callback forks
+                inside["T"].set()
+                inside["U"].wait(10)
+                pid = os.fork()
+                if pid == 0:
+                    signal.alarm(10)
+                    a.search(q, 1)
+                    os._exit(0)
+                children.append(pid)
+
+        def call_using_a():
+            with b._lock:  # U's call on b, whose callback searches a
+                inside["U"].set()
+                seen["T waits"] = t_waits.wait(10)
+                a.search(q, 1)
+
+        t = threading.Thread(target=call_that_forks, name="T", daemon=True)
+        u = threading.Thread(target=call_using_a, name="U", daemon=True)
+        t.start()
+        inside["T"].wait(10)
+        u.start()
+        t.join(20)
+        u.join(20)
+        seen["forked"] = not t.is_alive() and not u.is_alive()
+        seen["children"] = [reaped(pid) for pid in children]
+        done(seen, [a._lock, b._lock.lock, faiss_index._running_lock])
+        """
+    )
+    assert seen == {
+        "T waits": True,
+        "forked": True,
+        "children": [0],
+        "free": [True, True, True],
+        "rebuilt": True,
+        "again": True,
+        "unraisable": [],
+    }

@@ -26,9 +26,10 @@ across it: a child forked while another thread held one found it held by a threa
 have, and waited forever. A fork can thus wait as long as that call (an add of a million
 vectors, a rebuild past half removed). A thread that forks from inside a call on an index
 (foreign code run under its lock: a logging handler, a progress bar) goes first, as it cannot
-let go of that lock before its fork; of two such threads forking at once, each inside a call
-on its own index, the first forks without the other's index's lock, and its child must not
-use that index.
+let go of that lock before its fork, and waits at most 2 s for the calls under way on the other
+indexes (one may wait for the index it is inside); it forks without the locks of those still
+under way, and of another such thread forking at once, and its child must not use those
+indexes.
 In a forked child, the thread that forked runs FAISS on one thread: GNU OpenMP's thread pool does
 not survive a fork, and the child's first search waited forever for the parent's pool threads.
 Threads the child starts later get a pool of their own.
@@ -144,6 +145,8 @@ _owned_by_forks: dict[int, list[Any]] = {}
 _owned_lock = threading.Lock()
 # how long a fork waits for one index's lock before it looks whether a fork holds it
 _FORK_LOOK_S = 0.05
+# how long a fork from inside a call on an index waits for the calls under way on the others
+_OWNER_WAIT_S = 2.0
 
 
 def _before_fork() -> None:
@@ -154,13 +157,19 @@ def _before_fork() -> None:
     takes milliseconds, an add of a million vectors or a rebuild past half removed minutes).
 
     Lock order: _fork_lock, then the indexes' locks, then _running_lock, as index code takes
-    an index's lock, then _running_lock, and never two indexes' locks. The one break is a
-    thread that forks from inside a call on an index (foreign code under its lock: a logging
-    handler, a progress bar): it holds that lock before _fork_lock. A fork that waits for such
-    a lock therefore never blocks on it: it looks every _FORK_LOOK_S whether a fork holds it,
-    and if one does it lets go of all it took, _fork_lock included, and tries again once that
-    fork is through; a fork that holds index locks itself cannot let go of them, and forks
-    without that one lock (its child finds that index locked, see the module docstring).
+    an index's lock, then _running_lock (held for a look or a change only), and never two
+    indexes' locks. Foreign code run under an index's lock (a logging handler, a progress bar)
+    breaks it two ways. It may use another index: so a lock that does not come within
+    _FORK_LOOK_S is waited for with no index lock held (those taken are let go of and taken
+    again after). Or it may fork, holding that index's lock before _fork_lock, and cannot let
+    go of it before its fork is through. Such a fork says which locks it holds
+    (_owned_by_forks) before it waits for _fork_lock, and a fork that waits for a lock looks
+    there every _FORK_LOOK_S: one holding no index lock of its own then lets go of all it
+    took, _fork_lock included, and tries again once that fork is through. The fork from inside
+    a call skips the locks such forks hold (two at once), and waits for the other calls under
+    way at most _OWNER_WAIT_S (one may wait for the index it is inside: foreign code under
+    another index's lock using this one), then skips the locks still held: its child finds
+    those indexes locked (see the module docstring).
 
     Interrupted (Ctrl-C while it waits for a lock), it lets go of what it took: CPython prints
     the interrupt as ignored and forks regardless, and an index it left locked waited forever."""
@@ -169,12 +178,13 @@ def _before_fork() -> None:
     with _running_lock:
         indexes = list(_indexes)
     owned = [index._lock for index in indexes if _owns(index._lock)]
+    until = time.monotonic() + _OWNER_WAIT_S if owned else None
     if owned:
         with _owned_lock:
             _owned_by_forks[me] = owned
     try:
-        while (held := _take_fork_locks(indexes, skip_forks=bool(owned))) is None:
-            time.sleep(_FORK_LOOK_S)  # a fork that holds what this one waited for goes first
+        while (held := _take_fork_locks(indexes, until)) is None:
+            time.sleep(_FORK_LOOK_S)  # a fork from inside a call goes first
             with _running_lock:
                 indexes = list(_indexes)
         _this_fork.held = held
@@ -189,21 +199,33 @@ def _owns(lock: Any) -> bool:
     return bool(lock._is_owned())
 
 
-def _take_fork_locks(indexes: list[FaissIndex], skip_forks: bool) -> list[Any] | None:
+def _take_fork_locks(indexes: list[FaissIndex], until: float | None) -> list[Any] | None:
     """Take _fork_lock, the lock of each index (those created meanwhile too), then
     _running_lock, and return the locks to let go of after the fork; or None, having let go of
-    all it took, when a lock it waits for is held by another fork waiting in _before_fork,
-    unless ``skip_forks`` (this thread holds index locks itself): it then skips that lock."""
+    all it took, to let a fork from inside a call waiting in _before_fork through first. With
+    ``until`` (this fork is from inside a call), it skips the locks such forks hold instead,
+    and those it would wait for past ``until``.
+
+    A lock that does not come within _FORK_LOOK_S (a call under way) is waited for holding no
+    index lock: the others taken are let go of first and taken again after, so a call that
+    waits for one of them (foreign code under its index's lock using another index) ends."""
     held: list[Any] = []
     _fork_lock.acquire()
     try:
         met = list(indexes)  # kept alive: an id is not reused while this fork looks at ids
         met_ids = {id(index) for index in met}
+        todo = [index._lock for index in indexes]
         while True:
-            for index in indexes:
-                if _wait_for(index._lock):
-                    held.append(index._lock)
-                elif not skip_forks:
+            while todo:
+                lock = todo.pop(0)  # in the order met
+                got = _wait_for(lock, patient=not held, until=until)
+                if got == "taken":
+                    held.append(lock)
+                elif got == "late":  # wait for it alone, then take the others again
+                    todo[:0] = [lock, *held]
+                    while held:
+                        held.pop().release()
+                elif until is None:  # "yield": let the fork from inside a call through
                     while held:
                         held.pop().release()
                     _fork_lock.release()
@@ -219,6 +241,7 @@ def _take_fork_locks(indexes: list[FaissIndex], skip_forks: bool) -> list[Any] |
             held.pop().release()
             met += indexes
             met_ids.update(id(index) for index in indexes)
+            todo = [index._lock for index in indexes]
     except BaseException:
         while held:
             held.pop().release()
@@ -226,20 +249,24 @@ def _take_fork_locks(indexes: list[FaissIndex], skip_forks: bool) -> list[Any] |
         raise
 
 
-def _wait_for(lock: Any) -> bool:
-    """Take an index's ``lock`` once the call under way lets go of it; False, without it, if
-    another fork waiting in _before_fork holds it (it cannot let go of it before its fork)."""
+def _wait_for(lock: Any, patient: bool, until: float | None) -> str:
+    """Take an index's ``lock``: "taken"; "late" if it did not come within _FORK_LOOK_S and not
+    ``patient``; "yield", without it, if a fork from inside a call waits in _before_fork (any,
+    for a fork not from inside a call; with ``until``, one that holds ``lock``) or, with
+    ``until``, past it."""
     me = threading.get_ident()
     while not lock.acquire(timeout=_FORK_LOOK_S):
         with _owned_lock:
-            if any(
-                lock is other
-                for thread, locks in _owned_by_forks.items()
-                if thread != me
-                for other in locks
-            ):
-                return False
-    return True
+            forks = [locks for thread, locks in _owned_by_forks.items() if thread != me]
+        if until is None and forks:
+            return "yield"
+        if until is not None and (
+            time.monotonic() > until or any(lock is other for ls in forks for other in ls)
+        ):
+            return "yield"
+        if not patient:
+            return "late"
+    return "taken"
 
 
 def _after_fork_in_parent() -> None:
