@@ -14,9 +14,10 @@ Two details make the approximate indexes usable under a live gallery:
   that crossed the quarter: searches, adds and removals go on meanwhile on the old graph and its
   tombstones, and the new graph takes over, with what changed meanwhile, once built. Past half
   removed (a removal that large, or many more while a rebuild runs) the removal rebuilds before
-  it returns, so a search never filters out most of the graph. The thread builds in chunks and
-  stops between two when the process exits (an exit hook waits for it): a thread still inside
-  FAISS when Python finalises aborted the process (SIGABRT) in about one exit of five.
+  it returns, so a search does not filter out most of the graph (unless rebuilds keep failing:
+  see ``_rebuild_failed``). The thread builds in chunks and stops between two when the process
+  exits (an exit hook waits for it): a thread still inside FAISS when Python finalises aborted
+  the process (SIGABRT) in about one exit of five.
   A process forked meanwhile waits for a takeover under way; the child lets go of the rebuild
   (its thread is not there) and starts its own at its next removal past a quarter.
 
@@ -539,10 +540,10 @@ class FaissIndex:
         rebuild now (under the lock, as before).
 
         A rebuild that cannot start or be built here (no memory for the copy or the graph, no
-        thread) is said in a warning, not raised: the removal is done, its tombstones answer
-        right. Raised, it told the caller that a removal failed whose items were gone (and a
-        gallery's store had committed their deletion). After a failure the next try waits for
-        more removals (see :meth:`_rebuild_failed`)."""
+        thread) is said in a warning, not raised: the removal is done, and its tombstones keep
+        removed items out of searches. Raised, it told the caller that a removal failed whose
+        items were gone (and a gallery's store had committed their deletion). After a failure
+        the next try waits for more removals (see :meth:`_rebuild_failed`)."""
         n = int(self._index.ntotal)
         if len(self._removed) < self._retry_at:
             return
@@ -558,8 +559,12 @@ class FaissIndex:
         """Put off the next rebuild after one failed with ``removed`` items removed (the caller
         holds the lock): it waits until twice as many are removed, or half of the items left
         when that comes first, so a build that fails every time is tried a few times over a
-        graph's removals (about 20 over 1,000 removed one by one), not at each. Said in a
-        warning once; the failures after it, until a rebuild succeeds, at debug level."""
+        graph's removals (12 over 1,000 removed one by one), not at each. Said in a warning
+        once; the failures after it, until a rebuild succeeds, at debug level.
+
+        Meanwhile no removed item is returned, but the graph's recall falls as the share of
+        its tombstones grows past half: recall@10 0.993 at 50% removed, 0.966 at 90%, 0.851 at
+        97% (HNSW of 20,000 x 16, every build failing, against an exact search of the rest)."""
         n = int(self._index.ntotal)
         first = self._retry_at == 0
         self._retry_at = removed + max(1, min(removed, (n - removed) // 2))
@@ -642,9 +647,9 @@ class FaissIndex:
         """Build the graph of ``x`` without the lock (FAISS lets go of the GIL), then, under
         it, add what was added meanwhile and take over; the items removed meanwhile stay
         tombstones. A failed build or takeover leaves the old graph and its tombstones, which
-        answer right, and is said in siamkit's log (an exception out of the thread went to
-        ``threading.excepthook``, on stderr only); a later removal tries again. A stopped one
-        just ends."""
+        keep removed items out of searches, and is said in siamkit's log (an exception out of
+        the thread went to ``threading.excepthook``, on stderr only); a later removal tries
+        again. A stopped one just ends."""
         try:
             self._build_and_take_over(job, x, ids, gone)
         finally:
