@@ -1101,3 +1101,45 @@ def test_a_fork_from_inside_a_call_stops_waiting_for_a_call_that_waits_for_its_i
         "again": True,
         "unraisable": [],
     }
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
+def test_a_fork_goes_through_while_long_calls_follow_each_other_on_two_indexes():
+    """A fork lets go of the locks it took to wait for a call under way alone; with a fixed
+    wait before it did, long calls following each other on two indexes (two threads adding
+    large batches) kept it letting go of one to wait for the other: calls of 1 s held a fork
+    16 to 28 s. It now looks as long as its last wait took, and goes through in about one."""
+    seen = _fork_scene(
+        """
+        indexes = [held_index(1), held_index(2)]
+        stop = threading.Event()
+
+        def busy(index, seconds):
+            while not stop.is_set():
+                with index._lock:  # a long call (an add of a large batch), then the next
+                    time.sleep(seconds)
+                time.sleep(0.001)
+
+        for index, seconds in zip(indexes, (1.0, 1.23)):
+            threading.Thread(target=busy, args=(index, seconds), daemon=True).start()
+        time.sleep(0.3)
+        start, children, took = time.monotonic(), [], []
+        f = forking("F", children, then=lambda: took.append(time.monotonic() - start))
+        f.join(30)
+        stop.set()
+        seen = {"forked within 6 s": bool(took) and took[0] < 6, "took": took}
+        seen["children"] = [reaped(pid) for pid in children]
+        time.sleep(1.5)  # the busy threads end
+        done(seen, [index._lock for index in indexes] + [faiss_index._running_lock])
+        """
+    )
+    took = seen.pop("took")
+    assert seen == {
+        "forked within 6 s": True,
+        "children": [0],
+        "free": [True, True, True],
+        "rebuilt": True,
+        "again": True,
+        "unraisable": [],
+    }, took

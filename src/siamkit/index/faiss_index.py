@@ -160,9 +160,10 @@ def _before_fork() -> None:
     Lock order: _fork_lock, then the indexes' locks, then _running_lock, as index code takes
     an index's lock, then _running_lock (held for a look or a change only), and never two
     indexes' locks. Foreign code run under an index's lock (a logging handler, a progress bar)
-    breaks it two ways. It may use another index: so a lock that does not come within
-    _FORK_LOOK_S is waited for with no index lock held (those taken are let go of and taken
-    again after). Or it may fork, holding that index's lock before _fork_lock, and cannot let
+    breaks it two ways. It may use another index: so a lock that does not come within a while
+    is waited for with no index lock held (those taken are let go of and taken again after;
+    the while grows each time, from _FORK_LOOK_S, so calls under way on two indexes one after
+    the other cannot keep the fork going back and forth). Or it may fork, holding that index's lock before _fork_lock, and cannot let
     go of it before its fork is through. Such a fork says which locks it holds
     (_owned_by_forks) before it waits for _fork_lock, and a fork that waits for a lock looks
     there every _FORK_LOOK_S: one holding no index lock of its own then lets go of all it
@@ -207,22 +208,30 @@ def _take_fork_locks(indexes: list[FaissIndex], until: float | None) -> list[Any
     ``until`` (this fork is from inside a call), it skips the locks such forks hold instead,
     and those it would wait for past ``until``.
 
-    A lock that does not come within _FORK_LOOK_S (a call under way) is waited for holding no
-    index lock: the others taken are let go of first and taken again after, so a call that
-    waits for one of them (foreign code under its index's lock using another index) ends."""
+    A lock that does not come within ``look`` seconds (a call under way) is waited for holding
+    no index lock: the others taken are let go of first and taken again after, so a call that
+    waits for one of them (foreign code under its index's lock using another index) ends.
+    ``look`` starts at _FORK_LOOK_S, doubles at each such wait, and becomes at least twice the
+    last one: long calls coming one after the other on two indexes made a fork with a fixed
+    look let go of one to wait for the other, and back, for seconds."""
     held: list[Any] = []
     _fork_lock.acquire()
     try:
         met = list(indexes)  # kept alive: an id is not reused while this fork looks at ids
         met_ids = {id(index) for index in met}
         todo = [index._lock for index in indexes]
+        look = _FORK_LOOK_S
         while True:
             while todo:
                 lock = todo.pop(0)  # in the order met
-                got = _wait_for(lock, patient=not held, until=until)
+                start = time.monotonic()
+                got = _wait_for(lock, None if not held else look, until)
                 if got == "taken":
+                    if not held:  # waited for alone: look as long for the others
+                        look = max(look, 2 * (time.monotonic() - start))
                     held.append(lock)
                 elif got == "late":  # wait for it alone, then take the others again
+                    look *= 2
                     todo[:0] = [lock, *held]
                     while held:
                         held.pop().release()
@@ -250,12 +259,13 @@ def _take_fork_locks(indexes: list[FaissIndex], until: float | None) -> list[Any
         raise
 
 
-def _wait_for(lock: Any, patient: bool, until: float | None) -> str:
-    """Take an index's ``lock``: "taken"; "late" if it did not come within _FORK_LOOK_S and not
-    ``patient``; "yield", without it, if a fork from inside a call waits in _before_fork (any,
-    for a fork not from inside a call; with ``until``, one that holds ``lock``) or, with
+def _wait_for(lock: Any, look: float | None, until: float | None) -> str:
+    """Take an index's ``lock``: "taken"; "late" if it did not come within ``look`` seconds
+    (None: no bound); "yield", without it, if a fork from inside a call waits in _before_fork
+    (any, for a fork not from inside a call; with ``until``, one that holds ``lock``) or, with
     ``until``, past it."""
     me = threading.get_ident()
+    late = None if look is None else time.monotonic() + look
     while not lock.acquire(timeout=_FORK_LOOK_S):
         with _owned_lock:
             forks = [locks for thread, locks in _owned_by_forks.items() if thread != me]
@@ -265,7 +275,7 @@ def _wait_for(lock: Any, patient: bool, until: float | None) -> str:
             time.monotonic() > until or any(lock is other for ls in forks for other in ls)
         ):
             return "yield"
-        if not patient:
+        if late is not None and time.monotonic() >= late:
             return "late"
     return "taken"
 
