@@ -163,15 +163,15 @@ def _before_fork() -> None:
     breaks it two ways. It may use another index: so a lock that does not come within a while
     is waited for with no index lock held (those taken are let go of and taken again after;
     the while grows each time, from _FORK_LOOK_S, so calls under way on two indexes one after
-    the other cannot keep the fork going back and forth). Or it may fork, holding that index's lock before _fork_lock, and cannot let
-    go of it before its fork is through. Such a fork says which locks it holds
-    (_owned_by_forks) before it waits for _fork_lock, and a fork that waits for a lock looks
-    there every _FORK_LOOK_S: one holding no index lock of its own then lets go of all it
-    took, _fork_lock included, and tries again once that fork is through. The fork from inside
-    a call skips the locks such forks hold (two at once), and waits for the other calls under
-    way at most _OWNER_WAIT_S (one may wait for the index it is inside: foreign code under
-    another index's lock using this one), then skips the locks still held: its child finds
-    those indexes locked (see the module docstring).
+    the other cannot keep the fork going back and forth). Or it may fork, holding that index's
+    lock before _fork_lock, and cannot let go of it before its fork is through. Such a fork
+    says which locks it holds (_owned_by_forks) before it waits for _fork_lock, and a fork that
+    waits for a lock looks there every _FORK_LOOK_S: one holding no index lock of its own then
+    lets go of all it took, _fork_lock included, and tries again once that fork is through.
+    The fork from inside a call skips the locks such forks hold (two at once), and waits for
+    the other calls under way at most _OWNER_WAIT_S (one may wait for the index it is inside:
+    foreign code under another index's lock using this one), then skips the locks still held:
+    its child finds those indexes locked (see the module docstring).
 
     Interrupted (Ctrl-C while it waits for a lock), it lets go of what it took: CPython prints
     the interrupt as ignored and forks regardless, and an index it left locked waited forever."""
