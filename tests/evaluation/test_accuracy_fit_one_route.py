@@ -69,6 +69,19 @@ def test_the_fit_is_sklearns_best_on_dense_distances(centres: tuple[float, float
     _check_dense(*_dense(200_000, *centres))
 
 
+@pytest.mark.parametrize("scale", [0.01, 0.001])
+def test_the_fit_is_sklearns_best_on_dense_distances_near_0(scale: float) -> None:
+    """2M impostors and 200k genuine pairs at 0.01 and 0.001 (s56_R1 finding 1): the window a
+    cosine reader needs near 0 is steps of 1.0, and holds thousands of such distances. The fit
+    counted every impostor in it as accepted, and saved (and evaluate reported) 1.6e-4 and
+    1.6e-3 below the curve's best, which a model at its threshold beat; the count is now the
+    window's centre's, where the threshold sits, as decided."""
+    rng = np.random.default_rng(0)
+    g = np.abs(rng.normal(1.26, 0.12, 200_000) * scale).astype(np.float32)
+    i = np.abs(rng.normal(1.41, 0.12, 2_000_000) * scale).astype(np.float32)
+    _check_dense(g, i)
+
+
 @pytest.mark.slow
 def test_the_fit_is_sklearns_best_at_16m_impostors() -> None:
     """The reviewers' case (s55_R1): 16M impostors, 320k genuine; stop 55's fit saved 0.90438
@@ -141,6 +154,31 @@ def test_streamed_in_memory_and_calibrate_agree_with_ties_and_blocks(
     )
     assert memory.to_dict() == streamed.to_dict()
     assert verification_from_embeddings(z, y).best_threshold == cal.threshold_
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_streamed_in_memory_and_calibrate_count_a_window_with_impostors_at_its_centre(
+    monkeypatch: pytest.MonkeyPatch, signed: bool
+) -> None:
+    """1-D embeddings 0.002 apart by class: 60k impostors near 0.004, where the fit's window
+    (steps of 1.0) holds some. The three routes place the threshold at the window's centre and
+    count the pairs there alike (the streamed one counts the centre's impostors in its pass),
+    and that count is the accuracy as decided; the window's count fell 2 impostors below it."""
+    monkeypatch.setattr(_common, "BLOCK_ELEMENTS", 600)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, 400)
+    z = torch.tensor(y[:, None] * 0.002 + rng.normal(0, 0.003, (400, 1))).to(torch.float32)
+    g, i = all_pair_distances(z, y, "euclidean")
+    streamed = streamed_verification_report(StreamedPairs(z, y, "euclidean"), signed=signed)
+    memory = verification_report(g, i, signed=signed)
+    cal = ThresholdCalibrator("accuracy", signed=signed).fit(g, i)
+    assert (
+        (streamed.best_accuracy, streamed.best_threshold)
+        == (memory.best_accuracy, memory.best_threshold)
+        == (cal.score_, cal.threshold_)
+    )
+    assert memory.to_dict() == streamed.to_dict()
+    assert cal.score_ == pytest.approx(_as_decided(g, i, cal.threshold_), abs=1e-12)
 
 
 def test_listed_pairs_of_a_score_normalised_model_fit_signed_as_calibrate() -> None:

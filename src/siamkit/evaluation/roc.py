@@ -449,7 +449,8 @@ def reader_step(values: np.ndarray) -> np.ndarray:
     """A float32 step at the scale of each float64 value, or at 1.0 below it: a cosine
     distance ``1 - dot`` of unit float32 vectors is off by about a float32 step of 1.0 (up to
     1.3 measured, 64-D and 384-D) however small it is, thousands of steps of a distance near
-    1e-4."""
+    1e-4; and NumPy's float32 ``1 - z @ z.T`` lay 3 steps of 1.0 from the fit's own cosine of
+    64-D near-duplicates (s56_m1), so a narrower floor lets such a reader flip a genuine pair."""
     scale = np.maximum(np.abs(values), 1.0).astype(np.float32)
     return np.spacing(scale).astype(np.float64)
 
@@ -476,6 +477,41 @@ def zero_bound() -> float:
     from siamkit.decision import ROUNDING
 
     return float(ROUNDING + (READER_STEPS + 2) * reader_step(np.array([ROUNDING]))[0])
+
+
+def window_centres(
+    values: np.ndarray, signed: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each genuine value ``v`` whose window ``(v, bound]`` (:func:`worst_case_bounds`)
+    holds pairs: ``(t, genuine_edge, impostor_edge)``. ``t`` is the window's middle less
+    ROUNDING, as float32 (for distances, not below 0), so ``v`` and every impostor
+    above the bound keep half the window of room, at least the readers' slack. The pairs
+    inside the window are counted as decided at ``t`` by readers a few float32 steps of the
+    pair itself off: genuine pairs up to ``genuine_edge`` (``v`` at least) and impostors up to
+    ``impostor_edge`` (the bound at most), :data:`READER_STEPS` + 1 steps of ``t + ROUNDING``
+    either side of it. Not as the farthest cosine reader: near 0 its slack is steps of 1.0,
+    and counting every pair within it as lost understated dense distances at 0.001 by 1.6e-3
+    (s56_R1); there a cosine reader's errors go both ways, and it gets the value as decided
+    give or take the few pairs within its error of the threshold (about 1e-5 in 2M)."""
+    from siamkit.decision import ROUNDING
+
+    v = values.astype(np.float64)
+    bounds = worst_case_bounds(v, signed)
+    t = ((v + bounds) / 2 - ROUNDING).astype(np.float32).astype(np.float64)
+    if not signed:  # the window reaches zero_bound, a reader's reach at 0
+        t = np.maximum(t, 0.0)
+    edge = t + ROUNDING
+    near = (READER_STEPS + 1) * np.spacing(np.abs(edge).astype(np.float32)).astype(np.float64)
+    return t, np.maximum(v, edge - near), np.minimum(bounds, edge + near)
+
+
+def window_numerator(
+    genuine_le: int, impostor_le: int, n_g: int, n_i: int, balanced: bool = True
+) -> int:
+    """:func:`worst_case_fit`'s integer numerator for one pair of counts."""
+    if balanced:
+        return genuine_le * n_i + (n_i - impostor_le) * n_g
+    return genuine_le + n_i - impostor_le
 
 
 def worst_case_fit(
@@ -543,12 +579,18 @@ def best_accuracy_as_decided(
     to ``t + ROUNDING + slack``. That count is best where ``t + ROUNDING - slack`` is a genuine
     distance ``v``, so the candidates are the genuine distances (and accepting nothing), each
     counting the genuine pairs ``<= v`` and the impostors ``<= v + 2 * slack``
-    (:func:`worst_case_bounds`). The value is that worst-case accuracy, so it can lie below
-    :func:`best_accuracy`'s strict curve point by the impostors within a few float32 steps of
-    its edge (a few in 16M); unlike a filter on wide plateaus, it never walks away from the
-    best in dense data. The threshold is then placed by :func:`worst_case_threshold`: at ``v``
-    where the smallest impostor above the bound keeps ROUNDING of room there, else at their
-    middle less ROUNDING. ``signed``: score-normalised scores may be negative; distances stop
+    (:func:`worst_case_bounds`); unlike a filter on wide plateaus, it never walks away from
+    the best in dense data. Where that window ``(v, bound]`` holds impostors, the threshold
+    sits at its centre (:func:`window_centres`: ``v`` and the impostors above the bound keep
+    half the window of room) and the value is the count there as decided, the pairs inside
+    the window judged by readers a few float32 steps of the pair itself off: near 0 the window
+    is 10 float32 steps of 1.0, and counting all its impostors as accepted saved 1.6e-3 below
+    the curve's best on dense distances at 0.001, where a model at the threshold reached it
+    (s56_R1). Else the value is the window's count, which every reader reaches, and the
+    threshold is placed by :func:`worst_case_threshold`: at ``v`` where the smallest impostor
+    above the bound keeps ROUNDING of room there, else at their middle less ROUNDING. The
+    value can lie below :func:`best_accuracy`'s strict curve point by the pairs the window's
+    choice gives up (about 6e-5 at 0.001 with 2M impostors, a few in 16M at 1). ``signed``: score-normalised scores may be negative; distances stop
     at 0 (a threshold of 0 lets a reader accept up to :func:`zero_bound`, counted so). Far and
     EER fits are not this fit and do not move.
 
@@ -570,6 +612,12 @@ def best_accuracy_as_decided(
         lowest = min(float(g64[0]), float(i64[0]))
         return OperatingPoint(num / den, float(rejecting_with_room(np.array([lowest]), signed)[0]))
     c = int(i_le[k])
+    if c > int(np.searchsorted(i64, values[k], side="right")):  # impostors in the window
+        t, g_edge, i_edge = (float(x[0]) for x in window_centres(values[k : k + 1], signed))
+        ta = int(np.searchsorted(g64, g_edge, side="right"))
+        fa = int(np.searchsorted(i64, i_edge, side="right"))
+        num = window_numerator(ta, fa, s.n_genuine, s.n_impostor, balanced)
+        return OperatingPoint(num / den, t)
     rejected = float(i64[c]) if c < i64.size else np.inf
     return OperatingPoint(num / den, worst_case_threshold(float(values[k]), rejected, signed))
 

@@ -35,6 +35,8 @@ from siamkit.evaluation.roc import (
     false_accepts_allowed,
     rejecting_with_room,
     step_below,
+    window_centres,
+    window_numerator,
     worst_case_bounds,
     worst_case_fit,
     worst_case_threshold,
@@ -107,6 +109,8 @@ class StreamedPairs:
         le_slack = np.zeros(v.size, dtype=np.int64)
         bounds = worst_case_bounds(v)  # the accuracy fit's, as roc.best_accuracy_as_decided
         at_zero = 0  # impostors <= zero_bound(): where a distance's fit takes no threshold below 0
+        centres = {sg: window_centres(v, sg) for sg in (False, True)}  # signed or not
+        at_centre = {sg: np.zeros(v.size, dtype=np.int64) for sg in (False, True)}
         lo = float(min(self.genuine[0], self.impostor_min))
         hi = float(max(self.genuine[-1], self.impostor_max))
         span = (lo, hi if hi > lo else lo + 1.0)
@@ -124,11 +128,19 @@ class StreamedPairs:
             ms64 = ms.astype(np.float64)  # the bounds are float64, as in memory
             le_slack += np.searchsorted(ms64, bounds, side="right")
             at_zero += int(np.searchsorted(ms64, zero_bound(), side="right"))
+            for sg, (_, _, i_edges) in centres.items():
+                at_centre[sg] += np.searchsorted(ms64, i_edges, side="right")
             del ms64
             del ms
             self._i_hist += np.histogram(m, bins=bins, range=span)[0]  # in blocks of 65,536
             self._selector.add(m)
         self._i_lt, self._i_le, self._i_le_slack, self._i_at_zero = lt, le, le_slack, at_zero
+        g64 = self.genuine.astype(np.float64)
+        self._centres = {sg: c[0] for sg, c in centres.items()}
+        self._g_at_centre = {
+            sg: np.searchsorted(g64, c[1], side="right") for sg, c in centres.items()
+        }
+        self._i_at_centre = at_centre
 
     # -- impostors by rank -------------------------------------------------------------
 
@@ -242,6 +254,15 @@ class StreamedPairs:
         counts = self._accuracy_counts(signed)
         return worst_case_fit(self._values, self._g_le, counts, self.n_genuine, self.n_impostor)
 
+    def _rejected_rank(self, signed: bool) -> int | None:
+        """The rank of the impostor the accuracy fit's threshold is placed under, or ``None``
+        where none is (accepting nothing, impostors inside the window, none above it)."""
+        k = self._accuracy_fit(signed)[0]
+        if k < 0:
+            return None
+        c = int(self._accuracy_counts(signed)[k])
+        return c if int(self._i_le[k]) == c < self.n_impostor else None
+
     def best_accuracy_as_decided(self, signed: bool = False) -> OperatingPoint:
         """:func:`~siamkit.evaluation.roc.best_accuracy_as_decided` (balanced) of the pairs:
         the same counts, and the impostor above the chosen bound found by rank."""
@@ -252,6 +273,10 @@ class StreamedPairs:
                 num / den, float(rejecting_with_room(np.array([lowest]), signed)[0])
             )
         c = int(self._accuracy_counts(signed)[k])
+        if c > int(self._i_le[k]):  # impostors in the window: counted at its centre
+            ta, fa = int(self._g_at_centre[signed][k]), int(self._i_at_centre[signed][k])
+            num = window_numerator(ta, fa, self.n_genuine, self.n_impostor)
+            return OperatingPoint(num / den, float(self._centres[signed][k]))
         rejected = float(self._rank(c)[0]) if c < self.n_impostor else np.inf
         value = float(self._values[k])
         return OperatingPoint(num / den, worst_case_threshold(value, rejected, signed))
@@ -316,9 +341,8 @@ class StreamedPairs:
         union_imp, imp, _ = self.curve_ranks(points)
         fit = []  # the accuracy fit's rejected impostor, signed and not
         for signed in (False, True):
-            k = self._accuracy_fit(signed)[0]
-            c = int(self._accuracy_counts(signed)[k]) if k >= 0 else self.n_impostor
-            fit += [c] if c < self.n_impostor else []
+            rejected = self._rejected_rank(signed)
+            fit += [] if rejected is None else [rejected]
         first = [*tied, *(r - 1 for r in tied), int(self._i_lt[j]) - 1, *union_imp, *imp, *fit]
         self.prefetch(r for r in first if r >= 0)
         self.prefetch(self._known[r][1] - 1 for r in tied if self._known[r][1] > 0)
