@@ -544,13 +544,19 @@ def worst_case_threshold(value: float, rejected: float, signed: bool) -> float:
     none): at ``value`` itself where every reader still rejects ``rejected`` ROUNDING lower
     there (:func:`rejecting_with_room`: both keep ROUNDING of room, as in a far fit), else at
     their middle less ROUNDING, which gives both ``(rejected - value) / 2`` of room (at least
-    the readers' slack, by the bound); distances (not ``signed``) stop at 0. Where ROUNDING is
-    less than the slack (distances above ~32), always the middle, or the slack above
-    ``value`` where nothing is to be rejected."""
+    the readers' slack, by the bound); distances (not ``signed``) stop at 0. Where the slack
+    passes ROUNDING / 2 (distances from 16, where 4 float32 steps are 7.6e-6), always the
+    middle, or the slack above ``value`` where nothing is to be rejected.
+
+    Example:
+        >>> worst_case_threshold(15.9, 16.9, False), worst_case_threshold(16.0, 17.0, False)
+        (15.9, 16.499990463256836)
+    """
     from siamkit.decision import ROUNDING
 
-    # above ~32 (sqeuclidean, manhattan, un-normalised embeddings) ROUNDING is less than the
-    # readers' slack: the genuine edge keeps room only above the threshold, so never at it
+    # from 16 (sqeuclidean, manhattan, un-normalised embeddings) the readers' slack passes
+    # ROUNDING / 2, and at 32 ROUNDING itself: the genuine edge is kept room above the
+    # threshold, so never at it
     wide = float(reader_slack(np.array([value]))[0]) > ROUNDING / 2
     if not np.isfinite(rejected):
         return value + float(reader_slack(np.array([value]))[0]) if wide else value
