@@ -107,10 +107,12 @@ class VerificationReport:
     ``best_accuracy`` and ``best_threshold`` are the best-accuracy fit that ``siamkit
     calibrate --target accuracy`` saves (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`),
     one route for both, in memory and streamed: the balanced accuracy ``(TAR + 1 - FAR) / 2``
-    that every reader computing the distances a few float32 steps off reaches at the
-    threshold, as models decide (up to ROUNDING above it). It lies at most a few pairs below
-    the strict best curve point (:func:`~siamkit.evaluation.roc.best_accuracy`): the impostors
-    within a few float32 steps of its edge, which some reader may accept.
+    at the threshold as models decide (up to ROUNDING above it), which every reader computing
+    each distance a few float32 steps of its own off reaches. A cosine reader near 0 is off by
+    steps of 1.0: the threshold keeps that room for the pairs it is placed between, and where
+    dense distances lie closer to it, such readers get the value give or take those few pairs.
+    It lies a few pairs below the strict best curve point
+    (:func:`~siamkit.evaluation.roc.best_accuracy`), which keeps no room for readers.
     ``curve`` (about 2,000 exact ROC points) and ``histogram`` are for plots and stay out of
     :meth:`to_dict`.
     """
