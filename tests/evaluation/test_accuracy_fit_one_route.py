@@ -157,17 +157,20 @@ def test_streamed_in_memory_and_calibrate_agree_with_ties_and_blocks(
 
 
 @pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("scale", [0.001, 5e-7])
 def test_streamed_in_memory_and_calibrate_count_a_window_with_impostors_at_its_centre(
-    monkeypatch: pytest.MonkeyPatch, signed: bool
+    monkeypatch: pytest.MonkeyPatch, signed: bool, scale: float
 ) -> None:
-    """1-D embeddings 0.002 apart by class: 60k impostors near 0.004, where the fit's window
-    (steps of 1.0) holds some. The three routes place the threshold at the window's centre and
-    count the pairs there alike (the streamed one counts the centre's impostors in its pass),
-    and that count is the accuracy as decided; the window's count fell 2 impostors below it."""
+    """1-D embeddings 2 x scale apart by class: 60k impostors near 4 x scale, where the fit's
+    window (steps of 1.0) holds some; near 1e-6 a distance's window reaches what a reader may
+    accept at 0 (roc.zero_bound) and a score's does not, so the streamed pass counts both. The three routes place the threshold at the window's centre and count the pairs
+    there alike (the streamed one counts the centres' impostors in its pass), and that count
+    is the accuracy as decided; the window's count fell 2 impostors below it at 0.001."""
     monkeypatch.setattr(_common, "BLOCK_ELEMENTS", 600)
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 400)
-    z = torch.tensor(y[:, None] * 0.002 + rng.normal(0, 0.003, (400, 1))).to(torch.float32)
+    z = torch.tensor(y[:, None] * 2 * scale + rng.normal(0, 3 * scale, (400, 1)))
+    z = z.to(torch.float32)
     g, i = all_pair_distances(z, y, "euclidean")
     streamed = streamed_verification_report(StreamedPairs(z, y, "euclidean"), signed=signed)
     memory = verification_report(g, i, signed=signed)

@@ -110,7 +110,9 @@ class StreamedPairs:
         bounds = worst_case_bounds(v)  # the accuracy fit's, as roc.best_accuracy_as_decided
         at_zero = 0  # impostors <= zero_bound(): where a distance's fit takes no threshold below 0
         centres = {sg: window_centres(v, sg) for sg in (False, True)}  # signed or not
-        at_centre = {sg: np.zeros(v.size, dtype=np.int64) for sg in (False, True)}
+        at_centre = np.zeros(v.size, dtype=np.int64)  # impostors <= each signed centre's edge
+        apart = np.flatnonzero(centres[False][2] != centres[True][2])  # near 0 only
+        at_centre_apart = np.zeros(apart.size, dtype=np.int64)  # and the distances' there
         lo = float(min(self.genuine[0], self.impostor_min))
         hi = float(max(self.genuine[-1], self.impostor_max))
         span = (lo, hi if hi > lo else lo + 1.0)
@@ -128,8 +130,9 @@ class StreamedPairs:
             ms64 = ms.astype(np.float64)  # the bounds are float64, as in memory
             le_slack += np.searchsorted(ms64, bounds, side="right")
             at_zero += int(np.searchsorted(ms64, zero_bound(), side="right"))
-            for sg, (_, _, i_edges) in centres.items():
-                at_centre[sg] += np.searchsorted(ms64, i_edges, side="right")
+            at_centre += np.searchsorted(ms64, centres[True][2], side="right")
+            if apart.size:
+                at_centre_apart += np.searchsorted(ms64, centres[False][2][apart], side="right")
             del ms64
             del ms
             self._i_hist += np.histogram(m, bins=bins, range=span)[0]  # in blocks of 65,536
@@ -140,7 +143,8 @@ class StreamedPairs:
         self._g_at_centre = {
             sg: np.searchsorted(g64, c[1], side="right") for sg, c in centres.items()
         }
-        self._i_at_centre = at_centre
+        self._i_at_centre = {True: at_centre, False: at_centre.copy()}
+        self._i_at_centre[False][apart] = at_centre_apart
 
     # -- impostors by rank -------------------------------------------------------------
 
