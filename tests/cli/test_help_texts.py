@@ -132,7 +132,9 @@ def _readme_shell_blocks() -> list[list[str]]:
 def test_readme_training_lines_run_in_order_each_into_a_folder_of_its_own() -> None:
     """A README block's `siamkit train` lines, run in order, are not refused as a folder that
     'already holds a run' (the self-supervised block trained three runs into runs/ssl): each
-    new run (neither --resume nor --overwrite) has an --out no line above it in the block has."""
+    new run (neither --resume nor --overwrite) has an --out no line above it in the block has.
+    A line without --out trains into train's default, runs/<the config's name> (the DDP lines
+    of the first block both did)."""
     repeated = []
     for block in _readme_shell_blocks():
         seen: set[str] = set()
@@ -143,9 +145,15 @@ def test_readme_training_lines_run_in_order_each_into_a_folder_of_its_own() -> N
                 tokens = shlex.split(line, comments=True)
             except ValueError:  # an unclosed quote: not a line to run as it stands
                 continue
-            if "train" not in tokens or "--out" not in tokens[:-1]:
+            if "train" not in tokens:
                 continue
-            out = tokens[tokens.index("--out") + 1]
+            if "--out" in tokens[:-1]:
+                out = tokens[tokens.index("--out") + 1]
+            else:
+                configs = [t for t in tokens if t.endswith((".yaml", ".yml"))]
+                if not configs:
+                    continue
+                out = f"runs/{Path(configs[0]).stem}"
             if out in seen and not {"--resume", "--overwrite"} & set(tokens):
                 repeated.append(line)
             seen.add(out)
