@@ -256,3 +256,53 @@ def test_a_program_running_siamkits_main_module_through_runpy_keeps_its_sigterm_
     for said in ("caller handler ran", "caller finally ran", "caller atexit ran"):
         assert said in res.stderr, res.stderr
     assert "still running" not in res.stderr
+
+
+#: A program that runs ``siamkit --help`` in-process with its own SIGTERM handler, which asks
+#: its non-daemon worker thread to stop and clean up; its main thread then ends while the worker
+#: runs on, and a SIGTERM comes a second later.
+WORKER_RUNS_ON = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    from siamkit.cli.main import main
+
+    stop = threading.Event()
+
+    def mine(signum, frame):
+        print("caller handler: stopping worker", flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, mine)
+    sys.argv = ["siamkit", "--help"]
+    try:
+        main()
+    except SystemExit as done:
+        print("siamkit exited", done.code, flush=True)
+
+    def work():
+        while not stop.wait(0.05):
+            pass
+        print("worker: cleaned up", flush=True)
+
+    def kill_later():
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=work).start()
+    threading.Thread(target=kill_later, daemon=True).start()
+    """
+)
+
+
+def test_a_program_whose_worker_threads_run_on_after_main_keeps_its_sigterm_handler() -> None:
+    """840a141b installed the at-once handler from threading's exit callbacks, which Python runs
+    when the main thread ends, before it waits for non-daemon threads: a program that had called
+    main() and let its main thread end while its workers ran on lost its own handler for all
+    that time, and a SIGTERM ended it with 143, its workers' clean-up skipped (reviewer s56_FA
+    finding Q1). That callback now installs the at-once handler only over Python's default."""
+    env = {**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH") or str(ROOT / "src")}
+    res = run_in_session([sys.executable, "-c", WORKER_RUNS_ON], env, timeout=60)
+    assert "siamkit exited 0" in res.stdout, res.stdout
+    assert res.returncode == 0, (res.returncode, res.stdout, res.stderr)
+    assert "caller handler: stopping worker" in res.stdout
+    assert res.stdout.endswith("worker: cleaned up\n"), res.stdout

@@ -330,6 +330,19 @@ def _exit_at_once_from_now() -> None:
     exit_at_once_on_sigterm(_status_at_exit)
 
 
+def _exit_at_once_if_default() -> None:
+    """The callback :func:`exit_at_once_at_exit` registers with ``threading._register_atexit``:
+    the at-once handler, only where SIGTERM still has Python's default (which would kill the
+    process with -15, its status lost). Python runs it when the main thread ends, before it
+    waits for non-daemon threads, which may run on for hours: a program that had called
+    :func:`main` in-process and installed its own handler (one that stops its worker threads
+    gracefully) lost it to the at-once one for all that time, its clean-up, ``finally`` blocks
+    and atexit callbacks with it (reviewer s56_FA finding Q1). Its handler is left alone now;
+    the atexit callback still installs the at-once one as the process ends."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        exit_at_once_on_sigterm(_status_at_exit)
+
+
 def exit_at_once_at_exit(status: int) -> None:
     """End the process at once on SIGTERM, with ``status``, once Python runs its atexit
     callbacks (:func:`exit_at_once_on_sigterm`), and not before.
@@ -343,10 +356,12 @@ def exit_at_once_at_exit(status: int) -> None:
     SIGTERM comes. Registered once however often ``main()`` runs, with the last command's
     status; until then the caller's own handler is back (:func:`main`).
 
-    It is also registered once with ``threading._register_atexit``, whose callbacks Python runs
-    as the process ends, before it waits for non-daemon threads and then runs the atexit
-    callbacks: a SIGTERM while it waited (torchrun stopping a process late) found the caller's
-    handler, Python's default, and killed the process with -15, its command's status lost.
+    A callback is also registered once with ``threading._register_atexit``, whose callbacks
+    Python runs as the process ends, before it waits for non-daemon threads and then runs the
+    atexit callbacks: a SIGTERM while it waited (torchrun stopping a process late) found the
+    caller's handler, Python's default, and killed the process with -15, its command's status
+    lost. That one installs the at-once handler only where SIGTERM still has Python's default
+    (:func:`_exit_at_once_if_default`): a caller's own handler stays while its threads run on.
     ``python -m siamkit`` installed the at-once handler as main() returned instead, which a
     program running siamkit/__main__.py in-process through runpy (an IDE's runner, a harness
     catching SystemExit) kept for the rest of its life (reviewer s56_R7 finding 3), and which
@@ -359,11 +374,11 @@ def exit_at_once_at_exit(status: int) -> None:
     register = getattr(threading, "_register_atexit", None)
     if not _threading_hooked and register is not None:
         with contextlib.suppress(RuntimeError):  # main() run while Python ends: atexit only
-            register(_exit_at_once_from_now)
+            register(_exit_at_once_if_default)
             _threading_hooked = True
 
 
-#: Whether :func:`_exit_at_once_from_now` is registered with ``threading._register_atexit``.
+#: Whether :func:`_exit_at_once_if_default` is registered with ``threading._register_atexit``.
 _threading_hooked = False
 
 
