@@ -115,13 +115,13 @@ def enroll(
     model, pipe = gallery_pipeline(model, gallery_path, detector, upsample)
     # a NaN refused by its photo's file, as siamkit enroll names it, not by its row, at the
     # photo that made it (not after every photo's faces were searched), counted against the
-    # photos so far: the pipeline leaves the refusal to its callers (largest_face_of)
+    # photos so far: largest_face_of(refuse=False) leaves the refusal to this loop
     names = [repr(str(p)) for p in images]
     chosen: list[Any] = []
     rows: list[np.ndarray] = []  # each photo's (1, D), checked
     with _hint_no_face(detector, upsample):  # every face found before any write
         for p in track(images, "finding faces", unit="images"):
-            chosen.append(largest_face_of(pipe, read_rgb(p), p))
+            chosen.append(largest_face_of(pipe, read_rgb(p), p, refuse=False))
             row = chosen[-1].face.embedding[None]
             rows.append(checked_chunk(rows, row, names, photo=True, then="; nothing was enrolled"))
     # the whole photo's thumbnail, as the service's /enroll keeps a face model's, before any write

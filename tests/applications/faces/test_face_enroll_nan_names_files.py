@@ -66,9 +66,9 @@ def test_face_enroll_with_a_siamkit_model_names_the_photo_its_pipeline_refused(
     broken: list[str] = []  # the photo whose largest face the model embeds as NaN
     real_face, real_embed = recognize.largest_face_of, SiameseNetwork.embed
 
-    def largest_face_of(pipe, image, name):
+    def largest_face_of(pipe, image, name, **kwargs):
         broken[:] = [name] if name == str(photos[1]) else []
-        return real_face(pipe, image, name)
+        return real_face(pipe, image, name, **kwargs)
 
     def embed(self, x, *args, **kwargs):
         z = real_embed(self, x, *args, **kwargs)

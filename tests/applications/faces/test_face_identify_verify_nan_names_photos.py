@@ -91,9 +91,9 @@ def test_face_verify_with_a_siamkit_model_names_the_photo_and_runs_no_search(
     _nan_for(monkeypatch, broken)
     real = recognize.largest_face_of
 
-    def largest_face_of(pipe, image, name):
+    def largest_face_of(pipe, image, name, **kwargs):
         broken[0] = name == str(photos[which])
-        return real(pipe, image, name)
+        return real(pipe, image, name, **kwargs)
 
     monkeypatch.setattr(recognize, "largest_face_of", largest_face_of)
     args = ["face", "verify", "--model", str(siamkit_model), str(photos[1]), str(photos[2])]

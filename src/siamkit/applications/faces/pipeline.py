@@ -153,11 +153,11 @@ class FacePipeline:
     def embed_chips(self, chips: np.ndarray, refuse: bool = True) -> np.ndarray:
         """``(F, S, S, 3)`` uint8 aligned chips -> ``(F, D)`` float32 embeddings; a siamkit
         model's are refused here where a row holds NaN or infinite values, by its row.
-        ``refuse=False`` returns them unchecked, for :meth:`faces` and :meth:`largest_face`,
-        whose callers refuse them by the photo (:mod:`~siamkit.applications.faces.recognize`):
-        refused here, ``siamkit face identify`` and ``verify`` named "the inputs (rows 0, 1)",
-        face positions inside one photo, and verify said "no search" of a command that runs
-        none (s56_R3 finding 1)."""
+        ``refuse=False`` returns them unchecked, for callers that refuse them by the photo
+        (:mod:`~siamkit.applications.faces.recognize`, through :meth:`faces` and
+        :meth:`largest_face`): refused here, ``siamkit face identify`` and ``verify`` named "the
+        inputs (rows 0, 1)", face positions inside one photo, and verify said "no search" of a
+        command that runs none (s56_R3 finding 1)."""
         if self._chips:
             return np.asarray(self.embedder.embed_chips(chips))
         import torch
@@ -189,22 +189,27 @@ class FacePipeline:
         """Every face box, largest first."""
         return self.detector(image)
 
-    def faces(self, image: np.ndarray) -> list[Face]:
-        """Every face of an ``(H, W, 3)`` uint8 RGB image, largest first, with its embedding as
-        the model made it, unchecked (:func:`~siamkit.applications.faces.recognize.identify_faces`
-        refuses NaN by the photo and the face's box)."""
+    def faces(self, image: np.ndarray, refuse: bool = True) -> list[Face]:
+        """Every face of an ``(H, W, 3)`` uint8 RGB image, largest first, with its embedding; a
+        siamkit model's NaN or infinite embeddings are refused as :meth:`embed_chips` refuses
+        them, so that no caller ranks or compares a NaN. ``refuse=False`` returns them as the
+        model made them, for a caller that refuses them by the photo itself
+        (:func:`~siamkit.applications.faces.recognize.identify_faces`, by the photo and the
+        face's box)."""
         boxes = self.detector(image)
         if not boxes:
             return []
-        z = self.embed_chips(self.aligner.chips(image, boxes), refuse=False)
+        z = self.embed_chips(self.aligner.chips(image, boxes), refuse=refuse)
         return [Face(b, z[i]) for i, b in enumerate(boxes)]
 
-    def largest_face(self, image: np.ndarray) -> tuple[Face | None, int]:
-        """The largest face (``None`` if there is none) and how many faces were found; its
-        embedding as the model made it, unchecked (:func:`~siamkit.applications.faces.recognize.
-        verify_faces` and ``siamkit face enroll`` refuse NaN by the photo)."""
+    def largest_face(self, image: np.ndarray, refuse: bool = True) -> tuple[Face | None, int]:
+        """The largest face (``None`` if there is none) and how many faces were found; a siamkit
+        model's NaN or infinite embedding is refused as :meth:`embed_chips` refuses it (its
+        distance is NaN, which no verdict may read). ``refuse=False`` returns it as the model
+        made it, for a caller that refuses it by the photo itself
+        (:func:`~siamkit.applications.faces.recognize.verify_faces`, ``siamkit face enroll``)."""
         boxes = self.detector(image)
         if not boxes:
             return None, 0
-        z = self.embed_chips(self.aligner.chips(image, boxes[:1]), refuse=False)
+        z = self.embed_chips(self.aligner.chips(image, boxes[:1]), refuse=refuse)
         return Face(boxes[0], z[0]), len(boxes)

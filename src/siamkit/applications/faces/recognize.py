@@ -79,11 +79,14 @@ def checked_faces(
     return model_embeddings(z, of, names, which=which)
 
 
-def largest_face_of(pipe: FacePipeline, image: np.ndarray, name: str) -> ChosenFace:
-    """The largest face of ``image``; :class:`NoFaceError` naming ``name`` if there is none. Its
-    embedding is unchecked: :func:`verify_faces` and ``siamkit face enroll`` refuse a NaN by the
-    photo, counted against the photos they embed."""
-    face, n = pipe.largest_face(image)
+def largest_face_of(
+    pipe: FacePipeline, image: np.ndarray, name: str, refuse: bool = True
+) -> ChosenFace:
+    """The largest face of ``image``; :class:`NoFaceError` naming ``name`` if there is none. A
+    siamkit model's NaN or infinite embedding is refused as :meth:`FacePipeline.largest_face`
+    refuses it; ``refuse=False`` returns it unchecked, for :func:`verify_faces` and ``siamkit
+    face enroll``, which refuse a NaN by the photo, counted against the photos they embed."""
+    face, n = pipe.largest_face(image, refuse=refuse)
     if face is None:
         raise NoFaceError(f"no face found in {name}")
     return ChosenFace(name, face, n)
@@ -102,7 +105,8 @@ def verify_faces(
     verdict ``face identify`` and the service give it. A NaN or infinite embedding is refused
     by its photo's name (:class:`~siamkit.index.base.UnrankableEmbeddingsError`): its distance
     was NaN, and no pair is the same person at NaN."""
-    a, b = largest_face_of(pipe, image_a, names[0]), largest_face_of(pipe, image_b, names[1])
+    a = largest_face_of(pipe, image_a, names[0], refuse=False)  # refused below, by the photo
+    b = largest_face_of(pipe, image_b, names[1], refuse=False)
     pair = np.stack([a.face.embedding, b.face.embedding])
     checked_faces(pair, "the photos' largest faces", [repr(str(n)) for n in names], NO_VERDICT)
     distance, name = pipe.distance(a.face.embedding, b.face.embedding)
@@ -118,7 +122,7 @@ def identify_faces(
     ``IdentifyResult.label`` of ``None`` is an unknown face. Empty when there is no face. A NaN
     or infinite embedding is refused by ``name`` (the photo's) and the face's box, as
     ``siamkit face identify`` prints it."""
-    faces = pipe.faces(image)
+    faces = pipe.faces(image, refuse=False)  # refused below, by the photo and the box
     if not faces:
         return []
     boxes = [f"box ({b.left}, {b.top})-({b.right}, {b.bottom})" for b in (f.box for f in faces)]
