@@ -7,7 +7,6 @@ Each encoder created here remembers its name and arguments, so a saved model can
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -68,10 +67,6 @@ def create_encoder(name: str, **kwargs: Any) -> nn.Module:
     former = getattr(encoder, "former_kwargs", None)
     if kwargs != given and callable(former) and (before := former(given)) is not None:
         encoder.siamkit_former_spec = {**spec, "kwargs": _jsonable(before)}  # type: ignore[assignment]
-    # the spec recorded with the window resolved but the arguments given as typed (a text
-    # encoder's folder path as the caller spelled it: ./m, m/): that fingerprint is a former one
-    if (typed := {**kwargs, **given}) != kwargs:
-        encoder.siamkit_typed_spec = {**spec, "kwargs": _jsonable(typed)}  # type: ignore[assignment]
     return encoder
 
 
@@ -85,10 +80,7 @@ def rebuild_encoder(spec: dict[str, Any]) -> nn.Module:
     if name not in ENCODERS and spec.get("module"):
         raise not_imported("encoder", name, spec["module"])
     encoder = create_encoder(name, **spec["kwargs"])
-    built = encoder.siamkit_spec
     encoder.siamkit_spec = dict(spec)  # type: ignore[assignment]  # as saved: same fingerprint
-    if built != spec:  # what the same encoder built now records (:func:`accepted_encoder_specs`)
-        encoder.siamkit_built_spec = built  # type: ignore[assignment]
     return encoder
 
 
@@ -114,36 +106,6 @@ def former_encoder_spec(encoder: nn.Module) -> dict[str, Any] | None:
     return dict(former)
 
 
-def former_encoder_specs(encoder: nn.Module) -> list[dict[str, Any]]:
-    """Every spec an encoder's former fingerprints hash, oldest first: the one recorded before
-    the window was (:func:`former_encoder_spec`), and the one recorded with the window but the
-    arguments as given, before a text encoder's folder path was resolved (the same folder
-    given as ``./m``, ``m/`` and its absolute path gave three fingerprints); none that is the
-    spec the encoder keeps."""
-    spec = getattr(encoder, "siamkit_spec", None)
-    specs = [getattr(encoder, a, None) for a in ("siamkit_former_spec", "siamkit_typed_spec")]
-    out: list[dict[str, Any]] = []
-    for s in specs:
-        if s is not None and s != spec and s not in out:
-            out.append(dict(s))
-    return out
-
-
-def accepted_encoder_specs(encoder: nn.Module) -> list[dict[str, Any]]:
-    """Every spec other than its own that an encoder's model answers to the fingerprint of
-    (``SiameseNetwork.former_fingerprints``): :func:`former_encoder_specs`, and, for one
-    rebuilt from a saved spec, the spec :func:`create_encoder` records for the very encoder it
-    built from it (a text folder saved with ``./m`` before its path was recorded resolved:
-    that folder resolved), which a model built now from the same arguments and weights holds,
-    so the old folder opens the galleries it enrolls, as it did while both recorded ``./m``
-    (s56_R5 suspicion 3). Not recorded by ``save_model``: loading derives it again."""
-    out = former_encoder_specs(encoder)
-    built = getattr(encoder, "siamkit_built_spec", None)
-    if built is not None and built != getattr(encoder, "siamkit_spec", None) and built not in out:
-        out.append(dict(built))
-    return out
-
-
 def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
     """Give an encoder rebuilt from a saved folder the former spec (:func:`former_encoder_spec`)
     that :func:`~siamkit.export.bundle.save_model` recorded beside its spec: without it, the
@@ -151,14 +113,10 @@ def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
     loaded (s55_R5 finding 2). Kept only where it is such a spec: the same encoder's name and
     module, arguments that are the saved spec's own less only some it resolved
     (``resolved_kwargs``), which the encoder's ``former_kwargs`` gives back as they are (the
-    window they resolved to then is the one it runs at), a text encoder's ``path`` as typed
-    then where it names the saved folder, or the one the encoder was read from, here
-    (:func:`_same_argument`; :func:`spec_to_build`); anything else is
-    dropped, as a folder saved without one. The spec with the saved window and that path as
-    typed (:func:`former_encoder_specs`) is given back with it."""
+    window they resolved to then is the one it runs at); anything else is dropped, as a folder
+    saved without one."""
     spec = getattr(encoder, "siamkit_spec", None)
     check, resolved = (getattr(encoder, a, None) for a in ("former_kwargs", "resolved_kwargs"))
-    folder = getattr(encoder, "folder", None)  # the one it was read from (a project moved)
     if not isinstance(spec, dict) or not isinstance(former, dict):
         return
     if not callable(check) or not callable(resolved):
@@ -170,71 +128,12 @@ def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
         or any(former[k] != spec[k] for k in spec if k != "kwargs")
         or not isinstance(given, dict)
         or not isinstance(saved, dict)
-        or any(
-            k not in saved or not _same_argument(k, saved[k], v, folder) for k, v in given.items()
-        )
-        # left out: only a resolved argument that had a default (the window), not the path
-        or any(k not in given and (k not in resolved() or k == "path") for k in saved)
+        or any(k not in saved or saved[k] != v for k, v in given.items())
+        or any(k not in given and k not in resolved() for k in saved)
         or check(dict(given)) != given
     ):
         return
     encoder.siamkit_former_spec = dict(former)
-    typed = {**saved, **given}  # the window saved, the folder's path as typed then
-    if typed != saved:
-        encoder.siamkit_typed_spec = {**spec, "kwargs": typed}
-
-
-def _same_argument(name: str, saved: Any, given: Any, folder: Any = None) -> bool:
-    """Whether a former spec's argument ``given`` is the saved spec's ``saved``: equal, or, for
-    a text encoder's ``path``, a spelling of the folder the saved (resolved) path names, or of
-    ``folder``, the one the encoder was read from (:func:`spec_to_build`), as resolved here and
-    now (a relative one typed elsewhere that names no folder here is not)."""
-    if saved == given:
-        return True
-    if name != "path" or not isinstance(saved, str) or not isinstance(given, str):
-        return False
-    if not Path(given).exists():
-        return False
-    named = {Path(saved).resolve(), *([Path(folder).resolve()] if isinstance(folder, str) else [])}
-    return Path(given).resolve() in named
-
-
-def spec_to_build(spec: Any, former: Any) -> Any:
-    """The spec to rebuild a saved encoder from: ``spec``, or, where its text folder ``path``
-    (recorded resolved since the same folder spelled ``./m`` and ``m/`` made two fingerprints)
-    names no folder here but the path as typed then, in the former spec
-    :func:`~siamkit.export.bundle.save_model` recorded beside it, does (from the working
-    directory, as a spec holding that path was read), ``spec`` with that path. A project moved
-    or copied whole, the model folder beside the Hugging Face one, then loads as it did while
-    the spec held the path as typed (s56_R5 finding 2); the encoder built is given ``spec``
-    back (:func:`keep_saved_spec`), so its fingerprint is the one saved wherever it lies."""
-    if not isinstance(spec, dict) or not isinstance(former, dict):
-        return spec
-    kwargs, before = spec.get("kwargs"), former.get("kwargs")
-    if not isinstance(kwargs, dict) or not isinstance(before, dict):
-        return spec
-    saved, typed = kwargs.get("path"), before.get("path")
-    if (
-        former.get("name") != spec.get("name")
-        or not isinstance(saved, str)
-        or not isinstance(typed, str)
-        or typed == saved
-        or Path(saved).exists()
-        or not Path(typed).is_dir()
-    ):
-        return spec
-    return {**spec, "kwargs": {**kwargs, "path": typed}}
-
-
-def keep_saved_spec(encoder: Any, spec: dict[str, Any]) -> None:
-    """Give an encoder built from :func:`spec_to_build`'s other spec the one saved, as
-    :func:`rebuild_encoder` gives one built from the saved spec, without the former specs its
-    build recorded from the path as typed (:func:`keep_former_encoder_spec` gives back the
-    ones the saved folder records)."""
-    encoder.siamkit_spec = dict(spec)
-    for name in ("siamkit_former_spec", "siamkit_typed_spec"):
-        if hasattr(encoder, name):
-            delattr(encoder, name)
 
 
 def _jsonable(kwargs: dict[str, Any]) -> dict[str, Any]:

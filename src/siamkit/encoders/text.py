@@ -244,8 +244,6 @@ class TextEncoder(nn.Module):
             size, default_overlap(size, max_length is not None) if overlap is None else overlap
         )
         self.num_features: int = int(getattr(transformer, "config").hidden_size)  # noqa: B009
-        # the folder it was read from, resolved (text_encoder sets it for a path given)
-        self.folder: str | None = None
         self.last_chunked = 0  # how many texts of the last call were split into windows
 
     def max_positions(self) -> int:
@@ -271,12 +269,8 @@ class TextEncoder(nn.Module):
         :func:`~siamkit.encoders.create_encoder` records in the encoder's spec, so a saved model
         is rebuilt at that window whatever the default rule is then (one created with
         ``max_length=128`` while a window given got an eighth, 16, as its overlap was rebuilt
-        at 128/32 once it got 32 again); and the folder a path given names, resolved
-        (:attr:`folder`), so that ``./m``, ``m/`` and its absolute path give one spec and one
-        fingerprint (the path as typed is a former one, :func:`~siamkit.encoders.registry.
-        former_encoder_specs`)."""
-        window = {"max_length": self.max_length, "overlap": self.overlap}
-        return window if self.folder is None else {"path": self.folder, **window}
+        at 128/32 once it got 32 again)."""
+        return {"max_length": self.max_length, "overlap": self.overlap}
 
     def former_kwargs(self, given: dict[str, Any]) -> dict[str, Any] | None:
         """The arguments :func:`~siamkit.encoders.create_encoder` recorded in the spec of an
@@ -410,7 +404,4 @@ def text_encoder(
     layout = read_layout(folder)  # the transformer's sub-folder, if any, and the pooling
     tokenizer = load_tokenizer(layout.transformer)
     transformer = transformer_from_folder(layout.transformer)
-    encoder = TextEncoder(transformer, tokenizer, max_length, overlap, pooling=layout.pooling)
-    if path and Path(path).exists():  # a folder, not a model's name: recorded resolved
-        encoder.folder = str(Path(path).resolve())
-    return encoder
+    return TextEncoder(transformer, tokenizer, max_length, overlap, pooling=layout.pooling)

@@ -33,12 +33,7 @@ from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
-from siamkit.encoders.registry import (
-    former_encoder_specs,
-    keep_former_encoder_spec,
-    keep_saved_spec,
-    spec_to_build,
-)
+from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
 from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
@@ -154,8 +149,8 @@ def save_model(
         # outside the hashed description: the spec an unsaved model's former fingerprint
         # hashes (SiameseNetwork.former_fingerprints), which load_model gives back to it
         encoder = getattr(model, "encoder", None)
-        if isinstance(encoder, torch.nn.Module) and (former := former_encoder_specs(encoder)):
-            doc[FORMER_ENCODER_KEY] = former[0]  # load_model derives the path-as-typed one
+        if isinstance(encoder, torch.nn.Module) and (former := former_encoder_spec(encoder)):
+            doc[FORMER_ENCODER_KEY] = former
         (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True))
         mode = umask_mode(0o666)  # safetensors writes 0600: follow the umask
         for file in (WEIGHTS_FILE, CONFIG_FILE):
@@ -569,10 +564,7 @@ def load_model(
     try:
         cls: Any = model_class(doc["model"]["kind"])
         rebuild = getattr(cls, "from_bundle", None)  # kinds that read extra files of the folder
-        cfg = _config_to_build(doc)
-        model = rebuild(cfg, Path(path)) if rebuild else cls.from_config(cfg)
-        if cfg is not doc["model"] and (encoder := getattr(model, "encoder", None)) is not None:
-            keep_saved_spec(encoder, doc["model"]["encoder"])  # read from the path as typed
+        model = rebuild(doc["model"], Path(path)) if rebuild else cls.from_config(doc["model"])
         model.load_state_dict(state, strict=True)
     except PluginNotImportedError as err:  # a user's part: name the module to import
         if failed:
@@ -593,18 +585,6 @@ def load_model(
         raise ModelFileError(_not_expected(Path(path), doc["model"]["kind"], type(model), expect))
     _dry_run(model, Path(path))
     return model  # type: ignore[no-any-return]
-
-
-def _config_to_build(doc: dict[str, Any]) -> dict[str, Any]:
-    """The model description to build a saved folder's model from: its own, or, where its
-    encoder's text folder (recorded resolved) is gone but the path as typed in the former spec
-    saved beside it names one from here (a project moved whole), with that path
-    (:func:`~siamkit.encoders.registry.spec_to_build`)."""
-    cfg: dict[str, Any] = doc["model"]
-    if not isinstance(cfg, dict) or FORMER_ENCODER_KEY not in doc or "encoder" not in cfg:
-        return cfg
-    spec = spec_to_build(cfg["encoder"], doc[FORMER_ENCODER_KEY])
-    return cfg if spec is cfg["encoder"] else {**cfg, "encoder": spec}
 
 
 #: What each built-in kind of model folder holds, in words, for a refusal naming it.

@@ -224,20 +224,15 @@ class SiameseNetwork(PairScoring, nn.Module):
         recorded only the arguments given in the encoder's spec, not the window a text encoder
         resolved them to, where that is the same encoder: what a gallery enrolled then by the
         same model built in Python and never saved records, which
-        :meth:`~siamkit.index.Gallery.open` accepts too; and the one it had while the spec
-        recorded a text encoder's folder path as typed (``./m``, ``m/``), not resolved
-        (:func:`~siamkit.encoders.registry.former_encoder_specs`); and, rebuilt from a folder
-        saved while it did, the one the same model built now has
-        (:func:`~siamkit.encoders.registry.accepted_encoder_specs`). None for others (a model
-        rebuilt from a saved folder keeps the spec saved)."""
-        from siamkit.encoders.registry import accepted_encoder_specs
+        :meth:`~siamkit.index.Gallery.open` accepts too. None for others (a model rebuilt from
+        a saved folder keeps the spec saved)."""
+        from siamkit.encoders.registry import former_encoder_spec
         from siamkit.models.fingerprint import fingerprint_of
 
-        specs = accepted_encoder_specs(self.encoder)
-        if not specs:
+        spec = former_encoder_spec(self.encoder)
+        if spec is None:
             return ()
-        cfg, weights = self.config(), self.state_dict()
-        return tuple(fingerprint_of({**cfg, "encoder": spec}, weights) for spec in specs)
+        return (fingerprint_of({**self.config(), "encoder": spec}, self.state_dict()),)
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> SiameseNetwork | JoinedEmbedding:
