@@ -338,14 +338,16 @@ def _exit_at_once_if_default() -> None:
     :func:`main` in-process and installed its own handler (one that stops its worker threads
     gracefully) lost it to the at-once one for all that time, its clean-up, ``finally`` blocks
     and atexit callbacks with it (reviewer s56_FA finding Q1). Its handler is left alone now;
-    the atexit callback still installs the at-once one as the process ends."""
+    the atexit callback still installs the at-once one once those threads are joined, as the
+    process ends."""
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         exit_at_once_on_sigterm(_status_at_exit)
 
 
 def exit_at_once_at_exit(status: int) -> None:
-    """End the process at once on SIGTERM, with ``status``, once Python runs its atexit
-    callbacks (:func:`exit_at_once_on_sigterm`), and not before.
+    """End the process at once on SIGTERM, with ``status`` (:func:`exit_at_once_on_sigterm`),
+    once the program is over, and not before: from when its main thread ends where SIGTERM
+    then still has Python's default, else from when Python runs its atexit callbacks.
 
     Installed when :func:`main` returned, the handler stayed for whatever the process did next:
     a program that called ``main()`` in-process and went on (a script, a service, pytest) lost
@@ -357,8 +359,9 @@ def exit_at_once_at_exit(status: int) -> None:
     status; until then the caller's own handler is back (:func:`main`).
 
     A callback is also registered once with ``threading._register_atexit``, whose callbacks
-    Python runs as the process ends, before it waits for non-daemon threads and then runs the
-    atexit callbacks: a SIGTERM while it waited (torchrun stopping a process late) found the
+    Python runs when the main thread ends (``threading._shutdown``), before it waits for
+    non-daemon threads, which may run on for hours, and only then runs the atexit callbacks
+    as the process ends: a SIGTERM while it waited (torchrun stopping a process late) found the
     caller's handler, Python's default, and killed the process with -15, its command's status
     lost. That one installs the at-once handler only where SIGTERM still has Python's default
     (:func:`_exit_at_once_if_default`): a caller's own handler stays while its threads run on.
@@ -426,8 +429,9 @@ def main() -> None:
     """Run the ``siamkit`` command line (``sys.argv``).
 
     A program that calls it in-process gets its own SIGTERM handler back when it returns; the
-    at-once one (:func:`exit_at_once_on_sigterm`) is installed only as the process ends
-    (:func:`exit_at_once_at_exit`)."""
+    at-once one (:func:`exit_at_once_on_sigterm`) is installed only once the program is over
+    (:func:`exit_at_once_at_exit`): when its main thread ends where SIGTERM still has Python's
+    default, else as the process ends (atexit)."""
     # a program that calls main() in-process gets its own SIGTERM handler back when it returns
     # (None: one not installed from Python, which cannot be put back; ours stays, as it unwinds)
     caller_handler = signal.getsignal(signal.SIGTERM)
