@@ -144,6 +144,59 @@ def test_a_launch_where_process_0_fails_names_process_1_as_stopped(tmp_path: Pat
     assert out.count("the folder /data/shard-0 holds no images") == 1, out
 
 
+#: A plug-in whose run stops with an error of its own (process 0 of a one-process launch).
+RUN_FAILS = """
+import siamkit.experiment
+
+
+def run(*args, **kwargs):
+    raise ValueError("the folder /data/shard-0 holds no images")
+
+
+siamkit.experiment.run_experiment = run
+"""
+
+
+def test_a_launch_of_one_process_says_its_error_once(tmp_path: Path) -> None:
+    """`--nproc-per-node 1`: the process said its Error: line, as one process does, and the
+    launch then added 'Error: torchrun's launch of 1 process failed: process 0 (local rank 0)
+    exited with code 1', a second Error line for one problem. The process's line is the
+    only one now (torchrun's log line under it stays), and the launch ends with its code."""
+    plugin = tmp_path / "run_fails.py"
+    plugin.write_text(RUN_FAILS)
+    res = _siamkit(
+        "--plugin", str(plugin), "train", CONFIG, "--out", str(tmp_path / "run"),
+        "--device", "cpu", "--nproc-per-node", "1", timeout=300,
+    )  # fmt: skip
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out
+    said = "Error: the folder /data/shard-0 holds no images"
+    assert [line for line in out.splitlines() if line.startswith("Error")] == [said], out
+
+
+def test_a_launch_of_one_process_killed_names_it(monkeypatch) -> None:
+    """A process killed by a signal says nothing: the launch's sentence stays, one process
+    or more (torchrun's processes stubbed, its record as it keeps one)."""
+    import click
+    import torch.distributed.run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    import siamkit.cli._launch as launcher
+
+    def processes(config: object, entrypoint: object) -> object:
+        def started(*args: object) -> None:
+            raise ChildFailedError("siamkit", {0: _failure(0, -9)})
+
+        return started
+
+    monkeypatch.setattr(torchrun, "elastic_launch", processes)
+    with pytest.raises(click.ClickException) as said:
+        launcher.launch(1, ["--version"])
+    assert said.value.format_message() == (
+        "torchrun's launch of 1 process failed: process 0 (local rank 0) was killed by SIGKILL"
+    )
+
+
 def _failure(local_rank: int, exitcode: int) -> object:
     from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 

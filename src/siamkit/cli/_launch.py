@@ -214,7 +214,8 @@ def launch(
 ) -> None:
     """Run ``siamkit CHILD_ARGS`` on ``count`` processes of one machine under torchrun
     (``--standalone``: a free port of its own), their output streamed as it comes; a failure
-    ends in one :class:`click.ClickException` sentence naming the failed process(es).
+    ends in one :class:`click.ClickException` sentence naming the failed process(es), save one
+    process's exit with a code of its own: it said why, and this ends with its code.
     ``hinted``: whether process 0, stopped now, said how to continue (a new run with its
     checkpoint: "--resume continues it"); where it did not, a SIGTERM to this process ends with
     this process's own line, as one process's does, where it ended with 143 and none: the
@@ -230,6 +231,12 @@ def launch(
         with _launcher_state_kept():
             run(args)
     except ChildFailedError as err:
+        alone = err.failures.get(0) if count == 1 else None
+        if alone is not None and int(alone.exitcode) > 0:
+            # the one process ran as a one-process command does and said why it ended (its
+            # Error: line or traceback): there is no other process to name, and a second
+            # "Error: torchrun's launch of 1 process failed" line followed its own
+            raise click.exceptions.Exit(int(alone.exitcode)) from None
         raise click.ClickException(failure_sentence(err.failures, count)) from None
     except SignalException as err:
         # torchrun stopped its processes, as asked: the shell's status for the signal, and no

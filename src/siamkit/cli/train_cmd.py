@@ -85,7 +85,8 @@ from siamkit.cli._run_folder import (
     help="Train data-parallel on N processes of this machine: siamkit starts torchrun "
     "(--standalone) for you, one process a CUDA GPU (NCCL) or, on the CPU, up to one a core "
     "(gloo); their output comes as it is printed, and a failed launch ends with one sentence "
-    "naming the process that failed and its exit code.",
+    "naming the process that failed and its exit code (one process: with its own error and "
+    "exit code).",
 )
 @friendly_errors
 @click.pass_context
