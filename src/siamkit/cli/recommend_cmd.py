@@ -126,19 +126,13 @@ def recommend(
     click.echo(json.dumps({"like": list(likes), "items": docs}, indent=2) if as_json else text)
 
 
-def _pretrained_text(folder: str) -> bool:
-    """Whether ``folder`` is a Hugging Face (or sentence-transformers) text model, which has no
-    ``siamkit.json``: the text commands and `serve` load it as a text model."""
-    from siamkit.encoders.text import is_pretrained_text_folder
-
-    return is_pretrained_text_folder(folder)
-
-
 def _recommend_model(folder: str, gallery_path: str) -> Any:
     """The model at ``folder`` as the command that enrolled ``gallery_path`` loaded it: a
     Hugging Face folder as `text enroll` does (:func:`~siamkit.applications.text.
     load_text_model`), a saved model folder as the gallery commands do."""
-    if _pretrained_text(folder):
+    from siamkit.encoders.text import is_pretrained_text_folder
+
+    if is_pretrained_text_folder(folder):
         from siamkit.applications.text import load_text_model
 
         return load_text_model(folder)
@@ -151,8 +145,9 @@ def _stored_texts(model: str, gallery_path: str, item_ids: list[int]) -> dict[in
     thumbnails). `recommend` listed a text gallery's items by label alone, where `text
     identify` and the service's `/recommend` show each item's text."""
     from siamkit.cli._model_kind import is_text_model
+    from siamkit.encoders.text import is_pretrained_text_folder
 
-    if not is_text_model(model) and not _pretrained_text(model):
+    if not is_text_model(model) and not is_pretrained_text_folder(model):
         return None
     from siamkit.cli.text_identify import stored_texts
 
@@ -163,8 +158,9 @@ def _enroll_first(model: str, gallery_path: str) -> str:
     """How to fill the empty gallery at ``gallery_path`` for the model folder ``model``: a text
     model's is filled by `siamkit text enroll` (the image command was named for it too)."""
     from siamkit.cli._model_kind import is_text_model
+    from siamkit.encoders.text import is_pretrained_text_folder
 
-    if is_text_model(model) or _pretrained_text(model):
+    if is_text_model(model) or is_pretrained_text_folder(model):
         return (
             f"enroll texts first (siamkit text enroll CORPUS --gallery {gallery_path} "
             f"--model {model})"
