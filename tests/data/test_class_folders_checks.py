@@ -245,7 +245,9 @@ def test_training_refuses_class_folders_that_count_for_nothing_in_the_one_senten
         f"images ({exts}), and every image of the others ({mixed / 'cat'}, {mixed / 'dog'}) is "
         "one file in several class folders: put each class's images in its sub-folder, and keep "
         "each image in its own class's folder only",
-        "links": f"no images found in {links}: expected one sub-folder per class",
+        "links": f"no class folder of {links} {lead}: the class folder {links / 'all'} is a link "
+        "to the data set's folder or one above it, left out as it would read every class's "
+        "images again: remove that link and put each class's images in a sub-folder of its own",
         "unread": f"no class folder of {unread} {lead}: none of the class folders could be read "
         f"({unread / 'alice'}, {unread / 'bob'}; permission denied): give read access to them",
         "empty": f"no class folder of {empty} {lead}: the class folders {empty / 'a'}, "

@@ -718,6 +718,12 @@ class ClassWalk:
     #: the class folders whose every image another class holds too, so left out of both (named
     #: by the walk's warning, not "holds no images": reviewer s54_R3 finding 1)
     shared: list[Path] = field(default_factory=list)
+    #: the class folders left out as links to another class's folder or one inside it (each
+    #: with that class's folder), or to the data set's folder or one above it (each with the
+    #: data set's folder): named by the walk's warning, and by the refusal where no class is
+    #: left, which said "no images found in X: expected one sub-folder per class" of a folder
+    #: whose sub-folders were all such links (:func:`_linked_classes`)
+    linked: dict[Path, Path] = field(default_factory=dict)
 
 
 def walk_classes(
@@ -777,7 +783,7 @@ def walk_classes(
     of_name: dict[str, tuple[str, ...]] = {}  # each class's folders (several roots: several)
     for d in class_dirs:
         of_name[d.name] = (*of_name.get(d.name, ()), os.path.join(d, ""))
-    walk = ClassWalk({}, [], [], [])
+    walk = ClassWalk({}, [], [], [], linked=dropped)
     others_of: dict[Path, list[Path]] = {}
     for folder in class_dirs:
         locked: list[str] = []
@@ -833,7 +839,7 @@ def read_class_folders(
             folder holds an image that can be read and that no other class holds (``"none"``:
             ``none_found`` where there are no class folders at all, else a sentence that begins
             with ``nothing`` and names every class folder and why it counts for nothing: empty,
-            unreadable, or every image another's).
+            unreadable, every image another's, or a link the walk left out).
         UnreadableFolderError: a folder given cannot be read.
 
     Warns:
@@ -883,7 +889,11 @@ def _refuse_nothing(
     folders = [text_name(str(d)) for d in walk.empty]
     unread = [text_name(str(d)) for d in walk.unread]
     shared = [text_name(str(d)) for d in walk.shared]
-    if not (folders or unread or shared):
+    # sub-folders there were, left out as links (all -> ., kitty -> cat): not "no images found
+    # in X: expected one sub-folder per class", which is untrue of them
+    to_top = [text_name(str(d)) for d, o in sorted(walk.linked.items()) if o == d.parent]
+    to_class = [text_name(str(d)) for d, o in sorted(walk.linked.items()) if o != d.parent]
+    if not (folders or unread or shared or to_top or to_class):
         raise ClassFoldersError(
             none_found or f"no {photo}s found in {where}: expected one sub-folder per {noun}",
             "none",
@@ -892,7 +902,7 @@ def _refuse_nothing(
         f"no {noun} folder of {where} holds {photo}s that can be read and that no other {noun} "
         "holds"
     )
-    if unread and not (shared or folders):
+    if unread and not (shared or folders or to_top or to_class):
         raise ClassFoldersError(
             f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
             "permission denied): give read access to them",
@@ -920,6 +930,27 @@ def _refuse_nothing(
             whose = f"the others ({shown_names(shared)})"
         why.append(f"every {photo} of {whose} is one file in several {noun} folders")
         fix.append(f"keep each {photo} in its own {noun}'s folder only")
+    nouns = {"class": "classes", "person": "people", "identity": "identities"}
+    if to_top:
+        many = len(to_top) > 1
+        why.append(
+            f"the {noun} folder{'s' if many else ''} {shown_names(to_top)} "
+            f"{'are links' if many else 'is a link'} to the data set's folder or one above it, "
+            f"left out as {'each' if many else 'it'} would read every {noun}'s {photo}s again"
+        )
+        fix.append(
+            f"remove {'those links' if many else 'that link'} and put each {noun}'s {photo}s "
+            "in a sub-folder of its own"
+        )
+    if to_class:
+        many = len(to_class) > 1
+        why.append(
+            f"the {noun} folder{'s' if many else ''} {shown_names(to_class)} "
+            f"{'are links' if many else 'is a link'} to another {noun}'s folder or one inside "
+            f"it, left out as {'their' if many else 'its'} {photo}s would count as two "
+            f"{nouns.get(noun, noun + 's')}"
+        )
+        fix.append(f"give each linked {noun} a folder of its own (copy its {photo}s into it)")
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
 
 

@@ -1,0 +1,66 @@
+"""A folder whose every class sub-folder is a link the class walk leaves out (``all -> .``,
+``up -> ..``: each would read every class's images again) was refused as "no images found in X:
+expected one sub-folder per class", which is untrue: there are sub-folders, and they were left
+out. The refusal names them, says why and what to do, in each reader's own noun."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamkit.data.folders import ClassFoldersError, read_class_folders
+
+
+def _links_only(tmp_path: Path) -> Path:
+    """ds/all -> . and ds/up -> ..: sub-folders, both links to the data set's folder or above."""
+    (tmp_path / "elsewhere" / "cat").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "elsewhere" / "cat" / "0.png")
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    os.symlink(".", ds / "all")
+    os.symlink("..", ds / "up")
+    return ds
+
+
+def _links_sentence(ds: Path, noun: str, photo: str) -> str:
+    return (
+        f"no {noun} folder of {ds} holds {photo}s that can be read and that no other {noun} "
+        f"holds: the {noun} folders {ds / 'all'}, {ds / 'up'} are links to the data set's folder "
+        f"or one above it, left out as each would read every {noun}'s {photo}s again: remove "
+        f"those links and put each {noun}'s {photo}s in a sub-folder of its own"
+    )
+
+
+@pytest.mark.parametrize(("noun", "photo"), [("label", "image"), ("person", "photo")])
+def test_read_class_folders_names_the_links_it_left_out(tmp_path, noun, photo):
+    """Several links, in each noun (the noun "class", one link, and training's
+    ImageFolderDataset: test_class_folders_checks.py's "links" case)."""
+    ds = _links_only(tmp_path)
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")  # the walk's own warning names them too
+        read_class_folders(ds, noun, photo, none_found="no images found in ds")
+    assert str(err.value) == _links_sentence(ds, noun, photo)
+    assert err.value.kind == "none"
+
+
+def test_a_link_to_an_empty_class_is_named_beside_it(tmp_path):
+    """``kitty -> cat`` with cat empty: it was refused as "the class folder ds/cat holds no
+    images" alone, which hid kitty; both are named, each with its fix."""
+    ds = tmp_path / "ds"
+    (ds / "cat").mkdir(parents=True)
+    os.symlink("cat", ds / "kitty")
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds, "person", "photo", extensions=(".png",))
+    assert str(err.value) == (
+        f"no person folder of {ds} holds photos that can be read and that no other person "
+        f"holds: the person folder {ds / 'cat'} holds no images (.png), and the person folder "
+        f"{ds / 'kitty'} is a link to another person's folder or one inside it, left out as its "
+        "photos would count as two people: put each person's photos in its sub-folder, and give "
+        "each linked person a folder of its own (copy its photos into it)"
+    )
