@@ -29,9 +29,14 @@ def _answers(client: Any, calls: dict[str, Any]) -> dict[str, Any]:
     return {name: call() for name, call in calls.items()}
 
 
+#: what /verify of a pair cannot do with a NaN: it runs no search (siamkit verify's sentence)
+NO_VERDICT = "which no verdict can be given on"
+
+
 def _check(answers: dict[str, Any], rows: dict[str, str], siamkit_log: Any) -> None:
     """Every answer a 500 naming the model, carrying the refusal of the rows ``rows[name]``
-    names, and its request's id, which an error line of the log names too."""
+    names, and its request's id, which an error line of the log names too; a verify of a pair
+    says that no verdict can be given on them, the others that no search can rank them."""
     errors = [r.getMessage() for r in siamkit_log.errors()]
     for name, answer in answers.items():
         assert answer.status_code == 500, (name, answer.status_code, answer.text)
@@ -39,7 +44,8 @@ def _check(answers: dict[str, Any], rows: dict[str, str], siamkit_log: Any) -> N
         detail = body["detail"]
         assert detail.startswith("The service's model made embeddings that no search can rank, a")
         assert rows[name] in detail, (name, detail)
-        assert "which no search can rank" in detail and "send other inputs" not in detail
+        which = NO_VERDICT if name == "verify pair" else "which no search can rank"
+        assert which in detail and "send other inputs" not in detail
         assert f"id {body['request_id']})" in detail
         assert any(f"(id={body['request_id']})" in e and rows[name] in e for e in errors), name
     assert not [r for r in siamkit_log.records if r.levelname == "WARNING"]
@@ -81,7 +87,12 @@ def test_an_image_models_nan_is_the_same_500_on_every_route(siamkit_log, tmp_pat
     two = (
         "2 of the 2 embeddings the model made of the inputs hold NaN or infinite values (rows 0, 1)"
     )
-    rows = {"enroll": two, "identify": one, "verify label": one, "verify pair": one, "embed": one}
+    # the pair named by its fields, where each input was "(rows 0)" of its own
+    pair = (
+        "2 of the 2 embeddings the model made of the two inputs hold NaN or infinite values "
+        "('file_a', 'file_b'), which no verdict can be given on"
+    )
+    rows = {"enroll": two, "identify": one, "verify label": one, "verify pair": pair, "embed": one}
     _check(answers, rows, siamkit_log)
     assert listed["num_items"] == 1, listed
 
@@ -129,6 +140,10 @@ def test_a_face_models_nan_names_the_faces_of_the_photo_not_inputs_sent(siamkit_
                 "verify label": lambda: client.post(
                     "/verify", data={"label": "eileen"}, files=[("file", ("q.png", photos[0]))]
                 ),
+                "verify pair": lambda: client.post(
+                    "/verify",
+                    files=[("file_a", ("a.png", photos[0])), ("file_b", ("b.png", photos[0]))],
+                ),
             },
         )
         model.embed_chips = real
@@ -140,6 +155,9 @@ def test_a_face_models_nan_names_the_faces_of_the_photo_not_inputs_sent(siamkit_
         "identify": f"1 of the {faces} {found} NaN or infinite values (rows {faces - 1})",
         "enroll": largest,
         "verify label": largest,
+        # the two photos' largest faces in one call: the last, file_b's, is made NaN
+        "verify pair": "1 of the 2 embeddings the model made of the photos' largest faces hold "
+        "NaN or infinite values ('file_b'), which no verdict can be given on",
     }
     _check(answers, rows, siamkit_log)
     assert "in the order sent" not in answers["identify"].json()["detail"]
@@ -184,6 +202,9 @@ def test_a_text_models_nan_is_the_same_500_on_every_route(siamkit_log, tmp_path)
         "2 of the 2 embeddings the model made of the inputs hold NaN or infinite values (rows 0, 1)"
     )
     rows = {"enroll": two, "identify": one, "verify label": one, "embed": one}
-    rows["verify pair"] = "embeddings the model made of the inputs hold NaN or infinite values"
+    rows["verify pair"] = (
+        "2 of the 2 embeddings the model made of the two inputs hold NaN or infinite values "
+        "('text_a', 'text_b'), which no verdict can be given on"
+    )
     _check(answers, rows, siamkit_log)
     assert listed["num_items"] == 1, listed

@@ -512,7 +512,8 @@ def verify(
         a = _read_images(net, [image], model)[0]
         b = _read_images(net, [other], model, "document")[0]
         with photos_named([image, other], ("the first photo", "the second photo")):
-            result = verify_pair(net, a, b, threshold=threshold)
+            # a NaN embedding is refused by its file, not as "the inputs (rows 0)"
+            result = verify_pair(net, a, b, threshold=threshold, names=(image, other))
     else:
         opened = _open(gallery_path, net, threshold=threshold, folder=model)  # type: ignore[arg-type]
         with opened as gallery, photos_named([image]), _threshold_said_here():

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from siamkit.index.decision import accepts
-from siamkit.index.embedding import as_photo_list, embed_inputs, model_distance, model_threshold
+from siamkit.index.embedding import (
+    as_photo_list,
+    embed_inputs,
+    model_distance,
+    model_embeddings,
+    model_threshold,
+)
 from siamkit.index.results import VerifyResult
 
+NO_VERDICT = "no verdict can be given on"
+"""What a NaN embedding stops in a 1:1 verification, which runs no search (as ``siamkit face
+verify`` says it: :data:`siamkit.applications.faces.recognize.NO_VERDICT`)."""
 
-def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> VerifyResult:
+
+def verify_pair(
+    model: Any,
+    a: Any,
+    b: Any,
+    threshold: float | None = None,
+    names: tuple[str, str] = ("the first input", "the second input"),
+) -> VerifyResult:
     """Are ``a`` and ``b`` the same? One input each (``(C, H, W)`` or ``(1, C, H, W)`` in [0, 1]).
 
     The threshold is ``threshold`` if given, else ``model.threshold`` (a text model without
@@ -20,6 +37,12 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
     without either, ``same`` is ``None`` and only the distance is reported. ``a`` is the probe
     and ``b`` the reference: a two-tower model embeds ``a`` with its query tower and ``b`` with
     its document tower (a :class:`~siamkit.models.HalfTwinNetwork`: ``f(a)`` and ``g(b)``).
+
+    A NaN or infinite embedding is refused by its input's name in ``names`` (the files
+    ``siamkit verify`` compares, the fields the service's ``/verify`` was sent), in the gallery's
+    class (:class:`~siamkit.index.base.UnrankableEmbeddingsError`): "1 of the 2 embeddings the
+    model made of the two inputs hold NaN or infinite values ('b.png'), which no verdict can be
+    given on". Each input was refused alone as "the inputs (rows 0)", naming neither.
 
     >>> verify_pair(net, img_a, img_b).same  # doctest: +SKIP
     True
@@ -32,15 +55,21 @@ def verify_pair(model: Any, a: Any, b: Any, threshold: float | None = None) -> V
         pa, pb = as_photo_list(a), as_photo_list(b)
         if len(pa) != 1 or len(pb) != 1:
             raise ValueError(_one_pair(len(pa), len(pb)))
-        z = embed_inputs(model, pa + pb)
-        za, zb = z[:1], z[1:]
+        z = embed_inputs(model, pa + pb, refuse=False)  # refused below, by the photos' names
+        za, zb, of = z[:1], z[1:], "the photos' largest faces"
     else:
         # a two-tower model: a through the query tower, b the document tower (a text
-        # half-twin as text similarity; a HalfTwinNetwork f(a), g(b), as it trains)
-        za, zb = embed_inputs(model, a), embed_inputs(model, b, role="document")
+        # half-twin as text similarity; a HalfTwinNetwork f(a), g(b), as it trains); a NaN is
+        # refused below, by the input's name
+        za = embed_inputs(model, a, refuse=False)
+        zb = embed_inputs(model, b, role="document", refuse=False)
+        of = "the two inputs"
     if za.shape[0] != 1 or zb.shape[0] != 1:
         raise ValueError(_one_pair(za.shape[0], zb.shape[0]))
-    return verify_embedded(model, za, zb, threshold)
+    z = model_embeddings(
+        np.concatenate([za, zb]), of, [repr(str(n)) for n in names], which=NO_VERDICT
+    )
+    return verify_embedded(model, z[:1], z[1:], threshold)
 
 
 def verify_embedded(model: Any, za: Any, zb: Any, threshold: float | None) -> VerifyResult:

@@ -38,7 +38,7 @@ from siamkit.index.embedding import (
 )
 from siamkit.index.gallery_search import UnknownItemError, sync_index
 from siamkit.index.results import unknown_label_hint
-from siamkit.index.verify import verify_embedded
+from siamkit.index.verify import NO_VERDICT, verify_embedded
 from siamkit.model_protocol import as_embedding_model
 from siamkit.models import model_fingerprint
 from siamkit.service.embedding_parts import embedding_parts
@@ -54,6 +54,9 @@ from siamkit.service.uploads import (
 )
 
 T = TypeVar("T")
+
+PAIR_FIELDS = ("file_a", "file_b")
+"""The fields of ``/verify``'s two images, which name the one its model embedded as NaN."""
 
 
 @dataclass(frozen=True)
@@ -352,7 +355,7 @@ class ServiceEngine:
         photos are embedded in one call, so that a photo without a face is named by its own
         index)."""
         a, b = x if isinstance(x, tuple) else (x[:1], x[1:])
-        return verify_pair(self.model, a, b)
+        return verify_pair(self.model, a, b, names=PAIR_FIELDS)  # a NaN named by its field
 
     def verify_pair_faces(self, x: Any) -> tuple[VerifyResult, list[int] | None]:
         """:meth:`verify_pair`, and for a face model how many faces each of its two photos
@@ -360,7 +363,10 @@ class ServiceEngine:
         if not self.counts_faces:
             return self.verify_pair(x), None
         threshold, _ = model_threshold(self.model)
-        z, counts = self.largest_faces(x)
+        z, counts = self.model.largest_faces(x)  # a NaN named by its field, as verify_pair does
+        z = model_embeddings(
+            z, "the photos' largest faces", [repr(f) for f in PAIR_FIELDS], which=NO_VERDICT
+        )
         return verify_embedded(self.model, z[:1], z[1:], threshold), counts
 
     def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:

@@ -270,7 +270,8 @@ def verify_texts(engine: ServiceEngine, a: str, b: str) -> tuple[VerifyResult, i
     from siamkit.applications.text.similarity import pair_level, resolve_threshold
 
     threshold, source = resolve_threshold(engine.model, None, level=pair_level(a, b))
-    result = verify_pair(engine.model, a, b, threshold=threshold)
+    # a NaN embedding named by its field, as /verify of two images names file_a or file_b
+    result = verify_pair(engine.model, a, b, threshold=threshold, names=("text_a", "text_b"))
     return result, token_stats(engine.model, [a, b])[1], source
 
 
