@@ -350,6 +350,62 @@ def test_a_launch_refuses_what_every_process_would_before_starting_them(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ("text-pairs.yaml", "task text trains in one process"),
+        ("signatures.yaml", "task signatures trains in one process"),
+        ("task: half_twin\n", "task half_twin trains in one process"),
+        ("task: nope\n", "unknown task 'nope' in the config; choose one of embedding,"),
+    ],
+    ids=["text", "signatures", "half-twin", "unknown-task"],
+)
+def test_a_launch_refuses_a_task_config_every_process_would_before_starting_them(
+    tmp_path: Path, monkeypatch, config: str, says: str
+) -> None:
+    """A config with a task: was checked by the processes alone: `--nproc-per-node 2` of a
+    task that trains in one process (or of a task no runner is registered for) started two
+    processes, each refused it (about 10 s here), and the launch added its own Error line
+    naming process 0. The launcher refuses it first, in the processes' words, writing nothing."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    path = ROOT / "configs" / config
+    if not config.endswith(".yaml"):
+        path = tmp_path / "task.yaml"
+        path.write_text(config)
+    out = tmp_path / "run"
+    cmd = ["train", str(path), "--out", str(out), "--device", "cpu", "--nproc-per-node", "2"]
+    res = CliRunner().invoke(cli, cmd)
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and said.startswith(f"Error: {says}"), said
+    assert said.count("Error") == 1, said
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("task", ["half_twin", "signatures", "text"])
+def test_the_tasks_the_launch_refuses_are_those_whose_processes_refuse_it(
+    tmp_path: Path, monkeypatch, task: str
+) -> None:
+    """The launcher's list of one-process tasks is what each runner refuses under torchrun
+    (WORLD_SIZE 2), in the same words."""
+    import yaml
+
+    from siamkit.training.tasks import ONE_PROCESS_TASKS, TaskOptions, get_task
+
+    assert task in ONE_PROCESS_TASKS and "ssl" not in ONE_PROCESS_TASKS
+    assert "siamfc" not in ONE_PROCESS_TASKS
+    files = {"text": "text-pairs.yaml", "signatures": "signatures.yaml"}
+    doc = yaml.safe_load((ROOT / "configs" / files[task]).read_text()) if task in files else {}
+    doc.pop("task", None)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match=f"^task {task} trains in one process: run `siamkit"):
+        get_task(task)(doc, tmp_path / "run", TaskOptions())
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_help_says_what_the_launch_does() -> None:
     from siamkit.cli.main import cli
 

@@ -175,8 +175,11 @@ def train(
     if nproc_per_node is not None:
         # the checks every process would meet, made here once, before N processes import torch
         # and start (a bad --set took about 20 s to be said): OUT's above, CONFIG's and --set's
-        if _config_task(config) is None:
+        task = _config_task(config)
+        if task is None:
             _embedding_config(config, out_dir, resume, overrides, device, init_from)
+        else:
+            _refuse_task_launch(task, config, out_dir, resume, nproc_per_node)
         from siamkit.cli._launch import child_arguments, launch
 
         # each process checks and runs the rest
@@ -243,6 +246,22 @@ def _embedding_config(
         cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
     )
     return cfg, plugins
+
+
+def _refuse_task_launch(task: str, config: str, out_dir: Path, resume: bool, count: int) -> None:
+    """Before ``--nproc-per-node COUNT`` starts a task config's processes, what each would
+    refuse as it starts, in its words: a task no runner is registered for (a plug-in's task
+    registers as its module is imported), and more than one process for a task that trains in
+    one (:data:`~siamkit.training.tasks.ONE_PROCESS_TASKS`). The rest of a task config is
+    checked by the processes."""
+    from siamkit.training.ddp import refuse_torchrun
+    from siamkit.training.tasks import ONE_PROCESS_TASKS, get_task, list_tasks
+
+    _run_plugins(config, out_dir, resume)
+    if task not in list_tasks():
+        get_task(task)  # "unknown task ...; choose one of ..."
+    if task in ONE_PROCESS_TASKS:
+        refuse_torchrun(task, count)
 
 
 def _resolved_out(out: Path) -> Path:

@@ -80,10 +80,14 @@ def setup_distributed(device: str = "auto") -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), dev)
 
 
-def refuse_torchrun(task: str) -> None:
+def refuse_torchrun(task: str, world: int | None = None) -> None:
     """Refuse a launch by ``torchrun`` (``WORLD_SIZE`` > 1) for a task that trains in one process:
-    every process would train the whole run alone and write the same files."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    every process would train the whole run alone and write the same files. ``world``: the
+    process count of a launch about to start (``siamkit train --nproc-per-node``), in place of
+    this process's ``WORLD_SIZE``."""
+    if world is None:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
         raise ValueError(f"task {task} trains in one process: run {launch_form(1)}")
 
 

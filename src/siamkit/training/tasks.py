@@ -75,6 +75,11 @@ _TASKS: dict[str, Any] = {
     "siamfc": "siamkit.applications.tracking.task:run",
 }
 
+#: The built-in tasks whose runner trains in one process and refuses a torchrun launch of more
+#: (:func:`~siamkit.training.ddp.refuse_torchrun`): ``siamkit train --nproc-per-node N`` refuses
+#: them before it starts any process.
+ONE_PROCESS_TASKS = frozenset({"half_twin", "signatures", "text"})
+
 
 def register_task(name: str, target: Runner | str, overwrite: bool = False) -> None:
     """Let configs with ``task: name`` run ``target`` (a callable or ``"module:function"``)."""
