@@ -48,25 +48,37 @@ def test_recommend_like_labels_matches_naive(tmp_path):
     assert json.loads(res.stdout)["items"][0]["label"] == f"item-{nearest}"
 
 
-def test_recommend_unknown_label_is_one_sentence_naming_the_labels(tmp_path):
+_ONE_ITEM = " (for one item, give --like '#ID' with the item N that identify or recommend print)"
+
+
+@pytest.mark.parametrize(
+    ("like", "said"),
+    [
+        ("Item-11", "label 'Item-11' is not in the gallery; did you mean 'item-1'?" + _ONE_ITEM),
+        (
+            "shoe",
+            "label 'shoe' is not in the gallery; enrolled labels include 'item-0', 'item-1', "
+            "'item-2', 'item-3', 'item-4', 'item-5', 'item-6', 'item-7', 'item-8', 'item-9'"
+            + _ONE_ITEM,
+        ),
+        # an item id: Gallery.recommend's own sentence, with no hint of '#ID'
+        (
+            "#999",
+            "item ids not in the gallery: 999; use an item id that identify or recommend gave "
+            "with a match",
+        ),
+    ],
+    ids=["a-near-label", "no-near-label", "an-item-id"],
+)
+def test_recommend_an_unknown_like_is_one_sentence(tmp_path, like, said):
     """A liked label not enrolled said only "'item-11' is not a label in the gallery", where
     gallery remove and verify --label name the labels: it now names the closest ones too, and
-    that one item is liked as '#ID' (a user after one item of a label would not find that)."""
+    that one item is liked as '#ID' (a user after one item of a label would not find that).
+    --like '#999' said only "item ids not in the gallery: 999": it says where ids come from."""
     model, _, _ = _shop(tmp_path)
-    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like"]
-    one_item = " (for one item, give --like '#ID' with the item N that identify or recommend print)"
-    res = CliRunner().invoke(cli, [*args, "Item-11"])
-    assert res.exit_code == 1 and res.output.strip() == (
-        "Error: label 'Item-11' is not in the gallery; did you mean 'item-1'?" + one_item
-    )
-    res = CliRunner().invoke(cli, [*args, "shoe"])
-    assert res.exit_code == 1 and res.output.strip() == (
-        "Error: label 'shoe' is not in the gallery; enrolled labels include 'item-0', 'item-1', "
-        "'item-2', 'item-3', 'item-4', 'item-5', 'item-6', 'item-7', 'item-8', 'item-9'" + one_item
-    )
-    res = CliRunner().invoke(cli, [*args, "#999"])  # an item id: Gallery.recommend's own sentence
-    assert res.exit_code == 1 and "item ids not in the gallery: 999" in res.output
-    assert "for one item" not in res.output
+    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", like]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 1 and res.output.strip() == f"Error: {said}", res.output
 
 
 def test_recommend_with_a_tracker_names_the_model_it_needs(tmp_path):
@@ -91,17 +103,6 @@ def test_recommend_when_every_item_is_liked_says_so(tmp_path):
     res = CliRunner().invoke(cli, [*args, *(f"--like=item-{i}" for i in range(10))])
     assert res.exit_code == 0, res.output
     assert res.output.strip() == "(nothing to recommend: every item in the gallery is liked)"
-
-
-def test_recommend_an_item_id_not_in_the_gallery_says_where_ids_come_from(tmp_path):
-    """--like '#999' said only "item ids not in the gallery: 999"."""
-    model, _, _ = _shop(tmp_path)
-    args = ["recommend", str(model), "--gallery", str(tmp_path / "shop.db"), "--like", "#999"]
-    res = CliRunner().invoke(cli, args)
-    assert res.exit_code == 1 and res.output.strip() == (
-        "Error: item ids not in the gallery: 999; use an item id that identify or recommend gave "
-        "with a match"
-    )
 
 
 def test_recommend_with_another_model_names_the_folder_that_enrolled(tmp_path):
@@ -285,27 +286,6 @@ def test_recommend_checks_the_fingerprint_without_building_the_model(tmp_path, m
     assert res.output == built.output  # the same items and distances
 
 
-def test_a_text_model_is_not_built_either(tmp_path, monkeypatch):
-    """The text model, which took the longest to build, for items enrolled with it."""
-    from _tiny_bert import save_tiny_bert
-    from siamkit.applications.text.model import TextSiameseNetwork
-
-    (tmp_path / "bert").mkdir()
-    save_tiny_bert(tmp_path / "bert", layers=1)
-    net = TextSiameseNetwork.pretrained(tmp_path / "bert", max_length=16, overlap=4)
-    model = siamkit.save_model(net, tmp_path / "model")
-    with Gallery.open(tmp_path / "t.db", net) as g:
-        for i, text in enumerate(["red shoe", "blue shoe", "green tea", "black tea"]):
-            g.enroll(f"item-{i}", [text])
-    monkeypatch.setattr(siamkit, "load_model", lambda *_a, **_k: 1 / 0)
-    args = ["recommend", str(model), "--gallery", str(tmp_path / "t.db"), "--json"]
-    res = CliRunner().invoke(cli, [*args, "--like", "item-0", "--k", "3"])
-    assert res.exit_code == 0, res.output
-    with Gallery.open(tmp_path / "t.db", net) as g:
-        expected = [m.item_id for m in g.recommend([1], k=3)]
-    assert [it["item_id"] for it in json.loads(res.stdout)["items"]] == expected
-
-
 def test_recommend_with_changed_weights_still_refuses_them(tmp_path):
     """Weights replaced beside an unchanged siamkit.json hash to another fingerprint than the
     gallery's: the model is loaded then, which refuses the file as before."""
@@ -443,7 +423,9 @@ def test_a_text_folder_whose_tokenizer_was_swapped_is_built_as_the_full_route_bu
     model's (s56_R5 finding 1), under the current formula and the one before stop 55.
     save_model now records the SHA-256 of the files beside the weights, and the check leaves
     a folder whose files differ to the full route: built, and refused as it refuses it. The
-    same folder untouched, and one saved without the record (before it), are not built."""
+    same folder untouched, and one saved without the record (before it), are not built, and
+    answer as the built model does (the text model took the longest to build, for likes that
+    need no embedding: recommend hashes its files instead)."""
     pytest.importorskip("transformers", reason="the text extra is not installed")
     import shutil
 
@@ -492,11 +474,14 @@ def test_a_text_folder_whose_tokenizer_was_swapped_is_built_as_the_full_route_bu
         res = CliRunner().invoke(cli, args)
         assert res.exit_code == 1 and "different model" in res.output, (name, res.output)
         assert built == [(str(swapped),)], name
+        with Gallery.open(path, net) as g:  # the built model's answers
+            expected = [m.item_id for m in g.recommend([1], k=2)]
         for kept in (model, unrecorded):
             built.clear()
             args = ["recommend", str(kept), "--gallery", str(path), "--like", "item-0"]
-            res = CliRunner().invoke(cli, args)
+            res = CliRunner().invoke(cli, [*args, "--json", "--k", "2"])
             assert res.exit_code == 0 and built == [], (name, kept, res.output)
+            assert [it["item_id"] for it in json.loads(res.stdout)["items"]] == expected
 
 
 def test_recommend_takes_a_hugging_face_folder_and_a_named_model_as_text_identify_does(
