@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from siamkit.applications.faces.open_set import (
 )
 from siamkit.applications.faces.pipeline import FacePipeline, read_rgb
 from siamkit.image_decode import probe_image
-from siamkit.index.embedding import model_distance
+from siamkit.index.embedding import model_distance, model_embeddings
 from siamkit.progress import track
 
 
@@ -58,20 +59,51 @@ def embed_files(
 
     ``progress=False`` shows nothing; otherwise :mod:`siamkit.progress` reports the search (on
     in the ``siamkit`` command: a bar on a terminal, a few lines in a log).
+
+    A NaN or infinite embedding (a siamkit model's or dlib's) is refused at its file, by its
+    name, counted against the files embedded so far and all of them, as ``siamkit enroll``
+    refuses one (:class:`~siamkit.index.base.UnrankableEmbeddingsError`): "1 of the 3 embeddings
+    the model made of the largest faces of the first 3 of the 6 photos hold NaN or infinite
+    values ('lfw/a.jpg'), which no evaluation can score". A siamkit model's was refused by
+    its row of one ("(rows 0)"), naming no file; dlib's went on into the scores.
     """
     unique = sorted(set(paths))
     for path in unique:
         probe_image(path)
     cache: dict[Path, np.ndarray] = {}
     no_face = []
-    for path in unique if progress is False else track(unique, "faces", unit="images"):
+    names = [repr(str(p)) for p in unique]
+    for i, path in enumerate(
+        unique if progress is False else track(unique, "faces", unit="images")
+    ):
         image = read_rgb(path)
         boxes = pipe.detect(image)
         if not boxes:
             no_face.append(path)
             boxes = [centred_box(*image.shape[:2])]
-        cache[path] = pipe.embed_chips(pipe.aligner.chips(image, boxes[:1]))[0]
+        z = pipe.embed_chips(pipe.aligner.chips(image, boxes[:1]), refuse=False)
+        cache[path] = _checked_face(z, i, names)[0]
     return EmbeddedImages(np.stack([cache[p] for p in paths]), no_face)
+
+
+NO_EVALUATION = "no evaluation can score"
+"""What a NaN embedding stops in ``siamkit face evaluate`` (``siamkit text evaluate``'s words)."""
+
+
+def _checked_face(z: np.ndarray, i: int, names: Sequence[str]) -> np.ndarray:
+    """The ``(1, D)`` embedding of file ``i`` of ``names`` as float32, refused by its name
+    where it holds NaN or infinite values, counted against the ``i`` files before it (checked
+    already) and all of them (:func:`~siamkit.index.embedding.model_embeddings`)."""
+    z = np.asarray(z)
+    if z.dtype == np.float32 and math.isfinite(z.min()) and math.isfinite(z.max()):
+        return z  # the fast path: two reductions, nothing made
+    n, end = len(names), i + 1
+    of = (
+        "the photos' largest faces"
+        if end == n
+        else f"the largest faces of the first {end} of the {n} photos"
+    )
+    return model_embeddings(z, of, names[:end], which=NO_EVALUATION, before=i)
 
 
 @dataclass(frozen=True)
