@@ -549,9 +549,14 @@ def test_a_process_exiting_while_the_rebuild_runs_exits_cleanly():
     assert codes.count(3) >= 5, codes  # most exits came while the rebuild ran
 
 
-# The fork scenarios below run in a fresh process under a timeout: a lock left held by a thread
-# that ended, in pytest's own process, would hang its exit hook (which joins the rebuild threads
-# waiting for that lock), and a fork in a thread of pytest's process is no place for a test.
+# The fork scenarios below run outside pytest's process under a timeout: a lock left held by a
+# thread that ended, in pytest's own process, would hang its exit hook (which joins the rebuild
+# threads waiting for that lock), and a fork in a thread of pytest's process is no place for a
+# test. Each runs in a child forked from one scene server (a fresh interpreter that imported
+# numpy, torch, FAISS and siamkit once, and makes no index and starts no thread of its own), not
+# in a fresh interpreter of its own: the ten interpreters each spent their first seconds on the
+# same imports. The child starts as a fresh process would (no index, no Python thread but its
+# own), its stdout and stderr go to a file the server reads back, and it ends with os._exit.
 _FORK_SCENE = textwrap.dedent(
     """
     import json, os, signal, sys, threading, time
@@ -686,25 +691,84 @@ _FORK_SCENE = textwrap.dedent(
 )
 
 
-def _fork_scene(script: str) -> dict:
-    res = subprocess.run(
-        [sys.executable, "-c", _FORK_SCENE + textwrap.dedent(script)],
-        capture_output=True,
+_SCENE_SERVER = textwrap.dedent(
+    """
+    import json, os, signal, sys, tempfile, time, traceback
+    import numpy as np
+    from siamkit.index import FaissIndex, faiss_index  # once, for every scene (torch too)
+
+    faiss_index.import_faiss()  # as an index does (no OpenMP thread starts before a search)
+
+    for line in sys.stdin:
+        n, script = json.loads(line)
+        with tempfile.TemporaryFile() as out:
+            pid = os.fork()
+            if pid == 0:  # the scene, with its own stdout and stderr
+                os.dup2(out.fileno(), 1)
+                os.dup2(out.fileno(), 2)
+                try:
+                    exec(compile(script, "<scene>", "exec"), {"__name__": "__main__"})
+                except BaseException:
+                    traceback.print_exc()
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(1)  # a scene that goes through ends in done(), with 0
+            deadline = time.monotonic() + 120
+            while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    done = os.waitpid(pid, 0)
+                    break
+                time.sleep(0.02)
+            out.seek(0)
+            said = out.read().decode(errors="replace")
+        code = os.waitstatus_to_exitcode(done[1])
+        print(json.dumps({"n": n, "code": code, "said": said}), flush=True)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def fork_scene():
+    """Run a scene (code after _FORK_SCENE) in a child of the scene server and return what its
+    done() printed; the scene fails the test if it ends otherwise (an error, a hang killed)."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SCENE_SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=120,
     )
-    assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads(res.stdout.strip().splitlines()[-1])
+
+    sent = []
+
+    def run(script: str) -> dict:
+        sent.append(script)
+        server.stdin.write(json.dumps([len(sent), _FORK_SCENE + textwrap.dedent(script)]) + "\n")
+        server.stdin.flush()
+        res = {"n": 0}
+        while res["n"] != len(sent):  # past the answer to a scene whose test timed out
+            line = server.stdout.readline()
+            assert line, "the scene server ended"
+            res = json.loads(line)
+        assert res["code"] == 0, f"the scene ended with {res['code']}: {res['said'][-3000:]}"
+        return json.loads(res["said"].strip().splitlines()[-1])
+
+    yield run
+    server.kill()  # between two scenes: nothing of its own to end
+    server.wait()
+    server.stdin.close()
+    server.stdout.close()
 
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_a_child_forked_while_a_thread_searches_an_index_with_no_rebuild_does_not_hang():
+def test_a_child_forked_while_a_thread_searches_an_index_with_no_rebuild_does_not_hang(fork_scene):
     """A child forked while another thread was inside a call on an index (a search, an add)
     with no rebuild running found that index's lock held by a thread it does not have, and its
     first search waited forever (the fork held only the locks of indexes that rebuild). The
     fork now holds every index's lock: it waits for that call, and the child's search runs."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         index = held_index(1)  # no removal: no rebuild
         holder, go = holding(index._lock)  # another thread's search or add, as the fork comes
@@ -731,7 +795,7 @@ def test_a_child_forked_while_a_thread_searches_an_index_with_no_rebuild_does_no
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_two_threads_forking_at_once_leave_every_index_lock_free():
+def test_two_threads_forking_at_once_leave_every_index_lock_free(fork_scene):
     """Two threads forked at once (a Pool's handler thread starting workers while another
     thread starts a Process): thread A waited in the at-fork handler for one index's lock (a
     takeover, a long call), a rebuild started on a second index, and thread B, forking too,
@@ -740,7 +804,7 @@ def test_two_threads_forking_at_once_leave_every_index_lock_free():
     ignored, its child's handler stopped short too), and B's no longer found it, so the second
     index stayed locked by a thread that had ended, and every call on it waited forever. Now
     one fork at a time goes through the handlers."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         i1, i2 = held_index(1), held_index(2)
         waits = {"A": threading.Event(), "B": threading.Event()}  # for i1's lock
@@ -776,14 +840,14 @@ def test_two_threads_forking_at_once_leave_every_index_lock_free():
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_ctrl_c_while_a_fork_waits_for_an_index_leaves_every_lock_free():
+def test_ctrl_c_while_a_fork_waits_for_an_index_leaves_every_lock_free(fork_scene):
     """Ctrl-C while os.fork() waited in the at-fork handler for a second index's lock: CPython
     prints the handler's KeyboardInterrupt as ignored and forks regardless. The first index's
     lock stayed taken, and the parent's handler raised at once ('release unlocked lock', of a
     lock the fork never took) before letting go of it: that index's takeover, and every call
     on it after, waited forever. Now an interrupted handler lets go of what it took, and the
     after-fork handlers release only what their fork took."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         first, second = held_index(1), held_index(2)
         first.remove(np.arange(120))
@@ -811,12 +875,12 @@ def test_ctrl_c_while_a_fork_waits_for_an_index_leaves_every_lock_free():
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_two_forks_meeting_two_indexes_in_different_orders_both_go_through():
+def test_two_forks_meeting_two_indexes_in_different_orders_both_go_through(fork_scene):
     """Two threads forking at once, whose at-fork handlers met two rebuilding indexes in
     different orders (the set of running rebuilds changed between their two looks): A took
     the first index's lock and waited for the second's, B took the second's and waited for the
     first's, and both forks waited forever. One fork at a time goes through the handlers."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         i1, i2 = held_index(1), held_index(2)
         b_holds_i2 = threading.Event()  # A waits before i2's lock until B holds it
@@ -853,12 +917,12 @@ def test_two_forks_meeting_two_indexes_in_different_orders_both_go_through():
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_a_fork_from_inside_a_call_on_an_index_and_a_fork_beside_it_both_go_through():
+def test_a_fork_from_inside_a_call_on_an_index_and_a_fork_beside_it_both_go_through(fork_scene):
     """Thread T forked from inside a call on an index (foreign code under its lock: a logging
     handler, a progress bar) while thread M forked too: M's handler held the fork lock and
     waited for the index's lock, which T holds until its fork is through, and T's handler
     waited for the fork lock; both waited forever. M now lets T's fork through first."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         index = held_index(1)  # no removal: no rebuild
         m_waits = threading.Event()  # M's handler waits for the index's lock
@@ -902,12 +966,12 @@ def test_a_fork_from_inside_a_call_on_an_index_and_a_fork_beside_it_both_go_thro
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_two_forks_each_from_inside_a_call_on_its_own_index_both_go_through():
+def test_two_forks_each_from_inside_a_call_on_its_own_index_both_go_through(fork_scene):
     """Threads T1 and T2 each forked from inside a call on an index of its own: T1's handler
     held the fork lock and waited for T2's index, T2's waited for the fork lock, both forever.
     Neither can let go of its own index before its fork, so the first forks without the
     other's index's lock (its child must not use that index), and each child uses its own."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         i1, i2 = held_index(1), held_index(2)
         t1_waits = threading.Event()  # T1's handler waits for i2's lock
@@ -956,13 +1020,13 @@ def test_two_forks_each_from_inside_a_call_on_its_own_index_both_go_through():
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_an_index_created_while_a_fork_waits_is_held_across_the_fork_too():
+def test_an_index_created_while_a_fork_waits_is_held_across_the_fork_too(fork_scene):
     """The at-fork handler took the indexes it met as it began, then waited for their locks
     (a call under way, possibly minutes): an index created meanwhile (a Gallery's sync_index
     builds one and adds every item) was not held, and a child forked while a thread was inside
     a call on it found its lock held by a thread it does not have and waited forever. The
     handler now looks again once it holds the locks it met, and waits for the new ones too."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         a = held_index(1)
         f_waits = threading.Event()  # F's handler waits for a's lock
@@ -1003,12 +1067,12 @@ def test_an_index_created_while_a_fork_waits_is_held_across_the_fork_too():
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_a_fork_lets_a_call_that_uses_another_index_through_before_it_holds_both():
+def test_a_fork_lets_a_call_that_uses_another_index_through_before_it_holds_both(fork_scene):
     """Foreign code run under one index's lock (a logging handler, a progress bar) that
     searched a second index, while another thread forked: the fork held the second index's lock
     and waited for the first's, and the call waited for the second's, both forever. A lock that
     does not come at once is now waited for with no index lock held."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         x, y = held_index(1), held_index(2)
         f_waits = threading.Event()  # F's handler waits for x's lock
@@ -1049,12 +1113,12 @@ def test_a_fork_lets_a_call_that_uses_another_index_through_before_it_holds_both
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_a_fork_from_inside_a_call_stops_waiting_for_a_call_that_waits_for_its_index():
+def test_a_fork_from_inside_a_call_stops_waiting_for_a_call_that_waits_for_its_index(fork_scene):
     """Thread T forked from inside a call on index a while thread U's call on index b, from a
     callback under b's lock, waited for a: T's fork waited for b's lock and U for a's, both
     forever (T cannot let go of a before its fork). A fork from inside a call waits for the
     other calls under way a bounded time, then forks without their locks (its child uses a)."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         a, b = held_index(1), held_index(2)
         t_waits = threading.Event()  # T's handler waits for b's lock
@@ -1105,12 +1169,12 @@ def test_a_fork_from_inside_a_call_stops_waiting_for_a_call_that_waits_for_its_i
 
 @pytest.mark.timeout(150)
 @pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forks")
-def test_a_fork_goes_through_while_long_calls_follow_each_other_on_two_indexes():
+def test_a_fork_goes_through_while_long_calls_follow_each_other_on_two_indexes(fork_scene):
     """A fork lets go of the locks it took to wait for a call under way alone; with a fixed
     wait before it did, long calls following each other on two indexes (two threads adding
     large batches) kept it letting go of one to wait for the other: calls of 1 s held a fork
     16 to 28 s. It now looks as long as its last wait took, and goes through in about one."""
-    seen = _fork_scene(
+    seen = fork_scene(
         """
         indexes = [held_index(1), held_index(2)]
         stop = threading.Event()
