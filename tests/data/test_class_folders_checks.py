@@ -49,7 +49,7 @@ def test_walk_classes_refuses_a_folder_given_inside_another_one_given(tmp_path: 
     with a warning that called it a link to another class's folder, which it is not, and
     listed its photo under alice only: only ``siamkit enroll`` refused the two folders. The
     walk refuses them itself now, in either order, worded with the caller's noun; one folder by
-    two spellings is one folder (control), and enroll still refuses as a usage error."""
+    two spellings is one folder (control)."""
     people = tmp_path / "people"
     _images(people, "alice/2019/b.png", "bob/c.png")
     for order in ([people, people / "alice"], [people / "alice", people]):
@@ -63,8 +63,8 @@ def test_walk_classes_refuses_a_folder_given_inside_another_one_given(tmp_path: 
         assert err.value.kind == "nested" and isinstance(err.value, ValueError)
         with pytest.raises(ClassFoldersError, match="images also of the person alice of"):
             read_class_folders(order, "person", "photo")
-        with pytest.raises(click.UsageError, match="images also of the label alice of"):
-            group_images([str(p) for p in order], None)
+        # enroll's usage error: test_class_walk.py's test_enroll_refuses_a_folder_given_inside_
+        # another_one_given (the whole sentence, on these folders)
     walk = walk_classes([people, people / "alice" / ".."])
     assert {d.name: [f.name for f in fs] for d, fs in walk.files.items()} == {
         "alice": ["b.png"],
@@ -204,7 +204,9 @@ def test_training_refuses_class_folders_that_count_for_nothing_in_the_one_senten
     sub-folder" (they are in it: the fix is one class per image, or read access) and "the
     warnings above say why", which folder_class_images silences; every class folder a link left
     out, it listed "()". It now says read_class_folders' sentence (noun "class"), which names
-    each folder with its own reason and fix."""
+    each folder with its own reason and fix. Where every image is shared and a third class
+    folder holds none ("mixed"), the refusal listed all three as folders "the warnings above
+    say why" of, though no warning names the empty one: no warning of the data set names it."""
     from siamkit.data.folders import ImageFolderDataset
 
     shared = tmp_path / "shared"
@@ -226,15 +228,22 @@ def test_training_refuses_class_folders_that_count_for_nothing_in_the_one_senten
     (empty / "b").mkdir()
     _unreadable(monkeypatch, unread / "alice", unread / "bob")
     said: dict[str, str] = {}
+    warned: dict[str, list[str]] = {}  # the data set's warnings
     for root in (shared, mixed, links, unread, empty):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with pytest.raises(ClassFoldersError) as want:
                 read_class_folders(root)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             with pytest.raises(ClassFoldersError) as got:
                 ImageFolderDataset(root, (1, 8, 8))
         assert str(got.value) == str(want.value) and got.value.kind == "none"
         said[root.name] = str(got.value)
+        warned[root.name] = [str(w.message) for w in caught]
+    # the shared image is named by a warning, the folder without images by none
+    assert any(str(mixed / "cat" / "1.png") in note for note in warned["mixed"])
+    assert not [note for note in warned["mixed"] if str(mixed / "eel") in note]
     lead = "holds images that can be read and that no other class holds"
     exts = ".png, .jpg, .jpeg, .bmp, .gif, .tif, .tiff, .webp"
     assert said == {
