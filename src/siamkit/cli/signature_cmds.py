@@ -270,7 +270,7 @@ def verify(
     reduce = reduce or meta.get("reduce", "mean")
     bank = _open_bank(gallery_path, model, model_dir, reduce, threshold, create=False)
     try:
-        decision = bank.verify(writer, scan)
+        decision = bank.verify(writer, scan, name=image)  # a NaN named by its file
     finally:
         bank.close()
     if as_json:

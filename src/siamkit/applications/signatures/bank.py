@@ -35,7 +35,9 @@ from siamkit.data.signature_set import read_signature
 from siamkit.encode import encode
 from siamkit.index import Gallery
 from siamkit.index.decision import accepts
+from siamkit.index.embedding import model_embeddings
 from siamkit.index.results import EnrolledIds, UnknownLabelError, unknown_label_hint
+from siamkit.index.verify import NO_VERDICT
 from siamkit.model_protocol import as_embedding_model
 
 __all__ = ["SignatureBank", "SignatureDecision", "read_signature"]
@@ -165,8 +167,14 @@ class SignatureBank:
         """``(K, D)`` enrolled reference embeddings of ``writer``."""
         return self._references(writer)[1]
 
-    def verify(self, writer: str, scan: Any) -> SignatureDecision:
-        """Is ``scan`` a genuine signature of ``writer``?"""
+    def verify(self, writer: str, scan: Any, name: str = "the scan") -> SignatureDecision:
+        """Is ``scan`` a genuine signature of ``writer``?
+
+        A NaN or infinite embedding of ``scan`` is refused by ``name`` (``siamkit signature
+        verify`` gives its file) in the gallery's class
+        (:class:`~siamkit.index.base.UnrankableEmbeddingsError`): "1 of the 1 embeddings the
+        model made of the scan hold NaN or infinite values ('cheque.png'), which no verdict can
+        be given on". Its score was NaN, which the threshold read as forged."""
         ids, embeddings = self._references(writer)
         refs = torch.from_numpy(embeddings)  # (K, D)
         if self._reduce_unknown and self.threshold is not None:
@@ -180,6 +188,8 @@ class SignatureBank:
                 stacklevel=2,
             )
         z = self._embed([scan])  # (1, D)
+        # refused by its name: a NaN score is no verdict (not "FORGED: score nan")
+        model_embeddings(z.numpy(), "the scan", [repr(str(name))], which=NO_VERDICT)
         dist = self.model.distance.matrix(z, refs)[0]  # (K,)
         score = float(reference_scores(z, refs, self.model.distance, self.reduce)[0])
         # the one rule of every siamkit verdict: at most the threshold within float32 rounding
