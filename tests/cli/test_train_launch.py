@@ -526,8 +526,8 @@ def test_a_launch_in_process_leaves_the_environment_thread_name_and_handlers_as_
     assert os.environ["OMP_NUM_THREADS"] == "3" and taken[2] == "3"
 
 
-#: A plug-in whose processes, once both joined the group, sleep until stopped; process 0 says
-#: when it sleeps (``SIAMKIT_TEST_MARK``), before any checkpoint.
+#: A plug-in whose processes, once both joined the group, sleep until stopped; each writes its
+#: pid to ``SIAMKIT_TEST_MARK`` + its rank as it goes to sleep, before any checkpoint.
 BOTH_SLEEP = """
 import os
 import time
@@ -542,26 +542,41 @@ def run(*args, **kwargs):
     from siamkit.training.ddp import setup_distributed
 
     setup_distributed("cpu")
-    if dist.get_rank() == 0:
-        Path(os.environ["SIAMKIT_TEST_MARK"]).write_text("asleep")
+    Path(os.environ["SIAMKIT_TEST_MARK"] + str(dist.get_rank())).write_text(str(os.getpid()))
     time.sleep(120)
 
 
 siamkit.experiment.run_experiment = run
 """
 
+#: What a signal to the launching process alone ends the launch with: its status, and the last
+#: line (the launcher's where torchrun stopped the processes with SIGTERM, process 0's on SIGINT,
+#: which torchrun passes on).
+ENDED_BY = {
+    "SIGTERM": (143, "interrupted (SIGTERM) before the command finished: torchrun stopped the "
+                     "2 processes; run it again"),
+    "SIGHUP": (129, "interrupted (SIGHUP) before the command finished: torchrun stopped the "
+                    "2 processes; run it again"),
+    "SIGINT": (130, "interrupted (Ctrl-C) before the command finished; run it again"),
+}  # fmt: skip
 
-def test_a_sigterm_to_a_launch_before_its_checkpoint_ends_with_the_launchers_line(
-    tmp_path: Path,
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("signame", list(ENDED_BY))
+def test_a_signal_to_the_launcher_alone_stops_the_processes_and_says_so(
+    tmp_path: Path, signame: str
 ) -> None:
-    """Under torchrun no process says anything on the SIGTERM that stops it, save process 0 of
-    a new run with its checkpoint (--resume continues it): stopped before then, or as a
-    --resume or --overwrite run, the launch ended with 143 and torchrun's log lines alone,
-    where one process says 'interrupted (SIGTERM) before the command finished; run it again'
-    (reviewer s56_R7 finding 4)."""
+    """A signal sent to the launching process alone (a scheduler's SIGTERM, a closed
+    terminal's SIGHUP, `kill -INT PID`), before the checkpoint: torchrun stops the processes,
+    none is left running, and the last line says what stopped the launch, which ends with the
+    signal's status. Under torchrun no process says anything on the SIGTERM that stops it, so
+    a SIGTERM ended with 143 and torchrun's log lines alone (reviewer s56_R7 finding 4); a
+    SIGHUP, which torchrun passed on as it got it and no siamkit process answers, killed them
+    at once, and the launch ended with 129 and no word of siamkit's; a SIGINT each process
+    answers as Ctrl-C, process 0 saying so."""
     import time
 
-    plugin, mark = tmp_path / "both_sleep.py", tmp_path / "asleep"
+    plugin, mark = tmp_path / "both_sleep.py", tmp_path / "pid"
     plugin.write_text(BOTH_SLEEP)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     env["SIAMKIT_TEST_MARK"] = str(mark)
@@ -573,20 +588,24 @@ def test_a_sigterm_to_a_launch_before_its_checkpoint_ends_with_the_launchers_lin
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )  # fmt: skip
+    marks = [Path(f"{mark}{rank}") for rank in (0, 1)]
     try:
         deadline = time.monotonic() + 120
-        while not mark.exists() and run.poll() is None:
+        while not all(m.exists() and m.read_text() for m in marks) and run.poll() is None:
             assert time.monotonic() < deadline, "the processes never started"
             time.sleep(0.05)
-        run.send_signal(signal.SIGTERM)
+        workers = [int(m.read_text()) for m in marks]
+        run.send_signal(getattr(signal, signame))  # to the launcher, not its process group
         said, err = run.communicate(timeout=120)
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [pid for pid in workers if _running(pid)]
     finally:
         kill_group(run)
         run.communicate()
-    assert run.returncode == 143, said + err
-    line = (
-        "interrupted (SIGTERM) before the command finished: torchrun stopped the 2 processes; "
-        "run it again"
-    )
+    assert left == [], err  # no process of the launch outlives it
+    status, line = ENDED_BY[signame]
+    assert run.returncode == status, said + err
     assert err.strip().splitlines()[-1] == line and err.count(line) == 1, err
     assert "Traceback" not in err and "--resume" not in err, err

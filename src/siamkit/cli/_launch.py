@@ -26,6 +26,15 @@ import click
 #: back after.
 _LAUNCHER_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
 
+#: The signals of those that torchrun's launcher passed on to its processes as it got them,
+#: which a siamkit process does not answer (Python's default ends it at once): a SIGHUP sent to
+#: the launch (a closed terminal, ``kill -HUP``) ended every process without a word, its
+#: temporary files left, and the launch with 129 and torchrun's log lines alone. siamkit's
+#: launch takes them itself and has torchrun stop the processes with SIGTERM in their place,
+#: which each answers as a ``kill``; the launch then ends as on a SIGTERM, with the status of
+#: the signal it got.
+_STOPPED_WITH_SIGTERM = ("SIGHUP", "SIGQUIT")
+
 
 def cpu_count() -> int:
     """The CPU cores this process may run on (its affinity where the system says it)."""
@@ -168,6 +177,37 @@ def _launcher_state_kept() -> Iterator[None]:
                 set_name(thread)
 
 
+def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
+    """Take the signals of :data:`_STOPPED_WITH_SIGTERM` that torchrun's launcher would take
+    over (its ``--signals-to-handle``, in ``args``): each is put in ``received`` and raised as
+    torchrun's own handler raises a signal (its ``SignalException``), but as SIGTERM, which its
+    launcher then stops the processes with. The others stay torchrun's. Only on the main
+    thread, where torchrun takes them too."""
+    import threading
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    handled = getattr(args, "signals_to_handle", None)  # a torchrun without it takes all
+    if not isinstance(handled, str) or threading.current_thread() is not threading.main_thread():
+        return
+    names = [name.strip() for name in handled.split(",")]
+    ours = [name for name in names if name in _STOPPED_WITH_SIGTERM and hasattr(signal, name)]
+    rest = [name for name in names if name not in ours]
+    if not ours or not rest:
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum))
+        raise SignalException(
+            f"Process {os.getpid()} got signal: {signal.Signals(signum).name}",
+            sigval=signal.SIGTERM,
+        )
+
+    for name in ours:
+        signal.signal(getattr(signal, name), stop)
+    args.signals_to_handle = ",".join(rest)
+
+
 def failure_sentence(failures: dict[int, Any], count: int) -> str:
     """One sentence naming the processes that failed and each one's exit code or signal.
 
@@ -219,7 +259,9 @@ def launch(
     ``hinted``: whether process 0, stopped now, said how to continue (a new run with its
     checkpoint: "--resume continues it"); where it did not, a SIGTERM to this process ends with
     this process's own line, as one process's does, where it ended with 143 and none: the
-    processes say nothing on the SIGTERM torchrun stops them with (reviewer s56_R7 finding 4)."""
+    processes say nothing on the SIGTERM torchrun stops them with (reviewer s56_R7 finding 4).
+    A SIGHUP or SIGQUIT stops them with SIGTERM too (:data:`_STOPPED_WITH_SIGTERM`) and ends
+    the same way, with 129 or 131."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
@@ -227,8 +269,10 @@ def launch(
     args = parse_args(["--standalone", f"--nproc-per-node={count}", "-m", "siamkit", *child_args])
     for stream in (sys.stdout, sys.stderr):  # ours first, then the processes'
         stream.flush()
+    received: list[signal.Signals] = []
     try:
         with _launcher_state_kept():
+            _stop_with_sigterm(args, received)
             run(args)
     except ChildFailedError as err:
         alone = err.failures.get(0) if count == 1 else None
@@ -241,11 +285,12 @@ def launch(
     except SignalException as err:
         # torchrun stopped its processes, as asked: the shell's status for the signal, and no
         # word of this process's where process 0 said "--resume continues it" ("run it again"
-        # would contradict it)
+        # would contradict it); a SIGINT torchrun passes on, and process 0 says its Ctrl-C line
+        got = received[0] if received else signal.Signals(err.sigval)
         if err.sigval == signal.SIGTERM and not hinted():
             click.echo(
-                f"interrupted (SIGTERM) before the command finished: torchrun stopped the "
+                f"interrupted ({got.name}) before the command finished: torchrun stopped the "
                 f"{_processes(count)}; run it again",
                 err=True,
             )
-        raise click.exceptions.Exit(128 + int(err.sigval)) from None
+        raise click.exceptions.Exit(128 + int(got)) from None
