@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from siamkit.cli._enroll import checked_chunk
 from siamkit.cli._eval_data import load_eval_data
 from siamkit.cli._image_files import (
     ImageFiles,
@@ -126,10 +127,12 @@ def embed(
         ids = [f"{data}:{split}:{i}" for i in range(len(label_list))]
         check_input(net, x)
         z = encode(net, x, batch_size, dev).numpy()
+        # a NaN refused by its image's id, before anything is written
+        z = checked_chunk([], z, [repr(i) for i in ids], False, _nothing_written(out))
     elif inputs:
         paths, label_list = collect_images(inputs, once=True)  # photos/** names files again
         files, ids = open_image_files(paths, shape), [str(p) for p in paths]
-        z = _embed_files(net, files, batch_size, dev)
+        z = _embed_files(net, files, batch_size, dev, _nothing_written(out))
     else:
         raise click.UsageError("give image files / folders, or --data NAME")
     written = write_embeddings(Path(out), z, ids, label_list)
@@ -138,22 +141,37 @@ def embed(
     )
 
 
-def _embed_files(net: Any, files: ImageFiles, batch_size: int, dev: Any) -> np.ndarray:
+def _nothing_written(out: str) -> str:
+    """What ends the refusal of NaN embeddings: no file was written (nor an earlier one
+    replaced)."""
+    return f"; nothing was written to {out}"
+
+
+def _embed_files(
+    net: Any, files: ImageFiles, batch_size: int, dev: Any, then: str = ""
+) -> np.ndarray:
     """``(N, D)`` embeddings of image files, read and embedded a batch at a time (the
-    pixels of one chunk in memory, not of every file), with one count of the images."""
+    pixels of one chunk in memory, not of every file), with one count of the images.
+
+    Embeddings that hold NaN or infinite values are refused at the first chunk that holds one,
+    by the files they were made of, counted against the images embedded so far and all of them
+    (:func:`~siamkit.cli._enroll.checked_chunk`, as ``siamkit enroll`` refuses them); ``then``
+    ends the sentence. They were written to OUT, with exit 0."""
     import numpy as np
 
     from siamkit.encode import encode
     from siamkit.progress import track
 
     n, chunk = len(files), batch_size
-    parts = []
+    names = [repr(str(p)) for p in files.paths]
+    parts: list[np.ndarray] = []
     weight = lambda s: min(chunk, n - s)  # noqa: E731
     for start in track(range(0, n, chunk), "embedding", n, "images", weight):
         x = files[start : start + chunk]
         check_input(net, x)
         with progress_off():  # the chunk's batches are counted as its images
-            parts.append(encode(net, x, batch_size, dev).numpy())
+            z = encode(net, x, batch_size, dev).numpy()
+        parts.append(checked_chunk(parts, z, names, False, then))
     return np.concatenate(parts)
 
 
