@@ -64,3 +64,39 @@ def test_a_link_to_an_empty_class_is_named_beside_it(tmp_path):
         "photos would count as two people: put each person's photos in its sub-folder, and give "
         "each linked person a folder of its own (copy its photos into it)"
     )
+
+
+def test_the_walks_warning_on_links_to_the_data_set_says_to_remove_them(tmp_path):
+    """The warning beside the refusal advised "copy them to include them in both, or remove
+    the link(s)" of ``all -> .`` and ``up -> ..``, which hold every class, not one other: a
+    copy "in both" means nothing there. It says what they would read and to remove them; a
+    link to one other class keeps its advice (control)."""
+    from siamkit.data.folders import LeftOutFilesWarning, walk_classes
+
+    ds = _links_only(tmp_path)
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 2 class folders that are links to the data set's folder or one above it, "
+        f"e.g. {ds / 'all'}, {ds / 'up'}: each would read every class's images again; remove "
+        "the links"
+    ]
+    os.unlink(ds / "up")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out the class folder {ds / 'all'}: it is a link to {os.path.realpath(ds)}, which "
+        "holds the data set's folder (every class's), so it would read every class's images "
+        "again; remove the link"
+    ]
+    (ds / "cat").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(ds / "cat" / "0.png")
+    os.unlink(ds / "all")
+    os.symlink("cat", ds / "kitty")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out the class folder {ds / 'kitty'}: it is a link to {os.path.realpath(ds / 'cat')}"
+        ", which is or is inside the folder of the class cat, and its images would count as two "
+        "classes; copy them to include them in both, or remove the link"
+    ]

@@ -680,21 +680,31 @@ def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
 
 
 def _linked_classes_note(dropped: dict[Path, Path]) -> str:
-    """The sentence for the class folders :func:`_linked_classes` leaves out."""
+    """The sentence for the class folders :func:`_linked_classes` leaves out. A link to the
+    data set's folder or one above it (``all -> .``) holds every class: "copy them to include
+    them in both" (of a link to one other class) was no advice for it; removing it is."""
     got = sorted(dropped.items())
     if len(got) == 1:
         d, other = got[0]
-        into = (
-            "holds the data set's folder (every class's)"
-            if other == d.parent
-            else f"is or is inside the folder of the class {text_name(other.name)}"
-        )
+        if other == d.parent:
+            return (
+                f"left out the class folder {text_name(os.fspath(d))}: it is a link to "
+                f"{text_name(os.path.realpath(d))}, which holds the data set's folder (every "
+                "class's), so it would read every class's images again; remove the link"
+            )
         return (
             f"left out the class folder {text_name(os.fspath(d))}: it is a link to "
-            f"{text_name(os.path.realpath(d))}, which {into}, and its images would count as two "
-            "classes; copy them to include them in both, or remove the link"
+            f"{text_name(os.path.realpath(d))}, which is or is inside the folder of the class "
+            f"{text_name(other.name)}, and its images would count as two classes; copy them to "
+            "include them in both, or remove the link"
         )
     names = ", ".join(text_name(os.fspath(d)) for d, _ in got[:2])
+    if all(other == d.parent for d, other in got):
+        return (
+            f"left out {len(got)} class folders that are links to the data set's folder or one "
+            f"above it, e.g. {names}: each would read every class's images again; remove the "
+            "links"
+        )
     return (
         f"left out {len(got)} class folders that are links to another class's folder, one "
         f"inside it or the data set's folder, e.g. {names}: their images would count as two "
