@@ -127,6 +127,32 @@ def _stop_rebuilds() -> None:
                 _running.discard(job)
 
 
+# The fork handler (from here to os.register_at_fork) and why it is this size. Its simplest
+# form, holding only the locks of indexes being rebuilt (_fork_lock, those locks, _running_lock,
+# let go on error: a before-handler of 21 lines for these 128) with spawn or forkserver
+# documented for a fork during a call, was run against the fork tests of
+# tests/index/test_faiss_hnsw_rebuild.py (stop 57): it fails six of the eleven.
+# Each part, the case it keeps safe (its test), and who meets it:
+# - every index's lock, not the rebuilding ones' only: a fork while another thread is inside a
+#   search or an add (a Pool(fork) worker replaced, or DataLoader workers started, while a thread
+#   searches): the child hung at its first call (_no_rebuild_does_not_hang). Users meet it, and
+#   spawn does not help one who does not know that another thread is inside a call.
+# - looking again for indexes created while the fork waits: a Gallery opened meanwhile
+#   (_created_while_a_fork_waits_). Rare; a few lines.
+# - _fork_lock and a thread-local `held`: two threads forking at once (a Pool's handler thread
+#   and a Process start) left a lock held for good or waited for each other (two_threads_,
+#   _different_orders_). Let go on error: Ctrl-C while a fork waits (ctrl_c_). Users can meet both.
+# - _owned_by_forks, the "late" let-go with its growing look, the 2 s wait of a fork from inside
+#   a call: foreign code run under an index's lock (a logging handler, a progress bar, a GC
+#   finalizer) that forks or calls another index (_from_inside_a_call_, _each_from_inside_,
+#   _lets_a_call_, _stops_waiting_, _long_calls_follow_). Rare (a plain subprocess.run does not
+#   run at-fork handlers; one with preexec_fn, os.fork or multiprocessing does), but a handler
+#   that waits for locks makes each a deadlock of the parent, every thread waiting for good: the
+#   simple form deadlocks the first one too once that index is rebuilding (checked by hand).
+# Not needed by: gunicorn, whose arbiter forks its workers with no call on an index under way in
+# another thread (unless the preloaded app starts one; the child's OpenMP reset is what matters
+# there), and uvicorn --workers, which spawns.
+
 # one fork at a time takes the indexes' locks: two threads forking at once each took their
 # snapshot's locks and let go of the other's (a lock left held by a thread that had ended), or
 # waited for each other's (two snapshots in different orders)
