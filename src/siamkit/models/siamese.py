@@ -220,19 +220,22 @@ class SiameseNetwork(PairScoring, nn.Module):
         }
 
     def former_fingerprints(self) -> tuple[str, ...]:
-        """The fingerprint this model had when :func:`~siamkit.encoders.create_encoder`
-        recorded only the arguments given in the encoder's spec, not the window a text encoder
-        resolved them to, where that is the same encoder: what a gallery enrolled then by the
-        same model built in Python and never saved records, which
-        :meth:`~siamkit.index.Gallery.open` accepts too. None for others (a model rebuilt from
-        a saved folder keeps the spec saved)."""
-        from siamkit.encoders.registry import former_encoder_spec
+        """The fingerprints this model had by the encoder specs
+        :func:`~siamkit.encoders.create_encoder` recorded before, where they describe the same
+        encoder (:func:`~siamkit.encoders.registry.former_encoder_specs`): the arguments given
+        alone, before the window a text encoder resolved them to was recorded; and a text
+        encoder's folder path as typed, before the spec recorded it in one form (``./m``,
+        ``m/`` and ``m`` all record ``m``), each spelling of it. What a gallery enrolled then
+        by the same model records, which :meth:`~siamkit.index.Gallery.open` accepts too.
+        None for others."""
+        from siamkit.encoders.registry import former_encoder_specs
         from siamkit.models.fingerprint import fingerprint_of
 
-        spec = former_encoder_spec(self.encoder)
-        if spec is None:
+        specs = former_encoder_specs(self.encoder)
+        if not specs:
             return ()
-        return (fingerprint_of({**self.config(), "encoder": spec}, self.state_dict()),)
+        cfg, weights = self.config(), self.state_dict()
+        return tuple(dict.fromkeys(fingerprint_of({**cfg, "encoder": s}, weights) for s in specs))
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> SiameseNetwork | JoinedEmbedding:
