@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import math
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -151,15 +152,27 @@ class FacePipeline:
         return getattr(self.embedder, "threshold", None)
 
     def embed_chips(self, chips: np.ndarray, refuse: bool = True) -> np.ndarray:
-        """``(F, S, S, 3)`` uint8 aligned chips -> ``(F, D)`` float32 embeddings; a siamkit
-        model's are refused here where a row holds NaN or infinite values, by its row.
-        ``refuse=False`` returns them unchecked, for callers that refuse them by the photo
-        (:mod:`~siamkit.applications.faces.recognize`, through :meth:`faces` and
+        """``(F, S, S, 3)`` uint8 aligned chips -> ``(F, D)`` float32 embeddings; refused here
+        where a row holds NaN or infinite values, by its row, whichever the model: a siamkit
+        model's or dlib's. ``refuse=False`` returns them unchecked, for callers that refuse them
+        by the photo (:mod:`~siamkit.applications.faces.recognize`, through :meth:`faces` and
         :meth:`largest_face`): refused here, ``siamkit face identify`` and ``verify`` named "the
         inputs (rows 0, 1)", face positions inside one photo, and verify said "no search" of a
-        command that runs none (s56_R3 finding 1)."""
+        command that runs none (s56_R3 finding 1).
+
+        dlib's were returned unchecked even so: nothing can use a NaN descriptor (its distance
+        is NaN, which a verdict reads as "different people"; a gallery or search refuses it),
+        so a caller of :meth:`faces` or :meth:`largest_face` comparing two photos with
+        :meth:`distance` got a NaN with dlib where a siamkit model was refused. A sound chip
+        costs two reductions (the min/max fast path); torch is imported only to word a refusal,
+        so dlib's pipeline still starts without it."""
         if self._chips:
-            return np.asarray(self.embedder.embed_chips(chips))
+            z = np.asarray(self.embedder.embed_chips(chips))
+            if not refuse or (z.size and math.isfinite(z.min()) and math.isfinite(z.max())):
+                return z
+            from siamkit.index.embedding import model_embeddings
+
+            return model_embeddings(z)  # refused, by its rows, as a siamkit model's
         import torch
 
         from siamkit.data.image_io import resize_images
@@ -190,9 +203,9 @@ class FacePipeline:
         return self.detector(image)
 
     def faces(self, image: np.ndarray, refuse: bool = True) -> list[Face]:
-        """Every face of an ``(H, W, 3)`` uint8 RGB image, largest first, with its embedding; a
-        siamkit model's NaN or infinite embeddings are refused as :meth:`embed_chips` refuses
-        them, so that no caller ranks or compares a NaN. ``refuse=False`` returns them as the
+        """Every face of an ``(H, W, 3)`` uint8 RGB image, largest first, with its embedding;
+        NaN or infinite embeddings (a siamkit model's or dlib's) are refused as
+        :meth:`embed_chips` refuses them, so that no caller ranks or compares a NaN. ``refuse=False`` returns them as the
         model made them, for a caller that refuses them by the photo itself
         (:func:`~siamkit.applications.faces.recognize.identify_faces`, by the photo and the
         face's box)."""
@@ -203,8 +216,9 @@ class FacePipeline:
         return [Face(b, z[i]) for i, b in enumerate(boxes)]
 
     def largest_face(self, image: np.ndarray, refuse: bool = True) -> tuple[Face | None, int]:
-        """The largest face (``None`` if there is none) and how many faces were found; a siamkit
-        model's NaN or infinite embedding is refused as :meth:`embed_chips` refuses it (its
+        """The largest face (``None`` if there is none) and how many faces were found; a NaN or
+        infinite embedding (a siamkit model's or dlib's) is refused as :meth:`embed_chips`
+        refuses it (its
         distance is NaN, which no verdict may read). ``refuse=False`` returns it as the model
         made it, for a caller that refuses it by the photo itself
         (:func:`~siamkit.applications.faces.recognize.verify_faces`, ``siamkit face enroll``)."""
