@@ -12,10 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from siamkit.decision import ROUNDING
+from siamkit.decision import room
 
 CASES = [(1e-5, 0.0), (0.0, 0.0), (5e-6, 1e-6), (2e-5, 0.0), (0.3, 0.1), (-0.5, -1.0),
-         (1e-6, 1e-5), (0.0, 1e-5), (-1e-5, 0.0), (123.456, 0.0)]  # fmt: skip
+         (1e-6, 1e-5), (0.0, 1e-5), (-1e-5, 0.0), (123.456, 0.0), (-300.0, -200.0),
+         (5.24288, 0.0), (1e4, 2e4)]  # fmt: skip
 
 PROBE = """
 import numpy as np
@@ -35,9 +36,9 @@ def test_the_decided_threshold_is_the_one_the_inequalities_define_and_comes_at_o
     for (strict, lowest), t in zip(CASES, got, strict=True):
         up, down = np.nextafter(t, np.inf), np.nextafter(t, -np.inf)
         if strict < lowest:  # accept nothing: the largest t rejecting the lowest distance
-            assert t + ROUNDING < lowest <= up + ROUNDING
-        else:  # the smallest t accepting what d <= strict accepts
-            assert down + ROUNDING < strict <= t + ROUNDING
+            assert t + room(t) < lowest <= up + room(up)
+        else:  # the smallest t accepting what d <= strict accepts (room(t): 1e-5 up to 5.24)
+            assert down + room(down) < strict <= t + room(t)
 
 
 def test_a_report_of_distances_at_the_rounding_itself_is_made() -> None:

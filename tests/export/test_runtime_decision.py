@@ -20,6 +20,22 @@ def test_the_runtime_decides_as_siamkit_does() -> None:
         assert runtime.accepts(d, t).sum() > (d <= t).sum()  # the band is decided alike
 
 
+def test_the_runtime_keeps_siamkits_scale_relative_room_at_large_thresholds() -> None:
+    """The room grows with |t| beyond 5.24 (decision.room); the runtime's copy kept a fixed
+    1e-5 there would call a distance 3 float32 steps over a threshold of 300 'different' where
+    siamkit verify says 'same'."""
+    assert runtime.ROOM_SCALE == decision.ROOM_SCALE
+    rng = np.random.default_rng(1)
+    for t in (-700.0, -5.0, 5.24288, 6.0, 300.0, 1e4, 3e6):
+        assert runtime.room(t) == decision.room(t)
+        width = 2 * decision.room(t)
+        d = np.float32(t) + rng.uniform(-width, width, 2000).astype(np.float32)
+        assert (runtime.accepts(d, t) == decision.accepts(d, t)).all()
+        assert (runtime.accepts(d.astype(np.float64), t) == decision.accepts(d, t)).all()
+    d = float(np.float32(300.0) + 3 * np.spacing(np.float32(300.0)))
+    assert runtime.accepts(d, 300.0) is True
+
+
 def test_a_pair_within_rounding_over_the_threshold_is_the_same_as_siamkit_verify_says(
     bundle, exported, fmnist_images
 ) -> None:

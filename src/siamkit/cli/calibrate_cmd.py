@@ -591,7 +591,8 @@ def _fit(
     scores, which may be negative, and so may its threshold; a distance's threshold below 0 is
     refused (:func:`_nothing_accepted`). A far fit never accepts more impostor pairs than
     ``far`` allows as the model decides: the calibrator stays under the first impostor it
-    rejects by the least that has every reader reject it even computed ROUNDING lower
+    rejects by the least that has every reader reject it even computed its room lower
+    (:func:`siamkit.decision.room`: 1e-5, scale-relative beyond 5.24)
     (:func:`siamkit.evaluation.threshold.highest_rejecting`; room for verify's and the ONNX
     runtime's own computation of the distance), not below 0 for that room, and below 0 only
     when that pair is at float32 rounding of 0 or less."""

@@ -105,7 +105,7 @@ def step_below(value: float, dtype: np.dtype) -> float:
     which ``value`` is strictly rejected (``value <= t`` is false) in that dtype too, as the
     exact curves here count; a step taken in float64 below a float32 distance rounds back up to
     it when compared in float32. It is one step, not a verdict: siamkit decides "same" up to
-    :data:`siamkit.decision.ROUNDING` above a threshold, so a model still accepts ``value`` at
+    :func:`siamkit.decision.room` above a threshold, so a model still accepts ``value`` at
     ``t``; a far fit that must reject a pair as models decide is lowered further
     (:func:`siamkit.evaluation.threshold.highest_rejecting`).
 
@@ -262,14 +262,14 @@ def tar_at_far(
 
 
 def decided_threshold(strict: float, lowest: float) -> float:
-    """The threshold at which a model, accepting up to ROUNDING above it
+    """The threshold at which a model, accepting up to ``room(t)`` above it
     (:func:`siamkit.decision.accepts`, in float64), accepts the distances a strict count
-    (``d <= strict``) accepts: the smallest float64 ``t`` with ``t + ROUNDING >= strict``, or,
+    (``d <= strict``) accepts: the smallest float64 ``t`` with ``t + room(t) >= strict``, or,
     for a ``strict`` below every distance (``lowest``: accept nothing), the largest ``t`` with
-    ``t + ROUNDING < lowest``. Exact for float32 distances (the next one lies a float32 step
-    away, far more than the float64 rounding of ``t + ROUNDING``). For
+    ``t + room(t) < lowest``. Exact for float32 distances (the next one lies a float32 step
+    away, far more than the float64 rounding of ``t + room(t)``). For
     :func:`best_accuracy`'s threshold, which a model taken at its face value may reach less
-    well: an impostor within ROUNDING above it is accepted too.
+    well: an impostor within the room above it is accepted too.
 
     >>> t = decided_threshold(0.2, 0.1)
     >>> t + 1e-5 >= 0.2 > float(np.nextafter(t, 0)) + 1e-5
@@ -285,7 +285,7 @@ def _order_key(x: np.ndarray) -> np.ndarray:
     """float32 or float64 values as int64 keys in the same order, one key a step of their own
     dtype apart (-0.0 and 0.0 share 0), so that a bisection over the keys ends in at most 64
     halvings wherever the values lie (a walk one float at a time near 0 takes ~1e300 steps to
-    move t + ROUNDING)."""
+    move t + room(t))."""
     if x.dtype == np.float32:
         bits = x.view(np.int32).astype(np.int64)
         return np.where(bits < 0, -(bits & np.int64(0x7FFFFFFF)), bits)
@@ -309,32 +309,34 @@ def rejected_by_every_reader(distance: np.ndarray, threshold: np.ndarray) -> np.
     as float64 (``siamkit verify``'s float, the threshold as ``siamkit.json`` stores it).
     The first clause is :func:`~siamkit.decision.accepts` itself (float64); the others are the
     rule in float32 arithmetic, as a reader of a float32 model's scores outside siamkit may
-    compare (NumPy 2 compares a float32 array with a Python float in float32)."""
-    from siamkit.decision import ROUNDING
+    compare (NumPy 2 compares a float32 array with a Python float in float32), the room
+    (:func:`siamkit.decision.room`) taken in the threshold's own precision."""
+    from siamkit.decision import room
 
     d64 = np.asarray(distance, np.float64)
     t64 = np.asarray(threshold, np.float64)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         d32, t32 = d64.astype(np.float32), t64.astype(np.float32)
+        edge64, edge32 = t64 + room(t64), t32 + room(t32)
         accepted = (
-            (d64 <= t64 + ROUNDING)
-            | (d32 <= t32 + np.float32(ROUNDING))
-            | (d32 <= (t64 + ROUNDING).astype(np.float32))
-            | (d64 <= (t32 + np.float32(ROUNDING)).astype(np.float64))
+            (d64 <= edge64)
+            | (d32 <= edge32)
+            | (d32 <= edge64.astype(np.float32))
+            | (d64 <= edge32.astype(np.float64))
         )
     return np.asarray(~accepted)
 
 
 def largest_rejecting(values: ArrayLike, every_reader: bool = False) -> np.ndarray:
     """For each distance in ``values``, the largest threshold at which the verdict rule
-    (:func:`siamkit.decision.accepts`: ``d <= t + ROUNDING``) rejects it. The one search both
+    (:func:`siamkit.decision.accepts`: ``d <= t + room(t)``) rejects it. The one search both
     kinds of fit use: a bisection over the floats' order (:func:`_order_key`), at most 64
     halvings at any scale, the rule being monotone in the threshold.
 
     The guarantee, by ``every_reader``:
 
     - ``False`` (a curve's threshold, :func:`decided_threshold`): the largest **float64**
-      ``t`` with ``accepts(d, t)`` False, i.e. ``t + ROUNDING < d`` in float64. ``accepts``
+      ``t`` with ``accepts(d, t)`` False, i.e. ``t + room(t) < d`` in float64. ``accepts``
       decides in float64 whatever the distance's dtype, so this holds for a float32 distance
       as for a float64 one.
     - ``True`` (a saved fit's threshold): the largest **float32** number ``t`` at which every
@@ -342,7 +344,7 @@ def largest_rejecting(values: ArrayLike, every_reader: bool = False) -> np.ndarr
       each held as float32 or float64, the rule in float32 or float64 arithmetic). A float32
       number, so the float64 that ``siamkit.json`` stores and the float32 a tensor holds are
       the same threshold. Near 0 a float32 step is as small as 1e-45, and a distance within
-      ROUNDING of 0 needs a threshold below 0.
+      ROUNDING (the room at 0) of 0 needs a threshold below 0.
 
     >>> t = largest_rejecting(np.array([0.3, 1e-5, 0.0]))
     >>> bool(np.all(t + 1e-5 < [0.3, 1e-5, 0.0]))
@@ -358,15 +360,16 @@ def largest_rejecting(values: ArrayLike, every_reader: bool = False) -> np.ndarr
             range (the float32 readers see inf) or so near -3.4e38 that only -inf rejects it:
             no float32 threshold answers.
     """
-    from siamkit.decision import ROUNDING
+    from siamkit.decision import room
 
     v = np.atleast_1d(np.asarray(values, np.float64))
     if not every_reader:
         if not np.isfinite(v).all():
             raise ValueError("distances must be finite to find a threshold rejecting them")
-        lo = v - 2 * ROUNDING - np.abs(v) * 1e-12  # rejects v: lo + ROUNDING < v, at any scale
-        lo_key, hi_key = _order_key(lo), _order_key(v)  # v itself is accepted: v <= v + ROUNDING
-        return _bisect(lo_key, hi_key, np.float64, lambda t: t + ROUNDING < v)
+        # rejects v: lo + room(lo) < v at any scale (room(lo) exceeds room(v) by a 2**-18 share)
+        lo = v - 2 * room(v) - np.abs(v) * 1e-12
+        lo_key, hi_key = _order_key(lo), _order_key(v)  # v itself is accepted: v <= v + room(v)
+        return _bisect(lo_key, hi_key, np.float64, lambda t: t + room(t) < v)
     with np.errstate(over="ignore"):
         v32 = v.astype(np.float32)
     for d in v[~np.isfinite(v32)][:1]:
@@ -376,8 +379,8 @@ def largest_rejecting(values: ArrayLike, every_reader: bool = False) -> np.ndarr
         )
     bottom = _order_key(np.array([-np.inf], np.float32))[0]
     hi_key = _order_key(v32)  # every reader accepts v at float32(v)
-    reach = np.full(v.shape, 2 * ROUNDING)
-    while True:  # a float32 step above 2 x ROUNDING: widen until every reader rejects
+    reach = 2 * room(v)
+    while True:  # a float32 step above twice the room: widen until every reader rejects
         with np.errstate(over="ignore"):
             lo_key = np.maximum(_order_key((v - reach).astype(np.float32)), bottom)
         short = ~rejected_by_every_reader(v, _from_order_key(lo_key, np.float32))
@@ -414,8 +417,10 @@ def _bisect(
 def rejecting_with_room(values: ArrayLike, signed: bool = False) -> np.ndarray:
     """For each distance, the highest threshold a fit may take while it counts that distance
     rejected: the largest float32 ``t`` at which every reader rejects it even computed
-    :data:`~siamkit.decision.ROUNDING` lower (:func:`largest_rejecting` of ``d - ROUNDING``,
-    ``every_reader=True``). The readers recompute a distance their own way (verify a float32
+    :func:`~siamkit.decision.room` lower (:func:`largest_rejecting` of ``d - room(d)``,
+    ``every_reader=True``; 1e-5 up to 5.24, 16 float32 steps' worth of ``d`` beyond, where 1e-5
+    was less than a step from 128 on and verify's float32 distance a step under the fit's
+    accepted a far fit's impostor). The readers recompute a distance their own way (verify a float32
     difference or cosine, the ONNX runtime in float64, a FAISS gallery), several float32 steps
     off the float64 product a fit is given (:func:`siamkit.evaluation.pairs.pair_distances`);
     with no room a 64-D cosine far fit's rejected impostor was accepted by verify in 54 of 300
@@ -429,10 +434,10 @@ def rejecting_with_room(values: ArrayLike, signed: bool = False) -> np.ndarray:
     >>> rejecting_with_room(np.array([1.5e-5])).tolist(), bool(rejecting_with_room([1.5e-5], True)[0] < 0)
     ([0.0], True)
     """
-    from siamkit.decision import ROUNDING
+    from siamkit.decision import room
 
     v = np.atleast_1d(np.asarray(values, np.float64))
-    t = largest_rejecting(v - ROUNDING, every_reader=True)
+    t = largest_rejecting(v - room(v), every_reader=True)
     low = np.flatnonzero(t < 0)
     if not signed and low.size:
         t[low[largest_rejecting(v[low], every_reader=True) >= 0]] = 0.0
@@ -462,7 +467,7 @@ def reader_slack(values: np.ndarray) -> np.ndarray:
 
 def worst_case_bounds(values: np.ndarray, signed: bool = True) -> np.ndarray:
     """For each genuine value ``v``: the largest distance a reader may accept at a threshold
-    every reader accepts ``v`` at (``v`` at ``t + ROUNDING - slack``, that one at ``v + 2 x
+    every reader accepts ``v`` at (``v`` at ``t + room(t) - slack``, that one at ``v + 2 x
     slack``), with two float32 steps more for the float32 threshold's rounding, all at the
     larger scale of the two (float64). Distances (not ``signed``) take no threshold below 0,
     at which a reader may accept up to :func:`zero_bound`."""
@@ -473,34 +478,37 @@ def worst_case_bounds(values: np.ndarray, signed: bool = True) -> np.ndarray:
 
 
 def zero_bound() -> float:
-    """The largest distance a reader may accept at a threshold of 0: ROUNDING and the slack."""
-    from siamkit.decision import ROUNDING
+    """The largest distance a reader may accept at a threshold of 0: ROUNDING (the room at 0)
+    and the slack."""
+    from siamkit.decision import room
 
-    return float(ROUNDING + (READER_STEPS + 2) * reader_step(np.array([ROUNDING]))[0])
+    at_zero = room(0.0)
+    return float(at_zero + (READER_STEPS + 2) * reader_step(np.array([at_zero]))[0])
 
 
 def window_centres(
     values: np.ndarray, signed: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each genuine value ``v`` whose window ``(v, bound]`` (:func:`worst_case_bounds`)
-    holds pairs: ``(t, genuine_edge, impostor_edge)``. ``t`` is the window's middle less
-    ROUNDING, as float32 (for distances, not below 0), so ``v`` and every impostor
-    above the bound keep half the window of room, at least the readers' slack. The pairs
-    inside the window are counted as decided at ``t`` by readers a few float32 steps of the
-    pair itself off: genuine pairs up to ``genuine_edge`` (``v`` at least) and impostors up to
-    ``impostor_edge`` (the bound at most), :data:`READER_STEPS` + 1 steps of ``t + ROUNDING``
+    holds pairs: ``(t, genuine_edge, impostor_edge)``. ``t`` is the window's middle less its
+    room (:func:`siamkit.decision.room`), as float32 (for distances, not below 0), so ``v`` and
+    every impostor above the bound keep half the window of room, at least the readers' slack.
+    The pairs inside the window are counted as decided at ``t`` by readers a few float32 steps
+    of the pair itself off: genuine pairs up to ``genuine_edge`` (``v`` at least) and impostors up to
+    ``impostor_edge`` (the bound at most), :data:`READER_STEPS` + 1 steps of ``t + room(t)``
     either side of it. Not as the farthest cosine reader: near 0 its slack is steps of 1.0,
     and counting every pair within it as lost understated dense distances at 0.001 by 1.6e-3
     (s56_R1); there a cosine reader's errors go both ways, and it gets the value as decided
     give or take the few pairs within its error of the threshold (about 1e-5 in 2M)."""
-    from siamkit.decision import ROUNDING
+    from siamkit.decision import room
 
     v = values.astype(np.float64)
     bounds = worst_case_bounds(v, signed)
-    t = ((v + bounds) / 2 - ROUNDING).astype(np.float32).astype(np.float64)
+    mid = (v + bounds) / 2
+    t = (mid - room(mid)).astype(np.float32).astype(np.float64)
     if not signed:  # the window reaches zero_bound, a reader's reach at 0
         t = np.maximum(t, 0.0)
-    edge = t + ROUNDING
+    edge = t + room(t)
     near = (READER_STEPS + 1) * np.spacing(np.abs(edge).astype(np.float32)).astype(np.float64)
     return t, np.maximum(v, edge - near), np.minimum(bounds, edge + near)
 
@@ -541,28 +549,33 @@ def worst_case_fit(
 def worst_case_threshold(value: float, rejected: float, signed: bool) -> float:
     """Where to put the threshold of a worst-case fit that accepts the genuine ``value`` and
     must reject the distance ``rejected`` (the smallest impostor above its bound; ``inf`` for
-    none): at ``value`` itself where every reader still rejects ``rejected`` ROUNDING lower
-    there (:func:`rejecting_with_room`: both keep ROUNDING of room, as in a far fit), else at
-    their middle less ROUNDING, which gives both ``(rejected - value) / 2`` of room (at least
+    none): at ``value`` itself where every reader still rejects ``rejected`` its room lower
+    there (:func:`rejecting_with_room`: both keep the room, as in a far fit), else at
+    their middle less its room, which gives both ``(rejected - value) / 2`` of room (at least
     the readers' slack, by the bound); distances (not ``signed``) stop at 0. Where the slack
-    passes ROUNDING / 2 (distances from 16, where 4 float32 steps are 7.6e-6), always the
-    middle, or the slack above ``value`` where nothing is to be rejected.
+    would pass half the room, always the middle, or the slack above ``value`` where nothing is
+    to be rejected: with the absolute room of 1e-5 that was from 16 on (4 float32 steps are
+    7.6e-6 there); the room (:func:`siamkit.decision.room`) now grows with ``value`` and stays
+    at least four times the slack.
 
     Example:
         >>> worst_case_threshold(15.9, 16.9, False), worst_case_threshold(16.0, 17.0, False)
-        (15.9, 16.499990463256836)
+        (15.9, 16.0)
+        >>> worst_case_threshold(16.0, 16.00003, False)  # their middle less room(16.000015)
+        15.999984741210938
     """
-    from siamkit.decision import ROUNDING
+    from siamkit.decision import room
 
-    # from 16 (sqeuclidean, manhattan, un-normalised embeddings) the readers' slack passes
-    # ROUNDING / 2, and at 32 ROUNDING itself: the genuine edge is kept room above the
-    # threshold, so never at it
-    wide = float(reader_slack(np.array([value]))[0]) > ROUNDING / 2
+    # where the readers' slack passes half the room, the genuine edge is kept room above the
+    # threshold, so never at it (with a room of 1e-5, from 16 on; the scale-relative room
+    # keeps four times the slack, so a guard now)
+    wide = float(reader_slack(np.array([value]))[0]) > room(value) / 2
     if not np.isfinite(rejected):
         return value + float(reader_slack(np.array([value]))[0]) if wide else value
     if not wide and value <= rejecting_with_room(np.array([rejected]), signed)[0]:
         return value
-    mid = float(np.float32((value + rejected) / 2 - ROUNDING))
+    middle = (value + rejected) / 2
+    mid = float(np.float32(middle - room(middle)))
     if not signed and mid < 0 <= value:
         mid = 0.0
     return mid
@@ -577,12 +590,12 @@ def best_accuracy_as_decided(
     """The best-accuracy threshold as readers decide at it, for a fit to save and for
     evaluate's ``best_threshold`` alike (:func:`~siamkit.evaluation.verification_report` and
     the streamed report take the same counts, so the three agree): a pair is "same" up to
-    ROUNDING above the threshold (:func:`siamkit.decision.accepts`, in float64), and each
+    ``room(t)`` above the threshold (:func:`siamkit.decision.accepts`, in float64), and each
     reader computes the distance its own way, up to :data:`READER_STEPS` float32 steps off.
 
     The fit maximises the worst-case reader count: at a threshold ``t`` every reader accepts
-    the genuine pairs up to ``t + ROUNDING - slack`` and any reader may accept the impostors up
-    to ``t + ROUNDING + slack``. That count is best where ``t + ROUNDING - slack`` is a genuine
+    the genuine pairs up to ``t + room(t) - slack`` and any reader may accept the impostors up
+    to ``t + room(t) + slack``. That count is best where ``t + room(t) - slack`` is a genuine
     distance ``v``, so the candidates are the genuine distances (and accepting nothing), each
     counting the genuine pairs ``<= v`` and the impostors ``<= v + 2 * slack``
     (:func:`worst_case_bounds`); unlike a filter on wide plateaus, it never walks away from
@@ -594,7 +607,7 @@ def best_accuracy_as_decided(
     the curve's best on dense distances at 0.001, where a model at the threshold reached it
     (s56_R1). Else the value is the window's count, which every reader reaches, and the
     threshold is placed by :func:`worst_case_threshold`: at ``v`` where the smallest impostor
-    above the bound keeps ROUNDING of room there, else at their middle less ROUNDING. The
+    above the bound keeps the room there, else at their middle less the room. The
     value can lie below :func:`best_accuracy`'s strict curve point by the pairs the window's
     choice gives up (about 6e-5 at 0.001 with 2M impostors, a few in 16M at 1). ``signed``: score-normalised scores may be negative; distances stop
     at 0 (a threshold of 0 lets a reader accept up to :func:`zero_bound`, counted so). Far and
@@ -605,7 +618,7 @@ def best_accuracy_as_decided(
         >>> round(point.value, 4), round(point.threshold, 7)
         (0.8333, 0.19998)
         >>> point = best_accuracy_as_decided([0.1, 0.5], [0.500012, 0.9])  # 1.2e-5 apart
-        >>> point.value, round(point.threshold, 7)  # their middle, 0.500006, less ROUNDING
+        >>> point.value, round(point.threshold, 7)  # their middle, 0.500006, less the room
         (1.0, 0.499996)
     """
     s = _scores(genuine, impostor)

@@ -161,12 +161,13 @@ def _as_decided(
 ) -> OperatingPoint:
     """A FAR fit's ``point`` as siamkit decides with it: verify, a gallery and the text commands
     accept a distance up to the threshold *within float32 rounding*
-    (:data:`siamkit.decision.ROUNDING`), so a threshold less than that under the first
-    impostor the fit rejects would accept it when deployed, one more false accept than ``far``
-    allows. Such a threshold is lowered to the bound at which every reader rejects that
-    impostor *a further ROUNDING above it* (:func:`~siamkit.evaluation.roc.rejecting_with_room`:
-    room for the readers' own computation of the distance; for distances, not below 0 for that
-    room alone; ``signed`` scores keep the whole room). The TAR is then the share of genuine
+    (:func:`siamkit.decision.room`: 1e-5, or 16 float32 steps' worth of a threshold beyond
+    5.24), so a threshold less than that under the first impostor the fit rejects would accept
+    it when deployed, one more false accept than ``far`` allows. Such a threshold is lowered to
+    the bound at which every reader rejects that impostor *its room lower still*
+    (:func:`~siamkit.evaluation.roc.rejecting_with_room`: room for the readers' own computation
+    of the distance; for distances, not below 0 for that room alone; ``signed`` scores keep the
+    whole room). The TAR is then the share of genuine
     distances the deployed rule accepts; any other point is kept as it is.
 
     >>> s = SortedScores(np.float32([0.1, 0.29998]), np.float32([0.3, 0.9]))

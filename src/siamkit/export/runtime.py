@@ -484,27 +484,41 @@ class OnnxEmbedder:
         )
 
 
-#: siamkit.index.decision.ROUNDING, the float32 rounding within which every siamkit "same"
-#: verdict meets its threshold, copied so that this runtime imports neither torch nor the index
-#: (tests/export/test_runtime_decision.py checks that the two agree)
+#: siamkit.index.decision.ROUNDING and ROOM_SCALE, the float32 rounding within which every
+#: siamkit "same" verdict meets its threshold, copied so that this runtime imports neither torch
+#: nor the index (tests/export/test_runtime_decision.py checks that the two agree)
 ROUNDING = 1e-5
+ROOM_SCALE = 16 * 2.0**-23
+
+
+def room(threshold: float) -> float:
+    """:func:`siamkit.decision.room` for a number: ``max(ROUNDING, ROOM_SCALE * |threshold|)``,
+    1e-5 up to ``|threshold|`` of 5.24, 16 float32 steps' worth of it beyond (a float32 step
+    passes 1e-5 / 16 there; an infinite threshold keeps ROUNDING).
+
+    >>> room(0.3), room(1000.0)
+    (1e-05, 0.0019073486328125)
+    """
+    a = abs(float(threshold))
+    return ROUNDING if a == np.inf else max(ROUNDING, ROOM_SCALE * a)
 
 
 def accepts(distance: Any, threshold: float) -> Any:
-    """``distance <= threshold`` within float32 rounding, as :func:`siamkit.index.decision.accepts`
-    decides for ``siamkit verify``, a gallery and the service, so that the exported model calls
-    a pair what siamkit calls it.
+    """``distance <= threshold`` within float32 rounding (``threshold + room(threshold)``), as
+    :func:`siamkit.index.decision.accepts` decides for ``siamkit verify``, a gallery and the
+    service, so that the exported model calls a pair what siamkit calls it.
 
     Compared in float64, as :func:`siamkit.decision.accepts` compares: a float32 array
     compared with a Python float is compared in float32 (NumPy 2), where the bound
-    ``threshold + ROUNDING`` may round up and accept a distance siamkit verify rejects.
+    ``threshold + room`` may round up and accept a distance siamkit verify rejects.
 
     >>> accepts(np.float32([0.3000004, 0.31]), 0.3).tolist()
     [True, False]
     """
+    bound = float(threshold) + room(threshold)
     if isinstance(distance, (bool, int, float)):
-        return distance <= float(threshold) + ROUNDING
-    return np.asarray(distance, dtype=np.float64) <= float(threshold) + ROUNDING
+        return distance <= bound
+    return np.asarray(distance, dtype=np.float64) <= bound
 
 
 _ROLES = {

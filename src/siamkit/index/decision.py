@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from siamkit.decision import ROUNDING, accepts, reaches
+from siamkit.decision import ROOM_SCALE, ROUNDING, accepts, reaches, room
 
-__all__ = ["ROUNDING", "accepts", "reaches"]
+__all__ = ["ROOM_SCALE", "ROUNDING", "accepts", "reaches", "room"]

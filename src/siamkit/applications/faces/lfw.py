@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from siamkit.atomic import read_utf8
-from siamkit.decision import ROUNDING, accepts
+from siamkit.decision import accepts, room
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,9 @@ def read_lfw_pairs(pairs_txt: str | os.PathLike[str], root: str | os.PathLike[st
 
 def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
     """The threshold ``t`` maximising the accuracy of ``distance <= t`` as a model decides it,
-    within float32 rounding (:func:`siamkit.decision.accepts`: ``distance <= t + ROUNDING``):
-    :data:`~siamkit.decision.ROUNDING` under the smallest best of the midpoints between sorted
-    distinct distances (and just outside both ends), so that a model given ``t`` splits the
+    within float32 rounding (:func:`siamkit.decision.accepts`: ``distance <= t + room(t)``):
+    the room (:func:`~siamkit.decision.room`) under the smallest best of the midpoints between
+    sorted distinct distances (and just outside both ends), so that a model given ``t`` splits the
     pairs at that midpoint."""
     d = np.unique(distances)
     bounds = np.concatenate([[d[0] - 1.0], (d[:-1] + d[1:]) / 2, [d[-1] + 1.0]])
@@ -124,7 +124,8 @@ def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
     pos_acc = np.concatenate([[0], np.cumsum(ss)])[accepted]
     neg_acc = accepted - pos_acc
     correct = pos_acc + (len(ss) - ss.sum() - neg_acc)
-    return float(bounds[int(np.argmax(correct))]) - ROUNDING
+    mid = float(bounds[int(np.argmax(correct))])
+    return mid - room(mid)
 
 
 def kfold_accuracy(distances: np.ndarray, same: np.ndarray, fold: np.ndarray) -> KFoldAccuracy:

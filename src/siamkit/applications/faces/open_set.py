@@ -5,7 +5,7 @@ Probes whose identity is enrolled are "known"; the others are "unknown" and must
 At a FAR, the threshold lets that fraction of unknown probes' best distances through; DIR is the
 fraction of known probes identified correctly at rank 1 within that threshold. Both as a gallery
 at that threshold decides (:func:`siamkit.decision.accepts`, within float32 rounding); the
-threshold keeps a calibrated far fit's room (:data:`~siamkit.decision.ROUNDING`) under the first
+threshold keeps a calibrated far fit's room (:func:`~siamkit.decision.room`) under the first
 unknown it must reject, for the readers that measure it otherwise: a gallery's cosine moves with
 its batch, and the ONNX runtime computes a Euclidean distance in float64.
 
@@ -176,7 +176,7 @@ def open_set_identification(
         # the batch, and the ONNX runtime's float64 Euclidean lies up to half a float32 step
         # under the gallery's float32 one (so the Euclidean threshold just under the gallery's
         # measure let it through too). The threshold keeps the room a far fit keeps under the
-        # impostor it rejects (roc.rejecting_with_room, ROUNDING)
+        # impostor it rejects (roc.rejecting_with_room, decision.room)
         k = false_accepts_allowed(far, impostor.size)  # < n, as far < 1
         t = float(rejecting_with_room([float(impostor[k])], signed)[0])
         out.thresholds[far] = t

@@ -68,7 +68,8 @@ function fmt(x) {
 
 // "0.0400 under the threshold 0.2500" (accepted side) or "0.0600 over ..." (rejected side). The
 // side is the server's verdict (`accepted`: /verify's same, a match's accepted), not the margin's
-// sign: the model accepts a distance up to 1e-5 (float32 rounding) over its threshold, which
+// sign: the model accepts a distance up to 1e-5 (float32 rounding; 16 float32 steps' worth of a
+// threshold beyond 5.24, decision.room) over its threshold, which
 // reads "at the threshold", never "0.0000 over" beside "Same".
 function marginText(margin, threshold, accepted) {
   if (margin === null || margin === undefined) return "";
