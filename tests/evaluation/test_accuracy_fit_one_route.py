@@ -61,25 +61,31 @@ def _check_dense(g: np.ndarray, i: np.ndarray) -> None:
     assert (report.best_accuracy, report.best_threshold) == (cal.score_, cal.threshold_)
 
 
-@pytest.mark.parametrize("centres", [(0.8, 1.2, 0.15), (1.26, 1.41, 0.11), (9.0, 10.0, 0.8)])
-def test_the_fit_is_sklearns_best_on_dense_distances(centres: tuple[float, float, float]) -> None:
-    """~200k impostors: near the optimum nearly every float32 value is taken, so no plateau is
-    wide; the fit must still be the curve's best within 1e-4 (stop 55's filter lost 0.13 on the
-    second case at 8M)."""
-    _check_dense(*_dense(200_000, *centres))
-
-
-@pytest.mark.parametrize("scale", [0.01, 0.001])
-def test_the_fit_is_sklearns_best_on_dense_distances_near_0(scale: float) -> None:
-    """2M impostors and 200k genuine pairs at 0.01 and 0.001 (s56_R1 finding 1): the window a
-    cosine reader needs near 0 is steps of 1.0, and holds thousands of such distances. The fit
-    counted every impostor in it as accepted, and saved (and evaluate reported) 1.6e-4 and
-    1.6e-3 below the curve's best, which a model at its threshold beat; the count is now the
-    window's centre's, where the threshold sits, as decided."""
+def _near_0(scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """200k genuine and 2M impostor distances around 1.26 and 1.41 times ``scale``."""
     rng = np.random.default_rng(0)
     g = np.abs(rng.normal(1.26, 0.12, 200_000) * scale).astype(np.float32)
-    i = np.abs(rng.normal(1.41, 0.12, 2_000_000) * scale).astype(np.float32)
-    _check_dense(g, i)
+    return g, np.abs(rng.normal(1.41, 0.12, 2_000_000) * scale).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [("dense", 0.8, 1.2, 0.15), ("dense", 1.26, 1.41, 0.11), ("dense", 9.0, 10.0, 0.8),
+     ("near_0", 0.01), ("near_0", 0.001)],
+    ids=["dense-0.8-1.2", "dense-1.26-1.41", "dense-9-10", "near0-0.01", "near0-0.001"],
+)  # fmt: skip
+def test_the_fit_is_sklearns_best_on_dense_distances(case: tuple) -> None:
+    """``dense``: ~200k impostors: near the optimum nearly every float32 value is taken, so no
+    plateau is wide; the fit must still be the curve's best within 1e-4 (stop 55's filter lost
+    0.13 on the second case at 8M).
+
+    ``near_0``: 2M impostors and 200k genuine pairs at 0.01 and 0.001 (s56_R1 finding 1): the
+    window a cosine reader needs near 0 is steps of 1.0, and holds thousands of such
+    distances. The fit counted every impostor in it as accepted, and saved (and evaluate
+    reported) 1.6e-4 and 1.6e-3 below the curve's best, which a model at its threshold beat;
+    the count is now the window's centre's, where the threshold sits, as decided."""
+    kind, *args = case
+    _check_dense(*(_dense(200_000, *args) if kind == "dense" else _near_0(*args)))
 
 
 @pytest.mark.slow
@@ -132,45 +138,43 @@ def test_every_reader_a_few_float32_steps_off_gets_at_least_the_saved_accuracy(s
     assert cal.score_ >= best_accuracy(g, i).value - near.sum() / i.size / 2 - 1e-12
 
 
-@pytest.mark.parametrize("signed", [False, True])
-def test_streamed_in_memory_and_calibrate_agree_with_ties_and_blocks(
-    monkeypatch: pytest.MonkeyPatch, signed: bool
-) -> None:
-    """Rounded 1-D embeddings give tied distances and pairs a step apart; blocks of 60 values
-    put a plateau's rejected impostor in another block than its genuine edge."""
-    monkeypatch.setattr(_common, "BLOCK_ELEMENTS", 60)
+def _ties() -> tuple[torch.Tensor, np.ndarray]:
+    """Rounded 1-D embeddings of 5 classes: tied distances and pairs a step apart."""
     rng = np.random.default_rng(3)
     y = rng.integers(0, 5, 160)
     z = torch.tensor(np.round(y[:, None] * 0.3 + rng.normal(0, 0.25, (160, 1)), 2))
-    z = z.to(torch.float32)
-    g, i = all_pair_distances(z, y, "euclidean")
-    streamed = streamed_verification_report(StreamedPairs(z, y, "euclidean"), signed=signed)
-    memory = verification_report(g, i, signed=signed)
-    cal = ThresholdCalibrator("accuracy", signed=signed).fit(g, i)
-    assert (
-        (streamed.best_accuracy, streamed.best_threshold)
-        == (memory.best_accuracy, memory.best_threshold)
-        == (cal.score_, cal.threshold_)
-    )
-    assert memory.to_dict() == streamed.to_dict()
-    assert verification_from_embeddings(z, y).best_threshold == cal.threshold_
+    return z.to(torch.float32), y
 
 
-@pytest.mark.parametrize("signed", [False, True])
-@pytest.mark.parametrize("scale", [0.001, 5e-7])
-def test_streamed_in_memory_and_calibrate_count_a_window_with_impostors_at_its_centre(
-    monkeypatch: pytest.MonkeyPatch, signed: bool, scale: float
-) -> None:
-    """1-D embeddings 2 x scale apart by class: 60k impostors near 4 x scale, where the fit's
-    window (steps of 1.0) holds some; near 1e-6 a distance's window reaches what a reader may
-    accept at 0 (roc.zero_bound) and a score's does not, so the streamed pass counts both. The three routes place the threshold at the window's centre and count the pairs
-    there alike (the streamed one counts the centres' impostors in its pass), and that count
-    is the accuracy as decided; the window's count fell 2 impostors below it at 0.001."""
-    monkeypatch.setattr(_common, "BLOCK_ELEMENTS", 600)
+def _windowed(scale: float) -> tuple[torch.Tensor, np.ndarray]:
+    """1-D embeddings 2 x scale apart by class, 60k impostors near 4 x scale."""
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 400)
     z = torch.tensor(y[:, None] * 2 * scale + rng.normal(0, 3 * scale, (400, 1)))
-    z = z.to(torch.float32)
+    return z.to(torch.float32), y
+
+
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize(
+    ("data", "block"),
+    [("ties", 60), ("window-0.001", 600), ("window-5e-7", 600)],
+    ids=["ties-blocks", "window-0.001", "window-5e-7"],
+)
+def test_streamed_in_memory_and_calibrate_agree(
+    monkeypatch: pytest.MonkeyPatch, signed: bool, data: str, block: int
+) -> None:
+    """``ties-blocks``: rounded 1-D embeddings give tied distances and pairs a step apart;
+    blocks of 60 values put a plateau's rejected impostor in another block than its genuine
+    edge; verification_from_embeddings' (unsigned) threshold is calibrate's too.
+
+    ``window-*``: 1-D embeddings 2 x scale apart by class: 60k impostors near 4 x scale, where
+    the fit's window (steps of 1.0) holds some; near 1e-6 a distance's window reaches what a
+    reader may accept at 0 (roc.zero_bound) and a score's does not, so the streamed pass
+    counts both. The three routes place the threshold at the window's centre and count the
+    pairs there alike (the streamed one counts the centres' impostors in its pass), and that
+    count is the accuracy as decided; the window's count fell 2 impostors below it at 0.001."""
+    monkeypatch.setattr(_common, "BLOCK_ELEMENTS", block)
+    z, y = _ties() if data == "ties" else _windowed(float(data.split("-", 1)[1]))
     g, i = all_pair_distances(z, y, "euclidean")
     streamed = streamed_verification_report(StreamedPairs(z, y, "euclidean"), signed=signed)
     memory = verification_report(g, i, signed=signed)
@@ -181,7 +185,10 @@ def test_streamed_in_memory_and_calibrate_count_a_window_with_impostors_at_its_c
         == (cal.score_, cal.threshold_)
     )
     assert memory.to_dict() == streamed.to_dict()
-    assert cal.score_ == pytest.approx(_as_decided(g, i, cal.threshold_), abs=1e-12)
+    if data == "ties":
+        assert verification_from_embeddings(z, y).best_threshold == cal.threshold_
+    else:
+        assert cal.score_ == pytest.approx(_as_decided(g, i, cal.threshold_), abs=1e-12)
 
 
 def test_listed_pairs_of_a_score_normalised_model_fit_signed_as_calibrate() -> None:
