@@ -100,3 +100,35 @@ def test_the_walks_warning_on_links_to_the_data_set_says_to_remove_them(tmp_path
         ", which is or is inside the folder of the class cat, and its images would count as two "
         "classes; copy them to include them in both, or remove the link"
     ]
+    # a mix of both kinds: each with its own advice (it said "copy them to include them in
+    # both" of all -> . too, beside kitty's; no refusal follows, cat holds an image)
+    os.symlink(".", ds / "all")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 2 class folders that are links: {ds / 'all'} is a link to the data set's "
+        "folder or one above it, which would read every class's images again: remove that "
+        f"link; and {ds / 'kitty'} is a link to another class's folder or one inside it, whose "
+        "images would count as two classes: copy them to include them in both, or remove that "
+        "link"
+    ]
+    os.symlink("cat", ds / "puss")
+    os.symlink("..", ds / "up")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 4 class folders that are links: {ds / 'all'}, {ds / 'up'} are links to the "
+        "data set's folder or one above it, which would read every class's images again: "
+        f"remove those links; and {ds / 'kitty'}, {ds / 'puss'} are links to another class's "
+        "folder or one inside it, whose images would count as two classes: copy them to include "
+        "them in both, or remove those links"
+    ]
+    os.unlink(ds / "all")
+    os.unlink(ds / "up")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 2 class folders that are links to another class's folder or one inside it, "
+        f"e.g. {ds / 'kitty'}, {ds / 'puss'}: their images would count as two classes; copy them "
+        "to include them in both, or remove the links"
+    ]

@@ -682,7 +682,8 @@ def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
 def _linked_classes_note(dropped: dict[Path, Path]) -> str:
     """The sentence for the class folders :func:`_linked_classes` leaves out. A link to the
     data set's folder or one above it (``all -> .``) holds every class: "copy them to include
-    them in both" (of a link to one other class) was no advice for it; removing it is."""
+    them in both" (of a link to one other class) was no advice for it; removing it is. Of a
+    mix of both kinds, each kind is named with its own advice."""
     got = sorted(dropped.items())
     if len(got) == 1:
         d, other = got[0]
@@ -698,17 +699,29 @@ def _linked_classes_note(dropped: dict[Path, Path]) -> str:
             f"{text_name(other.name)}, and its images would count as two classes; copy them to "
             "include them in both, or remove the link"
         )
-    names = ", ".join(text_name(os.fspath(d)) for d, _ in got[:2])
-    if all(other == d.parent for d, other in got):
+    top = [text_name(os.fspath(d)) for d, other in got if other == d.parent]
+    into = [text_name(os.fspath(d)) for d, other in got if other != d.parent]
+    if top and into:  # each kind its own advice: "copy them ... in both" is none for all -> .
+        return (
+            f"left out {len(got)} class folders that are links: {shown_names(top, 2)} "
+            f"{'are links' if len(top) > 1 else 'is a link'} to the data set's folder or one "
+            "above it, which would read every class's images again: remove "
+            f"{'those links' if len(top) > 1 else 'that link'}; and {shown_names(into, 2)} "
+            f"{'are links' if len(into) > 1 else 'is a link'} to another class's folder or one "
+            "inside it, whose images would count as two classes: copy them to include them in "
+            f"both, or remove {'those links' if len(into) > 1 else 'that link'}"
+        )
+    names = ", ".join((top or into)[:2])
+    if top:
         return (
             f"left out {len(got)} class folders that are links to the data set's folder or one "
             f"above it, e.g. {names}: each would read every class's images again; remove the "
             "links"
         )
     return (
-        f"left out {len(got)} class folders that are links to another class's folder, one "
-        f"inside it or the data set's folder, e.g. {names}: their images would count as two "
-        "classes; copy them to include them in both, or remove the links"
+        f"left out {len(got)} class folders that are links to another class's folder or one "
+        f"inside it, e.g. {names}: their images would count as two classes; copy them to "
+        "include them in both, or remove the links"
     )
 
 
