@@ -175,18 +175,39 @@ NO_THRESHOLD_UNLABELED = (
     "folder of labelled images (one sub-folder per class) with `siamkit calibrate MODEL --data "
     "FOLDER` (or pass --threshold)"
 )
+#: :data:`NO_THRESHOLD` for a half-twin (two towers), which ``siamkit calibrate`` refuses: its
+#: threshold is fit in Python, on distances from tower f to tower g
+NO_THRESHOLD_HALF_TWIN = (
+    "no threshold to decide: the model has none, and a half-twin's is not fit by `siamkit "
+    "calibrate`. Fit one in Python on distances f(x) to g(y) of matching and non-matching pairs "
+    "(siamkit.evaluation.ThresholdCalibrator().fit(genuine, impostor).threshold_, set "
+    "net.threshold and siamkit.save_model) (or pass --threshold)"
+)
+
+
+def no_threshold_text(model_path: str) -> str:
+    """The sentence for the saved model at ``model_path`` that has no threshold: how to fit one
+    (:data:`NO_THRESHOLD`, :data:`NO_THRESHOLD_UNLABELED` or :data:`NO_THRESHOLD_HALF_TWIN`)."""
+    from siamkit.cli._eval_data import _learned_without_labels
+    from siamkit.export.bundle import read_model_config
+
+    try:
+        config = read_model_config(model_path)
+    except (OSError, ValueError):  # (a model that loaded has one: nothing to tell apart then)
+        config = {}
+    if (config.get("model") or {}).get("kind") == "half_twin":
+        return NO_THRESHOLD_HALF_TWIN
+    meta = config.get("metadata") or {}
+    return NO_THRESHOLD_UNLABELED if _learned_without_labels(meta) else NO_THRESHOLD
 
 
 def _no_threshold(model_path: str, verb: str = "decide") -> str:
     """The one sentence that says the model has no threshold to ``verb`` with and how to fit
     one: on held-out images of its training classes, or for a model whose run recorded
     ``labels_used: false`` (``task: ssl``, as :func:`~siamkit.cli._eval_data._learned_without_labels`
-    reads it for evaluate) on a labelled folder, since it trained on no classes."""
-    from siamkit.cli._eval_data import _learned_without_labels
-    from siamkit.export.bundle import read_model_config
-
-    meta = read_model_config(model_path).get("metadata") or {}
-    text = NO_THRESHOLD_UNLABELED if _learned_without_labels(meta) else NO_THRESHOLD
+    reads it for evaluate) on a labelled folder, since it trained on no classes; for a half-twin,
+    which ``siamkit calibrate`` refuses, in Python (:func:`no_threshold_text`)."""
+    text = no_threshold_text(model_path)
     return text.replace("no threshold to decide", f"no threshold to {verb}")
 
 

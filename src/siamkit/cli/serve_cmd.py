@@ -304,24 +304,18 @@ def stopped_line(signal: str, gallery: str | None) -> str:
 def no_threshold_line(net: Any, model: str) -> str | None:
     """The line serve prints at start when the model it serves (loaded from ``model``) has no
     threshold, in identify's and verify's sentence (whose advice fits a model that learned
-    without labels), naming the model and what the service answers until it has one; else None.
+    without labels, and a half-twin), naming the model and what the service answers until it has one; else None.
     The gallery's warning, which Python would show in the log with a source file and line at
     the first /identify, is then kept out of the log (:func:`_threshold_said_here`)."""
     import shlex
 
-    from siamkit.cli._eval_data import _learned_without_labels
-    from siamkit.cli.gallery_cmds import NO_THRESHOLD, NO_THRESHOLD_UNLABELED
-    from siamkit.export.bundle import read_model_config
+    from siamkit.cli.gallery_cmds import no_threshold_text
     from siamkit.index.embedding import model_threshold
 
     if model == DLIB or model_threshold(net)[0] is not None:
         return None
-    try:
-        meta = read_model_config(model).get("metadata") or {}
-    except (OSError, ValueError):  # (a model serve loaded has one: nothing to tell apart then)
-        meta = {}
-    text = NO_THRESHOLD_UNLABELED if _learned_without_labels(meta) else NO_THRESHOLD
-    text = text.removesuffix(" (or pass --threshold)")  # serve takes no --threshold
+    # serve takes no --threshold
+    text = no_threshold_text(model).removesuffix(" (or pass --threshold)")
     text = text.replace("calibrate MODEL", f"calibrate {shlex.quote(model)}")
     return (
         f"{text}, then serve it again: until then /verify and /identify neither accept nor "

@@ -134,13 +134,22 @@ def empty_gallery_hint(input_kind: str = "image") -> str:
     )
 
 
-def no_threshold_hint() -> str:
+def no_threshold_hint(model: Any = None) -> str:
     """``/identify``'s ``hint`` when there is no threshold: its null label means that nothing
-    was decided, not that the input is unknown, and the matches are only the nearest."""
+    was decided, not that the input is unknown, and the matches are only the nearest. For a
+    half-twin ``model`` (``kind == "half_twin"``), which ``siamkit calibrate`` refuses, the
+    threshold is fit in Python."""
+    if getattr(model, "kind", None) == "half_twin":
+        fit = (
+            "Fit a half-twin's threshold in Python (siamkit.evaluation.ThresholdCalibrator on "
+            "distances f(x) to g(y) of matching and non-matching pairs; set net.threshold and "
+            "siamkit.save_model), not with `siamkit calibrate`, and serve the model again."
+        )
+    else:
+        fit = "Fit a threshold with `siamkit calibrate MODEL --data FOLDER` and serve the model again."
     return (
         "No threshold to decide with, so no label is accepted or refused (label is null): the "
-        "matches are the nearest labels, matches[0] the nearest. Fit a threshold with `siamkit "
-        "calibrate MODEL --data FOLDER` and serve the model again."
+        f"matches are the nearest labels, matches[0] the nearest. {fit}"
     )
 
 

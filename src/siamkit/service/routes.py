@@ -242,7 +242,7 @@ async def identify(
     if not out.matches and (hint := await engine.empty_gallery_hint()):
         out.hint = hint  # set, so shown (exclude_unset): only on an empty gallery
     elif out.matches and threshold is None:
-        out.hint = no_threshold_hint()  # why the null label does not mean unknown
+        out.hint = no_threshold_hint(engine.model)  # why the null label does not mean unknown
     return out
 
 
