@@ -62,7 +62,50 @@ def test_a_link_to_an_empty_class_is_named_beside_it(tmp_path):
         f"holds: the person folder {ds / 'cat'} holds no images (.png), and the person folder "
         f"{ds / 'kitty'} is a link to another person's folder or one inside it, left out as its "
         "photos would count as two people: put each person's photos in its sub-folder, and give "
-        "each linked person a folder of its own (copy its photos into it)"
+        "each linked person a folder of its own"  # cat holds none: "(copy its photos into it)"
+    )
+
+
+def test_a_mix_of_both_link_kinds_and_an_empty_class_gives_each_fix_once(tmp_path):
+    """cat empty, ``all -> .`` and ``kitty -> cat`` (reviewer s57_r6 finding 2): the fix list
+    said "put each class's images in its sub-folder" and "... in a sub-folder of its own" both,
+    "remove that link" beside two links, and told the user to copy kitty's images, which it
+    has none of (cat is empty). Each fix is said once, the link to remove is named by its kind;
+    a link into a class whose images are shared keeps "copy" (control)."""
+    ds = tmp_path / "ds"
+    (ds / "cat").mkdir(parents=True)
+    os.symlink(".", ds / "all")
+    os.symlink("cat", ds / "kitty")
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds, "class", "image", extensions=(".png",))
+    assert str(err.value) == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"the class folder {ds / 'cat'} holds no images (.png), the class folder {ds / 'all'} is "
+        "a link to the data set's folder or one above it, left out as it would read every "
+        f"class's images again, and the class folder {ds / 'kitty'} is a link to another "
+        "class's folder or one inside it, left out as its images would count as two classes: "
+        "put each class's images in its sub-folder, remove the link to the data set's folder, "
+        "and give each linked class a folder of its own"
+    )
+    os.unlink(ds / "kitty")  # an empty class and all -> .: where the images go is said once
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds, "class", "image", extensions=(".png",))
+    assert str(err.value).endswith(
+        ": put each class's images in its sub-folder, and remove that link"
+    )
+    os.unlink(ds / "all")  # control: kitty -> cat, whose one image is dog's too
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(ds / "cat" / "0.png")
+    (ds / "dog").mkdir()
+    os.link(ds / "cat" / "0.png", ds / "dog" / "0.png")
+    os.symlink("cat", ds / "kitty")
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds, "class", "image", extensions=(".png",))
+    assert str(err.value).endswith(
+        ": keep each image in its own class's folder only, and give each linked class a folder "
+        "of its own (copy its images into it)"
     )
 
 

@@ -961,9 +961,14 @@ def _refuse_nothing(
             f"{'are links' if many else 'is a link'} to the data set's folder or one above it, "
             f"left out as {'each' if many else 'it'} would read every {noun}'s {photo}s again"
         )
+        # the folders without images already said where the images go: said again, the
+        # fix list repeated its own advice (reviewer s57_r6 finding 2)
+        links = "those links" if many else "that link"
+        if to_class:  # "that link" beside a link of the other kind: which one?
+            links = f"the link{'s' if many else ''} to the data set's folder"
         fix.append(
-            f"remove {'those links' if many else 'that link'} and put each {noun}'s {photo}s "
-            "in a sub-folder of its own"
+            f"remove {links}"
+            + ("" if folders else f" and put each {noun}'s {photo}s in a sub-folder of its own")
         )
     if to_class:
         many = len(to_class) > 1
@@ -973,7 +978,12 @@ def _refuse_nothing(
             f"it, left out as {'their' if many else 'its'} {photo}s would count as two "
             f"{nouns.get(noun, noun + 's')}"
         )
-        fix.append(f"give each linked {noun} a folder of its own (copy its {photo}s into it)")
+        # a link into a class folder without images (kitty -> an empty cat) has none to copy
+        copy = any(o not in walk.empty for d, o in walk.linked.items() if o != d.parent)
+        fix.append(
+            f"give each linked {noun} a folder of its own"
+            + (f" (copy its {photo}s into it)" if copy else "")
+        )
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
 
 
