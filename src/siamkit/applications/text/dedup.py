@@ -231,12 +231,22 @@ def _lead_and_weakest(
         return lead, min(z.coverage(a, b) for a, b in linked)
     # the linked pairs' cosines, in blocks: never the (G, G) matrix, 40 GB for a group of
     # 100,000 texts (the chained group a low threshold makes of a FAISS-searched corpus)
-    ends = np.asarray(linked, dtype=np.int64).reshape(-1, 2)
-    weakest = min(
-        float(np.einsum("ij,ij->i", z[blk[:, 0]], z[blk[:, 1]]).min())
-        for blk in np.array_split(ends, max(1, -(-len(ends) // 65_536)))
+    weakest = float(_pair_cosines(z, np.asarray(linked, dtype=np.int64).reshape(-1, 2)).min())
+    # the members' scores by the same sum, so that a pair scored twice (the two of a group of
+    # two) shows one number: a matrix product rounds another way in the last float32 bit
+    scores = _pair_cosines(z, np.array([[g[0], m] for m in g], dtype=np.int64).reshape(-1, 2))
+    return [float(s) for s in scores], weakest
+
+
+def _pair_cosines(z: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``z_a · z_b`` of each row ``(a, b)`` of ``ends``, in blocks of 65,536 pairs, summed the
+    same way whatever the block or the order of ``a`` and ``b``."""
+    return np.concatenate(
+        [
+            np.einsum("ij,ij->i", z[blk[:, 0]], z[blk[:, 1]])
+            for blk in np.array_split(ends, max(1, -(-len(ends) // 65_536)))
+        ]
     )
-    return [float(s) for s in z[g] @ z[g[0]]], weakest
 
 
 def group_duplicates(
