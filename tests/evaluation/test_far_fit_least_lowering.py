@@ -20,16 +20,28 @@ from siamkit.evaluation.threshold import ThresholdCalibrator, highest_rejecting,
 ROUNDING = 1e-5  # siamkit.decision.ROUNDING, written out for an independent reference
 
 
+def _room(t: float) -> float:
+    """siamkit.decision.room written out: 1e-5, or 16 float32 steps' worth of ``|t|`` (2**-19
+    of it) beyond 5.24, in float64."""
+    return max(ROUNDING, abs(t) / 2**19)
+
+
+def _room32(t: np.float32) -> np.float32:
+    """The same room in float32 arithmetic, as a float32 reader holds the threshold."""
+    return max(np.float32(ROUNDING), np.float32(abs(t)) / np.float32(2**19))
+
+
 def _accepted_by_some_reader(d: np.float32, c: np.float32) -> bool:
     """The rule with the distance ``d`` and the threshold ``c`` held as float32 numbers (float32
     arithmetic) or as Python floats, each way round: accepted if any of them accepts."""
     f32 = np.float32
-    return (
-        float(d) <= float(c) + ROUNDING
-        or bool(f32(d) <= f32(c) + f32(ROUNDING))
-        or bool(f32(d) <= f32(float(c) + ROUNDING))
-        or float(d) <= float(f32(c) + f32(ROUNDING))
-    )
+    with np.errstate(over="ignore"):
+        return (
+            float(d) <= float(c) + _room(float(c))
+            or bool(f32(d) <= f32(c) + _room32(f32(c)))
+            or bool(f32(d) <= f32(float(c) + _room(float(c))))
+            or float(d) <= float(f32(c) + _room32(f32(c)))
+        )
 
 
 def _naive_highest(m: float) -> float:

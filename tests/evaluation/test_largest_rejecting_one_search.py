@@ -20,6 +20,17 @@ from siamkit.evaluation.threshold import highest_rejecting
 ROUNDING = 1e-5  # siamkit.decision.ROUNDING, written out for an independent reference
 
 
+def _room(t: float) -> float:
+    """siamkit.decision.room written out: 1e-5, or 16 float32 steps' worth of ``|t|`` (2**-19
+    of it) beyond 5.24, in float64."""
+    return max(ROUNDING, abs(t) / 2**19)
+
+
+def _room32(t: np.float32) -> np.float32:
+    """The same room in float32 arithmetic, as a float32 reader holds the threshold."""
+    return max(np.float32(ROUNDING), np.float32(abs(t)) / np.float32(2**19))
+
+
 def _distances() -> np.ndarray:
     rng = np.random.default_rng(54)
     return np.concatenate(
@@ -37,13 +48,15 @@ def _distances() -> np.ndarray:
 
 def _every_reader_rejects(d: float, t: np.float32) -> bool:
     """The rule by each reader, distance and threshold each as float32 or float64."""
-    d32, r32, t64 = np.float32(d), np.float32(ROUNDING), float(t)
-    return not (
-        d <= t64 + ROUNDING
-        or bool(d32 <= t + r32)
-        or bool(d32 <= np.float32(t64 + ROUNDING))
-        or d <= float(t + r32)
-    )
+    d32, t64 = np.float32(d), float(t)
+    with np.errstate(over="ignore"):
+        r32 = _room32(t)
+        return not (
+            d <= t64 + _room(t64)
+            or bool(d32 <= t + r32)
+            or bool(d32 <= np.float32(t64 + _room(t64)))
+            or d <= float(t + r32)
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -56,7 +69,7 @@ def test_the_float64_answer_is_the_largest_float64_the_rule_rejects_at(dtype: ty
         above = math.nextafter(float(ti), math.inf)
         assert not accepts(x, float(ti)) and accepts(x, above), x  # as siamkit decides
         assert not accepts(np.array([x]), float(ti))[0] and accepts(np.array([x]), above)[0]
-        assert float(ti) + ROUNDING < float(x) <= above + ROUNDING, x  # the rule written out
+        assert float(ti) + _room(float(ti)) < float(x) <= above + _room(above), x  # written out
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
