@@ -555,8 +555,13 @@ def test_a_process_exiting_while_the_rebuild_runs_exits_cleanly():
 # test. Each runs in a child forked from one scene server (a fresh interpreter that imported
 # numpy, torch, FAISS and siamkit once, and makes no index and starts no thread of its own), not
 # in a fresh interpreter of its own: the ten interpreters each spent their first seconds on the
-# same imports. The child starts as a fresh process would (no index, no Python thread but its
-# own), its stdout and stderr go to a file the server reads back, and it ends with os._exit.
+# same imports. The child starts as a fresh process would: no index, no Python thread but its
+# own, and FAISS's OpenMP thread count a fresh interpreter's. The server's fork ran siamkit's
+# child handler, which sets that count to one on the thread that forked (the child's main
+# thread); the child sets it back, or a scene's index would be built and searched on one
+# thread, with no OpenMP pool for its own fork to leave behind, and the no-rebuild scene would
+# no longer check that handler's reset. Its stdout and stderr go to a file the server reads
+# back, and it ends with os._exit.
 _FORK_SCENE = textwrap.dedent(
     """
     import json, os, signal, sys, threading, time
@@ -697,13 +702,15 @@ _SCENE_SERVER = textwrap.dedent(
     import numpy as np
     from siamkit.index import FaissIndex, faiss_index  # once, for every scene (torch too)
 
-    faiss_index.import_faiss()  # as an index does (no OpenMP thread starts before a search)
+    faiss = faiss_index.import_faiss()  # as an index does (no OpenMP thread starts before a search)
+    threads = faiss.omp_get_max_threads()  # a fresh interpreter's, before any fork
 
     for line in sys.stdin:
         n, script = json.loads(line)
         with tempfile.TemporaryFile() as out:
             pid = os.fork()
             if pid == 0:  # the scene, with its own stdout and stderr
+                faiss.omp_set_num_threads(threads)  # undo this fork's reset to one thread
                 os.dup2(out.fileno(), 1)
                 os.dup2(out.fileno(), 2)
                 try:
