@@ -380,6 +380,38 @@ class TextEncoder(nn.Module):
         return total / norm[:, None]  # (N, F)
 
 
+def generic_text_model_message(where: str, model_class: str = "SiameseNetwork") -> str:
+    """The refusal of a model built over the ``"text"`` encoder by a generic class
+    (``SiameseNetwork(create_encoder("text", path=...))`` or a ``HalfTwinNetwork`` of it): its
+    encoder takes token ids and an attention mask, so it embeds neither the texts the text
+    commands give nor the images the image commands give; a text model is built otherwise."""
+    return (
+        f"{where} is a {model_class} over the 'text' encoder, which embeds neither texts nor "
+        "images (the encoder takes token ids and an attention mask, which no command gives it); "
+        "build a text model instead, siamkit.applications.text.TextSiameseNetwork.pretrained("
+        "FOLDER) (share_weights=False for two towers), and save that with siamkit.save_model"
+    )
+
+
+def over_text_encoder(model: Any) -> bool:
+    """Whether ``model`` is a generic one (not a text model, ``input_kind != "text"``) whose
+    encoder or either tower is a :class:`TextEncoder` (:func:`generic_text_model_message`)."""
+    if getattr(model, "input_kind", None) == "text":
+        return False
+    towers = ("encoder", "encoder_f", "encoder_g")
+    return any(isinstance(getattr(model, t, None), TextEncoder) for t in towers)
+
+
+def bundle_over_text_encoder(config: dict[str, Any]) -> bool:
+    """Whether a saved model's ``siamkit.json`` (``config``) describes a generic model over the
+    ``"text"`` encoder (:func:`over_text_encoder`), read without building it."""
+    model = config.get("model") or {}
+    if not isinstance(model, dict) or model.get("kind") not in ("siamese", "half_twin"):
+        return False
+    towers = (model.get(t) for t in ("encoder", "encoder_f", "encoder_g"))
+    return any(isinstance(t, dict) and t.get("name") == "text" for t in towers)
+
+
 def transformer_from_folder(folder: str | os.PathLike[str], weights: bool = True) -> nn.Module:
     """The transformer of a local Hugging Face folder, or of a sentence-transformers folder's
     transformer sub-folder (weights loaded only if ``weights``)."""

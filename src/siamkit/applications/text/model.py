@@ -26,6 +26,7 @@ from siamkit.distances import get_distance
 from siamkit.encoders.text import (
     TextEncoder,
     default_text_model_path,
+    generic_text_model_message,
     load_tokenizer,
     text_encoder,
 )
@@ -613,6 +614,11 @@ def load_text_model(
             return load_model(folder, trust_plugins=trust_plugins, expect=TextSiameseNetwork)
         except ModelFileError as err:  # load_model's sentence; a TypeError too, as it was
             if _holds_another_kind(folder):  # what it holds, without expect='s Python advice
+                generic = _generic_over_text_encoder(folder)
+                if generic is not None:  # built over create_encoder("text"): say what to build
+                    raise NotATextModelError(
+                        generic_text_model_message(str(path), generic)
+                    ) from None
                 what = str(err).split(f", not a {TextSiameseNetwork.__name__}:")[0]
                 raise NotATextModelError(f"{what}, not a text model") from None
             raise
@@ -637,6 +643,21 @@ def _holds_another_kind(folder: Path) -> bool:
     except (ImportError, AttributeError, ValueError, KeyError, TypeError):
         return False
     return isinstance(cls, type) and not issubclass(cls, TextSiameseNetwork)
+
+
+def _generic_over_text_encoder(folder: Path) -> str | None:
+    """The class name of the generic model over the ``"text"`` encoder that the bundle at
+    ``folder`` holds (``SiameseNetwork`` or ``HalfTwinNetwork``), else None."""
+    from siamkit.encoders.text import bundle_over_text_encoder
+    from siamkit.export.bundle import read_model_config
+
+    try:
+        config = read_model_config(folder)
+    except (OSError, ValueError):
+        return None
+    if not bundle_over_text_encoder(config):
+        return None
+    return "HalfTwinNetwork" if config["model"]["kind"] == "half_twin" else "SiameseNetwork"
 
 
 def _refuse_an_export(folder: Path) -> None:

@@ -1,0 +1,86 @@
+"""A model built in Python as ``SiameseNetwork(create_encoder("text", path=P))`` and saved embeds
+neither texts nor images (the text encoder takes token ids and an attention mask). The image
+commands told its user to "run one batch through it before saving (`net.embed(images)`)" or to
+pass --input-shape, which cannot help it, and the text commands only that it is "not a text
+model"; the service the same as for an image model. Each now says what it is and what to build
+instead (TextSiameseNetwork.pretrained), and an image model that recorded no shape keeps its
+own advice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+import siamkit
+from _tiny_bert import save_tiny_bert
+from siamkit.cli.main import cli
+from siamkit.encoders import create_encoder
+from siamkit.models import SiameseNetwork
+
+pytest.importorskip("transformers")
+
+WHAT = "is a SiameseNetwork over the 'text' encoder, which embeds neither texts nor images"
+BUILD = "TextSiameseNetwork.pretrained(FOLDER)"
+
+
+@pytest.fixture(scope="module")
+def generic(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("generic")
+    save_tiny_bert(root / "bert", layers=1)
+    torch.manual_seed(0)
+    net = SiameseNetwork(create_encoder("text", path=str(root / "bert")), embedding_dim=8)
+    return str(siamkit.save_model(net.eval(), root / "model"))
+
+
+def _refused(*args: str) -> str:
+    res = CliRunner().invoke(cli, list(args))
+    assert res.exit_code != 0, res.output
+    return res.output
+
+
+def test_every_command_says_what_a_generic_text_model_is_and_what_to_build(
+    generic: str, tmp_path: Path
+) -> None:
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "hello"}\n', encoding="utf-8")
+    outs = [
+        _refused("embed", generic, str(image), "--out", str(tmp_path / "e.npy")),
+        _refused("verify", generic, str(image), str(image)),
+        _refused(
+            "enroll", generic, "--gallery", str(tmp_path / "g.db"), "--label", "a", str(image)
+        ),
+        _refused("export", generic, "--input-shape", "1,8,8"),
+        _refused("text", "similarity", "a", "b", "--model", generic),
+        _refused(
+            "text", "enroll", str(corpus), "--gallery", str(tmp_path / "t.db"), "--model", generic
+        ),
+    ]
+    for out in outs:
+        assert WHAT in out and BUILD in out, out
+        assert "net.embed(images)" not in out, out
+    assert not (tmp_path / "g.db").exists() and not (tmp_path / "t.db").exists()
+
+
+def test_the_service_says_what_a_generic_text_model_is(generic: str, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from siamkit.service import create_app
+
+    with pytest.raises(ValueError, match="over the 'text' encoder") as err:
+        create_app(siamkit.load_model(generic), tmp_path / "s.db")
+    assert BUILD in str(err.value)
+
+
+def test_an_image_model_without_a_shape_keeps_its_advice(tmp_path: Path) -> None:
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1, widths=(4,)), embedding_dim=4)
+    folder = str(siamkit.save_model(net, tmp_path / "m"))
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    out = _refused("embed", folder, str(image), "--out", str(tmp_path / "e.npy"))
+    assert "net.embed(images)" in out and WHAT not in out, out
