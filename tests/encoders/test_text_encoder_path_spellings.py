@@ -18,6 +18,9 @@ import torch
 import siamkit
 from _tiny_bert import save_tiny_bert
 from siamkit.encoders import create_encoder
+from siamkit.encoders.text_spec_path import path_spellings, spec_path
+from siamkit.encoders.text_zoo import DEFAULT_MODEL_NAME, NAMED_TEXT_MODELS
+from siamkit.export import ModelFileError
 from siamkit.index import Gallery, GalleryStore
 from siamkit.index.results import GalleryMismatchError
 from siamkit.models import SiameseNetwork
@@ -151,3 +154,50 @@ def test_saved_folders_open_the_galleries_of_every_spelling(
     before = _as_typed(net, "./m", window=False)
     assert before in net.former_fingerprints()
     assert before in loaded_new.former_fingerprints()
+
+
+@pytest.mark.parametrize("typed", ["./{}", "{}/", "./{}/", "{}//"])
+def test_a_folder_named_as_a_model_keeps_the_dot_slash_that_makes_it_a_folder(typed: str) -> None:
+    """``./all-MiniLM-L6-v2`` is a folder and ``all-MiniLM-L6-v2`` the bundled model wherever
+    no such folder is (resolve_text_model): the form a spec records keeps them apart."""
+    for name in (DEFAULT_MODEL_NAME, *NAMED_TEXT_MODELS):
+        assert spec_path(typed.format(name)) == f"./{name}"
+        assert spec_path(name) == name
+        assert name not in path_spellings(typed.format(name))
+        assert path_spellings(name) == [name]
+
+
+def test_a_saved_folder_named_as_a_model_loads_that_folder_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local folder ``./all-MiniLM-L6-v2`` (the bundled model's name) built, saved and loaded
+    from another folder is refused as at 427768a5 ('is not a folder'), not rebuilt as the
+    bundled model under the saved weights (r2 finding 1); the galleries it enrolled at 427768a5
+    under each folder spelling still open, and one recording the bare name's fingerprint (what
+    the named model with the same weights enrolls) is refused by the folder's model both ways."""
+    project = tmp_path / "proj"
+    save_tiny_bert(project / DEFAULT_MODEL_NAME, layers=1)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(project)
+    spellings = (f"./{DEFAULT_MODEL_NAME}", f"{DEFAULT_MODEL_NAME}/", f"./{DEFAULT_MODEL_NAME}/")
+    nets = {p: _build(p) for p in spellings}
+    net = nets[spellings[0]]
+    assert {siamkit.model_fingerprint(n) for n in nets.values()} == {_as_typed(net, spellings[0])}
+    folder = siamkit.save_model(net, project / "saved")
+    kwargs = json.loads((folder / "siamkit.json").read_text())["model"]["encoder"]["kwargs"]
+    assert kwargs["path"] == f"./{DEFAULT_MODEL_NAME}"
+    loaded = siamkit.load_model(folder)  # from the project: its own folder
+    then = {
+        p: _gallery(project / f"g{i}.db", net, _as_typed(net, p)) for i, p in enumerate(spellings)
+    }
+    named = _gallery(project / "named.db", net, _as_typed(net, DEFAULT_MODEL_NAME))
+    for model in (*nets.values(), loaded):
+        assert all(_opens(db, model) for db in then.values())
+        assert not _opens(named, model)
+    # the bare name's build records the name, and takes none of the folder's galleries
+    by_name = _build(DEFAULT_MODEL_NAME)
+    assert by_name.config()["encoder"]["kwargs"]["path"] == DEFAULT_MODEL_NAME
+    assert not any(_opens(db, by_name) for db in then.values())
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(ModelFileError, match=f"{DEFAULT_MODEL_NAME} is not a folder"):
+        siamkit.load_model(folder)

@@ -449,7 +449,8 @@ def text_encoder(
 
     Built by ``create_encoder("text", path=...)``, the spec a saved model and a fingerprint hold
     records the folder's path in one form (:meth:`TextEncoder.spec_kwargs`: ``./m``, ``m/`` and
-    ``m`` record ``m``; an absolute path stays absolute), so each spelling is one model.
+    ``m`` record ``m``; an absolute path stays absolute; a folder named as a model keeps its
+    ``./``, ``./all-MiniLM-L6-v2``, the bare name being the model), so each spelling is one model.
 
     >>> enc = text_encoder()  # doctest: +SKIP
     """

@@ -172,6 +172,17 @@ def resolve_text_model(path_or_name: str | os.PathLike[str]) -> Path:
         from siamkit.encoders.text import default_text_model_path
 
         return default_text_model_path()
-    if str(path_or_name) not in NAMED_TEXT_MODELS:
+    if not is_text_model_name(str(path_or_name)):
         return p
     return named_text_model(str(path_or_name))
+
+
+def is_text_model_name(text: str) -> bool:
+    """Whether :func:`resolve_text_model` reads ``text``, where no such folder is, as the name
+    of a model (the default one's or a named one's) rather than a folder's path: only the name
+    exactly as written (``./all-MiniLM-L6-v2`` and ``all-MiniLM-L6-v2/`` are folders).
+
+    >>> [is_text_model_name(t) for t in ("all-MiniLM-L6-v2", "./all-MiniLM-L6-v2", "m")]
+    [True, False, False]
+    """
+    return text == DEFAULT_MODEL_NAME or text in NAMED_TEXT_MODELS
