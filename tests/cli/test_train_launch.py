@@ -452,6 +452,52 @@ def test_the_tasks_the_launch_refuses_are_those_whose_processes_refuse_it(
     assert not (tmp_path / "run").exists()
 
 
+#: A plug-in that puts its own runner in the place of the built-in ``text`` task's.
+TEXT_REPLACED = """
+from siamkit.training.tasks import TaskSummary, register_task
+
+
+def run(config, out_dir, options):
+    return TaskSummary(model_dir=None, metrics={"ok": 1})
+
+
+register_task("text", run, overwrite=True)
+"""
+
+
+def test_a_launch_of_a_plugins_runner_registered_under_a_one_process_tasks_name_is_not_refused(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """register_task(name, runner, overwrite=True) is public: a plug-in may replace the built-in
+    text runner with one that trains under torchrun, and each process then runs it and refuses
+    nothing. The launcher refused it by the task's name before starting any process (reviewer
+    s57_r4 finding 1: `siamkit --plugin P train text.yaml --nproc-per-node 2` said "Error: task
+    text trains in one process", where the processes ran). The built-in runner, loaded or not,
+    is still refused."""
+    import siamkit.cli._launch as launcher
+    import siamkit.training.tasks as tasks
+    from siamkit.cli.main import cli
+
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setitem(tasks._TASKS, "text", tasks._TASKS["text"])  # put back afterwards
+    config = tmp_path / "text.yaml"
+    config.write_text("task: text\n")
+    plugin = tmp_path / "text_replaced.py"
+    plugin.write_text(TEXT_REPLACED)
+    out = tmp_path / "run"
+    cmd = ["train", str(config), "--out", str(out), "--device", "cpu", "--nproc-per-node", "2"]
+    for _ in ("as registered", "loaded"):  # the built-in runner, by name, then loaded
+        refused = CliRunner().invoke(cli, cmd)
+        assert refused.exit_code == 1 and "task text trains in one process" in refused.output
+        tasks.get_task("text")
+    assert launched == []
+    res = CliRunner().invoke(cli, ["--plugin", str(plugin), *cmd])
+    assert res.exit_code == 0 and launched == [2], res.output
+    assert not out.exists()
+
+
 def test_the_help_says_what_the_launch_does() -> None:
     from siamkit.cli.main import cli
 

@@ -252,15 +252,16 @@ def _refuse_task_launch(task: str, config: str, out_dir: Path, resume: bool, cou
     """Before ``--nproc-per-node COUNT`` starts a task config's processes, what each would
     refuse as it starts, in its words: a task no runner is registered for (a plug-in's task
     registers as its module is imported), and more than one process for a task that trains in
-    one (:data:`~siamkit.training.tasks.ONE_PROCESS_TASKS`). The rest of a task config is
-    checked by the processes."""
+    one (:func:`~siamkit.training.tasks.trains_in_one_process`: the built-in runner of a task
+    of :data:`~siamkit.training.tasks.ONE_PROCESS_TASKS`, not a plug-in's registered under its
+    name). The rest of a task config is checked by the processes."""
     from siamkit.training.ddp import refuse_torchrun
-    from siamkit.training.tasks import ONE_PROCESS_TASKS, get_task, list_tasks
+    from siamkit.training.tasks import get_task, list_tasks, trains_in_one_process
 
     _run_plugins(config, out_dir, resume)
     if task not in list_tasks():
         get_task(task)  # "unknown task ...; choose one of ..."
-    if task in ONE_PROCESS_TASKS:
+    if trains_in_one_process(task):
         refuse_torchrun(task, count)
 
 

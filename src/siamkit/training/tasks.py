@@ -15,7 +15,9 @@ takes the folder as a str or a path and passes the runner a ``Path``.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +81,25 @@ _TASKS: dict[str, Any] = {
 #: (:func:`~siamkit.training.ddp.refuse_torchrun`): ``siamkit train --nproc-per-node N`` refuses
 #: them before it starts any process.
 ONE_PROCESS_TASKS = frozenset({"half_twin", "signatures", "text"})
+_ONE_PROCESS_TARGETS = frozenset(_TASKS[name] for name in ONE_PROCESS_TASKS)
+
+
+def trains_in_one_process(name: str) -> bool:
+    """Whether the runner registered for ``task: name`` is a built-in one of
+    :data:`ONE_PROCESS_TASKS` (which refuses a torchrun launch of more than one process): by
+    the runner, not its name, since a plug-in may register its own runner under one of those
+    names (``register_task("text", run, overwrite=True)``) that trains under torchrun."""
+    target = _TASKS.get(name)
+    if isinstance(target, str):
+        return target in _ONE_PROCESS_TARGETS
+    if target is None:
+        return False
+    runner = inspect.unwrap(target)
+    for spec in _ONE_PROCESS_TARGETS:  # a loaded built-in is its module's attribute
+        module, _, attr = spec.partition(":")
+        if getattr(sys.modules.get(module), attr, None) is runner:
+            return True
+    return False
 
 
 def register_task(name: str, target: Runner | str, overwrite: bool = False) -> None:
