@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -668,25 +669,9 @@ def test_a_signal_to_the_launcher_alone_stops_the_processes_and_says_so(
     answers as Ctrl-C, process 0 saying so."""
     import time
 
-    plugin, mark = tmp_path / "both_sleep.py", tmp_path / "pid"
-    plugin.write_text(BOTH_SLEEP)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    env["SIAMKIT_TEST_MARK"] = str(mark)
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        env.pop(name, None)
-    cmd = [sys.executable, "-m", "siamkit", "--plugin", str(plugin), "train", CONFIG]
-    cmd += ["--out", str(tmp_path / "run"), "--device", "cpu", "--nproc-per-node", "2"]
-    run = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    marks = [Path(f"{mark}{rank}") for rank in (0, 1)]
+    run = _launch_both_asleep(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while not all(m.exists() and m.read_text() for m in marks) and run.poll() is None:
-            assert time.monotonic() < deadline, "the processes never started"
-            time.sleep(0.05)
-        workers = [int(m.read_text()) for m in marks]
+        workers = _asleep(run, tmp_path)
         run.send_signal(getattr(signal, signame))  # to the launcher, not its process group
         said, err = run.communicate(timeout=120)
         deadline = time.monotonic() + 10
@@ -701,3 +686,66 @@ def test_a_signal_to_the_launcher_alone_stops_the_processes_and_says_so(
     assert run.returncode == status, said + err
     assert err.strip().splitlines()[-1] == line and err.count(line) == 1, err
     assert "Traceback" not in err and "--resume" not in err, err
+
+
+def _launch_both_asleep(tmp_path: Path, **popen: Any) -> subprocess.Popen[str]:
+    """``siamkit train --nproc-per-node 2`` of :data:`BOTH_SLEEP`, in a session of its own."""
+    plugin = tmp_path / "both_sleep.py"
+    plugin.write_text(BOTH_SLEEP)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    env["SIAMKIT_TEST_MARK"] = str(tmp_path / "pid")
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(name, None)
+    cmd = [sys.executable, "-m", "siamkit", "--plugin", str(plugin), "train", CONFIG]
+    cmd += ["--out", str(tmp_path / "run"), "--device", "cpu", "--nproc-per-node", "2"]
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, **popen,
+    )  # fmt: skip
+
+
+def _asleep(run: subprocess.Popen[str], tmp_path: Path) -> list[int]:
+    """The pids of :func:`_launch_both_asleep`'s two processes, once both sleep."""
+    import time
+
+    marks = [tmp_path / f"pid{rank}" for rank in (0, 1)]
+    deadline = time.monotonic() + 120
+    while not all(m.exists() and m.read_text() for m in marks) and run.poll() is None:
+        assert time.monotonic() < deadline, "the processes never started"
+        time.sleep(0.05)
+    return [int(m.read_text()) for m in marks]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_launch_under_nohup_goes_on_after_a_sighup(tmp_path: Path) -> None:
+    """nohup ignores SIGHUP so that a run outlives its closed terminal. The launch put its own
+    handler (torchrun's before be799e33, siamkit's since) in its place, so a SIGHUP to it
+    stopped the launch and both processes, ending with 129 (reviewer s57_r4 finding 2): now an
+    ignored SIGHUP stays ignored, by the launcher and by the processes, which inherit it (a
+    closed terminal sends it to them too); a SIGTERM then stops the launch as ever."""
+    import time
+
+    run = _launch_both_asleep(
+        tmp_path, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    )
+    try:
+        workers = _asleep(run, tmp_path)
+        for pid in [run.pid, *workers]:
+            os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        went_on = run.poll() is None and all(_running(pid) for pid in workers)
+        run.send_signal(signal.SIGTERM)
+        said, err = run.communicate(timeout=120)
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [pid for pid in workers if _running(pid)]
+    finally:
+        kill_group(run)
+        run.communicate()
+    assert went_on, f"stopped by the SIGHUP nohup ignores: {run.returncode}\n{err}"
+    status, line = ENDED_BY["SIGTERM"]
+    assert left == [] and run.returncode == status, said + err
+    assert err.strip().splitlines()[-1] == line, err

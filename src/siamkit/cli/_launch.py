@@ -181,8 +181,10 @@ def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
     """Take the signals of :data:`_STOPPED_WITH_SIGTERM` that torchrun's launcher would take
     over (its ``--signals-to-handle``, in ``args``): each is put in ``received`` and raised as
     torchrun's own handler raises a signal (its ``SignalException``), but as SIGTERM, which its
-    launcher then stops the processes with. The others stay torchrun's. Only on the main
-    thread, where torchrun takes them too."""
+    launcher then stops the processes with. One of them ignored here (``nohup`` ignores
+    SIGHUP, so that a closed terminal does not stop the run) stays ignored: it is taken out of
+    ``args`` too, so torchrun does not take it either, and the processes inherit it ignored.
+    The others stay torchrun's. Only on the main thread, where torchrun takes them too."""
     import threading
 
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -191,9 +193,11 @@ def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
     if not isinstance(handled, str) or threading.current_thread() is not threading.main_thread():
         return
     names = [name.strip() for name in handled.split(",")]
-    ours = [name for name in names if name in _STOPPED_WITH_SIGTERM and hasattr(signal, name)]
-    rest = [name for name in names if name not in ours]
-    if not ours or not rest:
+    taken = [name for name in names if name in _STOPPED_WITH_SIGTERM and hasattr(signal, name)]
+    # ignored (nohup): torchrun's handler, then ours, stopped the run nohup was there to keep
+    ours = [name for name in taken if signal.getsignal(getattr(signal, name)) != signal.SIG_IGN]
+    rest = [name for name in names if name not in taken]
+    if not taken or not rest:
         return
 
     def stop(signum: int, frame: object) -> None:
@@ -261,7 +265,7 @@ def launch(
     this process's own line, as one process's does, where it ended with 143 and none: the
     processes say nothing on the SIGTERM torchrun stops them with (reviewer s56_R7 finding 4).
     A SIGHUP or SIGQUIT stops them with SIGTERM too (:data:`_STOPPED_WITH_SIGTERM`) and ends
-    the same way, with 129 or 131."""
+    the same way, with 129 or 131, unless ignored (`nohup`): it then stays ignored."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
