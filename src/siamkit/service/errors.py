@@ -523,10 +523,15 @@ async def _on_unrankable(request: Request, exc: Exception) -> JSONResponse:
 
 def unrankable_detail(exc: Exception, rid: str) -> str:
     """The 500 sentence of :func:`_on_unrankable`: the model's fault, the refusal's sentence,
-    and who mends it."""
+    and who mends it.
+
+    The prefix says only what the embeddings hold: the refusal's own clause says what cannot be
+    done with them ("which no search can rank", or "which no verdict can be given on" for
+    /verify of a pair), so a prefix saying "no search can rank" contradicted the latter
+    (s57_r3 finding 1)."""
     return (
-        f"The service's model made embeddings that no search can rank, a fault of the model, not "
-        f"of the request: {exc}; sending the request again will not help until the service's "
+        f"The service's model made embeddings that hold NaN or infinite values, a fault of the "
+        f"model, not of the request: {exc}; sending the request again will not help until the service's "
         f"operator checks the model (the server log names this request, id {rid})."
     )
 

@@ -36,10 +36,10 @@ GENERIC = {
     "service may write (SQLITE_TMPDIR, TMPDIR, /var/tmp, /usr/tmp, /tmp and its working folder "
     "all missing or read-only); the message says which.",
     500: "The service failed, not the request: either its model made embeddings that hold NaN "
-    "or infinite values, which no search can rank (the message gives the model's refusal in a "
-    "sentence, naming the rows; sending the request again will not help until the service's "
-    "operator checks the model), or another fault, answered 'Internal error'. Either way the "
-    "server log names the request by its request_id.",
+    "or infinite values (the message gives the model's refusal in a sentence, naming the rows or "
+    "the fields sent and what cannot be done with them; sending the request again will not help "
+    "until the service's operator checks the model), or another fault, answered 'Internal "
+    "error'. Either way the server log names the request by its request_id.",
 }
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before sending the request again; sent only with the 503 "
