@@ -205,10 +205,10 @@ class FacePipeline:
     def faces(self, image: np.ndarray, refuse: bool = True) -> list[Face]:
         """Every face of an ``(H, W, 3)`` uint8 RGB image, largest first, with its embedding;
         NaN or infinite embeddings (a siamkit model's or dlib's) are refused as
-        :meth:`embed_chips` refuses them, so that no caller ranks or compares a NaN. ``refuse=False`` returns them as the
-        model made them, for a caller that refuses them by the photo itself
-        (:func:`~siamkit.applications.faces.recognize.identify_faces`, by the photo and the
-        face's box)."""
+        :meth:`embed_chips` refuses them, so that no caller ranks or compares a NaN.
+        ``refuse=False`` returns them as the model made them, for a caller that refuses them by
+        the photo itself (:func:`~siamkit.applications.faces.recognize.identify_faces`, by the
+        photo and the face's box)."""
         boxes = self.detector(image)
         if not boxes:
             return []
@@ -218,9 +218,8 @@ class FacePipeline:
     def largest_face(self, image: np.ndarray, refuse: bool = True) -> tuple[Face | None, int]:
         """The largest face (``None`` if there is none) and how many faces were found; a NaN or
         infinite embedding (a siamkit model's or dlib's) is refused as :meth:`embed_chips`
-        refuses it (its
-        distance is NaN, which no verdict may read). ``refuse=False`` returns it as the model
-        made it, for a caller that refuses it by the photo itself
+        refuses it (its distance is NaN, which no verdict may read). ``refuse=False`` returns it
+        as the model made it, for a caller that refuses it by the photo itself
         (:func:`~siamkit.applications.faces.recognize.verify_faces`, ``siamkit face enroll``)."""
         boxes = self.detector(image)
         if not boxes:

@@ -84,8 +84,9 @@ def largest_face_of(
 ) -> ChosenFace:
     """The largest face of ``image``; :class:`NoFaceError` naming ``name`` if there is none. A
     NaN or infinite embedding (a siamkit model's or dlib's) is refused as
-    :meth:`FacePipeline.largest_face` refuses it; ``refuse=False`` returns it unchecked, for :func:`verify_faces` and ``siamkit
-    face enroll``, which refuse a NaN by the photo, counted against the photos they embed."""
+    :meth:`FacePipeline.largest_face` refuses it; ``refuse=False`` returns it unchecked, for
+    :func:`verify_faces` and ``siamkit face enroll``, which refuse a NaN by the photo, counted
+    against the photos they embed."""
     face, n = pipe.largest_face(image, refuse=refuse)
     if face is None:
         raise NoFaceError(f"no face found in {name}")
