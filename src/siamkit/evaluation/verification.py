@@ -107,8 +107,9 @@ class VerificationReport:
     ``best_accuracy`` and ``best_threshold`` are the best-accuracy fit that ``siamkit
     calibrate --target accuracy`` saves (:func:`~siamkit.evaluation.roc.best_accuracy_as_decided`),
     one route for both, in memory and streamed: the balanced accuracy ``(TAR + 1 - FAR) / 2``
-    at the threshold as models decide (up to ROUNDING above it), which every reader computing
-    each distance a few float32 steps of its own off reaches. A cosine reader near 0 is off by
+    at the threshold as models decide (up to :func:`siamkit.decision.room` above it: 1e-5, or 16
+    float32 steps' worth of ``|threshold|`` beyond 5.24), which every reader computing each
+    distance a few float32 steps of its own off reaches. A cosine reader near 0 is off by
     steps of 1.0: the threshold keeps that room for the pairs it is placed between, and where
     dense distances lie closer to it, such readers get the value give or take those few pairs.
     It lies below the strict best curve point (:func:`~siamkit.evaluation.roc.best_accuracy`),

@@ -157,15 +157,15 @@ class VerifyFields(BaseModel):
 
     same: bool | None = Field(
         description=f"distance <= threshold within float32 rounding ({ROUNDING:g} over it, or "
-        f"{ROOM_SCALE:.3g} of a threshold beyond {ROUNDING / ROOM_SCALE:.3g}, is still the same); "
-        "null without a threshold."
+        f"{ROOM_SCALE:.3g} x |threshold| where |threshold| is beyond {ROUNDING / ROOM_SCALE:.3g}, "
+        "is still the same); null without a threshold."
     )
     distance: float = Field(description="Smaller is more similar.")
     threshold: float | None
     margin: float | None = Field(
         description="threshold - distance: how far inside (> 0) or outside (< 0) the threshold; "
-        f"a margin down to -{ROUNDING:g} (-{ROOM_SCALE:.3g} x threshold beyond a threshold of "
-        f"{ROUNDING / ROOM_SCALE:.3g}) is float32 rounding and still the same."
+        f"a margin down to -{ROUNDING:g} (-{ROOM_SCALE:.3g} x |threshold| where |threshold| is "
+        f"beyond {ROUNDING / ROOM_SCALE:.3g}) is float32 rounding and still the same."
     )
     label: str | None = Field(description="The claimed label, or null for two uploaded images.")
 
@@ -203,13 +203,13 @@ class MatchOut(BaseModel):
     item_id: int
     accepted: bool | None = Field(
         description=f"distance <= threshold within float32 rounding ({ROUNDING:g} over it, or "
-        f"{ROOM_SCALE:.3g} of a threshold beyond {ROUNDING / ROOM_SCALE:.3g}, is still accepted); "
-        "null without a threshold."
+        f"{ROOM_SCALE:.3g} x |threshold| where |threshold| is beyond {ROUNDING / ROOM_SCALE:.3g}, "
+        "is still accepted); null without a threshold."
     )
     margin: float | None = Field(
         description=f"threshold - distance; > 0 inside the threshold (down to -{ROUNDING:g}, or "
-        f"-{ROOM_SCALE:.3g} x threshold beyond {ROUNDING / ROOM_SCALE:.3g}: float32 rounding, "
-        "still accepted)."
+        f"-{ROOM_SCALE:.3g} x |threshold| where |threshold| is beyond "
+        f"{ROUNDING / ROOM_SCALE:.3g}: float32 rounding, still accepted)."
     )
     thumbnail: str | None = Field(description="data:image/png;base64 URL of the matched image.")
     source: str | None = source_field("matched item")
@@ -234,8 +234,8 @@ class FaceOut(BaseModel):
 class IdentifyResponse(BaseModel):
     threshold: float | None = Field(
         description=f"Matches at or under it, within float32 rounding ({ROUNDING:g} over it; "
-        f"{ROOM_SCALE:.3g} of it beyond {ROUNDING / ROOM_SCALE:.3g}), "
-        "are accepted."
+        f"{ROOM_SCALE:.3g} x |threshold| where |threshold| is beyond "
+        f"{ROUNDING / ROOM_SCALE:.3g}), are accepted."
     )
     label: str | None = Field(
         description="The accepted best label; null for an unknown face/object, and when there "
