@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from siamkit.distances import Distance
+from siamkit.distances import Distance, FixedDistance
 from siamkit.evaluation._common import (
     ArrayLike,
     DistanceLike,
@@ -180,13 +181,39 @@ def listed_pair_distances(
     return PairDistances(d[keep], d[~keep])
 
 
+@contextmanager
+def one_thread(on: bool = True) -> Iterator[None]:
+    """Torch's intra-op work on one thread inside the block (when ``on``), as before after it.
+
+    Each block of :func:`_pair_blocks` is a handful of small ops (two gathers, the difference,
+    its square, the row sums: ~2 MB each), and each op on several threads is one parallel region
+    whose threads must all be scheduled before it ends. On a loaded machine that wait cost most of
+    the time: 300,000 pairs of 3,600 x 4,544 random embeddings took 73 CPU-s and 238 s on 2
+    threads (load 8 on 2 cores) against 6 CPU-s and 13 s on one (BENCHMARKS.md,
+    benchmarks/bench_sampled_pairs.py). The values are the same: an elementwise op does not
+    depend on the threads, and a row's sum is taken by one thread either way (torch splits the
+    rows, not a row). Other threads keep their own setting; the count is put back on exit."""
+    threads = torch.get_num_threads()
+    if not on or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @torch.no_grad()
 def _pair_blocks(zt: torch.Tensor, ia: np.ndarray, ib: np.ndarray, dist: Distance) -> np.ndarray:
     """``dist.pairwise(zt[ia], zt[ib])`` as a numpy array, in blocks of about
-    ``PAIR_BLOCK_ELEMENTS`` gathered values per side."""
+    ``PAIR_BLOCK_ELEMENTS`` gathered values per side; on the CPU with a named distance, on one
+    intra-op thread (:func:`one_thread`; a learned one keeps its threads: a matrix product's
+    rounding may depend on them)."""
     step = max(1, PAIR_BLOCK_ELEMENTS // zt.shape[1])
     parts = [np.zeros(0, dtype=np.float32)]
-    with memoized(dist, zt):
+    serial = zt.device.type == "cpu" and isinstance(dist, FixedDistance)
+    with memoized(dist, zt), one_thread(serial):
         for s in track(range(0, ia.size, step), "verification pairs", unit="blocks"):
             a = zt[torch.from_numpy(ia[s : s + step]).to(zt.device)]
             b = zt[torch.from_numpy(ib[s : s + step]).to(zt.device)]
