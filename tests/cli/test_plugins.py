@@ -580,3 +580,28 @@ def test_load_text_model_passes_trust_plugins_on(user_module, tmp_path, monkeypa
         with pytest.raises(ModelFileError):
             load_text_model(model, trust_plugins=trust)
     assert passed == [(t, TextSiameseNetwork) for t in (True, False, None)]
+
+
+def test_a_task_registered_by_the_configs_own_plugins_runs(tmp_path, monkeypatch) -> None:
+    """A config's plugins: may register the task it names (task: mine, plugins: [mine.py]);
+    a one-process `siamkit train` looked the task up before importing them, so it said
+    "Error: unknown task 'mine' in the config" (reviewer s57_r4, noticed), where
+    `--nproc-per-node 2`'s check, which imports them first, let the config through."""
+    import siamkit.training.tasks as tasks
+
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))  # the registration undone after
+    name = f"task_{uuid.uuid4().hex[:8]}"
+    module = tmp_path / f"{name}.py"
+    module.write_text(
+        "from siamkit.training.tasks import TaskSummary, register_task\n\n"
+        "def run(config, out_dir, options):\n"
+        "    out_dir.mkdir(parents=True)\n"
+        "    return TaskSummary(model_dir=None, metrics={'ran': config['size']})\n\n"
+        f"register_task({name!r}, run)\n"
+    )
+    config = tmp_path / "mine.yaml"
+    config.write_text(yaml.safe_dump({"task": name, "plugins": [str(module)], "size": 3}))
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["train", str(config), "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == {"ran": 3} and out.is_dir()

@@ -413,8 +413,10 @@ def _run_task(
     from siamkit.training.config_io import read_yaml
     from siamkit.training.tasks import TaskOptions, get_task
 
-    runner = get_task(task)
+    # first: a plug-in of the config's own plugins: may register the task (or its own runner
+    # under a built-in task's name), as it does for the launcher's check
     plugins = _run_plugins(config, out_dir, resume)  # before the config's parts are checked
+    runner = get_task(task)
     doc = read_yaml(config)
     doc.pop("task")
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
