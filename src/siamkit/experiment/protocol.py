@@ -27,6 +27,7 @@ from siamkit.evaluation.pairs import pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
 from siamkit.experiment.result import Rates
 from siamkit.models import JoinedEmbedding, SiameseNetwork
+from siamkit.progress import step
 from siamkit.training.config import EvalConfig, RunConfig
 from siamkit.training.config_classes import resolved_ways
 from siamkit.training.data import (
@@ -50,6 +51,9 @@ def calibrate(z: Tensor, labels: Tensor, net: Model, target: str, seed: int) -> 
     room under an impostor, where a fit of distances stops at 0."""
     n = labels.numel()
     max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
+    # the pass's own count is worded as the test verification's: say which pairs these are
+    pairs = f"a sample of {max_pairs:,}" if max_pairs else f"all {n * (n - 1) // 2:,}"
+    step(f"calibrating the verification threshold on {pairs} pairs of {n:,} validation images")
     pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=seed)
     fit = ThresholdCalibrator(target, signed=net.score_norm is not None)  # type: ignore[arg-type]
     return fit.fit(pd.genuine, pd.impostor).threshold_
