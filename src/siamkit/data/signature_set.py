@@ -50,12 +50,15 @@ __all__ = [
 
 class SignatureSet(NamedTuple):
     """Preprocessed signatures: ``images (N, 1, H, W)`` in [0, 1] (ink bright), ``writer (N,)``
-    indexes ``names``, ``forged (N,)`` bool (skilled forgery)."""
+    indexes ``names``, ``forged (N,)`` bool (skilled forgery); ``paths``: the file each image
+    was read from, in their order (``None`` for generated writers), so that a refusal of one
+    can name it."""
 
     images: torch.Tensor
     writer: torch.Tensor
     forged: torch.Tensor
     names: list[str]
+    paths: list[str] | None = None
 
     def subset(self, writers: Sequence[int]) -> SignatureSet:
         """Only the signatures of these writer indices (renumbered ``0..len(writers)-1``)."""
@@ -68,6 +71,7 @@ class SignatureSet(NamedTuple):
             remap[self.writer[keep]],
             self.forged[keep],
             [self.names[w] for w in order],
+            None if self.paths is None else [p for p, k in zip(self.paths, keep.tolist()) if k],
         )
 
 
@@ -123,7 +127,7 @@ def load_signature_set(
         ValueError: no writers, an unreadable image, or a blank scan (naming the file).
     """
     writers = list(scan_signature_layout(root, layout))
-    images, writer, forged, names = [], [], [], []
+    images, writer, forged, names, files = [], [], [], [], []
     total = sum(len(ws.genuine) + len(ws.forged) for ws in writers)
     # ~20 ms a scan: CEDAR's 2,640 take about a minute
     with progress(total, "reading signatures", "images") as bar:
@@ -140,9 +144,14 @@ def load_signature_set(
                         ) from None
                     writer.append(w)
                     forged.append(is_forged)
+                    files.append(str(path))
                     bar.update(1)
     return SignatureSet(
-        torch.cat(images), torch.tensor(writer), torch.tensor(forged, dtype=torch.bool), names
+        torch.cat(images),
+        torch.tensor(writer),
+        torch.tensor(forged, dtype=torch.bool),
+        names,
+        files,
     )
 
 
