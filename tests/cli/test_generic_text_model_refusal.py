@@ -20,7 +20,7 @@ import siamkit
 from _tiny_bert import save_tiny_bert
 from siamkit.cli.main import cli
 from siamkit.encoders import create_encoder
-from siamkit.models import SiameseNetwork
+from siamkit.models import HalfTwinNetwork, SiameseNetwork
 
 pytest.importorskip("transformers")
 
@@ -66,6 +66,23 @@ def test_every_command_says_what_a_generic_text_model_is_and_what_to_build(
         assert WHAT in out and BUILD in out, out
         assert "net.embed(images)" not in out, out
     assert not (tmp_path / "g.db").exists() and not (tmp_path / "t.db").exists()
+
+
+def test_enroll_says_what_a_half_twin_of_text_encoders_is(tmp_path: Path) -> None:
+    """enroll embeds with branch g alone (the document tower), which hid the model's text
+    towers: it told the user to run one batch of images through it (reviewer s57_r7 finding 1)."""
+    save_tiny_bert(tmp_path / "bert", layers=1)
+    torch.manual_seed(0)
+    towers = [create_encoder("text", path=str(tmp_path / "bert")) for _ in range(2)]
+    net = HalfTwinNetwork(*towers, embedding_dim=8)
+    folder = str(siamkit.save_model(net.eval(), tmp_path / "tt"))
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    gallery = tmp_path / "g.db"
+    out = _refused("enroll", folder, "--gallery", str(gallery), "--label", "a", str(image))
+    assert "is a HalfTwinNetwork over the 'text' encoder" in out and BUILD in out, out
+    assert "net.embed(images)" not in out, out
+    assert not gallery.exists()
 
 
 def test_the_service_says_what_a_generic_text_model_is(generic: str, tmp_path: Path) -> None:
