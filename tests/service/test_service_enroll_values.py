@@ -33,10 +33,16 @@ def _answers(client: Any, calls: dict[str, Any]) -> dict[str, Any]:
 NO_VERDICT = "which no verdict can be given on"
 
 
-def _check(answers: dict[str, Any], rows: dict[str, str], siamkit_log: Any) -> None:
+def _check(
+    answers: dict[str, Any],
+    rows: dict[str, str],
+    siamkit_log: Any,
+    verdicts: tuple[str, ...] = ("verify pair",),
+) -> None:
     """Every answer a 500 naming the model, carrying the refusal of the rows ``rows[name]``
     names, and its request's id, which an error line of the log names too; a verify of a pair
-    says that no verdict can be given on them, the others that no search can rank them."""
+    (those ``verdicts`` names) says that no verdict can be given on them, the others that no
+    search can rank them."""
     errors = [r.getMessage() for r in siamkit_log.errors()]
     for name, answer in answers.items():
         assert answer.status_code == 500, (name, answer.status_code, answer.text)
@@ -48,7 +54,7 @@ def _check(answers: dict[str, Any], rows: dict[str, str], siamkit_log: Any) -> N
         assert detail.startswith(prefix), detail
         assert detail.count("which no ") == 1, detail
         assert rows[name] in detail, (name, detail)
-        which = NO_VERDICT if name == "verify pair" else "which no search can rank"
+        which = NO_VERDICT if name in verdicts else "which no search can rank"
         assert which in detail and "send other inputs" not in detail
         assert f"id {body['request_id']})" in detail
         assert any(f"(id={body['request_id']})" in e and rows[name] in e for e in errors), name
@@ -96,8 +102,20 @@ def test_an_image_models_nan_is_the_same_500_on_every_route(siamkit_log, tmp_pat
         "2 of the 2 embeddings the model made of the two inputs hold NaN or infinite values "
         "('file_a', 'file_b'), which no verdict can be given on"
     )
-    rows = {"enroll": two, "identify": one, "verify label": one, "verify pair": pair, "embed": one}
-    _check(answers, rows, siamkit_log)
+    # the label's image named by its field, where it was "the inputs (rows 0), which no search
+    # can rank" (s57_FA Q1): verify runs no search
+    label = (
+        "1 of the 1 embeddings the model made of the image hold NaN or infinite values ('file'), "
+        "which no verdict can be given on"
+    )
+    rows = {
+        "enroll": two,
+        "identify": one,
+        "verify label": label,
+        "verify pair": pair,
+        "embed": one,
+    }
+    _check(answers, rows, siamkit_log, ("verify pair", "verify label"))
     assert listed["num_items"] == 1, listed
 
 

@@ -167,6 +167,20 @@ def _identify_queries(gallery: Any, x: Any, queries: Sequence[str], k: int) -> l
     return list(gallery.identify_embeddings(np.concatenate(parts), k))
 
 
+def _verify_label(gallery: Any, x: Any, image: str, label: str) -> Any:
+    """``gallery.verify(x, label)`` of the one image ``x`` read from ``image``, with a NaN
+    embedding refused by its file, as ``verify A B`` and ``identify`` refuse it: the gallery
+    said "the inputs (rows 0), which no search can rank", naming no file (s57_FA Q1)."""
+    from siamkit.index.embedding import embed_inputs, model_embeddings
+    from siamkit.index.verify import NO_VERDICT
+
+    z = embed_inputs(gallery.model, x, refuse=False)  # refused here, by the file's name
+    photo = getattr(gallery.model, "input_kind", None) == "photo"
+    of = "the photo's largest face" if photo else "the image"
+    z = model_embeddings(z, of, [repr(image)], which=NO_VERDICT)
+    return gallery.verify_embedding(z, label)
+
+
 NO_THRESHOLD = (
     "no threshold to decide: the model has none. Fit one on held-out images of its training "
     "classes with `siamkit calibrate MODEL --data FOLDER` (or pass --threshold)"
@@ -541,7 +555,7 @@ def verify(
     else:
         opened = _open(gallery_path, net, threshold=threshold, folder=model)  # type: ignore[arg-type]
         with opened as gallery, photos_named([image]), _threshold_said_here():
-            result = gallery.verify(_read_images(net, [image], model), label)  # type: ignore[arg-type]
+            result = _verify_label(gallery, _read_images(net, [image], model), image, label)  # type: ignore[arg-type]
     # a name that is not UTF-8 keeps its bytes as \xe9 escapes, as the gallery's sources
     doc = {**dataclasses.asdict(result), "image": storable(image), "other": storable(other)}
     kind = _score_kind(net)

@@ -382,9 +382,15 @@ class ServiceEngine:
         return verify_embedded(self.model, z[:1], z[1:], threshold), counts
 
     def verify_label(self, x: torch.Tensor, label: str) -> VerifyResult:
-        """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled."""
+        """Is the ``(1, C, H, W)`` image ``label``? 404 if the label is not enrolled. A NaN
+        embedding is refused by its field, as :meth:`verify_pair` refuses one: "... made of the
+        image hold NaN or infinite values ('file'), which no verdict can be given on", where
+        the gallery said "the inputs (rows 0), which no search can rank" (s57_FA Q1)."""
+        z = embed_inputs(self.model, x, refuse=False)
+        of = "the photo's largest face" if self.takes_photos else "the image"
+        z = model_embeddings(z, of, [repr("file")], which=NO_VERDICT)
         try:
-            return self.gallery.verify(x, label)
+            return self.gallery.verify_embedding(z, label)
         except UnknownLabelError:
             raise self.not_enrolled(label) from None
 
