@@ -85,6 +85,42 @@ def test_enroll_says_what_a_half_twin_of_text_encoders_is(tmp_path: Path) -> Non
     assert not gallery.exists()
 
 
+def test_a_half_twin_with_one_text_tower_is_named_by_that_tower(tmp_path: Path) -> None:
+    """An image-to-text half-twin (tower f a convnet, tower g the text encoder) was told it
+    "embeds neither texts nor images" and to build a text-only model instead, yet its tower f
+    embeds images (reviewer s57_r7 finding 2): the sentence names the text tower and the Python
+    calls that embed with each tower, and both calls work."""
+    pytest.importorskip("fastapi")
+    from siamkit.models import Preprocess
+    from siamkit.service import create_app
+
+    save_tiny_bert(tmp_path / "bert", layers=1)
+    torch.manual_seed(0)
+    f = create_encoder("convnet", in_channels=1, widths=(4,))
+    g = create_encoder("text", path=str(tmp_path / "bert"))
+    net = HalfTwinNetwork(f, g, embedding_dim=8, preprocess_f=Preprocess(input_shape=(1, 12, 12)))
+    folder = str(siamkit.save_model(net.eval(), tmp_path / "mixed"))
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(image)
+    outs = [
+        _refused("verify", folder, str(image), str(image)),
+        _refused("enroll", folder, "--gallery", str(tmp_path / "g.db"), "--label", "a", str(image)),
+        _refused("text", "similarity", "a", "b", "--model", folder),
+    ]
+    with pytest.raises(ValueError) as err:
+        create_app(siamkit.load_model(folder), tmp_path / "s.db")
+    outs.append(str(err.value))
+    for out in outs:
+        assert "is a HalfTwinNetwork whose tower g is the 'text' encoder" in out, out
+        assert "neither texts nor images" not in out and BUILD not in out, out
+        assert "net.embed(x, branch='f')" in out and "net.head_g(net.encoder_g(" in out, out
+    loaded = siamkit.load_model(folder)
+    ids, mask = torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5, dtype=torch.long)
+    with torch.no_grad():
+        assert loaded.embed(torch.rand(2, 1, 12, 12), branch="f").shape == (2, 8)
+        assert loaded.head_g(loaded.encoder_g(ids, mask)).shape == (2, 8)
+
+
 def test_the_service_says_what_a_generic_text_model_is(generic: str, tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
     from siamkit.service import create_app

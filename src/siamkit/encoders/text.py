@@ -380,11 +380,26 @@ class TextEncoder(nn.Module):
         return total / norm[:, None]  # (N, F)
 
 
-def generic_text_model_message(where: str, model_class: str = "SiameseNetwork") -> str:
+def generic_text_model_message(
+    where: str, model_class: str = "SiameseNetwork", text_tower: str | None = None
+) -> str:
     """The refusal of a model built over the ``"text"`` encoder by a generic class
     (``SiameseNetwork(create_encoder("text", path=...))`` or a ``HalfTwinNetwork`` of it): its
     encoder takes token ids and an attention mask, so it embeds neither the texts the text
-    commands give nor the images the image commands give; a text model is built otherwise."""
+    commands give nor the images the image commands give; a text model is built otherwise.
+
+    ``text_tower``: ``"f"`` or ``"g"`` for a half-twin whose other tower is not a text encoder
+    (:func:`lone_text_tower`): that tower does embed its inputs, and a text model would not
+    replace an image-to-text one, so the sentence names the text tower and the Python calls."""
+    if text_tower is not None:
+        other = "g" if text_tower == "f" else "f"
+        return (
+            f"{where} is a {model_class} whose tower {text_tower} is the 'text' encoder, which "
+            "takes token ids and an attention mask that no command gives it, so no command "
+            f"takes this model; use it in Python: net.embed(x, branch={other!r}) embeds tower "
+            f"{other}'s inputs, net.head_{text_tower}(net.encoder_{text_tower}(input_ids, "
+            f"attention_mask)) tower {text_tower}'s"
+        )
     return (
         f"{where} is a {model_class} over the 'text' encoder, which embeds neither texts nor "
         "images (the encoder takes token ids and an attention mask, which no command gives it); "
@@ -402,6 +417,25 @@ def over_text_encoder(model: Any) -> bool:
     return any(isinstance(getattr(model, t, None), TextEncoder) for t in towers)
 
 
+def _lone(is_text: dict[str, bool]) -> str | None:
+    """The one tower (``"f"``/``"g"``) of ``is_text`` that is a text encoder, else None."""
+    found = [t for t, yes in is_text.items() if yes]
+    return found[0] if len(found) == 1 and len(is_text) == 2 else None
+
+
+def lone_text_tower(model: Any) -> str | None:
+    """``"f"`` or ``"g"``: the one tower of a generic half-twin that is a :class:`TextEncoder`
+    when the other is not (its message names that tower); None otherwise."""
+    if not over_text_encoder(model) or not hasattr(model, "encoder_g"):
+        return None
+    return _lone({t: isinstance(getattr(model, f"encoder_{t}"), TextEncoder) for t in "fg"})
+
+
+def generic_text_model_refusal(where: str, model: Any) -> str:
+    """:func:`generic_text_model_message` for the built ``model`` (class and lone text tower)."""
+    return generic_text_model_message(where, type(model).__name__, lone_text_tower(model))
+
+
 def bundle_over_text_encoder(config: dict[str, Any]) -> bool:
     """Whether a saved model's ``siamkit.json`` (``config``) describes a generic model over the
     ``"text"`` encoder (:func:`over_text_encoder`), read without building it."""
@@ -410,6 +444,16 @@ def bundle_over_text_encoder(config: dict[str, Any]) -> bool:
         return False
     towers = (model.get(t) for t in ("encoder", "encoder_f", "encoder_g"))
     return any(isinstance(t, dict) and t.get("name") == "text" for t in towers)
+
+
+def bundle_lone_text_tower(config: dict[str, Any]) -> str | None:
+    """:func:`lone_text_tower` of a saved model's ``siamkit.json`` (``config``), read without
+    building it."""
+    model = config.get("model") or {}
+    if not bundle_over_text_encoder(config) or model.get("kind") != "half_twin":
+        return None
+    towers = {t: model.get(f"encoder_{t}") for t in "fg"}
+    return _lone({t: isinstance(e, dict) and e.get("name") == "text" for t, e in towers.items()})
 
 
 def transformer_from_folder(folder: str | os.PathLike[str], weights: bool = True) -> nn.Module:

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from siamkit._version import __version__
 from siamkit.atomic import atomic_path
 from siamkit.distances import list_distances
-from siamkit.encoders.text import generic_text_model_message, over_text_encoder
+from siamkit.encoders.text import generic_text_model_refusal, over_text_encoder
 from siamkit.export.bundle import load_model, read_model_config
 from siamkit.export.parity import (
     PARITY_ATOL,
@@ -549,7 +549,7 @@ class _Graph:
         onnx_mod = import_onnx()
         prep = _preprocess(self.net, branch)
         if over_text_encoder(self.net):  # no input shape would make it embed texts or images
-            raise ExportError(generic_text_model_message("the model", type(self.net).__name__))
+            raise ExportError(generic_text_model_refusal("the model", self.net))
         shape = _input_shape(prep, input_shape, branch)
         dest.parent.mkdir(parents=True, exist_ok=True)
         graph = _EmbedGraph(copy.deepcopy(self.net).cpu().eval(), branch).eval()

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from siamkit.applications.faces.errors import NoFaceError, name_the_photo
-from siamkit.encoders.text import generic_text_model_message, over_text_encoder
+from siamkit.encoders.text import generic_text_model_refusal, over_text_encoder
 from siamkit.index import (
     Gallery,
     GalleryStats,
@@ -165,7 +165,7 @@ def model_input_shape(model: Any, role: str = "query") -> tuple[int, int, int]:
     else:
         shape = as_embedding_model(model).input_shape
     if shape is None and over_text_encoder(model):
-        raise ValueError(generic_text_model_message("the model", type(model).__name__))
+        raise ValueError(generic_text_model_refusal("the model", model))
     if shape is None or len(shape) != 3 or shape[0] not in (1, 3):
         raise ValueError(
             f"the service serves image models with a known input shape (C, H, W) and 1 or 3 "

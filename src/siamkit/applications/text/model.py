@@ -617,7 +617,7 @@ def load_text_model(
                 generic = _generic_over_text_encoder(folder)
                 if generic is not None:  # built over create_encoder("text"): say what to build
                     raise NotATextModelError(
-                        generic_text_model_message(str(path), generic)
+                        generic_text_model_message(str(path), *generic)
                     ) from None
                 what = str(err).split(f", not a {TextSiameseNetwork.__name__}:")[0]
                 raise NotATextModelError(f"{what}, not a text model") from None
@@ -645,10 +645,11 @@ def _holds_another_kind(folder: Path) -> bool:
     return isinstance(cls, type) and not issubclass(cls, TextSiameseNetwork)
 
 
-def _generic_over_text_encoder(folder: Path) -> str | None:
+def _generic_over_text_encoder(folder: Path) -> tuple[str, str | None] | None:
     """The class name of the generic model over the ``"text"`` encoder that the bundle at
-    ``folder`` holds (``SiameseNetwork`` or ``HalfTwinNetwork``), else None."""
-    from siamkit.encoders.text import bundle_over_text_encoder
+    ``folder`` holds (``SiameseNetwork`` or ``HalfTwinNetwork``) and, for a half-twin whose
+    other tower is not a text encoder, its text tower (``"f"``/``"g"``); else None."""
+    from siamkit.encoders.text import bundle_lone_text_tower, bundle_over_text_encoder
     from siamkit.export.bundle import read_model_config
 
     try:
@@ -657,7 +658,9 @@ def _generic_over_text_encoder(folder: Path) -> str | None:
         return None
     if not bundle_over_text_encoder(config):
         return None
-    return "HalfTwinNetwork" if config["model"]["kind"] == "half_twin" else "SiameseNetwork"
+    if config["model"]["kind"] == "half_twin":
+        return "HalfTwinNetwork", bundle_lone_text_tower(config)
+    return "SiameseNetwork", None
 
 
 def _refuse_an_export(folder: Path) -> None:
