@@ -5,6 +5,14 @@ loop, bit for bit."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -22,18 +30,67 @@ def two_threads():
     torch.set_num_threads(threads)
 
 
-def test_blocks_of_a_named_distance_run_on_one_thread_and_the_count_comes_back(two_threads):
-    seen: list[int] = []
+#: the blocks' thread counts in a process whose only Python thread runs them (a CLI run): this
+#: test session may hold other tests' threads, with which the blocks keep their threads
+_ALONE = """
+import json, threading, torch
+from siamkit.distances import FixedDistance
+from siamkit.distances import functional as F
+from siamkit.evaluation.pairs import listed_pair_distances, sampled_pair_distances
+torch.set_num_threads(2)
+seen = []
+def pairwise(x, y):
+    seen.append(torch.get_num_threads())
+    return F.pairwise_euclidean(x, y)
+dist = FixedDistance("euclidean", pairwise, F.euclidean_matrix, True)
+z = torch.randn(300, 64, generator=torch.Generator().manual_seed(0))
+sampled_pair_distances(z, torch.arange(300) % 3, dist, max_pairs=5_000)
+listed_pair_distances(z, [0, 1], [2, 3], [1, 0], dist)
+print(json.dumps([threading.active_count(), sorted(set(seen)), len(seen), torch.get_num_threads()]))
+"""
+
+
+def test_blocks_of_a_named_distance_run_on_one_thread_and_the_count_comes_back():
+    src = Path(__file__).resolve().parents[2] / "src"  # the src next to this test
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    run = subprocess.run(
+        [sys.executable, "-c", _ALONE], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    alone, threads, blocks, after = json.loads(run.stdout)
+    assert alone == 1 and blocks > 0, run.stdout
+    assert threads == [1], f"pair blocks ran on {threads} threads"
+    assert after == 2, run.stdout
+
+
+def test_a_thread_that_first_uses_torch_during_the_blocks_keeps_its_threads(two_threads):
+    """``torch.set_num_threads(1)`` also set the count a thread takes at its first parallel
+    work: a thread whose first torch op fell inside the blocks kept one thread after them
+    (s57_FA Q2). With another thread running, the blocks keep the threads' count."""
+    got: dict[str, int] = {}
+    started, done = threading.Event(), threading.Event()
+
+    def other() -> None:  # first torch op while the blocks run
+        started.wait(30)
+        got["during"] = torch.get_num_threads()
+        done.wait(30)
+        got["after"] = torch.get_num_threads()
 
     def pairwise(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        seen.append(torch.get_num_threads())
+        if not started.is_set():
+            started.set()
+            time.sleep(0.3)  # let the other thread make its first call inside the blocks
+        got.setdefault("blocks", torch.get_num_threads())
         return F.pairwise_euclidean(x, y)
 
+    thread = threading.Thread(target=other)
+    thread.start()
     dist = FixedDistance("euclidean", pairwise, F.euclidean_matrix, True)
-    z = torch.randn(300, 64, generator=torch.Generator().manual_seed(0))
-    sampled_pair_distances(z, torch.arange(300) % 3, dist, max_pairs=5_000)
+    z = torch.randn(50, 8, generator=torch.Generator().manual_seed(0))
     listed_pair_distances(z, [0, 1], [2, 3], [1, 0], dist)
-    assert seen and set(seen) == {1}, f"pair blocks ran on {sorted(set(seen))} threads"
+    done.set()
+    thread.join(30)
+    assert got == {"during": 2, "after": 2, "blocks": 2}, got
     assert torch.get_num_threads() == 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -192,9 +193,17 @@ def one_thread(on: bool = True) -> Iterator[None]:
     threads (load 8 on 2 cores) against 6 CPU-s and 13 s on one (BENCHMARKS.md,
     benchmarks/bench_sampled_pairs.py). The values are the same: an elementwise op does not
     depend on the threads, and a row's sum is taken by one thread either way (torch splits the
-    rows, not a row). Other threads keep their own setting; the count is put back on exit."""
+    rows, not a row). The count is put back on exit.
+
+    Only where the calling thread is the process's only Python thread
+    (``threading.active_count() == 1``: a benchmark's process, a CLI run without a tracker's
+    threads); with others running (a service's pool, a user's threads) the block keeps the
+    threads' count. ``set_num_threads`` also sets the count a thread takes the first time it
+    does parallel work, so a thread whose first torch op fell inside the block kept one intra-op
+    thread for good (s57_FA Q2); a thread can only be started during the block by the calling
+    thread, which runs the block."""
     threads = torch.get_num_threads()
-    if not on or threads == 1:
+    if not on or threads == 1 or threading.active_count() > 1:
         yield
         return
     torch.set_num_threads(1)
