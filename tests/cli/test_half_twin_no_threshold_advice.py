@@ -109,3 +109,45 @@ def test_the_services_identify_hint_says_how_a_half_twins_threshold_is_fit(
         assert r.status_code == 200, r.text
         hint = r.json()["hint"]
     assert PYTHON_FIT in hint and f"`{CALIBRATE} MODEL" not in hint, hint
+
+
+def test_the_gallerys_warning_says_how_a_half_twins_threshold_is_fit(
+    half_twin: str, tmp_path: Path
+) -> None:
+    """Gallery.open's warning (a Python user's) told a half-twin's user to run `siamkit calibrate
+    MODEL --data DATA`, which refuses a half-twin (reviewer s57_r7 finding 3); a one-tower model
+    keeps that advice, and identify still says it once in its own line, not also as a warning."""
+    from siamkit.index import Gallery
+
+    torch.manual_seed(0)
+
+    def warned(model: object, doc: torch.Tensor, query: torch.Tensor, name: str) -> str:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with Gallery.open(tmp_path / name, model=model) as gallery:
+                gallery.enroll("a", doc)
+                assert gallery.identify(query).matches[0].accepted is None
+        said = [str(w.message) for w in seen if "no calibrated threshold" in str(w.message)]
+        assert len(said) == 1, [str(w.message) for w in seen]
+        return said[0]
+
+    text = warned(
+        siamkit.load_model(half_twin), torch.rand(2, 1, 8, 8), torch.rand(1, 1, 12, 12), "h.db"
+    )
+    assert f"`{CALIBRATE} MODEL" not in text and PYTHON_FIT in text and "threshold=" in text, text
+    one_tower = siamkit.SiameseNetwork(
+        siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8)),
+        embedding_dim=4,
+        preprocess=Preprocess(input_shape=(1, 12, 12)),
+    ).eval()
+    text = warned(one_tower, torch.rand(2, 1, 12, 12), torch.rand(1, 1, 12, 12), "o.db")
+    assert f"`{CALIBRATE} MODEL --data DATA`" in text, text
+
+    doc, query = _png(tmp_path / "d.png", 8, 0), _png(tmp_path / "q.png", 12, 1)
+    gallery = str(tmp_path / "g.db")
+    _run("enroll", half_twin, "--gallery", gallery, "--label", "a", doc)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        out = _run("identify", half_twin, "--gallery", gallery, query)
+    assert "no threshold to" in out, out
+    assert not [w for w in seen if "no calibrated threshold" in str(w.message)], seen

@@ -234,9 +234,11 @@ def _threshold_said_here() -> Iterator[None]:
     the command says so itself in one sentence (:func:`_no_threshold`), not also as Python shows
     a warning (a source file, a line number and a line of siamkit's code)."""
     from siamkit.index.gallery import NO_THRESHOLD as GALLERY_NO_THRESHOLD
+    from siamkit.index.gallery import NO_THRESHOLD_HALF_TWIN as GALLERY_NO_THRESHOLD_HALF_TWIN
 
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", re.escape(GALLERY_NO_THRESHOLD), UserWarning)
+        for said in (GALLERY_NO_THRESHOLD, GALLERY_NO_THRESHOLD_HALF_TWIN):
+            warnings.filterwarnings("ignore", re.escape(said), UserWarning)
         yield
 
 

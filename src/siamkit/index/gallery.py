@@ -98,6 +98,15 @@ NO_THRESHOLD = (
     "for a model that learned without labels, a folder of labelled images, one sub-folder per "
     "class), or pass threshold=... to Gallery.open"
 )
+#: :data:`NO_THRESHOLD` for a half-twin (``kind == "half_twin"``, two towers), which `siamkit
+#: calibrate` refuses: its threshold is fit in Python, on distances from tower f to tower g
+NO_THRESHOLD_HALF_TWIN = (
+    "the model has no calibrated threshold, so the gallery cannot decide same or unknown (it "
+    "answers None): a half-twin's is not fit by `siamkit calibrate`; fit one in Python on "
+    "distances f(x) to g(y) of matching and non-matching pairs (siamkit.evaluation."
+    "ThresholdCalibrator().fit(genuine, impostor).threshold_, set net.threshold and "
+    "siamkit.save_model), or pass threshold=... to Gallery.open"
+)
 
 
 MODEL_PATH_KEYS = (MODEL_PATH_KEY, MODEL_RELPATH_KEY)
@@ -451,7 +460,9 @@ class Gallery:
                 raise ValueError(self._no_threshold)
             if warn and not self._warned_no_threshold:  # once per gallery: None, say why
                 self._warned_no_threshold = True
-                warnings.warn(NO_THRESHOLD, UserWarning, stacklevel=4)
+                half_twin = getattr(self.model, "kind", None) == "half_twin"
+                said = NO_THRESHOLD_HALF_TWIN if half_twin else NO_THRESHOLD
+                warnings.warn(said, UserWarning, stacklevel=4)
             return None
         return bool(accepts(distance, self.threshold))  # within float32 rounding
 
