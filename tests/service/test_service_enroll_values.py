@@ -48,11 +48,13 @@ def _check(
         assert answer.status_code == 500, (name, answer.status_code, answer.text)
         body = answer.json()
         detail = body["detail"]
-        # the prefix says what the embeddings hold; only the refusal's clause says what cannot be
-        # done, so /verify of a pair does not say both "no search can rank" and "no verdict"
-        prefix = "The service's model made embeddings that hold NaN or infinite values, a fault"
+        # the prefix says whose fault it is; only the refusal's sentence says what the embeddings
+        # hold and what cannot be done, so /verify does not say both "no search can rank" and
+        # "no verdict", nor "hold NaN or infinite values" twice (s57_FA Q3)
+        prefix = "The service's model failed, not the request: "
         assert detail.startswith(prefix), detail
         assert detail.count("which no ") == 1, detail
+        assert detail.count("NaN or infinite") == 1, detail
         assert rows[name] in detail, (name, detail)
         which = NO_VERDICT if name in verdicts else "which no search can rank"
         assert which in detail and "send other inputs" not in detail

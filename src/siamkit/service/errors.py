@@ -525,14 +525,15 @@ def unrankable_detail(exc: Exception, rid: str) -> str:
     """The 500 sentence of :func:`_on_unrankable`: the model's fault, the refusal's sentence,
     and who mends it.
 
-    The prefix says only what the embeddings hold: the refusal's own clause says what cannot be
-    done with them ("which no search can rank", or "which no verdict can be given on" for
-    /verify of a pair), so a prefix saying "no search can rank" contradicted the latter
-    (s57_r3 finding 1)."""
+    The prefix says only whose fault it is: the refusal's own sentence says what the embeddings
+    hold and what cannot be done with them ("which no search can rank", or "which no verdict can
+    be given on" for /verify), so a prefix saying "no search can rank" contradicted the latter
+    (s57_r3 finding 1), and one saying "made embeddings that hold NaN or infinite values" said
+    it twice in one sentence (s57_FA Q3)."""
     return (
-        f"The service's model made embeddings that hold NaN or infinite values, a fault of the "
-        f"model, not of the request: {exc}; sending the request again will not help until the service's "
-        f"operator checks the model (the server log names this request, id {rid})."
+        f"The service's model failed, not the request: {exc}; sending the request again will not "
+        f"help until the service's operator checks the model (the server log names this request, "
+        f"id {rid})."
     )
 
 
