@@ -18,7 +18,7 @@ from siamkit.cli.main import cli
 from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork
 
 
-def _model(tmp_path: Path) -> Path:
+def _model(tmp_path: Path, metadata: dict[str, str] | None = None) -> Path:
     """Two tiny convnets: f over 12x12 grey images, g over 8x8 ones."""
     torch.manual_seed(0)
     conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
@@ -29,7 +29,7 @@ def _model(tmp_path: Path) -> Path:
         preprocess_f=Preprocess(input_shape=(1, 12, 12)),
         preprocess_g=Preprocess(input_shape=(1, 8, 8)),
     )
-    return siamkit.save_model(net.eval(), tmp_path / "model")
+    return siamkit.save_model(net.eval(), tmp_path / "model", metadata=metadata)
 
 
 def _png(path: Path, side: int, seed: int) -> str:
@@ -92,7 +92,9 @@ def test_an_image_of_the_other_kind_is_refused_naming_what_to_give(tmp_path: Pat
 def test_one_tower_commands_say_what_to_do_with_a_half_twin(
     tmp_path: Path, args: tuple[str, ...], wording: str
 ) -> None:
-    model = str(_model(tmp_path))
+    # saved as a run saves it (a half-twin saved in Python has no run's metrics.json:
+    # tests/cli/test_half_twin_saved_in_python_evaluate.py)
+    model = str(_model(tmp_path, {"task": "half_twin"}))
     _png(tmp_path / "x.png", 12, 1)
     res = _run(args[0], model, *(str(tmp_path / a) if "." in a else a for a in args[1:]))
     assert res.exit_code != 0

@@ -657,9 +657,11 @@ def test_a_half_twin_model_is_refused_by_the_command_given_it(tmp_path: Path, co
     out = ["--out", str(tmp_path / "z.npy")] if command == "embed" else []
     res = CliRunner().invoke(cli, [command, str(model), "--data", "digits", *out])
     assert res.exit_code == 1
-    # one sentence that says what to do instead (it named the class, "is a HalfTwinNetwork")
+    # one sentence that says what to do instead (it named the class, "is a HalfTwinNetwork");
+    # saved in Python, it has no run's task (s57_r7 finding 4)
     assert res.output.startswith(
-        f"Error: {model} is a half-twin (task: half_twin, two towers), which {command} does not"
+        f"Error: {model} is a half-twin (two towers, saved without a training run), which "
+        f"{command} does not"
     )
     assert len(res.output.strip().splitlines()) == 1
 

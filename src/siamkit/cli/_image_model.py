@@ -30,12 +30,25 @@ def load_siamese(
 
     net = load_model(path, map_location=device)
     if not isinstance(net, (SiameseNetwork, JoinedEmbedding)):
-        raise ValueError(f"{path} {_other_kind(net, command)}")
+        raise ValueError(f"{path} {_other_kind(net, command, _from_a_run(path))}")
     return net
 
 
-def _other_kind(net: object, command: str) -> str:
-    """What the model is, and which commands take it, for ``command``'s refusal of it."""
+def _from_a_run(path: str) -> bool:
+    """Whether the saved half-twin at ``path`` was trained by a run (``task: half_twin``, which
+    records the run's metrics.json beside it), not built and saved in Python."""
+    from siamkit.export.bundle import read_model_config
+
+    try:
+        meta = read_model_config(path).get("metadata") or {}
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("task") == "half_twin"
+
+
+def _other_kind(net: object, command: str, from_run: bool = True) -> str:
+    """What the model is, and which commands take it, for ``command``'s refusal of it;
+    ``from_run``: a half-twin trained by a run (``task: half_twin``), not one saved in Python."""
     kind = getattr(net, "input_kind", "image")
     if kind == "text":
         return (
@@ -58,6 +71,11 @@ def _other_kind(net: object, command: str) -> str:
             f"enroll`, `face verify` or `face identify` with --model MODEL{score}"
         )
     if getattr(net, "kind", None) == "half_twin":  # was "is a HalfTwinNetwork", naming no way on
+        if not from_run:  # built in Python: no task in its config, no run, no metrics.json
+            said = _HALF_TWIN_NO_RUN.get(command, _HALF_TWIN[command])
+            return (
+                f"is a half-twin (two towers, saved without a training run), which {command} {said}"
+            )
         return (
             f"is a half-twin (task: half_twin, two towers), which {command} {_HALF_TWIN[command]}"
         )
@@ -82,5 +100,14 @@ _HALF_TWIN = {
     "embed": (
         "does not take: embed with one tower in Python, net.embed(x, branch='f') for the first "
         "kind of input and branch='g' for the second"
+    ),
+}
+#: :data:`_HALF_TWIN` for a half-twin saved in Python, which has no run's metrics.json.
+_HALF_TWIN_NO_RUN = {
+    "evaluate": (
+        "does not score: score it in Python by its cross-modal P@1, the share of f(x) whose "
+        "nearest g(y) has its label: d = net.distance.matrix(net.embed(x, branch='f'), "
+        "net.embed(y, branch='g')); (labels[d.argmin(1)] == labels).float().mean(); `siamkit "
+        "enroll`, `identify` and `verify` use an image one"
     ),
 }
