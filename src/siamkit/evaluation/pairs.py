@@ -191,9 +191,13 @@ def one_thread(on: bool = True) -> Iterator[None]:
     whose threads must all be scheduled before it ends. On a loaded machine that wait cost most of
     the time: 300,000 pairs of 3,600 x 4,544 random embeddings took 73 CPU-s and 238 s on 2
     threads (load 8 on 2 cores) against 6 CPU-s and 13 s on one (BENCHMARKS.md,
-    benchmarks/bench_sampled_pairs.py). The values are the same: an elementwise op does not
-    depend on the threads, and a row's sum is taken by one thread either way (torch splits the
-    rows, not a row). The count is put back on exit.
+    benchmarks/bench_sampled_pairs.py). The values are the same where a block holds more than
+    one pair (embeddings at most ``PAIR_BLOCK_ELEMENTS // 2`` = 262,144 wide): an elementwise op
+    does not depend on the threads, and a row's sum is taken by one thread either way (torch
+    splits the rows, not a row). A block of one pair (wider embeddings) is one row, whose sum
+    torch splits over its threads, so one thread rounds it otherwise: the sampled distances of
+    300,000-wide rows differed from the former route's in their last bits (150,000-wide ones,
+    3 pairs a block, did not; s57_FA Q5). The count is put back on exit.
 
     Only where the calling thread is the process's only Python thread
     (``threading.active_count() == 1``: a benchmark's process, a CLI run without a tracker's
