@@ -137,3 +137,28 @@ def test_an_image_model_without_a_shape_keeps_its_advice(tmp_path: Path) -> None
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
     out = _refused("embed", folder, str(image), "--out", str(tmp_path / "e.npy"))
     assert "net.embed(images)" in out and WHAT not in out, out
+
+
+def test_export_writes_the_image_tower_of_a_half_twin_with_one_text_tower(tmp_path: Path) -> None:
+    """`export MIXED --branch f` (tower f a convnet, tower g the text encoder) exported tower f
+    until the text-encoder check (ced5d6e0) looked at the whole model and refused it with "no
+    command takes this model" (s57_FB Q1): only the tower written is checked now, and the
+    sentence names the export that does work."""
+    pytest.importorskip("onnx")
+    from siamkit.models import Preprocess
+
+    save_tiny_bert(tmp_path / "bert", layers=1)
+    torch.manual_seed(0)
+    f = create_encoder("convnet", in_channels=1, widths=(4,))
+    g = create_encoder("text", path=str(tmp_path / "bert"))
+    net = HalfTwinNetwork(f, g, embedding_dim=8, preprocess_f=Preprocess(input_shape=(1, 12, 12)))
+    folder = str(siamkit.save_model(net.eval(), tmp_path / "mixed"))
+    onnx_f = tmp_path / "f.onnx"
+    res = CliRunner().invoke(cli, ["export", folder, "--branch", "f", "--out", str(onnx_f)])
+    assert res.exit_code == 0, res.output
+    assert onnx_f.is_file()
+    for args in (["--out", str(tmp_path / "x.onnx")], ["--branch", "g"]):
+        out = _refused("export", folder, *args)
+        assert "is a HalfTwinNetwork whose tower g is the 'text' encoder" in out, out
+        assert "only `siamkit export MODEL --branch f` takes this model" in out, out
+    assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "x.document.onnx").exists()

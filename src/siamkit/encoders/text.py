@@ -390,15 +390,17 @@ def generic_text_model_message(
 
     ``text_tower``: ``"f"`` or ``"g"`` for a half-twin whose other tower is not a text encoder
     (:func:`lone_text_tower`): that tower does embed its inputs, and a text model would not
-    replace an image-to-text one, so the sentence names the text tower and the Python calls."""
+    replace an image-to-text one, so the sentence names the text tower, the export of the other
+    tower alone and the Python calls."""
     if text_tower is not None:
         other = "g" if text_tower == "f" else "f"
         return (
             f"{where} is a {model_class} whose tower {text_tower} is the 'text' encoder, which "
-            "takes token ids and an attention mask that no command gives it, so no command "
-            f"takes this model; use it in Python: net.embed(x, branch={other!r}) embeds tower "
-            f"{other}'s inputs, net.head_{text_tower}(net.encoder_{text_tower}(input_ids, "
-            f"attention_mask)) tower {text_tower}'s"
+            "takes token ids and an attention mask that no command gives it, so of the commands "
+            f"only `siamkit export MODEL --branch {other}` takes this model (it exports tower "
+            f"{other}); use it in Python: net.embed(x, branch={other!r}) embeds tower {other}'s "
+            f"inputs, net.head_{text_tower}(net.encoder_{text_tower}(input_ids, attention_mask)) "
+            f"tower {text_tower}'s"
         )
     return (
         f"{where} is a {model_class} over the 'text' encoder, which embeds neither texts nor "

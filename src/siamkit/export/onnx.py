@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from siamkit._version import __version__
 from siamkit.atomic import atomic_path
 from siamkit.distances import list_distances
-from siamkit.encoders.text import generic_text_model_refusal, over_text_encoder
+from siamkit.encoders.text import TextEncoder, generic_text_model_refusal, over_text_encoder
 from siamkit.export.bundle import load_model, read_model_config
 from siamkit.export.parity import (
     PARITY_ATOL,
@@ -534,6 +534,7 @@ class _Graph:
     def __init__(self, net: Model, fingerprint: str, opset: int, exporter: str, atol: float):
         self.net, self.fingerprint = net, fingerprint
         self.opset, self.exporter, self.atol = opset, exporter, atol
+        self._half_twin = isinstance(net, HalfTwinNetwork)
 
     def write(
         self,
@@ -548,7 +549,10 @@ class _Graph:
         ``dest`` here, once checked)."""
         onnx_mod = import_onnx()
         prep = _preprocess(self.net, branch)
-        if over_text_encoder(self.net):  # no input shape would make it embed texts or images
+        tower = getattr(self.net, f"encoder_{branch}" if self._half_twin else "encoder", None)
+        if isinstance(tower, TextEncoder) and over_text_encoder(self.net):
+            # no input shape would make it embed texts or images; a half-twin's other tower
+            # (an image one beside a text one) is still exported alone with --branch
             raise ExportError(generic_text_model_refusal("the model", self.net))
         shape = _input_shape(prep, input_shape, branch)
         dest.parent.mkdir(parents=True, exist_ok=True)
