@@ -121,3 +121,41 @@ def test_sampled_pairs_equal_a_naive_per_pair_loop_exactly(two_threads, name, di
     same = y[i] == y[j]
     assert pd.genuine.tobytes() == naive[same].tobytes()
     assert pd.impostor.tobytes() == naive[~same].tobytes()
+
+
+#: in a process whose only Python thread runs the pass (where the one-thread window is taken):
+#: 40,000-wide embeddings, 14 and 27 listed pairs (blocks of 13, then one pair alone), against the
+#: former route (the same blocks on the default 2 threads); the mismatching (metric, pairs, index)
+_WIDE = """
+import json, numpy as np, torch
+from siamkit.distances import get_distance
+from siamkit.evaluation.pairs import PAIR_BLOCK_ELEMENTS, listed_pair_distances
+torch.set_num_threads(2)
+z = torch.randn(40, 40_000, generator=torch.Generator().manual_seed(0))
+rng = np.random.default_rng(1)
+bad = []
+for pairs in (14, 27):
+    ia, ib = rng.integers(0, 40, pairs), rng.integers(0, 40, pairs)
+    step = PAIR_BLOCK_ELEMENTS // z.shape[1]
+    for name in ("euclidean", "sqeuclidean", "cosine", "manhattan"):
+        dist = get_distance(name)
+        former = np.concatenate([dist.pairwise(z[ia[s : s + step]], z[ib[s : s + step]]).numpy()
+                                 for s in range(0, pairs, step)])
+        got = listed_pair_distances(z, ia, ib, np.ones(pairs, bool), name).genuine
+        bad += [[name, pairs, int(k)] for k in np.flatnonzero(got.view(np.int32) != former.view(np.int32))]
+print(json.dumps([step, bad, torch.get_num_threads()]))
+"""
+
+
+def test_wide_embeddings_keep_the_former_routes_values_bit_for_bit():
+    """A one-pair block of a row at least 32,768 wide had its sum split over torch's threads;
+    on one thread it rounded differently (1 ulp, s57_r9 finding 2): such widths keep the threads."""
+    src = Path(__file__).resolve().parents[2] / "src"  # the src next to this test
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    run = subprocess.run(
+        [sys.executable, "-c", _WIDE], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    step, bad, after = json.loads(run.stdout)
+    assert step == 13 and after == 2, run.stdout
+    assert bad == [], f"values differ from the former route at (metric, pairs, index) {bad}"

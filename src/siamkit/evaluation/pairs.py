@@ -29,6 +29,11 @@ from siamkit.progress import track
 #: benchmarks/bench_eval_wide.py); each pair's distance is the same either way.
 PAIR_BLOCK_ELEMENTS = 1 << 19
 
+#: torch's intra-op grain (``at::internal::GRAIN_SIZE``): a reduction over fewer values runs on
+#: one thread whatever the count; a one-row block at least this wide has its row split over the
+#: threads (two-pass sum), so one thread would round it differently
+_ONE_ROW_SERIAL_BELOW = 32_768
+
 
 class PairDistances(NamedTuple):
     """Distances of same-class pairs ``(G,)`` and of different-class pairs ``(I,)``."""
@@ -191,13 +196,13 @@ def one_thread(on: bool = True) -> Iterator[None]:
     whose threads must all be scheduled before it ends. On a loaded machine that wait cost most of
     the time: 300,000 pairs of 3,600 x 4,544 random embeddings took 73 CPU-s and 238 s on 2
     threads (load 8 on 2 cores) against 6 CPU-s and 13 s on one (BENCHMARKS.md,
-    benchmarks/bench_sampled_pairs.py). The values are the same where a block holds more than
-    one pair (embeddings at most ``PAIR_BLOCK_ELEMENTS // 2`` = 262,144 wide): an elementwise op
+    benchmarks/bench_sampled_pairs.py). The values are the same for rows narrower than torch's
+    grain of 32,768 values, where :func:`_pair_blocks` alone takes the block: an elementwise op
     does not depend on the threads, and a row's sum is taken by one thread either way (torch
-    splits the rows, not a row). A block of one pair (wider embeddings) is one row, whose sum
-    torch splits over its threads, so one thread rounds it otherwise: the sampled distances of
-    300,000-wide rows differed from the former route's in their last bits (150,000-wide ones,
-    3 pairs a block, did not; s57_FA Q5). The count is put back on exit.
+    splits the rows, not a row; a one-row block below the grain is serial on any count). A block
+    of one wider row (the last block when a pair is left over, every block past 262,144 wide)
+    had its sum split over the threads, so one thread rounded it otherwise in the last bits
+    (s57_FA Q5, s57_r9 finding 2): such widths keep the threads. The count is put back on exit.
 
     Only where the calling thread is the process's only Python thread
     (``threading.active_count() == 1``: a benchmark's process, a CLI run without a tracker's
@@ -220,12 +225,18 @@ def one_thread(on: bool = True) -> Iterator[None]:
 @torch.no_grad()
 def _pair_blocks(zt: torch.Tensor, ia: np.ndarray, ib: np.ndarray, dist: Distance) -> np.ndarray:
     """``dist.pairwise(zt[ia], zt[ib])`` as a numpy array, in blocks of about
-    ``PAIR_BLOCK_ELEMENTS`` gathered values per side; on the CPU with a named distance, on one
-    intra-op thread (:func:`one_thread`; a learned one keeps its threads: a matrix product's
-    rounding may depend on them)."""
+    ``PAIR_BLOCK_ELEMENTS`` gathered values per side; on the CPU with a named distance and
+    embeddings narrower than 32,768, on one intra-op thread (:func:`one_thread`; a learned one
+    keeps its threads: a matrix product's rounding may depend on them; so does a wider one: its
+    one-pair blocks had their row sums split over the threads)."""
     step = max(1, PAIR_BLOCK_ELEMENTS // zt.shape[1])
     parts = [np.zeros(0, dtype=np.float32)]
-    serial = zt.device.type == "cpu" and isinstance(dist, FixedDistance)
+    # one thread keeps the values only while a one-row block's sum is serial anyway (s57_r9 #2)
+    serial = (
+        zt.device.type == "cpu"
+        and isinstance(dist, FixedDistance)
+        and zt.shape[1] < _ONE_ROW_SERIAL_BELOW
+    )
     with memoized(dist, zt), one_thread(serial):
         for s in track(range(0, ia.size, step), "verification pairs", unit="blocks"):
             a = zt[torch.from_numpy(ia[s : s + step]).to(zt.device)]
