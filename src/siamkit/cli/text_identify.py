@@ -255,16 +255,18 @@ class Identified:
     sources: dict[int, str] = field(default_factory=dict)
 
 
-def embed_queries(model: Any, texts: list[str], batch_size: int = 64) -> Any:
+def embed_queries(model: Any, texts: list[str], batch_size: int = 64, **refusal: Any) -> Any:
     """``texts`` embedded as the service's ``/identify`` and ``/verify`` embed a query: with the
     query tower of a half-twin (a gallery holds its document tower's embeddings), in batches
     with progress (:func:`~siamkit.applications.text.embedding.embed_texts`). ``model``: the
     text model, or its ONNX runtime (``--runtime onnx``: the export's query graph,
-    ``text.onnx``, as ``text enroll --runtime`` embeds with its document graph)."""
+    ``text.onnx``, as ``text enroll --runtime`` embeds with its document graph). ``refusal``:
+    ``unit``, ``names`` and ``which`` of embed_texts' NaN refusal (by default the rows, which
+    no search can rank)."""
     from siamkit.applications.text.embedding import embed_texts
 
     return embed_texts(
-        model, texts, role="query", batch_size=batch_size, desc="embedding the queries"
+        model, texts, role="query", batch_size=batch_size, desc="embedding the queries", **refusal
     )
 
 
@@ -291,8 +293,13 @@ def verify_text(
     gallery: Any, model: Any, text: str, label: str, runtime: Any = None
 ) -> tuple[VerifyResult, int]:
     """Is ``text`` the enrolled ``label`` (its closest item, at the gallery's threshold)? And
-    whether ``text`` was longer than the model's window. ``runtime`` as :func:`identify_texts`'s."""
-    embedded = embed_queries(model if runtime is None else runtime, [text])
+    whether ``text`` was longer than the model's window. ``runtime`` as :func:`identify_texts`'s.
+    A NaN embedding is refused as QUERY's, which no verdict can be given on (it said "the texts
+    (rows 0), which no search can rank", s57_FB Q3), as ``text similarity`` names A and B."""
+    from siamkit.index.verify import NO_VERDICT
+
+    model_ = model if runtime is None else runtime
+    embedded = embed_queries(model_, [text], unit="text", names=["QUERY"], which=NO_VERDICT)
     return gallery.verify_embedding(embedded.vectors, label), embedded.chunked
 
 

@@ -248,3 +248,18 @@ def test_evaluate_of_a_half_twin_names_the_pair_and_column_of_a_nan_text(
         "Error: 1 of the 5 embeddings the model made of the distinct texts hold NaN or infinite "
         "values (pair 7's b), which no evaluation can score"
     )
+
+
+def test_text_verify_names_the_query_and_gives_no_verdict(run, tmp_path) -> None:
+    """``text verify`` refused a NaN query embedding as "the texts (rows 0), which no search can
+    rank", though it runs no search, naming a row the user never gave (s57_FB Q3): it names
+    QUERY, as ``text similarity`` names A and B and ``verify --label`` the image's file."""
+    db = tmp_path / "t.db"
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "printer", "text": "The printer is out of toner."}\n', "utf-8")
+    assert run("enroll", corpus, "--gallery", db).exit_code == 0
+    res = run("verify", f"The {BROKEN} printer", "--label", "printer", "--gallery", db)
+    assert _error(res) == (
+        "Error: 1 of the 1 embeddings the model made of the text hold NaN or infinite values "
+        "(QUERY), which no verdict can be given on"
+    )
