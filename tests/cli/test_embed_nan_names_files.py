@@ -56,8 +56,8 @@ def test_embed_refuses_a_nan_by_its_file_and_writes_nothing(setup, tmp_path, mon
     assert res.exit_code == 1, res.output
     assert res.output.strip().splitlines()[-1] == (  # after any progress lines
         "Error: 1 of the 4 embeddings the model made of the first 4 of the 5 images hold NaN "
-        f"or infinite values ({str(paths[3])!r}), which no search can rank; nothing was written "
-        f"to {out}"
+        f"or infinite values ({str(paths[3])!r}), which nothing can rank or compare; nothing "
+        f"was written to {out}"
     )
     # refused at the chunk that holds it: the fifth image (a chunk of 1, last) not embedded
     assert calls[-2:] == [2, 2], calls
@@ -94,5 +94,5 @@ def test_embed_of_built_in_data_refuses_a_nan_by_its_rows_id(tmp_path, monkeypat
     last = res.output.strip().splitlines()[-1]
     assert last.startswith("Error: 1797 of the 1797 embeddings the model made of the images hold")
     assert "('digits:test:0', 'digits:test:1', 'digits:test:2'" in last, last
-    assert last.endswith(f"which no search can rank; nothing was written to {out}"), last
+    assert last.endswith(f"which nothing can rank or compare; nothing was written to {out}"), last
     assert not out.exists()

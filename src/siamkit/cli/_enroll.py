@@ -259,7 +259,12 @@ def enroll_groups(
 
 
 def checked_chunk(
-    parts: Sequence[Any], part: Any, names: Sequence[str], photo: bool, then: str = ""
+    parts: Sequence[Any],
+    part: Any,
+    names: Sequence[str],
+    photo: bool,
+    then: str = "",
+    which: str = "no search can rank",
 ) -> Any:
     """The embeddings ``part`` a model made of a chunk of inputs, those of the chunks before it
     (``parts``, checked) already made, as ``(M, D)`` float32; refused where a row holds NaN or
@@ -267,6 +272,7 @@ def checked_chunk(
     ``names`` (one per input, of all the inputs), counted against the inputs embedded so far
     and all of them: "1 of the 8 embeddings the model made of the first 8 of the 12 images
     hold NaN ... ('bag/06.png')". ``photo``: a face model's, of "the photos' largest faces".
+    ``which``: what cannot be done with them (``embed`` runs no search).
 
     A chunk's own refusal numbered its rows from the chunk's start ("rows 2" for image 259 of
     300: s54_FA finding 3, and for query 11 of 12 in ``siamkit identify``: s55_FB finding 3);
@@ -287,7 +293,7 @@ def checked_chunk(
         if photo:  # "the photos' largest faces", "the largest faces of the first 8 of ..."
             of = "the photos' largest faces" if end == n else f"the largest faces of {of}"
         # counted over the chunks before it, which were checked: not joined and checked again
-        model_embeddings(part, of, names[:end], then, before=start)
+        model_embeddings(part, of, names[:end], then, which, before=start)
         raise  # not reached: the rows refused alone are refused again
 
 

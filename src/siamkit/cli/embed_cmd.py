@@ -128,7 +128,7 @@ def embed(
         check_input(net, x)
         z = encode(net, x, batch_size, dev).numpy()
         # a NaN refused by its image's id, before anything is written
-        z = checked_chunk([], z, [repr(i) for i in ids], False, _nothing_written(out))
+        z = checked_chunk([], z, [repr(i) for i in ids], False, _nothing_written(out), NO_USE)
     elif inputs:
         paths, label_list = collect_images(inputs, once=True)  # photos/** names files again
         files, ids = open_image_files(paths, shape), [str(p) for p in paths]
@@ -139,6 +139,11 @@ def embed(
     click.echo(
         f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
     )
+
+
+NO_USE = "nothing can rank or compare"
+"""What NaN embeddings cannot be used for, in ``embed``'s refusal: it runs no search, so not the
+gallery's "which no search can rank" (s57_FB Q5)."""
 
 
 def _nothing_written(out: str) -> str:
@@ -171,7 +176,7 @@ def _embed_files(
         check_input(net, x)
         with progress_off():  # the chunk's batches are counted as its images
             z = encode(net, x, batch_size, dev).numpy()
-        parts.append(checked_chunk(parts, z, names, False, then))
+        parts.append(checked_chunk(parts, z, names, False, then, NO_USE))
     return np.concatenate(parts)
 
 
