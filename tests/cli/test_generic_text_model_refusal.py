@@ -160,5 +160,56 @@ def test_export_writes_the_image_tower_of_a_half_twin_with_one_text_tower(tmp_pa
     for args in (["--out", str(tmp_path / "x.onnx")], ["--branch", "g"]):
         out = _refused("export", folder, *args)
         assert "is a HalfTwinNetwork whose tower g is the 'text' encoder" in out, out
-        assert "only `siamkit export MODEL --branch f` takes this model" in out, out
+        assert "and `siamkit export MODEL --branch f` take this model, with tower f" in out, out
     assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "x.document.onnx").exists()
+
+
+def _mixed(tmp_path: Path, text_tower: str) -> tuple[HalfTwinNetwork, str]:
+    """A half-twin of a convnet (12x12 images) and the 'text' encoder as tower ``text_tower``."""
+    from siamkit.models import Preprocess
+
+    save_tiny_bert(tmp_path / "bert", layers=1)
+    torch.manual_seed(0)
+    image = create_encoder("convnet", in_channels=1, widths=(4,))
+    text = create_encoder("text", path=str(tmp_path / "bert"))
+    pre = Preprocess(input_shape=(1, 12, 12))
+    if text_tower == "g":
+        net = HalfTwinNetwork(image, text, embedding_dim=8, preprocess_f=pre)
+    else:
+        net = HalfTwinNetwork(text, image, embedding_dim=8, preprocess_g=pre)
+    return net.eval(), str(siamkit.save_model(net.eval(), tmp_path / f"mixed_{text_tower}"))
+
+
+def test_the_image_tower_of_a_half_twin_with_one_text_tower_still_runs(tmp_path: Path) -> None:
+    """identify / verify --gallery embed queries with tower f alone, enroll with tower g alone:
+    an image-to-text half-twin searched a gallery of its text tower's embeddings (enrolled in
+    Python) at 427768a5, and a text-to-image one enrolled images, until a check of the whole
+    model refused both (s57_FB Q1). The pair form needs both towers and is still refused."""
+    from siamkit.index import Gallery
+
+    image = tmp_path / "q.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 12), np.uint8)).save(image)
+    net, folder = _mixed(tmp_path, "g")
+    gallery = tmp_path / "g.db"
+    with Gallery.open(gallery, net, threshold=1.0) as g:  # tower g's embeddings of two texts
+        g.enroll_embeddings("shoe", torch.randn(1, 8))
+        g.enroll_embeddings("hat", torch.randn(1, 8))
+    res = CliRunner().invoke(cli, ["identify", folder, "--gallery", str(gallery), str(image)])
+    assert res.exit_code == 0, res.output
+    assert "shoe" in res.output and "hat" in res.output, res.output
+    args = ["verify", folder, str(image), "--gallery", str(gallery), "--label", "shoe"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert "distance" in res.output, res.output
+    out = _refused("verify", folder, str(image), str(image))  # tower g would embed the second
+    assert "whose tower g is the 'text' encoder" in out, out
+
+    _, folder2 = _mixed(tmp_path / "2", "f")
+    enrolled = tmp_path / "e.db"
+    res = CliRunner().invoke(
+        cli, ["enroll", folder2, "--gallery", str(enrolled), "--label", "a", str(image)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "enrolled 1 image of 1 label" in res.output, res.output
+    out = _refused("identify", folder2, "--gallery", str(enrolled), str(image))
+    assert "whose tower f is the 'text' encoder" in out and "`siamkit enroll`" in out, out

@@ -222,7 +222,7 @@ def resolve_classes(tokens: Sequence[str], names: Sequence[str], option: str) ->
 
 def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:
     """The ``(C, H, W)`` images the model takes; a message with the line to write if unknown."""
-    from siamkit.encoders.text import generic_text_model_refusal, over_text_encoder
+    from siamkit.encoders.text import generic_text_model_refusal, reads_text_tower
     from siamkit.model_protocol import as_embedding_model
     from siamkit.models.preprocess import missing_input_shape_message
 
@@ -231,7 +231,7 @@ def model_image_shape(net: Any, where: str) -> tuple[int, int, int]:
             f"{where} is a text model: it embeds texts, not images; use `siamkit text ...` "
             "or `siamkit serve` with it"
         )
-    if over_text_encoder(net):  # it recorded no shape, but one would not help it
+    if reads_text_tower(net):  # it recorded no shape, but one would not help it (a half-twin: f)
         raise ValueError(generic_text_model_refusal(where, net))
     shape = as_embedding_model(net).input_shape
     if shape is None:

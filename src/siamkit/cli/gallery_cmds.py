@@ -124,9 +124,10 @@ def _read_images(
         return read_each_image(paths, lambda p: read_image(p, channels=3))
 
     from siamkit.cli._half_twin_inputs import refuse_other_tower_size
-    from siamkit.encoders.text import generic_text_model_refusal, over_text_encoder
+    from siamkit.encoders.text import generic_text_model_refusal, reads_text_tower
 
-    if over_text_encoder(model):  # before the swap to branch g, which hides what the model is
+    # the tower this role reads with, before the swap to branch g, which hides what the model is
+    if reads_text_tower(model, "g" if role == "document" else "f"):
         raise click.ClickException(generic_text_model_refusal(where, model))
     refuse_other_tower_size(model, paths, role)  # a half-twin: an image of the other kind
     if role == "document":  # a half-twin's branch g, at its own input size

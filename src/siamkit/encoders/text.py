@@ -380,6 +380,25 @@ class TextEncoder(nn.Module):
         return total / norm[:, None]  # (N, F)
 
 
+_TOWER_COMMANDS = {
+    "f": "`siamkit identify` and `verify --gallery` (of a gallery enrolled in Python)",
+    "g": "`siamkit enroll`",
+}
+"""The commands that embed with a half-twin's tower f (queries) or g (what a gallery holds)
+alone, which take a half-twin whose other tower is the 'text' encoder."""
+
+
+def reads_text_tower(model: Any, branch: str = "f") -> bool:
+    """Whether the tower a command embeds with is a :class:`TextEncoder` of a generic model
+    (:func:`over_text_encoder`): a half-twin's ``encoder_<branch>`` (``"f"``: queries, ``"g"``:
+    what a gallery holds), another model's ``encoder``. An image-to-text half-twin still
+    searches with its image tower; a check of the whole model refused it (s57_FB Q1)."""
+    if not over_text_encoder(model):
+        return False
+    tower = f"encoder_{branch}" if hasattr(model, "encoder_g") else "encoder"
+    return isinstance(getattr(model, tower, None), TextEncoder)
+
+
 def generic_text_model_message(
     where: str, model_class: str = "SiameseNetwork", text_tower: str | None = None
 ) -> str:
@@ -397,10 +416,10 @@ def generic_text_model_message(
         return (
             f"{where} is a {model_class} whose tower {text_tower} is the 'text' encoder, which "
             "takes token ids and an attention mask that no command gives it, so of the commands "
-            f"only `siamkit export MODEL --branch {other}` takes this model (it exports tower "
-            f"{other}); use it in Python: net.embed(x, branch={other!r}) embeds tower {other}'s "
-            f"inputs, net.head_{text_tower}(net.encoder_{text_tower}(input_ids, attention_mask)) "
-            f"tower {text_tower}'s"
+            f"only {_TOWER_COMMANDS[other]} and `siamkit export MODEL --branch {other}` take "
+            f"this model, with tower {other}; use it in Python: net.embed(x, branch={other!r}) "
+            f"embeds tower {other}'s inputs, net.head_{text_tower}(net.encoder_{text_tower}("
+            f"input_ids, attention_mask)) tower {text_tower}'s"
         )
     return (
         f"{where} is a {model_class} over the 'text' encoder, which embeds neither texts nor "
