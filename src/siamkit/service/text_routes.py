@@ -28,7 +28,8 @@ from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, enroll_documen
 from siamkit.applications.text.score_map import mapped_score
 from siamkit.applications.text.text_checks import is_blank, unicode_problem
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
-from siamkit.index.embedding import embed_inputs, two_towers
+from siamkit.index.embedding import embed_inputs, model_embeddings, two_towers
+from siamkit.index.verify import NO_VERDICT
 from siamkit.service.engine import ServiceEngine, no_threshold_hint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits
@@ -281,9 +282,14 @@ def verify_text_label(
     """Is ``text`` the enrolled ``label``? 404 if the label is not enrolled. At the gallery's
     threshold, the one ``/identify`` accepts a match at (the service's, :func:`text_threshold`),
     whatever the texts' length: a label's texts are compared one by one, and the decision must
-    agree with ``/identify``'s and ``siamkit text identify``'s on the same gallery."""
+    agree with ``/identify``'s and ``siamkit text identify``'s on the same gallery. A NaN
+    embedding is refused by its field, "... made of the text hold NaN or infinite values
+    ('text'), which no verdict can be given on", as /verify of two texts names text_a or text_b
+    (it was "the inputs (rows 0), which no search can rank")."""
+    z = embed_inputs(engine.model, text, refuse=False)
+    z = model_embeddings(z, "the text", [repr("text")], which=NO_VERDICT)
     try:
-        result = engine.gallery.verify(text, label)
+        result = engine.gallery.verify_embedding(z, label)
     except UnknownLabelError:
         raise engine.not_enrolled(label) from None
     return result, token_stats(engine.model, [text])[1], text_threshold(engine.model)[1]
