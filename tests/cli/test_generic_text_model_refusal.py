@@ -83,6 +83,21 @@ def test_enroll_says_what_a_half_twin_of_text_encoders_is(tmp_path: Path) -> Non
     assert "is a HalfTwinNetwork over the 'text' encoder" in out and BUILD in out, out
     assert "net.embed(images)" not in out, out
     assert not gallery.exists()
+    # embed, evaluate and calibrate gave the half-twin advice, net.embed(x, branch='f'), which
+    # raises for a text tower (s57_FB Q2)
+    data = tmp_path / "imgs"
+    for label in ("a", "b"):
+        (data / label).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(data / label / f"{i}.png")
+    outs = [
+        _refused("embed", folder, str(image), "--out", str(tmp_path / "e.npy")),
+        _refused("evaluate", folder, "--data", str(data)),
+        _refused("calibrate", folder, "--data", str(data)),
+    ]
+    for out in outs:
+        assert "is a HalfTwinNetwork over the 'text' encoder" in out and BUILD in out, out
+        assert "branch='f'" not in out, out
 
 
 def test_a_half_twin_with_one_text_tower_is_named_by_that_tower(tmp_path: Path) -> None:

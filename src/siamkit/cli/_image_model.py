@@ -24,11 +24,16 @@ def load_siamese(
     path: str, device: str | torch.device, command: str
 ) -> SiameseNetwork | JoinedEmbedding:
     """A saved Siamese model (or one joined with appearance features) for ``command`` (evaluate,
-    embed, calibrate); a half-twin model (two different encoders) is a clear error naming it."""
+    embed, calibrate); a half-twin model (two different encoders) is a clear error naming it, and
+    a generic model over the 'text' encoder is refused as every command refuses it (a half-twin
+    of it was told to embed with net.embed(x, branch='f'), which a text tower cannot: s57_FB Q2)."""
+    from siamkit.encoders.text import generic_text_model_refusal, over_text_encoder
     from siamkit.export.bundle import load_model
     from siamkit.models import JoinedEmbedding, SiameseNetwork
 
     net = load_model(path, map_location=device)
+    if over_text_encoder(net):  # a half-twin's advice (net.embed(x, branch='f')) cannot help it
+        raise ValueError(generic_text_model_refusal(path, net))
     if not isinstance(net, (SiameseNetwork, JoinedEmbedding)):
         raise ValueError(f"{path} {_other_kind(net, command, _from_a_run(path))}")
     return net
