@@ -68,6 +68,22 @@ def test_every_command_says_what_a_generic_text_model_is_and_what_to_build(
     assert not (tmp_path / "g.db").exists() and not (tmp_path / "t.db").exists()
 
 
+def test_text_identify_and_verify_without_a_gallery_refuse_the_model_first(
+    generic: str, tmp_path: Path
+) -> None:
+    """With no gallery yet they told the user to enroll first with `siamkit text enroll ...
+    --model GEN`, which refuses GEN (s57_FB Q5): the model's sentence comes first."""
+    missing = str(tmp_path / "none.db")
+    outs = [
+        _refused("text", "identify", "hello", "--gallery", missing, "--model", generic),
+        _refused("text", "verify", "hi", "--label", "a", "--gallery", missing, "--model", generic),
+    ]
+    for out in outs:
+        assert WHAT in out and BUILD in out, out
+        assert "enroll texts into it first" not in out, out
+    assert not Path(missing).exists()
+
+
 def test_enroll_says_what_a_half_twin_of_text_encoders_is(tmp_path: Path) -> None:
     """enroll embeds with branch g alone (the document tower), which hid the model's text
     towers: it told the user to run one batch of images through it (reviewer s57_r7 finding 1)."""

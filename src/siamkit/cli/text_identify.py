@@ -73,6 +73,8 @@ def check_gallery_file(gallery_path: str, model_path: str | None) -> None:
     problem = existing_store_problem(gallery_path)
     if problem is None:
         return
+    if model_path:
+        _refuse_generic_text_model(model_path)  # not advice that `text enroll` refuses
     model = f" --model {model_path}" if model_path else ""
     what = f"no gallery at {gallery_path}" if problem == "missing" else (
         f"{gallery_path} is an empty file, not a gallery"
@@ -81,6 +83,28 @@ def check_gallery_file(gallery_path: str, model_path: str | None) -> None:
         f"{what}: enroll texts into it first with `siamkit text enroll CORPUS --gallery "
         f"{gallery_path}{model}`"
     )
+
+
+def _refuse_generic_text_model(model_path: str) -> None:
+    """Refuse a --model built over the 'text' encoder by a generic class, read from its
+    siamkit.json alone, as ``text enroll`` would refuse it: with no gallery yet, ``text
+    identify``/``text verify`` told its user to enroll with it first (s57_FB Q5)."""
+    from siamkit.applications.text.model import NotATextModelError
+    from siamkit.encoders.text import (
+        bundle_lone_text_tower,
+        bundle_over_text_encoder,
+        generic_text_model_message,
+    )
+    from siamkit.export.bundle import read_model_config
+
+    try:
+        config = read_model_config(model_path)
+    except (OSError, ValueError):
+        return  # not a siamkit bundle: the model's own load says what is wrong with it
+    if bundle_over_text_encoder(config):
+        kind = "HalfTwinNetwork" if config["model"]["kind"] == "half_twin" else "SiameseNetwork"
+        message = generic_text_model_message(model_path, kind, bundle_lone_text_tower(config))
+        raise NotATextModelError(message)
 
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
