@@ -38,6 +38,7 @@ from siamkit.distances import FixedDistance
 from siamkit.distances import functional as F
 from siamkit.evaluation.pairs import listed_pair_distances, sampled_pair_distances
 torch.set_num_threads(2)
+#BAR
 seen = []
 def pairwise(x, y):
     seen.append(torch.get_num_threads())
@@ -50,15 +51,29 @@ print(json.dumps([threading.active_count(), sorted(set(seen)), len(seen), torch.
 """
 
 
-def test_blocks_of_a_named_distance_run_on_one_thread_and_the_count_comes_back():
+#: a progress bar open, as on a terminal: tqdm's monitor thread, which runs no torch work
+_TQDM_BAR = """
+import io
+from tqdm.auto import tqdm
+from tqdm._monitor import TMonitor
+bar = tqdm(total=1, file=io.StringIO())
+assert any(isinstance(t, TMonitor) for t in threading.enumerate()), threading.enumerate()
+"""
+
+
+@pytest.mark.parametrize("bar", [False, True], ids=["alone", "tqdm-monitor"])
+def test_blocks_of_a_named_distance_run_on_one_thread_and_the_count_comes_back(bar):
+    """Also with tqdm's monitor thread running (siamkit's bars on a terminal): it made the
+    blocks keep their threads, so an interactive `siamkit train` lost the speed-up (s57_FA Q6)."""
     src = Path(__file__).resolve().parents[2] / "src"  # the src next to this test
     env = {**os.environ, "PYTHONPATH": str(src)}
+    code = _ALONE.replace("#BAR", _TQDM_BAR if bar else "")
     run = subprocess.run(
-        [sys.executable, "-c", _ALONE], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stderr
     alone, threads, blocks, after = json.loads(run.stdout)
-    assert alone == 1 and blocks > 0, run.stdout
+    assert alone == 1 + bar and blocks > 0, run.stdout
     assert threads == [1], f"pair blocks ran on {threads} threads"
     assert after == 2, run.stdout
 

@@ -187,6 +187,21 @@ def listed_pair_distances(
     return PairDistances(d[keep], d[~keep])
 
 
+def _alone() -> bool:
+    """Whether the calling thread is the process's only Python thread that may run torch work:
+    tqdm's monitor (:class:`tqdm._monitor.TMonitor`, a daemon that only refreshes the bars) is
+    left out. Counting it turned :func:`one_thread` off in every `siamkit train` on a terminal,
+    whose bars are tqdm's (s57_FA Q6)."""
+    if threading.active_count() == 1:
+        return True
+    try:
+        from tqdm._monitor import TMonitor
+    except ImportError:  # no tqdm: no monitor thread
+        return False
+    me = threading.current_thread()
+    return all(t is me or isinstance(t, TMonitor) for t in threading.enumerate())
+
+
 @contextmanager
 def one_thread(on: bool = True) -> Iterator[None]:
     """Torch's intra-op work on one thread inside the block (when ``on``), as before after it.
@@ -204,15 +219,15 @@ def one_thread(on: bool = True) -> Iterator[None]:
     had its sum split over the threads, so one thread rounded it otherwise in the last bits
     (s57_FA Q5, s57_r9 finding 2): such widths keep the threads. The count is put back on exit.
 
-    Only where the calling thread is the process's only Python thread
-    (``threading.active_count() == 1``: a benchmark's process, a CLI run without a tracker's
-    threads); with others running (a service's pool, a user's threads) the block keeps the
-    threads' count. ``set_num_threads`` also sets the count a thread takes the first time it
-    does parallel work, so a thread whose first torch op fell inside the block kept one intra-op
-    thread for good (s57_FA Q2); a thread can only be started during the block by the calling
-    thread, which runs the block."""
+    Only where the calling thread is the process's only Python thread that may run torch work
+    (:func:`_alone`: tqdm's monitor, which a progress bar on a terminal starts, does not count;
+    a benchmark's process, a CLI run without a tracker's threads); with others running (a
+    service's pool, a user's threads) the block keeps the threads' count. ``set_num_threads``
+    also sets the count a thread takes the first time it does parallel work, so a thread whose
+    first torch op fell inside the block kept one intra-op thread for good (s57_FA Q2); a thread
+    can only be started during the block by the calling thread, which runs the block."""
     threads = torch.get_num_threads()
-    if not on or threads == 1 or threading.active_count() > 1:
+    if not on or threads == 1 or not _alone():
         yield
         return
     torch.set_num_threads(1)
