@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
+from _nan_for_white import nan_for_white
 from siamkit.cli.main import cli
 from siamkit.models import SiameseNetwork
 
@@ -30,27 +31,11 @@ def setup(tmp_path, monkeypatch):
     return tmp_path / "m", paths
 
 
-def _break_on_white(monkeypatch) -> list[int]:
-    """An all-white image's row is NaN (a plain loop); the batch sizes embedded, returned."""
-    real, calls = SiameseNetwork.embed, []
-
-    def embed(self, x, *args, **kwargs):
-        calls.append(len(x))
-        z = real(self, x, *args, **kwargs).clone()
-        for i in range(len(x)):
-            if bool((x[i] == 1.0).all()):
-                z[i] = float("nan")
-        return z
-
-    monkeypatch.setattr(SiameseNetwork, "embed", embed)
-    return calls
-
-
 @pytest.mark.parametrize("suffix", [".npy", ".parquet"])
 def test_embed_refuses_a_nan_by_its_file_and_writes_nothing(setup, tmp_path, monkeypatch, suffix):
     model, paths = setup
     out = tmp_path / f"z{suffix}"
-    calls = _break_on_white(monkeypatch)
+    calls = nan_for_white(monkeypatch)
     args = ["embed", str(model), *map(str, paths), "--out", str(out), "--batch-size", "2"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 1, res.output
@@ -71,7 +56,7 @@ def test_embed_keeps_an_earlier_out_whole_when_refused(setup, tmp_path, monkeypa
     assert res.exit_code == 0, res.output
     before = out.read_bytes(), (tmp_path / "z.ids.txt").read_bytes()
     assert np.isfinite(np.load(out)).all()
-    _break_on_white(monkeypatch)
+    nan_for_white(monkeypatch)
     res = CliRunner().invoke(
         cli, ["embed", str(model), *map(str, paths), "--out", str(out), "--force"]
     )

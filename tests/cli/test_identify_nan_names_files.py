@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _nan_for_white import nan_for_white
 from siamkit.cli._enroll import PHOTO_CHUNK
 from siamkit.cli._image_files import PhotoFiles
 from siamkit.cli.gallery_cmds import _identify_queries
@@ -124,16 +125,7 @@ def test_identify_with_an_image_model_names_the_query_file_of_a_nan(tmp_path, mo
     db, model = str(tmp_path / "g.db"), str(tmp_path / "m")
     run = CliRunner().invoke
     assert run(cli, ["enroll", model, "--gallery", db, str(tmp_path / "photos")]).exit_code == 0
-    real = SiameseNetwork.embed
-
-    def embed(self, x, *args, **kwargs):  # an all-white image's row is NaN (a plain loop)
-        z = real(self, x, *args, **kwargs).clone()
-        for i in range(len(x)):
-            if bool((x[i] == 1.0).all()):
-                z[i] = float("nan")
-        return z
-
-    monkeypatch.setattr(SiameseNetwork, "embed", embed)
+    nan_for_white(monkeypatch)  # an all-white image's row is NaN
     res = run(cli, ["identify", model, "--gallery", db, *map(str, queries)])
     assert res.exit_code == 1, res.output
     assert res.output.strip().splitlines()[-1] == (  # after any progress lines

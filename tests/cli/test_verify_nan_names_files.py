@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
+from _nan_for_white import nan_for_white
 from siamkit.cli.main import cli
 from siamkit.index import verify_pair
 from siamkit.index.base import UnrankableEmbeddingsError
@@ -30,20 +31,6 @@ def _model(tmp_path):
     return net
 
 
-def _nan_for_white(monkeypatch) -> None:
-    """An all-white image's embedding is NaN (a plain loop over the batch)."""
-    real = SiameseNetwork.embed
-
-    def embed(self, x, *args, **kwargs):
-        z = real(self, x, *args, **kwargs).clone()
-        for i in range(len(x)):
-            if bool((x[i] == 1.0).all()):
-                z[i] = float("nan")
-        return z
-
-    monkeypatch.setattr(SiameseNetwork, "embed", embed)
-
-
 @pytest.mark.parametrize("white", [0, 1])
 def test_verify_names_the_file_whose_embedding_is_nan(tmp_path, monkeypatch, white):
     _model(tmp_path)
@@ -52,7 +39,7 @@ def test_verify_names_the_file_whose_embedding_is_nan(tmp_path, monkeypatch, whi
     for i, path in enumerate(paths):
         img = np.full((28, 28), 255, np.uint8) if i == white else rng.integers(0, 200, (28, 28))
         Image.fromarray(img.astype(np.uint8)).save(path)
-    _nan_for_white(monkeypatch)
+    nan_for_white(monkeypatch)
     res = CliRunner().invoke(cli, ["verify", str(tmp_path / "m"), *map(str, paths)])
     assert res.exit_code == 1, res.output
     assert res.output.strip().splitlines()[-1] == (
@@ -67,7 +54,7 @@ def test_verify_pair_names_its_inputs_by_default_and_gives_finite_pairs_a_verdic
     net = _model(tmp_path)
     a, white = torch.rand(1, 28, 28) * 0.5, torch.ones(1, 28, 28)
     want = verify_pair(net, a, a * 0.9, threshold=10.0)
-    _nan_for_white(monkeypatch)
+    nan_for_white(monkeypatch)
     got = verify_pair(net, a, a * 0.9, threshold=10.0)  # a sound pair: the same verdict
     assert (got.same, got.distance) == (want.same, want.distance)
     with pytest.raises(UnrankableEmbeddingsError) as err:
@@ -112,7 +99,7 @@ def test_verify_against_a_label_names_the_file_whose_embedding_is_nan(tmp_path, 
     assert sound.exit_code == 0, sound.output  # an enrolled image of bob: bob, at distance ~0
     doc = json.loads(sound.output)
     assert doc["same"] is True and doc["label"] == "bob" and doc["distance"] < 1e-6, doc
-    _nan_for_white(monkeypatch)
+    nan_for_white(monkeypatch)
     res = runner.invoke(
         cli, ["verify", str(tmp_path / "m"), str(white), "--gallery", g, "--label", "bob"]
     )
