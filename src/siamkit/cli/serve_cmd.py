@@ -305,8 +305,9 @@ def no_threshold_line(net: Any, model: str) -> str | None:
     """The line serve prints at start when the model it serves (loaded from ``model``) has no
     threshold, in identify's and verify's sentence (whose advice fits a model that learned
     without labels, and a half-twin), naming the model and what the service answers until it
-    has one; else None. The gallery's warning, which Python would show in the log with a source file and line at
-    the first /identify, is then kept out of the log (:func:`_threshold_said_here`)."""
+    has one; else None. The gallery's warning, which Python would show in the log with a source
+    file and line at the first /identify, is then kept out of the log
+    (:func:`_threshold_said_here`)."""
     import shlex
 
     from siamkit.cli.gallery_cmds import no_threshold_text
