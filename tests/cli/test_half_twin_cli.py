@@ -14,22 +14,14 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
+from _tiny_half_twin import tiny_half_twin
 from siamkit.cli.main import cli
-from siamkit.models import HalfTwinNetwork, Preprocess, SiameseNetwork
+from siamkit.models import Preprocess, SiameseNetwork
 
 
 def _model(tmp_path: Path, metadata: dict[str, str] | None = None) -> Path:
     """Two tiny convnets: f over 12x12 grey images, g over 8x8 ones."""
-    torch.manual_seed(0)
-    conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
-    net = HalfTwinNetwork(
-        conv(),
-        conv(),
-        embedding_dim=4,
-        preprocess_f=Preprocess(input_shape=(1, 12, 12)),
-        preprocess_g=Preprocess(input_shape=(1, 8, 8)),
-    )
-    return siamkit.save_model(net.eval(), tmp_path / "model", metadata=metadata)
+    return siamkit.save_model(tiny_half_twin(), tmp_path / "model", metadata=metadata)
 
 
 def _png(path: Path, side: int, seed: int) -> str:

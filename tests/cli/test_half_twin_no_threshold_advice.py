@@ -17,8 +17,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit
+from _tiny_half_twin import tiny_half_twin
 from siamkit.cli.main import cli
-from siamkit.models import HalfTwinNetwork, Preprocess
+from siamkit.models import Preprocess
 
 CALIBRATE = "siamkit calibrate"
 PYTHON_FIT = "ThresholdCalibrator"
@@ -33,16 +34,7 @@ def _png(path: Path, side: int, seed: int) -> str:
 @pytest.fixture
 def half_twin(tmp_path: Path) -> str:
     """A tiny image half-twin, f over 12x12 grey images and g over 8x8, saved without a threshold."""
-    torch.manual_seed(0)
-    conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
-    net = HalfTwinNetwork(
-        conv(),
-        conv(),
-        embedding_dim=4,
-        preprocess_f=Preprocess(input_shape=(1, 12, 12)),
-        preprocess_g=Preprocess(input_shape=(1, 8, 8)),
-    ).eval()
-    return str(siamkit.save_model(net, tmp_path / "ht"))
+    return str(siamkit.save_model(tiny_half_twin(), tmp_path / "ht"))
 
 
 def _run(*args: str) -> str:

@@ -12,21 +12,13 @@ import torch
 from click.testing import CliRunner
 
 import siamkit
+from _tiny_half_twin import tiny_half_twin
 from siamkit.applications.half_twin.task import HalfTwinData, cross_modal_p_at_1
 from siamkit.cli.main import cli
-from siamkit.models import HalfTwinNetwork, Preprocess
 
 
 def test_evaluate_says_how_to_score_a_half_twin_saved_in_python(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
-    net = HalfTwinNetwork(
-        conv(),
-        conv(),
-        embedding_dim=4,
-        preprocess_f=Preprocess(input_shape=(1, 12, 12)),
-        preprocess_g=Preprocess(input_shape=(1, 8, 8)),
-    ).eval()
+    net = tiny_half_twin()
     folder = str(siamkit.save_model(net, tmp_path / "ht"))
     res = CliRunner().invoke(cli, ["evaluate", folder, "--data", str(tmp_path)])
     assert res.exit_code != 0, res.output

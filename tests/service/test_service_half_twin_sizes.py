@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-import siamkit
-from siamkit.models import HalfTwinNetwork, Preprocess
+from _tiny_half_twin import tiny_half_twin
+from siamkit.models import HalfTwinNetwork
 
 pytest.importorskip("fastapi")
 pytest.importorskip("multipart")
@@ -23,17 +23,9 @@ pytest.importorskip("multipart")
 
 def _half_twin() -> HalfTwinNetwork:
     """Two tiny convnets: f over 12x12 grey images, g over 8x8 ones."""
-    torch.manual_seed(0)
-    conv = lambda: siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))  # noqa: E731
-    net = HalfTwinNetwork(
-        conv(),
-        conv(),
-        embedding_dim=4,
-        preprocess_f=Preprocess(input_shape=(1, 12, 12)),
-        preprocess_g=Preprocess(input_shape=(1, 8, 8)),
-    )
+    net = tiny_half_twin()
     net.threshold = 0.8
-    return net.eval()
+    return net
 
 
 def _png(side: int, seed: int) -> bytes:
