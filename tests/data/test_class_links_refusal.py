@@ -60,9 +60,9 @@ def test_a_link_to_an_empty_class_is_named_beside_it(tmp_path):
     assert str(err.value) == (
         f"no person folder of {ds} holds photos that can be read and that no other person "
         f"holds: the person folder {ds / 'cat'} holds no images (.png), and the person folder "
-        f"{ds / 'kitty'} is a link to another person's folder or one inside it, left out as its "
-        "photos would count as two people: put each person's photos in its sub-folder, and give "
-        "each linked person a folder of its own"  # cat holds none: "(copy its photos into it)"
+        f"{ds / 'kitty'} is a link to another person's folder or one inside it, which holds no "
+        "photos: put each person's photos in its sub-folder, and give each linked person a "
+        "folder of its own"  # cat holds none: not "(copy its photos into it)", nor "count as two"
     )
 
 
@@ -84,7 +84,7 @@ def test_a_mix_of_both_link_kinds_and_an_empty_class_gives_each_fix_once(tmp_pat
         f"the class folder {ds / 'cat'} holds no images (.png), the class folder {ds / 'all'} is "
         "a link to the data set's folder or one above it, left out as it would read every "
         f"class's images again, and the class folder {ds / 'kitty'} is a link to another "
-        "class's folder or one inside it, left out as its images would count as two classes: "
+        "class's folder or one inside it, which holds no images: "
         "put each class's images in its sub-folder, remove the link to the data set's folder, "
         "and give each linked class a folder of its own"
     )
@@ -175,3 +175,39 @@ def test_the_walks_warning_on_links_to_the_data_set_says_to_remove_them(tmp_path
         f"e.g. {ds / 'kitty'}, {ds / 'puss'}: their images would count as two classes; copy them "
         "to include them in both, or remove the links"
     ]
+
+
+def test_the_walks_warning_on_a_link_to_an_empty_class_says_to_remove_it(tmp_path):
+    """``kitty -> cat`` with cat empty, beside a dog with images: the warning told the user to
+    "copy them to include them in both" and that its images "would count as two classes", of a
+    class with no images, while the refusal said otherwise (s57_FB Q3). It was said before the
+    walk knew which classes are empty; now after. ``ds3``: two such links."""
+    from siamkit.data.folders import LeftOutFilesWarning
+
+    ds = tmp_path / "ds"
+    (ds / "cat").mkdir(parents=True)
+    (ds / "dog").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8), i, np.uint8)).save(ds / "dog" / f"{i}.png")
+    os.symlink("cat", ds / "kitty")
+    with pytest.warns(Warning) as got:
+        read_class_folders(ds)
+    links = [str(w.message) for w in got if issubclass(w.category, LeftOutFilesWarning)]
+    assert links == [
+        f"left out the class folder {ds / 'kitty'}: it is a link to {os.path.realpath(ds / 'cat')}"
+        ", which is or is inside the folder of the class cat, which holds no images; remove the "
+        "link"
+    ]
+    ds3 = tmp_path / "ds3"
+    (ds3 / "cat").mkdir(parents=True)
+    (ds3 / "dog").mkdir()
+    os.symlink("cat", ds3 / "kitty")
+    os.symlink("dog", ds3 / "puppy")
+    with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
+        read_class_folders(ds3)
+    note = [str(w.message) for w in got if issubclass(w.category, LeftOutFilesWarning)]
+    assert note == [
+        "left out 2 class folders that are links to another class's folder or one inside it "
+        f"that holds no images, e.g. {ds3 / 'kitty'}, {ds3 / 'puppy'}: remove the links"
+    ]
+    assert "count as two" not in str(err.value) and "copy" not in str(err.value)

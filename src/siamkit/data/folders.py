@@ -679,12 +679,15 @@ def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
     return dropped
 
 
-def _linked_classes_note(dropped: dict[Path, Path]) -> str:
+def _linked_classes_note(dropped: dict[Path, Path], empty: Sequence[Path] = ()) -> str:
     """The sentence for the class folders :func:`_linked_classes` leaves out. A link to the
     data set's folder or one above it (``all -> .``) holds every class: "copy them to include
     them in both" (of a link to one other class) was no advice for it; removing it is. Of a
-    mix of both kinds, each kind is named with its own advice."""
+    mix of both kinds, each kind is named with its own advice. Links into classes that are all
+    ``empty`` (no images) have no images to copy or count twice: removing them is the advice
+    (it said "copy them to include them in both", s57_FB Q3)."""
     got = sorted(dropped.items())
+    hollow = all(o in empty for d, o in got if o != d.parent)  # every class linked into: none
     if len(got) == 1:
         d, other = got[0]
         if other == d.parent:
@@ -696,8 +699,12 @@ def _linked_classes_note(dropped: dict[Path, Path]) -> str:
         return (
             f"left out the class folder {text_name(os.fspath(d))}: it is a link to "
             f"{text_name(os.path.realpath(d))}, which is or is inside the folder of the class "
-            f"{text_name(other.name)}, and its images would count as two classes; copy them to "
-            "include them in both, or remove the link"
+            + (
+                f"{text_name(other.name)}, which holds no images; remove the link"
+                if hollow
+                else f"{text_name(other.name)}, and its images would count as two classes; copy "
+                "them to include them in both, or remove the link"
+            )
         )
     top = [text_name(os.fspath(d)) for d, other in got if other == d.parent]
     into = [text_name(os.fspath(d)) for d, other in got if other != d.parent]
@@ -708,8 +715,13 @@ def _linked_classes_note(dropped: dict[Path, Path]) -> str:
             "above it, which would read every class's images again: remove "
             f"{'those links' if len(top) > 1 else 'that link'}; and {shown_names(into, 2)} "
             f"{'are links' if len(into) > 1 else 'is a link'} to another class's folder or one "
-            "inside it, whose images would count as two classes: copy them to include them in "
-            f"both, or remove {'those links' if len(into) > 1 else 'that link'}"
+            + (
+                "inside it, which holds no images: remove "
+                if hollow
+                else "inside it, whose images would count as two classes: copy them to include "
+                "them in both, or remove "
+            )
+            + f"{'those links' if len(into) > 1 else 'that link'}"
         )
     names = ", ".join((top or into)[:2])
     if top:
@@ -717,6 +729,11 @@ def _linked_classes_note(dropped: dict[Path, Path]) -> str:
             f"left out {len(got)} class folders that are links to the data set's folder or one "
             f"above it, e.g. {names}: each would read every class's images again; remove the "
             "links"
+        )
+    if hollow:
+        return (
+            f"left out {len(got)} class folders that are links to another class's folder or one "
+            f"inside it that holds no images, e.g. {names}: remove the links"
         )
     return (
         f"left out {len(got)} class folders that are links to another class's folder or one "
@@ -796,8 +813,6 @@ def walk_classes(
         _refuse_nested(roots, firsts, noun)
         class_dirs = [d for top in firsts.values() for d in _subdirs(top)]
     dropped = _linked_classes(class_dirs)
-    if dropped:
-        warnings.warn(_linked_classes_note(dropped), LeftOutFilesWarning, stacklevel=2)
     class_dirs = [d for d in class_dirs if d not in dropped]
     # each class's real path once (a folder's own is not counted: it holds the folder walked,
     # see _walk)
@@ -819,6 +834,9 @@ def walk_classes(
             walk.unread.append(folder)
         else:
             walk.empty.append(folder)
+    if dropped:  # once the empty classes are known: a link into one has no images to copy
+        note = _linked_classes_note(dropped, walk.empty)
+        warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     shared = seen.shared()
     if shared:  # known once every class is walked: left out of each class that holds it
         out = {f for paths in shared for f in paths}
@@ -972,14 +990,20 @@ def _refuse_nothing(
         )
     if to_class:
         many = len(to_class) > 1
+        # a link into a class folder without images (kitty -> an empty cat) has none to copy,
+        # nor to count twice (s57_FB Q3)
+        copy = any(o not in walk.empty for d, o in walk.linked.items() if o != d.parent)
+        left = (
+            f"left out as {'their' if many else 'its'} {photo}s would count as two "
+            f"{nouns.get(noun, noun + 's')}"
+            if copy
+            else f"which holds no {photo}s"
+        )
         why.append(
             f"the {noun} folder{'s' if many else ''} {shown_names(to_class)} "
             f"{'are links' if many else 'is a link'} to another {noun}'s folder or one inside "
-            f"it, left out as {'their' if many else 'its'} {photo}s would count as two "
-            f"{nouns.get(noun, noun + 's')}"
+            f"it, {left}"
         )
-        # a link into a class folder without images (kitty -> an empty cat) has none to copy
-        copy = any(o not in walk.empty for d, o in walk.linked.items() if o != d.parent)
         fix.append(
             f"give each linked {noun} a folder of its own"
             + (f" (copy its {photo}s into it)" if copy else "")
