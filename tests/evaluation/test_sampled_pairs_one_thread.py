@@ -55,9 +55,8 @@ print(json.dumps([threading.active_count(), sorted(set(seen)), len(seen), torch.
 _TQDM_BAR = """
 import io
 from tqdm.auto import tqdm
-from tqdm._monitor import TMonitor
 bar = tqdm(total=1, file=io.StringIO())
-assert any(isinstance(t, TMonitor) for t in threading.enumerate()), threading.enumerate()
+assert tqdm.monitor in threading.enumerate(), threading.enumerate()
 """
 
 
@@ -76,6 +75,54 @@ def test_blocks_of_a_named_distance_run_on_one_thread_and_the_count_comes_back(b
     assert alone == 1 + bar and blocks > 0, run.stdout
     assert threads == [1], f"pair blocks ran on {threads} threads"
     assert after == 2, run.stdout
+
+
+#: whether ``_alone`` leaves each other thread out, in a process of its own: none; tqdm's running
+#: monitor (a bar open); a plain thread named as tqdm names its monitor; a TMonitor that no tqdm
+#: class holds as its monitor; tqdm's running monitor with tqdm's private ``_monitor`` module
+#: hidden (a future tqdm that moved it)
+_WHO_COUNTS = """
+import io, json, sys, threading
+from siamkit.evaluation.pairs import _alone
+got = {"none": _alone()}
+from tqdm.auto import tqdm
+bar = tqdm(total=1, file=io.StringIO())
+got["monitor"] = _alone()
+stop = threading.Event()
+impostor = threading.Thread(target=stop.wait, name="tqdm_monitor", daemon=True)
+impostor.start()
+got["named like it"] = _alone()
+stop.set(); impostor.join()
+from tqdm._monitor import TMonitor
+class Other:
+    _instances = set()
+stray = TMonitor(Other, 1000)
+got["stray TMonitor"] = _alone()
+stray.exit()
+sys.modules["tqdm._monitor"] = None
+got["private module gone"] = _alone()
+print(json.dumps(got))
+"""
+
+
+def test_only_the_monitor_tqdm_holds_is_left_out_of_the_other_threads():
+    """The one-thread window leaves out tqdm's monitor by identity (the thread tqdm's class keeps
+    as its public ``monitor``), not by the private ``tqdm._monitor.TMonitor`` class: another
+    thread must still count, whatever its class or name, and the monitor must still be known
+    when the private module moves."""
+    src = Path(__file__).resolve().parents[2] / "src"  # the src next to this test
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    run = subprocess.run(
+        [sys.executable, "-c", _WHO_COUNTS], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {
+        "none": True,
+        "monitor": True,
+        "named like it": False,
+        "stray TMonitor": False,
+        "private module gone": True,
+    }
 
 
 def test_a_thread_that_first_uses_torch_during_the_blocks_keeps_its_threads(two_threads):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -187,19 +188,38 @@ def listed_pair_distances(
     return PairDistances(d[keep], d[~keep])
 
 
+def _tqdm_monitors() -> list[threading.Thread]:
+    """The monitor threads tqdm holds: each tqdm class keeps its running one in its public
+    ``monitor`` attribute, ``tqdm.tqdm``'s or a subclass's own (siamkit's bars, ``tqdm.auto``'s
+    class, set theirs and leave ``tqdm.tqdm.monitor`` None); none while tqdm is not imported."""
+    tq = sys.modules.get("tqdm")
+    base = getattr(tq, "tqdm", None)
+    if not isinstance(base, type):
+        return []
+    found: list[threading.Thread] = []
+    todo, seen = [base], set()
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        todo.extend(cls.__subclasses__())
+        if isinstance(monitor := vars(cls).get("monitor"), threading.Thread):
+            found.append(monitor)
+    return found
+
+
 def _alone() -> bool:
     """Whether the calling thread is the process's only Python thread that may run torch work:
-    tqdm's monitor (:class:`tqdm._monitor.TMonitor`, a daemon that only refreshes the bars) is
-    left out. Counting it turned :func:`one_thread` off in every `siamkit train` on a terminal,
-    whose bars are tqdm's (s57_FA Q6)."""
-    if threading.active_count() == 1:
-        return True
-    try:
-        from tqdm._monitor import TMonitor
-    except ImportError:  # no tqdm: no monitor thread
-        return False
+    a monitor thread that tqdm holds (:func:`_tqdm_monitors`; a daemon that only refreshes the
+    bars) is left out, by identity. Counting it turned :func:`one_thread` off in every
+    `siamkit train` on a terminal, whose bars are tqdm's (s57_FA Q6)."""
     me = threading.current_thread()
-    return all(t is me or isinstance(t, TMonitor) for t in threading.enumerate())
+    others = [t for t in threading.enumerate() if t is not me]
+    if not others:
+        return True
+    monitors = _tqdm_monitors()
+    return all(any(t is m for m in monitors) for t in others)
 
 
 @contextmanager
