@@ -1,9 +1,14 @@
 """A tiny image half-twin built in Python: two convnets, f over 12x12 grey images and g over 8x8
-ones (the half-twin CLI and service tests share it)."""
+ones, and the random grey PNGs fed to it (the half-twin CLI and service tests share both)."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+import numpy as np
 import torch
+from PIL import Image
 
 import siamkit
 from siamkit.models import HalfTwinNetwork, Preprocess
@@ -21,3 +26,17 @@ def tiny_half_twin() -> HalfTwinNetwork:
         preprocess_g=Preprocess(input_shape=(1, 8, 8)),
     )
     return net.eval()
+
+
+def grey_png(side: int, seed: int) -> bytes:
+    """A side x side grey PNG of uniform random pixels from ``seed`` (the same bytes each call)."""
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_grey_png(path: Path, side: int, seed: int) -> str:
+    """``grey_png(side, seed)`` written to ``path``; returns the path as a string."""
+    path.write_bytes(grey_png(side, seed))
+    return str(path)

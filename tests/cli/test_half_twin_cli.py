@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 import siamkit
-from _tiny_half_twin import tiny_half_twin
+from _tiny_half_twin import tiny_half_twin, write_grey_png
 from siamkit.cli.main import cli
 from siamkit.models import Preprocess, SiameseNetwork
 
@@ -22,12 +20,6 @@ from siamkit.models import Preprocess, SiameseNetwork
 def _model(tmp_path: Path, metadata: dict[str, str] | None = None) -> Path:
     """Two tiny convnets: f over 12x12 grey images, g over 8x8 ones."""
     return siamkit.save_model(tiny_half_twin(), tmp_path / "model", metadata=metadata)
-
-
-def _png(path: Path, side: int, seed: int) -> str:
-    pixels = np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return str(path)
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]
@@ -51,7 +43,10 @@ def test_help_says_which_tower_each_input_goes_through(command: str, wording: st
 
 def test_an_image_of_the_other_kind_is_refused_naming_what_to_give(tmp_path: Path) -> None:
     model = str(_model(tmp_path))
-    f_img, g_img = _png(tmp_path / "f.png", 12, 1), _png(tmp_path / "g.png", 8, 2)
+    f_img, g_img = (
+        write_grey_png(tmp_path / "f.png", 12, 1),
+        write_grey_png(tmp_path / "g.png", 8, 2),
+    )
     db = str(tmp_path / "g.db")
     res = _run("enroll", model, "--gallery", db, "--label", "a", "--no-progress", f_img)
     assert res.exit_code == 1
@@ -69,7 +64,14 @@ def test_an_image_of_the_other_kind_is_refused_naming_what_to_give(tmp_path: Pat
     res = _run("verify", model, f_img, g_img, "--json")  # the right way round: f(IMAGE), g(OTHER)
     assert res.exit_code == 0, res.output
     # an image at neither size is resized, as for any model
-    res = _run("identify", model, "--gallery", db, "--no-progress", _png(tmp_path / "o.png", 20, 3))
+    res = _run(
+        "identify",
+        model,
+        "--gallery",
+        db,
+        "--no-progress",
+        write_grey_png(tmp_path / "o.png", 20, 3),
+    )
     assert res.exit_code == 0, res.output
 
 
@@ -87,7 +89,7 @@ def test_one_tower_commands_say_what_to_do_with_a_half_twin(
     # saved as a run saves it (a half-twin saved in Python has no run's metrics.json:
     # tests/cli/test_half_twin_saved_in_python_evaluate.py)
     model = str(_model(tmp_path, {"task": "half_twin"}))
-    _png(tmp_path / "x.png", 12, 1)
+    write_grey_png(tmp_path / "x.png", 12, 1)
     res = _run(args[0], model, *(str(tmp_path / a) if "." in a else a for a in args[1:]))
     assert res.exit_code != 0
     assert "is a half-twin (task: half_twin, two towers)" in res.output

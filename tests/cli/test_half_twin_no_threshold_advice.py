@@ -10,25 +10,17 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 import siamkit
-from _tiny_half_twin import tiny_half_twin
+from _tiny_half_twin import tiny_half_twin, write_grey_png
 from siamkit.cli.main import cli
 from siamkit.models import Preprocess
 
 CALIBRATE = "siamkit calibrate"
 PYTHON_FIT = "ThresholdCalibrator"
-
-
-def _png(path: Path, side: int, seed: int) -> str:
-    pixels = np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return str(path)
 
 
 @pytest.fixture
@@ -46,7 +38,7 @@ def _run(*args: str) -> str:
 def test_identify_and_verify_say_how_a_half_twins_threshold_is_fit(
     half_twin: str, tmp_path: Path
 ) -> None:
-    doc, query = _png(tmp_path / "d.png", 8, 0), _png(tmp_path / "q.png", 12, 1)
+    doc, query = write_grey_png(tmp_path / "d.png", 8, 0), write_grey_png(tmp_path / "q.png", 12, 1)
     gallery = str(tmp_path / "g.db")
     _run("enroll", half_twin, "--gallery", gallery, "--label", "a", doc)
     for out in (
@@ -88,8 +80,8 @@ def test_the_services_identify_hint_says_how_a_half_twins_threshold_is_fit(
         warnings.filterwarnings("ignore", message=".*httpx2")
         from fastapi.testclient import TestClient
 
-    doc = Path(_png(tmp_path / "d.png", 8, 0)).read_bytes()
-    query = Path(_png(tmp_path / "q.png", 12, 1)).read_bytes()
+    doc = Path(write_grey_png(tmp_path / "d.png", 8, 0)).read_bytes()
+    query = Path(write_grey_png(tmp_path / "q.png", 12, 1)).read_bytes()
     with (
         warnings.catch_warnings(),
         TestClient(create_app(siamkit.load_model(half_twin), tmp_path / "s.db")) as client,
@@ -135,7 +127,7 @@ def test_the_gallerys_warning_says_how_a_half_twins_threshold_is_fit(
     text = warned(one_tower, torch.rand(2, 1, 12, 12), torch.rand(1, 1, 12, 12), "o.db")
     assert f"`{CALIBRATE} MODEL --data DATA`" in text, text
 
-    doc, query = _png(tmp_path / "d.png", 8, 0), _png(tmp_path / "q.png", 12, 1)
+    doc, query = write_grey_png(tmp_path / "d.png", 8, 0), write_grey_png(tmp_path / "q.png", 12, 1)
     gallery = str(tmp_path / "g.db")
     _run("enroll", half_twin, "--gallery", gallery, "--label", "a", doc)
     with warnings.catch_warnings(record=True) as seen:

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from _tiny_half_twin import tiny_half_twin
+from _tiny_half_twin import grey_png, tiny_half_twin
 from siamkit.models import HalfTwinNetwork
 
 pytest.importorskip("fastapi")
@@ -26,13 +26,6 @@ def _half_twin() -> HalfTwinNetwork:
     net = tiny_half_twin()
     net.threshold = 0.8
     return net
-
-
-def _png(side: int, seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 QUERY = (
@@ -65,25 +58,25 @@ def _detail(res) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_enroll_refuses_an_image_at_tower_fs_size_and_enrolls_nothing(client) -> None:  # type: ignore[no-untyped-def]
-    files = [("files", ("g.png", _png(8, 1))), ("files", ("f.png", _png(12, 2)))]
+    files = [("files", ("g.png", grey_png(8, 1))), ("files", ("f.png", grey_png(12, 2)))]
     res = client.post("/enroll", data={"label": "shoe"}, files=files)
     assert _detail(res) == DOCUMENT.format(name="f.png", field="image 2")
     assert client.get("/gallery").json()["num_items"] == 0  # the 8x8 one was not kept either
-    ok = client.post("/enroll", data={"label": "shoe"}, files={"files": ("g.png", _png(8, 1))})
+    ok = client.post("/enroll", data={"label": "shoe"}, files={"files": ("g.png", grey_png(8, 1))})
     assert ok.status_code == 201, ok.text
 
 
 def test_identify_refuses_a_query_at_tower_gs_size_and_takes_its_own(client) -> None:  # type: ignore[no-untyped-def]
-    client.post("/enroll", data={"label": "shoe"}, files={"files": ("g.png", _png(8, 1))})
-    res = client.post("/identify", files={"file": ("q.png", _png(8, 3))})
+    client.post("/enroll", data={"label": "shoe"}, files={"files": ("g.png", grey_png(8, 1))})
+    res = client.post("/identify", files={"file": ("q.png", grey_png(8, 3))})
     assert _detail(res) == QUERY.format(name="q.png", field="the image")
-    ok = client.post("/identify", files={"file": ("q.png", _png(12, 3))})
+    ok = client.post("/identify", files={"file": ("q.png", grey_png(12, 3))})
     assert ok.status_code == 200, ok.text
     assert ok.json()["matches"][0]["label"] == "shoe"
 
 
 def test_verify_refuses_swapped_images_and_takes_them_the_right_way_round(client) -> None:  # type: ignore[no-untyped-def]
-    f_img, g_img = ("a.png", _png(12, 4)), ("b.png", _png(8, 5))
+    f_img, g_img = ("a.png", grey_png(12, 4)), ("b.png", grey_png(8, 5))
     res = client.post("/verify", files={"file_a": g_img, "file_b": g_img})
     assert _detail(res) == QUERY.format(name="b.png", field="the first image")
     res = client.post("/verify", files={"file_a": f_img, "file_b": f_img})
@@ -99,14 +92,16 @@ def test_verify_refuses_swapped_images_and_takes_them_the_right_way_round(client
 
 
 def test_verify_against_a_label_refuses_a_query_at_tower_gs_size(client) -> None:  # type: ignore[no-untyped-def]
-    client.post("/enroll", data={"label": "shoe"}, files={"files": ("g.png", _png(8, 1))})
-    res = client.post("/verify", data={"label": "shoe"}, files={"file": ("q.png", _png(8, 6))})
+    client.post("/enroll", data={"label": "shoe"}, files={"files": ("g.png", grey_png(8, 1))})
+    res = client.post("/verify", data={"label": "shoe"}, files={"file": ("q.png", grey_png(8, 6))})
     assert _detail(res) == QUERY.format(name="q.png", field="the image")
-    ok = client.post("/verify", data={"label": "shoe"}, files={"file": ("q.png", _png(12, 6))})
+    ok = client.post("/verify", data={"label": "shoe"}, files={"file": ("q.png", grey_png(12, 6))})
     assert ok.status_code == 200, ok.text
 
 
 def test_other_sizes_are_still_resized_as_before(client) -> None:  # type: ignore[no-untyped-def]
-    res = client.post("/enroll", data={"label": "shoe"}, files={"files": ("g.png", _png(20, 1))})
+    res = client.post(
+        "/enroll", data={"label": "shoe"}, files={"files": ("g.png", grey_png(20, 1))}
+    )
     assert res.status_code == 201, res.text
-    assert client.post("/identify", files={"file": ("q.png", _png(20, 3))}).status_code == 200
+    assert client.post("/identify", files={"file": ("q.png", grey_png(20, 3))}).status_code == 200
