@@ -16,12 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from siamkit.decision import accepts
+from siamkit.decision import ROUNDING, accepts, room
 from siamkit.evaluation.roc import best_accuracy_as_decided
 from siamkit.evaluation.threshold import ThresholdCalibrator
 from siamkit.evaluation.verification import verification_report
-
-ROUNDING = 1e-5  # siamkit.decision.ROUNDING, written out for an independent reference
 
 
 def _accuracy(genuine: np.ndarray, impostor: np.ndarray, t: float, balanced: bool) -> float:
@@ -36,11 +34,12 @@ def _accuracy(genuine: np.ndarray, impostor: np.ndarray, t: float, balanced: boo
 def _every_reader_rejects(d: np.ndarray, t: float) -> np.ndarray:
     """The rule by each reader, distances and threshold each as float32 or float64."""
     d64 = np.asarray(d, np.float64)
-    d32, t32, r32 = d64.astype(np.float32), np.float32(t), np.float32(ROUNDING)
+    d32, t32 = d64.astype(np.float32), np.float32(t)
+    r32 = room(t32)  # the rule's room as a float32 reader holds it
     return ~(
-        (d64 <= t + ROUNDING)
+        (d64 <= t + room(t))
         | (d32 <= t32 + r32)
-        | (d32 <= np.float32(t + ROUNDING))
+        | (d32 <= np.float32(t + room(t)))
         | (d64 <= np.float64(t32 + r32))
     )
 
@@ -58,24 +57,25 @@ def _float(k: int) -> float:
 
 
 def _naive_room(d: float, signed: bool) -> float:
-    """The largest float32 threshold at which every reader rejects ``d - ROUNDING``, found by
+    """The largest float32 threshold at which every reader rejects ``d - room(d)``, found by
     walking the float32 numbers in order (for distances, 0 where that is below 0 but 0 rejects
     ``d``)."""
-    t = np.float32(d - 2 * ROUNDING - 1e-6 * abs(d))
-    while not _every_reader_rejects(np.array([d - ROUNDING]), float(t))[0]:
+    low = d - room(d)
+    t = np.float32(d - 2 * room(d) - 1e-6 * abs(d))
+    while not _every_reader_rejects(np.array([low]), float(t))[0]:
         t = np.nextafter(t, np.float32(-np.inf))
     # up from there over the float32 numbers in order: near 0 they are 1e-45 apart, so runs of
     # steps that double while every reader still rejects, then halve (one step at a time from
     # -2e-11 to 0 took ~3e8 steps: the test never ended)
     k, run = _key(t), 1
-    while _every_reader_rejects(np.array([d - ROUNDING]), _float(k + run))[0]:
+    while _every_reader_rejects(np.array([low]), _float(k + run))[0]:
         k, run = k + run, run * 2
     while run > 1:
         run //= 2
-        if _every_reader_rejects(np.array([d - ROUNDING]), _float(k + run))[0]:
+        if _every_reader_rejects(np.array([low]), _float(k + run))[0]:
             k += run
     t = np.float32(_float(k))
-    assert not _every_reader_rejects(np.array([d - ROUNDING]), _float(k + 1))[0]
+    assert not _every_reader_rejects(np.array([low]), _float(k + 1))[0]
     if not signed and t < 0 and _every_reader_rejects(np.array([d]), 0.0)[0]:
         return 0.0
     return float(t)
@@ -85,9 +85,9 @@ def _naive_best_with_room(
     genuine: np.ndarray, impostor: np.ndarray, balanced: bool = True, signed: bool = False
 ) -> float:
     """The best accuracy, each pair counted by accepts, over every candidate that keeps
-    ROUNDING of room for the pair it is built on: each distance itself, and under each
+    the rule's room for the pair it is built on: each distance itself, and under each
     impostor and under the lowest distance the threshold at which every reader rejects it even
-    ROUNDING lower."""
+    ``room`` lower."""
     g, i = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
     cands = [float(x) for x in np.concatenate([g, i])]
     cands += [_naive_room(float(x), signed) for x in [*i, min(g.min(), i.min())]]
@@ -115,8 +115,8 @@ def _worst_case(
     """The accuracy every reader computing each distance up to STEPS float32 steps off gets
     at ``t``, one pair at a time: a genuine pair counts if accepted even that much higher, an
     impostor if rejected even that much lower."""
-    ta = sum(float(d) + _slack(float(d)) <= t + ROUNDING for d in genuine)
-    tr = sum(float(d) - _slack(float(d)) > t + ROUNDING for d in impostor)
+    ta = sum(float(d) + _slack(float(d)) <= t + room(t) for d in genuine)
+    tr = sum(float(d) - _slack(float(d)) > t + room(t) for d in impostor)
     if balanced:
         return (ta / len(genuine) + tr / len(impostor)) / 2
     return (ta + tr) / (len(genuine) + len(impostor))
@@ -131,8 +131,9 @@ def _naive_worst_case_best(
     g, i = np.asarray(genuine, np.float64), np.asarray(impostor, np.float64)
     base = [float(min(g.min(), i.min())) - 1.0]
     for d in np.concatenate([g, i]):
-        base += [float(d), float(d) - ROUNDING + _slack(d), float(d) - ROUNDING - _slack(d)]
-    base += [(float(a) + float(b)) / 2 - ROUNDING for a in g for b in i]
+        edge = float(d) - room(float(d))
+        base += [float(d), edge + _slack(d), edge - _slack(d)]
+    base += [(float(a) + float(b)) / 2 - room((float(a) + float(b)) / 2) for a in g for b in i]
     cands = []
     for c in base:
         x = np.float32(c)
@@ -236,7 +237,10 @@ def test_a_reader_a_few_float32_steps_off_gets_the_saved_accuracy_and_far() -> N
         near = g[rng.choice(g.size, 4, replace=False)]
         i = np.float32(
             np.concatenate(
-                [near + ROUNDING * rng.uniform(0.2, 0.8, near.size), rng.uniform(0.4, 2, 12)]
+                [
+                    near + room(near.astype(np.float64)) * rng.uniform(0.2, 0.8, near.size),
+                    rng.uniform(0.4, 2, 12),
+                ]
             )
         )
         cal = ThresholdCalibrator("accuracy").fit(g, i)

@@ -7,13 +7,15 @@ of room the threshold moves to the middle of its plateau, counting the same pair
 The reference is written out here: a fine grid of thresholds (float32 steps around each
 distance's edge, and the middles between them), at each the pairs every reader gets right, a
 reader holding the threshold as float64 or float32, deciding in either arithmetic, and
-computing each distance up to 4 float32 steps off."""
+computing each distance up to 4 float32 steps off. The rule's room is siamkit.decision's
+(``room(t)``, ROUNDING at these thresholds), so the reference follows the rule if it changes."""
 
 import numpy as np
+import pytest
 
+from siamkit.decision import room
 from siamkit.evaluation.threshold import ThresholdCalibrator
 
-R = 1e-5
 f32 = np.float32
 
 
@@ -33,10 +35,10 @@ def _accepted(d: np.ndarray, t: np.ndarray) -> np.ndarray:
     t32, d32 = t.astype(f32), d.astype(f32)[None]
     return np.stack(
         [
-            d[None] <= t + R,
-            d32 <= t32 + f32(R),
-            d32 <= (t + R).astype(f32),
-            d[None] <= (t32 + f32(R)).astype(np.float64),
+            d[None] <= t + room(t),
+            d32 <= t32 + room(t32),
+            d32 <= (t + room(t)).astype(f32),
+            d[None] <= (t32 + room(t32)).astype(np.float64),
         ],
         -1,
     )
@@ -56,13 +58,13 @@ def _readers(g: np.ndarray, i: np.ndarray, t: np.ndarray) -> np.ndarray:
 def _grid(d: np.ndarray) -> np.ndarray:
     c = [d.min() - 1.0]
     for x in d.astype(np.float64):
-        for base in (x - R, x, x - 2 * R):
+        for base in (x - room(x), x, x - 2 * room(x)):
             lo = hi = f32(base)
             c.append(float(lo))
             for _ in range(12):
                 lo, hi = np.nextafter(lo, f32(-np.inf)), np.nextafter(hi, f32(np.inf))
                 c += [float(lo), float(hi)]
-    s = np.unique(d.astype(np.float64) - R)
+    s = np.unique(d.astype(np.float64) - room(d.astype(np.float64)))
     c += list((s[1:] + s[:-1]) / 2)
     return np.unique(np.array(c, np.float64))
 
@@ -71,7 +73,7 @@ def _check(g: np.ndarray, i: np.ndarray) -> None:
     cal = ThresholdCalibrator("accuracy").fit(g, i)
     t = cal.threshold_
     g64, i64 = g.astype(np.float64), i.astype(np.float64)
-    rule = ((g64 <= t + R).mean() + 1 - (i64 <= t + R).mean()) / 2  # accepts, written out
+    rule = ((g64 <= t + room(t)).mean() + 1 - (i64 <= t + room(t)).mean()) / 2  # accepts
     assert abs(rule - cal.score_) < 1e-12
     den = 2 * g.size * i.size
     every_reader = _readers(g, i, np.array([t]))[0] / den
@@ -81,19 +83,27 @@ def _check(g: np.ndarray, i: np.ndarray) -> None:
 
 def test_an_impostor_two_float32_steps_above_the_edge_of_a_genuine_threshold():
     g = f32([0.1, 0.5])
-    imp = f32(0.5 + R)
-    while float(imp) <= 0.5 + R:
+    imp = f32(0.5 + room(0.5))
+    while float(imp) <= 0.5 + room(0.5):
         imp = np.nextafter(imp, f32(1))
     _check(g, np.array([np.nextafter(imp, f32(1)), 0.9], f32))
 
 
-def test_near_impostors_just_above_a_genuine_distance_plus_rounding():
+@pytest.mark.parametrize(
+    ("genuine", "far", "trials"),
+    [((0.05, 1.5), (0.4, 2.0), 30), ((50.0, 400.0), (100.0, 500.0), 10)],
+    ids=["room-is-rounding", "room-grows-with-t"],  # |t| over 5.24: room(t) = ROOM_SCALE * |t|
+)
+def test_near_impostors_just_above_a_genuine_distance_plus_rounding(
+    genuine: tuple[float, float], far: tuple[float, float], trials: int
+) -> None:
     rng = np.random.default_rng(7)
-    for _ in range(30):
-        g = f32(rng.uniform(0.05, 1.5, 12))
+    for _ in range(trials):
+        g = f32(rng.uniform(*genuine, 12))
         near = g[rng.choice(g.size, 4, replace=False)].astype(np.float64)
-        edge = f32(near + R)
-        edge = np.where(edge.astype(np.float64) <= near + R, np.nextafter(edge, f32(9)), edge)
+        edge = f32(near + room(near))
+        up = f32(np.inf)
+        edge = np.where(edge.astype(np.float64) <= near + room(near), np.nextafter(edge, up), edge)
         for _ in range(rng.integers(0, 3)):  # 1 to 3 float32 steps above the rule's edge
-            edge = np.nextafter(edge, f32(9))
-        _check(g, f32(np.concatenate([edge, rng.uniform(0.4, 2, 12)])))
+            edge = np.nextafter(edge, up)
+        _check(g, f32(np.concatenate([edge, rng.uniform(*far, 12)])))
