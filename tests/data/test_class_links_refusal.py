@@ -211,3 +211,39 @@ def test_the_walks_warning_on_a_link_to_an_empty_class_says_to_remove_it(tmp_pat
         f"that holds no images, e.g. {ds3 / 'kitty'}, {ds3 / 'puppy'}: remove the links"
     ]
     assert "count as two" not in str(err.value) and "copy" not in str(err.value)
+
+
+def test_links_into_an_empty_class_and_one_with_images_are_each_worded_by_their_class(tmp_path):
+    """``kitty -> cat`` (empty) beside ``puppy -> dog`` (images): the several-links warning told
+    both to "copy them to include them in both" as their images "would count as two classes",
+    which cat has none of (s57_mfb Q3: only links all into empty classes were worded so). Each
+    link is now named with what its class holds; with ``all -> .`` too, each of three kinds."""
+    from siamkit.data.folders import LeftOutFilesWarning, walk_classes
+
+    ds = tmp_path / "ds"
+    (ds / "cat").mkdir(parents=True)
+    (ds / "dog").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(ds / "dog" / "0.png")
+    os.symlink("cat", ds / "kitty")
+    os.symlink("dog", ds / "puppy")
+    into = (
+        f"{ds / 'puppy'} is a link to another class's folder or one inside it, whose images "
+        "would count as two classes: copy them to include them in both, or remove that link"
+    )
+    hollow = (
+        f"{ds / 'kitty'} is a link to another class's folder or one inside it, which holds no "
+        "images: remove that link"
+    )
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 2 class folders that are links: {into}; and {hollow}"
+    ]
+    os.symlink(".", ds / "all")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 3 class folders that are links: {ds / 'all'} is a link to the data set's "
+        "folder or one above it, which would read every class's images again: remove that "
+        f"link; {into}; and {hollow}"
+    ]

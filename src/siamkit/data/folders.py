@@ -682,12 +682,12 @@ def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
 def _linked_classes_note(dropped: dict[Path, Path], empty: Sequence[Path] = ()) -> str:
     """The sentence for the class folders :func:`_linked_classes` leaves out. A link to the
     data set's folder or one above it (``all -> .``) holds every class: "copy them to include
-    them in both" (of a link to one other class) was no advice for it; removing it is. Of a
-    mix of both kinds, each kind is named with its own advice. Links into classes that are all
-    ``empty`` (no images) have no images to copy or count twice: removing them is the advice
-    (it said "copy them to include them in both", s57_FB Q3)."""
+    them in both" (of a link to one other class) was no advice for it; removing it is. A link
+    into a class that is ``empty`` (no images) has no images to copy or count twice: removing
+    it is the advice (it said "copy them to include them in both", s57_FB Q3). Of a mix of
+    kinds, each link is named with its own kind's advice (a link into an empty class beside
+    one into a class with images was told to copy its images too: s57_mfb)."""
     got = sorted(dropped.items())
-    hollow = all(o in empty for d, o in got if o != d.parent)  # every class linked into: none
     if len(got) == 1:
         d, other = got[0]
         if other == d.parent:
@@ -701,29 +701,42 @@ def _linked_classes_note(dropped: dict[Path, Path], empty: Sequence[Path] = ()) 
             f"{text_name(os.path.realpath(d))}, which is or is inside the folder of the class "
             + (
                 f"{text_name(other.name)}, which holds no images; remove the link"
-                if hollow
+                if other in empty
                 else f"{text_name(other.name)}, and its images would count as two classes; copy "
                 "them to include them in both, or remove the link"
             )
         )
     top = [text_name(os.fspath(d)) for d, other in got if other == d.parent]
-    into = [text_name(os.fspath(d)) for d, other in got if other != d.parent]
-    if top and into:  # each kind its own advice: "copy them ... in both" is none for all -> .
-        return (
-            f"left out {len(got)} class folders that are links: {shown_names(top, 2)} "
-            f"{'are links' if len(top) > 1 else 'is a link'} to the data set's folder or one "
-            "above it, which would read every class's images again: remove "
-            f"{'those links' if len(top) > 1 else 'that link'}; and {shown_names(into, 2)} "
-            f"{'are links' if len(into) > 1 else 'is a link'} to another class's folder or one "
-            + (
-                "inside it, which holds no images: remove "
-                if hollow
-                else "inside it, whose images would count as two classes: copy them to include "
-                "them in both, or remove "
-            )
-            + f"{'those links' if len(into) > 1 else 'that link'}"
+    into = [text_name(os.fspath(d)) for d, o in got if o != d.parent and o not in empty]
+    hollow = [text_name(os.fspath(d)) for d, o in got if o != d.parent and o in empty]
+    if sum(map(bool, (top, into, hollow))) > 1:  # each kind its own advice
+        parts = []
+        for kind, what in (
+            (
+                top,
+                "the data set's folder or one above it, which would read every class's "
+                "images again: remove {links}",
+            ),
+            (
+                into,
+                "another class's folder or one inside it, whose images would count as two "
+                "classes: copy them to include them in both, or remove {links}",
+            ),
+            (
+                hollow,
+                "another class's folder or one inside it, which holds no images: remove {links}",
+            ),
+        ):
+            if kind:
+                many = len(kind) > 1
+                parts.append(
+                    f"{shown_names(kind, 2)} {'are links' if many else 'is a link'} to "
+                    + what.format(links="those links" if many else "that link")
+                )
+        return f"left out {len(got)} class folders that are links: " + (
+            "; and ".join(parts) if len(parts) == 2 else f"{parts[0]}; {parts[1]}; and {parts[2]}"
         )
-    names = ", ".join((top or into)[:2])
+    names = ", ".join((top or into or hollow)[:2])
     if top:
         return (
             f"left out {len(got)} class folders that are links to the data set's folder or one "
