@@ -326,8 +326,9 @@ def enroll(
 ) -> None:
     """Add IMAGES (files or folders) to a gallery (created if missing), no retraining.
 
-    A half-twin model (task: half_twin, two towers) enrolls IMAGES with its tower g (the second
-    kind of input, read at g's input size); identify and verify search with its tower f.
+    A half-twin model (two towers: trained with `task: half_twin`, or a HalfTwinNetwork saved
+    in Python) enrolls IMAGES with its tower g (the second kind of input, read at g's input
+    size); identify and verify search with its tower f.
 
     With --label, every image given (folders are searched recursively) is of that label.
     Without it, give folders with one sub-folder per label (e.g. staff/alice/*.png,
@@ -464,8 +465,9 @@ def identify(
 
     A query whose best match is beyond the threshold is reported as unknown.
 
-    A half-twin model (task: half_twin, two towers) embeds each QUERY with its tower f (the
-    first kind of input, read at f's input size) against items enrolled with its tower g.
+    A half-twin model (two towers: trained with `task: half_twin`, or a HalfTwinNetwork saved
+    in Python) embeds each QUERY with its tower f (the first kind of input, read at f's input
+    size) against items enrolled with its tower g.
 
     \b
     Example:
@@ -531,9 +533,10 @@ def verify(
 ) -> None:
     """Is IMAGE the same as OTHER (or as --label in --gallery)?
 
-    A half-twin model (task: half_twin, two towers) embeds IMAGE with its tower f (the first
-    kind of input) and OTHER with its tower g (the second kind; a gallery's items were enrolled
-    with g), each read at its own tower's input size: the distance is f(IMAGE) to g(OTHER).
+    A half-twin model (two towers: trained with `task: half_twin`, or a HalfTwinNetwork saved
+    in Python) embeds IMAGE with its tower f (the first kind of input) and OTHER with its tower
+    g (the second kind; a gallery's items were enrolled with g), each read at its own tower's
+    input size: the distance is f(IMAGE) to g(OTHER).
 
     \b
     Examples:

@@ -220,9 +220,10 @@ def serve(
     Hugging Face folder, run with PyTorch (so it serves a gallery `siamkit text enroll`
     filled with that model).
 
-    A half-twin model (task: half_twin, two towers) embeds what /enroll stores and /verify's
-    file_b with its tower g, and /identify's file, /verify's file_a (or file) with its tower f,
-    each at its own tower's input size (/info: reference_input_shape and input_shape).
+    A half-twin model (two towers: trained with `task: half_twin`, or a HalfTwinNetwork saved
+    in Python) embeds what /enroll stores and /verify's file_b with its tower g, and /identify's
+    file, /verify's file_a (or file) with its tower f, each at its own tower's input size (/info:
+    reference_input_shape and input_shape).
 
     \b
     Example:
