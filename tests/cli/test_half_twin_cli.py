@@ -79,6 +79,10 @@ def test_an_image_of_the_other_kind_is_refused_naming_what_to_give(tmp_path: Pat
     ("args", "wording"),
     [
         (("evaluate",), "which evaluate does not score: its run's metrics.json"),
+        (
+            ("evaluate",),
+            "`verify` take an image half-twin (enroll with tower g, search with tower f)",
+        ),
         (("calibrate", "--data", "."), "which calibrate does not fit: fit its threshold in Python"),
         (("embed", "x.png", "--out", "e.npy"), "net.embed(x, branch='f')"),
     ],

@@ -24,6 +24,13 @@ def test_evaluate_says_how_to_score_a_half_twin_saved_in_python(tmp_path: Path) 
     assert res.exit_code != 0, res.output
     assert "metrics.json" not in res.output and "task: half_twin" not in res.output, res.output
     assert "saved without a training run" in res.output and "P@1" in res.output, res.output
+    # its closing phrase said "use an image one" (one what?): it names the model they take
+    said = " ".join(res.output.split())
+    assert "use an image one" not in said, said
+    assert (
+        "`siamkit enroll`, `identify` and `verify` take an image half-twin (enroll with tower g, "
+        "search with tower f)" in said
+    ), said
     # the lines it writes out compute what the run's cross-modal P@1 computes
     x, y = torch.rand(6, 1, 12, 12), torch.rand(6, 1, 8, 8)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])

@@ -94,7 +94,8 @@ def _other_kind(net: object, command: str, from_run: bool = True) -> str:
 _HALF_TWIN = {
     "evaluate": (
         "does not score: its run's metrics.json holds the validation cross-modal P@1 (tower f's "
-        "nearest tower-g item has its label); `siamkit enroll`, `identify` and `verify` use an image one"
+        "nearest tower-g item has its label); `siamkit enroll`, `identify` and `verify` take an "
+        "image half-twin (enroll with tower g, search with tower f)"
     ),
     "calibrate": (
         "does not fit: fit its threshold in Python on distances f(x) to g(y) of matching and "
@@ -113,6 +114,7 @@ _HALF_TWIN_NO_RUN = {
         "does not score: score it in Python by its cross-modal P@1, the share of f(x) whose "
         "nearest g(y) has its label: d = net.distance.matrix(net.embed(x, branch='f'), "
         "net.embed(y, branch='g')); (labels[d.argmin(1)] == labels).float().mean(); `siamkit "
-        "enroll`, `identify` and `verify` use an image one"
+        "enroll`, `identify` and `verify` take an image half-twin (enroll with tower g, search "
+        "with tower f)"
     ),
 }
