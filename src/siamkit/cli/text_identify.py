@@ -74,7 +74,7 @@ def check_gallery_file(gallery_path: str, model_path: str | None) -> None:
     if problem is None:
         return
     if model_path:
-        _refuse_generic_text_model(model_path)  # not advice that `text enroll` refuses
+        _refuse_another_kind(model_path)  # not advice that `text enroll` refuses
     model = f" --model {model_path}" if model_path else ""
     what = f"no gallery at {gallery_path}" if problem == "missing" else (
         f"{gallery_path} is an empty file, not a gallery"
@@ -85,26 +85,24 @@ def check_gallery_file(gallery_path: str, model_path: str | None) -> None:
     )
 
 
-def _refuse_generic_text_model(model_path: str) -> None:
-    """Refuse a --model built over the 'text' encoder by a generic class, read from its
-    siamkit.json alone, as ``text enroll`` would refuse it: with no gallery yet, ``text
-    identify``/``text verify`` told its user to enroll with it first (s57_FB Q5)."""
-    from siamkit.applications.text.model import NotATextModelError
-    from siamkit.encoders.text import (
-        bundle_lone_text_tower,
-        bundle_over_text_encoder,
-        generic_text_model_message,
-    )
+def _refuse_another_kind(model_path: str) -> None:
+    """Refuse a --model folder whose siamkit.json records a model that is not a text model (an
+    image model, a tracker, a generic class over the 'text' encoder) with the sentence ``text
+    enroll`` refuses it with: :func:`~siamkit.applications.text.model.load_text_model`'s
+    ``NotATextModelError``, raised from siamkit.json alone, before the weights are read or any
+    plug-in imported. With no gallery yet, ``text identify``/``text verify`` told its user to
+    enroll with it first, which ``text enroll`` then refused (s57_FB Q5 for a generic model; an
+    image model the same way)."""
+    from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
     from siamkit.export.bundle import read_model_config
+    from siamkit.models import model_class
 
     try:
-        config = read_model_config(model_path)
-    except (OSError, ValueError):
-        return  # not a siamkit bundle: the model's own load says what is wrong with it
-    if bundle_over_text_encoder(config):
-        kind = "HalfTwinNetwork" if config["model"]["kind"] == "half_twin" else "SiameseNetwork"
-        message = generic_text_model_message(model_path, kind, bundle_lone_text_tower(config))
-        raise NotATextModelError(message)
+        cls = model_class(read_model_config(model_path)["model"]["kind"])
+    except (OSError, ValueError, ImportError, AttributeError, KeyError, TypeError):
+        return  # not a siamkit bundle (or a plug-in kind): its own load says what is wrong
+    if isinstance(cls, type) and not issubclass(cls, TextSiameseNetwork):
+        load_text_model(model_path)  # refuses it, as load_model(expect=) does, by its kind
 
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
