@@ -432,6 +432,84 @@ def test_a_launch_refuses_a_task_config_every_process_would_before_starting_them
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("config", "given", "says"),
+    [
+        ("simclr.yaml", ["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
+        ("siamfc.yaml", ["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
+        ("simclr.yaml", ["--set", "nope.x=1"], "unknown section 'nope' for task: ssl"),
+        ("siamfc.yaml", ["--set", "tracker.scale_step=x"], "scale_step must be float, got 'x'"),
+    ],
+    ids=["ssl-key", "siamfc-key", "ssl-section", "siamfc-value"],
+)
+def test_a_launch_checks_a_task_config_and_its_set_once_before_starting_the_processes(
+    tmp_path: Path, monkeypatch, config: str, given: list[str], says: str
+) -> None:
+    """A bad --set on a task: ssl or siamfc config was met only by each launched process,
+    each printing it (2 processes here: the same Error line twice, and the launch's own line
+    naming process 0). The launcher now makes the task's "check the config only" once, before
+    any process starts: one sentence, the one a single process says, exit 1, nothing written."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    out = tmp_path / "run"
+    cmd = ["train", str(ROOT / "configs" / config), "--out", str(out), "--device", "cpu", *given]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and said.startswith("Error: ") and says in said, said
+    assert said.count("Error") == 1, said
+    alone = CliRunner().invoke(cli, cmd)  # one process refuses it in the same words
+    assert alone.exit_code == res.exit_code and alone.output == res.output
+    assert not out.exists()
+
+
+def test_a_plugins_task_is_checked_before_the_launch_by_its_own_check_alone(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """register_task's check is optional: a plug-in's task without one is launched as before
+    (its processes check its config), one with one is checked once before the launch, and a
+    plug-in that puts its own runner in a built-in task's place (ssl here) keeps none of the
+    built-in runner's checks, which would refuse the config its runner takes."""
+    import siamkit.cli._launch as launcher
+    import siamkit.training.tasks as tasks
+    from siamkit.cli.main import cli
+
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))  # put back afterwards
+    monkeypatch.setattr(tasks, "_CHECKS", dict(tasks._CHECKS))
+    checked: list[tuple[dict[str, Any], tasks.TaskOptions]] = []
+
+    def check(config: dict[str, Any], options: tasks.TaskOptions) -> None:
+        checked.append((config, options))
+        if "bad" in config:
+            raise ValueError("bad: not a key of task mine")
+
+    def run(config: dict[str, Any], out_dir: Path, options: tasks.TaskOptions) -> Any:
+        raise AssertionError("not run by the launcher")
+
+    tasks.register_task("unchecked", run)
+    tasks.register_task("mine", run, check=check)
+    tasks.register_task("ssl", run, overwrite=True)
+    out = tmp_path / "run"
+    said = []
+    for text in ["unchecked\nbad: 1", "mine\nbad: 1", "mine\ngood: 1", "ssl\nbad: 1"]:
+        config = tmp_path / "task.yaml"
+        config.write_text(f"task: {text}\n")
+        cmd = ["train", str(config), "--out", str(out), "--set", "good.x=2"]
+        res = CliRunner().invoke(cli, [*cmd, "--device", "cpu", "--nproc-per-node", "2"])
+        said.append((res.exit_code, " ".join(res.output.split())))
+    assert said == [(0, ""), (1, "Error: bad: not a key of task mine"), (0, ""), (0, "")]
+    assert launched == [2, 2, 2]
+    assert [c for c, _ in checked] == [{"bad": 1}, {"good": 1}]
+    options = checked[0][1]
+    assert options.overrides == ("good.x=2",) and options.device == "cpu" and not options.resume
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("task", ["half_twin", "signatures", "text"])
 def test_the_tasks_the_launch_refuses_are_those_whose_processes_refuse_it(
     tmp_path: Path, monkeypatch, task: str

@@ -7,7 +7,7 @@ import json
 import os
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +32,9 @@ from siamkit.cli._run_folder import (
     _resume_hint_on_interrupt,
     resume_hint_due,
 )
+
+if TYPE_CHECKING:
+    from siamkit.training.tasks import TaskOptions
 
 
 @click.command("train", cls=RegistryHelpCommand)
@@ -179,7 +182,12 @@ def train(
         if task is None:
             _embedding_config(config, out_dir, resume, overrides, device, init_from)
         else:
-            _refuse_task_launch(task, config, out_dir, resume, nproc_per_node)
+            from siamkit.training.tasks import TaskOptions
+
+            options = TaskOptions(
+                resume=resume, overrides=overrides, device=device, init_from=init_from
+            )
+            _refuse_task_launch(task, config, out_dir, options, nproc_per_node)
         from siamkit.cli._launch import child_arguments, launch
 
         # each process checks and runs the rest
@@ -248,21 +256,34 @@ def _embedding_config(
     return cfg, plugins
 
 
-def _refuse_task_launch(task: str, config: str, out_dir: Path, resume: bool, count: int) -> None:
+def _refuse_task_launch(
+    task: str, config: str, out_dir: Path, options: TaskOptions, count: int
+) -> None:
     """Before ``--nproc-per-node COUNT`` starts a task config's processes, what each would
     refuse as it starts, in its words: a task no runner is registered for (a plug-in's task
-    registers as its module is imported), and more than one process for a task that trains in
+    registers as its module is imported), more than one process for a task that trains in
     one (:func:`~siamkit.training.tasks.trains_in_one_process`: the built-in runner of a task
     of :data:`~siamkit.training.tasks.ONE_PROCESS_TASKS`, not a plug-in's registered under its
-    name). The rest of a task config is checked by the processes."""
+    name), and a bad config, ``--set``, ``--device`` or ``--init-from`` where the task has a
+    "check the config only" (:func:`~siamkit.training.tasks.check_task_config`: ``ssl``'s and
+    ``siamfc``'s, a plug-in's registered with one). The rest is checked by the processes."""
+    from siamkit.training.config_io import read_yaml
     from siamkit.training.ddp import refuse_torchrun
-    from siamkit.training.tasks import get_task, list_tasks, trains_in_one_process
+    from siamkit.training.tasks import (
+        check_task_config,
+        get_task,
+        list_tasks,
+        trains_in_one_process,
+    )
 
-    _run_plugins(config, out_dir, resume)
+    _run_plugins(config, out_dir, options.resume)
     if task not in list_tasks():
         get_task(task)  # "unknown task ...; choose one of ..."
     if trains_in_one_process(task):
         refuse_torchrun(task, count)
+    doc = read_yaml(config)
+    doc.pop("task")
+    check_task_config(task, doc, options)
 
 
 def _resolved_out(out: Path) -> Path:

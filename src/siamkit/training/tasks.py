@@ -68,6 +68,10 @@ Runner = Callable[[dict[str, Any], Path, TaskOptions], TaskSummary]
 """What :func:`register_task` takes: a runner given its folder as a ``Path``."""
 TaskCall = Callable[[dict[str, Any], str | os.PathLike[str], TaskOptions], TaskSummary]
 """What :func:`get_task` gives: a runner that also takes its folder as a str (``"runs/x"``)."""
+ConfigCheck = Callable[[dict[str, Any], TaskOptions], None]
+"""A task's "check the config only" (:func:`register_task`'s ``check``): given what its runner
+is given but the folder, it raises the error the runner would raise for the config (with
+``options.overrides``, ``device``, ``init_from``, ``resume``) and writes nothing."""
 
 _TASKS: dict[str, Any] = {
     "ssl": "siamkit.applications.ssl.task:run",
@@ -75,6 +79,14 @@ _TASKS: dict[str, Any] = {
     "half_twin": "siamkit.applications.half_twin.task:run",
     "text": "siamkit.applications.text.train:run",
     "siamfc": "siamkit.applications.tracking.task:run",
+}
+
+#: Each task's "check the config only" (:data:`ConfigCheck`), by name: the checks its runner
+#: makes of the config before it reads data or writes anything, which ``siamkit train
+#: --nproc-per-node N`` makes once before it starts the N processes (:func:`check_task_config`).
+_CHECKS: dict[str, Any] = {
+    "ssl": "siamkit.applications.ssl.task:check_config",
+    "siamfc": "siamkit.applications.tracking.task:check_config",
 }
 
 #: The built-in tasks whose runner trains in one process and refuses a torchrun launch of more
@@ -102,13 +114,41 @@ def trains_in_one_process(name: str) -> bool:
     return False
 
 
-def register_task(name: str, target: Runner | str, overwrite: bool = False) -> None:
-    """Let configs with ``task: name`` run ``target`` (a callable or ``"module:function"``)."""
+def register_task(
+    name: str,
+    target: Runner | str,
+    overwrite: bool = False,
+    check: ConfigCheck | str | None = None,
+) -> None:
+    """Let configs with ``task: name`` run ``target`` (a callable or ``"module:function"``).
+
+    ``check`` (optional, a callable or ``"module:function"``): the task's "check the config
+    only" (:data:`ConfigCheck`), which ``siamkit train --nproc-per-node N`` calls once before it
+    starts the processes, so that a bad config or ``--set`` is said once rather than by each of
+    the N. Without one, the processes check it, each saying what it finds. A task registered
+    again (``overwrite=True``) keeps no check of the runner it replaces."""
     if not name or not isinstance(name, str) or name == DEFAULT_TASK:
         raise ValueError(f"a task name must be a non-empty string other than {DEFAULT_TASK!r}")
     if name in _TASKS and not overwrite:
         raise ValueError(f"a task named {name!r} is already registered")
     _TASKS[name] = target
+    if check is None:
+        _CHECKS.pop(name, None)
+    else:
+        _CHECKS[name] = check
+
+
+def check_task_config(name: str, config: dict[str, Any], options: TaskOptions) -> None:
+    """Check ``task: name``'s config (the YAML document without its ``task`` key) and
+    ``options`` as its runner would before it reads data or writes anything, raising the
+    runner's error, where the task was registered with a ``check``; nothing otherwise (its
+    runner checks it)."""
+    check = _CHECKS.get(name)
+    if check is None:
+        return
+    if isinstance(check, str):
+        check = _CHECKS[name] = load_target(check)
+    check(config, options)
 
 
 def list_tasks() -> list[str]:

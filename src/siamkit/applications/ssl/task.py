@@ -188,8 +188,17 @@ def run(
         return _run(config, Path(out_dir), options)
 
 
-def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
-    config, own_plugins = without_plugins(config)
+def check_config(config: dict[str, Any], options: TaskOptions) -> None:
+    """The run's checks of ``config`` with ``options`` (``--set``, ``--device``,
+    ``--init-from``), made before anything is read or written: its error, or nothing
+    (``task: ssl``'s :func:`~siamkit.training.tasks.register_task` ``check``)."""
+    if isinstance(config, dict) and config.get("task") == "ssl":  # a whole configs/simclr.yaml
+        config = {k: v for k, v in config.items() if k != "task"}
+    _config(without_plugins(config)[0], options)
+
+
+def _config(config: dict[str, Any], options: TaskOptions) -> SSLConfig:
+    """``config`` (without its ``plugins:``) with ``options``' overrides, device and start."""
     doc = apply_ssl_overrides(config, options.overrides)
     if options.device != "auto":
         doc.setdefault("train", {})["device"] = options.device
@@ -197,7 +206,12 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
         model_section = doc.get("model") or {}
         if isinstance(model_section, dict):
             doc["model"] = {**model_section, "init_from": options.init_from}
-    cfg = ssl_config_from_dict(doc)
+    return ssl_config_from_dict(doc)
+
+
+def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSummary:
+    config, own_plugins = without_plugins(config)
+    cfg = _config(config, options)
     log = options.log or print
     if options.resume:  # a different config or a collapsed run: refused before anything is written
         cfg = check_resume(out_dir / CHECKPOINT, cfg)  # (model.init_from: the checkpoint's)

@@ -230,6 +230,24 @@ def start_from_tracker(net: SiamFCNet, init_from: str) -> None:
     net.load_state_dict(source.state_dict())
 
 
+def check_config(config: dict[str, Any], options: TaskOptions) -> None:
+    """The run's checks of ``config`` with ``options`` (``--set``, ``--device``,
+    ``--init-from``, ``--resume``'s reading of the crop sizes), made before anything is read or
+    written: its error, or nothing (``task: siamfc``'s
+    :func:`~siamkit.training.tasks.register_task` ``check``)."""
+    _config(config, options)
+
+
+def _config(config: dict[str, Any], options: TaskOptions) -> dict[str, Any]:
+    """:func:`resolve_config` of ``config`` with ``options``' overrides, device and start."""
+    cfg = resolve_config(config, options.overrides, options.resume)
+    if options.device != "auto":
+        cfg["train"]["device"] = options.device
+    if options.init_from is not None:  # recorded as model.init_from, as a supervised run does
+        cfg["model"]["init_from"] = options.init_from
+    return cfg
+
+
 def run(
     config: dict[str, Any], out_dir: str | os.PathLike[str], options: TaskOptions
 ) -> TaskSummary:
@@ -237,11 +255,7 @@ def run(
     ``out_dir``: a str or a path."""
     out_dir = Path(out_dir)
     config, own_plugins = without_plugins(config)
-    cfg = resolve_config(config, options.overrides, options.resume)
-    if options.device != "auto":
-        cfg["train"]["device"] = options.device
-    if options.init_from is not None:  # recorded as model.init_from, as a supervised run does
-        cfg["model"]["init_from"] = options.init_from
+    cfg = _config(config, options)
     settings = _settings(cfg["train"])
     params = TrackerParams.from_dict(cfg["tracker"])
     if options.resume:  # refused before anything is written; the checkpoint's weights are used
