@@ -150,7 +150,8 @@ def test_a_face_models_nan_names_the_faces_of_the_photo_not_inputs_sent(siamkit_
             "/enroll", data={"label": "eileen"}, files=[("files", ("a.png", photos[0]))]
         )
         assert sound.status_code == 201, sound.text
-        faces = len(model.faces_in(np.asarray(Image.open(io.BytesIO(photos[1])))[..., :3])[0])
+        boxes = model.faces_in(np.asarray(Image.open(io.BytesIO(photos[1])))[..., :3])[0]
+        faces = len(boxes)
         model.embed_chips = broken
         answers = _answers(
             client,
@@ -173,10 +174,18 @@ def test_a_face_models_nan_names_the_faces_of_the_photo_not_inputs_sent(siamkit_
         model.embed_chips = real
         listed = client.get("/gallery").json()
     assert faces >= 2
-    found = "embeddings the model made of the faces found in the photo (largest first) hold"
-    largest = "1 of the 1 embeddings the model made of the photos' largest faces hold NaN"
+    # the photo named by its upload and the face by its box, as siamkit face identify names
+    # them, where it was "the faces found in the photo (largest first) ... (rows 1)"
+    last = boxes[-1]
+    box = f"box ({last.left}, {last.top})-({last.right}, {last.bottom})"
+    found = "embeddings the model made of the faces found in 'q.png' (the image) hold"
+    # the photo named by its upload, where it was "(rows 0)"
+    largest = (
+        "1 of the 1 embeddings the model made of the photos' largest faces hold NaN or "
+        "infinite values ('b.png' (image 1)), which no search can rank"
+    )
     rows = {
-        "identify": f"1 of the {faces} {found} NaN or infinite values (rows {faces - 1})",
+        "identify": f"1 of the {faces} {found} NaN or infinite values ({box})",
         "enroll": largest,
         # named by its field, where it was "(rows 0), which no search can rank"
         "verify label": "1 of the 1 embeddings the model made of the photo's largest face hold "
@@ -223,11 +232,15 @@ def test_a_text_models_nan_is_the_same_500_on_every_route(siamkit_log, tmp_path)
         finally:
             model.embed = real
         listed = client.get("/gallery").json()
-    one = "1 of the 1 embeddings the model made of the inputs hold NaN or infinite values (rows 0)"
-    two = (
-        "2 of the 2 embeddings the model made of the inputs hold NaN or infinite values (rows 0, 1)"
-    )
-    rows = {"enroll": two, "identify": one, "embed": one}
+    # named by their fields, as /verify names text_a or text_b, where they were "(rows 0, 1)"
+    rows = {
+        "enroll": "2 of the 2 embeddings the model made of the texts hold NaN or infinite values "
+        "('texts[0]', 'texts[1]'), which no search can rank",
+        "identify": "1 of the 1 embeddings the model made of the text hold NaN or infinite "
+        "values ('text'), which no search can rank",
+        "embed": "1 of the 1 embeddings the model made of the texts hold NaN or infinite values "
+        "('texts[0]'), which no search can rank",
+    }
     rows["verify pair"] = (
         "2 of the 2 embeddings the model made of the two inputs hold NaN or infinite values "
         "('text_a', 'text_b'), which no verdict can be given on"

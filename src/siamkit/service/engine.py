@@ -344,8 +344,8 @@ class ServiceEngine:
         # /identify or /recommend can be traced back to its photo, as siamkit enroll keeps paths
         names = [u.filename for u in uploads]
         sources = names if any(n is not None for n in names) else None
-        if self.counts_faces:
-            z, counts = self.largest_faces(x)
+        if self.counts_faces:  # a NaN named by its upload, as /verify names its fields
+            z, counts = self.largest_faces(x, [u.name for u in uploads])
             ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True, sources=sources)
         else:
             ids, counts = self.gallery.enroll(label, x, skip_repeats=True, sources=sources), None
@@ -354,12 +354,13 @@ class ServiceEngine:
         self.thumbnails.put_enrolled_live(self.gallery, label, ids, thumbnails)
         return list(ids), self.label_count(label, len(ids)), len(ids.skipped), counts
 
-    def largest_faces(self, x: Any) -> tuple[np.ndarray, list[int]]:
+    def largest_faces(self, x: Any, names: list[str]) -> tuple[np.ndarray, list[int]]:
         """A face model's embeddings of the largest face of each photo, refused as
-        :func:`~siamkit.index.embedding.embed_inputs` refuses any model's NaN or infinite ones,
-        and how many faces each photo showed."""
+        :func:`~siamkit.index.embedding.embed_inputs` refuses any model's NaN or infinite ones
+        but naming the photos by ``names`` (the uploads' words, ``'b.png' (image 1)``, where
+        /enroll said "(rows 0)"), and how many faces each photo showed."""
         z, counts = self.model.largest_faces(x)
-        return model_embeddings(z, "the photos' largest faces"), counts
+        return model_embeddings(z, "the photos' largest faces", names), counts
 
     def verify_pair(self, x: Any) -> VerifyResult:
         """1:1 verification of the two ``(2, C, H, W)`` images, or of a probe and a reference
@@ -412,15 +413,18 @@ class ServiceEngine:
         return result, self.thumbnails.get([m.item_id for m in result.matches])
 
     def identify_faces(
-        self, x: list[torch.Tensor], k: int
+        self, x: list[torch.Tensor], k: int, name: str = "the photo"
     ) -> tuple[IdentifyResult, dict[int, bytes], list[FoundFace]]:
         """Every face of one photo (a face model's ``faces_in``), largest first, with its ``k``
         nearest labels; the first (largest) face's result; the matches' thumbnails. No face:
-        an empty result and no faces."""
+        an empty result and no faces. A NaN embedding is refused by ``name`` (the upload's
+        words) and the face's box, as ``siamkit face identify`` names it, where it was "the
+        faces found in the photo (largest first) ... (rows 1)"."""
         boxes, z = self.model.faces_in(x[0])
         if not boxes:
             return IdentifyResult([], None), {}, []
-        z = model_embeddings(z, "the faces found in the photo (largest first)")
+        box_names = [f"box ({b.left}, {b.top})-({b.right}, {b.bottom})" for b in boxes]
+        z = model_embeddings(z, f"the faces found in {name}", box_names)
         results = self.gallery.identify_embeddings(z, k=k)
         thumbs = self.thumbnails.get([m.item_id for r in results for m in r.matches])
         faces = [FoundFace(b.as_dict(), r) for b, r in zip(boxes, results)]

@@ -224,7 +224,7 @@ async def identify(
         sources = await engine.call(engine.gallery.sources, [m.item_id for m in result.matches])
         out = _identify_out(result, thumbs, threshold, sources)
     else:
-        result, thumbs, found = await engine.on_images(one, engine.identify_faces, k)
+        result, thumbs, found = await engine.on_images(one, engine.identify_faces, k, one[0].name)
         ids = [m.item_id for r in (result, *(f.result for f in found)) for m in r.matches]
         sources = await engine.call(engine.gallery.sources, ids)
         out = _identify_out(result, thumbs, threshold, sources)

@@ -253,7 +253,9 @@ def enroll_texts(
     ``None``: none kept); the new ids, the label's count and how many texts were skipped because
     the label already holds them (the same text, as ``siamkit text enroll`` decides:
     :func:`~siamkit.applications.text.gallery.enroll_documents`)."""
-    z = embed_inputs(engine.model, texts, role="document")  # a half-twin's document tower
+    # a half-twin's document tower; a NaN named by its field, as /verify names text_a or text_b
+    z = embed_inputs(engine.model, texts, role="document", refuse=False)
+    z = model_embeddings(z, "the texts", [repr(f"texts[{i}]") for i in range(len(texts))])
     docs = [Document(label, t) for t in texts]
     sources = None if source is None else [source] * len(texts)
     # the check and the write are one gallery transaction (also against other processes)
@@ -300,7 +302,9 @@ def identify_text(
 ) -> tuple[IdentifyResult, dict[int, str], int, dict[int, str]]:
     """The ``k`` nearest labels of ``text``, the matched items' texts, whether it was
     windowed, and the matched items' sources (:meth:`~siamkit.index.Gallery.sources`)."""
-    result = engine.gallery.identify(text, k=k)
+    # a NaN named by its field, as /verify names text, where the gallery said "(rows 0)"
+    z = model_embeddings(embed_inputs(engine.model, text, refuse=False), "the text", ["'text'"])
+    result = engine.gallery.identify_embeddings(z, k=k)[0]
     ids = [m.item_id for m in result.matches]
     found = engine.thumbnails.get(ids)
     texts = {i: b.decode("utf-8", "replace") for i, b in found.items()}
@@ -313,7 +317,9 @@ def embed_text_batch(
     """``(N, D)`` embeddings, the token count of each text, and how many were windowed;
     ``role``: a half-twin's tower (``"query"`` or ``"document"``)."""
     tokens, chunked = token_stats(engine.model, texts)
-    return embed_inputs(engine.model, texts, role=role), tokens, chunked
+    z = embed_inputs(engine.model, texts, role=role, refuse=False)  # a NaN named by its field
+    z = model_embeddings(z, "the texts", [repr(f"texts[{i}]") for i in range(len(texts))])
+    return z, tokens, chunked
 
 
 def _text_verify_out(
