@@ -77,14 +77,31 @@ def is_pretrained_text_folder(folder: str | os.PathLike[str]) -> bool:
     )
 
 
+def shown_folder(folder: str | os.PathLike[str]) -> str:
+    """``folder`` as a refusal names it: as :class:`~pathlib.Path` writes it, with the ``./``
+    kept where the form without it is a model's name (``./all-MiniLM-L6-v2``, which ``Path``
+    writes ``all-MiniLM-L6-v2``, the bundled model's name), as the spec keeps it
+    (:func:`~siamkit.encoders.text_spec_path.spec_path`).
+
+    >>> [shown_folder(p) for p in (Path("./all-MiniLM-L6-v2"), "m/", "/data/all-mpnet-base-v2")]
+    ['./all-MiniLM-L6-v2', 'm', '/data/all-mpnet-base-v2']
+    """
+    from siamkit.encoders.text_zoo import is_text_model_name
+
+    path = Path(folder)
+    return f"./{path.as_posix()}" if is_text_model_name(path.as_posix()) else str(path)
+
+
 def check_model_folder(folder: str | os.PathLike[str]) -> None:
     """Refuse, in one sentence, a folder a Hugging Face text model cannot be loaded from: one
     that is no model folder at all (none of config.json, a tokenizer, weights), or one missing
-    some of them, naming what it lacks and what a text model folder holds."""
+    some of them, naming what it lacks and what a text model folder holds (the folder as
+    :func:`shown_folder` names it)."""
     path = Path(folder)
+    shown = shown_folder(path)
     if not path.is_dir():
         raise ValueError(
-            f"{path} is not a folder; give a siamkit text model folder or {_HF_FOLDER}"
+            f"{shown} is not a folder; give a siamkit text model folder or {_HF_FOLDER}"
         )
     where = read_layout(path).transformer  # path, or the sub-folder its modules.json names
     missing = [
@@ -103,17 +120,17 @@ def check_model_folder(folder: str | os.PathLike[str]) -> None:
         )
     if len(missing) == 3 and (path / "model" / "siamkit.json").is_file():
         raise ValueError(
-            f"{path} is a training run's folder, not a model folder: give {path / 'model'}"
+            f"{shown} is a training run's folder, not a model folder: give {path / 'model'}"
         )
     if len(missing) == 3:
         raise ValueError(
-            f"{path} is not a model folder: it has no siamkit.json, config.json, tokenizer or "
+            f"{shown} is not a model folder: it has no siamkit.json, config.json, tokenizer or "
             "weights; give a siamkit text model folder (with siamkit.json, as `siamkit train` "
             f"saves it) or {_HF_FOLDER}"
         )
     if missing:
         raise ValueError(
-            f"{path} has no {' and no '.join(missing)}, which {_HF_FOLDER} holds; copy the "
+            f"{shown} has no {' and no '.join(missing)}, which {_HF_FOLDER} holds; copy the "
             "missing files next to the others"
         )
 
@@ -123,7 +140,7 @@ def load_tokenizer(folder: str | os.PathLike[str]) -> Any:
     sub-folder); one clear sentence when the folder has none."""
     path = Path(folder)
     if not path.is_dir():
-        raise ValueError(f"{path} is not a folder with a Hugging Face model")
+        raise ValueError(f"{shown_folder(path)} is not a folder with a Hugging Face model")
     path = read_layout(path).transformer
     if not has_tokenizer(path):
         raise ValueError(

@@ -28,6 +28,7 @@ from siamkit.encoders.text import (
     default_text_model_path,
     generic_text_model_message,
     load_tokenizer,
+    shown_folder,
     text_encoder,
 )
 from siamkit.export.bundle import ModelFileError
@@ -316,8 +317,11 @@ class TextSiameseNetwork(nn.Module):
         32, or an eighth of a default window under 256 tokens or of a window given too small
         for 32 (:func:`~siamkit.encoders.text.default_overlap`).
         """
+        # a str as typed (a model's name, or a folder); a PathLike is a folder, kept one where
+        # str() drops the ./ that made it one: Path("./all-MiniLM-L6-v2") is not the model
+        given = path if isinstance(path, str) else shown_folder(path) if path else None
         try:
-            enc = text_encoder(str(path) if path else None, max_length, overlap)
+            enc = text_encoder(given or None, max_length, overlap)
         except Exception as err:  # what transformers or safetensors raise, re-raised unnamed
             folder = Path(path) if path else default_text_model_path()
             if isinstance(err, ValueError | OSError):
@@ -623,7 +627,8 @@ def load_text_model(
                 raise NotATextModelError(f"{what}, not a text model") from None
             raise
     _refuse_an_export(folder)
-    return TextSiameseNetwork.pretrained(folder)
+    # as given: Path() drops the ./ of ./all-MiniLM-L6-v2, which then read as the bundled model
+    return TextSiameseNetwork.pretrained(path)
 
 
 class NotATextModelError(ModelFileError, TypeError):
