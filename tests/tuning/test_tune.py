@@ -781,6 +781,31 @@ def test_the_best_values_table_shows_floats_to_four_digits(tmp_path: Path, monke
     assert load_config(out / "best.yaml").optim.lr == pytest.approx(lr, rel=1e-12)
 
 
+def test_the_best_values_table_shows_a_choice_as_config_keys(tmp_path: Path, monkeypatch) -> None:
+    """A whole-section choice showed as a Python dict repr (``loss  {'kind': 'triplet', ...}``):
+    it reads as the config's keys would (``loss.kind=triplet loss.mining=semihard``)."""
+    _fake_training(monkeypatch)
+    space = _space_file(
+        tmp_path,
+        "loss: {choice: [{kind: triplet, mining: semihard, margin: 0.25}]}\n"
+        "model.encoder_kwargs: {choice: [{widths: [8, 16]}]}\n",
+    )
+    out = tmp_path / "study"
+    res = CliRunner().invoke(
+        cli,
+        ["tune", str(TINY), "--trials", "1", "--out", str(out), "--no-progress",
+         "--space", str(space), "--set", "data.val_classes=[4, 5]"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    table = res.output.split("best value (validation classes)\n")[1].split("\n\n")[0]
+    rows = {r.split()[0]: r.split(None, 1)[1] for r in table.splitlines()[1:]}
+    assert "{" not in rows["loss"] and "'" not in rows["loss"], rows
+    assert sorted(rows["loss"].split()) == [
+        "loss.kind=triplet", "loss.margin=0.25", "loss.mining=semihard"
+    ]  # fmt: skip
+    assert rows["model.encoder_kwargs"] == "model.encoder_kwargs.widths=[8, 16]"
+
+
 def _completed_lrs(out: Path) -> list[float]:
     return [float(r["optim.lr"]) for r in _rows(out / "trials.csv") if r["state"] == "complete"]
 

@@ -200,7 +200,7 @@ def tune(
     # 4 significant digits (0.0001628, not 0.00016283591083632567); best.yaml has them all.
     # A choice as the trial trained it (a ConvNet's encoder_kwargs with the config's taps)
     trained = searched.trained(result.best_params, base)
-    rows = [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in trained.items()]
+    rows = [(k, best_value_text(k, v)) for k, v in trained.items()]
     click.echo(format_table(rows, ("best value (validation classes)", "")))
     click.echo(f"\nvalidation {base.train.val_metric}: {result.best_value:.4f}")
     click.echo(f"best config: {result.best_config}  (siamkit train {result.best_config})")
@@ -210,6 +210,24 @@ def tune(
         click.echo(f"warning: {result.warning}")
     if gave_up:
         raise click.ClickException(gave_up)
+
+
+def best_value_text(key: str, value: Any) -> str:
+    """A searched value as the table of best values shows it: a float to 4 significant digits,
+    a section's choice (a map) as the config's keys would read (``loss.kind=triplet
+    loss.mining=semihard``, not a Python dict repr), any other value as it is."""
+    if isinstance(value, dict) and value:
+        return " ".join(_key_items(key, value))
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _key_items(key: str, value: Any) -> list[str]:
+    """``key=value`` for each leaf of a map (nested maps as ``key.sub.leaf``), values as YAML."""
+    from siamkit.tuning.space import overrides_item
+
+    if isinstance(value, dict) and value:
+        return [item for k, v in value.items() for item in _key_items(f"{key}.{k}", v)]
+    return [f"{key}={value:.4g}" if isinstance(value, float) else overrides_item(key, value)]
 
 
 #: Why ``siamkit tune`` refuses a torchrun launch. Its trials cannot share one study.db either:
