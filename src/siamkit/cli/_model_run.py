@@ -70,4 +70,5 @@ def _run_info(meta: dict[str, Any], device: object) -> dict[str, Any]:
     run = meta.get("run") or {}
     keys = ("train_images", "train_classes", "val_classes", "val_held_out", "train_seconds")
     names = {"class_names": meta["class_names"]} if meta.get("class_names") else {}
-    return {**{k: run[k] for k in keys if k in run}, **names, "device": str(device)}
+    started = {"started_from": meta["started_from"]} if meta.get("started_from") else {}
+    return {**{k: run[k] for k in keys if k in run}, **names, **started, "device": str(device)}

@@ -454,7 +454,7 @@ def write_report(
             ``calibration``: ``{"threshold", "target", "test": {"tar", "far", ...}}``, the
             threshold the model ships with and its rates on these classes; ``run_info``:
             ``{"train_images", "train_classes", "train_seconds", "eval_seconds", "device",
-            "hardware"}`` for the header; ``peers``: ``{"label", "source", "metrics": {"1-shot":
+            "hardware", "started_from"}`` for the header; ``peers``: ``{"label", "source", "metrics": {"1-shot":
             ..., "EER": ...}}`` (see :func:`siamkit.evaluation.peers.peer_figures`);
             ``analysis=False`` leaves out the per-class and failure sections; ``trained_on``:
             whether the model trained on (some of) the evaluated classes (``"validation"``: it

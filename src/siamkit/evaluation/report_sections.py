@@ -94,6 +94,30 @@ def class_list(names: Sequence[str], classes: Sequence[int], most: int = SHOWN_C
     return shown + (f" and {len(classes) - most} more" if len(classes) > most else "")
 
 
+def started_from_text(record: Mapping[str, Any]) -> str:
+    """A model's ``started_from`` record (:func:`siamkit.training.init_from.started_from_record`)
+    in words, down its chain of starting models.
+
+    >>> started_from_text({"path": "runs/ft/model", "method": "supervised", "loss": "triplet",
+    ...     "started_from": {"path": "runs/ssl/model", "method": "simclr", "dataset": "stl10"}})
+    'started from runs/ft/model (supervised, triplet loss), itself started from runs/ssl/model (self-supervised simclr on stl10)'
+    """
+    said, first = [], True
+    node: Any = record
+    while isinstance(node, Mapping) and node.get("path"):
+        method, facts = node.get("method"), []
+        if method == "supervised":
+            facts.append("supervised" + (f", {node['loss']} loss" if node.get("loss") else ""))
+        elif method:
+            facts.append(f"self-supervised {method}")
+        if node.get("dataset"):
+            facts[-1:] = [f"{facts[-1]} on {node['dataset']}" if facts else f"on {node['dataset']}"]
+        how = f" ({facts[0]})" if facts else ""
+        said.append(f"{'started from' if first else 'itself started from'} {node['path']}{how}")
+        node, first = node.get("started_from"), False
+    return ", ".join(said)
+
+
 def run_line(run_info: Mapping[str, Any] | None) -> str:
     """The header's second line: training set size and classes, what validated, wall times and
     hardware. ``run_info`` may hold ``class_names`` (the data set's, which name the classes as
@@ -122,6 +146,8 @@ def run_line(run_info: Mapping[str, Any] | None) -> str:
         parts.append("validated on held-out images of the training classes")
     elif held == "none":
         parts.append("no validation images")
+    if isinstance(info.get("started_from"), Mapping):  # model.init_from's model, and its own
+        parts.append(started_from_text(info["started_from"]))
     for key, name in (("train_seconds", "training"), ("eval_seconds", "evaluation")):
         if info.get(key) is not None:
             parts.append(f"{name} {float(info[key]):,.0f} s wall time")

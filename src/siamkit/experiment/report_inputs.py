@@ -14,7 +14,8 @@ def report_inputs(
     resolved config with the evaluation settings that actually ran (e.g.
     ``--episodes 100`` replaces ``eval.episodes``); ``calibration`` the threshold saved with the
     model and its rates on the test classes; ``run_info`` the training set size, its classes
-    (named), the validation classes, wall times and device; ``peers`` the peer's figures on this
+    (named), the validation classes, wall times, device and the model it started from
+    (``started_from``, with ``model.init_from``); ``peers`` the peer's figures on this
     split when ``peers.json`` has them (full data only); ``ways_asked`` the eval.ways above the
     test classes that ran as all of them (the few-shot rows say so).
     """
@@ -38,6 +39,10 @@ def report_inputs(
         "device": str(device),
         "hardware": hardware_summary(),
     }
+    if getattr(cfg.model, "init_from", None):  # the model it started from, said in the header
+        from siamkit.training.init_from import started_from_record
+
+        run_info["started_from"] = started_from_record(cfg.model.init_from)
     peers = None
     if cfg.data.limit is None:
         peers = peer_figures(cfg.data.dataset, data.train_classes)

@@ -71,6 +71,10 @@ def _save(net: SiameseNetwork | JoinedEmbedding, out: Path, cfg: RunConfig, data
         "run": run, "config": config_to_dict(cfg), "class_names": list(data.class_names),
         "spec": run_spec(cfg),  # kind + params of each registered part the run built
     }  # fmt: skip
+    if cfg.model.init_from:  # the starting model's method and chain: the path alone may go
+        from siamkit.training.init_from import started_from_record
+
+        meta["started_from"] = started_from_record(cfg.model.init_from)
     path = save_model(net.cpu(), out / "model", threshold=threshold, metadata=meta)
     net.to(device)
     return path

@@ -58,6 +58,43 @@ def load_init_source(
     return source
 
 
+def started_from_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a run started from ``model.init_from`` records of its starting model (as
+    ``started_from`` in the saved model's metadata), so the bundle still says so once that
+    model is gone: its ``path`` as given, its ``method`` (the self-supervised method, e.g.
+    ``simclr``, or ``supervised`` with its ``loss``), its ``dataset``, and, when it was itself
+    started from a model, that model's record as ``started_from`` (a bundle saved before this
+    was recorded gives only its ``model.init_from`` path). A model whose ``siamkit.json``
+    cannot be read (moved away before a resume) gives the path alone.
+
+    >>> started_from_record("no/such/model")
+    {'path': 'no/such/model'}
+    """
+    from siamkit.export.bundle import read_model_config
+
+    record: dict[str, Any] = {"path": os.fspath(path)}
+    try:
+        meta = read_model_config(path).get("metadata") or {}
+    except (OSError, ValueError):
+        return record
+    if not isinstance(meta, dict):
+        return record
+    ssl, config = meta.get("self_supervised"), meta.get("config") or {}
+    if isinstance(ssl, dict) and ssl.get("method"):
+        record["method"] = str(ssl["method"])
+    elif isinstance(config.get("loss"), dict) and config["loss"].get("kind"):
+        record["method"], record["loss"] = "supervised", str(config["loss"]["kind"])
+    dataset = (meta.get("run") or {}).get("dataset")
+    if dataset:
+        record["dataset"] = str(dataset)
+    earlier = meta.get("started_from")
+    if isinstance(earlier, dict) and earlier.get("path"):
+        record["started_from"] = earlier
+    elif isinstance(config.get("model"), dict) and config["model"].get("init_from"):
+        record["started_from"] = {"path": str(config["model"]["init_from"])}
+    return record
+
+
 #: A saved model an image run cannot start from, by its ``kind`` (``siamkit.json``): what it is,
 #: and where it trains instead. A text model was said to be "a TextSiameseNetwork, not a Siamese
 #: network", a class name that told a user neither what the folder holds nor what to do.

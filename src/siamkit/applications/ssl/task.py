@@ -102,7 +102,14 @@ def _metadata(
         run["data_root"] = str(Path(cfg.data.root).resolve())
     if cfg.data.val_root is not None:  # the same for the labelled folder (export --int8 reads it)
         run["val_root"] = str(Path(cfg.data.val_root).resolve())
+    started: dict[str, Any] = {}
+    init_from = getattr(cfg.model, "init_from", None)
+    if init_from:  # the starting model's method and chain
+        from siamkit.training.init_from import started_from_record
+
+        started["started_from"] = started_from_record(init_from)
     return {
+        **started,
         "self_supervised": {
             "method": cfg.method,
             "epochs": len(history) - 1,
