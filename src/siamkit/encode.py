@@ -79,6 +79,7 @@ def encode(
     device: torch.device | str | None = None,
     progress: bool = False,
     check: bool = False,
+    desc: str = "embedding",
 ) -> Tensor:
     """Embed ``inputs`` with ``model.embed`` (or ``model(x)`` for a plain function).
 
@@ -90,6 +91,7 @@ def encode(
         progress: show a tqdm bar.
         check: let the model check each batch (shape, channels, range) and raise a clear error;
             for user input. Off for the library's own data.
+        desc: what the progress lines say is embedded (``"embedding validation images"``).
 
     Returns:
         ``(N, D)`` float32 embeddings on the CPU.
@@ -111,9 +113,9 @@ def encode(
     try:
         out = []
         shown = (
-            tqdm(batches, total=total, desc="embedding", leave=False)
+            tqdm(batches, total=total, desc=desc, leave=False)
             if progress
-            else track(batches, "embedding", total, "batches")  # silent unless turned on
+            else track(batches, desc, total, "batches")  # silent unless turned on
         )
         for x in shown:
             x = x.float().div_(255.0) if x.dtype == torch.uint8 else x

@@ -37,6 +37,7 @@ from siamkit.training.data import (
     seeded_sample,
 )
 from siamkit.training.eval_protocol import check_protocol as check_protocol
+from siamkit.training.from_config import VALIDATION_IMAGES
 
 CALIBRATION_PAIRS = 300_000
 
@@ -82,7 +83,7 @@ def evaluate_model(
 ) -> tuple[EvaluationReport, Tensor]:
     """Embed ``x`` and run the full evaluation (few-shot, verification, retrieval) of
     ``protocol`` (the ``eval`` section of a run config); returns the report and ``(N, D)``."""
-    z = encode(net, x, batch_size, device)
+    z = encode(net, x, batch_size, device, desc="embedding test images")
     return evaluate_protocol(z, y, net.scoring_distance, protocol, episodes), z
 
 
@@ -166,7 +167,7 @@ def attach_cohort(
             f"eval.score_norm_k = {e.score_norm_k} nearest cohort items asked for, but the cohort "
             f"({where}) has only {images.shape[0]} images"
         )
-    cohort = encode(net, images, cfg.train.embed_batch_size, device)
+    cohort = encode(net, images, cfg.train.embed_batch_size, device, desc="embedding cohort images")
     net.set_score_norm(cohort.to(device), k=e.score_norm_k, method=e.score_norm)
     return int(cohort.shape[0])
 
@@ -176,7 +177,7 @@ def calibrate_run(net: Model, data: RunData, cfg: RunConfig, device: torch.devic
     so with a cohort of other images (``eval.cohort: unlabeled``) they are scored against training
     images instead: each side normalised against its own kind, as the test images are against
     theirs, which is what lets one S-norm threshold carry over to the unseen classes."""
-    zv = encode(net, data.val_x, cfg.train.embed_batch_size, device)
+    zv = encode(net, data.val_x, cfg.train.embed_batch_size, device, desc=VALIDATION_IMAGES)
     deployed = net.score_norm
     if deployed is not None and (cfg.eval.cohort != "train" or cfg.eval.cohort_root is not None):
         attach_cohort(net, data, cfg, device, training_images=True)
@@ -204,8 +205,8 @@ def evaluate_parts(
         return {}
     bs = cfg.train.embed_batch_size
     parts = {
-        "learned": encode(net.net, x, bs, device),
-        "appearance": encode(net.features, x, bs, device),
+        "learned": encode(net.net, x, bs, device, desc="embedding test images (learned part)"),
+        "appearance": encode(net.features, x, bs, device, desc="embedding test images (features)"),
     }
     return {
         name: evaluate_protocol(

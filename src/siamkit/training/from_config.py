@@ -62,6 +62,10 @@ def _nan_weights(distance: Any) -> bool:
     return any(not bool(torch.isfinite(p).all()) for p in params)
 
 
+#: What the progress lines say while the validation images are embedded (val_metric, threshold).
+VALIDATION_IMAGES = "embedding validation images"
+
+
 def make_validator(
     cfg: RunConfig, data: RunData, device: torch.device
 ) -> Callable[[nn.Module], float]:
@@ -80,7 +84,7 @@ def make_validator(
 
     def validate(net: nn.Module) -> float:
         model = embedding_model(net, cfg.model)  # type: ignore[arg-type]
-        z = encode(model, data.val_x, cfg.train.embed_batch_size, device)
+        z = encode(model, data.val_x, cfg.train.embed_batch_size, device, desc=VALIDATION_IMAGES)
         try:
             return measure(z, model.distance)
         except ValueError as err:  # the metric's refusal of NaN distances, said for training
@@ -102,7 +106,11 @@ def make_validator(
 
 
 def network_embeddings(
-    net: nn.Module, x: Tensor, device: torch.device, batch_size: int = 512
+    net: nn.Module,
+    x: Tensor,
+    device: torch.device,
+    batch_size: int = 512,
+    desc: str = "embedding the collapse monitor's images",
 ) -> Tensor:
     """``(N, D_net)`` embeddings of the trained network alone (what the collapse monitor watches):
     without the appearance features a :class:`JoinedEmbedding` joins, and without the encoder
@@ -110,7 +118,7 @@ def network_embeddings(
     pooled early features cannot collapse, so with them in the measure a collapse of the learned
     projection would go unreported."""
     inner = network_of(net)
-    z = encode(inner, x, batch_size, device)
+    z = encode(inner, x, batch_size, device, desc=desc)
     passthrough = int(getattr(getattr(inner, "head", None), "passthrough", 0) or 0)
     if passthrough:  # the joined vector is normalised: renormalising its first part recovers it
         z = torch.nn.functional.normalize(z[:, : z.shape[1] - passthrough], dim=1)
@@ -125,7 +133,7 @@ def _offline_miner(
     bs, lc = cfg.train.embed_batch_size, cfg.loss
 
     def mine(x: Tensor, y: Tensor, gen: torch.Generator) -> Triplets:
-        z = encode(net, x, bs, device)  # the embedding the loss sees
+        z = encode(net, x, bs, device, desc="embedding training images to mine")  # the loss's
         return offline_mine_triplets(
             z, y, resolved_mining(lc) or "all", lc.margin, net.distance,  # type: ignore[arg-type]
             per_anchor=1, generator=gen,

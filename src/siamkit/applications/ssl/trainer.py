@@ -64,6 +64,9 @@ from siamkit.training.step import mixed_precision
 from siamkit.training.trainer import Trainer, TrainResult
 
 CHECKPOINT = "checkpoint.pt"
+#: What the progress lines say while the monitors embed their images (before and after epochs).
+KNN_IMAGES = "embedding the kNN monitor's images"
+COLLAPSE_IMAGES = "embedding the collapse monitor's images"
 
 
 class CollapseError(RuntimeError, ValueError):
@@ -264,14 +267,17 @@ class SSLMonitor(Callback):
         zv, saved = None, None
         if vx is not None and vy is not None:  # kNN: of the embedding the run saves
             saved = embedding_network(net, self.cfg.ssl.embed)
-            zv = encode(saved, vx, batch_size=t.embed_batch_size, device=self.device)
+            zv = encode(
+                saved, vx, batch_size=t.embed_batch_size, device=self.device, desc=KNN_IMAGES
+            )
         if zv is not None and saved is net:  # the head is saved: its kNN embedding serves both
             z = zv[: t.monitor_images]
         else:
             x = vx if vx is not None else self.data.train_x
             z = encode(
-                net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device
-            )
+                net, x[: t.monitor_images], batch_size=t.embed_batch_size, device=self.device,
+                desc=COLLAPSE_IMAGES,
+            )  # fmt: skip
         # collapse: of the trained head's output, the loss's side of the network (untrained taps
         # would hide a collapsed head)
         out: dict[str, float | None] = {
