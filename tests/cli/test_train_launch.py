@@ -697,6 +697,39 @@ def test_a_launch_in_process_leaves_the_environment_thread_name_and_handlers_as_
     assert os.environ["OMP_NUM_THREADS"] == "3" and taken[2] == "3"
 
 
+@pytest.mark.parametrize("before", [None, "SIGTERM,SIGUSR2"], ids=["unset", "set"])
+def test_a_launch_in_process_leaves_torchelastic_signals_to_handle_as_it_was(
+    monkeypatch, before: str | None
+) -> None:
+    """torchrun's launch_agent sets TORCHELASTIC_SIGNALS_TO_HANDLE to the signals it takes (its
+    --signals-to-handle) and leaves it set: a program that launched in-process kept it, and a
+    torchrun it started later read it. Its processes are stubbed, doing what launch_agent does
+    with the variable; the rest is torchrun's own run()."""
+    import torch.distributed.run as torchrun
+
+    import siamkit.cli._launch as launcher
+
+    name = "TORCHELASTIC_SIGNALS_TO_HANDLE"
+    during: list[str | None] = []
+
+    def processes(config: Any, entrypoint: object) -> object:
+        def started(*args: object) -> None:
+            os.environ[name] = config.signals_to_handle  # torchrun's launch_agent
+            during.append(os.environ.get(name))
+
+        return started
+
+    monkeypatch.setattr(torchrun, "elastic_launch", processes)
+    if before is None:
+        monkeypatch.delenv(name, raising=False)
+    else:
+        monkeypatch.setenv(name, before)
+    environ = dict(os.environ)
+    launcher.launch(2, ["--version"])
+    assert during and during[0] and "SIGTERM" in during[0]  # set while it ran
+    assert dict(os.environ) == environ
+
+
 #: A plug-in whose processes, once both joined the group, sleep until stopped; each writes its
 #: pid to ``SIAMKIT_TEST_MARK`` + its rank as it goes to sleep, before any checkpoint.
 BOTH_SLEEP = """

@@ -26,6 +26,9 @@ import click
 #: back after.
 _LAUNCHER_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
 
+#: The environment variables torchrun's launcher sets in this process, put back after.
+_LAUNCHER_ENV = ("OMP_NUM_THREADS", "TORCHELASTIC_SIGNALS_TO_HANDLE")
+
 #: The signals of those that torchrun's launcher passed on to its processes as it got them,
 #: which a siamkit process does not answer (Python's default ends it at once): a SIGHUP sent to
 #: the launch (a closed terminal, ``kill -HUP``) ended every process without a word, its
@@ -144,10 +147,12 @@ def _option_arguments(param: click.Option, value: Any) -> list[str]:
 def _launcher_state_kept() -> Iterator[None]:
     """Put back what torchrun's launcher changes in this process: the handlers of the signals
     it takes over (its default four, and any more ``TORCHELASTIC_SIGNALS_TO_HANDLE`` names),
-    ``OMP_NUM_THREADS`` (set to 1 for the processes where unset) and this thread's name
-    (``pt_elastic``). A program that ran the launch in-process and went on ran every process
-    it started later on one thread, and was listed by ps as pt_elastic (reviewer s56_R7
-    finding 5)."""
+    ``OMP_NUM_THREADS`` (set to 1 for the processes where unset),
+    ``TORCHELASTIC_SIGNALS_TO_HANDLE`` (set by its ``launch_agent`` to the signals it takes,
+    which a torchrun launched later in the same process read as its own) and this thread's
+    name (``pt_elastic``). A program that ran the launch in-process and went on ran every
+    process it started later on one thread, and was listed by ps as pt_elastic (reviewer
+    s56_R7 finding 5)."""
     import torch.multiprocessing as tmp
 
     names = [*_LAUNCHER_SIGNALS]
@@ -157,7 +162,7 @@ def _launcher_state_kept() -> Iterator[None]:
         sig = getattr(signal, name.strip(), None)
         if isinstance(sig, signal.Signals):
             kept[sig] = signal.getsignal(sig)
-    threads = os.environ.get("OMP_NUM_THREADS")
+    kept_env = {name: os.environ.get(name) for name in _LAUNCHER_ENV}
     get_name = getattr(tmp, "_get_thread_name", None)
     set_name = getattr(tmp, "_set_thread_name", None)
     thread = get_name() if get_name is not None and set_name is not None else None
@@ -168,10 +173,11 @@ def _launcher_state_kept() -> Iterator[None]:
             if handler is not None:
                 with contextlib.suppress(OSError, ValueError):  # SIGKILL named: not taken
                     signal.signal(sig, handler)
-        if threads is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = threads
+        for name, value in kept_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if thread is not None and set_name is not None:
             with contextlib.suppress(Exception):  # (a name the system refuses: ours stays)
                 set_name(thread)
