@@ -83,9 +83,7 @@ def test_an_ssl_run_labels_its_monitors_passes(
     assert res.exit_code == 0, res.output
     assert "embedding" not in said, said
     assert "embedding the kNN monitor's images" in said, said
-    assert "embedding the collapse monitor's images" in said, (
-        said
-    )  # backbone: not the watched head
+    assert "embedding the collapse monitor's images" in said, said  # backbone: not the watched head
     assert set(said) <= {
         "embedding the kNN monitor's images", "embedding the collapse monitor's images",
         "embedding test images",
