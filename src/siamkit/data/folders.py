@@ -88,14 +88,15 @@ def _list_images(
 
 
 def _entries(
-    folder: Path,
+    folder: Path, broken: list[Path] | None = None
 ) -> tuple[list[tuple[Path, os.stat_result]], list[str] | None, list[str]]:
     """``(entries, denied, links)``: the visible entries of ``folder`` with their stat (through
     a link), those that cannot be ``lstat``'ed (``None`` when none can: no search access to
     ``folder``, a folder of mode ``r--``, which cannot be entered) and the links whose target
     cannot be stat'ed (the folder can be entered, what the link leads to cannot: ``x.png ->
     /proc/1/cwd``; the link is named, not its folder: reviewer s54_R3 finding 4). A broken
-    link, a loop or an entry gone since listed is none of them, as ``Path.is_file`` takes it.
+    link, a loop or an entry gone since listed is none of them, as ``Path.is_file`` takes it;
+    the links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given.
 
     Raises:
         PermissionError: ``folder`` cannot be listed.
@@ -118,6 +119,8 @@ def _entries(
             if isinstance(st, str):
                 if st == "denied":
                     links.append(os.fspath(p))
+                elif broken is not None:
+                    broken.append(p)
                 continue
         entries.append((p, st))
     return entries, None if denied and len(denied) == shown else denied, links
@@ -777,6 +780,42 @@ class ClassWalk:
     #: left, which said "no images found in X: expected one sub-folder per class" of a folder
     #: whose sub-folders were all such links (:func:`_linked_classes`)
     linked: dict[Path, Path] = field(default_factory=dict)
+    #: the entries of the data set's folder that are links to nothing (a missing target, or a
+    #: link loop): no class folder, named by the walk's warning and by the refusal where no
+    #: class is left (they were dropped without a word, and training then said "has no
+    #: sub-folders" of a folder of them: s57_c6)
+    broken: list[Path] = field(default_factory=list)
+
+
+def _broken_links_note(broken: Sequence[Path]) -> str:
+    """The sentence for the entries ``broken`` of a data set's folder that are links to
+    nothing (:attr:`ClassWalk.broken`), left out as no class folder."""
+    if len(broken) > 1:
+        names = shown_names([text_name(os.fspath(b)) for b in sorted(broken)], 2)
+        return (
+            f"left out {len(broken)} links that lead to no folder (a missing target, or a link "
+            f"loop), e.g. {names}: point them at class folders, or remove them"
+        )
+    link = broken[0]
+    return (
+        f"left out the link {text_name(os.fspath(link))}: it {_nowhere(link)}; point it at a "
+        "class folder, or remove it"
+    )
+
+
+def _nowhere(link: Path) -> str:
+    """Why the link ``link`` leads to no file or folder: "is a link loop (...)" or "leads to X,
+    which does not exist"."""
+    try:
+        os.stat(link)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "is a link loop (it leads back to itself)"
+    try:
+        target = os.path.join(link.parent, os.readlink(link))
+    except OSError:  # gone since listed
+        return "leads to no file or folder"
+    return f"leads to {text_name(target)}, which does not exist"
 
 
 def walk_classes(
@@ -807,8 +846,10 @@ def walk_classes(
     under alice only: reviewer s56_R2 finding 1).
 
     Warns:
-        LeftOutFilesWarning: left out and named: a class folder that is a link to another
-            class's folder, one inside it or ``root`` (:func:`_linked_classes`); a folder or
+        LeftOutFilesWarning: left out and named: an entry of ``root`` that is a link to
+            nothing (a missing target, a link loop: :attr:`ClassWalk.broken`); a class folder
+            that is a link to another class's folder, one inside it or ``root``
+            (:func:`_linked_classes`); a folder or
             file link into another class, a link loop, a folder or file that cannot be read
             (:func:`_visible_files`); an image that another class holds too (a hard link, or
             links to one photo from two classes: :class:`SeenFiles`), left out of every class
@@ -816,6 +857,7 @@ def walk_classes(
     """
     extensions = tuple(extensions)
     roots = [root] if isinstance(root, Path) else list(root)
+    broken: list[Path] = []  # the root's links to nothing
     if class_dirs is None:
         # a folder given twice, by any spelling (s1 s1/x/.., a link to it), is walked once, by
         # its first: walked by each, its images were listed twice and each warning said twice
@@ -824,7 +866,9 @@ def walk_classes(
         for top in roots:
             firsts.setdefault(os.path.realpath(top), top)
         _refuse_nested(roots, firsts, noun)
-        class_dirs = [d for top in firsts.values() for d in _subdirs(top)]
+        class_dirs = [d for top in firsts.values() for d in _subdirs(top, broken=broken)]
+    if broken:  # no class folders, and not a word: "has no sub-folders" (s57_c6)
+        warnings.warn(_broken_links_note(broken), LeftOutFilesWarning, stacklevel=2)
     dropped = _linked_classes(class_dirs)
     class_dirs = [d for d in class_dirs if d not in dropped]
     # each class's real path once (a folder's own is not counted: it holds the folder walked,
@@ -834,7 +878,7 @@ def walk_classes(
     of_name: dict[str, tuple[str, ...]] = {}  # each class's folders (several roots: several)
     for d in class_dirs:
         of_name[d.name] = (*of_name.get(d.name, ()), os.path.join(d, ""))
-    walk = ClassWalk({}, [], [], [], linked=dropped)
+    walk = ClassWalk({}, [], [], [], linked=dropped, broken=broken)
     others_of: dict[Path, list[Path]] = {}
     for folder in class_dirs:
         locked: list[str] = []
@@ -947,7 +991,9 @@ def _refuse_nothing(
     # in X: expected one sub-folder per class", which is untrue of them
     to_top = [text_name(str(d)) for d, o in sorted(walk.linked.items()) if o == d.parent]
     to_class = [text_name(str(d)) for d, o in sorted(walk.linked.items()) if o != d.parent]
-    if not (folders or unread or shared or to_top or to_class):
+    # links to nothing: not "no images found" / "has no sub-folders" either (s57_c6)
+    broken = [text_name(str(d)) for d in sorted(walk.broken)]
+    if not (folders or unread or shared or to_top or to_class or broken):
         raise ClassFoldersError(
             none_found or f"no {photo}s found in {where}: expected one sub-folder per {noun}",
             "none",
@@ -956,7 +1002,9 @@ def _refuse_nothing(
         f"no {noun} folder of {where} holds {photo}s that can be read and that no other {noun} "
         "holds"
     )
-    if unread and not (shared or folders or to_top or to_class):
+    if broken and not (folders or unread or shared or to_top or to_class):
+        lead = nothing or f"{where} holds no {noun} folder"  # only links to nothing: none
+    if unread and not (shared or folders or to_top or to_class or broken):
         raise ClassFoldersError(
             f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
             "permission denied): give read access to them",
@@ -1020,6 +1068,22 @@ def _refuse_nothing(
         fix.append(
             f"give each linked {noun} a folder of its own"
             + (f" (copy its {photo}s into it)" if copy else "")
+        )
+    if broken:
+        many = len(broken) > 1
+        why.append(
+            f"{shown_names(broken)} {'are links' if many else 'is a link'} that lead"
+            f"{'' if many else 's'} to no folder (a missing target, or a link loop)"
+        )
+        them = "them" if many else "it"
+        fix.append(
+            f"point {'those links' if many else 'that link'} at "
+            f"{f'{noun} folders' if many else f'a {noun} folder'} or remove {them}"
+            + (
+                ""
+                if folders or to_top
+                else f" and put each {noun}'s {photo}s in a sub-folder of its own"
+            )
         )
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
 
@@ -1142,16 +1206,18 @@ def _shared_note(
     )
 
 
-def _subdirs(folder: Path, warn: bool = True) -> list[Path]:
+def _subdirs(folder: Path, warn: bool = True, broken: list[Path] | None = None) -> list[Path]:
     """The visible sub-folders of ``folder`` (a data set's root), sorted. One that cannot be
     told a folder (no access: a link to /proc) is left out and named, as the walk leaves it
     (:func:`_visible_files`), unless not ``warn`` (a probe whose caller lists the root again:
     named twice, reviewer s54_R3 finding 3); a root that cannot be listed or entered (none of
     its entries can be ``lstat``'ed) is refused (:class:`UnreadableFolderError`), not a bare
     PermissionError that ``siamkit enroll`` called "the gallery file cannot be used". A link
-    whose target cannot be reached is named as the link: the root itself can be read."""
+    whose target cannot be reached is named as the link: the root itself can be read. The
+    links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given
+    (:func:`walk_classes` names them)."""
     try:
-        entries, denied, links = _entries(folder)
+        entries, denied, links = _entries(folder, broken)
     except PermissionError as e:
         raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
     if denied is None:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
@@ -1260,7 +1326,7 @@ class ImageFolderDataset(FileImageDataset):
 
     Raises:
         FileNotFoundError: ``root`` does not exist.
-        ValueError: no class folders.
+        ValueError: no class folders (nor links to nothing, which the ClassFoldersError names).
         ClassFoldersError: no class folder holds an image that can be read and that no other
             class holds (a ValueError, in :func:`read_class_folders`' sentence: each folder
             named with why it counts for nothing).
@@ -1286,8 +1352,12 @@ class ImageFolderDataset(FileImageDataset):
     ) -> None:
         self.root = _existing_dir(root, "Image")
         extensions = tuple(extensions)
-        class_dirs = _subdirs(self.root)
-        if not class_dirs:
+        walk = walk_classes(self.root, extensions)
+        # sub-folders that are links to nothing are not "no sub-folders": the refusal below
+        # names them (s57_c6)
+        if not (
+            walk.files or walk.empty or walk.unread or walk.shared or walk.linked or walk.broken
+        ):
             raise ValueError(
                 f"'{self.root}' has no sub-folders; expected one folder per class, "
                 "e.g. root/cat/1.png, root/dog/2.png."
@@ -1300,7 +1370,6 @@ class ImageFolderDataset(FileImageDataset):
         #: the files of the kept class folders left out as not images by their extension (a
         #: warning names a few: 2 photos of 12 lost without a word change what is measured)
         self.left_out: list[Path] = []
-        walk = walk_classes(self.root, extensions, class_dirs)
         for folder, files in walk.files.items():
             samples += [(f, len(classes)) for f in files]
             classes.append(text_name(folder.name))

@@ -1,0 +1,95 @@
+"""Sub-folders of a data set that are links to nothing (a missing target, a link loop) were
+dropped without a word, and training then said "'ds' has no sub-folders; expected one folder
+per class", which is untrue (s57_c6): the walk's warning names them, and the refusal says they
+are there and what to do."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamkit.data.folders import (
+    ClassFoldersError,
+    ImageFolderDataset,
+    LeftOutFilesWarning,
+    read_class_folders,
+    walk_classes,
+)
+
+
+def _broken(tmp_path: Path) -> Path:
+    """ds/cat -> nowhere (missing) and ds/loop -> loop (a loop): no class folder at all."""
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    os.symlink("nowhere", ds / "cat")
+    os.symlink("loop", ds / "loop")
+    return ds
+
+
+def test_training_names_links_to_nothing_not_no_sub_folders(tmp_path):
+    ds = _broken(tmp_path)
+    with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
+        ImageFolderDataset(ds, (1, 8, 8))
+    assert [str(w.message) for w in got] == [
+        f"left out 2 links that lead to no folder (a missing target, or a link loop), e.g. "
+        f"{ds / 'cat'}, {ds / 'loop'}: point them at class folders, or remove them"
+    ]
+    assert str(err.value) == (
+        f"{ds} holds no class folder: {ds / 'cat'}, {ds / 'loop'} are links that lead to no "
+        "folder (a missing target, or a link loop): point those links at class folders or "
+        "remove them and put each class's images in a sub-folder of its own"
+    )
+    assert "has no sub-folders" not in str(err.value)
+
+
+def test_enroll_and_face_readers_name_them_in_their_noun(tmp_path):
+    """read_class_folders (enroll, face crop, face evaluate --identities): its "none found"
+    sentence ("no images found in ds: expected one sub-folder per label") was as untrue."""
+    ds = _broken(tmp_path)
+    os.unlink(ds / "loop")
+    with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
+        read_class_folders(ds, "label", nothing="nothing to enroll")
+    assert [str(w.message) for w in got] == [
+        f"left out the link {ds / 'cat'}: it leads to {ds / 'nowhere'}, which does not exist; "
+        "point it at a class folder, or remove it"
+    ]
+    assert str(err.value) == (
+        f"nothing to enroll: {ds / 'cat'} is a link that leads to no folder (a missing target, "
+        "or a link loop): point that link at a label folder or remove it and put each label's "
+        "images in a sub-folder of its own"
+    )
+    assert err.value.kind == "none"
+
+
+def test_beside_an_empty_class_both_are_named(tmp_path):
+    ds = _broken(tmp_path)
+    (ds / "dog").mkdir()
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds, "person", "photo", extensions=(".png",))
+    assert str(err.value) == (
+        f"no person folder of {ds} holds photos that can be read and that no other person "
+        f"holds: the person folder {ds / 'dog'} holds no images (.png), and {ds / 'cat'}, "
+        f"{ds / 'loop'} are links that lead to no folder (a missing target, or a link loop): "
+        "put each person's photos in its sub-folder, and point those links at person folders "
+        "or remove them"
+    )
+
+
+def test_a_loop_beside_a_class_with_images_is_named_not_dropped_silently(tmp_path):
+    ds = tmp_path / "ds"
+    (ds / "dog").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(ds / "dog" / "0.png")
+    os.symlink("loop", ds / "loop")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk = walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out the link {ds / 'loop'}: it is a link loop (it leads back to itself); point "
+        "it at a class folder, or remove it"
+    ]
+    assert list(walk.files) == [ds / "dog"] and walk.broken == [ds / "loop"]
