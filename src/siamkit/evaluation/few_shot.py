@@ -24,6 +24,7 @@ from siamkit.evaluation._common import (
     as_labels,
     resolve_distance,
 )
+from siamkit.evaluation.pairs import _ONE_ROW_SERIAL_BELOW, one_thread
 from siamkit.progress import track
 
 
@@ -194,28 +195,42 @@ def episode_accuracies(
         z: ``(M, D)`` embeddings that the episode indices point into.
         episodes: from :func:`sample_episodes`.
         distance: distance between a query and a prototype (mean of support embeddings).
+
+    On the CPU with a named distance and embeddings narrower than 32,768, the blocks run on one
+    intra-op thread (:func:`siamkit.evaluation.pairs.one_thread`): each block is a handful of
+    small ops, and on a loaded machine their multi-threaded parallel regions waited for cores
+    (1,000 5-way episodes of 4,544-wide embeddings: BENCHMARKS.md,
+    benchmarks/bench_few_shot_episodes.py). The distances and accuracies came out bit-identical at
+    1 and 2 threads (widths 8 to 16,000, four named distances); a learned distance keeps its
+    threads.
     """
     zt = as_embeddings(z)
     dist = resolve_distance(distance)
+    serial = (
+        zt.device.type == "cpu"
+        and isinstance(dist, FixedDistance)
+        and zt.shape[1] < _ONE_ROW_SERIAL_BELOW
+    )
     n_ep, n_way, n_query = episodes.query.shape
     truth = torch.arange(n_way, device=zt.device).repeat_interleave(n_query)  # (N*Q,)
     step = max(1, BLOCK_ELEMENTS // (n_way * n_way * n_query * zt.shape[1]))
     out = []
     desc = f"{n_way}-way episodes"
     starts = track(range(0, n_ep, step), desc, n_ep, "episodes", lambda s: min(step, n_ep - s))
-    for s in starts:
-        sup = episodes.support[s : s + step].to(zt.device)
-        qry = episodes.query[s : s + step].to(zt.device)
-        e, d = sup.shape[0], zt.shape[1]
-        protos = zt[sup].mean(dim=2)  # (e, N, D)
-        q = zt[qry].reshape(e, n_way * n_query, d)  # (e, N*Q, D)
-        dists = prototype_distances(dist, q, protos)  # (e, N*Q, N)
-        if bool(dists.isnan().any()):  # argmin would take a NaN for the nearest prototype
-            raise ValueError(
-                "the distance gave NaN between queries and prototypes of finite embeddings; "
-                "check the distance (a learned metric's weights may have become NaN)"
-            )
-        out.append((dists.argmin(dim=2) == truth).double().mean(dim=1).cpu())
+    with one_thread(serial):
+        for s in starts:
+            sup = episodes.support[s : s + step].to(zt.device)
+            qry = episodes.query[s : s + step].to(zt.device)
+            e, d = sup.shape[0], zt.shape[1]
+            protos = zt[sup].mean(dim=2)  # (e, N, D)
+            q = zt[qry].reshape(e, n_way * n_query, d)  # (e, N*Q, D)
+            dists = prototype_distances(dist, q, protos)  # (e, N*Q, N)
+            if bool(dists.isnan().any()):  # argmin would take a NaN for the nearest prototype
+                raise ValueError(
+                    "the distance gave NaN between queries and prototypes of finite embeddings; "
+                    "check the distance (a learned metric's weights may have become NaN)"
+                )
+            out.append((dists.argmin(dim=2) == truth).double().mean(dim=1).cpu())
     return torch.cat(out).numpy()
 
 
