@@ -172,8 +172,8 @@ def _verify_label(gallery: Any, x: Any, image: str, label: str) -> Any:
     """``gallery.verify(x, label)`` of the one image ``x`` read from ``image``, with a NaN
     embedding refused by its file, as ``verify A B`` and ``identify`` refuse it: the gallery
     said "the inputs (rows 0), which no search can rank", naming no file (s57_FA Q1)."""
+    from siamkit.clauses import NO_VERDICT
     from siamkit.index.embedding import embed_inputs, model_embeddings
-    from siamkit.index.verify import NO_VERDICT
 
     z = embed_inputs(gallery.model, x, refuse=False)  # refused here, by the file's name
     photo = getattr(gallery.model, "input_kind", None) == "photo"

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from siamkit.clauses import NO_EVALUATION
 from siamkit.cli._face_common import DistanceThreshold, refuse_missing_store
 from siamkit.cli._inputs import PROGRESS, OnceOption, store_errors
 from siamkit.cli._model_record import recorded_model
@@ -433,10 +434,6 @@ def evaluate_cmd(
     evaluate_signature_data(
         model_path, data, layout, references, reduce, threshold, report, seed, as_json
     )
-
-
-NO_EVALUATION = "no evaluation can score"
-"""What a NaN embedding stops in ``siamkit signature evaluate`` (``face``/``text evaluate``'s)."""
 
 
 def _checked_signatures(z: Any, sigs: Any) -> Any:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from siamkit.clauses import NO_EVALUATION
 from siamkit.cli._image_pairs import (
     CLASS_OPTIONS,
     NOT_COMPUTED,
@@ -218,11 +219,6 @@ def _read_pairs(
             f"{path}: every pair has the same score; Pearson and Spearman need scores that vary"
         )
     return ex
-
-
-#: what a text evaluation cannot do with a broken model's NaN embeddings: it runs no search,
-#: so the gallery's "which no search can rank" was false of it (s55_R2 finding 2's aside)
-NO_EVALUATION = "no evaluation can score"
 
 
 def embed_pairs(

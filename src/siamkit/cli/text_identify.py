@@ -318,7 +318,7 @@ def verify_text(
     whether ``text`` was longer than the model's window. ``runtime`` as :func:`identify_texts`'s.
     A NaN embedding is refused as QUERY's, which no verdict can be given on (it said "the texts
     (rows 0), which no search can rank", s57_FB Q3), as ``text similarity`` names A and B."""
-    from siamkit.index.verify import NO_VERDICT
+    from siamkit.clauses import NO_VERDICT
 
     model_ = model if runtime is None else runtime
     embedded = embed_queries(model_, [text], unit="text", names=["QUERY"], which=NO_VERDICT)

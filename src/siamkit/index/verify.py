@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from siamkit.clauses import NO_VERDICT
 from siamkit.index.decision import accepts
 from siamkit.index.embedding import (
     as_photo_list,
@@ -16,10 +17,6 @@ from siamkit.index.embedding import (
     model_threshold,
 )
 from siamkit.index.results import VerifyResult
-
-NO_VERDICT = "no verdict can be given on"
-"""What a NaN embedding stops in a 1:1 verification, which runs no search (as ``siamkit face
-verify`` says it: :data:`siamkit.applications.faces.recognize.NO_VERDICT`)."""
 
 
 def verify_pair(

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from siamkit.applications.faces.errors import NoFaceError, name_the_photo
+from siamkit.clauses import NO_VERDICT
 from siamkit.encoders.text import generic_text_model_refusal, over_text_encoder
 from siamkit.index import (
     Gallery,
@@ -39,7 +40,7 @@ from siamkit.index.embedding import (
 )
 from siamkit.index.gallery_search import UnknownItemError, sync_index
 from siamkit.index.results import unknown_label_hint
-from siamkit.index.verify import NO_VERDICT, verify_embedded
+from siamkit.index.verify import verify_embedded
 from siamkit.model_protocol import as_embedding_model
 from siamkit.models import model_fingerprint
 from siamkit.service.embedding_parts import embedding_parts

@@ -27,9 +27,9 @@ from siamkit.applications.text.documents import Document
 from siamkit.applications.text.gallery import TEXT_PREVIEW_CHARS, enroll_documents
 from siamkit.applications.text.score_map import mapped_score
 from siamkit.applications.text.text_checks import is_blank, unicode_problem
+from siamkit.clauses import NO_VERDICT
 from siamkit.index import IdentifyResult, UnknownLabelError, VerifyResult, verify_pair
 from siamkit.index.embedding import embed_inputs, model_embeddings, two_towers
-from siamkit.index.verify import NO_VERDICT
 from siamkit.service.engine import ServiceEngine, no_threshold_hint
 from siamkit.service.errors import RequestError
 from siamkit.service.limits import ServiceLimits

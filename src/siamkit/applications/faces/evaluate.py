@@ -28,6 +28,7 @@ from siamkit.applications.faces.open_set import (
     split_identities,
 )
 from siamkit.applications.faces.pipeline import FacePipeline, read_rgb
+from siamkit.clauses import NO_EVALUATION
 from siamkit.image_decode import probe_image
 from siamkit.index.embedding import model_distance, model_embeddings
 from siamkit.progress import track
@@ -84,10 +85,6 @@ def embed_files(
         z = pipe.embed_chips(pipe.aligner.chips(image, boxes[:1]), refuse=False)
         cache[path] = _checked_face(z, i, names)[0]
     return EmbeddedImages(np.stack([cache[p] for p in paths]), no_face)
-
-
-NO_EVALUATION = "no evaluation can score"
-"""What a NaN embedding stops in ``siamkit face evaluate`` (``siamkit text evaluate``'s words)."""
 
 
 def _checked_face(z: np.ndarray, i: int, names: Sequence[str]) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from siamkit.applications.faces.errors import NoFaceError
 from siamkit.applications.faces.pipeline import Face, FacePipeline
+from siamkit.clauses import NO_VERDICT
 from siamkit.decision import accepts
 
 if TYPE_CHECKING:
@@ -54,10 +55,6 @@ class FaceVerification:
     distance_name: str
     a: ChosenFace
     b: ChosenFace
-
-
-NO_VERDICT = "no verdict can be given on"
-"""What a NaN embedding stops in ``siamkit face verify``, which runs no search."""
 
 
 def checked_faces(

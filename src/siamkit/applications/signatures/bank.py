@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from siamkit.applications.signatures.decision import check_reduce, reference_scores
+from siamkit.clauses import NO_VERDICT
 from siamkit.data.signature_preprocess import preprocess_batch
 from siamkit.data.signature_set import read_signature
 from siamkit.encode import encode
@@ -37,7 +38,6 @@ from siamkit.index import Gallery
 from siamkit.index.decision import accepts
 from siamkit.index.embedding import model_embeddings
 from siamkit.index.results import EnrolledIds, UnknownLabelError, unknown_label_hint
-from siamkit.index.verify import NO_VERDICT
 from siamkit.model_protocol import as_embedding_model
 
 __all__ = ["SignatureBank", "SignatureDecision", "read_signature"]
