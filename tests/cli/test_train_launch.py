@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -827,22 +828,56 @@ def _asleep(run: subprocess.Popen[str], tmp_path: Path) -> list[int]:
     return [int(m.read_text()) for m in marks]
 
 
+@pytest.mark.parametrize("names", [["SIGINT"], ["SIGHUP", "SIGQUIT", "SIGINT"], ["SIGUSR1"]])
+def test_a_signal_ignored_when_the_launch_starts_is_not_taken_by_torchrun(
+    names: list[str],
+) -> None:
+    """The launch's handler set-up: a signal of torchrun's --signals-to-handle that is ignored
+    (SIG_IGN) stays ignored and is taken out of the list torchrun takes over; SIGHUP and
+    SIGQUIT not ignored are siamkit's, the others torchrun's. A SIGINT ignored (a
+    non-interactive shell's `siamkit train ... &`) was taken by torchrun, so a Ctrl-C meant for
+    the script stopped the launch it had started in the background."""
+    import siamkit.cli._launch as launcher
+
+    every = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1"]
+    handlers = {name: signal.getsignal(getattr(signal, name)) for name in every}
+    try:
+        for name in names:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+        args = argparse.Namespace(signals_to_handle=",".join(every))
+        launcher._stop_with_sigterm(args, [])
+        left = args.signals_to_handle.split(",")
+        for name in every:
+            now = signal.getsignal(getattr(signal, name))
+            if name in names:  # ignored: stays so, and torchrun does not take it
+                assert name not in left and now == signal.SIG_IGN, name
+            elif name in ("SIGHUP", "SIGQUIT"):  # siamkit's handler
+                assert name not in left and now not in (handlers[name], signal.SIG_IGN), name
+            else:  # torchrun's
+                assert name in left and now == handlers[name], name
+    finally:
+        for name, handler in handlers.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_a_launch_under_nohup_goes_on_after_a_sighup(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ignored", ["SIGHUP", "SIGINT"])
+def test_a_launch_under_nohup_goes_on_after_a_sighup(tmp_path: Path, ignored: str) -> None:
     """nohup ignores SIGHUP so that a run outlives its closed terminal. The launch put its own
     handler (torchrun's before be799e33, siamkit's since) in its place, so a SIGHUP to it
     stopped the launch and both processes, ending with 129 (reviewer s57_r4 finding 2): now an
     ignored SIGHUP stays ignored, by the launcher and by the processes, which inherit it (a
-    closed terminal sends it to them too); a SIGTERM then stops the launch as ever."""
+    closed terminal sends it to them too); a SIGTERM then stops the launch as ever. The same
+    for a SIGINT a non-interactive shell's `siamkit train ... &` ignores, which torchrun took
+    (and passed on to the processes, which stopped)."""
     import time
 
-    run = _launch_both_asleep(
-        tmp_path, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    )
+    sig = getattr(signal, ignored)
+    run = _launch_both_asleep(tmp_path, preexec_fn=lambda: signal.signal(sig, signal.SIG_IGN))
     try:
         workers = _asleep(run, tmp_path)
         for pid in [run.pid, *workers]:
-            os.kill(pid, signal.SIGHUP)
+            os.kill(pid, sig)
         deadline = time.monotonic() + 5
         while run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -856,7 +891,7 @@ def test_a_launch_under_nohup_goes_on_after_a_sighup(tmp_path: Path) -> None:
     finally:
         kill_group(run)
         run.communicate()
-    assert went_on, f"stopped by the SIGHUP nohup ignores: {run.returncode}\n{err}"
+    assert went_on, f"stopped by the {ignored} it ignores: {run.returncode}\n{err}"
     status, line = ENDED_BY["SIGTERM"]
     assert left == [] and run.returncode == status, said + err
     assert err.strip().splitlines()[-1] == line, err

@@ -187,10 +187,13 @@ def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
     """Take the signals of :data:`_STOPPED_WITH_SIGTERM` that torchrun's launcher would take
     over (its ``--signals-to-handle``, in ``args``): each is put in ``received`` and raised as
     torchrun's own handler raises a signal (its ``SignalException``), but as SIGTERM, which its
-    launcher then stops the processes with. One of them ignored here (``nohup`` ignores
-    SIGHUP, so that a closed terminal does not stop the run) stays ignored: it is taken out of
-    ``args`` too, so torchrun does not take it either, and the processes inherit it ignored.
-    The others stay torchrun's. Only on the main thread, where torchrun takes them too."""
+    launcher then stops the processes with. Any signal of the list that is ignored here stays
+    ignored (``nohup`` ignores SIGHUP, so that a closed terminal does not stop the run; a
+    non-interactive shell's ``siamkit train ... &`` ignores SIGINT, so that a Ctrl-C meant for
+    the script does not stop it): it is taken out of ``args``, so torchrun does not take it,
+    and the processes inherit it ignored. The others stay torchrun's. Only on the main thread,
+    where torchrun takes them too. A torchrun without ``--signals-to-handle`` (an older torch)
+    takes its four signals itself: see :func:`launch`."""
     import threading
 
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -199,11 +202,15 @@ def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
     if not isinstance(handled, str) or threading.current_thread() is not threading.main_thread():
         return
     names = [name.strip() for name in handled.split(",")]
-    taken = [name for name in names if name in _STOPPED_WITH_SIGTERM and hasattr(signal, name)]
-    # ignored (nohup): torchrun's handler, then ours, stopped the run nohup was there to keep
-    ours = [name for name in taken if signal.getsignal(getattr(signal, name)) != signal.SIG_IGN]
-    rest = [name for name in names if name not in taken]
-    if not taken or not rest:
+    # ignored: torchrun's handler (or ours) stopped the run the ignoring was there to keep going
+    ignored = [name for name in names if _ignored(name)]
+    ours = [
+        name
+        for name in names
+        if name in _STOPPED_WITH_SIGTERM and hasattr(signal, name) and name not in ignored
+    ]
+    rest = [name for name in names if name not in ignored and name not in ours]
+    if not rest or not (ignored or ours):  # (none left for torchrun: it would log a traceback)
         return
 
     def stop(signum: int, frame: object) -> None:
@@ -216,6 +223,12 @@ def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
     for name in ours:
         signal.signal(getattr(signal, name), stop)
     args.signals_to_handle = ",".join(rest)
+
+
+def _ignored(name: str) -> bool:
+    """Whether the signal ``name`` (``"SIGINT"``) is ignored in this process (``SIG_IGN``)."""
+    sig = getattr(signal, name, None)
+    return isinstance(sig, signal.Signals) and signal.getsignal(sig) == signal.SIG_IGN
 
 
 def failure_sentence(failures: dict[int, Any], count: int) -> str:
@@ -271,7 +284,8 @@ def launch(
     this process's own line, as one process's does, where it ended with 143 and none: the
     processes say nothing on the SIGTERM torchrun stops them with (reviewer s56_R7 finding 4).
     A SIGHUP or SIGQUIT stops them with SIGTERM too (:data:`_STOPPED_WITH_SIGTERM`) and ends
-    the same way, with 129 or 131, unless ignored (`nohup`): it then stays ignored."""
+    the same way, with 129 or 131. A signal ignored here (SIGHUP under ``nohup``, SIGINT in a
+    non-interactive shell's background job) stays ignored, by this process and the processes."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run
