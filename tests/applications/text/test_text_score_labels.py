@@ -255,3 +255,19 @@ def test_a_0_1_training_file_beside_a_graded_validation_file_gets_the_line(
         f"threshold); write them as scores on that scale (a duplicate as 5), as data.val {val} "
         "has its pairs"
     ) in lines, lines
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "empty.jsonl"])
+def test_an_empty_file_asks_for_the_columns_the_mapping_names(tmp_path: Path, name: str) -> None:
+    # configs/text-pairs.yaml maps label to 'score' (data.columns), and calibrate's --columns
+    # maps each: the empty file was asked for 'a, b, label', a header the mapping then refuses
+    path = tmp_path / name
+    path.write_text("")
+    how = "a JSON object a line" if name.endswith(".jsonl") else "a header, then a row"
+    mapped = {"a": "x", "b": "y", "label": "z"}
+    with pytest.raises(ValueError) as err:
+        read_examples(path, "pairs", columns=mapped, columns_key="--columns")
+    assert str(err.value) == f"{path} is empty; give it {how} per example (x, y, z)"
+    with pytest.raises(ValueError) as err:
+        read_examples(path, "pairs", columns={"label": "score"}, columns_key="data.columns")
+    assert str(err.value).endswith("per example (a, b, score)")

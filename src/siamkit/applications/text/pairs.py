@@ -91,7 +91,8 @@ def read_examples(
     rows, found = _rows(p)
     if not rows and not found:  # (a header alone holds no examples either: said below)
         how = "a JSON object a line" if p.suffix.lower() == ".jsonl" else "a header, then a row"
-        raise ValueError(f"{p} is empty; give it {how} per example ({', '.join(FORMATS[format])})")
+        wanted = ", ".join(str((columns or {}).get(f, f)) for f in FORMATS[format])  # as mapped
+        raise ValueError(f"{p} is empty; give it {how} per example ({wanted})")
     names = {f: column_named(found, (columns or {}).get(f, f)) for f in FORMATS[format]}
     missing = {f: n for f, n in names.items() if n not in found}
     if missing:
