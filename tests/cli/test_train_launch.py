@@ -731,6 +731,41 @@ def test_a_launch_in_process_leaves_torchelastic_signals_to_handle_as_it_was(
     assert dict(os.environ) == environ
 
 
+@pytest.mark.parametrize("has_option", [True, False], ids=["2.13", "without-option"])
+def test_a_launch_on_a_torchrun_without_signals_to_handle_says_so_first(
+    monkeypatch, capsys, has_option: bool
+) -> None:
+    """pyproject allows torch>=2.1, while the launch's signal handling (SIGHUP/SIGQUIT stopped
+    with SIGTERM, an ignored signal kept ignored) works through torchrun's --signals-to-handle:
+    a torchrun without it took every signal its own way and nothing said so. The launch now
+    starts with one warning line saying what it cannot do there; with the option, no line. The
+    older torchrun is played by dropping the option from the parsed arguments, and its run()
+    is stubbed."""
+    import torch.distributed.run as torchrun
+
+    import siamkit.cli._launch as launcher
+
+    parse = torchrun.parse_args
+    handled: list[object] = []
+
+    def parse_args(argv: list[str]) -> Any:
+        args = parse(argv)
+        if not has_option:
+            del args.signals_to_handle
+        return args
+
+    monkeypatch.setattr(torchrun, "parse_args", parse_args)
+    monkeypatch.setattr(torchrun, "run", lambda args: handled.append(args))
+    launcher.launch(2, ["--version"])
+    err = capsys.readouterr().err
+    assert len(handled) == 1  # launched, either way
+    if has_option:
+        assert err == "" and isinstance(getattr(handled[0], "signals_to_handle", None), str)
+    else:
+        assert err.startswith("warning: torchrun of torch ") and "--signals-to-handle" in err
+        assert err.splitlines() == [launcher.old_torchrun_warning()], err
+
+
 #: A plug-in whose processes, once both joined the group, sleep until stopped; each writes its
 #: pid to ``SIAMKIT_TEST_MARK`` + its rank as it goes to sleep, before any checkpoint.
 BOTH_SLEEP = """

@@ -193,7 +193,7 @@ def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
     the script does not stop it): it is taken out of ``args``, so torchrun does not take it,
     and the processes inherit it ignored. The others stay torchrun's. Only on the main thread,
     where torchrun takes them too. A torchrun without ``--signals-to-handle`` (an older torch)
-    takes its four signals itself: see :func:`launch`."""
+    is left every signal: :func:`launch` says so first (:func:`old_torchrun_warning`)."""
     import threading
 
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -229,6 +229,21 @@ def _ignored(name: str) -> bool:
     """Whether the signal ``name`` (``"SIGINT"``) is ignored in this process (``SIG_IGN``)."""
     sig = getattr(signal, name, None)
     return isinstance(sig, signal.Signals) and signal.getsignal(sig) == signal.SIG_IGN
+
+
+def old_torchrun_warning() -> str:
+    """The line a launch starts with where this torch's torchrun has no
+    ``--signals-to-handle`` (pyproject allows torch 2.1 and later; the signal handling above was
+    made and tested with torch 2.13's, which has it): siamkit then cannot choose the signals
+    torchrun takes over, and how that torch's torchrun handles them was not tried."""
+    import torch
+
+    return (
+        f"warning: torchrun of torch {torch.__version__} has no --signals-to-handle, so siamkit "
+        "leaves every signal to it: a SIGHUP or SIGQUIT to the launch may not stop the "
+        "processes with SIGTERM, and a signal ignored when it starts (nohup's SIGHUP) may not "
+        "stay ignored; a torch whose torchrun has the option (2.13 has) does both"
+    )
 
 
 def failure_sentence(failures: dict[int, Any], count: int) -> str:
@@ -291,6 +306,8 @@ def launch(
     from torch.distributed.run import parse_args, run
 
     args = parse_args(["--standalone", f"--nproc-per-node={count}", "-m", "siamkit", *child_args])
+    if not isinstance(getattr(args, "signals_to_handle", None), str):
+        click.echo(old_torchrun_warning(), err=True)
     for stream in (sys.stdout, sys.stderr):  # ours first, then the processes'
         stream.flush()
     received: list[signal.Signals] = []
