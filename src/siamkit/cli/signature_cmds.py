@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import click
 
-from siamkit.clauses import NO_EVALUATION
 from siamkit.cli._face_common import DistanceThreshold, refuse_missing_store
 from siamkit.cli._inputs import PROGRESS, OnceOption, store_errors
 from siamkit.cli._model_record import recorded_model
@@ -436,30 +435,6 @@ def evaluate_cmd(
     )
 
 
-def _checked_signatures(z: Any, sigs: Any) -> Any:
-    """``sigs``' ``(N, D)`` embeddings ``z``, refused where they hold NaN or infinite values by
-    the scans' files (a generated writer's by its name, genuine or forged, and its number),
-    :func:`~siamkit.index.embedding.model_embeddings`'s sentence, as the other commands give it.
-    The distances refused them before, naming neither scan nor writer: "genuine distances
-    contain NaN or inf; check the embeddings ..." (s57_r3, noticed)."""
-    import torch
-
-    from siamkit.index.embedding import model_embeddings
-
-    if bool(torch.isfinite(z).all()):
-        return z
-    if sigs.paths is not None:
-        names = [repr(p) for p in sigs.paths]
-    else:
-        seen: dict[tuple[int, bool], int] = {}
-        names = []
-        for w, f in zip(sigs.writer.tolist(), sigs.forged.tolist()):
-            k = seen[w, f] = seen.get((w, f), 0) + 1
-            names.append(f"writer {sigs.names[w]}'s {'forgery' if f else 'genuine signature'} {k}")
-    model_embeddings(z.numpy(), "the signatures", names, which=NO_EVALUATION)
-    return z
-
-
 def evaluate_signature_data(
     model_path: str,
     data: str,
@@ -473,7 +448,7 @@ def evaluate_signature_data(
 ) -> None:
     """The body of ``siamkit signature evaluate`` (also ``siamkit evaluate --data signatures:DIR``)."""
     from siamkit.applications.signatures.evaluate import evaluate_signatures, signature_scores
-    from siamkit.applications.signatures.train import embed_signatures
+    from siamkit.applications.signatures.train import checked_signatures, embed_signatures
     from siamkit.evaluation.report import check_report_path
 
     if report:  # before the evaluation, not after
@@ -483,7 +458,7 @@ def evaluate_signature_data(
     source = "given" if threshold is not None else "model"
     threshold = threshold if threshold is not None else model.threshold
     sigs, synthetic = _eval_data(data, layout, (model.input_shape[1], model.input_shape[2]))
-    z = _checked_signatures(embed_signatures(model, sigs.images), sigs)
+    z = checked_signatures(embed_signatures(model, sigs.images), sigs)
     args = (z, sigs.writer, sigs.forged, references, reduce, model.distance)
     ev = evaluate_signatures(*args, threshold=threshold, seed=seed, threshold_source=source)
     doc = {"data": data, "synthetic": synthetic, **ev.to_dict()}

@@ -44,8 +44,10 @@ from siamkit.applications.signatures.config import (
 )
 from siamkit.applications.signatures.decision import REDUCTIONS
 from siamkit.applications.signatures.evaluate import SignatureEvaluation, evaluate_signatures
+from siamkit.clauses import NO_EVALUATION
 from siamkit.data.signature_set import SignatureSet
 from siamkit.encode import encode
+from siamkit.index.embedding import model_embeddings
 from siamkit.losses import contrastive_loss
 from siamkit.models import JoinedEmbedding, SiameseNetwork, network_of
 from siamkit.training.checkpoint import rng_state, save_checkpoint, set_rng_state
@@ -57,6 +59,7 @@ SignatureModel = SiameseNetwork | JoinedEmbedding
 
 __all__ = [
     "batch_pairs",
+    "checked_signatures",
     "embed_signatures",
     "sample_batch",
     "signature_config_guard",
@@ -149,6 +152,27 @@ def embed_signatures(model: SignatureModel, images: Tensor, batch_size: int = 25
     return encode(model, images, batch_size, check=True)
 
 
+def checked_signatures(z: Tensor, sigs: SignatureSet, of: str = "the signatures") -> Tensor:
+    """``sigs``' ``(N, D)`` embeddings ``z``, refused where they hold NaN or infinite values by
+    the scans' files (a generated writer's by its name, genuine or forged, and its number),
+    :func:`~siamkit.index.embedding.model_embeddings`'s sentence about ``of``, as the other
+    commands give it. The distances refused them before, naming neither scan nor writer:
+    "genuine distances contain NaN or inf; check the embeddings ..." (s57_r3, noticed; in
+    training's validation too, s57_c3)."""
+    if bool(torch.isfinite(z).all()):
+        return z
+    if sigs.paths is not None:
+        names = [repr(p) for p in sigs.paths]
+    else:
+        seen: dict[tuple[int, bool], int] = {}
+        names = []
+        for w, f in zip(sigs.writer.tolist(), sigs.forged.tolist()):
+            k = seen[w, f] = seen.get((w, f), 0) + 1
+            names.append(f"writer {sigs.names[w]}'s {'forgery' if f else 'genuine signature'} {k}")
+    model_embeddings(z.numpy(), of, names, which=NO_EVALUATION)
+    return z
+
+
 def validate(
     model: SignatureModel, data: SignatureSet, cfg: SignatureEvalConfig
 ) -> SignatureEvaluation:
@@ -157,8 +181,10 @@ def validate(
 
     With ``cfg.reduce == "auto"`` every reduction is tried and the one with the lowest skilled
     + random EER on ``data`` (:func:`selection_score`) is returned (use validation writers only).
+    A NaN or infinite embedding is refused by its scan (:func:`checked_signatures`), where the
+    distances said "genuine distances contain NaN or inf", naming none.
     """
-    z = embed_signatures(model, data.images)
+    z = checked_signatures(embed_signatures(model, data.images), data, "the validation signatures")
     options = REDUCTIONS if cfg.reduce == "auto" else (cfg.reduce,)
     evs = [
         evaluate_signatures(
