@@ -260,7 +260,7 @@ def calibrate(
     from siamkit.cli._image_model import load_siamese
     from siamkit.cli._int8_check import val_root_trained_on
     from siamkit.encode import encode
-    from siamkit.encoders.text import is_pretrained_text_folder
+    from siamkit.encoders.text import check_model_folder, is_pretrained_text_folder
     from siamkit.evaluation.pairs import n_pairs, pair_distances
     from siamkit.export.bundle import read_model_config
     from siamkit.training.ddp import resolve_device
@@ -290,6 +290,8 @@ def calibrate(
         _calibrate_text(model, data, target, far, max_pairs, as_json, device, out, columns)
         return
     if out is not None:
+        if not (Path(model) / "siamkit.json").is_file():  # neither: say what the folder lacks
+            check_model_folder(model)
         raise click.UsageError(
             "--out is for a pretrained text model; a siamkit model's threshold is saved in its "
             "own folder"

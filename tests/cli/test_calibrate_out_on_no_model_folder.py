@@ -1,0 +1,35 @@
+"""`siamkit calibrate FOLDER --out DIR` on a folder that is no model (an empty one, or a Hugging
+Face folder copied without its tokenizer and weights) said "--out is for a pretrained text
+model; a siamkit model's threshold is saved in its own folder": the folder is neither, and the
+user was told to drop --out. It now says what the folder lacks, and writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+
+
+@pytest.mark.parametrize("config", [False, True], ids=["empty", "config.json alone"])
+def test_calibrate_out_names_what_a_folder_that_is_no_model_lacks(
+    tmp_path: Path, config: bool
+) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    if config:
+        (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("a,b,label\nx,y,1\nx,z,0\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        cli, ["calibrate", str(folder), "--data", str(pairs), "--out", str(out)]
+    )
+    assert res.exit_code != 0
+    assert "--out is for a pretrained text model" not in res.output, res.output
+    said = "has no tokenizer and no weights" if config else "is not a model folder: it has no"
+    assert f"Error: {folder} {said}" in res.output, res.output
+    assert not out.exists()
