@@ -7,28 +7,20 @@ were left out. Each now says which, why, and what to do, in one sentence of its 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 import siamkit
+from _class_links import links_only
 from siamkit.cli.main import cli
 
 
 @pytest.fixture
 def ds(tmp_path: Path) -> Path:
-    (tmp_path / "elsewhere" / "cat").mkdir(parents=True)
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "elsewhere" / "cat" / "0.png")
-    ds = tmp_path / "ds"
-    ds.mkdir()
-    os.symlink(".", ds / "all")
-    os.symlink("..", ds / "up")
-    return ds
+    return links_only(tmp_path)
 
 
 def _said(ds: Path, noun: str, lead: str, photo: str = "image") -> str:

@@ -13,18 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _class_links import black_png, links_only
 from siamkit.data.folders import ClassFoldersError, read_class_folders
-
-
-def _links_only(tmp_path: Path) -> Path:
-    """ds/all -> . and ds/up -> ..: sub-folders, both links to the data set's folder or above."""
-    (tmp_path / "elsewhere" / "cat").mkdir(parents=True)
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "elsewhere" / "cat" / "0.png")
-    ds = tmp_path / "ds"
-    ds.mkdir()
-    os.symlink(".", ds / "all")
-    os.symlink("..", ds / "up")
-    return ds
 
 
 def _links_sentence(ds: Path, noun: str, photo: str) -> str:
@@ -40,7 +30,7 @@ def _links_sentence(ds: Path, noun: str, photo: str) -> str:
 def test_read_class_folders_names_the_links_it_left_out(tmp_path, noun, photo):
     """Several links, in each noun (the noun "class", one link, and training's
     ImageFolderDataset: test_class_folders_checks.py's "links" case)."""
-    ds = _links_only(tmp_path)
+    ds = links_only(tmp_path)
     with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
         warnings.simplefilter("ignore")  # the walk's own warning names them too
         read_class_folders(ds, noun, photo, none_found="no images found in ds")
@@ -96,7 +86,7 @@ def test_a_mix_of_both_link_kinds_and_an_empty_class_gives_each_fix_once(tmp_pat
         ": put each class's images in its sub-folder, and remove that link"
     )
     os.unlink(ds / "all")  # control: kitty -> cat, whose one image is dog's too
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(ds / "cat" / "0.png")
+    black_png(ds / "cat" / "0.png")
     (ds / "dog").mkdir()
     os.link(ds / "cat" / "0.png", ds / "dog" / "0.png")
     os.symlink("cat", ds / "kitty")
@@ -116,7 +106,7 @@ def test_the_walks_warning_on_links_to_the_data_set_says_to_remove_them(tmp_path
     link to one other class keeps its advice (control)."""
     from siamkit.data.folders import LeftOutFilesWarning, walk_classes
 
-    ds = _links_only(tmp_path)
+    ds = links_only(tmp_path)
     with pytest.warns(LeftOutFilesWarning) as got:
         walk_classes(ds)
     assert [str(w.message) for w in got] == [
@@ -133,7 +123,7 @@ def test_the_walks_warning_on_links_to_the_data_set_says_to_remove_them(tmp_path
         "again; remove the link"
     ]
     (ds / "cat").mkdir()
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(ds / "cat" / "0.png")
+    black_png(ds / "cat" / "0.png")
     os.unlink(ds / "all")
     os.symlink("cat", ds / "kitty")
     with pytest.warns(LeftOutFilesWarning) as got:
@@ -223,7 +213,7 @@ def test_links_into_an_empty_class_and_one_with_images_are_each_worded_by_their_
     ds = tmp_path / "ds"
     (ds / "cat").mkdir(parents=True)
     (ds / "dog").mkdir()
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(ds / "dog" / "0.png")
+    black_png(ds / "dog" / "0.png")
     os.symlink("cat", ds / "kitty")
     os.symlink("dog", ds / "puppy")
     into = (
