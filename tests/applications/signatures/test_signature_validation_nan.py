@@ -68,3 +68,44 @@ def test_training_refuses_a_nan_at_its_first_validation_by_the_signature(monkeyp
     with pytest.raises(UnrankableEmbeddingsError) as err:
         train_signatures(model, train, val, cfg, SignatureEvalConfig(references=2, reduce="min"))
     assert str(err.value) == NAMED.format(f"{val.names[0]}'s genuine signature 2")
+
+
+def test_the_runs_test_writers_are_refused_by_the_signature_too(monkeypatch, tmp_path):
+    """After training, the run embeds its test writers; a NaN there met the distances too."""
+    import yaml
+
+    from siamkit.applications.signatures.config import signature_config_from_dict
+    from siamkit.applications.signatures.task import run_signatures
+    from siamkit.training import TaskOptions
+
+    cfg = signature_config_from_dict(
+        yaml.safe_load(
+            "data: {synthetic_writers: 12, genuine: 5, forged: 2, image_size: [40, 56], "
+            "split: [0.5, 0.17, 0.33]}\n"
+            "model: {embedding_dim: 8, appearance_weight: 0, "
+            "encoder_kwargs: {widths: [4, 4, 4, 4], fc: 8, stem_stride: 1}}\n"
+            "train: {steps: 1, writers_per_batch: 2, genuine_per_writer: 2, "
+            "forged_per_writer: 1, eval_every: 1}\n"
+            "eval: {references: 2, reduce: min}\n"
+        ),
+        (),
+    )
+    real = SiameseNetwork.embed
+
+    def embed(self, x, *a, **kw):  # only the 4 test writers' 28 scans (validation: 2 writers)
+        z = real(self, x, *a, **kw)
+        if not self.training and len(z) == 28:
+            z = z.clone()
+            z[8] = float("inf")
+        return z
+
+    monkeypatch.setattr(SiameseNetwork, "embed", embed)
+    quiet = TaskOptions(progress=False, log=lambda line: None)
+    with pytest.raises(UnrankableEmbeddingsError) as err:
+        run_signatures(cfg, tmp_path / "run", quiet)
+    assert str(err.value).startswith(
+        "1 of the 28 embeddings the model made of the test signatures hold NaN or infinite "
+        "values (writer "
+    ), str(err.value)
+    assert str(err.value).endswith("'s genuine signature 2), which no evaluation can score")
+    assert not (tmp_path / "run" / "metrics.json").exists()
