@@ -21,3 +21,16 @@ def test_help_names_both_origins_of_a_half_twin(command: str) -> None:
         "A half-twin model (two towers: trained with `task: half_twin`, or a HalfTwinNetwork "
         "saved in Python)" in said
     ), said
+
+
+def test_export_help_names_both_origins_of_a_half_twin() -> None:
+    """`export --help` said "A half-twin (task: half_twin) writes its branch f ...", and export
+    writes both branches of a HalfTwinNetwork saved in Python too (s58_r5 finding 1)."""
+    res = CliRunner().invoke(cli, ["export", "--help"])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "(task: half_twin)" not in said, said
+    assert (
+        "A half-twin (two towers: trained with `task: half_twin`, or a HalfTwinNetwork saved "
+        "in Python) writes its branch f" in said
+    ), said

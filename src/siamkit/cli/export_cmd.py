@@ -757,12 +757,13 @@ def export(
     onnxruntime is not installed it is written unchecked, which the output says (with --json, in
     a warning line on stderr). A vector model (an (N, F) input, as a half-twin on vectors) quantises with --int8-mode
     dynamic: no images calibrate it.
-    A half-twin (task: half_twin) writes its branch f (what is searched with) as that
-    file and its branch g (what is enrolled) beside it, model.document.onnx (and
-    model.document.int8.onnx), each checked against its PyTorch branch; its int8 check scores
-    probes through f against references through g, as the pair is deployed, on its run's
-    validation rows (x through f, y through g; vectors too) while its data.path is there, else
-    on held-out images through both (the output says so).
+    A half-twin (two towers: trained with `task: half_twin`, or a HalfTwinNetwork saved in
+    Python) writes its branch f (what is searched with) as that file and its branch g (what
+    is enrolled) beside it, model.document.onnx (and model.document.int8.onnx), each checked
+    against its PyTorch branch; its int8 check scores probes through f against references
+    through g, as the pair is deployed, on its run's validation rows (x through f, y through g;
+    vectors too) while its data.path is there, else on held-out images through both (the
+    output says so).
 
     A text model (siamkit text, siamkit train of a text config) writes the folder MODEL/onnx/
     (or --out FOLDER): text.onnx (text.int8.onnx with --int8, dynamic quantisation), whose
