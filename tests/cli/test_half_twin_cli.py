@@ -108,4 +108,8 @@ def test_export_branch_g_of_a_one_tower_model_says_to_drop_it(tmp_path: Path) ->
     res = _run("export", str(folder), "--branch", "g")
     assert res.exit_code == 1
     assert "one tower (f): drop --branch g" in res.output
+    # --branch g also exports a HalfTwinNetwork saved in Python, which has no task (s58_r5 2)
+    assert "(task: half_twin)" not in res.output
+    said = " ".join(res.output.split())
+    assert "the second tower (g) of a half-twin (a HalfTwinNetwork, trained with" in said
     assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "siamkit.json"]

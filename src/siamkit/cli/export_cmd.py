@@ -291,7 +291,8 @@ def _run(
     if branch == "g" and kind != "half_twin":  # was "branch='g' is for half-twin networks"
         raise click.ClickException(
             f"{model} is a {kind or 'one-tower'} model with one tower (f): drop --branch g, "
-            "which exports a half-twin's second tower (task: half_twin)"
+            "which exports the second tower (g) of a half-twin (a HalfTwinNetwork, trained with "
+            "`task: half_twin` or saved in Python)"
         )
     shape = input_shape or _model_input_shape(doc)
     from siamkit.cli._half_twin_check_data import read_here_note
