@@ -285,7 +285,7 @@ def test_a_one_branch_onnx_export_is_refused_by_a_gallery_and_the_service(
     onnx_net = OnnxModel(str(path))
     assert onnx_net.half_twin_branch == branch
     want = (
-        f"{path} holds only branch {branch} of a half-twin model (task: half_twin), but a "
+        f"{path} holds only branch {branch} of a half-twin model (two towers), but a "
         "gallery or the service embeds what is searched with branch f and what is enrolled or "
         "compared against with branch g: export it again with `siamkit export MODEL --format "
         "onnx --force`, which writes both branches, or serve the torch model (--runtime torch)."

@@ -145,7 +145,7 @@ def one_branch_refusal(model: object) -> str | None:
     name = folder if (folder / "siamkit.json").is_file() else "MODEL"
     int8 = " --int8" if getattr(model, "precision", None) == "int8" else ""
     return (
-        f"{path} holds only branch {branch} of a half-twin model (task: half_twin), but a "
+        f"{path} holds only branch {branch} of a half-twin model (two towers), but a "
         "gallery or the service embeds what is searched with branch f and what is enrolled or "
         f"compared against with branch g: export it again with `siamkit export {name} --format "
         f"onnx{int8} --force`, which writes both branches, or serve the torch model (--runtime "
