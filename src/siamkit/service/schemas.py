@@ -103,9 +103,10 @@ class ModelInfo(BaseModel):
     fingerprint: str
     towers: int = Field(
         default=1,
-        description="1: one network embeds every image; 2: a half-twin (task: half_twin), whose "
-        "branch f embeds what is searched with (/identify's image, /verify's first image) and "
-        "branch g what is enrolled and searched for (/enroll's images, /verify's second image).",
+        description="1: one network embeds every image; 2: a half-twin (two towers: trained "
+        "with `task: half_twin`, or a HalfTwinNetwork saved in Python), whose branch f embeds "
+        "what is searched with (/identify's image, /verify's first image) and branch g what is "
+        "enrolled and searched for (/enroll's images, /verify's second image).",
     )
 
 
