@@ -8,7 +8,8 @@ The reference is written out here: a fine grid of thresholds (float32 steps arou
 distance's edge, and the middles between them), at each the pairs every reader gets right, a
 reader holding the threshold as float64 or float32, deciding in either arithmetic, and
 computing each distance up to 4 float32 steps off. The rule's room is siamkit.decision's
-(``room(t)``, ROUNDING at these thresholds), so the reference follows the rule if it changes."""
+(``room(t)``: ROUNDING for ``|t|`` up to 5.24, ROOM_SCALE x ``|t|`` above it, as in the
+[room-grows-with-t] case), so the reference follows the rule if it changes."""
 
 import numpy as np
 import pytest
@@ -94,7 +95,7 @@ def test_an_impostor_two_float32_steps_above_the_edge_of_a_genuine_threshold():
     [((0.05, 1.5), (0.4, 2.0), 30), ((50.0, 400.0), (100.0, 500.0), 10)],
     ids=["room-is-rounding", "room-grows-with-t"],  # |t| over 5.24: room(t) = ROOM_SCALE * |t|
 )
-def test_near_impostors_just_above_a_genuine_distance_plus_rounding(
+def test_near_impostors_just_above_a_genuine_distance_plus_the_rules_room(
     genuine: tuple[float, float], far: tuple[float, float], trials: int
 ) -> None:
     rng = np.random.default_rng(7)
