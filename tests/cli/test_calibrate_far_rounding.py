@@ -1,4 +1,4 @@
-"""calibrate's fit (cli.calibrate_cmd._fit) as the model decides with it: d <= t + ROUNDING.
+"""calibrate's fit (cli.calibrate_cmd._fit) as the model decides with it: d <= t + room(t).
 
 Its saved TAR and FAR count the pairs the model accepts (they counted d <= t strictly: FAR 0.0
 saved for a threshold the model then accepted an impostor pair 5e-6 above); the far fit's
@@ -14,19 +14,21 @@ import numpy as np
 import pytest
 
 from siamkit.cli.calibrate_cmd import _fit
+from siamkit.decision import room
 from siamkit.evaluation.roc import far_operating_point
-
-ROUNDING = 1e-5  # siamkit.decision.ROUNDING, written out for an independent reference
 
 
 def _accepted(d: float, t: float) -> bool:
     """The rule in float64 (siamkit verify), in float32 (a float32 threshold and distance), and
-    for a float32 distance against a float threshold (compared in float32)."""
+    for a float32 distance against a float threshold (compared in float32). The room is
+    siamkit.decision's (ROUNDING at every threshold here, all within 0 to 2), so this follows
+    the rule if it changes."""
     f32 = np.float32
+    t64, t32 = float(t), f32(t)
     return (
-        float(d) <= float(t) + ROUNDING
-        or bool(f32(d) <= f32(f32(t) + f32(ROUNDING)))
-        or bool(f32(d) <= f32(float(t) + ROUNDING))
+        float(d) <= t64 + room(t64)
+        or bool(f32(d) <= f32(t32 + room(t32)))
+        or bool(f32(d) <= f32(t64 + room(t64)))
     )
 
 
@@ -43,15 +45,15 @@ def test_the_saved_tar_and_far_count_what_the_model_accepts() -> None:
     # the accuracy fit took 0.2 (FAR 1/3 as decided), then kept 0.2 and rejected 0.200005 on
     # the rule's edge; 5e-6 apart is ~330 float32 steps, so every reader a few steps off tells
     # them apart at their middle, where each keeps 2.5e-6 of room
-    assert t + ROUNDING == pytest.approx((0.2 + 0.200005) / 2, abs=1e-7)
-    assert info["far"] == sum(float(d) <= t + ROUNDING for d in impostor) / 3 == 0.0
-    assert info["tar"] == sum(float(d) <= t + ROUNDING for d in genuine) / 3 == 2 / 3
+    assert t + room(t) == pytest.approx((0.2 + 0.200005) / 2, abs=1e-7)
+    assert info["far"] == sum(float(d) <= t + room(t) for d in impostor) / 3 == 0.0
+    assert info["tar"] == sum(float(d) <= t + room(t) for d in genuine) / 3 == 2 / 3
     # a far fit keeps the genuine pair 4e-6 under the bound it leaves (ROUNDING under the
     # impostor it rejects, room for the readers' own distance), and counts it
     info = _fit(np.float32([0.1, 0.299986, 0.8]), np.float32([0.3, 0.9]), "far", 0.0, {})
     assert info["tar"] == 2 / 3 and info["far"] == 0.0
-    assert float(np.float32(0.299986)) <= info["threshold"] + ROUNDING
-    assert not _accepted(0.3 - ROUNDING, info["threshold"])
+    assert float(np.float32(0.299986)) <= info["threshold"] + room(info["threshold"])
+    assert not _accepted(0.3 - room(0.3), info["threshold"])
 
 
 def test_an_impostor_rejected_at_threshold_0_is_no_refusal() -> None:

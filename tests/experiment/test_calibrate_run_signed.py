@@ -3,8 +3,10 @@
 calibrate`` does: the whole room under an impostor, not clamped at 0 (s54_R1 finding 2).
 
 The reference is written out here: the largest float32 threshold, walked float32 step by step,
-at which every reader rejects each impostor computed ROUNDING lower and a few float32 steps
-either side (the four arithmetic clauses, the threshold held as float64 and as float32)."""
+at which every reader rejects each impostor computed the rule's room lower and a few float32
+steps either side (the four arithmetic clauses, the threshold held as float64 and as float32).
+The room is siamkit.decision's ``room`` (ROUNDING at these scores, all within -0.5 to 1.3), so
+the reference follows the rule if it changes."""
 
 from dataclasses import replace
 from types import SimpleNamespace
@@ -14,6 +16,7 @@ import torch
 
 import siamkit.evaluation.threshold as threshold_mod
 import siamkit.experiment.protocol as protocol
+from siamkit.decision import room
 from siamkit.distances import CohortNormalized
 from siamkit.encoders import create_encoder
 from siamkit.evaluation.pairs import PairDistances
@@ -21,7 +24,6 @@ from siamkit.evaluation.threshold import ThresholdCalibrator, calibrate_threshol
 from siamkit.models import SiameseNetwork
 from siamkit.training.config import RunConfig
 
-R = 1e-5
 f32 = np.float32
 # cohort-normalised scores: negative for near pairs, an impostor 1.5e-5 above 0
 GENUINE = f32([-0.5, -0.2, 2e-6, 8e-6])
@@ -43,10 +45,10 @@ def _some_reader_accepts(d: np.ndarray, t: float) -> bool:
         t32 = f32(tt)
         d32 = d.astype(f32)
         if (
-            (d <= tt + R).any()
-            or (d32 <= t32 + f32(R)).any()
-            or (d32 <= f32(tt + R)).any()
-            or (d <= np.float64(t32 + f32(R))).any()
+            (d <= tt + room(tt)).any()
+            or (d32 <= t32 + room(t32)).any()
+            or (d32 <= f32(tt + room(tt))).any()
+            or (d <= np.float64(t32 + room(t32))).any()
         ):
             return True
     return False
@@ -54,9 +56,11 @@ def _some_reader_accepts(d: np.ndarray, t: float) -> bool:
 
 def _reference_far0(impostor: np.ndarray) -> float:
     """The largest float32 t, walked down float32 step by step from above the answer, at which
-    no reader accepts any impostor computed ROUNDING lower."""
-    moved = _steps(impostor.astype(np.float64) - R, k=0).ravel()
-    t = f32(impostor.astype(np.float64).min() - 2 * R)
+    no reader accepts any impostor computed the rule's room lower."""
+    imp = impostor.astype(np.float64)
+    moved = _steps(imp - room(imp), k=0).ravel()
+    low = imp.min()
+    t = f32(low - 2 * room(low))
     for _ in range(64):  # start above the answer
         t = np.nextafter(t, f32(np.inf))
     assert _some_reader_accepts(moved, float(t)), "the walk must start above the answer"
@@ -72,10 +76,10 @@ def _every_reader_accepts(d: np.ndarray, t: float) -> bool:
         t32 = f32(tt)
         d32 = d.astype(f32)
         if not (
-            (d <= tt + R).all()
-            and (d32 <= t32 + f32(R)).all()
-            and (d32 <= f32(tt + R)).all()
-            and (d <= np.float64(t32 + f32(R))).all()
+            (d <= tt + room(tt)).all()
+            and (d32 <= t32 + room(t32)).all()
+            and (d32 <= f32(tt + room(tt))).all()
+            and (d <= np.float64(t32 + room(t32))).all()
         ):
             return False
     return True
