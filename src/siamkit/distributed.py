@@ -21,6 +21,7 @@ torch.Size([4, 8])
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -31,6 +32,23 @@ from torch import Tensor
 def is_distributed() -> bool:
     """True inside an initialised process group with more than one rank."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def is_main_process() -> bool:
+    """Whether this process says and writes what a run says and writes once (its log lines, the
+    image cache, the model, the summary): rank 0 of a process group; before one is joined, every
+    process but a later one of a torchrun launch (``WORLD_SIZE`` > 1 and ``RANK`` not ``"0"``).
+    A bare ``RANK`` is no launch: a one-process command run where the shell sets it (a cluster
+    job's environment) trains alone, and said and saved nothing (s57_c3, s58_r2). The one rule
+    for every such site (``siamkit.cli.main._other_rank``, read before torch is imported, is
+    its negation outside a group)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:  # not a launch's
+        return True
+    return world <= 1 or os.environ.get("RANK", "0") == "0"
 
 
 def world_size() -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import os
 import sqlite3
 import sys
 import warnings
@@ -53,23 +52,14 @@ def data_warnings_as_lines() -> Iterator[None]:
             )
             if not ours:
                 show(message, category, *where, **kw)
-            elif not _a_later_process_of_a_launch():
-                click.echo(f"warning: {message}", err=True)
+            else:
+                from siamkit.distributed import is_main_process  # torch: loaded by then
+
+                if is_main_process():
+                    click.echo(f"warning: {message}", err=True)
 
         warnings.showwarning = one_line
         yield
-
-
-def _a_later_process_of_a_launch() -> bool:
-    """Whether this process is one of a torchrun launch (``WORLD_SIZE`` > 1, as
-    :mod:`siamkit.training.ddp` takes it) other than its first, which says the data warnings
-    for all. A bare ``RANK`` is no launch: a one-process command run where the shell sets it (a
-    cluster job's environment) dropped every data warning without a word (s57_c3, s57_r3)."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:  # not a launch's
-        return False
-    return world > 1 and os.environ.get("RANK", "0") != "0"
 
 
 def friendly_errors(fn: F) -> F:

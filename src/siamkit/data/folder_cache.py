@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from siamkit.atomic import atomic_path, atomic_write
+from siamkit.distributed import is_main_process
 from siamkit.progress import human_bytes
 
 __all__ = [
@@ -151,7 +152,7 @@ def cache_active() -> bool:
 
 
 def _say(cache: _Cache, line: str) -> None:
-    if os.environ.get("RANK", "0") != "0":  # under torchrun, the first process alone says it
+    if not is_main_process():  # under torchrun, the first process alone says it
         return
     if cache.log is not None:
         cache.log(line)
@@ -335,7 +336,7 @@ def cached_images(
     if why:
         _say(cache, f"not using the image cache of {folder}: {why}; reading the files again")
     images = read()
-    if os.environ.get("RANK", "0") == "0":  # one writer under torchrun
+    if is_main_process():  # one writer under torchrun
         _write(cache, npy, meta, images, want, folder)
     return images
 

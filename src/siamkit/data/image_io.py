@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from siamkit.distributed import is_main_process
 from siamkit.image_decode import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
@@ -205,7 +206,7 @@ def _load_folder(
     unreadable one."""
     shape = (int(out.shape[1]), int(out.shape[2]), int(out.shape[3]))
     bad: list[tuple[str, ImageReadError]] = []
-    shown = os.environ.get("RANK", "0") == "0"  # under torchrun, the first process alone says it
+    shown = is_main_process()  # under torchrun, the first process alone says it
     read = track(items, f"reading the images of {folder}", unit="images") if shown else items
     for i, item in enumerate(read):
         try:

@@ -51,7 +51,7 @@ from siamkit.training import (
 from siamkit.training.config_classes import eval_ways
 from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
-from siamkit.training.ddp import finish_distributed, teardown_distributed
+from siamkit.training.ddp import finish_distributed, is_main_process, teardown_distributed
 from siamkit.training.eval_protocol import protocol_check
 from siamkit.training.parts import run_spec
 from siamkit.training.preflight import check_input_size, check_positives, check_resumable
@@ -133,7 +133,7 @@ def run_experiment(
     check_run_config(cfg)
     out = Path(out_dir)
     t0 = time.perf_counter()
-    if os.environ.get("RANK", "0") != "0":
+    if not is_main_process():  # a later process of a torchrun launch
         log = _quiet
     # everything that can refuse the run does so before its files are written (config.yaml,
     # checkpoint.pt): only the image cache (data.cache) is written earlier, while the data

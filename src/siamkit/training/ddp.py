@@ -20,6 +20,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from siamkit.distributed import is_main_process as is_main_process  # the one rule, re-exported
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -112,14 +114,6 @@ def check_resumed_world(saved: Any, world: int) -> None:
         f"{launch_form(int(saved))} (the process count sets an embedding run's batch, epoch "
         "length and learning-rate schedule)"
     )
-
-
-def is_main_process() -> bool:
-    """Rank 0 of a process group or a torchrun launch, or a process outside any (before
-    :func:`setup_distributed`, torchrun's ``RANK`` says)."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank() == 0
-    return os.environ.get("RANK", "0") == "0"
 
 
 def finish_distributed() -> None:
