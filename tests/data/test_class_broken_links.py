@@ -92,3 +92,47 @@ def test_a_loop_beside_a_class_with_images_is_named_not_dropped_silently(tmp_pat
         "it at a class folder, or remove it"
     ]
     assert list(walk.files) == [ds / "dog"] and walk.broken == [ds / "loop"]
+
+
+def test_a_link_named_as_an_image_is_told_to_get_its_target_back(tmp_path):
+    """A link to nothing named as an image (ds/cover.png -> a missing USB drive's file) was meant
+    as that image, not as a class folder: "point it at a class folder" was wrong advice for it
+    (s58_r2 finding 4). A link without such a name keeps its sentence (the tests above)."""
+    ds = tmp_path / "ds"
+    (ds / "dog").mkdir(parents=True)
+    black_png(ds / "dog" / "0.png")
+    os.symlink("/media/usb/cover.png", ds / "cover.png")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out the link {ds / 'cover.png'}: it leads to /media/usb/cover.png, which does "
+        "not exist; restore its target, or remove it"
+    ]
+    os.symlink("gone.JPG", ds / "back.JPG")  # any case
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 2 links that lead to no file (a missing target, or a link loop), e.g. "
+        f"{ds / 'back.JPG'}, {ds / 'cover.png'}: restore their targets, or remove them"
+    ]
+    os.symlink("nowhere", ds / "cat")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 3 links that lead to nothing (a missing target, or a link loop), e.g. "
+        f"{ds / 'back.JPG'}, {ds / 'cat'}, ... (3 in all): point the link named as a folder at a "
+        "class folder, restore the targets of the 2 links named as files, or remove them"
+    ]
+
+
+def test_a_link_named_with_a_listed_extension_is_a_file_too(tmp_path):
+    ds = tmp_path / "ds"
+    (ds / "dog").mkdir(parents=True)
+    (ds / "dog" / "0.raw").write_bytes(b"x")
+    os.symlink("gone.raw", ds / "extra.raw")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds, extensions=(".raw",))
+    assert [str(w.message) for w in got] == [
+        f"left out the link {ds / 'extra.raw'}: it leads to {ds / 'gone.raw'}, which does not "
+        "exist; restore its target, or remove it"
+    ]

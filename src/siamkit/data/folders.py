@@ -787,20 +787,41 @@ class ClassWalk:
     broken: list[Path] = field(default_factory=list)
 
 
-def _broken_links_note(broken: Sequence[Path]) -> str:
+def _broken_links_note(broken: Sequence[Path], extensions: Iterable[str] = ()) -> str:
     """The sentence for the entries ``broken`` of a data set's folder that are links to
-    nothing (:attr:`ClassWalk.broken`), left out as no class folder."""
+    nothing (:attr:`ClassWalk.broken`), left out as no class folder. A link named as a file the
+    walk reads (an image extension, or one of ``extensions``) was meant as that file, not as a
+    class folder: it is told to get its target back (s58_r2 finding 4)."""
+    named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
+    files = [b for b in broken if b.suffix.lower() in named]
     if len(broken) > 1:
         names = shown_names([text_name(os.fspath(b)) for b in sorted(broken)], 2)
+        if not files:
+            to, fix = "no folder", "point them at class folders"
+        elif len(files) == len(broken):
+            to, fix = "no file", "restore their targets"
+        else:
+            dirs = len(broken) - len(files)
+            to = "nothing"
+            fix = (
+                f"point the {_named(dirs, 'folder')} at "
+                f"{'a class folder' if dirs == 1 else 'class folders'}, restore the "
+                f"target{'' if len(files) == 1 else 's'} of the {_named(len(files), 'file')}"
+            )
         return (
-            f"left out {len(broken)} links that lead to no folder (a missing target, or a link "
-            f"loop), e.g. {names}: point them at class folders, or remove them"
+            f"left out {len(broken)} links that lead to {to} (a missing target, or a link "
+            f"loop), e.g. {names}: {fix}, or remove them"
         )
     link = broken[0]
+    fix = "restore its target" if files else "point it at a class folder"
     return (
-        f"left out the link {text_name(os.fspath(link))}: it {_nowhere(link)}; point it at a "
-        "class folder, or remove it"
+        f"left out the link {text_name(os.fspath(link))}: it {_nowhere(link)}; {fix}, or remove it"
     )
+
+
+def _named(count: int, what: str) -> str:
+    """E.g. "link named as a file", "2 links named as files"."""
+    return f"link named as a {what}" if count == 1 else f"{count} links named as {what}s"
 
 
 def _nowhere(link: Path) -> str:
@@ -868,7 +889,7 @@ def walk_classes(
         _refuse_nested(roots, firsts, noun)
         class_dirs = [d for top in firsts.values() for d in _subdirs(top, broken=broken)]
     if broken:  # no class folders, and not a word: "has no sub-folders" (s57_c6)
-        warnings.warn(_broken_links_note(broken), LeftOutFilesWarning, stacklevel=2)
+        warnings.warn(_broken_links_note(broken, extensions), LeftOutFilesWarning, stacklevel=2)
     dropped = _linked_classes(class_dirs)
     class_dirs = [d for d in class_dirs if d not in dropped]
     # each class's real path once (a folder's own is not counted: it holds the folder walked,
