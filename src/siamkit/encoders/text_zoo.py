@@ -186,3 +186,17 @@ def is_text_model_name(text: str) -> bool:
     [True, False, False]
     """
     return text == DEFAULT_MODEL_NAME or text in NAMED_TEXT_MODELS
+
+
+def shown_folder(folder: str | os.PathLike[str]) -> str:
+    """``folder`` as a refusal names it: as :class:`~pathlib.Path` writes it, with the ``./``
+    kept where the form without it is a model's name (``./all-MiniLM-L6-v2``, which ``Path``
+    writes ``all-MiniLM-L6-v2``, the bundled model's name), as the spec keeps it
+    (:func:`~siamkit.encoders.text_spec_path.spec_path`). Torch-free, for every layer that names
+    a folder (the text loaders, the siamkit.json reader of :mod:`siamkit.export.bundle`).
+
+    >>> [shown_folder(p) for p in (Path("./all-MiniLM-L6-v2"), "m/", "/data/all-mpnet-base-v2")]
+    ['./all-MiniLM-L6-v2', 'm', '/data/all-mpnet-base-v2']
+    """
+    path = Path(folder)
+    return f"./{path.as_posix()}" if is_text_model_name(path.as_posix()) else str(path)

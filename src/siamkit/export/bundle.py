@@ -34,6 +34,7 @@ from safetensors.torch import load_file, save_file
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
 from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
+from siamkit.encoders.text_zoo import shown_folder
 from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
@@ -321,14 +322,15 @@ def _check_input_shape(shape: Any, cfg_path: Path) -> None:
 def _text_export_given(folder: Path) -> str:
     """The refusal of a text model's ONNX export folder given as a model: the model it was
     exported from is what the commands take (``siamkit serve MODEL --runtime onnx-int8`` runs
-    that model's export in MODEL/onnx)."""
+    that model's export in MODEL/onnx). Folders are named as :func:`shown_folder` names them."""
+    shown, model = shown_folder(folder), shown_folder(folder.parent)
     if (folder.parent / CONFIG_FILE).is_file():  # MODEL/onnx, siamkit export's own place
         return (
-            f"{folder} is the ONNX export of the model {folder.parent}, not a model folder: give "
-            f"{folder.parent} (siamkit serve runs this export with --runtime onnx or onnx-int8)"
+            f"{shown} is the ONNX export of the model {model}, not a model folder: give "
+            f"{model} (siamkit serve runs this export with --runtime onnx or onnx-int8)"
         )
     return (
-        f"{folder} is a text model's ONNX export, not a model folder: give the siamkit model "
+        f"{shown} is a text model's ONNX export, not a model folder: give the siamkit model "
         "folder it was exported from, and to serve its export write it there with `siamkit "
         "export MODEL --format onnx --int8`, then `siamkit serve MODEL --runtime onnx-int8`"
     )
@@ -357,23 +359,24 @@ def _run_without_model(folder: Path) -> str:
     moved or deleted since; any other run stopped before saving one, and if interrupted a
     ``--resume`` finishes it."""
     model = folder / "model"
+    shown = shown_folder(folder)  # (folder / "model" is no model's name: Path names it)
     collapsed = _recorded_collapse(folder / "checkpoint.pt")
     if collapsed is not None:  # (a --resume of it is refused: it would save the collapsed model)
         report = folder / "report.html"
         curves = f"; the curves: {report}" if report.is_file() else ""
         return (
-            f"{folder} is a training run's folder without a saved model (no {model}): its run "
+            f"{shown} is a training run's folder without a saved model (no {model}): its run "
             f"stopped at {collapsed}{curves}"
         )
     if (folder / "metrics.json").is_file():
         return (
-            f"{folder} is a training run's folder whose model is missing: its run finished and "
+            f"{shown} is a training run's folder whose model is missing: its run finished and "
             f"saved {model}, which has since been moved or deleted (no {model / CONFIG_FILE}): "
             "put it back, or train again"
         )
     return (
-        f"{folder} is a training run's folder without a saved model (no {model}): its run "
-        f"stopped before saving one; if it was interrupted, siamkit train CONFIG --out {folder} "
+        f"{shown} is a training run's folder without a saved model (no {model}): its run "
+        f"stopped before saving one; if it was interrupted, siamkit train CONFIG --out {shown} "
         "--resume finishes it and saves one"
     )
 
@@ -381,28 +384,29 @@ def _run_without_model(folder: Path) -> str:
 def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and validate ``siamkit.json`` of a model folder, without building the model."""
     folder = Path(path)
+    shown = shown_folder(folder)  # ./all-MiniLM-L6-v2 stays so, not the bundled model's name
     cfg_path = folder / CONFIG_FILE
     if not folder.exists():
         raise ModelFileError(
-            f"{folder} does not exist: give a model folder, the one `siamkit train --out OUT` "
+            f"{shown} does not exist: give a model folder, the one `siamkit train --out OUT` "
             "writes as OUT/model (or siamkit.save_model writes)"
         )
     if not folder.is_dir():
         raise ModelFileError(
-            f"{folder} is a file, not a model folder (expected a directory with {CONFIG_FILE} and "
+            f"{shown} is a file, not a model folder (expected a directory with {CONFIG_FILE} and "
             f"{WEIGHTS_FILE})"
         )
     if not cfg_path.is_file():
         if (folder / "model" / CONFIG_FILE).is_file():  # a run's folder: its model is inside
             raise ModelFileError(
-                f"{folder} is a training run's folder, not a model folder: give {folder / 'model'}"
+                f"{shown} is a training run's folder, not a model folder: give {folder / 'model'}"
             )
         if (folder / "checkpoint.pt").is_file():  # a run's folder, whose run saved no model
             raise ModelFileError(_run_without_model(folder))
         if (folder / TEXT_EXPORT_META).is_file():  # `siamkit text export --out edge/`
             raise ModelFileError(_text_export_given(folder))
         raise ModelFileError(
-            f"{folder} has no {CONFIG_FILE}, so it is not a siamkit model folder: give the "
+            f"{shown} has no {CONFIG_FILE}, so it is not a siamkit model folder: give the "
             "folder `siamkit train --out OUT` writes as OUT/model (or siamkit.save_model writes)"
         )
     try:
@@ -546,7 +550,7 @@ def load_model(
     weights = Path(path) / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelFileError(
-            f"{Path(path)} has no {WEIGHTS_FILE}, so it is not a whole siamkit model folder; give "
+            f"{shown_folder(path)} has no {WEIGHTS_FILE}, so it is not a whole siamkit model folder; give "
             "the model/ folder a run wrote (siamkit train saves OUT/model)"
         )
     if sha256_file(weights) != doc.get("weights_sha256"):
@@ -572,10 +576,10 @@ def load_model(
         pending = [s for s in doc.get("plugins", []) if plugin_name(s) not in sys.modules]
         if pending and not trust_plugins:
             raise _untrusted(Path(path), err, pending) from None
-        raise ModelFileError(f"{Path(path)} cannot be loaded: {err}") from None
+        raise ModelFileError(f"{shown_folder(path)} cannot be loaded: {err}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ModelFileError(
-            f"{Path(path)} describes a model that cannot be rebuilt: {err}"
+            f"{shown_folder(path)} describes a model that cannot be rebuilt: {err}"
         ) from None
     model.threshold = doc.get("threshold")
     if FORMER_ENCODER_KEY in doc:  # save_model's record, checked before it is kept
