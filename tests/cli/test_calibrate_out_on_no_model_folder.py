@@ -33,3 +33,29 @@ def test_calibrate_out_names_what_a_folder_that_is_no_model_lacks(
     said = "has no tokenizer and no weights" if config else "is not a model folder: it has no"
     assert f"Error: {folder} {said}" in res.output, res.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["MODEL/onnx", "text export --out edge"])
+def test_calibrate_out_on_a_text_export_names_it_as_an_export(tmp_path: Path, inside: bool) -> None:
+    """A text model's ONNX export (no siamkit.json; its tokenizer in tokenizer/) given with --out
+    was told it "has no siamkit.json, config.json, tokenizer or weights" (s58_r7 finding 3); it
+    gets the sentence it gets without --out: an export, and the model to give instead."""
+    model = tmp_path / "model"
+    export = model / "onnx" if inside else tmp_path / "edge"
+    (export / "tokenizer").mkdir(parents=True)
+    (export / "tokenizer" / "tokenizer.json").write_text("{}")
+    (export / "text_onnx.json").write_text("{}")
+    if inside:
+        (model / "siamkit.json").write_text("{}")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("a,b,label\nx,y,1\nx,z,0\n")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        cli, ["calibrate", str(export), "--data", str(pairs), "--out", str(out)]
+    )
+    assert res.exit_code != 0
+    said = (
+        f"is the ONNX export of the model {model}," if inside else "is a text model's ONNX export"
+    )
+    assert f"Error: {export} {said}" in res.output, res.output
+    assert not out.exists()

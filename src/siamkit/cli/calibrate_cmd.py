@@ -263,6 +263,7 @@ def calibrate(
     from siamkit.encoders.text import check_model_folder, is_pretrained_text_folder
     from siamkit.evaluation.pairs import n_pairs, pair_distances
     from siamkit.export.bundle import read_model_config
+    from siamkit.export.sidecar import TEXT_EXPORT_META
     from siamkit.training.ddp import resolve_device
 
     ctx = click.get_current_context()
@@ -291,6 +292,8 @@ def calibrate(
         return
     if out is not None:
         if not (Path(model) / "siamkit.json").is_file():  # neither: say what the folder lacks
+            if (Path(model) / TEXT_EXPORT_META).is_file():  # MODEL/onnx: the reader names MODEL
+                read_model_config(model)
             check_model_folder(model)
         raise click.UsageError(
             "--out is for a pretrained text model; a siamkit model's threshold is saved in its "
