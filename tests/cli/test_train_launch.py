@@ -511,6 +511,30 @@ def test_a_plugins_task_is_checked_before_the_launch_by_its_own_check_alone(
     assert not out.exists()
 
 
+def test_a_launch_leaves_the_checks_warnings_to_process_0(tmp_path: Path, monkeypatch) -> None:
+    """The launcher's check of a config (check_task_config) says only its error: a warning it
+    meets is process 0's to say. `--resume --set tracker.instance_size=250` of a siamfc config
+    (off the 8-pixel grid, read as 247 with a warning) said that warning twice, the
+    launcher's copy before torchrun's banner and process 0's after it (s58_r1 finding 1)."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.delenv("RANK", raising=False)
+    out = tmp_path / "run"
+    cmd = ["train", str(ROOT / "configs" / "siamfc.yaml"), "--out", str(out), "--device", "cpu"]
+    cmd += ["--resume", "--set", "tracker.instance_size=250"]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    assert res.exit_code == 0 and launched == [2], res.output
+    assert "warning" not in res.output, res.output
+    alone = CliRunner().invoke(cli, cmd)  # what process 0 says: the warning, once
+    said = " ".join(alone.output.split())
+    assert said.count("warning: the resumed run's config has instance_size 250") == 1, said
+    assert alone.exit_code == 1 and "Error: no checkpoint at" in said, said
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("task", ["half_twin", "signatures", "text"])
 def test_the_tasks_the_launch_refuses_are_those_whose_processes_refuse_it(
     tmp_path: Path, monkeypatch, task: str

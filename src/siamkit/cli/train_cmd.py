@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,7 +267,9 @@ def _refuse_task_launch(
     of :data:`~siamkit.training.tasks.ONE_PROCESS_TASKS`, not a plug-in's registered under its
     name), and a bad config, ``--set``, ``--device`` or ``--init-from`` where the task has a
     "check the config only" (:func:`~siamkit.training.tasks.check_task_config`: ``ssl``'s and
-    ``siamfc``'s, a plug-in's registered with one). The rest is checked by the processes."""
+    ``siamfc``'s, a plug-in's registered with one). The rest is checked by the processes.
+    Only the check's error is said here: a warning it meets (siamfc's off-grid
+    ``instance_size`` on ``--resume``) is process 0's to say, once."""
     from siamkit.training.config_io import read_yaml
     from siamkit.training.ddp import refuse_torchrun
     from siamkit.training.tasks import (
@@ -283,7 +286,9 @@ def _refuse_task_launch(
         refuse_torchrun(task, count)
     doc = read_yaml(config)
     doc.pop("task")
-    check_task_config(task, doc, options)
+    with warnings.catch_warnings():  # said by process 0 as it starts, not twice
+        warnings.simplefilter("ignore")
+        check_task_config(task, doc, options)
 
 
 def _resolved_out(out: Path) -> Path:
