@@ -169,6 +169,11 @@ def test_a_face_models_nan_names_the_faces_of_the_photo_not_inputs_sent(siamkit_
                     "/verify",
                     files=[("file_a", ("a.png", photos[0])), ("file_b", ("b.png", photos[0]))],
                 ),
+                # two photos' largest faces in one call: the last, b.png's, is made NaN
+                "embed": lambda: client.post(
+                    "/embed",
+                    files=[("files", ("a.png", photos[0])), ("files", ("b.png", photos[0]))],
+                ),
             },
         )
         model.embed_chips = real
@@ -193,6 +198,9 @@ def test_a_face_models_nan_names_the_faces_of_the_photo_not_inputs_sent(siamkit_
         # the two photos' largest faces in one call: the last, file_b's, is made NaN
         "verify pair": "1 of the 2 embeddings the model made of the photos' largest faces hold "
         "NaN or infinite values ('file_b'), which no verdict can be given on",
+        # the photo named by its upload, as /enroll names it, where /embed said "(rows 1)"
+        "embed": "1 of the 2 embeddings the model made of the photos' largest faces hold NaN or "
+        "infinite values ('b.png' (image 2)), which no search can rank",
     }
     _check(answers, rows, siamkit_log, ("verify pair", "verify label"))
     assert "in the order sent" not in answers["identify"].json()["detail"]

@@ -431,9 +431,14 @@ class ServiceEngine:
         faces = [FoundFace(b.as_dict(), r) for b, r in zip(boxes, results)]
         return results[0], thumbs, faces
 
-    def embed(self, x: torch.Tensor) -> np.ndarray:
-        """``(N, C, H, W)`` images -> ``(N, D)`` float32 embeddings."""
-        return embed_inputs(self.model, x)
+    def embed(self, x: torch.Tensor, names: list[str]) -> np.ndarray:
+        """``(N, C, H, W)`` images -> ``(N, D)`` float32 embeddings. A face model's NaN is
+        refused naming its photos by ``names`` (the uploads' words, ``'b.png' (image 2)``), as
+        its /enroll names them, where /embed said "(rows 1)" (s58_r3 finding 1)."""
+        if not self.takes_photos:
+            return embed_inputs(self.model, x)
+        z = embed_inputs(self.model, x, refuse=False)
+        return model_embeddings(z, "the photos' largest faces", names)
 
     def remove(self, label: str) -> int:
         """Remove every item of ``label``; 404 if it is not enrolled."""

@@ -255,7 +255,8 @@ async def identify(
 )
 async def embed(engine: Engine, files: ImageFiles) -> EmbedResponse:
     """The model's embeddings of the uploaded images, one row per file."""
-    z = await engine.on_images(await _read(engine, files, "files"), engine.embed)
+    uploads = await _read(engine, files, "files")
+    z = await engine.on_images(uploads, engine.embed, [u.name for u in uploads])
     return EmbedResponse(embeddings=z.tolist(), dim=int(z.shape[1]), distance=engine.distance_name)
 
 
