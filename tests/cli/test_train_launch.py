@@ -446,10 +446,12 @@ def test_a_launch_refuses_a_task_config_every_process_would_before_starting_them
 def test_a_launch_checks_a_task_config_and_its_set_once_before_starting_the_processes(
     tmp_path: Path, monkeypatch, config: str, given: list[str], says: str
 ) -> None:
-    """A bad --set on a task: ssl or siamfc config was met only by each launched process,
-    each printing it (2 processes here: the same Error line twice, and the launch's own line
-    naming process 0). The launcher now makes the task's "check the config only" once, before
-    any process starts: one sentence, the one a single process says, exit 1, nothing written."""
+    """A bad --set on a task: ssl or siamfc config was met only by the launched processes,
+    after they started: 2 processes here gave process 0's Error line and the launch's line
+    naming process 0, about 20 s in (process 1 holds its error back, OTHER_RANK_ERROR_DELAY_S,
+    and torchrun stopped it first). The launcher now makes the task's "check the config only"
+    once, before any process starts: one sentence, the one a single process says, exit 1, no
+    process started, nothing written."""
     import siamkit.cli._launch as launcher
     from siamkit.cli.main import cli
 
