@@ -171,8 +171,8 @@ def test_an_export_folder_given_as_a_model_is_named_an_export(tmp_path, monkeypa
     assert res.output == (  # the step line of 5663f43 first (stderr, which the runner mixes in)
         "loading the model from edge ...\n"
         "Error: edge is a text model's ONNX export, not a model: give the model it was exported "
-        "from (text dedup, plagiarism and enroll run this export with --runtime onnx-int8 "
-        "--onnx-dir edge)\n"
+        "from (text dedup, plagiarism, enroll, identify and verify run this export with "
+        "--runtime onnx-int8 --onnx-dir edge)\n"
     )
     (edge / "text.int8.onnx").unlink()
     res = CliRunner().invoke(cli, ["text", "similarity", "a", "b", "--model", "edge"])
@@ -186,5 +186,6 @@ def test_an_export_folder_given_as_a_model_is_named_an_export(tmp_path, monkeypa
     assert res.output == (
         f"loading the model from {model / 'onnx'} ...\n"
         f"Error: {model / 'onnx'} is the ONNX export of the model {model}, not a model: give "
-        f"{model} (the text commands with --runtime onnx or onnx-int8 run this export)\n"
+        f"{model} (text dedup, plagiarism, enroll, identify and verify run this export with "
+        "--runtime onnx or onnx-int8; text similarity runs the model with PyTorch)\n"
     )

@@ -668,6 +668,11 @@ def _generic_over_text_encoder(folder: Path) -> tuple[str, str | None] | None:
     return "SiameseNetwork", None
 
 
+#: The text commands that take --runtime and --onnx-dir (text similarity, lexical and export do
+#: not), as a refusal of an export given as the model names them.
+_RUN_AN_EXPORT = "text dedup, plagiarism, enroll, identify and verify run this export"
+
+
 def _refuse_an_export(folder: Path) -> None:
     """Refuse a text model's ONNX export (``siamkit text export --out edge/``, or MODEL/onnx)
     given as a model, naming what it is: it holds a tokenizer/ folder but no config.json, so the
@@ -679,11 +684,11 @@ def _refuse_an_export(folder: Path) -> None:
     if (folder.parent / "siamkit.json").is_file():  # MODEL/onnx, siamkit export's own place
         raise ValueError(
             f"{folder} is the ONNX export of the model {folder.parent}, not a model: give "
-            f"{folder.parent} (the text commands with --runtime onnx or onnx-int8 run this export)"
+            f"{folder.parent} ({_RUN_AN_EXPORT} with --runtime onnx or onnx-int8; text "
+            "similarity runs the model with PyTorch)"
         )
     runtime = "onnx-int8" if (folder / INT8_NAME).is_file() else "onnx"
     raise ValueError(
         f"{folder} is a text model's ONNX export, not a model: give the model it was exported "
-        f"from (text dedup, plagiarism and enroll run this export with --runtime {runtime} "
-        f"--onnx-dir {folder})"
+        f"from ({_RUN_AN_EXPORT} with --runtime {runtime} --onnx-dir {folder})"
     )
