@@ -134,8 +134,8 @@ def test_an_export_failing_in_torch_removes_the_folders_it_made(saved, tmp_path,
         f"loading the model from {bundle} ...",
         "tracing the text encoder to ONNX (opset 17) ...",
         "Error: torch.onnx.export could not export this text model's encoder (opset 17): "
-        "RuntimeError: an operator torch cannot export; run it with PyTorch instead (--runtime "
-        "torch)",
+        "RuntimeError: an operator torch cannot export; the model still runs with PyTorch (the "
+        "text commands' and `siamkit serve`'s default, --runtime torch)",
     ]
 
 

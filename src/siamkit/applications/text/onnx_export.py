@@ -112,7 +112,8 @@ def _trace_encoder(enc: Any, path: Path, tower: str = "") -> None:
     except Exception as err:  # the exporter raises many unrelated types: a traceback reached users
         raise ValueError(
             f"torch.onnx.export could not export this text model's encoder (opset 17): "
-            f"{type(err).__name__}: {err}; run it with PyTorch instead (--runtime torch)"
+            f"{type(err).__name__}: {err}; the model still runs with PyTorch (the text "
+            "commands' and `siamkit serve`'s default, --runtime torch)"
         ) from err
 
 
