@@ -271,6 +271,24 @@ def test_an_override_into_an_empty_section_fills_it() -> None:
         apply_ssl_overrides({"train": 3}, ["train.epochs=2"])
 
 
+@pytest.mark.parametrize("train", [None, 3], ids=["empty", "not-a-mapping"])
+def test_device_reaches_a_train_section_left_empty_or_refuses_it_named(
+    tmp_path: Path, train: Any
+) -> None:
+    """--device of a config whose train: is empty (its defaults) or not a mapping was a
+    TypeError ("'NoneType' / 'int' object does not support item assignment"). An empty one now
+    takes the device and the run goes on to its next check (here a bad data.val_fraction); one
+    that is not a mapping is refused in the sentence a run without --device says."""
+    doc = {**_doc(data={"val_fraction": -0.2}), "train": train}
+    res = _cli(tmp_path, doc, "--device", "cpu")
+    if train is None:
+        _one_sentence(res, "data.val_fraction must be a number in [0, 1), got -0.2.")
+    else:
+        _one_sentence(res, "section 'train' must be a mapping of keys to values, got 3")
+        assert res.output == _cli(tmp_path, doc).output  # as without --device
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_malformed_override_is_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read the value in override 'train.epochs=\[1'"):
         apply_ssl_overrides({}, ["train.epochs=[1"])

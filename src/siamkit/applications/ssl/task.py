@@ -208,7 +208,9 @@ def _config(config: dict[str, Any], options: TaskOptions) -> SSLConfig:
     """``config`` (without its ``plugins:``) with ``options``' overrides, device and start."""
     doc = apply_ssl_overrides(config, options.overrides)
     if options.device != "auto":
-        doc.setdefault("train", {})["device"] = options.device
+        train = doc.get("train")
+        if train is None or isinstance(train, dict):  # another is refused below, named
+            doc["train"] = {**(train or {}), "device": options.device}
     if options.init_from is not None:  # recorded as model.init_from, as a supervised run does
         model_section = doc.get("model") or {}
         if isinstance(model_section, dict):
