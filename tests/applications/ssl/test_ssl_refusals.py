@@ -271,6 +271,28 @@ def test_an_override_into_an_empty_section_fills_it() -> None:
         apply_ssl_overrides({"train": 3}, ["train.epochs=2"])
 
 
+@pytest.mark.parametrize("device", [[], ["--device", "cpu"]], ids=["auto", "cpu"])
+def test_a_section_set_to_a_value_names_the_override(tmp_path: Path, device: list[str]) -> None:
+    """`--set train=3` replaced the whole section with 3, and the refusal named no option:
+    "section 'train' must be a mapping of keys to values, got 3" (with --device, until the
+    commit before, "'int' object does not support item assignment": s58_r1, noticed). It now
+    names the override and the form that sets a key."""
+    said = (
+        "override 'train=3': train is a section, a mapping of keys to values, not 3: set one "
+        "of its keys with --set train.KEY=VALUE"
+    )
+    with pytest.raises(ConfigError) as err:
+        apply_ssl_overrides(_doc(), ["train=3"])
+    assert str(err.value) == said
+    _one_sentence(_cli(tmp_path, _doc(), "--set", "train=3", *device), said)
+    assert not (tmp_path / "o").exists()
+    # a whole section as a mapping, or emptied (its defaults), is still taken
+    assert apply_ssl_overrides({}, ["train={epochs: 2}", "views="]) == {
+        "train": {"epochs": 2},
+        "views": None,
+    }
+
+
 @pytest.mark.parametrize("train", [None, 3], ids=["empty", "not-a-mapping"])
 def test_device_reaches_a_train_section_left_empty_or_refuses_it_named(
     tmp_path: Path, train: Any

@@ -245,7 +245,9 @@ def check_ssl_config(cfg: SSLConfig) -> SSLConfig:
 def apply_ssl_overrides(
     doc: dict[str, Any], overrides: tuple[str, ...] | list[str]
 ) -> dict[str, Any]:
-    """``section.key=value`` (or ``method=value``) strings applied to a config mapping."""
+    """``section.key=value`` (or ``method=value``) strings applied to a config mapping; a whole
+    section is a mapping (``train={epochs: 2}``) or empty (``train=``: its defaults), another
+    value is refused naming the override."""
     doc = {k: dict(v) if isinstance(v, dict) else v for k, v in doc.items()}
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -260,6 +262,11 @@ def apply_ssl_overrides(
             raise ConfigError(
                 f"override {item!r}: method is a name, not a section: --set method=NAME, one of "
                 f"{', '.join(METHODS)}"
+            )
+        if not dot and section in _TYPES and not (value is None or isinstance(value, dict)):
+            raise ConfigError(  # was the section's sentence (or a TypeError), naming no --set
+                f"override {item!r}: {section} is a section, a mapping of keys to values, not "
+                f"{value!r}: set one of its keys with --set {section}.KEY=VALUE"
             )
         if not dot:
             doc[section] = value
