@@ -200,9 +200,13 @@ def episode_accuracies(
     intra-op thread (:func:`siamkit.evaluation.pairs.one_thread`): each block is a handful of
     small ops, and on a loaded machine their multi-threaded parallel regions waited for cores
     (1,000 5-way episodes of 4,544-wide embeddings: BENCHMARKS.md,
-    benchmarks/bench_few_shot_episodes.py). The distances and accuracies came out bit-identical at
-    1 and 2 threads (widths 8 to 16,000, four named distances); a learned distance keeps its
-    threads.
+    benchmarks/bench_few_shot_episodes.py). Inside the window the blocks compute the one-thread
+    values, whatever torch's thread count. Those are bit-identical to the former route's (the
+    blocks on torch's threads) at 2 threads on this machine (widths 8 to 16,000, four named
+    distances). From 4 threads on, the former route's own values depend on the thread count (MKL
+    splits a block of one episode's matrix product by it: 20-way 1-shot 15-query episodes 384
+    wide moved by up to 3.3e-7 relative, cosine 1.2e-7; accuracies unchanged; s58_r6 finding 1),
+    and the window gives the one-thread values. A learned distance keeps its threads.
     """
     zt = as_embeddings(z)
     dist = resolve_distance(distance)
