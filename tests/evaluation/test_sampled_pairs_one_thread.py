@@ -221,3 +221,52 @@ def test_wide_embeddings_keep_the_former_routes_values_bit_for_bit():
     step, bad, after = json.loads(run.stdout)
     assert step == 13 and after == 2, run.stdout
     assert bad == [], f"values differ from the former route at (metric, pairs, index) {bad}"
+
+
+#: sha256 of the listed-pair distances by (metric, width, route, torch thread count): 384 and
+#: 32,767 wide (the widest the window takes), a block count that leaves one pair alone at the end;
+#: "former" is the same blocks on torch's threads, "today" is listed_pair_distances
+_THREAD_COUNTS = """
+import hashlib, json, numpy as np, torch
+from siamkit.distances import get_distance
+from siamkit.evaluation.pairs import PAIR_BLOCK_ELEMENTS, listed_pair_distances
+got = {}
+for dim in (384, 32_767):
+    z = torch.randn(60, dim, generator=torch.Generator().manual_seed(dim))
+    step = PAIR_BLOCK_ELEMENTS // dim
+    rng = np.random.default_rng(dim)
+    ia, ib = rng.integers(0, 60, step + 1), rng.integers(0, 60, step + 1)
+    for name in ("euclidean", "sqeuclidean", "cosine", "manhattan"):
+        dist = get_distance(name)
+        for threads in (1, 2, 4):
+            torch.set_num_threads(threads)
+            with torch.no_grad():
+                former = np.concatenate([dist.pairwise(z[ia[s : s + step]], z[ib[s : s + step]]).numpy()
+                                         for s in range(0, ia.size, step)])
+            today = listed_pair_distances(z, ia, ib, np.ones(ia.size, bool), name).genuine
+            for route, v in (("former", former), ("today", today)):
+                got[f"{name} {dim} {route} {threads}"] = hashlib.sha256(v.tobytes()).hexdigest()[:16]
+print(json.dumps(got))
+"""
+
+
+def test_pair_distances_are_the_same_at_one_two_and_four_torch_threads():
+    """The window's values were proven equal to the former route's at 2 threads (s57_c9); they
+    do not depend on the thread count at all (elementwise ops, and row sums below torch's grain
+    that one thread takes either way), so the former route and the window agree at 4 threads too.
+    Unlike few-shot episodes (matrix products, s58_r6 finding 1), nothing here is split by MKL."""
+    src = Path(__file__).resolve().parents[2] / "src"  # the src next to this test
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    run = subprocess.run(
+        [sys.executable, "-c", _THREAD_COUNTS], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    for name in ("euclidean", "sqeuclidean", "cosine", "manhattan"):
+        for dim in (384, 32_767):
+            hashes = {
+                f"{route} {t}": got[f"{name} {dim} {route} {t}"]
+                for route in ("former", "today")
+                for t in (1, 2, 4)
+            }
+            assert len(set(hashes.values())) == 1, f"{name} {dim} wide: sha256 {hashes}"

@@ -238,6 +238,10 @@ def one_thread(on: bool = True) -> Iterator[None]:
     of one wider row (the last block when a pair is left over, every block past 262,144 wide)
     had its sum split over the threads, so one thread rounded it otherwise in the last bits
     (s57_FA Q5, s57_r9 finding 2): such widths keep the threads. The count is put back on exit.
+    Proven equal to the former route at 2 threads (this machine) and, as the reasoning says, not
+    tied to that count: at 4 and 8 threads too (widths 8 to 32,767, one-pair tail blocks, the four
+    named distances: s58_m6). Few-shot episodes differ there: their matrix products are split
+    by thread count (:func:`siamkit.evaluation.few_shot.episode_accuracies`).
 
     Only where the calling thread is the process's only Python thread that may run torch work
     (:func:`_alone`: tqdm's monitor, which a progress bar on a terminal starts, does not count;
