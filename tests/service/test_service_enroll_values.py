@@ -95,9 +95,20 @@ def test_an_image_models_nan_is_the_same_500_on_every_route(siamkit_log, tmp_pat
         finally:
             hook.remove()
         listed = client.get("/gallery").json()
-    one = "1 of the 1 embeddings the model made of the inputs hold NaN or infinite values (rows 0)"
-    two = (
-        "2 of the 2 embeddings the model made of the inputs hold NaN or infinite values (rows 0, 1)"
+    # each image named by its upload, where each route said "the inputs (rows 0, 1)" (s58_r3
+    # finding 2): the engine embeds them, as the gallery did, with the tower of their role
+    made = "embeddings the model made of the"
+    enroll = (
+        f"2 of the 2 {made} images hold NaN or infinite values ('1.png' (image 1), "
+        "'2.png' (image 2)), which no search can rank"
+    )
+    identify = (
+        f"1 of the 1 {made} image hold NaN or infinite values ('1.png' (the image)), "
+        "which no search can rank"
+    )
+    embed = (
+        f"1 of the 1 {made} images hold NaN or infinite values ('1.png' (image 1)), "
+        "which no search can rank"
     )
     # the pair named by its fields, where each input was "(rows 0)" of its own
     pair = (
@@ -111,11 +122,11 @@ def test_an_image_models_nan_is_the_same_500_on_every_route(siamkit_log, tmp_pat
         "which no verdict can be given on"
     )
     rows = {
-        "enroll": two,
-        "identify": one,
+        "enroll": enroll,
+        "identify": identify,
         "verify label": label,
         "verify pair": pair,
-        "embed": one,
+        "embed": embed,
     }
     _check(answers, rows, siamkit_log, ("verify pair", "verify label"))
     assert listed["num_items"] == 1, listed

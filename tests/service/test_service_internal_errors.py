@@ -34,7 +34,9 @@ def _internal(answer: Any, rid: str) -> None:
     }
 
 
-@pytest.mark.parametrize("where", ["gallery.identify", "model.embed", "gallery.recommend"])
+@pytest.mark.parametrize(
+    "where", ["gallery.identify_embeddings", "model.embed", "gallery.recommend"]
+)
 def test_a_value_error_from_inside_is_a_500_logged_once(siamkit_log, tmp_path, where) -> None:
     """A ValueError raised by a bug deep in the model or the gallery was answered 400 with its
     message, as if the client had sent bad input, and logged nothing (/recommend's 422); it is

@@ -108,7 +108,7 @@ def test_a_full_disk_is_a_503_naming_it_not_an_internal_error(siamkit_log, tmp_p
     def full(*args: Any, **kwargs: Any) -> Any:
         raise sqlite3.OperationalError("database or disk is full")
 
-    gallery.enroll = full
+    gallery.enroll_embeddings = full
     with TestClient(app) as client:
         image = {"files": ("a.png", png_bytes(pattern("disc")))}
         answer = client.post("/enroll", data={"label": "a"}, files=image)
@@ -185,14 +185,14 @@ def test_a_gallery_bug_is_a_500_not_a_503_to_retry(siamkit_log, tmp_path) -> Non
 
     image = {"files": ("a.png", png_bytes(pattern("disc")))}
     with TestClient(app) as client:
-        gallery.enroll = bug
+        gallery.enroll_embeddings = bug
         answer = client.post("/enroll", data={"label": "a"}, files=image)
         assert answer.status_code == 500, answer.json()
         rid = answer.json()["request_id"]  # made up for it: the request sent none
         assert answer.json()["detail"] == (
             f"Internal error; the server log has the details under request id {rid}."
         )
-        gallery.enroll = locked
+        gallery.enroll_embeddings = locked
         answer = client.post("/enroll", data={"label": "a"}, files=image)
         assert answer.status_code == 503 and "database is locked" in answer.json()["detail"]
     errors = [r.getMessage() for r in siamkit_log.records if r.levelno >= logging.ERROR]

@@ -99,7 +99,7 @@ def test_identify_refuses_a_non_finite_distance_in_words(client, monkeypatch):
     from siamkit.index import IdentifyResult, Match
 
     nan = IdentifyResult(matches=[Match("alice", float("nan"), 1, True)], label="alice")
-    monkeypatch.setattr(client.app.state.engine, "identify", lambda x, k: (nan, {}))
+    monkeypatch.setattr(client.app.state.engine, "identify", lambda x, k, name: (nan, {}))
     r = client.post("/identify", files=_file("file", "disc"))
     assert r.status_code == 400
     assert r.json()["detail"] == "The distance is not a finite number for these images."

@@ -338,22 +338,40 @@ class ServiceEngine:
         An image the label already holds (the same embedding: enrolled before, or sent twice) is
         skipped (:meth:`siamkit.index.Gallery.enroll_embeddings`, ``skip_repeats``). Returns the
         new item ids, the label's item count, how many images were skipped, and for a face
-        model how many faces each photo showed (None for other models).
+        model how many faces each photo showed (None for other models). ``label`` is the
+        route's, checked there (:func:`~siamkit.service.route_checks.check_new_label`).
         """
+        gallery = self.gallery  # 409 without one, before the model runs
         thumbnails = thumbnails_of(uploads)
         # each item keeps its upload's file name (the name alone), so that "item 7" in
         # /identify or /recommend can be traced back to its photo, as siamkit enroll keeps paths
         names = [u.filename for u in uploads]
         sources = names if any(n is not None for n in names) else None
-        if self.counts_faces:  # a NaN named by its upload, as /verify names its fields
-            z, counts = self.largest_faces(x, [u.name for u in uploads])
-            ids = self.gallery.enroll_embeddings(label, z, skip_repeats=True, sources=sources)
-        else:
-            ids, counts = self.gallery.enroll(label, x, skip_repeats=True, sources=sources), None
+        said = [u.name for u in uploads]  # a NaN named by its upload, as /verify names its fields
+        if self.counts_faces:
+            z, counts = self.largest_faces(x, said)
+        else:  # what Gallery.enroll stored: the document tower's (a half-twin's branch g)
+            z, counts = self.embedded(x, said, role="document"), None
+        ids = gallery.enroll_embeddings(label, z, skip_repeats=True, sources=sources)
         # kept after the commit and read back, as siamkit enroll keeps them: a removal of these
         # items in between (another request, another process) leaves none under an id never reused
-        self.thumbnails.put_enrolled_live(self.gallery, label, ids, thumbnails)
+        self.thumbnails.put_enrolled_live(gallery, label, ids, thumbnails)
         return list(ids), self.label_count(label, len(ids)), len(ids.skipped), counts
+
+    def embedded(
+        self, x: Any, names: list[str], role: str = "query", one: bool = False
+    ) -> np.ndarray:
+        """The model's embeddings of the decoded uploads ``x`` (``role``'s tower, as
+        :func:`~siamkit.index.embedding.embed_inputs` and so a gallery embeds them), refused
+        as it refuses NaN or infinite ones but naming the uploads by ``names`` (their words,
+        ``'b.png' (image 2)``), where an image model's /enroll, /identify and /embed said "the
+        inputs (rows 0, 1)" (s58_r3 finding 2). ``one``: of the one upload a route takes."""
+        z = embed_inputs(self.model, x, role=role, refuse=False)
+        if self.takes_photos:
+            of = "the photo's largest face" if one else "the photos' largest faces"
+        else:
+            of = "the image" if one else "the images"
+        return model_embeddings(z, of, names)
 
     def largest_faces(self, x: Any, names: list[str]) -> tuple[np.ndarray, list[int]]:
         """A face model's embeddings of the largest face of each photo, refused as
@@ -408,9 +426,13 @@ class ServiceEngine:
         except UnknownLabelError:
             raise self.not_enrolled(label) from None
 
-    def identify(self, x: torch.Tensor, k: int) -> tuple[IdentifyResult, dict[int, bytes]]:
-        """The ``k`` nearest labels of one ``(1, C, H, W)`` image, and the matches' thumbnails."""
-        result = self.gallery.identify(x, k=k)
+    def identify(
+        self, x: torch.Tensor, k: int, name: str = "the image"
+    ) -> tuple[IdentifyResult, dict[int, bytes]]:
+        """The ``k`` nearest labels of one ``(1, C, H, W)`` image, and the matches' thumbnails;
+        a NaN embedding is refused naming the image by ``name`` (the upload's words)."""
+        gallery = self.gallery  # 409 without one, before the model runs
+        result = gallery.identify_embeddings(self.embedded(x, [name], one=True), k=k)[0]
         return result, self.thumbnails.get([m.item_id for m in result.matches])
 
     def identify_faces(
@@ -432,13 +454,10 @@ class ServiceEngine:
         return results[0], thumbs, faces
 
     def embed(self, x: torch.Tensor, names: list[str]) -> np.ndarray:
-        """``(N, C, H, W)`` images -> ``(N, D)`` float32 embeddings. A face model's NaN is
-        refused naming its photos by ``names`` (the uploads' words, ``'b.png' (image 2)``), as
-        its /enroll names them, where /embed said "(rows 1)" (s58_r3 finding 1)."""
-        if not self.takes_photos:
-            return embed_inputs(self.model, x)
-        z = embed_inputs(self.model, x, refuse=False)
-        return model_embeddings(z, "the photos' largest faces", names)
+        """``(N, C, H, W)`` images -> ``(N, D)`` float32 embeddings, a NaN refused naming the
+        images (a face model's photos) by ``names`` (:meth:`embedded`), where /embed said
+        "(rows 0, 1)" (s58_r3 findings 1 and 2)."""
+        return self.embedded(x, names)
 
     def remove(self, label: str) -> int:
         """Remove every item of ``label``; 404 if it is not enrolled."""

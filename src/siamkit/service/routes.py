@@ -220,7 +220,7 @@ async def identify(
     refuse_other_tower_size(engine.model, one, "query")  # a half-twin: tower f's kind
     threshold = engine.gallery.threshold
     if not engine.finds_faces:
-        result, thumbs = await engine.on_images(one, engine.identify, k)
+        result, thumbs = await engine.on_images(one, engine.identify, k, one[0].name)
         sources = await engine.call(engine.gallery.sources, [m.item_id for m in result.matches])
         out = _identify_out(result, thumbs, threshold, sources)
     else:
