@@ -136,3 +136,29 @@ def test_a_link_named_with_a_listed_extension_is_a_file_too(tmp_path):
         f"left out the link {ds / 'extra.raw'}: it leads to {ds / 'gone.raw'}, which does not "
         "exist; restore its target, or remove it"
     ]
+
+
+def test_the_refusal_gives_a_link_named_as_an_image_the_warnings_advice(tmp_path):
+    """The refusal that follows the warning told a link named as an image "point that link at a
+    class folder" while the warning just said "restore its target" (s58_FA Q1): both now say
+    "restore", and a mix is told both."""
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    os.symlink("/media/usb/cover.png", ds / "cover.png")
+    with pytest.warns(LeftOutFilesWarning), pytest.raises(ClassFoldersError) as got:
+        ImageFolderDataset(ds, (3, 8, 8))
+    assert str(got.value) == (
+        f"{ds} holds no class folder: {ds / 'cover.png'} is a link that leads to no file (a "
+        "missing target, or a link loop): restore its target or remove it and put each "
+        "class's images in a sub-folder of its own"
+    )
+    os.symlink("/media/usb/cats", ds / "cats")
+    with pytest.warns(LeftOutFilesWarning), pytest.raises(ClassFoldersError) as got:
+        ImageFolderDataset(ds, (3, 8, 8))
+    assert str(got.value) == (
+        f"{ds} holds no class folder: {ds / 'cats'} is a link that leads to no folder (a "
+        f"missing target, or a link loop), and {ds / 'cover.png'} is a link that leads to no "
+        "file (a missing target, or a link loop): point the link named as a folder at a class "
+        "folder, restore the target of the link named as a file, or remove them and put each "
+        "class's images in a sub-folder of its own"
+    )

@@ -1091,15 +1091,35 @@ def _refuse_nothing(
             + (f" (copy its {photo}s into it)" if copy else "")
         )
     if broken:
+        # a link named as a file the walk reads was meant as that file: "restore", not "point
+        # it at a class folder", as _broken_links_note's warning says (s58_FA Q1)
+        named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
+        as_file = [text_name(str(d)) for d in sorted(walk.broken) if d.suffix.lower() in named]
+        as_dir = [b for b in broken if b not in as_file]
+        for names, to in ((as_dir, "folder"), (as_file, "file")):
+            if names:
+                many = len(names) > 1
+                why.append(
+                    f"{shown_names(names)} {'are links' if many else 'is a link'} that lead"
+                    f"{'' if many else 's'} to no {to} (a missing target, or a link loop)"
+                )
         many = len(broken) > 1
-        why.append(
-            f"{shown_names(broken)} {'are links' if many else 'is a link'} that lead"
-            f"{'' if many else 's'} to no folder (a missing target, or a link loop)"
-        )
-        them = "them" if many else "it"
+        if as_dir and as_file:
+            n = len(as_file)
+            what = (
+                f"point the {_named(len(as_dir), 'folder')} at "
+                f"{f'a {noun} folder' if len(as_dir) == 1 else f'{noun} folders'}, restore the "
+                f"target{'' if n == 1 else 's'} of the {_named(n, 'file')}, or"
+            )
+        elif as_file:
+            what = f"restore {'their targets' if many else 'its target'} or"
+        else:
+            what = (
+                f"point {'those links' if many else 'that link'} at "
+                f"{f'{noun} folders' if many else f'a {noun} folder'} or"
+            )
         fix.append(
-            f"point {'those links' if many else 'that link'} at "
-            f"{f'{noun} folders' if many else f'a {noun} folder'} or remove {them}"
+            f"{what} remove {'them' if many else 'it'}"
             + (
                 ""
                 if folders or to_top
