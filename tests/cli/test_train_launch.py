@@ -301,12 +301,21 @@ def _refused(*args: str, env: dict[str, str] | None = None) -> str:
         (["--nproc-per-node", "0"], {}, "'--nproc-per-node': 0 processes cannot train: give 1 or more"),
         (["--nproc-per-node", "-3"], {}, "'--nproc-per-node': -3 processes cannot train"),
         (
-            ["--nproc-per-node", "2"], {"RANK": "1"},
+            ["--nproc-per-node", "2"], {"RANK": "1", "WORLD_SIZE": "2"},
             "Error: --nproc-per-node starts torchrun, and this process was itself started by a "
-            "launcher (RANK=1 is set)",
+            "launcher (WORLD_SIZE=2 is set)",
+        ),
+        (  # torchrun --nproc_per_node=1: WORLD_SIZE=1, and torchrun's own variables
+            ["--nproc-per-node", "2"],
+            {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "TORCHELASTIC_RUN_ID": "none"},
+            "started by a launcher (TORCHELASTIC_RUN_ID=none is set)",
+        ),
+        (
+            ["--nproc-per-node", "2"], {"LOCAL_RANK": "0"},
+            "started by a launcher (LOCAL_RANK=0 is set)",
         ),
     ],
-    ids=["zero", "negative", "under-torchrun"],
+    ids=["zero", "negative", "under-torchrun", "under-torchrun-of-one", "local-rank"],
 )  # fmt: skip
 def test_a_launch_refuses_a_count_below_one_and_a_launch_inside_a_launch(
     args: list[str], env: dict[str, str], says: str, monkeypatch
@@ -314,8 +323,37 @@ def test_a_launch_refuses_a_count_below_one_and_a_launch_inside_a_launch(
     import siamkit.cli._launch as launcher
 
     monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
-    monkeypatch.delenv("RANK", raising=False)
+    for name in _LAUNCH_ENV:
+        monkeypatch.delenv(name, raising=False)
     assert says in _refused(*args, env=env)
+
+
+#: What a launcher sets in the processes it starts (torchrun: all four).
+_LAUNCH_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "TORCHELASTIC_RUN_ID")
+
+
+@pytest.mark.parametrize(
+    "env", [{"RANK": "1"}, {"RANK": "1", "WORLD_SIZE": "1"}, {"RANK": "1", "WORLD_SIZE": "x"}]
+)
+def test_a_bare_rank_is_no_launch_and_may_start_torchrun(
+    env: dict[str, str], monkeypatch, tmp_path: Path
+) -> None:
+    """One rule for "a launcher started this process" (siamkit.distributed.is_main_process): a
+    bare RANK (a cluster job's shell) trains alone without --nproc-per-node, so it may launch
+    too. It was refused: "this process was itself started by a launcher (RANK=1 is set)"."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.setattr(launcher, "cpu_count", lambda: 2)
+    for name in _LAUNCH_ENV:
+        monkeypatch.delenv(name, raising=False)
+    out = str(tmp_path / "o")
+    args = ["train", CONFIG, "--nproc-per-node", "2", "--device", "cpu", "--out", out]
+    res = CliRunner().invoke(cli, args, env=env)
+    assert res.exit_code == 0, res.output
+    assert launched == [2]
 
 
 def test_a_launch_refuses_more_processes_than_cores_or_gpus(monkeypatch) -> None:

@@ -68,16 +68,34 @@ def _processes(count: int) -> str:
     return f"{count} process" if count == 1 else f"{count} processes"
 
 
+def _started_by_launcher() -> str | None:
+    """What says that a launcher started this process (``"WORLD_SIZE=2 is set"``), or None.
+
+    The launch test of :func:`siamkit.distributed.is_main_process` (``WORLD_SIZE`` > 1), and
+    torchrun's own variables, which it sets in every process it starts, one included
+    (``TORCHELASTIC_RUN_ID``, ``LOCAL_RANK``). A bare ``RANK`` is no launch: a one-process
+    command run where the shell sets it (a cluster job's environment) may start torchrun."""
+    world = os.environ.get("WORLD_SIZE", "1")
+    with contextlib.suppress(ValueError):  # not a launch's
+        if int(world) > 1:
+            return f"WORLD_SIZE={world} is set"
+    for name in ("TORCHELASTIC_RUN_ID", "LOCAL_RANK"):
+        if name in os.environ:
+            return f"{name}={os.environ[name]} is set"
+    return None
+
+
 def refuse_launch(count: int, config: str, overrides: Sequence[str], device: str) -> None:
     """Refuse ``--nproc-per-node COUNT`` before torchrun starts, in one sentence: a count below
     1, more processes than the CPU cores (gloo) or CUDA GPUs (NCCL, one GPU a process) the run
-    would train on, or a process that a launcher already started (``RANK`` is set: torchrun
-    inside torchrun would start N processes in each)."""
-    if "RANK" in os.environ:
+    would train on, or a process that a launcher already started (torchrun inside torchrun
+    would start N processes in each; see :func:`_started_by_launcher`)."""
+    started = _started_by_launcher()
+    if started is not None:
         raise click.UsageError(
             f"--nproc-per-node starts torchrun, and this process was itself started by a "
-            f"launcher (RANK={os.environ['RANK']} is set): give the process count to that "
-            "launcher only, or run siamkit train --nproc-per-node N outside it"
+            f"launcher ({started}): give the process count to that launcher only, or run "
+            "siamkit train --nproc-per-node N outside it"
         )
     if count < 1:
         raise click.BadParameter(
