@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -208,6 +209,24 @@ def test_omniglot_names_the_character_folders_it_leaves_out_for_holding_no_image
     ]
     with pytest.warns(EmptyFoldersWarning, match=r"folder .*Greek/character03 holds no images"):
         OmniglotDataset(omniglot_tree / "images_background", (1, 28, 28))
+
+
+def test_omniglot_names_alphabet_and_character_links_to_nothing(tmp_path):
+    """An alphabet or a character that is a link to nothing (an unmounted drive) was dropped
+    without a word, while an empty character folder was named (s58_FA Q3)."""
+    top = tmp_path / "om" / "images_background"
+    _write_png(top / "Alpha" / "char1" / "1.png", 255)
+    os.symlink("/nonexist/char2", top / "Alpha" / "char2")
+    os.symlink("/nonexist/Beta", top / "Beta")
+    with pytest.warns(LeftOutFilesWarning) as caught:
+        ds = OmniglotDataset(tmp_path / "om", (1, 12, 12))
+    assert ds.classes == ["Alpha/char1"] and ds.empty_folders == []
+    assert [str(w.message) for w in caught] == [
+        f"left out the link {top / 'Beta'}: it leads to /nonexist/Beta, which does not exist; "
+        "point it at an alphabet folder, or remove it",
+        f"left out the link {top / 'Alpha' / 'char2'}: it leads to /nonexist/char2, which does "
+        "not exist; point it at a character folder, or remove it",
+    ]
 
 
 def test_omniglot_errors(omniglot_tree, tmp_path):

@@ -787,17 +787,20 @@ class ClassWalk:
     broken: list[Path] = field(default_factory=list)
 
 
-def _broken_links_note(broken: Sequence[Path], extensions: Iterable[str] = ()) -> str:
+def _broken_links_note(
+    broken: Sequence[Path], extensions: Iterable[str] = (), noun: str = "class"
+) -> str:
     """The sentence for the entries ``broken`` of a data set's folder that are links to
-    nothing (:attr:`ClassWalk.broken`), left out as no class folder. A link named as a file the
-    walk reads (an image extension, or one of ``extensions``) was meant as that file, not as a
-    class folder: it is told to get its target back (s58_r2 finding 4)."""
+    nothing (:attr:`ClassWalk.broken`), left out as no ``noun`` folder. A link named as a file
+    the walk reads (an image extension, or one of ``extensions``) was meant as that file, not as
+    a folder: it is told to get its target back (s58_r2 finding 4)."""
+    one = f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun} folder"  # "an alphabet folder"
     named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
     files = [b for b in broken if b.suffix.lower() in named]
     if len(broken) > 1:
         names = shown_names([text_name(os.fspath(b)) for b in sorted(broken)], 2)
         if not files:
-            to, fix = "no folder", "point them at class folders"
+            to, fix = "no folder", f"point them at {noun} folders"
         elif len(files) == len(broken):
             to, fix = "no file", "restore their targets"
         else:
@@ -805,7 +808,7 @@ def _broken_links_note(broken: Sequence[Path], extensions: Iterable[str] = ()) -
             to = "nothing"
             fix = (
                 f"point the {_named(dirs, 'folder')} at "
-                f"{'a class folder' if dirs == 1 else 'class folders'}, restore the "
+                f"{one if dirs == 1 else f'{noun} folders'}, restore the "
                 f"target{'' if len(files) == 1 else 's'} of the {_named(len(files), 'file')}"
             )
         return (
@@ -813,7 +816,7 @@ def _broken_links_note(broken: Sequence[Path], extensions: Iterable[str] = ()) -
             f"loop), e.g. {names}: {fix}, or remove them"
         )
     link = broken[0]
-    fix = "restore its target" if files else "point it at a class folder"
+    fix = "restore its target" if files else f"point it at {one}"
     return (
         f"left out the link {text_name(os.fspath(link))}: it {_nowhere(link)}; {fix}, or remove it"
     )
@@ -1471,14 +1474,23 @@ class OmniglotDataset(FileImageDataset):
         #: the character folders (relative to ``root``) that hold no images, left out of
         #: :attr:`classes` (a warning names them: a class lost without a word would surprise)
         self.empty_folders: list[str] = []
-        for alphabet in (a for top in self._top_dirs(subset) for a in _subdirs(top)):
-            for character in _subdirs(alphabet):
+        # links to nothing in place of an alphabet or a character folder were dropped without
+        # a word, while an empty character folder was named (s58_FA Q3)
+        lost: list[Path] = []  # alphabets
+        gone: list[Path] = []  # characters
+        alphabets = [a for top in self._top_dirs(subset) for a in _subdirs(top, broken=lost)]
+        for alphabet in alphabets:
+            for character in _subdirs(alphabet, broken=gone):
                 files = list_images(character)
                 if files:
                     samples += [(f, len(classes)) for f in files]
                     classes.append(f"{alphabet.name}/{character.name}")
                 else:
                     self.empty_folders.append(character.relative_to(self.root).as_posix())
+        for links, noun in ((lost, "alphabet"), (gone, "character")):
+            if links:
+                note = _broken_links_note(links, noun=noun)
+                warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
         if not samples:
             raise ValueError(
                 f"No Omniglot images under '{self.root}'; expected "
