@@ -37,7 +37,8 @@ def is_distributed() -> bool:
 def is_main_process() -> bool:
     """Whether this process says and writes what a run says and writes once (its log lines, the
     image cache, the model, the summary): rank 0 of a process group; before one is joined, every
-    process but a later one of a torchrun launch (``WORLD_SIZE`` > 1 and ``RANK`` not ``"0"``).
+    process but a later one of a torchrun launch (``WORLD_SIZE`` > 1 and ``RANK`` > 0, both read
+    as integers; a value that is none is not a launch's, so this process is the main one).
     A bare ``RANK`` is no launch: a one-process command run where the shell sets it (a cluster
     job's environment) trains alone, and said and saved nothing (s57_c3, s58_r2). The one rule
     for every such site (``siamkit.cli.main._other_rank``, read before torch is imported, is
@@ -46,9 +47,10 @@ def is_main_process() -> bool:
         return dist.get_rank() == 0
     try:
         world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
     except ValueError:  # not a launch's
         return True
-    return world <= 1 or os.environ.get("RANK", "0") == "0"
+    return world <= 1 or rank <= 0
 
 
 def world_size() -> int:

@@ -61,6 +61,10 @@ def _files(folder: Path) -> list[str]:
         ({"RANK": "0", "WORLD_SIZE": "2"}, True),  # a launch's first process
         ({"RANK": "1", "WORLD_SIZE": "2"}, False),  # a later one
         ({"RANK": "3", "WORLD_SIZE": "4"}, False),
+        ({"RANK": "01", "WORLD_SIZE": "2"}, False),  # read as numbers, as _other_rank reads them
+        ({"RANK": "00", "WORLD_SIZE": "2"}, True),  # was False for both: said and wrote nothing
+        ({"RANK": "x", "WORLD_SIZE": "2"}, True),  # not a launch's
+        ({"RANK": "-1", "WORLD_SIZE": "2"}, True),
     ],
 )
 def test_a_later_process_is_one_of_a_launch_alone(
