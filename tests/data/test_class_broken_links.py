@@ -16,6 +16,8 @@ from siamkit.data.folders import (
     ClassFoldersError,
     ImageFolderDataset,
     LeftOutFilesWarning,
+    images_under,
+    list_images,
     read_class_folders,
     walk_classes,
 )
@@ -162,3 +164,52 @@ def test_the_refusal_gives_a_link_named_as_an_image_the_warnings_advice(tmp_path
         "folder, restore the target of the link named as a file, or remove them and put each "
         "class's images in a sub-folder of its own"
     )
+
+
+def _dead_links(tmp_path: Path) -> Path:
+    """cat: 0.png, 1.png, 2.png -> a missing file, loop -> loop; dog: 0.png, 1.png, more -> a
+    missing folder (an unmounted drive)."""
+    ds = tmp_path / "ds"
+    for name in ("cat", "dog"):
+        for i in range(2):
+            (ds / name).mkdir(parents=True, exist_ok=True)
+            black_png(ds / name / f"{i}.png")
+    os.symlink("/media/usb/2.png", ds / "cat" / "2.png")
+    os.symlink("loop", ds / "cat" / "loop")
+    os.symlink("/media/usb/sub", ds / "dog" / "more")
+    return ds
+
+
+def test_links_to_nothing_inside_a_class_folder_are_named(tmp_path):
+    """A class's image (or sub-folder) that is a link to nothing was dropped without a word,
+    one level below the root's links that are named (s58_FA Q2): 2 photos of 12 lost without a
+    word change what is measured."""
+    ds = _dead_links(tmp_path)
+    with pytest.warns(LeftOutFilesWarning) as got:
+        data = ImageFolderDataset(ds, (3, 8, 8))
+    assert len(data) == 4 and data.classes == ["cat", "dog"]
+    assert [str(w.message) for w in got] == [
+        f"left out 2 links that lead to nothing (a missing target, or a link loop), e.g. "
+        f"{ds / 'cat' / '2.png'}, {ds / 'cat' / 'loop'}: restore their targets, or remove them",
+        f"left out the link {ds / 'dog' / 'more'}: it leads to /media/usb/sub, which does not "
+        "exist; restore its target, or remove it",
+    ]
+
+
+def test_links_to_nothing_in_a_folder_of_loose_images_are_named(tmp_path):
+    """The walks of a folder of unlabeled images (task: ssl's images_under, and list_images)
+    dropped a link to nothing without a word too (s58_FA Q2)."""
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    black_png(loose / "0.png")
+    os.symlink("/media/usb/1.png", loose / "1.png")
+    said = (
+        f"left out the link {loose / '1.png'}: it leads to /media/usb/1.png, which does not "
+        "exist; restore its target, or remove it"
+    )
+    with pytest.warns(LeftOutFilesWarning) as got:
+        assert images_under(loose, "data.root") == [loose / "0.png"]
+    assert [str(w.message) for w in got] == [said]
+    with pytest.warns(LeftOutFilesWarning) as got:
+        assert list_images(loose) == [loose / "0.png"]
+    assert [str(w.message) for w in got] == [said]

@@ -58,7 +58,8 @@ def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> l
     Warns:
         LeftOutFilesWarning: a file in it cannot be told a file (no access: a folder of mode
             ``r--``, a link to /proc): it is left out and named, as the recursive walk leaves
-            it out (:func:`_visible_files`), not a bare PermissionError traceback.
+            it out (:func:`_visible_files`), not a bare PermissionError traceback; a link in
+            it that leads to nothing (a missing target, a loop) is left out and named too.
 
     Example:
         >>> list_images(Path("photos/cat"))  # doctest: +SKIP
@@ -77,14 +78,17 @@ def _list_images(
     caller that has named the same entries already (:func:`_subdirs` of a data set's root)
     does not say again."""
     exts = _suffixes(extensions)
+    dead: list[Path] = []  # links to nothing: named, not dropped without a word (s58_FA Q2)
     try:
-        entries, denied, links = _entries(folder)
+        entries, denied, links = _entries(folder, dead)
     except PermissionError:  # the folder cannot be listed: left out, as the walk leaves it
         return [], _locked_note([os.fspath(folder)])
     found = sorted(p for p, st in entries if stat.S_ISREG(st.st_mode) and p.suffix.lower() in exts)
     if denied is None:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
         return found, _locked_note([os.fspath(folder)])
-    return found, _locked_note([], denied, links) if denied or links else ""
+    notes = [_locked_note([], denied, links)] if denied or links else []
+    notes += [_dead_links_note(dead)] if dead else []
+    return found, "; ".join(notes)
 
 
 def _entries(
@@ -263,13 +267,16 @@ def _visible_files(
             (``cat/x.png -> ../dog/1.png``), or a folder (``folder`` itself too) cannot be
             listed or a file cannot be told a file (no read or no search access: a disk's
             ``lost+found``, a folder of mode ``r--``), or a link's target cannot be reached
-            (``cat/p -> /proc/1/cwd``): it is left out, and named (and added to ``unread``).
+            (``cat/p -> /proc/1/cwd``): it is left out, and named (and added to ``unread``);
+            a link that leads to nothing (``cat/2.png -> /media/usb/2.png``, a loop) is left
+            out and named too.
     """
     loops: list[str] = []
     crossed: list[tuple[str, str]] = []
     locked: list[str] = []  # the folders the walk cannot list
     refused: list[str] = []  # the files it cannot lstat, where their folder's others can be
     unreached: list[str] = []  # the links whose target it cannot stat
+    dead: list[Path] = []  # the links to nothing (a missing target, a loop): s58_FA Q2
     top = os.path.realpath(folder)
     others = beside if isinstance(beside, ClassFolders) else ClassFolders(beside)
     label = Path(folder).name  # the class walked, in every data set folder that holds it
@@ -295,6 +302,8 @@ def _visible_files(
                 if isinstance(st, str):
                     if st == "denied":  # the folder can be entered, the target cannot
                         unreached.append(os.fspath(path))
+                    else:  # an image on an unmounted drive was lost without a word
+                        dead.append(path)
                     continue
             if not stat.S_ISREG(st.st_mode):
                 continue
@@ -316,6 +325,8 @@ def _visible_files(
             unread += locked + refused + unreached
         note = _locked_note(locked, refused, unreached)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
+    if dead:
+        warnings.warn(_dead_links_note(dead), LeftOutFilesWarning, stacklevel=2)
     if loops:
         warnings.warn(_loop_note(loops), LeftOutFilesWarning, stacklevel=2)
     if crossed:
@@ -819,6 +830,22 @@ def _broken_links_note(
     fix = "restore its target" if files else f"point it at {one}"
     return (
         f"left out the link {text_name(os.fspath(link))}: it {_nowhere(link)}; {fix}, or remove it"
+    )
+
+
+def _dead_links_note(dead: Sequence[Path]) -> str:
+    """The sentence for the links to nothing (a missing target, a loop) inside a folder of
+    images (a class's, a loose-image folder's), which the walk leaves out."""
+    if len(dead) > 1:
+        names = shown_names([text_name(os.fspath(d)) for d in sorted(dead)], 2)
+        return (
+            f"left out {len(dead)} links that lead to nothing (a missing target, or a link "
+            f"loop), e.g. {names}: restore their targets, or remove them"
+        )
+    link = dead[0]
+    return (
+        f"left out the link {text_name(os.fspath(link))}: it {_nowhere(link)}; restore its "
+        "target, or remove it"
     )
 
 
