@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import csv
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -1347,7 +1347,17 @@ def test_trials_csv_and_the_table_show_the_encoder_kwargs_a_trial_trained(
     table = res.output.split("best value (validation classes)\n")[1].split("\n\n")[0]
     (line,) = [r for r in table.splitlines() if r.startswith("model ")]
     shown = {"encoder": "convnet", "encoder_kwargs": best.encoder_kwargs}
-    assert ast.literal_eval(line.split(None, 1)[1]) == shown, line
+    # the table shows the choice as config keys (model.encoder=convnet model.encoder_kwargs.widths=
+    # [8, 16] ...): read each key=value back (YAML values) into the map it stands for
+    read: dict = {}
+    for item in re.split(r" (?=model\.)", line.split(None, 1)[1]):
+        key, value = item.split("=", 1)
+        *path, leaf = key.split(".")[1:]
+        node = read
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    assert read == shown, line
 
 
 #: The shipped loss space's losses that learn parameters of their own (its comment's list).
