@@ -49,3 +49,30 @@ def test_the_reader_keeps_the_dot_slash_of_a_run_and_an_export(in_tmp: Path) -> 
         match=r"^all-MiniLM-L6-v2/onnx is the ONNX export of the model \./all-MiniLM-L6-v2,",
     ):
         read_model_config(Path("./all-MiniLM-L6-v2/onnx"))
+
+
+def test_the_format_version_refusal_keeps_the_dot_slash(in_tmp: Path) -> None:
+    """It named ``{folder}``, the bundled model's name (s58 FB Q1)."""
+    (in_tmp / "all-MiniLM-L6-v2").mkdir()
+    doc = {"format": "siamkit-model", "format_version": 10**6, "siamkit_version": "99"}
+    (in_tmp / "all-MiniLM-L6-v2" / "siamkit.json").write_text(json.dumps(doc))
+    with pytest.raises(
+        ModelFileError, match=r"^\./all-MiniLM-L6-v2 was written in model format 1000000 by"
+    ):
+        read_model_config("./all-MiniLM-L6-v2")
+
+
+def test_the_plug_in_refusals_keep_the_dot_slash() -> None:
+    """Both named ``{folder}``, a ``Path`` that writes ./all-MiniLM-L6-v2 as the bundled model's
+    name (s58 FB Q1)."""
+    from siamkit.export.bundle import _plugin_failed, _untrusted
+    from siamkit.registry import PluginNotImportedError
+
+    folder = Path("./all-MiniLM-L6-v2")
+    failed = _plugin_failed(folder, {"my_plugin": "No module named 'my_plugin'"})
+    assert str(failed).startswith("./all-MiniLM-L6-v2 cannot be loaded: the plug-in module "), (
+        failed
+    )
+    err = PluginNotImportedError("not imported", part="encoder 'tiny'")
+    untrusted = _untrusted(folder, err, ["my_plugin"])
+    assert str(untrusted).startswith("./all-MiniLM-L6-v2 cannot be loaded: its encoder 'tiny'")

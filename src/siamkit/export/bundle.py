@@ -420,7 +420,7 @@ def read_model_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     version = doc.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
-            f"{folder} was written in model format {version!r} by siamkit {doc.get('siamkit_version')}; this siamkit "
+            f"{shown} was written in model format {version!r} by siamkit {doc.get('siamkit_version')}; this siamkit "
             f"({__version__}) reads format {FORMAT_VERSION} or older — upgrade siamkit"
         )
     plugins = doc.get("plugins", [])
@@ -464,9 +464,9 @@ def _import_recorded_plugins(doc: dict[str, Any]) -> dict[str, str]:
 def _plugin_failed(folder: Path, failed: dict[str, str]) -> ModelFileError:
     spec, reason = next(iter(failed.items()))
     return ModelFileError(
-        f"{folder} cannot be loaded: the plug-in module {spec!r} recorded in the model cannot be "
-        f"imported ({reason}); install it, or pass --plugin naming its module or .py file (in "
-        "Python, import it before load_model)"
+        f"{shown_folder(folder)} cannot be loaded: the plug-in module {spec!r} recorded in the "
+        f"model cannot be imported ({reason}); install it, or pass --plugin naming its module or "
+        ".py file (in Python, import it before load_model)"
     )
 
 
@@ -478,7 +478,7 @@ def _untrusted(folder: Path, err: PluginNotImportedError, pending: list[str]) ->
     options = " ".join(f"--plugin {shlex.quote(spec)}" for spec in pending)
     needs = f"its {err.part} needs" if err.part else "it needs"
     return ModelFileError(
-        f"{folder} cannot be loaded: {needs} the plug-in {modules} {names} that the "
+        f"{shown_folder(folder)} cannot be loaded: {needs} the plug-in {modules} {names} that the "
         f"model records, which loading does not import unless told to; pass {options} (or set "
         f"SIAMKIT_PLUGINS={shlex.quote(','.join(pending))}), or --trust-plugins to import the "
         "modules the model records, only for model folders you trust (in Python, import them "
@@ -607,8 +607,9 @@ def _not_expected(folder: Path, kind: str, cls: type, expect: type) -> str:
     ``expect``: what the folder holds and the two ways to load it."""
     words = _KIND_WORDS.get(kind, "a model")
     return (
-        f"{folder} holds {words} ({cls.__name__}, kind {kind!r}), not a {expect.__name__}: "
-        f"load it with expect={cls.__name__}, or without expect= to take any kind"
+        f"{shown_folder(folder)} holds {words} ({cls.__name__}, kind {kind!r}), not a "
+        f"{expect.__name__}: load it with expect={cls.__name__}, or without expect= to take any "
+        "kind"
     )
 
 

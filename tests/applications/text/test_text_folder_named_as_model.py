@@ -8,6 +8,7 @@ model folder", naming the model rather than the folder the user typed. The text 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,60 @@ def test_the_model_option_names_a_missing_folder_as_typed(
     result = CliRunner().invoke(cli, ["text", "similarity", "--model", FOLDER, "a b", "a c"])
     assert result.exit_code == 2, result.output
     assert "Directory './all-MiniLM-L6-v2' does not exist" in result.output
+
+
+def _text_similarity(folder: str) -> str:
+    result = CliRunner().invoke(cli, ["text", "similarity", "--model", folder, "a b", "a c"])
+    assert result.exit_code == 1, result.output
+    return result.output
+
+
+def test_an_image_model_in_a_folder_named_as_the_model_is_named_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_model(expect=)'s refusal, which every text command shows, named it
+    ``all-MiniLM-L6-v2`` (s58 FB Q1)."""
+    import siamkit
+    from siamkit.models import Preprocess, SiameseNetwork
+
+    monkeypatch.chdir(tmp_path)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=(4, 8))
+    net = SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 12, 12)))
+    siamkit.save_model(net.eval(), "all-MiniLM-L6-v2")
+    assert _text_similarity(FOLDER) == (
+        "Error: ./all-MiniLM-L6-v2 holds a Siamese model whose twins share one encoder "
+        "(SiameseNetwork, kind 'siamese'), not a text model\n"
+    )
+
+
+def test_the_export_of_a_model_named_as_the_model_advises_the_folder_as_typed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "give all-MiniLM-L6-v2" advised the bundled model, not the folder (s58 FB Q1)."""
+    from siamkit.applications.text.onnx import META_NAME
+
+    monkeypatch.chdir(tmp_path)
+    export = tmp_path / "all-MiniLM-L6-v2" / "onnx"
+    (export / "tokenizer").mkdir(parents=True)
+    (export.parent / "siamkit.json").write_text("{}")
+    (export / "tokenizer" / "tokenizer.json").write_text("{}")
+    (export / META_NAME).write_text("{}")
+    said = _text_similarity("./all-MiniLM-L6-v2/onnx")
+    assert said.startswith(
+        "Error: all-MiniLM-L6-v2/onnx is the ONNX export of the model ./all-MiniLM-L6-v2, not a "
+        "model: give ./all-MiniLM-L6-v2 ("
+    ), said
+
+
+@pytest.mark.parametrize("damaged", ["config.json", "model.safetensors"])
+def test_a_damaged_file_of_a_folder_named_as_the_model_names_the_folder_as_typed(
+    tiny_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damaged: str
+) -> None:
+    """ "so the model in all-MiniLM-L6-v2 cannot be loaded" named the bundled model (s58 FB Q1)."""
+    monkeypatch.chdir(tmp_path)
+    folder = Path(shutil.copytree(tiny_hf, tmp_path / "all-MiniLM-L6-v2"))
+    f = folder / damaged
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+    said = _text_similarity(FOLDER)
+    assert f"all-MiniLM-L6-v2/{damaged} " in said, said
+    assert ", so the model in ./all-MiniLM-L6-v2 cannot be loaded: " in said, said

@@ -102,8 +102,9 @@ def refuse_damaged_json(folder: Path, err: Exception) -> None:
             json.loads(f.read_bytes())
         except (ValueError, OSError) as bad:  # JSONDecodeError, UnicodeDecodeError, unreadable
             raise ValueError(
-                f"{f} is not valid JSON ({bad}), so the model in {folder} cannot be loaded: the "
-                "file is cut short or damaged; copy it again from where the model came from"
+                f"{f} is not valid JSON ({bad}), so the model in {shown_folder(folder)} cannot be "
+                "loaded: the file is cut short or damaged; copy it again from where the model "
+                "came from"
             ) from err
 
 
@@ -122,9 +123,9 @@ def refuse_damaged_weights(folder: Path, err: Exception) -> None:
                 pass
         except Exception as bad:  # SafetensorError, or an OSError of an unreadable file
             raise ValueError(
-                f"{f} cannot be read as weights ({bad}), so the model in {folder} cannot be "
-                "loaded: the file is cut short or damaged; copy it again from where the model "
-                "came from"
+                f"{f} cannot be read as weights ({bad}), so the model in {shown_folder(folder)} "
+                "cannot be loaded: the file is cut short or damaged; copy it again from where the "
+                "model came from"
             ) from err
 
 
@@ -681,14 +682,17 @@ def _refuse_an_export(folder: Path) -> None:
 
     if not (folder / META_NAME).is_file():
         return
+    # named as shown_folder names them: ./all-MiniLM-L6-v2/onnx's model is ./all-MiniLM-L6-v2,
+    # which Path writes all-MiniLM-L6-v2, the bundled model's name
+    shown, model = shown_folder(folder), shown_folder(folder.parent)
     if (folder.parent / "siamkit.json").is_file():  # MODEL/onnx, siamkit export's own place
         raise ValueError(
-            f"{folder} is the ONNX export of the model {folder.parent}, not a model: give "
-            f"{folder.parent} ({_RUN_AN_EXPORT} with --runtime onnx or onnx-int8; text "
-            "similarity runs the model with PyTorch)"
+            f"{shown} is the ONNX export of the model {model}, not a model: give {model} "
+            f"({_RUN_AN_EXPORT} with --runtime onnx or onnx-int8; text similarity runs the model "
+            "with PyTorch)"
         )
     runtime = "onnx-int8" if (folder / INT8_NAME).is_file() else "onnx"
     raise ValueError(
-        f"{folder} is a text model's ONNX export, not a model: give the model it was exported "
-        f"from ({_RUN_AN_EXPORT} with --runtime {runtime} --onnx-dir {folder})"
+        f"{shown} is a text model's ONNX export, not a model: give the model it was exported "
+        f"from ({_RUN_AN_EXPORT} with --runtime {runtime} --onnx-dir {shown})"
     )
