@@ -80,3 +80,34 @@ def test_a_bundle_saved_before_the_record_loads_and_gives_its_path(
     assert "started from" not in run_line({**_run_info(_meta(ft), "cpu"), "hardware": "h"})
     ft2 = _fine_tune(tmp_path, ft, "ft2")
     assert _meta(ft2)["started_from"]["started_from"] == {"path": str(first)}
+
+
+def test_an_ssl_run_started_from_an_ssl_model_records_its_method(tmp_path: Path) -> None:
+    """``task: ssl`` writes ``started_from`` itself (applications/ssl/task.py), not through the
+    supervised run: a SimCLR run --init-from another SimCLR run names that run's method and data."""
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    for c in "ab":
+        (photos / c).mkdir(parents=True)
+        for i in range(3):
+            pixels = np.random.default_rng(100 * ord(c) + i).integers(0, 256, (12, 12, 3))
+            Image.fromarray(pixels.astype(np.uint8)).save(photos / c / f"{i}.png")
+    simclr = Path(__file__).resolve().parents[2] / "configs" / "simclr.yaml"
+    common = [
+        "--no-progress", "--set", "data.dataset=image-folder", "--set", f"data.root={photos}",
+        "--set", "data.image_size=8", "--set", "train.batch_size=4", "--set", "train.epochs=1",
+    ]  # fmt: skip
+    first, second = tmp_path / "s1", tmp_path / "s2"
+    res = CliRunner().invoke(cli, ["train", str(simclr), "--out", str(first), *common])
+    assert res.exit_code == 0, res.output
+    start = str(first / "model")
+    res = CliRunner().invoke(
+        cli, ["train", str(simclr), "--out", str(second), "--init-from", start, *common]
+    )
+    assert res.exit_code == 0, res.output
+    shutil.rmtree(first)
+    assert _meta(second / "model")["started_from"] == {
+        "path": start, "method": "simclr", "dataset": "image-folder"
+    }  # fmt: skip
