@@ -92,11 +92,26 @@ def _refuse_another_kind(model_path: str) -> None:
     ``NotATextModelError``, raised from siamkit.json alone, before the weights are read or any
     plug-in imported. With no gallery yet, ``text identify``/``text verify`` told its user to
     enroll with it first, which ``text enroll`` then refused (s57_FB Q5 for a generic model; an
-    image model the same way)."""
-    from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
+    image model the same way).
+
+    A folder without siamkit.json is checked as ``load_text_model`` checks it before it reads
+    any weights: an ONNX export given as the model (``_refuse_an_export``), then
+    ``check_model_folder`` (an empty folder, one missing its tokenizer or weights); the advice
+    to ``text enroll --model`` such a folder was refused by that command (s58 FB Q2)."""
+    from siamkit.applications.text.model import (
+        TextSiameseNetwork,
+        _refuse_an_export,
+        load_text_model,
+    )
+    from siamkit.encoders.text import check_model_folder
     from siamkit.export.bundle import read_model_config
     from siamkit.models import model_class
 
+    folder = Path(model_path)
+    if folder.is_dir() and not (folder / "siamkit.json").is_file():
+        _refuse_an_export(folder)
+        check_model_folder(model_path)
+        return
     try:
         cls = model_class(read_model_config(model_path)["model"]["kind"])
     except (OSError, ValueError, ImportError, AttributeError, KeyError, TypeError):
