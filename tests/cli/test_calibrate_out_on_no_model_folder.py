@@ -59,3 +59,25 @@ def test_calibrate_out_on_a_text_export_names_it_as_an_export(tmp_path: Path, in
     )
     assert f"Error: {export} {said}" in res.output, res.output
     assert not out.exists()
+
+
+def test_calibrate_out_on_a_run_that_saved_no_model_says_resume(tmp_path: Path) -> None:
+    """An interrupted run's folder (checkpoint.pt, no model/) given with --out got the generic
+    "is not a model folder" sentence, where without --out it is told that --resume finishes the
+    run (s58 FB Q3); it now gets that sentence with --out too."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("a,b,label\nx,y,1\nx,z,0\n")
+    out = tmp_path / "out"
+    runner = CliRunner()
+    without = runner.invoke(cli, ["calibrate", str(run), "--data", str(pairs)])
+    res = runner.invoke(cli, ["calibrate", str(run), "--data", str(pairs), "--out", str(out)])
+    assert res.exit_code != 0
+    assert f"Error: {run} is a training run's folder without a saved model" in res.output, (
+        res.output
+    )
+    assert "--resume finishes it" in res.output, res.output
+    assert res.output == without.output
+    assert not out.exists()

@@ -292,7 +292,9 @@ def calibrate(
         return
     if out is not None:
         if not (Path(model) / "siamkit.json").is_file():  # neither: say what the folder lacks
-            if (Path(model) / TEXT_EXPORT_META).is_file():  # MODEL/onnx: the reader names MODEL
+            # the reader's sentences: MODEL/onnx names MODEL; a run's folder whose run saved no
+            # model (checkpoint.pt, no model/) says why and that --resume finishes it
+            if any((Path(model) / name).is_file() for name in (TEXT_EXPORT_META, "checkpoint.pt")):
                 read_model_config(model)
             check_model_folder(model)
         raise click.UsageError(
