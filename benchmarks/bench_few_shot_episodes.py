@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,8 +25,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import siamkit.evaluation.few_shot as few_shot
+from _former_today import print_side_by_side, run_both
 
 
 def one(variant: str, args: argparse.Namespace) -> dict[str, object]:
@@ -77,22 +78,12 @@ def main() -> None:
     if args.variant:
         print(json.dumps(one(args.variant, args)))
         return
-    rows = {}
-    for variant in ("former", "today"):
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--variant", variant]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        rows[variant] = json.loads(out.strip().splitlines()[-1])
-    f, t = rows["former"], rows["today"]
-    print(
+    f, t = run_both(__file__)
+    title = (
         f"{args.episodes:,} {args.way}-way {args.shot}-shot episodes ({args.query} queries a class) "
-        f"of {args.n:,} x {args.dim:,} ({args.distance}), torch threads {f['threads']}"
+        f"of {args.n:,} x {args.dim:,} ({args.distance})"
     )
-    print(f"{'':10} {'former':>9} {'today':>9} {'x':>6}")
-    for key, unit in (("wall", "s"), ("cpu", "CPU-s")):
-        print(
-            f"{key + ' ' + unit:10} {f[key]:9.2f} {t[key]:9.2f} {f[key] / max(t[key], 1e-9):6.1f}"
-        )
-    print("values:", "identical" if f["sha"] == t["sha"] else "DIFFER", f"(sha256 {t['sha'][:16]})")
+    print_side_by_side(title, f, t)
 
 
 if __name__ == "__main__":

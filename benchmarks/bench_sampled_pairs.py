@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,8 +28,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import siamkit.evaluation.pairs as pairs
+from _former_today import print_side_by_side, run_both
 from siamkit.distances import Distance
 from siamkit.evaluation._common import memoized
 
@@ -89,23 +90,9 @@ def main() -> None:
     if args.variant:
         print(json.dumps(one(args.variant, args)))
         return
-    rows = {}
-    for variant in ("former", "today"):
-        cmd = [sys.executable, __file__, *sys.argv[1:], "--variant", variant]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        rows[variant] = json.loads(out.strip().splitlines()[-1])
-    f, t = rows["former"], rows["today"]
-    print(
-        f"{args.pairs:,} sampled pairs of {args.n:,} x {args.dim:,} ({args.distance}), "
-        f"torch threads {f['threads']}"
-    )
-    print(f"{'':10} {'former':>9} {'today':>9} {'x':>6}")
-    for key, unit in (("wall", "s"), ("cpu", "CPU-s")):
-        print(
-            f"{key + ' ' + unit:10} {f[key]:9.2f} {t[key]:9.2f} {f[key] / max(t[key], 1e-9):6.1f}"
-        )
-    print(f"{'peak MB':10} {f['peak_mb']:9.1f} {t['peak_mb']:9.1f}")
-    print("values:", "identical" if f["sha"] == t["sha"] else "DIFFER", f"(sha256 {t['sha'][:16]})")
+    f, t = run_both(__file__)
+    title = f"{args.pairs:,} sampled pairs of {args.n:,} x {args.dim:,} ({args.distance})"
+    print_side_by_side(title, f, t, peak_mb=True)
 
 
 if __name__ == "__main__":
