@@ -91,7 +91,38 @@ Round 6, ``--esa`` (rule fixed before its first run, 2026-12-04, fifteenth stop)
   mean mapped r with mean raw r not lower; otherwise round 3's choice stays;
 - ``--test``: the held-out halves once, as in round 1.
 
-    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align | --esa] [--test]
+Round 7, ``--wordnet`` (rule fixed before its first run, 2026-12-07, stop 59):
+
+- more concepts than round 6's 300: WordNet 3.0's noun synsets (``data.noun`` of the Debian
+  package ``wordnet-base``, parsed directly; about 82k synsets), each concept's text its lemmas
+  (``_`` read as a space) followed by its gloss. No Lee document is a concept and no Lee text
+  enters any fit or mean. Three towers:
+
+  1. ``esa-wn-tfidf``: round 6's ``esa`` with the synsets as concepts, base = the TF-IDF of
+     round 6 (``LexicalTower`` fitted on ``lee_background.cor``): ``s_k = cos(base(d),
+     base(c_k))``; each concept's column centred by its mean over the 300 background documents
+     (non-Lee text only), the row L2-normalised, a pair scores the cosine of two rows;
+  2. ``esa-wn-minilm``: the same with base = all-MiniLM-L6-v2's embedding (documents and concept
+     texts alike);
+  3. ``synsets``: a bag of synsets. Each token (``LexicalTower``'s tokens: lower-case, 2+ word
+     characters, scikit-learn's English stop words dropped) is mapped to a noun lemma (``noun.exc``
+     first, then the word itself, then WordNet's noun suffix rules, in morphy's order); a lemma
+     with ``n`` noun synsets adds ``1/n`` to each of them and ``1/n`` to each of their direct
+     hypernyms (pointers ``@`` and ``@i``); words with no noun lemma add nothing. TF-IDF over the
+     synset ids (scikit-learn's ``TfidfTransformer``, smooth idf, L2 rows) with the idf fitted on
+     the 300 background documents; a pair scores the cosine;
+
+- candidates: tower x v in {0.1, ..., 1.0}, the pair scoring ``(1 - v) * current + v * tower``,
+  where ``current`` is each direction's choice today: round 3's (mpnet + lsi200, w 0.5) for
+  A -> B, round 6's (round 3's MiniLM + lsi100, w 0.2, joined with esa (mpnet) at v 0.1) for
+  B -> A;
+- per direction, the best mean mapped r on the training half's two inner splits (ties to the
+  tower listed first, then the smaller v); adopted only if it beats ``current`` by >= 0.01 mean
+  mapped r with mean raw r not lower; otherwise ``current`` stays;
+- ``--test``: the held-out halves scored once, as in round 1, only after the validation choice
+  is committed, and only if a direction adopted.
+
+    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align | --esa | --wordnet] [--test]
 """
 
 from __future__ import annotations
