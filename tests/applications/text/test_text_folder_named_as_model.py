@@ -8,6 +8,7 @@ model folder", naming the model rather than the folder the user typed. The text 
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -107,3 +108,23 @@ def test_a_damaged_file_of_a_folder_named_as_the_model_names_the_folder_as_typed
     said = _text_similarity(FOLDER)
     assert f"all-MiniLM-L6-v2/{damaged} " in said, said
     assert ", so the model in ./all-MiniLM-L6-v2 cannot be loaded: " in said, said
+
+
+def test_a_saved_model_without_its_tokenizer_in_a_folder_named_as_the_model_is_named_as_typed(
+    tiny_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """from_bundle's "has no tokenizer/ folder" named it ``all-MiniLM-L6-v2``, the bundled
+    model, after the ``./`` of the same sentence's start (s58 mfb, s59 c5 item 1)."""
+    import siamkit
+    from siamkit.applications.text import load_text_model
+
+    monkeypatch.chdir(tmp_path)
+    siamkit.save_model(load_text_model(tiny_hf), "all-MiniLM-L6-v2")
+    shutil.rmtree(tmp_path / "all-MiniLM-L6-v2" / "tokenizer")
+    why = "./all-MiniLM-L6-v2 has no tokenizer/ folder; a text model needs its tokenizer"
+    for given in (FOLDER, Path(FOLDER)):
+        with pytest.raises(ValueError, match=rf"cannot be rebuilt: {re.escape(why)}$"):
+            siamkit.load_model(given)
+    assert _text_similarity(FOLDER) == (
+        f"Error: ./all-MiniLM-L6-v2 describes a model that cannot be rebuilt: {why}\n"
+    )

@@ -529,8 +529,9 @@ class TextSiameseNetwork(nn.Module):
         from siamkit.encoders.text import _transformers
 
         if not (folder / TOKENIZER_DIR).is_dir():
-            raise ValueError(
-                f"{folder} has no {TOKENIZER_DIR}/ folder; a text model needs its tokenizer"
+            raise ValueError(  # ./all-MiniLM-L6-v2 is so named, not as the bundled model's name
+                f"{shown_folder(folder)} has no {TOKENIZER_DIR}/ folder; a text model needs its "
+                "tokenizer"
             )
         tf = _transformers()
         try:
