@@ -1,5 +1,6 @@
-"""Which tower of an image half-twin (``task: half_twin``) an image file goes through, and the
-refusal of a file at the other tower's size: a sketch given where a photo belongs."""
+"""Which tower of an image half-twin (two towers: trained with ``task: half_twin``, or a
+HalfTwinNetwork saved in Python) an image file goes through, and the refusal of a file at the other
+tower's size: a sketch given where a photo belongs."""
 
 from __future__ import annotations
 

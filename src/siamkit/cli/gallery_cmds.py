@@ -101,8 +101,9 @@ def _read_images(
     takes whole photos (``input_kind == "photo"``, a face model), a list of ``(C, H, W)`` images
     at their own sizes, so that its detector still finds small faces.
 
-    ``role="document"``: images to enroll or to compare against, which a half-twin
-    (``task: half_twin``) embeds with branch g, whose input size may differ from branch f's.
+    ``role="document"``: images to enroll or to compare against, which a half-twin (two towers:
+    trained with ``task: half_twin``, or a HalfTwinNetwork saved in Python) embeds with branch
+    g, whose input size may differ from branch f's.
     ``lazy``: the batch as :class:`~siamkit.cli._image_files.ImageFiles` (a face model's
     photos as :class:`~siamkit.cli._image_files.PhotoFiles`), every file checked but read again
     a slice at a time, so that enrolling a folder of tens of thousands of photos holds one chunk

@@ -432,11 +432,12 @@ def export_onnx(
 ) -> OnnxExport:
     """Export the embedding network (preprocessing folded in) to ONNX with a dynamic batch size.
 
-    A half-twin network (``task: half_twin``) embeds what is searched with branch f and what is
-    enrolled with branch g, so by default both go out: f's graph at ``out_path`` and g's beside
-    it (:func:`document_path`, ``model.document.onnx``), named in f's metadata
-    (``document_graph``), each checked against its torch branch; a gallery or ``siamkit serve
-    --runtime onnx`` then embeds each role with its branch (:class:`~siamkit.export.OnnxModel`).
+    A half-twin network (two towers: trained with ``task: half_twin``, or a HalfTwinNetwork saved in
+    Python) embeds what is searched with branch f and what is enrolled with branch g, so by default
+    both go out: f's graph at ``out_path`` and g's beside it (:func:`document_path`,
+    ``model.document.onnx``), named in f's metadata (``document_graph``), each checked against its
+    torch branch; a gallery or ``siamkit serve --runtime onnx`` then embeds each role with its
+    branch (:class:`~siamkit.export.OnnxModel`).
 
     Args:
         model: a model folder written by :func:`siamkit.save_model`, or a model object.

@@ -101,8 +101,9 @@ class OnnxModel:
     @property
     def half_twin_branch(self) -> str | None:
         """The one branch (``"f"`` or ``"g"``) this file holds when it was exported from a
-        half-twin (``task: half_twin``) without the other (``siamkit export --branch``, or an
-        export before both branches went out); None for other models and for an export of
+        half-twin (two towers: trained with ``task: half_twin``, or a HalfTwinNetwork saved in
+        Python) without the other (``siamkit export --branch``, or an export before both
+        branches went out); None for other models and for an export of
         both branches."""
         info = self.embedder.info
         if info.model_kind != "half_twin" or self.document is not None:

@@ -78,9 +78,10 @@ ROLES = ("query", "document")
 ``"document"`` (what is enrolled and searched for, a reference)."""
 
 HALF_TWIN_BRANCHES = {"query": "f", "document": "g"}
-"""The branch of a :class:`~siamkit.models.HalfTwinNetwork` (``task: half_twin``) that embeds
-each role: it trains on ``delta(f(x), g(y))`` and is scored on the nearest ``g(y)`` of each
-``f(x)``, so ``f`` takes the query side of a pair and ``g`` the reference side."""
+"""The branch of a :class:`~siamkit.models.HalfTwinNetwork` (two towers: trained with
+``task: half_twin``, or one saved in Python) that embeds each role: it trains on
+``delta(f(x), g(y))`` and is scored on the nearest ``g(y)`` of each ``f(x)``, so ``f`` takes the
+query side of a pair and ``g`` the reference side."""
 
 
 class _HalfTwinBranch:
@@ -124,7 +125,8 @@ def role_tower(model: Any, role: str) -> Any:
 
 def two_towers(model: object) -> bool:
     """Whether ``model`` embeds queries and documents with different towers: an image/vector
-    half-twin (``task: half_twin``, branches f and g), a text half-twin
+    half-twin (two towers, branches f and g: trained with ``task: half_twin``, or a
+    HalfTwinNetwork saved in Python), a text half-twin
     (``model.share_weights: false``) or its ONNX export."""
     return (
         getattr(model, "kind", None) == "half_twin"

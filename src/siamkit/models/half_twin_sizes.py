@@ -1,6 +1,7 @@
-"""Which input size each tower of an image half-twin (``task: half_twin``) takes, and the
-sentence for an image at the other tower's size (a sketch given where a photo belongs), shared by
-the command line and the service, which each read the image's size their own way."""
+"""Which input size each tower of an image half-twin (two towers: trained with ``task: half_twin``,
+or a HalfTwinNetwork saved in Python) takes, and the sentence for an image at the other tower's size
+(a sketch given where a photo belongs), shared by the command line and the service, which each read
+the image's size their own way."""
 
 from __future__ import annotations
 

@@ -158,8 +158,9 @@ def no_threshold_hint(model: Any = None) -> str:
 def model_input_shape(model: Any, role: str = "query") -> tuple[int, int, int]:
     """The ``(C, H, W)`` images the model takes; refuses vector models and unknown shapes.
 
-    ``role="document"``: the shape of what is enrolled, which a half-twin (``task: half_twin``)
-    embeds with branch g, whose input size may differ from branch f's.
+    ``role="document"``: the shape of what is enrolled, which a half-twin (two towers: trained with
+    ``task: half_twin``, or a HalfTwinNetwork saved in Python) embeds with branch g, whose input
+    size may differ from branch f's.
     """
     if role == "document" and getattr(model, "kind", None) == "half_twin":
         shape = model.preprocess_g.input_shape

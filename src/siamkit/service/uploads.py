@@ -273,12 +273,13 @@ def _refuse_unconverted_mode(upload: Upload, img: Image.Image) -> None:
 
 
 def refuse_other_tower_size(model: object, uploads: list[Upload], role: str) -> None:
-    """422, before anything is decoded or enrolled, for an upload to an image half-twin
-    (``task: half_twin``) at exactly the other tower's input size, which would be resized into
-    the wrong tower: for ``role="query"`` (tower f: /identify's file, /verify's file_a or file)
-    one at g's size, for ``role="document"`` (tower g: /enroll's files, /verify's file_b) one at
-    f's. The sentence is the command line's (:mod:`siamkit.models.half_twin_sizes`), naming the
-    upload. Other sizes, and other models, pass."""
+    """422, before anything is decoded or enrolled, for an upload to an image half-twin (two towers:
+    trained with ``task: half_twin``, or a HalfTwinNetwork saved in Python) at exactly the other
+    tower's input size, which would be resized into the wrong tower: for ``role="query"`` (tower f:
+    /identify's file, /verify's file_a or file) one at g's size, for ``role="document"`` (tower g:
+    /enroll's files, /verify's file_b) one at f's. The sentence is the command line's
+    (:mod:`siamkit.models.half_twin_sizes`), naming the upload. Other sizes, and other models,
+    pass."""
     sizes = tower_sizes(model)
     if sizes is None:
         return
