@@ -47,6 +47,20 @@ def test_limit_and_all_classes() -> None:
     assert set(data.test_y.tolist()) == set(range(10))  # a held-out 30% of every class
 
 
+def test_limit_samples_the_training_split_only() -> None:
+    """data.limit keeps a seeded sample of the training split; the validation and test images
+    stay every held-out one (a limited Fashion-MNIST run still validates on 3,600: s58_c4), and
+    the key's documentation says so (it said "training images" and left validation open)."""
+    whole = load_run_data(DataConfig(dataset="digits"))
+    limited = load_run_data(DataConfig(dataset="digits", limit=40))
+    assert len(limited.train_y) == 40 < len(whole.train_y)
+    assert torch.equal(limited.val_x, whole.val_x) and torch.equal(limited.val_y, whole.val_y)
+    assert torch.equal(limited.test_x, whole.test_x) and len(limited.val_y) > 40
+    doc = " ".join((DataConfig.__doc__ or "").split())
+    assert "drawn after the validation images are held out" in doc
+    assert "The validation and test images are not limited" in doc
+
+
 def test_image_folder(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for c in ("ant", "bee", "cat", "dog"):

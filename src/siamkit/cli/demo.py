@@ -242,7 +242,10 @@ def ablation_lines(metrics: dict[str, object]) -> list[str]:
     help="Training epochs [default: 10, the recipe's, or --config's train.epochs].",
 )
 @click.option(
-    "--limit", type=click.IntRange(min=1), help="Train on at most this many images (a quick look)."
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Train on at most this many images (a quick look; the validation and test images are "
+    "not limited).",
 )
 @click.option(
     "--episodes",

@@ -61,8 +61,13 @@ class DataConfig:
             features that do not transfer.
         augmentation: ``"none"``, ``"shift-flip"`` (±2 px shift + horizontal flip), or the
             ``"light"`` / ``"standard"`` recipes of :func:`siamkit.data.transforms.build_augmentation`.
-        limit: keep at most this many training images (quick runs); ``None`` = all. Fewer
-            than ``labels_per_class`` x the training classes is refused (it would cut the labels).
+        limit: keep at most this many training images (quick runs): a seeded sample of the
+            training split, drawn after the validation images are held out; ``None`` = all.
+            Fewer than ``labels_per_class`` x the training classes is refused (it would cut
+            the labels). The validation and test images are not limited: a quick run still
+            validates and calibrates on every held-out image (``val_fraction`` of Fashion-MNIST's
+            6 training classes: 3,600); a smaller ``val_fraction``, or ``val_classes``, holds
+            out fewer.
         image_size: the square side images are read at: image-folder images are resized to
             it, synthetic-glyphs drawn at it; ``None`` = the data set's own (image-folder 64,
             synthetic-glyphs 28). Digits (8×8) and fashion-mnist (28×28) refuse another size.
