@@ -448,7 +448,7 @@ def evaluate_signature_data(
 ) -> None:
     """The body of ``siamkit signature evaluate`` (also ``siamkit evaluate --data signatures:DIR``)."""
     from siamkit.applications.signatures.evaluate import evaluate_signatures, signature_scores
-    from siamkit.applications.signatures.train import checked_signatures, embed_signatures
+    from siamkit.applications.signatures.train import _checked_signatures, embed_signatures
     from siamkit.evaluation.report import check_report_path
 
     if report:  # before the evaluation, not after
@@ -458,7 +458,7 @@ def evaluate_signature_data(
     source = "given" if threshold is not None else "model"
     threshold = threshold if threshold is not None else model.threshold
     sigs, synthetic = _eval_data(data, layout, (model.input_shape[1], model.input_shape[2]))
-    z = checked_signatures(embed_signatures(model, sigs.images), sigs)
+    z = _checked_signatures(embed_signatures(model, sigs.images), sigs)
     args = (z, sigs.writer, sigs.forged, references, reduce, model.distance)
     ev = evaluate_signatures(*args, threshold=threshold, seed=seed, threshold_source=source)
     doc = {"data": data, "synthetic": synthetic, **ev.to_dict()}

@@ -31,7 +31,7 @@ from siamkit.applications.signatures.evaluate import evaluable_writers, evaluate
 from siamkit.applications.signatures.model import build_signature_model
 from siamkit.applications.signatures.run_record import run_record
 from siamkit.applications.signatures.train import (
-    checked_signatures,
+    _checked_signatures,
     embed_signatures,
     signature_config_guard,
     train_signatures,
@@ -127,7 +127,7 @@ def run_signatures(
     val = validate(model, val_set, cfg.eval)  # reduce and threshold: validation writers only
     model.threshold = val.threshold  # the skilled EER's (the random one's without forgeries)
     # a NaN named by its signature, as validate() names a validation writer's (s57_c3)
-    z = checked_signatures(
+    z = _checked_signatures(
         embed_signatures(model, test_set.images), test_set, "the test signatures"
     )
     test = evaluate_signatures(

@@ -59,7 +59,6 @@ SignatureModel = SiameseNetwork | JoinedEmbedding
 
 __all__ = [
     "batch_pairs",
-    "checked_signatures",
     "embed_signatures",
     "sample_batch",
     "signature_config_guard",
@@ -152,7 +151,7 @@ def embed_signatures(model: SignatureModel, images: Tensor, batch_size: int = 25
     return encode(model, images, batch_size, check=True)
 
 
-def checked_signatures(z: Tensor, sigs: SignatureSet, of: str = "the signatures") -> Tensor:
+def _checked_signatures(z: Tensor, sigs: SignatureSet, of: str = "the signatures") -> Tensor:
     """``sigs``' ``(N, D)`` embeddings ``z``, refused where they hold NaN or infinite values by
     the scans' files (a generated writer's by its name, genuine or forged, and its number),
     :func:`~siamkit.index.embedding.model_embeddings`'s sentence about ``of``, as the other
@@ -181,10 +180,10 @@ def validate(
 
     With ``cfg.reduce == "auto"`` every reduction is tried and the one with the lowest skilled
     + random EER on ``data`` (:func:`selection_score`) is returned (use validation writers only).
-    A NaN or infinite embedding is refused by its scan (:func:`checked_signatures`), where the
+    A NaN or infinite embedding is refused by its scan (:func:`_checked_signatures`), where the
     distances said "genuine distances contain NaN or inf", naming none.
     """
-    z = checked_signatures(embed_signatures(model, data.images), data, "the validation signatures")
+    z = _checked_signatures(embed_signatures(model, data.images), data, "the validation signatures")
     options = REDUCTIONS if cfg.reduce == "auto" else (cfg.reduce,)
     evs = [
         evaluate_signatures(
