@@ -272,9 +272,12 @@ def align_round(
     ref,
     test: bool,
     what: str = "align",
+    ref_name: str = "round 3",
 ) -> None:
     """Round 5: round 3's choice joined with a sentence-alignment score (module docstring).
-    Round 6 (``what="esa"``) joins its background-concept scores the same way."""
+    Round 6 (``what="esa"``) joins its background-concept scores the same way, round 7
+    (``what="wordnet"``) its WordNet towers, ``ref`` then giving each direction's current
+    choice."""
     splits = {s[0]: s for s in inner_splits()}
     chosen = {}
     print(
@@ -300,7 +303,7 @@ def align_round(
         chosen[direction] = best if ok else (0, 0.0)
         print(
             f"\n{direction}: best on validation {list(align)[best[0]]}, v {best[1]}: mapped r "
-            f"{table[best][1]:.3f} (round 3's choice {base[1]:.3f}): "
+            f"{table[best][1]:.3f} ({ref_name}'s choice {base[1]:.3f}): "
             f"{'adopted' if ok else 'not adopted'}\n"
         )
     if not test:
@@ -314,10 +317,47 @@ def align_round(
         enc = list(align)[e]
         r = _rows((1 - v) * ref(direction) + v * align[enc], y, mtr, mte)
         res.append(r)
-        used = f"round 3 + {what} ({enc}), v {v}" if v else "round 3"
+        used = f"{ref_name} + {what} ({enc}), v {v}" if v else ref_name
         print(f"| {direction} | {used} | " + " / ".join(f"{x:.3f}" for x in r) + " |")
     m = np.mean(res, axis=0)
     print(f"| **mean** | | {m[0]:.3f} / {m[1]:.3f} / {m[2]:.3f} |")
+
+
+def wordnet_towers(
+    model, docs: list[str], back: list[str], i: np.ndarray, j: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Round 7's three towers' scores of the pairs (module docstring), the concepts WordNet's
+    noun synsets. The concept texts' MiniLM embeddings are cached in the temporary folder."""
+    import hashlib
+    import tempfile
+    import time
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from wordnet_concepts import NounSynsets, concept_scores, synset_scores
+
+    t0 = time.time()
+    wn = NounSynsets.read()
+    # round 6's TF-IDF base (LexicalTower's settings, equal to it: tested), sparse for the concepts
+    vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", max_features=50_000).fit(back)
+    cx = vec.transform(wn.texts)  # (concepts, terms), L2 rows
+    out = {
+        "esa-wn-tfidf": concept_scores(
+            (cx @ vec.transform(docs).T).T.toarray(), (cx @ vec.transform(back).T).T.toarray(), i, j
+        )
+    }
+    key = hashlib.sha256("\n".join(wn.texts).encode()).hexdigest()[:12]
+    cache = Path(tempfile.gettempdir()) / f"lee_wordnet_minilm_{key}.npy"
+    if cache.is_file():
+        cv = np.load(cache)
+    else:
+        cv = embed_texts(model, list(wn.texts), batch_size=128).vectors
+        np.save(cache, cv)
+    zd, zb = embed_texts(model, docs).vectors, embed_texts(model, back).vectors
+    out["esa-wn-minilm"] = concept_scores(zd @ cv.T, zb @ cv.T, i, j)
+    out["synsets"] = synset_scores(wn, docs, back, i, j)
+    print(f"{len(wn.offsets)} noun synsets, towers in {time.time() - t0:.0f} s\n")
+    return out
 
 
 def centred(v: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -339,13 +379,14 @@ def main() -> None:
     )
     ap.add_argument("--align", action="store_true", help="round 5: a sentence-alignment tower")
     ap.add_argument("--esa", action="store_true", help="round 6: a background-concept tower")
+    ap.add_argument("--wordnet", action="store_true", help="round 7: WordNet synsets as concepts")
     args = ap.parse_args()
-    if sum([args.centre, bool(args.encoder), args.stack, args.align, args.esa]) > 1:
+    if sum([args.centre, bool(args.encoder), args.stack, args.align, args.esa, args.wordnet]) > 1:
         ap.error(
-            "--centre (round 2), --encoder (round 3), --stack (round 4), --align (round 5) and"
-            " --esa (round 6) are separate rounds"
+            "--centre (round 2), --encoder (round 3), --stack (round 4), --align (round 5),"
+            " --esa (round 6) and --wordnet (round 7) are separate rounds"
         )
-    if args.stack or args.align or args.esa:
+    if args.stack or args.align or args.esa or args.wordnet:
         args.encoder = "all-mpnet-base-v2"
     import torch
 
@@ -373,6 +414,24 @@ def main() -> None:
     def score(t: str, w: float, c: int) -> np.ndarray:
         return (1 - w) * cz[c] + w * cl[(t, c)]
 
+    if args.wordnet:
+        mpnet = load_text_model(args.encoder)
+        esa6 = esa_scores(zs[2], embed_texts(mpnet, back).vectors, i, j)
+        current = {
+            "A -> B": score(*ROUND3["A -> B"]),
+            "B -> A": 0.9 * score(*ROUND3["B -> A"]) + 0.1 * esa6,  # round 6's choice
+        }
+        align_round(
+            wordnet_towers(model, docs, back, i, j),
+            y,
+            i,
+            j,
+            lambda d: current[d],
+            args.test,
+            what="wordnet",
+            ref_name="current",
+        )
+        return
     if args.esa:
         mpnet = load_text_model(args.encoder)
         tf = towers["tfidf"]
