@@ -96,14 +96,17 @@ Round 7, ``--wordnet`` (rule fixed before its first run, 2026-12-07, stop 59):
 - more concepts than round 6's 300: WordNet 3.0's noun synsets (``data.noun`` of the Debian
   package ``wordnet-base``, parsed directly; about 82k synsets), each concept's text its lemmas
   (``_`` read as a space) followed by its gloss. No Lee document is a concept and no Lee text
-  enters any fit or mean. Three towers:
+  enters any fit or mean. Three towers were written down; the second was DROPPED before any
+  figure of this round existed (amended 09:10 UTC the same day: its 82k concept texts embed
+  at 13.6 texts/s per thread on the shared machine at load 10, about 1.5 h, far over the
+  round's compute budget; the first run was stopped before it printed anything):
 
   1. ``esa-wn-tfidf``: round 6's ``esa`` with the synsets as concepts, base = the TF-IDF of
      round 6 (``LexicalTower`` fitted on ``lee_background.cor``): ``s_k = cos(base(d),
      base(c_k))``; each concept's column centred by its mean over the 300 background documents
      (non-Lee text only), the row L2-normalised, a pair scores the cosine of two rows;
-  2. ``esa-wn-minilm``: the same with base = all-MiniLM-L6-v2's embedding (documents and concept
-     texts alike);
+  2. (dropped) ``esa-wn-minilm``: the same with base = all-MiniLM-L6-v2's embedding
+     (documents and concept texts alike);
   3. ``synsets``: a bag of synsets. Each token (``LexicalTower``'s tokens: lower-case, 2+ word
      characters, scikit-learn's English stop words dropped) is mapped to a noun lemma (``noun.exc``
      first, then the word itself, then WordNet's noun suffix rules, in morphy's order); a lemma
@@ -112,8 +115,8 @@ Round 7, ``--wordnet`` (rule fixed before its first run, 2026-12-07, stop 59):
      synset ids (scikit-learn's ``TfidfTransformer``, smooth idf, L2 rows) with the idf fitted on
      the 300 background documents; a pair scores the cosine;
 
-- candidates: tower x v in {0.1, ..., 1.0}, the pair scoring ``(1 - v) * current + v * tower``,
-  where ``current`` is each direction's choice today: round 3's (mpnet + lsi200, w 0.5) for
+- candidates: tower in {esa-wn-tfidf, synsets} x v in {0.1, ..., 1.0}, the pair scoring
+  ``(1 - v) * current + v * tower``, where ``current`` is each direction's choice today: round 3's (mpnet + lsi200, w 0.5) for
   A -> B, round 6's (round 3's MiniLM + lsi100, w 0.2, joined with esa (mpnet) at v 0.1) for
   B -> A;
 - per direction, the best mean mapped r on the training half's two inner splits (ties to the
@@ -324,12 +327,10 @@ def align_round(
 
 
 def wordnet_towers(
-    model, docs: list[str], back: list[str], i: np.ndarray, j: np.ndarray
+    docs: list[str], back: list[str], i: np.ndarray, j: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Round 7's three towers' scores of the pairs (module docstring), the concepts WordNet's
-    noun synsets. The concept texts' MiniLM embeddings are cached in the temporary folder."""
-    import hashlib
-    import tempfile
+    """Round 7's two towers' scores of the pairs (module docstring), the concepts WordNet's
+    noun synsets (``esa-wn-minilm`` dropped by the rule's amendment, before any run)."""
     import time
 
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -346,18 +347,28 @@ def wordnet_towers(
             (cx @ vec.transform(docs).T).T.toarray(), (cx @ vec.transform(back).T).T.toarray(), i, j
         )
     }
-    key = hashlib.sha256("\n".join(wn.texts).encode()).hexdigest()[:12]
-    cache = Path(tempfile.gettempdir()) / f"lee_wordnet_minilm_{key}.npy"
-    if cache.is_file():
-        cv = np.load(cache)
-    else:
-        cv = embed_texts(model, list(wn.texts), batch_size=128).vectors
-        np.save(cache, cv)
-    zd, zb = embed_texts(model, docs).vectors, embed_texts(model, back).vectors
-    out["esa-wn-minilm"] = concept_scores(zd @ cv.T, zb @ cv.T, i, j)
     out["synsets"] = synset_scores(wn, docs, back, i, j)
     print(f"{len(wn.offsets)} noun synsets, towers in {time.time() - t0:.0f} s\n")
     return out
+
+
+def cached_embedding(model, texts: list[str]):
+    """``embed_texts(model, texts)``, kept in the temporary folder under a hash of the model's
+    first weights and the texts (round 7's ``--test`` run then does not embed the documents again)."""
+    import hashlib
+    import tempfile
+    from types import SimpleNamespace
+
+    import torch
+
+    w = torch.cat([p.detach().flatten()[:64] for p in list(model.parameters())[:8]])
+    key = hashlib.sha256(w.numpy().tobytes() + "\0".join(texts).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"lee_hybrid_emb_{key}.npy"
+    if path.is_file():
+        return SimpleNamespace(vectors=np.load(path))
+    v = embed_texts(model, texts).vectors
+    np.save(path, v)
+    return SimpleNamespace(vectors=v)
 
 
 def centred(v: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -393,15 +404,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     docs, (i, j, y) = lee_documents(), lee_pairs()
     model = load_text_model(None)
-    z = embed_texts(model, docs).vectors  # one embedding per document, zero-shot
+    # round 7 keeps the encoders' vectors between its two runs (the same values)
+    emb = cached_embedding if args.wordnet else embed_texts
+    z = emb(model, docs).vectors  # one embedding per document, zero-shot
     back = lee_background()
     # variants: 0 MiniLM, 1 MiniLM and lexical centred (round 2), 2 the --encoder (round 3)
     centres = [0, 1] if args.centre else [0, 2] if args.encoder else [0]
     zs = {0: z}
     if args.centre:
-        zs[1] = centred(z, embed_texts(model, back).vectors.mean(0))
+        zs[1] = centred(z, emb(model, back).vectors.mean(0))
     if args.encoder:
-        zs[2] = embed_texts(load_text_model(args.encoder), docs).vectors
+        zs[2] = emb(load_text_model(args.encoder), docs).vectors
     cz = {c: (v[i] * v[j]).sum(1) for c, v in zs.items()}
     cl, towers = {}, {}
     for t in TOWERS:
@@ -416,13 +429,13 @@ def main() -> None:
 
     if args.wordnet:
         mpnet = load_text_model(args.encoder)
-        esa6 = esa_scores(zs[2], embed_texts(mpnet, back).vectors, i, j)
+        esa6 = esa_scores(zs[2], emb(mpnet, back).vectors, i, j)
         current = {
             "A -> B": score(*ROUND3["A -> B"]),
             "B -> A": 0.9 * score(*ROUND3["B -> A"]) + 0.1 * esa6,  # round 6's choice
         }
         align_round(
-            wordnet_towers(model, docs, back, i, j),
+            wordnet_towers(docs, back, i, j),
             y,
             i,
             j,
@@ -436,8 +449,8 @@ def main() -> None:
         mpnet = load_text_model(args.encoder)
         tf = towers["tfidf"]
         esa = {
-            "MiniLM": esa_scores(z, embed_texts(model, back).vectors, i, j),
-            "mpnet": esa_scores(zs[2], embed_texts(mpnet, back).vectors, i, j),
+            "MiniLM": esa_scores(z, emb(model, back).vectors, i, j),
+            "mpnet": esa_scores(zs[2], emb(mpnet, back).vectors, i, j),
             "tfidf": esa_scores(tf[: len(docs)], tf[len(docs) :], i, j),
         }
         align_round(esa, y, i, j, lambda d: score(*ROUND3[d]), args.test, what="esa")

@@ -1,0 +1,117 @@
+"""benchmarks/wordnet_concepts.py (Lee round 7, issue 16): WordNet's noun dict files parsed by
+hand, the bag-of-synsets counts and TF-IDF cosine, and the ESA concept score, each checked on a
+tiny fake WordNet against figures computed by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "wordnet_concepts.py"
+
+# offsets 10 entity, 20 animal, 30 dog, 40 goose, 50 cad (dog's second sense, an @i instance of
+# entity, with a hyponym pointer ~ that is no hypernym), 60 a synset of 11 lemmas (w_cnt 0b is
+# hexadecimal)
+DATA = """  1 This software and database is being provided to you, the LICENSEE, by
+  2 Princeton University under the following license.
+00000010 03 n 01 entity 0 000 | a thing
+00000020 05 n 02 animal 0 beast 0 001 @ 00000010 n 0000 | a living creature
+00000030 05 n 02 dog 0 domestic_dog 0 001 @ 00000020 n 0000 | a domestic canine
+00000040 05 n 01 goose 0 001 @ 00000020 n 0000 | a bird
+00000050 18 n 01 cad 0 002 @i 00000010 n 0000 ~ 00000030 n 0000 | a man who behaves badly
+00000060 03 n 0b {} 001 @ 00000010 n 0000 | eleven names
+""".format(" ".join(f"l{k} 0" for k in range(11)))
+INDEX = """  1 This software and database is being provided to you, the LICENSEE, by
+animal n 1 1 @ 1 0 00000020
+dog n 2 1 @ 2 0 00000030 00000050
+entity n 1 0 1 0 00000010
+goose n 1 1 @ 1 0 00000040
+"""
+
+
+@pytest.fixture(scope="module")
+def wc():
+    sys.path.insert(0, str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("wordnet_concepts", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # a dataclass looks its module up while being built
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture()
+def wn(wc, tmp_path: Path):
+    (tmp_path / "data.noun").write_text(DATA)
+    (tmp_path / "index.noun").write_text(INDEX)
+    (tmp_path / "noun.exc").write_text("geese goose\n")
+    return wc.NounSynsets.read(tmp_path)
+
+
+def test_the_dict_files_give_synsets_texts_hypernyms_senses(wn) -> None:
+    assert wn.offsets == (10, 20, 30, 40, 50, 60)
+    assert wn.texts[:3] == (
+        "entity: a thing",
+        "animal; beast: a living creature",
+        "dog; domestic dog: a domestic canine",
+    )
+    assert wn.texts[5] == "; ".join(f"l{k}" for k in range(11)) + ": eleven names"
+    # @ and @i are hypernyms, ~ (a hyponym) is not
+    assert wn.hypernyms == {10: (), 20: (10,), 30: (20,), 40: (20,), 50: (10,), 60: (10,)}
+    assert wn.senses == {"animal": (20,), "dog": (30, 50), "entity": (10,), "goose": (40,)}
+    assert wn.exceptions == {"geese": "goose"}
+
+
+def test_lemmas_exceptions_then_the_word_then_morphy_suffix_rules(wn) -> None:
+    assert [wn.lemma(w) for w in ("geese", "dog", "dogs", "animals", "chased", "s")] == [
+        "goose",
+        "dog",
+        "dog",
+        "animal",
+        None,
+        None,
+    ]
+
+
+def test_counts_split_a_word_over_its_senses_and_their_hypernyms(wc, wn) -> None:
+    stop = frozenset({"the", "and"})
+    c = wn.counts(["Dogs chased the geese and a dog.", "", "the"], stop).toarray()
+    # dog(s) twice: 1/2 to 30 and its hypernym 20, 1/2 to 50 and its @i 10; geese: 1 to 40 and 20
+    np.testing.assert_allclose(c[0], [1.0, 2.0, 1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_allclose(c[1:], 0.0)
+
+
+def test_synset_tfidf_cosine_by_hand(wc, wn) -> None:
+    i, j = np.array([0, 0]), np.array([1, 0])
+    got = wc.synset_scores(wn, ["dog", "dogs goose"], ["dog", "goose"], i, j)
+    # background counts: "dog" [.5, .5, .5, 0, .5, 0], "goose" [0, 1, 0, 1, 0, 0]: df 1 for
+    # synsets 10, 30, 40, 50 (smooth idf ln(3/2) + 1 = a), 2 for 20 (idf 1)
+    a = math.log(1.5) + 1
+    d0 = np.array([0.5 * a, 0.5, 0.5 * a, 0.0, 0.5 * a])
+    d1 = np.array([0.5 * a, 1.5, 0.5 * a, a, 0.5 * a])
+    want = d0 @ d1 / (np.linalg.norm(d0) * np.linalg.norm(d1))
+    assert want == pytest.approx(0.70988, abs=1e-5)
+    np.testing.assert_allclose(got, [want, 1.0], atol=1e-12)
+
+
+def test_concept_score_centres_on_the_background_rows_only(wc) -> None:
+    doc = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    back = np.array([[0.0, 0.0], [2.0, 0.0]])  # column means [1, 0]
+    # centred rows: [0, 0] (stays zero), [-1, 1] / sqrt 2, [0, 1]
+    got = wc.concept_scores(doc, back, np.array([1, 0, 1]), np.array([2, 1, 1]))
+    np.testing.assert_allclose(got, [1 / math.sqrt(2), 0.0, 1.0], atol=1e-12)
+
+
+def test_missing_or_broken_files_are_named(wc, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"data\.noun is missing.*wordnet-base"):
+        wc.NounSynsets.read(tmp_path)
+    (tmp_path / "data.noun").write_text("00000010 03 n 01 entity 0 00x | a thing\n")
+    (tmp_path / "index.noun").write_text(INDEX)
+    (tmp_path / "noun.exc").write_text("")
+    with pytest.raises(ValueError, match=r"data\.noun line 1 is not a WordNet data line"):
+        wc.NounSynsets.read(tmp_path)
