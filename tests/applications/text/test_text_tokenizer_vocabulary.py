@@ -62,3 +62,20 @@ def test_a_saved_models_tokenizer_without_a_vocabulary_is_refused(
         (bundle / "tokenizer" / name).unlink(missing_ok=True)
     with pytest.raises(ValueError, match=rf"cannot be rebuilt: {bundle / 'tokenizer'} {REFUSAL}"):
         load_text_model(bundle)
+
+
+@pytest.mark.parametrize(
+    "given", ["./all-MiniLM-L6-v2", Path("./all-MiniLM-L6-v2")], ids=["str", "Path"]
+)
+def test_a_folder_named_as_the_model_without_a_vocabulary_is_named_as_typed(
+    tiny_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str | Path
+) -> None:
+    """check_vocabulary wrote a Path as Path does: ``Path("./all-MiniLM-L6-v2")`` was refused
+    as ``all-MiniLM-L6-v2``, the bundled model's name, which has a vocabulary (s59 c5 item 3)."""
+    from siamkit.applications.text import TextSiameseNetwork, load_text_model
+
+    monkeypatch.chdir(tmp_path)
+    _without_vocabulary(tiny_hf, tmp_path / "all-MiniLM-L6-v2")
+    for load in (load_text_model, TextSiameseNetwork.pretrained):
+        with pytest.raises(ValueError, match=rf"^\./all-MiniLM-L6-v2 {REFUSAL}"):
+            load(given)

@@ -47,11 +47,14 @@ def check_vocabulary(tokenizer: Any, folder: str | os.PathLike[str]) -> None:
     """Refuse, in one sentence, a tokenizer whose vocabulary holds nothing but its special
     tokens: a folder with tokenizer_config.json but not the vocabulary (tokenizer.json or
     vocab.txt) loads as such a tokenizer, which read every word as [UNK], so that any two texts
-    scored 1.0 (or, with an empty vocab.txt, failed in the tokenizer mid-command)."""
+    scored 1.0 (or, with an empty vocab.txt, failed in the tokenizer mid-command). ``folder``:
+    a str is named as typed (a model's name stays one), a PathLike as :func:`shown_folder` names
+    it (``Path("./all-MiniLM-L6-v2")`` keeps its ``./``)."""
     special = len(set(tokenizer.all_special_ids))
     if len(tokenizer) <= special:
+        shown = folder if isinstance(folder, str) else shown_folder(folder)
         raise ValueError(
-            f"{folder} has a tokenizer without a vocabulary (its {len(tokenizer)} tokens are "
+            f"{shown} has a tokenizer without a vocabulary (its {len(tokenizer)} tokens are "
             "all special tokens such as [UNK], so every word would read as unknown); copy the "
             "tokenizer's vocabulary file (tokenizer.json, or vocab.txt) next to the others"
         )
