@@ -95,13 +95,13 @@ def _refuse_another_kind(model_path: str) -> None:
     image model the same way).
 
     A folder without siamkit.json is checked as ``load_text_model`` checks it before it reads
-    any weights: an ONNX export given as the model (``_refuse_an_export``), then
+    any weights: an ONNX export given as the model (``refuse_an_onnx_export``), then
     ``check_model_folder`` (an empty folder, one missing its tokenizer or weights); the advice
     to ``text enroll --model`` such a folder was refused by that command (s58 FB Q2)."""
     from siamkit.applications.text.model import (
         TextSiameseNetwork,
-        _refuse_an_export,
         load_text_model,
+        refuse_an_onnx_export,
     )
     from siamkit.encoders.text import check_model_folder
     from siamkit.export.bundle import read_model_config
@@ -109,7 +109,7 @@ def _refuse_another_kind(model_path: str) -> None:
 
     folder = Path(model_path)
     if folder.is_dir() and not (folder / "siamkit.json").is_file():
-        _refuse_an_export(folder)
+        refuse_an_onnx_export(folder)
         check_model_folder(model_path)
         return
     try:

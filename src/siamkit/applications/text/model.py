@@ -631,7 +631,7 @@ def load_text_model(
                 what = str(err).split(f", not a {TextSiameseNetwork.__name__}:")[0]
                 raise NotATextModelError(f"{what}, not a text model") from None
             raise
-    _refuse_an_export(folder)
+    refuse_an_onnx_export(folder)
     # as given: Path() drops the ./ of ./all-MiniLM-L6-v2, which then read as the bundled model
     return TextSiameseNetwork.pretrained(path)
 
@@ -678,10 +678,17 @@ def _generic_over_text_encoder(folder: Path) -> tuple[str, str | None] | None:
 _RUN_AN_EXPORT = "text dedup, plagiarism, enroll, identify and verify run this export"
 
 
-def _refuse_an_export(folder: Path) -> None:
-    """Refuse a text model's ONNX export (``siamkit text export --out edge/``, or MODEL/onnx)
-    given as a model, naming what it is: it holds a tokenizer/ folder but no config.json, so the
-    Hugging Face check said it had 'no siamkit.json, config.json, tokenizer or weights'."""
+def refuse_an_onnx_export(folder: Path) -> None:
+    """Refuse, with a ``ValueError`` of one sentence, a text model's ONNX export (``siamkit text
+    export --out edge/``, or MODEL/onnx) given as a model, naming what it is and what to give
+    instead: it holds a tokenizer/ folder but no config.json, so the Hugging Face check said it
+    had 'no siamkit.json, config.json, tokenizer or weights'. Returns for any other folder (or
+    none). Reads only whether the export's files are there, no weights: :func:`load_text_model`
+    runs it on a folder without siamkit.json, and so does ``siamkit text identify``/``verify``
+    on a --model with no gallery yet, before advising ``text enroll --model`` it.
+
+    >>> refuse_an_onnx_export(Path("no-such-folder"))  # not an export: nothing to refuse
+    """
     from siamkit.applications.text.onnx import INT8_NAME, META_NAME
 
     if not (folder / META_NAME).is_file():
