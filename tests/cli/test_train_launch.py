@@ -506,6 +506,98 @@ def test_a_launch_checks_a_task_config_and_its_set_once_before_starting_the_proc
     assert not out.exists()
 
 
+#: A half_twin config its check passes (the data is read by the run alone, after the checks).
+HALF_TWIN = "task: half_twin\ndata:\n  path: pairs.npz\n"
+
+
+@pytest.mark.parametrize(
+    ("config", "given", "says"),
+    [
+        ("text-pairs.yaml", ["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
+        ("text-pairs.yaml", ["--set", "loss.name=nope"], "loss.name is one of"),
+        ("text-pairs.yaml", ["--device", "bogus"], "unknown device 'bogus'"),
+        ("signatures.yaml", ["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
+        ("signatures.yaml", ["--set", "nope.x=1"], "unknown section 'nope' in override"),
+        (HALF_TWIN, ["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
+        (HALF_TWIN, ["--set", "nope.x=1"], "unknown section 'nope' for task half_twin"),
+        (HALF_TWIN, ["--init-from", "{tmp}"], "task half_twin trains from scratch"),
+    ],
+    ids=[
+        "text-key",
+        "text-value",
+        "text-device",
+        "signatures-key",
+        "signatures-section",
+        "half-twin-key",
+        "half-twin-section",
+        "half-twin-init-from",
+    ],
+)
+def test_a_launch_of_one_process_checks_a_one_process_tasks_config_before_starting_it(
+    tmp_path: Path, monkeypatch, config: str, given: list[str], says: str
+) -> None:
+    """text, signatures and half_twin had no "check the config only": `--nproc-per-node 2` is
+    refused for them anyway (they train in one process), but `--nproc-per-node 1` started
+    torchrun and its process, which said the bad --set (a few seconds in, after torchrun's
+    banner). The launcher now makes their runners' own config checks first: one sentence, the
+    one the command says without the option, exit 1, nothing started or written."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    path = ROOT / "configs" / config
+    if not config.endswith(".yaml"):
+        path = tmp_path / "task.yaml"
+        path.write_text(config)
+    out = tmp_path / "run"
+    given = [a.format(tmp=tmp_path) for a in given]
+    cmd = ["train", str(path), "--out", str(out), *given]
+    if "--device" not in given:
+        cmd += ["--device", "cpu"]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "1"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and said.startswith("Error: ") and says in said, said
+    assert said.count("Error") == 1, said
+    alone = CliRunner().invoke(cli, cmd)  # one process refuses it in the same words
+    assert alone.exit_code == res.exit_code and alone.output == res.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "config", ["simclr.yaml", "siamfc.yaml", "text-pairs.yaml", "signatures.yaml", HALF_TWIN]
+)
+def test_each_built_in_tasks_check_passes_its_shipped_config(
+    tmp_path: Path, monkeypatch, config: str
+) -> None:
+    """The built-in tasks' checks refuse nothing their runners take: the shipped config (a
+    half_twin one naming its data) is launched, on one process and, where the task trains on
+    more, on two."""
+    import yaml
+
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+    from siamkit.training.tasks import _CHECKS, ONE_PROCESS_TASKS
+
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.delenv("RANK", raising=False)
+    path = ROOT / "configs" / config
+    if not config.endswith(".yaml"):
+        path = tmp_path / "task.yaml"
+        path.write_text(config)
+    task = yaml.safe_load(path.read_text())["task"]
+    assert task in _CHECKS
+    out = tmp_path / "run"
+    counts = [1] if task in ONE_PROCESS_TASKS else [1, 2]
+    for count in counts:
+        cmd = ["train", str(path), "--out", str(out), "--device", "cpu"]
+        res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", str(count)])
+        assert res.exit_code == 0 and res.output == "", res.output
+    assert launched == counts
+    assert not out.exists()
+
+
 def test_a_plugins_task_is_checked_before_the_launch_by_its_own_check_alone(
     tmp_path: Path, monkeypatch
 ) -> None:

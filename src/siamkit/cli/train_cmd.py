@@ -266,8 +266,8 @@ def _refuse_task_launch(
     one (:func:`~siamkit.training.tasks.trains_in_one_process`: the built-in runner of a task
     of :data:`~siamkit.training.tasks.ONE_PROCESS_TASKS`, not a plug-in's registered under its
     name), and a bad config, ``--set``, ``--device`` or ``--init-from`` where the task has a
-    "check the config only" (:func:`~siamkit.training.tasks.check_task_config`: ``ssl``'s and
-    ``siamfc``'s, a plug-in's registered with one). The rest is checked by the processes.
+    "check the config only" (:func:`~siamkit.training.tasks.check_task_config`: each built-in
+    task's, a plug-in's registered with one). The rest is checked by the processes.
     Only the check's error is said here: a warning it meets (siamfc's off-grid
     ``instance_size`` on ``--resume``) is process 0's to say, once."""
     from siamkit.training.config_io import read_yaml

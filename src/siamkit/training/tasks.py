@@ -87,6 +87,9 @@ _TASKS: dict[str, Any] = {
 _CHECKS: dict[str, Any] = {
     "ssl": "siamkit.applications.ssl.task:check_config",
     "siamfc": "siamkit.applications.tracking.task:check_config",
+    "signatures": "siamkit.applications.signatures.task:check_config",
+    "half_twin": "siamkit.applications.half_twin.task:check_config",
+    "text": "siamkit.applications.text.train:check_config",
 }
 
 #: The built-in tasks whose runner trains in one process and refuses a torchrun launch of more

@@ -290,21 +290,17 @@ def _check_distance(cfg: dict[str, Any]) -> None:
         )
 
 
-def run(
-    config: dict[str, Any], out_dir: str | os.PathLike[str], options: TaskOptions
-) -> TaskSummary:
-    """The ``task: half_twin`` runner (see the module docstring); ``out_dir``: a str or a path.
-
-    It prints no lines and shows no progress bar (small networks, trained in seconds):
-    ``options.log`` and ``options.progress`` change nothing. ``metrics.json`` holds each epoch's
-    training loss, the returned summary the validation P@1 before and after training.
-    """
-    out_dir = Path(out_dir)
+def _refuse_start(options: TaskOptions) -> None:
     if options.resume or options.init_from:
         raise ValueError(
             "task half_twin trains from scratch: --resume and --init-from are not supported"
         )
-    refuse_torchrun("half_twin")
+
+
+def _config(config: dict[str, Any], options: TaskOptions) -> tuple[dict[str, Any], list[str]]:
+    """``config`` (checked, without its ``plugins:``) with ``options``' overrides and every
+    default (:func:`_resolved`), and the plug-ins it named; ``--device`` other than the CPU
+    refused."""
     if options.device not in ("auto", "cpu"):  # small networks over vectors or small images
         raise ValueError(
             f"task half_twin trains on the CPU: drop --device {options.device} "
@@ -321,9 +317,34 @@ def run(
     _check_numbers(cfg)
     _check_distance(cfg)
     cfg = _resolved(cfg)
-    data_cfg, train = cfg["data"], cfg["train"]
-    if data_cfg["path"] is None:
+    if cfg["data"]["path"] is None:
         raise ValueError("data.path is required: an .npz with x, y and labels")
+    return cfg, own_plugins
+
+
+def check_config(config: dict[str, Any], options: TaskOptions) -> None:
+    """The run's checks of ``config`` with ``options`` (``--set``, ``--device``, ``--resume``,
+    ``--init-from``), as :func:`run` makes them before it reads the data or writes anything:
+    its error, or nothing (``task: half_twin``'s
+    :func:`~siamkit.training.tasks.register_task` ``check``)."""
+    _refuse_start(options)
+    _config(config, options)
+
+
+def run(
+    config: dict[str, Any], out_dir: str | os.PathLike[str], options: TaskOptions
+) -> TaskSummary:
+    """The ``task: half_twin`` runner (see the module docstring); ``out_dir``: a str or a path.
+
+    It prints no lines and shows no progress bar (small networks, trained in seconds):
+    ``options.log`` and ``options.progress`` change nothing. ``metrics.json`` holds each epoch's
+    training loss, the returned summary the validation P@1 before and after training.
+    """
+    out_dir = Path(out_dir)
+    _refuse_start(options)
+    refuse_torchrun("half_twin")
+    cfg, own_plugins = _config(config, options)
+    data_cfg, train = cfg["data"], cfg["train"]
     tr, val = _split(load_pairs(data_cfg["path"]), data_cfg["val_fraction"], train)
     if len(tr.labels) < 2:
         raise ValueError(

@@ -68,6 +68,23 @@ def load_run_data(cfg: SignatureRunConfig) -> tuple[SignatureSet, bool]:
     return data, is_synthetic_folder(d.root)  # a folder `siamkit signature synth` wrote
 
 
+def _on_device(cfg: SignatureRunConfig, options: TaskOptions) -> SignatureRunConfig:
+    """``cfg`` with ``options.device`` (``siamkit train --device``) over its ``train.device``;
+    a device that is not there refused."""
+    if options.device != "auto":  # `siamkit train --device` over the config's train.device
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device=options.device))
+    resolve_device(cfg.train.device)  # a GPU that is not there: refused before anything is read
+    return cfg
+
+
+def check_config(config: dict[str, Any], options: TaskOptions) -> None:
+    """The run's checks of ``config`` with ``options`` (``--set``, ``--device``), as
+    :func:`run` makes them before it reads the data or writes anything, less those of the run's
+    folder (``--resume``'s checkpoint) and of the model (``--init-from``'s fit): its error, or
+    nothing (``task: signatures``'s :func:`~siamkit.training.tasks.register_task` ``check``)."""
+    _on_device(signature_config_from_dict(config, tuple(options.overrides)), options)
+
+
 def run_signatures(
     cfg: SignatureRunConfig,
     out_dir: str | os.PathLike[str] | None,
@@ -78,9 +95,7 @@ def run_signatures(
     out_dir = None if out_dir is None else Path(out_dir)
     options = options or TaskOptions()
     refuse_torchrun("signatures")
-    if options.device != "auto":  # `siamkit train --device` over the config's train.device
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device=options.device))
-    resolve_device(cfg.train.device)  # a GPU that is not there: refused before anything is read
+    cfg = _on_device(cfg, options)
     log = options.log or (lambda _msg: None)
     ckpt = None if out_dir is None else out_dir / CHECKPOINT
     init_from = options.init_from

@@ -123,6 +123,17 @@ def run(
         return _run(config, Path(out_dir), options, Path(tmp))
 
 
+def check_config(config: dict[str, Any], options: TaskOptions) -> None:
+    """The run's checks of ``config`` with ``options`` (``--set``, ``--device``, ``--init-from``
+    against ``model.path``), as :func:`run` makes them before it reads the data or writes
+    anything, less those of the run's folder (``--resume``'s checkpoint): its error, or nothing
+    (``task: text``'s :func:`~siamkit.training.tasks.register_task` ``check``)."""
+    cfg = parse_config(config, options.overrides)
+    resolve_device(options.device)
+    if not options.resume:  # a resume's start model is its checkpoint's, read in its folder
+        start_model(cfg, options.init_from)
+
+
 def _resume_is_complete(
     state: dict[str, Any], cfg: TextTrainConfig, out_dir: Path, log: Callable[[str], None]
 ) -> TaskSummary | None:
