@@ -185,3 +185,39 @@ def test_overwrite_under_torchrun_leaves_the_set_aside_run_to_the_first_process(
     assert res.exit_code == 0 and res.output == "", res.output
     assert ran == [True]
     assert (out / "checkpoint.pt").read_bytes() == b"earlier"  # not this process's to move
+
+
+#: ``WORLD_SIZE`` as a shell may hold it, and whether it is a launch's (an integer above 1, as
+#: :func:`siamkit.distributed.is_main_process` reads it): a launch's process says nothing on
+#: SIGTERM (torchrun's line is the one to read), any other says it was interrupted.
+WORLD_SIZES = {"abc": False, "1.0": False, "-1": False, "01": False, "": False, " 1 ": False,
+               " 2": True, "2": True, "02": True}  # fmt: skip
+
+
+@pytest.mark.parametrize("world", list(WORLD_SIZES))
+def test_sigterm_reads_world_size_as_the_one_main_process_rule_does(
+    monkeypatch, world: str
+) -> None:
+    """The SIGTERM line of cli/main read WORLD_SIZE as a string, silent unless it was '', '0'
+    or '1' once stripped: a one-process command where the shell held WORLD_SIZE=abc (or -1,
+    01, 1.0) ended with 143 and no word, where is_main_process reads it as no launch (its
+    ValueError, or an integer not above 1). It reads it as that rule does now."""
+    from click.testing import CliRunner
+
+    from siamkit.cli.main import LazyGroup, Terminated
+    from siamkit.distributed import is_main_process
+
+    group = LazyGroup("siamkit")
+
+    @group.command("stop")
+    def stop() -> None:
+        raise Terminated()
+
+    monkeypatch.setenv("WORLD_SIZE", world)
+    monkeypatch.setenv("RANK", "1")  # is_main_process: False for a launch's process 1 alone
+    launched = WORLD_SIZES[world]
+    assert is_main_process() is not launched
+    res = CliRunner().invoke(group, ["stop"])
+    assert res.exit_code == 143, res.output
+    says = "" if launched else "interrupted (SIGTERM) before the command finished; run it again\n"
+    assert res.output == says

@@ -85,7 +85,7 @@ class LazyGroup(click.Group):
                 )
             raise click.exceptions.Exit(130) from None
         except Terminated:
-            if os.environ.get("WORLD_SIZE", "1").strip() in ("", "0", "1"):
+            if not _launched():
                 click.echo(
                     "interrupted (SIGTERM) before the command finished; run it again", err=True
                 )
@@ -109,7 +109,7 @@ class LostProcess(click.ClickException):
 def _lost_process(err: RuntimeError) -> str | None:
     """Under torchrun, the one sentence for a collective that failed because another process of
     the launch stopped, in place of the backend's traceback (``None``: any other error)."""
-    if os.environ.get("WORLD_SIZE", "1").strip() in ("", "0", "1"):
+    if not _launched():
         return None  # one process: nothing to lose, and no torch import for it
     from siamkit.training.ddp import lost_process_sentence
 
@@ -389,10 +389,20 @@ _threading_hooked = False
 OTHER_RANK_ERROR_DELAY_S = 10.0
 
 
+def _launched() -> bool:
+    """A process of a torchrun launch: ``WORLD_SIZE`` above 1, read as an integer as
+    :func:`siamkit.distributed.is_main_process` reads it (``abc``, ``1.0`` or ``-1`` is no
+    launch's), before torch is imported."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
 def _other_rank() -> bool:
     """A process of a torchrun launch other than the first (``RANK`` > 0 of ``WORLD_SIZE`` > 1)."""
     try:
-        return int(os.environ.get("RANK", "0")) > 0 and int(os.environ.get("WORLD_SIZE", "1")) > 1
+        return int(os.environ.get("RANK", "0")) > 0 and _launched()
     except ValueError:
         return False
 
