@@ -223,6 +223,8 @@ def verify(
 def _identify_text(docs: list[dict[str, Any]], no_face_hint: str, kind: str = "distance") -> str:
     """Each face's box and decision, then its k matches (rank, label, distance, accepted), as
     ``siamkit identify`` prints them; ``kind`` names the numbers (distance or normalised score)."""
+    from siamkit.applications.faces.detect import box_name
+
     lines = []
     for d in docs:
         if not d["faces"]:
@@ -230,9 +232,8 @@ def _identify_text(docs: list[dict[str, Any]], no_face_hint: str, kind: str = "d
             continue
         lines.append(f"{d['image']}: {len(d['faces'])} face(s)")
         for f in d["faces"]:
-            b = f["box"]
             who = f["label"] if f["label"] is not None else "unknown"
-            lines.append(f"  box ({b['left']}, {b['top']})-({b['right']}, {b['bottom']}): {who}")
+            lines.append(f"  {box_name(f['box'])}: {who}")
             for rank, m in enumerate(f["matches"], 1):
                 flag = {True: "accepted", False: "rejected", None: ""}[m["accepted"]]
                 row = f"    {rank}. {m['label']:<24} {kind} {m['distance']:.4f}  {flag}".rstrip()

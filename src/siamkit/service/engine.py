@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from siamkit.applications.faces.detect import box_name
 from siamkit.applications.faces.errors import NoFaceError, name_the_photo
 from siamkit.clauses import NO_VERDICT
 from siamkit.encoders.text import generic_text_model_refusal, over_text_encoder
@@ -447,8 +448,7 @@ class ServiceEngine:
         boxes, z = self.model.faces_in(x[0])
         if not boxes:
             return IdentifyResult([], None), {}, []
-        box_names = [f"box ({b.left}, {b.top})-({b.right}, {b.bottom})" for b in boxes]
-        z = model_embeddings(z, f"the faces found in {name}", box_names)
+        z = model_embeddings(z, f"the faces found in {name}", [box_name(b) for b in boxes])
         results = self.gallery.identify_embeddings(z, k=k)
         thumbs = self.thumbnails.get([m.item_id for r in results for m in r.matches])
         faces = [FoundFace(b.as_dict(), r) for b, r in zip(boxes, results)]

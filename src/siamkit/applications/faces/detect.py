@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -49,6 +50,19 @@ class FaceBox:
     def rectangle(self) -> Any:
         """The box as a ``dlib.rectangle``."""
         return import_dlib().rectangle(self.left, self.top, self.right, self.bottom)
+
+
+def box_name(box: FaceBox | Mapping[str, Any]) -> str:
+    """A face named by its box, ``box (left, top)-(right, bottom)`` (dlib's inclusive pixels),
+    from a :class:`FaceBox` or its :meth:`~FaceBox.as_dict`: the one wording of ``siamkit face
+    identify``'s lines and of a NaN face's refusal by the command line
+    (:func:`~siamkit.applications.faces.recognize.identify_faces`) and the service.
+
+    >>> box_name(FaceBox(175, 76, 265, 166, 1.16))
+    'box (175, 76)-(265, 166)'
+    """
+    b = box if isinstance(box, Mapping) else asdict(box)
+    return f"box ({b['left']}, {b['top']})-({b['right']}, {b['bottom']})"
 
 
 def check_rgb(image: Any) -> np.ndarray:

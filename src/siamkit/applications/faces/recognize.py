@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from siamkit.applications.faces.detect import box_name
 from siamkit.applications.faces.errors import NoFaceError
 from siamkit.applications.faces.pipeline import Face, FacePipeline
 from siamkit.clauses import NO_VERDICT
@@ -123,7 +124,7 @@ def identify_faces(
     faces = pipe.faces(image, refuse=False)  # refused below, by the photo and the box
     if not faces:
         return []
-    boxes = [f"box ({b.left}, {b.top})-({b.right}, {b.bottom})" for b in (f.box for f in faces)]
+    boxes = [box_name(f.box) for f in faces]
     z = checked_faces(np.stack([f.embedding for f in faces]), f"the faces found in {name}", boxes)
     results = gallery.identify_embeddings(z, k=k)
     return list(zip(faces, results))
