@@ -50,14 +50,16 @@ def test_training_names_links_to_nothing_not_no_sub_folders(tmp_path):
 
 def test_enroll_and_face_readers_name_them_in_their_noun(tmp_path):
     """read_class_folders (enroll, face crop, face evaluate --identities): its "none found"
-    sentence ("no images found in ds: expected one sub-folder per label") was as untrue."""
+    sentence ("no images found in ds: expected one sub-folder per label") was as untrue. Its
+    warning says the reader's noun too: "point it at a class folder" just above "point that
+    link at a label folder" named one folder two ways (s58_c2 item 3)."""
     ds = _broken(tmp_path)
     os.unlink(ds / "loop")
     with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
         read_class_folders(ds, "label", nothing="nothing to enroll")
     assert [str(w.message) for w in got] == [
         f"left out the link {ds / 'cat'}: it leads to {ds / 'nowhere'}, which does not exist; "
-        "point it at a class folder, or remove it"
+        "point it at a label folder, or remove it"
     ]
     assert str(err.value) == (
         f"nothing to enroll: {ds / 'cat'} is a link that leads to no folder (a missing target, "

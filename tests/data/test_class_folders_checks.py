@@ -8,6 +8,7 @@ shared-file sentence called a class lost that another folder given still holds (
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -88,7 +89,7 @@ def test_the_shared_file_sentence_does_not_call_a_class_kept_by_another_folder_l
     own, the sentence said "the class folder s1/alice holds no other image, so it is left out",
     which reads as the class alice lost, though s2/alice keeps it (enrolled, trained). It says
     the class keeps its other folder's images now; where no other folder holds the class, the
-    class is said to be left out, as before (control). Enroll says the same line."""
+    class is said to be left out, as before (control). Enroll says the same line, of labels."""
     s1, s2 = _shared_across(tmp_path / "kept", keep=True)
     walk, notes = _notes(walk_classes, [s1, s2])
     assert {str(d.relative_to(d.parents[1])): len(f) for d, f in walk.files.items()} == {
@@ -107,7 +108,8 @@ def test_the_shared_file_sentence_does_not_call_a_class_kept_by_another_folder_l
     ]
     capsys.readouterr()
     groups = group_images([str(s1), str(s2)], None)
-    assert capsys.readouterr().err == f"warning: {notes[0]}\n"
+    as_labels = re.sub(r"\bclass\b", "label", re.sub(r"\bclasses\b", "labels", notes[0]))
+    assert capsys.readouterr().err == f"warning: {as_labels}\n"
     assert groups == {"alice": [s2 / "alice" / "b.png"], "bob": [s2 / "bob" / "b0.png"]}
     s1, s2 = _shared_across(tmp_path / "lost", keep=False)
     walk, notes = _notes(walk_classes, [s1, s2])

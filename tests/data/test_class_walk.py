@@ -33,8 +33,9 @@ def _images(root: Path, *rels: str) -> None:
 def _per_class(
     root: Path, capsys: pytest.CaptureFixture[str]
 ) -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
-    """``(training's files per class, enroll's files per label, enroll's left-out notes)``;
-    enroll says training's warnings, as ``warning:`` lines on stderr."""
+    """``(training's files per class, enroll's files per label, training's left-out notes)``;
+    enroll says training's warnings in its own noun ("label" for "class"), as ``warning:``
+    lines on stderr."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = ImageFolderDataset(root, (1, 8, 8))
@@ -48,8 +49,15 @@ def _per_class(
     enrolled = {k: [p.relative_to(root).as_posix() for p in v] for k, v in groups.items()}
     notes = [str(w.message) for w in caught if issubclass(w.category, LeftOutFilesWarning)]
     said = [line[len("warning: ") :] for line in capsys.readouterr().err.splitlines()]
-    assert said == notes  # the same sentences name what each leaves out
-    return trained, enrolled, said
+    assert said == [_in_noun(n, "label") for n in notes]  # the same sentences, in enroll's noun
+    return trained, enrolled, notes
+
+
+def _in_noun(note: str, noun: str, plural: str = "") -> str:
+    """``note`` (training's) with "class" as ``noun`` (and "classes" as ``plural``), as a
+    reader of labels or people says it (whole words only: a tmp path's ``_class0`` is kept)."""
+    note = re.sub(r"\bclasses\b", plural or f"{noun}s", note)
+    return re.sub(r"\bclass\b", noun, note)
 
 
 def _real_files(root: Path, *classes: str) -> dict[str, list[str]]:
@@ -79,13 +87,50 @@ def test_enroll_and_training_list_the_same_files_per_class(
     """siamkit enroll FOLDER had none of the class-link rules (reviewer s53_FB finding 2):
     alice/bob -> ../bob enrolled Bob's photos under Alice too, without a word. Enroll now lists
     through training's walk: the same files per class as training, each the real folder's
-    (os.walk, no link followed), and the same sentence names the link."""
+    (os.walk, no link followed), and one sentence names the link in each (enroll's in its own
+    noun: s58_c2 item 3)."""
     root = tmp_path / "staff"
     _images(root, "alice/0.png", "bob/1.png", "bob/2.png")
     os.symlink(target, root / link)
     trained, enrolled, notes = _per_class(root, capsys)
     assert enrolled == trained == _real_files(root, "alice", "bob")
     assert len(notes) == 1 and notes[0].startswith(f"{named} {root / link}: "), notes
+
+
+@pytest.mark.parametrize(
+    ("link", "target", "said"),
+    [
+        (
+            "alice/bob",
+            "../bob",
+            "left out the folder {link}: it leads to {bob}, the folder of another label, and its "
+            "images would count as both labels; copy them to include them in both, or remove "
+            "the link",
+        ),
+        (
+            "bobby",
+            "bob",
+            "left out the label folder {link}: it is a link to {bob}, which is or is inside the "
+            "folder of the label bob, and its images would count as two labels; copy them to "
+            "include them in both, or remove the link",
+        ),
+    ],
+)
+def test_enroll_names_what_its_walk_leaves_out_as_label_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], link: str, target: str, said: str
+) -> None:
+    """enroll printed the walk's "left out the class folder staff/bobby ... count as two
+    classes" just above its own "nothing to enroll: the label folders ...": two nouns for the
+    same folders (s58_c2 item 3). The walk now says the reader's noun."""
+    root = tmp_path / "staff"
+    _images(root, "alice/0.png", "bob/1.png")
+    os.symlink(target, root / link)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        groups = group_images([str(root)], None)
+    assert sorted(groups) == ["alice", "bob"]
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["warning: " + said.format(link=root / link, bob=root / "bob")]
 
 
 def _unshared(root: Path, extensions: tuple[str, ...] = (".png",)) -> dict[str, list[str]]:
@@ -489,7 +534,7 @@ def _labels_across(roots: list[Path], base: Path) -> dict[str, list[str]]:
     [
         ("s2/bob/al", "../../s1/alice", "left out the folder"),  # into another folder's label
         ("s2/bob/x.png", "../../s1/alice/0.png", "left out the file"),
-        ("s2/ally", "../s1/alice", "left out the class folder"),  # a label folder linked
+        ("s2/ally", "../s1/alice", "left out the label folder"),  # a label folder linked
     ],
 )
 def test_enroll_of_several_folders_keeps_the_link_rules_across_them(
@@ -534,9 +579,9 @@ def test_enroll_of_several_folders_leaves_out_a_file_two_of_their_labels_hold(
     }
     assert notes == [
         f"left out the image {s1 / 'alice' / 'a.png'} and {s2 / 'bob' / 'dup.png'}: they are one "
-        "file (hard links, or links to one file) in several classes, and it counts as no class "
-        "because it is in several; keep it in one class's folder only to include it in that "
-        "class"
+        "file (hard links, or links to one file) in several labels, and it counts as no label "
+        "because it is in several; keep it in one label's folder only to include it in that "
+        "label"
     ]
     # one folder given twice is one folder: nothing is two labels', nor listed twice
     assert _enrolled([s1, s1], tmp_path, capsys) == _enrolled([s1], tmp_path, capsys)

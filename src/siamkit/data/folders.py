@@ -175,6 +175,7 @@ def sort_files(
     beside: Iterable[str | os.PathLike[str]] | ClassFolders = (),
     locked: list[str] | None = None,
     seen: SeenFiles | None = None,
+    noun: str = "class",
 ) -> tuple[list[Path], list[Path]]:
     """``(images, others)`` under ``folder`` (recursive, each sorted, hidden files and folders
     skipped): :func:`find_images`' files, and those it leaves out for their extension (none, or
@@ -191,11 +192,14 @@ def sort_files(
 
     ``seen``: the images of a data set's classes (:class:`SeenFiles`, of :func:`walk_classes`):
     each image found here is added to it, and none is left out here; :func:`walk_classes`
-    leaves out those that several classes hold once every class is walked."""
+    leaves out those that several classes hold once every class is walked.
+
+    ``noun``: what ``beside``'s folders are ("class", "label", "person"), as the warning of a
+    link into one names them."""
     exts = _suffixes(extensions)
     images: list[Path] = []
     others: list[Path] = []
-    for f in _visible_files(folder, beside, locked, seen):
+    for f in _visible_files(folder, beside, locked, seen, noun):
         (images if f.suffix.lower() in exts else others).append(f)
     return sorted(images), sorted(others)
 
@@ -241,6 +245,15 @@ class ClassFolders:
             real = up
 
 
+#: the plural of each noun a data set's folders are named by, where it is not the noun + "s"
+_PLURALS = {"class": "classes", "person": "people", "identity": "identities"}
+
+
+def _plural(noun: str) -> str:
+    """``noun``'s plural: "classes", "labels", "people"."""
+    return _PLURALS.get(noun, noun + "s")
+
+
 def _holds(outer: str, inner: str) -> bool:
     """Whether the real path ``outer`` is ``inner`` or a folder above it."""
     return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
@@ -251,6 +264,7 @@ def _visible_files(
     beside: Iterable[str | os.PathLike[str]] | ClassFolders = (),
     unread: list[str] | None = None,
     seen: SeenFiles | None = None,
+    noun: str = "class",
 ) -> Iterator[Path]:
     """Every file anywhere under ``folder`` as the walk finds it (unsorted), hidden files and
     those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk
@@ -330,9 +344,9 @@ def _visible_files(
     if loops:
         warnings.warn(_loop_note(loops), LeftOutFilesWarning, stacklevel=2)
     if crossed:
-        warnings.warn(_crossed_note(crossed), LeftOutFilesWarning, stacklevel=2)
+        warnings.warn(_crossed_note(crossed, noun=noun), LeftOutFilesWarning, stacklevel=2)
     if linked:
-        warnings.warn(_crossed_note(linked, "file"), LeftOutFilesWarning, stacklevel=2)
+        warnings.warn(_crossed_note(linked, "file", noun), LeftOutFilesWarning, stacklevel=2)
 
 
 #: the errors ``Path.is_file`` takes as "not a file" rather than raising
@@ -523,28 +537,31 @@ def _loop_note(loops: Sequence[str]) -> str:
     )
 
 
-def _crossed_note(crossed: Sequence[tuple[str, str]], kind: str = "folder") -> str:
+def _crossed_note(
+    crossed: Sequence[tuple[str, str]], kind: str = "folder", noun: str = "class"
+) -> str:
     """The sentence for the ``kind`` (folder or file) links ``crossed`` (each with the other
-    class folder it leads into) the walk leaves out."""
+    ``noun`` folder it leads into) the walk leaves out."""
     got = sorted(crossed)
     if len(got) == 1:
         where, into = got[0]
         real = os.path.realpath(where)
         what, them = ("its images", "them") if kind == "folder" else ("the image", "it")
         target = (
-            f"{text_name(into)}, the folder of another class"
+            f"{text_name(into)}, the folder of another {noun}"
             if real == into
-            else f"{text_name(real)}, inside the folder of another class ({text_name(into)})"
+            else f"{text_name(real)}, inside the folder of another {noun} ({text_name(into)})"
         )
         return (
             f"left out the {kind} {text_name(where)}: it leads to {target}, and {what} would "
-            f"count as both classes; copy {them} to include {them} in both, or remove the link"
+            f"count as both {_plural(noun)}; copy {them} to include {them} in both, or remove "
+            "the link"
         )
     names = [text_name(where) for where, _ in got]
     return (
-        f"left out {len(names)} {kind}s that are links into the folder of another class, e.g. "
-        f"{', '.join(names[:2])}: their images would count as two classes; copy them to "
-        "include them in both, or remove the links"
+        f"left out {len(names)} {kind}s that are links into the folder of another {noun}, e.g. "
+        f"{', '.join(names[:2])}: their images would count as two {_plural(noun)}; copy them "
+        "to include them in both, or remove the links"
     )
 
 
@@ -693,8 +710,12 @@ def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
     return dropped
 
 
-def _linked_classes_note(dropped: dict[Path, Path], empty: Sequence[Path] = ()) -> str:
-    """The sentence for the class folders :func:`_linked_classes` leaves out. A link to the
+def _linked_classes_note(
+    dropped: dict[Path, Path], empty: Sequence[Path] = (), noun: str = "class"
+) -> str:
+    """The sentence for the ``noun`` folders :func:`_linked_classes` leaves out (enroll's are
+    labels: "left out 2 class folders" two lines above its own "the label folders" named the
+    same folders two ways). A link to the
     data set's folder or one above it (``all -> .``) holds every class: "copy them to include
     them in both" (of a link to one other class) was no advice for it; removing it is. A link
     into a class that is ``empty`` (no images) has no images to copy or count twice: removing
@@ -702,21 +723,22 @@ def _linked_classes_note(dropped: dict[Path, Path], empty: Sequence[Path] = ()) 
     kinds, each link is named with its own kind's advice (a link into an empty class beside
     one into a class with images was told to copy its images too: s57_mfb)."""
     got = sorted(dropped.items())
+    nouns = _plural(noun)
     if len(got) == 1:
         d, other = got[0]
         if other == d.parent:
             return (
-                f"left out the class folder {text_name(os.fspath(d))}: it is a link to "
+                f"left out the {noun} folder {text_name(os.fspath(d))}: it is a link to "
                 f"{text_name(os.path.realpath(d))}, which holds the data set's folder (every "
-                "class's), so it would read every class's images again; remove the link"
+                f"{noun}'s), so it would read every {noun}'s images again; remove the link"
             )
         return (
-            f"left out the class folder {text_name(os.fspath(d))}: it is a link to "
-            f"{text_name(os.path.realpath(d))}, which is or is inside the folder of the class "
+            f"left out the {noun} folder {text_name(os.fspath(d))}: it is a link to "
+            f"{text_name(os.path.realpath(d))}, which is or is inside the folder of the {noun} "
             + (
                 f"{text_name(other.name)}, which holds no images; remove the link"
                 if other in empty
-                else f"{text_name(other.name)}, and its images would count as two classes; copy "
+                else f"{text_name(other.name)}, and its images would count as two {nouns}; copy "
                 "them to include them in both, or remove the link"
             )
         )
@@ -728,17 +750,18 @@ def _linked_classes_note(dropped: dict[Path, Path], empty: Sequence[Path] = ()) 
         for kind, what in (
             (
                 top,
-                "the data set's folder or one above it, which would read every class's "
+                f"the data set's folder or one above it, which would read every {noun}'s "
                 "images again: remove {links}",
             ),
             (
                 into,
-                "another class's folder or one inside it, whose images would count as two "
-                "classes: copy them to include them in both, or remove {links}",
+                f"another {noun}'s folder or one inside it, whose images would count as two "
+                f"{nouns}: copy them to include them in both, or remove {{links}}",
             ),
             (
                 hollow,
-                "another class's folder or one inside it, which holds no images: remove {links}",
+                f"another {noun}'s folder or one inside it, which holds no images: remove "
+                "{links}",
             ),
         ):
             if kind:
@@ -747,24 +770,24 @@ def _linked_classes_note(dropped: dict[Path, Path], empty: Sequence[Path] = ()) 
                     f"{shown_names(kind, 2)} {'are links' if many else 'is a link'} to "
                     + what.format(links="those links" if many else "that link")
                 )
-        return f"left out {len(got)} class folders that are links: " + (
+        return f"left out {len(got)} {noun} folders that are links: " + (
             "; and ".join(parts) if len(parts) == 2 else f"{parts[0]}; {parts[1]}; and {parts[2]}"
         )
     names = ", ".join((top or into or hollow)[:2])
     if top:
         return (
-            f"left out {len(got)} class folders that are links to the data set's folder or one "
-            f"above it, e.g. {names}: each would read every class's images again; remove the "
+            f"left out {len(got)} {noun} folders that are links to the data set's folder or one "
+            f"above it, e.g. {names}: each would read every {noun}'s images again; remove the "
             "links"
         )
     if hollow:
         return (
-            f"left out {len(got)} class folders that are links to another class's folder or one "
-            f"inside it that holds no images, e.g. {names}: remove the links"
+            f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or "
+            f"one inside it that holds no images, e.g. {names}: remove the links"
         )
     return (
-        f"left out {len(got)} class folders that are links to another class's folder or one "
-        f"inside it, e.g. {names}: their images would count as two classes; copy them to "
+        f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or one "
+        f"inside it, e.g. {names}: their images would count as two {nouns}; copy them to "
         "include them in both, or remove the links"
     )
 
@@ -919,7 +942,8 @@ def walk_classes(
         _refuse_nested(roots, firsts, noun)
         class_dirs = [d for top in firsts.values() for d in _subdirs(top, broken=broken)]
     if broken:  # no class folders, and not a word: "has no sub-folders" (s57_c6)
-        warnings.warn(_broken_links_note(broken, extensions), LeftOutFilesWarning, stacklevel=2)
+        note = _broken_links_note(broken, extensions, noun)
+        warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     dropped = _linked_classes(class_dirs)
     class_dirs = [d for d in class_dirs if d not in dropped]
     # each class's real path once (a folder's own is not counted: it holds the folder walked,
@@ -934,7 +958,9 @@ def walk_classes(
     for folder in class_dirs:
         locked: list[str] = []
         seen.folder = of_name[folder.name]
-        files, others = sort_files(folder, extensions, beside=beside, locked=locked, seen=seen)
+        files, others = sort_files(
+            folder, extensions, beside=beside, locked=locked, seen=seen, noun=noun
+        )
         if files:  # an empty folder's files are its own warning's ("holds no images")
             others_of[folder] = others
             walk.files[folder] = files
@@ -943,7 +969,7 @@ def walk_classes(
         else:
             walk.empty.append(folder)
     if dropped:  # once the empty classes are known: a link into one has no images to copy
-        note = _linked_classes_note(dropped, walk.empty)
+        note = _linked_classes_note(dropped, walk.empty, noun)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     shared = seen.shared()
     if shared:  # known once every class is walked: left out of each class that holds it
@@ -960,7 +986,7 @@ def walk_classes(
         alive = {folder.name for folder in walk.files}
         emptied = [f for f in walk.shared if f.name not in alive]
         kept = [f for f in walk.shared if f.name in alive]
-        note = _shared_note(shared, emptied, kept)
+        note = _shared_note(shared, emptied, kept, noun)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     for folder in walk.files:
         walk.left_out.extend(others_of[folder])
@@ -1083,7 +1109,6 @@ def _refuse_nothing(
             whose = f"the others ({shown_names(shared)})"
         why.append(f"every {photo} of {whose} is one file in several {noun} folders")
         fix.append(f"keep each {photo} in its own {noun}'s folder only")
-    nouns = {"class": "classes", "person": "people", "identity": "identities"}
     if to_top:
         many = len(to_top) > 1
         why.append(
@@ -1106,8 +1131,7 @@ def _refuse_nothing(
         # nor to count twice (s57_FB Q3)
         copy = any(o not in walk.empty for d, o in walk.linked.items() if o != d.parent)
         left = (
-            f"left out as {'their' if many else 'its'} {photo}s would count as two "
-            f"{nouns.get(noun, noun + 's')}"
+            f"left out as {'their' if many else 'its'} {photo}s would count as two {_plural(noun)}"
             if copy
             else f"which holds no {photo}s"
         )
@@ -1232,6 +1256,7 @@ def _shared_note(
     shared: Sequence[Sequence[str | os.PathLike[str]]],
     emptied: Sequence[str | os.PathLike[str]] = (),
     kept: Sequence[str | os.PathLike[str]] = (),
+    noun: str = "class",
 ) -> str:
     """The sentence for the images ``shared`` (each as all its paths) that several classes
     hold, which :func:`walk_classes` leaves out of every class, and for the class folders
@@ -1239,41 +1264,44 @@ def _shared_note(
     said only as its image left out (dog's one photo hard-linked as cat/dup.png dropped the
     class dog without a word for it). ``kept``: folders that hold no other image either, of a
     class that keeps the images of its folder in another data set folder given (``s1/alice``
-    beside ``s2/alice``): said to be "left out" as a class folder, they read as a class lost."""
+    beside ``s2/alice``): said to be "left out" as a class folder, they read as a class lost.
+    ``noun``: what the folders are ("class", "label", "person"), as the reader names them."""
 
     def paths(group: Sequence[str | os.PathLike[str]]) -> str:
         names = [text_name(os.fspath(f)) for f in group]
         return f"{', '.join(names[:-1])} and {names[-1]}"
 
+    nouns = _plural(noun)
     lost = ""
     if emptied:
         names = [text_name(os.fspath(f)) for f in emptied]
-        lost = f", and the class folder {names[0]} holds no other image, so it is left out"
+        lost = f", and the {noun} folder {names[0]} holds no other image, so it is left out"
         if len(names) > 1:
-            lost = f", and the class folders {shown_names(names)} hold no other image, so they "
+            lost = f", and the {noun} folders {shown_names(names)} hold no other image, so they "
             lost += "are left out"
     if kept:
         names = [text_name(os.fspath(f)) for f in kept]
         if len(names) == 1:
             lost += (
-                f", and the folder {names[0]} holds no other image, though its class keeps the "
+                f", and the folder {names[0]} holds no other image, though its {noun} keeps the "
                 "images of its folder in another folder given"
             )
         else:
             lost += (
                 f", and the folders {shown_names(names)} hold no other image, though their "
-                "classes keep the images of their folders in other folders given"
+                f"{nouns} keep the images of their folders in other folders given"
             )
     if len(shared) == 1:
         return (
             f"left out the image {paths(shared[0])}: they are one file (hard links, or links to "
-            "one file) in several classes, and it counts as no class because it is in several"
-            f"{lost}; keep it in one class's folder only to include it in that class"
+            f"one file) in several {nouns}, and it counts as no {noun} because it is in several"
+            f"{lost}; keep it in one {noun}'s folder only to include it in that {noun}"
         )
     return (
-        f"left out {len(shared)} images that are each one file in several classes (hard links, "
-        f"or links to one file), e.g. {paths(shared[0])}: each counts as no class because it "
-        f"is in several{lost}; keep each in one class's folder only to include it in that class"
+        f"left out {len(shared)} images that are each one file in several {nouns} (hard links, "
+        f"or links to one file), e.g. {paths(shared[0])}: each counts as no {noun} because it "
+        f"is in several{lost}; keep each in one {noun}'s folder only to include it in that "
+        f"{noun}"
     )
 
 
