@@ -375,9 +375,41 @@ def test_a_link_whose_target_cannot_be_read_is_named_as_the_link_not_its_folder(
     only.mkdir()
     _link_beyond_reach(monkeypatch, only / "alice", str(secret / "d"))
     named = pytest.warns(LeftOutFilesWarning, match=f"left out the link {only / 'alice'}: what")
-    with named, pytest.raises(ValueError, match="has no sub-folders") as err:
+    with named, pytest.raises(ValueError) as err:
         ImageFolderDataset(only, (1, 8, 8))
     assert not isinstance(err.value, UnreadableFolderError)
+    # not "'only' has no sub-folders" (s58_c2, noticed): it has one, which cannot be read
+    assert str(err.value) == (
+        f"{only} holds no class folder that can be read: {only / 'alice'} is a link whose "
+        "target cannot be read (permission denied): give read access to it"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(click.UsageError) as usage:
+            group_images([str(only)], None)
+    assert usage.value.message == (  # not "no labelled images found in only"
+        f"nothing to enroll: {only / 'alice'} is a link whose target cannot be read (permission "
+        "denied): give read access to it"
+    )
+
+
+def test_a_root_entry_that_cannot_be_read_is_named_by_the_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data set's folder whose only folder entry cannot be lstat'ed (beside a readable file)
+    was refused as "has no sub-folders"; the refusal names the entry and why (simulated: root
+    reads every folder)."""
+    root = tmp_path / "ds"
+    _images(root, "bob/0.png")
+    (root / "notes.txt").write_text("x")
+    monkeypatch.setattr(os, "lstat", _refusing(os.lstat, lambda p: p == str(root / "bob")))
+    named = pytest.warns(LeftOutFilesWarning, match=f"left out the file {root / 'bob'}: it cannot")
+    with named, pytest.raises(ValueError) as err:
+        ImageFolderDataset(root, (1, 8, 8))
+    assert str(err.value) == (
+        f"{root} holds no class folder that can be read: {root / 'bob'} cannot be read "
+        "(permission denied): give read access to it"
+    )
 
 
 def test_an_entry_of_the_root_that_cannot_be_read_is_named_once(

@@ -819,6 +819,11 @@ class ClassWalk:
     #: class is left (they were dropped without a word, and training then said "has no
     #: sub-folders" of a folder of them: s57_c6)
     broken: list[Path] = field(default_factory=list)
+    #: the entries of the data set's folder that cannot be read (permission denied), or that
+    #: are links whose target cannot be: named by the walk's warning and by the refusal where
+    #: no class is left (training said "has no sub-folders" of a folder whose one class folder
+    #: is a link into another user's folder, and enroll "no labelled images found")
+    locked: list[Path] = field(default_factory=list)
 
 
 def _broken_links_note(
@@ -932,6 +937,7 @@ def walk_classes(
     extensions = tuple(extensions)
     roots = [root] if isinstance(root, Path) else list(root)
     broken: list[Path] = []  # the root's links to nothing
+    unreadable: list[Path] = []  # the root's entries (or links' targets) that cannot be read
     if class_dirs is None:
         # a folder given twice, by any spelling (s1 s1/x/.., a link to it), is walked once, by
         # its first: walked by each, its images were listed twice and each warning said twice
@@ -940,7 +946,9 @@ def walk_classes(
         for top in roots:
             firsts.setdefault(os.path.realpath(top), top)
         _refuse_nested(roots, firsts, noun)
-        class_dirs = [d for top in firsts.values() for d in _subdirs(top, broken=broken)]
+        class_dirs = [
+            d for top in firsts.values() for d in _subdirs(top, broken=broken, locked=unreadable)
+        ]
     if broken:  # no class folders, and not a word: "has no sub-folders" (s57_c6)
         note = _broken_links_note(broken, extensions, noun)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
@@ -953,7 +961,7 @@ def walk_classes(
     of_name: dict[str, tuple[str, ...]] = {}  # each class's folders (several roots: several)
     for d in class_dirs:
         of_name[d.name] = (*of_name.get(d.name, ()), os.path.join(d, ""))
-    walk = ClassWalk({}, [], [], [], linked=dropped, broken=broken)
+    walk = ClassWalk({}, [], [], [], linked=dropped, broken=broken, locked=unreadable)
     others_of: dict[Path, list[Path]] = {}
     for folder in class_dirs:
         locked: list[str] = []
@@ -1070,7 +1078,10 @@ def _refuse_nothing(
     to_class = [text_name(str(d)) for d, o in sorted(walk.linked.items()) if o != d.parent]
     # links to nothing: not "no images found" / "has no sub-folders" either (s57_c6)
     broken = [text_name(str(d)) for d in sorted(walk.broken)]
-    if not (folders or unread or shared or to_top or to_class or broken):
+    # entries that cannot be read (a link into another user's folder): not "no images found" /
+    # "has no sub-folders" either
+    locked = sorted(walk.locked)
+    if not (folders or unread or shared or to_top or to_class or broken or locked):
         raise ClassFoldersError(
             none_found or f"no {photo}s found in {where}: expected one sub-folder per {noun}",
             "none",
@@ -1079,9 +1090,11 @@ def _refuse_nothing(
         f"no {noun} folder of {where} holds {photo}s that can be read and that no other {noun} "
         "holds"
     )
-    if broken and not (folders or unread or shared or to_top or to_class):
+    if broken and not (folders or unread or shared or to_top or to_class or locked):
         lead = nothing or f"{where} holds no {noun} folder"  # only links to nothing: none
-    if unread and not (shared or folders or to_top or to_class or broken):
+    if locked and not (folders or unread or shared or to_top or to_class):
+        lead = nothing or f"{where} holds no {noun} folder that can be read"
+    if unread and not (shared or folders or to_top or to_class or broken or locked):
         raise ClassFoldersError(
             f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
             "permission denied): give read access to them",
@@ -1180,6 +1193,20 @@ def _refuse_nothing(
                 else f" and put each {noun}'s {photo}s in a sub-folder of its own"
             )
         )
+    if locked:
+        # a link whose target cannot be read, apart from an entry that cannot be (os.path.islink
+        # is False for an entry that cannot be lstat'ed)
+        beyond = [text_name(str(d)) for d in locked if os.path.islink(d)]
+        entries = [text_name(str(d)) for d in locked if not os.path.islink(d)]
+        if entries:
+            why.append(f"{shown_names(entries)} cannot be read (permission denied)")
+        if beyond:
+            many = len(beyond) > 1
+            why.append(
+                f"{shown_names(beyond)} {'are links' if many else 'is a link'} whose target "
+                "cannot be read (permission denied)"
+            )
+        fix.append(f"give read access to {'them' if len(locked) > 1 else 'it'}")
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
 
 
@@ -1305,7 +1332,12 @@ def _shared_note(
     )
 
 
-def _subdirs(folder: Path, warn: bool = True, broken: list[Path] | None = None) -> list[Path]:
+def _subdirs(
+    folder: Path,
+    warn: bool = True,
+    broken: list[Path] | None = None,
+    locked: list[Path] | None = None,
+) -> list[Path]:
     """The visible sub-folders of ``folder`` (a data set's root), sorted. One that cannot be
     told a folder (no access: a link to /proc) is left out and named, as the walk leaves it
     (:func:`_visible_files`), unless not ``warn`` (a probe whose caller lists the root again:
@@ -1314,7 +1346,8 @@ def _subdirs(folder: Path, warn: bool = True, broken: list[Path] | None = None) 
     PermissionError that ``siamkit enroll`` called "the gallery file cannot be used". A link
     whose target cannot be reached is named as the link: the root itself can be read. The
     links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given
-    (:func:`walk_classes` names them)."""
+    (:func:`walk_classes` names them), the entries it names as they cannot be read to
+    ``locked`` (the refusal of a walk without classes names them too)."""
     try:
         entries, denied, links = _entries(folder, broken)
     except PermissionError as e:
@@ -1324,6 +1357,8 @@ def _subdirs(folder: Path, warn: bool = True, broken: list[Path] | None = None) 
         raise UnreadableFolderError(_unreadable_folder(folder, why)) from None
     if (denied or links) and warn:
         warnings.warn(_locked_note([], denied, links), LeftOutFilesWarning, stacklevel=3)
+    if locked is not None:
+        locked += [Path(p) for p in (*denied, *links)]
     return sorted(p for p, st in entries if stat.S_ISDIR(st.st_mode))
 
 
@@ -1425,7 +1460,8 @@ class ImageFolderDataset(FileImageDataset):
 
     Raises:
         FileNotFoundError: ``root`` does not exist.
-        ValueError: no class folders (nor links to nothing, which the ClassFoldersError names).
+        ValueError: no class folders (nor links to nothing, nor entries that cannot be read,
+            which the ClassFoldersError names).
         ClassFoldersError: no class folder holds an image that can be read and that no other
             class holds (a ValueError, in :func:`read_class_folders`' sentence: each folder
             named with why it counts for nothing).
@@ -1455,7 +1491,13 @@ class ImageFolderDataset(FileImageDataset):
         # sub-folders that are links to nothing are not "no sub-folders": the refusal below
         # names them (s57_c6)
         if not (
-            walk.files or walk.empty or walk.unread or walk.shared or walk.linked or walk.broken
+            walk.files
+            or walk.empty
+            or walk.unread
+            or walk.shared
+            or walk.linked
+            or walk.broken
+            or walk.locked
         ):
             raise ValueError(
                 f"'{self.root}' has no sub-folders; expected one folder per class, "
