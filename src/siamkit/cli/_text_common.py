@@ -208,12 +208,23 @@ def _load(corpus: str, text_field: str, id_field: str | None, **kwargs: Any) -> 
     return loaded
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun`` in the number it takes, as the text commands' summaries say a count:
+    ``1 text``, ``0 texts``, ``2 duplicate groups`` (the nouns they count take an s).
+
+    >>> counted(1, "text"), counted(0, "duplicate group"), counted(12, "item")
+    ('1 text', '0 duplicate groups', '12 items')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def chunk_note(n: int, unit: str = "text") -> str:
     """The line saying that ``n`` texts (``unit="sentence"``: sentences, what dedup --by
     passages and plagiarism embed) were embedded as windows; ``""`` for none."""
+    were = "was" if n == 1 else "were"
     return (
-        f"{n} {unit}(s) were longer than the model's window and were embedded as overlapping "
-        "windows, averaged.\n"
+        f"{counted(n, unit)} {were} longer than the model's window and {were} embedded as "
+        "overlapping windows, averaged.\n"
         if n
         else ""
     )

@@ -31,6 +31,7 @@ from siamkit.cli._text_common import (
     _threshold_option,
     _write_atomic,
     chunk_note,
+    counted,
 )
 
 # 0.88 and 0.68: 1 - model.DOCUMENT_THRESHOLD and dedup.COVERAGE_SIMILARITY (a test checks)
@@ -279,10 +280,11 @@ def dedup(
         for k, g in enumerate(groups)
     ]
     _write_atomic(Path(out), "".join(line + "\n" for line in lines))
+    in_groups = sum(len(g.members) for g in groups)
     summary = {
         "texts": len(docs),
         "groups": len(groups),
-        "texts_in_groups": sum(len(g.members) for g in groups),
+        "texts_in_groups": in_groups,
         **thresholds,
         "min_similarity": 1 - dist,
         "threshold_source": source,
@@ -303,8 +305,9 @@ def dedup(
         click.echo(json.dumps(summary, indent=2))
         return
     click.echo(
-        f"{summary['texts']} texts: {summary['groups']} duplicate group(s) holding "
-        f"{summary['texts_in_groups']} texts ({rule}, {summary['search']} search) -> {out}\n"
+        f"{counted(len(docs), 'text')}: {counted(len(groups), 'duplicate group')} holding "
+        f"{counted(in_groups, 'text')} ({rule}, {summary['search']} search) "
+        f"-> {out}\n"
         f"threshold: {'passage coverage' if scoring == 'passages' else 'similarity'} >= "
         f"{1 - dist:.4f} ({source})"
     )

@@ -23,6 +23,7 @@ from siamkit.cli._text_common import (
     _runtime,
     _runtime_option,
     chunk_note,
+    counted,
 )
 from siamkit.cli._text_gallery import (
     _GALLERY_IN,
@@ -131,8 +132,9 @@ def enroll(
         new_sources = [s for s, k in zip(sources, known) if not k]
         if len(new) < len(docs):
             rest = f"embedding the other {len(new)}" if new else "nothing to embed"
+            repeat = "repeats a text its" if len(docs) - len(new) == 1 else "repeat a text their"
             click.echo(
-                f"{len(docs) - len(new)} of {len(docs)} text(s) repeat a text their label already "
+                f"{len(docs) - len(new)} of {counted(len(docs), 'text')} {repeat} label already "
                 f"holds (enrolled before, or given earlier): {rest}",
                 err=True,
             )
@@ -176,12 +178,13 @@ def enroll(
         click.echo(json.dumps(doc, indent=2))
         return
     click.echo(
-        f"enrolled {enrolled} text(s) under {len(done.ids)} label(s) into {gallery_path} "
-        f"(now {total} items)"
+        f"enrolled {counted(enrolled, 'text')} under {counted(len(done.ids), 'label')} into "
+        f"{gallery_path} (now {counted(total, 'item')})"
     )
     if skipped:
         click.echo(
-            f"skipped {skipped} text(s) already enrolled under the same label with the same text"
+            f"skipped {counted(skipped, 'text')} already enrolled under the same label with the "
+            "same text"
         )
     click.echo(chunk_note(chunked), nl=False)
 

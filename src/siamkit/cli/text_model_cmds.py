@@ -9,7 +9,7 @@ import click
 
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
 from siamkit.cli._inputs import friendly_errors
-from siamkit.cli._text_common import _MODEL, _TEXT_FIELD
+from siamkit.cli._text_common import _MODEL, _TEXT_FIELD, counted
 
 
 @click.command("export")
@@ -170,7 +170,8 @@ def lexical(
             f"{model_path} already joins a lexical tower; start from the transformer model"
         )
     click.echo(
-        f"fitting TF-IDF + LSI ({components} components) on {len(texts)} texts ...", err=True
+        f"fitting TF-IDF + LSI ({counted(components, 'component')}) on {counted(len(texts), 'text')} ...",
+        err=True,
     )
     model.lexical = LexicalTower.fit(texts, components, weight, max_features=max_terms)
     dropped = [

@@ -29,6 +29,7 @@ from siamkit.cli._text_common import (
     _threshold_option,
     _write_atomic,
     chunk_note,
+    counted,
 )
 
 # 0.72: 1 - model.PASSAGE_THRESHOLD (a test checks)
@@ -154,7 +155,7 @@ def plagiarism(
         click.echo(json.dumps(doc_json, indent=2))
         return
     click.echo(
-        f"{doc.id}: {len(report.spans)} matched span(s); threshold: similarity >= "
+        f"{doc.id}: {counted(len(report.spans), 'matched span')}; threshold: similarity >= "
         f"{1 - dist:.4f} ({source})"
     )
     for s in report.scores:

@@ -167,7 +167,7 @@ def test_dedup_by_passages_scores_coverage(run, text_model, tmp_path) -> None:
     assert group["min_similarity"] == pytest.approx(float(want), abs=1e-4)
     assert group["members"][1]["similarity"] == pytest.approx(float(want), abs=1e-4)
     res = run("dedup", str(corpus), "--out", str(out), "--by", "passages", "--threshold", "0.99")
-    assert res.exit_code == 0 and "0 duplicate group(s)" in res.output
+    assert res.exit_code == 0 and "0 duplicate groups" in res.output
     assert "passage coverage >= 0.9900 (given)" in res.output
 
 

@@ -145,7 +145,7 @@ def test_a_pretrained_folder_embeds_shared_texts_once_and_says_what_was_chunked(
     assert doc["data"]["chunked_texts"] == 1 and doc["data"]["texts"] == len(set(seen))
     assert "calibration" not in doc  # a pretrained folder has no threshold
     out = _run([tiny_hf, "--data", data]).output
-    assert "1 text(s) were longer than the model's window" in out
+    assert "1 text was longer than the model's window and was embedded" in out
 
 
 def test_the_report_holds_the_verification_parts(

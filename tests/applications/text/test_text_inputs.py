@@ -306,8 +306,8 @@ def test_enroll_again_skips_what_the_gallery_already_holds(run, text_model, tmp_
     assert (first["enrolled"], first["skipped_already_enrolled"], first["num_items"]) == (4, 1, 4)
     res = run("enroll", str(c), "--gallery", str(db))
     assert res.exit_code == 0, res.output
-    assert "enrolled 0 text(s) under 0 label(s)" in res.output and "(now 4 items)" in res.output
-    assert "skipped 5 text(s) already enrolled under the same label" in res.output
+    assert "enrolled 0 texts under 0 labels" in res.output and "(now 4 items)" in res.output
+    assert "skipped 5 texts already enrolled under the same label" in res.output
     rows.append({"id": "T-2", "text": "The VPN drops every ten minutes."})
     res = run("enroll", str(_jsonl(c, rows)), "--gallery", str(db), "--json")
     assert json.loads(res.stdout)["enrolled"] == 1
@@ -344,16 +344,16 @@ def test_enroll_again_embeds_only_what_it_may_enroll(run, text_model, tmp_path, 
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["enrolled"] == 4 and len(embedded) == 4
     assert res.stderr.endswith(
-        "1 of 5 text(s) repeat a text their label already holds (enrolled before, or given "
+        "1 of 5 texts repeats a text its label already holds (enrolled before, or given "
         "earlier): embedding the other 4\n"
     )
     embedded.clear()
     res = run("enroll", str(c), "--gallery", str(db))
     assert res.exit_code == 0, res.output
     assert embedded == [long_text]
-    assert "4 of 5 text(s) repeat a text their label already holds" in res.stderr
-    assert "enrolled 0 text(s) under 0 label(s)" in res.stdout and "(now 4 items)" in res.stdout
-    assert "skipped 5 text(s) already enrolled under the same label" in res.stdout
+    assert "4 of 5 texts repeat a text their label already holds" in res.stderr
+    assert "enrolled 0 texts under 0 labels" in res.stdout and "(now 4 items)" in res.stdout
+    assert "skipped 5 texts already enrolled under the same label" in res.stdout
     embedded.clear()
     res = run("enroll", str(_jsonl(c, rows[:4])), "--gallery", str(db), "--json")
     assert res.exit_code == 0 and embedded == [] and "nothing to embed" in res.stderr

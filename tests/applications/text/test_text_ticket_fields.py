@@ -94,7 +94,7 @@ def test_a_group_of_most_texts_is_warned_about(tmp_path: Path, tiny_hf: Path) ->
         args += ["--rule", rule, "--out", str(tmp_path / f"{rule}.jsonl")]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0, result.output
-        assert "1 duplicate group(s) holding 12 texts" in result.output
+        assert "1 duplicate group holding 12 texts" in result.output
         said[rule] = " ".join(result.output.split())
     warning = "warning: one group holds 12 of the 12 texts: at similarity >= -1.0000 texts that"
     assert warning in said["components"] and warning in said["clique"]

@@ -1,0 +1,84 @@
+"""The text commands say a count in the number it takes: ``siamkit text dedup`` of a one-text
+corpus said "1 texts: 0 duplicate group(s) holding 0 texts", ``text enroll`` of one text
+"enrolled 1 text(s) under 1 label(s) into g.db (now 1 items)", ``text lexical`` of one text
+"fitting TF-IDF + LSI (1 components) on 1 texts ..." before its refusal, and a text
+longer than the model's window "1 text(s) were longer ... and were embedded" (s58 c7, s59 c5
+item 4)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.cli import _text_common
+from siamkit.cli.main import cli
+
+pytest.importorskip("transformers")
+
+PRINTER = "The printer on floor two is out of toner."
+
+
+@pytest.fixture
+def run(tiny_hf: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from siamkit.applications.text import load_text_model
+
+    model = load_text_model(tiny_hf)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: model)
+    return lambda *args: CliRunner().invoke(cli, ["text", *args])
+
+
+def _jsonl(path: Path, texts: list[str]) -> Path:
+    path.write_text(
+        "".join(json.dumps({"id": f"T-{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    return path
+
+
+def test_counted_and_the_window_note_take_the_number_of_the_count() -> None:
+    from siamkit.cli._text_common import chunk_note, counted
+
+    assert [counted(n, "text") for n in (0, 1, 2)] == ["0 texts", "1 text", "2 texts"]
+    assert chunk_note(1) == (
+        "1 text was longer than the model's window and was embedded as overlapping windows, "
+        "averaged.\n"
+    )
+    assert chunk_note(2, "sentence").startswith(
+        "2 sentences were longer than the model's window and were embedded as overlapping"
+    )
+    assert chunk_note(0) == ""
+
+
+def test_dedup_of_one_text_and_of_one_group(run: Any, tmp_path: Path) -> None:
+    out = tmp_path / "groups.jsonl"
+    res = run("dedup", str(_jsonl(tmp_path / "one.jsonl", [PRINTER])), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("1 text: 0 duplicate groups holding 0 texts ("), res.output
+    two = _jsonl(tmp_path / "two.jsonl", [PRINTER, PRINTER])
+    res = run("dedup", str(two), "--out", str(out), "--threshold", "0.9")
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("2 texts: 1 duplicate group holding 2 texts ("), res.output
+
+
+def test_enroll_of_one_text(run: Any, tmp_path: Path) -> None:
+    corpus, db = _jsonl(tmp_path / "one.jsonl", [PRINTER]), tmp_path / "g.db"
+    res = run("enroll", str(corpus), "--gallery", str(db))
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith(f"enrolled 1 text under 1 label into {db} (now 1 item)\n")
+    res = run("enroll", str(corpus), "--gallery", str(db))
+    assert res.exit_code == 0, res.output
+    assert res.stderr.endswith(
+        "\n1 of 1 text repeats a text its label already holds (enrolled before, or given earlier): "
+        "nothing to embed\n"
+    ), res.stderr
+    assert "skipped 1 text already enrolled under the same label with the same text" in res.stdout
+
+
+def test_lexical_on_one_text(run: Any, tmp_path: Path) -> None:
+    corpus = _jsonl(tmp_path / "one.jsonl", [PRINTER])
+    res = run("lexical", "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--components", "1")
+    assert res.stderr.startswith("fitting TF-IDF + LSI (1 component) on 1 text ...\n"), res.stderr
+    assert res.exit_code == 1 and not (tmp_path / "m").exists()
