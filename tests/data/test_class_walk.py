@@ -830,3 +830,33 @@ def test_a_link_into_a_hidden_folder_of_another_class_is_its_own_class(
     assert enrolled == trained == want
     assert want["cat"] == ["cat/1.png", "cat/sub/4.png", "cat/x.png"]
     assert len(notes) == 1 and notes[0].startswith(f"left out the file {root / 'cat' / 'y.png'}: ")
+
+
+def test_images_directly_in_the_data_set_folder_are_named_not_lost_without_a_word(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A photo lying in the data set's folder beside its class folders (ds/stray.png) was left
+    out of training without a word (s58_c2, noticed). Training now names it once (a count and
+    two names for many; a file that is no image by its extension is not named); enroll refuses
+    it, as before (control)."""
+    root = tmp_path / "ds"
+    _images(root, "cat/0.png", "dog/0.png", "stray.png")
+    (root / "README.txt").write_text("x")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = ImageFolderDataset(root, (1, 8, 8))
+    assert [p.relative_to(root).as_posix() for p, _ in data.samples] == ["cat/0.png", "dog/0.png"]
+    assert [str(w.message) for w in caught] == [
+        f"left out the image {root / 'stray.png'}: it lies directly in {root}, not in a class "
+        "folder, so it is of no class; move it into its class's folder to include it"
+    ]
+    _images(root, "a.png", "b.jpg")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        ImageFolderDataset(root, (1, 8, 8))
+    assert [str(w.message) for w in got] == [
+        f"left out 3 images that lie directly in {root}, not in a class folder, e.g. "
+        f"{root / 'a.png'}, {root / 'b.jpg'}: each is of no class; move each into its class's "
+        "folder to include it"
+    ]
+    with pytest.raises(click.UsageError, match=r"holds 3 images directly \(e\.g\. a\.png\)"):
+        group_images([str(root)], None)

@@ -1210,6 +1210,23 @@ def _refuse_nothing(
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
 
 
+def _loose_note(root: Path, loose: Sequence[Path], noun: str = "class") -> str:
+    """The sentence for the images ``loose`` directly in a data set's folder ``root``, beside
+    its ``noun`` folders, which the walk of its classes does not read."""
+    where = text_name(str(root))
+    if len(loose) == 1:
+        return (
+            f"left out the image {text_name(str(loose[0]))}: it lies directly in {where}, not in "
+            f"a {noun} folder, so it is of no {noun}; move it into its {noun}'s folder to "
+            "include it"
+        )
+    names = ", ".join(text_name(str(f)) for f in loose[:2])  # the count is said already
+    return (
+        f"left out {len(loose):,} images that lie directly in {where}, not in a {noun} folder, "
+        f"e.g. {names}: each is of no {noun}; move each into its {noun}'s folder to include it"
+    )
+
+
 def _and(parts: list[str]) -> str:
     """``parts`` as one list: "a", "a, and b", "a, b, and c"."""
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}, and {parts[-1]}"
@@ -1471,7 +1488,8 @@ class ImageFolderDataset(FileImageDataset):
             classes and named in :attr:`empty_folders`.
         LeftOutFilesWarning: links into another class, folders or files that cannot be read,
             files another class holds too: left out and named (:func:`walk_classes`, the walk
-            ``siamkit enroll FOLDER`` lists its labels with too).
+            ``siamkit enroll FOLDER`` lists its labels with too); images directly in ``root``,
+            beside its class folders (of no class: ``siamkit enroll`` refuses them).
 
     Example:
         >>> ds = ImageFolderDataset("faces/", (3, 96, 96))  # doctest: +SKIP
@@ -1503,6 +1521,12 @@ class ImageFolderDataset(FileImageDataset):
                 f"'{self.root}' has no sub-folders; expected one folder per class, "
                 "e.g. root/cat/1.png, root/dog/2.png."
             )
+        # images directly in root, beside its class folders, are of no class: said, not lost
+        # without a word (enroll refuses them: read_class_folders); its other entries were
+        # named by the walk's listing of root, so this probe's own note is not said again
+        loose = _list_images(self.root, extensions)[0]
+        if loose:
+            warnings.warn(_loose_note(self.root, loose), LeftOutFilesWarning, stacklevel=2)
         classes: list[str] = []
         samples: list[tuple[Path, int]] = []
         #: the class sub-folders that hold no images, left out of :attr:`classes` (a warning
