@@ -168,7 +168,8 @@ def test_a_folder_of_corpus_files_only_says_which_it_skipped(run, tmp_path) -> N
     (f / "b.csv").write_text("text\nx\n")
     res = run("dedup", str(f), "--out", str(tmp_path / "o.jsonl"))
     out = _one_error(res)
-    assert f"{f} holds no non-empty text (skipped 2 file(s) of {f}: a.jsonl (a .jsonl file" in out
+    assert f"{f} holds no text files to read (a folder's texts are the files in it " in out
+    assert f"; skipped 2 file(s) of {f}: a.jsonl (a .jsonl file" in out
     assert "b.csv (a .csv file inside a folder is not read" in out
 
 

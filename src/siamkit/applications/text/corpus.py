@@ -36,7 +36,12 @@ from typing import overload
 
 from siamkit.applications.text.corpus_folder import _folder
 from siamkit.applications.text.corpus_ids import _guess_ids, _text_id, id_like, refuse_repeated_ids
-from siamkit.applications.text.documents import CORPUS_SUFFIXES, Document, read_document
+from siamkit.applications.text.documents import (
+    CORPUS_SUFFIXES,
+    TEXT_SUFFIXES,
+    Document,
+    read_document,
+)
 from siamkit.applications.text.html_text import html_text, looks_like_html
 from siamkit.applications.text.records import (
     _SEVERAL,
@@ -286,6 +291,14 @@ def load_corpus(
     )
     if not corpus.docs:
         left_out = "; ".join(corpus.left_out())
+        if p.is_dir() and not files:  # no file read: say which files a folder's texts are
+            suffixes = " ".join(sorted(s for s in TEXT_SUFFIXES if s))
+            raise ValueError(
+                f"{p} holds no text files to read (a folder's texts are the files in it and its "
+                f"sub-folders ending in {suffixes} or with no suffix)"
+                + (f"; {left_out}" if left_out else "")
+                + "; put the texts in it as such files, or give a .jsonl or .csv corpus"
+            )
         raise ValueError(
             f"{p} holds no non-empty text"
             + (f" ({left_out})" if left_out else "")

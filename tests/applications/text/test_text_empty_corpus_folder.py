@@ -1,0 +1,68 @@
+"""A --corpus folder with no text file in it (empty, or holding only files that are not read):
+``siamkit text plagiarism essay.txt --corpus sources/`` said "sources holds no non-empty text;
+give a corpus with at least one text that has visible characters", as if its texts were blank.
+It now names the folder, says it holds no text files and which files count, and writes nothing
+(s58 c7, s59 c5 item 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.cli import _text_common
+from siamkit.cli.main import cli
+
+pytest.importorskip("transformers")
+
+NO_TEXT_FILES = (
+    "holds no text files to read (a folder's texts are the files in it and its sub-folders "
+    "ending in .htm .html .md .rst .text .txt or with no suffix)"
+)
+ADVICE = "; put the texts in it as such files, or give a .jsonl or .csv corpus\n"
+
+
+@pytest.fixture
+def run(tiny_hf: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from siamkit.applications.text import load_text_model
+
+    model = load_text_model(tiny_hf)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: model)
+    return lambda *args: CliRunner().invoke(cli, ["text", *args])
+
+
+def test_plagiarism_against_an_empty_folder(run: Any, tmp_path: Path) -> None:
+    essay, sources, out = tmp_path / "essay.txt", tmp_path / "sources", tmp_path / "report.html"
+    essay.write_text("The printer on floor two is out of toner.")
+    sources.mkdir()
+    res = run("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out))
+    assert res.exit_code == 1
+    assert res.output == f"Error: {sources} {NO_TEXT_FILES}{ADVICE}"
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "essay.txt",
+        "sources",
+    ]
+
+
+def test_a_folder_of_files_that_are_not_read_lists_them(run: Any, tmp_path: Path) -> None:
+    essay, sources = tmp_path / "essay.txt", tmp_path / "sources"
+    essay.write_text("The printer on floor two is out of toner.")
+    (sources / "scans").mkdir(parents=True)
+    (sources / "scans" / "page1.pdf").write_bytes(b"%PDF-1.4")
+    res = run("plagiarism", str(essay), "--corpus", str(sources), "--out", str(tmp_path / "r.html"))
+    assert res.exit_code == 1
+    assert res.output == (
+        f"Error: {sources} {NO_TEXT_FILES}; skipped 1 file(s) of {sources}: scans/page1.pdf (not "
+        f"a text file: .htm .html .md .rst .text .txt or no suffix){ADVICE}"
+    )
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_folder_of_blank_text_files_still_says_its_texts_are_blank(tmp_path: Path) -> None:
+    from siamkit.applications.text.corpus import load_corpus
+
+    (tmp_path / "a.txt").write_text("  \n")
+    with pytest.raises(ValueError, match=rf"^{tmp_path} holds no non-empty text \(skipped 1 blank"):
+        load_corpus(tmp_path)
