@@ -87,7 +87,7 @@ def _list_images(
     if denied is None:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
         return found, _locked_note([os.fspath(folder)])
     notes = [_locked_note([], denied, links)] if denied or links else []
-    notes += [_dead_links_note(dead)] if dead else []
+    notes += [_broken_links_note(dead, inside=True)] if dead else []
     return found, "; ".join(notes)
 
 
@@ -340,7 +340,8 @@ def _visible_files(
         note = _locked_note(locked, refused, unreached)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     if dead:
-        warnings.warn(_dead_links_note(dead), LeftOutFilesWarning, stacklevel=2)
+        note = _broken_links_note(dead, inside=True)
+        warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     if loops:
         warnings.warn(_loop_note(loops), LeftOutFilesWarning, stacklevel=2)
     if crossed:
@@ -827,21 +828,29 @@ class ClassWalk:
 
 
 def _broken_links_note(
-    broken: Sequence[Path], extensions: Iterable[str] = (), noun: str = "class"
+    broken: Sequence[Path],
+    extensions: Iterable[str] = (),
+    noun: str = "class",
+    *,
+    inside: bool = False,
 ) -> str:
     """The sentence for the entries ``broken`` of a data set's folder that are links to
     nothing (:attr:`ClassWalk.broken`), left out as no ``noun`` folder. A link named as a file
     the walk reads (an image extension, or one of ``extensions``) was meant as that file, not as
-    a folder: it is told to get its target back (s58_r2 finding 4)."""
+    a folder: it is told to get its target back (s58_r2 finding 4).
+
+    ``inside``: the links are inside a folder of images (a class's, a loose-image folder's),
+    where each was meant as part of it, file or folder: each is told to get its target back
+    (the one sentence of both, which were worded twice)."""
     one = f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun} folder"  # "an alphabet folder"
     named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
-    files = [b for b in broken if b.suffix.lower() in named]
+    files = list(broken) if inside else [b for b in broken if b.suffix.lower() in named]
     if len(broken) > 1:
         names = shown_names([text_name(os.fspath(b)) for b in sorted(broken)], 2)
         if not files:
             to, fix = "no folder", f"point them at {noun} folders"
         elif len(files) == len(broken):
-            to, fix = "no file", "restore their targets"
+            to, fix = "nothing" if inside else "no file", "restore their targets"
         else:
             dirs = len(broken) - len(files)
             to = "nothing"
@@ -858,22 +867,6 @@ def _broken_links_note(
     fix = "restore its target" if files else f"point it at {one}"
     return (
         f"left out the link {text_name(os.fspath(link))}: it {_nowhere(link)}; {fix}, or remove it"
-    )
-
-
-def _dead_links_note(dead: Sequence[Path]) -> str:
-    """The sentence for the links to nothing (a missing target, a loop) inside a folder of
-    images (a class's, a loose-image folder's), which the walk leaves out."""
-    if len(dead) > 1:
-        names = shown_names([text_name(os.fspath(d)) for d in sorted(dead)], 2)
-        return (
-            f"left out {len(dead)} links that lead to nothing (a missing target, or a link "
-            f"loop), e.g. {names}: restore their targets, or remove them"
-        )
-    link = dead[0]
-    return (
-        f"left out the link {text_name(os.fspath(link))}: it {_nowhere(link)}; restore its "
-        "target, or remove it"
     )
 
 
