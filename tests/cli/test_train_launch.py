@@ -598,6 +598,37 @@ def test_each_built_in_tasks_check_passes_its_shipped_config(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("config", "given"),
+    [
+        ("digits-tiny.yaml", ["--device", "bogus"]),
+        ("digits-tiny.yaml", ["--set", "train.device=bogus"]),
+        ("simclr.yaml", ["--device", "bogus"]),
+        ("simclr.yaml", ["--set", "train.device=bogus"]),
+        ("siamfc.yaml", ["--device", "bogus"]),
+    ],
+    ids=["embedding", "embedding-set", "ssl", "ssl-set", "siamfc"],
+)
+def test_a_launch_refuses_an_unknown_device_before_starting_the_processes(
+    tmp_path: Path, monkeypatch, config: str, given: list[str]
+) -> None:
+    """An unknown device (--device bogus, or train.device=bogus) was taken for the CPU by the
+    launcher, which started the processes: each refused it as it set up its device, after
+    loading its data (s59 c4 audit). The launcher refuses it first, in the processes' words:
+    one Error line, exit 1, nothing started or written."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    out = tmp_path / "run"
+    cmd = ["train", str(ROOT / "configs" / config), "--out", str(out), *given]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    says = "Error: unknown device 'bogus'; use auto, cpu, cuda or cuda:N\n"
+    assert res.exit_code == 1 and res.output == says, res.output
+    assert not out.exists()
+
+
 def test_a_plugins_task_is_checked_before_the_launch_by_its_own_check_alone(
     tmp_path: Path, monkeypatch
 ) -> None:

@@ -181,7 +181,10 @@ def train(
         # and start (a bad --set took about 20 s to be said): OUT's above, CONFIG's and --set's
         task = _config_task(config)
         if task is None:
-            _embedding_config(config, out_dir, resume, overrides, device, init_from)
+            cfg = _embedding_config(config, out_dir, resume, overrides, device, init_from)[0]
+            from siamkit.training.ddp import resolve_device
+
+            resolve_device(cfg.train.device)  # "unknown device 'x'", each process's first step
         else:
             from siamkit.training.tasks import TaskOptions
 

@@ -53,7 +53,7 @@ from siamkit.models import SiameseNetwork
 from siamkit.progress import progress_off
 from siamkit.training.builders import build_model
 from siamkit.training.config_io import with_plugins, without_plugins
-from siamkit.training.ddp import finish_distributed
+from siamkit.training.ddp import finish_distributed, resolve_device
 from siamkit.training.resume_note import nothing_resumed_line
 from siamkit.training.tasks import TaskOptions, TaskSummary
 from siamkit.training.trainer import seed_everything
@@ -201,7 +201,8 @@ def check_config(config: dict[str, Any], options: TaskOptions) -> None:
     (``task: ssl``'s :func:`~siamkit.training.tasks.register_task` ``check``)."""
     if isinstance(config, dict) and config.get("task") == "ssl":  # a whole configs/simclr.yaml
         config = {k: v for k, v in config.items() if k != "task"}
-    _config(without_plugins(config)[0], options)
+    cfg = _config(without_plugins(config)[0], options)
+    resolve_device(cfg.train.device)  # each process's first step in its trainer (setup_distributed)
 
 
 def _config(config: dict[str, Any], options: TaskOptions) -> SSLConfig:

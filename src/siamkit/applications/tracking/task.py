@@ -45,7 +45,7 @@ from siamkit.training.config_io import with_plugins, without_plugins
 from siamkit.training.config_sections import _coerce as config_value
 from siamkit.training.config_sections import _section as config_section
 from siamkit.training.config_sections import unknown_keys_message, unknown_sections_message
-from siamkit.training.ddp import finish_distributed, is_main_process
+from siamkit.training.ddp import finish_distributed, is_main_process, resolve_device
 from siamkit.training.preflight import accept_saved_config, resumed_init_from
 from siamkit.training.resume_note import tracker_nothing_resumed_line
 from siamkit.training.tasks import TaskOptions, TaskSummary
@@ -235,7 +235,8 @@ def check_config(config: dict[str, Any], options: TaskOptions) -> None:
     ``--init-from``, ``--resume``'s reading of the crop sizes), made before anything is read or
     written: its error, or nothing (``task: siamfc``'s
     :func:`~siamkit.training.tasks.register_task` ``check``)."""
-    _config(config, options)
+    cfg = _config(config, options)
+    resolve_device(cfg["train"]["device"])  # each process's first step in train_siamfc
 
 
 def _config(config: dict[str, Any], options: TaskOptions) -> dict[str, Any]:
