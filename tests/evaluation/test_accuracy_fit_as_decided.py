@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from siamkit.decision import ROUNDING, accepts, room
-from siamkit.evaluation.roc import best_accuracy_as_decided
+from siamkit.evaluation.roc import READER_STEPS, best_accuracy_as_decided
 from siamkit.evaluation.threshold import ThresholdCalibrator
 from siamkit.evaluation.verification import verification_report
 
@@ -102,17 +102,14 @@ def _naive_best_with_room(
     return best
 
 
-STEPS = 4  # roc.READER_STEPS, written out
-
-
 def _slack(d: float) -> float:
-    return STEPS * float(np.spacing(np.float32(abs(d))))
+    return READER_STEPS * float(np.spacing(np.float32(abs(d))))
 
 
 def _worst_case(
     genuine: np.ndarray, impostor: np.ndarray, t: float, balanced: bool = True
 ) -> float:
-    """The accuracy every reader computing each distance up to STEPS float32 steps off gets
+    """The accuracy every reader computing each distance up to READER_STEPS float32 steps off gets
     at ``t``, one pair at a time: a genuine pair counts if accepted even that much higher, an
     impostor if rejected even that much lower."""
     ta = sum(float(d) + _slack(float(d)) <= t + room(t) for d in genuine)
