@@ -1,8 +1,14 @@
 """The accuracy fit's threshold keeps room for both pairs on its edges (s54_R1 finding 1): a
 genuine distance taken as the threshold left an impostor a float32 step or two above the rule's
-edge (``d <= t + ROUNDING``), which a reader computing it a few float32 steps lower accepted, a
-false accept the saved FAR and accuracy did not count. Where an edge pair has less than ROUNDING
-of room the threshold moves to the middle of its plateau, counting the same pairs.
+edge (then ``d <= t + ROUNDING``), which a reader computing it a few float32 steps lower
+accepted, a false accept the saved FAR and accuracy did not count. The fit
+(roc.best_accuracy_as_decided) keeps a genuine distance ``v`` as the threshold only where every
+reader still rejects the nearest impostor above ``v``'s window taken its room lower
+(roc.rejecting_with_room); else the threshold moves to the middle of that plateau: the middle
+of ``v`` and the impostor, less the middle's room, as float32 (roc.worst_case_threshold), so
+both keep half the gap, counting the same pairs. These cases take both ways; none has an
+impostor within ``v``'s window (roc.worst_case_bounds), where the threshold would go to the
+window's centre instead (roc.window_centres).
 
 The reference is written out here: a fine grid of thresholds (float32 steps around each
 distance's edge, and the middles between them), at each the pairs every reader gets right, a
