@@ -412,6 +412,50 @@ def test_a_root_entry_that_cannot_be_read_is_named_by_the_refusal(
     )
 
 
+def test_a_root_link_named_as_an_image_that_cannot_be_read_is_no_class_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A root link named as an image whose target cannot be read (files/x.png -> another
+    user's photo) was called a class folder that cannot be read: "files holds no class folder
+    that can be read: files/x.png is a link whose target ...: give read access to it", though
+    read, it is an image of no class (reviewer s59_r3 finding 1). The warning names it; the
+    refusal says what there is: no sub-folders, and beside a folder link, only that one."""
+    secret = tmp_path / "secret"
+    _images(secret, "x.png", "d/0.png")
+    files = tmp_path / "files"
+    files.mkdir()
+    _link_beyond_reach(monkeypatch, files / "x.png", str(secret / "x.png"))
+    named = pytest.warns(LeftOutFilesWarning, match=f"left out the link {files / 'x.png'}: what")
+    with named, pytest.raises(ValueError) as err:
+        ImageFolderDataset(files, (1, 8, 8))
+    assert str(err.value) == (
+        f"'{files}' has no sub-folders; expected one folder per class, e.g. root/cat/1.png, "
+        "root/dog/2.png."
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(click.UsageError) as usage:
+            group_images([str(files)], None)
+    assert usage.value.message == (
+        f"no labelled images found in {files}: expected one sub-folder of images per label"
+    )
+    mixed = tmp_path / "mixed"
+    (mixed / "bob").mkdir(parents=True)
+    _link_beyond_reach(monkeypatch, mixed / "alice", str(secret / "d"))
+    _link_beyond_reach(monkeypatch, mixed / "y.png", str(secret / "x.png"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError) as err:
+            ImageFolderDataset(mixed, (1, 8, 8))
+    assert str(err.value) == (
+        f"no class folder of {mixed} holds images that can be read and that no other class "
+        f"holds: the class folder {mixed / 'bob'} holds no images (.png, .jpg, .jpeg, .bmp, "
+        f".gif, .tif, .tiff, .webp), and {mixed / 'alice'} is a link whose target cannot be "
+        "read (permission denied): put each class's images in its sub-folder, and give read "
+        "access to it"
+    )
+
+
 def test_an_entry_of_the_root_that_cannot_be_read_is_named_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -823,7 +823,8 @@ class ClassWalk:
     #: the entries of the data set's folder that cannot be read (permission denied), or that
     #: are links whose target cannot be: named by the walk's warning and by the refusal where
     #: no class is left (training said "has no sub-folders" of a folder whose one class folder
-    #: is a link into another user's folder, and enroll "no labelled images found")
+    #: is a link into another user's folder, and enroll "no labelled images found"). Not those
+    #: named as a file the walk reads (x.png): no class folder, named by the warning only
     locked: list[Path] = field(default_factory=list)
 
 
@@ -942,6 +943,12 @@ def walk_classes(
         class_dirs = [
             d for top in firsts.values() for d in _subdirs(top, broken=broken, locked=unreadable)
         ]
+        # one named as a file the walk reads (x.png -> another user's photo) was meant as that
+        # file, not as a class folder (as _broken_links_note tells them apart): the warning
+        # names it, and the refusal does not call it a class folder that cannot be read
+        # (reviewer s59_r3 finding 1)
+        named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
+        unreadable = [p for p in unreadable if p.suffix.lower() not in named]
     if broken:  # no class folders, and not a word: "has no sub-folders" (s57_c6)
         note = _broken_links_note(broken, extensions, noun)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
