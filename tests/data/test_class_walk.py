@@ -456,6 +456,50 @@ def test_a_root_link_named_as_an_image_that_cannot_be_read_is_no_class_folder(
     )
 
 
+def test_a_folder_and_a_link_that_cannot_be_read_are_given_one_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A class folder that cannot be read beside a root link whose target cannot be: the fix
+    list said "give read access to the unread ones, and give read access to it", the advice
+    twice and "it" of no one entry (reviewer s59_r3 finding 2). One fix names both; beside a
+    folder without images, "the unread ones"."""
+    secret = tmp_path / "secret"
+    _images(secret, "d/0.png")
+    for name in ("both", "more"):
+        root = tmp_path / name
+        _images(root, "bob/1.png")
+        if name == "more":
+            (root / "carol").mkdir()
+        _cannot_enter(monkeypatch, root / "bob")
+        _link_beyond_reach(monkeypatch, root / "alice", str(secret / "d"))
+    root = tmp_path / "both"
+    reasons = (
+        f"the {{0}} folder {root / 'bob'} cannot be read (permission denied), and "
+        f"{root / 'alice'} is a link whose target cannot be read (permission denied): give read "
+        "access to them"
+    )
+    more = tmp_path / "more"
+    more_reasons = (
+        f"the {{0}} folder {more / 'carol'} holds no images (.png, .jpg, .jpeg, .bmp, .gif, "
+        f".tif, .tiff, .webp), the {{0}} folder {more / 'bob'} cannot be read (permission "
+        f"denied), and {more / 'alice'} is a link whose target cannot be read (permission "
+        "denied): put each {0}'s images in its sub-folder, and give read access to the unread "
+        "ones"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for folder, why in ((root, reasons), (more, more_reasons)):
+            with pytest.raises(ValueError) as err:
+                ImageFolderDataset(folder, (1, 8, 8))
+            assert str(err.value) == (
+                f"no class folder of {folder} holds images that can be read and that no other "
+                f"class holds: {why.format('class')}"
+            )
+            with pytest.raises(click.UsageError) as usage:
+                group_images([str(folder)], None)
+            assert usage.value.message == f"nothing to enroll: {why.format('label')}"
+
+
 def test_an_entry_of_the_root_that_cannot_be_read_is_named_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1114,7 +1114,10 @@ def _refuse_nothing(
         why.append(
             f"the {noun} folder{some} {shown_names(unread)} cannot be read (permission denied)"
         )
-        fix.append("give read access to the unread ones")
+        # one fix for these and the entries that cannot be read: said for each, "give read
+        # access" was said twice, the second "to it" of no one entry (reviewer s59_r3 finding 2)
+        alone = locked and not (folders or shared or to_top or to_class or broken)
+        fix.append(f"give read access to {'them' if alone else 'the unread ones'}")
     if shared:
         some = "s" if len(shared) > 1 else ""
         whose = f"the {noun} folder{some} {shown_names(shared)}"
@@ -1206,7 +1209,8 @@ def _refuse_nothing(
                 f"{shown_names(beyond)} {'are links' if many else 'is a link'} whose target "
                 "cannot be read (permission denied)"
             )
-        fix.append(f"give read access to {'them' if len(locked) > 1 else 'it'}")
+        if not unread:  # else said with them
+            fix.append(f"give read access to {'them' if len(locked) > 1 else 'it'}")
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
 
 
