@@ -69,6 +69,42 @@ def test_enroll_and_face_readers_name_them_in_their_noun(tmp_path):
     assert err.value.kind == "none"
 
 
+def test_a_noun_that_begins_with_a_vowel_takes_an(tmp_path):
+    """face evaluate --identities' refusal said "point that link at a identity folder" just
+    under the walk's "point it at an identity folder" (reviewer s59_r3 finding 3): each
+    sentence picks the article of the reader's noun, and "a label folder" is unchanged."""
+    ds = tmp_path / "ids"
+    ds.mkdir()
+    os.symlink("/nowhere/d", ds / "ann")
+    with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
+        read_class_folders(ds, "identity", "photo")
+    assert [str(w.message) for w in got] == [
+        f"left out the link {ds / 'ann'}: it leads to /nowhere/d, which does not exist; point "
+        "it at an identity folder, or remove it"
+    ]
+    assert str(err.value) == (
+        f"{ds} holds no identity folder: {ds / 'ann'} is a link that leads to no folder (a "
+        "missing target, or a link loop): point that link at an identity folder or remove it "
+        "and put each identity's photos in a sub-folder of its own"
+    )
+    os.symlink("/nowhere/ann.png", ds / "ann.png")
+    with pytest.warns(LeftOutFilesWarning), pytest.raises(ClassFoldersError) as err:
+        read_class_folders(ds, "identity", "photo")
+    assert str(err.value) == (
+        f"{ds} holds no identity folder: {ds / 'ann'} is a link that leads to no folder (a "
+        f"missing target, or a link loop), and {ds / 'ann.png'} is a link that leads to no "
+        "file (a missing target, or a link loop): point the link named as a folder at an "
+        "identity folder, restore the target of the link named as a file, or remove them and "
+        "put each identity's photos in a sub-folder of its own"
+    )
+    (ds / "bob" / "2019").mkdir(parents=True)
+    black_png(ds / "bob" / "2019" / "0.png")
+    with pytest.raises(ClassFoldersError) as err:
+        read_class_folders([ds, ds / "bob"], "identity", "photo")
+    assert "each of its sub-folders would be an identity of its own" in str(err.value)
+    assert err.value.kind == "nested"
+
+
 def test_beside_an_empty_class_both_are_named(tmp_path):
     ds = _broken(tmp_path)
     (ds / "dog").mkdir()

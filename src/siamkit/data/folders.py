@@ -254,6 +254,12 @@ def _plural(noun: str) -> str:
     return _PLURALS.get(noun, noun + "s")
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its article: "a class", "an identity", "an alphabet" (the refusal said "a
+    identity folder" under the walk's "an identity folder": reviewer s59_r3 finding 3)."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def _holds(outer: str, inner: str) -> bool:
     """Whether the real path ``outer`` is ``inner`` or a folder above it."""
     return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
@@ -843,7 +849,7 @@ def _broken_links_note(
     ``inside``: the links are inside a folder of images (a class's, a loose-image folder's),
     where each was meant as part of it, file or folder: each is told to get its target back
     (the one sentence of both, which were worded twice)."""
-    one = f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun} folder"  # "an alphabet folder"
+    one = f"{_a(noun)} folder"  # "an alphabet folder"
     named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
     files = list(broken) if inside else [b for b in broken if b.suffix.lower() in named]
     if len(broken) > 1:
@@ -1178,7 +1184,7 @@ def _refuse_nothing(
             n = len(as_file)
             what = (
                 f"point the {_named(len(as_dir), 'folder')} at "
-                f"{f'a {noun} folder' if len(as_dir) == 1 else f'{noun} folders'}, restore the "
+                f"{f'{_a(noun)} folder' if len(as_dir) == 1 else f'{noun} folders'}, restore the "
                 f"target{'' if n == 1 else 's'} of the {_named(n, 'file')}, or"
             )
         elif as_file:
@@ -1186,7 +1192,7 @@ def _refuse_nothing(
         else:
             what = (
                 f"point {'those links' if many else 'that link'} at "
-                f"{f'{noun} folders' if many else f'a {noun} folder'} or"
+                f"{f'{noun} folders' if many else f'{_a(noun)} folder'} or"
             )
         fix.append(
             f"{what} remove {'them' if many else 'it'}"
@@ -1289,7 +1295,7 @@ def _refuse_nested(roots: Sequence[Path], firsts: dict[str, Path], noun: str) ->
                     through = f", through its {noun} folder {link}"
                 raise ClassFoldersError(
                     f"{text_name(str(inner))} is inside {text_name(str(outer))}, also given"
-                    f"{through}: each of its sub-folders would be a {noun} of its own, and its "
+                    f"{through}: each of its sub-folders would be {_a(noun)} of its own, and its "
                     f"images also of the {noun} {text_name(sub.name)} of "
                     f"{text_name(str(outer))}; give only one of the two folders",
                     "nested",
