@@ -78,6 +78,62 @@ def test_lemmas_exceptions_then_the_word_then_morphy_suffix_rules(wn) -> None:
     ]
 
 
+# lemmas reached only by the suffix rules after "s" (their synsets do not matter to lemma());
+# "ax" and "axe" both lemmas, so "axes" shows the rules' order; "bill" is one of scikit-learn's
+# English stop words that is also a noun lemma (as 118 of them are in the real WordNet)
+MORE = """ax n 1 0 1 0 00000010
+axe n 1 0 1 0 00000010
+bill n 1 1 @ 1 0 00000040
+box n 1 0 1 0 00000010
+bus n 1 0 1 0 00000010
+buzz n 1 0 1 0 00000010
+church n 1 0 1 0 00000010
+dish n 1 0 1 0 00000010
+fly n 1 0 1 0 00000010
+woman n 1 0 1 0 00000010
+"""
+
+
+@pytest.fixture()
+def wn_more(wc, tmp_path: Path):
+    (tmp_path / "data.noun").write_text(DATA)
+    (tmp_path / "index.noun").write_text(INDEX + MORE)
+    (tmp_path / "noun.exc").write_text("geese goose\n")
+    return wc.NounSynsets.read(tmp_path)
+
+
+def test_each_morphy_noun_suffix_rule_in_its_order(wc, wn_more) -> None:
+    words = ("buses", "boxes", "buzzes", "churches", "dishes", "women", "flies", "axes", "boxer")
+    # one word per rule after ("s", ""), whose "s" candidate (buse, boxe, ...) is no lemma;
+    # "axes": the "s" rule comes first, so axe, not ax; "boxer" does not end in "xes"
+    assert [wn_more.lemma(w) for w in words] == [
+        "bus",
+        "box",
+        "buzz",
+        "church",
+        "dish",
+        "woman",
+        "fly",
+        "axe",
+        None,
+    ]
+    assert [s for s, _ in wc.NOUN_RULES] == ["s", "ses", "xes", "zes", "ches", "shes", "men", "ies"]
+
+
+def test_stop_words_are_dropped_as_tokens_before_lemmas(wc, wn_more) -> None:
+    # "goose" is a lemma of the fake index: as a stop word it adds nothing, in any case; "geese"
+    # is another token, not a stop word (the filter is on tokens, as scikit-learn's)
+    stop = frozenset({"the", "and", "goose"})
+    c = wn_more.counts(["The goose, the GOOSE and a dog.", "geese"], stop).toarray()
+    np.testing.assert_allclose(c[0], [0.5, 0.5, 0.5, 0.0, 0.5, 0.0])  # the dog only
+    np.testing.assert_allclose(c[1], [0.0, 1.0, 0.0, 1.0, 0.0, 0.0])
+    # synset_scores drops scikit-learn's English stop words: "bill" (a lemma) adds nothing
+    got = wc.synset_scores(
+        wn_more, ["dog", "dog bill"], ["dog", "goose"], np.array([0]), np.array([1])
+    )
+    np.testing.assert_allclose(got, [1.0], atol=1e-12)
+
+
 def test_counts_split_a_word_over_its_senses_and_their_hypernyms(wc, wn) -> None:
     stop = frozenset({"the", "and"})
     c = wn.counts(["Dogs chased the geese and a dog.", "", "the"], stop).toarray()
