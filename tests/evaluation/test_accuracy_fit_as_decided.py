@@ -227,7 +227,7 @@ def test_a_reader_a_few_float32_steps_off_gets_the_saved_accuracy_and_far() -> N
     """Four impostors lie 0.2 to 0.8 x ROUNDING above a genuine pair, where a threshold
     rejecting one on the rule's edge still accepts the genuine: the no-room fit stood on that
     edge, and a reader computing the impostor one float32 step lower accepted it. Every distance moved by
-    up to 4 float32 steps either way must give the accuracy and FAR the fit saved."""
+    up to READER_STEPS (4) float32 steps either way must give the accuracy and FAR the fit saved."""
     rng = np.random.default_rng(7)
     for trial in range(40):
         g = np.float32(rng.uniform(0.05, 1.5, 12))
@@ -245,7 +245,7 @@ def test_a_reader_a_few_float32_steps_off_gets_the_saved_accuracy_and_far() -> N
         for _ in range(5):
             moved = []
             for x in (g, i):
-                steps = rng.integers(-4, 5, x.size)
+                steps = rng.integers(-READER_STEPS, READER_STEPS + 1, x.size)
                 y = x.copy()
                 for k in range(x.size):
                     for _ in range(abs(int(steps[k]))):
