@@ -128,3 +128,45 @@ def test_a_saved_model_without_its_tokenizer_in_a_folder_named_as_the_model_is_n
     assert _text_similarity(FOLDER) == (
         f"Error: ./all-MiniLM-L6-v2 describes a model that cannot be rebuilt: {why}\n"
     )
+
+
+@pytest.mark.parametrize("damage", ["no lexical.json", "changed lexical.npz"])
+def test_a_saved_lexical_model_whose_lexical_files_fail_in_a_folder_named_as_the_model(
+    tiny_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    """The twin of the tokenizer/ case: LexicalTower.load's "has no lexical.json / lexical.npz"
+    and from_bundle's "'s lexical files are not the ones ..." named ``./all-MiniLM-L6-v2`` as
+    ``all-MiniLM-L6-v2``, the bundled model (s59 r5 finding 1)."""
+    import numpy as np
+
+    import siamkit
+    from siamkit.applications.text.lexical import LexicalTower
+
+    monkeypatch.chdir(tmp_path)
+    model = load_text_model(tiny_hf)
+    model.lexical = LexicalTower.fit(
+        ["printer toner paper", "vpn login password", "battery charger sink", "printer vpn login"],
+        components=2,
+    )
+    siamkit.save_model(model, "all-MiniLM-L6-v2")
+    folder = tmp_path / "all-MiniLM-L6-v2"
+    if damage == "no lexical.json":
+        (folder / "lexical.json").unlink()
+        why = (
+            "./all-MiniLM-L6-v2 has no lexical.json / lexical.npz, which its config says the "
+            "model joins"
+        )
+    else:
+        with np.load(folder / "lexical.npz") as arrays:
+            idf, components = arrays["idf"], arrays["components"]
+        np.savez(folder / "lexical.npz", idf=idf * 1.01, components=components)
+        why = (
+            "./all-MiniLM-L6-v2's lexical files are not the ones its siamkit.json was saved with "
+            "(their SHA-256 differs); save the model again"
+        )
+    for given in (FOLDER, Path(FOLDER)):
+        with pytest.raises(ValueError, match=rf"cannot be rebuilt: {re.escape(why)}$"):
+            siamkit.load_model(given)
+    assert _text_similarity(FOLDER) == (
+        f"Error: ./all-MiniLM-L6-v2 describes a model that cannot be rebuilt: {why}\n"
+    )

@@ -192,11 +192,17 @@ class LexicalTower:
         (folder / LEXICAL_JSON).write_text(json.dumps(doc))
 
     @classmethod
-    def load(cls, folder: str | Path) -> LexicalTower:
+    def load(cls, folder: str | Path, shown: str | None = None) -> LexicalTower:
+        """The tower saved in ``folder`` by :meth:`save`. ``shown`` is how a refusal names the
+        folder (default: as :class:`~pathlib.Path` writes it): a model's loader passes
+        :func:`~siamkit.encoders.text_zoo.shown_folder`'s name, which keeps the ``./`` of
+        ``./all-MiniLM-L6-v2``; this module does not import it, as that would import torch into
+        the torch-free ONNX runtime."""
         folder = Path(folder)
         if not (folder / LEXICAL_JSON).is_file() or not (folder / LEXICAL_NPZ).is_file():
             raise ValueError(
-                f"{folder} has no {LEXICAL_JSON} / {LEXICAL_NPZ}, which its config says the model joins"
+                f"{shown or folder} has no {LEXICAL_JSON} / {LEXICAL_NPZ}, which its config says "
+                "the model joins"
             )
         doc = json.loads((folder / LEXICAL_JSON).read_text())
         if doc.get("token_pattern") != TOKEN.pattern or doc.get("tf") != "sublinear":

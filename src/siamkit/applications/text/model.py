@@ -560,12 +560,12 @@ class TextSiameseNetwork(nn.Module):
         if cfg.get("matryoshka_dims"):
             model.matryoshka_dims = [int(d) for d in cfg["matryoshka_dims"]]
         if cfg.get("lexical") is not None:
-            model.lexical = LexicalTower.load(folder)
+            model.lexical = LexicalTower.load(folder, shown=shown_folder(folder))
             want = cfg["lexical"].get("sha256")
             if want is not None and want != model.lexical.digest():
                 raise ValueError(
-                    f"{folder}'s lexical files are not the ones its siamkit.json was saved with "
-                    "(their SHA-256 differs); save the model again"
+                    f"{shown_folder(folder)}'s lexical files are not the ones its siamkit.json "
+                    "was saved with (their SHA-256 differs); save the model again"
                 )
         return model
 
