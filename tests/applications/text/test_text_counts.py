@@ -82,3 +82,25 @@ def test_lexical_on_one_text(run: Any, tmp_path: Path) -> None:
     res = run("lexical", "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--components", "1")
     assert res.stderr.startswith("fitting TF-IDF + LSI (1 component) on 1 text ...\n"), res.stderr
     assert res.exit_code == 1 and not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("label", "args", "line"),
+    [
+        ("0", [], "2 pairs (1 genuine, 1 impostor) of 1 text from the pairs file "),
+        ("0.2", ["--score-range", "0,1"], "2 graded pairs (scores 0 to 1) of 1 text from the "),
+    ],
+    ids=["labelled", "graded"],
+)
+def test_evaluate_of_pairs_that_join_one_text_to_itself(
+    tiny_hf: Path, tmp_path: Path, label: str, args: list[str], line: str
+) -> None:
+    """``siamkit evaluate`` counts the pairs' distinct texts, which pairs of a text with itself
+    make 1: it said "of 1 texts" (s59 r5 finding 2)."""
+    data = tmp_path / "p.csv"
+    data.write_text(f"a,b,label\n{PRINTER},{PRINTER},1\n{PRINTER},{PRINTER},{label}\n")
+    res = CliRunner().invoke(
+        cli, ["evaluate", str(tiny_hf), "--data", str(data), *args, "--no-progress"]
+    )
+    assert res.exit_code == 0, res.output
+    assert f"\n{line}" in f"\n{res.stdout}", res.stdout
