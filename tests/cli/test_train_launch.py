@@ -516,8 +516,14 @@ HALF_TWIN = "task: half_twin\ndata:\n  path: pairs.npz\n"
         ("text-pairs.yaml", ["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
         ("text-pairs.yaml", ["--set", "loss.name=nope"], "loss.name is one of"),
         ("text-pairs.yaml", ["--device", "bogus"], "unknown device 'bogus'"),
+        (
+            "text-pairs.yaml",
+            ["--set", "model.path={tmp}/a", "--init-from", "{tmp}/b"],
+            "name different models to start from",
+        ),
         ("signatures.yaml", ["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
         ("signatures.yaml", ["--set", "nope.x=1"], "unknown section 'nope' in override"),
+        ("signatures.yaml", ["--device", "bogus"], "unknown device 'bogus'"),
         (HALF_TWIN, ["--set", "train.bogus=1"], "unknown key 'bogus' in section 'train'"),
         (HALF_TWIN, ["--set", "nope.x=1"], "unknown section 'nope' for task half_twin"),
         (HALF_TWIN, ["--init-from", "{tmp}"], "task half_twin trains from scratch"),
@@ -526,8 +532,10 @@ HALF_TWIN = "task: half_twin\ndata:\n  path: pairs.npz\n"
         "text-key",
         "text-value",
         "text-device",
+        "text-two-models",
         "signatures-key",
         "signatures-section",
+        "signatures-device",
         "half-twin-key",
         "half-twin-section",
         "half-twin-init-from",
@@ -540,7 +548,9 @@ def test_a_launch_of_one_process_checks_a_one_process_tasks_config_before_starti
     refused for them anyway (they train in one process), but `--nproc-per-node 1` started
     torchrun and its process, which said the bad --set (a few seconds in, after torchrun's
     banner). The launcher now makes their runners' own config checks first: one sentence, the
-    one the command says without the option, exit 1, nothing started or written."""
+    one the command says without the option, exit 1, nothing started or written. Each check's
+    every step has a case: text's --device and its --init-from against model.path (two model
+    folders that exist, or the CLI refuses the missing one first), signatures' --device."""
     import siamkit.cli._launch as launcher
     from siamkit.cli.main import cli
 
@@ -551,6 +561,8 @@ def test_a_launch_of_one_process_checks_a_one_process_tasks_config_before_starti
         path = tmp_path / "task.yaml"
         path.write_text(config)
     out = tmp_path / "run"
+    for name in ("a", "b"):  # model folders for --init-from/model.path
+        (tmp_path / name).mkdir()
     given = [a.format(tmp=tmp_path) for a in given]
     cmd = ["train", str(path), "--out", str(out), *given]
     if "--device" not in given:
