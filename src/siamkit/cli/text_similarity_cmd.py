@@ -64,7 +64,9 @@ def _text_or_file(value: str, name: str) -> tuple[bool, str]:
             f"{name} names the file {value}, which holds no visible character; give a file "
             "with the text to compare, or the text itself"
         )
-    click.echo(f"{name}: the text of the file {value} ({len(text):,} characters)", err=True)
+    n = len(text)  # a one-character file is "(1 character)"
+    size = f"{n:,} character" if n == 1 else f"{n:,} characters"
+    click.echo(f"{name}: the text of the file {value} ({size})", err=True)
     return True, text
 
 

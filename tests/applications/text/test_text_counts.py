@@ -104,3 +104,13 @@ def test_evaluate_of_pairs_that_join_one_text_to_itself(
     )
     assert res.exit_code == 0, res.output
     assert f"\n{line}" in f"\n{res.stdout}", res.stdout
+
+
+def test_similarity_of_a_one_character_file(run: Any, tmp_path: Path) -> None:
+    """``siamkit text similarity`` names a file argument's size: a one-character file was
+    "(1 characters)" (s59 r5 finding 3)."""
+    one = tmp_path / "one.txt"
+    one.write_text("x")
+    res = run("similarity", str(one), "x", "--threshold", "0.5")
+    assert res.exit_code == 0, res.output
+    assert res.stderr.startswith(f"A: the text of the file {one} (1 character)\n"), res.stderr
