@@ -61,6 +61,19 @@ def test_limit_samples_the_training_split_only() -> None:
     assert "The validation and test images are not limited" in doc
 
 
+def test_limit_docs_say_val_classes_holds_out_whole_classes() -> None:
+    """data.limit's documentation said "a smaller val_fraction, or val_classes, holds out fewer";
+    val_classes holds out every image of its classes (6,000 per Fashion-MNIST class: 6,000 or
+    12,000 validation images against val_fraction's 3,600: s59_r7), so it says that instead."""
+    by_images = load_run_data(DataConfig(dataset="digits", limit=40))
+    by_class = load_run_data(DataConfig(dataset="digits", limit=40, val_classes=(4,)))
+    assert set(by_class.val_y.tolist()) == {4}
+    assert len(by_class.val_y) > len(by_images.val_y)  # 181 against 108: more, not fewer
+    doc = " ".join((DataConfig.__doc__ or "").split())
+    assert "or ``val_classes``, holds out fewer" not in doc
+    assert "``val_classes`` holds out whole classes instead, every image of each" in doc
+
+
 def test_image_folder(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for c in ("ant", "bee", "cat", "dog"):

@@ -66,8 +66,9 @@ class DataConfig:
             Fewer than ``labels_per_class`` x the training classes is refused (it would cut
             the labels). The validation and test images are not limited: a quick run still
             validates and calibrates on every held-out image (``val_fraction`` of Fashion-MNIST's
-            6 training classes: 3,600); a smaller ``val_fraction``, or ``val_classes``, holds
-            out fewer.
+            6 training classes: 3,600); a smaller ``val_fraction`` holds out fewer.
+            ``val_classes`` holds out whole classes instead, every image of each (6,000 per
+            Fashion-MNIST class), which is usually more.
         image_size: the square side images are read at: image-folder images are resized to
             it, synthetic-glyphs drawn at it; ``None`` = the data set's own (image-folder 64,
             synthetic-glyphs 28). Digits (8×8) and fashion-mnist (28×28) refuse another size.
