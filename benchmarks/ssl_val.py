@@ -202,6 +202,13 @@ A ninth rule, written before its run (issue 17, 2026-12-07, fifty-ninth stop; ``
   cannot finish in this stop, the adoption is pending it, the benchmark and config stay as they
   are, and nothing is claimed before it. If none passes, the test classes are not run.
 
+Outcome of the ninth rule (2026-12-07, fifty-ninth stop, 09:03-09:57 UTC, load 6-13: 2 cores
+shared by many helpers): ``ref`` reproduced the fourth and eighth rules' {2,5} figure (EER 0.0729
+from SSL, 0.1404 from scratch). On {2,5} every candidate fine-tuned from SSL is worse than ``ref``
+by more than 0.005 (supcon 0.0939, ms 0.0989, tuplet 0.0815), so none can pass the fold
+condition; the run was stopped there, before {0,3} and {1,4}. Nothing adopted; the test classes
+not run.
+
 Run:  nice python benchmarks/ssl_val.py NAME --folds "2,5;0,3;1,4" [--set views.crop_scale=...]
       nice python benchmarks/ssl_val.py simclr --finetune ref= --finetune freeze2=model.freeze_encoder_epochs=2 ...
 """
