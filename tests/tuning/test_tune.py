@@ -1727,3 +1727,38 @@ def test_tune_under_torchrun_is_refused_before_anything_is_written(
     assert res.exit_code == 2, res.output
     assert res.output.strip().endswith(f"Error: {TUNE_UNDER_TORCHRUN}"), res.output
     assert ran == [] and not out.exists() and list(tmp_path.iterdir()) == []
+
+
+#: ``WORLD_SIZE`` as a shell may hold it, and whether it is a torchrun launch's: an integer
+#: above 1, as :func:`siamkit.distributed.is_main_process` reads it.
+TUNE_WORLD_SIZES = {"abc": False, "-1": False, "01": False, "1.0": False, "": False,
+                    "1": False, "2": True, " 2": True}  # fmt: skip
+
+
+@pytest.mark.parametrize("world", list(TUNE_WORLD_SIZES))
+def test_tune_reads_world_size_as_the_one_main_process_rule_does(
+    tmp_path: Path, monkeypatch, world: str
+) -> None:
+    """tune read WORLD_SIZE as a string, refused unless it was '', '0' or '1' once stripped: a
+    one-process `siamkit tune` where the shell held WORLD_SIZE=abc (or -1, 01, 1.0) was refused
+    as run under torchrun, where train and is_main_process read it as no launch. Now it is
+    refused exactly for a launch's value; any other goes on to read the config (whose bad --set
+    is then the error said)."""
+    from siamkit.cli.tune_cmd import TUNE_UNDER_TORCHRUN
+    from siamkit.distributed import is_main_process
+
+    monkeypatch.setattr("siamkit.tuning.run_study", lambda *a, **k: pytest.fail("tuned"))
+    monkeypatch.setenv("WORLD_SIZE", world)
+    monkeypatch.setenv("RANK", "1")  # is_main_process: False for a launch's process 1 alone
+    launched = TUNE_WORLD_SIZES[world]
+    assert is_main_process() is not launched
+    out = tmp_path / "study"
+    args = ["tune", str(TINY), "--trials", "1", "--set", "train.bogus=1", "--out", str(out)]
+    res = CliRunner().invoke(cli, args)
+    said = " ".join(res.output.split())
+    if launched:
+        assert res.exit_code == 2 and said.endswith(f"Error: {TUNE_UNDER_TORCHRUN}"), said
+    else:
+        assert res.exit_code == 1, said
+        assert said.startswith("Error: unknown key 'bogus' in section 'train'"), said
+    assert not out.exists() and list(tmp_path.iterdir()) == []

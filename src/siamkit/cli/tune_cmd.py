@@ -90,9 +90,7 @@ def tune(
         --set train.val_metric=eer --out runs/tune-mine
       siamkit train runs/tune/best.yaml --out runs/best
     """
-    import os
-
-    from siamkit.cli.main import Terminated, started_plugins
+    from siamkit.cli.main import Terminated, _launched, started_plugins
     from siamkit.training import apply_overrides, load_config
     from siamkit.training.config_io import read_config_plugins
     from siamkit.tuning import load_space, run_study
@@ -102,7 +100,8 @@ def tune(
     from siamkit.tuning.study import STUDY_FILE, import_study_plugins
 
     # before anything is read or written: every process would open OUT/study.db at once
-    if os.environ.get("WORLD_SIZE", "1").strip() not in ("", "0", "1"):
+    # (WORLD_SIZE read as the one main-process rule reads it: "abc" or "-1" is no launch's)
+    if _launched():
         raise click.UsageError(TUNE_UNDER_TORCHRUN)
 
     out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"
