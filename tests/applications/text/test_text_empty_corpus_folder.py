@@ -66,3 +66,46 @@ def test_a_folder_of_blank_text_files_still_says_its_texts_are_blank(tmp_path: P
     (tmp_path / "a.txt").write_text("  \n")
     with pytest.raises(ValueError, match=rf"^{tmp_path} holds no non-empty text \(skipped 1 blank"):
         load_corpus(tmp_path)
+
+
+def test_a_folder_holding_only_the_suspect_says_so(run: Any, tmp_path: Path) -> None:
+    """The common case of a sources folder whose only text file is the essay checked: it said
+    the folder "holds no text files to read (... .txt ...)" and "put the texts in it as such
+    files", though essay.txt is one (s59 FB finding 1)."""
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    essay, out = sources / "essay.txt", tmp_path / "report.html"
+    essay.write_text("The printer on floor two is out of toner.")
+    res = run("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out))
+    assert res.exit_code == 1
+    assert res.output == (
+        f"Error: {sources} holds no text to read but the text files it skips (skipped 1 file(s) "
+        f"of {sources}: essay.txt (the suspect itself)); put the texts to compare beside them, "
+        "or give another corpus\n"
+    )
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["sources"]
+
+
+def test_a_folder_holding_only_a_hidden_text_file_says_so(tmp_path: Path) -> None:
+    from siamkit.applications.text.corpus import load_corpus
+
+    (tmp_path / ".notes.txt").write_text("The printer on floor two is out of toner.")
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    with pytest.raises(ValueError) as err:
+        load_corpus(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path} holds no text to read but the text files it skips (skipped 2 file(s) of "
+        f"{tmp_path}: .DS_Store (hidden), .notes.txt (hidden)); put the texts to compare beside "
+        "them, or rename the hidden ones without their leading dot, or give another corpus"
+    )
+
+
+def test_a_folder_holding_only_a_hidden_file_that_is_not_text_keeps_the_suffix_list(
+    tmp_path: Path,
+) -> None:
+    from siamkit.applications.text.corpus import load_corpus
+
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    with pytest.raises(ValueError) as err:
+        load_corpus(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path} {NO_TEXT_FILES}; skipped 1 file(s)")

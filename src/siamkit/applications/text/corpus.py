@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
-from siamkit.applications.text.corpus_folder import _folder
+from siamkit.applications.text.corpus_folder import REPORT_WHY, _folder
 from siamkit.applications.text.corpus_ids import _guess_ids, _text_id, id_like, refuse_repeated_ids
 from siamkit.applications.text.documents import (
     CORPUS_SUFFIXES,
@@ -291,6 +291,16 @@ def load_corpus(
     )
     if not corpus.docs:
         left_out = "; ".join(corpus.left_out())
+        if p.is_dir() and not files and _skipped_text_files(skipped, skip):
+            # its text files are all skipped (the suspect itself, hidden, an earlier report):
+            # it does hold text files, so say which were skipped, not which files are texts
+            hidden = any(why == "hidden" for _, why in skipped)
+            raise ValueError(
+                f"{p} holds no text to read but the text files it skips ({left_out}); put the "
+                "texts to compare beside them"
+                + (", or rename the hidden ones without their leading dot" if hidden else "")
+                + ", or give another corpus"
+            )
         if p.is_dir() and not files:  # no file read: say which files a folder's texts are
             suffixes = " ".join(sorted(s for s in TEXT_SUFFIXES if s))
             raise ValueError(
@@ -305,6 +315,19 @@ def load_corpus(
             + "; give a corpus with at least one text that has visible characters"
         )
     return corpus
+
+
+def _skipped_text_files(skipped: list[tuple[str, str]], exclude: Mapping[Path, str]) -> bool:
+    """Whether a folder's skipped files include a text file: one skipped as ``exclude`` says (the
+    suspect), as a siamkit plagiarism report, or as hidden with a text suffix (``.notes.txt``;
+    not ``.DS_Store``)."""
+    suffixes = {s for s in TEXT_SUFFIXES if s}
+    return any(
+        why in exclude.values()
+        or why == REPORT_WHY
+        or (why == "hidden" and Path(name).suffix.lower() in suffixes)
+        for name, why in skipped
+    )
 
 
 def read_corpus(

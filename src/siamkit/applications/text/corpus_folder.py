@@ -22,6 +22,8 @@ from siamkit.atomic import NotUtf8Error, same_file
 REPORT_PREFIX = "<!doctype html><html><head><meta charset='utf-8'><title>Plagiarism report: "
 
 
+REPORT_WHY = "a siamkit plagiarism report"  # why such a file is skipped
+
 LINK_ADVICE = (
     "copy its files into the folder, or give the folder it links to as a corpus of its own"
 )
@@ -82,7 +84,7 @@ def _folder(
                     not_utf8.append((rel, err))
                     continue
                 if text.startswith(REPORT_PREFIX):
-                    why = "a siamkit plagiarism report"
+                    why = REPORT_WHY
                 else:
                     if f.suffix.lower() in HTML_SUFFIXES:  # the words, not the markup
                         text = html_text(text)
