@@ -86,6 +86,10 @@ def test_bad_fits_are_one_sentence() -> None:
         LexicalTower.fit(["the and of", "a the is"], components=1)
     with pytest.raises(ValueError, match="at least 2 non-empty"):
         LexicalTower.fit(["printer", "  "], components=1)
+    with pytest.raises(
+        ValueError, match=r"^the lexical corpus has only 1 distinct term \(printer,"
+    ):
+        LexicalTower.fit(["The printer.", "printer", "PRINTER!"], components=1)
 
 
 @pytest.fixture(scope="module")

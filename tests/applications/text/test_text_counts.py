@@ -84,6 +84,19 @@ def test_lexical_on_one_text(run: Any, tmp_path: Path) -> None:
     assert res.exit_code == 1 and not (tmp_path / "m").exists()
 
 
+def test_lexical_on_one_distinct_term(run: Any, tmp_path: Path) -> None:
+    """Two texts whose only word left after stop words is "printer" said "1 lexical components
+    asked for, but 2 texts with 1 distinct terms allow at most 0; lower --components ...", which
+    no --components (at least 1) can follow (s59 FB finding 2)."""
+    corpus = _jsonl(tmp_path / "one_term.jsonl", ["The printer.", "printer"])
+    res = run("lexical", "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--components", "1")
+    assert res.exit_code == 1 and not (tmp_path / "m").exists()
+    assert res.stderr.endswith(
+        "Error: the lexical corpus has only 1 distinct term (printer, after English stop words), "
+        "and LSI needs at least 2; give a corpus with more words\n"
+    ), res.stderr
+
+
 @pytest.mark.parametrize(
     ("label", "args", "line"),
     [

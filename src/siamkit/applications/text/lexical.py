@@ -96,8 +96,13 @@ class LexicalTower:
             x = vec.fit_transform(texts)
         except ValueError as e:  # "empty vocabulary; perhaps the documents only contain stop words"
             raise ValueError(f"the lexical corpus has no usable words: {e}") from None
-        limit = min(x.shape) - 1
-        if components > limit:
+        limit = min(x.shape) - 1  # 2 texts or more: 0 only at 1 distinct term
+        if limit == 0:  # no --components can do: "lower --components" would be untrue
+            raise ValueError(
+                f"the lexical corpus has only 1 distinct term ({vec.get_feature_names_out()[0]}, "
+                "after English stop words), and LSI needs at least 2; give a corpus with more words"
+            )
+        if components > limit:  # here components >= 2, texts >= 2 and terms >= 2: plurals
             raise ValueError(
                 f"{components} lexical components asked for, but {len(texts)} texts with "
                 f"{x.shape[1]} distinct terms allow at most {limit}; lower --components or give "
