@@ -13,20 +13,21 @@ window's centre instead (roc.window_centres).
 The reference is written out here: a fine grid of thresholds (float32 steps around each
 distance's edge, and the middles between them), at each the pairs every reader gets right, a
 reader holding the threshold as float64 or float32, deciding in either arithmetic, and
-computing each distance up to 4 float32 steps off. The rule's room is siamkit.decision's
-(``room(t)``: ROUNDING for ``|t|`` up to 5.24, ROOM_SCALE x ``|t|`` above it, as in the
-[room-grows-with-t] case), so the reference follows the rule if it changes."""
+computing each distance up to roc.READER_STEPS (4) float32 steps off. The rule's room is
+siamkit.decision's (``room(t)``: ROUNDING for ``|t|`` up to 5.24, ROOM_SCALE x ``|t|`` above
+it, as in the [room-grows-with-t] case), so the reference follows the rule if it changes."""
 
 import numpy as np
 import pytest
 
 from siamkit.decision import room
+from siamkit.evaluation.roc import READER_STEPS
 from siamkit.evaluation.threshold import ThresholdCalibrator
 
 f32 = np.float32
 
 
-def _moved(d: np.ndarray, k: int = 4) -> np.ndarray:
+def _moved(d: np.ndarray, k: int = READER_STEPS) -> np.ndarray:
     """``(n, 2k + 2)``: each distance as float64 and its float32 moved -k..k float32 steps."""
     x = d.astype(f32)
     cols, up, dn = [d.astype(np.float64), x.astype(np.float64)], x.copy(), x.copy()
