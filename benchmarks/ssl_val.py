@@ -202,7 +202,7 @@ A ninth rule, written before its run (issue 17, 2026-12-07, fifty-ninth stop; ``
   cannot finish in this stop, the adoption is pending it, the benchmark and config stay as they
   are, and nothing is claimed before it. If none passes, the test classes are not run.
 
-Outcome of the ninth rule (2026-12-07, fifty-ninth stop, 09:03-09:57 UTC, load 6-13: 2 cores
+Outcome of the ninth rule (2026-12-07, fifty-ninth stop, 09:01-09:57 UTC, load 6-13: 2 cores
 shared by many helpers): ``ref`` reproduced the fourth and eighth rules' {2,5} figure (EER 0.0729
 from SSL, 0.1404 from scratch). On {2,5} every candidate fine-tuned from SSL is worse than ``ref``
 by more than 0.005 (supcon 0.0939, ms 0.0989, tuplet 0.0815), so none can pass the fold
