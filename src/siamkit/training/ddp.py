@@ -55,12 +55,30 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def env_world() -> int:
+    """This process's ``WORLD_SIZE``, read as :func:`siamkit.distributed.is_main_process` and
+    ``siamkit.cli.main._launched`` read it: an integer, and a value that is none (``abc``,
+    ``1.0``, empty) is no launch's, so 1. A bare ``int(...)`` here stopped every run under
+    such a value with "invalid literal for int()", where the launcher had already taken it for
+    a one-process command (s59_FA finding 1).
+
+    >>> os.environ["WORLD_SIZE"] = "abc"
+    >>> env_world()
+    1
+    >>> del os.environ["WORLD_SIZE"]
+    """
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:  # not a launch's
+        return 1
+
+
 def setup_distributed(device: str = "auto") -> DistContext:
     """Join the process group when launched by torchrun, else a single-process context.
 
     NCCL is used on CUDA (each process on GPU ``LOCAL_RANK``), gloo on CPU.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = env_world()
     dev = resolve_device(device)
     if world <= 1:
         return DistContext(0, 1, dev)
@@ -88,7 +106,7 @@ def refuse_torchrun(task: str, world: int | None = None) -> None:
     process count of a launch about to start (``siamkit train --nproc-per-node``), in place of
     this process's ``WORLD_SIZE``."""
     if world is None:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
+        world = env_world()
     if world > 1:
         raise ValueError(f"task {task} trains in one process: run {launch_form(1)}")
 

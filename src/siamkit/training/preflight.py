@@ -25,7 +25,7 @@ from torch import nn
 from siamkit.atomic import same_file
 from siamkit.training.config import ModelConfig, RunConfig
 from siamkit.training.data import RunData
-from siamkit.training.ddp import check_resumed_world
+from siamkit.training.ddp import check_resumed_world, env_world
 
 if TYPE_CHECKING:
     from siamkit.training.config_guard import ConfigGuard
@@ -217,7 +217,7 @@ def check_resumable(
 
     if state is None:
         state = load_checkpoint(Path(checkpoint))
-    check_resumed_world(state.get("world"), int(os.environ.get("WORLD_SIZE", "1")))
+    check_resumed_world(state.get("world"), env_world())
     cfg = dataclasses.replace(cfg, model=resumed_model(cfg.model, state.get("config")))
     cfg = _recorded_root(cfg, state.get("config"))
     accept_saved_config(state, run_config_guard(cfg))
