@@ -8,6 +8,7 @@ model folder", naming the model rather than the folder the user typed. The text 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -130,7 +131,7 @@ def test_a_saved_model_without_its_tokenizer_in_a_folder_named_as_the_model_is_n
     )
 
 
-@pytest.mark.parametrize("damage", ["no lexical.json", "changed lexical.npz"])
+@pytest.mark.parametrize("damage", ["no lexical.json", "changed lexical.npz", "tf raw"])
 def test_a_saved_lexical_model_whose_lexical_files_fail_in_a_folder_named_as_the_model(
     tiny_hf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
@@ -155,6 +156,14 @@ def test_a_saved_lexical_model_whose_lexical_files_fail_in_a_folder_named_as_the
         why = (
             "./all-MiniLM-L6-v2 has no lexical.json / lexical.npz, which its config says the "
             "model joins"
+        )
+    elif damage == "tf raw":  # s59 FB finding 7: it said "all-MiniLM-L6-v2/lexical.json was
+        # written by another tokenisation", the bundled model's name and no way out
+        doc = json.loads((folder / "lexical.json").read_text())
+        (folder / "lexical.json").write_text(json.dumps({**doc, "tf": "raw"}))
+        why = (
+            "./all-MiniLM-L6-v2/lexical.json was written by another tokenisation than this "
+            "siamkit's; fit the lexical tower again (siamkit text lexical on the transformer model)"
         )
     else:
         with np.load(folder / "lexical.npz") as arrays:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -211,7 +212,11 @@ class LexicalTower:
             )
         doc = json.loads((folder / LEXICAL_JSON).read_text())
         if doc.get("token_pattern") != TOKEN.pattern or doc.get("tf") != "sublinear":
-            raise ValueError(f"{folder / LEXICAL_JSON} was written by another tokenisation")
+            raise ValueError(
+                f"{os.path.join(shown or folder, LEXICAL_JSON)} was written by another "
+                "tokenisation than this siamkit's; fit the lexical tower again (siamkit text "
+                "lexical on the transformer model)"
+            )
         with np.load(folder / LEXICAL_NPZ) as arrays:
             idf, comps = arrays["idf"], arrays["components"]
         return cls(
