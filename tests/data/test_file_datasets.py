@@ -229,6 +229,49 @@ def test_omniglot_names_alphabet_and_character_links_to_nothing(tmp_path):
     ]
 
 
+def test_omniglot_names_images_lying_beside_its_alphabets_or_characters(tmp_path):
+    """An image directly in images_background or in an alphabet folder is of no class, and
+    OmniglotDataset dropped it without a word where ImageFolderDataset names it (s59_FA
+    finding 2). A character folder is where either would be read, so the sentence says so."""
+    top = tmp_path / "om" / "images_background"
+    for alphabet in ("Angelic", "Greek"):
+        for character in ("character01", "character02"):
+            for k in range(2):
+                _write_png(top / alphabet / character / f"{k}.png", 100 * k)
+    _write_png(top / "Angelic" / "stray.png", 0)
+    _write_png(top / "top.png", 0)
+    with pytest.warns(LeftOutFilesWarning) as caught:
+        ds = OmniglotDataset(tmp_path / "om", (1, 12, 12))
+    assert len(ds) == 8 and len(ds.classes) == 4
+    assert [str(w.message) for w in caught] == [
+        f"left out the image {top / 'top.png'}: it lies directly in {top}, not in a character "
+        "folder, so it is of no character; move it into its character's folder to include it",
+        f"left out the image {top / 'Angelic' / 'stray.png'}: it lies directly in "
+        f"{top / 'Angelic'}, not in a character folder, so it is of no character; move it into "
+        "its character's folder to include it",
+    ]
+    (top / "top.png").unlink()
+    (top / "Angelic" / "stray.png").unlink()
+    _write_png(top / "Greek" / "a.png", 0)
+    _write_png(top / "Greek" / "b.png", 0)
+    with pytest.warns(
+        LeftOutFilesWarning, match=r"^left out 2 images that lie directly in .*Greek, "
+    ):
+        OmniglotDataset(top, (1, 12, 12))  # images_background given itself
+
+
+def test_the_loose_image_sentence_puts_the_article_its_noun_takes() -> None:
+    """_loose_note wrote "a {noun} folder" by hand: "a identity folder", "a alphabet folder"."""
+    from siamkit.data.folders import _loose_note
+
+    root = Path("faces")
+    one = _loose_note(root, [root / "x.png"], "identity")
+    assert "not in an identity folder, so it is of no identity;" in one
+    two = _loose_note(root, [root / "x.png", root / "y.png"], "alphabet")
+    assert "not in an alphabet folder, e.g." in two
+    assert "not in a class folder" in _loose_note(root, [root / "x.png"])
+
+
 def test_omniglot_errors(omniglot_tree, tmp_path):
     with pytest.raises(ValueError, match="subset must be"):
         OmniglotDataset(omniglot_tree, subset="train")

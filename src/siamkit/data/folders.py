@@ -1227,12 +1227,12 @@ def _loose_note(root: Path, loose: Sequence[Path], noun: str = "class") -> str:
     if len(loose) == 1:
         return (
             f"left out the image {text_name(str(loose[0]))}: it lies directly in {where}, not in "
-            f"a {noun} folder, so it is of no {noun}; move it into its {noun}'s folder to "
+            f"{_a(noun)} folder, so it is of no {noun}; move it into its {noun}'s folder to "
             "include it"
         )
     names = ", ".join(text_name(str(f)) for f in loose[:2])  # the count is said already
     return (
-        f"left out {len(loose):,} images that lie directly in {where}, not in a {noun} folder, "
+        f"left out {len(loose):,} images that lie directly in {where}, not in {_a(noun)} folder, "
         f"e.g. {names}: each is of no {noun}; move each into its {noun}'s folder to include it"
     )
 
@@ -1583,6 +1583,9 @@ class OmniglotDataset(FileImageDataset):
         EmptyFoldersWarning: some character folders hold no images; they are left out of the
             classes and named (``<alphabet>/<character>``, under ``root``) in
             :attr:`empty_folders`.
+        LeftOutFilesWarning: images directly in ``images_background`` (beside its alphabets)
+            or in an alphabet (beside its characters), of no class; links to nothing in place
+            of an alphabet or a character folder.
 
     Example:
         >>> ds = OmniglotDataset("omniglot/", (1, 28, 28), subset="evaluation")  # doctest: +SKIP
@@ -1609,8 +1612,17 @@ class OmniglotDataset(FileImageDataset):
         # a word, while an empty character folder was named (s58_FA Q3)
         lost: list[Path] = []  # alphabets
         gone: list[Path] = []  # characters
-        alphabets = [a for top in self._top_dirs(subset) for a in _subdirs(top, broken=lost)]
+        # images directly in images_background (beside its alphabets) or in an alphabet (beside
+        # its characters) are of no class: said, as ImageFolderDataset says its loose images,
+        # not dropped without a word (s59_FA finding 2); at both depths the folder that would
+        # include one is a character's (an alphabet's own images are of no class either)
+        loose: list[tuple[Path, list[Path]]] = []
+        alphabets: list[Path] = []
+        for top in self._top_dirs(subset):
+            loose.append((top, _list_images(top)[0]))
+            alphabets += _subdirs(top, broken=lost)
         for alphabet in alphabets:
+            loose.append((alphabet, _list_images(alphabet)[0]))
             for character in _subdirs(alphabet, broken=gone):
                 files = list_images(character)
                 if files:
@@ -1621,6 +1633,10 @@ class OmniglotDataset(FileImageDataset):
         for links, noun in ((lost, "alphabet"), (gone, "character")):
             if links:
                 note = _broken_links_note(links, noun=noun)
+                warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
+        for folder, files in loose:
+            if files:
+                note = _loose_note(folder, files, "character")
                 warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
         if not samples:
             raise ValueError(
