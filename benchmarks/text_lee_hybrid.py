@@ -330,7 +330,7 @@ def wordnet_towers(
     docs: list[str], back: list[str], i: np.ndarray, j: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Round 7's two towers' scores of the pairs (module docstring), the concepts WordNet's
-    noun synsets (``esa-wn-minilm`` dropped by the rule's amendment, before any run)."""
+    noun synsets (``esa-wn-minilm`` dropped by the rule's amendment, before any figure)."""
     import time
 
     from sklearn.feature_extraction.text import TfidfVectorizer
