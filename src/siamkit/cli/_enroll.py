@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from siamkit.cli._inputs import counted
+
 
 def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Path]]:
     r"""``{label: image files}``: everything under ``label`` when given, else one label per
@@ -307,11 +309,6 @@ def _thumbnail(path: Path) -> bytes:
         raise ValueError(f"cannot make a thumbnail of {path}: {err}") from None
 
 
-def _count(n: int, noun: str) -> str:
-    """``1 item``, ``2 items``, ``0 items``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def enrollment_summary(
     ids: Mapping[str, Sequence[int]],
     gallery_path: str,
@@ -326,14 +323,14 @@ def enrollment_summary(
     n = sum(len(v) for v in ids.values())
     parts = [f"{label} {len(v)}" for label, v in list(ids.items())[:shown]]
     if len(ids) > shown:
-        parts.append(f"... and {_count(len(ids) - shown, 'more label')}")
+        parts.append(f"... and {counted(len(ids) - shown, 'more label')}")
     line = (
-        f"enrolled {_count(n, 'image')} of {_count(len(ids), 'label')} into {gallery_path} "
-        f"(now {_count(total, 'item')})" + (": " + ", ".join(parts) if parts else "")
+        f"enrolled {counted(n, 'image')} of {counted(len(ids), 'label')} into {gallery_path} "
+        f"(now {counted(total, 'item')})" + (": " + ", ".join(parts) if parts else "")
     )
     if skipped:
         line += (
-            f"\nskipped {_count(skipped, 'image')} already enrolled under the same label (the "
+            f"\nskipped {counted(skipped, 'image')} already enrolled under the same label (the "
             "same image: the same embedding)"
         )
         if metadata_not_applied:

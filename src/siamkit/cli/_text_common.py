@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from siamkit.atomic import same_file
-from siamkit.cli._inputs import runtime_device, text_model_folder
+from siamkit.cli._inputs import counted, runtime_device, text_model_folder
 
 _MODEL = click.option(
     "--model",
@@ -206,16 +206,6 @@ def _load(corpus: str, text_field: str, id_field: str | None, **kwargs: Any) -> 
     for note in loaded.notes():
         click.echo(note, err=True)
     return loaded
-
-
-def counted(n: int, noun: str) -> str:
-    """``n`` and ``noun`` in the number it takes, as the text commands' summaries say a count:
-    ``1 text``, ``0 texts``, ``2 duplicate groups`` (the nouns they count take an s).
-
-    >>> counted(1, "text"), counted(0, "duplicate group"), counted(12, "item")
-    ('1 text', '0 duplicate groups', '12 items')
-    """
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def chunk_note(n: int, unit: str = "text") -> str:

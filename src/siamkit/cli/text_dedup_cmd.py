@@ -11,7 +11,7 @@ import click
 
 from siamkit.atomic import check_writable_file
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
-from siamkit.cli._inputs import PROGRESS, friendly_errors
+from siamkit.cli._inputs import PROGRESS, counted, friendly_errors
 from siamkit.cli._text_common import (
     _BATCH_SIZE,
     _DEVICE,
@@ -31,7 +31,6 @@ from siamkit.cli._text_common import (
     _threshold_option,
     _write_atomic,
     chunk_note,
-    counted,
 )
 
 # 0.88 and 0.68: 1 - model.DOCUMENT_THRESHOLD and dedup.COVERAGE_SIMILARITY (a test checks)

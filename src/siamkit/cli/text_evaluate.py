@@ -31,7 +31,7 @@ from siamkit.cli._image_pairs import (
     refuse_image_pairs,
     report_listed_pairs,
 )
-from siamkit.cli._inputs import refuse_given
+from siamkit.cli._inputs import counted, refuse_given
 from siamkit.cli._metric_tables import format_table, metric_cell
 
 if TYPE_CHECKING:
@@ -283,16 +283,6 @@ def first_given(
     return where
 
 
-def _texts(n: int) -> str:
-    """How the summary line counts the pairs' distinct texts: in the number ``n`` takes, with
-    the separator the pair counts have (pairs that join a text to itself have 1 text).
-
-    >>> _texts(1), _texts(12345)
-    ('1 text', '12,345 texts')
-    """
-    return f"{n:,} text" if n == 1 else f"{n:,} texts"
-
-
 def _labelled(
     model: str,
     net: TextSiameseNetwork,
@@ -312,7 +302,7 @@ def _labelled(
     d = np.clip(1.0 - cos, 0.0, 2.0)
     n_gen, n_imp = int((y == 1).sum()), int((y == 0).sum())
     entry = {**entry, "genuine": n_gen, "impostor": n_imp}
-    texts = _texts(entry["texts"])  # pairs of a text with itself: 1 text
+    texts = counted(entry["texts"], "text", grouped=True)  # pairs of a text with itself: 1 text
     pairs = f"{len(ex):,} pairs ({n_gen:,} genuine, {n_imp:,} impostor) of {texts}"
     source = PairsSource(f"{pairs} from the pairs file {data}", entry, entry["texts"], pairs)
     t = None if net.threshold is None else float(net.threshold)
@@ -371,7 +361,7 @@ def _graded(
         click.echo(json.dumps(metrics, indent=2))
         return
     click.echo(
-        f"{len(ex):,} graded pairs (scores {lo:g} to {hi:g}) of {_texts(entry['texts'])} from "
+        f"{len(ex):,} graded pairs (scores {lo:g} to {hi:g}) of {counted(entry['texts'], 'text', grouped=True)} from "
         f"the pairs file {data}"
     )
     rows = [("Pearson r", metric_cell(fit.pearson)), ("Spearman rho", metric_cell(fit.spearman))]

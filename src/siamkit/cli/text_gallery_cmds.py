@@ -8,7 +8,7 @@ import json
 import click
 
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
-from siamkit.cli._inputs import PROGRESS, OnceOption, store_errors
+from siamkit.cli._inputs import PROGRESS, OnceOption, counted, store_errors
 from siamkit.cli._text_common import (
     _BATCH_SIZE,
     _DEVICE,
@@ -23,7 +23,6 @@ from siamkit.cli._text_common import (
     _runtime,
     _runtime_option,
     chunk_note,
-    counted,
 )
 from siamkit.cli._text_gallery import (
     _GALLERY_IN,

@@ -10,7 +10,7 @@ import click
 
 from siamkit.atomic import same_file
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
-from siamkit.cli._inputs import PROGRESS, friendly_errors
+from siamkit.cli._inputs import PROGRESS, counted, friendly_errors
 from siamkit.cli._text_common import (
     _DEVICE,
     _DIM,
@@ -29,7 +29,6 @@ from siamkit.cli._text_common import (
     _threshold_option,
     _write_atomic,
     chunk_note,
-    counted,
 )
 
 # 0.72: 1 - model.PASSAGE_THRESHOLD (a test checks)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
-from siamkit.cli._inputs import friendly_errors
+from siamkit.cli._inputs import counted, friendly_errors
 from siamkit.cli._text_common import (
     _DIM,
     _JSON,
@@ -64,8 +64,7 @@ def _text_or_file(value: str, name: str) -> tuple[bool, str]:
             f"{name} names the file {value}, which holds no visible character; give a file "
             "with the text to compare, or the text itself"
         )
-    n = len(text)  # a one-character file is "(1 character)"
-    size = f"{n:,} character" if n == 1 else f"{n:,} characters"
+    size = counted(len(text), "character", grouped=True)  # a one-character file: "(1 character)"
     click.echo(f"{name}: the text of the file {value} ({size})", err=True)
     return True, text
 
