@@ -120,7 +120,8 @@ def _queries(queries: tuple[str, ...], query_file: str | None, *fields: Any) -> 
         raise click.UsageError(
             "give the queries as QUERY arguments or with --file F, not both"
             if queries
-            else "give a QUERY text, or --file F with one query per line of a .jsonl or .csv"
+            else "give a QUERY text, or --file F: a .jsonl or .csv (a query per line or row), a "
+            "folder of text files (a query per file) or a text file (one query)"
         )
     if query_file is None:
         return command_line_queries(queries)

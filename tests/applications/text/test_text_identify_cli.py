@@ -153,6 +153,16 @@ def test_queries_from_a_file_are_named_by_their_ids(model: Path, tmp_path: Path)
     res = identify(gallery, model, "--file", lines, "--json")
     assert len(json.loads(res.stdout)["queries"]) == 1
     assert "is read as one query, whatever its lines" in res.stderr
+    # a folder of text files: a query per file, named by its file
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "a.txt").write_text(QUERIES[0])
+    (folder / "b.txt").write_text(TICKETS["T-4"])
+    got = json.loads(identify(gallery, model, "--file", folder, "--k", "1", "--json").stdout)
+    assert sorted((q["id"], q["label"]) for q in got["queries"]) == [
+        ("a.txt", None),
+        ("b.txt", "T-4"),
+    ]
 
 
 def test_a_half_twin_searches_with_its_query_tower(
@@ -282,7 +292,11 @@ def test_bad_queries_and_a_missing_gallery_are_refused_before_the_model_loads(
     assert not gallery.exists()
     both = identify(gallery, model, "x", "--file", model / "siamkit.json", code=2)
     assert "give the queries as QUERY arguments or with --file F, not both" in both.output
-    assert "give a QUERY text, or --file F" in identify(gallery, model, code=2).output
+    hint = " ".join(identify(gallery, model, code=2).output.split())
+    assert (
+        "give a QUERY text, or --file F: a .jsonl or .csv (a query per line or row), a folder of "
+        "text files (a query per file) or a text file (one query)"
+    ) in hint
     assert "QUERY 2 is empty" in identify(gallery, model, "a", " ", code=1).output
     blank = ["text", "verify", " ", "--gallery", gallery, "--label", "T-1", "--model", model]
     assert "Error: QUERY is empty; every text needs" in run(blank, code=1).output
