@@ -254,6 +254,14 @@ def _plural(noun: str) -> str:
     return _PLURALS.get(noun, noun + "s")
 
 
+def _named_as_file(path: Path, extensions: Iterable[str] = ()) -> bool:
+    """Whether the entry ``path`` of a data set's folder is named as a file the walk reads (an
+    image's extension, or one of ``extensions``): a link so named was meant as that file, not
+    as a class folder (:func:`_broken_links_note`, :func:`walk_classes`, :func:`_refuse_nothing`
+    each wrote this test inline)."""
+    return path.suffix.lower() in {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
+
+
 def _a(noun: str) -> str:
     """``noun`` with its article: "a class", "an identity", "an alphabet" (the refusal said "a
     identity folder" under the walk's "an identity folder": reviewer s59_r3 finding 3)."""
@@ -850,8 +858,7 @@ def _broken_links_note(
     where each was meant as part of it, file or folder: each is told to get its target back
     (the one sentence of both, which were worded twice)."""
     one = f"{_a(noun)} folder"  # "an alphabet folder"
-    named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
-    files = list(broken) if inside else [b for b in broken if b.suffix.lower() in named]
+    files = list(broken) if inside else [b for b in broken if _named_as_file(b, extensions)]
     if len(broken) > 1:
         names = shown_names([text_name(os.fspath(b)) for b in sorted(broken)], 2)
         if not files:
@@ -953,8 +960,7 @@ def walk_classes(
         # file, not as a class folder (as _broken_links_note tells them apart): the warning
         # names it, and the refusal does not call it a class folder that cannot be read
         # (reviewer s59_r3 finding 1)
-        named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
-        unreadable = [p for p in unreadable if p.suffix.lower() not in named]
+        unreadable = [p for p in unreadable if not _named_as_file(p, extensions)]
     if broken:  # no class folders, and not a word: "has no sub-folders" (s57_c6)
         note = _broken_links_note(broken, extensions, noun)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
@@ -1169,8 +1175,7 @@ def _refuse_nothing(
     if broken:
         # a link named as a file the walk reads was meant as that file: "restore", not "point
         # it at a class folder", as _broken_links_note's warning says (s58_FA Q1)
-        named = {e.lower() for e in (*IMAGE_EXTENSIONS, *extensions)}
-        as_file = [text_name(str(d)) for d in sorted(walk.broken) if d.suffix.lower() in named]
+        as_file = [text_name(str(d)) for d in sorted(walk.broken) if _named_as_file(d, extensions)]
         as_dir = [b for b in broken if b not in as_file]
         for names, to in ((as_dir, "folder"), (as_file, "file")):
             if names:
