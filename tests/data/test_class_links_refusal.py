@@ -237,3 +237,32 @@ def test_links_into_an_empty_class_and_one_with_images_are_each_worded_by_their_
         "folder or one above it, which would read every class's images again: remove that "
         f"link; {into}; and {hollow}"
     ]
+
+
+def test_a_link_into_an_empty_class_beside_one_into_a_shared_class_is_worded_by_its_own(tmp_path):
+    """``kitty -> cat`` (empty) beside ``puppy -> dog``, whose one image fox holds too (a hard
+    link), so no class is left: the refusal said of both links "left out as their images would
+    count as two classes" and "copy its images into it", untrue of kitty (its copy test looked
+    at the empty classes only: s58_c2 noticed). Each is now worded by what its class holds, and
+    given its own fix, as the walk's warning words them."""
+    ds = tmp_path / "ds"
+    for name in ("cat", "dog", "fox"):
+        (ds / name).mkdir(parents=True)
+    black_png(ds / "dog" / "0.png")
+    os.link(ds / "dog" / "0.png", ds / "fox" / "0.png")
+    os.symlink("cat", ds / "kitty")
+    os.symlink("dog", ds / "puppy")
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")  # the walk's own warnings name them too
+        read_class_folders(ds, "class", "image", extensions=(".png",))
+    assert str(err.value) == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"the class folder {ds / 'cat'} holds no images (.png), every image of the others "
+        f"({ds / 'dog'}, {ds / 'fox'}) is one file in several class folders, the class folder "
+        f"{ds / 'puppy'} is a link to another class's folder or one inside it, left out as its "
+        f"images would count as two classes, and the class folder {ds / 'kitty'} is a link to "
+        "another class's folder or one inside it, which holds no images: put each class's "
+        "images in its sub-folder, keep each image in its own class's folder only, give each "
+        "linked class with images a folder of its own (copy its images into it), and remove "
+        "the link into a class folder without images"
+    )

@@ -1154,24 +1154,38 @@ def _refuse_nothing(
             + ("" if folders else f" and put each {noun}'s {photo}s in a sub-folder of its own")
         )
     if to_class:
-        many = len(to_class) > 1
         # a link into a class folder without images (kitty -> an empty cat) has none to copy,
-        # nor to count twice (s57_FB Q3)
-        copy = any(o not in walk.empty for d, o in walk.linked.items() if o != d.parent)
-        left = (
-            f"left out as {'their' if many else 'its'} {photo}s would count as two {_plural(noun)}"
-            if copy
-            else f"which holds no {photo}s"
-        )
-        why.append(
-            f"the {noun} folder{'s' if many else ''} {shown_names(to_class)} "
-            f"{'are links' if many else 'is a link'} to another {noun}'s folder or one inside "
-            f"it, {left}"
-        )
-        fix.append(
-            f"give each linked {noun} a folder of its own"
-            + (f" (copy its {photo}s into it)" if copy else "")
-        )
+        # nor to count twice (s57_FB Q3); beside a link into one with images (all another's),
+        # each is worded by its own (both were said to "count as two classes": s58_c2 noticed)
+        hollow = [text_name(str(d)) for d, o in sorted(walk.linked.items()) if o in walk.empty]
+        into = [d for d in to_class if d not in hollow]
+        for names, left in (
+            (into, f"{{their}} {photo}s would count as two {_plural(noun)}"),
+            (hollow, "which holds no {photo}s"),
+        ):
+            if names:
+                many = len(names) > 1
+                left = left.format(their="their" if many else "its", photo=photo)
+                why.append(
+                    f"the {noun} folder{'s' if many else ''} {shown_names(names)} "
+                    f"{'are links' if many else 'is a link'} to another {noun}'s folder or one "
+                    f"inside it, {'left out as ' if names is into else ''}{left}"
+                )
+        if into and hollow:
+            fix.append(
+                f"give each linked {noun} with {photo}s a folder of its own (copy its "
+                f"{photo}s into it)"
+            )
+            many = len(hollow) > 1
+            fix.append(
+                f"remove the link{'s' if many else ''} into "
+                f"{f'{noun} folders' if many else f'{_a(noun)} folder'} without {photo}s"
+            )
+        else:
+            fix.append(
+                f"give each linked {noun} a folder of its own"
+                + (f" (copy its {photo}s into it)" if into else "")
+            )
     if broken:
         # a link named as a file the walk reads was meant as that file: "restore", not "point
         # it at a class folder", as _broken_links_note's warning says (s58_FA Q1)
