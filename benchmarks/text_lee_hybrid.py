@@ -125,7 +125,8 @@ Round 7, ``--wordnet`` (rule fixed before its first run, 2026-12-07, stop 59):
 - ``--test``: the held-out halves scored once, as in round 1, only after the validation choice
   is committed, and only if a direction adopted.
 
-    PYTHONPATH=src:/tmp/gensimpkg nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align | --esa | --wordnet] [--test]
+    make text-data   # the Lee files, once (the rounds' records put gensim's unpacked wheel, /tmp/gensimpkg, on PYTHONPATH instead)
+    PYTHONPATH=src nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align | --esa | --wordnet] [--test]
 """
 
 from __future__ import annotations
