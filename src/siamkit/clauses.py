@@ -1,14 +1,16 @@
-"""What a NaN or infinite embedding stops, one home for the clauses that end the refusal's
-sentence (``which=`` of :func:`~siamkit.index.embedding.model_embeddings`): "... hold NaN or
-infinite values ('b.png'), which no verdict can be given on".
+"""The words messages share: what a NaN or infinite embedding stops, one home for the clauses
+that end the refusal's sentence (``which=`` of :func:`~siamkit.index.embedding.model_embeddings`):
+"... hold NaN or infinite values ('b.png'), which no verdict can be given on"; and
+:func:`counted`, a count in its grammatical number ("1 image", "1,234 images").
 
 A module of the lowest layer, without torch, so that :mod:`siamkit.index` and the face
 application's ``recognize`` (``siamkit face verify`` with dlib starts without torch) import the
-same text; each was written out in two or three places (s57_FB)."""
+same text; each was written out in two or three places (s57_FB). The evaluation report, the
+training protocol's refusals and the commands' summaries count with the one :func:`counted`."""
 
 from __future__ import annotations
 
-__all__ = ["NO_EVALUATION", "NO_VERDICT"]
+__all__ = ["NO_EVALUATION", "NO_VERDICT", "counted"]
 
 NO_VERDICT = "no verdict can be given on"
 """What a NaN embedding stops in a 1:1 verification (``siamkit verify``, ``face verify``,
@@ -18,3 +20,19 @@ NO_EVALUATION = "no evaluation can score"
 """What a NaN embedding stops in an evaluation (``siamkit face``, ``text`` and ``signature
 evaluate``), which runs no search either: the gallery's "which no search can rank" was false of
 it (s55_R2 finding 2's aside)."""
+
+
+def counted(n: int, noun: str, plural: str | None = None, *, grouped: bool = False) -> str:
+    """``n`` and ``noun`` in the number it takes, as messages say a count: ``1 text``, ``0
+    texts``, ``2 duplicate groups``; ``plural``: the noun's plural where it takes no bare s
+    (``"queries"``, ``"classes"``); ``grouped``: the number with thousands separators.
+
+    >>> counted(1, "text"), counted(0, "duplicate group"), counted(12, "item")
+    ('1 text', '0 duplicate groups', '12 items')
+    >>> counted(1, "query", "queries"), counted(2, "query", "queries")
+    ('1 query', '2 queries')
+    >>> counted(1, "text", grouped=True), counted(12345, "text", grouped=True)
+    ('1 text', '12,345 texts')
+    """
+    number = f"{n:,}" if grouped else str(n)
+    return f"{number} {noun if n == 1 else plural or noun + 's'}"

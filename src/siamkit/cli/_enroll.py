@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from siamkit.cli._inputs import counted
+from siamkit.clauses import counted
 
 
 def group_images(inputs: Sequence[str], label: str | None) -> dict[str, list[Path]]:

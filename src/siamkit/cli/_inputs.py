@@ -32,20 +32,6 @@ DATASET_NAMES = tuple(BUILTIN_SHAPES)
 INDEX_CHOICES = ("exact", "faiss-flat", "faiss-ivf", "faiss-hnsw", "lsh")
 
 
-def counted(n: int, noun: str, *, grouped: bool = False) -> str:
-    """``n`` and ``noun`` in the number it takes, as the commands' summaries say a count: ``1
-    text``, ``0 texts``, ``2 duplicate groups`` (the nouns they count take an s); ``grouped``:
-    the number with thousands separators, as lines whose other counts have them.
-
-    >>> counted(1, "text"), counted(0, "duplicate group"), counted(12, "item")
-    ('1 text', '0 duplicate groups', '12 items')
-    >>> counted(1, "text", grouped=True), counted(12345, "text", grouped=True)
-    ('1 text', '12,345 texts')
-    """
-    number = f"{n:,}" if grouped else str(n)
-    return f"{number} {noun}" if n == 1 else f"{number} {noun}s"
-
-
 @contextlib.contextmanager
 def data_warnings_as_lines() -> Iterator[None]:
     """The library's warning about the user's data (class folders that hold no images:

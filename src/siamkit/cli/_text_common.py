@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from siamkit.atomic import same_file
-from siamkit.cli._inputs import counted, runtime_device, text_model_folder
+from siamkit.clauses import counted
+from siamkit.cli._inputs import runtime_device, text_model_folder
 
 _MODEL = click.option(
     "--model",

@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from siamkit.atomic import check_writable_file
+from siamkit.clauses import counted
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
-from siamkit.cli._inputs import PROGRESS, counted, friendly_errors
+from siamkit.cli._inputs import PROGRESS, friendly_errors
 from siamkit.cli._text_common import (
     _BATCH_SIZE,
     _DEVICE,

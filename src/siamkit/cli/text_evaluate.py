@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from siamkit.clauses import NO_EVALUATION
+from siamkit.clauses import NO_EVALUATION, counted
 from siamkit.cli._image_pairs import (
     CLASS_OPTIONS,
     NOT_COMPUTED,
@@ -31,7 +31,7 @@ from siamkit.cli._image_pairs import (
     refuse_image_pairs,
     report_listed_pairs,
 )
-from siamkit.cli._inputs import counted, refuse_given
+from siamkit.cli._inputs import refuse_given
 from siamkit.cli._metric_tables import format_table, metric_cell
 
 if TYPE_CHECKING:

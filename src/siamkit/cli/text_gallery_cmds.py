@@ -7,8 +7,9 @@ import json
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
-from siamkit.cli._inputs import PROGRESS, OnceOption, counted, store_errors
+from siamkit.cli._inputs import PROGRESS, OnceOption, store_errors
 from siamkit.cli._text_common import (
     _BATCH_SIZE,
     _DEVICE,

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
-from siamkit.cli._inputs import counted, friendly_errors
+from siamkit.cli._inputs import friendly_errors
 from siamkit.cli._text_common import _MODEL, _TEXT_FIELD
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from siamkit.atomic import same_file
+from siamkit.clauses import counted
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
-from siamkit.cli._inputs import PROGRESS, counted, friendly_errors
+from siamkit.cli._inputs import PROGRESS, friendly_errors
 from siamkit.cli._text_common import (
     _DEVICE,
     _DIM,

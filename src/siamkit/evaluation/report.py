@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from siamkit._version import __version__
+from siamkit.clauses import counted
 from siamkit.distances import list_distances
 from siamkit.evaluation._common import ArrayLike, DistanceLike, score_kind
 from siamkit.evaluation.evaluate import EvaluationReport
@@ -44,11 +45,6 @@ nav a{margin-right:1rem}
 
 def _fmt(value: float) -> str:
     return f"{value:.4f}" if abs(value) < 1e4 else f"{value:,.0f}"
-
-
-def _count(n: int, word: str, plural: str | None = None) -> str:
-    """``"1 query"``, ``"1,000 episodes"``: ``n`` and ``word`` in the number it takes."""
-    return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 
 def _table(rows: Sequence[tuple[str, str]], header: tuple[str, str] = ("Metric", "Value")) -> str:
@@ -126,8 +122,8 @@ def metrics_tables(
     if report.few_shot:
         rows = [
             (
-                f"{r.n_way}-way {r.k_shot}-shot ({_count(r.episodes, 'episode')}, "
-                f"{_count(r.n_query, 'query', 'queries')}/class{_asked_note(asked.get(key), r.n_way)}"
+                f"{r.n_way}-way {r.k_shot}-shot ({counted(r.episodes, 'episode', grouped=True)}, "
+                f"{counted(r.n_query, 'query', 'queries', grouped=True)}/class{_asked_note(asked.get(key), r.n_way)}"
                 f"{_drawn_note(r, report.n_classes)})",
                 f"{r.accuracy:.4f} ± {r.ci95:.4f}",
             )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from siamkit.clauses import counted
 from siamkit.training.config import EvalConfig
 from siamkit.training.config_classes import resolved_ways
 
@@ -60,7 +61,7 @@ def check_protocol(
             else "give two or more classes"
         )
         raise ValueError(
-            f"the {what} set holds {_count(n_classes, 'class', 'classes')}; N-way evaluation "
+            f"the {what} set holds {counted(n_classes, 'class', 'classes')}; N-way evaluation "
             f"needs at least 2: {fix}"
         )
     for n in resolved_ways(protocol, n_classes):
@@ -69,7 +70,7 @@ def check_protocol(
             if have >= n:
                 continue
             held = (
-                f"the {n_classes} {what} classes have at most {_count(int(counts[0]), 'image')}"
+                f"the {n_classes} {what} classes have at most {counted(int(counts[0]), 'image')}"
                 if have == 0
                 else f"only {have} of the {n_classes} {what} classes have that many "
                 f"({_short_classes(per_label, k + 1, names)})"
@@ -84,7 +85,7 @@ def check_protocol(
             todo = last if not fixes else f"{', '.join(fixes)}{',' * (len(fixes) > 1)} or {last}"
             raise ValueError(
                 f"{n}-way {k}-shot evaluation cannot be met: it needs {n} {what} classes with at "
-                f"least {k + 1} images each ({_count(k, 'shot')} + 1 query), but {held}; {todo}"
+                f"least {k + 1} images each ({counted(k, 'shot')} + 1 query), but {held}; {todo}"
             )
 
 
@@ -95,13 +96,8 @@ def _short_classes(per_label: Tensor, need: int, names: Sequence[str], shown: in
     short.sort()
     said = [
         f"class {repr(names[i]) if i < len(names) and names[i] != str(i) else i} "
-        f"({_count(c, 'image')})"
+        f"({counted(c, 'image')})"
         for c, i in short[:shown]
     ]
     more = f" and {len(short) - shown} more" if len(short) > shown else ""
     return f"short: {', '.join(said)}{more}"
-
-
-def _count(n: int, word: str, plural: str | None = None) -> str:
-    """``"1 shot"``, ``"5 shots"``: ``n`` and ``word`` in the number it takes."""
-    return f"{n} {word if n == 1 else plural or word + 's'}"

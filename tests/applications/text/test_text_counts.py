@@ -39,7 +39,7 @@ def _jsonl(path: Path, texts: list[str]) -> Path:
 
 
 def test_counted_and_the_window_note_take_the_number_of_the_count() -> None:
-    from siamkit.cli._inputs import counted
+    from siamkit.clauses import counted
     from siamkit.cli._text_common import chunk_note
 
     assert [counted(n, "text") for n in (0, 1, 2)] == ["0 texts", "1 text", "2 texts"]

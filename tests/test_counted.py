@@ -1,0 +1,43 @@
+"""One count helper for every layer's messages: :func:`siamkit.clauses.counted` (torch-free,
+layer 0), which the evaluation report and the training protocol's refusals use too; they each
+had a ``_count`` of their own, with the irregular plural the cli's helper could not write."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from siamkit.clauses import counted
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "siamkit"
+
+
+def test_counted_writes_the_number_a_noun_takes_and_an_irregular_plural() -> None:
+    assert counted(1, "query", "queries") == "1 query"
+    assert counted(0, "query", "queries") == "0 queries"
+    assert counted(2, "class", "classes") == "2 classes"
+    assert counted(1, "image") == "1 image"
+    assert counted(3, "image") == "3 images"
+
+
+def test_no_module_writes_a_count_helper_of_its_own() -> None:
+    own = [
+        f"{p.relative_to(SRC)}:{node.lineno} {node.name}"
+        for p in sorted(SRC.rglob("*.py"))
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef)
+        and node.name in ("_count", "counted")
+        and p != SRC / "clauses.py"
+    ]
+    assert own == []
+
+
+def test_the_protocols_refusal_counts_with_it() -> None:
+    import pytest
+    import torch
+
+    from siamkit.training.config import EvalConfig
+    from siamkit.training.eval_protocol import check_protocol
+
+    with pytest.raises(ValueError, match="the test set holds 1 class; "):
+        check_protocol(EvalConfig(), torch.zeros(3, dtype=torch.long))
