@@ -1,6 +1,6 @@
 """benchmarks/val_folds.py's stop_at_failing_fold: the rule rounds 9, 12 and 13 ran their
 candidates under (a fold's EER above its limit, or its spread too small, ends the candidate
-there), shared by val_distill.py, val_joint_ssl.py and val_rho.py."""
+there), shared by val_distill.py, val_joint_ssl.py, val_rho.py and val_mixup.py."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_a_candidate_stops_at_its_first_failing_fold(
         assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize("script", ["val_distill", "val_joint_ssl", "val_rho"])
+@pytest.mark.parametrize("script", ["val_distill", "val_joint_ssl", "val_rho", "val_mixup"])
 def test_the_rounds_scripts_use_the_shared_rule(script: str) -> None:
     mod = _load(script)
     assert mod.run_taps_folds.__module__ == "val_taps"  # val_taps.py: their shared start and end
@@ -75,7 +75,7 @@ def test_the_rounds_scripts_use_the_shared_rule(script: str) -> None:
 @pytest.mark.parametrize(
     ("script", "option"),
     [("val_distill", "--distill-weight 10"), ("val_joint_ssl", "--ssl-weight 1.0"),
-     ("val_rho", "--rho-p 0.2")],
+     ("val_rho", "--rho-p 0.2"), ("val_mixup", "--mix input")],
 )  # fmt: skip
 def test_the_rounds_scripts_help_prints_the_command_each_round_ran(
     script: str, option: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
