@@ -260,6 +260,50 @@ def test_omniglot_names_images_lying_beside_its_alphabets_or_characters(tmp_path
         OmniglotDataset(top, (1, 12, 12))  # images_background given itself
 
 
+def test_omniglot_names_the_links_it_cannot_read_in_its_refusal(tmp_path, monkeypatch):
+    """An alphabet or a character that is a link whose target cannot be read (another user's
+    folder) was warned about, and then refused as "No Omniglot images under ...; expected ..."
+    alone, where ImageFolderDataset's refusal names such a link (s59_c3 noticed). Both are named,
+    in the one wording of the two refusals; a link named as an image is no alphabet folder, so
+    the warning alone names it. Simulated: this machine runs as root, so os.stat is refused."""
+    om, secret = tmp_path / "om", tmp_path / "secret"
+    top = om / "images_background"
+    _write_png(secret / "Greek" / "alpha" / "0.png", 0)
+    _write_png(secret / "x.png", 0)
+    (top / "Latin" / "b").mkdir(parents=True)  # empty: no images anywhere
+    links = {
+        top / "Greek": secret / "Greek",
+        top / "Latin" / "a": secret / "Greek" / "alpha",
+        top / "x.png": secret / "x.png",
+    }
+    for link, target in links.items():
+        os.symlink(target, link)
+    real = os.stat
+
+    def stat(path, *args, **kwargs):
+        if Path(os.fspath(path)) in links:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ValueError) as err:
+        warnings.simplefilter("always")
+        OmniglotDataset(om, (1, 12, 12))
+    reason = (
+        f"{top / 'Greek'}, {top / 'Latin' / 'a'} are links whose target cannot be read "
+        "(permission denied)"
+    )
+    assert str(err.value) == (
+        f"No Omniglot images under '{om}'; expected images_background/<alphabet>/<character>/"
+        f"*.png: {reason}: give read access to them"
+    )
+    from siamkit.data.folders import _locked_reasons  # the refusals' one wording
+
+    assert _locked_reasons([top / "Greek", top / "Latin" / "a"]) == [reason]
+    notes = " ".join(str(w.message) for w in caught)
+    assert "left out 2 links that cannot be read" in notes and str(top / "x.png") in notes
+
+
 def test_the_loose_image_sentence_puts_the_article_its_noun_takes() -> None:
     """_loose_note wrote "a {noun} folder" by hand: "a identity folder", "a alphabet folder"."""
     from siamkit.data.folders import _loose_note

@@ -1222,21 +1222,30 @@ def _refuse_nothing(
             )
         )
     if locked:
-        # a link whose target cannot be read, apart from an entry that cannot be (os.path.islink
-        # is False for an entry that cannot be lstat'ed)
-        beyond = [text_name(str(d)) for d in locked if os.path.islink(d)]
-        entries = [text_name(str(d)) for d in locked if not os.path.islink(d)]
-        if entries:
-            why.append(f"{shown_names(entries)} cannot be read (permission denied)")
-        if beyond:
-            many = len(beyond) > 1
-            why.append(
-                f"{shown_names(beyond)} {'are links' if many else 'is a link'} whose target "
-                "cannot be read (permission denied)"
-            )
+        why += _locked_reasons(locked)
         if not unread:  # else said with them
             fix.append(f"give read access to {'them' if len(locked) > 1 else 'it'}")
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
+
+
+def _locked_reasons(locked: Sequence[Path]) -> list[str]:
+    """Why each entry ``locked`` of a folder (:attr:`ClassWalk.locked`) counts for nothing, as a
+    refusal names them: the one wording of the refusals of :func:`read_class_folders`, training's
+    :class:`ImageFolderDataset` and :class:`OmniglotDataset` (which named none: s59_c3 noticed)."""
+    # a link whose target cannot be read, apart from an entry that cannot be (os.path.islink is
+    # False for an entry that cannot be lstat'ed)
+    beyond = [text_name(str(d)) for d in locked if os.path.islink(d)]
+    entries = [text_name(str(d)) for d in locked if not os.path.islink(d)]
+    why: list[str] = []
+    if entries:
+        why.append(f"{shown_names(entries)} cannot be read (permission denied)")
+    if beyond:
+        many = len(beyond) > 1
+        why.append(
+            f"{shown_names(beyond)} {'are links' if many else 'is a link'} whose target "
+            "cannot be read (permission denied)"
+        )
+    return why
 
 
 def _loose_note(root: Path, loose: Sequence[Path], noun: str = "class") -> str:
@@ -1637,12 +1646,16 @@ class OmniglotDataset(FileImageDataset):
         # include one is a character's (an alphabet's own images are of no class either)
         loose: list[tuple[Path, list[Path]]] = []
         alphabets: list[Path] = []
+        # alphabet and character entries that cannot be read (a link into another user's
+        # folder): warned about by _subdirs, and named by the refusal below as ImageFolderDataset's
+        # names them, not left out of it (s59_c3 noticed)
+        locked: list[Path] = []
         for top in self._top_dirs(subset):
             loose.append((top, _list_images(top)[0]))
-            alphabets += _subdirs(top, broken=lost)
+            alphabets += _subdirs(top, broken=lost, locked=locked)
         for alphabet in alphabets:
             loose.append((alphabet, _list_images(alphabet)[0]))
-            for character in _subdirs(alphabet, broken=gone):
+            for character in _subdirs(alphabet, broken=gone, locked=locked):
                 files = list_images(character)
                 if files:
                     samples += [(f, len(classes)) for f in files]
@@ -1658,9 +1671,14 @@ class OmniglotDataset(FileImageDataset):
                 note = _loose_note(folder, files, "character")
                 warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
         if not samples:
+            # one named as an image (x.png -> another user's photo) is no alphabet nor character
+            # folder: the warning names it (as walk_classes keeps it out of ClassWalk.locked)
+            unread = [p for p in locked if not _named_as_file(p)]
+            why, them = _locked_reasons(unread), "them" if len(unread) > 1 else "it"
             raise ValueError(
                 f"No Omniglot images under '{self.root}'; expected "
-                "images_background/<alphabet>/<character>/*.png."
+                "images_background/<alphabet>/<character>/*.png"
+                + (f": {_and(why)}: give read access to {them}" if why else ".")
             )
         if self.empty_folders:
             note = empty_folders_note(self.root, self.empty_folders, "character")
