@@ -4,6 +4,7 @@ findings 2 and 3, and the hard links s53_c6 left)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import warnings
@@ -362,9 +363,9 @@ def test_a_link_whose_target_cannot_be_read_is_named_as_the_link_not_its_folder(
     _link_beyond_reach(monkeypatch, link, str(secret / "s.png"))
     trained, enrolled, notes = _per_class(root, capsys)
     assert enrolled == trained == {"alice": ["alice/0.png"], "bob": ["bob/1.png"]}
-    assert notes == [
-        f"left out the link {link}: what it leads to cannot be read (permission denied); give "
-        "read access to it to include its images"
+    assert notes == [  # the file and why (it said "what it leads to ... give read access to it")
+        f"left out the link {link}: it leads to {secret / 's.png'}, which cannot be read "
+        f"(permission denied); give read access to {secret / 's.png'}, or remove the link"
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -391,6 +392,39 @@ def test_a_link_whose_target_cannot_be_read_is_named_as_the_link_not_its_folder(
         f"nothing to enroll: {only / 'alice'} is a link whose target cannot be read (permission "
         "denied): give read access to it"
     )
+
+
+def test_a_link_named_as_an_image_is_told_its_file_and_the_os_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link named as an image whose target cannot be read (cat/x.png -> another user's photo)
+    was told "what it leads to cannot be read (permission denied); give read access to it to
+    include its images": no file named, "permission denied" whatever the OS said, and "its
+    images" of one image. It names the file and the OS's reason, as a folder that cannot be
+    read is named (_unreadable_folder); a link named as a folder keeps its sentence, with the
+    OS's reason too."""
+    root, secret = tmp_path / "staff", tmp_path / "secret"
+    _images(root, "alice/0.png", "bob/1.png")
+    _images(secret, "s.png", "d/2.png")
+    link, folder = root / "bob" / "x.png", root / "carol"
+    os.symlink(secret / "s.png", link)
+    os.symlink(secret / "d", folder)
+    real = os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> object:
+        if os.fspath(path) in (str(link), str(folder)):  # type: ignore[call-overload]
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fspath(path))  # type: ignore[call-overload]
+        return real(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(root)
+    assert sorted(str(w.message) for w in got) == [
+        f"left out the link {link}: it leads to {secret / 's.png'}, which cannot be read "
+        f"(operation not permitted); give read access to {secret / 's.png'}, or remove the link",
+        f"left out the link {folder}: what it leads to cannot be read (operation not "
+        "permitted); give read access to it to include its images",
+    ]
 
 
 def test_a_root_entry_that_cannot_be_read_is_named_by_the_refusal(
@@ -425,7 +459,10 @@ def test_a_root_link_named_as_an_image_that_cannot_be_read_is_no_class_folder(
     files = tmp_path / "files"
     files.mkdir()
     _link_beyond_reach(monkeypatch, files / "x.png", str(secret / "x.png"))
-    named = pytest.warns(LeftOutFilesWarning, match=f"left out the link {files / 'x.png'}: what")
+    named = pytest.warns(
+        LeftOutFilesWarning,
+        match=re.escape(f"left out the link {files / 'x.png'}: it leads to {secret / 'x.png'}, "),
+    )
     with named, pytest.raises(ValueError) as err:
         ImageFolderDataset(files, (1, 8, 8))
     assert str(err.value) == (

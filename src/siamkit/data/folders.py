@@ -430,10 +430,18 @@ def _locked_note(
     them, the ``files`` it cannot tell files, and the ``links`` whose target it cannot reach
     (no access)."""
     names = [text_name(f) for f in [*sorted(locked), *sorted(files), *sorted(links)]]
+    target, why = _unreached(links[0]) if len(names) == 1 and links else (None, "")
+    if target is not None and _named_as_file(Path(links[0])):
+        # a link named as an image was told "give read access to it to include its images",
+        # naming neither the file nor why, as the other unreadable entries are named
+        return (
+            f"left out the link {names[0]}: it leads to {target}, which cannot be read ({why}); "
+            f"give read access to {target}, or remove the link"
+        )
     if len(names) == 1 and links:
         return (
-            f"left out the link {names[0]}: what it leads to cannot be read (permission "
-            "denied); give read access to it to include its images"
+            f"left out the link {names[0]}: what it leads to cannot be read "
+            f"({why or 'permission denied'}); give read access to it to include its images"
         )
     if len(names) == 1:
         kind, what = ("folder", "its images") if locked else ("file", "it")
@@ -451,6 +459,21 @@ def _locked_note(
         f"left out {kinds} that cannot be read{them} (permission denied), e.g. "
         f"{', '.join(names[:2])}: give read access to them to include their images"
     )
+
+
+def _unreached(link: str) -> tuple[str | None, str]:
+    """``(target, why)`` of the link ``link`` whose target cannot be reached: what it leads to
+    (as :func:`_nowhere` names it; ``None`` for a link gone since listed) and the OS's reason,
+    as :func:`_unreadable_folder` says it ("permission denied", "operation not permitted")."""
+    try:
+        target = text_name(os.path.join(os.path.dirname(link), os.readlink(link)))
+    except OSError:  # gone since listed
+        return None, ""
+    try:
+        os.stat(link)
+    except OSError as e:
+        return target, (e.strerror or "permission denied").lower()
+    return target, "permission denied"  # readable since listed: the reason it was left out
 
 
 def walked_folders(folder: str | os.PathLike[str]) -> Iterator[str]:
