@@ -21,12 +21,13 @@ torch.Size([4, 8])
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import Tensor
+
+from siamkit.launch_env import other_rank
 
 
 def is_distributed() -> bool:
@@ -37,20 +38,14 @@ def is_distributed() -> bool:
 def is_main_process() -> bool:
     """Whether this process says and writes what a run says and writes once (its log lines, the
     image cache, the model, the summary): rank 0 of a process group; before one is joined, every
-    process but a later one of a torchrun launch (``WORLD_SIZE`` > 1 and ``RANK`` > 0, both read
-    as integers; a value that is none is not a launch's, so this process is the main one).
-    A bare ``RANK`` is no launch: a one-process command run where the shell sets it (a cluster
-    job's environment) trains alone, and said and saved nothing (s57_c3, s58_r2). The one rule
-    for every such site (``siamkit.cli.main._other_rank``, read before torch is imported, is
-    its negation outside a group)."""
+    process but a later one of a torchrun launch (:func:`siamkit.launch_env.other_rank`:
+    ``WORLD_SIZE`` > 1 and ``RANK`` > 0, both read as integers; a value that is none is not a
+    launch's, so this process is the main one). A bare ``RANK`` is no launch: a one-process
+    command run where the shell sets it (a cluster job's environment) trains alone, and said and
+    saved nothing (s57_c3, s58_r2)."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank() == 0
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-    except ValueError:  # not a launch's
-        return True
-    return world <= 1 or rank <= 0
+    return not other_rank()
 
 
 def world_size() -> int:

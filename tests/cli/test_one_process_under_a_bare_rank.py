@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 import siamkit.data.image_io as image_io
-from siamkit.cli.main import _other_rank, cli
+from siamkit.cli.main import cli
+from siamkit.launch_env import other_rank
 from siamkit.training.ddp import is_main_process
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -61,7 +62,7 @@ def _files(folder: Path) -> list[str]:
         ({"RANK": "0", "WORLD_SIZE": "2"}, True),  # a launch's first process
         ({"RANK": "1", "WORLD_SIZE": "2"}, False),  # a later one
         ({"RANK": "3", "WORLD_SIZE": "4"}, False),
-        ({"RANK": "01", "WORLD_SIZE": "2"}, False),  # read as numbers, as _other_rank reads them
+        ({"RANK": "01", "WORLD_SIZE": "2"}, False),  # read as numbers, as other_rank reads them
         ({"RANK": "00", "WORLD_SIZE": "2"}, True),  # was False for both: said and wrote nothing
         ({"RANK": "x", "WORLD_SIZE": "2"}, True),  # not a launch's
         ({"RANK": "-1", "WORLD_SIZE": "2"}, True),
@@ -77,7 +78,7 @@ def test_a_later_process_is_one_of_a_launch_alone(
     assert not torch.distributed.is_initialized()
     assert is_main_process() is main
     # the CLI's own test, read before torch is imported, is the same rule
-    assert _other_rank() is (not main)
+    assert other_rank() is (not main)
 
 
 @pytest.mark.usefixtures("bare_rank")

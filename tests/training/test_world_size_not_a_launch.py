@@ -1,5 +1,5 @@
 """A ``WORLD_SIZE`` that is no integer (``abc``, ``1.0``, empty) is no torchrun launch's, for
-the training code as for the launcher (``siamkit.cli.main._launched``), ``siamkit tune`` and
+the training code as for the launcher (:func:`siamkit.launch_env.launched`), ``siamkit tune`` and
 :func:`siamkit.distributed.is_main_process`: the launcher took ``WORLD_SIZE=abc siamkit train``
 for a one-process command, and the run then stopped on the value with "invalid literal for
 int() with base 10: 'abc'" (s59_FA finding 1)."""
@@ -37,7 +37,7 @@ def test_a_world_size_that_is_no_integer_trains_in_one_process(
 
 
 def test_a_launch_s_world_size_is_still_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    from siamkit.training.ddp import env_world
+    from siamkit.launch_env import env_world
 
     monkeypatch.setenv("WORLD_SIZE", "abc")
     assert env_world() == 1

@@ -21,6 +21,8 @@ from typing import Any
 
 import click
 
+from siamkit.launch_env import launched
+
 #: The signals torchrun's launcher takes over while its processes run (its
 #: ``TORCHELASTIC_SIGNALS_TO_HANDLE`` default, which names others); siamkit's handlers are put
 #: back after.
@@ -71,14 +73,12 @@ def _processes(count: int) -> str:
 def _started_by_launcher() -> str | None:
     """What says that a launcher started this process (``"WORLD_SIZE=2 is set"``), or None.
 
-    The launch test of :func:`siamkit.distributed.is_main_process` (``WORLD_SIZE`` > 1), and
+    The launch test of :func:`siamkit.launch_env.launched` (``WORLD_SIZE`` > 1), and
     torchrun's own variables, which it sets in every process it starts, one included
     (``TORCHELASTIC_RUN_ID``, ``LOCAL_RANK``). A bare ``RANK`` is no launch: a one-process
     command run where the shell sets it (a cluster job's environment) may start torchrun."""
-    world = os.environ.get("WORLD_SIZE", "1")
-    with contextlib.suppress(ValueError):  # not a launch's
-        if int(world) > 1:
-            return f"WORLD_SIZE={world} is set"
+    if launched():
+        return f"WORLD_SIZE={os.environ['WORLD_SIZE']} is set"
     for name in ("TORCHELASTIC_RUN_ID", "LOCAL_RANK"):
         if name in os.environ:
             return f"{name}={os.environ[name]} is set"

@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from siamkit._version import __version__
+from siamkit.launch_env import env_rank, env_world, launched, other_rank
 
 # (module, attribute) of every command. Each module defines a click command or group, named as
 # its attribute with "_" written "-" (tests/cli/test_lazy_commands.py checks it).
@@ -79,13 +80,13 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            if not _other_rank():
+            if not other_rank():
                 click.echo(
                     "interrupted (Ctrl-C) before the command finished; run it again", err=True
                 )
             raise click.exceptions.Exit(130) from None
         except Terminated:
-            if not _launched():
+            if not launched():
                 click.echo(
                     "interrupted (SIGTERM) before the command finished; run it again", err=True
                 )
@@ -109,7 +110,7 @@ class LostProcess(click.ClickException):
 def _lost_process(err: RuntimeError) -> str | None:
     """Under torchrun, the one sentence for a collective that failed because another process of
     the launch stopped, in place of the backend's traceback (``None``: any other error)."""
-    if not _launched():
+    if not launched():
         return None  # one process: nothing to lose, and no torch import for it
     from siamkit.training.ddp import lost_process_sentence
 
@@ -389,24 +390,6 @@ _threading_hooked = False
 OTHER_RANK_ERROR_DELAY_S = 10.0
 
 
-def _launched() -> bool:
-    """A process of a torchrun launch: ``WORLD_SIZE`` above 1, read as an integer as
-    :func:`siamkit.distributed.is_main_process` reads it (``abc``, ``1.0`` or ``-1`` is no
-    launch's), before torch is imported."""
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1
-    except ValueError:
-        return False
-
-
-def _other_rank() -> bool:
-    """A process of a torchrun launch other than the first (``RANK`` > 0 of ``WORLD_SIZE`` > 1)."""
-    try:
-        return int(os.environ.get("RANK", "0")) > 0 and _launched()
-    except ValueError:
-        return False
-
-
 def _main_other_rank() -> None:
     """Run the command as a non-first rank: a user's error (a bad config, a refused --resume) is
     met by every rank, and rank 0 says it; torchrun then ends this process. So this rank says
@@ -417,14 +400,13 @@ def _main_other_rank() -> None:
     try:
         code = cli(prog_name="siamkit", standalone_mode=False)
     except click.ClickException as err:
-        if not (isinstance(err, LostProcess) and os.environ.get("WORLD_SIZE") == "2"):
+        if not (isinstance(err, LostProcess) and env_world() == 2):
             # held back, unless the one process lost is rank 0: no other would say it
             time.sleep(OTHER_RANK_ERROR_DELAY_S)
         said = err
         if not isinstance(err, LostProcess):
-            rank, world = os.environ.get("RANK", "?"), os.environ.get("WORLD_SIZE", "?")
             said = click.ClickException(
-                f"process {rank} of {world} stopped: {err.format_message()}"
+                f"process {env_rank()} of {env_world()} stopped: {err.format_message()}"
             )
         said.show()
         sys.exit(err.exit_code)
@@ -450,7 +432,7 @@ def main() -> None:
     exit_on_sigterm()
     status = 1  # an exception other than SystemExit: Python prints it and ends with 1
     try:
-        if _other_rank():
+        if other_rank():
             _main_other_rank()
         else:
             cli(prog_name="siamkit")

@@ -90,7 +90,8 @@ def tune(
         --set train.val_metric=eer --out runs/tune-mine
       siamkit train runs/tune/best.yaml --out runs/best
     """
-    from siamkit.cli.main import Terminated, _launched, started_plugins
+    from siamkit.cli.main import Terminated, started_plugins
+    from siamkit.launch_env import launched
     from siamkit.training import apply_overrides, load_config
     from siamkit.training.config_io import read_config_plugins
     from siamkit.tuning import load_space, run_study
@@ -100,8 +101,8 @@ def tune(
     from siamkit.tuning.study import STUDY_FILE, import_study_plugins
 
     # before anything is read or written: every process would open OUT/study.db at once
-    # (WORLD_SIZE read as the one main-process rule reads it: "abc" or "-1" is no launch's)
-    if _launched():
+    # (WORLD_SIZE read by the one rule, siamkit.launch_env: "abc" or "-1" is no launch's)
+    if launched():
         raise click.UsageError(TUNE_UNDER_TORCHRUN)
 
     out_dir = Path(out) if out else Path("runs") / f"tune-{Path(config).stem}"

@@ -21,6 +21,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from siamkit.distributed import is_main_process as is_main_process  # the one rule, re-exported
+from siamkit.launch_env import env_rank, env_world
 
 
 @dataclass(frozen=True)
@@ -53,24 +54,6 @@ def resolve_device(name: str) -> torch.device:
             "device cuda was asked for, but this torch has no usable CUDA GPU; use --device cpu"
         )
     return device
-
-
-def env_world() -> int:
-    """This process's ``WORLD_SIZE``, read as :func:`siamkit.distributed.is_main_process` and
-    ``siamkit.cli.main._launched`` read it: an integer, and a value that is none (``abc``,
-    ``1.0``, empty) is no launch's, so 1. A bare ``int(...)`` here stopped every run under
-    such a value with "invalid literal for int()", where the launcher had already taken it for
-    a one-process command (s59_FA finding 1).
-
-    >>> os.environ["WORLD_SIZE"] = "abc"
-    >>> env_world()
-    1
-    >>> del os.environ["WORLD_SIZE"]
-    """
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:  # not a launch's
-        return 1
 
 
 def setup_distributed(device: str = "auto") -> DistContext:
@@ -287,11 +270,7 @@ def lost_process_sentence(err: BaseException) -> str | None:
     backend = _peer_gone(str(err))
     if backend is None or not _group_joined():
         return None
-    try:
-        rank = int(os.environ.get("RANK", "0"))
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        return None
+    rank, world = env_rank(), env_world()
     if world <= 1:
         return None
     if world == 2:

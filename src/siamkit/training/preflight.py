@@ -23,9 +23,10 @@ import torch
 from torch import nn
 
 from siamkit.atomic import same_file
+from siamkit.launch_env import env_world
 from siamkit.training.config import ModelConfig, RunConfig
 from siamkit.training.data import RunData
-from siamkit.training.ddp import check_resumed_world, env_world
+from siamkit.training.ddp import check_resumed_world
 
 if TYPE_CHECKING:
     from siamkit.training.config_guard import ConfigGuard

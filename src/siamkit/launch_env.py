@@ -1,0 +1,57 @@
+"""The one reading of the variables a torchrun launch sets in each process it starts
+(``WORLD_SIZE``, ``RANK``), before a process group is joined.
+
+Both are read as integers, as ``int()`` reads them (``" 2"`` and ``"02"`` are 2), and a value that
+is no integer (``abc``, ``1.0``, empty) is no launch's: the process is a one-process command's.
+Only a launch (``WORLD_SIZE`` above 1) has later processes; a bare ``RANK`` is no launch (a
+cluster job's environment, s57_c3, s58_r2).
+
+A module of the lowest layer, without torch, so that the command line (which reads it before
+torch is imported: its SIGTERM line, the later processes' error sentence, ``siamkit tune``'s
+refusal, the launcher's "started by a launcher" test), the training code
+(:func:`siamkit.training.ddp.setup_distributed`) and
+:func:`siamkit.distributed.is_main_process` read one rule; it was written out in five places,
+and one of them compared ``WORLD_SIZE`` to ``"2"`` as a string (s59_c4).
+
+>>> import os
+>>> os.environ.update(WORLD_SIZE="02", RANK="1")
+>>> env_world(), env_rank(), launched(), other_rank()
+(2, 1, True, True)
+>>> os.environ["WORLD_SIZE"] = "abc"
+>>> env_world(), launched(), other_rank()
+(1, False, False)
+>>> del os.environ["WORLD_SIZE"], os.environ["RANK"]
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["env_rank", "env_world", "launched", "other_rank"]
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, str(default)))
+    except ValueError:  # not a launch's
+        return default
+
+
+def env_world() -> int:
+    """This process's ``WORLD_SIZE`` as an integer; 1 when it is unset or no integer."""
+    return _env_int("WORLD_SIZE", 1)
+
+
+def env_rank() -> int:
+    """This process's ``RANK`` as an integer; 0 when it is unset or no integer."""
+    return _env_int("RANK", 0)
+
+
+def launched() -> bool:
+    """A process of a torchrun launch: ``WORLD_SIZE`` above 1."""
+    return env_world() > 1
+
+
+def other_rank() -> bool:
+    """A process of a torchrun launch other than the first: ``RANK`` above 0 of a launch."""
+    return launched() and env_rank() > 0
