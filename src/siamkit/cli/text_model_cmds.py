@@ -1,5 +1,5 @@
 """``siamkit text export / lexical``: write a text model's ONNX export, or a new model joining
-a lexical tower to it."""
+a lexical tower (over words, or over WordNet noun synsets) to it."""
 
 from __future__ import annotations
 
@@ -98,7 +98,22 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     default=50_000,
     show_default=True,
     type=click.IntRange(1),
-    help="Keep the corpus's most frequent terms (bounds the files: components x terms floats).",
+    help="Keep the corpus's most frequent terms (bounds the files: components x terms floats; "
+    "not with --synsets).",
+)
+@click.option(
+    "--synsets",
+    is_flag=True,
+    help="TF-IDF over WordNet noun synsets instead of words (each word's noun senses and their "
+    "direct hypernyms), then the same LSI. Reads WordNet 3.0 offline from --wordnet.",
+)
+@click.option(
+    "--wordnet",
+    "wordnet_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of WordNet 3.0's dict files (index.noun, data.noun, noun.exc) for --synsets "
+    "[default: /usr/share/wordnet, Debian's wordnet-base].",
 )
 @_TEXT_FIELD
 @click.option(
@@ -125,6 +140,8 @@ def lexical(
     weight: float,
     components: int,
     max_terms: int,
+    synsets: bool,
+    wordnet_dir: str | None,
     text_field: str,
     calibrate_pairs: str | None,
     force: bool,
@@ -138,6 +155,13 @@ def lexical(
     lexical part has no trainable weights. On the Lee corpus (MiniLM + LSI-100 fitted on the 300
     background documents) it raised the held-out Pearson r from 0.633 to 0.665.
 
+    With --synsets the tower's TF-IDF is over WordNet noun synsets (offline, from --wordnet):
+    each word's noun lemma with n senses adds 1/n to each sense and to its direct hypernyms, so
+    "dog" and "puppy" meet in a shared synset; the LSI keeps the embedding --components wide, and
+    the model carries the words it maps (no WordNet files needed to embed). On the Lee corpus a
+    bag of synsets (without LSI) given 0.2 of the score next to a transformer + word-LSI model
+    raised validation r (BENCHMARKS.md, "Lee, round 7").
+
     The new model's similarity scale is not the transformer's: its default thresholds and any
     calibrated threshold or score map of MODEL are dropped. Give --calibrate PAIRS to set a
     threshold of its own, pass --threshold to the commands, or fine-tune it on labelled pairs
@@ -146,15 +170,24 @@ def lexical(
     \b
     Example:
       siamkit text lexical --corpus background.jsonl --out runs/hybrid --calibrate val_pairs.csv
+      siamkit text lexical --corpus background.jsonl --synsets --weight 0.2 --out runs/synsets
     """
     from siamkit.applications.text.corpus import read_corpus
     from siamkit.applications.text.documents import read_text_file
     from siamkit.applications.text.lexical import LexicalTower
+    from siamkit.applications.text.wordnet import WORDNET, NounSynsets
     from siamkit.export.bundle import save_model
 
     dest = Path(out)
     if dest.exists() and not force:
         raise click.UsageError(f"{out} already exists; pass --force to replace it")
+    if wordnet_dir is not None and not synsets:
+        raise click.UsageError("--wordnet is the WordNet of --synsets; pass --synsets too")
+    given = click.get_current_context().get_parameter_source("max_terms")
+    if synsets and given is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError(
+            "--max-terms bounds a word tower; a --synsets tower keeps the synsets its corpus reaches"
+        )
     src = Path(corpus)
     if src.is_file() and src.suffix.lower() not in (".jsonl", ".csv"):
         texts = [ln for ln in read_text_file(src).splitlines() if ln.strip()]
@@ -165,16 +198,23 @@ def lexical(
         from siamkit.applications.text.pairs import read_labelled_pairs
 
         pairs = read_labelled_pairs(calibrate_pairs, "--calibrate")
+    wn = None
+    if synsets:  # read (and refused) before the model is loaded or anything written
+        wn = NounSynsets.read(wordnet_dir or WORDNET)
     model = _text_common._model(model_path)
     if model.lexical is not None:
         raise click.UsageError(
             f"{model_path} already joins a lexical tower; start from the transformer model"
         )
     click.echo(
-        f"fitting TF-IDF + LSI ({counted(components, 'component')}) on {counted(len(texts), 'text')} ...",
+        f"fitting TF-IDF{' over WordNet noun synsets' if wn else ''} + LSI "
+        f"({counted(components, 'component')}) on {counted(len(texts), 'text')} ...",
         err=True,
     )
-    model.lexical = LexicalTower.fit(texts, components, weight, max_features=max_terms)
+    if wn is not None:
+        model.lexical = LexicalTower.fit_synsets(texts, wn, components, weight)
+    else:
+        model.lexical = LexicalTower.fit(texts, components, weight, max_features=max_terms)
     dropped = [
         name
         for name, v in (("threshold", model.threshold), ("score map", model.score_map))
@@ -195,11 +235,19 @@ def lexical(
             f"{len(pairs.texts[0])} pairs of {calibrate_pairs} (EER {m['verification.eer']:.3f}, "
             f"ROC AUC {m['verification.roc_auc']:.3f})"
         )
-    save_model(model, dest, metadata={"task": "text", "lexical_corpus": str(src)})
+    meta = {"task": "text", "lexical_corpus": str(src)}
+    if synsets:
+        meta["lexical_wordnet"] = str(wordnet_dir or WORDNET)
+    save_model(model, dest, metadata=meta)
     t = model.lexical
+    over = (
+        f"{len(t.vocabulary)} WordNet noun synsets ({len(t.synsets.words)} words)"
+        if t.synsets is not None
+        else f"{len(t.vocabulary)} terms"
+    )
     click.echo(
         f"wrote {dest}: {model.embedding_dim - t.dim}-d transformer + {t.dim}-d LSI over "
-        f"{len(t.vocabulary)} terms, w = {t.weight}"
+        f"{over}, w = {t.weight}"
     )
     if dropped:
         click.echo(f"dropped MODEL's {' and '.join(dropped)}: they were for the transformer alone")

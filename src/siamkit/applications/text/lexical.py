@@ -12,6 +12,13 @@ Why: on the Lee corpus, MiniLM joined with LSI-100 fitted on the 300 background 
 chosen on validation documents) raised the held-out Pearson r from 0.633 to 0.665 (BENCHMARKS.md,
 "Lee: a semantic + lexical twin").
 
+With ``--synsets`` (:meth:`LexicalTower.fit_synsets`) the tower's TF-IDF is over WordNet noun
+synsets instead of words: each token's noun lemma (``noun.exc``, the word, WordNet's noun suffix
+rules) with ``n`` synsets adds ``1/n`` to each of them and to each of their direct hypernyms; raw
+term frequency, smooth idf fitted on the corpus, then the same LSI projection, so the embedding
+stays ``k``-d. The tower carries the words that reach one of the corpus's synsets, with their
+shares (:class:`SynsetWords`): embedding needs no WordNet files.
+
 Fitting uses scikit-learn; embedding uses numpy only (the torch-free ONNX runtime carries the same
 files), with scikit-learn's tokenisation: lower case, tokens of 2+ word characters
 (``(?u)\\b\\w\\w+\\b``), stop words dropped.
@@ -29,11 +36,45 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from siamkit.applications.text.wordnet import NounSynsets
+
 LEXICAL_JSON, LEXICAL_NPZ = "lexical.json", "lexical.npz"
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+_WORD = re.compile(r"(?u)\w\w+")  # what one TOKEN can be
+SYNSET_FEATURES = "wordnet noun synsets"  # lexical.json's "features" of a synset tower
+
+
+@dataclass(frozen=True)
+class SynsetWords:
+    """A synset tower's words: the row of ``words[r]`` (CSR ``indptr``, ``indices``, ``data``)
+    holds what one token of that word adds to the tower's columns (its lemma's synsets and their
+    direct hypernyms, ``1/n`` each, restricted to the synsets of the corpus it was fitted on).
+    A word not listed adds nothing."""
+
+    words: tuple[str, ...]
+    indptr: np.ndarray  # (W + 1,) int64
+    indices: np.ndarray  # (nnz,) int64: columns of the tower
+    data: np.ndarray  # (nnz,) float64
+
+    def __post_init__(self) -> None:
+        if (
+            self.indptr.shape != (len(self.words) + 1,)
+            or self.indices.shape != self.data.shape
+            or int(self.indptr[-1]) != len(self.data)
+        ):
+            raise ValueError(
+                f"a synset tower's word arrays disagree: {len(self.words)} words, indptr "
+                f"{self.indptr.shape}, indices {self.indices.shape}, data {self.data.shape}"
+            )
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.words)}
 
 
 @dataclass(frozen=True)
@@ -51,6 +92,8 @@ class LexicalTower:
     components: np.ndarray  # (k, V): the LSI directions
     stop_words: frozenset[str]
     weight: float
+    # set for a WordNet synset tower (the vocabulary then names synsets): the words it maps
+    synsets: SynsetWords | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.weight < 1.0:
@@ -63,6 +106,17 @@ class LexicalTower:
             raise ValueError(
                 f"a lexical tower's arrays disagree: {len(self.vocabulary)} terms, idf "
                 f"{self.idf.shape}, components {self.components.shape}"
+            )
+        if (
+            self.synsets is not None
+            and len(self.synsets.indices)
+            and (
+                int(self.synsets.indices.min()) < 0
+                or int(self.synsets.indices.max()) >= len(self.vocabulary)
+            )
+        ):
+            raise ValueError(
+                f"a synset tower's words name columns outside its {len(self.vocabulary)} synsets"
             )
 
     @property
@@ -119,12 +173,88 @@ class LexicalTower:
             float(weight),
         )
 
+    @classmethod
+    def fit_synsets(
+        cls,
+        corpus: Sequence[str],
+        wordnet: str | Path | NounSynsets | None = None,
+        components: int = 100,
+        weight: float = 0.3,
+        seed: int = 0,
+    ) -> LexicalTower:
+        """A tower over WordNet noun synsets (module docstring), fitted on ``corpus``:
+        ``wordnet`` the folder of WordNet 3.0's dict files (default ``/usr/share/wordnet``, the
+        Debian package ``wordnet-base``) or its :class:`~siamkit.applications.text.wordnet.NounSynsets`.
+        TF-IDF (raw tf, smooth idf, L2 rows) over the synsets the corpus reaches, then a truncated
+        SVD with ``components`` directions."""
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfTransformer
+
+        from siamkit.applications.text.wordnet import WORDNET, NounSynsets
+
+        if not 0.0 < weight < 1.0:
+            raise ValueError(f"the lexical weight w lies strictly between 0 and 1, got {weight}")
+        if components < 1:
+            raise ValueError(f"a lexical tower needs at least 1 component, got {components}")
+        texts = [t for t in corpus if isinstance(t, str) and t.strip()]
+        if len(texts) < 2:
+            raise ValueError(
+                f"a lexical tower is fitted on a corpus of at least 2 non-empty texts, got {len(texts)}"
+            )
+        wn = wordnet if isinstance(wordnet, NounSynsets) else NounSynsets.read(wordnet or WORDNET)
+        stop = frozenset(ENGLISH_STOP_WORDS)
+        counts = wn.counts(texts, stop)
+        keep = np.flatnonzero(counts.getnnz(axis=0))  # synsets the corpus reaches
+        if len(keep) < 2:  # LSI needs 2 columns
+            raise ValueError(
+                f"the lexical corpus reaches {len(keep)} WordNet noun synset"
+                f"{'' if len(keep) == 1 else 's'} (its words, after English stop words, are no "
+                "WordNet nouns), and a synset tower needs at least 2; give a corpus of English text"
+            )
+        tf = TfidfTransformer(smooth_idf=True, norm="l2")
+        x = tf.fit_transform(counts[:, keep])
+        limit = min(x.shape) - 1
+        if components > limit:
+            raise ValueError(
+                f"{components} lexical components asked for, but {len(texts)} texts reaching "
+                f"{len(keep)} WordNet noun synsets allow at most {limit}; lower --components or "
+                "give a larger corpus"
+            )
+        svd = TruncatedSVD(components, random_state=seed).fit(x)
+        column = {wn.offsets[c]: k for k, c in enumerate(keep)}
+        rows: dict[str, dict[int, float]] = {}  # word -> its lemma's shares, as columns
+        for lem in wn.senses:
+            share = {column[o]: v for o, v in wn.shares(lem).items() if o in column}
+            if not share:
+                continue
+            for w in wn.forms(lem):
+                if w not in stop and w == w.lower() and _WORD.fullmatch(w) and wn.lemma(w) == lem:
+                    rows[w] = share
+        words = tuple(sorted(rows))
+        lengths = [len(rows[w]) for w in words]
+        table = SynsetWords(
+            words,
+            np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            np.array([c for w in words for c in rows[w]], dtype=np.int64),
+            np.array([v for w in words for v in rows[w].values()], dtype=np.float64),
+        )
+        return cls(
+            tuple(f"{wn.offsets[c]:08d}-n" for c in keep),
+            tf.idf_.astype(np.float64),
+            svd.components_.astype(np.float32),
+            stop,
+            float(weight),
+            table,
+        )
+
     @cached_property
     def _index(self) -> dict[str, int]:
         return {t: i for i, t in enumerate(self.vocabulary)}
 
     def _weights(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """The text's TF-IDF row as (term indices, L2-normalised weights)."""
+        if self.synsets is not None:
+            return self._synset_weights(text)
         idx = self._index
         counts = Counter(
             idx[w] for w in TOKEN.findall(text.lower()) if w not in self.stop_words and w in idx
@@ -132,6 +262,23 @@ class LexicalTower:
         js = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         c = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         vals = (1.0 + np.log(c)) * self.idf[js] if len(js) else c
+        n = float(np.linalg.norm(vals))
+        return js, vals / n if n > 0 else vals
+
+    def _synset_weights(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """A synset tower's TF-IDF row: the tokens' shares summed (raw tf) times the idf."""
+        table = self.synsets
+        assert table is not None
+        idx = table.index
+        counts = Counter(
+            idx[w] for w in TOKEN.findall(text.lower()) if w not in self.stop_words and w in idx
+        )
+        acc = np.zeros(len(self.vocabulary), dtype=np.float64)
+        for r, c in counts.items():
+            lo, hi = table.indptr[r], table.indptr[r + 1]
+            acc[table.indices[lo:hi]] += c * table.data[lo:hi]
+        js = np.flatnonzero(acc)
+        vals = acc[js] * self.idf[js]
         n = float(np.linalg.norm(vals))
         return js, vals / n if n > 0 else vals
 
@@ -170,31 +317,54 @@ class LexicalTower:
         h = hashlib.sha256("\n".join(self.vocabulary).encode())
         h.update(np.ascontiguousarray(self.idf, dtype=np.float64).tobytes())
         h.update(np.ascontiguousarray(self.components, dtype=np.float32).tobytes())
+        if self.synsets is not None:  # a word tower's digest is what it was before synsets
+            t = self.synsets
+            h.update(("\n".join(t.words) + "\0synsets").encode())
+            h.update(np.ascontiguousarray(t.indptr, dtype=np.int64).tobytes())
+            h.update(np.ascontiguousarray(t.indices, dtype=np.int64).tobytes())
+            h.update(np.ascontiguousarray(t.data, dtype=np.float64).tobytes())
         return h.hexdigest()
 
     def digest(self) -> str:
-        """SHA-256 of the vocabulary, idf and components (in the model's fingerprint)."""
+        """SHA-256 of the vocabulary, idf and components, and a synset tower's words (in the
+        model's fingerprint)."""
         return self._sha256
 
     def describe(self) -> dict[str, float | int | str]:
         """What the bundle's config records of the tower (the arrays are in the files)."""
-        return {
+        out: dict[str, float | int | str] = {
             "weight": self.weight,
             "components": self.dim,
             "terms": len(self.vocabulary),
             "sha256": self.digest(),
         }
+        if self.synsets is not None:  # "terms" then counts synsets
+            out["features"] = SYNSET_FEATURES
+            out["words"] = len(self.synsets.words)
+        return out
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
-        np.savez(folder / LEXICAL_NPZ, idf=self.idf, components=self.components)
-        doc = {
+        doc: dict[str, object] = {
             "weight": self.weight,
             "vocabulary": list(self.vocabulary),
             "stop_words": sorted(self.stop_words),
             "token_pattern": TOKEN.pattern,
             "tf": "sublinear",
         }
+        if self.synsets is None:
+            np.savez(folder / LEXICAL_NPZ, idf=self.idf, components=self.components)
+        else:
+            t = self.synsets
+            np.savez(
+                folder / LEXICAL_NPZ,
+                idf=self.idf,
+                components=self.components,
+                word_indptr=t.indptr,
+                word_indices=t.indices,
+                word_data=t.data,
+            )
+            doc.update(tf="raw", features=SYNSET_FEATURES, words=list(t.words))
         (folder / LEXICAL_JSON).write_text(json.dumps(doc))
 
     @classmethod
@@ -211,14 +381,30 @@ class LexicalTower:
                 "the model joins"
             )
         doc = json.loads((folder / LEXICAL_JSON).read_text())
-        if doc.get("token_pattern") != TOKEN.pattern or doc.get("tf") != "sublinear":
+        synsets = doc.get("features") == SYNSET_FEATURES
+        if doc.get("token_pattern") != TOKEN.pattern or doc.get("tf") != (
+            "raw" if synsets else "sublinear"
+        ):
             raise ValueError(
                 f"{os.path.join(shown or folder, LEXICAL_JSON)} was written by another "
                 "tokenisation than this siamkit's; fit the lexical tower again (siamkit text "
                 "lexical on the transformer model)"
             )
+        table = None
         with np.load(folder / LEXICAL_NPZ) as arrays:
             idf, comps = arrays["idf"], arrays["components"]
+            if synsets:
+                table = SynsetWords(
+                    tuple(doc["words"]),
+                    arrays["word_indptr"],
+                    arrays["word_indices"],
+                    arrays["word_data"],
+                )
         return cls(
-            tuple(doc["vocabulary"]), idf, comps, frozenset(doc["stop_words"]), float(doc["weight"])
+            tuple(doc["vocabulary"]),
+            idf,
+            comps,
+            frozenset(doc["stop_words"]),
+            float(doc["weight"]),
+            table,
         )

@@ -1,0 +1,250 @@
+"""The WordNet synset tower (``siamkit text lexical --synsets``, issue 16): WordNet's noun dict
+files read by siamkit.applications.text.wordnet, the tower's TF-IDF and LSI by hand and against
+scikit-learn, the words it carries (exactly the lemma rules, no WordNet needed to embed), the
+bundle, the ONNX runtime and the command's refusals, on tiny fake WordNet folders."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from siamkit.applications.text.lexical import LexicalTower
+from siamkit.applications.text.wordnet import NOUN_RULES, NounSynsets
+from siamkit.cli.main import cli
+
+# offsets 10 entity, 20 animal, 30 dog, 40 goose, 50 cad (dog's second sense, an @i instance of
+# entity, with a hyponym pointer ~ that is no hypernym), 60 a synset of 11 lemmas (w_cnt 0b is
+# hexadecimal); 70 vehicle, 80 car/auto, 90 bus, 100 axe
+DATA = """  1 This software and database is being provided to you, the LICENSEE, by
+  2 Princeton University under the following license.
+00000010 03 n 01 entity 0 000 | a thing
+00000020 05 n 02 animal 0 beast 0 001 @ 00000010 n 0000 | a living creature
+00000030 05 n 02 dog 0 domestic_dog 0 001 @ 00000020 n 0000 | a domestic canine
+00000040 05 n 01 goose 0 001 @ 00000020 n 0000 | a bird
+00000050 18 n 01 cad 0 002 @i 00000010 n 0000 ~ 00000030 n 0000 | a man who behaves badly
+00000060 03 n 0b {} 001 @ 00000010 n 0000 | eleven names
+""".format(" ".join(f"l{k} 0" for k in range(11)))
+INDEX = """  1 This software and database is being provided to you, the LICENSEE, by
+animal n 1 1 @ 1 0 00000020
+dog n 2 1 @ 2 0 00000030 00000050
+entity n 1 0 1 0 00000010
+goose n 1 1 @ 1 0 00000040
+"""
+# more: vehicles; "ax" (reached) and "axe" (synset 100, which no corpus below reaches): "axes"
+# is axe's by the rules' order, so it adds nothing though "ax" would; "bill" a stop word lemma
+DATA_MORE = """00000070 06 n 01 vehicle 0 001 @ 00000010 n 0000 | a conveyance
+00000080 06 n 02 car 0 auto 0 001 @ 00000070 n 0000 | a motor vehicle
+00000090 06 n 01 bus 0 001 @ 00000070 n 0000 | a large vehicle
+00000100 06 n 01 axe 0 000 | an edge tool
+"""
+INDEX_MORE = """auto n 1 0 1 0 00000080
+ax n 1 0 1 0 00000070
+axe n 1 0 1 0 00000100
+bill n 1 0 1 0 00000040
+bus n 1 0 1 0 00000090
+car n 1 0 1 0 00000080
+vehicle n 1 0 1 0 00000070
+"""
+BACKGROUND = [
+    "The dog chased a goose.",
+    "Two dogs, three geese and a beast.",
+    "Cars and buses on the road.",
+    "An auto is a vehicle; a bus is a vehicle.",
+    "The dog sat in the car.",
+    "Every entity: animals and vehicles.",
+]
+TEXTS = [
+    "dogs and geese",
+    "a car, an auto, a bus",
+    "axes",  # axe's: its synset 100 is not the corpus's, so nothing
+    "ax",
+    "zzz unknown words only",
+    "The DOG bill",  # bill: a stop word
+]
+
+
+def write(folder: Path, data: str, index: str, exc: str = "geese goose\n") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data.noun").write_text(data)
+    (folder / "index.noun").write_text(index)
+    (folder / "noun.exc").write_text(exc)
+    return folder
+
+
+@pytest.fixture()
+def small(tmp_path: Path) -> Path:
+    return write(tmp_path / "wn-small", DATA, INDEX)
+
+
+@pytest.fixture()
+def fake(tmp_path: Path) -> Path:
+    return write(tmp_path / "wn", DATA + DATA_MORE, INDEX + INDEX_MORE)
+
+
+def test_the_dict_files_give_synsets_hypernyms_senses(small) -> None:
+    wn = NounSynsets.read(small)
+    assert wn.offsets == (10, 20, 30, 40, 50, 60)
+    assert wn.texts[2] == "dog; domestic dog: a domestic canine"
+    assert wn.texts[5] == "; ".join(f"l{k}" for k in range(11)) + ": eleven names"
+    assert wn.hypernyms == {10: (), 20: (10,), 30: (20,), 40: (20,), 50: (10,), 60: (10,)}
+    assert wn.senses == {"animal": (20,), "dog": (30, 50), "entity": (10,), "goose": (40,)}
+    assert wn.exceptions == {"geese": "goose"}
+    assert [s for s, _ in NOUN_RULES] == ["s", "ses", "xes", "zes", "ches", "shes", "men", "ies"]
+    # dog(s) twice: 1/2 to 30 and its hypernym 20, 1/2 to 50 and its @i 10; geese: 1 to 40 and 20
+    c = wn.counts(["Dogs chased the geese and a dog.", ""], frozenset({"the", "and"})).toarray()
+    np.testing.assert_allclose(c, [[1.0, 2.0, 1.0, 1.0, 1.0, 0.0], [0.0] * 6])
+
+
+def test_counts_match_the_benchmarks_former_function(fake) -> None:
+    # benchmarks/wordnet_concepts.py parsed WordNet itself for Lee round 7; src's must count alike
+    import importlib.util
+    import sys
+
+    script = Path(__file__).resolve().parents[3] / "benchmarks" / "wordnet_concepts.py"
+    spec = importlib.util.spec_from_file_location("wordnet_concepts_former", script)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    stop = frozenset({"the", "and", "a", "bill"})
+    texts = BACKGROUND + TEXTS + ["boxes of flies", "women"]
+    want = mod.NounSynsets.read(fake).counts(texts, stop).toarray()
+    np.testing.assert_array_equal(NounSynsets.read(fake).counts(texts, stop).toarray(), want)
+
+
+def test_tfidf_and_the_lsi_direction_by_hand(small) -> None:
+    t = LexicalTower.fit_synsets(["dog", "goose"], small, components=1, weight=0.2)
+    # the corpus reaches 10, 20, 30, 40, 50 (not 60); smooth idf: df 1 -> ln(3/2) + 1 = a, 20
+    # (in both) -> 1
+    assert t.vocabulary == ("00000010-n", "00000020-n", "00000030-n", "00000040-n", "00000050-n")
+    a = math.log(1.5) + 1
+    np.testing.assert_allclose(t.idf, [a, 1.0, a, a, a])
+    # "dogs goose": 10 .5, 20 .5 + 1, 30 .5, 40 1, 50 .5, times the idf, L2
+    d = np.array([0.5 * a, 1.5, 0.5 * a, a, 0.5 * a])
+    np.testing.assert_allclose(t.tfidf(["dogs goose"])[0], d / np.linalg.norm(d), atol=1e-12)
+    # two unit rows r1, r2 with r1 . r2 > 0: the leading direction is (r1 + r2) / |r1 + r2|
+    r1 = np.array([0.5 * a, 0.5, 0.5 * a, 0.0, 0.5 * a])
+    r2 = np.array([0.0, 1.0, 0.0, a, 0.0])
+    u = r1 / np.linalg.norm(r1) + r2 / np.linalg.norm(r2)
+    assert abs(float(t.components[0] @ u) / np.linalg.norm(u)) == pytest.approx(1.0, abs=1e-6)
+    assert abs(float(t.transform(["dogs goose"])[0, 0])) == pytest.approx(1.0, abs=1e-6)
+    # the words it carries: each lemma's own form, noun.exc's and the suffix rules' that
+    # WordNet's lemma rules send to it
+    assert t.synsets is not None
+    assert t.synsets.words == (
+        *("animal", "animals", "dog", "dogs", "entities", "entity", "entitys"),
+        *("geese", "goose", "gooses"),
+    )
+
+
+def test_the_tower_is_scikit_learns_pipeline_on_the_counts(fake) -> None:
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfTransformer
+
+    wn = NounSynsets.read(fake)
+    t = LexicalTower.fit_synsets(BACKGROUND, fake, components=3, weight=0.2)
+    stop = frozenset(ENGLISH_STOP_WORDS)
+    tf = TfidfTransformer(smooth_idf=True, norm="l2").fit(wn.counts(BACKGROUND, stop))
+    svd = TruncatedSVD(3, random_state=0).fit(tf.transform(wn.counts(BACKGROUND, stop)))
+    texts = TEXTS + BACKGROUND
+    y = svd.transform(tf.transform(wn.counts(texts, stop)))
+    norms = np.linalg.norm(y, axis=1, keepdims=True)
+    want = np.where(norms > 1e-9, y / np.maximum(norms, 1e-12), 0.0)
+    got = t.transform(texts)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    # the rows the rules decide: "axes" is axe's (unreached), "ax" reaches 70; unknown words and
+    # the stop word "bill" add nothing
+    assert not got[2].any() and got[3].any() and not got[4].any()
+    np.testing.assert_allclose(got[5], t.transform(["dog"])[0], atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_hf):  # type: ignore[no-untyped-def]
+    from siamkit.applications.text import load_text_model
+
+    return load_text_model(tiny_hf)
+
+
+def test_bundle_and_onnx_runtime_embed_the_same(tiny, fake, tmp_path) -> None:
+    from siamkit.applications.text import load_text_model
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_bundle
+    from siamkit.export.bundle import save_model
+
+    tiny.lexical = LexicalTower.fit_synsets(BACKGROUND, fake, components=3, weight=0.2)
+    try:
+        with torch.inference_mode():
+            z = tiny.embed(TEXTS).numpy()
+        plain = z[:, : z.shape[1] - 3]
+        lex = tiny.lexical.transform(TEXTS)
+        save_model(tiny, tmp_path / "m")
+        export_text_bundle(tiny, tmp_path / "onnx")
+    finally:
+        tiny.lexical = None
+    # the join: (1 - w) cos_z + w cos_l for texts with synsets
+    plain = plain / np.linalg.norm(plain, axis=1, keepdims=True)
+    want = 0.8 * float(plain[0] @ plain[1]) + 0.2 * float(lex[0] @ lex[1])
+    assert float(z[0] @ z[1]) == pytest.approx(want, abs=1e-5)
+    back = load_text_model(tmp_path / "m")
+    assert back.lexical is not None and back.lexical.synsets is not None
+    np.testing.assert_allclose(back.embed(TEXTS).numpy(), z, atol=1e-6)
+    cfg = json.loads((tmp_path / "m" / "siamkit.json").read_text())
+    assert cfg["model"]["lexical"]["features"] == "wordnet noun synsets"
+    got = TextOnnxEmbedder(tmp_path / "onnx").embed(TEXTS)
+    assert got.shape == z.shape
+    assert float((got * z).sum(1).min()) > 0.99999
+    # the words' shares are part of the digest: changed, the bundle is refused
+    with np.load(tmp_path / "m" / "lexical.npz") as f:
+        arrays = dict(f)
+    arrays["word_data"] = arrays["word_data"] * 2
+    np.savez(tmp_path / "m" / "lexical.npz", **arrays)
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        load_text_model(tmp_path / "m")
+
+
+def test_cli_joins_a_synset_tower_and_refuses_bad_input(tiny_hf, fake, tmp_path) -> None:
+    from siamkit.applications.text import load_text_model
+
+    src = tmp_path / "background.txt"
+    src.write_text("\n".join(BACKGROUND) + "\n")
+    run = CliRunner().invoke
+    out = tmp_path / "joined"
+    base = ["text", "lexical", "--corpus", str(src), "--model", str(tiny_hf)]
+    res = run(cli, [*base, "--synsets", "--wordnet", str(fake), "--components", "3",
+                    "--weight", "0.2", "--out", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "3-d LSI over 8 WordNet noun synsets" in res.output and "w = 0.2" in res.output
+    m = load_text_model(out)
+    assert m.lexical is not None and m.lexical.synsets is not None and m.lexical.weight == 0.2
+    meta = json.loads((out / "siamkit.json").read_text())["metadata"]
+    assert meta["lexical_wordnet"] == str(fake)
+    # bad input: one sentence, nothing written
+    bad = tmp_path / "bad"
+    missing = tmp_path / "nowordnet"
+    res = run(cli, [*base, "--synsets", "--wordnet", str(missing), "--out", str(bad)])
+    assert res.exit_code != 0 and not bad.exists()
+    assert f"{missing} has no WordNet file data.noun" in res.output
+    assert "Debian package wordnet-base" in res.output
+    res = run(cli, [*base, "--wordnet", str(fake), "--out", str(bad)])
+    assert res.exit_code != 0 and "pass --synsets too" in res.output and not bad.exists()
+    res = run(cli, [*base, "--synsets", "--wordnet", str(fake), "--max-terms", "10",
+                    "--out", str(bad)])  # fmt: skip
+    assert res.exit_code != 0 and "--max-terms" in res.output and not bad.exists()
+    res = run(cli, [*base, "--synsets", "--wordnet", str(fake), "--components", "6",
+                    "--out", str(bad)])  # fmt: skip
+    assert res.exit_code != 0 and "allow at most 5" in res.output and not bad.exists()
+    words = tmp_path / "nouns.txt"
+    words.write_text("zzz qqq\nthe and of\n")
+    res = run(cli, ["text", "lexical", "--corpus", str(words), "--model", str(tiny_hf),
+                    "--synsets", "--wordnet", str(fake), "--out", str(bad)])  # fmt: skip
+    assert res.exit_code != 0 and "reaches 0 WordNet noun synsets" in res.output
+    assert not bad.exists()
+    broken = write(tmp_path / "broken", DATA, INDEX + "cat n 1 0 1 0 00000099\n")
+    res = run(cli, [*base, "--synsets", "--wordnet", str(broken), "--out", str(bad)])
+    assert res.exit_code != 0 and "names synset 00000099" in res.output and not bad.exists()
