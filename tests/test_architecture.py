@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "siamkit"
 LAYERS: dict[str, int] = {
     "types": 0, "registry": 0, "atomic": 0, "_version": 0, "distributed": 0,
     "model_protocol": 0, "progress": 0, "image_decode": 0, "params": 0, "decision": 0,
-    "clauses": 0,
+    "clauses": 0, "text_names": 0,
     "launch_env": -1,  # below distributed, which reads it
     "distances": 1, "encoders": 1, "heads": 1, "data": 1, "encode": 1,
     "miners": 2, "models": 2,

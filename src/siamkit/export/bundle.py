@@ -34,7 +34,6 @@ from safetensors.torch import load_file, save_file
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
 from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
-from siamkit.encoders.text_zoo import shown_folder
 from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
@@ -55,6 +54,7 @@ from siamkit.registry import (
     trusts_recorded_plugins,
     used_plugins,
 )
+from siamkit.text_names import shown_folder
 
 FORMAT = "siamkit-model"
 FORMAT_VERSION = 1

@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from siamkit.text_names import shown_folder
+
 if TYPE_CHECKING:
     from siamkit.applications.text.wordnet import NounSynsets
 
@@ -368,16 +370,16 @@ class LexicalTower:
         (folder / LEXICAL_JSON).write_text(json.dumps(doc))
 
     @classmethod
-    def load(cls, folder: str | Path, shown: str | None = None) -> LexicalTower:
-        """The tower saved in ``folder`` by :meth:`save`. ``shown`` is how a refusal names the
-        folder (default: as :class:`~pathlib.Path` writes it): a model's loader passes
-        :func:`~siamkit.encoders.text_zoo.shown_folder`'s name, which keeps the ``./`` of
-        ``./all-MiniLM-L6-v2``; this module does not import it, as that would import torch into
-        the torch-free ONNX runtime."""
+    def load(cls, folder: str | Path) -> LexicalTower:
+        """The tower saved in ``folder`` by :meth:`save`. A refusal names the folder as
+        :func:`~siamkit.text_names.shown_folder` names it (``./all-MiniLM-L6-v2`` keeps its
+        ``./``), torch-free, so the ONNX runtime names it so too (a model's loader passed that
+        name as ``shown=``, as importing it loaded torch: s59_FB finding 8)."""
         folder = Path(folder)
+        shown = shown_folder(folder)
         if not (folder / LEXICAL_JSON).is_file() or not (folder / LEXICAL_NPZ).is_file():
             raise ValueError(
-                f"{shown or folder} has no {LEXICAL_JSON} / {LEXICAL_NPZ}, which its config says "
+                f"{shown} has no {LEXICAL_JSON} / {LEXICAL_NPZ}, which its config says "
                 "the model joins"
             )
         doc = json.loads((folder / LEXICAL_JSON).read_text())
@@ -386,7 +388,7 @@ class LexicalTower:
             "raw" if synsets else "sublinear"
         ):
             raise ValueError(
-                f"{os.path.join(shown or folder, LEXICAL_JSON)} was written by another "
+                f"{os.path.join(shown, LEXICAL_JSON)} was written by another "
                 "tokenisation than this siamkit's; fit the lexical tower again (siamkit text "
                 "lexical on the transformer model)"
             )

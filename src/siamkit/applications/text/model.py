@@ -28,10 +28,10 @@ from siamkit.encoders.text import (
     default_text_model_path,
     generic_text_model_message,
     load_tokenizer,
-    shown_folder,
     text_encoder,
 )
 from siamkit.export.bundle import ModelFileError
+from siamkit.text_names import shown_folder
 
 TOKENIZER_DIR = "tokenizer"
 ROLES = ("query", "document")
@@ -560,7 +560,7 @@ class TextSiameseNetwork(nn.Module):
         if cfg.get("matryoshka_dims"):
             model.matryoshka_dims = [int(d) for d in cfg["matryoshka_dims"]]
         if cfg.get("lexical") is not None:
-            model.lexical = LexicalTower.load(folder, shown=shown_folder(folder))
+            model.lexical = LexicalTower.load(folder)
             want = cfg["lexical"].get("sha256")
             if want is not None and want != model.lexical.digest():
                 raise ValueError(
