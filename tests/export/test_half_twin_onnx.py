@@ -1,8 +1,9 @@
-"""An image half-twin's ONNX export (``task: half_twin``): both branches go out, f as
-``model.onnx`` and g beside it as ``model.document.onnx`` (int8 too), each equal to its torch
-branch, and the ONNX runtime of a gallery or the service embeds what is searched with f's graph
-and what is enrolled with g's, each at its own input size. An export of one branch (an old one,
-or ``--branch``) is refused with a sentence saying to export again."""
+"""An image half-twin's ONNX export (a HalfTwinNetwork, what a ``task: half_twin`` run trains;
+built here in Python): both branches go out, f as ``model.onnx`` and g beside it as
+``model.document.onnx`` (int8 too), each equal to its torch branch, and the ONNX runtime of a
+gallery or the service embeds what is searched with f's graph and what is enrolled with g's,
+each at its own input size. An export of one branch (an old one, or ``--branch``) is refused
+with a sentence saying to export again."""
 
 from __future__ import annotations
 

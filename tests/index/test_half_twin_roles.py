@@ -1,7 +1,8 @@
-"""An image half-twin (``task: half_twin``, branches f and g unshared) trains on
-``delta(f(x), g(y))`` and is scored on the nearest ``g(y)`` of each ``f(x)``: a gallery enrolls
-its references with branch g and searches with branch f, verify_pair scores ``(f(a), g(b))``, and
-the service does the same, each equal to the branches called directly."""
+"""An image half-twin (a HalfTwinNetwork, branches f and g unshared; built here in Python, as a
+``task: half_twin`` run trains one) is trained on ``delta(f(x), g(y))`` and scored on the
+nearest ``g(y)`` of each ``f(x)``: a gallery enrolls its references with branch g and searches
+with branch f, verify_pair scores ``(f(a), g(b))``, and the service does the same, each equal
+to the branches called directly."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The service, like the CLI, refuses an image of the other kind given to an image half-twin
-(``task: half_twin``): an upload at exactly the other tower's input size (a query at g's size to
-/identify or as /verify's file_a, an image at f's size to /enroll or as /verify's file_b) is
-one 422 sentence naming what to give, with nothing enrolled; each route still takes its own."""
+(a HalfTwinNetwork, what a ``task: half_twin`` run trains; built here in Python): an upload at
+exactly the other tower's input size (a query at g's size to /identify or as /verify's file_a,
+an image at f's size to /enroll or as /verify's file_b) is one 422 sentence naming what to
+give, with nothing enrolled; each route still takes its own."""
 
 from __future__ import annotations
 
