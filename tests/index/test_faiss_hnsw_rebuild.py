@@ -515,18 +515,40 @@ _EXIT_MID_BUILD = textwrap.dedent(
 
     runs, n = int(sys.argv[1]), 30_000
     x = np.random.default_rng(0).normal(size=(n, 32)).astype(np.float32)
-    naps = np.random.default_rng(1).uniform(0.0, 0.6, runs)
-    codes, alive = [], 0
-    for nap in naps:
-        pid = os.fork()  # one import for every exit; the child finalises as any process
+
+    def child(nap):
+        # a forked child (one import for every exit; it finalises as any process) builds the
+        # graph and removes past a quarter, which starts the rebuild behind; it naps `nap` s and
+        # exits (3: the rebuild still runs), or (nap None) waits for the rebuild and says how
+        # long it took; its exit code and what it said
+        read, write = os.pipe()
+        pid = os.fork()
         if pid == 0:
+            os.close(read)
             index = FaissIndex(32, "hnsw", M=8, ef_construction=16)
             index.add(x, np.arange(n))
             index.remove(np.arange(n // 4 + 1))
+            if nap is None:
+                start = time.monotonic()
+                assert index.wait_rebuilt(300)
+                os.write(write, repr(time.monotonic() - start).encode())
+                sys.exit(0)
             time.sleep(nap)
             sys.exit(3 if index._rebuilding is not None else 0)
-        codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-    print(codes)
+        os.close(write)
+        with os.fdopen(read) as said:
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), said.read()
+
+    # the naps are sized to the rebuild's time on this machine now, timed as the exits run it:
+    # fixed naps of 0-0.6 s outlasted most rebuilds on an idle machine (4 exits of 20 came
+    # mid-build). They go up to half of it: one rebuild took 0.4 to 0.9 s in five in a row on
+    # two busy cores
+    code, took = child(None)
+    assert code == 0 and took, ("the timed rebuild", code)
+    build = float(took)
+    naps = np.random.default_rng(1).uniform(0.0, build / 2, runs)
+    print(f"rebuild {build:.3f} s")
+    print([child(nap)[0] for nap in naps])
     """
 )
 
@@ -535,8 +557,9 @@ _EXIT_MID_BUILD = textwrap.dedent(
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the exits are forked children")
 def test_a_process_exiting_while_the_rebuild_runs_exits_cleanly():
     """A process that exited mid-rebuild aborted (SIGABRT, rc 134) in about 1 exit of 4 to 8:
-    the daemon thread came back from FAISS while Python finalised. 20 exits mid-build, each
-    must end by its own sys.exit (3 while the rebuild runs, 0 after), never by a signal."""
+    the daemon thread came back from FAISS while Python finalised. 20 exits, each after a nap
+    drawn up to half the rebuild's time measured here, must end by their own sys.exit (3 while
+    the rebuild runs, 0 after), never by a signal."""
     res = subprocess.run(
         [sys.executable, "-c", _EXIT_MID_BUILD, "20"],
         capture_output=True,
@@ -544,9 +567,10 @@ def test_a_process_exiting_while_the_rebuild_runs_exits_cleanly():
         timeout=600,
     )
     assert res.returncode == 0, res.stderr[-2000:]
-    codes = ast.literal_eval(res.stdout.strip().splitlines()[-1])
+    *_, timed, last = res.stdout.strip().splitlines()
+    codes = ast.literal_eval(last)
     assert len(codes) == 20 and set(codes) <= {0, 3}, (codes, res.stderr[-2000:])
-    assert codes.count(3) >= 5, codes  # most exits came while the rebuild ran
+    assert codes.count(3) >= 5, (codes, timed)  # most exits came while the rebuild ran
 
 
 # The fork scenarios below run outside pytest's process under a timeout: a lock left held by a
