@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _bench_scripts import load_script
 
 from siamkit.training import apply_overrides, load_config, load_run_data
 from siamkit.training.config_io import dump_config
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_transfer.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("bench_transfer", BENCH)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench_transfer")
 
 
 def test_folder_and_split_are_what_siamkit_train_loads(bench, tmp_path: Path) -> None:

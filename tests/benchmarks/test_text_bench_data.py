@@ -3,7 +3,6 @@ fetches them (`make text-data`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -12,18 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _bench_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT / "benchmarks" / "text_bench_data.py"
 
 
 @pytest.fixture()
 def data_mod(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    spec = importlib.util.spec_from_file_location("text_bench_data_under_test", DATA)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("text_bench_data", "text_bench_data_under_test")
     # no gensim on the path: only the folders siamkit fills count
     monkeypatch.setattr(mod.importlib.util, "find_spec", lambda name: None)
     return mod

@@ -5,27 +5,15 @@ there), shared by val_distill.py, val_joint_ssl.py, val_rho.py and val_mixup.py.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from _bench_scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def folds():
-    return _load("val_folds")
+    return load_script("val_folds")
 
 
 def _fold(eer: float, spread: float):
@@ -64,9 +52,9 @@ def test_a_candidate_stops_at_its_first_failing_fold(
 
 @pytest.mark.parametrize("script", ["val_distill", "val_joint_ssl", "val_rho", "val_mixup"])
 def test_the_rounds_scripts_use_the_shared_rule(script: str) -> None:
-    mod = _load(script)
+    mod = load_script(script)
     assert mod.run_taps_folds.__module__ == "val_taps"  # val_taps.py: their shared start and end
-    taps = _load("val_taps")
+    taps = load_script("val_taps")
     assert taps.stop_at_failing_fold.__module__ == "val_folds"
     # round 7's T (EER 0.056 / 0.333 / 0.167) + 0.005, as each round's docstring states
     assert taps.T_FOLD_LIMITS == {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
@@ -81,7 +69,7 @@ def test_the_rounds_scripts_help_prints_the_command_each_round_ran(
     script: str, option: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each docstring held its own copy of the command; val_taps.RUN holds it once."""
-    mod = _load(script)
+    mod = load_script(script)
     monkeypatch.setattr(sys, "argv", [f"{script}.py", "--help"])
     with pytest.raises(SystemExit):
         mod.main()

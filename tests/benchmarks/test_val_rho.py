@@ -3,29 +3,20 @@ makes of a relabelled sample, and the spectral-decay measure."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _bench_scripts import load_script
 from scipy.stats import entropy
 
 from siamkit.losses import TupletMarginLoss
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "val_rho.py"
-
 
 @pytest.fixture(scope="module")
 def rho():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("val_rho", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("val_rho")
 
 
 def test_relabelling_gives_fresh_unique_labels_at_rate_p_from_its_own_generator(rho) -> None:

@@ -4,15 +4,12 @@ tiny fake WordNet against figures computed by hand."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "wordnet_concepts.py"
+from _bench_scripts import load_script
 
 # offsets 10 entity, 20 animal, 30 dog, 40 goose, 50 cad (dog's second sense, an @i instance of
 # entity, with a hyponym pointer ~ that is no hypernym), 60 a synset of 11 lemmas (w_cnt 0b is
@@ -36,13 +33,7 @@ goose n 1 1 @ 1 0 00000040
 
 @pytest.fixture(scope="module")
 def wc():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("wordnet_concepts", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # a dataclass looks its module up while being built
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("wordnet_concepts")
 
 
 @pytest.fixture()
