@@ -87,3 +87,18 @@ def half_twin(half_twin_net: Callable[[float], Any], tmp_path: Path) -> Path:
     from siamkit.export.bundle import save_model
 
     return save_model(half_twin_net(0.05), tmp_path / "model")
+
+
+@pytest.fixture
+def text_cli(tiny_hf: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """`siamkit text ARGS...` run in a CliRunner (its Result back), with every model the command
+    loads being the tiny BERT (``_text_common._model`` patched): for what a command says."""
+    from click.testing import CliRunner
+
+    from siamkit.applications.text import load_text_model
+    from siamkit.cli import _text_common
+    from siamkit.cli.main import cli
+
+    model = load_text_model(tiny_hf)
+    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: model)
+    return lambda *args: CliRunner().invoke(cli, ["text", *args])

@@ -14,21 +14,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from siamkit.cli import _text_common
 from siamkit.cli.main import cli
 
 pytest.importorskip("transformers")
 
 PRINTER = "The printer on floor two is out of toner."
-
-
-@pytest.fixture
-def run(tiny_hf: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from siamkit.applications.text import load_text_model
-
-    model = load_text_model(tiny_hf)
-    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: model)
-    return lambda *args: CliRunner().invoke(cli, ["text", *args])
 
 
 def _jsonl(path: Path, texts: list[str]) -> Path:
@@ -53,23 +43,23 @@ def test_counted_and_the_window_note_take_the_number_of_the_count() -> None:
     assert chunk_note(0) == ""
 
 
-def test_dedup_of_one_text_and_of_one_group(run: Any, tmp_path: Path) -> None:
+def test_dedup_of_one_text_and_of_one_group(text_cli: Any, tmp_path: Path) -> None:
     out = tmp_path / "groups.jsonl"
-    res = run("dedup", str(_jsonl(tmp_path / "one.jsonl", [PRINTER])), "--out", str(out))
+    res = text_cli("dedup", str(_jsonl(tmp_path / "one.jsonl", [PRINTER])), "--out", str(out))
     assert res.exit_code == 0, res.output
     assert res.output.startswith("1 text: 0 duplicate groups holding 0 texts ("), res.output
     two = _jsonl(tmp_path / "two.jsonl", [PRINTER, PRINTER])
-    res = run("dedup", str(two), "--out", str(out), "--threshold", "0.9")
+    res = text_cli("dedup", str(two), "--out", str(out), "--threshold", "0.9")
     assert res.exit_code == 0, res.output
     assert res.output.startswith("2 texts: 1 duplicate group holding 2 texts ("), res.output
 
 
-def test_enroll_of_one_text(run: Any, tmp_path: Path) -> None:
+def test_enroll_of_one_text(text_cli: Any, tmp_path: Path) -> None:
     corpus, db = _jsonl(tmp_path / "one.jsonl", [PRINTER]), tmp_path / "g.db"
-    res = run("enroll", str(corpus), "--gallery", str(db))
+    res = text_cli("enroll", str(corpus), "--gallery", str(db))
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith(f"enrolled 1 text under 1 label into {db} (now 1 item)\n")
-    res = run("enroll", str(corpus), "--gallery", str(db))
+    res = text_cli("enroll", str(corpus), "--gallery", str(db))
     assert res.exit_code == 0, res.output
     assert res.stderr.endswith(
         "\n1 of 1 text repeats a text its label already holds (enrolled before, or given earlier): "
@@ -78,19 +68,23 @@ def test_enroll_of_one_text(run: Any, tmp_path: Path) -> None:
     assert "skipped 1 text already enrolled under the same label with the same text" in res.stdout
 
 
-def test_lexical_on_one_text(run: Any, tmp_path: Path) -> None:
+def test_lexical_on_one_text(text_cli: Any, tmp_path: Path) -> None:
     corpus = _jsonl(tmp_path / "one.jsonl", [PRINTER])
-    res = run("lexical", "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--components", "1")
+    res = text_cli(
+        "lexical", "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--components", "1"
+    )
     assert res.stderr.startswith("fitting TF-IDF + LSI (1 component) on 1 text ...\n"), res.stderr
     assert res.exit_code == 1 and not (tmp_path / "m").exists()
 
 
-def test_lexical_on_one_distinct_term(run: Any, tmp_path: Path) -> None:
+def test_lexical_on_one_distinct_term(text_cli: Any, tmp_path: Path) -> None:
     """Two texts whose only word left after stop words is "printer" said "1 lexical components
     asked for, but 2 texts with 1 distinct terms allow at most 0; lower --components ...", which
     no --components (at least 1) can follow (s59 FB finding 2)."""
     corpus = _jsonl(tmp_path / "one_term.jsonl", ["The printer.", "printer"])
-    res = run("lexical", "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--components", "1")
+    res = text_cli(
+        "lexical", "--corpus", str(corpus), "--out", str(tmp_path / "m"), "--components", "1"
+    )
     assert res.exit_code == 1 and not (tmp_path / "m").exists()
     assert res.stderr.endswith(
         "Error: the lexical corpus has only 1 distinct term (printer, after English stop words), "
@@ -120,11 +114,11 @@ def test_evaluate_of_pairs_that_join_one_text_to_itself(
     assert f"\n{line}" in f"\n{res.stdout}", res.stdout
 
 
-def test_similarity_of_a_one_character_file(run: Any, tmp_path: Path) -> None:
+def test_similarity_of_a_one_character_file(text_cli: Any, tmp_path: Path) -> None:
     """``siamkit text similarity`` names a file argument's size: a one-character file was
     "(1 characters)" (s59 r5 finding 3)."""
     one = tmp_path / "one.txt"
     one.write_text("x")
-    res = run("similarity", str(one), "x", "--threshold", "0.5")
+    res = text_cli("similarity", str(one), "x", "--threshold", "0.5")
     assert res.exit_code == 0, res.output
     assert res.stderr.startswith(f"A: the text of the file {one} (1 character)\n"), res.stderr

@@ -10,10 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-
-from siamkit.cli import _text_common
-from siamkit.cli.main import cli
 
 pytest.importorskip("transformers")
 
@@ -24,20 +20,11 @@ NO_TEXT_FILES = (
 ADVICE = "; put the texts in it as such files, or give a .jsonl or .csv corpus\n"
 
 
-@pytest.fixture
-def run(tiny_hf: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from siamkit.applications.text import load_text_model
-
-    model = load_text_model(tiny_hf)
-    monkeypatch.setattr(_text_common, "_model", lambda path, device=None: model)
-    return lambda *args: CliRunner().invoke(cli, ["text", *args])
-
-
-def test_plagiarism_against_an_empty_folder(run: Any, tmp_path: Path) -> None:
+def test_plagiarism_against_an_empty_folder(text_cli: Any, tmp_path: Path) -> None:
     essay, sources, out = tmp_path / "essay.txt", tmp_path / "sources", tmp_path / "report.html"
     essay.write_text("The printer on floor two is out of toner.")
     sources.mkdir()
-    res = run("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out))
+    res = text_cli("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out))
     assert res.exit_code == 1
     assert res.output == f"Error: {sources} {NO_TEXT_FILES}{ADVICE}"
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
@@ -46,12 +33,14 @@ def test_plagiarism_against_an_empty_folder(run: Any, tmp_path: Path) -> None:
     ]
 
 
-def test_a_folder_of_files_that_are_not_read_lists_them(run: Any, tmp_path: Path) -> None:
+def test_a_folder_of_files_that_are_not_read_lists_them(text_cli: Any, tmp_path: Path) -> None:
     essay, sources = tmp_path / "essay.txt", tmp_path / "sources"
     essay.write_text("The printer on floor two is out of toner.")
     (sources / "scans").mkdir(parents=True)
     (sources / "scans" / "page1.pdf").write_bytes(b"%PDF-1.4")
-    res = run("plagiarism", str(essay), "--corpus", str(sources), "--out", str(tmp_path / "r.html"))
+    res = text_cli(
+        "plagiarism", str(essay), "--corpus", str(sources), "--out", str(tmp_path / "r.html")
+    )
     assert res.exit_code == 1
     assert res.output == (
         f"Error: {sources} {NO_TEXT_FILES}; skipped 1 file(s) of {sources}: scans/page1.pdf (not "
@@ -68,7 +57,7 @@ def test_a_folder_of_blank_text_files_still_says_its_texts_are_blank(tmp_path: P
         load_corpus(tmp_path)
 
 
-def test_a_folder_holding_only_the_suspect_says_so(run: Any, tmp_path: Path) -> None:
+def test_a_folder_holding_only_the_suspect_says_so(text_cli: Any, tmp_path: Path) -> None:
     """The common case of a sources folder whose only text file is the essay checked: it said
     the folder "holds no text files to read (... .txt ...)" and "put the texts in it as such
     files", though essay.txt is one (s59 FB finding 1)."""
@@ -76,7 +65,7 @@ def test_a_folder_holding_only_the_suspect_says_so(run: Any, tmp_path: Path) -> 
     sources.mkdir()
     essay, out = sources / "essay.txt", tmp_path / "report.html"
     essay.write_text("The printer on floor two is out of toner.")
-    res = run("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out))
+    res = text_cli("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out))
     assert res.exit_code == 1
     assert res.output == (
         f"Error: {sources} holds no text to read but the text files it skips (skipped 1 file(s) "
