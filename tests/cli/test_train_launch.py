@@ -356,13 +356,31 @@ def test_a_bare_rank_is_no_launch_and_may_start_torchrun(
     assert launched == [2]
 
 
-def test_a_launch_refuses_more_processes_than_cores_or_gpus(monkeypatch) -> None:
-    import torch
-
+@pytest.fixture
+def no_launch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a process no launcher started (RANK unset), a launch that would start processes
+    fails the test: for what the launcher refuses before starting them."""
     import siamkit.cli._launch as launcher
 
     monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
     monkeypatch.delenv("RANK", raising=False)
+
+
+def _task_config(tmp_path: Path, config: str) -> Path:
+    """configs/``config`` when it names a .yaml there, else ``config`` (a config's text)
+    written to tmp_path/task.yaml."""
+    if config.endswith(".yaml"):
+        return ROOT / "configs" / config
+    path = tmp_path / "task.yaml"
+    path.write_text(config)
+    return path
+
+
+def test_a_launch_refuses_more_processes_than_cores_or_gpus(monkeypatch, no_launch) -> None:
+    import torch
+
+    import siamkit.cli._launch as launcher
+
     monkeypatch.setattr(launcher, "cpu_count", lambda: 2)
     said = _refused("--nproc-per-node", "3", "--device", "cpu")
     assert "3 processes are more than the 2 CPU core(s) this process may use" in said, said
@@ -410,16 +428,13 @@ def test_a_launch_gives_each_process_the_command_line_less_the_count(
     ids=["unknown-key", "bad-value", "out-holds-a-run", "no-config"],
 )
 def test_a_launch_refuses_what_every_process_would_before_starting_them(
-    tmp_path: Path, monkeypatch, args: list[str], says: str
+    tmp_path: Path, no_launch, args: list[str], says: str
 ) -> None:
     """A bad CONFIG, --set or OUT was met by every launched process: about 20 s and N torch
     imports later, process 0 said it and the launch ended with a second Error line naming it
     (s56_R7's suggestion under finding 1). The launcher refuses it first, as one process does."""
-    import siamkit.cli._launch as launcher
     from siamkit.cli.main import cli
 
-    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
-    monkeypatch.delenv("RANK", raising=False)
     held, missing = tmp_path / "held", tmp_path / "missing.yaml"
     held.mkdir()
     (held / "checkpoint.pt").write_bytes(b"")
@@ -447,21 +462,15 @@ def test_a_launch_refuses_what_every_process_would_before_starting_them(
     ids=["text", "signatures", "half-twin", "unknown-task"],
 )
 def test_a_launch_refuses_a_task_config_every_process_would_before_starting_them(
-    tmp_path: Path, monkeypatch, config: str, says: str
+    tmp_path: Path, no_launch, config: str, says: str
 ) -> None:
     """A config with a task: was checked by the processes alone: `--nproc-per-node 2` of a
     task that trains in one process (or of a task no runner is registered for) started two
     processes, each refused it (about 10 s here), and the launch added its own Error line
     naming process 0. The launcher refuses it first, in the processes' words, writing nothing."""
-    import siamkit.cli._launch as launcher
     from siamkit.cli.main import cli
 
-    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
-    monkeypatch.delenv("RANK", raising=False)
-    path = ROOT / "configs" / config
-    if not config.endswith(".yaml"):
-        path = tmp_path / "task.yaml"
-        path.write_text(config)
+    path = _task_config(tmp_path, config)
     out = tmp_path / "run"
     cmd = ["train", str(path), "--out", str(out), "--device", "cpu", "--nproc-per-node", "2"]
     res = CliRunner().invoke(cli, cmd)
@@ -482,7 +491,7 @@ def test_a_launch_refuses_a_task_config_every_process_would_before_starting_them
     ids=["ssl-key", "siamfc-key", "ssl-section", "siamfc-value"],
 )
 def test_a_launch_checks_a_task_config_and_its_set_once_before_starting_the_processes(
-    tmp_path: Path, monkeypatch, config: str, given: list[str], says: str
+    tmp_path: Path, no_launch, config: str, given: list[str], says: str
 ) -> None:
     """A bad --set on a task: ssl or siamfc config was met only by the launched processes,
     after they started: 2 processes here gave process 0's Error line and the launch's line
@@ -490,11 +499,8 @@ def test_a_launch_checks_a_task_config_and_its_set_once_before_starting_the_proc
     and torchrun stopped it first). The launcher now makes the task's "check the config only"
     once, before any process starts: one sentence, the one a single process says, exit 1, no
     process started, nothing written."""
-    import siamkit.cli._launch as launcher
     from siamkit.cli.main import cli
 
-    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
-    monkeypatch.delenv("RANK", raising=False)
     out = tmp_path / "run"
     cmd = ["train", str(ROOT / "configs" / config), "--out", str(out), "--device", "cpu", *given]
     res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
@@ -542,7 +548,7 @@ HALF_TWIN = "task: half_twin\ndata:\n  path: pairs.npz\n"
     ],
 )
 def test_a_launch_of_one_process_checks_a_one_process_tasks_config_before_starting_it(
-    tmp_path: Path, monkeypatch, config: str, given: list[str], says: str
+    tmp_path: Path, no_launch, config: str, given: list[str], says: str
 ) -> None:
     """text, signatures and half_twin had no "check the config only": `--nproc-per-node 2` is
     refused for them anyway (they train in one process), but `--nproc-per-node 1` started
@@ -551,15 +557,9 @@ def test_a_launch_of_one_process_checks_a_one_process_tasks_config_before_starti
     one the command says without the option, exit 1, nothing started or written. Each check's
     every step has a case: text's --device and its --init-from against model.path (two model
     folders that exist, or the CLI refuses the missing one first), signatures' --device."""
-    import siamkit.cli._launch as launcher
     from siamkit.cli.main import cli
 
-    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
-    monkeypatch.delenv("RANK", raising=False)
-    path = ROOT / "configs" / config
-    if not config.endswith(".yaml"):
-        path = tmp_path / "task.yaml"
-        path.write_text(config)
+    path = _task_config(tmp_path, config)
     out = tmp_path / "run"
     for name in ("a", "b"):  # model folders for --init-from/model.path
         (tmp_path / name).mkdir()
@@ -594,10 +594,7 @@ def test_each_built_in_tasks_check_passes_its_shipped_config(
     launched: list[int] = []
     monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
     monkeypatch.delenv("RANK", raising=False)
-    path = ROOT / "configs" / config
-    if not config.endswith(".yaml"):
-        path = tmp_path / "task.yaml"
-        path.write_text(config)
+    path = _task_config(tmp_path, config)
     task = yaml.safe_load(path.read_text())["task"]
     assert task in _CHECKS
     out = tmp_path / "run"
@@ -622,17 +619,14 @@ def test_each_built_in_tasks_check_passes_its_shipped_config(
     ids=["embedding", "embedding-set", "ssl", "ssl-set", "siamfc"],
 )
 def test_a_launch_refuses_an_unknown_device_before_starting_the_processes(
-    tmp_path: Path, monkeypatch, config: str, given: list[str]
+    tmp_path: Path, no_launch, config: str, given: list[str]
 ) -> None:
     """An unknown device (--device bogus, or train.device=bogus) was taken for the CPU by the
     launcher, which started the processes: each refused it as it set up its device, after
     loading its data (s59 c4 audit). The launcher refuses it first, in the processes' words:
     one Error line, exit 1, nothing started or written."""
-    import siamkit.cli._launch as launcher
     from siamkit.cli.main import cli
 
-    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
-    monkeypatch.delenv("RANK", raising=False)
     out = tmp_path / "run"
     cmd = ["train", str(ROOT / "configs" / config), "--out", str(out), *given]
     res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
