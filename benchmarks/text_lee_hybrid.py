@@ -125,8 +125,18 @@ Round 7, ``--wordnet`` (rule fixed before its first run, 2026-12-07, stop 59):
 - ``--test``: the held-out halves scored once, as in round 1, only after the validation choice
   is committed, and only if a direction adopted.
 
+Stop 60, ``--product-synsets`` (VALIDATION ONLY, no choice, refuses ``--test``; written down
+before its first run, 2026-12-07): round 7's adopted tower lived in this script only; siamkit's
+``text lexical --synsets`` tower (:meth:`siamkit.applications.text.lexical.LexicalTower.fit_synsets`)
+is the same bag of synsets projected on an LSI of the background (the command's defaults: 100
+components), so an embedding stays dense. Printed, on the training halves' two inner splits
+only, each direction's ``current`` (as round 7), ``current`` joined with round 7's tower and with
+the product's at v in {0.1, 0.2, 0.3}, and mpnet joined with the product tower alone at w in
+{0.2, 0.5} (what one ``siamkit text lexical --synsets`` model is). No held-out half is scored
+and nothing is adopted or changed.
+
     make text-data   # the Lee files, once (the rounds' records put gensim's unpacked wheel, /tmp/gensimpkg, on PYTHONPATH instead)
-    PYTHONPATH=src nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align | --esa | --wordnet] [--test]
+    PYTHONPATH=src nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align | --esa | --wordnet | --product-synsets] [--test]
 """
 
 from __future__ import annotations
@@ -353,6 +363,57 @@ def wordnet_towers(
     return out
 
 
+def product_synsets(
+    docs: list[str],
+    back: list[str],
+    i: np.ndarray,
+    j: np.ndarray,
+    y: np.ndarray,
+    current: dict[str, np.ndarray],
+    mpnet: np.ndarray,
+) -> None:
+    """Stop 60 (module docstring): the product's synset tower next to round 7's, validation only."""
+    import time
+
+    from siamkit.applications.text.lexical import LexicalTower
+    from wordnet_concepts import NounSynsets, synset_scores
+
+    t0 = time.time()
+    wn = NounSynsets.read()
+    bench = synset_scores(wn, docs, back, i, j)
+    tower = LexicalTower.fit_synsets(back, wn)  # the command's defaults: 100 components
+    lv = tower.transform(docs)
+    prod = (lv[i] * lv[j]).sum(1)
+    print(
+        f"product tower: {tower.dim} LSI components over {len(tower.vocabulary)} synsets, "
+        f"{len(tower.synsets.words) if tower.synsets else 0} words; {time.time() - t0:.0f} s\n"
+    )
+    splits = {s[0]: s for s in inner_splits()}
+    print("| direction | scored | raw r | mapped r | Spearman |\n| --- | --- | --- | --- | --- |")
+    for direction, inner in (("A -> B", ("A1", "A2")), ("B -> A", ("B1", "B2"))):
+        cur = current[direction]
+        rows = [("current", cur)]
+        for v in (0.1, 0.2, 0.3):
+            rows.append(
+                (f"current + synsets (round 7, benchmark), v {v}", (1 - v) * cur + v * bench)
+            )
+            rows.append(
+                (f"current + synset tower (product, LSI-100), v {v}", (1 - v) * cur + v * prod)
+            )
+        for w in (0.2, 0.5):
+            rows.append(
+                (f"mpnet + synset tower (product, LSI-100), w {w}", (1 - w) * mpnet + w * prod)
+            )
+        for name, sc in rows:
+            res = []
+            for n in inner:
+                _, tr, va = splits[n]
+                res.append(_rows(sc, y, pairs_among(set(tr), i, j), pairs_among(set(va), i, j)))
+            m = np.mean(res, axis=0)
+            print(f"| {direction} (val) | {name} | {m[0]:.3f} | {m[1]:.3f} | {m[2]:.3f} |")
+    print("\nvalidation only: no held-out half was scored")
+
+
 def cached_embedding(model, texts: list[str]):
     """``embed_texts(model, texts)``, kept in the temporary folder under a hash of the model's
     first weights and the texts (round 7's ``--test`` run then does not embed the documents again)."""
@@ -392,12 +453,22 @@ def main() -> None:
     ap.add_argument("--align", action="store_true", help="round 5: a sentence-alignment tower")
     ap.add_argument("--esa", action="store_true", help="round 6: a background-concept tower")
     ap.add_argument("--wordnet", action="store_true", help="round 7: WordNet synsets as concepts")
+    ap.add_argument(
+        "--product-synsets",
+        action="store_true",
+        help="stop 60: siamkit's synset tower next to round 7's, validation only",
+    )
     args = ap.parse_args()
-    if sum([args.centre, bool(args.encoder), args.stack, args.align, args.esa, args.wordnet]) > 1:
+    rounds = [args.centre, bool(args.encoder), args.stack, args.align, args.esa, args.wordnet]
+    if sum([*rounds, args.product_synsets]) > 1:
         ap.error(
             "--centre (round 2), --encoder (round 3), --stack (round 4), --align (round 5),"
-            " --esa (round 6) and --wordnet (round 7) are separate rounds"
+            " --esa (round 6), --wordnet (round 7) and --product-synsets are separate rounds"
         )
+    if args.product_synsets and args.test:
+        ap.error("--product-synsets scores validation splits only; it takes no --test")
+    if args.product_synsets:
+        args.wordnet = True  # round 7's current and its cached embeddings
     if args.stack or args.align or args.esa or args.wordnet:
         args.encoder = "all-mpnet-base-v2"
     import torch
@@ -435,6 +506,9 @@ def main() -> None:
             "A -> B": score(*ROUND3["A -> B"]),
             "B -> A": 0.9 * score(*ROUND3["B -> A"]) + 0.1 * esa6,  # round 6's choice
         }
+        if args.product_synsets:
+            product_synsets(docs, back, i, j, y, current, cz[2])
+            return
         align_round(
             wordnet_towers(docs, back, i, j),
             y,
