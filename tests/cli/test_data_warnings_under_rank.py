@@ -35,3 +35,20 @@ def test_a_data_warning_is_said_unless_by_a_later_process_of_a_launch(
         warnings.warn("the class folder ds/cat holds no images", EmptyFoldersWarning, stacklevel=1)
     err = capsys.readouterr().err
     assert err == ("warning: the class folder ds/cat holds no images\n" if said else "")
+
+
+def test_a_data_warning_said_again_in_one_command_is_said_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """siamkit tune loads a folder once per data config its space checks, and each load said
+    the walk's warnings again (tests/tuning/test_tune_data_warnings_once.py): a repeat of one
+    text is said once, another text still is."""
+    for name in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    with data_warnings_as_lines():
+        warnings.simplefilter("always")
+        for text in ("ds/cat holds no images", "ds/dog holds no images", "ds/cat holds no images"):
+            warnings.warn(text, EmptyFoldersWarning, stacklevel=1)
+    assert capsys.readouterr().err == (
+        "warning: ds/cat holds no images\nwarning: ds/dog holds no images\n"
+    )

@@ -39,7 +39,11 @@ def data_warnings_as_lines() -> Iterator[None]:
     another: :class:`~siamkit.applications.tracking.params.OffGridSizeWarning`) as one
     ``warning: ...`` line on stderr,
     said by the first process of a torchrun launch alone, not Python's ``FILE:LINE: Category:``
-    and a line of siamkit's source. Other warnings are shown as Python shows them."""
+    and a line of siamkit's source, and once: ``siamkit tune`` loads the data of each data
+    config its space checks (data.limit: [null, 50, ...]), and each load of one folder said its
+    warnings again, five times over for five values. Other warnings are shown as Python shows
+    them."""
+    said: set[str] = set()  # a repeat is the same fact again (its text names the file)
     with warnings.catch_warnings():
         show = warnings.showwarning
 
@@ -55,7 +59,8 @@ def data_warnings_as_lines() -> Iterator[None]:
             else:
                 from siamkit.distributed import is_main_process  # torch: loaded by then
 
-                if is_main_process():
+                if is_main_process() and str(message) not in said:
+                    said.add(str(message))
                     click.echo(f"warning: {message}", err=True)
 
         warnings.showwarning = one_line
