@@ -635,6 +635,101 @@ def test_a_launch_refuses_an_unknown_device_before_starting_the_processes(
     assert not out.exists()
 
 
+#: What a launch's processes each refused only after they started (s59 c4 audit), and the
+#: launcher now refuses first: (config, options, what the one sentence says). ``{tmp}``: the
+#: test's folder (empty: no model); ``{photos}``: a folder of 8 images.
+MET_BEFORE_DATA = [
+    ("digits-tiny.yaml",
+     ["--set", "data.dataset=image-folder", "--set", "data.root={tmp}/gone",
+      "--set", "data.train_classes=null"],
+     "Image folder '{tmp}/gone' does not exist or is not a folder."),
+    ("digits-tiny.yaml", ["--init-from", "{tmp}"],
+     "{tmp} has no siamkit.json, so it is not a siamkit model folder"),
+    ("simclr.yaml", ["--set", "data.dataset=image-folder", "--set", "data.root={tmp}/gone"],
+     "data.root '{tmp}/gone' is not a folder of images"),
+    ("simclr.yaml",
+     ["--set", "data.dataset=image-folder", "--set", "data.root={photos}",
+      "--set", "data.val_root={tmp}/gone"],
+     "data.val_root '{tmp}/gone' is not a folder"),
+    ("simclr.yaml",
+     ["--set", "data.dataset=image-folder", "--set", "data.root={photos}",
+      "--set", "train.batch_size=4", "--init-from", "{tmp}"],
+     "{tmp} has no siamkit.json, so it is not a siamkit model folder"),
+    ("siamfc.yaml", ["--set", "data.root={tmp}/gone"], "data.root {tmp}/gone is not a folder"),
+    ("siamfc.yaml", ["--set", "model.backbone=nope"], "unknown tracker backbone 'nope'"),
+    ("siamfc.yaml", ["--init-from", "{tmp}"],
+     "{tmp} has no siamkit.json, so it is not a siamkit model folder"),
+    ("siamfc.yaml", ["--set", "model.backbone=tiny", "--init-from", "builtin"],
+     "--init-from builtin is a tracker with the 'small' backbone, but the config's "
+     "model.backbone is 'tiny'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("config", "given", "says"),
+    MET_BEFORE_DATA,
+    ids=["embedding-root", "embedding-init-from", "ssl-root", "ssl-val-root", "ssl-init-from",
+         "siamfc-root", "siamfc-backbone", "siamfc-init-from", "siamfc-init-from-backbone"],
+)  # fmt: skip
+def test_a_launch_refuses_missing_folders_and_starts_before_starting_the_processes(
+    tmp_path: Path, monkeypatch, config: str, given: list[str], says: str
+) -> None:
+    """A missing data folder, an --init-from that is no saved model (or siamfc's tracker of
+    another backbone) and siamfc's unknown model.backbone were each refused by every launched
+    process, after it had started (and loaded its data, for some): the s59 c4 audit's cases, all
+    launched. The launcher now makes the checks the processes make that read no image and no
+    weight, with the same functions: one Error line, the one a single process says, exit 1,
+    nothing started or written."""
+    import numpy as np
+    from PIL import Image
+
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(8):
+        pixels = np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(photos / f"{i}.png")
+    (tmp_path / "nothing").mkdir()  # --init-from {tmp}: a folder holding no model
+    given = [g.format(tmp=tmp_path / "nothing", photos=photos) for g in given]
+    says = says.format(tmp=tmp_path / "nothing")
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    out = tmp_path / "run"
+    cmd = ["train", str(ROOT / "configs" / config), "--out", str(out), "--device", "cpu"]
+    cmd += [*given, "--no-progress"]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and said.startswith("Error: ") and says in said, said
+    assert said.count("Error") == 1, said
+    assert not out.exists()
+    alone = CliRunner().invoke(cli, cmd)  # one process refuses it in the same words
+    assert alone.exit_code == 1 and alone.output.splitlines()[-1] == res.output.rstrip("\n")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("config", ["digits-tiny.yaml", "simclr.yaml"])
+def test_a_resume_launch_leaves_its_data_folder_to_the_processes(
+    tmp_path: Path, monkeypatch, config: str
+) -> None:
+    """The checks above are a new run's: a resume of a finished run reads no image (it says
+    its results), so its gone data folder is not the launcher's to refuse."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.delenv("RANK", raising=False)
+    cmd = ["train", str(ROOT / "configs" / config), "--out", str(tmp_path / "run"), "--resume",
+           "--device", "cpu", "--set", "data.dataset=image-folder",
+           "--set", f"data.root={tmp_path / 'gone'}", "--nproc-per-node", "2"]  # fmt: skip
+    if config == "digits-tiny.yaml":
+        cmd += ["--set", "data.train_classes=null"]
+    res = CliRunner().invoke(cli, cmd)
+    assert res.exit_code == 0 and launched == [2], res.output
+
+
 def test_a_plugins_task_is_checked_before_the_launch_by_its_own_check_alone(
     tmp_path: Path, monkeypatch
 ) -> None:

@@ -185,6 +185,8 @@ def train(
             from siamkit.training.ddp import resolve_device
 
             resolve_device(cfg.train.device)  # "unknown device 'x'", each process's first step
+            if not resume:  # (a finished run's resume reads neither)
+                _check_embedding_launch(cfg)
         else:
             from siamkit.training.tasks import TaskOptions
 
@@ -258,6 +260,23 @@ def _embedding_config(
         cfg, [*overrides, f"train.device={device}"] if device != "auto" else list(overrides)
     )
     return cfg, plugins
+
+
+def _check_embedding_launch(cfg: Any) -> None:
+    """Before ``--nproc-per-node`` starts a new embedding run's processes, what each would
+    refuse before it reads an image or a weight, in its words: an image folder's missing
+    ``data.root`` (:func:`~siamkit.data.sources.check_source_root`) and an ``--init-from``
+    (``model.init_from``) that is no saved model
+    (:func:`~siamkit.training.init_from.check_init_source`). Whether that model fits the
+    config needs its weights, and is the processes' to check."""
+    from siamkit.data.sources import check_source_root
+    from siamkit.training.init_from import check_init_source
+    from siamkit.training.parts import data_part
+
+    name, params = data_part(cfg.data)
+    check_source_root(name, params.get("root"))
+    if cfg.model.init_from:
+        check_init_source(cfg.model.init_from)
 
 
 def _refuse_task_launch(

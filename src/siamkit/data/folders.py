@@ -635,6 +635,17 @@ def loose_images(folder: str | os.PathLike[str]) -> list[Path]:
     return _list_images(base)[0]
 
 
+def check_images_root(root: str | os.PathLike[str], key: str) -> None:
+    """:func:`images_under`'s check that lists nothing: ``root`` (a config's ``key``) is a
+    folder (``siamkit train --nproc-per-node`` makes it before it starts the processes).
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+    """
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"{key} {str(root)!r} is not a folder of images")
+
+
 def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[Path]:
     """:func:`find_images` of a folder a config names as ``key``, or one sentence saying what is
     wrong (``why`` is added to the no-images one).
@@ -647,8 +658,7 @@ def images_under(root: str | os.PathLike[str], key: str, why: str = "") -> list[
         LeftOutFilesWarning: files under ``root`` that are not images by their extension
             (``notes.txt``, ``IMG_0042.heic``) are left out (:func:`left_out_note`).
     """
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"{key} {str(root)!r} is not a folder of images")
+    check_images_root(root, key)
     paths, others = sort_files(root)
     if not paths:
         raise ValueError(

@@ -130,16 +130,35 @@ def image_folder(root: str | None = None, image_size: int = 64, grayscale: bool 
     from siamkit.data.folders import ImageFolderDataset
     from siamkit.data.memory import check_images_fit
 
-    if root is None:
-        raise ValueError(
-            "data.dataset = image-folder needs data.root: a folder with one sub-folder per class"
-        )
+    root = _image_folder_root(root)
     _refuse_loose_images(root)
     shape = (1 if grayscale else 3, image_size, image_size)
     ds = ImageFolderDataset(root, shape)
     check_images_fit(len(ds), shape, root, copies=RUN_COPIES)  # not read for an hour, then killed
     x, y = ds.load_all(folder="data.root", dtype=torch.uint8)
     return Source(x, y, None, None, tuple(ds.classes))
+
+
+def _image_folder_root(root: str | None) -> str:
+    """image-folder's ``data.root``: given, and a folder."""
+    from siamkit.data.folders import missing_folder
+
+    if root is None:
+        raise ValueError(
+            "data.dataset = image-folder needs data.root: a folder with one sub-folder per class"
+        )
+    if not Path(root).is_dir():
+        raise missing_folder(root, "Image")
+    return root
+
+
+def check_source_root(dataset: str, root: str | None) -> None:
+    """What the built-in source ``dataset`` refuses of ``data.root`` before it lists a file
+    (image-folder's: given, and a folder); a source a plug-in registered under the name
+    checks its own. ``siamkit train --nproc-per-node`` makes it once before it starts the
+    processes."""
+    if dataset == "image-folder" and DATA_SOURCES.get(dataset) is image_folder:
+        _image_folder_root(root)
 
 
 def _refuse_loose_images(root: str) -> None:

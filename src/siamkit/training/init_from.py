@@ -35,6 +35,23 @@ def _describe(shape: Any) -> str:
     return "unknown" if shape is None else str(tuple(shape))
 
 
+def check_init_source(path: str | os.PathLike[str]) -> None:
+    """:func:`load_init_source`'s checks that read no weights and build nothing: ``path`` is
+    there, and a folder holds a readable siamkit model description
+    (:func:`~siamkit.export.bundle.read_model_config`). ``siamkit train --nproc-per-node``
+    makes them once before it starts the processes, which then make them again.
+
+    Raises:
+        FileNotFoundError, ModelFileError: as :func:`load_init_source` does for them.
+    """
+    from siamkit.export.bundle import read_model_config
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model.init_from: no saved model at {os.fspath(path)}")
+    if os.path.isdir(path):
+        read_model_config(path)
+
+
 def load_init_source(
     path: str | os.PathLike[str], *, trust_plugins: bool | None = None
 ) -> SiameseNetwork:
@@ -50,8 +67,7 @@ def load_init_source(
     """
     from siamkit.export.bundle import load_model
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model.init_from: no saved model at {os.fspath(path)}")
+    check_init_source(path)
     source = network_of(load_model(path, trust_plugins=trust_plugins))
     if not isinstance(source, SiameseNetwork):
         raise ValueError(_not_an_image_model(path, source))

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from siamkit.applications.ssl.config import SSLDataConfig
-from siamkit.data.folders import ImageFolderDataset, images_under
+from siamkit.data.folders import ImageFolderDataset, check_images_root, images_under
 from siamkit.data.image_io import load_images
 from siamkit.data.memory import STATS_IMAGES, channel_stats, check_images_fit
 from siamkit.training.config import DataConfig
@@ -97,6 +97,28 @@ def training_files(root: str, limit: int | None = None) -> tuple[list[Path], str
     return paths, images_id
 
 
+#: What ``data.val_root`` must be, in its refusals.
+_VAL_LAYOUT = "a folder with one sub-folder of labelled images per class (e.g. labeled/cat/1.png)"
+
+
+def _check_val_root(root: str) -> None:
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"data.val_root {root!r} is not a folder: give {_VAL_LAYOUT}")
+
+
+def check_folders(cfg: SSLDataConfig) -> None:
+    """:func:`load_ssl_data`'s checks of the folders ``cfg`` names that list no file: an
+    image-folder run's ``data.root`` given and a folder, and ``data.val_root`` a folder.
+    ``siamkit train --nproc-per-node`` makes them once before it starts the processes."""
+    if cfg.dataset != "image-folder":
+        return
+    if cfg.root is None:
+        raise ValueError("data.dataset = image-folder needs data.root: a folder of images")
+    check_images_root(cfg.root, "data.root")
+    if cfg.val_root is not None:
+        _check_val_root(cfg.val_root)
+
+
 def monitor_folder(root: str, shape: tuple[int, int, int]) -> ImageFolderDataset:
     """The files of the kNN monitor's ``data.val_root`` (one sub-folder per class), listed and
     checked; no image is read.
@@ -107,12 +129,10 @@ def monitor_folder(root: str, shape: tuple[int, int, int]) -> ImageFolderDataset
     """
     from siamkit.data.folders import loose_images
 
-    layout = "a folder with one sub-folder of labelled images per class (e.g. labeled/cat/1.png)"
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"data.val_root {root!r} is not a folder: give {layout}")
+    _check_val_root(root)
     if loose_images(root):
         raise ValueError(
-            f"data.val_root {root!r} holds images and no class sub-folders: give {layout}"
+            f"data.val_root {root!r} holds images and no class sub-folders: give {_VAL_LAYOUT}"
         )
     try:
         ds = ImageFolderDataset(root, shape)
@@ -121,7 +141,7 @@ def monitor_folder(root: str, shape: tuple[int, int, int]) -> ImageFolderDataset
     if len(ds.classes) < 2:
         raise ValueError(
             f"data.val_root {root!r} holds one class ({ds.classes[0]}); the kNN monitor tells "
-            f"classes apart, so give {layout}, of two classes or more"
+            f"classes apart, so give {_VAL_LAYOUT}, of two classes or more"
         )
     return ds
 
@@ -134,9 +154,9 @@ def _monitor_images(ds: ImageFolderDataset, root: str) -> tuple[Tensor, Tensor, 
 
 def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
     """Load the images of ``cfg`` (see the module docstring)."""
+    check_folders(cfg)
     if cfg.dataset == "image-folder":
-        if cfg.root is None:
-            raise ValueError("data.dataset = image-folder needs data.root: a folder of images")
+        assert cfg.root is not None  # (check_folders)
         size = 64 if cfg.image_size is None else cfg.image_size  # unset: image-folder's own
         shape = (1 if cfg.grayscale else 3, size, size)
         paths, images_id = training_files(cfg.root, cfg.limit)

@@ -34,7 +34,7 @@ from siamkit.applications.ssl.config import (
     ssl_config_from_dict,
     ssl_config_to_dict,
 )
-from siamkit.applications.ssl.data import SSLData, load_ssl_data
+from siamkit.applications.ssl.data import SSLData, check_folders, load_ssl_data
 from siamkit.applications.ssl.methods import SelfSupervised, embedding_network
 from siamkit.applications.ssl.monitor import monitor_k, smallest_class
 from siamkit.applications.ssl.trainer import (
@@ -203,6 +203,14 @@ def check_config(config: dict[str, Any], options: TaskOptions) -> None:
         config = {k: v for k, v in config.items() if k != "task"}
     cfg = _config(without_plugins(config)[0], options)
     resolve_device(cfg.train.device)  # each process's first step in its trainer (setup_distributed)
+    if options.resume:  # a finished run's resume reads no image and no start
+        return
+    # then, as each process meets them before it reads an image:
+    check_folders(cfg.data)
+    if cfg.model.init_from:
+        from siamkit.training.init_from import check_init_source
+
+        check_init_source(cfg.model.init_from)
 
 
 def _config(config: dict[str, Any], options: TaskOptions) -> SSLConfig:

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 import yaml
 
+from siamkit.applications.tracking.backbones import create_backbone
 from siamkit.applications.tracking.evaluate import evaluate_tracker
 from siamkit.applications.tracking.model import SiamFCNet, TrackerParams, save_tracker
 from siamkit.applications.tracking.pairs import PairSource, SequencePairs, SyntheticPairs
@@ -151,13 +152,19 @@ def _settings(train: dict[str, Any]) -> TrainSettings:
     return settings
 
 
+def _check_root(data: dict[str, Any]) -> None:
+    """Refuse a ``data.root`` that is not a folder, before any file is read."""
+    if data["root"] and not Path(data["root"]).is_dir():
+        # "no sequence folder at X" did not name data.root
+        raise FileNotFoundError(
+            f"data.root {data['root']} is not a folder; set it to a folder of GOT-10k or "
+            "OTB sequences, or to null for synthetic pairs"
+        )
+
+
 def _source(data: dict[str, Any]) -> tuple[PairSource, str]:
+    _check_root(data)
     if data["root"]:
-        if not Path(data["root"]).is_dir():  # "no sequence folder at X" did not name data.root
-            raise FileNotFoundError(
-                f"data.root {data['root']} is not a folder; set it to a folder of GOT-10k or "
-                "OTB sequences, or to null for synthetic pairs"
-            )
         seqs = read_sequences(data["root"])
         return SequencePairs(seqs, data["max_gap"]), f"{len(seqs)} sequences from {data['root']}"
     size = tuple(data["frame_size"])
@@ -205,29 +212,43 @@ def _backbone(name: str, kwargs: dict[str, Any]) -> str:
 def start_from_tracker(net: SiamFCNet, init_from: str) -> None:
     """Copy the weights of the saved tracker ``init_from`` (a folder, or ``builtin``) into
     ``net``; a model of another kind, or a tracker of another backbone, is refused."""
-    from siamkit.export.bundle import load_model, read_model_config
+    from siamkit.export.bundle import load_model
+
+    folder = check_tracker_start(init_from, net.backbone_name, net.backbone_kwargs)
+    source = load_model(folder)
+    assert isinstance(source, SiamFCNet)
+    net.load_state_dict(source.state_dict())
+
+
+def check_tracker_start(init_from: str, backbone: str, backbone_kwargs: dict[str, Any]) -> Path:
+    """The folder of the saved tracker ``init_from`` (a folder, or ``builtin``) that a net of
+    ``backbone`` (with ``backbone_kwargs``) can start from, read from its ``siamkit.json``
+    alone (no weights): a missing folder, a model of another kind, or a tracker of another
+    backbone is refused. :func:`start_from_tracker`'s checks, which ``siamkit train
+    --nproc-per-node`` makes once before it starts the processes."""
+    from siamkit.export.bundle import read_model_config
 
     folder = tracker_folder(init_from)
     if not folder.exists():
         raise FileNotFoundError(f"model.init_from: no saved model at {init_from}")
-    kind = read_model_config(folder).get("model", {}).get("kind")
+    saved = read_model_config(folder).get("model", {})
+    kind = saved.get("kind")
     if kind != SiamFCNet.kind:
         raise ValueError(
             f"--init-from {init_from} is a {kind!r} model, not a tracker: a siamfc run starts "
             f"from a model saved by a 'task: siamfc' run, or from the built-in tracker "
             f"(--init-from {BUILTIN_NAME})"
         )
-    source = load_model(folder)
-    assert isinstance(source, SiamFCNet)
-    have = _backbone(source.backbone_name, source.backbone_kwargs)
-    want = _backbone(net.backbone_name, net.backbone_kwargs)
+    # as SiamFCNet.from_config reads them
+    have = _backbone(saved["backbone"], dict(saved.get("backbone_kwargs") or {}))
+    want = _backbone(backbone, dict(backbone_kwargs or {}))
     if have != want:
         raise ValueError(
             f"--init-from {init_from} is a tracker with the {have} backbone, but the config's "
-            f"model.backbone is {want}: set model.backbone to {source.backbone_name!r} (and "
+            f"model.backbone is {want}: set model.backbone to {saved['backbone']!r} (and "
             "backbone_kwargs to the tracker's), or start from a tracker of the config's backbone"
         )
-    net.load_state_dict(source.state_dict())
+    return folder
 
 
 def check_config(config: dict[str, Any], options: TaskOptions) -> None:
@@ -237,6 +258,12 @@ def check_config(config: dict[str, Any], options: TaskOptions) -> None:
     :func:`~siamkit.training.tasks.register_task` ``check``)."""
     cfg = _config(config, options)
     resolve_device(cfg["train"]["device"])  # each process's first step in train_siamfc
+    # then, as each process meets them before training (no file but siamkit.json is read):
+    _check_root(cfg["data"])
+    model = cfg["model"]
+    create_backbone(model["backbone"], **dict(model["backbone_kwargs"] or {}))  # SiamFCNet's
+    if model["init_from"] is not None and not options.resume:
+        check_tracker_start(model["init_from"], model["backbone"], model["backbone_kwargs"])
 
 
 def _config(config: dict[str, Any], options: TaskOptions) -> dict[str, Any]:
