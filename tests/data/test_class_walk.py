@@ -339,6 +339,16 @@ def test_a_data_set_folder_that_cannot_be_read_is_refused_in_one_sentence(
             group_images([str(root)], None)
 
 
+def _enroll_refusal(folder: Path) -> str:
+    """What `siamkit enroll`'s reader (group_images) says refusing ``folder``, its warnings
+    silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(click.UsageError) as usage:
+            group_images([str(folder)], None)
+    return usage.value.message
+
+
 def _link_beyond_reach(monkeypatch: pytest.MonkeyPatch, link: Path, target: str) -> None:
     """``link`` -> ``target`` whose target cannot be reached (another user's 0700 folder): the
     link itself can be lstat'ed, os.stat through it is refused (simulated, as this machine runs
@@ -384,11 +394,7 @@ def test_a_link_whose_target_cannot_be_read_is_named_as_the_link_not_its_folder(
         f"{only} holds no class folder that can be read: {only / 'alice'} is a link whose "
         "target cannot be read (permission denied): give read access to it"
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(click.UsageError) as usage:
-            group_images([str(only)], None)
-    assert usage.value.message == (  # not "no labelled images found in only"
+    assert _enroll_refusal(only) == (  # not "no labelled images found in only"
         f"nothing to enroll: {only / 'alice'} is a link whose target cannot be read (permission "
         "denied): give read access to it"
     )
@@ -469,11 +475,7 @@ def test_a_root_link_named_as_an_image_that_cannot_be_read_is_no_class_folder(
         f"'{files}' has no sub-folders; expected one folder per class, e.g. root/cat/1.png, "
         "root/dog/2.png."
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(click.UsageError) as usage:
-            group_images([str(files)], None)
-    assert usage.value.message == (
+    assert _enroll_refusal(files) == (
         f"no labelled images found in {files}: expected one sub-folder of images per label"
     )
     mixed = tmp_path / "mixed"
@@ -576,11 +578,7 @@ def test_enroll_says_its_label_folders_cannot_be_read_not_that_the_layout_is_wro
         f"nothing to enroll: none of the label folders could be read ({root / 'alice'}, "
         f"{root / 'bob'}; permission denied): give read access to them"
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(click.UsageError) as err:
-            group_images([str(root)], None)
-    assert err.value.message == want
+    assert _enroll_refusal(root) == want
 
 
 def test_classes_whose_every_image_is_shared_are_not_said_to_hold_none(tmp_path: Path) -> None:
@@ -591,11 +589,7 @@ def test_classes_whose_every_image_is_shared_are_not_said_to_hold_none(tmp_path:
     _images(root, "cat/1.png")
     (root / "dog").mkdir()
     os.link(root / "cat" / "1.png", root / "dog" / "1.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(click.UsageError) as used:
-            group_images([str(root)], None)
-    assert used.value.message == (
+    assert _enroll_refusal(root) == (
         f"nothing to enroll: every image of the label folders {root / 'cat'}, {root / 'dog'} is "
         "one file in several label folders: keep each image in its own label's folder only"
     )
@@ -613,11 +607,7 @@ def test_enroll_with_a_label_folder_without_images_says_the_others_reasons_too(
     (root / "dog").mkdir()
     (root / "fish").mkdir()
     os.link(root / "cat" / "1.png", root / "dog" / "1.png")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(click.UsageError) as used:
-            group_images([str(root)], None)
-    assert used.value.message == (
+    assert _enroll_refusal(root) == (
         f"nothing to enroll: the label folder {root / 'fish'} holds no images (.png, .jpg, "
         ".jpeg, .bmp, .gif, .tif, .tiff, .webp), and every image of the others "
         f"({root / 'cat'}, {root / 'dog'}) is one file in several label folders: put each "
@@ -634,11 +624,7 @@ def test_enroll_with_a_label_folder_without_images_says_the_others_cannot_be_rea
     _images(root, "alice/0.png")
     (root / "bob").mkdir()
     _cannot_enter(monkeypatch, root / "alice")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with pytest.raises(click.UsageError) as used:
-            group_images([str(root)], None)
-    assert used.value.message == (
+    assert _enroll_refusal(root) == (
         f"nothing to enroll: the label folder {root / 'bob'} holds no images (.png, .jpg, "
         f".jpeg, .bmp, .gif, .tif, .tiff, .webp), and the label folder {root / 'alice'} cannot "
         "be read (permission denied): put each label's images in its sub-folder, and give read "
