@@ -41,3 +41,23 @@ def test_the_protocols_refusal_counts_with_it() -> None:
 
     with pytest.raises(ValueError, match="the test set holds 1 class; "):
         check_protocol(EvalConfig(), torch.zeros(3, dtype=torch.long))
+
+
+def test_a_count_of_a_thousand_or_more_has_the_separator_every_message_writes() -> None:
+    # counted wrote "1234 images" while the lines beside it (evaluate's "1,234 images of 4
+    # classes", the report's episodes) wrote "1,234"
+    import pytest
+    import torch
+
+    from siamkit.cli._enroll import enrollment_summary
+    from siamkit.cli._text_common import chunk_note
+    from siamkit.training.config import EvalConfig
+    from siamkit.training.eval_protocol import check_protocol
+
+    assert counted(1234, "image") == "1,234 images"
+    assert enrollment_summary({"alice": range(1234)}, "g.db", 1234) == (
+        "enrolled 1,234 images of 1 label into g.db (now 1,234 items): alice 1,234"
+    )
+    assert chunk_note(1234).startswith("1,234 texts were longer than the model's window")
+    with pytest.raises(ValueError, match="but the 1,234 test classes have at most 1 image;"):
+        check_protocol(EvalConfig(ways=[5], shots=[1]), torch.arange(1234))

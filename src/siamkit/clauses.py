@@ -22,17 +22,14 @@ evaluate``), which runs no search either: the gallery's "which no search can ran
 it (s55_R2 finding 2's aside)."""
 
 
-def counted(n: int, noun: str, plural: str | None = None, *, grouped: bool = False) -> str:
+def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``n`` and ``noun`` in the number it takes, as messages say a count: ``1 text``, ``0
-    texts``, ``2 duplicate groups``; ``plural``: the noun's plural where it takes no bare s
-    (``"queries"``, ``"classes"``); ``grouped``: the number with thousands separators.
+    texts``, ``1,234 images`` (the thousands separated, as every message writes a count);
+    ``plural``: the noun's plural where it takes no bare s (``"queries"``, ``"classes"``).
 
-    >>> counted(1, "text"), counted(0, "duplicate group"), counted(12, "item")
-    ('1 text', '0 duplicate groups', '12 items')
-    >>> counted(1, "query", "queries"), counted(2, "query", "queries")
-    ('1 query', '2 queries')
-    >>> counted(1, "text", grouped=True), counted(12345, "text", grouped=True)
-    ('1 text', '12,345 texts')
+    >>> counted(1, "text"), counted(0, "duplicate group"), counted(12345, "text")
+    ('1 text', '0 duplicate groups', '12,345 texts')
+    >>> counted(1, "query", "queries"), counted(1234, "query", "queries")
+    ('1 query', '1,234 queries')
     """
-    number = f"{n:,}" if grouped else str(n)
-    return f"{number} {noun if n == 1 else plural or noun + 's'}"
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

@@ -321,7 +321,7 @@ def enrollment_summary(
     and a second line when ``skipped`` images were already enrolled, naming the labels of
     ``metadata_not_applied`` (given --metadata, but every image of theirs skipped)."""
     n = sum(len(v) for v in ids.values())
-    parts = [f"{label} {len(v)}" for label, v in list(ids.items())[:shown]]
+    parts = [f"{label} {len(v):,}" for label, v in list(ids.items())[:shown]]
     if len(ids) > shown:
         parts.append(f"... and {counted(len(ids) - shown, 'more label')}")
     line = (

@@ -302,7 +302,7 @@ def _labelled(
     d = np.clip(1.0 - cos, 0.0, 2.0)
     n_gen, n_imp = int((y == 1).sum()), int((y == 0).sum())
     entry = {**entry, "genuine": n_gen, "impostor": n_imp}
-    texts = counted(entry["texts"], "text", grouped=True)  # pairs of a text with itself: 1 text
+    texts = counted(entry["texts"], "text")  # pairs of a text with itself: 1 text
     pairs = f"{len(ex):,} pairs ({n_gen:,} genuine, {n_imp:,} impostor) of {texts}"
     source = PairsSource(f"{pairs} from the pairs file {data}", entry, entry["texts"], pairs)
     t = None if net.threshold is None else float(net.threshold)
@@ -361,7 +361,7 @@ def _graded(
         click.echo(json.dumps(metrics, indent=2))
         return
     click.echo(
-        f"{len(ex):,} graded pairs (scores {lo:g} to {hi:g}) of {counted(entry['texts'], 'text', grouped=True)} from "
+        f"{len(ex):,} graded pairs (scores {lo:g} to {hi:g}) of {counted(entry['texts'], 'text')} from "
         f"the pairs file {data}"
     )
     rows = [("Pearson r", metric_cell(fit.pearson)), ("Spearman rho", metric_cell(fit.spearman))]

@@ -131,10 +131,10 @@ def enroll(
         new = [d for d, k in zip(docs, known) if not k]
         new_sources = [s for s, k in zip(sources, known) if not k]
         if len(new) < len(docs):
-            rest = f"embedding the other {len(new)}" if new else "nothing to embed"
+            rest = f"embedding the other {len(new):,}" if new else "nothing to embed"
             repeat = "repeats a text its" if len(docs) - len(new) == 1 else "repeat a text their"
             click.echo(
-                f"{len(docs) - len(new)} of {counted(len(docs), 'text')} {repeat} label already "
+                f"{len(docs) - len(new):,} of {counted(len(docs), 'text')} {repeat} label already "
                 f"holds (enrolled before, or given earlier): {rest}",
                 err=True,
             )

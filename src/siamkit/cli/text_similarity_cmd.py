@@ -65,7 +65,7 @@ def _text_or_file(value: str, name: str) -> tuple[bool, str]:
             f"{name} names the file {value}, which holds no visible character; give a file "
             "with the text to compare, or the text itself"
         )
-    size = counted(len(text), "character", grouped=True)  # a one-character file: "(1 character)"
+    size = counted(len(text), "character")  # a one-character file: "(1 character)"
     click.echo(f"{name}: the text of the file {value} ({size})", err=True)
     return True, text
 

@@ -122,8 +122,8 @@ def metrics_tables(
     if report.few_shot:
         rows = [
             (
-                f"{r.n_way}-way {r.k_shot}-shot ({counted(r.episodes, 'episode', grouped=True)}, "
-                f"{counted(r.n_query, 'query', 'queries', grouped=True)}/class{_asked_note(asked.get(key), r.n_way)}"
+                f"{r.n_way}-way {r.k_shot}-shot ({counted(r.episodes, 'episode')}, "
+                f"{counted(r.n_query, 'query', 'queries')}/class{_asked_note(asked.get(key), r.n_way)}"
                 f"{_drawn_note(r, report.n_classes)})",
                 f"{r.accuracy:.4f} ± {r.ci95:.4f}",
             )

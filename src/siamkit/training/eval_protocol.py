@@ -70,7 +70,7 @@ def check_protocol(
             if have >= n:
                 continue
             held = (
-                f"the {n_classes} {what} classes have at most {counted(int(counts[0]), 'image')}"
+                f"the {n_classes:,} {what} classes have at most {counted(int(counts[0]), 'image')}"
                 if have == 0
                 else f"only {have} of the {n_classes} {what} classes have that many "
                 f"({_short_classes(per_label, k + 1, names)})"
