@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli._enroll import checked_chunk
 from siamkit.cli._eval_data import load_eval_data
 from siamkit.cli._image_files import (
@@ -136,9 +137,8 @@ def embed(
     else:
         raise click.UsageError("give image files / folders, or --data NAME")
     written = write_embeddings(Path(out), z, ids, label_list)
-    click.echo(
-        f"embedded {z.shape[0]} images -> {z.shape[1]}-d; wrote {', '.join(map(str, written))}"
-    )
+    files_written = ", ".join(map(str, written))
+    click.echo(f"embedded {counted(z.shape[0], 'image')} -> {z.shape[1]}-d; wrote {files_written}")
 
 
 NO_USE = "nothing can rank or compare"
