@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli._face_common import (
     _GALLERY,
     _IMAGE,
@@ -161,11 +162,11 @@ def enroll(
         "metadata_not_applied": unapplied,
         "faces": docs,
     }
-    text = f"enrolled {len(ids)} face(s) of {label!r} into {gallery_path}"
+    text = f"enrolled {counted(len(ids), 'face')} of {label!r} into {gallery_path}"
     if ids.skipped:
         text += (
-            f"\nskipped {len(ids.skipped)} face(s) already enrolled under the same label (the "
-            "same face: the same embedding)"
+            f"\nskipped {counted(len(ids.skipped), 'face')} already enrolled under the same "
+            "label (the same face: the same embedding)"
         )
         if unapplied:
             text += f"; --metadata was not applied to {label!r}, which got no new face"
@@ -230,7 +231,7 @@ def _identify_text(docs: list[dict[str, Any]], no_face_hint: str, kind: str = "d
         if not d["faces"]:
             lines.append(f"{d['image']}: no face found; {no_face_hint}")
             continue
-        lines.append(f"{d['image']}: {len(d['faces'])} face(s)")
+        lines.append(f"{d['image']}: {counted(len(d['faces']), 'face')}")
         for f in d["faces"]:
             who = f["label"] if f["label"] is not None else "unknown"
             lines.append(f"  {box_name(f['box'])}: {who}")

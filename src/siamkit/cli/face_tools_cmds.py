@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli._face_common import (
     _IMAGE,
     _JSON,
@@ -62,13 +63,13 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
             "choose a DEST you can write to"
         ) from None
     doc: dict[str, Any] = {"written": written, "skipped": [str(p) for p in skipped], "dest": dest}
-    text = f"wrote {written} chip(s) into {dest}" + "".join(
+    text = f"wrote {counted(written, 'chip')} into {dest}" + "".join(
         f"\nskipped (no face): {p}" for p in skipped
     )
     if skipped:  # once, not per file: the same advice holds for each
         hint = _no_face_hint(detector, upsample)
         doc["hint"] = hint  # as face identify --json has it (only then: no field changes)
-        text += f"\nno face found in {len(skipped)} image(s); {hint}"
+        text += f"\nno face found in {counted(len(skipped), 'image')}; {hint}"
     _emit(as_json, doc, text)
 
 
@@ -85,7 +86,8 @@ def _identities_text(out: Any) -> str:
 
     known, unknown = out.num_known, out.num_unknown
     dirs = "".join(f", DIR@FAR={k:g} {v:.4f}" for k, v in out.dir_at_far.items())
-    text = f"rank-1 {out.rank1:.4f}{dirs} ({known} known probes, {unknown} unknown)"
+    probes = f"{counted(known, 'known probe')}, {unknown:,} unknown"
+    text = f"rank-1 {out.rank1:.4f}{dirs} ({probes})"
     more = "give more identities or a higher --unknown-fraction"
     if unknown == 0:
         text += f"\nnote: no unknown probe (no identity was left out), so no DIR@FAR; {more}"
@@ -98,13 +100,15 @@ def _identities_text(out: Any) -> str:
         if unknown < FEW_PROBES or coarse:
             few = "only " if unknown < FEW_PROBES else ""
             text += (
-                f"\nnote: {few}{unknown} unknown probe(s) set the thresholds, so FAR is measured "
-                f"in steps of 1/{unknown}" + (f" ({', '.join(coarse)})" if coarse else "")
+                f"\nnote: {few}{counted(unknown, 'unknown probe')} "
+                f"{'sets' if unknown == 1 else 'set'} the thresholds, so FAR is measured in "
+                f"steps of 1/{unknown}" + (f" ({', '.join(coarse)})" if coarse else "")
                 + f"; {more}"
             )  # fmt: skip
     if known < FEW_PROBES:
         text += (
-            f"\nnote: only {known} known probe(s), so rank-1 and DIR move in steps of 1/{known}; "
+            f"\nnote: only {counted(known, 'known probe')}, so rank-1 and DIR move in steps of "
+            f"1/{known}; "
             "give more photos per identity (each enrolls its first and probes with the rest)"
         )
     return text
@@ -221,7 +225,6 @@ def evaluate(
         }
         text = _identities_text(out)
     if doc["no_face"]:
-        text += (
-            f"\nnote: no face detected in {len(doc['no_face'])} image(s); embedded a centred box"
-        )
+        none = counted(len(doc["no_face"]), "image")
+        text += f"\nnote: no face detected in {none}; embedded a centred box"
     _emit(as_json, doc, text)

@@ -35,7 +35,7 @@ def test_face_identify_prints_each_face_by_its_box():
     ]
     docs = [{"image": "team.jpg", "faces": faces}]
     assert _identify_text(docs, "hint") == (
-        "team.jpg: 2 face(s)\n"
+        "team.jpg: 2 faces\n"
         "  box (175, 76)-(265, 166): eileen\n"
         "    1. eileen                   distance 0.3100  accepted\n"
         "  box (3, 40)-(20, 58): unknown"

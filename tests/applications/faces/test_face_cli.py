@@ -124,7 +124,7 @@ def test_identify_text_lists_the_k_matches_of_each_face(tmp_path, photos):
     text = without_progress(run(*args).output)
     faces = json.loads(run(*args, "--json").stdout)["images"][0]["faces"]
     assert faces[0]["label"] == "eileen" and all(len(f["matches"]) == 3 for f in faces)
-    expected = [f"{photos['astronaut_flip']}: {len(faces)} face(s)"]
+    expected = [f"{photos['astronaut_flip']}: {len(faces)} face{'s' * (len(faces) != 1)}"]
     for f in faces:
         b = f["box"]
         expected.append(
@@ -172,19 +172,18 @@ def test_enrolling_a_face_again_skips_it_and_says_how_many(tmp_path, photos):
     assert doc["metadata_not_applied"] == []
     res = run("enroll", "--gallery", db, "--label", "eileen", flip)
     assert without_progress(res.output)[:2] == [
-        f"enrolled 0 face(s) of 'eileen' into {db}",
-        "skipped 1 face(s) already enrolled under the same label (the same face: the same "
-        "embedding)",
+        f"enrolled 0 faces of 'eileen' into {db}",
+        "skipped 1 face already enrolled under the same label (the same face: the same embedding)",
     ]
     res = run("enroll", "--gallery", db, "--label", "eileen", flip, "--metadata", '{"t": 1}')
     assert without_progress(res.output)[1] == (
-        "skipped 1 face(s) already enrolled under the same label (the same face: the same "
+        "skipped 1 face already enrolled under the same label (the same face: the same "
         "embedding); --metadata was not applied to 'eileen', which got no new face"
     )
     res = run("enroll", "--gallery", db, "--label", "eileen", flip, "--metadata", "{}", "--json")
     assert json.loads(res.stdout)["metadata_not_applied"] == ["eileen"]
     res = run("enroll", "--gallery", db, "--label", "someone", a)  # a repeat is per label
-    assert "enrolled 1 face(s)" in res.output and "skipped" not in res.output
+    assert "enrolled 1 face of" in res.output and "skipped" not in res.output
     with Gallery.open(db) as g:
         assert [(i.label, i.count) for i in g.labels()] == [("eileen", 2), ("someone", 1)]
 
@@ -295,7 +294,7 @@ def test_crop_writes_chips_per_person_and_lists_faceless(tmp_path, photos):
     assert res.exit_code == 0, res.output
     assert without_progress(res.output)[1:] == [
         f"skipped (no face): {src / 'mega' / 'mega0.png'}",
-        "no face found in 1 image(s); use a photo in which a face is clearly visible, or find "
+        "no face found in 1 image; use a photo in which a face is clearly visible, or find "
         "smaller faces with --upsample 2",
     ]
     (tmp_path / "faces" / "eileen").mkdir(parents=True)
@@ -344,9 +343,9 @@ def test_evaluate_identities_prints_the_probe_counts_and_says_when_they_are_few(
     assert lines[0].startswith("rank-1 1.0000, DIR@FAR=0.5 ")
     assert lines[0].endswith(" (2 known probes, 2 unknown)")
     assert lines[1:] == [
-        "note: only 2 unknown probe(s) set the thresholds, so FAR is measured in steps of 1/2; "
+        "note: only 2 unknown probes set the thresholds, so FAR is measured in steps of 1/2; "
         "give more identities or a higher --unknown-fraction",
-        "note: only 2 known probe(s), so rank-1 and DIR move in steps of 1/2; give more photos "
+        "note: only 2 known probes, so rank-1 and DIR move in steps of 1/2; give more photos "
         "per identity (each enrolls its first and probes with the rest)",
     ]
     res = run("evaluate", "--identities", face_folder, "--unknown-fraction", "0.1")
@@ -366,7 +365,7 @@ def test_identities_text_names_a_far_measured_at_a_coarser_step():
     out = OpenSetResult(0.9, {0.01: 0.5, 0.1: 0.75}, {}, num_known=400, num_unknown=50)
     assert _identities_text(out).splitlines() == [
         "rank-1 0.9000, DIR@FAR=0.01 0.5000, DIR@FAR=0.1 0.7500 (400 known probes, 50 unknown)",
-        "note: 50 unknown probe(s) set the thresholds, so FAR is measured in steps of 1/50 "
+        "note: 50 unknown probes set the thresholds, so FAR is measured in steps of 1/50 "
         "(DIR@FAR=0.01 is at FAR 0); give more identities or a higher --unknown-fraction",
     ]
     out = OpenSetResult(0.9, {0.01: 0.5}, {}, num_known=400, num_unknown=200)
