@@ -103,7 +103,7 @@ def test_a_signature_png_with_a_transparent_background_is_read_on_white_paper(
         answers.append(json.loads(out))
     assert answers[1]["score"] == pytest.approx(answers[0]["score"], abs=1e-5)
     code, out = _run("enroll", "--gallery", bank, "--writer", "b", str(tmp_path / "pad.png"))
-    assert code == 0 and "enrolled 1 reference(s) for writer b" in out
+    assert code == 0 and "enrolled 1 reference for writer b" in out
 
 
 def test_a_face_gallery_is_named_as_one_not_as_another_models_bank(
@@ -142,8 +142,8 @@ def test_enrolling_a_reference_again_skips_it_and_says_how_many(
     copy.write_bytes(Path(two).read_bytes())
     code, out = _run("enroll", "--model", model, "--gallery", bank, "--writer", "7", one, one)
     assert code == 0 and out.splitlines() == [
-        "enrolled 1 reference(s) for writer 7 (1 in all)",
-        "skipped 1 reference(s) already enrolled for this writer (the same signature image: the "
+        "enrolled 1 reference for writer 7 (1 in all)",
+        "skipped 1 reference already enrolled for this writer (the same signature image: the "
         "same embedding)",
     ]
     code, out = _run(
@@ -155,7 +155,7 @@ def test_enrolling_a_reference_again_skips_it_and_says_how_many(
         "writer": "7", "enrolled": 1, "references": 2, "skipped_already_enrolled": 2
     }  # fmt: skip
     code, out = _run("enroll", "--model", model, "--gallery", bank, "--writer", "8", one)
-    assert out.strip() == "enrolled 1 reference(s) for writer 8 (1 in all)"  # per writer
+    assert out.strip() == "enrolled 1 reference for writer 8 (1 in all)"  # per writer
 
 
 def test_bad_input_is_one_sentence(setup: tuple[Path, Path], tmp_path: Path) -> None:
@@ -712,3 +712,10 @@ def test_a_bank_from_before_sources_verifies_as_before(
     assert code == 0 and json.loads(out)["sources"] == [None]
     code, out = _run(*args)
     assert code == 0 and len(out.splitlines()) == 1 and "(from" not in out
+
+
+def test_evaluate_counts_one_reference_as_one(setup: tuple[Path, Path]) -> None:
+    """With --references 1, evaluate said "1 writer, 1 references"."""
+    root, _ = setup
+    code, out = _run("evaluate", str(root / "model"), "--data", "synthetic:1", "--references", "1")
+    assert code == 0 and out.startswith("1 writer, 1 reference, min distance"), out

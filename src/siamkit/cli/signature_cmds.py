@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli._face_common import DistanceThreshold, refuse_missing_store
 from siamkit.cli._inputs import PROGRESS, OnceOption, store_errors
 from siamkit.cli._model_record import recorded_model
@@ -228,10 +229,10 @@ def enroll(
         "references": total,
         "skipped_already_enrolled": skipped,
     }
-    text = f"enrolled {len(ids)} reference(s) for writer {writer} ({total} in all)"
+    text = f"enrolled {counted(len(ids), 'reference')} for writer {writer} ({total:,} in all)"
     if skipped:
         text += (
-            f"\nskipped {skipped} reference(s) already enrolled for this writer (the same "
+            f"\nskipped {counted(skipped, 'reference')} already enrolled for this writer (the same "
             "signature image: the same embedding)"
         )
     click.echo(json.dumps(doc, indent=2) if as_json else text)
@@ -280,8 +281,8 @@ def verify(
     th = "-" if decision.threshold is None else f"{decision.threshold:.4f}"
     refs = len(decision.distances)
     click.echo(
-        f"{verdict}: score {decision.score:.4f} ({decision.reduce} distance to {refs} "
-        f"reference{'' if refs == 1 else 's'}), threshold {th}"
+        f"{verdict}: score {decision.score:.4f} ({decision.reduce} distance to "
+        f"{counted(refs, 'reference')}), threshold {th}"
     )
     if any(s is not None for s in decision.sources):  # a bank enrolled before: as before
         from siamkit.cli.gallery_cmds import source_note
@@ -471,15 +472,15 @@ def evaluate_signature_data(
         click.echo(json.dumps(doc, indent=2))
         return
     label = " (synthetic data)" if synthetic else ""
-    writers = f"{ev.n_writers} writer{'' if ev.n_writers == 1 else 's'}"
+    writers = counted(ev.n_writers, "writer")
     skipped = ev.n_writers - ev.n_writers_evaluated
     if skipped:  # the rates are of the others only
         writers = (
-            f"{ev.n_writers_evaluated} of {ev.n_writers} writers ({skipped} with at most "
-            f"{references} genuine signatures, none left to question: lower --references to "
-            "include them)"
+            f"{ev.n_writers_evaluated:,} of {writers} ({skipped:,} with at most "
+            f"{counted(references, 'genuine signature')}, none left to question: lower "
+            "--references to include them)"
         )
-    click.echo(f"{writers}, {references} references, {reduce} distance{label}")
+    click.echo(f"{writers}, {counted(references, 'reference')}, {reduce} distance{label}")
     click.echo(f"threshold {ev.threshold:.4f} ({ev.threshold_source})")
     missing = {
         "skilled": "no skilled forgeries in --data",
