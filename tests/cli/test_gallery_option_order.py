@@ -96,7 +96,7 @@ def test_remove_by_id_in_any_order(enrolled, tmp_path, order):
     if "--json" in order:
         assert json.loads(res.output)["item_ids"] == [1]
     else:
-        assert res.output.startswith("removed 1 item(s): #1 ('bag')")
+        assert res.output.startswith("removed 1 item: #1 ('bag')")
 
 
 @pytest.mark.parametrize("order", ["remove --json DB boot", "--json remove DB boot"])
@@ -196,7 +196,7 @@ def test_a_gallery_file_starting_with_a_dash_after_double_dash(enrolled, tmp_pat
     monkeypatch.chdir(tmp_path)
     assert json.loads(run(["gallery", "--", "-odd.db", "stats", "--json"]).output)["num_items"] == 3
     res = run(["gallery", "--", "-odd.db", "remove", "--id", "1"])
-    assert res.output.startswith("removed 1 item(s): #1 ('bag')")
+    assert res.output.startswith("removed 1 item: #1 ('bag')")
     assert items_of(db) == {2: "bag", 3: "boot"}
     res = run(["gallery", "remove", "--id", "2", "--", "-odd.db"])  # the command first
     assert items_of(db) == {3: "boot"}

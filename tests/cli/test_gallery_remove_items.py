@@ -79,7 +79,7 @@ def test_one_item_goes_with_its_thumbnail_and_the_label_keeps_the_rest(enrolled,
     db = copy_of(enrolled, tmp_path)
     args = [db, "remove"] if first == "path" else ["remove", db]
     out = run(["gallery", *args, "--id", "2"]).output
-    assert out.strip() == "removed 1 item(s): #2 ('bag')"
+    assert out.strip() == "removed 1 item: #2 ('bag')"
     assert items_of(db) == {1: "bag", 3: "bag", 4: "boot", 5: "boot"}
     assert thumbnails_of(db) == [1, 3, 4, 5]
     listed = json.loads(run(["gallery", db, "list", "--json"]).output)["labels"]
@@ -100,7 +100,7 @@ def test_several_ids_in_json_and_an_emptied_label_leaves_the_list(enrolled, tmp_
     assert [x["label"] for x in listed] == ["bag"]
     text = run(["gallery", copy_of(enrolled, tmp_path), "remove", "--id", "4", "--id", "5"])
     assert text.output.strip() == (
-        "removed 2 item(s): #4 ('boot'), #5 ('boot'); 'boot' had no other items and is no "
+        "removed 2 items: #4 ('boot'), #5 ('boot'); 'boot' had no other items and is no "
         "longer in the gallery"
     )
 
@@ -167,3 +167,13 @@ def test_a_label_written_as_an_item_id_is_told_to_use_id(enrolled, tmp_path):
     )
     assert items_of(db) == items_of(enrolled["db"])
     assert "did you mean" in run(["gallery", db, "remove", "bags"], code=1).output
+
+
+def test_the_removal_counts_its_items_in_their_number(enrolled, tmp_path):
+    """`gallery remove` said "removed 'boot' (2 item(s))" and "removed 1 item(s): #2"."""
+    db = copy_of(enrolled, tmp_path)
+    assert (
+        run(["gallery", db, "remove", "--id", "4"]).output.strip() == "removed 1 item: #4 ('boot')"
+    )
+    assert run(["gallery", db, "remove", "boot"]).output.strip() == "removed 'boot' (1 item)"
+    assert run(["gallery", db, "remove", "bag"]).output.strip() == "removed 'bag' (3 items)"

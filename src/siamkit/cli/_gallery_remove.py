@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from siamkit.clauses import counted
+
 ID_HELP = (
     "Remove only the item of this id (the #ID identify --json, recommend, the service and its "
     "pages show; 57 or #57), instead of a whole LABEL; repeat for several. All or none: an id "
@@ -82,7 +84,7 @@ def remove_items_report(gallery: Any, item_ids: tuple[int, ...]) -> tuple[dict[s
         "labels_gone": gone,
     }
     items = ", ".join(f"#{i} ({label!r})" for i, label in removed.items())
-    text = f"removed {len(removed)} item(s): {items}"
+    text = f"removed {counted(len(removed), 'item')}: {items}"
     if gone:
         names = ", ".join(repr(label) for label in gone)
         verb = "is" if len(gone) == 1 else "are"

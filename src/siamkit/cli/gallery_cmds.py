@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli._gallery_remove import (
     ID_HELP,
     ItemId,
@@ -661,7 +662,8 @@ def remove_label(path: str, label: str | None, item_ids: tuple[int, ...], as_jso
             _emit(as_json, *remove_items_report(g, item_ids))
             return
         removed = remove_whole_label(g, path, str(label))
-    _emit(as_json, {"label": label, "removed": removed}, f"removed {label!r} ({removed} item(s))")
+    text = f"removed {label!r} ({counted(removed, 'item')})"
+    _emit(as_json, {"label": label, "removed": removed}, text)
 
 
 @gallery.command("stats")
