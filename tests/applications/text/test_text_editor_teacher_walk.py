@@ -307,7 +307,7 @@ def test_a_cms_exports_html_bodies_are_read_as_the_text_they_show(run: Any, tmp_
     res = run("plagiarism", str(essay), "--corpus", str(corpus), "--text-field", "content")
     assert res.exit_code == 0, res.output
     assert "1 matched span;" in res.stdout and "P-1: " in res.stdout
-    assert f"{corpus}: 1 text(s) hold HTML markup (ids P-1): read as the text" in res.stderr
+    assert f"{corpus}: 1 text holds HTML markup (ids P-1): read as the text" in res.stderr
     docs = load_corpus(corpus, "Content")
     assert docs[0].text.split() == " ".join(OTHER[:1] + COPIED + OTHER[1:]).split()
     assert docs[1].text == "my </div> closes early on the page."

@@ -43,7 +43,7 @@ def test_a_folder_of_files_that_are_not_read_lists_them(text_cli: Any, tmp_path:
     )
     assert res.exit_code == 1
     assert res.output == (
-        f"Error: {sources} {NO_TEXT_FILES}; skipped 1 file(s) of {sources}: scans/page1.pdf (not "
+        f"Error: {sources} {NO_TEXT_FILES}; skipped 1 file of {sources}: scans/page1.pdf (not "
         f"a text file: .htm .html .md .rst .text .txt or no suffix){ADVICE}"
     )
     assert not (tmp_path / "r.html").exists()
@@ -68,7 +68,7 @@ def test_a_folder_holding_only_the_suspect_says_so(text_cli: Any, tmp_path: Path
     res = text_cli("plagiarism", str(essay), "--corpus", str(sources), "--out", str(out))
     assert res.exit_code == 1
     assert res.output == (
-        f"Error: {sources} holds no text to read but the text files it skips (skipped 1 file(s) "
+        f"Error: {sources} holds no text to read but the text files it skips (skipped 1 file "
         f"of {sources}: essay.txt (the suspect itself)); put the texts to compare beside them, "
         "or give another corpus\n"
     )
@@ -83,7 +83,7 @@ def test_a_folder_holding_only_a_hidden_text_file_says_so(tmp_path: Path) -> Non
     with pytest.raises(ValueError) as err:
         load_corpus(tmp_path)
     assert str(err.value) == (
-        f"{tmp_path} holds no text to read but the text files it skips (skipped 2 file(s) of "
+        f"{tmp_path} holds no text to read but the text files it skips (skipped 2 files of "
         f"{tmp_path}: .DS_Store (hidden), .notes.txt (hidden)); put the texts to compare beside "
         "them, or rename the hidden ones without their leading dot, or give another corpus"
     )
@@ -97,4 +97,4 @@ def test_a_folder_holding_only_a_hidden_file_that_is_not_text_keeps_the_suffix_l
     (tmp_path / ".DS_Store").write_bytes(b"\0")
     with pytest.raises(ValueError) as err:
         load_corpus(tmp_path)
-    assert str(err.value).startswith(f"{tmp_path} {NO_TEXT_FILES}; skipped 1 file(s)")
+    assert str(err.value).startswith(f"{tmp_path} {NO_TEXT_FILES}; skipped 1 file ")

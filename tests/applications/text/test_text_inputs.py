@@ -158,7 +158,7 @@ def test_a_folder_skips_hidden_files_corpus_files_and_reports_and_says_so(tmp_pa
         "report.html": "a siamkit plagiarism report",
     }
     (note,) = c.notes()
-    assert note.startswith(f"skipped 5 file(s) of {f}: .git/ (hidden folder), .DS_Store")
+    assert note.startswith(f"skipped 5 files of {f}: .git/ (hidden folder), .DS_Store")
 
 
 def test_a_folder_of_corpus_files_only_says_which_it_skipped(run, tmp_path) -> None:
@@ -169,7 +169,7 @@ def test_a_folder_of_corpus_files_only_says_which_it_skipped(run, tmp_path) -> N
     res = run("dedup", str(f), "--out", str(tmp_path / "o.jsonl"))
     out = _one_error(res)
     assert f"{f} holds no text files to read (a folder's texts are the files in it " in out
-    assert f"; skipped 2 file(s) of {f}: a.jsonl (a .jsonl file" in out
+    assert f"; skipped 2 files of {f}: a.jsonl (a .jsonl file" in out
     assert "b.csv (a .csv file inside a folder is not read" in out
 
 
@@ -178,7 +178,7 @@ def test_blank_texts_are_named_on_stderr(run, tmp_path) -> None:
                                       {"id": "c", "text": "\u200b"}])  # fmt: skip
     res = run("dedup", str(c), "--out", str(tmp_path / "o.jsonl"), "--json")
     assert res.exit_code == 0, res.output
-    assert res.stderr == f"skipped 2 blank text(s) of {c}: ids b (line 2), c (line 3)\n"
+    assert res.stderr == f"skipped 2 blank texts of {c}: ids b (line 2), c (line 3)\n"
     assert json.loads(res.stdout)["texts"] == 1
 
 

@@ -52,6 +52,7 @@ from siamkit.applications.text.records import (
     text_fields,
 )
 from siamkit.applications.text.text_checks import is_blank, unicode_problem
+from siamkit.clauses import counted
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class Corpus(Sequence[Document]):
         return said + self.left_out(limit)
 
     def left_out(self, limit: int = 10) -> list[str]:
-        """One line per thing left out, e.g. ``skipped 2 blank text(s): ids t3, t9``."""
+        """One line per thing left out, e.g. ``skipped 2 blank texts of c.jsonl: ids t3, t9``."""
         from siamkit.index.results import listing
 
         out = []
@@ -100,11 +101,12 @@ class Corpus(Sequence[Document]):
             where = [d.where.removeprefix(f"{self.path} ") for d in self.blank]
             shown = [d.id if w == d.where else f"{d.id} ({w})" for d, w in zip(self.blank, where)]
             out.append(
-                f"skipped {len(self.blank)} blank text(s) of {self.path}: ids {listing(shown, limit)}"
+                f"skipped {counted(len(self.blank), 'blank text')} of {self.path}: ids "
+                f"{listing(shown, limit)}"
             )
         if self.skipped:
             out.append(
-                f"skipped {len(self.skipped)} file(s) of {self.path}: "
+                f"skipped {counted(len(self.skipped), 'file')} of {self.path}: "
                 + listing([f"{name} ({why})" for name, why in self.skipped], limit)
             )
         return out
@@ -123,7 +125,8 @@ def _shown_text(path: Path, docs: list[Document]) -> tuple[list[Document], str]:
     for k in marked:
         out[k] = Document(docs[k].id, html_text(docs[k].text), docs[k].where)
     return out, (
-        f"{path}: {len(marked)} text(s) hold HTML markup (ids {listing([docs[k].id for k in marked], 5)}): "
+        f"{path}: {counted(len(marked), 'text')} {'holds' if len(marked) == 1 else 'hold'} HTML "
+        f"markup (ids {listing([docs[k].id for k in marked], 5)}): "
         "read as the text they show, without tags"
     )
 
