@@ -163,7 +163,9 @@ def plagiarism(
             f"  {s.source}: {s.coverage:.1%} of {doc.id}, mean similarity {s.mean_similarity:.3f}"
         )
     if report.near_misses:  # as the report and --json list them: apart, counted in no score
-        click.echo(f"{len(report.near_misses)} near miss(es) {NEAR_MISS_NOTE}")
+        click.echo(
+            f"{counted(len(report.near_misses), 'near miss', 'near misses')} {NEAR_MISS_NOTE}"
+        )
         for m in report.near_misses:
             said = " ".join(doc.text[m.suspect_start : m.suspect_end].split())
             said = said if len(said) <= 80 else f"{said[:77]}..."

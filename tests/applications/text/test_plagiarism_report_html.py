@@ -74,7 +74,7 @@ def test_a_report_without_matches_says_so_and_shows_no_empty_table() -> None:
     report = PlagiarismReport(full.suspect, full.sources, [], [], 0.72, 0)
     page = render_report(report, "given")
     said = (
-        "<p>No sentence of essay.txt matched a sentence of the 2 source(s) at cosine similarity "
+        "<p>No sentence of essay.txt matched a sentence of the 2 sources at cosine similarity "
         "≥ 0.720 (the threshold given with --threshold).</p>"
     )
     assert said in page
@@ -193,7 +193,7 @@ def test_the_printed_summary_lists_the_near_misses_too(tiny_hf, tmp_path, monkey
     share = len(copied) / len(copied + close + far)  # of the suspect's sentence characters
     assert res.output.splitlines()[1:4] == [
         f"  a.txt: {share:.1%} of essay.txt, mean similarity 1.000",
-        "1 near miss(es) below the threshold (by at most 0.05): not matches, counted in no score",
+        "1 near miss below the threshold (by at most 0.05): not matches, counted in no score",
         f'  b.txt: similarity 0.700, "{close}"',
     ], res.output
     assert far not in res.output

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from html import escape
 
 from siamkit.applications.text.plagiarism import NEAR_MISS_MARGIN, PlagiarismReport
+from siamkit.clauses import counted
 
 _COLOURS = ("#ffe08a", "#a8e6cf", "#ffb3ba", "#bae1ff", "#e0bbff", "#ffdfba", "#c9f7f5")
 _CSS = """
@@ -51,8 +52,8 @@ def _near_misses(report: PlagiarismReport) -> str:
     )
     return (
         "<h2>Near misses (below the threshold, not counted)</h2>"
-        f"<p>The {len(report.near_misses)} suspect sentence(s) closest to a match, at most "
-        f"{NEAR_MISS_MARGIN} below the threshold {report.min_similarity:.3f}: they are not "
+        f"<p>The {counted(len(report.near_misses), 'suspect sentence')} closest to a match, "
+        f"at most {NEAR_MISS_MARGIN} below the threshold {report.min_similarity:.3f}: they are not "
         "matches, are not highlighted and count in no score above. Shown for you to judge.</p>"
         "<table><tr><th>suspect sentence</th><th>closest source sentence</th>"
         f"<th>similarity</th></tr>{rows}</table>"
@@ -89,9 +90,10 @@ def render_report(
         f'<td class="num">{sp.similarity:.3f}</td></tr>'
         for k, sp in enumerate(report.spans)
     )
+    were = "was" if report.chunked == 1 else "were"
     note = (
-        f"<p>{report.chunked} passage(s) were longer than the model's window and were embedded "
-        "as overlapping windows, averaged.</p>"
+        f"<p>{counted(report.chunked, 'passage')} {were} longer than the model's window and "
+        f"{were} embedded as overlapping windows, averaged.</p>"
         if report.chunked
         else ""
     )
@@ -112,13 +114,13 @@ def render_report(
     if not report.spans:  # no highlight to explain, no pair to show
         return (
             f"{head}<p>No sentence of {escape(report.suspect.id)} matched a sentence of the "
-            f"{len(report.sources)} source(s) at {held_to}.</p>{note}"
+            f"{counted(len(report.sources), 'source')} at {held_to}.</p>{note}"
             f"<h2>Suspect text</h2><div class='doc'>{escape(report.suspect.text)}</div>"
             f"{_near_misses(report)}</body></html>"
         )
     return (
-        f"{head}<p>{len(report.spans)} matched span(s) from {len(report.scores)} of "
-        f"{len(report.sources)} source(s); sentences matched at {held_to}.</p>{note}"
+        f"{head}<p>{counted(len(report.spans), 'matched span')} from {len(report.scores):,} of "
+        f"{counted(len(report.sources), 'source')}; sentences matched at {held_to}.</p>{note}"
         f"<h2>Sources</h2><table><tr><th>source</th><th>coverage of the suspect</th>"
         f"<th>mean similarity</th><th>spans</th></tr>{rows}</table>"
         "<h2>Suspect text</h2><p>Each highlighted passage ends with its span's number: it links to "
