@@ -565,7 +565,7 @@ def test_cosent_on_pairs_of_one_score_is_refused_before_training(
     same = tmp_path / "same.csv"
     same.write_text("a,b,label\n" + "".join(f"text {i},other {i},4\n" for i in range(8)))
     cfg = _config(tiny_hf, same, epochs=1)
-    with pytest.raises(ValueError, match=r"the 8 training pair\(s\) all score 4: add pairs"):
+    with pytest.raises(ValueError, match=r"the 8 training pairs all score 4: add pairs"):
         get_task("text")(cfg, tmp_path / "run", TaskOptions(progress=False))
     assert not (tmp_path / "run").exists()
 

@@ -11,6 +11,7 @@ from siamkit.applications.text.pairs import TextExamples
 from siamkit.applications.text.train_config import TextTrainConfig
 from siamkit.applications.text.train_loop import EpochBatches
 from siamkit.applications.text.train_split import MIN_SPLIT_EXAMPLES, _norm, _range
+from siamkit.clauses import counted
 
 
 def _graded(*sets: TextExamples | None) -> bool:
@@ -168,8 +169,9 @@ def _check_train(train: TextExamples, cfg: TextTrainConfig) -> None:
         shown = present[0] if r is None else r[0] + present[0] * (r[1] - r[0])
         raise ValueError(
             f"loss {cfg.loss.kind} learns from pairs with different scores, and the "
-            f"{len(train)} training pair(s) all score {shown:g}: add pairs of other scores, or use loss "
-            "contrastive (0/1 labels), or mnrl with data.format anchor_positive (similar pairs)"
+            f"{counted(len(train), 'training pair')} {'scores' if len(train) == 1 else 'all score'}"
+            f" {shown:g}: add pairs of other scores, or use loss contrastive (0/1 labels), or "
+            "mnrl with data.format anchor_positive (similar pairs)"
         )
 
 
