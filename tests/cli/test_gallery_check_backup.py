@@ -197,6 +197,18 @@ def test_a_backup_equals_the_source_while_another_connection_holds_it(enrolled, 
     assert [d["label"] for d in json.loads(listed)["labels"]] == ["bag", "boot"]
 
 
+def test_a_backup_counts_one_item_and_one_label_as_one(enrolled, tmp_path):
+    """The backup of a gallery of one image said "(1 items, 1 labels)"."""
+    db = tmp_path / "one.db"
+    photo = tmp_path / "photos" / "bag" / "0.png"
+    photo.parent.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(photo)
+    run(["enroll", enrolled["model"], "--gallery", db, tmp_path / "photos"])
+    out = tmp_path / "one-monday.db"
+    said = run(["gallery", "backup", db, out]).stdout
+    assert said.startswith(f"backed up {db} (1 item, 1 label) to {out}"), said
+
+
 def test_a_backup_refuses_an_existing_file_unless_forced(enrolled, tmp_path):
     out = tmp_path / "out.db"
     out.write_bytes(b"an older backup")

@@ -781,8 +781,8 @@ def backup(path: str, out: str, force: bool, as_json: bool) -> None:
     doc = {"gallery": path, **done._asdict()}
     thumbs = f" and its thumbnails to {done.thumbnails}" if done.thumbnails else ""
     text = (
-        f"backed up {path} ({done.num_items} items, {done.num_labels} labels) to {done.out}"
-        + thumbs
+        f"backed up {path} ({counted(done.num_items, 'item')}, "
+        f"{counted(done.num_labels, 'label')}) to {done.out}" + thumbs
     )
     _emit(as_json, doc, text)
 
