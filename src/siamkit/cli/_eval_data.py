@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from siamkit.clauses import counted
 from siamkit.cli._image_files import read_image_files, torch_labels
 from siamkit.cli._inputs import BUILTIN_SHAPES, DATASET_NAMES, resolve_classes
 
@@ -29,7 +30,10 @@ class EvalData:
     def describe(self) -> str:
         """``"400 images of 4 classes (shirt, sneaker, bag, ankle boot) from ..."``."""
         shown = ", ".join(self.names[c] for c in self.chosen)
-        return f"{len(self.y):,} images of {len(self.chosen)} classes ({shown}) from {self.source}"
+        count = (
+            f"{counted(len(self.y), 'image')} of {counted(len(self.chosen), 'class', 'classes')}"
+        )
+        return f"{count} ({shown}) from {self.source}"
 
 
 def _refuse_signature_corpus(data: str, folder: Path) -> None:
