@@ -83,7 +83,7 @@ def test_a_nan_embedding_exits_non_zero_naming_the_item(enrolled, tmp_path):
         conn.execute("UPDATE items SET embedding = ? WHERE id = 3", (nan,))
     res = run(["gallery", "check", db], code=1)
     assert res.stderr == (
-        f"Error: {db} has 1 embedding(s) with NaN or infinite values, which no search can rank: "
+        f"Error: {db} has 1 embedding with NaN or infinite values, which no search can rank: "
         f"item 3 ('boot'); remove them (`siamkit gallery {db} remove --id 3`) and enroll them "
         "again\n"
     )
@@ -136,7 +136,7 @@ def test_another_model_and_several_problems_are_said(enrolled, tmp_path):
         conn.execute("UPDATE items SET embedding = ? WHERE id = 1", (b"abc",))
     res = run(["gallery", "check", db, "--model", enrolled["other"]], code=1)
     assert res.stderr.startswith("Error: 2 problems: (1) ")
-    assert "that are not 4 float32 values" in res.stderr
+    assert "has 1 embedding that is not 4 float32 values" in res.stderr
 
 
 def test_several_problems_end_with_one_period_each(enrolled, tmp_path, monkeypatch):

@@ -66,7 +66,7 @@ def test_check_counts_previews_of_no_item_and_says_how_they_go(made, tmp_path):
     res = run(["gallery", "check", db])
     assert res.stdout.splitlines()[-2] == "ok"
     assert res.stdout.splitlines()[-1] == (
-        f"note: {db}.thumbs holds 4 thumbnail(s) or text preview(s) of no item, written for an "
+        f"note: {db}.thumbs holds 4 thumbnails or text previews of no item, written for an "
         f"enrollment stopped before its commit (or for one under way now); the next enrollment "
         f"into {db} that stores an item deletes them"
     )

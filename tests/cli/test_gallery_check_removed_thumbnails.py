@@ -53,7 +53,7 @@ def test_check_counts_thumbnails_of_removed_items_in_a_note(tmp_path: Path) -> N
     found = check_gallery_file(db)
     assert (found.ok, found.num_items, found.orphan_thumbnails) == (True, 1, 4)
     assert found.notes == (
-        f"{db}.thumbs holds 4 thumbnail(s) or text preview(s) of items no longer in {db} "
+        f"{db}.thumbs holds 4 thumbnails or text previews of items no longer in {db} "
         "(an enrollment killed while keeping them, items removed by an older siamkit, or by "
         "hand); no enrollment deletes them, as their ids are never handed out again",
     )

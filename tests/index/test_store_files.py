@@ -133,7 +133,7 @@ def test_a_nan_embedding_is_named_by_item_and_label(tmp_path):
     found = check_gallery_file(db)
     assert not found.ok
     assert found.problems == (
-        f"{db} has 1 embedding(s) with NaN or infinite values, which no search can rank: "
+        f"{db} has 1 embedding with NaN or infinite values, which no search can rank: "
         f"item 3 ('label-1'); remove them (`siamkit gallery {db} remove --id 3`) and enroll "
         "them again",
     )
@@ -143,7 +143,7 @@ def test_an_embedding_of_another_size_is_named(tmp_path):
     db = make_gallery(tmp_path / "staff.db")
     set_embedding(db, 2, np.ones(3, "<f4").tobytes())
     (problem,) = check_gallery_file(db).problems
-    assert "1 embedding(s) that are not 4 float32 values" in problem
+    assert "1 embedding that is not 4 float32 values" in problem
     assert "item 2 ('label-0')" in problem
     assert problem.endswith(
         f"remove them (`siamkit gallery {db} remove --id 2`) and enroll them again"
@@ -177,7 +177,7 @@ def test_thousands_of_bad_items_are_no_wall_of_ids(tmp_path):
     wrong, bad = found.problems
     first = " ".join(f"--id {i}" for i in range(6, 26))
     assert bad == (
-        f"{db} has 2995 embedding(s) with NaN or infinite values, which no search can rank: "
+        f"{db} has 2,995 embeddings with NaN or infinite values, which no search can rank: "
         "item 6 ('label-0'), item 7 ('label-0'), item 8 ('label-0') and 2992 more; remove them "
         f"(`siamkit gallery {db} remove {first}` removes the first 20; `siamkit gallery {db} "
         "check --json` lists every bad item's id under bad_item_ids) and enroll them again"

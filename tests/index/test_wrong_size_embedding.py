@@ -34,7 +34,7 @@ def test_a_wrong_size_embedding_is_named_and_can_be_removed(tmp_path: Path) -> N
         with pytest.raises(GalleryDamagedError) as info:
             gallery.identify_embeddings(query)
         assert str(info.value) == (
-            f"the gallery {path} is damaged: 1 item(s) hold an embedding that is not {DIM} "
+            f"the gallery {path} is damaged: 1 item holds an embedding that is not {DIM} "
             f"float32 values ({4 * DIM} bytes), the size it records (item {ids[2]}: 12 bytes), "
             f"so it cannot be searched; `siamkit gallery {path} check` names them and how to "
             "remove them"
@@ -70,9 +70,7 @@ def test_each_wrong_size_is_named_and_the_check_names_the_items(tmp_path: Path) 
         f"(item {ids[0]}: 4 bytes; item {ids[1]}: 36 bytes; item {ids[2]}: a TEXT value, not a "
         f"blob; item {ids[3]}: 0 bytes; item {ids[4]}: 31 bytes; and 2 more)"
     )
-    assert f"damaged: 7 item(s) hold an embedding that is not {DIM} float32 values" in str(
-        info.value
-    )
+    assert f"damaged: 7 items hold an embedding that is not {DIM} float32 values" in str(info.value)
     assert sizes in str(info.value)
     report = check_gallery_file(path)
     assert sorted(report.bad_item_ids) == sorted(ids[:7])
@@ -103,7 +101,7 @@ def test_an_embedding_with_nan_is_named_as_the_check_names_it(tmp_path: Path) ->
         with pytest.raises(GalleryDamagedError) as info:
             gallery.identify_embeddings(query)
         assert str(info.value) == (
-            f"the gallery {path} is damaged: 2 item(s) hold an embedding with NaN or infinite "
+            f"the gallery {path} is damaged: 2 items hold an embedding with NaN or infinite "
             f"values, which no search can rank (item ids {ids[1]}, {ids[3]}); `siamkit gallery "
             f"{path} check` names them and how to remove them"
         )

@@ -37,6 +37,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from siamkit.atomic import can_write_in, check_writable_file
+from siamkit.clauses import counted
 from siamkit.index.base import check_width, finite_float32
 from siamkit.index.results import listing
 
@@ -355,8 +356,9 @@ def embeddings_from_blobs(
             f"; and {len(wrong) - 5} more" if len(wrong) > 5 else ""
         )
         raise GalleryDamagedError(
-            f"the gallery {path} is damaged: {len(wrong)} item(s) hold an embedding that is not "
-            f"{dim} float32 values ({4 * dim} bytes), the size it records ({sizes}), so it "
+            f"the gallery {path} is damaged: {counted(len(wrong), 'item')} "
+            f"{'holds' if len(wrong) == 1 else 'hold'} an embedding that is not {dim} float32 "
+            f"values ({4 * dim} bytes), the size it records ({sizes}), so it "
             f"cannot be searched; `siamkit gallery {path} check` names them and how to remove "
             "them"
         )
@@ -366,8 +368,9 @@ def embeddings_from_blobs(
     if not finite.all():
         bad = [int(ids[int(i)]) for i in np.flatnonzero(~finite)]
         raise GalleryDamagedError(
-            f"the gallery {path} is damaged: {len(bad)} item(s) hold an embedding with NaN or "
-            f"infinite values, which no search can rank (item ids {listing(bad, limit=5)}); "
+            f"the gallery {path} is damaged: {counted(len(bad), 'item')} "
+            f"{'holds' if len(bad) == 1 else 'hold'} an embedding with NaN or infinite values, "
+            f"which no search can rank (item ids {listing(bad, limit=5)}); "
             f"`siamkit gallery {path} check` names them and how to remove them"
         )
     return emb

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from siamkit.atomic import atomic_path, check_writable_file, same_file
+from siamkit.clauses import counted
 from siamkit.index.provenance import check_enrolled_tower, check_same_model
 from siamkit.index.results import listing
 from siamkit.index.store import (
@@ -333,13 +334,15 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
     found.orphans = above + removed
     if above:
         found.notes.append(
-            f"{thumbs} holds {above} thumbnail(s) or text preview(s) of no item, written "
+            f"{thumbs} holds {counted(above, 'thumbnail')} or text "
+            f"{'preview' if above == 1 else 'previews'} of no item, written "
             "for an enrollment stopped before its commit (or for one under way now); the next "
             f"enrollment into {file} that stores an item deletes them"
         )
     if removed:
         found.notes.append(
-            f"{thumbs} holds {removed} thumbnail(s) or text preview(s) of items no longer in "
+            f"{thumbs} holds {counted(removed, 'thumbnail')} or text "
+            f"{'preview' if removed == 1 else 'previews'} of items no longer in "
             f"{file} (an enrollment killed while keeping them, items removed by an older "
             "siamkit, or by hand); no enrollment deletes them, as their ids are never handed "
             "out again"
@@ -417,13 +420,14 @@ def _check_embeddings(
         bad += [(sized[i][0], sized[i][1]) for i in np.flatnonzero(~np.isfinite(x).all(axis=1))]
     if wrong:
         problems.append(
-            f"{file} has {len(wrong)} embedding(s) that are not {dim} float32 values, the "
+            f"{file} has {counted(len(wrong), 'embedding')} that "
+            f"{'is' if len(wrong) == 1 else 'are'} not {dim} float32 values, the "
             f"size it records: {_named(wrong)}; {_fix(file, wrong)}"
         )
     if bad:
         problems.append(
-            f"{file} has {len(bad)} embedding(s) with NaN or infinite values, which no search "
-            f"can rank: {_named(bad)}; {_fix(file, bad)}"
+            f"{file} has {counted(len(bad), 'embedding')} with NaN or infinite values, which no "
+            f"search can rank: {_named(bad)}; {_fix(file, bad)}"
         )
     return [i for i, _ in wrong + bad]
 
