@@ -123,7 +123,7 @@ def test_more_processes_than_gpus_is_one_sentence(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("RANK", rank)
         monkeypatch.setenv("LOCAL_RANK", rank)
         with pytest.raises(
-            ValueError, match=r"started 2 processes .* 1 CUDA GPU\(s\).*--nproc_per_node"
+            ValueError, match=r"started 2 processes .* 1 CUDA GPU and .*--nproc_per_node"
         ):
             ddp.setup_distributed("auto")
     assert set_to == []

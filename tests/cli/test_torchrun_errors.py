@@ -153,7 +153,7 @@ def test_an_embedding_run_resumes_only_with_the_process_count_it_was_made_by(
     res = CliRunner().invoke(cli, [*args[:-1], "train.epochs=2", "--resume"])
     assert res.exit_code == 1
     assert res.output.strip() == (
-        "Error: the checkpoint was made by 2 process(es), not 1: resume with `siamkit train "
+        "Error: the checkpoint was made by 2 processes, not 1: resume with `siamkit train "
         "--nproc-per-node 2` or torchrun --nproc_per_node=2 (the process count sets an "
         "embedding run's batch, epoch length and learning-rate schedule)"
     )

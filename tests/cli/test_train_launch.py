@@ -383,16 +383,20 @@ def test_a_launch_refuses_more_processes_than_cores_or_gpus(monkeypatch, no_laun
 
     monkeypatch.setattr(launcher, "cpu_count", lambda: 2)
     said = _refused("--nproc-per-node", "3", "--device", "cpu")
-    assert "3 processes are more than the 2 CPU core(s) this process may use" in said, said
+    assert "3 processes are more than the 2 CPU cores this process may use" in said, said
     assert "use at most 2" in said
+    monkeypatch.setattr(launcher, "cpu_count", lambda: 1)
+    said = _refused("--nproc-per-node", "2", "--device", "cpu")
+    assert "2 processes are more than the 1 CPU core this process may use" in said, said
+    monkeypatch.setattr(launcher, "cpu_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     said = _refused("--nproc-per-node", "2", "--device", "cuda")
-    assert "2 processes on cuda need 2 CUDA GPU(s)" in said and "use at most 1" in said, said
+    assert "2 processes on cuda need 2 CUDA GPUs (NCCL" in said and "use at most 1" in said, said
     said = _refused("--nproc-per-node", "3", "--set", "train.device=cpu")  # the config's device
-    assert "CPU core(s)" in said, said
+    assert "CPU cores" in said, said
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # device auto: CUDA's
     said = _refused("--nproc-per-node", "2")
-    assert "2 processes on CUDA (device auto) need 2 CUDA GPU(s)" in said, said  # not "on auto"
+    assert "2 processes on CUDA (device auto) need 2 CUDA GPUs" in said, said  # not "on auto"
 
 
 def test_a_launch_gives_each_process_the_command_line_less_the_count(

@@ -119,7 +119,7 @@ def test_a_resume_on_another_process_count_is_refused_in_the_trackers_words(
     with pytest.raises(ValueError) as err:
         _train(replace(one, steps=4), ck, resume=True)
     assert str(err.value) == (
-        "the checkpoint was made by 2 process(es), not 1: resume with `siamkit train "
+        "the checkpoint was made by 2 processes, not 1: resume with `siamkit train "
         "--nproc-per-node 2` or torchrun --nproc_per_node=2 (each process draws its share of a "
         "tracker run's frame pairs from a stream seeded by the process count, so another count "
         "would not continue the run's pairs)"

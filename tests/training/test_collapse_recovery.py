@@ -96,7 +96,7 @@ def test_a_run_that_keeps_collapsing_ends_with_the_last_good_weights(
     assert result.stopped_early and len(result.history) == 3
     said = [line for line in lines if line.startswith("collapse recovery")]
     assert len(said) == 3 and "restart 2 of 2" in said[1]
-    assert "collapsed after 2 restart(s)" in said[2] and "after initialisation" in said[2]
+    assert "collapsed after 2 restarts" in said[2] and "after initialisation" in said[2]
     for k, v in net.state_dict().items():  # the trainer may have moved the net to a GPU
         assert torch.equal(v.cpu(), start[k]), k
 
@@ -180,3 +180,16 @@ def test_a_restart_rolls_back_the_losses_proxies_with_the_weights(
     assert all(torch.equal(net1[k], net2[k]) for k in net1)
     assert loss1.keys() and all(torch.equal(loss1[k], loss2[k]) for k in loss1)
     assert not all(torch.equal(loss1[k], v) for k, v in trainer.objective.state_dict().items())
+
+
+@pytest.mark.parametrize(("restarts", "said"), [(1, "1 time"), (2, "2 times")])
+def test_the_plan_after_the_last_restart_counts_the_restarts(restarts, said) -> None:
+    """The collapse line's plan said "has restarted 1 time(s) already"."""
+    from types import SimpleNamespace
+
+    from siamkit.training.collapse import CollapseRecovery
+
+    cb = CollapseRecovery(SimpleNamespace(), max_restarts=restarts)  # type: ignore[arg-type]
+    cb.state["restarts"] = restarts
+    plan = cb._plan(SimpleNamespace(epochs=10), 3)  # type: ignore[arg-type]
+    assert plan.startswith(f"train.on_collapse=restart has restarted {said} already: "), plan

@@ -105,7 +105,7 @@ def test_a_checkpoint_of_another_process_count_is_not_resumed(tmp_path) -> None:
     assert state["world"] == 1
     trainer(2).fit(resume=True)  # the same count resumes
     save_checkpoint({**state, "world": 2}, tmp_path / "ck.pt")
-    with pytest.raises(ValueError, match=r"^the checkpoint was made by 2 process\(es\), not 1: "):
+    with pytest.raises(ValueError, match=r"^the checkpoint was made by 2 processes, not 1: "):
         trainer(3).fit(resume=True)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.launch_env import launched
 
 #: The signals torchrun's launcher takes over while its processes run (its
@@ -66,10 +67,6 @@ def _launch_device(config: str, overrides: Sequence[str], device: str) -> str:
     return "auto"
 
 
-def _processes(count: int) -> str:
-    return f"{count} process" if count == 1 else f"{count} processes"
-
-
 def _started_by_launcher() -> str | None:
     """What says that a launcher started this process (``"WORLD_SIZE=2 is set"``), or None.
 
@@ -99,7 +96,8 @@ def refuse_launch(count: int, config: str, overrides: Sequence[str], device: str
         )
     if count < 1:
         raise click.BadParameter(
-            f"{_processes(count)} cannot train: give 1 or more", param_hint="'--nproc-per-node'"
+            f"{counted(count, 'process', 'processes')} cannot train: give 1 or more",
+            param_hint="'--nproc-per-node'",
         )
     import torch
 
@@ -110,16 +108,17 @@ def refuse_launch(count: int, config: str, overrides: Sequence[str], device: str
             fewer = f"use at most {gpus}, or " if gpus else ""
             shown = "CUDA (device auto)" if where == "auto" else where
             raise click.BadParameter(
-                f"{_processes(count)} on {shown} need {count} CUDA GPU(s) (NCCL gives each "
-                f"process its own), and this machine has {gpus}: {fewer}train on the CPU with "
-                "--device cpu",
+                f"{counted(count, 'process', 'processes')} on {shown} need "
+                f"{counted(count, 'CUDA GPU')} (NCCL gives each process its own), and this "
+                f"machine has {gpus}: {fewer}train on the CPU with --device cpu",
                 param_hint="'--nproc-per-node'",
             )
         return
     cores = cpu_count()
     if count > cores:
         raise click.BadParameter(
-            f"{_processes(count)} are more than the {cores} CPU core(s) this process may use "
+            f"{counted(count, 'process', 'processes')} are more than the "
+            f"{counted(cores, 'CPU core')} this process may use "
             f"(gloo runs one process a core, more only wait on each other): use at most {cores}",
             param_hint="'--nproc-per-node'",
         )
@@ -294,11 +293,12 @@ def failure_sentence(failures: dict[int, Any], count: int) -> str:
     failed = sorted(r for r in failures if r not in stopped)
     if not failed:
         return (
-            f"torchrun's launch of {_processes(count)} failed: "
+            f"torchrun's launch of {counted(count, 'process', 'processes')} failed: "
             f"{named(stopped, lambda f: 'was stopped by SIGTERM')} (torchrun stops the others "
             "with it once one fails, and does not say which had it first)"
         )
-    said = f"torchrun's launch of {_processes(count)} failed: {named(failed, ended)}"
+    launched = counted(count, "process", "processes")
+    said = f"torchrun's launch of {launched} failed: {named(failed, ended)}"
     if stopped:
         others = " and ".join(str(r) for r in stopped)
         said += f"; torchrun then stopped process{'es' if len(stopped) > 1 else ''} {others}"
@@ -349,7 +349,7 @@ def launch(
         if err.sigval == signal.SIGTERM and not hinted():
             click.echo(
                 f"interrupted ({got.name}) before the command finished: torchrun stopped the "
-                f"{_processes(count)}; run it again",
+                f"{counted(count, 'process', 'processes')}; run it again",
                 err=True,
             )
         raise click.exceptions.Exit(128 + int(got)) from None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from siamkit.clauses import counted
 from siamkit.training.callbacks import Callback, WeightAverageCallback
 from siamkit.training.ema import network_state
 from siamkit.training.validation import (
@@ -138,7 +139,8 @@ class CollapseRecovery(Callback):
             )
         if s["restarts"] >= self.max_restarts:
             return (
-                f"train.on_collapse=restart has restarted {self.max_restarts} time(s) already: "
+                "train.on_collapse=restart has restarted "
+                f"{counted(self.max_restarts, 'time')} already: "
                 f"the run stops and ends with the weights after {where}."
             )
         old = getattr(self._loss(trainer), "mining", None)
@@ -253,7 +255,8 @@ class CollapseRecovery(Callback):
             else s["good_model"]
         )
         where = f"epoch {s['good_epoch']}" if s["good_epoch"] else "initialisation"
-        why = f"after {s['restarts']} restart(s)" if s["gave_up"] else "in the last epoch"
+        gave_up = f"after {counted(s['restarts'], 'restart')}"
+        why = gave_up if s["gave_up"] else "in the last epoch"
         self._say(
             f"collapse recovery: the embedding collapsed {why}; the run ends with the weights "
             f"after {where}. Try a lower optim.lr or another loss.kind / loss.mining."

@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+from siamkit.clauses import counted
 from siamkit.distributed import is_main_process as is_main_process  # the one rule, re-exported
 from siamkit.launch_env import env_rank, env_world
 
@@ -73,8 +74,9 @@ def setup_distributed(device: str = "auto") -> DistContext:
             # two processes on one GPU; every process refuses, so none waits for the others
             raise ValueError(
                 f"torchrun started {max(local + 1, here)} processes on this machine, but it has "
-                f"{torch.cuda.device_count()} CUDA GPU(s) and each process needs its own: use "
-                "--nproc_per_node at most the GPU count, or train on the CPU with --device cpu"
+                f"{counted(torch.cuda.device_count(), 'CUDA GPU')} and each process needs its "
+                "own: use --nproc_per_node at most the GPU count, or train on the CPU with "
+                "--device cpu"
             )
         torch.cuda.set_device(local)
         dev = torch.device("cuda", local)
@@ -111,7 +113,8 @@ def check_resumed_world(saved: Any, world: int) -> None:
     if saved is None or int(saved) == world:
         return
     raise ValueError(
-        f"the checkpoint was made by {int(saved)} process(es), not {world}: resume with "
+        f"the checkpoint was made by {counted(int(saved), 'process', 'processes')}, not {world}: "
+        "resume with "
         f"{launch_form(int(saved))} (the process count sets an embedding run's batch, epoch "
         "length and learning-rate schedule)"
     )

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from siamkit.applications.tracking.loss import balanced_logistic_loss
 from siamkit.applications.tracking.model import SiamFCNet
 from siamkit.applications.tracking.pairs import PairSource, make_batch
+from siamkit.clauses import counted
 from siamkit.distributed import all_gather_with_grad
 from siamkit.training import ddp
 from siamkit.training.callbacks import Callback
@@ -191,7 +192,8 @@ class SameProcessCount(Callback):
         if not resumed or saved is None or saved == world:
             return
         raise ValueError(
-            f"the checkpoint was made by {saved} process(es), not {world}: resume with "
+            f"the checkpoint was made by {counted(saved, 'process', 'processes')}, not {world}: "
+            "resume with "
             f"{ddp.launch_form(saved)} "
             "(each process draws its share of a tracker run's frame pairs from a stream seeded "
             "by the process count, so another count would not continue the run's pairs)"
