@@ -3,6 +3,7 @@ a lexical tower (over words, or over WordNet noun synsets) to it."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -84,7 +85,8 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     show_default=True,
     type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
     help="w: a pair scores (1 - w) * semantic cosine + w * lexical cosine. On the Lee corpus "
-    "validation documents chose 0.2-0.3 (BENCHMARKS.md).",
+    "validation documents chose 0.2-0.3 (BENCHMARKS.md). With --synsets on a model that joins "
+    "a word tower: v, a pair scores (1 - v) * its score + v * synset cosine.",
 )
 @click.option(
     "--components",
@@ -160,7 +162,9 @@ def lexical(
     "dog" and "puppy" meet in a shared synset; the LSI keeps the embedding --components wide, and
     the model carries the words it maps (no WordNet files needed to embed). On the Lee corpus a
     bag of synsets (without LSI) given 0.2 of the score next to a transformer + word-LSI model
-    raised validation r (BENCHMARKS.md, "Lee, round 7").
+    raised validation r (BENCHMARKS.md, "Lee, round 7"). --synsets on a MODEL that already joins
+    a word tower joins the synset tower after it, with --weight as v: a pair then scores
+    (1 - v) * MODEL's score + v * synset cosine (round 7's form).
 
     The new model's similarity scale is not the transformer's: its default thresholds and any
     calibrated threshold or score map of MODEL are dropped. Give --calibrate PAIRS to set a
@@ -171,6 +175,7 @@ def lexical(
     Example:
       siamkit text lexical --corpus background.jsonl --out runs/hybrid --calibrate val_pairs.csv
       siamkit text lexical --corpus background.jsonl --synsets --weight 0.2 --out runs/synsets
+      siamkit text lexical --corpus background.jsonl --model runs/hybrid --synsets --weight 0.2 --out runs/hybrid-synsets
     """
     from siamkit.applications.text.corpus import read_corpus
     from siamkit.applications.text.documents import read_text_file
@@ -202,9 +207,12 @@ def lexical(
     if synsets:  # read (and refused) before the model is loaded or anything written
         wn = NounSynsets.read(wordnet_dir or WORDNET)
     model = _text_common._model(model_path)
-    if model.lexical is not None:
+    base = model.lexical  # a word tower a --synsets tower is joined after, or None
+    if base is not None and (wn is None or base.synsets is not None or base.stacked is not None):
+        word_only = base.synsets is None and base.stacked is None  # then --synsets may join
         raise click.UsageError(
             f"{model_path} already joins a lexical tower; start from the transformer model"
+            + (" (or join a --synsets tower to it)" if word_only else "")
         )
     click.echo(
         f"fitting TF-IDF{' over WordNet noun synsets' if wn else ''} + LSI "
@@ -212,7 +220,8 @@ def lexical(
         err=True,
     )
     if wn is not None:
-        model.lexical = LexicalTower.fit_synsets(texts, wn, components, weight)
+        tower = LexicalTower.fit_synsets(texts, wn, components, weight)
+        model.lexical = tower if base is None else dataclasses.replace(base, stacked=tower)
     else:
         model.lexical = LexicalTower.fit(texts, components, weight, max_features=max_terms)
     dropped = [
@@ -240,15 +249,24 @@ def lexical(
         meta["lexical_wordnet"] = str(wordnet_dir or WORDNET)
     save_model(model, dest, metadata=meta)
     t = model.lexical
+    s = t.stacked if t.stacked is not None else t
     over = (
-        f"{len(t.vocabulary)} WordNet noun synsets ({len(t.synsets.words)} words)"
-        if t.synsets is not None
-        else f"{len(t.vocabulary)} terms"
+        f"{len(s.vocabulary)} WordNet noun synsets ({len(s.synsets.words)} words)"
+        if s.synsets is not None
+        else f"{len(s.vocabulary)} terms"
     )
-    click.echo(
-        f"wrote {dest}: {model.embedding_dim - t.dim}-d transformer + {t.dim}-d LSI over "
-        f"{over}, w = {t.weight}"
-    )
+    if t.stacked is None:
+        click.echo(
+            f"wrote {dest}: {model.embedding_dim - t.dim}-d transformer + {t.dim}-d LSI over "
+            f"{over}, w = {t.weight}"
+        )
+    else:
+        click.echo(
+            f"wrote {dest}: MODEL ({model.embedding_dim - t.dim}-d transformer + "
+            f"{t.dim - s.dim}-d LSI over {len(t.vocabulary)} terms, w = {t.weight}) + "
+            f"{s.dim}-d LSI over {over}, v = {s.weight}: a pair scores (1 - v) * MODEL's "
+            "score + v * synset cosine"
+        )
     if dropped:
         click.echo(f"dropped MODEL's {' and '.join(dropped)}: they were for the transformer alone")
     click.echo(

@@ -289,3 +289,77 @@ def test_cli_joins_a_synset_tower_and_refuses_bad_input(tiny_hf, fake, tmp_path)
     broken = write(tmp_path / "broken", DATA, INDEX + "cat n 1 0 1 0 00000099\n")
     res = run(cli, [*base, "--synsets", "--wordnet", str(broken), "--out", str(bad)])
     assert res.exit_code != 0 and "names synset 00000099" in res.output and not bad.exists()
+
+
+def test_a_synset_tower_stacked_after_a_word_tower_scores_round_7s_form(
+    tiny, fake, tmp_path
+) -> None:
+    import dataclasses
+
+    from siamkit.applications.text import load_text_model
+    from siamkit.applications.text.onnx import TextOnnxEmbedder
+    from siamkit.applications.text.onnx_export import export_text_bundle
+    from siamkit.export.bundle import save_model
+
+    words = LexicalTower.fit(BACKGROUND, components=3, weight=0.5)
+    syn = LexicalTower.fit_synsets(BACKGROUND, fake, components=3, weight=0.2)
+    with torch.inference_mode():
+        z = tiny.embed(TEXTS).numpy()
+    tiny.lexical = dataclasses.replace(words, stacked=syn)
+    try:
+        assert tiny.lexical.joined_weight == pytest.approx(0.6)
+        with torch.inference_mode():
+            j = tiny.embed(TEXTS).numpy()
+        save_model(tiny, tmp_path / "m")
+        export_text_bundle(tiny, tmp_path / "onnx")
+    finally:
+        tiny.lexical = None
+    assert j.shape == (len(TEXTS), z.shape[1] + 6)
+    lw, ls = words.transform(TEXTS), syn.transform(TEXTS)
+    for a, b in [(0, 1), (0, 5), (1, 5)]:  # texts with words in both towers
+        assert lw[a].any() and ls[a].any() and lw[b].any() and ls[b].any()
+        current = 0.5 * float(z[a] @ z[b]) + 0.5 * float(lw[a] @ lw[b])
+        want = 0.8 * current + 0.2 * float(ls[a] @ ls[b])
+        assert float(j[a] @ j[b]) == pytest.approx(want, abs=1e-5)
+    back = load_text_model(tmp_path / "m")
+    assert back.lexical is not None and back.lexical.stacked is not None
+    np.testing.assert_allclose(back.embed(TEXTS).numpy(), j, atol=1e-6)
+    got = TextOnnxEmbedder(tmp_path / "onnx").embed(TEXTS)
+    assert got.shape == j.shape and float((got * j).sum(1).min()) > 0.99999
+    # the stacked tower's files are in the digest
+    doc = json.loads((tmp_path / "m" / "lexical_stacked.json").read_text())
+    doc["weight"] = 0.3
+    (tmp_path / "m" / "lexical_stacked.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        load_text_model(tmp_path / "m")
+
+
+def test_cli_stacks_synsets_on_a_word_tower_model_only(tiny_hf, fake, tmp_path) -> None:
+    from siamkit.applications.text import load_text_model
+
+    src = tmp_path / "background.txt"
+    src.write_text("\n".join(BACKGROUND) + "\n")
+    run = CliRunner().invoke
+    fit = ["text", "lexical", "--corpus", str(src), "--components", "3"]
+    syn = ["--synsets", "--wordnet", str(fake)]
+    hybrid, both = tmp_path / "hybrid", tmp_path / "both"
+    res = run(cli, [*fit, "--model", str(tiny_hf), "--weight", "0.5", "--out", str(hybrid)])
+    assert res.exit_code == 0, res.output
+    res = run(cli, [*fit, *syn, "--model", str(hybrid), "--weight", "0.2", "--out", str(both)])
+    assert res.exit_code == 0, res.output
+    assert "v = 0.2: a pair scores (1 - v) * MODEL's score + v * synset cosine" in res.output
+    m = load_text_model(both)
+    assert m.lexical is not None and m.lexical.stacked is not None
+    assert (m.lexical.weight, m.lexical.stacked.weight) == (0.5, 0.2)
+    assert m.embedding_dim == load_text_model(hybrid).embedding_dim + 3
+    bad = tmp_path / "bad"
+    res = run(cli, [*fit, "--model", str(hybrid), "--out", str(bad)])  # words on words
+    assert res.exit_code != 0 and "(or join a --synsets tower to it)" in res.output
+    for start in (both, tmp_path / "syn"):  # on a stacked model, or synsets on synsets
+        if not start.exists():
+            assert (
+                run(cli, [*fit, *syn, "--model", str(tiny_hf), "--out", str(start)]).exit_code == 0
+            )
+        res = run(cli, [*fit, *syn, "--model", str(start), "--out", str(bad)])
+        assert res.exit_code != 0 and "already joins a lexical tower" in res.output
+        assert "--synsets tower to it" not in res.output and not bad.exists()

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from siamkit.applications.text.wordnet import NounSynsets
 
 LEXICAL_JSON, LEXICAL_NPZ = "lexical.json", "lexical.npz"
+# the files of a second tower joined after the first (``stacked``: synsets after words)
+STACKED_JSON, STACKED_NPZ = "lexical_stacked.json", "lexical_stacked.npz"
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _WORD = re.compile(r"(?u)\w\w+")  # what one TOKEN can be
 SYNSET_FEATURES = "wordnet noun synsets"  # lexical.json's "features" of a synset tower
@@ -96,6 +98,9 @@ class LexicalTower:
     weight: float
     # set for a WordNet synset tower (the vocabulary then names synsets): the words it maps
     synsets: SynsetWords | None = None
+    # a synset tower joined after this word tower, its own ``weight`` v the share of the score it
+    # takes: a pair then scores (1 - v) ((1 - w) cos_z + w cos_l) + v cos_s (``joined_weight``)
+    stacked: LexicalTower | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.weight < 1.0:
@@ -121,9 +126,26 @@ class LexicalTower:
                 f"a synset tower's words name columns outside its {len(self.vocabulary)} synsets"
             )
 
+        if self.stacked is not None and (
+            self.synsets is not None
+            or self.stacked.synsets is None
+            or self.stacked.stacked is not None
+        ):
+            raise ValueError("only a synset tower can be joined after a word tower, once")
+
     @property
     def dim(self) -> int:
-        return int(self.components.shape[0])
+        """Width of :meth:`transform`'s rows (with a stacked tower's)."""
+        own = int(self.components.shape[0])
+        return own + (self.stacked.dim if self.stacked is not None else 0)
+
+    @property
+    def joined_weight(self) -> float:
+        """The share ``W`` of the score the lexical part takes, as the join's ``w``: the tower's
+        ``weight``, or ``1 - (1 - w)(1 - v)`` with a stacked tower of weight ``v``."""
+        if self.stacked is None:
+            return self.weight
+        return 1.0 - (1.0 - self.weight) * (1.0 - self.stacked.weight)
 
     @classmethod
     def fit(
@@ -294,8 +316,24 @@ class LexicalTower:
         return out
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        """``(N, k)`` float32 unit LSI vectors (zero rows for texts with no known word)."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        """``(N, k)`` float32 unit LSI vectors (zero rows for texts with no known word). With a
+        stacked tower, ``[sqrt((1 - v) w / W) l, sqrt(v / W) s]`` (``W`` :attr:`joined_weight`),
+        so the join scores ``(1 - v) ((1 - w) cos_z + w cos_l) + v cos_s``."""
+        own = self._lsi(texts)
+        if self.stacked is None:
+            return own
+        w, v, big = self.weight, self.stacked.weight, self.joined_weight
+        return np.concatenate(
+            [
+                math.sqrt((1 - v) * w / big) * own,
+                math.sqrt(v / big) * self.stacked.transform(texts),
+            ],
+            axis=1,
+        ).astype(np.float32)
+
+    def _lsi(self, texts: Sequence[str]) -> np.ndarray:
+        """This tower's own unit LSI rows."""
+        out = np.zeros((len(texts), int(self.components.shape[0])), dtype=np.float32)
         comps = self.components
         for r, text in enumerate(texts):  # sparse rows: only the text's own terms are touched
             js, vals = self._weights(text)
@@ -308,10 +346,8 @@ class LexicalTower:
 
     def join(self, z: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """The joined unit rows ``[sqrt(1-w) z, sqrt(w) l]`` for unit rows ``z`` of ``texts``."""
-        lex = self.transform(texts)
-        out = np.concatenate(
-            [math.sqrt(1 - self.weight) * z, math.sqrt(self.weight) * lex], axis=1
-        ).astype(np.float32)
+        lex, w = self.transform(texts), self.joined_weight
+        out = np.concatenate([math.sqrt(1 - w) * z, math.sqrt(w) * lex], axis=1).astype(np.float32)
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 
     @cached_property
@@ -325,6 +361,8 @@ class LexicalTower:
             h.update(np.ascontiguousarray(t.indptr, dtype=np.int64).tobytes())
             h.update(np.ascontiguousarray(t.indices, dtype=np.int64).tobytes())
             h.update(np.ascontiguousarray(t.data, dtype=np.float64).tobytes())
+        if self.stacked is not None:
+            h.update(f"\0stacked {self.stacked.weight!r} {self.stacked.digest()}".encode())
         return h.hexdigest()
 
     def digest(self) -> str:
@@ -332,21 +370,30 @@ class LexicalTower:
         model's fingerprint)."""
         return self._sha256
 
-    def describe(self) -> dict[str, float | int | str]:
+    def describe(self) -> dict[str, Any]:
         """What the bundle's config records of the tower (the arrays are in the files)."""
-        out: dict[str, float | int | str] = {
+        out: dict[str, Any] = {
             "weight": self.weight,
-            "components": self.dim,
+            "components": int(self.components.shape[0]),
             "terms": len(self.vocabulary),
             "sha256": self.digest(),
         }
         if self.synsets is not None:  # "terms" then counts synsets
             out["features"] = SYNSET_FEATURES
             out["words"] = len(self.synsets.words)
+        if self.stacked is not None:
+            out["stacked"] = self.stacked.describe()
         return out
 
     def save(self, folder: str | Path) -> None:
+        """Write ``lexical.json`` and ``lexical.npz`` (and a stacked tower's
+        ``lexical_stacked.json`` / ``.npz``) in ``folder``."""
         folder = Path(folder)
+        self._save(folder, LEXICAL_JSON, LEXICAL_NPZ)
+        if self.stacked is not None:
+            self.stacked._save(folder, STACKED_JSON, STACKED_NPZ)
+
+    def _save(self, folder: Path, json_name: str, npz_name: str) -> None:
         doc: dict[str, object] = {
             "weight": self.weight,
             "vocabulary": list(self.vocabulary),
@@ -355,11 +402,11 @@ class LexicalTower:
             "tf": "sublinear",
         }
         if self.synsets is None:
-            np.savez(folder / LEXICAL_NPZ, idf=self.idf, components=self.components)
+            np.savez(folder / npz_name, idf=self.idf, components=self.components)
         else:
             t = self.synsets
             np.savez(
-                folder / LEXICAL_NPZ,
+                folder / npz_name,
                 idf=self.idf,
                 components=self.components,
                 word_indptr=t.indptr,
@@ -367,7 +414,9 @@ class LexicalTower:
                 word_data=t.data,
             )
             doc.update(tf="raw", features=SYNSET_FEATURES, words=list(t.words))
-        (folder / LEXICAL_JSON).write_text(json.dumps(doc))
+        if self.stacked is not None:
+            doc["stacked"] = True
+        (folder / json_name).write_text(json.dumps(doc))
 
     @classmethod
     def load(cls, folder: str | Path) -> LexicalTower:
@@ -376,24 +425,27 @@ class LexicalTower:
         ``./``), torch-free, so the ONNX runtime names it so too (a model's loader passed that
         name as ``shown=``, as importing it loaded torch: s59_FB finding 8)."""
         folder = Path(folder)
+        return cls._load(folder, LEXICAL_JSON, LEXICAL_NPZ)
+
+    @classmethod
+    def _load(cls, folder: Path, json_name: str, npz_name: str) -> LexicalTower:
         shown = shown_folder(folder)
-        if not (folder / LEXICAL_JSON).is_file() or not (folder / LEXICAL_NPZ).is_file():
+        if not (folder / json_name).is_file() or not (folder / npz_name).is_file():
             raise ValueError(
-                f"{shown} has no {LEXICAL_JSON} / {LEXICAL_NPZ}, which its config says "
-                "the model joins"
+                f"{shown} has no {json_name} / {npz_name}, which its config says the model joins"
             )
-        doc = json.loads((folder / LEXICAL_JSON).read_text())
+        doc = json.loads((folder / json_name).read_text())
         synsets = doc.get("features") == SYNSET_FEATURES
         if doc.get("token_pattern") != TOKEN.pattern or doc.get("tf") != (
             "raw" if synsets else "sublinear"
         ):
             raise ValueError(
-                f"{os.path.join(shown, LEXICAL_JSON)} was written by another "
+                f"{os.path.join(shown, json_name)} was written by another "
                 "tokenisation than this siamkit's; fit the lexical tower again (siamkit text "
                 "lexical on the transformer model)"
             )
         table = None
-        with np.load(folder / LEXICAL_NPZ) as arrays:
+        with np.load(folder / npz_name) as arrays:
             idf, comps = arrays["idf"], arrays["components"]
             if synsets:
                 table = SynsetWords(
@@ -409,4 +461,5 @@ class LexicalTower:
             frozenset(doc["stop_words"]),
             float(doc["weight"]),
             table,
+            cls._load(folder, STACKED_JSON, STACKED_NPZ) if doc.get("stacked") else None,
         )

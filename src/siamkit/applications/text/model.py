@@ -411,7 +411,7 @@ class TextSiameseNetwork(nn.Module):
             z = F.normalize(enc.encode_texts(items, self.batch_size), dim=1)
             if self.lexical is None:
                 return z
-            w = self.lexical.weight
+            w = self.lexical.joined_weight
             lex = torch.from_numpy(self.lexical.transform(items)).to(z)
             return F.normalize(torch.cat([math.sqrt(1 - w) * z, math.sqrt(w) * lex], dim=1), dim=1)
 

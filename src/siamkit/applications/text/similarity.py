@@ -146,7 +146,7 @@ def refuse_default_for_lexical(model: object) -> None:
     lexical = getattr(model, "lexical", None)
     if lexical is not None:
         raise ValueError(
-            f"this model joins a lexical tower (w = {lexical.weight}), so all-MiniLM-L6-v2's "
+            f"this model joins a lexical tower (w = {lexical.joined_weight:g}), so all-MiniLM-L6-v2's "
             "default thresholds do not apply to its scores: pass a threshold (--threshold "
             "SIMILARITY), or give it one with `siamkit text lexical ... --calibrate PAIRS` or by "
             "fine-tuning it on labelled pairs (`siamkit train`)"
