@@ -61,3 +61,18 @@ def test_a_count_of_a_thousand_or_more_has_the_separator_every_message_writes() 
     assert chunk_note(1234).startswith("1,234 texts were longer than the model's window")
     with pytest.raises(ValueError, match="but the 1,234 test classes have at most 1 image;"):
         check_protocol(EvalConfig(ways=[5], shots=[1]), torch.arange(1234))
+
+
+def test_in_number_names_things_in_the_number_their_count_takes() -> None:
+    # a refusal that lists what it names said "unknown key(s) 'bogus'"
+    import pytest
+
+    from siamkit.clauses import in_number
+    from siamkit.training.config_sections import _parts_form
+
+    assert [in_number(n, "key") for n in (0, 1, 2)] == ["keys", "key", "keys"]
+    assert in_number(3, "class", "classes") == "classes"
+    with pytest.raises(Exception, match=r"^unknown key kinds in optim\.optimizer; it takes kind"):
+        _parts_form({"optimizer": {"kinds": "sgd"}}, "optim")
+    with pytest.raises(Exception, match=r"^unknown keys a, b in optim\.optimizer; it takes kind"):
+        _parts_form({"optimizer": {"a": 1, "b": 2}}, "optim")

@@ -21,9 +21,11 @@ def test_registry_builds_checks_parameters_and_lists_names() -> None:
     reg.register("scale", _scale)
     assert reg.build("scale", x=3.0, factor=0.5) == 1.5
     with pytest.raises(
-        TypeError, match=r"scaler 'scale' has no parameter\(s\) factr; it accepts: x, factor"
+        TypeError, match=r"scaler 'scale' has no parameter factr; it accepts: x, factor"
     ):
         reg.build("scale", x=1.0, factr=3)
+    with pytest.raises(TypeError, match=r"has no parameters factr, y; it accepts: x, factor"):
+        reg.build("scale", x=1.0, factr=3, y=1)  # two unknown: "parameters", not "parameter(s)"
     with pytest.raises(TypeError, match="cannot build scaler 'scale'"):
         reg.build("scale")  # x missing
     with pytest.raises(ValueError, match="unknown scaler 'shift'; choose one of scale"):

@@ -10,7 +10,7 @@ training protocol's refusals and the commands' summaries count with the one :fun
 
 from __future__ import annotations
 
-__all__ = ["NO_EVALUATION", "NO_VERDICT", "counted"]
+__all__ = ["NO_EVALUATION", "NO_VERDICT", "counted", "in_number"]
 
 NO_VERDICT = "no verdict can be given on"
 """What a NaN embedding stops in a 1:1 verification (``siamkit verify``, ``face verify``,
@@ -32,4 +32,14 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     >>> counted(1, "query", "queries"), counted(1234, "query", "queries")
     ('1 query', '1,234 queries')
     """
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+    return f"{n:,} {in_number(n, noun, plural)}"
+
+
+def in_number(n: int, noun: str, plural: str | None = None) -> str:
+    """``noun`` in the number ``n`` gives it, for a message that names the things instead of
+    counting them: "unknown key 'bogus'", "unknown keys 'a', 'b'".
+
+    >>> in_number(1, "key"), in_number(2, "key"), in_number(2, "class", "classes")
+    ('key', 'keys', 'classes')
+    """
+    return noun if n == 1 else plural or noun + "s"

@@ -97,7 +97,8 @@ class Registry(Generic[T]):
         if unknown:
             valid = ", ".join(p for p in accepted if p != "self" and p not in supplied) or "nothing"
             raise TypeError(
-                f"{self.kind} {name!r} has no parameter(s) {', '.join(unknown)}; it accepts: {valid}"
+                f"{self.kind} {name!r} has no {'parameter' if len(unknown) == 1 else 'parameters'} "
+                f"{', '.join(unknown)}; it accepts: {valid}"
             )
 
     def build(self, name: str, /, **params: Any) -> T:

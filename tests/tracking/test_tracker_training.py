@@ -264,7 +264,7 @@ def test_model_data_eval_values_of_the_right_type_are_kept() -> None:
         (
             {"tracker": {"scale_nums": 3}},
             (),
-            "unknown tracker parameter(s) scale_nums (did you mean 'scale_num'?); valid keys: "
+            "unknown tracker parameter scale_nums (did you mean 'scale_num'?); valid keys: "
             "exemplar_size, instance_size, "
             "context, scale_num, scale_step, scale_penalty, scale_lr, window_influence, "
             "response_up, template_lr",

@@ -53,6 +53,6 @@ def test_the_tracker_parameters_load_without_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == [
-        "\"unknown tracker parameter(s) scale_nums (did you mean 'scale_num'?)\"",
+        "\"unknown tracker parameter scale_nums (did you mean 'scale_num'?)\"",
         "False",
     ]

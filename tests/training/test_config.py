@@ -371,7 +371,7 @@ def test_an_override_sets_one_entry_of_a_parameter_mapping_and_keeps_the_others(
     assert sec == {"schedule_params": {"a": {"c": 3, "b": 2}}}
     assert not _set_mapping_entry(sec, "optim", "lr", 2, "item")
     # the entry is checked as in a YAML file: an unknown loss parameter is named
-    with pytest.raises(ConfigError, match=r"no parameter\(s\) marg"):
+    with pytest.raises(ConfigError, match=r"no parameter marg"):
         apply_overrides(demo, ["loss.params.marg=0.3"])
     # and a conflict with the flat key is refused as in a YAML file
     with pytest.raises(ConfigError, match=r"loss\.margin"):

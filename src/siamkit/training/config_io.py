@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from siamkit.atomic import NotUtf8Error, atomic_write, read_utf8
+from siamkit.clauses import in_number
 from siamkit.training.config import AppearanceConfig, RunConfig
 from siamkit.training.config_checks import check_config
 from siamkit.training.config_sections import (
@@ -60,13 +61,15 @@ def _read_appearance(doc: dict[str, Any]) -> dict[str, Any]:
         if unknown:
             names = ", ".join(LEGACY_APPEARANCE_PREFIX + k for k in unknown)
             raise ConfigError(
-                f"unknown key(s) {names} in section 'model'; the appearance features are "
+                f"unknown {in_number(len(unknown), 'key')} {names} in section 'model'; the "
+                "appearance features are "
                 f"model.appearance: {{{', '.join(APPEARANCE_KEYS)}}}"
             )
         if "appearance" in model:
             both = ", ".join(f"model.{LEGACY_APPEARANCE_PREFIX}{k}" for k in flat)
             raise ConfigError(
-                f"model.appearance and the flat key(s) {both} both set the same thing; keep "
+                f"model.appearance and the flat {in_number(len(flat), 'key')} {both} both set the "
+                "same thing; keep "
                 "model.appearance"
             )
         warnings.warn(

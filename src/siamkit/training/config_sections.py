@@ -14,6 +14,7 @@ from typing import Any, Union
 
 import yaml
 
+from siamkit.clauses import in_number
 from siamkit.registry import did_you_mean
 from siamkit.training.config import (
     DataConfig,
@@ -182,7 +183,8 @@ def _parts_form(values: dict[str, Any], section: str) -> dict[str, Any]:
         unknown = sorted(set(raw) - {"kind", "params"})
         if unknown:
             raise ConfigError(
-                f"unknown key(s) {', '.join(unknown)} in {where}; it takes kind and params"
+                f"unknown {in_number(len(unknown), 'key')} {', '.join(unknown)} in {where}; it "
+                "takes kind and params"
             )
         kind, params = raw.get("kind"), raw.get("params")
         params = {} if params is None else params

@@ -71,7 +71,7 @@ def test_half_twin_bad_config_is_one_sentence(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(f"task: half_twin\ndata: {{path: {tmp_path / 'pairs.npz'}}}\n")
     res = CliRunner().invoke(cli, ["train", str(cfg), "--out", str(tmp_path / "bad")])
-    assert res.exit_code != 0 and "missing array(s) ['labels', 'y']" in res.output
+    assert res.exit_code != 0 and "missing arrays ['labels', 'y']" in res.output
     assert not (tmp_path / "bad").exists()
 
 

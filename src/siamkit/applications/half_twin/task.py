@@ -38,6 +38,7 @@ import torch
 import yaml
 
 from siamkit.atomic import atomic_write
+from siamkit.clauses import in_number
 from siamkit.distances import list_distances
 from siamkit.encoders import create_encoder
 from siamkit.export.bundle import save_model
@@ -93,7 +94,10 @@ def load_pairs(path: str | os.PathLike[str]) -> HalfTwinData:
         ) from None
     missing = {"x", "y", "labels"} - set(arrays)
     if missing:
-        raise ValueError(f"data.path {path}: missing array(s) {sorted(missing)}; need x, y, labels")
+        arrays_ = in_number(len(missing), "array")
+        raise ValueError(
+            f"data.path {path}: missing {arrays_} {sorted(missing)}; need x, y, labels"
+        )
     x, y, labels = arrays["x"], arrays["y"], arrays["labels"]
     shapes_ok = x.ndim in (2, 4) and y.ndim in (2, 4) and labels.ndim == 1
     if not shapes_ok or not (len(x) == len(y) == len(labels)):

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from siamkit.clauses import in_number
 from siamkit.data.signature_layouts import SIGNATURE_LAYOUTS
 from siamkit.training.config_io import without_plugins
 from siamkit.training.config_overrides import set_override
@@ -131,7 +132,8 @@ def signature_config_from_dict(
         set_override(doc, section, name, parsed)
     unknown = sorted(set(doc) - set(_SECTIONS))
     if unknown:
-        raise ValueError(f"unknown config section(s) {', '.join(unknown)} for task signatures.")
+        sections = in_number(len(unknown), "section")
+        raise ValueError(f"unknown config {sections} {', '.join(unknown)} for task signatures.")
     cfg = SignatureRunConfig(**{k: _section(k, v or {}) for k, v in doc.items()})
     _check(cfg)
     return cfg

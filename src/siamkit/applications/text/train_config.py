@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from siamkit.applications.text.pairs import FORMATS
+from siamkit.clauses import in_number
 from siamkit.encoders.text import check_window, default_overlap
 from siamkit.params import count, number
 from siamkit.training.config_io import without_plugins
@@ -153,7 +154,8 @@ def parse_config(doc: dict[str, Any], overrides: tuple[str, ...] = ()) -> TextTr
     unknown = sorted(set(doc) - {"model", "data", "loss", "train"})
     if unknown:
         raise ValueError(
-            f"unknown config section(s) {', '.join(unknown)}; use model, data, loss, train"
+            f"unknown config {in_number(len(unknown), 'section')} {', '.join(unknown)}; use "
+            "model, data, loss, train"
         )
     cfg = TextTrainConfig(
         _section(ModelSection, doc.get("model"), "model"),

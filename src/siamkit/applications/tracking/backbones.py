@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from siamkit.clauses import in_number
+
 TOTAL_STRIDE = 8
 
 _WIDTHS: dict[str, tuple[int, ...]] = {
@@ -115,6 +117,7 @@ def create_backbone(name: str, **kwargs: Any) -> SiamFCBackbone:
     unknown = set(kwargs) - {"widths"}
     if unknown:
         raise TypeError(
-            f"tracker backbone {name!r} has no argument(s) {', '.join(sorted(unknown))}"
+            f"tracker backbone {name!r} has no {in_number(len(unknown), 'argument')} "
+            f"{', '.join(sorted(unknown))}"
         )
     return SiamFCBackbone(kwargs.get("widths", _WIDTHS[name]))

@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
+from siamkit.clauses import in_number
 from siamkit.registry import did_you_mean
 
 #: The backbones' geometry (:mod:`~siamkit.applications.tracking.backbones`): a crop of
@@ -143,7 +144,8 @@ class TrackerParams:
         unknown = sorted(set(d) - set(valid))
         if unknown:
             raise ValueError(
-                f"unknown tracker parameter(s) {', '.join(map(str, unknown))}"
+                f"unknown tracker {in_number(len(unknown), 'parameter')} "
+                f"{', '.join(map(str, unknown))}"
                 f"{did_you_mean(unknown, valid)}; "
                 f"valid keys: {', '.join(valid)}"
             )
