@@ -66,7 +66,7 @@ def test_demo_unknown_train_class_names_its_own_option(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, [*args, "--no-progress"])
     assert res.exit_code == 1 and "--set" not in res.output
     said = " ".join(res.output.split())
-    assert "unknown train class(es) [12] in --train-classes" in said
+    assert "unknown train class [12] in --train-classes" in said
     assert "digits has classes 0, 1, 2, 3, 4, 5, 6, 7, 8, 9;" in said
     assert "e.g. --train-classes 0,1,2" in said and not out.exists()
 

@@ -48,7 +48,8 @@ def test_zero_val_fraction(labels):
     [
         ([], "empty"),
         ([0, 0], "duplicates"),
-        ([0, 9], r"^unknown train class\(es\) \[9\] in train_classes: the labels have classes"),
+        ([0, 9], r"^unknown train class \[9\] in train_classes: the labels have classes"),
+        ([8, 9], r"^unknown train classes \[8, 9\] in train_classes: the labels have classes"),
         (list(range(7)), "leave at least one class out"),
     ],
 )
@@ -64,7 +65,7 @@ def test_validate_overlap_and_unknown_test():
         validate_class_lists([0], range(4), test_classes=[7])
     # one sentence in training/data.py's form: the ids, where, the classes there, what to set
     assert str(err.value) == (
-        "unknown test class(es) [7] in test_classes: the labels have classes [0, 1, 2, 3]; set "
+        "unknown test class [7] in test_classes: the labels have classes [0, 1, 2, 3]; set "
         "test_classes to ids of those classes (or leave it out for the rest)"
     )
 
@@ -73,7 +74,7 @@ def test_an_unknown_train_class_is_one_sentence_naming_what_to_set():
     with pytest.raises(ValueError) as err:
         validate_class_lists([0, 9], range(4))
     assert str(err.value) == (
-        "unknown train class(es) [9] in train_classes: the labels have classes [0, 1, 2, 3]; set "
+        "unknown train class [9] in train_classes: the labels have classes [0, 1, 2, 3]; set "
         "train_classes to ids of those classes"
     )
     assert validate_class_lists([2], range(4), test_classes=[3]) == ((2,), (3,))

@@ -120,7 +120,7 @@ def test_bad_classes_and_missing_root() -> None:
     with pytest.raises(ValueError) as err:
         load_run_data(DataConfig(dataset="digits", train_classes=(0, 12)))
     said = str(err.value)
-    assert said.startswith("unknown train class(es) [12] in data.train_classes: digits has ")
+    assert said.startswith("unknown train class [12] in data.train_classes: digits has ")
     assert "0, 1, 2, 3, 4, 5, 6, 7, 8, 9; set data.train_classes to the ids" in said
     # one sentence: no full stop but those of "e.g."
     assert "." not in said.replace("e.g.", "").replace("data.train_classes", "")

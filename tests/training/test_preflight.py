@@ -41,8 +41,10 @@ def _data(y: torch.Tensor) -> RunData:
 def test_classes_of_a_single_training_image_are_refused_for_a_pair_loss() -> None:
     data = _data(torch.tensor([0, 0, 0, 1, 2, 2]))  # class 1: one image, its own only "positive"
     cfg = config_from_dict({"loss": {"kind": "triplet"}})
-    with pytest.raises(ValueError, match=r"training class\(es\) 'c1' have a single training image"):
+    with pytest.raises(ValueError, match=r"training class 'c1' has a single training image"):
         check_positives(cfg, data)
+    with pytest.raises(ValueError, match=r"training classes 'c1', 'c3' have a single .*those"):
+        check_positives(cfg, _data(torch.tensor([0, 0, 1, 2, 2, 3])))
     limited = apply_overrides(cfg, ["data.limit=6"])
     with pytest.raises(ValueError, match=r"after data.limit = 6.*raise data.limit"):
         check_positives(limited, data)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from siamkit.clauses import in_number
 from siamkit.cli._inputs import friendly_errors, parse_classes, progress_option
 from siamkit.cli._metric_tables import (
     format_table,
@@ -328,7 +329,8 @@ def demo(
     except UnknownTrainClasses as err:  # it suggests --set, which demo does not have
         where = "--train-classes" if classes is not None else f"{config}'s data.train_classes"
         raise ValueError(
-            f"unknown train class(es) {err.unknown} in {where}: {err.dataset} has classes "
+            f"unknown train {in_number(len(err.unknown), 'class', 'classes')} {err.unknown} in "
+            f"{where}: {err.dataset} has classes "
             f"{err.classes}; give --train-classes the ids to train on (the others become the "
             "unseen test classes), e.g. --train-classes 0,1,2"
         ) from None

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from siamkit.clauses import in_number
 from siamkit.data.fashion_mnist import load_fashion_mnist
 from siamkit.data.tensor_dataset import as_label_tensor
 
@@ -79,7 +80,8 @@ def validate_class_lists(
     unknown = sorted(set(train) - set(known))
     if unknown:
         raise ValueError(
-            f"unknown train class(es) {unknown} in train_classes: the labels have classes "
+            f"unknown train {in_number(len(unknown), 'class', 'classes')} {unknown} in "
+            "train_classes: the labels have classes "
             f"{known}; set train_classes to ids of those classes"
         )
     rest = [c for c in known if c not in set(train)]
@@ -87,7 +89,8 @@ def validate_class_lists(
     unknown = sorted(set(test) - set(known))
     if unknown:
         raise ValueError(
-            f"unknown test class(es) {unknown} in test_classes: the labels have classes "
+            f"unknown test {in_number(len(unknown), 'class', 'classes')} {unknown} in "
+            "test_classes: the labels have classes "
             f"{known}; set test_classes to ids of those classes (or leave it out for the rest)"
         )
     overlap = sorted(set(train) & set(test))

@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from siamkit.clauses import in_number
 from siamkit.data.memory import STATS_IMAGES, channel_stats
 from siamkit.data.sources import DATA_SOURCES
 from siamkit.data.splits import validate_class_lists
@@ -119,7 +120,8 @@ class UnknownTrainClasses(ValueError):
     def __init__(self, unknown: list[int], dataset: str, classes: str) -> None:
         self.unknown, self.dataset, self.classes = unknown, dataset, classes
         super().__init__(
-            f"unknown train class(es) {unknown} in data.train_classes: {dataset} has classes "
+            f"unknown train {in_number(len(unknown), 'class', 'classes')} {unknown} in "
+            f"data.train_classes: {dataset} has classes "
             f"{classes}; set data.train_classes to the ids to train on (the others become the "
             "unseen test classes), e.g. --set 'data.train_classes=[0, 1, 2]', or to a count of "
             "classes to draw, e.g. --set data.train_classes=3"

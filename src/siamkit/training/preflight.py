@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from siamkit.atomic import same_file
+from siamkit.clauses import in_number
 from siamkit.launch_env import env_world
 from siamkit.training.config import ModelConfig, RunConfig
 from siamkit.training.data import RunData
@@ -80,9 +81,11 @@ def check_positives(cfg: RunConfig, data: RunData) -> None:
     elif cfg.data.limit is not None:
         after, fix = f" after data.limit = {cfg.data.limit}", "raise data.limit, "
     raise ValueError(
-        f"training class(es) {shown} have a single training image{after}, but loss.kind = "
-        f"{cfg.loss.kind} learns from two images of a class (positive pairs): {fix}give those "
-        f"classes more images, or use a proxy loss ({_proxies()})"
+        f"training {in_number(len(single), 'class', 'classes')} {shown} "
+        f"{'has' if len(single) == 1 else 'have'} a single training image{after}, but loss.kind = "
+        f"{cfg.loss.kind} learns from two images of a class (positive pairs): {fix}give "
+        f"{'that class' if len(single) == 1 else 'those classes'} more images, or use a proxy "
+        f"loss ({_proxies()})"
     )
 
 
