@@ -133,7 +133,10 @@ components), so an embedding stays dense. Printed, on the training halves' two i
 only, each direction's ``current`` (as round 7), ``current`` joined with round 7's tower and with
 the product's at v in {0.1, 0.2, 0.3}, and mpnet joined with the product tower alone at w in
 {0.2, 0.5} (what one ``siamkit text lexical --synsets`` model is). No held-out half is scored
-and nothing is adopted or changed.
+and nothing is adopted or changed. Added after that first run (the same stop, once
+``--synsets`` could stack on a word-tower model): a last row, A -> B's form as ONE siamkit model
+(all-mpnet-base-v2 + word LSI-200 at w 0.5, the synset tower stacked at v 0.2), its documents
+embedded by the model itself; it must equal the "current + synset tower, v 0.2" row.
 
     make text-data   # the Lee files, once (the rounds' records put gensim's unpacked wheel, /tmp/gensimpkg, on PYTHONPATH instead)
     PYTHONPATH=src nice .venv/bin/python benchmarks/text_lee_hybrid.py [--centre | --encoder PATH | --stack | --align | --esa | --wordnet | --product-synsets] [--test]
@@ -371,9 +374,13 @@ def product_synsets(
     y: np.ndarray,
     current: dict[str, np.ndarray],
     mpnet: np.ndarray,
+    mpnet_model,
 ) -> None:
     """Stop 60 (module docstring): the product's synset tower next to round 7's, validation only."""
+    import dataclasses
     import time
+
+    import torch
 
     from siamkit.applications.text.lexical import LexicalTower
     from wordnet_concepts import NounSynsets, synset_scores
@@ -388,6 +395,15 @@ def product_synsets(
         f"product tower: {tower.dim} LSI components over {len(tower.vocabulary)} synsets, "
         f"{len(tower.synsets.words) if tower.synsets else 0} words; {time.time() - t0:.0f} s\n"
     )
+    # A -> B's form as one model: mpnet + round 3's word LSI-200 (w 0.5), the synset tower at v 0.2
+    mpnet_model.lexical = dataclasses.replace(
+        LexicalTower.fit(back, components=200, weight=0.5),
+        stacked=dataclasses.replace(tower, weight=0.2),
+    )
+    with torch.inference_mode():
+        e = mpnet_model.eval().embed(docs).numpy()
+    mpnet_model.lexical = None
+    one = (e[i] * e[j]).sum(1)
     splits = {s[0]: s for s in inner_splits()}
     print("| direction | scored | raw r | mapped r | Spearman |\n| --- | --- | --- | --- | --- |")
     for direction, inner in (("A -> B", ("A1", "A2")), ("B -> A", ("B1", "B2"))):
@@ -404,6 +420,9 @@ def product_synsets(
             rows.append(
                 (f"mpnet + synset tower (product, LSI-100), w {w}", (1 - w) * mpnet + w * prod)
             )
+        if direction == "A -> B":
+            name = f"one siamkit model, {e.shape[1]}-d: mpnet + lsi200 w 0.5 + synsets v 0.2"
+            rows.append((name, one))
         for name, sc in rows:
             res = []
             for n in inner:
@@ -507,7 +526,7 @@ def main() -> None:
             "B -> A": 0.9 * score(*ROUND3["B -> A"]) + 0.1 * esa6,  # round 6's choice
         }
         if args.product_synsets:
-            product_synsets(docs, back, i, j, y, current, cz[2])
+            product_synsets(docs, back, i, j, y, current, cz[2], mpnet)
             return
         align_round(
             wordnet_towers(docs, back, i, j),
