@@ -27,8 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from siamkit.clauses import in_number
-
 __all__ = [
     "INT8_FILE",
     "METADATA_FORMAT",
@@ -594,7 +592,7 @@ def _make_session(
     unknown = sorted(set(chosen) - set(ort.get_available_providers()))
     if unknown:
         raise ValueError(
-            f"execution {in_number(len(unknown), 'provider')} {', '.join(unknown)} "
+            f"execution {'provider' if len(unknown) == 1 else 'providers'} {', '.join(unknown)} "
             f"{'is' if len(unknown) == 1 else 'are'} not available in this onnxruntime; "
             f"available: {', '.join(ort.get_available_providers())}"
         )
