@@ -76,3 +76,16 @@ def test_in_number_names_things_in_the_number_their_count_takes() -> None:
         _parts_form({"optimizer": {"kinds": "sgd"}}, "optim")
     with pytest.raises(Exception, match=r"^unknown keys a, b in optim\.optimizer; it takes kind"):
         _parts_form({"optimizer": {"a": 1, "b": 2}}, "optim")
+
+
+def test_a_batchs_nan_values_are_counted_in_their_number() -> None:
+    # "Images contain 1 NaN or infinite value(s)"
+    import numpy as np
+    import pytest
+
+    from siamkit.data.image_io import to_image_batch
+
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"^Images contain 1 NaN or infinite value; clean"):
+        to_image_batch(x, (1, 4, 4))

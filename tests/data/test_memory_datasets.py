@@ -153,7 +153,8 @@ def test_channels_last_images_are_refused_by_name(channels, dtype):
     with pytest.raises(ValueError) as err:
         TensorImageDataset(images, [0, 1, 0, 1])
     message = str(err.value)
-    assert f"have their {channels} channel(s) last, (N, H, W, C)" in message, message
+    said = "1 channel" if channels == 1 else f"{channels} channels"
+    assert f"have their {said} last, (N, H, W, C)" in message, message
     assert ("alpha" in message) == (channels == 4)
     want = hwc[2].transpose(2, 0, 1)[:3].astype(np.float32) / 255  # NumPy's reference
     # the message's own expressions, followed literally (reordering before dropping the alpha,

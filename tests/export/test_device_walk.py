@@ -60,7 +60,7 @@ def test_a_channels_last_or_wrong_channel_batch_says_how_to_fix_it(exported, fmn
     from siamkit.export.runtime import OnnxEmbedder
 
     emb = OnnxEmbedder(exported)
-    with pytest.raises(ValueError, match=r"channel\(s\) last.* or x\.transpose\(0, 3, 1, 2\) \(a"):
+    with pytest.raises(ValueError, match=r"1 channel last.* or x\.transpose\(0, 3, 1, 2\) \(a"):
         emb.embed(fmnist_images[:2].transpose(0, 2, 3, 1))
     with pytest.raises(ValueError, match=r"got 3 channels; convert the images to grey \('L'\)"):
         emb.embed(np.repeat(fmnist_images[:2], 3, axis=1))

@@ -59,7 +59,8 @@ def test_a_channels_last_batch_is_named_and_its_fix_is_taken(last, channels):
     with pytest.raises(ValueError) as err:
         emb.check(x)
     message = str(err.value)
-    assert "channel(s) last, (N, H, W, C)" in message, message
+    said = f"{last} channel last" if last == 1 else f"{last} channels last"
+    assert f"have their {said}, (N, H, W, C)" in message, message
     assert "got 32 channels" not in message, message
     target = "L" if channels == 1 else "RGB"
     want = np.stack([np.asarray(p.convert(target), np.float32).reshape(32, 32, channels)
@@ -96,7 +97,8 @@ def test_the_torch_model_refuses_a_channels_last_batch_as_the_runtime_does(last,
     with pytest.raises(ValueError) as onnx_err:
         _stub((channels, 32, 32)).check(x)
     assert str(torch_err.value) == str(onnx_err.value)
-    assert "channel(s) last, (N, H, W, C)" in str(torch_err.value)
+    said = f"{last} channel last" if last == 1 else f"{last} channels last"
+    assert f"have their {said}, (N, H, W, C)" in str(torch_err.value)
     with pytest.raises(ValueError, match=r"^the model takes 1-channel images, got 3 channels$"):
         Preprocess(mean=(0.5,), std=(0.5,), input_shape=(1, 32, 32)).check(torch.rand(2, 3, 32, 32))
 

@@ -1667,7 +1667,7 @@ def test_a_models_note_is_said_once_not_warned_every_trial(base, tmp_path: Path)
             progress=False,
             log=lines.append,
         )
-    notes = [s for s in lines if s.startswith("model.input_mean / model.input_std give 3 value(s)")]
+    notes = [s for s in lines if s.startswith("model.input_mean / model.input_std give 3 values")]
     assert len(notes) == 1
     assert not [w for w in caught if "model.input_mean" in str(w.message)]
 

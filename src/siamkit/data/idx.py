@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from siamkit.clauses import counted
+
 __all__ = ["IDX_DTYPES", "IdxFormatError", "parse_idx", "read_idx", "read_idx_bytes", "write_idx"]
 
 IDX_DTYPES: dict[int, np.dtype] = {
@@ -71,7 +73,7 @@ def parse_idx(data: bytes, name: str = "<bytes>", expected_ndim: int | None = No
         raise IdxFormatError(f"{name} has unknown IDX type code 0x{code:02x}.")
     if ndim == 0 or (expected_ndim is not None and ndim != expected_ndim):
         want = f"{expected_ndim}" if expected_ndim is not None else "at least 1"
-        raise IdxFormatError(f"{name} declares {ndim} dimension(s), expected {want}.")
+        raise IdxFormatError(f"{name} declares {counted(ndim, 'dimension')}, expected {want}.")
     header_len = 4 + 4 * ndim
     if len(data) < header_len:
         raise IdxFormatError(f"{name} is truncated inside its header ({len(data)} bytes).")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from siamkit.clauses import counted
 from siamkit.distributed import is_main_process
 from siamkit.image_decode import (
     DEFAULT_MAX_PIXELS,
@@ -267,7 +268,8 @@ def _to_float01(x: torch.Tensor) -> torch.Tensor:
     x = x.to(torch.float32)
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"Images contain {bad} NaN or infinite value(s); clean the input first.")
+        said = counted(bad, "NaN or infinite value")
+        raise ValueError(f"Images contain {said}; clean the input first.")
     if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
         raise ValueError(
             f"Float images must have values in [0, 1], got range [{float(x.min()):.4g}, "
@@ -320,7 +322,8 @@ def channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
     last, one = shape[-1], len(shape) == 3
     dims, first = ("(H, W, C)", "(C, H, W)") if one else ("(N, H, W, C)", "(N, C, H, W)")
     head = (
-        f"Images of shape {shape} have their {last} channel(s) last, {dims}, and siamkit takes "
+        f"Images of shape {shape} have their {last} {'channel' if last == 1 else 'channels'} "
+        f"last, {dims}, and siamkit takes "
         f"them first, {first}"
     )
     if channels == 1 and last != 1:
@@ -397,8 +400,9 @@ def _refuse_channels_last(x: torch.Tensor, channels: int, width: int) -> None:
     problem = channels_last_problem(shape, channels)
     if x.ndim == 3 and channels == 1:  # (N, H, W) is a grayscale batch too
         problem = (
-            f"{problem[:-1]}; {shape[0]} grayscale images {last} pixel(s) wide are read as this "
-            f"too: resize them to the model's width, {width}, first."
+            f"{problem[:-1]}; {counted(shape[0], 'grayscale image')} {counted(last, 'pixel')} "
+            f"wide {'is' if shape[0] == 1 else 'are'} read as this too: resize them to the "
+            f"model's width, {width}, first."
         )
     raise ValueError(problem)
 
@@ -430,7 +434,8 @@ def to_image_batch(x: Any, input_shape: Sequence[int], resize: bool = False) -> 
     x = _to_nchw(x, c)
     if x.shape[1] != c:
         raise ValueError(
-            f"Expected images with {c} channel(s), got {x.shape[1]} (shape {tuple(x.shape)}); "
+            f"Expected images with {counted(c, 'channel')}, got {x.shape[1]} (shape "
+            f"{tuple(x.shape)}); "
             f"convert to {'grayscale' if c == 1 else 'RGB'} first."
         )
     if x.shape[0] == 0:

@@ -247,7 +247,8 @@ def _channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
     last, one = shape[-1], len(shape) == 3
     dims, first = ("(H, W, C)", "(C, H, W)") if one else ("(N, H, W, C)", "(N, C, H, W)")
     head = (
-        f"Images of shape {shape} have their {last} channel(s) last, {dims}, and siamkit takes "
+        f"Images of shape {shape} have their {last} {'channel' if last == 1 else 'channels'} "
+        f"last, {dims}, and siamkit takes "
         f"them first, {first}"
     )
     if channels == 1 and last != 1:

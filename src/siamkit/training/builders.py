@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from siamkit.clauses import counted
 from siamkit.distances.registry import build_distance
 from siamkit.encoders import create_encoder
 from siamkit.heads import AppearanceFeatures
@@ -58,10 +59,10 @@ def input_normalisation(
     if len(input_shape) != 3 or len(cfg.input_mean) == len(cfg.input_std) == channels:
         return tuple(cfg.input_mean), tuple(cfg.input_std), None
     note = (
-        f"model.input_mean / model.input_std give {len(cfg.input_mean)} value(s) but the "
-        f"images have {channels} channel(s): normalising with the training images' own "
-        f"statistics, mean {list(data[0])} and std {list(data[1])}, instead (set both keys "
-        f"to {channels} values, or to null, to silence this)"
+        f"model.input_mean / model.input_std give {counted(len(cfg.input_mean), 'value')} but "
+        f"the images have {counted(channels, 'channel')}: normalising with the training "
+        f"images' own statistics, mean {list(data[0])} and std {list(data[1])}, instead (set "
+        f"both keys to {channels} values, or to null, to silence this)"
     )
     if channels == 3 and len(set(data[0])) == 1 and len(set(data[1])) == 1:
         # grey images read as colour (an image folder's default): one channel is what they hold
