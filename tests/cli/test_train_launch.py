@@ -303,16 +303,16 @@ def _refused(*args: str, env: dict[str, str] | None = None) -> str:
         (
             ["--nproc-per-node", "2"], {"RANK": "1", "WORLD_SIZE": "2"},
             "Error: --nproc-per-node starts torchrun, and this process was itself started by a "
-            "launcher (WORLD_SIZE=2 is set)",
+            "launcher (WORLD_SIZE='2' is set)",
         ),
         (  # torchrun --nproc_per_node=1: WORLD_SIZE=1, and torchrun's own variables
             ["--nproc-per-node", "2"],
             {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "TORCHELASTIC_RUN_ID": "none"},
-            "started by a launcher (TORCHELASTIC_RUN_ID=none is set)",
+            "started by a launcher (TORCHELASTIC_RUN_ID='none' is set)",
         ),
         (
             ["--nproc-per-node", "2"], {"LOCAL_RANK": "0"},
-            "started by a launcher (LOCAL_RANK=0 is set)",
+            "started by a launcher (LOCAL_RANK='0' is set)",
         ),
     ],
     ids=["zero", "negative", "under-torchrun", "under-torchrun-of-one", "local-rank"],

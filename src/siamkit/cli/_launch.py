@@ -68,17 +68,20 @@ def _launch_device(config: str, overrides: Sequence[str], device: str) -> str:
 
 
 def _started_by_launcher() -> str | None:
-    """What says that a launcher started this process (``"WORLD_SIZE=2 is set"``), or None.
+    """What says that a launcher started this process (``"WORLD_SIZE='2' is set"``), or None.
 
     The launch test of :func:`siamkit.launch_env.launched` (``WORLD_SIZE`` > 1), and
     torchrun's own variables, which it sets in every process it starts, one included
     (``TORCHELASTIC_RUN_ID``, ``LOCAL_RANK``). A bare ``RANK`` is no launch: a one-process
-    command run where the shell sets it (a cluster job's environment) may start torchrun."""
+    command run where the shell sets it (a cluster job's environment) may start torchrun.
+
+    The value is quoted as Python writes a string: it names what the environment holds (``' 2'``,
+    ``'02'``) and keeps the refusal one line for a value with a newline (``'2\\n'``)."""
     if launched():
-        return f"WORLD_SIZE={os.environ['WORLD_SIZE']} is set"
+        return f"WORLD_SIZE={os.environ['WORLD_SIZE']!r} is set"
     for name in ("TORCHELASTIC_RUN_ID", "LOCAL_RANK"):
         if name in os.environ:
-            return f"{name}={os.environ[name]} is set"
+            return f"{name}={os.environ[name]!r} is set"
     return None
 
 
