@@ -53,6 +53,11 @@ fold and stops at the first fold that fails. The test classes 6-9 are not run by
 any case: if a candidate passes, it is reported, built into siamkit, and only then scored once on
 the test classes by ``bench_fmnist.py``; if both pass, the lower mean EER is taken.
 
+Round 14's result (2026-12-07): ``--mix none`` reproduced T on {2,5} (EER 0.0563, 2-way 1-shot
+0.982); nothing passed: ``input`` 0.0564 on {2,5}, then 0.3437 on {0,3} against the limit 0.338;
+``manifold`` 0.0583 / 0.3376 / 0.1622, within every fold's limit, but mean 0.186 (T's) against the
+rule's 0.176; the test classes were not loaded. BENCHMARKS.md "Issue 20, round 14".
+
 Run: as ``val_taps.py`` says, with ``--mix input`` (``--help`` prints the command).
 """
 
