@@ -270,6 +270,11 @@ def test_cli_joins_a_synset_tower_and_refuses_bad_input(tiny_hf, fake, tmp_path)
     missing = tmp_path / "nowordnet"
     res = run(cli, [*base, "--synsets", "--wordnet", str(missing), "--out", str(bad)])
     assert res.exit_code != 0 and not bad.exists()
+    assert f"{missing} is not a folder, so it has no WordNet files" in res.output
+    assert "Debian package wordnet-base" in res.output
+    missing.mkdir()  # a folder without data.noun
+    res = run(cli, [*base, "--synsets", "--wordnet", str(missing), "--out", str(bad)])
+    assert res.exit_code != 0 and not bad.exists()
     assert f"{missing} has no WordNet file data.noun" in res.output
     assert "Debian package wordnet-base" in res.output
     res = run(cli, [*base, "--wordnet", str(fake), "--out", str(bad)])

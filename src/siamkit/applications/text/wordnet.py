@@ -60,6 +60,12 @@ class NounSynsets:
         WordNet's a ``ValueError`` naming the file and line."""
         folder = Path(folder)
         paths = [folder / n for n in ("data.noun", "index.noun", "noun.exc")]
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"{folder} is not a folder, so it has no WordNet files: install the Debian "
+                "package wordnet-base (apt install wordnet-base), or give the folder of WordNet "
+                "3.0's dict files"
+            )
         for p in paths:
             if not p.is_file():
                 raise FileNotFoundError(
