@@ -1,5 +1,6 @@
-"""A run's threshold fit (experiment.protocol.calibrate) and its rates (rates_at) sample
-CALIBRATION_PAIRS (300,000) pairs only where a set has more distinct pairs than that: a small
+"""A run's threshold fit (experiment.protocol.calibrate) samples CALIBRATION_PAIRS (300,000)
+pairs only where a set has more distinct pairs than that (and, narrow, more than two samples'
+worth: protocol.calibration_pairs); its rates (rates_at) count every pair. A small
 validation set is fitted on every pair it has, so its threshold is the one an exhaustive pass
 gives (checked against a naive loop over the pairs), never a sample of more pairs than exist."""
 
@@ -46,7 +47,7 @@ def test_a_set_of_no_more_pairs_than_the_cap_is_fitted_on_all_of_them(
 
     monkeypatch.setattr(protocol, "pair_distances", pair_distances)
     fits = {}
-    for cap in (10_000, 300, 299):  # more pairs than exist, exactly as many, one fewer
+    for cap in (10_000, 300, 99):  # more pairs than exist, exactly as many, 2 x 99 < 300
         monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", cap)
         fits[cap] = protocol.calibrate(z, y, net, target, seed=0)  # type: ignore[arg-type]
     assert fits[10_000] == fits[300] == pytest.approx(exhaustive, rel=1e-6, abs=1e-7)
@@ -55,5 +56,6 @@ def test_a_set_of_no_more_pairs_than_the_cap_is_fitted_on_all_of_them(
     tar = np.mean(np.asarray(genuine) <= fits[300] + 1e-6)
     far = np.mean(np.asarray(impostor) <= fits[300] + 1e-6)
     assert (rates.tar, rates.far) == pytest.approx((tar, far))
-    # every pair while they are no more than the cap; one pair fewer than exist is a sample
-    assert asked == [None, None, 299, None]
+    # every pair while they are no more than the cap; these 6-wide pairs, more than 2 samples'
+    # worth, are a sample (protocol.calibration_pairs); rates_at counts every pair
+    assert asked == [None, None, 99, None]

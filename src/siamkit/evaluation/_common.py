@@ -204,10 +204,63 @@ class _Kept:
 
 
 @dataclass
+class _KeptPairs:
+    """The genuine and impostor distances of all pairs of one embedding set and labelling."""
+
+    z: Tensor  # held so that its storage, and so its address, stays this tensor's
+    version: int | None
+    distance: Distance
+    state: tuple[Any, ...]
+    codes: Tensor
+    genuine: np.ndarray
+    impostor: np.ndarray
+
+
+@dataclass
 class _SharedMatrices:
     max_bytes: int
     used: int = 0
     kept: list[_Kept] = field(default_factory=list)
+    pairs: list[_KeptPairs] = field(default_factory=list)
+
+
+def kept_pairs(
+    z: Tensor, codes: Tensor, distance: Distance
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Inside :func:`shared_distance_matrices`, copies of the genuine and impostor distances of
+    all pairs of ``z`` (unchanged since) under ``distance`` (as it is) and labels ``codes`` that
+    :func:`keep_pairs` kept; ``None`` outside the block or where none were kept."""
+    shared = _SHARED.get()
+    if shared is None:
+        return None
+    state, version = _state(distance), _version(z)
+    for k in shared.pairs:
+        if (
+            k.distance is distance
+            and (k.state, k.version) == (state, version)
+            and _same_view(k.z, z)
+            and torch.equal(k.codes, codes.cpu())
+        ):
+            return k.genuine.copy(), k.impostor.copy()  # callers may change them in place
+    return None
+
+
+def keep_pairs(
+    z: Tensor, codes: Tensor, distance: Distance, genuine: np.ndarray, impostor: np.ndarray
+) -> None:
+    """Keep copies of all pairs' distances of ``z`` for :func:`kept_pairs`, inside
+    :func:`shared_distance_matrices` and within its ``max_bytes``; else nothing."""
+    shared = _SHARED.get()
+    size = genuine.nbytes + impostor.nbytes
+    if shared is None or shared.used + size > shared.max_bytes:
+        return
+    shared.used += size
+    shared.pairs.append(
+        _KeptPairs(
+            z, _version(z), distance, _state(distance), codes.cpu().clone(), genuine.copy(),
+            impostor.copy(),
+        )
+    )  # fmt: skip
 
 
 _SHARED: ContextVar[_SharedMatrices | None] = ContextVar("siamkit_shared_matrices", default=None)
@@ -224,7 +277,9 @@ def shared_distance_matrices(max_bytes: int = SHARED_MATRIX_BYTES) -> Iterator[N
 
     The named distances and the Mahalanobis metric are cheap on narrow embeddings and computed
     afresh there; from ``KEEP_NAMED_DIM`` dimensions on (a hypercolumn of tapped features, say)
-    they are kept too. At most ``max_bytes`` of distances are kept; a larger set is computed each
+    they are kept too. Whatever the distance, the genuine and impostor distances of all pairs
+    (:func:`~siamkit.evaluation.pairs.all_pair_distances`: the verification's) are kept, so the
+    TAR/FAR of a threshold on the same set takes them again. At most ``max_bytes`` of distances are kept; a larger set is computed each
     time, as without the block. Streamed verification (more than ``STREAM_PAIRS`` pairs) keeps
     none, so that it holds one block at a time, but reuses blocks kept before. Nested blocks share the outermost one. Do not change the
     embeddings or the distance's weights inside the block: a change is noticed and the distances

@@ -18,6 +18,8 @@ from siamkit.evaluation._common import (
     as_embeddings,
     as_labels,
     distance_rows,
+    keep_pairs,
+    kept_pairs,
     memoized,
     resolve_distance,
 )
@@ -54,7 +56,10 @@ def all_pair_distances(
     """Distances of every unordered pair ``i < j``, split by whether the labels match.
 
     Works in row blocks of the upper triangle (about 16 MB at a time): 4,000 items give
-    ~8M pairs in well under a second. Pairs come out in row-major ``(i, j)`` order.
+    ~8M pairs in well under a second. Pairs come out in row-major ``(i, j)`` order. Inside
+    :func:`~siamkit.evaluation.shared_distance_matrices` the distances of a set are kept, and a
+    second call on the same embeddings, labels and distance returns copies of them (the TAR/FAR
+    of a threshold after the verification), whatever the distance.
 
     Args:
         z: ``(N, D)`` embeddings (tensor or array).
@@ -71,10 +76,15 @@ def all_pair_distances(
     dist = resolve_distance(distance)
     genuine, impostor = [], []
     with memoized(dist, zt):
+        kept = kept_pairs(zt, y, dist)
+        if kept is not None:
+            return PairDistances(*kept)
         for g, m in pair_blocks(zt, y, dist):
             genuine.append(g)
             impostor.append(m)
-    return PairDistances(np.concatenate(genuine), np.concatenate(impostor))
+        pd = PairDistances(np.concatenate(genuine), np.concatenate(impostor))
+        keep_pairs(zt, y, dist, pd.genuine, pd.impostor)
+    return pd
 
 
 @torch.no_grad()

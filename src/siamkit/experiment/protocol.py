@@ -20,11 +20,13 @@ from torch import Tensor
 
 from siamkit.data.image_io import load_images
 from siamkit.decision import accepts
+from siamkit.distances import FixedDistance, get_distance
 from siamkit.encode import encode
 from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.few_shot import max_queries
-from siamkit.evaluation.pairs import pair_distances
+from siamkit.evaluation.pairs import n_pairs, pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
+from siamkit.evaluation.verification import STREAM_PAIRS
 from siamkit.experiment.result import Rates
 from siamkit.models import JoinedEmbedding, SiameseNetwork
 from siamkit.progress import step
@@ -41,19 +43,47 @@ from siamkit.training.from_config import VALIDATION_IMAGES
 
 CALIBRATION_PAIRS = 300_000
 
+#: All pairs cost, per pair, at most half a sampled pair's at any width (the matrix pass against
+#: one gathered pair at a time; with the fit's sort over them), and about a 200th of the width
+#: more: CPU-s per pair, sampled / all pairs, 2.8-3.7 at 64 dims, 6.5-6.9 at 304, 11-14 at 1,024
+#: and ~22 at 4,544 (BENCHMARKS.md, "Calibration after training: all pairs where they cost no more")
+EXACT_PAIRS_PER_SAMPLED = 2
+EXACT_PAIRS_WIDTH_SHARE = 200
+
 Model = SiameseNetwork | JoinedEmbedding
 
 
+def calibration_pairs(n: int, width: int, distance: Any) -> int | None:
+    """How many of the ``n(n-1)/2`` pairs of ``n`` embeddings ``width`` wide a threshold fit
+    takes: ``None`` for all of them where that costs no more than a sample of
+    ``CALIBRATION_PAIRS`` (every set of no more pairs; with a named distance, a set whose pairs
+    are fewer than the sample times the cost ratio above), else ``CALIBRATION_PAIRS``. A learned
+    or cohort-normalised distance costs about as much per pair either way: sampled above the cap.
+
+    >>> calibration_pairs(3_600, 4_544, "euclidean"), calibration_pairs(3_600, 304, "euclidean")
+    (None, 300000)
+    """
+    pairs = n_pairs(n)
+    if pairs <= CALIBRATION_PAIRS:
+        return None
+    if isinstance(get_distance(distance), FixedDistance):
+        ratio = max(EXACT_PAIRS_PER_SAMPLED, width / EXACT_PAIRS_WIDTH_SHARE)
+        if pairs <= CALIBRATION_PAIRS * ratio:
+            return None
+    return CALIBRATION_PAIRS
+
+
 def calibrate(z: Tensor, labels: Tensor, net: Model, target: str, seed: int) -> float:
-    """Verification threshold fitted on validation pairs (a seeded sample when there are many).
+    """Verification threshold fitted on validation pairs: all of them, or a seeded sample of
+    ``CALIBRATION_PAIRS`` where all would cost more (:func:`calibration_pairs`).
 
     With score normalisation the pairs' values are cohort-normalised scores, which may be
     negative, so the fit is ``signed`` (as ``siamkit calibrate`` fits them): it keeps the whole
     room under an impostor, where a fit of distances stops at 0."""
     n = labels.numel()
-    max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
+    max_pairs = calibration_pairs(n, z.shape[1], net.scoring_distance)
     # the pass's own count is worded as the test verification's: say which pairs these are
-    pairs = f"a sample of {max_pairs:,}" if max_pairs else f"all {n * (n - 1) // 2:,}"
+    pairs = f"a sample of {max_pairs:,}" if max_pairs else f"all {n_pairs(n):,}"
     step(f"calibrating the verification threshold on {pairs} pairs of {n:,} validation images")
     pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=seed)
     fit = ThresholdCalibrator(target, signed=net.score_norm is not None)  # type: ignore[arg-type]
@@ -61,11 +91,17 @@ def calibrate(z: Tensor, labels: Tensor, net: Model, target: str, seed: int) -> 
 
 
 def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float) -> Rates:
-    """TAR, FAR and balanced accuracy of a fixed threshold on (a sample of) the pairs of ``z``,
-    a pair accepted as the model accepts it (:func:`siamkit.decision.accepts`, within float32
-    rounding of the threshold), so that metrics.json's rates are those of its verdicts."""
+    """TAR, FAR and balanced accuracy of a fixed threshold on the pairs of ``z``, a pair accepted
+    as the model accepts it (:func:`siamkit.decision.accepts`, within float32 rounding of the
+    threshold), so that metrics.json's rates are those of its verdicts.
+
+    All pairs wherever the test verification holds them all in memory (up to
+    :data:`~siamkit.evaluation.verification.STREAM_PAIRS`): inside
+    :func:`~siamkit.evaluation.shared_distance_matrices`, after the verification of the same
+    ``z``, its distances are taken again, not computed. A larger set, which the verification
+    streams, is counted on a seeded sample of ``CALIBRATION_PAIRS``."""
     n = labels.numel()
-    max_pairs = CALIBRATION_PAIRS if n * (n - 1) // 2 > CALIBRATION_PAIRS else None
+    max_pairs = CALIBRATION_PAIRS if n_pairs(n) > STREAM_PAIRS else None
     pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=0)
     tar = float(np.mean(accepts(np.asarray(pd.genuine), threshold)))
     far = float(np.mean(accepts(np.asarray(pd.impostor), threshold)))

@@ -1,0 +1,147 @@
+"""A run's threshold fit (experiment.protocol.calibrate) took a seeded sample of CALIBRATION_PAIRS
+pairs from any set with more pairs, where all pairs cost no more: the 3,600 validation images of
+a fine-tune's 4,544-wide features were fitted on 300,000 sampled pairs in 13.9 s against 7.4 s
+for all 6,478,200 (s59_c7), and inexactly. Its test rates (rates_at) sampled the test pairs the
+verification had just computed all of. Now the fit takes all pairs where they cost no more
+(calibration_pairs: by the pair count against the sample's, scaled by the width for a named
+distance), and rates_at counts every test pair, taking the verification's distances again inside
+shared_distance_matrices. Checked against a naive all-pairs loop and sklearn's roc_curve."""
+
+from __future__ import annotations
+
+import itertools
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_curve
+
+import siamkit.evaluation.pairs as pairs_module
+import siamkit.experiment.protocol as protocol
+from siamkit.decision import ROUNDING
+from siamkit.distances import MahalanobisDistance
+from siamkit.evaluation import shared_distance_matrices
+from siamkit.evaluation.threshold import ThresholdCalibrator
+from siamkit.evaluation.verification import verification_from_embeddings
+from siamkit.progress import is_enabled, set_enabled
+
+N = 40  # 780 distinct pairs
+CAP = 100  # the sample, as CALIBRATION_PAIRS: 780 pairs are 7.8 samples' worth
+NET = SimpleNamespace(scoring_distance="euclidean", score_norm=None)
+
+
+def _set(width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    z = torch.randn(N, width, generator=torch.Generator().manual_seed(2))
+    return torch.nn.functional.normalize(z, dim=1), torch.arange(N) % 4
+
+
+def _naive(z: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distances of every pair i < j, one pair at a time in float64."""
+    zz = z.double().numpy()
+    genuine, impostor = [], []
+    for i, j in itertools.combinations(range(len(y)), 2):
+        d = float(np.sqrt(((zz[i] - zz[j]) ** 2).sum()))
+        (genuine if y[i] == y[j] else impostor).append(d)
+    return np.array(genuine), np.array(impostor)
+
+
+def _sklearn_rates(genuine: np.ndarray, impostor: np.ndarray, t: float) -> tuple[float, float]:
+    """TAR and FAR at ``t`` (a pair accepted up to ROUNDING above it) read off sklearn's ROC."""
+    d = np.concatenate([genuine, impostor])
+    same = np.r_[np.ones(genuine.size), np.zeros(impostor.size)]
+    fpr, tpr, thr = roc_curve(same, -d, drop_intermediate=False)
+    i = np.nonzero(thr >= -(t + ROUNDING))[0][-1]  # the last point accepting d <= t + ROUNDING
+    return float(tpr[i]), float(fpr[i])
+
+
+def _calibrate(z: torch.Tensor, y: torch.Tensor, capsys: pytest.CaptureFixture[str]) -> float:
+    was = is_enabled()
+    set_enabled(True)
+    try:
+        t = protocol.calibrate(z, y, NET, "eer", seed=0)  # type: ignore[arg-type]
+    finally:
+        set_enabled(was)
+    return t
+
+
+def test_a_wide_set_is_fitted_on_all_pairs_where_they_cost_no_more(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1,600 dims: all pairs cost 1/8 of a sampled one's (max(2, 1600 / 200)), so 780 pairs
+    cost no more than a sample of 100; the threshold is the exhaustive fit's."""
+    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", CAP)
+    z, y = _set(1_600)
+    genuine, impostor = _naive(z, y)
+    exhaustive = ThresholdCalibrator("eer").fit(genuine, impostor).threshold_
+    t = _calibrate(z, y, capsys)
+    assert "calibrating the verification threshold on all 780 pairs of 40 validation images" in (
+        capsys.readouterr().err
+    )
+    assert t == pytest.approx(exhaustive, rel=1e-6, abs=1e-7)
+    # and it is the EER point of every pair: sklearn's ROC gives FAR = FRR there
+    tar, far = _sklearn_rates(genuine, impostor, t)
+    fpr, tpr, _ = roc_curve(
+        np.r_[np.ones(genuine.size), np.zeros(impostor.size)], -np.r_[genuine, impostor]
+    )
+    assert abs(far - (1 - tar)) <= np.min(np.abs(fpr - (1 - tpr))) + 1 / genuine.size
+
+
+def test_a_narrow_set_with_many_more_pairs_keeps_the_sample(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """8 dims: all pairs cost half a sampled one's at best, and 780 pairs are more than 2
+    samples of 100: the sample stays, with its message."""
+    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", CAP)
+    z, y = _set(8)
+    _calibrate(z, y, capsys)
+    assert "on a sample of 100 pairs of 40 validation images" in capsys.readouterr().err
+
+
+def test_the_rule_by_pair_count_and_width() -> None:
+    cap = protocol.CALIBRATION_PAIRS
+    assert protocol.calibration_pairs(775, 64, "euclidean") is None  # 299,925 pairs: all
+    assert protocol.calibration_pairs(1_095, 64, "cosine") is None  # 598,965: 2 samples' worth
+    assert protocol.calibration_pairs(1_096, 64, "cosine") == cap  # 600,060: past 2 x 300,000
+    assert protocol.calibration_pairs(3_600, 304, "euclidean") == cap  # the demo's validation
+    assert protocol.calibration_pairs(3_600, 4_544, "euclidean") is None  # a fine-tune's taps
+    learned = MahalanobisDistance(4_544)  # not a named distance: sampled above the cap
+    assert protocol.calibration_pairs(3_600, 4_544, learned) == cap
+
+
+def test_rates_count_every_test_pair(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More pairs than the sample, as the demo's 4,000 test images (8M pairs): every pair."""
+    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", CAP)
+    z, y = _set(8)
+    genuine, impostor = _naive(z, y)
+    t = float(np.median(genuine))
+    r = protocol.rates_at(z, y, NET, t)  # type: ignore[arg-type]
+    tar, far = _sklearn_rates(genuine, impostor, t)
+    assert (r.tar, r.far) == (pytest.approx(tar), pytest.approx(far))
+    assert r.tar == pytest.approx(np.mean(genuine <= t + ROUNDING))
+
+
+def test_rates_take_the_verification_s_distances(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the verification of the same set, inside shared_distance_matrices, rates_at takes
+    its distances again: one pass over the pairs, not two; a changed set is computed again."""
+    z, y = _set(8)
+    t = 1.0
+    alone = protocol.rates_at(z, y, NET, t)  # type: ignore[arg-type]
+    passes: list[int] = []
+    real = pairs_module.pair_blocks
+
+    def pair_blocks(*args, **kwargs):  # type: ignore[no-untyped-def]
+        passes.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pairs_module, "pair_blocks", pair_blocks)
+    with shared_distance_matrices():
+        verification_from_embeddings(z, y, "euclidean")
+        assert protocol.rates_at(z, y, NET, t) == alone  # type: ignore[arg-type]
+        assert len(passes) == 1
+        other = protocol.rates_at(z, (y + 1) % 3, NET, t)  # type: ignore[arg-type]
+        assert len(passes) == 2  # other labels: other pairs
+        z.mul_(2.0)  # the same tensor, changed in place
+        assert protocol.rates_at(z, y, NET, t) != alone  # type: ignore[arg-type]
+        assert len(passes) == 3
+    assert other == protocol.rates_at(z.div(2.0), (y + 1) % 3, NET, t)  # type: ignore[arg-type]
