@@ -1,0 +1,70 @@
+"""What a run's threshold fit costs on a sample of ``CALIBRATION_PAIRS`` pairs against all pairs
+(``siamkit.experiment.protocol.calibration_pairs`` decides between them): the pair distances and
+the EER fit on them, in CPU-s (all threads) and wall seconds, the best of ``--repeats``.
+
+The embeddings are random normal rows, L2-normalised (the values do not change the cost), in
+6 classes as the demo's validation images.
+
+Run:  PYTHONPATH=src python benchmarks/bench_calibration_pairs.py --n 3600 --dims 64,304,1024,4544
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from siamkit.evaluation.pairs import all_pair_distances, n_pairs, sampled_pair_distances
+from siamkit.evaluation.threshold import ThresholdCalibrator
+from siamkit.experiment.protocol import CALIBRATION_PAIRS, calibration_pairs
+
+
+def _cost(f: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """The best CPU-s and wall seconds of ``repeats`` calls of ``f``."""
+    cpu, wall = [], []
+    for _ in range(repeats):
+        c, w = time.process_time(), time.perf_counter()
+        f()
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - w)
+    return min(cpu), min(wall)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=3600, help="embeddings (validation images)")
+    ap.add_argument("--dims", default="64,304,1024,4544", help="comma-separated widths")
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    y = torch.arange(args.n) % 6
+    print(f"{args.n:,} embeddings, {n_pairs(args.n):,} pairs, a sample of {CALIBRATION_PAIRS:,}")
+    print("width  sampled CPU-s (wall)  all pairs CPU-s (wall)  ratio per pair  the rule takes")
+    for d in (int(v) for v in args.dims.split(",")):
+        g = torch.Generator().manual_seed(0)
+        z = torch.nn.functional.normalize(torch.randn(args.n, d, generator=g), dim=1)
+
+        def sampled(z: torch.Tensor = z) -> None:
+            pd = sampled_pair_distances(z, y, "euclidean", CALIBRATION_PAIRS, seed=0)
+            ThresholdCalibrator("eer").fit(pd.genuine, pd.impostor)
+
+        def every(z: torch.Tensor = z) -> None:
+            pd = all_pair_distances(z, y, "euclidean")
+            ThresholdCalibrator("eer").fit(pd.genuine, pd.impostor)
+
+        sc, sw = _cost(sampled, args.repeats)
+        ac, aw = _cost(every, args.repeats)
+        ratio = (sc / CALIBRATION_PAIRS) / (ac / n_pairs(args.n))
+        takes = "all" if calibration_pairs(args.n, d, "euclidean") is None else "sample"
+        print(
+            f"{d:5d}  {sc:8.2f} ({sw:6.2f})     {ac:8.2f} ({aw:6.2f})       {ratio:6.1f}        {takes}"
+        )
+
+
+if __name__ == "__main__":
+    main()
