@@ -17,7 +17,14 @@ import pytest
 import siamkit.cli.main as cli_main
 from siamkit.cli._launch import _started_by_launcher
 from siamkit.distributed import is_main_process
-from siamkit.launch_env import env_rank, env_world, launched, other_rank
+from siamkit.launch_env import (
+    env_local_rank,
+    env_local_world,
+    env_rank,
+    env_world,
+    launched,
+    other_rank,
+)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -26,7 +33,7 @@ TWO = ["2", " 2", "02", "2\n"]
 
 @pytest.fixture
 def no_launch(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("WORLD_SIZE", "RANK", "TORCHELASTIC_RUN_ID", "LOCAL_RANK"):
+    for name in ("WORLD_SIZE", "RANK", "TORCHELASTIC_RUN_ID", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -74,6 +81,31 @@ def test_a_world_size_of_one_or_none_is_no_launch(no_launch: pytest.MonkeyPatch,
     assert (env_world() <= 1, launched(), other_rank()) == (True, False, False)
     assert is_main_process() is True
     assert _started_by_launcher() is None
+
+
+@pytest.mark.parametrize(
+    ("world", "local_world", "local_rank", "read"),
+    [
+        (None, "4", "3", (1, 0)),  # bare: no launch's, one process on this machine (s60_r5)
+        (None, "abc", "abc", (1, 0)),
+        ("2", "2", "1", (2, 1)),
+        ("2", " 2", "01", (2, 1)),
+        ("2", "abc", "abc", (1, 0)),  # no integer: read as no more than this process
+        ("2", "0", "-1", (1, 0)),
+    ],
+)
+def test_the_local_variables_count_only_in_a_launch(
+    no_launch: pytest.MonkeyPatch,
+    world: str | None,
+    local_world: str,
+    local_rank: str,
+    read: tuple[int, int],
+) -> None:
+    if world is not None:
+        no_launch.setenv("WORLD_SIZE", world)
+    no_launch.setenv("LOCAL_WORLD_SIZE", local_world)
+    no_launch.setenv("LOCAL_RANK", local_rank)
+    assert (env_local_world(), env_local_rank()) == read
 
 
 def test_the_rule_is_read_without_torch() -> None:

@@ -1,5 +1,5 @@
 """The one reading of the variables a torchrun launch sets in each process it starts
-(``WORLD_SIZE``, ``RANK``), before a process group is joined.
+(``WORLD_SIZE``, ``RANK``, ``LOCAL_WORLD_SIZE``, ``LOCAL_RANK``), before a process group is joined.
 
 Both are read as integers, as ``int()`` reads them (``" 2"`` and ``"02"`` are 2), and a value that
 is no integer (``abc``, ``1.0``, empty) is no launch's: the process is a one-process command's.
@@ -20,14 +20,17 @@ and one of them compared ``WORLD_SIZE`` to ``"2"`` as a string (s59_c4).
 >>> os.environ["WORLD_SIZE"] = "abc"
 >>> env_world(), launched(), other_rank()
 (1, False, False)
->>> del os.environ["WORLD_SIZE"], os.environ["RANK"]
+>>> os.environ["LOCAL_WORLD_SIZE"] = "4"  # bare: no launch's, so one process on this machine
+>>> env_local_world(), env_local_rank()
+(1, 0)
+>>> del os.environ["WORLD_SIZE"], os.environ["RANK"], os.environ["LOCAL_WORLD_SIZE"]
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["env_rank", "env_world", "launched", "other_rank"]
+__all__ = ["env_local_rank", "env_local_world", "env_rank", "env_world", "launched", "other_rank"]
 
 
 def _env_int(name: str, default: int) -> int:
@@ -55,3 +58,18 @@ def launched() -> bool:
 def other_rank() -> bool:
     """A process of a torchrun launch other than the first: ``RANK`` above 0 of a launch."""
     return launched() and env_rank() > 0
+
+
+def env_local_world() -> int:
+    """How many processes of this launch run on this machine (``LOCAL_WORLD_SIZE``, at least 1).
+
+    1 outside a launch (:func:`launched`), whatever ``LOCAL_WORLD_SIZE`` says: a one-process run
+    under a bare value (a cluster job's environment) is one process, and a value that is no
+    integer (``abc``) is no launch's."""
+    return max(1, _env_int("LOCAL_WORLD_SIZE", 1)) if launched() else 1
+
+
+def env_local_rank() -> int:
+    """This process's place on its machine (``LOCAL_RANK``) in a launch; 0 outside a launch (see
+    :func:`env_local_world`) or when it is no integer."""
+    return max(0, _env_int("LOCAL_RANK", 0)) if launched() else 0

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from siamkit.launch_env import env_local_world
 from siamkit.progress import human_bytes
 
 #: the most bytes of float64 images :func:`channel_stats` holds at once
@@ -214,8 +215,9 @@ def check_images_fit(
     them but above what is free (Linux overcommits), the pages fill as the photos are read
     (~0.05 s each) until the process is killed partway.
 
-    Under ``torchrun`` every process of the machine (``LOCAL_WORLD_SIZE``) reads and holds
-    the whole folder, so their sum is what must fit.
+    Under ``torchrun`` every process of the machine (``LOCAL_WORLD_SIZE``, read by
+    :func:`siamkit.launch_env.env_local_world`: a bare value outside a launch is one process)
+    reads and holds the whole folder, so their sum is what must fit.
 
     ``copies``: how many times the images are held at the peak. A supervised run
     (:func:`~siamkit.training.data.load_run_data`) copies its splits out of the folder's
@@ -225,7 +227,7 @@ def check_images_fit(
     >>> check_images_fit(10, (3, 64, 64), "photos")  # 120 KiB
     """
     image = shape[0] * shape[1] * shape[2]
-    procs = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))  # torchrun sets it
+    procs = env_local_world()  # torchrun sets LOCAL_WORLD_SIZE
     need = (n * copies + monitor) * image * procs
     free = available_memory()
     if free is None or need <= free:

@@ -12,7 +12,6 @@ process's batch (``siamkit.training.global_bn``). Only rank 0 writes files.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from torch import Tensor, nn
 
 from siamkit.clauses import counted
 from siamkit.distributed import is_main_process as is_main_process  # the one rule, re-exported
-from siamkit.launch_env import env_rank, env_world
+from siamkit.launch_env import env_local_rank, env_local_world, env_rank, env_world
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,8 @@ def setup_distributed(device: str = "auto") -> DistContext:
     if world <= 1:
         return DistContext(0, 1, dev)
     if dev.type == "cuda":
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        here = int(os.environ.get("LOCAL_WORLD_SIZE", str(local + 1)))  # torchrun sets it
+        local = env_local_rank()
+        here = env_local_world()  # torchrun sets LOCAL_WORLD_SIZE
         if max(local + 1, here) > torch.cuda.device_count():
             # torch.cuda.set_device would say only "invalid device ordinal", and NCCL cannot put
             # two processes on one GPU; every process refuses, so none waits for the others
