@@ -15,6 +15,7 @@ from siamkit.distributed import (
     gather_embeddings_for_ddp,
     world_size,
 )
+from siamkit.launch_env import env_rank
 from siamkit.losses.triplet import TripletMarginLoss
 
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -115,7 +116,7 @@ def test_more_processes_than_gpus_is_one_sentence(monkeypatch: pytest.MonkeyPatc
     set_to: list[int] = []
     monkeypatch.setattr(torch.cuda, "set_device", set_to.append)
     monkeypatch.setattr(ddp.dist, "is_initialized", lambda: True)  # no group is joined
-    monkeypatch.setattr(ddp.dist, "get_rank", lambda: int(ddp.os.environ["RANK"]))
+    monkeypatch.setattr(ddp.dist, "get_rank", lambda: env_rank())
     monkeypatch.setattr(ddp.dist, "get_world_size", lambda: 2)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")

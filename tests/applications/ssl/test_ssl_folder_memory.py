@@ -89,7 +89,8 @@ def test_every_process_of_a_torchrun_launch_holds_the_folder(
     on one machine need twice the memory: what fits one process is refused for two."""
     one = 100 * 3 * 16 * 16
     monkeypatch.setattr(data_memory, "available_memory", lambda: one)
-    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # a launch: LOCAL_WORLD_SIZE counts only in one
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")  # two machines of one process each
     data_memory.check_images_fit(100, (3, 16, 16), "photos")
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
     with pytest.raises(ValueError) as err:
