@@ -39,7 +39,7 @@ from siamkit.training.data import (
     seeded_sample,
 )
 from siamkit.training.eval_protocol import check_protocol as check_protocol
-from siamkit.training.from_config import VALIDATION_IMAGES
+from siamkit.training.from_config import ValidationEmbeddings
 
 CALIBRATION_PAIRS = 300_000
 
@@ -208,12 +208,24 @@ def attach_cohort(
     return int(cohort.shape[0])
 
 
-def calibrate_run(net: Model, data: RunData, cfg: RunConfig, device: torch.device) -> float:
+def calibrate_run(
+    net: Model,
+    data: RunData,
+    cfg: RunConfig,
+    device: torch.device,
+    embeddings: ValidationEmbeddings | None = None,
+) -> float:
     """The threshold, fit on validation pairs. The validation images are of the training classes,
     so with a cohort of other images (``eval.cohort: unlabeled``) they are scored against training
     images instead: each side normalised against its own kind, as the test images are against
-    theirs, which is what lets one S-norm threshold carry over to the unseen classes."""
-    zv = encode(net, data.val_x, cfg.train.embed_batch_size, device, desc=VALIDATION_IMAGES)
+    theirs, which is what lets one S-norm threshold carry over to the unseen classes.
+
+    ``embeddings``: the training's :class:`~siamkit.training.from_config.ValidationEmbeddings`,
+    whose last embedding (the last epoch's validation) is reused when ``net`` still holds those
+    weights, instead of embedding the validation images again."""
+    if embeddings is None:
+        embeddings = ValidationEmbeddings(data.val_x, cfg.train.embed_batch_size)
+    zv = embeddings(net, device)
     deployed = net.score_norm
     if deployed is not None and (cfg.eval.cohort != "train" or cfg.eval.cohort_root is not None):
         attach_cohort(net, data, cfg, device, training_images=True)

@@ -53,6 +53,7 @@ from siamkit.training.config_io import config_to_dict
 from siamkit.training.data import RunData, cohort_folder_images, to_float
 from siamkit.training.ddp import finish_distributed, is_main_process, teardown_distributed
 from siamkit.training.eval_protocol import protocol_check
+from siamkit.training.from_config import ValidationEmbeddings, Validator
 from siamkit.training.parts import run_spec
 from siamkit.training.preflight import check_input_size, check_positives, check_resumable
 from siamkit.training.resume_note import nothing_resumed_line
@@ -190,9 +191,13 @@ def run_experiment(
     if said is not None:
         log(said)
     history, train_s = fitted.history, fitted.seconds
+    # the last epoch's validation embedding, which the threshold's fit reuses while it holds
+    validators = [getattr(c, "validate", None) for c in trainer.callbacks]
+    embeddings = next((v.embeddings for v in validators if isinstance(v, Validator)), None)
     return evaluate_run(
-        cfg, out, net, data, history, train_s, episodes, title, log, command, class_images
-    )
+        cfg, out, net, data, history, train_s, episodes, title, log, command, class_images,
+        val_embeddings=embeddings,
+    )  # fmt: skip
 
 
 def _no_threshold_line(target: str) -> str:
@@ -339,13 +344,16 @@ def evaluate_run(
     log: Callable[[str], None] = print,
     command: str | None = None,
     class_images: list[int] | None = None,
+    val_embeddings: ValidationEmbeddings | None = None,
 ) -> RunResult:
     """After training: save, calibrate on validation, save again, evaluate, write the outputs.
 
     ``net`` is the trained network; what is saved and evaluated is the config's
     :func:`~siamkit.training.embedding_model` of it (joined with the appearance features).
     ``class_images``: :func:`split_class_images` as the run read its data, recorded as
-    ``run.class_images``."""
+    ``run.class_images``. ``val_embeddings``: the training's validation embeddings
+    (:class:`~siamkit.training.from_config.ValidationEmbeddings`), which the threshold's fit
+    reuses while ``net`` holds the weights they were made with."""
     net = embedding_model(net, cfg.model)
     device = next(net.parameters()).device
     net.eval()
@@ -369,7 +377,9 @@ def evaluate_run(
     _save(net, out, cfg, data, run)  # the trained model, whatever happens next
     t0 = time.perf_counter()
     cohort_n = attach_cohort(net, data, cfg, device)
-    threshold = calibrate_run(net, data, cfg, device) if len(data.val_y) > 2 else None
+    threshold = (
+        calibrate_run(net, data, cfg, device, val_embeddings) if len(data.val_y) > 2 else None
+    )
     if threshold is not None and threshold < 0 and net.score_norm is None:
         log(_no_threshold_line(cfg.eval.threshold_target))
         threshold = None  # below every distance: no model of distances >= 0 takes it

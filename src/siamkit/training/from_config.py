@@ -10,8 +10,10 @@ collapse monitor and recovery, epoch log, and the config kept in the checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,76 @@ def _nan_weights(distance: Any) -> bool:
 VALIDATION_IMAGES = "embedding validation images"
 
 
-def make_validator(
-    cfg: RunConfig, data: RunData, device: torch.device
-) -> Callable[[nn.Module], float]:
+def canonical_device(device: torch.device | str | None) -> torch.device | None:
+    """``device`` as a tensor on it names it: ``"cuda"`` with the current index filled in
+    (``cuda:0``), ``"cpu:0"`` as ``cpu``. A run's ``ctx.device`` (``torch.device("cuda")``) and
+    its weights' device after training (``cuda:0``) are then one device (s59_r7 finding 3)."""
+    return None if device is None else torch.empty(0, device=device).device
+
+
+def weights_key(model: nn.Module, device: torch.device | str | None = None) -> str:
+    """A digest of ``model``'s class, state (every parameter and buffer, bit for bit) and
+    ``device`` (:func:`canonical_device`): equal keys embed alike."""
+    digest = hashlib.sha256(f"{type(model).__qualname__}|{canonical_device(device)}".encode())
+    for name, value in model.state_dict().items():
+        raw = value.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+        digest.update(f"|{name}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(raw.numpy().tobytes())
+    return digest.hexdigest()
+
+
+class ValidationEmbeddings:
+    """The validation images ``x`` embedded by a model, the last result kept: a model whose
+    :func:`weights_key` is the one it last embedded with gets the same values back without
+    embedding again (the threshold calibration after training reuses the last epoch's
+    validation embedding, when no weight average or best epoch replaced the weights since)."""
+
+    def __init__(self, x: Tensor, batch_size: int) -> None:
+        self.x, self.batch_size = x, batch_size
+        self._last: tuple[str, Tensor] | None = None
+
+    def __call__(self, model: nn.Module, device: torch.device | str | None) -> Tensor:
+        key = weights_key(model, device)
+        if self._last is None or self._last[0] != key:
+            with contiguous_layout(model):
+                z = encode(model, self.x, self.batch_size, device, desc=VALIDATION_IMAGES)
+            self._last = (key, z)
+        return self._last[1].clone()  # a caller's in-place change cannot reach the next
+
+
+@contextmanager
+def contiguous_layout(model: nn.Module) -> Iterator[None]:
+    """``model`` in the contiguous memory format inside the block, channels-last again after
+    it when it was (:class:`~siamkit.training.callbacks.ChannelsLast` lays a training image
+    network out so; the run ends contiguous): the validation images are embedded as the saved,
+    contiguous model embeds them, bit for bit, so the threshold's fit can reuse that embedding
+    (channels-last convolutions differ in the last bits). The parameters stay the same objects
+    (the optimiser's), their values unchanged."""
+    was = any(p.dim() == 4 and not p.is_contiguous() for p in model.parameters())
+    if not was:
+        yield
+        return
+    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+
+class Validator:
+    """:func:`make_validator`'s ``net -> metric``, with the :class:`ValidationEmbeddings` it
+    embeds the validation images with (``embeddings``), for a later pass to reuse."""
+
+    def __init__(
+        self, score: Callable[[nn.Module], float], embeddings: ValidationEmbeddings
+    ) -> None:
+        self.score, self.embeddings = score, embeddings
+
+    def __call__(self, net: nn.Module) -> float:
+        return self.score(net)
+
+
+def make_validator(cfg: RunConfig, data: RunData, device: torch.device) -> Validator:
     """``net -> cfg.train.val_metric`` on the validation split (higher is better, except the
     metrics in :data:`~siamkit.training.config.VAL_METRICS_LOWER_BETTER`: ``eer``), measured on
     the embedding the run saves (:func:`~siamkit.training.builders.embedding_model`: with the
@@ -82,9 +151,11 @@ def make_validator(
     n_val = int(torch.unique(data.val_y).numel()) if len(data.val_y) else 0
     n_way = max(resolved_ways(cfg.eval, n_val)) if n_val >= 2 else 2
 
+    embeddings = ValidationEmbeddings(data.val_x, cfg.train.embed_batch_size)
+
     def validate(net: nn.Module) -> float:
         model = embedding_model(net, cfg.model)  # type: ignore[arg-type]
-        z = encode(model, data.val_x, cfg.train.embed_batch_size, device, desc=VALIDATION_IMAGES)
+        z = embeddings(model, device)
         try:
             return measure(z, model.distance)
         except ValueError as err:  # the metric's refusal of NaN distances, said for training
@@ -102,7 +173,7 @@ def make_validator(
             return validation_eer(z, data.val_y, dist, seed=cfg.train.seed)  # type: ignore[arg-type]
         return precision_at_1(z, data.val_y, dist)  # type: ignore[arg-type]
 
-    return validate
+    return Validator(validate, embeddings)
 
 
 def network_embeddings(
