@@ -725,12 +725,65 @@ def test_a_resume_launch_leaves_its_data_folder_to_the_processes(
     launched: list[int] = []
     monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
     monkeypatch.delenv("RANK", raising=False)
+    # a run folder with its checkpoint (the launcher checks only that it is there; what it
+    # holds is the processes' to read)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
     cmd = ["train", str(ROOT / "configs" / config), "--out", str(tmp_path / "run"), "--resume",
            "--device", "cpu", "--set", "data.dataset=image-folder",
            "--set", f"data.root={tmp_path / 'gone'}", "--nproc-per-node", "2"]  # fmt: skip
     if config == "digits-tiny.yaml":
         cmd += ["--set", "data.train_classes=null"]
     res = CliRunner().invoke(cli, cmd)
+    assert res.exit_code == 0 and launched == [2], res.output
+
+
+@pytest.mark.parametrize("config", ["digits-tiny.yaml", "simclr.yaml", "siamfc.yaml"])
+def test_a_resume_launch_without_a_checkpoint_is_refused_before_starting_the_processes(
+    tmp_path: Path, monkeypatch, config: str
+) -> None:
+    """`--resume --nproc-per-node 2` of a run with no OUT/checkpoint.pt started both processes
+    (torchrun's banner, 27 s at load 11), each refused it, and torchrun's failure followed
+    (s60_r5 finding 1). The launcher now refuses it first, in the one process's words: one
+    Error line, exit 1, nothing started or written."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    out = tmp_path / "run"
+    cmd = ["train", str(ROOT / "configs" / config), "--out", str(out), "--resume"]
+    cmd += ["--device", "cpu", "--no-progress"]
+    says = f"Error: no checkpoint at {out / 'checkpoint.pt'}; start without --resume\n"
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    assert res.exit_code == 1 and res.output == says, res.output
+    assert not out.exists()
+    alone = CliRunner().invoke(cli, cmd)  # one process refuses it in the same words
+    assert alone.exit_code == 1 and alone.output.splitlines()[-1] == says.rstrip("\n")
+    assert not out.exists()
+
+
+def test_a_plugins_runner_in_ssls_place_resumes_as_it_reads(tmp_path: Path, monkeypatch) -> None:
+    """The missing-checkpoint refusal above is the built-in ssl and siamfc runners': a plug-in's
+    runner registered in ssl's place is launched on --resume without one."""
+    import siamkit.cli._launch as launcher
+    import siamkit.training.tasks as tasks
+    from siamkit.cli.main import cli
+
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))  # put back afterwards
+    monkeypatch.setattr(tasks, "_CHECKS", dict(tasks._CHECKS))
+
+    def run(config: dict[str, Any], out_dir: Path, options: tasks.TaskOptions) -> Any:
+        raise AssertionError("not run by the launcher")
+
+    tasks.register_task("ssl", run, overwrite=True)
+    config = tmp_path / "task.yaml"
+    config.write_text("task: ssl\n")
+    cmd = ["train", str(config), "--out", str(tmp_path / "run"), "--resume", "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
     assert res.exit_code == 0 and launched == [2], res.output
 
 
@@ -791,6 +844,8 @@ def test_a_launch_leaves_the_checks_warnings_to_process_0(tmp_path: Path, monkey
     monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
     monkeypatch.delenv("RANK", raising=False)
     out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"")  # there: the launcher reads no more of it
     cmd = ["train", str(ROOT / "configs" / "siamfc.yaml"), "--out", str(out), "--device", "cpu"]
     cmd += ["--resume", "--set", "tracker.instance_size=250"]
     res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
@@ -799,8 +854,8 @@ def test_a_launch_leaves_the_checks_warnings_to_process_0(tmp_path: Path, monkey
     alone = CliRunner().invoke(cli, cmd)  # what process 0 says: the warning, once
     said = " ".join(alone.output.split())
     assert said.count("warning: the resumed run's config has instance_size 250") == 1, said
-    assert alone.exit_code == 1 and "Error: no checkpoint at" in said, said
-    assert not out.exists()
+    assert alone.exit_code == 1 and "is not a readable siamkit checkpoint" in said, said
+    assert [p.name for p in out.iterdir()] == ["checkpoint.pt"]  # nothing written
 
 
 @pytest.mark.parametrize("task", ["half_twin", "signatures", "text"])

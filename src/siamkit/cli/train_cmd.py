@@ -185,7 +185,12 @@ def train(
             from siamkit.training.ddp import resolve_device
 
             resolve_device(cfg.train.device)  # "unknown device 'x'", each process's first step
-            if not resume:  # (a finished run's resume reads neither)
+            if resume:  # no checkpoint: each process's first refusal (_resume_is_complete's)
+                from siamkit.training.checkpoint import check_checkpoint_there
+                from siamkit.training.trainer import CHECKPOINT
+
+                check_checkpoint_there(out_dir / CHECKPOINT)
+            else:  # (a finished run's resume reads neither)
                 _check_embedding_launch(cfg)
         else:
             from siamkit.training.tasks import TaskOptions
@@ -289,7 +294,10 @@ def _refuse_task_launch(
     of :data:`~siamkit.training.tasks.ONE_PROCESS_TASKS`, not a plug-in's registered under its
     name), and a bad config, ``--set``, ``--device`` or ``--init-from`` where the task has a
     "check the config only" (:func:`~siamkit.training.tasks.check_task_config`: each built-in
-    task's, a plug-in's registered with one). The rest is checked by the processes.
+    task's, a plug-in's registered with one), then a ``--resume`` with no ``OUT/checkpoint.pt``
+    where the built-in ssl or siamfc runner would read it
+    (:func:`~siamkit.training.tasks.resumes_from_out_checkpoint`). The rest is checked by the
+    processes.
     Only the check's error is said here: a warning it meets (siamfc's off-grid
     ``instance_size`` on ``--resume``) is process 0's to say, once."""
     from siamkit.training.config_io import read_yaml
@@ -298,6 +306,7 @@ def _refuse_task_launch(
         check_task_config,
         get_task,
         list_tasks,
+        resumes_from_out_checkpoint,
         trains_in_one_process,
     )
 
@@ -311,6 +320,10 @@ def _refuse_task_launch(
     with warnings.catch_warnings():  # said by process 0 as it starts, not twice
         warnings.simplefilter("ignore")
         check_task_config(task, doc, options)
+    if options.resume and resumes_from_out_checkpoint(task):
+        from siamkit.training.checkpoint import check_checkpoint_there
+
+        check_checkpoint_there(out_dir / "checkpoint.pt")
 
 
 def _resolved_out(out: Path) -> Path:

@@ -123,6 +123,22 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
     return Path(path)
 
 
+def check_checkpoint_there(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a ``Path`` when a file is there; else the refusal of a ``--resume`` with no
+    checkpoint, :func:`load_checkpoint`'s first. Reads and deletes nothing: ``siamkit train
+    --nproc-per-node N --resume`` says it before it starts the processes, which would each
+    say it (s60_r5).
+
+    >>> check_checkpoint_there("nothere/checkpoint.pt")
+    Traceback (most recent call last):
+    FileNotFoundError: no checkpoint at nothere/checkpoint.pt; start without --resume
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no checkpoint at {p}; start without --resume")
+    return p
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
@@ -135,8 +151,7 @@ def load_checkpoint(
     p = Path(path)
     if p.parent.is_dir():
         remove_stale_temps(p)
-    if not p.is_file():
-        raise FileNotFoundError(f"no checkpoint at {p}; start without --resume")
+    check_checkpoint_there(p)
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:  # objects other than tensors: never load those

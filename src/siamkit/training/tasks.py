@@ -97,6 +97,9 @@ _CHECKS: dict[str, Any] = {
 #: them before it starts any process.
 ONE_PROCESS_TASKS = frozenset({"half_twin", "signatures", "text"})
 _ONE_PROCESS_TARGETS = frozenset(_TASKS[name] for name in ONE_PROCESS_TASKS)
+#: The built-in runners that a launch of more than one process may run, and which resume from
+#: ``OUT/checkpoint.pt`` (:func:`resumes_from_out_checkpoint`).
+_OUT_CHECKPOINT_TARGETS = frozenset(_TASKS[name] for name in ("ssl", "siamfc"))
 
 
 def trains_in_one_process(name: str) -> bool:
@@ -104,13 +107,27 @@ def trains_in_one_process(name: str) -> bool:
     :data:`ONE_PROCESS_TASKS` (which refuses a torchrun launch of more than one process): by
     the runner, not its name, since a plug-in may register its own runner under one of those
     names (``register_task("text", run, overwrite=True)``) that trains under torchrun."""
+    return _runs_builtin(name, _ONE_PROCESS_TARGETS)
+
+
+def resumes_from_out_checkpoint(name: str) -> bool:
+    """Whether the runner registered for ``task: name`` is the built-in ``ssl`` or ``siamfc``
+    one, whose ``--resume`` reads ``OUT/checkpoint.pt`` first: ``siamkit train --nproc-per-node
+    N --resume`` refuses a missing one before it starts the processes. A plug-in's runner put in
+    their place reads what it reads."""
+    return _runs_builtin(name, _OUT_CHECKPOINT_TARGETS)
+
+
+def _runs_builtin(name: str, targets: frozenset[str]) -> bool:
+    """Whether the runner registered for ``task: name`` is one of the built-in ``targets``
+    (``"module:attr"``), by the runner, not its name."""
     target = _TASKS.get(name)
     if isinstance(target, str):
-        return target in _ONE_PROCESS_TARGETS
+        return target in targets
     if target is None:
         return False
     runner = inspect.unwrap(target)
-    for spec in _ONE_PROCESS_TARGETS:  # a loaded built-in is its module's attribute
+    for spec in targets:  # a loaded built-in is its module's attribute
         module, _, attr = spec.partition(":")
         if getattr(sys.modules.get(module), attr, None) is runner:
             return True
