@@ -15,8 +15,9 @@ loss, which this round leaves out (at most two candidates, both with the recipe'
 The mixes. Each training step, a permutation ``pi`` of the batch is drawn and the pairs
 ``(i, pi(i))`` with different labels are kept (same-class pairs dropped: with the batch's 4 classes
 x 48 about 144 mixes a step); ``lam`` ~ Beta(2, 2) for each pair (Metrix's default Beta shape as
-this engineer recalls it; not re-checked in the paper this stop). Both draws come from a seeded
-``numpy`` generator of the script's own, so the global generators and the clean batch are T's.
+this engineer recalled it when writing the rule; checked afterwards: see the result). Both draws
+come from a seeded ``numpy`` generator of the script's own, so the global generators and the clean
+batch are T's.
 
 The mixed loss, :func:`soft_tuplet_margin`: the recipe's tuplet margin loss (Yu & Tao 2019,
 margin ``beta`` and scale ``s`` from the config, 0.1 and 64) with pair weights in place of 0/1
@@ -29,7 +30,7 @@ masks. Anchors are the clean samples ``a``, the other side the mixes ``m`` only 
 With 0/1 weights (the positive and negative masks of one labelled batch, its own columns) this is
 exactly the recipe's loss (``siamkit.losses.tuplet_margin_loss``; the test checks it). A mix of two
 classes other than the anchor's is a full negative to it (Metrix mixes such pairs too). The total
-is ``tuplet(clean) + w l_mix`` with ``w = 1``.
+is ``tuplet(clean) + w l_mix`` with ``w = 1`` (Metrix's official code uses 0.4: see the result).
 
 Candidates (``--mix``):
 - ``input`` (Metrix/input): ``x_m = lam x_i + (1 - lam) x_pi(i)`` (images in [0, 1]) embedded by
@@ -56,7 +57,10 @@ the test classes by ``bench_fmnist.py``; if both pass, the lower mean EER is tak
 Round 14's result (2026-12-07): ``--mix none`` reproduced T on {2,5} (EER 0.0563, 2-way 1-shot
 0.982); nothing passed: ``input`` 0.0564 on {2,5}, then 0.3437 on {0,3} against the limit 0.338;
 ``manifold`` 0.0583 / 0.3376 / 0.1622, within every fold's limit, but mean 0.186 (T's) against the
-rule's 0.176; the test classes were not loaded. BENCHMARKS.md "Issue 20, round 14".
+rule's 0.176; the test classes 6-9 were dropped before training, never embedded or scored.
+Checked afterwards against Metrix's official code (billpsomas/Metrix_ICLR22, s60_rq2): Beta(2, 2)
+is its default, but its mixed-loss weight is 0.4, not this round's 1, and it draws one ``lam`` a
+batch; a ``w = 0.4`` run would need a new rule. BENCHMARKS.md "Issue 20, round 14".
 
 Run: as ``val_taps.py`` says, with ``--mix input`` (``--help`` prints the command).
 """
