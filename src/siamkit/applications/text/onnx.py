@@ -24,6 +24,7 @@ import numpy as np
 
 from siamkit.applications.text.lexical import LexicalTower
 from siamkit.export.sidecar import TEXT_EXPORT_META
+from siamkit.text_names import shown_folder
 
 ONNX_NAME, INT8_NAME = "text.onnx", "text.int8.onnx"
 # a half-twin's document tower (model.share_weights: false), beside its query tower's graphs
@@ -80,7 +81,7 @@ class TextOnnxEmbedder:
             raise ValueError(_incomplete_export(path, graph.name, model_path, default_model))
         if not graph.is_file():  # e.g. int8=True on an export made without int8
             raise ValueError(
-                f"{path} has no {graph.name}; export it with "
+                f"{shown_folder(path)} has no {graph.name}; export it with "
                 f"export_text_onnx(model, {str(path)!r}, int8=True) or "
                 f"{_export_command(path, model_path, default_model, True)}"
             )
@@ -114,8 +115,8 @@ class TextOnnxEmbedder:
             doc = self.doc_path = path / graph_names("document", int8)
             if not doc.is_file():
                 raise ValueError(
-                    f"{path} holds a half-twin's query tower but not its document tower "
-                    f"{doc.name}; export it again with "
+                    f"{shown_folder(path)} holds a half-twin's query tower but not its "
+                    f"document tower {doc.name}; export it again with "
                     f"{_export_command(path, model_path, default_model, True)}"
                 )
             self.doc_session = ort.InferenceSession(
@@ -232,22 +233,26 @@ def _incomplete_export(
 ) -> str:
     """What :class:`TextOnnxEmbedder` says of a folder that lacks ``missing``: a text export is
     one folder (copy all of it), else the command that exports the model again. A folder there
-    without :data:`META_NAME` is no export to replace (the exporter refuses it): a new folder."""
+    without :data:`META_NAME` is no export to replace (the exporter refuses it): a new folder.
+    ``path`` is named as :func:`~siamkit.text_names.shown_folder` names it
+    (``./all-MiniLM-L6-v2``, not the bundled model's name); the commands' ``--out`` is a folder
+    whatever its name."""
+    shown = shown_folder(path)
     whole = (
         f"a text export is one folder, its graph ({ONNX_NAME}), {META_NAME} and tokenizer/ "
         "together: copy the whole export folder"
     )
     if not path.exists():
         cmd = _export_command(path, model_path, default_model, False)
-        return f"{path} does not exist; {whole} there, or export the model into it with {cmd}"
+        return f"{shown} does not exist; {whole} there, or export the model into it with {cmd}"
     if not (path / META_NAME).is_file():
         cmd = _export_command(Path("<new folder>"), model_path, default_model, False)
         return (
-            f"{path} has no {missing}; {whole} here, or export the model again into a new "
+            f"{shown} has no {missing}; {whole} here, or export the model again into a new "
             f"folder with {cmd}"
         )
     cmd = _export_command(path, model_path, default_model, True)
-    return f"{path} has no {missing}; {whole} here, or export the model again with {cmd}"
+    return f"{shown} has no {missing}; {whole} here, or export the model again with {cmd}"
 
 
 def _checked_runtime(
@@ -266,7 +271,7 @@ def _checked_runtime(
     force = (path / META_NAME).exists() or (path / name).exists()
     if not (path / META_NAME).is_file() or not (path / name).is_file():
         raise ValueError(
-            f"{path} holds no exported {name}; export the model first with "
+            f"{shown_folder(path)} holds no exported {name}; export the model first with "
             f"{_export_command(path, model_path, default_model, force)}"
         )
     runtime = TextOnnxEmbedder(
@@ -277,8 +282,8 @@ def _checked_runtime(
         and runtime.fingerprint not in getattr(former, "former_fingerprints", tuple)()
     ):
         raise ValueError(
-            f"{path} was exported from another model (its fingerprint differs); export this "
-            f"model again with {_export_command(path, model_path, default_model, True)}"
+            f"{shown_folder(path)} was exported from another model (its fingerprint differs); "
+            f"export this model again with {_export_command(path, model_path, default_model, True)}"
         )
     return runtime
 
