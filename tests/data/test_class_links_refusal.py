@@ -266,3 +266,62 @@ def test_a_link_into_an_empty_class_beside_one_into_a_shared_class_is_worded_by_
         "linked class with images a folder of its own (copy its images into it), and remove "
         "the link into a class folder without images"
     )
+
+
+def test_a_link_into_an_empty_sub_folder_of_a_class_with_images_holds_no_images(tmp_path):
+    """``kitty -> dog/sub``, sub empty, dog with an image (fox holds it too, so no class is
+    left): the warning and the refusal said kitty's "images would count as two classes" and to
+    "copy its images into it", as the test looked at dog (which holds images), not at what the
+    link leads to (s60_r6 finding 2). Both now say it holds no images. ``puppy -> dog`` beside
+    it keeps its own wording; a link into a sub-folder with an image (``ds2``) too."""
+    from siamkit.data.folders import LeftOutFilesWarning
+
+    ds = tmp_path / "ds"
+    for name in ("dog/sub", "fox"):
+        (ds / name).mkdir(parents=True)
+    black_png(ds / "dog" / "0.png")
+    os.link(ds / "dog" / "0.png", ds / "fox" / "0.png")
+    os.symlink(os.path.join("dog", "sub"), ds / "kitty")
+    shared = (
+        f"every image of the class folders {ds / 'dog'}, {ds / 'fox'} is one file in several "
+        "class folders"
+    )
+    with pytest.warns(Warning) as got, pytest.raises(ClassFoldersError) as err:
+        read_class_folders(ds, "class", "image", extensions=(".png",))
+    links = [str(w.message) for w in got if "left out the class folder" in str(w.message)]
+    assert links == [
+        f"left out the class folder {ds / 'kitty'}: it is a link to "
+        f"{os.path.realpath(ds / 'dog' / 'sub')}, which is or is inside the folder of the class "
+        "dog but holds none of its images; remove the link"
+    ]
+    assert str(err.value) == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"{shared}, and the class folder {ds / 'kitty'} is a link to another class's folder or "
+        "one inside it, which holds no images: keep each image in its own class's folder only, "
+        "and give each linked class a folder of its own"
+    )
+    os.symlink("dog", ds / "puppy")
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds, "class", "image", extensions=(".png",))
+    assert str(err.value) == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"{shared}, the class folder {ds / 'puppy'} is a link to another class's folder or one "
+        "inside it, left out as its images would count as two classes, and the class folder "
+        f"{ds / 'kitty'} is a link to another class's folder or one inside it, which holds no "
+        "images: keep each image in its own class's folder only, give each linked class with "
+        "images a folder of its own (copy its images into it), and remove the link to a folder "
+        "without images"
+    )
+    ds2 = tmp_path / "ds2"
+    (ds2 / "dog" / "sub").mkdir(parents=True)
+    black_png(ds2 / "dog" / "sub" / "0.png")
+    os.symlink(os.path.join("dog", "sub"), ds2 / "kitty")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        read_class_folders(ds2, "class", "image", extensions=(".png",))
+    assert [str(w.message) for w in got] == [
+        f"left out the class folder {ds2 / 'kitty'}: it is a link to "
+        f"{os.path.realpath(ds2 / 'dog' / 'sub')}, which is or is inside the folder of the class "
+        "dog, and its images would count as two classes; copy them to include them in both, or "
+        "remove the link"
+    ]

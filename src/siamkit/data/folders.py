@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -759,7 +759,10 @@ def _linked_classes(class_dirs: Sequence[Path]) -> dict[Path, Path]:
 
 
 def _linked_classes_note(
-    dropped: dict[Path, Path], empty: Sequence[Path] = (), noun: str = "class"
+    dropped: dict[Path, Path],
+    hollow: Collection[Path] = (),
+    empty: Collection[Path] = (),
+    noun: str = "class",
 ) -> str:
     """The sentence for the ``noun`` folders :func:`_linked_classes` leaves out (enroll's are
     labels: "left out 2 class folders" two lines above its own "the label folders" named the
@@ -769,7 +772,10 @@ def _linked_classes_note(
     into a class that is ``empty`` (no images) has no images to copy or count twice: removing
     it is the advice (it said "copy them to include them in both", s57_FB Q3). Of a mix of
     kinds, each link is named with its own kind's advice (a link into an empty class beside
-    one into a class with images was told to copy its images too: s57_mfb)."""
+    one into a class with images was told to copy its images too: s57_mfb). ``hollow``: the
+    links whose target holds no image (:attr:`ClassWalk.hollow`), of a class that is ``empty``
+    or not (``kitty -> dog/sub``, sub empty, was said to have images that "would count as two
+    classes": s60_r6 finding 2)."""
     got = sorted(dropped.items())
     nouns = _plural(noun)
     if len(got) == 1:
@@ -785,15 +791,17 @@ def _linked_classes_note(
             f"{text_name(os.path.realpath(d))}, which is or is inside the folder of the {noun} "
             + (
                 f"{text_name(other.name)}, which holds no images; remove the link"
-                if other in empty
+                if d in hollow and other in empty
+                else f"{text_name(other.name)} but holds none of its images; remove the link"
+                if d in hollow
                 else f"{text_name(other.name)}, and its images would count as two {nouns}; copy "
                 "them to include them in both, or remove the link"
             )
         )
     top = [text_name(os.fspath(d)) for d, other in got if other == d.parent]
-    into = [text_name(os.fspath(d)) for d, o in got if o != d.parent and o not in empty]
-    hollow = [text_name(os.fspath(d)) for d, o in got if o != d.parent and o in empty]
-    if sum(map(bool, (top, into, hollow))) > 1:  # each kind its own advice
+    into = [text_name(os.fspath(d)) for d, o in got if o != d.parent and d not in hollow]
+    to_none = [text_name(os.fspath(d)) for d, o in got if o != d.parent and d in hollow]
+    if sum(map(bool, (top, into, to_none))) > 1:  # each kind its own advice
         parts = []
         for kind, what in (
             (
@@ -807,7 +815,7 @@ def _linked_classes_note(
                 f"{nouns}: copy them to include them in both, or remove {{links}}",
             ),
             (
-                hollow,
+                to_none,
                 f"another {noun}'s folder or one inside it, which holds no images: remove "
                 "{links}",
             ),
@@ -821,14 +829,14 @@ def _linked_classes_note(
         return f"left out {len(got)} {noun} folders that are links: " + (
             "; and ".join(parts) if len(parts) == 2 else f"{parts[0]}; {parts[1]}; and {parts[2]}"
         )
-    names = ", ".join((top or into or hollow)[:2])
+    names = ", ".join((top or into or to_none)[:2])
     if top:
         return (
             f"left out {len(got)} {noun} folders that are links to the data set's folder or one "
             f"above it, e.g. {names}: each would read every {noun}'s images again; remove the "
             "links"
         )
-    if hollow:
+    if to_none:
         return (
             f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or "
             f"one inside it that holds no images, e.g. {names}: remove the links"
@@ -873,6 +881,24 @@ class ClassWalk:
     #: is a link into another user's folder, and enroll "no labelled images found"). Not those
     #: named as a file the walk reads (x.png): no class folder, named by the warning only
     locked: list[Path] = field(default_factory=list)
+    #: the links of :attr:`linked` into another class whose target holds no image of the walk
+    #: (``kitty -> cat``, cat empty; ``kitty -> dog/sub``, sub empty beside dog's images): none
+    #: to copy or to count as two classes, said of them by the warning and the refusal until
+    #: the test looked at the link's target, not its class (s60_r6 finding 2)
+    hollow: list[Path] = field(default_factory=list)
+
+
+def _holds_no_image(link: Path, other: Path, walk: ClassWalk) -> bool:
+    """Whether the class folder ``link``, a link into the class folder ``other``, leads to a
+    folder that holds none of the images the walk listed for ``other`` (each image by the real
+    path of its folder: a file link is judged by where it lies, as the walk lists it)."""
+    if other in walk.empty:
+        return True
+    if other not in walk.files:  # unread: its images are not known
+        return False
+    target = os.path.join(os.path.realpath(link), "")
+    folders = {os.path.join(os.path.realpath(f.parent), "") for f in walk.files[other]}
+    return not any(f.startswith(target) for f in folders)
 
 
 def _broken_links_note(
@@ -1021,8 +1047,11 @@ def walk_classes(
             walk.unread.append(folder)
         else:
             walk.empty.append(folder)
+    walk.hollow.extend(
+        d for d, o in sorted(dropped.items()) if o != d.parent and _holds_no_image(d, o, walk)
+    )
     if dropped:  # once the empty classes are known: a link into one has no images to copy
-        note = _linked_classes_note(dropped, walk.empty, noun)
+        note = _linked_classes_note(dropped, walk.hollow, walk.empty, noun)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     shared = seen.shared()
     if shared:  # known once every class is walked: left out of each class that holds it
@@ -1190,7 +1219,7 @@ def _refuse_nothing(
         # a link into a class folder without images (kitty -> an empty cat) has none to copy,
         # nor to count twice (s57_FB Q3); beside a link into one with images (all another's),
         # each is worded by its own (both were said to "count as two classes": s58_c2 noticed)
-        hollow = [text_name(str(d)) for d, o in sorted(walk.linked.items()) if o in walk.empty]
+        hollow = [text_name(str(d)) for d in sorted(walk.hollow)]
         into = [d for d in to_class if d not in hollow]
         for names, left in (
             (into, f"{{their}} {photo}s would count as two {_plural(noun)}"),
@@ -1210,9 +1239,16 @@ def _refuse_nothing(
                 f"{photo}s into it)"
             )
             many = len(hollow) > 1
+            # into an empty class, or a folder without images inside one with (s60_r6 finding 2)
+            into_class = all(walk.linked[d] in walk.empty for d in walk.hollow)
             fix.append(
-                f"remove the link{'s' if many else ''} into "
-                f"{f'{noun} folders' if many else f'{_a(noun)} folder'} without {photo}s"
+                f"remove the link{'s' if many else ''} "
+                + (
+                    f"into {f'{noun} folders' if many else f'{_a(noun)} folder'}"
+                    if into_class
+                    else f"to {'folders' if many else 'a folder'}"
+                )
+                + f" without {photo}s"
             )
         else:
             fix.append(
