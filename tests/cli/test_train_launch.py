@@ -738,6 +738,34 @@ def test_a_resume_launch_leaves_its_data_folder_to_the_processes(
     assert res.exit_code == 0 and launched == [2], res.output
 
 
+def test_a_plugins_source_in_image_folders_place_checks_its_own_root(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The launcher's data.root check is the built-in image-folder source's: a plug-in's source
+    registered under "image-folder" (overwrite=True) reads what its root names, which need not
+    be a folder, so its launch goes ahead (s60_r5 finding 4: no test held this)."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+    from siamkit.data import sources
+
+    def from_a_list(root: str | None = None, **_: Any) -> Any:
+        raise AssertionError("not read by the launcher")
+
+    monkeypatch.setitem(sources.DATA_SOURCES._factories, "image-folder", from_a_list)
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.delenv("RANK", raising=False)
+    listed = tmp_path / "images.txt"  # not a folder: the built-in source refuses it
+    listed.write_text("a.png\n")
+    out = tmp_path / "run"
+    cmd = ["train", str(ROOT / "configs" / "digits-tiny.yaml"), "--out", str(out),
+           "--device", "cpu", "--set", "data.dataset=image-folder",
+           "--set", f"data.root={listed}", "--set", "data.train_classes=null",
+           "--nproc-per-node", "2"]  # fmt: skip
+    res = CliRunner().invoke(cli, cmd)
+    assert res.exit_code == 0 and launched == [2], res.output
+
+
 @pytest.mark.parametrize("config", ["digits-tiny.yaml", "simclr.yaml", "siamfc.yaml"])
 def test_a_resume_launch_without_a_checkpoint_is_refused_before_starting_the_processes(
     tmp_path: Path, monkeypatch, config: str
