@@ -348,7 +348,7 @@ def run_folds(
                 fh.write(json.dumps({"name": args.name, "sets": args.sets, **out}) + "\n")
 
 
-#: Rounds 12 and 13's rule: the taps recipe T's EER on each fold (round 7) + 0.005
+#: Rounds 12, 13 and 14's rule: the taps recipe T's EER on each fold (round 7) + 0.005
 T_FOLD_LIMITS = {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
 
 
@@ -360,7 +360,7 @@ def stop_at_failing_fold(
     """``run_fold`` under a round's rule: a fold whose EER (of the candidate ``args.name``) is
     above its limit, or whose spread is below ``min_spread`` (``None``: no spread rule, as in
     round 9), prints its rows and that it fails, and ends the script, so that a candidate
-    stops at its first failing fold (rounds 9, 12 and 13)."""
+    stops at its first failing fold (rounds 9, 12, 13 and 14)."""
 
     def ruled(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         out = run_fold(args, fold)

@@ -1,4 +1,4 @@
-"""benchmarks/val_folds.py's stop_at_failing_fold: the rule rounds 9, 12 and 13 ran their
+"""benchmarks/val_folds.py's stop_at_failing_fold: the rule rounds 9, 12, 13 and 14 ran their
 candidates under (a fold's EER above its limit, or its spread too small, ends the candidate
 there), shared by val_distill.py, val_joint_ssl.py, val_rho.py and val_mixup.py."""
 
