@@ -1204,6 +1204,9 @@ def test_a_signal_to_the_launcher_alone_stops_the_processes_and_says_so(
         kill_group(run)
         run.communicate()
     assert left == [], err  # no process of the launch outlives it
+    # ... and none outlived the signal until torchrun killed it: after SIGTERM and SIGHUP the
+    # last line is the launcher's, and a killed process is gone too (s60_r5 finding 3)
+    assert "forcefully exiting" not in err, err
     status, line = ENDED_BY[signame]
     assert run.returncode == status, said + err
     assert err.strip().splitlines()[-1] == line and err.count(line) == 1, err
@@ -1214,8 +1217,10 @@ def test_a_signal_to_the_launcher_alone_stops_the_processes_and_says_so(
 #: kills them (``TORCH_ELASTIC_SHUTDOWN_TIMEOUT``; its default, 30 s, is torch's and no setting
 #: of siamkit's): ending a process that has torch loaded and joined a gloo group took over 30 s
 #: under load 10+ on 2 cores (s59_m4), so torchrun killed process 0 before it said its Ctrl-C
-#: line and the SIGINT case failed. A process that never ends is still killed, and fails the
-#: test (its line is missing), only later.
+#: line and the SIGINT case failed. A process that does not end on the signal is still killed,
+#: only later, and torchrun logs it ("Unable to shutdown process ... forcefully exiting via 9"),
+#: which the signal test refuses in every case (its last line alone catches it for SIGINT only:
+#: after SIGTERM and SIGHUP the last line is the launcher's, s60_r5 finding 3).
 SHUTDOWN_WAIT_S = 150
 
 
