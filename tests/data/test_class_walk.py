@@ -433,6 +433,38 @@ def test_a_link_named_as_an_image_is_told_its_file_and_the_os_reason(
     ]
 
 
+def test_a_link_to_a_link_names_the_last_target_that_cannot_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``staff/bob/x.png -> ../../links/y.png -> ../secret/s.png``, secret another user's 0700
+    folder: the warning said "give read access to staff/bob/../../links/y.png", a link, whose
+    own permissions mean nothing on Linux, as the target was read one link deep (s60_r6
+    finding 3). It names secret/s.png, what cannot be reached (simulated: this machine runs as
+    root; os.stat through a path that leads into secret, and os.lstat below it, refuse)."""
+    root, secret = tmp_path / "staff", tmp_path / "secret"
+    _images(root, "alice/0.png", "bob/1.png")
+    _images(secret, "s.png")
+    (tmp_path / "links").mkdir()
+    os.symlink(os.path.join("..", "secret", "s.png"), tmp_path / "links" / "y.png")
+    link = root / "bob" / "x.png"
+    os.symlink(os.path.join("..", "..", "links", "y.png"), link)
+    below = (str(secret) + os.sep, os.path.join(os.path.realpath(secret), ""))
+    inside = lambda p: p.startswith(below)  # noqa: E731
+    monkeypatch.setattr(os, "lstat", _refusing(os.lstat, inside))
+    monkeypatch.setattr(os, "stat", _refusing(os.stat, lambda p: inside(os.path.realpath(p))))
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk = walk_classes(root)
+    target = Path(os.path.realpath(secret)) / "s.png"  # the chain followed, as far as it can be
+    assert [str(w.message) for w in got] == [
+        f"left out the link {link}: it leads to {target}, which cannot be read (permission "
+        f"denied); give read access to {target}, or remove the link"
+    ]
+    assert walk.files == {
+        root / "alice": [root / "alice" / "0.png"],
+        root / "bob": [root / "bob" / "1.png"],
+    }
+
+
 def test_a_root_entry_that_cannot_be_read_is_named_by_the_refusal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -464,11 +464,18 @@ def _locked_note(
 def _unreached(link: str) -> tuple[str | None, str]:
     """``(target, why)`` of the link ``link`` whose target cannot be reached: what it leads to
     (as :func:`_nowhere` names it; ``None`` for a link gone since listed) and the OS's reason,
-    as :func:`_unreadable_folder` says it ("permission denied", "operation not permitted")."""
+    as :func:`_unreadable_folder` says it ("permission denied", "operation not permitted").
+    A link to a link is followed as far as it can be (``os.path.realpath``): a link's own
+    permissions mean nothing, and "give read access to links/y.png" named the link between
+    (s60_r6 finding 3)."""
     try:
-        target = text_name(os.path.join(os.path.dirname(link), os.readlink(link)))
+        first = os.path.join(os.path.dirname(link), os.readlink(link))
     except OSError:  # gone since listed
         return None, ""
+    try:
+        target = text_name(os.path.realpath(link) if os.path.islink(first) else first)
+    except OSError:  # a link it cannot read on the way (/proc/1/cwd): the first target
+        target = text_name(first)
     try:
         os.stat(link)
     except OSError as e:
