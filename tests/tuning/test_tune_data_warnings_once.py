@@ -1,8 +1,8 @@
 """``siamkit tune`` loads the data of each data config its space checks before the study (each
 value of data.limit, beside each of data.augmentation), and each load of one image folder said
-the walk's warnings again: a folder with a loose image and a link to nothing printed its three
-warnings five times for data.limit: [null, 50, 60, 70, 80] (reproduced at cf1d390c, stop 60).
-Each is said once."""
+the walk's warnings again: a folder with a loose image and a link to nothing printed its two
+warnings five times each for data.limit: [null, 50, 60, 70, 80] (reproduced at cf1d390c, stop
+60; a class folder's link to nothing adds a third, said five times too). Each is said once."""
 
 from __future__ import annotations
 
