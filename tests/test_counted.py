@@ -89,3 +89,24 @@ def test_a_batchs_nan_values_are_counted_in_their_number() -> None:
     x[0, 0, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"^Images contain 1 NaN or infinite value; clean"):
         to_image_batch(x, (1, 4, 4))
+
+
+def test_several_unknown_keys_or_sections_are_named_in_the_plural(tmp_path: Path) -> None:
+    # every task's config check said "unknown key 'bogus', 'nope'" and "unknown section 'trian',
+    # 'tran'": the shared sentences named several things in the singular
+    import pytest
+
+    from siamkit.training.config_io import ConfigError, load_config
+
+    keys = tmp_path / "twokeys.yaml"
+    keys.write_text("train:\n  bogus: 1\n  nope: 2\n")
+    with pytest.raises(ConfigError, match=r"unknown keys 'bogus', 'nope' in section 'train';"):
+        load_config(keys)
+    sections = tmp_path / "two.yaml"
+    sections.write_text("trian:\n  a: 1\ntran:\n  b: 1\n")
+    with pytest.raises(ConfigError, match=r"unknown sections 'trian', 'tran' \(did you mean"):
+        load_config(sections)
+    one = tmp_path / "one.yaml"
+    one.write_text("train:\n  bogus: 1\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'bogus' in section 'train';"):
+        load_config(one)

@@ -30,7 +30,7 @@ def _without_task() -> dict[str, object]:
 def test_the_missing_task_line_is_named() -> None:
     with pytest.raises(ConfigError) as err:
         config_from_dict(_without_task())
-    assert str(err.value).startswith("unknown section 'method', 'views', 'ssl'; valid sections:")
+    assert str(err.value).startswith("unknown sections 'method', 'views', 'ssl'; valid sections:")
     assert str(err.value).endswith(HINT)
 
 

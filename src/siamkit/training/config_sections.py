@@ -228,20 +228,23 @@ def _parts_form(values: dict[str, Any], section: str) -> dict[str, Any]:
 def unknown_keys_message(unknown: Sequence[str], section: str, valid: Iterable[str]) -> str:
     """One sentence for keys no reader of ``section`` knows, with the closest valid ones and
     the whole list: ``unknown key 'epoch' in section 'train' (did you mean 'epochs'?); valid
-    keys: ...``. Every task's config check words it so."""
+    keys: ...`` (``unknown keys 'a', 'b' ...`` for several). Every task's config check words it
+    so."""
     valid = list(valid)
     return (
-        f"unknown key {', '.join(map(repr, unknown))} in section {section!r}"
+        f"unknown {in_number(len(unknown), 'key')} {', '.join(map(repr, unknown))} in section "
+        f"{section!r}"
         f"{did_you_mean(unknown, valid)}; valid keys: {', '.join(valid)}"
     )
 
 
 def unknown_sections_message(unknown: Sequence[str], valid: Iterable[str], where: str = "") -> str:
     """One sentence for sections a config cannot have (``where``: e.g. `` in override 'x=1'``):
-    ``unknown section 'trian' (did you mean 'train'?); valid sections: ...``."""
+    ``unknown section 'trian' (did you mean 'train'?); valid sections: ...`` (``unknown sections
+    'a', 'b' ...`` for several)."""
     valid = list(valid)
     return (
-        f"unknown section {', '.join(map(repr, unknown))}{where}"
+        f"unknown {in_number(len(unknown), 'section')} {', '.join(map(repr, unknown))}{where}"
         f"{did_you_mean(unknown, valid)}; valid sections: {', '.join(valid)}"
     )
 
