@@ -331,8 +331,19 @@ def test_a_synset_tower_stacked_after_a_word_tower_scores_round_7s_form(
     np.testing.assert_allclose(back.embed(TEXTS).numpy(), j, atol=1e-6)
     got = TextOnnxEmbedder(tmp_path / "onnx").embed(TEXTS)
     assert got.shape == j.shape and float((got * j).sum(1).min()) > 0.99999
+    # a stacked tower's file that says a tower is stacked after it is refused in one sentence
+    # (it was followed again, to itself, until "maximum recursion depth exceeded": s60_rq1 2)
+    for folder in (tmp_path / "m", tmp_path / "onnx"):
+        doc = json.loads((folder / "lexical_stacked.json").read_text())
+        (folder / "lexical_stacked.json").write_text(json.dumps({**doc, "stacked": True}))
+    said = "lexical_stacked.json says a tower is stacked after it, but it is the stacked tower"
+    with pytest.raises(ValueError, match=said):
+        load_text_model(tmp_path / "m")
+    with pytest.raises(ValueError, match=said):
+        TextOnnxEmbedder(tmp_path / "onnx")
     # the stacked tower's files are in the digest
-    doc = json.loads((tmp_path / "m" / "lexical_stacked.json").read_text())
+    doc = json.loads((tmp_path / "onnx" / "lexical_stacked.json").read_text())
+    doc.pop("stacked")
     doc["weight"] = 0.3
     (tmp_path / "m" / "lexical_stacked.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="SHA-256 differs"):

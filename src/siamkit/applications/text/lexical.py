@@ -428,7 +428,9 @@ class LexicalTower:
         return cls._load(folder, LEXICAL_JSON, LEXICAL_NPZ)
 
     @classmethod
-    def _load(cls, folder: Path, json_name: str, npz_name: str) -> LexicalTower:
+    def _load(
+        cls, folder: Path, json_name: str, npz_name: str, may_stack: bool = True
+    ) -> LexicalTower:
         shown = shown_folder(folder)
         if not (folder / json_name).is_file() or not (folder / npz_name).is_file():
             raise ValueError(
@@ -443,6 +445,11 @@ class LexicalTower:
                 f"{os.path.join(shown, json_name)} was written by another "
                 "tokenisation than this siamkit's; fit the lexical tower again (siamkit text "
                 "lexical on the transformer model)"
+            )
+        if doc.get("stacked") and not may_stack:  # followed again, it would load itself forever
+            raise ValueError(
+                f"{os.path.join(shown, json_name)} says a tower is stacked after it, but it is "
+                "the stacked tower itself; fit the lexical tower again"
             )
         table = None
         with np.load(folder / npz_name) as arrays:
@@ -461,5 +468,7 @@ class LexicalTower:
             frozenset(doc["stop_words"]),
             float(doc["weight"]),
             table,
-            cls._load(folder, STACKED_JSON, STACKED_NPZ) if doc.get("stacked") else None,
+            cls._load(folder, STACKED_JSON, STACKED_NPZ, may_stack=False)
+            if doc.get("stacked")
+            else None,
         )
