@@ -264,3 +264,22 @@ def test_a_run_on_every_class_that_recorded_no_image_counts_is_refused(tmp_path:
         "of them)"
     ]
     assert _evaluate(model, "--data", str(glyphs)).exit_code == 0  # given, it is read
+
+
+def test_the_changed_folder_refusal_counts_images_and_classes_in_number(tmp_path: Path) -> None:
+    """The refusal built "a: 1 images, 2 when it trained" and " and 1 more classes" by hand,
+    and printed 1,300 without its separator (s60_FB finding 1)."""
+    from PIL import Image
+
+    from siamkit.cli._eval_data import _refuse_changed_split
+
+    for c in "abcd":
+        (tmp_path / c).mkdir()
+        Image.new("L", (8, 8)).save(tmp_path / c / "x.png")
+    meta = {"class_names": list("abcd"), "run": {"class_images": [2, 1300, 2, 2]}}
+    with pytest.raises(ValueError) as e:
+        _refuse_changed_split(str(tmp_path), meta, "--data")
+    assert (
+        "(a: 1 image, 2 when it trained; b: 1 image, 1,300 when it trained; c: 1 image, 2 when "
+        "it trained and 1 more class)"
+    ) in str(e.value)

@@ -376,12 +376,13 @@ def _refuse_changed_split(
     if names != list(meta.get("class_names") or []) or len(recorded) != len(counts):
         return
     changed = [
-        f"{n}: {now} images, {then} when it trained"
+        f"{n}: {counted(now, 'image')}, {then:,} when it trained"
         for n, now, then in zip(names, counts, recorded)
         if now != then
     ]
     if changed:
-        more = f" and {len(changed) - 3} more classes" if len(changed) > 3 else ""
+        left = len(changed) - 3
+        more = f" and {counted(left, 'more class', 'more classes')}" if left > 0 else ""
         raise ValueError(
             f"no {option} given, and the folder this model trained on (data.root {root}) no "
             f"longer holds the images its run split ({'; '.join(changed[:3])}{more}), so which "
