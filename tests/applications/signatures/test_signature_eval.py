@@ -142,3 +142,28 @@ def test_no_forgery_of_either_kind_without_a_threshold_is_one_sentence() -> None
         evaluate_signatures(z[one], writer[one], forged[one], n_references=3)
     ev = evaluate_signatures(z[one], writer[one], forged[one], n_references=3, threshold=1.0)
     assert ev.threshold_source == "given" and ev.skilled.n_forged == ev.random.n_forged == 0
+
+
+def test_one_reference_and_one_writer_are_counted_as_one_in_the_report_and_refusal() -> None:
+    # the --report page said "1 writers, 1 references each" and the refusal "more than 1
+    # genuine signatures to evaluate with 1 references" (the CLI's line already counted them)
+    from siamkit.applications.signatures.report import render_signature_report
+
+    torch.manual_seed(0)
+    writer = torch.tensor([0, 0, 0, 1])
+    forged = torch.tensor([False, False, True, False])
+    z = torch.randn(4, 8)
+    ev = evaluate_signatures(z, writer, forged, n_references=1, threshold=1.0)
+    assert (ev.n_writers, ev.n_writers_evaluated) == (2, 1)
+    page = render_signature_report(ev, signature_scores(z, writer, forged, 1), "t")
+    assert (
+        "<p>1 of 2 writers (the others have too few genuine signatures), 1 reference each," in page
+    )
+    one = torch.tensor([True, True, True, False])
+    ev = evaluate_signatures(z[one], writer[one], forged[one], n_references=1, threshold=1.0)
+    page = render_signature_report(ev, signature_scores(z[one], writer[one], forged[one], 1), "t")
+    assert "<p>1 writer, 1 reference each, decision on" in page
+    with pytest.raises(ValueError, match=r"^no writer has more than 1 genuine signature to "):
+        evaluate_signatures(z, torch.tensor([0, 0, 1, 1]), torch.tensor([False, True] * 2), 1)
+    with pytest.raises(ValueError, match=r"to evaluate with 1 reference \(one must be left"):
+        evaluate_signatures(z, torch.tensor([0, 0, 1, 1]), torch.tensor([False, True] * 2), 1)

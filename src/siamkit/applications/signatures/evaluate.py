@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from siamkit.applications.signatures.decision import check_reduce, reference_scores
+from siamkit.clauses import counted
 from siamkit.decision import accepts
 from siamkit.distances import Distance
 from siamkit.evaluation.roc import eer
@@ -207,9 +208,9 @@ def evaluate_signatures(
     s = signature_scores(embeddings, writer, forged, n_references, reduce, distance, seed)
     if len(s["genuine"]) == 0:
         raise ValueError(
-            f"no writer has more than {n_references} genuine signatures to evaluate with "
-            f"{n_references} references (one must be left to question); use fewer references "
-            "(--references) or writers with more genuine signatures."
+            f"no writer has more than {counted(n_references, 'genuine signature')} to evaluate "
+            f"with {counted(n_references, 'reference')} (one must be left to question); use fewer "
+            "references (--references) or writers with more genuine signatures."
         )
     source = threshold_source
     if threshold is None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from siamkit.applications.signatures.evaluate import SignatureEvaluation
 from siamkit.atomic import atomic_write
+from siamkit.clauses import counted
 from siamkit.evaluation.plots import figure_to_png, new_figure
 
 __all__ = ["render_signature_report", "write_signature_report"]
@@ -51,11 +52,10 @@ def render_signature_report(
         f"<td>{r.n_genuine}</td><td>{r.n_forged}</td></tr>"
         for name, r in (("skilled forgeries", ev.skilled), ("random forgeries", ev.random))
     )
-    writers = f"{ev.n_writers} writers"
+    writers = counted(ev.n_writers, "writer")
     if ev.n_writers_evaluated < ev.n_writers:
         writers = (
-            f"{ev.n_writers_evaluated} of {ev.n_writers} writers (the others have too few "
-            "genuine signatures)"
+            f"{ev.n_writers_evaluated:,} of {writers} (the others have too few genuine signatures)"
         )
     png = _histogram_png(scores, ev.threshold)
     t = html.escape(title)
@@ -63,7 +63,7 @@ def render_signature_report(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{t}</title>"
         "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}"
         "td,th{padding:.2em .8em;border-bottom:1px solid #ddd}</style></head><body>"
-        f"<h1>{t}</h1><p>{writers}, {ev.n_references} references each, decision on "
+        f"<h1>{t}</h1><p>{writers}, {counted(ev.n_references, 'reference')} each, decision on "
         f"the {ev.reduce} distance; FAR and FRR at threshold {ev.threshold:.4f} "
         f"({html.escape(ev.threshold_source)}).</p>"
         "<table><tr><th>against</th><th>EER</th><th>FAR</th><th>FRR</th><th>genuine</th>"
