@@ -61,6 +61,14 @@ def test_a_count_of_a_thousand_or_more_has_the_separator_every_message_writes() 
     assert chunk_note(1234).startswith("1,234 texts were longer than the model's window")
     with pytest.raises(ValueError, match="but the 1,234 test classes have at most 1 image;"):
         check_protocol(EvalConfig(ways=[5], shots=[1]), torch.arange(1234))
+    # the other branch said "only 1 of the 1234 test classes have that many (... and 1230 more)"
+    one_full = torch.cat([torch.arange(1234), torch.zeros(9, dtype=torch.long)])
+    with pytest.raises(ValueError) as err:
+        check_protocol(EvalConfig(ways=[5], shots=[5]), one_full)
+    assert "but only 1 of the 1,234 test classes has that many (short: class 1 (1 image)," in str(
+        err.value
+    )
+    assert "class 3 (1 image) and 1,230 more); give the classes more images" in str(err.value)
 
 
 def test_in_number_names_things_in_the_number_their_count_takes() -> None:

@@ -72,7 +72,8 @@ def check_protocol(
             held = (
                 f"the {n_classes:,} {what} classes have at most {counted(int(counts[0]), 'image')}"
                 if have == 0
-                else f"only {have} of the {n_classes} {what} classes have that many "
+                else f"only {have:,} of the {n_classes:,} {what} classes "
+                f"{'has' if have == 1 else 'have'} that many "
                 f"({_short_classes(per_label, k + 1, names)})"
             )
             # offer only what helps: fewer shots (n classes of best_k + 1 images), fewer ways
@@ -99,5 +100,5 @@ def _short_classes(per_label: Tensor, need: int, names: Sequence[str], shown: in
         f"({counted(c, 'image')})"
         for c, i in short[:shown]
     ]
-    more = f" and {len(short) - shown} more" if len(short) > shown else ""
+    more = f" and {len(short) - shown:,} more" if len(short) > shown else ""
     return f"short: {', '.join(said)}{more}"
