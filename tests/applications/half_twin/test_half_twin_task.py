@@ -86,7 +86,7 @@ def test_val_fraction_is_checked(tmp_path, frac):
     [
         ("train.batch_size=0", "train.batch_size must be an integer >= 2, got 0"),
         ("train.batch_size=1", "train.batch_size must be an integer >= 2, got 1"),
-        ("data.val_fraction=0.998", "leaves 1 training row(s); training needs at least 2"),
+        ("data.val_fraction=0.998", "leaves 1 training row; training needs at least 2"),
         ("train.epochs=0", "train.epochs must be an integer >= 1, got 0"),
         ("train.epochs=abc", "train.epochs must be an integer >= 1, got 'abc'"),
         ("train.epochs=2.5", "train.epochs must be an integer >= 1, got 2.5"),

@@ -38,7 +38,7 @@ import torch
 import yaml
 
 from siamkit.atomic import atomic_write
-from siamkit.clauses import in_number
+from siamkit.clauses import counted, in_number
 from siamkit.distances import list_distances
 from siamkit.encoders import create_encoder
 from siamkit.export.bundle import save_model
@@ -352,8 +352,9 @@ def run(
     tr, val = _split(load_pairs(data_cfg["path"]), data_cfg["val_fraction"], train)
     if len(tr.labels) < 2:
         raise ValueError(
-            f"data.val_fraction {data_cfg['val_fraction']} leaves {len(tr.labels)} "
-            "training row(s); training needs at least 2: lower it or add rows"
+            f"data.val_fraction {data_cfg['val_fraction']} leaves "
+            f"{counted(len(tr.labels), 'training row')}; training needs at least 2: lower it or "
+            "add rows"
         )
     net = build_half_twin(cfg["model"], (tuple(tr.x.shape[1:]), tuple(tr.y.shape[1:])))
     out_dir.mkdir(parents=True, exist_ok=True)
