@@ -71,8 +71,11 @@ def test_fixed_statistics_of_another_channel_count_give_way_to_the_datas() -> No
     assert net.preprocess.config()["std"] == pytest.approx([0.4, 0.5, 0.6])
     assert len(lines) == 1 and "model.input_mean / model.input_std" in lines[0]
     rgb = ModelConfig(input_mean=(0.5, 0.5, 0.5), input_std=(0.2, 0.2, 0.2))
-    with pytest.warns(UserWarning, match="give 3 values but the images have 1 channel:"):
+    with pytest.warns(UserWarning, match="give 3 values but the images have 1 channel:") as got:
         net = build_model(rgb, (1, 8, 8), mean=(0.1,), std=(0.9,))  # no log: a warning
+    # the note's fix said "set both keys to 1 values"
+    assert "(set both keys to 1 value, or to null, to silence this)" in str(got[0].message)
+    assert "(set both keys to 3 values, or to null," in lines[0]
     assert net.preprocess.config()["mean"] == pytest.approx([0.1])
 
 

@@ -62,7 +62,7 @@ def input_normalisation(
         f"model.input_mean / model.input_std give {counted(len(cfg.input_mean), 'value')} but "
         f"the images have {counted(channels, 'channel')}: normalising with the training "
         f"images' own statistics, mean {list(data[0])} and std {list(data[1])}, instead (set "
-        f"both keys to {channels} values, or to null, to silence this)"
+        f"both keys to {counted(channels, 'value')}, or to null, to silence this)"
     )
     if channels == 3 and len(set(data[0])) == 1 and len(set(data[1])) == 1:
         # grey images read as colour (an image folder's default): one channel is what they hold
