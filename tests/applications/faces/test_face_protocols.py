@@ -79,6 +79,18 @@ def test_bad_pairs_files_name_the_line(tmp_path, lines, message):
         read_lfw_pairs(_write_pairs(tmp_path, lines), tmp_path)
 
 
+def test_a_short_pairs_file_of_the_real_shape_groups_its_line_counts(tmp_path):
+    # LFW's own shape (10 folds of 300) said "(6000 lines), the file has 5999" beside its
+    # counted folds, without the separator every message writes
+    body = ["Ann 1 2"] * 5999
+    with pytest.raises(ValueError) as err:
+        read_lfw_pairs(_write_pairs(tmp_path, ["10 300", *body]), tmp_path)
+    assert str(err.value).endswith(
+        ": the header announces 10 folds of 300 matched + 300 mismatched pairs (6,000 lines), "
+        "the file has 5,999"
+    )
+
+
 def test_a_pairs_file_not_in_utf8_names_its_line(tmp_path):
     p = tmp_path / "pairs.txt"
     p.write_bytes(b"1\t1\nAnn\t1\t2\nJos\xe9\t1\tAnn\t1\n")

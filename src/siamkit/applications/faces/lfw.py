@@ -83,8 +83,8 @@ def read_lfw_pairs(pairs_txt: str | os.PathLike[str], root: str | os.PathLike[st
     body = lines[1:]
     if len(body) != folds * 2 * per:
         raise ValueError(
-            f"{path}: the header announces {counted(folds, 'fold')} of {per} matched + {per} "
-            f"mismatched pairs ({folds * 2 * per} lines), the file has {len(body)}"
+            f"{path}: the header announces {counted(folds, 'fold')} of {per:,} matched + {per:,} "
+            f"mismatched pairs ({folds * 2 * per:,} lines), the file has {len(body):,}"
         )
     a, b, same, fold = [], [], [], []
     for i, parts in enumerate(body):
