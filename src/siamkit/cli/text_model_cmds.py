@@ -241,8 +241,8 @@ def lexical(
             model.document_threshold = document_threshold(model, pairs)
         calibrated = (
             f"threshold: similarity >= {1 - model.threshold:.4f}, the equal-error point on "
-            f"{len(pairs.texts[0])} pairs of {calibrate_pairs} (EER {m['verification.eer']:.3f}, "
-            f"ROC AUC {m['verification.roc_auc']:.3f})"
+            f"{counted(len(pairs.texts[0]), 'pair')} of {calibrate_pairs} "
+            f"(EER {m['verification.eer']:.3f}, ROC AUC {m['verification.roc_auc']:.3f})"
         )
     meta = {"task": "text", "lexical_corpus": str(src)}
     if synsets:
@@ -251,9 +251,10 @@ def lexical(
     t = model.lexical
     s = t.stacked if t.stacked is not None else t
     over = (
-        f"{len(s.vocabulary)} WordNet noun synsets ({len(s.synsets.words)} words)"
+        f"{counted(len(s.vocabulary), 'WordNet noun synset')} "
+        f"({counted(len(s.synsets.words), 'word')})"
         if s.synsets is not None
-        else f"{len(s.vocabulary)} terms"
+        else counted(len(s.vocabulary), "term")
     )
     if t.stacked is None:
         click.echo(
@@ -263,7 +264,8 @@ def lexical(
     else:
         click.echo(
             f"wrote {dest}: MODEL ({model.embedding_dim - t.dim}-d transformer + "
-            f"{t.dim - s.dim}-d LSI over {len(t.vocabulary)} terms, w = {t.weight}) + "
+            f"{t.dim - s.dim}-d LSI over {counted(len(t.vocabulary), 'term')}, "
+            f"w = {t.weight}) + "
             f"{s.dim}-d LSI over {over}, v = {s.weight}: a pair scores (1 - v) * MODEL's "
             "score + v * synset cosine"
         )

@@ -379,3 +379,43 @@ def test_cli_stacks_synsets_on_a_word_tower_model_only(tiny_hf, fake, tmp_path) 
         res = run(cli, [*fit, *syn, "--model", str(start), "--out", str(bad)])
         assert res.exit_code != 0 and "already joins a lexical tower" in res.output
         assert "--synsets tower to it" not in res.output and not bad.exists()
+
+
+def _names(n: int) -> list[str]:
+    """``n`` distinct lower-case words of letters alone ("zqaa", "zqab", ...): WordNet lemmas
+    and TF-IDF terms alike."""
+    abc = "abcdefghijklmnopqrstuvwxyz"
+    return [f"zq{abc[k // 26 // 26 % 26]}{abc[k // 26 % 26]}{abc[k % 26]}" for k in range(n)]
+
+
+def test_counts_of_a_thousand_or_more_carry_the_separator(tiny_hf, fake, tmp_path) -> None:
+    """`siamkit text lexical`'s line and the towers' fit refusals printed "10257 words",
+    "1001 terms", "1000 texts" without the separator every count now has (s60_FB finding 2)."""
+    from siamkit.applications.text import load_text_model
+
+    lines = [f"{w} {'dog car' if k % 2 else 'goose bus'}" for k, w in enumerate(_names(1000))]
+    with pytest.raises(ValueError) as e:
+        LexicalTower.fit(lines, components=5000)
+    assert str(e.value).startswith(
+        "5,000 lexical components asked for, but 1,000 texts with 1,004 distinct terms allow at "
+        "most 999;"
+    )
+    with pytest.raises(ValueError) as e:
+        LexicalTower.fit_synsets(lines, fake, components=5000)
+    assert "5,000 lexical components asked for, but 1,000 texts reaching " in str(e.value)
+    src = tmp_path / "corpus.txt"
+    src.write_text("\n".join(lines) + "\n")
+    run = CliRunner().invoke
+    base = ["text", "lexical", "--corpus", str(src), "--model", str(tiny_hf), "--components", "3"]
+    res = run(cli, [*base, "--out", str(tmp_path / "words")])
+    assert res.exit_code == 0, res.output
+    assert "3-d LSI over 1,004 terms, w = " in res.output
+    # a WordNet whose dog synset has 1,000 more lemmas, each in index.noun
+    index = INDEX + INDEX_MORE + "".join(f"{w} n 1 0 1 0 00000030\n" for w in _names(1000))
+    big = write(tmp_path / "wn-big", DATA + DATA_MORE, "".join(sorted(index.splitlines(True))))
+    res = run(cli, [*base, "--synsets", "--wordnet", str(big), "--out", str(tmp_path / "syn")])
+    assert res.exit_code == 0, res.output
+    tower = load_text_model(tmp_path / "syn").lexical
+    assert tower is not None and tower.synsets is not None
+    n = len(tower.synsets.words)
+    assert n >= 1000 and f" WordNet noun synsets ({n:,} words), w = " in res.output

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from siamkit.clauses import counted
 from siamkit.text_names import shown_folder
 
 if TYPE_CHECKING:
@@ -183,9 +184,9 @@ class LexicalTower:
             )
         if components > limit:  # here components >= 2, texts >= 2 and terms >= 2: plurals
             raise ValueError(
-                f"{components} lexical components asked for, but {len(texts)} texts with "
-                f"{x.shape[1]} distinct terms allow at most {limit}; lower --components or give "
-                "a larger corpus"
+                f"{components:,} lexical components asked for, but {counted(len(texts), 'text')} "
+                f"with {counted(x.shape[1], 'distinct term')} allow at most {limit:,}; lower "
+                "--components or give a larger corpus"
             )
         svd = TruncatedSVD(components, random_state=seed).fit(x)
         terms = vec.get_feature_names_out()
@@ -231,18 +232,18 @@ class LexicalTower:
         keep = np.flatnonzero(counts.getnnz(axis=0))  # synsets the corpus reaches
         if len(keep) < 2:  # LSI needs 2 columns
             raise ValueError(
-                f"the lexical corpus reaches {len(keep)} WordNet noun synset"
-                f"{'' if len(keep) == 1 else 's'} (its words, after English stop words, are no "
-                "WordNet nouns), and a synset tower needs at least 2; give a corpus of English text"
+                f"the lexical corpus reaches {counted(len(keep), 'WordNet noun synset')} (its "
+                "words, after English stop words, are no WordNet nouns), and a synset tower needs "
+                "at least 2; give a corpus of English text"
             )
         tf = TfidfTransformer(smooth_idf=True, norm="l2")
         x = tf.fit_transform(counts[:, keep])
         limit = min(x.shape) - 1
         if components > limit:
             raise ValueError(
-                f"{components} lexical components asked for, but {len(texts)} texts reaching "
-                f"{len(keep)} WordNet noun synsets allow at most {limit}; lower --components or "
-                "give a larger corpus"
+                f"{components:,} lexical components asked for, but {counted(len(texts), 'text')} "
+                f"reaching {counted(len(keep), 'WordNet noun synset')} allow at most {limit:,}; "
+                "lower --components or give a larger corpus"
             )
         svd = TruncatedSVD(components, random_state=seed).fit(x)
         column = {wn.offsets[c]: k for k, c in enumerate(keep)}
