@@ -331,6 +331,17 @@ def test_a_synset_tower_stacked_after_a_word_tower_scores_round_7s_form(
     np.testing.assert_allclose(back.embed(TEXTS).numpy(), j, atol=1e-6)
     got = TextOnnxEmbedder(tmp_path / "onnx").embed(TEXTS)
     assert got.shape == j.shape and float((got * j).sum(1).min()) > 0.99999
+    # a siamkit older than stacking accepts only tf "sublinear" in lexical.json: the first tower's
+    # says otherwise, so that siamkit refuses the model ("written by another tokenisation")
+    # instead of loading the word tower alone (s60_rq1 finding 1); files written before that
+    # mark (tf "sublinear" and "stacked": true) still load as stacked
+    for folder in (tmp_path / "m", tmp_path / "onnx"):
+        doc = json.loads((folder / "lexical.json").read_text())
+        assert doc["tf"] not in ("sublinear", "raw") and doc["stacked"] is True
+    doc["tf"] = "sublinear"
+    (tmp_path / "onnx" / "lexical.json").write_text(json.dumps(doc))
+    got = TextOnnxEmbedder(tmp_path / "onnx").embed(TEXTS)
+    assert got.shape == j.shape and float((got * j).sum(1).min()) > 0.99999
     # a stacked tower's file that says a tower is stacked after it is refused in one sentence
     # (it was followed again, to itself, until "maximum recursion depth exceeded": s60_rq1 2)
     for folder in (tmp_path / "m", tmp_path / "onnx"):

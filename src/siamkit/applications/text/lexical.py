@@ -49,6 +49,11 @@ if TYPE_CHECKING:
 LEXICAL_JSON, LEXICAL_NPZ = "lexical.json", "lexical.npz"
 # the files of a second tower joined after the first (``stacked``: synsets after words)
 STACKED_JSON, STACKED_NPZ = "lexical_stacked.json", "lexical_stacked.npz"
+# the "tf" of a word tower with a tower stacked after it: a siamkit older than stacking reads only
+# "sublinear" and refuses anything else as "written by another tokenisation", where it would
+# otherwise load the word tower alone and refuse the bundle's digest or, in the ONNX runtime,
+# fail on the width (s60_rq1 finding 1)
+STACKED_TF = "sublinear, stacked"
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _WORD = re.compile(r"(?u)\w\w+")  # what one TOKEN can be
 SYNSET_FEATURES = "wordnet noun synsets"  # lexical.json's "features" of a synset tower
@@ -416,7 +421,7 @@ class LexicalTower:
             )
             doc.update(tf="raw", features=SYNSET_FEATURES, words=list(t.words))
         if self.stacked is not None:
-            doc["stacked"] = True
+            doc.update(tf=STACKED_TF, stacked=True)
         (folder / json_name).write_text(json.dumps(doc))
 
     @classmethod
@@ -439,15 +444,17 @@ class LexicalTower:
             )
         doc = json.loads((folder / json_name).read_text())
         synsets = doc.get("features") == SYNSET_FEATURES
-        if doc.get("token_pattern") != TOKEN.pattern or doc.get("tf") != (
-            "raw" if synsets else "sublinear"
+        # a stacked word tower's files written before STACKED_TF said "sublinear" + "stacked"
+        stacked = bool(doc.get("stacked")) or doc.get("tf") == STACKED_TF
+        if doc.get("token_pattern") != TOKEN.pattern or doc.get("tf") not in (
+            ("raw",) if synsets else ("sublinear", STACKED_TF)
         ):
             raise ValueError(
                 f"{os.path.join(shown, json_name)} was written by another "
                 "tokenisation than this siamkit's; fit the lexical tower again (siamkit text "
                 "lexical on the transformer model)"
             )
-        if doc.get("stacked") and not may_stack:  # followed again, it would load itself forever
+        if stacked and not may_stack:  # followed again, it would load itself forever
             raise ValueError(
                 f"{os.path.join(shown, json_name)} says a tower is stacked after it, but it is "
                 "the stacked tower itself; fit the lexical tower again"
@@ -469,7 +476,5 @@ class LexicalTower:
             frozenset(doc["stop_words"]),
             float(doc["weight"]),
             table,
-            cls._load(folder, STACKED_JSON, STACKED_NPZ, may_stack=False)
-            if doc.get("stacked")
-            else None,
+            cls._load(folder, STACKED_JSON, STACKED_NPZ, may_stack=False) if stacked else None,
         )
