@@ -430,3 +430,24 @@ def test_counts_of_a_thousand_or_more_carry_the_separator(tiny_hf, fake, tmp_pat
     assert tower is not None and tower.synsets is not None
     n = len(tower.synsets.words)
     assert n >= 1000 and f" WordNet noun synsets ({n:,} words), w = " in res.output
+
+
+def test_a_stacked_models_default_threshold_refusal_names_both_weights(fake) -> None:
+    """It said "joins a lexical tower (w = 0.6)": the joined weight 1 - 0.5 * 0.8, which
+    `siamkit text lexical` neither took nor printed (s60_FB finding 4)."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from siamkit.applications.text.similarity import refuse_default_for_lexical
+
+    words = LexicalTower.fit(BACKGROUND, components=3, weight=0.5)
+    syn = LexicalTower.fit_synsets(BACKGROUND, fake, components=3, weight=0.2)
+    with pytest.raises(ValueError) as e:
+        refuse_default_for_lexical(SimpleNamespace(lexical=dataclasses.replace(words, stacked=syn)))
+    assert str(e.value).startswith(
+        "this model joins a word tower (w = 0.5) and a WordNet synset tower after it (v = 0.2), "
+        "so all-MiniLM-L6-v2's default thresholds do not apply to its scores: pass a threshold"
+    )
+    with pytest.raises(ValueError) as e:  # one tower: as before
+        refuse_default_for_lexical(SimpleNamespace(lexical=words))
+    assert str(e.value).startswith("this model joins a lexical tower (w = 0.5), so ")

@@ -145,9 +145,20 @@ def refuse_default_for_lexical(model: object) -> None:
     tower scores on another scale, so it needs a threshold of its own."""
     lexical = getattr(model, "lexical", None)
     if lexical is not None:
+        # a stacked model: the weights `siamkit text lexical` took and printed, not the joined one
+        def kind(t: Any) -> str:
+            return "a WordNet synset tower" if t.synsets is not None else "a word tower"
+
+        after = lexical.stacked
+        joins = (
+            f"a lexical tower (w = {lexical.weight:g})"
+            if after is None
+            else f"{kind(lexical)} (w = {lexical.weight:g}) and {kind(after)} after it "
+            f"(v = {after.weight:g})"
+        )
         raise ValueError(
-            f"this model joins a lexical tower (w = {lexical.joined_weight:g}), so all-MiniLM-L6-v2's "
-            "default thresholds do not apply to its scores: pass a threshold (--threshold "
+            f"this model joins {joins}, so all-MiniLM-L6-v2's default thresholds do not apply "
+            "to its scores: pass a threshold (--threshold "
             "SIMILARITY), or give it one with `siamkit text lexical ... --calibrate PAIRS` or by "
             "fine-tuning it on labelled pairs (`siamkit train`)"
         )
