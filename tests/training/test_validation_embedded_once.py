@@ -26,7 +26,12 @@ TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 
 
 def _run(
-    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch, epochs: int, device: str = "cpu"
+    tmp_path: Path,
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    epochs: int,
+    device: str = "cpu",
+    extra: tuple[str, ...] = (),
 ) -> tuple[dict, int]:
     """A tiny digits run's metrics.json and how many times it embedded the validation images."""
     monkeypatch.setattr(run_mod, "try_write_report", lambda *args, **kwargs: None)
@@ -42,7 +47,7 @@ def _run(
     res = CliRunner().invoke(cli, [
         "train", str(TINY), "--out", str(out), "--no-progress", "--episodes", "5",
         "--set", f"train.epochs={epochs}", "--set", "data.val_classes=[4, 5]",
-        "--device", device,
+        "--device", device, *extra,
     ])  # fmt: skip
     assert res.exit_code == 0, res.output
     return json.loads((out / "metrics.json").read_text()), len(passes)
@@ -100,3 +105,44 @@ def test_the_device_is_keyed_as_the_weights_name_it(
         )
     _, passes = _run(tmp_path, "cpu0", monkeypatch, epochs=2, device="cpu:0")
     assert passes == 2
+
+
+def test_a_joined_embeddings_description_is_keyed() -> None:
+    """Two joined embeddings of one network that differ only in ``weight`` (not in their state)
+    shared one key, so the second got the first's embedding back (s60_FA finding 1)."""
+    from siamkit.encoders import create_encoder
+    from siamkit.heads.appearance import AppearanceFeatures
+    from siamkit.models import JoinedEmbedding, SiameseNetwork
+
+    torch.manual_seed(0)
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1), embedding_dim=8).eval()
+    x = torch.rand(10, 1, 16, 16)
+    with torch.no_grad():
+        net.embed(x)  # the network learns its input shape, which the features need
+    a = JoinedEmbedding(net, AppearanceFeatures(pool=4), weight=1.0)
+    b = JoinedEmbedding(net, AppearanceFeatures(pool=4), weight=3.0)
+    assert from_config.weights_key(a, "cpu") != from_config.weights_key(b, "cpu")
+    embeddings = ValidationEmbeddings(x, batch_size=5)
+    za = embeddings(a, "cpu")
+    zb = ValidationEmbeddings(x, batch_size=5)(b, "cpu")  # b embedded by a fresh cache
+    assert not torch.equal(zb, za)
+    assert torch.equal(embeddings(b, "cpu"), zb)
+
+
+def test_the_score_norm_cohort_is_not_keyed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """evaluate_run attaches the cohort before the threshold's fit; the cohort was in the key,
+    so a score-normalised run embedded its validation images a third time (s60_FA finding 4)."""
+    from siamkit.encoders import create_encoder
+    from siamkit.models import SiameseNetwork
+
+    net = SiameseNetwork(create_encoder("convnet", in_channels=1), embedding_dim=8)
+    key = from_config.weights_key(net, "cpu")
+    net.set_score_norm(torch.randn(20, net.embedding_dim), k=5)
+    assert from_config.weights_key(net, "cpu") == key
+    norm = ("--set", "eval.score_norm=snorm", "--set", "eval.score_norm_k=20")
+    extra = (*norm, "--set", "eval.cohort_size=100")
+    metrics, passes = _run(tmp_path, "snorm", monkeypatch, epochs=2, extra=extra)
+    assert passes == 2
+    assert metrics["calibration"]["threshold"] is not None

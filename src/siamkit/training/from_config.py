@@ -11,6 +11,7 @@ collapse monitor and recovery, epoch log, and the config kept in the checkpoint.
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -75,11 +76,37 @@ def canonical_device(device: torch.device | str | None) -> torch.device | None:
     return None if device is None else torch.empty(0, device=device).device
 
 
+#: The part of a model that scores pairs against a stored cohort and embeds nothing
+#: (:meth:`~siamkit.models.siamese.SiameseNetwork.set_score_norm`): left out of
+#: :func:`weights_key`, so attaching the cohort after training keeps the validation embedding.
+SCORE_NORM = "score_norm"
+
+
+def _description(model: nn.Module) -> str:
+    """``model``'s description as :func:`weights_key` hashes it: its ``config()`` (JSON, sorted
+    keys, without :data:`SCORE_NORM`), or its ``repr`` for a module with no such description
+    (a plain module, or an encoder not made by ``create_encoder``, whose ``config()`` refuses)."""
+    describe = getattr(model, "config", None)
+    try:
+        cfg = describe() if callable(describe) else None
+    except (TypeError, ValueError):
+        cfg = None
+    if not isinstance(cfg, dict):
+        return repr(model)
+    cfg = {k: v for k, v in cfg.items() if k != SCORE_NORM}
+    return json.dumps(cfg, sort_keys=True, default=repr)
+
+
 def weights_key(model: nn.Module, device: torch.device | str | None = None) -> str:
-    """A digest of ``model``'s class, state (every parameter and buffer, bit for bit) and
-    ``device`` (:func:`canonical_device`): equal keys embed alike."""
-    digest = hashlib.sha256(f"{type(model).__qualname__}|{canonical_device(device)}".encode())
+    """A digest of ``model``'s class, description (its ``config()``: a joined embedding's
+    ``weight`` and appearance features are not in its state), state (every parameter and
+    buffer, bit for bit) and ``device`` (:func:`canonical_device`): equal keys embed alike.
+    The score-norm cohort (:data:`SCORE_NORM`) is left out of both, as it embeds nothing."""
+    head = f"{type(model).__qualname__}|{canonical_device(device)}|{_description(model)}"
+    digest = hashlib.sha256(head.encode())
     for name, value in model.state_dict().items():
+        if name.split(".", 1)[0] == SCORE_NORM:
+            continue
         raw = value.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
         digest.update(f"|{name}|{value.dtype}|{tuple(value.shape)}|".encode())
         digest.update(raw.numpy().tobytes())
