@@ -162,9 +162,11 @@ def lexical(
     "dog" and "puppy" meet in a shared synset; the LSI keeps the embedding --components wide, and
     the model carries the words it maps (no WordNet files needed to embed). On the Lee corpus a
     bag of synsets (without LSI) given 0.2 of the score next to a transformer + word-LSI model
-    raised validation r (BENCHMARKS.md, "Lee, round 7"). --synsets on a MODEL that already joins
-    a word tower joins the synset tower after it, with --weight as v: a pair then scores
-    (1 - v) * MODEL's score + v * synset cosine (round 7's form).
+    raised A→B validation r (BENCHMARKS.md, "Lee, round 7"); this command's LSI form kept most
+    of it when stacked on a word tower, and alone on a transformer scored below the word-tower
+    hybrid (BENCHMARKS.md, "Lee: the product's synset tower"). --synsets on a MODEL that
+    already joins a word tower joins the synset tower after it, with --weight as v: a pair then
+    scores (1 - v) * MODEL's score + v * synset cosine (round 7's form).
 
     The new model's similarity scale is not the transformer's: its default thresholds and any
     calibrated threshold or score map of MODEL are dropped. Give --calibrate PAIRS to set a
