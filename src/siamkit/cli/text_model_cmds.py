@@ -247,6 +247,15 @@ def lexical(
             f"(EER {m['verification.eer']:.3f}, ROC AUC {m['verification.roc_auc']:.3f})"
         )
     meta = {"task": "text", "lexical_corpus": str(src)}
+    if base is not None and model_path is not None:  # stacked (MODEL is a folder): its word
+        # tower keeps its corpus, the synset tower records its own
+        from siamkit.export.bundle import read_model_config
+
+        meta.pop("lexical_corpus")
+        before = read_model_config(model_path).get("metadata") or {}
+        if "lexical_corpus" in before:
+            meta["lexical_corpus"] = before["lexical_corpus"]
+        meta["lexical_stacked_corpus"] = str(src)
     if synsets:
         meta["lexical_wordnet"] = str(wordnet_dir or WORDNET)
     save_model(model, dest, metadata=meta)

@@ -372,8 +372,15 @@ def test_cli_stacks_synsets_on_a_word_tower_model_only(tiny_hf, fake, tmp_path) 
     hybrid, both = tmp_path / "hybrid", tmp_path / "both"
     res = run(cli, [*fit, "--model", str(tiny_hf), "--weight", "0.5", "--out", str(hybrid)])
     assert res.exit_code == 0, res.output
-    res = run(cli, [*fit, *syn, "--model", str(hybrid), "--weight", "0.2", "--out", str(both)])
+    other = tmp_path / "other.txt"  # the synset tower's corpus, not the word tower's
+    other.write_text("\n".join(reversed(BACKGROUND)) + "\n")
+    stack = ["text", "lexical", "--corpus", str(other), "--components", "3", *syn]
+    res = run(cli, [*stack, "--model", str(hybrid), "--weight", "0.2", "--out", str(both)])
     assert res.exit_code == 0, res.output
+    # each tower's corpus is recorded (the word tower's was overwritten: s60_rq1 finding 3)
+    meta = json.loads((both / "siamkit.json").read_text())["metadata"]
+    assert meta["lexical_corpus"] == str(src) and meta["lexical_stacked_corpus"] == str(other)
+    assert meta["lexical_wordnet"] == str(fake)
     assert "v = 0.2: a pair scores (1 - v) * MODEL's score + v * synset cosine" in res.output
     m = load_text_model(both)
     assert m.lexical is not None and m.lexical.stacked is not None
