@@ -3,9 +3,11 @@
 the EER fit on them, in CPU-s (all threads) and wall seconds, the best of ``--repeats``.
 
 The embeddings are random normal rows, L2-normalised (the values do not change the cost), in
-6 classes as the demo's validation images.
+6 classes as the demo's validation images; ``--distance`` names the distance (euclidean by
+default; manhattan's matrix is no matrix product, and gains no more with the width).
 
 Run:  PYTHONPATH=src python benchmarks/bench_calibration_pairs.py --n 3600 --dims 64,304,1024,4544
+      PYTHONPATH=src python benchmarks/bench_calibration_pairs.py --distance manhattan
 """
 
 from __future__ import annotations
@@ -41,26 +43,30 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=3600, help="embeddings (validation images)")
     ap.add_argument("--dims", default="64,304,1024,4544", help="comma-separated widths")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--distance", default="euclidean", help="a named distance")
     args = ap.parse_args()
     y = torch.arange(args.n) % 6
-    print(f"{args.n:,} embeddings, {n_pairs(args.n):,} pairs, a sample of {CALIBRATION_PAIRS:,}")
+    print(
+        f"{args.n:,} embeddings, {n_pairs(args.n):,} pairs, a sample of {CALIBRATION_PAIRS:,}, "
+        f"{args.distance}"
+    )
     print("width  sampled CPU-s (wall)  all pairs CPU-s (wall)  ratio per pair  the rule takes")
     for d in (int(v) for v in args.dims.split(",")):
         g = torch.Generator().manual_seed(0)
         z = torch.nn.functional.normalize(torch.randn(args.n, d, generator=g), dim=1)
 
         def sampled(z: torch.Tensor = z) -> None:
-            pd = sampled_pair_distances(z, y, "euclidean", CALIBRATION_PAIRS, seed=0)
+            pd = sampled_pair_distances(z, y, args.distance, CALIBRATION_PAIRS, seed=0)
             ThresholdCalibrator("eer").fit(pd.genuine, pd.impostor)
 
         def every(z: torch.Tensor = z) -> None:
-            pd = all_pair_distances(z, y, "euclidean")
+            pd = all_pair_distances(z, y, args.distance)
             ThresholdCalibrator("eer").fit(pd.genuine, pd.impostor)
 
         sc, sw = _cost(sampled, args.repeats)
         ac, aw = _cost(every, args.repeats)
         ratio = (sc / CALIBRATION_PAIRS) / (ac / n_pairs(args.n))
-        takes = "all" if calibration_pairs(args.n, d, "euclidean") is None else "sample"
+        takes = "all" if calibration_pairs(args.n, d, args.distance) is None else "sample"
         print(
             f"{d:5d}  {sc:8.2f} ({sw:6.2f})     {ac:8.2f} ({aw:6.2f})       {ratio:6.1f}        {takes}"
         )

@@ -4,8 +4,8 @@ a fine-tune's 4,544-wide features were fitted on 300,000 sampled pairs in 13.9 s
 for all 6,478,200 (s59_c7), and inexactly. Its test rates (rates_at) sampled the test pairs the
 verification had just computed all of. Now the fit takes all pairs where they cost no more
 (calibration_pairs: by the pair count against the sample's, scaled by the width for a named
-distance), and rates_at counts every test pair, taking the verification's distances again inside
-shared_distance_matrices. Checked against a naive all-pairs loop and sklearn's roc_curve."""
+distance whose matrix is a matrix product), and rates_at counts every test pair, taking the
+verification's distances again inside shared_distance_matrices. Checked against a naive all-pairs loop and sklearn's roc_curve."""
 
 from __future__ import annotations
 
@@ -105,6 +105,12 @@ def test_the_rule_by_pair_count_and_width() -> None:
     assert protocol.calibration_pairs(1_096, 64, "cosine") == cap  # 600,060: past 2 x 300,000
     assert protocol.calibration_pairs(3_600, 304, "euclidean") == cap  # the demo's validation
     assert protocol.calibration_pairs(3_600, 4_544, "euclidean") is None  # a fine-tune's taps
+    assert protocol.calibration_pairs(3_600, 4_544, "sqeuclidean") is None  # a matrix product too
+    # manhattan's matrix (cdist p=1) is O(width) per pair, not a matrix product: all pairs gain no
+    # more on a sample with the width (2.7 at 4,544 dims, s60_r3), so it keeps the floor of 2
+    assert protocol.calibration_pairs(3_600, 4_544, "manhattan") == cap
+    assert protocol.calibration_pairs(3_600, 1_024, "manhattan") == cap
+    assert protocol.calibration_pairs(1_095, 4_544, "manhattan") is None  # 598,965: the floor
     learned = MahalanobisDistance(4_544)  # not a named distance: sampled above the cap
     assert protocol.calibration_pairs(3_600, 4_544, learned) == cap
 

@@ -44,11 +44,16 @@ from siamkit.training.from_config import ValidationEmbeddings
 CALIBRATION_PAIRS = 300_000
 
 #: All pairs cost, per pair, at most half a sampled pair's at any width (the matrix pass against
-#: one gathered pair at a time; with the fit's sort over them), and about a 200th of the width
-#: more: CPU-s per pair, sampled / all pairs, 2.8-3.7 at 64 dims, 6.5-6.9 at 304, 11-14 at 1,024
-#: and ~22 at 4,544 (BENCHMARKS.md, "Calibration after training: all pairs where they cost no more")
+#: one gathered pair at a time; with the fit's sort over them), and, where the matrix is a matrix
+#: product (:data:`MATMUL_DISTANCES`), about a 200th of the width more: CPU-s per pair, sampled /
+#: all pairs, euclidean 2.8-3.7 at 64 dims, 6.5-6.9 at 304, 11-14 at 1,024 and ~22 at 4,544;
+#: manhattan (``torch.cdist(p=1)``, O(width) per pair) 2.7-3.7 at every width (BENCHMARKS.md,
+#: "Calibration after training: all pairs where they cost no more")
 EXACT_PAIRS_PER_SAMPLED = 2
 EXACT_PAIRS_WIDTH_SHARE = 200
+#: The named distances whose all-pairs matrix is one matrix product, so that all pairs gain on a
+#: sample with the width; any other (manhattan) keeps the floor of ``EXACT_PAIRS_PER_SAMPLED``.
+MATMUL_DISTANCES = frozenset({"euclidean", "sqeuclidean", "cosine"})
 
 Model = SiameseNetwork | JoinedEmbedding
 
@@ -57,17 +62,23 @@ def calibration_pairs(n: int, width: int, distance: Any) -> int | None:
     """How many of the ``n(n-1)/2`` pairs of ``n`` embeddings ``width`` wide a threshold fit
     takes: ``None`` for all of them where that costs no more than a sample of
     ``CALIBRATION_PAIRS`` (every set of no more pairs; with a named distance, a set whose pairs
-    are fewer than the sample times the cost ratio above), else ``CALIBRATION_PAIRS``. A learned
-    or cohort-normalised distance costs about as much per pair either way: sampled above the cap.
+    are fewer than the sample times the cost ratio above: ``max(2, width / 200)`` for a matrix
+    product's distance, 2 for manhattan), else ``CALIBRATION_PAIRS``. A learned or
+    cohort-normalised distance costs about as much per pair either way: sampled above the cap.
 
     >>> calibration_pairs(3_600, 4_544, "euclidean"), calibration_pairs(3_600, 304, "euclidean")
     (None, 300000)
+    >>> calibration_pairs(3_600, 4_544, "manhattan")
+    300000
     """
     pairs = n_pairs(n)
     if pairs <= CALIBRATION_PAIRS:
         return None
-    if isinstance(get_distance(distance), FixedDistance):
-        ratio = max(EXACT_PAIRS_PER_SAMPLED, width / EXACT_PAIRS_WIDTH_SHARE)
+    named = get_distance(distance)
+    if isinstance(named, FixedDistance):
+        ratio: float = EXACT_PAIRS_PER_SAMPLED
+        if named.name in MATMUL_DISTANCES:
+            ratio = max(ratio, width / EXACT_PAIRS_WIDTH_SHARE)
         if pairs <= CALIBRATION_PAIRS * ratio:
             return None
     return CALIBRATION_PAIRS
