@@ -22,6 +22,7 @@ import siamkit.experiment.protocol as protocol
 from siamkit.decision import ROUNDING
 from siamkit.distances import MahalanobisDistance
 from siamkit.evaluation import shared_distance_matrices
+from siamkit.evaluation.pairs import all_pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
 from siamkit.evaluation.verification import verification_from_embeddings
 from siamkit.progress import is_enabled, set_enabled
@@ -129,10 +130,18 @@ def test_rates_count_every_test_pair(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_rates_take_the_verification_s_distances(monkeypatch: pytest.MonkeyPatch) -> None:
     """After the verification of the same set, inside shared_distance_matrices, rates_at takes
-    its distances again: one pass over the pairs, not two; a changed set is computed again."""
+    its distances again: one pass over the pairs, not two; a changed set is computed again, and
+    so are another distance on the same z and another tensor with the same labels (s60_r3: with
+    either guard of kept_pairs removed, they silently came back as the first set's)."""
     z, y = _set(8)
     t = 1.0
     alone = protocol.rates_at(z, y, NET, t)  # type: ignore[arg-type]
+    cosine = all_pair_distances(z, y, "cosine")
+    fresh = torch.nn.functional.normalize(
+        torch.randn(N, 8, generator=torch.Generator().manual_seed(3)), dim=1
+    )
+    fresh_alone = protocol.rates_at(fresh, y, NET, t)  # type: ignore[arg-type]
+    assert fresh_alone != alone
     passes: list[int] = []
     real = pairs_module.pair_blocks
 
@@ -145,9 +154,17 @@ def test_rates_take_the_verification_s_distances(monkeypatch: pytest.MonkeyPatch
         verification_from_embeddings(z, y, "euclidean")
         assert protocol.rates_at(z, y, NET, t) == alone  # type: ignore[arg-type]
         assert len(passes) == 1
+        again = all_pair_distances(z, y, "cosine")  # the same z and labels, another distance
+        assert np.array_equal(again.genuine, cosine.genuine)
+        assert np.array_equal(again.impostor, cosine.impostor)
+        assert len(passes) == 2
+        assert protocol.rates_at(fresh, y, NET, t) == fresh_alone  # type: ignore[arg-type]
+        assert len(passes) == 3  # another tensor, the same labels
+        assert protocol.rates_at(z.clone(), y, NET, t) == alone  # type: ignore[arg-type]
+        assert len(passes) == 4  # equal values in their own storage: not the kept view
         other = protocol.rates_at(z, (y + 1) % 3, NET, t)  # type: ignore[arg-type]
-        assert len(passes) == 2  # other labels: other pairs
+        assert len(passes) == 5  # other labels: other pairs
         z.mul_(2.0)  # the same tensor, changed in place
         assert protocol.rates_at(z, y, NET, t) != alone  # type: ignore[arg-type]
-        assert len(passes) == 3
+        assert len(passes) == 6
     assert other == protocol.rates_at(z.div(2.0), (y + 1) % 3, NET, t)  # type: ignore[arg-type]
