@@ -176,8 +176,8 @@ def lexical(
     \b
     Example:
       siamkit text lexical --corpus background.jsonl --out runs/hybrid --calibrate val_pairs.csv
-      siamkit text lexical --corpus background.jsonl --synsets --weight 0.2 --out runs/synsets
       siamkit text lexical --corpus background.jsonl --model runs/hybrid --synsets --weight 0.2 --out runs/hybrid-synsets
+      siamkit text lexical --corpus background.jsonl --synsets --weight 0.2 --out runs/synsets
     """
     from siamkit.applications.text.corpus import read_corpus
     from siamkit.applications.text.documents import read_text_file
