@@ -20,7 +20,7 @@ from torch import Tensor
 
 from siamkit.data.image_io import load_images
 from siamkit.decision import accepts
-from siamkit.distances import FixedDistance, get_distance
+from siamkit.distances import CohortNormalized, FixedDistance, MahalanobisDistance, get_distance
 from siamkit.encode import encode
 from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.few_shot import max_queries
@@ -53,18 +53,41 @@ EXACT_PAIRS_PER_SAMPLED = 2
 EXACT_PAIRS_WIDTH_SHARE = 200
 #: The named distances whose all-pairs matrix is one matrix product, so that all pairs gain on a
 #: sample with the width; any other (manhattan) keeps the floor of ``EXACT_PAIRS_PER_SAMPLED``.
+#: A Mahalanobis distance gains as they do: its matrix is the Euclidean one of the projections,
+#: where a sampled pair projects its two rows (CPU per pair, sampled / all, 18 at 64 dims, 94 at
+#: 304, 190 at 1,024, hand-timed, s60_mfa). A cohort-normalised distance over any of these keeps
+#: the floor: all pairs take each item's cohort statistics once, a sampled pair takes both of
+#: its own (30-62 at 64 and 304 dims, hand-timed, s60_FA and s60_mfa).
 MATMUL_DISTANCES = frozenset({"euclidean", "sqeuclidean", "cosine"})
 
 Model = SiameseNetwork | JoinedEmbedding
 
 
+def _all_pairs_gain(distance: Any, width: int) -> float | None:
+    """How many times a sampled pair's cost all pairs at least save per pair, for
+    :func:`calibration_pairs` (the ratios above): ``max(2, width / 200)`` for a matrix
+    product's named distance or a Mahalanobis distance, 2 for manhattan and for a
+    cohort-normalised distance over either; ``None`` for a distance whose matrix scores every
+    pair through a network (an ``MLPMetric``, or a cohort over one), which costs about as much
+    per pair either way."""
+    named = get_distance(distance)
+    if isinstance(named, CohortNormalized):
+        return None if _all_pairs_gain(named.base, width) is None else EXACT_PAIRS_PER_SAMPLED
+    if isinstance(named, MahalanobisDistance) or (
+        isinstance(named, FixedDistance) and named.name in MATMUL_DISTANCES
+    ):
+        return max(EXACT_PAIRS_PER_SAMPLED, width / EXACT_PAIRS_WIDTH_SHARE)
+    return EXACT_PAIRS_PER_SAMPLED if isinstance(named, FixedDistance) else None
+
+
 def calibration_pairs(n: int, width: int, distance: Any) -> int | None:
     """How many of the ``n(n-1)/2`` pairs of ``n`` embeddings ``width`` wide a threshold fit
     takes: ``None`` for all of them where that costs no more than a sample of
-    ``CALIBRATION_PAIRS`` (every set of no more pairs; with a named distance, a set whose pairs
-    are fewer than the sample times the cost ratio above: ``max(2, width / 200)`` for a matrix
-    product's distance, 2 for manhattan), else ``CALIBRATION_PAIRS``. A learned or
-    cohort-normalised distance costs about as much per pair either way: sampled above the cap.
+    ``CALIBRATION_PAIRS`` (every set of no more pairs; else a set whose pairs are fewer than the
+    sample times :func:`_all_pairs_gain`: ``max(2, width / 200)`` for a matrix product's named
+    distance or a Mahalanobis distance, 2 for manhattan or a cohort-normalised distance), else
+    ``CALIBRATION_PAIRS``. A distance that scores each pair through a network (``MLPMetric``)
+    costs about as much per pair either way: sampled above the cap.
 
     >>> calibration_pairs(3_600, 4_544, "euclidean"), calibration_pairs(3_600, 304, "euclidean")
     (None, 300000)
@@ -74,13 +97,9 @@ def calibration_pairs(n: int, width: int, distance: Any) -> int | None:
     pairs = n_pairs(n)
     if pairs <= CALIBRATION_PAIRS:
         return None
-    named = get_distance(distance)
-    if isinstance(named, FixedDistance):
-        ratio: float = EXACT_PAIRS_PER_SAMPLED
-        if named.name in MATMUL_DISTANCES:
-            ratio = max(ratio, width / EXACT_PAIRS_WIDTH_SHARE)
-        if pairs <= CALIBRATION_PAIRS * ratio:
-            return None
+    ratio = _all_pairs_gain(distance, width)
+    if ratio is not None and pairs <= CALIBRATION_PAIRS * ratio:
+        return None
     return CALIBRATION_PAIRS
 
 
