@@ -117,6 +117,19 @@ def test_the_rule_by_pair_count_and_width() -> None:
     assert protocol.calibration_pairs(775, 64, MLPMetric(64)) is None
 
 
+def test_all_pairs_never_past_stream_pairs() -> None:
+    """The width factor grows without bound: 49,995,000 pairs of 10,000 embeddings 40,000 wide
+    (191 MiB as float32, then sorted) were all taken, past STREAM_PAIRS, where the verification
+    streams and rates_at samples (s60_FA finding 3)."""
+    cap, stream = protocol.CALIBRATION_PAIRS, protocol.STREAM_PAIRS
+    assert protocol.calibration_pairs(10_000, 40_000, "euclidean") == cap
+    assert protocol.calibration_pairs(5_000, 12_288, "cosine") == cap  # 12,497,500 pairs
+    n = 4_096  # 8,386,560 pairs: just under STREAM_PAIRS (8,388,608), and 28 samples' worth
+    assert protocol.n_pairs(n) <= stream < protocol.n_pairs(n + 1)
+    assert protocol.calibration_pairs(n, 40_000, "euclidean") is None
+    assert protocol.calibration_pairs(n + 1, 40_000, "euclidean") == cap
+
+
 def test_mahalanobis_and_cohort_distances_take_all_pairs_where_cheaper() -> None:
     """A Mahalanobis matrix is the Euclidean one of the projections, and a cohort's statistics
     are taken once per item over all pairs: all pairs cost 18-190 times less per pair than a

@@ -85,20 +85,22 @@ def calibration_pairs(n: int, width: int, distance: Any) -> int | None:
     takes: ``None`` for all of them where that costs no more than a sample of
     ``CALIBRATION_PAIRS`` (every set of no more pairs; else a set whose pairs are fewer than the
     sample times :func:`_all_pairs_gain`: ``max(2, width / 200)`` for a matrix product's named
-    distance or a Mahalanobis distance, 2 for manhattan or a cohort-normalised distance), else
-    ``CALIBRATION_PAIRS``. A distance that scores each pair through a network (``MLPMetric``)
+    distance or a Mahalanobis distance, 2 for manhattan or a cohort-normalised distance, and
+    never above :data:`~siamkit.evaluation.verification.STREAM_PAIRS`, past which the library
+    holds no set of pairs whole), else ``CALIBRATION_PAIRS``. A distance that scores each pair through a network (``MLPMetric``)
     costs about as much per pair either way: sampled above the cap.
 
     >>> calibration_pairs(3_600, 4_544, "euclidean"), calibration_pairs(3_600, 304, "euclidean")
     (None, 300000)
-    >>> calibration_pairs(3_600, 4_544, "manhattan")
-    300000
+    >>> calibration_pairs(3_600, 4_544, "manhattan"), calibration_pairs(10_000, 40_000, "euclidean")
+    (300000, 300000)
     """
     pairs = n_pairs(n)
     if pairs <= CALIBRATION_PAIRS:
         return None
     ratio = _all_pairs_gain(distance, width)
-    if ratio is not None and pairs <= CALIBRATION_PAIRS * ratio:
+    # never more than the library holds in memory (STREAM_PAIRS), as rates_at's rates
+    if ratio is not None and pairs <= min(STREAM_PAIRS, CALIBRATION_PAIRS * ratio):
         return None
     return CALIBRATION_PAIRS
 
