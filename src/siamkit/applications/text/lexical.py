@@ -167,15 +167,7 @@ class LexicalTower:
         from sklearn.decomposition import TruncatedSVD
         from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
-        if not 0.0 < weight < 1.0:
-            raise ValueError(f"the lexical weight w lies strictly between 0 and 1, got {weight}")
-        if components < 1:
-            raise ValueError(f"a lexical tower needs at least 1 component, got {components}")
-        texts = [t for t in corpus if isinstance(t, str) and t.strip()]
-        if len(texts) < 2:
-            raise ValueError(
-                f"a lexical tower is fitted on a corpus of at least 2 non-empty texts, got {len(texts)}"
-            )
+        texts = _fit_texts(corpus, weight, components)
         vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", max_features=max_features)
         try:
             x = vec.fit_transform(texts)
@@ -222,15 +214,7 @@ class LexicalTower:
 
         from siamkit.applications.text.wordnet import WORDNET, NounSynsets
 
-        if not 0.0 < weight < 1.0:
-            raise ValueError(f"the lexical weight w lies strictly between 0 and 1, got {weight}")
-        if components < 1:
-            raise ValueError(f"a lexical tower needs at least 1 component, got {components}")
-        texts = [t for t in corpus if isinstance(t, str) and t.strip()]
-        if len(texts) < 2:
-            raise ValueError(
-                f"a lexical tower is fitted on a corpus of at least 2 non-empty texts, got {len(texts)}"
-            )
+        texts = _fit_texts(corpus, weight, components)
         wn = wordnet if isinstance(wordnet, NounSynsets) else NounSynsets.read(wordnet or WORDNET)
         stop = frozenset(ENGLISH_STOP_WORDS)
         counts = wn.counts(texts, stop)
@@ -478,3 +462,18 @@ class LexicalTower:
             table,
             cls._load(folder, STACKED_JSON, STACKED_NPZ, may_stack=False) if stacked else None,
         )
+
+
+def _fit_texts(corpus: Sequence[str], weight: float, components: int) -> list[str]:
+    """The non-empty texts of ``corpus``, after refusing a weight or component count no tower
+    can be fitted with (``fit`` and ``fit_synsets`` alike)."""
+    if not 0.0 < weight < 1.0:
+        raise ValueError(f"the lexical weight w lies strictly between 0 and 1, got {weight}")
+    if components < 1:
+        raise ValueError(f"a lexical tower needs at least 1 component, got {components}")
+    texts = [t for t in corpus if isinstance(t, str) and t.strip()]
+    if len(texts) < 2:
+        raise ValueError(
+            f"a lexical tower is fitted on a corpus of at least 2 non-empty texts, got {len(texts)}"
+        )
+    return texts
