@@ -132,18 +132,27 @@ def test_all_pairs_never_past_stream_pairs() -> None:
 
 def test_mahalanobis_and_cohort_distances_take_all_pairs_where_cheaper() -> None:
     """A Mahalanobis matrix is the Euclidean one of the projections, and a cohort's statistics
-    are taken once per item over all pairs: all pairs cost 18-190 times less per pair than a
-    sample (hand-timed, s60_FA and s60_mfa), yet both were sampled above the cap (s60_FA
-    finding 2: a 1,600 x 304 Mahalanobis fit sampled at 7.6 CPU-s, all pairs 0.38)."""
+    are taken once per item over all pairs: all pairs cost 10-83 times less per pair than a
+    sample (BENCHMARKS.md, hand-timed, s60_mfa), yet both were sampled above the cap (s60_FA
+    finding 2: a 1,600 x 304 Mahalanobis fit sampled at 7.6 CPU-s, all pairs 0.38), and still
+    were at the first correction's factors of width / 200 and 2 (s60_LR finding 1)."""
     cap = protocol.CALIBRATION_PAIRS
+    # s60_FA's own case, 1,279,200 pairs: all of them, at 38 and at 10 samples' worth
+    assert protocol.calibration_pairs(1_600, 304, MahalanobisDistance(304)) is None
+    cohort_304 = CohortNormalized("euclidean", torch.randn(50, 304), k=10)
+    assert protocol.calibration_pairs(1_600, 304, cohort_304) is None
     assert protocol.calibration_pairs(3_600, 4_544, MahalanobisDistance(4_544)) is None
-    assert protocol.calibration_pairs(1_095, 64, MahalanobisDistance(64)) is None  # the floor
-    assert protocol.calibration_pairs(1_096, 64, MahalanobisDistance(64)) == cap
+    # 64 dims: width / 8 = 8 samples' worth, 2,400,000 pairs (2,191 images)
+    assert protocol.calibration_pairs(2_191, 64, MahalanobisDistance(64)) is None
+    assert protocol.calibration_pairs(2_192, 64, MahalanobisDistance(64)) == cap
+    # 304 dims: 38 samples' worth, held to STREAM_PAIRS (4,096 images)
+    assert protocol.calibration_pairs(4_096, 304, MahalanobisDistance(304)) is None
+    assert protocol.calibration_pairs(4_097, 304, MahalanobisDistance(304)) == cap
     cohort = torch.randn(50, 64)
     for base in ("euclidean", "manhattan", MahalanobisDistance(64)):
         norm = CohortNormalized(base, cohort, k=10)
-        assert protocol.calibration_pairs(1_095, 64, norm) is None  # 598,965: the floor of 2
-        assert protocol.calibration_pairs(1_096, 64, norm) == cap
+        assert protocol.calibration_pairs(2_449, 64, norm) is None  # 2,997,576: 10 samples
+        assert protocol.calibration_pairs(2_450, 64, norm) == cap  # 3,000,025
     assert protocol.calibration_pairs(3_600, 4_544, CohortNormalized("cosine", cohort, k=10)) == cap
     # a cohort over a pair head still scores every pair through the network: the sample
     over_mlp = CohortNormalized(MLPMetric(64), cohort, k=10)

@@ -53,11 +53,15 @@ EXACT_PAIRS_PER_SAMPLED = 2
 EXACT_PAIRS_WIDTH_SHARE = 200
 #: The named distances whose all-pairs matrix is one matrix product, so that all pairs gain on a
 #: sample with the width; any other (manhattan) keeps the floor of ``EXACT_PAIRS_PER_SAMPLED``.
-#: A Mahalanobis distance gains as they do: its matrix is the Euclidean one of the projections,
-#: where a sampled pair projects its two rows (CPU per pair, sampled / all, 18 at 64 dims, 94 at
-#: 304, 190 at 1,024, hand-timed, s60_mfa). A cohort-normalised distance over any of these keeps
-#: the floor: all pairs take each item's cohort statistics once, a sampled pair takes both of
-#: its own (30-62 at 64 and 304 dims, hand-timed, s60_FA and s60_mfa).
+#: A Mahalanobis matrix is the Euclidean one of the projections, where a sampled pair projects
+#: its difference (rank x width), so it gains more with the width: ``max(2, width / 8)``, 8 at
+#: 64 dims and 38 at 304 against the recorded 10.1 and 83.1 (CPU per pair, sampled / all,
+#: hand-timed, s60_mfa). A cohort-normalised distance takes each item's cohort statistics once
+#: over all pairs, a sampled pair both of its own: a factor of 10, under every recorded ratio
+#: (28.4 and 42.0 over euclidean at 64 and 304 dims, and those over manhattan and Mahalanobis;
+#: BENCHMARKS.md, "Mahalanobis and cohort-normalised distances", with their commands).
+MAHALANOBIS_WIDTH_SHARE = 8
+COHORT_PAIRS_PER_SAMPLED = 10
 MATMUL_DISTANCES = frozenset({"euclidean", "sqeuclidean", "cosine"})
 
 Model = SiameseNetwork | JoinedEmbedding
@@ -66,16 +70,16 @@ Model = SiameseNetwork | JoinedEmbedding
 def _all_pairs_gain(distance: Any, width: int) -> float | None:
     """How many times a sampled pair's cost all pairs at least save per pair, for
     :func:`calibration_pairs` (the ratios above): ``max(2, width / 200)`` for a matrix
-    product's named distance or a Mahalanobis distance, 2 for manhattan and for a
-    cohort-normalised distance over either; ``None`` for a distance whose matrix scores every
-    pair through a network (an ``MLPMetric``, or a cohort over one), which costs about as much
-    per pair either way."""
+    product's named distance, ``max(2, width / 8)`` for a Mahalanobis distance, 2 for
+    manhattan and 10 for a cohort-normalised distance over any of these; ``None`` for a
+    distance whose matrix scores every pair through a network (an ``MLPMetric``, or a cohort
+    over one), which costs about as much per pair either way."""
     named = get_distance(distance)
     if isinstance(named, CohortNormalized):
-        return None if _all_pairs_gain(named.base, width) is None else EXACT_PAIRS_PER_SAMPLED
-    if isinstance(named, MahalanobisDistance) or (
-        isinstance(named, FixedDistance) and named.name in MATMUL_DISTANCES
-    ):
+        return None if _all_pairs_gain(named.base, width) is None else COHORT_PAIRS_PER_SAMPLED
+    if isinstance(named, MahalanobisDistance):
+        return max(EXACT_PAIRS_PER_SAMPLED, width / MAHALANOBIS_WIDTH_SHARE)
+    if isinstance(named, FixedDistance) and named.name in MATMUL_DISTANCES:
         return max(EXACT_PAIRS_PER_SAMPLED, width / EXACT_PAIRS_WIDTH_SHARE)
     return EXACT_PAIRS_PER_SAMPLED if isinstance(named, FixedDistance) else None
 
@@ -85,10 +89,12 @@ def calibration_pairs(n: int, width: int, distance: Any) -> int | None:
     takes: ``None`` for all of them where that costs no more than a sample of
     ``CALIBRATION_PAIRS`` (every set of no more pairs; else a set whose pairs are fewer than the
     sample times :func:`_all_pairs_gain`: ``max(2, width / 200)`` for a matrix product's named
-    distance or a Mahalanobis distance, 2 for manhattan or a cohort-normalised distance, and
-    never above :data:`~siamkit.evaluation.verification.STREAM_PAIRS`, past which the library
-    holds no set of pairs whole), else ``CALIBRATION_PAIRS``. A distance that scores each pair through a network (``MLPMetric``)
-    costs about as much per pair either way: sampled above the cap.
+    distance, ``max(2, width / 8)`` for a Mahalanobis distance, 2 for manhattan, 10 for a
+    cohort-normalised distance, each at or under every sampled / all ratio BENCHMARKS.md
+    records with its command; and never above
+    :data:`~siamkit.evaluation.verification.STREAM_PAIRS`, past which the library holds no set
+    of pairs whole), else ``CALIBRATION_PAIRS``. A distance that scores each pair through a
+    network (``MLPMetric``) costs about as much per pair either way: sampled above the cap.
 
     >>> calibration_pairs(3_600, 4_544, "euclidean"), calibration_pairs(3_600, 304, "euclidean")
     (None, 300000)
