@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from _fake_wordnet import DATA, INDEX
-from siamkit.applications.text.lexical import LexicalTower
+from siamkit.applications.text.lexical import LexicalTower, SynsetWords
 from siamkit.applications.text.wordnet import NOUN_RULES, NounSynsets
 from siamkit.cli.main import cli
 
@@ -421,6 +421,26 @@ def test_counts_of_a_thousand_or_more_carry_the_separator(tiny_hf, fake, tmp_pat
     assert tower is not None and tower.synsets is not None
     n = len(tower.synsets.words)
     assert n >= 1000 and f" WordNet noun synsets ({n:,} words), w = " in res.output
+
+
+def test_a_damaged_towers_refusals_carry_the_separator() -> None:
+    """The towers' refusals of arrays that disagree (a damaged lexical.npz) printed "1004
+    terms", "1 words", "1001 synsets" beside fit refusals that separate thousands (s60_LR
+    finding 2)."""
+    terms = tuple(f"t{i}" for i in range(1004))
+    with pytest.raises(ValueError) as e:
+        LexicalTower(terms, np.ones(1003), np.ones((2, 1004)), frozenset(), 0.3)
+    assert str(e.value) == (
+        "a lexical tower's arrays disagree: 1,004 terms, idf (1003,), components (2, 1004)"
+    )
+    one, empty = np.array([0, 1]), np.zeros(0)
+    with pytest.raises(ValueError) as e:
+        SynsetWords(("dog",), one, np.array([0]), empty)
+    assert str(e.value).startswith("a synset tower's word arrays disagree: 1 word, indptr ")
+    outside = SynsetWords(("dog",), one, np.array([1004]), np.ones(1))
+    with pytest.raises(ValueError) as e:
+        LexicalTower(terms, np.ones(1004), np.ones((2, 1004)), frozenset(), 0.3, synsets=outside)
+    assert str(e.value) == "a synset tower's words name columns outside its 1,004 synsets"
 
 
 def test_a_stacked_models_default_threshold_refusal_names_both_weights(fake) -> None:

@@ -78,8 +78,8 @@ class SynsetWords:
             or int(self.indptr[-1]) != len(self.data)
         ):
             raise ValueError(
-                f"a synset tower's word arrays disagree: {len(self.words)} words, indptr "
-                f"{self.indptr.shape}, indices {self.indices.shape}, data {self.data.shape}"
+                f"a synset tower's word arrays disagree: {counted(len(self.words), 'word')}, "
+                f"indptr {self.indptr.shape}, indices {self.indices.shape}, data {self.data.shape}"
             )
 
     @cached_property
@@ -117,7 +117,7 @@ class LexicalTower:
             len(self.vocabulary),
         ):
             raise ValueError(
-                f"a lexical tower's arrays disagree: {len(self.vocabulary)} terms, idf "
+                f"a lexical tower's arrays disagree: {counted(len(self.vocabulary), 'term')}, idf "
                 f"{self.idf.shape}, components {self.components.shape}"
             )
         if (
@@ -129,7 +129,8 @@ class LexicalTower:
             )
         ):
             raise ValueError(
-                f"a synset tower's words name columns outside its {len(self.vocabulary)} synsets"
+                f"a synset tower's words name columns outside its "
+                f"{counted(len(self.vocabulary), 'synset')}"
             )
 
         if self.stacked is not None and (
