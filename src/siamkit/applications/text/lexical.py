@@ -270,32 +270,28 @@ class LexicalTower:
         """The text's TF-IDF row as (term indices, L2-normalised weights)."""
         if self.synsets is not None:
             return self._synset_weights(text)
-        idx = self._index
-        counts = Counter(
-            idx[w] for w in TOKEN.findall(text.lower()) if w not in self.stop_words and w in idx
-        )
+        counts = self._counts(text, self._index)
         js = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         c = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        vals = (1.0 + np.log(c)) * self.idf[js] if len(js) else c
-        n = float(np.linalg.norm(vals))
-        return js, vals / n if n > 0 else vals
+        return _unit(js, (1.0 + np.log(c)) * self.idf[js] if len(js) else c)
+
+    def _counts(self, text: str, idx: dict[str, int]) -> Counter[int]:
+        """How often each of ``idx``'s words (lower-case ``TOKEN``, not a stop word) is in
+        ``text``, by its row in ``idx``."""
+        return Counter(
+            idx[w] for w in TOKEN.findall(text.lower()) if w not in self.stop_words and w in idx
+        )
 
     def _synset_weights(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """A synset tower's TF-IDF row: the tokens' shares summed (raw tf) times the idf."""
         table = self.synsets
         assert table is not None
-        idx = table.index
-        counts = Counter(
-            idx[w] for w in TOKEN.findall(text.lower()) if w not in self.stop_words and w in idx
-        )
         acc = np.zeros(len(self.vocabulary), dtype=np.float64)
-        for r, c in counts.items():
+        for r, c in self._counts(text, table.index).items():
             lo, hi = table.indptr[r], table.indptr[r + 1]
             acc[table.indices[lo:hi]] += c * table.data[lo:hi]
         js = np.flatnonzero(acc)
-        vals = acc[js] * self.idf[js]
-        n = float(np.linalg.norm(vals))
-        return js, vals / n if n > 0 else vals
+        return _unit(js, acc[js] * self.idf[js])
 
     def tfidf(self, texts: Sequence[str]) -> np.ndarray:
         """``(N, V)`` L2-normalised TF-IDF rows, as scikit-learn's ``TfidfVectorizer`` with the
@@ -478,3 +474,9 @@ def _fit_texts(corpus: Sequence[str], weight: float, components: int) -> list[st
             f"a lexical tower is fitted on a corpus of at least 2 non-empty texts, got {len(texts)}"
         )
     return texts
+
+
+def _unit(js: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(js, vals)`` with ``vals`` L2-normalised (left as they are when all zero)."""
+    n = float(np.linalg.norm(vals))
+    return js, vals / n if n > 0 else vals

@@ -14,12 +14,13 @@ Only fitting a tower reads these files; the fitted tower carries what embedding 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from siamkit.applications.text.lexical import TOKEN  # the word tower's tokens, scikit-learn's
 
 if TYPE_CHECKING:
     from scipy.sparse import csr_matrix
@@ -37,7 +38,6 @@ NOUN_RULES = (
     ("men", "man"),
     ("ies", "y"),
 )
-TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, as LexicalTower's
 
 
 @dataclass(frozen=True)
