@@ -1,7 +1,7 @@
 """The one reading of the variables a torchrun launch sets in each process it starts
 (``WORLD_SIZE``, ``RANK``, ``LOCAL_WORLD_SIZE``, ``LOCAL_RANK``), before a process group is joined.
 
-Both are read as integers, as ``int()`` reads them (``" 2"`` and ``"02"`` are 2), and a value that
+Each is read as an integer, as ``int()`` reads it (``" 2"`` and ``"02"`` are 2), and a value that
 is no integer (``abc``, ``1.0``, empty) is no launch's: the process is a one-process command's.
 Only a launch (``WORLD_SIZE`` above 1) has later processes; a bare ``RANK`` is no launch (a
 cluster job's environment, s57_c3, s58_r2).
