@@ -77,6 +77,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from siamkit.applications.ssl.methods import embedding_network
+from siamkit.clauses import counted
 from siamkit.encode import encode
 from siamkit.encoders import create_encoder, encoder_spec
 from siamkit.evaluation.few_shot import few_shot_episodes
@@ -332,13 +333,16 @@ def run_folds(
     args: argparse.Namespace,
     run_fold: Callable[[argparse.Namespace, list[int]], dict[str, Any]],
 ) -> None:
-    """Check ``--folds``, run each, print its rows and append them to ``--json``."""
+    """Check ``--folds``, run each, print its rows and append them to ``--json``; after the last
+    fold, print each row's mean over the folds run (:func:`mean_rows`)."""
     folds = [[int(c) for c in f.split(",")] for f in args.folds.split(";")]
     for fold in folds:
         if not set(fold) < set(TRAINING_CLASSES):
             ap.error(f"fold {fold} must be training classes among {TRAINING_CLASSES}")
+    outs = []
     for fold in folds:
         out = run_fold(args, fold)
+        outs.append(out)
         for name, row in out["rows"].items():
             figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
             print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
@@ -346,6 +350,25 @@ def run_folds(
         if args.json:
             with open(args.json, "a") as fh:
                 fh.write(json.dumps({"name": args.name, "sets": args.sets, **out}) + "\n")
+    ran = " ".join(str(out["fold"]).replace(" ", "") for out in outs)
+    for name, row in mean_rows([out["rows"] for out in outs]).items():
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
+        print(f"{name} | mean over {counted(len(outs), 'fold')} {ran} | {figures}", flush=True)
+
+
+def mean_rows(fold_rows: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each row's figures averaged over the folds (``fold_rows``: each fold's rows); only the rows
+    and figures every fold has (a row or figure missing from one fold gets no mean)."""
+    if not fold_rows:
+        return {}
+    means = {}
+    for name, row in fold_rows[0].items():
+        if all(name in rows for rows in fold_rows):
+            keys = [k for k in row if all(k in rows[name] for rows in fold_rows)]
+            means[name] = {
+                k: sum(rows[name][k] for rows in fold_rows) / len(fold_rows) for k in keys
+            }
+    return means
 
 
 #: Rounds 12, 13 and 14's rule: the taps recipe T's EER on each fold (round 7) + 0.005
