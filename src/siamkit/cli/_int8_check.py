@@ -6,6 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from siamkit.clauses import counted
+
 CHECK_IMAGES = 1000
 CHECK_EPISODES = 300
 CHECK_QUERIES = 15
@@ -71,8 +73,8 @@ def too_few_images(y: Any, remedy: str | None = None) -> str | None:
         "classes of 7 images)"
     )
     return (
-        f"too few images for the figures to mean much: {genuine} genuine pair"
-        f"{'' if genuine == 1 else 's'} ({len(y)} images in {len(counts)} classes), so one pair "
+        f"too few images for the figures to mean much: {counted(genuine, 'genuine pair')} "
+        f"({counted(len(y), 'image')} in {counted(len(counts), 'class', 'classes')}), so one pair "
         f"moves the EER by up to {step}; {remedy}"
     )
 
@@ -212,13 +214,13 @@ def held_out_images(
     elif not _runs_test_set(check_data, meta, ev):
         differs = "other images than its test classes"
     elif len(pick) < len(ev.y):
-        differs = f"a sample of {len(pick)} of its {len(ev.y):,} test images"
+        differs = f"a sample of {len(pick):,} of its {len(ev.y):,} test images"
     else:
         differs = None
     return CheckImages(
         x.numpy(),
         ev.y[pick].numpy(),
-        f"{len(pick)} images of {ev.describe().split(' of ', 1)[1]}",
+        f"{counted(len(pick), 'image')} of {ev.describe().split(' of ', 1)[1]}",
         differs,
         in_sample=seen,
     )
@@ -749,11 +751,11 @@ def signature_calibration(data: SignatureData, count: int, seed: int = 0) -> tup
     whose = ""
     if data.train is not None:
         keep = torch.isin(sigs.writer, torch.as_tensor(data.train))
-        whose = f" of its {len(data.train)} training writers"
+        whose = f" of its {counted(len(data.train), 'training writer')}"
     rows = torch.nonzero(keep).flatten()
     rows = rows[seeded_sample(len(rows), count, seed)]
     x = np.ascontiguousarray(sigs.images[rows].numpy(), dtype=np.float32)
-    return x, f"{len(rows)} signatures{whose} ({data.where})"
+    return x, f"{counted(len(rows), 'signature')}{whose} ({data.where})"
 
 
 def signature_check_images(
@@ -776,7 +778,7 @@ def signature_check_images(
         test = genuine & torch.isin(sigs.writer, torch.as_tensor(data.test))
         counts = torch.bincount(sigs.writer[test])
         if int((counts >= 2).sum()) >= 2:
-            genuine, whose = test, f"its {len(data.test)} test writers"
+            genuine, whose = test, f"its {counted(len(data.test), 'test writer')}"
         else:
             whose = "every writer (its test writers are too few for the check)"
     rows = torch.nonzero(genuine).flatten()
@@ -786,7 +788,8 @@ def signature_check_images(
     return CheckImages(
         np.ascontiguousarray(sigs.images[rows].numpy(), dtype=np.float32),
         y,
-        f"{len(rows)} genuine signatures of {writers} writers ({whose}) of {data.where}, "
+        f"{counted(len(rows), 'genuine signature')} of {counted(writers, 'writer')} ({whose}) of "
+        f"{data.where}, "
         "skilled forgeries left out",
         "genuine signatures, not the signature metrics",
         remedy=(
@@ -821,7 +824,7 @@ def signature_check(data: SignatureData, model_doc: dict[str, Any]) -> Signature
     reduce = reduce if reduce in ("mean", "min", "max") else "mean"
     sigs, whose = data.sigs, "every writer"
     if data.test is not None:
-        sigs, whose = sigs.subset(data.test), f"its {len(data.test)} test writers"
+        sigs, whose = sigs.subset(data.test), f"its {counted(len(data.test), 'test writer')}"
     return SignatureCheck(sigs, references, reduce, f"{whose} of {data.where}", data.seed)
 
 
@@ -837,15 +840,17 @@ def signature_change(models: Any, check: SignatureCheck) -> dict[str, Any]:
     sigs = check.sigs
     if not evaluable_writers(sigs.writer, sigs.forged, check.references):  # export's own words
         return {
-            "signatures": f"no writer has more than {check.references} genuine signatures, the "
+            "signatures": "no writer has more than "
+            f"{counted(check.references, 'genuine signature')}, the "
             "references a writer the check uses (the model's metadata.signatures.references; 5 "
             "where it records none), and one must be left to question; check with writers of "
             "more genuine signatures (--check-data signatures:DIR)"
         }
     x = sigs.images.numpy()
     out: dict[str, Any] = {
-        "data": f"{len(sigs.writer)} signatures (genuine and skilled forgeries) of "
-        f"{check.where}, {check.references} references a writer, {check.reduce} distance"
+        "data": f"{counted(len(sigs.writer), 'signature')} (genuine and skilled forgeries) of "
+        f"{check.where}, {counted(check.references, 'reference')} a writer, "
+        f"{check.reduce} distance"
     }
     for name, model in zip(("fp32", "int8"), models, strict=True):
         z = torch.from_numpy(model.embedder.embed(x))
