@@ -38,6 +38,7 @@ from siamkit.applications.signatures.train import (
     validate,
 )
 from siamkit.atomic import atomic_write
+from siamkit.clauses import counted
 from siamkit.data.signature_set import (
     SignatureSet,
     load_signature_set,
@@ -132,8 +133,8 @@ def run_signatures(
         )
         atomic_write(out_dir / "config.yaml", resolved)
     log(
-        f"{'synthetic ' if synthetic else ''}signatures: {len(train_w)} train, {len(val_w)} "
-        f"validation, {len(test_w)} test writers"
+        f"{'synthetic ' if synthetic else ''}signatures: {len(train_w):,} train, {len(val_w):,} "
+        f"validation, {counted(len(test_w), 'test writer')}"
     )
     model, history = train_signatures(
         model, train_set, val_set, cfg.train, cfg.eval, log,
@@ -206,8 +207,8 @@ def _check_references(data: SignatureSet, group: str, references: int) -> None:
         genuine = data.writer[~data.forged]
         most = int(torch.bincount(genuine).max()) if len(genuine) else 0
         raise ValueError(
-            f"the {group} writers have at most {most} genuine signatures each and "
-            f"eval.references = {references} needs more (one left to test): lower "
+            f"the {group} writers have at most {counted(most, 'genuine signature')} each and "
+            f"eval.references = {references:,} needs more (one left to test): lower "
             "eval.references or give more genuine signatures per writer"
         )
     evaluated = evaluable_writers(data.writer, data.forged, references)
@@ -216,7 +217,7 @@ def _check_references(data: SignatureSet, group: str, references: int) -> None:
     if group == "validation" and len(evaluated) == 1 and not skilled:
         raise ValueError(  # validation would have no EER to choose weights by, nor a threshold
             "the validation writers give no forgery to measure an EER with: only one of them has "
-            f"more than eval.references = {references} genuine signatures, and it has no "
+            f"more than eval.references = {counted(references, 'genuine signature')}, and it has no "
             "skilled forgeries; give more writers (or data.split a larger validation share), or "
             "skilled forgeries"
         )
