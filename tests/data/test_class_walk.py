@@ -1003,3 +1003,58 @@ def test_images_directly_in_the_data_set_folder_are_named_not_lost_without_a_wor
     ]
     with pytest.raises(click.UsageError, match=r"holds 3 images directly \(e\.g\. a\.png\)"):
         group_images([str(root)], None)
+
+
+def test_several_links_that_cannot_be_read_are_named_with_their_targets_and_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More than one link whose target cannot be read was told "left out 4 links that cannot be
+    read (of a link: what it leads to) (permission denied), e.g. a, b": no target named, and
+    "permission denied" whatever the OS said (s60_c6 noticed). The first three are named with
+    their target and the OS's reason, as one link is, and the rest counted; a file that cannot
+    be told a file beside them keeps its own sentence (simulated: this machine runs as root,
+    so chmod does not bite; os.stat through the links, and os.lstat of one file, refuse)."""
+    root, secret = tmp_path / "staff", tmp_path / "secret"
+    _images(root, "alice/0.png", "bob/1.png", "carol/2.png")
+    _images(secret, "a.png", "b.png", "c.png", "d.png")
+    bob = root / "bob"
+    eperm = {str(bob / "b.png"), str(bob / "d.png")}
+    for name in ("a.png", "b.png", "c.png", "d.png"):
+        os.symlink(secret / name, bob / name)
+    carol = root / "carol"
+    for name in ("a.png", "b.png"):
+        os.symlink(secret / name, carol / name)
+    (carol / "notes.png").write_bytes(b"x")
+    real_stat, real_lstat = os.stat, os.lstat
+    links = {str(bob / n) for n in ("a.png", "b.png", "c.png", "d.png")}
+    links |= {str(carol / "a.png"), str(carol / "b.png")}
+
+    def stat(path: object, *args: object, **kwargs: object) -> object:
+        p = os.fspath(path)  # type: ignore[call-overload]
+        if p in links and kwargs.get("follow_symlinks", True):
+            code = errno.EPERM if p in eperm else errno.EACCES
+            raise PermissionError(code, os.strerror(code), p)
+        return real_stat(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "stat", stat)
+    refused = lambda p: p == str(carol / "notes.png")  # noqa: E731
+    monkeypatch.setattr(os, "lstat", _refusing(real_lstat, refused))
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk = walk_classes(root)
+    s = {n: secret / n for n in ("a.png", "b.png", "c.png", "d.png")}
+    assert sorted(str(w.message) for w in got) == [
+        f"left out 4 links whose targets cannot be read: {bob / 'a.png'} leads to {s['a.png']} "
+        f"(permission denied), {bob / 'b.png'} leads to {s['b.png']} (operation not permitted), "
+        f"{bob / 'c.png'} leads to {s['c.png']} (permission denied) and 1 more link: give read "
+        "access to their targets, or remove the links",
+        f"left out the file {carol / 'notes.png'}: it cannot be read (permission denied); give "
+        f"read access to it to include it; left out 2 links whose targets cannot be read: "
+        f"{carol / 'a.png'} leads to {s['a.png']} (permission denied) and {carol / 'b.png'} "
+        f"leads to {s['b.png']} (permission denied): give read access to their targets, or "
+        "remove the links",
+    ]
+    assert walk.files == {
+        root / "alice": [root / "alice" / "0.png"],
+        root / "bob": [bob / "1.png"],
+        root / "carol": [carol / "2.png"],
+    }

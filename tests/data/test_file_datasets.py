@@ -301,7 +301,8 @@ def test_omniglot_names_the_links_it_cannot_read_in_its_refusal(tmp_path, monkey
 
     assert _locked_reasons([top / "Greek", top / "Latin" / "a"]) == [reason]
     notes = " ".join(str(w.message) for w in caught)
-    assert "left out 2 links that cannot be read" in notes and str(top / "x.png") in notes
+    assert "left out 2 links whose targets cannot be read" in notes
+    assert f"{top / 'x.png'} leads to {secret / 'x.png'} (permission denied)" in notes
 
 
 def test_the_loose_image_sentence_puts_the_article_its_noun_takes() -> None:

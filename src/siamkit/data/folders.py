@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from siamkit.atomic import relative_note
+from siamkit.clauses import counted
 from siamkit.data.image_io import load_images
 
 __all__ = [
@@ -449,15 +450,49 @@ def _locked_note(
             f"left out the {kind} {names[0]}: it cannot be read (permission denied); give read "
             f"access to it to include {what}"
         )
+    if links and (locked or files):  # each kind in its own words: the entries, then the links
+        return f"{_locked_note(locked, files)}; {_locked_note([], [], links)}"
+    if links:
+        return _unreached_links_note(links)
     kinds = " and ".join(
         f"{n} {kind}{'s' if n > 1 else ''}"
-        for n, kind in ((len(locked), "folder"), (len(files), "file"), (len(links), "link"))
+        for n, kind in ((len(locked), "folder"), (len(files), "file"))
         if n
     )
-    them = " (of a link: what it leads to)" if links else ""
     return (
-        f"left out {kinds} that cannot be read{them} (permission denied), e.g. "
+        f"left out {kinds} that cannot be read (permission denied), e.g. "
         f"{', '.join(names[:2])}: give read access to them to include their images"
+    )
+
+
+#: how many links :func:`_unreached_links_note` names with their target and reason
+SHOWN_LINKS = 3
+
+
+def _unreached_links_note(links: Sequence[str]) -> str:
+    """The sentence for several ``links`` whose target cannot be reached: the first
+    :data:`SHOWN_LINKS` by name, each with what it leads to and the OS's reason (as one link is
+    told: :func:`_unreached`), and how many more. It said "left out 2 links that cannot be read
+    (of a link: what it leads to) (permission denied), e.g. a, b", naming no target, and
+    "permission denied" whatever the OS said (s60_c6 noticed)."""
+    got = sorted(links)
+    told = []
+    for link in got[:SHOWN_LINKS]:
+        target, why = _unreached(link)
+        told.append(
+            f"{text_name(link)} leads to {target} ({why})"
+            if target is not None
+            else f"{text_name(link)} (gone since it was listed)"
+        )
+    rest = len(got) - len(told)
+    shown = (
+        f"{', '.join(told)} and {counted(rest, 'more link')}"
+        if rest
+        else f"{', '.join(told[:-1])} and {told[-1]}"
+    )
+    return (
+        f"left out {counted(len(got), 'link')} whose targets cannot be read: {shown}: give read "
+        "access to their targets, or remove the links"
     )
 
 
