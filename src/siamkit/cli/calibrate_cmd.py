@@ -45,6 +45,8 @@ from siamkit.cli._inputs import (
 )
 from siamkit.cli.text_evaluate import COLUMNS
 
+#: The sample of a pairs file's pairs (as :data:`siamkit.experiment.protocol.CALIBRATION_PAIRS`,
+#: which images of classes take by :func:`~siamkit.experiment.protocol.calibration_pairs`).
 MAX_PAIRS = 300_000
 #: Pairs of the rarer kind (genuine or impostor) that the --max-pairs a refusal suggests gives
 #: a sample on average: far from none.
@@ -191,9 +193,11 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
 @click.option(
     "--max-pairs",
     type=click.IntRange(min=1),
-    default=MAX_PAIRS,
-    show_default=True,
-    help="Fit on a seeded sample of at most this many pairs.",
+    default=None,
+    help="Fit on a seeded sample of at most this many pairs. [default: for images of classes, "
+    "the pairs a training run fits its threshold on: all of them where that costs no more than "
+    "a sample of 300,000 (by their number, the embedding's width and the distance), else a "
+    "sample of 300,000; for a pairs file, 300,000]",
 )
 @click.option(
     "--out",
@@ -220,7 +224,7 @@ def calibrate(
     data_dir: str | None,
     target: str,
     far: float,
-    max_pairs: int,
+    max_pairs: int | None,
     out: str | None,
     device: str,
     columns: dict[str, str] | None,
@@ -262,11 +266,13 @@ def calibrate(
     from siamkit.encode import encode
     from siamkit.encoders.text import check_model_folder, is_pretrained_text_folder
     from siamkit.evaluation.pairs import n_pairs, pair_distances
+    from siamkit.experiment.protocol import calibration_pairs
     from siamkit.export.bundle import read_model_config
     from siamkit.export.sidecar import TEXT_EXPORT_META
     from siamkit.training.ddp import resolve_device
 
     ctx = click.get_current_context()
+    listed = MAX_PAIRS if max_pairs is None else max_pairs  # a pairs file's cap
     if target != "far" and given_on_command_line(ctx, "far"):
         raise click.UsageError(
             f"--far is the false accept rate allowed with --target far; with --target {target} "
@@ -288,7 +294,7 @@ def calibrate(
                 f"{model} is a pretrained text model, not a siamkit model folder: give --out DIR "
                 "to save it there as a siamkit text model with the threshold"
             )
-        _calibrate_text(model, data, target, far, max_pairs, as_json, device, out, columns)
+        _calibrate_text(model, data, target, far, listed, as_json, device, out, columns)
         return
     if out is not None:
         if not (Path(model) / "siamkit.json").is_file():  # neither: say what the folder lacks
@@ -309,14 +315,14 @@ def calibrate(
                 "--classes, --split and --data-dir are for image models; a text model calibrates "
                 f"on --data PAIRS, {TEXT_PAIRS_FORMAT}"
             )
-        _calibrate_text(model, data, target, far, max_pairs, as_json, device, columns=columns)
+        _calibrate_text(model, data, target, far, listed, as_json, device, columns=columns)
         return
     refuse_given(ctx, ("columns",), "for a text model's pairs of texts")
     dev = resolve_device(device)
     net = load_siamese(model, dev, "calibrate")
     if is_pairs_file(data):
         refuse_class_options(click.get_current_context(), ("classes", "split", "data_dir"))
-        _calibrate_image_pairs(model, net, data, target, far, max_pairs, dev, as_json)
+        _calibrate_image_pairs(model, net, data, target, far, listed, dev, as_json)
         return
     refuse_fashion_mnist_options(ctx, data)  # a folder, or digits: they would be ignored
     tokens = class_tokens(classes) if classes is not None or own_val is None else own_val
@@ -350,12 +356,15 @@ def calibrate(
         )
     check_input(net, ev.x)
     z = encode(net, ev.x, device=dev)
-    sample = max_pairs if n_pairs(len(ev.y)) > max_pairs else None
+    if max_pairs is None:  # the pairs a training run's fit takes of its validation images
+        sample = calibration_pairs(len(ev.y), z.shape[1], net.scoring_distance)
+    else:
+        sample = max_pairs if n_pairs(len(ev.y)) > max_pairs else None
     pd = pair_distances(z, ev.y, net.scoring_distance, max_pairs=sample, seed=0)
     genuine = _genuine_pairs(ev.y)
     if sample is not None and genuine and (pd.genuine.size == 0 or pd.impostor.size == 0):
         whole = (genuine, n_pairs(len(ev.y)) - genuine)
-        raise _cap_too_small(max_pairs, (pd.genuine.size, pd.impostor.size), whole)
+        raise _cap_too_small(sample, (pd.genuine.size, pd.impostor.size), whole)
     if pd.genuine.size == 0:
         raise ValueError("calibration needs at least two images of one class (genuine pairs)")
     where: dict[str, Any] = {"data": ev.source, "classes": chosen_names, "images": len(ev.y)}

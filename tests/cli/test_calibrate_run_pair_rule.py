@@ -1,0 +1,66 @@
+"""``siamkit calibrate`` fitted on a seeded sample of 300,000 pairs of any set with more, while
+the run's own fit (experiment.protocol.calibrate) takes all of them where that costs no more
+(``calibration_pairs``): on the run's own validation classes the command saved another threshold
+than the run had for the same images. Now, without --max-pairs, images of classes take the run's
+rule (the one function), so the two fits agree exactly; --max-pairs still caps the sample."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+from siamkit.data.synthetic_glyphs import write_glyph_folder
+from siamkit.evaluation.pairs import n_pairs
+from siamkit.experiment.protocol import CALIBRATION_PAIRS, calibration_pairs
+
+TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
+VAL_IMAGES = 400  # per validation class: 2 x 400 images, 319,600 pairs
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run on a glyph folder whose two validation classes (held out whole) have 800
+    images: more pairs than a sample, fewer than all pairs at a sample's cost."""
+    tmp = tmp_path_factory.mktemp("rule")
+    glyphs = tmp / "glyphs"
+    big = write_glyph_folder(tmp / "big", 2, per_class=VAL_IMAGES)
+    small = write_glyph_folder(tmp / "small", 4, per_class=10, first_class=2)
+    glyphs.mkdir()
+    for part in (big, small):
+        for folder in sorted(part.iterdir()):
+            shutil.move(str(folder), glyphs / folder.name)
+    sets = [f"data.root={glyphs}", "data.dataset=image-folder", "data.image_size=28",
+            "data.grayscale=true", "data.train_classes=[0, 1, 2, 3]", "data.val_classes=[0, 1]",
+            "train.classes_per_batch=2", "train.epochs=1", "train.steps_per_epoch=2",
+            "train.device=cpu"]  # fmt: skip
+    args = ["train", str(TINY), "--out", str(tmp / "run"), "--no-progress", "--episodes", "5"]
+    for s in sets:
+        args += ["--set", s]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    return tmp / "run"
+
+
+def test_calibrate_on_the_runs_validation_classes_fits_the_runs_threshold(run: Path) -> None:
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["run"]["val_classes"]) == 2
+    n = 2 * VAL_IMAGES
+    # the case: more pairs than a sample, and the run's rule takes them all
+    assert n_pairs(n) > CALIBRATION_PAIRS and calibration_pairs(n, 16, "euclidean") is None
+    res = CliRunner().invoke(cli, ["calibrate", str(run / "model"), "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    fit = json.loads(res.stdout)
+    assert fit["threshold"] == metrics["calibration"]["threshold"]
+    assert fit["images"] == n and fit["genuine_pairs"] + fit["impostor_pairs"] == n_pairs(n)
+    # --max-pairs still samples
+    res = CliRunner().invoke(
+        cli, ["calibrate", str(run / "model"), "--no-progress", "--json", "--max-pairs", "1000"]
+    )
+    assert res.exit_code == 0, res.output
+    fit = json.loads(res.stdout)
+    assert fit["genuine_pairs"] + fit["impostor_pairs"] == 1000
