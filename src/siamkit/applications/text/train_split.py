@@ -11,6 +11,7 @@ from itertools import chain
 from siamkit.applications.text.pairs import TextExamples, read_examples
 from siamkit.applications.text.train_config import TextTrainConfig
 from siamkit.applications.text.train_strata import allocation, proportions_note, strata
+from siamkit.clauses import counted
 
 VAL_SPLIT, STRATIFIED = "val_split", "stratified"
 """The checkpoint's key saying how its run drew the validation share, and its value for a
@@ -175,14 +176,15 @@ def _split(
         shared = len(val_texts & seen)
         if shared == len(val_texts):  # data.val is data.train, or a part of it
             notes.append(
-                f"data.val {d.val} shares all {shared} of its texts with data.train {d.train}: "
+                f"data.val {d.val} shares all {shared:,} of its texts with data.train {d.train}: "
                 "its metrics and calibrated threshold are measured on texts the model trained "
                 "on (optimistic); give data.val pairs of other texts, or leave it out to "
                 "validate on a share of data.train (data.val_fraction) that keeps them apart"
             )
         elif shared:
             notes.append(
-                f"data.val {d.val} shares {shared} of its {len(val_texts)} texts with data.train "
+                f"data.val {d.val} shares {shared:,} of its {counted(len(val_texts), 'text')} "
+                f"with data.train "
                 f"{d.train}: its metrics and calibrated threshold are measured partly on texts "
                 "the model trained on (optimistic); leave them out of one of the files"
             )
@@ -210,17 +212,18 @@ def _split(
     train, val = ex.subset(kept), ex.subset(held)
     if linked:
         note = (
-            f"data.val_fraction {d.val_fraction}: {largest} of the {len(ex)} examples of "
+            f"data.val_fraction {d.val_fraction}: {largest:,} of the {len(ex):,} examples of "
             f"{d.train} are linked by shared texts, more than {1 - d.val_fraction:g} of "
-            f"them, so validation is a random {len(val)}, drawn regardless of them, and shares "
-            f"{len(_texts(val) & _texts(train))} texts with training: its metrics and "
+            f"them, so validation is a random {len(val):,}, drawn regardless of them, and shares "
+            f"{counted(len(_texts(val) & _texts(train)), 'text')} with training: its metrics and "
             "calibrated threshold are optimistic; give data.val, pairs of texts that "
             "training does not have"
         )
     else:
         note = (
-            f"validation: {len(val)} of the {len(ex)} examples of {d.train} (data.val_fraction "
-            f"{d.val_fraction}) with {len(_texts(val))} of the file's {len(_texts(ex))} texts; "
+            f"validation: {len(val):,} of the {len(ex):,} examples of {d.train} (data.val_fraction "
+            f"{d.val_fraction}) with {len(_texts(val)):,} of the file's "
+            f"{counted(len(_texts(ex)), 'text')}; "
             "examples that share a text are kept on one side, so no text is on both sides"
         )
     if of is not None and ex.targets is not None:
