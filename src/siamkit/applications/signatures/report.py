@@ -49,7 +49,7 @@ def render_signature_report(
 
     rows = "".join(
         f"<tr><td>{name}</td><td>{cell(r.eer)}</td><td>{cell(r.far)}</td><td>{cell(r.frr)}</td>"
-        f"<td>{r.n_genuine}</td><td>{r.n_forged}</td></tr>"
+        f"<td>{r.n_genuine:,}</td><td>{r.n_forged:,}</td></tr>"
         for name, r in (("skilled forgeries", ev.skilled), ("random forgeries", ev.random))
     )
     writers = counted(ev.n_writers, "writer")
