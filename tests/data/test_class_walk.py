@@ -1058,3 +1058,34 @@ def test_several_links_that_cannot_be_read_are_named_with_their_targets_and_reas
         root / "bob": [bob / "1.png"],
         root / "carol": [carol / "2.png"],
     }
+
+
+def test_relative_link_targets_are_named_by_the_path_the_walk_resolved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relative link targets were shown as the link wrote them, joined to its folder:
+    "leads to staff/bob/../../secret/s.png" (s60_r6's side note), a path the reader must resolve
+    by hand. The warnings name the path the walk resolved: the link whose target cannot be read
+    (simulated: this machine runs as root; os.stat through it refuses), the link to nothing in
+    a class and the root's link to nothing."""
+    root = tmp_path / "staff"
+    _images(root, "alice/0.png", "bob/1.png")
+    _images(tmp_path / "secret", "s.png")
+    bob = root / "bob"
+    os.symlink(os.path.join("..", "..", "secret", "s.png"), bob / "x.png")
+    os.symlink(os.path.join("..", "..", "nowhere", "y.png"), bob / "y.png")
+    os.symlink(os.path.join("..", "nowhere", "d"), root / "gone")
+    refused = lambda p: p == str(bob / "x.png")  # noqa: E731
+    monkeypatch.setattr(os, "stat", _refusing(os.stat, refused))
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(root)
+    real = Path(os.path.realpath(tmp_path))
+    assert sorted(str(w.message) for w in got) == [
+        f"left out the link {bob / 'x.png'}: it leads to {real / 'secret' / 's.png'}, which "
+        f"cannot be read (permission denied); give read access to {real / 'secret' / 's.png'}, "
+        "or remove the link",
+        f"left out the link {bob / 'y.png'}: it leads to {real / 'nowhere' / 'y.png'}, which "
+        "does not exist; restore its target, or remove it",
+        f"left out the link {root / 'gone'}: it leads to {real / 'nowhere' / 'd'}, which does "
+        "not exist; point it at a class folder, or remove it",
+    ]

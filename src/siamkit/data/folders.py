@@ -500,15 +500,16 @@ def _unreached(link: str) -> tuple[str | None, str]:
     """``(target, why)`` of the link ``link`` whose target cannot be reached: what it leads to
     (as :func:`_nowhere` names it; ``None`` for a link gone since listed) and the OS's reason,
     as :func:`_unreadable_folder` says it ("permission denied", "operation not permitted").
-    A link to a link is followed as far as it can be (``os.path.realpath``): a link's own
-    permissions mean nothing, and "give read access to links/y.png" named the link between
-    (s60_r6 finding 3)."""
+    The target is resolved as far as it can be (``os.path.realpath``), as the walk's stat
+    resolved it: a link to a link is followed, as a link's own permissions mean nothing and
+    "give read access to links/y.png" named the link between (s60_r6 finding 3), and a relative
+    target's ``..`` is resolved, not shown as "staff/bob/../../secret/s.png"."""
     try:
         first = os.path.join(os.path.dirname(link), os.readlink(link))
     except OSError:  # gone since listed
         return None, ""
-    try:
-        target = text_name(os.path.realpath(link) if os.path.islink(first) else first)
+    try:  # the path the walk's stat resolved, not "staff/bob/../../secret/s.png" (s60_r6)
+        target = text_name(os.path.realpath(link))
     except OSError:  # a link it cannot read on the way (/proc/1/cwd): the first target
         target = text_name(first)
     try:
@@ -999,10 +1000,12 @@ def _nowhere(link: Path) -> str:
         if e.errno == errno.ELOOP:
             return "is a link loop (it leads back to itself)"
     try:
-        target = os.path.join(link.parent, os.readlink(link))
+        os.readlink(link)
     except OSError:  # gone since listed
         return "leads to no file or folder"
-    return f"leads to {text_name(target)}, which does not exist"
+    # the path the walk looked for, resolved as far as it exists: "ds/c0/../../nowhere/x.png"
+    # was shown as the link wrote it, a path no reader resolves at a glance (s60_r6)
+    return f"leads to {text_name(os.path.realpath(link))}, which does not exist"
 
 
 def walk_classes(
