@@ -462,3 +462,65 @@ def test_a_stacked_models_default_threshold_refusal_names_both_weights(fake) -> 
     with pytest.raises(ValueError) as e:  # one tower: as before
         refuse_default_for_lexical(SimpleNamespace(lexical=words))
     assert str(e.value).startswith("this model joins a lexical tower (w = 0.5), so ")
+
+
+def test_a_synset_towers_table_is_float32_int32_and_float64_files_still_load(
+    tiny, tmp_path
+) -> None:
+    """The word table was float64 / int64 (a tower on the Lee background: 12.4 MB of files, in
+    the model and every training checkpoint): now float32 shares and int32 positions, the
+    embedding within 1e-6 of the exact float64 shares', and a tower saved float64 / int64 (an
+    earlier siamkit's) still loads with its digest and embedding."""
+    import dataclasses
+
+    from siamkit.applications.text import load_text_model
+    from siamkit.export.bundle import save_model
+
+    # 1,000 lemmas of 3 senses each (1/3 shares, inexact in float32), all reached by BACKGROUND
+    index = INDEX + INDEX_MORE
+    index += "".join(f"{w} n 3 0 3 0 00000030 00000040 00000080\n" for w in _names(1000))
+    wn = NounSynsets.read(
+        write(tmp_path / "wn-big", DATA + DATA_MORE, "".join(sorted(index.splitlines(True))))
+    )
+    t = LexicalTower.fit_synsets(BACKGROUND, wn, components=3, weight=0.2)
+    table = t.synsets
+    assert table is not None and len(table.words) >= 2000
+    assert (table.indptr.dtype, table.indices.dtype, table.data.dtype) == (
+        np.int32,
+        np.int32,
+        np.float32,
+    )
+    # the exact shares in float64, from WordNet's rules (what the table held before)
+    column = {int(v[:8]): c for c, v in enumerate(t.vocabulary)}
+    exact = np.zeros(len(table.data))
+    for r, w in enumerate(table.words):
+        share = {column[o]: s for o, s in wn.shares(wn.lemma(w)).items() if o in column}
+        lo, hi = table.indptr[r], table.indptr[r + 1]
+        assert sorted(table.indices[lo:hi]) == sorted(share)
+        exact[lo:hi] = [share[c] for c in table.indices[lo:hi]]
+    assert not np.array_equal(table.data, exact)  # float32 rounded some shares ...
+    np.testing.assert_allclose(table.data, exact, rtol=1e-7)  # ... by float32's epsilon
+    wide = SynsetWords(
+        table.words, table.indptr.astype(np.int64), table.indices.astype(np.int64), exact
+    )
+    old = dataclasses.replace(t, synsets=wide)
+    texts = [*TEXTS, *BACKGROUND, " ".join(_names(1000)[::7]), "zqaab and a dog", "zqabc cars"]
+    np.testing.assert_allclose(t.transform(texts), old.transform(texts), rtol=0, atol=1e-6)
+    # the file: the table at 4 bytes a number (8 before), beside idf and components
+    t.save(tmp_path)
+    narrow = t.idf.nbytes + t.components.nbytes + 4 * (len(table.indptr) + 2 * len(table.data))
+    assert (tmp_path / "lexical.npz").stat().st_size < narrow + 2_000  # the npz's headers
+    # an earlier siamkit's bundle (float64 / int64 in its npz) loads, digest checked, as it was
+    tiny.lexical = old
+    try:
+        with torch.inference_mode():
+            z = tiny.embed(texts).numpy()
+        save_model(tiny, tmp_path / "m")
+    finally:
+        tiny.lexical = None
+    with np.load(tmp_path / "m" / "lexical.npz") as f:
+        assert (f["word_data"].dtype, f["word_indices"].dtype) == (np.float64, np.int64)
+    back = load_text_model(tmp_path / "m")
+    assert back.lexical is not None and back.lexical.digest() == old.digest()
+    with torch.inference_mode():
+        np.testing.assert_allclose(back.embed(texts).numpy(), z, rtol=0, atol=1e-6)

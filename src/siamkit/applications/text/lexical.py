@@ -64,12 +64,16 @@ class SynsetWords:
     """A synset tower's words: the row of ``words[r]`` (CSR ``indptr``, ``indices``, ``data``)
     holds what one token of that word adds to the tower's columns (its lemma's synsets and their
     direct hypernyms, ``1/n`` each, restricted to the synsets of the corpus it was fitted on).
-    A word not listed adds nothing."""
+    A word not listed adds nothing. :meth:`LexicalTower.fit_synsets` stores ``data`` as float32
+    and ``indptr`` / ``indices`` as int32 (int64 past int32's range): a tower fitted on the 300
+    Lee background texts has 9.9 MB of files, 12.4 MB with the float64 / int64 table an earlier
+    siamkit wrote. Such files still load, as they are (the digest reads any table as float64 /
+    int64, so theirs is unchanged)."""
 
     words: tuple[str, ...]
-    indptr: np.ndarray  # (W + 1,) int64
-    indices: np.ndarray  # (nnz,) int64: columns of the tower
-    data: np.ndarray  # (nnz,) float64
+    indptr: np.ndarray  # (W + 1,) int32 (int64 from an earlier siamkit)
+    indices: np.ndarray  # (nnz,) int32 (int64 from an earlier siamkit): columns of the tower
+    data: np.ndarray  # (nnz,) float32 (float64 from an earlier siamkit)
 
     def __post_init__(self) -> None:
         if (
@@ -246,12 +250,14 @@ class LexicalTower:
                 if w not in stop and w == w.lower() and _WORD.fullmatch(w) and wn.lemma(w) == lem:
                     rows[w] = share
         words = tuple(sorted(rows))
-        lengths = [len(rows[w]) for w in words]
+        indptr = np.concatenate([[0], np.cumsum([len(rows[w]) for w in words])])
+        # float32 shares (1/n sums: the embedding moves by < 1e-6) and int32 positions where they
+        # fit: the table is most of a synset tower's npz, and of every training checkpoint
         table = SynsetWords(
             words,
-            np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-            np.array([c for w in words for c in rows[w]], dtype=np.int64),
-            np.array([v for w in words for v in rows[w].values()], dtype=np.float64),
+            indptr.astype(_positions(int(indptr[-1]))),
+            np.array([c for w in words for c in rows[w]], dtype=_positions(len(keep))),
+            np.array([v for w in words for v in rows[w].values()], dtype=np.float32),
         )
         return cls(
             tuple(f"{wn.offsets[c]:08d}-n" for c in keep),
@@ -289,7 +295,7 @@ class LexicalTower:
         acc = np.zeros(len(self.vocabulary), dtype=np.float64)
         for r, c in self._counts(text, table.index).items():
             lo, hi = table.indptr[r], table.indptr[r + 1]
-            acc[table.indices[lo:hi]] += c * table.data[lo:hi]
+            acc[table.indices[lo:hi]] += c * table.data[lo:hi].astype(np.float64)
         js = np.flatnonzero(acc)
         return _unit(js, acc[js] * self.idf[js])
 
@@ -474,6 +480,11 @@ def _fit_texts(corpus: Sequence[str], weight: float, components: int) -> list[st
             f"a lexical tower is fitted on a corpus of at least 2 non-empty texts, got {len(texts)}"
         )
     return texts
+
+
+def _positions(largest: int) -> type[np.signedinteger[Any]]:
+    """int32 for a synset table's indptr / indices up to ``largest``, else int64."""
+    return np.int32 if largest <= np.iinfo(np.int32).max else np.int64
 
 
 def _unit(js: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
