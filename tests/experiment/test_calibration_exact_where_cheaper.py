@@ -1,11 +1,16 @@
 """A run's threshold fit (experiment.protocol.calibrate) took a seeded sample of CALIBRATION_PAIRS
-pairs from any set with more pairs, where all pairs cost no more: the 3,600 validation images of
+pairs from any set with more, where all pairs cost no more: the 3,600 validation images of
 a fine-tune's 4,544-wide features were fitted on 300,000 sampled pairs in 13.9 s against 7.4 s
 for all 6,478,200 (s59_c7), and inexactly. Its test rates (rates_at) sampled the test pairs the
 verification had just computed all of. Now the fit takes all pairs where they cost no more
-(calibration_pairs: by the pair count against the sample's, scaled by the width for a named
-distance whose matrix is a matrix product), and rates_at counts every test pair, taking the
-verification's distances again inside shared_distance_matrices. Checked against a naive all-pairs loop and sklearn's roc_curve."""
+(calibration_pairs): every set of no more pairs than the sample; else a set of at most the
+sample's pairs times the factor of its distance at its width (a matrix product's named distance
+gains with the width, manhattan keeps the floor of 2, a Mahalanobis distance gains more with the
+width, a cohort-normalised one a fixed 10; the factors are written out once, in protocol's comment
+above EXACT_PAIRS_PER_SAMPLED), never past STREAM_PAIRS; a distance that scores each pair through a
+network (an MLPMetric, or a cohort over one) keeps the sample. rates_at counts every test pair
+up to STREAM_PAIRS, taking the verification's distances again inside shared_distance_matrices.
+Checked against a naive all-pairs loop and sklearn's roc_curve."""
 
 from __future__ import annotations
 
