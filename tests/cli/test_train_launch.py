@@ -725,10 +725,12 @@ def test_a_resume_launch_leaves_its_data_folder_to_the_processes(
     launched: list[int] = []
     monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
     monkeypatch.delenv("RANK", raising=False)
-    # a run folder with its checkpoint (the launcher checks only that it is there; what it
-    # holds is the processes' to read)
+    # a run folder with its checkpoint, one the launcher's checks accept (it records no
+    # config to compare, nor a process count)
+    from siamkit.training.checkpoint import save_checkpoint
+
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    save_checkpoint({"epoch": 1}, tmp_path / "run" / "checkpoint.pt")
     cmd = ["train", str(ROOT / "configs" / config), "--out", str(tmp_path / "run"), "--resume",
            "--device", "cpu", "--set", "data.dataset=image-folder",
            "--set", f"data.root={tmp_path / 'gone'}", "--nproc-per-node", "2"]  # fmt: skip
@@ -789,6 +791,84 @@ def test_a_resume_launch_without_a_checkpoint_is_refused_before_starting_the_pro
     alone = CliRunner().invoke(cli, cmd)  # one process refuses it in the same words
     assert alone.exit_code == 1 and alone.output.splitlines()[-1] == says.rstrip("\n")
     assert not out.exists()
+
+
+#: An embedding run's ``--resume`` the processes each refused once started, as they read the
+#: checkpoint (s60's "left to the processes"): (what the checkpoint holds, the command's options).
+#: ``"empty"``: a file of no bytes; ``"margin"``: the guard's record of a run with another
+#: ``loss.margin``.
+RESUME_REFUSED = {
+    "unreadable": ("empty", []),
+    "another-config": ("margin", []),
+    "init-from-not-started-from": ({"epoch": 1}, ["--init-from", "{tmp}"]),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_REFUSED))
+def test_a_resume_launch_refuses_its_checkpoint_before_starting_the_processes(
+    tmp_path: Path, monkeypatch, case: str
+) -> None:
+    """An embedding run's `--resume --nproc-per-node 2` whose checkpoint each process would
+    refuse (unreadable, another config, an --init-from the run did not start from) started both
+    processes, which each read the checkpoint and refused it. The launcher now reads it once
+    and refuses it first with the processes' check (preflight.check_resumable), in the one
+    process's words: one Error line, exit 1, nothing started, the checkpoint left as it was."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+    from siamkit.training import apply_overrides, load_config
+    from siamkit.training.checkpoint import save_checkpoint
+    from siamkit.training.preflight import run_config_guard
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    held, given = RESUME_REFUSED[case]
+    out = tmp_path / "run"
+    out.mkdir()
+    checkpoint = out / "checkpoint.pt"
+    if held == "empty":
+        checkpoint.write_bytes(b"")
+    elif held == "margin":
+        guard = run_config_guard(apply_overrides(load_config(CONFIG), ["loss.margin=0.123"]))
+        save_checkpoint({"epoch": 1, guard.key: guard.state_dict()}, checkpoint)
+    else:
+        save_checkpoint(held, checkpoint)
+    before = checkpoint.read_bytes()
+    (tmp_path / "model").mkdir()
+    given = [g.format(tmp=tmp_path / "model") for g in given]
+    cmd = ["train", CONFIG, "--out", str(out), "--resume", "--device", "cpu", *given]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2", "--no-progress"])
+    assert res.exit_code == 1 and res.output.startswith("Error: "), res.output
+    assert res.output.count("\n") == 1, res.output  # one line
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
+    assert checkpoint.read_bytes() == before
+    alone = CliRunner().invoke(cli, [*cmd, "--no-progress"])  # one process: the same words
+    assert alone.exit_code == 1 and alone.output.splitlines()[-1] == res.output.rstrip("\n")
+
+
+def test_a_resume_launch_of_another_process_count_is_refused_before_starting_them(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A checkpoint made by one process, resumed with --nproc-per-node 2: each process refused
+    it once started (ddp.check_resumed_world, with its WORLD_SIZE). The launcher refuses it
+    first, for the count it was given (its own WORLD_SIZE is unset: it read 1, and passed)."""
+    import siamkit.cli._launch as launcher
+    from siamkit.cli.main import cli
+    from siamkit.training.checkpoint import save_checkpoint
+    from siamkit.training.ddp import check_resumed_world
+
+    monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    out = tmp_path / "run"
+    out.mkdir()
+    save_checkpoint({"epoch": 1, "world": 1}, out / "checkpoint.pt")
+    with pytest.raises(ValueError) as refused:  # what a process of the launch says
+        check_resumed_world(1, 2)
+    cmd = ["train", CONFIG, "--out", str(out), "--resume", "--device", "cpu", "--no-progress"]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and said == f"Error: {refused.value}", said
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
 
 
 def test_a_plugins_runner_in_ssls_place_resumes_as_it_reads(tmp_path: Path, monkeypatch) -> None:

@@ -185,11 +185,13 @@ def train(
             from siamkit.training.ddp import resolve_device
 
             resolve_device(cfg.train.device)  # "unknown device 'x'", each process's first step
-            if resume:  # no checkpoint: each process's first refusal (_resume_is_complete's)
-                from siamkit.training.checkpoint import check_checkpoint_there
+            if resume:  # each process's first refusals (_resume_is_complete's): no or an
+                # unreadable checkpoint, one of another process count, config or --init-from;
+                # the checkpoint is read once more here (the processes each read it again)
+                from siamkit.training.preflight import check_resumable
                 from siamkit.training.trainer import CHECKPOINT
 
-                check_checkpoint_there(out_dir / CHECKPOINT)
+                check_resumable(cfg, out_dir / CHECKPOINT, world=nproc_per_node)
             else:  # (a finished run's resume reads neither)
                 _check_embedding_launch(cfg)
         else:

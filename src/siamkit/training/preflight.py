@@ -206,7 +206,10 @@ def _recorded_root(cfg: RunConfig, saved: Any) -> RunConfig:
 
 
 def check_resumable(
-    cfg: RunConfig, checkpoint: str | os.PathLike[str], state: dict[str, Any] | None = None
+    cfg: RunConfig,
+    checkpoint: str | os.PathLike[str],
+    state: dict[str, Any] | None = None,
+    world: int | None = None,
 ) -> RunConfig:
     """Returns the config to run with (``cfg`` with the ``model.init_from`` the run started
     from, :func:`resumed_model`): callers must use it, not ``cfg``. Refuses ``--resume`` before
@@ -216,12 +219,15 @@ def check_resumable(
     names). A relative ``data.root`` that is no folder from here but is the checkpoint's folder
     from where the run was started (the run's own config, resumed from another folder) becomes
     that folder. ``state``: the checkpoint already read by the caller (else it is read here).
+    ``world``: the process count of a launch about to start (``siamkit train --nproc-per-node
+    N --resume`` checks the checkpoint once before it starts the processes), in place of this
+    process's ``WORLD_SIZE``.
     """
     from siamkit.training.checkpoint import load_checkpoint
 
     if state is None:
         state = load_checkpoint(Path(checkpoint))
-    check_resumed_world(state.get("world"), env_world())
+    check_resumed_world(state.get("world"), env_world() if world is None else world)
     cfg = dataclasses.replace(cfg, model=resumed_model(cfg.model, state.get("config")))
     cfg = _recorded_root(cfg, state.get("config"))
     accept_saved_config(state, run_config_guard(cfg))
