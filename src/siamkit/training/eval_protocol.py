@@ -79,14 +79,15 @@ def check_protocol(
             # offer only what helps: fewer shots (n classes of best_k + 1 images), fewer ways
             # (the classes that do have k + 1 images), more images
             best_k = int(counts[n - 1]) - 1  # the most shots n classes allow with one query
-            fixes = [f"lower {keys[0]} (at most {best_k} at {n}-way)"] if best_k >= 1 else []
+            fixes = [f"lower {keys[0]} (at most {best_k:,} at {n:,}-way)"] if best_k >= 1 else []
             if have >= 2:
-                fixes.append(f"lower {keys[1]} (at most {have} at {k}-shot)")
+                fixes.append(f"lower {keys[1]} (at most {have:,} at {k:,}-shot)")
             last = "give the classes more images"
             todo = last if not fixes else f"{', '.join(fixes)}{',' * (len(fixes) > 1)} or {last}"
             raise ValueError(
-                f"{n}-way {k}-shot evaluation cannot be met: it needs {n} {what} classes with at "
-                f"least {k + 1} images each ({counted(k, 'shot')} + 1 query), but {held}; {todo}"
+                f"{n:,}-way {k:,}-shot evaluation cannot be met: it needs {n:,} {what} classes "
+                f"with at least {k + 1:,} images each ({counted(k, 'shot')} + 1 query), but "
+                f"{held}; {todo}"
             )
 
 
