@@ -325,3 +325,79 @@ def test_a_link_into_an_empty_sub_folder_of_a_class_with_images_holds_no_images(
         "dog, and its images would count as two classes; copy them to include them in both, or "
         "remove the link"
     ]
+
+
+def _scandir_refusing(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
+    """os.scandir refuses ``folders`` (by their real path, whichever route leads there), as the
+    kernel refuses another user's 0700 folder: this machine runs as root, so chmod does not
+    bite and the refusal is simulated."""
+    refused = {os.path.realpath(f) for f in folders}
+    real = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if os.path.realpath(os.fspath(path)) in refused:  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[call-overload]
+        return real(path)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_a_link_into_a_class_that_cannot_be_read_is_not_said_to_count_as_two(tmp_path, monkeypatch):
+    """``kitty -> cat``, cat another user's folder: the walk lists none of cat's images, so
+    whether kitty's would count as two classes cannot be known, yet the warning said "its
+    images would count as two classes; copy them" and the refusal "left out as its images would
+    count as two classes ... (copy its images into it)" (s60_c6 noticed). Both say it is not
+    known. So of ``tabby -> dog/sub``, sub holding a folder that cannot be read beside dog's
+    image, which was said to hold "none of its images". ``puppy -> cat/open``, a folder without
+    images that the walk read all of, in a class with a folder it cannot read, holds none."""
+    from siamkit.data.folders import LeftOutFilesWarning
+
+    ds = tmp_path / "ds"
+    (ds / "cat").mkdir(parents=True)
+    (ds / "dog" / "sub" / "locked").mkdir(parents=True)
+    black_png(ds / "dog" / "0.png")
+    black_png(ds / "cat" / "1.png")  # never listed: cat cannot be read
+    os.symlink("cat", ds / "kitty")
+    os.symlink(os.path.join("dog", "sub"), ds / "tabby")
+    _scandir_refusing(monkeypatch, ds / "cat", ds / "dog" / "sub" / "locked")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        read_class_folders(ds, "class", "image", extensions=(".png",))
+    assert [str(w.message) for w in got if "class folder" in str(w.message)] == [
+        "left out 2 class folders that are links to another class's folder or one inside it "
+        f"that cannot all be read, e.g. {ds / 'kitty'}, {ds / 'tabby'}: whether any images "
+        "would count as two classes is not known; copy any images to include them in both, or "
+        "remove the links"
+    ]
+    unknown = "cannot all be read, so whether any images would count as two classes is not known"
+    os.unlink(ds / "tabby")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        read_class_folders(ds, "class", "image", extensions=(".png",))
+    assert [str(w.message) for w in got if "class folder" in str(w.message)] == [
+        f"left out the class folder {ds / 'kitty'}: it is a link to "
+        f"{os.path.realpath(ds / 'cat')}, which is or is inside the folder of the class cat and "
+        f"{unknown}; copy any images to include them in both, or remove the link"
+    ]
+    r = tmp_path / "r"
+    (r / "cat" / "open").mkdir(parents=True)
+    (r / "cat" / "locked").mkdir()
+    os.symlink("cat", r / "kitty")
+    os.symlink(os.path.join("cat", "open"), r / "puppy")
+    _scandir_refusing(monkeypatch, r / "cat" / "locked")
+    with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
+        read_class_folders(r, "class", "image", extensions=(".png",))
+    assert [str(w.message) for w in got if "class folder" in str(w.message)] == [
+        f"left out 2 class folders that are links: {r / 'puppy'} is a link to another class's "
+        "folder or one inside it, which holds no images: remove that link; and "
+        f"{r / 'kitty'} is a link to another class's folder or one inside it that cannot all be "
+        "read, so whether any images would count as two classes is not known: copy any images "
+        "to include them in both, or remove that link"
+    ]
+    assert str(err.value) == (
+        f"no class folder of {r} holds images that can be read and that no other class holds: "
+        f"the class folder {r / 'cat'} cannot be read (permission denied), the class folder "
+        f"{r / 'puppy'} is a link to another class's folder or one inside it, which holds no "
+        f"images, and the class folder {r / 'kitty'} is a link to another class's folder or one "
+        f"inside it, which {unknown}: give read access to the unread ones, give each linked "
+        "class with images a folder of its own (copy its images into it), and remove the link "
+        "to a folder without images"
+    )

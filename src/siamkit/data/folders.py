@@ -806,6 +806,7 @@ def _linked_classes_note(
     hollow: Collection[Path] = (),
     empty: Collection[Path] = (),
     noun: str = "class",
+    unknown: Collection[Path] = (),
 ) -> str:
     """The sentence for the ``noun`` folders :func:`_linked_classes` leaves out (enroll's are
     labels: "left out 2 class folders" two lines above its own "the label folders" named the
@@ -818,7 +819,8 @@ def _linked_classes_note(
     one into a class with images was told to copy its images too: s57_mfb). ``hollow``: the
     links whose target holds no image (:attr:`ClassWalk.hollow`), of a class that is ``empty``
     or not (``kitty -> dog/sub``, sub empty, was said to have images that "would count as two
-    classes": s60_r6 finding 2)."""
+    classes": s60_r6 finding 2). ``unknown``: the links whose target cannot all be read
+    (:attr:`ClassWalk.unknown`), of which that was said too, though it cannot be known."""
     got = sorted(dropped.items())
     nouns = _plural(noun)
     if len(got) == 1:
@@ -833,7 +835,11 @@ def _linked_classes_note(
             f"left out the {noun} folder {text_name(os.fspath(d))}: it is a link to "
             f"{text_name(os.path.realpath(d))}, which is or is inside the folder of the {noun} "
             + (
-                f"{text_name(other.name)}, which holds no images; remove the link"
+                f"{text_name(other.name)} and cannot all be read, so whether any images would "
+                f"count as two {nouns} is not known; copy any images to include them in both, or "
+                "remove the link"
+                if d in unknown
+                else f"{text_name(other.name)}, which holds no images; remove the link"
                 if d in hollow and other in empty
                 else f"{text_name(other.name)} but holds none of its images; remove the link"
                 if d in hollow
@@ -842,9 +848,11 @@ def _linked_classes_note(
             )
         )
     top = [text_name(os.fspath(d)) for d, other in got if other == d.parent]
-    into = [text_name(os.fspath(d)) for d, o in got if o != d.parent and d not in hollow]
-    to_none = [text_name(os.fspath(d)) for d, o in got if o != d.parent and d in hollow]
-    if sum(map(bool, (top, into, to_none))) > 1:  # each kind its own advice
+    known = [(d, o) for d, o in got if o != d.parent and d not in unknown]
+    into = [text_name(os.fspath(d)) for d, o in known if d not in hollow]
+    to_none = [text_name(os.fspath(d)) for d, o in known if d in hollow]
+    unsure = [text_name(os.fspath(d)) for d in sorted(unknown)]
+    if sum(map(bool, (top, into, to_none, unsure))) > 1:  # each kind its own advice
         parts = []
         for kind, what in (
             (
@@ -862,6 +870,12 @@ def _linked_classes_note(
                 f"another {noun}'s folder or one inside it, which holds no images: remove "
                 "{links}",
             ),
+            (
+                unsure,
+                f"another {noun}'s folder or one inside it that cannot all be read, so whether "
+                f"any images would count as two {nouns} is not known: copy any images to "
+                "include them in both, or remove {links}",
+            ),
         ):
             if kind:
                 many = len(kind) > 1
@@ -870,9 +884,9 @@ def _linked_classes_note(
                     + what.format(links="those links" if many else "that link")
                 )
         return f"left out {len(got)} {noun} folders that are links: " + (
-            "; and ".join(parts) if len(parts) == 2 else f"{parts[0]}; {parts[1]}; and {parts[2]}"
+            "; and ".join(parts) if len(parts) == 2 else f"{'; '.join(parts[:-1])}; and {parts[-1]}"
         )
-    names = ", ".join((top or into or to_none)[:2])
+    names = ", ".join((top or into or to_none or unsure)[:2])
     if top:
         return (
             f"left out {len(got)} {noun} folders that are links to the data set's folder or one "
@@ -883,6 +897,13 @@ def _linked_classes_note(
         return (
             f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or "
             f"one inside it that holds no images, e.g. {names}: remove the links"
+        )
+    if unsure:
+        return (
+            f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or "
+            f"one inside it that cannot all be read, e.g. {names}: whether any images would "
+            f"count as two {nouns} is not known; copy any images to include them in both, or "
+            "remove the links"
         )
     return (
         f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or one "
@@ -929,6 +950,11 @@ class ClassWalk:
     #: to copy or to count as two classes, said of them by the warning and the refusal until
     #: the test looked at the link's target, not its class (s60_r6 finding 2)
     hollow: list[Path] = field(default_factory=list)
+    #: the links of :attr:`linked` into another class whose target holds no image the walk
+    #: listed but a folder or file it could not read (``kitty -> cat``, cat another user's):
+    #: whether their images would count as two classes cannot be known, and the warning and
+    #: the refusal said they would (s60_c6 noticed)
+    unknown: list[Path] = field(default_factory=list)
 
 
 def _holds_no_image(link: Path, other: Path, walk: ClassWalk) -> bool:
@@ -937,11 +963,30 @@ def _holds_no_image(link: Path, other: Path, walk: ClassWalk) -> bool:
     path of its folder: a file link is judged by where it lies, as the walk lists it)."""
     if other in walk.empty:
         return True
-    if other not in walk.files:  # unread: its images are not known
-        return False
+    if other not in walk.files:  # unread: none listed (:func:`_reads_unread` asks the rest)
+        return True
     target = os.path.join(os.path.realpath(link), "")
     folders = {os.path.join(os.path.realpath(f.parent), "") for f in walk.files[other]}
     return not any(f.startswith(target) for f in folders)
+
+
+def _reads_unread(link: Path, other: Path, unread: Sequence[str]) -> bool:
+    """Whether the class folder ``link``, a link into the class folder ``other``, leads to a
+    folder or file of ``other`` the walk could not read (``unread``, as :func:`sort_files`
+    names them: a folder it could not list or enter, a file it could not tell a file, a link
+    whose target it could not reach) below what it leads to, by the route the walk took
+    (``other/far`` below ``other/``) or by where it lies (its folder's real path below the
+    link's), or a folder it could not list that holds what the link leads to (``puppy ->
+    cat/open``, cat listed by no one: the walk never reached cat/open)."""
+    real = os.path.realpath(link)
+    rel = os.path.relpath(real, os.path.realpath(other))
+    route, real = os.path.join(other if rel == "." else other / rel, ""), os.path.join(real, "")
+    for p in unread:
+        lies = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p), "")
+        walked = os.path.join(p, "")
+        if walked.startswith(route) or lies.startswith(real) or real.startswith(lies):
+            return True
+    return False
 
 
 def _broken_links_note(
@@ -1079,12 +1124,14 @@ def walk_classes(
         of_name[d.name] = (*of_name.get(d.name, ()), os.path.join(d, ""))
     walk = ClassWalk({}, [], [], [], linked=dropped, broken=broken, locked=unreadable)
     others_of: dict[Path, list[Path]] = {}
+    unread_in: dict[Path, list[str]] = {}  # what each class's walk could not read
     for folder in class_dirs:
         locked: list[str] = []
         seen.folder = of_name[folder.name]
         files, others = sort_files(
             folder, extensions, beside=beside, locked=locked, seen=seen, noun=noun
         )
+        unread_in[folder] = locked
         if files:  # an empty folder's files are its own warning's ("holds no images")
             others_of[folder] = others
             walk.files[folder] = files
@@ -1092,11 +1139,13 @@ def walk_classes(
             walk.unread.append(folder)
         else:
             walk.empty.append(folder)
-    walk.hollow.extend(
-        d for d, o in sorted(dropped.items()) if o != d.parent and _holds_no_image(d, o, walk)
-    )
+    for d, o in sorted(dropped.items()):
+        if o != d.parent and _holds_no_image(d, o, walk):
+            # none listed, and some of it not read: whether any would count twice is unknown
+            reads_unread = _reads_unread(d, o, unread_in.get(o, []))
+            (walk.unknown if reads_unread else walk.hollow).append(d)
     if dropped:  # once the empty classes are known: a link into one has no images to copy
-        note = _linked_classes_note(dropped, walk.hollow, walk.empty, noun)
+        note = _linked_classes_note(dropped, walk.hollow, walk.empty, noun, walk.unknown)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     shared = seen.shared()
     if shared:  # known once every class is walked: left out of each class that holds it
@@ -1265,10 +1314,16 @@ def _refuse_nothing(
         # nor to count twice (s57_FB Q3); beside a link into one with images (all another's),
         # each is worded by its own (both were said to "count as two classes": s58_c2 noticed)
         hollow = [text_name(str(d)) for d in sorted(walk.hollow)]
-        into = [d for d in to_class if d not in hollow]
+        unsure = [text_name(str(d)) for d in sorted(walk.unknown)]
+        into = [d for d in to_class if d not in hollow and d not in unsure]
         for names, left in (
             (into, f"{{their}} {photo}s would count as two {_plural(noun)}"),
             (hollow, "which holds no {photo}s"),
+            (
+                unsure,
+                "which cannot all be read, so whether any {photo}s would count as two "
+                f"{_plural(noun)} is not known",
+            ),
         ):
             if names:
                 many = len(names) > 1
@@ -1278,7 +1333,7 @@ def _refuse_nothing(
                     f"{'are links' if many else 'is a link'} to another {noun}'s folder or one "
                     f"inside it, {'left out as ' if names is into else ''}{left}"
                 )
-        if into and hollow:
+        if (into or unsure) and hollow:
             fix.append(
                 f"give each linked {noun} with {photo}s a folder of its own (copy its "
                 f"{photo}s into it)"
