@@ -51,3 +51,45 @@ def test_unknown_item_error_is_exported_beside_unknown_label_error() -> None:
     assert index.UnknownItemError is UnknownItemError
     assert issubclass(index.UnknownItemError, index.UnknownLabelError)
     assert index.UnknownItemError("item ids not in the gallery: 57", [57]).item_ids == [57]
+
+
+def _classes(hint: object) -> list[type]:
+    """The classes a type hint names (``X | None``, ``list[X]``, ... unpacked)."""
+    import typing
+
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return [hint]
+    return [c for arg in typing.get_args(hint) for c in _classes(arg)]
+
+
+def test_the_experiment_functions_public_parameters_take_only_exported_types() -> None:
+    """calibrate_run(..., embeddings=) and evaluate_run(..., val_embeddings=) were public and
+    typed ValidationEmbeddings, which no __all__ lists (siamkit.training.from_config's, made
+    only inside the training's validator): run_experiment's own plumbing, now private
+    (keyword-only, underscored). Every other public parameter's siamkit class is exported."""
+    import inspect
+    import typing
+
+    import siamkit.experiment as experiment
+
+    packages = ("siamkit", "siamkit.training", "siamkit.experiment", "siamkit.models",
+                "siamkit.evaluation", "siamkit.distances", "siamkit.data")  # fmt: skip
+    exported = [
+        getattr(module, name)
+        for module in map(importlib.import_module, packages)
+        for name in module.__all__
+    ]
+    hidden = []
+    for fname in experiment.__all__:
+        f = getattr(experiment, fname)
+        if not inspect.isfunction(f):
+            continue
+        hints = typing.get_type_hints(f)
+        for pname, param in inspect.signature(f).parameters.items():
+            if pname.startswith("_"):
+                assert param.kind is inspect.Parameter.KEYWORD_ONLY, (fname, pname)
+                continue
+            for c in _classes(hints.get(pname)):
+                if c.__module__.startswith("siamkit") and not any(c is e for e in exported):
+                    hidden.append(f"{fname}({pname}: {c.__qualname__})")
+    assert hidden == []

@@ -259,16 +259,19 @@ def calibrate_run(
     data: RunData,
     cfg: RunConfig,
     device: torch.device,
-    embeddings: ValidationEmbeddings | None = None,
+    *,
+    _embeddings: ValidationEmbeddings | None = None,
 ) -> float:
     """The threshold, fit on validation pairs. The validation images are of the training classes,
     so with a cohort of other images (``eval.cohort: unlabeled``) they are scored against training
     images instead: each side normalised against its own kind, as the test images are against
     theirs, which is what lets one S-norm threshold carry over to the unseen classes.
 
-    ``embeddings``: the training's :class:`~siamkit.training.from_config.ValidationEmbeddings`,
+    ``_embeddings`` is :func:`~siamkit.experiment.run.evaluate_run`'s own, not the API's: the
+    training's validation embeddings (an internal type of ``siamkit.training.from_config``),
     whose last embedding (the last epoch's validation) is reused when ``net`` still holds those
     weights, instead of embedding the validation images again."""
+    embeddings = _embeddings
     if embeddings is None:
         embeddings = ValidationEmbeddings(data.val_x, cfg.train.embed_batch_size)
     zv = embeddings(net, device)

@@ -196,7 +196,7 @@ def run_experiment(
     embeddings = next((v.embeddings for v in validators if isinstance(v, Validator)), None)
     return evaluate_run(
         cfg, out, net, data, history, train_s, episodes, title, log, command, class_images,
-        val_embeddings=embeddings,
+        _val_embeddings=embeddings,
     )  # fmt: skip
 
 
@@ -344,16 +344,17 @@ def evaluate_run(
     log: Callable[[str], None] = print,
     command: str | None = None,
     class_images: list[int] | None = None,
-    val_embeddings: ValidationEmbeddings | None = None,
+    *,
+    _val_embeddings: ValidationEmbeddings | None = None,
 ) -> RunResult:
     """After training: save, calibrate on validation, save again, evaluate, write the outputs.
 
     ``net`` is the trained network; what is saved and evaluated is the config's
     :func:`~siamkit.training.embedding_model` of it (joined with the appearance features).
     ``class_images``: :func:`split_class_images` as the run read its data, recorded as
-    ``run.class_images``. ``val_embeddings``: the training's validation embeddings
-    (:class:`~siamkit.training.from_config.ValidationEmbeddings`), which the threshold's fit
-    reuses while ``net`` holds the weights they were made with."""
+    ``run.class_images``. ``_val_embeddings`` is :func:`run_experiment`'s own, not the API's:
+    the training's validation embeddings (an internal type of ``siamkit.training.from_config``),
+    which the threshold's fit reuses while ``net`` holds the weights they were made with."""
     net = embedding_model(net, cfg.model)
     device = next(net.parameters()).device
     net.eval()
@@ -378,7 +379,9 @@ def evaluate_run(
     t0 = time.perf_counter()
     cohort_n = attach_cohort(net, data, cfg, device)
     threshold = (
-        calibrate_run(net, data, cfg, device, val_embeddings) if len(data.val_y) > 2 else None
+        calibrate_run(net, data, cfg, device, _embeddings=_val_embeddings)
+        if len(data.val_y) > 2
+        else None
     )
     if threshold is not None and threshold < 0 and net.score_norm is None:
         log(_no_threshold_line(cfg.eval.threshold_target))
