@@ -455,9 +455,7 @@ def _locked_note(
     if links:
         return _unreached_links_note(links)
     kinds = " and ".join(
-        f"{n} {kind}{'s' if n > 1 else ''}"
-        for n, kind in ((len(locked), "folder"), (len(files), "file"))
-        if n
+        counted(n, kind) for n, kind in ((len(locked), "folder"), (len(files), "file")) if n
     )
     return (
         f"left out {kinds} that cannot be read (permission denied), e.g. "
@@ -1033,7 +1031,7 @@ def _broken_links_note(
 
 def _named(count: int, what: str) -> str:
     """E.g. "link named as a file", "2 links named as files"."""
-    return f"link named as a {what}" if count == 1 else f"{count} links named as {what}s"
+    return f"link named as a {what}" if count == 1 else f"{count:,} links named as {what}s"
 
 
 def _nowhere(link: Path) -> str:
@@ -1207,7 +1205,7 @@ def read_class_folders(
         if loose:  # of no class: each would be read as a class of one image, or lost
             n = len(loose)
             raise ClassFoldersError(
-                f"{text_name(str(top))} holds {n} {photo}{'s' if n > 1 else ''} directly (e.g. "
+                f"{text_name(str(top))} holds {counted(n, photo)} directly (e.g. "
                 f"{text_name(loose[0].name)}); it needs a folder per {noun}: move each {noun}'s "
                 f"{photo}s into {text_name(str(top / '<name>'))}/",
                 "loose",
