@@ -13,6 +13,8 @@ import os
 import stat
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -1087,9 +1089,16 @@ def walk_classes(
             (:func:`_visible_files`); an image that another class holds too (a hard link, or
             links to one photo from two classes: :class:`SeenFiles`), left out of every class
             that holds it, as no class can be told its own.
+
+    Inside :func:`one_walk_per_folder` a second call of the same folders and options returns
+    the first's walk, without walking or warning again.
     """
     extensions = tuple(extensions)
     roots = [root] if isinstance(root, Path) else list(root)
+    walks = _WALKS.get()
+    key = (tuple(roots), extensions, None if class_dirs is None else tuple(class_dirs), noun)
+    if walks is not None and key in walks:
+        return walks[key]
     broken: list[Path] = []  # the root's links to nothing
     unreadable: list[Path] = []  # the root's entries (or links' targets) that cannot be read
     if class_dirs is None:
@@ -1164,7 +1173,30 @@ def walk_classes(
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     for folder in walk.files:
         walk.left_out.extend(others_of[folder])
+    if walks is not None:
+        walks[key] = walk
     return walk
+
+
+#: the walks :func:`one_walk_per_folder` keeps (``None``: outside it, each call walks)
+_WALKS: ContextVar[dict[tuple[object, ...], ClassWalk] | None] = ContextVar(
+    "siamkit_class_walks", default=None
+)
+
+
+@contextmanager
+def one_walk_per_folder() -> Iterator[None]:
+    """Inside it, :func:`walk_classes` walks each folder (with the same options) once: a later
+    call returns the first's :class:`ClassWalk`, and its warnings are not said again. For a
+    caller that loads one folder several times, as a study loads the data of each data config
+    it checks (``data.limit: [null, 40, 45]`` walked the folder three times, and a library
+    call's warnings were said again wherever Python's filter let them: s60_c6 noticed); every
+    load inside it reads the images the first walk listed. Each thread keeps its own."""
+    token = _WALKS.set({})
+    try:
+        yield
+    finally:
+        _WALKS.reset(token)
 
 
 def read_class_folders(

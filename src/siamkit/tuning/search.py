@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from siamkit.data.folders import one_walk_per_folder
 from siamkit.miners._common import NonFiniteEmbeddings
 from siamkit.progress import Progress, progress_off
 from siamkit.training import RunConfig, RunData, Trainer, build_model, load_run_data
@@ -234,7 +235,10 @@ def run_study(
     beside each of the others' values (and not loaded when they have too many combinations,
     but for a value moving the classes, whose classes are still checked:
     :func:`~siamkit.tuning.preflight._check_data_choices`); a trial whose values are refused
-    together fails, with the reason, and the study goes on.
+    together fails, with the reason, and the study goes on. An image folder is walked once for
+    the whole study, however many data configs load it
+    (:func:`~siamkit.data.folders.one_walk_per_folder`): its warnings are said once, and every
+    trial reads the images that first walk listed.
 
     Raises:
         ValueError: the config has no validation classes, its data split or its test classes'
@@ -255,7 +259,9 @@ def run_study(
             and ``log`` (else a :class:`~siamkit.tuning.study.StudyNotLocked` warning) says so
             once.
     """
-    with StudyLock(Path(out_dir), log) as lock:  # released however the study ends
+    # each data config it loads walks the image folder: once per folder, not per data config
+    # (data.limit: [null, 40, 45] walked it three times: s60_c6 noticed)
+    with StudyLock(Path(out_dir), log) as lock, one_walk_per_folder():
         return _run_study(base, space, lock, n_trials, timeout, progress, log, plugins)
 
 
