@@ -118,7 +118,7 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
     page.click("#enroll-submit")
     page.wait_for_selector("#enroll-result.ok:has-text('already enrolled')")
     assert page.inner_text("#enroll-result") == (
-        "The image is already enrolled as \u201calice\u201d: not added again (1 image(s) in total)."
+        "The image is already enrolled as \u201calice\u201d: not added again (1 image in total)."
     )
     page.wait_for_selector("#gallery-list li >> nth=1")
     gallery = page.locator("#gallery-list li")
@@ -184,7 +184,7 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
     page.locator("#gallery-list li", has_text="alice").locator("button.show").click()
     page.wait_for_selector("#label-images-list img.thumb")
     assert page.locator("#label-images-list img.thumb").count() == 1
-    assert "1 image(s) enrolled" in page.inner_text("#label-images-note")
+    assert "1 image enrolled" in page.inner_text("#label-images-note")
     assert "16-value embeddings" in page.inner_text("#model-info")
     assert page.inner_text("#embedding-summary") == "Why 16 values?"
 
@@ -194,7 +194,7 @@ def test_page_enrolls_identifies_and_verifies(page, images, model_and_distances,
 
     # removing the label whose images are listed closes the list (it showed removed images)
     page.on("dialog", lambda dialog: dialog.accept())
-    _remove(page, "alice", "1 label(s), 1 image(s)")
+    _remove(page, "alice", "1 label, 1 image")
     assert page.is_hidden("#label-images")
     assert "error" not in (page.get_attribute("#enroll-result", "class") or "")
 
@@ -264,7 +264,7 @@ def test_page_says_when_the_largest_of_several_faces_was_used(page, images):
     page.set_input_files("#enroll-files", [str(images["disc"])])
     page.click("#enroll-submit")
     page.wait_for_selector("#enroll-result.ok")
-    assert page.inner_text("#enroll-result").endswith(f"(1 image(s) in total). {note}.")
+    assert page.inner_text("#enroll-result").endswith(f"(1 image in total). {note}.")
     page.set_input_files("#verify-a", str(images["disc"]))
     page.set_input_files("#verify-b", str(images["stripes"]))
     page.click("#verify-submit")
@@ -487,13 +487,13 @@ def test_a_gallery_change_clears_the_answers_it_made_stale(
             page.set_input_files("#identify-file", str(images["stripes"]))
             page.click("#identify-submit")
             page.wait_for_selector("#identify-matches li >> nth=1")
-            _remove(page, "alice", "1 label(s), 1 image(s)")
+            _remove(page, "alice", "1 label, 1 image")
             assert page.inner_text("#enroll-result") == ""  # it told of enrolling bob
             assert page.inner_text("#identify-result") == ""  # alice was the answer
             assert page.locator("#identify-matches li").count() == 0
             assert page.is_hidden("#identify-legend")
             assert page.inner_text("#verify-result").startswith("Same as \u201cbob\u201d")
-            _remove(page, "bob", "0 label(s), 0 image(s)")
+            _remove(page, "bob", "0 labels, 0 images")
             assert page.inner_text("#verify-result") == ""
 
             page.check("#verify-mode-image")
@@ -550,7 +550,7 @@ def test_a_gallery_change_clears_the_answers_it_made_stale(
             assert page.inner_text("#verify-result.ok").startswith("Same as \u201ccarol\u201d")
             assert page.locator("#verify-result .given-before").count() == 0
             # a removal still clears it: the answer names the removed label
-            _remove(page, "carol", "1 label(s)")
+            _remove(page, "carol", "1 label")
             assert page.inner_text("#verify-result") == ""
         finally:
             context.close()
@@ -595,7 +595,7 @@ def test_a_verify_answer_arriving_after_its_label_was_removed_is_dropped(
             page = context.new_page()
             _verify_checker_against_bob(page, url, images)
             assert app.computed.wait(20)  # "Same as bob", computed while bob is enrolled
-            _remove(page, "bob", "1 label(s), 1 image(s)")
+            _remove(page, "bob", "1 label, 1 image")
             with page.expect_response("**/verify") as answer:
                 app.release.set()  # ... reaches the page after the removal
             assert answer.value.ok and answer.value.json()["label"] == "bob"

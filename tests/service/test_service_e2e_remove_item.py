@@ -41,12 +41,12 @@ def test_a_listed_image_is_removed_alone_after_the_confirm(page, tmp_path):
     page.on("dialog", accept)
     _enroll(page, "alice", [files["stripes"], files["disc"]])  # #1, #2
     _enroll(page, "bob", [files["checker"]])  # #3
-    page.wait_for_selector("#gallery-count:has-text('2 label(s), 3 image(s)')")
+    page.wait_for_selector("#gallery-count:has-text('2 labels, 3 images')")
     page.locator("#gallery-list li", has_text="alice").locator("button.show").click()
     page.wait_for_selector("#label-images-list figure.item >> nth=1")
 
     page.locator("#label-images-list figure.item", has_text="#2").locator("button").click()
-    page.wait_for_selector("#gallery-count:has-text('2 label(s), 2 image(s)')")
+    page.wait_for_selector("#gallery-count:has-text('2 labels, 2 images')")
     assert asked == ["Remove image #2 of \u201calice\u201d? The label keeps its other image."]
     page.wait_for_function(
         "document.querySelectorAll('#label-images-list figure.item').length === 1"
@@ -55,6 +55,6 @@ def test_a_listed_image_is_removed_alone_after_the_confirm(page, tmp_path):
     assert page.is_visible("#label-images")
 
     page.locator("#label-images-list figure.item", has_text="#1").locator("button").click()
-    page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 image(s)')")
+    page.wait_for_selector("#gallery-count:has-text('1 label, 1 image')")
     assert page.is_hidden("#label-images")
     assert page.locator("#gallery-list li").count() == 1

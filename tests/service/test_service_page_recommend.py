@@ -93,7 +93,7 @@ def test_the_form_sends_the_likes_and_lists_items_as_identify_does():
         ["thumb placeholder", ""],
         ["thumb", ""],
     ]
-    assert got["result"]["text"].startswith("The nearest label(s), each by its nearest image")
+    assert got["result"]["text"].startswith("The nearest labels, each by its nearest image")
     assert got["hidden"] is False
     assert got["options"] == [["brick, red", True], ["tile", True], [ODD, False]]  # still chosen
 

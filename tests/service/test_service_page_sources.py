@@ -119,7 +119,7 @@ def test_matches_and_a_labels_images_show_their_source_file_as_text():
         ["thumb", "item-id", "link item-remove"],
         ["thumb", "item-id", "source", "link item-remove"],
     ]
-    assert note == "3 image(s) enrolled."
+    assert note == "3 images enrolled."
 
 
 def test_a_service_that_sends_no_source_shows_none():

@@ -85,7 +85,7 @@ def test_the_form_sends_the_likes_and_lists_texts_as_identify_does():
         [{"text": "from " + ODD, "title": ODD}],
     ]
     assert got["recommend-result"]["text"].startswith(
-        "The most similar label(s), each by its most similar text"
+        "The most similar labels, each by its most similar text"
     )
     assert got["recommend-card"]["hidden"] is False
     assert _options(got) == ["printer, 2nd", "vpn", ODD]  # the gallery's labels to choose from

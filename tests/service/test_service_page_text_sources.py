@@ -72,7 +72,7 @@ def test_matches_and_a_labels_texts_show_their_source_as_text():
         [],
         [{"text": "from " + ODD, "title": ODD}],
     ]
-    assert got["label-texts-note"]["text"] == "3 text(s) enrolled."
+    assert got["label-texts-note"]["text"] == "3 texts enrolled."
 
 
 def test_a_service_that_sends_no_source_shows_none():

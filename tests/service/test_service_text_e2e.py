@@ -93,7 +93,7 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.click("#enroll-submit")
         page.wait_for_selector("#enroll-result.ok:has-text('already enrolled')")
         assert page.inner_text("#enroll-result") == (
-            "The text is already enrolled as \u201cprinter\u201d: not added again (1 text(s) in "
+            "The text is already enrolled as \u201cprinter\u201d: not added again (1 text in "
             "total)."
         )
 
@@ -179,7 +179,7 @@ def test_text_page_enrolls_identifies_and_verifies(server_url, text_model, tmp_p
         page.locator("#gallery-list li", has_text="vpn").locator(
             "button", has_text="remove"
         ).click()
-        page.wait_for_selector("#gallery-count:has-text('1 label(s), 1 text(s)')")
+        page.wait_for_selector("#gallery-count:has-text('1 label, 1 text')")
         assert confirms == ["Remove \u201cvpn\u201d and all its texts?"]
         assert [i["label"] for i in _gallery_labels(server_url)] == ["printer"]
         assert page.is_visible("#label-texts")  # vpn's removal leaves printer's texts listed
@@ -345,7 +345,7 @@ def test_verify_against_a_label_removed_elsewhere_says_so_and_updates_the_list(
         page.fill("#enroll-label", "printer")
         page.fill("#enroll-text", PRINTER)
         page.click("#enroll-submit")
-        page.wait_for_selector("#gallery-count:has-text('1 label(s)')")
+        page.wait_for_selector("#gallery-count:has-text('1 label')")
         urllib.request.urlopen(urllib.request.Request(url + "/gallery/printer", method="DELETE"))
         page.check("#verify-mode-label")
         page.fill("#verify-a", QUERY)

@@ -37,16 +37,18 @@ async function onEnroll(event) {
   await busy($("enroll-submit"), async () => {
     try {
       const r = await api("POST", "/enroll", form);
-      const total = " (" + r.count + " image(s) in total).";
+      const total = " (" + counted(r.count, "image") + " in total).";
       if (r.already_enrolled) {
-        show("enroll-result", (r.skipped === 1 ? "The image is" : "The " + r.skipped + " images are") +
+        const which = r.skipped === 1 ? "The image is" : "The " + counted(r.skipped, "image") + " are";
+        show("enroll-result", which +
           " already enrolled as \u201c" + r.label + "\u201d: not added again" + total + notesText(r),
           "ok");
       } else {
         const skipped = r.skipped > 0
-          ? " Skipped " + r.skipped + " image(s) the label already has (the same image)." : "";
-        show("enroll-result", "Enrolled " + r.item_ids.length + " image(s) as \u201c" + r.label +
-          "\u201d" + total + skipped + notesText(r), "ok");
+          ? " Skipped " + counted(r.skipped, "image") + " the label already has (the same " +
+            inNumber(r.skipped, "image") + ")." : "";
+        show("enroll-result", "Enrolled " + counted(r.item_ids.length, "image") + " as \u201c" +
+          r.label + "\u201d" + total + skipped + notesText(r), "ok");
       }
       if (r.item_ids.length > 0) galleryChanged(r.label, false);
       $("enroll-form").reset();
@@ -178,8 +180,9 @@ function recommendRow(item, rank) {
 
 // The page's Recommend form sent (common.js's submitRecommend, with this page's rows and words).
 function onRecommend(event) {
-  return submitRecommend(event, "image", recommendRow, (perLabel) => (perLabel
-    ? "The nearest label(s), each by its nearest image" : "The nearest image(s)") +
+  return submitRecommend(event, "image", recommendRow, (perLabel, n) => (perLabel
+    ? (n === 1 ? "The nearest label, by its nearest image" : "The nearest labels, each by its nearest image")
+    : "The nearest " + inNumber(n, "image")) +
     ", nearest first (smaller distance is more alike).");
 }
 
@@ -219,8 +222,8 @@ async function showLabel(label) {
     $("label-images").dataset.count = r.count;  // every item of the label: the list holds <= 48
     $("label-images-list").replaceChildren(...r.images.map((im) => labelImage(im, label)));
     const missing = r.count - r.images.length;
-    $("label-images-note").textContent = r.count + " image(s) enrolled" + (missing > 0
-      ? "; " + missing + " without a picture (enrolled through the Python API or by an older siamkit, or beyond the first 48)"
+    $("label-images-note").textContent = counted(r.count, "image") + " enrolled" + (missing > 0
+      ? "; " + missing.toLocaleString("en-US") + " without a picture (enrolled through the Python API or by an older siamkit, or beyond the first 48)"
       : "") + ".";
   } catch (err) { $("label-images-note").textContent = err.message; }
 }

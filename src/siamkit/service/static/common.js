@@ -62,6 +62,17 @@ function show(id, text, kind) {
   box.className = "result" + (kind ? " " + kind : "");
 }
 
+// A count in the number it takes, as the Python messages write one (siamkit.clauses.counted):
+// counted(1, "image") is "1 image", counted(1234, "image") "1,234 images"; plural: a noun's
+// plural that takes no bare s. inNumber: the noun alone, in the number n gives it.
+function inNumber(n, noun, plural) {
+  return n === 1 ? noun : (plural || noun + "s");
+}
+
+function counted(n, noun, plural) {
+  return Number(n).toLocaleString("en-US") + " " + inNumber(n, noun, plural);
+}
+
 function fmt(x) {
   return x === null || x === undefined ? "none" : Number(x).toFixed(4);
 }
@@ -165,7 +176,7 @@ function likedIds(text, noun) {
 }
 
 // The Recommend form sent: the liked labels and #IDs to POST /recommend, each answer's item
-// drawn by the page's row(item, rank), and summary(perLabel) said above them.
+// drawn by the page's row(item, rank), and summary(perLabel, number of items) said above them.
 async function submitRecommend(event, noun, row, summary) {
   event.preventDefault();
   $("recommend-items").replaceChildren();
@@ -191,7 +202,7 @@ async function submitRecommend(event, noun, row, summary) {
         show("recommend-result", "Nothing to recommend: every " + (perLabel ? "label" : noun) +
           " in the gallery is liked.", "bad");
       } else {
-        show("recommend-result", summary(perLabel), "");
+        show("recommend-result", summary(perLabel, r.items.length), "");
       }
     } catch (err) { show("recommend-result", err.message, "error"); }
   });
@@ -362,8 +373,8 @@ async function refresh() {
     showGalleryCards(info.gallery !== null);
     if (!hasGallery) return;
     const gallery = await api("GET", "/gallery");
-    $("gallery-count").textContent = "\u2014 " + gallery.num_labels + " label(s), " +
-      gallery.num_items + " " + currentPage.unit + "(s)";
+    $("gallery-count").textContent = "\u2014 " + counted(gallery.num_labels, "label") + ", " +
+      counted(gallery.num_items, currentPage.unit);
     $("gallery-list").replaceChildren(...gallery.labels.map(currentPage.galleryItem));
     $("gallery-empty").hidden = gallery.labels.length > 0;
     const chosen = $("verify-label").value;

@@ -43,7 +43,7 @@ async function onEnroll(event) {
       const done = r.skipped > 0
         ? "The text is already enrolled as \u201c" + r.label + "\u201d: not added again ("
         : "Enrolled the text as \u201c" + r.label + "\u201d (";
-      show("enroll-result", done + r.count + " text(s) in total).", "ok");
+      show("enroll-result", done + counted(r.count, "text") + " in total).", "ok");
       if (r.item_ids.length > 0) galleryChanged(r.label, false);
       $("enroll-form").reset();
       await refresh();
@@ -182,8 +182,10 @@ function recommendRow(item, rank) {
 
 // The page's Recommend form sent (common.js's submitRecommend, with this page's rows and words).
 function onRecommend(event) {
-  return submitRecommend(event, "text", recommendRow, (perLabel) => (perLabel
-    ? "The most similar label(s), each by its most similar text" : "The most similar text(s)") +
+  return submitRecommend(event, "text", recommendRow, (perLabel, n) => (perLabel
+    ? (n === 1 ? "The most similar label, by its most similar text"
+      : "The most similar labels, each by its most similar text")
+    : "The most similar " + inNumber(n, "text")) +
     ", most similar first.");
 }
 
@@ -221,8 +223,8 @@ async function showLabel(label) {
     $("label-texts").dataset.count = r.count;  // every item of the label: the list holds <= 48
     $("label-texts-list").replaceChildren(...r.items.map((item) => labelText(item, label)));
     const missing = r.count - r.items.length;
-    $("label-texts-note").textContent = r.count + " text(s) enrolled" + (missing > 0
-      ? "; " + missing + " not kept (enrolled outside the service, or beyond the first 48)" : "") + ".";
+    $("label-texts-note").textContent = counted(r.count, "text") + " enrolled" + (missing > 0
+      ? "; " + missing.toLocaleString("en-US") + " not kept (enrolled outside the service, or beyond the first 48)" : "") + ".";
   } catch (err) { $("label-texts-note").textContent = err.message; }
 }
 
