@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.atomic import atomic_write
+from siamkit.clauses import counted
 from siamkit.data.folder_cache import cache_folder, image_cache
 from siamkit.evaluation import shared_distance_matrices
 from siamkit.evaluation.report_sections import class_list
@@ -325,10 +326,10 @@ def _processes_line(world: int, batches: Any, offline: bool) -> str:
     p, k = batches.sampler.p, batches.k  # p: at most the classes there are
     sees = "each process's own" if offline else "all of them, gathered"
     return (
-        f"{world} processes: each draws its own batch of {p} classes x {k} images, so a step "
-        f"trains on {world * p * k} images (the loss sees {sees}) and an epoch is "
-        f"{batches.steps} step{'' if batches.steps == 1 else 's'} (one process: {p * k} images "
-        "a step; the batch is per process)"
+        f"{world:,} processes: each draws its own batch of {counted(p, 'class', 'classes')} x "
+        f"{counted(k, 'image')}, so a step trains on {counted(world * p * k, 'image')} (the loss "
+        f"sees {sees}) and an epoch is {counted(batches.steps, 'step')} (one process: "
+        f"{counted(p * k, 'image')} a step; the batch is per process)"
     )
 
 
