@@ -53,6 +53,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from siamkit.clauses import counted
 from siamkit.service.middleware import internal_error, log_failure, logged_path, request_id
 
 log = logging.getLogger("siamkit.service")
@@ -120,10 +121,9 @@ def _message(err: dict[str, Any]) -> str:
         return f"must be text in double quotes (a JSON string), such as {example}"
     ctx = err.get("ctx") or {}
     if kind == "too_short" and "min_length" in ctx:
-        least = int(ctx["min_length"])
-        return f"must have at least {least} item{'' if least == 1 else 's'}"
+        return f"must have at least {counted(int(ctx['min_length']), 'item')}"
     if kind == "too_long" and "max_length" in ctx:
-        return f"must have at most {int(ctx['max_length'])} items"
+        return f"must have at most {counted(int(ctx['max_length']), 'item')}"
     if msg.startswith("Input should"):  # pydantic's "Input should be ..." after the field's name
         msg = msg[len("Input ") :]
     return msg[0].lower() + msg[1:]
