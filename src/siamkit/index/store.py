@@ -353,12 +353,12 @@ def embeddings_from_blobs(
     ]
     if wrong:
         sizes = "; ".join(f"item {i}: {_blob_size(b)}" for i, b in wrong[:5]) + (
-            f"; and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+            f"; and {len(wrong) - 5:,} more" if len(wrong) > 5 else ""
         )
         raise GalleryDamagedError(
             f"the gallery {path} is damaged: {counted(len(wrong), 'item')} "
-            f"{'holds' if len(wrong) == 1 else 'hold'} an embedding that is not {dim} float32 "
-            f"values ({4 * dim} bytes), the size it records ({sizes}), so it "
+            f"{'holds' if len(wrong) == 1 else 'hold'} an embedding that is not "
+            f"{counted(dim, 'float32 value')} ({counted(4 * dim, 'byte')}), the size it records ({sizes}), so it "
             f"cannot be searched; `siamkit gallery {path} check` names them and how to remove "
             "them"
         )
@@ -380,7 +380,7 @@ def _blob_size(blob: object) -> str:
     """A stored embedding's size for a message: ``12 bytes``, or what SQLite holds instead of a
     blob (``a TEXT value``)."""
     if isinstance(blob, bytes):
-        return f"{len(blob)} byte{'' if len(blob) == 1 else 's'}"
+        return counted(len(blob), "byte")
     kind = {str: "TEXT", int: "INTEGER", float: "REAL"}.get(type(blob), type(blob).__name__)
     return f"a {kind} value, not a blob"
 
