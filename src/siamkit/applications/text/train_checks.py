@@ -143,7 +143,7 @@ def conflicting_labels(cfg: TextTrainConfig, ex: TextExamples) -> str | None:
     a, b = (t if len(t) <= 40 else t[:39] + "\u2026" for t in first[both[0]])
     n = len(both)
     return (
-        f"{n} pair{'s' if n > 1 else ''} of texts in {cfg.data.train} {'are' if n > 1 else 'is'} "
+        f"{counted(n, 'pair')} of texts in {cfg.data.train} {'are' if n > 1 else 'is'} "
         f"labelled both 0 and 1 (the first: {a!r} and {b!r}, up to case and spacing): training "
         "pulls such a pair together and pushes it apart at once; keep one label for each pair"
     )
