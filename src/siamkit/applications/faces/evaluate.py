@@ -28,7 +28,7 @@ from siamkit.applications.faces.open_set import (
     split_identities,
 )
 from siamkit.applications.faces.pipeline import FacePipeline, read_rgb
-from siamkit.clauses import NO_EVALUATION
+from siamkit.clauses import NO_EVALUATION, counted
 from siamkit.image_decode import probe_image
 from siamkit.index.embedding import model_distance, model_embeddings
 from siamkit.progress import track
@@ -159,7 +159,7 @@ def _refuse_no_known_probe(
     if not enrolled:
         raise ValueError(
             f"every identity of {root} is left out of the gallery as unknown (a fraction "
-            f"{unknown_fraction:g} of {n} identit{'y' if n == 1 else 'ies'}), so no probe is of "
+            f"{unknown_fraction:g} of {counted(n, 'identity', 'identities')}), so no probe is of "
             "an enrolled one; give a lower --unknown-fraction or more identities"
         )
     names = ", ".join(enrolled[:3]) + (", ..." if len(enrolled) > 3 else "")
