@@ -319,3 +319,35 @@ def test_embed_keeps_an_existing_output_unless_forced(tmp_path: Path, suffix: st
     res = CliRunner().invoke(cli, [*args, "--overwrite"])
     assert res.exit_code == 0, res.output
     assert out.read_bytes() != b"earlier result"
+
+
+@pytest.mark.parametrize("killed", [False, True])
+def test_a_forced_text_export_keeps_a_users_files_and_drops_its_own_stale_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, killed: bool
+) -> None:
+    """A forced text export replaced the whole folder: a file of the user's in it was deleted
+    with the earlier export. It now moves what is not the export's into the new export, and
+    still leaves none of the earlier export's own files it does not write (an int8 graph, a
+    stacked tower's ``lexical_stacked.*``); ``killed``: also when the replacement was killed
+    after its renames, before it had moved them (they are then in ``.edge.old``)."""
+    from siamkit.applications.text.onnx import INT8_NAME
+
+    onnx = _fake_text_export(monkeypatch, "old graph")
+    out = tmp_path / "edge"
+    onnx.export_text_bundle(_SHARED_MODEL, out)
+    (out / "notes.txt").write_text("mine")
+    (out / "mine").mkdir()
+    (out / "mine" / "run.sh").write_text("echo")
+    for stale in ("lexical_stacked.json", "lexical_stacked.npz", INT8_NAME):
+        (out / stale).write_text("earlier export")
+    if killed:  # the new export in place, the earlier one (with the user's files) aside
+        out.rename(tmp_path / ".edge.old")
+        onnx.export_text_bundle(_SHARED_MODEL, tmp_path / "new")
+        (tmp_path / "new").rename(out)
+    onnx.export_text_bundle(_SHARED_MODEL, out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "mine", "notes.txt", ONNX_NAME, "text_onnx.json"
+    ]  # fmt: skip
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "mine" / "run.sh").read_text() == "echo"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edge"]

@@ -23,7 +23,8 @@ from siamkit.cli._text_common import _MODEL, _TEXT_FIELD
     "--overwrite",
     "force",
     is_flag=True,
-    help="Replace an existing export in --out (--overwrite is the same).",
+    help="Replace an existing export in --out, keeping files of yours in it (--overwrite is the "
+    "same).",
 )
 @friendly_errors
 def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:

@@ -343,6 +343,18 @@ def test_a_synset_tower_stacked_after_a_word_tower_scores_round_7s_form(
     (tmp_path / "m" / "lexical_stacked.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="SHA-256 differs"):
         load_text_model(tmp_path / "m")
+    # a forced export of the word tower alone over this export leaves no lexical_stacked.*, and
+    # keeps a file of the user's (it was deleted with the earlier export)
+    (tmp_path / "onnx" / "notes.txt").write_text("mine")
+    tiny.lexical = words
+    try:
+        export_text_bundle(tiny, tmp_path / "onnx", force=True)
+    finally:
+        tiny.lexical = None
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == [
+        "lexical.json", "lexical.npz", "notes.txt", "text.onnx", "text_onnx.json", "tokenizer"
+    ]  # fmt: skip
+    assert TextOnnxEmbedder(tmp_path / "onnx").embed(TEXTS).shape == (len(TEXTS), z.shape[1] + 3)
 
 
 def test_cli_stacks_synsets_on_a_word_tower_model_only(tiny_hf, fake, tmp_path) -> None:

@@ -16,9 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from siamkit.applications.text.lexical import LEXICAL_JSON, LEXICAL_NPZ, STACKED_JSON, STACKED_NPZ
 from siamkit.applications.text.onnx import (
+    DOC_INT8_NAME,
+    DOC_ONNX_NAME,
     INT8_ACTIVATIONS,
+    INT8_NAME,
     META_NAME,
+    ONNX_NAME,
     TextOnnxEmbedder,
     graph_names,
 )
@@ -27,6 +32,15 @@ from siamkit.atomic import remove_stale_temp_folders, temp_folder
 from siamkit.progress import step
 
 FP32_MIN_COSINE = 0.9999  # an fp32 graph below this on the probe texts is not written
+#: What an export may write in its folder (int8 or not, a half-twin's, a lexical or stacked
+#: tower's): a forced export leaves none of these from the earlier export that it does not write
+#: itself, and moves every other entry of the folder (a user's) into the new export.
+EXPORT_NAMES = frozenset(
+    {
+        ONNX_NAME, INT8_NAME, DOC_ONNX_NAME, DOC_INT8_NAME, META_NAME, "tokenizer",
+        LEXICAL_JSON, LEXICAL_NPZ, STACKED_JSON, STACKED_NPZ,
+    }
+)  # fmt: skip
 
 
 def parity_note(precision: str, min_cosine: float) -> str:
@@ -206,7 +220,9 @@ def export_text_bundle(
     fp32 graph's embeddings reach cosine :data:`FP32_MIN_COSINE` with the model's on every
     probe text; an existing ``folder`` is replaced only with ``force``, and stays whole until the
     new export takes its place (a replacement killed between the two renames is undone by the
-    next call). Nothing is half-written.
+    next call). Nothing is half-written. Replaced, the folder keeps what is not the export's
+    (:data:`EXPORT_NAMES`: a file of yours beside it), and none of the earlier export's files
+    that this one does not write (an int8 graph, ``lexical_stacked.*``).
 
     >>> export_text_bundle(load_text_model("runs/tickets/model"), "edge/", int8=True)  # doctest: +SKIP
     """
@@ -218,6 +234,8 @@ def export_text_bundle(
         raise FileExistsError(f"{out} already exists; replace it with force=True")
     if out.exists() and not (out / META_NAME).is_file():
         raise ValueError(f"{out} exists and is not a text ONNX export; choose another folder")
+    if out.is_dir() and old.is_dir():  # a replacement stopped before it had moved them
+        _keep_others(old, out)
     shutil.rmtree(old, ignore_errors=True)  # left by a replacement stopped while removing it
     remove_stale_temp_folders(out.parent, f".{out.name}.")  # of exports killed with kill -9
     tmp = temp_folder(out.parent, prefix=f".{out.name}.")  # an ordinary folder's permissions
@@ -251,9 +269,18 @@ def export_text_bundle(
                 if not out.exists():
                     old.rename(out)
                 raise
+            _keep_others(old, out)
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
+
+
+def _keep_others(old: Path, out: Path) -> None:
+    """Move the entries of the replaced export ``old`` that are not the export's own
+    (:data:`EXPORT_NAMES`) into the new export ``out``."""
+    for entry in sorted(old.iterdir()):
+        if entry.name not in EXPORT_NAMES and not (out / entry.name).exists():
+            entry.rename(out / entry.name)
