@@ -641,7 +641,8 @@ def test_a_launch_refuses_an_unknown_device_before_starting_the_processes(
 
 #: What a launch's processes each refused only after they started (s59 c4 audit), and the
 #: launcher now refuses first: (config, options, what the one sentence says). ``{tmp}``: the
-#: test's folder (empty: no model); ``{photos}``: a folder of 8 images.
+#: test's folder (empty: no model); ``{photos}``: a folder of 8 images; ``{file}``: a file
+#: (model.siamkit, which no siamkit writes: a saved model is a folder).
 MET_BEFORE_DATA = [
     ("digits-tiny.yaml",
      ["--set", "data.dataset=image-folder", "--set", "data.root={tmp}/gone",
@@ -649,6 +650,7 @@ MET_BEFORE_DATA = [
      "Image folder '{tmp}/gone' does not exist or is not a folder."),
     ("digits-tiny.yaml", ["--init-from", "{tmp}"],
      "{tmp} has no siamkit.json, so it is not a siamkit model folder"),
+    ("digits-tiny.yaml", ["--init-from", "{file}"], "{file} is a file, not a model folder"),
     ("simclr.yaml", ["--set", "data.dataset=image-folder", "--set", "data.root={tmp}/gone"],
      "data.root '{tmp}/gone' is not a folder of images"),
     ("simclr.yaml",
@@ -659,6 +661,10 @@ MET_BEFORE_DATA = [
      ["--set", "data.dataset=image-folder", "--set", "data.root={photos}",
       "--set", "train.batch_size=4", "--init-from", "{tmp}"],
      "{tmp} has no siamkit.json, so it is not a siamkit model folder"),
+    ("simclr.yaml",
+     ["--set", "data.dataset=image-folder", "--set", "data.root={photos}",
+      "--set", "train.batch_size=4", "--init-from", "{file}"],
+     "{file} is a file, not a model folder"),
     ("siamfc.yaml", ["--set", "data.root={tmp}/gone"], "data.root {tmp}/gone is not a folder"),
     ("siamfc.yaml", ["--set", "model.backbone=nope"], "unknown tracker backbone 'nope'"),
     ("siamfc.yaml", ["--init-from", "{tmp}"],
@@ -672,8 +678,9 @@ MET_BEFORE_DATA = [
 @pytest.mark.parametrize(
     ("config", "given", "says"),
     MET_BEFORE_DATA,
-    ids=["embedding-root", "embedding-init-from", "ssl-root", "ssl-val-root", "ssl-init-from",
-         "siamfc-root", "siamfc-backbone", "siamfc-init-from", "siamfc-init-from-backbone"],
+    ids=["embedding-root", "embedding-init-from", "embedding-init-from-file", "ssl-root",
+         "ssl-val-root", "ssl-init-from", "ssl-init-from-file", "siamfc-root", "siamfc-backbone",
+         "siamfc-init-from", "siamfc-init-from-backbone"],
 )  # fmt: skip
 def test_a_launch_refuses_missing_folders_and_starts_before_starting_the_processes(
     tmp_path: Path, monkeypatch, config: str, given: list[str], says: str
@@ -696,8 +703,10 @@ def test_a_launch_refuses_missing_folders_and_starts_before_starting_the_process
         pixels = np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(photos / f"{i}.png")
     (tmp_path / "nothing").mkdir()  # --init-from {tmp}: a folder holding no model
-    given = [g.format(tmp=tmp_path / "nothing", photos=photos) for g in given]
-    says = says.format(tmp=tmp_path / "nothing")
+    (tmp_path / "model.siamkit").write_bytes(b"PK")  # --init-from {file}: a file
+    named = {"tmp": tmp_path / "nothing", "file": tmp_path / "model.siamkit"}
+    given = [g.format(photos=photos, **named) for g in given]
+    says = says.format(**named)
     monkeypatch.setattr(launcher, "launch", lambda *a: pytest.fail("launched"))
     monkeypatch.delenv("RANK", raising=False)
     out = tmp_path / "run"

@@ -37,9 +37,10 @@ def _describe(shape: Any) -> str:
 
 def check_init_source(path: str | os.PathLike[str]) -> None:
     """:func:`load_init_source`'s checks that read no weights and build nothing: ``path`` is
-    there, and a folder holds a readable siamkit model description
-    (:func:`~siamkit.export.bundle.read_model_config`). ``siamkit train --nproc-per-node``
-    makes them once before it starts the processes, which then make them again.
+    there, and is a folder holding a readable siamkit model description
+    (:func:`~siamkit.export.bundle.read_model_config`, which refuses a file: a saved model is a
+    folder). ``siamkit train --nproc-per-node`` makes them once before it starts the
+    processes, which then make them again.
 
     Raises:
         FileNotFoundError, ModelFileError: as :func:`load_init_source` does for them.
@@ -48,15 +49,14 @@ def check_init_source(path: str | os.PathLike[str]) -> None:
 
     if not os.path.exists(path):
         raise FileNotFoundError(f"model.init_from: no saved model at {os.fspath(path)}")
-    if os.path.isdir(path):
-        read_model_config(path)
+    read_model_config(path)
 
 
 def load_init_source(
     path: str | os.PathLike[str], *, trust_plugins: bool | None = None
 ) -> SiameseNetwork:
     """The saved model at ``path`` if it is a Siamese network, or one joined with appearance
-    features (then its network), from a model folder or ``.siamkit``.
+    features (then its network), from a model folder.
 
     ``trust_plugins`` is :func:`~siamkit.export.bundle.load_model`'s: ``True`` imports the
     plug-in modules the model records (running their code: only for model folders you trust),
