@@ -6,8 +6,8 @@ verification had just computed all of. Now the fit takes all pairs where they co
 (calibration_pairs): every set of no more pairs than the sample; else a set of at most the
 sample's pairs times the factor of its distance at its width (a matrix product's named distance
 gains with the width, manhattan keeps the floor of 2, a Mahalanobis distance gains more with the
-width, a cohort-normalised one a fixed 10; the factors are written out once, in protocol's comment
-above EXACT_PAIRS_PER_SAMPLED), never past STREAM_PAIRS; a distance that scores each pair through a
+width, a cohort-normalised one a fixed 10; the factors are written out once, in the comment above
+evaluation.verification.EXACT_PAIRS_PER_SAMPLED), never past STREAM_PAIRS; a distance that scores each pair through a
 network (an MLPMetric, or a cohort over one) keeps the sample. rates_at counts every test pair
 up to STREAM_PAIRS, taking the verification's distances again inside shared_distance_matrices.
 Checked against a naive all-pairs loop and sklearn's roc_curve."""
@@ -23,6 +23,7 @@ import torch
 from sklearn.metrics import roc_curve
 
 import siamkit.evaluation.pairs as pairs_module
+import siamkit.evaluation.verification as verification
 import siamkit.experiment.protocol as protocol
 from siamkit.decision import ROUNDING
 from siamkit.distances import CohortNormalized, MahalanobisDistance, MLPMetric
@@ -76,7 +77,7 @@ def test_a_wide_set_is_fitted_on_all_pairs_where_they_cost_no_more(
 ) -> None:
     """1,600 dims: all pairs cost 1/8 of a sampled one's (max(2, 1600 / 200)), so 780 pairs
     cost no more than a sample of 100; the threshold is the exhaustive fit's."""
-    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", CAP)
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", CAP)
     z, y = _set(1_600)
     genuine, impostor = _naive(z, y)
     exhaustive = ThresholdCalibrator("eer").fit(genuine, impostor).threshold_
@@ -98,7 +99,7 @@ def test_a_narrow_set_with_many_more_pairs_keeps_the_sample(
 ) -> None:
     """8 dims: all pairs cost half a sampled one's at best, and 780 pairs are more than 2
     samples of 100: the sample stays, with its message."""
-    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", CAP)
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", CAP)
     z, y = _set(8)
     _calibrate(z, y, capsys)
     assert "on a sample of 100 pairs of 40 validation images" in capsys.readouterr().err
@@ -166,7 +167,7 @@ def test_mahalanobis_and_cohort_distances_take_all_pairs_where_cheaper() -> None
 
 def test_rates_count_every_test_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     """More pairs than the sample, as the demo's 4,000 test images (8M pairs): every pair."""
-    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", CAP)
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", CAP)
     z, y = _set(8)
     genuine, impostor = _naive(z, y)
     t = float(np.median(genuine))

@@ -29,9 +29,9 @@ def test_calibration_says_it_fits_the_threshold_on_all_validation_pairs(capsys) 
 
 
 def test_calibration_names_its_sample(capsys, monkeypatch) -> None:
-    import siamkit.experiment.protocol as protocol
+    import siamkit.evaluation.verification as verification
 
-    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", 100)
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", 100)
     err = _calibrate(capsys, 30)
     assert "on a sample of 100 pairs of 30 validation images" in err
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import siamkit.evaluation.verification as verification
 import siamkit.experiment.protocol as protocol
 from siamkit.evaluation.threshold import ThresholdCalibrator
 
@@ -48,10 +49,10 @@ def test_a_set_of_no_more_pairs_than_the_cap_is_fitted_on_all_of_them(
     monkeypatch.setattr(protocol, "pair_distances", pair_distances)
     fits = {}
     for cap in (10_000, 300, 99):  # more pairs than exist, exactly as many, 2 x 99 < 300
-        monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", cap)
+        monkeypatch.setattr(verification, "CALIBRATION_PAIRS", cap)
         fits[cap] = protocol.calibrate(z, y, net, target, seed=0)  # type: ignore[arg-type]
     assert fits[10_000] == fits[300] == pytest.approx(exhaustive, rel=1e-6, abs=1e-7)
-    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", 300)
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", 300)
     rates = protocol.rates_at(z, y, net, fits[300])  # type: ignore[arg-type]
     tar = np.mean(np.asarray(genuine) <= fits[300] + 1e-6)
     far = np.mean(np.asarray(impostor) <= fits[300] + 1e-6)

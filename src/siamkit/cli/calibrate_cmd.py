@@ -45,8 +45,8 @@ from siamkit.cli._inputs import (
 )
 from siamkit.cli.text_evaluate import COLUMNS
 
-#: The sample of a pairs file's pairs (as :data:`siamkit.experiment.protocol.CALIBRATION_PAIRS`,
-#: which images of classes take by :func:`~siamkit.experiment.protocol.calibration_pairs`).
+#: The sample of a pairs file's pairs (as :data:`siamkit.evaluation.verification.CALIBRATION_PAIRS`,
+#: which images of classes take by :func:`~siamkit.evaluation.verification.calibration_pairs`).
 MAX_PAIRS = 300_000
 #: Pairs of the rarer kind (genuine or impostor) that the --max-pairs a refusal suggests gives
 #: a sample on average: far from none.
@@ -266,7 +266,7 @@ def calibrate(
     from siamkit.encode import encode
     from siamkit.encoders.text import check_model_folder, is_pretrained_text_folder
     from siamkit.evaluation.pairs import n_pairs, pair_distances
-    from siamkit.experiment.protocol import calibration_pairs
+    from siamkit.evaluation.verification import calibration_pairs
     from siamkit.export.bundle import read_model_config
     from siamkit.export.sidecar import TEXT_EXPORT_META
     from siamkit.training.ddp import resolve_device

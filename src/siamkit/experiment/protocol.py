@@ -20,13 +20,20 @@ from torch import Tensor
 
 from siamkit.data.image_io import load_images
 from siamkit.decision import accepts
-from siamkit.distances import CohortNormalized, FixedDistance, MahalanobisDistance, get_distance
 from siamkit.encode import encode
 from siamkit.evaluation import EvaluationReport, evaluate_embeddings
 from siamkit.evaluation.few_shot import max_queries
 from siamkit.evaluation.pairs import n_pairs, pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
-from siamkit.evaluation.verification import STREAM_PAIRS
+from siamkit.evaluation.verification import (
+    CALIBRATION_PAIRS as CALIBRATION_PAIRS,
+)
+from siamkit.evaluation.verification import (
+    STREAM_PAIRS as STREAM_PAIRS,
+)
+from siamkit.evaluation.verification import (
+    calibration_pairs as calibration_pairs,
+)
 from siamkit.experiment.result import Rates
 from siamkit.models import JoinedEmbedding, SiameseNetwork
 from siamkit.progress import step
@@ -41,82 +48,7 @@ from siamkit.training.data import (
 from siamkit.training.eval_protocol import check_protocol as check_protocol
 from siamkit.training.from_config import ValidationEmbeddings
 
-CALIBRATION_PAIRS = 300_000
-
-#: The rule's factors, written here only: all pairs cost no more than a sample of
-#: ``CALIBRATION_PAIRS`` while they are at most that many times the sample's pairs
-#: (:func:`_all_pairs_gain`), each factor at or under every ratio of CPU-s per pair, sampled /
-#: all, recorded with its command (BENCHMARKS.md, "Calibration after training: all pairs where
-#: they cost no more" and "Mahalanobis and cohort-normalised distances"):
-#:
-#: - a named distance whose matrix is a matrix product (:data:`MATMUL_DISTANCES`):
-#:   ``max(EXACT_PAIRS_PER_SAMPLED, width / EXACT_PAIRS_WIDTH_SHARE)``, ``max(2, width / 200)``.
-#:   All pairs cost, per pair, at most half a sampled pair's at any width (the matrix pass
-#:   against one gathered pair at a time, with the fit's sort over them), and about a 200th of
-#:   the width more: euclidean 2.8-3.7 at 64 dims, 6.5-6.9 at 304, 11-14 at 1,024 and ~22 at
-#:   4,544;
-#: - manhattan (``torch.cdist(p=1)``, O(width) per pair either way): ``EXACT_PAIRS_PER_SAMPLED``,
-#:   2, against 2.7-3.7 at every width;
-#: - Mahalanobis: ``max(2, width / MAHALANOBIS_WIDTH_SHARE)``, ``max(2, width / 8)``. Its matrix
-#:   is the Euclidean one of the projections, where a sampled pair projects its difference
-#:   (rank x width), so it gains more with the width: 8 at 64 dims and 38 at 304 against the
-#:   recorded 10.1 and 83.1 (hand-timed, s60_mfa);
-#: - a cohort-normalised distance over any of these: ``COHORT_PAIRS_PER_SAMPLED``, 10. It takes
-#:   each item's cohort statistics once over all pairs, a sampled pair both of its own: under
-#:   every recorded ratio (28.4 and 42.0 over euclidean at 64 and 304 dims, and those over
-#:   manhattan and Mahalanobis);
-#: - a distance that scores every pair through a network (an ``MLPMetric``, or a cohort over
-#:   one): none. Its matrix evaluates every pair, about as dear per pair as a sampled one.
-EXACT_PAIRS_PER_SAMPLED = 2
-EXACT_PAIRS_WIDTH_SHARE = 200
-MAHALANOBIS_WIDTH_SHARE = 8
-COHORT_PAIRS_PER_SAMPLED = 10
-#: The named distances whose all-pairs matrix is one matrix product, so that all pairs gain on a
-#: sample with the width; any other (manhattan) keeps the floor of ``EXACT_PAIRS_PER_SAMPLED``.
-MATMUL_DISTANCES = frozenset({"euclidean", "sqeuclidean", "cosine"})
-
 Model = SiameseNetwork | JoinedEmbedding
-
-
-def _all_pairs_gain(distance: Any, width: int) -> float | None:
-    """How many times a sampled pair's cost all pairs at least save per pair, for
-    :func:`calibration_pairs`: the factor of ``distance`` at ``width`` (written out, with its
-    measurements, in the comment above :data:`EXACT_PAIRS_PER_SAMPLED`), ``None`` for a distance
-    that scores every pair through a network."""
-    named = get_distance(distance)
-    if isinstance(named, CohortNormalized):
-        return None if _all_pairs_gain(named.base, width) is None else COHORT_PAIRS_PER_SAMPLED
-    if isinstance(named, MahalanobisDistance):
-        return max(EXACT_PAIRS_PER_SAMPLED, width / MAHALANOBIS_WIDTH_SHARE)
-    if isinstance(named, FixedDistance) and named.name in MATMUL_DISTANCES:
-        return max(EXACT_PAIRS_PER_SAMPLED, width / EXACT_PAIRS_WIDTH_SHARE)
-    return EXACT_PAIRS_PER_SAMPLED if isinstance(named, FixedDistance) else None
-
-
-def calibration_pairs(n: int, width: int, distance: Any) -> int | None:
-    """How many of the ``n(n-1)/2`` pairs of ``n`` embeddings ``width`` wide a threshold fit
-    takes: ``None`` for all of them where that costs no more than a sample of
-    ``CALIBRATION_PAIRS`` (every set of no more pairs; else a set whose pairs are at most the
-    sample's times :func:`_all_pairs_gain`'s factor for ``distance`` at ``width``, written out
-    above :data:`EXACT_PAIRS_PER_SAMPLED`, and never above
-    :data:`~siamkit.evaluation.verification.STREAM_PAIRS`, past which the library holds no set
-    of pairs whole), else ``CALIBRATION_PAIRS``: always for a distance that scores each pair
-    through a network (``MLPMetric``), which costs about as much per pair either way. A run's
-    fit (:func:`calibrate`) and ``siamkit calibrate`` on images of classes both take it.
-
-    >>> calibration_pairs(3_600, 4_544, "euclidean"), calibration_pairs(3_600, 304, "euclidean")
-    (None, 300000)
-    >>> calibration_pairs(3_600, 4_544, "manhattan"), calibration_pairs(10_000, 40_000, "euclidean")
-    (300000, 300000)
-    """
-    pairs = n_pairs(n)
-    if pairs <= CALIBRATION_PAIRS:
-        return None
-    ratio = _all_pairs_gain(distance, width)
-    # never more than the library holds in memory (STREAM_PAIRS), as rates_at's rates
-    if ratio is not None and pairs <= min(STREAM_PAIRS, CALIBRATION_PAIRS * ratio):
-        return None
-    return CALIBRATION_PAIRS
 
 
 def calibrate(z: Tensor, labels: Tensor, net: Model, target: str, seed: int) -> float:
