@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.atomic import atomic_write
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 from siamkit.data.folder_cache import cache_folder, image_cache
 from siamkit.evaluation import shared_distance_matrices
 from siamkit.evaluation.report_sections import class_list
@@ -231,16 +231,16 @@ def training_line(data: RunData, device: object) -> str:
     """
     n, k = len(data.train_y), len(data.train_classes)
     head = (
-        f"training on {n:,} image{'s' * (n != 1)} of {k} class{'es' * (k != 1)} "
+        f"training on {counted(n, 'image')} of {counted(k, 'class', 'classes')} "
         f"({class_list(data.class_names, data.train_classes)}) on {device}"
     )
     n_val, vc = len(data.val_y), data.val_classes
     if not vc:
-        held = f"{n_val:,} more image{'s' * (n_val != 1)} of them" if n_val else "none"
+        held = f"{n_val:,} more {in_number(n_val, 'image')} of them" if n_val else "none"
         return f"{head}; {held} held out for validation"
     return (
-        f"{head}; {n_val:,} image{'s' * (n_val != 1)} of {len(vc)} other "
-        f"class{'es' * (len(vc) != 1)} held out for validation "
+        f"{head}; {counted(n_val, 'image')} of {len(vc):,} other "
+        f"{in_number(len(vc), 'class', 'classes')} held out for validation "
         f"({class_list(data.class_names, vc)})"
     )
 
@@ -260,10 +260,10 @@ def evaluating_line(data: RunData, held_out_images: bool) -> str:
     named = class_list(data.class_names, data.test_classes)
     if held_out_images:
         return (
-            f"evaluating on {n:,} held-out images of the training classes ({named}) "
+            f"evaluating on {n:,} held-out {in_number(n, 'image')} of the training classes ({named}) "
             "(not unseen classes: data.train_classes is null) ..."
         )
-    return f"evaluating on {n:,} images of {k} unseen class{'es' * (k != 1)} ({named}) ..."
+    return f"evaluating on {counted(n, 'image')} of {k:,} unseen {in_number(k, 'class', 'classes')} ({named}) ..."
 
 
 def folder_class_images(root: str) -> tuple[list[str], list[int]]:
