@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from siamkit.clauses import counted
 from siamkit.encode import encode
 from siamkit.evaluation import precision_at_1
 from siamkit.models import network_of
@@ -284,15 +285,16 @@ def _steps_capped_note(asked: int, batches: PKBatches, images: int, world: int) 
     # under torchrun a step trains one batch of each process: say the epoch in both, as the run's
     # processes line counts steps ("an epoch is N steps")
     trains = (
-        f"{steps} step{'s' * (steps != 1)}"
+        counted(steps, "step")
         if world == 1
-        else f"{steps} batches, {batches.steps} step{'s' * (batches.steps != 1)} of the {world} "
-        "processes' batches"
+        else f"{counted(steps, 'batch', 'batches')}, {counted(batches.steps, 'step')} of the "
+        f"{world:,} processes' batches"
     )
     return (
         f"note: train.steps_per_epoch = {asked} is more than one pass over the {images:,} "
-        f"training images makes ({steps} batch{'es' * (steps != 1)} of {batches.sampler.p} "
-        f"classes x up to {_per_class(batches)} images), so an epoch trains {trains}; raise train.epochs "
+        f"training images makes ({counted(steps, 'batch', 'batches')} of "
+        f"{counted(batches.sampler.p, 'class', 'classes')} x up to "
+        f"{counted(_per_class(batches), 'image')}), so an epoch trains {trains}; raise train.epochs "
         "to train longer"
     )
 
@@ -306,9 +308,10 @@ def _steps_shared_note(asked: int, batches: PKBatches, world: int) -> str | None
         return None
     rounded = "down" if trained < asked else "up"
     return (
-        f"note: train.steps_per_epoch = {asked} is rounded {rounded} to {trained} batches "
-        f"({batches.steps} step{'s' * (batches.steps != 1)} of the {world} processes' batches, "
-        f"a step training one batch of each); set a multiple of {world} to train it exactly"
+        f"note: train.steps_per_epoch = {asked} is rounded {rounded} to "
+        f"{counted(trained, 'batch', 'batches')} ({counted(batches.steps, 'step')} of the "
+        f"{world:,} processes' batches, a step training one batch of each); set a multiple of "
+        f"{world:,} to train it exactly"
     )
 
 
@@ -335,16 +338,18 @@ def _offline_pool_steps(cfg: RunConfig, batches: PKBatches, world: int) -> str |
     if each == 0:
         raise ValueError(
             f"loss.offline_pool = {pool:,} images mine at most {pool:,} triplets an epoch (one "
-            f"an anchor), fewer than one batch of {per_batch} triplets, so nothing would train; "
+            f"an anchor), fewer than one batch of {counted(per_batch, 'triplet')}, so nothing would "
+            "train; "
             f"set it to at least {per_batch:,}{procs}, or null for all the images"
         )
     wanted = batches.steps
     batches.steps = each
     return (
         f"note: loss.offline_pool = {pool:,} images mine at most {pool:,} triplets an epoch (one "
-        f"an anchor), {each} step{'s' * (each != 1)} of {per_batch} triplets, fewer than the "
-        f"{wanted} of an epoch, so an epoch trains at most {each} (fewer once anchors have no "
-        f"triplet left to mine) and the learning-rate schedule is sized to {each}; raise "
+        f"an anchor), {counted(each, 'step')} of {counted(per_batch, 'triplet')}, fewer than "
+        f"the {wanted:,} of an epoch, so an epoch trains at most {each:,} (fewer once anchors "
+        f"have no triplet left to mine) and the learning-rate schedule is sized to {each:,}; "
+        "raise "
         f"loss.offline_pool (to {wanted * world * per_batch:,}, or null for all the images) to "
         "train more steps an epoch"
     )
@@ -411,8 +416,8 @@ def _no_validation_note(cfg: RunConfig, data: RunData) -> str:
     why = (
         f"data.val_fraction = {f} holds out none"
         if f == 0 or cfg.data.val_classes is not None
-        else f"data.val_fraction = {f} holds out none of classes of at most {most} image"
-        f"{'s' * (most != 1)}"
+        else f"data.val_fraction = {f} holds out none of classes of at most "
+        f"{counted(most, 'image')}"
     )
     return (
         f"note: no images are held out for validation ({why}), so train.val_metric = "
