@@ -152,11 +152,22 @@ def test_a_launch_where_process_1_fails_says_it_once_and_ends_with_the_launchers
 
 
 #: A plug-in that makes process 0 of a two-process launch stop with an error of its own once
-#: both joined the group, while process 1 sleeps until torchrun stops it with SIGTERM.
+#: both joined the group and process 1 sleeps (it writes the file ``ASLEEP`` first), until
+#: torchrun stops it with SIGTERM: a sleep that outlasts the test's own timeout, so that process
+#: 1 never ends by itself. Process 0 waiting for the file keeps its failure from reaching
+#: process 1 anywhere but in that sleep, in Python, its SIGTERM handler set: left to timing,
+#: process 1 could still be in init_process_group's C++ (gloo's connection to process 0, whose
+#: end could be an error of its own there, or where Python runs no handler until it returns)
+#: when process 0 ended, and a process that does not end within torchrun's 30 s after its
+#: SIGTERM (a fixed wait in torchrun's poll, which TORCH_ELASTIC_SHUTDOWN_TIMEOUT does not set)
+#: is killed by SIGKILL and named a failure.
 RANK_0_FAILS = """
 import time
+from pathlib import Path
 
 import siamkit.experiment
+
+ASLEEP = Path({asleep!r})
 
 
 def run(*args, **kwargs):
@@ -166,8 +177,11 @@ def run(*args, **kwargs):
 
     setup_distributed("cpu")
     if dist.get_rank() == 0:
+        while not ASLEEP.exists():
+            time.sleep(0.05)
         raise ValueError("the folder /data/shard-0 holds no images")
-    time.sleep(120)
+    ASLEEP.write_text("")
+    time.sleep(3600)
 
 
 siamkit.experiment.run_experiment = run
@@ -178,7 +192,7 @@ def test_a_launch_where_process_0_fails_names_process_1_as_stopped(tmp_path: Pat
     """A siamkit process that torchrun's SIGTERM stops exits with 143 (Terminated), not -15:
     the sentence called process 1 a failure, 'exited with code 143', where it was stopped."""
     plugin = tmp_path / "rank_0_fails.py"
-    plugin.write_text(RANK_0_FAILS)
+    plugin.write_text(RANK_0_FAILS.format(asleep=str(tmp_path / "asleep")))
     res = _siamkit(
         "--plugin", str(plugin), "train", CONFIG, "--out", str(tmp_path / "run"),
         "--device", "cpu", "--nproc-per-node", "2", timeout=300,
