@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from siamkit.clauses import counted, in_number
+
 Section = tuple[str, str, str]
 PROTOTYPE_SHOTS = 5  # support items per class of the nearest-prototype confusion matrix
 
@@ -132,16 +134,17 @@ def run_line(run_info: Mapping[str, Any] | None) -> str:
     names = list(info.get("class_names") or ())
     parts, trained = [], []
     if info.get("train_images") is not None:
-        trained.append(f"{int(info['train_images']):,} images")
+        trained.append(counted(int(info["train_images"]), "image"))
     if info.get("train_classes"):
         k, tc = len(info["train_classes"]), info["train_classes"]
-        trained.append(f"{k} class{'es' * (k != 1)} ({class_list(names, tc)})")
+        trained.append(f"{counted(k, 'class', 'classes')} ({class_list(names, tc)})")
     if trained:
         parts.append("trained on " + " of ".join(trained))
     held, vc = info.get("val_held_out"), list(info.get("val_classes") or ())
     if held == "classes" and vc:
         k = len(vc)
-        parts.append(f"validated on {k} other class{'es' * (k != 1)} ({class_list(names, vc)})")
+        other = f"{k:,} other {in_number(k, 'class', 'classes')}"
+        parts.append(f"validated on {other} ({class_list(names, vc)})")
     elif held == "images":
         parts.append("validated on held-out images of the training classes")
     elif held == "none":
