@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from siamkit.clauses import counted, in_number
 from siamkit.training.tasks import TaskSummary
 from siamkit.training.trainer import TrainResult
 
@@ -132,15 +133,15 @@ def resuming_line(
     left = epochs - done
     if not step or steps is None:
         return (
-            f"resuming at epoch {done + 1} of {epochs} from {os.fspath(checkpoint)} "
-            f"({left} epoch{'s' * (left != 1)} left)"
+            f"resuming at epoch {done + 1:,} of {epochs:,} from {os.fspath(checkpoint)} "
+            f"({counted(left, 'epoch')} left)"
         )
     more = left - 1
-    rest = f"{steps - step} step{'s' * (steps - step != 1)}"
+    rest = counted(steps - step, "step")
     if more:
-        rest += f" of it and {more} more epoch{'s' * (more != 1)}"
+        rest += f" of it and {more:,} more {in_number(more, 'epoch')}"
     return (
-        f"resuming at epoch {done + 1} of {epochs}, step {step + 1} of {steps}, from "
+        f"resuming at epoch {done + 1:,} of {epochs:,}, step {step + 1:,} of {steps:,}, from "
         f"{os.fspath(checkpoint)} ({rest} left)"
     )
 
