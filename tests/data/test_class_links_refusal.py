@@ -401,3 +401,27 @@ def test_a_link_into_a_class_that_cannot_be_read_is_not_said_to_count_as_two(tmp
         "class with images a folder of its own (copy its images into it), and remove the link "
         "to a folder without images"
     )
+
+
+def test_a_link_into_a_class_whose_images_lie_beyond_a_folder_link_holds_them(tmp_path):
+    """``kitty -> cat``, cat's one image reached through ``cat/far -> ../../elsewhere``: kitty
+    reads it too, yet was said to be "inside the folder of the class cat but holds none of its
+    images", as the test compared real paths only (elsewhere/ is not below cat/)."""
+    from siamkit.data.folders import LeftOutFilesWarning, walk_classes
+
+    ds = tmp_path / "ds"
+    for folder in (ds / "cat", ds / "dog", tmp_path / "elsewhere"):
+        folder.mkdir(parents=True)
+    black_png(ds / "dog" / "0.png")
+    black_png(tmp_path / "elsewhere" / "1.png")
+    os.symlink(os.path.join("..", "..", "elsewhere"), ds / "cat" / "far")
+    os.symlink("cat", ds / "kitty")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk = walk_classes(ds, (".png",))
+    assert [str(w.message) for w in got] == [
+        f"left out the class folder {ds / 'kitty'}: it is a link to "
+        f"{os.path.realpath(ds / 'cat')}, which is or is inside the folder of the class cat, "
+        "and its images would count as two classes; copy them to include them in both, or "
+        "remove the link"
+    ]
+    assert walk.files[ds / "cat"] == [ds / "cat" / "far" / "1.png"]

@@ -959,15 +959,29 @@ class ClassWalk:
 
 def _holds_no_image(link: Path, other: Path, walk: ClassWalk) -> bool:
     """Whether the class folder ``link``, a link into the class folder ``other``, leads to a
-    folder that holds none of the images the walk listed for ``other`` (each image by the real
-    path of its folder: a file link is judged by where it lies, as the walk lists it)."""
+    folder that holds none of the images the walk listed for ``other``: none by the route the
+    walk took (``other/far/1.png``, ``far`` a link out of ``other``, is read through ``link ->
+    other`` too: it was said to hold "none of its images") nor by the real path of its folder
+    (a file link is judged by where it lies, as the walk lists it)."""
     if other in walk.empty:
         return True
     if other not in walk.files:  # unread: none listed (:func:`_reads_unread` asks the rest)
         return True
-    target = os.path.join(os.path.realpath(link), "")
-    folders = {os.path.join(os.path.realpath(f.parent), "") for f in walk.files[other]}
-    return not any(f.startswith(target) for f in folders)
+    route, real = _link_routes(link, other)
+    return not any(
+        os.fspath(f).startswith(route)
+        or os.path.join(os.path.realpath(f.parent), "").startswith(real)
+        for f in walk.files[other]
+    )
+
+
+def _link_routes(link: Path, other: Path) -> tuple[str, str]:
+    """``(route, real)``: what the class folder ``link``, a link into the class folder
+    ``other``, leads to, as the walk of ``other`` names it (``other/sub/``) and as a real path
+    (each ending in a separator, for a prefix test)."""
+    real = os.path.realpath(link)
+    rel = os.path.relpath(real, os.path.realpath(other))
+    return os.path.join(other if rel == "." else other / rel, ""), os.path.join(real, "")
 
 
 def _reads_unread(link: Path, other: Path, unread: Sequence[str]) -> bool:
@@ -978,9 +992,7 @@ def _reads_unread(link: Path, other: Path, unread: Sequence[str]) -> bool:
     (``other/far`` below ``other/``) or by where it lies (its folder's real path below the
     link's), or a folder it could not list that holds what the link leads to (``puppy ->
     cat/open``, cat listed by no one: the walk never reached cat/open)."""
-    real = os.path.realpath(link)
-    rel = os.path.relpath(real, os.path.realpath(other))
-    route, real = os.path.join(other if rel == "." else other / rel, ""), os.path.join(real, "")
+    route, real = _link_routes(link, other)
     for p in unread:
         lies = os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p), "")
         walked = os.path.join(p, "")
