@@ -29,7 +29,7 @@ _enabled = False
 
 def human_bytes(n: int) -> str:
     """Bytes in words, as a progress line or an error names a size: ``8388608`` -> ``'8 MiB'``,
-    ``4000`` -> ``'3.9 KiB'``, ``500`` -> ``'500 bytes'``.
+    ``4000`` -> ``'3.9 KiB'``, ``500`` -> ``'500 bytes'``, ``1`` -> ``'1 byte'``.
 
     >>> human_bytes(8 << 20), human_bytes(4000), human_bytes(500), human_bytes(3 << 29)
     ('8 MiB', '3.9 KiB', '500 bytes', '1.5 GiB')
@@ -37,7 +37,7 @@ def human_bytes(n: int) -> str:
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= size:
             return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{n} bytes"
+    return "1 byte" if n == 1 else f"{n} bytes"  # layer 0: no clauses.counted
 
 
 def set_enabled(on: bool = True) -> None:
