@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -436,10 +437,38 @@ def _folder_export(model: str) -> Any:
     return onnx_folder_exporter(read_model_config(model)["model"]["kind"])
 
 
+def folder_entries(folder: Path) -> list[Path]:
+    """The entries of ``folder`` (none when it is not a folder), listed before a forced export
+    replaces it: those gone after it are the earlier export's files that it did not write
+    (:func:`removed_line`); a user's are kept in the new export."""
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def removed_line(removed: list[Path], text: bool) -> str:
+    """The line that says a forced export removed ``removed``: an image export's stale int8
+    files, or (``text``) the earlier text export's files that this one does not write (an int8
+    graph, a stacked tower's ``lexical_stacked.*``, a half-twin's document graph)."""
+    files = " and ".join(str(p) for p in removed)
+    if not text:
+        return (
+            f"Removed {files}: the earlier --int8 export's, quantised from the graph this "
+            "export replaced (export with --int8 to write a new one)"
+        )
+    one = len(removed) == 1
+    hint = ""
+    if any(p.name.endswith(".int8.onnx") for p in removed):
+        hint = " (export with --int8 to write a new int8 graph)"
+    return (
+        f"Removed {files}: the earlier export's {'file' if one else 'files'}, which this export "
+        f"does not write and which would no longer match it{hint}"
+    )
+
+
 def _run_folder(
     model: str, out: str | None, int8_mode: str | None, refused: dict[str, bool], force: bool
-) -> list[dict[str, Any]]:
-    """Export a kind that writes a folder (a text bundle: ``MODEL/onnx/`` by default)."""
+) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Export a kind that writes a folder (a text bundle: ``MODEL/onnx/`` by default): the rows
+    of the graphs written, and the earlier export's files that a forced export removed."""
     for option, given in refused.items():
         if given:
             raise click.UsageError(
@@ -460,12 +489,14 @@ def _run_folder(
     folder = Path(out) if out else Path(model) / "onnx"
     step(f"loading the model from {model}")
     net: Any = load_model(model)  # a kind that exports a folder (a text model): not a Model
+    before = folder_entries(folder)
     try:
         rows = net.export_onnx_folder(folder, int8=int8_mode is not None, force=force)
     except FileExistsError:
         raise click.UsageError(
             f"{folder} already exists; pass --force to replace it, or --out elsewhere"
         ) from None
+    removed = [p for p in before if not os.path.lexists(p)]  # the user's are kept (links too)
     return [
         {
             "precision": r.precision,
@@ -477,7 +508,7 @@ def _run_folder(
             "tokenizer": str(folder / "tokenizer"),
         }
         for r in rows
-    ]
+    ], removed
 
 
 def _signature_check_images(
@@ -726,7 +757,8 @@ def _int8_check(
     "--overwrite",
     "force",
     is_flag=True,
-    help="Replace existing .onnx files (--overwrite, as in train, is the same).",
+    help="Replace existing .onnx files (a text model: its export folder's own files; yours in "
+    "it are kept; --overwrite, as in train, is the same).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the written files as JSON.")
 @PROGRESS
@@ -778,6 +810,8 @@ def export(
 
     Existing files are only replaced with --force; an export without --int8 then removes the
     int8 file of an earlier --int8 export beside it, which no longer matches (the output says so).
+    A text model's forced export likewise removes, and says, each file of its earlier export that
+    it does not write (an int8 graph, a stacked tower's lexical_stacked.*); yours are kept.
 
     \b
     Example:
@@ -811,12 +845,12 @@ def export(
         }
         try:
             with _removing_new_folders(Path(out) if out else Path(model) / "onnx"):
-                rows = _run_folder(
+                rows, removed = _run_folder(
                     model, out, int8_mode or ("dynamic" if int8 else None), refused, force
                 )
         except (ValueError, TypeError, ImportError) as err:
             raise click.ClickException(str(err).strip() or type(err).__name__) from None
-        _print(rows, None, fmt, as_json)
+        _print(rows, None, fmt, as_json, removed)
         return
     from siamkit.export.onnx import DYNAMO_MIN_OPSET
 
@@ -954,11 +988,7 @@ def _print(
 
         click.echo(check if isinstance(check, str) else describe(check))
     if removed:
-        files = " and ".join(str(p) for p in removed)
-        click.echo(
-            f"Removed {files}: the earlier --int8 export's, quantised from the graph this "
-            "export replaced (export with --int8 to write a new one)"
-        )
+        click.echo(removed_line(removed, text=bool(rows) and "tokenizer" in rows[0]))
 
 
 COMMANDS = [export]

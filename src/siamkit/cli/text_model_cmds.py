@@ -4,6 +4,7 @@ a lexical tower (over words, or over WordNet noun synsets) to it."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import click
@@ -23,7 +24,8 @@ from siamkit.cli._text_common import _MODEL, _TEXT_FIELD
     "--overwrite",
     "force",
     is_flag=True,
-    help="Replace an existing export in --out, keeping files of yours in it (--overwrite is the "
+    help="Replace an existing export in --out, keeping files of yours in it; the earlier "
+    "export's files that this one does not write are removed, and said (--overwrite is the "
     "same).",
 )
 @friendly_errors
@@ -47,6 +49,7 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
       siamkit serve runs/tickets/model --runtime onnx-int8     # serves that export
     """
     from siamkit.applications.text.onnx_export import export_text_bundle, parity_note
+    from siamkit.cli.export_cmd import folder_entries, removed_line
     from siamkit.encoders.text_zoo import DEFAULT_MODEL_NAME
     from siamkit.progress import step
 
@@ -56,16 +59,20 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
         else f"loading the default model ({DEFAULT_MODEL_NAME})"
     )
     net = _text_common._model(model_path)
+    before = folder_entries(Path(out))
     try:
         rows = export_text_bundle(net, out, int8=int8, force=force)
     except FileExistsError:
         raise click.UsageError(f"{out} already exists; pass --force to replace it") from None
+    removed = [p for p in before if not os.path.lexists(p)]  # the user's are kept (links too)
     for r in rows:
         click.echo(
             f"{r.precision}: {r.path} ({r.size_bytes / 2**20:.1f} MiB); on probe texts max "
             f"|onnx - torch| {r.max_abs_diff:.1e}, {parity_note(r.precision, r.min_cosine)}"
         )
     click.echo(f"tokenizer: {Path(out) / 'tokenizer'}")
+    if removed:
+        click.echo(removed_line(removed, text=True))
 
 
 @click.command("lexical")
