@@ -2,7 +2,8 @@
 the run's own fit (experiment.protocol.calibrate) takes all of them where that costs no more
 (``calibration_pairs``): on the run's own validation classes the command saved another threshold
 than the run had for the same images. Now, without --max-pairs, images of classes take the run's
-rule (the one function), so the two fits agree exactly; --max-pairs still caps the sample."""
+rule (the one function), so the two fits agree exactly; where that rule samples, so does the
+command, and --max-pairs still caps the sample."""
 
 from __future__ import annotations
 
@@ -64,3 +65,19 @@ def test_calibrate_on_the_runs_validation_classes_fits_the_runs_threshold(run: P
     assert res.exit_code == 0, res.output
     fit = json.loads(res.stdout)
     assert fit["genuine_pairs"] + fit["impostor_pairs"] == 1000
+
+
+def test_the_default_samples_where_the_rule_samples(
+    run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default is the rule, not "all pairs": with the sample shrunk to 100,000, the 319,600
+    pairs are more than twice it, so the rule samples, and so does the command (s61_r3: with
+    the default taking all pairs, the test above still passed)."""
+    import siamkit.evaluation.verification as verification
+
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", 100_000)
+    assert verification.calibration_pairs(2 * VAL_IMAGES, 16, "euclidean") == 100_000
+    res = CliRunner().invoke(cli, ["calibrate", str(run / "model"), "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    fit = json.loads(res.stdout)
+    assert fit["genuine_pairs"] + fit["impostor_pairs"] == 100_000
