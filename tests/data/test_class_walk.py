@@ -391,12 +391,13 @@ def test_a_link_whose_target_cannot_be_read_is_named_as_the_link_not_its_folder(
     assert not isinstance(err.value, UnreadableFolderError)
     # not "'only' has no sub-folders" (s58_c2, noticed): it has one, which cannot be read
     assert str(err.value) == (
-        f"{only} holds no class folder that can be read: {only / 'alice'} is a link whose "
-        "target cannot be read (permission denied): give read access to it"
+        f"{only} holds no class folder that can be read: the link {only / 'alice'} leads to "
+        f"{secret / 'd'}, which cannot be read (permission denied): give read access to the "
+        "link's target, or remove the link"
     )
     assert _enroll_refusal(only) == (  # not "no labelled images found in only"
-        f"nothing to enroll: {only / 'alice'} is a link whose target cannot be read (permission "
-        "denied): give read access to it"
+        f"nothing to enroll: the link {only / 'alice'} leads to {secret / 'd'}, which cannot be "
+        "read (permission denied): give read access to the link's target, or remove the link"
     )
 
 
@@ -521,9 +522,9 @@ def test_a_root_link_named_as_an_image_that_cannot_be_read_is_no_class_folder(
     assert str(err.value) == (
         f"no class folder of {mixed} holds images that can be read and that no other class "
         f"holds: the class folder {mixed / 'bob'} holds no images (.png, .jpg, .jpeg, .bmp, "
-        f".gif, .tif, .tiff, .webp), and {mixed / 'alice'} is a link whose target cannot be "
-        "read (permission denied): put each class's images in its sub-folder, and give read "
-        "access to it"
+        f".gif, .tif, .tiff, .webp), and the link {mixed / 'alice'} leads to {secret / 'd'}, "
+        "which cannot be read (permission denied): put each class's images in its sub-folder, "
+        "and give read access to the link's target, or remove the link"
     )
 
 
@@ -545,17 +546,17 @@ def test_a_folder_and_a_link_that_cannot_be_read_are_given_one_fix(
         _link_beyond_reach(monkeypatch, root / "alice", str(secret / "d"))
     root = tmp_path / "both"
     reasons = (
-        f"the {{0}} folder {root / 'bob'} cannot be read (permission denied), and "
-        f"{root / 'alice'} is a link whose target cannot be read (permission denied): give read "
-        "access to them"
+        f"the {{0}} folder {root / 'bob'} cannot be read (permission denied), and the link "
+        f"{root / 'alice'} leads to {secret / 'd'}, which cannot be read (permission denied): "
+        "give read access to it and to the link's target, or remove the link"
     )
     more = tmp_path / "more"
     more_reasons = (
         f"the {{0}} folder {more / 'carol'} holds no images (.png, .jpg, .jpeg, .bmp, .gif, "
         f".tif, .tiff, .webp), the {{0}} folder {more / 'bob'} cannot be read (permission "
-        f"denied), and {more / 'alice'} is a link whose target cannot be read (permission "
-        "denied): put each {0}'s images in its sub-folder, and give read access to the unread "
-        "ones"
+        f"denied), and the link {more / 'alice'} leads to {secret / 'd'}, which cannot be read "
+        "(permission denied): put each {0}'s images in its sub-folder, and give read access to "
+        "the unread ones and to the link's target, or remove the link"
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -569,6 +570,60 @@ def test_a_folder_and_a_link_that_cannot_be_read_are_given_one_fix(
             with pytest.raises(click.UsageError) as usage:
                 group_images([str(folder)], None)
             assert usage.value.message == f"nothing to enroll: {why.format('label')}"
+
+
+def test_the_refusal_names_each_link_s_target_and_the_os_reason_as_the_warning_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Class folders that are links whose targets cannot be read (another user's folders, the
+    OS saying EPERM) were refused as "staff/alice, staff/bob are links whose target cannot be
+    read (permission denied): give read access to them": "permission denied" whatever the OS
+    said, no target named, and read access asked of the links, whose own permissions mean
+    nothing, right after the warning that named each target and reason (s61_r6 finding 2).
+    Past three links the rest are counted, as the warning counts them."""
+    staff, secret = tmp_path / "staff", tmp_path / "secret"
+    names = ("alice", "bob", "carol", "dave")
+    _images(secret, *(f"{n}/0.png" for n in names))
+    staff.mkdir()
+    for n in names:
+        os.symlink(secret / n, staff / n)
+    real = os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> object:
+        if Path(os.fspath(path)).parent == staff:  # type: ignore[call-overload]
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fspath(path))  # type: ignore[call-overload]
+        return real(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "stat", stat)
+    told = [f"{staff / n} leads to {secret / n} (operation not permitted)" for n in names]
+    for count, listed in (
+        (4, f"{told[0]}, {told[1]}, {told[2]} and 1 more link"),
+        (2, f"{told[0]} and {told[1]}"),
+    ):
+        for n in names[count:]:
+            (staff / n).unlink()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with pytest.raises(ValueError) as err:
+                ImageFolderDataset(staff, (1, 8, 8))
+        assert str(err.value) == (
+            f"{staff} holds no class folder that can be read: {count} links lead to targets "
+            f"that cannot be read, {listed}: give read access to the links' targets, or remove "
+            "the links"
+        )
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    os.symlink(secret / "alice", alone / "alice")
+    monkeypatch.setattr(os, "stat", _refusing(real, lambda p: p == str(alone / "alice")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError) as err:
+            ImageFolderDataset(alone, (1, 8, 8))
+    assert str(err.value) == (
+        f"{alone} holds no class folder that can be read: the link {alone / 'alice'} leads to "
+        f"{secret / 'alice'}, which cannot be read (permission denied): give read access to "
+        "the link's target, or remove the link"
+    )
 
 
 def test_an_entry_of_the_root_that_cannot_be_read_is_named_once(

@@ -289,13 +289,14 @@ def test_omniglot_names_the_links_it_cannot_read_in_its_refusal(tmp_path, monkey
     with warnings.catch_warnings(record=True) as caught, pytest.raises(ValueError) as err:
         warnings.simplefilter("always")
         OmniglotDataset(om, (1, 12, 12))
-    reason = (
-        f"{top / 'Greek'}, {top / 'Latin' / 'a'} are links whose target cannot be read "
-        "(permission denied)"
+    reason = (  # each link with its target (it said "are links whose target cannot be read")
+        f"2 links lead to targets that cannot be read, {top / 'Greek'} leads to "
+        f"{secret / 'Greek'} (permission denied) and {top / 'Latin' / 'a'} leads to "
+        f"{secret / 'Greek' / 'alpha'} (permission denied)"
     )
     assert str(err.value) == (
         f"No Omniglot images under '{om}'; expected images_background/<alphabet>/<character>/"
-        f"*.png: {reason}: give read access to them"
+        f"*.png: {reason}: give read access to the links' targets, or remove the links"
     )
     from siamkit.data.folders import _locked_reasons  # the refusals' one wording
 

@@ -475,6 +475,16 @@ def _unreached_links_note(links: Sequence[str]) -> str:
     told: :func:`_unreached`), and how many more. It said "left out 2 links that cannot be read
     (of a link: what it leads to) (permission denied), e.g. a, b", naming no target, and
     "permission denied" whatever the OS said (s60_c6 noticed)."""
+    return (
+        f"left out {counted(len(links), 'link')} whose targets cannot be read: "
+        f"{_told_links(links)}: give read access to their targets, or remove the links"
+    )
+
+
+def _told_links(links: Sequence[str]) -> str:
+    """Several ``links`` whose target cannot be reached, as the warning and the refusals tell
+    them: "a leads to A (permission denied), b leads to B (operation not permitted) and 2 more
+    links" (the first :data:`SHOWN_LINKS`)."""
     got = sorted(links)
     told = []
     for link in got[:SHOWN_LINKS]:
@@ -485,14 +495,10 @@ def _unreached_links_note(links: Sequence[str]) -> str:
             else f"{text_name(link)} (gone since it was listed)"
         )
     rest = len(got) - len(told)
-    shown = (
+    return (
         f"{', '.join(told)} and {counted(rest, 'more link')}"
         if rest
         else f"{', '.join(told[:-1])} and {told[-1]}"
-    )
-    return (
-        f"left out {counted(len(got), 'link')} whose targets cannot be read: {shown}: give read "
-        "access to their targets, or remove the links"
     )
 
 
@@ -1326,8 +1332,11 @@ def _refuse_nothing(
         )
         # one fix for these and the entries that cannot be read: said for each, "give read
         # access" was said twice, the second "to it" of no one entry (reviewer s59_r3 finding 2)
-        alone = locked and not (folders or shared or to_top or to_class or broken)
-        fix.append(f"give read access to {'them' if alone else 'the unread ones'}")
+        # (a link's own permissions mean nothing: its target is told apart, _locked_fixes)
+        alone = not (folders or shared or to_top or to_class or broken)
+        them = "them" if len(unread) + len(_locked_entries(locked)) > 1 else "it"
+        access = len(fix)  # extended by the links' targets, below
+        fix.append(f"give read access to {them if alone else 'the unread ones'}")
     if shared:
         some = "s" if len(shared) > 1 else ""
         whose = f"the {noun} folder{some} {shown_names(shared)}"
@@ -1434,29 +1443,65 @@ def _refuse_nothing(
         )
     if locked:
         why += _locked_reasons(locked)
-        if not unread:  # else said with them
-            fix.append(f"give read access to {'them' if len(locked) > 1 else 'it'}")
+        if unread:  # one fix: "give read access to it and to the link's target, ..."
+            fix[access] = _locked_fixes(locked, fix[access])
+        else:
+            fix.append(_locked_fixes(locked))
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
+
+
+def _locked_entries(locked: Sequence[Path]) -> list[Path]:
+    """The entries of ``locked`` (:attr:`ClassWalk.locked`) that cannot be read themselves, apart
+    from the links whose target cannot be (``os.path.islink`` is False for an entry that cannot
+    be lstat'ed)."""
+    return [d for d in locked if not os.path.islink(d)]
 
 
 def _locked_reasons(locked: Sequence[Path]) -> list[str]:
     """Why each entry ``locked`` of a folder (:attr:`ClassWalk.locked`) counts for nothing, as a
     refusal names them: the one wording of the refusals of :func:`read_class_folders`, training's
-    :class:`ImageFolderDataset` and :class:`OmniglotDataset` (which named none: s59_c3 noticed)."""
-    # a link whose target cannot be read, apart from an entry that cannot be (os.path.islink is
-    # False for an entry that cannot be lstat'ed)
-    beyond = [text_name(str(d)) for d in locked if os.path.islink(d)]
-    entries = [text_name(str(d)) for d in locked if not os.path.islink(d)]
+    :class:`ImageFolderDataset` and :class:`OmniglotDataset` (which named none: s59_c3 noticed).
+    A link whose target cannot be read is told as the walk's warning tells it
+    (:func:`_unreached_links_note`): what it leads to and the OS's reason. The refusal said "are
+    links whose target cannot be read (permission denied)" whatever the OS said, naming no
+    target, right after the warning that named both (s61_r6 finding 2)."""
+    entries = [text_name(str(d)) for d in _locked_entries(locked)]
+    beyond = sorted(str(d) for d in locked if os.path.islink(d))
     why: list[str] = []
     if entries:
         why.append(f"{shown_names(entries)} cannot be read (permission denied)")
-    if beyond:
-        many = len(beyond) > 1
+    if len(beyond) == 1:
+        target, reason = _unreached(beyond[0])
         why.append(
-            f"{shown_names(beyond)} {'are links' if many else 'is a link'} whose target "
-            "cannot be read (permission denied)"
+            f"the link {text_name(beyond[0])} leads to {target}, which cannot be read ({reason})"
+            if target is not None
+            else f"the link {text_name(beyond[0])} is gone since it was listed"
+        )
+    elif beyond:
+        why.append(
+            f"{counted(len(beyond), 'link')} lead to targets that cannot be read, "
+            f"{_told_links(beyond)}"
         )
     return why
+
+
+def _locked_fixes(locked: Sequence[Path], access: str | None = None) -> str:
+    """What a refusal tells to do of the entries ``locked`` (:func:`_locked_reasons`), as one
+    fix: read access to those that cannot be read (``access``: the fix said of the unread class
+    folders, which covers them), and to the targets of the links, whose own permissions mean
+    nothing ("give read access to them" named the links: s61_r6 finding 2), or their removal."""
+    entries = _locked_entries(locked)
+    if access is None and entries:
+        access = f"give read access to {'them' if len(entries) > 1 else 'it'}"
+    links = len(locked) - len(entries)
+    if not links:
+        return access or ""
+    targets = (
+        "the link's target, or remove the link"
+        if links == 1
+        else "the links' targets, or remove the links"
+    )
+    return f"{access} and to {targets}" if access else f"give read access to {targets}"
 
 
 def _loose_note(root: Path, loose: Sequence[Path], noun: str = "class") -> str:
@@ -1885,11 +1930,11 @@ class OmniglotDataset(FileImageDataset):
             # one named as an image (x.png -> another user's photo) is no alphabet nor character
             # folder: the warning names it (as walk_classes keeps it out of ClassWalk.locked)
             unread = [p for p in locked if not _named_as_file(p)]
-            why, them = _locked_reasons(unread), "them" if len(unread) > 1 else "it"
+            why = _locked_reasons(unread)
             raise ValueError(
                 f"No Omniglot images under '{self.root}'; expected "
                 "images_background/<alphabet>/<character>/*.png"
-                + (f": {_and(why)}: give read access to {them}" if why else ".")
+                + (f": {_and(why)}: {_locked_fixes(unread)}" if why else ".")
             )
         if self.empty_folders:
             note = empty_folders_note(self.root, self.empty_folders, "character")
