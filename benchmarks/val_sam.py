@@ -51,6 +51,11 @@ and the same seed, batches and EMA. A candidate **passes** if its mean EER over 
 if a candidate passes, it is reported and nothing else changes this stop (no config, no test
 classes); if both pass, the lower mean EER is the one reported as the round's pick.
 
+Round 15's result (2026-12-07): ``--sam none`` reproduced T on {2,5} (EER 0.0563, 2-way 1-shot
+0.982); nothing passed. ``sam`` 0.0529 on {2,5}, then 0.3452 on {0,3}; ``asam`` 0.0510, then
+0.3499 on {0,3}; both against the limit 0.338 there. The test classes 6-9 were dropped before
+training, never embedded or scored. BENCHMARKS.md "Issue 20, round 15".
+
 Run: as ``val_taps.py`` says, with ``--sam sam`` (``--help`` prints the command).
 """
 
