@@ -144,3 +144,14 @@ def test_the_confirm_counts_the_labels_items_not_the_ones_listed(page):
     listed = {"label": LABEL, "count": 100, "images": many, "items": many}
     got = _run(page, {"/gallery/images": listed}, answer="false")
     assert got["asked"]["text"].endswith(f"The label keeps its other 99 {unit}s.")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_confirm_groups_the_thousands_of_what_the_label_keeps(page):
+    # it said "The label keeps its other 1000 images." while the list's note beside it said
+    # "1,001 images enrolled": the confirm built its count by hand, not through counted()
+    unit = PAGES[page][1]
+    many = [{**ITEMS[0], "item_id": i} for i in range(48)]
+    listed = {"label": LABEL, "count": 1001, "images": many, "items": many}
+    got = _run(page, {"/gallery/images": listed}, answer="false")
+    assert got["asked"]["text"].endswith(f"The label keeps its other 1,000 {unit}s.")

@@ -336,7 +336,7 @@ function itemRemoveButton(itemId, label, unit, showLabel) {
     const left = Number($(currentPage.labelPanelId).dataset.count) - 1;
     const keeps = left <= 0
       ? "It is the label\u2019s last " + unit + ": the label leaves the gallery."
-      : "The label keeps its other " + (left === 1 ? unit : left + " " + unit + "s") + ".";
+      : "The label keeps its other " + (left === 1 ? unit : counted(left, unit)) + ".";
     if (!window.confirm("Remove " + what + "? " + keeps)) return;
     const panel = $(currentPage.labelPanelId);
     try {
