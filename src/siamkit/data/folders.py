@@ -1202,19 +1202,42 @@ _WALKS: ContextVar[dict[tuple[object, ...], ClassWalk] | None] = ContextVar(
 )
 
 
+#: the notes :class:`ImageFolderDataset` said inside :func:`one_walk_per_folder` (``None``:
+#: outside it, each load says its own)
+_SAID: ContextVar[set[tuple[type[Warning], str]] | None] = ContextVar(
+    "siamkit_folder_notes_said", default=None
+)
+
+
 @contextmanager
 def one_walk_per_folder() -> Iterator[None]:
     """Inside it, :func:`walk_classes` walks each folder (with the same options) once: a later
-    call returns the first's :class:`ClassWalk`, and its warnings are not said again. For a
-    caller that loads one folder several times, as a study loads the data of each data config
-    it checks (``data.limit: [null, 40, 45]`` walked the folder three times, and a library
-    call's warnings were said again wherever Python's filter let them: s60_c6 noticed); every
-    load inside it reads the images the first walk listed. Each thread keeps its own."""
-    token = _WALKS.set({})
+    call returns the first's :class:`ClassWalk`, and its warnings are not said again, nor are
+    the notes :class:`ImageFolderDataset` says of that walk (its class folders without images,
+    its files that are not images, its images directly in the root: said once per data config,
+    s61_r6 finding 1). For a caller that loads one folder several times, as a study loads the
+    data of each data config it checks (``data.limit: [null, 40, 45]`` walked the folder three
+    times, and a library call's warnings were said again wherever Python's filter let them:
+    s60_c6 noticed); every load inside it reads the images the first walk listed. Each thread
+    keeps its own."""
+    token, said = _WALKS.set({}), _SAID.set(set())
     try:
         yield
     finally:
+        _SAID.reset(said)
         _WALKS.reset(token)
+
+
+def _first_said(note: str, category: type[Warning]) -> bool:
+    """Whether ``note`` is to be said: always outside :func:`one_walk_per_folder`, and the
+    first time only inside it."""
+    said = _SAID.get()
+    if said is None:
+        return True
+    if (category, note) in said:
+        return False
+    said.add((category, note))
+    return True
 
 
 def read_class_folders(
@@ -1819,8 +1842,9 @@ class ImageFolderDataset(FileImageDataset):
         # without a word (enroll refuses them: read_class_folders); its other entries were
         # named by the walk's listing of root, so this probe's own note is not said again
         loose = _list_images(self.root, extensions)[0]
-        if loose:
-            warnings.warn(_loose_note(self.root, loose), LeftOutFilesWarning, stacklevel=2)
+        note = _loose_note(self.root, loose) if loose else ""
+        if note and _first_said(note, LeftOutFilesWarning):  # once in a study (s61_r6)
+            warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
         classes: list[str] = []
         samples: list[tuple[Path, int]] = []
         #: the class sub-folders that hold no images, left out of :attr:`classes` (a warning
@@ -1844,9 +1868,11 @@ class ImageFolderDataset(FileImageDataset):
             _refuse_nothing(walk, "class", "image", extensions, None, None, where)
         if self.empty_folders:
             note = empty_folders_note(self.root, self.empty_folders, extensions=extensions)
-            warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
-        if self.left_out:
-            warnings.warn(left_out_note(self.left_out), LeftOutFilesWarning, stacklevel=2)
+            if _first_said(note, EmptyFoldersWarning):
+                warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
+        note = left_out_note(self.left_out) if self.left_out else ""
+        if note and _first_said(note, LeftOutFilesWarning):
+            warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
         super().__init__(samples, classes, input_shape, transform)
 
 

@@ -237,8 +237,9 @@ def run_study(
     :func:`~siamkit.tuning.preflight._check_data_choices`); a trial whose values are refused
     together fails, with the reason, and the study goes on. An image folder is walked once for
     the whole study, however many data configs load it
-    (:func:`~siamkit.data.folders.one_walk_per_folder`): its warnings are said once, and every
-    trial reads the images that first walk listed.
+    (:func:`~siamkit.data.folders.one_walk_per_folder`): its warnings, and the data set's notes
+    of what that walk found, are said once, and every trial reads the images that first walk
+    listed.
 
     Raises:
         ValueError: the config has no validation classes, its data split or its test classes'
