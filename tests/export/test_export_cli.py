@@ -69,7 +69,7 @@ def test_the_image_export_says_each_step_as_the_text_export_does(bundle, tmp_pat
         f"writing {out} ...",
         "quantising shoes.onnx to int8 (static, calibrated on 64 images) ...",
         f"writing {tmp_path / 'edge' / 'shoes.int8.onnx'} ...",
-        "measuring how much int8 changes EER and few-shot accuracy on 1000 images ...",
+        "measuring how much int8 changes EER and few-shot accuracy on 1,000 images ...",
     ]
     assert " ..." not in res.stdout  # the step lines stay off stdout (--json reads it)
     quiet = CliRunner().invoke(cli, [*args, "--force", "--no-progress"])

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli._inputs import PROGRESS, refuse_existing
 from siamkit.progress import step
 
@@ -638,7 +639,8 @@ def _int8_check(
 
     if isinstance(images, str):
         return images
-    step(f"measuring how much int8 changes EER and few-shot accuracy on {len(images[1])} images")
+    on = counted(len(images[1]), "image")
+    step(f"measuring how much int8 changes EER and few-shot accuracy on {on}")
     try:
         return int8_accuracy_change(fp32, q, images, protocol)
     except ValueError as err:  # the files are written: say why they were not checked
