@@ -425,3 +425,31 @@ def test_a_link_into_a_class_whose_images_lie_beyond_a_folder_link_holds_them(tm
         "remove the link"
     ]
     assert walk.files[ds / "cat"] == [ds / "cat" / "far" / "1.png"]
+
+
+def test_a_link_into_a_class_reading_a_folder_the_walk_reached_first_elsewhere_holds_it(
+    tmp_path,
+):
+    """``cat/a -> elsewhere`` and ``cat/sub/l -> elsewhere``: the walk lists elsewhere's image
+    once, as ``cat/a/1.png``; ``kitty -> cat/sub`` reads it as ``kitty/l/1.png``, yet was said
+    to hold "none of its images", as neither its route (cat/sub/) nor its real path holds
+    ``cat/a/1.png`` (s61_r6 finding 4)."""
+    from siamkit.data.folders import LeftOutFilesWarning, walk_classes
+
+    ds, elsewhere = tmp_path / "ds", tmp_path / "elsewhere"
+    for folder in (ds / "cat" / "sub", ds / "dog", elsewhere):
+        folder.mkdir(parents=True)
+    black_png(ds / "dog" / "0.png")
+    black_png(elsewhere / "1.png")
+    os.symlink(elsewhere, ds / "cat" / "a")
+    os.symlink(elsewhere, ds / "cat" / "sub" / "l")
+    os.symlink(ds / "cat" / "sub", ds / "kitty")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk = walk_classes(ds, (".png",))
+    assert [str(w.message) for w in got] == [
+        f"left out the class folder {ds / 'kitty'}: it is a link to {ds / 'cat' / 'sub'}, which "
+        "is or is inside the folder of the class cat, and its images would count as two "
+        "classes; copy them to include them in both, or remove the link"
+    ]
+    assert walk.files[ds / "cat"] == [ds / "cat" / "a" / "1.png"]
+    assert walk.hollow == [] and walk.unknown == []

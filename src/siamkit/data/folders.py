@@ -968,17 +968,29 @@ def _holds_no_image(link: Path, other: Path, walk: ClassWalk) -> bool:
     folder that holds none of the images the walk listed for ``other``: none by the route the
     walk took (``other/far/1.png``, ``far`` a link out of ``other``, is read through ``link ->
     other`` too: it was said to hold "none of its images") nor by the real path of its folder
-    (a file link is judged by where it lies, as the walk lists it)."""
+    (a file link is judged by where it lies, as the walk lists it), nor by any file the link
+    reads (a folder the walk reached first by another route: ``cat/a -> elsewhere`` and
+    ``cat/sub/l -> elsewhere``, the walk listing ``cat/a/1.png``; ``kitty -> cat/sub`` reads
+    ``kitty/l/1.png``, the same file, and was said to hold "none of its images": s61_r6
+    finding 4). That last test walks what the link leads to, so it is asked only when the
+    others find none."""
     if other in walk.empty:
         return True
     if other not in walk.files:  # unread: none listed (:func:`_reads_unread` asks the rest)
         return True
     route, real = _link_routes(link, other)
-    return not any(
+    if any(
         os.fspath(f).startswith(route)
         or os.path.join(os.path.realpath(f.parent), "").startswith(real)
         for f in walk.files[other]
-    )
+    ):
+        return False
+    read = {  # loops are not followed (_walk): what a walk of the link as a class would read
+        os.path.realpath(os.path.join(where, name))
+        for where, names in _walk(link, [])
+        for name in names
+    }
+    return not any(os.path.realpath(f) in read for f in walk.files[other])
 
 
 def _link_routes(link: Path, other: Path) -> tuple[str, str]:
