@@ -159,3 +159,24 @@ def test_the_page_has_the_section_and_the_service_takes_what_it_sends(client):
     assert res.status_code == 200 and [it["label"] for it in res.json()["items"]] == ["brick"]
     res = client.post("/recommend", json={**body, "like": ["#1"]})  # tile's one image
     assert res.status_code == 200 and [it["label"] for it in res.json()["items"]] == ["brick"]
+
+
+def test_the_heading_of_one_item_is_in_the_singular():
+    # 02cea1e4 made the heading follow the number of items shown; only the plural was pinned,
+    # so "The nearest labels, each by ..." / "The nearest images" over one item passed
+    for per_label, heading in [
+        (True, "The nearest label, by its nearest image"),
+        (False, "The nearest image"),
+    ]:
+        form = {"labels": ["tile"], "ids": "", "k": "1", "per_label": per_label}
+        got = _run(form, {"items": ITEMS[:1]})
+        assert len(got["items"]) == 1
+        assert got["result"]["text"] == (
+            f"{heading}, nearest first (smaller distance is more alike)."
+        )
+    form = {"labels": ["tile"], "ids": "", "k": "3", "per_label": False}
+    got = _run(form, {"items": ITEMS})
+    assert (
+        got["result"]["text"]
+        == "The nearest images, nearest first (smaller distance is more alike)."
+    )

@@ -213,3 +213,19 @@ def test_the_page_has_the_section_and_the_text_service_takes_what_it_sends(text_
         f"#{it['item_id']} \u2014 similarity {1 - it['distance']:.4f}" for it in answer["items"]
     ]
     assert dist == want and dist[0].startswith("#2 ")
+
+
+def test_the_heading_of_one_text_is_in_the_singular():
+    # 02cea1e4 made the heading follow the number of texts shown; only the plural was pinned,
+    # so "The most similar labels, each by ..." / "The most similar texts" over one passed
+    for per_label, heading in [
+        (True, "The most similar label, by its most similar text"),
+        (False, "The most similar text"),
+    ]:
+        got = run_text_page(
+            {"/recommend": {"items": ITEMS[:1]}}, _steps(["vpn"], "", "1", per_label), SHOW
+        )
+        assert len(got["recommend-items"]["children"]) == 1
+        assert got["recommend-result"]["text"] == f"{heading}, most similar first."
+    got = run_text_page({"/recommend": {"items": ITEMS}}, _steps(["vpn"], "", "3", False), SHOW)
+    assert got["recommend-result"]["text"] == "The most similar texts, most similar first."
