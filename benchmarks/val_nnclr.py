@@ -48,6 +48,12 @@ The tenth SSL rule, written and committed before any figure of this script (issu
   (``--finetune ref=``), before anything enters src or the test classes 6-9 are scored. This
   stop does neither. If none passes, nothing changes.
 
+Outcome of the tenth rule (2026-12-07, stop 61, 15:34-16:21 UTC, load 4-18): ``multicrop``
+fails the fold condition on {0,3} (gap -0.0633 against ref's -0.0480) and stopped there;
+``nnmix`` fails no fold but its mean gap leads ref's by +0.0029 (+0.0391 against +0.0362), under
+the +0.01 the rule asks. Nothing adopted; the test classes not run. Every row: BENCHMARKS.md,
+"SSL: nearest-neighbour positives (NNCLR) and multi-crop, validation classes only".
+
 Run (three processes side by side, 1 thread each; ``uptime`` before and after):
     nice python benchmarks/val_nnclr.py ref --json ref.jsonl
     nice python benchmarks/val_nnclr.py nnmix --ref-json ref.jsonl --json nnmix.jsonl
