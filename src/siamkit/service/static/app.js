@@ -194,7 +194,7 @@ function galleryItem(entry) {
   const name = el("div", "name", entry.label);
   name.title = entry.label;  // the whole label: the card cuts a long one with an ellipsis
   text.append(name);
-  text.append(el("div", "count", entry.count + " image" + (entry.count === 1 ? "" : "s")));
+  text.append(el("div", "count", counted(entry.count, "image")));
   text.append(...galleryButtons(entry.label, "images", showLabel));
   li.append(text);
   return li;

@@ -195,7 +195,7 @@ function galleryItem(entry) {
   const name = el("div", "name", entry.label);
   name.title = entry.label;  // the whole label: the card cuts a long one with an ellipsis
   li.append(name);
-  li.append(el("div", "count", entry.count + " text" + (entry.count === 1 ? "" : "s")));
+  li.append(el("div", "count", counted(entry.count, "text")));
   if (entry.text !== null) li.append(el("div", "snippet", entry.text));
   li.append(...galleryButtons(entry.label, "texts", showLabel));
   return li;
