@@ -4,9 +4,11 @@ A prototype beside ``ssl_val.py`` (whose fold protocol, scoring and rows it reus
 (two of the training classes 0-5 held out) trains ``configs/simclr.yaml`` without labels on the
 other four classes' train-split images and scores the trained embedding (head + taps, as
 shipped) on a seeded sample of 4,000 of the held-out classes' train-split images, beside the
-raw-pixel baseline (flattened, L2-normalised pixels) on the same images. **The unseen test
-classes 6-9 are never loaded here.** The candidates change the training objective only; the
-network, views, optimiser, temperature (0.2) and embedding are the shipped ones.
+raw-pixel baseline (flattened, L2-normalised pixels) on the same images. **No image of the
+unseen test classes 6-9 is trained on, embedded or scored here**: the fold loader
+(``load_ssl_data``) reads the test split and keeps only its class ids, before anything trains. The
+candidates change the training objective only; the network, views, optimiser, temperature (0.2)
+and embedding are the shipped ones.
 
 * ``nnmix`` (NNCLR's lever, Dwibedi et al. ICCV 2021): a first-in first-out support queue holds
   the L2-normalised projections of earlier first views (``--queue`` rows, pushed after each
