@@ -81,3 +81,40 @@ def test_the_default_samples_where_the_rule_samples(
     assert res.exit_code == 0, res.output
     fit = json.loads(res.stdout)
     assert fit["genuine_pairs"] + fit["impostor_pairs"] == 100_000
+
+
+def test_where_the_rule_samples_the_command_draws_the_runs_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the rule samples, the run's fit draws its sample with ``eval.seed``; the command drew
+    it with seed 0 for every model, so a run with ``eval.seed=1`` got another threshold for the
+    same images (s61_FA finding 1: 0.12875... by the run, 0.12801... by the command)."""
+    import siamkit.evaluation.verification as verification
+
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", 100_000)  # the run and the command
+    glyphs = tmp_path / "glyphs"
+    big = write_glyph_folder(tmp_path / "big", 2, per_class=VAL_IMAGES)
+    small = write_glyph_folder(tmp_path / "small", 4, per_class=10, first_class=2)
+    glyphs.mkdir()
+    for part in (big, small):
+        for folder in sorted(part.iterdir()):
+            shutil.move(str(folder), glyphs / folder.name)
+    sets = [f"data.root={glyphs}", "data.dataset=image-folder", "data.image_size=28",
+            "data.grayscale=true", "data.train_classes=[0, 1, 2, 3]", "data.val_classes=[0, 1]",
+            "train.classes_per_batch=2", "train.epochs=1", "train.steps_per_epoch=2",
+            "train.device=cpu", "eval.seed=1"]  # fmt: skip
+    args = ["train", str(TINY), "--out", str(tmp_path / "run"), "--no-progress", "--episodes", "5"]
+    for s in sets:
+        args += ["--set", s]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    model = tmp_path / "run" / "model"
+    assert (
+        json.loads((model / "siamkit.json").read_text())["metadata"]["config"]["eval"]["seed"] == 1
+    )
+    res = CliRunner().invoke(cli, ["calibrate", str(model), "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    fit = json.loads(res.stdout)
+    assert fit["genuine_pairs"] + fit["impostor_pairs"] == 100_000  # sampled, as the run
+    assert fit["threshold"] == metrics["calibration"]["threshold"]

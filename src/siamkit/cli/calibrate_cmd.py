@@ -194,7 +194,8 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     "--max-pairs",
     type=click.IntRange(min=1),
     default=None,
-    help="Fit on a seeded sample of at most this many pairs. [default: for images of classes, "
+    help="Fit on a seeded sample of at most this many pairs (for images of classes, seeded with "
+    "the model's run's eval.seed, as that run's own fit). [default: for images of classes, "
     "the pairs a training run fits its threshold on: all of them where that costs no more than "
     "a sample of 300,000 (by their number, the embedding's width and the distance), else a "
     "sample of 300,000; for a pairs file, 300,000]",
@@ -360,7 +361,11 @@ def calibrate(
         sample = calibration_pairs(len(ev.y), z.shape[1], net.scoring_distance)
     else:
         sample = max_pairs if n_pairs(len(ev.y)) > max_pairs else None
-    pd = pair_distances(z, ev.y, net.scoring_distance, max_pairs=sample, seed=0)
+    # the seed the run's own fit drew its sample with (protocol.calibrate, cfg.eval.seed): with
+    # seed 0 for every model, a run with another eval.seed got another threshold for the same
+    # images wherever the rule samples (s61_FA finding 1)
+    seed = int(((meta.get("config") or {}).get("eval") or {}).get("seed", 0))
+    pd = pair_distances(z, ev.y, net.scoring_distance, max_pairs=sample, seed=seed)
     genuine = _genuine_pairs(ev.y)
     if sample is not None and genuine and (pd.genuine.size == 0 or pd.impostor.size == 0):
         whole = (genuine, n_pairs(len(ev.y)) - genuine)
