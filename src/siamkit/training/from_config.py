@@ -271,8 +271,9 @@ def _fewer_classes_note(asked: int, batches: PKBatches, data: RunData) -> str:
         else ""
     )
     return (
-        f"note: train.classes_per_batch = {asked} is more than the {n} training classes{held}, "
-        f"so a batch holds {n} classes x up to {_per_class(batches)} images"
+        f"note: train.classes_per_batch = {asked} is more than the {n:,} training classes{held}, "
+        f"so a batch holds {counted(n, 'class', 'classes')} x up to "
+        f"{counted(_per_class(batches), 'image')}"
     )
 
 
@@ -381,9 +382,9 @@ def _left_out_note(batches: PKBatches) -> str | None:
         return None
     counts = np.unique(sampler.labels, return_counts=True)[1]
     return (
-        f"note: an epoch of P×K batches ({sampler.p} classes x up to {_per_class(batches)} "
-        f"images) uses {used:,} of the {n:,} training images ({1 - used / n:.0%} left out): an "
-        f"epoch ends once fewer than {sampler.p} classes have images left, and the larger "
+        f"note: an epoch of P×K batches ({counted(sampler.p, 'class', 'classes')} x up to "
+        f"{counted(_per_class(batches), 'image')}) uses {used:,} of the {n:,} training images "
+        f"({1 - used / n:.0%} left out): an epoch ends once fewer than {sampler.p:,} classes have images left, and the larger "
         f"classes ({int(counts.max()):,} images, against {int(counts.min()):,} in the smallest) "
         "outlast the others; train.class_power draws each batch's classes by a power of their "
         "size instead, through every class's images in turn (--set train.class_power=0.5)"
