@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from siamkit.atomic import remove_stale_temp_folders
+from siamkit.clauses import counted
 from siamkit.export.onnx import INPUT_NAME, ONNX_FILE, OnnxExport, import_onnx, quiet_logger
 from siamkit.export.runtime import INT8_FILE, import_onnxruntime, parse_metadata
 from siamkit.export.sidecar import read_sidecar, record_export, write_model_atomically
@@ -192,7 +193,9 @@ def quantize_onnx(
     remove_stale_temp_folders(dest.parent, ".quantize")  # of quantisations killed with kill -9
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".quantize") as tmp:
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
-        how = "dynamic" if calib is None else f"static, calibrated on {len(calib)} images"
+        how = (
+            "dynamic" if calib is None else f"static, calibrated on {counted(len(calib), 'image')}"
+        )
         step(f"quantising {src.name} to int8 ({how})")
         with quiet_logger():  # the quantiser's pre-processing warning per model
             try:
