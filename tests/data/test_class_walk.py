@@ -17,6 +17,7 @@ from PIL import Image
 
 from siamkit.cli._enroll import group_images
 from siamkit.data.folders import (
+    ClassFoldersError,
     ImageFolderDataset,
     LeftOutFilesWarning,
     UnreadableFolderError,
@@ -290,6 +291,9 @@ def test_list_images_leaves_out_and_names_a_file_it_cannot_stat(
     os.symlink("/proc/1/cwd", folder / "cwd")
     refused = str(folder / "cwd")
     monkeypatch.setattr(os, "stat", _refusing(os.stat, lambda p: p == refused))
+    # as another user sees it, whose readlink of /proc/1/cwd is refused too: a link whose
+    # target cannot be named keeps this sentence (one whose target can is told it: s61_FA)
+    monkeypatch.setattr(os, "readlink", _refusing(os.readlink, lambda p: p == refused))
     note = (
         f"left out the link {refused}: what it leads to cannot be read (permission denied); "
         "give read access to it to include its images"
@@ -385,7 +389,8 @@ def test_a_link_whose_target_cannot_be_read_is_named_as_the_link_not_its_folder(
     only = tmp_path / "only"
     only.mkdir()
     _link_beyond_reach(monkeypatch, only / "alice", str(secret / "d"))
-    named = pytest.warns(LeftOutFilesWarning, match=f"left out the link {only / 'alice'}: what")
+    said = f"left out the link {only / 'alice'}: it leads to {secret / 'd'}, which cannot be read"
+    named = pytest.warns(LeftOutFilesWarning, match=re.escape(said))  # not "what it leads to"
     with named, pytest.raises(ValueError) as err:
         ImageFolderDataset(only, (1, 8, 8))
     assert not isinstance(err.value, UnreadableFolderError)
@@ -408,8 +413,8 @@ def test_a_link_named_as_an_image_is_told_its_file_and_the_os_reason(
     was told "what it leads to cannot be read (permission denied); give read access to it to
     include its images": no file named, "permission denied" whatever the OS said, and "its
     images" of one image. It names the file and the OS's reason, as a folder that cannot be
-    read is named (_unreadable_folder); a link named as a folder keeps its sentence, with the
-    OS's reason too."""
+    read is named (_unreadable_folder); a link named as a folder is told so too, its target and
+    the OS's reason (it kept "give read access to it to include its images": s61_FA finding 2)."""
     root, secret = tmp_path / "staff", tmp_path / "secret"
     _images(root, "alice/0.png", "bob/1.png")
     _images(secret, "s.png", "d/2.png")
@@ -429,8 +434,50 @@ def test_a_link_named_as_an_image_is_told_its_file_and_the_os_reason(
     assert sorted(str(w.message) for w in got) == [
         f"left out the link {link}: it leads to {secret / 's.png'}, which cannot be read "
         f"(operation not permitted); give read access to {secret / 's.png'}, or remove the link",
-        f"left out the link {folder}: what it leads to cannot be read (operation not "
-        "permitted); give read access to it to include its images",
+        f"left out the link {folder}: it leads to {secret / 'd'}, which cannot be read "
+        f"(operation not permitted); give read access to {secret / 'd'}, or remove the link",
+    ]
+
+
+@pytest.mark.parametrize("beside", [False, True])
+def test_one_class_link_it_cannot_follow_names_its_target_as_the_refusal_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, beside: bool
+) -> None:
+    """``staff/alice -> ../secret/alice``, the target another user's (EPERM): the warning for one
+    link named as a folder said "what it leads to cannot be read (operation not permitted); give
+    read access to it to include its images", naming no target and asking for access to the link,
+    whose own permissions mean nothing, while the refusal printed just before it said "give read
+    access to the link's target" (s61_FA finding 2). Both name the target now, alone and beside
+    readable classes."""
+    root, secret = tmp_path / "staff", tmp_path / "secret"
+    _images(secret, "alice/0.png")
+    if beside:
+        _images(root, "dog/0.png", "dog/1.png", "cow/0.png", "cow/1.png")
+    root.mkdir(exist_ok=True)
+    link = root / "alice"
+    os.symlink(os.path.relpath(secret / "alice", root), link)
+    real = os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> object:
+        if os.fspath(path) == str(link) and kwargs.get("follow_symlinks", True):  # type: ignore[call-overload]
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fspath(path))  # type: ignore[call-overload]
+        return real(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(os, "stat", stat)
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        if beside:
+            ImageFolderDataset(root, (1, 8, 8))
+        else:
+            with pytest.raises(ClassFoldersError) as err:
+                ImageFolderDataset(root, (1, 8, 8))
+            assert f"the link {link} leads to {secret / 'alice'}, which cannot be read" in str(
+                err.value
+            )
+    target = secret / "alice"
+    assert [str(w.message) for w in got if issubclass(w.category, LeftOutFilesWarning)] == [
+        f"left out the link {link}: it leads to {target}, which cannot be read (operation not "
+        f"permitted); give read access to {target}, or remove the link"
     ]
 
 

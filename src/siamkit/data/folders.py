@@ -434,14 +434,15 @@ def _locked_note(
     (no access)."""
     names = [text_name(f) for f in [*sorted(locked), *sorted(files), *sorted(links)]]
     target, why = _unreached(links[0]) if len(names) == 1 and links else (None, "")
-    if target is not None and _named_as_file(Path(links[0])):
-        # a link named as an image was told "give read access to it to include its images",
-        # naming neither the file nor why, as the other unreadable entries are named
+    if target is not None:
+        # a link was told "give read access to it to include its images", naming neither its
+        # target nor why; a link's own permissions mean nothing, and the refusal beside this
+        # warning says "give read access to the link's target" (s61_FA finding 2)
         return (
             f"left out the link {names[0]}: it leads to {target}, which cannot be read ({why}); "
             f"give read access to {target}, or remove the link"
         )
-    if len(names) == 1 and links:
+    if len(names) == 1 and links:  # its target cannot be named (gone since listed)
         return (
             f"left out the link {names[0]}: what it leads to cannot be read "
             f"({why or 'permission denied'}); give read access to it to include its images"
