@@ -109,3 +109,13 @@ def test_a_header_whose_sizes_overflow_int64_is_implausibly_large(sizes):
     data = bytes([0, 0, 0x08, len(sizes)]) + struct.pack(f">{len(sizes)}I", *sizes)
     with pytest.raises(IdxFormatError, match="implausibly large"):
         parse_idx(data)
+
+
+def test_the_header_messages_count_their_bytes() -> None:
+    # they said "(1 bytes)" and "(1000 bytes)", beside counted(ndim, 'dimension') (s61_FB 5)
+    with pytest.raises(IdxFormatError) as short:
+        parse_idx(b"\x00")
+    assert str(short.value) == "<bytes> is too short to be an IDX file (1 byte)."
+    with pytest.raises(IdxFormatError) as header:
+        parse_idx(bytes([0, 0, 8, 255]) + bytes(996))  # 255 dimensions: 1,024 header bytes
+    assert str(header.value) == "<bytes> is truncated inside its header (1,000 bytes)."

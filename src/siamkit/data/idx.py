@@ -63,7 +63,9 @@ def parse_idx(data: bytes, name: str = "<bytes>", expected_ndim: int | None = No
         [1, 2, 3]
     """
     if len(data) < 4:
-        raise IdxFormatError(f"{name} is too short to be an IDX file ({len(data)} bytes).")
+        raise IdxFormatError(
+            f"{name} is too short to be an IDX file ({counted(len(data), 'byte')})."
+        )
     zero0, zero1, code, ndim = data[0], data[1], data[2], data[3]
     if zero0 != 0 or zero1 != 0:
         raise IdxFormatError(
@@ -76,7 +78,9 @@ def parse_idx(data: bytes, name: str = "<bytes>", expected_ndim: int | None = No
         raise IdxFormatError(f"{name} declares {counted(ndim, 'dimension')}, expected {want}.")
     header_len = 4 + 4 * ndim
     if len(data) < header_len:
-        raise IdxFormatError(f"{name} is truncated inside its header ({len(data)} bytes).")
+        raise IdxFormatError(
+            f"{name} is truncated inside its header ({counted(len(data), 'byte')})."
+        )
     shape = struct.unpack(f">{ndim}I", data[4:header_len])
     dtype = IDX_DTYPES[code]
     # Python's integers: a damaged header's sizes (each up to 2**32 - 1) overflow int64's
