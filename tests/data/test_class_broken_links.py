@@ -37,8 +37,9 @@ def test_training_names_links_to_nothing_not_no_sub_folders(tmp_path):
     with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
         ImageFolderDataset(ds, (1, 8, 8))
     assert [str(w.message) for w in got] == [
-        f"left out 2 links that lead to no folder (a missing target, or a link loop), e.g. "
-        f"{ds / 'cat'}, {ds / 'loop'}: point them at class folders, or remove them"
+        f"left out 2 links that lead to no folder: {ds / 'cat'} leads to {ds / 'nowhere'}, "
+        f"which does not exist; {ds / 'loop'} is a link loop (it leads back to itself): point "
+        "them at class folders, or remove them"
     ]
     assert str(err.value) == (
         f"{ds} holds no class folder: {ds / 'cat'}, {ds / 'loop'} are links that lead to no "
@@ -152,16 +153,19 @@ def test_a_link_named_as_an_image_is_told_to_get_its_target_back(tmp_path):
     with pytest.warns(LeftOutFilesWarning) as got:
         walk_classes(ds)
     assert [str(w.message) for w in got] == [
-        f"left out 2 links that lead to no file (a missing target, or a link loop), e.g. "
-        f"{ds / 'back.JPG'}, {ds / 'cover.png'}: restore their targets, or remove them"
+        f"left out 2 links that lead to no file: {ds / 'back.JPG'} leads to {ds / 'gone.JPG'}, "
+        f"which does not exist; {ds / 'cover.png'} leads to /media/usb/cover.png, which does "
+        "not exist: restore their targets, or remove them"
     ]
     os.symlink("nowhere", ds / "cat")
     with pytest.warns(LeftOutFilesWarning) as got:
         walk_classes(ds)
     assert [str(w.message) for w in got] == [
-        f"left out 3 links that lead to nothing (a missing target, or a link loop), e.g. "
-        f"{ds / 'back.JPG'}, {ds / 'cat'}, ... (3 in all): point the link named as a folder at a "
-        "class folder, restore the targets of the 2 links named as files, or remove them"
+        f"left out 3 links that lead to nothing: {ds / 'back.JPG'} leads to {ds / 'gone.JPG'}, "
+        f"which does not exist; {ds / 'cat'} leads to {ds / 'nowhere'}, which does not exist; "
+        f"{ds / 'cover.png'} leads to /media/usb/cover.png, which does not exist: point the "
+        "link named as a folder at a class folder, restore the targets of the 2 links named as "
+        "files, or remove them"
     ]
 
 
@@ -227,8 +231,9 @@ def test_links_to_nothing_inside_a_class_folder_are_named(tmp_path):
         data = ImageFolderDataset(ds, (3, 8, 8))
     assert len(data) == 4 and data.classes == ["cat", "dog"]
     assert [str(w.message) for w in got] == [
-        f"left out 2 links that lead to nothing (a missing target, or a link loop), e.g. "
-        f"{ds / 'cat' / '2.png'}, {ds / 'cat' / 'loop'}: restore their targets, or remove them",
+        f"left out 2 links that lead to nothing: {ds / 'cat' / '2.png'} leads to "
+        f"/media/usb/2.png, which does not exist; {ds / 'cat' / 'loop'} is a link loop (it "
+        "leads back to itself): restore their targets, or remove them",
         f"left out the link {ds / 'dog' / 'more'}: it leads to /media/usb/sub, which does not "
         "exist; restore its target, or remove it",
     ]
@@ -251,3 +256,36 @@ def test_links_to_nothing_in_a_folder_of_loose_images_are_named(tmp_path):
     with pytest.warns(LeftOutFilesWarning) as got:
         assert list_images(loose) == [loose / "0.png"]
     assert [str(w.message) for w in got] == [said]
+
+
+def test_several_links_to_nothing_are_each_told_their_target(tmp_path):
+    """``ds/a/x.png -> ../../nowhere/x.png``, ``ds/a/y.png -> ../../elsewhere/y.png``: one such
+    link is told "it leads to T/nowhere/x.png, which does not exist", while several were told
+    "e.g. ds/a/x.png, ds/a/y.png", naming no target (s61_FA finding 4). Each of the first
+    SHOWN_LINKS is told what it leads to, then how many more."""
+    ds = tmp_path / "ds"
+    for name in ("a", "b"):
+        for i in range(2):
+            (ds / name).mkdir(parents=True, exist_ok=True)
+            black_png(ds / name / f"{i}.png")
+    os.symlink("../../nowhere/x.png", ds / "a" / "x.png")
+    os.symlink("../../elsewhere/y.png", ds / "a" / "y.png")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 2 links that lead to nothing: {ds / 'a' / 'x.png'} leads to "
+        f"{tmp_path / 'nowhere' / 'x.png'}, which does not exist; {ds / 'a' / 'y.png'} leads to "
+        f"{tmp_path / 'elsewhere' / 'y.png'}, which does not exist: restore their targets, or "
+        "remove them"
+    ]
+    for name in ("z1.png", "z2.png", "z3.png"):
+        os.symlink(f"gone-{name}", ds / "a" / name)
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    assert [str(w.message) for w in got] == [
+        f"left out 5 links that lead to nothing: {ds / 'a' / 'x.png'} leads to "
+        f"{tmp_path / 'nowhere' / 'x.png'}, which does not exist; {ds / 'a' / 'y.png'} leads to "
+        f"{tmp_path / 'elsewhere' / 'y.png'}, which does not exist; {ds / 'a' / 'z1.png'} leads "
+        f"to {ds / 'a' / 'gone-z1.png'}, which does not exist; and 2 more links: restore their "
+        "targets, or remove them"
+    ]

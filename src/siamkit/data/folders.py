@@ -1038,7 +1038,12 @@ def _broken_links_note(
     one = f"{_a(noun)} folder"  # "an alphabet folder"
     files = list(broken) if inside else [b for b in broken if _named_as_file(b, extensions)]
     if len(broken) > 1:
-        names = shown_names([text_name(os.fspath(b)) for b in sorted(broken)], 2)
+        # each shown with what it leads to, as one link is told (it said "e.g. a, b", naming
+        # no target: s61_FA finding 4)
+        got = sorted(broken)
+        told = [f"{text_name(os.fspath(b))} {_nowhere(b)}" for b in got[:SHOWN_LINKS]]
+        if len(got) > SHOWN_LINKS:
+            told.append(f"and {counted(len(got) - SHOWN_LINKS, 'more link')}")
         if not files:
             to, fix = "no folder", f"point them at {noun} folders"
         elif len(files) == len(broken):
@@ -1051,10 +1056,8 @@ def _broken_links_note(
                 f"{one if dirs == 1 else f'{noun} folders'}, restore the "
                 f"target{'' if len(files) == 1 else 's'} of the {_named(len(files), 'file')}"
             )
-        return (
-            f"left out {len(broken)} links that lead to {to} (a missing target, or a link "
-            f"loop), e.g. {names}: {fix}, or remove them"
-        )
+        told_all = "; ".join(told)
+        return f"left out {len(broken)} links that lead to {to}: {told_all}: {fix}, or remove them"
     link = broken[0]
     fix = "restore its target" if files else f"point it at {one}"
     return (
