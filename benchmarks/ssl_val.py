@@ -6,7 +6,9 @@ without labels on the train-split images of the other four classes (``configs/si
 trained network is scored on a seeded sample (``--val-images``, default 4,000) of the held-out
 classes' train-split images with ``val_folds.score``: verification EER (the selection metric),
 leave-one-out P@1, 2-way 1-shot and the spread. The raw-pixel baseline (flattened, L2-normalised
-pixels) is scored on the same images. **The unseen test classes 6-9 are never loaded here.**
+pixels) is scored on the same images. **No image of the unseen test classes 6-9 is trained on,
+embedded or scored here**: the data loader (``load_ssl_data``) reads the test split and keeps only
+its class ids, before anything trains.
 
 The row named ``NAME`` embeds with the trained embedding head (``ssl.embed: head``);
 ``--embed-taps`` and ``--embed-backbone`` also score the same trained weights with multi-level
