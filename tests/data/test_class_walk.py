@@ -1191,3 +1191,74 @@ def test_relative_link_targets_are_named_by_the_path_the_walk_resolved(
         f"left out the link {root / 'gone'}: it leads to {real / 'nowhere' / 'd'}, which does "
         "not exist; point it at a class folder, or remove it",
     ]
+
+
+def _eperm(real: Callable[..., object], refused: set[str]) -> object:
+    """``real`` (os.lstat, os.scandir) raising PermissionError(EPERM) for ``refused``'s paths, as
+    the OS says of a folder or file it will not let be read ("operation not permitted")."""
+
+    def call(path: object = ".", *args: object, **kwargs: object) -> object:
+        p = os.fspath(path)  # type: ignore[call-overload]
+        if p in refused:
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), p)
+        return real(path, *args, **kwargs)
+
+    return call
+
+
+def test_folders_and_files_that_cannot_be_read_are_told_the_os_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder or file the walk cannot read was told "(permission denied)" whatever the OS said,
+    where a link beside it is told the OS's own reason (s61_FA finding 3): EPERM is "operation
+    not permitted". The warnings for one folder, one file and several, and the refusal of a data
+    set none of whose classes can be read, now say it (simulated: this machine runs as root, so
+    chmod does not bite; os.scandir and os.lstat refuse with EPERM)."""
+    root = tmp_path / "ds"
+    _images(root, "cat/0.png", "cat/sub/1.png", "dog/0.png", "dog/2.png", "cow/0.png")
+    _images(root, "cow/a/1.png", "cow/b/1.png")
+    sub, two, a, b = root / "cat/sub", root / "dog/2.png", root / "cow/a", root / "cow/b"
+    monkeypatch.setattr(os, "scandir", _eperm(os.scandir, {str(sub), str(a), str(b)}))
+    monkeypatch.setattr(os, "lstat", _eperm(os.lstat, {str(two)}))
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(root)
+    assert sorted(str(w.message) for w in got) == [
+        f"left out 2 folders that cannot be read (operation not permitted), e.g. {a}, {b}: give "
+        "read access to them to include their images",
+        f"left out the file {two}: it cannot be read (operation not permitted); give read access "
+        "to it to include it",
+        f"left out the folder {sub}: it cannot be read (operation not permitted); give read "
+        "access to it to include its images",
+    ]
+
+    # the refusal: no class can be read, each class folder refused with EPERM
+    none = tmp_path / "none"
+    _images(none, "cat/0.png", "dog/0.png")
+    refused = {str(none / "cat"), str(none / "dog")}
+    monkeypatch.setattr(os, "scandir", _eperm(os.scandir, refused | {str(sub), str(a), str(b)}))
+    with pytest.warns(LeftOutFilesWarning), pytest.raises(ClassFoldersError) as err:
+        ImageFolderDataset(none, (1, 8, 8))
+    assert str(err.value).endswith(
+        f"none of the class folders could be read ({none / 'cat'}, {none / 'dog'}; operation not "
+        "permitted): give read access to them"
+    ), str(err.value)
+
+    # the refusal's entries of the root that cannot be read (_locked_reasons)
+    lone = tmp_path / "lone"
+    (lone / "x").mkdir(parents=True)
+    (lone / "y").mkdir()
+    monkeypatch.setattr(os, "lstat", _eperm(os.lstat, {str(two), str(lone / "x")}))
+    with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
+        ImageFolderDataset(lone, (1, 8, 8))
+    assert [str(w.message) for w in got] == [
+        f"left out the file {lone / 'x'}: it cannot be read (operation not permitted); give read "
+        "access to it to include it"
+    ]
+    assert f"{lone / 'x'} cannot be read (operation not permitted)" in str(err.value), str(
+        err.value
+    )
+
+    # a root none of whose entries can be lstat'ed (it cannot be entered): refused with EPERM
+    (lone / "y").rmdir()
+    with pytest.raises(UnreadableFolderError, match=re.escape("(operation not permitted)")):
+        ImageFolderDataset(lone, (1, 8, 8))

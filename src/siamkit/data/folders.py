@@ -450,8 +450,8 @@ def _locked_note(
     if len(names) == 1:
         kind, what = ("folder", "its images") if locked else ("file", "it")
         return (
-            f"left out the {kind} {names[0]}: it cannot be read (permission denied); give read "
-            f"access to it to include {what}"
+            f"left out the {kind} {names[0]}: it cannot be read "
+            f"({_why_unreadable([*locked, *files])}); give read access to it to include {what}"
         )
     if links and (locked or files):  # each kind in its own words: the entries, then the links
         return f"{_locked_note(locked, files)}; {_locked_note([], [], links)}"
@@ -461,9 +461,37 @@ def _locked_note(
         counted(n, kind) for n, kind in ((len(locked), "folder"), (len(files), "file")) if n
     )
     return (
-        f"left out {kinds} that cannot be read (permission denied), e.g. "
+        f"left out {kinds} that cannot be read ({_why_unreadable([*locked, *files])}), e.g. "
         f"{', '.join(names[:2])}: give read access to them to include their images"
     )
+
+
+def _why_unreadable(entries: Sequence[str | os.PathLike[str]]) -> str:
+    """The OS's reasons ("permission denied", "operation not permitted") the folders or files
+    ``entries`` cannot be read, as :func:`_unreached` tells a link's: "permission denied" was
+    said of every entry whatever the OS said, beside links told their own reason (s61_FA
+    finding 3). Each distinct reason once, in the entries' name order, joined by ", "."""
+    reasons = dict.fromkeys(_unreadable_reason(e) for e in sorted(entries, key=os.fspath))
+    return ", ".join(reasons) or "permission denied"
+
+
+def _unreadable_reason(entry: str | os.PathLike[str]) -> str:
+    """The OS's reason the folder or file ``entry`` cannot be read, asked again as the walk
+    asked it: its ``lstat`` (a file it cannot tell a file), the listing of a folder, or the
+    ``lstat`` of its first visible entry (a folder it can list but not enter, mode ``r--``);
+    "permission denied" where each of them now succeeds (the reason it was left out)."""
+    try:
+        st = os.lstat(entry)
+        if stat.S_ISLNK(st.st_mode):
+            st = os.stat(entry)
+        if stat.S_ISDIR(st.st_mode):
+            with os.scandir(entry) as found:
+                first = next((f for f in found if not f.name.startswith(".")), None)
+            if first is not None:
+                os.lstat(first.path)
+    except OSError as e:
+        return (e.strerror or "permission denied").lower()
+    return "permission denied"
 
 
 #: how many links :func:`_unreached_links_note` names with their target and reason
@@ -1352,7 +1380,7 @@ def _refuse_nothing(
     if unread and not (shared or folders or to_top or to_class or broken or locked):
         raise ClassFoldersError(
             f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
-            "permission denied): give read access to them",
+            f"{_why_unreadable(walk.unread)}): give read access to them",
             "none",
         )
     why: list[str] = []
@@ -1367,7 +1395,8 @@ def _refuse_nothing(
     if unread:
         some = "s" if len(unread) > 1 else ""
         why.append(
-            f"the {noun} folder{some} {shown_names(unread)} cannot be read (permission denied)"
+            f"the {noun} folder{some} {shown_names(unread)} cannot be read "
+            f"({_why_unreadable(walk.unread)})"
         )
         # one fix for these and the entries that cannot be read: said for each, "give read
         # access" was said twice, the second "to it" of no one entry (reviewer s59_r3 finding 2)
@@ -1503,12 +1532,15 @@ def _locked_reasons(locked: Sequence[Path]) -> list[str]:
     A link whose target cannot be read is told as the walk's warning tells it
     (:func:`_unreached_links_note`): what it leads to and the OS's reason. The refusal said "are
     links whose target cannot be read (permission denied)" whatever the OS said, naming no
-    target, right after the warning that named both (s61_r6 finding 2)."""
+    target, right after the warning that named both (s61_r6 finding 2). The entries that cannot
+    be read are told the OS's reason too (:func:`_why_unreadable`: s61_FA finding 3)."""
     entries = [text_name(str(d)) for d in _locked_entries(locked)]
     beyond = sorted(str(d) for d in locked if os.path.islink(d))
     why: list[str] = []
     if entries:
-        why.append(f"{shown_names(entries)} cannot be read (permission denied)")
+        why.append(
+            f"{shown_names(entries)} cannot be read ({_why_unreadable(_locked_entries(locked))})"
+        )
     if len(beyond) == 1:
         target, reason = _unreached(beyond[0])
         why.append(
@@ -1703,8 +1735,7 @@ def _subdirs(
     except PermissionError as e:
         raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
     if denied is None:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
-        why = PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-        raise UnreadableFolderError(_unreadable_folder(folder, why)) from None
+        raise UnreadableFolderError(_unreadable_folder(folder, _unreadable_reason(folder)))
     if (denied or links) and warn:
         warnings.warn(_locked_note([], denied, links), LeftOutFilesWarning, stacklevel=3)
     if locked is not None:
@@ -1718,9 +1749,10 @@ class UnreadableFolderError(PermissionError, ValueError):
     PermissionError, ``siamkit enroll`` said "the gallery file cannot be used" of it."""
 
 
-def _unreadable_folder(folder: Path, e: OSError) -> str:
-    """The sentence of :class:`UnreadableFolderError` for ``folder``."""
-    why = (e.strerror or "permission denied").lower()
+def _unreadable_folder(folder: Path, e: OSError | str) -> str:
+    """The sentence of :class:`UnreadableFolderError` for ``folder``, with the OS's reason (the
+    error, or its words: :func:`_unreadable_reason`)."""
+    why = e if isinstance(e, str) else (e.strerror or "permission denied").lower()
     return (
         f"cannot read the folder {text_name(os.fspath(folder))} ({why}): give read access to "
         "it (and to the folders in it)"
