@@ -712,7 +712,7 @@ def test_evaluate_refuses_a_repeated_class_and_an_impossible_shot_count(run_dir:
         cli, ["evaluate", model, "--data", "digits", "--classes", "6,7", "--shots", "1000"]
     )
     assert res.exit_code != 0 and "Traceback" not in res.output
-    assert "2-way 1000-shot evaluation cannot be met" in res.output and "--shots" in res.output
+    assert "2-way 1,000-shot evaluation cannot be met" in res.output and "--shots" in res.output
 
 
 @pytest.mark.parametrize(
