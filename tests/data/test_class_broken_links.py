@@ -289,3 +289,20 @@ def test_several_links_to_nothing_are_each_told_their_target(tmp_path):
         f"to {ds / 'a' / 'gone-z1.png'}, which does not exist; and 2 more links: restore their "
         "targets, or remove them"
     ]
+
+
+def test_over_a_thousand_links_to_nothing_are_counted_alike(tmp_path):
+    """1,003 links to nothing read "left out 1003 links ... and 1,000 more links": the total
+    lacked the thousands separator its own tail had (s61_LR finding 2)."""
+    ds = tmp_path / "ds"
+    for name in ("a", "b"):
+        for i in range(2):
+            (ds / name).mkdir(parents=True, exist_ok=True)
+            black_png(ds / name / f"{i}.png")
+    for i in range(1003):
+        os.symlink(f"gone-{i}.png", ds / "a" / f"x{i:04d}.png")
+    with pytest.warns(LeftOutFilesWarning) as got:
+        walk_classes(ds)
+    (said,) = [str(w.message) for w in got]
+    assert said.startswith("left out 1,003 links that lead to nothing: ")
+    assert said.endswith("; and 1,000 more links: restore their targets, or remove them")

@@ -646,7 +646,7 @@ def _loop_note(loops: Sequence[str]) -> str:
             "loop); link to the images' own folder instead to include them"
         )
     return (
-        f"left out {len(names)} folders that are links to a folder that is or holds the one they "
+        f"left out {len(names):,} folders that are links to a folder that is or holds the one they "
         f"are in, e.g. {', '.join(names[:2])}: following them would read those folders again or "
         "the folders beside them (a link loop); link to the images' own folders instead to "
         "include them"
@@ -675,7 +675,7 @@ def _crossed_note(
         )
     names = [text_name(where) for where, _ in got]
     return (
-        f"left out {len(names)} {kind}s that are links into the folder of another {noun}, e.g. "
+        f"left out {len(names):,} {kind}s that are links into the folder of another {noun}, e.g. "
         f"{', '.join(names[:2])}: their images would count as two {_plural(noun)}; copy them "
         "to include them in both, or remove the links"
     )
@@ -774,7 +774,7 @@ class LeftOutFilesWarning(EmptyFoldersWarning):
 
 def shown_names(names: Sequence[str], shown: int = 10) -> str:
     """``a, b, c`` for a few names, ``a, ..., j, ... (40 in all)`` past ``shown`` of them."""
-    more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+    more = f", ... ({len(names):,} in all)" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
 
 
@@ -796,7 +796,7 @@ def empty_folders_note(
             f"left out: add its {holding}, or remove the folder"
         )
     return (
-        f"{len(names)} {kind} folders of {parent} hold no {holding} ({exts}) and are left out "
+        f"{len(names):,} {kind} folders of {parent} hold no {holding} ({exts}) and are left out "
         f"({shown_names(names, shown)}): add their {holding}, or remove the folders"
     )
 
@@ -918,30 +918,30 @@ def _linked_classes_note(
                     f"{shown_names(kind, 2)} {'are links' if many else 'is a link'} to "
                     + what.format(links="those links" if many else "that link")
                 )
-        return f"left out {len(got)} {noun} folders that are links: " + (
+        return f"left out {len(got):,} {noun} folders that are links: " + (
             "; and ".join(parts) if len(parts) == 2 else f"{'; '.join(parts[:-1])}; and {parts[-1]}"
         )
     names = ", ".join((top or into or to_none or unsure)[:2])
     if top:
         return (
-            f"left out {len(got)} {noun} folders that are links to the data set's folder or one "
+            f"left out {len(got):,} {noun} folders that are links to the data set's folder or one "
             f"above it, e.g. {names}: each would read every {noun}'s images again; remove the "
             "links"
         )
     if to_none:
         return (
-            f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or "
+            f"left out {len(got):,} {noun} folders that are links to another {noun}'s folder or "
             f"one inside it that holds no images, e.g. {names}: remove the links"
         )
     if unsure:
         return (
-            f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or "
+            f"left out {len(got):,} {noun} folders that are links to another {noun}'s folder or "
             f"one inside it that cannot all be read, e.g. {names}: whether any images would "
             f"count as two {nouns} is not known; copy any images to include them in both, or "
             "remove the links"
         )
     return (
-        f"left out {len(got)} {noun} folders that are links to another {noun}'s folder or one "
+        f"left out {len(got):,} {noun} folders that are links to another {noun}'s folder or one "
         f"inside it, e.g. {names}: their images would count as two {nouns}; copy them to "
         "include them in both, or remove the links"
     )
@@ -1085,7 +1085,9 @@ def _broken_links_note(
                 f"target{'' if len(files) == 1 else 's'} of the {_named(len(files), 'file')}"
             )
         told_all = "; ".join(told)
-        return f"left out {len(broken)} links that lead to {to}: {told_all}: {fix}, or remove them"
+        return (
+            f"left out {len(broken):,} links that lead to {to}: {told_all}: {fix}, or remove them"
+        )
     link = broken[0]
     fix = "restore its target" if files else f"point it at {one}"
     return (
@@ -1707,7 +1709,7 @@ def _shared_note(
             f"{lost}; keep it in one {noun}'s folder only to include it in that {noun}"
         )
     return (
-        f"left out {len(shared)} images that are each one file in several {nouns} (hard links, "
+        f"left out {len(shared):,} images that are each one file in several {nouns} (hard links, "
         f"or links to one file), e.g. {paths(shared[0])}: each counts as no {noun} because it "
         f"is in several{lost}; keep each in one {noun}'s folder only to include it in that "
         f"{noun}"
