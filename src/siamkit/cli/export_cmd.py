@@ -449,7 +449,8 @@ def removed_line(removed: list[Path], text: bool) -> str:
     """The line that says a forced export removed ``removed``: an image export's stale int8
     files, or (``text``) the earlier text export's files that this one does not write (an int8
     graph, a stacked tower's ``lexical_stacked.*``, a half-twin's document graph)."""
-    files = " and ".join(str(p) for p in removed)
+    names = [str(p) for p in removed]
+    files = names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     if not text:
         return (
             f"Removed {files}: the earlier --int8 export's, quantised from the graph this "

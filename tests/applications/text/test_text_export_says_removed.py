@@ -111,7 +111,21 @@ def test_text_export_says_it_removed_a_stacked_towers_files(
     assert not any(p.exists() for p in gone) and (edge / "notes.txt").exists()
     said = res.stdout.splitlines()[-1]
     assert said == (
-        f"Removed {' and '.join(str(p) for p in sorted(gone))}: the earlier export's files, "
+        f"Removed {edge / STACKED_JSON}, {edge / STACKED_NPZ} and {edge / INT8_NAME}: the "
+        "earlier export's files, "
         "which this export does not write and which would no longer match it (export with "
         "--int8 to write a new int8 graph)"
     ), res.stdout
+
+
+def test_removed_files_are_listed_with_commas_then_and() -> None:
+    """Three removed files read "Removed a and b and c" (s61_LR finding 3): now "a, b and c"."""
+    from siamkit.cli.export_cmd import removed_line
+
+    def files(line: str) -> str:
+        return line.removeprefix("Removed ").split(": ")[0]
+
+    a, b, c = Path("e/a.json"), Path("e/b.npz"), Path("e/c.int8.onnx")
+    assert files(removed_line([a], text=True)) == "e/a.json"
+    assert files(removed_line([a, b], text=False)) == "e/a.json and e/b.npz"
+    assert files(removed_line([a, b, c], text=True)) == "e/a.json, e/b.npz and e/c.int8.onnx"
