@@ -992,7 +992,34 @@ class ClassWalk:
     unknown: list[Path] = field(default_factory=list)
 
 
-def _holds_no_image(link: Path, other: Path, walk: ClassWalk) -> bool:
+@dataclass
+class _ClassReals:
+    """Where the images the walk listed for one class lie, worked out once per class and
+    shared by every link into it: each link worked them out again, O(links x images)
+    realpath lookups (a 20,000-image class with 200 hollow links: s61_LR finding 1)."""
+
+    #: the images as listed (the route the walk took)
+    files: list[Path]
+    #: the real path of each distinct folder holding them, ending in a separator
+    _folders: list[str] | None = None
+    #: the real path of each image
+    _reals: set[str] | None = None
+
+    def folders(self) -> list[str]:
+        if self._folders is None:
+            parents = dict.fromkeys(os.fspath(f.parent) for f in self.files)
+            self._folders = [os.path.join(os.path.realpath(d), "") for d in parents]
+        return self._folders
+
+    def reals(self) -> set[str]:
+        if self._reals is None:
+            self._reals = {os.path.realpath(f) for f in self.files}
+        return self._reals
+
+
+def _holds_no_image(
+    link: Path, other: Path, walk: ClassWalk, reals: dict[Path, _ClassReals]
+) -> bool:
     """Whether the class folder ``link``, a link into the class folder ``other``, leads to a
     folder that holds none of the images the walk listed for ``other``: none by the route the
     walk took (``other/far/1.png``, ``far`` a link out of ``other``, is read through ``link ->
@@ -1002,16 +1029,15 @@ def _holds_no_image(link: Path, other: Path, walk: ClassWalk) -> bool:
     ``cat/sub/l -> elsewhere``, the walk listing ``cat/a/1.png``; ``kitty -> cat/sub`` reads
     ``kitty/l/1.png``, the same file, and was said to hold "none of its images": s61_r6
     finding 4). That last test walks what the link leads to, so it is asked only when the
-    others find none."""
+    others find none. ``reals`` keeps each class's real paths for the next link into it."""
     if other in walk.empty:
         return True
     if other not in walk.files:  # unread: none listed (:func:`_reads_unread` asks the rest)
         return True
+    known = reals.setdefault(other, _ClassReals(walk.files[other]))
     route, real = _link_routes(link, other)
-    if any(
-        os.fspath(f).startswith(route)
-        or os.path.join(os.path.realpath(f.parent), "").startswith(real)
-        for f in walk.files[other]
+    if any(os.fspath(f).startswith(route) for f in known.files) or any(
+        d.startswith(real) for d in known.folders()
     ):
         return False
     read = {  # loops are not followed (_walk): what a walk of the link as a class would read
@@ -1019,7 +1045,7 @@ def _holds_no_image(link: Path, other: Path, walk: ClassWalk) -> bool:
         for where, names in _walk(link, [])
         for name in names
     }
-    return not any(os.path.realpath(f) in read for f in walk.files[other])
+    return known.reals().isdisjoint(read)
 
 
 def _link_routes(link: Path, other: Path) -> tuple[str, str]:
@@ -1210,8 +1236,9 @@ def walk_classes(
             walk.unread.append(folder)
         else:
             walk.empty.append(folder)
+    reals: dict[Path, _ClassReals] = {}  # each class's real paths, once for all its links
     for d, o in sorted(dropped.items()):
-        if o != d.parent and _holds_no_image(d, o, walk):
+        if o != d.parent and _holds_no_image(d, o, walk, reals):
             # none listed, and some of it not read: whether any would count twice is unknown
             reads_unread = _reads_unread(d, o, unread_in.get(o, []))
             (walk.unknown if reads_unread else walk.hollow).append(d)
