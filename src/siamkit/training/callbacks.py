@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from siamkit.clauses import counted
 from siamkit.training.ema import WeightAverage
 
 if TYPE_CHECKING:
@@ -150,8 +151,8 @@ class Validation(Callback):
         if self.stopped and self.log is not None:  # after the last epoch's line
             self.log(
                 f"stopped early after epoch {self.last_epoch}: val {self.metric_name} has not "
-                f"beaten epoch {b['epoch']}'s {b['metric']:.4f} for {b['bad']} epoch"
-                f"{'s' * (b['bad'] != 1)} (train.early_stopping = {self.patience})"
+                f"beaten epoch {b['epoch']}'s {b['metric']:.4f} for {counted(b['bad'], 'epoch')} "
+                f"(train.early_stopping = {self.patience})"
             )
         if self.restore_best and b["state"] is not None:
             trainer.net.load_state_dict(b["state"])
