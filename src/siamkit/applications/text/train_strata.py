@@ -71,7 +71,7 @@ def proportions_note(
 
     def share(side: Sequence[int], s: int) -> str:
         k = sum(of[i] == s for i in side)
-        return f"{k / max(len(side), 1):.0%} ({k} of {len(side)})"
+        return f"{k / max(len(side), 1):.0%} ({k:,} of {len(side):,})"
 
     if kinds == [0, 1] and set(targets) <= {0.0, 1.0}:
         return (
