@@ -490,8 +490,14 @@ def _unreadable_reason(entry: str | os.PathLike[str]) -> str:
             if first is not None:
                 os.lstat(first.path)
     except OSError as e:
-        return (e.strerror or "permission denied").lower()
+        return _os_reason(e)
     return "permission denied"
+
+
+def _os_reason(e: OSError) -> str:
+    """The OS's words for the error ``e``, as every unreadable entry is told: "permission
+    denied", "operation not permitted" ("permission denied" where it gave none)."""
+    return (e.strerror or "permission denied").lower()
 
 
 #: how many links :func:`_unreached_links_note` names with their target and reason
@@ -550,7 +556,7 @@ def _unreached(link: str) -> tuple[str | None, str]:
     try:
         os.stat(link)
     except OSError as e:
-        return target, (e.strerror or "permission denied").lower()
+        return target, _os_reason(e)
     return target, "permission denied"  # readable since listed: the reason it was left out
 
 
@@ -1781,7 +1787,7 @@ class UnreadableFolderError(PermissionError, ValueError):
 def _unreadable_folder(folder: Path, e: OSError | str) -> str:
     """The sentence of :class:`UnreadableFolderError` for ``folder``, with the OS's reason (the
     error, or its words: :func:`_unreadable_reason`)."""
-    why = e if isinstance(e, str) else (e.strerror or "permission denied").lower()
+    why = e if isinstance(e, str) else _os_reason(e)
     return (
         f"cannot read the folder {text_name(os.fspath(folder))} ({why}): give read access to "
         "it (and to the folders in it)"
