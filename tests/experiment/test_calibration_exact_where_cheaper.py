@@ -167,10 +167,10 @@ def test_mahalanobis_and_cohort_distances_take_all_pairs_where_cheaper() -> None
 
 def test_rates_count_every_test_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     """More pairs than the sample, as the demo's 4,000 test images (8M pairs): every pair.
-    rates_at reads protocol's own name, a copy bound at import, so the sample is shrunk there
-    (s61_r3: patched in verification only, a rates_at sampling above it passed)."""
+    rates_at reads verification's CALIBRATION_PAIRS when called, as calibration_pairs does, so
+    one patch shrinks the sample for both (s61_r3: while rates_at read protocol's copy, bound
+    at import, a rates_at sampling above the sample passed with verification's patched)."""
     monkeypatch.setattr(verification, "CALIBRATION_PAIRS", CAP)
-    monkeypatch.setattr(protocol, "CALIBRATION_PAIRS", CAP)  # rates_at's own name
     z, y = _set(8)
     genuine, impostor = _naive(z, y)
     t = float(np.median(genuine))
@@ -178,6 +178,27 @@ def test_rates_count_every_test_pair(monkeypatch: pytest.MonkeyPatch) -> None:
     tar, far = _sklearn_rates(genuine, impostor, t)
     assert (r.tar, r.far) == (pytest.approx(tar), pytest.approx(far))
     assert r.tar == pytest.approx(np.mean(genuine <= t + ROUNDING))
+
+
+def test_rates_at_reads_verifications_names_when_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rates_at read CALIBRATION_PAIRS and STREAM_PAIRS through protocol's copies, bound at
+    import, while calibration_pairs reads verification's own names: a patched (or changed)
+    value there reached the threshold fit but not the rates. Now both read verification's
+    names when called: with the stream limit at 500 of the 780 pairs and the sample at 100,
+    rates_at counts the seeded sample of 100 pairs (seed 0), not every pair."""
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", CAP)
+    monkeypatch.setattr(verification, "STREAM_PAIRS", 500)
+    z, y = _set(8)
+    genuine, impostor = _naive(z, y)
+    t = float(np.median(genuine))
+    sample = pairs_module.pair_distances(z, y, "euclidean", max_pairs=CAP, seed=0)
+    assert sample.genuine.size + sample.impostor.size == CAP
+    tar = float(np.mean(np.asarray(sample.genuine) <= t + ROUNDING))
+    far = float(np.mean(np.asarray(sample.impostor) <= t + ROUNDING))
+    every = (float(np.mean(genuine <= t + ROUNDING)), float(np.mean(impostor <= t + ROUNDING)))
+    assert abs(tar - every[0]) > 0.01 or abs(far - every[1]) > 0.01  # not every pair's rates
+    r = protocol.rates_at(z, y, NET, t)  # type: ignore[arg-type]
+    assert (r.tar, r.far) == (pytest.approx(tar), pytest.approx(far))
 
 
 def test_rates_take_the_verification_s_distances(monkeypatch: pytest.MonkeyPatch) -> None:

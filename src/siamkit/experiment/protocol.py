@@ -21,10 +21,13 @@ from torch import Tensor
 from siamkit.data.image_io import load_images
 from siamkit.decision import accepts
 from siamkit.encode import encode
-from siamkit.evaluation import EvaluationReport, evaluate_embeddings
+from siamkit.evaluation import EvaluationReport, evaluate_embeddings, verification
 from siamkit.evaluation.few_shot import max_queries
 from siamkit.evaluation.pairs import n_pairs, pair_distances
 from siamkit.evaluation.threshold import ThresholdCalibrator
+
+# re-exported for importers (benchmarks, tests); read here through ``verification`` at call time,
+# so that one name (verification's, where calibration_pairs reads it too) holds each value
 from siamkit.evaluation.verification import (
     CALIBRATION_PAIRS as CALIBRATION_PAIRS,
 )
@@ -77,9 +80,12 @@ def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float) -> Rates:
     :data:`~siamkit.evaluation.verification.STREAM_PAIRS`): inside
     :func:`~siamkit.evaluation.shared_distance_matrices`, after the verification of the same
     ``z``, its distances are taken again, not computed. A larger set, which the verification
-    streams, is counted on a seeded sample of ``CALIBRATION_PAIRS``."""
+    streams, is counted on a seeded sample of ``CALIBRATION_PAIRS`` (both read from
+    :mod:`~siamkit.evaluation.verification` when called, as :func:`calibration_pairs` reads
+    them)."""
     n = labels.numel()
-    max_pairs = CALIBRATION_PAIRS if n_pairs(n) > STREAM_PAIRS else None
+    cap = verification.CALIBRATION_PAIRS
+    max_pairs = cap if n_pairs(n) > verification.STREAM_PAIRS else None
     pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=0)
     tar = float(np.mean(accepts(np.asarray(pd.genuine), threshold)))
     far = float(np.mean(accepts(np.asarray(pd.impostor), threshold)))
