@@ -371,7 +371,7 @@ def mean_rows(fold_rows: list[dict[str, dict[str, float]]]) -> dict[str, dict[st
     return means
 
 
-#: Rounds 12 to 15's rule: the taps recipe T's EER on each fold (round 7) + 0.005
+#: Rounds 12 to 16's rule: the taps recipe T's EER on each fold (round 7) + 0.005
 T_FOLD_LIMITS = {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
 
 
@@ -383,7 +383,7 @@ def stop_at_failing_fold(
     """``run_fold`` under a round's rule: a fold whose EER (of the candidate ``args.name``) is
     above its limit, or whose spread is below ``min_spread`` (``None``: no spread rule, as in
     round 9), prints its rows and that it fails, and ends the script, so that a candidate
-    stops at its first failing fold (rounds 9 and 12 to 15)."""
+    stops at its first failing fold (rounds 9 and 12 to 16)."""
 
     def ruled(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         out = run_fold(args, fold)

@@ -1,0 +1,147 @@
+"""Issue 20, round 16: prototypical episodes (train as you test) for the taps recipe, on validation
+CLASSES only (the folds of ``val_folds.py``; only images of the fold's classes, all inside 0-5,
+are trained on, embedded or scored: the test split is emptied before training).
+
+Why. Issue 20 is scored as nearest-prototype N-way K-shot classification (4-way 1-shot) and
+verification EER on classes never trained on, but the taps recipe trains a pairwise objective
+(the tuplet margin loss). Snell, Swersky and Zemel, "Prototypical Networks for Few-shot Learning"
+(NeurIPS 2017) train on the test's own task instead: each training batch is an episode whose
+classes are split into a support set and queries; a class's prototype is the mean of its support
+embeddings, and each query is classified by a softmax over its negative squared Euclidean
+distances to the prototypes, with cross-entropy to its own class. None of the 18 losses in
+``siamkit.losses.registry`` is episodic, and rounds 1-15 (BENCHMARKS.md) never trained this way.
+
+The loss, :func:`prototypical_loss` (a replacement of the fold trainer's objective; nothing in
+``src`` changes). The fold's batches are T's: P = 4 classes (all four training classes of the
+fold) x K = 48 images, so each batch is one 4-way episode:
+
+1. the embeddings ``z`` (the training forward: the 64-d head, the taps being zeros in training,
+   ``tap_train: false``) are L2-normalised again (a no-op on the head's unit vectors);
+2. for each class of the batch, its first ``S`` samples in batch order are its support (the
+   sampler draws a class's ``K`` images in a random order, so these are a random ``S`` of them)
+   and its other ``K - S`` samples are queries (a class with fewer than ``S`` samples, or a
+   batch with no query, is an error; the rounds' batches have ``K = 48``);
+3. the prototype ``c_k`` is the mean of class ``k``'s ``S`` support embeddings (not
+   renormalised, as Snell et al.'s mean);
+4. each query ``q`` has logits ``-s ||q - c_k||^2`` over the batch's prototypes, with the fixed
+   scale ``s = 16`` (unit vectors put ``||q - c||^2`` in [0, 4]: logits in [-64, 0], the
+   range of T's tuplet scale 64 on a cosine; a fixed scale, not learned, so the optimiser and
+   the checkpoint stay T's);
+5. the loss is the mean over the queries of the cross-entropy to the query's own class. The
+   support samples are not scored as queries, and no query enters any prototype.
+
+Round 16's rule, written and committed before any validation figure of this script. The reference
+T is the shipped taps recipe (``configs/hypercolumn.yaml``, tuplet margin 0.1 / 64, Adam) as round
+7 ran it (10 x 50 steps, ``train.val_metric=none``, folds {2,5}, {0,3}, {1,4}, seed 0): EER 0.056
+/ 0.333 / 0.167, mean 0.186. First, ``--proto none`` (the trainer untouched) must reproduce T on
+fold {2,5} (EER 0.056; rounds 14 and 15 got 0.0563, 2-way 1-shot 0.982: CPU training is
+deterministic); src has changed since round 15 ran, so its reproduction is not reused. If T does
+not reproduce, no candidate is run. The two candidates, fixed here (no other value is tried this
+round), each the prototypical loss alone in place of the tuplet loss, scale 16:
+
+- ``--proto s1``: ``S = 1`` support per class, 47 queries per class (train as you test: the
+  target is 1-shot);
+- ``--proto s5``: ``S = 5`` supports per class, 43 queries per class (Snell et al.'s
+  averaged prototype, the target's 5-shot).
+
+Both take the same 500 steps as T, with the same seed, batches, optimiser and EMA. A candidate
+**passes** if its mean EER over the three folds is <= 0.176, no fold is worse than T's by more
+than 0.005 (0.061, 0.338, 0.172), and its spread is >= 0.05 on every fold. Each candidate runs
+fold by fold and stops at the first fold that fails (``val_folds.stop_at_failing_fold``). This
+script does not train on, embed or score the test classes 6-9 in any case; if a candidate passes,
+it is reported and nothing else changes this stop (no config, no test classes); if both pass,
+the lower mean EER is the one reported as the round's pick.
+
+Run: as ``val_taps.py`` says, with ``--proto s1`` (``--help`` prints the command).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from val_taps import run_taps_folds, start_fold, taps_arguments  # isort: skip (sets sys.path)
+
+from siamkit.losses.functional import at_least_float32
+
+#: the rule's two candidates: supports per class, scale
+CANDIDATES = {"s1": (1, 16.0), "s5": (5, 16.0)}
+MODES = ("none", *CANDIDATES)
+
+
+def support_split(labels: Tensor, support: int) -> tuple[Tensor, Tensor]:
+    """``(classes, is_support)``: the batch's classes (sorted) and a bool mask of the samples
+    that are supports (each class's first ``support`` samples in batch order)."""
+    classes = labels.unique()
+    is_support = torch.zeros(len(labels), dtype=torch.bool, device=labels.device)
+    for c in classes:
+        idx = (labels == c).nonzero().squeeze(1)
+        if len(idx) < support:
+            raise ValueError(
+                f"class {int(c)} has {len(idx)} samples in the batch, fewer than the {support} "
+                "supports a prototype takes: raise train.samples_per_class above the supports"
+            )
+        is_support[idx[:support]] = True
+    if bool(is_support.all()):
+        raise ValueError(f"every sample of the batch is one of {support} supports: no query")
+    return classes, is_support
+
+
+def prototypical_loss(z: Tensor, labels: Tensor, support: int, scale: float) -> Tensor:
+    """The prototypical-network loss of one batch taken as one episode (module docstring)."""
+    z = F.normalize(at_least_float32(z), dim=1)
+    classes, is_support = support_split(labels, support)
+    protos = torch.stack([z[is_support & (labels == c)].mean(dim=0) for c in classes])
+    queries, query_labels = z[~is_support], labels[~is_support]
+    d2 = (queries[:, None, :] - protos[None, :, :]).pow(2).sum(dim=-1)  # (Q, C)
+    target = torch.searchsorted(classes, query_labels)
+    return F.cross_entropy(-scale * d2, target)
+
+
+class PrototypicalObjective(nn.Module):
+    """The trainer's objective ``(z, labels, indices=None)``: :func:`prototypical_loss`."""
+
+    def __init__(self, support: int, scale: float) -> None:
+        super().__init__()
+        if support < 1 or scale <= 0:
+            raise ValueError(f"needs >= 1 support and a positive scale, got {support}, {scale}")
+        self.support, self.scale = support, scale
+
+    def forward(self, z: Tensor, labels: Tensor, indices: Any = None) -> Tensor:
+        if indices is not None:
+            raise SystemExit(
+                "round 16 takes whole batches as episodes; run it with loss.mining=null"
+            )
+        return prototypical_loss(z, labels, self.support, self.scale)
+
+
+def proto_objective(mode: str) -> PrototypicalObjective:
+    """The rule's candidate ``mode`` (``s1`` or ``s5``)."""
+    if mode not in CANDIDATES:
+        raise ValueError(f"--proto must be one of {', '.join(CANDIDATES)} here, got {mode!r}")
+    return PrototypicalObjective(*CANDIDATES[mode])
+
+
+def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
+    run = start_fold(args, fold)
+    if args.proto != "none":
+        run.trainer.objective = proto_objective(args.proto)
+    result = run.trainer.fit()
+    return run.result(args, result.history)
+
+
+def main() -> None:
+    ap = taps_arguments(__doc__, "val_proto.py", "--proto s1")
+    ap.add_argument(
+        "--proto", choices=MODES, required=True, help="the loss: none (T alone), s1 or s5"
+    )
+    args = ap.parse_args()
+    run_taps_folds(ap, args, run_fold)
+
+
+if __name__ == "__main__":
+    main()

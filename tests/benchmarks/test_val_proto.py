@@ -1,0 +1,159 @@
+"""benchmarks/val_proto.py (issue 20, round 16, prototypical episodes): the loss on a case computed
+by hand, against a naive loop on random batches, the support/query split, and the objective
+inside Trainer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from _bench_scripts import load_script
+
+from siamkit.encoders import create_encoder
+from siamkit.models import SiameseNetwork
+from siamkit.training import Trainer
+from siamkit.training.batch_source import PKBatches
+
+
+@pytest.fixture(scope="module")
+def proto():
+    return load_script("val_proto")
+
+
+def naive_loss(z: list[list[float]], labels: list[int], support: int, scale: float) -> float:
+    """The loss with Python loops and ``math`` alone: normalise, split, prototypes, softmax."""
+    unit = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in z]
+    seen: dict[int, int] = {}
+    sup: dict[int, list[list[float]]] = {}
+    queries = []
+    for row, y in zip(unit, labels, strict=True):
+        seen[y] = seen.get(y, 0) + 1
+        if seen[y] <= support:
+            sup.setdefault(y, []).append(row)
+        else:
+            queries.append((row, y))
+    classes = sorted(sup)
+    protos = {c: [sum(col) / len(sup[c]) for col in zip(*sup[c], strict=True)] for c in classes}
+    total = 0.0
+    for q, y in queries:
+        logits = {
+            c: -scale * sum((a - b) ** 2 for a, b in zip(q, protos[c], strict=True))
+            for c in classes
+        }
+        top = max(logits.values())
+        lse = top + math.log(sum(math.exp(v - top) for v in logits.values()))
+        total += lse - logits[y]
+    return total / len(queries)
+
+
+# Two classes, two supports each (S = 2), one query each:
+#   supports of 0: (1, 0), (0, 1) -> prototype (0.5, 0.5); supports of 1: (-1, 0), (0, -1) ->
+#   prototype (-0.5, -0.5). Query (1, 0) of class 0: d^2 = 0.5 to its own, 2.5 to the other;
+#   query (0, 1) of class 1: d^2 = 0.5 to class 0's, 2.5 to its own. With scale s the
+#   cross-entropies are log(1 + e^{-2s}) and log(1 + e^{2s}).
+HAND_Z = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 0.0], [0.0, 1.0]]
+HAND_Y = [0, 1, 0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("scale", [1.0, 16.0])
+def test_the_loss_on_a_case_computed_by_hand(proto, scale: float) -> None:
+    want = (math.log1p(math.exp(-2 * scale)) + math.log1p(math.exp(2 * scale))) / 2
+    got = proto.prototypical_loss(torch.tensor(HAND_Z), torch.tensor(HAND_Y), 2, scale)
+    assert float(got) == pytest.approx(want, rel=1e-6)
+    assert naive_loss(HAND_Z, HAND_Y, 2, scale) == pytest.approx(want, rel=1e-12)
+    # (if each query also entered its own class's prototype, class 0's would be (2/3, 1/3) and
+    # class 1's (-1/3, 1/3): the loss would be another number)
+    leaked = torch.tensor([[2 / 3, 1 / 3], [-1 / 3, 1 / 3]])
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    other = torch.nn.functional.cross_entropy(
+        -scale * torch.cdist(q, leaked) ** 2, torch.tensor([0, 1])
+    )
+    assert float(other) != pytest.approx(want, rel=1e-3)
+
+
+def test_the_scale_of_the_input_does_not_matter(proto) -> None:
+    z = torch.tensor(HAND_Z) * torch.tensor([[3.0], [0.5], [2.0], [7.0], [1.5], [4.0]])
+    assert float(proto.prototypical_loss(z, torch.tensor(HAND_Y), 2, 1.0)) == pytest.approx(
+        (math.log1p(math.exp(-2)) + math.log1p(math.exp(2))) / 2, rel=1e-6
+    )
+
+
+@pytest.mark.parametrize(("support", "seed"), [(1, 0), (1, 1), (5, 2), (5, 3)])
+def test_the_loss_against_a_naive_loop(proto, support: int, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.tensor([3, 0, 7, 1] * 8)[torch.randperm(32, generator=g)]  # 4 classes x 8
+    z = torch.randn(32, 5, generator=g, dtype=torch.float64)
+    got = proto.prototypical_loss(z, labels, support, 16.0)
+    want = naive_loss(z.tolist(), labels.tolist(), support, 16.0)
+    assert float(got) == pytest.approx(want, rel=1e-5)
+
+
+def test_no_query_enters_a_prototype_and_supports_are_not_scored(proto) -> None:
+    g = torch.Generator().manual_seed(4)
+    labels = torch.tensor([0, 1, 2, 3] * 6)[torch.randperm(24, generator=g)]
+    z = torch.randn(24, 5, generator=g, dtype=torch.float64)
+    classes, is_support = proto.support_split(labels, 2)
+    assert classes.tolist() == [0, 1, 2, 3] and int(is_support.sum()) == 8
+    for c in range(4):  # each class's first two samples in batch order
+        idx = (labels == c).nonzero().squeeze(1)
+        assert is_support[idx].tolist() == [True, True, False, False, False, False]
+    # The batch's loss is the mean over its 16 queries of each query's loss against the
+    # supports alone (a batch of the 8 supports and that one query, the supports first). A
+    # query that entered its own prototype, or a support scored as a query, breaks this.
+    full = float(proto.prototypical_loss(z, labels, 2, 16.0))
+    sup = is_support.nonzero().squeeze(1)
+    alone = [
+        float(
+            proto.prototypical_loss(
+                z[torch.cat([sup, i[None]])], labels[torch.cat([sup, i[None]])], 2, 16.0
+            )
+        )
+        for i in (~is_support).nonzero().squeeze(1)
+    ]
+    assert len(alone) == 16 and full == pytest.approx(sum(alone) / 16, rel=1e-9)
+    # and moving the queries anywhere leaves every prototype where the supports put it: the
+    # gradient reaching a query is its own term's alone
+    zq = z.clone().requires_grad_(True)
+    proto.prototypical_loss(zq, labels, 2, 16.0).backward()
+    for k, i in enumerate((~is_support).nonzero().squeeze(1)):
+        zi = z.clone().requires_grad_(True)
+        keep = torch.cat([sup, i[None]])
+        proto.prototypical_loss(zi[keep], labels[keep], 2, 16.0).backward()
+        assert torch.allclose(zq.grad[i], zi.grad[i] / 16, atol=1e-12), k
+
+
+def test_a_class_short_of_supports_or_a_batch_without_queries_is_refused(proto) -> None:
+    with pytest.raises(ValueError, match="class 1 has 1 samples in the batch, fewer than the 2"):
+        proto.prototypical_loss(torch.randn(4, 2), torch.tensor([0, 0, 0, 1]), 2, 16.0)
+    with pytest.raises(ValueError, match="every sample of the batch is one of 1 supports"):
+        proto.prototypical_loss(torch.randn(2, 2), torch.tensor([0, 1]), 1, 16.0)
+
+
+def test_the_candidates_are_the_rules(proto) -> None:
+    s1, s5 = proto.proto_objective("s1"), proto.proto_objective("s5")
+    assert (s1.support, s1.scale) == (1, 16.0) and (s5.support, s5.scale) == (5, 16.0)
+    with pytest.raises(ValueError, match="--proto must be one of s1, s5"):
+        proto.proto_objective("none")
+
+
+def test_inside_trainer_every_step_is_an_episode(proto) -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(128, 4), torch.arange(4).repeat_interleave(32)
+    seen: list[tuple[int, int]] = []
+    objective = proto.proto_objective("s5")
+    inner = objective.forward
+
+    def counted(z, labels, indices=None):
+        seen.append((len(labels), int(labels.unique().numel())))
+        return inner(z, labels, indices)
+
+    objective.forward = counted
+    net = SiameseNetwork(create_encoder("mlp", in_features=4, hidden=(8,)), 3)
+    before = [p.detach().clone() for p in net.parameters()]
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    batches = PKBatches(x, y, p=4, k=8, steps_per_epoch=3, seed=0)
+    history = Trainer(net, objective, opt, batches, epochs=2, progress=False).fit().history
+    assert seen == [(32, 4)] * 6  # 2 epochs x 3 steps, each a 4-way episode of 8 a class
+    assert all(math.isfinite(h["loss"]) for h in history)
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))
