@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from siamkit.applications.ssl.config import SSLDataConfig
+from siamkit.clauses import counted
 from siamkit.data.folders import ImageFolderDataset, check_images_root, images_under
 from siamkit.data.image_io import load_images
 from siamkit.data.memory import STATS_IMAGES, channel_stats, check_images_fit
@@ -149,7 +150,7 @@ def monitor_folder(root: str, shape: tuple[int, int, int]) -> ImageFolderDataset
 def _monitor_images(ds: ImageFolderDataset, root: str) -> tuple[Tensor, Tensor, str]:
     x, y = ds.load_all(folder="data.val_root", dtype=torch.uint8)
     n, k = len(y), len(ds.classes)
-    return x, y, f"{n:,} labelled image{'s' * (n != 1)} of {k} classes under {root}"
+    return x, y, f"{counted(n, 'labelled image')} of {counted(k, 'class', 'classes')} under {root}"
 
 
 def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
@@ -166,7 +167,7 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
             len(paths), shape, cfg.root, 0 if monitor is None else len(monitor), cfg.val_root
         )
         x = load_images(paths, shape, folder="data.root", dtype=torch.uint8)
-        source = f"{x.shape[0]} images under {cfg.root}"
+        source = f"{counted(x.shape[0], 'image')} under {cfg.root}"
         if monitor is None or cfg.val_root is None:
             return SSLData(x, None, None, source, images_id=images_id)
         vx, vy, val_source = _monitor_images(monitor, cfg.val_root)
@@ -187,7 +188,7 @@ def load_ssl_data(cfg: SSLDataConfig) -> SSLData:
 
     n, k = len(run.train_y), len(run.train_classes)
     source = (
-        f"{n:,} {cfg.dataset} image{'s' * (n != 1)} of {k} class{'es' * (k != 1)} "
+        f"{counted(n, f'{cfg.dataset} image')} of {counted(k, 'class', 'classes')} "
         f"({class_list(run.class_names, run.train_classes)})"
     )
     return SSLData(
