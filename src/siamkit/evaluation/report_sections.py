@@ -93,7 +93,7 @@ def class_list(names: Sequence[str], classes: Sequence[int], most: int = SHOWN_C
     'cat, eel and 1 more'
     """
     shown = ", ".join(str(names[c]) if c < len(names) else str(c) for c in classes[:most])
-    return shown + (f" and {len(classes) - most} more" if len(classes) > most else "")
+    return shown + (f" and {len(classes) - most:,} more" if len(classes) > most else "")
 
 
 def started_from_text(record: Mapping[str, Any]) -> str:
