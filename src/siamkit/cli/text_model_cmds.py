@@ -140,7 +140,9 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     "--overwrite",
     "force",
     is_flag=True,
-    help="Replace an existing folder at --out (--overwrite is the same).",
+    help="Replace the model in an existing model folder at --out, keeping files of yours in "
+    "it; the replaced model's files and ONNX export that this one does not write are removed, "
+    "and said (--overwrite is the same).",
 )
 @friendly_errors
 def lexical(
@@ -198,6 +200,11 @@ def lexical(
     dest = Path(out)
     if dest.exists() and not force:
         raise click.UsageError(f"{out} already exists; pass --force to replace it")
+    if dest.is_dir() and not (dest / "siamkit.json").is_file() and any(dest.iterdir()):
+        raise click.UsageError(  # before anything is fitted: save_model refuses it too
+            f"{out} is a folder of other files, not a siamkit model folder: --force replaces "
+            "a model; write the model to a new or empty folder"
+        )
     if wordnet_dir is not None and not synsets:
         raise click.UsageError("--wordnet is the WordNet of --synsets; pass --synsets too")
     given = click.get_current_context().get_parameter_source("max_terms")

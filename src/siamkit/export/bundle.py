@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
 from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
-from siamkit.export.sidecar import TEXT_EXPORT_META
+from siamkit.export.sidecar import SIDECAR_FILE, TEXT_EXPORT_META, TEXT_EXPORT_NAMES, read_sidecar
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
     HalfTwinNetwork,
@@ -94,6 +94,15 @@ def save_model(
 ) -> Path:
     """Write ``model`` to the folder ``path`` (replaced atomically if it exists).
 
+    Replacing a model folder replaces only what its save wrote (the weights, ``siamkit.json``
+    and the files its kind writes beside them) and the ONNX exports made from the replaced
+    model (``onnx.json`` and the files it lists, a text export's own files in MODEL/onnx), which
+    would no longer match: those it does not write anew are removed and named in one line on
+    stderr ("Removed ..."). Everything else in the folder is kept: a user's files, and an
+    export of a model with the same fingerprint (it embeds as this one does). A kill during
+    the replacement leaves the old model or the new one, never a mix (:func:`recover_model_folder`).
+    An existing folder of other files that is not a model folder is refused.
+
     Args:
         model: a :class:`SiameseNetwork`, :class:`HalfTwinNetwork`, :class:`JoinedEmbedding` or
             another registered kind
@@ -104,7 +113,8 @@ def save_model(
         metadata: JSON-serialisable extras (training data, metrics, ...).
 
     Raises:
-        ValueError: the threshold is not a finite number (NaN or inf; load_model refuses it).
+        ValueError: the threshold is not a finite number (NaN or inf; load_model refuses it),
+            or ``path`` is a folder holding files but no model.
 
     >>> save_model(net, "out/model")  # doctest: +SKIP
     """
@@ -122,6 +132,7 @@ def save_model(
         )
     config = model.config()
     dest = Path(path)
+    _refuse_other_folder(dest)
     tmp = temp_folder(dest.parent, prefix=f".{dest.name}.")  # a model folder's usual permissions
     try:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -158,6 +169,7 @@ def save_model(
             (tmp / file).chmod(mode)
         if not recover_model_folder(dest):
             _remove_stale_temps(dest)
+        removed: tuple[list[Path], bool] = ([], False)
         if dest.exists():
             old = _old_path(dest)
             shutil.rmtree(old, ignore_errors=True)
@@ -165,6 +177,8 @@ def save_model(
             tmp.rename(
                 dest
             )  # a kill before this line leaves only ``old``: see recover_model_folder
+            # and one after it the user's files in ``old``, which the next save or load moves
+            removed = _carry_over(old, dest, _fingerprints(model, str(doc["fingerprint"])))
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(dest)
@@ -172,7 +186,136 @@ def save_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     model.threshold = threshold
+    _say_removed(dest, *removed)
     return dest
+
+
+def _refuse_other_folder(dest: Path) -> None:
+    """Refuse to save into ``dest`` when it is a folder holding files but no model: replacing
+    keeps what is not a model's, so a user's folder would take a model's files among its own."""
+    if dest.is_dir() and not (dest / CONFIG_FILE).is_file() and any(dest.iterdir()):
+        raise ValueError(
+            f"{shown_folder(dest)} is a folder of other files, not a siamkit model folder (no "
+            f"{CONFIG_FILE}): save the model to a new or empty folder, or to a model folder to "
+            "replace that model"
+        )
+
+
+def _fingerprints(model: Any, fingerprint: str) -> Any:
+    """A function giving the fingerprints ``model`` goes by (``fingerprint`` and those of its
+    former formulas), computed once and only when called: an export made from any of them
+    embeds as the model does."""
+    found: set[str] = set()
+
+    def fingerprints() -> set[str]:
+        if not found:
+            former = getattr(model, "former_fingerprints", None)
+            found.update([fingerprint, *(former() if callable(former) else ())])
+        return found
+
+    return fingerprints
+
+
+def _own_names(folder: Path) -> set[str]:
+    """The entries of the model folder ``folder`` that its save wrote: the weights,
+    ``siamkit.json`` and the files its kind wrote beside them (:data:`EXTRA_FILES_KEY`; in a
+    text model's folder saved before that record, a text model's names)."""
+    names = {WEIGHTS_FILE, CONFIG_FILE}
+    try:
+        doc = json.loads((folder / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return names
+    if not isinstance(doc, dict):
+        return names
+    recorded = doc.get(EXTRA_FILES_KEY)
+    if isinstance(recorded, dict):
+        names.update(n for n in recorded if isinstance(n, str) and n and Path(n).name == n)
+    elif isinstance(doc.get("model"), dict) and doc["model"].get("kind") == "text":
+        names.update(_TEXT_MODEL_FILES)
+    return names
+
+
+#: A text model's files beside its weights (``tokenizer/``, a lexical or stacked tower's), which
+#: its export copies: the export's names but its graphs and its own record.
+_TEXT_MODEL_FILES = frozenset(
+    n for n in TEXT_EXPORT_NAMES if n != TEXT_EXPORT_META and not n.endswith(".onnx")
+)
+
+
+def _stale_exports(folder: Path, fingerprints: Any) -> list[Path]:
+    """The ONNX exports in the model folder ``folder`` made from a model that goes by none of
+    ``fingerprints()``: the files an image export lists in ``onnx.json``, and ``onnx.json``
+    itself; a text export's own files in a sub-folder (MODEL/onnx), or that folder whole when
+    nothing of the user's is in it. Paths within ``folder``."""
+    stale: list[Path] = []
+    if (folder / SIDECAR_FILE).is_file():
+        doc = read_sidecar(folder)
+        if doc.get("fingerprint") not in fingerprints():
+            listed = [n for n in doc["exports"] if isinstance(n, str) and Path(n).name == n]
+            stale += [folder / n for n in sorted(listed) if os.path.lexists(folder / n)]
+            stale.append(folder / SIDECAR_FILE)
+    for sub in sorted(folder.iterdir()):
+        meta = sub / TEXT_EXPORT_META
+        if sub.is_symlink() or not meta.is_file():
+            continue
+        try:
+            made = json.loads(meta.read_text())
+            exported = {made["fingerprint"], *made.get("former_fingerprints", ())}
+        except (OSError, ValueError, KeyError, TypeError):
+            exported = set()
+        if not exported.isdisjoint(fingerprints()):
+            continue
+        entries = sorted(sub.iterdir())
+        if all(e.name in TEXT_EXPORT_NAMES for e in entries):
+            stale.append(sub)
+        else:  # its meta last: a kill before it leaves the folder still known as an export
+            own = [e for e in entries if e.name in TEXT_EXPORT_NAMES and e != meta]
+            stale += [*own, meta]
+    return stale
+
+
+def _carry_over(old: Path, dest: Path, fingerprints: Any) -> tuple[list[Path], bool]:
+    """Move the entries of the replaced model folder ``old`` that are not its model's into the
+    new one ``dest``: the user's files stay, and so does an export made from a model that goes
+    by one of ``fingerprints()`` (it embeds as the new one does). Left in ``old``, to be deleted
+    with it: the files the replaced model's save wrote, and the exports made from it
+    (:func:`_stale_exports`, deleted here from a text export folder that holds files of the
+    user's). Returns those not written anew in ``dest``, as paths in ``dest``, and whether an
+    export is among them."""
+    own = _own_names(old)
+    stale = _stale_exports(old, fingerprints)
+    removed: list[Path] = []
+    for entry in sorted(old.iterdir()):
+        there = dest / entry.name
+        if entry.name in own or entry in stale:
+            if not os.path.lexists(there):
+                removed.append(there)
+            continue
+        if os.path.lexists(there):  # a name the new model writes
+            continue
+        for inner in (p for p in stale if p.parent == entry):
+            if inner.is_dir() and not inner.is_symlink():
+                shutil.rmtree(inner)
+            else:
+                inner.unlink()
+            removed.append(there / inner.name)
+        entry.rename(there)
+    return removed, bool(stale)
+
+
+def _say_removed(dest: Path, removed: list[Path], exports: bool) -> None:
+    """Say, on stderr, which of the replaced model's files and exports (``exports``: some are)
+    a save removed."""
+    if not removed:
+        return
+    names = [str(p) for p in removed]
+    files = names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    hint = f" (siamkit export {dest} --format onnx writes an export of it)" if exports else ""
+    print(
+        f"Removed {files}: the replaced model's, which this model does not write and which "
+        f"would no longer match it{hint}",
+        file=sys.stderr,
+    )
 
 
 def _entry_digest(path: Path) -> str | None:
@@ -244,17 +387,23 @@ def _old_path(dest: Path) -> Path:
 
 
 def recover_model_folder(path: str | os.PathLike[str]) -> bool:
-    """Undo a :func:`save_model` killed between its two renames; True if something was restored.
+    """Undo a :func:`save_model` killed between its two renames, or finish one killed after
+    them; True if something was restored or finished.
 
     Replacing a folder takes two renames (``model`` -> ``.model.old``, new -> ``model``). A kill
     between them leaves no ``model`` but a complete ``.model.old``: it is renamed back, so the
     interrupted save is as if it never started (the new copy is discarded with the temp folders).
+    A kill after them, before the user's files were moved from ``.model.old`` into the new
+    ``model``, leaves them there: they are moved now (and the replaced model's files and exports
+    removed, as the save would have, said on stderr).
 
     >>> recover_model_folder("out/model")  # doctest: +SKIP
     False
     """
     dest = Path(path)
     old = _old_path(dest)
+    if (dest / CONFIG_FILE).is_file() and old.is_dir():  # killed after the two renames
+        return _finish_replacement(dest, old)
     if dest.exists() or not (old / CONFIG_FILE).is_file() or not (old / WEIGHTS_FILE).is_file():
         return False
     try:
@@ -262,6 +411,21 @@ def recover_model_folder(path: str | os.PathLike[str]) -> bool:
     except FileNotFoundError:  # another process restored it first
         return dest.exists()
     _remove_stale_temps(dest)
+    return True
+
+
+def _finish_replacement(dest: Path, old: Path) -> bool:
+    """Finish a :func:`save_model` killed after its two renames, before it had moved the user's
+    files out of the replaced folder ``old``: move them into ``dest`` now, and remove (and say)
+    what the save would have removed. False where it cannot (a read-only folder)."""
+    try:
+        fingerprint = json.loads((dest / CONFIG_FILE).read_text()).get("fingerprint")
+        removed = _carry_over(old, dest, lambda: {fingerprint})
+        shutil.rmtree(old, ignore_errors=True)
+    except (OSError, ValueError, AttributeError):
+        return False
+    _remove_stale_temps(dest)
+    _say_removed(dest, *removed)
     return True
 
 

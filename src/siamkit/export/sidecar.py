@@ -23,6 +23,7 @@ from siamkit.atomic import atomic_path, atomic_write, sha256_file
 __all__ = [
     "SIDECAR_FILE",
     "TEXT_EXPORT_META",
+    "TEXT_EXPORT_NAMES",
     "forget_export",
     "read_sidecar",
     "record_export",
@@ -36,6 +37,20 @@ TEXT_EXPORT_META = "text_onnx.json"
 """What a text model's ONNX export folder holds beside its graphs and tokenizer/ (``siamkit text
 export``, MODEL/onnx), instead of onnx.json: its one definition, here without torch so that the
 text application's torch-free runtime and the bundle's refusal of an export both read it."""
+
+
+#: What a text model's ONNX export folder writes of its own (its graphs, int8 or not, a
+#: half-twin's document graphs, :data:`TEXT_EXPORT_META`, ``tokenizer/``, a lexical or stacked
+#: tower's files): the text application's ``EXPORT_NAMES``, which a test holds equal to this,
+#: here without torch so that a model folder's replacement (:func:`siamkit.save_model`, below the
+#: applications) tells them from a user's files in its MODEL/onnx.
+TEXT_EXPORT_NAMES = frozenset(
+    {
+        "text.onnx", "text.int8.onnx", "text.document.onnx", "text.document.int8.onnx",
+        TEXT_EXPORT_META, "tokenizer", "lexical.json", "lexical.npz", "lexical_stacked.json",
+        "lexical_stacked.npz",
+    }
+)  # fmt: skip
 
 
 def write_model_atomically(onnx_mod: Any, proto: Any, dest: Path) -> None:

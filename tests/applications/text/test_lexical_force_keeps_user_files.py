@@ -1,0 +1,63 @@
+"""`siamkit text lexical --force --out M` replaced M whole: M/onnx (the export of the model it
+replaced) and the user's files in M went with it, unsaid. It now keeps the user's files, and
+removes and names the stale export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from siamkit.cli.main import cli
+
+TEXTS = [
+    "the printer is out of toner",
+    "printer needs new toner again",
+    "vpn login fails at home",
+    "cannot connect to the vpn from home",
+    "battery drains quickly on the laptop",
+    "the laptop battery runs out fast",
+    "please reset my password",
+    "i forgot my password again",
+]
+
+
+def test_lexical_force_keeps_a_users_files_and_names_the_export_it_removes(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(TEXTS) + "\n")
+    out = tmp_path / "hybrid"
+    args = ["text", "lexical", "--corpus", str(corpus), "--model", str(tiny_hf), "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, "--components", "3"])
+    assert res.exit_code == 0, res.output
+    (out / "notes.txt").write_text("mine")
+    export = out / "onnx"  # what `siamkit export M --format onnx` leaves, made from this model
+    export.mkdir()
+    fingerprint = json.loads((out / "siamkit.json").read_text())["fingerprint"]
+    (export / "text_onnx.json").write_text(json.dumps({"fingerprint": fingerprint}))
+    (export / "text.onnx").write_bytes(b"graph")
+    res = CliRunner().invoke(cli, [*args, "--components", "4", "--force"])
+    assert res.exit_code == 0, res.output
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not export.exists()
+    assert f"Removed {export}: the replaced model's" in res.stderr
+    assert json.loads((out / "siamkit.json").read_text())["fingerprint"] != fingerprint
+
+    other = tmp_path / "documents"  # --force into a folder that holds no model: refused
+    other.mkdir()
+    (other / "letter.txt").write_text("dear")
+    args[-1] = str(other)
+    res = CliRunner().invoke(cli, [*args, "--components", "3", "--force"])
+    assert res.exit_code == 2 and "not a siamkit model folder" in res.output
+    assert [p.name for p in other.iterdir()] == ["letter.txt"]
+
+
+def test_the_bundle_knows_a_text_export_by_the_names_it_writes() -> None:
+    """save_model (below the applications) tells a text export's files from a user's in
+    MODEL/onnx by sidecar.TEXT_EXPORT_NAMES: the text export's own list."""
+    from siamkit.applications.text.onnx_export import EXPORT_NAMES
+    from siamkit.export.sidecar import TEXT_EXPORT_NAMES
+
+    assert TEXT_EXPORT_NAMES == EXPORT_NAMES

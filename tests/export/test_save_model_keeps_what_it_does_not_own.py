@@ -1,0 +1,179 @@
+"""Saving over a model folder replaces only what the model's save wrote and the exports made from
+the replaced model: it replaced the folder whole, deleting a user's files in it with the model
+(final41 "Noticed, left alone", Text / export). A stale export is removed and named, not kept
+silently beside a model it no longer matches; one of the same model is kept."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import siamkit
+from siamkit.export import bundle
+from siamkit.export.bundle import CONFIG_FILE, EXTRA_FILES_KEY, load_model, save_model
+from siamkit.models import Preprocess, SiameseNetwork
+
+TAIL = "the replaced model's, which this model does not write and which would no longer match it"
+
+
+def small_net(seed: int, threshold: float | None = 0.5) -> SiameseNetwork:
+    torch.manual_seed(seed)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    net = SiameseNetwork(enc, 16, preprocess=Preprocess((0.5,), (0.25,), (1, 28, 28))).eval()
+    net.threshold = threshold
+    return net
+
+
+def fingerprint(folder: Path) -> str:
+    return str(json.loads((folder / CONFIG_FILE).read_text())["fingerprint"])
+
+
+def add_user_files(folder: Path) -> None:
+    (folder / "notes.txt").write_text("mine")
+    (folder / "mine").mkdir()
+    (folder / "mine" / "run.sh").write_text("echo")
+
+
+def add_image_export(folder: Path) -> None:
+    """What `siamkit export MODEL --int8` leaves in a model folder: its graphs, listed with the
+    model's fingerprint in onnx.json."""
+    for name in ("model.onnx", "model.int8.onnx"):
+        (folder / name).write_bytes(b"graph of " + fingerprint(folder).encode())
+    doc = {
+        "format": "siamkit-onnx-exports",
+        "format_version": 1,
+        "fingerprint": fingerprint(folder),
+        "exports": {"model.onnx": {"precision": "fp32"}, "model.int8.onnx": {"precision": "int8"}},
+    }
+    (folder / "onnx.json").write_text(json.dumps(doc))
+
+
+def add_text_export(folder: Path, user_file: bool) -> Path:
+    """What a text export leaves in MODEL/onnx (its record names the model's fingerprint)."""
+    out = folder / "onnx"
+    (out / "tokenizer").mkdir(parents=True)
+    (out / "tokenizer" / "tokenizer.json").write_text("{}")
+    (out / "text.onnx").write_bytes(b"graph")
+    (out / "text_onnx.json").write_text(json.dumps({"fingerprint": fingerprint(folder)}))
+    if user_file:
+        (out / "readme.txt").write_text("how I serve it")
+    return out
+
+
+def test_a_forced_save_keeps_a_users_files_and_removes_and_names_the_stale_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    add_image_export(dest)
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        [CONFIG_FILE, "mine", "model.safetensors", "notes.txt"]
+    )
+    assert (dest / "notes.txt").read_text() == "mine"
+    assert (dest / "mine" / "run.sh").read_text() == "echo"
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"Removed {dest}/model.int8.onnx, {dest}/model.onnx and {dest}/onnx.json: {TAIL} "
+        f"(siamkit export {dest} --format onnx writes an export of it)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left aside
+
+
+def test_the_same_model_saved_again_keeps_its_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A re-save of the same weights (a new threshold): its export still embeds as it does."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_image_export(dest)
+    capsys.readouterr()
+    save_model(small_net(0, threshold=0.7), dest)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        [CONFIG_FILE, "model.int8.onnx", "model.onnx", "model.safetensors", "onnx.json"]
+    )
+    assert load_model(dest).threshold == 0.7
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("user_file", [False, True])
+def test_a_text_export_in_the_folder_is_removed_but_a_users_file_in_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], user_file: bool
+) -> None:
+    dest = save_model(small_net(0), tmp_path / "model")
+    out = add_text_export(dest, user_file)
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    err = capsys.readouterr().err.strip()
+    if user_file:
+        assert sorted(p.name for p in out.iterdir()) == ["readme.txt"]
+        assert err.startswith(
+            f"Removed {out}/text.onnx, {out}/tokenizer and {out}/text_onnx.json: {TAIL}"
+        )
+    else:
+        assert not out.exists()
+        assert err.startswith(f"Removed {out}: {TAIL}")
+
+
+def test_files_the_replaced_model_wrote_that_the_new_one_does_not_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A kind's files beside the weights (a lexical tower's, recorded in siamkit.json) go with
+    the model they belong to."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    doc = json.loads((dest / CONFIG_FILE).read_text())
+    doc[EXTRA_FILES_KEY] = {"lexical.npz": "0" * 64}
+    (dest / CONFIG_FILE).write_text(json.dumps(doc))
+    (dest / "lexical.npz").write_bytes(b"tower")
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    assert not (dest / "lexical.npz").exists()
+    assert capsys.readouterr().err.strip() == f"Removed {dest}/lexical.npz: {TAIL}"
+
+
+def test_a_save_killed_after_its_renames_moves_the_users_files_on_the_next_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Killed once the new model is in place, before the user's files were moved out of the
+    replaced folder (``.model.old``): the next load finishes the move."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    add_image_export(dest)
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bundle, "_carry_over", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    assert (tmp_path / ".model.old" / "notes.txt").is_file()  # the kill point
+    capsys.readouterr()
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        [CONFIG_FILE, "mine", "model.safetensors", "notes.txt"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert capsys.readouterr().err.startswith(f"Removed {dest}/model.int8.onnx, ")
+
+
+def test_a_folder_of_other_files_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "letter.txt").write_text("dear")
+    with pytest.raises(ValueError, match="not a siamkit model folder") as err:
+        save_model(small_net(0), folder)
+    assert str(folder) in str(err.value)
+    assert sorted(os.listdir(folder)) == ["letter.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    save_model(small_net(0), empty)  # an empty folder is written as before
+    assert (empty / CONFIG_FILE).is_file()
