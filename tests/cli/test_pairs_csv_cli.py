@@ -316,6 +316,32 @@ def test_calibrate_max_pairs_fits_on_a_seeded_sample(data: Path, model: Path) ->
     assert info["threshold"] == pytest.approx(naive_eer(d[keep], same[keep])[1], rel=1e-5)
 
 
+def test_a_pairs_files_default_sample_is_the_threshold_fits_one_name(
+    data: Path, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --max-pairs a pairs file is sampled to the threshold fit's sample,
+    evaluation.verification.CALIBRATION_PAIRS, not to a copy of its value (calibrate_cmd's own
+    MAX_PAIRS = 300_000 until s62): with that name at 6, the 11 listed pairs give the
+    --max-pairs 6 fit."""
+    import siamkit.evaluation.verification as verification
+
+    monkeypatch.setattr(verification, "CALIBRATION_PAIRS", 6)
+    d, same = reference_distances(model, data)
+    info = json.loads(run(["calibrate", model, "--data", data / "pairs.csv", "--json"]).stdout)
+    keep = np.sort(np.random.default_rng(0).choice(len(PAIRS), 6, replace=False))
+    assert info["pairs"] == 6 and info["genuine_pairs"] == int(same[keep].sum())
+    assert info["threshold"] == pytest.approx(naive_eer(d[keep], same[keep])[1], rel=1e-5)
+
+
+def test_calibrate_help_states_the_threshold_fits_sample() -> None:
+    """--help writes the sample out (it imports no torch): it is CALIBRATION_PAIRS's value."""
+    from siamkit.evaluation.verification import CALIBRATION_PAIRS
+
+    text = " ".join(run(["calibrate", "--help"]).output.split())
+    assert text.count(f"a sample of {CALIBRATION_PAIRS:,}") == 2
+    assert f"for a pairs file, {CALIBRATION_PAIRS:,}]" in text
+
+
 def test_a_max_pairs_too_small_for_both_labels_is_named_as_the_cause(
     data: Path, model: Path
 ) -> None:

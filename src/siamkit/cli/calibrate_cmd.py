@@ -45,9 +45,6 @@ from siamkit.cli._inputs import (
 )
 from siamkit.cli.text_evaluate import COLUMNS
 
-#: The sample of a pairs file's pairs (as :data:`siamkit.evaluation.verification.CALIBRATION_PAIRS`,
-#: which images of classes take by :func:`~siamkit.evaluation.verification.calibration_pairs`).
-MAX_PAIRS = 300_000
 #: Pairs of the rarer kind (genuine or impostor) that the --max-pairs a refusal suggests gives
 #: a sample on average: far from none.
 RARER_PAIRS = 20
@@ -190,7 +187,7 @@ def _refuse_digits_training_images(meta: dict[str, Any], data: str, chosen: Any)
     show_default=True,
     help="The false accept rate allowed with --target far.",
 )
-@click.option(
+@click.option(  # 300,000 is verification.CALIBRATION_PAIRS, written out: --help imports no torch
     "--max-pairs",
     type=click.IntRange(min=1),
     default=None,
@@ -266,14 +263,16 @@ def calibrate(
     from siamkit.cli._int8_check import val_root_trained_on
     from siamkit.encode import encode
     from siamkit.encoders.text import check_model_folder, is_pretrained_text_folder
+    from siamkit.evaluation import verification
     from siamkit.evaluation.pairs import n_pairs, pair_distances
-    from siamkit.evaluation.verification import calibration_pairs
     from siamkit.export.bundle import read_model_config
     from siamkit.export.sidecar import TEXT_EXPORT_META
     from siamkit.training.ddp import resolve_device
 
     ctx = click.get_current_context()
-    listed = MAX_PAIRS if max_pairs is None else max_pairs  # a pairs file's cap
+    # a pairs file's cap: the threshold fit's sample, as images of classes take it where all
+    # their pairs would cost more (verification.calibration_pairs)
+    listed = verification.CALIBRATION_PAIRS if max_pairs is None else max_pairs
     if target != "far" and given_on_command_line(ctx, "far"):
         raise click.UsageError(
             f"--far is the false accept rate allowed with --target far; with --target {target} "
@@ -358,7 +357,7 @@ def calibrate(
     check_input(net, ev.x)
     z = encode(net, ev.x, device=dev)
     if max_pairs is None:  # the pairs a training run's fit takes of its validation images
-        sample = calibration_pairs(len(ev.y), z.shape[1], net.scoring_distance)
+        sample = verification.calibration_pairs(len(ev.y), z.shape[1], net.scoring_distance)
     else:
         sample = max_pairs if n_pairs(len(ev.y)) > max_pairs else None
     # the seed the run's own fit drew its sample with (protocol.calibrate, cfg.eval.seed): with
