@@ -300,7 +300,8 @@ def test_omniglot_names_the_links_it_cannot_read_in_its_refusal(tmp_path, monkey
     )
     from siamkit.data.folders import _locked_reasons  # the refusals' one wording
 
-    assert _locked_reasons([top / "Greek", top / "Latin" / "a"]) == [reason]
+    links = [top / "Greek", top / "Latin" / "a"]  # the reasons the walk met, carried
+    assert _locked_reasons(links, {os.fspath(p): "permission denied" for p in links}) == [reason]
     notes = " ".join(str(w.message) for w in caught)
     assert "left out 2 links whose targets cannot be read" in notes
     assert f"{top / 'x.png'} leads to {secret / 'x.png'} (permission denied)" in notes

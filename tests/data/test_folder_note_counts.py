@@ -14,7 +14,8 @@ from siamkit.data.folders import ClassFoldersError, read_class_folders
 
 
 def test_unreadable_entries_are_counted_with_the_separator() -> None:
-    said = folders._locked_note([f"d{i}" for i in range(1000)], ["f"])
+    denied = "permission denied"
+    said = folders._locked_note({f"d{i}": denied for i in range(1000)}, {"f": denied})
     assert said.startswith("left out 1,000 folders and 1 file that cannot be read")
 
 

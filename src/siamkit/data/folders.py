@@ -12,11 +12,12 @@ import errno
 import os
 import stat
 import warnings
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 import torch
@@ -54,6 +55,9 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
+#: no entries (a default that cannot be changed)
+_NONE: Mapping[str, str] = MappingProxyType({})
+
 
 def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """Image files directly inside ``folder`` (not recursive, hidden files skipped), sorted.
@@ -83,25 +87,27 @@ def _list_images(
     exts = _suffixes(extensions)
     dead: list[Path] = []  # links to nothing: named, not dropped without a word (s58_FA Q2)
     try:
-        entries, denied, links = _entries(folder, dead)
-    except PermissionError:  # the folder cannot be listed: left out, as the walk leaves it
-        return [], _locked_note([os.fspath(folder)])
+        entries, denied, links, entered = _entries(folder, dead)
+    except PermissionError as e:  # the folder cannot be listed: left out, as the walk leaves it
+        return [], _locked_note({os.fspath(folder): _os_reason(e)})
     found = sorted(p for p, st in entries if stat.S_ISREG(st.st_mode) and p.suffix.lower() in exts)
-    if denied is None:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
-        return found, _locked_note([os.fspath(folder)])
-    notes = [_locked_note([], denied, links)] if denied or links else []
+    if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
+        return found, _locked_note({os.fspath(folder): _why_unreadable(denied, denied)})
+    notes = [_locked_note({}, denied, links)] if denied or links else []
     notes += [_broken_links_note(dead, inside=True)] if dead else []
     return found, "; ".join(notes)
 
 
 def _entries(
     folder: Path, broken: list[Path] | None = None
-) -> tuple[list[tuple[Path, os.stat_result]], list[str] | None, list[str]]:
-    """``(entries, denied, links)``: the visible entries of ``folder`` with their stat (through
-    a link), those that cannot be ``lstat``'ed (``None`` when none can: no search access to
-    ``folder``, a folder of mode ``r--``, which cannot be entered) and the links whose target
-    cannot be stat'ed (the folder can be entered, what the link leads to cannot: ``x.png ->
-    /proc/1/cwd``; the link is named, not its folder: reviewer s54_R3 finding 4). A broken
+) -> tuple[list[tuple[Path, os.stat_result]], dict[str, str], dict[str, str], bool]:
+    """``(entries, denied, links, entered)``: the visible entries of ``folder`` with their stat
+    (through a link), those that cannot be ``lstat``'ed and the links whose target cannot be
+    stat'ed (the folder can be entered, what the link leads to cannot: ``x.png ->
+    /proc/1/cwd``; the link is named, not its folder: reviewer s54_R3 finding 4), each of
+    these two with the OS's reason the walk met (:func:`_os_reason`), and whether ``folder``
+    can be entered (``False`` when no entry can be ``lstat``'ed: no search access to
+    ``folder``, a folder of mode ``r--``; ``denied`` then holds every entry). A broken
     link, a loop or an entry gone since listed is none of them, as ``Path.is_file`` takes it;
     the links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given.
 
@@ -109,35 +115,38 @@ def _entries(
         PermissionError: ``folder`` cannot be listed.
     """
     entries: list[tuple[Path, os.stat_result]] = []
-    denied: list[str] = []
-    links: list[str] = []
+    denied: dict[str, str] = {}
+    links: dict[str, str] = {}
     shown = 0
     for p in folder.iterdir():
         if p.name.startswith("."):
             continue
         shown += 1
         st = _entry_stat(p)
-        if isinstance(st, str):
-            if st == "denied":
-                denied.append(os.fspath(p))
+        if isinstance(st, PermissionError):
+            denied[os.fspath(p)] = _os_reason(st)
+            continue
+        if isinstance(st, str):  # gone: a broken link, a loop, one gone since listed
             continue
         if stat.S_ISLNK(st.st_mode):
             st = _entry_stat(p, follow=True)
+            if isinstance(st, PermissionError):
+                links[os.fspath(p)] = _os_reason(st)
+                continue
             if isinstance(st, str):
-                if st == "denied":
-                    links.append(os.fspath(p))
-                elif broken is not None:
+                if broken is not None:
                     broken.append(p)
                 continue
         entries.append((p, st))
-    return entries, None if denied and len(denied) == shown else denied, links
+    return entries, denied, links, not (denied and len(denied) == shown)
 
 
 def _entry_stat(
     path: str | os.PathLike[str], follow: bool = False
-) -> os.stat_result | Literal["denied", "gone"]:
-    """``os.lstat(path)`` (``os.stat`` when ``follow``: through a link), ``"denied"`` when it
-    is refused (permission denied), or ``"gone"`` for an entry that is no file as
+) -> os.stat_result | PermissionError | Literal["gone"]:
+    """``os.lstat(path)`` (``os.stat`` when ``follow``: through a link), the error when it is
+    refused (permission denied, operation not permitted: its reason is carried to the words
+    that name the entry, not asked again), or ``"gone"`` for an entry that is no file as
     ``Path.is_file`` takes it (a broken link, a loop, one gone since listed): the one rule of
     :func:`_entries` and :func:`_visible_files` for each entry and each link's target.
 
@@ -146,8 +155,8 @@ def _entry_stat(
     """
     try:
         return os.stat(path) if follow else os.lstat(path)
-    except PermissionError:
-        return "denied"
+    except PermissionError as e:
+        return e
     except OSError as e:
         if e.errno in _NOT_A_FILE:
             return "gone"
@@ -176,7 +185,7 @@ def sort_files(
     extensions: Iterable[str] = IMAGE_EXTENSIONS,
     *,
     beside: Iterable[str | os.PathLike[str]] | ClassFolders = (),
-    locked: list[str] | None = None,
+    locked: dict[str, str] | None = None,
     seen: SeenFiles | None = None,
     noun: str = "class",
 ) -> tuple[list[Path], list[Path]]:
@@ -189,9 +198,10 @@ def sort_files(
     folder link below ``folder`` that leads into one of them is left out and named
     (:func:`_walk`).
 
-    ``locked``: the folders (``folder`` itself too) the walk cannot list or enter, and the
-    files it cannot tell files, are added to it (a warning names them), so a caller can tell a
-    folder that holds no images from one whose images cannot be read.
+    ``locked``: the folders (``folder`` itself too) the walk cannot list or enter, the files
+    it cannot tell files and the links whose target it cannot reach are added to it, each with
+    the OS's reason the walk met (a warning names them), so a caller can tell a folder that
+    holds no images from one whose images cannot be read, and say why without asking again.
 
     ``seen``: the images of a data set's classes (:class:`SeenFiles`, of :func:`walk_classes`):
     each image found here is added to it, and none is left out here; :func:`walk_classes`
@@ -279,7 +289,7 @@ def _holds(outer: str, inner: str) -> bool:
 def _visible_files(
     folder: str | os.PathLike[str],
     beside: Iterable[str | os.PathLike[str]] | ClassFolders = (),
-    unread: list[str] | None = None,
+    unread: dict[str, str] | None = None,
     seen: SeenFiles | None = None,
     noun: str = "class",
 ) -> Iterator[Path]:
@@ -298,15 +308,18 @@ def _visible_files(
             (``cat/x.png -> ../dog/1.png``), or a folder (``folder`` itself too) cannot be
             listed or a file cannot be told a file (no read or no search access: a disk's
             ``lost+found``, a folder of mode ``r--``), or a link's target cannot be reached
-            (``cat/p -> /proc/1/cwd``): it is left out, and named (and added to ``unread``);
+            (``cat/p -> /proc/1/cwd``): it is left out, and named (and added to ``unread``,
+            with the OS's reason);
             a link that leads to nothing (``cat/2.png -> /media/usb/2.png``, a loop) is left
             out and named too.
     """
     loops: list[str] = []
     crossed: list[tuple[str, str]] = []
-    locked: list[str] = []  # the folders the walk cannot list
-    refused: list[str] = []  # the files it cannot lstat, where their folder's others can be
-    unreached: list[str] = []  # the links whose target it cannot stat
+    # each with the OS's reason the walk met, carried to the words that name it (asked again
+    # there, a folder that could be listed said "permission denied": final41)
+    locked: dict[str, str] = {}  # the folders the walk cannot list
+    refused: dict[str, str] = {}  # the files it cannot lstat, where their folder's others can be
+    unreached: dict[str, str] = {}  # the links whose target it cannot stat
     dead: list[Path] = []  # the links to nothing (a missing target, a loop): s58_FA Q2
     top = os.path.realpath(folder)
     others = beside if isinstance(beside, ClassFolders) else ClassFolders(beside)
@@ -314,7 +327,7 @@ def _visible_files(
     linked: list[tuple[str, str]] = []
     for where, files in _walk(folder, loops, others, crossed, locked):
         base = Path(where)
-        denied: list[str] = []  # this folder's files that cannot be lstat'ed
+        denied: dict[str, str] = {}  # this folder's files that cannot be lstat'ed
         shown = 0
         for name in files:
             if name.startswith("."):
@@ -323,18 +336,19 @@ def _visible_files(
             path = base / name
             # one lstat of each file (whether it is one, and which: seen), a stat of a link
             st = _entry_stat(path)
-            if isinstance(st, str):  # denied, or none: a broken link, a loop, a file gone since
-                if st == "denied":
-                    denied.append(os.fspath(path))
+            if isinstance(st, PermissionError):
+                denied[os.fspath(path)] = _os_reason(st)
+                continue
+            if isinstance(st, str):  # none: a broken link, a loop, a file gone since listed
                 continue
             link = stat.S_ISLNK(st.st_mode)
             if link:
                 st = _entry_stat(path, follow=True)
-                if isinstance(st, str):
-                    if st == "denied":  # the folder can be entered, the target cannot
-                        unreached.append(os.fspath(path))
-                    else:  # an image on an unmounted drive was lost without a word
-                        dead.append(path)
+                if isinstance(st, PermissionError):  # the folder can be entered, the target not
+                    unreached[os.fspath(path)] = _os_reason(st)
+                    continue
+                if isinstance(st, str):  # an image on an unmounted drive was lost without a word
+                    dead.append(path)
                     continue
             if not stat.S_ISREG(st.st_mode):
                 continue
@@ -347,13 +361,14 @@ def _visible_files(
                 seen.add(st, path)
             yield path
         if denied and len(denied) == shown:  # none can be: the folder cannot be entered (r--)
-            locked.append(where)
+            locked[where] = _why_unreadable(denied, denied)
         else:
-            refused += denied
+            refused.update(denied)
     if locked or refused or unreached:
-        locked[:] = _outermost(locked)  # the folders inside one that cannot be entered
+        # the folders inside one that cannot be entered
+        locked = {f: locked[f] for f in _outermost(list(locked))}
         if unread is not None:
-            unread += locked + refused + unreached
+            unread.update({**locked, **refused, **unreached})
         note = _locked_note(locked, refused, unreached)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     if dead:
@@ -427,13 +442,16 @@ class SeenFiles:
 
 
 def _locked_note(
-    locked: Sequence[str], files: Sequence[str] = (), links: Sequence[str] = ()
+    locked: Mapping[str, str],
+    files: Mapping[str, str] = _NONE,
+    links: Mapping[str, str] = _NONE,
 ) -> str:
     """The sentence for the folders ``locked`` the walk leaves out as it cannot list or enter
     them, the ``files`` it cannot tell files, and the ``links`` whose target it cannot reach
-    (no access)."""
+    (no access), each with the OS's reason the walk met."""
     names = [text_name(f) for f in [*sorted(locked), *sorted(files), *sorted(links)]]
-    target, why = _unreached(links[0]) if len(names) == 1 and links else (None, "")
+    one = next(iter(links), "")
+    target, why = _unreached(one, links[one]) if len(names) == 1 and links else (None, "")
     if target is not None:
         # a link was told "give read access to it to include its images", naming neither its
         # target nor why; a link's own permissions mean nothing, and the refusal beside this
@@ -445,53 +463,38 @@ def _locked_note(
     if len(names) == 1 and links:  # its target cannot be named (gone since listed)
         return (
             f"left out the link {names[0]}: what it leads to cannot be read "
-            f"({why or 'permission denied'}); give read access to it to include its images"
+            f"({why}); give read access to it to include its images"
         )
+    entries = {**locked, **files}
     if len(names) == 1:
         kind, what = ("folder", "its images") if locked else ("file", "it")
         return (
             f"left out the {kind} {names[0]}: it cannot be read "
-            f"({_why_unreadable([*locked, *files])}); give read access to it to include {what}"
+            f"({_why_unreadable(entries, entries)}); give read access to it to include {what}"
         )
     if links and (locked or files):  # each kind in its own words: the entries, then the links
-        return f"{_locked_note(locked, files)}; {_locked_note([], [], links)}"
+        return f"{_locked_note(locked, files)}; {_locked_note({}, {}, links)}"
     if links:
         return _unreached_links_note(links)
     kinds = " and ".join(
         counted(n, kind) for n, kind in ((len(locked), "folder"), (len(files), "file")) if n
     )
     return (
-        f"left out {kinds} that cannot be read ({_why_unreadable([*locked, *files])}), e.g. "
+        f"left out {kinds} that cannot be read ({_why_unreadable(entries, entries)}), e.g. "
         f"{', '.join(names[:2])}: give read access to them to include their images"
     )
 
 
-def _why_unreadable(entries: Sequence[str | os.PathLike[str]]) -> str:
+def _why_unreadable(entries: Iterable[str | os.PathLike[str]], reasons: Mapping[str, str]) -> str:
     """The OS's reasons ("permission denied", "operation not permitted") the folders or files
     ``entries`` cannot be read, as :func:`_unreached` tells a link's: "permission denied" was
     said of every entry whatever the OS said, beside links told their own reason (s61_FA
-    finding 3). Each distinct reason once, in the entries' name order, joined by ", "."""
-    reasons = dict.fromkeys(_unreadable_reason(e) for e in sorted(entries, key=os.fspath))
-    return ", ".join(reasons) or "permission denied"
-
-
-def _unreadable_reason(entry: str | os.PathLike[str]) -> str:
-    """The OS's reason the folder or file ``entry`` cannot be read, asked again as the walk
-    asked it: its ``lstat`` (a file it cannot tell a file), the listing of a folder, or the
-    ``lstat`` of its first visible entry (a folder it can list but not enter, mode ``r--``);
-    "permission denied" where each of them now succeeds (the reason it was left out)."""
-    try:
-        st = os.lstat(entry)
-        if stat.S_ISLNK(st.st_mode):
-            st = os.stat(entry)
-        if stat.S_ISDIR(st.st_mode):
-            with os.scandir(entry) as found:
-                first = next((f for f in found if not f.name.startswith(".")), None)
-            if first is not None:
-                os.lstat(first.path)
-    except OSError as e:
-        return _os_reason(e)
-    return "permission denied"
+    finding 3). ``reasons``: each entry's (by ``os.fspath``), as the walk met it; asked again
+    when the sentence was written, a class folder that could be listed, with a sub-folder that
+    could not, was told "permission denied" whatever the sub-folder's reason (final41). Each
+    distinct reason once, in the entries' name order, joined by ", "."""
+    got = sorted(os.fspath(e) for e in entries)
+    return ", ".join(dict.fromkeys(reasons[e] for e in got)) or "permission denied"
 
 
 def _os_reason(e: OSError) -> str:
@@ -504,7 +507,7 @@ def _os_reason(e: OSError) -> str:
 SHOWN_LINKS = 3
 
 
-def _unreached_links_note(links: Sequence[str]) -> str:
+def _unreached_links_note(links: Mapping[str, str]) -> str:
     """The sentence for several ``links`` whose target cannot be reached: the first
     :data:`SHOWN_LINKS` by name, each with what it leads to and the OS's reason (as one link is
     told: :func:`_unreached`), and how many more. It said "left out 2 links that cannot be read
@@ -516,14 +519,14 @@ def _unreached_links_note(links: Sequence[str]) -> str:
     )
 
 
-def _told_links(links: Sequence[str]) -> str:
-    """Several ``links`` whose target cannot be reached, as the warning and the refusals tell
-    them: "a leads to A (permission denied), b leads to B (operation not permitted) and 2 more
-    links" (the first :data:`SHOWN_LINKS`)."""
+def _told_links(links: Mapping[str, str]) -> str:
+    """Several ``links`` whose target cannot be reached (each with the OS's reason the walk
+    met), as the warning and the refusals tell them: "a leads to A (permission denied), b leads
+    to B (operation not permitted) and 2 more links" (the first :data:`SHOWN_LINKS`)."""
     got = sorted(links)
     told = []
     for link in got[:SHOWN_LINKS]:
-        target, why = _unreached(link)
+        target, why = _unreached(link, links[link])
         told.append(
             f"{text_name(link)} leads to {target} ({why})"
             if target is not None
@@ -537,10 +540,10 @@ def _told_links(links: Sequence[str]) -> str:
     )
 
 
-def _unreached(link: str) -> tuple[str | None, str]:
+def _unreached(link: str, why: str) -> tuple[str | None, str]:
     """``(target, why)`` of the link ``link`` whose target cannot be reached: what it leads to
-    (as :func:`_nowhere` names it; ``None`` for a link gone since listed) and the OS's reason,
-    as :func:`_unreadable_folder` says it ("permission denied", "operation not permitted").
+    (as :func:`_nowhere` names it; ``None`` for a link gone since listed) and ``why``, the OS's
+    reason the walk met ("permission denied", "operation not permitted").
     The target is resolved as far as it can be (``os.path.realpath``), as the walk's stat
     resolved it: a link to a link is followed, as a link's own permissions mean nothing and
     "give read access to links/y.png" named the link between (s60_r6 finding 3), and a relative
@@ -548,16 +551,12 @@ def _unreached(link: str) -> tuple[str | None, str]:
     try:
         first = os.path.join(os.path.dirname(link), os.readlink(link))
     except OSError:  # gone since listed
-        return None, ""
+        return None, why
     try:  # the path the walk's stat resolved, not "staff/bob/../../secret/s.png" (s60_r6)
         target = text_name(os.path.realpath(link))
     except OSError:  # a link it cannot read on the way (/proc/1/cwd): the first target
         target = text_name(first)
-    try:
-        os.stat(link)
-    except OSError as e:
-        return target, _os_reason(e)
-    return target, "permission denied"  # readable since listed: the reason it was left out
+    return target, why
 
 
 def walked_folders(folder: str | os.PathLike[str]) -> Iterator[str]:
@@ -574,12 +573,12 @@ def _walk(
     loops: list[str],
     beside: ClassFolders | None = None,
     crossed: list[tuple[str, str]] | None = None,
-    locked: list[str] | None = None,
+    locked: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, list[str]]]:
     """``(folder's path, its file names)`` for ``folder`` and every folder below it the image
     walk reads, hidden folders skipped; the folder links that lead back up are added to
     ``loops``, those that lead into a folder of ``beside`` to ``crossed`` (with that folder),
-    the folders it cannot list to ``locked``.
+    the folders it cannot list to ``locked`` (each with the OS's reason).
 
     Folders below it that are symbolic links are walked too, as a class folder that is one is
     (and as torchvision's ``ImageFolder`` walks them): ``Path.rglob`` stepped over them, so the
@@ -612,7 +611,7 @@ def _walk(
             real = os.path.realpath(where)
             if real not in refused:
                 refused.add(real)
-                locked.append(where)
+                locked[where] = _os_reason(e)
 
     walked: set[str] = set()
     routes: dict[str, tuple[str, ...]] = {}  # a folder's path -> the real paths leading to it
@@ -996,6 +995,11 @@ class ClassWalk:
     #: whether their images would count as two classes cannot be known, and the warning and
     #: the refusal said they would (s60_c6 noticed)
     unknown: list[Path] = field(default_factory=list)
+    #: the OS's reasons the walk met (by ``os.fspath``) for each folder of :attr:`unread` (its
+    #: entries' reasons) and each entry of :attr:`locked`: carried to the refusal, which asked
+    #: again and told a class folder that can be listed "permission denied" whatever its
+    #: sub-folder's reason (final41)
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -1196,7 +1200,7 @@ def walk_classes(
     if walks is not None and key in walks:
         return walks[key]
     broken: list[Path] = []  # the root's links to nothing
-    unreadable: list[Path] = []  # the root's entries (or links' targets) that cannot be read
+    unreadable: dict[str, str] = {}  # the root's entries (or links' targets) that cannot be read
     if class_dirs is None:
         # a folder given twice, by any spelling (s1 s1/x/.., a link to it), is walked once, by
         # its first: walked by each, its images were listed twice and each warning said twice
@@ -1212,7 +1216,9 @@ def walk_classes(
         # file, not as a class folder (as _broken_links_note tells them apart): the warning
         # names it, and the refusal does not call it a class folder that cannot be read
         # (reviewer s59_r3 finding 1)
-        unreadable = [p for p in unreadable if not _named_as_file(p, extensions)]
+        unreadable = {
+            p: w for p, w in unreadable.items() if not _named_as_file(Path(p), extensions)
+        }
     if broken:  # no class folders, and not a word: "has no sub-folders" (s57_c6)
         note = _broken_links_note(broken, extensions, noun)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
@@ -1225,21 +1231,24 @@ def walk_classes(
     of_name: dict[str, tuple[str, ...]] = {}  # each class's folders (several roots: several)
     for d in class_dirs:
         of_name[d.name] = (*of_name.get(d.name, ()), os.path.join(d, ""))
-    walk = ClassWalk({}, [], [], [], linked=dropped, broken=broken, locked=unreadable)
+    locked_dirs = [Path(p) for p in unreadable]
+    walk = ClassWalk({}, [], [], [], linked=dropped, broken=broken, locked=locked_dirs)
+    walk.reasons.update(unreadable)
     others_of: dict[Path, list[Path]] = {}
     unread_in: dict[Path, list[str]] = {}  # what each class's walk could not read
     for folder in class_dirs:
-        locked: list[str] = []
+        locked: dict[str, str] = {}
         seen.folder = of_name[folder.name]
         files, others = sort_files(
             folder, extensions, beside=beside, locked=locked, seen=seen, noun=noun
         )
-        unread_in[folder] = locked
+        unread_in[folder] = list(locked)
         if files:  # an empty folder's files are its own warning's ("holds no images")
             others_of[folder] = others
             walk.files[folder] = files
         elif locked:
             walk.unread.append(folder)
+            walk.reasons[os.fspath(folder)] = _why_unreadable(locked, locked)
         else:
             walk.empty.append(folder)
     reals: dict[Path, _ClassReals] = {}  # each class's real paths, once for all its links
@@ -1415,7 +1424,7 @@ def _refuse_nothing(
     if unread and not (shared or folders or to_top or to_class or broken or locked):
         raise ClassFoldersError(
             f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
-            f"{_why_unreadable(walk.unread)}): give read access to them",
+            f"{_why_unreadable(walk.unread, walk.reasons)}): give read access to them",
             "none",
         )
     why: list[str] = []
@@ -1431,7 +1440,7 @@ def _refuse_nothing(
         some = "s" if len(unread) > 1 else ""
         why.append(
             f"the {noun} folder{some} {shown_names(unread)} cannot be read "
-            f"({_why_unreadable(walk.unread)})"
+            f"({_why_unreadable(walk.unread, walk.reasons)})"
         )
         # one fix for these and the entries that cannot be read: said for each, "give read
         # access" was said twice, the second "to it" of no one entry (reviewer s59_r3 finding 2)
@@ -1545,7 +1554,7 @@ def _refuse_nothing(
             )
         )
     if locked:
-        why += _locked_reasons(locked)
+        why += _locked_reasons(locked, walk.reasons)
         if unread:  # one fix: "give read access to it and to the link's target, ..."
             fix[access] = _locked_fixes(locked, fix[access])
         else:
@@ -1560,7 +1569,7 @@ def _locked_entries(locked: Sequence[Path]) -> list[Path]:
     return [d for d in locked if not os.path.islink(d)]
 
 
-def _locked_reasons(locked: Sequence[Path]) -> list[str]:
+def _locked_reasons(locked: Sequence[Path], reasons: Mapping[str, str]) -> list[str]:
     """Why each entry ``locked`` of a folder (:attr:`ClassWalk.locked`) counts for nothing, as a
     refusal names them: the one wording of the refusals of :func:`read_class_folders`, training's
     :class:`ImageFolderDataset` and :class:`OmniglotDataset` (which named none: s59_c3 noticed).
@@ -1568,16 +1577,18 @@ def _locked_reasons(locked: Sequence[Path]) -> list[str]:
     (:func:`_unreached_links_note`): what it leads to and the OS's reason. The refusal said "are
     links whose target cannot be read (permission denied)" whatever the OS said, naming no
     target, right after the warning that named both (s61_r6 finding 2). The entries that cannot
-    be read are told the OS's reason too (:func:`_why_unreadable`: s61_FA finding 3)."""
+    be read are told the OS's reason too (:func:`_why_unreadable`: s61_FA finding 3): each
+    reason as the walk met it (``reasons``, by ``os.fspath``)."""
     entries = [text_name(str(d)) for d in _locked_entries(locked)]
     beyond = sorted(str(d) for d in locked if os.path.islink(d))
     why: list[str] = []
     if entries:
         why.append(
-            f"{shown_names(entries)} cannot be read ({_why_unreadable(_locked_entries(locked))})"
+            f"{shown_names(entries)} cannot be read "
+            f"({_why_unreadable(_locked_entries(locked), reasons)})"
         )
     if len(beyond) == 1:
-        target, reason = _unreached(beyond[0])
+        target, reason = _unreached(beyond[0], reasons[beyond[0]])
         why.append(
             f"the link {text_name(beyond[0])} leads to {target}, which cannot be read ({reason})"
             if target is not None
@@ -1586,7 +1597,7 @@ def _locked_reasons(locked: Sequence[Path]) -> list[str]:
     elif beyond:
         why.append(
             f"{counted(len(beyond), 'link')} lead to targets that cannot be read, "
-            f"{_told_links(beyond)}"
+            f"{_told_links({b: reasons[b] for b in beyond})}"
         )
     return why
 
@@ -1753,7 +1764,7 @@ def _subdirs(
     folder: Path,
     warn: bool = True,
     broken: list[Path] | None = None,
-    locked: list[Path] | None = None,
+    locked: dict[str, str] | None = None,
 ) -> list[Path]:
     """The visible sub-folders of ``folder`` (a data set's root), sorted. One that cannot be
     told a folder (no access: a link to /proc) is left out and named, as the walk leaves it
@@ -1764,17 +1775,19 @@ def _subdirs(
     whose target cannot be reached is named as the link: the root itself can be read. The
     links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given
     (:func:`walk_classes` names them), the entries it names as they cannot be read to
-    ``locked`` (the refusal of a walk without classes names them too)."""
+    ``locked``, each with the OS's reason (the refusal of a walk without classes names them
+    too)."""
     try:
-        entries, denied, links = _entries(folder, broken)
+        entries, denied, links, entered = _entries(folder, broken)
     except PermissionError as e:
         raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
-    if denied is None:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
-        raise UnreadableFolderError(_unreadable_folder(folder, _unreadable_reason(folder)))
+    if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
+        why = _why_unreadable(denied, denied)
+        raise UnreadableFolderError(_unreadable_folder(folder, why))
     if (denied or links) and warn:
-        warnings.warn(_locked_note([], denied, links), LeftOutFilesWarning, stacklevel=3)
+        warnings.warn(_locked_note({}, denied, links), LeftOutFilesWarning, stacklevel=3)
     if locked is not None:
-        locked += [Path(p) for p in (*denied, *links)]
+        locked.update({**denied, **links})
     return sorted(p for p, st in entries if stat.S_ISDIR(st.st_mode))
 
 
@@ -1786,7 +1799,7 @@ class UnreadableFolderError(PermissionError, ValueError):
 
 def _unreadable_folder(folder: Path, e: OSError | str) -> str:
     """The sentence of :class:`UnreadableFolderError` for ``folder``, with the OS's reason (the
-    error, or its words: :func:`_unreadable_reason`)."""
+    error, or its words as the walk met them)."""
     why = e if isinstance(e, str) else _os_reason(e)
     return (
         f"cannot read the folder {text_name(os.fspath(folder))} ({why}): give read access to "
@@ -2014,7 +2027,7 @@ class OmniglotDataset(FileImageDataset):
         # alphabet and character entries that cannot be read (a link into another user's
         # folder): warned about by _subdirs, and named by the refusal below as ImageFolderDataset's
         # names them, not left out of it (s59_c3 noticed)
-        locked: list[Path] = []
+        locked: dict[str, str] = {}  # each with the OS's reason
         for top in self._top_dirs(subset):
             loose.append((top, _list_images(top)[0]))
             alphabets += _subdirs(top, broken=lost, locked=locked)
@@ -2038,8 +2051,8 @@ class OmniglotDataset(FileImageDataset):
         if not samples:
             # one named as an image (x.png -> another user's photo) is no alphabet nor character
             # folder: the warning names it (as walk_classes keeps it out of ClassWalk.locked)
-            unread = [p for p in locked if not _named_as_file(p)]
-            why = _locked_reasons(unread)
+            unread = [Path(p) for p in locked if not _named_as_file(Path(p))]
+            why = _locked_reasons(unread, locked)
             raise ValueError(
                 f"No Omniglot images under '{self.root}'; expected "
                 "images_background/<alphabet>/<character>/*.png"

@@ -1,0 +1,51 @@
+"""The walk's unreadable folders, files and link targets are told the OS's reason the walk met
+(carried in its lists), not a reason asked again when the sentence is written (final41
+"Work at the wrong depth"). The tests run as root here, so the OS's refusals are made by
+monkeypatching os.scandir / os.lstat / os.stat with a chosen errno."""
+
+from __future__ import annotations
+
+import errno
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from siamkit.data.folders import ClassFoldersError, read_class_folders
+
+
+def _refuse(monkeypatch: pytest.MonkeyPatch, name: str, paths: set[str], code: int) -> None:
+    """``os.<name>`` of each of ``paths`` raises PermissionError ``code`` (EPERM, EACCES)."""
+    real = getattr(os, name)
+
+    def refused(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.fspath(path) in paths:
+            raise PermissionError(code, os.strerror(code), os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, name, refused)
+
+
+def test_a_class_folder_with_an_unreadable_sub_folder_is_told_the_sub_folder_s_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cat can be listed, cat/sub cannot (operation not permitted): the warning said so, and
+    the refusal, asking again of cat (which it can list), said "permission denied"."""
+    ds = tmp_path / "ds"
+    (ds / "cat" / "sub").mkdir(parents=True)
+    Image.new("L", (8, 8)).save(ds / "cat" / "sub" / "1.png")
+    _refuse(monkeypatch, "scandir", {os.fspath(ds / "cat" / "sub")}, errno.EPERM)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("always")
+        read_class_folders(ds)
+    notes = [str(w.message) for w in caught]
+    assert f"left out the folder {ds / 'cat' / 'sub'}: it cannot be read (operation not " in (
+        " ".join(notes)
+    )
+    assert str(err.value) == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"none of the class folders could be read ({ds / 'cat'}; operation not permitted): "
+        "give read access to them"
+    )
