@@ -438,14 +438,14 @@ def _folder_export(model: str) -> Any:
     return onnx_folder_exporter(read_model_config(model)["model"]["kind"])
 
 
-def folder_entries(folder: Path) -> list[Path]:
+def _folder_entries(folder: Path) -> list[Path]:
     """The entries of ``folder`` (none when it is not a folder), listed before a forced export
     replaces it: those gone after it are the earlier export's files that it did not write
-    (:func:`removed_line`); a user's are kept in the new export."""
+    (:func:`_removed_line`); a user's are kept in the new export."""
     return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
-def removed_line(removed: list[Path], text: bool) -> str:
+def _removed_line(removed: list[Path], text: bool) -> str:
     """The line that says a forced export removed ``removed``: an image export's stale int8
     files, or (``text``) the earlier text export's files that this one does not write (an int8
     graph, a stacked tower's ``lexical_stacked.*``, a half-twin's document graph)."""
@@ -491,7 +491,7 @@ def _run_folder(
     folder = Path(out) if out else Path(model) / "onnx"
     step(f"loading the model from {model}")
     net: Any = load_model(model)  # a kind that exports a folder (a text model): not a Model
-    before = folder_entries(folder)
+    before = _folder_entries(folder)
     try:
         rows = net.export_onnx_folder(folder, int8=int8_mode is not None, force=force)
     except FileExistsError:
@@ -991,7 +991,7 @@ def _print(
 
         click.echo(check if isinstance(check, str) else describe(check))
     if removed:
-        click.echo(removed_line(removed, text=bool(rows) and "tokenizer" in rows[0]))
+        click.echo(_removed_line(removed, text=bool(rows) and "tokenizer" in rows[0]))
 
 
 COMMANDS = [export]

@@ -49,7 +49,7 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
       siamkit serve runs/tickets/model --runtime onnx-int8     # serves that export
     """
     from siamkit.applications.text.onnx_export import export_text_bundle, parity_note
-    from siamkit.cli.export_cmd import folder_entries, removed_line
+    from siamkit.cli.export_cmd import _folder_entries, _removed_line
     from siamkit.encoders.text_zoo import DEFAULT_MODEL_NAME
     from siamkit.progress import step
 
@@ -59,7 +59,7 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
         else f"loading the default model ({DEFAULT_MODEL_NAME})"
     )
     net = _text_common._model(model_path)
-    before = folder_entries(Path(out))
+    before = _folder_entries(Path(out))
     try:
         rows = export_text_bundle(net, out, int8=int8, force=force)
     except FileExistsError:
@@ -72,7 +72,7 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
         )
     click.echo(f"tokenizer: {Path(out) / 'tokenizer'}")
     if removed:
-        click.echo(removed_line(removed, text=True))
+        click.echo(_removed_line(removed, text=True))
 
 
 @click.command("lexical")

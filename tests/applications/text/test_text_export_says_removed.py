@@ -120,12 +120,12 @@ def test_text_export_says_it_removed_a_stacked_towers_files(
 
 def test_removed_files_are_listed_with_commas_then_and() -> None:
     """Three removed files read "Removed a and b and c" (s61_LR finding 3): now "a, b and c"."""
-    from siamkit.cli.export_cmd import removed_line
+    from siamkit.cli.export_cmd import _removed_line
 
     def files(line: str) -> str:
         return line.removeprefix("Removed ").split(": ")[0]
 
     a, b, c = Path("e/a.json"), Path("e/b.npz"), Path("e/c.int8.onnx")
-    assert files(removed_line([a], text=True)) == "e/a.json"
-    assert files(removed_line([a, b], text=False)) == "e/a.json and e/b.npz"
-    assert files(removed_line([a, b, c], text=True)) == "e/a.json, e/b.npz and e/c.int8.onnx"
+    assert files(_removed_line([a], text=True)) == "e/a.json"
+    assert files(_removed_line([a, b], text=False)) == "e/a.json and e/b.npz"
+    assert files(_removed_line([a, b, c], text=True)) == "e/a.json, e/b.npz and e/c.int8.onnx"
