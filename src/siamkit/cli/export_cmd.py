@@ -441,8 +441,15 @@ def _folder_export(model: str) -> Any:
 def _folder_entries(folder: Path) -> list[Path]:
     """The entries of ``folder`` (none when it is not a folder), listed before a forced export
     replaces it: those gone after it are the earlier export's files that it did not write
-    (:func:`_removed_line`); a user's are kept in the new export."""
-    return sorted(folder.iterdir()) if folder.is_dir() else []
+    (:func:`_removed_line`); a user's are kept in the new export. With them, as paths in
+    ``folder``, those of an earlier replacement killed after it had moved its export aside
+    (``.NAME.old``), which the export puts back or empties first: an int8 graph there was
+    removed unsaid."""
+    names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    aside = folder.with_name(f".{folder.name}.old")
+    if aside.is_dir() and not aside.is_symlink():
+        names.update(p.name for p in aside.iterdir())
+    return sorted(folder / name for name in names)
 
 
 def _removed_line(removed: list[Path], text: bool) -> str:

@@ -129,3 +129,29 @@ def test_removed_files_are_listed_with_commas_then_and() -> None:
     assert files(_removed_line([a], text=True)) == "e/a.json"
     assert files(_removed_line([a, b], text=False)) == "e/a.json and e/b.npz"
     assert files(_removed_line([a, b, c], text=True)) == "e/a.json, e/b.npz and e/c.int8.onnx"
+
+
+@pytest.mark.parametrize("between", [True, False])
+def test_a_killed_replacements_int8_graph_is_named_when_the_next_export_removes_it(
+    tmp_path: Path, stubbed: dict[str, Any], between: bool
+) -> None:
+    """A forced export killed after it moved the earlier export aside (``.edge.old``) leaves its
+    int8 graph there; the next forced export without --int8 puts it back (``between``: killed
+    between the two renames) or empties it (killed after both), and removed the int8 graph
+    without a "Removed" line, since it listed ``edge`` alone."""
+    edge, aside = tmp_path / "edge", tmp_path / ".edge.old"
+    stubbed["model"] = _model(stacked=False)
+    _export("text", "export", "--out", str(edge), "--int8")
+    (edge / "notes.txt").write_text("mine")
+    edge.rename(aside)  # what the kill leaves
+    if not between:  # the new export already in place, without the int8 graph
+        _export("text", "export", "--out", str(tmp_path / "new"))
+        (tmp_path / "new").rename(edge)
+    res = _export("text", "export", "--out", str(edge), "--force")
+    assert not aside.exists() and not (edge / INT8_NAME).exists()
+    assert (edge / "notes.txt").read_text() == "mine"
+    said = res.stdout.splitlines()[-1]
+    assert said == (
+        f"Removed {edge / INT8_NAME}: the earlier export's file, which this export does not "
+        "write and which would no longer match it (export with --int8 to write a new int8 graph)"
+    ), res.stdout
