@@ -1,6 +1,7 @@
-"""What the image page's headless-Chromium tests share (``test_service_e2e.py``,
-``test_service_e2e_remove_item.py``): the browser, a fresh page on a served service that fails
-the test on any JavaScript error, and an enrollment through the page's form."""
+"""What the image page's headless-Chromium tests share (``test_service_e2e.py``; through
+conftest's ``page``, ``test_service_e2e_counts.py`` and ``test_service_e2e_remove_item.py``):
+the browser, a fresh page on a served service that fails the test on any JavaScript error, and
+an enrollment through the page's form."""
 
 from __future__ import annotations
 

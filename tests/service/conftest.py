@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from _service_helpers import API_KEY, make_model, pattern, png_bytes
+from _browser_page import launched_browser, page_on
+from _service_helpers import API_KEY, make_model, pattern, png_bytes, serve_in_thread
 
 import siamkit
 
@@ -54,6 +56,19 @@ def client_factory(tmp_path, model) -> Iterator[Callable[..., object]]:
 @pytest.fixture
 def client(client_factory):
     return client_factory()
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[object]:
+    """A headless-Chromium page (:mod:`_browser_page`) on a service of its own, whose gallery
+    starts empty: ``test_service_e2e_counts.py`` and ``test_service_e2e_remove_item.py``, which
+    call ``require_browser()`` first. ``test_service_e2e.py`` has a ``page`` of its own, on its
+    module's one server."""
+    from siamkit.service import create_app
+
+    app = create_app(make_model(), tmp_path / "gallery.db")
+    with serve_in_thread(app) as url, launched_browser() as browser, page_on(browser, url) as page:
+        yield page
 
 
 class LogRecords(logging.Handler):

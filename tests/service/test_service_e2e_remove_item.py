@@ -6,25 +6,10 @@ Skipped only where Debian's /usr/bin/chromium is absent and the CI variable is u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from _browser_page import enroll_on_page as _enroll
-from _browser_page import launched_browser, page_on
-from _service_helpers import make_model, pattern, png_bytes, require_browser, serve_in_thread
+from _service_helpers import pattern, png_bytes, require_browser
 
 require_browser()
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    """A page on a service of its own, whose gallery starts empty."""
-    from siamkit.service import create_app
-
-    app = create_app(make_model(), tmp_path / "gallery.db")
-    with serve_in_thread(app) as url, launched_browser() as browser, page_on(browser, url) as page:
-        yield page
 
 
 def test_a_listed_image_is_removed_alone_after_the_confirm(page, tmp_path):
