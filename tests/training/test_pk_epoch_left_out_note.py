@@ -65,3 +65,11 @@ def test_a_run_on_imbalanced_classes_says_so(make_net, tiny_cfg, tiny_data) -> N
     assert notes(cfg, tiny_data) == []  # the digits' balanced classes
     weighted = apply_overrides(cfg, ["train.class_power=0.5"])
     assert notes(weighted, data) == []
+
+
+def test_the_largest_class_of_one_image_is_one_image() -> None:
+    """Seven classes of one image at 4 x 2: one batch of 4, 3 of the 7 images left out."""
+    y = torch.arange(7)
+    note = _left_out_note(PKBatches(torch.arange(7.0).view(-1, 1, 1, 1), y, 4, 2))
+    assert note is not None
+    assert "the larger classes (1 image, against 1 in the smallest)" in note

@@ -385,9 +385,9 @@ def _left_out_note(batches: PKBatches) -> str | None:
         f"note: an epoch of P×K batches ({counted(sampler.p, 'class', 'classes')} x up to "
         f"{counted(_per_class(batches), 'image')}) uses {used:,} of the {n:,} training images "
         f"({1 - used / n:.0%} left out): an epoch ends once fewer than {sampler.p:,} classes have images left, and the larger "
-        f"classes ({int(counts.max()):,} images, against {int(counts.min()):,} in the smallest) "
-        "outlast the others; train.class_power draws each batch's classes by a power of their "
-        "size instead, through every class's images in turn (--set train.class_power=0.5)"
+        f"classes ({counted(int(counts.max()), 'image')}, against {int(counts.min()):,} in the "
+        "smallest) outlast the others; train.class_power draws each batch's classes by a power "
+        "of their size instead, through every class's images in turn (--set train.class_power=0.5)"
     )
 
 
