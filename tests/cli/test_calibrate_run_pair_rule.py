@@ -88,7 +88,9 @@ def test_where_the_rule_samples_the_command_draws_the_runs_sample(
 ) -> None:
     """Where the rule samples, the run's fit draws its sample with ``eval.seed``; the command drew
     it with seed 0 for every model, so a run with ``eval.seed=1`` got another threshold for the
-    same images (s61_FA finding 1: 0.12875... by the run, 0.12801... by the command)."""
+    same images (s61_FA finding 1: 0.12875... by the run, 0.12801... by the command). Both now
+    read it through experiment.protocol.threshold_seed; eval.seed (1) differs from train.seed
+    (0), so either side reading train.seed fails here."""
     import siamkit.evaluation.verification as verification
 
     monkeypatch.setattr(verification, "CALIBRATION_PAIRS", 100_000)  # the run and the command
@@ -110,11 +112,20 @@ def test_where_the_rule_samples_the_command_draws_the_runs_sample(
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     model = tmp_path / "run" / "model"
-    assert (
-        json.loads((model / "siamkit.json").read_text())["metadata"]["config"]["eval"]["seed"] == 1
-    )
+    doc = json.loads((model / "siamkit.json").read_text())
+    recorded = doc["metadata"]["config"]
+    assert (recorded["eval"]["seed"], recorded["train"]["seed"]) == (1, 0)
     res = CliRunner().invoke(cli, ["calibrate", str(model), "--no-progress", "--json"])
     assert res.exit_code == 0, res.output
     fit = json.loads(res.stdout)
     assert fit["genuine_pairs"] + fit["impostor_pairs"] == 100_000  # sampled, as the run
     assert fit["threshold"] == metrics["calibration"]["threshold"]
+    # the seed is eval.seed on both sides, not train.seed on both: a copy of the model recording
+    # eval.seed 0 (train.seed's value) draws another sample, and another threshold
+    other = tmp_path / "other"
+    shutil.copytree(model, other)
+    recorded["eval"]["seed"] = recorded["train"]["seed"]
+    (other / "siamkit.json").write_text(json.dumps(doc))
+    res = CliRunner().invoke(cli, ["calibrate", str(other), "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["threshold"] != metrics["calibration"]["threshold"]

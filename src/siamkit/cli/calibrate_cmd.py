@@ -265,6 +265,7 @@ def calibrate(
     from siamkit.encoders.text import check_model_folder, is_pretrained_text_folder
     from siamkit.evaluation import verification
     from siamkit.evaluation.pairs import n_pairs, pair_distances
+    from siamkit.experiment.protocol import threshold_seed
     from siamkit.export.bundle import read_model_config
     from siamkit.export.sidecar import TEXT_EXPORT_META
     from siamkit.training.ddp import resolve_device
@@ -360,10 +361,10 @@ def calibrate(
         sample = verification.calibration_pairs(len(ev.y), z.shape[1], net.scoring_distance)
     else:
         sample = max_pairs if n_pairs(len(ev.y)) > max_pairs else None
-    # the seed the run's own fit drew its sample with (protocol.calibrate, cfg.eval.seed): with
-    # seed 0 for every model, a run with another eval.seed got another threshold for the same
-    # images wherever the rule samples (s61_FA finding 1)
-    seed = int(((meta.get("config") or {}).get("eval") or {}).get("seed", 0))
+    # the seed the run's own fit drew its sample with, read as that fit reads it: with seed 0 for
+    # every model, a run with another eval.seed got another threshold for the same images
+    # wherever the rule samples (s61_FA finding 1)
+    seed = threshold_seed(meta.get("config"))
     pd = pair_distances(z, ev.y, net.scoring_distance, max_pairs=sample, seed=seed)
     genuine = _genuine_pairs(ev.y)
     if sample is not None and genuine and (pd.genuine.size == 0 or pd.impostor.size == 0):

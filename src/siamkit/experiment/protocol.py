@@ -11,6 +11,7 @@ of a joined embedding alone. :func:`~siamkit.experiment.run.run_experiment` call
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,22 @@ def calibrate(z: Tensor, labels: Tensor, net: Model, target: str, seed: int) -> 
     pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=seed)
     fit = ThresholdCalibrator(target, signed=net.score_norm is not None)  # type: ignore[arg-type]
     return fit.fit(pd.genuine, pd.impostor).threshold_
+
+
+def threshold_seed(config: RunConfig | Mapping[str, Any] | None) -> int:
+    """The seed the threshold fit draws its sample of validation pairs with, where
+    :func:`calibration_pairs` samples: ``eval.seed``, of a run's config or of the one a model
+    recorded (its ``metadata.config`` mapping; the default, 0, where it records none). The run's
+    fit (:func:`calibrate_run`) and ``siamkit calibrate`` both read it here, so that on the run's
+    validation images the command fits on the run's own sample.
+
+    >>> threshold_seed(RunConfig()), threshold_seed({"eval": {"seed": 3}}), threshold_seed(None)
+    (0, 3, 0)
+    """
+    if isinstance(config, RunConfig):
+        return config.eval.seed
+    section = (config or {}).get("eval") or {}
+    return int(section.get("seed", EvalConfig().seed))
 
 
 def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float) -> Rates:
@@ -217,7 +234,7 @@ def calibrate_run(
     if deployed is not None and (cfg.eval.cohort != "train" or cfg.eval.cohort_root is not None):
         attach_cohort(net, data, cfg, device, training_images=True)
     try:
-        return calibrate(zv, data.val_y, net, cfg.eval.threshold_target, cfg.eval.seed)
+        return calibrate(zv, data.val_y, net, cfg.eval.threshold_target, threshold_seed(cfg))
     finally:
         net.score_norm = deployed
 
