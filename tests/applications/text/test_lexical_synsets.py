@@ -536,3 +536,11 @@ def test_a_synset_towers_table_is_float32_int32_and_float64_files_still_load(
     assert back.lexical is not None and back.lexical.digest() == old.digest()
     with torch.inference_mode():
         np.testing.assert_allclose(back.embed(texts).numpy(), z, rtol=0, atol=1e-6)
+    # re-saved, it stays float64 (SynsetWords says why): narrowed, its digest would differ, and
+    # with it the model's fingerprint, which its galleries and exports are checked against
+    assert dataclasses.replace(old, synsets=table).digest() != old.digest()
+    fingerprint = json.loads((tmp_path / "m" / "siamkit.json").read_text())["fingerprint"]
+    save_model(back, tmp_path / "m")
+    with np.load(tmp_path / "m" / "lexical.npz") as f:
+        assert f["word_data"].dtype == np.float64
+    assert json.loads((tmp_path / "m" / "siamkit.json").read_text())["fingerprint"] == fingerprint

@@ -68,7 +68,12 @@ class SynsetWords:
     and ``indptr`` / ``indices`` as int32 (int64 past int32's range): a tower fitted on the 300
     Lee background texts has 9.9 MB of files, 12.4 MB with the float64 / int64 table an earlier
     siamkit wrote. Such files still load, as they are (the digest reads any table as float64 /
-    int64, so theirs is unchanged)."""
+    int64, so theirs is unchanged), and a re-save writes them as they are, not narrowed: float32
+    rounds the shares (1/3 is not one), which changes the tower's digest and so the model's
+    fingerprint, so the same model saved again (``save_model(load_model(M), M2)``, a save over
+    M) would be another model to the galleries enrolled with it, and its ONNX export would be
+    removed as stale. Refitting the tower (``siamkit text lexical ... --force``) gives the small
+    form."""
 
     words: tuple[str, ...]
     indptr: np.ndarray  # (W + 1,) int32 (int64 from an earlier siamkit)
@@ -380,7 +385,8 @@ class LexicalTower:
 
     def save(self, folder: str | Path) -> None:
         """Write ``lexical.json`` and ``lexical.npz`` (and a stacked tower's
-        ``lexical_stacked.json`` / ``.npz``) in ``folder``."""
+        ``lexical_stacked.json`` / ``.npz``) in ``folder``; a synset table in the dtypes it has
+        (an earlier siamkit's float64 one stays so: :class:`SynsetWords`)."""
         folder = Path(folder)
         self._save(folder, LEXICAL_JSON, LEXICAL_NPZ)
         if self.stacked is not None:
