@@ -1149,11 +1149,11 @@ def test_several_links_that_cannot_be_read_are_named_with_their_targets_and_reas
         f"(permission denied), {bob / 'b.png'} leads to {s['b.png']} (operation not permitted), "
         f"{bob / 'c.png'} leads to {s['c.png']} (permission denied) and 1 more link: give read "
         "access to their targets, or remove the links",
-        f"left out the file {carol / 'notes.png'}: it cannot be read (permission denied); give "
-        f"read access to it to include it; left out 2 links whose targets cannot be read: "
+        f"left out the file {carol / 'notes.png'}: it cannot be read (permission denied); "
+        f"left out 2 links whose targets cannot be read: "
         f"{carol / 'a.png'} leads to {s['a.png']} (permission denied) and {carol / 'b.png'} "
-        f"leads to {s['b.png']} (permission denied): give read access to their targets, or "
-        "remove the links",
+        f"leads to {s['b.png']} (permission denied): give read access to the file and to the "
+        "links' targets, or remove the links",
     ]
     assert walk.files == {
         root / "alice": [root / "alice" / "0.png"],

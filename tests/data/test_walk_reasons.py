@@ -49,3 +49,29 @@ def test_a_class_folder_with_an_unreadable_sub_folder_is_told_the_sub_folder_s_r
         f"none of the class folders could be read ({ds / 'cat'}; operation not permitted): "
         "give read access to them"
     )
+
+
+def test_entries_beside_unreachable_links_are_told_give_read_access_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two folders that cannot be read beside a link whose target cannot be: the warning said
+    "give read access to them to include their images; left out the link ...: give read access
+    to T, or remove the link", the fix twice in one sentence (s61_m6 noticed). One fix now."""
+    ds = tmp_path / "ds"
+    for name in ("a", "b", "cat"):
+        (ds / name).mkdir(parents=True)
+    Image.new("L", (8, 8)).save(ds / "cat" / "1.png")
+    (tmp_path / "secret").mkdir()
+    os.symlink(tmp_path / "secret", ds / "l")
+    _refuse(monkeypatch, "lstat", {os.fspath(ds / "a"), os.fspath(ds / "b")}, errno.EACCES)
+    _refuse(monkeypatch, "stat", {os.fspath(ds / "l")}, errno.EPERM)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_class_folders(ds)
+    said = [str(w.message) for w in caught if "cannot be read" in str(w.message)]
+    assert said == [
+        f"left out 2 files that cannot be read (permission denied), e.g. {ds / 'a'}, "
+        f"{ds / 'b'}; left out the link {ds / 'l'}: it leads to {tmp_path / 'secret'}, which "
+        "cannot be read (operation not permitted): give read access to those files and to the "
+        "link's target, or remove the link"
+    ]

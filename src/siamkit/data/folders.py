@@ -472,8 +472,10 @@ def _locked_note(
             f"left out the {kind} {names[0]}: it cannot be read "
             f"({_why_unreadable(entries, entries)}); give read access to it to include {what}"
         )
-    if links and (locked or files):  # each kind in its own words: the entries, then the links
-        return f"{_locked_note(locked, files)}; {_locked_note({}, {}, links)}"
+    if links and (locked or files):
+        # each kind in its own words, then one fix: each sentence with its own fix said "give
+        # read access" twice in one warning (s61_m6 noticed)
+        return f"{_entries_told(locked, files)}; {_links_told(links)}: {_both_fix(locked, files, links)}"
     if links:
         return _unreached_links_note(links)
     kinds = " and ".join(
@@ -483,6 +485,54 @@ def _locked_note(
         f"left out {kinds} that cannot be read ({_why_unreadable(entries, entries)}), e.g. "
         f"{', '.join(names[:2])}: give read access to them to include their images"
     )
+
+
+def _entries_told(locked: Mapping[str, str], files: Mapping[str, str]) -> str:
+    """What :func:`_locked_note` says of the folders ``locked`` and the ``files`` that cannot be
+    read, without its fix: "left out the folder X: it cannot be read (permission denied)"."""
+    names = [text_name(f) for f in [*sorted(locked), *sorted(files)]]
+    entries = {**locked, **files}
+    why = _why_unreadable(entries, entries)
+    if len(names) == 1:
+        return (
+            f"left out the {'folder' if locked else 'file'} {names[0]}: it cannot be read ({why})"
+        )
+    kinds = " and ".join(
+        counted(n, kind) for n, kind in ((len(locked), "folder"), (len(files), "file")) if n
+    )
+    return f"left out {kinds} that cannot be read ({why}), e.g. {', '.join(names[:2])}"
+
+
+def _links_told(links: Mapping[str, str]) -> str:
+    """What :func:`_locked_note` says of the ``links`` whose target cannot be reached, without
+    its fix: "left out the link L: it leads to T, which cannot be read (permission denied)"."""
+    if len(links) > 1:
+        return f"left out {counted(len(links), 'link')} whose targets cannot be read: {_told_links(links)}"
+    link, why = next(iter(links.items()))
+    target, _ = _unreached(link, why)
+    if target is None:  # gone since listed
+        return f"left out the link {text_name(link)}: what it leads to cannot be read ({why})"
+    return (
+        f"left out the link {text_name(link)}: it leads to {target}, which cannot be read ({why})"
+    )
+
+
+def _both_fix(locked: Mapping[str, str], files: Mapping[str, str], links: Mapping[str, str]) -> str:
+    """The one fix of :func:`_locked_note` for entries that cannot be read beside links whose
+    target cannot be: "give read access to the folder and to the links' targets, or remove
+    the links"."""
+    kinds = " and ".join(k for k, n in (("folders", len(locked)), ("files", len(files))) if n)
+    entries = (
+        f"the {'folder' if locked else 'file'}"
+        if len(locked) + len(files) == 1
+        else f"those {kinds}"
+    )
+    targets = (
+        "the links' targets, or remove the links"
+        if len(links) > 1
+        else "the link's target, or remove the link"
+    )
+    return f"give read access to {entries} and to {targets}"
 
 
 def _why_unreadable(entries: Iterable[str | os.PathLike[str]], reasons: Mapping[str, str]) -> str:
