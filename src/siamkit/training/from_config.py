@@ -197,7 +197,7 @@ def make_validator(cfg: RunConfig, data: RunData, device: torch.device) -> Valid
                 z, data.val_y, dist, n_way, episodes=300, seed=cfg.train.seed,  # type: ignore[arg-type]
                 n_query=cfg.eval.queries,
             )  # fmt: skip
-        if cfg.train.val_metric == "eer":
+        if cfg.train.val_metric == "eer":  # train.seed: eval.seed may change on resume
             return validation_eer(z, data.val_y, dist, seed=cfg.train.seed)  # type: ignore[arg-type]
         return precision_at_1(z, data.val_y, dist)  # type: ignore[arg-type]
 

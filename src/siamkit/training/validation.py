@@ -115,6 +115,14 @@ def validation_eer(z: Tensor, labels: Tensor, distance: Distance, seed: int = 0)
     ranks every pair, so it keeps telling models apart after P@1 saturates on a few validation
     classes.
 
+    A run seeds the sample with ``train.seed``, not with the ``eval.seed`` its threshold fit
+    draws with (:func:`~siamkit.experiment.protocol.threshold_seed`): ``eval.seed`` may change
+    on ``--resume`` (:data:`~siamkit.training.config_guard.AFTER_TRAINING`: an embedding run
+    reads it only after training), while this metric compares epochs (``train.restore_best``,
+    ``train.early_stopping``), so its pairs must stay the same for the whole run. Where the
+    rule samples, the last epoch's EER is therefore of another sample than the threshold's
+    (where it takes all pairs, of the same pairs).
+
     Raises:
         ValueError: no genuine or no impostor pair (one image per class, or one class).
     """
