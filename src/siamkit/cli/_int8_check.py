@@ -731,7 +731,8 @@ def run_signatures(model_dir: str, shape: tuple[int, ...]) -> SignatureData | st
     where = (
         f"its run's signatures {d.root}"
         if d.root is not None
-        else f"its run's synthetic signatures (data.root null: {d.synthetic_writers} writers, "
+        else f"its run's synthetic signatures (data.root null: "
+        f"{counted(d.synthetic_writers, 'writer')}, "
         f"seed {d.seed}, made again)"
     )
     return SignatureData(sigs, train, test, where, run.eval_seed)
