@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from siamkit.clauses import counted
 from siamkit.data.signature_layouts import scan_signature_layout
 from siamkit.data.signature_preprocess import SIGNET_SIZE, BlankSignatureError, preprocess_batch
 from siamkit.data.synthetic_signatures import generate_signatures
@@ -204,7 +205,8 @@ def writer_disjoint_split(
     sizes.append(n_writers - sum(sizes))
     if min(sizes) < 1:
         raise ValueError(
-            f"{n_writers} writers cannot be split {list(fractions)}: a group would be empty."
+            f"{counted(n_writers, 'writer')} cannot be split {list(fractions)}: a group would be "
+            "empty."
         )
     perm = np.random.default_rng(seed).permutation(n_writers).tolist()
     bounds = np.cumsum([0, *sizes])
