@@ -40,11 +40,12 @@ def _refuse_study_folder(out_dir: Path) -> None:
 def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     """With --overwrite: move the earlier run's outputs aside, so the new run's files never mix
     with the old ones; delete them once the new run has finished, and put them back if it fails
-    (a refused config or an interrupt loses nothing). A failed run's cleanup removes only what
-    the run wrote (:func:`_the_runs_own`): a user's file of a run output's name saved into OUT
-    during the run stays, and where it took an earlier output's place, that output stays set
-    aside (``.earlier-run-*``, said in one line). Only the first process of a torchrun launch
-    does this."""
+    (a refused config or an interrupt loses nothing); files of the user's in the earlier run's
+    model folder go into the new one (:func:`_keep_users_model_files`). A failed run's cleanup
+    removes only what the run wrote (:func:`_the_runs_own`): a user's file of a run output's
+    name saved into OUT during the run stays, and where it took an earlier output's place, that
+    output stays set aside (``.earlier-run-*``, said in one line). Only the first process of a
+    torchrun launch does this."""
     from siamkit.training.ddp import is_main_process
 
     names = [n for n in RUN_OUTPUTS if (out_dir / n).exists()] if enabled else []
@@ -78,7 +79,22 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         else:
             shutil.rmtree(stash, ignore_errors=True)
         raise
+    _keep_users_model_files(out_dir, stash)
     shutil.rmtree(stash, ignore_errors=True)
+
+
+def _keep_users_model_files(out_dir: Path, stash: Path) -> None:
+    """Once the new run has saved its model, the earlier run's model folder set aside in
+    ``stash`` gives it the files of the user's it holds, and its export of the earlier model is
+    removed and named, as a save over a model folder does: it is put where such a save killed
+    after its renames leaves the replaced folder (``.model.old``), which
+    :func:`~siamkit.export.bundle.recover_model_folder` finishes."""
+    from siamkit.export.bundle import CONFIG_FILE, recover_model_folder
+
+    earlier, new, aside = stash / "model", out_dir / "model", out_dir / ".model.old"
+    if earlier.is_dir() and (new / CONFIG_FILE).is_file() and not os.path.lexists(aside):
+        os.replace(earlier, aside)
+        recover_model_folder(new)
 
 
 def _the_runs_own(path: Path) -> bool:

@@ -53,7 +53,8 @@ if TYPE_CHECKING:
     "--overwrite",
     is_flag=True,
     help="Start again in an OUT that already holds a run: the earlier run is set aside, deleted "
-    "when the new one finishes, and put back if it fails.",
+    "when the new one finishes (files of yours in its model folder go into the new one; its "
+    "ONNX export is removed, and said), and put back if it fails.",
 )
 @click.option(
     "--set",
