@@ -894,6 +894,77 @@ def test_a_resume_launch_of_another_process_count_is_refused_before_starting_the
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
 
 
+def _task_guard(config: str, overrides: tuple[str, ...]) -> Any:
+    """The config guard the built-in ssl or siamfc runner saves in its checkpoint, of
+    configs/``config`` with ``overrides``."""
+    from siamkit.training.config_io import read_yaml
+    from siamkit.training.tasks import TaskOptions
+
+    doc = read_yaml(ROOT / "configs" / config)
+    task = doc.pop("task")
+    options = TaskOptions(overrides=overrides, device="cpu")
+    if task == "ssl":
+        from siamkit.applications.ssl import task as ssl_task
+        from siamkit.applications.ssl.trainer import ssl_config_guard
+
+        return ssl_config_guard(ssl_task._config(doc, options))
+    from siamkit.applications.tracking import task as siamfc_task
+
+    return siamfc_task.tracker_config_guard(siamfc_task._config(doc, options))
+
+
+@pytest.mark.parametrize("config", ["simclr.yaml", "siamfc.yaml"], ids=["ssl", "siamfc"])
+def test_a_task_resume_launch_refuses_a_checkpoint_of_another_config_before_starting_them(
+    tmp_path: Path, no_launch, config: str
+) -> None:
+    """ssl's and siamfc's `--resume --nproc-per-node 2` of a checkpoint saved with another
+    config started both processes, which each read the checkpoint and refused it (their
+    runners' config guard; the launcher checked only that the checkpoint was there, s61_c5's
+    "left in the processes"). The launcher now reads it once and refuses it first with the
+    runner's own check (tasks.check_launch), in the one process's words: one Error line,
+    exit 1, nothing started, the checkpoint left as it was."""
+    from siamkit.cli.main import cli
+    from siamkit.training.checkpoint import save_checkpoint
+
+    guard = _task_guard(config, ("train.seed=12345",))
+    out = tmp_path / "run"
+    out.mkdir()
+    checkpoint = out / "checkpoint.pt"
+    save_checkpoint({"epoch": 1, guard.key: guard.state_dict()}, checkpoint)
+    before = checkpoint.read_bytes()
+    cmd = ["train", str(ROOT / "configs" / config), "--out", str(out), "--resume"]
+    cmd += ["--device", "cpu", "--no-progress"]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    assert res.exit_code == 1 and res.output.startswith("Error: "), res.output
+    assert res.output.count("\n") == 1 and "train.seed" in res.output, res.output
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]
+    assert checkpoint.read_bytes() == before
+    alone = CliRunner().invoke(cli, cmd)  # one process: the same words
+    assert alone.exit_code == 1 and alone.output.splitlines()[-1] == res.output.rstrip("\n")
+
+
+@pytest.mark.parametrize("config", ["simclr.yaml", "siamfc.yaml"], ids=["ssl", "siamfc"])
+def test_a_task_launch_refuses_a_batch_that_does_not_share_out_before_starting_them(
+    tmp_path: Path, no_launch, config: str
+) -> None:
+    """ssl's and siamfc's train.batch_size is the global batch, each process making an equal
+    share (ddp.share_of_batch): `--set train.batch_size=3 --nproc-per-node 2` started both
+    processes, which read the data, built the network and then each refused it. The launcher
+    now refuses it first, in share_of_batch's words: one Error line, exit 1, nothing started
+    or written."""
+    from siamkit.cli.main import cli
+    from siamkit.training.ddp import share_of_batch
+
+    with pytest.raises(ValueError) as refused:  # what each process says
+        share_of_batch(3, 2)
+    out = tmp_path / "run"
+    cmd = ["train", str(ROOT / "configs" / config), "--out", str(out), "--device", "cpu"]
+    cmd += ["--set", "train.batch_size=3", "--nproc-per-node", "2"]
+    res = CliRunner().invoke(cli, cmd)
+    assert res.exit_code == 1 and res.output == f"Error: {refused.value}\n", res.output
+    assert not out.exists()
+
+
 def test_a_plugins_runner_in_ssls_place_resumes_as_it_reads(tmp_path: Path, monkeypatch) -> None:
     """The missing-checkpoint refusal above is the built-in ssl and siamfc runners': a plug-in's
     runner registered in ssl's place is launched on --resume without one."""

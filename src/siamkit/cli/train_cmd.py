@@ -299,13 +299,16 @@ def _refuse_task_launch(
     "check the config only" (:func:`~siamkit.training.tasks.check_task_config`: each built-in
     task's, a plug-in's registered with one), then a ``--resume`` with no ``OUT/checkpoint.pt``
     where the built-in ssl or siamfc runner would read it
-    (:func:`~siamkit.training.tasks.resumes_from_out_checkpoint`). The rest is checked by the
-    processes.
+    (:func:`~siamkit.training.tasks.resumes_from_out_checkpoint`), and that runner's checks of
+    OUT's checkpoint and of COUNT (:func:`~siamkit.training.tasks.check_launch`: a resume's
+    config guard, a new run's batch that does not share out over COUNT). The rest is checked by
+    the processes.
     Only the check's error is said here: a warning it meets (siamfc's off-grid
     ``instance_size`` on ``--resume``) is process 0's to say, once."""
     from siamkit.training.config_io import read_yaml
     from siamkit.training.ddp import refuse_torchrun
     from siamkit.training.tasks import (
+        check_launch,
         check_task_config,
         get_task,
         list_tasks,
@@ -323,10 +326,11 @@ def _refuse_task_launch(
     with warnings.catch_warnings():  # said by process 0 as it starts, not twice
         warnings.simplefilter("ignore")
         check_task_config(task, doc, options)
-    if options.resume and resumes_from_out_checkpoint(task):
-        from siamkit.training.checkpoint import check_checkpoint_there
+        if options.resume and resumes_from_out_checkpoint(task):
+            from siamkit.training.checkpoint import check_checkpoint_there
 
-        check_checkpoint_there(out_dir / "checkpoint.pt")
+            check_checkpoint_there(out_dir / "checkpoint.pt")
+        check_launch(task, doc, out_dir, options, count)
 
 
 def _resolved_out(out: Path) -> Path:

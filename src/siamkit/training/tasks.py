@@ -102,6 +102,14 @@ _ONE_PROCESS_TARGETS = frozenset(_TASKS[name] for name in ONE_PROCESS_TASKS)
 _OUT_CHECKPOINT_TARGETS = frozenset(_TASKS[name] for name in ("ssl", "siamfc"))
 
 
+#: The checks of the built-in ``ssl`` and ``siamfc`` runners that need the run's folder and the
+#: launch's process count, which a :data:`ConfigCheck` is not given (:func:`check_launch`).
+_LAUNCH_CHECKS = {
+    "ssl": "siamkit.applications.ssl.task:check_launch",
+    "siamfc": "siamkit.applications.tracking.task:check_launch",
+}
+
+
 def trains_in_one_process(name: str) -> bool:
     """Whether the runner registered for ``task: name`` is a built-in one of
     :data:`ONE_PROCESS_TASKS` (which refuses a torchrun launch of more than one process): by
@@ -169,6 +177,20 @@ def check_task_config(name: str, config: dict[str, Any], options: TaskOptions) -
     if isinstance(check, str):
         check = _CHECKS[name] = load_target(check)
     check(config, options)
+
+
+def check_launch(
+    name: str, config: dict[str, Any], out_dir: Path, options: TaskOptions, world: int
+) -> None:
+    """What the built-in ``ssl`` or ``siamfc`` runner registered for ``task: name`` refuses in
+    each process of a ``world``-process launch of the run in ``out_dir`` beyond
+    :func:`check_task_config` (its ``--resume`` config guard, a new run's batch that does not
+    share out over the processes), raising the runner's error: ``siamkit train
+    --nproc-per-node N`` makes it once before it starts them. Nothing for another task or a
+    plug-in's runner (it checks what it reads)."""
+    if not resumes_from_out_checkpoint(name):
+        return
+    load_target(_LAUNCH_CHECKS[name])(config, out_dir, options, world)
 
 
 def list_tasks() -> list[str]:

@@ -213,6 +213,26 @@ def check_config(config: dict[str, Any], options: TaskOptions) -> None:
         check_init_source(cfg.model.init_from)
 
 
+def check_launch(config: dict[str, Any], out_dir: Path, options: TaskOptions, world: int) -> None:
+    """What each process of a ``world``-process launch of the run in ``out_dir`` refuses that
+    :func:`check_config` cannot see (it has neither ``out_dir`` nor ``world``), in the
+    processes' words: a ``--resume`` of a checkpoint made with another config or stopped on a
+    collapse (:func:`~siamkit.applications.ssl.trainer.check_resume`), and a new run's
+    ``train.batch_size`` that does not share out over the processes
+    (:func:`~siamkit.training.ddp.share_of_batch`; a resume's batch is the checkpoint's, whose
+    process count its trainer checks). ``siamkit train --nproc-per-node N`` makes it once,
+    after :func:`check_config`, before it starts the processes
+    (:func:`~siamkit.training.tasks.check_launch`); whether the batch fits the training
+    images needs them read, and stays the processes'."""
+    from siamkit.training.ddp import share_of_batch
+
+    cfg = _config(without_plugins(config)[0], options)
+    if options.resume:
+        check_resume(out_dir / CHECKPOINT, cfg)
+    else:
+        share_of_batch(cfg.train.batch_size, world)
+
+
 def _config(config: dict[str, Any], options: TaskOptions) -> SSLConfig:
     """``config`` (without its ``plugins:``) with ``options``' overrides, device and start."""
     doc = apply_ssl_overrides(config, options.overrides)

@@ -266,6 +266,33 @@ def check_config(config: dict[str, Any], options: TaskOptions) -> None:
         check_tracker_start(model["init_from"], model["backbone"], model["backbone_kwargs"])
 
 
+def check_launch(config: dict[str, Any], out_dir: Path, options: TaskOptions, world: int) -> None:
+    """What each process of a ``world``-process launch of the run in ``out_dir`` refuses that
+    :func:`check_config` cannot see (it has neither ``out_dir`` nor ``world``), in the
+    processes' words: a ``--resume`` of a checkpoint made with another config or
+    ``--init-from`` (:func:`_check_resumed`), and a new run's ``train.batch_size`` that does
+    not share out over the processes (:func:`~siamkit.training.ddp.share_of_batch`; a resume's
+    batch is the checkpoint's, whose process count its trainer checks). ``siamkit train
+    --nproc-per-node N`` makes it once, after :func:`check_config`, before it starts the
+    processes (:func:`~siamkit.training.tasks.check_launch`)."""
+    from siamkit.training.ddp import share_of_batch
+
+    cfg = _config(without_plugins(config)[0], options)
+    if options.resume:
+        _check_resumed(cfg, out_dir)
+    else:
+        share_of_batch(_settings(cfg["train"]).batch_size, world)
+
+
+def _check_resumed(cfg: dict[str, Any], out_dir: Path) -> None:
+    """Refuse to resume ``out_dir/checkpoint.pt`` with a config other than ``cfg`` (its
+    ``model.init_from`` set to the one the run started from, as the resume records it)."""
+    state = load_checkpoint(out_dir / "checkpoint.pt")
+    saved = state.get("config")  # none in a checkpoint from before it was recorded
+    cfg["model"]["init_from"] = resumed_init_from(saved, cfg["model"]["init_from"])
+    accept_saved_config(state, tracker_config_guard(cfg))
+
+
 def _config(config: dict[str, Any], options: TaskOptions) -> dict[str, Any]:
     """:func:`resolve_config` of ``config`` with ``options``' overrides, device and start."""
     cfg = resolve_config(config, options.overrides, options.resume)
@@ -287,10 +314,7 @@ def run(
     settings = _settings(cfg["train"])
     params = TrackerParams.from_dict(cfg["tracker"])
     if options.resume:  # refused before anything is written; the checkpoint's weights are used
-        state = load_checkpoint(out_dir / "checkpoint.pt")
-        saved = state.get("config")  # none in a checkpoint from before it was recorded
-        cfg["model"]["init_from"] = resumed_init_from(saved, cfg["model"]["init_from"])
-        accept_saved_config(state, tracker_config_guard(cfg))
+        _check_resumed(cfg, out_dir)
     source, described = _source(cfg["data"])
     torch.manual_seed(settings.seed)  # the initial weights: train.seed makes the run repeatable
     net = SiamFCNet(cfg["model"]["backbone"], cfg["model"]["backbone_kwargs"], params)
