@@ -52,6 +52,11 @@ script does not train on, embed or score the test classes 6-9 in any case; if a 
 it is reported and nothing else changes this stop (no config, no test classes); if both pass,
 the lower mean EER is the one reported as the round's pick.
 
+Round 16's result (2026-12-07): ``--proto none`` reproduced T on {2,5} (EER 0.0563, 2-way 1-shot
+0.982); nothing passed. ``s1`` 0.0639 and ``s5`` 0.0811 on {2,5}, against the limit 0.061 there,
+so neither ran {0,3} or {1,4}. Only images of classes 0-5 were trained on, embedded or scored.
+BENCHMARKS.md "Issue 20, round 16".
+
 Run: as ``val_taps.py`` says, with ``--proto s1`` (``--help`` prints the command).
 """
 
