@@ -177,3 +177,26 @@ def test_a_folder_of_other_files_is_refused_and_left_as_it_was(tmp_path: Path) -
     empty.mkdir()
     save_model(small_net(0), empty)  # an empty folder is written as before
     assert (empty / CONFIG_FILE).is_file()
+
+
+def test_a_load_that_finishes_the_move_first_does_not_fail_the_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's load between the save's renames and its move finishes the move itself
+    (recover_model_folder): the save then finds ``.model.old`` gone, and is still a save."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    real = bundle._own_names
+
+    def raced(folder: Path) -> set[str]:
+        monkeypatch.setattr(bundle, "_own_names", real)
+        names = real(folder)
+        load_model(dest)  # the other process's
+        return names
+
+    monkeypatch.setattr(bundle, "_own_names", raced)
+    save_model(small_net(1), dest)
+    assert (dest / "notes.txt").read_text() == "mine"
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

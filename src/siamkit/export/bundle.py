@@ -16,6 +16,7 @@ ones not yet imported before it builds the model, for model folders you trust.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -283,9 +284,13 @@ def _carry_over(old: Path, dest: Path, fingerprints: Any) -> tuple[list[Path], b
     user's). Returns those not written anew in ``dest``, as paths in ``dest``, and whether an
     export is among them."""
     own = _own_names(old)
-    stale = _stale_exports(old, fingerprints)
+    try:
+        stale = _stale_exports(old, fingerprints)
+        entries = sorted(old.iterdir())
+    except FileNotFoundError:  # another process (a load) finished it first
+        return [], False
     removed: list[Path] = []
-    for entry in sorted(old.iterdir()):
+    for entry in entries:
         there = dest / entry.name
         if entry.name in own or entry in stale:
             if not os.path.lexists(there):
@@ -293,13 +298,14 @@ def _carry_over(old: Path, dest: Path, fingerprints: Any) -> tuple[list[Path], b
             continue
         if os.path.lexists(there):  # a name the new model writes
             continue
-        for inner in (p for p in stale if p.parent == entry):
-            if inner.is_dir() and not inner.is_symlink():
-                shutil.rmtree(inner)
-            else:
-                inner.unlink()
-            removed.append(there / inner.name)
-        entry.rename(there)
+        with contextlib.suppress(FileNotFoundError):  # moved by another process finishing it
+            for inner in (p for p in stale if p.parent == entry):
+                if inner.is_dir() and not inner.is_symlink():
+                    shutil.rmtree(inner)
+                else:
+                    inner.unlink()
+                removed.append(there / inner.name)
+            entry.rename(there)
     return removed, bool(stale)
 
 
