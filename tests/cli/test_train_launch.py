@@ -1174,6 +1174,14 @@ def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Pa
     assert "run it again" not in err and "Traceback" not in err, err
 
 
+def _ignores(pid: int, sig: signal.Signals) -> bool:
+    """Whether process ``pid`` ignores ``sig`` (SIG_IGN: its bit in /proc's SigIgn mask)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) >> (int(sig) - 1) & 1)
+    raise AssertionError(f"no SigIgn in /proc/{pid}/status")
+
+
 def _running(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie, killed and not yet reaped by init, does not)."""
     try:
@@ -1476,11 +1484,12 @@ def test_a_launch_under_nohup_goes_on_after_a_sighup(tmp_path: Path, ignored: st
     run = _launch_both_asleep(tmp_path, preexec_fn=lambda: signal.signal(sig, signal.SIG_IGN))
     try:
         workers = _asleep(run, tmp_path)
+        # what "goes on" rests on: the launcher and both processes ignore it (SIG_IGN), so the
+        # kernel drops it as it is sent, and nothing is left to stop them later (the test
+        # waited a fixed 5 s for a stop instead, which a loaded machine could outlast)
+        ignoring = {pid: _ignores(pid, sig) for pid in [run.pid, *workers]}
         for pid in [run.pid, *workers]:
             os.kill(pid, sig)
-        deadline = time.monotonic() + 5
-        while run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
         went_on = run.poll() is None and all(_running(pid) for pid in workers)
         run.send_signal(signal.SIGTERM)
         said, err = run.communicate(timeout=SHUTDOWN_WAIT_S + 90)
@@ -1491,6 +1500,7 @@ def test_a_launch_under_nohup_goes_on_after_a_sighup(tmp_path: Path, ignored: st
     finally:
         kill_group(run)
         run.communicate()
+    assert all(ignoring.values()), f"{ignored} not ignored by {ignoring}"
     assert went_on, f"stopped by the {ignored} it ignores: {run.returncode}\n{err}"
     status, line = ENDED_BY["SIGTERM"]
     assert left == [] and run.returncode == status, said + err
