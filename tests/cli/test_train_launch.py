@@ -1151,6 +1151,9 @@ def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Pa
         env.pop(name, None)
     cmd = [sys.executable, "-m", "siamkit", "train", CONFIG, "--out", str(out), "--no-progress"]
     cmd += ["--device", "cpu", "--set", "train.epochs=40", "--nproc-per-node", "2"]
+    # torchrun waits as long for the stopped processes as in the signal tests below: its own
+    # 30 s could end process 0 by SIGKILL before its resume line under load
+    env["TORCH_ELASTIC_SHUTDOWN_TIMEOUT"] = str(SHUTDOWN_WAIT_S)
     run = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
@@ -1161,7 +1164,7 @@ def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Pa
             assert time.monotonic() < deadline, "no checkpoint written"
             time.sleep(0.05)
         run.send_signal(signal.SIGTERM)
-        said, err = run.communicate(timeout=120)
+        said, err = run.communicate(timeout=SHUTDOWN_WAIT_S + 90)
     finally:
         kill_group(run)  # torchrun's processes too, where the launcher hung or the test failed
         run.communicate()
