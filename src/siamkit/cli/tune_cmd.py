@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli._inputs import friendly_errors
 from siamkit.cli._metric_tables import format_table
 
@@ -163,7 +164,7 @@ def tune(
         if isinstance(err, (StudyInterrupted, StudyTerminated)) and err.best_config is not None:
             best, done = err.best_config, err.complete
             click.echo(
-                f"best config of the {done} completed trial{'' if done == 1 else 's'}: {best}  "
+                f"best config of the {counted(done, 'completed trial')}: {best}  "
                 f"(siamkit train {best})",
                 err=True,
             )
@@ -171,9 +172,9 @@ def tune(
                 click.echo(short, err=True)
         raise click.exceptions.Exit(code) from None
     click.echo(
-        f"\n{result.finished} trial{'' if result.finished == 1 else 's'} finished "
-        f"({result.complete} complete, {result.pruned} pruned), {result.failed} failed"
-        + (f", {result.interrupted} interrupted" if result.interrupted else "")
+        f"\n{counted(result.finished, 'trial')} finished "
+        f"({result.complete:,} complete, {result.pruned:,} pruned), {result.failed:,} failed"
+        + (f", {result.interrupted:,} interrupted" if result.interrupted else "")
         + f" in {result.seconds:.0f} s"
         + (
             "; their scores do not tell them apart (see the warning below)"
@@ -192,7 +193,7 @@ def tune(
             raise click.ClickException(gave_up)
         if result.failed:  # the timeout came first: the search failed all the same (exit 1)
             raise click.ClickException(
-                f"no trial completed before the timeout and {result.failed} failed (each failed "
+                f"no trial completed before the timeout and {result.failed:,} failed (each failed "
                 f"trial's warning says why, as does {out_dir / 'trials.csv'}); change the space "
                 "or the config, or run the same command again to continue the study"
             )
