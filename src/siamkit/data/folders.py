@@ -1060,21 +1060,48 @@ class _ClassReals:
 
     #: the images as listed (the route the walk took)
     files: list[Path]
-    #: the real path of each distinct folder holding them, ending in a separator
-    _folders: list[str] | None = None
+    #: each folder that holds one of them or holds a folder that does, by the route the walk
+    #: took, ending in a separator
+    _routes: set[str] | None = None
+    #: the same of the real path of each folder holding one of them
+    _folders: set[str] | None = None
     #: the real path of each image
     _reals: set[str] | None = None
 
-    def folders(self) -> list[str]:
+    def routes(self) -> set[str]:
+        """Whether an image lies below a folder ``f`` (ending in a separator), as
+        ``any(str(image).startswith(f))`` asked of every image for every link (O(links x
+        images): s61_LR), is ``f in routes()``: each prefix of an image's folder that ends
+        in a separator, worked out once per class."""
+        if self._routes is None:
+            parents = dict.fromkeys(os.fspath(f.parent) for f in self.files)
+            self._routes = _prefixes(os.path.join(d, "") for d in parents)
+        return self._routes
+
+    def folders(self) -> set[str]:
+        """:meth:`routes` of the real paths of the images' folders."""
         if self._folders is None:
             parents = dict.fromkeys(os.fspath(f.parent) for f in self.files)
-            self._folders = [os.path.join(os.path.realpath(d), "") for d in parents]
+            self._folders = _prefixes(os.path.join(os.path.realpath(d), "") for d in parents)
         return self._folders
 
     def reals(self) -> set[str]:
         if self._reals is None:
             self._reals = {os.path.realpath(f) for f in self.files}
         return self._reals
+
+
+def _prefixes(folders: Iterable[str]) -> set[str]:
+    """Each prefix of the ``folders`` (each ending in a separator) that ends in a separator:
+    ``s.startswith(p)`` for a ``p`` ending in one, and an ``s`` of ``folders``, is ``p in
+    _prefixes(folders)``."""
+    found: set[str] = set()
+    for d in folders:
+        end = len(d)
+        while end > 0 and d[:end] not in found:  # a prefix met holds its own prefixes
+            found.add(d[:end])
+            end = d.rfind(os.sep, 0, end - 1) + 1
+    return found
 
 
 def _holds_no_image(
@@ -1096,9 +1123,7 @@ def _holds_no_image(
         return True
     known = reals.setdefault(other, _ClassReals(walk.files[other]))
     route, real = _link_routes(link, other)
-    if any(os.fspath(f).startswith(route) for f in known.files) or any(
-        d.startswith(real) for d in known.folders()
-    ):
+    if route in known.routes() or real in known.folders():  # O(1): s61_LR's 3.6 s at 20,000x200
         return False
     read = {  # loops are not followed (_walk): what a walk of the link as a class would read
         os.path.realpath(os.path.join(where, name))
