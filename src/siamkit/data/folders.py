@@ -1378,7 +1378,8 @@ def one_walk_per_folder() -> Iterator[None]:
     call returns the first's :class:`ClassWalk`, and its warnings are not said again, nor are
     the notes :class:`ImageFolderDataset` says of that walk (its class folders without images,
     its files that are not images, its images directly in the root: said once per data config,
-    s61_r6 finding 1). For a caller that loads one folder several times, as a study loads the
+    s61_r6 finding 1), nor :class:`OmniglotDataset`'s notes (which walks no class folders, and
+    said its own again per data config: s62_c4). For a caller that loads one folder several times, as a study loads the
     data of each data config it checks (``data.limit: [null, 40, 45]`` walked the folder three
     times, and a library call's warnings were said again wherever Python's filter let them:
     s60_c6 noticed); every load inside it reads the images the first walk listed. Each thread
@@ -1859,8 +1860,9 @@ def _subdirs(
     if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
         why = _why_unreadable(denied, denied)
         raise UnreadableFolderError(_unreadable_folder(folder, why))
-    if (denied or links) and warn:
-        warnings.warn(_locked_note({}, denied, links), LeftOutFilesWarning, stacklevel=3)
+    note = _locked_note({}, denied, links) if (denied or links) and warn else ""
+    if note and _first_said(note, LeftOutFilesWarning):  # once in a study (Omniglot's: c4)
+        warnings.warn(note, LeftOutFilesWarning, stacklevel=3)
     if locked is not None:
         locked.update({**denied, **links})
     return sorted(p for p, st in entries if stat.S_ISDIR(st.st_mode))
@@ -2109,19 +2111,23 @@ class OmniglotDataset(FileImageDataset):
         for alphabet in alphabets:
             loose.append((alphabet, _list_images(alphabet)[0]))
             for character in _subdirs(alphabet, broken=gone, locked=locked):
-                files = list_images(character)
+                files, note = _list_images(character)
+                if note and _first_said(note, LeftOutFilesWarning):
+                    warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
                 if files:
                     samples += [(f, len(classes)) for f in files]
                     classes.append(f"{alphabet.name}/{character.name}")
                 else:
                     self.empty_folders.append(character.relative_to(self.root).as_posix())
+        # each note once in a study, as ImageFolderDataset's (a study loads its data once per
+        # data config: each was said again per config, s61_r6 / c4)
         for links, noun in ((lost, "alphabet"), (gone, "character")):
-            if links:
-                note = _broken_links_note(links, noun=noun)
+            note = _broken_links_note(links, noun=noun) if links else ""
+            if note and _first_said(note, LeftOutFilesWarning):
                 warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
         for folder, files in loose:
-            if files:
-                note = _loose_note(folder, files, "character")
+            note = _loose_note(folder, files, "character") if files else ""
+            if note and _first_said(note, LeftOutFilesWarning):
                 warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
         if not samples:
             # one named as an image (x.png -> another user's photo) is no alphabet nor character
@@ -2135,7 +2141,8 @@ class OmniglotDataset(FileImageDataset):
             )
         if self.empty_folders:
             note = empty_folders_note(self.root, self.empty_folders, "character")
-            warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
+            if _first_said(note, EmptyFoldersWarning):
+                warnings.warn(note, EmptyFoldersWarning, stacklevel=2)
         super().__init__(samples, classes, input_shape, transform)
 
     def _top_dirs(self, subset: str) -> list[Path]:
