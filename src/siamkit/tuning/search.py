@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from siamkit.clauses import counted
 from siamkit.data.folders import one_walk_per_folder
 from siamkit.miners._common import NonFiniteEmbeddings
 from siamkit.progress import Progress, progress_off
@@ -327,9 +328,9 @@ def _run_study(
     if log is not None and study.get_trials(deepcopy=False):  # a study run before
         log(
             f"continuing the study in {out / STUDY_FILE}: "
-            + (f"{finished} of {n_trials} trials finished, {remaining} to go" if remaining else
-               f"{finished} trials finished, {n_trials} wanted: none to go (give a larger "
-               "--trials to run more)")
+            + (f"{finished:,} of {n_trials:,} trials finished, {remaining:,} to go" if remaining
+               else f"{counted(finished, 'trial')} finished, {n_trials:,} wanted: none to go "
+               "(give a larger --trials to run more)")
         )  # fmt: skip
         if old := _pruned_at_their_end(study, base, space):
             log(
