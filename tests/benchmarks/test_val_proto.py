@@ -56,20 +56,28 @@ HAND_Z = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0], [1.0, 0.0], [0.0, 1.
 HAND_Y = [0, 1, 0, 1, 0, 1]
 
 
+# If each query had also entered its own class's prototype, the prototypes would be the means of
+# all three samples of a class: class 0's (2/3, 1/3), class 1's (-1/3, 0). Query (1, 0): d^2 =
+# 2/9 to its own, 16/9 to the other; query (0, 1): d^2 = 8/9 to class 0's, 10/9 to its own; the
+# cross-entropies log(1 + e^{-14s/9}) and log(1 + e^{2s/9}). LEAK_Z is the batch whose three
+# supports a class (S = 3) are those three samples, and whose queries are the same two.
+LEAK_Z = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]  # class 0: 3 supports, query
+LEAK_Z += [[-1.0, 0.0], [0.0, -1.0], [0.0, 1.0], [0.0, 1.0]]  # class 1: 3 supports, query
+LEAK_Y = [0, 0, 0, 0, 1, 1, 1, 1]
+
+
 @pytest.mark.parametrize("scale", [1.0, 16.0])
 def test_the_loss_on_a_case_computed_by_hand(proto, scale: float) -> None:
     want = (math.log1p(math.exp(-2 * scale)) + math.log1p(math.exp(2 * scale))) / 2
+    leaked = (math.log1p(math.exp(-14 * scale / 9)) + math.log1p(math.exp(2 * scale / 9))) / 2
+    # the leaked figure is right: it is the code's loss on LEAK_Z with three supports
+    three = proto.prototypical_loss(torch.tensor(LEAK_Z), torch.tensor(LEAK_Y), 3, scale)
+    assert float(three) == pytest.approx(leaked, rel=1e-6)
+    assert naive_loss(LEAK_Z, LEAK_Y, 3, scale) == pytest.approx(leaked, rel=1e-12)
     got = proto.prototypical_loss(torch.tensor(HAND_Z), torch.tensor(HAND_Y), 2, scale)
+    assert float(got) != pytest.approx(leaked, rel=1e-3)  # no query entered its own prototype
     assert float(got) == pytest.approx(want, rel=1e-6)
     assert naive_loss(HAND_Z, HAND_Y, 2, scale) == pytest.approx(want, rel=1e-12)
-    # (if each query also entered its own class's prototype, class 0's would be (2/3, 1/3) and
-    # class 1's (-1/3, 1/3): the loss would be another number)
-    leaked = torch.tensor([[2 / 3, 1 / 3], [-1 / 3, 1 / 3]])
-    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    other = torch.nn.functional.cross_entropy(
-        -scale * torch.cdist(q, leaked) ** 2, torch.tensor([0, 1])
-    )
-    assert float(other) != pytest.approx(want, rel=1e-3)
 
 
 def test_the_scale_of_the_input_does_not_matter(proto) -> None:
