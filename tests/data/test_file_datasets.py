@@ -301,7 +301,12 @@ def test_omniglot_names_the_links_it_cannot_read_in_its_refusal(tmp_path, monkey
     from siamkit.data.folders import _locked_reasons  # the refusals' one wording
 
     links = [top / "Greek", top / "Latin" / "a"]  # the reasons the walk met, carried
-    assert _locked_reasons(links, {os.fspath(p): "permission denied" for p in links}) == [reason]
+    denied = {os.fspath(p): "permission denied" for p in links}
+    led = {
+        os.fspath(links[0]): str(secret / "Greek"),
+        os.fspath(links[1]): str(secret / "Greek" / "alpha"),
+    }
+    assert _locked_reasons(links, denied, led) == [reason]
     notes = " ".join(str(w.message) for w in caught)
     assert "left out 2 links whose targets cannot be read" in notes
     assert f"{top / 'x.png'} leads to {secret / 'x.png'} (permission denied)" in notes

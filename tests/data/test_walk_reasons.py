@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from siamkit.data import folders
 from siamkit.data.folders import ClassFoldersError, read_class_folders
 
 
@@ -75,3 +76,41 @@ def test_entries_beside_unreachable_links_are_told_give_read_access_once(
         "cannot be read (operation not permitted): give read access to those files and to the "
         "link's target, or remove the link"
     ]
+
+
+def test_a_link_gone_between_the_walk_and_the_refusal_is_told_as_the_walk_met_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ds/l -> secret, whose target cannot be read, removed after the walk and before the
+    refusal is worded: asked again (os.path.islink), it was told as an entry, "ds/l cannot be
+    read (permission denied): ... give read access to it" (s61_m6 noticed the race had no
+    test). The walk's own view is carried: a link, what it led to, and why."""
+    ds = tmp_path / "ds"
+    (ds / "cat").mkdir(parents=True)  # a class folder without images
+    (tmp_path / "secret").mkdir()
+    os.symlink(tmp_path / "secret", ds / "l")
+    real = os.stat
+
+    def stat(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.fspath(path) == os.fspath(ds / "l") and kwargs.get("follow_symlinks", True):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    refuse = folders._refuse_nothing
+
+    def gone_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        os.unlink(ds / "l")  # the link goes once the walk is done
+        return refuse(*args, **kwargs)
+
+    monkeypatch.setattr(folders, "_refuse_nothing", gone_first)
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds)
+    assert str(err.value) == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"the class folder {ds / 'cat'} holds no images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
+        f".tiff, .webp), and the link {ds / 'l'} leads to {tmp_path / 'secret'}, which cannot be "
+        "read (permission denied): put each class's images in its sub-folder, and give read "
+        "access to the link's target, or remove the link"
+    )

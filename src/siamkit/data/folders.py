@@ -99,7 +99,7 @@ def _list_images(
 
 
 def _entries(
-    folder: Path, broken: list[Path] | None = None
+    folder: Path, broken: list[Path] | None = None, targets: dict[str, str | None] | None = None
 ) -> tuple[list[tuple[Path, os.stat_result]], dict[str, str], dict[str, str], bool]:
     """``(entries, denied, links, entered)``: the visible entries of ``folder`` with their stat
     (through a link), those that cannot be ``lstat``'ed and the links whose target cannot be
@@ -109,7 +109,8 @@ def _entries(
     can be entered (``False`` when no entry can be ``lstat``'ed: no search access to
     ``folder``, a folder of mode ``r--``; ``denied`` then holds every entry). A broken
     link, a loop or an entry gone since listed is none of them, as ``Path.is_file`` takes it;
-    the links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given.
+    the links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given,
+    and what each link of ``links`` leads to (:func:`_link_target`) to ``targets``.
 
     Raises:
         PermissionError: ``folder`` cannot be listed.
@@ -132,6 +133,8 @@ def _entries(
             st = _entry_stat(p, follow=True)
             if isinstance(st, PermissionError):
                 links[os.fspath(p)] = _os_reason(st)
+                if targets is not None:  # as the walk met it: the link may go before it is told
+                    targets[os.fspath(p)] = _link_target(os.fspath(p))
                 continue
             if isinstance(st, str):
                 if broken is not None:
@@ -569,14 +572,15 @@ def _unreached_links_note(links: Mapping[str, str]) -> str:
     )
 
 
-def _told_links(links: Mapping[str, str]) -> str:
+def _told_links(links: Mapping[str, str], targets: Mapping[str, str | None] | None = None) -> str:
     """Several ``links`` whose target cannot be reached (each with the OS's reason the walk
     met), as the warning and the refusals tell them: "a leads to A (permission denied), b leads
     to B (operation not permitted) and 2 more links" (the first :data:`SHOWN_LINKS`)."""
     got = sorted(links)
     told = []
     for link in got[:SHOWN_LINKS]:
-        target, why = _unreached(link, links[link])
+        why = links[link]
+        target = targets[link] if targets is not None else _link_target(link)
         told.append(
             f"{text_name(link)} leads to {target} ({why})"
             if target is not None
@@ -592,21 +596,25 @@ def _told_links(links: Mapping[str, str]) -> str:
 
 def _unreached(link: str, why: str) -> tuple[str | None, str]:
     """``(target, why)`` of the link ``link`` whose target cannot be reached: what it leads to
-    (as :func:`_nowhere` names it; ``None`` for a link gone since listed) and ``why``, the OS's
-    reason the walk met ("permission denied", "operation not permitted").
-    The target is resolved as far as it can be (``os.path.realpath``), as the walk's stat
-    resolved it: a link to a link is followed, as a link's own permissions mean nothing and
-    "give read access to links/y.png" named the link between (s60_r6 finding 3), and a relative
-    target's ``..`` is resolved, not shown as "staff/bob/../../secret/s.png"."""
+    (:func:`_link_target`) and ``why``, the OS's reason the walk met ("permission denied",
+    "operation not permitted")."""
+    return _link_target(link), why
+
+
+def _link_target(link: str) -> str | None:
+    """What the link ``link`` leads to, as :func:`_nowhere` names it (``None`` for a link gone
+    since listed). The target is resolved as far as it can be (``os.path.realpath``), as the
+    walk's stat resolved it: a link to a link is followed, as a link's own permissions mean
+    nothing and "give read access to links/y.png" named the link between (s60_r6 finding 3),
+    and a relative target's ``..`` is resolved, not shown as "staff/bob/../../secret/s.png"."""
     try:
         first = os.path.join(os.path.dirname(link), os.readlink(link))
     except OSError:  # gone since listed
-        return None, why
+        return None
     try:  # the path the walk's stat resolved, not "staff/bob/../../secret/s.png" (s60_r6)
-        target = text_name(os.path.realpath(link))
+        return text_name(os.path.realpath(link))
     except OSError:  # a link it cannot read on the way (/proc/1/cwd): the first target
-        target = text_name(first)
-    return target, why
+        return text_name(first)
 
 
 def walked_folders(folder: str | os.PathLike[str]) -> Iterator[str]:
@@ -1050,6 +1058,11 @@ class ClassWalk:
     #: again and told a class folder that can be listed "permission denied" whatever its
     #: sub-folder's reason (final41)
     reasons: dict[str, str] = field(default_factory=dict)
+    #: the entries of :attr:`locked` that are links whose target cannot be read, each with what
+    #: it leads to as the walk met it (``None``: gone before it could be told), by
+    #: ``os.fspath``: asked again by the refusal, a link gone since the walk was told "cannot be
+    #: read (permission denied): give read access to it" (s61_m6 noticed)
+    targets: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -1276,6 +1289,7 @@ def walk_classes(
         return walks[key]
     broken: list[Path] = []  # the root's links to nothing
     unreadable: dict[str, str] = {}  # the root's entries (or links' targets) that cannot be read
+    targets: dict[str, str | None] = {}  # what its links among them lead to
     if class_dirs is None:
         # a folder given twice, by any spelling (s1 s1/x/.., a link to it), is walked once, by
         # its first: walked by each, its images were listed twice and each warning said twice
@@ -1285,7 +1299,9 @@ def walk_classes(
             firsts.setdefault(os.path.realpath(top), top)
         _refuse_nested(roots, firsts, noun)
         class_dirs = [
-            d for top in firsts.values() for d in _subdirs(top, broken=broken, locked=unreadable)
+            d
+            for top in firsts.values()
+            for d in _subdirs(top, broken=broken, locked=unreadable, targets=targets)
         ]
         # one named as a file the walk reads (x.png -> another user's photo) was meant as that
         # file, not as a class folder (as _broken_links_note tells them apart): the warning
@@ -1309,6 +1325,7 @@ def walk_classes(
     locked_dirs = [Path(p) for p in unreadable]
     walk = ClassWalk({}, [], [], [], linked=dropped, broken=broken, locked=locked_dirs)
     walk.reasons.update(unreadable)
+    walk.targets.update({p: t for p, t in targets.items() if p in unreadable})
     others_of: dict[Path, list[Path]] = {}
     unread_in: dict[Path, list[str]] = {}  # what each class's walk could not read
     for folder in class_dirs:
@@ -1522,7 +1539,7 @@ def _refuse_nothing(
         # access" was said twice, the second "to it" of no one entry (reviewer s59_r3 finding 2)
         # (a link's own permissions mean nothing: its target is told apart, _locked_fixes)
         alone = not (folders or shared or to_top or to_class or broken)
-        them = "them" if len(unread) + len(_locked_entries(locked)) > 1 else "it"
+        them = "them" if len(unread) + len(_locked_entries(locked, walk.targets)) > 1 else "it"
         access = len(fix)  # extended by the links' targets, below
         fix.append(f"give read access to {them if alone else 'the unread ones'}")
     if shared:
@@ -1630,22 +1647,23 @@ def _refuse_nothing(
             )
         )
     if locked:
-        why += _locked_reasons(locked, walk.reasons)
+        why += _locked_reasons(locked, walk.reasons, walk.targets)
         if unread:  # one fix: "give read access to it and to the link's target, ..."
-            fix[access] = _locked_fixes(locked, fix[access])
+            fix[access] = _locked_fixes(locked, walk.targets, fix[access])
         else:
-            fix.append(_locked_fixes(locked))
+            fix.append(_locked_fixes(locked, walk.targets))
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
 
 
-def _locked_entries(locked: Sequence[Path]) -> list[Path]:
+def _locked_entries(locked: Sequence[Path], targets: Mapping[str, str | None]) -> list[Path]:
     """The entries of ``locked`` (:attr:`ClassWalk.locked`) that cannot be read themselves, apart
-    from the links whose target cannot be (``os.path.islink`` is False for an entry that cannot
-    be lstat'ed)."""
-    return [d for d in locked if not os.path.islink(d)]
+    from the links whose target cannot be (``targets``, as the walk met them)."""
+    return [d for d in locked if os.fspath(d) not in targets]
 
 
-def _locked_reasons(locked: Sequence[Path], reasons: Mapping[str, str]) -> list[str]:
+def _locked_reasons(
+    locked: Sequence[Path], reasons: Mapping[str, str], targets: Mapping[str, str | None]
+) -> list[str]:
     """Why each entry ``locked`` of a folder (:attr:`ClassWalk.locked`) counts for nothing, as a
     refusal names them: the one wording of the refusals of :func:`read_class_folders`, training's
     :class:`ImageFolderDataset` and :class:`OmniglotDataset` (which named none: s59_c3 noticed).
@@ -1654,17 +1672,18 @@ def _locked_reasons(locked: Sequence[Path], reasons: Mapping[str, str]) -> list[
     links whose target cannot be read (permission denied)" whatever the OS said, naming no
     target, right after the warning that named both (s61_r6 finding 2). The entries that cannot
     be read are told the OS's reason too (:func:`_why_unreadable`: s61_FA finding 3): each
-    reason as the walk met it (``reasons``, by ``os.fspath``)."""
-    entries = [text_name(str(d)) for d in _locked_entries(locked)]
-    beyond = sorted(str(d) for d in locked if os.path.islink(d))
+    reason as the walk met it (``reasons``, by ``os.fspath``), each link with what it led to then
+    (``targets``)."""
+    entries = [text_name(str(d)) for d in _locked_entries(locked, targets)]
+    beyond = sorted(os.fspath(d) for d in locked if os.fspath(d) in targets)
     why: list[str] = []
     if entries:
         why.append(
             f"{shown_names(entries)} cannot be read "
-            f"({_why_unreadable(_locked_entries(locked), reasons)})"
+            f"({_why_unreadable(_locked_entries(locked, targets), reasons)})"
         )
     if len(beyond) == 1:
-        target, reason = _unreached(beyond[0], reasons[beyond[0]])
+        target, reason = targets[beyond[0]], reasons[beyond[0]]
         why.append(
             f"the link {text_name(beyond[0])} leads to {target}, which cannot be read ({reason})"
             if target is not None
@@ -1673,28 +1692,30 @@ def _locked_reasons(locked: Sequence[Path], reasons: Mapping[str, str]) -> list[
     elif beyond:
         why.append(
             f"{counted(len(beyond), 'link')} lead to targets that cannot be read, "
-            f"{_told_links({b: reasons[b] for b in beyond})}"
+            f"{_told_links({b: reasons[b] for b in beyond}, targets)}"
         )
     return why
 
 
-def _locked_fixes(locked: Sequence[Path], access: str | None = None) -> str:
+def _locked_fixes(
+    locked: Sequence[Path], targets: Mapping[str, str | None], access: str | None = None
+) -> str:
     """What a refusal tells to do of the entries ``locked`` (:func:`_locked_reasons`), as one
     fix: read access to those that cannot be read (``access``: the fix said of the unread class
     folders, which covers them), and to the targets of the links, whose own permissions mean
     nothing ("give read access to them" named the links: s61_r6 finding 2), or their removal."""
-    entries = _locked_entries(locked)
+    entries = _locked_entries(locked, targets)
     if access is None and entries:
         access = f"give read access to {'them' if len(entries) > 1 else 'it'}"
     links = len(locked) - len(entries)
     if not links:
         return access or ""
-    targets = (
+    theirs = (
         "the link's target, or remove the link"
         if links == 1
         else "the links' targets, or remove the links"
     )
-    return f"{access} and to {targets}" if access else f"give read access to {targets}"
+    return f"{access} and to {theirs}" if access else f"give read access to {theirs}"
 
 
 def _loose_note(root: Path, loose: Sequence[Path], noun: str = "class") -> str:
@@ -1841,6 +1862,7 @@ def _subdirs(
     warn: bool = True,
     broken: list[Path] | None = None,
     locked: dict[str, str] | None = None,
+    targets: dict[str, str | None] | None = None,
 ) -> list[Path]:
     """The visible sub-folders of ``folder`` (a data set's root), sorted. One that cannot be
     told a folder (no access: a link to /proc) is left out and named, as the walk leaves it
@@ -1852,9 +1874,9 @@ def _subdirs(
     links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given
     (:func:`walk_classes` names them), the entries it names as they cannot be read to
     ``locked``, each with the OS's reason (the refusal of a walk without classes names them
-    too)."""
+    too), and what the links among them lead to to ``targets``."""
     try:
-        entries, denied, links, entered = _entries(folder, broken)
+        entries, denied, links, entered = _entries(folder, broken, targets)
     except PermissionError as e:
         raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
     if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
@@ -2105,12 +2127,13 @@ class OmniglotDataset(FileImageDataset):
         # folder): warned about by _subdirs, and named by the refusal below as ImageFolderDataset's
         # names them, not left out of it (s59_c3 noticed)
         locked: dict[str, str] = {}  # each with the OS's reason
+        targets: dict[str, str | None] = {}  # what the links among them lead to
         for top in self._top_dirs(subset):
             loose.append((top, _list_images(top)[0]))
-            alphabets += _subdirs(top, broken=lost, locked=locked)
+            alphabets += _subdirs(top, broken=lost, locked=locked, targets=targets)
         for alphabet in alphabets:
             loose.append((alphabet, _list_images(alphabet)[0]))
-            for character in _subdirs(alphabet, broken=gone, locked=locked):
+            for character in _subdirs(alphabet, broken=gone, locked=locked, targets=targets):
                 files, note = _list_images(character)
                 if note and _first_said(note, LeftOutFilesWarning):
                     warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
@@ -2133,11 +2156,11 @@ class OmniglotDataset(FileImageDataset):
             # one named as an image (x.png -> another user's photo) is no alphabet nor character
             # folder: the warning names it (as walk_classes keeps it out of ClassWalk.locked)
             unread = [Path(p) for p in locked if not _named_as_file(Path(p))]
-            why = _locked_reasons(unread, locked)
+            why = _locked_reasons(unread, locked, targets)
             raise ValueError(
                 f"No Omniglot images under '{self.root}'; expected "
                 "images_background/<alphabet>/<character>/*.png"
-                + (f": {_and(why)}: {_locked_fixes(unread)}" if why else ".")
+                + (f": {_and(why)}: {_locked_fixes(unread, targets)}" if why else ".")
             )
         if self.empty_folders:
             note = empty_folders_note(self.root, self.empty_folders, "character")
