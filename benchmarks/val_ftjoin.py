@@ -54,6 +54,13 @@ any figure of this script (issue 17, 2026-12-07, stop 62; folds ``2,5;0,3;1,4``,
 * If one passes, it is reported as a candidate for the next stop: nothing goes into src and the
   test classes 6-9 are not scored this stop. If none passes, nothing changes.
 
+Outcome of the eleventh rule (2026-12-07, stop 62, 18:33-19:02 UTC, load 17 at the start, 7-9
+after): ``join 1.0`` fails at {2,5} (from-SSL EER 0.1166 against ref's 0.1035; gap +0.0300 against
++0.0307); ``join 0.5`` passes {2,5} (EER 0.1081, gap +0.0301) and fails at {0,3} (gap +0.0176
+against ref's +0.0270, EER 0.3605 against 0.3542). Nothing adopted; the test classes not run.
+Every row: BENCHMARKS.md, "SSL fine-tuning: the start's features kept beside the fine-tuned
+ones".
+
 Run (three processes side by side, ``uptime`` before and after; then the verdict)::
 
     OMP_NUM_THREADS=1 nice python benchmarks/val_ftjoin.py ft --folds 2,5 --json ft25.jsonl
