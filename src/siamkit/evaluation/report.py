@@ -385,7 +385,10 @@ def _page(
     data: str | None = None,
 ) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    counts = data or f"{report.n_items:,} items, {report.n_classes} classes"
+    counts = (
+        data
+        or f"{counted(report.n_items, 'item')}, {counted(report.n_classes, 'class', 'classes')}"
+    )
     meta = (
         f"siamkit {html.escape(__version__)} · {when} · {html.escape(counts)} · "
         f"distance: {html.escape(report.distance)}"
