@@ -20,7 +20,8 @@ fold) x K = 48 images, so each batch is one 4-way episode:
 2. for each class of the batch, its first ``S`` samples in batch order are its support (the
    sampler draws a class's ``K`` images in a random order, so these are a random ``S`` of them)
    and its other ``K - S`` samples are queries (a class with fewer than ``S`` samples, or a
-   batch with no query, is an error; the rounds' batches have ``K = 48``);
+   batch with no query, is an error, and the script refuses ``train.samples_per_class`` <= ``S``
+   before training; the rounds' batches have ``K = 48``);
 3. the prototype ``c_k`` is the mean of class ``k``'s ``S`` support embeddings (not
    renormalised, as Snell et al.'s mean);
 4. each query ``q`` has logits ``-s ||q - c_k||^2`` over the batch's prototypes, with the fixed
@@ -71,6 +72,7 @@ from torch import Tensor, nn
 
 from val_taps import run_taps_folds, start_fold, taps_arguments  # isort: skip (sets sys.path)
 
+from siamkit.clauses import counted
 from siamkit.losses.functional import at_least_float32
 
 #: the rule's two candidates: supports per class, scale
@@ -87,12 +89,16 @@ def support_split(labels: Tensor, support: int) -> tuple[Tensor, Tensor]:
         idx = (labels == c).nonzero().squeeze(1)
         if len(idx) < support:
             raise ValueError(
-                f"class {int(c)} has {len(idx)} samples in the batch, fewer than the {support} "
-                "supports a prototype takes: raise train.samples_per_class above the supports"
+                f"class {int(c)} has {counted(len(idx), 'sample')} in the batch, fewer than the "
+                f"{counted(support, 'support')} a prototype takes: raise train.samples_per_class "
+                "above the supports"
             )
         is_support[idx[:support]] = True
     if bool(is_support.all()):
-        raise ValueError(f"every sample of the batch is one of {support} supports: no query")
+        raise ValueError(
+            f"every sample of the batch is a support ({counted(support, 'support')} a class): no "
+            "query; raise train.samples_per_class above the supports"
+        )
     return classes, is_support
 
 
@@ -131,9 +137,21 @@ def proto_objective(mode: str) -> PrototypicalObjective:
     return PrototypicalObjective(*CANDIDATES[mode])
 
 
+def check_episodes(mode: str, samples_per_class: int) -> None:
+    """Refuse, in one sentence naming the option, a batch whose classes leave no query once the
+    candidate ``mode`` has taken its supports (``samples_per_class`` at most the supports)."""
+    support = CANDIDATES[mode][0]
+    if samples_per_class <= support:
+        raise SystemExit(
+            f"--proto {mode} takes {counted(support, 'support')} a class and needs a query: "
+            f"train.samples_per_class must be above {support}, got {samples_per_class}"
+        )
+
+
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     run = start_fold(args, fold)
     if args.proto != "none":
+        check_episodes(args.proto, run.cfg.train.samples_per_class)
         run.trainer.objective = proto_objective(args.proto)
     result = run.trainer.fit()
     return run.result(args, result.history)

@@ -5,6 +5,8 @@ inside Trainer."""
 from __future__ import annotations
 
 import math
+import re
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -132,10 +134,50 @@ def test_no_query_enters_a_prototype_and_supports_are_not_scored(proto) -> None:
 
 
 def test_a_class_short_of_supports_or_a_batch_without_queries_is_refused(proto) -> None:
-    with pytest.raises(ValueError, match="class 1 has 1 samples in the batch, fewer than the 2"):
+    with pytest.raises(ValueError, match="class 1 has 1 sample in the batch, fewer than the 2 "):
         proto.prototypical_loss(torch.randn(4, 2), torch.tensor([0, 0, 0, 1]), 2, 16.0)
-    with pytest.raises(ValueError, match="every sample of the batch is one of 1 supports"):
+    with pytest.raises(
+        ValueError, match=r"every sample of the batch is a support \(1 support a class\): no query"
+    ):
         proto.prototypical_loss(torch.randn(2, 2), torch.tensor([0, 1]), 1, 16.0)
+
+
+@pytest.mark.parametrize(("mode", "k"), [("s5", 5), ("s5", 3), ("s1", 1)])
+def test_a_fold_whose_classes_leave_no_query_is_refused_before_training(
+    proto, monkeypatch: pytest.MonkeyPatch, mode: str, k: int
+) -> None:
+    # --set train.samples_per_class=5 --proto s5 reached the user as the loss's traceback at the
+    # first step; the fold now stops before training, in one sentence naming the option
+    def fit() -> None:
+        raise AssertionError(f"the fold trained with {trainer.objective}")
+
+    trainer = SimpleNamespace(objective="T", fit=fit)
+    cfg = SimpleNamespace(train=SimpleNamespace(samples_per_class=k))
+    monkeypatch.setattr(
+        proto, "start_fold", lambda args, fold: SimpleNamespace(cfg=cfg, trainer=trainer)
+    )
+    support = proto.CANDIDATES[mode][0]
+    sentence = (
+        f"--proto {mode} takes {support} support{'s' if support > 1 else ''} a class and needs a "
+        f"query: train.samples_per_class must be above {support}, got {k}"
+    )
+    with pytest.raises(SystemExit, match=f"^{re.escape(sentence)}$"):
+        proto.run_fold(SimpleNamespace(proto=mode), [2, 5])
+    assert trainer.objective == "T"
+
+
+def test_a_fold_with_a_query_a_class_trains(proto, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    trainer = SimpleNamespace(objective="T")
+    trainer.fit = lambda: seen.append(trainer.objective) or SimpleNamespace(history=[])
+    run = SimpleNamespace(
+        cfg=SimpleNamespace(train=SimpleNamespace(samples_per_class=6)),
+        trainer=trainer,
+        result=lambda args, history: {"history": history},
+    )
+    monkeypatch.setattr(proto, "start_fold", lambda args, fold: run)
+    assert proto.run_fold(SimpleNamespace(proto="s5"), [2, 5]) == {"history": []}
+    assert len(seen) == 1 and (seen[0].support, seen[0].scale) == (5, 16.0)
 
 
 def test_the_candidates_are_the_rules(proto) -> None:
