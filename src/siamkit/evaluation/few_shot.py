@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from siamkit.clauses import counted
 from siamkit.distances import CohortNormalized, Distance, FixedDistance
 from siamkit.evaluation._common import (
     BLOCK_ELEMENTS,
@@ -116,8 +117,10 @@ def sample_episodes(
     eligible = torch.nonzero(counts >= need).flatten()
     if eligible.numel() < n_way:
         raise ValueError(
-            f"{n_way}-way {k_shot}-shot with {n_query} queries needs {n_way} classes with at least "
-            f"{need} items each, but only {eligible.numel()} have that many; lower n_way, k_shot or n_query"
+            f"{n_way:,}-way {k_shot:,}-shot with {counted(n_query, 'query', 'queries')} needs "
+            f"{n_way:,} classes with at least {need:,} items each, but only "
+            f"{eligible.numel():,} {'has' if eligible.numel() == 1 else 'have'} that many; lower "
+            "n_way, k_shot or n_query"
         )
     sizes = counts[eligible]  # (C,)
     members = torch.zeros(eligible.numel(), int(sizes.max()), dtype=torch.long)  # (C, S)
