@@ -43,3 +43,17 @@ def test_settings_that_fit_and_no_few_shot_run() -> None:
     rep = evaluate_embeddings(z, y, few_shot=((4, 1),), n_query=5, episodes=10)
     assert set(rep.few_shot) == {"4way1shot"}
     assert not evaluate_embeddings(z, y, few_shot=()).few_shot
+
+
+def test_one_class_that_fills_it_has_that_many_and_thousands_are_grouped() -> None:
+    from siamkit.evaluation.evaluate import _check_few_shot_fits
+
+    with pytest.raises(ValueError) as one:  # class 0 alone has 1 shot + 1 query
+        _check_few_shot_fits(((3, 1),), 1, torch.tensor([0, 0, 1, 2]))
+    assert "needs 3 classes with at least 2 items each, but 1 has that many; " in str(one.value)
+    codes = torch.arange(1000).repeat_interleave(2)  # 1,000 classes of 2 items
+    with pytest.raises(ValueError) as many:
+        _check_few_shot_fits(((1001, 1),), 1, codes)
+    assert "needs 1,001 classes with at least 2 items each, but 1,000 have that many; " in str(
+        many.value
+    )

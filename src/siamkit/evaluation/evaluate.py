@@ -225,8 +225,8 @@ def _check_few_shot_fits(
         have = int((counts >= k_shot + n_query).sum())
         if have < n_way:
             raise ValueError(
-                f"few_shot setting ({n_way}, {k_shot}) with n_query={n_query} needs {n_way} "
-                f"classes with at least {k_shot + n_query} items each, but {have} have that "
-                "many; give smaller few_shot=((n_way, k_shot), ...) or n_query, or few_shot=() "
-                "to skip few-shot"
+                f"few_shot setting ({n_way}, {k_shot}) with n_query={n_query} needs {n_way:,} "
+                f"classes with at least {k_shot + n_query:,} items each, but {have:,} "
+                f"{'has' if have == 1 else 'have'} that many; give smaller few_shot=((n_way, "
+                "k_shot), ...) or n_query, or few_shot=() to skip few-shot"
             )
