@@ -965,6 +965,74 @@ def test_a_task_launch_refuses_a_batch_that_does_not_share_out_before_starting_t
     assert not out.exists()
 
 
+def _ssl_config_as(tmp_path: Path, task: str) -> Path:
+    """configs/simclr.yaml with ``task: task`` in place of ``task: ssl``."""
+    text = (ROOT / "configs" / "simclr.yaml").read_text()
+    assert text.count("task: ssl\n") == 1
+    path = tmp_path / f"{task}.yaml"
+    path.write_text(text.replace("task: ssl\n", f"task: {task}\n"))
+    return path
+
+
+@pytest.mark.parametrize("form", ["get_task", "string"])
+def test_the_built_in_ssl_runner_under_another_name_gets_ssls_launch_check(
+    tmp_path: Path, no_launch, monkeypatch, form: str
+) -> None:
+    """tasks.check_launch decided whether to check by the runner but chose the check by the
+    task's name: the built-in ssl runner registered under another name, as a plug-in may
+    (register_task("myssl", get_task("ssl")) or its "module:function"), ended
+    `--nproc-per-node 2` in a KeyError traceback, where the processes train it (s62_r7
+    finding 1a). The check is now found by the runner: ssl's, whose batch share is refused in
+    share_of_batch's words, one Error line, nothing started or written."""
+    import siamkit.training.tasks as tasks
+    from siamkit.cli.main import cli
+    from siamkit.training.ddp import share_of_batch
+
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))  # put back afterwards
+    monkeypatch.setattr(tasks, "_CHECKS", dict(tasks._CHECKS))
+    ssl = "siamkit.applications.ssl.task:run"
+    tasks.register_task("myssl", tasks.get_task("ssl") if form == "get_task" else ssl)
+    with pytest.raises(ValueError) as refused:  # what each process says
+        share_of_batch(3, 2)
+    out = tmp_path / "run"
+    cmd = ["train", str(_ssl_config_as(tmp_path, "myssl")), "--out", str(out), "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*cmd, "--set", "train.batch_size=3", "--nproc-per-node", "2"])
+    said = (res.output, res.exception)
+    assert res.exit_code == 1 and res.output == f"Error: {refused.value}\n", said
+    assert not out.exists()
+
+
+def test_the_built_in_ssl_runner_in_siamfcs_place_gets_ssls_launch_check(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """With ssl's runner registered in siamfc's place (register_task("siamfc", ssl's runner,
+    overwrite=True)), `--nproc-per-node 2` of an ssl config with `task: siamfc` was refused in
+    siamfc's words ("unknown section 'method' in a siamfc config"), a config its processes
+    train (s62_r7 finding 1b): the check went by the name. It is now the runner's, ssl's: the
+    config is launched, and a batch that does not share out is refused as ssl's would be."""
+    import siamkit.cli._launch as launcher
+    import siamkit.training.tasks as tasks
+    from siamkit.cli.main import cli
+    from siamkit.training.ddp import share_of_batch
+
+    launched: list[int] = []
+    monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setattr(tasks, "_TASKS", dict(tasks._TASKS))  # put back afterwards
+    monkeypatch.setattr(tasks, "_CHECKS", dict(tasks._CHECKS))
+    tasks.register_task("siamfc", "siamkit.applications.ssl.task:run", overwrite=True)
+    out = tmp_path / "run"
+    cmd = ["train", str(_ssl_config_as(tmp_path, "siamfc")), "--out", str(out), "--device", "cpu"]
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    assert res.exit_code == 0 and res.output == "" and launched == [2], res.output
+    with pytest.raises(ValueError) as refused:
+        share_of_batch(3, 2)
+    res = CliRunner().invoke(cli, [*cmd, "--set", "train.batch_size=3", "--nproc-per-node", "2"])
+    assert res.exit_code == 1 and res.output == f"Error: {refused.value}\n", res.output
+    assert launched == [2]
+    assert not out.exists()
+
+
 def test_a_plugins_runner_in_ssls_place_resumes_as_it_reads(tmp_path: Path, monkeypatch) -> None:
     """The missing-checkpoint refusal above is the built-in ssl and siamfc runners': a plug-in's
     runner registered in ssl's place is launched on --resume without one."""

@@ -103,10 +103,12 @@ _OUT_CHECKPOINT_TARGETS = frozenset(_TASKS[name] for name in ("ssl", "siamfc"))
 
 
 #: The checks of the built-in ``ssl`` and ``siamfc`` runners that need the run's folder and the
-#: launch's process count, which a :data:`ConfigCheck` is not given (:func:`check_launch`).
-_LAUNCH_CHECKS = {
-    "ssl": "siamkit.applications.ssl.task:check_launch",
-    "siamfc": "siamkit.applications.tracking.task:check_launch",
+#: launch's process count, which a :data:`ConfigCheck` is not given (:func:`check_launch`), by
+#: the runner (its ``"module:attr"``), not the task's name: a plug-in may register the built-in
+#: runner under another name (``register_task("myssl", get_task("ssl"))``) or in another's place.
+_LAUNCH_CHECKS: dict[str, str] = {
+    _TASKS["ssl"]: "siamkit.applications.ssl.task:check_launch",
+    _TASKS["siamfc"]: "siamkit.applications.tracking.task:check_launch",
 }
 
 
@@ -186,11 +188,13 @@ def check_launch(
     each process of a ``world``-process launch of the run in ``out_dir`` beyond
     :func:`check_task_config` (its ``--resume`` config guard, a new run's batch that does not
     share out over the processes), raising the runner's error: ``siamkit train
-    --nproc-per-node N`` makes it once before it starts them. Nothing for another task or a
-    plug-in's runner (it checks what it reads)."""
-    if not resumes_from_out_checkpoint(name):
-        return
-    load_target(_LAUNCH_CHECKS[name])(config, out_dir, options, world)
+    --nproc-per-node N`` makes it once before it starts them. The check is the runner's, found
+    by the runner, not the name (ssl's runner registered as ``myssl`` or in siamfc's place gets
+    ssl's). Nothing for another task or a plug-in's runner (it checks what it reads)."""
+    for target, check in _LAUNCH_CHECKS.items():
+        if _runs_builtin(name, frozenset({target})):
+            load_target(check)(config, out_dir, options, world)
+            return
 
 
 def list_tasks() -> list[str]:
