@@ -38,15 +38,21 @@ def add_user_files(folder: Path) -> None:
     (folder / "mine" / "run.sh").write_text("echo")
 
 
+def threshold(folder: Path) -> float | None:
+    value = json.loads((folder / CONFIG_FILE).read_text())["threshold"]
+    return None if value is None else float(value)
+
+
 def add_image_export(folder: Path) -> None:
     """What `siamkit export MODEL --int8` leaves in a model folder: its graphs, listed with the
-    model's fingerprint in onnx.json."""
+    model's fingerprint and threshold in onnx.json."""
     for name in ("model.onnx", "model.int8.onnx"):
         (folder / name).write_bytes(b"graph of " + fingerprint(folder).encode())
     doc = {
         "format": "siamkit-onnx-exports",
         "format_version": 1,
         "fingerprint": fingerprint(folder),
+        "threshold": threshold(folder),
         "exports": {"model.onnx": {"precision": "fp32"}, "model.int8.onnx": {"precision": "int8"}},
     }
     (folder / "onnx.json").write_text(json.dumps(doc))
@@ -58,7 +64,8 @@ def add_text_export(folder: Path, user_file: bool) -> Path:
     (out / "tokenizer").mkdir(parents=True)
     (out / "tokenizer" / "tokenizer.json").write_text("{}")
     (out / "text.onnx").write_bytes(b"graph")
-    (out / "text_onnx.json").write_text(json.dumps({"fingerprint": fingerprint(folder)}))
+    made = {"fingerprint": fingerprint(folder), "threshold": threshold(folder)}
+    (out / "text_onnx.json").write_text(json.dumps(made))
     if user_file:
         (out / "readme.txt").write_text("how I serve it")
     return out
@@ -90,16 +97,53 @@ def test_a_forced_save_keeps_a_users_files_and_removes_and_names_the_stale_expor
 def test_the_same_model_saved_again_keeps_its_export(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A re-save of the same weights (a new threshold): its export still embeds as it does."""
+    """A re-save of the same weights and threshold: its export embeds and decides as it does."""
     dest = save_model(small_net(0), tmp_path / "model")
     add_image_export(dest)
+    out = add_text_export(dest, user_file=False)
+    capsys.readouterr()
+    save_model(small_net(0), dest)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        [CONFIG_FILE, "model.int8.onnx", "model.onnx", "model.safetensors", "onnx", "onnx.json"]
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["text.onnx", "text_onnx.json", "tokenizer"]
+    assert capsys.readouterr().err == ""
+
+
+def test_the_same_model_saved_with_a_new_threshold_removes_and_names_its_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The export carries the old threshold (onnx.json, text_onnx.json, the graph's metadata),
+    and the torch-free runtime decides a match by it: it was kept unsaid beside the new one."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_image_export(dest)
+    out = add_text_export(dest, user_file=False)
     capsys.readouterr()
     save_model(small_net(0, threshold=0.7), dest)
-    assert sorted(p.name for p in dest.iterdir()) == sorted(
-        [CONFIG_FILE, "model.int8.onnx", "model.onnx", "model.safetensors", "onnx.json"]
-    )
+    assert sorted(p.name for p in dest.iterdir()) == ["model.safetensors", CONFIG_FILE]
     assert load_model(dest).threshold == 0.7
+    assert capsys.readouterr().err.strip() == (
+        f"Removed {dest}/model.int8.onnx, {dest}/model.onnx, {out} and {dest}/onnx.json: {TAIL} "
+        f"(siamkit export {dest} --format onnx writes an export of it)"
+    )
+
+
+def test_a_real_export_with_the_old_threshold_is_not_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`siamkit export` then a re-save of the same weights at 0.9: the export said 0.5, unsaid."""
+    from siamkit.export.onnx import export_onnx
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest)
+    assert json.loads((dest / "onnx.json").read_text())["threshold"] == 0.5
+    capsys.readouterr()
+    save_model(small_net(0), dest)  # the same threshold: kept, nothing said
+    assert (dest / "model.onnx").is_file()
     assert capsys.readouterr().err == ""
+    save_model(small_net(0, threshold=0.9), dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["model.safetensors", CONFIG_FILE]
+    assert capsys.readouterr().err.startswith(f"Removed {dest}/model.onnx and {dest}/onnx.json: ")
 
 
 @pytest.mark.parametrize("user_file", [False, True])

@@ -100,7 +100,8 @@ def save_model(
     model (``onnx.json`` and the files it lists, a text export's own files in MODEL/onnx), which
     would no longer match: those it does not write anew are removed and named in one line on
     stderr ("Removed ..."). Everything else in the folder is kept: a user's files, and an
-    export of a model with the same fingerprint (it embeds as this one does). A kill during
+    export of a model with the same fingerprint and threshold (it embeds and decides as this one
+    does; one with another threshold carries the old one, and is removed). A kill during
     the replacement leaves the old model or the new one, never a mix (:func:`recover_model_folder`).
     An existing folder of other files that is not a model folder is refused.
 
@@ -179,7 +180,8 @@ def save_model(
                 dest
             )  # a kill before this line leaves only ``old``: see recover_model_folder
             # and one after it the user's files in ``old``, which the next save or load moves
-            removed = _carry_over(old, dest, _fingerprints(model, str(doc["fingerprint"])))
+            fingerprints = _fingerprints(model, str(doc["fingerprint"]))
+            removed = _carry_over(old, dest, fingerprints, threshold)
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(dest)
@@ -243,15 +245,17 @@ _TEXT_MODEL_FILES = frozenset(
 )
 
 
-def _stale_exports(folder: Path, fingerprints: Any) -> list[Path]:
+def _stale_exports(folder: Path, fingerprints: Any, threshold: float | None) -> list[Path]:
     """The ONNX exports in the model folder ``folder`` made from a model that goes by none of
-    ``fingerprints()``: the files an image export lists in ``onnx.json``, and ``onnx.json``
-    itself; a text export's own files in a sub-folder (MODEL/onnx), or that folder whole when
-    nothing of the user's is in it. Paths within ``folder``."""
+    ``fingerprints()``, or that record another threshold than ``threshold`` (the new model's:
+    an export carries its threshold in its metadata and record, and decides a match by it):
+    the files an image export lists in ``onnx.json``, and ``onnx.json`` itself; a text export's
+    own files in a sub-folder (MODEL/onnx), or that folder whole when nothing of the user's is
+    in it. Paths within ``folder``."""
     stale: list[Path] = []
     if (folder / SIDECAR_FILE).is_file():
         doc = read_sidecar(folder)
-        if doc.get("fingerprint") not in fingerprints():
+        if doc.get("fingerprint") not in fingerprints() or doc.get("threshold") != threshold:
             listed = [n for n in doc["exports"] if isinstance(n, str) and Path(n).name == n]
             stale += [folder / n for n in sorted(listed) if os.path.lexists(folder / n)]
             stale.append(folder / SIDECAR_FILE)
@@ -262,9 +266,10 @@ def _stale_exports(folder: Path, fingerprints: Any) -> list[Path]:
         try:
             made = json.loads(meta.read_text())
             exported = {made["fingerprint"], *made.get("former_fingerprints", ())}
-        except (OSError, ValueError, KeyError, TypeError):
-            exported = set()
-        if not exported.isdisjoint(fingerprints()):
+            same_threshold = made.get("threshold") == threshold
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            exported, same_threshold = set(), False
+        if same_threshold and not exported.isdisjoint(fingerprints()):
             continue
         entries = sorted(sub.iterdir())
         if all(e.name in TEXT_EXPORT_NAMES for e in entries):
@@ -275,17 +280,20 @@ def _stale_exports(folder: Path, fingerprints: Any) -> list[Path]:
     return stale
 
 
-def _carry_over(old: Path, dest: Path, fingerprints: Any) -> tuple[list[Path], bool]:
+def _carry_over(
+    old: Path, dest: Path, fingerprints: Any, threshold: float | None
+) -> tuple[list[Path], bool]:
     """Move the entries of the replaced model folder ``old`` that are not its model's into the
     new one ``dest``: the user's files stay, and so does an export made from a model that goes
-    by one of ``fingerprints()`` (it embeds as the new one does). Left in ``old``, to be deleted
+    by one of ``fingerprints()`` with the new model's ``threshold`` (it embeds and decides as
+    the new one does). Left in ``old``, to be deleted
     with it: the files the replaced model's save wrote, and the exports made from it
     (:func:`_stale_exports`, deleted here from a text export folder that holds files of the
     user's). Returns those not written anew in ``dest``, as paths in ``dest``, and whether an
     export is among them."""
     own = _own_names(old)
     try:
-        stale = _stale_exports(old, fingerprints)
+        stale = _stale_exports(old, fingerprints, threshold)
         entries = sorted(old.iterdir())
     except FileNotFoundError:  # another process (a load) finished it first
         return [], False
@@ -425,8 +433,8 @@ def _finish_replacement(dest: Path, old: Path) -> bool:
     files out of the replaced folder ``old``: move them into ``dest`` now, and remove (and say)
     what the save would have removed. False where it cannot (a read-only folder)."""
     try:
-        fingerprint = json.loads((dest / CONFIG_FILE).read_text()).get("fingerprint")
-        removed = _carry_over(old, dest, lambda: {fingerprint})
+        doc = json.loads((dest / CONFIG_FILE).read_text())
+        removed = _carry_over(old, dest, lambda: {doc.get("fingerprint")}, doc.get("threshold"))
         shutil.rmtree(old, ignore_errors=True)
     except (OSError, ValueError, AttributeError):
         return False
