@@ -244,3 +244,25 @@ def test_a_load_that_finishes_the_move_first_does_not_fail_the_save(
     x = torch.rand(2, 1, 28, 28)
     torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_an_unrecorded_export_in_a_sub_folder_of_another_model_is_kept_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`siamkit export M --out M/edge/model.onnx` is not listed in M/onnx.json: replacing M kept
+    it, embedding as the old model, and said nothing (s62_r6 finding 2). It may be a user's copy,
+    so it stays, named; one of the same model and threshold is not named."""
+    from siamkit.export.onnx import export_onnx
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest, out_path=dest / "edge" / "model.onnx")
+    capsys.readouterr()
+    save_model(small_net(0), dest)
+    assert capsys.readouterr().err == ""
+    save_model(small_net(1), dest)
+    assert (dest / "edge" / "model.onnx").is_file()
+    assert capsys.readouterr().err.strip() == (
+        f"Kept {dest}/edge/model.onnx, which {dest}/onnx.json does not list: an ONNX export of "
+        "another model or threshold, which would no longer match this one (export it again with "
+        f"`siamkit export {dest} --out FILE --force`, or delete it)"
+    )

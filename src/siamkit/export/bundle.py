@@ -101,7 +101,9 @@ def save_model(
     would no longer match: those it does not write anew are removed and named in one line on
     stderr ("Removed ..."). Everything else in the folder is kept: a user's files, and an
     export of a model with the same fingerprint and threshold (it embeds and decides as this one
-    does; one with another threshold carries the old one, and is removed). A kill during
+    does; one with another threshold carries the old one, and is removed). An ``.onnx`` file
+    that no record lists (written with ``--out`` into a sub-folder, MODEL/edge/model.onnx) and
+    whose metadata names another model or threshold is kept but named on stderr. A kill during
     the replacement leaves the old model or the new one, never a mix (:func:`recover_model_folder`).
     An existing folder of other files that is not a model folder is refused.
 
@@ -172,6 +174,7 @@ def save_model(
         if not recover_model_folder(dest):
             _remove_stale_temps(dest)
         removed: tuple[list[Path], bool] = ([], False)
+        fingerprints: Any = None
         if dest.exists():
             old = _old_path(dest)
             shutil.rmtree(old, ignore_errors=True)
@@ -190,6 +193,8 @@ def save_model(
         raise
     model.threshold = threshold
     _say_removed(dest, *removed)
+    if fingerprints is not None:  # a model folder replaced
+        _say_unrecorded_stale(dest, fingerprints, threshold)
     return dest
 
 
@@ -317,6 +322,52 @@ def _carry_over(
     return removed, bool(stale)
 
 
+def _unrecorded_exports(folder: Path) -> list[Path]:
+    """The ``.onnx`` files in the model folder ``folder`` and one level down that no record
+    lists: not in its ``onnx.json``, nor in a text export's folder (``text_onnx.json``). An
+    export written with ``--out`` into a sub-folder (MODEL/edge/model.onnx) is one."""
+    listed = set(read_sidecar(folder)["exports"])
+    found = [p for p in sorted(folder.glob("*.onnx")) if p.name not in listed]
+    for sub in sorted(folder.iterdir()):
+        if sub.is_dir() and not sub.is_symlink() and not (sub / TEXT_EXPORT_META).exists():
+            found += sorted(sub.glob("*.onnx"))
+    return [p for p in found if p.is_file() and not p.is_symlink()]
+
+
+def _say_unrecorded_stale(dest: Path, fingerprints: Any, threshold: float | None) -> None:
+    """Name, on stderr, the ONNX exports in the model folder ``dest`` that no record lists
+    (:func:`_unrecorded_exports`) and whose metadata gives another model's fingerprint or another
+    threshold than the one just saved: they are kept (they may be a user's copy of an earlier
+    model), but would no longer match it. Nothing where onnx is not installed."""
+    try:
+        import onnx
+    except ImportError:
+        return
+    stale: list[str] = []
+    for path in _unrecorded_exports(dest):
+        try:
+            meta = {
+                p.key: p.value
+                for p in onnx.load(str(path), load_external_data=False).metadata_props
+            }
+            recorded = json.loads(meta["threshold"]) if "threshold" in meta else None
+        except Exception:  # not a graph onnx reads: not siamkit's to judge
+            continue
+        if "fingerprint" not in meta:  # not a siamkit export
+            continue
+        if meta["fingerprint"] not in fingerprints() or recorded != threshold:
+            stale.append(str(path))
+    if not stale:
+        return
+    files = stale[-1] if len(stale) == 1 else f"{', '.join(stale[:-1])} and {stale[-1]}"
+    print(
+        f"Kept {files}, which {dest / SIDECAR_FILE} does not list: an ONNX export of another "
+        "model or threshold, which would no longer match this one (export it again with "
+        f"`siamkit export {dest} --out FILE --force`, or delete it)",
+        file=sys.stderr,
+    )
+
+
 def _say_removed(dest: Path, removed: list[Path], exports: bool) -> None:
     """Say, on stderr, which of the replaced model's files and exports (``exports``: some are)
     a save removed."""
@@ -440,6 +491,7 @@ def _finish_replacement(dest: Path, old: Path) -> bool:
         return False
     _remove_stale_temps(dest)
     _say_removed(dest, *removed)
+    _say_unrecorded_stale(dest, lambda: {doc.get("fingerprint")}, doc.get("threshold"))
     return True
 
 
