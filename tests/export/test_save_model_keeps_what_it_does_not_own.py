@@ -266,3 +266,20 @@ def test_an_unrecorded_export_in_a_sub_folder_of_another_model_is_kept_and_named
         "another model or threshold, which would no longer match this one (export it again with "
         f"`siamkit export {dest} --out FILE --force`, or delete it)"
     )
+
+
+def test_a_folder_holding_only_hidden_files_is_saved_into_and_keeps_them(tmp_path: Path) -> None:
+    """`ls` shows it empty (a desktop's .DS_Store): it was refused as "a folder of other files"
+    (s62_r6 finding 4). It is saved into as an empty folder, the hidden file kept as the user's."""
+    folder = tmp_path / "hidden"
+    folder.mkdir()
+    (folder / ".DS_Store").write_bytes(b"finder")
+    save_model(small_net(0), folder)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".DS_Store",
+        "model.safetensors",
+        CONFIG_FILE,
+    ]
+    assert (folder / ".DS_Store").read_bytes() == b"finder"
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(folder).embed(x), small_net(0).embed(x))

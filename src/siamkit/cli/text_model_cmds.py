@@ -200,7 +200,8 @@ def lexical(
     dest = Path(out)
     if dest.exists() and not force:
         raise click.UsageError(f"{out} already exists; pass --force to replace it")
-    if dest.is_dir() and not (dest / "siamkit.json").is_file() and any(dest.iterdir()):
+    shown = [p for p in dest.iterdir() if not p.name.startswith(".")] if dest.is_dir() else []
+    if shown and not (dest / "siamkit.json").is_file():  # hidden files (.DS_Store) do not count
         raise click.UsageError(  # before anything is fitted: save_model refuses it too
             f"{out} is a folder of other files, not a siamkit model folder: --force replaces "
             "a model; write the model to a new or empty folder"

@@ -200,8 +200,11 @@ def save_model(
 
 def _refuse_other_folder(dest: Path) -> None:
     """Refuse to save into ``dest`` when it is a folder holding files but no model: replacing
-    keeps what is not a model's, so a user's folder would take a model's files among its own."""
-    if dest.is_dir() and not (dest / CONFIG_FILE).is_file() and any(dest.iterdir()):
+    keeps what is not a model's, so a user's folder would take a model's files among its own.
+    Hidden entries (a desktop's ``.DS_Store``) do not count: ``ls`` shows the folder empty, and
+    they are kept as the user's, as in a model folder."""
+    shown = (p for p in dest.iterdir() if not p.name.startswith(".")) if dest.is_dir() else ()
+    if dest.is_dir() and not (dest / CONFIG_FILE).is_file() and any(shown):
         raise ValueError(
             f"{shown_folder(dest)} is a folder of other files, not a siamkit model folder (no "
             f"{CONFIG_FILE}): save the model to a new or empty folder, or to a model folder to "

@@ -61,3 +61,20 @@ def test_the_bundle_knows_a_text_export_by_the_names_it_writes() -> None:
     from siamkit.export.sidecar import TEXT_EXPORT_NAMES
 
     assert TEXT_EXPORT_NAMES == EXPORT_NAMES
+
+
+def test_lexical_force_into_a_folder_of_hidden_files_only_writes_the_model(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    """A folder that `ls` shows empty (only .DS_Store) was refused as "a folder of other files"
+    (s62_r6 finding 4): it is written into, the hidden file kept."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(TEXTS) + "\n")
+    out = tmp_path / "hybrid"
+    out.mkdir()
+    (out / ".DS_Store").write_bytes(b"finder")
+    args = ["text", "lexical", "--corpus", str(corpus), "--model", str(tiny_hf), "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, "--components", "3", "--force"])
+    assert res.exit_code == 0, res.output
+    assert (out / "siamkit.json").is_file()
+    assert (out / ".DS_Store").read_bytes() == b"finder"
