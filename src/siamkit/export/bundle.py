@@ -103,7 +103,9 @@ def save_model(
     export of a model with the same fingerprint and threshold (it embeds and decides as this one
     does; one with another threshold carries the old one, and is removed). An ``.onnx`` file
     that no record lists (written with ``--out`` into a sub-folder, MODEL/edge/model.onnx) and
-    whose metadata names another model or threshold is kept but named on stderr. A kill during
+    whose metadata names another model or threshold is kept but named on stderr. A user's entry
+    at a name this model writes (a ``tokenizer/`` where a text model replaces an image model) is
+    replaced by the model's, and named ("Replaced ..."). A kill during
     the replacement leaves the old model or the new one, never a mix (:func:`recover_model_folder`).
     An existing folder of other files that is not a model folder is refused.
 
@@ -173,7 +175,7 @@ def save_model(
             (tmp / file).chmod(mode)
         if not recover_model_folder(dest):
             _remove_stale_temps(dest)
-        removed: tuple[list[Path], bool] = ([], False)
+        removed: tuple[list[Path], bool, list[Path]] = ([], False, [])
         fingerprints: Any = None
         if dest.exists():
             old = _old_path(dest)
@@ -290,29 +292,32 @@ def _stale_exports(folder: Path, fingerprints: Any, threshold: float | None) -> 
 
 def _carry_over(
     old: Path, dest: Path, fingerprints: Any, threshold: float | None
-) -> tuple[list[Path], bool]:
+) -> tuple[list[Path], bool, list[Path]]:
     """Move the entries of the replaced model folder ``old`` that are not its model's into the
     new one ``dest``: the user's files stay, and so does an export made from a model that goes
     by one of ``fingerprints()`` with the new model's ``threshold`` (it embeds and decides as
     the new one does). Left in ``old``, to be deleted
     with it: the files the replaced model's save wrote, and the exports made from it
     (:func:`_stale_exports`, deleted here from a text export folder that holds files of the
-    user's). Returns those not written anew in ``dest``, as paths in ``dest``, and whether an
-    export is among them."""
+    user's). Returns those not written anew in ``dest``, as paths in ``dest``, whether an
+    export is among them, and the entries of the user's that the new model's own of the same
+    name replaced (a ``tokenizer/`` in an image model's folder that a text model replaces)."""
     own = _own_names(old)
     try:
         stale = _stale_exports(old, fingerprints, threshold)
         entries = sorted(old.iterdir())
     except FileNotFoundError:  # another process (a load) finished it first
-        return [], False
+        return [], False, []
     removed: list[Path] = []
+    replaced: list[Path] = []
     for entry in entries:
         there = dest / entry.name
         if entry.name in own or entry in stale:
             if not os.path.lexists(there):
                 removed.append(there)
             continue
-        if os.path.lexists(there):  # a name the new model writes
+        if os.path.lexists(there):  # a name the new model writes: said, as it is deleted
+            replaced.append(there)
             continue
         with contextlib.suppress(FileNotFoundError):  # moved by another process finishing it
             for inner in (p for p in stale if p.parent == entry):
@@ -322,7 +327,7 @@ def _carry_over(
                     inner.unlink()
                 removed.append(there / inner.name)
             entry.rename(there)
-    return removed, bool(stale)
+    return removed, bool(stale), replaced
 
 
 def _unrecorded_exports(folder: Path) -> list[Path]:
@@ -346,7 +351,7 @@ def _say_unrecorded_stale(dest: Path, fingerprints: Any, threshold: float | None
         import onnx
     except ImportError:
         return
-    stale: list[str] = []
+    stale: list[Path] = []
     for path in _unrecorded_exports(dest):
         try:
             meta = {
@@ -359,31 +364,38 @@ def _say_unrecorded_stale(dest: Path, fingerprints: Any, threshold: float | None
         if "fingerprint" not in meta:  # not a siamkit export
             continue
         if meta["fingerprint"] not in fingerprints() or recorded != threshold:
-            stale.append(str(path))
+            stale.append(path)
     if not stale:
         return
-    files = stale[-1] if len(stale) == 1 else f"{', '.join(stale[:-1])} and {stale[-1]}"
     print(
-        f"Kept {files}, which {dest / SIDECAR_FILE} does not list: an ONNX export of another "
+        f"Kept {_listed(stale)}, which {dest / SIDECAR_FILE} does not list: an ONNX export of another "
         "model or threshold, which would no longer match this one (export it again with "
         f"`siamkit export {dest} --out FILE --force`, or delete it)",
         file=sys.stderr,
     )
 
 
-def _say_removed(dest: Path, removed: list[Path], exports: bool) -> None:
+def _say_removed(dest: Path, removed: list[Path], exports: bool, replaced: list[Path]) -> None:
     """Say, on stderr, which of the replaced model's files and exports (``exports``: some are)
-    a save removed."""
-    if not removed:
-        return
-    names = [str(p) for p in removed]
-    files = names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    hint = f" (siamkit export {dest} --format onnx writes an export of it)" if exports else ""
-    print(
-        f"Removed {files}: the replaced model's, which this model does not write and which "
-        f"would no longer match it{hint}",
-        file=sys.stderr,
-    )
+    a save removed, and which entries that were not the replaced model's it replaced."""
+    if removed:
+        hint = f" (siamkit export {dest} --format onnx writes an export of it)" if exports else ""
+        print(
+            f"Removed {_listed(removed)}: the replaced model's, which this model does not write "
+            f"and which would no longer match it{hint}",
+            file=sys.stderr,
+        )
+    if replaced:
+        print(
+            f"Replaced {_listed(replaced)}, which the replaced model had not written, with this "
+            "model's own of the same name: the earlier one is deleted",
+            file=sys.stderr,
+        )
+
+
+def _listed(paths: list[Path]) -> str:
+    names = [str(p) for p in paths]
+    return names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _entry_digest(path: Path) -> str | None:

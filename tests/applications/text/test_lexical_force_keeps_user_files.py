@@ -78,3 +78,34 @@ def test_lexical_force_into_a_folder_of_hidden_files_only_writes_the_model(
     assert res.exit_code == 0, res.output
     assert (out / "siamkit.json").is_file()
     assert (out / ".DS_Store").read_bytes() == b"finder"
+
+
+def test_a_users_entry_at_a_name_the_text_model_writes_is_named_as_replaced(
+    tiny_hf: Path, tmp_path: Path
+) -> None:
+    """An image model's folder holding the user's tokenizer/ (not the image model's), replaced by
+    a text model that writes tokenizer/: the user's folder was deleted unsaid (s62_r6 finding 3).
+    It is still replaced (the name is the model's), but said."""
+    import torch
+
+    import siamkit
+    from siamkit.export.bundle import save_model
+    from siamkit.models import SiameseNetwork
+
+    torch.manual_seed(0)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    out = save_model(SiameseNetwork(enc, 16).eval(), tmp_path / "model")
+    (out / "tokenizer").mkdir()
+    (out / "tokenizer" / "my-vocab-notes.txt").write_text("mine")
+    (out / "notes.txt").write_text("mine")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(TEXTS) + "\n")
+    args = ["text", "lexical", "--corpus", str(corpus), "--model", str(tiny_hf), "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, "--components", "3", "--force"])
+    assert res.exit_code == 0, res.output
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "tokenizer" / "my-vocab-notes.txt").exists()
+    assert (
+        f"Replaced {out}/tokenizer, which the replaced model had not written, with this model's "
+        "own of the same name: the earlier one is deleted"
+    ) in res.stderr.splitlines()
