@@ -10,9 +10,10 @@ of the start and the fine-tuned network (not WiSE-FT's weight mix). An image is 
     join_w(x) = normalise([w * normalise(start(x)) ; normalise(tuned(x))])
 
 where ``start`` is a frozen copy of the network the fine-tune began from (taken just before the
-first step and never stepped: the script asserts its weights are unchanged after the fine-tune)
-and ``tuned`` is the fine-tuned network. From SSL, the start is the SSL model (head + taps, as
-shipped); **from scratch, the start is the same network's random initialisation** (the seeded
+first step and never stepped: after the fine-tune the script compares the start's weights with a
+clone of the network's state taken at the same moment, and raises if they differ) and ``tuned``
+is the fine-tuned network. From SSL, the start is the SSL model (head + taps, as shipped);
+**from scratch, the start is the same network's random initialisation** (the seeded
 ``build_model`` the scratch fine-tune begins from), so both rows follow the same recipe, as the
 target demands. The fine-tune itself is ``bench_ssl.finetune`` unchanged (Adam 5e-4, constant,
 10 epochs of 1 step, batch-hard triplets with margin 0.2, nothing frozen), with 10 labels per
@@ -59,7 +60,10 @@ after): ``join 1.0`` fails at {2,5} (from-SSL EER 0.1166 against ref's 0.1035; g
 +0.0307); ``join 0.5`` passes {2,5} (EER 0.1081, gap +0.0301) and fails at {0,3} (gap +0.0176
 against ref's +0.0270, EER 0.3605 against 0.3542). Nothing adopted; the test classes not run.
 Every row: BENCHMARKS.md, "SSL fine-tuning: the start's features kept beside the fine-tuned
-ones".
+ones". Those runs' check of the frozen start compared it with a second frozen copy taken at the
+same moment, so it could not fire (s62_rq1 finding 1; since stop 62's mender it compares with a
+state clone instead). The figures were not re-run: the start was a ``copy.deepcopy`` with its own
+tensors, and a test compares the scratch start with a freshly seeded init after the fine-tune.
 
 Run (three processes side by side, ``uptime`` before and after; then the verdict)::
 
@@ -137,13 +141,29 @@ def test_split_emptied(data: Any) -> Any:
     return data._replace(test_x=data.test_x[:0], test_y=data.test_y[:0])
 
 
+def state_snapshot(net: nn.Module) -> dict[str, Tensor]:
+    """A detached clone of every tensor of ``net``'s state, taken without :func:`frozen_copy`
+    (so a broken copy cannot break the check that uses it)."""
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def holds_state(net: nn.Module, snapshot: dict[str, Tensor]) -> bool:
+    """Whether ``net``'s state (weights and buffers) equals ``snapshot``, tensor by tensor."""
+    state = net.state_dict()
+    return state.keys() == snapshot.keys() and all(
+        torch.equal(state[k], snapshot[k]) for k in state
+    )
+
+
 @contextmanager
-def capturing_starts() -> Iterator[list[tuple[nn.Module, nn.Module]]]:
+def capturing_starts() -> Iterator[list[tuple[nn.Module, dict[str, Tensor]]]]:
     """Within it, ``bench_ssl.finetune`` loads its data with the test split emptied, and each
-    network it trains is recorded just before training: ``(frozen start, second copy)`` (the
-    second copy checks afterwards that the start was never stepped)."""
+    network it trains is recorded just before training: ``(frozen start, snapshot)``. The
+    snapshot is a clone of the live network's state (:func:`state_snapshot`, not a second
+    :func:`frozen_copy`, which would move with the start if the copy shared the live tensors):
+    it checks afterwards that the start was never stepped."""
     real_load, real_trainer = bench_ssl.load_run_data, bench_ssl.Trainer
-    starts: list[tuple[nn.Module, nn.Module]] = []
+    starts: list[tuple[nn.Module, dict[str, Tensor]]] = []
 
     def load(cfg: Any, *a: Any, **k: Any) -> Any:
         return test_split_emptied(real_load(cfg, *a, **k))
@@ -151,7 +171,7 @@ def capturing_starts() -> Iterator[list[tuple[nn.Module, nn.Module]]]:
     class Capture:
         @staticmethod
         def from_config(net: nn.Module, *a: Any, **k: Any) -> Any:
-            starts.append((frozen_copy(net), frozen_copy(net)))
+            starts.append((frozen_copy(net), state_snapshot(net)))
             return real_trainer.from_config(net, *a, **k)
 
     with (
@@ -169,8 +189,8 @@ def finetune_with_start(
         tuned = bench_ssl.finetune(argparse.Namespace(ft_epochs=10), seed, source, shape, extra)
     if len(starts) != 1:
         raise RuntimeError(f"expected one fine-tune, saw {len(starts)}")
-    start, check = starts[0]
-    if not same_weights(start, check):
+    start, snapshot = starts[0]
+    if not holds_state(start, snapshot):
         raise RuntimeError("the frozen start changed while the fine-tune stepped")
     if same_weights(start, tuned):
         raise RuntimeError("the fine-tune left the network unchanged")

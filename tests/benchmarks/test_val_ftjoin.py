@@ -4,6 +4,7 @@ fine-tuned embeddings against hand-computed figures, the frozen start of a real 
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -97,10 +98,21 @@ def test_ssl_start_is_the_saved_model(ft, tiny, tmp_path) -> None:
     assert not ft.same_weights(tuned, shape)
 
 
-def test_a_start_stepped_by_the_fine_tune_is_refused(ft, tiny, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "broken_copy",
+    [
+        lambda net: net,  # the "copy" is the trained network itself
+        copy.copy,  # a shallow copy: its own module, the live network's tensors
+    ],
+    ids=["identity", "shallow"],
+)
+def test_a_start_stepped_by_the_fine_tune_is_refused(ft, tiny, monkeypatch, broken_copy) -> None:
+    # A "frozen copy" sharing the live tensors is stepped with the fine-tune: the check against
+    # the state taken before training names that, not "the fine-tune left the network unchanged"
+    # (the start did move, with the network).
     _, shape, extra, _, _ = tiny
-    monkeypatch.setattr(ft, "frozen_copy", lambda net: net)  # the "copy" is the trained network
-    with pytest.raises(RuntimeError, match="unchanged"):
+    monkeypatch.setattr(ft, "frozen_copy", broken_copy)
+    with pytest.raises(RuntimeError, match="the frozen start changed while the fine-tune stepped"):
         ft.finetune_with_start(0, None, shape, extra)
 
 
