@@ -114,3 +114,34 @@ def test_a_link_gone_between_the_walk_and_the_refusal_is_told_as_the_walk_met_it
         "read (permission denied): put each class's images in its sub-folder, and give read "
         "access to the link's target, or remove the link"
     )
+
+
+def test_a_sub_folder_that_fails_with_an_i_o_error_is_named_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cat/sub cannot be listed for a reason other than permission (EIO): the walk kept only
+    PermissionError, so cat/sub was dropped without a word and cat was called a class folder
+    that "holds no images" (s62_r4 finding 1). It is named with the OS's reason now."""
+    ds = tmp_path / "ds"
+    (ds / "cat" / "sub").mkdir(parents=True)
+    (ds / "dog").mkdir()
+    Image.new("L", (8, 8)).save(ds / "cat" / "sub" / "1.png")
+    real = os.scandir
+    sub = os.fspath(ds / "cat" / "sub")
+
+    def failing(path=".", *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.fspath(path) == sub:
+            raise OSError(errno.EIO, os.strerror(errno.EIO), sub)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", failing)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("always")
+        read_class_folders(ds)
+    notes = [str(w.message) for w in caught]
+    assert any(
+        f"left out the folder {sub}: it cannot be read (input/output error)" in n for n in notes
+    ), notes
+    said = str(err.value)
+    assert f"the class folder {ds / 'cat'} cannot be read (input/output error)" in said, said
+    assert f"{ds / 'cat'}, {ds / 'dog'} hold no images" not in said, said

@@ -654,8 +654,9 @@ def _walk(
     ``folder`` whose real path is one of them or inside one is left out (one that holds
     ``folder`` itself is not counted: ``folder`` is then read as the class it was named).
 
-    A folder that cannot be listed (no read access) was skipped by ``os.walk`` without a word,
-    so its images were lost; it is added to ``locked`` (a warning names it). It is not refused:
+    A folder that cannot be listed (no read access, an I/O error) was skipped by ``os.walk``
+    without a word, so its images were lost; it is added to ``locked`` with the OS's reason (a
+    warning names it). It is not refused:
     a user can neither read nor move a disk's root-owned ``lost+found``, and refusing it
     refused every data set at a disk's root (reviewer s53_R6 finding 2)."""
 
@@ -663,8 +664,11 @@ def _walk(
 
     def skip(e: OSError) -> None:
         # a folder reached by two routes (cat/deep/locked and the link cat/zz to it) is
-        # refused on each: it is named once, by its first route (reviewer s53_RR2 finding 2)
-        if isinstance(e, PermissionError) and locked is not None:
+        # refused on each: it is named once, by its first route (reviewer s53_RR2 finding 2).
+        # Any error but "gone" (a folder removed since listed, a loop) is kept with its reason:
+        # only PermissionError was, so a sub-folder that failed with an I/O error was dropped
+        # without a word and its class called "holds no images" (s62_r4 finding 1)
+        if locked is not None and e.errno not in _NOT_A_FILE:
             where = e.filename or os.fspath(folder)
             real = os.path.realpath(where)
             if real not in refused:
