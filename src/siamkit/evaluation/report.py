@@ -75,8 +75,8 @@ def _asked_note(asked: Sequence[int] | None, n_way: int) -> str:
     asked."""
     if not asked:
         return ""
-    ways = " and ".join(f"{n}-way" for n in asked)
-    return f"; {ways} asked, but only {n_way} classes are evaluated"
+    ways = " and ".join(f"{n:,}-way" for n in asked)
+    return f"; {ways} asked, but only {n_way:,} classes are evaluated"
 
 
 def _drawn_note(r: FewShotReport, n_classes: int) -> str:
@@ -86,8 +86,8 @@ def _drawn_note(r: FewShotReport, n_classes: int) -> str:
         return ""
     short = n_classes - r.classes_drawn
     return (
-        f"; drawn from {r.classes_drawn} of {n_classes} classes: {short} "
-        f"{'has' if short == 1 else 'have'} fewer than {r.k_shot + r.n_query} items"
+        f"; drawn from {r.classes_drawn:,} of {n_classes:,} classes: {short:,} "
+        f"{'has' if short == 1 else 'have'} fewer than {counted(r.k_shot + r.n_query, 'item')}"
     )
 
 
