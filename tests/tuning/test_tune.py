@@ -1584,6 +1584,33 @@ def test_a_timeout_that_ends_the_study_early_is_said(tmp_path: Path, monkeypatch
     assert res.exit_code == 0 and "its timeout" not in res.output, res.output
 
 
+def test_a_continued_study_of_a_thousand_trials_groups_thousands(
+    base, tmp_path: Path, monkeypatch
+) -> None:
+    """A continued study of --trials 1000 says "1 of 1,000 trials finished, 999 to go": its
+    thousands separator had no test that failed without it (only small counts were pinned). A
+    timeout ends the second run after one slow trial."""
+    import time
+
+    class Slow(FakeTrainer):
+        def fit(self) -> Any:
+            time.sleep(0.3)  # past the timeout, which the first trial starts well before
+            return super().fit()
+
+    _instant_trials(monkeypatch)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
+    run_study(base, space, tmp_path, n_trials=1, progress=False)
+    monkeypatch.setattr(search_mod, "Trainer", Slow)
+    lines: list[str] = []
+    result = run_study(
+        base, space, tmp_path, n_trials=1000, timeout=0.1, progress=False, log=lines.append
+    )
+    assert lines[0] == (
+        f"continuing the study in {tmp_path / 'study.db'}: 1 of 1,000 trials finished, 999 to go"
+    )
+    assert result.stopped_by == "timeout"
+
+
 def test_a_timeout_with_no_trial_completed_and_some_failed_exits_1(
     tmp_path: Path, monkeypatch
 ) -> None:
