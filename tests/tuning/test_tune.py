@@ -1589,12 +1589,13 @@ def test_a_continued_study_of_a_thousand_trials_groups_thousands(
 ) -> None:
     """A continued study of --trials 1000 says "1 of 1,000 trials finished, 999 to go": its
     thousands separator had no test that failed without it (only small counts were pinned). A
-    timeout ends the second run after one slow trial."""
+    timeout ends the second run after one slow trial, and its stop sentence said "2 of 1000
+    trials finished" two lines below: it is grouped too."""
     import time
 
     class Slow(FakeTrainer):
         def fit(self) -> Any:
-            time.sleep(0.3)  # past the timeout, which the first trial starts well before
+            time.sleep(1.0)  # past the timeout, which the first trial starts well before
             return super().fit()
 
     _instant_trials(monkeypatch)
@@ -1603,12 +1604,29 @@ def test_a_continued_study_of_a_thousand_trials_groups_thousands(
     monkeypatch.setattr(search_mod, "Trainer", Slow)
     lines: list[str] = []
     result = run_study(
-        base, space, tmp_path, n_trials=1000, timeout=0.1, progress=False, log=lines.append
+        base, space, tmp_path, n_trials=1000, timeout=0.5, progress=False, log=lines.append
     )
     assert lines[0] == (
         f"continuing the study in {tmp_path / 'study.db'}: 1 of 1,000 trials finished, 999 to go"
     )
     assert result.stopped_by == "timeout"
+    assert result.stopped == (  # grouped as the continue line is
+        "the study stopped at its timeout of 0.5 s with 2 of 1,000 trials finished; run it again "
+        "with the same arguments to continue it"
+    )
+
+
+def test_a_study_stopped_by_failures_groups_thousands(base, tmp_path: Path, monkeypatch) -> None:
+    """The failures-in-a-row stop of a study of 1,000 trials wanted said "0 of 1000 trials"
+    (the failure cap is made 3 here, so as not to run 1,000 failing trials)."""
+    _refusing_lrs_above(monkeypatch, 0.0)
+    monkeypatch.setattr(search_mod, "failure_cap", lambda n_trials: 3)
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1.0], "log": True}})
+    result = run_study(base, space, tmp_path, n_trials=1000, progress=False)
+    assert result.stopped_by == "failures"
+    assert str(result.stopped).startswith(
+        "the study stopped after 3 trials in a row failed, with 0 of 1,000 trials finished: "
+    ), result.stopped
 
 
 def test_a_timeout_with_no_trial_completed_and_some_failed_exits_1(

@@ -445,8 +445,8 @@ def _run_study(
         elif ran["failed in a row"] >= cap:
             stopped.append((
                 "failures",
-                f"the study stopped after {cap} trials in a row failed, with "
-                f"{finished + ran['finished']} of {n_trials} trials finished: the space's "
+                f"the study stopped after {cap:,} trials in a row failed, with "
+                f"{finished + ran['finished']:,} of {n_trials:,} trials finished: the space's "
                 "values keep failing with this config (each failed trial's warning says why, "
                 f"as does {out / 'trials.csv'}); change the space or the config, and give a new "
                 "--out",
@@ -486,7 +486,7 @@ def _run_study(
     if timeout is not None and not stopped and got < n_trials:  # optimize's timeout ended it
         stopped.append((
             "timeout",
-            f"the study stopped at its timeout of {timeout:g} s with {got} of {n_trials} trials "
+            f"the study stopped at its timeout of {timeout:g} s with {got:,} of {n_trials:,} trials "
             "finished; run it again with the same arguments to continue it",
         ))  # fmt: skip
     result = _finish(study, base, space, out, time.perf_counter() - t0, plugins)
