@@ -223,6 +223,22 @@ def test_a_folder_of_other_files_is_refused_and_left_as_it_was(tmp_path: Path) -
     assert (empty / CONFIG_FILE).is_file()
 
 
+def test_a_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    """A file at the path was replaced by the model, hidden as ``.notes.txt.old``, with a raw
+    NotADirectoryError (s62_FB finding 5), the twin of the refusal above."""
+    file = tmp_path / "notes.txt"
+    file.write_text("my notes")
+    for _ in range(2):  # the second save failed with a raw error at the hidden file
+        with pytest.raises(ValueError) as err:
+            save_model(small_net(0), file)
+        assert str(err.value) == (
+            f"{file} is a file, not a siamkit model folder: save the model to a new or empty "
+            "folder, or to a model folder to replace that model"
+        )
+        assert file.read_text() == "my notes"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_a_load_that_finishes_the_move_first_does_not_fail_the_save(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -120,7 +120,7 @@ def save_model(
 
     Raises:
         ValueError: the threshold is not a finite number (NaN or inf; load_model refuses it),
-            or ``path`` is a folder holding files but no model.
+            or ``path`` is a folder holding files but no model, or a file.
 
     >>> save_model(net, "out/model")  # doctest: +SKIP
     """
@@ -204,7 +204,13 @@ def _refuse_other_folder(dest: Path) -> None:
     """Refuse to save into ``dest`` when it is a folder holding files but no model: replacing
     keeps what is not a model's, so a user's folder would take a model's files among its own.
     Hidden entries (a desktop's ``.DS_Store``) do not count: ``ls`` shows the folder empty, and
-    they are kept as the user's, as in a model folder."""
+    they are kept as the user's, as in a model folder. A file (or a link to one) at ``dest`` is
+    refused too: replacing it would hide it as ``.NAME.old``."""
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(
+            f"{shown_folder(dest)} is a file, not a siamkit model folder: save the model to a new "
+            "or empty folder, or to a model folder to replace that model"
+        )
     shown = (p for p in dest.iterdir() if not p.name.startswith(".")) if dest.is_dir() else ()
     if dest.is_dir() and not (dest / CONFIG_FILE).is_file() and any(shown):
         raise ValueError(
