@@ -145,3 +145,27 @@ def test_a_sub_folder_that_fails_with_an_i_o_error_is_named_with_its_reason(
     said = str(err.value)
     assert f"the class folder {ds / 'cat'} cannot be read (input/output error)" in said, said
     assert f"{ds / 'cat'}, {ds / 'dog'} hold no images" not in said, said
+
+
+def test_a_reason_two_class_folders_share_is_said_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cat/a (permission denied), cat/b (operation not permitted) and dog/a (permission denied)
+    cannot be listed: the refusal said "(ds/cat, ds/dog; permission denied, operation not
+    permitted, permission denied)", each class's joined reasons de-duplicated as wholes
+    (s62_FA finding 2)."""
+    ds = tmp_path / "ds"
+    codes = {"cat/a": errno.EACCES, "cat/b": errno.EPERM, "dog/a": errno.EACCES}
+    for name in codes:
+        (ds / name).mkdir(parents=True)
+        Image.new("L", (8, 8)).save(ds / name / "1.png")
+    for code in (errno.EACCES, errno.EPERM):
+        paths = {os.fspath(ds / n) for n, c in codes.items() if c == code}
+        _refuse(monkeypatch, "scandir", paths, code)
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds)
+    assert (
+        f"none of the class folders could be read ({ds / 'cat'}, {ds / 'dog'}; permission "
+        "denied, operation not permitted): give read access to them"
+    ) in str(err.value), str(err.value)

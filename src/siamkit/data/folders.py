@@ -545,9 +545,13 @@ def _why_unreadable(entries: Iterable[str | os.PathLike[str]], reasons: Mapping[
     finding 3). ``reasons``: each entry's (by ``os.fspath``), as the walk met it; asked again
     when the sentence was written, a class folder that could be listed, with a sub-folder that
     could not, was told "permission denied" whatever the sub-folder's reason (final41). Each
-    distinct reason once, in the entries' name order, joined by ", "."""
+    distinct reason once, in the entries' name order, joined by ", ". A class folder's reason
+    is already its entries' reasons joined ("permission denied, operation not permitted"), so
+    each is split again: two classes that shared one were told it twice (s62_FA finding 2); the
+    OS's words for an error hold no ", "."""
     got = sorted(os.fspath(e) for e in entries)
-    return ", ".join(dict.fromkeys(reasons[e] for e in got)) or "permission denied"
+    told = (r for e in got for r in reasons[e].split(", "))
+    return ", ".join(dict.fromkeys(told)) or "permission denied"
 
 
 def _os_reason(e: OSError) -> str:
