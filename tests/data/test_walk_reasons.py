@@ -48,7 +48,7 @@ def test_a_class_folder_with_an_unreadable_sub_folder_is_told_the_sub_folder_s_r
     assert str(err.value) == (
         f"no class folder of {ds} holds images that can be read and that no other class holds: "
         f"none of the class folders could be read ({ds / 'cat'}; operation not permitted): "
-        "give read access to them"
+        "give read access to it"  # one folder was told "them" (s62_FA finding 4)
     )
 
 

@@ -1525,7 +1525,9 @@ def _refuse_nothing(
     if unread and not (shared or folders or to_top or to_class or broken or locked):
         raise ClassFoldersError(
             f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
-            f"{_why_unreadable(walk.unread, walk.reasons)}): give read access to them",
+            f"{_why_unreadable(walk.unread, walk.reasons)}): give read access to "
+            # one folder was told "them" (s62_FA finding 4), as the sentence below counts
+            f"{'them' if len(unread) > 1 else 'it'}",
             "none",
         )
     why: list[str] = []
