@@ -141,8 +141,9 @@ def export(out: str, model_path: str | None, int8: bool, force: bool) -> None:
     "force",
     is_flag=True,
     help="Replace the model in an existing model folder at --out, keeping files of yours in "
-    "it; the replaced model's files and ONNX export that this one does not write are removed, "
-    "and said (--overwrite is the same).",
+    "it; the replaced model's files that this one does not write, and its ONNX export where it "
+    "no longer matches this model, are removed, and said (an export of the same model with the "
+    "same threshold is kept; --overwrite is the same).",
 )
 @friendly_errors
 def lexical(

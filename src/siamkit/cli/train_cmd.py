@@ -54,7 +54,8 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Start again in an OUT that already holds a run: the earlier run is set aside, deleted "
     "when the new one finishes (files of yours in its model folder go into the new one; its "
-    "ONNX export is removed, and said), and put back if it fails.",
+    "ONNX export, where it no longer matches the new model, is removed, and said; one of the "
+    "same model with the same threshold is kept), and put back if it fails.",
 )
 @click.option(
     "--set",

@@ -97,11 +97,12 @@ def save_model(
 
     Replacing a model folder replaces only what its save wrote (the weights, ``siamkit.json``
     and the files its kind writes beside them) and the ONNX exports made from the replaced
-    model (``onnx.json`` and the files it lists, a text export's own files in MODEL/onnx), which
-    would no longer match: those it does not write anew are removed and named in one line on
-    stderr ("Removed ..."). Everything else in the folder is kept: a user's files, and an
-    export of a model with the same fingerprint and threshold (it embeds and decides as this one
-    does; one with another threshold carries the old one, and is removed). An ``.onnx`` file
+    model (``onnx.json`` and the files it lists, a text export's own files in MODEL/onnx) where
+    they would no longer match it: those it does not write anew are removed and named in one
+    line on stderr ("Removed ..."). Everything else in the folder is kept: a user's files, and
+    an export of a model with the same fingerprint and threshold (it embeds and decides as this
+    one does: a save of the same model, a re-run that trains the same weights, keeps it and says
+    nothing; one with another threshold carries the old one, and is removed). An ``.onnx`` file
     that no record lists (written with ``--out`` into a sub-folder, MODEL/edge/model.onnx) and
     whose metadata names another model or threshold is kept but named on stderr. A user's entry
     at a name this model writes (a ``tokenizer/`` where a text model replaces an image model) is
