@@ -79,20 +79,31 @@ def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> l
 
 
 def _list_images(
-    folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS
+    folder: Path,
+    extensions: Iterable[str] = IMAGE_EXTENSIONS,
+    locked: dict[str, str] | None = None,
 ) -> tuple[list[Path], str]:
     """:func:`list_images`' files, and the sentence of its warning (``""``: none), which a
     caller that has named the same entries already (:func:`_subdirs` of a data set's root)
-    does not say again."""
+    does not say again. ``folder`` is added to ``locked``, where given, with the OS's reason
+    when it cannot be listed or entered, so a caller can tell it from a folder that holds no
+    images (an Omniglot character folder that could not be read was told "holds no images":
+    s62_FA finding 1)."""
     exts = _suffixes(extensions)
     dead: list[Path] = []  # links to nothing: named, not dropped without a word (s58_FA Q2)
     try:
         entries, denied, links, entered = _entries(folder, dead)
     except PermissionError as e:  # the folder cannot be listed: left out, as the walk leaves it
-        return [], _locked_note({os.fspath(folder): _os_reason(e)})
+        unread = {os.fspath(folder): _os_reason(e)}
+        if locked is not None:
+            locked.update(unread)
+        return [], _locked_note(unread)
     found = sorted(p for p, st in entries if stat.S_ISREG(st.st_mode) and p.suffix.lower() in exts)
     if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
-        return found, _locked_note({os.fspath(folder): _why_unreadable(denied, denied)})
+        unread = {os.fspath(folder): _why_unreadable(denied, denied)}
+        if locked is not None:
+            locked.update(unread)
+        return found, _locked_note(unread)
     notes = [_locked_note({}, denied, links)] if denied or links else []
     notes += [_broken_links_note(dead, inside=True)] if dead else []
     return found, "; ".join(notes)
@@ -2134,7 +2145,8 @@ class OmniglotDataset(FileImageDataset):
         loose: list[tuple[Path, list[Path]]] = []
         alphabets: list[Path] = []
         # alphabet and character entries that cannot be read (a link into another user's
-        # folder): warned about by _subdirs, and named by the refusal below as ImageFolderDataset's
+        # folder), and character folders that cannot be listed or entered: warned about by
+        # _subdirs / _list_images, and named by the refusal below as ImageFolderDataset's
         # names them, not left out of it (s59_c3 noticed)
         locked: dict[str, str] = {}  # each with the OS's reason
         targets: dict[str, str | None] = {}  # what the links among them lead to
@@ -2144,12 +2156,17 @@ class OmniglotDataset(FileImageDataset):
         for alphabet in alphabets:
             loose.append((alphabet, _list_images(alphabet)[0]))
             for character in _subdirs(alphabet, broken=gone, locked=locked, targets=targets):
-                files, note = _list_images(character)
+                unread: dict[str, str] = {}
+                files, note = _list_images(character, locked=unread)
                 if note and _first_said(note, LeftOutFilesWarning):
                     warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
                 if files:
                     samples += [(f, len(classes)) for f in files]
                     classes.append(f"{alphabet.name}/{character.name}")
+                elif unread:
+                    # one that cannot be listed or entered was told it "holds no images" ("add
+                    # its images"), and the refusal named none of them (s62_FA finding 1)
+                    locked.update(unread)
                 else:
                     self.empty_folders.append(character.relative_to(self.root).as_posix())
         # each note once in a study, as ImageFolderDataset's (a study loads its data once per
