@@ -121,7 +121,8 @@ def save_model(
 
     Raises:
         ValueError: the threshold is not a finite number (NaN or inf; load_model refuses it),
-            or ``path`` is a folder holding files but no model, or a file.
+            or ``path`` is a folder holding files but no model, or a file, or ``.path.old``
+            (left by an interrupted save) still holds files that could not be moved into ``path``.
 
     >>> save_model(net, "out/model")  # doctest: +SKIP
     """
@@ -180,7 +181,8 @@ def save_model(
         fingerprints: Any = None
         if dest.exists():
             old = _old_path(dest)
-            shutil.rmtree(old, ignore_errors=True)
+            if os.path.lexists(old):  # never deleted whole: it may hold a user's files
+                raise ValueError(_unresolved_old(dest, old))
             dest.rename(old)
             tmp.rename(
                 dest
@@ -188,7 +190,6 @@ def save_model(
             # and one after it the user's files in ``old``, which the next save or load moves
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
             removed = _carry_over(old, dest, fingerprints, threshold)
-            shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(dest)
     except BaseException:
@@ -311,6 +312,8 @@ def _carry_over(
     name replaced (a ``tokenizer/`` in an image model's folder that a text model replaces)."""
     own = _own_names(old)
     try:
+        if not dest.is_dir():  # replaced again meanwhile (another save): that one finishes it
+            return [], False, []
         stale = _stale_exports(old, fingerprints, threshold)
         entries = sorted(old.iterdir())
     except FileNotFoundError:  # another process (a load) finished it first
@@ -326,15 +329,52 @@ def _carry_over(
         if os.path.lexists(there):  # a name the new model writes: said, as it is deleted
             replaced.append(there)
             continue
+        for inner in (p for p in stale if p.parent == entry):
+            with contextlib.suppress(FileNotFoundError):  # deleted by another process finishing it
+                _delete_entry(inner)
+            removed.append(there / inner.name)
         with contextlib.suppress(FileNotFoundError):  # moved by another process finishing it
-            for inner in (p for p in stale if p.parent == entry):
-                if inner.is_dir() and not inner.is_symlink():
-                    shutil.rmtree(inner)
-                else:
-                    inner.unlink()
-                removed.append(there / inner.name)
             entry.rename(there)
+    _delete_replaced(old, own, stale, [old / p.name for p in replaced])
     return removed, bool(stale), replaced
+
+
+def _delete_entry(path: Path) -> None:
+    """Delete a file, a link or a folder (a text export's, its :data:`TEXT_EXPORT_META` last:
+    a kill before it leaves the folder still known as an export)."""
+    if not path.is_dir() or path.is_symlink():
+        path.unlink()
+        return
+    meta = path / TEXT_EXPORT_META
+    for entry in sorted(path.iterdir(), key=lambda e: e == meta):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    path.rmdir()
+
+
+def _delete_replaced(old: Path, own: set[str], stale: list[Path], replaced: list[Path]) -> None:
+    """Delete from the replaced folder ``old``, after :func:`_carry_over` moved the user's
+    files out, only what is known to be its model's: its stale exports (the graphs before the
+    record listing them, :func:`_stale_exports`' order), the user's entries that the new model's
+    own replaced, then the files its save wrote, ``siamkit.json`` last; then ``old`` itself
+    where it is empty. A kill part-way leaves what remains still known for what it is; anything
+    else (a file the carry could not move) stays for the next recovery to move, never deleted."""
+    order = [p for p in stale if p.parent == old] + replaced
+    order += [old / n for n in sorted(own) if n != CONFIG_FILE] + [old / CONFIG_FILE]
+    for path in order:
+        with contextlib.suppress(FileNotFoundError):  # deleted by another process finishing it
+            _delete_entry(path)
+    with contextlib.suppress(OSError):  # not empty: what the carry could not move stays
+        old.rmdir()
+
+
+def _unresolved_old(dest: Path, old: Path) -> str:
+    return (
+        f"{old} holds files of an interrupted save of {dest} that could not be moved into it: "
+        f"move them into {dest} (or elsewhere) and remove {old}, then save again"
+    )
 
 
 def _unrecorded_exports(folder: Path) -> list[Path]:
@@ -357,6 +397,8 @@ def _say_unrecorded_stale(dest: Path, fingerprints: Any, threshold: float | None
     try:
         import onnx
     except ImportError:
+        return
+    if not dest.is_dir():  # replaced again meanwhile (another save): that one says it
         return
     stale: list[Path] = []
     for path in _unrecorded_exports(dest):
@@ -478,8 +520,9 @@ def recover_model_folder(path: str | os.PathLike[str]) -> bool:
     them; True if something was restored or finished.
 
     Replacing a folder takes two renames (``model`` -> ``.model.old``, new -> ``model``). A kill
-    between them leaves no ``model`` but a complete ``.model.old``: it is renamed back, so the
-    interrupted save is as if it never started (the new copy is discarded with the temp folders).
+    between them leaves no ``model`` (or an empty one made since) but a complete ``.model.old``:
+    it is renamed back, so the interrupted save is as if it never started (the new copy is
+    discarded with the temp folders).
     A kill after them, before the user's files were moved from ``.model.old`` into the new
     ``model``, leaves them there: they are moved now (and the replaced model's files and exports
     removed, as the save would have, said on stderr).
@@ -491,7 +534,13 @@ def recover_model_folder(path: str | os.PathLike[str]) -> bool:
     old = _old_path(dest)
     if (dest / CONFIG_FILE).is_file() and old.is_dir():  # killed after the two renames
         return _finish_replacement(dest, old)
-    if dest.exists() or not (old / CONFIG_FILE).is_file() or not (old / WEIGHTS_FILE).is_file():
+    if not (old / CONFIG_FILE).is_file() or not (old / WEIGHTS_FILE).is_file():
+        return False
+    if dest.is_dir() and not dest.is_symlink() and not any(dest.iterdir()):
+        # an empty folder made after a kill between the renames (a script's ``makedirs``)
+        with contextlib.suppress(OSError):
+            dest.rmdir()
+    if dest.exists():
         return False
     try:
         old.rename(dest)
@@ -508,7 +557,6 @@ def _finish_replacement(dest: Path, old: Path) -> bool:
     try:
         doc = json.loads((dest / CONFIG_FILE).read_text())
         removed = _carry_over(old, dest, lambda: {doc.get("fingerprint")}, doc.get("threshold"))
-        shutil.rmtree(old, ignore_errors=True)
     except (OSError, ValueError, AttributeError):
         return False
     _remove_stale_temps(dest)

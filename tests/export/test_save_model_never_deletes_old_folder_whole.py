@@ -1,0 +1,172 @@
+"""A replacement never deletes the replaced folder (``.model.old``) whole: only the entries known
+to be its model's or its stale exports, in an order a kill cannot make ambiguous (s62_FB
+findings 1a, 1b and 2)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from tests.export.test_save_model_keeps_what_it_does_not_own import (
+    add_image_export,
+    add_text_export,
+    add_user_files,
+    small_net,
+)
+
+from siamkit.export import bundle
+from siamkit.export.bundle import CONFIG_FILE, load_model, save_model
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_a_save_after_one_killed_between_its_renames_keeps_the_users_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between the renames, then the folder made again empty (a script's
+    ``os.makedirs(out, exist_ok=True)``) and saved into: the earlier model is restored and
+    replaced, and the user's files in ``.model.old`` go into the new folder."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if Path(target) == dest:
+            raise KeyboardInterrupt  # killed between the two renames
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == [".model.old"]
+    dest.mkdir()
+    save_model(small_net(2), dest)
+    assert tree(dest) == sorted(
+        [CONFIG_FILE, "mine", "mine/run.sh", "model.safetensors", "notes.txt"]
+    )
+    assert (dest / "notes.txt").read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_a_load_racing_the_move_of_a_text_export_with_a_users_file_keeps_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's move has deleted the stale text export's own files in
+    ``.model.old/onnx`` and is about to rename the folder: the save still moves the user's
+    file in it, rather than deleting it with ``.model.old``."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    add_text_export(dest, user_file=True)
+    real = bundle._stale_exports
+
+    def raced(folder: Path, *args: Any) -> list[Path]:
+        monkeypatch.setattr(bundle, "_stale_exports", real)
+        stale = real(folder, *args)
+        for p in stale:  # the other process's loop, up to its rename
+            if p.parent.name == "onnx":
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        return stale
+
+    monkeypatch.setattr(bundle, "_stale_exports", raced)
+    save_model(small_net(1), dest)
+    assert (dest / "onnx" / "readme.txt").read_text() == "how I serve it"
+    assert (dest / "notes.txt").is_file()
+    assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_two_saves_at_once_lose_no_users_file_and_name_no_new_file_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Save B's recovery and first rename come between save A's renames and A's move: A finds
+    its folder replaced again and leaves ``.model.old`` (now B's to finish) as it is."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    old = tmp_path / ".model.old"
+    real = bundle._carry_over
+
+    def carry(old_: Path, dest_: Path, *args: Any) -> Any:
+        monkeypatch.setattr(bundle, "_carry_over", real)
+        bundle.recover_model_folder(dest)  # save B: finishes A's move, then its first rename
+        dest.rename(old)
+        return real(old_, dest_, *args)
+
+    monkeypatch.setattr(bundle, "_carry_over", carry)
+    capsys.readouterr()
+    save_model(small_net(1), dest)  # A
+    assert "Removed" not in capsys.readouterr().err
+    assert tree(old) == sorted(
+        [CONFIG_FILE, "mine", "mine/run.sh", "model.safetensors", "notes.txt"]
+    )
+    # save B's second rename, then the rest of its save: the user's files reach B's folder
+    b = save_model(small_net(2), tmp_path / "b")
+    b.rename(dest)
+    bundle._carry_over(old, dest, lambda: set(), 0.5)
+    assert (dest / "notes.txt").read_text() == "mine"
+    assert (dest / "mine" / "run.sh").is_file()
+
+
+class _Reversed:
+    """``os.scandir``'s entries in reverse name order (the order is the file system's)."""
+
+    def __init__(self, it: Any) -> None:
+        with it:
+            self.entries = sorted(it, key=lambda e: e.name, reverse=True)
+
+    def __iter__(self) -> Any:
+        return iter(self.entries)
+
+    def __enter__(self) -> _Reversed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_kill_while_the_replaced_folder_is_deleted_never_moves_its_export_into_the_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill at each deletion from ``.model.old`` (in the reverse of name order, where
+    ``siamkit.json`` and ``onnx.json`` go before ``model.onnx``), then a load: the new folder
+    never holds the replaced model's graph (the edge runtime would serve the old model), and
+    keeps the user's files."""
+    real_scandir, real_unlink = os.scandir, os.unlink
+    monkeypatch.setattr(os, "scandir", lambda *a, **k: _Reversed(real_scandir(*a, **k)))
+    killed = 0
+    for kill_at in range(1, 12):
+        work = tmp_path / str(kill_at)
+        dest = save_model(small_net(0), work / "model")
+        add_user_files(dest)
+        add_image_export(dest)
+        calls = 0
+
+        def unlink(*args: Any, **kwargs: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == kill_at:  # noqa: B023 - the loop's kill point, read while it runs
+                raise KeyboardInterrupt
+            real_unlink(*args, **kwargs)
+
+        monkeypatch.setattr(os, "unlink", unlink)
+        try:
+            save_model(small_net(1), dest)
+        except KeyboardInterrupt:
+            killed += 1
+        finally:
+            monkeypatch.setattr(os, "unlink", real_unlink)
+        x = torch.rand(2, 1, 28, 28)
+        torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
+        names = tree(dest)
+        assert "model.onnx" not in names and "model.int8.onnx" not in names, kill_at
+        assert {"notes.txt", "mine/run.sh"} <= set(names), kill_at
+        assert sorted(os.listdir(work)) == ["model"], kill_at
+    assert killed >= 3  # the sweep reached the deletions
