@@ -139,7 +139,7 @@ def save_model(
             "for a model without one)"
         )
     config = model.config()
-    dest = Path(path)
+    dest = _model_folder(path)
     _refuse_other_folder(dest)
     tmp = temp_folder(dest.parent, prefix=f".{dest.name}.")  # a model folder's usual permissions
     try:
@@ -199,7 +199,7 @@ def save_model(
     _say_removed(dest, *removed)
     if fingerprints is not None:  # a model folder replaced
         _say_unrecorded_stale(dest, fingerprints, threshold)
-    return dest
+    return Path(path)
 
 
 def _refuse_other_folder(dest: Path) -> None:
@@ -515,6 +515,14 @@ def _old_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.old")
 
 
+def _model_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder a save replaces: ``path``, or where it leads if it is a symbolic link (the
+    replacement is made there, beside the target, and the link is kept; renaming the link
+    would replace the link with a folder and leave the target's old model behind)."""
+    dest = Path(path)
+    return dest.resolve() if dest.is_symlink() else dest
+
+
 def recover_model_folder(path: str | os.PathLike[str]) -> bool:
     """Undo a :func:`save_model` killed between its two renames, or finish one killed after
     them; True if something was restored or finished.
@@ -530,8 +538,12 @@ def recover_model_folder(path: str | os.PathLike[str]) -> bool:
     >>> recover_model_folder("out/model")  # doctest: +SKIP
     False
     """
-    dest = Path(path)
+    dest = _model_folder(path)
     old = _old_path(dest)
+    if old.is_symlink():  # not a replacement's (a save renames folders, never links)
+        with contextlib.suppress(FileNotFoundError):
+            old.unlink()
+        return False
     if (dest / CONFIG_FILE).is_file() and old.is_dir():  # killed after the two renames
         return _finish_replacement(dest, old)
     if not (old / CONFIG_FILE).is_file() or not (old / WEIGHTS_FILE).is_file():
