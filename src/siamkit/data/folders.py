@@ -2156,17 +2156,17 @@ class OmniglotDataset(FileImageDataset):
         for alphabet in alphabets:
             loose.append((alphabet, _list_images(alphabet)[0]))
             for character in _subdirs(alphabet, broken=gone, locked=locked, targets=targets):
-                unread: dict[str, str] = {}
-                files, note = _list_images(character, locked=unread)
+                unlisted: dict[str, str] = {}
+                files, note = _list_images(character, locked=unlisted)
                 if note and _first_said(note, LeftOutFilesWarning):
                     warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
                 if files:
                     samples += [(f, len(classes)) for f in files]
                     classes.append(f"{alphabet.name}/{character.name}")
-                elif unread:
+                elif unlisted:
                     # one that cannot be listed or entered was told it "holds no images" ("add
                     # its images"), and the refusal named none of them (s62_FA finding 1)
-                    locked.update(unread)
+                    locked.update(unlisted)
                 else:
                     self.empty_folders.append(character.relative_to(self.root).as_posix())
         # each note once in a study, as ImageFolderDataset's (a study loads its data once per
