@@ -80,3 +80,23 @@ def test_character_folders_that_cannot_be_listed_are_named_by_the_refusal(
     assert str(err.value).endswith(
         f": {c1}, {c2} cannot be read (operation not permitted): give read access to them"
     ), str(err.value)
+
+
+def test_a_character_folder_that_fails_with_an_i_o_error_is_named_and_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """c2 cannot be listed for a reason other than permission (EIO): _list_images caught only
+    PermissionError, so the load ended with a bare "OSError: [Errno 5] Input/output error"
+    (s62_FA finding 3), while the class walk names such a folder and leaves it out."""
+    root = _omniglot(tmp_path)
+    c2 = _alpha(root) / "c2"
+    _fail(monkeypatch, {os.fspath(c2)}, errno.EIO)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = OmniglotDataset(root)
+    assert ds.classes == ["alpha/c1"]
+    assert ds.empty_folders == []
+    notes = [str(w.message) for w in caught]
+    assert any(
+        f"left out the folder {c2}: it cannot be read (input/output error)" in n for n in notes
+    ), notes

@@ -66,7 +66,9 @@ def list_images(folder: Path, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> l
         LeftOutFilesWarning: a file in it cannot be told a file (no access: a folder of mode
             ``r--``, a link to /proc): it is left out and named, as the recursive walk leaves
             it out (:func:`_visible_files`), not a bare PermissionError traceback; a link in
-            it that leads to nothing (a missing target, a loop) is left out and named too.
+            it that leads to nothing (a missing target, a loop) is left out and named too;
+            ``folder`` itself cannot be listed (no access, an I/O error): it is named with the
+            OS's reason, and no file is returned.
 
     Example:
         >>> list_images(Path("photos/cat"))  # doctest: +SKIP
@@ -93,7 +95,11 @@ def _list_images(
     dead: list[Path] = []  # links to nothing: named, not dropped without a word (s58_FA Q2)
     try:
         entries, denied, links, entered = _entries(folder, dead)
-    except PermissionError as e:  # the folder cannot be listed: left out, as the walk leaves it
+    except OSError as e:  # the folder cannot be listed: left out, as the walk leaves it
+        # any error but "gone", as the walk's skip keeps it: an I/O error ended the load with
+        # a bare "OSError: [Errno 5]" (s62_FA finding 3)
+        if e.errno in _NOT_A_FILE:
+            raise
         unread = {os.fspath(folder): _os_reason(e)}
         if locked is not None:
             locked.update(unread)
@@ -124,7 +130,7 @@ def _entries(
     and what each link of ``links`` leads to (:func:`_link_target`) to ``targets``.
 
     Raises:
-        PermissionError: ``folder`` cannot be listed.
+        OSError: ``folder`` cannot be listed (PermissionError: no access; an I/O error).
     """
     entries: list[tuple[Path, os.stat_result]] = []
     denied: dict[str, str] = {}
