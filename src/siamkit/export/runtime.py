@@ -151,6 +151,17 @@ def _tower_input_shapes(
         ) from None
 
 
+def _interrupted_save_left(folder: Path, name: str) -> Path | None:
+    """The folder ``.M.old`` beside the model folder ``folder`` (or beside where it leads)
+    holding ``name``: a save killed after its renames, whose move of the kept export into the
+    new folder siamkit's next load finishes (``siamkit.export.bundle.recover_model_folder``)."""
+    for f in dict.fromkeys((folder, folder.resolve())):
+        old = f.with_name(f".{f.name}.old")
+        if (old / name).is_file():
+            return old
+    return None
+
+
 def resolve_onnx_path(path: str | os.PathLike[str], precision: str = "fp32") -> Path:
     """A ``.onnx`` file as given, or the export of that precision inside a model folder."""
     if precision not in ("fp32", "int8"):
@@ -160,6 +171,12 @@ def resolve_onnx_path(path: str | os.PathLike[str], precision: str = "fp32") -> 
         name = ONNX_FILE if precision == "fp32" else INT8_FILE
         if not (p / name).is_file() and (p / "tokenizer" / "tokenizer.json").is_file():
             raise ValueError(_text_export_message(p))
+        if not (p / name).is_file() and (old := _interrupted_save_left(p, name)):
+            raise FileNotFoundError(
+                f"{p} has no {name}: an interrupted save of the model left it in {old}; load "
+                f"the model once with siamkit (`siamkit serve {p}`, or "
+                "siamkit.export.load_model) to finish that save"
+            )
         if not (p / name).is_file():
             flag = " --int8" if precision == "int8" else ""
             raise FileNotFoundError(

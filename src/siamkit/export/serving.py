@@ -43,6 +43,9 @@ def load_for_serving(
             "'siamkit[onnx]' and export the model first (siamkit export MODEL --format onnx)."
         ) from None
     int8 = runtime == "onnx-int8"
+    from siamkit.export.bundle import recover_model_folder
+
+    recover_model_folder(model_dir)  # a save killed past its renames left the export in .M.old
     _refuse_export_without_config(Path(model_dir), runtime)
     load_folder = _onnx_folder_loader(model_dir)
     if load_folder is not None:  # a text model: encoder graphs + tokenizer in MODEL/onnx
