@@ -170,3 +170,35 @@ def test_a_kill_while_the_replaced_folder_is_deleted_never_moves_its_export_into
         assert {"notes.txt", "mine/run.sh"} <= set(names), kill_at
         assert sorted(os.listdir(work)) == ["model"], kill_at
     assert killed >= 3  # the sweep reached the deletions
+
+
+def test_a_users_file_the_save_cannot_move_is_named_with_the_replaced_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename refused (a read-only model folder): the model is saved, the user's files stay
+    in ``.model.old`` and the error says so in one sentence; the next load, where it can, moves
+    them."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    old = tmp_path / ".model.old"
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if self.parent == old:
+            raise PermissionError(13, "Permission denied", str(self), str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(PermissionError) as err:
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    assert str(err.value) == (
+        f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
+        f"folder {old} ({old}/mine: Permission denied): move what is left there into {dest} "
+        f"(or elsewhere) and remove {old}"
+    )
+    assert (old / "notes.txt").read_text() == "mine"
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
+    assert (dest / "notes.txt").read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == ["model"]

@@ -189,7 +189,11 @@ def save_model(
             )  # a kill before this line leaves only ``old``: see recover_model_folder
             # and one after it the user's files in ``old``, which the next save or load moves
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
-            removed = _carry_over(old, dest, fingerprints, threshold)
+            try:
+                removed = _carry_over(old, dest, fingerprints, threshold)
+            except OSError as err:  # the model is saved: say what is left in ``old``, and how
+                model.threshold = threshold
+                raise type(err)(_not_carried(dest, old, err)) from err
         else:
             tmp.rename(dest)
     except BaseException:
@@ -368,6 +372,15 @@ def _delete_replaced(old: Path, own: set[str], stale: list[Path], replaced: list
             _delete_entry(path)
     with contextlib.suppress(OSError):  # not empty: what the carry could not move stays
         old.rmdir()
+
+
+def _not_carried(dest: Path, old: Path, err: OSError) -> str:
+    why = f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
+    return (
+        f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
+        f"folder {old} ({why}): move what is left there into {dest} (or elsewhere) and remove "
+        f"{old}"
+    )
 
 
 def _unresolved_old(dest: Path, old: Path) -> str:
