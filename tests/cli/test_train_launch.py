@@ -1103,28 +1103,48 @@ def test_a_plugins_task_is_checked_before_the_launch_by_its_own_check_alone(
 
 
 def test_a_launch_leaves_the_checks_warnings_to_process_0(tmp_path: Path, monkeypatch) -> None:
-    """The launcher's check of a config (check_task_config) says only its error: a warning it
-    meets is process 0's to say. `--resume --set tracker.instance_size=250` of a siamfc config
-    (off the 8-pixel grid, read as 247 with a warning) said that warning twice, the
-    launcher's copy before torchrun's banner and process 0's after it (s58_r1 finding 1)."""
+    """The launcher's checks of a config (check_task_config, and siamfc's resume check of OUT's
+    checkpoint, tasks.check_launch) say only their error: a warning they meet is process 0's to
+    say. `--resume --set tracker.instance_size=250` of a siamfc config (off the 8-pixel grid,
+    read as 247 with a warning) said that warning twice, the launcher's copy before torchrun's
+    banner and process 0's after it (s58_r1 finding 1). The checkpoint is one the launcher
+    reads (d6e53e7e): its config guard that of a run started, before off-grid sizes were
+    refused, with instance_size 250. An unreadable one is refused before the launch in process
+    0's words, without the warning; process 0 alone says the warning once, then that refusal."""
     import siamkit.cli._launch as launcher
+    from siamkit.applications.tracking import task as siamfc_task
     from siamkit.cli.main import cli
+    from siamkit.training.checkpoint import save_checkpoint
+    from siamkit.training.config_io import read_yaml
+    from siamkit.training.tasks import TaskOptions
 
     launched: list[int] = []
     monkeypatch.setattr(launcher, "launch", lambda count, *a: launched.append(count))
     monkeypatch.delenv("RANK", raising=False)
+    doc = read_yaml(ROOT / "configs" / "siamfc.yaml")
+    doc.pop("task")
+    started = siamfc_task._config(doc, TaskOptions(device="cpu"))
+    started["tracker"]["instance_size"] = 250  # as a run from before the grid check recorded it
+    guard = siamfc_task.tracker_config_guard(started)
     out = tmp_path / "run"
     out.mkdir()
-    (out / "checkpoint.pt").write_bytes(b"")  # there: the launcher reads no more of it
+    checkpoint = out / "checkpoint.pt"
+    save_checkpoint({"epoch": 1, guard.key: guard.state_dict()}, checkpoint)
     cmd = ["train", str(ROOT / "configs" / "siamfc.yaml"), "--out", str(out), "--device", "cpu"]
     cmd += ["--resume", "--set", "tracker.instance_size=250"]
     res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
     assert res.exit_code == 0 and launched == [2], res.output
     assert "warning" not in res.output, res.output
+    checkpoint.write_bytes(b"")  # unreadable: refused before the launch, the warning unsaid
+    res = CliRunner().invoke(cli, [*cmd, "--nproc-per-node", "2"])
+    assert res.exit_code == 1 and launched == [2], res.output
+    assert res.output.startswith("Error: ") and res.output.count("\n") == 1, res.output
+    assert "is not a readable siamkit checkpoint" in res.output, res.output
+    assert "warning" not in res.output, res.output
     alone = CliRunner().invoke(cli, cmd)  # what process 0 says: the warning, once
     said = " ".join(alone.output.split())
     assert said.count("warning: the resumed run's config has instance_size 250") == 1, said
-    assert alone.exit_code == 1 and "is not a readable siamkit checkpoint" in said, said
+    assert alone.exit_code == 1 and alone.output.splitlines()[-1] == res.output.rstrip("\n")
     assert [p.name for p in out.iterdir()] == ["checkpoint.pt"]  # nothing written
 
 
