@@ -98,5 +98,7 @@ def test_a_character_folder_that_fails_with_an_i_o_error_is_named_and_left_out(
     assert ds.empty_folders == []
     notes = [str(w.message) for w in caught]
     assert any(
-        f"left out the folder {c2}: it cannot be read (input/output error)" in n for n in notes
+        f"left out the folder {c2}: it cannot be read (input/output error); make it readable "
+        "to include its images" in n
+        for n in notes
     ), notes

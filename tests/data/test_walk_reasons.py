@@ -145,6 +145,41 @@ def test_a_sub_folder_that_fails_with_an_i_o_error_is_named_with_its_reason(
     said = str(err.value)
     assert f"the class folder {ds / 'cat'} cannot be read (input/output error)" in said, said
     assert f"{ds / 'cat'}, {ds / 'dog'} hold no images" not in said, said
+    # read access does not fix an I/O error: it was told "give read access" (s62_FA finding 5)
+    assert f"left out the folder {sub}: it cannot be read (input/output error); make it " in (
+        " ".join(notes)
+    ), notes
+    assert said.endswith(
+        ": put each class's images in its sub-folder, and make the unread ones readable"
+    ), said
+    assert "read access" not in " ".join([said, *notes])
+
+
+def test_one_fix_for_permission_and_i_o_errors_says_make_them_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cat/a cannot be listed (permission denied), dog/a fails with an I/O error: "give read
+    access to them" fixed only one of the two (s62_FA finding 5)."""
+    ds = tmp_path / "ds"
+    for name in ("cat/a", "dog/a"):
+        (ds / name).mkdir(parents=True)
+        Image.new("L", (8, 8)).save(ds / name / "1.png")
+    real = os.scandir
+    codes = {os.fspath(ds / "cat" / "a"): errno.EACCES, os.fspath(ds / "dog" / "a"): errno.EIO}
+
+    def failing(path=".", *args, **kwargs):  # type: ignore[no-untyped-def]
+        code = codes.get(os.fspath(path))
+        if code:
+            raise OSError(code, os.strerror(code), os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "scandir", failing)
+    with warnings.catch_warnings(), pytest.raises(ClassFoldersError) as err:
+        warnings.simplefilter("ignore")
+        read_class_folders(ds)
+    assert str(err.value).endswith(
+        f"({ds / 'cat'}, {ds / 'dog'}; permission denied, input/output error): make them readable"
+    ), str(err.value)
 
 
 def test_a_reason_two_class_folders_share_is_said_once(

@@ -490,7 +490,8 @@ def _locked_note(
         kind, what = ("folder", "its images") if locked else ("file", "it")
         return (
             f"left out the {kind} {names[0]}: it cannot be read "
-            f"({_why_unreadable(entries, entries)}); give read access to it to include {what}"
+            f"({_why_unreadable(entries, entries)}); {_read_fix('it', entries.values())} to "
+            f"include {what}"
         )
     if links and (locked or files):
         # each kind in its own words, then one fix: each sentence with its own fix said "give
@@ -503,7 +504,7 @@ def _locked_note(
     )
     return (
         f"left out {kinds} that cannot be read ({_why_unreadable(entries, entries)}), e.g. "
-        f"{', '.join(names[:2])}: give read access to them to include their images"
+        f"{', '.join(names[:2])}: {_read_fix('them', entries.values())} to include their images"
     )
 
 
@@ -552,7 +553,7 @@ def _both_fix(locked: Mapping[str, str], files: Mapping[str, str], links: Mappin
         if len(links) > 1
         else "the link's target, or remove the link"
     )
-    return f"give read access to {entries} and to {targets}"
+    return _and_targets(_read_fix(entries, [*locked.values(), *files.values()]), targets)
 
 
 def _why_unreadable(entries: Iterable[str | os.PathLike[str]], reasons: Mapping[str, str]) -> str:
@@ -575,6 +576,30 @@ def _os_reason(e: OSError) -> str:
     """The OS's words for the error ``e``, as every unreadable entry is told: "permission
     denied", "operation not permitted" ("permission denied" where it gave none)."""
     return (e.strerror or "permission denied").lower()
+
+
+#: the OS's words (:func:`_os_reason`) for the refusals that read access fixes
+_ACCESS_REASONS = frozenset(
+    ("permission denied", *(os.strerror(c).lower() for c in (errno.EACCES, errno.EPERM)))
+)
+
+
+def _read_fix(whom: str, reasons: Iterable[str]) -> str:
+    """The fix for entries ``whom`` that cannot be read for ``reasons`` (as the walk met them;
+    joined ones are split): "give read access to them" where each is a permission one, "make
+    them readable" otherwise. An I/O error (or too many open files) was told "give read
+    access", which does not fix it (s62_FA finding 5)."""
+    told = {r for why in reasons for r in why.split(", ")}
+    return f"give read access to {whom}" if told <= _ACCESS_REASONS else f"make {whom} readable"
+
+
+def _and_targets(access: str, theirs: str) -> str:
+    """``access`` (:func:`_read_fix`) and read access to the links' targets ``theirs``, as one
+    fix: "give read access to it and to the link's target, ...", "make it readable, and give
+    read access to the link's target, ..."."""
+    if access.startswith("give read access to "):
+        return f"{access} and to {theirs}"
+    return f"{access}, and give read access to {theirs}"
 
 
 #: how many links :func:`_unreached_links_note` names with their target and reason
@@ -1542,9 +1567,11 @@ def _refuse_nothing(
     if unread and not (shared or folders or to_top or to_class or broken or locked):
         raise ClassFoldersError(
             f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
-            f"{_why_unreadable(walk.unread, walk.reasons)}): give read access to "
+            f"{_why_unreadable(walk.unread, walk.reasons)}): "
             # one folder was told "them" (s62_FA finding 4), as the sentence below counts
-            f"{'them' if len(unread) > 1 else 'it'}",
+            + _read_fix(
+                "them" if len(unread) > 1 else "it", _reasons_of(walk.unread, walk.reasons)
+            ),
             "none",
         )
     why: list[str] = []
@@ -1568,7 +1595,8 @@ def _refuse_nothing(
         alone = not (folders or shared or to_top or to_class or broken)
         them = "them" if len(unread) + len(_locked_entries(locked, walk.targets)) > 1 else "it"
         access = len(fix)  # extended by the links' targets, below
-        fix.append(f"give read access to {them if alone else 'the unread ones'}")
+        told = _reasons_of([*walk.unread, *_locked_entries(locked, walk.targets)], walk.reasons)
+        fix.append(_read_fix(them if alone else "the unread ones", told))
     if shared:
         some = "s" if len(shared) > 1 else ""
         whose = f"the {noun} folder{some} {shown_names(shared)}"
@@ -1676,9 +1704,9 @@ def _refuse_nothing(
     if locked:
         why += _locked_reasons(locked, walk.reasons, walk.targets)
         if unread:  # one fix: "give read access to it and to the link's target, ..."
-            fix[access] = _locked_fixes(locked, walk.targets, fix[access])
+            fix[access] = _locked_fixes(locked, walk.targets, fix[access], walk.reasons)
         else:
-            fix.append(_locked_fixes(locked, walk.targets))
+            fix.append(_locked_fixes(locked, walk.targets, reasons=walk.reasons))
     raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
 
 
@@ -1724,16 +1752,26 @@ def _locked_reasons(
     return why
 
 
+def _reasons_of(entries: Iterable[Path], reasons: Mapping[str, str]) -> list[str]:
+    """The reasons (by ``os.fspath``) of ``entries`` that ``reasons`` holds."""
+    return [reasons[k] for k in map(os.fspath, entries) if k in reasons]
+
+
 def _locked_fixes(
-    locked: Sequence[Path], targets: Mapping[str, str | None], access: str | None = None
+    locked: Sequence[Path],
+    targets: Mapping[str, str | None],
+    access: str | None = None,
+    reasons: Mapping[str, str] = _NONE,
 ) -> str:
     """What a refusal tells to do of the entries ``locked`` (:func:`_locked_reasons`), as one
-    fix: read access to those that cannot be read (``access``: the fix said of the unread class
-    folders, which covers them), and to the targets of the links, whose own permissions mean
+    fix: read access to those that cannot be read (:func:`_read_fix`: "make them readable"
+    where a reason of ``reasons``, by ``os.fspath``, is not a permission one; ``access``: the
+    fix said of the unread class folders, which covers them), and to the targets of the links, whose own permissions mean
     nothing ("give read access to them" named the links: s61_r6 finding 2), or their removal."""
     entries = _locked_entries(locked, targets)
     if access is None and entries:
-        access = f"give read access to {'them' if len(entries) > 1 else 'it'}"
+        whom = "them" if len(entries) > 1 else "it"
+        access = _read_fix(whom, _reasons_of(entries, reasons))  # each as the walk met it
     links = len(locked) - len(entries)
     if not links:
         return access or ""
@@ -1742,7 +1780,7 @@ def _locked_fixes(
         if links == 1
         else "the links' targets, or remove the links"
     )
-    return f"{access} and to {theirs}" if access else f"give read access to {theirs}"
+    return _and_targets(access, theirs) if access else f"give read access to {theirs}"
 
 
 def _loose_note(root: Path, loose: Sequence[Path], noun: str = "class") -> str:
@@ -2193,7 +2231,11 @@ class OmniglotDataset(FileImageDataset):
             raise ValueError(
                 f"No Omniglot images under '{self.root}'; expected "
                 "images_background/<alphabet>/<character>/*.png"
-                + (f": {_and(why)}: {_locked_fixes(unread, targets)}" if why else ".")
+                + (
+                    f": {_and(why)}: {_locked_fixes(unread, targets, reasons=locked)}"
+                    if why
+                    else "."
+                )
             )
         if self.empty_folders:
             note = empty_folders_note(self.root, self.empty_folders, "character")
