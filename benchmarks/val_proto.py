@@ -20,8 +20,9 @@ fold) x K = 48 images, so each batch is one 4-way episode:
 2. for each class of the batch, its first ``S`` samples in batch order are its support (the
    sampler draws a class's ``K`` images in a random order, so these are a random ``S`` of them)
    and its other ``K - S`` samples are queries (a class with fewer than ``S`` samples, or a
-   batch with no query, is an error, and the script refuses ``train.samples_per_class`` <= ``S``
-   before training; the rounds' batches have ``K = 48``);
+   batch with no query, is an error, and the script refuses, before training, a fold whose
+   batches hold ``S`` or fewer images of a class: ``train.samples_per_class`` <= ``S``, or a
+   class cut to so few by ``data.labels_per_class``; the rounds' batches have ``K = 48``);
 3. the prototype ``c_k`` is the mean of class ``k``'s ``S`` support embeddings (not
    renormalised, as Snell et al.'s mean);
 4. each query ``q`` has logits ``-s ||q - c_k||^2`` over the batch's prototypes, with the fixed
@@ -66,6 +67,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -74,6 +76,7 @@ from val_taps import run_taps_folds, start_fold, taps_arguments  # isort: skip (
 
 from siamkit.clauses import counted
 from siamkit.losses.functional import at_least_float32
+from siamkit.training.batch_source import PKBatches
 
 #: the rule's two candidates: supports per class, scale
 CANDIDATES = {"s1": (1, 16.0), "s5": (5, 16.0)}
@@ -90,14 +93,15 @@ def support_split(labels: Tensor, support: int) -> tuple[Tensor, Tensor]:
         if len(idx) < support:
             raise ValueError(
                 f"class {int(c)} has {counted(len(idx), 'sample')} in the batch, fewer than the "
-                f"{counted(support, 'support')} a prototype takes: raise train.samples_per_class "
-                "above the supports"
+                f"{counted(support, 'support')} a prototype takes: a batch needs more images of each class than the supports "
+                "(train.samples_per_class, data.labels_per_class)"
             )
         is_support[idx[:support]] = True
     if bool(is_support.all()):
         raise ValueError(
             f"every sample of the batch is a support ({counted(support, 'support')} a class): no "
-            "query; raise train.samples_per_class above the supports"
+            "query; a batch needs more images of each class than the supports "
+            "(train.samples_per_class, data.labels_per_class)"
         )
     return classes, is_support
 
@@ -137,21 +141,70 @@ def proto_objective(mode: str) -> PrototypicalObjective:
     return PrototypicalObjective(*CANDIDATES[mode])
 
 
-def check_episodes(mode: str, samples_per_class: int) -> None:
-    """Refuse, in one sentence naming the option, a batch whose classes leave no query once the
-    candidate ``mode`` has taken its supports (``samples_per_class`` at most the supports)."""
+def _fewest(counts: np.ndarray, k: int) -> list[int]:
+    """The fewest images of each class (of ``counts`` training images) a batch holds when
+    ``PKSampler._chunks`` splits its ``n`` images into ``ceil(n / k)`` near-equal chunks."""
+    return [int(n) // -(-int(n) // k) for n in counts]
+
+
+def smallest_class_in_a_batch(batches: PKBatches) -> tuple[int, int, int]:
+    """``(images, label, count)``: the fewest images of one class a batch of ``batches`` holds,
+    the class (its label) and its training images. A sampler that neither fills nor draws by
+    ``class_power`` holds ``n // ceil(n / K)`` of a class of ``n`` images at fewest, not ``K``
+    (``data.labels_per_class: 5`` keeps 5 a class); the others top every class up to ``K``."""
+    sampler = batches.sampler
+    labels, counts = np.unique(sampler.labels, return_counts=True)
+    if sampler.fill or sampler.class_power is not None:
+        return batches.k, int(labels[0]), int(counts[0])
+    held = _fewest(counts, batches.k)
+    i = int(np.argmin(held))
+    return held[i], int(labels[i]), int(counts[i])
+
+
+def check_episodes(mode: str, batches: PKBatches, labels_per_class: int | None) -> None:
+    """Refuse, in one sentence naming the options, a fold whose batches hold a class with no
+    query once the candidate ``mode`` has taken its supports (at most the supports of it)."""
     support = CANDIDATES[mode][0]
-    if samples_per_class <= support:
+    k = batches.k
+    held, label, n = smallest_class_in_a_batch(batches)
+    if held > support:
+        return
+    head = f"--proto {mode} takes {counted(support, 'support')} a class and needs a query: "
+    kept = "" if labels_per_class is None else f" (data.labels_per_class={labels_per_class})"
+    few = labels_per_class is not None and labels_per_class <= support
+    if k <= support and few:
         raise SystemExit(
-            f"--proto {mode} takes {counted(support, 'support')} a class and needs a query: "
-            f"train.samples_per_class must be above {support}, got {samples_per_class}"
+            f"{head}train.samples_per_class ({k}) and data.labels_per_class "
+            f"({labels_per_class}) must both be above {support}"
         )
+    if k <= support:
+        raise SystemExit(f"{head}train.samples_per_class must be above {support}, got {k}")
+    if n <= support:
+        advice = (
+            f"raise data.labels_per_class above {support}"
+            if few
+            else "the fold has no more images of it, so it cannot train this candidate"
+        )
+        raise SystemExit(
+            f"{head}a batch holds {counted(held, 'image')} of class {label}, all its "
+            f"{counted(n, 'training image')}{kept}; {advice}"
+        )
+    # every class has more than the supports: K at the largest class's count holds each whole
+    counts = np.unique(batches.sampler.labels, return_counts=True)[1]
+    enough = next(
+        j for j in range(k + 1, int(counts.max()) + 1) if min(_fewest(counts, j)) > support
+    )
+    raise SystemExit(
+        f"{head}a batch holds as few as {counted(held, 'image')} of class {label}, its "
+        f"{n:,} training images{kept} split into batches of up to train.samples_per_class={k}; "
+        f"raise train.samples_per_class to {enough:,}"
+    )
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     run = start_fold(args, fold)
     if args.proto != "none":
-        check_episodes(args.proto, run.cfg.train.samples_per_class)
+        check_episodes(args.proto, run.trainer.batches, run.cfg.data.labels_per_class)
         run.trainer.objective = proto_objective(args.proto)
     result = run.trainer.fit()
     return run.result(args, result.history)

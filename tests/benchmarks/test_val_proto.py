@@ -142,20 +142,36 @@ def test_a_class_short_of_supports_or_a_batch_without_queries_is_refused(proto) 
         proto.prototypical_loss(torch.randn(2, 2), torch.tensor([0, 1]), 1, 16.0)
 
 
+def fake_fold(proto, monkeypatch, batches: PKBatches, labels_per_class: int | None = None):
+    """``start_fold`` giving a fold of ``batches`` whose trainer refuses to fit."""
+
+    def fit() -> None:
+        raise AssertionError(f"the fold trained with {trainer.objective}")
+
+    trainer = SimpleNamespace(objective="T", fit=fit, batches=batches)
+    cfg = SimpleNamespace(
+        train=SimpleNamespace(samples_per_class=batches.k),
+        data=SimpleNamespace(labels_per_class=labels_per_class),
+    )
+    monkeypatch.setattr(
+        proto, "start_fold", lambda args, fold: SimpleNamespace(cfg=cfg, trainer=trainer)
+    )
+    return trainer
+
+
+def pk(per_class: list[int], k: int) -> PKBatches:
+    """P x K batches of ``len(per_class)`` classes holding ``per_class`` images each."""
+    y = torch.cat([torch.full((n,), c) for c, n in enumerate(per_class)])
+    return PKBatches(torch.randn(len(y), 2), y, p=len(per_class), k=k, seed=0)
+
+
 @pytest.mark.parametrize(("mode", "k"), [("s5", 5), ("s5", 3), ("s1", 1)])
 def test_a_fold_whose_classes_leave_no_query_is_refused_before_training(
     proto, monkeypatch: pytest.MonkeyPatch, mode: str, k: int
 ) -> None:
     # --set train.samples_per_class=5 --proto s5 reached the user as the loss's traceback at the
     # first step; the fold now stops before training, in one sentence naming the option
-    def fit() -> None:
-        raise AssertionError(f"the fold trained with {trainer.objective}")
-
-    trainer = SimpleNamespace(objective="T", fit=fit)
-    cfg = SimpleNamespace(train=SimpleNamespace(samples_per_class=k))
-    monkeypatch.setattr(
-        proto, "start_fold", lambda args, fold: SimpleNamespace(cfg=cfg, trainer=trainer)
-    )
+    trainer = fake_fold(proto, monkeypatch, pk([48] * 4, k))
     support = proto.CANDIDATES[mode][0]
     sentence = (
         f"--proto {mode} takes {support} support{'s' if support > 1 else ''} a class and needs a "
@@ -166,12 +182,76 @@ def test_a_fold_whose_classes_leave_no_query_is_refused_before_training(
     assert trainer.objective == "T"
 
 
+# s62_LR 1: K = 48 passed the check, but data.labels_per_class=5 keeps 5 images a class, so a
+# batch holds 5 of each, all supports: the loss raised at the first step and told the user to
+# raise train.samples_per_class (already 48). The check now takes what the batches hold.
+@pytest.mark.parametrize(
+    ("per_class", "k", "kept", "sentence"),
+    [
+        (
+            [5, 5, 5, 5],
+            48,
+            5,
+            "a batch holds 5 images of class 0, all its 5 training images "
+            "(data.labels_per_class=5); raise data.labels_per_class above 5",
+        ),
+        (
+            [5, 5, 5, 5],
+            4,
+            5,
+            "train.samples_per_class (4) and data.labels_per_class (5) must both be above 5",
+        ),
+        (
+            [9, 4, 9, 9],
+            48,
+            None,
+            "a batch holds 4 images of class 1, all its 4 training images; the fold has no more "
+            "images of it, so it cannot train this candidate",
+        ),
+        # 7 images at K = 6 are split 4 + 3 (ceil(7 / 6) chunks); at K = 7 they are one batch,
+        # but the 9-image classes are then split 5 + 4 (and at K = 8): K = 9 holds every class
+        (
+            [9, 7, 9, 9],
+            6,
+            None,
+            "a batch holds as few as 3 images of class 1, its 7 training images split into "
+            "batches of up to train.samples_per_class=6; raise train.samples_per_class to 9",
+        ),
+        # 1,203 images at K = 6 are split into 201 chunks of 5 or 6 (1,203 // 201 = 5)
+        (
+            [1200, 1200, 1203, 1200],
+            6,
+            1200,
+            "a batch holds as few as 5 images of class 2, its 1,203 training images "
+            "(data.labels_per_class=1200) split into batches of up to "
+            "train.samples_per_class=6; raise train.samples_per_class to 7",
+        ),
+    ],
+)
+def test_a_fold_whose_batches_hold_too_few_of_a_class_is_refused_before_training(
+    proto, monkeypatch: pytest.MonkeyPatch, per_class, k: int, kept, sentence: str
+) -> None:
+    batches = pk(per_class, k)
+    # the count the check takes is the one the sampler's batches hold (its plans, read here)
+    plans = [batches.sampler.plan(e) for e in range(3)]
+    y = batches.sampler.labels
+    fewest = min(int((y[b] == c).sum()) for p in plans for b in p for c in set(y[b].tolist()))
+    assert proto.smallest_class_in_a_batch(batches)[0] == fewest
+    trainer = fake_fold(proto, monkeypatch, batches, kept)
+    want = "--proto s5 takes 5 supports a class and needs a query: " + sentence
+    with pytest.raises(SystemExit, match=f"^{re.escape(want)}$"):
+        proto.run_fold(SimpleNamespace(proto="s5"), [2, 5])
+    assert trainer.objective == "T"
+
+
 def test_a_fold_with_a_query_a_class_trains(proto, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
-    trainer = SimpleNamespace(objective="T")
+    trainer = SimpleNamespace(objective="T", batches=pk([6, 12, 6, 6], 6))  # 12: 6 + 6
     trainer.fit = lambda: seen.append(trainer.objective) or SimpleNamespace(history=[])
     run = SimpleNamespace(
-        cfg=SimpleNamespace(train=SimpleNamespace(samples_per_class=6)),
+        cfg=SimpleNamespace(
+            train=SimpleNamespace(samples_per_class=6), data=SimpleNamespace(labels_per_class=6)
+        ),
         trainer=trainer,
         result=lambda args, history: {"history": history},
     )
