@@ -382,8 +382,9 @@ def stop_at_failing_fold(
 ) -> Callable[[argparse.Namespace, list[int]], dict[str, Any]]:
     """``run_fold`` under a round's rule: a fold whose EER (of the candidate ``args.name``) is
     above its limit, or whose spread is below ``min_spread`` (``None``: no spread rule, as in
-    round 9), prints its rows and that it fails, and ends the script, so that a candidate
-    stops at its first failing fold (rounds 9 and 12 to 16)."""
+    round 9), prints its rows, its per-epoch ``history`` line (as :func:`run_folds` prints a
+    passing fold's) and that it fails, and ends the script, so that a candidate stops at its
+    first failing fold (rounds 9 and 12 to 16)."""
 
     def ruled(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         out = run_fold(args, fold)
@@ -395,6 +396,7 @@ def stop_at_failing_fold(
             for name, r in out["rows"].items():
                 figures = ", ".join(f"{k} {v:.4f}" for k, v in r.items())
                 print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
+            print("   history", json.dumps(out["history"]), flush=True)  # its per-epoch spread
             spread = "" if min_spread is None else f", spread {row['spread']:.4f}"
             print(
                 f"{args.name} | fold {fold} | EER {eer:.4f} (limit {limit}){spread}: fails the rule",

@@ -20,7 +20,8 @@ def folds():
 def _fold(eer: float, spread: float):
     def run_fold(args: argparse.Namespace, fold: list[int]) -> dict:
         rows = {"T": {"val_eer": 0.5, "spread": 0.0}, args.name: {"val_eer": eer, "spread": spread}}
-        return {"rows": rows, "seconds": 1, "history": []}
+        history = [{"epoch": 1, "spread": 0.2}, {"epoch": 2, "spread": 0.01}]
+        return {"rows": rows, "seconds": 1, "history": history}
 
     return run_fold
 
@@ -46,6 +47,9 @@ def test_a_candidate_stops_at_its_first_failing_fold(
         out = capsys.readouterr().out
         assert out.splitlines()[-1].startswith("cand | fold [2, 5] | EER ")
         assert out.splitlines()[-1].endswith(": fails the rule") and "T | fold [2, 5]" in out
+        # the failing fold's per-epoch spread is printed before the script ends (rounds 12-16)
+        history = '   history [{"epoch": 1, "spread": 0.2}, {"epoch": 2, "spread": 0.01}]'
+        assert out.splitlines()[-2] == history
     else:
         assert ruled(args, [2, 5])["rows"]["cand"]["val_eer"] == eer
         assert capsys.readouterr().out == ""
