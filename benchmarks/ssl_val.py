@@ -8,7 +8,11 @@ classes' train-split images with ``val_folds.score``: verification EER (the sele
 leave-one-out P@1, 2-way 1-shot and the spread. The raw-pixel baseline (flattened, L2-normalised
 pixels) is scored on the same images. **No image of the unseen test classes 6-9 is trained on,
 embedded or scored here**: the data loader (``load_ssl_data``) reads the test split and keeps only
-its class ids, before anything trains.
+its class ids, before anything trains. The ``--finetune`` rows (the fourth, sixth, eighth and ninth
+rules) are trained by ``bench_ssl.finetune``, whose ``load_run_data`` keeps the test split's images
+of every class not trained on (the fold's two held-out classes and 6-9); its Trainer never reads
+them (``train.val_metric: none``), and the rows are scored on the held-out classes' train-split
+sample like every row here.
 
 The row named ``NAME`` embeds with the trained embedding head (``ssl.embed: head``);
 ``--embed-taps`` and ``--embed-backbone`` also score the same trained weights with multi-level

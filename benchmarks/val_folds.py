@@ -6,8 +6,9 @@ train-split images of the two held-out ones: the
 verification EER over a seeded sample of their pairs (the selection metric; it keeps ranking
 after P@1 saturates on two classes), leave-one-out P@1, 2-way 1-shot, and the learned embedding's
 spread (collapse check). The learned embedding only: the HOG features are off
-(``model.appearance=null``). **The unseen test classes 6-9 are never embedded or scored here**:
-the script drops them from the loaded data before training.
+(``model.appearance=null``). **Only images of classes 0-5 are trained on, embedded or scored
+here**: the test split's images of the unseen test classes 6-9 are loaded with the run's data,
+and the script drops them before training.
 
 ``--embed-taps`` also scores the same trained weights with multi-level taps added at embedding
 time only (``ConvNet`` taps carry no weights, so a network trained without them loads into one
