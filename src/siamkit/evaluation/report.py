@@ -122,7 +122,7 @@ def metrics_tables(
     if report.few_shot:
         rows = [
             (
-                f"{r.n_way}-way {r.k_shot}-shot ({counted(r.episodes, 'episode')}, "
+                f"{r.n_way:,}-way {r.k_shot:,}-shot ({counted(r.episodes, 'episode')}, "
                 f"{counted(r.n_query, 'query', 'queries')}/class{_asked_note(asked.get(key), r.n_way)}"
                 f"{_drawn_note(r, report.n_classes)})",
                 f"{r.accuracy:.4f} ± {r.ci95:.4f}",
@@ -151,7 +151,8 @@ def metrics_tables(
 def _headline(report: EvaluationReport) -> list[tuple[str, str]]:
     """(column, value) of the headline metrics of one report."""
     cells = [
-        (f"{r.n_way}-way {r.k_shot}-shot", f"{r.accuracy:.3f}") for r in report.few_shot.values()
+        (f"{r.n_way:,}-way {r.k_shot:,}-shot", f"{r.accuracy:.3f}")
+        for r in report.few_shot.values()
     ]
     if report.verification is not None:
         cells += [

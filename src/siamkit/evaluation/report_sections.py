@@ -236,8 +236,11 @@ def peers_html(report: Any, peers: Mapping[str, Any]) -> str:
 
 
 def _peer_key(column: str) -> str:
-    """``"4-way 1-shot"`` -> ``"1-shot"``; other names unchanged."""
-    return column.split(" ", 1)[1] if column.endswith("-shot") and " " in column else column
+    """``"4-way 1-shot"`` -> ``"1-shot"`` (``"1,000-way 1,000-shot"`` -> ``"1000-shot"``, a
+    peer's key); other names unchanged."""
+    if column.endswith("-shot") and " " in column:
+        return column.split(" ", 1)[1].replace(",", "")
+    return column
 
 
 def per_class_section(per_class: Any, class_names: Sequence[str]) -> Section:
