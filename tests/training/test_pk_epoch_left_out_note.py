@@ -67,9 +67,16 @@ def test_a_run_on_imbalanced_classes_says_so(make_net, tiny_cfg, tiny_data) -> N
     assert notes(weighted, data) == []
 
 
-def test_the_largest_class_of_one_image_is_one_image() -> None:
-    """Seven classes of one image at 4 x 2: one batch of 4, 3 of the 7 images left out."""
+def test_classes_of_one_size_are_not_said_to_outlast_each_other() -> None:
+    """Seven classes of one image at 4 x 2: one batch of 4, 3 of the 7 images left out. The note
+    said "the larger classes (1 image, against 1 in the smallest) outlast the others", where
+    every class is the same size and 3 whole classes are left over (s62 c8)."""
     y = torch.arange(7)
     note = _left_out_note(PKBatches(torch.arange(7.0).view(-1, 1, 1, 1), y, 4, 2))
     assert note is not None
-    assert "the larger classes (1 image, against 1 in the smallest)" in note
+    assert "uses 4 of the 7 training images (43% left out)" in note
+    assert "outlast" not in note and "larger classes" not in note
+    assert (
+        "an epoch ends once fewer than 4 classes have images left, and with every class of "
+        "1 image, 3 of the 7 classes are left over, too few to fill a batch;"
+    ) in note

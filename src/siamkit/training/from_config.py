@@ -369,7 +369,9 @@ def _left_out_note(batches: PKBatches) -> str | None:
     their images go unused every epoch (Fashion-MNIST 0-5 cut to 6000/3000/1000/300/100/30 at
     6 x 16: 2 batches an epoch, 188 of the 10,430 images), though ``train.steps_per_epoch:
     null`` reads as every image once. ``train.class_power`` draws the classes by size instead; a
-    run whose ``train.steps_per_epoch`` cuts the epoch shorter chose that itself.
+    run whose ``train.steps_per_epoch`` cuts the epoch shorter chose that itself. Classes all of
+    one size outlast none: whole classes are left over, too few to fill a batch (7 classes of 1
+    image at P = 4: 3 of them), and the note says so.
     """
     sampler = batches.sampler
     if sampler.class_power is not None or batches.offline is not None:
@@ -380,13 +382,28 @@ def _left_out_note(batches: PKBatches) -> str | None:
     used = len({i for batch in sampler.plan(0) for i in batch})
     if n - used <= LEFT_OUT_NOTE * n:
         return None
-    counts = np.unique(sampler.labels, return_counts=True)[1]
+    labels, counts = np.unique(sampler.labels, return_counts=True)
+    if counts.max() == counts.min():
+        # classes of one size: none outlasts the others; the classes left once fewer than P
+        # have images fill no batch (7 classes of 1 image at P = 4: 3 left out, s62 c8)
+        drawn = {int(sampler.labels[i]) for batch in sampler.plan(0) for i in batch}
+        unused = sum(int(c) not in drawn for c in labels)
+        why = f"with every class of {counted(int(counts[0]), 'image')}, " + (
+            f"{unused:,} of the {len(labels):,} classes {'is' if unused == 1 else 'are'} left "
+            "over, too few to fill a batch"
+            if unused
+            else "the images left over lie in too few classes to fill a batch"
+        )
+    else:
+        why = (
+            f"the larger classes ({counted(int(counts.max()), 'image')}, against "
+            f"{int(counts.min()):,} in the smallest) outlast the others"
+        )
     return (
         f"note: an epoch of P×K batches ({counted(sampler.p, 'class', 'classes')} x up to "
         f"{counted(_per_class(batches), 'image')}) uses {used:,} of the {n:,} training images "
-        f"({1 - used / n:.0%} left out): an epoch ends once fewer than {sampler.p:,} classes have images left, and the larger "
-        f"classes ({counted(int(counts.max()), 'image')}, against {int(counts.min()):,} in the "
-        "smallest) outlast the others; train.class_power draws each batch's classes by a power "
+        f"({1 - used / n:.0%} left out): an epoch ends once fewer than {sampler.p:,} classes "
+        f"have images left, and {why}; train.class_power draws each batch's classes by a power "
         "of their size instead, through every class's images in turn (--set train.class_power=0.5)"
     )
 
