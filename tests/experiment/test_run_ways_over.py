@@ -26,3 +26,16 @@ def test_run_says_and_records_the_ways_that_ran_as_all_test_classes(tmp_path: Pa
     page = (tmp_path / "run" / "report.html").read_text()  # the report's row says so too
     assert "; 10-way asked, but only 4 classes are evaluated)" in page
     assert page.count("way asked, but only") == 1
+
+
+def test_the_line_groups_the_class_count_as_the_reports_note() -> None:
+    # s62_LR 3: the report said "1,001-way asked, but only 1,000 classes are evaluated" and the
+    # terminal "only 1000 classes are evaluated, so it ran as 1000-way"
+    from siamkit.experiment.result import ways_over_line
+
+    assert ways_over_line("--ways", [1001], 1000) == (
+        "--ways 1001: only 1,000 classes are evaluated, so it ran as 1,000-way"
+    )
+    assert ways_over_line("eval.ways", [1500, 2000], 1200, True, "test classes") == (
+        "eval.ways 1500,2000: only 1,200 test classes are evaluated, so they run as 1,200-way"
+    )

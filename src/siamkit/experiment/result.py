@@ -153,10 +153,11 @@ def ways_over_line(
 ) -> str:
     """``"--ways 5: only 3 classes are evaluated, so it ran as 3-way"``; ``asked``: how the N of
     ``over`` were given, ``before``: said before the evaluation (``it runs as``), ``what``: the
-    classes' kind."""
+    classes' kind. The class count is grouped as the HTML report's note ("1,000 classes"); the
+    N echo the option as given (``--ways 5,2000``, where a grouped 2,000 would read as two)."""
     one = len(over) == 1
     ran = ("runs" if one else "run") if before else "ran"
     return (
-        f"{asked} {','.join(map(str, over))}: only {n_classes} {what} are evaluated, so "
-        f"{'it' if one else 'they'} {ran} as {n_classes}-way"
+        f"{asked} {','.join(map(str, over))}: only {n_classes:,} {what} are evaluated, so "
+        f"{'it' if one else 'they'} {ran} as {n_classes:,}-way"
     )
