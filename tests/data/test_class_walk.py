@@ -523,7 +523,7 @@ def test_a_root_entry_that_cannot_be_read_is_named_by_the_refusal(
     _images(root, "bob/0.png")
     (root / "notes.txt").write_text("x")
     monkeypatch.setattr(os, "lstat", _refusing(os.lstat, lambda p: p == str(root / "bob")))
-    named = pytest.warns(LeftOutFilesWarning, match=f"left out the file {root / 'bob'}: it cannot")
+    named = pytest.warns(LeftOutFilesWarning, match=f"left out the entry {root / 'bob'}: it cannot")
     with named, pytest.raises(ValueError) as err:
         ImageFolderDataset(root, (1, 8, 8))
     assert str(err.value) == (
@@ -1149,10 +1149,10 @@ def test_several_links_that_cannot_be_read_are_named_with_their_targets_and_reas
         f"(permission denied), {bob / 'b.png'} leads to {s['b.png']} (operation not permitted), "
         f"{bob / 'c.png'} leads to {s['c.png']} (permission denied) and 1 more link: give read "
         "access to their targets, or remove the links",
-        f"left out the file {carol / 'notes.png'}: it cannot be read (permission denied); "
+        f"left out the entry {carol / 'notes.png'}: it cannot be read (permission denied); "
         f"left out 2 links whose targets cannot be read: "
         f"{carol / 'a.png'} leads to {s['a.png']} (permission denied) and {carol / 'b.png'} "
-        f"leads to {s['b.png']} (permission denied): give read access to the file and to the "
+        f"leads to {s['b.png']} (permission denied): give read access to the entry and to the "
         "links' targets, or remove the links",
     ]
     assert walk.files == {
@@ -1225,7 +1225,7 @@ def test_folders_and_files_that_cannot_be_read_are_told_the_os_reason(
     assert sorted(str(w.message) for w in got) == [
         f"left out 2 folders that cannot be read (operation not permitted), e.g. {a}, {b}: give "
         "read access to them to include their images",
-        f"left out the file {two}: it cannot be read (operation not permitted); give read access "
+        f"left out the entry {two}: it cannot be read (operation not permitted); give read access "
         "to it to include it",
         f"left out the folder {sub}: it cannot be read (operation not permitted); give read "
         "access to it to include its images",
@@ -1251,7 +1251,7 @@ def test_folders_and_files_that_cannot_be_read_are_told_the_os_reason(
     with pytest.warns(LeftOutFilesWarning) as got, pytest.raises(ClassFoldersError) as err:
         ImageFolderDataset(lone, (1, 8, 8))
     assert [str(w.message) for w in got] == [
-        f"left out the file {lone / 'x'}: it cannot be read (operation not permitted); give read "
+        f"left out the entry {lone / 'x'}: it cannot be read (operation not permitted); give read "
         "access to it to include it"
     ]
     assert f"{lone / 'x'} cannot be read (operation not permitted)" in str(err.value), str(

@@ -180,10 +180,10 @@ def test_a_file_the_walk_cannot_read_is_left_out_and_named(
     with pytest.warns(LeftOutFilesWarning) as got:
         assert sort_files(root / "cat") == ([root / "cat" / "0.png"], [])
     assert [str(w.message) for w in got] == [
-        f"left out the file {locked}: it cannot be read (permission denied); give read access "
+        f"left out the entry {locked}: it cannot be read (permission denied); give read access "
         "to it to include it"
     ]
-    with pytest.warns(LeftOutFilesWarning, match="left out the file .*1.png: it cannot be read"):
+    with pytest.warns(LeftOutFilesWarning, match="left out the entry .*1.png: it cannot be read"):
         data = ImageFolderDataset(root, (1, 8, 8))
     assert [p.relative_to(root).as_posix() for p, _ in data.samples] == ["cat/0.png", "dog/2.png"]
 

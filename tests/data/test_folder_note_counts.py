@@ -16,7 +16,7 @@ from siamkit.data.folders import ClassFoldersError, read_class_folders
 def test_unreadable_entries_are_counted_with_the_separator() -> None:
     denied = "permission denied"
     said = folders._locked_note({f"d{i}": denied for i in range(1000)}, {"f": denied})
-    assert said.startswith("left out 1,000 folders and 1 file that cannot be read")
+    assert said.startswith("left out 1,000 folders and 1 entry that cannot be read")
 
 
 def test_links_named_as_files_are_counted_with_the_separator() -> None:

@@ -71,9 +71,9 @@ def test_entries_beside_unreachable_links_are_told_give_read_access_once(
         read_class_folders(ds)
     said = [str(w.message) for w in caught if "cannot be read" in str(w.message)]
     assert said == [
-        f"left out 2 files that cannot be read (permission denied), e.g. {ds / 'a'}, "
+        f"left out 2 entries that cannot be read (permission denied), e.g. {ds / 'a'}, "
         f"{ds / 'b'}; left out the link {ds / 'l'}: it leads to {tmp_path / 'secret'}, which "
-        "cannot be read (operation not permitted): give read access to those files and to the "
+        "cannot be read (operation not permitted): give read access to those entries and to the "
         "link's target, or remove the link"
     ]
 
@@ -204,3 +204,28 @@ def test_a_reason_two_class_folders_share_is_said_once(
         f"none of the class folders could be read ({ds / 'cat'}, {ds / 'dog'}; permission "
         "denied, operation not permitted): give read access to them"
     ) in str(err.value), str(err.value)
+
+
+def test_entries_that_cannot_be_lstated_are_not_called_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folders a and b that cannot be lstat'ed beside a class that can: the walk cannot tell
+    whether they are folders or files, and said "left out 2 files that cannot be read ..., e.g.
+    ds/a, ds/b" of two folders (s62 c8). They are "entries"; one alone is "the entry"."""
+    ds = tmp_path / "ds"
+    for name in ("a", "b", "cat"):
+        (ds / name).mkdir(parents=True)
+    Image.new("L", (8, 8)).save(ds / "cat" / "1.png")
+    _refuse(monkeypatch, "lstat", {os.fspath(ds / "a"), os.fspath(ds / "b")}, errno.EACCES)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_class_folders(ds)
+    said = [str(w.message) for w in caught if "cannot be read" in str(w.message)]
+    assert said == [
+        f"left out 2 entries that cannot be read (permission denied), e.g. {ds / 'a'}, "
+        f"{ds / 'b'}: give read access to them to include their images"
+    ]
+    assert folders._locked_note({}, {os.fspath(ds / "a"): "permission denied"}) == (
+        f"left out the entry {ds / 'a'}: it cannot be read (permission denied); give read "
+        "access to it to include it"
+    )

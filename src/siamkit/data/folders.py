@@ -468,7 +468,9 @@ def _locked_note(
 ) -> str:
     """The sentence for the folders ``locked`` the walk leaves out as it cannot list or enter
     them, the ``files`` it cannot tell files, and the ``links`` whose target it cannot reach
-    (no access), each with the OS's reason the walk met."""
+    (no access), each with the OS's reason the walk met. An entry that cannot be ``lstat``'ed
+    may be a folder as well as a file: it is told an "entry" (they were told "files", folders
+    among them: s62 c8)."""
     names = [text_name(f) for f in [*sorted(locked), *sorted(files), *sorted(links)]]
     one = next(iter(links), "")
     target, why = _unreached(one, links[one]) if len(names) == 1 and links else (None, "")
@@ -487,7 +489,7 @@ def _locked_note(
         )
     entries = {**locked, **files}
     if len(names) == 1:
-        kind, what = ("folder", "its images") if locked else ("file", "it")
+        kind, what = ("folder", "its images") if locked else ("entry", "it")
         return (
             f"left out the {kind} {names[0]}: it cannot be read "
             f"({_why_unreadable(entries, entries)}); {_read_fix('it', entries.values())} to "
@@ -499,9 +501,7 @@ def _locked_note(
         return f"{_entries_told(locked, files)}; {_links_told(links)}: {_both_fix(locked, files, links)}"
     if links:
         return _unreached_links_note(links)
-    kinds = " and ".join(
-        counted(n, kind) for n, kind in ((len(locked), "folder"), (len(files), "file")) if n
-    )
+    kinds = _kinds(locked, files)
     return (
         f"left out {kinds} that cannot be read ({_why_unreadable(entries, entries)}), e.g. "
         f"{', '.join(names[:2])}: {_read_fix('them', entries.values())} to include their images"
@@ -516,12 +516,21 @@ def _entries_told(locked: Mapping[str, str], files: Mapping[str, str]) -> str:
     why = _why_unreadable(entries, entries)
     if len(names) == 1:
         return (
-            f"left out the {'folder' if locked else 'file'} {names[0]}: it cannot be read ({why})"
+            f"left out the {'folder' if locked else 'entry'} {names[0]}: it cannot be read ({why})"
         )
-    kinds = " and ".join(
-        counted(n, kind) for n, kind in ((len(locked), "folder"), (len(files), "file")) if n
+    return (
+        f"left out {_kinds(locked, files)} that cannot be read ({why}), e.g. {', '.join(names[:2])}"
     )
-    return f"left out {kinds} that cannot be read ({why}), e.g. {', '.join(names[:2])}"
+
+
+def _kinds(locked: Mapping[str, str], files: Mapping[str, str]) -> str:
+    """How many folders ``locked`` and entries ``files`` (which cannot be ``lstat``'ed: folders
+    or files, the walk cannot know) :func:`_locked_note` leaves out: "2 folders and 1 entry"."""
+    return " and ".join(
+        counted(n, *kind)
+        for n, kind in ((len(locked), ("folder",)), (len(files), ("entry", "entries")))
+        if n
+    )
 
 
 def _links_told(links: Mapping[str, str]) -> str:
@@ -542,9 +551,9 @@ def _both_fix(locked: Mapping[str, str], files: Mapping[str, str], links: Mappin
     """The one fix of :func:`_locked_note` for entries that cannot be read beside links whose
     target cannot be: "give read access to the folder and to the links' targets, or remove
     the links"."""
-    kinds = " and ".join(k for k, n in (("folders", len(locked)), ("files", len(files))) if n)
+    kinds = " and ".join(k for k, n in (("folders", len(locked)), ("entries", len(files))) if n)
     entries = (
-        f"the {'folder' if locked else 'file'}"
+        f"the {'folder' if locked else 'entry'}"
         if len(locked) + len(files) == 1
         else f"those {kinds}"
     )
