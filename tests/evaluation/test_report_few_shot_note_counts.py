@@ -13,13 +13,13 @@ from siamkit.evaluation.few_shot import FewShotReport
 from siamkit.evaluation.report import _asked_note, _drawn_note, ablation_table, metrics_tables
 
 
-def _row(classes_drawn: int) -> FewShotReport:
+def _row(classes_drawn: int, k_shot: int = 1, n_query: int = 1) -> FewShotReport:
     return FewShotReport(
         accuracy=0.5,
         ci95=0.1,
         n_way=5,
-        k_shot=1,
-        n_query=1,
+        k_shot=k_shot,
+        n_query=n_query,
         episodes=5,
         episode_accuracies=np.zeros(5),
         classes_drawn=classes_drawn,
@@ -32,6 +32,11 @@ def test_the_drawn_note_groups_thousands() -> None:
     )
     assert _drawn_note(_row(1499), 1500) == (
         "; drawn from 1,499 of 1,500 classes: 1 has fewer than 2 items"
+    )
+    # the classes short and the items a class needs (k_shot + n_query) are grouped too (s62_LR
+    # 5: the cases above pass with either bare): 1,000-shot, 15 queries, 1,800 classes short
+    assert _drawn_note(_row(1200, 1000, 15), 3000) == (
+        "; drawn from 1,200 of 3,000 classes: 1,800 have fewer than 1,015 items"
     )
 
 
