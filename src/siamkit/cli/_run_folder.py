@@ -44,8 +44,10 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     model folder go into the new one (:func:`_keep_users_model_files`). A failed run's cleanup
     removes only what the run wrote (:func:`_the_runs_own`): a user's file of a run output's
     name saved into OUT during the run stays, and where it took an earlier output's place, that
-    output stays set aside (``.earlier-run-*``, said in one line). Only the first process of a
-    torchrun launch does this."""
+    output stays set aside (``.earlier-run-*``, said in one line). The failed run's own
+    report.html (a self-supervised run that stopped on a collapse writes one, its curves) is
+    kept as ``report.failed.html`` (:func:`_failed_runs_report_kept`). Only the first process
+    of a torchrun launch does this."""
     from siamkit.training.ddp import is_main_process
 
     names = [n for n in RUN_OUTPUTS if (out_dir / n).exists()] if enabled else []
@@ -59,7 +61,8 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
             os.replace(out_dir / name, stash / name)
             moved.append(name)
         yield
-    except BaseException:
+    except BaseException as err:
+        _failed_runs_report_kept(out_dir, err)
         for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
             if (name in moved or name not in names) and _the_runs_own(out_dir / name):
                 _remove(out_dir / name)
@@ -81,6 +84,45 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         raise
     _keep_users_model_files(out_dir, stash)
     shutil.rmtree(stash, ignore_errors=True)
+
+
+FAILED_REPORT = "report.failed.html"
+"""What a failed --overwrite run's own report.html is kept as (``report.failed-2.html`` and on
+where that name is taken), as report.html is the earlier run's again."""
+
+
+def _failed_runs_report_kept(out_dir: Path, err: BaseException) -> Path | None:
+    """Keep the report.html a failed --overwrite run wrote (:func:`_the_runs_own`) under the
+    first free name of :data:`FAILED_REPORT`, as the earlier run's goes back in its place: a
+    run stopped on a collapse writes its curves there and its error names it. Said: the error
+    that names the report (:class:`~siamkit.applications.ssl.trainer.CollapseError`) names
+    the new file instead, another error is followed by a line naming it. The path it is kept
+    as, or ``None`` (no report of the run's)."""
+    report = out_dir / "report.html"
+    if not _the_runs_own(report) or not report.is_file():
+        return None
+    from siamkit.applications.ssl.trainer import CollapseError
+
+    named = err if isinstance(err, CollapseError) and _same_file(err.report, report) else None
+    kept, n = out_dir / FAILED_REPORT, 1
+    while os.path.lexists(kept):  # an earlier failed run's, or a file of the user's: kept too
+        n += 1
+        kept = out_dir / f"report.failed-{n}.html"
+    os.replace(report, kept)
+    if named is not None:
+        named.report_moved(kept)
+    else:
+        click.echo(f"the failed run's report: {kept}", err=True)
+    return kept
+
+
+def _same_file(a: Path | None, b: Path) -> bool:
+    if a is None:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _keep_users_model_files(out_dir: Path, stash: Path) -> None:

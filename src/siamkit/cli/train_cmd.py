@@ -55,7 +55,9 @@ if TYPE_CHECKING:
     help="Start again in an OUT that already holds a run: the earlier run is set aside, deleted "
     "when the new one finishes (files of yours in its model folder go into the new one; its "
     "ONNX export, where it no longer matches the new model, is removed, and said; one of the "
-    "same model with the same threshold is kept), and put back if it fails.",
+    "same model with the same threshold is kept), and put back if it fails (a failed run's "
+    "report.html, the curves of a self-supervised run stopped on a collapse, is kept as "
+    "OUT/report.failed.html).",
 )
 @click.option(
     "--set",

@@ -310,8 +310,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     if monitor.collapsed is not None:  # no model; the report shows the collapse curve
         stopped = {"method": cfg.method, "epochs": len(history) - 1, "collapsed": monitor.collapsed}
         report = _write_report(out_dir, history, stopped, cfg, log)
-        seen = f"; the curves: {report}" if report is not None else ""
-        raise CollapseError(f"{monitor.collapsed}{seen}")
+        raise CollapseError(monitor.collapsed, report)
     said = nothing_resumed_line(
         fitted, cfg.train.epochs, out_dir / CHECKPOINT, out_dir, cfg.optim.schedule
     )

@@ -71,7 +71,23 @@ COLLAPSE_IMAGES = "embedding the collapse monitor's images"
 
 class CollapseError(RuntimeError, ValueError):
     """The embedding collapsed to (nearly) one point: the model would be useless (a
-    ``ValueError`` too: the command line says it in one sentence, as for a bad input)."""
+    ``ValueError`` too: the command line says it in one sentence, as for a bad input).
+    ``report``: the file that holds the collapsed run's curves, named at the end of the
+    sentence (``None``: none written, or a refused --resume)."""
+
+    def __init__(self, said: str, report: Path | None = None) -> None:
+        super().__init__(_with_curves(said, report))
+        self.said, self.report = said, report
+
+    def report_moved(self, to: Path) -> None:
+        """The run's report is now ``to`` (``siamkit train --overwrite`` keeps a failed run's
+        report there, having put the earlier run's back): the sentence names it."""
+        self.report = to
+        self.args = (_with_curves(self.said, to),)
+
+
+def _with_curves(said: str, report: Path | None) -> str:
+    return f"{said}; the curves: {report}" if report is not None else said
 
 
 #: The methods a collapse hint offers: negatives (SimCLR) or a variance / decorrelation term
