@@ -66,3 +66,20 @@ def test_trials_pruned_at_their_last_epoch_by_an_older_siamkit_are_named(
     run_study(base, space, tmp_path / "new", n_trials=1, progress=False, log=said.append)
     run_study(base, space, tmp_path / "new", n_trials=2, progress=False, log=said.append)
     assert not [line for line in said if "older siamkit" in line], said
+
+
+def test_the_note_groups_thousands_as_the_continue_line(tmp_path: Path, monkeypatch) -> None:
+    # s62_LR 4: "continuing the study ...: 1 of 1,000 trials finished" stood over "note: 1200
+    # trials were pruned ..."; 1,200 trials from an older siamkit are stubbed here, not run
+    monkeypatch.setattr(search_mod, "_validator", _validator)
+    monkeypatch.setattr(search_mod, "Trainer", _NoTraining)
+    base = apply_overrides(load_config(TINY), ["data.val_classes=[4, 5]", "train.epochs=1"])
+    space = SearchSpace.from_dict({"optim.lr": {"float": [1e-4, 1e-3]}})
+    run_study(base, space, tmp_path, n_trials=1, progress=False)
+    monkeypatch.setattr(search_mod, "_pruned_at_their_end", lambda *a: 1200)
+    said: list[str] = []
+    run_study(base, space, tmp_path, n_trials=2, progress=False, log=said.append)
+    notes = [line for line in said if line.startswith("note: ")]
+    assert notes and notes[0].startswith(
+        "note: 1,200 trials were pruned at the last epoch by an older siamkit"
+    ), said

@@ -334,9 +334,9 @@ def _run_study(
         )  # fmt: skip
         if old := _pruned_at_their_end(study, base, space):
             log(
-                f"note: {old} trial{' was' if old == 1 else 's were'} pruned at the last epoch "
-                "by an older siamkit, which asked the pruner there (this one scores a trial that "
-                "ran all its epochs), so best.yaml leaves "
+                f"note: {counted(old, 'trial')} {'was' if old == 1 else 'were'} pruned at the "
+                "last epoch by an older siamkit, which asked the pruner there (this one scores a "
+                "trial that ran all its epochs), so best.yaml leaves "
                 f"{'it' if old == 1 else 'them'} out; trials.csv has "
                 f"{'its score' if old == 1 else 'their scores'}, and a study in a new --out "
                 "ranks every trial that ran all its epochs"
