@@ -6,11 +6,18 @@ export is removed and named, as by every save over a model folder."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
+import torch
 from click.testing import CliRunner
 
+import siamkit
+from siamkit.cli._run_folder import _earlier_run_set_aside
 from siamkit.cli.main import cli
+from siamkit.export.bundle import save_model
+from siamkit.models import Preprocess, SiameseNetwork
 
 TINY = Path(__file__).resolve().parents[2] / "configs" / "digits-tiny.yaml"
 SHORT = ["--no-progress", "--episodes", "2", "--set", "train.steps_per_epoch=1"]
@@ -38,3 +45,65 @@ def test_overwrite_keeps_the_users_files_in_the_model_folder(tmp_path: Path) -> 
     assert not (model / "model.onnx").exists() and not (model / "onnx.json").exists()
     assert f"Removed {model}/model.onnx and {model}/onnx.json: the replaced model's" in res.stderr
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def _net(seed: int) -> SiameseNetwork:
+    torch.manual_seed(seed)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    return SiameseNetwork(enc, 16, preprocess=Preprocess((0.5,), (0.25,), (1, 28, 28))).eval()
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_a_save_killed_as_it_removed_model_old_costs_overwrite_none_of_the_users_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s62_LR2 Q0: a save killed at ``.model.old``'s rmdir leaves it empty; the next
+    --overwrite found it "in the way" and deleted the set-aside model folder whole, the user's
+    files with it. Now the empty folder is tidied and the files go into the new model."""
+    out = tmp_path / "run"
+    model = save_model(_net(0), out / "model")
+    (out / "config.yaml").write_text("x: 1\n")
+    real_rmdir = os.rmdir
+
+    def killed(path: str, *args: object, **kwargs: object) -> None:
+        if os.fspath(path).endswith(".model.old"):
+            raise KeyboardInterrupt
+        real_rmdir(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "rmdir", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(_net(1), model)
+    monkeypatch.setattr(os, "rmdir", real_rmdir)
+    assert (out / ".model.old").is_dir()
+    (model / "notes.txt").write_text("mine")
+    (model / "mine").mkdir()
+    (model / "mine" / "run.sh").write_text("echo")
+    with _earlier_run_set_aside(out, True):  # what train --overwrite runs around its save
+        save_model(_net(2), out / "model")
+    assert (model / "notes.txt").read_text() == "mine"
+    assert (model / "mine" / "run.sh").read_text() == "echo"
+    assert sorted(os.listdir(out)) == ["model"]
+
+
+def test_a_users_model_old_keeps_the_earlier_model_folder_set_aside_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """s62_LR2 Q0: a file of the user's named ``.model.old`` made --overwrite delete the
+    earlier model folder whole, unsaid. Now both stay, and one line says where and why."""
+    out = tmp_path / "run"
+    model = save_model(_net(0), out / "model")
+    (model / "notes.txt").write_text("mine")
+    (out / ".model.old").write_text("the user's")
+    with _earlier_run_set_aside(out, True):
+        save_model(_net(2), out / "model")
+    assert (out / ".model.old").read_text() == "the user's"
+    (stash,) = out.glob(".earlier-run-*")
+    assert (stash / "model" / "notes.txt").read_text() == "mine"
+    err = capsys.readouterr().err
+    assert (
+        f"the earlier run's model folder, with any files of yours, left in {stash / 'model'}: "
+        f"{out / '.model.old'} is in the way" in err
+    )

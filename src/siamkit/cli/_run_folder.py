@@ -82,8 +82,8 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         else:
             shutil.rmtree(stash, ignore_errors=True)
         raise
-    _keep_users_model_files(out_dir, stash)
-    shutil.rmtree(stash, ignore_errors=True)
+    if _keep_users_model_files(out_dir, stash):  # (else the earlier model folder stays there)
+        shutil.rmtree(stash, ignore_errors=True)
 
 
 FAILED_REPORT = "report.failed.html"
@@ -125,18 +125,33 @@ def _same_file(a: Path | None, b: Path) -> bool:
         return False
 
 
-def _keep_users_model_files(out_dir: Path, stash: Path) -> None:
+def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     """Once the new run has saved its model, the earlier run's model folder set aside in
     ``stash`` gives it the files of the user's it holds, and its export of the earlier model is
     removed and named, as a save over a model folder does: it is put where such a save killed
     after its renames leaves the replaced folder (``.model.old``), which
-    :func:`~siamkit.export.bundle.recover_model_folder` finishes."""
+    :func:`~siamkit.export.bundle.recover_model_folder` finishes. A ``.model.old`` already
+    there (an empty one, left by a save killed as it removed it, is tidied first; a file or link
+    of the user's is not touched) keeps the earlier model folder in ``stash``, said in one line:
+    False then, and ``stash`` must not be deleted, as it may hold the user's files."""
     from siamkit.export.bundle import CONFIG_FILE, recover_model_folder
 
     earlier, new, aside = stash / "model", out_dir / "model", out_dir / ".model.old"
-    if earlier.is_dir() and (new / CONFIG_FILE).is_file() and not os.path.lexists(aside):
-        os.replace(earlier, aside)
+    if not earlier.is_dir() or not (new / CONFIG_FILE).is_file():
+        return True
+    if aside.is_dir() and not aside.is_symlink():  # a save's, killed: finish it first
         recover_model_folder(new)
+    if os.path.lexists(aside):
+        click.echo(
+            f"the earlier run's model folder, with any files of yours, left in {earlier}: "
+            f"{aside} is in the way; move your files from it into {new}, then delete {stash} "
+            f"(a run into {out_dir} is refused until it is deleted)",
+            err=True,
+        )
+        return False
+    os.replace(earlier, aside)
+    recover_model_folder(new)
+    return True
 
 
 def _the_runs_own(path: Path) -> bool:
