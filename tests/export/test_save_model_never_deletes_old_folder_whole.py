@@ -180,6 +180,7 @@ def test_a_users_file_the_save_cannot_move_is_named_with_the_replaced_folder(
     them."""
     dest = save_model(small_net(0), tmp_path / "model")
     add_user_files(dest)
+    add_image_export(dest)  # the replaced model's: not named as the user's to move (s62_LR2 Q1)
     old = tmp_path / ".model.old"
     real = Path.rename
 
@@ -194,11 +195,77 @@ def test_a_users_file_the_save_cannot_move_is_named_with_the_replaced_folder(
     monkeypatch.undo()
     assert str(err.value) == (
         f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
-        f"folder {old} ({old}/mine: Permission denied): move what is left there into {dest} "
-        f"(or elsewhere) and remove {old}"
+        f"folder {old} ({old}/mine: Permission denied): move {old}/mine and {old}/notes.txt "
+        f"into {dest} (or elsewhere), and remove {old} (the rest of it is the replaced model's)"
     )
     assert (old / "notes.txt").read_text() == "mine"
     x = torch.rand(2, 1, 28, 28)
     torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
     assert (dest / "notes.txt").read_text() == "mine"
     assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_following_the_sentence_of_a_refused_move_keeps_the_new_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s62_LR2 Q1: "move what is left there into M" moved the replaced model's siamkit.json
+    and weights over the new model's. Now the sentence names the user's entries only, and
+    doing what it says keeps the new model."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    add_image_export(dest)
+    old = tmp_path / ".model.old"
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if self.parent == old:
+            raise PermissionError(13, "Permission denied", str(self), str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(PermissionError) as err:
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    said = str(err.value)
+    named = said[said.index("): move ") + len("): move ") : said.index(f" into {dest}")]
+    for entry in named.replace(" and ", ", ").split(", "):  # done as the sentence says
+        shutil.move(entry, dest / Path(entry).name)
+    shutil.rmtree(old)
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
+    assert (dest / "notes.txt").read_text() == "mine"
+    assert (dest / "mine" / "run.sh").read_text() == "echo"
+
+
+def test_a_refused_save_names_only_the_users_files_in_the_interrupted_saves_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s62_LR2 Q1: the refusal for a ``.model.old`` that recovery could not empty said "move
+    them into M", the replaced model's files too. Now it names the user's entries only."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    add_image_export(dest)
+    old = tmp_path / ".model.old"
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt  # killed after the two renames
+
+    monkeypatch.setattr(bundle, "_carry_over", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if self.parent == old:
+            raise PermissionError(13, "Permission denied", str(self), str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(ValueError) as err:
+        save_model(small_net(2), dest)
+    assert str(err.value) == (
+        f"{old} holds files of an interrupted save of {dest} that could not be moved into it: "
+        f"move {old}/mine and {old}/notes.txt into {dest} (or elsewhere), and remove {old} "
+        "(the rest of it is the replaced model's), then save again"
+    )

@@ -193,7 +193,7 @@ def save_model(
                 removed = _carry_over(old, dest, fingerprints, threshold)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
-                raise type(err)(_not_carried(dest, old, err)) from err
+                raise type(err)(_not_carried(dest, old, err, fingerprints, threshold)) from err
         else:
             tmp.rename(dest)
     except BaseException:
@@ -374,19 +374,48 @@ def _delete_replaced(old: Path, own: set[str], stale: list[Path], replaced: list
         old.rmdir()
 
 
-def _not_carried(dest: Path, old: Path, err: OSError) -> str:
+def _not_carried(
+    dest: Path, old: Path, err: OSError, fingerprints: Any, threshold: float | None
+) -> str:
     why = f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
     return (
         f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
-        f"folder {old} ({why}): move what is left there into {dest} (or elsewhere) and remove "
-        f"{old}"
+        f"folder {old} ({why}): {_what_to_move(dest, old, fingerprints, threshold)}"
     )
 
 
 def _unresolved_old(dest: Path, old: Path) -> str:
+    try:  # the model the interrupted save wrote, whose exports in ``old`` are the user's to keep
+        doc = json.loads((dest / CONFIG_FILE).read_text())
+        fingerprint, threshold = doc.get("fingerprint"), doc.get("threshold")
+    except (OSError, ValueError, AttributeError):
+        fingerprint, threshold = None, None
+    advice = _what_to_move(dest, old, lambda: {fingerprint}, threshold)
     return (
         f"{old} holds files of an interrupted save of {dest} that could not be moved into it: "
-        f"move them into {dest} (or elsewhere) and remove {old}, then save again"
+        f"{advice}, then save again"
+    )
+
+
+def _what_to_move(dest: Path, old: Path, fingerprints: Any, threshold: float | None) -> str:
+    """What to do with the replaced folder ``old`` that a save could not empty: move the
+    user's entries in it, named, into ``dest``, and remove the rest, the replaced model's (its
+    files and stale exports, :func:`_own_names`, :func:`_stale_exports`). Moving it all would
+    put the replaced model's siamkit.json and weights over the new model's."""
+    try:
+        own = _own_names(old)
+        stale = set(_stale_exports(old, fingerprints, threshold))
+        yours = [e for e in sorted(old.iterdir()) if e.name not in own and e not in stale]
+    except (OSError, ValueError, KeyError, TypeError):
+        return (
+            f"move your files in it into {dest} (or elsewhere), not its {CONFIG_FILE}, weights "
+            f"or exports, and remove {old} (those are the replaced model's)"
+        )
+    if not yours:
+        return f"remove {old} (nothing of yours is in it, only the replaced model's files)"
+    return (
+        f"move {_listed(yours)} into {dest} (or elsewhere), and remove {old} (the rest of it is "
+        "the replaced model's)"
     )
 
 
