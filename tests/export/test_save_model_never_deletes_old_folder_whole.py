@@ -9,8 +9,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import torch
+from click.testing import CliRunner
 from tests.export.test_save_model_keeps_what_it_does_not_own import (
     add_image_export,
     add_text_export,
@@ -18,6 +20,7 @@ from tests.export.test_save_model_keeps_what_it_does_not_own import (
     small_net,
 )
 
+from siamkit.cli._inputs import friendly_errors
 from siamkit.export import bundle
 from siamkit.export.bundle import CONFIG_FILE, load_model, save_model
 
@@ -269,3 +272,32 @@ def test_a_refused_save_names_only_the_users_files_in_the_interrupted_saves_fold
         f"move {old}/mine and {old}/notes.txt into {dest} (or elsewhere), and remove {old} "
         "(the rest of it is the replaced model's), then save again"
     )
+
+
+def test_a_commands_save_that_cannot_move_the_users_files_ends_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s62_LR2 Q2: the "Saved the model ..." error was a bare PermissionError, which a
+    command's friendly_errors let through as a traceback (siamkit calibrate --out M, text
+    lexical --force). Now it is a ValueError too: one ``Error: Saved the model ...`` line."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    old = tmp_path / ".model.old"
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if self.parent == old:
+            raise PermissionError(13, "Permission denied", str(self), str(target))
+        return real(self, target)
+
+    @click.command()
+    @friendly_errors
+    def cmd() -> None:  # as the commands that save a model call it
+        save_model(small_net(1), dest)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    res = CliRunner().invoke(cmd, [])
+    monkeypatch.undo()
+    assert res.exit_code == 1, res.exception
+    assert res.output.startswith(f"Error: Saved the model to {dest}, but could not finish ")
+    assert len(res.output.strip().splitlines()) == 1

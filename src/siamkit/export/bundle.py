@@ -87,6 +87,17 @@ class ModelFileError(ValueError):
     """A model folder that is missing, corrupted, tampered with, or from a newer siamkit."""
 
 
+class ModelFolderNotFinishedError(OSError, ValueError):
+    """:func:`save_model` saved the model but could not move the user's files out of the
+    replaced folder (``.M.old``); its sentence says which to move. A ValueError too, so that
+    every command's handler of a user's mistake says that sentence, not a traceback (as a bare
+    OSError it was one); its ``errno`` is the refused move's."""
+
+
+class _ModelFolderNotFinishedPermission(ModelFolderNotFinishedError, PermissionError):
+    """:class:`ModelFolderNotFinishedError` for a move refused for want of permission."""
+
+
 def save_model(
     model: Model | torch.nn.Module,
     path: str | os.PathLike[str],
@@ -123,6 +134,9 @@ def save_model(
         ValueError: the threshold is not a finite number (NaN or inf; load_model refuses it),
             or ``path`` is a folder holding files but no model, or a file, or ``.path.old``
             (left by an interrupted save) still holds files that could not be moved into ``path``.
+        ModelFolderNotFinishedError: (an OSError and a ValueError; a PermissionError where the
+            move was refused so) the model is saved, but files of the user's could not be moved
+            out of the replaced folder ``.path.old``: its sentence names them.
 
     >>> save_model(net, "out/model")  # doctest: +SKIP
     """
@@ -193,7 +207,8 @@ def save_model(
                 removed = _carry_over(old, dest, fingerprints, threshold)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
-                raise type(err)(_not_carried(dest, old, err, fingerprints, threshold)) from err
+                said = _not_carried(dest, old, err, fingerprints, threshold)
+                raise _not_finished(err, said) from err
         else:
             tmp.rename(dest)
     except BaseException:
@@ -382,6 +397,16 @@ def _not_carried(
         f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
         f"folder {old} ({why}): {_what_to_move(dest, old, fingerprints, threshold)}"
     )
+
+
+def _not_finished(err: OSError, message: str) -> ModelFolderNotFinishedError:
+    """The error for a save that could not move the user's files (``err``), saying ``message``:
+    a PermissionError still where ``err`` was one."""
+    denied = isinstance(err, PermissionError)
+    cls = _ModelFolderNotFinishedPermission if denied else ModelFolderNotFinishedError
+    raised = cls(message)
+    raised.errno = err.errno
+    return raised
 
 
 def _unresolved_old(dest: Path, old: Path) -> str:
