@@ -1,16 +1,21 @@
 """The words messages share: what a NaN or infinite embedding stops, one home for the clauses
 that end the refusal's sentence (``which=`` of :func:`~siamkit.index.embedding.model_embeddings`):
 "... hold NaN or infinite values ('b.png'), which no verdict can be given on"; and
-:func:`counted`, a count in its grammatical number ("1 image", "1,234 images").
+:func:`counted`, a count in its grammatical number ("1 image", "1,234 images"); and
+:func:`listed`, several things in one list ("a, b and c").
 
 A module of the lowest layer, without torch, so that :mod:`siamkit.index` and the face
 application's ``recognize`` (``siamkit face verify`` with dlib starts without torch) import the
 same text; each was written out in two or three places (s57_FB). The evaluation report, the
-training protocol's refusals and the commands' summaries count with the one :func:`counted`."""
+training protocol's refusals and the commands' summaries count with the one :func:`counted`, and
+every message lists with the one :func:`listed` (it was built by hand in a dozen places, one of
+them with the Oxford comma: s62 c8)."""
 
 from __future__ import annotations
 
-__all__ = ["NO_EVALUATION", "NO_VERDICT", "counted", "in_number"]
+from collections.abc import Sequence
+
+__all__ = ["NO_EVALUATION", "NO_VERDICT", "counted", "in_number", "listed"]
 
 NO_VERDICT = "no verdict can be given on"
 """What a NaN embedding stops in a 1:1 verification (``siamkit verify``, ``face verify``,
@@ -43,3 +48,18 @@ def in_number(n: int, noun: str, plural: str | None = None) -> str:
     ('key', 'keys', 'classes')
     """
     return noun if n == 1 else plural or noun + "s"
+
+
+def listed(items: Sequence[str], last: str = "and") -> str:
+    """``items`` as one list in a sentence, in the one style of siamkit's messages: "a", "a and
+    b", "a, b and c" (no comma before the last); ``last``: the word before the last item
+    (``"or"`` for options to choose among: "--ways, --shots or --episodes"); "" for none.
+
+    >>> listed([]), listed(["a"]), listed(["a", "b"]), listed(["a", "b", "c"])
+    ('', 'a', 'a and b', 'a, b and c')
+    >>> listed(["--ways", "--shots", "--seed"], "or")
+    '--ways, --shots or --seed'
+    """
+    if len(items) < 2:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"

@@ -93,7 +93,7 @@ def test_a_noun_that_begins_with_a_vowel_takes_an(tmp_path):
         read_class_folders(ds, "identity", "photo")
     assert str(err.value) == (
         f"{ds} holds no identity folder: {ds / 'ann'} is a link that leads to no folder (a "
-        f"missing target, or a link loop), and {ds / 'ann.png'} is a link that leads to no "
+        f"missing target, or a link loop) and {ds / 'ann.png'} is a link that leads to no "
         "file (a missing target, or a link loop): point the link named as a folder at an "
         "identity folder, restore the target of the link named as a file, or remove them and "
         "put each identity's photos in a sub-folder of its own"
@@ -114,9 +114,9 @@ def test_beside_an_empty_class_both_are_named(tmp_path):
         read_class_folders(ds, "person", "photo", extensions=(".png",))
     assert str(err.value) == (
         f"no person folder of {ds} holds photos that can be read and that no other person "
-        f"holds: the person folder {ds / 'dog'} holds no images (.png), and {ds / 'cat'}, "
+        f"holds: the person folder {ds / 'dog'} holds no images (.png) and {ds / 'cat'}, "
         f"{ds / 'loop'} are links that lead to no folder (a missing target, or a link loop): "
-        "put each person's photos in its sub-folder, and point those links at person folders "
+        "put each person's photos in its sub-folder and point those links at person folders "
         "or remove them"
     )
 
@@ -201,7 +201,7 @@ def test_the_refusal_gives_a_link_named_as_an_image_the_warnings_advice(tmp_path
         ImageFolderDataset(ds, (3, 8, 8))
     assert str(got.value) == (
         f"{ds} holds no class folder: {ds / 'cats'} is a link that leads to no folder (a "
-        f"missing target, or a link loop), and {ds / 'cover.png'} is a link that leads to no "
+        f"missing target, or a link loop) and {ds / 'cover.png'} is a link that leads to no "
         "file (a missing target, or a link loop): point the link named as a folder at a class "
         "folder, restore the target of the link named as a file, or remove them and put each "
         "class's images in a sub-folder of its own"

@@ -253,8 +253,8 @@ def test_training_refuses_class_folders_that_count_for_nothing_in_the_one_senten
         f"{shared / 'cat'}, {shared / 'dog'} is one file in several class folders: keep each "
         "image in its own class's folder only",
         "mixed": f"no class folder of {mixed} {lead}: the class folder {mixed / 'eel'} holds no "
-        f"images ({exts}), and every image of the others ({mixed / 'cat'}, {mixed / 'dog'}) is "
-        "one file in several class folders: put each class's images in its sub-folder, and keep "
+        f"images ({exts}) and every image of the others ({mixed / 'cat'}, {mixed / 'dog'}) is "
+        "one file in several class folders: put each class's images in its sub-folder and keep "
         "each image in its own class's folder only",
         "links": f"no class folder of {links} {lead}: the class folder {links / 'all'} is a link "
         "to the data set's folder or one above it, left out as it would read every class's "

@@ -49,9 +49,9 @@ def test_a_link_to_an_empty_class_is_named_beside_it(tmp_path):
         read_class_folders(ds, "person", "photo", extensions=(".png",))
     assert str(err.value) == (
         f"no person folder of {ds} holds photos that can be read and that no other person "
-        f"holds: the person folder {ds / 'cat'} holds no images (.png), and the person folder "
+        f"holds: the person folder {ds / 'cat'} holds no images (.png) and the person folder "
         f"{ds / 'kitty'} is a link to another person's folder or one inside it, which holds no "
-        "photos: put each person's photos in its sub-folder, and give each linked person a "
+        "photos: put each person's photos in its sub-folder and give each linked person a "
         "folder of its own"  # cat holds none: not "(copy its photos into it)", nor "count as two"
     )
 
@@ -73,9 +73,9 @@ def test_a_mix_of_both_link_kinds_and_an_empty_class_gives_each_fix_once(tmp_pat
         f"no class folder of {ds} holds images that can be read and that no other class holds: "
         f"the class folder {ds / 'cat'} holds no images (.png), the class folder {ds / 'all'} is "
         "a link to the data set's folder or one above it, left out as it would read every "
-        f"class's images again, and the class folder {ds / 'kitty'} is a link to another "
+        f"class's images again and the class folder {ds / 'kitty'} is a link to another "
         "class's folder or one inside it, which holds no images: "
-        "put each class's images in its sub-folder, remove the link to the data set's folder, "
+        "put each class's images in its sub-folder, remove the link to the data set's folder "
         "and give each linked class a folder of its own"
     )
     os.unlink(ds / "kitty")  # an empty class and all -> .: where the images go is said once
@@ -83,7 +83,7 @@ def test_a_mix_of_both_link_kinds_and_an_empty_class_gives_each_fix_once(tmp_pat
         warnings.simplefilter("ignore")
         read_class_folders(ds, "class", "image", extensions=(".png",))
     assert str(err.value).endswith(
-        ": put each class's images in its sub-folder, and remove that link"
+        ": put each class's images in its sub-folder and remove that link"
     )
     os.unlink(ds / "all")  # control: kitty -> cat, whose one image is dog's too
     black_png(ds / "cat" / "0.png")
@@ -94,7 +94,7 @@ def test_a_mix_of_both_link_kinds_and_an_empty_class_gives_each_fix_once(tmp_pat
         warnings.simplefilter("ignore")
         read_class_folders(ds, "class", "image", extensions=(".png",))
     assert str(err.value).endswith(
-        ": keep each image in its own class's folder only, and give each linked class a folder "
+        ": keep each image in its own class's folder only and give each linked class a folder "
         "of its own (copy its images into it)"
     )
 
@@ -260,10 +260,10 @@ def test_a_link_into_an_empty_class_beside_one_into_a_shared_class_is_worded_by_
         f"the class folder {ds / 'cat'} holds no images (.png), every image of the others "
         f"({ds / 'dog'}, {ds / 'fox'}) is one file in several class folders, the class folder "
         f"{ds / 'puppy'} is a link to another class's folder or one inside it, left out as its "
-        f"images would count as two classes, and the class folder {ds / 'kitty'} is a link to "
+        f"images would count as two classes and the class folder {ds / 'kitty'} is a link to "
         "another class's folder or one inside it, which holds no images: put each class's "
         "images in its sub-folder, keep each image in its own class's folder only, give each "
-        "linked class with images a folder of its own (copy its images into it), and remove "
+        "linked class with images a folder of its own (copy its images into it) and remove "
         "the link into a class folder without images"
     )
 
@@ -296,8 +296,8 @@ def test_a_link_into_an_empty_sub_folder_of_a_class_with_images_holds_no_images(
     ]
     assert str(err.value) == (
         f"no class folder of {ds} holds images that can be read and that no other class holds: "
-        f"{shared}, and the class folder {ds / 'kitty'} is a link to another class's folder or "
-        "one inside it, which holds no images: keep each image in its own class's folder only, "
+        f"{shared} and the class folder {ds / 'kitty'} is a link to another class's folder or "
+        "one inside it, which holds no images: keep each image in its own class's folder only "
         "and give each linked class a folder of its own"
     )
     os.symlink("dog", ds / "puppy")
@@ -307,10 +307,10 @@ def test_a_link_into_an_empty_sub_folder_of_a_class_with_images_holds_no_images(
     assert str(err.value) == (
         f"no class folder of {ds} holds images that can be read and that no other class holds: "
         f"{shared}, the class folder {ds / 'puppy'} is a link to another class's folder or one "
-        "inside it, left out as its images would count as two classes, and the class folder "
+        "inside it, left out as its images would count as two classes and the class folder "
         f"{ds / 'kitty'} is a link to another class's folder or one inside it, which holds no "
         "images: keep each image in its own class's folder only, give each linked class with "
-        "images a folder of its own (copy its images into it), and remove the link to a folder "
+        "images a folder of its own (copy its images into it) and remove the link to a folder "
         "without images"
     )
     ds2 = tmp_path / "ds2"
@@ -396,9 +396,9 @@ def test_a_link_into_a_class_that_cannot_be_read_is_not_said_to_count_as_two(tmp
         f"no class folder of {r} holds images that can be read and that no other class holds: "
         f"the class folder {r / 'cat'} cannot be read (permission denied), the class folder "
         f"{r / 'puppy'} is a link to another class's folder or one inside it, which holds no "
-        f"images, and the class folder {r / 'kitty'} is a link to another class's folder or one "
+        f"images and the class folder {r / 'kitty'} is a link to another class's folder or one "
         f"inside it, which {unknown}: give read access to the unread ones, give each linked "
-        "class with images a folder of its own (copy its images into it), and remove the link "
+        "class with images a folder of its own (copy its images into it) and remove the link "
         "to a folder without images"
     )
 

@@ -569,8 +569,8 @@ def test_a_root_link_named_as_an_image_that_cannot_be_read_is_no_class_folder(
     assert str(err.value) == (
         f"no class folder of {mixed} holds images that can be read and that no other class "
         f"holds: the class folder {mixed / 'bob'} holds no images (.png, .jpg, .jpeg, .bmp, "
-        f".gif, .tif, .tiff, .webp), and the link {mixed / 'alice'} leads to {secret / 'd'}, "
-        "which cannot be read (permission denied): put each class's images in its sub-folder, "
+        f".gif, .tif, .tiff, .webp) and the link {mixed / 'alice'} leads to {secret / 'd'}, "
+        "which cannot be read (permission denied): put each class's images in its sub-folder "
         "and give read access to the link's target, or remove the link"
     )
 
@@ -593,7 +593,7 @@ def test_a_folder_and_a_link_that_cannot_be_read_are_given_one_fix(
         _link_beyond_reach(monkeypatch, root / "alice", str(secret / "d"))
     root = tmp_path / "both"
     reasons = (
-        f"the {{0}} folder {root / 'bob'} cannot be read (permission denied), and the link "
+        f"the {{0}} folder {root / 'bob'} cannot be read (permission denied) and the link "
         f"{root / 'alice'} leads to {secret / 'd'}, which cannot be read (permission denied): "
         "give read access to it and to the link's target, or remove the link"
     )
@@ -601,8 +601,8 @@ def test_a_folder_and_a_link_that_cannot_be_read_are_given_one_fix(
     more_reasons = (
         f"the {{0}} folder {more / 'carol'} holds no images (.png, .jpg, .jpeg, .bmp, .gif, "
         f".tif, .tiff, .webp), the {{0}} folder {more / 'bob'} cannot be read (permission "
-        f"denied), and the link {more / 'alice'} leads to {secret / 'd'}, which cannot be read "
-        "(permission denied): put each {0}'s images in its sub-folder, and give read access to "
+        f"denied) and the link {more / 'alice'} leads to {secret / 'd'}, which cannot be read "
+        "(permission denied): put each {0}'s images in its sub-folder and give read access to "
         "the unread ones and to the link's target, or remove the link"
     )
     with warnings.catch_warnings():
@@ -743,9 +743,9 @@ def test_enroll_with_a_label_folder_without_images_says_the_others_reasons_too(
     os.link(root / "cat" / "1.png", root / "dog" / "1.png")
     assert _enroll_refusal(root) == (
         f"nothing to enroll: the label folder {root / 'fish'} holds no images (.png, .jpg, "
-        ".jpeg, .bmp, .gif, .tif, .tiff, .webp), and every image of the others "
+        ".jpeg, .bmp, .gif, .tif, .tiff, .webp) and every image of the others "
         f"({root / 'cat'}, {root / 'dog'}) is one file in several label folders: put each "
-        "label's images in its sub-folder, and keep each image in its own label's folder only"
+        "label's images in its sub-folder and keep each image in its own label's folder only"
     )
 
 
@@ -760,8 +760,8 @@ def test_enroll_with_a_label_folder_without_images_says_the_others_cannot_be_rea
     _cannot_enter(monkeypatch, root / "alice")
     assert _enroll_refusal(root) == (
         f"nothing to enroll: the label folder {root / 'bob'} holds no images (.png, .jpg, "
-        f".jpeg, .bmp, .gif, .tif, .tiff, .webp), and the label folder {root / 'alice'} cannot "
-        "be read (permission denied): put each label's images in its sub-folder, and give read "
+        f".jpeg, .bmp, .gif, .tif, .tiff, .webp) and the label folder {root / 'alice'} cannot "
+        "be read (permission denied): put each label's images in its sub-folder and give read "
         "access to the unread ones"
     )
 

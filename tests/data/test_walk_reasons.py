@@ -110,8 +110,8 @@ def test_a_link_gone_between_the_walk_and_the_refusal_is_told_as_the_walk_met_it
     assert str(err.value) == (
         f"no class folder of {ds} holds images that can be read and that no other class holds: "
         f"the class folder {ds / 'cat'} holds no images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
-        f".tiff, .webp), and the link {ds / 'l'} leads to {tmp_path / 'secret'}, which cannot be "
-        "read (permission denied): put each class's images in its sub-folder, and give read "
+        f".tiff, .webp) and the link {ds / 'l'} leads to {tmp_path / 'secret'}, which cannot be "
+        "read (permission denied): put each class's images in its sub-folder and give read "
         "access to the link's target, or remove the link"
     )
 
@@ -150,7 +150,7 @@ def test_a_sub_folder_that_fails_with_an_i_o_error_is_named_with_its_reason(
         " ".join(notes)
     ), notes
     assert said.endswith(
-        ": put each class's images in its sub-folder, and make the unread ones readable"
+        ": put each class's images in its sub-folder and make the unread ones readable"
     ), said
     assert "read access" not in " ".join([said, *notes])
 

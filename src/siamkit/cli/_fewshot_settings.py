@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 import click
 
+from siamkit.clauses import listed
+
 
 def _episode_sizes(text: str, option: str, letter: str, least: int) -> tuple[int, ...]:
     """``--ways 5,20`` / ``--shots 1,5`` -> ``(5, 20)``; a click error naming ``option``."""
@@ -101,11 +103,8 @@ def _from_run_line(
     if not taken:
         return None
 
-    def listed(items: list[str]) -> str:
-        return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
     said = [f"{k} {v if isinstance(v, int) else ','.join(map(str, v))}" for k, v in taken.items()]
-    options = listed([_RUN_SETTING_OPTIONS[k] for k in taken]).replace(" and ", " or ")
+    options = listed([_RUN_SETTING_OPTIONS[k] for k in taken], "or")
     return f"N-way K-shot as the model's run recorded it ({listed(said)}); pass {options} to choose"
 
 

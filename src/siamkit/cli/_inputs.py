@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from siamkit.clauses import listed
+
 if TYPE_CHECKING:
     from torch import Tensor
 
@@ -312,7 +314,7 @@ def refuse_given(ctx: click.Context, names: Iterable[str], purpose: str) -> None
     if not given:
         return
     one = len(given) == 1
-    flags = given[0] if one else f"{', '.join(given[:-1])} and {given[-1]}"
+    flags = listed(given)
     raise click.UsageError(
         f"{flags} {'is' if one else 'are'} {purpose}: leave {'it' if one else 'them'} out"
     )

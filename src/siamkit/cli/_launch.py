@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.launch_env import launched
 
 #: The signals torchrun's launcher takes over while its processes run (its
@@ -287,7 +287,7 @@ def failure_sentence(failures: dict[int, Any], count: int) -> str:
         each = [
             f"process {r} (local rank {failures[r].local_rank}) {what(failures[r])}" for r in ranks
         ]
-        return each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
+        return listed(each)
 
     # -15: killed by it; 143: a siamkit process's Terminated (exit_on_sigterm), the usual way
     # one stopped by torchrun ends, as it sleeps through its hold-back of a shared error

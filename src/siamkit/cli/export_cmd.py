@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.cli._inputs import PROGRESS, refuse_existing
 from siamkit.progress import step
 
@@ -457,7 +457,7 @@ def _removed_line(removed: list[Path], text: bool) -> str:
     files, or (``text``) the earlier text export's files that this one does not write (an int8
     graph, a stacked tower's ``lexical_stacked.*``, a half-twin's document graph)."""
     names = [str(p) for p in removed]
-    files = names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    files = listed(names)
     if not text:
         return (
             f"Removed {files}: the earlier --int8 export's, quantised from the graph this "

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from siamkit.atomic import relative_note
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.data.image_io import load_images
 
 __all__ = [
@@ -642,11 +642,7 @@ def _told_links(links: Mapping[str, str], targets: Mapping[str, str | None] | No
             else f"{text_name(link)} (gone since it was listed)"
         )
     rest = len(got) - len(told)
-    return (
-        f"{', '.join(told)} and {counted(rest, 'more link')}"
-        if rest
-        else f"{', '.join(told[:-1])} and {told[-1]}"
-    )
+    return listed([*told, counted(rest, "more link")] if rest else told)
 
 
 def _unreached(link: str, why: str) -> tuple[str | None, str]:
@@ -1716,7 +1712,7 @@ def _refuse_nothing(
             fix[access] = _locked_fixes(locked, walk.targets, fix[access], walk.reasons)
         else:
             fix.append(_locked_fixes(locked, walk.targets, reasons=walk.reasons))
-    raise ClassFoldersError(f"{lead}: {_and(why)}: {_and(fix)}", "none")
+    raise ClassFoldersError(f"{lead}: {listed(why)}: {listed(fix)}", "none")
 
 
 def _locked_entries(locked: Sequence[Path], targets: Mapping[str, str | None]) -> list[Path]:
@@ -1809,11 +1805,6 @@ def _loose_note(root: Path, loose: Sequence[Path], noun: str = "class") -> str:
     )
 
 
-def _and(parts: list[str]) -> str:
-    """``parts`` as one list: "a", "a, and b", "a, b, and c"."""
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])}, and {parts[-1]}"
-
-
 class ClassFoldersError(ValueError):
     """Folders that cannot be read as one data set of classes (:func:`walk_classes`,
     :func:`read_class_folders`): one given inside a class folder of another, images lying
@@ -1894,8 +1885,7 @@ def _shared_note(
     ``noun``: what the folders are ("class", "label", "person"), as the reader names them."""
 
     def paths(group: Sequence[str | os.PathLike[str]]) -> str:
-        names = [text_name(os.fspath(f)) for f in group]
-        return f"{', '.join(names[:-1])} and {names[-1]}"
+        return listed([text_name(os.fspath(f)) for f in group])
 
     nouns = _plural(noun)
     lost = ""
@@ -2241,7 +2231,7 @@ class OmniglotDataset(FileImageDataset):
                 f"No Omniglot images under '{self.root}'; expected "
                 "images_background/<alphabet>/<character>/*.png"
                 + (
-                    f": {_and(why)}: {_locked_fixes(unread, targets, reasons=locked)}"
+                    f": {listed(why)}: {_locked_fixes(unread, targets, reasons=locked)}"
                     if why
                     else "."
                 )

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.distributed import is_main_process
 from siamkit.image_decode import (
     DEFAULT_MAX_PIXELS,
@@ -240,9 +240,7 @@ def unreadable_list(bad: Sequence[tuple[str, ImageReadError]], shown: int = 10) 
     """
     named = [f"{name} ({err.reason})" for name, err in bad[:shown]]
     rest = len(bad) - len(named)
-    if rest:
-        return f"{', '.join(named)} and {rest:,} more"
-    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    return listed([*named, f"{rest:,} more"] if rest else named)
 
 
 def _as_tensor(x: Any) -> torch.Tensor:

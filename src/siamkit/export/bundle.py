@@ -34,6 +34,7 @@ from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
+from siamkit.clauses import listed
 from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
 from siamkit.export.sidecar import SIDECAR_FILE, TEXT_EXPORT_META, TEXT_EXPORT_NAMES, read_sidecar
 from siamkit.model_protocol import EmbeddingModel
@@ -510,8 +511,7 @@ def _say_removed(dest: Path, removed: list[Path], exports: bool, replaced: list[
 
 
 def _listed(paths: list[Path]) -> str:
-    names = [str(p) for p in paths]
-    return names[-1] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return listed([str(p) for p in paths])
 
 
 def _entry_digest(path: Path) -> str | None:

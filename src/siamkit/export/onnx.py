@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from siamkit._version import __version__
 from siamkit.atomic import atomic_path
+from siamkit.clauses import listed
 from siamkit.distances import list_distances
 from siamkit.encoders.text import TextEncoder, generic_text_model_refusal, over_text_encoder
 from siamkit.export.bundle import load_model, read_model_config
@@ -207,7 +208,7 @@ def _check_exportable(model: Model) -> None:
             f"the model compares embeddings with a learned distance ({model.distance_name!r}) "
             "whose weights run in torch, so an ONNX-only device could not compare them: serve "
             "this model with PyTorch (siamkit serve MODEL, --runtime torch), or train one with a "
-            f"fixed model.distance ({', '.join(fixed[:-1])} or {fixed[-1]}) to export it"
+            f"fixed model.distance ({listed(fixed, 'or')}) to export it"
         )
     if getattr(model, "score_norm", None) is not None:
         raise ExportError(

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence, Sized
 from dataclasses import dataclass
 from itertools import islice
 
+from siamkit.clauses import listed
+
 
 def listing(values: Iterable[object], limit: int = 10) -> str:
     """``values`` for a message: ``3, 8, 12`` or, past ``limit``, ``3, 8 and 5 more``.
@@ -50,7 +52,7 @@ def unknown_label_hint(label: str, labels: Sequence[str], noun: str = "labels") 
     close = sorted((-r, n) for r, n in scored if r >= max(0.6, best - 0.1))[:3]  # 'item-11'
     if close:
         names = [repr(by_lower[name]) for _, name in close]
-        either = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+        either = listed(names, "or")
         return f"; did you mean {either}?"
     return f"; enrolled {noun} include {listing(repr(name) for name in labels)}"
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from siamkit.clauses import listed
 from siamkit.heads import EmbeddingHead
 from siamkit.index.embedding import model_embedding_dim
 from siamkit.models import JoinedEmbedding, SiameseNetwork
@@ -135,11 +136,7 @@ def _taps_description(encoder: Any) -> str:
     grids = [f"{g}\u00d7{g}" for g in getattr(encoder, "tap_grids", ())]
     # the blocks as the model config names them (taps: [1]), counted from 0
     what = f"early-layer features (taps: {blocks}, blocks counted from 0)" if blocks else ""
-    cells = (
-        f", pooled in {', '.join(grids[:-1])}{' and ' if len(grids) > 1 else ''}{grids[-1]} cells"
-        if grids
-        else ""
-    )
+    cells = f", pooled in {listed(grids)} cells" if grids else ""
     trained = "" if getattr(encoder, "tap_train", True) else "; kept out of the training loss"
     return (
         f"The encoder's {what or 'early-layer features'}{cells} and joined as they are, not projected by the head "

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from siamkit.atomic import NotUtf8Error, atomic_write, read_utf8
-from siamkit.clauses import in_number
+from siamkit.clauses import in_number, listed
 from siamkit.training.config import AppearanceConfig, RunConfig
 from siamkit.training.config_checks import check_config
 from siamkit.training.config_sections import (
@@ -161,7 +161,7 @@ def _ssl_hint(unknown: list[str]) -> str:
     ssl = [k for k in unknown if k in _SSL_KEYS]
     if not ssl:
         return ""
-    names = ssl[0] if len(ssl) == 1 else f"{', '.join(ssl[:-1])} and {ssl[-1]}"
+    names = listed(ssl)
     return (
         f"; {names} belong{'s' * (len(ssl) == 1)} to a self-supervised config: put task: ssl at "
         "its top, as configs/simclr.yaml does"

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.atomic import check_writable_folder
+from siamkit.clauses import listed
 from siamkit.training import RunConfig, RunData, build_model, load_run_data
 from siamkit.training.config_overrides import apply_overrides
 from siamkit.training.init_from import init_from_model
 from siamkit.training.preflight import check_input_size
 from siamkit.tuning.space import Param, SearchSpace
-from siamkit.tuning.study import STUDY_FILE, _and, not_a_study
+from siamkit.tuning.study import STUDY_FILE, not_a_study
 
 
 def check_tunable(base: RunConfig, space: SearchSpace) -> None:
@@ -92,7 +93,7 @@ def _check_study_file(out: Path) -> None:
         found = [name for name in STUDY_OUTPUTS if (out / name).exists()]
         if found:
             raise ValueError(
-                f"--out {out} holds {_and(found)} but no {STUDY_FILE}, so they are of no study "
+                f"--out {out} holds {listed(found)} but no {STUDY_FILE}, so they are of no study "
                 "this one continues and it would overwrite them; choose another --out, or move "
                 "them"
             )
@@ -156,7 +157,7 @@ def _check_model_choices(
             f"search space: {p.key} = {v!r} builds no model with this config{_beside(others)} "
             f"({why}): change that {'choice' if p.kind == 'choice' else 'range'}"
             + (
-                f", or the config's model.encoder_kwargs {_and(kept)}, which every "
+                f", or the config's model.encoder_kwargs {listed(kept)}, which every "
                 f"{base.model.encoder} trial keeps beside the choice's"
                 if kept
                 else ""
@@ -205,7 +206,7 @@ def _refused_values(
 
 def _beside(others: list[Param]) -> str:
     """`` beside each searched value of data.limit`` (nothing without ``others``)."""
-    return f" beside each searched value of {_and([q.key for q in others])}" if others else ""
+    return f" beside each searched value of {listed([q.key for q in others])}" if others else ""
 
 
 def data_kept_apart(base: RunData, data: RunData) -> None:
@@ -242,7 +243,7 @@ def data_kept_apart(base: RunData, data: RunData) -> None:
 def _classes(names: tuple[str, ...], ids: Any) -> str:
     """``classes 6 and 7`` (by id, with the name where it is not the id: ``class 6 'shirt'``)."""
     said = [f"{i}" if names[i] == str(i) else f"{i} {names[i]!r}" for i in ids]
-    return f"class{'es' * (len(said) != 1)} {_and(said) if said else 'none'}"
+    return f"class{'es' * (len(said) != 1)} {listed(said) if said else 'none'}"
 
 
 def _check_data_choices(

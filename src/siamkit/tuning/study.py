@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from siamkit.clauses import listed
 from siamkit.training import RunConfig
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_guard import config_diff, saved_shape_unset
@@ -346,7 +347,7 @@ def _check_kept_kwargs(study: Any, base: RunConfig, space: SearchSpace, out: Pat
     trials trained without them, and new ones would not be alike; mark the study otherwise."""
     kept = space.kept_encoder_kwargs(base)
     if kept and study.get_trials(deepcopy=False) and not study.user_attrs.get(MERGED_KWARGS_ATTR):
-        names = _and(kept)
+        names = listed(kept)
         raise ValueError(
             f"{out / STUDY_FILE} holds a study whose {base.model.encoder} trials trained "
             f"without the config's model.encoder_kwargs {names} (siamkit tune then replaced them "
@@ -414,7 +415,7 @@ def not_a_study(db: Path) -> str | None:
     if tables and "studies" not in tables:
         return "a SQLite database of other tables, not Optuna's"
     if names and STUDY_NAME not in names:
-        return f"its Optuna studies, {_and(sorted(names))}, are none of them siamkit tune's {STUDY_NAME}"
+        return f"its Optuna studies, {listed(sorted(names))}, are none of them siamkit tune's {STUDY_NAME}"
     return None
 
 
@@ -477,8 +478,3 @@ def import_study_plugins(out_dir: str | Path) -> list[str]:
     except ImportError as err:
         raise ImportError(f"{db}: plugins: {err}") from None
     return names
-
-
-def _and(names: Sequence[str]) -> str:
-    """``a, b and c``."""
-    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]

@@ -19,6 +19,7 @@ import yaml
 
 from siamkit.applications.ssl.methods import EMBEDS, METHODS, SSLHeadConfig
 from siamkit.applications.ssl.views import ViewConfig
+from siamkit.clauses import listed
 from siamkit.params import ParamError, count, number
 from siamkit.training.config import DATASETS, ModelConfig, OptimConfig
 from siamkit.training.config import RunConfig as _RunConfig
@@ -323,17 +324,14 @@ def _method_key(name: str, key: str, method: str) -> str:
         )
     own = [f"ssl.{k}" for k, (_, ms) in _METHOD_KEYS.items() if method in ms]
     takes = (
-        f"the method keys it takes: {_and(own)}" if own else "it takes no method key of section ssl"
+        f"the method keys it takes: {listed(own)}"
+        if own
+        else "it takes no method key of section ssl"
     )
     return (
-        f"{where}: ssl.{key} is {what}, used by {_and(list(users))} only, and method: {method} "
+        f"{where}: ssl.{key} is {what}, used by {listed(list(users))} only, and method: {method} "
         f"does not use it ({takes}): remove {name}.{key}"
     )
-
-
-def _and(names: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _misplaced_key(doc: dict[str, Any]) -> str | None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from siamkit.applications.tracking.tracker import SiamFCTracker, TrackResult, check_box
 from siamkit.atomic import atomic_path, same_file
+from siamkit.clauses import listed
 from siamkit.data.video import VideoInfo, iter_video, open_video
 from siamkit.progress import progress_bar
 
@@ -101,7 +102,7 @@ def check_outputs(
     if out_video is not None and Path(out_video).suffix.lower() not in _FOURCC:
         raise ValueError(
             f"cannot write the video {out_video}: give --out a file name ending in "
-            f"{', '.join(VIDEO_EXTENSIONS[:-1])} or {VIDEO_EXTENSIONS[-1]}"
+            f"{listed(VIDEO_EXTENSIONS, 'or')}"
         )
     for option, path in (("--out", out_video), ("--boxes", boxes_csv)):
         if path is not None and same_file(Path(path), src):

@@ -1,0 +1,58 @@
+"""One list join for every layer's messages: :func:`siamkit.clauses.listed` ("a, b and c").
+It was built by hand in a dozen places, and the class-folder walk's refusals wrote the Oxford
+comma ("a, and b", "a, b, and c") where every other message writes none (s62 c8)."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+from siamkit.clauses import listed
+from siamkit.data.folders import ClassFoldersError, read_class_folders
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "siamkit"
+
+
+def test_listed_joins_none_one_two_and_three_items() -> None:
+    assert listed([]) == ""
+    assert listed(["a"]) == "a"
+    assert listed(["a", "b"]) == "a and b"
+    assert listed(["a", "b", "c"]) == "a, b and c"
+    assert listed(("--ways", "--shots", "--seed"), "or") == "--ways, --shots or --seed"
+    # an item holding " and " is kept whole (the few-shot hint replaced every " and " by " or ")
+    assert listed(["a and b", "c"], "or") == "a and b or c"
+
+
+def test_the_class_folder_refusal_writes_no_oxford_comma(tmp_path: Path) -> None:
+    """Two reasons and two fixes, each pair joined "a, and b" before."""
+    ds = tmp_path / "ds"
+    (ds / "cat").mkdir(parents=True)
+    os.symlink(tmp_path / "gone", ds / "dog")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ClassFoldersError) as err:
+            read_class_folders(ds)
+    assert str(err.value) == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"the class folder {ds / 'cat'} holds no images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
+        f".tiff, .webp) and {ds / 'dog'} is a link that leads to no folder (a missing target, or "
+        "a link loop): put each class's images in its sub-folder and point that link at a class "
+        "folder or remove it"
+    )
+
+
+def test_no_module_joins_a_list_by_hand() -> None:
+    """``f"{', '.join(x[:-1])} and {x[-1]}"`` and its kin outside siamkit.clauses."""
+    by_hand = re.compile(r"['\"], ['\"]\.join\(\s*\w+\[:-1\]\s*\)")
+    found = [
+        f"{p.relative_to(SRC)}:{n}"
+        for p in sorted(SRC.rglob("*.py"))
+        if p != SRC / "clauses.py"
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if by_hand.search(line)
+    ]
+    assert found == []
