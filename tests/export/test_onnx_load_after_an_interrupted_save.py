@@ -59,3 +59,25 @@ def test_serving_with_an_onnx_runtime_finishes_the_interrupted_save(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     x = torch.rand(2, 1, 28, 28)
     assert tuple(model.embed(x).shape) == (2, 16)
+
+
+def test_the_runtime_does_not_send_to_a_load_for_the_replaced_models_stale_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s62_LR2 Q3: after a killed save of ANOTHER model, .model.old/model.onnx is the replaced
+    model's stale export, which the load the runtime asked for deletes (and then the runtime
+    said "create it"). Only an export of the model now in the folder is "left" there."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_image_export(dest)
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bundle, "_carry_over", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(small_net(1), dest)  # another model
+    monkeypatch.undo()
+    assert (tmp_path / ".model.old" / "model.onnx").is_file()
+    with pytest.raises(FileNotFoundError) as err:
+        resolve_onnx_path(dest)
+    assert str(err.value).startswith(f"{dest} has no model.onnx; create it with `siamkit export ")

@@ -153,13 +153,29 @@ def _tower_input_shapes(
 
 def _interrupted_save_left(folder: Path, name: str) -> Path | None:
     """The folder ``.M.old`` beside the model folder ``folder`` (or beside where it leads)
-    holding ``name``: a save killed after its renames, whose move of the kept export into the
-    new folder siamkit's next load finishes (``siamkit.export.bundle.recover_model_folder``)."""
+    holding ``name``, an export of the model now in ``folder``: a save killed after its renames,
+    whose move of the kept export into the new folder siamkit's next load finishes
+    (``siamkit.export.bundle.recover_model_folder``). An export of another model or threshold
+    there (the replaced model's, which that load removes) is none: ``None``."""
     for f in dict.fromkeys((folder, folder.resolve())):
         old = f.with_name(f".{f.name}.old")
-        if (old / name).is_file():
+        if (old / name).is_file() and same_model_export(old / "onnx.json", f / "siamkit.json"):
             return old
     return None
+
+
+def same_model_export(record: Path, model_config: Path) -> bool:
+    """Whether the export record ``record`` (an ``onnx.json``, a ``text_onnx.json``) names the
+    fingerprint and threshold of the model folder's ``model_config`` (its ``siamkit.json``):
+    an export a save keeps. Plain json: no torch."""
+    try:
+        made, model = json.loads(record.read_text()), json.loads(model_config.read_text())
+        exported = {made["fingerprint"], *made.get("former_fingerprints", ())}
+        return bool(
+            model["fingerprint"] in exported and made.get("threshold") == model["threshold"]
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def resolve_onnx_path(path: str | os.PathLike[str], precision: str = "fp32") -> Path:
