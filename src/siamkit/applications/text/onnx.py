@@ -242,6 +242,13 @@ def _incomplete_export(
         f"a text export is one folder, its graph ({ONNX_NAME}), {META_NAME} and tokenizer/ "
         "together: copy the whole export folder"
     )
+    if not path.exists() and (left := _interrupted_save_left(path)) is not None:
+        model = path.parent
+        return (
+            f"{shown} does not exist: an interrupted save of the model left it in {left}; load "
+            f"the model once with siamkit (`siamkit serve {model}`, or "
+            "siamkit.export.load_model) to finish that save"
+        )
     if not path.exists():
         cmd = _export_command(path, model_path, default_model, False)
         return f"{shown} does not exist; {whole} there, or export the model into it with {cmd}"
@@ -253,6 +260,18 @@ def _incomplete_export(
         )
     cmd = _export_command(path, model_path, default_model, True)
     return f"{shown} has no {missing}; {whole} here, or export the model again with {cmd}"
+
+
+def _interrupted_save_left(path: Path) -> Path | None:
+    """Where a save of the model folder holding the export ``path`` (MODEL/onnx), killed after
+    its renames, left that export: ``.MODEL.old/onnx``, when it is an export of the model now in
+    MODEL (siamkit's next load moves it back; another model's is removed by it), else ``None``."""
+    from siamkit.export.runtime import same_model_export
+
+    left = path.parent.with_name(f".{path.parent.name}.old") / path.name
+    if same_model_export(left / META_NAME, path.parent / "siamkit.json"):
+        return left
+    return None
 
 
 def _checked_runtime(
