@@ -50,7 +50,8 @@ def test_a_symlink_at_the_replaced_folders_name_is_not_taken_for_a_replacement(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A ``.model.old`` that is a link (what a save over a link left before) is no replacement
-    to finish: the folder it leads to is left as it is, and nothing is said."""
+    to finish: it and the folder it leads to are left as they are, and nothing is said; a save
+    refuses it in one sentence (s62_LR2 Q6: a load unlinked it, unsaid)."""
     other = save_model(small_net(0), tmp_path / "other")
     add_image_export(other)
     dest = save_model(small_net(1), tmp_path / "model")
@@ -58,7 +59,27 @@ def test_a_symlink_at_the_replaced_folders_name_is_not_taken_for_a_replacement(
     capsys.readouterr()
     assert recover_model_folder(dest) is False
     assert capsys.readouterr().err == ""
-    assert not os.path.lexists(tmp_path / ".model.old")
+    assert (tmp_path / ".model.old").is_symlink()  # not the load's to remove (s62_LR2 Q6)
     assert sorted(os.listdir(other)) == sorted(
         [CONFIG_FILE, "model.int8.onnx", "model.onnx", "model.safetensors", "onnx.json"]
     )
+
+
+@pytest.mark.parametrize("kind", ["link", "file"])
+def test_a_save_refuses_a_users_link_or_file_at_the_replaced_folders_name(
+    tmp_path: Path, kind: str
+) -> None:
+    """s62_LR2 Q6: a file ``.model.old`` was refused as "holds files of an interrupted save of
+    model", untrue of a user's file. Now a link or a file is named for what it is, and kept."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    old = tmp_path / ".model.old"
+    if kind == "link":
+        old.symlink_to(tmp_path / "elsewhere")
+    else:
+        old.write_text("my notes")
+    with pytest.raises(ValueError) as err:
+        save_model(small_net(1), dest)
+    assert str(err.value) == (
+        f"{old} is a {kind}, not a folder a siamkit save left: rename or remove it, then save again"
+    )
+    assert old.is_symlink() if kind == "link" else old.read_text() == "my notes"

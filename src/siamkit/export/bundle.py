@@ -196,6 +196,8 @@ def save_model(
         fingerprints: Any = None
         if dest.exists():
             old = _old_path(dest)
+            if old.is_symlink() or (os.path.lexists(old) and not old.is_dir()):
+                raise ValueError(_not_a_saves_folder(old))  # a user's: never touched
             if os.path.lexists(old):  # never deleted whole: it may hold a user's files
                 raise ValueError(_unresolved_old(dest, old))
             dest.rename(old)
@@ -410,6 +412,13 @@ def _not_finished(err: OSError, message: str) -> ModelFolderNotFinishedError:
     return raised
 
 
+def _not_a_saves_folder(old: Path) -> str:
+    what = "a link" if old.is_symlink() else "a file"
+    return (
+        f"{old} is {what}, not a folder a siamkit save left: rename or remove it, then save again"
+    )
+
+
 def _unresolved_old(dest: Path, old: Path) -> str:
     try:  # the model the interrupted save wrote, whose exports in ``old`` are the user's to keep
         doc = json.loads((dest / CONFIG_FILE).read_text())
@@ -607,10 +616,8 @@ def recover_model_folder(path: str | os.PathLike[str]) -> bool:
     """
     dest = _model_folder(path)
     old = _old_path(dest)
-    if old.is_symlink():  # not a replacement's (a save renames folders, never links)
-        with contextlib.suppress(FileNotFoundError):
-            old.unlink()
-        return False
+    if old.is_symlink():  # not a replacement's (a save renames folders, never links): a
+        return False  # user's, or an older siamkit's, left in place (a save refuses it, said)
     if (dest / CONFIG_FILE).is_file() and old.is_dir():  # killed after the two renames
         return _finish_replacement(dest, old)
     if not (old / CONFIG_FILE).is_file() or not (old / WEIGHTS_FILE).is_file():
