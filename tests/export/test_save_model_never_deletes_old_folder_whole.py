@@ -301,3 +301,27 @@ def test_a_commands_save_that_cannot_move_the_users_files_ends_in_one_sentence(
     assert res.exit_code == 1, res.exception
     assert res.output.startswith(f"Error: Saved the model to {dest}, but could not finish ")
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_the_users_files_in_a_stale_text_export_are_named_not_the_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s62_LR2 Q1: a text export of the replaced model holding a file of the user's: moving
+    .model.old/onnx as named would bring the stale export into the new folder. The user's file
+    in it is named instead."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)  # mine/ first: its move is refused before onnx/ is reached
+    add_text_export(dest, user_file=True)
+    old = tmp_path / ".model.old"
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if self.parent == old:
+            raise PermissionError(13, "Permission denied", str(self), str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(PermissionError) as err:
+        save_model(small_net(1), dest)
+    named = f"{old}/mine, {old}/notes.txt and {old}/onnx/readme.txt"
+    assert f"): move {named} into {dest} (or elsewhere), and remove {old} " in str(err.value)

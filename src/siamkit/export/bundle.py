@@ -440,7 +440,12 @@ def _what_to_move(dest: Path, old: Path, fingerprints: Any, threshold: float | N
     try:
         own = _own_names(old)
         stale = set(_stale_exports(old, fingerprints, threshold))
-        yours = [e for e in sorted(old.iterdir()) if e.name not in own and e not in stale]
+        yours: list[Path] = []
+        for entry in (e for e in sorted(old.iterdir()) if e.name not in own and e not in stale):
+            if any(p.parent == entry for p in stale):  # a stale text export holding your files
+                yours += [e for e in sorted(entry.iterdir()) if e not in stale]
+            else:
+                yours.append(entry)
     except (OSError, ValueError, KeyError, TypeError):
         return (
             f"move your files in it into {dest} (or elsewhere), not its {CONFIG_FILE}, weights "
