@@ -107,3 +107,36 @@ def test_a_users_model_old_keeps_the_earlier_model_folder_set_aside_and_says_so(
         f"the earlier run's model folder, with any files of yours, left in {stash / 'model'}: "
         f"{out / '.model.old'} is in the way" in err
     )
+
+
+def test_a_failed_overwrite_after_a_save_killed_mid_carry_keeps_the_users_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s62_LR3 Q1: a save of OUT/model killed after its renames leaves the user's files in
+    ``.model.old``; --overwrite set OUT/model aside, the run's save carried them into its new
+    OUT/model, and a Ctrl-C after it made the cleanup delete that folder whole, with them. Now
+    the pending save is finished first, and the files survive the failed run."""
+    out = tmp_path / "run"
+    model = save_model(_net(0), out / "model")
+    (out / "config.yaml").write_text("x: 1\n")
+    (model / "notes.txt").write_text("mine")
+    (model / "mine").mkdir()
+    (model / "mine" / "run.sh").write_text("echo")
+    real_rename = Path.rename
+
+    def killed(self: Path, target: str | os.PathLike[str]) -> Path:
+        if self.name == "notes.txt" and self.parent.name == ".model.old":
+            raise KeyboardInterrupt
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(_net(1), model)
+    monkeypatch.setattr(Path, "rename", real_rename)
+    assert (out / ".model.old" / "notes.txt").is_file()
+    with pytest.raises(KeyboardInterrupt), _earlier_run_set_aside(out, True):
+        save_model(_net(2), out / "model")
+        raise KeyboardInterrupt  # Ctrl-C as the run writes its report
+    found = {p.name: p for p in out.rglob("*") if p.is_file()}
+    assert found["notes.txt"].read_text() == "mine"
+    assert found["run.sh"].read_text() == "echo"

@@ -48,8 +48,11 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     report.html (a self-supervised run that stopped on a collapse writes one, its curves) is
     kept as ``report.failed.html`` (:func:`_failed_runs_report_kept`). Only the first process
     of a torchrun launch does this."""
+    from siamkit.export.bundle import recover_model_folder
     from siamkit.training.ddp import is_main_process
 
+    if enabled and is_main_process():  # a save of OUT/model killed after its renames left the
+        recover_model_folder(out_dir / "model")  # user's files in .model.old: into OUT/model
     names = [n for n in RUN_OUTPUTS if (out_dir / n).exists()] if enabled else []
     if not names or not is_main_process():
         yield
@@ -65,7 +68,7 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         _failed_runs_report_kept(out_dir, err)
         for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
             if (name in moved or name not in names) and _the_runs_own(out_dir / name):
-                _remove(out_dir / name)
+                _remove_runs_own(out_dir / name)
         kept = []
         for name in moved:  # ... then the earlier run's back, where no user's file is
             if os.path.lexists(out_dir / name):
@@ -389,6 +392,30 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
             "aside and did not put back (its process was killed, or a file saved there during "
             "the run took their place); move them back into the folder or delete it, then rerun"
         )
+
+
+def _remove_runs_own(path: Path) -> None:
+    """Remove a run output the failed run wrote: a ``model`` folder that also holds entries its
+    save did not write (a user's files that the save carried in from a ``.model.old``) loses
+    only the save's own entries, the others stay, said in one line."""
+    from siamkit.export.bundle import _own_names
+
+    if path.name != "model" or not path.is_dir() or path.is_symlink():
+        _remove(path)
+        return
+    own = _own_names(path)
+    others = sorted(e.name for e in os.scandir(path) if e.name not in own)
+    if not others:
+        _remove(path)
+        return
+    for name in own:
+        if os.path.lexists(path / name):
+            _remove(path / name)
+    click.echo(
+        f"the failed run's model removed from {path}; files there it did not write kept: "
+        f"{', '.join(others)}",
+        err=True,
+    )
 
 
 def _remove(path: Path) -> None:
