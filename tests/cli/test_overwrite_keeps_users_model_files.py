@@ -9,12 +9,13 @@ import json
 import os
 from pathlib import Path
 
+import click
 import pytest
 import torch
 from click.testing import CliRunner
 
 import siamkit
-from siamkit.cli._run_folder import _earlier_run_set_aside
+from siamkit.cli._run_folder import _earlier_run_set_aside, _refuse_set_aside_run
 from siamkit.cli.main import cli
 from siamkit.export.bundle import save_model
 from siamkit.models import Preprocess, SiameseNetwork
@@ -140,3 +141,32 @@ def test_a_failed_overwrite_after_a_save_killed_mid_carry_keeps_the_users_files(
     found = {p.name: p for p in out.rglob("*") if p.is_file()}
     assert found["notes.txt"].read_text() == "mine"
     assert found["run.sh"].read_text() == "echo"
+
+
+def test_the_kept_model_folder_alone_stays_set_aside_and_the_refusal_says_why(
+    tmp_path: Path,
+) -> None:
+    """s62_LR3 Q2: with a user's ``.model.old`` in the way, the whole set-aside folder stayed
+    (the earlier config.yaml, metrics.json ...), and the next run's refusal said its process
+    was killed, and to move it all back (a mixed run) or delete it (the user's files). Now only
+    the model folder stays, and the refusal says the true reason and what to do."""
+    out = tmp_path / "run"
+    model = save_model(_net(0), out / "model")
+    (model / "notes.txt").write_text("mine")
+    for name in ("config.yaml", "metrics.json", "history.json"):
+        (out / name).write_text("earlier\n")
+    (out / ".model.old").write_text("the user's")
+    with _earlier_run_set_aside(out, True):
+        save_model(_net(2), out / "model")
+        for name in ("config.yaml", "metrics.json", "history.json"):
+            (out / name).write_text("new\n")
+    (stash,) = out.glob(".earlier-run-*")
+    assert os.listdir(stash) == ["model"]
+    assert (stash / "model" / "notes.txt").read_text() == "mine"
+    with pytest.raises(click.UsageError) as refused:
+        _refuse_set_aside_run(out)
+    assert str(refused.value.message) == (
+        f"{out} holds {stash.name}: the earlier run's model folder, kept as "
+        f"{out / '.model.old'} was in the way; move your files from {stash / 'model'} into "
+        f"{out / 'model'}, then delete {stash}"
+    )

@@ -85,8 +85,12 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         else:
             shutil.rmtree(stash, ignore_errors=True)
         raise
-    if _keep_users_model_files(out_dir, stash):  # (else the earlier model folder stays there)
+    if _keep_users_model_files(out_dir, stash):
         shutil.rmtree(stash, ignore_errors=True)
+    else:  # the earlier model folder stays there, with the user's files: only it (the new run
+        for entry in os.scandir(stash):  # replaced the earlier run's other outputs)
+            if entry.name != "model":
+                _remove(Path(entry.path))
 
 
 FAILED_REPORT = "report.failed.html"
@@ -378,7 +382,9 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
     """Refuse any run into ``out_dir`` while it holds an earlier run that an --overwrite set
     aside and did not put back, as its process was killed (SIGKILL) or a user's file saved
     during the failed run took an output's place: a new run there would leave it hidden, or
-    bury it under a second one. The first process of a torchrun
+    bury it under a second one. A set-aside folder that holds only ``model`` (kept, with the
+    user's files, as ``.model.old`` was in the way: :func:`_keep_users_model_files`) has its own
+    sentence: move the user's files from it, then delete it. The first process of a torchrun
     launch alone asks: it alone sets a run aside, so another process that started later saw its
     set-aside run of this launch and refused the launch."""
     from siamkit.training.ddp import is_main_process
@@ -386,6 +392,13 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
     if not is_main_process():
         return
     left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
+    if len(left) == 1 and os.listdir(out_dir / left[0]) == ["model"]:
+        stash = out_dir / left[0]  # what _keep_users_model_files keeps: only the model folder
+        raise click.UsageError(
+            f"{out_dir} holds {left[0]}: the earlier run's model folder, kept as "
+            f"{out_dir / '.model.old'} was in the way; move your files from {stash / 'model'} "
+            f"into {out_dir / 'model'}, then delete {stash}"
+        )
     if left:
         raise click.UsageError(
             f"{out_dir} holds {', '.join(left)}: an earlier run's files that --overwrite set "
