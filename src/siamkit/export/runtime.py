@@ -157,7 +157,9 @@ def _interrupted_save_left(folder: Path, name: str) -> Path | None:
     whose move of the kept export into the new folder siamkit's next load finishes
     (``siamkit.export.bundle.recover_model_folder``). An export of another model or threshold
     there (the replaced model's, which that load removes) is none: ``None``."""
-    for f in dict.fromkeys((folder, folder.resolve())):
+    for f in dict.fromkeys((folder.absolute(), folder.resolve())):
+        if not f.name:  # "/" has no folder beside it
+            continue
         old = f.with_name(f".{f.name}.old")
         if (old / name).is_file() and same_model_export(old / "onnx.json", f / "siamkit.json"):
             return old

@@ -268,8 +268,11 @@ def _interrupted_save_left(path: Path) -> Path | None:
     MODEL (siamkit's next load moves it back; another model's is removed by it), else ``None``."""
     from siamkit.export.runtime import same_model_export
 
-    left = path.parent.with_name(f".{path.parent.name}.old") / path.name
-    if same_model_export(left / META_NAME, path.parent / "siamkit.json"):
+    model = path.absolute().parent  # MODEL/onnx given as "onnx": its parent "." has no name
+    if not model.name:
+        return None
+    left = model.with_name(f".{model.name}.old") / path.name
+    if same_model_export(left / META_NAME, model / "siamkit.json"):
         return left
     return None
 
