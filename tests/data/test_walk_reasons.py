@@ -229,3 +229,34 @@ def test_entries_that_cannot_be_lstated_are_not_called_files(
         f"left out the entry {ds / 'a'}: it cannot be read (permission denied); give read "
         "access to it to include it"
     )
+
+
+def test_a_link_gone_before_the_walk_s_note_is_told_as_the_walk_met_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cat/a/x.png -> secret/s.png, whose target cannot be read, is removed while the walk goes
+    on (it reads cat/b after cat/a): the warning, worded once the walk is done, asked what the
+    link leads to again and said "what it leads to cannot be read ...; give read access to it",
+    while the refusal tells the target the walk carried (s63 c4, item 1). One source now."""
+    cat = tmp_path / "ds" / "cat"
+    for name in ("a", "b"):
+        (cat / name).mkdir(parents=True)
+    Image.new("L", (8, 8)).save(cat / "b" / "1.png")
+    (tmp_path / "secret").mkdir()
+    Image.new("L", (8, 8)).save(tmp_path / "secret" / "s.png")
+    link = cat / "a" / "x.png"
+    os.symlink(tmp_path / "secret" / "s.png", link)
+    _refuse(monkeypatch, "stat", {os.fspath(link)}, errno.EACCES)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = []
+        for f in folders.iter_images(cat):  # cat/a is walked before cat/b: sub-folders by name
+            found.append(f)
+            os.unlink(link)  # gone once the walk has met it, before the walk's note is worded
+    assert found == [cat / "b" / "1.png"]
+    said = [str(w.message) for w in caught if "cannot be read" in str(w.message)]
+    assert said == [
+        f"left out the link {link}: it leads to {tmp_path / 'secret' / 's.png'}, which cannot be "
+        f"read (permission denied); give read access to {tmp_path / 'secret' / 's.png'}, or "
+        "remove the link"
+    ]

@@ -93,8 +93,9 @@ def _list_images(
     s62_FA finding 1)."""
     exts = _suffixes(extensions)
     dead: list[Path] = []  # links to nothing: named, not dropped without a word (s58_FA Q2)
+    targets: dict[str, str | None] = {}  # what ``links`` lead to, as the walk met them
     try:
-        entries, denied, links, entered = _entries(folder, dead)
+        entries, denied, links, entered = _entries(folder, dead, targets)
     except OSError as e:  # the folder cannot be listed: left out, as the walk leaves it
         # any error but "gone", as the walk's skip keeps it: an I/O error ended the load with
         # a bare "OSError: [Errno 5]" (s62_FA finding 3)
@@ -110,7 +111,7 @@ def _list_images(
         if locked is not None:
             locked.update(unread)
         return found, _locked_note(unread)
-    notes = [_locked_note({}, denied, links)] if denied or links else []
+    notes = [_locked_note({}, denied, links, targets)] if denied or links else []
     notes += [_broken_links_note(dead, inside=True)] if dead else []
     return found, "; ".join(notes)
 
@@ -340,6 +341,7 @@ def _visible_files(
     locked: dict[str, str] = {}  # the folders the walk cannot list
     refused: dict[str, str] = {}  # the files it cannot lstat, where their folder's others can be
     unreached: dict[str, str] = {}  # the links whose target it cannot stat
+    targets: dict[str, str | None] = {}  # what each of them leads to, as the walk met it
     dead: list[Path] = []  # the links to nothing (a missing target, a loop): s58_FA Q2
     top = os.path.realpath(folder)
     others = beside if isinstance(beside, ClassFolders) else ClassFolders(beside)
@@ -366,6 +368,7 @@ def _visible_files(
                 st = _entry_stat(path, follow=True)
                 if isinstance(st, PermissionError):  # the folder can be entered, the target not
                     unreached[os.fspath(path)] = _os_reason(st)
+                    targets[os.fspath(path)] = _link_target(os.fspath(path))
                     continue
                 if isinstance(st, str):  # an image on an unmounted drive was lost without a word
                     dead.append(path)
@@ -389,7 +392,7 @@ def _visible_files(
         locked = {f: locked[f] for f in _outermost(list(locked))}
         if unread is not None:
             unread.update({**locked, **refused, **unreached})
-        note = _locked_note(locked, refused, unreached)
+        note = _locked_note(locked, refused, unreached, targets)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     if dead:
         note = _broken_links_note(dead, inside=True)
@@ -465,15 +468,19 @@ def _locked_note(
     locked: Mapping[str, str],
     files: Mapping[str, str] = _NONE,
     links: Mapping[str, str] = _NONE,
+    targets: Mapping[str, str | None] = _NONE,
 ) -> str:
     """The sentence for the folders ``locked`` the walk leaves out as it cannot list or enter
     them, the ``files`` it cannot tell files, and the ``links`` whose target it cannot reach
-    (no access), each with the OS's reason the walk met. An entry that cannot be ``lstat``'ed
-    may be a folder as well as a file: it is told an "entry" (they were told "files", folders
-    among them: s62 c8)."""
+    (no access), each with the OS's reason the walk met, and what each of ``links`` leads to
+    (``targets``, by ``os.fspath``; ``None``: gone before it could be told), as the walk met it
+    too: the note asked :func:`_link_target` again once the walk was done, so a link gone by
+    then was told "give read access to it", while the refusal told the target the walk carried
+    (s63 c4). An entry that cannot be ``lstat``'ed may be a folder as well as a file: it is
+    told an "entry" (they were told "files", folders among them: s62 c8)."""
     names = [text_name(f) for f in [*sorted(locked), *sorted(files), *sorted(links)]]
     one = next(iter(links), "")
-    target, why = _unreached(one, links[one]) if len(names) == 1 and links else (None, "")
+    target, why = (targets[one], links[one]) if len(names) == 1 and links else (None, "")
     if target is not None:
         # a link was told "give read access to it to include its images", naming neither its
         # target nor why; a link's own permissions mean nothing, and the refusal beside this
@@ -498,9 +505,10 @@ def _locked_note(
     if links and (locked or files):
         # each kind in its own words, then one fix: each sentence with its own fix said "give
         # read access" twice in one warning (s61_m6 noticed)
-        return f"{_entries_told(locked, files)}; {_links_told(links)}: {_both_fix(locked, files, links)}"
+        told = _links_told(links, targets)
+        return f"{_entries_told(locked, files)}; {told}: {_both_fix(locked, files, links)}"
     if links:
-        return _unreached_links_note(links)
+        return _unreached_links_note(links, targets)
     kinds = _kinds(locked, files)
     return (
         f"left out {kinds} that cannot be read ({_why_unreadable(entries, entries)}), e.g. "
@@ -533,13 +541,15 @@ def _kinds(locked: Mapping[str, str], files: Mapping[str, str]) -> str:
     )
 
 
-def _links_told(links: Mapping[str, str]) -> str:
-    """What :func:`_locked_note` says of the ``links`` whose target cannot be reached, without
-    its fix: "left out the link L: it leads to T, which cannot be read (permission denied)"."""
+def _links_told(links: Mapping[str, str], targets: Mapping[str, str | None]) -> str:
+    """What :func:`_locked_note` says of the ``links`` whose target cannot be reached (what each
+    leads to: ``targets``), without its fix: "left out the link L: it leads to T, which cannot
+    be read (permission denied)"."""
     if len(links) > 1:
-        return f"left out {counted(len(links), 'link')} whose targets cannot be read: {_told_links(links)}"
+        told = _told_links(links, targets)
+        return f"left out {counted(len(links), 'link')} whose targets cannot be read: {told}"
     link, why = next(iter(links.items()))
-    target, _ = _unreached(link, why)
+    target = targets[link]
     if target is None:  # gone since listed
         return f"left out the link {text_name(link)}: what it leads to cannot be read ({why})"
     return (
@@ -567,7 +577,7 @@ def _both_fix(locked: Mapping[str, str], files: Mapping[str, str], links: Mappin
 
 def _why_unreadable(entries: Iterable[str | os.PathLike[str]], reasons: Mapping[str, str]) -> str:
     """The OS's reasons ("permission denied", "operation not permitted") the folders or files
-    ``entries`` cannot be read, as :func:`_unreached` tells a link's: "permission denied" was
+    ``entries`` cannot be read, as :func:`_links_told` tells a link's: "permission denied" was
     said of every entry whatever the OS said, beside links told their own reason (s61_FA
     finding 3). ``reasons``: each entry's (by ``os.fspath``), as the walk met it; asked again
     when the sentence was written, a class folder that could be listed, with a sub-folder that
@@ -615,27 +625,28 @@ def _and_targets(access: str, theirs: str) -> str:
 SHOWN_LINKS = 3
 
 
-def _unreached_links_note(links: Mapping[str, str]) -> str:
+def _unreached_links_note(links: Mapping[str, str], targets: Mapping[str, str | None]) -> str:
     """The sentence for several ``links`` whose target cannot be reached: the first
-    :data:`SHOWN_LINKS` by name, each with what it leads to and the OS's reason (as one link is
-    told: :func:`_unreached`), and how many more. It said "left out 2 links that cannot be read
+    :data:`SHOWN_LINKS` by name, each with what it leads to (``targets``) and the OS's reason
+    (as one link is told), and how many more. It said "left out 2 links that cannot be read
     (of a link: what it leads to) (permission denied), e.g. a, b", naming no target, and
     "permission denied" whatever the OS said (s60_c6 noticed)."""
     return (
         f"left out {counted(len(links), 'link')} whose targets cannot be read: "
-        f"{_told_links(links)}: give read access to their targets, or remove the links"
+        f"{_told_links(links, targets)}: give read access to their targets, or remove the links"
     )
 
 
-def _told_links(links: Mapping[str, str], targets: Mapping[str, str | None] | None = None) -> str:
-    """Several ``links`` whose target cannot be reached (each with the OS's reason the walk
-    met), as the warning and the refusals tell them: "a leads to A (permission denied), b leads
-    to B (operation not permitted) and 2 more links" (the first :data:`SHOWN_LINKS`)."""
+def _told_links(links: Mapping[str, str], targets: Mapping[str, str | None]) -> str:
+    """Several ``links`` whose target cannot be reached (each with the OS's reason and what it
+    leads to, ``targets``, as the walk met them), as the warning and the refusals tell them: "a
+    leads to A (permission denied), b leads to B (operation not permitted) and 2 more links"
+    (the first :data:`SHOWN_LINKS`)."""
     got = sorted(links)
     told = []
     for link in got[:SHOWN_LINKS]:
         why = links[link]
-        target = targets[link] if targets is not None else _link_target(link)
+        target = targets[link]
         told.append(
             f"{text_name(link)} leads to {target} ({why})"
             if target is not None
@@ -643,13 +654,6 @@ def _told_links(links: Mapping[str, str], targets: Mapping[str, str | None] | No
         )
     rest = len(got) - len(told)
     return listed([*told, counted(rest, "more link")] if rest else told)
-
-
-def _unreached(link: str, why: str) -> tuple[str | None, str]:
-    """``(target, why)`` of the link ``link`` whose target cannot be reached: what it leads to
-    (:func:`_link_target`) and ``why``, the OS's reason the walk met ("permission denied",
-    "operation not permitted")."""
-    return _link_target(link), why
 
 
 def _link_target(link: str) -> str | None:
@@ -1939,6 +1943,8 @@ def _subdirs(
     (:func:`walk_classes` names them), the entries it names as they cannot be read to
     ``locked``, each with the OS's reason (the refusal of a walk without classes names them
     too), and what the links among them lead to to ``targets``."""
+    if targets is None:  # the note below names what the links lead to, as the walk met them
+        targets = {}
     try:
         entries, denied, links, entered = _entries(folder, broken, targets)
     except PermissionError as e:
@@ -1946,7 +1952,7 @@ def _subdirs(
     if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
         why = _why_unreadable(denied, denied)
         raise UnreadableFolderError(_unreadable_folder(folder, why))
-    note = _locked_note({}, denied, links) if (denied or links) and warn else ""
+    note = _locked_note({}, denied, links, targets) if (denied or links) and warn else ""
     if note and _first_said(note, LeftOutFilesWarning):  # once in a study (Omniglot's: c4)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=3)
     if locked is not None:
