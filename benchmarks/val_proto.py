@@ -164,12 +164,19 @@ def smallest_class_in_a_batch(batches: PKBatches) -> tuple[int, int, int]:
 def check_episodes(mode: str, batches: PKBatches, labels_per_class: int | None) -> None:
     """Refuse, in one sentence naming the options, a fold whose batches hold a class with no
     query once the candidate ``mode`` has taken its supports (at most the supports of it)."""
-    support = CANDIDATES[mode][0]
+    check_supports(f"--proto {mode}", CANDIDATES[mode][0], batches, labels_per_class)
+
+
+def check_supports(
+    option: str, support: int, batches: PKBatches, labels_per_class: int | None
+) -> None:
+    """:func:`check_episodes` for a candidate ``option`` (e.g. ``--proto s1``, or round 17's
+    ``--aux w1``) that takes ``support`` supports a class."""
     k = batches.k
     held, label, n = smallest_class_in_a_batch(batches)
     if held > support:
         return
-    head = f"--proto {mode} takes {counted(support, 'support')} a class and needs a query: "
+    head = f"{option} takes {counted(support, 'support')} a class and needs a query: "
     kept = "" if labels_per_class is None else f" (data.labels_per_class={labels_per_class})"
     few = labels_per_class is not None and labels_per_class <= support
     if k <= support and few:

@@ -1,8 +1,9 @@
 """What the issue 20 scripts that train a candidate on top of the taps recipe share
 (``val_joint_ssl.py``, round 9; ``val_distill.py``, round 12; ``val_rho.py``, round 13;
-``val_mixup.py``, round 14; ``val_sam.py``, round 15; ``val_proto.py``, round 16): the recipe's
-config and folds, the command every round ran, and a fold's start and end around the candidate's own change to the trainer. Each script keeps its rule
-and its change; the folds and the scoring are ``val_folds.py``'s.
+``val_mixup.py``, round 14; ``val_sam.py``, round 15; ``val_proto.py``, round 16;
+``val_proto_aux.py``, round 17): the recipe's config and folds, the command every round ran,
+and a fold's start and end around the candidate's own change to the trainer. Each script keeps
+its rule and its change; the folds and the scoring are ``val_folds.py``'s.
 
 Run (each script, with its own option; ``--help`` prints it):
     OMP_NUM_THREADS=1 nice python benchmarks/SCRIPT NAME --config configs/hypercolumn.yaml \\
