@@ -56,3 +56,16 @@ def test_no_module_joins_a_list_by_hand() -> None:
         if by_hand.search(line)
     ]
     assert found == []
+
+
+def test_three_unmeasured_fars_are_listed_in_one_list() -> None:
+    # "TAR@FAR=1e-2 and TAR@FAR=1e-3 and TAR@FAR=1e-4: ... (100 and 1,000 and 10,000)"
+    from siamkit.cli._metric_tables import unresolved_far_note
+
+    fars = ("0.01", "0.001", "0.0001")
+    ver = {"n_impostor": 54, "tar_at_far": dict.fromkeys(fars, 0.5)}
+    assert unresolved_far_note(ver, fars) == (
+        "TAR@FAR=1e-2, TAR@FAR=1e-3 and TAR@FAR=1e-4: not measured. A false-accept rate of f "
+        "needs at least 1/f impostor pairs (100, 1,000 and 10,000), and these are 54; the JSON "
+        "keeps the values."
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.cli._image_files import read_image_files, torch_labels
 from siamkit.cli._inputs import BUILTIN_SHAPES, DATASET_NAMES, resolve_classes
 
@@ -247,7 +247,7 @@ def _labeled_data_hint(
     has one and may not remember it), a folder of class sub-folders, or a built-in data set of
     the model's input shape (built-in images are not resized)."""
     fits = [n for n, s in BUILTIN_SHAPES.items() if s == tuple(shape) and n != data]
-    builtin = f", or {option} {' or '.join(fits)}" if fits else ""
+    builtin = f", or {option} {listed(fits, 'or')}" if fits else ""
     try:
         val_root = labelled_val_root(model_meta or {}, option)
     except ValueError:  # recorded, and gone: nothing to offer

@@ -290,7 +290,7 @@ def refuse_existing(paths: Iterable[Path], force: bool, instead: str) -> None:
     existing = [str(p) for p in paths if p.exists()]
     if existing and not force:
         raise click.UsageError(
-            f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
+            f"{listed(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
             f"pass --force to replace, {instead}"
         )
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 
 CHECK_IMAGES = 1000
 CHECK_EPISODES = 300
@@ -152,7 +152,7 @@ def held_out_images(
     if given is not None and given not in DATASET_NAMES and not Path(given).is_dir():
         raise ValueError(
             f"--check-data {given}: no such folder; give a folder with one sub-folder per "
-            f"class, or {' or '.join(DATASET_NAMES)}"
+            f"class, or {listed(DATASET_NAMES, 'or')}"
         )
     if given in DATASET_NAMES and shape[0] != 1:
         raise ValueError(

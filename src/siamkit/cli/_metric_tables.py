@@ -7,6 +7,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from siamkit.clauses import in_number, listed
+
 
 def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     """A plain aligned text table."""
@@ -102,9 +104,9 @@ def unresolved_far_note(ver: dict[str, Any], shown: Iterable[str] = (HEADLINE_FA
     )
     if not fars or n is None:
         return None
-    names = " and ".join(f"TAR@FAR={f:.0e}".replace("e-0", "e-") for f in fars)
-    needs = " and ".join(f"{math.ceil(1 / f):,}" for f in fars)
+    names = listed([f"TAR@FAR={f:.0e}".replace("e-0", "e-") for f in fars])
+    needs = listed([f"{math.ceil(1 / f):,}" for f in fars])
     return (
         f"{names}: not measured. A false-accept rate of f needs at least 1/f impostor pairs "
-        f"({needs}), and these are {n:,}; the JSON keeps the value{'s' if len(fars) > 1 else ''}."
+        f"({needs}), and these are {n:,}; the JSON keeps the {in_number(len(fars), 'value')}."
     )

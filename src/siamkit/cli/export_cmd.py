@@ -244,7 +244,7 @@ def _refuse_existing(targets: list[Path], stale: list[Path], force: bool) -> Non
     if force:
         return
     one = len(stale) == 1
-    names = " and ".join(str(p) for p in stale)
+    names = listed([str(p) for p in stale])
     int8 = f"the int8 {'file' if one else 'files'} of an earlier --int8 export"
     match = f"would no longer match the new {'graph' if one else 'graphs'}"
     old = f"{names}, {int8}, which {match}"
@@ -255,7 +255,7 @@ def _refuse_existing(targets: list[Path], stale: list[Path], force: bool) -> Non
             f"{match}; pass --force to have {'it' if one else 'them'} removed, or --out elsewhere"
         )
     raise click.UsageError(
-        f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; pass "
+        f"{listed(existing)} already {'exists' if len(existing) == 1 else 'exist'}; pass "
         f"--force to replace {'it' if len(existing) == 1 else 'them'} ({old}, would be "
         "removed), or --out elsewhere"
     )
@@ -382,7 +382,7 @@ def _int8_or_none(int8_files: list[Path], fp32: Path) -> Iterator[None]:
             forget_export(path)
         if not removed:
             raise
-        files = " and ".join(str(p) for p in removed)
+        files = listed([str(p) for p in removed])
         one = len(removed) == 1
         said = (
             f"{fp32} was written without its int8 file, and the int8 "

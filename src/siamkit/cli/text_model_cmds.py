@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.cli import _text_common  # _text_common._model: a test can replace it
 from siamkit.cli._inputs import friendly_errors
 from siamkit.cli._text_common import _MODEL, _TEXT_FIELD
@@ -300,7 +300,7 @@ def lexical(
             "score + v * synset cosine"
         )
     if dropped:
-        click.echo(f"dropped MODEL's {' and '.join(dropped)}: they were for the transformer alone")
+        click.echo(f"dropped MODEL's {listed(dropped)}: they were for the transformer alone")
     click.echo(
         calibrated or "thresholds: pass --threshold, or --calibrate PAIRS (no default applies)"
     )

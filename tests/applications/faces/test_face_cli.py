@@ -400,6 +400,11 @@ def test_evaluate_refuses_a_far_out_of_range_before_any_face_is_searched(
     [
         (["--far", "0.1"], "--far is"),
         (["--seed", "3", "--unknown-fraction", "0.2"], "--unknown-fraction and --seed are"),
+        # three were joined "--unknown-fraction and --far and --seed"
+        (
+            ["--seed", "3", "--far", "0.1", "--unknown-fraction", "0.2"],
+            "--unknown-fraction, --far and --seed are",
+        ),
     ],
 )
 def test_evaluate_lfw_pairs_refuses_the_identities_options_it_ignored(
