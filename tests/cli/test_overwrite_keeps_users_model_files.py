@@ -15,6 +15,7 @@ import torch
 from click.testing import CliRunner
 
 import siamkit
+from siamkit.atomic import sha256_file
 from siamkit.cli._run_folder import _earlier_run_set_aside, _refuse_set_aside_run
 from siamkit.cli.main import cli
 from siamkit.export.bundle import save_model
@@ -32,8 +33,9 @@ def test_overwrite_keeps_the_users_files_in_the_model_folder(tmp_path: Path) -> 
     (model / "notes.txt").write_text("mine")
     fingerprint = json.loads((model / "siamkit.json").read_text())["fingerprint"]
     (model / "model.onnx").write_bytes(b"graph of the earlier model")
+    graph = {"precision": "fp32", "sha256": sha256_file(model / "model.onnx")}  # as exported
     doc = {"format": "siamkit-onnx-exports", "format_version": 1, "fingerprint": fingerprint,
-           "exports": {"model.onnx": {"precision": "fp32"}}}  # fmt: skip
+           "exports": {"model.onnx": graph}}  # fmt: skip
     (model / "onnx.json").write_text(json.dumps(doc))
     res = CliRunner().invoke(
         cli,

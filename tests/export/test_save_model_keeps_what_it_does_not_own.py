@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import siamkit
+from siamkit.atomic import sha256_file
 from siamkit.export import bundle
 from siamkit.export.bundle import CONFIG_FILE, EXTRA_FILES_KEY, load_model, save_model
 from siamkit.models import Preprocess, SiameseNetwork
@@ -45,15 +46,18 @@ def threshold(folder: Path) -> float | None:
 
 def add_image_export(folder: Path) -> None:
     """What `siamkit export MODEL --int8` leaves in a model folder: its graphs, listed with the
-    model's fingerprint and threshold in onnx.json."""
-    for name in ("model.onnx", "model.int8.onnx"):
+    model's fingerprint and threshold in onnx.json, each with its SHA-256 (as record_export
+    writes it: a save removes a listed file only where it is still the one exported)."""
+    exports = {}
+    for name, precision in (("model.onnx", "fp32"), ("model.int8.onnx", "int8")):
         (folder / name).write_bytes(b"graph of " + fingerprint(folder).encode())
+        exports[name] = {"precision": precision, "sha256": sha256_file(folder / name)}
     doc = {
         "format": "siamkit-onnx-exports",
         "format_version": 1,
         "fingerprint": fingerprint(folder),
         "threshold": threshold(folder),
-        "exports": {"model.onnx": {"precision": "fp32"}, "model.int8.onnx": {"precision": "int8"}},
+        "exports": exports,
     }
     (folder / "onnx.json").write_text(json.dumps(doc))
 

@@ -114,9 +114,12 @@ def save_model(
     line on stderr ("Removed ..."). Everything else in the folder is kept: a user's files, and
     an export of a model with the same fingerprint and threshold (it embeds and decides as this
     one does: a save of the same model, a re-run that trains the same weights, keeps it and says
-    nothing; one with another threshold carries the old one, and is removed). An ``.onnx`` file
-    that no record lists (written with ``--out`` into a sub-folder, MODEL/edge/model.onnx) and
-    whose metadata names another model or threshold is kept but named on stderr. A user's entry
+    nothing; one with another threshold carries the old one, and is removed). A file at a name
+    ``onnx.json`` lists is removed only where it is the one the export wrote (the SHA-256 the
+    record gives); another there (a user's own file, or a link) is kept and named ("Kept ...").
+    An ``.onnx`` file that no record lists (written with ``--out`` into a sub-folder,
+    MODEL/edge/model.onnx) and whose metadata names another model or threshold is kept but named
+    on stderr. A user's entry
     at a name this model writes (a ``tokenizer/`` where a text model replaces an image model) is
     replaced by the model's, and named ("Replaced ..."). A kill during
     the replacement leaves the old model or the new one, never a mix (:func:`recover_model_folder`).
@@ -194,6 +197,7 @@ def save_model(
             _remove_stale_temps(dest)
         removed: tuple[list[Path], bool, list[Path]] = ([], False, [])
         fingerprints: Any = None
+        kept: list[str] = []
         if dest.exists():
             old = _old_path(dest)
             if old.is_symlink() or (os.path.lexists(old) and not old.is_dir()):
@@ -206,6 +210,7 @@ def save_model(
             )  # a kill before this line leaves only ``old``: see recover_model_folder
             # and one after it the user's files in ``old``, which the next save or load moves
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
+            kept = _kept_listed(old, fingerprints, threshold)
             try:
                 removed = _carry_over(old, dest, fingerprints, threshold)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
@@ -220,7 +225,8 @@ def save_model(
     model.threshold = threshold
     _say_removed(dest, *removed)
     if fingerprints is not None:  # a model folder replaced
-        _say_unrecorded_stale(dest, fingerprints, threshold)
+        named = _say_kept_listed(dest, kept)
+        _say_unrecorded_stale(dest, fingerprints, threshold, named)
     return Path(path)
 
 
@@ -294,11 +300,9 @@ def _stale_exports(folder: Path, fingerprints: Any, threshold: float | None) -> 
     in it. Paths within ``folder``."""
     stale: list[Path] = []
     if (folder / SIDECAR_FILE).is_file():
-        doc = read_sidecar(folder)
-        if doc.get("fingerprint") not in fingerprints() or doc.get("threshold") != threshold:
-            listed = [n for n in doc["exports"] if isinstance(n, str) and Path(n).name == n]
-            stale += [folder / n for n in sorted(listed) if os.path.lexists(folder / n)]
-            stale.append(folder / SIDECAR_FILE)
+        graphs, _ = _listed_exports(folder, fingerprints, threshold)
+        if graphs is not None:
+            stale += [*graphs, folder / SIDECAR_FILE]
     for sub in sorted(folder.iterdir()):
         meta = sub / TEXT_EXPORT_META
         if sub.is_symlink() or not meta.is_file():
@@ -318,6 +322,60 @@ def _stale_exports(folder: Path, fingerprints: Any, threshold: float | None) -> 
             own = [e for e in entries if e.name in TEXT_EXPORT_NAMES and e != meta]
             stale += [*own, meta]
     return stale
+
+
+def _listed_exports(
+    folder: Path, fingerprints: Any, threshold: float | None
+) -> tuple[list[Path] | None, list[Path]]:
+    """The files ``onnx.json`` in the model folder ``folder`` lists, where it records a model
+    that goes by none of ``fingerprints()`` or another threshold than ``threshold`` (``None``
+    and ``[]`` where it does not): those still as the export wrote them, a plain file of the
+    SHA-256 its entry records, to remove; and those at a listed name that are not (a user's own
+    file put there, one changed since, a link), to keep as the user's. In name order."""
+    doc = read_sidecar(folder)
+    if doc.get("fingerprint") in fingerprints() and doc.get("threshold") == threshold:
+        return None, []
+    exported: list[Path] = []
+    other: list[Path] = []
+    for name, entry in sorted((n, e) for n, e in doc["exports"].items() if isinstance(n, str)):
+        path = folder / name
+        if name in ("", ".", "..") or Path(name).name != name or not os.path.lexists(path):
+            continue
+        recorded = entry.get("sha256") if isinstance(entry, dict) else None
+        try:
+            same = path.is_file() and not path.is_symlink() and sha256_file(path) == recorded
+        except OSError:  # unreadable: not known to be the export's
+            same = False
+        (exported if same else other).append(path)
+    return exported, other
+
+
+def _kept_listed(old: Path, fingerprints: Any, threshold: float | None) -> list[str]:
+    """The names of the files at names the replaced folder ``old``'s stale ``onnx.json`` lists
+    that are not the files its export wrote (:func:`_listed_exports`): carried over as the
+    user's, and said (:func:`_say_kept_listed`)."""
+    try:
+        return [p.name for p in _listed_exports(old, fingerprints, threshold)[1]]
+    except OSError:  # gone meanwhile (another process finished the save): it says what
+        return []
+
+
+def _say_kept_listed(dest: Path, names: list[str]) -> list[Path]:
+    """Say, on stderr, which files a save kept in ``dest`` at names the replaced model's
+    ``onnx.json`` listed, as they are not the files siamkit exported there (their SHA-256 is
+    not the recorded one): why, and what to do. Returns their paths."""
+    kept = [dest / n for n in names if os.path.lexists(dest / n)]
+    if kept:
+        it, is_ = ("it", "it is") if len(kept) == 1 else ("them", "they are")
+        print(
+            f"Kept {_listed(kept)}: the replaced model's {dest / SIDECAR_FILE} listed {it} as "
+            f"its ONNX export, but {is_} not the file{'' if len(kept) == 1 else 's'} siamkit "
+            "exported (another content than the SHA-256 it recorded, or a link), so "
+            f"{is_} taken as yours; {it} would not match this model: move {it} out of {dest} "
+            f"before you export this model there, or delete {it}",
+            file=sys.stderr,
+        )
+    return kept
 
 
 def _carry_over(
@@ -471,11 +529,14 @@ def _unrecorded_exports(folder: Path) -> list[Path]:
     return [p for p in found if p.is_file() and not p.is_symlink()]
 
 
-def _say_unrecorded_stale(dest: Path, fingerprints: Any, threshold: float | None) -> None:
+def _say_unrecorded_stale(
+    dest: Path, fingerprints: Any, threshold: float | None, said: list[Path] | None = None
+) -> None:
     """Name, on stderr, the ONNX exports in the model folder ``dest`` that no record lists
     (:func:`_unrecorded_exports`) and whose metadata gives another model's fingerprint or another
     threshold than the one just saved: they are kept (they may be a user's copy of an earlier
-    model), but would no longer match it. Nothing where onnx is not installed."""
+    model), but would no longer match it. Nothing where onnx is not installed; nothing of
+    those in ``said`` (named already, :func:`_say_kept_listed`)."""
     try:
         import onnx
     except ImportError:
@@ -483,7 +544,7 @@ def _say_unrecorded_stale(dest: Path, fingerprints: Any, threshold: float | None
     if not dest.is_dir():  # replaced again meanwhile (another save): that one says it
         return
     stale: list[Path] = []
-    for path in _unrecorded_exports(dest):
+    for path in (p for p in _unrecorded_exports(dest) if p not in (said or ())):
         try:
             meta = {
                 p.key: p.value
@@ -647,12 +708,15 @@ def _finish_replacement(dest: Path, old: Path) -> bool:
     what the save would have removed. False where it cannot (a read-only folder)."""
     try:
         doc = json.loads((dest / CONFIG_FILE).read_text())
-        removed = _carry_over(old, dest, lambda: {doc.get("fingerprint")}, doc.get("threshold"))
+        fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
+        kept = _kept_listed(old, fingerprints, threshold)
+        removed = _carry_over(old, dest, fingerprints, threshold)
     except (OSError, ValueError, AttributeError):
         return False
     _remove_stale_temps(dest)
     _say_removed(dest, *removed)
-    _say_unrecorded_stale(dest, lambda: {doc.get("fingerprint")}, doc.get("threshold"))
+    said = _say_kept_listed(dest, kept)
+    _say_unrecorded_stale(dest, fingerprints, threshold, said)
     return True
 
 

@@ -1,0 +1,83 @@
+"""A user's own file at a name the replaced model's onnx.json lists (model.onnx, model.int8.onnx)
+was deleted as the stale export when the model was saved again, though it was not the file siamkit
+exported there (s62 final reader FB 6). onnx.json records each export's SHA-256: a listed file is
+removed only where it is still the one the export wrote; another is kept, and named in one line
+saying why and what to do."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from tests.export.test_save_model_keeps_what_it_does_not_own import TAIL, small_net
+
+from siamkit.export.bundle import CONFIG_FILE, save_model
+
+pytest.importorskip("onnx")
+
+
+def kept_line(dest: Path, names: str, them: bool = False) -> str:
+    it, is_ = ("them", "they are") if them else ("it", "it is")
+    return (
+        f"Kept {names}: the replaced model's {dest}/onnx.json listed {it} as its ONNX export, but "
+        f"{is_} not the file{'s' if them else ''} siamkit exported (another content than the "
+        f"SHA-256 it recorded, or a link), so {is_} taken as yours; {it} would not match this "
+        f"model: move {it} out of {dest} before you export this model there, or delete {it}"
+    )
+
+
+def test_a_users_file_at_a_listed_export_name_is_kept_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The export's own graph is removed (its content is the one recorded); the user's file put
+    at the int8 graph's name since, and a link there, are kept, said once, not as removed."""
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.quantize import quantize_onnx
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest)
+    quantize_onnx(dest / "model.onnx", mode="dynamic")
+    (dest / "model.int8.onnx").write_bytes(b"my own graph, not siamkit's")
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        [CONFIG_FILE, "model.int8.onnx", "model.safetensors"]
+    )
+    assert (dest / "model.int8.onnx").read_bytes() == b"my own graph, not siamkit's"
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"Removed {dest}/model.onnx and {dest}/onnx.json: {TAIL} (siamkit export {dest} "
+        "--format onnx writes an export of it)",
+        kept_line(dest, f"{dest}/model.int8.onnx"),
+    ]
+
+
+def test_another_models_export_copied_over_a_listed_name_is_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A siamkit export of another model copied over model.onnx, and a link at model.onnx's
+    place in a second folder: kept, in the one line, not named again as an unlisted export."""
+    from siamkit.export.onnx import export_onnx
+
+    other = save_model(small_net(2), tmp_path / "other")
+    export_onnx(other)
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest)
+    shutil.copyfile(other / "model.onnx", dest / "model.onnx")
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    assert (dest / "model.onnx").read_bytes() == (other / "model.onnx").read_bytes()
+    assert not (dest / "onnx.json").exists()
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"Removed {dest}/onnx.json: {TAIL} (siamkit export {dest} --format onnx writes an "
+        "export of it)",
+        kept_line(dest, f"{dest}/model.onnx"),
+    ]
+    linked = save_model(small_net(0), tmp_path / "linked")
+    export_onnx(linked)
+    (linked / "model.onnx").rename(tmp_path / "graph.onnx")  # the same content, behind a link
+    (linked / "model.onnx").symlink_to(tmp_path / "graph.onnx")
+    capsys.readouterr()
+    save_model(small_net(1), linked)
+    assert (linked / "model.onnx").is_symlink() and (tmp_path / "graph.onnx").is_file()
+    assert kept_line(linked, f"{linked}/model.onnx") in capsys.readouterr().err
