@@ -300,7 +300,7 @@ def evaluate(
         if net.threshold is not None:
             metrics["calibration"] = {
                 "threshold": net.threshold,
-                "test": asdict(rates_at(z, ev.y, net, net.threshold)),
+                "test": asdict(rates_at(z, ev.y, net, net.threshold, protocol.seed)),
             }
             fit_here = _calibrated_on(data, ev, meta)
             if fit_here is not None:  # its own images: the rates are not held out

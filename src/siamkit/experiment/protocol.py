@@ -88,7 +88,7 @@ def threshold_seed(config: RunConfig | Mapping[str, Any] | None) -> int:
     return int(section.get("seed", EvalConfig().seed))
 
 
-def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float) -> Rates:
+def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float, seed: int = 0) -> Rates:
     """TAR, FAR and balanced accuracy of a fixed threshold on the pairs of ``z``, a pair accepted
     as the model accepts it (:func:`siamkit.decision.accepts`, within float32 rounding of the
     threshold), so that metrics.json's rates are those of its verdicts.
@@ -97,13 +97,15 @@ def rates_at(z: Tensor, labels: Tensor, net: Model, threshold: float) -> Rates:
     :data:`~siamkit.evaluation.verification.STREAM_PAIRS`): inside
     :func:`~siamkit.evaluation.shared_distance_matrices`, after the verification of the same
     ``z``, its distances are taken again, not computed. A larger set, which the verification
-    streams, is counted on a seeded sample of ``CALIBRATION_PAIRS`` (both read from
-    :mod:`~siamkit.evaluation.verification` when called, as :func:`calibration_pairs` reads
-    them)."""
+    streams, is counted on a sample of ``CALIBRATION_PAIRS`` drawn with ``seed`` (both read
+    from :mod:`~siamkit.evaluation.verification` when called, as :func:`calibration_pairs`
+    reads them): a run's and ``siamkit evaluate``'s is the protocol's (``eval.seed``,
+    :func:`threshold_seed`), so that another seed draws another sample, as it draws other
+    episodes."""
     n = labels.numel()
     cap = verification.CALIBRATION_PAIRS
     max_pairs = cap if n_pairs(n) > verification.STREAM_PAIRS else None
-    pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=0)
+    pd = pair_distances(z, labels, net.scoring_distance, max_pairs=max_pairs, seed=seed)
     tar = float(np.mean(accepts(np.asarray(pd.genuine), threshold)))
     far = float(np.mean(accepts(np.asarray(pd.impostor), threshold)))
     return Rates(tar, far, (tar + 1 - far) / 2)

@@ -35,6 +35,7 @@ from siamkit.experiment.protocol import (
     evaluate_parts,
     evaluate_protocol,
     rates_at,
+    threshold_seed,
     try_write_report,
 )
 from siamkit.experiment.report_inputs import report_inputs
@@ -402,7 +403,7 @@ def evaluate_run(
                              COHORT_SOURCES["train"])  # fmt: skip
         calibration = None
         if threshold is not None:
-            test = rates_at(z, data.test_y, net, threshold)
+            test = rates_at(z, data.test_y, net, threshold, threshold_seed(cfg))
             calibration = Calibration(threshold, cfg.eval.threshold_target, test)
         result = RunResult(
             cfg, history, report, calibration, norm, ablations,
