@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from siamkit.data.folders import EmptyFoldersWarning, OmniglotDataset
+from siamkit.data.folders import EmptyFoldersWarning, OmniglotDataset, UnreadableFolderError
 
 
 def _omniglot(tmp_path: Path) -> Path:
@@ -102,3 +102,20 @@ def test_a_character_folder_that_fails_with_an_i_o_error_is_named_and_left_out(
         "to include its images" in n
         for n in notes
     ), notes
+
+
+@pytest.mark.parametrize("where", ["images_background", "images_background/alpha"])
+def test_an_alphabet_or_its_root_that_fails_with_an_i_o_error_is_refused_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """images_background or an alphabet folder cannot be listed for a reason other than
+    permission (EIO): the load ended in a bare "OSError: [Errno 5] Input/output error"
+    traceback, where one without read access is refused in a sentence (s63 c4, item 2)."""
+    root = _omniglot(tmp_path)
+    _fail(monkeypatch, {os.fspath(root / where)}, errno.EIO)
+    with warnings.catch_warnings(), pytest.raises(UnreadableFolderError) as err:
+        warnings.simplefilter("ignore")
+        OmniglotDataset(root)
+    assert str(err.value) == (
+        f"cannot read the folder {root / where} (input/output error): make it readable"
+    )

@@ -14,7 +14,12 @@ import pytest
 from PIL import Image
 
 from siamkit.data import folders
-from siamkit.data.folders import ClassFoldersError, read_class_folders
+from siamkit.data.folders import (
+    ClassFoldersError,
+    ImageFolderDataset,
+    UnreadableFolderError,
+    read_class_folders,
+)
 
 
 def _refuse(monkeypatch: pytest.MonkeyPatch, name: str, paths: set[str], code: int) -> None:
@@ -27,6 +32,22 @@ def _refuse(monkeypatch: pytest.MonkeyPatch, name: str, paths: set[str], code: i
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(os, name, refused)
+
+
+def _fail_listing(monkeypatch: pytest.MonkeyPatch, codes: dict[Path, int]) -> None:
+    """Listing each folder of ``codes`` (os.scandir, which the walk lists with, and os.listdir,
+    which Path.iterdir does) fails with its errno (EIO, EACCES)."""
+    failing = {os.fspath(p): code for p, code in codes.items()}
+    for name in ("scandir", "listdir"):
+        real = getattr(os, name)
+
+        def listing(path=".", *args, _real=real, **kwargs):  # type: ignore[no-untyped-def]
+            code = failing.get(os.fspath(path))
+            if code is not None:
+                raise OSError(code, os.strerror(code), os.fspath(path))
+            return _real(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, name, listing)
 
 
 def test_a_class_folder_with_an_unreadable_sub_folder_is_told_the_sub_folder_s_reason(
@@ -260,3 +281,24 @@ def test_a_link_gone_before_the_walk_s_note_is_told_as_the_walk_met_it(
         f"read (permission denied); give read access to {tmp_path / 'secret' / 's.png'}, or "
         "remove the link"
     ]
+
+
+def test_a_data_set_folder_that_fails_with_an_i_o_error_is_refused_in_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data set's own folder cannot be listed for a reason other than permission (EIO):
+    only PermissionError was refused in a sentence, so the load ended in a bare "OSError:
+    [Errno 5] Input/output error" traceback (s63 c4, item 2). It is refused as a folder without
+    read access is, with the OS's reason and a fix that fixes it (read access does not)."""
+    ds = tmp_path / "ds"
+    (ds / "cat").mkdir(parents=True)
+    Image.new("L", (8, 8)).save(ds / "cat" / "1.png")
+    _fail_listing(monkeypatch, {ds: errno.EIO})
+    for load in (lambda: read_class_folders(ds), lambda: ImageFolderDataset(ds, (1, 8, 8))):
+        with warnings.catch_warnings(), pytest.raises(UnreadableFolderError) as err:
+            warnings.simplefilter("ignore")
+            load()
+        assert str(err.value) == (
+            f"cannot read the folder {ds} (input/output error): make it readable"
+        )
+        assert isinstance(err.value, ValueError)  # each command's handler says its sentence

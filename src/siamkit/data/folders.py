@@ -1937,7 +1937,8 @@ def _subdirs(
     (:func:`_visible_files`), unless not ``warn`` (a probe whose caller lists the root again:
     named twice, reviewer s54_R3 finding 3); a root that cannot be listed or entered (none of
     its entries can be ``lstat``'ed) is refused (:class:`UnreadableFolderError`), not a bare
-    PermissionError that ``siamkit enroll`` called "the gallery file cannot be used". A link
+    PermissionError that ``siamkit enroll`` called "the gallery file cannot be used", nor, for
+    an I/O error, a bare "OSError: [Errno 5] Input/output error" (s63 c4, item 2). A link
     whose target cannot be reached is named as the link: the root itself can be read. The
     links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given
     (:func:`walk_classes` names them), the entries it names as they cannot be read to
@@ -1947,7 +1948,9 @@ def _subdirs(
         targets = {}
     try:
         entries, denied, links, entered = _entries(folder, broken, targets)
-    except PermissionError as e:
+    except OSError as e:  # no access, an I/O error: any error but "gone", as the walk's skip
+        if e.errno in _NOT_A_FILE:
+            raise
         raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
     if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
         why = _why_unreadable(denied, denied)
@@ -1961,19 +1964,22 @@ def _subdirs(
 
 
 class UnreadableFolderError(PermissionError, ValueError):
-    """A data set's folder that cannot be read (no read or no search access). A ValueError
-    too, so that every command's handler of a user's mistake says its sentence: as a bare
-    PermissionError, ``siamkit enroll`` said "the gallery file cannot be used" of it."""
+    """A data set's folder that cannot be read (no read or no search access, an I/O error: its
+    sentence gives the OS's reason). A ValueError too, so that every command's handler of a
+    user's mistake says its sentence: as a bare PermissionError, ``siamkit enroll`` said "the
+    gallery file cannot be used" of it. A PermissionError whatever the reason, as it was first
+    raised for no access only and callers catch it as one."""
 
 
 def _unreadable_folder(folder: Path, e: OSError | str) -> str:
     """The sentence of :class:`UnreadableFolderError` for ``folder``, with the OS's reason (the
-    error, or its words as the walk met them)."""
+    error, or its words as the walk met them) and its fix (:func:`_read_fix`: read access does
+    not fix an I/O error)."""
     why = e if isinstance(e, str) else _os_reason(e)
-    return (
-        f"cannot read the folder {text_name(os.fspath(folder))} ({why}): give read access to "
-        "it (and to the folders in it)"
-    )
+    fix = _read_fix("it", [why])
+    if fix.startswith("give read access"):  # the folders in it want it too
+        fix += " (and to the folders in it)"
+    return f"cannot read the folder {text_name(os.fspath(folder))} ({why}): {fix}"
 
 
 def _existing_dir(root: str | os.PathLike, what: str) -> Path:

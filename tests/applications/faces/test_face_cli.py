@@ -658,6 +658,34 @@ def test_crop_of_a_source_it_cannot_read_names_the_source_not_dest(tmp_path, mon
     assert not dest.exists() or not any(dest.iterdir())
 
 
+def test_crop_of_a_source_that_fails_with_an_i_o_error_says_so_in_one_line(tmp_path, monkeypatch):
+    """SOURCE cannot be listed for a reason other than permission (EIO): the listing raised a
+    bare OSError, so crop ended without its sentence (s63 c4, item 2). It is refused as an
+    unreadable SOURCE is, with the OS's reason and a fix that fixes it."""
+    import errno
+    import os
+
+    src, dest = tmp_path / "people", tmp_path / "chips"
+    (src / "eileen").mkdir(parents=True)
+    scandir, listdir = os.scandir, os.listdir
+
+    def failing(real):  # type: ignore[no-untyped-def]
+        def read(path="."):  # type: ignore[no-untyped-def]
+            if os.path.realpath(path) == os.path.realpath(src):
+                raise OSError(errno.EIO, os.strerror(errno.EIO), os.fspath(path))
+            return real(path)
+
+        return read
+
+    monkeypatch.setattr(os, "scandir", failing(scandir))
+    monkeypatch.setattr(os, "listdir", failing(listdir))
+    res = CliRunner().invoke(cli, ["face", "crop", str(src), str(dest)])
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == (
+        f"Error: cannot read the folder {src} (input/output error): make it readable"
+    ), res.output
+
+
 def test_the_no_face_hint_names_what_the_options_have_not_tried():
     """'no face found in X' named the problem but not what to do about it."""
     from siamkit.cli.face_cmds import _no_face_hint
