@@ -47,6 +47,13 @@ def test_the_asked_note_groups_thousands() -> None:
     )
 
 
+def test_the_asked_note_lists_three_ways_in_one_list() -> None:
+    # it said "5-way and 20-way and 50-way asked"
+    assert _asked_note([5, 20, 50], 3) == (
+        "; 5-way, 20-way and 50-way asked, but only 3 classes are evaluated"
+    )
+
+
 def test_the_row_and_the_column_group_thousands_as_their_notes() -> None:
     # s62_LR 2: the row said "1000-way 1-shot (...; 1,001-way asked, but only 1,000 classes are
     # evaluated; ...)": the same count bare and grouped in one cell

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from siamkit._version import __version__
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.distances import list_distances
 from siamkit.evaluation._common import ArrayLike, DistanceLike, score_kind
 from siamkit.evaluation.evaluate import EvaluationReport
@@ -75,7 +75,7 @@ def _asked_note(asked: Sequence[int] | None, n_way: int) -> str:
     asked."""
     if not asked:
         return ""
-    ways = " and ".join(f"{n:,}-way" for n in asked)
+    ways = listed([f"{n:,}-way" for n in asked])
     return f"; {ways} asked, but only {n_way:,} classes are evaluated"
 
 
