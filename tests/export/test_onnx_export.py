@@ -252,6 +252,35 @@ def test_a_model_giving_nan_in_torch_is_named_not_its_export(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+class _AlwaysNaN(_PerImageScale):
+    """NaN for every image, in torch too."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x.flatten(1)) * float("nan")
+
+
+def test_a_model_giving_nan_for_every_check_input_lists_the_three_kinds(tmp_path):
+    # it said "for random and blank (all 0) and flat (all 0.5) inputs"
+    from siamkit.encoders import create_encoder, register_encoder
+    from siamkit.encoders.registry import ENCODERS
+
+    register_encoder("always_nan_test", _AlwaysNaN, overwrite=True)
+    try:
+        encoder = create_encoder("always_nan_test")
+    finally:
+        ENCODERS.unregister("always_nan_test")
+    net = siamkit.SiameseNetwork(
+        encoder, embedding_dim=4, preprocess=Preprocess(input_shape=(1, 4, 4))
+    ).eval()
+    with pytest.raises(ExportError) as err:
+        export_onnx(net, tmp_path / "m.onnx")
+    assert str(err.value).startswith(
+        "the model gives NaN or infinite embeddings in PyTorch itself for random, blank (all 0) "
+        "and flat (all 0.5) inputs, so its ONNX export cannot be checked against it"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_score_normalised_model_cannot_be_exported(tmp_path):
     enc = siamkit.encoders.create_encoder("mlp", in_features=6, hidden=[8])
     net = siamkit.SiameseNetwork(enc, embedding_dim=4, preprocess=Preprocess(input_shape=(6,)))

@@ -339,7 +339,7 @@ def channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
         tensor += ".expand(3, -1, -1)" if one else ".expand(-1, 3, -1, -1)"
         array += f".repeat(3, axis={0 if one else 1})"
     steps.append("reorder them")
-    return f"{head}: {' and '.join(steps)} with {tensor} (a tensor) or {array} (a NumPy array)."
+    return f"{head}: {listed(steps)} with {tensor} (a tensor) or {array} (a NumPy array)."
 
 
 def batch_channels_last_problem(shape: tuple[int, ...], input_shape: Sequence[int]) -> str | None:

@@ -395,7 +395,7 @@ def _parity(
     bad = [_CHECK_INPUTS[i] for i in range(len(x)) if not np.isfinite(want[i]).all()]
     if bad:  # not the export's fault: it said the ONNX graph gave NaN where torch did not
         kinds = list(dict.fromkeys(bad))
-        inputs = f"a {kinds[0]} input" if len(kinds) == 1 else f"{' and '.join(kinds)} inputs"
+        inputs = f"a {kinds[0]} input" if len(kinds) == 1 else f"{listed(kinds)} inputs"
         raise ExportError(
             f"{what} gives NaN or infinite embeddings in PyTorch itself for {inputs}, so "
             "its ONNX export cannot be checked against it and nothing was written: make it give "

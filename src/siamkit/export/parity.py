@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from siamkit.clauses import listed
 from siamkit.export.runtime import import_onnxruntime
 
 PARITY_ATOL = 1e-4
@@ -41,7 +42,7 @@ def warn_unchecked(
     the caller."""
     verb = "was" if len(paths) == 1 else "were"
     warnings.warn(
-        f"{' and '.join(str(p) for p in paths)} {verb} not checked against {against} "
+        f"{listed([str(p) for p in paths])} {verb} not checked against {against} "
         f"(onnxruntime is not installed{why}): pip install 'siamkit[onnx]' (or onnxruntime) "
         "and export again to check it",
         ParityNotCheckedWarning,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from siamkit.clauses import listed
+
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 
 
@@ -66,7 +68,7 @@ def _refuse_export_without_config(folder: Path, runtime: str) -> None:
     exports = [name for name in (ONNX_FILE, INT8_FILE) if (folder / name).is_file()]
     if exports:
         raise ValueError(
-            f"{folder} holds {' and '.join(exports)} but not {CONFIG_FILE}, the model's kind and "
+            f"{folder} holds {listed(exports)} but not {CONFIG_FILE}, the model's kind and "
             f"threshold that --runtime {runtime} serves with: copy {CONFIG_FILE} from the model "
             "folder it was exported from beside it, or give that folder"
         )
