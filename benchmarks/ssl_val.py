@@ -224,6 +224,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -235,8 +236,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from siamkit.applications.ssl.config import apply_ssl_overrides, ssl_config_from_dict  # noqa: E402
-from siamkit.applications.ssl.data import load_ssl_data  # noqa: E402
+from siamkit.applications.ssl.config import (  # noqa: E402
+    SSLConfig,
+    apply_ssl_overrides,
+    ssl_config_from_dict,
+)
+from siamkit.applications.ssl.data import SSLData, load_ssl_data  # noqa: E402
 from siamkit.applications.ssl.task import build_ssl_model  # noqa: E402
 from siamkit.applications.ssl.trainer import build_ssl_trainer  # noqa: E402
 from siamkit.data.fashion_mnist import load_fashion_mnist  # noqa: E402
@@ -264,23 +269,60 @@ def held_out_images(fold: list[int], n: int) -> tuple[torch.Tensor, torch.Tensor
     return x, y
 
 
-def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-    doc = yaml.safe_load((ROOT / args.config).read_text())
+def fold_training_classes(fold: Sequence[int]) -> list[int]:
+    """The classes of 0-5 a fold trains on: every one but the fold's held-out ones."""
+    return [c for c in TRAINING_CLASSES if c not in fold]
+
+
+def ssl_fold_config(
+    config: str | Path,
+    fold: Sequence[int],
+    *,
+    epochs: int,
+    seed: int,
+    threads: int,
+    limit: int | None = None,
+    sets: Sequence[str] = (),
+) -> SSLConfig:
+    """The SSL run of a validation fold: ``config`` (a path under the repository; its ``task``
+    key dropped) on the fold's training classes, ``epochs`` epochs, ``seed``, on the CPU with
+    ``threads`` torch threads, a 1,000-image kNN monitor, ``data.limit=limit`` training images
+    when given, and ``sets`` (``--set`` overrides) last. ``ssl_val.py``, ``val_nnclr.py``,
+    ``val_ftjoin.py`` and ``val_ftaug.py`` all build their fold's SSL run here."""
+    doc = yaml.safe_load((ROOT / config).read_text())
     doc.pop("task", None)
-    train_classes = [c for c in TRAINING_CLASSES if c not in fold]
-    sets = [
-        f"data.train_classes={train_classes}",
-        f"train.epochs={args.epochs}",
-        f"train.seed={args.seed}",
+    fold_sets = [
+        f"data.train_classes={fold_training_classes(fold)}",
+        *([f"data.limit={limit}"] if limit is not None else []),
+        f"train.epochs={epochs}",
+        f"train.seed={seed}",
         "train.device=cpu",
-        f"train.threads={args.threads}",
+        f"train.threads={threads}",
         "train.monitor_images=1000",
-        *args.sets,
+        *sets,
     ]
-    cfg = ssl_config_from_dict(apply_ssl_overrides(doc, sets))
+    return ssl_config_from_dict(apply_ssl_overrides(doc, fold_sets))
+
+
+def ssl_fold_data(cfg: SSLConfig, fold: Sequence[int]) -> SSLData:
+    """The fold's SSL training images (``load_ssl_data``: it reads the test split and keeps only
+    its class ids); refused unless every class trained on is one of the fold's training
+    classes (so neither a held-out class nor a test class 6-9)."""
     data = load_ssl_data(cfg.data)
-    if set(fold) & set(data.train_classes or ()):
-        raise SystemExit(f"fold {fold}: held-out classes are among the training classes")
+    if set(data.train_classes or ()) - set(fold_training_classes(fold)):
+        raise SystemExit(
+            f"fold {list(fold)}: SSL trains on {data.train_classes}, "
+            f"not only {fold_training_classes(fold)}"
+        )
+    return data
+
+
+def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
+    train_classes = fold_training_classes(fold)
+    cfg = ssl_fold_config(
+        args.config, fold, epochs=args.epochs, seed=args.seed, threads=args.threads, sets=args.sets
+    )
+    data = ssl_fold_data(cfg, fold)
     vx, vy = held_out_images(fold, args.val_images)
     seed_everything(cfg.train.seed)
     model: Any = build_ssl_model(cfg, data)

@@ -89,7 +89,6 @@ from unittest import mock
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,14 +97,17 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_ssl  # noqa: E402
 from siamkit import save_model  # noqa: E402
-from siamkit.applications.ssl.config import apply_ssl_overrides, ssl_config_from_dict  # noqa: E402
-from siamkit.applications.ssl.data import load_ssl_data  # noqa: E402
 from siamkit.applications.ssl.methods import embedding_network  # noqa: E402
 from siamkit.applications.ssl.task import build_ssl_model  # noqa: E402
 from siamkit.applications.ssl.trainer import build_ssl_trainer  # noqa: E402
 from siamkit.encode import encode  # noqa: E402
 from siamkit.training.trainer import seed_everything  # noqa: E402
-from ssl_val import held_out_images  # noqa: E402
+from ssl_val import (  # noqa: E402
+    fold_training_classes,
+    held_out_images,
+    ssl_fold_config,
+    ssl_fold_data,
+)
 from val_folds import TRAINING_CLASSES, fold_arguments, fold_result, run_folds, score  # noqa: E402
 
 WEIGHTS = (1.0, 0.5)  # the candidates' w, fixed by the rule before any figure
@@ -197,23 +199,18 @@ def finetune_with_start(
     return start, tuned.eval()
 
 
-def ssl_model(args: argparse.Namespace, train_classes: list[int]) -> tuple[nn.Module, int]:
+def ssl_model(args: argparse.Namespace, fold: list[int]) -> tuple[nn.Module, int]:
     """The fold's SimCLR under the shrunk budget: its embedding network (head + taps), seconds."""
-    doc = yaml.safe_load((ROOT / args.config).read_text())
-    doc.pop("task", None)
-    sets = [
-        f"data.train_classes={train_classes}",
-        f"data.limit={args.limit}",
-        f"train.epochs={args.epochs}",
-        f"train.seed={args.seed}",
-        "train.device=cpu",
-        f"train.threads={args.threads}",
-        "train.monitor_images=1000",
-    ]
-    cfg = ssl_config_from_dict(apply_ssl_overrides(doc, sets))
-    data = load_ssl_data(cfg.data)  # reads the test split, keeps only its class ids
-    if set(data.train_classes or ()) - set(train_classes):
-        raise SystemExit(f"SSL trains on {data.train_classes}, not {train_classes}")
+    train_classes = fold_training_classes(fold)
+    cfg = ssl_fold_config(
+        args.config,
+        fold,
+        epochs=args.epochs,
+        seed=args.seed,
+        threads=args.threads,
+        limit=args.limit,
+    )
+    data = ssl_fold_data(cfg, fold)  # reads the test split, keeps only its class ids
     seed_everything(cfg.train.seed)
     model = build_ssl_model(cfg, data)
     log = lambda line: print(f"   ssl {train_classes} {line}", flush=True)  # noqa: E731
@@ -224,10 +221,10 @@ def ssl_model(args: argparse.Namespace, train_classes: list[int]) -> tuple[nn.Mo
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-    train_classes = [c for c in TRAINING_CLASSES if c not in fold]
+    train_classes = fold_training_classes(fold)
     vx, vy = held_out_images(fold, args.val_images)  # train split, the fold's classes only
     t0 = time.time()
-    ssl_net, ssl_seconds = ssl_model(args, train_classes)
+    ssl_net, ssl_seconds = ssl_model(args, fold)
     rows = {"raw-pixels": score(F.normalize(vx.flatten(1).float() / 255.0, dim=1), vy)}
     rows["ssl start"] = score(encode(ssl_net, vx, device="cpu"), vy)
     extra = [f"data.train_classes={train_classes}", f"train.classes_per_batch={len(train_classes)}"]

@@ -74,15 +74,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from siamkit.applications.ssl.config import apply_ssl_overrides, ssl_config_from_dict  # noqa: E402
-from siamkit.applications.ssl.data import load_ssl_data  # noqa: E402
 from siamkit.applications.ssl.methods import NearestNeighbourQueue, SelfSupervised  # noqa: E402
 from siamkit.applications.ssl.task import build_ssl_model  # noqa: E402
 from siamkit.applications.ssl.trainer import (  # noqa: E402
@@ -96,9 +93,8 @@ from siamkit.losses.functional import nt_xent_loss  # noqa: E402
 from siamkit.training.batches import epoch_generator  # noqa: E402
 from siamkit.training.data import to_float  # noqa: E402
 from siamkit.training.trainer import seed_everything  # noqa: E402
-from ssl_val import held_out_images  # noqa: E402
+from ssl_val import held_out_images, ssl_fold_config, ssl_fold_data  # noqa: E402
 from val_folds import (  # noqa: E402
-    TRAINING_CLASSES,
     embedding_rows,
     fold_arguments,
     fold_result,
@@ -219,24 +215,17 @@ def ref_rows(path: str, fold: list[int], wait_s: float = 20.0) -> dict[str, dict
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-    doc = yaml.safe_load((ROOT / args.config).read_text())
-    doc.pop("task", None)
-    train_classes = [c for c in TRAINING_CLASSES if c not in fold]
-    sets = [
-        f"data.train_classes={train_classes}",
-        f"data.limit={args.limit}",
-        f"train.epochs={args.epochs}",
-        f"train.seed={args.seed}",
-        "train.device=cpu",
-        f"train.threads={args.threads}",
-        "train.monitor_images=1000",
-    ]
-    cfg = ssl_config_from_dict(apply_ssl_overrides(doc, sets))
+    cfg = ssl_fold_config(
+        args.config,
+        fold,
+        epochs=args.epochs,
+        seed=args.seed,
+        threads=args.threads,
+        limit=args.limit,
+    )
     if cfg.method != "simclr":
         raise SystemExit(f"{args.config}: the candidates change SimCLR's loss, got {cfg.method}")
-    data = load_ssl_data(cfg.data)
-    if set(fold) & set(data.train_classes or ()):
-        raise SystemExit(f"fold {fold}: held-out classes are among the training classes")
+    data = ssl_fold_data(cfg, fold)
     vx, vy = held_out_images(fold, args.val_images)
     seed_everything(cfg.train.seed)
     model: SelfSupervised = build_ssl_model(cfg, data)
