@@ -142,8 +142,10 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     of the user's is not touched) keeps the earlier model folder in ``stash``, said in one line:
     False then, and ``stash`` must not be deleted, as it may hold the user's files."""
     from siamkit.export.bundle import CONFIG_FILE, recover_model_folder
+    from siamkit.export.runtime import set_aside_folder
 
-    earlier, new, aside = stash / "model", out_dir / "model", out_dir / ".model.old"
+    earlier, new = stash / "model", out_dir / "model"
+    aside = set_aside_folder(new)
     if not earlier.is_dir() or not (new / CONFIG_FILE).is_file():
         return True
     if aside.is_dir() and not aside.is_symlink():  # a save's, killed: finish it first
@@ -393,10 +395,13 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
         return
     left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
     if len(left) == 1 and os.listdir(out_dir / left[0]) == ["model"]:
+        from siamkit.export.runtime import set_aside_folder
+
         stash = out_dir / left[0]  # what _keep_users_model_files keeps: only the model folder
+        aside = set_aside_folder(out_dir / "model")
         raise click.UsageError(
             f"{out_dir} holds {left[0]}: the earlier run's model folder, kept as "
-            f"{out_dir / '.model.old'} was in the way; move your files from {stash / 'model'} "
+            f"{aside} was in the way; move your files from {stash / 'model'} "
             f"into {out_dir / 'model'}, then delete {stash}"
         )
     if left:

@@ -445,8 +445,10 @@ def _folder_entries(folder: Path) -> list[Path]:
     ``folder``, those of an earlier replacement killed after it had moved its export aside
     (``.NAME.old``), which the export puts back or empties first: an int8 graph there was
     removed unsaid."""
+    from siamkit.export.runtime import set_aside_folder
+
     names = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
-    aside = folder.with_name(f".{folder.name}.old")
+    aside = set_aside_folder(folder)
     if aside.is_dir() and not aside.is_symlink():
         names.update(p.name for p in aside.iterdir())
     return sorted(folder / name for name in names)

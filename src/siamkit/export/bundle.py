@@ -36,6 +36,7 @@ from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
 from siamkit.clauses import listed
 from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
+from siamkit.export.runtime import set_aside_folder
 from siamkit.export.sidecar import SIDECAR_FILE, TEXT_EXPORT_META, TEXT_EXPORT_NAMES, read_sidecar
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
@@ -199,7 +200,7 @@ def save_model(
         fingerprints: Any = None
         kept: list[str] = []
         if dest.exists():
-            old = _old_path(dest)
+            old = set_aside_folder(dest)
             if old.is_symlink() or (os.path.lexists(old) and not old.is_dir()):
                 raise ValueError(_not_a_saves_folder(old))  # a user's: never touched
             if os.path.lexists(old):  # never deleted whole: it may hold a user's files
@@ -653,10 +654,6 @@ def model_plugins(config: dict[str, Any]) -> list[str]:
     return [*imported, *(m for m in needed if m not in names)]
 
 
-def _old_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.old")
-
-
 def _model_folder(path: str | os.PathLike[str]) -> Path:
     """The folder a save replaces: ``path``, or where it leads if it is a symbolic link (the
     replacement is made there, beside the target, and the link is kept; renaming the link
@@ -681,7 +678,7 @@ def recover_model_folder(path: str | os.PathLike[str]) -> bool:
     False
     """
     dest = _model_folder(path)
-    old = _old_path(dest)
+    old = set_aside_folder(dest)
     if old.is_symlink():  # not a replacement's (a save renames folders, never links): a
         return False  # user's, or an older siamkit's, left in place (a save refuses it, said)
     if (dest / CONFIG_FILE).is_file() and old.is_dir():  # killed after the two renames
@@ -722,10 +719,10 @@ def _finish_replacement(dest: Path, old: Path) -> bool:
 
 def _remove_stale_temps(dest: Path, age_s: float = STALE_TEMP_S) -> None:
     """Delete ``.dest.*`` temp folders of saves killed long ago (a running save's is recent)."""
-    now = time.time()
+    now, aside = time.time(), set_aside_folder(dest)
     for stale in dest.parent.glob(f".{dest.name}.*"):
         try:
-            if stale.is_dir() and stale != _old_path(dest) and now - stale.stat().st_mtime > age_s:
+            if stale.is_dir() and stale != aside and now - stale.stat().st_mtime > age_s:
                 shutil.rmtree(stale, ignore_errors=True)
         except FileNotFoundError:
             continue

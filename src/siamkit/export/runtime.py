@@ -151,17 +151,30 @@ def _tower_input_shapes(
         ) from None
 
 
-def _interrupted_save_left(folder: Path, name: str) -> Path | None:
-    """The folder ``.M.old`` beside the model folder ``folder`` (or beside where it leads)
-    holding ``name``, an export of the model now in ``folder``: a save killed after its renames,
+def set_aside_folder(folder: Path) -> Path:
+    """Where a replacement of the folder ``folder`` sets it aside while it puts the new one in
+    its place: ``.M.old`` beside it. A save over a model folder (``siamkit.save_model``) and a
+    text model's export over an earlier one (``export_text_bundle``) set theirs aside so, and a
+    replacement killed part-way leaves it there for the next one (a model folder's: siamkit's
+    next save or load, ``siamkit.export.bundle.recover_model_folder``) to finish. Its one
+    definition, here so that this file, which imports nothing of siamkit, shares it with
+    siamkit's modules."""
+    return folder.with_name(f".{folder.name}.old")
+
+
+def _interrupted_save_left(folder: Path, name: str, record: str = "onnx.json") -> Path | None:
+    """The folder ``.M.old`` (:func:`set_aside_folder`) beside the model folder ``folder`` (or
+    beside where it leads) holding the file ``name`` (a path within it) of an export of the
+    model now in ``folder``, as the export's record ``record`` there says (an image export's
+    ``onnx.json``; a text export's ``onnx/text_onnx.json``): a save killed after its renames,
     whose move of the kept export into the new folder siamkit's next load finishes
     (``siamkit.export.bundle.recover_model_folder``). An export of another model or threshold
     there (the replaced model's, which that load removes) is none: ``None``."""
     for f in dict.fromkeys((folder.absolute(), folder.resolve())):
         if not f.name:  # "/" has no folder beside it
             continue
-        old = f.with_name(f".{f.name}.old")
-        if (old / name).is_file() and same_model_export(old / "onnx.json", f / "siamkit.json"):
+        old = set_aside_folder(f)
+        if (old / name).is_file() and same_model_export(old / record, f / "siamkit.json"):
             return old
     return None
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from siamkit.applications.text.lexical import LexicalTower
+from siamkit.export.runtime import _interrupted_save_left
 from siamkit.export.sidecar import TEXT_EXPORT_META
 from siamkit.text_names import shown_folder
 
@@ -242,8 +243,10 @@ def _incomplete_export(
         f"a text export is one folder, its graph ({ONNX_NAME}), {META_NAME} and tokenizer/ "
         "together: copy the whole export folder"
     )
-    if not path.exists() and (left := _interrupted_save_left(path)) is not None:
-        model = path.parent
+    # a save of MODEL killed after its renames left this export of the model in .MODEL.old/onnx
+    record = f"{path.name}/{META_NAME}"
+    if not path.exists() and (old := _interrupted_save_left(path.parent, record, record)):
+        model, left = path.parent, old / path.name
         return (
             f"{shown} does not exist: an interrupted save of the model left it in {left}; load "
             f"the model once with siamkit (`siamkit serve {model}`, or "
@@ -260,21 +263,6 @@ def _incomplete_export(
         )
     cmd = _export_command(path, model_path, default_model, True)
     return f"{shown} has no {missing}; {whole} here, or export the model again with {cmd}"
-
-
-def _interrupted_save_left(path: Path) -> Path | None:
-    """Where a save of the model folder holding the export ``path`` (MODEL/onnx), killed after
-    its renames, left that export: ``.MODEL.old/onnx``, when it is an export of the model now in
-    MODEL (siamkit's next load moves it back; another model's is removed by it), else ``None``."""
-    from siamkit.export.runtime import same_model_export
-
-    model = path.absolute().parent  # MODEL/onnx given as "onnx": its parent "." has no name
-    if not model.name:
-        return None
-    left = model.with_name(f".{model.name}.old") / path.name
-    if same_model_export(left / META_NAME, model / "siamkit.json"):
-        return left
-    return None
 
 
 def _checked_runtime(

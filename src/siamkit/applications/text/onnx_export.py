@@ -29,6 +29,7 @@ from siamkit.applications.text.onnx import (
 )
 from siamkit.applications.text.quantize import quantize_int8
 from siamkit.atomic import remove_stale_temp_folders, temp_folder
+from siamkit.export.runtime import set_aside_folder
 from siamkit.progress import step
 
 FP32_MIN_COSINE = 0.9999  # an fp32 graph below this on the probe texts is not written
@@ -227,7 +228,7 @@ def export_text_bundle(
     >>> export_text_bundle(load_text_model("runs/tickets/model"), "edge/", int8=True)  # doctest: +SKIP
     """
     out = Path(folder)
-    old = out.with_name(f".{out.name}.old")  # the export being replaced, until the new is in
+    old = set_aside_folder(out)  # the export being replaced, until the new is in
     if not out.exists() and (old / META_NAME).is_file():
         old.rename(out)  # a replacement killed between its two renames: the earlier export
     if out.exists() and not force:
