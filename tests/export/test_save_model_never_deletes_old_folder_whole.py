@@ -29,14 +29,33 @@ def tree(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
+def saved_with_users_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A model folder ``tmp_path/model`` (of ``small_net(0)``) holding files of the user's
+    (``mine/run.sh``, ``notes.txt``), and where a save over it sets it aside (``.model.old``)."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    return dest, tmp_path / ".model.old"
+
+
+def refuse_moves_out_of(old: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse, as a read-only folder does, every move of an entry out of ``old``."""
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if self.parent == old:
+            raise PermissionError(13, "Permission denied", str(self), str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+
+
 def test_a_save_after_one_killed_between_its_renames_keeps_the_users_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Killed between the renames, then the folder made again empty (a script's
     ``os.makedirs(out, exist_ok=True)``) and saved into: the earlier model is restored and
     replaced, and the user's files in ``.model.old`` go into the new folder."""
-    dest = save_model(small_net(0), tmp_path / "model")
-    add_user_files(dest)
+    dest, _ = saved_with_users_files(tmp_path)
     real = Path.rename
 
     def rename(self: Path, target: Any) -> Path:
@@ -64,8 +83,7 @@ def test_a_load_racing_the_move_of_a_text_export_with_a_users_file_keeps_that_fi
     """Another process's move has deleted the stale text export's own files in
     ``.model.old/onnx`` and is about to rename the folder: the save still moves the user's
     file in it, rather than deleting it with ``.model.old``."""
-    dest = save_model(small_net(0), tmp_path / "model")
-    add_user_files(dest)
+    dest, _ = saved_with_users_files(tmp_path)
     add_text_export(dest, user_file=True)
     real = bundle._stale_exports
 
@@ -89,9 +107,7 @@ def test_two_saves_at_once_lose_no_users_file_and_name_no_new_file_removed(
 ) -> None:
     """Save B's recovery and first rename come between save A's renames and A's move: A finds
     its folder replaced again and leaves ``.model.old`` (now B's to finish) as it is."""
-    dest = save_model(small_net(0), tmp_path / "model")
-    add_user_files(dest)
-    old = tmp_path / ".model.old"
+    dest, old = saved_with_users_files(tmp_path)
     real = bundle._carry_over
 
     def carry(old_: Path, dest_: Path, *args: Any) -> Any:
@@ -147,8 +163,7 @@ def test_a_kill_while_the_replaced_folder_is_deleted_never_moves_its_export_into
     killed = 0
     for kill_at in range(1, 12):
         work = tmp_path / str(kill_at)
-        dest = save_model(small_net(0), work / "model")
-        add_user_files(dest)
+        dest, _ = saved_with_users_files(work)
         add_image_export(dest)
         calls = 0
 
@@ -181,18 +196,9 @@ def test_a_users_file_the_save_cannot_move_is_named_with_the_replaced_folder(
     """A rename refused (a read-only model folder): the model is saved, the user's files stay
     in ``.model.old`` and the error says so in one sentence; the next load, where it can, moves
     them."""
-    dest = save_model(small_net(0), tmp_path / "model")
-    add_user_files(dest)
+    dest, old = saved_with_users_files(tmp_path)
     add_image_export(dest)  # the replaced model's: not named as the user's to move (s62_LR2 Q1)
-    old = tmp_path / ".model.old"
-    real = Path.rename
-
-    def rename(self: Path, target: Any) -> Path:
-        if self.parent == old:
-            raise PermissionError(13, "Permission denied", str(self), str(target))
-        return real(self, target)
-
-    monkeypatch.setattr(Path, "rename", rename)
+    refuse_moves_out_of(old, monkeypatch)
     with pytest.raises(PermissionError) as err:
         save_model(small_net(1), dest)
     monkeypatch.undo()
@@ -214,18 +220,9 @@ def test_following_the_sentence_of_a_refused_move_keeps_the_new_model(
     """s62_LR2 Q1: "move what is left there into M" moved the replaced model's siamkit.json
     and weights over the new model's. Now the sentence names the user's entries only, and
     doing what it says keeps the new model."""
-    dest = save_model(small_net(0), tmp_path / "model")
-    add_user_files(dest)
+    dest, old = saved_with_users_files(tmp_path)
     add_image_export(dest)
-    old = tmp_path / ".model.old"
-    real = Path.rename
-
-    def rename(self: Path, target: Any) -> Path:
-        if self.parent == old:
-            raise PermissionError(13, "Permission denied", str(self), str(target))
-        return real(self, target)
-
-    monkeypatch.setattr(Path, "rename", rename)
+    refuse_moves_out_of(old, monkeypatch)
     with pytest.raises(PermissionError) as err:
         save_model(small_net(1), dest)
     monkeypatch.undo()
@@ -245,10 +242,8 @@ def test_a_refused_save_names_only_the_users_files_in_the_interrupted_saves_fold
 ) -> None:
     """s62_LR2 Q1: the refusal for a ``.model.old`` that recovery could not empty said "move
     them into M", the replaced model's files too. Now it names the user's entries only."""
-    dest = save_model(small_net(0), tmp_path / "model")
-    add_user_files(dest)
+    dest, old = saved_with_users_files(tmp_path)
     add_image_export(dest)
-    old = tmp_path / ".model.old"
 
     def killed(*args: object) -> None:
         raise KeyboardInterrupt  # killed after the two renames
@@ -257,14 +252,7 @@ def test_a_refused_save_names_only_the_users_files_in_the_interrupted_saves_fold
     with pytest.raises(KeyboardInterrupt):
         save_model(small_net(1), dest)
     monkeypatch.undo()
-    real = Path.rename
-
-    def rename(self: Path, target: Any) -> Path:
-        if self.parent == old:
-            raise PermissionError(13, "Permission denied", str(self), str(target))
-        return real(self, target)
-
-    monkeypatch.setattr(Path, "rename", rename)
+    refuse_moves_out_of(old, monkeypatch)
     with pytest.raises(ValueError) as err:
         save_model(small_net(2), dest)
     assert str(err.value) == (
@@ -280,22 +268,14 @@ def test_a_commands_save_that_cannot_move_the_users_files_ends_in_one_sentence(
     """s62_LR2 Q2: the "Saved the model ..." error was a bare PermissionError, which a
     command's friendly_errors let through as a traceback (siamkit calibrate --out M, text
     lexical --force). Now it is a ValueError too: one ``Error: Saved the model ...`` line."""
-    dest = save_model(small_net(0), tmp_path / "model")
-    add_user_files(dest)
-    old = tmp_path / ".model.old"
-    real = Path.rename
-
-    def rename(self: Path, target: Any) -> Path:
-        if self.parent == old:
-            raise PermissionError(13, "Permission denied", str(self), str(target))
-        return real(self, target)
+    dest, old = saved_with_users_files(tmp_path)
 
     @click.command()
     @friendly_errors
     def cmd() -> None:  # as the commands that save a model call it
         save_model(small_net(1), dest)
 
-    monkeypatch.setattr(Path, "rename", rename)
+    refuse_moves_out_of(old, monkeypatch)
     res = CliRunner().invoke(cmd, [])
     monkeypatch.undo()
     assert res.exit_code == 1, res.exception
@@ -309,18 +289,9 @@ def test_the_users_files_in_a_stale_text_export_are_named_not_the_export(
     """s62_LR2 Q1: a text export of the replaced model holding a file of the user's: moving
     .model.old/onnx as named would bring the stale export into the new folder. The user's file
     in it is named instead."""
-    dest = save_model(small_net(0), tmp_path / "model")
-    add_user_files(dest)  # mine/ first: its move is refused before onnx/ is reached
+    dest, old = saved_with_users_files(tmp_path)  # mine/ first: refused before onnx/ is reached
     add_text_export(dest, user_file=True)
-    old = tmp_path / ".model.old"
-    real = Path.rename
-
-    def rename(self: Path, target: Any) -> Path:
-        if self.parent == old:
-            raise PermissionError(13, "Permission denied", str(self), str(target))
-        return real(self, target)
-
-    monkeypatch.setattr(Path, "rename", rename)
+    refuse_moves_out_of(old, monkeypatch)
     with pytest.raises(PermissionError) as err:
         save_model(small_net(1), dest)
     named = f"{old}/mine, {old}/notes.txt and {old}/onnx/readme.txt"
