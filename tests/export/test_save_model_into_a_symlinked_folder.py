@@ -83,3 +83,21 @@ def test_a_save_refuses_a_users_link_or_file_at_the_replaced_folders_name(
         f"{old} is a {kind}, not a folder a siamkit save left: rename or remove it, then save again"
     )
     assert old.is_symlink() if kind == "link" else old.read_text() == "my notes"
+
+
+def test_a_link_to_a_file_given_as_the_model_folder_is_named_as_given(tmp_path: Path) -> None:
+    """s63 c2 item 3: a save to a link that leads to a file named the file the link leads to as
+    "is a file": the path the user gave was not named, and it is no file. Now the sentence names
+    the link and says it leads to a file (which one); both are left as they were."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    link = tmp_path / "model"
+    link.symlink_to(notes)
+    with pytest.raises(ValueError) as err:
+        save_model(small_net(0), link)
+    assert str(err.value) == (
+        f"{link} is a link to the file {notes.resolve()}, not a siamkit model folder: save the "
+        "model to a new or empty folder, or to a model folder to replace that model"
+    )
+    assert link.is_symlink() and notes.read_text() == "my notes"
+    assert sorted(os.listdir(tmp_path)) == ["model", "notes.txt"]

@@ -159,7 +159,7 @@ def save_model(
         )
     config = model.config()
     dest = _model_folder(path)
-    _refuse_other_folder(dest)
+    _refuse_other_folder(dest, Path(path))
     tmp = temp_folder(dest.parent, prefix=f".{dest.name}.")  # a model folder's usual permissions
     try:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -231,16 +231,19 @@ def save_model(
     return Path(path)
 
 
-def _refuse_other_folder(dest: Path) -> None:
-    """Refuse to save into ``dest`` when it is a folder holding files but no model: replacing
+def _refuse_other_folder(dest: Path, given: Path) -> None:
+    """Refuse to save into ``dest`` (``given``, or where it leads if it is a link:
+    :func:`_model_folder`) when it is a folder holding files but no model: replacing
     keeps what is not a model's, so a user's folder would take a model's files among its own.
     Hidden entries (a desktop's ``.DS_Store``) do not count: ``ls`` shows the folder empty, and
-    they are kept as the user's, as in a model folder. A file (or a link to one) at ``dest`` is
-    refused too: replacing it would hide it as ``.NAME.old``."""
+    they are kept as the user's, as in a model folder. A file at ``dest`` is refused too:
+    replacing it would hide it as ``.NAME.old``. That refusal names ``given``, the path the
+    user gave, and, where it is a link to the file, says so and names the file."""
     if dest.exists() and not dest.is_dir():
+        what = f"a link to the file {dest}" if given.is_symlink() else "a file"
         raise ValueError(
-            f"{shown_folder(dest)} is a file, not a siamkit model folder: save the model to a new "
-            "or empty folder, or to a model folder to replace that model"
+            f"{shown_folder(given)} is {what}, not a siamkit model folder: save the model to a "
+            "new or empty folder, or to a model folder to replace that model"
         )
     shown = (p for p in dest.iterdir() if not p.name.startswith(".")) if dest.is_dir() else ()
     if dest.is_dir() and not (dest / CONFIG_FILE).is_file() and any(shown):
