@@ -5,6 +5,7 @@ that --overwrite replaces."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -12,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import click
+
+from siamkit.clauses import listed
 
 RUN_OUTPUTS = (
     "config.yaml",
@@ -46,9 +49,14 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     name saved into OUT during the run stays, and where it took an earlier output's place, that
     output stays set aside (``.earlier-run-*``, said in one line). The failed run's own
     report.html (a self-supervised run that stopped on a collapse writes one, its curves) is
-    kept as ``report.failed.html`` (:func:`_failed_runs_report_kept`). Only the first process
-    of a torchrun launch does this."""
-    from siamkit.export.bundle import recover_model_folder
+    kept as ``report.failed.html`` (:func:`_failed_runs_report_kept`). A run whose save of
+    OUT/model could not move the user's files out of ``.model.old``
+    (:class:`~siamkit.export.bundle.ModelFolderNotFinishedError`, "Saved the model to ...")
+    stops there: the files its save had moved go back with the earlier model folder
+    (:func:`_carried_back`), and its error then says what became of both models and which
+    files to move (:func:`_unfinished_save_sentence`). Only the first process of a torchrun
+    launch does this."""
+    from siamkit.export.bundle import ModelFolderNotFinishedError, recover_model_folder
     from siamkit.training.ddp import is_main_process
 
     if enabled and is_main_process():  # a save of OUT/model killed after its renames left the
@@ -69,6 +77,7 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
             if (name in moved or name not in names) and _the_runs_own(out_dir / name):
                 _remove_runs_own(out_dir / name)
+        carried = _carried_back(out_dir / "model", stash / "model") if "model" in moved else []
         kept = []
         for name in moved:  # ... then the earlier run's back, where no user's file is
             if os.path.lexists(out_dir / name):
@@ -84,6 +93,8 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
             )
         else:
             shutil.rmtree(stash, ignore_errors=True)
+        if isinstance(err, ModelFolderNotFinishedError):  # its "Saved the model" is undone
+            err.args = (_unfinished_save_sentence(out_dir, err, moved, kept, carried),)
         raise
     if _keep_users_model_files(out_dir, stash):
         shutil.rmtree(stash, ignore_errors=True)
@@ -91,6 +102,62 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         for entry in os.scandir(stash):  # replaced the earlier run's other outputs)
             if entry.name != "model":
                 _remove(Path(entry.path))
+
+
+def _carried_back(model: Path, earlier: Path) -> list[str]:
+    """Once a failed run's own entries are removed from its ``model`` folder, move what is left
+    there (files of the user's that its save carried in from ``.model.old``) into the
+    ``earlier`` run's model folder set aside, which then goes back in its place: where the
+    save would have carried them. A name the earlier folder holds too stays (and so does the
+    folder, with the earlier one left set aside, said). The names moved."""
+    if not model.is_dir() or model.is_symlink() or not earlier.is_dir() or earlier.is_symlink():
+        return []
+    moved = []
+    for entry in sorted(os.listdir(model)):
+        if not os.path.lexists(earlier / entry):
+            with contextlib.suppress(OSError):  # refused: it stays, with the folder (said)
+                os.replace(model / entry, earlier / entry)
+                moved.append(entry)
+    with contextlib.suppress(OSError):  # not empty: a name the earlier folder holds too
+        model.rmdir()
+    return moved
+
+
+def _unfinished_save_sentence(
+    out_dir: Path, err: OSError, moved: list[str], kept: list[str], carried: list[str]
+) -> str:
+    """What a failed --overwrite run ends with where its save of OUT/model could not move the
+    user's files out of ``OUT/.model.old`` (``err``, which said "Saved the model to
+    OUT/model"; the run stopped there), once its cleanup is done: the new model was removed,
+    the earlier run's (``moved`` aside) is back in OUT/model with the files ``carried`` back
+    into it, or left set aside where a file of the user's is in its place (``kept``, said in
+    the line before), and which files of the user's to move out of ``.model.old``."""
+    model, aside = out_dir / "model", out_dir / ".model.old"
+    why = getattr(err, "why", "") or str(err.strerror or err)
+    said = f"the run stopped: its save of {model} could not move your files out of {aside} ({why})"
+    if "model" not in moved:
+        said += ", so its new model was removed"
+    elif "model" in kept:
+        said += ", so its new model was removed, and the earlier run's set aside (said above)"
+    else:
+        said += f", so its new model was removed, and the earlier run's is back in {model}"
+        if carried:
+            said += f" (with {listed(carried)} of yours, which the save had moved)"
+    return f"{said}: {_users_files_advice(model, aside)}" if os.path.lexists(aside) else said
+
+
+def _users_files_advice(model: Path, aside: Path) -> str:
+    """Which files of the user's to move out of the folder ``aside`` (``.model.old``) into
+    ``model``, and to remove the rest, the replaced model's (its exports of the model now in
+    ``model`` are the user's to keep)."""
+    from siamkit.export.bundle import CONFIG_FILE, _what_to_move
+
+    try:
+        doc = json.loads((model / CONFIG_FILE).read_text())
+        fingerprint, threshold = doc.get("fingerprint"), doc.get("threshold")
+    except (OSError, ValueError, AttributeError):
+        fingerprint, threshold = None, None
+    return _what_to_move(model, aside, lambda: {fingerprint}, threshold)
 
 
 FAILED_REPORT = "report.failed.html"

@@ -93,7 +93,11 @@ class ModelFolderNotFinishedError(OSError, ValueError):
     """:func:`save_model` saved the model but could not move the user's files out of the
     replaced folder (``.M.old``); its sentence says which to move. A ValueError too, so that
     every command's handler of a user's mistake says that sentence, not a traceback (as a bare
-    OSError it was one); its ``errno`` is the refused move's."""
+    OSError it was one); its ``errno`` is the refused move's, and ``why`` the refusal in
+    words (``PATH: Permission denied``), for a caller that says what became of the model
+    (``siamkit train --overwrite`` removes a failed run's)."""
+
+    why: str = ""
 
 
 class _ModelFolderNotFinishedPermission(ModelFolderNotFinishedError, PermissionError):
@@ -457,11 +461,14 @@ def _delete_replaced(old: Path, own: set[str], stale: list[Path], replaced: list
 def _not_carried(
     dest: Path, old: Path, err: OSError, fingerprints: Any, threshold: float | None
 ) -> str:
-    why = f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
     return (
         f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
-        f"folder {old} ({why}): {_what_to_move(dest, old, fingerprints, threshold)}"
+        f"folder {old} ({_why(err)}): {_what_to_move(dest, old, fingerprints, threshold)}"
     )
+
+
+def _why(err: OSError) -> str:
+    return f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
 
 
 def _not_finished(err: OSError, message: str) -> ModelFolderNotFinishedError:
@@ -470,7 +477,7 @@ def _not_finished(err: OSError, message: str) -> ModelFolderNotFinishedError:
     denied = isinstance(err, PermissionError)
     cls = _ModelFolderNotFinishedPermission if denied else ModelFolderNotFinishedError
     raised = cls(message)
-    raised.errno = err.errno
+    raised.errno, raised.why = err.errno, _why(err)
     return raised
 
 

@@ -1,0 +1,89 @@
+"""``siamkit train --overwrite`` whose run's save of OUT/model could not move the user's files
+out of ``OUT/.model.old`` (a save killed after its renames left them there, and the move is
+refused) ended with that save's "Saved the model to OUT/model, but could not finish ...",
+while the cleanup of the failed run had removed that model and put the earlier run's back: the
+last sentence said the opposite of what happened. It now says what did, and where the user's
+files are."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import siamkit
+from siamkit.cli._run_folder import _earlier_run_set_aside
+from siamkit.export.bundle import ModelFolderNotFinishedError, load_model, save_model
+from siamkit.models import Preprocess, SiameseNetwork
+
+
+def _net(seed: int) -> SiameseNetwork:
+    torch.manual_seed(seed)
+    enc = siamkit.encoders.create_encoder("convnet", in_channels=1, widths=[8, 16])
+    return SiameseNetwork(enc, 16, preprocess=Preprocess((0.5,), (0.25,), (1, 28, 28))).eval()
+
+
+def _fingerprint(model: Path) -> str:
+    return str(json.loads((model / "siamkit.json").read_text())["fingerprint"])
+
+
+def _refused(monkeypatch: pytest.MonkeyPatch, old: Path, names: dict[str, int]) -> None:
+    """Path.rename of each entry of ``old`` named in ``names`` refused that many times (-1:
+    always), as a read-only folder refuses it."""
+    real = Path.rename
+
+    def rename(self: Path, target: Any) -> Path:
+        if self.parent == old and names.get(self.name, 0) != 0:
+            names[self.name] -= 1
+            raise PermissionError(13, "Permission denied", str(self), str(target))
+        return real(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """An earlier run (model B, with the user's notes.txt) and the ``.model.old`` a save of
+    OUT/model killed after its renames left: the model it replaced (A) with the user's
+    mine.txt and a.txt still in it."""
+    out = tmp_path / "run"
+    model = save_model(_net(0), out / "model")
+    (model / "notes.txt").write_text("notes")
+    (out / "config.yaml").write_text("earlier: 1\n")
+    save_model(_net(5), tmp_path / "a")
+    (tmp_path / "a").rename(out / ".model.old")
+    (out / ".model.old" / "mine.txt").write_text("mine")
+    (out / ".model.old" / "a.txt").write_text("a")
+    return out
+
+
+def test_a_run_whose_save_could_not_move_the_users_files_says_what_became_of_the_models(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, old = out / "model", out / ".model.old"
+    earlier = _fingerprint(model)
+    # a.txt is refused once (as --overwrite finishes the killed save), then moves with the
+    # run's save; mine.txt never moves
+    _refused(monkeypatch, old, {"a.txt": 1, "mine.txt": -1})
+    with pytest.raises(ModelFolderNotFinishedError) as err, _earlier_run_set_aside(out, True):
+        save_model(_net(2), model)  # the run's save: the error ends the run
+    monkeypatch.undo()
+    assert str(err.value) == (
+        f"the run stopped: its save of {model} could not move your files out of {old} "
+        f"({old}/mine.txt: Permission denied), so its new model was removed, and the earlier "
+        f"run's is back in {model} (with a.txt of yours, which the save had moved): move "
+        f"{old}/mine.txt into {model} (or elsewhere), and remove {old} (the rest of it is the "
+        "replaced model's)"
+    )
+    assert _fingerprint(model) == earlier  # the earlier run's model, not the new one
+    assert (model / "notes.txt").read_text() == "notes"
+    assert (model / "a.txt").read_text() == "a"
+    assert (old / "mine.txt").read_text() == "mine"
+    assert (out / "config.yaml").read_text() == "earlier: 1\n"
+    assert sorted(os.listdir(out)) == [".model.old", "config.yaml", "model"]  # no set-aside
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(model).embed(x), _net(0).embed(x))
