@@ -753,48 +753,67 @@ def test_a_folder_that_is_not_a_model_names_the_folder_to_give(bundle, tmp_path)
     assert not list(tmp_path.rglob("*.onnx"))
 
 
-def test_calibrate_names_the_export_command_for_the_stale_onnx_files(
+def _val_folder(root: Path, images: np.ndarray) -> Path:
+    """Three classes of four PNGs each under ``root/val``, for calibrate's --data."""
+    for c in range(3):
+        (root / "val" / str(c)).mkdir(parents=True)
+        for i in range(4):
+            img = (images[c * 4 + i, 0] * 255).astype(np.uint8)
+            Image.fromarray(img).save(root / "val" / str(c) / f"{i}.png")
+    return root / "val"
+
+
+def test_calibrate_removes_and_names_the_export_made_with_the_old_threshold(
     bundle, tmp_path, fmnist_images
 ):
-    """calibrate said "ONNX files exported before still carry the old threshold: export them
-    again"; `siamkit export MODEL` is then refused (the files exist) and drops the int8 file.
-    It now names the files and the command that replaces both."""
+    """calibrate kept an earlier export, whose files carry the old threshold (the torch-free
+    runtime decides by it), with a hint to export again, while a save over the model folder
+    removes such an export (s62 final reader FB 8). It now follows the save's rule: the export
+    is removed and named, with the command that writes it again (the int8 file included); a
+    refit giving the same threshold keeps the export made with it, and says nothing of it."""
     model = tmp_path / "model"
     shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
     assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
-    for c in range(3):
-        (tmp_path / "val" / str(c)).mkdir(parents=True)
-        for i in range(4):
-            img = (fmnist_images[c * 4 + i, 0] * 255).astype(np.uint8)
-            Image.fromarray(img).save(tmp_path / "val" / str(c) / f"{i}.png")
-    res = CliRunner().invoke(cli, ["calibrate", str(model), "--data", str(tmp_path / "val")])
+    (model / "notes.txt").write_text("mine")
+    args = ["calibrate", str(model), "--data", str(_val_folder(tmp_path, fmnist_images))]
+    res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     assert (
-        "ONNX files exported before (model.int8.onnx, model.onnx) still carry the old threshold: "
-        f"export them again with `siamkit export {model} --int8-mode dynamic --force`"
+        f"Removed {model}/model.int8.onnx, {model}/model.onnx and {model}/onnx.json: the ONNX "
+        "export made with the old threshold, which would no longer match the model (`siamkit "
+        f"export {model} --int8-mode dynamic` writes it again with the new one)"
     ) in res.output
+    assert sorted(p.name for p in model.iterdir()) == [
+        "model.safetensors", "notes.txt", "siamkit.json"
+    ]  # fmt: skip
+    res = CliRunner().invoke(cli, ["export", str(model), "--int8-mode", "dynamic"])
+    assert res.exit_code == 0, res.output
+    threshold = json.loads((model / "siamkit.json").read_text())["threshold"]
+    assert OnnxEmbedder(model, precision="int8").threshold == threshold
+    res = CliRunner().invoke(cli, args)  # the same data and target: the same threshold
+    assert res.exit_code == 0, res.output
+    assert "Removed" not in res.output and "ONNX" not in res.output
+    assert (model / "model.onnx").is_file() and (model / "model.int8.onnx").is_file()
 
 
-def test_calibrate_json_carries_the_stale_onnx_hint_only_when_there_are_exports(
+def test_calibrate_json_carries_the_removed_export_only_when_there_was_one(
     bundle, tmp_path, fmnist_images
 ):
     """calibrate --json left out the hint the text output gives for ONNX files that still carry
-    the old threshold; it is a "hint" field now, present only when there are such files."""
+    the old threshold; it is a "hint" field now, present only when there are such files: the
+    sentence naming the export removed as made with the old threshold."""
     model = tmp_path / "model"
     shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
-    for c in range(3):
-        (tmp_path / "val" / str(c)).mkdir(parents=True)
-        for i in range(4):
-            img = (fmnist_images[c * 4 + i, 0] * 255).astype(np.uint8)
-            Image.fromarray(img).save(tmp_path / "val" / str(c) / f"{i}.png")
-    args = ["calibrate", str(model), "--data", str(tmp_path / "val"), "--json"]
-    res = CliRunner().invoke(cli, args)
+    args = ["calibrate", str(model), "--data", str(_val_folder(tmp_path, fmnist_images))]
+    res = CliRunner().invoke(cli, [*args, "--json"])
     assert res.exit_code == 0, res.output
     assert "hint" not in json.loads(res.stdout)
     assert _invoke(str(model)).exit_code == 0
-    res = CliRunner().invoke(cli, args)
+    res = CliRunner().invoke(cli, [*args, "--json", "--target", "far", "--far", "0.2"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["hint"] == (
-        "ONNX files exported before (model.onnx) still carry the old threshold: export them "
-        f"again with `siamkit export {model} --force`"
+        f"Removed {model}/model.onnx and {model}/onnx.json: the ONNX export made with the old "
+        f"threshold, which would no longer match the model (`siamkit export {model}` writes it "
+        "again with the new one)"
     )
+    assert not (model / "model.onnx").exists()

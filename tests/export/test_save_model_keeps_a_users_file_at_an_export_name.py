@@ -81,3 +81,27 @@ def test_another_models_export_copied_over_a_listed_name_is_named_once(
     save_model(small_net(1), linked)
     assert (linked / "model.onnx").is_symlink() and (tmp_path / "graph.onnx").is_file()
     assert kept_line(linked, f"{linked}/model.onnx") in capsys.readouterr().err
+
+
+def test_an_export_made_with_another_threshold_is_removed_as_a_save_removes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `siamkit calibrate` does after it rewrote the threshold (s62 final reader FB 8): the
+    export made with the old one is removed as a save removes it, a user's file at a listed name
+    kept and named; an export made with the folder's threshold is kept."""
+    from siamkit.export.bundle import remove_stale_exports
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.threshold_file import write_threshold
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest)
+    assert remove_stale_exports(dest) == []
+    assert (dest / "model.onnx").is_file() and (dest / "onnx.json").is_file()
+    (dest / "model.onnx").write_bytes(b"my own graph")
+    write_threshold(dest, 0.7)
+    capsys.readouterr()
+    assert remove_stale_exports(dest) == [dest / "onnx.json"]
+    assert (dest / "model.onnx").read_bytes() == b"my own graph"
+    assert capsys.readouterr().err.strip() == kept_line(dest, f"{dest}/model.onnx").replace(
+        "the replaced model's", "the model's"
+    )

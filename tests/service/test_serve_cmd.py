@@ -388,8 +388,9 @@ def test_without_a_gallery_only_verify_and_embed_are_served(model_dir, tmp_path,
 
 
 def test_onnx_runtime_decides_with_the_threshold_calibrated_after_the_export(model_dir):
-    """``siamkit calibrate`` after ``siamkit export`` rewrites only siamkit.json: ``--runtime
-    onnx`` used to serve the stale threshold copied into the ONNX file."""
+    """A threshold rewritten in siamkit.json after ``siamkit export`` (``siamkit calibrate``
+    removes the export it makes stale, but not a copy put back): ``--runtime onnx`` used to
+    serve the stale threshold copied into the ONNX file."""
     pytest.importorskip("onnxruntime")
     from siamkit.export.onnx import export_onnx
     from siamkit.export.quantize import quantize_onnx

@@ -231,8 +231,10 @@ def calibrate(
     """Fit MODEL's verification threshold on validation images and save it in the model folder.
 
     verify, identify, enroll's galleries, serve and export then decide "same" / "not the same"
-    with it. Only MODEL/siamkit.json is rewritten (atomically); the weights, and so galleries made
-    with the model, stay valid. Classes the model's run kept for testing are refused, and so are
+    with it. MODEL/siamkit.json is rewritten (atomically); the weights, and so galleries made
+    with the model, stay valid. An ONNX export in MODEL made with the old threshold is removed
+    and named, as a save over a model folder removes an export that would no longer match it
+    (siamkit export writes it again); one made with the same threshold is kept. Classes the model's run kept for testing are refused, and so are
     its training classes in the folder it trained on when its run held out whole classes for
     validation (data.val_classes): every image of them there is a training image.
 
@@ -387,8 +389,8 @@ def calibrate(
     if data not in DATASET_NAMES:  # a path as typed is relative to here: evaluate, run from
         # another folder, compares the folder's own path with it
         where["root"] = str(Path(data).resolve())
-    info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
-    _say_saved(model, info, ev.describe(), as_json, "\n".join(notes) or None)
+    info, removed = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
+    _say_saved(model, info, removed, ev.describe(), as_json, "\n".join(notes) or None)
 
 
 def _default_data(ctx: click.Context, model: str) -> tuple[str, list[str] | None]:
@@ -488,19 +490,24 @@ def _calibrate_image_pairs(
             raise _cap_too_small(max_pairs, (pairs.n_genuine, pairs.n_impostor), whole)
     pd = pair_scores(net, pairs, model, device)
     where = {"data": data, "pairs": int(pairs.same.size), "images": len(pairs.paths)}
-    info = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
-    _say_saved(model, info, pairs.describe(), as_json)
+    info, removed = _fit_and_save(model, pd.genuine, pd.impostor, target, far, where)
+    _say_saved(model, info, removed, pairs.describe(), as_json)
 
 
 def _say_saved(
-    model: str, info: dict[str, Any], described: str, as_json: bool, note: str | None = None
+    model: str,
+    info: dict[str, Any],
+    hint: str | None,
+    described: str,
+    as_json: bool,
+    note: str | None = None,
 ) -> None:
-    """Print what :func:`_fit_and_save` saved (its record as JSON with ``as_json``), and that
-    ONNX files exported before still carry the old threshold (JSON: ``hint``, only then);
-    ``note``: how the data was chosen, after the data's line (on stderr with ``as_json``)."""
+    """Print what :func:`_fit_and_save` saved (its record as JSON with ``as_json``), and
+    ``hint``, the ONNX export it removed as made with the old threshold (JSON: ``hint``, only
+    then); ``note``: how the data was chosen, after the data's line (on stderr with
+    ``as_json``)."""
     from pathlib import Path
 
-    hint = _reexport_hint(model)
     if as_json and note is not None:
         click.echo(note, err=True)
     if _echo_json(as_json, model, info, hint):
@@ -517,29 +524,34 @@ def _say_saved(
         click.echo(hint)
 
 
-def _reexport_hint(model: str) -> str | None:
-    """The command that exports MODEL's recorded ONNX files again with the new threshold (they
-    carry the old one in their metadata), or ``None`` when it has none. Without --force a plain
-    ``siamkit export MODEL`` is refused (its files exist) and skips the int8 file."""
+def _export_flag(model: str) -> str:
+    """The ``siamkit export`` option that writes MODEL's recorded ONNX files again as they
+    were (``--int8``, ``--int8-mode dynamic``: without it the int8 file is not written)."""
     from siamkit.export.sidecar import read_sidecar
 
     exports = read_sidecar(model)["exports"]
-    if not exports:
-        return None
     modes = {e.get("int8_mode") for e in exports.values() if e.get("precision") == "int8"}
-    flag = " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
-    return _stale_exports(sorted(exports), model, flag)
+    return " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
 
 
-def _stale_exports(files: list[str], model: str, flag: str) -> str:
-    """The sentence of :func:`_reexport_hint` and :func:`_text_reexport_hint`: ``files``
-    carry the old threshold, and the ``siamkit export`` command (with ``flag``) that replaces
-    them all."""
+def _remove_stale_exports(model: str, flag: str) -> str | None:
+    """Remove MODEL's ONNX export made with another threshold than the one just saved
+    (:func:`siamkit.export.bundle.remove_stale_exports`, the rule a save over a model folder
+    follows: its files carry the old threshold, which the torch-free runtime decides by), and
+    the sentence naming what was removed and the ``siamkit export`` command (with ``flag``)
+    that writes it again; ``None`` when nothing was."""
     import shlex
 
+    from siamkit.clauses import listed
+    from siamkit.export.bundle import remove_stale_exports
+
+    removed = remove_stale_exports(model)
+    if not removed:
+        return None
     return (
-        f"ONNX files exported before ({', '.join(files)}) still carry the old threshold: export "
-        f"them again with `siamkit export {shlex.quote(model)}{flag} --force`"
+        f"Removed {listed([str(p) for p in removed])}: the ONNX export made with the old "
+        f"threshold, which would no longer match the model (`siamkit export "
+        f"{shlex.quote(model)}{flag}` writes it again with the new one)"
     )
 
 
@@ -639,16 +651,19 @@ def _fit(
 
 def _fit_and_save(
     model: str, genuine: Any, impostor: Any, target: str, far: float, where: dict[str, Any]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str | None]:
     """:func:`_fit`, the threshold and its record then saved in the model folder ``model``
-    (a score-normalised model's threshold may be negative, as its reader takes it)."""
+    (a score-normalised model's threshold may be negative, as its reader takes it), and the
+    ONNX export made with another threshold removed: the record, and the sentence naming what
+    was removed (:func:`_remove_stale_exports`)."""
     from siamkit.export.bundle import read_model_config
     from siamkit.export.threshold_file import write_threshold
 
     signed = (read_model_config(model).get("model") or {}).get("score_norm") is not None
     info = _fit(genuine, impostor, target, far, where, signed)
+    flag = _export_flag(model)  # read before the export's record goes with it
     write_threshold(model, info["threshold"], info)
-    return info
+    return info, _remove_stale_exports(model, flag)
 
 
 def _calibrate_text(
@@ -721,6 +736,7 @@ def _calibrate_text(
         dd = np.clip(1.0 - (vectors("a", "document") * zb).sum(1), 0.0, 2.0)
         info.update(_documents_fit(dd[y == 1], dd[y == 0], target, far))
         net.document_threshold = info["document_threshold"]
+    hint = None
     if out is not None:  # one atomic save: no model folder without its threshold, even on kill -9
         from siamkit.export.bundle import save_model
 
@@ -730,9 +746,10 @@ def _calibrate_text(
     else:  # the two thresholds in one write: never one refitted without the other
         from siamkit.export.threshold_file import write_threshold
 
+        flag = _text_export_flag(model)  # read before the export goes
         both = info.get("document_threshold")
         write_threshold(model, info["threshold"], info, document_threshold=both)
-    hint = _text_reexport_hint(model)
+        hint = _remove_stale_exports(model, flag)
     if _echo_json(as_json, model, info, hint):
         return
     t = info["threshold"]
@@ -766,28 +783,14 @@ def _documents_fit(genuine: Any, impostor: Any, target: str, far: float) -> dict
     return {f"document_{k}": fit[k] for k in ("threshold", "tar", "far")}
 
 
-def _text_reexport_hint(model: str) -> str | None:
-    """As :func:`_reexport_hint` for a text model: its export MODEL/onnx/ (what ``siamkit export
-    MODEL`` writes) records the old threshold in text_onnx.json, or ``None`` when it has none.
-    --force replaces the whole folder, so --int8 is named when it holds the int8 graph; a
-    half-twin's export holds its document tower's graphs too, which it replaces as well."""
+def _text_export_flag(model: str) -> str:
+    """As :func:`_export_flag` for a text model's export MODEL/onnx/ (what ``siamkit export
+    MODEL`` writes): ``--int8`` where it holds the int8 graph."""
     from pathlib import Path
 
-    from siamkit.applications.text.onnx import (
-        DOC_INT8_NAME,
-        DOC_ONNX_NAME,
-        EXPORT_DIR,
-        INT8_NAME,
-        META_NAME,
-        ONNX_NAME,
-    )
+    from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME
 
-    folder = Path(model) / EXPORT_DIR
-    if not (folder / META_NAME).is_file():
-        return None
-    files = (INT8_NAME, ONNX_NAME, DOC_INT8_NAME, DOC_ONNX_NAME, META_NAME)
-    names = [f"{EXPORT_DIR}/{n}" for n in files if (folder / n).is_file()]
-    return _stale_exports(names, model, " --int8" if (folder / INT8_NAME).is_file() else "")
+    return " --int8" if (Path(model) / EXPORT_DIR / INT8_NAME).is_file() else ""
 
 
 COMMANDS = [calibrate]

@@ -119,15 +119,16 @@ def save_model(
     line on stderr ("Removed ..."). Everything else in the folder is kept: a user's files, and
     an export of a model with the same fingerprint and threshold (it embeds and decides as this
     one does: a save of the same model, a re-run that trains the same weights, keeps it and says
-    nothing; one with another threshold carries the old one, and is removed). A file at a name
-    ``onnx.json`` lists is removed only where it is the one the export wrote (the SHA-256 the
-    record gives); another there (a user's own file, or a link) is kept and named ("Kept ...").
-    An ``.onnx`` file that no record lists (written with ``--out`` into a sub-folder,
-    MODEL/edge/model.onnx) and whose metadata names another model or threshold is kept but named
-    on stderr. A user's entry
-    at a name this model writes (a ``tokenizer/`` where a text model replaces an image model) is
-    replaced by the model's, and named ("Replaced ..."). A kill during
-    the replacement leaves the old model or the new one, never a mix (:func:`recover_model_folder`).
+    nothing; one with another threshold carries the old one, and is removed, as ``siamkit
+    calibrate`` removes it when it changes the threshold: :func:`remove_stale_exports`). A file
+    at a name ``onnx.json`` lists is removed only where it is the one the export wrote (the
+    SHA-256 the record gives); another there (a user's own file, or a link) is kept and named
+    ("Kept ..."). An ``.onnx`` file that no record lists (written with ``--out`` into a
+    sub-folder, MODEL/edge/model.onnx) and whose metadata names another model or threshold is
+    kept but named on stderr. A user's entry at a name this model writes (a ``tokenizer/`` where
+    a text model replaces an image model) is replaced by the model's, and named ("Replaced
+    ..."). A kill during the replacement leaves the old model or the new one, never a mix
+    (:func:`recover_model_folder`).
     An existing folder of other files that is not a model folder is refused.
 
     Args:
@@ -368,15 +369,17 @@ def _kept_listed(old: Path, fingerprints: Any, threshold: float | None) -> list[
         return []
 
 
-def _say_kept_listed(dest: Path, names: list[str]) -> list[Path]:
+def _say_kept_listed(
+    dest: Path, names: list[str], whose: str = "the replaced model's"
+) -> list[Path]:
     """Say, on stderr, which files a save kept in ``dest`` at names the replaced model's
-    ``onnx.json`` listed, as they are not the files siamkit exported there (their SHA-256 is
-    not the recorded one): why, and what to do. Returns their paths."""
+    (``whose``) ``onnx.json`` listed, as they are not the files siamkit exported there (their
+    SHA-256 is not the recorded one): why, and what to do. Returns their paths."""
     kept = [dest / n for n in names if os.path.lexists(dest / n)]
     if kept:
         it, is_ = ("it", "it is") if len(kept) == 1 else ("them", "they are")
         print(
-            f"Kept {_listed(kept)}: the replaced model's {dest / SIDECAR_FILE} listed {it} as "
+            f"Kept {_listed(kept)}: {whose} {dest / SIDECAR_FILE} listed {it} as "
             f"its ONNX export, but {is_} not the file{'' if len(kept) == 1 else 's'} siamkit "
             "exported (another content than the SHA-256 it recorded, or a link), so "
             f"{is_} taken as yours; {it} would not match this model: move {it} out of {dest} "
@@ -384,6 +387,32 @@ def _say_kept_listed(dest: Path, names: list[str]) -> list[Path]:
             file=sys.stderr,
         )
     return kept
+
+
+def remove_stale_exports(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove from the model folder ``path`` the ONNX exports that no longer match its
+    ``siamkit.json``: made from a model of another fingerprint, or recording another threshold
+    (the graph's metadata, ``onnx.json``, ``text_onnx.json`` carry it, and the torch-free
+    runtime decides a match by it). The rule :func:`save_model` follows when it replaces a
+    model, for ``siamkit calibrate`` after it rewrote the threshold: an export that would no
+    longer match is never left to be served. A file at a name ``onnx.json`` lists that is not
+    the one the export wrote is kept and named on stderr, as a save keeps it. Returns the paths
+    removed (an export's graphs before the record listing them); nothing where every export
+    matches.
+
+    >>> remove_stale_exports("runs/shoes/model")  # doctest: +SKIP
+    [PosixPath('runs/shoes/model/model.onnx'), PosixPath('runs/shoes/model/onnx.json')]
+    """
+    folder = Path(path)
+    doc = read_model_config(folder)
+    fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
+    kept = _kept_listed(folder, fingerprints, threshold)
+    stale = _stale_exports(folder, fingerprints, threshold)
+    for entry in stale:
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
+            _delete_entry(entry)
+    _say_kept_listed(folder, kept, "the model's")
+    return stale
 
 
 def _carry_over(

@@ -183,12 +183,13 @@ def test_a_calibrated_copy_is_written_once_with_its_threshold(
     assert doc["metadata"]["pretrained_from"] == str(tiny_hf)
 
 
-def test_text_calibration_names_the_export_command_for_the_stale_onnx_files(
+def test_text_calibration_removes_and_names_the_export_made_with_the_old_threshold(
     tiny_hf: Path, tmp_path: Path, graded_pairs
 ) -> None:
-    """Calibrating a text model said nothing of its export MODEL/onnx/, whose text_onnx.json
-    still records the old threshold (as the image exports do, f0c5e95 and 9815d7d): the text
-    line and the JSON "hint" now name the files and the command that replaces them all."""
+    """Calibrating a text model kept its export MODEL/onnx/, whose text_onnx.json records the
+    old threshold, with a hint to export again, while a save over the model folder removes such
+    an export (s62 final reader FB 8). It is removed now, and the text line and the JSON "hint"
+    name it and the command that writes it again; a refit giving the same threshold keeps it."""
     pytest.importorskip("onnxruntime")
     from siamkit.applications.text.model import TextSiameseNetwork
     from siamkit.export.bundle import save_model
@@ -203,24 +204,29 @@ def test_text_calibration_names_the_export_command_for_the_stale_onnx_files(
     assert "hint" not in json.loads(res.stdout)  # no export yet
     res = CliRunner().invoke(cli, ["export", str(model), "--int8"])
     assert res.exit_code == 0, res.output
-    hint = (
-        "ONNX files exported before (onnx/text.int8.onnx, onnx/text.onnx, onnx/text_onnx.json) "
-        f"still carry the old threshold: export them again with `siamkit export {model} --int8 "
-        "--force`"
+    removed = (
+        f"Removed {model}/onnx: the ONNX export made with the old threshold, which would no "
+        f"longer match the model (`siamkit export {model} --int8` writes it again with the new "
+        "one)"
     )
-    res = CliRunner().invoke(cli, [*args, "--target", "far", "--far", "0.2"])
+    far = ["--target", "far", "--far", "0.2"]
+    res = CliRunner().invoke(cli, [*args, *far, "--json"])
     assert res.exit_code == 0, res.output
-    assert hint in res.output
-    res = CliRunner().invoke(cli, [*args, "--json"])
-    assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["hint"] == hint
-    res_json = res.output
-    # the command it names replaces the export, int8 graph included, with the new threshold
-    res = CliRunner().invoke(cli, ["export", str(model), "--int8", "--force"])
+    assert json.loads(res.stdout)["hint"] == removed
+    assert not (Path(model) / "onnx").exists()
+    threshold = json.loads(res.stdout)["threshold"]
+    # the command it names writes the export again, int8 graph included, with the new threshold
+    res = CliRunner().invoke(cli, ["export", str(model), "--int8"])
     assert res.exit_code == 0, res.output
     meta = json.loads((Path(model) / "onnx" / "text_onnx.json").read_text())
-    assert meta["threshold"] == pytest.approx(json.loads(res_json)["threshold"])
+    assert meta["threshold"] == pytest.approx(threshold)
     assert (Path(model) / "onnx" / "text.int8.onnx").is_file()
+    res = CliRunner().invoke(cli, [*args, *far])  # the same fit: the export made with it stays
+    assert res.exit_code == 0, res.output
+    assert "Removed" not in res.output and (Path(model) / "onnx" / "text.int8.onnx").is_file()
+    res = CliRunner().invoke(cli, args)  # another threshold: the text line names it too
+    assert res.exit_code == 0, res.output
+    assert removed in res.output
 
 
 def test_a_half_twins_stale_export_names_its_document_towers_graphs_too(
@@ -228,17 +234,21 @@ def test_a_half_twins_stale_export_names_its_document_towers_graphs_too(
 ) -> None:
     """A half-twin's export holds its document tower's graphs (text.document.onnx, and
     text.document.int8.onnx with --int8) beside the query tower's; calibrate's list of what the
-    new threshold makes stale left them out, though the command it names replaces them too."""
+    new threshold makes stale left them out. Removed now with the rest of the export, each
+    named where a file of the user's in MODEL/onnx keeps the folder."""
     pytest.importorskip("onnxruntime")
     res = CliRunner().invoke(cli, ["export", str(half_twin), "--int8"])
     assert res.exit_code == 0, res.output
+    (half_twin / "onnx" / "readme.txt").write_text("how I serve it")
     _pairs_csv(tmp_path / "val.csv", graded_pairs)
     args = ["calibrate", str(half_twin), "--data", str(tmp_path / "val.csv"), "--json"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
+    out = half_twin / "onnx"
     assert json.loads(res.stdout)["hint"] == (
-        "ONNX files exported before (onnx/text.int8.onnx, onnx/text.onnx, "
-        "onnx/text.document.int8.onnx, onnx/text.document.onnx, onnx/text_onnx.json) still "
-        f"carry the old threshold: export them again with `siamkit export {half_twin} --int8 "
-        "--force`"
+        f"Removed {out}/text.document.int8.onnx, {out}/text.document.onnx, {out}/text.int8.onnx, "
+        f"{out}/text.onnx, {out}/tokenizer and {out}/text_onnx.json: the ONNX export made with "
+        "the old threshold, which would no longer match the model (`siamkit export "
+        f"{half_twin} --int8` writes it again with the new one)"
     )
+    assert sorted(p.name for p in out.iterdir()) == ["readme.txt"]

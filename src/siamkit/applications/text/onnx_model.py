@@ -19,10 +19,11 @@ class TextOnnxModel:
     ``fingerprint``, ``token_stats``), the embedding done by :class:`TextOnnxEmbedder`.
 
     The fingerprint is the bundle's, so a gallery enrolled with the PyTorch model opens with
-    this one and the reverse; the threshold is the bundle's current one (``siamkit calibrate``
-    may have changed it after the export). ``score_map`` is the bundle's too (cosine -> the
-    graded scores' scale, ``None`` without one): the fingerprint hashes the model's config,
-    map included, so the export this runs is the one of the model that map was fitted for.
+    this one and the reverse; the threshold is the bundle's current one (an export of another
+    threshold, which ``siamkit calibrate`` removes, may have been put back). ``score_map`` is
+    the bundle's too (cosine -> the graded scores' scale, ``None`` without one): the
+    fingerprint hashes the model's config, map included, so the export this runs is the one of
+    the model that map was fitted for.
 
     >>> load_text_onnx_model("runs/tickets/model", int8=True).embed(["hi"]).shape  # doctest: +SKIP
     torch.Size([1, 384])
