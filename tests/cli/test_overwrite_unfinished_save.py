@@ -3,7 +3,8 @@ out of ``OUT/.model.old`` (a save killed after its renames left them there, and 
 refused) ended with that save's "Saved the model to OUT/model, but could not finish ...",
 while the cleanup of the failed run had removed that model and put the earlier run's back: the
 last sentence said the opposite of what happened. It now says what did, and where the user's
-files are."""
+files are. And the cleanup that keeps the earlier model folder set aside (the user's files could
+not be moved out of a ``.model.old`` in the way) keeps them all, and says where."""
 
 from __future__ import annotations
 
@@ -87,3 +88,36 @@ def test_a_run_whose_save_could_not_move_the_users_files_says_what_became_of_the
     assert sorted(os.listdir(out)) == [".model.old", "config.yaml", "model"]  # no set-aside
     x = torch.rand(2, 1, 28, 28)
     torch.testing.assert_close(load_model(model).embed(x), _net(0).embed(x))
+
+
+def test_a_failed_move_keeps_the_set_aside_model_folder_and_says_where_the_files_are(
+    out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run's save finds ``.model.old`` no whole model (its weights gone, as a save killed
+    while removing the replaced model's files leaves it), so saves beside it; the earlier
+    model folder cannot go to ``.model.old`` to give the new one the user's files, and that
+    ``.model.old`` cannot be emptied (the move is refused): both folders and every file of the
+    user's stay, and the line says where each is."""
+    model, old = out / "model", out / ".model.old"
+    (old / "model.safetensors").unlink()
+    _refused(monkeypatch, old, {"a.txt": -1, "mine.txt": -1})
+    with _earlier_run_set_aside(out, True):
+        save_model(_net(2), model)
+        (out / "config.yaml").write_text("new: 1\n")
+    monkeypatch.undo()
+    (stash,) = out.glob(".earlier-run-*")
+    assert os.listdir(stash) == ["model"]
+    assert (stash / "model" / "notes.txt").read_text() == "notes"
+    assert _fingerprint(stash / "model") == _fingerprint(
+        save_model(_net(0), out.parent / "b")
+    )  # the earlier run's model, kept whole
+    assert (old / "mine.txt").read_text() == "mine" and (old / "a.txt").read_text() == "a"
+    assert _fingerprint(model) == _fingerprint(save_model(_net(2), out.parent / "c"))
+    err = capsys.readouterr().err
+    assert (
+        f"the earlier run's model folder, with any files of yours, left in {stash / 'model'}: "
+        f"{old} is in the way, holding files of yours a save could not move out of it: move "
+        f"{old}/a.txt and {old}/mine.txt into {model} (or elsewhere), and remove {old} (the "
+        f"rest of it is the replaced model's); and move your files from {stash / 'model'} "
+        f"into {model}, then delete {stash} (a run into {out} is refused until it is deleted)"
+    ) in err

@@ -206,8 +206,10 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     after its renames leaves the replaced folder (``.model.old``), which
     :func:`~siamkit.export.bundle.recover_model_folder` finishes. A ``.model.old`` already
     there (an empty one, left by a save killed as it removed it, is tidied first; a file or link
-    of the user's is not touched) keeps the earlier model folder in ``stash``, said in one line:
-    False then, and ``stash`` must not be deleted, as it may hold the user's files."""
+    of the user's is not touched; a killed save's that still holds files of the user's, as
+    their move was refused, is named with them) keeps the earlier model folder in ``stash``,
+    said in one line: False then, and ``stash`` must not be deleted, as it may hold the user's
+    files."""
     from siamkit.export.bundle import CONFIG_FILE, recover_model_folder
     from siamkit.export.runtime import set_aside_folder
 
@@ -218,10 +220,16 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     if aside.is_dir() and not aside.is_symlink():  # a save's, killed: finish it first
         recover_model_folder(new)
     if os.path.lexists(aside):
+        holding = ""
+        if aside.is_dir() and not aside.is_symlink():  # a save's that could not be finished
+            holding = (
+                ", holding files of yours a save could not move out of it: "
+                f"{_users_files_advice(new, aside)}; and"
+            )
         click.echo(
             f"the earlier run's model folder, with any files of yours, left in {earlier}: "
-            f"{aside} is in the way; move your files from it into {new}, then delete {stash} "
-            f"(a run into {out_dir} is refused until it is deleted)",
+            f"{aside} is in the way{holding or ';'} move your files from {earlier} into {new}, "
+            f"then delete {stash} (a run into {out_dir} is refused until it is deleted)",
             err=True,
         )
         return False
