@@ -105,3 +105,28 @@ def test_an_export_made_with_another_threshold_is_removed_as_a_save_removes_it(
     assert capsys.readouterr().err.strip() == kept_line(dest, f"{dest}/model.onnx").replace(
         "the replaced model's", "the model's"
     )
+
+
+def test_an_unlisted_export_of_the_old_threshold_is_named_as_a_save_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`siamkit export M --out M/edge/model.onnx` is listed by no record: a save over M keeps it
+    and names it when it records another threshold (s62_r6 finding 2); calibrate's removal kept
+    it and said nothing, so it was served with the old threshold unsaid. It is named now too."""
+    from siamkit.export.bundle import remove_stale_exports
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.threshold_file import write_threshold
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest, out_path=dest / "edge" / "model.onnx")
+    capsys.readouterr()
+    assert remove_stale_exports(dest) == []
+    assert capsys.readouterr().err == ""
+    write_threshold(dest, 0.7)
+    assert remove_stale_exports(dest) == []
+    assert (dest / "edge" / "model.onnx").is_file()
+    assert capsys.readouterr().err.strip() == (
+        f"Kept {dest}/edge/model.onnx, which {dest}/onnx.json does not list: an ONNX export of "
+        "another model or threshold, which would no longer match this one (export it again with "
+        f"`siamkit export {dest} --out FILE --force`, or delete it)"
+    )

@@ -398,7 +398,8 @@ def remove_stale_exports(path: str | os.PathLike[str]) -> list[Path]:
     longer match is never left to be served. A file at a name ``onnx.json`` lists that is not
     the one the export wrote is kept and named on stderr, as a save keeps it. Returns the paths
     removed (an export's graphs before the record listing them); nothing where every export
-    matches.
+    matches. An ``.onnx`` file no record lists (MODEL/edge/model.onnx, written with ``--out``)
+    of another model or threshold is kept but named, as a save names it.
 
     >>> remove_stale_exports("runs/shoes/model")  # doctest: +SKIP
     [PosixPath('runs/shoes/model/model.onnx'), PosixPath('runs/shoes/model/onnx.json')]
@@ -411,7 +412,8 @@ def remove_stale_exports(path: str | os.PathLike[str]) -> list[Path]:
     for entry in stale:
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
             _delete_entry(entry)
-    _say_kept_listed(folder, kept, "the model's")
+    named = _say_kept_listed(folder, kept, "the model's")
+    _say_unrecorded_stale(folder, fingerprints, threshold, named)
     return stale
 
 
