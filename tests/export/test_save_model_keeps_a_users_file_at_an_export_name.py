@@ -130,3 +130,34 @@ def test_an_unlisted_export_of_the_old_threshold_is_named_as_a_save_names_it(
         "another model or threshold, which would no longer match this one (export it again with "
         f"`siamkit export {dest} --out FILE --force`, or delete it)"
     )
+
+
+def test_the_load_finishing_a_killed_save_keeps_and_names_a_users_file_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A save killed once the new model is in place, before the carry: the next load finishes
+    it (recover_model_folder) by the same rule, the user's file at a listed name kept, named."""
+    from siamkit.export import bundle
+    from siamkit.export.bundle import load_model
+    from siamkit.export.onnx import export_onnx
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest)
+    (dest / "model.onnx").write_bytes(b"my own graph")
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bundle, "_carry_over", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    capsys.readouterr()
+    load_model(dest)
+    assert (dest / "model.onnx").read_bytes() == b"my own graph"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"Removed {dest}/onnx.json: {TAIL} (siamkit export {dest} --format onnx writes an "
+        "export of it)",
+        kept_line(dest, f"{dest}/model.onnx"),
+    ]
