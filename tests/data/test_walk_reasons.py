@@ -210,3 +210,18 @@ def test_a_data_set_folder_that_fails_with_an_i_o_error_is_refused_in_one_senten
         error = said(load, UnreadableFolderError).error
         assert str(error) == f"cannot read the folder {ds} (input/output error): make it readable"
         assert isinstance(error, ValueError)  # each command's handler says its sentence
+
+
+def test_an_entry_of_the_data_set_folder_that_fails_with_an_i_o_error_is_named(
+    ds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The data set's folder can be listed, but the stat of its entry cat fails with an I/O
+    error: a bare OSError, then (once _subdirs refused an I/O error in a sentence) "cannot read
+    the folder ds (input/output error)", the folder that could be listed, not the entry that
+    failed (s63 c4, item 2)."""
+    images(ds, "cat/1.png")
+    fail(monkeypatch, ("lstat",), {ds / "cat": errno.EIO})
+    assert _read(ds, UnreadableFolderError).refusal == (
+        f"cannot read the entry {ds / 'cat'} of the folder {ds} (input/output error): make it "
+        "readable"
+    )

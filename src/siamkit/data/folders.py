@@ -1948,8 +1948,8 @@ def _subdirs(
         targets = {}
     try:
         entries, denied, links, entered = _entries(folder, broken, targets)
-    except OSError as e:  # no access, an I/O error: any error but "gone", as the walk's skip
-        if e.errno in _NOT_A_FILE:
+    except OSError as e:  # no access, an I/O error (of the listing or of an entry's stat): any
+        if e.errno in _NOT_A_FILE:  # error but "gone", as the walk's skip
             raise
         raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
     if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
@@ -1974,12 +1974,17 @@ class UnreadableFolderError(PermissionError, ValueError):
 def _unreadable_folder(folder: Path, e: OSError | str) -> str:
     """The sentence of :class:`UnreadableFolderError` for ``folder``, with the OS's reason (the
     error, or its words as the walk met them) and its fix (:func:`_read_fix`: read access does
-    not fix an I/O error)."""
+    not fix an I/O error). An error of one entry of ``folder`` (its stat failed with an I/O
+    error) names that entry, not ``folder``, which could be listed."""
     why = e if isinstance(e, str) else _os_reason(e)
     fix = _read_fix("it", [why])
+    name = text_name(os.fspath(folder))
+    entry = None if isinstance(e, str) or e.filename is None else os.fspath(e.filename)
+    if entry is not None and entry != os.fspath(folder):
+        return f"cannot read the entry {text_name(entry)} of the folder {name} ({why}): {fix}"
     if fix.startswith("give read access"):  # the folders in it want it too
         fix += " (and to the folders in it)"
-    return f"cannot read the folder {text_name(os.fspath(folder))} ({why}): {fix}"
+    return f"cannot read the folder {name} ({why}): {fix}"
 
 
 def _existing_dir(root: str | os.PathLike, what: str) -> Path:
