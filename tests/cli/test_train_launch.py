@@ -10,9 +10,11 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -1480,6 +1482,9 @@ def test_a_signal_to_the_launcher_alone_stops_the_processes_and_says_so(
     # ... and none outlived the signal until torchrun killed it: after SIGTERM and SIGHUP the
     # last line is the launcher's, and a killed process is gone too (s60_r5 finding 3)
     assert "forcefully exiting" not in err, err
+    # torchrun's own lines of the stop, which could come out after process 0's line (s63): left
+    # out, as the launch's line (or process 0's) says it
+    assert "death signal" not in err and "closing signal" not in err, err
     status, line = ENDED_BY[signame]
     assert run.returncode == status, said + err
     assert err.strip().splitlines()[-1] == line and err.count(line) == 1, err
@@ -1596,3 +1601,149 @@ def test_a_launch_under_nohup_goes_on_after_a_sighup(tmp_path: Path, ignored: st
     status, line = ENDED_BY["SIGTERM"]
     assert left == [] and run.returncode == status, said + err
     assert err.strip().splitlines()[-1] == line, err
+
+
+class _Process:
+    """A process in torchrun's record of the ones it started (its ``subprocess.Popen``):
+    running until signalled, then ended, unless it ``outlives`` the signal it is stopped with
+    (torchrun then kills it with SIGKILL)."""
+
+    def __init__(self, pid: int, outlives: bool = False) -> None:
+        self.pid, self.outlives, self.ended = pid, outlives, False
+
+    def poll(self) -> int | None:
+        return 0 if self.ended else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self.ended:
+            raise subprocess.TimeoutExpired("siamkit", timeout or 0)
+        return 0
+
+
+def _torchruns_processes(
+    answer: Callable[[int, signal.Signals], None], outlives: bool = False
+) -> Any:
+    """torchrun's own context of two processes (its ``SubprocessContext._close`` run on two
+    :class:`_Process`, with no wait): signalling process ``rank`` with ``sig`` calls
+    ``answer(rank, sig)`` at once, as a process that prints on it does; process 1 ``outlives``
+    the first signal, where asked."""
+    from torch.distributed.elastic.multiprocessing.api import SubprocessContext
+
+    processes = {0: _Process(4240), 1: _Process(4241, outlives)}
+
+    def signalled(rank: int) -> Callable[..., None]:
+        def close(death_sig: signal.Signals) -> None:  # (not killpg: no process is real)
+            answer(rank, death_sig)
+            process = processes[rank]
+            process.ended = not process.outlives or death_sig == signal.SIGKILL
+
+        return close
+
+    handlers = {r: argparse.Namespace(proc=p, close=signalled(r)) for r, p in processes.items()}
+    context = argparse.Namespace(subprocess_handlers=handlers)
+    context.close = lambda death_sig=signal.SIGTERM, timeout=0: SubprocessContext._close(
+        context, death_sig, 0
+    )
+    return context
+
+
+#: The loggers torchrun's lines of a stop are logged by (its agent's, its process context's).
+TORCHRUN_LOGGERS = (
+    "torch.distributed.elastic.agent.server.api",
+    "torch.distributed.elastic.multiprocessing.api",
+)
+
+
+@pytest.fixture
+def torchrun_printed(monkeypatch) -> None:
+    """torchrun's log lines printed to this test's stderr, as torch's handler prints them to
+    the launch's ("W... torchrun] MESSAGE"), and not also by torch's own handler."""
+    import logging
+
+    class Printed(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:  # to the stderr of the time
+            print(f"W torchrun] {record.getMessage()}", file=sys.stderr, flush=True)
+
+    printed = Printed()
+    for name in TORCHRUN_LOGGERS:
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "propagate", False)
+        monkeypatch.setattr(logger, "handlers", [printed])
+
+
+@pytest.mark.parametrize(
+    "signame, outlives", [("SIGINT", False), ("SIGTERM", False), ("SIGINT", True)],
+    ids=["SIGINT", "SIGTERM-resume-line", "SIGINT-process-1-killed"],
+)  # fmt: skip
+def test_torchruns_lines_of_a_signal_stop_do_not_come_after_process_0s_line(
+    monkeypatch, capsys, torchrun_printed: None, signame: str, outlives: bool
+) -> None:
+    """torchrun's launcher, stopping its processes on a signal, logs "Received 2 death signal,
+    shutting down workers", then "Sending process N closing signal SIGINT" just before it
+    signals each: process 0, signalled first, can print its line (Ctrl-C's, or --resume's on a
+    SIGTERM) before torchrun logs process 1's, and the launch then ended with torchrun's line
+    (a fresh-clone CI run of the signal test above, under load). Here process 0 prints its line
+    as it is signalled, the race's losing order, every time; torchrun's own agent run() and
+    process context _close() log their lines (their loggers, messages and order are torch's),
+    and none of their lines of the stop is printed. Its other lines stay: a process that
+    outlives the signal is killed, and "Unable to shutdown process ... forcefully exiting via
+    9" is said, last. The filter is taken off after."""
+    import logging
+
+    import torch.distributed.run as torchrun
+    from torch.distributed.elastic.agent.server.local_elastic_agent import LocalElasticAgent
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    import siamkit.cli._launch as launcher
+
+    sig = getattr(signal, signame)
+    line = {
+        "SIGINT": "interrupted (Ctrl-C) before the command finished; run it again",
+        "SIGTERM": "interrupted (SIGTERM); run/checkpoint.pt keeps the run so far: run the "
+        "same command with --resume to continue it",
+    }[signame]
+
+    def answer(rank: int, death_sig: signal.Signals) -> None:
+        if rank == 0 and death_sig == sig:
+            print(line, file=sys.stderr, flush=True)
+
+    agent = LocalElasticAgent.__new__(LocalElasticAgent)  # torch's run() and _shutdown()
+    agent._worker_watchdog = agent._health_check_server = None
+    agent._pcontext, agent._shutdown_timeout = _torchruns_processes(answer, outlives), 0
+
+    def invoke_run(role: str) -> None:  # the signal torchrun's handler raises, as it comes
+        raise SignalException(f"Process {os.getpid()} got signal: {sig}", sigval=sig)
+
+    monkeypatch.setattr(agent, "_invoke_run", invoke_run)
+    monkeypatch.setattr(torchrun, "run", lambda args: agent.run())
+    filters = {name: list(logging.getLogger(name).filters) for name in TORCHRUN_LOGGERS}
+    with pytest.raises(click.exceptions.Exit) as ended:
+        launcher.launch(2, ["--version"], hinted=lambda: signame == "SIGTERM")
+    err = capsys.readouterr().err
+    assert ended.value.exit_code == 128 + int(sig)
+    assert err.count(line) == 1, err
+    assert "death signal" not in err and "closing signal" not in err, err
+    last = err.strip().splitlines()[-1]
+    if outlives:
+        killed = f"via {sig}, forcefully exiting via {signal.SIGKILL}"
+        assert last == f"W torchrun] Unable to shutdown process 4241 {killed}", err
+    else:
+        assert last == line, err
+    assert {name: logging.getLogger(name).filters for name in TORCHRUN_LOGGERS} == filters
+
+
+def test_torchruns_closing_line_where_a_process_failed_stays(
+    capsys, torchrun_printed: None
+) -> None:
+    """Where torchrun stops the other processes because one failed (no signal to the launch),
+    its "Sending process N closing signal SIGTERM" line stays, as the README says of a failed
+    launch ("its two log lines stay"): only the lines of a stop on a signal are left out."""
+    import siamkit.cli._launch as launcher
+
+    context = _torchruns_processes(lambda rank, sig: None)
+    with launcher._signal_stop_lines_left_out():
+        context.close(signal.SIGTERM)
+    assert capsys.readouterr().err.splitlines() == [
+        "W torchrun] Sending process 4240 closing signal SIGTERM",
+        "W torchrun] Sending process 4241 closing signal SIGTERM",
+    ]

@@ -12,6 +12,7 @@ code, taken from torchrun's own record of it (``ChildFailedError.failures``).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -40,6 +41,31 @@ _LAUNCHER_ENV = ("OMP_NUM_THREADS", "TORCHELASTIC_SIGNALS_TO_HANDLE")
 #: which each answers as a ``kill``; the launch then ends as on a SIGTERM, with the status of
 #: the signal it got.
 _STOPPED_WITH_SIGTERM = ("SIGHUP", "SIGQUIT")
+
+
+#: The log lines torchrun's launcher (torch 2.13) writes as it stops its processes on a signal
+#: it got, by logger and message (the format, as logged): "Received 2 death signal, shutting
+#: down workers", then "Sending process 4242 closing signal SIGINT" just before it signals each
+#: process ("Closing process ... via signal ..." where the processes run a function, not
+#: siamkit's command). siamkit's own line says the same (process 0's Ctrl-C or --resume line,
+#: the launcher's "torchrun stopped the N processes"), and torchrun's came out around it:
+#: process 0 can answer its signal before torchrun has logged the next process's line, so a
+#: launch stopped by a signal could end with torchrun's line, not siamkit's (a fresh-clone CI
+#: run under load, stop 63). A Ctrl-C in a terminal reaches the launcher alone (torchrun starts
+#: each process in a session of its own), which passes it on the same way. These lines are
+#: left out from the signal on (:class:`_SignalStopLinesLeftOut`); every other line of
+#: torchrun's stays, among them "Unable to shutdown process ... forcefully exiting via 9" and
+#: the "closing signal SIGTERM" with which it stops the others when a process fails.
+_SIGNAL_RECEIVED = (
+    "torch.distributed.elastic.agent.server.api",
+    "Received %s death signal, shutting down workers",
+)
+_SIGNAL_SENT = {
+    "torch.distributed.elastic.multiprocessing.api": (
+        "Sending process %s closing signal %s",
+        "Closing process %s via signal %s",
+    ),
+}
 
 
 def cpu_count() -> int:
@@ -203,6 +229,38 @@ def _launcher_state_kept() -> Iterator[None]:
                 set_name(thread)
 
 
+class _SignalStopLinesLeftOut(logging.Filter):
+    """A filter for torchrun's loggers that drops its log lines of a stop on a signal
+    (:data:`_SIGNAL_RECEIVED`, and :data:`_SIGNAL_SENT` once that was logged) and lets every
+    other record through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signalled = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (record.name, record.msg) == _SIGNAL_RECEIVED:
+            self.signalled = True
+            return False
+        return not (self.signalled and record.msg in _SIGNAL_SENT.get(record.name, ()))
+
+
+@contextlib.contextmanager
+def _signal_stop_lines_left_out() -> Iterator[None]:
+    """Leave out torchrun's log lines of a stop on a signal while the launch runs
+    (:class:`_SignalStopLinesLeftOut` on the loggers that write them), and take the filter off
+    after."""
+    quiet = _SignalStopLinesLeftOut()
+    loggers = [logging.getLogger(name) for name in (_SIGNAL_RECEIVED[0], *_SIGNAL_SENT)]
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
 def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
     """Take the signals of :data:`_STOPPED_WITH_SIGTERM` that torchrun's launcher would take
     over (its ``--signals-to-handle``, in ``args``): each is put in ``received`` and raised as
@@ -333,7 +391,7 @@ def launch(
         stream.flush()
     received: list[signal.Signals] = []
     try:
-        with _launcher_state_kept():
+        with _launcher_state_kept(), _signal_stop_lines_left_out():
             _stop_with_sigterm(args, received)
             run(args)
     except ChildFailedError as err:
