@@ -37,12 +37,15 @@ def saved_with_users_files(tmp_path: Path) -> tuple[Path, Path]:
     return dest, tmp_path / ".model.old"
 
 
-def refuse_moves_out_of(old: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refuse, as a read-only folder does, every move of an entry out of ``old``."""
+def refuse_moves_out_of(
+    old: Path, monkeypatch: pytest.MonkeyPatch, only: str | None = None
+) -> None:
+    """Refuse, as a read-only folder does, every move of an entry out of ``old`` (``only``:
+    that entry's alone)."""
     real = Path.rename
 
     def rename(self: Path, target: Any) -> Path:
-        if self.parent == old:
+        if self.parent == old and only in (None, self.name):
             raise PermissionError(13, "Permission denied", str(self), str(target))
         return real(self, target)
 
@@ -296,3 +299,30 @@ def test_the_users_files_in_a_stale_text_export_are_named_not_the_export(
         save_model(small_net(1), dest)
     named = f"{old}/mine, {old}/notes.txt and {old}/onnx/readme.txt"
     assert f"): move {named} into {dest} (or elsewhere), and remove {old} " in str(err.value)
+
+
+def test_a_refused_move_of_a_stale_text_export_with_a_users_file_names_what_it_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s63 c2 item 4: the replaced model's text export in ``.model.old/onnx`` holds a file of
+    the user's; the save deletes the export's own files from it, then moves it. Where that move
+    is refused, the sentence said to move ``onnx`` and nothing of the export files already
+    gone from it. Now it names them."""
+    dest, old = saved_with_users_files(tmp_path)
+    add_text_export(dest, user_file=True)
+    refuse_moves_out_of(old, monkeypatch, only="onnx")
+    with pytest.raises(PermissionError) as err:
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    assert str(err.value) == (
+        f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
+        f"folder {old} ({old}/onnx: Permission denied): move {old}/onnx into {dest} (or "
+        f"elsewhere), and remove {old} (the rest of it is the replaced model's); it had removed "
+        f"{old}/onnx/text.onnx, {old}/onnx/text_onnx.json and {old}/onnx/tokenizer, the "
+        "replaced model's export, which would no longer match this model"
+    )
+    assert tree(old / "onnx") == ["readme.txt"]  # what it names is gone; the user's file stays
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
+    assert tree(dest / "onnx") == ["readme.txt"]  # the next load moved it
+    assert sorted(os.listdir(tmp_path)) == ["model"]

@@ -217,11 +217,12 @@ def save_model(
             # and one after it the user's files in ``old``, which the next save or load moves
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
             kept = _kept_listed(old, fingerprints, threshold)
+            deleted: list[Path] = []  # the stale exports the carry deleted, for its failure
             try:
-                removed = _carry_over(old, dest, fingerprints, threshold)
+                removed = _carry_over(old, dest, fingerprints, threshold, deleted)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
-                said = _not_carried(dest, old, err, fingerprints, threshold)
+                said = _not_carried(dest, old, err, fingerprints, threshold, deleted)
                 raise _not_finished(err, said) from err
         else:
             tmp.rename(dest)
@@ -418,7 +419,11 @@ def remove_stale_exports(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def _carry_over(
-    old: Path, dest: Path, fingerprints: Any, threshold: float | None
+    old: Path,
+    dest: Path,
+    fingerprints: Any,
+    threshold: float | None,
+    deleted: list[Path] | None = None,
 ) -> tuple[list[Path], bool, list[Path]]:
     """Move the entries of the replaced model folder ``old`` that are not its model's into the
     new one ``dest``: the user's files stay, and so does an export made from a model that goes
@@ -428,7 +433,10 @@ def _carry_over(
     (:func:`_stale_exports`, deleted here from a text export folder that holds files of the
     user's). Returns those not written anew in ``dest``, as paths in ``dest``, whether an
     export is among them, and the entries of the user's that the new model's own of the same
-    name replaced (a ``tokenizer/`` in an image model's folder that a text model replaces)."""
+    name replaced (a ``tokenizer/`` in an image model's folder that a text model replaces).
+    The stale export files it deletes from a folder of the user's before moving that folder
+    are added to ``deleted`` as it goes (as paths in ``old``), so that a failure part-way can
+    say what is gone (:func:`_not_carried`)."""
     own = _own_names(old)
     try:
         if not dest.is_dir():  # replaced again meanwhile (another save): that one finishes it
@@ -451,6 +459,8 @@ def _carry_over(
         for inner in (p for p in stale if p.parent == entry):
             with contextlib.suppress(FileNotFoundError):  # deleted by another process finishing it
                 _delete_entry(inner)
+                if deleted is not None:
+                    deleted.append(inner)
             removed.append(there / inner.name)
         with contextlib.suppress(FileNotFoundError):  # moved by another process finishing it
             entry.rename(there)
@@ -490,11 +500,27 @@ def _delete_replaced(old: Path, own: set[str], stale: list[Path], replaced: list
 
 
 def _not_carried(
-    dest: Path, old: Path, err: OSError, fingerprints: Any, threshold: float | None
+    dest: Path,
+    old: Path,
+    err: OSError,
+    fingerprints: Any,
+    threshold: float | None,
+    deleted: list[Path],
 ) -> str:
+    """The sentence of a save that could not move the user's files out of the replaced folder
+    ``old`` (``err``): what to move and remove, and the replaced model's stale export files it
+    had deleted already (``deleted``: a text export's own files, deleted from its folder that
+    holds a file of the user's before that folder is moved), which the user would otherwise
+    find gone unsaid."""
+    gone = ""
+    if deleted:
+        gone = (
+            f"; it had removed {_listed(sorted(deleted))}, the replaced model's export, which "
+            "would no longer match this model"
+        )
     return (
         f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
-        f"folder {old} ({_why(err)}): {_what_to_move(dest, old, fingerprints, threshold)}"
+        f"folder {old} ({_why(err)}): {_what_to_move(dest, old, fingerprints, threshold)}{gone}"
     )
 
 
