@@ -132,7 +132,10 @@ def _unfinished_save_sentence(
     the earlier run's (``moved`` aside) is back in OUT/model with the files ``carried`` back
     into it, or left set aside where a file of the user's is in its place (``kept``, said in
     the line before), and which files of the user's to move out of ``.model.old``."""
-    model, aside = out_dir / "model", out_dir / ".model.old"
+    from siamkit.export.runtime import set_aside_folder
+
+    model = out_dir / "model"
+    aside = set_aside_folder(model)
     why = getattr(err, "why", "") or str(err.strerror or err)
     said = f"the run stopped: its save of {model} could not move your files out of {aside} ({why})"
     if "model" not in moved:
