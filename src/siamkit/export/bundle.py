@@ -131,6 +131,11 @@ def save_model(
     (:func:`recover_model_folder`).
     An existing folder of other files that is not a model folder is refused.
 
+    ``path`` may be a symbolic link to a model folder, or to where none is yet: the folder it
+    leads to is written or replaced there (a replaced one is set aside beside it, under its
+    own name: ``.TARGET.old``), and the link is kept as it is; a link that leads to a file is
+    refused, as a file is.
+
     Args:
         model: a :class:`SiameseNetwork`, :class:`HalfTwinNetwork`, :class:`JoinedEmbedding` or
             another registered kind
@@ -141,12 +146,18 @@ def save_model(
         metadata: JSON-serialisable extras (training data, metrics, ...).
 
     Raises:
+        TypeError: ``model`` is of no registered kind.
         ValueError: the threshold is not a finite number (NaN or inf; load_model refuses it),
-            or ``path`` is a folder holding files but no model, or a file, or ``.path.old``
-            (left by an interrupted save) still holds files that could not be moved into ``path``.
+            or ``path`` is a folder holding files but no model, or a file (or a link to one),
+            or ``.path.old`` is a file or a link of the user's, or (left by an interrupted save)
+            still holds files that could not be moved into ``path``.
         ModelFolderNotFinishedError: (an OSError and a ValueError; a PermissionError where the
             move was refused so) the model is saved, but files of the user's could not be moved
             out of the replaced folder ``.path.old``: its sentence names them.
+        OSError: anything else the file system refuses (a full disk, a folder it may not
+            write in), as it came: the new model's temporary folder is removed, and the folder
+            at ``path`` is as it was, or, where the refusal came between the save's two renames,
+            set aside as ``.path.old``, which the next save or load puts back.
 
     >>> save_model(net, "out/model")  # doctest: +SKIP
     """
