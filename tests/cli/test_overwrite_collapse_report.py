@@ -1,8 +1,10 @@
 """A self-supervised run under ``siamkit train --overwrite`` that stopped on a collapse said
 "the curves: OUT/report.html", but the failed run's report.html was then removed as the run's
 own and the earlier run's put back: the error pointed at the EARLIER run's curves, and the
-collapsed run's were lost. Its report is now kept as OUT/report.failed.html (a free name beside
-an earlier one) and the error names that file; the earlier run stays as it was."""
+collapsed run's were lost. Its report is now kept as OUT/report.failed.html and the error names
+that file; the earlier run stays as it was. One failed report: the newest replaces an earlier
+one (they piled up as report.failed-2.html, -3 ...), a failed run that wrote none leaves it, and
+a run that finishes removes it."""
 
 from __future__ import annotations
 
@@ -60,14 +62,32 @@ def test_a_collapsed_overwrite_names_its_own_report(earlier: Path, tmp_path: Pat
     assert "id='collapse'" in page and "no model saved" in page
     assert _files(earlier) == {**EARLIER, "report.failed.html": failed.read_bytes()}
 
-    # a second collapse keeps the first one's report too, under the next free name
+    # a second collapse's report replaces the first one's: one failed report, the newest
+    # (s63: they piled up as report.failed-2.html, -3 ...)
+    first = failed.stat().st_ino
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 1, res.output
-    second = earlier / "report.failed-2.html"
-    assert res.output.strip().endswith(f"; the curves: {second}"), res.output
-    assert "id='collapse'" in second.read_text()
-    assert failed.read_text() == page
-    assert set(_files(earlier)) == {*EARLIER, "report.failed.html", "report.failed-2.html"}
+    assert res.output.strip().endswith(f"; the curves: {failed}"), res.output
+    assert "id='collapse'" in failed.read_text()
+    assert failed.stat().st_ino != first  # the second run's file, not the first one kept
+    assert _files(earlier) == {**EARLIER, "report.failed.html": failed.read_bytes()}
+    assert not [p for p in earlier.iterdir() if p.name.startswith(".")]  # nothing set aside
+
+    # a failed run that wrote no report (a bad --set refused) leaves the failed report as it was
+    kept = failed.read_bytes()
+    res = CliRunner().invoke(cli, [*args, "--set", "train.epochs=0"])
+    assert res.exit_code != 0, res.output
+    assert _files(earlier) == {**EARLIER, "report.failed.html": kept}
+
+    # a run that finishes removes it, and says so: no report of a failed run beside its own
+    config.write_text(
+        yaml.safe_dump({**COLLAPSING, "ssl": {**COLLAPSING["ssl"], "collapse_std": 0}})
+    )
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert f"{failed} removed: the report of a run that failed\n" in res.stderr
+    assert not failed.exists() and (earlier / "report.html").is_file()
+    assert not [p for p in earlier.iterdir() if p.name.startswith("report.failed")]
 
 
 def test_an_overwrite_stopped_after_its_report_keeps_it_and_says_so(

@@ -49,7 +49,9 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     name saved into OUT during the run stays, and where it took an earlier output's place, that
     output stays set aside (``.earlier-run-*``, said in one line). The failed run's own
     report.html (a self-supervised run that stopped on a collapse writes one, its curves) is
-    kept as ``report.failed.html`` (:func:`_failed_runs_report_kept`). A run whose save of
+    kept as ``report.failed.html`` (:func:`_failed_runs_report_kept`): an earlier failed run's
+    of that name is set aside with the earlier run, so the newest one replaces it, a failed
+    run that wrote none puts it back, and a run that finishes removes it, said. A run whose save of
     OUT/model could not move the user's files out of ``.model.old``
     (:class:`~siamkit.export.bundle.ModelFolderNotFinishedError`, "Saved the model to ...")
     stops there: the files its save had moved go back with the earlier model folder
@@ -61,7 +63,7 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
 
     if enabled and is_main_process():  # a save of OUT/model killed after its renames left the
         recover_model_folder(out_dir / "model")  # user's files in .model.old: into OUT/model
-    names = [n for n in RUN_OUTPUTS if (out_dir / n).exists()] if enabled else []
+    names = [n for n in (*RUN_OUTPUTS, FAILED_REPORT) if (out_dir / n).exists()] if enabled else []
     if not names or not is_main_process():
         yield
         return
@@ -73,10 +75,12 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
             moved.append(name)
         yield
     except BaseException as err:
-        _failed_runs_report_kept(out_dir, err)
+        report = _failed_runs_report_kept(out_dir, err)
         for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
             if (name in moved or name not in names) and _the_runs_own(out_dir / name):
                 _remove_runs_own(out_dir / name)
+        if report == out_dir / FAILED_REPORT:  # the newest failed run's replaces an earlier one
+            moved = [n for n in moved if n != FAILED_REPORT]
         carried = _carried_back(out_dir / "model", stash / "model") if "model" in moved else []
         kept = []
         for name in moved:  # ... then the earlier run's back, where no user's file is
@@ -96,6 +100,8 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         if isinstance(err, ModelFolderNotFinishedError):  # its "Saved the model" is undone
             err.args = (_unfinished_save_sentence(out_dir, err, moved, kept, carried),)
         raise
+    if FAILED_REPORT in moved:  # a run finished: an earlier failed one's report is no news
+        click.echo(f"{out_dir / FAILED_REPORT} removed: the report of a run that failed", err=True)
     if _keep_users_model_files(out_dir, stash):
         shutil.rmtree(stash, ignore_errors=True)
     else:  # the earlier model folder stays there, with the user's files: only it (the new run
@@ -164,13 +170,16 @@ def _users_files_advice(model: Path, aside: Path) -> str:
 
 
 FAILED_REPORT = "report.failed.html"
-"""What a failed --overwrite run's own report.html is kept as (``report.failed-2.html`` and on
-where that name is taken), as report.html is the earlier run's again."""
+"""What a failed --overwrite run's own report.html is kept as, as report.html is the earlier
+run's again: one, the newest failed run's (an earlier one is set aside with the earlier run:
+:func:`_earlier_run_set_aside`); ``report.failed-2.html`` and on only where a file was saved
+at that name during the run."""
 
 
 def _failed_runs_report_kept(out_dir: Path, err: BaseException) -> Path | None:
-    """Keep the report.html a failed --overwrite run wrote (:func:`_the_runs_own`) under the
-    first free name of :data:`FAILED_REPORT`, as the earlier run's goes back in its place: a
+    """Keep the report.html a failed --overwrite run wrote (:func:`_the_runs_own`) as
+    :data:`FAILED_REPORT` (an earlier one was set aside; the first free name of its kind where
+    a file was saved there during the run), as the earlier run's goes back in its place: a
     run stopped on a collapse writes its curves there and its error names it. Said: the error
     that names the report (:class:`~siamkit.applications.ssl.trainer.CollapseError`) names
     the new file instead, another error is followed by a line naming it. The path it is kept
@@ -182,7 +191,7 @@ def _failed_runs_report_kept(out_dir: Path, err: BaseException) -> Path | None:
 
     named = err if isinstance(err, CollapseError) and _same_file(err.report, report) else None
     kept, n = out_dir / FAILED_REPORT, 1
-    while os.path.lexists(kept):  # an earlier failed run's, or a file of the user's: kept too
+    while os.path.lexists(kept):  # a file saved there during the run: kept too
         n += 1
         kept = out_dir / f"report.failed-{n}.html"
     os.replace(report, kept)

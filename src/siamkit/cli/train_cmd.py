@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     "ONNX export, where it no longer matches the new model, is removed, and said; one of the "
     "same model with the same threshold is kept), and put back if it fails (a failed run's "
     "report.html, the curves of a self-supervised run stopped on a collapse, is kept as "
-    "OUT/report.failed.html).",
+    "OUT/report.failed.html, in place of an earlier failed run's, which a run that finishes "
+    "removes).",
 )
 @click.option(
     "--set",
