@@ -101,3 +101,22 @@ def test_a_link_to_a_file_given_as_the_model_folder_is_named_as_given(tmp_path: 
     )
     assert link.is_symlink() and notes.read_text() == "my notes"
     assert sorted(os.listdir(tmp_path)) == ["model", "notes.txt"]
+
+
+def test_a_link_to_a_folder_of_other_files_is_named_as_given(tmp_path: Path) -> None:
+    """The twin of the refusal above for a link that leads to a folder of the user's other
+    files: it named the folder the link leads to alone, not the path the user gave."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "letter.txt").write_text("dear")
+    link = tmp_path / "model"
+    link.symlink_to(docs)
+    with pytest.raises(ValueError) as err:
+        save_model(small_net(0), link)
+    assert str(err.value) == (
+        f"{link} is a link to {docs.resolve()}, a folder of other files, not a siamkit model "
+        f"folder (no {CONFIG_FILE}): save the model to a new or empty folder, or to a model "
+        "folder to replace that model"
+    )
+    assert link.is_symlink() and sorted(os.listdir(docs)) == ["letter.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["docs", "model"]

@@ -254,18 +254,20 @@ def _refuse_other_folder(dest: Path, given: Path) -> None:
     keeps what is not a model's, so a user's folder would take a model's files among its own.
     Hidden entries (a desktop's ``.DS_Store``) do not count: ``ls`` shows the folder empty, and
     they are kept as the user's, as in a model folder. A file at ``dest`` is refused too:
-    replacing it would hide it as ``.NAME.old``. That refusal names ``given``, the path the
-    user gave, and, where it is a link to the file, says so and names the file."""
+    replacing it would hide it as ``.NAME.old``. Each refusal names ``given``, the path the
+    user gave, and, where it is a link, says so and names where it leads."""
+    link = given.is_symlink()
     if dest.exists() and not dest.is_dir():
-        what = f"a link to the file {dest}" if given.is_symlink() else "a file"
+        what = f"a link to the file {dest}" if link else "a file"
         raise ValueError(
             f"{shown_folder(given)} is {what}, not a siamkit model folder: save the model to a "
             "new or empty folder, or to a model folder to replace that model"
         )
     shown = (p for p in dest.iterdir() if not p.name.startswith(".")) if dest.is_dir() else ()
     if dest.is_dir() and not (dest / CONFIG_FILE).is_file() and any(shown):
+        what = f"a link to {dest}, a folder" if link else "a folder"
         raise ValueError(
-            f"{shown_folder(dest)} is a folder of other files, not a siamkit model folder (no "
+            f"{shown_folder(given)} is {what} of other files, not a siamkit model folder (no "
             f"{CONFIG_FILE}): save the model to a new or empty folder, or to a model folder to "
             "replace that model"
         )
