@@ -1231,7 +1231,8 @@ def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Pa
     """A SIGTERM to `siamkit train --nproc-per-node 2` (a scheduler's) reaches torchrun's
     launcher, which stops the processes: process 0 says --resume continues the run, and the
     launching process then said 'interrupted (SIGTERM) before the command finished; run it
-    again' under it. It ends with 143 and says nothing of its own."""
+    again' under it. It ends with 143 and says nothing of its own; process 0's line is the
+    last, torchrun's log lines of the stop (which could come after it) left out."""
     import signal
     import time
 
@@ -1264,6 +1265,9 @@ def test_a_sigterm_to_the_launch_leaves_process_0s_resume_line_last(tmp_path: Pa
         "command with --resume to continue it"
     )
     assert err.count(resume) == 1, err
+    # last: torchrun's lines of the stop, which could come out after it (s63), are left out
+    assert err.strip().splitlines()[-1] == resume, err
+    assert "death signal" not in err and "closing signal" not in err, err
     assert "run it again" not in err and "Traceback" not in err, err
 
 
