@@ -13,11 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import torch
 
 import siamkit
-from siamkit.cli._run_folder import _earlier_run_set_aside
+from siamkit.cli._run_folder import _earlier_run_set_aside, _refuse_set_aside_run
 from siamkit.export.bundle import ModelFolderNotFinishedError, load_model, save_model
 from siamkit.models import Preprocess, SiameseNetwork
 
@@ -121,3 +122,45 @@ def test_a_failed_move_keeps_the_set_aside_model_folder_and_says_where_the_files
         f"rest of it is the replaced model's); and move your files from {stash / 'model'} "
         f"into {model}, then delete {stash} (a run into {out} is refused until it is deleted)"
     ) in err
+
+
+def test_files_in_the_earlier_models_place_are_kept_and_named_as_what_they_are(
+    out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run's save moved the user's notes.txt from ``.model.old`` into its model folder,
+    and the earlier model folder holds a notes.txt too: the failed run's folder stays with it
+    and the earlier model stays set aside. The line said "model saved in OUT during the run
+    kept", and the next run's refusal "kept as OUT/.model.old was in the way; move your files
+    from STASH/model into OUT/model, then delete STASH": deleting the earlier model. Both now
+    say what is where, and to move the earlier model folder back."""
+    model, old = out / "model", out / ".model.old"
+    for name in ("a.txt", "mine.txt"):
+        (old / name).unlink()
+    (old / "notes.txt").write_text("older notes")  # not moved at first: the earlier has one
+    (old / "z.txt").write_text("z")
+    _refused(monkeypatch, old, {"z.txt": -1})
+    with pytest.raises(ModelFolderNotFinishedError) as raised, _earlier_run_set_aside(out, True):
+        save_model(_net(2), model)
+    monkeypatch.undo()
+    assert ", so its new model was removed, and the earlier run's set aside (said above): " in (
+        str(raised.value)
+    )
+    (stash,) = out.glob(".earlier-run-*")
+    assert os.listdir(stash) == ["model"]
+    assert (stash / "model" / "notes.txt").read_text() == "notes"
+    assert os.listdir(model) == ["notes.txt"] and (model / "notes.txt").read_text() == "older notes"
+    err = capsys.readouterr().err
+    assert "saved in" not in err
+    assert (
+        f"files in {model} the failed run did not write kept (notes.txt); the earlier run's "
+        f"model folder left where --overwrite set it aside, in {stash / 'model'}: move those "
+        f"files elsewhere, then move it back to {model} (a run into {out} is refused until it "
+        "is moved back)\n"
+    ) in err
+    with pytest.raises(click.UsageError) as refused:
+        _refuse_set_aside_run(out)
+    assert refused.value.message == (
+        f"{out} holds {stash.name}: the earlier run's model folder, left where a failed "
+        f"--overwrite set it aside as {model} holds files of yours; move those files "
+        f"elsewhere, then move {stash / 'model'} back to {model} and delete {stash}"
+    )

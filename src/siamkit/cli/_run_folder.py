@@ -88,14 +88,25 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
                 kept.append(name)
             else:
                 os.replace(stash / name, out_dir / name)
-        if kept:
+        files = [n for n in kept if n != "model"]
+        if files:
             click.echo(
-                f"{', '.join(kept)} saved in {out_dir} during the run kept; the earlier run's "
-                f"{', '.join(kept)} left where --overwrite set it aside, in {stash} (a run into "
+                f"{', '.join(files)} saved in {out_dir} during the run kept; the earlier run's "
+                f"{', '.join(files)} left where --overwrite set it aside, in {stash} (a run into "
                 f"{out_dir} is refused until it is moved back or deleted)",
                 err=True,
             )
-        else:
+        if "model" in kept:  # a folder of files the failed run did not write, not a model
+            model = out_dir / "model"
+            click.echo(
+                f"files in {model} the failed run did not write kept "
+                f"({listed(sorted(os.listdir(model)))}); the earlier run's model folder left "
+                f"where --overwrite set it aside, in {stash / 'model'}: move those files "
+                f"elsewhere, then move it back to {model} (a run into {out_dir} is refused "
+                "until it is moved back)",
+                err=True,
+            )
+        if not kept:
             shutil.rmtree(stash, ignore_errors=True)
         if isinstance(err, ModelFolderNotFinishedError):  # its "Saved the model" is undone
             err.args = (_unfinished_save_sentence(out_dir, err, moved, kept, carried),)
@@ -473,7 +484,9 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
     during the failed run took an output's place: a new run there would leave it hidden, or
     bury it under a second one. A set-aside folder that holds only ``model`` (kept, with the
     user's files, as ``.model.old`` was in the way: :func:`_keep_users_model_files`) has its own
-    sentence: move the user's files from it, then delete it. The first process of a torchrun
+    sentence: move the user's files from it, then delete it; and so does one a failed run's
+    cleanup left, with OUT/model no model but files of the user's in its place: move them
+    elsewhere, then the earlier model folder back. The first process of a torchrun
     launch alone asks: it alone sets a run aside, so another process that started later saw its
     set-aside run of this launch and refused the launch."""
     from siamkit.training.ddp import is_main_process
@@ -482,10 +495,20 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
         return
     left = sorted(p.name for p in out_dir.glob(".earlier-run-*"))
     if len(left) == 1 and os.listdir(out_dir / left[0]) == ["model"]:
+        from siamkit.export.bundle import CONFIG_FILE
         from siamkit.export.runtime import set_aside_folder
 
-        stash = out_dir / left[0]  # what _keep_users_model_files keeps: only the model folder
-        aside = set_aside_folder(out_dir / "model")
+        stash, model = out_dir / left[0], out_dir / "model"
+        if not (model / CONFIG_FILE).is_file():  # no new model: a failed run's cleanup kept
+            held = f" as {model} holds files of yours" if os.path.lexists(model) else ""
+            move = "move those files elsewhere, then " if held else ""
+            raise click.UsageError(  # the earlier model set aside, for files in its place
+                f"{out_dir} holds {left[0]}: the earlier run's model folder, left where a "
+                f"failed --overwrite set it aside{held}; {move}move {stash / 'model'} back to "
+                f"{model} and delete {stash}"
+            )
+        # what _keep_users_model_files keeps: only the model folder, beside the new model
+        aside = set_aside_folder(model)
         raise click.UsageError(
             f"{out_dir} holds {left[0]}: the earlier run's model folder, kept as "
             f"{aside} was in the way; move your files from {stash / 'model'} "
