@@ -69,3 +69,17 @@ def test_three_unmeasured_fars_are_listed_in_one_list() -> None:
         "needs at least 1/f impostor pairs (100, 1,000 and 10,000), and these are 54; the JSON "
         "keeps the values."
     )
+
+
+def test_a_pooling_of_three_modes_is_refused_naming_them_in_one_list(tmp_path: Path) -> None:
+    # "pools the token vectors by mean and max and cls"
+    import json
+
+    from siamkit.encoders.text_layout import _pooling
+
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(
+        json.dumps({"pooling_mode": ["mean", "max", "cls"]})
+    )
+    with pytest.raises(ValueError, match="pools the token vectors by mean, max and cls; siamkit"):
+        _pooling(tmp_path, {"path": "1_Pooling"})

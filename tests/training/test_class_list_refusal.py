@@ -32,7 +32,7 @@ HINT = (
         ),
         (
             {"val_classes": "twenty"},
-            "data.val_classes must be a list of int or int or null, got 'twenty'",
+            "data.val_classes must be a list of int, int or null, got 'twenty'",
         ),
     ],
 )

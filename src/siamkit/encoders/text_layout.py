@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from siamkit.clauses import listed
+
 MODULES = "modules.json"
 POOLINGS = ("mean", "cls")  # how TextEncoder pools a window's token vectors
 # sentence-transformers' Pooling config key -> its mode; siamkit runs the ones in POOLINGS
@@ -69,7 +71,7 @@ def _pooling(folder: Path, module: dict[str, Any]) -> str:
     else:
         modes = [mode for key, mode in _POOLING_KEYS.items() if doc.get(key)]
     if len(modes) != 1 or modes[0] not in POOLINGS:
-        said = " and ".join(modes) if modes else "no mode siamkit knows"
+        said = listed(modes) if modes else "no mode siamkit knows"
         raise ValueError(
             f"{config} pools the token vectors by {said}; siamkit pools by the mean or the CLS "
             "token only, so use a model whose pooling is one of those"

@@ -53,7 +53,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.service.middleware import internal_error, log_failure, logged_path, request_id
 
 log = logging.getLogger("siamkit.service")
@@ -201,7 +201,9 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     if status not in (404, 405):
         return await http_exception_handler(request, exc)
     if status == 405:
-        allowed = " or ".join(m.strip() for m in (headers or {}).get("Allow", "").split(",") if m)
+        allowed = listed(
+            [m.strip() for m in (headers or {}).get("Allow", "").split(",") if m], "or"
+        )
         takes = (
             f"takes {allowed}, not {request.method}"
             if allowed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from siamkit.clauses import in_number, listed
 from siamkit.training.config import ALL_CLASS_WAYS_UP_TO, DataConfig, EvalConfig, RunConfig
 
 
@@ -107,11 +108,7 @@ def _refuse_repeats(key: str, classes: tuple[int, ...]) -> None:
     repeated = sorted(c for c, n in Counter(classes).items() if n > 1)  # not count(): n^2
     if not repeated:
         return
-    named = (
-        f"class {repeated[0]}"
-        if len(repeated) == 1
-        else f"classes {', '.join(map(str, repeated[:-1]))} and {repeated[-1]}"
-    )
+    named = f"{in_number(len(repeated), 'class', 'classes')} {listed([str(c) for c in repeated])}"
     raise ValueError(f"{key} = {list(classes)} names {named} more than once; list each class once")
 
 

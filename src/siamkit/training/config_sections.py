@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import yaml
 
-from siamkit.clauses import in_number
+from siamkit.clauses import in_number, listed
 from siamkit.registry import did_you_mean
 from siamkit.training.config import (
     DataConfig,
@@ -40,7 +40,7 @@ CLASS_LISTS = {
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+        return listed([_type_name(a) for a in typing.get_args(tp)], "or")
     if origin in (tuple, list):
         return f"a list of {_type_name(typing.get_args(tp)[0])}"
     if origin is dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from siamkit.atomic import atomic_path
+from siamkit.clauses import listed
 from siamkit.training import RunConfig
 from siamkit.training.config_io import dump_config
 from siamkit.training.config_overrides import apply_overrides
@@ -58,7 +59,9 @@ def flat_scores(values: Sequence[float], base: RunConfig) -> str | None:
     if len(values) < 2 or max(values) - min(values) > FLAT_SCORES:
         return None
     metric, held = base.train.val_metric, base.data.val_classes
-    others = " or ".join(f"--set train.val_metric={m}" for m in ("eer", "few_shot") if m != metric)
+    others = listed(
+        [f"--set train.val_metric={m}" for m in ("eer", "few_shot") if m != metric], "or"
+    )
     n_val = held if isinstance(held, int) else len(held or ())
     return (
         f"the {len(values)} completed trials' validation {metric} scores are all within "
