@@ -83,3 +83,19 @@ def test_a_pooling_of_three_modes_is_refused_naming_them_in_one_list(tmp_path: P
     )
     with pytest.raises(ValueError, match="pools the token vectors by mean, max and cls; siamkit"):
         _pooling(tmp_path, {"path": "1_Pooling"})
+
+
+def test_a_file_without_its_three_columns_is_told_to_set_them_in_one_list(tmp_path: Path) -> None:
+    # "has no column 'a', 'b', 'label' ...; set data.columns.a and data.columns.b and
+    # data.columns.label to the columns that hold them": a list joined "and" by hand, and
+    # three columns named in the singular
+    from siamkit.applications.text.pairs import read_examples
+
+    data = tmp_path / "pairs.csv"
+    data.write_text("x,y,z\n1,2,3\n")
+    with pytest.raises(ValueError) as err:
+        read_examples(data, "pairs", columns_key="data.columns")
+    assert str(err.value) == (
+        f"{data} has no columns 'a', 'b', 'label' (its columns: x, y, z); set data.columns.a, "
+        "data.columns.b and data.columns.label to the columns that hold them"
+    )

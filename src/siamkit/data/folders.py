@@ -534,10 +534,12 @@ def _entries_told(locked: Mapping[str, str], files: Mapping[str, str]) -> str:
 def _kinds(locked: Mapping[str, str], files: Mapping[str, str]) -> str:
     """How many folders ``locked`` and entries ``files`` (which cannot be ``lstat``'ed: folders
     or files, the walk cannot know) :func:`_locked_note` leaves out: "2 folders and 1 entry"."""
-    return " and ".join(
-        counted(n, *kind)
-        for n, kind in ((len(locked), ("folder",)), (len(files), ("entry", "entries")))
-        if n
+    return listed(
+        [
+            counted(n, *kind)
+            for n, kind in ((len(locked), ("folder",)), (len(files), ("entry", "entries")))
+            if n
+        ]
     )
 
 
@@ -561,7 +563,7 @@ def _both_fix(locked: Mapping[str, str], files: Mapping[str, str], links: Mappin
     """The one fix of :func:`_locked_note` for entries that cannot be read beside links whose
     target cannot be: "give read access to the folder and to the links' targets, or remove
     the links"."""
-    kinds = " and ".join(k for k, n in (("folders", len(locked)), ("entries", len(files))) if n)
+    kinds = listed([k for k, n in (("folders", len(locked)), ("entries", len(files))) if n])
     entries = (
         f"the {'folder' if locked else 'entry'}"
         if len(locked) + len(files) == 1
@@ -2270,7 +2272,7 @@ class OmniglotDataset(FileImageDataset):
         if self.root.name.startswith("images_"):
             return [self.root]  # root is images_background/ itself
         raise FileNotFoundError(
-            f"'{self.root}' has no {' or '.join(names[subset])} folder (standard Omniglot layout)."
+            f"'{self.root}' has no {listed(names[subset], 'or')} folder (standard Omniglot layout)."
         )
 
     def _read(

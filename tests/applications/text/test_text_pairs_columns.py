@@ -120,7 +120,7 @@ def test_a_file_without_the_columns_names_the_option(
     _, renamed = _files(tmp_path, graded_pairs)
     res = _run([command, model, "--data", renamed], code=1)
     said = " ".join(res.output.split())
-    assert "has no column 'a', 'b', 'label'" in said, said
+    assert "has no columns 'a', 'b', 'label'" in said, said
     assert "name the columns that hold them with --columns a=COLUMN,b=COLUMN,label=COLUMN" in said
 
 

@@ -227,7 +227,7 @@ def test_a_validation_file_without_the_training_file_s_columns_is_told_to_match_
     with pytest.raises(ValueError) as err:
         train_split._split(examples, cfg)
     assert str(err.value) == (
-        f"{val} has no column 'ticket_a', 'ticket_b', 'dup' (its columns: a, b, label); "
+        f"{val} has no columns 'ticket_a', 'ticket_b', 'dup' (its columns: a, b, label); "
         f"data.columns names the columns of this file and of data.train {data} alike: name "
         "them ticket_a, ticket_b, dup here too"
     )

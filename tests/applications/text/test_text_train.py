@@ -382,7 +382,7 @@ def test_half_twin_mnrl_trains_two_towers(
 def test_bad_training_data_is_one_sentence(tmp_path: Path) -> None:
     bad = tmp_path / "b.csv"
     bad.write_text("first,second,label\nx,y,1\n")
-    with pytest.raises(ValueError, match="has no column 'a', 'b'"):
+    with pytest.raises(ValueError, match="has no columns 'a', 'b'"):
         read_examples(bad)
     bad.write_text("a,b,score\nx,y,7\n")
     with pytest.raises(ValueError, match=r"score=7.0 is outside the score range \[0, 5\]"):

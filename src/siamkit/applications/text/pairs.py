@@ -15,6 +15,7 @@ from typing import Literal
 
 from siamkit.applications.text.records import column_named, csv_records, jsonl_objects
 from siamkit.applications.text.text_checks import is_blank, unicode_problem
+from siamkit.clauses import in_number, listed
 
 FORMATS = {
     "pairs": ("a", "b", "label"),  # label 0/1, or a graded score with score_range
@@ -107,12 +108,13 @@ def read_examples(
                 f"{columns_of} alike: name them {', '.join(names.values())} here too"
             )
         elif columns_key:
-            keys = " and ".join(f"{columns_key}.{f}" for f in missing)
+            keys = listed([f"{columns_key}.{f}" for f in missing])
             fix = f"set {keys} to the {held}"
         else:
             fix = f"{format} need the columns {', '.join(names.values())}"
+        quoted = ", ".join(map(repr, missing.values()))
         raise ValueError(
-            f"{p} has no column {', '.join(map(repr, missing.values()))} (its columns: "
+            f"{p} has no {in_number(len(missing), 'column')} {quoted} (its columns: "
             f"{', '.join(found) or 'none'}); {fix}"
         )
     fields = [f for f in FORMATS[format] if f != "label"]

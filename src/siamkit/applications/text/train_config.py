@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from siamkit.applications.text.pairs import FORMATS
-from siamkit.clauses import in_number
+from siamkit.clauses import in_number, listed
 from siamkit.encoders.text import check_window, default_overlap
 from siamkit.params import count, number
 from siamkit.training.config_io import without_plugins
@@ -240,7 +240,7 @@ def unread_data_keys(cfg: TextTrainConfig) -> str | None:
     if not given:
         return None
     return (
-        f"{' and '.join(given)} {'are' if len(given) > 1 else 'is'} not read: data.format "
+        f"{listed(given)} {'are' if len(given) > 1 else 'is'} not read: data.format "
         f"{d.format} reads the columns {', '.join(fields)} (data.columns renames only these)"
         f"{' and no scores' if scores else ''}; this run ignores "
         f"{'them' if len(given) > 1 else 'it'}"

@@ -14,6 +14,7 @@ import torch
 from siamkit.applications.text.model import TextSiameseNetwork, load_text_model
 from siamkit.applications.text.train_config import TextTrainConfig
 from siamkit.atomic import same_file, sha256_file
+from siamkit.clauses import listed
 from siamkit.encoders.text import check_window, default_overlap
 from siamkit.training.config_guard import ConfigGuard
 from siamkit.training.preflight import resumed_init_from
@@ -158,7 +159,7 @@ def check_data_files(
     if saved is None:
         return (
             f"{checkpoint} was made before checkpoints recorded their data files' contents, so "
-            f"an edit of {' or '.join(now)} since then cannot be noticed on this resume (the "
+            f"an edit of {listed(list(now), 'or')} since then cannot be noticed on this resume (the "
             "checkpoints it writes record them)"
         )
     free = ("data.val",) if cfg.train.val_metric == "none" else ()

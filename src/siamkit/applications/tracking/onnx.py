@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from siamkit.applications.tracking.params import TrackerParams, read_saved_sizes
+from siamkit.clauses import listed
 from siamkit.export.parity import PARITY_ATOL, warn_unchecked
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def export_tracker_onnx(
     existing = [str(dest / f) for f in (ONNX_FILE, META_FILE) if (dest / f).exists()]
     if existing and not force:
         raise FileExistsError(
-            f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
+            f"{listed(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
             "pass --force to replace, or --out elsewhere"
         )
     made = missing_folders(dest)
