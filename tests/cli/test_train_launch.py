@@ -284,6 +284,9 @@ def test_the_failure_sentence_names_what_failed_apart_from_what_torchrun_stopped
         "torchrun's launch of 3 processes failed: process 2 (local rank 2) was killed by "
         "SIGKILL; torchrun then stopped processes 0 and 1"
     )
+    # three it stopped were "processes 0 and 1 and 3"
+    four = {0: _failure(0, -15), 1: _failure(1, -15), 2: _failure(2, -9), 3: _failure(3, 143)}
+    assert failure_sentence(four, 4).endswith("; torchrun then stopped processes 0, 1 and 3")
     said = failure_sentence({0: _failure(0, 1), 1: _failure(1, 143)}, 2)  # Terminated's 143
     assert said == (
         "torchrun's launch of 2 processes failed: process 0 (local rank 0) exited with code 1; "

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from siamkit.clauses import counted, listed
+from siamkit.clauses import counted, in_number, listed
 from siamkit.launch_env import launched
 
 #: The signals torchrun's launcher takes over while its processes run (its
@@ -361,8 +361,8 @@ def failure_sentence(failures: dict[int, Any], count: int) -> str:
     launched = counted(count, "process", "processes")
     said = f"torchrun's launch of {launched} failed: {named(failed, ended)}"
     if stopped:
-        others = " and ".join(str(r) for r in stopped)
-        said += f"; torchrun then stopped process{'es' if len(stopped) > 1 else ''} {others}"
+        processes = in_number(len(stopped), "process", "processes")
+        said += f"; torchrun then stopped {processes} {listed([str(r) for r in stopped])}"
     return said
 
 
