@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from siamkit.clauses import in_number
+
 
 def _run_classes(data: str, ev: Any, meta: dict[str, Any], key: str) -> set[int] | None:
     """The classes the model's run recorded under ``key`` (``train_classes``,
@@ -54,11 +56,11 @@ def _validated_on_line(data: str, ev: Any, meta: dict[str, Any]) -> str | None:
     both = [c for c in ev.chosen if int(c) in val]
     if not both:
         return None
-    one = len(both) == 1
+    one, classes = len(both) == 1, in_number(len(both), "class", "classes")
     names = ", ".join(ev.names[c] for c in both)
     return (
-        f"{'class' if one else 'classes'} {names} {'was' if one else 'were'} the model's "
-        f"run's validation {'class' if one else 'classes'} (val_classes: not trained on, but "
+        f"{classes} {names} {'was' if one else 'were'} the model's "
+        f"run's validation {classes} (val_classes: not trained on, but "
         "choosing its epoch and calibrating its threshold), so these figures are optimistic "
         f"for unseen classes: leave {'it' if one else 'them'} out with --classes"
     )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from siamkit.clauses import counted, listed
+from siamkit.clauses import counted, in_number, listed
 from siamkit.cli._inputs import PROGRESS, refuse_existing
 from siamkit.progress import step
 
@@ -245,8 +245,8 @@ def _refuse_existing(targets: list[Path], stale: list[Path], force: bool) -> Non
         return
     one = len(stale) == 1
     names = listed([str(p) for p in stale])
-    int8 = f"the int8 {'file' if one else 'files'} of an earlier --int8 export"
-    match = f"would no longer match the new {'graph' if one else 'graphs'}"
+    int8 = f"the int8 {in_number(len(stale), 'file')} of an earlier --int8 export"
+    match = f"would no longer match the new {in_number(len(stale), 'graph')}"
     old = f"{names}, {int8}, which {match}"
     existing = [str(p) for p in targets if p.exists()]
     if not existing:  # the sentence starts with words, not a path (never capitalised)
@@ -386,8 +386,8 @@ def _int8_or_none(int8_files: list[Path], fp32: Path) -> Iterator[None]:
         one = len(removed) == 1
         said = (
             f"{fp32} was written without its int8 file, and the int8 "
-            f"{'file' if one else 'files'} beside it, {files}, {'was' if one else 'were'} removed "
-            "so that none is used with it: export again with --int8 --force"
+            f"{in_number(len(removed), 'file')} beside it, {files}, {'was' if one else 'were'} "
+            "removed so that none is used with it: export again with --int8 --force"
         )
         if not isinstance(err, Exception):  # Ctrl-C, SIGTERM: main's line follows this one
             click.echo(said, err=True)  # not capitalised: it starts with a path
@@ -465,13 +465,12 @@ def _removed_line(removed: list[Path], text: bool) -> str:
             f"Removed {files}: the earlier --int8 export's, quantised from the graph this "
             "export replaced (export with --int8 to write a new one)"
         )
-    one = len(removed) == 1
     hint = ""
     if any(p.name.endswith(".int8.onnx") for p in removed):
         hint = " (export with --int8 to write a new int8 graph)"
     return (
-        f"Removed {files}: the earlier export's {'file' if one else 'files'}, which this export "
-        f"does not write and which would no longer match it{hint}"
+        f"Removed {files}: the earlier export's {in_number(len(removed), 'file')}, which this "
+        f"export does not write and which would no longer match it{hint}"
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from siamkit.clauses import counted
 from siamkit.cli._inputs import PROGRESS, friendly_errors, given_on_command_line
 
 VIDEO_ENDINGS = ".mp4, .avi, .mkv or .mov"  # applications.tracking.video.VIDEO_EXTENSIONS
@@ -316,8 +317,8 @@ def evaluate_tracking(
     if synthetic and not as_json:  # seconds (reading the background videos) with nothing shown
         from siamkit.progress import step
 
-        many = "" if n_sequences == 1 else "s"
-        step(f"making {n_sequences} synthetic {synthetic} sequence{many} of 100 frames (640x480)")
+        sequences = counted(n_sequences, f"synthetic {synthetic} sequence")
+        step(f"making {sequences} of 100 frames (640x480)")
     seqs: Any = (
         read_sequences(data)
         if data

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from siamkit.atomic import atomic_path, atomic_write
+from siamkit.clauses import counted
 from siamkit.distributed import is_main_process
 from siamkit.progress import human_bytes
 
@@ -239,7 +240,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
         if not isinstance(old.get("root"), str):
             return "its fingerprint does not name the folder its images were read from"
         n = len(old.get("files", []))
-        return f"it holds the {n:,} {'image' if n == 1 else 'images'} of {old['root']}"
+        return f"it holds the {counted(n, 'image')} of {old['root']}"
     if old.get("shape") != new["shape"]:
         return f"it holds images of shape {old.get('shape')}, not {new['shape']}"
     for key in ("decode", "pillow", "torch"):
@@ -255,7 +256,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
     changed = len(both) - retimed
     added, removed = len(now.keys() - was.keys()), len(was.keys() - now.keys())
     parts = [
-        f"{n:,} {'file' if n == 1 else 'files'} {what}"
+        f"{counted(n, 'file')} {what}"
         for n, what in (
             (changed, "changed"),
             (retimed, "given another modification time"),

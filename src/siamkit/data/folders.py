@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from siamkit.atomic import relative_note
-from siamkit.clauses import counted, listed
+from siamkit.clauses import counted, in_number, listed
 from siamkit.data.image_io import load_images
 
 __all__ = [
@@ -1267,7 +1267,7 @@ def _broken_links_note(
             fix = (
                 f"point the {_named(dirs, 'folder')} at "
                 f"{one if dirs == 1 else f'{noun} folders'}, restore the "
-                f"target{'' if len(files) == 1 else 's'} of the {_named(len(files), 'file')}"
+                f"{in_number(len(files), 'target')} of the {_named(len(files), 'file')}"
             )
         told_all = "; ".join(told)
         return (
@@ -1588,16 +1588,14 @@ def _refuse_nothing(
     why: list[str] = []
     fix: list[str] = []
     if folders:
-        some = "s" if len(folders) > 1 else ""
         why.append(
-            f"the {noun} folder{some} {shown_names(folders)} hold{'' if some else 's'} no "
-            f"images ({', '.join(extensions)})"
+            f"the {noun} {in_number(len(folders), 'folder')} {shown_names(folders)} "
+            f"hold{'' if len(folders) > 1 else 's'} no images ({', '.join(extensions)})"
         )
         fix.append(f"put each {noun}'s {photo}s in its sub-folder")
     if unread:
-        some = "s" if len(unread) > 1 else ""
         why.append(
-            f"the {noun} folder{some} {shown_names(unread)} cannot be read "
+            f"the {noun} {in_number(len(unread), 'folder')} {shown_names(unread)} cannot be read "
             f"({_why_unreadable(walk.unread, walk.reasons)})"
         )
         # one fix for these and the entries that cannot be read: said for each, "give read
@@ -1609,8 +1607,7 @@ def _refuse_nothing(
         told = _reasons_of([*walk.unread, *_locked_entries(locked, walk.targets)], walk.reasons)
         fix.append(_read_fix(them if alone else "the unread ones", told))
     if shared:
-        some = "s" if len(shared) > 1 else ""
-        whose = f"the {noun} folder{some} {shown_names(shared)}"
+        whose = f"the {noun} {in_number(len(shared), 'folder')} {shown_names(shared)}"
         if why:
             whose = f"the others ({shown_names(shared)})"
         why.append(f"every {photo} of {whose} is one file in several {noun} folders")
@@ -1618,7 +1615,7 @@ def _refuse_nothing(
     if to_top:
         many = len(to_top) > 1
         why.append(
-            f"the {noun} folder{'s' if many else ''} {shown_names(to_top)} "
+            f"the {noun} {in_number(len(to_top), 'folder')} {shown_names(to_top)} "
             f"{'are links' if many else 'is a link'} to the data set's folder or one above it, "
             f"left out as {'each' if many else 'it'} would read every {noun}'s {photo}s again"
         )
@@ -1626,7 +1623,7 @@ def _refuse_nothing(
         # fix list repeated its own advice (reviewer s57_r6 finding 2)
         links = "those links" if many else "that link"
         if to_class:  # "that link" beside a link of the other kind: which one?
-            links = f"the link{'s' if many else ''} to the data set's folder"
+            links = f"the {in_number(len(to_top), 'link')} to the data set's folder"
         fix.append(
             f"remove {links}"
             + ("" if folders else f" and put each {noun}'s {photo}s in a sub-folder of its own")
@@ -1651,7 +1648,7 @@ def _refuse_nothing(
                 many = len(names) > 1
                 left = left.format(their="their" if many else "its", photo=photo)
                 why.append(
-                    f"the {noun} folder{'s' if many else ''} {shown_names(names)} "
+                    f"the {noun} {in_number(len(names), 'folder')} {shown_names(names)} "
                     f"{'are links' if many else 'is a link'} to another {noun}'s folder or one "
                     f"inside it, {'left out as ' if names is into else ''}{left}"
                 )
@@ -1664,7 +1661,7 @@ def _refuse_nothing(
             # into an empty class, or a folder without images inside one with (s60_r6 finding 2)
             into_class = all(walk.linked[d] in walk.empty for d in walk.hollow)
             fix.append(
-                f"remove the link{'s' if many else ''} "
+                f"remove the {in_number(len(hollow), 'link')} "
                 + (
                     f"into {f'{noun} folders' if many else f'{_a(noun)} folder'}"
                     if into_class
@@ -1695,7 +1692,7 @@ def _refuse_nothing(
             what = (
                 f"point the {_named(len(as_dir), 'folder')} at "
                 f"{f'{_a(noun)} folder' if len(as_dir) == 1 else f'{noun} folders'}, restore the "
-                f"target{'' if n == 1 else 's'} of the {_named(n, 'file')}, or"
+                f"{in_number(n, 'target')} of the {_named(n, 'file')}, or"
             )
         elif as_file:
             what = f"restore {'their targets' if many else 'its target'} or"

@@ -320,7 +320,7 @@ def channels_last_problem(shape: tuple[int, ...], channels: int) -> str:
     last, one = shape[-1], len(shape) == 3
     dims, first = ("(H, W, C)", "(C, H, W)") if one else ("(N, H, W, C)", "(N, C, H, W)")
     head = (
-        f"Images of shape {shape} have their {last} {'channel' if last == 1 else 'channels'} "
+        f"Images of shape {shape} have their {counted(last, 'channel')} "
         f"last, {dims}, and siamkit takes "
         f"them first, {first}"
     )

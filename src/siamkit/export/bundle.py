@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 
 from siamkit._version import __version__
 from siamkit.atomic import sha256_file, temp_folder, umask_mode
-from siamkit.clauses import listed
+from siamkit.clauses import in_number, listed
 from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
 from siamkit.export.runtime import set_aside_folder
 from siamkit.export.sidecar import SIDECAR_FILE, TEXT_EXPORT_META, TEXT_EXPORT_NAMES, read_sidecar
@@ -394,7 +394,7 @@ def _say_kept_listed(
         it, is_ = ("it", "it is") if len(kept) == 1 else ("them", "they are")
         print(
             f"Kept {_listed(kept)}: {whose} {dest / SIDECAR_FILE} listed {it} as "
-            f"its ONNX export, but {is_} not the file{'' if len(kept) == 1 else 's'} siamkit "
+            f"its ONNX export, but {is_} not the {in_number(len(kept), 'file')} siamkit "
             "exported (another content than the SHA-256 it recorded, or a link), so "
             f"{is_} taken as yours; {it} would not match this model: move {it} out of {dest} "
             f"before you export this model there, or delete {it}",
@@ -1006,7 +1006,7 @@ def _untrusted(folder: Path, err: PluginNotImportedError, pending: list[str]) ->
     """The sentence for a model needing a part of the plug-ins it records, not imported because
     loading was not told to trust them: which modules, and the two ways to import them."""
     names = ", ".join(repr(spec) for spec in pending)
-    modules = "module" if len(pending) == 1 else "modules"
+    modules = in_number(len(pending), "module")
     options = " ".join(f"--plugin {shlex.quote(spec)}" for spec in pending)
     needs = f"its {err.part} needs" if err.part else "it needs"
     return ModelFileError(

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from siamkit.atomic import atomic_path, check_writable_file, same_file
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 from siamkit.index.provenance import check_enrolled_tower, check_same_model
 from siamkit.index.results import listing
 from siamkit.index.store import (
@@ -335,14 +335,14 @@ def _count_orphan_thumbnails(conn: sqlite3.Connection, file: Path, found: _Findi
     if above:
         found.notes.append(
             f"{thumbs} holds {counted(above, 'thumbnail')} or text "
-            f"{'preview' if above == 1 else 'previews'} of no item, written "
+            f"{in_number(above, 'preview')} of no item, written "
             "for an enrollment stopped before its commit (or for one under way now); the next "
             f"enrollment into {file} that stores an item deletes them"
         )
     if removed:
         found.notes.append(
             f"{thumbs} holds {counted(removed, 'thumbnail')} or text "
-            f"{'preview' if removed == 1 else 'previews'} of items no longer in "
+            f"{in_number(removed, 'preview')} of items no longer in "
             f"{file} (an enrollment killed while keeping them, items removed by an older "
             "siamkit, or by hand); no enrollment deletes them, as their ids are never handed "
             "out again"

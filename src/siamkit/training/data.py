@@ -18,7 +18,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from siamkit.clauses import in_number
+from siamkit.clauses import counted, in_number
 from siamkit.data.memory import STATS_IMAGES, channel_stats
 from siamkit.data.sources import DATA_SOURCES
 from siamkit.data.splits import validate_class_lists
@@ -239,7 +239,7 @@ def _check_held_out_tests(cfg: DataConfig, yte: Tensor, y: Tensor) -> None:
     n = int(torch.unique(y).numel())
     raise ValueError(
         f"data.train_classes = null tests a held-out {TEST_FRACTION:.0%} of each class, which "
-        f"leaves no class 2 test images (classes of at most {most} image{'s' * (most != 1)}), "
+        f"leaves no class 2 test images (classes of at most {counted(most, 'image')}), "
         "and testing compares images of a class; name a count of classes to train on instead, "
         f"e.g. --set data.train_classes={max(2, n * 2 // 3)}, and the other classes are tested whole"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from siamkit.atomic import check_writable_folder
-from siamkit.clauses import listed
+from siamkit.clauses import in_number, listed
 from siamkit.training import RunConfig, RunData, build_model, load_run_data
 from siamkit.training.config_overrides import apply_overrides
 from siamkit.training.init_from import init_from_model
@@ -243,7 +243,7 @@ def data_kept_apart(base: RunData, data: RunData) -> None:
 def _classes(names: tuple[str, ...], ids: Any) -> str:
     """``classes 6 and 7`` (by id, with the name where it is not the id: ``class 6 'shirt'``)."""
     said = [f"{i}" if names[i] == str(i) else f"{i} {names[i]!r}" for i in ids]
-    return f"class{'es' * (len(said) != 1)} {listed(said) if said else 'none'}"
+    return f"{in_number(len(said), 'class', 'classes')} {listed(said) if said else 'none'}"
 
 
 def _check_data_choices(

@@ -47,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from siamkit.clauses import in_number
 from siamkit.training import LossConfig, RunConfig
 from siamkit.training.config_io import read_yaml
 from siamkit.training.config_loss import _FLAT_LOSS_KEYS
@@ -300,7 +301,7 @@ def _param(key: str, spec: Any) -> Param:
         near = difflib.get_close_matches(extra[0], ["choice", "float", "int", "log"], n=1)
         hint = f" (did you mean '{near[0]}'?)" if near else ""
         raise ValueError(
-            f"search-space entry {key} has unknown key{'s' * (len(extra) > 1)} "
+            f"search-space entry {key} has unknown {in_number(len(extra), 'key')} "
             f"{', '.join(repr(e) for e in extra)}{hint}: an entry holds exactly one of "
             "choice / float / int, and optionally log (e.g. {float: [1.0e-4, 1.0e-2], log: true})"
         )

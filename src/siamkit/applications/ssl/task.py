@@ -47,6 +47,7 @@ from siamkit.applications.ssl.trainer import (
     fit,
 )
 from siamkit.atomic import atomic_write
+from siamkit.clauses import counted
 from siamkit.data.folder_cache import cache_folder, image_cache
 from siamkit.export.bundle import save_model
 from siamkit.models import SiameseNetwork
@@ -128,7 +129,7 @@ def _fewer_neighbours(knn_k: int, val_y: Tensor) -> str:
     """The note of a kNN monitor that votes among fewer than ``train.knn_k`` neighbours."""
     k, smallest = monitor_k(knn_k, val_y), smallest_class(val_y)
     return (
-        f"note: the kNN monitor votes among {k} neighbour{'s' * (k != 1)}, not train.knn_k = "
+        f"note: the kNN monitor votes among {counted(k, 'neighbour')}, not train.knn_k = "
         f"{knn_k}: the smallest class of its labelled images has {smallest}, and a vote of more "
         "neighbours than an image's class has other images would be won by the other classes"
     )
@@ -163,10 +164,10 @@ def _monitor_trained_on(cfg: SSLConfig, val_y: Tensor | None) -> str | None:
     n = len(val_y)
     are = "are" if cfg.data.limit is None else "may be (data.limit keeps a sample)"
     return (
-        f"note: data.val_root {val_root} lies under data.root {root}, so its {n:,} labelled "
-        f"image{'s' * (n != 1)} {are} trained on too (without their labels): the kNN accuracy "
-        "is on images the model has seen; keep the labelled folder out of data.root to monitor "
-        "it on unseen ones"
+        f"note: data.val_root {val_root} lies under data.root {root}, so its "
+        f"{counted(n, 'labelled image')} {are} trained on too (without their labels): the kNN "
+        "accuracy is on images the model has seen; keep the labelled folder out of data.root to "
+        "monitor it on unseen ones"
     )
 
 
@@ -289,7 +290,7 @@ def _run(config: dict[str, Any], out_dir: Path, options: TaskOptions) -> TaskSum
     # a labeled data set's own held-out images: the kNN monitor's alone
     n_val = 0 if data.val_x is None or data.val_source is not None else len(data.val_x)
     watch = "the kNN monitor" if data.val_y is not None else "the collapse check"
-    held = f"; {n_val:,} more image{'s' * (n_val != 1)} of them held out for {watch}"
+    held = f"; {counted(n_val, 'more image')} of them held out for {watch}"
     log(
         f"{cfg.method}: self-supervised on {data.source} ({unlabeled}) on {where}"
         f"{held if n_val else ''}"

@@ -49,6 +49,7 @@ from siamkit.applications.ssl.data import SSLData
 from siamkit.applications.ssl.methods import SelfSupervised, embedding_network, trained_dim
 from siamkit.applications.ssl.monitor import collapse_std, leave_one_out_knn, monitor_k
 from siamkit.applications.ssl.views import ViewMaker
+from siamkit.clauses import counted
 from siamkit.distributed import all_gather_with_grad
 from siamkit.encode import encode
 from siamkit.training import ddp
@@ -161,8 +162,8 @@ def check_batch_fits(batch_size: int, n: int) -> None:
         return
     if n < 2:  # a batch needs 2 images (check_ssl_config): no size fits
         raise ValueError(
-            f"train.batch_size = {batch_size} is more than the {n} training "
-            f"image{'' if n == 1 else 's'}: a batch needs 2 or more images; give more images"
+            f"train.batch_size = {batch_size} is more than the "
+            f"{counted(n, 'training image')}: a batch needs 2 or more images; give more images"
         )
     fits = 1 << (n.bit_length() - 1)  # the largest power of two within n
     raise ValueError(
@@ -378,9 +379,9 @@ class SSLEpochLog(Callback):
         left = not trainer.stop and done < trainer.epochs  # a finished run trains no step
         if resumed and left and was is not None and was != now:
             self.log(
-                f"resuming a run of {was} process{'es' * (was != 1)} on {now}: each step takes "
-                f"the same {self.cfg.train.batch_size} images (train.batch_size is the global "
-                "batch), with other random views than the uninterrupted run would draw"
+                f"resuming a run of {counted(was, 'process', 'processes')} on {now}: each step "
+                f"takes the same {self.cfg.train.batch_size} images (train.batch_size is the "
+                "global batch), with other random views than the uninterrupted run would draw"
             )
 
     def on_epoch_end(self, trainer: Trainer, row: dict[str, Any]) -> None:

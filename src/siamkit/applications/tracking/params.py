@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass, fields
 from typing import Any
 
-from siamkit.clauses import in_number
+from siamkit.clauses import counted, in_number
 from siamkit.registry import did_you_mean
 
 #: The backbones' geometry (:mod:`~siamkit.applications.tracking.backbones`): a crop of
@@ -70,7 +70,7 @@ def read_saved_sizes(tracker: dict[str, Any], where: str, warn: bool = True) -> 
     else:  # a gap under a stride (widened), or cells a model could not have trained with
         read = (
             f"{'widened' if cells > before else 'narrowed'} to {cells} response cells centred "
-            f"on the search crop from the {before} cell{'s' * (before != 1)} {instance} gave"
+            f"on the search crop from the {counted(before, 'cell')} {instance} gave"
         )
     least = "the tracker takes no fewer than 2; " if instance - exemplar < STRIDE else ""
     warnings.warn(
