@@ -44,7 +44,7 @@ def test_a_folder_of_files_that_are_not_read_lists_them(text_cli: Any, tmp_path:
     assert res.exit_code == 1
     assert res.output == (
         f"Error: {sources} {NO_TEXT_FILES}; skipped 1 file of {sources}: scans/page1.pdf (not "
-        f"a text file: .htm .html .md .rst .text .txt or no suffix){ADVICE}"
+        f"a text file: .htm, .html, .md, .rst, .text, .txt or no suffix){ADVICE}"
     )
     assert not (tmp_path / "r.html").exists()
 

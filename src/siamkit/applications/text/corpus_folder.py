@@ -16,6 +16,7 @@ from siamkit.applications.text.documents import (
 )
 from siamkit.applications.text.html_text import HTML_SUFFIXES, html_text
 from siamkit.atomic import NotUtf8Error, same_file
+from siamkit.clauses import listed
 
 # how every plagiarism report (report_html.render_report) starts: such a file in a corpus folder
 # is an earlier run's output, which holds the suspect's text, not a source
@@ -53,7 +54,8 @@ def _why_skip(rel: Path, f: Path, exclude: Mapping[Path, str]) -> str | None:
     if suffix in CORPUS_SUFFIXES or suffix == ".json":
         return f"a {suffix} file inside a folder is not read: give it as the corpus itself"
     if suffix not in TEXT_SUFFIXES:
-        return f"not a text file: {' '.join(sorted(s for s in TEXT_SUFFIXES if s))} or no suffix"
+        kinds = [*sorted(s for s in TEXT_SUFFIXES if s), "no suffix"]
+        return f"not a text file: {listed(kinds, 'or')}"
     return None
 
 
