@@ -48,6 +48,11 @@ script does not train on, embed or score the test classes 6-9 in any case; if a 
 it is reported and nothing else changes this stop (no config, no test classes: the lead decides);
 if both pass, the lower mean EER is the one reported as the round's pick.
 
+Round 17's result (2026-12-07): ``--aux none`` reproduced T on {2,5} (EER 0.0563, 2-way 1-shot
+0.982); nothing passed. ``w1`` 0.0537 / 0.3347 / 0.1653, mean 0.1846, above 0.176; ``w03``
+0.0560 / 0.3370, then 0.1721 on {1,4}, above the limit 0.172 there. Only images of classes 0-5
+were trained on, embedded or scored. BENCHMARKS.md "Issue 20, round 17".
+
 Run: as ``val_taps.py`` says, with ``--aux w1`` (``--help`` prints the command).
 """
 
