@@ -47,7 +47,7 @@ def test_a_candidate_stops_at_its_first_failing_fold(
         out = capsys.readouterr().out
         assert out.splitlines()[-1].startswith("cand | fold [2, 5] | EER ")
         assert out.splitlines()[-1].endswith(": fails the rule") and "T | fold [2, 5]" in out
-        # the failing fold's per-epoch spread is printed before the script ends (rounds 12-16)
+        # the failing fold's per-epoch spread is printed before the script ends (rounds 12-17)
         history = '   history [{"epoch": 1, "spread": 0.2}, {"epoch": 2, "spread": 0.01}]'
         assert out.splitlines()[-2] == history
     else:
