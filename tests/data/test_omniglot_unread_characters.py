@@ -9,7 +9,7 @@ import errno
 from pathlib import Path
 
 import pytest
-from _walk_refusals import Said, fail_listing, images, said
+from _walk_refusals import Said, fail, fail_listing, images, said
 
 from siamkit.data.folders import EmptyFoldersWarning, OmniglotDataset, UnreadableFolderError
 
@@ -85,6 +85,25 @@ def test_a_character_folder_that_fails_with_an_i_o_error_is_named_and_left_out(
         "to include its images" in n
         for n in got.notes
     ), got.notes
+
+
+def test_a_character_s_file_that_fails_with_an_i_o_error_is_named_not_its_folder(
+    omni: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lstat of c1/1.png fails with an I/O error: _list_images took it as c1's listing
+    failing, told "left out the folder c1: it cannot be read (input/output error)" of a folder
+    that was listed, and dropped c1's readable 0.png with it (c4's open point 2). The file is
+    named, and c1 keeps its other image."""
+    c1 = omni / _ALPHA / "c1"
+    fail(monkeypatch, ("lstat",), {c1 / "1.png": errno.EIO})
+    ds, got = _load(omni)
+    assert ds is not None
+    assert ds.classes == ["alpha/c1", "alpha/c2"]
+    assert [p for p, label in ds.samples if label == 0] == [c1 / "0.png"]
+    assert [n for n in got.notes if "cannot be read" in n] == [
+        f"left out the entry {c1 / '1.png'}: it cannot be read (input/output error); make it "
+        "readable to include it"
+    ]
 
 
 @pytest.mark.parametrize("where", ["images_background", _ALPHA])

@@ -16,6 +16,7 @@ from _walk_refusals import Said, fail, fail_listing, images, link_beyond_reach, 
 from siamkit.data import folders
 from siamkit.data.folders import (
     ClassFoldersError,
+    ClassWalk,
     ImageFolderDataset,
     UnreadableFolderError,
     read_class_folders,
@@ -212,16 +213,69 @@ def test_a_data_set_folder_that_fails_with_an_i_o_error_is_refused_in_one_senten
         assert isinstance(error, ValueError)  # each command's handler says its sentence
 
 
-def test_an_entry_of_the_data_set_folder_that_fails_with_an_i_o_error_is_named(
+def test_an_entry_of_the_data_set_folder_that_fails_with_an_i_o_error_is_named_and_left_out(
     ds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The data set's folder can be listed, but the stat of its entry cat fails with an I/O
-    error: a bare OSError, then (once _subdirs refused an I/O error in a sentence) "cannot read
-    the folder ds (input/output error)", the folder that could be listed, not the entry that
-    failed (s63 c4, item 2)."""
+    error: a bare OSError, then "cannot read the folder ds (input/output error)", the folder
+    that could be listed, then "cannot read the entry ds/cat of the folder ds" (s63 c4, item
+    2), which refused the whole data set for one entry, where the walk leaves out and names an
+    entry it cannot lstat for want of access (s63_r4 finding 1). dog is still read."""
+    images(ds, "cat/1.png", "dog/1.png")
+    fail(monkeypatch, ("lstat",), {ds / "cat": errno.EIO})
+    walk: list[ClassWalk] = []
+    for load in (
+        lambda: walk.append(read_class_folders(ds)),
+        lambda: ImageFolderDataset(ds, (1, 8, 8)),
+    ):
+        got = said(load)
+        assert [n for n in got.notes if "cannot be read" in n] == [
+            f"left out the entry {ds / 'cat'}: it cannot be read (input/output error); make it "
+            "readable to include it"
+        ]
+    assert list(walk[0].files) == [ds / "dog"]
+
+
+def test_the_only_entry_of_a_data_set_folder_that_fails_with_an_i_o_error_is_named(
+    ds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The only entry of the data set's folder fails with an I/O error: the folder could be
+    listed, so it is not told "cannot be read", as a folder none of whose entries can be
+    lstat'ed for want of access (r--) is; the entry is (s63_r4 finding 1)."""
     images(ds, "cat/1.png")
     fail(monkeypatch, ("lstat",), {ds / "cat": errno.EIO})
-    assert _read(ds, UnreadableFolderError).refusal == (
-        f"cannot read the entry {ds / 'cat'} of the folder {ds} (input/output error): make it "
-        "readable"
-    )
+    refusal = _read(ds, ClassFoldersError).refusal
+    assert f"{ds / 'cat'} cannot be read (input/output error)" in refusal, refusal
+    assert f"the folder {ds}" not in refusal, refusal
+
+
+def test_a_file_of_a_class_that_fails_with_an_i_o_error_is_named_and_left_out(
+    ds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lstat of cat/2.png fails with an I/O error (one bad sector among a class's images):
+    the load ended in a bare "OSError: [Errno 5]" (c4's open point 1). The file is left out and
+    named, as one that cannot be lstat'ed for want of access is, and cat keeps its others."""
+    images(ds, "cat/1.png", "cat/2.png", "dog/1.png")
+    fail(monkeypatch, ("lstat",), {ds / "cat" / "2.png": errno.EIO})
+    loaded: list[ImageFolderDataset] = []
+    got = said(lambda: loaded.append(ImageFolderDataset(ds, (1, 8, 8))))
+    assert [n for n in got.notes if "cannot be read" in n] == [
+        f"left out the entry {ds / 'cat' / '2.png'}: it cannot be read (input/output error); "
+        "make it readable to include it"
+    ]
+    assert loaded[0].samples == [(ds / "cat" / "1.png", 0), (ds / "dog" / "1.png", 1)]
+
+
+def test_a_class_none_of_whose_files_can_be_lstated_for_an_i_o_error_names_them(
+    ds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every file of cat fails its lstat with an I/O error: cat could be listed and entered, so
+    the files are named, not cat told "cannot be read" as a folder of mode r-- is."""
+    images(ds, "cat/1.png", "cat/2.png", "dog/1.png")
+    fail(monkeypatch, ("lstat",), {ds / "cat" / n: errno.EIO for n in ("1.png", "2.png")})
+    told = [n for n in said(lambda: read_class_folders(ds)).notes if "cannot be read" in n]
+    assert told == [
+        f"left out 2 entries that cannot be read (input/output error), e.g. "
+        f"{ds / 'cat' / '1.png'}, {ds / 'cat' / '2.png'}: make them readable to include their "
+        "images"
+    ]

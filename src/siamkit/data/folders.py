@@ -142,14 +142,14 @@ def _entries(
             continue
         shown += 1
         st = _entry_stat(p)
-        if isinstance(st, PermissionError):
+        if isinstance(st, OSError):
             denied[os.fspath(p)] = _os_reason(st)
             continue
         if isinstance(st, str):  # gone: a broken link, a loop, one gone since listed
             continue
         if stat.S_ISLNK(st.st_mode):
             st = _entry_stat(p, follow=True)
-            if isinstance(st, PermissionError):
+            if isinstance(st, OSError):
                 links[os.fspath(p)] = _os_reason(st)
                 if targets is not None:  # as the walk met it: the link may go before it is told
                     targets[os.fspath(p)] = _link_target(os.fspath(p))
@@ -159,29 +159,34 @@ def _entries(
                     broken.append(p)
                 continue
         entries.append((p, st))
-    return entries, denied, links, not (denied and len(denied) == shown)
+    return entries, denied, links, not _not_entered(denied, shown)
+
+
+def _not_entered(denied: Mapping[str, str], shown: int) -> bool:
+    """Whether a folder whose ``shown`` visible entries were listed, of which ``denied`` cannot
+    be ``lstat``'ed (each with the OS's reason), cannot be entered: none of them can be, each
+    for want of access (no search access: a folder of mode ``r--``). An entry that fails with
+    an I/O error says nothing of the folder, which could be listed: it is named itself, not
+    the folder (s63_r4 finding 1)."""
+    return bool(denied) and len(denied) == shown and set(denied.values()) <= _ACCESS_REASONS
 
 
 def _entry_stat(
     path: str | os.PathLike[str], follow: bool = False
-) -> os.stat_result | PermissionError | Literal["gone"]:
-    """``os.lstat(path)`` (``os.stat`` when ``follow``: through a link), the error when it is
-    refused (permission denied, operation not permitted: its reason is carried to the words
-    that name the entry, not asked again), or ``"gone"`` for an entry that is no file as
-    ``Path.is_file`` takes it (a broken link, a loop, one gone since listed): the one rule of
-    :func:`_entries` and :func:`_visible_files` for each entry and each link's target.
-
-    Raises:
-        OSError: any other error (an I/O error), which no listing should take as no file.
-    """
+) -> os.stat_result | OSError | Literal["gone"]:
+    """``os.lstat(path)`` (``os.stat`` when ``follow``: through a link), the error when it
+    fails (permission denied, operation not permitted, an I/O error: its reason is carried to
+    the words that name the entry, not asked again), or ``"gone"`` for an entry that is no file
+    as ``Path.is_file`` takes it (a broken link, a loop, one gone since listed): the one rule of
+    :func:`_entries` and :func:`_visible_files` for each entry and each link's target. An I/O
+    error was raised: one file of a class that failed so ended the load in a bare "OSError:
+    [Errno 5]" (and ``siamkit face crop`` said nothing at all), and one alphabet entry refused
+    the whole data set, where the walk leaves out and names an entry it cannot ``lstat`` for
+    want of access, and a sub-folder that fails with an I/O error (s63_r4 finding 1)."""
     try:
         return os.stat(path) if follow else os.lstat(path)
-    except PermissionError as e:
-        return e
     except OSError as e:
-        if e.errno in _NOT_A_FILE:
-            return "gone"
-        raise
+        return "gone" if e.errno in _NOT_A_FILE else e
 
 
 def find_images(
@@ -358,7 +363,7 @@ def _visible_files(
             path = base / name
             # one lstat of each file (whether it is one, and which: seen), a stat of a link
             st = _entry_stat(path)
-            if isinstance(st, PermissionError):
+            if isinstance(st, OSError):
                 denied[os.fspath(path)] = _os_reason(st)
                 continue
             if isinstance(st, str):  # none: a broken link, a loop, a file gone since listed
@@ -366,7 +371,7 @@ def _visible_files(
             link = stat.S_ISLNK(st.st_mode)
             if link:
                 st = _entry_stat(path, follow=True)
-                if isinstance(st, PermissionError):  # the folder can be entered, the target not
+                if isinstance(st, OSError):  # the folder can be entered, the target not
                     unreached[os.fspath(path)] = _os_reason(st)
                     targets[os.fspath(path)] = _link_target(os.fspath(path))
                     continue
@@ -383,7 +388,7 @@ def _visible_files(
             if seen is not None:
                 seen.add(st, path)
             yield path
-        if denied and len(denied) == shown:  # none can be: the folder cannot be entered (r--)
+        if _not_entered(denied, shown):  # none can be: the folder cannot be entered (r--)
             locked[where] = _why_unreadable(denied, denied)
         else:
             refused.update(denied)
@@ -1947,8 +1952,8 @@ def _subdirs(
         targets = {}
     try:
         entries, denied, links, entered = _entries(folder, broken, targets)
-    except OSError as e:  # no access, an I/O error (of the listing or of an entry's stat): any
-        if e.errno in _NOT_A_FILE:  # error but "gone", as the walk's skip
+    except OSError as e:  # no access, an I/O error (of the listing): any error but "gone", as
+        if e.errno in _NOT_A_FILE:  # the walk's skip
             raise
         raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
     if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
@@ -1973,14 +1978,11 @@ class UnreadableFolderError(PermissionError, ValueError):
 def _unreadable_folder(folder: Path, e: OSError | str) -> str:
     """The sentence of :class:`UnreadableFolderError` for ``folder``, with the OS's reason (the
     error, or its words as the walk met them) and its fix (:func:`_read_fix`: read access does
-    not fix an I/O error). An error of one entry of ``folder`` (its stat failed with an I/O
-    error) names that entry, not ``folder``, which could be listed."""
+    not fix an I/O error). An entry of ``folder`` whose stat fails is no reason to refuse it:
+    it is left out and named (:func:`_entries`), as the walk leaves it out."""
     why = e if isinstance(e, str) else _os_reason(e)
     fix = _read_fix("it", [why])
     name = text_name(os.fspath(folder))
-    entry = None if isinstance(e, str) or e.filename is None else os.fspath(e.filename)
-    if entry is not None and entry != os.fspath(folder):
-        return f"cannot read the entry {text_name(entry)} of the folder {name} ({why}): {fix}"
     if fix.startswith("give read access"):  # the folders in it want it too
         fix += " (and to the folders in it)"
     return f"cannot read the folder {name} ({why}): {fix}"
