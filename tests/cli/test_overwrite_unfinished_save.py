@@ -164,3 +164,46 @@ def test_files_in_the_earlier_models_place_are_kept_and_named_as_what_they_are(
         f"--overwrite set it aside as {model} holds files of yours; move those files "
         f"elsewhere, then move {stash / 'model'} back to {model} and delete {stash}"
     )
+
+
+@pytest.mark.parametrize("kind", ["file", "link to a file", "broken link", "link to a folder"])
+def test_a_file_or_link_of_the_users_at_out_model_is_named_as_a_file_and_the_error_stays(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file (or link) of the user's saved at OUT/model during a failed --overwrite run: the
+    cleanup listed it as a folder, and os.listdir's NotADirectoryError (FileNotFoundError for
+    a broken link) replaced the run's own error; a link to a folder was listed through as
+    "files in OUT/model the failed run did not write". It is named as the file it is, and the
+    run's error is the one raised."""
+    out = tmp_path / "run"
+    (out / "model").mkdir(parents=True)
+    (out / "model" / "weights.pt").write_text("earlier model")
+    (out / "config.yaml").write_text("earlier: 1\n")
+    (tmp_path / "mine.txt").write_text("mine")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "f.txt").write_text("f")
+    model = out / "model"
+    with pytest.raises(RuntimeError, match=r"^the run failed$"), _earlier_run_set_aside(out, True):
+        if kind == "file":
+            model.write_text("a user's file named model")
+        else:
+            target = {
+                "link to a file": "mine.txt",
+                "broken link": "gone",
+                "link to a folder": "folder",
+            }
+            model.symlink_to(tmp_path / target[kind])
+        raise RuntimeError("the run failed")
+    (stash,) = out.glob(".earlier-run-*")
+    assert os.listdir(stash) == ["model"]
+    assert (stash / "model" / "weights.pt").read_text() == "earlier model"
+    assert os.path.islink(model) == (kind != "file")
+    assert (out / "config.yaml").read_text() == "earlier: 1\n"
+    assert os.listdir(tmp_path / "folder") == ["f.txt"]
+    err = capsys.readouterr().err
+    assert "did not write" not in err
+    assert (
+        f"model saved in {out} during the run kept; the earlier run's model left where "
+        f"--overwrite set it aside, in {stash} (a run into {out} is refused until it is moved "
+        "back or deleted)\n"
+    ) in err

@@ -88,7 +88,9 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
                 kept.append(name)
             else:
                 os.replace(stash / name, out_dir / name)
-        files = [n for n in kept if n != "model"]
+        model = out_dir / "model"  # a folder of files the failed run did not write: said as
+        a_folder = model.is_dir() and not model.is_symlink()  # such; a file or link is a file
+        files = [n for n in kept if n != "model" or not a_folder]
         if files:
             click.echo(
                 f"{', '.join(files)} saved in {out_dir} during the run kept; the earlier run's "
@@ -96,8 +98,7 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
                 f"{out_dir} is refused until it is moved back or deleted)",
                 err=True,
             )
-        if "model" in kept:  # a folder of files the failed run did not write, not a model
-            model = out_dir / "model"
+        if "model" in kept and a_folder:  # not a model: the earlier one stays set aside
             click.echo(
                 f"files in {model} the failed run did not write kept "
                 f"({listed(sorted(os.listdir(model)))}); the earlier run's model folder left "
