@@ -5,7 +5,6 @@ that --overwrite replaces."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -150,6 +149,7 @@ def _unfinished_save_sentence(
     the earlier run's (``moved`` aside) is back in OUT/model with the files ``carried`` back
     into it, or left set aside where a file of the user's is in its place (``kept``, said in
     the line before), and which files of the user's to move out of ``.model.old``."""
+    from siamkit.export.bundle import _users_files_advice
     from siamkit.export.runtime import set_aside_folder
 
     model = out_dir / "model"
@@ -165,20 +165,6 @@ def _unfinished_save_sentence(
         if carried:
             said += f" (with {listed(carried)} of yours, which the save had moved)"
     return f"{said}: {_users_files_advice(model, aside)}" if os.path.lexists(aside) else said
-
-
-def _users_files_advice(model: Path, aside: Path) -> str:
-    """Which files of the user's to move out of the folder ``aside`` (``.model.old``) into
-    ``model``, and to remove the rest, the replaced model's (its exports of the model now in
-    ``model`` are the user's to keep)."""
-    from siamkit.export.bundle import CONFIG_FILE, _what_to_move
-
-    try:
-        doc = json.loads((model / CONFIG_FILE).read_text())
-        fingerprint, threshold = doc.get("fingerprint"), doc.get("threshold")
-    except (OSError, ValueError, AttributeError):
-        fingerprint, threshold = None, None
-    return _what_to_move(model, aside, lambda: {fingerprint}, threshold)
 
 
 FAILED_REPORT = "report.failed.html"
@@ -234,7 +220,7 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     their move was refused, is named with them) keeps the earlier model folder in ``stash``,
     said in one line: False then, and ``stash`` must not be deleted, as it may hold the user's
     files."""
-    from siamkit.export.bundle import CONFIG_FILE, recover_model_folder
+    from siamkit.export.bundle import CONFIG_FILE, _users_files_advice, recover_model_folder
     from siamkit.export.runtime import set_aside_folder
 
     earlier, new = stash / "model", out_dir / "model"

@@ -559,16 +559,23 @@ def _not_a_saves_folder(old: Path) -> str:
 
 
 def _unresolved_old(dest: Path, old: Path) -> str:
+    return (
+        f"{old} holds files of an interrupted save of {dest} that could not be moved into it: "
+        f"{_users_files_advice(dest, old)}, then save again"
+    )
+
+
+def _users_files_advice(dest: Path, old: Path) -> str:
+    """:func:`_what_to_move` for the replaced folder ``old`` a save of ``dest`` could not
+    empty, against the model in ``dest`` (its siamkit.json's fingerprint and threshold): the
+    exports of that model in ``old`` are the user's to keep. Used by ``siamkit train
+    --overwrite`` too, for the ``.model.old`` its run's save left."""
     try:  # the model the interrupted save wrote, whose exports in ``old`` are the user's to keep
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprint, threshold = doc.get("fingerprint"), doc.get("threshold")
     except (OSError, ValueError, AttributeError):
         fingerprint, threshold = None, None
-    advice = _what_to_move(dest, old, lambda: {fingerprint}, threshold)
-    return (
-        f"{old} holds files of an interrupted save of {dest} that could not be moved into it: "
-        f"{advice}, then save again"
-    )
+    return _what_to_move(dest, old, lambda: {fingerprint}, threshold)
 
 
 def _what_to_move(dest: Path, old: Path, fingerprints: Any, threshold: float | None) -> str:
