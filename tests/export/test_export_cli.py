@@ -780,7 +780,7 @@ def test_calibrate_removes_and_names_the_export_made_with_the_old_threshold(
     assert res.exit_code == 0, res.output
     assert (
         f"Removed {model}/model.int8.onnx, {model}/model.onnx and {model}/onnx.json: the ONNX "
-        "export made with the old threshold, which would no longer match the model (`siamkit "
+        "export of another model or threshold, which would no longer match the model (`siamkit "
         f"export {model} --int8-mode dynamic` writes it again with the new one)"
     ) in res.output
     assert sorted(p.name for p in model.iterdir()) == [
@@ -812,8 +812,130 @@ def test_calibrate_json_carries_the_removed_export_only_when_there_was_one(
     res = CliRunner().invoke(cli, [*args, "--json", "--target", "far", "--far", "0.2"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["hint"] == (
-        f"Removed {model}/model.onnx and {model}/onnx.json: the ONNX export made with the old "
+        f"Removed {model}/model.onnx and {model}/onnx.json: the ONNX export of another model or "
         f"threshold, which would no longer match the model (`siamkit export {model}` writes it "
         "again with the new one)"
     )
     assert not (model / "model.onnx").exists()
+
+
+def test_a_calibrate_stopped_once_the_threshold_is_saved_leaves_no_export_of_the_old_one(
+    bundle, tmp_path, fmnist_images, monkeypatch
+):
+    """calibrate saved the new threshold, then removed the export made with the old one: a
+    kill or a Ctrl-C between the two left siamkit.json at the new threshold and model.onnx at
+    the old one, served silently (OnnxEmbedder(MODEL) decides by the graph's) (s63_r3 finding
+    3). The export is removed first, against the threshold about to be saved: stopped right
+    after the save, nothing of the old threshold is left, and the line says what was removed."""
+    from siamkit.export import threshold_file
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
+    assert _invoke(str(model)).exit_code == 0
+    saved = threshold_file.write_threshold
+
+    def stopped(*args, **kwargs):
+        saved(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threshold_file, "write_threshold", stopped)
+    args = ["calibrate", str(model), "--data", str(_val_folder(tmp_path, fmnist_images))]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 130, res.output  # siamkit's Ctrl-C exit
+    threshold = json.loads((model / "siamkit.json").read_text())["threshold"]
+    assert threshold != 0.75  # the new one is saved
+    assert not (model / "model.onnx").exists() and not (model / "onnx.json").exists()
+    assert (
+        f"Removed {model}/model.onnx and {model}/onnx.json: the ONNX export of another model or "
+        "threshold, which would no longer match the model (`siamkit export "
+        f"{model}` writes it again with the new one)"
+    ) in res.output
+
+
+def test_calibrate_says_an_export_it_removed_before_a_failed_save_is_of_the_threshold_kept(
+    bundle, tmp_path, fmnist_images, monkeypatch
+):
+    """A save of the threshold that fails once the export is removed (a read-only
+    siamkit.json): the line says what was removed, that the new threshold was not saved, and
+    the command that writes the export again (s63_r3 finding 3)."""
+    from siamkit.export import threshold_file
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
+    assert _invoke(str(model)).exit_code == 0
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(model / "siamkit.json"))
+
+    monkeypatch.setattr(threshold_file, "write_threshold", refused)
+    args = ["calibrate", str(model), "--data", str(_val_folder(tmp_path, fmnist_images))]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0
+    assert json.loads((model / "siamkit.json").read_text())["threshold"] == 0.75
+    assert (
+        f"Removed {model}/model.onnx and {model}/onnx.json: the ONNX export of another model or "
+        "threshold than the one being saved, before that save, which did not finish (`siamkit "
+        f"export {model}` writes it again)"
+    ) in res.output
+
+
+def test_calibrate_names_the_command_that_writes_the_removed_export_where_it_was(
+    bundle, tmp_path, fmnist_images
+):
+    """calibrate's "Removed ..." line named `siamkit export MODEL`, which writes model.onnx, for
+    an export onnx.json lists as MODEL/edge.onnx (`--out`), and the same command for an export
+    a file of the user's is kept at a name of, which refuses to replace it (s63_r3 finding 1).
+    It names `--out MODEL/edge.onnx`, and what to move first; each command then works."""
+    model = tmp_path / "model"
+    shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
+    edge = model / "edge.onnx"
+    assert _invoke(str(model), "--out", str(edge), "--int8-mode", "dynamic").exit_code == 0
+    args = ["calibrate", str(model), "--data", str(_val_folder(tmp_path, fmnist_images))]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    command = f"siamkit export {model} --out {edge} --int8-mode dynamic"
+    assert f"(`{command}` writes it again with the new one)" in res.output
+    res = CliRunner().invoke(cli, command.split()[1:])
+    assert res.exit_code == 0, res.output
+    threshold = json.loads((model / "siamkit.json").read_text())["threshold"]
+    assert OnnxEmbedder(edge).threshold == threshold
+    # a file of the user's at a listed name: kept, and the command refuses to replace it
+    (model / "edge.int8.onnx").write_bytes(b"my own graph")
+    res = CliRunner().invoke(cli, [*args, "--target", "far", "--far", "0.2"])
+    assert res.exit_code == 0, res.output
+    assert (
+        f"(`{command}` writes it again with the new one once you move {model}/edge.int8.onnx "
+        "elsewhere)"
+    ) in res.output
+    assert CliRunner().invoke(cli, command.split()[1:]).exit_code != 0
+    (model / "edge.int8.onnx").rename(tmp_path / "mine.onnx")
+    res = CliRunner().invoke(cli, command.split()[1:])
+    assert res.exit_code == 0, res.output
+
+
+def test_calibrate_blames_no_threshold_for_another_models_export(bundle, tmp_path, fmnist_images):
+    """Another model's export copied into the model folder is removed by calibrate (the save's
+    rule) even where the threshold does not change; the line said it was "made with the old
+    threshold", against the promise that a refit giving the same threshold keeps the export
+    (s63_r3 finding 2). It says "of another model or threshold", true of both."""
+    from tests.export.test_save_model_keeps_what_it_does_not_own import small_net
+
+    from siamkit.export.onnx import export_onnx
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
+    args = ["calibrate", str(model), "--data", str(_val_folder(tmp_path, fmnist_images))]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    threshold = json.loads((model / "siamkit.json").read_text())["threshold"]
+    other = siamkit.save_model(small_net(2), tmp_path / "other", threshold=threshold)
+    export_onnx(other)
+    for name in ("model.onnx", "onnx.json"):
+        shutil.copyfile(other / name, model / name)
+    res = CliRunner().invoke(cli, args)  # the same data and target: the same threshold
+    assert res.exit_code == 0, res.output
+    assert json.loads((model / "siamkit.json").read_text())["threshold"] == threshold
+    assert "old threshold" not in res.output
+    assert (
+        f"Removed {model}/model.onnx and {model}/onnx.json: the ONNX export of another model or "
+        "threshold, which would no longer match the model"
+    ) in res.output

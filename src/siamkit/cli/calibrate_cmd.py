@@ -232,10 +232,11 @@ def calibrate(
 
     verify, identify, enroll's galleries, serve and export then decide "same" / "not the same"
     with it. MODEL/siamkit.json is rewritten (atomically); the weights, and so galleries made
-    with the model, stay valid. An ONNX export in MODEL made with the old threshold is removed
-    and named, as a save over a model folder removes an export that would no longer match it
-    (siamkit export writes it again); one made with the same threshold is kept. Classes the model's run kept for testing are refused, and so are
-    its training classes in the folder it trained on when its run held out whole classes for
+    with the model, stay valid. An ONNX export in MODEL made with another threshold is removed
+    and named, before the new one is saved, as a save over a model folder removes an export
+    that would no longer match it (siamkit export writes it again); one made with the same
+    threshold is kept. Classes the model's run kept for testing are refused, and so are its
+    training classes in the folder it trained on when its run held out whole classes for
     validation (data.val_classes): every image of them there is a training image.
 
     An image model also calibrates on a list of labelled image pairs: --data is a CSV with the
@@ -524,35 +525,101 @@ def _say_saved(
         click.echo(hint)
 
 
-def _export_flag(model: str) -> str:
-    """The ``siamkit export`` option that writes MODEL's recorded ONNX files again as they
-    were (``--int8``, ``--int8-mode dynamic``: without it the int8 file is not written)."""
-    from siamkit.export.sidecar import read_sidecar
-
-    exports = read_sidecar(model)["exports"]
-    modes = {e.get("int8_mode") for e in exports.values() if e.get("precision") == "int8"}
-    return " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
-
-
-def _remove_stale_exports(model: str, flag: str) -> str | None:
-    """Remove MODEL's ONNX export made with another threshold than the one just saved
-    (:func:`siamkit.export.bundle.remove_stale_exports`, the rule a save over a model folder
-    follows: its files carry the old threshold, which the torch-free runtime decides by), and
-    the sentence naming what was removed and the ``siamkit export`` command (with ``flag``)
-    that writes it again; ``None`` when nothing was."""
+def _export_commands(model: str) -> list[tuple[Path, str, list[Path]]]:
+    """The ``siamkit export`` commands that write MODEL's ONNX exports again as they were: for
+    each, the record that lists it (``onnx.json``; a text export's ``text_onnx.json``), the
+    command, and the files it writes (an image export's graphs, a text export's folder).
+    ``--out`` where it was written elsewhere than the command's default (MODEL/model.onnx,
+    MODEL/onnx), ``--branch g`` for a half-twin's branch g alone, ``--int8`` or ``--int8-mode
+    dynamic`` where an int8 graph was written (without it, none is). Read before the export is
+    removed."""
     import shlex
 
-    from siamkit.clauses import listed
-    from siamkit.export.bundle import remove_stale_exports
+    from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME
+    from siamkit.export.runtime import ONNX_FILE
+    from siamkit.export.sidecar import SIDECAR_FILE, TEXT_EXPORT_META, read_sidecar
 
-    removed = remove_stale_exports(model)
-    if not removed:
-        return None
-    return (
-        f"Removed {listed([str(p) for p in removed])}: the ONNX export made with the old "
-        f"threshold, which would no longer match the model (`siamkit export "
-        f"{shlex.quote(model)}{flag}` writes it again with the new one)"
-    )
+    export = f"siamkit export {shlex.quote(model)}"
+    groups: dict[str, dict[str, Any]] = {}  # each export's fp32 graph name: its entries
+    for name, entry in read_sidecar(model)["exports"].items():
+        base = name
+        if name.lower().endswith(".onnx"):  # X.int8.onnx, X.document.onnx: X.onnx's export
+            base = name[:-5].removesuffix(".int8").removesuffix(".document") + name[-5:]
+        groups.setdefault(base, {})[name] = entry if isinstance(entry, dict) else {}
+    commands: list[tuple[Path, str, list[Path]]] = []
+    for base, entries in groups.items():
+        modes = {e.get("int8_mode") for e in entries.values() if e.get("precision") == "int8"}
+        flag = " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
+        branch = " --branch g" if (entries.get(base) or {}).get("branch") == "g" else ""
+        out = "" if base == ONNX_FILE else f" --out {shlex.quote(str(Path(model) / base))}"
+        files = [Path(model) / n for n in entries]
+        commands.append((Path(model) / SIDECAR_FILE, f"{export}{out}{branch}{flag}", files))
+    for sub in sorted(Path(model).iterdir()):
+        if sub.is_dir() and not sub.is_symlink() and (sub / TEXT_EXPORT_META).is_file():
+            out = "" if sub.name == EXPORT_DIR else f" --out {shlex.quote(str(sub))}"
+            flag = " --int8" if (sub / INT8_NAME).is_file() else ""
+            commands.append((sub / TEXT_EXPORT_META, f"{export}{out}{flag}", [sub]))
+    return commands
+
+
+def _removed_then_saved(
+    model: str,
+    threshold: float,
+    info: dict[str, Any],
+    document_threshold: float | None = None,
+) -> str | None:
+    """Remove MODEL's ONNX exports that would not match it with ``threshold``, then save it
+    (with ``info``, and ``document_threshold``: :func:`write_threshold`); the sentence naming
+    what was removed and the ``siamkit export`` commands that write it again, ``None`` when
+    nothing was. Removed first (:func:`siamkit.export.bundle.remove_stale_exports`, the rule a
+    save over a model folder follows: an export carries its threshold, which the torch-free
+    runtime decides by), so that a kill or a failure between the two loses at most an export,
+    and never leaves one of the old threshold to be served with the new one in siamkit.json;
+    a failed save says what was removed before it raises."""
+    import os
+
+    from siamkit.clauses import listed
+    from siamkit.export.bundle import read_model_config, remove_stale_exports
+    from siamkit.export.threshold_file import write_threshold
+
+    commands = _export_commands(model)  # read before the export's records go
+    removed = remove_stale_exports(model, threshold)
+    gone = set(removed)
+    made: dict[str, list[Path]] = {}  # each command writing a removed export again: its files
+    for record, command, files in commands:
+        if record in gone or record.parent in gone:
+            made.setdefault(command, files)
+    one = len(made) <= 1
+
+    def sentence(saved: bool) -> str:
+        what = "the ONNX export" if one else "the ONNX exports"
+        said = f"Removed {listed([str(p) for p in removed])}: {what} of another model or threshold"
+        if saved:
+            said += ", which would no longer match the model"
+        else:
+            said += " than the one being saved, before that save, which did not finish"
+        if made:
+            named = listed([f"`{c}`" for c in made])
+            again = f"{named} {'writes it' if one else 'write them'} again"
+            again += " with the new one" if saved else ""
+            # a file of the user's kept at a name the command writes: it refuses to replace it
+            blocking = sorted({f for fs in made.values() for f in fs if os.path.lexists(f)})
+            if blocking:
+                again += f" once you move {listed([str(p) for p in blocking])} elsewhere"
+            said += f" ({again})"
+        return said
+
+    try:
+        write_threshold(model, threshold, info, document_threshold=document_threshold)
+    except BaseException:
+        if removed:  # stopped in the write (Ctrl-C) after its rename, it is saved all the same
+            try:
+                saved = read_model_config(model).get("threshold") == threshold
+            except (OSError, ValueError):
+                saved = False
+            click.echo(sentence(saved), err=True)
+        raise
+    return sentence(saved=True) if removed else None
 
 
 def _echo_json(as_json: bool, model: str, info: dict[str, Any], hint: str | None) -> bool:
@@ -654,16 +721,13 @@ def _fit_and_save(
 ) -> tuple[dict[str, Any], str | None]:
     """:func:`_fit`, the threshold and its record then saved in the model folder ``model``
     (a score-normalised model's threshold may be negative, as its reader takes it), and the
-    ONNX export made with another threshold removed: the record, and the sentence naming what
-    was removed (:func:`_remove_stale_exports`)."""
+    ONNX export of another threshold removed first: the record, and the sentence naming what
+    was removed (:func:`_removed_then_saved`)."""
     from siamkit.export.bundle import read_model_config
-    from siamkit.export.threshold_file import write_threshold
 
     signed = (read_model_config(model).get("model") or {}).get("score_norm") is not None
     info = _fit(genuine, impostor, target, far, where, signed)
-    flag = _export_flag(model)  # read before the export's record goes with it
-    write_threshold(model, info["threshold"], info)
-    return info, _remove_stale_exports(model, flag)
+    return info, _removed_then_saved(model, info["threshold"], info)
 
 
 def _calibrate_text(
@@ -744,12 +808,8 @@ def _calibrate_text(
         save_model(net, out, threshold=info["threshold"], metadata=meta)
         model = out
     else:  # the two thresholds in one write: never one refitted without the other
-        from siamkit.export.threshold_file import write_threshold
-
-        flag = _text_export_flag(model)  # read before the export goes
         both = info.get("document_threshold")
-        write_threshold(model, info["threshold"], info, document_threshold=both)
-        hint = _remove_stale_exports(model, flag)
+        hint = _removed_then_saved(model, info["threshold"], info, both)
     if _echo_json(as_json, model, info, hint):
         return
     t = info["threshold"]
@@ -781,16 +841,6 @@ def _documents_fit(genuine: Any, impostor: Any, target: str, far: float) -> dict
     ``document_tar`` and ``document_far``, recorded beside the other's."""
     fit = _fit(genuine, impostor, target, far, {})
     return {f"document_{k}": fit[k] for k in ("threshold", "tar", "far")}
-
-
-def _text_export_flag(model: str) -> str:
-    """As :func:`_export_flag` for a text model's export MODEL/onnx/ (what ``siamkit export
-    MODEL`` writes): ``--int8`` where it holds the int8 graph."""
-    from pathlib import Path
-
-    from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME
-
-    return " --int8" if (Path(model) / EXPORT_DIR / INT8_NAME).is_file() else ""
 
 
 COMMANDS = [calibrate]

@@ -403,24 +403,34 @@ def _say_kept_listed(
     return kept
 
 
-def remove_stale_exports(path: str | os.PathLike[str]) -> list[Path]:
+def remove_stale_exports(
+    path: str | os.PathLike[str], threshold: float | None = None
+) -> list[Path]:
     """Remove from the model folder ``path`` the ONNX exports that no longer match its
     ``siamkit.json``: made from a model of another fingerprint, or recording another threshold
-    (the graph's metadata, ``onnx.json``, ``text_onnx.json`` carry it, and the torch-free
-    runtime decides a match by it). The rule :func:`save_model` follows when it replaces a
-    model, for ``siamkit calibrate`` after it rewrote the threshold: an export that would no
-    longer match is never left to be served. A file at a name ``onnx.json`` lists that is not
-    the one the export wrote is kept and named on stderr, as a save keeps it. Returns the paths
-    removed (an export's graphs before the record listing them); nothing where every export
-    matches. An ``.onnx`` file no record lists (MODEL/edge/model.onnx, written with ``--out``)
-    of another model or threshold is kept but named, as a save names it.
+    than ``threshold`` (``None``: the one ``siamkit.json`` records; the graph's metadata,
+    ``onnx.json``, ``text_onnx.json`` carry it, and the torch-free runtime decides a match by
+    it). The rule :func:`save_model` follows when it replaces a model, for ``siamkit
+    calibrate``, which calls it with the threshold it is about to write, before it writes it:
+    an export that would no longer match is never left to be served, not even by a kill
+    between the two (that loses at most an export, which ``siamkit export`` writes again). A
+    file at a name ``onnx.json`` lists that is not the one the export wrote is kept and named on
+    stderr, as a save keeps it. Returns the paths removed (an export's graphs before the record
+    listing them); nothing where every export matches. An ``.onnx`` file no record lists
+    (MODEL/edge/model.onnx, written with ``--out``) of another model or threshold is kept but
+    named, as a save names it.
 
     >>> remove_stale_exports("runs/shoes/model")  # doctest: +SKIP
     [PosixPath('runs/shoes/model/model.onnx'), PosixPath('runs/shoes/model/onnx.json')]
     """
     folder = Path(path)
     doc = read_model_config(folder)
-    fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
+
+    def fingerprints() -> set[Any]:
+        return {doc.get("fingerprint")}
+
+    if threshold is None:
+        threshold = doc.get("threshold")
     kept = _kept_listed(folder, fingerprints, threshold)
     stale = _stale_exports(folder, fingerprints, threshold)
     for entry in stale:

@@ -205,7 +205,7 @@ def test_text_calibration_removes_and_names_the_export_made_with_the_old_thresho
     res = CliRunner().invoke(cli, ["export", str(model), "--int8"])
     assert res.exit_code == 0, res.output
     removed = (
-        f"Removed {model}/onnx: the ONNX export made with the old threshold, which would no "
+        f"Removed {model}/onnx: the ONNX export of another model or threshold, which would no "
         f"longer match the model (`siamkit export {model} --int8` writes it again with the new "
         "one)"
     )
@@ -247,8 +247,8 @@ def test_a_half_twins_stale_export_names_its_document_towers_graphs_too(
     out = half_twin / "onnx"
     assert json.loads(res.stdout)["hint"] == (
         f"Removed {out}/text.document.int8.onnx, {out}/text.document.onnx, {out}/text.int8.onnx, "
-        f"{out}/text.onnx, {out}/tokenizer and {out}/text_onnx.json: the ONNX export made with "
-        "the old threshold, which would no longer match the model (`siamkit export "
-        f"{half_twin} --int8` writes it again with the new one)"
+        f"{out}/text.onnx, {out}/tokenizer and {out}/text_onnx.json: the ONNX export of another "
+        "model or threshold, which would no longer match the model (`siamkit export "
+        f"{half_twin} --int8` writes it again with the new one once you move {out} elsewhere)"
     )
     assert sorted(p.name for p in out.iterdir()) == ["readme.txt"]
