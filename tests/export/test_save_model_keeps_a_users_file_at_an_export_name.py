@@ -161,3 +161,34 @@ def test_the_load_finishing_a_killed_save_keeps_and_names_a_users_file_too(
         "export of it)",
         kept_line(dest, f"{dest}/model.onnx"),
     ]
+
+
+def test_each_listed_graph_is_read_once_by_a_save_and_by_the_removal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save over a model folder, and remove_stale_exports (calibrate's), read every graph
+    onnx.json lists twice, in two passes (one for what is kept, one for what is removed), which
+    a file replaced between them could set apart: removed unnamed, or kept unsaid; graphs may be
+    hundreds of MB (s63_r3 finding 5). Each is read once now, by the one pass deciding both."""
+    from siamkit.export import bundle
+    from siamkit.export.bundle import remove_stale_exports
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.threshold_file import write_threshold
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest)
+    read: list[str] = []
+    hashed = bundle.sha256_file
+
+    def counted(path: Path) -> str:
+        read.append(Path(path).name)
+        return hashed(path)
+
+    monkeypatch.setattr(bundle, "sha256_file", counted)
+    save_model(small_net(1), dest)
+    assert read.count("model.onnx") == 1 and not (dest / "model.onnx").exists()
+    export_onnx(dest)
+    write_threshold(dest, 0.7)
+    read.clear()
+    assert remove_stale_exports(dest) == [dest / "model.onnx", dest / "onnx.json"]
+    assert read.count("model.onnx") == 1

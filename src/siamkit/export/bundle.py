@@ -214,7 +214,7 @@ def save_model(
             _remove_stale_temps(dest)
         removed: tuple[list[Path], bool, list[Path]] = ([], False, [])
         fingerprints: Any = None
-        kept: list[str] = []
+        kept: list[Path] = []  # listed files of the user's, found by the carry's one look
         if dest.exists():
             old = set_aside_folder(dest)
             if old.is_symlink() or (os.path.lexists(old) and not old.is_dir()):
@@ -227,10 +227,9 @@ def save_model(
             )  # a kill before this line leaves only ``old``: see recover_model_folder
             # and one after it the user's files in ``old``, which the next save or load moves
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
-            kept = _kept_listed(old, fingerprints, threshold)
             deleted: list[Path] = []  # the stale exports the carry deleted, for its failure
             try:
-                removed = _carry_over(old, dest, fingerprints, threshold, deleted)
+                removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
                 said = _not_carried(dest, old, err, fingerprints, threshold, deleted)
@@ -243,7 +242,7 @@ def save_model(
     model.threshold = threshold
     _say_removed(dest, *removed)
     if fingerprints is not None:  # a model folder replaced
-        named = _say_kept_listed(dest, kept)
+        named = _say_kept_listed(dest, [p.name for p in kept])
         _say_unrecorded_stale(dest, fingerprints, threshold, named)
     return Path(path)
 
@@ -314,18 +313,25 @@ _TEXT_MODEL_FILES = frozenset(
 )
 
 
-def _stale_exports(folder: Path, fingerprints: Any, threshold: float | None) -> list[Path]:
+def _stale_exports(
+    folder: Path, fingerprints: Any, threshold: float | None, kept: list[Path] | None = None
+) -> list[Path]:
     """The ONNX exports in the model folder ``folder`` made from a model that goes by none of
     ``fingerprints()``, or that record another threshold than ``threshold`` (the new model's:
     an export carries its threshold in its metadata and record, and decides a match by it):
     the files an image export lists in ``onnx.json``, and ``onnx.json`` itself; a text export's
     own files in a sub-folder (MODEL/onnx), or that folder whole when nothing of the user's is
-    in it. Paths within ``folder``."""
+    in it. Paths within ``folder``. The files at names a stale ``onnx.json`` lists that are not
+    the ones its export wrote (:func:`_listed_exports`: the user's, kept) are added to ``kept``,
+    from the same look: each graph is read once, and what is removed and what is said kept
+    cannot disagree."""
     stale: list[Path] = []
     if (folder / SIDECAR_FILE).is_file():
-        graphs, _ = _listed_exports(folder, fingerprints, threshold)
+        graphs, other = _listed_exports(folder, fingerprints, threshold)
         if graphs is not None:
             stale += [*graphs, folder / SIDECAR_FILE]
+        if kept is not None:
+            kept += other
     for sub in sorted(folder.iterdir()):
         meta = sub / TEXT_EXPORT_META
         if sub.is_symlink() or not meta.is_file():
@@ -371,16 +377,6 @@ def _listed_exports(
             same = False
         (exported if same else other).append(path)
     return exported, other
-
-
-def _kept_listed(old: Path, fingerprints: Any, threshold: float | None) -> list[str]:
-    """The names of the files at names the replaced folder ``old``'s stale ``onnx.json`` lists
-    that are not the files its export wrote (:func:`_listed_exports`): carried over as the
-    user's, and said (:func:`_say_kept_listed`)."""
-    try:
-        return [p.name for p in _listed_exports(old, fingerprints, threshold)[1]]
-    except OSError:  # gone meanwhile (another process finished the save): it says what
-        return []
 
 
 def _say_kept_listed(
@@ -431,12 +427,12 @@ def remove_stale_exports(
 
     if threshold is None:
         threshold = doc.get("threshold")
-    kept = _kept_listed(folder, fingerprints, threshold)
-    stale = _stale_exports(folder, fingerprints, threshold)
+    kept: list[Path] = []
+    stale = _stale_exports(folder, fingerprints, threshold, kept)
     for entry in stale:
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
             _delete_entry(entry)
-    named = _say_kept_listed(folder, kept, "the model's")
+    named = _say_kept_listed(folder, [p.name for p in kept], "the model's")
     _say_unrecorded_stale(folder, fingerprints, threshold, named)
     return stale
 
@@ -447,6 +443,7 @@ def _carry_over(
     fingerprints: Any,
     threshold: float | None,
     deleted: list[Path] | None = None,
+    kept: list[Path] | None = None,
 ) -> tuple[list[Path], bool, list[Path]]:
     """Move the entries of the replaced model folder ``old`` that are not its model's into the
     new one ``dest``: the user's files stay, and so does an export made from a model that goes
@@ -459,12 +456,13 @@ def _carry_over(
     name replaced (a ``tokenizer/`` in an image model's folder that a text model replaces).
     The stale export files it deletes from a folder of the user's before moving that folder
     are added to ``deleted`` as it goes (as paths in ``old``), so that a failure part-way can
-    say what is gone (:func:`_not_carried`)."""
+    say what is gone (:func:`_not_carried`). The user's files at names the stale ``onnx.json``
+    lists are added to ``kept`` (as paths in ``old``, :func:`_stale_exports`), to be said."""
     own = _own_names(old)
     try:
         if not dest.is_dir():  # replaced again meanwhile (another save): that one finishes it
             return [], False, []
-        stale = _stale_exports(old, fingerprints, threshold)
+        stale = _stale_exports(old, fingerprints, threshold, kept)
         entries = sorted(old.iterdir())
     except FileNotFoundError:  # another process (a load) finished it first
         return [], False, []
@@ -803,13 +801,13 @@ def _finish_replacement(dest: Path, old: Path) -> bool:
     try:
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
-        kept = _kept_listed(old, fingerprints, threshold)
-        removed = _carry_over(old, dest, fingerprints, threshold)
+        kept: list[Path] = []
+        removed = _carry_over(old, dest, fingerprints, threshold, kept=kept)
     except (OSError, ValueError, AttributeError):
         return False
     _remove_stale_temps(dest)
     _say_removed(dest, *removed)
-    said = _say_kept_listed(dest, kept)
+    said = _say_kept_listed(dest, [p.name for p in kept])
     _say_unrecorded_stale(dest, fingerprints, threshold, said)
     return True
 
