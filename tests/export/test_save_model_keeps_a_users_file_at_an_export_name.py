@@ -21,8 +21,9 @@ def kept_line(dest: Path, names: str, them: bool = False) -> str:
     it, is_ = ("them", "they are") if them else ("it", "it is")
     return (
         f"Kept {names}: the replaced model's {dest}/onnx.json listed {it} as its ONNX export, but "
-        f"{is_} not the file{'s' if them else ''} siamkit exported (another content than the "
-        f"SHA-256 it recorded, or a link), so {is_} taken as yours; {it} would not match this "
+        f"{is_} not the file{'s' if them else ''} siamkit exported (not a plain file of the "
+        "SHA-256 it recorded: another content, a link, a folder, or one siamkit cannot read), so "
+        f"{is_} taken as yours; {it} would not match this "
         f"model: move {it} out of {dest} before you export this model there, or delete {it}"
     )
 

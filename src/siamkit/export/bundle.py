@@ -391,7 +391,8 @@ def _say_kept_listed(
         print(
             f"Kept {_listed(kept)}: {whose} {dest / SIDECAR_FILE} listed {it} as "
             f"its ONNX export, but {is_} not the {in_number(len(kept), 'file')} siamkit "
-            "exported (another content than the SHA-256 it recorded, or a link), so "
+            "exported (not a plain file of the SHA-256 it recorded: another content, a link, a "
+            "folder, or one siamkit cannot read), so "
             f"{is_} taken as yours; {it} would not match this model: move {it} out of {dest} "
             f"before you export this model there, or delete {it}",
             file=sys.stderr,

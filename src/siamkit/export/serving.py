@@ -78,7 +78,8 @@ def _use_folder_threshold(model: Any, model_dir: str | Path) -> None:
     """Decide with the model folder's threshold, not the one copied into the ONNX file when it
     was exported: the graph does not depend on the threshold, and an export of another one
     (``siamkit calibrate`` removes the one it makes stale, but a copy put back, or a threshold
-    rewritten in ``siamkit.json`` by hand, stays) is served with the folder's. An export of another model (its fingerprint differs) is refused."""
+    rewritten in ``siamkit.json`` by hand, stays) is served with the folder's. An export of
+    another model (its fingerprint differs) is refused."""
     from siamkit.export.bundle import read_model_config
 
     doc = read_model_config(model_dir)
