@@ -415,7 +415,8 @@ def remove_stale_exports(
     stderr, as a save keeps it. Returns the paths removed (an export's graphs before the record
     listing them); nothing where every export matches. An ``.onnx`` file no record lists
     (MODEL/edge/model.onnx, written with ``--out``) of another model or threshold is kept but
-    named, as a save names it.
+    named, as a save names it. A text export's files (MODEL/onnx) are removed by their names:
+    its ``text_onnx.json`` records no SHA-256 to tell a file of the user's put at one of them.
 
     >>> remove_stale_exports("runs/shoes/model")  # doctest: +SKIP
     [PosixPath('runs/shoes/model/model.onnx'), PosixPath('runs/shoes/model/onnx.json')]
