@@ -578,7 +578,7 @@ def _removed_then_saved(
     a failed save says what was removed before it raises."""
     import os
 
-    from siamkit.clauses import listed
+    from siamkit.clauses import in_number, listed
     from siamkit.export.bundle import read_model_config, remove_stale_exports
     from siamkit.export.threshold_file import write_threshold
 
@@ -592,7 +592,7 @@ def _removed_then_saved(
     one = len(made) <= 1
 
     def sentence(saved: bool) -> str:
-        what = "the ONNX export" if one else "the ONNX exports"
+        what = f"the {in_number(len(made) or 1, 'ONNX export')}"
         said = f"Removed {listed([str(p) for p in removed])}: {what} of another model or threshold"
         if saved:
             said += ", which would no longer match the model"
