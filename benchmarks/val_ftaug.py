@@ -47,7 +47,8 @@ Budget (stop 61's and 62's shrunk one; the 2 cores are shared by several enginee
 ``configs/simclr.yaml`` ships it, ``data.limit=6000`` training images a fold, 6 epochs, seed 0, 1
 torch thread; one process a fold, the three side by side.
 
-The twelfth SSL rule, written and committed before any figure of this script (issue 17,
+The twelfth SSL rule, written before any figure of this script and committed before any at the
+rule's budget (a smoke run on {2,5} at a toy budget printed figures in between; issue 17,
 2026-12-07, stop 63; folds ``2,5;0,3;1,4``, seed 0), the eleventh's pass rule unchanged:
 
 * Reference ``ref``: the shipped fine-tune (no augmentation), from SSL and from scratch, run by
