@@ -162,16 +162,17 @@ def smallest_class_in_a_batch(batches: PKBatches) -> tuple[int, int, int]:
 
 
 def check_episodes(mode: str, batches: PKBatches, labels_per_class: int | None) -> None:
-    """Refuse, in one sentence naming the options, a fold whose batches hold a class with no
-    query once the candidate ``mode`` has taken its supports (at most the supports of it)."""
+    """:func:`check_supports` for ``--proto MODE``: the candidate ``mode`` takes
+    ``CANDIDATES[mode][0]`` supports a class."""
     check_supports(f"--proto {mode}", CANDIDATES[mode][0], batches, labels_per_class)
 
 
 def check_supports(
     option: str, support: int, batches: PKBatches, labels_per_class: int | None
 ) -> None:
-    """:func:`check_episodes` for a candidate ``option`` (e.g. ``--proto s1``, or round 17's
-    ``--aux w1``) that takes ``support`` supports a class."""
+    """Refuse, in one sentence naming the options, a fold whose batches hold a class with no
+    query once the candidate ``option`` (e.g. ``--proto s1``, or round 17's ``--aux w1``) has
+    taken its ``support`` supports a class (at most the supports of it)."""
     k = batches.k
     held, label, n = smallest_class_in_a_batch(batches)
     if held > support:
