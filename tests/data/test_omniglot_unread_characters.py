@@ -117,3 +117,16 @@ def test_an_alphabet_or_its_root_that_fails_with_an_i_o_error_is_refused_in_one_
     assert _load(omni, UnreadableFolderError)[1].refusal == (
         f"cannot read the folder {omni / where} (input/output error): make it readable"
     )
+
+
+@pytest.mark.parametrize("where", [pytest.param("", id="root"), "images_background"])
+def test_an_omniglot_folder_whose_stat_fails_with_an_i_o_error_is_refused_in_one_sentence(
+    omni: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The stat of Omniglot's root or of its images_background fails with an I/O error:
+    Path.is_dir raised it, so the load ended in a bare "OSError: [Errno 5]" (c4's open point
+    3). It is refused as a folder that cannot be listed is."""
+    fail(monkeypatch, ("stat",), {omni / where: errno.EIO})
+    assert _load(omni, UnreadableFolderError)[1].refusal == (
+        f"cannot read the folder {omni / where} (input/output error): make it readable"
+    )

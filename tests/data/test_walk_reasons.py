@@ -213,6 +213,18 @@ def test_a_data_set_folder_that_fails_with_an_i_o_error_is_refused_in_one_senten
         assert isinstance(error, ValueError)  # each command's handler says its sentence
 
 
+def test_a_data_set_folder_whose_stat_fails_with_an_i_o_error_is_refused_in_one_sentence(
+    ds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stat of the data set's own folder fails with an I/O error: Path.is_dir raised it, so
+    ImageFolderDataset ended in a bare "OSError: [Errno 5]" (c4's open point 3). It is refused
+    as a folder that cannot be listed is, not told "does not exist"."""
+    images(ds, "cat/1.png")
+    fail(monkeypatch, ("stat",), {ds: errno.EIO})
+    error = said(lambda: ImageFolderDataset(ds, (1, 8, 8)), UnreadableFolderError).error
+    assert str(error) == f"cannot read the folder {ds} (input/output error): make it readable"
+
+
 def test_an_entry_of_the_data_set_folder_that_fails_with_an_i_o_error_is_named_and_left_out(
     ds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
