@@ -17,6 +17,7 @@ from siamkit.data import folders
 from siamkit.data.folders import (
     ClassFoldersError,
     ClassWalk,
+    FolderAccessError,
     ImageFolderDataset,
     UnreadableFolderError,
     read_class_folders,
@@ -291,3 +292,22 @@ def test_a_class_none_of_whose_files_can_be_lstated_for_an_i_o_error_names_them(
         f"{ds / 'cat' / '1.png'}, {ds / 'cat' / '2.png'}: make them readable to include their "
         "images"
     ]
+
+
+@pytest.mark.parametrize(
+    ("code", "access"), [(errno.EIO, False), (errno.EACCES, True), (errno.EPERM, True)]
+)
+def test_a_folder_refused_for_an_i_o_error_is_no_permission_error(
+    ds: Path, monkeypatch: pytest.MonkeyPatch, code: int, access: bool
+) -> None:
+    """UnreadableFolderError was a PermissionError whatever the reason, so a library user's
+    ``except PermissionError:`` (no access) caught a failing disk (c4's open point 4). One for
+    want of access is a FolderAccessError, a PermissionError too; one for an I/O error is
+    neither. Each is a ValueError (each command's handler says its sentence), and carries no
+    errno (a handler of OSError by errno would say its own sentence)."""
+    images(ds, "cat/1.png")
+    fail_listing(monkeypatch, {ds: code})
+    error = _read(ds, UnreadableFolderError).error
+    assert isinstance(error, OSError) and isinstance(error, ValueError) and error.errno is None
+    assert isinstance(error, PermissionError) is access
+    assert isinstance(error, FolderAccessError) is access

@@ -55,7 +55,7 @@ def crop(source: str, dest: str, detector: str, upsample: int, as_json: bool) ->
     try:
         with data_warnings_as_lines():  # what the listing leaves out: one line each, as enroll
             written, skipped = crop_folder(Path(source), Path(dest), detector, upsample)
-    except UnreadableFolderError as err:  # SOURCE's sentence: a PermissionError, DEST is fine
+    except UnreadableFolderError as err:  # SOURCE's (one for want of access is a PermissionError)
         raise click.ClickException(str(err)) from None
     except PermissionError as err:  # not a gallery's problem, as the shared handler would say
         raise click.ClickException(

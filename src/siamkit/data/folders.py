@@ -32,6 +32,7 @@ __all__ = [
     "ClassFoldersError",
     "EmptyFoldersWarning",
     "FileImageDataset",
+    "FolderAccessError",
     "ImageFolderDataset",
     "LeftOutFilesWarning",
     "OmniglotDataset",
@@ -1955,10 +1956,10 @@ def _subdirs(
     except OSError as e:  # no access, an I/O error (of the listing): any error but "gone", as
         if e.errno in _NOT_A_FILE:  # the walk's skip
             raise
-        raise UnreadableFolderError(_unreadable_folder(folder, e)) from None
+        raise _unreadable(folder, e) from None
     if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
         why = _why_unreadable(denied, denied)
-        raise UnreadableFolderError(_unreadable_folder(folder, why))
+        raise _unreadable(folder, why)
     note = _locked_note({}, denied, links, targets) if (denied or links) and warn else ""
     if note and _first_said(note, LeftOutFilesWarning):  # once in a study (Omniglot's: c4)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=3)
@@ -1967,12 +1968,28 @@ def _subdirs(
     return sorted(p for p, st in entries if stat.S_ISDIR(st.st_mode))
 
 
-class UnreadableFolderError(PermissionError, ValueError):
+class UnreadableFolderError(OSError, ValueError):
     """A data set's folder that cannot be read (no read or no search access, an I/O error: its
     sentence gives the OS's reason). A ValueError too, so that every command's handler of a
     user's mistake says its sentence: as a bare PermissionError, ``siamkit enroll`` said "the
-    gallery file cannot be used" of it. A PermissionError whatever the reason, as it was first
-    raised for no access only and callers catch it as one."""
+    gallery file cannot be used" of it. One for want of access is a :class:`FolderAccessError`,
+    a PermissionError too; one for an I/O error is not: it was a PermissionError whatever the
+    reason, so ``except PermissionError`` (no access) caught a failing disk (s63_r4, c4's open
+    point 4). No ``errno`` is set: a command's handler of OSError by errno would say its own
+    sentence instead of this one."""
+
+
+class FolderAccessError(UnreadableFolderError, PermissionError):
+    """An :class:`UnreadableFolderError` for want of access (permission denied, operation not
+    permitted): a PermissionError too, as every unreadable folder was."""
+
+
+def _unreadable(folder: Path, e: OSError | str) -> UnreadableFolderError:
+    """The error that refuses ``folder`` (:func:`_unreadable_folder`'s sentence), a
+    :class:`FolderAccessError` where the OS's reason is a want of access."""
+    why = e if isinstance(e, str) else _os_reason(e)
+    access = set(why.split(", ")) <= _ACCESS_REASONS
+    return (FolderAccessError if access else UnreadableFolderError)(_unreadable_folder(folder, e))
 
 
 def _unreadable_folder(folder: Path, e: OSError | str) -> str:
@@ -2009,7 +2026,7 @@ def _is_folder(path: Path) -> bool:
     except OSError as e:
         if e.errno in _NOT_A_FILE:
             return False
-        raise UnreadableFolderError(_unreadable_folder(path, e)) from None
+        raise _unreadable(path, e) from None
 
 
 def missing_folder(path: str | os.PathLike[str], what: str) -> FileNotFoundError:
