@@ -4,7 +4,8 @@
 Each is read as an integer, as ``int()`` reads it (``" 2"`` and ``"02"`` are 2), and a value that
 is no integer (``abc``, ``1.0``, empty) is no launch's: the process is a one-process command's.
 Only a launch (``WORLD_SIZE`` above 1) has later processes; a bare ``RANK`` is no launch (a
-cluster job's environment, s57_c3, s58_r2).
+cluster job's environment, s57_c3, s58_r2). Also the variable siamkit's own launcher sets
+(:data:`CTRL_C_SAID`), with which process 0 tells it that it said its Ctrl-C line.
 
 A module of the lowest layer, without torch, so that the command line (which reads it before
 torch is imported: its SIGTERM line, the later processes' error sentence, ``siamkit tune``'s
@@ -28,9 +29,26 @@ and one of them compared ``WORLD_SIZE`` to ``"2"`` as a string (s59_c4).
 
 from __future__ import annotations
 
+import contextlib
 import os
 
-__all__ = ["env_local_rank", "env_local_world", "env_rank", "env_world", "launched", "other_rank"]
+__all__ = [
+    "CTRL_C_SAID",
+    "ctrl_c_said",
+    "env_local_rank",
+    "env_local_world",
+    "env_rank",
+    "env_world",
+    "launched",
+    "other_rank",
+]
+
+#: The variable siamkit's launcher (``siamkit train --nproc-per-node``) sets for the processes
+#: it starts: a file of its own, which process 0 writes to once it has said its Ctrl-C line
+#: (:func:`ctrl_c_said`). The launcher stopped by a Ctrl-C says that line itself where process 0
+#: did not (it had already ended, or was not started yet), so that a Ctrl-C never ends the
+#: launch without a word, and never with two lines (s63_r1 finding 1).
+CTRL_C_SAID = "SIAMKIT_CTRL_C_SAID"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -73,3 +91,13 @@ def env_local_rank() -> int:
     """This process's place on its machine (``LOCAL_RANK``) in a launch; 0 outside a launch (see
     :func:`env_local_world`) or when it is no integer."""
     return max(0, _env_int("LOCAL_RANK", 0)) if launched() else 0
+
+
+def ctrl_c_said() -> None:
+    """Tell siamkit's launcher, where it started this process, that this process said its
+    Ctrl-C line (:data:`CTRL_C_SAID`); nothing outside such a launch. A file that cannot be
+    written is let be: the launcher then says the line too, rather than none."""
+    path = os.environ.get(CTRL_C_SAID)
+    if path:
+        with contextlib.suppress(OSError), open(path, "a") as said:
+            said.write("said\n")

@@ -1664,7 +1664,8 @@ TORCHRUN_LOGGERS = (
 @pytest.fixture
 def torchrun_printed(monkeypatch) -> None:
     """torchrun's log lines printed to this test's stderr, as torch's handler prints them to
-    the launch's ("W... torchrun] MESSAGE"), and not also by torch's own handler."""
+    the launch's (``W<date> <time> <pid> <file>:<line>] MESSAGE``; here ``W torchrun] MESSAGE``),
+    and not also by torch's own handler."""
     import logging
 
     class Printed(logging.Handler):
@@ -1697,15 +1698,11 @@ def test_torchruns_lines_of_a_signal_stop_do_not_come_after_process_0s_line(
     9" is said, last. The filter is taken off after."""
     import logging
 
-    import torch.distributed.run as torchrun
-    from torch.distributed.elastic.agent.server.local_elastic_agent import LocalElasticAgent
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-
-    import siamkit.cli._launch as launcher
+    from siamkit.launch_env import ctrl_c_said
 
     sig = getattr(signal, signame)
     line = {
-        "SIGINT": "interrupted (Ctrl-C) before the command finished; run it again",
+        "SIGINT": ENDED_BY["SIGINT"][1],
         "SIGTERM": "interrupted (SIGTERM); run/checkpoint.pt keeps the run so far: run the "
         "same command with --resume to continue it",
     }[signame]
@@ -1713,21 +1710,14 @@ def test_torchruns_lines_of_a_signal_stop_do_not_come_after_process_0s_line(
     def answer(rank: int, death_sig: signal.Signals) -> None:
         if rank == 0 and death_sig == sig:
             print(line, file=sys.stderr, flush=True)
+            if sig == signal.SIGINT:  # as process 0 does once it said its Ctrl-C line
+                ctrl_c_said()
 
-    agent = LocalElasticAgent.__new__(LocalElasticAgent)  # torch's run() and _shutdown()
-    agent._worker_watchdog = agent._health_check_server = None
-    agent._pcontext, agent._shutdown_timeout = _torchruns_processes(answer, outlives), 0
-
-    def invoke_run(role: str) -> None:  # the signal torchrun's handler raises, as it comes
-        raise SignalException(f"Process {os.getpid()} got signal: {sig}", sigval=sig)
-
-    monkeypatch.setattr(agent, "_invoke_run", invoke_run)
-    monkeypatch.setattr(torchrun, "run", lambda args: agent.run())
+    context = _torchruns_processes(answer, outlives)
     filters = {name: list(logging.getLogger(name).filters) for name in TORCHRUN_LOGGERS}
-    with pytest.raises(click.exceptions.Exit) as ended:
-        launcher.launch(2, ["--version"], hinted=lambda: signame == "SIGTERM")
+    code = _launch_stopped_by(monkeypatch, sig, context, hinted=signame == "SIGTERM")
     err = capsys.readouterr().err
-    assert ended.value.exit_code == 128 + int(sig)
+    assert code == 128 + int(sig)
     assert err.count(line) == 1, err
     assert "death signal" not in err and "closing signal" not in err, err
     last = err.strip().splitlines()[-1]
@@ -1737,6 +1727,76 @@ def test_torchruns_lines_of_a_signal_stop_do_not_come_after_process_0s_line(
     else:
         assert last == line, err
     assert {name: logging.getLogger(name).filters for name in TORCHRUN_LOGGERS} == filters
+
+
+def _launch_stopped_by(monkeypatch, sig: signal.Signals, context: Any, hinted: bool = False) -> int:
+    """The exit status of ``launcher.launch(2, ...)`` whose torchrun (torch's own agent run() and
+    _shutdown()) gets ``sig`` while its processes are ``context`` (None: not started yet)."""
+    import torch.distributed.run as torchrun
+    from torch.distributed.elastic.agent.server.local_elastic_agent import LocalElasticAgent
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    import siamkit.cli._launch as launcher
+
+    agent = LocalElasticAgent.__new__(LocalElasticAgent)  # torch's run() and _shutdown()
+    agent._worker_watchdog = agent._health_check_server = None
+    agent._pcontext, agent._shutdown_timeout = context, 0
+
+    def invoke_run(role: str) -> None:  # the signal torchrun's handler raises, as it comes
+        raise SignalException(f"Process {os.getpid()} got signal: {sig}", sigval=sig)
+
+    monkeypatch.setattr(agent, "_invoke_run", invoke_run)
+    monkeypatch.setattr(torchrun, "run", lambda args: agent.run())
+    with pytest.raises(click.exceptions.Exit) as ended:
+        launcher.launch(2, ["--version"], hinted=lambda: hinted)
+    return ended.value.exit_code
+
+
+@pytest.mark.parametrize("hinted", [False, True], ids=["before-the-checkpoint", "checkpoint"])
+@pytest.mark.parametrize("process_0", ["ended", "not-started"])
+def test_a_ctrl_c_where_process_0_says_no_line_ends_with_the_launchers(
+    monkeypatch, capsys, torchrun_printed: None, process_0: str, hinted: bool
+) -> None:
+    """A Ctrl-C that torchrun passes on where process 0 says no line: it had already ended while
+    process 1 ran, or torchrun had not started the processes yet. With torchrun's own lines of
+    the stop left out, the launch ended with 130 and no word at all (s63_r1 finding 1); the
+    launcher says the Ctrl-C line itself, once (process 1 says none), or, where a new run has
+    its checkpoint, that --resume continues it, as process 0 would have."""
+    import os
+
+    from siamkit.launch_env import CTRL_C_SAID
+
+    said_by: list[int] = []
+    context = None
+    if process_0 == "ended":
+        context = _torchruns_processes(lambda rank, sig: said_by.append(rank))
+        context.subprocess_handlers[0].proc.ended = True
+    code = _launch_stopped_by(monkeypatch, signal.SIGINT, context, hinted)
+    err = capsys.readouterr().err
+    again = "run the same command with --resume to continue it" if hinted else "run it again"
+    assert code == 130
+    assert err.splitlines() == [f"interrupted (Ctrl-C) before the command finished; {again}"]
+    assert said_by == ([1] if process_0 == "ended" else [])  # process 0 was not signalled
+    assert CTRL_C_SAID not in os.environ  # the launch's file is named no more
+
+
+def test_process_0s_resume_line_on_a_ctrl_c_tells_the_launcher(tmp_path: Path, monkeypatch) -> None:
+    """Process 0's --resume line on a Ctrl-C tells the launcher it was said (the file
+    CTRL_C_SAID names), as its plain Ctrl-C line does, so that the launcher does not say a
+    second line; outside a launch (no such file) nothing is written."""
+    from siamkit.cli._run_folder import _resume_hint_on_interrupt
+    from siamkit.launch_env import CTRL_C_SAID
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    said = tmp_path / "said"
+    said.touch()
+    for name in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(CTRL_C_SAID, str(said))
+    with pytest.raises(click.exceptions.Exit), _resume_hint_on_interrupt(tmp_path / "run", True):
+        raise KeyboardInterrupt
+    assert said.stat().st_size > 0
 
 
 def test_torchruns_closing_line_where_a_process_failed_stays(

@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from siamkit.clauses import counted, in_number, listed
-from siamkit.launch_env import launched
+from siamkit.launch_env import CTRL_C_SAID, launched
 
 #: The signals torchrun's launcher takes over while its processes run (its
 #: ``TORCHELASTIC_SIGNALS_TO_HANDLE`` default, which names others); siamkit's handlers are put
@@ -261,6 +261,44 @@ def _signal_stop_lines_left_out() -> Iterator[None]:
             logger.removeFilter(quiet)
 
 
+@contextlib.contextmanager
+def _ctrl_c_said_file() -> Iterator[Path | None]:
+    """A file of this launch's own, named to the processes by :data:`CTRL_C_SAID`, which process
+    0 writes to once it has said its Ctrl-C line (:func:`siamkit.launch_env.ctrl_c_said`);
+    removed after, and the variable put back. None where no file could be made: the launch then
+    leaves the Ctrl-C line to process 0, as before."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix="siamkit-launch-", suffix=".ctrl-c")
+    except OSError:
+        yield None
+        return
+    os.close(fd)
+    kept = os.environ.get(CTRL_C_SAID)
+    os.environ[CTRL_C_SAID] = name
+    try:
+        yield Path(name)
+    finally:
+        if kept is None:
+            os.environ.pop(CTRL_C_SAID, None)
+        else:
+            os.environ[CTRL_C_SAID] = kept
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _said(path: Path | None) -> bool:
+    """Whether process 0 said its Ctrl-C line (it wrote to ``path``): True where there is no
+    file to tell (:func:`_ctrl_c_said_file`), so that the line is never said twice."""
+    if path is None:
+        return True
+    try:
+        return path.stat().st_size > 0
+    except OSError:  # (removed meanwhile: a cleaner of /tmp)
+        return False
+
+
 def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
     """Take the signals of :data:`_STOPPED_WITH_SIGTERM` that torchrun's launcher would take
     over (its ``--signals-to-handle``, in ``args``): each is put in ``received`` and raised as
@@ -379,9 +417,9 @@ def launch(
     processes say nothing on the SIGTERM torchrun stops them with (reviewer s56_R7 finding 4).
     A SIGHUP or SIGQUIT stops them with SIGTERM too (:data:`_STOPPED_WITH_SIGTERM`) and ends
     the same way, with 129 or 131. A signal ignored here (SIGHUP under ``nohup``, SIGINT in a
-    non-interactive shell's background job) stays ignored, by this process and the processes."""
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    non-interactive shell's background job) stays ignored, by this process and the processes.
+    A Ctrl-C (SIGINT) torchrun passes on, and process 0 says its line; where it said none (it had
+    already ended, or was not started yet), this process says it (:data:`CTRL_C_SAID`)."""
     from torch.distributed.run import parse_args, run
 
     args = parse_args(["--standalone", f"--nproc-per-node={count}", "-m", "siamkit", *child_args])
@@ -390,6 +428,22 @@ def launch(
     for stream in (sys.stdout, sys.stderr):  # ours first, then the processes'
         stream.flush()
     received: list[signal.Signals] = []
+    with _ctrl_c_said_file() as ctrl_c_said:
+        _run_launch(args, run, count, received, hinted, ctrl_c_said)
+
+
+def _run_launch(
+    args: Any,
+    run: Callable[[Any], Any],
+    count: int,
+    received: list[signal.Signals],
+    hinted: Callable[[], bool],
+    ctrl_c_said: Path | None,
+) -> None:
+    """:func:`launch`'s run of torchrun (``run(args)``) and how it ends."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
     try:
         with _launcher_state_kept(), _signal_stop_lines_left_out():
             _stop_with_sigterm(args, received)
@@ -405,7 +459,9 @@ def launch(
     except SignalException as err:
         # torchrun stopped its processes, as asked: the shell's status for the signal, and no
         # word of this process's where process 0 said "--resume continues it" ("run it again"
-        # would contradict it); a SIGINT torchrun passes on, and process 0 says its Ctrl-C line
+        # would contradict it); a SIGINT torchrun passes on, and process 0 says its Ctrl-C line,
+        # or this process where it said none: a Ctrl-C ended a launch whose process 0 had
+        # already ended with no word at all (s63_r1 finding 1)
         got = received[0] if received else signal.Signals(err.sigval)
         if err.sigval == signal.SIGTERM and not hinted():
             click.echo(
@@ -413,4 +469,10 @@ def launch(
                 f"{counted(count, 'process', 'processes')}; run it again",
                 err=True,
             )
+        elif got == signal.SIGINT and not _said(ctrl_c_said):
+            # (process 0's own line names the checkpoint where --resume continues the run)
+            again = (
+                "run the same command with --resume to continue it" if hinted() else "run it again"
+            )
+            click.echo(f"interrupted (Ctrl-C) before the command finished; {again}", err=True)
         raise click.exceptions.Exit(128 + int(got)) from None

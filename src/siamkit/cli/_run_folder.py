@@ -274,6 +274,7 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
     say that --resume continues it, not the generic "run it again". Under torchrun every
     process gets the signal: the first alone says it."""
     from siamkit.cli.main import Terminated
+    from siamkit.launch_env import ctrl_c_said
     from siamkit.training.ddp import is_main_process
 
     try:
@@ -291,6 +292,8 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
             "with --resume to continue it",
             err=True,
         )
+        if not term:
+            ctrl_c_said()  # (the launcher says a Ctrl-C line where process 0 did not)
         raise click.exceptions.Exit(code) from None
 
 

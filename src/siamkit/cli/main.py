@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from siamkit._version import __version__
-from siamkit.launch_env import env_rank, env_world, launched, other_rank
+from siamkit.launch_env import ctrl_c_said, env_rank, env_world, launched, other_rank
 
 # (module, attribute) of every command. Each module defines a click command or group, named as
 # its attribute with "_" written "-" (tests/cli/test_lazy_commands.py checks it).
@@ -84,6 +84,7 @@ class LazyGroup(click.Group):
                 click.echo(
                     "interrupted (Ctrl-C) before the command finished; run it again", err=True
                 )
+                ctrl_c_said()  # (the launcher says it where process 0 did not)
             raise click.exceptions.Exit(130) from None
         except Terminated:
             if not launched():
