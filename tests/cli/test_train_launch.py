@@ -1799,6 +1799,34 @@ def test_process_0s_resume_line_on_a_ctrl_c_tells_the_launcher(tmp_path: Path, m
     assert said.stat().st_size > 0
 
 
+def test_an_earlier_launchs_filter_left_on_does_not_drop_a_failures_closing_lines(
+    capsys, torchrun_printed: None
+) -> None:
+    """A second signal that lands while a launch takes its filter off can leave that filter on
+    (s63_r1 finding 2), and it drops "closing signal" lines from then on: the next launch in the
+    process takes it off, so its failure's "Sending process N closing signal SIGTERM" stays."""
+    import logging
+
+    import siamkit.cli._launch as launcher
+
+    logger = logging.getLogger(TORCHRUN_LOGGERS[1])
+    filters = list(logger.filters)
+    stale = launcher._SignalStopLinesLeftOut()
+    stale.signalled = True
+    logger.addFilter(stale)
+    try:
+        with launcher._signal_stop_lines_left_out():
+            _torchruns_processes(lambda rank, sig: None).close(signal.SIGTERM)
+        left = list(logger.filters)
+    finally:
+        logger.removeFilter(stale)
+    assert capsys.readouterr().err.splitlines() == [
+        "W torchrun] Sending process 4240 closing signal SIGTERM",
+        "W torchrun] Sending process 4241 closing signal SIGTERM",
+    ]
+    assert left == filters
+
+
 def test_torchruns_closing_line_where_a_process_failed_stays(
     capsys, torchrun_printed: None
 ) -> None:

@@ -253,6 +253,10 @@ def _signal_stop_lines_left_out() -> Iterator[None]:
     quiet = _SignalStopLinesLeftOut()
     loggers = [logging.getLogger(name) for name in (_SIGNAL_RECEIVED[0], *_SIGNAL_SENT)]
     for logger in loggers:
+        # an earlier launch's filter left on (a second signal that landed as it was taken off,
+        # s63_r1 finding 2) would drop this launch's "closing signal SIGTERM" of a failure
+        for stale in [f for f in logger.filters if isinstance(f, _SignalStopLinesLeftOut)]:
+            logger.removeFilter(stale)
         logger.addFilter(quiet)
     try:
         yield
