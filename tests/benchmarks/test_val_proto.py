@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from _bench_scripts import load_script
+from _naive_losses import naive_proto
 
 from siamkit.encoders import create_encoder
 from siamkit.models import SiameseNetwork
@@ -21,32 +22,6 @@ from siamkit.training.batch_source import PKBatches
 @pytest.fixture(scope="module")
 def proto():
     return load_script("val_proto")
-
-
-def naive_loss(z: list[list[float]], labels: list[int], support: int, scale: float) -> float:
-    """The loss with Python loops and ``math`` alone: normalise, split, prototypes, softmax."""
-    unit = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in z]
-    seen: dict[int, int] = {}
-    sup: dict[int, list[list[float]]] = {}
-    queries = []
-    for row, y in zip(unit, labels, strict=True):
-        seen[y] = seen.get(y, 0) + 1
-        if seen[y] <= support:
-            sup.setdefault(y, []).append(row)
-        else:
-            queries.append((row, y))
-    classes = sorted(sup)
-    protos = {c: [sum(col) / len(sup[c]) for col in zip(*sup[c], strict=True)] for c in classes}
-    total = 0.0
-    for q, y in queries:
-        logits = {
-            c: -scale * sum((a - b) ** 2 for a, b in zip(q, protos[c], strict=True))
-            for c in classes
-        }
-        top = max(logits.values())
-        lse = top + math.log(sum(math.exp(v - top) for v in logits.values()))
-        total += lse - logits[y]
-    return total / len(queries)
 
 
 # Two classes, two supports each (S = 2), one query each:
@@ -75,11 +50,11 @@ def test_the_loss_on_a_case_computed_by_hand(proto, scale: float) -> None:
     # the leaked figure is right: it is the code's loss on LEAK_Z with three supports
     three = proto.prototypical_loss(torch.tensor(LEAK_Z), torch.tensor(LEAK_Y), 3, scale)
     assert float(three) == pytest.approx(leaked, rel=1e-6)
-    assert naive_loss(LEAK_Z, LEAK_Y, 3, scale) == pytest.approx(leaked, rel=1e-12)
+    assert naive_proto(LEAK_Z, LEAK_Y, 3, scale) == pytest.approx(leaked, rel=1e-12)
     got = proto.prototypical_loss(torch.tensor(HAND_Z), torch.tensor(HAND_Y), 2, scale)
     assert float(got) != pytest.approx(leaked, rel=1e-3)  # no query entered its own prototype
     assert float(got) == pytest.approx(want, rel=1e-6)
-    assert naive_loss(HAND_Z, HAND_Y, 2, scale) == pytest.approx(want, rel=1e-12)
+    assert naive_proto(HAND_Z, HAND_Y, 2, scale) == pytest.approx(want, rel=1e-12)
 
 
 def test_the_scale_of_the_input_does_not_matter(proto) -> None:
@@ -95,7 +70,7 @@ def test_the_loss_against_a_naive_loop(proto, support: int, seed: int) -> None:
     labels = torch.tensor([3, 0, 7, 1] * 8)[torch.randperm(32, generator=g)]  # 4 classes x 8
     z = torch.randn(32, 5, generator=g, dtype=torch.float64)
     got = proto.prototypical_loss(z, labels, support, 16.0)
-    want = naive_loss(z.tolist(), labels.tolist(), support, 16.0)
+    want = naive_proto(z.tolist(), labels.tolist(), support, 16.0)
     assert float(got) == pytest.approx(want, rel=1e-5)
 
 

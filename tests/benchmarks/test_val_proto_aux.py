@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from _bench_scripts import load_script
+from _naive_losses import naive_proto, naive_tuplet
 
 from siamkit.encoders import create_encoder
 from siamkit.losses import ContrastiveLoss, TupletMarginLoss
@@ -22,60 +23,6 @@ from siamkit.training.batch_source import PKBatches
 @pytest.fixture(scope="module")
 def aux():
     return load_script("val_proto_aux")
-
-
-def unit(z: list[list[float]]) -> list[list[float]]:
-    return [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in z]
-
-
-def log1p_sum_exp(xs: list[float]) -> float:
-    """``log(1 + sum(exp(x)))``, stably."""
-    top = max([0.0, *xs])
-    return top + math.log(math.exp(-top) + sum(math.exp(x - top) for x in xs))
-
-
-def naive_tuplet(z: list[list[float]], labels: list[int], margin: float, scale: float) -> float:
-    """Yu and Tao's tuplet margin loss with loops and ``math``: for every ordered positive pair
-    ``(a, p)``, ``log(1 + sum_n exp(s (cos(a, n) - cos(theta_ap - margin))))``, the mean."""
-    u = unit(z)
-    cos = [[sum(x * y for x, y in zip(r, q, strict=True)) for q in u] for r in u]
-    terms = []
-    for a, ya in enumerate(labels):
-        for p, yp in enumerate(labels):
-            if p == a or yp != ya:
-                continue
-            theta = math.acos(min(max(cos[a][p], -1 + 1e-7), 1 - 1e-7))
-            target = math.cos(theta - margin)
-            negs = [scale * (cos[a][n] - target) for n, yn in enumerate(labels) if yn != ya]
-            terms.append(log1p_sum_exp(negs))
-    return sum(terms) / len(terms)
-
-
-def naive_proto(z: list[list[float]], labels: list[int], support: int, scale: float) -> float:
-    """The prototypical loss with loops and ``math``: each class's first ``support`` samples
-    are its support, the others are queries, softmax over ``-scale`` squared distances."""
-    u = unit(z)
-    seen: dict[int, int] = {}
-    sup: dict[int, list[list[float]]] = {}
-    queries = []
-    for row, y in zip(u, labels, strict=True):
-        seen[y] = seen.get(y, 0) + 1
-        if seen[y] <= support:
-            sup.setdefault(y, []).append(row)
-        else:
-            queries.append((row, y))
-    protos = {
-        c: [sum(col) / len(rows) for col in zip(*rows, strict=True)] for c, rows in sup.items()
-    }
-    total = 0.0
-    for q, y in queries:
-        logits = {
-            c: -scale * sum((a - b) ** 2 for a, b in zip(q, pc, strict=True))
-            for c, pc in protos.items()
-        }
-        top = max(logits.values())
-        total += top + math.log(sum(math.exp(v - top) for v in logits.values())) - logits[y]
-    return total / len(queries)
 
 
 def random_batch(seed: int, per_class: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,11 +58,6 @@ def test_the_naive_loops_themselves(aux) -> None:
     assert naive_proto(z.tolist(), labels.tolist(), 1, 16.0) == pytest.approx(
         float(proto.prototypical_loss(z, labels, 1, 16.0)), rel=1e-6
     )
-    # a case by hand: classes 0 and 1, one support each ((1, 0) and (0, 1)), then one query
-    # each at its own support: d^2 = 0 to its own prototype, 2 to the other; both queries'
-    # cross-entropy is log(1 + e^{-2s})
-    hand = [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
-    assert naive_proto(hand, [0, 1, 0, 1], 1, 1.0) == pytest.approx(math.log1p(math.exp(-2)))
 
 
 def test_the_gradient_is_the_tuplets_plus_w_times_the_episodes(aux) -> None:
