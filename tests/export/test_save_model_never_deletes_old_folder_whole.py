@@ -326,3 +326,92 @@ def test_a_refused_move_of_a_stale_text_export_with_a_users_file_names_what_it_r
     torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
     assert tree(dest / "onnx") == ["readme.txt"]  # the next load moved it
     assert sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_the_removed_export_files_are_named_where_their_folder_was_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s63_r2 finding 1: the carry deletes a stale text export's own files from
+    ``.model.old/onnx`` (which holds a file of the user's), moves that folder into the new one,
+    then a later move (``zz.txt``) is refused. The sentence named the removed files under
+    ``.model.old/onnx``, which no longer exists; it names them where the folder is now."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_text_export(dest, user_file=True)
+    (dest / "zz.txt").write_text("mine")  # after onnx/ in name order: its move comes later
+    old = tmp_path / ".model.old"
+    refuse_moves_out_of(old, monkeypatch, only="zz.txt")
+    with pytest.raises(PermissionError) as err:
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    assert tree(dest / "onnx") == ["readme.txt"]  # moved, without the export's files
+    assert not (old / "onnx").exists()
+    assert str(err.value) == (
+        f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
+        f"folder {old} ({old}/zz.txt: Permission denied): move {old}/zz.txt into {dest} (or "
+        f"elsewhere), and remove {old} (the rest of it is the replaced model's); it had removed "
+        f"{dest}/onnx/text.onnx, {dest}/onnx/text_onnx.json and {dest}/onnx/tokenizer, the "
+        "replaced model's export, which would no longer match this model"
+    )
+
+
+def test_a_load_that_cannot_finish_a_killed_save_names_the_export_files_it_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """s63_r2 finding 3: a save killed after its renames, then a load whose move of
+    ``.model.old/onnx`` (a stale text export holding a file of the user's) is refused: the load
+    had deleted the export's own files and said nothing, and the next save's refusal does not
+    name them either. The load now says them on stderr as it deletes them."""
+    dest, old = saved_with_users_files(tmp_path)
+    add_text_export(dest, user_file=True)
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt  # killed after the two renames
+
+    monkeypatch.setattr(bundle, "_carry_over", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    capsys.readouterr()
+    refuse_moves_out_of(old, monkeypatch, only="onnx")
+    x = torch.rand(2, 1, 28, 28)
+    torch.testing.assert_close(load_model(dest).embed(x), small_net(1).embed(x))
+    monkeypatch.undo()
+    assert tree(old / "onnx") == ["readme.txt"]
+    assert capsys.readouterr().err == (
+        f"Removed {old}/onnx/text.onnx, {old}/onnx/text_onnx.json and {old}/onnx/tokenizer: the "
+        "replaced model's, which this model does not write and which would no longer match it "
+        f"(siamkit export {dest} --format onnx writes an export of it)\n"
+    )
+
+
+def test_a_deletion_refused_after_every_move_says_the_files_moved_and_names_what_it_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s63_r2 finding 4: the user's files all moved into the new folder, then deleting the
+    replaced model's ``onnx.json`` from ``.model.old`` is refused. The error said it "could not
+    finish moving your files", and named nowhere the graphs already deleted before it. Now it
+    says the files moved, and names the graphs."""
+    dest, old = saved_with_users_files(tmp_path)
+    add_image_export(dest)
+    real = bundle._delete_entry
+
+    def delete(path: Path) -> None:
+        if path.name == "onnx.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path)
+
+    monkeypatch.setattr(bundle, "_delete_entry", delete)
+    with pytest.raises(bundle.ModelFolderNotFinishedError) as err:
+        save_model(small_net(1), dest)
+    monkeypatch.undo()
+    assert tree(dest) == sorted(
+        [CONFIG_FILE, "mine", "mine/run.sh", "model.safetensors", "notes.txt"]
+    )
+    assert tree(old) == sorted([CONFIG_FILE, "model.safetensors", "onnx.json"])
+    assert str(err.value) == (
+        f"Saved the model to {dest} and moved your files into it, but could not remove the "
+        f"replaced model's files from {old} ({old}/onnx.json: Permission denied): remove {old} "
+        "(nothing of yours is in it, only the replaced model's files); it had removed "
+        f"{old}/model.int8.onnx and {old}/model.onnx, the replaced model's export, which would "
+        "no longer match this model"
+    )

@@ -91,7 +91,8 @@ class ModelFileError(ValueError):
 
 class ModelFolderNotFinishedError(OSError, ValueError):
     """:func:`save_model` saved the model but could not move the user's files out of the
-    replaced folder (``.M.old``); its sentence says which to move. A ValueError too, so that
+    replaced folder (``.M.old``), or, once they were moved, remove the replaced model's files
+    from it; its sentence says which to move or remove. A ValueError too, so that
     every command's handler of a user's mistake says that sentence, not a traceback (as a bare
     OSError it was one); its ``errno`` is the refused move's, and ``why`` the refusal in
     words (``PATH: Permission denied``), for a caller that says what became of the model
@@ -153,7 +154,9 @@ def save_model(
             still holds files that could not be moved into ``path``.
         ModelFolderNotFinishedError: (an OSError and a ValueError; a PermissionError where the
             move was refused so) the model is saved, but files of the user's could not be moved
-            out of the replaced folder ``.path.old``: its sentence names them.
+            out of the replaced folder ``.path.old``, or, once they were, the replaced model's
+            files could not be removed from it: its sentence names them, and the replaced
+            model's export files it had removed.
         OSError: anything else the file system refuses (a full disk, a folder it may not
             write in), as it came: the new model's temporary folder is removed, and the folder
             at ``path`` is as it was, or, where the refusal came between the save's two renames,
@@ -232,7 +235,8 @@ def save_model(
                 removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
-                said = _not_carried(dest, old, err, fingerprints, threshold, deleted)
+                shown = _where_now(dest, old, deleted)
+                said = _not_carried(dest, old, err, fingerprints, threshold, shown)
                 raise _not_finished(err, said) from err
         else:
             tmp.rename(dest)
@@ -456,10 +460,11 @@ def _carry_over(
     user's). Returns those not written anew in ``dest``, as paths in ``dest``, whether an
     export is among them, and the entries of the user's that the new model's own of the same
     name replaced (a ``tokenizer/`` in an image model's folder that a text model replaces).
-    The stale export files it deletes from a folder of the user's before moving that folder
-    are added to ``deleted`` as it goes (as paths in ``old``), so that a failure part-way can
-    say what is gone (:func:`_not_carried`). The user's files at names the stale ``onnx.json``
-    lists are added to ``kept`` (as paths in ``old``, :func:`_stale_exports`), to be said."""
+    The stale export files it deletes (from a folder of the user's before moving that folder,
+    then from ``old``: :func:`_delete_replaced`) are added to ``deleted`` as it goes (as paths
+    in ``old``), so that a failure part-way can say what is gone (:func:`_not_carried`). The
+    user's files at names the stale ``onnx.json`` lists are added to ``kept`` (as paths in
+    ``old``, :func:`_stale_exports`), to be said."""
     own = _own_names(old)
     try:
         if not dest.is_dir():  # replaced again meanwhile (another save): that one finishes it
@@ -487,7 +492,7 @@ def _carry_over(
             removed.append(there / inner.name)
         with contextlib.suppress(FileNotFoundError):  # moved by another process finishing it
             entry.rename(there)
-    _delete_replaced(old, own, stale, [old / p.name for p in replaced])
+    _delete_replaced(old, own, stale, [old / p.name for p in replaced], deleted)
     return removed, bool(stale), replaced
 
 
@@ -506,20 +511,38 @@ def _delete_entry(path: Path) -> None:
     path.rmdir()
 
 
-def _delete_replaced(old: Path, own: set[str], stale: list[Path], replaced: list[Path]) -> None:
+def _delete_replaced(
+    old: Path,
+    own: set[str],
+    stale: list[Path],
+    replaced: list[Path],
+    deleted: list[Path] | None = None,
+) -> None:
     """Delete from the replaced folder ``old``, after :func:`_carry_over` moved the user's
     files out, only what is known to be its model's: its stale exports (the graphs before the
     record listing them, :func:`_stale_exports`' order), the user's entries that the new model's
     own replaced, then the files its save wrote, ``siamkit.json`` last; then ``old`` itself
     where it is empty. A kill part-way leaves what remains still known for what it is; anything
-    else (a file the carry could not move) stays for the next recovery to move, never deleted."""
-    order = [p for p in stale if p.parent == old] + replaced
+    else (a file the carry could not move) stays for the next recovery to move, never deleted.
+    Each stale export deleted is added to ``deleted``, for a failure of a later deletion to
+    name it."""
+    exports = [p for p in stale if p.parent == old]
+    order = exports + replaced
     order += [old / n for n in sorted(own) if n != CONFIG_FILE] + [old / CONFIG_FILE]
     for path in order:
         with contextlib.suppress(FileNotFoundError):  # deleted by another process finishing it
             _delete_entry(path)
+            if deleted is not None and path in exports:
+                deleted.append(path)
     with contextlib.suppress(OSError):  # not empty: what the carry could not move stays
         old.rmdir()
+
+
+def _where_now(dest: Path, old: Path, deleted: list[Path]) -> list[Path]:
+    """The stale export files ``deleted`` from the replaced folder ``old`` (paths in it), each
+    named where its folder is now: a text export's folder of the user's that the carry moved on
+    into ``dest`` after deleting them is ``dest``'s, no longer ``old``'s."""
+    return [p if p.parent.is_dir() else dest / p.relative_to(old) for p in deleted]
 
 
 def _not_carried(
@@ -531,19 +554,29 @@ def _not_carried(
     deleted: list[Path],
 ) -> str:
     """The sentence of a save that could not move the user's files out of the replaced folder
-    ``old`` (``err``): what to move and remove, and the replaced model's stale export files it
-    had deleted already (``deleted``: a text export's own files, deleted from its folder that
-    holds a file of the user's before that folder is moved), which the user would otherwise
-    find gone unsaid."""
+    ``old`` (``err``), or, where it had moved them all, could not remove the replaced model's
+    files from it: what to move and remove, and the replaced model's stale export files it
+    had deleted already (``deleted``, named where they were: :func:`_where_now`), which the
+    user would otherwise find gone unsaid."""
+    advice = _what_to_move(dest, old, fingerprints, threshold)
     gone = ""
     if deleted:
         gone = (
             f"; it had removed {_listed(sorted(deleted))}, the replaced model's export, which "
             "would no longer match this model"
         )
+    try:
+        moved_all = not _users_entries(old, fingerprints, threshold)
+    except (OSError, ValueError, KeyError, TypeError):
+        moved_all = False
+    if moved_all:  # a refused move leaves the entry in ``old``: a later deletion failed
+        return (
+            f"Saved the model to {dest} and moved your files into it, but could not remove the "
+            f"replaced model's files from {old} ({_why(err)}): {advice}{gone}"
+        )
     return (
         f"Saved the model to {dest}, but could not finish moving your files out of the replaced "
-        f"folder {old} ({_why(err)}): {_what_to_move(dest, old, fingerprints, threshold)}{gone}"
+        f"folder {old} ({_why(err)}): {advice}{gone}"
     )
 
 
@@ -594,14 +627,7 @@ def _what_to_move(dest: Path, old: Path, fingerprints: Any, threshold: float | N
     files and stale exports, :func:`_own_names`, :func:`_stale_exports`). Moving it all would
     put the replaced model's siamkit.json and weights over the new model's."""
     try:
-        own = _own_names(old)
-        stale = set(_stale_exports(old, fingerprints, threshold))
-        yours: list[Path] = []
-        for entry in (e for e in sorted(old.iterdir()) if e.name not in own and e not in stale):
-            if any(p.parent == entry for p in stale):  # a stale text export holding your files
-                yours += [e for e in sorted(entry.iterdir()) if e not in stale]
-            else:
-                yours.append(entry)
+        yours = _users_entries(old, fingerprints, threshold)
     except (OSError, ValueError, KeyError, TypeError):
         return (
             f"move your files in it into {dest} (or elsewhere), not its {CONFIG_FILE}, weights "
@@ -613,6 +639,21 @@ def _what_to_move(dest: Path, old: Path, fingerprints: Any, threshold: float | N
         f"move {_listed(yours)} into {dest} (or elsewhere), and remove {old} (the rest of it is "
         "the replaced model's)"
     )
+
+
+def _users_entries(old: Path, fingerprints: Any, threshold: float | None) -> list[Path]:
+    """The entries of the replaced folder ``old`` that are the user's: neither its model's own
+    files nor its stale exports (:func:`_own_names`, :func:`_stale_exports`), and within a
+    stale text export's folder, the user's files in it."""
+    own = _own_names(old)
+    stale = set(_stale_exports(old, fingerprints, threshold))
+    yours: list[Path] = []
+    for entry in (e for e in sorted(old.iterdir()) if e.name not in own and e not in stale):
+        if any(p.parent == entry for p in stale):  # a stale text export holding your files
+            yours += [e for e in sorted(entry.iterdir()) if e not in stale]
+        else:
+            yours.append(entry)
+    return yours
 
 
 def _unrecorded_exports(folder: Path) -> list[Path]:
@@ -800,12 +841,17 @@ def _finish_replacement(dest: Path, old: Path) -> bool:
     """Finish a :func:`save_model` killed after its two renames, before it had moved the user's
     files out of the replaced folder ``old``: move them into ``dest`` now, and remove (and say)
     what the save would have removed. False where it cannot (a read-only folder)."""
+    deleted: list[Path] = []  # the stale exports the carry deleted, said where it fails
     try:
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
         kept: list[Path] = []
-        removed = _carry_over(old, dest, fingerprints, threshold, kept=kept)
-    except (OSError, ValueError, AttributeError):
+        removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
+    except OSError:  # said now: the next save's refusal cannot know what this one deleted
+        if deleted:
+            _say_removed(dest, sorted(_where_now(dest, old, deleted)), True, [])
+        return False
+    except (ValueError, AttributeError):
         return False
     _remove_stale_temps(dest)
     _say_removed(dest, *removed)
