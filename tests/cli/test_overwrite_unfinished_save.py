@@ -91,6 +91,33 @@ def test_a_run_whose_save_could_not_move_the_users_files_says_what_became_of_the
     torch.testing.assert_close(load_model(model).embed(x), _net(0).embed(x))
 
 
+def test_a_run_whose_save_removed_a_stale_text_export_names_its_files(
+    out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s63_r2 finding 5: the replaced model's text export in ``.model.old/onnx`` holds a file
+    of the user's; the save deletes the export's own files, then its move of ``onnx`` is
+    refused. The save's "it had removed ..." was lost where the run's sentence replaced the
+    save's; the run's sentence now names them too."""
+    from tests.export.test_save_model_keeps_what_it_does_not_own import add_text_export
+
+    model, old = out / "model", out / ".model.old"
+    add_text_export(old, user_file=True)  # model A's export, with the user's readme.txt
+    _refused(monkeypatch, old, {"a.txt": 1, "onnx": -1})
+    with pytest.raises(ModelFolderNotFinishedError) as err, _earlier_run_set_aside(out, True):
+        save_model(_net(2), model)  # the run's save: the error ends the run
+    monkeypatch.undo()
+    assert str(err.value) == (
+        f"the run stopped: its save of {model} could not move your files out of {old} "
+        f"({old}/onnx: Permission denied), so its new model was removed, and the earlier "
+        f"run's is back in {model} (with a.txt and mine.txt of yours, which the save had "
+        f"moved): move {old}/onnx into {model} (or elsewhere), and remove {old} (the rest of "
+        f"it is the replaced model's); its save had removed {old}/onnx/text.onnx, "
+        f"{old}/onnx/text_onnx.json and {old}/onnx/tokenizer, the replaced model's export, "
+        "which would no longer match its new model"
+    )
+    assert sorted(os.listdir(old / "onnx")) == ["readme.txt"]  # only what it names is gone
+
+
 def test_a_failed_move_keeps_the_set_aside_model_folder_and_says_where_the_files_are(
     out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -415,3 +415,4 @@ def test_a_deletion_refused_after_every_move_says_the_files_moved_and_names_what
         f"{old}/model.int8.onnx and {old}/model.onnx, the replaced model's export, which would "
         "no longer match this model"
     )
+    assert sorted(err.value.removed) == [old / "model.int8.onnx", old / "model.onnx"]

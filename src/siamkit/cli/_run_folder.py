@@ -148,8 +148,9 @@ def _unfinished_save_sentence(
     OUT/model"; the run stopped there), once its cleanup is done: the new model was removed,
     the earlier run's (``moved`` aside) is back in OUT/model with the files ``carried`` back
     into it, or left set aside where a file of the user's is in its place (``kept``, said in
-    the line before), and which files of the user's to move out of ``.model.old``."""
-    from siamkit.export.bundle import _users_files_advice
+    the line before), which files of the user's to move out of ``.model.old``, and the
+    replaced model's export files the save had removed (``err.removed``)."""
+    from siamkit.export.bundle import _removed_clause, _users_files_advice
     from siamkit.export.runtime import set_aside_folder
 
     model = out_dir / "model"
@@ -164,7 +165,9 @@ def _unfinished_save_sentence(
         said += f", so its new model was removed, and the earlier run's is back in {model}"
         if carried:
             said += f" (with {listed(carried)} of yours, which the save had moved)"
-    return f"{said}: {_users_files_advice(model, aside)}" if os.path.lexists(aside) else said
+    if os.path.lexists(aside):
+        said = f"{said}: {_users_files_advice(model, aside)}"
+    return said + _removed_clause(getattr(err, "removed", ()), "its save", "its new model")
 
 
 FAILED_REPORT = "report.failed.html"

@@ -94,11 +94,13 @@ class ModelFolderNotFinishedError(OSError, ValueError):
     replaced folder (``.M.old``), or, once they were moved, remove the replaced model's files
     from it; its sentence says which to move or remove. A ValueError too, so that
     every command's handler of a user's mistake says that sentence, not a traceback (as a bare
-    OSError it was one); its ``errno`` is the refused move's, and ``why`` the refusal in
-    words (``PATH: Permission denied``), for a caller that says what became of the model
+    OSError it was one); its ``errno`` is the refused move's, ``why`` the refusal in
+    words (``PATH: Permission denied``), and ``removed`` the replaced model's stale export files
+    it had deleted already, for a caller that says what became of the model
     (``siamkit train --overwrite`` removes a failed run's)."""
 
     why: str = ""
+    removed: tuple[Path, ...] = ()
 
 
 class _ModelFolderNotFinishedPermission(ModelFolderNotFinishedError, PermissionError):
@@ -237,7 +239,7 @@ def save_model(
                 model.threshold = threshold
                 shown = _where_now(dest, old, deleted)
                 said = _not_carried(dest, old, err, fingerprints, threshold, shown)
-                raise _not_finished(err, said) from err
+                raise _not_finished(err, said, shown) from err
         else:
             tmp.rename(dest)
     except BaseException:
@@ -545,6 +547,20 @@ def _where_now(dest: Path, old: Path, deleted: list[Path]) -> list[Path]:
     return [p if p.parent.is_dir() else dest / p.relative_to(old) for p in deleted]
 
 
+def _removed_clause(
+    deleted: list[Path] | tuple[Path, ...], saver: str = "it", model: str = "this model"
+) -> str:
+    """The clause naming the replaced model's stale export files a save (``saver``) had
+    ``deleted`` before it failed, which the user would otherwise find gone unsaid: ``model``
+    is the model they would no longer match."""
+    if not deleted:
+        return ""
+    return (
+        f"; {saver} had removed {_listed(sorted(deleted))}, the replaced model's export, which "
+        f"would no longer match {model}"
+    )
+
+
 def _not_carried(
     dest: Path,
     old: Path,
@@ -559,12 +575,7 @@ def _not_carried(
     had deleted already (``deleted``, named where they were: :func:`_where_now`), which the
     user would otherwise find gone unsaid."""
     advice = _what_to_move(dest, old, fingerprints, threshold)
-    gone = ""
-    if deleted:
-        gone = (
-            f"; it had removed {_listed(sorted(deleted))}, the replaced model's export, which "
-            "would no longer match this model"
-        )
+    gone = _removed_clause(deleted)
     try:
         moved_all = not _users_entries(old, fingerprints, threshold)
     except (OSError, ValueError, KeyError, TypeError):
@@ -584,13 +595,16 @@ def _why(err: OSError) -> str:
     return f"{err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
 
 
-def _not_finished(err: OSError, message: str) -> ModelFolderNotFinishedError:
+def _not_finished(
+    err: OSError, message: str, removed: list[Path] | None = None
+) -> ModelFolderNotFinishedError:
     """The error for a save that could not move the user's files (``err``), saying ``message``:
-    a PermissionError still where ``err`` was one."""
+    a PermissionError still where ``err`` was one; ``removed``, the stale export files it had
+    deleted (:func:`_removed_clause`), for a caller that says the sentence anew."""
     denied = isinstance(err, PermissionError)
     cls = _ModelFolderNotFinishedPermission if denied else ModelFolderNotFinishedError
     raised = cls(message)
-    raised.errno, raised.why = err.errno, _why(err)
+    raised.errno, raised.why, raised.removed = err.errno, _why(err), tuple(removed or ())
     return raised
 
 
