@@ -196,17 +196,15 @@ def lexical(
     from siamkit.applications.text.documents import read_text_file
     from siamkit.applications.text.lexical import LexicalTower
     from siamkit.applications.text.wordnet import WORDNET, NounSynsets
-    from siamkit.export.bundle import save_model
+    from siamkit.export.bundle import _refuse_other_folder, save_model
 
     dest = Path(out)
     if dest.exists() and not force:
         raise click.UsageError(f"{out} already exists; pass --force to replace it")
-    shown = [p for p in dest.iterdir() if not p.name.startswith(".")] if dest.is_dir() else []
-    if shown and not (dest / "siamkit.json").is_file():  # hidden files (.DS_Store) do not count
-        raise click.UsageError(  # before anything is fitted: save_model refuses it too
-            f"{out} is a folder of other files, not a siamkit model folder: --force replaces "
-            "a model; write the model to a new or empty folder"
-        )
+    try:  # save_model's own refusal, before anything is fitted
+        _refuse_other_folder(dest)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
     if wordnet_dir is not None and not synsets:
         raise click.UsageError("--wordnet is the WordNet of --synsets; pass --synsets too")
     given = click.get_current_context().get_parameter_source("max_terms")

@@ -180,7 +180,7 @@ def save_model(
         )
     config = model.config()
     dest = _model_folder(path)
-    _refuse_other_folder(dest, Path(path))
+    _refuse_other_folder(Path(path))
     tmp = temp_folder(dest.parent, prefix=f".{dest.name}.")  # a model folder's usual permissions
     try:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -253,14 +253,16 @@ def save_model(
     return Path(path)
 
 
-def _refuse_other_folder(dest: Path, given: Path) -> None:
-    """Refuse to save into ``dest`` (``given``, or where it leads if it is a link:
+def _refuse_other_folder(given: Path) -> None:
+    """Refuse to save into the folder ``given`` (or where it leads if it is a link:
     :func:`_model_folder`) when it is a folder holding files but no model: replacing
     keeps what is not a model's, so a user's folder would take a model's files among its own.
     Hidden entries (a desktop's ``.DS_Store``) do not count: ``ls`` shows the folder empty, and
     they are kept as the user's, as in a model folder. A file at ``dest`` is refused too:
     replacing it would hide it as ``.NAME.old``. Each refusal names ``given``, the path the
-    user gave, and, where it is a link, says so and names where it leads."""
+    user gave, and, where it is a link, says so and names where it leads. A command that saves
+    a model calls it too, to refuse before anything is fitted (``siamkit text lexical``)."""
+    dest = _model_folder(given)
     link = given.is_symlink()
     if dest.exists() and not dest.is_dir():
         what = f"a link to the file {dest}" if link else "a file"

@@ -109,3 +109,27 @@ def test_a_users_entry_at_a_name_the_text_model_writes_is_named_as_replaced(
         f"Replaced {out}/tokenizer, which the replaced model had not written, with this model's "
         "own of the same name: the earlier one is deleted"
     ) in res.stderr.splitlines()
+
+
+def test_lexical_force_into_a_link_to_a_folder_of_other_files_is_refused_as_save_model_refuses(
+    tmp_path: Path,
+) -> None:
+    """s63_r2 finding 2: the command's early refusal (before anything is fitted) was its own copy
+    of save_model's, and still said "LINK is a folder of other files" where save_model names the
+    link and where it leads. It is save_model's refusal now, word for word."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(TEXTS) + "\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "letter.txt").write_text("dear")
+    link = tmp_path / "hybrid"
+    link.symlink_to(docs)
+    args = ["text", "lexical", "--corpus", str(corpus), "--out", str(link), "--force"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 2, res.output
+    assert res.output.endswith(
+        f"Error: {link} is a link to {docs}, a folder of other files, not a siamkit model "
+        "folder (no siamkit.json): save the model to a new or empty folder, or to a model "
+        "folder to replace that model\n"
+    )
+    assert [p.name for p in docs.iterdir()] == ["letter.txt"] and link.is_symlink()
