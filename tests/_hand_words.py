@@ -67,7 +67,7 @@ def _drops_the_last(node: ast.AST) -> bool:
 def hand_joins(root: Path = SRC) -> list[str]:
     """The lists joined by hand: ``" and ".join(x)`` ("a and b and c"), ``", ".join(x[:-1])``
     (however the slice is wrapped: ``map(str, x[:-1])``), and an f-string or sum that follows a
-    ``", ".join(...)`` with " and "."""
+    ``", ".join(...)`` with " and " (past any value between: a hand-made Oxford comma)."""
     found: list[tuple[str, int, int, str | None]] = []
     for path, text, tree in _modules(root):
         for node in ast.walk(tree):
@@ -79,10 +79,13 @@ def hand_joins(root: Path = SRC) -> list[str]:
             ):
                 hit = node
             elif isinstance(node, ast.JoinedStr):
-                for a, b in zip(node.values, node.values[1:]):
-                    joined = isinstance(a, ast.FormattedValue) and _join_of(a.value) is not None
-                    if joined and _LAST_ITEM.match(_str(b) or ""):
-                        hit = node
+                for i, a in enumerate(node.values):
+                    if isinstance(a, ast.FormattedValue) and _join_of(a.value) is not None:
+                        # the text after the join, past any values between (the hand-made
+                        # Oxford comma of "{', '.join(x)}{',' * (len(x) > 1)} or {y}")
+                        after = next((_str(b) for b in node.values[i + 1 :] if _str(b)), "")
+                        if _LAST_ITEM.match(after):
+                            hit = node
             elif (
                 isinstance(node, ast.BinOp)
                 and isinstance(node.op, ast.Add)

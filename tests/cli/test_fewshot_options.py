@@ -76,14 +76,16 @@ def _refusal(shots: tuple[int, ...], ways: int, counts: list[int]) -> str:
 
 def test_impossible_few_shot_offers_only_what_helps() -> None:
     """One image a class was told 'lower --shots, --ways' (neither helps: 1 shot + 1 query is
-    the least); 4 classes of 4 images at 5-shot were told to lower --ways too."""
+    the least); 4 classes of 4 images at 5-shot were told to lower --ways too. Both fixes and
+    the last resort are one list, without the Oxford comma it was joined with by hand (s63_r5
+    finding 1)."""
     said = _refusal((1,), 4, [1, 1, 1, 1])
     assert said.endswith("; give the classes more images") and "lower" not in said
     said = _refusal((5,), 4, [4, 4, 4, 4])
     assert said.endswith("; lower --shots (at most 3 at 4-way) or give the classes more images")
     said = _refusal((5,), 3, [6, 6, 3])
     assert said.endswith(
-        "lower --shots (at most 2 at 3-way), lower --ways (at most 2 at 5-shot), or give the "
+        "; lower --shots (at most 2 at 3-way), lower --ways (at most 2 at 5-shot) or give the "
         "classes more images"
     )
     said = _refusal((1,), 4, [5, 5, 1, 1])  # fewer ways helps, fewer shots cannot

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listed
 from siamkit.training.config import EvalConfig
 from siamkit.training.config_classes import resolved_ways
 
@@ -83,7 +83,7 @@ def check_protocol(
             if have >= 2:
                 fixes.append(f"lower {keys[1]} (at most {have:,} at {k:,}-shot)")
             last = "give the classes more images"
-            todo = last if not fixes else f"{', '.join(fixes)}{',' * (len(fixes) > 1)} or {last}"
+            todo = listed([*fixes, last], "or")
             raise ValueError(
                 f"{n:,}-way {k:,}-shot evaluation cannot be met: it needs {n:,} {what} classes "
                 f"with at least {k + 1:,} images each ({counted(k, 'shot')} + 1 query), but "
