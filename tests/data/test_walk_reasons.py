@@ -311,3 +311,70 @@ def test_a_folder_refused_for_an_i_o_error_is_no_permission_error(
     assert isinstance(error, OSError) and isinstance(error, ValueError) and error.errno is None
     assert isinstance(error, PermissionError) is access
     assert isinstance(error, FolderAccessError) is access
+
+
+def test_a_link_whose_target_fails_with_an_i_o_error_is_told_make_it_readable(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stat through cat/x.png -> secret/s.png fails with an I/O error: the link was told
+    "give read access to secret/s.png", which does not fix it, though its reason said
+    "input/output error" (s63_r4 finding 1). The fix is the one an entry's I/O error gets."""
+    cat = images(ds / "cat", "1.png")
+    target = images(tmp_path / "secret", "s.png") / "s.png"
+    link_beyond_reach(monkeypatch, cat / "x.png", target, errno.EIO)
+    assert [n for n in _read(ds).notes if "cannot be read" in n] == [
+        f"left out the link {cat / 'x.png'}: it leads to {target}, which cannot be read "
+        f"(input/output error); make {target} readable, or remove the link"
+    ]
+
+
+def test_links_whose_targets_fail_with_an_i_o_error_are_told_make_them_readable(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two links of cat whose targets fail with an I/O error were told "give read access to
+    their targets" (s63_r4 finding 1)."""
+    cat = images(ds / "cat", "1.png")
+    secret = images(tmp_path / "secret", "s.png", "t.png")
+    link_beyond_reach(monkeypatch, cat / "x.png", secret / "s.png", errno.EIO)
+    link_beyond_reach(monkeypatch, cat / "y.png", secret / "t.png", errno.EIO)
+    assert [n for n in _read(ds).notes if "cannot be read" in n] == [
+        f"left out 2 links whose targets cannot be read: {cat / 'x.png'} leads to "
+        f"{secret / 's.png'} (input/output error) and {cat / 'y.png'} leads to "
+        f"{secret / 't.png'} (input/output error): make their targets readable, or remove the "
+        "links"
+    ]
+
+
+def test_entries_beside_a_link_whose_target_fails_with_an_i_o_error_are_told_each_fix(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two entries that cannot be read for want of access beside a link whose target fails
+    with an I/O error: the one fix said "give read access to those entries and to the link's
+    target" (s63_r4 finding 1). Each is told the fix that fixes it."""
+    images(ds, "cat/1.png", folders=("a", "b"))
+    secret = images(tmp_path / "secret")
+    link_beyond_reach(monkeypatch, ds / "l", secret, errno.EIO)
+    fail(monkeypatch, ("lstat",), {ds / "a": errno.EACCES, ds / "b": errno.EACCES})
+    assert [n for n in _read(ds).notes if "cannot be read" in n] == [
+        f"left out 2 entries that cannot be read (permission denied), e.g. {ds / 'a'}, "
+        f"{ds / 'b'}; left out the link {ds / 'l'}: it leads to {secret}, which cannot be read "
+        "(input/output error): give read access to those entries, and make the link's target "
+        "readable, or remove the link"
+    ]
+
+
+def test_the_refusal_of_a_link_whose_target_fails_with_an_i_o_error_says_make_it_readable(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data set of an empty class folder and ds/l, whose target fails with an I/O error: the
+    refusal told "give read access to the link's target" (s63_r4 finding 1)."""
+    images(ds, folders=("cat",))
+    secret = images(tmp_path / "secret")
+    link_beyond_reach(monkeypatch, ds / "l", secret, errno.EIO)
+    assert _read(ds, ClassFoldersError).refusal == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"the class folder {ds / 'cat'} holds no images (.png, .jpg, .jpeg, .bmp, .gif, .tif, "
+        f".tiff, .webp) and the link {ds / 'l'} leads to {secret}, which cannot be read "
+        "(input/output error): put each class's images in its sub-folder and make the link's "
+        "target readable, or remove the link"
+    )

@@ -493,12 +493,12 @@ def _locked_note(
         # warning says "give read access to the link's target" (s61_FA finding 2)
         return (
             f"left out the link {names[0]}: it leads to {target}, which cannot be read ({why}); "
-            f"give read access to {target}, or remove the link"
+            f"{_read_fix(target, [why])}, or remove the link"
         )
     if len(names) == 1 and links:  # its target cannot be named (gone since listed)
         return (
             f"left out the link {names[0]}: what it leads to cannot be read "
-            f"({why}); give read access to it to include its images"
+            f"({why}); {_read_fix('it', [why])} to include its images"
         )
     entries = {**locked, **files}
     if len(names) == 1:
@@ -575,12 +575,8 @@ def _both_fix(locked: Mapping[str, str], files: Mapping[str, str], links: Mappin
         if len(locked) + len(files) == 1
         else f"those {kinds}"
     )
-    targets = (
-        "the links' targets, or remove the links"
-        if len(links) > 1
-        else "the link's target, or remove the link"
-    )
-    return _and_targets(_read_fix(entries, [*locked.values(), *files.values()]), targets)
+    access = _read_fix(entries, [*locked.values(), *files.values()])
+    return _and_targets(access, len(links), links.values())
 
 
 def _why_unreadable(entries: Iterable[str | os.PathLike[str]], reasons: Mapping[str, str]) -> str:
@@ -620,13 +616,26 @@ def _read_fix(whom: str, reasons: Iterable[str]) -> str:
     return f"give read access to {whom}" if told <= _ACCESS_REASONS else f"make {whom} readable"
 
 
-def _and_targets(access: str, theirs: str) -> str:
-    """``access`` (:func:`_read_fix`) and read access to the links' targets ``theirs``, as one
-    fix: "give read access to it and to the link's target, ...", "make it readable, and give
-    read access to the link's target, ..."."""
-    if access.startswith("give read access to "):
-        return f"{access} and to {theirs}"
-    return f"{access}, and give read access to {theirs}"
+def _and_targets(access: str, links: int, reasons: Iterable[str]) -> str:
+    """``access`` (:func:`_read_fix`) and the fix of the targets of ``links`` links, which cannot
+    be read for ``reasons`` (:func:`_targets_fix`), as one fix: "give read access to it and to
+    the link's target, or remove the link", "make it readable, and give read access to the
+    link's target, ..."."""
+    theirs = _targets_fix(links, reasons)
+    if access.startswith("give read access to ") and theirs.startswith("give read access to "):
+        return f"{access} and to {theirs.removeprefix('give read access to ')}"
+    return f"{access}, and {theirs}"
+
+
+def _targets_fix(links: int, reasons: Iterable[str]) -> str:
+    """The fix of the targets of ``links`` links, which cannot be read for ``reasons`` (as the
+    walk met them): "give read access to the link's target, or remove the link"; "make the
+    links' targets readable, or remove the links" where a reason is not a permission one. A
+    target that failed with an I/O error was told "give read access to" it, which does not fix
+    it (s63_r4 finding 1)."""
+    one = links == 1
+    theirs = "the link's target" if one else "the links' targets"
+    return f"{_read_fix(theirs, reasons)}, or remove {'the link' if one else 'the links'}"
 
 
 #: how many links :func:`_unreached_links_note` names with their target and reason
@@ -641,7 +650,8 @@ def _unreached_links_note(links: Mapping[str, str], targets: Mapping[str, str | 
     "permission denied" whatever the OS said (s60_c6 noticed)."""
     return (
         f"left out {counted(len(links), 'link')} whose targets cannot be read: "
-        f"{_told_links(links, targets)}: give read access to their targets, or remove the links"
+        f"{_told_links(links, targets)}: {_read_fix('their targets', links.values())}, or "
+        "remove the links"
     )
 
 
@@ -1786,15 +1796,11 @@ def _locked_fixes(
     if access is None and entries:
         whom = "them" if len(entries) > 1 else "it"
         access = _read_fix(whom, _reasons_of(entries, reasons))  # each as the walk met it
-    links = len(locked) - len(entries)
+    links = [d for d in locked if os.fspath(d) in targets]
     if not links:
         return access or ""
-    theirs = (
-        "the link's target, or remove the link"
-        if links == 1
-        else "the links' targets, or remove the links"
-    )
-    return _and_targets(access, theirs) if access else f"give read access to {theirs}"
+    why = _reasons_of(links, reasons)  # each target's, as the walk met it
+    return _and_targets(access, len(links), why) if access else _targets_fix(len(links), why)
 
 
 def _loose_note(root: Path, loose: Sequence[Path], noun: str = "class") -> str:
