@@ -304,6 +304,20 @@ def ssl_fold_config(
     return ssl_config_from_dict(apply_ssl_overrides(doc, fold_sets))
 
 
+def shrunk_fold_config(args: argparse.Namespace, fold: Sequence[int]) -> SSLConfig:
+    """:func:`ssl_fold_config` under the shrunk budget of ``val_nnclr.py``, ``val_ftjoin.py`` and
+    ``val_ftaug.py``, from their command line: ``--config``, ``--epochs``, ``--seed``,
+    ``--threads`` and ``--limit`` (no ``--set``: their rules fix the recipe)."""
+    return ssl_fold_config(
+        args.config,
+        fold,
+        epochs=args.epochs,
+        seed=args.seed,
+        threads=args.threads,
+        limit=args.limit,
+    )
+
+
 def ssl_fold_data(cfg: SSLConfig, fold: Sequence[int]) -> SSLData:
     """The fold's SSL training images (``load_ssl_data``: it reads the test split and keeps only
     its class ids); refused unless every class trained on is one of the fold's training

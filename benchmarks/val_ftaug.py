@@ -105,12 +105,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from siamkit import save_model  # noqa: E402
 from siamkit.encode import encode  # noqa: E402
 from ssl_val import fold_training_classes, held_out_images  # noqa: E402
-from val_folds import fold_arguments, fold_result, run_folds, score  # noqa: E402
+from val_folds import fold_result, score  # noqa: E402
 from val_ftjoin import (  # noqa: E402
-    RULE_FOLDS,
+    finetune_fold_sets,
     finetune_with_start,
-    folds_from_json,
-    judge,
+    rule_main,
     same_weights,
     ssl_model,
 )
@@ -125,11 +124,10 @@ CANDIDATES = ("aug standard", "aug shift-flip")
 
 
 def recipe_sets(name: str, train_classes: Sequence[int]) -> list[str]:
-    """The overrides of row ``name``'s fine-tune on a fold training ``train_classes``: the fold's
-    classes, all of them in every batch, then the recipe's own."""
-    classes = list(train_classes)
-    fold = [f"data.train_classes={classes}", f"train.classes_per_batch={len(classes)}"]
-    return [*fold, *RECIPES[name]]
+    """The overrides of row ``name``'s fine-tune on a fold training ``train_classes``: stop 62's
+    (:func:`val_ftjoin.finetune_fold_sets`: the fold's classes, all of them in every batch), then
+    the recipe's own."""
+    return [*finetune_fold_sets(train_classes), *RECIPES[name]]
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
@@ -155,41 +153,8 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     return out
 
 
-def print_verdicts(folds: Sequence[dict[str, dict[str, float]]]) -> None:
-    for name in CANDIDATES:
-        outcome, lines = judge(folds, name)
-        for line in lines:
-            print(line)
-        print(f"{name}: {outcome}")
-
-
 def main() -> None:
-    ap = fold_arguments(__doc__.splitlines()[0], "configs/simclr.yaml", "2,5;0,3;1,4")
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--limit", type=int, default=6000, help="SSL training images a fold")
-    ap.add_argument("--judge", nargs="+", metavar="JSONL", help="only print the rule's verdict")
-    args = ap.parse_args()
-    if args.sets:
-        ap.error("--set is not used here: the rule fixes the recipe")
-    if args.judge:
-        print_verdicts(folds_from_json(args.judge))
-        return
-    outs: list[dict[str, Any]] = []
-
-    def run_and_keep(a: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-        outs.append(run_fold(a, fold))
-        return outs[-1]
-
-    run_folds(ap, args, run_and_keep)
-    by_fold = {str(o["fold"]): o["rows"] for o in outs}
-    ordered = []
-    for fold in RULE_FOLDS:
-        if str(fold) not in by_fold:
-            break
-        ordered.append(by_fold[str(fold)])
-    if ordered:
-        print_verdicts(ordered)
+    rule_main(__doc__, run_fold, CANDIDATES)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ from siamkit.training.trainer import seed_everything  # noqa: E402
 from ssl_val import (  # noqa: E402
     fold_training_classes,
     held_out_images,
-    ssl_fold_config,
+    shrunk_fold_config,
     ssl_fold_data,
 )
 from val_folds import TRAINING_CLASSES, fold_arguments, fold_result, run_folds, score  # noqa: E402
@@ -202,14 +202,7 @@ def finetune_with_start(
 def ssl_model(args: argparse.Namespace, fold: list[int]) -> tuple[nn.Module, int]:
     """The fold's SimCLR under the shrunk budget: its embedding network (head + taps), seconds."""
     train_classes = fold_training_classes(fold)
-    cfg = ssl_fold_config(
-        args.config,
-        fold,
-        epochs=args.epochs,
-        seed=args.seed,
-        threads=args.threads,
-        limit=args.limit,
-    )
+    cfg = shrunk_fold_config(args, fold)
     data = ssl_fold_data(cfg, fold)  # reads the test split, keeps only its class ids
     seed_everything(cfg.train.seed)
     model = build_ssl_model(cfg, data)
@@ -220,6 +213,13 @@ def ssl_model(args: argparse.Namespace, fold: list[int]) -> tuple[nn.Module, int
     return embedding_network(model.net, "head").cpu().eval(), round(time.time() - t0)
 
 
+def finetune_fold_sets(train_classes: Sequence[int]) -> list[str]:
+    """The fine-tune's overrides on a fold training ``train_classes``: the fold's classes, all of
+    them in every batch (stop 62's ``ref``; ``val_ftaug.py``'s rows add their recipe after)."""
+    classes = list(train_classes)
+    return [f"data.train_classes={classes}", f"train.classes_per_batch={len(classes)}"]
+
+
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     train_classes = fold_training_classes(fold)
     vx, vy = held_out_images(fold, args.val_images)  # train split, the fold's classes only
@@ -227,7 +227,7 @@ def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
     ssl_net, ssl_seconds = ssl_model(args, fold)
     rows = {"raw-pixels": score(F.normalize(vx.flatten(1).float() / 255.0, dim=1), vy)}
     rows["ssl start"] = score(encode(ssl_net, vx, device="cpu"), vy)
-    extra = [f"data.train_classes={train_classes}", f"train.classes_per_batch={len(train_classes)}"]
+    extra = finetune_fold_sets(train_classes)
     with tempfile.TemporaryDirectory() as tmp:
         src = save_model(ssl_net, Path(tmp) / "model")
         for start_name, source in (("ssl", src), ("scratch", None)):
@@ -281,6 +281,19 @@ def judge(folds: Sequence[dict[str, dict[str, float]]], name: str) -> tuple[str,
     return ("passes: " if ok else "does not pass: ") + summary, lines
 
 
+def in_rule_order(
+    by_fold: dict[str, dict[str, dict[str, float]]],
+) -> list[dict[str, dict[str, float]]]:
+    """The rows of the rule's folds (``by_fold``: ``str(fold)`` -> rows), in the rule's order;
+    stops at the first fold missing."""
+    out = []
+    for fold in RULE_FOLDS:
+        if str(fold) not in by_fold:
+            break
+        out.append(by_fold[str(fold)])
+    return out
+
+
 def folds_from_json(paths: Sequence[str]) -> list[dict[str, dict[str, float]]]:
     """The rows of the rule's folds, in the rule's order, from JSON lines (stops at a missing one)."""
     found: dict[str, dict[str, dict[str, float]]] = {}
@@ -288,24 +301,28 @@ def folds_from_json(paths: Sequence[str]) -> list[dict[str, dict[str, float]]]:
         for line in Path(p).read_text().splitlines():
             rec = json.loads(line)
             found[str(rec["fold"])] = rec["rows"]
-    out = []
-    for fold in RULE_FOLDS:
-        if str(fold) not in found:
-            break
-        out.append(found[str(fold)])
-    return out
+    return in_rule_order(found)
 
 
-def print_verdicts(folds: Sequence[dict[str, dict[str, float]]]) -> None:
-    for w in WEIGHTS:
-        outcome, lines = judge(folds, f"join {w}")
+def print_verdicts(folds: Sequence[dict[str, dict[str, float]]], names: Sequence[str]) -> None:
+    """The rule's verdict on each candidate of ``names`` (:func:`judge`): its fold lines, then
+    its outcome."""
+    for name in names:
+        outcome, lines = judge(folds, name)
         for line in lines:
             print(line)
-        print(f"join {w}: {outcome}")
+        print(f"{name}: {outcome}")
 
 
-def main() -> None:
-    ap = fold_arguments(__doc__.splitlines()[0], "configs/simclr.yaml", "2,5;0,3;1,4")
+def rule_main(
+    doc: str,
+    run_fold: Callable[[argparse.Namespace, list[int]], dict[str, Any]],
+    names: Sequence[str],
+) -> None:
+    """The command line of a script judged by this rule (this one's, ``val_ftaug.py``'s): run
+    ``run_fold`` on each fold of ``--folds`` (or, with ``--judge``, read their rows from JSON
+    lines), then print the verdict on each candidate of ``names`` over the rule's folds run."""
+    ap = fold_arguments(doc.splitlines()[0], "configs/simclr.yaml", "2,5;0,3;1,4")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--limit", type=int, default=6000, help="SSL training images a fold")
@@ -314,7 +331,7 @@ def main() -> None:
     if args.sets:
         ap.error("--set is not used here: the rule fixes the recipe")
     if args.judge:
-        print_verdicts(folds_from_json(args.judge))
+        print_verdicts(folds_from_json(args.judge), names)
         return
     outs: list[dict[str, Any]] = []
 
@@ -323,14 +340,13 @@ def main() -> None:
         return outs[-1]
 
     run_folds(ap, args, run_and_keep)
-    by_fold = {str(o["fold"]): o["rows"] for o in outs}
-    ordered = []
-    for fold in RULE_FOLDS:
-        if str(fold) not in by_fold:
-            break
-        ordered.append(by_fold[str(fold)])
+    ordered = in_rule_order({str(o["fold"]): o["rows"] for o in outs})
     if ordered:
-        print_verdicts(ordered)
+        print_verdicts(ordered, names)
+
+
+def main() -> None:
+    rule_main(__doc__, run_fold, [f"join {w}" for w in WEIGHTS])
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ from siamkit.losses.functional import nt_xent_loss  # noqa: E402
 from siamkit.training.batches import epoch_generator  # noqa: E402
 from siamkit.training.data import to_float  # noqa: E402
 from siamkit.training.trainer import seed_everything  # noqa: E402
-from ssl_val import held_out_images, ssl_fold_config, ssl_fold_data  # noqa: E402
+from ssl_val import held_out_images, shrunk_fold_config, ssl_fold_data  # noqa: E402
 from val_folds import (  # noqa: E402
     embedding_rows,
     fold_arguments,
@@ -215,14 +215,7 @@ def ref_rows(path: str, fold: list[int], wait_s: float = 20.0) -> dict[str, dict
 
 
 def run_fold(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
-    cfg = ssl_fold_config(
-        args.config,
-        fold,
-        epochs=args.epochs,
-        seed=args.seed,
-        threads=args.threads,
-        limit=args.limit,
-    )
+    cfg = shrunk_fold_config(args, fold)
     if cfg.method != "simclr":
         raise SystemExit(f"{args.config}: the candidates change SimCLR's loss, got {cfg.method}")
     data = ssl_fold_data(cfg, fold)

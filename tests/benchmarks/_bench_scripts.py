@@ -1,5 +1,5 @@
-"""A script of benchmarks/ (a folder of scripts, not a package) loaded as a module, for the
-tests of this folder."""
+"""A script of benchmarks/ (a folder of scripts, not a package) loaded as a module, and the
+synthetic images of the fine-tune tests, for the tests of this folder."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+
+import torch
+
+from siamkit.training.data import RunData
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -23,3 +27,22 @@ def load_script(name: str, as_name: str | None = None) -> ModuleType:
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def synthetic(classes: tuple[int, ...], per: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per`` seeded random 28 x 28 images of each class of ``classes``, each darkened in a band
+    at the top whose height depends on the class, and their labels."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.tensor(classes).repeat_interleave(per)
+    x = torch.randint(0, 256, (len(y), 1, 28, 28), generator=g, dtype=torch.uint8)
+    for i, c in enumerate(y.tolist()):
+        x[i, :, : 4 + 4 * (c % 4)] //= 4  # a class-dependent dark band
+    return x, y
+
+
+def synthetic_run_data() -> RunData:
+    """A fine-tune's data: 10 :func:`synthetic` images a class of 0-3 to train on (its first 8
+    as validation), and a test split of 3 images a class of 6-9."""
+    x, y = synthetic((0, 1, 2, 3), 10, 0)
+    tx, ty = synthetic((6, 7, 8, 9), 3, 1)
+    return RunData(x, y, x[:8], y[:8], tx, ty, tuple("abcdefghij"), (0, 1, 2, 3), (6, 7, 8, 9))

@@ -4,13 +4,15 @@ synthetic) ``bench_ssl.finetune`` run's steps, with its test split emptied."""
 
 from __future__ import annotations
 
+import json
+import sys
+
 import pytest
 import torch
-from _bench_scripts import load_script
+from _bench_scripts import load_script, synthetic_run_data
 
 from siamkit.training import Trainer
 from siamkit.training.config import ModelConfig
-from siamkit.training.data import RunData
 
 
 @pytest.fixture(scope="module")
@@ -20,22 +22,15 @@ def aug():
 
 def test_recipe_sets(aug) -> None:
     tc = [0, 1, 3, 4]
-    # ref: exactly val_ftjoin.py's fine-tune overrides (its run_fold's ``extra``), so this
-    # round's ref is stop 62's
+    # ref: exactly val_ftjoin.py's fine-tune overrides (what its run_fold fine-tunes with), so
+    # this round's ref is stop 62's
     fold = ["data.train_classes=[0, 1, 3, 4]", "train.classes_per_batch=4"]
+    assert aug.finetune_fold_sets.__module__ == "val_ftjoin"
+    assert aug.finetune_fold_sets(tc) == fold
     assert aug.recipe_sets("ref", tc) == fold
     assert aug.recipe_sets("aug standard", tc) == [*fold, "data.augmentation=standard"]
     assert aug.recipe_sets("aug shift-flip", tc) == [*fold, "data.augmentation=shift-flip"]
     assert set(aug.CANDIDATES) == set(aug.RECIPES) - {"ref"}
-
-
-def _synthetic(classes: tuple[int, ...], per: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    y = torch.tensor(classes).repeat_interleave(per)
-    x = torch.randint(0, 256, (len(y), 1, 28, 28), generator=g, dtype=torch.uint8)
-    for i, c in enumerate(y.tolist()):
-        x[i, :, : 4 + 4 * (c % 4)] //= 4  # a class-dependent dark band
-    return x, y
 
 
 @pytest.fixture()
@@ -44,9 +39,7 @@ def tiny(aug, monkeypatch):
     classes 0-3 whose test split holds 6-9, with a spy recording the config and data its Trainer
     gets, and a small network shape."""
     bench = aug.finetune_with_start.__globals__["bench_ssl"]
-    x, y = _synthetic((0, 1, 2, 3), 10, 0)
-    tx, ty = _synthetic((6, 7, 8, 9), 3, 1)
-    data = RunData(x, y, x[:8], y[:8], tx, ty, tuple("abcdefghij"), (0, 1, 2, 3), (6, 7, 8, 9))
+    data = synthetic_run_data()
     monkeypatch.setattr(bench, "load_run_data", lambda cfg, *a, **k: data)
     seen = []
 
@@ -85,16 +78,43 @@ def test_the_augmentation_reaches_the_steps(aug, tiny) -> None:
     assert all(d.test_x.shape[0] == 0 and d.test_y.numel() == 0 for _, d in seen)
 
 
-def test_verdicts_judge_each_candidate_by_the_eleventh_rule(aug, capsys) -> None:
-    def rows(gap_std: float, gap_shift: float) -> dict:
-        out = {}
-        for name, gap, eer in (("ref", 0.03, 0.2), ("aug standard", gap_std, 0.2), ("aug shift-flip", gap_shift, 0.2)):  # fmt: skip
-            out[f"{name} from ssl"] = {"val_2w1s": 0.9 + gap, "val_eer": eer}
-            out[f"{name} from scratch"] = {"val_2w1s": 0.9, "val_eer": 0.3}
-        return out
+def _rows(gap_std: float, gap_shift: float) -> dict:
+    out = {}
+    for name, gap, eer in (("ref", 0.03, 0.2), ("aug standard", gap_std, 0.2), ("aug shift-flip", gap_shift, 0.2)):  # fmt: skip
+        out[f"{name} from ssl"] = {"val_2w1s": 0.9 + gap, "val_eer": eer}
+        out[f"{name} from scratch"] = {"val_2w1s": 0.9, "val_eer": 0.3}
+    return out
 
-    # standard leads ref's gap by 0.011 on every fold: passes; shift-flip is 0.006 below: fails
-    aug.print_verdicts([rows(0.041, 0.024)] * 3)
+
+def test_verdicts_judge_each_candidate_by_the_eleventh_rule(aug, tmp_path, monkeypatch, capsys) -> None:  # fmt: skip
+    # standard leads ref's gap by 0.011 on every fold: passes; shift-flip is 0.006 below at
+    # {2,5}, the rule's first fold: fails there
+    paths = []
+    for fold in ([1, 4], [2, 5], [0, 3]):  # one file a fold, not in the rule's order
+        rows = _rows(0.041, 0.024 if fold == [2, 5] else 0.041)
+        paths.append(tmp_path / f"{fold[0]}{fold[1]}.jsonl")
+        paths[-1].write_text(json.dumps({"fold": fold, "rows": rows}) + "\n")
+    monkeypatch.setattr(sys, "argv", ["val_ftaug.py", "aug", "--judge", *map(str, paths)])
+    aug.main()
     out = capsys.readouterr().out.splitlines()
     assert out[-1].startswith("aug shift-flip: fails at fold 1")
+    assert any(line.startswith("aug standard: passes") for line in out)
+
+
+def test_a_run_is_judged_in_the_rule_order(aug, monkeypatch, capsys) -> None:
+    # shift-flip falls short of ref's gap at {2,5} only: run in another order, the verdict still
+    # reads {2,5} first and stops there
+    def run_fold(args, fold):
+        gap_shift = 0.024 if fold == [2, 5] else 0.041
+        return {"fold": fold, "seconds": 1, "rows": _rows(0.041, gap_shift), "history": []}
+
+    monkeypatch.setattr(aug, "run_fold", run_fold)
+    monkeypatch.setattr(sys, "argv", ["val_ftaug.py", "aug", "--folds", "1,4;2,5;0,3"])
+    aug.main()
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == (
+        "aug shift-flip | fold 1 | gap +0.0240 vs ref +0.0300, from-SSL EER 0.2000 vs ref "
+        "0.2000: fails"
+    )
+    assert out[-1] == "aug shift-flip: fails at fold 1"
     assert any(line.startswith("aug standard: passes") for line in out)

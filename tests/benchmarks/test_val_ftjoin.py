@@ -9,7 +9,7 @@ import math
 
 import pytest
 import torch
-from _bench_scripts import load_script
+from _bench_scripts import load_script, synthetic, synthetic_run_data
 
 from siamkit.training import Trainer, apply_overrides
 from siamkit.training.config import ModelConfig
@@ -37,23 +37,12 @@ def test_join_by_hand(ft) -> None:
     assert not torch.allclose(ft.join(tuned, start, 0.5), want, atol=1e-3)
 
 
-def _synthetic(classes: tuple[int, ...], per: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    y = torch.tensor(classes).repeat_interleave(per)
-    x = torch.randint(0, 256, (len(y), 1, 28, 28), generator=g, dtype=torch.uint8)
-    for i, c in enumerate(y.tolist()):
-        x[i, :, : 4 + 4 * (c % 4)] //= 4  # a class-dependent dark band
-    return x, y
-
-
 @pytest.fixture()
 def tiny(ft, monkeypatch):
     """``bench_ssl.finetune`` on synthetic data of classes 0-3 whose test split holds 6-9, with a
     spy recording the data its Trainer gets, and a small network shape."""
     bench = ft.bench_ssl
-    x, y = _synthetic((0, 1, 2, 3), 10, 0)
-    tx, ty = _synthetic((6, 7, 8, 9), 3, 1)
-    data = RunData(x, y, x[:8], y[:8], tx, ty, tuple("abcdefghij"), (0, 1, 2, 3), (6, 7, 8, 9))
+    data = synthetic_run_data()
     monkeypatch.setattr(bench, "load_run_data", lambda cfg, *a, **k: data)
     seen = []
 
@@ -117,7 +106,7 @@ def test_a_start_stepped_by_the_fine_tune_is_refused(ft, tiny, monkeypatch, brok
 
 
 def test_test_split_emptied_refuses_training_outside_0_5(ft) -> None:
-    x, y = _synthetic((4, 6), 2, 0)
+    x, y = synthetic((4, 6), 2, 0)
     data = RunData(x, y, x[:0], y[:0], x, y, tuple("abcdefghij"), (4, 6), (0,))
     with pytest.raises(SystemExit, match="outside 0-5"):
         ft.test_split_emptied(data)
