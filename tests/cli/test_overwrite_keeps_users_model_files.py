@@ -172,3 +172,50 @@ def test_the_kept_model_folder_alone_stays_set_aside_and_the_refusal_says_why(
         f"{out / '.model.old'} was in the way; move your files from {stash / 'model'} into "
         f"{out / 'model'}, then delete {stash}"
     )
+
+
+def test_a_refused_move_of_the_earlier_model_folder_after_a_finished_run_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run that finished, whose move of the earlier model folder to ``.model.old`` (to give
+    the new model the user's files) is refused: the OSError ended the command in a traceback
+    and the whole set-aside folder stayed (the earlier config.yaml, history.json), with the
+    user's notes.txt and a refusal saying the run's process was killed. Now the new run's
+    outputs stay, only the earlier model folder is kept, and the line and the next run's
+    refusal say why and what to do."""
+    out = tmp_path / "run"
+    model = save_model(_net(0), out / "model")
+    (model / "notes.txt").write_text("mine")
+    for name in ("config.yaml", "history.json"):
+        (out / name).write_text("earlier\n")
+    real = os.replace
+
+    def replace(src: object, dst: object) -> None:
+        if Path(str(dst)).name == ".model.old" and ".earlier-run-" in str(src):
+            raise PermissionError(13, "Permission denied", str(src))
+        real(src, dst)  # type: ignore[arg-type]
+
+    with _earlier_run_set_aside(out, True):
+        save_model(_net(2), out / "model")
+        (out / "config.yaml").write_text("new\n")
+        monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.undo()
+    (stash,) = out.glob(".earlier-run-*")
+    assert os.listdir(stash) == ["model"]
+    assert (stash / "model" / "notes.txt").read_text() == "mine"
+    assert sorted(os.listdir(out)) == [stash.name, "config.yaml", "model"]
+    assert (out / "config.yaml").read_text() == "new\n"
+    assert (out / "model" / "siamkit.json").is_file()
+    assert (
+        f"the earlier run's model folder, with any files of yours, left in {stash / 'model'}: "
+        f"it could not be moved to {out / '.model.old'} ({stash / 'model'}: Permission "
+        f"denied); move your files from {stash / 'model'} into {out / 'model'}, then delete "
+        f"{stash} (a run into {out} is refused until it is deleted)\n"
+    ) in capsys.readouterr().err
+    with pytest.raises(click.UsageError) as refused:
+        _refuse_set_aside_run(out)
+    assert str(refused.value.message) == (
+        f"{out} holds {stash.name}: the earlier run's model folder, kept as it could not be "
+        f"moved to {out / '.model.old'}; move your files from {stash / 'model'} into "
+        f"{out / 'model'}, then delete {stash}"
+    )

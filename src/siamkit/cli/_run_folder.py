@@ -220,10 +220,10 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     :func:`~siamkit.export.bundle.recover_model_folder` finishes. A ``.model.old`` already
     there (an empty one, left by a save killed as it removed it, is tidied first; a file or link
     of the user's is not touched; a killed save's that still holds files of the user's, as
-    their move was refused, is named with them) keeps the earlier model folder in ``stash``,
-    said in one line: False then, and ``stash`` must not be deleted, as it may hold the user's
-    files."""
-    from siamkit.export.bundle import CONFIG_FILE, _users_files_advice, recover_model_folder
+    their move was refused, is named with them), or a refused move of it there, keeps the
+    earlier model folder in ``stash``, said in one line: False then, and ``stash`` must not be
+    deleted, as it may hold the user's files."""
+    from siamkit.export.bundle import CONFIG_FILE, _users_files_advice, _why, recover_model_folder
     from siamkit.export.runtime import set_aside_folder
 
     earlier, new = stash / "model", out_dir / "model"
@@ -246,7 +246,16 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
             err=True,
         )
         return False
-    os.replace(earlier, aside)
+    try:
+        os.replace(earlier, aside)
+    except OSError as err:  # the run finished: its outputs stay, and the earlier model is said
+        click.echo(
+            f"the earlier run's model folder, with any files of yours, left in {earlier}: it "
+            f"could not be moved to {aside} ({_why(err)}); move your files from {earlier} into "
+            f"{new}, then delete {stash} (a run into {out_dir} is refused until it is deleted)",
+            err=True,
+        )
+        return False
     recover_model_folder(new)
     return True
 
@@ -476,12 +485,12 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
     aside and did not put back, as its process was killed (SIGKILL) or a user's file saved
     during the failed run took an output's place: a new run there would leave it hidden, or
     bury it under a second one. A set-aside folder that holds only ``model`` (kept, with the
-    user's files, as ``.model.old`` was in the way: :func:`_keep_users_model_files`) has its own
-    sentence: move the user's files from it, then delete it; and so does one a failed run's
-    cleanup left, with OUT/model no model but files of the user's in its place: move them
-    elsewhere, then the earlier model folder back. The first process of a torchrun
-    launch alone asks: it alone sets a run aside, so another process that started later saw its
-    set-aside run of this launch and refused the launch."""
+    user's files, as ``.model.old`` was in the way or the move there was refused:
+    :func:`_keep_users_model_files`) has its own sentence: move the user's files from it, then
+    delete it; and so does one a failed run's cleanup left, with OUT/model no model but files
+    of the user's in its place: move them elsewhere, then the earlier model folder back. The
+    first process of a torchrun launch alone asks: it alone sets a run aside, so another
+    process that started later saw its set-aside run of this launch and refused the launch."""
     from siamkit.training.ddp import is_main_process
 
     if not is_main_process():
@@ -502,9 +511,14 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
             )
         # what _keep_users_model_files keeps: only the model folder, beside the new model
         aside = set_aside_folder(model)
+        why = (
+            f"{aside} was in the way"
+            if os.path.lexists(aside)
+            else f"it could not be moved to {aside}"
+        )
         raise click.UsageError(
             f"{out_dir} holds {left[0]}: the earlier run's model folder, kept as "
-            f"{aside} was in the way; move your files from {stash / 'model'} "
+            f"{why}; move your files from {stash / 'model'} "
             f"into {out_dir / 'model'}, then delete {stash}"
         )
     if left:
