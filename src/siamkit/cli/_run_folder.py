@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from siamkit.clauses import listed
+from siamkit.clauses import in_number, listed
 
 RUN_OUTPUTS = (
     "config.yaml",
@@ -49,9 +49,9 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     output stays set aside (``.earlier-run-*``, said in one line). The failed run's own
     report.html (a self-supervised run that stopped on a collapse writes one, its curves) is
     kept as ``report.failed.html`` (:func:`_failed_runs_report_kept`): an earlier failed run's
-    of that name is set aside with the earlier run, so the newest one replaces it, a failed
-    run that wrote none puts it back, and a run that finishes removes it, said. A run whose save of
-    OUT/model could not move the user's files out of ``.model.old``
+    of that name (and ``report.failed-2.html`` and on: :func:`_failed_reports`) is set aside
+    with the earlier run, so the newest one replaces it, a failed run that wrote none puts it
+    back, and a run that finishes removes it, said. A run whose save of OUT/model could not move the user's files out of ``.model.old``
     (:class:`~siamkit.export.bundle.ModelFolderNotFinishedError`, "Saved the model to ...")
     stops there: the files its save had moved go back with the earlier model folder
     (:func:`_carried_back`), and its error then says what became of both models and which
@@ -62,7 +62,11 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
 
     if enabled and is_main_process():  # a save of OUT/model killed after its renames left the
         recover_model_folder(out_dir / "model")  # user's files in .model.old: into OUT/model
-    names = [n for n in (*RUN_OUTPUTS, FAILED_REPORT) if (out_dir / n).exists()] if enabled else []
+    names = (
+        [n for n in (*RUN_OUTPUTS, *_failed_reports(out_dir)) if (out_dir / n).exists()]
+        if enabled
+        else []
+    )
     if not names or not is_main_process():
         yield
         return
@@ -78,8 +82,8 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
             if (name in moved or name not in names) and _the_runs_own(out_dir / name):
                 _remove_runs_own(out_dir / name)
-        if report == out_dir / FAILED_REPORT:  # the newest failed run's replaces an earlier one
-            moved = [n for n in moved if n != FAILED_REPORT]
+        if report is not None:  # the newest failed run's replaces an earlier one of its name
+            moved = [n for n in moved if n != report.name]
         carried = _carried_back(out_dir / "model", stash / "model") if "model" in moved else []
         kept = []
         for name in moved:  # ... then the earlier run's back, where no user's file is
@@ -111,8 +115,14 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         if isinstance(err, ModelFolderNotFinishedError):  # its "Saved the model" is undone
             err.args = (_unfinished_save_sentence(out_dir, err, moved, kept, carried),)
         raise
-    if FAILED_REPORT in moved:  # a run finished: an earlier failed one's report is no news
-        click.echo(f"{out_dir / FAILED_REPORT} removed: the report of a run that failed", err=True)
+    failed = [n for n in moved if n not in RUN_OUTPUTS]  # a run finished: a failed one's
+    if failed:  # report is no news (removed with the stash)
+        click.echo(
+            f"{listed([str(out_dir / n) for n in failed])} removed: "
+            f"{in_number(len(failed), 'the report')} of "
+            f"{in_number(len(failed), 'a run', 'runs')} that failed",
+            err=True,
+        )
     if _keep_users_model_files(out_dir, stash):
         shutil.rmtree(stash, ignore_errors=True)
     else:  # the earlier model folder stays there, with the user's files: only it (the new run
@@ -175,6 +185,18 @@ FAILED_REPORT = "report.failed.html"
 run's again: one, the newest failed run's (an earlier one is set aside with the earlier run:
 :func:`_earlier_run_set_aside`); ``report.failed-2.html`` and on only where a file was saved
 at that name during the run."""
+
+
+def _failed_reports(out_dir: Path) -> list[str]:
+    """The names of the failed runs' reports in ``out_dir``: :data:`FAILED_REPORT`, then
+    ``report.failed-2.html`` and on, in their order (an earlier siamkit kept each further
+    failed run's as the next of them)."""
+    numbered = []
+    for path in out_dir.glob("report.failed-*.html"):
+        n = path.name[len("report.failed-") : -len(".html")]
+        if n.isdecimal() and n.isascii():
+            numbered.append((int(n), path.name))
+    return [FAILED_REPORT, *(name for _, name in sorted(numbered))]
 
 
 def _failed_runs_report_kept(out_dir: Path, err: BaseException) -> Path | None:

@@ -1,0 +1,69 @@
+"""An earlier siamkit kept each further failed --overwrite run's report as
+``report.failed-2.html``, ``-3`` ...; now OUT holds one failed report, but those already there
+were never cleaned: a run that finished left them beside its own report, though it removes
+``report.failed.html`` (s63_r6 finding 6). They are set aside with the earlier run like it:
+put back by a failed run, removed by a run that finishes, said in one line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from siamkit.cli._run_folder import _earlier_run_set_aside
+
+REPORTS = ("report.failed.html", "report.failed-2.html", "report.failed-10.html")
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.yaml").write_text("earlier: 1\n")
+    for name in (*REPORTS, "report.failed-x.html"):  # the last one is not a failed report's
+        (out / name).write_text(f"<p>{name}</p>")
+    return out
+
+
+def test_a_finished_run_removes_every_failed_report_and_says_so(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with _earlier_run_set_aside(out, True):
+        (out / "config.yaml").write_text("new: 1\n")
+        (out / "report.html").write_text("new")
+    assert sorted(os.listdir(out)) == ["config.yaml", "report.failed-x.html", "report.html"]
+    assert capsys.readouterr().err == (
+        f"{out / 'report.failed.html'}, {out / 'report.failed-2.html'} and "
+        f"{out / 'report.failed-10.html'} removed: the reports of runs that failed\n"
+    )
+
+
+def test_a_failed_run_puts_every_failed_report_back(out: Path) -> None:
+    with pytest.raises(RuntimeError), _earlier_run_set_aside(out, True):
+        raise RuntimeError("the run failed")
+    assert sorted(os.listdir(out)) == sorted(["config.yaml", "report.failed-x.html", *REPORTS])
+    assert all((out / n).read_text() == f"<p>{n}</p>" for n in REPORTS)
+    assert (out / "config.yaml").read_text() == "earlier: 1\n"
+
+
+def test_a_failed_runs_report_replaces_the_earlier_one_of_its_name(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file saved at report.failed.html during the run (none was there before): the failed
+    run's report is kept as report.failed-2.html, in place of the earlier one of that name, as
+    report.failed.html replaces an earlier one; the earlier -2 does not stay set aside, so the
+    next run is not refused for it."""
+    from siamkit.atomic import atomic_path
+
+    (out / "report.failed.html").unlink()
+    with pytest.raises(RuntimeError), _earlier_run_set_aside(out, True):
+        with atomic_path(out / "report.html") as tmp:
+            tmp.write_text("the failed run's curves")
+        (out / "report.failed.html").write_text("mine")
+        raise RuntimeError("the run failed")
+    assert not list(out.glob(".earlier-run-*"))
+    assert (out / "report.failed.html").read_text() == "mine"
+    assert (out / "report.failed-2.html").read_text() == "the failed run's curves"
+    assert (out / "report.failed-10.html").read_text() == "<p>report.failed-10.html</p>"
+    assert f"the failed run's report: {out / 'report.failed-2.html'}\n" in capsys.readouterr().err
