@@ -73,10 +73,10 @@ rule's budget (a smoke run on {2,5} at a toy budget printed figures in between; 
   scored this stop. If none passes, nothing changes.
 
 Outcome of the twelfth rule (2026-12-07, stop 63, 21:59-22:42 UTC, load 7 at the start, 8.3 at
-the end, its 15-minute average 10.2; the load in between was not logged): ``ref`` reproduced stop 62's rows digit for digit. Both candidates fail at {2,5}:
-``aug standard`` keeps ref's gap (+0.0307) but its from-SSL EER is 0.1132 against ref's 0.1035;
-``aug shift-flip``'s gap is +0.0230 against +0.0307 (from-SSL EER 0.1083). Nothing adopted; the
-test classes not run. Every row: BENCHMARKS.md, "SSL fine-tuning: the labelled images augmented".
+the end, its 15-minute average 10.2; the load in between was not logged): ``ref`` reproduced
+stop 62's rows digit for digit. Both candidates fail at {2,5}: ``aug standard`` keeps ref's gap
+(+0.0307) but its from-SSL EER is 0.1132 against ref's 0.1035; ``aug shift-flip``'s gap is
++0.0230 against +0.0307 (from-SSL EER 0.1083). Nothing adopted; the test classes not run. Every row: BENCHMARKS.md, "SSL fine-tuning: the labelled images augmented".
 
 Run (three processes side by side, ``uptime`` before and after; then the verdict)::
 
