@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -378,3 +380,35 @@ def test_the_refusal_of_a_link_whose_target_fails_with_an_i_o_error_says_make_it
         "(input/output error): put each class's images in its sub-folder and make the link's "
         "target readable, or remove the link"
     )
+
+
+def test_links_without_their_targets_do_not_type_check(tmp_path: Path) -> None:
+    """_locked_note took ``links`` and ``targets`` each with a default, so a call with links and
+    no targets type-checked, then raised a KeyError at ``targets[link]`` (s63_r4 finding 5): its
+    overloads take the two together or neither. mypy reads folders.py alone (its imports
+    skipped: about 5 s) and a caller's three calls."""
+    (tmp_path / "caller.py").write_text(
+        "from siamkit.data import folders\n"
+        'folders._locked_note({}, {}, {"l": "permission denied"})\n'
+        'folders._locked_note({}, {}, {"l": "permission denied"}, {"l": None})\n'
+        'folders._locked_note({"a": "permission denied"})\n'
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--follow-imports=skip",
+            "--ignore-missing-imports",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            folders.__file__,
+            "caller.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    errors = [line for line in out.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("caller.py:2: error:"), out.stdout
+    assert "[call-overload]" in errors[0], out.stdout

@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, overload
 
 import torch
 from torch.utils.data import Dataset
@@ -470,6 +470,19 @@ class SeenFiles:
         return sorted(sorted([self._first[d][i], *self._more[d, i]]) for d, i in self._shared)
 
 
+@overload
+def _locked_note(locked: Mapping[str, str], files: Mapping[str, str] = _NONE) -> str: ...
+
+
+@overload
+def _locked_note(
+    locked: Mapping[str, str],
+    files: Mapping[str, str],
+    links: Mapping[str, str],
+    targets: Mapping[str, str | None],
+) -> str: ...
+
+
 def _locked_note(
     locked: Mapping[str, str],
     files: Mapping[str, str] = _NONE,
@@ -483,7 +496,9 @@ def _locked_note(
     too: the note asked :func:`_link_target` again once the walk was done, so a link gone by
     then was told "give read access to it", while the refusal told the target the walk carried
     (s63 c4). An entry that cannot be ``lstat``'ed may be a folder as well as a file: it is
-    told an "entry" (they were told "files", folders among them: s62 c8)."""
+    told an "entry" (they were told "files", folders among them: s62 c8). ``links`` are given
+    with their ``targets`` or not at all (the overloads): given alone, a call type-checked and
+    then raised a KeyError (s63_r4 finding 5)."""
     names = [text_name(f) for f in [*sorted(locked), *sorted(files), *sorted(links)]]
     one = next(iter(links), "")
     target, why = (targets[one], links[one]) if len(names) == 1 and links else (None, "")
