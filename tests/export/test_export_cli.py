@@ -879,6 +879,41 @@ def test_calibrate_says_an_export_it_removed_before_a_failed_save_is_of_the_thre
     ) in res.output
 
 
+def test_calibrate_names_the_graphs_a_removal_that_failed_part_way_had_deleted(
+    bundle, tmp_path, fmnist_images, monkeypatch
+):
+    """The removal of a stale export that fails at onnx.json (refused), once the graphs are
+    deleted: the threshold is not saved, and the line names the graphs gone, as a save's failure
+    names them, with the command that writes them again (s63_FA finding 2)."""
+    from siamkit.export import bundle as bundle_module
+
+    model = tmp_path / "model"
+    shutil.copytree(bundle, model, ignore=shutil.ignore_patterns("*.onnx", "onnx.json"))
+    assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
+    real = bundle_module._delete_entry
+
+    def refused(path: Path) -> None:
+        if path.name == "onnx.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path)
+
+    monkeypatch.setattr(bundle_module, "_delete_entry", refused)
+    data = str(_val_folder(tmp_path, fmnist_images))
+    res = CliRunner().invoke(cli, ["calibrate", str(model), "--data", data])
+    assert res.exit_code != 0
+    assert sorted(p.name for p in model.iterdir()) == [
+        "model.safetensors",
+        "onnx.json",
+        "siamkit.json",
+    ]
+    assert json.loads((model / "siamkit.json").read_text())["threshold"] == 0.75
+    assert (
+        f"Removed {model}/model.int8.onnx and {model}/model.onnx: the ONNX export of another "
+        "model or threshold than the one being saved, before that save, which did not finish "
+        f"(`siamkit export {model} --int8-mode dynamic` writes it again)"
+    ) in res.output
+
+
 def test_calibrate_names_the_command_that_writes_the_removed_export_where_it_was(
     bundle, tmp_path, fmnist_images
 ):

@@ -575,7 +575,7 @@ def _removed_then_saved(
     save over a model folder follows: an export carries its threshold, which the torch-free
     runtime decides by), so that a kill or a failure between the two loses at most an export,
     and never leaves one of the old threshold to be served with the new one in siamkit.json;
-    a failed save says what was removed before it raises."""
+    a failed save, or a removal that failed part-way, says what was removed before it raises."""
     import os
 
     from siamkit.clauses import in_number, listed
@@ -583,15 +583,14 @@ def _removed_then_saved(
     from siamkit.export.threshold_file import write_threshold
 
     commands = _export_commands(model)  # read before the export's records go
-    removed = remove_stale_exports(model, threshold)
-    gone = set(removed)
-    made: dict[str, list[Path]] = {}  # each command writing a removed export again: its files
-    for record, command, files in commands:
-        if record in gone or record.parent in gone:
-            made.setdefault(command, files)
-    one = len(made) <= 1
 
-    def sentence(saved: bool) -> str:
+    def sentence(removed: list[Path], saved: bool) -> str:
+        gone = set(removed)
+        made: dict[str, list[Path]] = {}  # each command writing a removed export again: its files
+        for record, command, files in commands:
+            if gone & {record, record.parent, *files} or any(p.parent in files for p in gone):
+                made.setdefault(command, files)
+        one = len(made) <= 1
         what = f"the {in_number(len(made) or 1, 'ONNX export')}"
         said = f"Removed {listed([str(p) for p in removed])}: {what} of another model or threshold"
         if saved:
@@ -609,6 +608,13 @@ def _removed_then_saved(
             said += f" ({again})"
         return said
 
+    deleted: list[Path] = []  # named where the removal fails part-way: the save's rule
+    try:
+        removed = remove_stale_exports(model, threshold, deleted)
+    except BaseException:
+        if deleted:  # the threshold is not saved: the line says what is gone already
+            click.echo(sentence(deleted, saved=False), err=True)
+        raise
     try:
         write_threshold(model, threshold, info, document_threshold=document_threshold)
     except BaseException:
@@ -617,9 +623,9 @@ def _removed_then_saved(
                 saved = read_model_config(model).get("threshold") == threshold
             except (OSError, ValueError):
                 saved = False
-            click.echo(sentence(saved), err=True)
+            click.echo(sentence(removed, saved), err=True)
         raise
-    return sentence(saved=True) if removed else None
+    return sentence(removed, saved=True) if removed else None
 
 
 def _echo_json(as_json: bool, model: str, info: dict[str, Any], hint: str | None) -> bool:

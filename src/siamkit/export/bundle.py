@@ -409,7 +409,9 @@ def _say_kept_listed(
 
 
 def remove_stale_exports(
-    path: str | os.PathLike[str], threshold: float | None = None
+    path: str | os.PathLike[str],
+    threshold: float | None = None,
+    deleted: list[Path] | None = None,
 ) -> list[Path]:
     """Remove from the model folder ``path`` the ONNX exports that no longer match its
     ``siamkit.json``: made from a model of another fingerprint, or recording another threshold
@@ -425,6 +427,8 @@ def remove_stale_exports(
     (MODEL/edge/model.onnx, written with ``--out``) of another model or threshold is kept but
     named, as a save names it. A text export's files (MODEL/onnx) are removed by their names:
     its ``text_onnx.json`` records no SHA-256 to tell a file of the user's put at one of them.
+    Each path is added to ``deleted`` once it is deleted, for a caller to name what a failed
+    deletion had removed already, as :func:`save_model` names it.
 
     >>> remove_stale_exports("runs/shoes/model")  # doctest: +SKIP
     [PosixPath('runs/shoes/model/model.onnx'), PosixPath('runs/shoes/model/onnx.json')]
@@ -442,6 +446,8 @@ def remove_stale_exports(
     for entry in stale:
         with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
             _delete_entry(entry)
+        if deleted is not None:
+            deleted.append(entry)
     named = _say_kept_listed(folder, [p.name for p in kept], "the model's")
     _say_unrecorded_stale(folder, fingerprints, threshold, named)
     return stale
