@@ -127,9 +127,9 @@ def test_an_unlisted_export_of_the_old_threshold_is_named_as_a_save_names_it(
     assert remove_stale_exports(dest) == []
     assert (dest / "edge" / "model.onnx").is_file()
     assert capsys.readouterr().err.strip() == (
-        f"Kept {dest}/edge/model.onnx, which {dest}/onnx.json does not list: an ONNX export of "
-        "another model or threshold, which would no longer match this one (export it again with "
-        f"`siamkit export {dest} --out FILE --force`, or delete it)"
+        f"Kept {dest}/edge/model.onnx, which no onnx.json lists: an ONNX export of another "
+        "model or threshold, which would no longer match this one (export it again with "
+        f"`siamkit export {dest} --out {dest}/edge/model.onnx --force`, or delete it)"
     )
 
 
@@ -193,3 +193,29 @@ def test_each_listed_graph_is_read_once_by_a_save_and_by_the_removal(
     read.clear()
     assert remove_stale_exports(dest) == [dest / "model.onnx", dest / "onnx.json"]
     assert read.count("model.onnx") == 1
+
+
+def test_an_unlisted_int8_export_is_named_with_the_command_that_writes_it_where_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An fp32 and a dynamic int8 graph written into M/edge, which no onnx.json lists: the
+    "Kept ..." line gives the one command that writes both again there (their --out and int8
+    mode), not `--out FILE`, and names no M/onnx.json, which does not list them (s63_FA
+    finding 4)."""
+    from siamkit.export.bundle import remove_stale_exports
+    from siamkit.export.onnx import export_onnx
+    from siamkit.export.quantize import quantize_onnx
+    from siamkit.export.threshold_file import write_threshold
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    export_onnx(dest, out_path=dest / "edge" / "model.onnx")
+    quantize_onnx(dest / "edge" / "model.onnx", dest / "edge" / "model.int8.onnx", "dynamic")
+    write_threshold(dest, 0.7)
+    capsys.readouterr()
+    assert remove_stale_exports(dest) == []
+    assert capsys.readouterr().err.strip() == (
+        f"Kept {dest}/edge/model.int8.onnx and {dest}/edge/model.onnx, which no onnx.json lists: "
+        "an ONNX export of another model or threshold, which would no longer match this one "
+        f"(export them again with `siamkit export {dest} --out {dest}/edge/model.onnx --force "
+        "--int8-mode dynamic`, or delete them)"
+    )

@@ -282,9 +282,9 @@ def test_an_unrecorded_export_in_a_sub_folder_of_another_model_is_kept_and_named
     save_model(small_net(1), dest)
     assert (dest / "edge" / "model.onnx").is_file()
     assert capsys.readouterr().err.strip() == (
-        f"Kept {dest}/edge/model.onnx, which {dest}/onnx.json does not list: an ONNX export of "
-        "another model or threshold, which would no longer match this one (export it again with "
-        f"`siamkit export {dest} --out FILE --force`, or delete it)"
+        f"Kept {dest}/edge/model.onnx, which no onnx.json lists: an ONNX export of another "
+        "model or threshold, which would no longer match this one (export it again with "
+        f"`siamkit export {dest} --out {dest}/edge/model.onnx --force`, or delete it)"
     )
 
 

@@ -705,6 +705,7 @@ def _say_unrecorded_stale(
     if not dest.is_dir():  # replaced again meanwhile (another save): that one says it
         return
     stale: list[Path] = []
+    again: dict[Path, str] = {}  # each stale graph's fp32 file: the int8 flag that writes it too
     for path in (p for p in _unrecorded_exports(dest) if p not in (said or ())):
         try:
             meta = {
@@ -718,12 +719,24 @@ def _say_unrecorded_stale(
             continue
         if meta["fingerprint"] not in fingerprints() or recorded != threshold:
             stale.append(path)
+            base = path.name[:-5].removesuffix(".int8").removesuffix(".document") + ".onnx"
+            flag = ""
+            if meta.get("precision") == "int8":
+                flag = " --int8-mode dynamic" if meta.get("int8_mode") == "dynamic" else " --int8"
+            again[path.with_name(base)] = again.get(path.with_name(base)) or flag
     if not stale:
         return
+    it = "it" if len(stale) == 1 else "them"
+    commands = listed(
+        [
+            f"`siamkit export {shlex.quote(str(dest))} --out {shlex.quote(str(out))} --force{flag}`"
+            for out, flag in again.items()
+        ]
+    )
     print(
-        f"Kept {_listed(stale)}, which {dest / SIDECAR_FILE} does not list: an ONNX export of another "
-        "model or threshold, which would no longer match this one (export it again with "
-        f"`siamkit export {dest} --out FILE --force`, or delete it)",
+        f"Kept {_listed(stale)}, which no {SIDECAR_FILE} lists: an ONNX export of another "
+        f"model or threshold, which would no longer match this one (export {it} again with "
+        f"{commands}, or delete {it})",
         file=sys.stderr,
     )
 
