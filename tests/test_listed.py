@@ -88,15 +88,16 @@ def test_the_join_scan_finds_each_form(tmp_path: Path) -> None:
 
 
 def test_three_unmeasured_fars_are_listed_in_one_list() -> None:
-    # "TAR@FAR=1e-2 and TAR@FAR=1e-3 and TAR@FAR=1e-4: ... (100 and 1,000 and 10,000)"
+    # "TAR@FAR=1e-2 and TAR@FAR=1e-3 and TAR@FAR=1e-4: ... (100 and 1,000 and 10,000)", and its
+    # needs then "(100, 1,000 and 10,000)", where the separators read as the list's commas
     from siamkit.cli._metric_tables import unresolved_far_note
 
     fars = ("0.01", "0.001", "0.0001")
     ver = {"n_impostor": 54, "tar_at_far": dict.fromkeys(fars, 0.5)}
     assert unresolved_far_note(ver, fars) == (
         "TAR@FAR=1e-2, TAR@FAR=1e-3 and TAR@FAR=1e-4: not measured. A false-accept rate of f "
-        "needs at least 1/f impostor pairs (100, 1,000 and 10,000), and these are 54; the JSON "
-        "keeps the values."
+        "needs at least 1/f impostor pairs (100 for 1e-2, 1,000 for 1e-3 and 10,000 for 1e-4), and "
+        "these are 54; the JSON keeps the values."
     )
 
 

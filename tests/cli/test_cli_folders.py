@@ -390,7 +390,7 @@ def test_the_far_note_names_only_the_tar_rows_its_table_shows() -> None:
     ver = {"tar_at_far": {"0.01": 0.5, "0.001": 0.5}, "n_impostor": 54}
     table = metrics_table(headline_rows({"verification": ver}), ver)
     assert "TAR@FAR=1e-3: not measured" in table and "1e-2" not in table, table
-    assert "(1,000), and these are 54; the JSON keeps the value." in table
+    assert "(1,000 for 1e-3), and these are 54; the JSON keeps the value." in table
     assert unresolved_far_note(ver) == table.splitlines()[-1]  # as demo prints it
     both = metrics_table([("TAR@FAR=1e-2", None), ("TAR@FAR=1e-3", None)], ver)
     assert both.splitlines()[-1].startswith("TAR@FAR=1e-2 and TAR@FAR=1e-3: not measured")

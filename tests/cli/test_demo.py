@@ -272,7 +272,7 @@ def test_an_unmeasured_tar_at_far_is_explained_under_the_summary(peers: dict) ->
     at = next(i for i, x in enumerate(lines) if x.startswith("MRR "))
     assert lines[at + 1] == (
         "TAR@FAR=1e-3: not measured. A false-accept rate of f needs at least 1/f impostor pairs "
-        "(1,000), and these are 500; the JSON keeps the value."
+        "(1,000 for 1e-3), and these are 500; the JSON keeps the value."
     )
     # enough impostor pairs: no such line
     metrics["verification"]["n_impostor"] = 5000

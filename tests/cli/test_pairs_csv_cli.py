@@ -166,7 +166,7 @@ def test_evaluate_prints_the_table_says_what_is_not_computed_and_writes_the_repo
     # 6 impostor pairs cannot measure a FAR of 1e-2 or 1e-3: "-", and why (the JSON keeps them)
     assert re.search(r"^TAR@FAR=1e-2 +-$", out, re.M) and re.search(r"^TAR@FAR=1e-3 +-$", out, re.M)
     assert "TAR@FAR=1e-2 and TAR@FAR=1e-3: not measured" in out
-    assert "at least 1/f impostor pairs (100 and 1,000), and these are 6;" in out
+    assert "at least 1/f impostor pairs (100 for 1e-2 and 1,000 for 1e-3), and these are 6;" in out
     doc = json.loads(run(["evaluate", model, "--data", data / "pairs.csv", "--json"]).output)
     assert set(doc["verification"]["tar_at_far"]) == {"0.01", "0.001"}
     assert "N-way K-shot and retrieval are not computed: they need classes" in out

@@ -104,8 +104,11 @@ def unresolved_far_note(ver: dict[str, Any], shown: Iterable[str] = (HEADLINE_FA
     )
     if not fars or n is None:
         return None
-    names = listed([f"TAR@FAR={f:.0e}".replace("e-0", "e-") for f in fars])
-    needs = listed([f"{math.ceil(1 / f):,}" for f in fars])
+    rates = [f"{f:.0e}".replace("e-0", "e-") for f in fars]
+    names = listed([f"TAR@FAR={rate}" for rate in rates])
+    # each need beside its rate: "(100, 1,000 and 10,000)" read the counts' separators as the
+    # list's commas (s63_r5 finding 3)
+    needs = listed([f"{math.ceil(1 / f):,} for {rate}" for f, rate in zip(fars, rates)])
     return (
         f"{names}: not measured. A false-accept rate of f needs at least 1/f impostor pairs "
         f"({needs}), and these are {n:,}; the JSON keeps the {in_number(len(fars), 'value')}."
