@@ -32,7 +32,7 @@ HINT = (
         ),
         (
             {"val_classes": "twenty"},
-            "data.val_classes must be a list of int, int or null, got 'twenty'",
+            "data.val_classes must be int, null or a list of int, got 'twenty'",
         ),
     ],
 )

@@ -40,7 +40,10 @@ CLASS_LISTS = {
 def _type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        return listed([_type_name(a) for a in typing.get_args(tp)], "or")
+        # a list last: "a list of int, int or null" read as a list of "int, int or null"
+        # (s63_r5 finding 4); "int, null or a list of int" cannot
+        names = [_type_name(a) for a in typing.get_args(tp)]
+        return listed(sorted(names, key=lambda name: name.startswith("a list of")), "or")
     if origin in (tuple, list):
         return f"a list of {_type_name(typing.get_args(tp)[0])}"
     if origin is dict:
