@@ -5,7 +5,9 @@ the plurals siamkit's modules write by hand where a message should use
 The old guard matched one form alone, ``", ".join(x[:-1])`` on one line: the "a and b and c"
 joins (``" and ".join``, ``' or '.join``), ``', '.join(map(str, x[:-1]))`` and every hand plural
 (``f"image{'s' * (n != 1)}"``, ``'file' if one else 'files'``) passed it (s63 c5). These read
-the modules' syntax trees, so a form split over lines or inside an f-string is found too.
+the modules' syntax trees, so a form split over lines or inside an f-string is found too. They
+find the forms their functions' docstrings list, not every way of writing a list or a plural
+(an irregular plural is found only where ``_IRREGULAR`` names it: s63_r5 finding 2).
 
 Each finding is ``"path:line code"`` (``path`` relative to the scanned folder, ``code`` the
 expression's source), the form an allow-list names it by without its line number."""
@@ -24,9 +26,11 @@ _WORD_SEPARATOR = re.compile(r"^[,;]? ?(?:and|or|nor) $")
 #: what follows a ", ".join(...) that lists all but the last item: " and c", ", or c"
 _LAST_ITEM = re.compile(r"^,? (?:and|or|nor) ")
 #: "file(s)", "process(es)" in a message
-_PARENTHESISED_PLURAL = re.compile(r"[a-z]\((?:e?s)\)")
+_PARENTHESISED_PLURAL = re.compile(r"[a-z]\((?:e?s|ies)\)")
 #: the plural suffixes a word takes by hand
 _SUFFIXES = ("s", "es")
+#: the irregular plurals the scan knows (any other is not found: "the forms listed")
+_IRREGULAR = {"person": "people", "child": "children", "index": "indices"}
 
 
 def _modules(root: Path) -> Iterator[tuple[str, str, ast.Module]]:
@@ -42,14 +46,27 @@ def _str(node: ast.AST) -> str | None:
 
 
 def _join_of(node: ast.AST) -> str | None:
-    """The separator of ``"sep".join(...)``, else None."""
-    if (
+    """The separator of ``"sep".join(...)`` or ``str.join("sep", ...)``, else None; of
+    ``(" and " if one else " or ").join(...)``, the side that is a word separator, if any."""
+    if not (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
         and node.func.attr == "join"
     ):
-        return _str(node.func.value)
-    return None
+        return None
+    sep: ast.AST = node.func.value
+    if isinstance(sep, ast.Name) and sep.id == "str" and node.args:
+        sep = node.args[0]
+    if isinstance(sep, ast.IfExp):
+        sides = [_str(sep.body), _str(sep.orelse)]
+        said = [s for s in sides if s is not None]
+        return next((s for s in said if _WORD_SEPARATOR.match(s)), said[0] if said else None)
+    return _str(sep)
+
+
+def _first(node: ast.AST) -> ast.AST:
+    """An f-string's first part (its text before any value), else ``node`` itself."""
+    return node.values[0] if isinstance(node, ast.JoinedStr) and node.values else node
 
 
 def _drops_the_last(node: ast.AST) -> bool:
@@ -66,7 +83,8 @@ def _drops_the_last(node: ast.AST) -> bool:
 
 def hand_joins(root: Path = SRC) -> list[str]:
     """The lists joined by hand: ``" and ".join(x)`` ("a and b and c"), ``", ".join(x[:-1])``
-    (however the slice is wrapped: ``map(str, x[:-1])``), and an f-string or sum that follows a
+    (however the slice is wrapped: ``map(str, x[:-1])``; ``str.join(" and ", x)``, a separator
+    chosen between two), and an f-string or sum (``+ " and "``, ``+ f" and {y}"``) that follows a
     ``", ".join(...)`` with " and " (past any value between: a hand-made Oxford comma)."""
     found: list[tuple[str, int, int, str | None]] = []
     for path, text, tree in _modules(root):
@@ -90,7 +108,7 @@ def hand_joins(root: Path = SRC) -> list[str]:
                 isinstance(node, ast.BinOp)
                 and isinstance(node.op, ast.Add)
                 and _join_of(node.left) is not None
-                and _LAST_ITEM.match(_str(node.right) or "")
+                and _LAST_ITEM.match(_str(_first(node.right)) or "")
             ):
                 hit = node
             if hit is not None:
@@ -122,17 +140,28 @@ def _in_number(word: str, other: str) -> bool:
     "entry" and "entries")."""
     if " " in word or " " in other:  # a phrase ("the image", "the images"), not a word
         return False
-    return any(other == word + s for s in _SUFFIXES) or (
-        word.endswith("y") and other == word[:-1] + "ies"
+    return (
+        any(other == word + s for s in _SUFFIXES)
+        or (word.endswith("y") and other == word[:-1] + "ies")
+        or _IRREGULAR.get(word) == other
     )
 
 
 def _choice(node: ast.AST) -> tuple[str, str, ast.expr] | None:
-    """``(word if true, word if false, test)`` of ``a if test else b`` between two strings, or
-    of ``"s" * (test)`` (``"s"`` if true, ``""`` if false); None for any other node."""
+    """``(word if true, word if false, test)`` of ``a if test else b`` between two strings, of
+    ``"s" * (test)`` (``"s"`` if true, ``""`` if false), or of ``("a", "b")[test]`` (``b`` if
+    true); None for any other node."""
     if isinstance(node, ast.IfExp):
         yes, no = _str(node.body), _str(node.orelse)
         return None if yes is None or no is None else (yes, no, node.test)
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Tuple)
+        and len(node.value.elts) == 2
+        and not isinstance(node.slice, ast.Slice)
+    ):
+        no, yes = (_str(e) for e in node.value.elts)
+        return None if yes is None or no is None else (yes, no, node.slice)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         for word, test in ((node.left, node.right), (node.right, node.left)):
             if _str(word) is not None:
@@ -142,7 +171,8 @@ def _choice(node: ast.AST) -> tuple[str, str, ast.expr] | None:
 
 def hand_plurals(root: Path = SRC) -> list[str]:
     """The words put in their number by hand: ``'s' if n != 1 else ''``, ``"s" * (n != 1)``,
-    ``'file' if one else 'files'``, and "file(s)" in a message. A choice whose singular side is
+    ``'file' if one else 'files'``, ``("file", "files")[n != 1]``, ``'person' if one else
+    'people'`` (the plurals of ``_IRREGULAR``), and "file(s)" or "entr(ies)" in a message. A choice whose singular side is
     taken by a count of one is a verb agreeing with its subject (``'holds' if n == 1 else
     'hold'``, ``'s' * (len(x) == 1)``), which counted does not write: not found."""
     found: list[tuple[str, int, int, str | None]] = []

@@ -70,14 +70,17 @@ def test_the_plural_scan_finds_each_form_and_leaves_verbs(tmp_path: Path) -> Non
                 e = "entry" if len(x) == 1 else "entries"
                 g = f"the link{'s' if many else ''}"
                 h = f"{n} file(s)"
+                i = (("file", "files")[n != 1], f"{n} entr(ies)", 'person' if one else 'people')
                 verbs = ('holds' if n == 1 else 'hold', f"belong{'s' * (len(x) == 1)}",
+                         ("hold", "holds")[n == 1],
                          f"lead{'' if many else 's'}", 'is' if one else 'are')
                 phrases = ("the image" if one else "the images", counted(n, "file"))
             '''
         )
     )
     assert [f.split(" ", 1)[0] for f in hand_plurals(tmp_path)] == [
-        "m.py:3", "m.py:4", "m.py:5", "m.py:6", "m.py:7", "m.py:8", "m.py:9"
+        "m.py:3", "m.py:4", "m.py:5", "m.py:6", "m.py:7", "m.py:8", "m.py:9", "m.py:10", "m.py:10",
+        "m.py:10",
     ]  # fmt: skip
 
 

@@ -78,12 +78,15 @@ def test_the_join_scan_finds_each_form(tmp_path: Path) -> None:
                 e = f"{', '.join(fs)}, or {last}"
                 g = "; and ".join(x)
                 h = f"{', '.join(fs)}{',' * (len(fs) > 1)} or {last}"
+                i = ", ".join(x) + f" and {last}"
+                j = (str.join(" and ", x), (" and " if last else " or ").join(x))
                 ok = (", ".join(x), " ".join(x), f"{', '.join(x)} (and more)", listed(x))
             """
         )
     )
     assert [f.split(" ", 1)[0] for f in hand_joins(tmp_path)] == [
-        "m.py:2", "m.py:3", "m.py:4", "m.py:4", "m.py:5", "m.py:6", "m.py:7", "m.py:8"
+        "m.py:2", "m.py:3", "m.py:4", "m.py:4", "m.py:5", "m.py:6", "m.py:7", "m.py:8", "m.py:9",
+        "m.py:10", "m.py:10",
     ]  # fmt: skip
 
 
