@@ -173,6 +173,10 @@ def test_files_in_the_earlier_models_place_are_kept_and_named_as_what_they_are(
         str(raised.value)
     )
     (stash,) = out.glob(".earlier-run-*")
+    assert str(raised.value).endswith(  # the folder the earlier model is in, not OUT/model
+        f"(said above): move {old}/z.txt into {stash / 'model'} (or elsewhere), and remove "
+        f"{old} (the rest of it is the replaced model's)"
+    )
     assert os.listdir(stash) == ["model"]
     assert (stash / "model" / "notes.txt").read_text() == "notes"
     assert os.listdir(model) == ["notes.txt"] and (model / "notes.txt").read_text() == "older notes"

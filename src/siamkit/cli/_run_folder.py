@@ -113,7 +113,7 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         if not kept:
             shutil.rmtree(stash, ignore_errors=True)
         if isinstance(err, ModelFolderNotFinishedError):  # its "Saved the model" is undone
-            err.args = (_unfinished_save_sentence(out_dir, err, moved, kept, carried),)
+            err.args = (_unfinished_save_sentence(out_dir, err, moved, kept, carried, stash),)
         raise
     failed = [n for n in moved if n not in RUN_OUTPUTS]  # a run finished: a failed one's
     if failed:  # report is no news (removed with the stash)
@@ -151,20 +151,23 @@ def _carried_back(model: Path, earlier: Path) -> list[str]:
 
 
 def _unfinished_save_sentence(
-    out_dir: Path, err: OSError, moved: list[str], kept: list[str], carried: list[str]
+    out_dir: Path, err: OSError, moved: list[str], kept: list[str], carried: list[str], stash: Path
 ) -> str:
     """What a failed --overwrite run ends with where its save of OUT/model could not move the
     user's files out of ``OUT/.model.old`` (``err``, which said "Saved the model to
     OUT/model"; the run stopped there), once its cleanup is done: the new model was removed,
     the earlier run's (``moved`` aside) is back in OUT/model with the files ``carried`` back
-    into it, or left set aside where a file of the user's is in its place (``kept``, said in
-    the line before), which files of the user's to move out of ``.model.old``, and the
-    replaced model's export files the save had removed (``err.removed``)."""
+    into it, or left set aside in ``stash`` where a file of the user's is in its place
+    (``kept``, said in the line before), which files of the user's to move out of
+    ``.model.old`` (into the folder the earlier model is in, whose exports there are the
+    user's to keep), and the replaced model's export files the save had removed
+    (``err.removed``)."""
     from siamkit.export.bundle import _removed_clause, _users_files_advice
     from siamkit.export.runtime import set_aside_folder
 
     model = out_dir / "model"
     aside = set_aside_folder(model)
+    home = stash / "model" if "model" in kept else model  # where the earlier model is
     why = getattr(err, "why", "") or str(err.strerror or err)
     said = f"the run stopped: its save of {model} could not move your files out of {aside} ({why})"
     if "model" not in moved:
@@ -176,7 +179,7 @@ def _unfinished_save_sentence(
         if carried:
             said += f" (with {listed(carried)} of yours, which the save had moved)"
     if os.path.lexists(aside):
-        said = f"{said}: {_users_files_advice(model, aside)}"
+        said = f"{said}: {_users_files_advice(home, aside)}"
     return said + _removed_clause(getattr(err, "removed", ()), "its save", "its new model")
 
 
