@@ -144,10 +144,11 @@ def test_a_failed_move_keeps_the_set_aside_model_folder_and_says_where_the_files
     err = capsys.readouterr().err
     assert (
         f"the earlier run's model folder, with any files of yours, left in {stash / 'model'}: "
-        f"{old} is in the way, holding files of yours a save could not move out of it: move "
-        f"{old}/a.txt and {old}/mine.txt into {model} (or elsewhere), and remove {old} (the "
-        f"rest of it is the replaced model's); and move your files from {stash / 'model'} "
-        f"into {model}, then delete {stash} (a run into {out} is refused until it is deleted)"
+        f"{old} is in the way, holding files of yours a save could not move out of it "
+        f"({old}/a.txt: Permission denied): move {old}/a.txt and {old}/mine.txt into {model} "
+        f"(or elsewhere), and remove {old} (the rest of it is the replaced model's); and move "
+        f"your files from {stash / 'model'} into {model}, then delete {stash} (a run into "
+        f"{out} is refused until it is deleted)"
     ) in err
 
 

@@ -245,23 +245,31 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     :func:`~siamkit.export.bundle.recover_model_folder` finishes. A ``.model.old`` already
     there (an empty one, left by a save killed as it removed it, is tidied first; a file or link
     of the user's is not touched; a killed save's that still holds files of the user's, as
-    their move was refused, is named with them), or a refused move of it there, keeps the
-    earlier model folder in ``stash``, said in one line: False then, and ``stash`` must not be
-    deleted, as it may hold the user's files."""
-    from siamkit.export.bundle import CONFIG_FILE, _users_files_advice, _why, recover_model_folder
+    their move was refused, is named with them and the refusal), or a refused move of it
+    there, keeps the earlier model folder in ``stash``, said in one line: False then, and
+    ``stash`` must not be deleted, as it may hold the user's files."""
+    from siamkit.export.bundle import (
+        CONFIG_FILE,
+        _finish_replacement,
+        _users_files_advice,
+        _why,
+        recover_model_folder,
+    )
     from siamkit.export.runtime import set_aside_folder
 
     earlier, new = stash / "model", out_dir / "model"
     aside = set_aside_folder(new)
     if not earlier.is_dir() or not (new / CONFIG_FILE).is_file():
         return True
+    errors: list[OSError] = []  # why a killed save's could not be finished, said
     if aside.is_dir() and not aside.is_symlink():  # a save's, killed: finish it first
-        recover_model_folder(new)
+        _finish_replacement(new, aside, errors)
     if os.path.lexists(aside):
         holding = ""
         if aside.is_dir() and not aside.is_symlink():  # a save's that could not be finished
+            why = f" ({_why(errors[0])})" if errors else ""
             holding = (
-                ", holding files of yours a save could not move out of it: "
+                f", holding files of yours a save could not move out of it{why}: "
                 f"{_users_files_advice(new, aside)}; and"
             )
         click.echo(

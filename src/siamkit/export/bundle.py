@@ -872,17 +872,20 @@ def recover_model_folder(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def _finish_replacement(dest: Path, old: Path) -> bool:
+def _finish_replacement(dest: Path, old: Path, errors: list[OSError] | None = None) -> bool:
     """Finish a :func:`save_model` killed after its two renames, before it had moved the user's
     files out of the replaced folder ``old``: move them into ``dest`` now, and remove (and say)
-    what the save would have removed. False where it cannot (a read-only folder)."""
+    what the save would have removed. False where it cannot (a read-only folder); the OSError
+    that stopped it is appended to ``errors``, for a caller that says why."""
     deleted: list[Path] = []  # the stale exports the carry deleted, said where it fails
     try:
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
         kept: list[Path] = []
         removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
-    except OSError:  # said now: the next save's refusal cannot know what this one deleted
+    except OSError as err:  # said now: the next save's refusal cannot know what this one deleted
+        if errors is not None:
+            errors.append(err)
         if deleted:
             _say_removed(dest, sorted(_where_now(dest, old, deleted)), True, [])
         return False
