@@ -232,10 +232,10 @@ def calibrate(
 
     verify, identify, enroll's galleries, serve and export then decide "same" / "not the same"
     with it. MODEL/siamkit.json is rewritten (atomically); the weights, and so galleries made
-    with the model, stay valid. An ONNX export in MODEL made with another threshold is removed
-    and named, before the new one is saved, as a save over a model folder removes an export
-    that would no longer match it (siamkit export writes it again); one made with the same
-    threshold is kept. Classes the model's run kept for testing are refused, and so are its
+    with the model, stay valid. An ONNX export in MODEL made with another threshold, or from
+    another model (at any threshold), is removed and named, before the new threshold is saved,
+    as a save over a model folder removes an export that would no longer match it (siamkit
+    export writes it again); one of this model made with the same threshold is kept. Classes the model's run kept for testing are refused, and so are its
     training classes in the folder it trained on when its run held out whole classes for
     validation (data.val_classes): every image of them there is a training image.
 
@@ -504,9 +504,9 @@ def _say_saved(
     note: str | None = None,
 ) -> None:
     """Print what :func:`_fit_and_save` saved (its record as JSON with ``as_json``), and
-    ``hint``, the ONNX export it removed as made with the old threshold (JSON: ``hint``, only
-    then); ``note``: how the data was chosen, after the data's line (on stderr with
-    ``as_json``)."""
+    ``hint``, the sentence naming the ONNX export it removed as of another model or threshold
+    (on stderr; JSON: ``hint``, only then); ``note``: how the data was chosen, after the data's
+    line (on stderr with ``as_json``)."""
     from pathlib import Path
 
     if as_json and note is not None:
@@ -521,8 +521,8 @@ def _say_saved(
         f"{info['far']:.3f} on {info['genuine_pairs']:,} genuine / "
         f"{info['impostor_pairs']:,} impostor pairs; saved in {Path(model) / 'siamkit.json'}"
     )
-    if hint is not None:
-        click.echo(hint)
+    if hint is not None:  # on stderr, as a save's "Removed ..." and calibrate's failed one
+        click.echo(hint, err=True)
 
 
 def _export_commands(model: str) -> list[tuple[Path, str, list[Path]]]:
@@ -836,8 +836,8 @@ def _calibrate_text(
             f"them: TAR {info['document_tar']:.3f}, FAR {info['document_far']:.3f} on the same "
             f"pairs; both saved in {model}/siamkit.json"
         )
-    if hint is not None:
-        click.echo(hint)
+    if hint is not None:  # on stderr, as a save's "Removed ..." and calibrate's failed one
+        click.echo(hint, err=True)
 
 
 def _documents_fit(genuine: Any, impostor: Any, target: str, far: float) -> dict[str, Any]:
