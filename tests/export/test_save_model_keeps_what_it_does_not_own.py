@@ -93,7 +93,7 @@ def test_a_forced_save_keeps_a_users_files_and_removes_and_names_the_stale_expor
     err = capsys.readouterr().err.strip()
     assert err == (
         f"Removed {dest}/model.int8.onnx, {dest}/model.onnx and {dest}/onnx.json: {TAIL} "
-        f"(siamkit export {dest} --format onnx writes an export of it)"
+        f"(`siamkit export {dest} --int8` writes it again)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left aside
 
@@ -128,7 +128,7 @@ def test_the_same_model_saved_with_a_new_threshold_removes_and_names_its_export(
     assert load_model(dest).threshold == 0.7
     assert capsys.readouterr().err.strip() == (
         f"Removed {dest}/model.int8.onnx, {dest}/model.onnx, {out} and {dest}/onnx.json: {TAIL} "
-        f"(siamkit export {dest} --format onnx writes an export of it)"
+        f"(`siamkit export {dest} --int8` and `siamkit export {dest}` write them again)"
     )
 
 

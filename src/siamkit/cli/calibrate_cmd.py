@@ -525,43 +525,6 @@ def _say_saved(
         click.echo(hint, err=True)
 
 
-def _export_commands(model: str) -> list[tuple[Path, str, list[Path]]]:
-    """The ``siamkit export`` commands that write MODEL's ONNX exports again as they were: for
-    each, the record that lists it (``onnx.json``; a text export's ``text_onnx.json``), the
-    command, and the files it writes (an image export's graphs, a text export's folder).
-    ``--out`` where it was written elsewhere than the command's default (MODEL/model.onnx,
-    MODEL/onnx), ``--branch g`` for a half-twin's branch g alone, ``--int8`` or ``--int8-mode
-    dynamic`` where an int8 graph was written (without it, none is). Read before the export is
-    removed."""
-    import shlex
-
-    from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME
-    from siamkit.export.runtime import ONNX_FILE
-    from siamkit.export.sidecar import SIDECAR_FILE, TEXT_EXPORT_META, read_sidecar
-
-    export = f"siamkit export {shlex.quote(model)}"
-    groups: dict[str, dict[str, Any]] = {}  # each export's fp32 graph name: its entries
-    for name, entry in read_sidecar(model)["exports"].items():
-        base = name
-        if name.lower().endswith(".onnx"):  # X.int8.onnx, X.document.onnx: X.onnx's export
-            base = name[:-5].removesuffix(".int8").removesuffix(".document") + name[-5:]
-        groups.setdefault(base, {})[name] = entry if isinstance(entry, dict) else {}
-    commands: list[tuple[Path, str, list[Path]]] = []
-    for base, entries in groups.items():
-        modes = {e.get("int8_mode") for e in entries.values() if e.get("precision") == "int8"}
-        flag = " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
-        branch = " --branch g" if (entries.get(base) or {}).get("branch") == "g" else ""
-        out = "" if base == ONNX_FILE else f" --out {shlex.quote(str(Path(model) / base))}"
-        files = [Path(model) / n for n in entries]
-        commands.append((Path(model) / SIDECAR_FILE, f"{export}{out}{branch}{flag}", files))
-    for sub in sorted(Path(model).iterdir()):
-        if sub.is_dir() and not sub.is_symlink() and (sub / TEXT_EXPORT_META).is_file():
-            out = "" if sub.name == EXPORT_DIR else f" --out {shlex.quote(str(sub))}"
-            flag = " --int8" if (sub / INT8_NAME).is_file() else ""
-            commands.append((sub / TEXT_EXPORT_META, f"{export}{out}{flag}", [sub]))
-    return commands
-
-
 def _removed_then_saved(
     model: str,
     threshold: float,
@@ -576,20 +539,20 @@ def _removed_then_saved(
     runtime decides by), so that a kill or a failure between the two loses at most an export,
     and never leaves one of the old threshold to be served with the new one in siamkit.json;
     a failed save, or a removal that failed part-way, says what was removed before it raises."""
-    import os
 
     from siamkit.clauses import in_number, listed
-    from siamkit.export.bundle import read_model_config, remove_stale_exports
+    from siamkit.export.bundle import (
+        export_again,
+        export_commands,
+        read_model_config,
+        remove_stale_exports,
+    )
     from siamkit.export.threshold_file import write_threshold
 
-    commands = _export_commands(model)  # read before the export's records go
+    commands = export_commands(Path(model))  # read before the export's records go
 
     def sentence(removed: list[Path], saved: bool) -> str:
-        gone = set(removed)
-        made: dict[str, list[Path]] = {}  # each command writing a removed export again: its files
-        for record, command, files in commands:
-            if gone & {record, record.parent, *files} or any(p.parent in files for p in gone):
-                made.setdefault(command, files)
+        made, blocking = export_again(commands, removed)
         one = len(made) <= 1
         what = f"the {in_number(len(made) or 1, 'ONNX export')}"
         said = f"Removed {listed([str(p) for p in removed])}: {what} of another model or threshold"
@@ -601,8 +564,6 @@ def _removed_then_saved(
             named = listed([f"`{c}`" for c in made])
             again = f"{named} {'writes it' if one else 'write them'} again"
             again += " with the new one" if saved else ""
-            # a file of the user's kept at a name the command writes: it refuses to replace it
-            blocking = sorted({f for fs in made.values() for f in fs if os.path.lexists(f)})
             if blocking:
                 again += f" once you move {listed([str(p) for p in blocking])} elsewhere"
             said += f" ({again})"

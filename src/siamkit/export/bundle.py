@@ -218,6 +218,7 @@ def save_model(
         if not recover_model_folder(dest):
             _remove_stale_temps(dest)
         removed: tuple[list[Path], bool, list[Path]] = ([], False, [])
+        commands: list[tuple[Path, str, list[Path]]] = []
         fingerprints: Any = None
         kept: list[Path] = []  # listed files of the user's, found by the carry's one look
         if dest.exists():
@@ -234,6 +235,7 @@ def save_model(
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
             deleted: list[Path] = []  # the stale exports the carry deleted, for its failure
             try:
+                commands = export_commands(old, dest)  # read before the carry deletes them
                 removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
@@ -246,7 +248,7 @@ def save_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     model.threshold = threshold
-    _say_removed(dest, *removed)
+    _say_removed(dest, *removed, commands)
     if fingerprints is not None:  # a model folder replaced
         named = _say_kept_listed(dest, [p.name for p in kept])
         _say_unrecorded_stale(dest, fingerprints, threshold, named)
@@ -741,11 +743,82 @@ def _say_unrecorded_stale(
     )
 
 
-def _say_removed(dest: Path, removed: list[Path], exports: bool, replaced: list[Path]) -> None:
+def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path, str, list[Path]]]:
+    """The ``siamkit export`` commands that write the ONNX exports of the model folder
+    ``folder`` again as they were: for each, the record that lists it (``onnx.json``; a text
+    export's ``text_onnx.json``), the command, and the files it writes (an image export's
+    graphs, a text export's folder), each named in ``named`` (``folder`` where not given: a save
+    reads the replaced folder set aside, and names the model folder). ``--out`` where it was
+    written elsewhere than the command's default (MODEL/model.onnx, MODEL/onnx), ``--branch g``
+    for a half-twin's branch g alone, ``--int8`` or ``--int8-mode dynamic`` where an int8 graph
+    was written (without it, none is). Read before the export is removed."""
+    from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME
+    from siamkit.export.runtime import ONNX_FILE
+
+    named = folder if named is None else named
+    export = f"siamkit export {shlex.quote(str(named))}"
+    groups: dict[str, dict[str, Any]] = {}  # each export's fp32 graph name: its entries
+    for name, entry in read_sidecar(folder)["exports"].items():
+        base = name
+        if name.lower().endswith(".onnx"):  # X.int8.onnx, X.document.onnx: X.onnx's export
+            base = name[:-5].removesuffix(".int8").removesuffix(".document") + name[-5:]
+        groups.setdefault(base, {})[name] = entry if isinstance(entry, dict) else {}
+    commands: list[tuple[Path, str, list[Path]]] = []
+    for base, entries in groups.items():
+        modes = {e.get("int8_mode") for e in entries.values() if e.get("precision") == "int8"}
+        flag = " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
+        branch = " --branch g" if (entries.get(base) or {}).get("branch") == "g" else ""
+        out = "" if base == ONNX_FILE else f" --out {shlex.quote(str(named / base))}"
+        files = [named / n for n in entries]
+        commands.append((named / SIDECAR_FILE, f"{export}{out}{branch}{flag}", files))
+    for sub in sorted(folder.iterdir()):
+        if sub.is_dir() and not sub.is_symlink() and (sub / TEXT_EXPORT_META).is_file():
+            there = named / sub.name
+            out = "" if sub.name == EXPORT_DIR else f" --out {shlex.quote(str(there))}"
+            flag = " --int8" if (sub / INT8_NAME).is_file() else ""
+            commands.append((there / TEXT_EXPORT_META, f"{export}{out}{flag}", [there]))
+    return commands
+
+
+def export_again(
+    commands: list[tuple[Path, str, list[Path]]], removed: list[Path]
+) -> tuple[dict[str, list[Path]], list[Path]]:
+    """Of ``commands`` (:func:`export_commands`), those that write again an export of which
+    ``removed`` took a file (or its record), each with the files it writes; and the entries
+    still at those files' paths (a file of the user's kept at a name a command writes: the
+    command refuses to replace it until it is moved)."""
+    gone = set(removed)
+    made: dict[str, list[Path]] = {}
+    for record, command, files in commands:
+        if gone & {record, record.parent, *files} or any(p.parent in files for p in gone):
+            made.setdefault(command, files)
+    blocking = sorted({f for fs in made.values() for f in fs if os.path.lexists(f)})
+    return made, blocking
+
+
+def _say_removed(
+    dest: Path,
+    removed: list[Path],
+    exports: bool,
+    replaced: list[Path],
+    commands: list[tuple[Path, str, list[Path]]] | None = None,
+) -> None:
     """Say, on stderr, which of the replaced model's files and exports (``exports``: some are)
-    a save removed, and which entries that were not the replaced model's it replaced."""
+    a save removed, with the ``siamkit export`` commands of ``commands`` that write the
+    exports again (:func:`export_again`, as calibrate names them), and which entries that were
+    not the replaced model's it replaced."""
     if removed:
-        hint = f" (siamkit export {dest} --format onnx writes an export of it)" if exports else ""
+        hint = ""
+        made, blocking = export_again(commands or [], removed) if exports else ({}, [])
+        if made:
+            it = "it" if len(made) == 1 else "them"
+            hint = f" ({listed([f'`{c}`' for c in made])} {'writes' if it == 'it' else 'write'}"
+            hint += f" {it} again"
+            if blocking:
+                hint += f" once you move {_listed(blocking)} elsewhere"
+            hint += ")"
+        elif exports:
+            hint = f" (siamkit export {dest} --format onnx writes an export of it)"
         print(
             f"Removed {_listed(removed)}: the replaced model's, which this model does not write "
             f"and which would no longer match it{hint}",
@@ -878,21 +951,23 @@ def _finish_replacement(dest: Path, old: Path, errors: list[OSError] | None = No
     what the save would have removed. False where it cannot (a read-only folder); the OSError
     that stopped it is appended to ``errors``, for a caller that says why."""
     deleted: list[Path] = []  # the stale exports the carry deleted, said where it fails
+    commands: list[tuple[Path, str, list[Path]]] = []
     try:
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
         kept: list[Path] = []
+        commands = export_commands(old, dest)  # read before the carry deletes the records
         removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
     except OSError as err:  # said now: the next save's refusal cannot know what this one deleted
         if errors is not None:
             errors.append(err)
         if deleted:
-            _say_removed(dest, sorted(_where_now(dest, old, deleted)), True, [])
+            _say_removed(dest, sorted(_where_now(dest, old, deleted)), True, [], commands)
         return False
     except (ValueError, AttributeError):
         return False
     _remove_stale_temps(dest)
-    _say_removed(dest, *removed)
+    _say_removed(dest, *removed, commands)
     said = _say_kept_listed(dest, [p.name for p in kept])
     _say_unrecorded_stale(dest, fingerprints, threshold, said)
     return True
