@@ -303,3 +303,21 @@ def test_a_folder_holding_only_hidden_files_is_saved_into_and_keeps_them(tmp_pat
     assert (folder / ".DS_Store").read_bytes() == b"finder"
     x = torch.rand(2, 1, 28, 28)
     torch.testing.assert_close(load_model(folder).embed(x), small_net(0).embed(x))
+
+
+def test_a_removed_text_export_beside_a_users_file_names_the_folder_to_move_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of the user's in MODEL/onnx is kept when the save removes the text export, and the
+    folder it keeps is no longer an export, which `siamkit export` refuses to write into: the
+    line names the command with the folder to move first, not the generic `--format onnx` one
+    that is refused (s63_FA findings 1 and 3)."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    out = add_text_export(dest, user_file=True)
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    assert sorted(p.name for p in out.iterdir()) == ["readme.txt"]
+    assert capsys.readouterr().err.strip() == (
+        f"Removed {out}/text.onnx, {out}/tokenizer and {out}/text_onnx.json: {TAIL} "
+        f"(`siamkit export {dest}` writes it again once you move {out} elsewhere)"
+    )
