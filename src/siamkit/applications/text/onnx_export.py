@@ -231,10 +231,13 @@ def export_text_bundle(
     old = set_aside_folder(out)  # the export being replaced, until the new is in
     if not out.exists() and (old / META_NAME).is_file():
         old.rename(out)  # a replacement killed between its two renames: the earlier export
+    if out.exists() and not (out / META_NAME).is_file():  # before force: that is refused too
+        raise ValueError(
+            f"{out} exists and is not a text ONNX export; move it elsewhere or choose another "
+            "folder"
+        )
     if out.exists() and not force:
         raise FileExistsError(f"{out} already exists; replace it with force=True")
-    if out.exists() and not (out / META_NAME).is_file():
-        raise ValueError(f"{out} exists and is not a text ONNX export; choose another folder")
     if out.is_dir() and old.is_dir():  # a replacement stopped before it had moved them
         _keep_others(old, out)
     shutil.rmtree(old, ignore_errors=True)  # left by a replacement stopped while removing it
