@@ -19,7 +19,6 @@ def test_a_folder_of_other_files_is_refused_as_no_export_without_advising_force(
     with pytest.raises(ValueError) as refused:
         export_text_bundle(object(), folder, force=force)  # refused before the model is used
     assert str(refused.value) == (
-        f"{folder} exists and is not a text ONNX export; move it elsewhere or choose another "
-        "folder"
+        f"{folder} exists and is not a text ONNX export; move it elsewhere or choose another folder"
     )
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
