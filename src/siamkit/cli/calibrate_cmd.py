@@ -534,7 +534,7 @@ def _removed_then_saved(
     """Remove MODEL's ONNX exports that would not match it with ``threshold``, then save it
     (with ``info``, and ``document_threshold``: :func:`write_threshold`); the sentence naming
     what was removed and the ``siamkit export`` commands that write it again, ``None`` when
-    nothing was. Removed first (:func:`siamkit.export.bundle.remove_stale_exports`, the rule a
+    nothing was (the paths removed: ``info["removed"]``, for ``--json``). Removed first (:func:`siamkit.export.bundle.remove_stale_exports`, the rule a
     save over a model folder follows: an export carries its threshold, which the torch-free
     runtime decides by), so that a kill or a failure between the two loses at most an export,
     and never leaves one of the old threshold to be served with the new one in siamkit.json;
@@ -586,7 +586,10 @@ def _removed_then_saved(
                 saved = False
             click.echo(sentence(removed, saved), err=True)
         raise
-    return sentence(removed, saved=True) if removed else None
+    if not removed:
+        return None
+    info["removed"] = [str(p) for p in removed]  # for --json, after the record is saved
+    return sentence(removed, saved=True)
 
 
 def _echo_json(as_json: bool, model: str, info: dict[str, Any], hint: str | None) -> bool:
