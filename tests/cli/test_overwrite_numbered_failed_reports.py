@@ -67,3 +67,28 @@ def test_a_failed_runs_report_replaces_the_earlier_one_of_its_name(
     assert (out / "report.failed-2.html").read_text() == "the failed run's curves"
     assert (out / "report.failed-10.html").read_text() == "<p>report.failed-10.html</p>"
     assert f"the failed run's report: {out / 'report.failed-2.html'}\n" in capsys.readouterr().err
+
+
+def test_a_folder_or_link_of_the_users_of_a_numbered_name_is_left_alone(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only siamkit's plain files are failed reports (s63_LR1 finding 4): a finished run used
+    to delete a folder of the user's named report.failed-3.html, with its files, and say it
+    was a failed run's report. A folder or link of such a name is left as any entry of theirs."""
+    (out / "report.failed-3.html").mkdir()
+    (out / "report.failed-3.html" / "notes.txt").write_text("mine")
+    (out / "report.failed-4.html").symlink_to(out / "report.failed-x.html")
+    with _earlier_run_set_aside(out, True):
+        (out / "config.yaml").write_text("new: 1\n")
+    assert (out / "report.failed-3.html" / "notes.txt").read_text() == "mine"
+    assert os.readlink(out / "report.failed-4.html") == str(out / "report.failed-x.html")
+    assert sorted(os.listdir(out)) == [
+        "config.yaml",
+        "report.failed-3.html",
+        "report.failed-4.html",
+        "report.failed-x.html",
+    ]
+    assert capsys.readouterr().err == (
+        f"{out / 'report.failed.html'}, {out / 'report.failed-2.html'} and "
+        f"{out / 'report.failed-10.html'} removed: the reports of runs that failed\n"
+    )

@@ -193,11 +193,12 @@ at that name during the run."""
 def _failed_reports(out_dir: Path) -> list[str]:
     """The names of the failed runs' reports in ``out_dir``: :data:`FAILED_REPORT`, then
     ``report.failed-2.html`` and on, in their order (an earlier siamkit kept each further
-    failed run's as the next of them)."""
+    failed run's as the next of them; plain files only, as siamkit wrote them: a folder or
+    link of such a name is the user's, left where it is, unsaid, as any other entry of theirs)."""
     numbered = []
-    for path in out_dir.glob("report.failed-*.html"):
-        n = path.name[len("report.failed-") : -len(".html")]
-        if n.isdecimal() and n.isascii():
+    for path in out_dir.glob("report.failed-*.html"):  # a folder or link of the user's of such
+        n = path.name[len("report.failed-") : -len(".html")]  # a name is theirs: left alone
+        if n.isdecimal() and n.isascii() and path.is_file() and not path.is_symlink():
             numbered.append((int(n), path.name))
     return [FAILED_REPORT, *(name for _, name in sorted(numbered))]
 
