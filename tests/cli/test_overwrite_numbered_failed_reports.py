@@ -92,3 +92,54 @@ def test_a_folder_or_link_of_the_users_of_a_numbered_name_is_left_alone(
         f"{out / 'report.failed.html'}, {out / 'report.failed-2.html'} and "
         f"{out / 'report.failed-10.html'} removed: the reports of runs that failed\n"
     )
+
+
+def test_a_failed_run_that_keeps_a_file_of_yours_leaves_no_replaced_report_set_aside(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Files saved at config.yaml and report.failed.html during the run stay, so the earlier
+    run's of those names stay set aside, said; the failed run's report is kept as
+    report.failed-2.html, which replaces the earlier -2: that one used to stay set aside too,
+    unsaid, so moving back what the line names still left the next run refused (s63_LR1
+    finding 5)."""
+    from siamkit.atomic import atomic_path
+
+    with pytest.raises(RuntimeError), _earlier_run_set_aside(out, True):
+        with atomic_path(out / "report.html") as tmp:
+            tmp.write_text("the failed run's curves")
+        (out / "config.yaml").write_text("mine: 1\n")
+        (out / "report.failed.html").write_text("mine")
+        raise RuntimeError("the run failed")
+    (stash,) = out.glob(".earlier-run-*")
+    assert sorted(os.listdir(stash)) == ["config.yaml", "report.failed.html"]
+    assert (out / "report.failed-2.html").read_text() == "the failed run's curves"
+    assert (out / "report.failed-10.html").read_text() == "<p>report.failed-10.html</p>"
+    assert (
+        f"config.yaml, report.failed.html saved in {out} during the run kept; the earlier "
+        f"run's config.yaml, report.failed.html left where --overwrite set it aside, in {stash}"
+    ) in capsys.readouterr().err
+
+
+def test_a_folder_of_yours_at_the_failed_reports_name_stays_set_aside_and_said(
+    out: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only a plain file is replaced by the failed run's report: a folder of the user's at
+    report.failed.html, set aside with the earlier run, stays there with its files, named in
+    the line, as an earlier output whose name a file took during the run."""
+    from siamkit.atomic import atomic_path
+
+    (out / "report.failed.html").unlink()
+    (out / "report.failed.html").mkdir()
+    (out / "report.failed.html" / "notes.txt").write_text("mine")
+    with pytest.raises(RuntimeError), _earlier_run_set_aside(out, True):
+        with atomic_path(out / "report.html") as tmp:
+            tmp.write_text("the failed run's curves")
+        raise RuntimeError("the run failed")
+    (stash,) = out.glob(".earlier-run-*")
+    assert (stash / "report.failed.html" / "notes.txt").read_text() == "mine"
+    assert (out / "report.failed.html").read_text() == "the failed run's curves"
+    assert (out / "config.yaml").read_text() == "earlier: 1\n"
+    assert (
+        f"report.failed.html saved in {out} during the run kept; the earlier run's "
+        f"report.failed.html left where --overwrite set it aside, in {stash}"
+    ) in capsys.readouterr().err

@@ -82,8 +82,10 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
             if (name in moved or name not in names) and _the_runs_own(out_dir / name):
                 _remove_runs_own(out_dir / name)
-        if report is not None:  # the newest failed run's replaces an earlier one of its name
-            moved = [n for n in moved if n != report.name]
+        earlier = stash / report.name if report is not None else None
+        if earlier is not None and earlier.is_file() and not earlier.is_symlink():
+            moved.remove(earlier.name)  # the newest failed run's replaces an earlier one of its
+            earlier.unlink()  # name: not left set aside unnamed (a folder or link is kept, said)
         carried = _carried_back(out_dir / "model", stash / "model") if "model" in moved else []
         kept = []
         for name in moved:  # ... then the earlier run's back, where no user's file is
