@@ -321,3 +321,29 @@ def test_a_removed_text_export_beside_a_users_file_names_the_folder_to_move_firs
         f"Removed {out}/text.onnx, {out}/tokenizer and {out}/text_onnx.json: {TAIL} "
         f"(`siamkit export {dest}` writes it again once you move {out} elsewhere)"
     )
+
+
+@pytest.mark.parametrize("mode", [[], {"a": 1}])
+def test_a_hand_edited_export_record_still_lets_the_save_finish_and_the_model_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: object
+) -> None:
+    """An onnx.json whose int8_mode is no string (edited by hand): naming the command that
+    writes the export again raised TypeError after the folders were swapped, which left the
+    user's notes.txt in .model.old and every later load raising it too (s63_LR2 finding 2)."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_user_files(dest)
+    add_image_export(dest)
+    doc = json.loads((dest / "onnx.json").read_text())
+    doc["exports"]["model.int8.onnx"]["int8_mode"] = mode
+    (dest / "onnx.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        [CONFIG_FILE, "mine", "model.safetensors", "notes.txt"]
+    )
+    assert load_model(dest).threshold == 0.5
+    assert capsys.readouterr().err.strip() == (
+        f"Removed {dest}/model.int8.onnx, {dest}/model.onnx and {dest}/onnx.json: {TAIL} "
+        f"(siamkit export {dest} --format onnx writes an export of it)"
+    )

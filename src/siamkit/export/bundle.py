@@ -235,7 +235,7 @@ def save_model(
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
             deleted: list[Path] = []  # the stale exports the carry deleted, for its failure
             try:
-                commands = export_commands(old, dest)  # read before the carry deletes them
+                commands = _commands_said(old, dest)  # read before the carry deletes them
                 removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
@@ -765,7 +765,10 @@ def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path,
         groups.setdefault(base, {})[name] = entry if isinstance(entry, dict) else {}
     commands: list[tuple[Path, str, list[Path]]] = []
     for base, entries in groups.items():
-        modes = {e.get("int8_mode") for e in entries.values() if e.get("precision") == "int8"}
+        found = [e.get("int8_mode") for e in entries.values() if e.get("precision") == "int8"]
+        if any(m is not None and not isinstance(m, str) for m in found):
+            continue  # a hand-edited record: no command named for it, the generic wording
+        modes = set(found)
         flag = " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
         branch = " --branch g" if (entries.get(base) or {}).get("branch") == "g" else ""
         out = "" if base == ONNX_FILE else f" --out {shlex.quote(str(named / base))}"
@@ -778,6 +781,17 @@ def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path,
             flag = " --int8" if (sub / INT8_NAME).is_file() else ""
             commands.append((there / TEXT_EXPORT_META, f"{export}{out}{flag}", [there]))
     return commands
+
+
+def _commands_said(old: Path, dest: Path) -> list[tuple[Path, str, list[Path]]]:
+    """:func:`export_commands` of the replaced model folder ``old`` named in ``dest``, for a
+    save's "Removed ..." line, which comes after the folders were swapped: a record it cannot
+    read (a hand-edited ``onnx.json``) gives none, and the line its generic wording, rather than
+    an error that would leave the user's files in ``old`` and the model unloadable."""
+    try:
+        return export_commands(old, dest)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return []
 
 
 def export_again(
@@ -956,7 +970,7 @@ def _finish_replacement(dest: Path, old: Path, errors: list[OSError] | None = No
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
         kept: list[Path] = []
-        commands = export_commands(old, dest)  # read before the carry deletes the records
+        commands = _commands_said(old, dest)  # read before the carry deletes the records
         removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
     except OSError as err:  # said now: the next save's refusal cannot know what this one deleted
         if errors is not None:
