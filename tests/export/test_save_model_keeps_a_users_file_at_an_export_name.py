@@ -47,8 +47,8 @@ def test_a_users_file_at_a_listed_export_name_is_kept_and_named(
     )
     assert (dest / "model.int8.onnx").read_bytes() == b"my own graph, not siamkit's"
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"Removed {dest}/model.onnx and {dest}/onnx.json: {TAIL} (`siamkit export {dest} "
-        f"--int8-mode dynamic` writes it again once you move {dest}/model.int8.onnx elsewhere)",
+        f"Removed {dest}/model.onnx and {dest}/onnx.json: {TAIL} (siamkit export {dest} "
+        "--format onnx writes an export of it)",
         kept_line(dest, f"{dest}/model.int8.onnx"),
     ]
 
@@ -70,8 +70,8 @@ def test_another_models_export_copied_over_a_listed_name_is_named_once(
     assert (dest / "model.onnx").read_bytes() == (other / "model.onnx").read_bytes()
     assert not (dest / "onnx.json").exists()
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"Removed {dest}/onnx.json: {TAIL} (`siamkit export {dest}` writes it again once you "
-        f"move {dest}/model.onnx elsewhere)",
+        f"Removed {dest}/onnx.json: {TAIL} (siamkit export {dest} --format onnx writes an "
+        f"export of it once you move {dest}/model.onnx elsewhere)",
         kept_line(dest, f"{dest}/model.onnx"),
     ]
     linked = save_model(small_net(0), tmp_path / "linked")
@@ -158,8 +158,8 @@ def test_the_load_finishing_a_killed_save_keeps_and_names_a_users_file_too(
     assert (dest / "model.onnx").read_bytes() == b"my own graph"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"Removed {dest}/onnx.json: {TAIL} (`siamkit export {dest}` writes it again once you "
-        f"move {dest}/model.onnx elsewhere)",
+        f"Removed {dest}/onnx.json: {TAIL} (siamkit export {dest} --format onnx writes an "
+        f"export of it once you move {dest}/model.onnx elsewhere)",
         kept_line(dest, f"{dest}/model.onnx"),
     ]
 

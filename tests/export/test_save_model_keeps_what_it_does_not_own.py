@@ -93,7 +93,7 @@ def test_a_forced_save_keeps_a_users_files_and_removes_and_names_the_stale_expor
     err = capsys.readouterr().err.strip()
     assert err == (
         f"Removed {dest}/model.int8.onnx, {dest}/model.onnx and {dest}/onnx.json: {TAIL} "
-        f"(`siamkit export {dest} --int8` writes it again)"
+        f"(siamkit export {dest} --format onnx writes an export of it)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # nothing left aside
 
@@ -128,7 +128,7 @@ def test_the_same_model_saved_with_a_new_threshold_removes_and_names_its_export(
     assert load_model(dest).threshold == 0.7
     assert capsys.readouterr().err.strip() == (
         f"Removed {dest}/model.int8.onnx, {dest}/model.onnx, {out} and {dest}/onnx.json: {TAIL} "
-        f"(`siamkit export {dest} --int8` and `siamkit export {dest}` write them again)"
+        f"(siamkit export {dest} --format onnx writes an export of it)"
     )
 
 
@@ -308,10 +308,11 @@ def test_a_folder_holding_only_hidden_files_is_saved_into_and_keeps_them(tmp_pat
 def test_a_removed_text_export_beside_a_users_file_names_the_folder_to_move_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A file of the user's in MODEL/onnx is kept when the save removes the text export, and the
-    folder it keeps is no longer an export, which `siamkit export` refuses to write into: the
-    line names the command with the folder to move first, not the generic `--format onnx` one
-    that is refused (s63_FA findings 1 and 3)."""
+    """A file of the user's in MODEL/onnx is kept when the save removes the text export. The new
+    model is an image model, whose export writes MODEL/model.onnx, not MODEL/onnx: the line
+    names the generic command, not the text export's `siamkit export MODEL` with MODEL/onnx to
+    move first, which would write no text export again (s63_FA findings 1 and 3, s63_LR2
+    finding 1)."""
     dest = save_model(small_net(0), tmp_path / "model")
     out = add_text_export(dest, user_file=True)
     capsys.readouterr()
@@ -319,7 +320,7 @@ def test_a_removed_text_export_beside_a_users_file_names_the_folder_to_move_firs
     assert sorted(p.name for p in out.iterdir()) == ["readme.txt"]
     assert capsys.readouterr().err.strip() == (
         f"Removed {out}/text.onnx, {out}/tokenizer and {out}/text_onnx.json: {TAIL} "
-        f"(`siamkit export {dest}` writes it again once you move {out} elsewhere)"
+        f"(siamkit export {dest} --format onnx writes an export of it)"
     )
 
 
@@ -346,4 +347,20 @@ def test_a_hand_edited_export_record_still_lets_the_save_finish_and_the_model_lo
     assert capsys.readouterr().err.strip() == (
         f"Removed {dest}/model.int8.onnx, {dest}/model.onnx and {dest}/onnx.json: {TAIL} "
         f"(siamkit export {dest} --format onnx writes an export of it)"
+    )
+
+
+def test_the_same_model_with_a_new_threshold_names_the_command_that_writes_its_export_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only where the new model is the one the export was made from (its fingerprint) does the
+    line name the export's own command (--int8 here): for another model it may be refused
+    (s63_LR2 finding 1), and the line says the generic one (the tests above)."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    add_image_export(dest)
+    capsys.readouterr()
+    save_model(small_net(0, threshold=0.7), dest)
+    assert capsys.readouterr().err.strip() == (
+        f"Removed {dest}/model.int8.onnx, {dest}/model.onnx and {dest}/onnx.json: {TAIL} "
+        f"(`siamkit export {dest} --int8` writes it again)"
     )

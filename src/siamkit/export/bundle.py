@@ -235,7 +235,7 @@ def save_model(
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
             deleted: list[Path] = []  # the stale exports the carry deleted, for its failure
             try:
-                commands = _commands_said(old, dest)  # read before the carry deletes them
+                commands = _commands_said(old, dest, fingerprints)  # read before the carry deletes
                 removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
@@ -783,15 +783,37 @@ def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path,
     return commands
 
 
-def _commands_said(old: Path, dest: Path) -> list[tuple[Path, str, list[Path]]]:
+def _commands_said(old: Path, dest: Path, fingerprints: Any) -> list[tuple[Path, str, list[Path]]]:
     """:func:`export_commands` of the replaced model folder ``old`` named in ``dest``, for a
-    save's "Removed ..." line, which comes after the folders were swapped: a record it cannot
-    read (a hand-edited ``onnx.json``) gives none, and the line its generic wording, rather than
-    an error that would leave the user's files in ``old`` and the model unloadable."""
+    save's "Removed ..." line: only where each writes the export again for the NEW model, that
+    is where its record lists one of the new model's ``fingerprints()`` (the same model saved
+    with another threshold) and it is an export of the new model's kind (an image export's
+    ``onnx.json``, a text export's folder); otherwise none, and the line says the generic
+    "writes an export of it" (a half-twin's ``--branch g`` is refused for a Siamese model that
+    replaced it). A record it cannot read (a hand-edited ``onnx.json``) gives none too: the line
+    comes after the folders were swapped, and an error there would leave the user's files in
+    ``old`` and the model unloadable."""
     try:
-        return export_commands(old, dest)
+        commands = export_commands(old, dest)
+        model = json.loads((dest / CONFIG_FILE).read_text()).get("model")
+        text = isinstance(model, dict) and model.get("kind") == "text"
+        true = True
+        for record, _command, _files in commands:
+            if record.name == SIDECAR_FILE:
+                doc = read_sidecar(old)
+                ours = not text
+            else:
+                doc = json.loads((old / record.parent.name / record.name).read_text())
+                ours = text
+            true &= ours and isinstance(doc, dict) and doc.get("fingerprint") in fingerprints()
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return []
+    if true:
+        return commands
+    # the generic command (""), for the file of the user's it refuses to replace: the default
+    # place of an export of the new model's kind
+    default = dest / ("onnx" if text else "model.onnx")
+    return [(r, "", [default]) for r, _c, fs in commands if default in fs]
 
 
 def export_again(
@@ -824,7 +846,7 @@ def _say_removed(
     if removed:
         hint = ""
         made, blocking = export_again(commands or [], removed) if exports else ({}, [])
-        if made:
+        if made and "" not in made:
             it = "it" if len(made) == 1 else "them"
             hint = f" ({listed([f'`{c}`' for c in made])} {'writes' if it == 'it' else 'write'}"
             hint += f" {it} again"
@@ -832,7 +854,10 @@ def _say_removed(
                 hint += f" once you move {_listed(blocking)} elsewhere"
             hint += ")"
         elif exports:
-            hint = f" (siamkit export {dest} --format onnx writes an export of it)"
+            hint = f" (siamkit export {dest} --format onnx writes an export of it"
+            if blocking:
+                hint += f" once you move {_listed(blocking)} elsewhere"
+            hint += ")"
         print(
             f"Removed {_listed(removed)}: the replaced model's, which this model does not write "
             f"and which would no longer match it{hint}",
@@ -970,7 +995,7 @@ def _finish_replacement(dest: Path, old: Path, errors: list[OSError] | None = No
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
         kept: list[Path] = []
-        commands = _commands_said(old, dest)  # read before the carry deletes the records
+        commands = _commands_said(old, dest, fingerprints)  # read before the carry deletes
         removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
     except OSError as err:  # said now: the next save's refusal cannot know what this one deleted
         if errors is not None:
