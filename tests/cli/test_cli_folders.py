@@ -301,7 +301,7 @@ def test_tar_at_far_is_shown_only_where_the_impostor_pairs_can_measure_it() -> N
     assert dict(headline_rows({"verification": ver}))["TAR@FAR=1e-3"] is None
     note = unresolved_far_note(ver)
     assert note is not None and note.startswith("TAR@FAR=1e-3: not measured")
-    assert "(1,000), and these are 600" in note and "1e-2" not in note
+    assert "(1,000 for 1e-3), and these are 600" in note and "1e-2" not in note
     ver["n_impostor"] = 6_000_000
     assert dict(headline_rows({"verification": ver}))["TAR@FAR=1e-3"] == 0.4
     assert unresolved_far_note(ver) is None

@@ -37,7 +37,14 @@ from siamkit.atomic import sha256_file, temp_folder, umask_mode
 from siamkit.clauses import in_number, listed
 from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_spec
 from siamkit.export.runtime import set_aside_folder
-from siamkit.export.sidecar import SIDECAR_FILE, TEXT_EXPORT_META, TEXT_EXPORT_NAMES, read_sidecar
+from siamkit.export.sidecar import (
+    SIDECAR_FILE,
+    TEXT_EXPORT_DIR,
+    TEXT_EXPORT_META,
+    TEXT_EXPORT_NAMES,
+    TEXT_INT8_NAME,
+    read_sidecar,
+)
 from siamkit.model_protocol import EmbeddingModel
 from siamkit.models import (
     HalfTwinNetwork,
@@ -752,7 +759,6 @@ def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path,
     written elsewhere than the command's default (MODEL/model.onnx, MODEL/onnx), ``--branch g``
     for a half-twin's branch g alone, ``--int8`` or ``--int8-mode dynamic`` where an int8 graph
     was written (without it, none is). Read before the export is removed."""
-    from siamkit.applications.text.onnx import EXPORT_DIR, INT8_NAME
     from siamkit.export.runtime import ONNX_FILE
 
     named = folder if named is None else named
@@ -777,8 +783,8 @@ def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path,
     for sub in sorted(folder.iterdir()):
         if sub.is_dir() and not sub.is_symlink() and (sub / TEXT_EXPORT_META).is_file():
             there = named / sub.name
-            out = "" if sub.name == EXPORT_DIR else f" --out {shlex.quote(str(there))}"
-            flag = " --int8" if (sub / INT8_NAME).is_file() else ""
+            out = "" if sub.name == TEXT_EXPORT_DIR else f" --out {shlex.quote(str(there))}"
+            flag = " --int8" if (sub / TEXT_INT8_NAME).is_file() else ""
             commands.append((there / TEXT_EXPORT_META, f"{export}{out}{flag}", [there]))
     return commands
 
@@ -848,7 +854,7 @@ def _say_removed(
         made, blocking = export_again(commands or [], removed) if exports else ({}, [])
         if made and "" not in made:
             it = "it" if len(made) == 1 else "them"
-            hint = f" ({listed([f'`{c}`' for c in made])} {'writes' if it == 'it' else 'write'}"
+            hint = f" ({listed([f'`{c}`' for c in made])} {in_number(len(made), 'writes', 'write')}"
             hint += f" {it} again"
             if blocking:
                 hint += f" once you move {_listed(blocking)} elsewhere"

@@ -22,8 +22,10 @@ from siamkit.atomic import atomic_path, atomic_write, sha256_file
 
 __all__ = [
     "SIDECAR_FILE",
+    "TEXT_EXPORT_DIR",
     "TEXT_EXPORT_META",
     "TEXT_EXPORT_NAMES",
+    "TEXT_INT8_NAME",
     "forget_export",
     "read_sidecar",
     "record_export",
@@ -37,6 +39,12 @@ TEXT_EXPORT_META = "text_onnx.json"
 """What a text model's ONNX export folder holds beside its graphs and tokenizer/ (``siamkit text
 export``, MODEL/onnx), instead of onnx.json: its one definition, here without torch so that the
 text application's torch-free runtime and the bundle's refusal of an export both read it."""
+
+
+#: Where ``siamkit export MODEL`` of a text model writes its export (MODEL/onnx), and its int8
+#: graph's name there: their one definition, here without torch so that the bundle (below the
+#: applications) names the command that writes a removed text export again.
+TEXT_EXPORT_DIR, TEXT_INT8_NAME = "onnx", "text.int8.onnx"
 
 
 #: What a text model's ONNX export folder writes of its own (its graphs, int8 or not, a

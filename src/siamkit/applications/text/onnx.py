@@ -24,14 +24,14 @@ import numpy as np
 
 from siamkit.applications.text.lexical import LexicalTower
 from siamkit.export.runtime import _interrupted_save_left
-from siamkit.export.sidecar import TEXT_EXPORT_META
+from siamkit.export.sidecar import TEXT_EXPORT_DIR, TEXT_EXPORT_META, TEXT_INT8_NAME
 from siamkit.text_names import shown_folder
 
-ONNX_NAME, INT8_NAME = "text.onnx", "text.int8.onnx"
+ONNX_NAME, INT8_NAME = "text.onnx", TEXT_INT8_NAME
 # a half-twin's document tower (model.share_weights: false), beside its query tower's graphs
 DOC_ONNX_NAME, DOC_INT8_NAME = "text.document.onnx", "text.document.int8.onnx"
 META_NAME = TEXT_EXPORT_META  # text_onnx.json, which the bundle's refusal of an export reads too
-EXPORT_DIR = "onnx"  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
+EXPORT_DIR = TEXT_EXPORT_DIR  # ``siamkit export MODEL`` of a text bundle writes MODEL/onnx/
 INT8_ACTIVATIONS = "per-token"  # how text.int8.onnx quantises activations (text_onnx.json)
 
 
