@@ -1,5 +1,6 @@
 """A script of benchmarks/ (a folder of scripts, not a package) loaded as a module, and the
-synthetic images of the fine-tune tests, for the tests of this folder."""
+synthetic images of the fine-tune tests and the spy on their trainer, for the tests of this
+folder (test_val_ftjoin.py and test_val_ftaug.py each wrote the spy out)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import pytest
 import torch
+from torch import nn
 
+from siamkit.training import RunConfig, Trainer
+from siamkit.training.config import ModelConfig
 from siamkit.training.data import RunData
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -46,3 +52,25 @@ def synthetic_run_data() -> RunData:
     x, y = synthetic((0, 1, 2, 3), 10, 0)
     tx, ty = synthetic((6, 7, 8, 9), 3, 1)
     return RunData(x, y, x[:8], y[:8], tx, ty, tuple("abcdefghij"), (0, 1, 2, 3), (6, 7, 8, 9))
+
+
+def spy_on_finetune(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> tuple[RunData, nn.Module, list[tuple[RunConfig, RunData]]]:
+    """``bench`` (benchmarks/bench_ssl.py, as a script imported it) made to fine-tune on
+    :func:`synthetic_run_data`, with a spy on its ``Trainer`` recording the config and data each
+    fine-tune trains with (the trainer itself still runs), and a small network shape to start
+    from: the loader's data, the shape and the spy's records."""
+    data = synthetic_run_data()
+    monkeypatch.setattr(bench, "load_run_data", lambda cfg, *a, **k: data)
+    seen: list[tuple[RunConfig, RunData]] = []
+
+    class Spy:
+        @staticmethod
+        def from_config(net: nn.Module, cfg: RunConfig, d: RunData, **k: Any) -> Trainer:
+            seen.append((cfg, d))
+            return Trainer.from_config(net, cfg, d, **k)
+
+    monkeypatch.setattr(bench, "Trainer", Spy)
+    mcfg = ModelConfig(encoder="convnet", encoder_kwargs={"widths": [4, 8]}, embedding_dim=8)
+    return data, bench.build_model(mcfg, (1, 28, 28)), seen

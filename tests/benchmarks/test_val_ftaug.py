@@ -9,10 +9,7 @@ import sys
 
 import pytest
 import torch
-from _bench_scripts import load_script, synthetic_run_data
-
-from siamkit.training import Trainer
-from siamkit.training.config import ModelConfig
+from _bench_scripts import load_script, spy_on_finetune
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +36,7 @@ def tiny(aug, monkeypatch):
     classes 0-3 whose test split holds 6-9, with a spy recording the config and data its Trainer
     gets, and a small network shape."""
     bench = aug.finetune_with_start.__globals__["bench_ssl"]
-    data = synthetic_run_data()
-    monkeypatch.setattr(bench, "load_run_data", lambda cfg, *a, **k: data)
-    seen = []
-
-    class Spy:
-        @staticmethod
-        def from_config(net, cfg, d, **k):
-            seen.append((cfg, d))
-            return Trainer.from_config(net, cfg, d, **k)
-
-    monkeypatch.setattr(bench, "Trainer", Spy)
-    mcfg = ModelConfig(encoder="convnet", encoder_kwargs={"widths": [4, 8]}, embedding_dim=8)
-    shape = bench.build_model(mcfg, (1, 28, 28))
+    _, shape, seen = spy_on_finetune(bench, monkeypatch)
     return shape, seen
 
 

@@ -9,10 +9,9 @@ import math
 
 import pytest
 import torch
-from _bench_scripts import load_script, synthetic, synthetic_run_data
+from _bench_scripts import load_script, spy_on_finetune, synthetic
 
-from siamkit.training import Trainer, apply_overrides
-from siamkit.training.config import ModelConfig
+from siamkit.training import apply_overrides
 from siamkit.training.data import RunData
 from siamkit.training.trainer import seed_everything
 
@@ -40,21 +39,9 @@ def test_join_by_hand(ft) -> None:
 @pytest.fixture()
 def tiny(ft, monkeypatch):
     """``bench_ssl.finetune`` on synthetic data of classes 0-3 whose test split holds 6-9, with a
-    spy recording the data its Trainer gets, and a small network shape."""
+    spy recording the config and data its Trainer gets, and a small network shape."""
     bench = ft.bench_ssl
-    data = synthetic_run_data()
-    monkeypatch.setattr(bench, "load_run_data", lambda cfg, *a, **k: data)
-    seen = []
-
-    class Spy:
-        @staticmethod
-        def from_config(net, cfg, d, **k):
-            seen.append(d)
-            return Trainer.from_config(net, cfg, d, **k)
-
-    monkeypatch.setattr(bench, "Trainer", Spy)
-    mcfg = ModelConfig(encoder="convnet", encoder_kwargs={"widths": [4, 8]}, embedding_dim=8)
-    shape = bench.build_model(mcfg, (1, 28, 28))
+    data, shape, seen = spy_on_finetune(bench, monkeypatch)
     extra = ["data.train_classes=[0,1,2,3]", "train.classes_per_batch=4"]
     return bench, shape, extra, seen, data
 
@@ -71,7 +58,8 @@ def test_scratch_start_is_the_random_init_and_stays_frozen(ft, tiny) -> None:
     assert not ft.same_weights(start, tuned)
     assert not any(p.requires_grad for p in start.parameters())
     # the Trainer saw no test image (the spy's data had four classes of 6-9 in it)
-    assert len(seen) == 1 and seen[0].test_y.numel() == 0 and seen[0].test_x.shape[0] == 0
+    (_, d), *more = seen
+    assert not more and d.test_y.numel() == 0 and d.test_x.shape[0] == 0
     assert data.test_y.numel() == 12  # the loader's own data is left as it was
 
 
