@@ -412,3 +412,30 @@ def test_links_without_their_targets_do_not_type_check(tmp_path: Path) -> None:
     errors = [line for line in out.stdout.splitlines() if ": error:" in line]
     assert len(errors) == 1 and errors[0].startswith("caller.py:2: error:"), out.stdout
     assert "[call-overload]" in errors[0], out.stdout
+
+
+def test_a_data_set_folder_path_holding_a_nul_is_refused_naming_the_nul(tmp_path: Path) -> None:
+    """s63_LR2 finding 3: a NUL in the data set's path (a config or a library caller can give
+    one, argv cannot) ended the load in Python's bare "embedded null byte", which names neither
+    the path nor what to do."""
+    root = f"{tmp_path}/x\0y"
+    error = said(lambda: ImageFolderDataset(root, (1, 8, 8)), ValueError).error
+    assert str(error) == (
+        f"the folder path {tmp_path}/x\\0y holds a NUL character (\\0), which no path on disk "
+        "can hold: give the folder's path without it"
+    )
+
+
+def test_a_data_set_folder_name_too_long_is_told_so_not_make_it_readable(
+    tmp_path: Path,
+) -> None:
+    """s63_LR2 finding 3: a name longer than the file system takes (ENAMETOOLONG, no
+    monkeypatch: 300 bytes) was told "make it readable", which cannot fix it; the data set's
+    own stat and the class walk's listing both say what is wrong and what does fix it."""
+    root = tmp_path / ("a" * 300)
+    for load in (lambda: ImageFolderDataset(root, (1, 8, 8)), lambda: read_class_folders(root)):
+        error = said(load, UnreadableFolderError).error
+        assert str(error) == (
+            f"the folder path {root} is longer than the file system takes (file name too "
+            "long: a name in it, or the whole path): give a shorter path to the folder"
+        )

@@ -2013,14 +2013,23 @@ def _unreadable(folder: Path, e: OSError | str) -> UnreadableFolderError:
     return (FolderAccessError if access else UnreadableFolderError)(_unreadable_folder(folder, e))
 
 
+#: the OS's words (:func:`_os_reason`) for ENAMETOOLONG: a path no read access fixes
+_TOO_LONG = os.strerror(errno.ENAMETOOLONG).lower()
+
+
 def _unreadable_folder(folder: Path, e: OSError | str) -> str:
     """The sentence of :class:`UnreadableFolderError` for ``folder``, with the OS's reason (the
     error, or its words as the walk met them) and its fix (:func:`_read_fix`: read access does
-    not fix an I/O error). An entry of ``folder`` whose stat fails is no reason to refuse it:
+    not fix an I/O error; a path too long (ENAMETOOLONG) is told to be given shorter). An entry of ``folder`` whose stat fails is no reason to refuse it:
     it is left out and named (:func:`_entries`), as the walk leaves it out."""
     why = e if isinstance(e, str) else _os_reason(e)
-    fix = _read_fix("it", [why])
     name = text_name(os.fspath(folder))
+    if why == _TOO_LONG:  # no read access makes a path shorter (s63_LR2 finding 3)
+        return (
+            f"the folder path {name} is longer than the file system takes ({why}: a name in "
+            "it, or the whole path): give a shorter path to the folder"
+        )
+    fix = _read_fix("it", [why])
     if fix.startswith("give read access"):  # the folders in it want it too
         fix += " (and to the folders in it)"
     return f"cannot read the folder {name} ({why}): {fix}"
@@ -2041,9 +2050,19 @@ def _is_folder(path: Path) -> bool:
     otherwise (an I/O error, no access on the way) is refused in one sentence
     (:class:`UnreadableFolderError`): ``Path.is_dir`` raised it, so a data set's folder whose
     stat failed with EIO ended the load in a bare "OSError: [Errno 5]" (s63_r4 finding 2). Not
-    ``is_dir``'s ``False``, which Python 3.14 gives for any error: "does not exist" is untrue."""
+    ``is_dir``'s ``False``, which Python 3.14 gives for any error: "does not exist" is untrue.
+    A path no file system takes is refused in a sentence naming what is wrong with it, not
+    Python's bare "embedded null byte" for a NUL in it, nor "make it readable" for a name too
+    long (ENAMETOOLONG, :func:`_unreadable_folder`), which no read access fixes (s63_LR2
+    finding 3)."""
     try:
         return stat.S_ISDIR(os.stat(path).st_mode)
+    except ValueError:  # a NUL: os.stat refuses the path before asking the OS
+        shown = text_name(os.fspath(path)).replace("\0", "\\0")
+        raise ValueError(
+            f"the folder path {shown} holds a NUL character (\\0), which no path on disk can "
+            "hold: give the folder's path without it"
+        ) from None
     except OSError as e:
         if e.errno in _NOT_A_FILE:
             return False
