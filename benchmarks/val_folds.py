@@ -372,7 +372,7 @@ def mean_rows(fold_rows: list[dict[str, dict[str, float]]]) -> dict[str, dict[st
     return means
 
 
-#: Rounds 12 to 17's rule: the taps recipe T's EER on each fold (round 7) + 0.005
+#: Rounds 12 to 18's rule: the taps recipe T's EER on each fold (round 7) + 0.005
 T_FOLD_LIMITS = {(2, 5): 0.061, (0, 3): 0.338, (1, 4): 0.172}
 
 
@@ -385,7 +385,7 @@ def stop_at_failing_fold(
     above its limit, or whose spread is below ``min_spread`` (``None``: no spread rule, as in
     round 9), prints its rows, its per-epoch ``history`` line (as :func:`run_folds` prints a
     passing fold's) and that it fails, and ends the script, so that a candidate stops at its
-    first failing fold (rounds 9 and 12 to 17)."""
+    first failing fold (rounds 9 and 12 to 18)."""
 
     def ruled(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         out = run_fold(args, fold)

@@ -1,9 +1,11 @@
 """What the issue 20 scripts that train a candidate on top of the taps recipe share
 (``val_joint_ssl.py``, round 9; ``val_distill.py``, round 12; ``val_rho.py``, round 13;
 ``val_mixup.py``, round 14; ``val_sam.py``, round 15; ``val_proto.py``, round 16;
-``val_proto_aux.py``, round 17): the recipe's config and folds, the command every round ran,
-and a fold's start and end around the candidate's own change to the trainer. Each script keeps
-its rule and its change; the folds and the scoring are ``val_folds.py``'s.
+``val_proto_aux.py``, round 17; ``val_resolution.py``, round 18): the recipe's config and
+folds, the command every round ran, and a fold's start and end around the candidate's own
+change to the trainer (or, with ``start_fold``'s ``prepare``, to the network before the trainer
+is built). Each script keeps its rule and its change; the folds and the scoring are
+``val_folds.py``'s.
 
 Run (each script, with its own option; ``--help`` prints it):
     OMP_NUM_THREADS=1 nice python benchmarks/SCRIPT NAME --config configs/hypercolumn.yaml \\
@@ -90,14 +92,22 @@ class Fold:
 
 
 def start_fold(
-    args: argparse.Namespace, fold: list[int], log: Callable[[str], None] | None = None
+    args: argparse.Namespace,
+    fold: list[int],
+    log: Callable[[str], None] | None = None,
+    prepare: Callable[[SiameseNetwork], None] | None = None,
 ) -> Fold:
     """The fold's data (training classes only), seeded network and trainer; ``log``: the
-    trainer's lines, by default printed under the fold."""
+    trainer's lines, by default printed under the fold; ``prepare``: a change to the network
+    made before the trainer is built (its optimiser, weight average and layout then see the
+    changed network; round 18 wraps the encoder)."""
     t0 = time.time()
     cfg, data = fold_data(args, fold, args.seed)
     seed_everything(cfg.train.seed)
     net = build_model(cfg.model, data.input_shape, *data.channel_stats())
+    if prepare is not None:
+        assert isinstance(net, SiameseNetwork)  # model.appearance is off: the network alone
+        prepare(net)
     if log is None:
         log = lambda line: print(f"   {fold} {line}", flush=True)  # noqa: E731
     trainer = Trainer.from_config(net, cfg, data, progress=False, log=log)

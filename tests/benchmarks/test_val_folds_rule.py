@@ -1,7 +1,7 @@
-"""benchmarks/val_folds.py's stop_at_failing_fold: the rule rounds 9 and 12 to 17 ran their
+"""benchmarks/val_folds.py's stop_at_failing_fold: the rule rounds 9 and 12 to 18 ran their
 candidates under (a fold's EER above its limit, or its spread too small, ends the candidate
 there), shared by val_distill.py, val_joint_ssl.py, val_rho.py, val_mixup.py, val_sam.py,
-val_proto.py and val_proto_aux.py."""
+val_proto.py, val_proto_aux.py and val_resolution.py."""
 
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ def test_a_candidate_stops_at_its_first_failing_fold(
         "val_sam",
         "val_proto",
         "val_proto_aux",
+        "val_resolution",
     ],
 )
 def test_the_rounds_scripts_use_the_shared_rule(script: str) -> None:
@@ -80,7 +81,8 @@ def test_the_rounds_scripts_use_the_shared_rule(script: str) -> None:
     ("script", "option"),
     [("val_distill", "--distill-weight 10"), ("val_joint_ssl", "--ssl-weight 1.0"),
      ("val_rho", "--rho-p 0.2"), ("val_mixup", "--mix input"), ("val_sam", "--sam sam"),
-     ("val_proto", "--proto s1"), ("val_proto_aux", "--aux w1")],
+     ("val_proto", "--proto s1"), ("val_proto_aux", "--aux w1"),
+     ("val_resolution", "--res x2")],
 )  # fmt: skip
 def test_the_rounds_scripts_help_prints_the_command_each_round_ran(
     script: str, option: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
