@@ -120,26 +120,60 @@ def test_a_failed_run_that_keeps_a_file_of_yours_leaves_no_replaced_report_set_a
     ) in capsys.readouterr().err
 
 
-def test_a_folder_of_yours_at_the_failed_reports_name_stays_set_aside_and_said(
+def test_a_folder_of_yours_at_the_failed_reports_name_is_left_where_it_is(
     out: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Only a plain file is replaced by the failed run's report: a folder of the user's at
-    report.failed.html, set aside with the earlier run, stays there with its files, named in
-    the line, as an earlier output whose name a file took during the run."""
+    """Only a plain file at report.failed.html is a failed run's report: a folder of the
+    user's of that name is not set aside with the earlier run (it was, and kept there by a
+    failed run, so the next run was refused until it was moved back), and the failed run's
+    report takes the next free name, in place of the earlier one of that name."""
     from siamkit.atomic import atomic_path
 
     (out / "report.failed.html").unlink()
     (out / "report.failed.html").mkdir()
     (out / "report.failed.html" / "notes.txt").write_text("mine")
     with pytest.raises(RuntimeError), _earlier_run_set_aside(out, True):
+        assert (out / "report.failed.html" / "notes.txt").read_text() == "mine"  # not aside
         with atomic_path(out / "report.html") as tmp:
             tmp.write_text("the failed run's curves")
         raise RuntimeError("the run failed")
-    (stash,) = out.glob(".earlier-run-*")
-    assert (stash / "report.failed.html" / "notes.txt").read_text() == "mine"
-    assert (out / "report.failed.html").read_text() == "the failed run's curves"
+    assert not list(out.glob(".earlier-run-*"))
+    assert os.listdir(out / "report.failed.html") == ["notes.txt"]
+    assert (out / "report.failed.html" / "notes.txt").read_text() == "mine"
+    assert (out / "report.failed-2.html").read_text() == "the failed run's curves"
+    assert (out / "report.failed-10.html").read_text() == "<p>report.failed-10.html</p>"
     assert (out / "config.yaml").read_text() == "earlier: 1\n"
-    assert (
-        f"report.failed.html saved in {out} during the run kept; the earlier run's "
-        f"report.failed.html left where --overwrite set it aside, in {stash}"
-    ) in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"the failed run's report: {out / 'report.failed-2.html'}\n")
+
+
+@pytest.mark.parametrize("kind", ["folder", "link"])
+def test_a_finished_run_leaves_a_folder_or_link_of_yours_at_the_failed_reports_name(
+    out: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """s63_mLR1's open point: a finished --overwrite run removed a folder of the user's named
+    report.failed.html, with its files, and said "removed: the report of a run that failed";
+    the numbered names were already limited to plain files. The same check now: the folder
+    (or a link, with what it leads to) stays, unsaid, and only the plain reports go."""
+    target = out.parent / "elsewhere.html"
+    (out / "report.failed.html").unlink()
+    if kind == "folder":
+        (out / "report.failed.html").mkdir()
+        (out / "report.failed.html" / "notes.txt").write_text("mine")
+    else:
+        target.write_text("mine")
+        (out / "report.failed.html").symlink_to(target)
+    with _earlier_run_set_aside(out, True):
+        (out / "config.yaml").write_text("new: 1\n")
+        (out / "report.html").write_text("new")
+    if kind == "folder":
+        assert (out / "report.failed.html" / "notes.txt").read_text() == "mine"
+    else:
+        assert os.readlink(out / "report.failed.html") == str(target)
+        assert target.read_text() == "mine"
+    assert sorted(os.listdir(out)) == [
+        "config.yaml", "report.failed-x.html", "report.failed.html", "report.html"
+    ]  # fmt: skip
+    assert capsys.readouterr().err == (
+        f"{out / 'report.failed-2.html'} and {out / 'report.failed-10.html'} removed: the "
+        "reports of runs that failed\n"
+    )

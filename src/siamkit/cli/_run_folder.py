@@ -189,20 +189,26 @@ FAILED_REPORT = "report.failed.html"
 """What a failed --overwrite run's own report.html is kept as, as report.html is the earlier
 run's again: one, the newest failed run's (an earlier one is set aside with the earlier run:
 :func:`_earlier_run_set_aside`); ``report.failed-2.html`` and on only where a file was saved
-at that name during the run."""
+at that name during the run, or a folder or link of the user's is there (never set aside)."""
 
 
 def _failed_reports(out_dir: Path) -> list[str]:
     """The names of the failed runs' reports in ``out_dir``: :data:`FAILED_REPORT`, then
     ``report.failed-2.html`` and on, in their order (an earlier siamkit kept each further
     failed run's as the next of them; plain files only, as siamkit wrote them: a folder or
-    link of such a name is the user's, left where it is, unsaid, as any other entry of theirs)."""
+    link of such a name, :data:`FAILED_REPORT`'s too, is the user's, left where it is, unsaid,
+    as any other entry of theirs, and a failed run's report takes the next free name)."""
     numbered = []
     for path in out_dir.glob("report.failed-*.html"):  # a folder or link of the user's of such
         n = path.name[len("report.failed-") : -len(".html")]  # a name is theirs: left alone
-        if n.isdecimal() and n.isascii() and path.is_file() and not path.is_symlink():
+        if n.isdecimal() and n.isascii() and _a_plain_file(path):
             numbered.append((int(n), path.name))
-    return [FAILED_REPORT, *(name for _, name in sorted(numbered))]
+    first = [FAILED_REPORT] if _a_plain_file(out_dir / FAILED_REPORT) else []
+    return [*first, *(name for _, name in sorted(numbered))]
+
+
+def _a_plain_file(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink()
 
 
 def _failed_runs_report_kept(out_dir: Path, err: BaseException) -> Path | None:
