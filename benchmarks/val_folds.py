@@ -344,17 +344,29 @@ def run_folds(
     for fold in folds:
         out = run_fold(args, fold)
         outs.append(out)
-        for name, row in out["rows"].items():
-            figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
-            print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
-        print("   history", json.dumps(out["history"]), flush=True)
-        if args.json:
-            with open(args.json, "a") as fh:
-                fh.write(json.dumps({"name": args.name, "sets": args.sets, **out}) + "\n")
+        report_fold(args, fold, out)
     ran = " ".join(str(out["fold"]).replace(" ", "") for out in outs)
     for name, row in mean_rows([out["rows"] for out in outs]).items():
         figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
         print(f"{name} | mean over {counted(len(outs), 'fold')} {ran} | {figures}", flush=True)
+
+
+def report_fold(
+    args: argparse.Namespace, fold: list[int], out: dict[str, Any], failed: bool = False
+) -> None:
+    """Print a fold's rows and its per-epoch ``history``, and append them to ``--json`` as one
+    line (with ``"failed": true`` for a fold that fails a round's rule: such a fold's figures
+    were printed but not written, the script ending there: :func:`stop_at_failing_fold`)."""
+    for name, row in out["rows"].items():
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in row.items())
+        print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
+    print("   history", json.dumps(out["history"]), flush=True)
+    if args.json:
+        line = {"name": args.name, "sets": args.sets, "fold": fold, **out}
+        if failed:
+            line["failed"] = True
+        with open(args.json, "a") as fh:
+            fh.write(json.dumps(line) + "\n")
 
 
 def mean_rows(fold_rows: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
@@ -383,9 +395,10 @@ def stop_at_failing_fold(
 ) -> Callable[[argparse.Namespace, list[int]], dict[str, Any]]:
     """``run_fold`` under a round's rule: a fold whose EER (of the candidate ``args.name``) is
     above its limit, or whose spread is below ``min_spread`` (``None``: no spread rule, as in
-    round 9), prints its rows, its per-epoch ``history`` line (as :func:`run_folds` prints a
-    passing fold's) and that it fails, and ends the script, so that a candidate stops at its
-    first failing fold (rounds 9 and 12 to 18)."""
+    round 9), prints its rows, its per-epoch ``history`` line and appends them to ``--json``
+    marked failed (as :func:`run_folds` does a passing fold's: :func:`report_fold`), says that
+    it fails, and ends the script, so that a candidate stops at its first failing fold (rounds 9
+    and 12 to 18)."""
 
     def ruled(args: argparse.Namespace, fold: list[int]) -> dict[str, Any]:
         out = run_fold(args, fold)
@@ -394,10 +407,7 @@ def stop_at_failing_fold(
         limit = limits.get((fold[0], fold[1]))
         thin = min_spread is not None and row["spread"] < min_spread
         if (limit is not None and eer > limit) or thin:
-            for name, r in out["rows"].items():
-                figures = ", ".join(f"{k} {v:.4f}" for k, v in r.items())
-                print(f"{name} | fold {fold} | {figures} | {out['seconds']} s", flush=True)
-            print("   history", json.dumps(out["history"]), flush=True)  # its per-epoch spread
+            report_fold(args, fold, out, failed=True)  # its per-epoch spread too
             spread = "" if min_spread is None else f", spread {row['spread']:.4f}"
             print(
                 f"{args.name} | fold {fold} | EER {eer:.4f} (limit {limit}){spread}: fails the rule",

@@ -6,7 +6,9 @@ val_proto.py, val_proto_aux.py and val_resolution.py."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 import pytest
 from _bench_scripts import load_script
@@ -39,7 +41,7 @@ def test_a_candidate_stops_at_its_first_failing_fold(
     folds, capsys, eer: float, spread: float, min_spread: float | None, fails: bool
 ) -> None:
     ruled = folds.stop_at_failing_fold(_fold(eer, spread), folds.T_FOLD_LIMITS, min_spread)
-    args = argparse.Namespace(name="cand")
+    args = argparse.Namespace(name="cand", json=None)
     if fails:
         with pytest.raises(SystemExit) as stop:
             ruled(args, [2, 5])
@@ -53,6 +55,24 @@ def test_a_candidate_stops_at_its_first_failing_fold(
     else:
         assert ruled(args, [2, 5])["rows"]["cand"]["val_eer"] == eer
         assert capsys.readouterr().out == ""
+
+
+def test_the_failing_fold_is_written_to_json_marked_failed(folds, tmp_path: Path) -> None:
+    # the script ended at the failing fold before --json had its line: its figures were printed
+    # only, and a round's file held the passing folds alone
+    log = tmp_path / "r.jsonl"
+    args = argparse.Namespace(name="cand", json=str(log), sets=["a=1"], folds="0,3;2,5")
+    ruled = folds.stop_at_failing_fold(_fold(0.07, 0.09), folds.T_FOLD_LIMITS)
+    with pytest.raises(SystemExit):
+        folds.run_folds(argparse.ArgumentParser(), args, ruled)  # {0,3}'s limit 0.338 passes
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(line["fold"], line.get("failed")) for line in lines] == [
+        ([0, 3], None),
+        ([2, 5], True),
+    ]
+    assert lines[1]["rows"]["cand"] == {"val_eer": 0.07, "spread": 0.09}
+    assert lines[1]["name"] == "cand" and lines[1]["sets"] == ["a=1"]
+    assert lines[1]["history"][-1] == {"epoch": 2, "spread": 0.01}
 
 
 @pytest.mark.parametrize(
