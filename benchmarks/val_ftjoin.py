@@ -107,8 +107,9 @@ from ssl_val import (  # noqa: E402
     held_out_images,
     shrunk_fold_config,
     ssl_fold_data,
+    without_test_images,
 )
-from val_folds import TRAINING_CLASSES, fold_arguments, fold_result, run_folds, score  # noqa: E402
+from val_folds import fold_arguments, fold_result, run_folds, score  # noqa: E402
 
 WEIGHTS = (1.0, 0.5)  # the candidates' w, fixed by the rule before any figure
 RULE_FOLDS = ([2, 5], [0, 3], [1, 4])  # the order the verdict reads the folds in
@@ -135,14 +136,6 @@ def same_weights(a: nn.Module, b: nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_split_emptied(data: Any) -> Any:
-    """The fine-tune's data with its test split emptied (its images are of every class not
-    trained on, the test classes 6-9 among them: this script trains, embeds and scores none)."""
-    if set(data.train_classes) - set(TRAINING_CLASSES):
-        raise SystemExit(f"the fine-tune trains on {data.train_classes}, outside 0-5")
-    return data._replace(test_x=data.test_x[:0], test_y=data.test_y[:0])
-
-
 def state_snapshot(net: nn.Module) -> dict[str, Tensor]:
     """A detached clone of every tensor of ``net``'s state, taken without :func:`frozen_copy`
     (so a broken copy cannot break the check that uses it)."""
@@ -159,16 +152,14 @@ def holds_state(net: nn.Module, snapshot: dict[str, Tensor]) -> bool:
 
 @contextmanager
 def capturing_starts() -> Iterator[list[tuple[nn.Module, dict[str, Tensor]]]]:
-    """Within it, ``bench_ssl.finetune`` loads its data with the test split emptied, and each
+    """Within it, ``bench_ssl.finetune`` loads its data with the test split emptied
+    (``ssl_val.without_test_images``), and each
     network it trains is recorded just before training: ``(frozen start, snapshot)``. The
     snapshot is a clone of the live network's state (:func:`state_snapshot`, not a second
     :func:`frozen_copy`, which would move with the start if the copy shared the live tensors):
     it checks afterwards that the start was never stepped."""
-    real_load, real_trainer = bench_ssl.load_run_data, bench_ssl.Trainer
+    real_trainer = bench_ssl.Trainer
     starts: list[tuple[nn.Module, dict[str, Tensor]]] = []
-
-    def load(cfg: Any, *a: Any, **k: Any) -> Any:
-        return test_split_emptied(real_load(cfg, *a, **k))
 
     class Capture:
         @staticmethod
@@ -176,10 +167,7 @@ def capturing_starts() -> Iterator[list[tuple[nn.Module, dict[str, Tensor]]]]:
             starts.append((frozen_copy(net), state_snapshot(net)))
             return real_trainer.from_config(net, *a, **k)
 
-    with (
-        mock.patch.object(bench_ssl, "load_run_data", load),
-        mock.patch.object(bench_ssl, "Trainer", Capture),
-    ):
+    with without_test_images(), mock.patch.object(bench_ssl, "Trainer", Capture):
         yield starts
 
 

@@ -1,6 +1,6 @@
 """benchmarks/val_ftjoin.py (issue 17's eleventh SSL rule): the join of the start's and the
 fine-tuned embeddings against hand-computed figures, the frozen start of a real (tiny, synthetic)
-``bench_ssl.finetune`` run, the emptied test split, and the rule's verdict at its boundaries."""
+``bench_ssl.finetune`` run, the emptied test split (test_ssl_val_finetune.py: its helper), and the rule's verdict at its boundaries."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import math
 
 import pytest
 import torch
-from _bench_scripts import load_script, spy_on_finetune, synthetic
+from _bench_scripts import load_script, spy_on_finetune
 
 from siamkit.training import apply_overrides
-from siamkit.training.data import RunData
 from siamkit.training.trainer import seed_everything
 
 
@@ -91,13 +90,6 @@ def test_a_start_stepped_by_the_fine_tune_is_refused(ft, tiny, monkeypatch, brok
     monkeypatch.setattr(ft, "frozen_copy", broken_copy)
     with pytest.raises(RuntimeError, match="the frozen start changed while the fine-tune stepped"):
         ft.finetune_with_start(0, None, shape, extra)
-
-
-def test_test_split_emptied_refuses_training_outside_0_5(ft) -> None:
-    x, y = synthetic((4, 6), 2, 0)
-    data = RunData(x, y, x[:0], y[:0], x, y, tuple("abcdefghij"), (4, 6), (0,))
-    with pytest.raises(SystemExit, match="outside 0-5"):
-        ft.test_split_emptied(data)
 
 
 def _rows(gap: float, eer: float, ref_gap: float = 0.04, ref_eer: float = 0.2) -> dict:
