@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import click
@@ -218,4 +219,12 @@ def test_a_refused_move_of_the_earlier_model_folder_after_a_finished_run_is_said
         f"{out} holds {stash.name}: the earlier run's model folder, kept as it could not be "
         f"moved to {out / '.model.old'}; move your files from {stash / 'model'} into "
         f"{out / 'model'}, then delete {stash}"
+    )
+    shutil.rmtree(out / "model")  # the user deletes the new model of the run that finished
+    with pytest.raises(click.UsageError) as refused:  # no failed run to speak of
+        _refuse_set_aside_run(out)
+    assert str(refused.value.message) == (
+        f"{out} holds {stash.name}: the earlier run's model folder, which --overwrite set "
+        f"aside and did not put back; move {stash / 'model'} back to {out / 'model'} and "
+        f"delete {stash}"
     )

@@ -192,9 +192,9 @@ def test_files_in_the_earlier_models_place_are_kept_and_named_as_what_they_are(
     with pytest.raises(click.UsageError) as refused:
         _refuse_set_aside_run(out)
     assert refused.value.message == (
-        f"{out} holds {stash.name}: the earlier run's model folder, left where a failed "
-        f"--overwrite set it aside as {model} holds files of yours; move those files "
-        f"elsewhere, then move {stash / 'model'} back to {model} and delete {stash}"
+        f"{out} holds {stash.name}: the earlier run's model folder, which --overwrite set "
+        f"aside and did not put back; {model} holds 1 file of yours: move it elsewhere, then "
+        f"move {stash / 'model'} back to {model} and delete {stash}"
     )
 
 
@@ -239,3 +239,11 @@ def test_a_file_or_link_of_the_users_at_out_model_is_named_as_a_file_and_the_err
         f"--overwrite set it aside, in {stash} (a run into {out} is refused until it is moved "
         "back or deleted)\n"
     ) in err
+    with pytest.raises(click.UsageError) as refused:  # "holds files of yours" of one file
+        _refuse_set_aside_run(out)
+    what = "a file" if kind == "file" else "a link"
+    assert refused.value.message == (
+        f"{out} holds {stash.name}: the earlier run's model folder, which --overwrite set "
+        f"aside and did not put back; {model} is {what} of yours: move it elsewhere, then "
+        f"move {stash / 'model'} back to {model} and delete {stash}"
+    )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from siamkit.clauses import in_number, listed
+from siamkit.clauses import counted, in_number, listed
 
 RUN_OUTPUTS = (
     "config.yaml",
@@ -529,8 +529,9 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
     bury it under a second one. A set-aside folder that holds only ``model`` (kept, with the
     user's files, as ``.model.old`` was in the way or the move there was refused:
     :func:`_keep_users_model_files`) has its own sentence: move the user's files from it, then
-    delete it; and so does one a failed run's cleanup left, with OUT/model no model but files
-    of the user's in its place: move them elsewhere, then the earlier model folder back. The
+    delete it; and so does one with no model at OUT/model (a failed run's cleanup left it, with
+    files of the user's in its place, or the user deleted the new model since): what is there
+    (:func:`_in_its_place`) to move elsewhere, then the earlier model folder back. The
     first process of a torchrun launch alone asks: it alone sets a run aside, so another
     process that started later saw its set-aside run of this launch and refused the launch."""
     from siamkit.training.ddp import is_main_process
@@ -544,12 +545,10 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
 
         stash, model = out_dir / left[0], out_dir / "model"
         if not (model / CONFIG_FILE).is_file():  # no new model: a failed run's cleanup kept
-            held = f" as {model} holds files of yours" if os.path.lexists(model) else ""
-            move = "move those files elsewhere, then " if held else ""
-            raise click.UsageError(  # the earlier model set aside, for files in its place
-                f"{out_dir} holds {left[0]}: the earlier run's model folder, left where a "
-                f"failed --overwrite set it aside{held}; {move}move {stash / 'model'} back to "
-                f"{model} and delete {stash}"
+            raise click.UsageError(  # it, for files in its place, or the user deleted the
+                f"{out_dir} holds {left[0]}: the earlier run's model folder, which --overwrite "
+                f"set aside and did not put back; {_in_its_place(model)}move "  # new model
+                f"{stash / 'model'} back to {model} and delete {stash}"
             )
         # what _keep_users_model_files keeps: only the model folder, beside the new model
         aside = set_aside_folder(model)
@@ -569,6 +568,25 @@ def _refuse_set_aside_run(out_dir: Path) -> None:
             "aside and did not put back (its process was killed, or a file saved there during "
             "the run took their place); move them back into the folder or delete it, then rerun"
         )
+
+
+def _in_its_place(model: Path) -> str:
+    """What is at OUT/``model`` where an earlier model folder set aside would go back (no
+    model: a failed --overwrite run's cleanup kept the user's entries there, or the user
+    deleted a finished run's new model), and what to do with it first: "" where nothing is."""
+    if not os.path.lexists(model):
+        return ""
+    if model.is_symlink() or not model.is_dir():
+        what = "a link" if model.is_symlink() else "a file"
+        return f"{model} is {what} of yours: move it elsewhere, then "
+    try:
+        n = len(os.listdir(model))
+    except OSError:  # unreadable: what it holds cannot be counted
+        return f"{model} is a folder of yours: move it elsewhere, then "
+    if not n:
+        return f"{model} is an empty folder: remove it, then "
+    them = "it" if n == 1 else "them"
+    return f"{model} holds {counted(n, 'file')} of yours: move {them} elsewhere, then "
 
 
 def _remove_runs_own(path: Path) -> None:
