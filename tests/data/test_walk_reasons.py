@@ -228,6 +228,23 @@ def test_a_data_set_folder_whose_stat_fails_with_an_i_o_error_is_refused_in_one_
     assert str(error) == f"cannot read the folder {ds} (input/output error): make it readable"
 
 
+def test_a_data_set_folder_whose_stat_is_refused_access_is_refused_in_one_sentence(
+    ds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stat of the data set's own folder fails for want of access (a folder above it that
+    this user cannot search): Path.is_dir raised a bare PermissionError, and since e8ed8d21 it
+    is refused in one sentence, which no test held (s63_m4 left it untested). It is a
+    FolderAccessError (a PermissionError and a ValueError), not told "does not exist"."""
+    images(ds, "cat/1.png")
+    fail(monkeypatch, ("stat",), {ds: errno.EACCES})
+    error = said(lambda: ImageFolderDataset(ds, (1, 8, 8)), FolderAccessError).error
+    assert isinstance(error, PermissionError) and isinstance(error, ValueError)
+    assert str(error) == (
+        f"cannot read the folder {ds} (permission denied): give read access to it (and to the "
+        "folders in it)"
+    )
+
+
 def test_an_entry_of_the_data_set_folder_that_fails_with_an_i_o_error_is_named_and_left_out(
     ds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
