@@ -331,6 +331,26 @@ def refuse_fashion_mnist_options(ctx: click.Context, data: str) -> None:
         )
 
 
+class DataFolder(click.Path):
+    """A data set's folder a command is given: ``click.Path(exists=True, file_okay=False)``,
+    whose stat failing otherwise than "not there" (an I/O error, no access on the way) is
+    refused with the OS's reason, in the sentence the walk of that folder says
+    (:func:`~siamkit.data.folders.is_folder`): click's own check, run before the command,
+    said "Directory 'X' does not exist." of a folder whose stat failed with EIO (s63_m4)."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, file_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from siamkit.data.folders import is_folder
+
+        try:
+            is_folder(value)
+        except ValueError as err:  # an UnreadableFolderError, a path no file system takes
+            raise click.ClickException(str(err)) from None
+        return super().convert(value, param, ctx)
+
+
 class DistanceThreshold(click.ParamType):
     """A ``--threshold`` on a distance: a finite number >= 0 (NaN, infinity and negative values
     would accept everything or nothing); used by every command with a distance ``--threshold``.

@@ -20,12 +20,12 @@ from siamkit.cli._face_common import (
     _pipeline,
     detector_options,
 )
-from siamkit.cli._inputs import PROGRESS, data_warnings_as_lines
+from siamkit.cli._inputs import PROGRESS, DataFolder, data_warnings_as_lines
 from siamkit.cli.gallery_cmds import _friendly
 
 
 @click.command()
-@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.argument("source", type=DataFolder())
 @click.argument("dest", type=click.Path(file_okay=False))
 @detector_options
 @_JSON
@@ -124,7 +124,7 @@ def _identities_text(out: Any) -> str:
 )
 @click.option(
     "--identities",
-    type=click.Path(exists=True, file_okay=False),
+    type=DataFolder(),
     default=None,
     help="A folder per identity, for open-set 1:N (rank-1, DIR@FAR).",
 )

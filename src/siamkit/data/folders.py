@@ -37,6 +37,7 @@ __all__ = [
     "LeftOutFilesWarning",
     "OmniglotDataset",
     "UnreadableFolderError",
+    "is_folder",
     "list_images",
     "missing_folder",
     "read_class_folders",
@@ -2037,14 +2038,14 @@ def _unreadable_folder(folder: Path, e: OSError | str) -> str:
 
 def _existing_dir(root: str | os.PathLike, what: str) -> Path:
     """``root`` as a Path, refused where it is no folder (:func:`missing_folder`) or its stat
-    fails (:func:`_is_folder`)."""
+    fails (:func:`is_folder`)."""
     path = Path(root)
-    if not _is_folder(path):
+    if not is_folder(path):
         raise missing_folder(path, what)
     return path
 
 
-def _is_folder(path: Path) -> bool:
+def is_folder(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a folder (through a link): ``False`` where there is none (a missing
     path, a broken link, a loop: the errors ``Path.is_dir`` takes as none). Its stat failing
     otherwise (an I/O error, no access on the way) is refused in one sentence
@@ -2054,7 +2055,8 @@ def _is_folder(path: Path) -> bool:
     A path no file system takes is refused in a sentence naming what is wrong with it, not
     Python's bare "embedded null byte" for a NUL in it, nor "make it readable" for a name too
     long (ENAMETOOLONG, :func:`_unreadable_folder`), which no read access fixes (s63_LR2
-    finding 3)."""
+    finding 3). Public for a command's check of a folder it is given (``siamkit face crop
+    SOURCE``), which must say what the walk says of it."""
     try:
         return stat.S_ISDIR(os.stat(path).st_mode)
     except ValueError:  # a NUL: os.stat refuses the path before asking the OS
@@ -2066,7 +2068,7 @@ def _is_folder(path: Path) -> bool:
     except OSError as e:
         if e.errno in _NOT_A_FILE:
             return False
-        raise _unreadable(path, e) from None
+        raise _unreadable(Path(path), e) from None
 
 
 def missing_folder(path: str | os.PathLike[str], what: str) -> FileNotFoundError:
@@ -2339,7 +2341,7 @@ class OmniglotDataset(FileImageDataset):
         names["all"] = names["background"] + names["evaluation"]
         if subset not in names:
             raise ValueError(f"subset must be 'background', 'evaluation' or 'all', got {subset!r}.")
-        tops = [self.root / n for n in names[subset] if _is_folder(self.root / n)]
+        tops = [self.root / n for n in names[subset] if is_folder(self.root / n)]
         if tops:
             return tops
         if self.root.name.startswith("images_"):

@@ -682,6 +682,43 @@ def test_crop_of_a_source_that_fails_with_an_i_o_error_says_so_in_one_line(tmp_p
     assert not dest.exists() or not any(dest.iterdir())
 
 
+@pytest.mark.parametrize("command", ["crop", "evaluate"])
+def test_a_source_whose_stat_fails_with_an_i_o_error_is_told_so_not_missing(
+    tmp_path, monkeypatch, command
+):
+    """SOURCE (and face evaluate's --identities) whose own stat fails with an I/O error was told
+    "Directory 'X' does not exist." by click's exists=True check, run before the command; it
+    is told the OS's reason in the sentence the walk says of a folder it cannot list (s63_m4).
+    A folder that is not there is still told so."""
+    import errno
+    import os
+
+    src, dest = tmp_path / "people", tmp_path / "chips"
+    (src / "eileen").mkdir(parents=True)
+    real = os.stat
+
+    def stat(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.fspath(path) == str(src):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), os.fspath(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+
+    def line(folder):  # type: ignore[no-untyped-def]
+        if command == "crop":
+            return ["face", "crop", str(folder), str(dest)]
+        return ["face", "evaluate", "--identities", str(folder)]
+
+    res = CliRunner().invoke(cli, line(src))
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == (
+        f"Error: cannot read the folder {src} (input/output error): make it readable"
+    ), res.output
+    assert not dest.exists()
+    res = CliRunner().invoke(cli, line(tmp_path / "nowhere"))
+    assert res.exit_code == 2 and "does not exist" in res.output, res.output
+
+
 def test_the_no_face_hint_names_what_the_options_have_not_tried():
     """'no face found in X' named the problem but not what to do about it."""
     from siamkit.cli.face_cmds import _no_face_hint
