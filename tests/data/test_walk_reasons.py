@@ -100,6 +100,54 @@ def test_a_link_gone_between_the_walk_and_the_refusal_is_told_as_the_walk_met_it
     )
 
 
+def test_a_class_whose_only_file_is_a_link_beyond_reach_is_refused_by_its_link(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cat's only file is a link whose target cannot be read: the warning named the link and its
+    target, the refusal blamed cat, "none of the class folders could be read (ds/cat; permission
+    denied): give read access to it", a folder that can be read (s63_r4 finding 6). The refusal
+    names the link, its target and its fix, as the warning does; training's load says the same."""
+    images(ds, folders=("cat",))
+    secret = images(tmp_path / "secret", "s.png")
+    link_beyond_reach(monkeypatch, ds / "cat" / "x.png", secret / "s.png", errno.EACCES)
+    for load in (
+        lambda: read_class_folders(ds),
+        lambda: ImageFolderDataset(ds, (1, 8, 8)),
+    ):
+        got = said(load, ClassFoldersError)
+        assert got.refusal == (
+            f"no class folder of {ds} holds images that can be read and that no other class "
+            f"holds: the link {ds / 'cat' / 'x.png'} leads to {secret / 's.png'}, which cannot "
+            "be read (permission denied): give read access to the link's target, or remove the "
+            "link"
+        )
+        assert got.notes == [
+            f"left out the link {ds / 'cat' / 'x.png'}: it leads to {secret / 's.png'}, which "
+            f"cannot be read (permission denied); give read access to {secret / 's.png'}, or "
+            "remove the link"
+        ]
+
+
+def test_a_class_with_a_folder_and_a_link_it_cannot_read_is_told_each_with_its_own_reason(
+    ds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cat holds a sub-folder that fails with an I/O error and a link whose target is refused
+    access: the refusal said "none of the class folders could be read (ds/cat; input/output
+    error, permission denied): make it readable", the link's reason said of the folder, and no
+    word of the link or its target (s63_r4 finding 6). The folder keeps its own reason, the link is named with its target."""
+    images(ds, "cat/sub/1.png")
+    secret = images(tmp_path / "secret", "s.png")
+    link_beyond_reach(monkeypatch, ds / "cat" / "x.png", secret / "s.png", errno.EACCES)
+    fail_listing(monkeypatch, {ds / "cat" / "sub": errno.EIO})
+    assert _read(ds, ClassFoldersError).refusal == (
+        f"no class folder of {ds} holds images that can be read and that no other class holds: "
+        f"the class folder {ds / 'cat'} cannot be read (input/output error) and the link "
+        f"{ds / 'cat' / 'x.png'} leads to {secret / 's.png'}, which cannot be read (permission "
+        "denied): make it readable, and give read access to the link's target, or remove the "
+        "link"
+    )
+
+
 def test_a_sub_folder_that_fails_with_an_i_o_error_is_named_with_its_reason(
     ds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

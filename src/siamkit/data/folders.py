@@ -216,6 +216,7 @@ def sort_files(
     locked: dict[str, str] | None = None,
     seen: SeenFiles | None = None,
     noun: str = "class",
+    targets: dict[str, str | None] | None = None,
 ) -> tuple[list[Path], list[Path]]:
     """``(images, others)`` under ``folder`` (recursive, each sorted, hidden files and folders
     skipped): :func:`find_images`' files, and those it leaves out for their extension (none, or
@@ -236,11 +237,15 @@ def sort_files(
     leaves out those that several classes hold once every class is walked.
 
     ``noun``: what ``beside``'s folders are ("class", "label", "person"), as the warning of a
-    link into one names them."""
+    link into one names them.
+
+    ``targets``: what each link of ``locked`` whose target cannot be reached leads to, as the
+    walk met it (``None``: gone before it could be told), is added to it, so a caller can tell
+    such a link apart from a folder or file that cannot be read, as the warning does."""
     exts = _suffixes(extensions)
     images: list[Path] = []
     others: list[Path] = []
-    for f in _visible_files(folder, beside, locked, seen, noun):
+    for f in _visible_files(folder, beside, locked, seen, noun, targets):
         (images if f.suffix.lower() in exts else others).append(f)
     return sorted(images), sorted(others)
 
@@ -320,6 +325,7 @@ def _visible_files(
     unread: dict[str, str] | None = None,
     seen: SeenFiles | None = None,
     noun: str = "class",
+    led: dict[str, str | None] | None = None,
 ) -> Iterator[Path]:
     """Every file anywhere under ``folder`` as the walk finds it (unsorted), hidden files and
     those in hidden folders below it skipped: :func:`iter_images`' and :func:`sort_files`' walk
@@ -328,6 +334,9 @@ def _visible_files(
     ``seen``: each file of this walk is added to it (:class:`SeenFiles`, which keeps the
     images by device and inode): the data set's walk (:func:`walk_classes`) leaves out a file
     that several classes hold once every class is walked.
+
+    ``led``: what each link of ``unread`` whose target cannot be reached leads to is added to
+    it, as the walk met it (:func:`sort_files`' ``targets``).
 
     Warns:
         LeftOutFilesWarning: a folder below it is a link back to the folder walked or one above
@@ -399,6 +408,8 @@ def _visible_files(
         locked = {f: locked[f] for f in _outermost(list(locked))}
         if unread is not None:
             unread.update({**locked, **refused, **unreached})
+        if led is not None:
+            led.update(targets)
         note = _locked_note(locked, refused, unreached, targets)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
     if dead:
@@ -1147,15 +1158,21 @@ class ClassWalk:
     #: the refusal said they would (s60_c6 noticed)
     unknown: list[Path] = field(default_factory=list)
     #: the OS's reasons the walk met (by ``os.fspath``) for each folder of :attr:`unread` (its
-    #: entries' reasons) and each entry of :attr:`locked`: carried to the refusal, which asked
-    #: again and told a class folder that can be listed "permission denied" whatever its
-    #: sub-folder's reason (final41)
+    #: entries' reasons, but for its links of :attr:`unreached`: none where those are all it
+    #: could not read), each entry of :attr:`locked` and each link of :attr:`unreached`:
+    #: carried to the refusal, which asked again and told a class folder that can be listed
+    #: "permission denied" whatever its sub-folder's reason (final41)
     reasons: dict[str, str] = field(default_factory=dict)
-    #: the entries of :attr:`locked` that are links whose target cannot be read, each with what
-    #: it leads to as the walk met it (``None``: gone before it could be told), by
-    #: ``os.fspath``: asked again by the refusal, a link gone since the walk was told "cannot be
-    #: read (permission denied): give read access to it" (s61_m6 noticed)
+    #: the entries of :attr:`locked` and the links of :attr:`unreached` whose target cannot be
+    #: read, each with what it leads to as the walk met it (``None``: gone before it could be
+    #: told), by ``os.fspath``: asked again by the refusal, a link gone since the walk was told
+    #: "cannot be read (permission denied): give read access to it" (s61_m6 noticed)
     targets: dict[str, str | None] = field(default_factory=dict)
+    #: the links inside the folders of :attr:`unread` whose target cannot be read: the refusal
+    #: names each with what it leads to, as the walk's warning does; it blamed their class
+    #: folder, "none of the class folders could be read (ds/cat; permission denied): give read
+    #: access to it", which can be read (s63_r4 finding 6)
+    unreached: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -1423,9 +1440,10 @@ def walk_classes(
     unread_in: dict[Path, list[str]] = {}  # what each class's walk could not read
     for folder in class_dirs:
         locked: dict[str, str] = {}
+        led: dict[str, str | None] = {}  # the links among them, with what each leads to
         seen.folder = of_name[folder.name]
         files, others = sort_files(
-            folder, extensions, beside=beside, locked=locked, seen=seen, noun=noun
+            folder, extensions, beside=beside, locked=locked, seen=seen, noun=noun, targets=led
         )
         unread_in[folder] = list(locked)
         if files:  # an empty folder's files are its own warning's ("holds no images")
@@ -1433,7 +1451,12 @@ def walk_classes(
             walk.files[folder] = files
         elif locked:
             walk.unread.append(folder)
-            walk.reasons[os.fspath(folder)] = _why_unreadable(locked, locked)
+            own = {p: why for p, why in locked.items() if p not in led}
+            if own:
+                walk.reasons[os.fspath(folder)] = _why_unreadable(own, own)
+            walk.unreached.extend(Path(p) for p in sorted(led))
+            walk.reasons.update({p: locked[p] for p in led})
+            walk.targets.update(led)
         else:
             walk.empty.append(folder)
     reals: dict[Path, _ClassReals] = {}  # each class's real paths, once for all its links
@@ -1583,7 +1606,11 @@ def _refuse_nothing(
     :class:`ImageFolderDataset` for a ``walk`` that holds no image: every reason is named (said
     alone, the folders without images hid the others)."""
     folders = [text_name(str(d)) for d in walk.empty]
-    unread = [text_name(str(d)) for d in walk.unread]
+    # a class folder whose only entries it could not read are links whose target cannot be is
+    # told by those links (``beyond``), as the walk's warning tells them, not as a folder that
+    # "cannot be read", which it can (s63_r4 finding 6)
+    own = [d for d in walk.unread if os.fspath(d) in walk.reasons]
+    unread = [text_name(str(d)) for d in own]
     shared = [text_name(str(d)) for d in walk.shared]
     # sub-folders there were, left out as links (all -> ., kitty -> cat): not "no images found
     # in X: expected one sub-folder per class", which is untrue of them
@@ -1594,7 +1621,8 @@ def _refuse_nothing(
     # entries that cannot be read (a link into another user's folder): not "no images found" /
     # "has no sub-folders" either
     locked = sorted(walk.locked)
-    if not (folders or unread or shared or to_top or to_class or broken or locked):
+    beyond = sorted(walk.unreached)  # links inside a class folder whose target cannot be read
+    if not (folders or unread or shared or to_top or to_class or broken or locked or beyond):
         raise ClassFoldersError(
             none_found or f"no {photo}s found in {where}: expected one sub-folder per {noun}",
             "none",
@@ -1603,18 +1631,16 @@ def _refuse_nothing(
         f"no {noun} folder of {where} holds {photo}s that can be read and that no other {noun} "
         "holds"
     )
-    if broken and not (folders or unread or shared or to_top or to_class or locked):
+    if broken and not (folders or unread or shared or to_top or to_class or locked or beyond):
         lead = nothing or f"{where} holds no {noun} folder"  # only links to nothing: none
-    if locked and not (folders or unread or shared or to_top or to_class):
+    if locked and not (folders or unread or shared or to_top or to_class or beyond):
         lead = nothing or f"{where} holds no {noun} folder that can be read"
-    if unread and not (shared or folders or to_top or to_class or broken or locked):
+    if unread and not (shared or folders or to_top or to_class or broken or locked or beyond):
         raise ClassFoldersError(
             f"{lead}: none of the {noun} folders could be read ({shown_names(unread)}; "
-            f"{_why_unreadable(walk.unread, walk.reasons)}): "
+            f"{_why_unreadable(own, walk.reasons)}): "
             # one folder was told "them" (s62_FA finding 4), as the sentence below counts
-            + _read_fix(
-                "them" if len(unread) > 1 else "it", _reasons_of(walk.unread, walk.reasons)
-            ),
+            + _read_fix("them" if len(unread) > 1 else "it", _reasons_of(own, walk.reasons)),
             "none",
         )
     why: list[str] = []
@@ -1628,7 +1654,7 @@ def _refuse_nothing(
     if unread:
         why.append(
             f"the {noun} {in_number(len(unread), 'folder')} {shown_names(unread)} cannot be read "
-            f"({_why_unreadable(walk.unread, walk.reasons)})"
+            f"({_why_unreadable(own, walk.reasons)})"
         )
         # one fix for these and the entries that cannot be read: said for each, "give read
         # access" was said twice, the second "to it" of no one entry (reviewer s59_r3 finding 2)
@@ -1636,7 +1662,7 @@ def _refuse_nothing(
         alone = not (folders or shared or to_top or to_class or broken)
         them = "them" if len(unread) + len(_locked_entries(locked, walk.targets)) > 1 else "it"
         access = len(fix)  # extended by the links' targets, below
-        told = _reasons_of([*walk.unread, *_locked_entries(locked, walk.targets)], walk.reasons)
+        told = _reasons_of([*own, *_locked_entries(locked, walk.targets)], walk.reasons)
         fix.append(_read_fix(them if alone else "the unread ones", told))
     if shared:
         whose = f"the {noun} {in_number(len(shared), 'folder')} {shown_names(shared)}"
@@ -1741,12 +1767,14 @@ def _refuse_nothing(
                 else f" and put each {noun}'s {photo}s in a sub-folder of its own"
             )
         )
-    if locked:
-        why += _locked_reasons(locked, walk.reasons, walk.targets)
+    if locked or beyond:
+        # the root's entries and links, and the links inside a class folder, in one wording
+        every = [*locked, *beyond]
+        why += _locked_reasons(every, walk.reasons, walk.targets)
         if unread:  # one fix: "give read access to it and to the link's target, ..."
-            fix[access] = _locked_fixes(locked, walk.targets, fix[access], walk.reasons)
+            fix[access] = _locked_fixes(every, walk.targets, fix[access], walk.reasons)
         else:
-            fix.append(_locked_fixes(locked, walk.targets, reasons=walk.reasons))
+            fix.append(_locked_fixes(every, walk.targets, reasons=walk.reasons))
     raise ClassFoldersError(f"{lead}: {listed(why)}: {listed(fix)}", "none")
 
 
