@@ -51,6 +51,15 @@ if a candidate passes, it is reported and nothing else changes this stop (no con
 classes: the lead decides); if both pass, the lower mean EER is the one reported as the round's
 pick.
 
+Amended at 01:28 UTC, before any candidate figure (process only; T had reproduced on {2,5}:
+EER 0.0563, 2-way 1-shot 0.9815, spread 0.0900, 406 s). The six candidate folds started at
+01:20 UTC beside other engineers' jobs (load 9 to 17 on 2 cores); at ``nice`` each got about 4 %
+of a core (19 CPU-s in 7 minutes) and none had finished its first epoch, so the six folds,
+about 19 times the compute of T's fold (2.25 and 4 times it each), cannot finish by 02:15. Only
+``x1.5`` (the cheaper) is run: its three folds go on; ``x2``'s three processes were stopped at
+01:27 UTC, before any of its epochs ended, and ``x2`` gets no verdict this round. The pass rule,
+the fold order and the 02:15 cut-off are unchanged.
+
 Run: as ``val_taps.py`` says, with ``--res x2`` (``--help`` prints the command).
 """
 
