@@ -247,3 +247,73 @@ def test_a_file_or_link_of_the_users_at_out_model_is_named_as_a_file_and_the_err
         f"aside and did not put back; {model} is {what} of yours: move it elsewhere, then "
         f"move {stash / 'model'} back to {model} and delete {stash}"
     )
+
+
+def test_a_run_whose_save_could_not_remove_only_the_replaced_models_files_keeps_its_model(
+    out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """s63_m2's open point: the run's save moved every file of the user's into its new model,
+    then the deletion of the replaced model's siamkit.json from ``.model.old`` was refused. The
+    run stopped on "its save ... could not move your files out of ...", untrue, and its cleanup
+    removed the new model, whose save had finished. Now the run goes on: the new model and
+    outputs stay, each line says the deletion failed (the path and reason) and what to remove,
+    and every file of the user's is where it is said to be."""
+    from siamkit.export import bundle
+
+    model, old = out / "model", out / ".model.old"
+    _refused(monkeypatch, old, {"a.txt": 1})  # at --overwrite's start: .model.old stays
+    real = bundle._delete_entry
+
+    def delete(path: Path) -> None:
+        if path == old / "siamkit.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path)
+
+    monkeypatch.setattr(bundle, "_delete_entry", delete)
+    with _earlier_run_set_aside(out, True):
+        save_model(_net(2), model)  # the run's save: said, and the run goes on
+        (out / "config.yaml").write_text("new: 1\n")
+    monkeypatch.undo()
+    assert _fingerprint(model) == _fingerprint(save_model(_net(2), out.parent / "c"))
+    assert sorted(os.listdir(model)) == ["a.txt", "mine.txt", "model.safetensors", "siamkit.json"]
+    assert (out / "config.yaml").read_text() == "new: 1\n"
+    assert os.listdir(old) == ["siamkit.json"]  # the replaced model's, alone
+    (stash,) = out.glob(".earlier-run-*")
+    assert os.listdir(stash) == ["model"]  # the earlier model, with the user's notes.txt
+    assert (stash / "model" / "notes.txt").read_text() == "notes"
+    why = f"{old}/siamkit.json: Permission denied"
+    assert capsys.readouterr().err == (
+        f"Saved the model to {model} and moved your files into it, but could not remove the "
+        f"replaced model's files from {old} ({why}): remove {old} (nothing of yours is in it, "
+        "only the replaced model's files)\n"
+        f"the earlier run's model folder, with any files of yours, left in {stash / 'model'}: "
+        f"{old} is in the way, holding the replaced model's files a save could not remove "
+        f"({why}): remove {old} (nothing of yours is in it, only the replaced model's files); "
+        f"and move your files from {stash / 'model'} into {model}, then delete {stash} (a run "
+        f"into {out} is refused until it is deleted)\n"
+    )
+
+
+def test_a_finished_runs_carry_of_the_users_files_that_fails_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run finished; the earlier model folder, moved to ``.model.old`` to give the new
+    model the user's files, could not be emptied (a move refused): nothing was said, and the
+    files sat in ``.model.old`` unnamed. The line names them and the refusal."""
+    out = tmp_path / "run"
+    earlier = save_model(_net(0), out / "model")
+    (earlier / "notes.txt").write_text("notes")
+    (out / "config.yaml").write_text("earlier: 1\n")
+    old = out / ".model.old"
+    with _earlier_run_set_aside(out, True):
+        save_model(_net(2), out / "model")
+        _refused(monkeypatch, old, {"notes.txt": -1})
+    monkeypatch.undo()
+    assert (old / "notes.txt").read_text() == "notes"
+    assert not list(out.glob(".earlier-run-*"))
+    assert capsys.readouterr().err == (
+        f"the earlier run's model folder, moved to {old} to give the new model in "
+        f"{out / 'model'} the files of yours it held, could not be emptied ({old}/notes.txt: "
+        f"Permission denied): move {old}/notes.txt into {out / 'model'} (or elsewhere), and "
+        f"remove {old} (the rest of it is the replaced model's)\n"
+    )

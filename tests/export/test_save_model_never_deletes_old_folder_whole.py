@@ -416,3 +416,78 @@ def test_a_deletion_refused_after_every_move_says_the_files_moved_and_names_what
         "no longer match this model"
     )
     assert sorted(err.value.removed) == [old / "model.int8.onnx", old / "model.onnx"]
+
+
+def _with_tokenizer(net: torch.nn.Module) -> torch.nn.Module:
+    """``net`` writing a ``tokenizer/`` folder beside its weights, as a text model does: a name
+    its save owns (recorded in siamkit.json), where the replaced model had none."""
+
+    def save_extra_files(folder: Path) -> None:
+        (folder / "tokenizer").mkdir()
+        (folder / "tokenizer" / "vocab.txt").write_text("the model's vocabulary")
+
+    net.save_extra_files = save_extra_files  # type: ignore[assignment]
+    return net
+
+
+def _refuse_deleting(monkeypatch: pytest.MonkeyPatch, old: Path, name: str) -> None:
+    real = bundle._delete_entry
+
+    def delete(path: Path) -> None:
+        if path == old / name:
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path)
+
+    monkeypatch.setattr(bundle, "_delete_entry", delete)
+
+
+def test_a_users_entry_the_model_replaced_is_named_when_a_later_deletion_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s63_m2's open point: a user's tokenizer/ in an image model's folder, replaced by the new
+    model's own tokenizer/, is deleted before the replaced model's own files; a deletion of
+    those refused after it (siamkit.json) ended the save in a sentence that did not name it,
+    as its "Replaced ..." line is said only where the save finishes. The sentence names it."""
+    dest, old = saved_with_users_files(tmp_path)
+    (dest / "tokenizer").mkdir()
+    (dest / "tokenizer" / "my-notes.txt").write_text("mine")
+    _refuse_deleting(monkeypatch, old, CONFIG_FILE)
+    with pytest.raises(bundle.ModelFolderNotFinishedError) as err:
+        save_model(_with_tokenizer(small_net(1)), dest)
+    monkeypatch.undo()
+    assert tree(old) == [CONFIG_FILE]
+    assert tree(dest / "tokenizer") == ["vocab.txt"]
+    assert str(err.value) == (
+        f"Saved the model to {dest} and moved your files into it, but could not remove the "
+        f"replaced model's files from {old} ({old}/{CONFIG_FILE}: Permission denied): remove "
+        f"{old} (nothing of yours is in it, only the replaced model's files); it had deleted "
+        f"{dest}/tokenizer of yours, which this model's own of the same name replaced"
+    )
+
+
+def test_a_load_that_cannot_finish_a_killed_save_names_the_users_entry_it_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same at a load that finishes a save killed after its renames: it says what it
+    deleted on stderr where it fails (the next save's refusal cannot know), the user's
+    replaced tokenizer/ now with the stale exports."""
+    dest, old = saved_with_users_files(tmp_path)
+    (dest / "tokenizer").mkdir()
+    (dest / "tokenizer" / "my-notes.txt").write_text("mine")
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt  # killed after the two renames
+
+    monkeypatch.setattr(bundle, "_carry_over", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(_with_tokenizer(small_net(1)), dest)
+    monkeypatch.undo()
+    capsys.readouterr()
+    _refuse_deleting(monkeypatch, old, CONFIG_FILE)
+    assert not bundle.recover_model_folder(dest)
+    monkeypatch.undo()
+    assert tree(old) == [CONFIG_FILE]
+    assert capsys.readouterr().err == (
+        f"Replaced {dest}/tokenizer, which the replaced model had not written, with this "
+        "model's own of the same name: the earlier one is deleted\n"
+    )

@@ -55,9 +55,15 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
     (:class:`~siamkit.export.bundle.ModelFolderNotFinishedError`, "Saved the model to ...")
     stops there: the files its save had moved go back with the earlier model folder
     (:func:`_carried_back`), and its error then says what became of both models and which
-    files to move (:func:`_unfinished_save_sentence`). Only the first process of a torchrun
-    launch does this."""
-    from siamkit.export.bundle import ModelFolderNotFinishedError, recover_model_folder
+    files to move (:func:`_unfinished_save_sentence`). A save that moved every file of the
+    user's and could not remove only the replaced model's own files from ``.model.old`` does
+    not stop the run (:func:`~siamkit.export.bundle.replaced_files_left_said`): its model is
+    saved, and is kept. Only the first process of a torchrun launch does this."""
+    from siamkit.export.bundle import (
+        ModelFolderNotFinishedError,
+        recover_model_folder,
+        replaced_files_left_said,
+    )
     from siamkit.training.ddp import is_main_process
 
     if enabled and is_main_process():  # a save of OUT/model killed after its renames left the
@@ -76,7 +82,8 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
         for name in names:
             os.replace(out_dir / name, stash / name)
             moved.append(name)
-        yield
+        with replaced_files_left_said():  # a save that finished is no failed run, and its
+            yield  # model is not removed: only the replaced model's files are left, said
     except BaseException as err:
         report = _failed_runs_report_kept(out_dir, err)
         for name in RUN_OUTPUTS:  # the failed run's files (not an earlier one never moved) ...
@@ -251,7 +258,8 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     ``stash`` gives it the files of the user's it holds, and its export of the earlier model is
     removed and named, as a save over a model folder does: it is put where such a save killed
     after its renames leaves the replaced folder (``.model.old``), which
-    :func:`~siamkit.export.bundle.recover_model_folder` finishes. A ``.model.old`` already
+    :func:`~siamkit.export.bundle._finish_replacement` finishes (a refused move or deletion
+    there is said, with what to move and remove). A ``.model.old`` already
     there (an empty one, left by a save killed as it removed it, is tidied first; a file or link
     of the user's is not touched; a killed save's that still holds files of the user's, as
     their move was refused, is named with them and the refusal), or a refused move of it
@@ -260,9 +268,9 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
     from siamkit.export.bundle import (
         CONFIG_FILE,
         _finish_replacement,
+        _holds_users_files,
         _users_files_advice,
         _why,
-        recover_model_folder,
     )
     from siamkit.export.runtime import set_aside_folder
 
@@ -277,10 +285,12 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
         holding = ""
         if aside.is_dir() and not aside.is_symlink():  # a save's that could not be finished
             why = f" ({_why(errors[0])})" if errors else ""
-            holding = (
-                f", holding files of yours a save could not move out of it{why}: "
-                f"{_users_files_advice(new, aside)}; and"
+            what = (  # a refused move, or only a refused deletion (the run's own save's)
+                "files of yours a save could not move out of it"
+                if _holds_users_files(new, aside)
+                else "the replaced model's files a save could not remove"
             )
+            holding = f", holding {what}{why}: {_users_files_advice(new, aside)}; and"
         click.echo(
             f"the earlier run's model folder, with any files of yours, left in {earlier}: "
             f"{aside} is in the way{holding or ';'} move your files from {earlier} into {new}, "
@@ -298,7 +308,13 @@ def _keep_users_model_files(out_dir: Path, stash: Path) -> bool:
             err=True,
         )
         return False
-    recover_model_folder(new)
+    if not _finish_replacement(new, aside, errors) and errors:  # the files stay: said
+        click.echo(
+            f"the earlier run's model folder, moved to {aside} to give the new model in {new} "
+            f"the files of yours it held, could not be emptied ({_why(errors[-1])}): "
+            f"{_users_files_advice(new, aside)}",
+            err=True,
+        )
     return True
 
 

@@ -25,6 +25,8 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar, cast, overload
 
@@ -114,6 +116,24 @@ class _ModelFolderNotFinishedPermission(ModelFolderNotFinishedError, PermissionE
     """:class:`ModelFolderNotFinishedError` for a move refused for want of permission."""
 
 
+_LEFT_IN_OLD_SAID: ContextVar[bool] = ContextVar("siamkit_left_in_old_said", default=False)
+
+
+@contextlib.contextmanager
+def replaced_files_left_said() -> Iterator[None]:
+    """Within it, a :func:`save_model` that saved its model and moved every file of the
+    user's into it, but could not remove the replaced model's own files from ``.M.old``,
+    says its :class:`ModelFolderNotFinishedError`'s sentence on stderr and returns, instead of
+    raising it: for a caller whose work goes on once the model is saved (``siamkit train
+    --overwrite``: the error stopped the run, and its cleanup then removed the new model, whose
+    save had finished). A failed move of the user's files is raised as ever."""
+    token = _LEFT_IN_OLD_SAID.set(True)
+    try:
+        yield
+    finally:
+        _LEFT_IN_OLD_SAID.reset(token)
+
+
 def save_model(
     model: Model | torch.nn.Module,
     path: str | os.PathLike[str],
@@ -164,8 +184,10 @@ def save_model(
         ModelFolderNotFinishedError: (an OSError and a ValueError; a PermissionError where the
             move was refused so) the model is saved, but files of the user's could not be moved
             out of the replaced folder ``.path.old``, or, once they were, the replaced model's
-            files could not be removed from it: its sentence names them, and the replaced
-            model's export files it had removed.
+            files could not be removed from it: its sentence names them, the replaced model's
+            export files it had removed, and the user's entries the model's own replaced (the
+            second case is said on stderr, not raised, within
+            :func:`replaced_files_left_said`).
         OSError: anything else the file system refuses (a full disk, a folder it may not
             write in), as it came: the new model's temporary folder is removed, and the folder
             at ``path`` is as it was, or, where the refusal came between the save's two renames,
@@ -241,14 +263,23 @@ def save_model(
             # and one after it the user's files in ``old``, which the next save or load moves
             fingerprints = _fingerprints(model, str(doc["fingerprint"]))
             deleted: list[Path] = []  # the stale exports the carry deleted, for its failure
+            overwritten: list[Path] = []  # the user's entries the model's own replaced, too
             try:
                 commands = _commands_said(old, dest, fingerprints)  # read before the carry deletes
-                removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
+                removed = _carry_over(
+                    old, dest, fingerprints, threshold, deleted, kept, overwritten
+                )
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
                 shown = _where_now(dest, old, deleted)
-                said = _not_carried(dest, old, err, fingerprints, threshold, shown)
-                raise _not_finished(err, said, shown) from err
+                moved_all = _moved_all(old, fingerprints, threshold)
+                said = _not_carried(
+                    dest, old, err, fingerprints, threshold, moved_all, shown, overwritten
+                )
+                if not (moved_all and _LEFT_IN_OLD_SAID.get()):
+                    raise _not_finished(err, said, shown) from err
+                print(said, file=sys.stderr)  # the save finished but for the replaced
+                # model's files: said, not raised, where the caller asked (train --overwrite)
         else:
             tmp.rename(dest)
     except BaseException:
@@ -469,6 +500,7 @@ def _carry_over(
     threshold: float | None,
     deleted: list[Path] | None = None,
     kept: list[Path] | None = None,
+    overwritten: list[Path] | None = None,
 ) -> tuple[list[Path], bool, list[Path]]:
     """Move the entries of the replaced model folder ``old`` that are not its model's into the
     new one ``dest``: the user's files stay, and so does an export made from a model that goes
@@ -483,7 +515,9 @@ def _carry_over(
     then from ``old``: :func:`_delete_replaced`) are added to ``deleted`` as it goes (as paths
     in ``old``), so that a failure part-way can say what is gone (:func:`_not_carried`). The
     user's files at names the stale ``onnx.json`` lists are added to ``kept`` (as paths in
-    ``old``, :func:`_stale_exports`), to be said."""
+    ``old``, :func:`_stale_exports`), to be said; the entries of the user's the new model's own
+    replaced are added to ``overwritten`` (as paths in ``old``) once deleted, for a failure of
+    a later deletion to name them too."""
     own = _own_names(old)
     try:
         if not dest.is_dir():  # replaced again meanwhile (another save): that one finishes it
@@ -511,7 +545,7 @@ def _carry_over(
             removed.append(there / inner.name)
         with contextlib.suppress(FileNotFoundError):  # moved by another process finishing it
             entry.rename(there)
-    _delete_replaced(old, own, stale, [old / p.name for p in replaced], deleted)
+    _delete_replaced(old, own, stale, [old / p.name for p in replaced], deleted, overwritten)
     return removed, bool(stale), replaced
 
 
@@ -536,6 +570,7 @@ def _delete_replaced(
     stale: list[Path],
     replaced: list[Path],
     deleted: list[Path] | None = None,
+    overwritten: list[Path] | None = None,
 ) -> None:
     """Delete from the replaced folder ``old``, after :func:`_carry_over` moved the user's
     files out, only what is known to be its model's: its stale exports (the graphs before the
@@ -543,8 +578,8 @@ def _delete_replaced(
     own replaced, then the files its save wrote, ``siamkit.json`` last; then ``old`` itself
     where it is empty. A kill part-way leaves what remains still known for what it is; anything
     else (a file the carry could not move) stays for the next recovery to move, never deleted.
-    Each stale export deleted is added to ``deleted``, for a failure of a later deletion to
-    name it."""
+    Each stale export deleted is added to ``deleted``, and each replaced entry deleted to
+    ``overwritten``, for a failure of a later deletion to name them."""
     exports = [p for p in stale if p.parent == old]
     order = exports + replaced
     order += [old / n for n in sorted(own) if n != CONFIG_FILE] + [old / CONFIG_FILE]
@@ -553,6 +588,8 @@ def _delete_replaced(
             _delete_entry(path)
             if deleted is not None and path in exports:
                 deleted.append(path)
+            if overwritten is not None and path in replaced:
+                overwritten.append(path)
     with contextlib.suppress(OSError):  # not empty: what the carry could not move stays
         old.rmdir()
 
@@ -578,25 +615,44 @@ def _removed_clause(
     )
 
 
+def _moved_all(old: Path, fingerprints: Any, threshold: float | None) -> bool:
+    """Whether nothing of the user's is left in the replaced folder ``old`` (a refused move
+    leaves its entry there): a save that failed then failed at a deletion, its model saved
+    and the user's files in it."""
+    try:
+        return not _users_entries(old, fingerprints, threshold)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _replaced_clause(dest: Path, overwritten: list[Path]) -> str:
+    """The clause naming the user's entries (paths in the replaced folder, ``overwritten``)
+    that the model's own of the same name in ``dest`` replaced before a save failed: their
+    "Replaced ..." line is said only where the save finishes."""
+    if not overwritten:
+        return ""
+    shown = _listed(sorted(dest / p.name for p in overwritten))
+    return f"; it had deleted {shown} of yours, which this model's own of the same name replaced"
+
+
 def _not_carried(
     dest: Path,
     old: Path,
     err: OSError,
     fingerprints: Any,
     threshold: float | None,
+    moved_all: bool,
     deleted: list[Path],
+    overwritten: list[Path] | None = None,
 ) -> str:
     """The sentence of a save that could not move the user's files out of the replaced folder
-    ``old`` (``err``), or, where it had moved them all, could not remove the replaced model's
-    files from it: what to move and remove, and the replaced model's stale export files it
-    had deleted already (``deleted``, named where they were: :func:`_where_now`), which the
-    user would otherwise find gone unsaid."""
+    ``old`` (``err``), or, where it had moved them all (``moved_all``: :func:`_moved_all`),
+    could not remove the replaced model's files from it: what to move and remove, the replaced
+    model's stale export files it had deleted already (``deleted``, named where they were:
+    :func:`_where_now`), and the user's entries the model's own replaced (``overwritten``, as
+    paths in ``old``), which the user would otherwise find gone unsaid."""
     advice = _what_to_move(dest, old, fingerprints, threshold)
-    gone = _removed_clause(deleted)
-    try:
-        moved_all = not _users_entries(old, fingerprints, threshold)
-    except (OSError, ValueError, KeyError, TypeError):
-        moved_all = False
+    gone = _removed_clause(deleted) + _replaced_clause(dest, overwritten or [])
     if moved_all:  # a refused move leaves the entry in ``old``: a later deletion failed
         return (
             f"Saved the model to {dest} and moved your files into it, but could not remove the "
@@ -644,12 +700,27 @@ def _users_files_advice(dest: Path, old: Path) -> str:
     empty, against the model in ``dest`` (its siamkit.json's fingerprint and threshold): the
     exports of that model in ``old`` are the user's to keep. Used by ``siamkit train
     --overwrite`` too, for the ``.model.old`` its run's save left."""
-    try:  # the model the interrupted save wrote, whose exports in ``old`` are the user's to keep
-        doc = json.loads((dest / CONFIG_FILE).read_text())
-        fingerprint, threshold = doc.get("fingerprint"), doc.get("threshold")
-    except (OSError, ValueError, AttributeError):
-        fingerprint, threshold = None, None
+    fingerprint, threshold = _saved_as(dest)
     return _what_to_move(dest, old, lambda: {fingerprint}, threshold)
+
+
+def _holds_users_files(dest: Path, old: Path) -> bool:
+    """Whether the replaced folder ``old`` a save of ``dest`` could not empty still holds
+    entries of the user's (:func:`_moved_all`, against the model in ``dest``), not only the
+    replaced model's own files: a deletion failed then, not a move."""
+    fingerprint, threshold = _saved_as(dest)
+    return not _moved_all(old, lambda: {fingerprint}, threshold)
+
+
+def _saved_as(dest: Path) -> tuple[Any, Any]:
+    """The fingerprint and threshold of the model in ``dest`` (``None`` each where its
+    siamkit.json cannot be read): the model whose exports in a replaced folder are the user's
+    to keep."""
+    try:
+        doc = json.loads((dest / CONFIG_FILE).read_text())
+        return doc.get("fingerprint"), doc.get("threshold")
+    except (OSError, ValueError, AttributeError):
+        return None, None
 
 
 def _what_to_move(dest: Path, old: Path, fingerprints: Any, threshold: float | None) -> str:
@@ -996,18 +1067,21 @@ def _finish_replacement(dest: Path, old: Path, errors: list[OSError] | None = No
     what the save would have removed. False where it cannot (a read-only folder); the OSError
     that stopped it is appended to ``errors``, for a caller that says why."""
     deleted: list[Path] = []  # the stale exports the carry deleted, said where it fails
+    overwritten: list[Path] = []  # and the user's entries the model's own replaced
     commands: list[tuple[Path, str, list[Path]]] = []
     try:
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
         kept: list[Path] = []
         commands = _commands_said(old, dest, fingerprints)  # read before the carry deletes
-        removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept)
+        removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept, overwritten)
     except OSError as err:  # said now: the next save's refusal cannot know what this one deleted
         if errors is not None:
             errors.append(err)
-        if deleted:
-            _say_removed(dest, sorted(_where_now(dest, old, deleted)), True, [], commands)
+        if deleted or overwritten:
+            shown = sorted(_where_now(dest, old, deleted))
+            replaced = sorted(dest / p.name for p in overwritten)
+            _say_removed(dest, shown, bool(deleted), replaced, commands)
         return False
     except (ValueError, AttributeError):
         return False
