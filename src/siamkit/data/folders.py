@@ -94,10 +94,8 @@ def _list_images(
     images (an Omniglot character folder that could not be read was told "holds no images":
     s62_FA finding 1)."""
     exts = _suffixes(extensions)
-    dead: list[Path] = []  # links to nothing: named, not dropped without a word (s58_FA Q2)
-    targets: dict[str, str | None] = {}  # what ``links`` lead to, as the walk met them
     try:
-        entries, denied, links, entered = _entries(folder, dead, targets)
+        entries, met = _entries(folder)
     except OSError as e:  # the folder cannot be listed: left out, as the walk leaves it
         # any error but "gone", as the walk's skip keeps it: an I/O error ended the load with
         # a bare "OSError: [Errno 5]" (s62_FA finding 3)
@@ -108,60 +106,93 @@ def _list_images(
             locked.update(unread)
         return [], _locked_note(unread)
     found = sorted(p for p, st in entries if stat.S_ISREG(st.st_mode) and p.suffix.lower() in exts)
-    if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
-        unread = {os.fspath(folder): _why_unreadable(denied, denied)}
+    if not met.entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
+        unread = {os.fspath(folder): _why_unreadable(met.denied, met.denied)}
         if locked is not None:
             locked.update(unread)
         return found, _locked_note(unread)
-    notes = [_locked_note({}, denied, links, targets)] if denied or links else []
-    notes += [_broken_links_note(dead, inside=True)] if dead else []
+    notes = (
+        [_locked_note({}, met.denied, met.links, met.targets)] if met.denied or met.links else []
+    )
+    # links to nothing: named, not dropped without a word (s58_FA Q2)
+    notes += [_broken_links_note(met.broken, inside=True)] if met.broken else []
     return found, "; ".join(notes)
 
 
-def _entries(
-    folder: Path, broken: list[Path] | None = None, targets: dict[str, str | None] | None = None
-) -> tuple[list[tuple[Path, os.stat_result]], dict[str, str], dict[str, str], bool]:
-    """``(entries, denied, links, entered)``: the visible entries of ``folder`` with their stat
-    (through a link), those that cannot be ``lstat``'ed and the links whose target cannot be
-    stat'ed (the folder can be entered, what the link leads to cannot: ``x.png ->
-    /proc/1/cwd``; the link is named, not its folder: reviewer s54_R3 finding 4), each of
-    these two with the OS's reason the walk met (:func:`_os_reason`), and whether ``folder``
-    can be entered (``False`` when no entry can be ``lstat``'ed: no search access to
-    ``folder``, a folder of mode ``r--``; ``denied`` then holds every entry). A broken
-    link, a loop or an entry gone since listed is none of them, as ``Path.is_file`` takes it;
-    the links that lead nowhere (broken, or a loop) are added to ``broken`` where it is given,
-    and what each link of ``links`` leads to (:func:`_link_target`) to ``targets``.
+def _entries(folder: Path) -> tuple[list[tuple[Path, os.stat_result]], _Met]:
+    """``(entries, met)``: the visible entries of ``folder`` that :meth:`_Met.meet` keeps, each
+    with its stat (through a link), and what it met of the others (those that cannot be
+    ``lstat``'ed, the links whose target cannot be stat'ed, the links that lead nowhere, and
+    whether ``folder`` can be entered).
 
     Raises:
         OSError: ``folder`` cannot be listed (PermissionError: no access; an I/O error).
     """
+    met = _Met()
     entries: list[tuple[Path, os.stat_result]] = []
-    denied: dict[str, str] = {}
-    links: dict[str, str] = {}
-    shown = 0
     for p in folder.iterdir():
-        if p.name.startswith("."):
-            continue
-        shown += 1
-        st = _entry_stat(p)
+        got = met.meet(p)
+        if got is not None:
+            entries.append((p, got[0]))
+    return entries, met
+
+
+@dataclass
+class _Met:
+    """What a walk met among the visible entries of one folder, each taken by the one rule of
+    :meth:`meet`, which the listing of one folder (:func:`_entries`: a data set's root, an
+    Omniglot character, a probe of loose images) and the recursive walk of a class
+    (:func:`_visible_files`) both follow: each wrote it out, and each change had to be made
+    twice (s63_m4 "left alone"). Each entry is kept with the OS's reason the walk met
+    (:func:`_os_reason`), carried to the words that name it, not asked again."""
+
+    #: the entries that cannot be ``lstat``'ed (no search access, an I/O error): folders or
+    #: files, the walk cannot know
+    denied: dict[str, str] = field(default_factory=dict)
+    #: the links whose target cannot be stat'ed: the folder can be entered, what the link
+    #: leads to cannot (``x.png -> /proc/1/cwd``); the link is named, not its folder (reviewer
+    #: s54_R3 finding 4)
+    links: dict[str, str] = field(default_factory=dict)
+    #: what each of :attr:`links` leads to (:func:`_link_target`), as the walk met it: the link
+    #: may go before it is told (``None``: gone already)
+    targets: dict[str, str | None] = field(default_factory=dict)
+    #: the links that lead nowhere (a missing target, a loop): an image on an unmounted drive
+    #: was lost without a word
+    broken: list[Path] = field(default_factory=list)
+    #: how many visible entries it met
+    shown: int = 0
+
+    def meet(self, path: Path) -> tuple[os.stat_result, bool] | None:
+        """The stat of the entry ``path`` (through a link) and whether it is a link, or ``None``
+        where it is left out: hidden (skipped, not counted), one that cannot be ``lstat``'ed
+        (:attr:`denied`), one that is no file as ``Path.is_file`` takes it (gone since
+        listed), a link whose target cannot be reached (:attr:`links`) or that leads nowhere
+        (:attr:`broken`). What is kept may be a file or a folder: the caller tells which."""
+        if path.name.startswith("."):
+            return None
+        self.shown += 1
+        st = _entry_stat(path)  # one lstat of each entry, a stat of a link
         if isinstance(st, OSError):
-            denied[os.fspath(p)] = _os_reason(st)
-            continue
-        if isinstance(st, str):  # gone: a broken link, a loop, one gone since listed
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            st = _entry_stat(p, follow=True)
-            if isinstance(st, OSError):
-                links[os.fspath(p)] = _os_reason(st)
-                if targets is not None:  # as the walk met it: the link may go before it is told
-                    targets[os.fspath(p)] = _link_target(os.fspath(p))
-                continue
-            if isinstance(st, str):
-                if broken is not None:
-                    broken.append(p)
-                continue
-        entries.append((p, st))
-    return entries, denied, links, not _not_entered(denied, shown)
+            self.denied[os.fspath(path)] = _os_reason(st)
+            return None
+        if isinstance(st, str):  # gone: a file gone since listed
+            return None
+        if not stat.S_ISLNK(st.st_mode):
+            return st, False
+        st = _entry_stat(path, follow=True)
+        if isinstance(st, OSError):  # the folder can be entered, the target not
+            self.links[os.fspath(path)] = _os_reason(st)
+            self.targets[os.fspath(path)] = _link_target(os.fspath(path))
+            return None
+        if isinstance(st, str):  # a broken link, a loop
+            self.broken.append(path)
+            return None
+        return st, True
+
+    @property
+    def entered(self) -> bool:
+        """Whether the folder can be entered (:func:`_not_entered`)."""
+        return not _not_entered(self.denied, self.shown)
 
 
 def _not_entered(denied: Mapping[str, str], shown: int) -> bool:
@@ -179,8 +210,8 @@ def _entry_stat(
     """``os.lstat(path)`` (``os.stat`` when ``follow``: through a link), the error when it
     fails (permission denied, operation not permitted, an I/O error: its reason is carried to
     the words that name the entry, not asked again), or ``"gone"`` for an entry that is no file
-    as ``Path.is_file`` takes it (a broken link, a loop, one gone since listed): the one rule of
-    :func:`_entries` and :func:`_visible_files` for each entry and each link's target. An I/O
+    as ``Path.is_file`` takes it (a broken link, a loop, one gone since listed): the rule of
+    :meth:`_Met.meet` (every listing's) for each entry and each link's target. An I/O
     error was raised: one file of a class that failed so ended the load in a bare "OSError:
     [Errno 5]" (and ``siamkit face crop`` said nothing at all), and one alphabet entry refused
     the whole data set, where the walk leaves out and names an entry it cannot ``lstat`` for
@@ -365,30 +396,13 @@ def _visible_files(
     linked: list[tuple[str, str]] = []
     for where, files in _walk(folder, loops, others, crossed, locked):
         base = Path(where)
-        denied: dict[str, str] = {}  # this folder's files that cannot be lstat'ed
-        shown = 0
+        met = _Met()  # this folder's files, by the rule of every listing (_Met.meet)
         for name in files:
-            if name.startswith("."):
-                continue
-            shown += 1
             path = base / name
-            # one lstat of each file (whether it is one, and which: seen), a stat of a link
-            st = _entry_stat(path)
-            if isinstance(st, OSError):
-                denied[os.fspath(path)] = _os_reason(st)
+            got = met.meet(path)  # one lstat of each file (whether it is one, and which: seen)
+            if got is None:
                 continue
-            if isinstance(st, str):  # none: a broken link, a loop, a file gone since listed
-                continue
-            link = stat.S_ISLNK(st.st_mode)
-            if link:
-                st = _entry_stat(path, follow=True)
-                if isinstance(st, OSError):  # the folder can be entered, the target not
-                    unreached[os.fspath(path)] = _os_reason(st)
-                    targets[os.fspath(path)] = _link_target(os.fspath(path))
-                    continue
-                if isinstance(st, str):  # an image on an unmounted drive was lost without a word
-                    dead.append(path)
-                    continue
+            st, link = got
             if not stat.S_ISREG(st.st_mode):
                 continue
             if link and others.reals:
@@ -399,10 +413,13 @@ def _visible_files(
             if seen is not None:
                 seen.add(st, path)
             yield path
-        if _not_entered(denied, shown):  # none can be: the folder cannot be entered (r--)
-            locked[where] = _why_unreadable(denied, denied)
+        unreached.update(met.links)
+        targets.update(met.targets)
+        dead += met.broken
+        if not met.entered:  # none can be lstat'ed: the folder cannot be entered (r--)
+            locked[where] = _why_unreadable(met.denied, met.denied)
         else:
-            refused.update(denied)
+            refused.update(met.denied)
     if locked or refused or unreached:
         # the folders inside one that cannot be entered
         locked = {f: locked[f] for f in _outermost(list(locked))}
@@ -1999,18 +2016,21 @@ def _subdirs(
     (:func:`walk_classes` names them), the entries it names as they cannot be read to
     ``locked``, each with the OS's reason (the refusal of a walk without classes names them
     too), and what the links among them lead to to ``targets``."""
-    if targets is None:  # the note below names what the links lead to, as the walk met them
-        targets = {}
     try:
-        entries, denied, links, entered = _entries(folder, broken, targets)
+        entries, met = _entries(folder)
     except OSError as e:  # no access, an I/O error (of the listing): any error but "gone", as
         if e.errno in _NOT_A_FILE:  # the walk's skip
             raise
         raise _unreadable(folder, e) from None
-    if not entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
-        why = _why_unreadable(denied, denied)
+    if not met.entered:  # nothing in it can be lstat'ed: the folder cannot be entered (r--)
+        why = _why_unreadable(met.denied, met.denied)
         raise _unreadable(folder, why)
-    note = _locked_note({}, denied, links, targets) if (denied or links) and warn else ""
+    if broken is not None:
+        broken.extend(met.broken)
+    if targets is not None:
+        targets.update(met.targets)
+    denied, links = met.denied, met.links
+    note = _locked_note({}, denied, links, met.targets) if (denied or links) and warn else ""
     if note and _first_said(note, LeftOutFilesWarning):  # once in a study (Omniglot's: c4)
         warnings.warn(note, LeftOutFilesWarning, stacklevel=3)
     if locked is not None:
