@@ -1842,3 +1842,44 @@ def test_torchruns_closing_line_where_a_process_failed_stays(
         "W torchrun] Sending process 4240 closing signal SIGTERM",
         "W torchrun] Sending process 4241 closing signal SIGTERM",
     ]
+
+
+@pytest.mark.parametrize("where", ["put-on", "taken-off"])
+def test_a_signal_as_the_filter_is_put_on_or_taken_off_leaves_it_on_no_logger(
+    monkeypatch, where: str
+) -> None:
+    """A signal whose handler raises (torchrun's SignalException, a Ctrl-C's KeyboardInterrupt)
+    as the launch put its filter of torchrun's lines on (between the two loggers), or as it took
+    it off (a second signal: here as it is taken off the first logger), left it on one logger
+    or both, where it dropped a later launch's "closing signal SIGTERM" lines. It is off both
+    after, and the signal's exception is raised."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+
+    import siamkit.cli._launch as launcher
+
+    loggers = [logging.getLogger(name) for name in TORCHRUN_LOGGERS]
+    before = [list(logger.filters) for logger in loggers]
+    signalled = SignalException("got signal: SIGINT", sigval=signal.SIGINT)
+    logger = loggers[1] if where == "put-on" else loggers[0]
+    name = "addFilter" if where == "put-on" else "removeFilter"
+    real = getattr(logger, name)
+    calls: list[object] = []
+
+    def once(f: logging.Filter) -> None:  # the signal comes as it is called first
+        real(f)
+        calls.append(f)
+        if len(calls) == 1 and isinstance(f, launcher._SignalStopLinesLeftOut):
+            raise signalled
+
+    monkeypatch.setattr(logger, name, once)
+    try:
+        with pytest.raises(SignalException) as raised, launcher._signal_stop_lines_left_out():
+            pass
+        after = [list(logger.filters) for logger in loggers]
+    finally:  # (where it failed: none left for the next test)
+        for logger, kept in zip(loggers, before, strict=True):
+            logger.filters[:] = kept
+    assert raised.value is signalled
+    assert after == before

@@ -249,20 +249,31 @@ class _SignalStopLinesLeftOut(logging.Filter):
 def _signal_stop_lines_left_out() -> Iterator[None]:
     """Leave out torchrun's log lines of a stop on a signal while the launch runs
     (:class:`_SignalStopLinesLeftOut` on the loggers that write them), and take the filter off
-    after."""
+    after, whatever comes: a signal as it is put on, or a second signal as it is taken off
+    (whose handler raises, torchrun's or siamkit's), left it on one logger or both, and it
+    dropped torchrun's "closing signal SIGTERM" of a later launch's failure in the process
+    (s63_r1 finding 2, s64)."""
     quiet = _SignalStopLinesLeftOut()
     loggers = [logging.getLogger(name) for name in (_SIGNAL_RECEIVED[0], *_SIGNAL_SENT)]
-    for logger in loggers:
-        # an earlier launch's filter left on (a second signal that landed as it was taken off,
-        # s63_r1 finding 2) would drop this launch's "closing signal SIGTERM" of a failure
-        for stale in [f for f in logger.filters if isinstance(f, _SignalStopLinesLeftOut)]:
-            logger.removeFilter(stale)
-        logger.addFilter(quiet)
     try:
+        for logger in loggers:
+            # an earlier launch's filter left on (by a process that was killed, say) would drop
+            # this launch's "closing signal SIGTERM" of a failure
+            for stale in [f for f in logger.filters if isinstance(f, _SignalStopLinesLeftOut)]:
+                logger.removeFilter(stale)
+            logger.addFilter(quiet)
         yield
     finally:
-        for logger in loggers:
-            logger.removeFilter(quiet)
+        late: BaseException | None = None
+        for _ in range(10):  # (a signal's exception as it is taken off: again, then raised)
+            try:
+                for logger in loggers:
+                    logger.removeFilter(quiet)
+                break
+            except BaseException as err:  # (raised below, once it is off)
+                late = err
+        if late is not None:
+            raise late
 
 
 @contextlib.contextmanager
