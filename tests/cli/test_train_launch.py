@@ -1710,8 +1710,9 @@ def test_torchruns_lines_of_a_signal_stop_do_not_come_after_process_0s_line(
     def answer(rank: int, death_sig: signal.Signals) -> None:
         if rank == 0 and death_sig == sig:
             print(line, file=sys.stderr, flush=True)
-            if sig == signal.SIGINT:  # as process 0 does once it said its Ctrl-C line
-                ctrl_c_said()
+            # as process 0 does once it said its Ctrl-C line, or its --resume line (s64: on a
+            # SIGTERM too, so that the launcher says that line where process 0 had ended)
+            ctrl_c_said()
 
     context = _torchruns_processes(answer, outlives)
     filters = {name: list(logging.getLogger(name).filters) for name in TORCHRUN_LOGGERS}
@@ -1729,9 +1730,16 @@ def test_torchruns_lines_of_a_signal_stop_do_not_come_after_process_0s_line(
     assert {name: logging.getLogger(name).filters for name in TORCHRUN_LOGGERS} == filters
 
 
-def _launch_stopped_by(monkeypatch, sig: signal.Signals, context: Any, hinted: bool = False) -> int:
+def _launch_stopped_by(
+    monkeypatch,
+    sig: signal.Signals,
+    context: Any,
+    hinted: bool = False,
+    before: Callable[[], None] | None = None,
+) -> int:
     """The exit status of ``launcher.launch(2, ...)`` whose torchrun (torch's own agent run() and
-    _shutdown()) gets ``sig`` while its processes are ``context`` (None: not started yet)."""
+    _shutdown()) gets ``sig`` while its processes are ``context`` (None: not started yet),
+    ``before`` run first (what process 0 did, the launch's file named)."""
     import torch.distributed.run as torchrun
     from torch.distributed.elastic.agent.server.local_elastic_agent import LocalElasticAgent
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -1743,6 +1751,8 @@ def _launch_stopped_by(monkeypatch, sig: signal.Signals, context: Any, hinted: b
     agent._pcontext, agent._shutdown_timeout = context, 0
 
     def invoke_run(role: str) -> None:  # the signal torchrun's handler raises, as it comes
+        if before is not None:
+            before()
         raise SignalException(f"Process {os.getpid()} got signal: {sig}", sigval=sig)
 
     monkeypatch.setattr(agent, "_invoke_run", invoke_run)
@@ -1842,6 +1852,221 @@ def test_torchruns_closing_line_where_a_process_failed_stays(
         "W torchrun] Sending process 4240 closing signal SIGTERM",
         "W torchrun] Sending process 4241 closing signal SIGTERM",
     ]
+
+
+#: ``python -m siamkit`` run so (runpy, as -m runs it), a Ctrl-C (a real SIGINT, raised in the
+#: process) coming as siamkit's command line imports click, its first import of its own.
+CTRL_C_AS_IT_IMPORTS = """
+import importlib.abc
+import runpy
+import signal
+import sys
+
+
+class CtrlCAtImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "click":
+            sys.meta_path.remove(self)
+            signal.raise_signal(signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, CtrlCAtImport())
+sys.argv = ["siamkit", *sys.argv[1:]]
+runpy.run_module("siamkit", run_name="__main__", alter_sys=True)
+"""
+
+
+def _launched_process(
+    tmp_path: Path, args: list[str], rank: int = 0, code: str | None = None
+) -> tuple[int, str, str]:
+    """A process of a launch of 2 as torchrun starts it (``python -m siamkit ARGS``, or ``python
+    -c CODE ARGS``, with the launch's variables and the launcher's file CTRL_C_SAID names), run
+    in ``tmp_path``: its exit status, its stderr and what it wrote to that file."""
+    from siamkit.launch_env import CTRL_C_SAID
+
+    told = tmp_path / "told"
+    told.write_text("")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    env.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2")
+    env[CTRL_C_SAID] = str(told)
+    start = ["-c", code] if code is not None else ["-m", "siamkit"]
+    ran = subprocess.run(
+        [sys.executable, *start, *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    return ran.returncode, ran.stderr, told.read_text()
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_ctrl_c_as_a_launched_process_imports_waits_for_its_command(
+    tmp_path: Path, rank: int
+) -> None:
+    """A Ctrl-C that reaches a process of a launch while it imports siamkit's command line,
+    before its command started, printed Python's KeyboardInterrupt traceback (s63_m1), and the
+    launcher then said its line under it. It is held until the command starts and stops it
+    there: process 0 says its Ctrl-C line and tells the launcher, process 1 says nothing, and
+    each ends with 130, no traceback."""
+    code, err, told = _launched_process(tmp_path, ["configs"], rank, CTRL_C_AS_IT_IMPORTS)
+    assert code == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    if rank == 0:
+        assert err.splitlines() == [ENDED_BY["SIGINT"][1]] and told.split() == ["said"], err
+    else:
+        assert err == "" and told == "", err
+    assert not (tmp_path / "configs").exists()  # the command did not run
+
+
+#: A plug-in of ``siamkit train``: its run gets a Ctrl-C (a real SIGINT, raised in the process)
+#: and a second signal (``SIAMKIT_TEST_SECOND``) comes as the process says its Ctrl-C line,
+#: just after it (``after``) or just before it (``before``), as click.echo is called.
+SECOND_SIGNAL = """
+import os
+import signal
+import time
+
+import click
+
+import siamkit.experiment
+
+echo = click.echo
+second, when = os.environ["SIAMKIT_TEST_SECOND"].split(":")
+
+
+def echoed(message=None, *args, **kwargs):
+    if "interrupted (Ctrl-C)" in str(message) and when == "before":
+        signal.raise_signal(getattr(signal, second))
+    echo(message, *args, **kwargs)
+    if "interrupted (Ctrl-C)" in str(message) and when == "after":
+        signal.raise_signal(getattr(signal, second))
+
+
+def run(*args, **kwargs):
+    signal.raise_signal(signal.SIGINT)
+    time.sleep(60)
+
+
+click.echo = echoed
+siamkit.experiment.run_experiment = run
+"""
+
+
+@pytest.mark.parametrize(
+    "second, status", [("SIGINT:after", 130), ("SIGTERM:before", 143)],
+    ids=["sigint-after-the-line", "sigterm-before-the-line"],
+)  # fmt: skip
+def test_a_second_signal_as_process_0_says_its_ctrl_c_line_leaves_one_line(
+    tmp_path: Path, monkeypatch, second: str, status: int
+) -> None:
+    """Process 0 of a launch, stopped by a Ctrl-C, says its line and tells the launcher. A
+    second SIGINT there (a scheduler's sent to every process, on top of the one torchrun
+    passes on) stopped it after the line, before the launcher was told: click's "Aborted!",
+    status 1, and the launcher said the line too (s63_LR1 finding 2). It is ignored now, and
+    the launcher is told first. A SIGTERM there (torchrun's, on a second Ctrl-C to the
+    launcher), once the launcher was told and before the line, would leave the line said by
+    nobody: it is held until the line is said, then ends the process (143)."""
+    plugin = tmp_path / "second.py"
+    plugin.write_text(SECOND_SIGNAL)
+    monkeypatch.setenv("SIAMKIT_TEST_SECOND", second)
+    args = ["--plugin", str(plugin), "train", CONFIG, "--out", str(tmp_path / "run")]
+    code, err, told = _launched_process(tmp_path, [*args, "--device", "cpu", "--no-progress"])
+    assert err.splitlines() == [ENDED_BY["SIGINT"][1]], err
+    assert told.split() == ["said"] and code == status, err
+
+
+#: A plug-in that sends its process a Ctrl-C (a real SIGINT) as Python ends, once the command
+#: finished: as torchrun passes on one the launcher got before it saw the process end.
+CTRL_C_AS_IT_ENDS = """
+import atexit
+import signal
+
+atexit.register(signal.raise_signal, signal.SIGINT)
+"""
+
+
+def test_a_launched_process_whose_command_finished_tells_the_launcher_and_ignores_a_ctrl_c(
+    tmp_path: Path,
+) -> None:
+    """Process 0 of a launch whose command finished tells the launcher (which, stopped by a
+    signal before torchrun saw the process end, said "interrupted ... before the command
+    finished", s63_LR1 finding 1); a Ctrl-C that reaches it as it ends stops nothing, and it
+    ends with 0, quietly (Python printed "Exception ignored in atexit callback" and
+    KeyboardInterrupt's traceback)."""
+    plugin = tmp_path / "ends.py"
+    plugin.write_text(CTRL_C_AS_IT_ENDS)
+    code, err, told = _launched_process(tmp_path, ["--plugin", str(plugin), "configs"])
+    assert (code, err, told.split()) == (0, "", ["finished"])
+    assert (tmp_path / "configs").is_dir()
+
+
+@pytest.mark.parametrize(
+    "signame, hinted", [("SIGINT", False), ("SIGINT", True), ("SIGTERM", False), ("SIGTERM", True)]
+)  # fmt: skip
+def test_a_signal_after_process_0s_command_finished_says_it_finished(
+    monkeypatch, capsys, torchrun_printed: None, signame: str, hinted: bool
+) -> None:
+    """A signal to the launch in the 0.1 s between process 0's end, its command finished (its
+    model saved, its report written) and torchrun's seeing it: the launcher said "interrupted
+    (Ctrl-C) before the command finished; run the same command with --resume to continue it"
+    (s63_LR1 finding 1), or on a SIGTERM "... run it again", a --resume or a rerun that OUT's
+    finished run refuses. It says the command had finished, and ends with the signal's status,
+    as a finished siamkit process stopped as it ends does."""
+    from siamkit.launch_env import CTRL_C_SAID
+
+    def finished() -> None:  # what process 0 wrote as its command finished (the test above)
+        Path(os.environ[CTRL_C_SAID]).write_text("finished\n")
+
+    sig = getattr(signal, signame)
+    said_by: list[int] = []
+    context = _torchruns_processes(lambda rank, sig: said_by.append(rank))
+    for handler in context.subprocess_handlers.values():
+        handler.proc.ended = True
+    code = _launch_stopped_by(monkeypatch, sig, context, hinted, before=finished)
+    shown = "Ctrl-C" if signame == "SIGINT" else signame
+    assert code == 128 + int(sig)
+    assert capsys.readouterr().err.splitlines() == [
+        f"{shown} came after the command finished: its outputs are saved, and nothing was "
+        "interrupted"
+    ]
+    assert said_by == []  # (both had ended)
+
+
+def test_a_sigterm_where_process_0_had_ended_says_resume_continues_it(
+    monkeypatch, capsys, torchrun_printed: None
+) -> None:
+    """A SIGTERM to a launch of a new run that has its checkpoint, whose process 0 had already
+    ended (killed, say): process 0 says --resume continues it, so the launcher said nothing, and
+    the launch ended with 143 and no word (s63_LR1 finding 3). The launcher says it where
+    process 0 did not tell it so."""
+    context = _torchruns_processes(lambda rank, sig: None)
+    context.subprocess_handlers[0].proc.ended = True
+    code = _launch_stopped_by(monkeypatch, signal.SIGTERM, context, hinted=True)
+    assert code == 143
+    assert capsys.readouterr().err.splitlines() == [
+        "interrupted (SIGTERM) before the command finished: torchrun stopped the 2 processes; "
+        "run the same command with --resume to continue it"
+    ]
+
+
+def test_process_0s_resume_line_on_a_sigterm_tells_the_launcher(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Process 0's --resume line on a SIGTERM tells the launcher it was said, as on a Ctrl-C,
+    so that the launcher, which now says that line where process 0 had ended, says no second."""
+    from siamkit.cli._run_folder import _resume_hint_on_interrupt
+    from siamkit.cli.main import Terminated
+    from siamkit.launch_env import CTRL_C_SAID
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"")
+    said = tmp_path / "said"
+    said.touch()
+    for name in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(CTRL_C_SAID, str(said))
+    with pytest.raises(click.exceptions.Exit), _resume_hint_on_interrupt(tmp_path / "run", True):
+        raise Terminated
+    assert said.read_text().split() == ["said"]
 
 
 @pytest.mark.parametrize("where", ["put-on", "taken-off"])

@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from siamkit.clauses import counted, in_number, listed
-from siamkit.launch_env import CTRL_C_SAID, launched
+from siamkit.launch_env import CTRL_C_SAID, FINISHED, SAID, launched
 
 #: The signals torchrun's launcher takes over while its processes run (its
 #: ``TORCHELASTIC_SIGNALS_TO_HANDLE`` default, which names others); siamkit's handlers are put
@@ -303,15 +303,21 @@ def _ctrl_c_said_file() -> Iterator[Path | None]:
             os.unlink(name)
 
 
-def _said(path: Path | None) -> bool:
-    """Whether process 0 said its Ctrl-C line (it wrote to ``path``): True where there is no
-    file to tell (:func:`_ctrl_c_said_file`), so that the line is never said twice."""
+def _told(path: Path | None) -> str | None:
+    """What process 0 wrote to ``path`` (:data:`~siamkit.launch_env.SAID`: it said its line of
+    the stop; :data:`~siamkit.launch_env.FINISHED`: its command finished; ``""``: neither).
+    None where there is no file to tell (:func:`_ctrl_c_said_file`): the line is then left to
+    process 0, so that it is never said twice."""
     if path is None:
-        return True
+        return None
     try:
-        return path.stat().st_size > 0
-    except OSError:  # (removed meanwhile: a cleaner of /tmp)
-        return False
+        words = path.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):  # (removed meanwhile: a cleaner of /tmp)
+        return ""
+    for word in (FINISHED, SAID):
+        if word in words:
+            return word
+    return ""
 
 
 def _stop_with_sigterm(args: Any, received: list[signal.Signals]) -> None:
@@ -478,16 +484,28 @@ def _run_launch(
         # or this process where it said none: a Ctrl-C ended a launch whose process 0 had
         # already ended with no word at all (s63_r1 finding 1)
         got = received[0] if received else signal.Signals(err.sigval)
-        if err.sigval == signal.SIGTERM and not hinted():
+        told = _told(ctrl_c_said)
+        shown = "Ctrl-C" if got == signal.SIGINT else got.name
+        # (process 0's own line names the checkpoint where --resume continues the run)
+        again = "run the same command with --resume to continue it" if hinted() else "run it again"
+        if told == FINISHED:
+            # process 0 had ended, its command finished (its model saved), before torchrun
+            # saw it (every 0.1 s): the launch said it was interrupted (s63_LR1 finding 1)
             click.echo(
-                f"interrupted ({got.name}) before the command finished: torchrun stopped the "
-                f"{counted(count, 'process', 'processes')}; run it again",
+                f"{shown} came after the command finished: its outputs are saved, and nothing "
+                "was interrupted",
                 err=True,
             )
-        elif got == signal.SIGINT and not _said(ctrl_c_said):
-            # (process 0's own line names the checkpoint where --resume continues the run)
-            again = (
-                "run the same command with --resume to continue it" if hinted() else "run it again"
+        elif told == SAID:
+            pass
+        elif err.sigval == signal.SIGTERM and (not hinted() or told == ""):
+            # (with a checkpoint, where process 0 said none: it had already ended, s63_LR1
+            # finding 3)
+            click.echo(
+                f"interrupted ({shown}) before the command finished: torchrun stopped the "
+                f"{counted(count, 'process', 'processes')}; {again}",
+                err=True,
             )
+        elif got == signal.SIGINT and told == "":
             click.echo(f"interrupted (Ctrl-C) before the command finished; {again}", err=True)
         raise click.exceptions.Exit(128 + int(got)) from None

@@ -344,7 +344,7 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
     say that --resume continues it, not the generic "run it again". Under torchrun every
     process gets the signal: the first alone says it."""
     from siamkit.cli.main import Terminated
-    from siamkit.launch_env import ctrl_c_said
+    from siamkit.launch_env import stop_line_said
     from siamkit.training.ddp import is_main_process
 
     try:
@@ -357,13 +357,12 @@ def _resume_hint_on_interrupt(out_dir: Path, enabled: bool) -> Iterator[None]:
         code, signame = (Terminated.STATUS, "SIGTERM") if term else (130, "Ctrl-C")
         if not is_main_process():
             raise click.exceptions.Exit(code) from None
-        click.echo(
+        line = (
             f"interrupted ({signame}); {checkpoint} keeps the run so far: run the same command "
-            "with --resume to continue it",
-            err=True,
+            "with --resume to continue it"
         )
-        if not term:
-            ctrl_c_said()  # (the launcher says a Ctrl-C line where process 0 did not)
+        # (the launcher says one where process 0 did not, on a Ctrl-C or a SIGTERM)
+        stop_line_said(lambda: click.echo(line, err=True))
         raise click.exceptions.Exit(code) from None
 
 

@@ -21,7 +21,15 @@ from pathlib import Path
 import click
 
 from siamkit._version import __version__
-from siamkit.launch_env import ctrl_c_said, env_rank, env_world, launched, other_rank
+from siamkit.launch_env import (
+    command_finished,
+    command_started,
+    env_rank,
+    env_world,
+    launched,
+    other_rank,
+    stop_line_said,
+)
 
 # (module, attribute) of every command. Each module defines a click command or group, named as
 # its attribute with "_" written "-" (tests/cli/test_lazy_commands.py checks it).
@@ -76,15 +84,21 @@ class LazyGroup(click.Group):
         half-written is left under an output's name. Under torchrun every process gets the
         Ctrl-C: the first alone says it. SIGTERM (:class:`Terminated`) ends it the same way,
         with status 143; under torchrun it says nothing there, as torchrun also stops the other
-        processes with SIGTERM when one fails (its error is the line to read)."""
+        processes with SIGTERM when one fails (its error is the line to read). In a process of
+        siamkit's launch, the line is said once whatever comes next, and the launcher told of it
+        and of a command that finished (:func:`siamkit.launch_env.stop_line_said`,
+        :func:`~siamkit.launch_env.command_finished`)."""
         try:
-            return super().invoke(ctx)
+            command_started()  # (a Ctrl-C that came as the process started stops it here)
+            done = super().invoke(ctx)
         except KeyboardInterrupt:
-            if not other_rank():
-                click.echo(
-                    "interrupted (Ctrl-C) before the command finished; run it again", err=True
+            if not other_rank():  # (the launcher says it where process 0 did not)
+                stop_line_said(
+                    lambda: click.echo(
+                        "interrupted (Ctrl-C) before the command finished; run it again",
+                        err=True,
+                    )
                 )
-                ctrl_c_said()  # (the launcher says it where process 0 did not)
             raise click.exceptions.Exit(130) from None
         except Terminated:
             if not launched():
@@ -102,6 +116,8 @@ class LazyGroup(click.Group):
             if sentence is None:
                 raise
             raise LostProcess(sentence) from None
+        command_finished()  # (a launch's Ctrl-C from now on stops nothing)
+        return done
 
 
 class LostProcess(click.ClickException):
