@@ -9,7 +9,7 @@ import errno
 from pathlib import Path
 
 import pytest
-from _walk_refusals import Said, fail, fail_listing, images, said
+from _walk_refusals import Said, fail, fail_listing, images, link_beyond_reach, said
 
 from siamkit.data.folders import EmptyFoldersWarning, OmniglotDataset, UnreadableFolderError
 
@@ -130,3 +130,32 @@ def test_an_omniglot_folder_whose_stat_fails_with_an_i_o_error_is_refused_in_one
     assert _load(omni, UnreadableFolderError)[1].refusal == (
         f"cannot read the folder {omni / where} (input/output error): make it readable"
     )
+
+
+def test_a_character_whose_only_image_is_a_link_beyond_reach_is_told_by_its_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """c1's only file is a link whose target cannot be read: the warning named the link, and
+    beside c2 c1 was also told "holds no images ...: add its images, or remove the folder";
+    alone, the refusal named nothing ("No Omniglot images under ...; expected
+    .../*.png."), as the class walk's refusal blamed the class folder (s63_r4 finding 6). The
+    refusal names the link, its target and its fix; c1 is not called empty."""
+    omni = images(tmp_path / "omni", folders=(f"{_ALPHA}/c1",))
+    secret = images(tmp_path / "secret", "s.png")
+    link = omni / _ALPHA / "c1" / "x.png"
+    link_beyond_reach(monkeypatch, link, secret / "s.png", errno.EACCES)
+    told = (
+        f"left out the link {link}: it leads to {secret / 's.png'}, which cannot be read "
+        f"(permission denied); give read access to {secret / 's.png'}, or remove the link"
+    )
+    got = _load(omni, ValueError)[1]
+    assert got.notes == [told]
+    assert got.refusal == (
+        f"No Omniglot images under '{omni}'; expected images_background/<alphabet>/<character>/"
+        f"*.png: the link {link} leads to {secret / 's.png'}, which cannot be read (permission "
+        "denied): give read access to the link's target, or remove the link"
+    )
+    images(omni, f"{_ALPHA}/c2/0.png")
+    ds, got = _load(omni)
+    assert ds is not None and ds.classes == ["alpha/c2"] and ds.empty_folders == []
+    assert got.notes == [told]

@@ -86,13 +86,18 @@ def _list_images(
     folder: Path,
     extensions: Iterable[str] = IMAGE_EXTENSIONS,
     locked: dict[str, str] | None = None,
+    targets: dict[str, str | None] | None = None,
 ) -> tuple[list[Path], str]:
     """:func:`list_images`' files, and the sentence of its warning (``""``: none), which a
     caller that has named the same entries already (:func:`_subdirs` of a data set's root)
     does not say again. ``folder`` is added to ``locked``, where given, with the OS's reason
     when it cannot be listed or entered, so a caller can tell it from a folder that holds no
     images (an Omniglot character folder that could not be read was told "holds no images":
-    s62_FA finding 1)."""
+    s62_FA finding 1); else its entries that cannot be ``lstat``'ed and its links whose target
+    cannot be reached are, as the class walk adds them (:func:`sort_files`), and what those
+    links lead to is added to ``targets``: a character folder whose only image was such a link
+    was told "holds no images ...: add its images", and the refusal named nothing (s63_r4
+    finding 6, in Omniglot)."""
     exts = _suffixes(extensions)
     try:
         entries, met = _entries(folder)
@@ -111,6 +116,10 @@ def _list_images(
         if locked is not None:
             locked.update(unread)
         return found, _locked_note(unread)
+    if locked is not None:
+        locked.update({**met.denied, **met.links})
+    if targets is not None:
+        targets.update(met.targets)
     notes = (
         [_locked_note({}, met.denied, met.links, met.targets)] if met.denied or met.links else []
     )
@@ -2334,6 +2343,10 @@ class OmniglotDataset(FileImageDataset):
         # _subdirs / _list_images, and named by the refusal below as ImageFolderDataset's
         # names them, not left out of it (s59_c3 noticed)
         locked: dict[str, str] = {}  # each with the OS's reason
+        # what character folders without images hold that cannot be read (the folder itself,
+        # or its entries and links), each with the OS's reason: named by the refusal whatever
+        # their names (an image's, as its files are named), not told "holds no images"
+        within: dict[str, str] = {}
         targets: dict[str, str | None] = {}  # what the links among them lead to
         for top in self._top_dirs(subset):
             loose.append((top, _list_images(top)[0]))
@@ -2342,7 +2355,7 @@ class OmniglotDataset(FileImageDataset):
             loose.append((alphabet, _list_images(alphabet)[0]))
             for character in _subdirs(alphabet, broken=gone, locked=locked, targets=targets):
                 unlisted: dict[str, str] = {}
-                files, note = _list_images(character, locked=unlisted)
+                files, note = _list_images(character, locked=unlisted, targets=targets)
                 if note and _first_said(note, LeftOutFilesWarning):
                     warnings.warn(note, LeftOutFilesWarning, stacklevel=2)
                 if files:
@@ -2351,7 +2364,7 @@ class OmniglotDataset(FileImageDataset):
                 elif unlisted:
                     # one that cannot be listed or entered was told it "holds no images" ("add
                     # its images"), and the refusal named none of them (s62_FA finding 1)
-                    locked.update(unlisted)
+                    within.update(unlisted)
                 else:
                     self.empty_folders.append(character.relative_to(self.root).as_posix())
         # each note once in a study, as ImageFolderDataset's (a study loads its data once per
@@ -2368,12 +2381,14 @@ class OmniglotDataset(FileImageDataset):
             # one named as an image (x.png -> another user's photo) is no alphabet nor character
             # folder: the warning names it (as walk_classes keeps it out of ClassWalk.locked)
             unread = [Path(p) for p in locked if not _named_as_file(Path(p))]
-            why = _locked_reasons(unread, locked, targets)
+            unread += [Path(p) for p in within]
+            reasons = {**locked, **within}
+            why = _locked_reasons(unread, reasons, targets)
             raise ValueError(
                 f"No Omniglot images under '{self.root}'; expected "
                 "images_background/<alphabet>/<character>/*.png"
                 + (
-                    f": {listed(why)}: {_locked_fixes(unread, targets, reasons=locked)}"
+                    f": {listed(why)}: {_locked_fixes(unread, targets, reasons=reasons)}"
                     if why
                     else "."
                 )
