@@ -282,14 +282,16 @@ def test_a_data_set_folder_whose_stat_is_refused_access_is_refused_in_one_senten
     """The stat of the data set's own folder fails for want of access (a folder above it that
     this user cannot search): Path.is_dir raised a bare PermissionError, and since e8ed8d21 it
     is refused in one sentence, which no test held (s63_m4 left it untested). It is a
-    FolderAccessError (a PermissionError and a ValueError), not told "does not exist"."""
+    FolderAccessError (a PermissionError and a ValueError), not told "does not exist", and its
+    fix is the one stat's EACCES wants: it said "give read access to it (and to the folders in
+    it)", which fixes nothing of a folder above it."""
     images(ds, "cat/1.png")
     fail(monkeypatch, ("stat",), {ds: errno.EACCES})
     error = said(lambda: ImageFolderDataset(ds, (1, 8, 8)), FolderAccessError).error
     assert isinstance(error, PermissionError) and isinstance(error, ValueError)
     assert str(error) == (
-        f"cannot read the folder {ds} (permission denied): give read access to it (and to the "
-        "folders in it)"
+        f"cannot reach the folder {ds} (permission denied): give this user search access (x) to "
+        "the folders above it"
     )
 
 

@@ -2113,7 +2113,9 @@ def is_folder(path: str | os.PathLike[str]) -> bool:
     Python's bare "embedded null byte" for a NUL in it, nor "make it readable" for a name too
     long (ENAMETOOLONG, :func:`_unreadable_folder`), which no read access fixes (s63_LR2
     finding 3). Public for a command's check of a folder it is given (``siamkit face crop
-    SOURCE``), which must say what the walk says of it."""
+    SOURCE``), which must say what the walk says of it. A stat refused for want of access
+    (EACCES: the one cause stat(2) gives is a folder above ``path`` this user cannot search)
+    is told so: "give read access to it (and to the folders in it)" fixed nothing of it."""
     try:
         return stat.S_ISDIR(os.stat(path).st_mode)
     except ValueError:  # a NUL: os.stat refuses the path before asking the OS
@@ -2125,7 +2127,18 @@ def is_folder(path: str | os.PathLike[str]) -> bool:
     except OSError as e:
         if e.errno in _NOT_A_FILE:
             return False
+        if e.errno == errno.EACCES:  # a folder above it this user cannot search
+            raise _unreached_folder(path, e) from None
         raise _unreadable(Path(path), e) from None
+
+
+def _unreached_folder(path: str | os.PathLike[str], e: OSError) -> FolderAccessError:
+    """The error that refuses the folder ``path``, whose stat ``e`` (EACCES) says a folder above
+    it cannot be searched by this user (:func:`is_folder`), with the fix that fixes it."""
+    return FolderAccessError(
+        f"cannot reach the folder {text_name(os.fspath(path))} ({_os_reason(e)}): give this "
+        "user search access (x) to the folders above it"
+    )
 
 
 def missing_folder(path: str | os.PathLike[str], what: str) -> FileNotFoundError:
