@@ -159,3 +159,19 @@ def test_a_character_whose_only_image_is_a_link_beyond_reach_is_told_by_its_link
     ds, got = _load(omni)
     assert ds is not None and ds.classes == ["alpha/c2"] and ds.empty_folders == []
     assert got.notes == [told]
+
+
+def test_a_character_whose_only_file_fails_with_an_i_o_error_is_not_called_empty(
+    omni: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """c1's files cannot be lstat'ed (EIO; the folder was listed, so it is not one that "cannot
+    be read"): the warning named the file, and c1 was also told "holds no images ...: add its
+    images, or remove the folder" (ca14d3c2's message claims this case, here held)."""
+    c1 = omni / _ALPHA / "c1"
+    fail(monkeypatch, ("lstat",), {c1 / "0.png": errno.EIO, c1 / "1.png": errno.EIO})
+    ds, got = _load(omni)
+    assert ds is not None and ds.classes == ["alpha/c2"] and ds.empty_folders == []
+    assert got.notes == [
+        f"left out 2 entries that cannot be read (input/output error), e.g. {c1 / '0.png'}, "
+        f"{c1 / '1.png'}: make them readable to include their images"
+    ]
