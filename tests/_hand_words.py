@@ -116,6 +116,30 @@ def hand_joins(root: Path = SRC) -> list[str]:
     return [f"{path}:{line} {code}" for path, line, _, code in sorted(found)]
 
 
+def hand_mores(root: Path = SRC) -> list[str]:
+    """The "and N more" written by hand: an f-string whose text " and " (", and ", "; and ")
+    comes just before a value and " more" just after it (``f" and {len(x) - 3} more"``), where
+    :func:`siamkit.clauses.listed` (``more=``) or ``listing`` counts the rest (s64 c5: eight
+    places wrote it)."""
+    found: list[tuple[str, int, int, str | None]] = []
+    for path, text, tree in _modules(root):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            parts = node.values
+            for before, value, after in zip(parts, parts[1:], parts[2:]):
+                if (
+                    isinstance(value, ast.FormattedValue)
+                    and re.search(r"(?:^|[,;]? )and $", _str(before) or "")
+                    and (_str(after) or "").startswith(" more")
+                ):
+                    found.append(
+                        (path, node.lineno, node.col_offset, ast.get_source_segment(text, node))
+                    )
+                    break
+    return [f"{path}:{line} {code}" for path, line, _, code in sorted(found)]
+
+
 def _one_takes(test: ast.expr) -> bool | None:
     """Whether a count of one makes ``test`` true (``n == 1``, ``one``) or false (``n != 1``,
     ``len(x) > 1``, ``many``); None where the test is no such comparison."""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from _hand_words import hand_joins, without_lines
-from siamkit.clauses import listed
+from _hand_words import hand_joins, hand_mores, without_lines
+from siamkit.clauses import listed, listing
 from siamkit.data.folders import ClassFoldersError, read_class_folders
 
 
@@ -24,6 +24,76 @@ def test_listed_joins_none_one_two_and_three_items() -> None:
     assert listed(("--ways", "--shots", "--seed"), "or") == "--ways, --shots or --seed"
     # an item holding " and " is kept whole (the few-shot hint replaced every " and " by " or ")
     assert listed(["a and b", "c"], "or") == "a and b or c"
+
+
+def test_listed_counts_the_items_left_out_as_its_last() -> None:
+    assert listed(["a", "b", "c"], more=2) == "a, b, c and 2 more"
+    assert listed(["a"], more=1) == "a and 1 more"
+    assert listed(["a", "b"], "or", more=3) == "a, b or 3 more"
+    assert listed(["a", "b"], more=1234) == "a, b and 1,234 more"  # as counted writes a count
+    # none left out (or a slice longer than the list: more < 0): the plain list
+    assert listed(["a", "b"], more=0) == listed(["a", "b"], more=-4) == "a and b"
+
+
+def test_listing_enumerates_by_commas_and_counts_past_its_limit() -> None:
+    assert listing([3, 8, 12]) == "3, 8, 12"
+    assert listing([3, 8, 12], limit=3) == "3, 8, 12"
+    assert listing([3, 8, 12], limit=2) == "3, 8 and 1 more"
+    assert listing(iter(range(20_000)), limit=1) == "0 and 19,999 more"
+    assert listing([], limit=2) == ""
+
+
+def test_a_refused_study_names_three_keys_that_differ_and_counts_the_rest() -> None:
+    # study.py's _named wrote index.results.listing's "and N more" out again (s64 c5)
+    import json
+    from types import SimpleNamespace
+
+    from siamkit.training import RunConfig
+    from siamkit.tuning.space import SearchSpace
+    from siamkit.tuning.study import _signature, _what_differs
+
+    space = SearchSpace([])
+    old = _signature(RunConfig(), [])
+    changed = {"loss": {"margin": 0.3}, "optim": {"lr": 0.5, "weight_decay": 0.1}}
+    config = json.loads(old)["config"]
+    for section, values in changed.items():
+        config[section].update(values)
+    config["train"]["seed"] = 7
+    signature = json.dumps({"config": config, "space": []}, sort_keys=True)
+    no_trials = SimpleNamespace(get_trials=lambda deepcopy: [])
+    assert _what_differs(old, config, signature, no_trials, space) == (
+        "a different config (loss.margin, optim.lr, optim.weight_decay and 1 more)"
+    )
+
+
+#: The "and N more" the scan finds that stay, each with why (by file and code).
+MORES_KEPT = {
+    # the items are "item 3: 12 bytes" clauses joined by semicolons, which listed does not write
+    'index/store.py f"; and {len(wrong) - 5:,} more"',
+    # no list: "6 steps of it and 1 more epoch left"
+    "training/resume_note.py f\" of it and {more:,} more {in_number(more, 'epoch')}\"",
+}
+
+
+def test_no_module_counts_the_rest_of_a_list_by_hand() -> None:
+    found = without_lines(hand_mores())
+    assert sorted(set(found) - MORES_KEPT) == []
+    assert sorted(MORES_KEPT - set(found)) == []  # an entry kept for nothing: remove it
+
+
+def test_the_more_scan_finds_each_form(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(
+        textwrap.dedent(
+            """\
+            def f(x, n):
+                a = ", ".join(x[:3]) + (f" and {len(x) - 3} more" if len(x) > 3 else "")
+                b = f"{', '.join(x)}; and {n:,} more"
+                c = f"short: {x} and {n} more classes"
+                ok = (f"{n} more", f"and {n} others", f" and {n} items", f"1 and {n}")
+            """
+        )
+    )
+    assert [f.split(" ", 1)[0] for f in hand_mores(tmp_path)] == ["m.py:2", "m.py:3", "m.py:4"]
 
 
 def test_the_class_folder_refusal_writes_no_oxford_comma(tmp_path: Path) -> None:

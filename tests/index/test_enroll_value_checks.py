@@ -126,7 +126,7 @@ def test_the_refusal_of_every_row_copies_none_of_them(dtype, value, kind):
     result = 0 if dtype == np.float32 else rows.size * 4
     said, peak = _refused_under_tracemalloc(rows)
     assert said == (
-        f"4000 of the 4000 embeddings hold {kind} (rows 0, 1, 2, 3, 4 and 3995 more), "
+        f"4000 of the 4000 embeddings hold {kind} (rows 0, 1, 2, 3, 4 and 3,995 more), "
         "which no search can rank"
     )
     assert naive_refusal(rows[:6], "").startswith(f"6 of the 6 embeddings hold {kind} (rows")
@@ -161,7 +161,7 @@ def test_the_refusal_of_every_row_makes_no_python_object_per_row(named, before):
         tracemalloc.stop()
     assert str(info.value) == (
         f"{n} of the {before + n} embeddings hold NaN or infinite values ({shown} and "
-        f"{n - 5} more), which no search can rank"
+        f"{n - 5:,} more), which no search can rank"
     )
     assert peak < 16 * n, f"{peak} bytes to refuse {n} rows"  # a Python int per row: 36 bytes
 

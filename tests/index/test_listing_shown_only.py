@@ -1,5 +1,5 @@
-"""``siamkit.index.results.listing`` words a list of values for a message (``3, 8 and 5 more``).
-It turned every value into a string to show ``limit`` of them: the refusal of a broken model's
+"""``siamkit.clauses.listing`` (``siamkit.index.results``'s until stop 64) words a list of
+values for a message (``3, 8 and 5 more``). It turned every value into a string to show ``limit`` of them: the refusal of a broken model's
 200,000 x 384 embeddings made 200,000 strings to show five row numbers, about half the
 refusal's peak (s56_R4 finding 4). It now turns only the shown values into strings and counts
 the rest, with the same sentence."""
@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from siamkit.index.results import listing
+from siamkit.clauses import listing
 
 
 class Counted:
@@ -28,10 +28,13 @@ class Counted:
 
 
 def naive(values: list[object], limit: int) -> str:
-    """The sentence as listing wrote it before: every value a string, the first ``limit`` shown."""
+    """The sentence listing writes, every value made a string: the first ``limit`` shown, the
+    rest counted with the thousands separated (as siamkit.clauses.listed counts them)."""
     items = [str(v) for v in values]
-    more = len(items) - limit
-    return ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+    shown, more = ", ".join(items[:limit]), len(items) - limit
+    if more <= 0:
+        return shown
+    return f"{shown} and {more:,} more" if shown else f"{more:,} more"
 
 
 @pytest.mark.parametrize("n", [0, 1, 4, 5, 6, 1_000])
@@ -61,6 +64,6 @@ def test_listing_200000_row_numbers_makes_no_string_per_row():
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
-    assert said == "0, 1, 2, 3, 4 and 199995 more"
+    assert said == "0, 1, 2, 3, 4 and 199,995 more"
     assert peak < 100_000, peak  # a string per row: some 11 MB
     assert listing(np.arange(200_000), limit=5) == said  # a refusal's rows as numpy gives them

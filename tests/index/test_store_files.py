@@ -178,7 +178,7 @@ def test_thousands_of_bad_items_are_no_wall_of_ids(tmp_path):
     first = " ".join(f"--id {i}" for i in range(6, 26))
     assert bad == (
         f"{db} has 2,995 embeddings with NaN or infinite values, which no search can rank: "
-        "item 6 ('label-0'), item 7 ('label-0'), item 8 ('label-0') and 2992 more; remove them "
+        "item 6 ('label-0'), item 7 ('label-0'), item 8 ('label-0') and 2,992 more; remove them "
         f"(`siamkit gallery {db} remove {first}` removes the first 20; `siamkit gallery {db} "
         "check --json` lists every bad item's id under bad_item_ids) and enroll them again"
     )

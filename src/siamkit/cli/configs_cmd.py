@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from siamkit.clauses import counted, in_number, listing
+
 if TYPE_CHECKING:
     from importlib.abc import Traversable
 
@@ -81,9 +83,9 @@ def _plan(files: dict[str, bytes], out: Path, force: bool) -> tuple[list[str], l
             differ.append(rel)
         write.append(rel)
     if differ:
-        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+        shown = listing(differ, 5)
         files_differ = (
-            "1 file that differs" if len(differ) == 1 else f"{len(differ)} files that differ"
+            f"{counted(len(differ), 'file')} that {in_number(len(differ), 'differs', 'differ')}"
         )
         raise click.ClickException(
             f"{out} already holds {files_differ} from the shipped ones ({shown}); nothing was written: keep your edits by giving another --out, or "

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from siamkit.clauses import counted, in_number
+from siamkit.clauses import counted, in_number, listing
 
 Section = tuple[str, str, str]
 PROTOTYPE_SHOTS = 5  # support items per class of the nearest-prototype confusion matrix
@@ -92,8 +92,7 @@ def class_list(names: Sequence[str], classes: Sequence[int], most: int = SHOWN_C
     >>> class_list(["cat", "dog", "eel", "fox"], [0, 2, 3], most=2)
     'cat, eel and 1 more'
     """
-    shown = ", ".join(str(names[c]) if c < len(names) else str(c) for c in classes[:most])
-    return shown + (f" and {len(classes) - most:,} more" if len(classes) > most else "")
+    return listing((names[c] if c < len(names) else c for c in classes), most)
 
 
 def started_from_text(record: Mapping[str, Any]) -> str:

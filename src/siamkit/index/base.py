@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from siamkit.index.results import listing
+from siamkit.clauses import listing
 
 ArrayLike = Tensor | np.ndarray
 

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from siamkit.clauses import listing
 from siamkit.distances import CohortNormalized, Distance, get_distance
 from siamkit.index.base import (
     ArrayLike,
@@ -30,7 +31,6 @@ from siamkit.index.base import (
     read_config,
     write_config,
 )
-from siamkit.index.results import listing
 
 _MATMUL_DISTANCES = ("euclidean", "sqeuclidean", "cosine")
 _SCORE_BUDGET = 1 << 18  # elements of the (Q, chunk) score buffer: 1 MiB, stays in cache

@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from siamkit.clauses import listing
 from siamkit.distances import Distance, get_distance
 from siamkit.index.base import (
     ArrayLike,
@@ -74,7 +75,6 @@ from siamkit.index.base import (
     read_config,
     write_config,
 )
-from siamkit.index.results import listing
 from siamkit.progress import track
 
 _log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from siamkit.clauses import listing
 from siamkit.distances import Distance
 from siamkit.index.base import ArrayLike, SearchIndex, as_float32_matrix, check_k
 from siamkit.index.decision import accepts
@@ -47,7 +48,6 @@ from siamkit.index.results import (
     Match,
     UnknownLabelError,
     VerifyResult,
-    listing,
     unknown_label_hint,
 )
 from siamkit.index.store import (

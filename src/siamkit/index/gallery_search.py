@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from siamkit.clauses import listing
 from siamkit.index.base import SearchResult, check_k
 from siamkit.index.exact import ExactIndex
 from siamkit.index.results import (
@@ -16,7 +17,6 @@ from siamkit.index.results import (
     Match,
     RecordedModelEnrolledError,
     UnknownLabelError,
-    listing,
 )
 
 if TYPE_CHECKING:

@@ -3,27 +3,10 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence, Sized
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import islice
 
-from siamkit.clauses import listed
-
-
-def listing(values: Iterable[object], limit: int = 10) -> str:
-    """``values`` for a message: ``3, 8, 12`` or, past ``limit``, ``3, 8 and 5 more``.
-
-    >>> listing([4, 9, 15], limit=2)
-    '4, 9 and 1 more'
-
-    Only the values shown are turned into strings, the rest only counted: a refusal of 200,000
-    rows made 200,000 strings to show five of them, half its peak (s56_R4 finding 4).
-    """
-    it = iter(values)
-    shown = [str(v) for v in islice(it, limit)]
-    count = len(values) if isinstance(values, Sized) else len(shown) + sum(1 for _ in it)
-    more = count - limit
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+from siamkit.clauses import listed, listing
 
 
 def unknown_label_hint(label: str, labels: Sequence[str], noun: str = "labels") -> str:

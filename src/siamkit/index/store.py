@@ -37,9 +37,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from siamkit.atomic import can_write_in, check_writable_file
-from siamkit.clauses import counted
+from siamkit.clauses import counted, listing
 from siamkit.index.base import check_width, finite_float32
-from siamkit.index.results import listing
 
 SCHEMA_VERSION = "1"
 MAX_LABEL_LENGTH = 256

@@ -20,9 +20,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from siamkit.atomic import atomic_path, check_writable_file, same_file
-from siamkit.clauses import counted, in_number
+from siamkit.clauses import counted, in_number, listing
 from siamkit.index.provenance import check_enrolled_tower, check_same_model
-from siamkit.index.results import listing
 from siamkit.index.store import (
     existing_store_problem,
     recorded_size,
@@ -233,9 +232,9 @@ def _check_open_file(
     messages = [m for r in rows for m in str(r[0]).splitlines() if not m.startswith("*** ")]
     found.integrity = "; ".join(messages)
     if messages != ["ok"]:
-        more = f" and {len(messages) - 1} more" if len(messages) > 1 else ""
+        first = listing(messages, 1)
         found.problems.append(
-            f"SQLite's integrity check finds {file} damaged ({messages[0]}{more}): restore it "
+            f"SQLite's integrity check finds {file} damaged ({first}): restore it "
             "from a backup, or enroll its images again into a new gallery file"
         )
     not_gallery = _not_a_gallery(conn, file)
@@ -379,10 +378,10 @@ def _sound_side_file(conn: sqlite3.Connection, thumbs: Path, found: _Findings) -
         raise
     except sqlite3.DatabaseError as err:
         messages = [str(err)]
-    more = f" and {len(messages) - 1} more" if len(messages) > 1 else ""
+    first = listing(messages, 1)
     found.problems.append(
         f"SQLite's integrity check finds {thumbs}, the thumbnail file beside the gallery, damaged "
-        f"({messages[0]}{more}): the gallery's items are not in it, only their thumbnails (a "
+        f"({first}): the gallery's items are not in it, only their thumbnails (a "
         "text's first characters), yet the service and the commands that show or delete them "
         "refuse while it is so: restore it from a backup, or move it aside (a new one is made "
         "there, without the thumbnails of the items enrolled so far)"

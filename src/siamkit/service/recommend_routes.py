@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from siamkit.clauses import listing
 from siamkit.index import Match
-from siamkit.index.results import listing
 from siamkit.service.engine import ServiceEngine
 from siamkit.service.errors import RequestError
 from siamkit.service.recommend_schemas import RecommendRequest, RecommendResponse

@@ -101,5 +101,4 @@ def _short_classes(per_label: Tensor, need: int, names: Sequence[str], shown: in
         f"({counted(c, 'image')})"
         for c, i in short[:shown]
     ]
-    more = f" and {len(short) - shown:,} more" if len(short) > shown else ""
-    return f"short: {', '.join(said)}{more}"
+    return f"short: {listed(said, more=len(short) - shown)}"

@@ -72,7 +72,7 @@ def check_positives(cfg: RunConfig, data: RunData) -> None:
     single = [c for c in data.train_classes if c < counts.numel() and int(counts[c]) == 1]
     if not single:
         return
-    from siamkit.index.results import listing
+    from siamkit.clauses import listing
 
     shown = listing([repr(data.class_names[c]) for c in single], 5)
     after, fix = "", ""

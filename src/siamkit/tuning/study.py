@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from siamkit.clauses import listed
+from siamkit.clauses import listed, listing
 from siamkit.training import RunConfig
 from siamkit.training.config import VAL_METRICS_LOWER_BETTER
 from siamkit.training.config_guard import config_diff, saved_shape_unset
@@ -219,10 +219,8 @@ def _read_signature(saved: str | None, config: dict[str, Any]) -> str | None:
     return json.dumps({**old, "config": read}, sort_keys=True, default=str)
 
 
-def _named(keys: list[str], most: int = 3) -> str:
-    """``keys`` as the message names them: at most ``most``, then how many more."""
-    shown = ", ".join(keys[:most])
-    return shown + (f" and {len(keys) - most} more" if len(keys) > most else "")
+#: The most keys that differ a refused study's message names before "and N more".
+NAMED = 3
 
 
 def _what_differs(
@@ -237,7 +235,7 @@ def _what_differs(
     if old.get("config") != new["config"]:
         # the run's config as the signature holds it (json values), in the config's key order
         now = json.loads(json.dumps(config, default=str))
-        keys = _named(config_diff(old.get("config") or {}, now))
+        keys = listing(config_diff(old.get("config") or {}, now), NAMED)
         parts.append(f"config ({keys})" if keys else "config")
     old_space, new_space = old.get("space") or [], new["space"]
     keys_only = all(isinstance(p, str) for p in old_space)
@@ -249,7 +247,7 @@ def _what_differs(
     else:
         was = {p["key"]: p for p in old_space}
         space_now = {p["key"]: p for p in new_space}
-    keys = _named(config_diff(was, space_now, depth=1))  # a searched key is one name
+    keys = listing(config_diff(was, space_now, depth=1), NAMED)  # a searched key is one name
     if keys or (not keys_only and old_space != new_space):
         parts.append(f"space ({keys})" if keys else "space")
     return "a different " + (" and a different ".join(parts) if parts else "config or space")

@@ -94,7 +94,7 @@ class Corpus(Sequence[Document]):
 
     def left_out(self, limit: int = 10) -> list[str]:
         """One line per thing left out, e.g. ``skipped 2 blank texts of c.jsonl: ids t3, t9``."""
-        from siamkit.index.results import listing
+        from siamkit.clauses import listing
 
         out = []
         if self.blank:
@@ -116,7 +116,7 @@ def _shown_text(path: Path, docs: list[Document]) -> tuple[list[Document], str]:
     """``docs`` with each text that holds HTML (:func:`looks_like_html`: a CMS export's bodies)
     replaced by the text it shows, and a note naming them, ``""`` if none: read as markup, a
     body's ``<p>`` sentences ran together into one 'sentence' that matched nothing."""
-    from siamkit.index.results import listing
+    from siamkit.clauses import listing
 
     marked = [k for k, d in enumerate(docs) if looks_like_html(d.text)]
     if not marked:

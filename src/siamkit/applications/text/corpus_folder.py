@@ -124,7 +124,7 @@ def _refuse_not_utf8(root: Path, bad: list[tuple[Path, NotUtf8Error]]) -> None:
     if len(bad) == 1:
         raise bad[0][1]
     if bad:
-        from siamkit.index.results import listing
+        from siamkit.clauses import listing
 
         def where(rel: Path, err: NotUtf8Error) -> str:  # "line 1: byte 0xe9 at offset 6"
             said = str(err).removeprefix(f"{root / rel} ").split(" is not UTF-8")[0]

@@ -26,6 +26,7 @@ from siamkit.applications.text.embedding import embed_texts, sentence_names
 from siamkit.applications.text.model import TextSiameseNetwork
 from siamkit.applications.text.passages import Passage, split_sentences
 from siamkit.applications.text.similarity import check_dim
+from siamkit.clauses import listing
 from siamkit.index.decision import reaches
 
 NEAR_MISS_MARGIN = 0.05  # a near miss's similarity lies in [threshold - this, threshold)
@@ -200,7 +201,7 @@ def find_plagiarism(
         )
     if not src:
         ids = [d.id for d in sources]
-        names = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        names = listing(ids, 3)
         raise ValueError(
             f"every source document is empty ({names}: no visible text), so {suspect.id} has "
             "no sentence to be compared with; give sources that hold text"
