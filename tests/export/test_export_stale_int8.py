@@ -217,3 +217,36 @@ def test_ctrl_c_while_quantising_says_the_int8_file_was_removed(tmp_path, monkey
         "with --int8 --force\n"
         "interrupted (Ctrl-C) before the command finished; run it again\n"
     )
+
+
+def test_a_users_file_at_the_int8_name_is_kept_and_named_not_removed(tmp_path):
+    """--force without --int8 removes the int8 file only where it is the one an earlier --int8
+    export wrote (the SHA-256 onnx.json records): a file of the user's put at its name is kept
+    and named, as a save keeps one at a name onnx.json lists (s64 c2 item 2)."""
+    model = _vector_model(tmp_path / "vec", seed=0)
+    assert _invoke(str(model), "--int8-mode", "dynamic").exit_code == 0
+    (model / "model.int8.onnx").write_bytes(b"my own int8 graph")
+    res = _invoke(str(model), "--force", "--opset", "18")
+    assert res.exit_code == 0, res.output
+    assert (model / "model.int8.onnx").read_bytes() == b"my own int8 graph"
+    assert list(read_sidecar(model)["exports"]) == ["model.onnx"]  # it lists no int8 file now
+    assert not [line for line in res.output.splitlines() if line.startswith("Removed")]
+    said = " ".join(res.stderr.split())
+    assert said == (
+        f"Kept {model / 'model.int8.onnx'}: it is not the int8 file an earlier --int8 export "
+        "wrote (not of the SHA-256 an onnx.json beside it records, nor an int8 graph of "
+        "siamkit's), so it is taken as yours; it would not match the new graph: move it "
+        "elsewhere, or delete it"
+    )
+
+
+def test_without_force_a_users_file_at_the_int8_name_is_not_refused(tmp_path):
+    """Only an earlier export's int8 file is refused without --force: a file of the user's at
+    that name (no record lists it, and it is no int8 graph of siamkit's) is not one, and is
+    kept."""
+    model = _vector_model(tmp_path / "vec", seed=0)
+    (model / "model.int8.onnx").write_bytes(b"mine")
+    res = _invoke(str(model))
+    assert res.exit_code == 0, res.output
+    assert (model / "model.int8.onnx").read_bytes() == b"mine"
+    assert res.stderr.startswith(f"Kept {model / 'model.int8.onnx'}: it is not the int8 file")

@@ -234,6 +234,64 @@ def _targets(model: str, out: str | None, int8: bool, both: bool = False) -> lis
     return [*graphs, *(int8_path(g) for g in graphs)] if int8 else graphs
 
 
+def _exported_int8(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Of the int8 files ``paths`` beside the graphs an export without --int8 writes: those an
+    earlier --int8 export wrote, and the others (a file of the user's put at that name, a
+    link), which are the user's. In a model folder, the export's is a plain file of the SHA-256
+    its ``onnx.json`` records; elsewhere (``--out``: no record), an int8 graph whose metadata
+    siamkit's quantiser wrote (a fingerprint, ``precision`` int8)."""
+    from siamkit.atomic import sha256_file
+    from siamkit.export.sidecar import read_sidecar
+
+    exported: list[Path] = []
+    for path in paths:
+        entry = read_sidecar(path.parent)["exports"].get(path.name)
+        recorded = entry.get("sha256") if isinstance(entry, dict) else None
+        try:
+            same = path.is_file() and not path.is_symlink()
+            if entry is not None:
+                same = same and sha256_file(path) == recorded
+            else:
+                same = same and _is_siamkit_int8(path)
+        except OSError:  # unreadable: not known to be the export's
+            same = False
+        if same:
+            exported.append(path)
+    return exported, [p for p in paths if p not in exported]
+
+
+def _is_siamkit_int8(path: Path) -> bool:
+    """Whether ``path`` is an int8 graph siamkit's quantiser wrote (its metadata: a fingerprint
+    and ``precision`` int8)."""
+    try:
+        import onnx
+
+        meta = {
+            p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props
+        }
+    except Exception:  # not a graph onnx reads (or no onnx): not known to be siamkit's
+        return False
+    return "fingerprint" in meta and meta.get("precision") == "int8"
+
+
+def _say_kept_int8(kept: list[Path]) -> None:
+    """Say, on stderr, which files at the names of an int8 export's files an export without
+    --int8 kept, as they are not the ones an earlier --int8 export wrote there."""
+    if not kept:
+        return
+    one = len(kept) == 1
+    it, is_ = ("it", "it is") if one else ("them", "they are")
+    click.echo(
+        f"Kept {listed([str(p) for p in kept])}: {is_} not the int8 "
+        f"{in_number(len(kept), 'file')} an earlier --int8 export wrote (not of the SHA-256 an "
+        f"onnx.json beside {it} records, nor an int8 graph of siamkit's), so {is_} taken as "
+        f"yours; {it} "
+        f"would not match the new {in_number(len(kept), 'graph')}: move {it} elsewhere, or "
+        f"delete {it}",
+        err=True,
+    )
+
+
 def _refuse_existing(targets: list[Path], stale: list[Path], force: bool) -> None:
     """A usage error, unless ``force``, naming the files among ``targets`` that exist (which
     --force replaces) and the existing int8 files ``stale`` of an earlier --int8 export (which
@@ -327,7 +385,9 @@ def _run(
     # an earlier --int8 export's int8 files beside the graphs this export writes without int8:
     # quantised from the graphs it replaces, they would no longer match; removed, and said so
     stale = [] if int8_mode is not None else _targets(model, out, True, both)[len(targets) :]
-    stale = [p for p in stale if p.exists()]
+    # removed only where they are the files that export wrote (onnx.json's SHA-256): a file of
+    # the user's at such a name is kept, and named (:func:`_say_kept_int8`)
+    stale, yours = _exported_int8([p for p in stale if os.path.lexists(p)])
     _refuse_existing(targets, stale, force)
     with warnings.catch_warnings():  # _print says it in its own words, --json included
         warnings.simplefilter("ignore", ParityNotCheckedWarning)
@@ -337,6 +397,9 @@ def _run(
     for path in stale:
         path.unlink(missing_ok=True)
         forget_export(path)
+    for path in yours:  # its record described the export's file, no longer there
+        forget_export(path)
+    _say_kept_int8(yours)
     graphs = [("f", fp32), ("g", fp32.document)] if fp32.document is not None else [("", fp32)]
     rows = [{"precision": "fp32", **({"branch": b} if b else {}), "path": str(g.path),
              "bytes": g.size_bytes, "max_abs_diff": g.max_abs_diff}
@@ -820,7 +883,8 @@ def export(
     below 0.9999.
 
     Existing files are only replaced with --force; an export without --int8 then removes the
-    int8 file of an earlier --int8 export beside it, which no longer matches (the output says so).
+    int8 file of an earlier --int8 export beside it, which no longer matches (the output says so;
+    a file of yours at its name, not of the SHA-256 onnx.json records, is kept and named).
     A text model's forced export likewise removes, and says, each file of its earlier export that
     it does not write (an int8 graph, a stacked tower's lexical_stacked.*); yours are kept.
 
