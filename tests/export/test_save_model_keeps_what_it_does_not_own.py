@@ -15,7 +15,14 @@ import torch
 import siamkit
 from siamkit.atomic import sha256_file
 from siamkit.export import bundle
-from siamkit.export.bundle import CONFIG_FILE, EXTRA_FILES_KEY, load_model, save_model
+from siamkit.export.bundle import (
+    CONFIG_FILE,
+    EXTRA_FILES_KEY,
+    load_model,
+    remove_stale_exports,
+    save_model,
+)
+from siamkit.export.sidecar import TEXT_DIGESTS_KEY, entry_digest
 from siamkit.models import Preprocess, SiameseNetwork
 
 TAIL = "the replaced model's, which this model does not write and which would no longer match it"
@@ -62,13 +69,16 @@ def add_image_export(folder: Path) -> None:
     (folder / "onnx.json").write_text(json.dumps(doc))
 
 
-def add_text_export(folder: Path, user_file: bool) -> Path:
-    """What a text export leaves in MODEL/onnx (its record names the model's fingerprint)."""
+def add_text_export(folder: Path, user_file: bool, hashed: bool = True) -> Path:
+    """What a text export leaves in MODEL/onnx (its record names the model's fingerprint and,
+    unless not ``hashed`` as an older export's, the SHA-256 of its files)."""
     out = folder / "onnx"
     (out / "tokenizer").mkdir(parents=True)
     (out / "tokenizer" / "tokenizer.json").write_text("{}")
     (out / "text.onnx").write_bytes(b"graph")
-    made = {"fingerprint": fingerprint(folder), "threshold": threshold(folder)}
+    made: dict[str, object] = {"fingerprint": fingerprint(folder), "threshold": threshold(folder)}
+    if hashed:
+        made[TEXT_DIGESTS_KEY] = {n: entry_digest(out / n) for n in ("text.onnx", "tokenizer")}
     (out / "text_onnx.json").write_text(json.dumps(made))
     if user_file:
         (out / "readme.txt").write_text("how I serve it")
@@ -363,4 +373,63 @@ def test_the_same_model_with_a_new_threshold_names_the_command_that_writes_its_e
     assert capsys.readouterr().err.strip() == (
         f"Removed {dest}/model.int8.onnx, {dest}/model.onnx and {dest}/onnx.json: {TAIL} "
         f"(`siamkit export {dest} --int8` writes it again)"
+    )
+
+
+def test_a_users_file_at_a_text_export_name_is_kept_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A text export records the SHA-256 of its files (text_onnx.json), as onnx.json does an
+    image export's: a file of the user's put at one of their names (here text.onnx) is not the
+    export's, and is kept and named, not deleted by its name (s64 c2 item 1)."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    out = add_text_export(dest, user_file=False)
+    (out / "text.onnx").write_bytes(b"my own graph")
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    assert sorted(p.name for p in out.iterdir()) == ["text.onnx"]
+    assert (out / "text.onnx").read_bytes() == b"my own graph"
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"Removed {out}/tokenizer and {out}/text_onnx.json: {TAIL} "
+        f"(siamkit export {dest} --format onnx writes an export of it)",
+        f"Kept {out}/text.onnx: the replaced model's text export in {out} wrote one of that "
+        "name, but it is not the one siamkit exported (another content than the SHA-256 its "
+        "text_onnx.json recorded, a link, or one siamkit cannot read), so it is taken as yours; "
+        f"it would not match this model: move it out of {out} before you export this model "
+        "there, or delete it",
+    ]
+
+
+def test_calibrate_keeps_a_users_file_at_a_text_export_name_and_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The removal calibrate makes when it changes the threshold follows the same rule."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    out = add_text_export(dest, user_file=False)
+    (out / "tokenizer" / "tokenizer.json").write_text('{"mine": 1}')
+    capsys.readouterr()
+    assert remove_stale_exports(dest, threshold=0.7) == [out / "text.onnx", out / "text_onnx.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["tokenizer"]
+    assert (out / "tokenizer" / "tokenizer.json").read_text() == '{"mine": 1}'
+    assert capsys.readouterr().err.startswith(
+        f"Kept {out}/tokenizer: the model's text export in {out} wrote one of that name, but "
+    )
+
+
+def test_an_older_text_export_without_hashes_is_removed_by_name_and_the_line_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An export written before text_onnx.json recorded SHA-256s cannot tell a file of the
+    user's at one of its names: its files go by their names, as before, and the line says so."""
+    dest = save_model(small_net(0), tmp_path / "model")
+    out = add_text_export(dest, user_file=True, hashed=False)
+    (out / "text.onnx").write_bytes(b"my own graph")
+    capsys.readouterr()
+    save_model(small_net(1), dest)
+    assert sorted(p.name for p in out.iterdir()) == ["readme.txt"]
+    assert capsys.readouterr().err.strip() == (
+        f"Removed {out}/text.onnx, {out}/tokenizer and {out}/text_onnx.json: {TAIL} "
+        f"(siamkit export {dest} --format onnx writes an export of it); the text export in "
+        f"{out} recorded no SHA-256 of its files (written before siamkit recorded them): they "
+        "were removed by their names, with no check that each was the one it wrote"
     )

@@ -491,3 +491,32 @@ def test_a_load_that_cannot_finish_a_killed_save_names_the_users_entry_it_replac
         f"Replaced {dest}/tokenizer, which the replaced model had not written, with this "
         "model's own of the same name: the earlier one is deleted\n"
     )
+
+
+def test_a_load_that_cannot_finish_a_killed_save_names_the_command_of_the_same_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same model saved with another threshold, killed after its renames; the load that
+    finishes it deletes the stale graphs, then is refused the deletion of onnx.json. Its line
+    named the graphs where they were (.model.old) and so matched none of the commands, which
+    name the model folder: it said the generic command where a save and a finished recovery
+    name the export's own (s63_mFA left-alone; s64 c2 item 4)."""
+    dest, old = saved_with_users_files(tmp_path)
+    add_image_export(dest)
+
+    def killed(*args: object) -> None:
+        raise KeyboardInterrupt  # killed after the two renames
+
+    monkeypatch.setattr(bundle, "_carry_over", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(small_net(0, threshold=0.7), dest)
+    monkeypatch.undo()
+    _refuse_deleting(monkeypatch, old, "onnx.json")
+    capsys.readouterr()
+    assert load_model(dest).threshold == 0.7
+    monkeypatch.undo()
+    assert capsys.readouterr().err == (
+        f"Removed {old}/model.int8.onnx and {old}/model.onnx: the replaced model's, which this "
+        "model does not write and which would no longer match it "
+        f"(`siamkit export {dest} --int8` writes it again)\n"
+    )

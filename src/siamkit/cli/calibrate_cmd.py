@@ -542,14 +542,17 @@ def _removed_then_saved(
 
     from siamkit.clauses import in_number, listed
     from siamkit.export.bundle import (
+        by_name_clause,
         export_again,
         export_commands,
         read_model_config,
         remove_stale_exports,
+        unhashed_text_exports,
     )
     from siamkit.export.threshold_file import write_threshold
 
     commands = export_commands(Path(model))  # read before the export's records go
+    unhashed = unhashed_text_exports(Path(model))  # whose files go by their names, said so
 
     def sentence(removed: list[Path], saved: bool) -> str:
         made, blocking = export_again(commands, removed)
@@ -567,7 +570,7 @@ def _removed_then_saved(
             if blocking:
                 again += f" once you move {listed([str(p) for p in blocking])} elsewhere"
             said += f" ({again})"
-        return said
+        return said + by_name_clause(unhashed, removed)
 
     deleted: list[Path] = []  # named where the removal fails part-way: the save's rule
     try:

@@ -968,7 +968,9 @@ def export(
                 "out"
             )
         mode = None if mode is None else "dynamic"
-        out = out or str(Path(model) / "model.g.onnx")
+        from siamkit.export.bundle import BRANCH_G_FILE
+
+        out = out or str(Path(model) / BRANCH_G_FILE)
     for option, given in (
         ("--calib-data", calib_data is not None),
         ("--calib-size", calib_size_given),

@@ -17,7 +17,6 @@ ones not yet imported before it builds the model, for model folders you trust.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -41,10 +40,12 @@ from siamkit.encoders.registry import former_encoder_spec, keep_former_encoder_s
 from siamkit.export.runtime import set_aside_folder
 from siamkit.export.sidecar import (
     SIDECAR_FILE,
+    TEXT_DIGESTS_KEY,
     TEXT_EXPORT_DIR,
     TEXT_EXPORT_META,
     TEXT_EXPORT_NAMES,
     TEXT_INT8_NAME,
+    entry_digest,
     read_sidecar,
 )
 from siamkit.model_protocol import EmbeddingModel
@@ -72,6 +73,9 @@ FORMAT = "siamkit-model"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "siamkit.json"
+#: Where ``siamkit export MODEL --branch g`` writes a half-twin's branch g graph alone, unless
+#: --out: its one definition, which the command and the commands a removal names both read.
+BRANCH_G_FILE = "model.g.onnx"
 #: ``siamkit.json``'s key for the spec a generic model's encoder recorded before it recorded
 #: the window it resolved (:func:`~siamkit.encoders.registry.former_encoder_spec`), absent
 #: where there is none; older siamkit reads past it.
@@ -218,7 +222,7 @@ def save_model(
         if callable(extra := getattr(model, "save_extra_files", None)):
             extra(tmp)  # files a kind needs beside its weights (a text model's tokenizer)
             names = sorted(p.name for p in tmp.iterdir() if p.name != WEIGHTS_FILE)
-            extras = {name: d for name in names if (d := _entry_digest(tmp / name)) is not None}
+            extras = {name: d for name in names if (d := entry_digest(tmp / name)) is not None}
         doc = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -248,6 +252,7 @@ def save_model(
             _remove_stale_temps(dest)
         removed: tuple[list[Path], bool, list[Path]] = ([], False, [])
         commands: list[tuple[Path, str, list[Path]]] = []
+        unhashed: list[Path] = []  # text exports whose files go by their names, said so
         fingerprints: Any = None
         kept: list[Path] = []  # listed files of the user's, found by the carry's one look
         if dest.exists():
@@ -266,6 +271,7 @@ def save_model(
             overwritten: list[Path] = []  # the user's entries the model's own replaced, too
             try:
                 commands = _commands_said(old, dest, fingerprints)  # read before the carry deletes
+                unhashed = [dest / p.name for p in unhashed_text_exports(old)]
                 removed = _carry_over(
                     old, dest, fingerprints, threshold, deleted, kept, overwritten
                 )
@@ -286,9 +292,9 @@ def save_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     model.threshold = threshold
-    _say_removed(dest, *removed, commands)
+    _say_removed(dest, *removed, commands, unhashed)
     if fingerprints is not None:  # a model folder replaced
-        named = _say_kept_listed(dest, [p.name for p in kept])
+        named = _say_kept_listed(dest, [str(p.relative_to(old)) for p in kept])
         _say_unrecorded_stale(dest, fingerprints, threshold, named)
     return Path(path)
 
@@ -369,10 +375,13 @@ def _stale_exports(
     an export carries its threshold in its metadata and record, and decides a match by it):
     the files an image export lists in ``onnx.json``, and ``onnx.json`` itself; a text export's
     own files in a sub-folder (MODEL/onnx), or that folder whole when nothing of the user's is
-    in it. Paths within ``folder``. The files at names a stale ``onnx.json`` lists that are not
-    the ones its export wrote (:func:`_listed_exports`: the user's, kept) are added to ``kept``,
-    from the same look: each graph is read once, and what is removed and what is said kept
-    cannot disagree."""
+    in it. Paths within ``folder``. The files at names a stale ``onnx.json`` lists, or a stale
+    text export's ``text_onnx.json`` records, that are not the ones its export wrote (another
+    SHA-256 than the recorded one, a link: :func:`_listed_exports`, :func:`_text_export_own`:
+    the user's, kept) are added to ``kept``, from the same look: each graph is read once, and
+    what is removed and what is said kept cannot disagree. A text export that records no
+    SHA-256 (:data:`TEXT_DIGESTS_KEY`: written before siamkit recorded them) has its files
+    taken by their names (:func:`unhashed_text_exports`)."""
     stale: list[Path] = []
     if (folder / SIDECAR_FILE).is_file():
         graphs, other = _listed_exports(folder, fingerprints, threshold)
@@ -384,6 +393,7 @@ def _stale_exports(
         meta = sub / TEXT_EXPORT_META
         if sub.is_symlink() or not meta.is_file():
             continue
+        made: Any = None
         try:
             made = json.loads(meta.read_text())
             exported = {made["fingerprint"], *made.get("former_fingerprints", ())}
@@ -393,12 +403,72 @@ def _stale_exports(
         if same_threshold and not exported.isdisjoint(fingerprints()):
             continue
         entries = sorted(sub.iterdir())
-        if all(e.name in TEXT_EXPORT_NAMES for e in entries):
+        own, other = _text_export_own(entries, meta, made)
+        if len(own) + 1 == len(entries):  # nothing but the export's own files and its meta
             stale.append(sub)
         else:  # its meta last: a kill before it leaves the folder still known as an export
-            own = [e for e in entries if e.name in TEXT_EXPORT_NAMES and e != meta]
             stale += [*own, meta]
+            if kept is not None:
+                kept += other
     return stale
+
+
+def _text_export_own(entries: list[Path], meta: Path, made: Any) -> tuple[list[Path], list[Path]]:
+    """Of the ``entries`` of a text export's folder, whose ``text_onnx.json`` (``meta``) reads
+    ``made``: those at the export's names (:data:`TEXT_EXPORT_NAMES`, its meta aside) that are
+    still as it wrote them (the SHA-256 :data:`TEXT_DIGESTS_KEY` records; not a link), and
+    those at its names that are not (the user's). An export that records no SHA-256 (written
+    before siamkit recorded them) has all of them taken as its own, by their names."""
+    named = [e for e in entries if e.name in TEXT_EXPORT_NAMES and e != meta]
+    digests = made.get(TEXT_DIGESTS_KEY) if isinstance(made, dict) else None
+    if not isinstance(digests, dict):
+        return named, []
+    own: list[Path] = []
+    for entry in named:
+        recorded = digests.get(entry.name)
+        try:
+            same = isinstance(recorded, str) and not entry.is_symlink()
+            same = same and entry_digest(entry) == recorded
+        except OSError:  # unreadable: not known to be the export's
+            same = False
+        if same:
+            own.append(entry)
+    return own, [e for e in named if e not in own]
+
+
+def unhashed_text_exports(folder: Path) -> list[Path]:
+    """The text exports' folders in the model folder ``folder`` (MODEL/onnx) whose
+    ``text_onnx.json`` records no SHA-256 of their files (:data:`TEXT_DIGESTS_KEY`: written
+    before siamkit recorded them), whose files a removal takes by their names: read before it,
+    for the line that says so (:func:`by_name_clause`)."""
+    found: list[Path] = []
+    for sub in sorted(folder.iterdir()):
+        meta = sub / TEXT_EXPORT_META
+        if sub.is_symlink() or not meta.is_file():
+            continue
+        try:
+            made = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            made = None
+        if not isinstance(made, dict) or not isinstance(made.get(TEXT_DIGESTS_KEY), dict):
+            found.append(sub)
+    return found
+
+
+def by_name_clause(unhashed: list[Path], removed: list[Path]) -> str:
+    """The clause of a "Removed ..." line that says which of the text exports ``unhashed``
+    (:func:`unhashed_text_exports`) lost files by their names in ``removed``: they record no
+    SHA-256 to tell a file of the user's at one of those names. ``""`` where none did."""
+    gone = set(removed)
+    hit = [p for p in unhashed if p in gone or any(r.parent == p for r in gone)]
+    if not hit:
+        return ""
+    its = "its" if len(hit) == 1 else "their"
+    return (
+        f"; the text {in_number(len(hit), 'export')} in {_listed(hit)} recorded no SHA-256 of "
+        f"{its} files (written before siamkit recorded them): they were removed by their "
+        "names, with no check that each was the one it wrote"
+    )
 
 
 def _listed_exports(
@@ -431,18 +501,33 @@ def _say_kept_listed(
     dest: Path, names: list[str], whose: str = "the replaced model's"
 ) -> list[Path]:
     """Say, on stderr, which files a save kept in ``dest`` at names the replaced model's
-    (``whose``) ``onnx.json`` listed, as they are not the files siamkit exported there (their
-    SHA-256 is not the recorded one): why, and what to do. Returns their paths."""
+    (``whose``) ``onnx.json`` listed, or its text export's ``text_onnx.json`` recorded (``names``
+    within ``dest``: ``onnx/text.onnx``), as they are not the files siamkit exported there (their
+    SHA-256 is not the recorded one): why, and what to do, one line for each record. Returns
+    their paths."""
     kept = [dest / n for n in names if os.path.lexists(dest / n)]
-    if kept:
-        it, is_ = ("it", "it is") if len(kept) == 1 else ("them", "they are")
+    for folder in sorted({p.parent for p in kept}):
+        these = [p for p in kept if p.parent == folder]
+        it, is_ = ("it", "it is") if len(these) == 1 else ("them", "they are")
+        if folder == dest:  # an image export's, listed in onnx.json
+            said = (
+                f"{whose} {dest / SIDECAR_FILE} listed {it} as its ONNX export, but {is_} not "
+                f"the {in_number(len(these), 'file')} siamkit exported (not a plain file of the "
+                "SHA-256 it recorded: another content, a link, a folder, or one siamkit cannot "
+                "read)"
+            )
+        else:  # a text export's, in its folder (MODEL/onnx)
+            said = (
+                f"{whose} text export in {folder} wrote "
+                f"{'one of that name' if len(these) == 1 else 'entries of those names'}, but "
+                f"{is_} not the {in_number(len(these), 'one')} siamkit exported "
+                f"(another content than the SHA-256 its {TEXT_EXPORT_META} recorded, a link, or "
+                "one siamkit cannot read)"
+            )
         print(
-            f"Kept {_listed(kept)}: {whose} {dest / SIDECAR_FILE} listed {it} as "
-            f"its ONNX export, but {is_} not the {in_number(len(kept), 'file')} siamkit "
-            "exported (not a plain file of the SHA-256 it recorded: another content, a link, a "
-            "folder, or one siamkit cannot read), so "
-            f"{is_} taken as yours; {it} would not match this model: move {it} out of {dest} "
-            f"before you export this model there, or delete {it}",
+            f"Kept {_listed(these)}: {said}, so {is_} taken as yours; {it} would not match "
+            f"this model: move {it} out of {folder} before you export this model there, or "
+            f"delete {it}",
             file=sys.stderr,
         )
     return kept
@@ -465,8 +550,10 @@ def remove_stale_exports(
     stderr, as a save keeps it. Returns the paths removed (an export's graphs before the record
     listing them); nothing where every export matches. An ``.onnx`` file no record lists
     (MODEL/edge/model.onnx, written with ``--out``) of another model or threshold is kept but
-    named, as a save names it. A text export's files (MODEL/onnx) are removed by their names:
-    its ``text_onnx.json`` records no SHA-256 to tell a file of the user's put at one of them.
+    named, as a save names it. A text export's files (MODEL/onnx) are removed where they are
+    of the SHA-256 its ``text_onnx.json`` records, and a file of the user's put at one of their
+    names is kept and named; an export written before siamkit recorded them has its files
+    removed by their names (:func:`unhashed_text_exports`: the caller's line says so).
     Each path is added to ``deleted`` once it is deleted, for a caller to name what a failed
     deletion had removed already, as :func:`save_model` names it.
 
@@ -488,7 +575,7 @@ def remove_stale_exports(
             _delete_entry(entry)
         if deleted is not None:
             deleted.append(entry)
-    named = _say_kept_listed(folder, [p.name for p in kept], "the model's")
+    named = _say_kept_listed(folder, [str(p.relative_to(folder)) for p in kept], "the model's")
     _say_unrecorded_stale(folder, fingerprints, threshold, named)
     return stale
 
@@ -785,7 +872,9 @@ def _say_unrecorded_stale(
     if not dest.is_dir():  # replaced again meanwhile (another save): that one says it
         return
     stale: list[Path] = []
-    again: dict[Path, str] = {}  # each stale graph's fp32 file: the int8 flag that writes it too
+    again: dict[Path, str] = {}  # each stale graph's fp32 file: the flags that write it again
+    true = True  # whether the flags each was written with write it again for this model
+    kind = _model_kind(dest)
     for path in (p for p in _unrecorded_exports(dest) if p not in (said or ())):
         try:
             meta = {
@@ -799,26 +888,50 @@ def _say_unrecorded_stale(
             continue
         if meta["fingerprint"] not in fingerprints() or recorded != threshold:
             stale.append(path)
-            base = path.name[:-5].removesuffix(".int8").removesuffix(".document") + ".onnx"
+            # true where this very model exported it so, or one of its kind (a half-twin's
+            # --branch g) with no static --int8 (it calibrates on another model's data)
+            true &= meta["fingerprint"] in fingerprints() or (
+                meta.get("model_kind") == kind != "text" and meta.get("int8_mode") != "static"
+            )
+            stem = path.name[:-5].removesuffix(".int8")
+            base = stem.removesuffix(".document") + ".onnx"
             flag = ""
+            if meta.get("branch") == "g" and not stem.endswith(".document"):  # g alone
+                flag = " --branch g"
             if meta.get("precision") == "int8":
-                flag = " --int8-mode dynamic" if meta.get("int8_mode") == "dynamic" else " --int8"
+                flag += " --int8-mode dynamic" if meta.get("int8_mode") == "dynamic" else " --int8"
             again[path.with_name(base)] = again.get(path.with_name(base)) or flag
     if not stale:
         return
     it = "it" if len(stale) == 1 else "them"
-    commands = listed(
-        [
-            f"`siamkit export {shlex.quote(str(dest))} --out {shlex.quote(str(out))} --force{flag}`"
-            for out, flag in again.items()
-        ]
-    )
+    model = shlex.quote(str(dest))
+    if true:
+        commands = listed(
+            [
+                f"`siamkit export {model} --out {shlex.quote(str(out))} --force{flag}`"
+                for out, flag in again.items()
+            ]
+        )
+        again_said = f"export {it} again with {commands}"
+    else:  # another kind's flags (--branch g is a half-twin's) would be refused, or untrue
+        out = "FOLDER" if kind == "text" else "FILE"
+        again_said = f"`siamkit export {model} --out {out} --force` writes an export of this model"
     print(
         f"Kept {_listed(stale)}, which no {SIDECAR_FILE} lists: an ONNX export of another "
-        f"model or threshold, which would no longer match this one (export {it} again with "
-        f"{commands}, or delete {it})",
+        f"model or threshold, which would no longer match this one ({again_said}, or delete "
+        f"{it})",
         file=sys.stderr,
     )
+
+
+def _model_kind(folder: Path) -> Any:
+    """The ``model.kind`` the model folder ``folder``'s siamkit.json records (None where it
+    cannot be read)."""
+    try:
+        model = json.loads((folder / CONFIG_FILE).read_text()).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model.get("kind") if isinstance(model, dict) else None
 
 
 def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path, str, list[Path]]]:
@@ -827,7 +940,8 @@ def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path,
     export's ``text_onnx.json``), the command, and the files it writes (an image export's
     graphs, a text export's folder), each named in ``named`` (``folder`` where not given: a save
     reads the replaced folder set aside, and names the model folder). ``--out`` where it was
-    written elsewhere than the command's default (MODEL/model.onnx, MODEL/onnx), ``--branch g``
+    written elsewhere than the command's default (MODEL/model.onnx, with ``--branch g``
+    MODEL/:data:`BRANCH_G_FILE`; MODEL/onnx), ``--branch g``
     for a half-twin's branch g alone, ``--int8`` or ``--int8-mode dynamic`` where an int8 graph
     was written (without it, none is). Read before the export is removed."""
     from siamkit.export.runtime import ONNX_FILE
@@ -848,7 +962,10 @@ def export_commands(folder: Path, named: Path | None = None) -> list[tuple[Path,
         modes = set(found)
         flag = " --int8-mode dynamic" if modes == {"dynamic"} else " --int8" if modes else ""
         branch = " --branch g" if (entries.get(base) or {}).get("branch") == "g" else ""
-        out = "" if base == ONNX_FILE else f" --out {shlex.quote(str(named / base))}"
+        # the command's own default: MODEL/model.onnx, with --branch g MODEL/model.g.onnx (one
+        # export_onnx(MODEL, branch="g") wrote at model.onnx needs its --out)
+        default = BRANCH_G_FILE if branch else ONNX_FILE
+        out = "" if base == default else f" --out {shlex.quote(str(named / base))}"
         files = [named / n for n in entries]
         commands.append((named / SIDECAR_FILE, f"{export}{out}{branch}{flag}", files))
     for sub in sorted(folder.iterdir()):
@@ -915,14 +1032,20 @@ def _say_removed(
     exports: bool,
     replaced: list[Path],
     commands: list[tuple[Path, str, list[Path]]] | None = None,
+    unhashed: list[Path] | None = None,
+    old: Path | None = None,
 ) -> None:
     """Say, on stderr, which of the replaced model's files and exports (``exports``: some are)
     a save removed, with the ``siamkit export`` commands of ``commands`` that write the
-    exports again (:func:`export_again`, as calibrate names them), and which entries that were
-    not the replaced model's it replaced."""
+    exports again (:func:`export_again`, as calibrate names them), and which of the text
+    exports ``unhashed`` lost files by their names (:func:`by_name_clause`), and which entries
+    that were not the replaced model's it replaced. ``removed`` may name files in the replaced
+    folder ``old`` (a recovery that failed part-way, :func:`_where_now`): the commands and
+    ``unhashed`` name them in ``dest``, where the commands write them again."""
     if removed:
         hint = ""
-        made, blocking = export_again(commands or [], removed) if exports else ({}, [])
+        there = [dest / p.relative_to(old) if old and p.is_relative_to(old) else p for p in removed]
+        made, blocking = export_again(commands or [], there) if exports else ({}, [])
         if made and "" not in made:
             it = "it" if len(made) == 1 else "them"
             hint = f" ({listed([f'`{c}`' for c in made])} {in_number(len(made), 'writes', 'write')}"
@@ -937,7 +1060,7 @@ def _say_removed(
             hint += ")"
         print(
             f"Removed {_listed(removed)}: the replaced model's, which this model does not write "
-            f"and which would no longer match it{hint}",
+            f"and which would no longer match it{hint}{by_name_clause(unhashed or [], there)}",
             file=sys.stderr,
         )
     if replaced:
@@ -950,19 +1073,6 @@ def _say_removed(
 
 def _listed(paths: list[Path]) -> str:
     return listed([str(p) for p in paths])
-
-
-def _entry_digest(path: Path) -> str | None:
-    """SHA-256 of a file, or of a folder's files (each one's path within it and SHA-256, in
-    path order); ``None`` for anything else (gone, a socket)."""
-    if path.is_file():
-        return sha256_file(path)
-    if not path.is_dir():
-        return None
-    h = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
-    return h.hexdigest()
 
 
 def extra_files_as_saved(path: str | os.PathLike[str], doc: dict[str, Any]) -> bool:
@@ -984,7 +1094,7 @@ def extra_files_as_saved(path: str | os.PathLike[str], doc: dict[str, Any]) -> b
         if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
             return False
         try:
-            if not isinstance(digest, str) or _entry_digest(folder / name) != digest:
+            if not isinstance(digest, str) or entry_digest(folder / name) != digest:
                 return False
         except OSError:  # unreadable: the full load says what
             return False
@@ -1069,11 +1179,13 @@ def _finish_replacement(dest: Path, old: Path, errors: list[OSError] | None = No
     deleted: list[Path] = []  # the stale exports the carry deleted, said where it fails
     overwritten: list[Path] = []  # and the user's entries the model's own replaced
     commands: list[tuple[Path, str, list[Path]]] = []
+    unhashed: list[Path] = []
     try:
         doc = json.loads((dest / CONFIG_FILE).read_text())
         fingerprints, threshold = (lambda: {doc.get("fingerprint")}), doc.get("threshold")
         kept: list[Path] = []
         commands = _commands_said(old, dest, fingerprints)  # read before the carry deletes
+        unhashed = [dest / p.name for p in unhashed_text_exports(old)]
         removed = _carry_over(old, dest, fingerprints, threshold, deleted, kept, overwritten)
     except OSError as err:  # said now: the next save's refusal cannot know what this one deleted
         if errors is not None:
@@ -1081,13 +1193,13 @@ def _finish_replacement(dest: Path, old: Path, errors: list[OSError] | None = No
         if deleted or overwritten:
             shown = sorted(_where_now(dest, old, deleted))
             replaced = sorted(dest / p.name for p in overwritten)
-            _say_removed(dest, shown, bool(deleted), replaced, commands)
+            _say_removed(dest, shown, bool(deleted), replaced, commands, unhashed, old)
         return False
     except (ValueError, AttributeError):
         return False
     _remove_stale_temps(dest)
-    _say_removed(dest, *removed, commands)
-    said = _say_kept_listed(dest, [p.name for p in kept])
+    _say_removed(dest, *removed, commands, unhashed)
+    said = _say_kept_listed(dest, [str(p.relative_to(old)) for p in kept])
     _say_unrecorded_stale(dest, fingerprints, threshold, said)
     return True
 

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,10 +23,12 @@ from siamkit.atomic import atomic_path, atomic_write, sha256_file
 
 __all__ = [
     "SIDECAR_FILE",
+    "TEXT_DIGESTS_KEY",
     "TEXT_EXPORT_DIR",
     "TEXT_EXPORT_META",
     "TEXT_EXPORT_NAMES",
     "TEXT_INT8_NAME",
+    "entry_digest",
     "forget_export",
     "read_sidecar",
     "record_export",
@@ -39,6 +42,13 @@ TEXT_EXPORT_META = "text_onnx.json"
 """What a text model's ONNX export folder holds beside its graphs and tokenizer/ (``siamkit text
 export``, MODEL/onnx), instead of onnx.json: its one definition, here without torch so that the
 text application's torch-free runtime and the bundle's refusal of an export both read it."""
+
+
+#: The key of :data:`TEXT_EXPORT_META` that records the SHA-256 of each file and folder the
+#: export wrote (:func:`entry_digest`, by name), as ``onnx.json`` records an image export's: a
+#: removal of the export takes only those still as written, and keeps a file of the user's put
+#: at one of their names. Older exports lack it: their files are removed by their names.
+TEXT_DIGESTS_KEY = "files_sha256"
 
 
 #: Where ``siamkit export MODEL`` of a text model writes its export (MODEL/onnx), and its int8
@@ -59,6 +69,19 @@ TEXT_EXPORT_NAMES = frozenset(
         "lexical_stacked.npz",
     }
 )  # fmt: skip
+
+
+def entry_digest(path: Path) -> str | None:
+    """SHA-256 of a file, or of a folder's files (each one's path within it and SHA-256, in
+    path order); ``None`` for anything else (gone, a socket)."""
+    if path.is_file():
+        return sha256_file(path)
+    if not path.is_dir():
+        return None
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
+    return h.hexdigest()
 
 
 def write_model_atomically(onnx_mod: Any, proto: Any, dest: Path) -> None:

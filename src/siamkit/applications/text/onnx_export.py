@@ -30,6 +30,7 @@ from siamkit.applications.text.onnx import (
 from siamkit.applications.text.quantize import quantize_int8
 from siamkit.atomic import remove_stale_temp_folders, temp_folder
 from siamkit.export.runtime import set_aside_folder
+from siamkit.export.sidecar import TEXT_DIGESTS_KEY, entry_digest
 from siamkit.progress import step
 
 FP32_MIN_COSINE = 0.9999  # an fp32 graph below this on the probe texts is not written
@@ -82,16 +83,19 @@ def export_text_onnx(model: Any, folder: str | os.PathLike[str], int8: bool = Fa
     towers = [("query", model.encoder)]
     if not model.share_weights:
         towers.append(("document", model.doc_encoder))
+    graphs: list[str] = []  # the graphs written, whose SHA-256 text_onnx.json records
     for role, encoder in towers:
         tower = "" if model.share_weights else f"'s {role} tower"  # a half-twin's two
         _trace_encoder(encoder, out / graph_names(role, False), tower)
+        graphs.append(graph_names(role, False))
         if int8:
             graph = "the graph" if model.share_weights else f"the {role} tower's graph"
             step(
                 f"quantising {graph} to int8 (dynamic: weights per channel, activations per token)"
             )
             quantize_int8(out / graph_names(role, False), out / graph_names(role, True))
-    _write_export_meta(model, out, int8)
+            graphs.append(graph_names(role, True))
+    _write_export_meta(model, out, int8, graphs)
     return out
 
 
@@ -149,14 +153,21 @@ def _bundle_fingerprint(model: Any, folder: Path, fingerprint: str) -> str:
     return str(recorded) if same else fingerprint
 
 
-def _write_export_meta(model: Any, out: Path, int8: bool) -> None:
-    """The tokenizer, the lexical tower and ``text_onnx.json`` of ``model``'s export."""
+def _write_export_meta(model: Any, out: Path, int8: bool, graphs: Sequence[str] = ()) -> None:
+    """The tokenizer, the lexical tower and ``text_onnx.json`` of ``model``'s export, which
+    records the SHA-256 of each of its files (``graphs`` and those written here:
+    :data:`~siamkit.export.sidecar.TEXT_DIGESTS_KEY`), as ``onnx.json`` does an image export's,
+    so that a removal tells them from a file of the user's put at one of their names."""
     from siamkit.models import model_fingerprint
 
     enc = model.encoder
     enc.tokenizer.save_pretrained(str(out / "tokenizer"))
+    written = [*graphs, "tokenizer"]
     if model.lexical is not None:  # joined after the graph, in numpy, by the runtime
         model.lexical.save(out)
+        written += [LEXICAL_JSON, LEXICAL_NPZ]
+        if model.lexical.stacked is not None:
+            written += [STACKED_JSON, STACKED_NPZ]
     tok = enc.tokenizer
     meta = {
         "max_length": enc.max_length,
@@ -180,6 +191,8 @@ def _write_export_meta(model: Any, out: Path, int8: bool) -> None:
         meta["document_tower"] = True
     if int8:  # exports before issue 16's fix lack it: their int8 graph is batch-dependent
         meta["int8_activations"] = INT8_ACTIVATIONS
+    # absent in older exports, whose files a removal takes by their names
+    meta[TEXT_DIGESTS_KEY] = {n: d for n in written if (d := entry_digest(out / n)) is not None}
     (out / META_NAME).write_text(json.dumps(meta, indent=2))
 
 
