@@ -433,3 +433,19 @@ def test_an_older_text_export_without_hashes_is_removed_by_name_and_the_line_say
         f"{out} recorded no SHA-256 of its files (written before siamkit recorded them): they "
         "were removed by their names, with no check that each was the one it wrote"
     )
+
+
+def test_calibrates_line_says_an_older_text_export_went_by_its_names(tmp_path: Path) -> None:
+    """calibrate's "Removed ..." line says so too, where a text export with no SHA-256 lost its
+    files by their names (s64 c2 item 1)."""
+    from siamkit.cli.calibrate_cmd import _removed_then_saved
+
+    dest = save_model(small_net(0), tmp_path / "model")
+    out = add_text_export(dest, user_file=False, hashed=False)
+    said = _removed_then_saved(str(dest), 0.7, {"threshold": 0.7})
+    assert said is not None and said.endswith(
+        f"; the text export in {out} recorded no SHA-256 of its files (written before siamkit "
+        "recorded them): they were removed by their names, with no check that each was the one "
+        "it wrote"
+    )
+    assert not out.exists() and load_model(dest).threshold == 0.7
