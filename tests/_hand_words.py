@@ -31,6 +31,9 @@ _PARENTHESISED_PLURAL = re.compile(r"[a-z]\((?:e?s|ies)\)")
 _SUFFIXES = ("s", "es")
 #: the irregular plurals the scan knows (any other is not found: "the forms listed")
 _IRREGULAR = {"person": "people", "child": "children", "index": "indices"}
+#: the verbs whose number a count chooses by hand ("is" if n == 1 else "are"), where
+#: ``in_number(n, "is", "are")`` says it: found whichever side the test gives the count of one
+_VERBS = {"is": "are", "was": "were", "has": "have"}
 
 
 def _modules(root: Path) -> Iterator[tuple[str, str, ast.Module]]:
@@ -196,9 +199,11 @@ def _choice(node: ast.AST) -> tuple[str, str, ast.expr] | None:
 def hand_plurals(root: Path = SRC) -> list[str]:
     """The words put in their number by hand: ``'s' if n != 1 else ''``, ``"s" * (n != 1)``,
     ``'file' if one else 'files'``, ``("file", "files")[n != 1]``, ``'person' if one else
-    'people'`` (the plurals of ``_IRREGULAR``), and "file(s)" or "entr(ies)" in a message. A choice whose singular side is
-    taken by a count of one is a verb agreeing with its subject (``'holds' if n == 1 else
-    'hold'``, ``'s' * (len(x) == 1)``), which counted does not write: not found."""
+    'people'`` (the plurals of ``_IRREGULAR``), and "file(s)" or "entr(ies)" in a message; and
+    the verbs of ``_VERBS`` chosen by hand (``'is' if one else 'are'``, ``'was' if n == 1 else
+    'were'``: s64 c5). Another choice whose singular side is taken by a count of one is a verb
+    agreeing with its subject (``'holds' if n == 1 else 'hold'``, ``'s' * (len(x) == 1)``),
+    which is not found."""
     found: list[tuple[str, int, int, str | None]] = []
     for path, text, tree in _modules(root):
         docstrings = {
@@ -218,6 +223,8 @@ def hand_plurals(root: Path = SRC) -> list[str]:
                     if _in_number(singular, plural):
                         # found unless a count of one takes the longer word: a verb ("holds")
                         hit = one is None or one is singular_if
+                    if _VERBS.get(singular) == plural:  # "is" / "are": a verb, either way
+                        hit = True
             elif (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 
 ID_HELP = (
     "Remove only the item of this id (the #ID identify --json, recommend, the service and its "
@@ -87,6 +87,6 @@ def remove_items_report(gallery: Any, item_ids: tuple[int, ...]) -> tuple[dict[s
     text = f"removed {counted(len(removed), 'item')}: {items}"
     if gone:
         names = ", ".join(repr(label) for label in gone)
-        verb = "is" if len(gone) == 1 else "are"
+        verb = in_number(len(gone), "is", "are")
         text += f"; {names} had no other items and {verb} no longer in the gallery"
     return doc, text

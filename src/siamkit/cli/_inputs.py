@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from siamkit.clauses import listed
+from siamkit.clauses import in_number, listed
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -316,7 +316,7 @@ def refuse_given(ctx: click.Context, names: Iterable[str], purpose: str) -> None
     one = len(given) == 1
     flags = listed(given)
     raise click.UsageError(
-        f"{flags} {'is' if one else 'are'} {purpose}: leave {'it' if one else 'them'} out"
+        f"{flags} {in_number(len(given), 'is', 'are')} {purpose}: leave {'it' if one else 'them'} out"
     )
 
 

@@ -59,7 +59,7 @@ def _validated_on_line(data: str, ev: Any, meta: dict[str, Any]) -> str | None:
     one, classes = len(both) == 1, in_number(len(both), "class", "classes")
     names = ", ".join(ev.names[c] for c in both)
     return (
-        f"{classes} {names} {'was' if one else 'were'} the model's "
+        f"{classes} {names} {in_number(len(both), 'was', 'were')} the model's "
         f"run's validation {classes} (val_classes: not trained on, but "
         "choosing its epoch and calibrating its threshold), so these figures are optimistic "
         f"for unseen classes: leave {'it' if one else 'them'} out with --classes"

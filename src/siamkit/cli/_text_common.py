@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from siamkit.atomic import same_file
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 from siamkit.cli._inputs import runtime_device, text_model_folder
 
 _MODEL = click.option(
@@ -212,7 +212,7 @@ def _load(corpus: str, text_field: str, id_field: str | None, **kwargs: Any) -> 
 def chunk_note(n: int, unit: str = "text") -> str:
     """The line saying that ``n`` texts (``unit="sentence"``: sentences, what dedup --by
     passages and plagiarism embed) were embedded as windows; ``""`` for none."""
-    were = "was" if n == 1 else "were"
+    were = in_number(n, "was", "were")
     return (
         f"{counted(n, unit)} {were} longer than the model's window and {were} embedded as "
         "overlapping windows, averaged.\n"

@@ -621,6 +621,7 @@ def _nothing_accepted(impostor: Any, target: str, far: float) -> ValueError:
     (:data:`siamkit.decision.ROUNDING`) above its threshold, so a pair at that distance or less
     is accepted at every threshold >= 0 (:func:`siamkit.evaluation.threshold.rejects` at 0:
     in float32 or float64)."""
+    from siamkit.clauses import in_number
     from siamkit.decision import ROUNDING
     from siamkit.evaluation.threshold import rejects
 
@@ -637,7 +638,7 @@ def _nothing_accepted(impostor: Any, target: str, far: float) -> ValueError:
         )
         return ValueError(
             f"no threshold keeps the false accept rate within --far {far:g}: {zero:,} of the "
-            f"{n:,} impostor pairs {'is' if zero == 1 else 'are'} {at} (the two sides "
+            f"{n:,} impostor pairs {in_number(zero, 'is', 'are')} {at} (the two sides "
             f"embed as one, e.g. the same image or text given as different), and every threshold "
             f"accepts {them}{within}; remove {them} from --data, or allow {them} with --far "
             f"{_at_least(zero / n):g} or more"

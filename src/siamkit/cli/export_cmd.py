@@ -446,10 +446,9 @@ def _int8_or_none(int8_files: list[Path], fp32: Path) -> Iterator[None]:
         if not removed:
             raise
         files = listed([str(p) for p in removed])
-        one = len(removed) == 1
         said = (
             f"{fp32} was written without its int8 file, and the int8 "
-            f"{in_number(len(removed), 'file')} beside it, {files}, {'was' if one else 'were'} "
+            f"{in_number(len(removed), 'file')} beside it, {files}, {in_number(len(removed), 'was', 'were')} "
             "removed so that none is used with it: export again with --int8 --force"
         )
         if not isinstance(err, Exception):  # Ctrl-C, SIGTERM: main's line follows this one
@@ -1033,7 +1032,7 @@ def _print(
         click.echo(json.dumps(doc, indent=2))
         if unchecked:  # max_abs_diff null alone: a script's log showed no word of it
             files = ", ".join(str(p) for p in unchecked)
-            verb = "was" if len(unchecked) == 1 else "were"
+            verb = in_number(len(unchecked), "was", "were")
             click.echo(f"warning: {files} {verb} {_NOT_CHECKED}", err=True)
         return
     for row in rows:

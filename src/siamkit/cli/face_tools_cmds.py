@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from siamkit.clauses import counted, listed
+from siamkit.clauses import counted, in_number, listed
 from siamkit.cli._face_common import (
     _IMAGE,
     _JSON,
@@ -189,7 +189,7 @@ def evaluate(
         given = [flag for name, flag in flags.items() if given_on_command_line(ctx, name)]
         if given:
             raise click.UsageError(
-                f"{listed(given)} {'is' if len(given) == 1 else 'are'} for --identities "
+                f"{listed(given)} {in_number(len(given), 'is', 'are')} for --identities "
                 "only (LFW pairs have their own folds): leave "
                 f"{'it' if len(given) == 1 else 'them'} out"
             )

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from siamkit.clauses import counted, listed
+from siamkit.clauses import counted, in_number, listed
 from siamkit.distributed import is_main_process
 from siamkit.image_decode import (
     DEFAULT_MAX_PIXELS,
@@ -399,7 +399,7 @@ def _refuse_channels_last(x: torch.Tensor, channels: int, width: int) -> None:
     if x.ndim == 3 and channels == 1:  # (N, H, W) is a grayscale batch too
         problem = (
             f"{problem[:-1]}; {counted(shape[0], 'grayscale image')} {counted(last, 'pixel')} "
-            f"wide {'is' if shape[0] == 1 else 'are'} read as this too: resize them to the "
+            f"wide {in_number(shape[0], 'is', 'are')} read as this too: resize them to the "
             f"model's width, {width}, first."
         )
     raise ValueError(problem)

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from siamkit.clauses import in_number
 from siamkit.evaluation._common import (
     ArrayLike,
     DistanceLike,
@@ -227,6 +228,6 @@ def _check_few_shot_fits(
             raise ValueError(
                 f"few_shot setting ({n_way}, {k_shot}) with n_query={n_query} needs {n_way:,} "
                 f"classes with at least {k_shot + n_query:,} items each, but {have:,} "
-                f"{'has' if have == 1 else 'have'} that many; give smaller few_shot=((n_way, "
+                f"{in_number(have, 'has', 'have')} that many; give smaller few_shot=((n_way, "
                 "k_shot), ...) or n_query, or few_shot=() to skip few-shot"
             )

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 from siamkit.distances import CohortNormalized, Distance, FixedDistance
 from siamkit.evaluation._common import (
     BLOCK_ELEMENTS,
@@ -119,7 +119,7 @@ def sample_episodes(
         raise ValueError(
             f"{n_way:,}-way {k_shot:,}-shot with {counted(n_query, 'query', 'queries')} needs "
             f"{n_way:,} classes with at least {need:,} items each, but only "
-            f"{eligible.numel():,} {'has' if eligible.numel() == 1 else 'have'} that many; lower "
+            f"{eligible.numel():,} {in_number(eligible.numel(), 'has', 'have')} that many; lower "
             "n_way, k_shot or n_query"
         )
     sizes = counts[eligible]  # (C,)

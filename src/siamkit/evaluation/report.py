@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from siamkit._version import __version__
-from siamkit.clauses import counted, listed
+from siamkit.clauses import counted, in_number, listed
 from siamkit.distances import list_distances
 from siamkit.evaluation._common import ArrayLike, DistanceLike, score_kind
 from siamkit.evaluation.evaluate import EvaluationReport
@@ -87,7 +87,7 @@ def _drawn_note(r: FewShotReport, n_classes: int) -> str:
     short = n_classes - r.classes_drawn
     return (
         f"; drawn from {r.classes_drawn:,} of {n_classes:,} classes: {short:,} "
-        f"{'has' if short == 1 else 'have'} fewer than {counted(r.k_shot + r.n_query, 'item')}"
+        f"{in_number(short, 'has', 'have')} fewer than {counted(r.k_shot + r.n_query, 'item')}"
     )
 
 

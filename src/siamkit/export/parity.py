@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from siamkit.clauses import listed
+from siamkit.clauses import in_number, listed
 from siamkit.export.runtime import import_onnxruntime
 
 PARITY_ATOL = 1e-4
@@ -40,7 +40,7 @@ def warn_unchecked(
     installed (``why`` adds to that reason), and how to check them: an export whose numbers
     differ would otherwise pass unnoticed. ``stacklevel`` as for :func:`warnings.warn` from
     the caller."""
-    verb = "was" if len(paths) == 1 else "were"
+    verb = in_number(len(paths), "was", "were")
     warnings.warn(
         f"{listed([str(p) for p in paths])} {verb} not checked against {against} "
         f"(onnxruntime is not installed{why}): pip install 'siamkit[onnx]' (or onnxruntime) "

@@ -420,7 +420,7 @@ def _check_embeddings(
     if wrong:
         problems.append(
             f"{file} has {counted(len(wrong), 'embedding')} that "
-            f"{'is' if len(wrong) == 1 else 'are'} not {dim} float32 values, the "
+            f"{in_number(len(wrong), 'is', 'are')} not {dim} float32 values, the "
             f"size it records: {_named(wrong)}; {_fix(file, wrong)}"
         )
     if bad:

@@ -140,7 +140,7 @@ def _check_val_classes(cfg: DataConfig) -> None:
         if outside:
             raise ValueError(
                 f"data.val_classes = {list(vc)} includes {outside}, which "
-                f"{'is' if len(outside) == 1 else 'are'} not in data.train_classes "
+                f"{in_number(len(outside), 'is', 'are')} not in data.train_classes "
                 f"{list(cfg.train_classes)}: validation classes are held out from the training "
                 "classes and must never be test classes; name ids of data.train_classes, or give "
                 "a count drawn from them (e.g. data.val_classes: 2)"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from siamkit.clauses import counted, listed
+from siamkit.clauses import counted, in_number, listed
 from siamkit.training.config import EvalConfig
 from siamkit.training.config_classes import resolved_ways
 
@@ -73,7 +73,7 @@ def check_protocol(
                 f"the {n_classes:,} {what} classes have at most {counted(int(counts[0]), 'image')}"
                 if have == 0
                 else f"only {have:,} of the {n_classes:,} {what} classes "
-                f"{'has' if have == 1 else 'have'} that many "
+                f"{in_number(have, 'has', 'have')} that many "
                 f"({_short_classes(per_label, k + 1, names)})"
             )
             # offer only what helps: fewer shots (n classes of best_k + 1 images), fewer ways

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 from siamkit.encode import encode
 from siamkit.evaluation import precision_at_1
 from siamkit.models import network_of
@@ -389,7 +389,7 @@ def _left_out_note(batches: PKBatches) -> str | None:
         drawn = {int(sampler.labels[i]) for batch in sampler.plan(0) for i in batch}
         unused = sum(int(c) not in drawn for c in labels)
         why = f"with every class of {counted(int(counts[0]), 'image')}, " + (
-            f"{unused:,} of the {len(labels):,} classes {'is' if unused == 1 else 'are'} left "
+            f"{unused:,} of the {len(labels):,} classes {in_number(unused, 'is', 'are')} left "
             "over, too few to fill a batch"
             if unused
             else "the images left over lie in too few classes to fill a batch"

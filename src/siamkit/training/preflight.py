@@ -82,7 +82,7 @@ def check_positives(cfg: RunConfig, data: RunData) -> None:
         after, fix = f" after data.limit = {cfg.data.limit}", "raise data.limit, "
     raise ValueError(
         f"training {in_number(len(single), 'class', 'classes')} {shown} "
-        f"{'has' if len(single) == 1 else 'have'} a single training image{after}, but loss.kind = "
+        f"{in_number(len(single), 'has', 'have')} a single training image{after}, but loss.kind = "
         f"{cfg.loss.kind} learns from two images of a class (positive pairs): {fix}give "
         f"{'that class' if len(single) == 1 else 'those classes'} more images, or use a proxy "
         f"loss ({_proxies()})"

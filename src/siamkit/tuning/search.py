@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 from siamkit.data.folders import one_walk_per_folder
 from siamkit.miners._common import NonFiniteEmbeddings
 from siamkit.progress import Progress, progress_off
@@ -334,7 +334,7 @@ def _run_study(
         )  # fmt: skip
         if old := _pruned_at_their_end(study, base, space):
             log(
-                f"note: {counted(old, 'trial')} {'was' if old == 1 else 'were'} pruned at the "
+                f"note: {counted(old, 'trial')} {in_number(old, 'was', 'were')} pruned at the "
                 "last epoch by an older siamkit, which asked the pruner there (this one scores a "
                 "trial that ran all its epochs), so best.yaml leaves "
                 f"{'it' if old == 1 else 'them'} out; trials.csv has "

@@ -28,7 +28,7 @@ from siamkit.applications.faces.open_set import (
     split_identities,
 )
 from siamkit.applications.faces.pipeline import FacePipeline, read_rgb
-from siamkit.clauses import NO_EVALUATION, counted
+from siamkit.clauses import NO_EVALUATION, counted, in_number
 from siamkit.image_decode import probe_image
 from siamkit.index.embedding import model_distance, model_embeddings
 from siamkit.progress import track
@@ -166,7 +166,7 @@ def _refuse_no_known_probe(
     first = "photo" if per_identity == 1 else f"{per_identity} photos"
     raise ValueError(
         f"no enrolled identity of {root} has a photo to probe with: each enrolls its first "
-        f"{first} and probes with the rest, and {names} {'has' if len(enrolled) == 1 else 'have'}"
+        f"{first} and probes with the rest, and {names} {in_number(len(enrolled), 'has', 'have')}"
         f" no more; give the identities {per_identity + 1} or more photos each"
     )
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from html import escape
 
 from siamkit.applications.text.plagiarism import NEAR_MISS_MARGIN, PlagiarismReport
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 
 _COLOURS = ("#ffe08a", "#a8e6cf", "#ffb3ba", "#bae1ff", "#e0bbff", "#ffdfba", "#c9f7f5")
 _CSS = """
@@ -90,7 +90,7 @@ def render_report(
         f'<td class="num">{sp.similarity:.3f}</td></tr>'
         for k, sp in enumerate(report.spans)
     )
-    were = "was" if report.chunked == 1 else "were"
+    were = in_number(report.chunked, "was", "were")
     note = (
         f"<p>{counted(report.chunked, 'passage')} {were} longer than the model's window and "
         f"{were} embedded as overlapping windows, averaged.</p>"

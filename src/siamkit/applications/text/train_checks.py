@@ -11,7 +11,7 @@ from siamkit.applications.text.pairs import TextExamples
 from siamkit.applications.text.train_config import TextTrainConfig
 from siamkit.applications.text.train_loop import EpochBatches
 from siamkit.applications.text.train_split import MIN_SPLIT_EXAMPLES, _norm, _range
-from siamkit.clauses import counted
+from siamkit.clauses import counted, in_number
 
 
 def _graded(*sets: TextExamples | None) -> bool:
@@ -143,7 +143,7 @@ def conflicting_labels(cfg: TextTrainConfig, ex: TextExamples) -> str | None:
     a, b = (t if len(t) <= 40 else t[:39] + "\u2026" for t in first[both[0]])
     n = len(both)
     return (
-        f"{counted(n, 'pair')} of texts in {cfg.data.train} {'are' if n > 1 else 'is'} "
+        f"{counted(n, 'pair')} of texts in {cfg.data.train} {in_number(n, 'is', 'are')} "
         f"labelled both 0 and 1 (the first: {a!r} and {b!r}, up to case and spacing): training "
         "pulls such a pair together and pushes it apart at once; keep one label for each pair"
     )

@@ -240,7 +240,7 @@ def unread_data_keys(cfg: TextTrainConfig) -> str | None:
     if not given:
         return None
     return (
-        f"{listed(given)} {'are' if len(given) > 1 else 'is'} not read: data.format "
+        f"{listed(given)} {in_number(len(given), 'is', 'are')} not read: data.format "
         f"{d.format} reads the columns {', '.join(fields)} (data.columns renames only these)"
         f"{' and no scores' if scores else ''}; this run ignores "
         f"{'them' if len(given) > 1 else 'it'}"
