@@ -90,6 +90,14 @@ of stop 62 and 63 unchanged:
   configs (``configs/finetune.yaml``, ``bench_ssl.finetune``) and the test classes 6-9 are not
   scored this stop. If none passes, nothing changes.
 
+Outcome of the thirteenth rule (2026-12-08, stop 64, 01:21-01:56 UTC, load 11.9 at the start, the
+1-minute figure 4.0 to 17.8 in between): ``ref`` reproduced stop 63's rows digit for digit. Both
+candidates fail at {2,5}, on both conditions: ``pl 200``'s gap is +0.0023 against ref's +0.0307
+(from-SSL EER 0.1546 against 0.1035), ``pl 1000``'s -0.0073 (EER 0.1576). Retrained on its
+pseudo-labels, the from-SSL network is worse than ``ref`` from SSL on every fold. Nothing adopted;
+the test classes not run. Every row: BENCHMARKS.md, "SSL fine-tuning: pseudo-labels on the fold's
+unlabelled images".
+
 Run (three processes side by side, ``uptime`` before and after; then the verdict)::
 
     OMP_NUM_THREADS=1 nice python benchmarks/val_pseudo.py pl --folds 2,5 --json pl25.jsonl
