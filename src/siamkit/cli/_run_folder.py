@@ -90,7 +90,7 @@ def _earlier_run_set_aside(out_dir: Path, enabled: bool) -> Iterator[None]:
             if (name in moved or name not in names) and _the_runs_own(out_dir / name):
                 _remove_runs_own(out_dir / name)
         earlier = stash / report.name if report is not None else None
-        if earlier is not None and earlier.is_file() and not earlier.is_symlink():
+        if earlier is not None and _a_plain_file(earlier):
             moved.remove(earlier.name)  # the newest failed run's replaces an earlier one of its
             earlier.unlink()  # name: not left set aside unnamed (a folder or link is kept, said)
         carried = _carried_back(out_dir / "model", stash / "model") if "model" in moved else []
@@ -595,13 +595,20 @@ def _in_its_place(model: Path) -> str:
         what = "a link" if model.is_symlink() else "a file"
         return f"{model} is {what} of yours: move it elsewhere, then "
     try:
-        n = len(os.listdir(model))
+        names = os.listdir(model)
     except OSError:  # unreadable: what it holds cannot be counted
         return f"{model} is a folder of yours: move it elsewhere, then "
-    if not n:
+    if not names:
         return f"{model} is an empty folder: remove it, then "
-    them = "it" if n == 1 else "them"
-    return f"{model} holds {counted(n, 'file')} of yours: move {them} elsewhere, then "
+    folders = sum(
+        1 for name in names if (model / name).is_dir() and not (model / name).is_symlink()
+    )
+    files = len(names) - folders  # links and anything not a folder count as files
+    held = listed(
+        [counted(files, "file")] * bool(files) + [counted(folders, "folder")] * bool(folders)
+    )
+    them = "it" if len(names) == 1 else "them"
+    return f"{model} holds {held} of yours: move {them} elsewhere, then "
 
 
 def _remove_runs_own(path: Path) -> None:

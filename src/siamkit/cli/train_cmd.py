@@ -58,7 +58,8 @@ if TYPE_CHECKING:
     "same model with the same threshold is kept), and put back if it fails (a failed run's "
     "report.html, the curves of a self-supervised run stopped on a collapse, is kept as "
     "OUT/report.failed.html, in place of an earlier failed run's, which a run that finishes "
-    "removes).",
+    "removes; where a folder or link of yours holds that name, as the next free "
+    "OUT/report.failed-N.html).",
 )
 @click.option(
     "--set",
