@@ -520,3 +520,51 @@ def test_a_load_that_cannot_finish_a_killed_save_names_the_command_of_the_same_m
         "model does not write and which would no longer match it "
         f"(`siamkit export {dest} --int8` writes it again)\n"
     )
+
+
+def test_a_refused_deletion_of_a_users_entry_the_model_replaced_is_a_deletion_not_a_move(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's tokenizer/ in an image model's folder, which the new model's own tokenizer/
+    replaced, whose deletion from .model.old is refused: every file of the user's to move was
+    moved, so the save failed at a deletion. It said "could not finish moving your files out"
+    and to move .model.old/tokenizer into the model folder, over the model's own (s64_r3
+    finding 1)."""
+    dest, old = saved_with_users_files(tmp_path)
+    (dest / "tokenizer").mkdir()
+    (dest / "tokenizer" / "my-notes.txt").write_text("mine")
+    _refuse_deleting(monkeypatch, old, "tokenizer")
+    with pytest.raises(bundle.ModelFolderNotFinishedError) as err:
+        save_model(_with_tokenizer(small_net(1)), dest)
+    monkeypatch.undo()
+    assert tree(dest / "tokenizer") == ["vocab.txt"]
+    assert "tokenizer/my-notes.txt" in tree(old)
+    assert str(err.value) == (
+        f"Saved the model to {dest} and moved your files into it, but could not remove the "
+        f"replaced model's files from {old} ({old}/tokenizer: Permission denied): move "
+        f"{old}/tokenizer elsewhere (this model's own of the same name took its place in "
+        f"{dest}), and remove {old} (the rest of it is the replaced model's)"
+    )
+
+
+def test_under_overwrite_that_refused_deletion_keeps_the_finished_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same inside ``replaced_files_left_said`` (``train --overwrite``): the save finished
+    and moved every file of the user's it moves, so it says its sentence and returns; it
+    raised, and the run's cleanup removed the new model (s64_r3 finding 1)."""
+    dest, old = saved_with_users_files(tmp_path)
+    (dest / "tokenizer").mkdir()
+    (dest / "tokenizer" / "my-notes.txt").write_text("mine")
+    _refuse_deleting(monkeypatch, old, "tokenizer")
+    capsys.readouterr()
+    with bundle.replaced_files_left_said():
+        save_model(_with_tokenizer(small_net(1)), dest)
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert f"move {old}/tokenizer elsewhere (this model's own" in err
+    load_model(dest)  # the finished model, which loads
+    assert tree(dest / "tokenizer") == ["vocab.txt"]
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        [CONFIG_FILE, "mine", "model.safetensors", "notes.txt", "tokenizer"]
+    )

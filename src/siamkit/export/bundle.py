@@ -278,7 +278,7 @@ def save_model(
             except OSError as err:  # the model is saved: say what is left in ``old``, and how
                 model.threshold = threshold
                 shown = _where_now(dest, old, deleted)
-                moved_all = _moved_all(old, fingerprints, threshold)
+                moved_all = _moved_all(old, dest, fingerprints, threshold)
                 said = _not_carried(
                     dest, old, err, fingerprints, threshold, moved_all, shown, overwritten
                 )
@@ -702,14 +702,30 @@ def _removed_clause(
     )
 
 
-def _moved_all(old: Path, fingerprints: Any, threshold: float | None) -> bool:
-    """Whether nothing of the user's is left in the replaced folder ``old`` (a refused move
-    leaves its entry there): a save that failed then failed at a deletion, its model saved
-    and the user's files in it."""
+def _moved_all(old: Path, dest: Path, fingerprints: Any, threshold: float | None) -> bool:
+    """Whether nothing of the user's is left in the replaced folder ``old`` to move into
+    ``dest`` (a refused move leaves its entry there; an entry the model's own of the same name
+    replaced is not moved but deleted: :func:`_to_move`): a save that failed then failed at a
+    deletion, its model saved and the user's files in it."""
     try:
-        return not _users_entries(old, fingerprints, threshold)
+        return not _to_move(old, dest, fingerprints, threshold)[0]
     except (OSError, ValueError, KeyError, TypeError):
         return False
+
+
+def _to_move(
+    old: Path, dest: Path, fingerprints: Any, threshold: float | None
+) -> tuple[list[Path], list[Path]]:
+    """The user's entries in the replaced folder ``old`` (:func:`_users_entries`), as those to
+    move into ``dest`` and those the new model's own entry of the same name in ``dest``
+    replaced (a user's ``tokenizer/`` where a text model writes its own), which the save
+    deletes rather than moves: a refused deletion of one leaves it in ``old``, and moving it
+    into ``dest`` would put it over the model's own (s64_r3 finding 1)."""
+    yours = _users_entries(old, fingerprints, threshold)
+    taken = _own_names(dest)
+    replaced = [e for e in yours if e.parent == old and e.name in taken]
+    replaced = [e for e in replaced if os.path.lexists(dest / e.name)]
+    return [e for e in yours if e not in replaced], replaced
 
 
 def _replaced_clause(dest: Path, overwritten: list[Path]) -> str:
@@ -796,7 +812,7 @@ def _holds_users_files(dest: Path, old: Path) -> bool:
     entries of the user's (:func:`_moved_all`, against the model in ``dest``), not only the
     replaced model's own files: a deletion failed then, not a move."""
     fingerprint, threshold = _saved_as(dest)
-    return not _moved_all(old, lambda: {fingerprint}, threshold)
+    return not _moved_all(old, dest, lambda: {fingerprint}, threshold)
 
 
 def _saved_as(dest: Path) -> tuple[Any, Any]:
@@ -816,18 +832,22 @@ def _what_to_move(dest: Path, old: Path, fingerprints: Any, threshold: float | N
     files and stale exports, :func:`_own_names`, :func:`_stale_exports`). Moving it all would
     put the replaced model's siamkit.json and weights over the new model's."""
     try:
-        yours = _users_entries(old, fingerprints, threshold)
+        yours, replaced = _to_move(old, dest, fingerprints, threshold)
     except (OSError, ValueError, KeyError, TypeError):
         return (
             f"move your files in it into {dest} (or elsewhere), not its {CONFIG_FILE}, weights "
             f"or exports, and remove {old} (those are the replaced model's)"
         )
-    if not yours:
+    if not yours and not replaced:
         return f"remove {old} (nothing of yours is in it, only the replaced model's files)"
-    return (
-        f"move {_listed(yours)} into {dest} (or elsewhere), and remove {old} (the rest of it is "
-        "the replaced model's)"
-    )
+    moves = [f"move {_listed(yours)} into {dest} (or elsewhere)"] if yours else []
+    if replaced:  # never into ``dest``: the model's own of the same name is there
+        its = "its place" if len(replaced) == 1 else "their places"
+        moves.append(
+            f"move {_listed(replaced)} elsewhere (this model's own of the same name took {its} "
+            f"in {dest})"
+        )
+    return f"{listed(moves)}, and remove {old} (the rest of it is the replaced model's)"
 
 
 def _users_entries(old: Path, fingerprints: Any, threshold: float | None) -> list[Path]:
