@@ -491,6 +491,13 @@ def test_a_data_set_folder_path_holding_a_nul_is_refused_naming_the_nul(tmp_path
         f"the folder path {tmp_path}/x\\0y holds a NUL character (\\0), which no path on disk "
         "can hold: give the folder's path without it"
     )
+    # the class walk's listing says the same, not realpath's "embedded null byte" (s64_r3
+    # finding 2)
+    error = said(lambda: read_class_folders(Path(root)), ValueError).error
+    assert str(error) == (
+        f"the folder path {tmp_path}/x\\0y holds a NUL character (\\0), which no path on disk "
+        "can hold: give the folder's path without it"
+    )
 
 
 def test_a_data_set_folder_name_too_long_is_told_so_not_make_it_readable(

@@ -1432,6 +1432,8 @@ def walk_classes(
         # (reviewer s55_R3 finding 4)
         firsts: dict[str, Path] = {}
         for top in roots:
+            if "\0" in os.fspath(top):  # realpath's bare "embedded null byte" (s64_r3 finding 2)
+                raise _nul_refusal(top)
             firsts.setdefault(os.path.realpath(top), top)
         _refuse_nested(roots, firsts, noun)
         class_dirs = [
@@ -2075,11 +2077,22 @@ def _unreadable(folder: Path, e: OSError | str) -> UnreadableFolderError:
 _TOO_LONG = os.strerror(errno.ENAMETOOLONG).lower()
 
 
+def _nul_refusal(path: str | os.PathLike[str]) -> ValueError:
+    """The error that refuses a folder path holding a NUL, which no path on disk can hold (not
+    Python's bare "embedded null byte"): :func:`is_folder`'s and the class walk's."""
+    shown = text_name(os.fspath(path)).replace("\0", "\\0")
+    return ValueError(
+        f"the folder path {shown} holds a NUL character (\\0), which no path on disk can "
+        "hold: give the folder's path without it"
+    )
+
+
 def _unreadable_folder(folder: Path, e: OSError | str) -> str:
     """The sentence of :class:`UnreadableFolderError` for ``folder``, with the OS's reason (the
     error, or its words as the walk met them) and its fix (:func:`_read_fix`: read access does
-    not fix an I/O error; a path too long (ENAMETOOLONG) is told to be given shorter). An entry of ``folder`` whose stat fails is no reason to refuse it:
-    it is left out and named (:func:`_entries`), as the walk leaves it out."""
+    not fix an I/O error; a path too long (ENAMETOOLONG) is told to be given shorter). An entry
+    of ``folder`` whose stat fails is no reason to refuse it: it is left out and named
+    (:func:`_entries`), as the walk leaves it out."""
     why = e if isinstance(e, str) else _os_reason(e)
     name = text_name(os.fspath(folder))
     if why == _TOO_LONG:  # no read access makes a path shorter (s63_LR2 finding 3)
@@ -2119,11 +2132,7 @@ def is_folder(path: str | os.PathLike[str]) -> bool:
     try:
         return stat.S_ISDIR(os.stat(path).st_mode)
     except ValueError:  # a NUL: os.stat refuses the path before asking the OS
-        shown = text_name(os.fspath(path)).replace("\0", "\\0")
-        raise ValueError(
-            f"the folder path {shown} holds a NUL character (\\0), which no path on disk can "
-            "hold: give the folder's path without it"
-        ) from None
+        raise _nul_refusal(path) from None
     except OSError as e:
         if e.errno in _NOT_A_FILE:
             return False
