@@ -134,6 +134,7 @@ from ssl_val import (  # noqa: E402
     held_out_images,
     shrunk_fold_config,
     ssl_fold_data,
+    test_split_emptied,
 )
 from val_folds import fold_result, score  # noqa: E402
 from val_ftaug import recipe_sets  # noqa: E402
@@ -189,13 +190,14 @@ def fine_tune_data(
 ) -> Iterator[list[Any]]:
     """Within it, ``bench_ssl.finetune``'s data is recorded as loaded (a list of its ``RunData``),
     then ``extra_x`` / ``extra_y`` (pseudo-labelled images) are added to its training images,
-    refused unless their labels are among the training classes. Entered outside
-    :func:`val_ftjoin.finetune_with_start`, whose wrapper then empties the test split."""
+    refused unless their labels are among the training classes. The test split is emptied as it
+    is read (:func:`ssl_val.test_split_emptied`), so no image of 6-9 is held through the
+    fine-tunes; :func:`val_ftjoin.finetune_with_start`'s wrapper empties it again."""
     real = bench_ssl.load_run_data
     loads: list[Any] = []
 
     def load(cfg: Any, *a: Any, **k: Any) -> Any:
-        data = real(cfg, *a, **k)
+        data = test_split_emptied(real(cfg, *a, **k))  # no test image held (s64_rq2 finding 1)
         loads.append(data)
         if extra_x is None or extra_y is None:
             return data

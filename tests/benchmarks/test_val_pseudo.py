@@ -201,3 +201,17 @@ def test_the_pool_is_the_folds_training_classes(pl, monkeypatch) -> None:
     monkeypatch.setattr(ssl_val, "load_ssl_data", lambda cfg: load(cfg, (0, 1, 2, 3, 4)))
     with pytest.raises(SystemExit, match="not only"):
         pl.fold_pool(args, [2, 5])
+
+
+def test_the_recorded_loads_hold_no_test_image(pl, monkeypatch):
+    """The data ``fine_tune_data`` records as loaded has its test split (classes 6-9) emptied as
+    it is read: it was recorded whole, so the test images stayed in memory through every
+    fine-tune (s64_rq2 finding 1)."""
+    import bench_ssl
+
+    monkeypatch.setattr(bench_ssl, "load_run_data", lambda cfg, *a, **k: synthetic_run_data())
+    with pl.fine_tune_data() as loads:
+        data = bench_ssl.load_run_data(None)
+    assert synthetic_run_data().test_x.shape[0] == 12
+    assert loads[0].test_x.shape[0] == 0 and loads[0].test_y.numel() == 0
+    assert data.test_x.shape[0] == 0
