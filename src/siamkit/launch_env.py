@@ -119,6 +119,16 @@ def _tell_launcher(word: str) -> None:
             said.write(f"{word}\n")
 
 
+def by_the_launcher() -> bool:
+    """Whether siamkit's launcher started this process: a process of a launch
+    (:func:`launched`), or the one process of ``--nproc-per-node 1``, which torchrun starts with
+    ``WORLD_SIZE=1`` and the launcher's file (:data:`CTRL_C_SAID`) named as for more. Its
+    answers to a signal are a launched process's: gated on :func:`launched` alone, that one
+    process kept Python's own (a traceback, "Aborted!", no word of a finished command) and a
+    SIGTERM as it said its Ctrl-C line left the line said by nobody (s64_r1 finding 1)."""
+    return launched() or bool(os.environ.get(CTRL_C_SAID))
+
+
 def ctrl_c_said() -> None:
     """Tell siamkit's launcher, where it started this process, that this process said its line
     of a stop on a signal (:data:`SAID`); nothing outside such a launch."""
@@ -136,7 +146,7 @@ def stop_line_said(say: Callable[[], None]) -> None:
     nobody."""
     held: list[int] = []
     kept = None
-    if threading.current_thread() is threading.main_thread() and launched():
+    if threading.current_thread() is threading.main_thread() and by_the_launcher():
         kept = signal.getsignal(signal.SIGTERM)
         if kept is not None:  # (one not installed from Python cannot be put back: left)
             signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))
@@ -177,7 +187,7 @@ def take_ctrl_c() -> None:
     thread, Python's own handler stays."""
     main = threading.current_thread() is threading.main_thread()
     # (Python's own handler, not SIG_IGN: a SIGINT ignored as the launch started stays so)
-    if launched() and main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    if by_the_launcher() and main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_ctrl_c)
 
 
@@ -198,5 +208,5 @@ def command_finished() -> None:
     interrupted and what to run again (s63_LR1 finding 1)."""
     if signal.getsignal(signal.SIGINT) is _on_ctrl_c:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if launched() and not other_rank():
+    if by_the_launcher() and not other_rank():
         _tell_launcher(FINISHED)

@@ -1878,9 +1878,9 @@ runpy.run_module("siamkit", run_name="__main__", alter_sys=True)
 
 
 def _launched_process(
-    tmp_path: Path, args: list[str], rank: int = 0, code: str | None = None
+    tmp_path: Path, args: list[str], rank: int = 0, code: str | None = None, world: int = 2
 ) -> tuple[int, str, str]:
-    """A process of a launch of 2 as torchrun starts it (``python -m siamkit ARGS``, or ``python
+    """A process of a launch of ``world`` (2; 1: ``--nproc-per-node 1``) as torchrun starts it (``python -m siamkit ARGS``, or ``python
     -c CODE ARGS``, with the launch's variables and the launcher's file CTRL_C_SAID names), run
     in ``tmp_path``: its exit status, its stderr and what it wrote to that file."""
     from siamkit.launch_env import CTRL_C_SAID
@@ -1888,7 +1888,8 @@ def _launched_process(
     told = tmp_path / "told"
     told.write_text("")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    env.update(WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2")
+    env.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank))
+    env["LOCAL_WORLD_SIZE"] = str(world)
     env[CTRL_C_SAID] = str(told)
     start = ["-c", code] if code is not None else ["-m", "siamkit"]
     ran = subprocess.run(
@@ -1898,16 +1899,17 @@ def _launched_process(
     return ran.returncode, ran.stderr, told.read_text()
 
 
-@pytest.mark.parametrize("rank", [0, 1])
+@pytest.mark.parametrize("rank, world", [(0, 2), (1, 2), (0, 1)])
 def test_a_ctrl_c_as_a_launched_process_imports_waits_for_its_command(
-    tmp_path: Path, rank: int
+    tmp_path: Path, rank: int, world: int
 ) -> None:
     """A Ctrl-C that reaches a process of a launch while it imports siamkit's command line,
     before its command started, printed Python's KeyboardInterrupt traceback (s63_m1), and the
     launcher then said its line under it. It is held until the command starts and stops it
     there: process 0 says its Ctrl-C line and tells the launcher, process 1 says nothing, and
-    each ends with 130, no traceback."""
-    code, err, told = _launched_process(tmp_path, ["configs"], rank, CTRL_C_AS_IT_IMPORTS)
+    each ends with 130, no traceback. The one process of ``--nproc-per-node 1`` too (s64_r1
+    finding 1)."""
+    code, err, told = _launched_process(tmp_path, ["configs"], rank, CTRL_C_AS_IT_IMPORTS, world)
     assert code == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     if rank == 0:
@@ -1951,12 +1953,13 @@ siamkit.experiment.run_experiment = run
 """
 
 
+@pytest.mark.parametrize("world", [2, 1])
 @pytest.mark.parametrize(
     "second, status", [("SIGINT:after", 130), ("SIGTERM:before", 143)],
     ids=["sigint-after-the-line", "sigterm-before-the-line"],
 )  # fmt: skip
 def test_a_second_signal_as_process_0_says_its_ctrl_c_line_leaves_one_line(
-    tmp_path: Path, monkeypatch, second: str, status: int
+    tmp_path: Path, monkeypatch, second: str, status: int, world: int
 ) -> None:
     """Process 0 of a launch, stopped by a Ctrl-C, says its line and tells the launcher. A
     second SIGINT there (a scheduler's sent to every process, on top of the one torchrun
@@ -1969,7 +1972,8 @@ def test_a_second_signal_as_process_0_says_its_ctrl_c_line_leaves_one_line(
     plugin.write_text(SECOND_SIGNAL)
     monkeypatch.setenv("SIAMKIT_TEST_SECOND", second)
     args = ["--plugin", str(plugin), "train", CONFIG, "--out", str(tmp_path / "run")]
-    code, err, told = _launched_process(tmp_path, [*args, "--device", "cpu", "--no-progress"])
+    args += ["--device", "cpu", "--no-progress"]
+    code, err, told = _launched_process(tmp_path, args, world=world)  # 1: s64_r1 finding 1
     assert err.splitlines() == [ENDED_BY["SIGINT"][1]], err
     assert told.split() == ["said"] and code == status, err
 
@@ -1984,8 +1988,9 @@ atexit.register(signal.raise_signal, signal.SIGINT)
 """
 
 
+@pytest.mark.parametrize("world", [2, 1])
 def test_a_launched_process_whose_command_finished_tells_the_launcher_and_ignores_a_ctrl_c(
-    tmp_path: Path,
+    tmp_path: Path, world: int
 ) -> None:
     """Process 0 of a launch whose command finished tells the launcher (which, stopped by a
     signal before torchrun saw the process end, said "interrupted ... before the command
@@ -1994,8 +1999,10 @@ def test_a_launched_process_whose_command_finished_tells_the_launcher_and_ignore
     KeyboardInterrupt's traceback)."""
     plugin = tmp_path / "ends.py"
     plugin.write_text(CTRL_C_AS_IT_ENDS)
-    code, err, told = _launched_process(tmp_path, ["--plugin", str(plugin), "configs"])
-    assert (code, err, told.split()) == (0, "", ["finished"])
+    code, err, told = _launched_process(
+        tmp_path, ["--plugin", str(plugin), "configs"], 0, None, world
+    )
+    assert (code, err, told.split()) == (0, "", ["finished"])  # world 1: s64_r1 finding 1
     assert (tmp_path / "configs").is_dir()
 
 
