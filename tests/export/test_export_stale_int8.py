@@ -250,3 +250,21 @@ def test_without_force_a_users_file_at_the_int8_name_is_not_refused(tmp_path):
     assert res.exit_code == 0, res.output
     assert (model / "model.int8.onnx").read_bytes() == b"mine"
     assert res.stderr.startswith(f"Kept {model / 'model.int8.onnx'}: it is not the int8 file")
+
+
+def test_another_models_int8_graph_beside_a_record_that_lists_it_not_is_kept(tmp_path):
+    """In a model folder whose onnx.json does not list model.int8.onnx, a siamkit int8 graph
+    there (a copy of another model's export) is the user's, kept and named: --force deleted it
+    as "the earlier --int8 export's" by its metadata, a rule meant only for --out into a folder
+    with no record (s64_r2 finding 1)."""
+    other = _vector_model(tmp_path / "other", seed=1)
+    assert _invoke(str(other), "--int8-mode", "dynamic").exit_code == 0
+    model = _vector_model(tmp_path / "vec", seed=0)
+    assert _invoke(str(model)).exit_code == 0  # onnx.json lists model.onnx alone
+    copy = (other / "model.int8.onnx").read_bytes()
+    (model / "model.int8.onnx").write_bytes(copy)
+    res = _invoke(str(model), "--force", "--opset", "18")
+    assert res.exit_code == 0, res.output
+    assert (model / "model.int8.onnx").read_bytes() == copy
+    assert not [line for line in res.output.splitlines() if line.startswith("Removed")]
+    assert res.stderr.startswith(f"Kept {model / 'model.int8.onnx'}: it is not the int8 file")

@@ -238,10 +238,12 @@ def _exported_int8(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """Of the int8 files ``paths`` beside the graphs an export without --int8 writes: those an
     earlier --int8 export wrote, and the others (a file of the user's put at that name, a
     link), which are the user's. In a model folder, the export's is a plain file of the SHA-256
-    its ``onnx.json`` records; elsewhere (``--out``: no record), an int8 graph whose metadata
-    siamkit's quantiser wrote (a fingerprint, ``precision`` int8)."""
+    its ``onnx.json`` records; elsewhere (``--out`` into a folder with no ``onnx.json``), an int8
+    graph whose metadata siamkit's quantiser wrote (a fingerprint, ``precision`` int8). Beside
+    an ``onnx.json`` that does not list it, it is not the export's, whatever its metadata: a
+    copy of another model's int8 graph put there was deleted (s64_r2 finding 1)."""
     from siamkit.atomic import sha256_file
-    from siamkit.export.sidecar import read_sidecar
+    from siamkit.export.sidecar import SIDECAR_FILE, read_sidecar
 
     exported: list[Path] = []
     for path in paths:
@@ -251,6 +253,8 @@ def _exported_int8(paths: list[Path]) -> tuple[list[Path], list[Path]]:
             same = path.is_file() and not path.is_symlink()
             if entry is not None:
                 same = same and sha256_file(path) == recorded
+            elif os.path.lexists(path.parent / SIDECAR_FILE):  # a record that lists it not
+                same = False
             else:
                 same = same and _is_siamkit_int8(path)
         except OSError:  # unreadable: not known to be the export's
